@@ -1,0 +1,110 @@
+#include "dataset.h"
+#include "hf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void free_strv(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void hf_schema_free(hf_schema *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_features; i++) {
+        free(s->features[i].name);
+        free_strv(s->features[i].categories, s->features[i].n_categories);
+    }
+    free(s->features);
+    free(s->target);
+    free_strv(s->classes, s->n_classes);
+    free(s->fold_column);
+    free(s->group_column);
+    free(s->order_column);
+    free(s);
+}
+
+static char *dup_or_null(const char *s, int *fail)
+{
+    if (!s)
+        return NULL;
+    char *d = hf_strdup(s);
+    if (!d)
+        *fail = 1;
+    return d;
+}
+
+static char **dup_strv(char **v, size_t n, int *fail)
+{
+    if (!v)
+        return NULL;
+    char **d = hf_calloc(n ? n : 1, sizeof *d);
+    if (!d) {
+        *fail = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = dup_or_null(v[i], fail);
+    return d;
+}
+
+hf_schema *hf_schema_clone(const hf_schema *s)
+{
+    hf_schema *d = hf_calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    int fail = 0;
+    d->n_features = s->n_features;
+    d->features = hf_calloc(s->n_features ? s->n_features : 1, sizeof *d->features);
+    if (!d->features) {
+        free(d);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->n_features; i++) {
+        d->features[i].name = dup_or_null(s->features[i].name, &fail);
+        d->features[i].type = s->features[i].type;
+        d->features[i].n_categories = s->features[i].n_categories;
+        d->features[i].categories =
+            dup_strv(s->features[i].categories, s->features[i].n_categories, &fail);
+    }
+    d->target = dup_or_null(s->target, &fail);
+    d->task = s->task;
+    d->n_classes = s->n_classes;
+    d->classes = dup_strv(s->classes, s->n_classes, &fail);
+    d->fold_column = dup_or_null(s->fold_column, &fail);
+    d->group_column = dup_or_null(s->group_column, &fail);
+    d->order_column = dup_or_null(s->order_column, &fail);
+    if (fail) {
+        hf_schema_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+long hf_schema_find(const hf_schema *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_features; i++)
+        if (strcmp(s->features[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+void hf_dataset_free(hf_dataset *d)
+{
+    if (!d)
+        return;
+    hf_schema_free(d->schema);
+    free(d->X);
+    free(d->y);
+    free(d->row);
+    free(d->fold);
+    free(d->group);
+    free(d->order);
+    free(d);
+}

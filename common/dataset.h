@@ -1,0 +1,63 @@
+/* dataset.h - the in-memory table every rank works on, and its schema.
+ *
+ * After ingest, each rank loads the rows it needs from the HDF5 shards into an hf_dataset. Feature
+ * values are doubles in row-major order; categorical and boolean columns hold their category code
+ * (0..n_categories-1, categories sorted) as a double; a missing value is NAN. The target is a double:
+ * the value for regression, the class index (into schema->classes, sorted) for classification. */
+#ifndef HF_DATASET_H
+#define HF_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum hf_task_kind {
+    HF_TASK_AUTO = 0, /* infer from the target: non-numeric or few integer values -> classification */
+    HF_TASK_REGRESSION = 1,
+    HF_TASK_CLASSIFICATION = 2
+} hf_task_kind;
+
+typedef enum hf_col_type {
+    HF_COL_NUMERIC = 0,
+    HF_COL_CATEGORICAL = 1, /* codes into `categories` */
+    HF_COL_BOOLEAN = 2      /* codes: 0 = false, 1 = true */
+} hf_col_type;
+
+typedef struct hf_column {
+    char *name;
+    hf_col_type type;
+    char **categories; /* sorted, for CATEGORICAL ("false","true" for BOOLEAN); else NULL */
+    size_t n_categories;
+} hf_column;
+
+typedef struct hf_schema {
+    size_t n_features;
+    hf_column *features; /* feature columns, in source order (target, fold, group, order and
+                            dropped columns excluded) */
+    char *target;
+    hf_task_kind task; /* never AUTO once ingested */
+    char **classes;    /* classification: sorted class labels as text; else NULL */
+    size_t n_classes;
+    char *fold_column;  /* NULL unless cv.strategy predefined */
+    char *group_column; /* NULL unless cv.strategy group */
+    char *order_column; /* NULL unless cv.strategy timeseries */
+} hf_schema;
+
+typedef struct hf_dataset {
+    hf_schema *schema; /* owned */
+    size_t n_rows;
+    double *X;      /* n_rows x schema->n_features, row-major */
+    double *y;      /* n_rows */
+    int64_t *row;   /* n_rows: 0-based position of the row in the source (data rows only) */
+    int64_t *fold;  /* n_rows predefined fold numbers, or NULL */
+    int64_t *group; /* n_rows group codes, or NULL */
+    double *order;  /* n_rows ordering key, or NULL */
+} hf_dataset;
+
+void hf_schema_free(hf_schema *s);
+/* Deep copy. */
+hf_schema *hf_schema_clone(const hf_schema *s);
+/* Index of a feature by name, or -1. */
+long hf_schema_find(const hf_schema *s, const char *name);
+void hf_dataset_free(hf_dataset *d);
+
+#endif

@@ -1,0 +1,222 @@
+#define _GNU_SOURCE
+#include "fsutil.h"
+#include "hf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int hf_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return hf_error(HF_EIO, "opening directory %s: %s", dir, strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0 && e != EINVAL)
+        return hf_error(HF_EIO, "fsync of directory %s: %s", dir, strerror(e));
+    return HF_OK;
+}
+
+static int fsync_parent(const char *path)
+{
+    char *copy = hf_strdup(path);
+    if (!copy)
+        return HF_ENOMEM;
+    int rc = hf_fsync_dir(dirname(copy));
+    free(copy);
+    return rc;
+}
+
+int hf_open_tmp(const char *path, FILE **fp, char **tmp_path)
+{
+    *fp = NULL;
+    *tmp_path = hf_asprintf("%s.tmp.%ld", path, (long)getpid());
+    if (!*tmp_path)
+        return HF_ENOMEM;
+    *fp = fopen(*tmp_path, "wb");
+    if (!*fp) {
+        int rc = hf_error(HF_EIO, "creating %s: %s", *tmp_path, strerror(errno));
+        free(*tmp_path);
+        *tmp_path = NULL;
+        return rc;
+    }
+    return HF_OK;
+}
+
+int hf_commit_tmp(FILE *fp, char *tmp_path, const char *path)
+{
+    int result = HF_OK;
+    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+        result = hf_error(HF_EIO, "writing %s: %s", tmp_path, strerror(errno));
+        fclose(fp);
+        unlink(tmp_path);
+        goto out;
+    }
+    if (fclose(fp) != 0) {
+        result = hf_error(HF_EIO, "closing %s: %s", tmp_path, strerror(errno));
+        unlink(tmp_path);
+        goto out;
+    }
+    if (rename(tmp_path, path) != 0) {
+        result = hf_error(HF_EIO, "renaming %s to %s: %s", tmp_path, path, strerror(errno));
+        unlink(tmp_path);
+        goto out;
+    }
+    result = fsync_parent(path);
+out:
+    free(tmp_path);
+    return result;
+}
+
+void hf_abort_tmp(FILE *fp, char *tmp_path)
+{
+    if (fp)
+        fclose(fp);
+    if (tmp_path) {
+        unlink(tmp_path);
+        free(tmp_path);
+    }
+}
+
+int hf_rename_durable(const char *tmp_path, const char *path)
+{
+    int fd = open(tmp_path, O_RDONLY);
+    if (fd < 0)
+        return hf_error(HF_EIO, "opening %s: %s", tmp_path, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0)
+        return hf_error(HF_EIO, "fsync of %s: %s", tmp_path, strerror(errno));
+    if (rename(tmp_path, path) != 0)
+        return hf_error(HF_EIO, "renaming %s to %s: %s", tmp_path, path, strerror(errno));
+    return fsync_parent(path);
+}
+
+int hf_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    FILE *fp;
+    char *tmp;
+    HF_CALL(hf_open_tmp(path, &fp, &tmp));
+    if (len && fwrite(data, 1, len, fp) != len) {
+        int rc = hf_error(HF_EIO, "writing %s: %s", tmp, strerror(errno));
+        hf_abort_tmp(fp, tmp);
+        return rc;
+    }
+    return hf_commit_tmp(fp, tmp, path);
+}
+
+int hf_mkdirs(const char *path)
+{
+    char *p = hf_strdup(path);
+    if (!p)
+        return HF_ENOMEM;
+    int result = HF_OK;
+    size_t n = strlen(p);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] == '/' || p[i] == '\0') {
+            char c = p[i];
+            p[i] = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                result = hf_error(HF_EIO, "creating directory %s: %s", p, strerror(errno));
+                break;
+            }
+            p[i] = c;
+        }
+    }
+    free(p);
+    return result;
+}
+
+int hf_read_file(const char *path, char **data, size_t *len)
+{
+    *data = NULL;
+    if (len)
+        *len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = hf_malloc(cap + 1);
+    if (!buf) {
+        fclose(fp);
+        return HF_ENOMEM;
+    }
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
+        n += got;
+        if (n == cap) {
+            cap *= 2;
+            char *nb = hf_realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(fp);
+                return HF_ENOMEM;
+            }
+            buf = nb;
+        }
+    }
+    int err = ferror(fp);
+    fclose(fp);
+    if (err) {
+        free(buf);
+        return hf_error(HF_EIO, "reading %s: %s", path, strerror(errno));
+    }
+    buf[n] = '\0';
+    *data = buf;
+    if (len)
+        *len = n;
+    return HF_OK;
+}
+
+int hf_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int hf_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+        return hf_error(HF_EINTERNAL, "SHA-256 failed");
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return HF_OK;
+}
+
+int hf_sha256_file_hex(const char *path, char out[65])
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int result = HF_OK;
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+        result = hf_error(HF_EINTERNAL, "SHA-256 init failed");
+        goto out;
+    }
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+        EVP_DigestUpdate(ctx, buf, n);
+    if (ferror(fp)) {
+        result = hf_error(HF_EIO, "reading %s: %s", path, strerror(errno));
+        goto out;
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+out:
+    EVP_MD_CTX_free(ctx);
+    fclose(fp);
+    return result;
+}

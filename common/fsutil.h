@@ -1,0 +1,34 @@
+/* fsutil.h - durable file writes and small file-system helpers.
+ *
+ * Every file hyperfold produces (shards, manifests, results, models, journal records) is written to
+ * a temporary name in the same directory, flushed, fsync'ed and renamed over the final name, so a
+ * crash never leaves a half-written file under the real name (the Redis sequence). */
+#ifndef HF_FSUTIL_H
+#define HF_FSUTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Writes `len` bytes to `path` durably (tmp, fsync, rename, fsync dir). */
+int hf_write_file_atomic(const char *path, const void *data, size_t len);
+/* Opens "<path>.tmp.<pid>" for writing; finish with hf_commit_tmp or hf_abort_tmp. */
+int hf_open_tmp(const char *path, FILE **fp, char **tmp_path);
+/* Flushes, fsyncs and closes `fp`, then renames tmp_path over path and fsyncs the directory.
+ * Frees tmp_path. */
+int hf_commit_tmp(FILE *fp, char *tmp_path, const char *path);
+/* Closes and removes the temporary file; frees tmp_path. */
+void hf_abort_tmp(FILE *fp, char *tmp_path);
+/* Renames a finished temporary file (e.g. one HDF5 wrote) over path and fsyncs both. */
+int hf_rename_durable(const char *tmp_path, const char *path);
+/* mkdir -p. */
+int hf_mkdirs(const char *path);
+/* Reads a whole file into a NUL-terminated buffer (caller frees). */
+int hf_read_file(const char *path, char **data, size_t *len);
+int hf_file_exists(const char *path);
+/* fsync a directory so that a rename in it is durable. */
+int hf_fsync_dir(const char *dir);
+/* Lowercase hex SHA-256 of a buffer / of a file (65 bytes incl. NUL). */
+int hf_sha256_hex(const void *data, size_t len, char out[65]);
+int hf_sha256_file_hex(const char *path, char out[65]);
+
+#endif

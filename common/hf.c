@@ -1,0 +1,219 @@
+#define _GNU_SOURCE
+#include "hf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char g_msg[2048];
+static int g_code = HF_OK;
+static hf_log_level g_level = HF_LOG_INFO;
+static int g_rank = 0;
+
+static void set_message(const char *fmt, va_list ap)
+{
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    /* Keep the message on one line. */
+    for (char *p = g_msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+int hf_error(int code, const char *fmt, ...)
+{
+    if (g_code != HF_OK)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    set_message(fmt, ap);
+    va_end(ap);
+    g_code = code;
+    return code;
+}
+
+int hf_error_prefix(int code, const char *fmt, ...)
+{
+    char prefix[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    if (g_code == HF_OK) {
+        snprintf(g_msg, sizeof g_msg, "%s", prefix);
+        g_code = code;
+        return code;
+    }
+    char old[sizeof g_msg];
+    memcpy(old, g_msg, sizeof old);
+    snprintf(g_msg, sizeof g_msg, "%s: %s", prefix, old);
+    return code;
+}
+
+const char *hf_error_message(void)
+{
+    return g_msg;
+}
+
+int hf_error_code(void)
+{
+    return g_code;
+}
+
+void hf_error_clear(void)
+{
+    g_msg[0] = '\0';
+    g_code = HF_OK;
+}
+
+const char *hf_status_name(int code)
+{
+    switch (code) {
+    case HF_OK:
+        return "OK";
+    case HF_EINVAL:
+        return "EINVAL";
+    case HF_EIO:
+        return "EIO";
+    case HF_ENOMEM:
+        return "ENOMEM";
+    case HF_EDATA:
+        return "EDATA";
+    case HF_ENET:
+        return "ENET";
+    case HF_EAUTH:
+        return "EAUTH";
+    case HF_ENUM:
+        return "ENUM";
+    case HF_EMPI:
+        return "EMPI";
+    case HF_EINTR:
+        return "EINTR";
+    default:
+        return "EINTERNAL";
+    }
+}
+
+int hf_exit_code(int code)
+{
+    switch (code) {
+    case HF_OK:
+        return 0;
+    case HF_EINVAL:
+    case HF_EDATA:
+        return 2;
+    case HF_EINTR:
+        return 3;
+    default:
+        return 1;
+    }
+}
+
+void *hf_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        hf_error(HF_ENOMEM, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *hf_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        hf_error(HF_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *hf_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        hf_error(HF_ENOMEM, "out of memory reallocating %zu bytes", n);
+    return q;
+}
+
+char *hf_strdup(const char *s)
+{
+    return hf_strndup(s, strlen(s));
+}
+
+char *hf_strndup(const char *s, size_t n)
+{
+    char *p = hf_malloc(n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *hf_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = NULL;
+    int n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        hf_error(HF_ENOMEM, "out of memory formatting a string");
+        return NULL;
+    }
+    return out;
+}
+
+void hf_log_set_level(hf_log_level level)
+{
+    g_level = level;
+}
+
+void hf_log_set_rank(int rank)
+{
+    g_rank = rank;
+}
+
+static void vlog(const char *tag, const char *fmt, va_list ap)
+{
+    char line[4096];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (g_rank > 0)
+        fprintf(stderr, "hyperfold[rank %d]: %s%s\n", g_rank, tag, line);
+    else
+        fprintf(stderr, "hyperfold: %s%s\n", tag, line);
+}
+
+void hf_info(const char *fmt, ...)
+{
+    if (g_level < HF_LOG_INFO)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog("", fmt, ap);
+    va_end(ap);
+}
+
+void hf_debug(const char *fmt, ...)
+{
+    if (g_level < HF_LOG_DEBUG)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog("debug: ", fmt, ap);
+    va_end(ap);
+}
+
+void hf_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+double hf_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,75 @@
+/* hf.h - error handling, logging and allocation shared by every hyperfold module.
+ *
+ * Conventions (see docs/architecture.md):
+ *  - Functions that can fail return int: 0 on success, a negative HF_E* code on failure.
+ *  - The first failure records a one-line message (no trailing newline) with hf_error(); later
+ *    failures on the way back up do not overwrite it ("first error wins", as in curl).
+ *  - Callers propagate with HF_CALL(expr) or keep a `result` variable and `goto out`.
+ *  - assert() is never used for runtime errors.
+ */
+#ifndef HF_H
+#define HF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#define HF_VERSION "0.1.0"
+
+typedef enum hf_status {
+    HF_OK = 0,
+    HF_EINVAL = -1,  /* bad input: job spec, CLI usage, CSV content (exit code 2) */
+    HF_EIO = -2,     /* file system or HDF5 I/O failure */
+    HF_ENOMEM = -3,  /* allocation failed */
+    HF_EDATA = -4,   /* data does not fit the schema / model (exit code 2) */
+    HF_ENET = -5,    /* network or remote service failure after retries */
+    HF_EAUTH = -6,   /* credentials refused */
+    HF_ENUM = -7,    /* numerical failure (singular matrix, no convergence, NaN) */
+    HF_EMPI = -8,    /* MPI or BLACS failure */
+    HF_EINTR = -9,   /* stopped by a signal; work so far is journaled (exit code 3) */
+    HF_EINTERNAL = -10
+} hf_status;
+
+/* Records the message for `code` unless a message is already pending; returns `code`.
+ * Not collective. The message is formatted like printf and must be one line. */
+int hf_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends context in front of the pending message ("reading x.csv: <old>"), returns code. */
+int hf_error_prefix(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The pending message ("" if none). Borrowed: valid until the next hf_error_clear(). */
+const char *hf_error_message(void);
+/* The code recorded with the pending message (HF_OK if none). */
+int hf_error_code(void);
+void hf_error_clear(void);
+/* Short name of a status code ("EINVAL"). */
+const char *hf_status_name(int code);
+/* Process exit code for a status: 0 ok, 2 bad input, 3 interrupted, 1 anything else. */
+int hf_exit_code(int code);
+
+#define HF_CALL(expr)                                                                              \
+    do {                                                                                           \
+        int hf__r = (expr);                                                                        \
+        if (hf__r < 0)                                                                             \
+            return hf__r;                                                                          \
+    } while (0)
+
+/* Allocation wrappers: on failure they record HF_ENOMEM with the size and return NULL. */
+void *hf_malloc(size_t n);
+void *hf_calloc(size_t count, size_t size);
+void *hf_realloc(void *p, size_t n);
+char *hf_strdup(const char *s);
+char *hf_strndup(const char *s, size_t n);
+/* printf into a new string (caller frees). */
+char *hf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Logging to stderr, prefixed "hyperfold: " (and "[rank N] " when rank > 0). */
+typedef enum { HF_LOG_QUIET = 0, HF_LOG_INFO = 1, HF_LOG_DEBUG = 2 } hf_log_level;
+void hf_log_set_level(hf_log_level level);
+void hf_log_set_rank(int rank);
+void hf_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hf_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Wall-clock seconds from a monotonic clock. */
+double hf_now(void);
+
+#endif

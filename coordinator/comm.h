@@ -1,0 +1,64 @@
+/* comm.h - the communication module: the only place that calls MPI directly (apart from HDF5's and
+ * ScaLAPACK's own use of a communicator handed to them via hf_comm_mpi()).
+ *
+ * Every function whose comment says "Collective" must be called by every rank of the communicator.
+ * Errors: MPI failures return HF_EMPI with the MPI error string. */
+#ifndef HF_COMM_H
+#define HF_COMM_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hf_comm hf_comm;
+
+/* Initialises MPI (MPI_THREAD_MULTIPLE requested, at least FUNNELED required) and returns the world
+ * communicator. Call once; hf_comm_finalize at exit. */
+int hf_comm_init(int *argc, char ***argv, hf_comm **world);
+void hf_comm_finalize(hf_comm *world);
+/* Wraps an existing communicator (not freed by hf_comm_free unless `owned`). */
+int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out);
+/* Collective: splits into groups of `size` consecutive ranks (color = rank / size). */
+int hf_comm_split(hf_comm *c, int color, int key, hf_comm **out);
+void hf_comm_free(hf_comm **c);
+
+int hf_comm_rank(const hf_comm *c);
+int hf_comm_size(const hf_comm *c);
+MPI_Comm hf_comm_mpi(const hf_comm *c);
+/* Aborts every rank (MPI_Abort) with an exit code; for unrecoverable states only. */
+void hf_comm_abort(hf_comm *c, int code);
+
+/* Collective: agreement on success. Every rank passes its status; returns the first failing
+ * status in rank order (or HF_OK) on every rank, and copies that rank's error message into the
+ * local error state, so rank 0 can print the real cause. */
+int hf_comm_check(hf_comm *c, int status);
+
+/* Collective operations. */
+int hf_comm_barrier(hf_comm *c);
+int hf_comm_bcast(hf_comm *c, void *buf, size_t len, int root);
+/* Broadcasts a variable-length buffer; non-root ranks receive a newly allocated copy (NUL
+ * terminated for convenience). */
+int hf_comm_bcast_blob(hf_comm *c, char **buf, size_t *len, int root);
+int hf_comm_allreduce_sum_i64(hf_comm *c, int64_t *v, size_t n);
+int hf_comm_allreduce_sum_f64(hf_comm *c, double *v, size_t n);
+int hf_comm_allreduce_min_f64(hf_comm *c, double *v, size_t n);
+int hf_comm_allreduce_max_f64(hf_comm *c, double *v, size_t n);
+int hf_comm_allreduce_max_i64(hf_comm *c, int64_t *v, size_t n);
+int hf_comm_allreduce_min_i64(hf_comm *c, int64_t *v, size_t n);
+/* Exclusive prefix sum over ranks (rank 0 gets zeros). */
+int hf_comm_exscan_sum_i64(hf_comm *c, int64_t *v, size_t n);
+/* Every rank contributes a blob; every rank receives all of them concatenated in rank order
+ * (*all, caller frees) with their lengths (*lens: size entries, caller frees). */
+int hf_comm_allgather_blob(hf_comm *c, const void *mine, size_t len, char **all, size_t **lens);
+/* Like allgather_blob but only `root` receives. */
+int hf_comm_gather_blob(hf_comm *c, const void *mine, size_t len, int root, char **all,
+                        size_t **lens);
+
+/* Point-to-point messages of the scheduler: a tag and a byte payload. */
+int hf_comm_send(hf_comm *c, int dest, int tag, const void *buf, size_t len);
+/* Blocking receive from any source (src < 0) or `src`; allocates *buf; returns source and tag. */
+int hf_comm_recv(hf_comm *c, int src, int *from, int *tag, char **buf, size_t *len);
+/* Non-blocking probe: *ready = 1 if a message is waiting. */
+int hf_comm_iprobe(hf_comm *c, int src, int *ready);
+
+#endif

@@ -1,0 +1,90 @@
+/* model.h - the one small interface every model implements.
+ *
+ * A model is one file in worker/models/ that defines a const hf_model_ops and is listed in
+ * worker/registry.c. A fit call trains one model per parameter set on the same training rows, so
+ * trials that share work (every alpha of a ridge sweep shares the fold's Gram matrix and its
+ * eigendecomposition) do it once. Fitted models are a list of named dense arrays (coefficients,
+ * intercepts, ...), which coordinator/export.c writes to model.h5 without knowing the model. */
+#ifndef HF_MODEL_H
+#define HF_MODEL_H
+
+#include "../common/dataset.h"
+#include "../common/value.h"
+
+#include <stddef.h>
+
+/* Parameter metadata: drives validation of model.params and the docs. */
+typedef struct hf_param_def {
+    const char *name;
+    hf_value_type type;       /* NUMBER, INT, BOOL or STRING */
+    const char *default_text; /* as written in YAML: "1.0", "true", "rbf" */
+    double min, max;          /* inclusive bounds for NUMBER/INT */
+    int min_exclusive;        /* 1: value must be > min */
+    const char *const *choices; /* STRING: NULL-terminated allowed values */
+    const char *help;
+} hf_param_def;
+
+/* A named dense array of a fitted model (row-major rows x cols). */
+typedef struct hf_array {
+    char *name;
+    size_t rows, cols;
+    double *data;
+} hf_array;
+
+struct hf_model_ops;
+
+typedef struct hf_fitted {
+    const struct hf_model_ops *ops;
+    size_t n_features; /* columns of the design matrix it was fitted on */
+    size_t n_outputs;  /* predict() columns: 1 for regression, n_classes for classification */
+    hf_array *arrays;
+    size_t n_arrays;
+    double n_iter; /* iterations used (iterative solvers), 0 otherwise */
+} hf_fitted;
+
+/* The training rows of one task, already preprocessed into a dense design matrix. */
+typedef struct hf_fit_data {
+    const double *X; /* n x p row-major */
+    size_t n, p;
+    const double *y;  /* regression target, or class index 0..n_classes-1 */
+    size_t n_classes; /* 0 for regression */
+    void *group;      /* parallel context for distributed models (worker/group.h), NULL = 1 rank */
+} hf_fit_data;
+
+typedef struct hf_model_ops {
+    const char *name;        /* "ridge" */
+    unsigned tasks;          /* bit mask of (1u << HF_TASK_REGRESSION) | (1u << HF_TASK_CLASSIFICATION) */
+    const hf_param_def *params;
+    size_t n_params;
+    /* Fits one model per parameter set. params[t] is an array of n_params values in the order of
+     * `params` above (defaults filled in). out[t] receives a new hf_fitted (caller frees with
+     * hf_fitted_free). Trials the model cannot fit (no convergence, singular system) return an
+     * error for the whole call; the worker then retries them one at a time to isolate the failure. */
+    int (*fit)(const hf_fit_data *d, const hf_value *const *params, size_t n_trials,
+               hf_fitted **out);
+    /* n x n_outputs: predicted value (regression) or class probabilities (classification). */
+    int (*predict)(const hf_fitted *m, const double *X, size_t n, size_t p, double *out);
+    /* Optional: 1 if two parameter sets may be fitted in one call and share work (ridge: equal
+     * except alpha). NULL = never share. */
+    int (*can_share)(const hf_value *a, const hf_value *b);
+} hf_model_ops;
+
+/* Registry (worker/registry.c). */
+const hf_model_ops *hf_model_find(const char *name);
+/* NULL-terminated list of all models. */
+const hf_model_ops *const *hf_model_all(void);
+/* Index of a parameter by name, or -1. */
+long hf_model_param_index(const hf_model_ops *ops, const char *name);
+/* Parses a default_text into a value of the parameter's type. */
+int hf_model_param_default(const hf_param_def *def, hf_value *out);
+
+/* Helpers for model files. */
+hf_fitted *hf_fitted_new(const hf_model_ops *ops, size_t n_features, size_t n_outputs,
+                         size_t n_arrays);
+/* Allocates arrays[i] with the given name and shape (zeroed); returns its data or NULL. */
+double *hf_fitted_array(hf_fitted *m, size_t i, const char *name, size_t rows, size_t cols);
+/* The array named `name`, or NULL. */
+const hf_array *hf_fitted_get(const hf_fitted *m, const char *name);
+void hf_fitted_free(hf_fitted *m);
+
+#endif
