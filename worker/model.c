@@ -1,0 +1,167 @@
+/* model.c - helpers shared by model files: parameter lookup and defaults, fitted-model arrays. */
+#include "model.h"
+#include "../common/hf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Index of parameter `name` in ops->params, or -1 if the model has no such parameter. */
+long hf_model_param_index(const hf_model_ops *ops, const char *name)
+{
+    if (!ops || !name)
+        return -1;
+    for (size_t i = 0; i < ops->n_params; i++)
+        if (strcmp(ops->params[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int parse_number(const hf_param_def *def, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(def->default_text, &end);
+    if (errno != 0 || end == def->default_text || *end != '\0' || !isfinite(v))
+        return hf_error(HF_EINTERNAL, "parameter %s: default '%s' is not a finite number",
+                        def->name, def->default_text);
+    *out = v;
+    return HF_OK;
+}
+
+/* Parses def->default_text into a value of def->type. A STRING default is duplicated into
+ * out->u.str (caller frees with hf_value_free). Not collective. */
+int hf_model_param_default(const hf_param_def *def, hf_value *out)
+{
+    int result = HF_OK;
+    double v = 0.0;
+    memset(out, 0, sizeof *out);
+    if (!def || !def->default_text) {
+        result = hf_error(HF_EINTERNAL, "parameter %s has no default",
+                          def && def->name ? def->name : "(null)");
+        goto out;
+    }
+    switch (def->type) {
+    case HF_VAL_NUMBER:
+        result = parse_number(def, &v);
+        if (result < 0)
+            goto out;
+        out->type = HF_VAL_NUMBER;
+        out->u.num = v;
+        break;
+    case HF_VAL_INT: {
+        char *end = NULL;
+        errno = 0;
+        long long i = strtoll(def->default_text, &end, 10);
+        if (errno != 0 || end == def->default_text || *end != '\0') {
+            result = hf_error(HF_EINTERNAL, "parameter %s: default '%s' is not an integer",
+                              def->name, def->default_text);
+            goto out;
+        }
+        out->type = HF_VAL_INT;
+        out->u.i = (int64_t)i;
+        break;
+    }
+    case HF_VAL_BOOL:
+        if (strcmp(def->default_text, "true") == 0) {
+            out->u.b = 1;
+        } else if (strcmp(def->default_text, "false") == 0) {
+            out->u.b = 0;
+        } else {
+            result = hf_error(HF_EINTERNAL, "parameter %s: default '%s' is not true or false",
+                              def->name, def->default_text);
+            goto out;
+        }
+        out->type = HF_VAL_BOOL;
+        break;
+    case HF_VAL_STRING:
+        out->u.str = hf_strdup(def->default_text);
+        if (!out->u.str) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        out->type = HF_VAL_STRING;
+        break;
+    default:
+        result =
+            hf_error(HF_EINTERNAL, "parameter %s: unsupported type %d", def->name, (int)def->type);
+        break;
+    }
+out:
+    return result;
+}
+
+/* A new fitted model with room for n_arrays (empty) arrays; caller frees with hf_fitted_free.
+ * Returns NULL (HF_ENOMEM recorded) on allocation failure. */
+hf_fitted *hf_fitted_new(const hf_model_ops *ops, size_t n_features, size_t n_outputs,
+                         size_t n_arrays)
+{
+    hf_fitted *m = hf_calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->ops = ops;
+    m->n_features = n_features;
+    m->n_outputs = n_outputs;
+    if (n_arrays > 0) {
+        m->arrays = hf_calloc(n_arrays, sizeof *m->arrays);
+        if (!m->arrays) {
+            free(m);
+            return NULL;
+        }
+    }
+    m->n_arrays = n_arrays;
+    return m;
+}
+
+/* Allocates arrays[i] (zeroed, rows x cols) named `name`; returns its data, owned by m, or NULL
+ * on a bad index or allocation failure (error recorded). */
+double *hf_fitted_array(hf_fitted *m, size_t i, const char *name, size_t rows, size_t cols)
+{
+    if (!m || i >= m->n_arrays) {
+        hf_error(HF_EINTERNAL, "hf_fitted_array: index %zu out of range", i);
+        return NULL;
+    }
+    hf_array *a = &m->arrays[i];
+    free(a->name);
+    free(a->data);
+    a->name = NULL;
+    a->data = NULL;
+    a->rows = a->cols = 0;
+    a->name = hf_strdup(name);
+    if (!a->name)
+        return NULL;
+    a->data = hf_calloc(rows * cols > 0 ? rows * cols : 1, sizeof *a->data);
+    if (!a->data) {
+        free(a->name);
+        a->name = NULL;
+        return NULL;
+    }
+    a->rows = rows;
+    a->cols = cols;
+    return a->data;
+}
+
+/* The array named `name` (borrowed, valid while m lives), or NULL. */
+const hf_array *hf_fitted_get(const hf_fitted *m, const char *name)
+{
+    if (!m || !name)
+        return NULL;
+    for (size_t i = 0; i < m->n_arrays; i++)
+        if (m->arrays[i].name && strcmp(m->arrays[i].name, name) == 0)
+            return &m->arrays[i];
+    return NULL;
+}
+
+/* Frees m and its arrays; NULL is accepted. */
+void hf_fitted_free(hf_fitted *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_arrays; i++) {
+        free(m->arrays[i].name);
+        free(m->arrays[i].data);
+    }
+    free(m->arrays);
+    free(m);
+}

@@ -1,0 +1,264 @@
+/* ridge.c - ridge regression (scikit-learn's Ridge) with a direct solver shared across alphas.
+ *
+ * Minimises ||y - Xw - b||^2 + alpha ||w||^2. With fit_intercept, X and y are centred with their
+ * training means, w is solved on the centred data and b = ymean - xmean.w.
+ *
+ * All trials of one fit call with the same fit_intercept share one centred Gram matrix
+ * G = Xc^T Xc (BLAS-3 dsyrk), the vector Xc^T yc and one eigendecomposition G = V diag(l) V^T
+ * (LAPACKE dsyevd). Each alpha then costs O(p^2): w = V diag(1/(l + alpha)) V^T Xc^T yc. */
+#include "../model.h"
+#include "../../common/hf.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const hf_model_ops hf_model_ridge;
+
+enum { P_ALPHA = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, N_PARAMS };
+
+static const hf_param_def ridge_params[N_PARAMS] = {
+    {"alpha", HF_VAL_NUMBER, "1.0", 0.0, INFINITY, 1, NULL,
+     "L2 regularisation strength (> 0); larger values shrink the coefficients more"},
+    {"fit_intercept", HF_VAL_BOOL, "true", 0.0, 1.0, 0, NULL,
+     "fit an unpenalised intercept by centring X and y"},
+    {"max_iter", HF_VAL_INT, "0", 0.0, 1e9, 0, NULL,
+     "accepted for scikit-learn compatibility; unused by the direct solver"},
+    {"tol", HF_VAL_NUMBER, "1e-4", 0.0, INFINITY, 0, NULL,
+     "accepted for scikit-learn compatibility; unused by the direct solver"},
+};
+
+/* Work shared by all trials of one fit_intercept setting. */
+typedef struct ridge_shared {
+    size_t n, p;
+    double *xmean; /* p (zeros without intercept) */
+    double ymean;
+    double *V;   /* p x p eigenvectors (columns), row-major */
+    double *lam; /* p eigenvalues */
+    double *z;   /* p: V^T Xc^T yc */
+} ridge_shared;
+
+static void shared_free(ridge_shared *s)
+{
+    free(s->xmean);
+    free(s->V);
+    free(s->lam);
+    free(s->z);
+    memset(s, 0, sizeof *s);
+}
+
+/* Builds the Gram matrix of the (centred) training data and its eigendecomposition. */
+static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s)
+{
+    int result = HF_OK;
+    const size_t n = d->n, p = d->p;
+    double *Xc = NULL, *yc = NULL, *xty = NULL;
+
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->p = p;
+    s->xmean = hf_calloc(p ? p : 1, sizeof *s->xmean);
+    s->V = hf_calloc(p > 0 ? p * p : 1, sizeof *s->V);
+    s->lam = hf_calloc(p ? p : 1, sizeof *s->lam);
+    s->z = hf_calloc(p ? p : 1, sizeof *s->z);
+    yc = hf_malloc(n * sizeof *yc);
+    xty = hf_calloc(p ? p : 1, sizeof *xty);
+    if (!s->xmean || !s->V || !s->lam || !s->z || !yc || !xty) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    memcpy(yc, d->y, n * sizeof *yc);
+    const double *Xuse = d->X;
+    if (fit_intercept) {
+        /* Column means with a BLAS-2 call: xmean = X^T 1 / n. */
+        Xc = hf_malloc(n * p * sizeof *Xc + 1);
+        if (!Xc) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        double *ones = yc; /* reuse yc as the ones vector before it holds y */
+        for (size_t i = 0; i < n; i++)
+            ones[i] = 1.0;
+        if (p > 0)
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)p, 1.0 / (double)n, d->X, (int)p,
+                        ones, 1, 0.0, s->xmean, 1);
+        double ysum = 0.0;
+        for (size_t i = 0; i < n; i++)
+            ysum += d->y[i];
+        s->ymean = ysum / (double)n;
+        for (size_t i = 0; i < n; i++) {
+            const double *row = d->X + i * p;
+            double *crow = Xc + i * p;
+            for (size_t j = 0; j < p; j++)
+                crow[j] = row[j] - s->xmean[j];
+            yc[i] = d->y[i] - s->ymean;
+        }
+        Xuse = Xc;
+    }
+    if (p == 0)
+        goto out;
+    /* G = Xc^T Xc (upper triangle) and Xc^T yc. */
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)n, 1.0, Xuse, (int)p, 0.0, s->V,
+                (int)p);
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)p, 1.0, Xuse, (int)p, yc, 1, 0.0, xty, 1);
+    lapack_int info =
+        LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)p, s->V, (lapack_int)p, s->lam);
+    if (info != 0) {
+        result = hf_error(HF_ENUM,
+                          "ridge: eigendecomposition of the %zux%zu Gram matrix failed "
+                          "(LAPACKE_dsyevd info %d)",
+                          p, p, (int)info);
+        goto out;
+    }
+    /* z = V^T Xc^T yc */
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)p, (int)p, 1.0, s->V, (int)p, xty, 1, 0.0, s->z, 1);
+out:
+    free(Xc);
+    free(yc);
+    free(xty);
+    if (result < 0)
+        shared_free(s);
+    return result;
+}
+
+/* Solves one alpha from the shared decomposition into a new fitted model. */
+static int solve_alpha(const ridge_shared *s, double alpha, double *scratch, hf_fitted **out)
+{
+    int result = HF_OK;
+    const size_t p = s->p;
+    hf_fitted *m = hf_fitted_new(&hf_model_ridge, p, 1, 2);
+    if (!m) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    double *w = hf_fitted_array(m, 0, "coef", 1, p);
+    double *b = hf_fitted_array(m, 1, "intercept", 1, 1);
+    if (!w || !b) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t j = 0; j < p; j++) {
+        double den = s->lam[j] + alpha;
+        if (!(den > 0.0) || !isfinite(den)) {
+            result = hf_error(HF_ENUM,
+                              "ridge: alpha=%g gives a singular system (eigenvalue %g); expected "
+                              "alpha > 0",
+                              alpha, s->lam[j]);
+            goto out;
+        }
+        scratch[j] = s->z[j] / den;
+    }
+    if (p > 0) {
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)p, 1.0, s->V, (int)p, scratch, 1, 0.0,
+                    w, 1);
+        *b = s->ymean - cblas_ddot((int)p, s->xmean, 1, w, 1);
+    } else {
+        *b = s->ymean;
+    }
+    for (size_t j = 0; j < p; j++) {
+        if (!isfinite(w[j])) {
+            result =
+                hf_error(HF_ENUM, "ridge: alpha=%g gives a non-finite coefficient %zu", alpha, j);
+            goto out;
+        }
+    }
+    *out = m;
+    m = NULL;
+out:
+    hf_fitted_free(m);
+    return result;
+}
+
+static int ridge_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_trials,
+                     hf_fitted **out)
+{
+    int result = HF_OK;
+    ridge_shared s = {0};
+    double *scratch = NULL;
+
+    for (size_t t = 0; t < n_trials; t++)
+        out[t] = NULL;
+    if (d->n == 0) {
+        result = hf_error(HF_EDATA, "ridge: no training rows");
+        goto out;
+    }
+    for (size_t t = 0; t < n_trials; t++) {
+        double alpha = hf_value_as_double(&params[t][P_ALPHA]);
+        if (!(alpha > 0.0) || !isfinite(alpha)) {
+            result = hf_error(HF_EINVAL, "ridge: alpha=%g, expected a finite number > 0", alpha);
+            goto out;
+        }
+    }
+    scratch = hf_malloc((d->p ? d->p : 1) * sizeof *scratch);
+    if (!scratch) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    /* One shared decomposition per fit_intercept value present among the trials. */
+    for (int fi = 1; fi >= 0; fi--) {
+        int present = 0;
+        for (size_t t = 0; t < n_trials && !present; t++)
+            present = (hf_value_as_double(&params[t][P_FIT_INTERCEPT]) != 0.0) == fi;
+        if (!present)
+            continue;
+        result = shared_build(d, fi, &s);
+        if (result < 0)
+            goto out;
+        for (size_t t = 0; t < n_trials; t++) {
+            if ((hf_value_as_double(&params[t][P_FIT_INTERCEPT]) != 0.0) != fi)
+                continue;
+            result = solve_alpha(&s, hf_value_as_double(&params[t][P_ALPHA]), scratch, &out[t]);
+            if (result < 0)
+                goto out;
+        }
+        shared_free(&s);
+    }
+out:
+    shared_free(&s);
+    free(scratch);
+    if (result < 0) {
+        for (size_t t = 0; t < n_trials; t++) {
+            hf_fitted_free(out[t]);
+            out[t] = NULL;
+        }
+    }
+    return result;
+}
+
+static int ridge_predict(const hf_fitted *m, const double *X, size_t n, size_t p, double *out)
+{
+    const hf_array *w = hf_fitted_get(m, "coef");
+    const hf_array *b = hf_fitted_get(m, "intercept");
+    if (!w || !b || w->cols != p || p != m->n_features)
+        return hf_error(HF_EDATA, "ridge: model has %zu features, data has %zu", m->n_features, p);
+    for (size_t i = 0; i < n; i++)
+        out[i] = b->data[0];
+    if (n > 0 && p > 0)
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)p, 1.0, X, (int)p, w->data, 1, 1.0,
+                    out, 1);
+    return HF_OK;
+}
+
+/* Trials share one call when all parameters but alpha are equal. */
+static int ridge_can_share(const hf_value *a, const hf_value *b)
+{
+    for (size_t i = 0; i < N_PARAMS; i++) {
+        if (i == P_ALPHA)
+            continue;
+        if (hf_value_as_double(&a[i]) != hf_value_as_double(&b[i]))
+            return 0;
+    }
+    return 1;
+}
+
+const hf_model_ops hf_model_ridge = {
+    .name = "ridge",
+    .tasks = 1u << HF_TASK_REGRESSION,
+    .params = ridge_params,
+    .n_params = N_PARAMS,
+    .fit = ridge_fit,
+    .predict = ridge_predict,
+    .can_share = ridge_can_share,
+};
