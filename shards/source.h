@@ -49,6 +49,9 @@ void hf_source_close(hf_source **s);
 /* 1 if the URI names a prefix/directory (ends in '/', or a local directory). */
 int hf_source_is_prefix(const char *uri);
 int hf_source_list(const char *prefix_uri, const hf_source_opts *opts, char ***uris, size_t *n);
+/* Wraps `len` bytes at `data` (borrowed: must outlive the source) as a source named `name`; used by
+ * tests and to parse buffers with the same code as files. Not collective. */
+int hf_source_open_memory(const void *data, size_t len, const char *name, hf_source **out);
 
 /* The registered remote implementations (defined in s3.c / http.c). */
 extern const hf_source_vtable hf_source_s3_vtable;
