@@ -1,0 +1,299 @@
+/* metrics.c - regression and classification scores matching scikit-learn 1.2.1.
+ *
+ * Deviations from scikit-learn's defaults, chosen so that a metric is defined for every fold:
+ *  - f1 (multiclass) averages over all n_classes classes, a class with no true and no predicted
+ *    samples scoring 0 (f1_score(..., labels=range(n_classes), average='macro')).
+ *  - log_loss clips with eps = DBL_EPSILON, scikit-learn 1.2's eps="auto" for float64. */
+#include "metrics.h"
+#include "../common/hf.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- regression ---- */
+
+static int m_r2(const double *y, const double *pred, size_t n, size_t n_classes, double *out)
+{
+    (void)n_classes;
+    double mean = 0.0;
+    for (size_t i = 0; i < n; i++)
+        mean += y[i];
+    mean /= (double)n;
+    double ss_res = 0.0, ss_tot = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double r = y[i] - pred[i];
+        double t = y[i] - mean;
+        ss_res += r * r;
+        ss_tot += t * t;
+    }
+    if (ss_tot == 0.0)
+        *out = ss_res == 0.0 ? 1.0 : 0.0;
+    else
+        *out = 1.0 - ss_res / ss_tot;
+    return HF_OK;
+}
+
+static int m_rmse(const double *y, const double *pred, size_t n, size_t n_classes, double *out)
+{
+    (void)n_classes;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double r = y[i] - pred[i];
+        s += r * r;
+    }
+    *out = sqrt(s / (double)n);
+    return HF_OK;
+}
+
+static int m_mae(const double *y, const double *pred, size_t n, size_t n_classes, double *out)
+{
+    (void)n_classes;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += fabs(y[i] - pred[i]);
+    *out = s / (double)n;
+    return HF_OK;
+}
+
+/* ---- classification ---- */
+
+static size_t argmax_row(const double *row, size_t k)
+{
+    size_t best = 0;
+    for (size_t c = 1; c < k; c++)
+        if (row[c] > row[best])
+            best = c;
+    return best;
+}
+
+static int m_accuracy(const double *y, const double *pred, size_t n, size_t k, double *out)
+{
+    size_t hits = 0;
+    for (size_t i = 0; i < n; i++)
+        hits += argmax_row(pred + i * k, k) == (size_t)y[i];
+    *out = (double)hits / (double)n;
+    return HF_OK;
+}
+
+static int m_log_loss(const double *y, const double *pred, size_t n, size_t k, double *out)
+{
+    const double eps = DBL_EPSILON;
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double *row = pred + i * k;
+        double sum = 0.0;
+        for (size_t c = 0; c < k; c++)
+            sum += fmin(fmax(row[c], eps), 1.0 - eps);
+        double py = fmin(fmax(row[(size_t)y[i]], eps), 1.0 - eps) / sum;
+        total -= log(py);
+    }
+    *out = total / (double)n;
+    return HF_OK;
+}
+
+typedef struct scored {
+    double s;
+    size_t i;
+} scored;
+
+static int cmp_scored(const void *a, const void *b)
+{
+    const scored *x = a, *y = b;
+    if (x->s < y->s)
+        return -1;
+    if (x->s > y->s)
+        return 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* AUC of score column `col` for "y == cls" (Mann-Whitney U with average ranks for ties, which
+ * equals the trapezoidal ROC area). `buf` holds n entries. */
+static int auc_one(const double *y, const double *pred, size_t n, size_t k, size_t col, size_t cls,
+                   scored *buf, double *out)
+{
+    size_t npos = 0;
+    for (size_t i = 0; i < n; i++) {
+        buf[i].s = pred[i * k + col];
+        buf[i].i = i;
+        npos += (size_t)y[i] == cls;
+    }
+    size_t nneg = n - npos;
+    if (npos == 0 || nneg == 0)
+        return hf_error(HF_ENUM,
+                        "roc_auc: only one class present in y_true for class %zu (%zu positive, "
+                        "%zu negative rows); ROC AUC is not defined",
+                        cls, npos, nneg);
+    qsort(buf, n, sizeof *buf, cmp_scored);
+    double rank_sum = 0.0; /* sum of 1-based average ranks of the positives */
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        size_t pos_in_tie = 0;
+        while (j < n && buf[j].s == buf[i].s) {
+            pos_in_tie += (size_t)y[buf[j].i] == cls;
+            j++;
+        }
+        double avg_rank = 0.5 * ((double)(i + 1) + (double)j);
+        rank_sum += avg_rank * (double)pos_in_tie;
+        i = j;
+    }
+    double u = rank_sum - 0.5 * (double)npos * ((double)npos + 1.0);
+    *out = u / ((double)npos * (double)nneg);
+    return HF_OK;
+}
+
+static int m_roc_auc(const double *y, const double *pred, size_t n, size_t k, double *out)
+{
+    int result = HF_OK;
+    scored *buf = hf_malloc(n * sizeof *buf);
+    if (!buf)
+        return HF_ENOMEM;
+    if (k == 2) {
+        result = auc_one(y, pred, n, k, 1, 1, buf, out);
+        goto out;
+    }
+    double sum = 0.0;
+    for (size_t c = 0; c < k; c++) {
+        double a = 0.0;
+        result = auc_one(y, pred, n, k, c, c, buf, &a);
+        if (result < 0)
+            goto out;
+        sum += a;
+    }
+    *out = sum / (double)k;
+out:
+    free(buf);
+    return result;
+}
+
+static int m_f1(const double *y, const double *pred, size_t n, size_t k, double *out)
+{
+    int result = HF_OK;
+    size_t *cnt = hf_calloc(3 * k, sizeof *cnt); /* tp, fp, fn per class */
+    if (!cnt)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t t = (size_t)y[i];
+        size_t p = argmax_row(pred + i * k, k);
+        if (t == p) {
+            cnt[3 * t]++;
+        } else {
+            cnt[3 * p + 1]++;
+            cnt[3 * t + 2]++;
+        }
+    }
+    double sum = 0.0;
+    size_t first = k == 2 ? 1 : 0;
+    for (size_t c = first; c < k; c++) {
+        double den = 2.0 * (double)cnt[3 * c] + (double)cnt[3 * c + 1] + (double)cnt[3 * c + 2];
+        sum += den > 0.0 ? 2.0 * (double)cnt[3 * c] / den : 0.0;
+    }
+    *out = sum / (double)(k - first);
+    free(cnt);
+    return result;
+}
+
+static const hf_metric metric_table[] = {
+    {"r2", HF_TASK_REGRESSION, 1, m_r2, "coefficient of determination (sklearn r2_score)"},
+    {"rmse", HF_TASK_REGRESSION, 0, m_rmse, "root mean squared error"},
+    {"mae", HF_TASK_REGRESSION, 0, m_mae, "mean absolute error"},
+    {"accuracy", HF_TASK_CLASSIFICATION, 1, m_accuracy, "fraction of rows whose argmax is right"},
+    {"log_loss", HF_TASK_CLASSIFICATION, 0, m_log_loss,
+     "mean negative log-likelihood of the true class (probabilities clipped, rows renormalised)"},
+    {"roc_auc", HF_TASK_CLASSIFICATION, 1, m_roc_auc,
+     "area under the ROC curve; multiclass: macro average of one-vs-rest AUCs"},
+    {"f1", HF_TASK_CLASSIFICATION, 1, m_f1,
+     "F1 of class 1 (binary) or macro-averaged F1 over all classes (multiclass)"},
+};
+
+#define N_METRICS (sizeof metric_table / sizeof metric_table[0])
+
+static const hf_metric *const metric_list[] = {
+    &metric_table[0], &metric_table[1], &metric_table[2], &metric_table[3],
+    &metric_table[4], &metric_table[5], &metric_table[6], NULL,
+};
+
+_Static_assert(sizeof metric_list / sizeof metric_list[0] == N_METRICS + 1,
+               "metric_list must list every entry of metric_table");
+
+const hf_metric *hf_metric_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < N_METRICS; i++)
+        if (strcmp(metric_table[i].name, name) == 0)
+            return &metric_table[i];
+    return NULL;
+}
+
+const hf_metric *const *hf_metric_all(void)
+{
+    return metric_list;
+}
+
+int hf_metric_compute(const hf_metric *m, const double *y, const double *pred, size_t n,
+                      size_t n_classes, double *out)
+{
+    int result = HF_OK;
+    if (!m) {
+        result = hf_error(HF_EINTERNAL, "hf_metric_compute: no metric");
+        goto out;
+    }
+    if (n == 0) {
+        result = hf_error(HF_EDATA, "metric %s: no rows to score", m->name);
+        goto out;
+    }
+    size_t cols = 1;
+    if (m->task == HF_TASK_CLASSIFICATION) {
+        if (n_classes < 2) {
+            result = hf_error(HF_EDATA,
+                              "metric %s: n_classes=%zu, expected a classification task with at "
+                              "least 2 classes",
+                              m->name, n_classes);
+            goto out;
+        }
+        cols = n_classes;
+        for (size_t i = 0; i < n; i++) {
+            double v = y[i];
+            if (!(v >= 0.0) || v >= (double)n_classes || v != floor(v)) {
+                result = hf_error(HF_EDATA,
+                                  "metric %s: y_true[%zu] = %g, expected a class index in 0..%zu",
+                                  m->name, i, v, n_classes - 1);
+                goto out;
+            }
+        }
+    } else if (n_classes != 0) {
+        result = hf_error(HF_EDATA, "metric %s is a regression metric, but n_classes=%zu", m->name,
+                          n_classes);
+        goto out;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            if (!isfinite(y[i])) {
+                result = hf_error(HF_EDATA, "metric %s: y_true[%zu] = %g, expected a finite value",
+                                  m->name, i, y[i]);
+                goto out;
+            }
+        }
+    }
+    for (size_t i = 0; i < n * cols; i++) {
+        if (!isfinite(pred[i])) {
+            result = hf_error(HF_ENUM, "metric %s: prediction %zu of row %zu is %g (not finite)",
+                              m->name, i % cols, i / cols, pred[i]);
+            goto out;
+        }
+    }
+    result = m->compute(y, pred, n, n_classes, out);
+out:
+    return result;
+}
+
+int hf_metric_better(const hf_metric *m, double a, double b)
+{
+    if (isnan(a))
+        return 0;
+    if (isnan(b))
+        return 1;
+    return m->greater_is_better ? a > b : a < b;
+}
