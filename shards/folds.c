@@ -1,0 +1,753 @@
+/* folds.c - cross-validation splitters (see folds.h and docs/preprocessing.md). */
+#include "folds.h"
+
+#include "../common/hf.h"
+#include "../common/rng.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Records HF_EINVAL with the spec's location prefix ("job.yaml:7:10: " or "job.yaml: "). */
+static int cv_error(const hf_spec *spec, hf_spec_loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cv_error(const hf_spec *spec, hf_spec_loc loc, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *path = spec->path ? spec->path : "job spec";
+    if (loc.line > 0)
+        return hf_error(HF_EINVAL, "%s:%d:%d: %s", path, loc.line, loc.column, msg);
+    return hf_error(HF_EINVAL, "%s: %s", path, msg);
+}
+
+static const hf_spec_loc no_loc = {0, 0};
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A sort key with the position that breaks ties (stable order). */
+typedef struct keyed {
+    double key;
+    int64_t code;
+    size_t pos;
+} keyed;
+
+static int cmp_keyed_double(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int cmp_keyed_code(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->code != y->code)
+        return x->code < y->code ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+const char *hf_folds_strategy_name(hf_cv_strategy s)
+{
+    switch (s) {
+    case HF_CV_KFOLD:
+        return "kfold";
+    case HF_CV_STRATIFIED:
+        return "stratified";
+    case HF_CV_PREDEFINED:
+        return "predefined";
+    case HF_CV_GROUP:
+        return "group";
+    case HF_CV_TIMESERIES:
+        return "timeseries";
+    }
+    return "unknown";
+}
+
+hf_cv_strategy hf_folds_strategy(const hf_spec *spec, const hf_schema *schema)
+{
+    if (spec->cv.strategy_given)
+        return spec->cv.strategy;
+    return schema && schema->task == HF_TASK_CLASSIFICATION ? HF_CV_STRATIFIED : HF_CV_KFOLD;
+}
+
+void hf_folds_free(hf_folds *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n_splits; i++) {
+        free(f->splits[i].train);
+        free(f->splits[i].valid);
+    }
+    free(f->splits);
+    free(f->search_rows);
+    free(f->holdout);
+    free(f);
+}
+
+/* Class index of row r, checked against the schema. */
+static int class_of(const hf_dataset *d, int64_t r, size_t *out)
+{
+    double y = d->y[r];
+    if (!(y >= 0) || y != floor(y) || y >= (double)d->schema->n_classes)
+        return hf_error(HF_EDATA, "row %lld: target class index %g is not in 0..%zu",
+                        (long long)d->row[r], y, d->schema->n_classes - 1);
+    *out = (size_t)y;
+    return 0;
+}
+
+/* Fills split s from a fold assignment over rows[0..n): assign[i] == fold -> validation,
+ * any other value except HF_NOT_USED -> training. rows ascending keeps both ascending. */
+#define HF_NOT_USED (-1000)
+static int split_from_assign(hf_split *s, const int64_t *rows, const int *assign, size_t n,
+                             int fold, int repeat)
+{
+    size_t nv = 0, nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (assign[i] == fold)
+            nv++;
+        else if (assign[i] != HF_NOT_USED)
+            nt++;
+    }
+    s->repeat = repeat;
+    s->fold = fold;
+    s->train = hf_malloc((nt ? nt : 1) * sizeof *s->train);
+    s->valid = hf_malloc((nv ? nv : 1) * sizeof *s->valid);
+    if (!s->train || !s->valid)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (assign[i] == fold)
+            s->valid[s->n_valid++] = rows[i];
+        else if (assign[i] != HF_NOT_USED)
+            s->train[s->n_train++] = rows[i];
+    }
+    return 0;
+}
+
+static int alloc_splits(hf_folds *f, size_t n)
+{
+    f->splits = hf_calloc(n, sizeof *f->splits);
+    if (!f->splits)
+        return HF_ENOMEM;
+    f->n_splits = n;
+    return 0;
+}
+
+/* KFold with shuffle: repeat r permutes positions with hf_rng_init(seed, r, 0), then cuts
+ * contiguous folds; the first n % k folds are one row larger. */
+static int make_kfold(const hf_spec *spec, const int64_t *rows, size_t n, hf_folds *f)
+{
+    int result = 0;
+    int k = spec->cv.folds, repeats = spec->cv.repeats > 0 ? spec->cv.repeats : 1;
+    int64_t *perm = NULL;
+    int *assign = NULL;
+    if ((size_t)k > n) {
+        result = cv_error(spec, spec->cv.folds_loc,
+                          "cv.folds: got %d, expected at most %zu (the number of rows available "
+                          "to the search)",
+                          k, n);
+        goto out;
+    }
+    perm = hf_malloc(n * sizeof *perm);
+    assign = hf_malloc(n * sizeof *assign);
+    if (!perm || !assign || alloc_splits(f, (size_t)k * (size_t)repeats) < 0) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (int r = 0; r < repeats; r++) {
+        hf_rng rng;
+        hf_rng_init(&rng, spec->cv.seed, (uint64_t)r, 0);
+        for (size_t i = 0; i < n; i++)
+            perm[i] = (int64_t)i;
+        hf_rng_shuffle_i64(&rng, perm, (int64_t)n);
+        size_t pos = 0;
+        for (int fold = 0; fold < k; fold++) {
+            size_t size = n / (size_t)k + ((size_t)fold < n % (size_t)k ? 1 : 0);
+            for (size_t j = 0; j < size; j++)
+                assign[perm[pos++]] = fold;
+        }
+        for (int fold = 0; fold < k; fold++) {
+            result = split_from_assign(&f->splits[r * k + fold], rows, assign, n, fold, r);
+            if (result < 0)
+                goto out;
+        }
+    }
+out:
+    free(perm);
+    free(assign);
+    return result;
+}
+
+/* StratifiedKFold-like: per repeat, each class's positions are shuffled, the classes are laid out
+ * one after the other (class order) and the list is dealt round-robin to the folds, so every fold
+ * holds floor or ceil of (class rows / k) of each class. */
+static int make_stratified(const hf_spec *spec, const hf_dataset *d, const int64_t *rows, size_t n,
+                           hf_folds *f)
+{
+    int result = 0;
+    int k = spec->cv.folds, repeats = spec->cv.repeats > 0 ? spec->cv.repeats : 1;
+    const hf_schema *sc = d->schema;
+    size_t nc = sc->n_classes;
+    size_t *count = NULL, *start = NULL, *fill = NULL;
+    int64_t *bycls = NULL;
+    int *assign = NULL;
+    if (sc->task != HF_TASK_CLASSIFICATION || nc == 0) {
+        result = cv_error(spec, spec->cv.strategy_loc,
+                          "cv.strategy: got \"stratified\", expected kfold, group, predefined or "
+                          "timeseries for the regression target \"%s\"",
+                          sc->target ? sc->target : "");
+        goto out;
+    }
+    count = hf_calloc(nc, sizeof *count);
+    start = hf_calloc(nc + 1, sizeof *start);
+    fill = hf_calloc(nc, sizeof *fill);
+    bycls = hf_malloc((n ? n : 1) * sizeof *bycls);
+    assign = hf_malloc((n ? n : 1) * sizeof *assign);
+    if (!count || !start || !fill || !bycls || !assign) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t c;
+        result = class_of(d, rows[i], &c);
+        if (result < 0)
+            goto out;
+        count[c]++;
+    }
+    size_t smallest = 0;
+    int have = 0;
+    for (size_t c = 0; c < nc; c++) {
+        if (count[c] > 0 && (!have || count[c] < count[smallest])) {
+            smallest = c;
+            have = 1;
+        }
+    }
+    if (!have || count[smallest] < (size_t)k) {
+        result = cv_error(spec, spec->cv.folds_loc,
+                          "cv.folds: got %d, expected at most %zu (the smallest class, \"%s\", "
+                          "has %zu rows)",
+                          k, have ? count[smallest] : 0, have ? sc->classes[smallest] : "",
+                          have ? count[smallest] : 0);
+        goto out;
+    }
+    if (alloc_splits(f, (size_t)k * (size_t)repeats) < 0) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t c = 0; c < nc; c++)
+        start[c + 1] = start[c] + count[c];
+    for (int r = 0; r < repeats; r++) {
+        hf_rng rng;
+        hf_rng_init(&rng, spec->cv.seed, (uint64_t)r, 0);
+        memset(fill, 0, nc * sizeof *fill);
+        for (size_t i = 0; i < n; i++) {
+            size_t c = (size_t)d->y[rows[i]];
+            bycls[start[c] + fill[c]++] = (int64_t)i;
+        }
+        for (size_t c = 0; c < nc; c++)
+            hf_rng_shuffle_i64(&rng, bycls + start[c], (int64_t)count[c]);
+        for (size_t j = 0; j < n; j++)
+            assign[bycls[j]] = (int)(j % (size_t)k);
+        for (int fold = 0; fold < k; fold++) {
+            result = split_from_assign(&f->splits[r * k + fold], rows, assign, n, fold, r);
+            if (result < 0)
+                goto out;
+        }
+    }
+out:
+    free(count);
+    free(start);
+    free(fill);
+    free(bycls);
+    free(assign);
+    return result;
+}
+
+/* Distinct codes of rows[0..n) (sorted ascending) and each position's index among them. */
+static int distinct_codes(const int64_t *codes_by_row, const int64_t *rows, size_t n,
+                          int64_t **uniq, size_t *n_uniq, size_t **which, size_t **sizes)
+{
+    int result = 0;
+    keyed *k = hf_malloc((n ? n : 1) * sizeof *k);
+    *uniq = hf_malloc((n ? n : 1) * sizeof **uniq);
+    *which = hf_malloc((n ? n : 1) * sizeof **which);
+    *sizes = hf_calloc(n ? n : 1, sizeof **sizes);
+    *n_uniq = 0;
+    if (!k || !*uniq || !*which || !*sizes) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        k[i].code = codes_by_row[rows[i]];
+        k[i].pos = i;
+        k[i].key = 0;
+    }
+    qsort(k, n, sizeof *k, cmp_keyed_code);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || k[i].code != k[i - 1].code)
+            (*uniq)[(*n_uniq)++] = k[i].code;
+        (*which)[k[i].pos] = *n_uniq - 1;
+        (*sizes)[*n_uniq - 1]++;
+    }
+out:
+    free(k);
+    return result;
+}
+
+typedef struct group_size {
+    size_t size;
+    size_t index;
+} group_size;
+
+/* Largest first; ties: the larger group index first (numpy's argsort reversed, as GroupKFold). */
+static int cmp_group_size(const void *a, const void *b)
+{
+    const group_size *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    return (x->index < y->index) - (x->index > y->index);
+}
+
+/* GroupKFold: groups sorted by size (largest first), each put into the fold with the fewest rows
+ * so far (the lowest fold index on ties). No group is in two folds. */
+static int make_group(const hf_spec *spec, const hf_dataset *d, const int64_t *rows, size_t n,
+                      hf_folds *f)
+{
+    int result = 0;
+    int k = spec->cv.folds;
+    int64_t *uniq = NULL;
+    size_t n_uniq = 0, *which = NULL, *sizes = NULL, *fold_rows = NULL;
+    group_size *order = NULL;
+    int *group_fold = NULL, *assign = NULL;
+    const char *col = d->schema->group_column ? d->schema->group_column : "";
+    if (!d->group) {
+        result = cv_error(spec, spec->cv.strategy_loc,
+                          "cv.group_column: no group column was loaded, expected one for "
+                          "cv.strategy group");
+        goto out;
+    }
+    result = distinct_codes(d->group, rows, n, &uniq, &n_uniq, &which, &sizes);
+    if (result < 0)
+        goto out;
+    if (n_uniq < (size_t)k) {
+        result = cv_error(spec, spec->cv.folds_loc,
+                          "cv.folds: got %d, expected at most %zu (the number of distinct groups "
+                          "in \"%s\")",
+                          k, n_uniq, col);
+        goto out;
+    }
+    order = hf_malloc(n_uniq * sizeof *order);
+    group_fold = hf_malloc(n_uniq * sizeof *group_fold);
+    fold_rows = hf_calloc((size_t)k, sizeof *fold_rows);
+    assign = hf_malloc((n ? n : 1) * sizeof *assign);
+    if (!order || !group_fold || !fold_rows || !assign || alloc_splits(f, (size_t)k) < 0) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t g = 0; g < n_uniq; g++) {
+        order[g].size = sizes[g];
+        order[g].index = g;
+    }
+    qsort(order, n_uniq, sizeof *order, cmp_group_size);
+    for (size_t g = 0; g < n_uniq; g++) {
+        int light = 0;
+        for (int j = 1; j < k; j++)
+            if (fold_rows[j] < fold_rows[light])
+                light = j;
+        fold_rows[light] += order[g].size;
+        group_fold[order[g].index] = light;
+    }
+    for (size_t i = 0; i < n; i++)
+        assign[i] = group_fold[which[i]];
+    for (int fold = 0; fold < k; fold++) {
+        result = split_from_assign(&f->splits[fold], rows, assign, n, fold, 0);
+        if (result < 0)
+            goto out;
+    }
+out:
+    free(uniq);
+    free(which);
+    free(sizes);
+    free(order);
+    free(group_fold);
+    free(fold_rows);
+    free(assign);
+    return result;
+}
+
+/* PredefinedSplit: each distinct non-negative fold value, in ascending order, is one split's
+ * validation set; rows with a negative value are always in training. */
+static int make_predefined(const hf_spec *spec, const hf_dataset *d, const int64_t *rows, size_t n,
+                           hf_folds *f)
+{
+    int result = 0;
+    int64_t *uniq = NULL;
+    size_t n_uniq = 0, *which = NULL, *sizes = NULL;
+    int *assign = NULL;
+    const char *col = d->schema->fold_column ? d->schema->fold_column : "";
+    if (!d->fold) {
+        result = cv_error(spec, spec->cv.strategy_loc,
+                          "cv.fold_column: no fold column was loaded, expected one for "
+                          "cv.strategy predefined");
+        goto out;
+    }
+    result = distinct_codes(d->fold, rows, n, &uniq, &n_uniq, &which, &sizes);
+    if (result < 0)
+        goto out;
+    size_t first = 0; /* index of the first non-negative fold value */
+    while (first < n_uniq && uniq[first] < 0)
+        first++;
+    size_t n_folds = n_uniq - first;
+    if (n_folds < 2) {
+        result = cv_error(spec, no_loc,
+                          "cv.fold_column: \"%s\" has %zu distinct non-negative fold values, "
+                          "expected at least 2",
+                          col, n_folds);
+        goto out;
+    }
+    assign = hf_malloc((n ? n : 1) * sizeof *assign);
+    if (!assign || alloc_splits(f, n_folds) < 0) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        assign[i] = which[i] < first ? -1 : (int)(which[i] - first);
+    for (size_t fold = 0; fold < n_folds; fold++) {
+        result = split_from_assign(&f->splits[fold], rows, assign, n, (int)fold, 0);
+        if (result < 0)
+            goto out;
+    }
+out:
+    free(uniq);
+    free(which);
+    free(sizes);
+    free(assign);
+    return result;
+}
+
+/* Positions 0..n-1 of rows sorted by order key, ties by position. NaN keys are an error. */
+static int sort_by_order(const hf_dataset *d, const int64_t *rows, size_t n, keyed **out)
+{
+    keyed *k = hf_malloc((n ? n : 1) * sizeof *k);
+    if (!k)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        k[i].key = d->order[rows[i]];
+        k[i].pos = i;
+        k[i].code = 0;
+        if (isnan(k[i].key)) {
+            free(k);
+            return hf_error(HF_EDATA, "row %lld: order column \"%s\" is missing, expected a value",
+                            (long long)d->row[rows[i]],
+                            d->schema->order_column ? d->schema->order_column : "");
+        }
+    }
+    qsort(k, n, sizeof *k, cmp_keyed_double);
+    *out = k;
+    return 0;
+}
+
+/* TimeSeriesSplit(n_splits=k): test_size = n / (k + 1); fold i validates the sorted rows
+ * [n - (k - i) * test_size, + test_size) and trains on the earlier rows whose key is strictly
+ * smaller than the first validation key. */
+static int make_timeseries(const hf_spec *spec, const hf_dataset *d, const int64_t *rows, size_t n,
+                           hf_folds *f)
+{
+    int result = 0;
+    int k = spec->cv.folds;
+    keyed *sorted = NULL;
+    const char *col = d->schema->order_column ? d->schema->order_column : "";
+    if (!d->order) {
+        result = cv_error(spec, spec->cv.strategy_loc,
+                          "cv.order_column: no order column was loaded, expected one for "
+                          "cv.strategy timeseries");
+        goto out;
+    }
+    size_t ts = n / ((size_t)k + 1);
+    if (ts == 0) {
+        result = cv_error(spec, spec->cv.folds_loc,
+                          "cv.folds: got %d, expected at most %zu for timeseries with %zu rows", k,
+                          n > 0 ? n - 1 : 0, n);
+        goto out;
+    }
+    result = sort_by_order(d, rows, n, &sorted);
+    if (result < 0)
+        goto out;
+    if (alloc_splits(f, (size_t)k) < 0) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (int fold = 0; fold < k; fold++) {
+        hf_split *s = &f->splits[fold];
+        size_t begin = n - ((size_t)k - (size_t)fold) * ts;
+        double first_key = sorted[begin].key;
+        size_t nt = begin;
+        while (nt > 0 && !(sorted[nt - 1].key < first_key))
+            nt--;
+        if (nt == 0) {
+            result = cv_error(spec, no_loc,
+                              "cv.order_column: fold %d has no training rows: every row before "
+                              "its validation rows has the same \"%s\" value %g, expected earlier "
+                              "values",
+                              fold, col, first_key);
+            goto out;
+        }
+        s->fold = fold;
+        s->repeat = 0;
+        s->train = hf_malloc(nt * sizeof *s->train);
+        s->valid = hf_malloc(ts * sizeof *s->valid);
+        if (!s->train || !s->valid) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < nt; i++)
+            s->train[i] = rows[sorted[i].pos];
+        for (size_t i = 0; i < ts; i++)
+            s->valid[i] = rows[sorted[begin + i].pos];
+        s->n_train = nt;
+        s->n_valid = ts;
+        qsort(s->train, nt, sizeof *s->train, cmp_i64);
+        qsort(s->valid, ts, sizeof *s->valid, cmp_i64);
+    }
+out:
+    free(sorted);
+    return result;
+}
+
+typedef struct class_share {
+    double frac;
+    size_t count, index;
+} class_share;
+
+/* Largest fractional part first; ties: the larger class, then the lower class index. */
+static int cmp_share(const void *a, const void *b)
+{
+    const class_share *x = a, *y = b;
+    if (x->frac != y->frac)
+        return x->frac > y->frac ? -1 : 1;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Marks in_hold[i] for the holdout rows (positions into 0..n-1 = row indices of d). */
+static int pick_holdout(const hf_spec *spec, const hf_dataset *d, hf_cv_strategy strategy,
+                        size_t n_hold, unsigned char *in_hold)
+{
+    int result = 0;
+    size_t n = d->n_rows;
+    int64_t *all = NULL, *perm = NULL, *uniq = NULL;
+    size_t *which = NULL, *sizes = NULL, *count = NULL, *taken = NULL, n_uniq = 0;
+    keyed *sorted = NULL;
+    class_share *share = NULL;
+    hf_rng rng;
+    hf_rng_init(&rng, spec->cv.seed, HF_FOLDS_HOLDOUT_STREAM, 0);
+    all = hf_malloc(n * sizeof *all);
+    perm = hf_malloc(n * sizeof *perm);
+    if (!all || !perm) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        all[i] = (int64_t)i;
+    if (strategy == HF_CV_TIMESERIES && d->order) {
+        /* The most recent rows, so that the holdout lies after everything the search saw. */
+        result = sort_by_order(d, all, n, &sorted);
+        if (result < 0)
+            goto out;
+        for (size_t i = n - n_hold; i < n; i++)
+            in_hold[sorted[i].pos] = 1;
+    } else if (strategy == HF_CV_GROUP && d->group) {
+        /* Whole groups, in a shuffled order, until at least n_hold rows are held out. */
+        result = distinct_codes(d->group, all, n, &uniq, &n_uniq, &which, &sizes);
+        if (result < 0)
+            goto out;
+        for (size_t g = 0; g < n_uniq; g++)
+            perm[g] = (int64_t)g;
+        hf_rng_shuffle_i64(&rng, perm, (int64_t)n_uniq);
+        taken = hf_calloc(n_uniq, sizeof *taken);
+        if (!taken) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        size_t got = 0;
+        for (size_t g = 0; g < n_uniq && got < n_hold; g++) {
+            taken[perm[g]] = 1;
+            got += sizes[perm[g]];
+        }
+        if (got >= n) {
+            result =
+                cv_error(spec, no_loc,
+                         "cv.holdout: got %g, expected a fraction that leaves at least one "
+                         "group of \"%s\" to the search",
+                         spec->cv.holdout, d->schema->group_column ? d->schema->group_column : "");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            in_hold[i] = (unsigned char)taken[which[i]];
+    } else if (d->schema->task == HF_TASK_CLASSIFICATION && d->schema->n_classes > 0) {
+        /* Stratified: each class gives its share (largest remainder), drawn at random. */
+        size_t nc = d->schema->n_classes;
+        count = hf_calloc(nc, sizeof *count);
+        taken = hf_calloc(nc, sizeof *taken);
+        share = hf_malloc(nc * sizeof *share);
+        if (!count || !taken || !share) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t c;
+            result = class_of(d, (int64_t)i, &c);
+            if (result < 0)
+                goto out;
+            count[c]++;
+        }
+        size_t given = 0;
+        for (size_t c = 0; c < nc; c++) {
+            double q = (double)n_hold * (double)count[c] / (double)n;
+            taken[c] = (size_t)floor(q);
+            given += taken[c];
+            share[c].frac = q - floor(q);
+            share[c].count = count[c];
+            share[c].index = c;
+        }
+        qsort(share, nc, sizeof *share, cmp_share);
+        for (size_t j = 0; given < n_hold && j < nc; j++) {
+            if (taken[share[j].index] < count[share[j].index]) {
+                taken[share[j].index]++;
+                given++;
+            }
+        }
+        hf_rng_shuffle_i64(&rng, all, (int64_t)n);
+        for (size_t i = 0; i < n; i++) {
+            size_t c = (size_t)d->y[all[i]];
+            if (taken[c] > 0) {
+                in_hold[all[i]] = 1;
+                taken[c]--;
+            }
+        }
+    } else {
+        hf_rng_shuffle_i64(&rng, all, (int64_t)n);
+        for (size_t i = 0; i < n_hold; i++)
+            in_hold[all[i]] = 1;
+    }
+out:
+    free(all);
+    free(perm);
+    free(uniq);
+    free(which);
+    free(sizes);
+    free(count);
+    free(taken);
+    free(sorted);
+    free(share);
+    return result;
+}
+
+int hf_folds_make(const hf_spec *spec, const hf_dataset *d, hf_folds **out)
+{
+    int result = 0;
+    hf_folds *f = NULL;
+    unsigned char *in_hold = NULL;
+    size_t n = d->n_rows;
+    *out = NULL;
+    hf_cv_strategy strategy = hf_folds_strategy(spec, d->schema);
+    int repeats = spec->cv.repeats > 0 ? spec->cv.repeats : 1;
+    if (strategy != HF_CV_PREDEFINED && spec->cv.folds < 2) {
+        result = cv_error(spec, spec->cv.folds_loc, "cv.folds: got %d, expected at least 2",
+                          spec->cv.folds);
+        goto out;
+    }
+    if (repeats > 1 && strategy != HF_CV_KFOLD && strategy != HF_CV_STRATIFIED) {
+        result = cv_error(spec, no_loc,
+                          "cv.repeats: got %d, expected 1 for cv.strategy %s (its splits do not "
+                          "depend on the seed)",
+                          repeats, hf_folds_strategy_name(strategy));
+        goto out;
+    }
+    if (!(spec->cv.holdout >= 0 && spec->cv.holdout < 1)) {
+        result = cv_error(spec, no_loc, "cv.holdout: got %g, expected a fraction in [0, 1)",
+                          spec->cv.holdout);
+        goto out;
+    }
+    f = hf_calloc(1, sizeof *f);
+    in_hold = hf_calloc(n ? n : 1, 1);
+    if (!f || !in_hold) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    f->strategy = strategy;
+    if (spec->cv.holdout > 0) {
+        size_t n_hold = (size_t)ceil(spec->cv.holdout * (double)n);
+        if (n_hold == 0 || n_hold >= n) {
+            result = cv_error(spec, no_loc,
+                              "cv.holdout: got %g, expected a fraction that holds out between 1 "
+                              "and %zu of the %zu rows",
+                              spec->cv.holdout, n > 0 ? n - 1 : 0, n);
+            goto out;
+        }
+        result = pick_holdout(spec, d, strategy, n_hold, in_hold);
+        if (result < 0)
+            goto out;
+        for (size_t i = 0; i < n; i++)
+            f->n_holdout += in_hold[i];
+        f->holdout = hf_malloc(f->n_holdout * sizeof *f->holdout);
+        if (!f->holdout) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+    }
+    f->n_search = n - f->n_holdout;
+    f->search_rows = hf_malloc((f->n_search ? f->n_search : 1) * sizeof *f->search_rows);
+    if (!f->search_rows) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    size_t ns = 0, nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in_hold[i])
+            f->holdout[nh++] = (int64_t)i;
+        else
+            f->search_rows[ns++] = (int64_t)i;
+    }
+    switch (strategy) {
+    case HF_CV_KFOLD:
+        result = make_kfold(spec, f->search_rows, f->n_search, f);
+        break;
+    case HF_CV_STRATIFIED:
+        result = make_stratified(spec, d, f->search_rows, f->n_search, f);
+        break;
+    case HF_CV_GROUP:
+        result = make_group(spec, d, f->search_rows, f->n_search, f);
+        break;
+    case HF_CV_PREDEFINED:
+        result = make_predefined(spec, d, f->search_rows, f->n_search, f);
+        break;
+    case HF_CV_TIMESERIES:
+        result = make_timeseries(spec, d, f->search_rows, f->n_search, f);
+        break;
+    default:
+        result = cv_error(spec, spec->cv.strategy_loc, "cv.strategy: got %d, expected a strategy",
+                          (int)strategy);
+        break;
+    }
+    if (result < 0)
+        goto out;
+    *out = f;
+    f = NULL;
+out:
+    hf_folds_free(f);
+    free(in_hold);
+    return result;
+}
