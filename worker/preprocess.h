@@ -1,0 +1,99 @@
+/* preprocess.h - the preprocessing pipeline fitted inside each fold: impute -> scale -> one-hot.
+ *
+ * A pipeline is fitted on the training rows of a split only and applied to its validation rows;
+ * the refit's pipeline is stored in model.h5 and applied by `hyperfold predict`. Semantics follow
+ * scikit-learn 1.2 (SimpleImputer, StandardScaler, MinMaxScaler, OneHotEncoder) and are documented
+ * in docs/preprocessing.md, including the layout of the design matrix:
+ *   [numeric and boolean columns, source order] [one-hot blocks, source order]
+ *   [missing indicators, source order]
+ * A trivial pipeline (only numeric columns, no missing values, scale none) is an exact copy. */
+#ifndef HF_PREPROCESS_H
+#define HF_PREPROCESS_H
+
+#include "../common/dataset.h"
+#include "../jobs/spec.h"
+#include "model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum hf_impute_kind {
+    HF_IMPUTE_MEAN = 0,
+    HF_IMPUTE_MEDIAN,
+    HF_IMPUTE_MOST_FREQUENT,
+    HF_IMPUTE_CONSTANT
+} hf_impute_kind;
+
+typedef enum hf_scale_kind { HF_SCALE_NONE = 0, HF_SCALE_STANDARD, HF_SCALE_MINMAX } hf_scale_kind;
+
+#define HF_PREP_FILL_MAX 128
+
+/* The preprocessing settings of one trial. Plain data: copy it by assignment. */
+typedef struct hf_prep_config {
+    hf_impute_kind impute_numeric;     /* preprocess.impute.numeric, default mean */
+    hf_impute_kind impute_categorical; /* preprocess.impute.categorical: most_frequent|constant */
+    int fill_given;                    /* preprocess.impute.fill_value was set */
+    double fill_number;                /* numeric constant fill (default 0) */
+    char fill_text[HF_PREP_FILL_MAX];  /* categorical constant fill (default "missing_value") */
+    int indicator;                     /* preprocess.impute.indicator, default 0 */
+    hf_scale_kind scale;               /* preprocess.scale, default none */
+    int64_t min_frequency;             /* preprocess.min_frequency, default 0 (off) */
+} hf_prep_config;
+
+/* The defaults: mean / most_frequent imputation, no indicator, no scaling, one-hot. */
+void hf_prep_config_default(hf_prep_config *cfg);
+
+/* Not collective. Reads the "preprocess.*" values of `trial` (in the order of spec->params; a NULL
+ * trial reads the spec's fixed values) into cfg, defaults for the rest. HF_EINVAL with a message
+ * naming the setting and the value for an unknown setting or value. */
+int hf_prep_config_from_trial(const hf_spec *spec, const hf_trial *trial, hf_prep_config *cfg);
+
+/* 1 if a and b give the same fitted pipeline on the same rows (a cache key for the worker). */
+int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b);
+
+typedef struct hf_prep hf_prep;
+
+/* Not collective. Fits on rows[0..n) of X (n_features = schema->n_features columns, row-major;
+ * rows == NULL: the first n rows). *out is owned by the caller (hf_prep_free). O(n * p) except the
+ * median and numeric most_frequent, which sort each column's training values. */
+int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                const int64_t *rows, size_t n, hf_prep **out);
+
+/* Columns of the design matrix. */
+size_t hf_prep_n_outputs(const hf_prep *p);
+
+/* Not collective. Writes n x hf_prep_n_outputs(p) row-major into out for rows[0..n) of X
+ * (rows == NULL: the first n rows of X). Never fails on data: NaN is imputed, unknown category
+ * codes (-1, out of range, not seen in training) encode as zeros or as the infrequent column. */
+int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                      double *out);
+
+/* Names of the design-matrix columns ("age", "city=Paris", "city=infrequent", "missing(age)");
+ * borrowed, valid until hf_prep_free. */
+const char *const *hf_prep_output_names(const hf_prep *p);
+
+/* The configuration the pipeline was fitted with; borrowed. */
+const hf_prep_config *hf_prep_get_config(const hf_prep *p);
+
+/* Fitted statistics of input feature j (for inspection and tests): the imputation value
+ * (category code for categorical columns; NAN if the column is dropped because it was entirely
+ * missing in training) and the scaler's center/scale (standard: (x - center) / scale; minmax:
+ * x * scale + center; none: 0 and 1). Returns HF_EINVAL for j out of range. */
+int hf_prep_feature_stats(const hf_prep *p, size_t j, double *impute, double *center,
+                          double *scale);
+
+/* Serialisation for model.h5 without knowing HDF5: *arrays (n_arrays named arrays, names without
+ * '/') and *config_json (the settings and the column layout). All owned by the caller: free with
+ * hf_prep_export_free. */
+int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char **config_json);
+void hf_prep_export_free(hf_array *arrays, size_t n_arrays, char *config_json);
+
+/* Rebuilds a fitted pipeline from what hf_prep_export wrote. The schema must have the same feature
+ * columns (names, types, category counts) as at fit time, else HF_EDATA. *out owned by caller. */
+int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arrays,
+                   const char *config_json, hf_prep **out);
+
+/* Frees p; NULL is accepted. */
+void hf_prep_free(hf_prep *p);
+
+#endif
