@@ -7,8 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-static char g_msg[2048];
-static int g_code = HF_OK;
+/* Per thread: rank 0 runs a worker thread beside the coordinator. */
+static _Thread_local char g_msg[2048];
+static _Thread_local int g_code = HF_OK;
 static hf_log_level g_level = HF_LOG_INFO;
 static int g_rank = 0;
 
