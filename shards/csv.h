@@ -1,0 +1,117 @@
+/* csv.h - the CSV reader: RFC 4180 records from a byte stream, fields, numbers, delimiters.
+ *
+ * Nothing here is collective: the parallel split (quote parity and line numbers exchanged between
+ * ranks) is done in ingest.c with these building blocks, and the unit tests drive the same
+ * functions to simulate any number of ranks without MPI.
+ *
+ * Record rules (docs/shards.md): a record ends at a '\n' outside quotes; every '"' toggles the
+ * quote state ("" toggles twice), so the state at any byte is the parity of the quotes before it; a
+ * '\r' before the '\n' is dropped; empty records (blank lines) are skipped; a UTF-8 BOM before the
+ * header is skipped. */
+#ifndef HF_CSV_H
+#define HF_CSV_H
+
+#include "source.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A sequential byte stream: read() fills up to len bytes, *got == 0 only at the end. */
+typedef struct hf_csv_stream {
+    int (*read)(void *ctx, char *buf, size_t len, size_t *got);
+    void (*close)(void *ctx);
+    void *ctx;
+} hf_csv_stream;
+
+/* Opens a stream over the bytes of `src` from `offset` to its end (src borrowed). */
+int hf_csv_stream_source(hf_source *src, uint64_t offset, hf_csv_stream *out);
+/* Opens a stream of the gzip-decompressed bytes of `src` (zlib, concatenated members allowed). */
+int hf_csv_stream_gzip(hf_source *src, hf_csv_stream *out);
+/* Lists the names of the regular .csv entries of the zip archive `src`, sorted bytewise
+ * (caller frees each and the array). */
+int hf_csv_zip_entries(hf_source *src, char ***names, size_t *n);
+/* Opens a stream of the zip entry `name` of `src` (libarchive, reading through src). */
+int hf_csv_stream_zip_entry(hf_source *src, const char *name, hf_csv_stream *out);
+/* Closes a stream (safe on a zeroed struct). */
+void hf_csv_stream_close(hf_csv_stream *s);
+
+/* What part of the stream to return records from. Positions are offsets in the (decompressed)
+ * bytes of one part; the stream must start at begin (at_record_start) or at begin - 1. */
+typedef struct hf_csv_range {
+    uint64_t begin, end; /* return records that START in [begin, end); end = UINT64_MAX: all */
+    int at_record_start; /* 1: a record starts at begin and the stream starts at begin; 0: the
+                            stream starts at begin - 1 and the first record start is searched */
+    int in_quote;        /* quote parity at begin (quotes in [data start, begin) mod 2) */
+    int64_t line;        /* 1-based line number of the byte at begin */
+} hf_csv_range;
+
+typedef struct hf_csv_reader hf_csv_reader;
+
+/* One record returned by hf_csv_reader_next (pointers borrowed until the next call). */
+typedef struct hf_csv_record {
+    const char *text; /* the record without its newline and trailing '\r' */
+    size_t len;
+    int64_t line;     /* line number of its first byte */
+    uint64_t pos;     /* absolute position of its first byte */
+    int unterminated; /* 1: the stream ended inside a quoted field */
+} hf_csv_record;
+
+/* Creates a reader over `stream` (taken over: closed by hf_csv_reader_free). */
+int hf_csv_reader_open(hf_csv_stream stream, const hf_csv_range *range, hf_csv_reader **out);
+/* Next record: returns 1 with *rec filled, 0 at the end of the range, < 0 on a read error. */
+int hf_csv_reader_next(hf_csv_reader *r, hf_csv_record *rec);
+/* Absolute position of the next record start and its line number. */
+uint64_t hf_csv_reader_pos(const hf_csv_reader *r);
+int64_t hf_csv_reader_line(const hf_csv_reader *r);
+/* Sets the end of the range (e.g. after the header was read with end = UINT64_MAX). */
+void hf_csv_reader_set_end(hf_csv_reader *r, uint64_t end);
+void hf_csv_reader_free(hf_csv_reader *r);
+
+/* Counts '"' and '\n' bytes of a buffer (the per-rank summary that is prefix-summed). */
+void hf_csv_count(const char *buf, size_t len, int64_t *quotes, int64_t *newlines);
+
+/* One field of a split record. */
+typedef struct hf_csv_field {
+    const char *p; /* value bytes: into the record, or into the fields' scratch when unescaped */
+    size_t len;
+    size_t off; /* offset of the field's first byte in the record */
+    int quoted;
+} hf_csv_field;
+
+/* Reusable field list: grows geometrically, never allocates per record once warm. */
+typedef struct hf_csv_fields {
+    hf_csv_field *f;
+    size_t n, cap;
+    char *scratch;
+    size_t scratch_cap;
+} hf_csv_fields;
+
+/* Splits a record into fields. On a malformed record returns HF_EDATA without recording an
+ * error; *reason is a static text ("an unterminated quoted field", ...) and *err_off the offset
+ * in the record where the problem is. */
+int hf_csv_split(const char *rec, size_t len, char delim, hf_csv_fields *out, const char **reason,
+                 size_t *err_off);
+void hf_csv_fields_free(hf_csv_fields *f);
+
+/* The delimiter among , ; TAB | that occurs most often outside quotes in `header` (ties in that
+ * order; ',' if none occurs). */
+char hf_csv_detect_delimiter(const char *header, size_t len);
+/* Length of a UTF-8 byte order mark at the start of buf (3 or 0). */
+size_t hf_csv_bom_len(const char *buf, size_t len);
+
+/* Parses a decimal number (surrounding blanks allowed; inf/infinity/nan accepted). Returns 1 and
+ * sets *out if the whole text is a number, else 0. Exact: Clinger's fast path, strtod otherwise. */
+int hf_csv_parse_double(const char *p, size_t len, double *out);
+/* 1 for true/True/TRUE, 0 for false/False/FALSE, -1 for anything else. */
+int hf_csv_parse_bool(const char *p, size_t len);
+/* Offset of the first byte that is not valid UTF-8, or len if the text is valid. */
+size_t hf_csv_utf8_check(const char *p, size_t len);
+/* 1 if the text equals one of the NA tokens. */
+int hf_csv_is_na(const char *p, size_t len, char *const *na, size_t n_na);
+/* Line and 1-based column of byte `off` of a record that starts at `line` (records may span lines).
+ */
+void hf_csv_locate(const char *rec, size_t off, int64_t line, int64_t *out_line, int64_t *out_col);
+/* Writes a printable, truncated (to about 60 bytes) form of a value for messages into buf. */
+void hf_csv_quote_for_message(const char *p, size_t len, char *buf, size_t cap);
+
+#endif
