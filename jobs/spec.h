@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum hf_cv_strategy {
     HF_CV_KFOLD = 0,
@@ -47,6 +48,7 @@ typedef struct hf_param_space {
     double low, high;   /* UNIFORM, LOG_UNIFORM, INT_UNIFORM */
     int grid_points;    /* for a distribution in a grid search; 0 = not given */
     hf_spec_loc loc;
+    hf_value_type value_type; /* type of this parameter's values in trials (the hf_param_def's) */
 } hf_param_space;
 
 /* One trial: a value for every parameter of the space, in the order of hf_spec.params. */
@@ -164,5 +166,27 @@ void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params);
 /* Checks what can only be checked once the data is known (stratified on a regression target,
  * more folds than rows of a class, ...), with the same message format. */
 int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const double *y, size_t n_rows);
+
+/* Fills in what depends on the task once it is known (after ingest, on every rank): sets
+ * data.task if it was AUTO, cv.strategy (stratified for classification unless the spec named one)
+ * and objective.metric (r2 / accuracy unless given), and refuses a metric or cv strategy that does
+ * not fit the task. `task` must not be AUTO. Not collective. Until it is called on a spec whose
+ * task is AUTO, objective.metric may be NULL. */
+int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task);
+
+/* Prints a readable summary of the spec and a table of the trials (at most 50 rows, then
+ * "... N more") to `out`; trials may be NULL. Used by `hyperfold validate`. Not collective. */
+int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, FILE *out);
+
+/* The parameter values of a trial as a compact JSON object, e.g. {"alpha":0.01,"fit_intercept":true}
+ * (numbers as JSON reals in their shortest round-trip form, ints as integers, bools, strings), in
+ * the order of spec->params. Caller frees with free(); NULL on error (message set). */
+char *hf_trial_params_json(const hf_spec *spec, const hf_trial *t);
+
+/* Damerau-Levenshtein (optimal string alignment) distance between two strings. */
+size_t hf_spec_edit_distance(const char *a, const char *b);
+/* The candidate closest to `word` if it is close enough to be a likely typo, else NULL.
+ * Borrowed from `candidates` (n entries, or NULL-terminated when n == 0). */
+const char *hf_spec_suggest(const char *word, const char *const *candidates, size_t n);
 
 #endif

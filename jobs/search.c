@@ -1,0 +1,298 @@
+/* search.c - expansion of the search space into trials, and trial parameters as JSON.
+ *
+ * Grid search takes the product of the axes in spec order, the last axis fastest. Random search
+ * draws trial t from hf_rng_init(search.seed, t, 0), one draw per non-fixed parameter in spec
+ * order, so a trial depends only on the spec and its index, never on the number of ranks. */
+#include "spec.h"
+
+#include "../common/hf.h"
+#include "../common/rng.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TRIALS 10000000u
+
+typedef struct axis {
+    hf_value *values; /* owned copies */
+    size_t n;
+} axis;
+
+static void axis_free(axis *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        hf_value_free(&a->values[i]);
+    free(a->values);
+    a->values = NULL;
+    a->n = 0;
+}
+
+/* A number drawn or placed on a grid, typed as the parameter's values are. */
+static hf_value typed_number(const hf_param_space *p, double x)
+{
+    hf_value v;
+    memset(&v, 0, sizeof v);
+    if (p->value_type == HF_VAL_INT || p->kind == HF_PARAM_INT_UNIFORM) {
+        double r = nearbyint(x);
+        if (r < p->low)
+            r = ceil(p->low);
+        if (r > p->high)
+            r = floor(p->high);
+        if (p->value_type == HF_VAL_INT) {
+            v.type = HF_VAL_INT;
+            v.u.i = (int64_t)r;
+        } else {
+            v.type = HF_VAL_NUMBER;
+            v.u.num = r;
+        }
+        return v;
+    }
+    v.type = HF_VAL_NUMBER;
+    v.u.num = x;
+    return v;
+}
+
+/* The values a parameter takes in a grid search. */
+static int axis_values(const hf_param_space *p, axis *a)
+{
+    int result = HF_OK;
+    size_t cap = 0;
+    a->values = NULL;
+    a->n = 0;
+    switch (p->kind) {
+    case HF_PARAM_FIXED:
+        cap = 1;
+        break;
+    case HF_PARAM_CHOICE:
+        cap = p->n_choices;
+        break;
+    default:
+        if (p->grid_points > 0)
+            cap = (size_t)p->grid_points;
+        else if (p->kind == HF_PARAM_INT_UNIFORM)
+            cap = (size_t)(p->high - p->low) + 1;
+        else
+            return hf_error(HF_EINVAL,
+                            "%s: a continuous distribution needs grid_points with "
+                            "search.strategy grid",
+                            p->name);
+        break;
+    }
+    a->values = hf_calloc(cap, sizeof *a->values);
+    if (!a->values)
+        return HF_ENOMEM;
+    if (p->kind == HF_PARAM_FIXED) {
+        result = hf_value_copy(&a->values[0], &p->fixed);
+        a->n = result == HF_OK ? 1 : 0;
+        return result;
+    }
+    if (p->kind == HF_PARAM_CHOICE) {
+        for (size_t i = 0; i < p->n_choices; i++) {
+            if ((result = hf_value_copy(&a->values[i], &p->choices[i])))
+                return result;
+            a->n++;
+        }
+        return HF_OK;
+    }
+    for (size_t k = 0; k < cap; k++) {
+        double x;
+        if (p->grid_points == 0)
+            x = p->low + (double)k;
+        else if (k + 1 == cap)
+            x = p->high;
+        else if (k == 0)
+            x = p->low;
+        else if (p->kind == HF_PARAM_LOG_UNIFORM)
+            x = exp(log(p->low) + (log(p->high) - log(p->low)) * (double)k / (double)(cap - 1));
+        else
+            x = p->low + (p->high - p->low) * (double)k / (double)(cap - 1);
+        hf_value v = typed_number(p, x);
+        /* Rounding to integers may merge neighbouring points: keep each value once. */
+        if (a->n > 0 && hf_value_equal(&a->values[a->n - 1], &v))
+            continue;
+        a->values[a->n++] = v;
+    }
+    return HF_OK;
+}
+
+static int grid_trials(const hf_spec *spec, hf_trial **out, size_t *n_out)
+{
+    int result = HF_OK;
+    size_t np = spec->n_params, total = 1, made = 0;
+    hf_trial *trials = NULL;
+    axis *axes = hf_calloc(np, sizeof *axes);
+    size_t *idx = hf_calloc(np, sizeof *idx);
+    if (!axes || !idx) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < np; i++) {
+        if ((result = axis_values(&spec->params[i], &axes[i])))
+            goto out;
+        if (axes[i].n == 0 || total > MAX_TRIALS / axes[i].n) {
+            result = hf_error(HF_EINVAL,
+                              "%s: search: got a grid of more than %u trials, expected at most "
+                              "%u (use fewer grid_points or search.strategy random)",
+                              spec->path, MAX_TRIALS, MAX_TRIALS);
+            goto out;
+        }
+        total *= axes[i].n;
+    }
+    trials = hf_calloc(total, sizeof *trials);
+    if (!trials) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t t = 0; t < total; t++) {
+        trials[t].id = (int)t;
+        trials[t].values = hf_calloc(np, sizeof(hf_value));
+        if (!trials[t].values) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        made = t + 1;
+        for (size_t i = 0; i < np; i++)
+            if ((result = hf_value_copy(&trials[t].values[i], &axes[i].values[idx[i]])))
+                goto out;
+        /* Odometer: the last axis turns fastest. */
+        for (size_t i = np; i-- > 0;) {
+            if (++idx[i] < axes[i].n)
+                break;
+            idx[i] = 0;
+        }
+    }
+out:
+    for (size_t i = 0; axes && i < np; i++)
+        axis_free(&axes[i]);
+    free(axes);
+    free(idx);
+    if (result != HF_OK) {
+        hf_trials_free(trials, made, np);
+        return result;
+    }
+    *out = trials;
+    *n_out = total;
+    return HF_OK;
+}
+
+/* One draw for a non-fixed parameter. */
+static int draw(const hf_param_space *p, hf_rng *r, hf_value *v)
+{
+    switch (p->kind) {
+    case HF_PARAM_CHOICE:
+        return hf_value_copy(v, &p->choices[hf_rng_below(r, p->n_choices)]);
+    case HF_PARAM_UNIFORM:
+        *v = typed_number(p, p->low + (p->high - p->low) * hf_rng_uniform(r));
+        return HF_OK;
+    case HF_PARAM_LOG_UNIFORM:
+        *v = typed_number(p, exp(log(p->low) + (log(p->high) - log(p->low)) * hf_rng_uniform(r)));
+        return HF_OK;
+    case HF_PARAM_INT_UNIFORM:
+        *v = typed_number(p, p->low + (double)hf_rng_below(r, (uint64_t)(p->high - p->low) + 1));
+        return HF_OK;
+    default:
+        return hf_value_copy(v, &p->fixed);
+    }
+}
+
+static int random_trials(const hf_spec *spec, hf_trial **out, size_t *n_out)
+{
+    int result = HF_OK;
+    size_t np = spec->n_params, total = (size_t)spec->search.trials, made = 0;
+    hf_trial *trials = NULL;
+    if (spec->search.trials < 1 || total > MAX_TRIALS)
+        return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer in [1, %u]",
+                        spec->path, spec->search.trials, MAX_TRIALS);
+    trials = hf_calloc(total, sizeof *trials);
+    if (!trials)
+        return HF_ENOMEM;
+    for (size_t t = 0; t < total; t++) {
+        hf_rng r;
+        hf_rng_init(&r, spec->search.seed, (uint64_t)t, 0);
+        trials[t].id = (int)t;
+        trials[t].values = hf_calloc(np, sizeof(hf_value));
+        if (!trials[t].values) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        made = t + 1;
+        for (size_t i = 0; i < np; i++)
+            if ((result = draw(&spec->params[i], &r, &trials[t].values[i])))
+                goto out;
+    }
+out:
+    if (result != HF_OK) {
+        hf_trials_free(trials, made, np);
+        return result;
+    }
+    *out = trials;
+    *n_out = total;
+    return HF_OK;
+}
+
+int hf_spec_trials(const hf_spec *spec, hf_trial **trials, size_t *n_trials)
+{
+    *trials = NULL;
+    *n_trials = 0;
+    if (spec->search.strategy == HF_SEARCH_RANDOM)
+        return random_trials(spec, trials, n_trials);
+    return grid_trials(spec, trials, n_trials);
+}
+
+void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params)
+{
+    if (!trials)
+        return;
+    for (size_t t = 0; t < n_trials; t++) {
+        if (!trials[t].values)
+            continue;
+        for (size_t i = 0; i < n_params; i++)
+            hf_value_free(&trials[t].values[i]);
+        free(trials[t].values);
+    }
+    free(trials);
+}
+
+char *hf_trial_params_json(const hf_spec *spec, const hf_trial *t)
+{
+    char *text = NULL;
+    json_t *obj = json_object();
+    if (!obj) {
+        hf_error(HF_ENOMEM, "out of memory building trial %d parameters", t->id);
+        goto out;
+    }
+    for (size_t i = 0; i < spec->n_params; i++) {
+        const hf_value *v = &t->values[i];
+        json_t *j = NULL;
+        switch (v->type) {
+        case HF_VAL_NUMBER:
+            j = isfinite(v->u.num) ? json_real(v->u.num) : json_null();
+            break;
+        case HF_VAL_INT:
+            j = json_integer((json_int_t)v->u.i);
+            break;
+        case HF_VAL_BOOL:
+            j = json_boolean(v->u.b);
+            break;
+        case HF_VAL_STRING:
+            j = json_string(v->u.str ? v->u.str : "");
+            break;
+        default:
+            j = json_null();
+            break;
+        }
+        if (!j || json_object_set_new(obj, spec->params[i].name, j) != 0) {
+            hf_error(HF_EINVAL, "trial %d: parameter %s cannot be written as JSON (not UTF-8?)",
+                     t->id, spec->params[i].name);
+            goto out;
+        }
+    }
+    text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text)
+        hf_error(HF_ENOMEM, "out of memory writing trial %d parameters as JSON", t->id);
+out:
+    json_decref(obj);
+    return text;
+}

@@ -1,0 +1,144 @@
+/* spec_print.c - the readable summary printed by `hyperfold validate`. */
+#include "spec.h"
+
+#include "../common/hf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROWS 50
+
+static const char *task_text(hf_task_kind t)
+{
+    switch (t) {
+    case HF_TASK_REGRESSION:
+        return "regression";
+    case HF_TASK_CLASSIFICATION:
+        return "classification";
+    default:
+        return "inferred from the target";
+    }
+}
+
+static const char *cv_text(hf_cv_strategy s)
+{
+    static const char *const names[] = {"kfold", "stratified", "predefined", "group", "timeseries"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+/* One line describing a parameter's space: "log_uniform [0.001, 1000] (5 grid points)". */
+static void space_text(const hf_param_space *p, char *buf, size_t len)
+{
+    char a[64], b[64];
+    size_t used = 0;
+    switch (p->kind) {
+    case HF_PARAM_FIXED:
+        snprintf(buf, len, "%s", hf_value_format(&p->fixed, a, sizeof a));
+        return;
+    case HF_PARAM_CHOICE:
+        used = (size_t)snprintf(buf, len, "one of [");
+        for (size_t i = 0; i < p->n_choices && used < len; i++)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+                                     hf_value_format(&p->choices[i], a, sizeof a));
+        if (used < len)
+            snprintf(buf + used, len - used, "]");
+        return;
+    default: {
+        hf_value lo = {HF_VAL_NUMBER, {.num = p->low}}, hi = {HF_VAL_NUMBER, {.num = p->high}};
+        const char *kind = p->kind == HF_PARAM_LOG_UNIFORM ? "log_uniform"
+                           : p->kind == HF_PARAM_UNIFORM   ? "uniform"
+                                                           : "int_uniform";
+        used = (size_t)snprintf(buf, len, "%s [%s, %s]", kind, hf_value_format(&lo, a, sizeof a),
+                                hf_value_format(&hi, b, sizeof b));
+        if (p->grid_points && used < len)
+            snprintf(buf + used, len - used, " (%d grid points)", p->grid_points);
+        return;
+    }
+    }
+}
+
+static int count_varying(const hf_spec *spec)
+{
+    int n = 0;
+    for (size_t i = 0; i < spec->n_params; i++)
+        n += spec->params[i].kind != HF_PARAM_FIXED;
+    return n;
+}
+
+int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, FILE *out)
+{
+    char buf[1024];
+    fprintf(out, "job:        %s  (%s, sha256 %.12s)\n", spec->name, spec->path, spec->sha256);
+    fprintf(out, "data:       %s\n", spec->data.source);
+    fprintf(out, "target:     %s  (task: %s)\n", spec->data.target, task_text(spec->data.task));
+    if (spec->cv.strategy == HF_CV_PREDEFINED)
+        fprintf(out, "cv:         predefined folds from column %s", spec->cv.fold_column);
+    else
+        fprintf(out, "cv:         %d folds, %s%s", spec->cv.folds, cv_text(spec->cv.strategy),
+                spec->cv.strategy_given || spec->data.task != HF_TASK_AUTO
+                    ? ""
+                    : " (stratified if the target is a class)");
+    fprintf(out, ", seed %llu", (unsigned long long)spec->cv.seed);
+    if (spec->cv.repeats > 1)
+        fprintf(out, ", %d repeats", spec->cv.repeats);
+    if (spec->cv.holdout > 0)
+        fprintf(out, ", holdout %g", spec->cv.holdout);
+    fprintf(out, "\n");
+    fprintf(out, "model:      %s\n", spec->model_type);
+    fprintf(out, "objective:  %s",
+            spec->objective.metric ? spec->objective.metric : "r2 or accuracy (by task)");
+    for (size_t i = 0; i < spec->objective.n_report; i++)
+        fprintf(out, "%s%s", i ? ", " : "  (also report ", spec->objective.report[i]);
+    fprintf(out, "%s\n", spec->objective.n_report ? ")" : "");
+    if (spec->search.strategy == HF_SEARCH_RANDOM)
+        fprintf(out, "search:     random, %d trials, seed %llu\n", spec->search.trials,
+                (unsigned long long)spec->search.seed);
+    else
+        fprintf(out, "search:     grid over %d axes\n", count_varying(spec));
+    fprintf(out, "space:\n");
+    for (size_t i = 0; i < spec->n_params; i++) {
+        space_text(&spec->params[i], buf, sizeof buf);
+        fprintf(out, "  %-30s %s\n", spec->params[i].name, buf);
+    }
+    if (spec->output.upload)
+        fprintf(out, "output:     %s -> %s\n", spec->output.dir, spec->output.upload);
+    else
+        fprintf(out, "output:     %s\n", spec->output.dir);
+    if (!trials)
+        return ferror(out) ? hf_error(HF_EIO, "writing the spec summary: %s", strerror(errno))
+                           : HF_OK;
+    fprintf(out, "trials:     %zu\n", n_trials);
+    /* Column widths: at least the header, at most 24 characters per value. */
+    size_t *w = hf_calloc(spec->n_params ? spec->n_params : 1, sizeof *w);
+    if (!w)
+        return HF_ENOMEM;
+    size_t shown = n_trials < MAX_ROWS ? n_trials : MAX_ROWS;
+    for (size_t i = 0; i < spec->n_params; i++) {
+        w[i] = strlen(spec->params[i].name);
+        for (size_t t = 0; t < shown; t++) {
+            size_t l = strlen(hf_value_format(&trials[t].values[i], buf, sizeof buf));
+            if (l > w[i])
+                w[i] = l < 24 ? l : 24;
+        }
+    }
+    fprintf(out, "  %5s", "trial");
+    for (size_t i = 0; i < spec->n_params; i++)
+        fprintf(out, "  %-*s", (int)w[i], spec->params[i].name);
+    fprintf(out, "\n");
+    for (size_t t = 0; t < shown; t++) {
+        fprintf(out, "  %5d", trials[t].id);
+        for (size_t i = 0; i < spec->n_params; i++)
+            fprintf(out, "  %-*.24s", (int)w[i],
+                    hf_value_format(&trials[t].values[i], buf, sizeof buf));
+        fprintf(out, "\n");
+    }
+    if (n_trials > shown)
+        fprintf(out, "  ... %zu more\n", n_trials - shown);
+    free(w);
+    if (ferror(out))
+        return hf_error(HF_EIO, "writing the spec summary: %s", strerror(errno));
+    return HF_OK;
+}
