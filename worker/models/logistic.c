@@ -54,8 +54,17 @@ typedef struct logit_problem {
     double *Z;     /* n x k work: scores, then residuals */
     int nonfinite; /* set when a loss evaluation was not finite */
     int converged; /* set by the progress callback */
-    int n_iter;
+    int n_iter;    /* iterations done (from the progress callback) */
 } logit_problem;
+
+/* Line-search failures after which the last accepted point is kept. */
+static int is_line_search_stop(int ret)
+{
+    return ret == LBFGSERR_ROUNDING_ERROR || ret == LBFGSERR_MINIMUMSTEP ||
+           ret == LBFGSERR_MAXIMUMSTEP || ret == LBFGSERR_MAXIMUMLINESEARCH ||
+           ret == LBFGSERR_INCORRECT_TMINMAX || ret == LBFGSERR_WIDTHTOOSMALL ||
+           ret == LBFGSERR_OUTOFINTERVAL || ret == LBFGSERR_INCREASEGRADIENT;
+}
 
 static double log1pexp(double z)
 {
@@ -104,14 +113,15 @@ static double logit_eval(const logit_problem *pr, const double *x, double *g)
             for (size_t c = 1; c < k; c++)
                 if (zi[c] > mx)
                     mx = zi[c];
+            int yi = pr->y[i];
+            double zy = zi[yi] - mx;
             double s = 0.0;
             for (size_t c = 0; c < k; c++) {
                 zi[c] = exp(zi[c] - mx);
                 s += zi[c];
             }
-            /* zi now holds exp(z - mx): logsumexp - z_y = log(s) - log(zi[y]) */
-            int yi = pr->y[i];
-            loss += log(s) - log(zi[yi]);
+            /* logsumexp(z) - z_y = log(s) - (z_y - mx), s >= 1 */
+            loss += log(s) - zy;
             for (size_t c = 0; c < k; c++)
                 zi[c] /= s;
             zi[yi] -= 1.0;
@@ -241,6 +251,11 @@ static int fit_one(const hf_fit_data *d, const int *y, const hf_value *params, d
                           "in the training data?)");
         goto out;
     }
+    /* A line search that can no longer resolve the decrease of f (rounding error near the
+     * optimum: the achievable max |g| is about sqrt(DBL_EPSILON * |f| * curvature)) ends the run
+     * at the last accepted point, as scipy's L-BFGS-B does; it is not an error. Restarting
+     * liblbfgs from there was tried and made no further progress. */
+    int ret = LBFGS_SUCCESS;
     if (max_abs(g, nvar) > tol) {
         lbfgs_parameter_t lp;
         lbfgs_parameter_init(&lp);
@@ -249,7 +264,7 @@ static int fit_one(const hf_fit_data *d, const int *y, const hf_value *params, d
         lp.past = 0;
         lp.max_iterations = (int)max_iter;
         lbfgsfloatval_t fx = 0.0;
-        int ret = lbfgs((int)nvar, x, &fx, cb_evaluate, cb_progress, &pr, &lp);
+        ret = lbfgs((int)nvar, x, &fx, cb_evaluate, cb_progress, &pr, &lp);
         if (pr.nonfinite) {
             result = hf_error(HF_ENUM,
                               "logistic_regression: the loss became NaN or Inf during the fit "
@@ -261,11 +276,7 @@ static int fit_one(const hf_fit_data *d, const int *y, const hf_value *params, d
             result = hf_error(HF_ENOMEM, "logistic_regression: liblbfgs ran out of memory");
             goto out;
         }
-        if (ret < 0 && ret != LBFGSERR_MAXIMUMITERATION && ret != LBFGSERR_ROUNDING_ERROR &&
-            ret != LBFGSERR_MINIMUMSTEP && ret != LBFGSERR_MAXIMUMLINESEARCH &&
-            ret != LBFGSERR_INCORRECT_TMINMAX && ret != LBFGSERR_WIDTHTOOSMALL &&
-            ret != LBFGSERR_OUTOFINTERVAL && ret != LBFGSERR_INCREASEGRADIENT &&
-            ret != LBFGSERR_MAXIMUMSTEP) {
+        if (ret < 0 && !is_line_search_stop(ret) && ret != LBFGSERR_MAXIMUMITERATION) {
             result =
                 hf_error(HF_EINTERNAL, "logistic_regression: liblbfgs failed with code %d", ret);
             goto out;

@@ -1,0 +1,431 @@
+/* test_models.c - ridge and logistic regression: optimality conditions checked with naive loops
+ * independent of the BLAS code under test. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/hf.h"
+#include "common/rng.h"
+#include "worker/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const hf_model_ops hf_model_ridge;
+extern const hf_model_ops hf_model_logistic_regression;
+
+/* Random design matrix with features on different scales plus a linear target. */
+static double *make_X(size_t n, size_t p, uint64_t seed)
+{
+    hf_rng r;
+    hf_rng_init(&r, seed, 1, 2);
+    double *X = malloc(n * p * sizeof *X);
+    assert_non_null(X);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++)
+            X[i * p + j] = (hf_rng_uniform(&r) - 0.3) * (double)(j + 1) + (double)j;
+    return X;
+}
+
+static double *make_y_reg(const double *X, size_t n, size_t p, uint64_t seed)
+{
+    hf_rng r;
+    hf_rng_init(&r, seed, 3, 4);
+    double *y = malloc(n * sizeof *y);
+    assert_non_null(y);
+    for (size_t i = 0; i < n; i++) {
+        double s = 5.0;
+        for (size_t j = 0; j < p; j++)
+            s += X[i * p + j] * ((double)j - 1.5);
+        y[i] = s + hf_rng_uniform(&r) - 0.5;
+    }
+    return y;
+}
+
+/* Default parameter values of a model (strings none here). */
+static void defaults(const hf_model_ops *ops, hf_value *v)
+{
+    for (size_t i = 0; i < ops->n_params; i++)
+        assert_int_equal(hf_model_param_default(&ops->params[i], &v[i]), HF_OK);
+}
+
+static void set_param(const hf_model_ops *ops, hf_value *v, const char *name, double x)
+{
+    long i = hf_model_param_index(ops, name);
+    assert_true(i >= 0);
+    switch (v[i].type) {
+    case HF_VAL_NUMBER:
+        v[i].u.num = x;
+        break;
+    case HF_VAL_INT:
+        v[i].u.i = (int64_t)x;
+        break;
+    case HF_VAL_BOOL:
+        v[i].u.b = x != 0.0;
+        break;
+    default:
+        fail();
+    }
+}
+
+static void test_registry(void **state)
+{
+    (void)state;
+    assert_ptr_equal(hf_model_find("ridge"), &hf_model_ridge);
+    assert_ptr_equal(hf_model_find("logistic_regression"), &hf_model_logistic_regression);
+    assert_null(hf_model_find("nope"));
+    size_t n = 0;
+    for (const hf_model_ops *const *m = hf_model_all(); *m; m++)
+        n++;
+    assert_true(n >= 2);
+    assert_int_equal(hf_model_param_index(&hf_model_ridge, "alpha"), 0);
+    assert_int_equal(hf_model_param_index(&hf_model_ridge, "tol"), 3);
+    assert_int_equal(hf_model_param_index(&hf_model_ridge, "C"), -1);
+    hf_value v[4];
+    defaults(&hf_model_ridge, v);
+    assert_int_equal(v[0].type, HF_VAL_NUMBER);
+    assert_true(v[0].u.num == 1.0);
+    assert_int_equal(v[1].type, HF_VAL_BOOL);
+    assert_int_equal(v[1].u.b, 1);
+    assert_int_equal(v[2].type, HF_VAL_INT);
+    assert_true(v[3].u.num == 1e-4);
+    defaults(&hf_model_logistic_regression, v);
+    assert_int_equal(v[2].u.i, 100);
+    hf_param_def bad = {"x", HF_VAL_INT, "1.5", 0, 0, 0, NULL, ""};
+    hf_error_clear();
+    assert_int_equal(hf_model_param_default(&bad, v), HF_EINTERNAL);
+    assert_non_null(strstr(hf_error_message(), "1.5"));
+    hf_error_clear();
+}
+
+static void test_fitted_helpers(void **state)
+{
+    (void)state;
+    hf_fitted *m = hf_fitted_new(&hf_model_ridge, 3, 1, 2);
+    assert_non_null(m);
+    double *a = hf_fitted_array(m, 0, "coef", 1, 3);
+    assert_non_null(a);
+    assert_true(a[0] == 0.0 && a[2] == 0.0);
+    assert_non_null(hf_fitted_array(m, 1, "intercept", 1, 1));
+    assert_null(hf_fitted_array(m, 2, "x", 1, 1));
+    hf_error_clear();
+    assert_ptr_equal(hf_fitted_get(m, "coef")->data, a);
+    assert_int_equal(hf_fitted_get(m, "coef")->cols, 3);
+    assert_null(hf_fitted_get(m, "nope"));
+    hf_fitted_free(m);
+    hf_fitted_free(NULL);
+}
+
+/* Checks (Xc^T Xc + alpha I) w = Xc^T yc and b = ymean - xmean.w with plain loops. */
+static void check_ridge_normal_equations(const double *X, const double *y, size_t n, size_t p,
+                                         double alpha, int fit_intercept, const hf_fitted *m)
+{
+    const hf_array *w = hf_fitted_get(m, "coef");
+    const hf_array *b = hf_fitted_get(m, "intercept");
+    assert_non_null(w);
+    assert_non_null(b);
+    assert_int_equal(w->rows, 1);
+    assert_int_equal(w->cols, p);
+    double *xm = calloc(p, sizeof *xm);
+    double ym = 0.0;
+    if (fit_intercept) {
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < p; j++)
+                xm[j] += X[i * p + j] / (double)n;
+            ym += y[i] / (double)n;
+        }
+    }
+    double max_res = 0.0, scale = 0.0;
+    for (size_t j = 0; j < p; j++) {
+        double lhs = alpha * w->data[j], rhs = 0.0, mag = fabs(alpha * w->data[j]);
+        for (size_t i = 0; i < n; i++) {
+            double xij = X[i * p + j] - xm[j];
+            double xw = 0.0;
+            for (size_t l = 0; l < p; l++)
+                xw += (X[i * p + l] - xm[l]) * w->data[l];
+            lhs += xij * xw;
+            mag += fabs(xij * xw);
+            rhs += xij * (y[i] - ym);
+        }
+        if (fabs(lhs - rhs) > max_res)
+            max_res = fabs(lhs - rhs);
+        if (mag > scale)
+            scale = mag;
+    }
+    assert_true(max_res <= 1e-10 * scale);
+    double expect_b = ym;
+    for (size_t j = 0; j < p; j++)
+        expect_b -= xm[j] * w->data[j];
+    assert_true(fabs(b->data[0] - expect_b) <= 1e-10 * (1.0 + fabs(expect_b)));
+    free(xm);
+}
+
+static void test_ridge_normal_equations(void **state)
+{
+    (void)state;
+    const size_t shapes[][2] = {{60, 5}, {7, 12}, {30, 1}};
+    for (size_t s = 0; s < 3; s++) {
+        size_t n = shapes[s][0], p = shapes[s][1];
+        double *X = make_X(n, p, 10 + s);
+        double *y = make_y_reg(X, n, p, 20 + s);
+        hf_fit_data d = {.X = X, .n = n, .p = p, .y = y, .n_classes = 0};
+        for (int fi = 0; fi <= 1; fi++) {
+            hf_value v[4];
+            defaults(&hf_model_ridge, v);
+            set_param(&hf_model_ridge, v, "alpha", 0.37);
+            set_param(&hf_model_ridge, v, "fit_intercept", fi);
+            const hf_value *pv[1] = {v};
+            hf_fitted *m = NULL;
+            assert_int_equal(hf_model_ridge.fit(&d, pv, 1, &m), HF_OK);
+            assert_non_null(m);
+            check_ridge_normal_equations(X, y, n, p, 0.37, fi, m);
+            if (!fi)
+                assert_true(hf_fitted_get(m, "intercept")->data[0] == 0.0);
+            /* predict is X w + b */
+            double *pred = malloc(n * sizeof *pred);
+            assert_int_equal(hf_model_ridge.predict(m, X, n, p, pred), HF_OK);
+            const hf_array *w = hf_fitted_get(m, "coef");
+            for (size_t i = 0; i < n; i++) {
+                double e = hf_fitted_get(m, "intercept")->data[0];
+                for (size_t j = 0; j < p; j++)
+                    e += X[i * p + j] * w->data[j];
+                assert_true(fabs(pred[i] - e) <= 1e-12 * (1.0 + fabs(e)));
+            }
+            free(pred);
+            hf_fitted_free(m);
+        }
+        free(X);
+        free(y);
+    }
+}
+
+static void test_ridge_sharing(void **state)
+{
+    (void)state;
+    const size_t n = 80, p = 6;
+    double *X = make_X(n, p, 5);
+    double *y = make_y_reg(X, n, p, 6);
+    hf_fit_data d = {.X = X, .n = n, .p = p, .y = y};
+    const double alphas[] = {1e-3, 0.5, 1.0, 40.0, 1e4};
+    const int fis[] = {1, 0, 1, 1, 0};
+    enum { T = 5 };
+    hf_value v[T][4];
+    const hf_value *pv[T];
+    for (size_t t = 0; t < T; t++) {
+        defaults(&hf_model_ridge, v[t]);
+        set_param(&hf_model_ridge, v[t], "alpha", alphas[t]);
+        set_param(&hf_model_ridge, v[t], "fit_intercept", fis[t]);
+        pv[t] = v[t];
+    }
+    assert_int_equal(hf_model_ridge.can_share(v[0], v[2]), 1);
+    assert_int_equal(hf_model_ridge.can_share(v[0], v[1]), 0);
+    hf_fitted *all[T] = {0};
+    assert_int_equal(hf_model_ridge.fit(&d, pv, T, all), HF_OK);
+    for (size_t t = 0; t < T; t++) {
+        hf_fitted *one = NULL;
+        assert_int_equal(hf_model_ridge.fit(&d, &pv[t], 1, &one), HF_OK);
+        const hf_array *a = hf_fitted_get(all[t], "coef"), *b = hf_fitted_get(one, "coef");
+        for (size_t j = 0; j < p; j++)
+            assert_true(fabs(a->data[j] - b->data[j]) <= 1e-12 * (1.0 + fabs(b->data[j])));
+        double ia = hf_fitted_get(all[t], "intercept")->data[0];
+        double ib = hf_fitted_get(one, "intercept")->data[0];
+        assert_true(fabs(ia - ib) <= 1e-12 * (1.0 + fabs(ib)));
+        check_ridge_normal_equations(X, y, n, p, alphas[t], fis[t], all[t]);
+        hf_fitted_free(one);
+        hf_fitted_free(all[t]);
+    }
+    free(X);
+    free(y);
+}
+
+static void test_ridge_errors(void **state)
+{
+    (void)state;
+    double X[4] = {1, 2, 3, 4}, y[2] = {1, 2};
+    hf_fit_data d = {.X = X, .n = 2, .p = 2, .y = y};
+    hf_value v[4];
+    defaults(&hf_model_ridge, v);
+    set_param(&hf_model_ridge, v, "alpha", 0.0);
+    const hf_value *pv[1] = {v};
+    hf_fitted *m = (hf_fitted *)&d; /* must be reset to NULL on failure */
+    hf_error_clear();
+    assert_int_equal(hf_model_ridge.fit(&d, pv, 1, &m), HF_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(hf_error_message(), "alpha"));
+    hf_error_clear();
+    d.n = 0;
+    set_param(&hf_model_ridge, v, "alpha", 1.0);
+    assert_int_equal(hf_model_ridge.fit(&d, pv, 1, &m), HF_EDATA);
+    hf_error_clear();
+}
+
+/* Gradient of sum_i logloss_i + 0.5/C ||W||^2 with plain loops; returns max |g|. */
+static double logistic_grad_max(const double *X, const double *y, size_t n, size_t p, size_t K,
+                                double C, const hf_fitted *m, int fit_intercept)
+{
+    const hf_array *W = hf_fitted_get(m, "coef");
+    const hf_array *b = hf_fitted_get(m, "intercept");
+    size_t k = K == 2 ? 1 : K;
+    assert_int_equal(W->rows, k);
+    assert_int_equal(W->cols, p);
+    assert_int_equal(b->cols, k);
+    double *gW = calloc(k * p, sizeof *gW), *gb = calloc(k, sizeof *gb), *z = calloc(k, sizeof *z);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t c = 0; c < k; c++) {
+            z[c] = b->data[c];
+            for (size_t j = 0; j < p; j++)
+                z[c] += X[i * p + j] * W->data[c * p + j];
+        }
+        if (k == 1) {
+            z[0] = 1.0 / (1.0 + exp(-z[0])) - y[i];
+        } else {
+            double mx = z[0], s = 0.0;
+            for (size_t c = 1; c < k; c++)
+                mx = fmax(mx, z[c]);
+            for (size_t c = 0; c < k; c++)
+                s += exp(z[c] - mx);
+            for (size_t c = 0; c < k; c++)
+                z[c] = exp(z[c] - mx) / s - (c == (size_t)y[i] ? 1.0 : 0.0);
+        }
+        for (size_t c = 0; c < k; c++) {
+            gb[c] += z[c];
+            for (size_t j = 0; j < p; j++)
+                gW[c * p + j] += z[c] * X[i * p + j];
+        }
+    }
+    double mx = 0.0;
+    for (size_t c = 0; c < k; c++) {
+        for (size_t j = 0; j < p; j++)
+            mx = fmax(mx, fabs(gW[c * p + j] + W->data[c * p + j] / C));
+        if (fit_intercept)
+            mx = fmax(mx, fabs(gb[c]));
+        else
+            assert_true(b->data[c] == 0.0);
+    }
+    free(gW);
+    free(gb);
+    free(z);
+    return mx;
+}
+
+static double *make_y_class(const double *X, size_t n, size_t p, size_t K, uint64_t seed)
+{
+    hf_rng r;
+    hf_rng_init(&r, seed, 7, 8);
+    double *y = malloc(n * sizeof *y);
+    for (size_t i = 0; i < n; i++) {
+        double s = 0.0;
+        for (size_t j = 0; j < p; j++)
+            s += X[i * p + j] * (j % 2 ? 0.8 : -0.5);
+        s += 2.0 * (hf_rng_uniform(&r) - 0.5);
+        /* bucket a noisy score into K classes so every class is present */
+        double t = s - floor(s / (double)K) * (double)K;
+        y[i] = floor(t);
+        if (i < K)
+            y[i] = (double)i;
+    }
+    return y;
+}
+
+static void run_logistic(size_t K, int fit_intercept, double C)
+{
+    const size_t n = 120, p = 4;
+    double *X = make_X(n, p, 40 + K);
+    double *y = make_y_class(X, n, p, K, 50 + K);
+    hf_fit_data d = {.X = X, .n = n, .p = p, .y = y, .n_classes = K};
+    hf_value v[4];
+    defaults(&hf_model_logistic_regression, v);
+    set_param(&hf_model_logistic_regression, v, "C", C);
+    set_param(&hf_model_logistic_regression, v, "fit_intercept", fit_intercept);
+    set_param(&hf_model_logistic_regression, v, "tol", 1e-8);
+    set_param(&hf_model_logistic_regression, v, "max_iter", 10000);
+    const hf_value *pv[1] = {v};
+    hf_fitted *m = NULL;
+    assert_int_equal(hf_model_logistic_regression.fit(&d, pv, 1, &m), HF_OK);
+    assert_int_equal(m->n_outputs, K);
+    assert_true(m->n_iter >= 1);
+    /* The gradient at the solution is ~0 relative to the gradient at the start (W = 0): the
+     * achievable floor is set by the rounding of f in the line search (1e-7 relative here). */
+    hf_fitted *zero = hf_fitted_new(&hf_model_logistic_regression, p, K, 2);
+    assert_non_null(hf_fitted_array(zero, 0, "coef", K == 2 ? 1 : K, p));
+    assert_non_null(hf_fitted_array(zero, 1, "intercept", 1, K == 2 ? 1 : K));
+    double g0 = logistic_grad_max(X, y, n, p, K, C, zero, 1);
+    hf_fitted_free(zero);
+    double gmax = logistic_grad_max(X, y, n, p, K, C, m, fit_intercept);
+    assert_true(g0 > 1.0);
+    assert_true(gmax <= 1e-6 * g0);
+    double *P = malloc(n * K * sizeof *P);
+    assert_int_equal(hf_model_logistic_regression.predict(m, X, n, p, P), HF_OK);
+    for (size_t i = 0; i < n; i++) {
+        double s = 0.0;
+        for (size_t c = 0; c < K; c++) {
+            assert_true(P[i * K + c] >= 0.0 && P[i * K + c] <= 1.0);
+            s += P[i * K + c];
+        }
+        assert_true(fabs(s - 1.0) <= 1e-12);
+    }
+    /* one iteration: no error, n_iter recorded, gradient not yet small */
+    set_param(&hf_model_logistic_regression, v, "max_iter", 1);
+    hf_fitted *m1 = NULL;
+    assert_int_equal(hf_model_logistic_regression.fit(&d, pv, 1, &m1), HF_OK);
+    assert_true(m1->n_iter <= 1.0);
+    assert_true(logistic_grad_max(X, y, n, p, K, C, m1, fit_intercept) > 1e-3 * g0);
+    hf_fitted_free(m1);
+    hf_fitted_free(m);
+    free(P);
+    free(X);
+    free(y);
+}
+
+static void test_logistic_binary(void **state)
+{
+    (void)state;
+    run_logistic(2, 1, 1.0);
+    run_logistic(2, 0, 0.05);
+}
+
+static void test_logistic_multiclass(void **state)
+{
+    (void)state;
+    run_logistic(3, 1, 1.0);
+    run_logistic(4, 1, 10.0);
+    run_logistic(3, 0, 0.3);
+}
+
+static void test_logistic_errors(void **state)
+{
+    (void)state;
+    double X[6] = {1, 2, NAN, 4, 5, 6}, y[3] = {0, 1, 0};
+    hf_fit_data d = {.X = X, .n = 3, .p = 2, .y = y, .n_classes = 2};
+    hf_value v[4];
+    defaults(&hf_model_logistic_regression, v);
+    const hf_value *pv[1] = {v};
+    hf_fitted *m = NULL;
+    hf_error_clear();
+    assert_int_equal(hf_model_logistic_regression.fit(&d, pv, 1, &m), HF_ENUM);
+    assert_null(m);
+    assert_true(strlen(hf_error_message()) > 0);
+    hf_error_clear();
+    X[2] = 3.0;
+    y[1] = 2.0; /* out of range for 2 classes */
+    assert_int_equal(hf_model_logistic_regression.fit(&d, pv, 1, &m), HF_EDATA);
+    hf_error_clear();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_fitted_helpers),
+        cmocka_unit_test(test_ridge_normal_equations),
+        cmocka_unit_test(test_ridge_sharing),
+        cmocka_unit_test(test_ridge_errors),
+        cmocka_unit_test(test_logistic_binary),
+        cmocka_unit_test(test_logistic_multiclass),
+        cmocka_unit_test(test_logistic_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
