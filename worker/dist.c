@@ -1,0 +1,478 @@
+/* dist.c - distributed dense linear algebra on a worker group (see dist.h). */
+#include "dist.h"
+
+#include "../common/hf.h"
+#include "scalapack.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double factor_seconds, factor_flops;
+
+int hf_dist_is_parallel(const hf_group *g)
+{
+    return g != NULL && hf_group_size(g) > 1;
+}
+
+int hf_dmat_create(const hf_group *g, size_t m, size_t n, hf_dmat *out)
+{
+    int result = HF_OK;
+
+    memset(out, 0, sizeof(*out));
+    if (m > INT_MAX || n > INT_MAX) {
+        result =
+            hf_error(HF_EINVAL, "distributed matrix %zux%zu: dimensions above %d", m, n, INT_MAX);
+        goto out;
+    }
+    out->g = g;
+    out->m = m;
+    out->n = n;
+    if (hf_dist_is_parallel(g)) {
+        int im = (int)m, in = (int)n, zero = 0, info = 0;
+        out->nb = hf_group_block_size(g);
+        out->nprow = hf_group_nprow(g);
+        out->npcol = hf_group_npcol(g);
+        out->myrow = hf_group_myrow(g);
+        out->mycol = hf_group_mycol(g);
+        out->locr = (size_t)numroc_(&im, &out->nb, &out->myrow, &zero, &out->nprow);
+        out->locc = (size_t)numroc_(&in, &out->nb, &out->mycol, &zero, &out->npcol);
+        out->lld = out->locr > 0 ? out->locr : 1;
+        int ctxt = hf_group_context(g), lld = (int)out->lld;
+        descinit_(out->desc, &im, &in, &out->nb, &out->nb, &zero, &zero, &ctxt, &lld, &info);
+        if (info != 0) {
+            result = hf_error(HF_EINTERNAL,
+                              "descinit for a %zux%zu matrix (block %d, lld %d) failed: info %d", m,
+                              n, out->nb, lld, info);
+            goto out;
+        }
+    } else {
+        out->nb = g ? hf_group_block_size(g) : HF_GROUP_DEFAULT_BLOCK;
+        out->nprow = out->npcol = 1;
+        out->locr = m;
+        out->locc = n;
+        out->lld = m > 0 ? m : 1;
+    }
+    out->a = hf_calloc(out->lld * (out->locc > 0 ? out->locc : 1), sizeof(double));
+    if (out->a == NULL)
+        result = HF_ENOMEM;
+out:
+    if (result != HF_OK)
+        hf_dmat_destroy(out);
+    return result;
+}
+
+void hf_dmat_destroy(hf_dmat *a)
+{
+    if (a == NULL)
+        return;
+    free(a->a);
+    memset(a, 0, sizeof(*a));
+}
+
+int hf_dmat_copy(hf_dmat *dst, const hf_dmat *src)
+{
+    if (dst->m != src->m || dst->n != src->n || dst->lld != src->lld || dst->locc != src->locc)
+        return hf_error(HF_EINTERNAL, "hf_dmat_copy: %zux%zu into %zux%zu", src->m, src->n, dst->m,
+                        dst->n);
+    memcpy(dst->a, src->a, dst->lld * dst->locc * sizeof(double));
+    return HF_OK;
+}
+
+size_t hf_dmat_row(const hf_dmat *a, size_t li)
+{
+    size_t nb = (size_t)a->nb;
+    return ((li / nb) * (size_t)a->nprow + (size_t)a->myrow) * nb + li % nb;
+}
+
+size_t hf_dmat_col(const hf_dmat *a, size_t lj)
+{
+    size_t nb = (size_t)a->nb;
+    return ((lj / nb) * (size_t)a->npcol + (size_t)a->mycol) * nb + lj % nb;
+}
+
+void hf_dmat_set(hf_dmat *a, const double *full)
+{
+    for (size_t lj = 0; lj < a->locc; lj++) {
+        size_t gj = hf_dmat_col(a, lj);
+        double *col = a->a + lj * a->lld;
+        for (size_t li = 0; li < a->locr; li++)
+            col[li] = full[hf_dmat_row(a, li) * a->n + gj];
+    }
+}
+
+int hf_dmat_get(const hf_dmat *a, double *full)
+{
+    if (hf_dist_is_parallel(a->g))
+        memset(full, 0, a->m * a->n * sizeof(double));
+    for (size_t lj = 0; lj < a->locc; lj++) {
+        size_t gj = hf_dmat_col(a, lj);
+        const double *col = a->a + lj * a->lld;
+        for (size_t li = 0; li < a->locr; li++)
+            full[hf_dmat_row(a, li) * a->n + gj] = col[li];
+    }
+    if (hf_dist_is_parallel(a->g))
+        return hf_comm_allreduce_sum_f64(hf_group_comm(a->g), full, a->m * a->n);
+    return HF_OK;
+}
+
+void hf_dmat_add_diagonal(hf_dmat *a, double v)
+{
+    for (size_t lj = 0; lj < a->locc; lj++) {
+        size_t gj = hf_dmat_col(a, lj);
+        for (size_t li = 0; li < a->locr; li++) {
+            if (hf_dmat_row(a, li) == gj)
+                a->a[lj * a->lld + li] += v;
+        }
+    }
+}
+
+/* Collective over the group: the same LAPACK-style info on every rank (the largest positive one,
+ * or the most negative one). */
+static int agree_info(const hf_group *g, int info, int *out)
+{
+    *out = info;
+    if (!hf_dist_is_parallel(g))
+        return HF_OK;
+    int64_t v[2] = {info, -(int64_t)info};
+    HF_CALL(hf_comm_allreduce_max_i64(hf_group_comm(g), v, 2));
+    *out = v[1] > 0 ? (int)-v[1] : (int)v[0];
+    return HF_OK;
+}
+
+int hf_dist_cholesky(hf_dmat *a, const char *what)
+{
+    int result = HF_OK, info = 0;
+    double t0 = hf_now();
+
+    if (a->m != a->n) {
+        result =
+            hf_error(HF_EINTERNAL, "%s: Cholesky of a non-square %zux%zu matrix", what, a->m, a->n);
+        goto out;
+    }
+    if (a->n == 0)
+        goto out;
+    if (hf_dist_is_parallel(a->g)) {
+        int n = (int)a->n, one = 1;
+        pdpotrf_("L", &n, a->a, &one, &one, a->desc, &info, 1);
+    } else {
+        info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)a->n, a->a, (lapack_int)a->lld);
+    }
+    result = agree_info(a->g, info, &info);
+    if (result != HF_OK)
+        goto out;
+    if (info > 0) {
+        result =
+            hf_error(HF_ENUM, "%s: the %zux%zu matrix is not positive definite (leading minor %d)",
+                     what, a->n, a->n, info);
+        goto out;
+    }
+    if (info < 0) {
+        result = hf_error(HF_EINTERNAL, "%s: Cholesky argument %d is invalid", what, -info);
+        goto out;
+    }
+    factor_seconds += hf_now() - t0;
+    factor_flops += (double)a->n * (double)a->n * (double)a->n / 3.0;
+out:
+    return result;
+}
+
+/* Row-major n x nrhs into column-major (or back: the same transposition with swapped shape). */
+static void transpose(const double *in, size_t rows, size_t cols, double *out)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            out[j * rows + i] = in[i * cols + j];
+}
+
+/* Solves with the factor in `a`, or, when `unfactored` is not NULL (it is a's local part, then
+ * overwritten by the factor), factorises and solves in one call (PDPOSV / dposv). */
+static int solve_common(const hf_dmat *a, double *unfactored, const double *B, size_t nrhs,
+                        double *X, const char *what)
+{
+    int result = HF_OK, info = 0;
+    hf_dmat b = {0};
+    double *cm = NULL;
+    const size_t n = a->n;
+
+    if (n == 0 || nrhs == 0)
+        goto out;
+    if (nrhs > INT_MAX) {
+        result = hf_error(HF_EINVAL, "%s: %zu right-hand sides", what, nrhs);
+        goto out;
+    }
+    if (hf_dist_is_parallel(a->g)) {
+        int in = (int)n, inrhs = (int)nrhs, one = 1;
+        result = hf_dmat_create(a->g, n, nrhs, &b);
+        if (result != HF_OK)
+            goto out;
+        hf_dmat_set(&b, B);
+        if (unfactored != NULL)
+            pdposv_("L", &in, &inrhs, unfactored, &one, &one, a->desc, b.a, &one, &one, b.desc,
+                    &info, 1);
+        else
+            pdpotrs_("L", &in, &inrhs, a->a, &one, &one, a->desc, b.a, &one, &one, b.desc, &info,
+                     1);
+    } else {
+        cm = hf_malloc(n * nrhs * sizeof(double));
+        if (cm == NULL) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        transpose(B, n, nrhs, cm);
+        if (unfactored != NULL)
+            info = LAPACKE_dposv(LAPACK_COL_MAJOR, 'L', (lapack_int)n, (lapack_int)nrhs, unfactored,
+                                 (lapack_int)a->lld, cm, (lapack_int)n);
+        else
+            info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, (lapack_int)nrhs, a->a,
+                                  (lapack_int)a->lld, cm, (lapack_int)n);
+    }
+    result = agree_info(a->g, info, &info);
+    if (result != HF_OK)
+        goto out;
+    if (info > 0) {
+        result =
+            hf_error(HF_ENUM, "%s: the %zux%zu matrix is not positive definite (leading minor %d)",
+                     what, n, n, info);
+        goto out;
+    }
+    if (info < 0) {
+        result = hf_error(HF_EINTERNAL, "%s: solver argument %d is invalid", what, -info);
+        goto out;
+    }
+    if (cm != NULL)
+        transpose(cm, nrhs, n, X);
+    else
+        result = hf_dmat_get(&b, X);
+out:
+    hf_dmat_destroy(&b);
+    free(cm);
+    return result;
+}
+
+int hf_dist_cholesky_solve(const hf_dmat *l, const double *B, size_t nrhs, double *X)
+{
+    return solve_common(l, NULL, B, nrhs, X, "Cholesky solve");
+}
+
+int hf_dist_posv(const hf_group *g, const double *A, size_t n, double shift, const double *B,
+                 size_t nrhs, double *X)
+{
+    int result = HF_OK;
+    hf_dmat a = {0};
+    double t0 = hf_now();
+
+    result = hf_dmat_create(g, n, n, &a);
+    if (result != HF_OK)
+        goto out;
+    hf_dmat_set(&a, A);
+    hf_dmat_add_diagonal(&a, shift);
+    result = solve_common(&a, a.a, B, nrhs, X, "distributed solve");
+    if (result != HF_OK)
+        goto out;
+    factor_seconds += hf_now() - t0;
+    factor_flops += (double)n * (double)n * (double)n / 3.0;
+out:
+    hf_dmat_destroy(&a);
+    return result;
+}
+
+int hf_dist_gram(const hf_group *g, const double *X_local, size_t n_local, size_t p,
+                 const double *y_local, double *G, double *b)
+{
+    if (p == 0)
+        return HF_OK;
+    memset(G, 0, p * p * sizeof(double));
+    if (n_local > 0) {
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)n_local, 1.0, X_local,
+                    (int)p, 0.0, G, (int)p);
+        for (size_t i = 0; i < p; i++)
+            for (size_t j = 0; j < i; j++)
+                G[i * p + j] = G[j * p + i];
+    }
+    if (b != NULL) {
+        memset(b, 0, p * sizeof(double));
+        if (n_local > 0)
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)n_local, (int)p, 1.0, X_local, (int)p,
+                        y_local, 1, 0.0, b, 1);
+    }
+    if (hf_dist_is_parallel(g)) {
+        HF_CALL(hf_comm_allreduce_sum_f64(hf_group_comm(g), G, p * p));
+        if (b != NULL)
+            HF_CALL(hf_comm_allreduce_sum_f64(hf_group_comm(g), b, p));
+    }
+    return HF_OK;
+}
+
+int hf_dist_gram_solve(const hf_group *g, const double *X_local, size_t n_local, size_t p,
+                       const double *y_local, const double *alphas, size_t n_alpha, double *W)
+{
+    int result = HF_OK;
+    double *G = NULL, *b = NULL;
+
+    if (p == 0)
+        goto out;
+    G = hf_malloc(p * p * sizeof(double));
+    b = hf_malloc(p * sizeof(double));
+    if (G == NULL || b == NULL) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    result = hf_dist_gram(g, X_local, n_local, p, y_local, G, b);
+    if (result != HF_OK)
+        goto out;
+    for (size_t t = 0; t < n_alpha; t++) {
+        result = hf_dist_posv(g, G, p, alphas[t], b, 1, W + t * p);
+        if (result != HF_OK) {
+            hf_error_prefix(result, "Gram solve with alpha=%g", alphas[t]);
+            goto out;
+        }
+    }
+out:
+    free(G);
+    free(b);
+    return result;
+}
+
+/* Flips each row of v (k x n) so that its largest-|value| entry is positive. */
+static void flip_signs(double *v, size_t k, size_t n)
+{
+    for (size_t j = 0; j < k; j++) {
+        double *row = v + j * n;
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (fabs(row[i]) > fabs(row[best]))
+                best = i;
+        if (row[best] < 0)
+            for (size_t i = 0; i < n; i++)
+                row[i] = -row[i];
+    }
+}
+
+/* PDSYEVD on the group's grid; w (n, ascending) replicated; top-k vectors into evecs. */
+static int eigh_parallel(const hf_group *g, const double *C, size_t n, size_t k, double *w,
+                         double *evecs)
+{
+    int result = HF_OK, info = 0;
+    hf_dmat a = {0}, z = {0};
+    double *work = NULL, wq = 0;
+    int *iwork = NULL, iwq = 0;
+    int in = (int)n, one = 1, minus1 = -1;
+
+    result = hf_dmat_create(g, n, n, &a);
+    if (result == HF_OK)
+        result = hf_dmat_create(g, n, n, &z);
+    if (result != HF_OK)
+        goto out;
+    hf_dmat_set(&a, C);
+    pdsyevd_("V", "U", &in, a.a, &one, &one, a.desc, w, z.a, &one, &one, z.desc, &wq, &minus1, &iwq,
+             &minus1, &info, 1, 1);
+    if (info != 0) {
+        result = hf_error(HF_EINTERNAL, "PDSYEVD workspace query failed: info %d", info);
+        goto out;
+    }
+    /* Some ScaLAPACK versions under-report; add a margin. */
+    int lwork = (int)wq + 2 * in + 1024, liwork = iwq + 1024;
+    work = hf_malloc((size_t)lwork * sizeof(double));
+    iwork = hf_malloc((size_t)liwork * sizeof(int));
+    if (work == NULL || iwork == NULL) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    pdsyevd_("V", "U", &in, a.a, &one, &one, a.desc, w, z.a, &one, &one, z.desc, work, &lwork,
+             iwork, &liwork, &info, 1, 1);
+    result = agree_info(g, info, &info);
+    if (result != HF_OK)
+        goto out;
+    if (info != 0) {
+        result = hf_error(HF_ENUM, "PDSYEVD on a %zux%zu matrix failed: info %d", n, n, info);
+        goto out;
+    }
+    memset(evecs, 0, k * n * sizeof(double));
+    for (size_t lj = 0; lj < z.locc; lj++) {
+        size_t gj = hf_dmat_col(&z, lj);
+        if (gj + k < n)
+            continue;
+        size_t j = n - 1 - gj;
+        for (size_t li = 0; li < z.locr; li++)
+            evecs[j * n + hf_dmat_row(&z, li)] = z.a[lj * z.lld + li];
+    }
+    result = hf_comm_allreduce_sum_f64(hf_group_comm(g), evecs, k * n);
+out:
+    hf_dmat_destroy(&a);
+    hf_dmat_destroy(&z);
+    free(work);
+    free(iwork);
+    return result;
+}
+
+/* LAPACKE_dsyevd on the calling rank. */
+static int eigh_local(const double *C, size_t n, size_t k, double *w, double *evecs)
+{
+    int result = HF_OK;
+    double *A = hf_malloc(n * n * sizeof(double));
+
+    if (A == NULL) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    memcpy(A, C, n * n * sizeof(double));
+    int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, A, (lapack_int)n, w);
+    if (info != 0) {
+        result = hf_error(HF_ENUM, "dsyevd on a %zux%zu matrix failed: info %d", n, n, info);
+        goto out;
+    }
+    for (size_t j = 0; j < k; j++)
+        for (size_t i = 0; i < n; i++)
+            evecs[j * n + i] = A[i * n + (n - 1 - j)];
+out:
+    free(A);
+    return result;
+}
+
+int hf_dist_eigh_topk(const hf_group *g, const double *C, size_t n, size_t k, double *evals,
+                      double *evecs)
+{
+    int result = HF_OK;
+    double *w = NULL;
+
+    if (k > n || n > INT_MAX) {
+        result = hf_error(HF_EINVAL, "eigensolver: %zu eigenpairs requested of a %zux%zu matrix", k,
+                          n, n);
+        goto out;
+    }
+    if (k == 0)
+        goto out;
+    w = hf_malloc(n * sizeof(double));
+    if (w == NULL) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    if (hf_dist_is_parallel(g))
+        result = eigh_parallel(g, C, n, k, w, evecs);
+    else
+        result = eigh_local(C, n, k, w, evecs);
+    if (result != HF_OK)
+        goto out;
+    for (size_t j = 0; j < k; j++)
+        evals[j] = w[n - 1 - j];
+    flip_signs(evecs, k, n);
+out:
+    free(w);
+    return result;
+}
+
+void hf_dist_factor_stats(double *seconds, double *flops)
+{
+    *seconds = factor_seconds;
+    *flops = factor_flops;
+}
+
+void hf_dist_factor_stats_reset(void)
+{
+    factor_seconds = 0;
+    factor_flops = 0;
+}

@@ -1,0 +1,246 @@
+/* group.c - worker groups and their BLACS process grids (see group.h). */
+#include "group.h"
+
+#include "../common/hf.h"
+#include "scalapack.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct hf_group {
+    hf_comm *comm; /* borrowed */
+    int sys_handle;
+    int ctxt;
+    int size, rank;
+    int nprow, npcol, myrow, mycol;
+    int nb;
+    uint64_t memory_limit;
+};
+
+/* Set once a BLACS grid was formed: hf_group_finalize then calls Cblacs_exit. */
+static int blacs_used;
+static _Thread_local hf_group *active_group;
+
+void hf_group_auto_shape(int size, int *nprow, int *npcol)
+{
+    int r = 1;
+    for (int d = 1; (long)d * d <= size; d++) {
+        if (size % d == 0)
+            r = d;
+    }
+    *nprow = r;
+    *npcol = size > 0 ? size / r : 1;
+}
+
+int hf_group_create(hf_comm *group_comm, int nprow, int npcol, int block_size, hf_group **out)
+{
+    int result = HF_OK;
+    hf_group *g = NULL;
+
+    *out = NULL;
+    if (group_comm == NULL) {
+        result = hf_error(HF_EINVAL, "hf_group_create: no group communicator");
+        goto out;
+    }
+    int size = hf_comm_size(group_comm);
+    if (nprow < 0 || npcol < 0 || (nprow == 0) != (npcol == 0)) {
+        result = hf_error(HF_EINVAL,
+                          "parallel.grid %dx%d: expected \"auto\" or ROWSxCOLS with both positive",
+                          nprow, npcol);
+        goto out;
+    }
+    if (nprow == 0)
+        hf_group_auto_shape(size, &nprow, &npcol);
+    if ((long)nprow * npcol != size) {
+        result = hf_error(HF_EINVAL,
+                          "parallel.grid %dx%d has %d processes but the group has %d ranks "
+                          "(parallel.ranks_per_task): rows x cols must equal ranks_per_task",
+                          nprow, npcol, nprow * npcol, size);
+        goto out;
+    }
+    if (block_size < 0) {
+        result =
+            hf_error(HF_EINVAL, "parallel.block_size %d: expected a positive integer", block_size);
+        goto out;
+    }
+    g = hf_calloc(1, sizeof(*g));
+    if (g == NULL) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    g->comm = group_comm;
+    g->size = size;
+    g->rank = hf_comm_rank(group_comm);
+    g->nb = block_size > 0 ? block_size : HF_GROUP_DEFAULT_BLOCK;
+    g->sys_handle = -1;
+    g->ctxt = -1;
+
+    int me = 0, nprocs = 0;
+    Cblacs_pinfo(&me, &nprocs);
+    blacs_used = 1;
+    g->sys_handle = Csys2blacs_handle(hf_comm_mpi(group_comm));
+    g->ctxt = g->sys_handle;
+    Cblacs_gridinit(&g->ctxt, "Row", nprow, npcol);
+    Cblacs_gridinfo(g->ctxt, &g->nprow, &g->npcol, &g->myrow, &g->mycol);
+    if (g->nprow != nprow || g->npcol != npcol || g->myrow < 0 || g->mycol < 0) {
+        result =
+            hf_error(HF_EMPI, "BLACS grid %dx%d: rank %d got position (%d, %d) in a %dx%d grid",
+                     nprow, npcol, g->rank, g->myrow, g->mycol, g->nprow, g->npcol);
+        goto out;
+    }
+    *out = g;
+    g = NULL;
+out:
+    hf_group_free(&g);
+    return result;
+}
+
+void hf_group_free(hf_group **g)
+{
+    if (g == NULL || *g == NULL)
+        return;
+    if ((*g)->ctxt >= 0 && (*g)->myrow >= 0)
+        Cblacs_gridexit((*g)->ctxt);
+    if ((*g)->sys_handle >= 0)
+        Cfree_blacs_system_handle((*g)->sys_handle);
+    if (active_group == *g)
+        active_group = NULL;
+    free(*g);
+    *g = NULL;
+}
+
+void hf_group_finalize(void)
+{
+    if (blacs_used)
+        Cblacs_exit(1);
+    blacs_used = 0;
+}
+
+hf_comm *hf_group_comm(const hf_group *g)
+{
+    return g->comm;
+}
+
+int hf_group_context(const hf_group *g)
+{
+    return g->ctxt;
+}
+
+int hf_group_size(const hf_group *g)
+{
+    return g->size;
+}
+
+int hf_group_rank(const hf_group *g)
+{
+    return g->rank;
+}
+
+int hf_group_nprow(const hf_group *g)
+{
+    return g->nprow;
+}
+
+int hf_group_npcol(const hf_group *g)
+{
+    return g->npcol;
+}
+
+int hf_group_myrow(const hf_group *g)
+{
+    return g->myrow;
+}
+
+int hf_group_mycol(const hf_group *g)
+{
+    return g->mycol;
+}
+
+int hf_group_block_size(const hf_group *g)
+{
+    return g->nb;
+}
+
+void hf_group_set_memory_limit(hf_group *g, uint64_t bytes)
+{
+    g->memory_limit = bytes;
+}
+
+uint64_t hf_group_memory_limit(const hf_group *g)
+{
+    return g->memory_limit;
+}
+
+/* Rows of an n-row dimension held by process 0 of nprocs with blocks of nb (the largest share). */
+static uint64_t first_share(size_t n, int nb, int nprocs)
+{
+    uint64_t blocks = (n + (size_t)nb - 1) / (size_t)nb;
+    uint64_t mine = (blocks + (uint64_t)nprocs - 1) / (uint64_t)nprocs;
+    uint64_t rows = mine * (uint64_t)nb;
+    return rows < n ? rows : n;
+}
+
+uint64_t hf_group_matrix_bytes(size_t n, int nb, int nprow, int npcol)
+{
+    if (nb <= 0)
+        nb = HF_GROUP_DEFAULT_BLOCK;
+    return first_share(n, nb, nprow) * first_share(n, nb, npcol) * sizeof(double);
+}
+
+/* Human-readable size ("1.50 GiB") into buf. */
+static const char *fmt_bytes(uint64_t b, char *buf, size_t len)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, len, "%.2f %s", v, unit[u]);
+    return buf;
+}
+
+int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank, int n_matrices,
+                          const char *what)
+{
+    int nprow = g ? g->nprow : 1, npcol = g ? g->npcol : 1;
+    int nb = g ? g->nb : HF_GROUP_DEFAULT_BLOCK;
+    int size = nprow * npcol;
+    char need_s[32], limit_s[32];
+
+    if (memory_per_rank == 0 || n_matrices <= 0)
+        return HF_OK;
+    uint64_t need = hf_group_matrix_bytes(n, nb, nprow, npcol) * (uint64_t)n_matrices;
+    if (need <= memory_per_rank)
+        return HF_OK;
+    fmt_bytes(need, need_s, sizeof(need_s));
+    fmt_bytes(memory_per_rank, limit_s, sizeof(limit_s));
+    /* The smallest group (auto grid) on which the matrices would fit. */
+    for (int r = size + 1; r <= (1 << 20); r++) {
+        int pr, pc;
+        hf_group_auto_shape(r, &pr, &pc);
+        if (hf_group_matrix_bytes(n, nb, pr, pc) * (uint64_t)n_matrices <= memory_per_rank) {
+            return hf_error(HF_EINVAL,
+                            "%s: %d distributed %zux%zu matrices need %s per rank on %d ranks "
+                            "(%dx%d grid) but parallel.memory_per_rank is %s: use "
+                            "parallel.ranks_per_task >= %d (grid %dx%d)",
+                            what, n_matrices, n, n, need_s, size, nprow, npcol, limit_s, r, pr, pc);
+        }
+    }
+    return hf_error(HF_EINVAL,
+                    "%s: %d distributed %zux%zu matrices need %s per rank on %d ranks but "
+                    "parallel.memory_per_rank is %s: they do not fit even on %d ranks",
+                    what, n_matrices, n, n, need_s, size, limit_s, 1 << 20);
+}
+
+void hf_group_set_active(hf_group *g)
+{
+    active_group = g;
+}
+
+hf_group *hf_group_active(void)
+{
+    return active_group;
+}

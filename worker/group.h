@@ -1,0 +1,74 @@
+/* group.h - a worker group: the ranks that fit one task together, and their BLACS process grid.
+ *
+ * The coordinator splits the world into groups of parallel.ranks_per_task consecutive ranks
+ * (hf_comm_split), creates one hf_group per group communicator with hf_group_create, and keeps it
+ * for every task the group runs. Distributed models (kernel_ridge) find it in hf_fit_data.group;
+ * NULL there means one rank and the plain LAPACK path. A group of one rank (a 1x1 grid) also takes
+ * the LAPACK path, so results do not depend on whether a group exists.
+ *
+ * The grid is row-major ("Row" order): group rank r sits at grid position (r / npcol, r % npcol).
+ * Matrices are distributed 2-D block-cyclically with square blocks of block_size, starting at
+ * process (0, 0). See docs/distributed.md. */
+#ifndef HF_GROUP_H
+#define HF_GROUP_H
+
+#include "../coordinator/comm.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hf_group hf_group;
+
+/* Default block size of the block-cyclic distribution when parallel.block_size is 0. */
+#define HF_GROUP_DEFAULT_BLOCK 64
+
+/* Collective over group_comm: forms a BLACS grid of nprow x npcol processes on the group's MPI
+ * communicator (nprow = npcol = 0: as square as possible, nprow <= npcol) with square blocks of
+ * block_size (0: HF_GROUP_DEFAULT_BLOCK). nprow * npcol must equal the group size. group_comm is
+ * borrowed and must outlive the group. *out is a new group (free with hf_group_free). */
+int hf_group_create(hf_comm *group_comm, int nprow, int npcol, int block_size, hf_group **out);
+/* Collective: releases the BLACS grid and the group; accepts NULL and sets *g to NULL. */
+void hf_group_free(hf_group **g);
+/* Not collective, once per process before MPI_Finalize if any group was ever created: shuts BLACS
+ * down (Cblacs_exit(1), which leaves MPI running). A no-op when BLACS was never used. */
+void hf_group_finalize(void);
+
+/* The most square grid for `size` processes: nprow the largest divisor of size <= sqrt(size). */
+void hf_group_auto_shape(int size, int *nprow, int *npcol);
+
+/* Accessors (not collective). The communicator is borrowed. */
+hf_comm *hf_group_comm(const hf_group *g);
+int hf_group_context(const hf_group *g); /* BLACS context */
+int hf_group_size(const hf_group *g);
+int hf_group_rank(const hf_group *g);
+int hf_group_nprow(const hf_group *g);
+int hf_group_npcol(const hf_group *g);
+int hf_group_myrow(const hf_group *g);
+int hf_group_mycol(const hf_group *g);
+int hf_group_block_size(const hf_group *g);
+
+/* Memory budget per rank in bytes (parallel.memory_per_rank; 0 = unlimited, the default). Models
+ * check their distributed matrices against it with hf_group_check_memory before allocating. */
+void hf_group_set_memory_limit(hf_group *g, uint64_t bytes);
+uint64_t hf_group_memory_limit(const hf_group *g);
+
+/* Bytes of the largest local part of an n x n matrix distributed block-cyclically with blocks of
+ * nb over an nprow x npcol grid (process (0,0) holds the most). */
+uint64_t hf_group_matrix_bytes(size_t n, int nb, int nprow, int npcol);
+
+/* Not collective (every rank computes the same answer): refuses (HF_EINVAL) a task whose
+ * n_matrices distributed n x n matrices would not fit in memory_per_rank bytes on each rank of g
+ * (NULL = one rank, default block size), with a message naming `what`, the bytes needed, and the
+ * smallest parallel.ranks_per_task (auto grid) on which they would fit. memory_per_rank 0 = no
+ * limit. */
+int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank, int n_matrices,
+                          const char *what);
+
+/* The group whose ranks are currently running one task together, for model predict() functions
+ * (hf_model_ops.predict has no group argument). The coordinator sets it before every rank of the
+ * group calls predict() with the same arguments and sets NULL afterwards; NULL (the default) makes
+ * distributed models predict on the calling rank alone. Thread-local; g is borrowed. */
+void hf_group_set_active(hf_group *g);
+hf_group *hf_group_active(void);
+
+#endif
