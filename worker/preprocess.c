@@ -1,0 +1,917 @@
+/* preprocess.c - impute -> scale -> one-hot, fitted on training rows (see preprocess.h and
+ * docs/preprocessing.md). */
+#include "preprocess.h"
+
+#include "../common/hf.h"
+
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREP_FORMAT "hyperfold.preprocess/1"
+
+/* One input feature of the fitted pipeline. */
+typedef struct prep_feat {
+    int categorical; /* 1: one-hot block; 0: numeric (boolean columns are numeric 0/1) */
+    int dropped;     /* entirely missing in training (non-constant imputation): no output */
+    int indicator;   /* has a missing-indicator column */
+    double impute;   /* numeric: fill value; categorical: the code missing values become */
+    double center, scale;
+    size_t n_codes;  /* categorical: n_categories + 1 (the last: a constant fill category) */
+    int32_t *slot;   /* categorical: output column within the block per code, or -1 */
+    int32_t unknown; /* categorical: column of unknown codes (the infrequent one) or -1 */
+    size_t width;    /* categorical: columns of the block */
+    size_t out;      /* first output column */
+    size_t ind_out;  /* output column of the indicator */
+} prep_feat;
+
+struct hf_prep {
+    hf_prep_config cfg;
+    size_t n_features, n_outputs;
+    prep_feat *f;
+    char **names; /* n_outputs */
+    int identity; /* numeric only, no drop, no indicator, no scaling: a copy with NaN imputed */
+};
+
+static const char *const impute_names[] = {"mean", "median", "most_frequent", "constant"};
+static const char *const scale_names[] = {"none", "standard", "minmax"};
+
+void hf_prep_config_default(hf_prep_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->impute_numeric = HF_IMPUTE_MEAN;
+    cfg->impute_categorical = HF_IMPUTE_MOST_FREQUENT;
+    cfg->fill_number = 0.0;
+    snprintf(cfg->fill_text, sizeof cfg->fill_text, "%s", "missing_value");
+    cfg->scale = HF_SCALE_NONE;
+}
+
+int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b)
+{
+    int same_number =
+        a->fill_number == b->fill_number || (isnan(a->fill_number) && isnan(b->fill_number));
+    return a->impute_numeric == b->impute_numeric &&
+           a->impute_categorical == b->impute_categorical && a->fill_given == b->fill_given &&
+           same_number && strcmp(a->fill_text, b->fill_text) == 0 && a->indicator == b->indicator &&
+           a->scale == b->scale && a->min_frequency == b->min_frequency;
+}
+
+/* HF_EINVAL with the spec location of parameter ps: "job.yaml:12:5: preprocess.scale: ...". */
+static int param_error(const hf_spec *spec, const hf_param_space *ps, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int param_error(const hf_spec *spec, const hf_param_space *ps, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *path = spec->path ? spec->path : "job spec";
+    if (ps->loc.line > 0)
+        return hf_error(HF_EINVAL, "%s:%d:%d: %s: %s", path, ps->loc.line, ps->loc.column, ps->name,
+                        msg);
+    return hf_error(HF_EINVAL, "%s: %s: %s", path, ps->name, msg);
+}
+
+/* Index of v's string in names[0..n), or -1 (also for non-strings). */
+static int string_choice(const hf_value *v, const char *const *names, int n)
+{
+    if (v->type != HF_VAL_STRING || !v->u.str)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (names[i] && strcmp(v->u.str, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static const char *value_text(const hf_value *v, char *buf, size_t len)
+{
+    if (v->type == HF_VAL_STRING)
+        return v->u.str ? v->u.str : "";
+    return hf_value_format(v, buf, len);
+}
+
+int hf_prep_config_from_trial(const hf_spec *spec, const hf_trial *trial, hf_prep_config *cfg)
+{
+    hf_prep_config_default(cfg);
+    int fill_is_number = 1;
+    const hf_param_space *fill_ps = NULL;
+    for (size_t i = 0; i < spec->n_params; i++) {
+        const hf_param_space *ps = &spec->params[i];
+        if (!ps->name || strncmp(ps->name, "preprocess.", 11) != 0)
+            continue;
+        const hf_value *v = NULL;
+        if (trial)
+            v = &trial->values[i];
+        else if (ps->kind == HF_PARAM_FIXED)
+            v = &ps->fixed;
+        else
+            continue;
+        const char *key = ps->name + 11;
+        char buf[64];
+        const char *text = value_text(v, buf, sizeof buf);
+        if (strcmp(key, "impute.numeric") == 0) {
+            int c = string_choice(v, impute_names, 4);
+            if (c < 0)
+                return param_error(
+                    spec, ps, "got \"%s\", expected mean, median, most_frequent or constant", text);
+            cfg->impute_numeric = (hf_impute_kind)c;
+        } else if (strcmp(key, "impute.categorical") == 0) {
+            const char *const names[] = {NULL, NULL, "most_frequent", "constant"};
+            int c = string_choice(v, names, 4);
+            if (c < 0)
+                return param_error(spec, ps, "got \"%s\", expected most_frequent or constant",
+                                   text);
+            cfg->impute_categorical = (hf_impute_kind)c;
+        } else if (strcmp(key, "impute.fill_value") == 0) {
+            if (v->type == HF_VAL_NONE)
+                return param_error(spec, ps, "got nothing, expected a number or a string");
+            if (strlen(text) >= sizeof cfg->fill_text)
+                return param_error(spec, ps, "got a %zu-byte value, expected at most %d bytes",
+                                   strlen(text), HF_PREP_FILL_MAX - 1);
+            cfg->fill_given = 1;
+            snprintf(cfg->fill_text, sizeof cfg->fill_text, "%s", text);
+            fill_is_number = v->type != HF_VAL_STRING;
+            cfg->fill_number = fill_is_number ? hf_value_as_double(v) : NAN;
+            fill_ps = ps;
+        } else if (strcmp(key, "impute.indicator") == 0) {
+            if (v->type == HF_VAL_BOOL)
+                cfg->indicator = v->u.b != 0;
+            else if (v->type == HF_VAL_INT && (v->u.i == 0 || v->u.i == 1))
+                cfg->indicator = (int)v->u.i;
+            else
+                return param_error(spec, ps, "got \"%s\", expected true or false", text);
+        } else if (strcmp(key, "scale") == 0) {
+            int c = string_choice(v, scale_names, 3);
+            if (c < 0)
+                return param_error(spec, ps, "got \"%s\", expected standard, minmax or none", text);
+            cfg->scale = (hf_scale_kind)c;
+        } else if (strcmp(key, "categorical") == 0) {
+            const char *const names[] = {"onehot"};
+            if (string_choice(v, names, 1) < 0)
+                return param_error(spec, ps, "got \"%s\", expected onehot", text);
+        } else if (strcmp(key, "min_frequency") == 0) {
+            double x = hf_value_as_double(v);
+            if (v->type == HF_VAL_BOOL || !(x >= 0) || x != floor(x) || x > 1e15)
+                return param_error(spec, ps, "got \"%s\", expected an integer >= 0", text);
+            cfg->min_frequency = (int64_t)x;
+        } else {
+            return param_error(spec, ps,
+                               "unknown preprocessing setting, expected impute.numeric, "
+                               "impute.categorical, impute.fill_value, impute.indicator, scale, "
+                               "categorical or min_frequency");
+        }
+    }
+    if (cfg->impute_numeric == HF_IMPUTE_CONSTANT && !fill_is_number)
+        return param_error(spec, fill_ps,
+                           "got \"%s\", expected a number with preprocess.impute.numeric "
+                           "constant",
+                           cfg->fill_text);
+    return 0;
+}
+
+void hf_prep_free(hf_prep *p)
+{
+    if (!p)
+        return;
+    if (p->f)
+        for (size_t j = 0; j < p->n_features; j++)
+            free(p->f[j].slot);
+    if (p->names)
+        for (size_t i = 0; i < p->n_outputs; i++)
+            free(p->names[i]);
+    free(p->names);
+    free(p->f);
+    free(p);
+}
+
+size_t hf_prep_n_outputs(const hf_prep *p)
+{
+    return p->n_outputs;
+}
+
+const char *const *hf_prep_output_names(const hf_prep *p)
+{
+    return (const char *const *)p->names;
+}
+
+const hf_prep_config *hf_prep_get_config(const hf_prep *p)
+{
+    return &p->cfg;
+}
+
+int hf_prep_feature_stats(const hf_prep *p, size_t j, double *impute, double *center, double *scale)
+{
+    if (j >= p->n_features)
+        return hf_error(HF_EINVAL, "preprocess: feature %zu, expected fewer than %zu", j,
+                        p->n_features);
+    *impute = p->f[j].dropped ? NAN : p->f[j].impute;
+    *center = p->f[j].center;
+    *scale = p->f[j].scale;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Code of a categorical value: 0..n_codes-2 for dictionary codes, -1 for unknown ones. */
+static long cat_code(double x, size_t n_categories)
+{
+    if (!(x >= 0) || x >= (double)n_categories || x != floor(x))
+        return -1;
+    return (long)x;
+}
+
+/* Category text of code c of column col (the last code is the constant fill category). */
+static const char *code_name(const hf_prep *p, const hf_column *col, size_t c)
+{
+    if (c < col->n_categories)
+        return col->categories[c];
+    return p->cfg.fill_text;
+}
+
+typedef struct code_sort {
+    const char *name;
+    size_t code;
+} code_sort;
+
+static int cmp_code_sort(const void *a, const void *b)
+{
+    return strcmp(((const code_sort *)a)->name, ((const code_sort *)b)->name);
+}
+
+/* Lays out the outputs (offsets) and builds their names; needs f[].width/dropped/indicator and,
+ * for categorical columns, slot/unknown. */
+static int build_layout(hf_prep *p, const hf_schema *schema)
+{
+    int result = 0;
+    size_t o = 0;
+    for (size_t j = 0; j < p->n_features; j++)
+        if (!p->f[j].categorical && !p->f[j].dropped)
+            p->f[j].out = o++;
+    for (size_t j = 0; j < p->n_features; j++)
+        if (p->f[j].categorical && !p->f[j].dropped) {
+            p->f[j].out = o;
+            o += p->f[j].width;
+        }
+    for (size_t j = 0; j < p->n_features; j++)
+        if (p->f[j].indicator)
+            p->f[j].ind_out = o++;
+    p->n_outputs = o;
+    p->names = hf_calloc(o ? o : 1, sizeof *p->names);
+    if (!p->names)
+        return HF_ENOMEM;
+    for (size_t j = 0; j < p->n_features; j++) {
+        const prep_feat *f = &p->f[j];
+        const hf_column *col = &schema->features[j];
+        if (f->indicator && !(p->names[f->ind_out] = hf_asprintf("missing(%s)", col->name))) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        if (f->dropped)
+            continue;
+        if (!f->categorical) {
+            if (!(p->names[f->out] = hf_strdup(col->name))) {
+                result = HF_ENOMEM;
+                goto out;
+            }
+            continue;
+        }
+        for (size_t c = 0; c < f->n_codes; c++) {
+            int32_t s = f->slot[c];
+            if (s < 0 || s == f->unknown || p->names[f->out + (size_t)s])
+                continue;
+            p->names[f->out + (size_t)s] = hf_asprintf("%s=%s", col->name, code_name(p, col, c));
+            if (!p->names[f->out + (size_t)s]) {
+                result = HF_ENOMEM;
+                goto out;
+            }
+        }
+        if (f->unknown >= 0 &&
+            !(p->names[f->out + (size_t)f->unknown] = hf_asprintf("%s=infrequent", col->name))) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < o; i++)
+        if (!p->names[i]) {
+            result = hf_error(HF_EINTERNAL, "preprocess: output column %zu has no name", i);
+            goto out;
+        }
+    int identity = p->cfg.scale == HF_SCALE_NONE;
+    for (size_t j = 0; j < p->n_features; j++)
+        if (p->f[j].categorical || p->f[j].dropped || p->f[j].indicator || p->f[j].out != j)
+            identity = 0;
+    p->identity = identity && o == p->n_features;
+out:
+    return result;
+}
+
+/* Statistic of the sorted non-missing values v[0..m) (m > 0) for median / most_frequent. */
+static double sorted_stat(const double *v, size_t m, hf_impute_kind kind)
+{
+    if (kind == HF_IMPUTE_MEDIAN)
+        return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2.0;
+    double best = v[0];
+    size_t best_n = 0;
+    for (size_t i = 0; i < m;) {
+        size_t k = i;
+        while (k < m && v[k] == v[i])
+            k++;
+        if (k - i > best_n) { /* strictly more: ties keep the smaller value */
+            best_n = k - i;
+            best = v[i];
+        }
+        i = k;
+    }
+    return best;
+}
+
+/* Fits the categorical block of feature j from its code counts (count[c] over n_codes, missing
+ * already added to the imputed code). */
+static int fit_onehot(hf_prep *p, const hf_column *col, prep_feat *f, const size_t *count)
+{
+    int result = 0;
+    code_sort *cs = hf_malloc(f->n_codes * sizeof *cs);
+    f->slot = hf_malloc(f->n_codes * sizeof *f->slot);
+    if (!cs || !f->slot) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    size_t n_freq = 0, n_infreq = 0;
+    for (size_t c = 0; c < f->n_codes; c++) {
+        f->slot[c] = -1;
+        if (count[c] == 0)
+            continue;
+        if ((int64_t)count[c] < p->cfg.min_frequency) {
+            n_infreq++;
+            continue;
+        }
+        cs[n_freq].name = code_name(p, col, c);
+        cs[n_freq].code = c;
+        n_freq++;
+    }
+    qsort(cs, n_freq, sizeof *cs, cmp_code_sort);
+    for (size_t i = 0; i < n_freq; i++)
+        f->slot[cs[i].code] = (int32_t)i;
+    f->unknown = -1;
+    if (n_infreq > 0) {
+        f->unknown = (int32_t)n_freq;
+        for (size_t c = 0; c < f->n_codes; c++)
+            if (count[c] > 0 && (int64_t)count[c] < p->cfg.min_frequency)
+                f->slot[c] = f->unknown;
+    }
+    f->width = n_freq + (n_infreq > 0);
+out:
+    free(cs);
+    return result;
+}
+
+int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                const int64_t *rows, size_t n, hf_prep **out)
+{
+    int result = 0;
+    size_t p_in = schema->n_features;
+    hf_prep *p = NULL;
+    size_t *missing = NULL, **counts = NULL;
+    double *sum = NULL, *col = NULL, *mean = NULL, *m2 = NULL, *corr = NULL, *mn = NULL, *mx = NULL;
+    *out = NULL;
+    if (n == 0) {
+        result = hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
+        goto out;
+    }
+    p = hf_calloc(1, sizeof *p);
+    if (!p) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    p->cfg = *cfg;
+    p->n_features = p_in;
+    p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f);
+    missing = hf_calloc(p_in ? p_in : 1, sizeof *missing);
+    counts = hf_calloc(p_in ? p_in : 1, sizeof *counts);
+    sum = hf_calloc(p_in ? p_in : 1, sizeof *sum);
+    mean = hf_calloc(p_in ? p_in : 1, sizeof *mean);
+    m2 = hf_calloc(p_in ? p_in : 1, sizeof *m2);
+    corr = hf_calloc(p_in ? p_in : 1, sizeof *corr);
+    mn = hf_malloc((p_in ? p_in : 1) * sizeof *mn);
+    mx = hf_malloc((p_in ? p_in : 1) * sizeof *mx);
+    if (!p->f || !missing || !counts || !sum || !mean || !m2 || !corr || !mn || !mx) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    int need_sorted = 0;
+    for (size_t j = 0; j < p_in; j++) {
+        prep_feat *f = &p->f[j];
+        f->categorical = schema->features[j].type == HF_COL_CATEGORICAL;
+        f->center = 0.0;
+        f->scale = 1.0;
+        f->unknown = -1;
+        if (f->categorical) {
+            f->n_codes = schema->features[j].n_categories + 1;
+            counts[j] = hf_calloc(f->n_codes, sizeof **counts);
+            if (!counts[j]) {
+                result = HF_ENOMEM;
+                goto out;
+            }
+        } else if (cfg->impute_numeric == HF_IMPUTE_MEDIAN ||
+                   cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT) {
+            need_sorted = 1;
+        }
+    }
+
+    /* Pass 1: missing counts, sums, category counts. */
+    for (size_t i = 0; i < n; i++) {
+        const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+        for (size_t j = 0; j < p_in; j++) {
+            double v = x[j];
+            if (isnan(v)) {
+                missing[j]++;
+            } else if (p->f[j].categorical) {
+                long c = cat_code(v, p->f[j].n_codes - 1);
+                if (c >= 0)
+                    counts[j][c]++;
+            } else {
+                sum[j] += v;
+            }
+        }
+    }
+
+    /* Imputation values. */
+    if (need_sorted) {
+        col = hf_malloc(n * sizeof *col);
+        if (!col) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t j = 0; j < p_in; j++) {
+        prep_feat *f = &p->f[j];
+        const hf_column *cc = &schema->features[j];
+        size_t present = n - missing[j];
+        f->indicator = cfg->indicator && missing[j] > 0;
+        if (!f->categorical) {
+            hf_impute_kind k = cfg->impute_numeric;
+            if (k == HF_IMPUTE_CONSTANT) {
+                f->impute = cfg->fill_number;
+            } else if (present == 0) {
+                f->dropped = 1;
+                f->impute = NAN;
+            } else if (k == HF_IMPUTE_MEAN) {
+                f->impute = sum[j] / (double)present;
+            } else {
+                size_t m = 0;
+                for (size_t i = 0; i < n; i++) {
+                    double v = X[(size_t)(rows ? rows[i] : (int64_t)i) * p_in + j];
+                    if (!isnan(v))
+                        col[m++] = v;
+                }
+                qsort(col, m, sizeof *col, cmp_double);
+                f->impute = sorted_stat(col, m, k);
+            }
+            continue;
+        }
+        size_t fill = f->n_codes - 1; /* the extra code: a fill text not in the dictionary */
+        if (cfg->impute_categorical == HF_IMPUTE_CONSTANT) {
+            for (size_t c = 0; c < cc->n_categories; c++)
+                if (strcmp(cc->categories[c], cfg->fill_text) == 0)
+                    fill = c;
+            f->impute = (double)fill;
+        } else {
+            size_t best = 0, best_n = 0;
+            for (size_t c = 0; c + 1 < f->n_codes; c++)
+                if (counts[j][c] > best_n) {
+                    best_n = counts[j][c];
+                    best = c;
+                }
+            if (best_n == 0) {
+                f->dropped = 1;
+                f->impute = NAN;
+                continue;
+            }
+            fill = best;
+            f->impute = (double)best;
+        }
+        counts[j][fill] += missing[j];
+        result = fit_onehot(p, cc, f, counts[j]);
+        if (result < 0)
+            goto out;
+    }
+
+    /* Scaling, on the imputed training values (the scaler follows the imputer). */
+    if (cfg->scale != HF_SCALE_NONE) {
+        for (size_t j = 0; j < p_in; j++) {
+            mn[j] = INFINITY;
+            mx[j] = -INFINITY;
+            mean[j] = 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+            for (size_t j = 0; j < p_in; j++) {
+                if (p->f[j].categorical || p->f[j].dropped)
+                    continue;
+                double v = isnan(x[j]) ? p->f[j].impute : x[j];
+                mean[j] += v;
+                if (v < mn[j])
+                    mn[j] = v;
+                if (v > mx[j])
+                    mx[j] = v;
+            }
+        }
+        for (size_t j = 0; j < p_in; j++)
+            mean[j] /= (double)n;
+        if (cfg->scale == HF_SCALE_STANDARD) {
+            /* Two-pass variance with the correction term, as sklearn's _incremental_mean_and_var.
+             */
+            for (size_t i = 0; i < n; i++) {
+                const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+                for (size_t j = 0; j < p_in; j++) {
+                    if (p->f[j].categorical || p->f[j].dropped)
+                        continue;
+                    double t = (isnan(x[j]) ? p->f[j].impute : x[j]) - mean[j];
+                    corr[j] += t;
+                    m2[j] += t * t;
+                }
+            }
+        }
+        for (size_t j = 0; j < p_in; j++) {
+            prep_feat *f = &p->f[j];
+            if (f->categorical || f->dropped)
+                continue;
+            if (cfg->scale == HF_SCALE_STANDARD) {
+                double var = (m2[j] - corr[j] * corr[j] / (double)n) / (double)n;
+                double nd = (double)n;
+                double bound = nd * DBL_EPSILON * var +
+                               (nd * mean[j] * DBL_EPSILON) * (nd * mean[j] * DBL_EPSILON);
+                f->center = mean[j];
+                f->scale = var <= bound ? 1.0 : sqrt(var);
+            } else {
+                double range = mx[j] - mn[j];
+                if (range < 10 * DBL_EPSILON)
+                    range = 1.0;
+                f->scale = 1.0 / range;
+                f->center = 0.0 - mn[j] * f->scale;
+            }
+        }
+    }
+    result = build_layout(p, schema);
+    if (result < 0)
+        goto out;
+    *out = p;
+    p = NULL;
+out:
+    if (counts)
+        for (size_t j = 0; j < p_in; j++)
+            free(counts[j]);
+    free(counts);
+    free(missing);
+    free(sum);
+    free(col);
+    free(mean);
+    free(m2);
+    free(corr);
+    free(mn);
+    free(mx);
+    hf_prep_free(p);
+    return result;
+}
+
+int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n, double *out)
+{
+    size_t p_in = p->n_features, q = p->n_outputs;
+    for (size_t i = 0; i < n; i++) {
+        const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+        double *o = out + i * q;
+        if (p->identity) {
+            for (size_t j = 0; j < p_in; j++)
+                o[j] = isnan(x[j]) ? p->f[j].impute : x[j];
+            continue;
+        }
+        for (size_t j = 0; j < p_in; j++) {
+            const prep_feat *f = &p->f[j];
+            double v = x[j];
+            int miss = isnan(v);
+            if (f->indicator)
+                o[f->ind_out] = miss ? 1.0 : 0.0;
+            if (f->dropped)
+                continue;
+            if (miss)
+                v = f->impute;
+            if (!f->categorical) {
+                if (p->cfg.scale == HF_SCALE_STANDARD)
+                    v = (v - f->center) / f->scale;
+                else if (p->cfg.scale == HF_SCALE_MINMAX)
+                    v = v * f->scale + f->center;
+                o[f->out] = v;
+                continue;
+            }
+            double *b = o + f->out;
+            for (size_t k = 0; k < f->width; k++)
+                b[k] = 0.0;
+            long c = miss ? (long)f->impute : cat_code(v, f->n_codes - 1);
+            int32_t s = c >= 0 ? f->slot[c] : -1;
+            if (s < 0)
+                s = f->unknown;
+            if (s >= 0)
+                b[s] = 1.0;
+        }
+    }
+    return 0;
+}
+
+/* ---- export / import ---- */
+
+static const char *col_type_name(hf_col_type t)
+{
+    return t == HF_COL_CATEGORICAL ? "categorical" : t == HF_COL_BOOLEAN ? "boolean" : "numeric";
+}
+
+static double *new_array(hf_array *a, const char *name, size_t rows, size_t cols)
+{
+    a->name = hf_strdup(name);
+    a->rows = rows;
+    a->cols = cols;
+    size_t count = rows * cols;
+    a->data = hf_calloc(count > 0 ? count : 1, sizeof *a->data);
+    return a->name && a->data ? a->data : NULL;
+}
+
+void hf_prep_export_free(hf_array *arrays, size_t n_arrays, char *config_json)
+{
+    if (arrays)
+        for (size_t i = 0; i < n_arrays; i++) {
+            free(arrays[i].name);
+            free(arrays[i].data);
+        }
+    free(arrays);
+    free(config_json);
+}
+
+int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char **config_json)
+{
+    int result = 0;
+    size_t na = 4, p_in = p->n_features, total = 0;
+    hf_array *a = NULL;
+    json_t *root = NULL, *feats = NULL, *outs = NULL;
+    *arrays = NULL;
+    *n_arrays = 0;
+    *config_json = NULL;
+    for (size_t j = 0; j < p_in; j++)
+        total += p->f[j].categorical ? p->f[j].n_codes : 0;
+    a = hf_calloc(na, sizeof *a);
+    if (!a) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    double *imp = new_array(&a[0], "prep.impute", 1, p_in);
+    double *cen = new_array(&a[1], "prep.center", 1, p_in);
+    double *sca = new_array(&a[2], "prep.scale", 1, p_in);
+    double *slo = new_array(&a[3], "prep.slots", total, 1);
+    if (!imp || !cen || !sca || !slo) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    size_t at = 0;
+    root = json_object();
+    feats = json_array();
+    outs = json_array();
+    if (!root || !feats || !outs) {
+        result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
+        goto out;
+    }
+    for (size_t j = 0; j < p_in; j++) {
+        const prep_feat *f = &p->f[j];
+        imp[j] = f->impute;
+        cen[j] = f->center;
+        sca[j] = f->scale;
+        if (f->categorical)
+            for (size_t c = 0; c < f->n_codes; c++)
+                slo[at++] = f->slot ? (double)f->slot[c] : -1.0;
+        json_t *o =
+            json_pack("{s:b,s:b,s:b,s:I,s:I,s:I}", "categorical", f->categorical, "dropped",
+                      f->dropped, "indicator", f->indicator, "n_codes", (json_int_t)f->n_codes,
+                      "width", (json_int_t)f->width, "unknown", (json_int_t)f->unknown);
+        if (!o || json_array_append_new(feats, o) < 0) {
+            result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < p->n_outputs; i++)
+        if (json_array_append_new(outs, json_string(p->names[i])) < 0) {
+            result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
+            goto out;
+        }
+    const hf_prep_config *c = &p->cfg;
+    json_t *cfg = json_pack("{s:s,s:s,s:b,s:f,s:s,s:b,s:s,s:I}", "impute_numeric",
+                            impute_names[c->impute_numeric], "impute_categorical",
+                            impute_names[c->impute_categorical], "fill_given", c->fill_given,
+                            "fill_number", isnan(c->fill_number) ? 0.0 : c->fill_number,
+                            "fill_text", c->fill_text, "indicator", c->indicator, "scale",
+                            scale_names[c->scale], "min_frequency", (json_int_t)c->min_frequency);
+    if (!cfg) {
+        result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
+        goto out;
+    }
+    json_object_set_new(cfg, "fill_is_number", json_boolean(!isnan(c->fill_number)));
+    json_object_set_new(root, "format", json_string(PREP_FORMAT));
+    json_object_set_new(root, "config", cfg);
+    json_object_set_new(root, "features", feats);
+    json_object_set_new(root, "outputs", outs);
+    feats = outs = NULL;
+    *config_json = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (!*config_json) {
+        result = hf_error(HF_ENOMEM, "preprocess: out of memory writing the config JSON");
+        goto out;
+    }
+    *arrays = a;
+    *n_arrays = na;
+    a = NULL;
+out:
+    hf_prep_export_free(a, na, NULL);
+    json_decref(root);
+    json_decref(feats);
+    json_decref(outs);
+    return result;
+}
+
+static const hf_array *find_array(const hf_array *arrays, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (arrays[i].name && strcmp(arrays[i].name, name) == 0)
+            return &arrays[i];
+    return NULL;
+}
+
+/* The string member `key` of obj, or "" when absent or not a string. */
+static const char *jstr(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+static int lookup_name(const char *name, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (names[i] && strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arrays,
+                   const char *config_json, hf_prep **out)
+{
+    int result = 0;
+    hf_prep *p = NULL;
+    json_t *root = NULL;
+    json_error_t jerr;
+    size_t p_in = schema->n_features;
+    *out = NULL;
+    root = json_loads(config_json ? config_json : "", 0, &jerr);
+    if (!root) {
+        result = hf_error(HF_EDATA, "preprocess config JSON: %s at line %d, expected valid JSON",
+                          jerr.text, jerr.line);
+        goto out;
+    }
+    const char *format = json_string_value(json_object_get(root, "format"));
+    json_t *cfg = json_object_get(root, "config");
+    json_t *feats = json_object_get(root, "features");
+    json_t *outs = json_object_get(root, "outputs");
+    if (!format || strcmp(format, PREP_FORMAT) != 0 || !json_is_object(cfg) ||
+        !json_is_array(feats) || !json_is_array(outs)) {
+        result = hf_error(HF_EDATA,
+                          "preprocess config JSON: expected format \"%s\" with config, "
+                          "features and outputs",
+                          PREP_FORMAT);
+        goto out;
+    }
+    if (json_array_size(feats) != p_in) {
+        result = hf_error(HF_EDATA, "preprocess: fitted on %zu features, the schema has %zu",
+                          json_array_size(feats), p_in);
+        goto out;
+    }
+    const hf_array *imp = find_array(arrays, n_arrays, "prep.impute");
+    const hf_array *cen = find_array(arrays, n_arrays, "prep.center");
+    const hf_array *sca = find_array(arrays, n_arrays, "prep.scale");
+    const hf_array *slo = find_array(arrays, n_arrays, "prep.slots");
+    if (!imp || !cen || !sca || !slo || imp->rows * imp->cols != p_in ||
+        cen->rows * cen->cols != p_in || sca->rows * sca->cols != p_in) {
+        result = hf_error(HF_EDATA,
+                          "preprocess: expected arrays prep.impute, prep.center, "
+                          "prep.scale (%zu values each) and prep.slots",
+                          p_in);
+        goto out;
+    }
+    p = hf_calloc(1, sizeof *p);
+    if (!p || !(p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f))) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    p->n_features = p_in;
+    hf_prep_config_default(&p->cfg);
+    hf_prep_config *c = &p->cfg;
+    int in_ = lookup_name(jstr(cfg, "impute_numeric"), impute_names, 4);
+    int ic = lookup_name(jstr(cfg, "impute_categorical"), impute_names, 4);
+    int sc = lookup_name(jstr(cfg, "scale"), scale_names, 3);
+    const char *fill_text = json_string_value(json_object_get(cfg, "fill_text"));
+    if (in_ < 0 || ic < 0 || sc < 0 || !fill_text || strlen(fill_text) >= HF_PREP_FILL_MAX) {
+        result = hf_error(HF_EDATA, "preprocess config JSON: bad impute_numeric, "
+                                    "impute_categorical, scale or fill_text");
+        goto out;
+    }
+    c->impute_numeric = (hf_impute_kind)in_;
+    c->impute_categorical = (hf_impute_kind)ic;
+    c->scale = (hf_scale_kind)sc;
+    c->fill_given = json_is_true(json_object_get(cfg, "fill_given"));
+    c->fill_number = json_is_true(json_object_get(cfg, "fill_is_number"))
+                         ? json_number_value(json_object_get(cfg, "fill_number"))
+                         : NAN;
+    snprintf(c->fill_text, sizeof c->fill_text, "%s", fill_text);
+    c->indicator = json_is_true(json_object_get(cfg, "indicator"));
+    c->min_frequency = json_integer_value(json_object_get(cfg, "min_frequency"));
+    size_t at = 0;
+    for (size_t j = 0; j < p_in; j++) {
+        prep_feat *f = &p->f[j];
+        const hf_column *col = &schema->features[j];
+        json_t *o = json_array_get(feats, j);
+        f->categorical = json_is_true(json_object_get(o, "categorical"));
+        f->dropped = json_is_true(json_object_get(o, "dropped"));
+        f->indicator = json_is_true(json_object_get(o, "indicator"));
+        f->n_codes = (size_t)json_integer_value(json_object_get(o, "n_codes"));
+        f->width = (size_t)json_integer_value(json_object_get(o, "width"));
+        f->unknown = (int32_t)json_integer_value(json_object_get(o, "unknown"));
+        f->impute = imp->data[j];
+        f->center = cen->data[j];
+        f->scale = sca->data[j];
+        if (f->categorical != (col->type == HF_COL_CATEGORICAL) ||
+            (f->categorical && f->n_codes != col->n_categories + 1)) {
+            result = hf_error(HF_EDATA,
+                              "preprocess: feature %zu \"%s\" is %s with %zu categories, "
+                              "expected the column the pipeline was fitted on",
+                              j, col->name, col_type_name(col->type), col->n_categories);
+            goto out;
+        }
+        if (!f->categorical)
+            continue;
+        if (at + f->n_codes > slo->rows * slo->cols || f->unknown >= (int32_t)f->width) {
+            result = hf_error(HF_EDATA,
+                              "preprocess: prep.slots is too short or inconsistent "
+                              "for feature \"%s\"",
+                              col->name);
+            goto out;
+        }
+        f->slot = hf_malloc(f->n_codes * sizeof *f->slot);
+        if (!f->slot) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        for (size_t k = 0; k < f->n_codes; k++) {
+            double s = slo->data[at++];
+            if (!(s >= -1 && s < (double)f->width)) {
+                result = hf_error(HF_EDATA,
+                                  "preprocess: prep.slots value %g for feature \"%s\", "
+                                  "expected -1..%zu",
+                                  s, col->name, f->width ? f->width - 1 : 0);
+                goto out;
+            }
+            f->slot[k] = (int32_t)s;
+        }
+        if (!f->dropped && !isnan(f->impute) &&
+            (f->impute < 0 || f->impute >= (double)f->n_codes)) {
+            result = hf_error(HF_EDATA,
+                              "preprocess: imputed code %g for feature \"%s\", "
+                              "expected 0..%zu",
+                              f->impute, col->name, f->n_codes - 1);
+            goto out;
+        }
+    }
+    result = build_layout(p, schema);
+    if (result < 0)
+        goto out;
+    if (json_array_size(outs) != p->n_outputs) {
+        result = hf_error(HF_EDATA, "preprocess: %zu output names stored, expected %zu",
+                          json_array_size(outs), p->n_outputs);
+        goto out;
+    }
+    for (size_t i = 0; i < p->n_outputs; i++) {
+        const char *name = json_string_value(json_array_get(outs, i));
+        if (!name || strcmp(name, p->names[i]) != 0) {
+            result = hf_error(HF_EDATA, "preprocess: output %zu is \"%s\", expected \"%s\"", i,
+                              name ? name : "", p->names[i]);
+            goto out;
+        }
+    }
+    *out = p;
+    p = NULL;
+out:
+    json_decref(root);
+    hf_prep_free(p);
+    return result;
+}
