@@ -428,7 +428,9 @@ int hf_csv_reader_open(hf_csv_stream stream, const hf_csv_range *range, hf_csv_r
         return HF_ENOMEM;
     }
     r->stream = stream;
-    r->cap = READ_BLOCK;
+    r->cap = range->block ? range->block : READ_BLOCK;
+    if (r->cap < 16)
+        r->cap = 16;
     r->buf = hf_malloc(r->cap);
     if (!r->buf) {
         result = HF_ENOMEM;

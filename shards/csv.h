@@ -43,6 +43,8 @@ typedef struct hf_csv_range {
                             stream starts at begin - 1 and the first record start is searched */
     int in_quote;        /* quote parity at begin (quotes in [data start, begin) mod 2) */
     int64_t line;        /* 1-based line number of the byte at begin */
+    size_t block;        /* read size in bytes (the buffer grows past it for long records);
+                            0 = 8 MiB */
 } hf_csv_range;
 
 typedef struct hf_csv_reader hf_csv_reader;
