@@ -2,8 +2,9 @@
  *
  * After ingest, each rank loads the rows it needs from the HDF5 shards into an hf_dataset. Feature
  * values are doubles in row-major order; categorical and boolean columns hold their category code
- * (0..n_categories-1, categories sorted) as a double; a missing value is NAN. The target is a double:
- * the value for regression, the class index (into schema->classes, sorted) for classification. */
+ * (0..n_categories-1, categories sorted) as a double; a missing value is NAN. The target is a
+ * double: the value for regression, the class index (into schema->classes, sorted) for
+ * classification. */
 #ifndef HF_DATASET_H
 #define HF_DATASET_H
 
@@ -11,7 +12,8 @@
 #include <stdint.h>
 
 typedef enum hf_task_kind {
-    HF_TASK_AUTO = 0, /* infer from the target: non-numeric or few integer values -> classification */
+    HF_TASK_AUTO =
+        0, /* infer from the target: non-numeric or few integer values -> classification */
     HF_TASK_REGRESSION = 1,
     HF_TASK_CLASSIFICATION = 2
 } hf_task_kind;

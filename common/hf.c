@@ -48,7 +48,15 @@ int hf_error_prefix(int code, const char *fmt, ...)
     }
     char old[sizeof g_msg];
     memcpy(old, g_msg, sizeof old);
-    snprintf(g_msg, sizeof g_msg, "%s: %s", prefix, old);
+    size_t n = strlen(prefix);
+    if (n > sizeof g_msg - 3)
+        n = sizeof g_msg - 3;
+    memcpy(g_msg, prefix, n);
+    memcpy(g_msg + n, ": ", 2);
+    size_t room = sizeof g_msg - n - 3;
+    size_t m = strnlen(old, room);
+    memcpy(g_msg + n + 2, old, m);
+    g_msg[n + 2 + m] = '\0';
     return code;
 }
 

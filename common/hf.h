@@ -18,15 +18,15 @@
 
 typedef enum hf_status {
     HF_OK = 0,
-    HF_EINVAL = -1,  /* bad input: job spec, CLI usage, CSV content (exit code 2) */
-    HF_EIO = -2,     /* file system or HDF5 I/O failure */
-    HF_ENOMEM = -3,  /* allocation failed */
-    HF_EDATA = -4,   /* data does not fit the schema / model (exit code 2) */
-    HF_ENET = -5,    /* network or remote service failure after retries */
-    HF_EAUTH = -6,   /* credentials refused */
-    HF_ENUM = -7,    /* numerical failure (singular matrix, no convergence, NaN) */
-    HF_EMPI = -8,    /* MPI or BLACS failure */
-    HF_EINTR = -9,   /* stopped by a signal; work so far is journaled (exit code 3) */
+    HF_EINVAL = -1, /* bad input: job spec, CLI usage, CSV content (exit code 2) */
+    HF_EIO = -2,    /* file system or HDF5 I/O failure */
+    HF_ENOMEM = -3, /* allocation failed */
+    HF_EDATA = -4,  /* data does not fit the schema / model (exit code 2) */
+    HF_ENET = -5,   /* network or remote service failure after retries */
+    HF_EAUTH = -6,  /* credentials refused */
+    HF_ENUM = -7,   /* numerical failure (singular matrix, no convergence, NaN) */
+    HF_EMPI = -8,   /* MPI or BLACS failure */
+    HF_EINTR = -9,  /* stopped by a signal; work so far is journaled (exit code 3) */
     HF_EINTERNAL = -10
 } hf_status;
 

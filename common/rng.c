@@ -43,7 +43,8 @@ double hf_rng_uniform(hf_rng *r)
 
 uint64_t hf_rng_below(hf_rng *r, uint64_t n)
 {
-    /* Lemire's nearly divisionless method would be faster; rejection keeps it unbiased and simple. */
+    /* Lemire's nearly divisionless method would be faster; rejection keeps it unbiased and simple.
+     */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
     do

@@ -1,0 +1,314 @@
+/* comm.c - the communication module: every direct MPI call of hyperfold lives here. */
+#include "comm.h"
+#include "../common/hf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hf_comm {
+    MPI_Comm comm;
+    int owned;
+    int rank, size;
+};
+
+static int mpi_fail(int rc, const char *what)
+{
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    return hf_error(HF_EMPI, "%s failed: %.*s", what, len, msg);
+}
+
+#define MPI_CALL(expr, what)                                                                       \
+    do {                                                                                           \
+        int mpi__rc = (expr);                                                                      \
+        if (mpi__rc != MPI_SUCCESS)                                                                \
+            return mpi_fail(mpi__rc, what);                                                        \
+    } while (0)
+
+int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out)
+{
+    hf_comm *w = hf_calloc(1, sizeof *w);
+    if (!w)
+        return HF_ENOMEM;
+    w->comm = c;
+    w->owned = owned;
+    MPI_Comm_rank(c, &w->rank);
+    MPI_Comm_size(c, &w->size);
+    *out = w;
+    return HF_OK;
+}
+
+int hf_comm_init(int *argc, char ***argv, hf_comm **world)
+{
+    int provided = 0;
+    int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+    if (rc != MPI_SUCCESS)
+        return hf_error(HF_EMPI, "MPI_Init_thread failed");
+    if (provided < MPI_THREAD_FUNNELED)
+        return hf_error(HF_EMPI,
+                        "the MPI library gives thread level %d; hyperfold needs at least "
+                        "MPI_THREAD_FUNNELED",
+                        provided);
+    /* Errors come back as codes; we turn them into messages. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm dup;
+    MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &dup), "MPI_Comm_dup");
+    return hf_comm_wrap(dup, 1, world);
+}
+
+void hf_comm_finalize(hf_comm *world)
+{
+    hf_comm_free(&world);
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized)
+        MPI_Finalize();
+}
+
+int hf_comm_split(hf_comm *c, int color, int key, hf_comm **out)
+{
+    MPI_Comm nc;
+    MPI_CALL(MPI_Comm_split(c->comm, color, key, &nc), "MPI_Comm_split");
+    return hf_comm_wrap(nc, 1, out);
+}
+
+void hf_comm_free(hf_comm **c)
+{
+    if (!c || !*c)
+        return;
+    if ((*c)->owned) {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (!finalized)
+            MPI_Comm_free(&(*c)->comm);
+    }
+    free(*c);
+    *c = NULL;
+}
+
+int hf_comm_rank(const hf_comm *c)
+{
+    return c->rank;
+}
+
+int hf_comm_size(const hf_comm *c)
+{
+    return c->size;
+}
+
+MPI_Comm hf_comm_mpi(const hf_comm *c)
+{
+    return c->comm;
+}
+
+void hf_comm_abort(hf_comm *c, int code)
+{
+    MPI_Abort(c ? c->comm : MPI_COMM_WORLD, code);
+}
+
+int hf_comm_check(hf_comm *c, int status)
+{
+    /* Lowest failing rank wins; its status and message are shared with everyone. */
+    int mine = status < 0 ? c->rank : c->size;
+    int first = c->size;
+    MPI_CALL(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm), "MPI_Allreduce");
+    if (first == c->size)
+        return HF_OK;
+    int code = status;
+    MPI_CALL(MPI_Bcast(&code, 1, MPI_INT, first, c->comm), "MPI_Bcast");
+    char msg[2048];
+    if (c->rank == first)
+        snprintf(msg, sizeof msg, "%s", hf_error_message());
+    MPI_CALL(MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, c->comm), "MPI_Bcast");
+    if (c->rank != first) {
+        hf_error_clear();
+        if (first > 0)
+            hf_error(code, "rank %d: %s", first, msg);
+        else
+            hf_error(code, "%s", msg);
+    }
+    return code;
+}
+
+int hf_comm_barrier(hf_comm *c)
+{
+    MPI_CALL(MPI_Barrier(c->comm), "MPI_Barrier");
+    return HF_OK;
+}
+
+/* MPI counts are int: move large buffers in pieces. */
+#define HF_CHUNK ((size_t)1 << 30)
+
+int hf_comm_bcast(hf_comm *c, void *buf, size_t len, int root)
+{
+    char *p = buf;
+    for (size_t off = 0; off < len; off += HF_CHUNK) {
+        size_t n = len - off < HF_CHUNK ? len - off : HF_CHUNK;
+        MPI_CALL(MPI_Bcast(p + off, (int)n, MPI_BYTE, root, c->comm), "MPI_Bcast");
+    }
+    return HF_OK;
+}
+
+int hf_comm_bcast_blob(hf_comm *c, char **buf, size_t *len, int root)
+{
+    uint64_t n = c->rank == root ? (uint64_t)*len : 0;
+    MPI_CALL(MPI_Bcast(&n, 1, MPI_UINT64_T, root, c->comm), "MPI_Bcast");
+    if (c->rank != root) {
+        *buf = hf_malloc((size_t)n + 1);
+        if (!*buf)
+            return HF_ENOMEM; /* the others will block: callers treat ENOMEM as fatal */
+        (*buf)[n] = '\0';
+        *len = (size_t)n;
+    }
+    return hf_comm_bcast(c, *buf, (size_t)n, root);
+}
+
+#define ALLREDUCE(fn, ctype, mpitype, op)                                                          \
+    int fn(hf_comm *c, ctype *v, size_t n)                                                         \
+    {                                                                                              \
+        MPI_CALL(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, mpitype, op, c->comm), "MPI_Allreduce");   \
+        return HF_OK;                                                                              \
+    }
+
+ALLREDUCE(hf_comm_allreduce_sum_i64, int64_t, MPI_INT64_T, MPI_SUM)
+ALLREDUCE(hf_comm_allreduce_sum_f64, double, MPI_DOUBLE, MPI_SUM)
+ALLREDUCE(hf_comm_allreduce_min_f64, double, MPI_DOUBLE, MPI_MIN)
+ALLREDUCE(hf_comm_allreduce_max_f64, double, MPI_DOUBLE, MPI_MAX)
+ALLREDUCE(hf_comm_allreduce_max_i64, int64_t, MPI_INT64_T, MPI_MAX)
+ALLREDUCE(hf_comm_allreduce_min_i64, int64_t, MPI_INT64_T, MPI_MIN)
+
+int hf_comm_exscan_sum_i64(hf_comm *c, int64_t *v, size_t n)
+{
+    int64_t *in = hf_malloc(n * sizeof *in);
+    if (!in)
+        return HF_ENOMEM;
+    memcpy(in, v, n * sizeof *in);
+    int rc = MPI_Exscan(in, v, (int)n, MPI_INT64_T, MPI_SUM, c->comm);
+    free(in);
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(rc, "MPI_Exscan");
+    if (c->rank == 0)
+        memset(v, 0, n * sizeof *v); /* MPI leaves rank 0's result undefined */
+    return HF_OK;
+}
+
+static int gather_common(hf_comm *c, const void *mine, size_t len, int root, char **all,
+                         size_t **lens)
+{
+    int result = HF_OK;
+    int everyone = root < 0;
+    uint64_t my = len;
+    uint64_t *sizes = hf_malloc((size_t)c->size * sizeof *sizes);
+    int *counts = hf_malloc((size_t)c->size * sizeof *counts);
+    int *displs = hf_malloc((size_t)c->size * sizeof *displs);
+    char *buf = NULL;
+    if (!sizes || !counts || !displs) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    int rc = everyone ? MPI_Allgather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, c->comm)
+                      : MPI_Gather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, root, c->comm);
+    if (rc != MPI_SUCCESS) {
+        result = mpi_fail(rc, "MPI_Allgather");
+        goto out;
+    }
+    uint64_t total = 0;
+    int receiver = everyone || c->rank == root;
+    if (receiver) {
+        for (int i = 0; i < c->size; i++) {
+            if (sizes[i] > (uint64_t)INT32_MAX || total + sizes[i] > (uint64_t)INT32_MAX) {
+                result = hf_error(HF_EINTERNAL, "gathered message too large (%llu bytes)",
+                                  (unsigned long long)(total + sizes[i]));
+                goto out;
+            }
+            counts[i] = (int)sizes[i];
+            displs[i] = (int)total;
+            total += sizes[i];
+        }
+        buf = hf_malloc((size_t)total + 1);
+        if (!buf) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        buf[total] = '\0';
+    }
+    rc = everyone
+             ? MPI_Allgatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, c->comm)
+             : MPI_Gatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, root, c->comm);
+    if (rc != MPI_SUCCESS) {
+        result = mpi_fail(rc, "MPI_Allgatherv");
+        goto out;
+    }
+    if (receiver) {
+        size_t *l = hf_malloc((size_t)c->size * sizeof *l);
+        if (!l) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        for (int i = 0; i < c->size; i++)
+            l[i] = (size_t)sizes[i];
+        *lens = l;
+        *all = buf;
+        buf = NULL;
+    } else {
+        *lens = NULL;
+        *all = NULL;
+    }
+out:
+    free(buf);
+    free(sizes);
+    free(counts);
+    free(displs);
+    return result;
+}
+
+int hf_comm_allgather_blob(hf_comm *c, const void *mine, size_t len, char **all, size_t **lens)
+{
+    return gather_common(c, mine, len, -1, all, lens);
+}
+
+int hf_comm_gather_blob(hf_comm *c, const void *mine, size_t len, int root, char **all,
+                        size_t **lens)
+{
+    return gather_common(c, mine, len, root, all, lens);
+}
+
+int hf_comm_send(hf_comm *c, int dest, int tag, const void *buf, size_t len)
+{
+    if (len > (size_t)INT32_MAX)
+        return hf_error(HF_EINTERNAL, "message of %zu bytes is too large", len);
+    MPI_CALL(MPI_Send(buf, (int)len, MPI_BYTE, dest, tag, c->comm), "MPI_Send");
+    return HF_OK;
+}
+
+int hf_comm_recv(hf_comm *c, int src, int *from, int *tag, char **buf, size_t *len)
+{
+    MPI_Status st;
+    MPI_CALL(MPI_Probe(src < 0 ? MPI_ANY_SOURCE : src, MPI_ANY_TAG, c->comm, &st), "MPI_Probe");
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    char *b = hf_malloc((size_t)count + 1);
+    if (!b)
+        return HF_ENOMEM;
+    int rc = MPI_Recv(b, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, c->comm, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) {
+        free(b);
+        return mpi_fail(rc, "MPI_Recv");
+    }
+    b[count] = '\0';
+    *buf = b;
+    *len = (size_t)count;
+    *from = st.MPI_SOURCE;
+    *tag = st.MPI_TAG;
+    return HF_OK;
+}
+
+int hf_comm_iprobe(hf_comm *c, int src, int *ready)
+{
+    MPI_Status st;
+    MPI_CALL(MPI_Iprobe(src < 0 ? MPI_ANY_SOURCE : src, MPI_ANY_TAG, c->comm, ready, &st),
+             "MPI_Iprobe");
+    return HF_OK;
+}

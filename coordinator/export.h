@@ -1,0 +1,40 @@
+/* export.h - model.h5: the one module that knows the model file layout (docs/model-format.md). */
+#ifndef HF_EXPORT_H
+#define HF_EXPORT_H
+
+#include "../common/dataset.h"
+#include "../worker/model.h"
+#include "../worker/preprocess.h"
+
+typedef struct hf_model_meta {
+    const char *spec_sha256;
+    const char *source_fingerprint;
+    const char *params_json; /* the selected trial's parameters */
+    const char *metric;
+    double cv_score, cv_std;
+    const double *fold_scores;
+    size_t n_folds;
+    size_t n_train_rows;
+} hf_model_meta;
+
+/* Not collective (rank 0). Writes path durably (temporary name, fsync, rename). */
+int hf_model_write(const char *path, const hf_schema *schema, const hf_prep *prep,
+                   const hf_fitted *fitted, const hf_model_meta *meta);
+
+typedef struct hf_model_file {
+    char *model_type;
+    hf_schema *schema;
+    hf_prep *prep;
+    hf_fitted *fitted;
+    char *params_json;
+    char *spec_sha256;
+    char *source_fingerprint;
+    char *metric;
+    double cv_score;
+} hf_model_file;
+
+/* Not collective. Reads a model written by hf_model_write. */
+int hf_model_read(const char *path, hf_model_file **out);
+void hf_model_file_free(hf_model_file *m);
+
+#endif

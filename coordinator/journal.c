@@ -1,0 +1,222 @@
+#define _GNU_SOURCE
+#include "journal.h"
+#include "../common/fsutil.h"
+#include "../common/hf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SYNC_INTERVAL_S 0.1
+
+struct hf_journal {
+    int fd;
+    char *path;
+    double last_sync;
+    int dirty;
+};
+
+static int write_all(int fd, const char *buf, size_t len, const char *path)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return hf_error(HF_EIO, "writing %s: %s", path, strerror(errno));
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return HF_OK;
+}
+
+static char *header_line(const hf_journal_id *id)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "journal", json_string("hyperfold"));
+    json_object_set_new(o, "version", json_integer(1));
+    json_object_set_new(o, "spec_sha256", json_string(id->spec_sha256));
+    json_object_set_new(o, "data", json_string(id->data_fingerprint));
+    json_object_set_new(o, "n_tasks", json_integer((json_int_t)id->n_tasks));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static int check_header(const char *path, const char *line, const hf_journal_id *id)
+{
+    json_error_t jerr;
+    json_t *o = json_loads(line, 0, &jerr);
+    int result = HF_OK;
+    const char *tool = json_string_value(json_object_get(o, "journal"));
+    if (!o || !tool || strcmp(tool, "hyperfold") != 0) {
+        result = hf_error(HF_EINVAL,
+                          "%s:1: not a hyperfold journal (remove it or choose another "
+                          "output.dir)",
+                          path);
+        goto out;
+    }
+    const char *spec = json_string_value(json_object_get(o, "spec_sha256"));
+    const char *data = json_string_value(json_object_get(o, "data"));
+    json_int_t n = json_integer_value(json_object_get(o, "n_tasks"));
+    if (!spec || strcmp(spec, id->spec_sha256) != 0) {
+        result = hf_error(HF_EINVAL,
+                          "%s: this run directory holds a journal of a different job spec "
+                          "(sha256 %.12s..., this spec %.12s...): refusing to mix results; use "
+                          "another output.dir or name, or pass --fresh to discard it",
+                          path, spec ? spec : "?", id->spec_sha256);
+        goto out;
+    }
+    if (!data || strcmp(data, id->data_fingerprint) != 0) {
+        result = hf_error(HF_EINVAL,
+                          "%s: this run directory holds a journal made from different data "
+                          "(%s, now %s): refusing to mix results; pass --fresh to discard it",
+                          path, data ? data : "?", id->data_fingerprint);
+        goto out;
+    }
+    if ((size_t)n != id->n_tasks) {
+        result = hf_error(HF_EINVAL, "%s: journal has %lld tasks, this sweep %zu", path,
+                          (long long)n, id->n_tasks);
+        goto out;
+    }
+out:
+    json_decref(o);
+    return result;
+}
+
+int hf_journal_open(const char *path, const hf_journal_id *id,
+                    int (*on_line)(void *arg, const char *line), void *arg, hf_journal **out)
+{
+    int result = HF_OK;
+    char *text = NULL;
+    size_t len = 0;
+    hf_journal *j = hf_calloc(1, sizeof *j);
+    *out = NULL;
+    if (!j)
+        return HF_ENOMEM;
+    j->fd = -1;
+    if (!(j->path = hf_strdup(path))) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    off_t keep = -1; /* bytes of complete lines in an existing journal */
+    if (hf_file_exists(path)) {
+        if ((result = hf_read_file(path, &text, &len)) < 0)
+            goto out;
+        char *nl = memchr(text, '\n', len);
+        if (!nl) {
+            /* A crash before the header was complete: start afresh. */
+            keep = 0;
+        } else {
+            *nl = '\0';
+            if ((result = check_header(path, text, id)) < 0)
+                goto out;
+            char *p = nl + 1;
+            long long lineno = 1;
+            keep = (off_t)(p - text);
+            while (p < text + len) {
+                char *e = memchr(p, '\n', (size_t)(text + len - p));
+                if (!e)
+                    break; /* torn last line: dropped */
+                *e = '\0';
+                lineno++;
+                if (e > p && on_line && (result = on_line(arg, p)) < 0) {
+                    hf_error_prefix(result, "%s:%lld", path, lineno);
+                    goto out;
+                }
+                p = e + 1;
+                keep = (off_t)(p - text);
+            }
+        }
+    }
+    j->fd = open(path, O_WRONLY | O_CREAT, 0644);
+    if (j->fd < 0) {
+        result = hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (keep >= 0 && ftruncate(j->fd, keep) != 0) {
+        result = hf_error(HF_EIO, "truncating %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (lseek(j->fd, 0, SEEK_END) < 0) {
+        result = hf_error(HF_EIO, "seeking %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (keep <= 0) {
+        char *h = header_line(id);
+        if (!h) {
+            result = hf_error(HF_ENOMEM, "out of memory");
+            goto out;
+        }
+        result = write_all(j->fd, h, strlen(h), path);
+        if (result >= 0)
+            result = write_all(j->fd, "\n", 1, path);
+        free(h);
+        if (result < 0)
+            goto out;
+        if (fsync(j->fd) != 0) {
+            result = hf_error(HF_EIO, "fsync of %s: %s", path, strerror(errno));
+            goto out;
+        }
+    }
+    j->last_sync = hf_now();
+    *out = j;
+    j = NULL;
+out:
+    free(text);
+    if (j) {
+        if (j->fd >= 0)
+            close(j->fd);
+        free(j->path);
+        free(j);
+    }
+    return result;
+}
+
+int hf_journal_sync(hf_journal *j)
+{
+    if (!j->dirty)
+        return HF_OK;
+    if (fdatasync(j->fd) != 0)
+        return hf_error(HF_EIO, "fsync of %s: %s", j->path, strerror(errno));
+    j->dirty = 0;
+    j->last_sync = hf_now();
+    return HF_OK;
+}
+
+int hf_journal_append(hf_journal *j, const char *line)
+{
+    size_t n = strlen(line);
+    char *buf = hf_malloc(n + 1);
+    if (!buf)
+        return HF_ENOMEM;
+    memcpy(buf, line, n);
+    buf[n] = '\n';
+    /* One write per line: a crash leaves at most one torn line, which resume drops. */
+    int rc = write_all(j->fd, buf, n + 1, j->path);
+    free(buf);
+    if (rc < 0)
+        return rc;
+    j->dirty = 1;
+    if (hf_now() - j->last_sync >= SYNC_INTERVAL_S)
+        return hf_journal_sync(j);
+    return HF_OK;
+}
+
+int hf_journal_close(hf_journal **jp)
+{
+    if (!jp || !*jp)
+        return HF_OK;
+    hf_journal *j = *jp;
+    int rc = hf_journal_sync(j);
+    if (close(j->fd) != 0 && rc >= 0)
+        rc = hf_error(HF_EIO, "closing %s: %s", j->path, strerror(errno));
+    free(j->path);
+    free(j);
+    *jp = NULL;
+    return rc;
+}

@@ -1,0 +1,32 @@
+/* journal.h - the durable record of finished tasks in a run directory (journal.jsonl).
+ *
+ * Line 1 is a header naming the job spec (SHA-256), the data (manifest fingerprint) and the number
+ * of tasks; every further line is one finished task, exactly the JSON of hf_task_result_to_json.
+ * Lines are written with one write() each as tasks finish, and fsync'ed at most every 100 ms and
+ * when the journal is closed, so a crashed process loses nothing it wrote and a crashed machine at
+ * most the last 100 ms. A torn last line (a crash inside write) is ignored on resume. */
+#ifndef HF_JOURNAL_H
+#define HF_JOURNAL_H
+
+#include <stddef.h>
+
+typedef struct hf_journal hf_journal;
+
+typedef struct hf_journal_id {
+    const char *spec_sha256;
+    const char *data_fingerprint;
+    size_t n_tasks;
+} hf_journal_id;
+
+/* Opens path for appending. If it exists, its header must match `id` (else HF_EINVAL with a clear
+ * message) and `on_line` is called for every complete task line already in it. Not collective. */
+int hf_journal_open(const char *path, const hf_journal_id *id,
+                    int (*on_line)(void *arg, const char *line), void *arg, hf_journal **out);
+/* Appends one line (without newline); durable as described above. */
+int hf_journal_append(hf_journal *j, const char *line);
+/* fsync now. */
+int hf_journal_sync(hf_journal *j);
+/* Syncs and closes; accepts NULL. */
+int hf_journal_close(hf_journal **j);
+
+#endif

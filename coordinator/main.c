@@ -1,0 +1,74 @@
+/* main.c - the hyperfold command line: dispatches to the subcommands. */
+#include "../common/hf.h"
+#include "run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hf_cmd_submit(int argc, char **argv);
+int hf_cmd_s3(int argc, char **argv);
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: hyperfold <command> [options]\n"
+            "\n"
+            "Commands:\n"
+            "  validate JOB.yaml          check a job spec and list the trials it would run\n"
+            "  run JOB.yaml               ingest, cross-validate every trial over the MPI ranks,\n"
+            "                             select, refit and export the best model\n"
+            "  predict --model M --input I --output O\n"
+            "                             batch inference with a model.h5\n"
+            "  submit JOB.yaml            submit a run to Slurm (sbatch)\n"
+            "  s3 ls|cp|head ...          inspect and copy S3 objects with hyperfold's client\n"
+            "\n"
+            "Run MPI commands under mpirun or srun, e.g. `mpirun -np 4 hyperfold run job.yaml`.\n"
+            "`hyperfold <command> --help` describes each command. Docs: docs/ in the source tree.\n"
+            "\n"
+            "Options: --version, --help\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("hyperfold %s\n", HF_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    int rc;
+    if (strcmp(cmd, "validate") == 0) {
+        rc = hf_cmd_validate(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "submit") == 0) {
+        rc = hf_cmd_submit(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "s3") == 0) {
+        rc = hf_cmd_s3(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "run") == 0 || strcmp(cmd, "predict") == 0) {
+        hf_comm *world = NULL;
+        rc = hf_comm_init(&argc, &argv, &world);
+        if (rc >= 0) {
+            hf_log_set_rank(hf_comm_rank(world));
+            rc = strcmp(cmd, "run") == 0 ? hf_cmd_run(world, argc - 1, argv + 1)
+                                         : hf_cmd_predict(world, argc - 1, argv + 1);
+            /* Every rank knows the outcome; only rank 0 reports it. */
+            if (rc < 0 && hf_comm_rank(world) == 0)
+                fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
+            hf_comm_finalize(world);
+            return hf_exit_code(rc);
+        }
+    } else {
+        fprintf(stderr, "hyperfold: error: unknown command \"%s\" (see hyperfold --help)\n", cmd);
+        return 2;
+    }
+    if (rc < 0)
+        fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
+    return hf_exit_code(rc);
+}

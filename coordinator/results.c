@@ -1,0 +1,408 @@
+/* results.c - reduction, selection and the results.json / trials.csv writers. */
+#include "results.h"
+#include "../common/fsutil.h"
+#include "../common/hf.h"
+#include "../worker/metrics.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SC(s, t, f, m) ((s)->scores[((t) * (s)->n_splits + (f)) * (s)->n_metrics + (m)])
+#define ST(s, t, f) ((s)->state[(t) * (s)->n_splits + (f)])
+
+int hf_sweep_init(hf_sweep *s, size_t n_trials, size_t n_splits, const char **metrics,
+                  size_t n_metrics)
+{
+    memset(s, 0, sizeof *s);
+    s->n_trials = n_trials;
+    s->n_splits = n_splits;
+    s->n_metrics = n_metrics;
+    s->metrics = metrics;
+    s->best = -1;
+    size_t cells = n_trials * n_splits;
+    s->scores = hf_malloc((cells * n_metrics > 0 ? cells * n_metrics : 1) * sizeof *s->scores);
+    s->state = hf_calloc(cells ? cells : 1, 1);
+    s->errors = hf_calloc(n_trials ? n_trials : 1, sizeof *s->errors);
+    s->fit_seconds = hf_calloc(n_trials ? n_trials : 1, sizeof *s->fit_seconds);
+    s->greater_is_better = hf_calloc(n_metrics ? n_metrics : 1, sizeof *s->greater_is_better);
+    if (!s->scores || !s->state || !s->errors || !s->fit_seconds || !s->greater_is_better) {
+        hf_sweep_free(s);
+        return HF_ENOMEM;
+    }
+    for (size_t i = 0; i < cells * n_metrics; i++)
+        s->scores[i] = NAN;
+    for (size_t m = 0; m < n_metrics; m++) {
+        const hf_metric *mt = hf_metric_find(metrics[m]);
+        if (!mt) {
+            hf_sweep_free(s);
+            return hf_error(HF_EINVAL, "unknown metric \"%s\"", metrics[m]);
+        }
+        s->greater_is_better[m] = mt->greater_is_better;
+    }
+    return HF_OK;
+}
+
+int hf_sweep_add(hf_sweep *s, const hf_task_result *r)
+{
+    if (r->split < 0 || (size_t)r->split >= s->n_splits)
+        return hf_error(HF_EDATA, "task %d reports split %d of %zu", r->task, r->split,
+                        s->n_splits);
+    for (size_t i = 0; i < r->n_trials; i++) {
+        const hf_trial_result *t = &r->trials[i];
+        if (t->trial < 0 || (size_t)t->trial >= s->n_trials)
+            return hf_error(HF_EDATA, "task %d reports trial %d of %zu", r->task, t->trial,
+                            s->n_trials);
+        if (ST(s, t->trial, r->split) != 0)
+            return hf_error(HF_EDATA, "trial %d on split %d was reported twice", t->trial,
+                            r->split);
+        ST(s, t->trial, r->split) = t->ok ? 1 : 2;
+        for (size_t m = 0; m < s->n_metrics; m++)
+            SC(s, t->trial, r->split, m) = t->ok ? t->scores[m] : NAN;
+        s->fit_seconds[t->trial] += t->fit_seconds;
+        if (!t->ok && !s->errors[t->trial] && t->error)
+            s->errors[t->trial] = hf_strdup(t->error);
+    }
+    s->tasks_done++;
+    for (size_t i = 0; i < r->n_trials; i++)
+        if (!r->trials[i].ok) {
+            s->failed_tasks++;
+            break;
+        }
+    return HF_OK;
+}
+
+static int better(const hf_sweep *s, double a, double b)
+{
+    if (isnan(b))
+        return !isnan(a);
+    if (isnan(a))
+        return 0;
+    return s->greater_is_better[0] ? a > b : a < b;
+}
+
+double hf_sweep_best_so_far(const hf_sweep *s)
+{
+    double best = NAN;
+    for (size_t t = 0; t < s->n_trials; t++) {
+        double sum = 0;
+        size_t f;
+        for (f = 0; f < s->n_splits; f++) {
+            if (ST(s, t, f) != 1)
+                break;
+            sum += SC(s, t, f, 0);
+        }
+        if (f == s->n_splits && s->n_splits > 0) {
+            double mean = sum / (double)s->n_splits;
+            if (better(s, mean, best))
+                best = mean;
+        }
+    }
+    return best;
+}
+
+int hf_sweep_finish(hf_sweep *s, const hf_spec *spec)
+{
+    size_t nm = s->n_metrics;
+    s->mean = hf_malloc((s->n_trials * nm > 0 ? s->n_trials * nm : 1) * sizeof *s->mean);
+    s->std = hf_malloc((s->n_trials * nm > 0 ? s->n_trials * nm : 1) * sizeof *s->std);
+    s->rank = hf_calloc(s->n_trials ? s->n_trials : 1, sizeof *s->rank);
+    if (!s->mean || !s->std || !s->rank)
+        return HF_ENOMEM;
+    for (size_t t = 0; t < s->n_trials; t++) {
+        for (size_t m = 0; m < nm; m++) {
+            double sum = 0, sq = 0;
+            int bad = 0;
+            for (size_t f = 0; f < s->n_splits; f++) {
+                double v = SC(s, t, f, m);
+                if (ST(s, t, f) != 1) {
+                    if (spec->search.error_score_given && m == 0)
+                        v = spec->search.error_score;
+                    else
+                        bad = 1;
+                }
+                sum += v;
+            }
+            double mean = bad || s->n_splits == 0 ? NAN : sum / (double)s->n_splits;
+            for (size_t f = 0; f < s->n_splits && !bad; f++) {
+                double v = ST(s, t, f) == 1 ? SC(s, t, f, m) : spec->search.error_score;
+                sq += (v - mean) * (v - mean);
+            }
+            s->mean[t * nm + m] = mean;
+            s->std[t * nm + m] = bad || s->n_splits == 0 ? NAN : sqrt(sq / (double)s->n_splits);
+        }
+    }
+    /* Rank by mean objective; NaN last; ties by trial id (a stable order). */
+    s->best = -1;
+    for (size_t t = 0; t < s->n_trials; t++) {
+        int r = 1;
+        double mt = s->mean[t * nm];
+        for (size_t u = 0; u < s->n_trials; u++) {
+            double mu = s->mean[u * nm];
+            if (better(s, mu, mt) || (u < t && !better(s, mt, mu) && !better(s, mu, mt)))
+                r++;
+        }
+        s->rank[t] = r;
+        if (r == 1 && !isnan(mt))
+            s->best = (int)t;
+    }
+    return HF_OK;
+}
+
+void hf_sweep_free(hf_sweep *s)
+{
+    if (s->errors)
+        for (size_t t = 0; t < s->n_trials; t++)
+            free(s->errors[t]);
+    free(s->errors);
+    free(s->scores);
+    free(s->state);
+    free(s->fit_seconds);
+    free(s->greater_is_better);
+    free(s->mean);
+    free(s->std);
+    free(s->rank);
+    memset(s, 0, sizeof *s);
+}
+
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *value_json(const hf_value *v)
+{
+    switch (v->type) {
+    case HF_VAL_NUMBER:
+        return num_or_null(v->u.num);
+    case HF_VAL_INT:
+        return json_integer((json_int_t)v->u.i);
+    case HF_VAL_BOOL:
+        return json_boolean(v->u.b);
+    case HF_VAL_STRING:
+        return json_string(v->u.str ? v->u.str : "");
+    default:
+        return json_null();
+    }
+}
+
+static json_t *params_json(const hf_spec *spec, const hf_trial *t)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < spec->n_params; i++)
+        json_object_set_new(o, spec->params[i].name, value_json(&t->values[i]));
+    return o;
+}
+
+static const char *trial_status(const hf_sweep *s, size_t t)
+{
+    int failed = 0, pending = 0;
+    for (size_t f = 0; f < s->n_splits; f++) {
+        failed += ST(s, t, f) == 2;
+        pending += ST(s, t, f) == 0;
+    }
+    return failed ? "failed" : pending ? "pending" : "ok";
+}
+
+static int write_json(const char *dir, const char *name, json_t *o)
+{
+    char *path = hf_asprintf("%s/%s", dir, name);
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    int rc;
+    if (!path || !text)
+        rc = hf_error(HF_ENOMEM, "out of memory writing %s", name);
+    else {
+        char *with_nl = hf_asprintf("%s\n", text);
+        rc = with_nl ? hf_write_file_atomic(path, with_nl, strlen(with_nl)) : HF_ENOMEM;
+        free(with_nl);
+    }
+    free(path);
+    free(text);
+    return rc;
+}
+
+static int write_results_json(const hf_sweep *s, const hf_spec *spec, const hf_trial *trials,
+                              const hf_run_info *info)
+{
+    size_t nm = s->n_metrics;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(spec->name));
+    json_object_set_new(o, "hyperfold_version", json_string(HF_VERSION));
+    json_object_set_new(o, "spec_sha256", json_string(spec->sha256));
+    json_object_set_new(o, "source", json_string(spec->data.source));
+    json_object_set_new(o, "source_fingerprint", json_string(info->source_fingerprint));
+    json_object_set_new(o, "model", json_string(spec->model_type));
+    json_object_set_new(o, "metric", json_string(s->metrics[0]));
+    json_object_set_new(o, "direction",
+                        json_string(s->greater_is_better[0] ? "maximize" : "minimize"));
+    json_t *rep = json_array();
+    for (size_t m = 1; m < nm; m++)
+        json_array_append_new(rep, json_string(s->metrics[m]));
+    json_object_set_new(o, "report", rep);
+    json_t *data = json_object();
+    json_object_set_new(data, "rows", json_integer((json_int_t)info->n_rows));
+    json_object_set_new(data, "search_rows", json_integer((json_int_t)info->n_search_rows));
+    json_object_set_new(data, "holdout_rows", json_integer((json_int_t)info->n_holdout_rows));
+    json_object_set_new(data, "rejected_rows", json_integer((json_int_t)info->rejected_rows));
+    json_object_set_new(o, "data", data);
+    json_object_set_new(o, "n_splits", json_integer((json_int_t)s->n_splits));
+    json_object_set_new(o, "n_trials", json_integer((json_int_t)s->n_trials));
+    size_t n_failed = 0;
+    for (size_t t = 0; t < s->n_trials; t++)
+        n_failed += strcmp(trial_status(s, t), "failed") == 0;
+    json_object_set_new(o, "n_failed_trials", json_integer((json_int_t)n_failed));
+
+    if (s->best >= 0) {
+        size_t b = (size_t)s->best;
+        json_t *best = json_object();
+        json_object_set_new(best, "trial", json_integer((json_int_t)b));
+        json_object_set_new(best, "params", params_json(spec, &trials[b]));
+        json_object_set_new(best, "score", num_or_null(s->mean[b * nm]));
+        json_object_set_new(best, "std", num_or_null(s->std[b * nm]));
+        json_t *fs = json_array();
+        for (size_t f = 0; f < s->n_splits; f++)
+            json_array_append_new(fs, num_or_null(SC(s, b, f, 0)));
+        json_object_set_new(best, "fold_scores", fs);
+        json_t *means = json_object();
+        for (size_t m = 0; m < nm; m++)
+            json_object_set_new(means, s->metrics[m], num_or_null(s->mean[b * nm + m]));
+        json_object_set_new(best, "scores", means);
+        json_object_set_new(o, "best", best);
+    } else {
+        json_object_set_new(o, "best", json_null());
+    }
+    if (info->holdout_valid) {
+        json_t *h = json_object();
+        json_object_set_new(h, "rows", json_integer((json_int_t)info->n_holdout_rows));
+        json_t *sc = json_object();
+        for (size_t m = 0; m < nm; m++)
+            json_object_set_new(sc, s->metrics[m], num_or_null(info->holdout_scores[m]));
+        json_object_set_new(h, "scores", sc);
+        json_object_set_new(h, "score", num_or_null(info->holdout_scores[0]));
+        json_object_set_new(o, "holdout", h);
+    }
+
+    json_t *arr = json_array();
+    for (size_t t = 0; t < s->n_trials; t++) {
+        json_t *jt = json_object();
+        json_object_set_new(jt, "trial", json_integer((json_int_t)t));
+        json_object_set_new(jt, "params", params_json(spec, &trials[t]));
+        json_object_set_new(jt, "status", json_string(trial_status(s, t)));
+        if (s->errors[t])
+            json_object_set_new(jt, "error", json_string(s->errors[t]));
+        json_object_set_new(jt, "rank", json_integer(s->rank[t]));
+        json_t *mean = json_object(), *std = json_object(), *folds = json_object();
+        for (size_t m = 0; m < nm; m++) {
+            json_object_set_new(mean, s->metrics[m], num_or_null(s->mean[t * nm + m]));
+            json_object_set_new(std, s->metrics[m], num_or_null(s->std[t * nm + m]));
+            json_t *fa = json_array();
+            for (size_t f = 0; f < s->n_splits; f++)
+                json_array_append_new(fa, num_or_null(SC(s, t, f, m)));
+            json_object_set_new(folds, s->metrics[m], fa);
+        }
+        json_object_set_new(jt, "mean", mean);
+        json_object_set_new(jt, "std", std);
+        json_object_set_new(jt, "fold_scores", folds);
+        json_array_append_new(arr, jt);
+    }
+    json_object_set_new(o, "trials", arr);
+
+    json_t *timing = json_object();
+    json_object_set_new(timing, "seconds", json_real(info->seconds));
+    json_object_set_new(timing, "ranks", json_integer(info->ranks));
+    json_object_set_new(timing, "reused_shards", json_boolean(info->reused_shards));
+    json_object_set_new(timing, "resumed_tasks", json_integer(info->resumed_tasks));
+    json_object_set_new(o, "timing", timing);
+    if (info->model_path)
+        json_object_set_new(o, "model_path", json_string(info->model_path));
+
+    int rc = write_json(info->run_dir, "results.json", o);
+    json_decref(o);
+    return rc;
+}
+
+/* A CSV field: quoted when it holds a delimiter, quote or newline. */
+static void csv_field(FILE *fp, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+static void csv_num(FILE *fp, double v)
+{
+    if (isfinite(v))
+        fprintf(fp, "%.17g", v);
+}
+
+static int write_trials_csv(const hf_sweep *s, const hf_spec *spec, const hf_trial *trials,
+                            const char *dir)
+{
+    char *path = hf_asprintf("%s/trials.csv", dir);
+    if (!path)
+        return HF_ENOMEM;
+    FILE *fp;
+    char *tmp;
+    int rc = hf_open_tmp(path, &fp, &tmp);
+    if (rc < 0) {
+        free(path);
+        return rc;
+    }
+    size_t nm = s->n_metrics;
+    fputs("trial,status,rank", fp);
+    for (size_t i = 0; i < spec->n_params; i++) {
+        fputc(',', fp);
+        csv_field(fp, spec->params[i].name);
+    }
+    for (size_t m = 0; m < nm; m++)
+        fprintf(fp, ",mean_%s,std_%s", s->metrics[m], s->metrics[m]);
+    for (size_t f = 0; f < s->n_splits; f++)
+        fprintf(fp, ",split%zu_%s", f, s->metrics[0]);
+    fputs(",fit_seconds,error\n", fp);
+    char buf[256];
+    for (size_t t = 0; t < s->n_trials; t++) {
+        fprintf(fp, "%zu,%s,%d", t, trial_status(s, t), s->rank[t]);
+        for (size_t i = 0; i < spec->n_params; i++) {
+            fputc(',', fp);
+            csv_field(fp, hf_value_format(&trials[t].values[i], buf, sizeof buf));
+        }
+        for (size_t m = 0; m < nm; m++) {
+            fputc(',', fp);
+            csv_num(fp, s->mean[t * nm + m]);
+            fputc(',', fp);
+            csv_num(fp, s->std[t * nm + m]);
+        }
+        for (size_t f = 0; f < s->n_splits; f++) {
+            fputc(',', fp);
+            csv_num(fp, SC(s, t, f, 0));
+        }
+        fprintf(fp, ",%.6f,", s->fit_seconds[t]);
+        csv_field(fp, s->errors[t] ? s->errors[t] : "");
+        fputc('\n', fp);
+    }
+    if (ferror(fp)) {
+        rc = hf_error(HF_EIO, "writing %s", tmp);
+        hf_abort_tmp(fp, tmp);
+    } else {
+        rc = hf_commit_tmp(fp, tmp, path);
+    }
+    free(path);
+    return rc;
+}
+
+int hf_results_write(const hf_sweep *s, const hf_spec *spec, const hf_trial *trials,
+                     const hf_run_info *info)
+{
+    HF_CALL(write_results_json(s, spec, trials, info));
+    return write_trials_csv(s, spec, trials, info->run_dir);
+}

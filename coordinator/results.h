@@ -1,0 +1,56 @@
+/* results.h - the sweep's score table on rank 0: reduction of task results, selection of the best
+ * trial, results.json and trials.csv. */
+#ifndef HF_RESULTS_H
+#define HF_RESULTS_H
+
+#include "../jobs/spec.h"
+#include "../worker/task.h"
+
+#include <stddef.h>
+
+typedef struct hf_sweep {
+    size_t n_trials, n_splits, n_metrics;
+    const char **metrics;   /* borrowed; [0] is the objective */
+    int *greater_is_better; /* per metric */
+    double *scores;         /* [trial][split][metric], NAN until known */
+    unsigned char *state;   /* [trial][split]: 0 pending, 1 ok, 2 failed */
+    char **errors;          /* [trial]: first failure reason */
+    double *fit_seconds;    /* [trial]: summed over splits */
+    size_t tasks_done;
+    size_t failed_tasks;
+    /* Filled by hf_sweep_finish: */
+    double *mean, *std; /* [trial][metric], over splits; error_score applied */
+    int *rank;          /* [trial]: 1 = best */
+    int best;           /* best trial or -1 */
+} hf_sweep;
+
+int hf_sweep_init(hf_sweep *s, size_t n_trials, size_t n_splits, const char **metrics,
+                  size_t n_metrics);
+/* Adds one task's results. Returns HF_EDATA if a (trial, split) is reported twice. */
+int hf_sweep_add(hf_sweep *s, const hf_task_result *r);
+/* Best mean objective so far among complete trials (NAN if none). */
+double hf_sweep_best_so_far(const hf_sweep *s);
+/* Means, stds, ranks and the best trial: highest (or lowest) mean objective, lowest trial id on
+ * ties. Failed splits score spec->search.error_score if given, else the trial ranks last. */
+int hf_sweep_finish(hf_sweep *s, const hf_spec *spec);
+void hf_sweep_free(hf_sweep *s);
+
+/* Extra facts for results.json. */
+typedef struct hf_run_info {
+    const char *run_dir;
+    const char *source_fingerprint;
+    size_t n_rows, n_search_rows, n_holdout_rows, rejected_rows;
+    int ranks;
+    double seconds;
+    int reused_shards;
+    int resumed_tasks;
+    int holdout_valid;
+    double *holdout_scores; /* n_metrics, when holdout_valid */
+    const char *model_path;
+} hf_run_info;
+
+/* Writes results.json and trials.csv into info->run_dir (durably). */
+int hf_results_write(const hf_sweep *s, const hf_spec *spec, const hf_trial *trials,
+                     const hf_run_info *info);
+
+#endif

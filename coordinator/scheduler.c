@@ -1,0 +1,340 @@
+/* scheduler.c - the coordinator loop, the remote worker loop and rank 0's local worker thread.
+ *
+ * Written by hand: the task graph is a flat bag of independent tasks, and what matters is latency
+ * and never busy-waiting on rank 0, whose core is shared with its own worker thread. The
+ * coordinator polls MPI without blocking and sleeps with a growing back-off (20 us up to 1 ms) when
+ * idle; remote workers keep up to two tasks queued while many remain, so the coordinator's latency
+ * hides behind the running task. */
+#define _GNU_SOURCE
+#include "scheduler.h"
+#include "../common/hf.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { TAG_TASK = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_FAIL = 4 };
+
+/* Shared-memory mailbox between the coordinator and rank 0's worker thread. */
+typedef struct local_box {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int queue[2];
+    int n_queued;
+    int stop;
+    char **results; /* JSON lines waiting for the coordinator */
+    size_t n_results, cap_results;
+    int busy;
+    int failed; /* infrastructure failure in the thread */
+    char error[1024];
+    hf_task_ctx *ctx;
+    const hf_task_list *tasks;
+    const char *const *metrics;
+} local_box;
+
+static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank)
+{
+    hf_task_result r;
+    if (hf_task_run(ctx, task, &r) < 0) {
+        hf_task_result_free(&r);
+        return NULL;
+    }
+    r.worker = rank;
+    char *json = hf_task_result_to_json(&r, ctx->metrics, ctx->n_metrics);
+    hf_task_result_free(&r);
+    return json;
+}
+
+static void *local_worker(void *arg)
+{
+    local_box *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (b->n_queued == 0 && !b->stop)
+            pthread_cond_wait(&b->cv, &b->mu);
+        if (b->n_queued == 0 && b->stop)
+            break;
+        int id = b->queue[0];
+        b->queue[0] = b->queue[1];
+        b->n_queued--;
+        b->busy = 1;
+        pthread_mutex_unlock(&b->mu);
+        char *json = run_one(b->ctx, &b->tasks->tasks[id], 0);
+        pthread_mutex_lock(&b->mu);
+        b->busy = 0;
+        if (!json) {
+            b->failed = 1;
+            snprintf(b->error, sizeof b->error, "%s", hf_error_message());
+            break;
+        }
+        if (b->n_results == b->cap_results) {
+            size_t cap = b->cap_results ? 2 * b->cap_results : 8;
+            char **nr = realloc(b->results, cap * sizeof *nr);
+            if (!nr) {
+                free(json);
+                b->failed = 1;
+                snprintf(b->error, sizeof b->error, "out of memory");
+                break;
+            }
+            b->results = nr;
+            b->cap_results = cap;
+        }
+        b->results[b->n_results++] = json;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+static void nap(long ns)
+{
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- remote worker (ranks > 0) ------------------------------------------------------------ */
+
+static int worker_loop(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks)
+{
+    int rank = hf_comm_rank(world);
+    for (;;) {
+        int from, tag;
+        char *buf;
+        size_t len;
+        HF_CALL(hf_comm_recv(world, 0, &from, &tag, &buf, &len));
+        if (tag == TAG_STOP) {
+            free(buf);
+            return HF_OK;
+        }
+        int id = -1;
+        if (len == sizeof id)
+            memcpy(&id, buf, sizeof id);
+        free(buf);
+        if (id < 0 || (size_t)id >= tasks->n_tasks)
+            return hf_error(HF_EINTERNAL, "worker received an invalid task id %d", id);
+        char *json = run_one(ctx, &tasks->tasks[id], rank);
+        if (!json) {
+            /* Tell the coordinator why, then leave. */
+            const char *msg = hf_error_message();
+            hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
+            return hf_error_code() ? hf_error_code() : HF_EINTERNAL;
+        }
+        int rc = hf_comm_send(world, 0, TAG_RESULT, json, strlen(json) + 1);
+        free(json);
+        HF_CALL(rc);
+    }
+}
+
+/* ---- coordinator (rank 0) ----------------------------------------------------------------- */
+
+typedef struct coord {
+    hf_comm *world;
+    const hf_task_list *tasks;
+    const hf_sched_opts *opts;
+    hf_task_ctx *ctx;
+    int *pending; /* task ids still to hand out, in order */
+    size_t n_pending, next;
+    int *outstanding; /* per rank: tasks handed out and not yet reported */
+    size_t in_flight;
+    int stopping;
+} coord;
+
+static int next_task(coord *c)
+{
+    if (c->stopping || c->next >= c->n_pending)
+        return -1;
+    return c->pending[c->next++];
+}
+
+static int queue_depth(const coord *c)
+{
+    /* Two queued tasks per worker while plenty remain; one near the end so that no fast worker
+     * idles while a slow one holds a queued task. */
+    return c->n_pending - c->next >= 2 * (size_t)hf_comm_size(c->world) ? 2 : 1;
+}
+
+static int feed_remote(coord *c, int w)
+{
+    while (c->outstanding[w] < queue_depth(c)) {
+        int id = next_task(c);
+        if (id < 0)
+            break;
+        HF_CALL(hf_comm_send(c->world, w, TAG_TASK, &id, sizeof id));
+        c->outstanding[w]++;
+        c->in_flight++;
+    }
+    return HF_OK;
+}
+
+static void feed_local(coord *c, local_box *b)
+{
+    pthread_mutex_lock(&b->mu);
+    while (c->outstanding[0] < queue_depth(c) && b->n_queued < 2) {
+        int id = next_task(c);
+        if (id < 0)
+            break;
+        b->queue[b->n_queued++] = id;
+        c->outstanding[0]++;
+        c->in_flight++;
+    }
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static int deliver(coord *c, const char *json)
+{
+    hf_task_result r;
+    HF_CALL(hf_task_result_from_json(json, c->ctx->metrics, c->ctx->n_metrics, &r));
+    int rc = c->opts->on_result ? c->opts->on_result(c->opts->arg, &r, json) : HF_OK;
+    hf_task_result_free(&r);
+    return rc;
+}
+
+static int coordinate(coord *c, local_box *b)
+{
+    int size = hf_comm_size(c->world);
+    int result = HF_OK;
+    for (int w = 1; w < size; w++)
+        if ((result = feed_remote(c, w)) < 0)
+            return result;
+    feed_local(c, b);
+    long backoff = 20000;
+    double last_tick = hf_now();
+    while (c->in_flight > 0 || (!c->stopping && c->next < c->n_pending)) {
+        int progress = 0;
+        if (c->opts->stop && *c->opts->stop && !c->stopping) {
+            c->stopping = 1;
+            hf_info("stop requested: finishing %zu running task(s), handing out no more",
+                    c->in_flight);
+        }
+        int ready = 0;
+        if ((result = hf_comm_iprobe(c->world, -1, &ready)) < 0)
+            return result;
+        if (ready) {
+            int from, tag;
+            char *buf;
+            size_t len;
+            if ((result = hf_comm_recv(c->world, -1, &from, &tag, &buf, &len)) < 0)
+                return result;
+            if (tag == TAG_FAIL) {
+                result = hf_error(HF_EINTERNAL, "rank %d failed: %s", from, buf);
+                free(buf);
+                return result;
+            }
+            c->outstanding[from]--;
+            c->in_flight--;
+            result = deliver(c, buf);
+            free(buf);
+            if (result < 0)
+                return result;
+            if ((result = feed_remote(c, from)) < 0)
+                return result;
+            progress = 1;
+        }
+        /* Results of the local worker thread. */
+        pthread_mutex_lock(&b->mu);
+        char **res = b->results;
+        size_t n_res = b->n_results;
+        int failed = b->failed;
+        b->results = NULL;
+        b->n_results = b->cap_results = 0;
+        pthread_mutex_unlock(&b->mu);
+        if (failed) {
+            for (size_t i = 0; i < n_res; i++)
+                free(res[i]);
+            free(res);
+            return hf_error(HF_EINTERNAL, "rank 0 worker failed: %s", b->error);
+        }
+        for (size_t i = 0; i < n_res; i++) {
+            c->outstanding[0]--;
+            c->in_flight--;
+            if (result >= 0)
+                result = deliver(c, res[i]);
+            free(res[i]);
+        }
+        free(res);
+        if (result < 0)
+            return result;
+        if (n_res > 0)
+            progress = 1;
+        feed_local(c, b);
+        double now = hf_now();
+        if (c->opts->on_tick && now - last_tick >= 0.2) {
+            c->opts->on_tick(c->opts->arg);
+            last_tick = now;
+        }
+        if (progress) {
+            backoff = 20000;
+        } else {
+            nap(backoff);
+            if (backoff < 1000000)
+                backoff *= 2;
+        }
+    }
+    return result;
+}
+
+int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
+                 const unsigned char *done, const hf_sched_opts *opts)
+{
+    int rank = hf_comm_rank(world);
+    int size = hf_comm_size(world);
+    if (rank != 0) {
+        int rc = worker_loop(world, ctx, tasks);
+        return hf_comm_check(world, rc);
+    }
+
+    int result = HF_OK;
+    coord c = {.world = world, .tasks = tasks, .opts = opts, .ctx = ctx};
+    local_box box = {.ctx = ctx, .tasks = tasks};
+    pthread_t thread;
+    int thread_started = 0;
+    c.pending = hf_malloc((tasks->n_tasks ? tasks->n_tasks : 1) * sizeof *c.pending);
+    c.outstanding = hf_calloc((size_t)size, sizeof *c.outstanding);
+    if (!c.pending || !c.outstanding) {
+        result = HF_ENOMEM;
+        goto stop_workers;
+    }
+    for (size_t i = 0; i < tasks->n_tasks; i++)
+        if (!done || !done[i])
+            c.pending[c.n_pending++] = (int)i;
+    pthread_mutex_init(&box.mu, NULL);
+    pthread_cond_init(&box.cv, NULL);
+    if (pthread_create(&thread, NULL, local_worker, &box) != 0) {
+        result = hf_error(HF_EINTERNAL, "cannot start rank 0's worker thread");
+        goto stop_workers;
+    }
+    thread_started = 1;
+    result = coordinate(&c, &box);
+
+stop_workers:
+    if (thread_started) {
+        pthread_mutex_lock(&box.mu);
+        box.stop = 1;
+        box.n_queued = 0;
+        pthread_cond_signal(&box.cv);
+        pthread_mutex_unlock(&box.mu);
+        pthread_join(thread, NULL);
+        for (size_t i = 0; i < box.n_results; i++)
+            free(box.results[i]);
+        free(box.results);
+        pthread_mutex_destroy(&box.mu);
+        pthread_cond_destroy(&box.cv);
+    }
+    /* Drain what remote workers still report, then release them. On an error we cannot wait for
+     * them: the caller aborts the job. */
+    if (result >= 0) {
+        for (int w = 1; w < size; w++)
+            hf_comm_send(world, w, TAG_STOP, NULL, 0);
+    }
+    if (result >= 0 && c.opts->stop && *c.opts->stop && c.next < c.n_pending)
+        result = HF_EINTR;
+    else if (result >= 0 && c.stopping && c.next < c.n_pending)
+        result = HF_EINTR;
+    free(c.pending);
+    free(c.outstanding);
+    if (result < 0 && result != HF_EINTR)
+        return result; /* caller aborts: the workers are still waiting for tasks */
+    int rc = hf_comm_check(world, HF_OK);
+    return rc < 0 ? rc : result;
+}

@@ -1,0 +1,31 @@
+/* scheduler.h - dynamic scheduling of tasks over the ranks.
+ *
+ * Rank 0's main thread is the coordinator: it hands task ids to workers as they become free (a slow
+ * task holds back nobody else), collects their results and passes each one to `on_result` (journal,
+ * score table, progress) in the order they arrive. Rank 0 also works, in a second thread that
+ * talks to the coordinator through shared memory, so one rank still runs a sweep and two ranks
+ * both compute. Only the coordinator thread calls MPI during the sweep. */
+#ifndef HF_SCHEDULER_H
+#define HF_SCHEDULER_H
+
+#include "../worker/task.h"
+#include "comm.h"
+
+#include <signal.h>
+
+typedef struct hf_sched_opts {
+    /* Rank 0 only: called for each finished task with its JSON line; a negative return aborts. */
+    int (*on_result)(void *arg, const hf_task_result *r, const char *json);
+    void *arg;
+    /* Rank 0 only: called about every 200 ms while the sweep runs. */
+    void (*on_tick)(void *arg);
+    /* Set asynchronously (signal handler): stop handing out tasks, finish the running ones. */
+    volatile sig_atomic_t *stop;
+} hf_sched_opts;
+
+/* Collective over `world`. Runs every task whose done[id] is 0 (done is significant on rank 0
+ * only). Returns HF_EINTR if *stop was raised before every task ran, HF_OK when all ran. */
+int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
+                 const unsigned char *done, const hf_sched_opts *opts);
+
+#endif

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The README's first command: install what is needed, build, and run a real example job end to end
+# (validate, a 4-rank sweep, batch prediction) on the diabetes data shipped in examples/data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_MCA_mpi_yield_when_idle=1 OPENBLAS_NUM_THREADS=1
+hf=build/hyperfold
+$hf validate examples/diabetes-ridge.yaml | head -20
+mpirun -np 4 $hf run examples/diabetes-ridge.yaml
+mpirun -np 4 $hf predict --model runs/diabetes-ridge/model.h5 \
+  --input examples/data/diabetes.csv --output runs/diabetes-ridge/predictions.csv
+echo "--- runs/diabetes-ridge/results.json (best)"
+python3 -c 'import json;r=json.load(open("runs/diabetes-ridge/results.json"));print(json.dumps(r["best"],indent=2))' 2>/dev/null \
+  || grep -A12 '"best"' runs/diabetes-ridge/results.json
+echo "--- first predictions"
+head -5 runs/diabetes-ridge/predictions.csv

@@ -1,0 +1,499 @@
+/* task.c - runs one task: preprocessing fitted on the split's training rows, one model fit call for
+ * the whole batch of trials, predictions on the validation rows, and every metric. */
+#include "task.h"
+#include "../common/hf.h"
+#include "metrics.h"
+#include "preprocess.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A one-entry cache: the preprocessed training and validation matrices of the last (split,
+ * preprocessing config) pair, reused by every batch that shares them. */
+typedef struct prep_cache {
+    int split;
+    hf_prep_config cfg;
+    int valid;
+    hf_prep *prep;
+    double *Xtr, *Xva, *ytr, *yva;
+    size_t q;
+} prep_cache;
+
+static void cache_clear(prep_cache *c)
+{
+    hf_prep_free(c->prep);
+    free(c->Xtr);
+    free(c->Xva);
+    free(c->ytr);
+    free(c->yva);
+    memset(c, 0, sizeof *c);
+}
+
+void hf_task_ctx_release(hf_task_ctx *ctx)
+{
+    if (ctx->cache) {
+        cache_clear(ctx->cache);
+        free(ctx->cache);
+        ctx->cache = NULL;
+    }
+}
+
+/* Two trials may share one fit call if their preprocessing is the same and the model says so. */
+static int trials_share(const hf_spec *spec, const hf_model_ops *model, const hf_trial *a,
+                        const hf_trial *b, const hf_value *ma, const hf_value *mb)
+{
+    for (size_t i = 0; i < spec->n_params; i++)
+        if (strncmp(spec->params[i].name, "preprocess.", 11) == 0 &&
+            !hf_value_equal(&a->values[i], &b->values[i]))
+            return 0;
+    return model->can_share && model->can_share(ma, mb);
+}
+
+/* The model's parameter values of a trial, in the model's order. */
+static int model_values(const hf_spec *spec, const hf_model_ops *model, const hf_trial *t,
+                        hf_value *out)
+{
+    for (size_t i = 0; i < model->n_params; i++) {
+        long k = hf_spec_param_index(spec, model->params[i].name);
+        if (k < 0) {
+            int rc = hf_model_param_default(&model->params[i], &out[i]);
+            if (rc < 0)
+                return rc;
+        } else {
+            out[i] = t->values[k]; /* shallow: borrowed from the trial */
+        }
+    }
+    return HF_OK;
+}
+
+int hf_task_list_make(const hf_spec *spec, const hf_model_ops *model, const hf_trial *trials,
+                      size_t n_trials, size_t n_splits, size_t max_batch, hf_task_list *out)
+{
+    int result = HF_OK;
+    size_t np = model->n_params;
+    int *batch_of = hf_malloc((n_trials ? n_trials : 1) * sizeof *batch_of);
+    size_t *batch_size = hf_calloc(n_trials ? n_trials : 1, sizeof *batch_size);
+    int *leader = hf_malloc((n_trials ? n_trials : 1) * sizeof *leader);
+    hf_value *va = hf_calloc(np ? np : 1, sizeof *va);
+    hf_value *vb = hf_calloc(np ? np : 1, sizeof *vb);
+    size_t n_batches = 0;
+    memset(out, 0, sizeof *out);
+    if (!batch_of || !batch_size || !leader || !va || !vb) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    /* Greedy, deterministic batching in trial order. */
+    for (size_t t = 0; t < n_trials; t++) {
+        batch_of[t] = -1;
+        if ((result = model_values(spec, model, &trials[t], va)) < 0)
+            goto out;
+        for (size_t b = 0; b < n_batches && batch_of[t] < 0; b++) {
+            if (batch_size[b] >= max_batch)
+                continue;
+            if ((result = model_values(spec, model, &trials[leader[b]], vb)) < 0)
+                goto out;
+            if (trials_share(spec, model, &trials[leader[b]], &trials[t], vb, va))
+                batch_of[t] = (int)b;
+        }
+        if (batch_of[t] < 0) {
+            leader[n_batches] = (int)t;
+            batch_of[t] = (int)n_batches++;
+        }
+        batch_size[batch_of[t]]++;
+    }
+    out->n_tasks = n_batches * n_splits;
+    out->tasks = hf_calloc(out->n_tasks ? out->n_tasks : 1, sizeof *out->tasks);
+    if (!out->tasks) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    /* Task order: batch-major, so that the first tasks cover every split of the first trials and a
+     * best-so-far score appears early. */
+    size_t id = 0;
+    for (size_t b = 0; b < n_batches; b++) {
+        for (size_t s = 0; s < n_splits; s++) {
+            hf_task *task = &out->tasks[id];
+            task->id = (int)id;
+            task->split = (int)s;
+            task->trials = hf_malloc(batch_size[b] * sizeof *task->trials);
+            if (!task->trials) {
+                result = HF_ENOMEM;
+                goto out;
+            }
+            for (size_t t = 0; t < n_trials; t++)
+                if (batch_of[t] == (int)b)
+                    task->trials[task->n_trials++] = (int)t;
+            id++;
+        }
+    }
+out:
+    if (result < 0)
+        hf_task_list_free(out);
+    free(batch_of);
+    free(batch_size);
+    free(leader);
+    free(va);
+    free(vb);
+    return result;
+}
+
+void hf_task_list_free(hf_task_list *l)
+{
+    if (!l->tasks)
+        return;
+    for (size_t i = 0; i < l->n_tasks; i++)
+        free(l->tasks[i].trials);
+    free(l->tasks);
+    l->tasks = NULL;
+    l->n_tasks = 0;
+}
+
+static int gather_y(const hf_dataset *d, const int64_t *rows, size_t n, double **out)
+{
+    double *y = hf_malloc((n ? n : 1) * sizeof *y);
+    if (!y)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        y[i] = d->y[rows[i]];
+    *out = y;
+    return HF_OK;
+}
+
+static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, prep_cache **out)
+{
+    if (!ctx->cache) {
+        ctx->cache = hf_calloc(1, sizeof(prep_cache));
+        if (!ctx->cache)
+            return HF_ENOMEM;
+    }
+    prep_cache *c = ctx->cache;
+    *out = c;
+    if (c->valid && c->split == split && hf_prep_config_equal(&c->cfg, cfg))
+        return HF_OK;
+    cache_clear(c);
+    const hf_split *sp = &ctx->folds->splits[split];
+    const hf_dataset *d = ctx->data;
+    int result = hf_prep_fit(cfg, d->schema, d->X, sp->train, sp->n_train, &c->prep);
+    if (result < 0)
+        goto out;
+    c->q = hf_prep_n_outputs(c->prep);
+    c->Xtr = hf_malloc((sp->n_train ? sp->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
+    c->Xva = hf_malloc((sp->n_valid ? sp->n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
+    if (!c->Xtr || !c->Xva) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    if ((result = hf_prep_transform(c->prep, d->X, sp->train, sp->n_train, c->Xtr)) < 0 ||
+        (result = hf_prep_transform(c->prep, d->X, sp->valid, sp->n_valid, c->Xva)) < 0 ||
+        (result = gather_y(d, sp->train, sp->n_train, &c->ytr)) < 0 ||
+        (result = gather_y(d, sp->valid, sp->n_valid, &c->yva)) < 0)
+        goto out;
+    c->split = split;
+    c->cfg = *cfg;
+    c->valid = 1;
+out:
+    if (result < 0)
+        cache_clear(c);
+    return result;
+}
+
+/* Fits and scores trials[0..k) of the task together; on failure, fails them all with the
+ * message. */
+static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
+                         hf_value *const *mvals, hf_trial_result *res, size_t k)
+{
+    const hf_model_ops *model = ctx->model;
+    size_t n_classes =
+        ctx->data->schema->task == HF_TASK_CLASSIFICATION ? ctx->data->schema->n_classes : 0;
+    hf_fit_data fd = {.X = c->Xtr,
+                      .n = sp->n_train,
+                      .p = c->q,
+                      .y = c->ytr,
+                      .n_classes = n_classes,
+                      .group = ctx->group};
+    hf_fitted **fitted = hf_calloc(k, sizeof *fitted);
+    size_t n_out = n_classes ? n_classes : 1;
+    double *pred = hf_malloc((sp->n_valid ? sp->n_valid : 1) * n_out * sizeof *pred);
+    int result = HF_OK;
+    if (!fitted || !pred) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    double t0 = hf_now();
+    result = model->fit(&fd, (const hf_value *const *)mvals, k, fitted);
+    double fit_s = (hf_now() - t0) / (double)k;
+    for (size_t i = 0; i < k && result >= 0; i++) {
+        res[i].fit_seconds = fit_s;
+        int rc = model->predict(fitted[i], c->Xva, sp->n_valid, c->q, pred);
+        for (size_t m = 0; m < ctx->n_metrics && rc >= 0; m++) {
+            const hf_metric *metric = hf_metric_find(ctx->metrics[m]);
+            rc = hf_metric_compute(metric, c->yva, pred, sp->n_valid, n_classes, &res[i].scores[m]);
+            if (rc >= 0 && !isfinite(res[i].scores[m]))
+                rc = hf_error(HF_ENUM, "%s is %g", ctx->metrics[m], res[i].scores[m]);
+        }
+        if (rc < 0) {
+            res[i].ok = 0;
+            res[i].error = hf_strdup(hf_error_message());
+            hf_error_clear();
+        } else {
+            res[i].ok = 1;
+        }
+    }
+out:
+    if (fitted)
+        for (size_t i = 0; i < k; i++)
+            hf_fitted_free(fitted[i]);
+    free(fitted);
+    free(pred);
+    return result;
+}
+
+int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
+{
+    int result = HF_OK;
+    size_t k = task->n_trials;
+    size_t np = ctx->model->n_params;
+    hf_value *vals = NULL;
+    hf_value **mvals = NULL;
+    double t_start = hf_now();
+    memset(out, 0, sizeof *out);
+    out->task = task->id;
+    out->split = task->split;
+    out->n_trials = k;
+    out->n_metrics = ctx->n_metrics;
+    out->trials = hf_calloc(k, sizeof *out->trials);
+    vals = hf_calloc(k * (np ? np : 1), sizeof *vals);
+    mvals = hf_calloc(k, sizeof *mvals);
+    if (!out->trials || !vals || !mvals) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < k; i++) {
+        hf_trial_result *r = &out->trials[i];
+        r->trial = task->trials[i];
+        r->scores = hf_malloc((ctx->n_metrics ? ctx->n_metrics : 1) * sizeof *r->scores);
+        if (!r->scores) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        for (size_t m = 0; m < ctx->n_metrics; m++)
+            r->scores[m] = NAN;
+        mvals[i] = vals + i * np;
+        if ((result = model_values(ctx->spec, ctx->model, &ctx->trials[r->trial], mvals[i])) < 0)
+            goto out;
+    }
+
+    hf_prep_config cfg;
+    prep_cache *c = NULL;
+    const hf_split *sp = &ctx->folds->splits[task->split];
+    if ((result = hf_prep_config_from_trial(ctx->spec, &ctx->trials[task->trials[0]], &cfg)) < 0 ||
+        (result = cache_fill(ctx, task->split, &cfg, &c)) < 0) {
+        if (result == HF_ENOMEM)
+            goto out;
+        /* Preprocessing itself failed for this split: every trial of the batch fails. */
+        for (size_t i = 0; i < k; i++) {
+            out->trials[i].ok = 0;
+            out->trials[i].error = hf_strdup(hf_error_message());
+        }
+        hf_error_clear();
+        result = HF_OK;
+        goto out;
+    }
+    result = fit_and_score(ctx, c, sp, mvals, out->trials, k);
+    if (result == HF_ENOMEM)
+        goto out;
+    if (result < 0 && k > 1) {
+        /* The batch failed as a whole: fit its trials one at a time to isolate the failure. */
+        hf_error_clear();
+        result = HF_OK;
+        for (size_t i = 0; i < k; i++) {
+            int rc = fit_and_score(ctx, c, sp, &mvals[i], &out->trials[i], 1);
+            if (rc == HF_ENOMEM) {
+                result = rc;
+                goto out;
+            }
+            if (rc < 0) {
+                out->trials[i].ok = 0;
+                free(out->trials[i].error);
+                out->trials[i].error = hf_strdup(hf_error_message());
+                hf_error_clear();
+            }
+        }
+    } else if (result < 0) {
+        out->trials[0].ok = 0;
+        out->trials[0].error = hf_strdup(hf_error_message());
+        hf_error_clear();
+        result = HF_OK;
+    }
+out:
+    out->seconds = hf_now() - t_start;
+    free(vals);
+    free(mvals);
+    return result;
+}
+
+void hf_task_result_free(hf_task_result *r)
+{
+    if (!r->trials)
+        return;
+    for (size_t i = 0; i < r->n_trials; i++) {
+        free(r->trials[i].error);
+        free(r->trials[i].scores);
+    }
+    free(r->trials);
+    r->trials = NULL;
+}
+
+/* A NaN or infinite score is written as null. */
+static json_t *score_json(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+char *hf_task_result_to_json(const hf_task_result *r, const char *const *metrics, size_t n_metrics)
+{
+    json_t *o = json_object();
+    json_t *arr = json_array();
+    json_object_set_new(o, "task", json_integer(r->task));
+    json_object_set_new(o, "split", json_integer(r->split));
+    json_object_set_new(o, "worker", json_integer(r->worker));
+    json_object_set_new(o, "seconds", json_real(r->seconds));
+    for (size_t i = 0; i < r->n_trials; i++) {
+        const hf_trial_result *t = &r->trials[i];
+        json_t *jt = json_object();
+        json_object_set_new(jt, "trial", json_integer(t->trial));
+        json_object_set_new(jt, "status", json_string(t->ok ? "ok" : "failed"));
+        if (!t->ok && t->error)
+            json_object_set_new(jt, "error", json_string(t->error));
+        json_t *sc = json_object();
+        for (size_t m = 0; m < n_metrics; m++)
+            json_object_set_new(sc, metrics[m], score_json(t->scores[m]));
+        json_object_set_new(jt, "scores", sc);
+        json_object_set_new(jt, "fit_seconds", json_real(t->fit_seconds));
+        json_array_append_new(arr, jt);
+    }
+    json_object_set_new(o, "trials", arr);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (!s)
+        hf_error(HF_ENOMEM, "out of memory encoding a task result");
+    return s;
+}
+
+int hf_task_result_from_json(const char *text, const char *const *metrics, size_t n_metrics,
+                             hf_task_result *out)
+{
+    json_error_t jerr;
+    memset(out, 0, sizeof *out);
+    json_t *o = json_loads(text, 0, &jerr);
+    int result = HF_OK;
+    if (!o || !json_is_object(o)) {
+        result = hf_error(HF_EDATA, "malformed task result: %s", o ? "not an object" : jerr.text);
+        goto out;
+    }
+    json_t *arr = json_object_get(o, "trials");
+    if (!json_is_array(arr)) {
+        result = hf_error(HF_EDATA, "malformed task result: no trials");
+        goto out;
+    }
+    out->task = (int)json_integer_value(json_object_get(o, "task"));
+    out->split = (int)json_integer_value(json_object_get(o, "split"));
+    out->worker = (int)json_integer_value(json_object_get(o, "worker"));
+    out->seconds = json_real_value(json_object_get(o, "seconds"));
+    out->n_trials = json_array_size(arr);
+    out->n_metrics = n_metrics;
+    out->trials = hf_calloc(out->n_trials ? out->n_trials : 1, sizeof *out->trials);
+    if (!out->trials) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < out->n_trials; i++) {
+        json_t *jt = json_array_get(arr, i);
+        hf_trial_result *t = &out->trials[i];
+        t->trial = (int)json_integer_value(json_object_get(jt, "trial"));
+        const char *status = json_string_value(json_object_get(jt, "status"));
+        t->ok = status && strcmp(status, "ok") == 0;
+        const char *err = json_string_value(json_object_get(jt, "error"));
+        if (err && !(t->error = hf_strdup(err))) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        t->fit_seconds = json_real_value(json_object_get(jt, "fit_seconds"));
+        t->scores = hf_malloc((n_metrics ? n_metrics : 1) * sizeof *t->scores);
+        if (!t->scores) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        json_t *sc = json_object_get(jt, "scores");
+        for (size_t m = 0; m < n_metrics; m++) {
+            json_t *v = json_object_get(sc, metrics[m]);
+            t->scores[m] = json_is_number(v) ? json_number_value(v) : NAN;
+        }
+    }
+out:
+    if (result < 0)
+        hf_task_result_free(out);
+    json_decref(o);
+    return result;
+}
+
+int hf_fit_pipeline(const hf_spec *spec, const hf_dataset *d, const hf_model_ops *model,
+                    const hf_trial *trial, const int64_t *rows, size_t n, void *group,
+                    hf_prep **prep, hf_fitted **fitted)
+{
+    int result = HF_OK;
+    hf_prep_config cfg;
+    double *X = NULL, *y = NULL;
+    hf_value *mv = hf_calloc(model->n_params ? model->n_params : 1, sizeof *mv);
+    *prep = NULL;
+    *fitted = NULL;
+    if (!mv)
+        return HF_ENOMEM;
+    if ((result = model_values(spec, model, trial, mv)) < 0 ||
+        (result = hf_prep_config_from_trial(spec, trial, &cfg)) < 0 ||
+        (result = hf_prep_fit(&cfg, d->schema, d->X, rows, n, prep)) < 0)
+        goto out;
+    size_t q = hf_prep_n_outputs(*prep);
+    X = hf_malloc((n ? n : 1) * (q ? q : 1) * sizeof *X);
+    if (!X) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    if ((result = hf_prep_transform(*prep, d->X, rows, n, X)) < 0 ||
+        (result = gather_y(d, rows, n, &y)) < 0)
+        goto out;
+    hf_fit_data fd = {.X = X,
+                      .n = n,
+                      .p = q,
+                      .y = y,
+                      .n_classes =
+                          d->schema->task == HF_TASK_CLASSIFICATION ? d->schema->n_classes : 0,
+                      .group = group};
+    const hf_value *pv = mv;
+    result = model->fit(&fd, &pv, 1, fitted);
+out:
+    if (result < 0) {
+        hf_prep_free(*prep);
+        *prep = NULL;
+    }
+    free(X);
+    free(y);
+    free(mv);
+    return result;
+}
+
+int hf_predict_pipeline(const hf_prep *prep, const hf_fitted *fitted, const hf_dataset *d,
+                        const int64_t *rows, size_t n, double *out)
+{
+    size_t q = hf_prep_n_outputs(prep);
+    double *X = hf_malloc((n ? n : 1) * (q ? q : 1) * sizeof *X);
+    if (!X)
+        return HF_ENOMEM;
+    int result = hf_prep_transform(prep, d->X, rows, n, X);
+    if (result >= 0)
+        result = fitted->ops->predict(fitted, X, n, q, out);
+    free(X);
+    return result;
+}
