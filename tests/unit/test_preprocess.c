@@ -1,0 +1,515 @@
+/* test_preprocess.c - the in-fold preprocessing pipeline (worker/preprocess.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/hf.h"
+#include "common/rng.h"
+#include "worker/preprocess.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A schema from a list of column types; categorical columns get the categories given. */
+static hf_schema *make_schema(size_t p, const hf_col_type *types, const char *const *names,
+                              const char *const *cats, size_t n_cats)
+{
+    hf_schema *s = calloc(1, sizeof *s);
+    s->n_features = p;
+    s->features = calloc(p, sizeof *s->features);
+    for (size_t j = 0; j < p; j++) {
+        s->features[j].name = strdup(names[j]);
+        s->features[j].type = types[j];
+        if (types[j] == HF_COL_CATEGORICAL) {
+            s->features[j].n_categories = n_cats;
+            s->features[j].categories = calloc(n_cats, sizeof(char *));
+            for (size_t c = 0; c < n_cats; c++)
+                s->features[j].categories[c] = strdup(cats[c]);
+        } else if (types[j] == HF_COL_BOOLEAN) {
+            s->features[j].n_categories = 2;
+            s->features[j].categories = calloc(2, sizeof(char *));
+            s->features[j].categories[0] = strdup("false");
+            s->features[j].categories[1] = strdup("true");
+        }
+    }
+    s->target = strdup("y");
+    s->task = HF_TASK_REGRESSION;
+    return s;
+}
+
+static int find_output(const hf_prep *p, const char *name)
+{
+    const char *const *names = hf_prep_output_names(p);
+    for (size_t i = 0; i < hf_prep_n_outputs(p); i++)
+        if (strcmp(names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void test_identity_copy(void **state)
+{
+    (void)state;
+    const hf_col_type types[3] = {HF_COL_NUMERIC, HF_COL_NUMERIC, HF_COL_NUMERIC};
+    const char *const names[3] = {"a", "b", "c"};
+    hf_schema *s = make_schema(3, types, names, NULL, 0);
+    size_t n = 50;
+    double *X = malloc(n * 3 * sizeof *X);
+    hf_rng rng;
+    hf_rng_init(&rng, 1, 2, 3);
+    for (size_t i = 0; i < n * 3; i++)
+        X[i] = (hf_rng_uniform(&rng) - 0.5) * 1e3 / 3.0;
+    hf_prep_config cfg;
+    hf_prep_config_default(&cfg);
+    hf_prep *p = NULL;
+    int64_t rows[25];
+    for (int i = 0; i < 25; i++)
+        rows[i] = 2 * i;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, rows, 25, &p), 0);
+    assert_int_equal(hf_prep_n_outputs(p), 3);
+    assert_string_equal(hf_prep_output_names(p)[1], "b");
+    double *out = malloc(n * 3 * sizeof *out);
+    assert_int_equal(hf_prep_transform(p, X, NULL, n, out), 0);
+    assert_memory_equal(out, X, n * 3 * sizeof *X);
+    hf_prep_free(p);
+    free(out);
+    free(X);
+    hf_schema_free(s);
+}
+
+static void test_numeric_imputation(void **state)
+{
+    (void)state;
+    const hf_col_type types[1] = {HF_COL_NUMERIC};
+    const char *const names[1] = {"v"};
+    hf_schema *s = make_schema(1, types, names, NULL, 0);
+    double X[8] = {1, NAN, 3, 3, 10, NAN, 2, NAN};
+    hf_prep_config cfg;
+    hf_prep_config_default(&cfg);
+    hf_prep *p = NULL;
+    double out[8], imp, cen, sca;
+
+    /* mean of 1, 3, 3, 10, 2 */
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    assert_int_equal(hf_prep_feature_stats(p, 0, &imp, &cen, &sca), 0);
+    assert_true(fabs(imp - 19.0 / 5.0) < 1e-15);
+    assert_int_equal(hf_prep_transform(p, X, NULL, 8, out), 0);
+    assert_true(fabs(out[1] - 3.8) < 1e-15 && out[0] == 1.0 && out[4] == 10.0);
+    hf_prep_free(p);
+
+    /* median of 1, 2, 3, 3, 10 is 3; of 1, 3, 10, 2 (rows 0, 2, 4, 6 ... minus one 3) is 2.5 */
+    cfg.impute_numeric = HF_IMPUTE_MEDIAN;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    hf_prep_feature_stats(p, 0, &imp, &cen, &sca);
+    assert_true(imp == 3.0);
+    hf_prep_free(p);
+    int64_t even_rows[5] = {0, 1, 2, 4, 6};
+    assert_int_equal(hf_prep_fit(&cfg, s, X, even_rows, 5, &p), 0);
+    hf_prep_feature_stats(p, 0, &imp, &cen, &sca);
+    assert_true(imp == 2.5);
+    hf_prep_free(p);
+
+    /* most_frequent: 3 appears twice */
+    cfg.impute_numeric = HF_IMPUTE_MOST_FREQUENT;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    hf_prep_feature_stats(p, 0, &imp, &cen, &sca);
+    assert_true(imp == 3.0);
+    hf_prep_free(p);
+    /* ties -> the smallest value: 1, 10, 2 each once among rows 0, 4, 6 */
+    int64_t tie_rows[4] = {4, 6, 0, 5};
+    assert_int_equal(hf_prep_fit(&cfg, s, X, tie_rows, 4, &p), 0);
+    hf_prep_feature_stats(p, 0, &imp, &cen, &sca);
+    assert_true(imp == 1.0);
+    hf_prep_free(p);
+
+    /* constant: fill_value, default 0 */
+    cfg.impute_numeric = HF_IMPUTE_CONSTANT;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    hf_prep_transform(p, X, NULL, 8, out);
+    assert_true(out[1] == 0.0 && out[7] == 0.0);
+    hf_prep_free(p);
+    cfg.fill_given = 1;
+    cfg.fill_number = -4.5;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    hf_prep_transform(p, X, NULL, 8, out);
+    assert_true(out[1] == -4.5 && out[5] == -4.5 && out[2] == 3.0);
+    hf_prep_free(p);
+    hf_schema_free(s);
+}
+
+/* Independent population mean/std of a column after mean imputation. */
+static void ref_standard(const double *X, size_t n, size_t p, size_t j, double *mean, double *sd)
+{
+    double sum = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(X[i * p + j])) {
+            sum += X[i * p + j];
+            m++;
+        }
+    double fill = sum / (double)m, mu = 0, ss = 0;
+    for (size_t i = 0; i < n; i++)
+        mu += isnan(X[i * p + j]) ? fill : X[i * p + j];
+    mu /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double d = (isnan(X[i * p + j]) ? fill : X[i * p + j]) - mu;
+        ss += d * d;
+    }
+    *mean = mu;
+    *sd = sqrt(ss / (double)n);
+}
+
+static void test_scaling(void **state)
+{
+    (void)state;
+    const hf_col_type types[3] = {HF_COL_NUMERIC, HF_COL_NUMERIC, HF_COL_BOOLEAN};
+    const char *const names[3] = {"a", "const", "flag"};
+    hf_schema *s = make_schema(3, types, names, NULL, 0);
+    size_t n = 40;
+    double *X = malloc(n * 3 * sizeof *X), *out = malloc(n * 3 * sizeof *out);
+    hf_rng rng;
+    hf_rng_init(&rng, 9, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        X[i * 3] = i % 7 == 3 ? NAN : 100.0 + 20.0 * hf_rng_uniform(&rng);
+        X[i * 3 + 1] = 5.0;
+        X[i * 3 + 2] = (double)(i % 3 == 0);
+    }
+    hf_prep_config cfg;
+    hf_prep_config_default(&cfg);
+    cfg.scale = HF_SCALE_STANDARD;
+    hf_prep *p = NULL;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, n, &p), 0);
+    assert_int_equal(hf_prep_transform(p, X, NULL, n, out), 0);
+    for (size_t j = 0; j < 3; j++) {
+        double mu, sd;
+        ref_standard(X, n, 3, j, &mu, &sd);
+        if (sd == 0)
+            sd = 1; /* a zero std scales by 1 */
+        for (size_t i = 0; i < n; i++) {
+            double x = isnan(X[i * 3 + j]) ? NAN : X[i * 3 + j];
+            if (isnan(x))
+                continue;
+            assert_true(fabs(out[i * 3 + j] - (x - mu) / sd) < 1e-12);
+        }
+    }
+    /* the constant column becomes 0 */
+    assert_true(out[1] == 0.0 && out[3 * 17 + 1] == 0.0);
+    hf_prep_free(p);
+
+    cfg.scale = HF_SCALE_MINMAX;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, n, &p), 0);
+    assert_int_equal(hf_prep_transform(p, X, NULL, n, out), 0);
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(X[i * 3])) {
+            lo = fmin(lo, X[i * 3]);
+            hi = fmax(hi, X[i * 3]);
+        }
+    for (size_t i = 0; i < n; i++) {
+        if (!isnan(X[i * 3]))
+            assert_true(fabs(out[i * 3] - (X[i * 3] - lo) / (hi - lo)) < 1e-12);
+        assert_true(out[i * 3] >= -1e-15 && out[i * 3] <= 1 + 1e-15);
+        assert_true(out[i * 3 + 1] == 0.0);
+        assert_true(out[i * 3 + 2] == X[i * 3 + 2]); /* 0/1 with min 0, max 1 */
+    }
+    hf_prep_free(p);
+    free(X);
+    free(out);
+    hf_schema_free(s);
+}
+
+static const char *const cities[5] = {"Berlin", "Lyon", "Oslo", "Paris", "Rome"};
+
+static void test_onehot(void **state)
+{
+    (void)state;
+    const hf_col_type types[2] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL};
+    const char *const names[2] = {"age", "city"};
+    hf_schema *s = make_schema(2, types, names, cities, 5);
+    /* Training rows 0..5 use Lyon(1) x2, Paris(3) x3, Rome(4) x1 and one missing city. */
+    double X[] = {30, 1, 31, 3, 32, 3, 33, NAN, 34, 4, 35, 1, 36, 3,
+                  /* validation: Berlin (unseen), unknown code -1, missing, Paris */
+                  40, 0, 41, -1, 42, NAN, 43, 3};
+    hf_prep_config cfg;
+    hf_prep_config_default(&cfg);
+    hf_prep *p = NULL;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, &p), 0);
+    assert_int_equal(hf_prep_n_outputs(p), 4);
+    const char *const want[4] = {"age", "city=Lyon", "city=Paris", "city=Rome"};
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(hf_prep_output_names(p)[i], want[i]);
+    double out[11 * 4];
+    assert_int_equal(hf_prep_transform(p, X, NULL, 11, out), 0);
+    const double expect[11][4] = {
+        {30, 1, 0, 0}, {31, 0, 1, 0}, {32, 0, 1, 0}, {33, 0, 1, 0}, /* missing -> Paris */
+        {34, 0, 0, 1}, {35, 1, 0, 0}, {36, 0, 1, 0}, {40, 0, 0, 0}, /* unseen -> zeros */
+        {41, 0, 0, 0},                                              /* unknown -> zeros */
+        {42, 0, 1, 0}, {43, 0, 1, 0}};
+    for (int i = 0; i < 11; i++)
+        for (int k = 0; k < 4; k++)
+            assert_true(out[i * 4 + k] == expect[i][k]);
+    hf_prep_free(p);
+
+    /* min_frequency 2: Rome (1 row) is infrequent, and unseen/unknown codes join it. */
+    cfg.min_frequency = 2;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, &p), 0);
+    assert_int_equal(hf_prep_n_outputs(p), 4);
+    const char *const want2[4] = {"age", "city=Lyon", "city=Paris", "city=infrequent"};
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(hf_prep_output_names(p)[i], want2[i]);
+    assert_int_equal(hf_prep_transform(p, X, NULL, 11, out), 0);
+    assert_true(out[4 * 4 + 3] == 1.0 && out[4 * 4 + 1] == 0.0); /* Rome */
+    assert_true(out[7 * 4 + 3] == 1.0);                          /* Berlin (unseen) */
+    assert_true(out[8 * 4 + 3] == 1.0);                          /* code -1 */
+    assert_true(out[10 * 4 + 2] == 1.0 && out[10 * 4 + 3] == 0.0);
+    hf_prep_free(p);
+
+    /* constant categorical fill: "missing_value" becomes its own column in sorted position. */
+    cfg.min_frequency = 0;
+    cfg.impute_categorical = HF_IMPUTE_CONSTANT;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, &p), 0);
+    const char *const want3[5] = {"age", "city=Lyon", "city=Paris", "city=Rome",
+                                  "city=missing_value"};
+    assert_int_equal(hf_prep_n_outputs(p), 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(hf_prep_output_names(p)[i], want3[i]);
+    double out5[11 * 5];
+    hf_prep_transform(p, X, NULL, 11, out5);
+    assert_true(out5[3 * 5 + 4] == 1.0 && out5[3 * 5 + 2] == 0.0);
+    assert_true(out5[9 * 5 + 4] == 1.0);
+    hf_prep_free(p);
+    /* a fill text that is a known category maps onto it */
+    snprintf(cfg.fill_text, sizeof cfg.fill_text, "%s", "Oslo");
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, &p), 0);
+    assert_int_equal(find_output(p, "city=Oslo"), 2);
+    hf_prep_transform(p, X, NULL, 11, out5);
+    assert_true(out5[3 * 5 + 2] == 1.0);
+    hf_prep_free(p);
+    hf_schema_free(s);
+}
+
+static void test_indicator_and_dropped(void **state)
+{
+    (void)state;
+    const hf_col_type types[4] = {HF_COL_NUMERIC, HF_COL_NUMERIC, HF_COL_CATEGORICAL,
+                                  HF_COL_NUMERIC};
+    const char *const names[4] = {"age", "full", "city", "empty"};
+    hf_schema *s = make_schema(4, types, names, cities, 5);
+    double X[] = {1, 5, 1, NAN, NAN, 6, NAN, NAN, 3, 7, 3, NAN,
+                  /* validation row: missing in "full" (never missing in training) */
+                  NAN, NAN, 2, 8};
+    hf_prep_config cfg;
+    hf_prep_config_default(&cfg);
+    cfg.indicator = 1;
+    hf_prep *p = NULL;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 3, &p), 0);
+    /* "empty" is entirely missing in training: dropped (as SimpleImputer), but it keeps its
+     * indicator. Layout: numeric, one-hot, indicators. */
+    const char *const want[7] = {"age",          "full",          "city=Lyon",     "city=Paris",
+                                 "missing(age)", "missing(city)", "missing(empty)"};
+    assert_int_equal(hf_prep_n_outputs(p), 7);
+    for (int i = 0; i < 7; i++)
+        assert_string_equal(hf_prep_output_names(p)[i], want[i]);
+    double out[4 * 7];
+    assert_int_equal(hf_prep_transform(p, X, NULL, 4, out), 0);
+    const double expect[4][7] = {{1, 5, 1, 0, 0, 0, 1},
+                                 {2, 6, 1, 0, 1, 1, 1}, /* city missing -> Lyon (tie -> smallest) */
+                                 {3, 7, 0, 1, 0, 0, 1},
+                                 {2, 6, 0, 0, 1, 0, 0}}; /* Oslo unseen; "full" mean 6 */
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 7; k++)
+            assert_true(out[i * 7 + k] == expect[i][k]);
+    double imp, cen, sca;
+    hf_prep_feature_stats(p, 3, &imp, &cen, &sca);
+    assert_true(isnan(imp));
+    hf_prep_free(p);
+    hf_schema_free(s);
+}
+
+/* Statistics come from the training rows only: extreme values and new categories in the other
+ * rows change nothing. */
+static void test_no_leakage(void **state)
+{
+    (void)state;
+    const hf_col_type types[2] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL};
+    const char *const names[2] = {"x", "city"};
+    hf_schema *s = make_schema(2, types, names, cities, 5);
+    size_t n = 30, n_train = 0;
+    double *X = malloc(n * 2 * sizeof *X), *Xt = malloc(n * 2 * sizeof *Xt);
+    int64_t rows[30];
+    hf_rng rng;
+    hf_rng_init(&rng, 3, 3, 3);
+    for (size_t i = 0; i < n; i++) {
+        int train = i % 3 != 0;
+        X[i * 2] = train ? (i % 5 == 0 ? NAN : hf_rng_uniform(&rng)) : 1e9 + (double)i;
+        X[i * 2 + 1] = train ? (double)(1 + i % 3) : 0.0; /* Berlin only in validation */
+        if (train) {
+            rows[n_train] = (int64_t)i;
+            Xt[n_train * 2] = X[i * 2];
+            Xt[n_train * 2 + 1] = X[i * 2 + 1];
+            n_train++;
+        }
+    }
+    const hf_scale_kind scales[2] = {HF_SCALE_STANDARD, HF_SCALE_MINMAX};
+    for (int sk = 0; sk < 2; sk++) {
+        hf_prep_config cfg;
+        hf_prep_config_default(&cfg);
+        cfg.scale = scales[sk];
+        cfg.indicator = 1;
+        hf_prep *p = NULL, *q = NULL;
+        assert_int_equal(hf_prep_fit(&cfg, s, X, rows, n_train, &p), 0);
+        assert_int_equal(hf_prep_fit(&cfg, s, Xt, NULL, n_train, &q), 0);
+        double a[3], b[3];
+        hf_prep_feature_stats(p, 0, &a[0], &a[1], &a[2]);
+        hf_prep_feature_stats(q, 0, &b[0], &b[1], &b[2]);
+        assert_memory_equal(a, b, sizeof a);
+        assert_true(a[0] < 1.0); /* the imputed mean is of the training values in [0, 1) */
+        assert_int_equal(hf_prep_n_outputs(p), hf_prep_n_outputs(q));
+        assert_int_equal(find_output(p, "city=Berlin"), -1);
+        size_t w = hf_prep_n_outputs(p);
+        double *o1 = malloc(n * w * sizeof *o1), *o2 = malloc(n * w * sizeof *o2);
+        hf_prep_transform(p, X, NULL, n, o1);
+        hf_prep_transform(q, X, NULL, n, o2);
+        assert_memory_equal(o1, o2, n * w * sizeof *o1);
+        /* Validation rows are transformed with training statistics: far outside. */
+        assert_true(o1[0] > 1e3);
+        free(o1);
+        free(o2);
+        hf_prep_free(p);
+        hf_prep_free(q);
+    }
+    free(X);
+    free(Xt);
+    hf_schema_free(s);
+}
+
+static void test_export_import_roundtrip(void **state)
+{
+    (void)state;
+    const hf_col_type types[4] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL, HF_COL_BOOLEAN,
+                                  HF_COL_CATEGORICAL};
+    const char *const names[4] = {"age", "city", "member", "home"};
+    hf_schema *s = make_schema(4, types, names, cities, 5);
+    size_t n = 60;
+    double *X = malloc(n * 4 * sizeof *X);
+    hf_rng rng;
+    hf_rng_init(&rng, 11, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        X[i * 4] = i % 9 == 0 ? NAN : 20 + 50 * hf_rng_uniform(&rng);
+        X[i * 4 + 1] = i % 11 == 0 ? NAN : (double)hf_rng_below(&rng, 5);
+        X[i * 4 + 2] = (double)hf_rng_below(&rng, 2);
+        X[i * 4 + 3] = i % 4 == 0 ? NAN : (double)(hf_rng_below(&rng, 3) * 2);
+    }
+    for (int variant = 0; variant < 3; variant++) {
+        hf_prep_config cfg;
+        hf_prep_config_default(&cfg);
+        cfg.scale = variant == 0 ? HF_SCALE_STANDARD : HF_SCALE_MINMAX;
+        cfg.indicator = variant != 1;
+        cfg.min_frequency = variant == 2 ? 8 : 0;
+        cfg.impute_categorical = variant == 1 ? HF_IMPUTE_CONSTANT : HF_IMPUTE_MOST_FREQUENT;
+        cfg.impute_numeric = variant == 2 ? HF_IMPUTE_MEDIAN : HF_IMPUTE_MEAN;
+        hf_prep *p = NULL, *q = NULL;
+        assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 40, &p), 0);
+        hf_array *arrays = NULL;
+        size_t n_arrays = 0;
+        char *json = NULL;
+        assert_int_equal(hf_prep_export(p, &arrays, &n_arrays, &json), 0);
+        for (size_t i = 0; i < n_arrays; i++)
+            assert_null(strchr(arrays[i].name, '/'));
+        assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), 0);
+        assert_true(hf_prep_config_equal(hf_prep_get_config(p), hf_prep_get_config(q)));
+        size_t w = hf_prep_n_outputs(p);
+        assert_int_equal(hf_prep_n_outputs(q), w);
+        for (size_t i = 0; i < w; i++)
+            assert_string_equal(hf_prep_output_names(p)[i], hf_prep_output_names(q)[i]);
+        double *o1 = malloc(n * w * sizeof *o1), *o2 = malloc(n * w * sizeof *o2);
+        hf_prep_transform(p, X, NULL, n, o1);
+        hf_prep_transform(q, X, NULL, n, o2);
+        assert_memory_equal(o1, o2, n * w * sizeof *o1);
+        free(o1);
+        free(o2);
+        hf_prep_free(q);
+        q = NULL;
+        /* A schema with a different column is refused. */
+        s->features[1].type = HF_COL_NUMERIC;
+        hf_error_clear();
+        assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), HF_EDATA);
+        assert_null(q);
+        assert_non_null(strstr(hf_error_message(), "city"));
+        hf_error_clear();
+        s->features[1].type = HF_COL_CATEGORICAL;
+        hf_prep_export_free(arrays, n_arrays, json);
+        hf_prep_free(p);
+    }
+    free(X);
+    hf_schema_free(s);
+}
+
+static void test_config_from_trial(void **state)
+{
+    (void)state;
+    hf_param_space params[4];
+    memset(params, 0, sizeof params);
+    params[0].name = "alpha";
+    params[1].name = "preprocess.scale";
+    params[1].loc.line = 12;
+    params[1].loc.column = 5;
+    params[2].name = "preprocess.impute.indicator";
+    params[3].name = "preprocess.min_frequency";
+    hf_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.path = "job.yaml";
+    spec.params = params;
+    spec.n_params = 4;
+    hf_value values[4];
+    values[0].type = HF_VAL_NUMBER;
+    values[0].u.num = 0.5;
+    values[1].type = HF_VAL_STRING;
+    values[1].u.str = "minmax";
+    values[2].type = HF_VAL_BOOL;
+    values[2].u.b = 1;
+    values[3].type = HF_VAL_INT;
+    values[3].u.i = 3;
+    hf_trial trial = {0, values};
+    hf_prep_config cfg, def;
+    hf_prep_config_default(&def);
+    assert_int_equal(hf_prep_config_from_trial(&spec, &trial, &cfg), 0);
+    assert_int_equal(cfg.scale, HF_SCALE_MINMAX);
+    assert_int_equal(cfg.indicator, 1);
+    assert_int_equal(cfg.min_frequency, 3);
+    assert_int_equal(cfg.impute_numeric, HF_IMPUTE_MEAN);
+    assert_false(hf_prep_config_equal(&cfg, &def));
+    hf_prep_config again;
+    hf_prep_config_from_trial(&spec, &trial, &again);
+    assert_true(hf_prep_config_equal(&cfg, &again));
+
+    values[1].u.str = "zscore";
+    hf_error_clear();
+    assert_int_equal(hf_prep_config_from_trial(&spec, &trial, &cfg), HF_EINVAL);
+    assert_string_equal(hf_error_message(),
+                        "job.yaml:12:5: preprocess.scale: got \"zscore\", expected standard, "
+                        "minmax or none");
+    hf_error_clear();
+    values[1].u.str = "none";
+    params[3].name = "preprocess.bogus";
+    assert_int_equal(hf_prep_config_from_trial(&spec, &trial, &cfg), HF_EINVAL);
+    assert_non_null(strstr(hf_error_message(), "preprocess.bogus: unknown"));
+    hf_error_clear();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identity_copy),
+        cmocka_unit_test(test_numeric_imputation),
+        cmocka_unit_test(test_scaling),
+        cmocka_unit_test(test_onehot),
+        cmocka_unit_test(test_indicator_and_dropped),
+        cmocka_unit_test(test_no_leakage),
+        cmocka_unit_test(test_export_import_roundtrip),
+        cmocka_unit_test(test_config_from_trial),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
