@@ -1,0 +1,566 @@
+/* partition.c - HDF5 shard files and manifest.json (layout documented in partition.h). */
+#include "partition.h"
+#include "schema_json.h"
+#include "../common/fsutil.h"
+#include "../common/hf.h"
+
+#include <hdf5.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_BYTES ((size_t)1 << 20)
+
+void hf_manifest_free(hf_manifest *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_sources; i++) {
+        free(m->sources ? m->sources[i] : NULL);
+        free(m->fingerprints ? m->fingerprints[i] : NULL);
+    }
+    free(m->sources);
+    free(m->fingerprints);
+    hf_schema_free(m->schema);
+    for (size_t i = 0; i < m->n_shards; i++)
+        free(m->shards[i].file);
+    free(m->shards);
+    free(m->fingerprint_text);
+    free(m);
+}
+
+const hf_schema *hf_manifest_schema(const hf_manifest *m)
+{
+    return m->schema;
+}
+
+int64_t hf_manifest_n_rows(const hf_manifest *m)
+{
+    return m->n_rows;
+}
+
+const char *hf_manifest_fingerprint(const hf_manifest *m)
+{
+    return m->fingerprint_text ? m->fingerprint_text : "";
+}
+
+int64_t hf_manifest_rejected(const hf_manifest *m)
+{
+    return m->n_rejected;
+}
+
+const char *hf_manifest_spec_hash(const hf_manifest *m)
+{
+    return m->spec_hash;
+}
+
+char *hf_manifest_path(const char *dir)
+{
+    return hf_asprintf("%s/manifest.json", dir);
+}
+
+char *hf_shard_name(size_t index)
+{
+    return hf_asprintf("part-%05zu.h5", index);
+}
+
+char *hf_shard_path(const char *dir, size_t index)
+{
+    return hf_asprintf("%s/part-%05zu.h5", dir, index);
+}
+
+char *hf_manifest_to_json(const hf_manifest *m)
+{
+    json_t *root = json_object();
+    json_t *src = json_array();
+    json_t *shards = json_array();
+    json_t *schema = hf_schema_to_jansson(m->schema);
+    char *text = NULL;
+    int fail = !root || !src || !shards || !schema;
+    for (size_t i = 0; !fail && i < m->n_sources; i++) {
+        json_t *o = json_object();
+        fail |= !o || json_array_append_new(src, o) != 0;
+        if (!fail) {
+            fail |= json_object_set_new(o, "uri", json_string(m->sources[i])) != 0;
+            fail |= json_object_set_new(o, "fingerprint", json_string(m->fingerprints[i])) != 0;
+        }
+    }
+    for (size_t i = 0; !fail && i < m->n_shards; i++) {
+        json_t *o = json_object();
+        fail |= !o || json_array_append_new(shards, o) != 0;
+        if (!fail) {
+            fail |= json_object_set_new(o, "file", json_string(m->shards[i].file)) != 0;
+            fail |= json_object_set_new(o, "rows", json_integer(m->shards[i].rows)) != 0;
+            fail |= json_object_set_new(o, "first_row", json_integer(m->shards[i].first_row)) != 0;
+            fail |= json_object_set_new(o, "sha256", json_string(m->shards[i].sha256)) != 0;
+        }
+    }
+    if (!fail) {
+        fail |= json_object_set_new(root, "format_version", json_integer(m->version)) != 0;
+        fail |= json_object_set_new(root, "sources", src) != 0;
+        src = NULL;
+        fail |= json_object_set_new(root, "spec_hash", json_string(m->spec_hash)) != 0;
+        fail |= json_object_set_new(root, "schema", schema) != 0;
+        schema = NULL;
+        fail |= json_object_set_new(root, "n_rows", json_integer(m->n_rows)) != 0;
+        fail |= json_object_set_new(root, "rejected_rows", json_integer(m->n_rejected)) != 0;
+        fail |= json_object_set_new(root, "has_fold", json_boolean(m->has_fold)) != 0;
+        fail |= json_object_set_new(root, "has_group", json_boolean(m->has_group)) != 0;
+        fail |= json_object_set_new(root, "has_order", json_boolean(m->has_order)) != 0;
+        fail |= json_object_set_new(root, "shards", shards) != 0;
+        shards = NULL;
+    }
+    if (!fail)
+        text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text)
+        hf_error(HF_ENOMEM, "out of memory serialising manifest.json");
+    json_decref(root);
+    json_decref(src);
+    json_decref(shards);
+    json_decref(schema);
+    return text;
+}
+
+static int set_fingerprint_text(hf_manifest *m)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < m->n_sources; i++)
+        n += strlen(m->fingerprints[i]) + 1;
+    free(m->fingerprint_text);
+    m->fingerprint_text = hf_malloc(n);
+    if (!m->fingerprint_text)
+        return HF_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < m->n_sources; i++) {
+        if (i)
+            m->fingerprint_text[k++] = ';';
+        size_t l = strlen(m->fingerprints[i]);
+        memcpy(m->fingerprint_text + k, m->fingerprints[i], l);
+        k += l;
+    }
+    m->fingerprint_text[k] = '\0';
+    return HF_OK;
+}
+
+static int bad_key(const char *what, const char *key, const char *expected)
+{
+    return hf_error(HF_EINVAL, "%s: key \"%s\": got a missing or wrong value, expected %s", what,
+                    key, expected);
+}
+
+int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out)
+{
+    int result = HF_OK;
+    json_error_t err;
+    json_t *root = json_loads(text, 0, &err);
+    hf_manifest *m = NULL;
+    *out = NULL;
+    if (!root)
+        return hf_error(HF_EINVAL, "%s:%d:%d: %s", what, err.line, err.column, err.text);
+    m = hf_calloc(1, sizeof *m);
+    if (!m) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    json_t *v = json_object_get(root, "format_version");
+    if (!json_is_integer(v)) {
+        result = bad_key(what, "format_version", "an integer");
+        goto out;
+    }
+    m->version = (int)json_integer_value(v);
+    if (m->version != HF_MANIFEST_VERSION) {
+        result = hf_error(HF_EINVAL, "%s: format_version: got %d, expected %d", what, m->version,
+                          HF_MANIFEST_VERSION);
+        goto out;
+    }
+    json_t *src = json_object_get(root, "sources");
+    if (!json_is_array(src)) {
+        result = bad_key(what, "sources", "an array");
+        goto out;
+    }
+    m->n_sources = json_array_size(src);
+    m->sources = hf_calloc(m->n_sources ? m->n_sources : 1, sizeof *m->sources);
+    m->fingerprints = hf_calloc(m->n_sources ? m->n_sources : 1, sizeof *m->fingerprints);
+    if (!m->sources || !m->fingerprints) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < m->n_sources; i++) {
+        json_t *o = json_array_get(src, i);
+        json_t *u = json_object_get(o, "uri"), *f = json_object_get(o, "fingerprint");
+        if (!json_is_string(u) || !json_is_string(f)) {
+            result = bad_key(what, "sources", "objects with uri and fingerprint strings");
+            goto out;
+        }
+        m->sources[i] = hf_strdup(json_string_value(u));
+        m->fingerprints[i] = hf_strdup(json_string_value(f));
+        if (!m->sources[i] || !m->fingerprints[i]) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+    }
+    v = json_object_get(root, "spec_hash");
+    if (!json_is_string(v) || strlen(json_string_value(v)) != 64) {
+        result = bad_key(what, "spec_hash", "a 64-digit hex string");
+        goto out;
+    }
+    memcpy(m->spec_hash, json_string_value(v), 65);
+    result = hf_schema_from_jansson(json_object_get(root, "schema"), &m->schema);
+    if (result < 0) {
+        hf_error_prefix(result, "%s", what);
+        goto out;
+    }
+    v = json_object_get(root, "n_rows");
+    json_t *rj = json_object_get(root, "rejected_rows");
+    if (!json_is_integer(v) || !json_is_integer(rj)) {
+        result = bad_key(what, "n_rows", "integers n_rows and rejected_rows");
+        goto out;
+    }
+    m->n_rows = json_integer_value(v);
+    m->n_rejected = json_integer_value(rj);
+    m->has_fold = json_is_true(json_object_get(root, "has_fold"));
+    m->has_group = json_is_true(json_object_get(root, "has_group"));
+    m->has_order = json_is_true(json_object_get(root, "has_order"));
+    json_t *sh = json_object_get(root, "shards");
+    if (!json_is_array(sh)) {
+        result = bad_key(what, "shards", "an array");
+        goto out;
+    }
+    m->n_shards = json_array_size(sh);
+    m->shards = hf_calloc(m->n_shards ? m->n_shards : 1, sizeof *m->shards);
+    if (!m->shards) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    int64_t expect_first = 0;
+    for (size_t i = 0; i < m->n_shards; i++) {
+        json_t *o = json_array_get(sh, i);
+        json_t *f = json_object_get(o, "file"), *r = json_object_get(o, "rows");
+        json_t *fr = json_object_get(o, "first_row"), *h = json_object_get(o, "sha256");
+        if (!json_is_string(f) || !json_is_integer(r) || !json_is_integer(fr) ||
+            !json_is_string(h) || strlen(json_string_value(h)) != 64 ||
+            strchr(json_string_value(f), '/')) {
+            result = bad_key(what, "shards", "objects with file, rows, first_row and sha256");
+            goto out;
+        }
+        m->shards[i].file = hf_strdup(json_string_value(f));
+        if (!m->shards[i].file) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        m->shards[i].rows = json_integer_value(r);
+        m->shards[i].first_row = json_integer_value(fr);
+        memcpy(m->shards[i].sha256, json_string_value(h), 65);
+        if (m->shards[i].first_row != expect_first || m->shards[i].rows < 0) {
+            result = hf_error(HF_EINVAL, "%s: shards[%zu]: got first_row %lld, expected %lld", what,
+                              i, (long long)m->shards[i].first_row, (long long)expect_first);
+            goto out;
+        }
+        expect_first += m->shards[i].rows;
+    }
+    if (expect_first != m->n_rows) {
+        result = hf_error(HF_EINVAL, "%s: shards hold %lld rows, expected n_rows %lld", what,
+                          (long long)expect_first, (long long)m->n_rows);
+        goto out;
+    }
+    result = set_fingerprint_text(m);
+    if (result < 0)
+        goto out;
+    *out = m;
+    m = NULL;
+out:
+    json_decref(root);
+    hf_manifest_free(m);
+    return result;
+}
+
+int hf_manifest_read(const char *dir, hf_manifest **out)
+{
+    char *path = hf_manifest_path(dir);
+    char *text = NULL;
+    size_t len = 0;
+    int result;
+    *out = NULL;
+    if (!path)
+        return HF_ENOMEM;
+    result = hf_read_file(path, &text, &len);
+    if (result >= 0)
+        result = hf_manifest_from_json(text, path, out);
+    free(text);
+    free(path);
+    return result;
+}
+
+int hf_manifest_write(const char *dir, const hf_manifest *m)
+{
+    char *path = hf_manifest_path(dir);
+    char *text = hf_manifest_to_json(m);
+    int result = HF_ENOMEM;
+    if (path && text) {
+        size_t n = strlen(text);
+        char *withnl = hf_realloc(text, n + 2);
+        if (withnl) {
+            text = withnl;
+            text[n] = '\n';
+            text[n + 1] = '\0';
+            result = hf_write_file_atomic(path, text, n + 1);
+        }
+    }
+    free(path);
+    free(text);
+    return result;
+}
+
+/* ---- HDF5 --------------------------------------------------------------------------------- */
+
+static int h5_fail(const char *path, const char *what)
+{
+    return hf_error(HF_EIO, "%s: HDF5 %s failed", path, what);
+}
+
+/* Creates a dataset of rank 1 or 2 with rows x cols of `type`, chunked unless empty. */
+static hid_t create_dataset(hid_t file, const char *name, hid_t type, int64_t rows, size_t cols,
+                            int rank2)
+{
+    hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+    hid_t space = H5Screate_simple(rank2 ? 2 : 1, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t d = H5I_INVALID_HID;
+    if (space < 0 || dcpl < 0)
+        goto out;
+    H5Pset_obj_track_times(dcpl, 0);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    size_t width = rank2 ? cols : 1;
+    if (rows > 0 && width > 0) {
+        hsize_t per = CHUNK_BYTES / 8 / width;
+        if (per < 1)
+            per = 1;
+        if (per > (hsize_t)rows)
+            per = (hsize_t)rows;
+        hsize_t chunk[2] = {per, (hsize_t)cols};
+        H5Pset_chunk(dcpl, rank2 ? 2 : 1, chunk);
+    }
+    d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+out:
+    if (space >= 0)
+        H5Sclose(space);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return d;
+}
+
+/* Collective write of this rank's slab [offset, offset + count) of a dataset. */
+static int write_slab(const char *path, hid_t file, hid_t dxpl, const char *name, hid_t type,
+                      const hf_shard_slab *s, size_t cols, int rank2, const void *data)
+{
+    int result = HF_OK;
+    hid_t d = create_dataset(file, name, type, s->shard_rows, cols, rank2);
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    if (d < 0) {
+        result = h5_fail(path, "dataset create");
+        goto out;
+    }
+    fspace = H5Dget_space(d);
+    hsize_t start[2] = {(hsize_t)s->offset, 0};
+    hsize_t count[2] = {(hsize_t)s->count, (hsize_t)cols};
+    hsize_t one = 1;
+    int empty = s->count == 0 || (rank2 && cols == 0);
+    if (empty) {
+        mspace = H5Screate_simple(1, &one, NULL);
+        H5Sselect_none(mspace);
+        H5Sselect_none(fspace);
+    } else {
+        mspace = H5Screate_simple(rank2 ? 2 : 1, count, NULL);
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    }
+    static const double dummy = 0;
+    if (H5Dwrite(d, type, mspace, fspace, dxpl, empty ? (const void *)&dummy : data) < 0)
+        result = h5_fail(path, "write");
+out:
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    if (d >= 0 && H5Dclose(d) < 0 && result == HF_OK)
+        result = h5_fail(path, "dataset close");
+    return result;
+}
+
+int hf_shard_write(hf_comm *comm, const char *path, const hf_shard_slab *s)
+{
+    int result = HF_OK;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    hid_t file = H5I_INVALID_HID;
+    if (fapl < 0 || dxpl < 0) {
+        result = h5_fail(path, "property list create");
+        goto out;
+    }
+    if (H5Pset_fapl_mpio(fapl, hf_comm_mpi(comm), MPI_INFO_NULL) < 0 ||
+        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+        result = h5_fail(path, "MPI-IO setup");
+        goto out;
+    }
+    file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (file < 0) {
+        result = h5_fail(path, "file create");
+        goto out;
+    }
+    /* Every rank makes the same sequence of collective calls, whatever it holds. */
+    result = write_slab(path, file, dxpl, "X", H5T_NATIVE_DOUBLE, s, s->n_features, 1, s->X);
+    if (result >= 0)
+        result = write_slab(path, file, dxpl, "y", H5T_NATIVE_DOUBLE, s, 1, 0, s->y);
+    if (result >= 0)
+        result = write_slab(path, file, dxpl, "row", H5T_NATIVE_INT64, s, 1, 0, s->row);
+    if (result >= 0 && s->has_fold)
+        result = write_slab(path, file, dxpl, "fold", H5T_NATIVE_INT64, s, 1, 0, s->fold);
+    if (result >= 0 && s->has_group)
+        result = write_slab(path, file, dxpl, "group", H5T_NATIVE_INT64, s, 1, 0, s->group);
+    if (result >= 0 && s->has_order)
+        result = write_slab(path, file, dxpl, "order", H5T_NATIVE_DOUBLE, s, 1, 0, s->order);
+out:
+    if (file >= 0 && H5Fclose(file) < 0 && result == HF_OK)
+        result = h5_fail(path, "file close");
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
+    return result;
+}
+
+/* Reads rows [first, first + count) of dataset `name` (rank 1 or 2) into dst. */
+static int read_rows(const char *path, hid_t file, const char *name, hid_t type, int64_t first,
+                     int64_t count, size_t cols, int rank2, void *dst)
+{
+    int result = HF_OK;
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    if (d < 0) {
+        result = hf_error(HF_EIO, "%s: HDF5 dataset %s missing", path, name);
+        goto out;
+    }
+    if (count == 0 || (rank2 && cols == 0))
+        goto out;
+    fspace = H5Dget_space(d);
+    hsize_t dims[2] = {0, 0};
+    if (H5Sget_simple_extent_ndims(fspace) != (rank2 ? 2 : 1) ||
+        H5Sget_simple_extent_dims(fspace, dims, NULL) < 0 || dims[0] < (hsize_t)(first + count) ||
+        (rank2 && dims[1] != cols)) {
+        result = hf_error(HF_EIO, "%s: dataset %s: got a shape that does not match the manifest",
+                          path, name);
+        goto out;
+    }
+    hsize_t start[2] = {(hsize_t)first, 0};
+    hsize_t cnt[2] = {(hsize_t)count, (hsize_t)cols};
+    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    mspace = H5Screate_simple(rank2 ? 2 : 1, cnt, NULL);
+    if (H5Dread(d, type, mspace, fspace, H5P_DEFAULT, dst) < 0)
+        result = hf_error(HF_EIO, "%s: HDF5 read of %s failed", path, name);
+out:
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    if (d >= 0)
+        H5Dclose(d);
+    return result;
+}
+
+int hf_shards_load_range(const char *dir, const hf_manifest *m, int64_t first, int64_t count,
+                         hf_dataset **out)
+{
+    int result = HF_OK;
+    hf_dataset *d = hf_calloc(1, sizeof *d);
+    size_t nf = m->schema->n_features;
+    *out = NULL;
+    if (!d)
+        return HF_ENOMEM;
+    if (first < 0)
+        first = 0;
+    if (first > m->n_rows)
+        first = m->n_rows;
+    if (count < 0 || first + count > m->n_rows)
+        count = m->n_rows - first;
+    size_t n = (size_t)count;
+    d->schema = hf_schema_clone(m->schema);
+    d->n_rows = n;
+    d->X = hf_malloc((n ? n : 1) * (nf ? nf : 1) * sizeof *d->X);
+    d->y = hf_malloc((n ? n : 1) * sizeof *d->y);
+    d->row = hf_malloc((n ? n : 1) * sizeof *d->row);
+    if (m->has_fold)
+        d->fold = hf_malloc((n ? n : 1) * sizeof *d->fold);
+    if (m->has_group)
+        d->group = hf_malloc((n ? n : 1) * sizeof *d->group);
+    if (m->has_order)
+        d->order = hf_malloc((n ? n : 1) * sizeof *d->order);
+    if (!d->schema || !d->X || !d->y || !d->row || (m->has_fold && !d->fold) ||
+        (m->has_group && !d->group) || (m->has_order && !d->order)) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < m->n_shards && count > 0; i++) {
+        const hf_shard_info *sh = &m->shards[i];
+        int64_t lo = first > sh->first_row ? first : sh->first_row;
+        int64_t hi =
+            first + count < sh->first_row + sh->rows ? first + count : sh->first_row + sh->rows;
+        if (hi <= lo)
+            continue;
+        char *path = hf_asprintf("%s/%s", dir, sh->file);
+        if (!path) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (file < 0) {
+            result = hf_error(HF_EIO, "%s: cannot open the HDF5 shard", path);
+            free(path);
+            goto out;
+        }
+        int64_t off = lo - sh->first_row, k = hi - lo;
+        size_t at = (size_t)(lo - first);
+        result = read_rows(path, file, "X", H5T_NATIVE_DOUBLE, off, k, nf, 1, d->X + at * nf);
+        if (result >= 0)
+            result = read_rows(path, file, "y", H5T_NATIVE_DOUBLE, off, k, 1, 0, d->y + at);
+        if (result >= 0)
+            result = read_rows(path, file, "row", H5T_NATIVE_INT64, off, k, 1, 0, d->row + at);
+        if (result >= 0 && d->fold)
+            result = read_rows(path, file, "fold", H5T_NATIVE_INT64, off, k, 1, 0, d->fold + at);
+        if (result >= 0 && d->group)
+            result = read_rows(path, file, "group", H5T_NATIVE_INT64, off, k, 1, 0, d->group + at);
+        if (result >= 0 && d->order)
+            result = read_rows(path, file, "order", H5T_NATIVE_DOUBLE, off, k, 1, 0, d->order + at);
+        H5Fclose(file);
+        free(path);
+        if (result < 0)
+            goto out;
+    }
+    *out = d;
+    d = NULL;
+out:
+    hf_dataset_free(d);
+    return result;
+}
+
+int hf_shards_load(const char *dir, const hf_manifest *m, hf_dataset **out)
+{
+    return hf_shards_load_range(dir, m, 0, m->n_rows, out);
+}
+
+int hf_shards_verify(const char *dir, const hf_manifest *m, size_t start, size_t stride)
+{
+    if (stride == 0)
+        stride = 1;
+    for (size_t i = start; i < m->n_shards; i += stride) {
+        char *path = hf_asprintf("%s/%s", dir, m->shards[i].file);
+        char hex[65];
+        if (!path)
+            return HF_ENOMEM;
+        int ok = hf_file_exists(path) && hf_sha256_file_hex(path, hex) == HF_OK &&
+                 strcmp(hex, m->shards[i].sha256) == 0;
+        free(path);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,240 @@
+/* schema_json.c - hf_schema <-> JSON with jansson (format in schema_json.h). */
+#include "schema_json.h"
+#include "../common/hf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *type_name(hf_col_type t)
+{
+    switch (t) {
+    case HF_COL_CATEGORICAL:
+        return "categorical";
+    case HF_COL_BOOLEAN:
+        return "boolean";
+    default:
+        return "numeric";
+    }
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *str_array(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    if (!a)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (json_array_append_new(a, json_string(v[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+json_t *hf_schema_to_jansson(const hf_schema *s)
+{
+    json_t *root = json_object();
+    json_t *feats = json_array();
+    int fail = !root || !feats;
+    for (size_t i = 0; !fail && i < s->n_features; i++) {
+        const hf_column *c = &s->features[i];
+        json_t *o = json_object();
+        fail |= !o || json_array_append_new(feats, o) != 0;
+        if (fail)
+            break;
+        fail |= json_object_set_new(o, "name", json_string(c->name)) != 0;
+        fail |= json_object_set_new(o, "type", json_string(type_name(c->type))) != 0;
+        if (c->type != HF_COL_NUMERIC)
+            fail |= json_object_set_new(o, "categories",
+                                        str_array(c->categories, c->n_categories)) != 0;
+    }
+    if (!fail) {
+        fail |= json_object_set_new(root, "features", feats) != 0;
+        feats = NULL;
+        fail |= json_object_set_new(root, "target", str_or_null(s->target)) != 0;
+        fail |=
+            json_object_set_new(root, "task",
+                                json_string(s->task == HF_TASK_CLASSIFICATION ? "classification"
+                                                                              : "regression")) != 0;
+        if (s->task == HF_TASK_CLASSIFICATION)
+            fail |= json_object_set_new(root, "classes", str_array(s->classes, s->n_classes)) != 0;
+        fail |= json_object_set_new(root, "fold_column", str_or_null(s->fold_column)) != 0;
+        fail |= json_object_set_new(root, "group_column", str_or_null(s->group_column)) != 0;
+        fail |= json_object_set_new(root, "order_column", str_or_null(s->order_column)) != 0;
+    }
+    json_decref(feats);
+    if (fail) {
+        json_decref(root);
+        hf_error(HF_ENOMEM, "out of memory building the schema JSON");
+        return NULL;
+    }
+    return root;
+}
+
+char *hf_schema_to_json(const hf_schema *s)
+{
+    json_t *j = hf_schema_to_jansson(s);
+    if (!j)
+        return NULL;
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text) {
+        hf_error(HF_ENOMEM, "out of memory serialising the schema JSON");
+        return NULL;
+    }
+    /* jansson allocates with malloc by default: the caller frees with free(). */
+    return text;
+}
+
+static int get_opt_str(const json_t *o, const char *key, char **out)
+{
+    const json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return HF_OK;
+    if (!json_is_string(v))
+        return hf_error(HF_EINVAL,
+                        "schema: key \"%s\": got a non-string, expected a string or null", key);
+    *out = hf_strdup(json_string_value(v));
+    return *out ? HF_OK : HF_ENOMEM;
+}
+
+static int get_str_array(const json_t *v, const char *what, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(v))
+        return hf_error(HF_EINVAL, "schema: %s: got a non-array, expected an array of strings",
+                        what);
+    size_t m = json_array_size(v);
+    char **a = hf_calloc(m ? m : 1, sizeof *a);
+    if (!a)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < m; i++) {
+        const json_t *e = json_array_get(v, i);
+        if (!json_is_string(e)) {
+            for (size_t k = 0; k < i; k++)
+                free(a[k]);
+            free(a);
+            return hf_error(HF_EINVAL, "schema: %s[%zu]: got a non-string, expected a string", what,
+                            i);
+        }
+        a[i] = hf_strdup(json_string_value(e));
+        if (!a[i]) {
+            for (size_t k = 0; k < i; k++)
+                free(a[k]);
+            free(a);
+            return HF_ENOMEM;
+        }
+    }
+    *out = a;
+    *n = m;
+    return HF_OK;
+}
+
+int hf_schema_from_jansson(const json_t *j, hf_schema **out)
+{
+    int result = HF_OK;
+    hf_schema *s = hf_calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s)
+        return HF_ENOMEM;
+    if (!json_is_object(j)) {
+        result = hf_error(HF_EINVAL, "schema: got a non-object, expected a JSON object");
+        goto out;
+    }
+    const json_t *feats = json_object_get(j, "features");
+    if (!json_is_array(feats)) {
+        result = hf_error(HF_EINVAL, "schema: key \"features\": got %s, expected an array",
+                          feats ? "a non-array" : "nothing");
+        goto out;
+    }
+    s->n_features = json_array_size(feats);
+    s->features = hf_calloc(s->n_features ? s->n_features : 1, sizeof *s->features);
+    if (!s->features) {
+        s->n_features = 0;
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < s->n_features; i++) {
+        const json_t *o = json_array_get(feats, i);
+        const json_t *name = json_object_get(o, "name");
+        const json_t *type = json_object_get(o, "type");
+        hf_column *c = &s->features[i];
+        if (!json_is_string(name) || !json_is_string(type)) {
+            result = hf_error(HF_EINVAL,
+                              "schema: features[%zu]: got no \"name\"/\"type\" strings, expected "
+                              "both",
+                              i);
+            goto out;
+        }
+        c->name = hf_strdup(json_string_value(name));
+        if (!c->name) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        const char *t = json_string_value(type);
+        if (strcmp(t, "numeric") == 0) {
+            c->type = HF_COL_NUMERIC;
+        } else if (strcmp(t, "categorical") == 0 || strcmp(t, "boolean") == 0) {
+            c->type = t[0] == 'c' ? HF_COL_CATEGORICAL : HF_COL_BOOLEAN;
+            result = get_str_array(json_object_get(o, "categories"), c->name, &c->categories,
+                                   &c->n_categories);
+            if (result < 0)
+                goto out;
+        } else {
+            result = hf_error(HF_EINVAL,
+                              "schema: features[%zu].type: got \"%s\", expected numeric, "
+                              "categorical or boolean",
+                              i, t);
+            goto out;
+        }
+    }
+    const json_t *task = json_object_get(j, "task");
+    if (!json_is_string(task) || (strcmp(json_string_value(task), "regression") != 0 &&
+                                  strcmp(json_string_value(task), "classification") != 0)) {
+        result = hf_error(HF_EINVAL,
+                          "schema: key \"task\": got %s, expected \"regression\" or "
+                          "\"classification\"",
+                          json_is_string(task) ? json_string_value(task) : "a non-string");
+        goto out;
+    }
+    s->task = json_string_value(task)[0] == 'c' ? HF_TASK_CLASSIFICATION : HF_TASK_REGRESSION;
+    if (s->task == HF_TASK_CLASSIFICATION) {
+        result =
+            get_str_array(json_object_get(j, "classes"), "classes", &s->classes, &s->n_classes);
+        if (result < 0)
+            goto out;
+    }
+    result = get_opt_str(j, "target", &s->target);
+    if (result >= 0)
+        result = get_opt_str(j, "fold_column", &s->fold_column);
+    if (result >= 0)
+        result = get_opt_str(j, "group_column", &s->group_column);
+    if (result >= 0)
+        result = get_opt_str(j, "order_column", &s->order_column);
+    if (result < 0)
+        goto out;
+    *out = s;
+    s = NULL;
+out:
+    hf_schema_free(s);
+    return result;
+}
+
+int hf_schema_from_json(const char *text, hf_schema **out)
+{
+    json_error_t err;
+    *out = NULL;
+    json_t *j = json_loads(text, 0, &err);
+    if (!j)
+        return hf_error(HF_EINVAL, "schema JSON:%d:%d: %s", err.line, err.column, err.text);
+    int rc = hf_schema_from_jansson(j, out);
+    json_decref(j);
+    return rc;
+}

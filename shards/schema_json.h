@@ -1,0 +1,27 @@
+/* schema_json.h - the dataset schema as JSON: stored in manifest.json and in model.h5.
+ *
+ * Format (keys in this order):
+ *   {"features": [{"name": "x", "type": "numeric"},
+ *                 {"name": "c", "type": "categorical", "categories": ["a", "b"]},
+ *                 {"name": "flag", "type": "boolean", "categories": ["false", "true"]}],
+ *    "target": "y", "task": "regression" | "classification", "classes": ["0", "1"],
+ *    "fold_column": null, "group_column": null, "order_column": null}
+ * "classes" is present only for classification. */
+#ifndef HF_SCHEMA_JSON_H
+#define HF_SCHEMA_JSON_H
+
+#include "../common/dataset.h"
+
+#include <jansson.h>
+
+/* The schema as compact JSON text. Returns a new string (caller frees) or NULL (error recorded). */
+char *hf_schema_to_json(const hf_schema *s);
+/* Parses schema JSON text. On success *out is a new schema (free with hf_schema_free). Errors:
+ * HF_EINVAL with a message naming the key and what was expected. */
+int hf_schema_from_json(const char *text, hf_schema **out);
+/* The same as a jansson value (new reference, NULL on failure with the error recorded). */
+json_t *hf_schema_to_jansson(const hf_schema *s);
+/* From a jansson value (borrowed). */
+int hf_schema_from_jansson(const json_t *j, hf_schema **out);
+
+#endif
