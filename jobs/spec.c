@@ -130,6 +130,8 @@ static const char *node_text(const yaml_node_t *n)
     return (const char *)n->data.scalar.value;
 }
 
+static scalar classify(const yaml_node_t *n);
+
 /* Writes a short description of a node as it appeared in the file: 5.5, "abc", [1, 2], a mapping.
  */
 static void describe(ctx *c, const yaml_node_t *n, char *buf, size_t len);
@@ -145,14 +147,9 @@ static void describe_scalar(const yaml_node_t *n, char *buf, size_t len)
         snprintf(buf, len, "an empty value");
         return;
     }
-    /* Plain numbers and booleans are shown as written, everything else quoted. */
-    int bare = plain;
-    for (size_t i = 0; bare && i < tl; i++)
-        if (!isalnum((unsigned char)t[i]) && !strchr(".+-_", t[i]))
-            bare = 0;
-    if (bare && !(isdigit((unsigned char)t[0]) || t[0] == '-' || t[0] == '+' || t[0] == '.' ||
-                  !strcmp(t, "true") || !strcmp(t, "false") || !strcmp(t, "null")))
-        bare = 0;
+    /* Plain numbers, booleans and nulls are shown as written, everything else quoted. */
+    scalar_kind kind = classify(n).kind;
+    int bare = plain && kind != SC_STRING;
     if (bare)
         snprintf(buf, len, "%.60s%s", t, cut ? "..." : "");
     else
@@ -201,6 +198,8 @@ static int fail(ctx *c, const yaml_node_t *n, const char *keypath, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!keypath || !*keypath)
+        keypath = "(top level)";
     if (n)
         return hf_error(HF_EINVAL, "%s:%d:%d: %s: %s", c->path, (int)n->start_mark.line + 1,
                         (int)n->start_mark.column + 1, keypath, msg);
@@ -392,7 +391,7 @@ static int get_int(ctx *c, const yaml_node_t *n, const char *path, int64_t lo, i
                    int64_t *out)
 {
     char what[128];
-    if (hi == INT64_MAX)
+    if (hi >= INT32_MAX)
         snprintf(what, sizeof what, "an integer >= %lld", (long long)lo);
     else
         snprintf(what, sizeof what, "an integer in [%lld, %lld]", (long long)lo, (long long)hi);
@@ -543,6 +542,10 @@ static void describe_def(const hf_param_def *def, char *buf, size_t len)
     hf_value vlo = {HF_VAL_NUMBER, {.num = def->min}}, vhi = {HF_VAL_NUMBER, {.num = def->max}};
     hf_value_format(&vlo, lo, sizeof lo);
     hf_value_format(&vhi, hi, sizeof hi);
+    if (def->type == HF_VAL_INT && fabs(def->min) < 9e15 && fabs(def->max) < 9e15) {
+        snprintf(lo, sizeof lo, "%lld", (long long)def->min);
+        snprintf(hi, sizeof hi, "%lld", (long long)def->max);
+    }
     const char *kind = def->type == HF_VAL_INT ? "an integer" : "a number";
     switch (def->type) {
     case HF_VAL_NUMBER:
@@ -668,7 +671,7 @@ static int parse_distribution(ctx *c, const yaml_node_t *n, const char *path,
     if (def->type != HF_VAL_NUMBER && def->type != HF_VAL_INT) {
         char expected[600];
         describe_def(def, expected, sizeof expected);
-        return fail(c, n, path, "got a distribution, expected %s or a list of them", expected);
+        return fail(c, n, path, "got a distribution, expected %s, or a list of them", expected);
     }
     ps->kind = !strcmp(dist_name, "log_uniform") ? HF_PARAM_LOG_UNIFORM
                : !strcmp(dist_name, "uniform")   ? HF_PARAM_UNIFORM
@@ -729,7 +732,7 @@ static int parse_param(ctx *c, const yaml_node_t *n, const char *path, const hf_
         ps->kind = HF_PARAM_FIXED;
         const char *extra = def->type == HF_VAL_NUMBER || def->type == HF_VAL_INT
                                 ? ", a list or a distribution {log_uniform: [lo, hi]}"
-                                : " or a list of them";
+                                : ", or a list of them";
         return scalar_value(c, n, path, def, extra, &ps->fixed);
     }
     if (n->type == YAML_MAPPING_NODE)
@@ -1475,11 +1478,11 @@ int hf_spec_parse(const char *path, const char *text, size_t len, hf_spec **out)
     if (!yaml_parser_load(&parser, &doc)) {
         const char *ctxt = parser.context ? parser.context : NULL;
         if (ctxt)
-            result =
-                hf_error(HF_EINVAL, "%s:%d:%d: YAML syntax error: %s %s (line %d)", path,
-                         (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
-                         parser.problem ? parser.problem : "invalid YAML", ctxt,
-                         (int)parser.context_mark.line + 1);
+            result = hf_error(
+                HF_EINVAL, "%s:%d:%d: YAML syntax error: %s %s started at line %d, column %d", path,
+                (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+                parser.problem ? parser.problem : "invalid YAML", ctxt,
+                (int)parser.context_mark.line + 1, (int)parser.context_mark.column + 1);
         else
             result =
                 hf_error(HF_EINVAL, "%s:%d:%d: YAML syntax error: %s", path,
@@ -1600,27 +1603,28 @@ int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task)
     if (spec->cv.strategy_given && spec->cv.strategy == HF_CV_STRATIFIED &&
         task == HF_TASK_REGRESSION) {
         where(spec, spec->cv.strategy_loc, at, sizeof at);
-        return hf_error(HF_EINVAL,
-                        "%s: cv.strategy: got stratified, expected kfold, group or timeseries for "
-                        "the regression target \"%s\" (stratified folds need classes)",
-                        at, spec->data.target);
+        return hf_error(
+            HF_EINVAL,
+            "%s: cv.strategy: got \"stratified\", expected kfold, group or timeseries for "
+            "the regression target \"%s\" (stratified folds need classes)",
+            at, spec->data.target);
     }
     if (spec->objective.metric) {
         const metric_name *m = find_metric(spec->objective.metric);
         if (m && m->task != task) {
             where(spec, spec->objective.metric_loc, at, sizeof at);
-            return hf_error(HF_EINVAL,
-                            "%s: objective.metric: got %s, expected a %s metric for the %s target "
-                            "\"%s\"",
-                            at, spec->objective.metric, task_name(task), task_name(task),
-                            spec->data.target);
+            return hf_error(
+                HF_EINVAL,
+                "%s: objective.metric: got \"%s\", expected a %s metric for the %s target "
+                "\"%s\"",
+                at, spec->objective.metric, task_name(task), task_name(task), spec->data.target);
         }
     }
     for (size_t i = 0; i < spec->objective.n_report; i++) {
         const metric_name *m = find_metric(spec->objective.report[i]);
         if (m && m->task != task)
             return hf_error(HF_EINVAL,
-                            "%s: objective.report: got %s, expected a %s metric for the %s "
+                            "%s: objective.report: got \"%s\", expected a %s metric for the %s "
                             "target \"%s\"",
                             spec->path, spec->objective.report[i], task_name(task), task_name(task),
                             spec->data.target);
@@ -1647,10 +1651,11 @@ int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const doubl
         strategy = task == HF_TASK_CLASSIFICATION ? HF_CV_STRATIFIED : HF_CV_KFOLD;
     if (task == HF_TASK_REGRESSION && strategy == HF_CV_STRATIFIED) {
         where(spec, spec->cv.strategy_loc, at, sizeof at);
-        result = hf_error(HF_EINVAL,
-                          "%s: cv.strategy: got stratified, expected kfold, group or timeseries "
-                          "for the regression target \"%s\" (stratified folds need classes)",
-                          at, spec->data.target);
+        result =
+            hf_error(HF_EINVAL,
+                     "%s: cv.strategy: got \"stratified\", expected kfold, group or timeseries "
+                     "for the regression target \"%s\" (stratified folds need classes)",
+                     at, spec->data.target);
         goto out;
     }
     const char *metrics[64];
@@ -1667,7 +1672,7 @@ int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const doubl
                                                    : (hf_spec_loc){0, 0},
                   at, sizeof at);
             result = hf_error(
-                HF_EINVAL, "%s: %s: got %s, expected a %s metric for the %s target \"%s\"", at,
+                HF_EINVAL, "%s: %s: got \"%s\", expected a %s metric for the %s target \"%s\"", at,
                 i == 0 && spec->objective.metric ? "objective.metric" : "objective.report",
                 metrics[i], task_name(task), task_name(task), spec->data.target);
             goto out;
