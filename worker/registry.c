@@ -6,10 +6,12 @@
 
 extern const hf_model_ops hf_model_ridge;
 extern const hf_model_ops hf_model_logistic_regression;
+extern const hf_model_ops hf_model_kernel_ridge;
 
 static const hf_model_ops *const models[] = {
     &hf_model_ridge,
     &hf_model_logistic_regression,
+    &hf_model_kernel_ridge,
     NULL,
 };
 
