@@ -35,7 +35,7 @@ static hf_value typed_number(const hf_param_space *p, double x)
     hf_value v;
     memset(&v, 0, sizeof v);
     if (p->value_type == HF_VAL_INT || p->kind == HF_PARAM_INT_UNIFORM) {
-        double r = nearbyint(x);
+        double r = round(x);
         if (r < p->low)
             r = ceil(p->low);
         if (r > p->high)

@@ -11,6 +11,19 @@
 
 #define MAX_ROWS 50
 
+/* Numbers for people: integral values without an exponent ("100", not "1e+02"); in the trial
+ * table (`brief`) other numbers with 6 significant digits. */
+static const char *fmt(const hf_value *v, int brief, char *buf, size_t len)
+{
+    if (v->type == HF_VAL_NUMBER && v->u.num == floor(v->u.num) && fabs(v->u.num) < 1e15)
+        snprintf(buf, len, "%.0f", v->u.num);
+    else if (v->type == HF_VAL_NUMBER && brief)
+        snprintf(buf, len, "%.6g", v->u.num);
+    else
+        hf_value_format(v, buf, len);
+    return buf;
+}
+
 static const char *task_text(hf_task_kind t)
 {
     switch (t) {
@@ -36,13 +49,13 @@ static void space_text(const hf_param_space *p, char *buf, size_t len)
     size_t used = 0;
     switch (p->kind) {
     case HF_PARAM_FIXED:
-        snprintf(buf, len, "%s", hf_value_format(&p->fixed, a, sizeof a));
+        snprintf(buf, len, "%s", fmt(&p->fixed, 0, a, sizeof a));
         return;
     case HF_PARAM_CHOICE:
         used = (size_t)snprintf(buf, len, "one of [");
         for (size_t i = 0; i < p->n_choices && used < len; i++)
             used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-                                     hf_value_format(&p->choices[i], a, sizeof a));
+                                     fmt(&p->choices[i], 0, a, sizeof a));
         if (used < len)
             snprintf(buf + used, len - used, "]");
         return;
@@ -51,8 +64,8 @@ static void space_text(const hf_param_space *p, char *buf, size_t len)
         const char *kind = p->kind == HF_PARAM_LOG_UNIFORM ? "log_uniform"
                            : p->kind == HF_PARAM_UNIFORM   ? "uniform"
                                                            : "int_uniform";
-        used = (size_t)snprintf(buf, len, "%s [%s, %s]", kind, hf_value_format(&lo, a, sizeof a),
-                                hf_value_format(&hi, b, sizeof b));
+        used = (size_t)snprintf(buf, len, "%s [%s, %s]", kind, fmt(&lo, 0, a, sizeof a),
+                                fmt(&hi, 0, b, sizeof b));
         if (p->grid_points && used < len)
             snprintf(buf + used, len - used, " (%d grid points)", p->grid_points);
         return;
@@ -119,20 +132,20 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
     for (size_t i = 0; i < spec->n_params; i++) {
         w[i] = strlen(spec->params[i].name);
         for (size_t t = 0; t < shown; t++) {
-            size_t l = strlen(hf_value_format(&trials[t].values[i], buf, sizeof buf));
+            size_t l = strlen(fmt(&trials[t].values[i], 1, buf, sizeof buf));
             if (l > w[i])
                 w[i] = l < 24 ? l : 24;
         }
     }
     fprintf(out, "  %5s", "trial");
     for (size_t i = 0; i < spec->n_params; i++)
-        fprintf(out, "  %-*s", (int)w[i], spec->params[i].name);
+        fprintf(out, "  %-*s", i + 1 < spec->n_params ? (int)w[i] : 0, spec->params[i].name);
     fprintf(out, "\n");
     for (size_t t = 0; t < shown; t++) {
         fprintf(out, "  %5d", trials[t].id);
         for (size_t i = 0; i < spec->n_params; i++)
-            fprintf(out, "  %-*.24s", (int)w[i],
-                    hf_value_format(&trials[t].values[i], buf, sizeof buf));
+            fprintf(out, "  %-*.24s", i + 1 < spec->n_params ? (int)w[i] : 0,
+                    fmt(&trials[t].values[i], 1, buf, sizeof buf));
         fprintf(out, "\n");
     }
     if (n_trials > shown)

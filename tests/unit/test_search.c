@@ -1,0 +1,300 @@
+/* test_search.c - trial expansion (grid and random), trial JSON and the validate summary. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "common/hf.h"
+#include "common/rng.h"
+#include "jobs/spec.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEAD "name: t\ndata:\n  source: d.csv\n  target: y\n"
+
+static hf_spec *parse_ok(const char *text)
+{
+    hf_spec *spec = NULL;
+    hf_error_clear();
+    int rc = hf_spec_parse("job.yaml", text, strlen(text), &spec);
+    if (rc != HF_OK)
+        print_error("unexpected error: %s\n", hf_error_message());
+    assert_int_equal(rc, HF_OK);
+    return spec;
+}
+
+static long idx(const hf_spec *s, const char *name)
+{
+    long i = hf_spec_param_index(s, name);
+    assert_true(i >= 0);
+    return i;
+}
+
+static void expand(const hf_spec *s, hf_trial **t, size_t *n)
+{
+    hf_error_clear();
+    int rc = hf_spec_trials(s, t, n);
+    if (rc != HF_OK)
+        print_error("unexpected error: %s\n", hf_error_message());
+    assert_int_equal(rc, HF_OK);
+}
+
+static void assert_close(double a, double b)
+{
+    if (fabs(a - b) > 1e-12 * fmax(1.0, fabs(b)))
+        print_error("%.17g != %.17g\n", a, b);
+    assert_true(fabs(a - b) <= 1e-12 * fmax(1.0, fabs(b)));
+}
+
+static void test_grid_product_order(void **state)
+{
+    (void)state;
+    hf_spec *s = parse_ok(HEAD "model:\n  type: ridge\n  params:\n    alpha: [0.1, 1, 10]\n"
+                               "    fit_intercept: [true, false]\n"
+                               "preprocess:\n  scale: [standard, minmax, none]\n");
+    hf_trial *t = NULL;
+    size_t n = 0;
+    expand(s, &t, &n);
+    assert_int_equal(n, 3 * 2 * 3);
+    long ia = idx(s, "alpha"), ifi = idx(s, "fit_intercept"), isc = idx(s, "preprocess.scale");
+    long imi = idx(s, "max_iter");
+    const double alphas[] = {0.1, 1, 10};
+    const char *scales[] = {"standard", "minmax", "none"};
+    for (size_t k = 0; k < n; k++) {
+        /* Spec order alpha, fit_intercept, (defaults), scale: the last axis turns fastest. */
+        assert_int_equal(t[k].id, (int)k);
+        assert_int_equal(t[k].values[ia].type, HF_VAL_NUMBER);
+        assert_true(t[k].values[ia].u.num == alphas[k / 6]);
+        assert_int_equal(t[k].values[ifi].type, HF_VAL_BOOL);
+        assert_int_equal(t[k].values[ifi].u.b, (k / 3) % 2 == 0);
+        assert_int_equal(t[k].values[isc].type, HF_VAL_STRING);
+        assert_string_equal(t[k].values[isc].u.str, scales[k % 3]);
+        assert_int_equal(t[k].values[imi].type, HF_VAL_INT);
+        assert_true(hf_value_equal(&t[k].values[imi], &s->params[imi].fixed));
+    }
+    /* All distinct. */
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++) {
+            int same = 1;
+            for (size_t i = 0; i < s->n_params; i++)
+                same &= hf_value_equal(&t[a].values[i], &t[b].values[i]);
+            assert_false(same);
+        }
+    hf_trials_free(t, n, s->n_params);
+    hf_spec_free(s);
+
+    /* Only fixed values: one trial. */
+    s = parse_ok(HEAD "model: {type: ridge, params: {alpha: 2}}\n");
+    expand(s, &t, &n);
+    assert_int_equal(n, 1);
+    assert_true(t[0].values[idx(s, "alpha")].u.num == 2.0);
+    hf_trials_free(t, n, s->n_params);
+    hf_spec_free(s);
+}
+
+static void test_grid_points(void **state)
+{
+    (void)state;
+    hf_spec *s = parse_ok(HEAD "model:\n  type: logistic_regression\n  params:\n"
+                               "    C: {log_uniform: [1.0e-3, 1.0e3], grid_points: 7}\n"
+                               "    tol: {uniform: [0.5, 1.5], grid_points: 5}\n"
+                               "    max_iter: {int_uniform: [1, 3], grid_points: 5}\n");
+    hf_trial *t = NULL;
+    size_t n = 0;
+    expand(s, &t, &n);
+    /* int_uniform [1, 3] with 5 points rounds to 1, 2, 2, 3, 3 (half away from zero): 3 values. */
+    assert_int_equal(n, 7 * 5 * 3);
+    long ic = idx(s, "C"), it = idx(s, "tol"), im = idx(s, "max_iter");
+    for (size_t k = 0; k < 7; k++) /* geometric spacing */
+        assert_close(t[k * 15].values[ic].u.num, pow(10.0, -3.0 + (double)k));
+    assert_true(t[0].values[ic].u.num == 1e-3 && t[6 * 15].values[ic].u.num == 1e3);
+    for (size_t k = 0; k < 5; k++) /* linear spacing */
+        assert_close(t[k * 3].values[it].u.num, 0.5 + 0.25 * (double)k);
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(t[k].values[im].type, HF_VAL_INT);
+        assert_int_equal(t[k].values[im].u.i, (int64_t)k + 1);
+    }
+    hf_trials_free(t, n, s->n_params);
+    hf_spec_free(s);
+
+    /* int_uniform without grid_points enumerates every integer; a log grid on an INT parameter
+     * is rounded and deduplicated. */
+    s = parse_ok(HEAD "model:\n  type: logistic_regression\n  params:\n"
+                      "    max_iter: {int_uniform: [10, 14]}\n");
+    expand(s, &t, &n);
+    assert_int_equal(n, 5);
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(t[k].values[idx(s, "max_iter")].u.i, 10 + (int64_t)k);
+    hf_trials_free(t, n, s->n_params);
+    hf_spec_free(s);
+    s = parse_ok(HEAD "model:\n  type: logistic_regression\n  params:\n"
+                      "    max_iter: {log_uniform: [1, 4], grid_points: 6}\n");
+    expand(s, &t, &n);
+    /* 4^(k/5) for k = 0..5: 1, 1.32, 1.74, 2.30, 3.03, 4 -> 1, 2, 3, 4 */
+    assert_int_equal(n, 4);
+    for (size_t k = 0; k < n; k++) {
+        assert_int_equal(t[k].values[idx(s, "max_iter")].type, HF_VAL_INT);
+        assert_int_equal(t[k].values[idx(s, "max_iter")].u.i, (int64_t)k + 1);
+    }
+    hf_trials_free(t, n, s->n_params);
+    hf_spec_free(s);
+}
+
+#define RANDOM_SPEC(seed, trials)                                                                  \
+    HEAD "model:\n  type: logistic_regression\n  params:\n"                                        \
+         "    C: {log_uniform: [0.01, 100]}\n    tol: {uniform: [0.1, 0.2]}\n"                     \
+         "    max_iter: {int_uniform: [50, 60]}\n    fit_intercept: [true, false]\n"               \
+         "preprocess:\n  scale: [standard, none]\n"                                                \
+         "search: {strategy: random, trials: " #trials ", seed: " #seed "}\n"
+
+static int trials_equal(const hf_spec *s, const hf_trial *a, const hf_trial *b)
+{
+    for (size_t i = 0; i < s->n_params; i++)
+        if (!hf_value_equal(&a->values[i], &b->values[i]))
+            return 0;
+    return 1;
+}
+
+static void test_random_determinism(void **state)
+{
+    (void)state;
+    hf_spec *s1 = parse_ok(RANDOM_SPEC(7, 40));
+    hf_spec *s2 = parse_ok(RANDOM_SPEC(7, 40));
+    hf_spec *s3 = parse_ok(RANDOM_SPEC(8, 40));
+    hf_spec *s4 = parse_ok(RANDOM_SPEC(7, 5));
+    hf_trial *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL;
+    size_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+    expand(s1, &t1, &n1);
+    expand(s2, &t2, &n2);
+    expand(s3, &t3, &n3);
+    expand(s4, &t4, &n4);
+    assert_int_equal(n1, 40);
+    assert_int_equal(n4, 5);
+    size_t n_diff = 0;
+    for (size_t k = 0; k < n1; k++) {
+        assert_true(trials_equal(s1, &t1[k], &t2[k]));
+        n_diff += !trials_equal(s1, &t1[k], &t3[k]);
+    }
+    assert_true(n_diff >= 39);
+    /* Trial t does not depend on how many trials were asked for. */
+    for (size_t k = 0; k < n4; k++)
+        assert_true(trials_equal(s1, &t1[k], &t4[k]));
+
+    long ic = idx(s1, "C"), it = idx(s1, "tol"), im = idx(s1, "max_iter");
+    long ifi = idx(s1, "fit_intercept"), isc = idx(s1, "preprocess.scale");
+    int seen_true = 0, seen_false = 0;
+    for (size_t k = 0; k < n1; k++) {
+        const hf_value *v = t1[k].values;
+        assert_int_equal(v[ic].type, HF_VAL_NUMBER);
+        assert_true(v[ic].u.num >= 0.01 && v[ic].u.num <= 100);
+        assert_true(v[it].u.num >= 0.1 && v[it].u.num <= 0.2);
+        assert_int_equal(v[im].type, HF_VAL_INT);
+        assert_true(v[im].u.i >= 50 && v[im].u.i <= 60);
+        assert_int_equal(v[ifi].type, HF_VAL_BOOL);
+        seen_true |= v[ifi].u.b;
+        seen_false |= !v[ifi].u.b;
+        /* The documented draw: hf_rng_init(seed, t, 0), one draw per non-fixed parameter in spec
+         * order (C, tol, max_iter, fit_intercept, then the fixed defaults, then scale). */
+        hf_rng r;
+        hf_rng_init(&r, 7, k, 0);
+        double c = exp(log(0.01) + (log(100) - log(0.01)) * hf_rng_uniform(&r));
+        double tol = 0.1 + 0.1 * hf_rng_uniform(&r);
+        int64_t mi = 50 + (int64_t)hf_rng_below(&r, 11);
+        int fi = hf_rng_below(&r, 2) == 0;
+        const char *sc = hf_rng_below(&r, 2) == 0 ? "standard" : "none";
+        assert_close(v[ic].u.num, c);
+        assert_close(v[it].u.num, tol);
+        assert_int_equal(v[im].u.i, mi);
+        assert_int_equal(v[ifi].u.b, fi);
+        assert_string_equal(v[isc].u.str, sc);
+    }
+    assert_true(seen_true && seen_false);
+    hf_trials_free(t1, n1, s1->n_params);
+    hf_trials_free(t2, n2, s2->n_params);
+    hf_trials_free(t3, n3, s3->n_params);
+    hf_trials_free(t4, n4, s4->n_params);
+    hf_spec_free(s1);
+    hf_spec_free(s2);
+    hf_spec_free(s3);
+    hf_spec_free(s4);
+}
+
+static void test_trial_json(void **state)
+{
+    (void)state;
+    hf_spec *s = parse_ok(HEAD "model:\n  type: ridge\n  params:\n    alpha: [0.01, 2]\n"
+                               "    fit_intercept: false\n    max_iter: 7\n"
+                               "preprocess:\n  scale: minmax\n");
+    hf_trial *t = NULL;
+    size_t n = 0;
+    expand(s, &t, &n);
+    assert_int_equal(n, 2);
+    char *text = hf_trial_params_json(s, &t[0]);
+    assert_non_null(text);
+    assert_null(strchr(text, ' ')); /* compact */
+    json_error_t err;
+    json_t *o = json_loads(text, 0, &err);
+    assert_non_null(o);
+    assert_int_equal(json_object_size(o), s->n_params);
+    assert_true(json_is_real(json_object_get(o, "alpha")));
+    assert_true(json_real_value(json_object_get(o, "alpha")) == 0.01);
+    assert_true(json_is_false(json_object_get(o, "fit_intercept")));
+    assert_true(json_is_integer(json_object_get(o, "max_iter")));
+    assert_int_equal(json_integer_value(json_object_get(o, "max_iter")), 7);
+    assert_true(json_is_real(json_object_get(o, "tol")));
+    assert_string_equal(json_string_value(json_object_get(o, "preprocess.scale")), "minmax");
+    /* Keys in the order of spec->params. */
+    assert_int_equal(strncmp(text, "{\"alpha\":0.01,\"fit_intercept\":false,\"max_iter\":7,", 49),
+                     0);
+    json_decref(o);
+    free(text);
+    hf_trials_free(t, n, s->n_params);
+    hf_spec_free(s);
+}
+
+static void test_print(void **state)
+{
+    (void)state;
+    hf_spec *s = parse_ok(RANDOM_SPEC(1, 60));
+    hf_trial *t = NULL;
+    size_t n = 0;
+    expand(s, &t, &n);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(hf_spec_print(s, t, n, f), HF_OK);
+    fclose(f);
+    assert_non_null(strstr(buf, "d.csv"));
+    assert_non_null(strstr(buf, "logistic_regression"));
+    assert_non_null(strstr(buf, "log_uniform [0.01, 100]"));
+    assert_non_null(strstr(buf, "random, 60 trials, seed 1"));
+    assert_non_null(strstr(buf, "... 10 more"));
+    /* 50 trial rows: ids 0..49 shown, 50 not. */
+    char row[32];
+    snprintf(row, sizeof row, "\n     49  ");
+    assert_non_null(strstr(buf, row));
+    snprintf(row, sizeof row, "\n     50  ");
+    assert_null(strstr(buf, row));
+    free(buf);
+    hf_trials_free(t, n, s->n_params);
+    hf_spec_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grid_product_order),
+        cmocka_unit_test(test_grid_points),
+        cmocka_unit_test(test_random_determinism),
+        cmocka_unit_test(test_trial_json),
+        cmocka_unit_test(test_print),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
