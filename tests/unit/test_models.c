@@ -413,6 +413,15 @@ static void test_logistic_errors(void **state)
     y[1] = 2.0; /* out of range for 2 classes */
     assert_int_equal(hf_model_logistic_regression.fit(&d, pv, 1, &m), HF_EDATA);
     hf_error_clear();
+    y[1] = 0.0; /* a single class, as sklearn refuses too */
+    assert_int_equal(hf_model_logistic_regression.fit(&d, pv, 1, &m), HF_EDATA);
+    assert_non_null(strstr(hf_error_message(), "at least 2 classes"));
+    assert_null(m);
+    hf_error_clear();
+    y[1] = 1.0;
+    assert_int_equal(hf_model_logistic_regression.fit(&d, pv, 1, &m), HF_OK);
+    assert_non_null(m);
+    hf_fitted_free(m);
 }
 
 int main(void)

@@ -337,6 +337,7 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
         result = HF_ENOMEM;
         goto out;
     }
+    size_t distinct = 0; /* rows whose class differs from row 0's */
     for (size_t i = 0; i < d->n; i++) {
         double v = d->y[i];
         if (!(v >= 0.0) || v >= (double)d->n_classes || v != floor(v)) {
@@ -347,6 +348,16 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
             goto out;
         }
         y[i] = (int)v;
+        distinct += y[i] != y[0];
+    }
+    /* As sklearn ("needs samples of at least 2 classes in the data"): with one class the
+     * unpenalised intercept has no finite optimum. */
+    if (distinct == 0) {
+        result = hf_error(HF_EDATA,
+                          "logistic_regression: all %zu training rows are class %d; expected at "
+                          "least 2 classes",
+                          d->n, y[0]);
+        goto out;
     }
     for (size_t t = 0; t < n_trials; t++) {
         result = fit_one(d, y, params[t], Z, &out[t]);
