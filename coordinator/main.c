@@ -1,5 +1,6 @@
 /* main.c - the hyperfold command line: dispatches to the subcommands. */
 #include "../common/hf.h"
+#include "describe.h"
 #include "run.h"
 
 #include <stdio.h>
@@ -16,6 +17,7 @@ static void usage(FILE *fp)
             "\n"
             "Commands:\n"
             "  validate JOB.yaml          check a job spec and list the trials it would run\n"
+            "  describe JOB.yaml          profile the data: types, missing values, statistics\n"
             "  run JOB.yaml               ingest, cross-validate every trial over the MPI ranks,\n"
             "                             select, refit and export the best model\n"
             "  predict --model M --input I --output O\n"
@@ -51,13 +53,18 @@ int main(int argc, char **argv)
         rc = hf_cmd_submit(argc - 1, argv + 1);
     } else if (strcmp(cmd, "s3") == 0) {
         rc = hf_cmd_s3(argc - 1, argv + 1);
-    } else if (strcmp(cmd, "run") == 0 || strcmp(cmd, "predict") == 0) {
+    } else if (strcmp(cmd, "run") == 0 || strcmp(cmd, "predict") == 0 ||
+               strcmp(cmd, "describe") == 0) {
         hf_comm *world = NULL;
         rc = hf_comm_init(&argc, &argv, &world);
         if (rc >= 0) {
             hf_log_set_rank(hf_comm_rank(world));
-            rc = strcmp(cmd, "run") == 0 ? hf_cmd_run(world, argc - 1, argv + 1)
-                                         : hf_cmd_predict(world, argc - 1, argv + 1);
+            if (strcmp(cmd, "run") == 0)
+                rc = hf_cmd_run(world, argc - 1, argv + 1);
+            else if (strcmp(cmd, "predict") == 0)
+                rc = hf_cmd_predict(world, argc - 1, argv + 1);
+            else
+                rc = hf_cmd_describe(world, argc - 1, argv + 1);
             /* Every rank knows the outcome; only rank 0 reports it. */
             if (rc < 0 && hf_comm_rank(world) == 0)
                 fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());

@@ -1,0 +1,432 @@
+/* export.c - writes and reads model.h5. Layout (docs/model-format.md):
+ *   /                      attributes: format, format_version, hyperfold_version, model_type, task,
+ *                          created, spec_sha256, source_fingerprint, metric, cv_score, cv_std,
+ *                          params_json, schema_json, preprocess_json, n_train_rows
+ *   /model/<name>          float64 [rows x cols]: the fitted model's arrays (coef, intercept, ...)
+ *   /preprocess/<name>     float64 [rows x cols]: the fitted preprocessing's arrays
+ *   /features              string [n]: input feature columns, in order
+ *   /design_features       string [q]: columns of the design matrix the model sees
+ *   /classes               string [k]: class labels (classification only), index = class code
+ *   /cv/fold_scores        float64 [folds]: the objective on each split */
+#define _GNU_SOURCE
+#include "export.h"
+#include "../common/fsutil.h"
+#include "../common/hf.h"
+#include "../shards/schema_json.h"
+
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FORMAT_NAME "hyperfold-model"
+#define FORMAT_VERSION 1
+
+static int h5fail(const char *what, const char *path)
+{
+    return hf_error(HF_EIO, "%s: HDF5 error while %s", path, what);
+}
+
+static int attr_str(hid_t obj, const char *name, const char *value, const char *path)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    const char *v = value ? value : "";
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, &v);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc < 0 ? h5fail(name, path) : HF_OK;
+}
+
+static int attr_f64(hid_t obj, const char *name, double value, const char *path)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return rc < 0 ? h5fail(name, path) : HF_OK;
+}
+
+static int write_matrix(hid_t loc, const char *name, const double *data, size_t rows, size_t cols,
+                        const char *path)
+{
+    hsize_t dims[2] = {rows, cols};
+    hid_t space = H5Screate_simple(2, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = d < 0 ? -1
+                      : (rows * cols > 0
+                             ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)
+                             : 0);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    return rc < 0 ? h5fail(name, path) : HF_OK;
+}
+
+static int write_strings(hid_t loc, const char *name, const char *const *v, size_t n,
+                         const char *path)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hsize_t dims[1] = {n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = d < 0 ? -1 : (n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc < 0 ? h5fail(name, path) : HF_OK;
+}
+
+static int write_arrays(hid_t file, const char *group, const hf_array *a, size_t n,
+                        const char *path)
+{
+    hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return h5fail(group, path);
+    int rc = HF_OK;
+    for (size_t i = 0; i < n && rc >= 0; i++)
+        rc = write_matrix(g, a[i].name, a[i].data, a[i].rows, a[i].cols, path);
+    H5Gclose(g);
+    return rc;
+}
+
+static void iso_now(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int hf_model_write(const char *path, const hf_schema *schema, const hf_prep *prep,
+                   const hf_fitted *fitted, const hf_model_meta *meta)
+{
+    int result = HF_OK;
+    char *tmp = hf_asprintf("%s.tmp.%ld", path, (long)getpid());
+    char *schema_json = NULL, *prep_json = NULL;
+    hf_array *prep_arrays = NULL;
+    size_t n_prep = 0;
+    const char **names = NULL;
+    hid_t file = -1, g = -1;
+    if (!tmp)
+        return HF_ENOMEM;
+    if (!(schema_json = hf_schema_to_json(schema))) {
+        result = hf_error_code() ? hf_error_code() : HF_ENOMEM;
+        goto out;
+    }
+    if ((result = hf_prep_export(prep, &prep_arrays, &n_prep, &prep_json)) < 0)
+        goto out;
+    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) {
+        result = h5fail("creating the file", tmp);
+        goto out;
+    }
+    char created[32];
+    iso_now(created, sizeof created);
+    if ((result = attr_str(file, "format", FORMAT_NAME, path)) < 0 ||
+        (result = attr_f64(file, "format_version", FORMAT_VERSION, path)) < 0 ||
+        (result = attr_str(file, "hyperfold_version", HF_VERSION, path)) < 0 ||
+        (result = attr_str(file, "model_type", fitted->ops->name, path)) < 0 ||
+        (result = attr_str(file, "task",
+                           schema->task == HF_TASK_CLASSIFICATION ? "classification" : "regression",
+                           path)) < 0 ||
+        (result = attr_str(file, "created", created, path)) < 0 ||
+        (result = attr_str(file, "spec_sha256", meta->spec_sha256, path)) < 0 ||
+        (result = attr_str(file, "source_fingerprint", meta->source_fingerprint, path)) < 0 ||
+        (result = attr_str(file, "metric", meta->metric, path)) < 0 ||
+        (result = attr_f64(file, "cv_score", meta->cv_score, path)) < 0 ||
+        (result = attr_f64(file, "cv_std", meta->cv_std, path)) < 0 ||
+        (result = attr_f64(file, "n_train_rows", (double)meta->n_train_rows, path)) < 0 ||
+        (result = attr_str(file, "params_json", meta->params_json, path)) < 0 ||
+        (result = attr_str(file, "schema_json", schema_json, path)) < 0 ||
+        (result = attr_str(file, "preprocess_json", prep_json, path)) < 0)
+        goto out;
+    if ((result = write_arrays(file, "model", fitted->arrays, fitted->n_arrays, path)) < 0 ||
+        (result = write_arrays(file, "preprocess", prep_arrays, n_prep, path)) < 0)
+        goto out;
+    names = hf_calloc(schema->n_features ? schema->n_features : 1, sizeof *names);
+    if (!names) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < schema->n_features; i++)
+        names[i] = schema->features[i].name;
+    if ((result = write_strings(file, "features", names, schema->n_features, path)) < 0)
+        goto out;
+    if ((result = write_strings(file, "design_features", hf_prep_output_names(prep),
+                                hf_prep_n_outputs(prep), path)) < 0)
+        goto out;
+    if (schema->task == HF_TASK_CLASSIFICATION &&
+        (result = write_strings(file, "classes", (const char *const *)schema->classes,
+                                schema->n_classes, path)) < 0)
+        goto out;
+    g = H5Gcreate2(file, "cv", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0 ||
+        (result = write_matrix(g, "fold_scores", meta->fold_scores, meta->n_folds, 1, path)) < 0) {
+        if (result >= 0)
+            result = h5fail("writing /cv", path);
+        goto out;
+    }
+out:
+    if (g >= 0)
+        H5Gclose(g);
+    if (file >= 0 && H5Fclose(file) < 0 && result >= 0)
+        result = h5fail("closing the file", tmp);
+    if (result >= 0)
+        result = hf_rename_durable(tmp, path);
+    else
+        unlink(tmp);
+    free(tmp);
+    free(names);
+    free(schema_json);
+    free(prep_json);
+    hf_prep_export_free(prep_arrays, n_prep, NULL);
+    return result;
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+static char *read_attr_str(hid_t obj, const char *name)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    char *v = NULL;
+    char *copy = NULL;
+    if (a >= 0 && H5Aread(a, type, &v) >= 0 && v) {
+        copy = hf_strdup(v);
+        H5free_memory(v);
+    }
+    H5Tclose(type);
+    if (a >= 0)
+        H5Aclose(a);
+    return copy;
+}
+
+static double read_attr_f64(hid_t obj, const char *name)
+{
+    double v = 0;
+    if (H5Aexists(obj, name) <= 0)
+        return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a >= 0) {
+        H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+        H5Aclose(a);
+    }
+    return v;
+}
+
+typedef struct array_list {
+    hf_array *a;
+    size_t n, cap;
+    const char *path;
+    int failed;
+} array_list;
+
+static herr_t collect_array(hid_t g, const char *name, const H5L_info_t *info, void *arg)
+{
+    (void)info;
+    array_list *l = arg;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    hid_t space = H5Dget_space(d);
+    hsize_t dims[2] = {0, 1};
+    int nd = H5Sget_simple_extent_ndims(space);
+    if (nd < 1 || nd > 2) {
+        H5Sclose(space);
+        H5Dclose(d);
+        return 0;
+    }
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    if (nd == 1)
+        dims[1] = 1;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        hf_array *na = hf_realloc(l->a, cap * sizeof *na);
+        if (!na) {
+            l->failed = 1;
+            H5Sclose(space);
+            H5Dclose(d);
+            return -1;
+        }
+        l->a = na;
+        l->cap = cap;
+    }
+    hf_array *a = &l->a[l->n];
+    a->name = hf_strdup(name);
+    a->rows = dims[0];
+    a->cols = dims[1];
+    a->data = hf_malloc((a->rows * a->cols > 0 ? a->rows * a->cols : 1) * sizeof(double));
+    if (!a->name || !a->data) {
+        free(a->name);
+        free(a->data);
+        l->failed = 1;
+        H5Sclose(space);
+        H5Dclose(d);
+        return -1;
+    }
+    if (a->rows * a->cols > 0 &&
+        H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data) < 0) {
+        free(a->name);
+        free(a->data);
+        l->failed = 2;
+        H5Sclose(space);
+        H5Dclose(d);
+        return -1;
+    }
+    l->n++;
+    H5Sclose(space);
+    H5Dclose(d);
+    return 0;
+}
+
+static int read_arrays(hid_t file, const char *group, const char *path, hf_array **out, size_t *n)
+{
+    array_list l = {.path = path};
+    *out = NULL;
+    *n = 0;
+    if (H5Lexists(file, group, H5P_DEFAULT) <= 0)
+        return HF_OK;
+    hid_t g = H5Gopen2(file, group, H5P_DEFAULT);
+    if (g < 0)
+        return h5fail(group, path);
+    herr_t rc = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_array, &l);
+    H5Gclose(g);
+    if (rc < 0 || l.failed) {
+        for (size_t i = 0; i < l.n; i++) {
+            free(l.a[i].name);
+            free(l.a[i].data);
+        }
+        free(l.a);
+        return l.failed == 1 ? HF_ENOMEM : h5fail(group, path);
+    }
+    *out = l.a;
+    *n = l.n;
+    return HF_OK;
+}
+
+void hf_model_file_free(hf_model_file *m)
+{
+    if (!m)
+        return;
+    free(m->model_type);
+    hf_schema_free(m->schema);
+    hf_prep_free(m->prep);
+    hf_fitted_free(m->fitted);
+    free(m->params_json);
+    free(m->spec_sha256);
+    free(m->source_fingerprint);
+    free(m->metric);
+    free(m);
+}
+
+int hf_model_read(const char *path, hf_model_file **out)
+{
+    int result = HF_OK;
+    hf_model_file *m = hf_calloc(1, sizeof *m);
+    hf_array *prep_arrays = NULL, *model_arrays = NULL;
+    size_t n_prep = 0, n_model = 0;
+    char *format = NULL, *schema_json = NULL, *prep_json = NULL;
+    hid_t file = -1;
+    *out = NULL;
+    if (!m)
+        return HF_ENOMEM;
+    if (!hf_file_exists(path)) {
+        result = hf_error(HF_EINVAL, "--model %s: no such file", path);
+        goto out;
+    }
+    H5E_BEGIN_TRY
+    {
+        file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    }
+    H5E_END_TRY;
+    if (file < 0) {
+        result = hf_error(HF_EINVAL, "%s: not an HDF5 file", path);
+        goto out;
+    }
+    format = read_attr_str(file, "format");
+    if (!format || strcmp(format, FORMAT_NAME) != 0) {
+        result = hf_error(HF_EINVAL, "%s: not a hyperfold model (attribute format is \"%s\")", path,
+                          format ? format : "");
+        goto out;
+    }
+    if (read_attr_f64(file, "format_version") > FORMAT_VERSION) {
+        result = hf_error(HF_EINVAL,
+                          "%s: model format version %g is newer than this hyperfold "
+                          "reads (%d)",
+                          path, read_attr_f64(file, "format_version"), FORMAT_VERSION);
+        goto out;
+    }
+    m->model_type = read_attr_str(file, "model_type");
+    m->params_json = read_attr_str(file, "params_json");
+    m->spec_sha256 = read_attr_str(file, "spec_sha256");
+    m->source_fingerprint = read_attr_str(file, "source_fingerprint");
+    m->metric = read_attr_str(file, "metric");
+    m->cv_score = read_attr_f64(file, "cv_score");
+    schema_json = read_attr_str(file, "schema_json");
+    prep_json = read_attr_str(file, "preprocess_json");
+    const hf_model_ops *ops = m->model_type ? hf_model_find(m->model_type) : NULL;
+    if (!ops) {
+        result = hf_error(HF_EINVAL, "%s: unknown model type \"%s\"", path,
+                          m->model_type ? m->model_type : "");
+        goto out;
+    }
+    if (!schema_json || (result = hf_schema_from_json(schema_json, &m->schema)) < 0) {
+        if (result >= 0)
+            result = hf_error(HF_EINVAL, "%s: no schema_json attribute", path);
+        goto out;
+    }
+    if ((result = read_arrays(file, "preprocess", path, &prep_arrays, &n_prep)) < 0 ||
+        (result = hf_prep_import(m->schema, prep_arrays, n_prep, prep_json ? prep_json : "{}",
+                                 &m->prep)) < 0 ||
+        (result = read_arrays(file, "model", path, &model_arrays, &n_model)) < 0)
+        goto out;
+    size_t n_outputs = m->schema->task == HF_TASK_CLASSIFICATION ? m->schema->n_classes : (size_t)1;
+    m->fitted = hf_fitted_new(ops, hf_prep_n_outputs(m->prep), n_outputs, 0);
+    if (!m->fitted) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    m->fitted->arrays = model_arrays;
+    m->fitted->n_arrays = n_model;
+    model_arrays = NULL;
+    *out = m;
+    m = NULL;
+out:
+    if (file >= 0)
+        H5Fclose(file);
+    if (prep_arrays) {
+        for (size_t i = 0; i < n_prep; i++) {
+            free(prep_arrays[i].name);
+            free(prep_arrays[i].data);
+        }
+        free(prep_arrays);
+    }
+    if (model_arrays) {
+        for (size_t i = 0; i < n_model; i++) {
+            free(model_arrays[i].name);
+            free(model_arrays[i].data);
+        }
+        free(model_arrays);
+    }
+    free(format);
+    free(schema_json);
+    free(prep_json);
+    hf_model_file_free(m);
+    return result;
+}

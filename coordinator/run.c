@@ -1,0 +1,517 @@
+/* run.c - `hyperfold run`: ingest, sweep, select, refit, export; and `hyperfold validate`. */
+#define _GNU_SOURCE
+#include "run.h"
+#include "../common/fsutil.h"
+#include "../common/hf.h"
+#include "../jobs/spec.h"
+#include "../shards/folds.h"
+#include "../shards/ingest.h"
+#include "../shards/partition.h"
+#include "../worker/metrics.h"
+#include "../worker/preprocess.h"
+#include "../worker/task.h"
+#include "export.h"
+#include "journal.h"
+#include "results.h"
+#include "scheduler.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Trials that share work are fitted together, at most this many per task. Fixed (not derived from
+ * the number of ranks) so that results never depend on it. */
+#define MAX_BATCH 64
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+int hf_spec_load_collective(hf_comm *world, const char *path, hf_spec **out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = HF_OK;
+    *out = NULL;
+    if (hf_comm_rank(world) == 0)
+        rc = hf_read_file(path, &text, &len);
+    HF_CALL(hf_comm_check(world, rc));
+    rc = hf_comm_bcast_blob(world, &text, &len, 0);
+    if (rc >= 0)
+        rc = hf_spec_parse(path, text, len, out);
+    free(text);
+    return hf_comm_check(world, rc);
+}
+
+/* ---- progress ----------------------------------------------------------------------------- */
+
+typedef struct run_state {
+    const hf_spec *spec;
+    hf_sweep sweep;
+    hf_journal *journal;
+    size_t n_tasks, done_at_start;
+    double t_start, last_print;
+    int quiet, tty;
+    const hf_task_list *tasks;
+    unsigned char *done;
+} run_state;
+
+static void print_progress(run_state *st, int final)
+{
+    if (st->quiet)
+        return;
+    double now = hf_now();
+    if (!final && !st->tty && now - st->last_print < 5.0)
+        return;
+    st->last_print = now;
+    size_t done = st->sweep.tasks_done;
+    size_t new_done = done - st->done_at_start;
+    double el = now - st->t_start;
+    double eta = new_done ? el / (double)new_done * (double)(st->n_tasks - done) : NAN;
+    double best = hf_sweep_best_so_far(&st->sweep);
+    char bestbuf[64], etabuf[64];
+    if (isnan(best))
+        snprintf(bestbuf, sizeof bestbuf, "-");
+    else
+        snprintf(bestbuf, sizeof bestbuf, "%.6g", best);
+    if (isnan(eta))
+        snprintf(etabuf, sizeof etabuf, "?");
+    else
+        snprintf(etabuf, sizeof etabuf, "%.0fs", eta);
+    fprintf(stderr, "%stasks %zu/%zu  best %s %s  failed %zu  elapsed %.1fs  eta %s%s",
+            st->tty ? "\r\033[K" : "hyperfold: ", done, st->n_tasks, st->sweep.metrics[0], bestbuf,
+            st->sweep.failed_tasks, el, etabuf, st->tty && !final ? "" : "\n");
+    fflush(stderr);
+}
+
+static void on_tick(void *arg)
+{
+    print_progress(arg, 0);
+}
+
+static int on_result(void *arg, const hf_task_result *r, const char *json)
+{
+    run_state *st = arg;
+    if (r->task < 0 || (size_t)r->task >= st->n_tasks)
+        return hf_error(HF_EDATA, "result for unknown task %d", r->task);
+    HF_CALL(hf_sweep_add(&st->sweep, r));
+    st->done[r->task] = 1;
+    HF_CALL(hf_journal_append(st->journal, json));
+    if (st->tty)
+        print_progress(st, 0);
+    return HF_OK;
+}
+
+/* Journal replay: a task line from an earlier, interrupted run. */
+static int on_journal_line(void *arg, const char *line)
+{
+    run_state *st = arg;
+    hf_task_result r;
+    HF_CALL(hf_task_result_from_json(line, st->sweep.metrics, st->sweep.n_metrics, &r));
+    int rc = HF_OK;
+    if (r.task < 0 || (size_t)r.task >= st->n_tasks)
+        rc = hf_error(HF_EDATA, "journal names task %d of %zu", r.task, st->n_tasks);
+    else if (st->done[r.task])
+        rc = hf_error(HF_EDATA, "journal holds task %d twice", r.task);
+    else if (r.split != st->tasks->tasks[r.task].split)
+        rc = hf_error(HF_EDATA, "journal task %d is for split %d, expected %d", r.task, r.split,
+                      st->tasks->tasks[r.task].split);
+    if (rc >= 0)
+        rc = hf_sweep_add(&st->sweep, &r);
+    if (rc >= 0)
+        st->done[r.task] = 1;
+    hf_task_result_free(&r);
+    return rc;
+}
+
+/* The metrics to compute: the objective first, then report metrics, without duplicates. */
+static int metric_list(const hf_spec *spec, const hf_schema *schema, const char ***out, size_t *n)
+{
+    const char **m = hf_calloc(spec->objective.n_report + 1, sizeof *m);
+    if (!m)
+        return HF_ENOMEM;
+    size_t k = 0;
+    m[k++] = spec->objective.metric;
+    for (size_t i = 0; i < spec->objective.n_report; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < k; j++)
+            dup |= strcmp(m[j], spec->objective.report[i]) == 0;
+        if (!dup)
+            m[k++] = spec->objective.report[i];
+    }
+    for (size_t i = 0; i < k; i++) {
+        const hf_metric *mt = hf_metric_find(m[i]);
+        if (!mt || mt->task != schema->task) {
+            int rc = hf_error(
+                HF_EINVAL, "%s: objective: metric \"%s\" does not fit a %s task", spec->path, m[i],
+                schema->task == HF_TASK_CLASSIFICATION ? "classification" : "regression");
+            free(m);
+            return rc;
+        }
+    }
+    *out = m;
+    *n = k;
+    return HF_OK;
+}
+
+/* Refit of the best trial on every search row, holdout scoring and model.h5. Rank 0 only. */
+static int refit_and_export(const hf_spec *spec, const hf_dataset *data, const hf_folds *folds,
+                            const hf_model_ops *model, const hf_trial *trials, run_state *st,
+                            const char *model_path, const char *fingerprint, hf_run_info *info)
+{
+    const hf_sweep *s = &st->sweep;
+    int b = s->best;
+    hf_prep *prep = NULL;
+    hf_fitted *fitted = NULL;
+    double *pred = NULL, *yh = NULL, *fold_scores = NULL;
+    char *params = NULL;
+    int result = hf_fit_pipeline(spec, data, model, &trials[b], folds->search_rows, folds->n_search,
+                                 NULL, &prep, &fitted);
+    if (result < 0) {
+        hf_error_prefix(result, "refit of the best trial (%d) on all %zu rows", b, folds->n_search);
+        goto out;
+    }
+    if (folds->n_holdout > 0) {
+        size_t no = fitted->n_outputs;
+        pred = hf_malloc(folds->n_holdout * no * sizeof *pred);
+        yh = hf_malloc(folds->n_holdout * sizeof *yh);
+        if (!pred || !yh) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        if ((result = hf_predict_pipeline(prep, fitted, data, folds->holdout, folds->n_holdout,
+                                          pred)) < 0)
+            goto out;
+        for (size_t i = 0; i < folds->n_holdout; i++)
+            yh[i] = data->y[folds->holdout[i]];
+        size_t nc = data->schema->task == HF_TASK_CLASSIFICATION ? data->schema->n_classes : 0;
+        for (size_t m = 0; m < s->n_metrics; m++) {
+            int rc = hf_metric_compute(hf_metric_find(s->metrics[m]), yh, pred, folds->n_holdout,
+                                       nc, &info->holdout_scores[m]);
+            if (rc < 0) {
+                hf_warn("holdout %s: %s", s->metrics[m], hf_error_message());
+                hf_error_clear();
+                info->holdout_scores[m] = NAN;
+            }
+        }
+        info->holdout_valid = 1;
+    }
+    fold_scores = hf_malloc((s->n_splits ? s->n_splits : 1) * sizeof *fold_scores);
+    if (!fold_scores) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t f = 0; f < s->n_splits; f++)
+        fold_scores[f] = s->scores[((size_t)b * s->n_splits + f) * s->n_metrics];
+    params = hf_trial_params_json(spec, &trials[b]);
+    hf_model_meta meta = {.spec_sha256 = spec->sha256,
+                          .source_fingerprint = fingerprint,
+                          .params_json = params ? params : "{}",
+                          .metric = s->metrics[0],
+                          .cv_score = s->mean[(size_t)b * s->n_metrics],
+                          .cv_std = s->std[(size_t)b * s->n_metrics],
+                          .fold_scores = fold_scores,
+                          .n_folds = s->n_splits,
+                          .n_train_rows = folds->n_search};
+    result = hf_model_write(model_path, data->schema, prep, fitted, &meta);
+out:
+    hf_prep_free(prep);
+    hf_fitted_free(fitted);
+    free(pred);
+    free(yh);
+    free(fold_scores);
+    free(params);
+    return result;
+}
+
+static void usage_run(FILE *fp)
+{
+    fprintf(fp,
+            "usage: mpirun -np N hyperfold run JOB.yaml [--fresh] [--quiet]\n"
+            "\n"
+            "Ingests the data into HDF5 shards, runs every (trial, split) task over the MPI\n"
+            "ranks, selects the best trial, refits it and writes <output.dir>/<name>/:\n"
+            "job.yaml, shards/, journal.jsonl, results.json, trials.csv, model.h5.\n"
+            "A run directory with a journal of the same spec and data resumes where it stopped.\n"
+            "\n"
+            "  --fresh   discard an existing journal and start the sweep again\n"
+            "  --quiet   no progress output\n"
+            "\n"
+            "Exit codes: 0 done, 1 failure, 2 bad input (spec, data), 3 interrupted by a signal\n"
+            "(work so far is journaled: run the same command again to resume).\n");
+}
+
+int hf_cmd_run(hf_comm *world, int argc, char **argv)
+{
+    int rank = hf_comm_rank(world);
+    const char *spec_path = NULL;
+    int fresh = 0, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            if (rank == 0)
+                usage_run(stdout);
+            return HF_OK;
+        } else if (strcmp(argv[i], "--fresh") == 0) {
+            fresh = 1;
+        } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+            quiet = 1;
+        } else if (argv[i][0] == '-') {
+            return hf_error(HF_EINVAL, "run: unknown option %s (see hyperfold run --help)",
+                            argv[i]);
+        } else if (!spec_path) {
+            spec_path = argv[i];
+        } else {
+            return hf_error(HF_EINVAL, "run: more than one job spec given (%s, %s)", spec_path,
+                            argv[i]);
+        }
+    }
+    if (!spec_path)
+        return hf_error(HF_EINVAL, "run: no job spec given (usage: hyperfold run JOB.yaml)");
+
+    double t0 = hf_now();
+    int result = HF_OK;
+    hf_spec *spec = NULL;
+    hf_manifest *manifest = NULL;
+    hf_dataset *data = NULL;
+    hf_folds *folds = NULL;
+    hf_trial *trials = NULL;
+    size_t n_trials = 0;
+    const char **metrics = NULL;
+    size_t n_metrics = 0;
+    hf_task_list tasks = {0};
+    hf_task_ctx ctx = {0};
+    run_state st = {0};
+    char *run_dir = NULL, *shard_dir = NULL, *journal_path = NULL, *model_path = NULL;
+    char *audit_path = NULL, *rejects_path = NULL, *spec_copy = NULL;
+    double *holdout_scores = NULL;
+    int reused = 0;
+
+    install_signals();
+    if ((result = hf_spec_load_collective(world, spec_path, &spec)) < 0)
+        goto out;
+    run_dir = hf_asprintf("%s/%s", spec->output.dir, spec->name);
+    shard_dir = hf_asprintf("%s/shards", run_dir ? run_dir : "");
+    journal_path = hf_asprintf("%s/journal.jsonl", run_dir ? run_dir : "");
+    model_path = hf_asprintf("%s/model.h5", run_dir ? run_dir : "");
+    audit_path = hf_asprintf("%s/audit.jsonl", run_dir ? run_dir : "");
+    rejects_path = hf_asprintf("%s/rejects.csv", run_dir ? run_dir : "");
+    spec_copy = hf_asprintf("%s/job.yaml", run_dir ? run_dir : "");
+    if (!run_dir || !shard_dir || !journal_path || !model_path || !audit_path || !rejects_path ||
+        !spec_copy) {
+        result = hf_comm_check(world, HF_ENOMEM);
+        goto out;
+    }
+    result = HF_OK;
+    if (rank == 0) {
+        result = hf_mkdirs(run_dir);
+        if (result >= 0)
+            result = hf_write_file_atomic(spec_copy, spec->text, strlen(spec->text));
+        if (result >= 0 && fresh && hf_file_exists(journal_path) && unlink(journal_path) != 0)
+            result = hf_error(HF_EIO, "removing %s", journal_path);
+    }
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+
+    /* Ingest (or reuse) the shards, then every rank loads the whole table. */
+    hf_source_opts sopts = {.spec = spec, .audit_path = audit_path, .rank = rank};
+    double t_ingest = hf_now();
+    result = hf_ingest(world, spec, shard_dir, &sopts,
+                       spec->data.skip_bad_rows ? rejects_path : NULL, &manifest, &reused);
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+    if (rank == 0 && !quiet)
+        hf_info("%s %lld rows from %s (%.2fs)", reused ? "reused shards of" : "ingested",
+                (long long)hf_manifest_n_rows(manifest), spec->data.source, hf_now() - t_ingest);
+    result = hf_shards_load(shard_dir, manifest, &data);
+    if (result >= 0)
+        result = hf_spec_check_data(spec, data->schema, data->y, data->n_rows);
+    if (result >= 0)
+        result = hf_folds_make(spec, data, &folds);
+    if (result >= 0)
+        result = hf_spec_trials(spec, &trials, &n_trials);
+    if (result >= 0)
+        result = metric_list(spec, data->schema, &metrics, &n_metrics);
+    const hf_model_ops *model = hf_model_find(spec->model_type);
+    if (result >= 0 && !model)
+        result = hf_error(HF_EINVAL, "%s: model.type: unknown model \"%s\"", spec->path,
+                          spec->model_type);
+    if (result >= 0)
+        result =
+            hf_task_list_make(spec, model, trials, n_trials, folds->n_splits, MAX_BATCH, &tasks);
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+
+    st.spec = spec;
+    st.n_tasks = tasks.n_tasks;
+    st.tasks = &tasks;
+    st.quiet = quiet;
+    st.tty = isatty(STDERR_FILENO);
+    st.done = hf_calloc(tasks.n_tasks ? tasks.n_tasks : 1, 1);
+    result = st.done ? hf_sweep_init(&st.sweep, n_trials, folds->n_splits, metrics, n_metrics)
+                     : HF_ENOMEM;
+    if (result >= 0 && rank == 0) {
+        hf_journal_id jid = {.spec_sha256 = spec->sha256,
+                             .data_fingerprint = hf_manifest_fingerprint(manifest),
+                             .n_tasks = tasks.n_tasks};
+        result = hf_journal_open(journal_path, &jid, on_journal_line, &st, &st.journal);
+        st.done_at_start = st.sweep.tasks_done;
+        if (result >= 0 && !quiet) {
+            if (st.done_at_start)
+                hf_info("resuming: %zu of %zu tasks already done (journal %s)", st.done_at_start,
+                        tasks.n_tasks, journal_path);
+            hf_info("%zu trials x %zu splits = %zu tasks on %d rank(s)", n_trials, folds->n_splits,
+                    tasks.n_tasks, hf_comm_size(world));
+        }
+    }
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+
+    ctx.spec = spec;
+    ctx.data = data;
+    ctx.folds = folds;
+    ctx.trials = trials;
+    ctx.n_trials = n_trials;
+    ctx.model = model;
+    ctx.metrics = metrics;
+    ctx.n_metrics = n_metrics;
+    st.t_start = hf_now();
+    st.last_print = st.t_start;
+    hf_sched_opts so = {.on_result = on_result, .arg = &st, .on_tick = on_tick, .stop = &g_stop};
+    result = hf_sched_run(world, &ctx, &tasks, st.done, &so);
+    if (rank == 0) {
+        int rc = hf_journal_close(&st.journal);
+        if (result >= 0)
+            result = rc;
+        print_progress(&st, 1);
+    }
+    if (result == HF_EINTR) {
+        if (rank == 0)
+            hf_error(HF_EINTR,
+                     "interrupted: %zu of %zu tasks done and journaled in %s; run the "
+                     "same command again to resume",
+                     st.sweep.tasks_done, tasks.n_tasks, journal_path);
+        goto out;
+    }
+    if (result < 0) {
+        if (rank == 0)
+            hf_comm_abort(world, hf_exit_code(result)); /* workers are waiting for tasks */
+        goto out;
+    }
+
+    if (rank == 0) {
+        holdout_scores = hf_calloc(n_metrics, sizeof *holdout_scores);
+        hf_run_info info = {.run_dir = run_dir,
+                            .source_fingerprint = hf_manifest_fingerprint(manifest),
+                            .n_rows = data->n_rows,
+                            .n_search_rows = folds->n_search,
+                            .n_holdout_rows = folds->n_holdout,
+                            .rejected_rows = (size_t)hf_manifest_rejected(manifest),
+                            .ranks = hf_comm_size(world),
+                            .reused_shards = reused,
+                            .resumed_tasks = (int)st.done_at_start,
+                            .holdout_scores = holdout_scores,
+                            .model_path = model_path};
+        result = holdout_scores ? hf_sweep_finish(&st.sweep, spec) : HF_ENOMEM;
+        if (result >= 0 && st.sweep.best < 0)
+            result =
+                hf_error(HF_ENUM, "every trial failed; see %s/trials.csv for the reasons", run_dir);
+        if (result >= 0)
+            result = refit_and_export(spec, data, folds, model, trials, &st, model_path,
+                                      hf_manifest_fingerprint(manifest), &info);
+        info.seconds = hf_now() - t0;
+        if (result >= 0 || st.sweep.mean) {
+            int rc = hf_results_write(&st.sweep, spec, trials, &info);
+            if (result >= 0)
+                result = rc;
+        }
+        if (result >= 0 && !quiet) {
+            size_t b = (size_t)st.sweep.best;
+            char *p = hf_trial_params_json(spec, &trials[b]);
+            hf_info("best trial %zu: %s = %.6g (std %.3g) %s", b, metrics[0],
+                    st.sweep.mean[b * n_metrics], st.sweep.std[b * n_metrics], p ? p : "");
+            if (info.holdout_valid)
+                hf_info("holdout %s = %.6g on %zu rows", metrics[0], holdout_scores[0],
+                        folds->n_holdout);
+            hf_info("wrote %s/results.json, trials.csv, model.h5 (%.2fs)", run_dir, hf_now() - t0);
+            free(p);
+        }
+    }
+    result = hf_comm_check(world, result);
+out:
+    hf_task_ctx_release(&ctx);
+    hf_task_list_free(&tasks);
+    hf_sweep_free(&st.sweep);
+    free(st.done);
+    if (trials)
+        hf_trials_free(trials, n_trials, spec->n_params);
+    free(metrics);
+    hf_folds_free(folds);
+    hf_dataset_free(data);
+    hf_manifest_free(manifest);
+    hf_spec_free(spec);
+    free(run_dir);
+    free(shard_dir);
+    free(journal_path);
+    free(model_path);
+    free(audit_path);
+    free(rejects_path);
+    free(spec_copy);
+    free(holdout_scores);
+    return result;
+}
+
+/* ---- validate ----------------------------------------------------------------------------- */
+
+int hf_cmd_validate(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: hyperfold validate JOB.yaml\n\n"
+                   "Checks the job spec and prints the trials it would run. Writes nothing.\n"
+                   "Exit codes: 0 valid, 2 invalid (one line naming file:line:column, the key,\n"
+                   "the value and what was expected).\n");
+            return HF_OK;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return hf_error(HF_EINVAL, "validate: unknown option %s", argv[i]);
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return hf_error(HF_EINVAL, "validate: more than one job spec given");
+        }
+    }
+    if (!path)
+        return hf_error(HF_EINVAL, "validate: no job spec given (usage: hyperfold validate "
+                                   "JOB.yaml)");
+    hf_spec *spec = NULL;
+    hf_trial *trials = NULL;
+    size_t n = 0;
+    int rc = hf_spec_load(path, &spec);
+    if (rc >= 0)
+        rc = hf_spec_trials(spec, &trials, &n);
+    if (rc >= 0)
+        rc = hf_spec_print(spec, trials, n, stdout);
+    if (trials)
+        hf_trials_free(trials, n, spec->n_params);
+    hf_spec_free(spec);
+    return rc;
+}
