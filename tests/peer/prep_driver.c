@@ -1,0 +1,263 @@
+/* prep_driver.c - helper of tests/peer/test_pipeline_peer.py (not a test by itself).
+ *
+ * Reads a dataset of codes written by the Python test, builds predefined folds with
+ * hf_folds_make, and for every split fits the preprocessing on the training rows, round-trips it
+ * through hf_prep_export/hf_prep_import and writes the design matrix of all rows.
+ *
+ * Input (whitespace-separated tokens):
+ *   features P
+ *   P lines: <N|B|C> <name> <n_categories> <category>...
+ *   config <mean|median|most_frequent|constant> <most_frequent|constant> <fill_given 0|1>
+ *          <fill_text> <indicator 0|1> <none|standard|minmax> <min_frequency>
+ *   rows N
+ *   N lines: <fold> <value>... ("nan" for missing; codes for categorical/boolean columns)
+ * Output: per split "split K", "train <rows>", "valid <rows>", "names <names>", "matrix R C" and
+ * R lines of C values (%.17g). Exit status 0 on success, 1 on any failure (message on stderr). */
+#include "common/dataset.h"
+#include "common/hf.h"
+#include "jobs/spec.h"
+#include "shards/folds.h"
+#include "worker/preprocess.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int read_token(FILE *in, char *buf, size_t len)
+{
+    char fmt[32];
+    snprintf(fmt, sizeof fmt, "%%%zus", len - 1);
+    if (fscanf(in, fmt, buf) != 1)
+        return hf_error(HF_EINVAL, "prep_driver: unexpected end of input");
+    return 0;
+}
+
+static int read_expect(FILE *in, const char *word)
+{
+    char buf[64];
+    HF_CALL(read_token(in, buf, sizeof buf));
+    if (strcmp(buf, word) != 0)
+        return hf_error(HF_EINVAL, "prep_driver: got \"%s\", expected \"%s\"", buf, word);
+    return 0;
+}
+
+static int read_number(FILE *in, double *out)
+{
+    char buf[64], *end = NULL;
+    HF_CALL(read_token(in, buf, sizeof buf));
+    *out = strtod(buf, &end);
+    if (end == buf || *end)
+        return hf_error(HF_EINVAL, "prep_driver: got \"%s\", expected a number", buf);
+    return 0;
+}
+
+static int read_size(FILE *in, size_t *out)
+{
+    double v;
+    HF_CALL(read_number(in, &v));
+    if (!(v >= 0) || v != floor(v))
+        return hf_error(HF_EINVAL, "prep_driver: got %g, expected a count", v);
+    *out = (size_t)v;
+    return 0;
+}
+
+static int lookup(const char *s, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg)
+{
+    char buf[256];
+    size_t p = 0, n = 0;
+    hf_schema *s = hf_calloc(1, sizeof *s);
+    if (!s)
+        return HF_ENOMEM;
+    d->schema = s;
+    s->task = HF_TASK_REGRESSION;
+    s->target = hf_strdup("y");
+    s->fold_column = hf_strdup("fold");
+    HF_CALL(read_expect(in, "features"));
+    HF_CALL(read_size(in, &p));
+    s->features = hf_calloc(p ? p : 1, sizeof *s->features);
+    if (!s->features)
+        return HF_ENOMEM;
+    s->n_features = p;
+    for (size_t j = 0; j < p; j++) {
+        hf_column *c = &s->features[j];
+        HF_CALL(read_token(in, buf, sizeof buf));
+        c->type = buf[0] == 'C'   ? HF_COL_CATEGORICAL
+                  : buf[0] == 'B' ? HF_COL_BOOLEAN
+                                  : HF_COL_NUMERIC;
+        HF_CALL(read_token(in, buf, sizeof buf));
+        c->name = hf_strdup(buf);
+        HF_CALL(read_size(in, &c->n_categories));
+        if (c->n_categories) {
+            c->categories = hf_calloc(c->n_categories, sizeof *c->categories);
+            if (!c->categories)
+                return HF_ENOMEM;
+            for (size_t k = 0; k < c->n_categories; k++) {
+                HF_CALL(read_token(in, buf, sizeof buf));
+                c->categories[k] = hf_strdup(buf);
+            }
+        }
+    }
+    static const char *const impute[] = {"mean", "median", "most_frequent", "constant"};
+    static const char *const scale[] = {"none", "standard", "minmax"};
+    double v;
+    hf_prep_config_default(cfg);
+    HF_CALL(read_expect(in, "config"));
+    HF_CALL(read_token(in, buf, sizeof buf));
+    cfg->impute_numeric = (hf_impute_kind)lookup(buf, impute, 4);
+    HF_CALL(read_token(in, buf, sizeof buf));
+    cfg->impute_categorical = (hf_impute_kind)lookup(buf, impute, 4);
+    HF_CALL(read_number(in, &v));
+    cfg->fill_given = v != 0;
+    HF_CALL(read_token(in, buf, sizeof buf));
+    if (cfg->fill_given) {
+        char *end = NULL;
+        if (strlen(buf) >= sizeof cfg->fill_text)
+            return hf_error(HF_EINVAL, "prep_driver: fill text too long");
+        memcpy(cfg->fill_text, buf, strlen(buf) + 1);
+        cfg->fill_number = strtod(buf, &end);
+        if (end == buf || *end)
+            cfg->fill_number = NAN;
+    }
+    HF_CALL(read_number(in, &v));
+    cfg->indicator = v != 0;
+    HF_CALL(read_token(in, buf, sizeof buf));
+    cfg->scale = (hf_scale_kind)lookup(buf, scale, 3);
+    HF_CALL(read_number(in, &v));
+    cfg->min_frequency = (int64_t)v;
+    if ((int)cfg->impute_numeric < 0 || (int)cfg->impute_categorical < 0 || (int)cfg->scale < 0)
+        return hf_error(HF_EINVAL, "prep_driver: bad config line");
+    HF_CALL(read_expect(in, "rows"));
+    HF_CALL(read_size(in, &n));
+    d->n_rows = n;
+    size_t cells = n * p > 0 ? n * p : 1;
+    d->X = hf_malloc(cells * sizeof *d->X);
+    d->y = hf_calloc(n ? n : 1, sizeof *d->y);
+    d->row = hf_malloc((n ? n : 1) * sizeof *d->row);
+    d->fold = hf_malloc((n ? n : 1) * sizeof *d->fold);
+    if (!d->X || !d->y || !d->row || !d->fold)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        d->row[i] = (int64_t)i;
+        HF_CALL(read_number(in, &v));
+        d->fold[i] = (int64_t)v;
+        for (size_t j = 0; j < p; j++)
+            HF_CALL(read_number(in, &d->X[i * p + j]));
+    }
+    return 0;
+}
+
+static void write_rows(FILE *out, const char *label, const int64_t *v, size_t n)
+{
+    fprintf(out, "%s", label);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, " %lld", (long long)v[i]);
+    fprintf(out, "\n");
+}
+
+static int run_split(FILE *out, const hf_dataset *d, const hf_prep_config *cfg, const hf_split *s)
+{
+    int result = 0;
+    hf_prep *fitted = NULL, *loaded = NULL;
+    hf_array *arrays = NULL;
+    size_t n_arrays = 0;
+    char *json = NULL;
+    double *a = NULL, *b = NULL;
+    result = hf_prep_fit(cfg, d->schema, d->X, s->train, s->n_train, &fitted);
+    if (result < 0)
+        goto out;
+    result = hf_prep_export(fitted, &arrays, &n_arrays, &json);
+    if (result < 0)
+        goto out;
+    result = hf_prep_import(d->schema, arrays, n_arrays, json, &loaded);
+    if (result < 0)
+        goto out;
+    size_t w = hf_prep_n_outputs(loaded), n = d->n_rows;
+    size_t cells = n * w > 0 ? n * w : 1;
+    a = hf_malloc(cells * sizeof *a);
+    b = hf_malloc(cells * sizeof *b);
+    if (!a || !b) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    result = hf_prep_transform(fitted, d->X, NULL, n, a);
+    if (result >= 0)
+        result = hf_prep_transform(loaded, d->X, NULL, n, b);
+    if (result < 0)
+        goto out;
+    if (memcmp(a, b, n * w * sizeof *a) != 0) {
+        result = hf_error(HF_EINTERNAL, "prep_driver: imported pipeline transforms differently");
+        goto out;
+    }
+    fprintf(out, "split %d\n", s->fold);
+    write_rows(out, "train", s->train, s->n_train);
+    write_rows(out, "valid", s->valid, s->n_valid);
+    fprintf(out, "names");
+    for (size_t k = 0; k < w; k++)
+        fprintf(out, " %s", hf_prep_output_names(loaded)[k]);
+    fprintf(out, "\nmatrix %zu %zu\n", n, w);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < w; k++)
+            fprintf(out, "%.17g%c", b[i * w + k], k + 1 == w ? '\n' : ' ');
+out:
+    hf_prep_free(fitted);
+    hf_prep_free(loaded);
+    hf_prep_export_free(arrays, n_arrays, json);
+    free(a);
+    free(b);
+    return result;
+}
+
+int main(int argc, char **argv)
+{
+    int result = 0;
+    FILE *in = NULL;
+    hf_dataset *d = NULL;
+    hf_folds *folds = NULL;
+    hf_prep_config cfg;
+    if (argc != 2) {
+        result = hf_error(HF_EINVAL, "usage: prep_driver INPUT > OUTPUT");
+        goto out;
+    }
+    in = fopen(argv[1], "r");
+    d = hf_calloc(1, sizeof *d);
+    if (!in || !d) {
+        result = hf_error(HF_EIO, "prep_driver: cannot open %s", argv[1]);
+        goto out;
+    }
+    result = read_input(in, d, &cfg);
+    if (result < 0)
+        goto out;
+    hf_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.path = "peer.yaml";
+    spec.cv.strategy = HF_CV_PREDEFINED;
+    spec.cv.strategy_given = 1;
+    spec.cv.fold_column = "fold";
+    spec.cv.repeats = 1;
+    spec.cv.folds = 5;
+    result = hf_folds_make(&spec, d, &folds);
+    if (result < 0)
+        goto out;
+    for (size_t k = 0; k < folds->n_splits; k++) {
+        result = run_split(stdout, d, &cfg, &folds->splits[k]);
+        if (result < 0)
+            goto out;
+    }
+out:
+    if (result < 0)
+        fprintf(stderr, "prep_driver: %s\n", hf_error_message());
+    if (in)
+        fclose(in);
+    hf_folds_free(folds);
+    hf_dataset_free(d);
+    return result < 0 ? 1 : 0;
+}
