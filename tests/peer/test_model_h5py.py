@@ -23,8 +23,8 @@ def design(f, df):
     X = df[feats].to_numpy(dtype=float)
     prep = json.loads(f.attrs["preprocess_json"])
     g = f["preprocess"]
-    if "center" in g:
-        X = (X - g["center"][...].reshape(-1)) / g["scale"][...].reshape(-1)
+    # Numeric columns without missing values: design = (x - center) / scale (docs/model-format.md).
+    X = (X - g["prep.center"][...].reshape(-1)) / g["prep.scale"][...].reshape(-1)
     return X, prep
 
 
