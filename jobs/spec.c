@@ -682,7 +682,7 @@ static int parse_distribution(ctx *c, const yaml_node_t *n, const char *path,
     double b[2];
     for (int i = 0; i < 2; i++) {
         yaml_node_t *it = node_at(c, dist->data.sequence.items.start[i]);
-        char item[PATH_LEN + 8];
+        char item[PATH_LEN + 32];
         snprintf(item, sizeof item, "%s[%d]", sub, i);
         if (ps->kind == HF_PARAM_INT_UNIFORM) {
             int64_t v = 0;
