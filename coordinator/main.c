@@ -1,6 +1,7 @@
 /* main.c - the hyperfold command line: dispatches to the subcommands. */
 #include "../common/hf.h"
 #include "describe.h"
+#include "retrain.h"
 #include "run.h"
 
 #include <stdio.h>
@@ -22,6 +23,8 @@ static void usage(FILE *fp)
             "                             select, refit and export the best model\n"
             "  predict --model M --input I --output O\n"
             "                             batch inference with a model.h5\n"
+            "  retrain RUN_DIR [--data S] refit the best configuration on new data; promote the\n"
+            "                             new model only if it is not worse on a holdout\n"
             "  submit JOB.yaml            submit a run to Slurm (sbatch)\n"
             "  s3 ls|cp|head ...          inspect and copy S3 objects with hyperfold's client\n"
             "\n"
@@ -54,7 +57,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "s3") == 0) {
         rc = hf_cmd_s3(argc - 1, argv + 1);
     } else if (strcmp(cmd, "run") == 0 || strcmp(cmd, "predict") == 0 ||
-               strcmp(cmd, "describe") == 0) {
+               strcmp(cmd, "describe") == 0 || strcmp(cmd, "retrain") == 0) {
         hf_comm *world = NULL;
         rc = hf_comm_init(&argc, &argv, &world);
         if (rc >= 0) {
@@ -63,6 +66,8 @@ int main(int argc, char **argv)
                 rc = hf_cmd_run(world, argc - 1, argv + 1);
             else if (strcmp(cmd, "predict") == 0)
                 rc = hf_cmd_predict(world, argc - 1, argv + 1);
+            else if (strcmp(cmd, "retrain") == 0)
+                rc = hf_cmd_retrain(world, argc - 1, argv + 1);
             else
                 rc = hf_cmd_describe(world, argc - 1, argv + 1);
             /* Every rank knows the outcome; only rank 0 reports it. */
