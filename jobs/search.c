@@ -90,7 +90,8 @@ static int axis_values(const hf_param_space *p, axis *a)
     }
     if (p->kind == HF_PARAM_CHOICE) {
         for (size_t i = 0; i < p->n_choices; i++) {
-            if ((result = hf_value_copy(&a->values[i], &p->choices[i])))
+            result = hf_value_copy(&a->values[i], &p->choices[i]);
+            if (result != HF_OK)
                 return result;
             a->n++;
         }
@@ -129,7 +130,8 @@ static int grid_trials(const hf_spec *spec, hf_trial **out, size_t *n_out)
         goto out;
     }
     for (size_t i = 0; i < np; i++) {
-        if ((result = axis_values(&spec->params[i], &axes[i])))
+        result = axis_values(&spec->params[i], &axes[i]);
+        if (result != HF_OK)
             goto out;
         if (axes[i].n == 0 || total > MAX_TRIALS / axes[i].n) {
             result = hf_error(HF_EINVAL,
@@ -153,9 +155,11 @@ static int grid_trials(const hf_spec *spec, hf_trial **out, size_t *n_out)
             goto out;
         }
         made = t + 1;
-        for (size_t i = 0; i < np; i++)
-            if ((result = hf_value_copy(&trials[t].values[i], &axes[i].values[idx[i]])))
+        for (size_t i = 0; i < np; i++) {
+            result = hf_value_copy(&trials[t].values[i], &axes[i].values[idx[i]]);
+            if (result != HF_OK)
                 goto out;
+        }
         /* Odometer: the last axis turns fastest. */
         for (size_t i = np; i-- > 0;) {
             if (++idx[i] < axes[i].n)
@@ -218,9 +222,11 @@ static int random_trials(const hf_spec *spec, hf_trial **out, size_t *n_out)
             goto out;
         }
         made = t + 1;
-        for (size_t i = 0; i < np; i++)
-            if ((result = draw(&spec->params[i], &r, &trials[t].values[i])))
+        for (size_t i = 0; i < np; i++) {
+            result = draw(&spec->params[i], &r, &trials[t].values[i]);
+            if (result != HF_OK)
                 goto out;
+        }
     }
 out:
     if (result != HF_OK) {

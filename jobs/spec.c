@@ -783,38 +783,32 @@ static int parse_data(ctx *c, const yaml_node_t *n)
     int result = check_mapping(c, n, "data", k_data_keys);
     if (result != HF_OK)
         return result;
-    if ((result = require(c, n, "data", "source", "a path, file://, s3:// or http(s):// URL", &v)))
-        return result;
-    if ((result = get_string(c, v, "data.source", "a path, file://, s3:// or http(s):// URL",
-                             &s->data.source)))
-        return result;
-    if ((result = require(c, n, "data", "target", "the name of the target column", &v)))
-        return result;
-    if ((result =
-             get_string(c, v, "data.target", "the name of the target column", &s->data.target)))
-        return result;
-    if ((v = lookup_value(c, n, "task"))) {
+    HF_CALL(require(c, n, "data", "source", "a path, file://, s3:// or http(s):// URL", &v));
+    HF_CALL(get_string(c, v, "data.source", "a path, file://, s3:// or http(s):// URL",
+                       &s->data.source));
+    HF_CALL(require(c, n, "data", "target", "the name of the target column", &v));
+    HF_CALL(get_string(c, v, "data.target", "the name of the target column", &s->data.target));
+    v = lookup_value(c, n, "task");
+    if (v) {
         int idx = 0;
-        if ((result = get_enum(c, v, "data.task", k_task_names, &idx)))
-            return result;
+        HF_CALL(get_enum(c, v, "data.task", k_task_names, &idx));
         s->data.task = idx == 0 ? HF_TASK_REGRESSION : HF_TASK_CLASSIFICATION;
     }
-    if ((v = lookup_value(c, n, "delimiter"))) {
+    v = lookup_value(c, n, "delimiter");
+    if (v) {
         if (v->type != YAML_SCALAR_NODE || strlen(node_text(v)) != 1 || node_text(v)[0] == '\n' ||
             node_text(v)[0] == '"')
             return fail_got(c, v, "data.delimiter",
                             "a single character such as \",\", \";\" or \"\\t\"");
         s->data.delimiter = node_text(v)[0];
     }
-    if ((v = lookup(c, n, "na_values")) &&
-        (v->type != YAML_SCALAR_NODE || classify(v).kind != SC_NULL)) {
-        if ((result = get_string_list(c, v, "data.na_values", 1, &s->data.na_values,
-                                      &s->data.n_na_values)))
-            return result;
-    }
-    if ((v = lookup_value(c, n, "columns"))) {
-        if ((result = check_mapping(c, v, "data.columns", NULL)))
-            return result;
+    v = lookup_value(c, n, "na_values");
+    if (v)
+        HF_CALL(
+            get_string_list(c, v, "data.na_values", 1, &s->data.na_values, &s->data.n_na_values));
+    v = lookup_value(c, n, "columns");
+    if (v) {
+        HF_CALL(check_mapping(c, v, "data.columns", NULL));
         size_t len = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
         s->data.columns = hf_calloc(len, sizeof *s->data.columns);
         if (!s->data.columns)
@@ -825,8 +819,7 @@ static int parse_data(ctx *c, const yaml_node_t *n)
             char sub[PATH_LEN];
             join_path(sub, sizeof sub, "data.columns", col);
             int idx = 0;
-            if ((result = get_enum(c, node_at(c, p->value), sub, k_col_type_names, &idx)))
-                return result;
+            HF_CALL(get_enum(c, node_at(c, p->value), sub, k_col_type_names, &idx));
             s->data.columns[i].name = hf_strdup(col);
             if (!s->data.columns[i].name)
                 return HF_ENOMEM;
@@ -834,17 +827,17 @@ static int parse_data(ctx *c, const yaml_node_t *n)
             s->data.n_columns++;
         }
     }
-    if ((v = lookup_value(c, n, "drop"))) {
-        if ((result = get_string_list(c, v, "data.drop", 0, &s->data.drop, &s->data.n_drop)))
-            return result;
+    v = lookup_value(c, n, "drop");
+    if (v) {
+        HF_CALL(get_string_list(c, v, "data.drop", 0, &s->data.drop, &s->data.n_drop));
         for (size_t i = 0; i < s->data.n_drop; i++)
             if (!strcmp(s->data.drop[i], s->data.target))
                 return fail(c, node_at(c, v->data.sequence.items.start[i]), "data.drop",
                             "got \"%s\", expected a column other than the target", s->data.drop[i]);
     }
-    if ((v = lookup_value(c, n, "on_bad_rows"))) {
-        if ((result = get_enum(c, v, "data.on_bad_rows", k_bad_rows_names, &s->data.skip_bad_rows)))
-            return result;
+    v = lookup_value(c, n, "on_bad_rows");
+    if (v) {
+        HF_CALL(get_enum(c, v, "data.on_bad_rows", k_bad_rows_names, &s->data.skip_bad_rows));
     }
     return HF_OK;
 }
@@ -853,40 +846,39 @@ static int parse_cv(ctx *c, const yaml_node_t *n)
 {
     hf_spec *s = c->spec;
     yaml_node_t *v = NULL;
-    int result = HF_OK;
     if (n) {
-        if ((result = check_mapping(c, n, "cv", k_cv_keys)))
-            return result;
-        if ((v = lookup_value(c, n, "folds"))) {
-            if ((result = get_int32(c, v, "cv.folds", 2, &s->cv.folds)))
-                return result;
+        HF_CALL(check_mapping(c, n, "cv", k_cv_keys));
+        v = lookup_value(c, n, "folds");
+        if (v) {
+            HF_CALL(get_int32(c, v, "cv.folds", 2, &s->cv.folds));
             s->cv.folds_loc = loc_of(v);
         }
-        if ((v = lookup_value(c, n, "strategy"))) {
+        v = lookup_value(c, n, "strategy");
+        if (v) {
             int idx = 0;
-            if ((result = get_enum(c, v, "cv.strategy", k_cv_names, &idx)))
-                return result;
+            HF_CALL(get_enum(c, v, "cv.strategy", k_cv_names, &idx));
             s->cv.strategy = (hf_cv_strategy)idx;
             s->cv.strategy_given = 1;
             s->cv.strategy_loc = loc_of(v);
         }
-        if ((v = lookup_value(c, n, "fold_column")) &&
-            (result = get_string(c, v, "cv.fold_column", "a column name", &s->cv.fold_column)))
-            return result;
-        if ((v = lookup_value(c, n, "group_column")) &&
-            (result = get_string(c, v, "cv.group_column", "a column name", &s->cv.group_column)))
-            return result;
-        if ((v = lookup_value(c, n, "order_column")) &&
-            (result = get_string(c, v, "cv.order_column", "a column name", &s->cv.order_column)))
-            return result;
-        if ((v = lookup_value(c, n, "seed")) && (result = get_seed(c, v, "cv.seed", &s->cv.seed)))
-            return result;
-        if ((v = lookup_value(c, n, "repeats")) &&
-            (result = get_int32(c, v, "cv.repeats", 1, &s->cv.repeats)))
-            return result;
-        if ((v = lookup_value(c, n, "holdout"))) {
-            if ((result = get_number(c, v, "cv.holdout", "a fraction 0 <= x < 1", &s->cv.holdout)))
-                return result;
+        v = lookup_value(c, n, "fold_column");
+        if (v)
+            HF_CALL(get_string(c, v, "cv.fold_column", "a column name", &s->cv.fold_column));
+        v = lookup_value(c, n, "group_column");
+        if (v)
+            HF_CALL(get_string(c, v, "cv.group_column", "a column name", &s->cv.group_column));
+        v = lookup_value(c, n, "order_column");
+        if (v)
+            HF_CALL(get_string(c, v, "cv.order_column", "a column name", &s->cv.order_column));
+        v = lookup_value(c, n, "seed");
+        if (v)
+            HF_CALL(get_seed(c, v, "cv.seed", &s->cv.seed));
+        v = lookup_value(c, n, "repeats");
+        if (v)
+            HF_CALL(get_int32(c, v, "cv.repeats", 1, &s->cv.repeats));
+        v = lookup_value(c, n, "holdout");
+        if (v) {
+            HF_CALL(get_number(c, v, "cv.holdout", "a fraction 0 <= x < 1", &s->cv.holdout));
             if (s->cv.holdout < 0 || s->cv.holdout >= 1)
                 return fail_got(c, v, "cv.holdout", "a fraction 0 <= x < 1");
         }
@@ -927,8 +919,7 @@ static int parse_model(ctx *c, const yaml_node_t *n)
     int result = check_mapping(c, n, "model", k_model_keys);
     if (result != HF_OK)
         return result;
-    if ((result = require(c, n, "model", "type", "a registered model name", &v)))
-        return result;
+    HF_CALL(require(c, n, "model", "type", "a registered model name", &v));
     const hf_model_ops *const *all = hf_model_all();
     const char *names[64];
     size_t n_names = 0;
@@ -941,13 +932,11 @@ static int parse_model(ctx *c, const yaml_node_t *n)
         result = get_enum(c, v, "model.type", names, &idx);
         return result != HF_OK ? result : hf_error(HF_EINTERNAL, "model registry inconsistent");
     }
-    if ((result = get_string(c, v, "model.type", "a registered model name", &s->model_type)))
-        return result;
+    HF_CALL(get_string(c, v, "model.type", "a registered model name", &s->model_type));
     s->model_type_loc = loc_of(v);
     yaml_node_t *params = lookup_value(c, n, "params");
     if (params) {
-        if ((result = check_mapping(c, params, "model.params", NULL)))
-            return result;
+        HF_CALL(check_mapping(c, params, "model.params", NULL));
         for (yaml_node_pair_t *p = params->data.mapping.pairs.start;
              p < params->data.mapping.pairs.top; p++) {
             yaml_node_t *k = node_at(c, p->key);
@@ -970,11 +959,9 @@ static int parse_model(ctx *c, const yaml_node_t *n)
                             ops->name, list);
             }
             hf_param_space *ps = NULL;
-            if ((result = grow_params(s, &ps)))
-                return result;
-            if ((result = parse_param(c, node_at(c, p->value), path, &ops->params[idx],
-                                      ops->params[idx].name, ps)))
-                return result;
+            HF_CALL(grow_params(s, &ps));
+            HF_CALL(parse_param(c, node_at(c, p->value), path, &ops->params[idx],
+                                ops->params[idx].name, ps));
         }
     }
     /* Every trial carries every model parameter: omitted ones are fixed at their defaults. */
@@ -982,14 +969,14 @@ static int parse_model(ctx *c, const yaml_node_t *n)
         if (hf_spec_param_index(s, ops->params[i].name) >= 0)
             continue;
         hf_param_space *ps = NULL;
-        if ((result = grow_params(s, &ps)))
-            return result;
+        HF_CALL(grow_params(s, &ps));
         ps->name = hf_strdup(ops->params[i].name);
         if (!ps->name)
             return HF_ENOMEM;
         ps->kind = HF_PARAM_FIXED;
         ps->value_type = ops->params[i].type;
-        if ((result = hf_model_param_default(&ops->params[i], &ps->fixed)))
+        int result = hf_model_param_default(&ops->params[i], &ps->fixed);
+        if (result != HF_OK)
             return hf_error_prefix(result, "%s: default of model.params.%s", c->path,
                                    ops->params[i].name);
     }
@@ -1032,8 +1019,7 @@ static int parse_preprocess(ctx *c, const yaml_node_t *n)
         if (!strcmp(k, "impute")) {
             if (v->type == YAML_SCALAR_NODE && classify(v).kind == SC_NULL)
                 continue;
-            if ((result = check_mapping(c, v, "preprocess.impute", k_impute_keys)))
-                return result;
+            HF_CALL(check_mapping(c, v, "preprocess.impute", k_impute_keys));
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
                  q++) {
                 const char *ik = node_text(node_at(c, q->key));
@@ -1042,15 +1028,13 @@ static int parse_preprocess(ctx *c, const yaml_node_t *n)
                                           : !strcmp(ik, "indicator")
                                               ? &k_pp_impute_indicator
                                               : fill_def(c, node_at(c, q->value));
-                if ((result = add_preprocess(c, v, ik, def->name, def)))
-                    return result;
+                HF_CALL(add_preprocess(c, v, ik, def->name, def));
             }
         } else {
             const hf_param_def *def = !strcmp(k, "scale")         ? &k_pp_scale
                                       : !strcmp(k, "categorical") ? &k_pp_categorical
                                                                   : &k_pp_min_frequency;
-            if ((result = add_preprocess(c, n, k, def->name, def)))
-                return result;
+            HF_CALL(add_preprocess(c, n, k, def->name, def));
         }
     }
     return HF_OK;
@@ -1063,27 +1047,27 @@ static int parse_search(ctx *c, const yaml_node_t *n)
     int result = check_mapping(c, n, "search", k_search_keys);
     if (result != HF_OK)
         return result;
-    if ((v = lookup_value(c, n, "strategy"))) {
+    v = lookup_value(c, n, "strategy");
+    if (v) {
         int idx = 0;
-        if ((result = get_enum(c, v, "search.strategy", k_search_names, &idx)))
-            return result;
+        HF_CALL(get_enum(c, v, "search.strategy", k_search_names, &idx));
         s->search.strategy = (hf_search_strategy)idx;
     }
-    if ((v = lookup_value(c, n, "trials"))) {
-        if ((result = get_int32(c, v, "search.trials", INT32_MIN, &s->search.trials)))
-            return result;
+    v = lookup_value(c, n, "trials");
+    if (v) {
+        HF_CALL(get_int32(c, v, "search.trials", INT32_MIN, &s->search.trials));
         if (s->search.strategy == HF_SEARCH_RANDOM && s->search.trials < 1)
             return fail_got(c, v, "search.trials", "an integer >= 1 with search.strategy random");
     }
-    if ((v = lookup_value(c, n, "seed")) &&
-        (result = get_seed(c, v, "search.seed", &s->search.seed)))
-        return result;
-    if ((v = lookup_value(c, n, "error_score"))) {
+    v = lookup_value(c, n, "seed");
+    if (v)
+        HF_CALL(get_seed(c, v, "search.seed", &s->search.seed));
+    v = lookup_value(c, n, "error_score");
+    if (v) {
         if (v->type == YAML_SCALAR_NODE && !strcmp(node_text(v), "worst"))
             return HF_OK;
-        if ((result = get_number(c, v, "search.error_score", "worst or a number",
-                                 &s->search.error_score)))
-            return result;
+        HF_CALL(
+            get_number(c, v, "search.error_score", "worst or a number", &s->search.error_score));
         s->search.error_score_given = 1;
     }
     return HF_OK;
@@ -1128,24 +1112,22 @@ static int parse_objective(ctx *c, const yaml_node_t *n)
     if (result != HF_OK)
         return result;
     hf_task_kind task = s->data.task;
-    if ((v = lookup_value(c, n, "metric"))) {
-        if ((result = check_metric(c, v, "objective.metric", task)))
-            return result;
-        if ((result = get_string(c, v, "objective.metric", "a metric", &s->objective.metric)))
-            return result;
+    v = lookup_value(c, n, "metric");
+    if (v) {
+        HF_CALL(check_metric(c, v, "objective.metric", task));
+        HF_CALL(get_string(c, v, "objective.metric", "a metric", &s->objective.metric));
         s->objective.metric_loc = loc_of(v);
         task = find_metric(s->objective.metric)->task;
     }
-    if ((v = lookup_value(c, n, "report"))) {
-        if ((result = get_string_list(c, v, "objective.report", 0, &s->objective.report,
-                                      &s->objective.n_report)))
-            return result;
+    v = lookup_value(c, n, "report");
+    if (v) {
+        HF_CALL(get_string_list(c, v, "objective.report", 0, &s->objective.report,
+                                &s->objective.n_report));
         for (size_t i = 0; i < s->objective.n_report; i++) {
             char sub[64];
             snprintf(sub, sizeof sub, "objective.report[%zu]", i);
             yaml_node_t *it = node_at(c, v->data.sequence.items.start[i]);
-            if ((result = check_metric(c, it, sub, task)))
-                return result;
+            HF_CALL(check_metric(c, it, sub, task));
             task = find_metric(s->objective.report[i])->task;
         }
     }
@@ -1159,30 +1141,29 @@ static int parse_output(ctx *c, const yaml_node_t *n)
     int result = check_mapping(c, n, "output", k_output_keys);
     if (result != HF_OK)
         return result;
-    if ((v = lookup_value(c, n, "dir")) &&
-        (result = get_string(c, v, "output.dir", "a directory", &s->output.dir)))
-        return result;
-    if ((v = lookup_value(c, n, "upload"))) {
+    v = lookup_value(c, n, "dir");
+    if (v)
+        HF_CALL(get_string(c, v, "output.dir", "a directory", &s->output.dir));
+    v = lookup_value(c, n, "upload");
+    if (v) {
         if (v->type != YAML_SCALAR_NODE || strncmp(node_text(v), "s3://", 5) != 0 ||
             strlen(node_text(v)) <= 5)
             return fail_got(c, v, "output.upload", "an s3://bucket/prefix/ URL");
-        if ((result = get_string(c, v, "output.upload", "an s3:// URL", &s->output.upload)))
-            return result;
+        HF_CALL(get_string(c, v, "output.upload", "an s3:// URL", &s->output.upload));
     }
-    if ((v = lookup_value(c, n, "sse"))) {
+    v = lookup_value(c, n, "sse");
+    if (v) {
         int idx = 0;
-        if ((result = get_enum(c, v, "output.sse", k_sse_names, &idx)))
-            return result;
-        if ((result = get_string(c, v, "output.sse", "AES256 or aws:kms", &s->output.sse)))
-            return result;
+        HF_CALL(get_enum(c, v, "output.sse", k_sse_names, &idx));
+        HF_CALL(get_string(c, v, "output.sse", "AES256 or aws:kms", &s->output.sse));
     }
-    if ((v = lookup_value(c, n, "kms_key_id"))) {
+    v = lookup_value(c, n, "kms_key_id");
+    if (v) {
         if (!s->output.sse || strcmp(s->output.sse, "aws:kms") != 0)
             return fail(c, v, "output.kms_key_id",
                         "got a key id, expected it only with output.sse aws:kms");
-        if ((result = get_string(c, v, "output.kms_key_id", "a KMS key id or ARN",
-                                 &s->output.kms_key_id)))
-            return result;
+        HF_CALL(
+            get_string(c, v, "output.kms_key_id", "a KMS key id or ARN", &s->output.kms_key_id));
     }
     if ((s->output.sse || s->output.kms_key_id) && !s->output.upload)
         return fail(c, n, "output.sse",
@@ -1198,19 +1179,19 @@ static int parse_s3(ctx *c, const yaml_node_t *n)
     int result = check_mapping(c, n, "s3", k_s3_keys);
     if (result != HF_OK)
         return result;
-    if ((v = lookup_value(c, n, "endpoint"))) {
+    v = lookup_value(c, n, "endpoint");
+    if (v) {
         if (v->type != YAML_SCALAR_NODE ||
             (strncmp(node_text(v), "http://", 7) != 0 && strncmp(node_text(v), "https://", 8) != 0))
             return fail_got(c, v, "s3.endpoint", "an http:// or https:// URL");
-        if ((result = get_string(c, v, "s3.endpoint", "a URL", &s->s3.endpoint)))
-            return result;
+        HF_CALL(get_string(c, v, "s3.endpoint", "a URL", &s->s3.endpoint));
     }
-    if ((v = lookup_value(c, n, "region")) &&
-        (result = get_string(c, v, "s3.region", "a region name", &s->s3.region)))
-        return result;
-    if ((v = lookup_value(c, n, "path_style")) &&
-        (result = get_bool(c, v, "s3.path_style", &s->s3.path_style)))
-        return result;
+    v = lookup_value(c, n, "region");
+    if (v)
+        HF_CALL(get_string(c, v, "s3.region", "a region name", &s->s3.region));
+    v = lookup_value(c, n, "path_style");
+    if (v)
+        HF_CALL(get_bool(c, v, "s3.path_style", &s->s3.path_style));
     return HF_OK;
 }
 
@@ -1268,11 +1249,11 @@ static int parse_parallel(ctx *c, const yaml_node_t *n)
     int result = check_mapping(c, n, "parallel", k_parallel_keys);
     if (result != HF_OK)
         return result;
-    if ((v = lookup_value(c, n, "ranks_per_task")) &&
-        (result = get_int32(c, v, "parallel.ranks_per_task", 1, &s->parallel.ranks_per_task)))
-        return result;
-    if ((v = lookup_value(c, n, "grid")) &&
-        !(v->type == YAML_SCALAR_NODE && !strcmp(node_text(v), "auto"))) {
+    v = lookup_value(c, n, "ranks_per_task");
+    if (v)
+        HF_CALL(get_int32(c, v, "parallel.ranks_per_task", 1, &s->parallel.ranks_per_task));
+    v = lookup_value(c, n, "grid");
+    if (v && !(v->type == YAML_SCALAR_NODE && !strcmp(node_text(v), "auto"))) {
         const char *t = v->type == YAML_SCALAR_NODE ? node_text(v) : "";
         char *end = NULL;
         long r = isdigit((unsigned char)t[0]) ? strtol(t, &end, 10) : 0;
@@ -1284,10 +1265,11 @@ static int parse_parallel(ctx *c, const yaml_node_t *n)
         s->parallel.grid_rows = (int)r;
         s->parallel.grid_cols = (int)cc;
     }
-    if ((v = lookup_value(c, n, "block_size")) &&
-        (result = get_int32(c, v, "parallel.block_size", 1, &s->parallel.block_size)))
-        return result;
-    if ((v = lookup_value(c, n, "memory_per_rank"))) {
+    v = lookup_value(c, n, "block_size");
+    if (v)
+        HF_CALL(get_int32(c, v, "parallel.block_size", 1, &s->parallel.block_size));
+    v = lookup_value(c, n, "memory_per_rank");
+    if (v) {
         if (v->type != YAML_SCALAR_NODE || parse_size(node_text(v), &s->parallel.memory_per_rank))
             return fail_got(c, v, "parallel.memory_per_rank",
                             "a size such as 2GiB, 512MiB or a number of bytes");
@@ -1302,28 +1284,28 @@ static int parse_slurm(ctx *c, const yaml_node_t *n)
     int result = check_mapping(c, n, "slurm", k_slurm_keys);
     if (result != HF_OK)
         return result;
-    if ((v = lookup_value(c, n, "partition")) &&
-        (result = get_string(c, v, "slurm.partition", "a partition name", &s->slurm.partition)))
-        return result;
-    if ((v = lookup_value(c, n, "account")) &&
-        (result = get_string(c, v, "slurm.account", "an account name", &s->slurm.account)))
-        return result;
-    if ((v = lookup_value(c, n, "time"))) {
+    v = lookup_value(c, n, "partition");
+    if (v)
+        HF_CALL(get_string(c, v, "slurm.partition", "a partition name", &s->slurm.partition));
+    v = lookup_value(c, n, "account");
+    if (v)
+        HF_CALL(get_string(c, v, "slurm.account", "an account name", &s->slurm.account));
+    v = lookup_value(c, n, "time");
+    if (v) {
         const char *t = v->type == YAML_SCALAR_NODE ? node_text(v) : "";
         int ok = *t != '\0';
         for (const char *p = t; *p && ok; p++)
             ok = isdigit((unsigned char)*p) || *p == ':' || *p == '-';
         if (!ok)
             return fail_got(c, v, "slurm.time", "a Slurm time limit such as \"01:00:00\"");
-        if ((result = get_string(c, v, "slurm.time", "a time limit", &s->slurm.time)))
-            return result;
+        HF_CALL(get_string(c, v, "slurm.time", "a time limit", &s->slurm.time));
     }
-    if ((v = lookup_value(c, n, "nodes")) &&
-        (result = get_int32(c, v, "slurm.nodes", 1, &s->slurm.nodes)))
-        return result;
-    if ((v = lookup_value(c, n, "ntasks_per_node")) &&
-        (result = get_int32(c, v, "slurm.ntasks_per_node", 1, &s->slurm.ntasks_per_node)))
-        return result;
+    v = lookup_value(c, n, "nodes");
+    if (v)
+        HF_CALL(get_int32(c, v, "slurm.nodes", 1, &s->slurm.nodes));
+    v = lookup_value(c, n, "ntasks_per_node");
+    if (v)
+        HF_CALL(get_int32(c, v, "slurm.ntasks_per_node", 1, &s->slurm.ntasks_per_node));
     return HF_OK;
 }
 
@@ -1404,42 +1386,46 @@ static int parse_root(ctx *c, yaml_node_t *root)
     int result = check_mapping(c, root, "", k_top_keys);
     if (result != HF_OK)
         return result;
-    if ((result = require(c, root, "", "name", "a job name", &v)) || (result = check_name(c, v)))
-        return result;
-    if ((result = require(c, root, "", "data", "a mapping with source and target", &v)) ||
-        (result = parse_data(c, v)))
-        return result;
-    if ((v = lookup_value(c, root, "shards"))) {
-        if ((result = check_mapping(c, v, "shards", k_shards_keys)))
-            return result;
+    HF_CALL(require(c, root, "", "name", "a job name", &v));
+    HF_CALL(check_name(c, v));
+    HF_CALL(require(c, root, "", "data", "a mapping with source and target", &v));
+    HF_CALL(parse_data(c, v));
+    v = lookup_value(c, root, "shards");
+    if (v) {
+        HF_CALL(check_mapping(c, v, "shards", k_shards_keys));
         yaml_node_t *cnt = lookup_value(c, v, "count");
-        if (cnt && (result = get_int32(c, cnt, "shards.count", 1, &s->shards.count)))
-            return result;
+        if (cnt)
+            HF_CALL(get_int32(c, cnt, "shards.count", 1, &s->shards.count));
     }
-    if ((result = parse_cv(c, lookup_value(c, root, "cv"))))
-        return result;
-    if ((result = require(c, root, "", "model", "a mapping with type and params", &v)) ||
-        (result = parse_model(c, v)))
-        return result;
-    if ((v = lookup_value(c, root, "preprocess")) && (result = parse_preprocess(c, v)))
-        return result;
-    if ((v = lookup_value(c, root, "search")) && (result = parse_search(c, v)))
-        return result;
-    if ((v = lookup_value(c, root, "objective")) && (result = parse_objective(c, v)))
-        return result;
+    HF_CALL(parse_cv(c, lookup_value(c, root, "cv")));
+    HF_CALL(require(c, root, "", "model", "a mapping with type and params", &v));
+    HF_CALL(parse_model(c, v));
+    v = lookup_value(c, root, "preprocess");
+    if (v)
+        HF_CALL(parse_preprocess(c, v));
+    v = lookup_value(c, root, "search");
+    if (v)
+        HF_CALL(parse_search(c, v));
+    v = lookup_value(c, root, "objective");
+    if (v)
+        HF_CALL(parse_objective(c, v));
     if (!s->objective.metric && s->data.task != HF_TASK_AUTO) {
         s->objective.metric = hf_strdup(s->data.task == HF_TASK_REGRESSION ? "r2" : "accuracy");
         if (!s->objective.metric)
             return HF_ENOMEM;
     }
-    if ((v = lookup_value(c, root, "output")) && (result = parse_output(c, v)))
-        return result;
-    if ((v = lookup_value(c, root, "s3")) && (result = parse_s3(c, v)))
-        return result;
-    if ((v = lookup_value(c, root, "parallel")) && (result = parse_parallel(c, v)))
-        return result;
-    if ((v = lookup_value(c, root, "slurm")) && (result = parse_slurm(c, v)))
-        return result;
+    v = lookup_value(c, root, "output");
+    if (v)
+        HF_CALL(parse_output(c, v));
+    v = lookup_value(c, root, "s3");
+    if (v)
+        HF_CALL(parse_s3(c, v));
+    v = lookup_value(c, root, "parallel");
+    if (v)
+        HF_CALL(parse_parallel(c, v));
+    v = lookup_value(c, root, "slurm");
+    if (v)
+        HF_CALL(parse_slurm(c, v));
     return check_search_space(c);
 }
 
@@ -1467,7 +1453,10 @@ int hf_spec_parse(const char *path, const char *text, size_t len, hf_spec **out)
         result = HF_ENOMEM;
         goto out;
     }
-    if ((result = hf_sha256_hex(text, len, spec->sha256)) || (result = set_defaults(spec)))
+    result = hf_sha256_hex(text, len, spec->sha256);
+    if (result == HF_OK)
+        result = set_defaults(spec);
+    if (result != HF_OK)
         goto out;
     if (!yaml_parser_initialize(&parser)) {
         result = hf_error(HF_ENOMEM, "%s: cannot initialise the YAML parser", path);

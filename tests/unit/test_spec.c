@@ -252,9 +252,8 @@ static void test_fixture_files(void **state)
     (void)state;
     DIR *d = opendir(SPEC_DIR);
     assert_non_null(d);
-    struct dirent *e;
     int n_bad = 0, n_good = 0;
-    while ((e = readdir(d)) != NULL) {
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
         size_t len = strlen(e->d_name);
         if (len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0)
             continue;
