@@ -4,6 +4,8 @@
 #                                       prints the endpoint URL (also in DIR/endpoint)
 #   s3server.sh proxy DIR NAME MODE COUNT   start a fault proxy in front of it; prints its URL;
 #                                       its request log is DIR/NAME.log
+#   s3server.sh http DIR NAME RANGES HEAD FILES   start a static HTTP server for FILES (RANGES,
+#                                       HEAD: yes|no); prints its URL; request log DIR/NAME.log
 #   s3server.sh stop DIR                stop everything started under DIR (by recorded PIDs)
 # `npm ci` runs (quietly) only when tests/s3/server/node_modules is missing.
 set -euo pipefail
@@ -49,6 +51,21 @@ proxy)
   echo "$pid" >"$dir/$name.pid"
   if ! wait_port_file "$dir/$name.port" "$pid"; then
     echo "s3server.sh: the fault proxy did not start:" >&2
+    cat "$dir/$name.out" >&2
+    exit 1
+  fi
+  echo "http://127.0.0.1:$(cat "$dir/$name.port")"
+  ;;
+http)
+  # s3server.sh http DIR NAME RANGES(yes|no) HEAD(yes|no) FILES_DIR: a static file server.
+  name="$3"; ranges="$4"; head="$5"; files="$6"
+  rm -f "$dir/$name.port"
+  node "$here/httpserver.js" --dir "$files" --port-file "$dir/$name.port" --ranges "$ranges" \
+    --head "$head" --log "$dir/$name.log" >"$dir/$name.out" 2>&1 &
+  pid=$!
+  echo "$pid" >"$dir/$name.pid"
+  if ! wait_port_file "$dir/$name.port" "$pid"; then
+    echo "s3server.sh: the HTTP server did not start:" >&2
     cat "$dir/$name.out" >&2
     exit 1
   fi
