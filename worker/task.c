@@ -9,6 +9,37 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Test hooks (read from the environment, documented in docs/architecture.md):
+ *   HF_TEST_FAIL_TRIALS=3,7   those trials fail on every split with "injected failure";
+ *   HF_TEST_TASK_DELAY_MS=50  every task sleeps that long first (to interrupt sweeps in tests). */
+static int injected_failure(int trial)
+{
+    const char *v = getenv("HF_TEST_FAIL_TRIALS");
+    if (!v)
+        return 0;
+    while (*v) {
+        char *end;
+        long t = strtol(v, &end, 10);
+        if (end == v)
+            return 0;
+        if (t == trial)
+            return 1;
+        v = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+static void injected_delay(void)
+{
+    const char *v = getenv("HF_TEST_TASK_DELAY_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms > 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
 
 /* A one-entry cache: the preprocessed training and validation matrices of the last (split,
  * preprocessing config) pair, reused by every batch that shares them. */
@@ -222,6 +253,12 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
         goto out;
     }
     double t0 = hf_now();
+    for (size_t i = 0; i < k; i++)
+        if (injected_failure(res[i].trial)) {
+            result = hf_error(HF_ENUM, "injected failure (HF_TEST_FAIL_TRIALS) in trial %d",
+                              res[i].trial);
+            goto out;
+        }
     result = model->fit(&fd, (const hf_value *const *)mvals, k, fitted);
     double fit_s = (hf_now() - t0) / (double)k;
     for (size_t i = 0; i < k && result >= 0; i++) {
@@ -258,6 +295,7 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
     hf_value *vals = NULL;
     hf_value **mvals = NULL;
     double t_start = hf_now();
+    injected_delay();
     memset(out, 0, sizeof *out);
     out->task = task->id;
     out->split = task->split;
