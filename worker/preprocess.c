@@ -554,11 +554,11 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
                 f->center = mean[j];
                 f->scale = var <= bound ? 1.0 : sqrt(var);
             } else {
+                /* sklearn's x * scale_ + min_ written as (x - min) / range, so that every
+                 * numeric column follows one formula in model.h5 (differences ~1 ulp). */
                 double range = mx[j] - mn[j];
-                if (range < 10 * DBL_EPSILON)
-                    range = 1.0;
-                f->scale = 1.0 / range;
-                f->center = 0.0 - mn[j] * f->scale;
+                f->center = mn[j];
+                f->scale = range < 10 * DBL_EPSILON ? 1.0 : range;
             }
         }
     }
@@ -606,10 +606,8 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
             if (miss)
                 v = f->impute;
             if (!f->categorical) {
-                if (p->cfg.scale == HF_SCALE_STANDARD)
+                if (p->cfg.scale != HF_SCALE_NONE)
                     v = (v - f->center) / f->scale;
-                else if (p->cfg.scale == HF_SCALE_MINMAX)
-                    v = v * f->scale + f->center;
                 o[f->out] = v;
                 continue;
             }

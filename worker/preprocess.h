@@ -77,8 +77,9 @@ const hf_prep_config *hf_prep_get_config(const hf_prep *p);
 
 /* Fitted statistics of input feature j (for inspection and tests): the imputation value
  * (category code for categorical columns; NAN if the column is dropped because it was entirely
- * missing in training) and the scaler's center/scale (standard: (x - center) / scale; minmax:
- * x * scale + center; none: 0 and 1). Returns HF_EINVAL for j out of range. */
+ * missing in training) and the scaler's center/scale: the design value is (x - center) / scale
+ * (standard: mean and std; minmax: min and max - min; none: 0 and 1). HF_EINVAL for j out of
+ * range. */
 int hf_prep_feature_stats(const hf_prep *p, size_t j, double *impute, double *center,
                           double *scale);
 
