@@ -1,6 +1,6 @@
 /* prep_driver.c - helper of tests/peer/test_pipeline_peer.py (not a test by itself).
  *
- * Reads a dataset of codes written by the Python test, builds predefined folds with
+ * Reads a dataset of codes written by the Python test, builds the folds with
  * hf_folds_make, and for every split fits the preprocessing on the training rows, round-trips it
  * through hf_prep_export/hf_prep_import and writes the design matrix of all rows.
  *
@@ -9,8 +9,10 @@
  *   P lines: <N|B|C> <name> <n_categories> <category>...
  *   config <mean|median|most_frequent|constant> <most_frequent|constant> <fill_given 0|1>
  *          <fill_text> <indicator 0|1> <none|standard|minmax> <min_frequency>
+ *   cv <predefined|group|timeseries|kfold|stratified> <folds>
  *   rows N
- *   N lines: <fold> <value>... ("nan" for missing; codes for categorical/boolean columns)
+ *   N lines: <key> <value>... ("nan" for missing; codes for categorical/boolean columns); <key>
+ *            is the fold value, the group code or the integer order key, by strategy
  * Output: per split "split K", "train <rows>", "valid <rows>", "names <names>", "matrix R C" and
  * R lines of C values (%.17g). Exit status 0 on success, 1 on any failure (message on stderr). */
 #include "common/dataset.h"
@@ -70,7 +72,7 @@ static int lookup(const char *s, const char *const *names, int n)
     return -1;
 }
 
-static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg)
+static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_spec *spec)
 {
     char buf[256];
     size_t p = 0, n = 0;
@@ -135,6 +137,17 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg)
     cfg->min_frequency = (int64_t)v;
     if ((int)cfg->impute_numeric < 0 || (int)cfg->impute_categorical < 0 || (int)cfg->scale < 0)
         return hf_error(HF_EINVAL, "prep_driver: bad config line");
+    static const char *const strategies[] = {"kfold", "stratified", "predefined", "group",
+                                             "timeseries"};
+    HF_CALL(read_expect(in, "cv"));
+    HF_CALL(read_token(in, buf, sizeof buf));
+    int st = lookup(buf, strategies, 5);
+    if (st < 0)
+        return hf_error(HF_EINVAL, "prep_driver: unknown strategy %s", buf);
+    spec->cv.strategy = (hf_cv_strategy)st;
+    spec->cv.strategy_given = 1;
+    HF_CALL(read_number(in, &v));
+    spec->cv.folds = (int)v;
     HF_CALL(read_expect(in, "rows"));
     HF_CALL(read_size(in, &n));
     d->n_rows = n;
@@ -151,6 +164,19 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg)
         d->fold[i] = (int64_t)v;
         for (size_t j = 0; j < p; j++)
             HF_CALL(read_number(in, &d->X[i * p + j]));
+    }
+    /* The first column of a row is the fold value, the group code or the order key. */
+    if (spec->cv.strategy == HF_CV_GROUP) {
+        d->group = d->fold;
+        d->fold = NULL;
+    } else if (spec->cv.strategy == HF_CV_TIMESERIES) {
+        d->order = hf_malloc((n ? n : 1) * sizeof *d->order);
+        if (!d->order)
+            return HF_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            d->order[i] = (double)d->fold[i];
+        free(d->fold);
+        d->fold = NULL;
     }
     return 0;
 }
@@ -233,17 +259,13 @@ int main(int argc, char **argv)
         result = hf_error(HF_EIO, "prep_driver: cannot open %s", argv[1]);
         goto out;
     }
-    result = read_input(in, d, &cfg);
-    if (result < 0)
-        goto out;
     hf_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.path = "peer.yaml";
-    spec.cv.strategy = HF_CV_PREDEFINED;
-    spec.cv.strategy_given = 1;
-    spec.cv.fold_column = "fold";
     spec.cv.repeats = 1;
-    spec.cv.folds = 5;
+    result = read_input(in, d, &cfg, &spec);
+    if (result < 0)
+        goto out;
     result = hf_folds_make(&spec, d, &folds);
     if (result < 0)
         goto out;

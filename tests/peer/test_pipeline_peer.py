@@ -8,7 +8,8 @@ hyperfold (fitted on the fold's training rows, exported and re-imported) with
                      ("cat", Pipeline([SimpleImputer, OneHotEncoder]), categorical columns),
                      ("ind", MissingIndicator(features="missing-only"), all columns)])
 
-fitted on the same rows, to 1e-10. The C side is tests/peer/prep_driver.c, compiled here against
+fitted on the same rows, to 1e-10; the splits themselves are checked against PredefinedSplit,
+GroupKFold and TimeSeriesSplit. The C side is tests/peer/prep_driver.c, compiled here against
 the build's libhfcore.a. Run by ctest with PYTHON=/usr/bin/python3 (Debian's scikit-learn 1.2).
 """
 import os
@@ -21,7 +22,7 @@ import tempfile
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
-from sklearn.model_selection import PredefinedSplit
+from sklearn.model_selection import GroupKFold, PredefinedSplit, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
@@ -88,7 +89,7 @@ def make_data(seed=7, n=240):
     return X, fold, names, types, cats
 
 
-def write_input(path, X, fold, names, types, cats, cfg):
+def write_input(path, X, key, names, types, cats, cfg, cv):
     with open(path, "w") as f:
         f.write("features %d\n" % len(names))
         for name, t in zip(names, types):
@@ -98,9 +99,10 @@ def write_input(path, X, fold, names, types, cats, cfg):
             cfg["num"], cfg["cat"], 1 if cfg.get("fill") is not None else 0,
             cfg.get("fill") if cfg.get("fill") is not None else "-",
             1 if cfg["indicator"] else 0, cfg["scale"], cfg["min_frequency"]))
+        f.write("cv %s %d\n" % cv)
         f.write("rows %d\n" % len(X))
         for i in range(len(X)):
-            f.write("%d %s\n" % (fold[i], " ".join("nan" if np.isnan(v) else repr(float(v))
+            f.write("%d %s\n" % (key[i], " ".join("nan" if np.isnan(v) else repr(float(v))
                                                      for v in X[i])))
 
 
@@ -166,6 +168,44 @@ def sk_name_to_ours(sk, names):
     return "missing(%s)" % names[int(rest.replace("missingindicator_x", "", 1))]
 
 
+def run_case(exe, tmp, label, data, cfg, cv, key, sk_splits):
+    """Runs the driver on one configuration and compares every split with sklearn; returns the
+    number of failed comparisons."""
+    X, names, types, cats, D = data
+    inp = os.path.join(tmp, "in_%s.txt" % label)
+    write_input(inp, X, key, names, types, cats, cfg, cv)
+    r = subprocess.run([exe, inp], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("FAIL %s: prep_driver exited %d: %s" % (label, r.returncode, r.stderr))
+        return 1
+    ours = parse_output(r.stdout)
+    if len(ours) != len(sk_splits):
+        print("FAIL %s: %d splits, sklearn has %d" % (label, len(ours), len(sk_splits)))
+        return 1
+    failures = 0
+    for k, ((train, valid, our_names, M), (sk_tr, sk_va)) in enumerate(zip(ours, sk_splits)):
+        if not (np.array_equal(train, np.sort(sk_tr)) and np.array_equal(valid, np.sort(sk_va))):
+            print("FAIL %s split %d: rows differ from sklearn's splitter" % (label, k))
+            failures += 1
+            continue
+        pipe = sklearn_pipeline(names, types, cfg).fit(D[sk_tr])
+        ref = pipe.transform(D).astype(float)
+        sk_names = [sk_name_to_ours(s, names) for s in pipe.get_feature_names_out()]
+        if our_names != sk_names:
+            print("FAIL %s split %d: columns\n ours    %s\n sklearn %s"
+                  % (label, k, our_names, sk_names))
+            failures += 1
+            continue
+        err = np.abs(M - ref) / np.maximum(1.0, np.abs(ref))
+        if M.shape != ref.shape or not np.all(err <= 1e-10):
+            print("FAIL %s split %d: max relative error %g" % (label, k, err.max()))
+            failures += 1
+    if failures == 0:
+        print("%s (%s, cv %s): %d splits agree with sklearn, %d columns"
+              % (label, cfg, cv, len(ours), ours[0][3].shape[1]))
+    return failures
+
+
 def main():
     configs = [
         {"num": "mean", "cat": "most_frequent", "scale": "standard", "indicator": False,
@@ -178,53 +218,33 @@ def main():
          "indicator": False, "min_frequency": 3},
     ]
     X, fold, names, types, cats = make_data()
-    D = frame(X, types, cats, names)
-    Xnum = np.array(X, dtype=float)
+    # Every column has missing values somewhere, so imputation is exercised for every kind.
+    assert np.isnan(X).any(axis=0).all()
+    data = (X, names, types, cats, frame(X, types, cats, names))
+    n = len(X)
+    rng = np.random.default_rng(11)
+    # GroupKFold peer: 12 groups of distinct sizes (no ties, so the greedy order is unambiguous)
+    # under arbitrary codes, rows shuffled.
+    sizes = [40, 35, 30, 26, 22, 19, 16, 14, 12, 10, 9, 7]
+    assert sum(sizes) == n
+    codes = rng.permutation(12) * 7 + 100
+    groups = rng.permutation(np.repeat(codes, sizes))
+    # TimeSeriesSplit peer: distinct integer order keys in scrambled row order.
+    order = rng.permutation(n) * 3 + 5
+    by_time = np.argsort(order, kind="stable")
+    ts_splits = [(by_time[tr], by_time[te]) for tr, te in TimeSeriesSplit(n_splits=4).split(by_time)]
     tmp = tempfile.mkdtemp(prefix="hf_peer_prep_")
     failures = 0
     try:
         exe = build_driver(tmp)
-        sk_splits = list(PredefinedSplit(fold).split())
+        predefined = list(PredefinedSplit(fold).split())
         for ci, cfg in enumerate(configs):
-            failed_before = failures
-            inp = os.path.join(tmp, "in%d.txt" % ci)
-            write_input(inp, X, fold, names, types, cats, cfg)
-            r = subprocess.run([exe, inp], capture_output=True, text=True)
-            if r.returncode != 0:
-                print("FAIL config %d: prep_driver exited %d: %s" % (ci, r.returncode, r.stderr))
-                failures += 1
-                continue
-            ours = parse_output(r.stdout)
-            if len(ours) != len(sk_splits):
-                print("FAIL config %d: %d splits, sklearn PredefinedSplit has %d"
-                      % (ci, len(ours), len(sk_splits)))
-                failures += 1
-                continue
-            for k, ((train, valid, our_names, M), (sk_tr, sk_va)) in enumerate(zip(ours, sk_splits)):
-                if not (np.array_equal(train, sk_tr) and np.array_equal(valid, sk_va)):
-                    print("FAIL config %d split %d: rows differ from PredefinedSplit" % (ci, k))
-                    failures += 1
-                    continue
-                pipe = sklearn_pipeline(names, types, cfg).fit(D[sk_tr])
-                ref = pipe.transform(D).astype(float)
-                sk_names = [sk_name_to_ours(s, names) for s in pipe.get_feature_names_out()]
-                if our_names != sk_names:
-                    print("FAIL config %d split %d: columns\n ours    %s\n sklearn %s"
-                          % (ci, k, our_names, sk_names))
-                    failures += 1
-                    continue
-                err = np.abs(M - ref) / np.maximum(1.0, np.abs(ref))
-                if M.shape != ref.shape or not np.all(err <= 1e-10):
-                    print("FAIL config %d split %d: max relative error %g" % (ci, k, err.max()))
-                    failures += 1
-                    continue
-                # The validation rows really are transformed with training statistics only.
-                assert np.isfinite(M).all()
-            if failures == failed_before:
-                print("config %d (%s): %d splits agree with sklearn, %d columns"
-                      % (ci, cfg, len(ours), ours[0][3].shape[1]))
-        # Sanity of the data itself: a category unseen in some training fold and NaNs in all kinds.
-        assert np.isnan(Xnum).any(axis=0).all()
+            failures += run_case(exe, tmp, "predefined-%d" % ci, data, cfg, ("predefined", 5), fold,
+                                 predefined)
+        failures += run_case(exe, tmp, "group", data, configs[1], ("group", 4), groups,
+                             list(GroupKFold(n_splits=4).split(X, groups=groups)))
+        failures += run_case(exe, tmp, "timeseries", data, configs[0], ("timeseries", 4), order,
+                             ts_splits)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
