@@ -238,6 +238,8 @@ out:
     return HF_OK;
 }
 
+/* Expands the search space into trials (grid product, last axis fastest; or random draws seeded by
+ * (search.seed, t, 0)). *trials is owned by the caller: hf_trials_free(). Not collective. */
 int hf_spec_trials(const hf_spec *spec, hf_trial **trials, size_t *n_trials)
 {
     *trials = NULL;
@@ -247,6 +249,7 @@ int hf_spec_trials(const hf_spec *spec, hf_trial **trials, size_t *n_trials)
     return grid_trials(spec, trials, n_trials);
 }
 
+/* Frees trials from hf_spec_trials (NULL is fine). Not collective. */
 void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params)
 {
     if (!trials)
@@ -261,6 +264,8 @@ void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params)
     free(trials);
 }
 
+/* A trial's values as compact JSON text built with jansson; caller frees with free(). NULL on error
+ * with the message set. Not collective. */
 char *hf_trial_params_json(const hf_spec *spec, const hf_trial *t)
 {
     char *text = NULL;

@@ -1056,7 +1056,9 @@ static int parse_search(ctx *c, const yaml_node_t *n)
     v = lookup_value(c, n, "trials");
     if (v) {
         HF_CALL(get_int32(c, v, "search.trials", INT32_MIN, &s->search.trials));
-        if (s->search.strategy == HF_SEARCH_RANDOM && s->search.trials < 1)
+        if (s->search.trials < 1 && s->search.strategy != HF_SEARCH_RANDOM)
+            return fail_got(c, v, "search.trials", "an integer >= 1");
+        if (s->search.trials < 1)
             return fail_got(c, v, "search.trials", "an integer >= 1 with search.strategy random");
     }
     v = lookup_value(c, n, "seed");
@@ -1431,6 +1433,8 @@ static int parse_root(ctx *c, yaml_node_t *root)
 
 /* ---- public API ------------------------------------------------------------------------------ */
 
+/* Parses and validates a spec held in memory; `path` names it in messages. *out is owned by the
+ * caller (hf_spec_free); NULL on error with a one-line FILE:LINE:COL message. Not collective. */
 int hf_spec_parse(const char *path, const char *text, size_t len, hf_spec **out)
 {
     int result = HF_OK;
@@ -1502,6 +1506,7 @@ out:
     return HF_OK;
 }
 
+/* Reads `path` and parses it with hf_spec_parse. *out is owned by the caller. Not collective. */
 int hf_spec_load(const char *path, hf_spec **out)
 {
     char *text = NULL;
@@ -1522,6 +1527,7 @@ static void free_strings(char **v, size_t n)
     free(v);
 }
 
+/* Frees a spec and everything it owns (NULL is fine). Not collective. */
 void hf_spec_free(hf_spec *spec)
 {
     if (!spec)
@@ -1563,6 +1569,7 @@ void hf_spec_free(hf_spec *spec)
     free(spec);
 }
 
+/* Position of parameter `name` in spec->params, or -1. Not collective. */
 long hf_spec_param_index(const hf_spec *spec, const char *name)
 {
     for (size_t i = 0; i < spec->n_params; i++)
@@ -1580,6 +1587,8 @@ static void where(const hf_spec *spec, hf_spec_loc loc, char *buf, size_t len)
         snprintf(buf, len, "%s", spec->path);
 }
 
+/* Fills the task-dependent defaults once the task is known (data.task, cv.strategy,
+ * objective.metric) and refuses settings that do not fit it. Not collective. */
 int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task)
 {
     char at[PATH_LEN];
@@ -1629,6 +1638,8 @@ int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task)
     return HF_OK;
 }
 
+/* Checks the spec against the ingested schema and targets (class counts per fold, metric and cv
+ * strategy against the task). Borrows everything; HF_EINVAL with a message. Not collective. */
 int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const double *y, size_t n_rows)
 {
     int result = HF_OK;

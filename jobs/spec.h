@@ -148,7 +148,7 @@ typedef struct hf_spec {
 
 /* Parses and validates `path`. Not collective (rank 0 parses; the text is broadcast and parsed
  * again with hf_spec_parse on the other ranks). On error returns HF_EINVAL with the message set and
- * *out = NULL. `n_ranks` is used only for defaults (shards.count). */
+ * *out = NULL. shards.count stays 0 (= number of ranks) unless the spec gives it. */
 int hf_spec_load(const char *path, hf_spec **out);
 /* Parses a spec from memory; `path` is used in messages and stored. */
 int hf_spec_parse(const char *path, const char *text, size_t len, hf_spec **out);

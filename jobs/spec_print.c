@@ -81,6 +81,7 @@ static int count_varying(const hf_spec *spec)
     return n;
 }
 
+/* Writes the human-readable summary and trial table to `out`. Not collective. */
 int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, FILE *out)
 {
     char buf[1024];

@@ -47,6 +47,8 @@ out:
     return result;
 }
 
+/* The closest candidate within a typo's distance, or NULL; borrowed from `candidates`.
+ * Not collective. */
 const char *hf_spec_suggest(const char *word, const char *const *candidates, size_t n)
 {
     const char *best = NULL;

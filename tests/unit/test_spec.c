@@ -427,6 +427,8 @@ static void test_impossible_requests(void **state)
                    "job.yaml:5:13: cv.folds: got 1, expected an integer >= 2");
     assert_message(MINIMAL "cv: {holdout: 1}\nmodel: {type: ridge}\n",
                    "job.yaml:5:15: cv.holdout: got 1, expected a fraction 0 <= x < 1");
+    assert_message(MINIMAL "model: {type: ridge}\nsearch: {trials: 0}\n",
+                   "job.yaml:6:18: search.trials: got 0, expected an integer >= 1");
     assert_message(MINIMAL "model: {type: ridge}\nsearch: {strategy: random, trials: 0}\n",
                    "job.yaml:6:36: search.trials: got 0, expected an integer >= 1 with "
                    "search.strategy random");
