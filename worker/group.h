@@ -20,7 +20,7 @@
 typedef struct hf_group hf_group;
 
 /* Default block size of the block-cyclic distribution when parallel.block_size is 0. */
-#define HF_GROUP_DEFAULT_BLOCK 64
+#define HF_GROUP_DEFAULT_BLOCK 128
 
 /* Collective over group_comm: forms a BLACS grid of nprow x npcol processes on the group's MPI
  * communicator (nprow = npcol = 0: as square as possible, nprow <= npcol) with square blocks of
