@@ -1156,7 +1156,7 @@ static void ctx_free(ctx *c)
     free(c->text_slot);
     free(c->kind);
     if (c->arenas) {
-        for (size_t i = 0; i < c->nslots; i++) {
+        for (size_t i = 0; i < c->ncols; i++) {
             free(c->arenas[i].buf);
             free(c->arenas[i].off);
         }
@@ -1643,7 +1643,7 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
         rc = agree(c, rc);
         if (rc < 0)
             goto out;
-        if (counts[2] > 0)
+        if (counts[2] > 0 && c->rank == 0)
             hf_warn("%lld bad rows skipped; see %s", (long long)counts[2], rejects_path);
     }
     m->schema = schema;
@@ -1767,7 +1767,9 @@ int hf_ingest(hf_comm *comm, const hf_spec *spec, const char *shard_dir, const h
             *out = m;
             m = NULL;
             *reused = 1;
-            hf_info("reusing the ingest in %s (%lld rows)", shard_dir, (long long)(*out)->n_rows);
+            if (c.rank == 0)
+                hf_info("reusing the ingest in %s (%lld rows)", shard_dir,
+                        (long long)(*out)->n_rows);
             goto out;
         }
         hf_manifest_free(m);
