@@ -975,7 +975,7 @@ static int parse_model(ctx *c, const yaml_node_t *n)
             return HF_ENOMEM;
         ps->kind = HF_PARAM_FIXED;
         ps->value_type = ops->params[i].type;
-        int result = hf_model_param_default(&ops->params[i], &ps->fixed);
+        result = hf_model_param_default(&ops->params[i], &ps->fixed);
         if (result != HF_OK)
             return hf_error_prefix(result, "%s: default of model.params.%s", c->path,
                                    ops->params[i].name);
