@@ -158,6 +158,50 @@ static int self_test(hf_comm *w)
     CHECK(strcmp(s->classes[2], "2") == 0, "class labels as text");
     CHECK(m->n_shards == 3, "three shards");
     CHECK(hf_shards_load(shards, m, &d) == 0, "load");
+    hf_dataset *pd = NULL;
+    {
+        /* Prediction input: columns in another order, the target absent, an unknown category. */
+        char pcsv[300];
+        snprintf(pcsv, sizeof pcsv, "%s/predict.csv", dir);
+        rc = 0;
+        if (rank == 0) {
+            FILE *f = fopen(pcsv, "wb");
+            rc = f ? 0 : -1;
+            if (f) {
+                fputs("b,c,x\n", f);
+                for (int i = 0; i < 41; i++)
+                    fprintf(f, "%s,%s,%d\n", i % 2 ? "TRUE" : "false", i == 5 ? "new" : "k3", i);
+                fclose(f);
+            }
+        }
+        hf_comm_barrier(w);
+        CHECK(hf_comm_check(w, rc) == 0, "writing predict.csv");
+        CHECK(hf_csv_read_for_schema(w, pcsv, s, &opts, &pd) == 0, "read_for_schema");
+        int64_t got = (int64_t)pd->n_rows;
+        hf_comm_allreduce_sum_i64(w, &got, 1);
+        CHECK(got == 41, "predict rows over all ranks");
+        for (size_t i = 0; i < pd->n_rows; i++) {
+            int64_t r = pd->row[i];
+            const double *x = pd->X + i * 3;
+            CHECK(x[0] == (double)r, "predict x by name");
+            CHECK(x[1] == (r == 5 ? -1.0 : 6.0), "predict category code, -1 for unknown");
+            CHECK(x[2] == (double)(r % 2), "predict boolean");
+        }
+        hf_dataset_free(pd);
+        pd = NULL;
+        if (rank == 0) {
+            FILE *f = fopen(pcsv, "wb");
+            if (f) {
+                fputs("x,extra,b\n1,2,true\n", f);
+                fclose(f);
+            }
+        }
+        hf_comm_barrier(w);
+        hf_error_clear();
+        CHECK(hf_csv_read_for_schema(w, pcsv, s, &opts, &pd) == HF_EDATA, "missing column");
+        CHECK(strstr(hf_error_message(), "missing feature columns \"c\""), "names the column");
+        hf_error_clear();
+    }
     for (int i = 0; i < n; i++) {
         const double *x = d->X + (size_t)i * 3;
         int quoted = i % 7 == 0;
