@@ -23,12 +23,13 @@ typedef struct hf_slurm_options {
     int nodes;
     int ntasks_per_node;
     int signal_lead;       /* seconds before the time limit for SIGUSR1; 0 = 120 */
+    int overcommit;        /* 1: --overcommit (more ranks per node than CPUs) */
     const char *spec_path; /* absolute job spec path (required) */
     const char *bin_path;  /* absolute hyperfold binary (required) */
 } hf_slurm_options;
 
 /* `hyperfold submit job.yaml [--nodes N] [--ntasks-per-node M] [--time T] [--partition P]
- * [--account A] [--after JOBID] [--begin TIME] [--signal-time SECONDS] [--dry-run]`.
+ * [--account A] [--after JOBID] [--begin TIME] [--signal-time SECONDS] [--overcommit] [--dry-run]`.
  * Not collective (no MPI). Prints the rendered script (--dry-run) or the job id, the run directory
  * and the log path on stdout. Returns an hf_status with the message set on failure: HF_EINVAL for
  * a bad flag or spec (exit code 2), HF_EIO when sbatch is missing or refuses the job (exit 1). */

@@ -145,6 +145,8 @@ static int render_sbatch_block(strbuf *b, const hf_slurm_options *opt)
         result = sb_sbatch_int(b, "nodes", opt->nodes);
     if (result == HF_OK && opt->ntasks_per_node > 0)
         result = sb_sbatch_int(b, "ntasks-per-node", opt->ntasks_per_node);
+    if (result == HF_OK && opt->overcommit)
+        result = sb_sbatch_line(b, "overcommit", NULL);
     if (result == HF_OK && opt->time)
         result = sb_sbatch_line(b, "time", opt->time);
     if (result == HF_OK && opt->partition)
@@ -649,7 +651,7 @@ int hf_cmd_submit(int argc, char **argv)
     const char *spec_arg = NULL;
     const char *partition = NULL, *account = NULL, *time_limit = NULL, *after = NULL;
     const char *begin = NULL;
-    int nodes = 0, ntasks = 0, lead = 0, dry_run = 0;
+    int nodes = 0, ntasks = 0, lead = 0, dry_run = 0, overcommit = 0;
     hf_spec *spec = NULL;
     char cwd[PATH_MAX];
     char *spec_path = NULL, *out_dir = NULL, *run_dir = NULL, *bin = NULL, *dependency = NULL;
@@ -667,6 +669,8 @@ int hf_cmd_submit(int argc, char **argv)
             goto out;
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             dry_run = 1;
+        } else if (strcmp(argv[i], "--overcommit") == 0) {
+            overcommit = 1;
         } else if ((v = flag_value(argc, argv, &i, "--nodes", &missing))) {
             if ((result = parse_positive("--nodes", v, &nodes)) < 0)
                 goto out;
@@ -769,6 +773,7 @@ int hf_cmd_submit(int argc, char **argv)
     opt.dependency = dependency;
     opt.begin = begin;
     opt.signal_lead = lead;
+    opt.overcommit = overcommit;
     opt.spec_path = spec_path;
     opt.bin_path = bin;
 

@@ -85,7 +85,8 @@ hf_cluster_start() {
     dir=$(cd "$dir" && pwd) || return 1
     host=$(hostname -s)
     mkdir -p "$dir/munge" "$dir/state" "$dir/spool" "$dir/log" || return 1
-    chmod 755 "$dir/munge" || return 1
+    # munged wants every directory above its socket to be searchable by all (o+x).
+    chmod 755 "$dir" "$dir/munge" || return 1
 
     if [ ! -s "$dir/munge/munge.key" ]; then
         mungekey --create --keyfile="$dir/munge/munge.key" || return 1

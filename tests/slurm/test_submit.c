@@ -138,6 +138,7 @@ static void test_dry_run_uses_spec(void **state)
     assert_non_null(strstr(out, "\n#SBATCH --requeue\n"));
     assert_null(sbatch_value(out, "dependency"));
     assert_null(sbatch_value(out, "begin"));
+    assert_null(strstr(out, "\n#SBATCH --overcommit\n"));
 
     char *log = hf_asprintf("%s/out/sweep-test/slurm-%%j.log", g_dir);
     assert_string_equal(sbatch_value(out, "output"), log);
@@ -161,10 +162,10 @@ static void test_flags_override_spec(void **state)
 {
     (void)state;
     char *out = NULL;
-    assert_int_equal(run_submit(&out, 16, "--nodes", "2", "--ntasks-per-node=1", "--time",
-                                "1-02:00:00", "--partition", "short", "--account=other", "job.yaml",
-                                "--after", "4711", "--begin", "now+1hour", "--signal-time", "300",
-                                "--dry-run"),
+    assert_int_equal(run_submit(&out, 17, "--overcommit", "--nodes", "2", "--ntasks-per-node=1",
+                                "--time", "1-02:00:00", "--partition", "short", "--account=other",
+                                "job.yaml", "--after", "4711", "--begin", "now+1hour",
+                                "--signal-time", "300", "--dry-run"),
                      HF_OK);
     assert_string_equal(sbatch_value(out, "partition"), "short");
     assert_string_equal(sbatch_value(out, "account"), "other");
@@ -174,6 +175,7 @@ static void test_flags_override_spec(void **state)
     assert_string_equal(sbatch_value(out, "dependency"), "afterok:4711");
     assert_string_equal(sbatch_value(out, "begin"), "now+1hour");
     assert_string_equal(sbatch_value(out, "signal"), "B:USR1@300");
+    assert_non_null(strstr(out, "\n#SBATCH --overcommit\n"));
     free(out);
 
     assert_int_equal(run_submit(&out, 4, "job.yaml", "--after", "afterany:5:6", "--dry-run"),

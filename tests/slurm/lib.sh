@@ -1,0 +1,93 @@
+# lib.sh - helpers for the Slurm tests (sourced; not a test itself).
+#
+# hf_test_setup starts a private cluster in a fresh temporary directory and arranges for it to be
+# stopped and removed when the test exits. Every helper fails the test with a message on timeout.
+
+set -u
+
+HF_TEST_SRC=${HF_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=tests/slurm/cluster.sh
+. "$HF_TEST_SRC/tests/slurm/cluster.sh"
+
+hf_fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+hf_test_cleanup() {
+    local rc=$?
+    if [ -n "${HF_TEST_DIR:-}" ]; then
+        if [ "$rc" -ne 0 ]; then
+            echo "--- logs of the failed test (kept in $HF_TEST_DIR) ---" >&2
+            for f in "$HF_TEST_DIR"/work*/out/*/slurm-*.log; do
+                [ -f "$f" ] && { echo "== $f" >&2; tail -n 40 "$f" >&2; }
+            done
+            tail -n 20 "$HF_TEST_DIR/cluster/log/slurmctld.log" >&2 2>/dev/null
+        fi
+        scancel --quiet $(squeue -h -o %i 2>/dev/null) 2>/dev/null
+        hf_cluster_stop "$HF_TEST_DIR/cluster"
+        [ "$rc" -eq 0 ] && rm -rf "$HF_TEST_DIR"
+    fi
+    exit "$rc"
+}
+
+# Starts the cluster, exports SLURM_CONF and HF_TEST_DIR; checks that HYPERFOLD is usable.
+hf_test_setup() {
+    [ -n "${HYPERFOLD:-}" ] && [ -x "$HYPERFOLD" ] || hf_fail "HYPERFOLD must name the hyperfold binary"
+    HF_TEST_DIR=$(mktemp -d /tmp/hf-slurm-test.XXXXXX) || hf_fail "mktemp"
+    export HF_TEST_DIR
+    chmod 755 "$HF_TEST_DIR" # munged needs o+x on every directory above its socket
+    trap hf_test_cleanup EXIT
+    trap 'exit 130' INT TERM
+    hf_cluster_start "$HF_TEST_DIR/cluster" || hf_fail "could not start the test cluster"
+    eval "$(hf_cluster_env "$HF_TEST_DIR/cluster")"
+}
+
+# Fails unless `hyperfold submit` exists in this build.
+hf_need_submit() {
+    "$HYPERFOLD" submit --help >/dev/null 2>&1 ||
+        hf_fail "'$HYPERFOLD submit --help' failed: hf_cmd_submit (slurm/slurm.h) is not wired into coordinator/main.c"
+}
+
+# Fails unless `hyperfold run` exists in this build.
+hf_need_run() {
+    "$HYPERFOLD" run --help >/dev/null 2>&1 ||
+        hf_fail "'$HYPERFOLD run --help' failed: hyperfold run is not available in this build"
+}
+
+# hf_job_field JOBID FIELD: a field of `scontrol show job` (JobState, Restarts, ExitCode, ...).
+hf_job_field() {
+    scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+# hf_wait_state JOBID SECONDS STATE...: waits until the job is in one of the states.
+hf_wait_state() {
+    local job=$1 secs=$2 i s
+    shift 2
+    for ((i = 0; i < secs * 5; i++)); do
+        s=$(hf_job_field "$job" JobState)
+        for want in "$@"; do
+            [ "$s" = "$want" ] && return 0
+        done
+        sleep 0.2
+    done
+    hf_fail "job $job is '$s' after $secs s, expected one of: $*"
+}
+
+# hf_wait_lines FILE N SECONDS: waits until FILE has at least N lines.
+hf_wait_lines() {
+    local f=$1 n=$2 secs=$3 i
+    for ((i = 0; i < secs * 10; i++)); do
+        [ -f "$f" ] && [ "$(wc -l <"$f")" -ge "$n" ] && return 0
+        sleep 0.1
+    done
+    hf_fail "$f has fewer than $n lines after $secs s"
+}
+
+# hf_submit ARGS...: runs `hyperfold submit`, echoes the job id; fails the test on an error.
+hf_submit() {
+    local out
+    out=$("$HYPERFOLD" submit "$@") || hf_fail "hyperfold submit $* failed"
+    echo "$out" >&2
+    sed -n 's/^submitted job \([0-9][0-9]*\)$/\1/p' <<<"$out"
+}
