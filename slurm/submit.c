@@ -603,7 +603,7 @@ static void usage_submit(FILE *fp)
         fp,
         "usage: hyperfold submit JOB.yaml [--nodes N] [--ntasks-per-node M] [--time T]\n"
         "         [--partition P] [--account A] [--after JOBID] [--begin TIME]\n"
-        "         [--signal-time SECONDS] [--dry-run]\n"
+        "         [--signal-time SECONDS] [--overcommit] [--dry-run]\n"
         "\n"
         "Submits `hyperfold run JOB.yaml` as a Slurm batch job. The #SBATCH lines come from\n"
         "the spec's slurm: section; the flags override it. The script is written to\n"
@@ -619,6 +619,8 @@ static void usage_submit(FILE *fp)
         "  --begin TIME          do not start before TIME (now+1hour, 2026-01-01T02:00)\n"
         "  --signal-time S       SIGUSR1 S seconds before the time limit (default 120): the\n"
         "                        run stops, journals its work and the job requeues itself\n"
+        "  --overcommit          allow more ranks per node than CPUs (ranks then yield when\n"
+        "                        idle)\n"
         "  --dry-run             print the batch script instead of submitting it\n"
         "\n"
         "HYPERFOLD_BIN sets the hyperfold binary the job runs (default: this one), HF_LAUNCHER\n"
