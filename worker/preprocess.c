@@ -269,20 +269,20 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
     p->names = hf_calloc(o ? o : 1, sizeof *p->names);
     if (!p->names)
         return HF_ENOMEM;
+    /* Names; an allocation failure leaves a NULL (the allocator recorded the error). */
+    int oom = 0;
     for (size_t j = 0; j < p->n_features; j++) {
         const prep_feat *f = &p->f[j];
         const hf_column *col = &schema->features[j];
-        if (f->indicator && !(p->names[f->ind_out] = hf_asprintf("missing(%s)", col->name))) {
-            result = HF_ENOMEM;
-            goto out;
+        if (f->indicator) {
+            p->names[f->ind_out] = hf_asprintf("missing(%s)", col->name);
+            oom |= !p->names[f->ind_out];
         }
         if (f->dropped)
             continue;
         if (!f->categorical) {
-            if (!(p->names[f->out] = hf_strdup(col->name))) {
-                result = HF_ENOMEM;
-                goto out;
-            }
+            p->names[f->out] = hf_strdup(col->name);
+            oom |= !p->names[f->out];
             continue;
         }
         for (size_t c = 0; c < f->n_codes; c++) {
@@ -290,16 +290,16 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
             if (s < 0 || s == f->unknown || p->names[f->out + (size_t)s])
                 continue;
             p->names[f->out + (size_t)s] = hf_asprintf("%s=%s", col->name, code_name(p, col, c));
-            if (!p->names[f->out + (size_t)s]) {
-                result = HF_ENOMEM;
-                goto out;
-            }
+            oom |= !p->names[f->out + (size_t)s];
         }
-        if (f->unknown >= 0 &&
-            !(p->names[f->out + (size_t)f->unknown] = hf_asprintf("%s=infrequent", col->name))) {
-            result = HF_ENOMEM;
-            goto out;
+        if (f->unknown >= 0) {
+            p->names[f->out + (size_t)f->unknown] = hf_asprintf("%s=infrequent", col->name);
+            oom |= !p->names[f->out + (size_t)f->unknown];
         }
+    }
+    if (oom) {
+        result = HF_ENOMEM;
+        goto out;
     }
     for (size_t i = 0; i < o; i++)
         if (!p->names[i]) {
@@ -808,7 +808,9 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
         goto out;
     }
     p = hf_calloc(1, sizeof *p);
-    if (!p || !(p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f))) {
+    if (p)
+        p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f);
+    if (!p || !p->f) {
         result = HF_ENOMEM;
         goto out;
     }
