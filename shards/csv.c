@@ -556,11 +556,13 @@ void hf_csv_reader_free(hf_csv_reader *r)
 
 void hf_csv_count(const char *buf, size_t len, int64_t *quotes, int64_t *newlines)
 {
+    /* memchr is vectorised by glibc: much faster than a byte loop for sparse characters. */
     int64_t q = 0, n = 0;
-    for (size_t i = 0; i < len; i++) {
-        q += buf[i] == '"';
-        n += buf[i] == '\n';
-    }
+    const char *end = buf + len;
+    for (const char *p = memchr(buf, '\n', len); p; p = memchr(p + 1, '\n', (size_t)(end - p - 1)))
+        n++;
+    for (const char *p = memchr(buf, '"', len); p; p = memchr(p + 1, '"', (size_t)(end - p - 1)))
+        q++;
     *quotes = q;
     *newlines = n;
 }

@@ -1302,11 +1302,15 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
     rc = agree(c, plan_columns(c));
     if (rc < 0)
         goto out;
+    double t0 = hf_now();
     rc = plan_items(c, &items, &n_items);
     if (rc < 0)
         goto out;
+    double t_plan = hf_now();
     c->mode = MODE_PASS1;
     rc = agree(c, parse_items(c, items, n_items));
+    hf_debug("ingest: split %.3fs, pass 1 %.3fs (%zu rows)", t_plan - t0, hf_now() - t_plan,
+             c->nrows);
     if (rc < 0)
         goto out;
 
@@ -1536,6 +1540,7 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
     if (rc < 0)
         goto out;
 
+    double t_write = hf_now();
     /* Shards. */
     int64_t total = counts[0];
     n_shards = c->spec->shards.count > 0 ? (size_t)c->spec->shards.count : (size_t)c->size;
@@ -1622,6 +1627,7 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
     if (rc < 0)
         goto out;
 
+    hf_debug("ingest: shards written and hashed in %.3fs", hf_now() - t_write);
     /* Rejected rows: gathered in rank (= source) order, written by rank 0. */
     if (c->skip_bad) {
         rc = hf_comm_gather_blob(c->comm, c->rejects ? c->rejects : "", c->rejects_len, 0, &all,

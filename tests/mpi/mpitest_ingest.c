@@ -288,6 +288,8 @@ int main(int argc, char **argv)
         return 1;
     }
     hf_log_set_rank(hf_comm_rank(w));
+    if (getenv("HF_DEBUG"))
+        hf_log_set_level(HF_LOG_DEBUG);
     int rc = argc > 1 && strcmp(argv[1], "ingest") == 0 ? driver(w, argc, argv) : self_test(w);
     hf_comm_finalize(w);
     return rc;
