@@ -9,7 +9,7 @@
 #include <string.h>
 
 int hf_cmd_submit(int argc, char **argv);
-int hf_cmd_s3(int argc, char **argv);
+int hf_cmd_s3(int argc, char **argv); /* returns a process exit code */
 
 static void usage(FILE *fp)
 {
@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "submit") == 0) {
         rc = hf_cmd_submit(argc - 1, argv + 1);
     } else if (strcmp(cmd, "s3") == 0) {
-        rc = hf_cmd_s3(argc - 1, argv + 1);
+        return hf_cmd_s3(argc - 1, argv + 1); /* prints its own errors; returns an exit code */
     } else if (strcmp(cmd, "run") == 0 || strcmp(cmd, "predict") == 0 ||
                strcmp(cmd, "describe") == 0 || strcmp(cmd, "retrain") == 0) {
         hf_comm *world = NULL;

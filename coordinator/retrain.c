@@ -106,8 +106,8 @@ out:
     return result;
 }
 
-/* Scores predictions of a fitted pipeline on rows with metric `m`; rows with class -1 count as
- * errors for accuracy-like metrics by being dropped from probability metrics. */
+/* Scores the predictions of a fitted pipeline on every row of d with metric `m`; for
+ * classification, rows of a class the model never saw (class -1) are left out. */
 static int score(const hf_metric *m, const hf_prep *prep, const hf_fitted *fitted,
                  const hf_dataset *d, size_t n_classes, double *out)
 {
@@ -125,8 +125,8 @@ static int score(const hf_metric *m, const hf_prep *prep, const hf_fitted *fitte
             return HF_ENOMEM;
         }
         for (size_t i = 0; i < d->n_rows; i++) {
-            if (d->y[i] < 0)
-                continue;
+            if (n_classes > 0 && d->y[i] < 0)
+                continue; /* a class the model never saw */
             memmove(pred + k * no, pred + i * no, no * sizeof *pred);
             y[k++] = d->y[i];
         }
@@ -221,6 +221,7 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     if (rank != 0)
         goto out; /* the refit and scoring run on rank 0 */
     if ((result = hf_shards_load(shard_dir, manifest, &data)) < 0 ||
+        (result = hf_spec_resolve_task(spec, data->schema->task)) < 0 ||
         (result = hf_folds_make(spec, data, &folds)) < 0 ||
         (result = hf_spec_trials(spec, &trials, &n_trials)) < 0)
         goto rank0_done;

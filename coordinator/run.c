@@ -343,6 +343,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
                 (long long)hf_manifest_n_rows(manifest), spec->data.source, hf_now() - t_ingest);
     result = hf_shards_load(shard_dir, manifest, &data);
     if (result >= 0)
+        result = hf_spec_resolve_task(spec, data->schema->task);
+    if (result >= 0)
         result = hf_spec_check_data(spec, data->schema, data->y, data->n_rows);
     if (result >= 0)
         result = hf_folds_make(spec, data, &folds);

@@ -335,6 +335,6 @@ stop_workers:
     free(c.outstanding);
     if (result < 0 && result != HF_EINTR)
         return result; /* caller aborts: the workers are still waiting for tasks */
-    int rc = hf_comm_check(world, HF_OK);
-    return rc < 0 ? rc : result;
+    /* Every rank learns whether the sweep was interrupted. */
+    return hf_comm_check(world, result);
 }

@@ -391,11 +391,11 @@ static int logistic_predict(const hf_fitted *m, const double *X, size_t n, size_
         return HF_OK;
     if (k == 1) {
         /* decision values into column 1, then [1 - p, p] */
+        /* One dot product per row (not dgemv/dgemm): a row's prediction must not depend on how
+         * many rows share the call, or batch prediction would depend on the number of ranks. */
         for (size_t i = 0; i < n; i++)
-            out[2 * i + 1] = b->data[0];
-        if (p > 0)
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)p, 1.0, X, (int)p, w->data, 1,
-                        1.0, out + 1, 2);
+            out[2 * i + 1] =
+                b->data[0] + (p > 0 ? cblas_ddot((int)p, X + i * p, 1, w->data, 1) : 0.0);
         for (size_t i = 0; i < n; i++) {
             double pr = sigmoid(out[2 * i + 1]);
             out[2 * i] = 1.0 - pr;
@@ -404,10 +404,9 @@ static int logistic_predict(const hf_fitted *m, const double *X, size_t n, size_
         return HF_OK;
     }
     for (size_t i = 0; i < n; i++)
-        memcpy(out + i * k, b->data, k * sizeof *out);
-    if (p > 0)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)p, 1.0, X, (int)p,
-                    w->data, (int)p, 1.0, out, (int)k);
+        for (size_t c = 0; c < k; c++)
+            out[i * k + c] =
+                b->data[c] + (p > 0 ? cblas_ddot((int)p, X + i * p, 1, w->data + c * p, 1) : 0.0);
     for (size_t i = 0; i < n; i++) {
         double *zi = out + i * k;
         double mx = zi[0];

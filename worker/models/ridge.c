@@ -233,11 +233,10 @@ static int ridge_predict(const hf_fitted *m, const double *X, size_t n, size_t p
     const hf_array *b = hf_fitted_get(m, "intercept");
     if (!w || !b || w->cols != p || p != m->n_features)
         return hf_error(HF_EDATA, "ridge: model has %zu features, data has %zu", m->n_features, p);
+    /* One dot product per row (not dgemv): a row's prediction must not depend on how many rows
+     * share the call, or batch prediction would depend on the number of ranks. */
     for (size_t i = 0; i < n; i++)
-        out[i] = b->data[0];
-    if (n > 0 && p > 0)
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)p, 1.0, X, (int)p, w->data, 1, 1.0,
-                    out, 1);
+        out[i] = b->data[0] + (p > 0 ? cblas_ddot((int)p, X + i * p, 1, w->data, 1) : 0.0);
     return HF_OK;
 }
 
