@@ -7,6 +7,7 @@
 #include "../shards/folds.h"
 #include "../shards/ingest.h"
 #include "../shards/partition.h"
+#include "../shards/s3.h"
 #include "../worker/metrics.h"
 #include "../worker/preprocess.h"
 #include "../worker/task.h"
@@ -243,6 +244,30 @@ out:
     return result;
 }
 
+/* Uploads model.h5, results.json and trials.csv to output.upload (an s3://bucket/prefix/), with
+ * server-side encryption when asked. Rank 0 only. */
+static int upload_outputs(const hf_spec *spec, const char *run_dir, const hf_source_opts *opts,
+                          int quiet)
+{
+    static const char *const files[] = {"model.h5", "results.json", "trials.csv"};
+    const char *dest = spec->output.upload;
+    size_t dl = strlen(dest);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *local = hf_asprintf("%s/%s", run_dir, files[i]);
+        char *uri = hf_asprintf("%s%s%s", dest, dl && dest[dl - 1] == '/' ? "" : "/", files[i]);
+        int rc = local && uri ? hf_s3_upload_file(local, uri, opts, spec->output.sse,
+                                                  spec->output.kms_key_id)
+                              : HF_ENOMEM;
+        if (rc >= 0 && !quiet)
+            hf_info("uploaded %s", uri);
+        free(local);
+        free(uri);
+        if (rc < 0)
+            return hf_error_prefix(rc, "output.upload");
+    }
+    return HF_OK;
+}
+
 static void usage_run(FILE *fp)
 {
     fprintf(fp,
@@ -445,6 +470,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
             if (result >= 0)
                 result = rc;
         }
+        if (result >= 0 && spec->output.upload)
+            result = upload_outputs(spec, run_dir, &sopts, quiet);
         if (result >= 0 && !quiet) {
             size_t b = (size_t)st.sweep.best;
             char *p = hf_trial_params_json(spec, &trials[b]);
