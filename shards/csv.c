@@ -870,6 +870,8 @@ size_t hf_csv_utf8_check(const char *s, size_t len)
     while (i < len) {
         unsigned c = p[i];
         if (c < 0x80) {
+            if (c == 0)
+                return i; /* NUL: valid UTF-8 but never text in a CSV */
             i++;
             continue;
         }

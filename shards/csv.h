@@ -106,7 +106,7 @@ size_t hf_csv_bom_len(const char *buf, size_t len);
 int hf_csv_parse_double(const char *p, size_t len, double *out);
 /* 1 for true/True/TRUE, 0 for false/False/FALSE, -1 for anything else. */
 int hf_csv_parse_bool(const char *p, size_t len);
-/* Offset of the first byte that is not valid UTF-8, or len if the text is valid. */
+/* Offset of the first byte that is not valid UTF-8 (or a NUL), or len if the text is valid. */
 size_t hf_csv_utf8_check(const char *p, size_t len);
 /* 1 if the text equals one of the NA tokens. */
 int hf_csv_is_na(const char *p, size_t len, char *const *na, size_t n_na);

@@ -238,6 +238,7 @@ static void test_na_bool_utf8(void **state)
     const char *ok = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80";
     assert_int_equal(hf_csv_utf8_check(ok, strlen(ok)), strlen(ok));
     assert_int_equal(hf_csv_utf8_check("ab\xFF", 3), 2);
+    assert_int_equal(hf_csv_utf8_check("ab\0c", 4), 2);         /* NUL */
     assert_int_equal(hf_csv_utf8_check("a\xC3", 2), 1);         /* truncated */
     assert_int_equal(hf_csv_utf8_check("\xC0\xAF", 2), 0);      /* overlong */
     assert_int_equal(hf_csv_utf8_check("x\xED\xA0\x80", 4), 1); /* surrogate */
