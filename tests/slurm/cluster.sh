@@ -66,6 +66,9 @@ MinJobAge=600
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1,bf_interval=1
 StateSaveLocation=$dir/state
+# Slurm's PMIx plugin makes its per-step directories under TmpFS, named by job id only: a private
+# TmpFS keeps clusters that run side by side (and their job 1, 2, ...) apart.
+TmpFS=$dir/tmp
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
@@ -84,7 +87,7 @@ hf_cluster_start() {
     mkdir -p "$dir" || return 1
     dir=$(cd "$dir" && pwd) || return 1
     host=$(hostname -s)
-    mkdir -p "$dir/munge" "$dir/state" "$dir/spool" "$dir/log" || return 1
+    mkdir -p "$dir/munge" "$dir/state" "$dir/spool" "$dir/log" "$dir/tmp" || return 1
     # munged wants every directory above its socket to be searchable by all (o+x).
     chmod 755 "$dir" "$dir/munge" || return 1
 

@@ -91,3 +91,66 @@ hf_submit() {
     echo "$out" >&2
     sed -n 's/^submitted job \([0-9][0-9]*\)$/\1/p' <<<"$out"
 }
+
+# hf_make_data FILE ROWS FEATURES SEED: a binary classification CSV (features x0.., target y).
+hf_make_data() {
+    "$PYTHON" - "$@" <<'PY' || hf_fail "could not generate $1"
+import sys
+import numpy as np
+path, n, p, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = np.random.default_rng(seed)
+X = rng.normal(size=(n, p))
+y = (X @ rng.normal(size=p) + rng.normal(scale=2.0, size=n) > 0).astype(int)
+np.savetxt(path, np.column_stack([X, y]), delimiter=",", fmt=["%.6f"] * p + ["%d"],
+           header=",".join([f"x{j}" for j in range(p)] + ["y"]), comments="")
+PY
+}
+
+# hf_check_run_dir DIR: results.json, model.h5 and trials.csv exist; results.json has best.params.
+hf_check_run_dir() {
+    local d=$1 f
+    for f in results.json model.h5 trials.csv; do
+        [ -s "$d/$f" ] || hf_fail "$d/$f is missing"
+    done
+    "$PYTHON" - "$d/results.json" <<'PY' || hf_fail "$d/results.json has no best.params"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert isinstance(r["best"]["params"], dict) and r["best"]["params"], r.get("best")
+PY
+}
+
+# hf_same_results A B: the two results.json agree on everything but timing and placement.
+hf_same_results() {
+    "$PYTHON" - "$1" "$2" <<'PY' || hf_fail "results differ: $1 vs $2"
+import json, sys
+IGNORE = {"timing", "rank", "worker", "seconds", "fit_seconds", "model_path"}
+def strip(o):
+    if isinstance(o, dict):
+        return {k: strip(v) for k, v in o.items() if k not in IGNORE}
+    if isinstance(o, list):
+        return [strip(v) for v in o]
+    return o
+a, b = (strip(json.load(open(p))) for p in sys.argv[1:3])
+if a != b:
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) != b.get(k):
+            print(f"results.json key {k!r} differs:\n  {str(a.get(k))[:300]}\n  {str(b.get(k))[:300]}",
+                  file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+# hf_check_journal FILE: every task of the header's n_tasks is journaled exactly once.
+hf_check_journal() {
+    "$PYTHON" - "$1" <<'PY' || hf_fail "journal $1 is not one line per task"
+import json, sys
+from collections import Counter
+lines = [l for l in open(sys.argv[1]).read().split("\n") if l.strip()]
+header = json.loads(lines[0])
+tasks = Counter(json.loads(l)["task"] for l in lines[1:])
+twice = [t for t, c in tasks.items() if c > 1]
+assert not twice, f"tasks journaled more than once: {twice[:10]}"
+assert sorted(tasks) == list(range(header["n_tasks"])), \
+    f"{len(tasks)} distinct tasks journaled, expected {header['n_tasks']}"
+PY
+}
