@@ -22,13 +22,15 @@ typedef struct hf_slurm_options {
     const char *begin;      /* e.g. "now+1hour", "2026-01-01T02:00:00" */
     int nodes;
     int ntasks_per_node;
+    int ntasks;            /* --ntasks: total ranks (flag only) */
     int signal_lead;       /* seconds before the time limit for SIGUSR1; 0 = 120 */
     int overcommit;        /* 1: --overcommit (more ranks per node than CPUs) */
     const char *spec_path; /* absolute job spec path (required) */
     const char *bin_path;  /* absolute hyperfold binary (required) */
 } hf_slurm_options;
 
-/* `hyperfold submit job.yaml [--nodes N] [--ntasks-per-node M] [--time T] [--partition P]
+/* `hyperfold submit job.yaml [--nodes N] [--ntasks-per-node M] [--ntasks N] [--time T] [--partition
+ * P]
  * [--account A] [--after JOBID] [--begin TIME] [--signal-time SECONDS] [--overcommit] [--dry-run]`.
  * Not collective (no MPI). Prints the rendered script (--dry-run) or the job id, the run directory
  * and the log path on stdout. Returns an hf_status with the message set on failure: HF_EINVAL for

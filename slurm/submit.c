@@ -145,6 +145,8 @@ static int render_sbatch_block(strbuf *b, const hf_slurm_options *opt)
         result = sb_sbatch_int(b, "nodes", opt->nodes);
     if (result == HF_OK && opt->ntasks_per_node > 0)
         result = sb_sbatch_int(b, "ntasks-per-node", opt->ntasks_per_node);
+    if (result == HF_OK && opt->ntasks > 0)
+        result = sb_sbatch_int(b, "ntasks", opt->ntasks);
     if (result == HF_OK && opt->overcommit)
         result = sb_sbatch_line(b, "overcommit", NULL);
     if (result == HF_OK && opt->time)
@@ -601,8 +603,9 @@ static void usage_submit(FILE *fp)
 {
     fprintf(
         fp,
-        "usage: hyperfold submit JOB.yaml [--nodes N] [--ntasks-per-node M] [--time T]\n"
-        "         [--partition P] [--account A] [--after JOBID] [--begin TIME]\n"
+        "usage: hyperfold submit JOB.yaml [--nodes N] [--ntasks-per-node M] [--ntasks N]\n"
+        "         [--time T]"
+        " [--partition P] [--account A] [--after JOBID] [--begin TIME]\n"
         "         [--signal-time SECONDS] [--overcommit] [--dry-run]\n"
         "\n"
         "Submits `hyperfold run JOB.yaml` as a Slurm batch job. The #SBATCH lines come from\n"
@@ -612,6 +615,7 @@ static void usage_submit(FILE *fp)
         "\n"
         "  --nodes N             number of nodes (slurm.nodes)\n"
         "  --ntasks-per-node M   MPI ranks per node (slurm.ntasks_per_node)\n"
+        "  --ntasks N            MPI ranks in all (instead of or with the two above)\n"
         "  --time T              time limit, e.g. 01:00:00 (slurm.time)\n"
         "  --partition P         partition (slurm.partition)\n"
         "  --account A           account to charge (slurm.account)\n"
@@ -653,7 +657,7 @@ int hf_cmd_submit(int argc, char **argv)
     const char *spec_arg = NULL;
     const char *partition = NULL, *account = NULL, *time_limit = NULL, *after = NULL;
     const char *begin = NULL;
-    int nodes = 0, ntasks = 0, lead = 0, dry_run = 0, overcommit = 0;
+    int nodes = 0, ntasks = 0, total_tasks = 0, lead = 0, dry_run = 0, overcommit = 0;
     hf_spec *spec = NULL;
     char cwd[PATH_MAX];
     char *spec_path = NULL, *out_dir = NULL, *run_dir = NULL, *bin = NULL, *dependency = NULL;
@@ -678,6 +682,9 @@ int hf_cmd_submit(int argc, char **argv)
                 goto out;
         } else if (!missing && (v = flag_value(argc, argv, &i, "--ntasks-per-node", &missing))) {
             if ((result = parse_positive("--ntasks-per-node", v, &ntasks)) < 0)
+                goto out;
+        } else if (!missing && (v = flag_value(argc, argv, &i, "--ntasks", &missing))) {
+            if ((result = parse_positive("--ntasks", v, &total_tasks)) < 0)
                 goto out;
         } else if (!missing && (v = flag_value(argc, argv, &i, "--signal-time", &missing))) {
             if ((result = parse_positive("--signal-time", v, &lead)) < 0)
@@ -776,6 +783,7 @@ int hf_cmd_submit(int argc, char **argv)
     opt.begin = begin;
     opt.signal_lead = lead;
     opt.overcommit = overcommit;
+    opt.ntasks = total_tasks;
     opt.spec_path = spec_path;
     opt.bin_path = bin;
 

@@ -162,10 +162,10 @@ static void test_flags_override_spec(void **state)
 {
     (void)state;
     char *out = NULL;
-    assert_int_equal(run_submit(&out, 17, "--overcommit", "--nodes", "2", "--ntasks-per-node=1",
-                                "--time", "1-02:00:00", "--partition", "short", "--account=other",
-                                "job.yaml", "--after", "4711", "--begin", "now+1hour",
-                                "--signal-time", "300", "--dry-run"),
+    assert_int_equal(run_submit(&out, 19, "--ntasks", "6", "--overcommit", "--nodes", "2",
+                                "--ntasks-per-node=1", "--time", "1-02:00:00", "--partition",
+                                "short", "--account=other", "job.yaml", "--after", "4711",
+                                "--begin", "now+1hour", "--signal-time", "300", "--dry-run"),
                      HF_OK);
     assert_string_equal(sbatch_value(out, "partition"), "short");
     assert_string_equal(sbatch_value(out, "account"), "other");
@@ -176,6 +176,7 @@ static void test_flags_override_spec(void **state)
     assert_string_equal(sbatch_value(out, "begin"), "now+1hour");
     assert_string_equal(sbatch_value(out, "signal"), "B:USR1@300");
     assert_non_null(strstr(out, "\n#SBATCH --overcommit\n"));
+    assert_string_equal(sbatch_value(out, "ntasks"), "6");
     free(out);
 
     assert_int_equal(run_submit(&out, 4, "job.yaml", "--after", "afterany:5:6", "--dry-run"),
@@ -194,6 +195,7 @@ static void test_spec_without_slurm_section(void **state)
     assert_null(sbatch_value(out, "time"));
     assert_null(sbatch_value(out, "nodes"));
     assert_null(sbatch_value(out, "ntasks-per-node"));
+    assert_null(sbatch_value(out, "ntasks"));
     /* output.dir defaults to runs/ */
     char *log = hf_asprintf("%s/runs/plain/slurm-%%j.log", g_dir);
     assert_string_equal(sbatch_value(out, "output"), log);
@@ -227,6 +229,7 @@ static void test_bad_flags(void **state)
     expect_einval("unknown flag", 2, "job.yaml", "--nodez=2");
     assert_non_null(strstr(hf_error_message(), "--nodez"));
     expect_einval("zero nodes", 3, "job.yaml", "--nodes", "0");
+    expect_einval("negative ntasks", 2, "job.yaml", "--ntasks=-1");
     expect_einval("non-numeric nodes", 3, "job.yaml", "--nodes", "2x");
     expect_einval("missing value", 2, "job.yaml", "--time");
     assert_non_null(strstr(hf_error_message(), "--time needs a value"));
