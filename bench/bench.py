@@ -41,9 +41,9 @@ SIZES = {
     "logistic": (10000, 50) if QUICK else (100000, 50),
     "ingest_mb": 100 if QUICK else 1024,
     "ingest_p": 20,
-    "sched": (60, 4),          # tiny data: one task is about 1 ms of compute
+    "sched": (1500, 20),        # small data: one task is about 1 ms of compute
     "sched_trials": 200 if QUICK else 2000,   # x 5 folds = tasks
-    "eff": (2000, 20),
+    "eff": (10000, 20),
     "eff_trials": 40 if QUICK else 200,
 }
 RIDGE_ALPHAS = [float(a) for a in np.logspace(-2, 6, 50)]
@@ -162,13 +162,16 @@ def ensure_data():
 
 # ----------------------------------------------------------------------------- hyperfold side
 
+LAST_CPU = [0.0]  # CPU seconds (user + sys, all ranks) of the last run_hyperfold
+
 def hf_env():
     return dict(os.environ)
 
 
 def run_hyperfold(spec_path, np_ranks, cwd, args=("--quiet", "--fresh")):
-    """Runs mpirun -np N hyperfold run SPEC; returns (wall seconds, stderr, [peak RSS KB per rank])."""
-    cmd = ["mpirun", "-np", str(np_ranks), "/usr/bin/time", "-f", "HF_BENCH_RSS_KB %M", HYPERFOLD,
+    """Runs mpirun -np N hyperfold run SPEC; returns (wall seconds, stderr, [peak RSS KB per rank]).
+    The CPU seconds (user + sys) of all ranks are added to CPU_SECONDS[-1] when it exists."""
+    cmd = ["mpirun", "-np", str(np_ranks), "/usr/bin/time", "-f", "HF_BENCH_RSS_KB %M %U %S", HYPERFOLD,
            "run", spec_path] + list(args)
     t = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, env=hf_env(), capture_output=True, text=True)
@@ -177,7 +180,9 @@ def run_hyperfold(spec_path, np_ranks, cwd, args=("--quiet", "--fresh")):
         sys.stderr.write("command failed (%d): %s\n%s\n%s\n" % (p.returncode, " ".join(cmd),
                                                                 p.stdout, p.stderr))
         raise SystemExit(1)
-    rss = [int(m) for m in re.findall(r"HF_BENCH_RSS_KB (\d+)", p.stderr)]
+    found = re.findall(r"HF_BENCH_RSS_KB (\d+) ([0-9.]+) ([0-9.]+)", p.stderr)
+    rss = [int(m[0]) for m in found]
+    LAST_CPU[0] = sum(float(m[1]) + float(m[2]) for m in found)
     return wall, p.stderr, rss
 
 
@@ -357,7 +362,7 @@ output: {dir: out}
     # First run ingests; the timed runs reuse the shards (--fresh discards only the journal).
     wall0, err0, _ = run_hyperfold(spec, 2, work, args=("--fresh",))
     n_rows, t_ing = ingest_seconds(err0)
-    hf_times, rss_all, checks = [], [], []
+    hf_times, rss_all, cpus = [], [], []
     res = None
     for rep in range(REPEATS):
         wall, _, rss = run_hyperfold(spec, 2, work)
@@ -365,6 +370,7 @@ output: {dir: out}
         if not res["timing"]["reused_shards"]:
             log("%s: expected reused shards on the timed runs" % key)
         hf_times.append(wall)
+        cpus.append(LAST_CPU[0])
         rss_all.append(max(rss) if rss else 0)
     peer_times, peer = [], None
     for rep in range(REPEATS):
@@ -376,9 +382,9 @@ output: {dir: out}
                  "%s best %s hf=%.6g sk=%.6g; max rel diff %.1e (tol %.0e)" % (
                      "PASS" if ok else "FAIL", param, best_hf, peer["best"], maxdiff, rtol),
                  "hyperfold: wall of mpirun -np 2 incl. launch, shard load, sweep, refit, export; "
-                 "shards reused (first run with ingest: %.1fs, ingest %.2fs); sklearn: "
-                 "GridSearchCV.fit incl. refit, data in memory%s" % (
-                     wall0, t_ing, "; sklearn warnings: " + ",".join(peer["warnings"])
+                 "CPU %.1fs (user+sys, both ranks); shards reused (first run with ingest: %.1fs, "
+                 "ingest %.2fs); sklearn: GridSearchCV.fit incl. refit, data in memory%s" % (
+                     med(cpus), wall0, t_ing, "; sklearn warnings: " + ",".join(peer["warnings"])
                      if peer["warnings"] else "")))
     # Peak RSS of the ranks versus the data every rank holds (the whole table as float64).
     n, p = SIZES[key]
@@ -435,13 +441,14 @@ output: {dir: out}
         peer_times.append(peer["seconds"])
     pe_t = med(peer_times)
     for ranks in (1, 2):
-        times, walls, rows = [], [], None
+        times, walls, cpus, rows = [], [], [], None
         for rep in range(REPEATS):
             shutil.rmtree(os.path.join(work, "out"), ignore_errors=True)
             wall, err, _ = run_hyperfold(spec, ranks, work, args=("--fresh",))
             rows, t = ingest_seconds(err)
             times.append(t)
             walls.append(wall)
+            cpus.append(LAST_CPU[0])
         # Agreement: the rows and every column sum of the shards equal pandas' (1e-12 relative).
         shard_dir = os.path.join(work, "out", "ingest", "shards")
         sums = np.zeros(p + 1)
@@ -461,9 +468,9 @@ output: {dir: out}
                      "rank; pandas+h5py %.0f MB/s" % (
                          "PASS" if ok else "FAIL", n_sh, peer["rows"], maxdiff, size_mb / hf_t,
                          size_mb / hf_t / ranks, size_mb / pe_t),
-                     "hyperfold: the ingest phase as logged (whole run wall %.1fs); pandas: "
-                     "read_csv %.1fs + h5py write; file in page cache" % (
-                         med(walls), peer["read_seconds"])))
+                     "hyperfold: the ingest phase as logged (whole run: wall %.1fs, CPU %.1fs "
+                     "user+sys of all ranks); pandas: read_csv %.1fs + h5py write (no fsync); "
+                     "CSV in page cache" % (med(walls), med(cpus), peer["read_seconds"])))
     if not KEEP:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -559,6 +566,8 @@ def print_table(blas_note):
     print()
     print("hyperfold benchmark, %s, %s%s, medians of %d runs" % (
         time.strftime("%Y-%m-%d"), machine(), ", QUICK" if QUICK else "", REPEATS))
+    print("load average (1 min) at start %.1f, at end %.1f (above ~0.5, other processes shared "
+          "the cores and the times are inflated)" % (LOAD[0], os.getloadavg()[0]))
     print(blas_note)
     print()
     print("| row | hyperfold | peer | ratio | agreement / result |")
@@ -572,9 +581,25 @@ def print_table(blas_note):
         print("- %s: %s" % (name, note))
 
 
+def snapshot_binary():
+    """Copies the hyperfold binary into the scratch directory, so that a rebuild of the build
+    directory while the benchmark runs cannot change or break it."""
+    global HYPERFOLD
+    os.makedirs(SCRATCH, exist_ok=True)
+    dst = os.path.join(SCRATCH, "hyperfold")
+    shutil.copy2(HYPERFOLD, dst + ".tmp")
+    os.replace(dst + ".tmp", dst)
+    HYPERFOLD = dst
+
+
+LOAD = [0.0]
+
+
 def main():
     t0 = time.perf_counter()
+    LOAD[0] = os.getloadavg()[0]
     _, removed = peer_env()
+    snapshot_binary()
     data = ensure_data()
     peer = None
     if wanted("ridge") or wanted("rss"):
@@ -595,7 +620,7 @@ def main():
     blas = peer["blas"] if peer else []
     note = ("numpy/scikit-learn BLAS (threadpoolctl): %s; %s; hyperfold ranks: "
             "OPENBLAS_NUM_THREADS=1" % (
-                ", ".join("%s %s %s thread(s)" % b for b in blas) or "n/a",
+                ", ".join("%s %s %s thread(s)" % tuple(b) for b in blas) or "n/a",
                 "unset for the peer: " + " ".join(removed) if removed
                 else "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE not set on this machine"))
     print_table(note)
