@@ -40,10 +40,18 @@ int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out)
     return HF_OK;
 }
 
+static int g_thread_level = 0;
+
+int hf_comm_thread_multiple(void)
+{
+    return g_thread_level >= MPI_THREAD_MULTIPLE;
+}
+
 int hf_comm_init(int *argc, char ***argv, hf_comm **world)
 {
     int provided = 0;
     int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+    g_thread_level = provided;
     if (rc != MPI_SUCCESS)
         return hf_error(HF_EMPI, "MPI_Init_thread failed");
     if (provided < MPI_THREAD_FUNNELED)

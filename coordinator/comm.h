@@ -16,6 +16,8 @@ typedef struct hf_comm hf_comm;
  * communicator. Call once; hf_comm_finalize at exit. */
 int hf_comm_init(int *argc, char ***argv, hf_comm **world);
 void hf_comm_finalize(hf_comm *world);
+/* 1 if MPI was initialised with MPI_THREAD_MULTIPLE. */
+int hf_comm_thread_multiple(void);
 /* Wraps an existing communicator (not freed by hf_comm_free unless `owned`). */
 int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out);
 /* Collective: splits into groups of `size` consecutive ranks (color = rank / size). */

@@ -1,5 +1,6 @@
 /* main.c - the hyperfold command line: dispatches to the subcommands. */
 #include "../common/hf.h"
+#include "../worker/group.h"
 #include "describe.h"
 #include "retrain.h"
 #include "run.h"
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
             /* Every rank knows the outcome; only rank 0 reports it. */
             if (rc < 0 && hf_comm_rank(world) == 0)
                 fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
+            hf_group_finalize(); /* Cblacs_exit before MPI_Finalize, if BLACS was used */
             hf_comm_finalize(world);
             return hf_exit_code(rc);
         }

@@ -8,6 +8,7 @@
 #include "../shards/ingest.h"
 #include "../shards/partition.h"
 #include "../shards/s3.h"
+#include "../worker/group.h"
 #include "../worker/metrics.h"
 #include "../worker/preprocess.h"
 #include "../worker/task.h"
@@ -174,19 +175,20 @@ static int metric_list(const hf_spec *spec, const hf_schema *schema, const char 
     return HF_OK;
 }
 
-/* Refit of the best trial on every search row, holdout scoring and model.h5. Rank 0 only. */
+/* Refit of the best trial on every search row, holdout scoring and model.h5. Called by every rank
+ * of the refit group (collective over `group` when it is set: distributed models fit and predict
+ * together); only the writer (rank 0) scores and writes. */
 static int refit_and_export(const hf_spec *spec, const hf_dataset *data, const hf_folds *folds,
-                            const hf_model_ops *model, const hf_trial *trials, run_state *st,
-                            const char *model_path, const char *fingerprint, hf_run_info *info)
+                            const hf_model_ops *model, const hf_trial *trials, int b, void *group,
+                            const hf_sweep *s, const char *model_path, const char *fingerprint,
+                            hf_run_info *info)
 {
-    const hf_sweep *s = &st->sweep;
-    int b = s->best;
     hf_prep *prep = NULL;
     hf_fitted *fitted = NULL;
     double *pred = NULL, *yh = NULL, *fold_scores = NULL;
     char *params = NULL;
     int result = hf_fit_pipeline(spec, data, model, &trials[b], folds->search_rows, folds->n_search,
-                                 NULL, &prep, &fitted);
+                                 group, &prep, &fitted);
     if (result < 0) {
         hf_error_prefix(result, "refit of the best trial (%d) on all %zu rows", b, folds->n_search);
         goto out;
@@ -202,6 +204,10 @@ static int refit_and_export(const hf_spec *spec, const hf_dataset *data, const h
         if ((result = hf_predict_pipeline(prep, fitted, data, folds->holdout, folds->n_holdout,
                                           pred)) < 0)
             goto out;
+    }
+    if (!s)
+        goto out; /* a group member: the writer scores and exports */
+    if (folds->n_holdout > 0) {
         for (size_t i = 0; i < folds->n_holdout; i++)
             yh[i] = data->y[folds->holdout[i]];
         size_t nc = data->schema->task == HF_TASK_CLASSIFICATION ? data->schema->n_classes : 0;
@@ -242,6 +248,32 @@ out:
     free(fold_scores);
     free(params);
     return result;
+}
+
+/* Collective. With parallel.ranks_per_task > 1, splits the world into groups of that many
+ * consecutive ranks and forms each group's BLACS grid once, for every task it will run. */
+static int make_groups(hf_comm *world, const hf_spec *spec, hf_comm **group_comm, hf_group **group)
+{
+    int g = spec->parallel.ranks_per_task;
+    int size = hf_comm_size(world), rank = hf_comm_rank(world);
+    *group_comm = NULL;
+    *group = NULL;
+    if (g <= 1)
+        return HF_OK;
+    if (size % g != 0)
+        return hf_comm_check(world, hf_error(HF_EINVAL,
+                                             "%s: parallel.ranks_per_task: got %d, expected a "
+                                             "divisor of the number of ranks (%d)",
+                                             spec->path, g, size));
+    int rc = hf_comm_split(world, rank / g, rank, group_comm);
+    if (rc >= 0)
+        rc = hf_group_create(*group_comm, spec->parallel.grid_rows, spec->parallel.grid_cols,
+                             spec->parallel.block_size, group);
+    if (rc >= 0) {
+        hf_group_set_memory_limit(*group, spec->parallel.memory_per_rank);
+        hf_group_set_active(*group);
+    }
+    return hf_comm_check(world, rc);
 }
 
 /* Uploads model.h5, results.json and trials.csv to output.upload (an s3://bucket/prefix/), with
@@ -329,6 +361,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     char *audit_path = NULL, *rejects_path = NULL, *spec_copy = NULL;
     double *holdout_scores = NULL;
     int reused = 0;
+    hf_comm *group_comm = NULL;
+    hf_group *group = NULL;
 
     install_signals();
     if ((result = hf_spec_load_collective(world, spec_path, &spec)) < 0)
@@ -354,6 +388,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
             result = hf_error(HF_EIO, "removing %s", journal_path);
     }
     if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+
+    if ((result = make_groups(world, spec, &group_comm, &group)) < 0)
         goto out;
 
     /* Ingest (or reuse) the shards, then every rank loads the whole table. */
@@ -420,9 +457,14 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     ctx.model = model;
     ctx.metrics = metrics;
     ctx.n_metrics = n_metrics;
+    ctx.group = group;
     st.t_start = hf_now();
     st.last_print = st.t_start;
-    hf_sched_opts so = {.on_result = on_result, .arg = &st, .on_tick = on_tick, .stop = &g_stop};
+    hf_sched_opts so = {.on_result = on_result,
+                        .arg = &st,
+                        .on_tick = on_tick,
+                        .stop = &g_stop,
+                        .group = group_comm};
     result = hf_sched_run(world, &ctx, &tasks, st.done, &so);
     if (rank == 0) {
         int rc = hf_journal_close(&st.journal);
@@ -444,36 +486,47 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         goto out;
     }
 
+    /* Selection on rank 0; the refit group (rank 0, or rank 0's whole worker group) refits. */
+    int64_t best = -1;
+    hf_run_info info = {.run_dir = run_dir,
+                        .source_fingerprint = hf_manifest_fingerprint(manifest),
+                        .n_rows = data->n_rows,
+                        .n_search_rows = folds->n_search,
+                        .n_holdout_rows = folds->n_holdout,
+                        .rejected_rows = (size_t)hf_manifest_rejected(manifest),
+                        .ranks = hf_comm_size(world),
+                        .reused_shards = reused,
+                        .resumed_tasks = (int)st.done_at_start,
+                        .model_path = model_path};
     if (rank == 0) {
         holdout_scores = hf_calloc(n_metrics, sizeof *holdout_scores);
-        hf_run_info info = {.run_dir = run_dir,
-                            .source_fingerprint = hf_manifest_fingerprint(manifest),
-                            .n_rows = data->n_rows,
-                            .n_search_rows = folds->n_search,
-                            .n_holdout_rows = folds->n_holdout,
-                            .rejected_rows = (size_t)hf_manifest_rejected(manifest),
-                            .ranks = hf_comm_size(world),
-                            .reused_shards = reused,
-                            .resumed_tasks = (int)st.done_at_start,
-                            .holdout_scores = holdout_scores,
-                            .model_path = model_path};
+        info.holdout_scores = holdout_scores;
         result = holdout_scores ? hf_sweep_finish(&st.sweep, spec) : HF_ENOMEM;
-        if (result >= 0 && st.sweep.best < 0)
+        if (result >= 0 && st.sweep.best < 0) {
+            info.seconds = hf_now() - t0;
+            hf_results_write(&st.sweep, spec, trials, &info);
             result =
                 hf_error(HF_ENUM, "every trial failed; see %s/trials.csv for the reasons", run_dir);
-        if (result >= 0)
-            result = refit_and_export(spec, data, folds, model, trials, &st, model_path,
-                                      hf_manifest_fingerprint(manifest), &info);
-        info.seconds = hf_now() - t0;
-        if (result >= 0 || st.sweep.mean) {
-            int rc = hf_results_write(&st.sweep, spec, trials, &info);
-            if (result >= 0)
-                result = rc;
         }
+        best = st.sweep.best;
+    }
+    if ((result = hf_comm_check(world, result)) < 0 ||
+        (result = hf_comm_bcast(world, &best, sizeof best, 0)) < 0)
+        goto out;
+    int refit_rank = group ? rank < hf_comm_size(group_comm) : rank == 0;
+    if (refit_rank)
+        result = refit_and_export(spec, data, folds, model, trials, (int)best, group,
+                                  rank == 0 ? &st.sweep : NULL, model_path,
+                                  hf_manifest_fingerprint(manifest), &info);
+    if (rank == 0) {
+        info.seconds = hf_now() - t0;
+        int rc = hf_results_write(&st.sweep, spec, trials, &info);
+        if (result >= 0)
+            result = rc;
         if (result >= 0 && spec->output.upload)
             result = upload_outputs(spec, run_dir, &sopts, quiet);
         if (result >= 0 && !quiet) {
-            size_t b = (size_t)st.sweep.best;
+            size_t b = (size_t)best;
             char *p = hf_trial_params_json(spec, &trials[b]);
             hf_info("best trial %zu: %s = %.6g (std %.3g) %s", b, metrics[0],
                     st.sweep.mean[b * n_metrics], st.sweep.std[b * n_metrics], p ? p : "");
@@ -486,6 +539,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     }
     result = hf_comm_check(world, result);
 out:
+    hf_group_set_active(NULL);
+    hf_group_free(&group);
+    hf_comm_free(&group_comm);
     hf_task_ctx_release(&ctx);
     hf_task_list_free(&tasks);
     hf_sweep_free(&st.sweep);

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "scheduler.h"
 #include "../common/hf.h"
+#include "../worker/group.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,7 +32,33 @@ typedef struct local_box {
     hf_task_ctx *ctx;
     const hf_task_list *tasks;
     const char *const *metrics;
+    hf_comm *group; /* rank 0's group when it has other members, else NULL */
 } local_box;
+
+/* A group leader tells its members which task to run next (-1: stop). Collective over group. */
+static int group_announce(hf_comm *group, int id)
+{
+    if (!group)
+        return HF_OK;
+    return hf_comm_bcast(group, &id, sizeof id, 0);
+}
+
+/* Non-leader group members: run what the leader announces until it says stop. */
+static int member_loop(hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tasks)
+{
+    for (;;) {
+        int id = -1;
+        HF_CALL(hf_comm_bcast(group, &id, sizeof id, 0));
+        if (id < 0)
+            return HF_OK;
+        if ((size_t)id >= tasks->n_tasks)
+            return hf_error(HF_EINTERNAL, "group member received an invalid task id %d", id);
+        hf_task_result r;
+        int rc = hf_task_run(ctx, &tasks->tasks[id], &r);
+        hf_task_result_free(&r);
+        HF_CALL(rc);
+    }
+}
 
 static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank)
 {
@@ -49,6 +76,8 @@ static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank)
 static void *local_worker(void *arg)
 {
     local_box *b = arg;
+    /* The active group is per thread: this thread runs rank 0's share of group tasks. */
+    hf_group_set_active(b->ctx->group);
     pthread_mutex_lock(&b->mu);
     for (;;) {
         while (b->n_queued == 0 && !b->stop)
@@ -60,7 +89,8 @@ static void *local_worker(void *arg)
         b->n_queued--;
         b->busy = 1;
         pthread_mutex_unlock(&b->mu);
-        char *json = run_one(b->ctx, &b->tasks->tasks[id], 0);
+        char *json =
+            group_announce(b->group, id) < 0 ? NULL : run_one(b->ctx, &b->tasks->tasks[id], 0);
         pthread_mutex_lock(&b->mu);
         b->busy = 0;
         if (!json) {
@@ -83,6 +113,8 @@ static void *local_worker(void *arg)
         b->results[b->n_results++] = json;
     }
     pthread_mutex_unlock(&b->mu);
+    if (!b->failed && group_announce(b->group, -1) < 0)
+        b->failed = 1;
     return NULL;
 }
 
@@ -94,7 +126,7 @@ static void nap(long ns)
 
 /* ---- remote worker (ranks > 0) ------------------------------------------------------------ */
 
-static int worker_loop(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks)
+static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tasks)
 {
     int rank = hf_comm_rank(world);
     for (;;) {
@@ -104,7 +136,7 @@ static int worker_loop(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tas
         HF_CALL(hf_comm_recv(world, 0, &from, &tag, &buf, &len));
         if (tag == TAG_STOP) {
             free(buf);
-            return HF_OK;
+            return group_announce(group, -1);
         }
         int id = -1;
         if (len == sizeof id)
@@ -112,6 +144,7 @@ static int worker_loop(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tas
         free(buf);
         if (id < 0 || (size_t)id >= tasks->n_tasks)
             return hf_error(HF_EINTERNAL, "worker received an invalid task id %d", id);
+        HF_CALL(group_announce(group, id));
         char *json = run_one(ctx, &tasks->tasks[id], rank);
         if (!json) {
             /* Tell the coordinator why, then leave. */
@@ -137,6 +170,7 @@ typedef struct coord {
     int *outstanding; /* per rank: tasks handed out and not yet reported */
     size_t in_flight;
     int stopping;
+    int stride; /* ranks per group: the leaders are the multiples of it */
 } coord;
 
 static int next_task(coord *c)
@@ -150,7 +184,7 @@ static int queue_depth(const coord *c)
 {
     /* Two queued tasks per worker while plenty remain; one near the end so that no fast worker
      * idles while a slow one holds a queued task. */
-    return c->n_pending - c->next >= 2 * (size_t)hf_comm_size(c->world) ? 2 : 1;
+    return c->n_pending - c->next >= 2 * (size_t)hf_comm_size(c->world) / (size_t)c->stride ? 2 : 1;
 }
 
 static int feed_remote(coord *c, int w)
@@ -194,7 +228,7 @@ static int coordinate(coord *c, local_box *b)
 {
     int size = hf_comm_size(c->world);
     int result = HF_OK;
-    for (int w = 1; w < size; w++)
+    for (int w = c->stride; w < size; w += c->stride)
         if ((result = feed_remote(c, w)) < 0)
             return result;
     feed_local(c, b);
@@ -279,14 +313,23 @@ int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
 {
     int rank = hf_comm_rank(world);
     int size = hf_comm_size(world);
+    hf_comm *group = opts->group && hf_comm_size(opts->group) > 1 ? opts->group : NULL;
+    int stride = group ? hf_comm_size(group) : 1;
+    if (group && !hf_comm_thread_multiple())
+        return hf_comm_check(world, hf_error(HF_EMPI, "worker groups need an MPI library with "
+                                                      "MPI_THREAD_MULTIPLE"));
     if (rank != 0) {
-        int rc = worker_loop(world, ctx, tasks);
+        int rc;
+        if (group && hf_comm_rank(group) != 0)
+            rc = member_loop(group, ctx, tasks);
+        else
+            rc = worker_loop(world, group, ctx, tasks);
         return hf_comm_check(world, rc);
     }
 
     int result = HF_OK;
-    coord c = {.world = world, .tasks = tasks, .opts = opts, .ctx = ctx};
-    local_box box = {.ctx = ctx, .tasks = tasks};
+    coord c = {.world = world, .tasks = tasks, .opts = opts, .ctx = ctx, .stride = stride};
+    local_box box = {.ctx = ctx, .tasks = tasks, .group = group};
     pthread_t thread;
     int thread_started = 0;
     c.pending = hf_malloc((tasks->n_tasks ? tasks->n_tasks : 1) * sizeof *c.pending);
@@ -324,7 +367,7 @@ stop_workers:
     /* Drain what remote workers still report, then release them. On an error we cannot wait for
      * them: the caller aborts the job. */
     if (result >= 0) {
-        for (int w = 1; w < size; w++)
+        for (int w = stride; w < size; w += stride)
             hf_comm_send(world, w, TAG_STOP, NULL, 0);
     }
     if (result >= 0 && c.opts->stop && *c.opts->stop && c.next < c.n_pending)

@@ -21,10 +21,16 @@ typedef struct hf_sched_opts {
     void (*on_tick)(void *arg);
     /* Set asynchronously (signal handler): stop handing out tasks, finish the running ones. */
     volatile sig_atomic_t *stop;
+    /* Worker groups (parallel.ranks_per_task > 1): this rank's group communicator, whose rank 0 is
+     * the group's leader; the coordinator hands tasks to leaders, which broadcast them to their
+     * group, and every group rank runs the task together. NULL = every rank works alone. */
+    hf_comm *group;
 } hf_sched_opts;
 
 /* Collective over `world`. Runs every task whose done[id] is 0 (done is significant on rank 0
- * only). Returns HF_EINTR if *stop was raised before every task ran, HF_OK when all ran. */
+ * only). Returns HF_EINTR if *stop was raised before every task ran, HF_OK when all ran. With
+ * groups of more than one rank, rank 0's worker thread calls MPI on its group communicator: the
+ * MPI library must provide MPI_THREAD_MULTIPLE (hf_comm_thread_multiple). */
 int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
                  const unsigned char *done, const hf_sched_opts *opts);
 
