@@ -1874,6 +1874,11 @@ int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *sche
                      schema->features[k].name);
         }
     }
+    if (rc >= 0 && missing[0] && extra[0])
+        rc = hf_error(HF_EDATA,
+                      "%s: missing feature columns %s and unknown columns %s, expected the "
+                      "model's features (and optionally its target)",
+                      uri, missing, extra);
     if (rc >= 0 && missing[0])
         rc = hf_error(HF_EDATA,
                       "%s: missing feature columns %s, expected every feature of the "
