@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""Worker groups (parallel.ranks_per_task): kernel ridge on groups of 1, 2 and 4 ranks (grids 1x1,
+1x2, 2x2, a block size that does not divide the matrix) gives the same scores to 1e-9 relative and
+the same selection; the same group size at 2 and 4 ranks gives identical results; the refit model's
+predictions agree; a bad ranks_per_task is refused clearly."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hftest  # noqa: E402
+
+ck = hftest.Checker("groups")
+work = hftest.tempdir("groups-")
+data = os.path.join(hftest.SOURCE_DIR, "examples", "data", "diabetes.csv")
+SPEC = """name: kr
+data: {source: %s, target: target}
+cv: {folds: 3, seed: 1}
+preprocess: {scale: standard}
+model:
+  type: kernel_ridge
+  params:
+    alpha: [0.1, 1.0]
+    kernel: [rbf, polynomial, linear]
+    gamma: 0.05
+parallel: {ranks_per_task: %d, block_size: 37}
+output: {dir: out}
+"""
+res, preds = {}, {}
+for np_, g in ((4, 1), (2, 2), (4, 2), (4, 4)):
+    d = os.path.join(work, "np%d-g%d" % (np_, g))
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"), SPEC % (data, g))
+    hftest.hyperfold(["run", "job.yaml", "--quiet"], np=np_, cwd=d)
+    res[(np_, g)] = hftest.load_results(os.path.join(d, "out", "kr"))
+    hftest.hyperfold(["predict", "--model", "out/kr/model.h5", "--input", data, "--output", "p.csv",
+                      "--quiet"], np=2, cwd=d)
+    with open(os.path.join(d, "p.csv")) as f:
+        preds[(np_, g)] = [float(x) for x in f.read().split()[1:]]
+
+ref = res[(4, 1)]
+for key, r in res.items():
+    ck.check(r["best"]["trial"] == ref["best"]["trial"], "%s: same best trial" % (key,))
+    for t, tr in zip(r["trials"], ref["trials"]):
+        for a, b in zip(t["fold_scores"]["r2"], tr["fold_scores"]["r2"]):
+            ck.check(hftest.rel_close(a, b, 1e-9), "%s trial %d: r2 %r vs %r" % (key, t["trial"], a, b))
+    for a, b in zip(preds[key], preds[(4, 1)]):
+        if not hftest.rel_close(a, b, 1e-9, 1e-9):
+            ck.check(False, "%s: refit predictions %r vs %r" % (key, a, b))
+            break
+    else:
+        ck.check(True, "%s: refit predictions agree" % (key,))
+ck.check(hftest.comparable(res[(2, 2)]) == hftest.comparable(res[(4, 2)]),
+         "groups of 2: results at 2 and 4 ranks are identical")
+
+d = os.path.join(work, "bad")
+os.makedirs(d)
+hftest.write(os.path.join(d, "job.yaml"), SPEC % (data, 3))
+p = hftest.hyperfold(["run", "job.yaml", "--quiet"], np=4, cwd=d, check=False)
+ck.check(p.returncode == 2 and "parallel.ranks_per_task" in p.stderr and "divisor" in p.stderr,
+         "ranks_per_task 3 on 4 ranks is refused: %s" % p.stderr.strip())
+ck.done()
