@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# `hyperfold run` end to end on S3 with 4 ranks: a dataset uploaded with awscli gives the same
+# results.json as the local file, as a plain object (byte ranges read by every rank), a prefix of 3
+# objects, a .csv.gz and a .zip; output.upload with SSE puts model.h5 / results.json / trials.csv
+# in S3 byte-identical to the run directory (downloaded again with awscli); the audit log has
+# every rank's requests; a wrong secret key fails with one clear line, leaks the secret nowhere and
+# writes no shards, manifest or results.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/run_lib.sh"
+cd "$WORK"
+
+# About 2.7 MB, so each of the 4 ranks reads a byte range of its own.
+gen_csv data.csv 30000 11
+size=$(stat -c %s data.csv)
+[ "$size" -gt 2000000 ] || fail "dataset too small ($size bytes) for 4 byte ranges"
+
+write_spec local.yaml local "$WORK/data.csv" ""
+hfrun local.yaml || fail "the local run failed"
+REF="$(run_dir local)/results.json"
+[ -s "$REF" ] || fail "the local run wrote no results.json"
+
+# 1. A plain object, read by byte ranges on every rank; outputs uploaded with SSE AES256.
+awscp data.csv s3://bkt/e2e/data.csv
+write_spec s3plain.yaml s3plain s3://bkt/e2e/data.csv "$EP" \
+  "$(printf '  upload: s3://bkt/out/plain/\n  sse: AES256')"
+hfrun s3plain.yaml 2>plain.err || fail "the s3 run failed: $(cat plain.err)"
+D="$(run_dir s3plain)"
+same_results "$REF" "$D/results.json" || fail "s3:// plain object: results differ from the local file"
+grep -q '"source": *"s3://bkt/e2e/data.csv"' "$D/results.json" || fail "results.json does not name the s3 source"
+awscp --recursive s3://bkt/out/plain/ dl_plain/
+for f in model.h5 results.json trials.csv; do
+  cmp "$D/$f" "dl_plain/$f" || fail "uploaded $f differs from the run directory's"
+done
+
+# The audit log: one JSON line per request attempt, with rank/method/bucket/key/status; every
+# rank issued ranged GETs of the object, and the ranges of the first (counting) pass tile the
+# object after the header exactly once.
+"$PYTHON" - "$D/audit.jsonl" "$size" "$RANKS" <<'PY'
+import json, sys
+path, size, ranks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+lines = [json.loads(l) for l in open(path)]
+assert lines, "empty audit log"
+for l in lines:
+    for k in ("rank", "method", "bucket", "key", "status", "attempt", "time"):
+        assert k in l, (k, l)
+    if l["method"] == "PUT":
+        assert l["rank"] == 0 and l["key"].startswith("out/plain/"), l
+    else:
+        assert l["bucket"] == "bkt" and l["key"] == "e2e/data.csv", l
+    assert l["status"] in (200, 206), l
+    assert "Authorization" not in json.dumps(l), l
+get_ranks = {l["rank"] for l in lines if l["method"] == "GET" and l["range"]}
+assert get_ranks == set(range(ranks)), "ranks with ranged GETs: %s" % sorted(get_ranks)
+assert {l["method"] for l in lines} >= {"HEAD", "GET", "PUT"}, lines
+puts = sorted(l["key"] for l in lines if l["method"] == "PUT")
+assert puts == ["out/plain/model.h5", "out/plain/results.json", "out/plain/trials.csv"], puts
+# The first ranged GET of each rank r > 0 starts where rank r-1's first GET ended.
+first = {}
+for l in lines:
+    if l["method"] == "GET" and l["range"] and l["rank"] not in first and l["rank"] > 0:
+        first[l["rank"]] = l["range"]
+spans = [tuple(int(x) for x in first[r].split("=")[1].split("-")) for r in sorted(first)]
+for (b0, e0), (b1, e1) in zip(spans, spans[1:]):
+    assert b1 == e0 + 1, spans
+assert spans[-1][1] == size - 1, (spans, size)
+print("audit: %d lines from ranks %s" % (len(lines), sorted({l["rank"] for l in lines})))
+PY
+[ $? -eq 0 ] || fail "audit log check failed"
+grep -q "S3RVER\"" "$D/audit.jsonl" && fail "a credential appears in the audit log"
+
+# 2. A prefix of 3 objects holding the same rows in the same order (each with the header).
+mkdir parts
+"$PYTHON" - data.csv <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines(True)
+header, rows = lines[0], lines[1:]
+cuts = [0, len(rows) // 3, 2 * len(rows) // 3 + 17, len(rows)]
+for i in range(3):
+    with open("parts/p-%d.csv" % i, "w") as f:
+        f.write(header)
+        f.writelines(rows[cuts[i]:cuts[i + 1]])
+PY
+awscp --recursive parts/ s3://bkt/parts/
+write_spec s3prefix.yaml s3prefix s3://bkt/parts/ "$EP"
+hfrun s3prefix.yaml 2>prefix.err || fail "the s3 prefix run failed: $(cat prefix.err)"
+same_results "$REF" "$(run_dir s3prefix)/results.json" || fail "s3:// prefix: results differ"
+for i in 0 1 2; do
+  grep -q "\"key\":\"parts/p-$i.csv\"" "$(run_dir s3prefix)/audit.jsonl" || fail "p-$i.csv was not read"
+done
+
+# 3. A gzip object, through a pass-through proxy that records the SSE headers of the uploads
+#    (aws:kms with a key id).
+gzip -n -c data.csv >data.csv.gz
+awscp data.csv.gz s3://bkt/e2e/data.csv.gz
+PX="$("$SERVER" proxy "$WORK" pass pass 0)"
+write_spec s3gz.yaml s3gz s3://bkt/e2e/data.csv.gz "$PX" \
+  "$(printf '  upload: s3://bkt/out/gz/\n  sse: aws:kms\n  kms_key_id: alias/hf-test')"
+hfrun s3gz.yaml 2>gz.err || fail "the s3 gzip run failed: $(cat gz.err)"
+same_results "$REF" "$(run_dir s3gz)/results.json" || fail "s3:// .csv.gz: results differ"
+"$PYTHON" - pass.log <<'PY'
+import json, sys
+puts = [json.loads(l) for l in open(sys.argv[1]) if '"PUT"' in l]
+keys = sorted(p["path"].split("?")[0] for p in puts)
+assert keys == ["/bkt/out/gz/model.h5", "/bkt/out/gz/results.json", "/bkt/out/gz/trials.csv"], keys
+for p in puts:
+    assert p["sse"] == "aws:kms" and p["sse_kms_key_id"] == "alias/hf-test", p
+PY
+[ $? -eq 0 ] || fail "uploads did not carry aws:kms SSE headers"
+awscp --recursive s3://bkt/out/gz/ dl_gz/
+for f in model.h5 results.json trials.csv; do
+  cmp "$(run_dir s3gz)/$f" "dl_gz/$f" || fail "uploaded $f (kms) differs from the run directory's"
+done
+
+# 4. A zip object with the CSV as its only entry.
+"$PYTHON" -c "import zipfile; zipfile.ZipFile('data.zip', 'w', zipfile.ZIP_DEFLATED).write('data.csv', 'data.csv')"
+awscp data.zip s3://bkt/e2e/data.zip
+write_spec s3zip.yaml s3zip s3://bkt/e2e/data.zip "$EP"
+hfrun s3zip.yaml 2>zip.err || fail "the s3 zip run failed: $(cat zip.err)"
+same_results "$REF" "$(run_dir s3zip)/results.json" || fail "s3:// .zip: results differ"
+
+# 5. A wrong secret key: non-zero exit, one line naming the object and the signature, the secret
+#    nowhere, and nothing ingested.
+SECRET="WrongSecret-e2e-4b1d9c07"
+write_spec s3bad.yaml s3bad s3://bkt/e2e/data.csv "$EP"
+rc=0
+AWS_SECRET_ACCESS_KEY="$SECRET" hfrun s3bad.yaml >bad.out 2>bad.err || rc=$?
+[ "$rc" -ne 0 ] || fail "a wrong secret key was accepted"
+grep "s3://bkt/e2e/data.csv" bad.err | grep -q "signature" ||
+  fail "no line names the object and the signature: $(cat bad.err)"
+[ "$(grep -c "signature" bad.err)" -eq 1 ] || fail "the signature error is not reported once: $(cat bad.err)"
+if grep -rq -- "$SECRET" bad.out bad.err "$(run_dir s3bad)"; then
+  fail "the secret leaked into output or the run directory"
+fi
+no_final_shards "$(run_dir s3bad)"
+grep -q '"status":403' "$(run_dir s3bad)/audit.jsonl" || fail "the refused request was not audited"
+echo "s3 run end-to-end tests passed"
