@@ -51,14 +51,13 @@ int main(int argc, char **argv)
         return 0;
     }
     int rc;
-    if (strcmp(cmd, "validate") == 0) {
-        rc = hf_cmd_validate(argc - 1, argv + 1);
-    } else if (strcmp(cmd, "submit") == 0) {
+    if (strcmp(cmd, "submit") == 0) {
         rc = hf_cmd_submit(argc - 1, argv + 1);
     } else if (strcmp(cmd, "s3") == 0) {
         return hf_cmd_s3(argc - 1, argv + 1); /* prints its own errors; returns an exit code */
     } else if (strcmp(cmd, "run") == 0 || strcmp(cmd, "predict") == 0 ||
-               strcmp(cmd, "describe") == 0 || strcmp(cmd, "retrain") == 0) {
+               strcmp(cmd, "describe") == 0 || strcmp(cmd, "retrain") == 0 ||
+               strcmp(cmd, "validate") == 0) {
         hf_comm *world = NULL;
         rc = hf_comm_init(&argc, &argv, &world);
         if (rc >= 0) {
@@ -67,6 +66,8 @@ int main(int argc, char **argv)
                 rc = hf_cmd_run(world, argc - 1, argv + 1);
             else if (strcmp(cmd, "predict") == 0)
                 rc = hf_cmd_predict(world, argc - 1, argv + 1);
+            else if (strcmp(cmd, "validate") == 0)
+                rc = hf_cmd_validate(world, argc - 1, argv + 1);
             else if (strcmp(cmd, "retrain") == 0)
                 rc = hf_cmd_retrain(world, argc - 1, argv + 1);
             else

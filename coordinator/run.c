@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Trials that share work are fitted together, at most this many per task. Fixed (not derived from
@@ -566,16 +568,67 @@ out:
 
 /* ---- validate ----------------------------------------------------------------------------- */
 
-int hf_cmd_validate(int argc, char **argv)
+/* Removes a directory tree we created (the scratch shards of validate). */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void print_schema(FILE *fp, const hf_manifest *m)
+{
+    const hf_schema *s = hf_manifest_schema(m);
+    fprintf(fp, "schema:     %lld rows", (long long)hf_manifest_n_rows(m));
+    if (hf_manifest_rejected(m))
+        fprintf(fp, " (%lld bad rows would be skipped)", (long long)hf_manifest_rejected(m));
+    fprintf(fp, ", %zu features\n", s->n_features);
+    for (size_t j = 0; j < s->n_features; j++) {
+        const hf_column *c = &s->features[j];
+        fprintf(fp, "  %-30s %s", c->name,
+                c->type == HF_COL_NUMERIC   ? "numeric"
+                : c->type == HF_COL_BOOLEAN ? "boolean"
+                                            : "categorical");
+        if (c->type == HF_COL_CATEGORICAL) {
+            fprintf(fp, " (%zu values:", c->n_categories);
+            for (size_t k = 0; k < c->n_categories && k < 5; k++)
+                fprintf(fp, " %s", c->categories[k]);
+            fprintf(fp, "%s)", c->n_categories > 5 ? " ..." : "");
+        }
+        fputc('\n', fp);
+    }
+    fprintf(fp, "  %-30s target, %s", s->target,
+            s->task == HF_TASK_CLASSIFICATION ? "classification" : "regression");
+    if (s->task == HF_TASK_CLASSIFICATION) {
+        fprintf(fp, " (%zu classes:", s->n_classes);
+        for (size_t k = 0; k < s->n_classes && k < 10; k++)
+            fprintf(fp, " %s", s->classes[k]);
+        fprintf(fp, "%s)", s->n_classes > 10 ? " ..." : "");
+    }
+    fputc('\n', fp);
+}
+
+int hf_cmd_validate(hf_comm *world, int argc, char **argv)
 {
     const char *path = NULL;
+    int with_data = 1, rank = hf_comm_rank(world);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: hyperfold validate JOB.yaml\n\n"
-                   "Checks the job spec and prints the trials it would run. Writes nothing.\n"
-                   "Exit codes: 0 valid, 2 invalid (one line naming file:line:column, the key,\n"
-                   "the value and what was expected).\n");
+            if (rank == 0)
+                printf(
+                    "usage: hyperfold validate JOB.yaml [--no-data]\n\n"
+                    "Checks the job spec, reads the data once to infer and print its schema\n"
+                    "(column types, categories, classes) and to check what depends on it\n"
+                    "(a class smaller than the number of folds, a metric that does not fit the\n"
+                    "task), and prints the trials it would run. Writes nothing: the data is\n"
+                    "parsed into a scratch directory that is removed.\n"
+                    "  --no-data   check the spec alone, without reading the data\n"
+                    "Exit codes: 0 valid, 2 invalid (one line naming file:line:column, the key,\n"
+                    "the value and what was expected).\n");
             return HF_OK;
+        } else if (strcmp(argv[i], "--no-data") == 0) {
+            with_data = 0;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return hf_error(HF_EINVAL, "validate: unknown option %s", argv[i]);
         } else if (!path) {
@@ -589,12 +642,56 @@ int hf_cmd_validate(int argc, char **argv)
                                    "JOB.yaml)");
     hf_spec *spec = NULL;
     hf_trial *trials = NULL;
+    hf_manifest *m = NULL;
+    hf_dataset *d = NULL;
+    char scratch[] = "/tmp/hyperfold-validate.XXXXXX";
     size_t n = 0;
-    int rc = hf_spec_load(path, &spec);
+    int made = 0;
+    int rc = hf_spec_load_collective(world, path, &spec);
     if (rc >= 0)
-        rc = hf_spec_trials(spec, &trials, &n);
-    if (rc >= 0)
+        rc = hf_comm_check(world, hf_spec_trials(spec, &trials, &n));
+    if (rc >= 0 && rank == 0)
         rc = hf_spec_print(spec, trials, n, stdout);
+    if (rc < 0 || !with_data)
+        goto out;
+    if (rank == 0 && !mkdtemp(scratch))
+        rc = hf_error(HF_EIO, "creating a scratch directory in /tmp");
+    made = rc >= 0;
+    if ((rc = hf_comm_check(world, rc)) >= 0)
+        rc = hf_comm_bcast(world, scratch, sizeof scratch, 0);
+    if (rc < 0)
+        goto out;
+    char *shards = hf_asprintf("%s/shards", scratch);
+    char *rejects = hf_asprintf("%s/rejects.csv", scratch);
+    hf_source_opts so = {.spec = spec, .rank = rank};
+    int reused = 0;
+    rc = shards && rejects ? hf_ingest(world, spec, shards, &so,
+                                       spec->data.skip_bad_rows ? rejects : NULL, &m, &reused)
+                           : HF_ENOMEM;
+    rc = hf_comm_check(world, rc);
+    if (rc >= 0)
+        rc = hf_shards_load(shards, m, &d);
+    if (rc >= 0)
+        rc = hf_spec_resolve_task(spec, d->schema->task);
+    if (rc >= 0)
+        rc = hf_spec_check_data(spec, d->schema, d->y, d->n_rows);
+    hf_folds *folds = NULL;
+    if (rc >= 0)
+        rc = hf_folds_make(spec, d, &folds);
+    rc = hf_comm_check(world, rc);
+    if (rc >= 0 && rank == 0) {
+        print_schema(stdout, m);
+        printf("splits:     %zu (%zu search rows, %zu holdout rows)\n", folds->n_splits,
+               folds->n_search, folds->n_holdout);
+    }
+    hf_folds_free(folds);
+    free(shards);
+    free(rejects);
+out:
+    if (made && rank == 0)
+        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    hf_dataset_free(d);
+    hf_manifest_free(m);
     if (trials)
         hf_trials_free(trials, n, spec->n_params);
     hf_spec_free(spec);

@@ -6,8 +6,8 @@
 
 /* Collective. `hyperfold run job.yaml [--fresh] [--quiet]`. Returns an hf_status. */
 int hf_cmd_run(hf_comm *world, int argc, char **argv);
-/* Not collective. `hyperfold validate job.yaml`. */
-int hf_cmd_validate(int argc, char **argv);
+/* Collective. `hyperfold validate job.yaml [--no-data]`. */
+int hf_cmd_validate(hf_comm *world, int argc, char **argv);
 /* Collective. `hyperfold predict --model M --input I --output O`. */
 int hf_cmd_predict(hf_comm *world, int argc, char **argv);
 
