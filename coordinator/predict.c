@@ -93,6 +93,8 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
     }
     if (!model_path || !input || !output)
         return hf_error(HF_EINVAL, "predict: --model, --input and --output are required");
+    if (quiet)
+        hf_log_set_level(HF_LOG_QUIET);
 
     double t0 = hf_now();
     int result = HF_OK;

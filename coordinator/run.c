@@ -345,6 +345,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     }
     if (!spec_path)
         return hf_error(HF_EINVAL, "run: no job spec given (usage: hyperfold run JOB.yaml)");
+    if (quiet)
+        hf_log_set_level(HF_LOG_QUIET);
 
     double t0 = hf_now();
     int result = HF_OK;
@@ -423,6 +425,17 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     if (result >= 0)
         result =
             hf_task_list_make(spec, model, trials, n_trials, folds->n_splits, MAX_BATCH, &tasks);
+    if (result >= 0 && model->preflight) {
+        /* Refuse, before anything runs, a task that would not fit in parallel.memory_per_rank. */
+        size_t n_max = folds->n_search, batch = 1;
+        for (size_t t = 0; t < tasks.n_tasks; t++)
+            if (tasks.tasks[t].n_trials > batch)
+                batch = tasks.tasks[t].n_trials;
+        result = model->preflight(group, n_max, data->schema->n_features, batch,
+                                  spec->parallel.memory_per_rank);
+        if (result < 0)
+            hf_error_prefix(result, "%s: parallel.memory_per_rank", spec->path);
+    }
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
 

@@ -16,10 +16,10 @@
 /* Parameter metadata: drives validation of model.params and the docs. */
 typedef struct hf_param_def {
     const char *name;
-    hf_value_type type;       /* NUMBER, INT, BOOL or STRING */
-    const char *default_text; /* as written in YAML: "1.0", "true", "rbf" */
-    double min, max;          /* inclusive bounds for NUMBER/INT */
-    int min_exclusive;        /* 1: value must be > min */
+    hf_value_type type;         /* NUMBER, INT, BOOL or STRING */
+    const char *default_text;   /* as written in YAML: "1.0", "true", "rbf" */
+    double min, max;            /* inclusive bounds for NUMBER/INT */
+    int min_exclusive;          /* 1: value must be > min */
     const char *const *choices; /* STRING: NULL-terminated allowed values */
     const char *help;
 } hf_param_def;
@@ -52,14 +52,15 @@ typedef struct hf_fit_data {
 } hf_fit_data;
 
 typedef struct hf_model_ops {
-    const char *name;        /* "ridge" */
-    unsigned tasks;          /* bit mask of (1u << HF_TASK_REGRESSION) | (1u << HF_TASK_CLASSIFICATION) */
+    const char *name; /* "ridge" */
+    unsigned tasks;   /* bit mask of (1u << HF_TASK_REGRESSION) | (1u << HF_TASK_CLASSIFICATION) */
     const hf_param_def *params;
     size_t n_params;
     /* Fits one model per parameter set. params[t] is an array of n_params values in the order of
      * `params` above (defaults filled in). out[t] receives a new hf_fitted (caller frees with
      * hf_fitted_free). Trials the model cannot fit (no convergence, singular system) return an
-     * error for the whole call; the worker then retries them one at a time to isolate the failure. */
+     * error for the whole call; the worker then retries them one at a time to isolate the failure.
+     */
     int (*fit)(const hf_fit_data *d, const hf_value *const *params, size_t n_trials,
                hf_fitted **out);
     /* n x n_outputs: predicted value (regression) or class probabilities (classification). */
@@ -67,6 +68,11 @@ typedef struct hf_model_ops {
     /* Optional: 1 if two parameter sets may be fitted in one call and share work (ridge: equal
      * except alpha). NULL = never share. */
     int (*can_share)(const hf_value *a, const hf_value *b);
+    /* Optional: refuses, before the sweep starts, a task that would not fit in memory_per_rank
+     * bytes per rank (0 = no limit) on `group` (worker/group.h; NULL = one rank): n training rows,
+     * p features, up to n_trials trials in one fit call. NULL = no check. */
+    int (*preflight)(const void *group, size_t n, size_t p, size_t n_trials,
+                     uint64_t memory_per_rank);
 } hf_model_ops;
 
 /* Registry (worker/registry.c). */

@@ -58,4 +58,21 @@ hftest.write(os.path.join(d, "job.yaml"), SPEC % (data, 3))
 p = hftest.hyperfold(["run", "job.yaml", "--quiet"], np=4, cwd=d, check=False)
 ck.check(p.returncode == 2 and "parallel.ranks_per_task" in p.stderr and "divisor" in p.stderr,
          "ranks_per_task 3 on 4 ranks is refused: %s" % p.stderr.strip())
+# parallel.memory_per_rank: the kernel matrices (442 x 442, two per batch of alphas: 3 MiB) do not
+# fit 1 MiB on one rank: refused before anything runs, naming the group size that would fit; on a
+# group of 4 (a 2x2 grid: 0.75 MiB per rank) the same sweep runs.
+for g, ok in ((1, False), (4, True)):
+    d = os.path.join(work, "mem%d" % g)
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"),
+                 (SPEC % (data, g)).replace("block_size: 37}", "block_size: 37, memory_per_rank: 1MiB}"))
+    p = hftest.hyperfold(["run", "job.yaml", "--quiet"], np=4, cwd=d, check=False)
+    if ok:
+        ck.check(p.returncode == 0, "memory: a group of 4 fits (%d: %s)" % (p.returncode, p.stderr.strip()))
+    else:
+        ck.check(p.returncode == 2, "memory: refused with exit 2 (got %d)" % p.returncode)
+        ck.check("parallel.memory_per_rank" in p.stderr and "ranks_per_task >= 4" in p.stderr,
+                 "memory: message names the limit and the group size that fits: %s" % p.stderr.strip())
+        ck.check(not os.path.exists(os.path.join(d, "out", "kr", "journal.jsonl")),
+                 "memory: refused before the sweep started (no journal)")
 ck.done()

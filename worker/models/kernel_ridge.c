@@ -412,6 +412,14 @@ static int kr_can_share(const hf_value *a, const hf_value *b)
     return 1;
 }
 
+/* The kernel matrix (and its copy when several alphas share it) must fit on every group rank. */
+static int kr_preflight(const void *group, size_t n, size_t p, size_t n_trials,
+                        uint64_t memory_per_rank)
+{
+    (void)p;
+    return hf_group_check_memory(group, n, memory_per_rank, n_trials > 1 ? 2 : 1, "kernel_ridge");
+}
+
 const hf_model_ops hf_model_kernel_ridge = {
     .name = "kernel_ridge",
     .tasks = 1u << HF_TASK_REGRESSION,
@@ -420,4 +428,5 @@ const hf_model_ops hf_model_kernel_ridge = {
     .fit = kr_fit,
     .predict = kr_predict,
     .can_share = kr_can_share,
+    .preflight = kr_preflight,
 };
