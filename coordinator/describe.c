@@ -125,7 +125,7 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
                 c->min = v;
             if (v > c->max)
                 c->max = v;
-            if (j < p && !classification && !isnan(y)) {
+            if (j < p && (!classification || sc->n_classes == 2) && !isnan(y)) {
                 c->s[S_XY] += v * y;
                 c->s[S_Y] += y;
                 c->s[S_YY] += y * y;
@@ -187,7 +187,7 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
                 json_object_set_new(o, qn[q], isfinite(v) ? json_real(v) : json_null());
             }
             json_object_set_new(o, "max", cnt > 0 ? json_real(c->max) : json_null());
-            if (j < p && !classification) {
+            if (j < p && (!classification || sc->n_classes == 2)) {
                 double nn = c->s[S_NXY];
                 double cov = c->s[S_XY] - c->s[S_SUM] * c->s[S_Y] / (nn > 0 ? nn : 1);
                 double vx = c->s[S_SUMSQ] - c->s[S_SUM] * c->s[S_SUM] / (nn > 0 ? nn : 1);
