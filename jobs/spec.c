@@ -64,8 +64,9 @@ static const char *const k_cv_keys[] = {"folds",        "strategy",     "fold_co
                                         "group_column", "order_column", "seed",
                                         "repeats",      "holdout",      NULL};
 static const char *const k_model_keys[] = {"type", "params", NULL};
-static const char *const k_preprocess_keys[] = {"impute", "scale", "categorical", "min_frequency",
-                                                NULL};
+static const char *const k_preprocess_keys[] = {"impute",        "scale", "categorical",
+                                                "min_frequency", "pca",   NULL};
+static const char *const k_pca_keys[] = {"n_components", NULL};
 static const char *const k_impute_keys[] = {"numeric", "categorical", "indicator", "fill_value",
                                             NULL};
 static const char *const k_search_keys[] = {"strategy", "trials", "seed", "error_score", NULL};
@@ -115,6 +116,8 @@ static const hf_param_def k_pp_categorical = {
     "preprocess.categorical", HF_VAL_STRING, "onehot", 0, 0, 0, k_categorical, NULL};
 static const hf_param_def k_pp_min_frequency = {
     "preprocess.min_frequency", HF_VAL_INT, "0", 0, INFINITY, 0, NULL, NULL};
+static const hf_param_def k_pp_pca_n_components = {
+    "preprocess.pca.n_components", HF_VAL_INT, "0", 0, INFINITY, 0, NULL, NULL};
 
 static const char *const k_default_na[] = {"", "NA", "NaN", "null", "?"};
 
@@ -1030,6 +1033,13 @@ static int parse_preprocess(ctx *c, const yaml_node_t *n)
                                               : fill_def(c, node_at(c, q->value));
                 HF_CALL(add_preprocess(c, v, ik, def->name, def));
             }
+        } else if (!strcmp(k, "pca")) {
+            /* pca: {n_components: k}; null or an empty mapping means no PCA. */
+            if (v->type == YAML_SCALAR_NODE && classify(v).kind == SC_NULL)
+                continue;
+            HF_CALL(check_mapping(c, v, "preprocess.pca", k_pca_keys));
+            HF_CALL(add_preprocess(c, v, "n_components", k_pp_pca_n_components.name,
+                                   &k_pp_pca_n_components));
         } else {
             const hf_param_def *def = !strcmp(k, "scale")         ? &k_pp_scale
                                       : !strcmp(k, "categorical") ? &k_pp_categorical

@@ -1,9 +1,12 @@
-/* preprocess.c - impute -> scale -> one-hot, fitted on training rows (see preprocess.h and
- * docs/preprocessing.md). */
+/* preprocess.c - impute -> scale -> one-hot (-> PCA), fitted on training rows (see preprocess.h
+ * and docs/preprocessing.md). */
 #include "preprocess.h"
 
 #include "../common/hf.h"
+#include "dist.h"
+#include "group.h"
 
+#include <cblas.h>
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
@@ -33,9 +36,18 @@ struct hf_prep {
     hf_prep_config cfg;
     size_t n_features, n_outputs;
     prep_feat *f;
-    char **names; /* n_outputs */
+    char **names; /* n_outputs: the columns before PCA */
     int identity; /* numeric only, no drop, no indicator, no scaling: a copy with NaN imputed */
+    /* PCA (pca_k > 0): design = (z - pca_mean) . pca_comp^T for the n_outputs-wide row z. */
+    size_t pca_k;
+    double *pca_mean; /* n_outputs */
+    double *pca_comp; /* pca_k x n_outputs, row-major */
+    double *pca_var;  /* pca_k explained variances */
+    char **pca_names; /* pca_k: "pca0", "pca1", ... */
 };
+
+/* Rows transformed per block when PCA projects them (bounds the scratch buffer). */
+#define PCA_BLOCK_ROWS 256
 
 static const char *const impute_names[] = {"mean", "median", "most_frequent", "constant"};
 static const char *const scale_names[] = {"none", "standard", "minmax"};
@@ -57,7 +69,8 @@ int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b)
     return a->impute_numeric == b->impute_numeric &&
            a->impute_categorical == b->impute_categorical && a->fill_given == b->fill_given &&
            same_number && strcmp(a->fill_text, b->fill_text) == 0 && a->indicator == b->indicator &&
-           a->scale == b->scale && a->min_frequency == b->min_frequency;
+           a->scale == b->scale && a->min_frequency == b->min_frequency &&
+           a->pca_components == b->pca_components;
 }
 
 /* HF_EINVAL with the spec location of parameter ps: "job.yaml:12:5: preprocess.scale: ...". */
@@ -160,11 +173,17 @@ int hf_prep_config_from_trial(const hf_spec *spec, const hf_trial *trial, hf_pre
             if (v->type == HF_VAL_BOOL || !(x >= 0) || x != floor(x) || x > 1e15)
                 return param_error(spec, ps, "got \"%s\", expected an integer >= 0", text);
             cfg->min_frequency = (int64_t)x;
+        } else if (strcmp(key, "pca.n_components") == 0) {
+            double x = hf_value_as_double(v);
+            if (v->type == HF_VAL_BOOL || !(x >= 0) || x != floor(x) || x > 1e15)
+                return param_error(spec, ps, "got \"%s\", expected an integer >= 0 (0 = no PCA)",
+                                   text);
+            cfg->pca_components = (int64_t)x;
         } else {
             return param_error(spec, ps,
                                "unknown preprocessing setting, expected impute.numeric, "
                                "impute.categorical, impute.fill_value, impute.indicator, scale, "
-                               "categorical or min_frequency");
+                               "categorical, min_frequency or pca.n_components");
         }
     }
     if (cfg->impute_numeric == HF_IMPUTE_CONSTANT && !fill_is_number)
@@ -185,6 +204,13 @@ void hf_prep_free(hf_prep *p)
     if (p->names)
         for (size_t i = 0; i < p->n_outputs; i++)
             free(p->names[i]);
+    if (p->pca_names)
+        for (size_t i = 0; i < p->pca_k; i++)
+            free(p->pca_names[i]);
+    free(p->pca_names);
+    free(p->pca_mean);
+    free(p->pca_comp);
+    free(p->pca_var);
     free(p->names);
     free(p->f);
     free(p);
@@ -192,12 +218,26 @@ void hf_prep_free(hf_prep *p)
 
 size_t hf_prep_n_outputs(const hf_prep *p)
 {
-    return p->n_outputs;
+    return p->pca_k > 0 ? p->pca_k : p->n_outputs;
 }
 
 const char *const *hf_prep_output_names(const hf_prep *p)
 {
-    return (const char *const *)p->names;
+    return (const char *const *)(p->pca_k > 0 ? p->pca_names : p->names);
+}
+
+size_t hf_prep_pca(const hf_prep *p, size_t *q, const double **mean, const double **components,
+                   const double **variance)
+{
+    if (q)
+        *q = p->n_outputs;
+    if (mean)
+        *mean = p->pca_mean;
+    if (components)
+        *components = p->pca_comp;
+    if (variance)
+        *variance = p->pca_var;
+    return p->pca_k;
 }
 
 const hf_prep_config *hf_prep_get_config(const hf_prep *p)
@@ -372,6 +412,112 @@ static int fit_onehot(hf_prep *p, const hf_column *col, prep_feat *f, const size
     f->width = n_freq + (n_infreq > 0);
 out:
     free(cs);
+    return result;
+}
+
+static void base_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                           double *out);
+
+/* Allocates the PCA arrays and names of p for k components of q-wide rows (pca_k = k). */
+static int pca_alloc(hf_prep *p, size_t k, size_t q)
+{
+    p->pca_mean = hf_calloc(q ? q : 1, sizeof *p->pca_mean);
+    p->pca_comp = hf_calloc(k * q > 0 ? k * q : 1, sizeof *p->pca_comp);
+    p->pca_var = hf_calloc(k ? k : 1, sizeof *p->pca_var);
+    p->pca_names = hf_calloc(k ? k : 1, sizeof *p->pca_names);
+    if (!p->pca_mean || !p->pca_comp || !p->pca_var || !p->pca_names)
+        return HF_ENOMEM;
+    p->pca_k = k;
+    for (size_t j = 0; j < k; j++) {
+        p->pca_names[j] = hf_asprintf("pca%zu", j);
+        if (!p->pca_names[j])
+            return HF_ENOMEM;
+    }
+    return 0;
+}
+
+/* Fits the PCA step on the n training rows: centre their design rows Z (n x q), C = Zc^T Zc /
+ * (n - 1), top-k eigenpairs of C. With an active group of several ranks, each group rank forms
+ * the Gram matrix of its row slice [r n / G, (r + 1) n / G) and the slices are summed
+ * (hf_dist_gram), then PDSYEVD runs on the group's grid (hf_dist_eigh_topk): collective. Signs
+ * follow scikit-learn 1.2's svd_flip on U: the largest-|value| entry (the first on ties) of each
+ * column of Zc . v over the training rows is positive, so transform() of the training rows equals
+ * sklearn's PCA.fit(Z).transform(Z). */
+static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n)
+{
+    int result = 0;
+    size_t q = p->n_outputs;
+    int64_t want = p->cfg.pca_components;
+    double *Z = NULL, *C = NULL;
+    if (want > (int64_t)q) {
+        result = hf_error(HF_EINVAL,
+                          "preprocess.pca.n_components: got %lld, expected at most %zu (the "
+                          "design-matrix columns after impute/scale/one-hot)",
+                          (long long)want, q);
+        goto out;
+    }
+    if (want > (int64_t)n) {
+        result = hf_error(HF_EINVAL,
+                          "preprocess.pca.n_components: got %lld, expected at most %zu (the "
+                          "training rows of this split)",
+                          (long long)want, n);
+        goto out;
+    }
+    size_t k = (size_t)want;
+    Z = hf_malloc(n * q * sizeof *Z);
+    C = hf_malloc(q * q * sizeof *C);
+    if (!Z || !C) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    result = pca_alloc(p, k, q);
+    if (result < 0)
+        goto out;
+    base_transform(p, X, rows, n, Z);
+    double *mean = p->pca_mean;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < q; j++)
+            mean[j] += Z[i * q + j];
+    for (size_t j = 0; j < q; j++)
+        mean[j] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < q; j++)
+            Z[i * q + j] -= mean[j];
+    hf_group *g = hf_group_active();
+    const hf_group *use = hf_dist_is_parallel(g) ? g : NULL;
+    size_t lo = 0, hi = n;
+    if (use) {
+        size_t size = (size_t)hf_group_size(use), r = (size_t)hf_group_rank(use);
+        lo = r * n / size;
+        hi = (r + 1) * n / size;
+    }
+    result = hf_dist_gram(use, Z + lo * q, hi - lo, q, NULL, C, NULL);
+    if (result < 0)
+        goto out;
+    if (n > 1)
+        for (size_t i = 0; i < q * q; i++)
+            C[i] /= (double)(n - 1);
+    result = hf_dist_eigh_topk(use, C, q, k, p->pca_var, p->pca_comp);
+    if (result < 0) {
+        hf_error_prefix(result, "preprocess.pca: covariance of %zu columns", q);
+        goto out;
+    }
+    for (size_t j = 0; j < k; j++) {
+        double *v = p->pca_comp + j * q, best = 0.0, best_abs = -1.0;
+        for (size_t i = 0; i < n; i++) {
+            double t = cblas_ddot((int)q, Z + i * q, 1, v, 1);
+            if (fabs(t) > best_abs) {
+                best_abs = fabs(t);
+                best = t;
+            }
+        }
+        if (best < 0)
+            for (size_t i = 0; i < q; i++)
+                v[i] = -v[i];
+    }
+out:
+    free(Z);
+    free(C);
     return result;
 }
 
@@ -565,6 +711,11 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     result = build_layout(p, schema);
     if (result < 0)
         goto out;
+    if (cfg->pca_components > 0) {
+        result = pca_fit(p, X, rows, n);
+        if (result < 0)
+            goto out;
+    }
     *out = p;
     p = NULL;
 out:
@@ -584,7 +735,9 @@ out:
     return result;
 }
 
-int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n, double *out)
+/* The design rows before PCA (n_outputs wide) of rows[0..n) of X. */
+static void base_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                           double *out)
 {
     size_t p_in = p->n_features, q = p->n_outputs;
     for (size_t i = 0; i < n; i++) {
@@ -622,6 +775,33 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
                 b[s] = 1.0;
         }
     }
+}
+
+int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n, double *out)
+{
+    if (p->pca_k == 0) {
+        base_transform(p, X, rows, n, out);
+        return 0;
+    }
+    /* Blocks of rows through a scratch buffer; each row is projected on its own (one dgemv), so
+     * a row's value does not depend on which other rows share the call. */
+    size_t q = p->n_outputs, k = p->pca_k;
+    size_t block = n < PCA_BLOCK_ROWS ? n : PCA_BLOCK_ROWS;
+    double *z = hf_malloc((block ? block : 1) * (q ? q : 1) * sizeof *z);
+    if (!z)
+        return HF_ENOMEM;
+    for (size_t i0 = 0; i0 < n; i0 += block) {
+        size_t m = n - i0 < block ? n - i0 : block;
+        base_transform(p, rows ? X : X + i0 * p->n_features, rows ? rows + i0 : NULL, m, z);
+        for (size_t i = 0; i < m; i++) {
+            double *zi = z + i * q;
+            for (size_t j = 0; j < q; j++)
+                zi[j] -= p->pca_mean[j];
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)k, (int)q, 1.0, p->pca_comp, (int)q, zi,
+                        1, 0.0, out + (i0 + i) * k, 1);
+        }
+    }
+    free(z);
     return 0;
 }
 
@@ -656,7 +836,7 @@ void hf_prep_export_free(hf_array *arrays, size_t n_arrays, char *config_json)
 int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char **config_json)
 {
     int result = 0;
-    size_t na = 4, p_in = p->n_features, total = 0;
+    size_t na = p->pca_k > 0 ? 7 : 4, p_in = p->n_features, total = 0;
     hf_array *a = NULL;
     json_t *root = NULL, *feats = NULL, *outs = NULL;
     *arrays = NULL;
@@ -676,6 +856,19 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
     if (!imp || !cen || !sca || !slo) {
         result = HF_ENOMEM;
         goto out;
+    }
+    if (p->pca_k > 0) {
+        size_t q = p->n_outputs, k = p->pca_k;
+        double *pm = new_array(&a[4], "prep.pca_mean", 1, q);
+        double *pc = new_array(&a[5], "prep.pca_components", k, q);
+        double *pv = new_array(&a[6], "prep.pca_explained_variance", 1, k);
+        if (!pm || !pc || !pv) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        memcpy(pm, p->pca_mean, q * sizeof *pm);
+        memcpy(pc, p->pca_comp, k * q * sizeof *pc);
+        memcpy(pv, p->pca_var, k * sizeof *pv);
     }
     size_t at = 0;
     root = json_object();
@@ -719,6 +912,7 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
         goto out;
     }
     json_object_set_new(cfg, "fill_is_number", json_boolean(!isnan(c->fill_number)));
+    json_object_set_new(cfg, "pca_components", json_integer((json_int_t)p->pca_k));
     json_object_set_new(root, "format", json_string(PREP_FORMAT));
     json_object_set_new(root, "config", cfg);
     json_object_set_new(root, "features", feats);
@@ -761,6 +955,34 @@ static int lookup_name(const char *name, const char *const *names, int n)
         if (names[i] && strcmp(name, names[i]) == 0)
             return i;
     return -1;
+}
+
+/* Rebuilds the PCA step (k components) from prep.pca_mean, prep.pca_components and
+ * prep.pca_explained_variance; p's layout (n_outputs) is already built. */
+static int import_pca(hf_prep *p, const hf_array *arrays, size_t n_arrays, json_int_t k)
+{
+    size_t q = p->n_outputs;
+    const hf_array *pm = find_array(arrays, n_arrays, "prep.pca_mean");
+    const hf_array *pc = find_array(arrays, n_arrays, "prep.pca_components");
+    const hf_array *pv = find_array(arrays, n_arrays, "prep.pca_explained_variance");
+    if (k < 0 || (size_t)k > q)
+        return hf_error(HF_EDATA,
+                        "preprocess config JSON: pca_components %lld, expected 0..%zu (the "
+                        "design-matrix columns)",
+                        (long long)k, q);
+    if (!pm || !pc || !pv || pm->rows * pm->cols != q || pc->rows != (size_t)k || pc->cols != q ||
+        pv->rows * pv->cols != (size_t)k)
+        return hf_error(HF_EDATA,
+                        "preprocess: expected arrays prep.pca_mean (1 x %zu), prep.pca_components "
+                        "(%lld x %zu) and prep.pca_explained_variance (1 x %lld)",
+                        q, (long long)k, q, (long long)k);
+    int result = pca_alloc(p, (size_t)k, q);
+    if (result < 0)
+        return result;
+    memcpy(p->pca_mean, pm->data, q * sizeof *p->pca_mean);
+    memcpy(p->pca_comp, pc->data, (size_t)k * q * sizeof *p->pca_comp);
+    memcpy(p->pca_var, pv->data, (size_t)k * sizeof *p->pca_var);
+    return 0;
 }
 
 int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arrays,
@@ -907,6 +1129,13 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
                               name ? name : "", p->names[i]);
             goto out;
         }
+    }
+    json_int_t k = json_integer_value(json_object_get(cfg, "pca_components"));
+    c->pca_components = k;
+    if (k != 0) {
+        result = import_pca(p, arrays, n_arrays, k);
+        if (result < 0)
+            goto out;
     }
     *out = p;
     p = NULL;

@@ -1,4 +1,5 @@
-/* preprocess.h - the preprocessing pipeline fitted inside each fold: impute -> scale -> one-hot.
+/* preprocess.h - the preprocessing pipeline fitted inside each fold: impute -> scale -> one-hot
+ * (-> PCA when preprocess.pca.n_components > 0).
  *
  * A pipeline is fitted on the training rows of a split only and applied to its validation rows;
  * the refit's pipeline is stored in model.h5 and applied by `hyperfold predict`. Semantics follow
@@ -6,7 +7,9 @@
  * in docs/preprocessing.md, including the layout of the design matrix:
  *   [numeric and boolean columns, source order] [one-hot blocks, source order]
  *   [missing indicators, source order]
- * A trivial pipeline (only numeric columns, no missing values, scale none) is an exact copy. */
+ * A trivial pipeline (only numeric columns, no missing values, scale none) is an exact copy.
+ * With PCA the design matrix is the projection of that layout on the top principal components
+ * (columns "pca0", "pca1", ...), as scikit-learn's PCA(svd_solver="full"). */
 #ifndef HF_PREPROCESS_H
 #define HF_PREPROCESS_H
 
@@ -38,6 +41,7 @@ typedef struct hf_prep_config {
     int indicator;                     /* preprocess.impute.indicator, default 0 */
     hf_scale_kind scale;               /* preprocess.scale, default none */
     int64_t min_frequency;             /* preprocess.min_frequency, default 0 (off) */
+    int64_t pca_components;            /* preprocess.pca.n_components, default 0 (no PCA) */
 } hf_prep_config;
 
 /* The defaults: mean / most_frequent imputation, no indicator, no scaling, one-hot. */
@@ -53,9 +57,14 @@ int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b);
 
 typedef struct hf_prep hf_prep;
 
-/* Not collective. Fits on rows[0..n) of X (n_features = schema->n_features columns, row-major;
- * rows == NULL: the first n rows). *out is owned by the caller (hf_prep_free). O(n * p) except the
- * median and numeric most_frequent, which sort each column's training values. */
+/* Fits on rows[0..n) of X (n_features = schema->n_features columns, row-major; rows == NULL: the
+ * first n rows). *out is owned by the caller (hf_prep_free). O(n * p) except the median and
+ * numeric most_frequent, which sort each column's training values.
+ * Collective over hf_group_active() when cfg->pca_components > 0 and the active group has more
+ * than one rank: every group rank must then call it with the same arguments (the covariance is
+ * summed over row slices and its eigenpairs come from PDSYEVD); otherwise not collective. A PCA
+ * with more components than design-matrix columns or training rows is refused (HF_EINVAL) before
+ * any collective call, identically on every rank. */
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                 const int64_t *rows, size_t n, hf_prep **out);
 
@@ -82,6 +91,15 @@ const hf_prep_config *hf_prep_get_config(const hf_prep *p);
  * range. */
 int hf_prep_feature_stats(const hf_prep *p, size_t j, double *impute, double *center,
                           double *scale);
+
+/* The PCA step of a fitted pipeline, borrowed (valid until hf_prep_free): returns the number of
+ * components k (0 = no PCA, and the outputs are left untouched); *q receives the width of the
+ * design matrix before the projection, *mean its q training means, *components the k x q
+ * row-major principal axes (sklearn's components_, sign-fixed as documented in
+ * docs/preprocessing.md) and *variance the k explained variances (eigenvalues of the covariance
+ * with divisor n - 1). Any output pointer may be NULL. */
+size_t hf_prep_pca(const hf_prep *p, size_t *q, const double **mean, const double **components,
+                   const double **variance);
 
 /* Serialisation for model.h5 without knowing HDF5: *arrays (n_arrays named arrays, names without
  * '/') and *config_json (the settings and the column layout). All owned by the caller: free with
