@@ -1,6 +1,7 @@
 /* predict.c - `hyperfold predict`: batch inference with a model.h5, rows split over the ranks,
  * output in input order. */
 #define _GNU_SOURCE
+#include "../common/csvw.h"
 #include "../common/fsutil.h"
 #include "../common/hf.h"
 #include "../shards/ingest.h"
@@ -24,20 +25,6 @@ static void usage(FILE *fp)
             "model's feature columns (the target column may be present; it is ignored).\n");
 }
 
-/* A CSV field, quoted when needed. */
-static int put_field(FILE *fp, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n"))
-        return fputs(s, fp) < 0 ? -1 : 0;
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    return fputc('"', fp) < 0 ? -1 : 0;
-}
-
 /* Formats this rank's predictions as CSV lines into a memory buffer. */
 static int format_rows(const hf_model_file *m, const double *pred, size_t n, char **out,
                        size_t *len)
@@ -54,7 +41,7 @@ static int format_rows(const hf_model_file *m, const double *pred, size_t n, cha
             for (size_t k = 1; k < no; k++)
                 if (p[k] > p[best])
                     best = k;
-            put_field(fp, s->classes[best]);
+            hf_csv_put_field(fp, s->classes[best]);
             for (size_t k = 0; k < no; k++)
                 fprintf(fp, ",%.17g", p[k]);
         } else {
@@ -134,7 +121,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
                 for (size_t k = 0; k < m->schema->n_classes; k++) {
                     char *h = hf_asprintf("proba_%s", m->schema->classes[k]);
                     fputc(',', fp);
-                    put_field(fp, h ? h : "");
+                    hf_csv_put_field(fp, h ? h : "");
                     free(h);
                 }
             fputc('\n', fp);

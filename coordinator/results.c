@@ -1,5 +1,6 @@
 /* results.c - reduction, selection and the results.json / trials.csv writers. */
 #include "results.h"
+#include "../common/csvw.h"
 #include "../common/fsutil.h"
 #include "../common/hf.h"
 #include "../worker/metrics.h"
@@ -323,22 +324,6 @@ static int write_results_json(const hf_sweep *s, const hf_spec *spec, const hf_t
     return rc;
 }
 
-/* A CSV field: quoted when it holds a delimiter, quote or newline. */
-static void csv_field(FILE *fp, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
-}
-
 static void csv_num(FILE *fp, double v)
 {
     if (isfinite(v))
@@ -362,7 +347,7 @@ static int write_trials_csv(const hf_sweep *s, const hf_spec *spec, const hf_tri
     fputs("trial,status,rank", fp);
     for (size_t i = 0; i < spec->n_params; i++) {
         fputc(',', fp);
-        csv_field(fp, spec->params[i].name);
+        hf_csv_put_field(fp, spec->params[i].name);
     }
     for (size_t m = 0; m < nm; m++)
         fprintf(fp, ",mean_%s,std_%s", s->metrics[m], s->metrics[m]);
@@ -374,7 +359,7 @@ static int write_trials_csv(const hf_sweep *s, const hf_spec *spec, const hf_tri
         fprintf(fp, "%zu,%s,%d", t, trial_status(s, t), s->rank[t]);
         for (size_t i = 0; i < spec->n_params; i++) {
             fputc(',', fp);
-            csv_field(fp, hf_value_format(&trials[t].values[i], buf, sizeof buf));
+            hf_csv_put_field(fp, hf_value_format(&trials[t].values[i], buf, sizeof buf));
         }
         for (size_t m = 0; m < nm; m++) {
             fputc(',', fp);
@@ -387,7 +372,7 @@ static int write_trials_csv(const hf_sweep *s, const hf_spec *spec, const hf_tri
             csv_num(fp, SC(s, t, f, 0));
         }
         fprintf(fp, ",%.6f,", s->fit_seconds[t]);
-        csv_field(fp, s->errors[t] ? s->errors[t] : "");
+        hf_csv_put_field(fp, s->errors[t] ? s->errors[t] : "");
         fputc('\n', fp);
     }
     if (ferror(fp)) {
