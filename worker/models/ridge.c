@@ -5,9 +5,17 @@
  *
  * All trials of one fit call with the same fit_intercept share one centred Gram matrix
  * G = Xc^T Xc (BLAS-3 dsyrk), the vector Xc^T yc and one eigendecomposition G = V diag(l) V^T
- * (LAPACKE dsyevd). Each alpha then costs O(p^2): w = V diag(1/(l + alpha)) V^T Xc^T yc. */
+ * (LAPACKE dsyevd). Each alpha then costs O(p^2): w = V diag(1/(l + alpha)) V^T Xc^T yc.
+ *
+ * On a worker group of several ranks (hf_fit_data.group, worker/group.h) every group rank holds
+ * all rows, computes the same means, and forms the Gram matrix and Xc^T yc of its own slice of
+ * rows [r n / G, (r + 1) n / G); the slices are summed over the group (hf_dist_gram) and the
+ * eigendecomposition runs on the group's grid (PDSYEVD through hf_dist_eigh_topk). The fit is
+ * then collective over the group and gives the single-rank model to rounding. */
 #include "../model.h"
 #include "../../common/hf.h"
+#include "../dist.h"
+#include "../group.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -49,7 +57,59 @@ static void shared_free(ridge_shared *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Builds the Gram matrix of the (centred) training data and its eigendecomposition. */
+/* Not collective: the Gram matrix G = X^T X (upper triangle, BLAS-3 dsyrk), X^T y and the
+ * eigendecomposition of G (LAPACKE dsyevd) on the calling rank. V (p x p, row-major, eigenvectors
+ * in columns) receives G and then its eigenvectors. */
+static int gram_eigh_local(const double *X, const double *y, size_t n, size_t p, double *V,
+                           double *lam, double *xty)
+{
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)n, 1.0, X, (int)p, 0.0, V,
+                (int)p);
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)p, 1.0, X, (int)p, y, 1, 0.0, xty, 1);
+    lapack_int info =
+        LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)p, V, (lapack_int)p, lam);
+    if (info != 0)
+        return hf_error(HF_ENUM,
+                        "ridge: eigendecomposition of the %zux%zu Gram matrix failed "
+                        "(LAPACKE_dsyevd info %d)",
+                        p, p, (int)info);
+    return HF_OK;
+}
+
+/* Collective over g: the Gram matrix and X^T y summed over the group ranks' row slices, and the
+ * full eigendecomposition of the Gram matrix on the group's grid. V (p x p, row-major, eigenvectors
+ * in columns), lam (p) and xty (p) come back replicated. */
+static int gram_eigh_group(const hf_group *g, const double *X, const double *y, size_t n, size_t p,
+                           double *V, double *lam, double *xty)
+{
+    int result = HF_OK;
+    size_t size = (size_t)hf_group_size(g), r = (size_t)hf_group_rank(g);
+    size_t lo = r * n / size, hi = (r + 1) * n / size;
+    double *G = hf_malloc(p * p * sizeof *G), *evecs = hf_malloc(p * p * sizeof *evecs);
+    if (!G || !evecs) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    result = hf_dist_gram(g, X + lo * p, hi - lo, p, y + lo, G, xty);
+    if (result < 0)
+        goto out;
+    result = hf_dist_eigh_topk(g, G, p, p, lam, evecs);
+    if (result < 0) {
+        hf_error_prefix(result, "ridge: eigendecomposition of the %zux%zu Gram matrix", p, p);
+        goto out;
+    }
+    /* evecs rows are the eigenvectors; V holds them as columns. */
+    for (size_t i = 0; i < p; i++)
+        for (size_t j = 0; j < p; j++)
+            V[i * p + j] = evecs[j * p + i];
+out:
+    free(G);
+    free(evecs);
+    return result;
+}
+
+/* Builds the Gram matrix of the (centred) training data and its eigendecomposition (collective
+ * over d->group when it has several ranks). */
 static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s)
 {
     int result = HF_OK;
@@ -99,19 +159,13 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
     }
     if (p == 0)
         goto out;
-    /* G = Xc^T Xc (upper triangle) and Xc^T yc. */
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)n, 1.0, Xuse, (int)p, 0.0, s->V,
-                (int)p);
-    cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)p, 1.0, Xuse, (int)p, yc, 1, 0.0, xty, 1);
-    lapack_int info =
-        LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)p, s->V, (lapack_int)p, s->lam);
-    if (info != 0) {
-        result = hf_error(HF_ENUM,
-                          "ridge: eigendecomposition of the %zux%zu Gram matrix failed "
-                          "(LAPACKE_dsyevd info %d)",
-                          p, p, (int)info);
+    const hf_group *g = d->group;
+    if (hf_dist_is_parallel(g))
+        result = gram_eigh_group(g, Xuse, yc, n, p, s->V, s->lam, xty);
+    else
+        result = gram_eigh_local(Xuse, yc, n, p, s->V, s->lam, xty);
+    if (result < 0)
         goto out;
-    }
     /* z = V^T Xc^T yc */
     cblas_dgemv(CblasRowMajor, CblasTrans, (int)p, (int)p, 1.0, s->V, (int)p, xty, 1, 0.0, s->z, 1);
 out:
