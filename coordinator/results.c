@@ -104,6 +104,21 @@ double hf_sweep_best_so_far(const hf_sweep *s)
     return best;
 }
 
+/* qsort has no context argument: the sweep being ranked (rank 0 only, one at a time). */
+static const hf_sweep *g_sort_sweep;
+
+static int cmp_trials(const void *pa, const void *pb)
+{
+    const hf_sweep *s = g_sort_sweep;
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    double ma = s->mean[a * s->n_metrics], mb = s->mean[b * s->n_metrics];
+    if (better(s, ma, mb))
+        return -1;
+    if (better(s, mb, ma))
+        return 1;
+    return a < b ? -1 : a > b;
+}
+
 int hf_sweep_finish(hf_sweep *s, const hf_spec *spec)
 {
     size_t nm = s->n_metrics;
@@ -135,20 +150,18 @@ int hf_sweep_finish(hf_sweep *s, const hf_spec *spec)
             s->std[t * nm + m] = bad || s->n_splits == 0 ? NAN : sqrt(sq / (double)s->n_splits);
         }
     }
-    /* Rank by mean objective; NaN last; ties by trial id (a stable order). */
-    s->best = -1;
-    for (size_t t = 0; t < s->n_trials; t++) {
-        int r = 1;
-        double mt = s->mean[t * nm];
-        for (size_t u = 0; u < s->n_trials; u++) {
-            double mu = s->mean[u * nm];
-            if (better(s, mu, mt) || (u < t && !better(s, mt, mu) && !better(s, mu, mt)))
-                r++;
-        }
-        s->rank[t] = r;
-        if (r == 1 && !isnan(mt))
-            s->best = (int)t;
-    }
+    /* Rank by mean objective; NaN last; ties by trial id. */
+    size_t *order = hf_malloc((s->n_trials ? s->n_trials : 1) * sizeof *order);
+    if (!order)
+        return HF_ENOMEM;
+    for (size_t t = 0; t < s->n_trials; t++)
+        order[t] = t;
+    g_sort_sweep = s;
+    qsort(order, s->n_trials, sizeof *order, cmp_trials);
+    for (size_t r = 0; r < s->n_trials; r++)
+        s->rank[order[r]] = (int)r + 1;
+    s->best = s->n_trials && !isnan(s->mean[order[0] * nm]) ? (int)order[0] : -1;
+    free(order);
     return HF_OK;
 }
 

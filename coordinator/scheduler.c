@@ -17,11 +17,18 @@
 
 enum { TAG_TASK = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_FAIL = 4 };
 
+/* Tasks a worker may hold (running + queued) while many remain. */
+#define MAX_DEPTH 4
+/* Idle back-off of the coordinator and of remote workers: from MIN_NAP to MAX_NAP nanoseconds. */
+#define MIN_NAP 10000L
+#define MAX_NAP 500000L
+
 /* Shared-memory mailbox between the coordinator and rank 0's worker thread. */
 typedef struct local_box {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int queue[2];
+    pthread_cond_t cv;      /* the worker waits here for tasks */
+    pthread_cond_t done_cv; /* the coordinator waits here for results (with a timeout) */
+    int queue[MAX_DEPTH];
     int n_queued;
     int stop;
     char **results; /* JSON lines waiting for the coordinator */
@@ -85,7 +92,7 @@ static void *local_worker(void *arg)
         if (b->n_queued == 0 && b->stop)
             break;
         int id = b->queue[0];
-        b->queue[0] = b->queue[1];
+        memmove(b->queue, b->queue + 1, (size_t)(b->n_queued - 1) * sizeof *b->queue);
         b->n_queued--;
         b->busy = 1;
         pthread_mutex_unlock(&b->mu);
@@ -96,6 +103,7 @@ static void *local_worker(void *arg)
         if (!json) {
             b->failed = 1;
             snprintf(b->error, sizeof b->error, "%s", hf_error_message());
+            pthread_cond_broadcast(&b->done_cv);
             break;
         }
         if (b->n_results == b->cap_results) {
@@ -111,6 +119,7 @@ static void *local_worker(void *arg)
             b->cap_results = cap;
         }
         b->results[b->n_results++] = json;
+        pthread_cond_broadcast(&b->done_cv); /* wake the coordinator */
     }
     pthread_mutex_unlock(&b->mu);
     if (!b->failed && group_announce(b->group, -1) < 0)
@@ -126,6 +135,23 @@ static void nap(long ns)
 
 /* ---- remote worker (ranks > 0) ------------------------------------------------------------ */
 
+/* Waits for the next message from the coordinator without spinning: MPI's own blocking receive
+ * busy-polls, which would steal the core that rank 0's threads compute on when ranks share cores.
+ * The worker usually holds queued tasks, so a late wake-up costs nothing. */
+static int wait_message(hf_comm *world)
+{
+    long backoff = MIN_NAP;
+    for (;;) {
+        int ready = 0;
+        HF_CALL(hf_comm_iprobe(world, 0, &ready));
+        if (ready)
+            return HF_OK;
+        nap(backoff);
+        if (backoff < MAX_NAP)
+            backoff *= 2;
+    }
+}
+
 static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tasks)
 {
     int rank = hf_comm_rank(world);
@@ -133,6 +159,7 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, const h
         int from, tag;
         char *buf;
         size_t len;
+        HF_CALL(wait_message(world));
         HF_CALL(hf_comm_recv(world, 0, &from, &tag, &buf, &len));
         if (tag == TAG_STOP) {
             free(buf);
@@ -203,7 +230,7 @@ static int feed_remote(coord *c, int w)
 static void feed_local(coord *c, local_box *b)
 {
     pthread_mutex_lock(&b->mu);
-    while (c->outstanding[0] < queue_depth(c) && b->n_queued < 2) {
+    while (c->outstanding[0] < queue_depth(c) && b->n_queued < MAX_DEPTH) {
         int id = next_task(c);
         if (id < 0)
             break;
@@ -232,7 +259,7 @@ static int coordinate(coord *c, local_box *b)
         if ((result = feed_remote(c, w)) < 0)
             return result;
     feed_local(c, b);
-    long backoff = 20000;
+    long backoff = MIN_NAP;
     double last_tick = hf_now();
     while (c->in_flight > 0 || (!c->stopping && c->next < c->n_pending)) {
         int progress = 0;
@@ -298,10 +325,22 @@ static int coordinate(coord *c, local_box *b)
             last_tick = now;
         }
         if (progress) {
-            backoff = 20000;
+            backoff = MIN_NAP;
         } else {
-            nap(backoff);
-            if (backoff < 1000000)
+            /* Idle: sleep until the local worker reports or the back-off expires (then poll MPI).
+             */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += backoff;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_mutex_lock(&b->mu);
+            if (b->n_results == 0 && !b->failed)
+                pthread_cond_timedwait(&b->done_cv, &b->mu, &until);
+            pthread_mutex_unlock(&b->mu);
+            if (backoff < MAX_NAP)
                 backoff *= 2;
         }
     }
@@ -343,6 +382,7 @@ int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
             c.pending[c.n_pending++] = (int)i;
     pthread_mutex_init(&box.mu, NULL);
     pthread_cond_init(&box.cv, NULL);
+    pthread_cond_init(&box.done_cv, NULL);
     if (pthread_create(&thread, NULL, local_worker, &box) != 0) {
         result = hf_error(HF_EINTERNAL, "cannot start rank 0's worker thread");
         goto stop_workers;
@@ -363,6 +403,7 @@ stop_workers:
         free(box.results);
         pthread_mutex_destroy(&box.mu);
         pthread_cond_destroy(&box.cv);
+        pthread_cond_destroy(&box.done_cv);
     }
     /* Drain what remote workers still report, then release them. On an error we cannot wait for
      * them: the caller aborts the job. */

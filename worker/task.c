@@ -99,33 +99,48 @@ static int model_values(const hf_spec *spec, const hf_model_ops *model, const hf
     return HF_OK;
 }
 
+/* 1 if two trials have the same preprocessing parameters. */
+static int same_prep(const hf_spec *spec, const hf_trial *a, const hf_trial *b)
+{
+    for (size_t i = 0; i < spec->n_params; i++)
+        if (strncmp(spec->params[i].name, "preprocess.", 11) == 0 &&
+            !hf_value_equal(&a->values[i], &b->values[i]))
+            return 0;
+    return 1;
+}
+
 int hf_task_list_make(const hf_spec *spec, const hf_model_ops *model, const hf_trial *trials,
                       size_t n_trials, size_t n_splits, size_t max_batch, hf_task_list *out)
 {
     int result = HF_OK;
-    size_t np = model->n_params;
-    int *batch_of = hf_malloc((n_trials ? n_trials : 1) * sizeof *batch_of);
-    size_t *batch_size = hf_calloc(n_trials ? n_trials : 1, sizeof *batch_size);
-    int *leader = hf_malloc((n_trials ? n_trials : 1) * sizeof *leader);
-    hf_value *va = hf_calloc(np ? np : 1, sizeof *va);
-    hf_value *vb = hf_calloc(np ? np : 1, sizeof *vb);
-    size_t n_batches = 0;
+    size_t np = model->n_params ? model->n_params : 1;
+    size_t nt = n_trials ? n_trials : 1;
+    int *batch_of = hf_malloc(nt * sizeof *batch_of);
+    size_t *batch_size = hf_calloc(nt, sizeof *batch_size);
+    int *leader = hf_malloc(nt * sizeof *leader);
+    int *prep_of = hf_malloc(nt * sizeof *prep_of);     /* batch -> preprocessing group */
+    int *prep_lead = hf_malloc(nt * sizeof *prep_lead); /* group -> a trial of it */
+    size_t *first = hf_calloc(nt + 1, sizeof *first);   /* batch -> offset into members */
+    int *members = hf_malloc(nt * sizeof *members);
+    hf_value *vals = hf_calloc(nt * np, sizeof *vals); /* model values of every trial */
+    size_t n_batches = 0, n_preps = 0;
     memset(out, 0, sizeof *out);
-    if (!batch_of || !batch_size || !leader || !va || !vb) {
+    if (!batch_of || !batch_size || !leader || !prep_of || !prep_lead || !first || !members ||
+        !vals) {
         result = HF_ENOMEM;
         goto out;
     }
-    /* Greedy, deterministic batching in trial order. */
+    for (size_t t = 0; t < n_trials; t++)
+        if ((result = model_values(spec, model, &trials[t], vals + t * np)) < 0)
+            goto out;
+    /* Greedy, deterministic batching in trial order: a trial joins the first open batch it can
+     * share work with (same preprocessing, and the model's can_share). */
     for (size_t t = 0; t < n_trials; t++) {
         batch_of[t] = -1;
-        if ((result = model_values(spec, model, &trials[t], va)) < 0)
-            goto out;
-        for (size_t b = 0; b < n_batches && batch_of[t] < 0; b++) {
-            if (batch_size[b] >= max_batch)
-                continue;
-            if ((result = model_values(spec, model, &trials[leader[b]], vb)) < 0)
-                goto out;
-            if (trials_share(spec, model, &trials[leader[b]], &trials[t], vb, va))
+        for (size_t b = 0; model->can_share && b < n_batches && batch_of[t] < 0; b++) {
+            size_t l = (size_t)leader[b];
+            if (batch_size[b] < max_batch &&
+                trials_share(spec, model, &trials[l], &trials[t], vals + l * np, vals + t * np))
                 batch_of[t] = (int)b;
         }
         if (batch_of[t] < 0) {
@@ -134,39 +149,64 @@ int hf_task_list_make(const hf_spec *spec, const hf_model_ops *model, const hf_t
         }
         batch_size[batch_of[t]]++;
     }
+    /* Preprocessing groups of the batches, in order of first appearance. */
+    for (size_t b = 0; b < n_batches; b++) {
+        prep_of[b] = -1;
+        for (size_t g = 0; g < n_preps && prep_of[b] < 0; g++)
+            if (same_prep(spec, &trials[prep_lead[g]], &trials[leader[b]]))
+                prep_of[b] = (int)g;
+        if (prep_of[b] < 0) {
+            prep_lead[n_preps] = leader[b];
+            prep_of[b] = (int)n_preps++;
+        }
+    }
+    /* Members of each batch in trial order (a counting sort). */
+    for (size_t b = 0; b < n_batches; b++)
+        first[b + 1] = first[b] + batch_size[b];
+    for (size_t b = 0; b < n_batches; b++)
+        batch_size[b] = 0;
+    for (size_t t = 0; t < n_trials; t++) {
+        size_t b = (size_t)batch_of[t];
+        members[first[b] + batch_size[b]++] = (int)t;
+    }
     out->n_tasks = n_batches * n_splits;
     out->tasks = hf_calloc(out->n_tasks ? out->n_tasks : 1, sizeof *out->tasks);
     if (!out->tasks) {
         result = HF_ENOMEM;
         goto out;
     }
-    /* Task order: batch-major, so that the first tasks cover every split of the first trials and a
-     * best-so-far score appears early. */
+    /* Task order: split-major, and within a split grouped by preprocessing, so that consecutive
+     * tasks on a worker reuse its cached preprocessed matrices (worker/task.c fits preprocessing
+     * once per split and configuration, not once per trial). */
     size_t id = 0;
-    for (size_t b = 0; b < n_batches; b++) {
-        for (size_t s = 0; s < n_splits; s++) {
-            hf_task *task = &out->tasks[id];
-            task->id = (int)id;
-            task->split = (int)s;
-            task->trials = hf_malloc(batch_size[b] * sizeof *task->trials);
-            if (!task->trials) {
-                result = HF_ENOMEM;
-                goto out;
+    for (size_t s = 0; s < n_splits; s++)
+        for (size_t g = 0; g < n_preps; g++)
+            for (size_t b = 0; b < n_batches; b++) {
+                if (prep_of[b] != (int)g)
+                    continue;
+                hf_task *task = &out->tasks[id];
+                task->id = (int)id;
+                task->split = (int)s;
+                task->n_trials = batch_size[b];
+                task->trials = hf_malloc(batch_size[b] * sizeof *task->trials);
+                if (!task->trials) {
+                    result = HF_ENOMEM;
+                    goto out;
+                }
+                memcpy(task->trials, members + first[b], batch_size[b] * sizeof *task->trials);
+                id++;
             }
-            for (size_t t = 0; t < n_trials; t++)
-                if (batch_of[t] == (int)b)
-                    task->trials[task->n_trials++] = (int)t;
-            id++;
-        }
-    }
 out:
     if (result < 0)
         hf_task_list_free(out);
     free(batch_of);
     free(batch_size);
     free(leader);
-    free(va);
-    free(vb);
+    free(prep_of);
+    free(prep_lead);
+    free(first);
+    free(members);
+    free(vals);
     return result;
 }
 
