@@ -42,11 +42,11 @@ typedef struct hf_spec_loc {
 typedef struct hf_param_space {
     char *name;
     hf_param_kind kind;
-    hf_value fixed;     /* FIXED */
-    hf_value *choices;  /* CHOICE */
+    hf_value fixed;    /* FIXED */
+    hf_value *choices; /* CHOICE */
     size_t n_choices;
-    double low, high;   /* UNIFORM, LOG_UNIFORM, INT_UNIFORM */
-    int grid_points;    /* for a distribution in a grid search; 0 = not given */
+    double low, high; /* UNIFORM, LOG_UNIFORM, INT_UNIFORM */
+    int grid_points;  /* for a distribution in a grid search; 0 = not given */
     hf_spec_loc loc;
     hf_value_type value_type; /* type of this parameter's values in trials (the hf_param_def's) */
 } hf_param_space;
@@ -63,23 +63,23 @@ typedef struct hf_column_override {
 } hf_column_override;
 
 typedef struct hf_spec {
-    char *path;        /* the spec file as given */
-    char *text;        /* its bytes (copied into the run directory) */
-    char sha256[65];   /* hex SHA-256 of text */
-    char *name;        /* job name: [A-Za-z0-9._-]+ */
+    char *path;      /* the spec file as given */
+    char *text;      /* its bytes (copied into the run directory) */
+    char sha256[65]; /* hex SHA-256 of text */
+    char *name;      /* job name: [A-Za-z0-9._-]+ */
 
     struct {
-        char *source;        /* path, file://, s3://, http(s):// */
+        char *source; /* path, file://, s3://, http(s):// */
         char *target;
-        hf_task_kind task;   /* AUTO unless given */
-        char delimiter;      /* 0 = detect */
-        char **na_values;    /* default "", "NA", "NaN", "null", "?" */
+        hf_task_kind task; /* AUTO unless given */
+        char delimiter;    /* 0 = detect */
+        char **na_values;  /* default "", "NA", "NaN", "null", "?" */
         size_t n_na_values;
         hf_column_override *columns;
         size_t n_columns;
         char **drop;
         size_t n_drop;
-        int skip_bad_rows;   /* data.on_bad_rows: error (0) | skip (1) */
+        int skip_bad_rows; /* data.on_bad_rows: error (0) | skip (1) */
     } data;
 
     struct {
@@ -87,19 +87,19 @@ typedef struct hf_spec {
     } shards;
 
     struct {
-        int folds;                 /* default 5 */
-        hf_cv_strategy strategy;   /* default kfold, stratified for classification */
-        int strategy_given;        /* 1 if the spec named a strategy */
+        int folds;               /* default 5 */
+        hf_cv_strategy strategy; /* default kfold, stratified for classification */
+        int strategy_given;      /* 1 if the spec named a strategy */
         char *fold_column;
         char *group_column;
         char *order_column;
-        uint64_t seed;             /* default 0 */
-        int repeats;               /* default 1 */
-        double holdout;            /* 0 = none */
+        uint64_t seed;  /* default 0 */
+        int repeats;    /* default 1 */
+        double holdout; /* 0 = none */
         hf_spec_loc folds_loc, strategy_loc;
     } cv;
 
-    char *model_type;              /* "ridge", "logistic_regression", ... */
+    char *model_type; /* "ridge", "logistic_regression", ... */
     hf_spec_loc model_type_loc;
     /* The search space: model.params, then the preprocess.* settings, in spec order. */
     hf_param_space *params;
@@ -110,33 +110,33 @@ typedef struct hf_spec {
         int trials;                  /* random: number of trials (default 10) */
         uint64_t seed;
         int error_score_given;
-        double error_score;          /* score of a failed task; default: worst value (NAN -> worst) */
+        double error_score; /* score of a failed task; default: worst value (NAN -> worst) */
     } search;
 
     struct {
-        char *metric;    /* default r2 (regression) / accuracy (classification) */
+        char *metric; /* default r2 (regression) / accuracy (classification) */
         char **report;
         size_t n_report;
         hf_spec_loc metric_loc;
     } objective;
 
     struct {
-        char *dir;       /* default "runs" */
-        char *upload;    /* s3://bucket/prefix/ or NULL */
-        char *sse;       /* NULL, "AES256", "aws:kms" */
+        char *dir;    /* default "runs" */
+        char *upload; /* s3://bucket/prefix/ or NULL */
+        char *sse;    /* NULL, "AES256", "aws:kms" */
         char *kms_key_id;
     } output;
 
     struct {
-        char *endpoint;  /* NULL = AWS_ENDPOINT_URL or AWS */
-        char *region;    /* NULL = AWS_REGION / AWS_DEFAULT_REGION / us-east-1 */
-        int path_style;  /* -1 = auto (path style when an endpoint is set) */
+        char *endpoint; /* NULL = AWS_ENDPOINT_URL or AWS */
+        char *region;   /* NULL = AWS_REGION / AWS_DEFAULT_REGION / us-east-1 */
+        int path_style; /* -1 = auto (path style when an endpoint is set) */
     } s3;
 
     struct {
-        int ranks_per_task; /* default 1 */
+        int ranks_per_task;       /* default 1 */
         int grid_rows, grid_cols; /* 0 = auto */
-        int block_size;     /* 0 = default */
+        int block_size;           /* 0 = default */
         uint64_t memory_per_rank; /* bytes, 0 = unlimited */
     } parallel;
 
@@ -165,7 +165,8 @@ void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params);
 
 /* Checks what can only be checked once the data is known (stratified on a regression target,
  * more folds than rows of a class, ...), with the same message format. */
-int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const double *y, size_t n_rows);
+int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const double *y,
+                       size_t n_rows);
 
 /* Fills in what depends on the task once it is known (after ingest, on every rank): sets
  * data.task if it was AUTO, cv.strategy (stratified for classification unless the spec named one)
@@ -178,9 +179,10 @@ int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task);
  * "... N more") to `out`; trials may be NULL. Used by `hyperfold validate`. Not collective. */
 int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, FILE *out);
 
-/* The parameter values of a trial as a compact JSON object, e.g. {"alpha":0.01,"fit_intercept":true}
- * (numbers as JSON reals in their shortest round-trip form, ints as integers, bools, strings), in
- * the order of spec->params. Caller frees with free(); NULL on error (message set). */
+/* The parameter values of a trial as a compact JSON object, e.g.
+ * {"alpha":0.01,"fit_intercept":true} (numbers as JSON reals in their shortest round-trip form,
+ * ints as integers, bools, strings), in the order of spec->params. Caller frees with free(); NULL
+ * on error (message set). */
 char *hf_trial_params_json(const hf_spec *spec, const hf_trial *t);
 
 /* Damerau-Levenshtein (optimal string alignment) distance between two strings. */
