@@ -1,9 +1,9 @@
 # Shared setup for the `hyperfold run` S3 tests (sourced after lib.sh): a generated dataset, job
 # specs that differ only in data.source, a 4-rank `hyperfold run`, a results.json comparison, and
-# a fault proxy with a "fail after N requests" mode that tests/s3/faultproxy.js does not have.
+# a fault proxy with modes that tests/s3/faultproxy.js does not have.
 # Provides: $RANKS, gen_csv OUT ROWS SEED, write_spec FILE LABEL SOURCE ENDPOINT [EXTRA_YAML],
 # hfrun SPEC (mpirun ... hyperfold run), same_results A B, run_dir LABEL, no_final_shards DIR,
-# start_failafter_proxy NAME PASS (prints its URL).
+# start_run_proxy NAME MODE N (prints its URL).
 [ -n "${HYPERFOLD:-}" ] && [ -x "$HYPERFOLD" ] || fail "HYPERFOLD must name the hyperfold binary"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 RANKS="${HF_TEST_RANKS:-4}"
@@ -101,22 +101,34 @@ no_final_shards() {
   [ ! -e "$d/model.h5" ] || fail "$d/model.h5 exists after a failed run"
 }
 
-# start_failafter_proxy NAME PASS: a proxy in front of the S3 server that forwards the first PASS
-# requests and answers every later one with 503 SlowDown; request log in $WORK/NAME.log.
-start_failafter_proxy() {
-  local name="$1" pass="$2" pid
-  cat >"$WORK/failafter.js" <<'JS'
+# start_run_proxy NAME MODE N: a proxy in front of the S3 server with faults that
+# tests/s3/faultproxy.js does not have; prints its URL; request log in $WORK/NAME.log. Modes:
+#   failafter N   forward the first N requests, answer every later one with 503 SlowDown
+#   dropevery N   cut every second ranged GET half-way through its body and reset the connection,
+#                 N times at most (so the drops land on every rank's reads, not on one request)
+start_run_proxy() {
+  local name="$1" mode="$2" n="$3" pid
+  cat >"$WORK/runproxy.js" <<'JS'
 'use strict';
 const fs = require('fs');
 const http = require('http');
-const [target, portFile, logFile, passArg] = process.argv.slice(2);
+const [target, portFile, logFile, mode, nArg] = process.argv.slice(2);
 const [thost, tport] = target.split(':');
-let passLeft = Number(passArg);
+let left = Number(nArg);
+let ranged = 0;
 const server = http.createServer((req, res) => {
-  const fault = passLeft <= 0;
-  if (!fault) passLeft--;
-  fs.appendFileSync(logFile, JSON.stringify({ method: req.method, path: req.url, fault }) + '\n');
-  if (fault) {
+  let fault = false;
+  if (mode === 'failafter') {
+    fault = left <= 0;
+    if (!fault) left--;
+  } else if (mode === 'dropevery' && req.method === 'GET' && req.headers.range) {
+    ranged++;
+    fault = left > 0 && ranged % 2 === 0;
+    if (fault) left--;
+  }
+  fs.appendFileSync(logFile, JSON.stringify({ method: req.method, path: req.url,
+    range: req.headers.range || null, fault }) + '\n');
+  if (fault && mode === 'failafter') {
     const body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>' +
       '<Message>Please reduce your request rate.</Message></Error>';
     req.resume();
@@ -127,10 +139,26 @@ const server = http.createServer((req, res) => {
     return;
   }
   const up = http.request({ host: thost, port: Number(tport), method: req.method, path: req.url,
-    headers: req.headers }, (ures) => { res.writeHead(ures.statusCode, ures.headers); ures.pipe(res); });
+    headers: req.headers }, (ures) => {
+    if (!fault) {
+      res.writeHead(ures.statusCode, ures.headers);
+      ures.pipe(res);
+      return;
+    }
+    const chunks = [];
+    ures.on('data', (c) => chunks.push(c));
+    ures.on('end', () => {
+      const body = Buffer.concat(chunks);
+      res.writeHead(ures.statusCode, ures.headers);
+      res.write(body.subarray(0, Math.floor(body.length / 2)), () => {
+        setTimeout(() => res.socket.destroy(), 20);
+      });
+    });
+  });
   up.on('error', (e) => { res.writeHead(502); res.end(String(e.message)); });
   req.pipe(up);
 });
+server.keepAliveTimeout = 1000;
 server.listen(0, '127.0.0.1', () => {
   fs.writeFileSync(portFile + '.tmp', String(server.address().port));
   fs.renameSync(portFile + '.tmp', portFile);
@@ -138,8 +166,8 @@ server.listen(0, '127.0.0.1', () => {
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
 JS
   rm -f "$WORK/$name.port"
-  node "$WORK/failafter.js" "127.0.0.1:$(cat "$WORK/port")" "$WORK/$name.port" "$WORK/$name.log" \
-    "$pass" >"$WORK/$name.out" 2>&1 &
+  node "$WORK/runproxy.js" "127.0.0.1:$(cat "$WORK/port")" "$WORK/$name.port" "$WORK/$name.log" \
+    "$mode" "$n" >"$WORK/$name.out" 2>&1 &
   pid=$!
   echo "$pid" >"$WORK/$name.pid" # s3server.sh stop (lib.sh's cleanup) stops it by this PID
   for _ in $(seq 1 200); do
@@ -147,6 +175,6 @@ JS
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  [ -s "$WORK/$name.port" ] || fail "the fail-after proxy did not start: $(cat "$WORK/$name.out")"
+  [ -s "$WORK/$name.port" ] || fail "the $mode proxy did not start: $(cat "$WORK/$name.out")"
   echo "http://127.0.0.1:$(cat "$WORK/$name.port")"
 }

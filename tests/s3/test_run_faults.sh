@@ -36,6 +36,31 @@ read -r _ retries retry_ranks < <(audit_summary "$(run_dir drop)/audit.jsonl")
 grep -q '"error":' "$(run_dir drop)/audit.jsonl" || fail "the broken transfers were not audited"
 echo "drop: $retries retries on $retry_ranks rank(s)"
 
+# 1b. Every second ranged GET (10 at most) is cut half-way, so the breaks hit the byte-range reads
+#     of several ranks in every pass; each resumes from the byte where its transfer broke.
+PX="$(start_run_proxy dropev dropevery 10)"
+write_spec dropev.yaml dropev s3://bkt/f/data.csv "$PX"
+hfrun dropev.yaml 2>dropev.err || fail "the run through repeated drops failed: $(cat dropev.err)"
+same_results "$REF" "$(run_dir dropev)/results.json" || fail "repeated drops: results differ"
+[ "$(grep -c '"fault":true' dropev.log)" -eq 10 ] || fail "the proxy did not drop 10 transfers"
+"$PYTHON" - "$(run_dir dropev)/audit.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+broken = [l for l in lines if l["method"] == "GET" and l.get("error")]
+assert len(broken) == 10, broken
+ranks = {l["rank"] for l in broken}
+assert len(ranks) >= 2, "drops only on ranks %s" % sorted(ranks)
+# The attempt after a break (same rank) asks for the rest, starting at the first missing byte.
+for b in broken:
+    nxt = [l for l in lines if l["rank"] == b["rank"] and l["method"] == "GET" and l["time"] >= b["time"]
+           and l is not b and l["attempt"] == b["attempt"] + 1]
+    assert nxt, ("no retry after", b)
+    start = int(b["range"].split("=")[1].split("-")[0])
+    assert b["bytes"] > 0, b
+    assert nxt[0]["range"].startswith("bytes=%d-" % (start + b["bytes"])), (b, nxt[0])
+print("dropevery: 10 breaks on ranks %s, each resumed at the right byte" % sorted(ranks))
+PY
+
 # 2. The first 6 requests (whichever ranks send them) get 503 SlowDown.
 PX="$("$SERVER" proxy "$WORK" slow slowdown 6)"
 write_spec slow.yaml slow s3://bkt/f/data.csv "$PX"
@@ -83,11 +108,11 @@ echo "always503: failed in $elapsed s: $(grep '^hyperfold: error:' down.err)"
 #    The counting run takes its endpoint from AWS_ENDPOINT_URL so that its spec can be run again
 #    unchanged through other endpoints in part 5.
 write_spec count.yaml count s3://bkt/f/data.csv ""
-AWS_ENDPOINT_URL="$(start_failafter_proxy count 1000000)" hfrun count.yaml 2>count.err ||
+AWS_ENDPOINT_URL="$(start_run_proxy count failafter 1000000)" hfrun count.yaml 2>count.err ||
   fail "the run through the counting proxy failed: $(cat count.err)"
 total=$(grep -c . count.log)
 [ "$total" -gt 8 ] || fail "a good run made only $total requests"
-PX="$(start_failafter_proxy late $((total - 4)))"
+PX="$(start_run_proxy late failafter $((total - 4)))"
 write_spec late.yaml late s3://bkt/f/data.csv "$PX"
 elapsed=$(timed_fail late)
 check_dead_run late "$elapsed"
@@ -100,7 +125,7 @@ echo "dies after $((total - 4)) of $total requests: failed in $elapsed s: $(grep
 [ -s "$(run_dir count)/shards/manifest.json" ] || fail "the counting run wrote no manifest"
 gen_csv data2.csv 30000 29
 awscp data2.csv s3://bkt/f/data.csv
-AWS_ENDPOINT_URL="$(start_failafter_proxy stale $((total - 4)))"
+AWS_ENDPOINT_URL="$(start_run_proxy stale failafter $((total - 4)))"
 export AWS_ENDPOINT_URL
 elapsed=$(timed_fail count)
 grep '^hyperfold: error:' count.err | grep -q "s3://bkt/f/data.csv" ||
