@@ -3,7 +3,9 @@
 # results.json as the local file, as a plain object (byte ranges read by every rank), a prefix of 3
 # objects, a .csv.gz and a .zip; output.upload with SSE puts model.h5 / results.json / trials.csv
 # in S3 byte-identical to the run directory (downloaded again with awscli); the audit log has
-# every rank's requests; a wrong secret key fails with one clear line, leaks the secret nowhere and
+# every rank's requests; a rerun reuses the shards without reading the object again; an upload
+# to a missing bucket fails clearly and the same spec uploads once the bucket exists; a wrong
+# secret key fails with one clear line, leaks the secret nowhere and
 # writes no shards, manifest or results.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
@@ -68,6 +70,21 @@ PY
 [ $? -eq 0 ] || fail "audit log check failed"
 grep -q "S3RVER\"" "$D/audit.jsonl" && fail "a credential appears in the audit log"
 
+# 1b. The same spec again: the object is unchanged (HEAD), so the shards and the journal are
+#     reused: no rank but 0 reads the object (rank 0 reads the header), same results.
+lines_before=$(grep -c . "$D/audit.jsonl")
+hfrun s3plain.yaml 2>plain2.err || fail "the s3 rerun failed: $(cat plain2.err)"
+same_results "$REF" "$D/results.json" || fail "s3:// rerun on reused shards: results differ"
+tail -n +"$((lines_before + 1))" "$D/audit.jsonl" >rerun_audit.jsonl
+"$PYTHON" - rerun_audit.jsonl <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert any(l["method"] == "HEAD" for l in lines), "the rerun did not check the object"
+gets = [l for l in lines if l["method"] == "GET"]
+assert all(l["rank"] == 0 for l in gets) and len(gets) <= 1, "the rerun read the object again: %s" % gets
+PY
+[ $? -eq 0 ] || fail "the rerun did not reuse the shards"
+
 # 2. A prefix of 3 objects holding the same rows in the same order (each with the header).
 mkdir parts
 "$PYTHON" - data.csv <<'PY'
@@ -117,6 +134,27 @@ awscp data.zip s3://bkt/e2e/data.zip
 write_spec s3zip.yaml s3zip s3://bkt/e2e/data.zip "$EP"
 hfrun s3zip.yaml 2>zip.err || fail "the s3 zip run failed: $(cat zip.err)"
 same_results "$REF" "$(run_dir s3zip)/results.json" || fail "s3:// .zip: results differ"
+
+# 4b. output.upload to a bucket that does not exist: the run fails after writing its results
+#     locally, with one line naming output.upload and the bucket; once the bucket exists the same
+#     spec resumes from its journal and uploads.
+write_spec s3late.yaml s3late s3://bkt/e2e/data.csv "$EP" "$(printf '  upload: s3://later/out/')"
+rc=0
+hfrun s3late.yaml >late.out 2>late.err || rc=$?
+[ "$rc" -ne 0 ] || fail "an upload to a missing bucket succeeded"
+[ "$(grep -c '^hyperfold: error:' late.err)" -eq 1 ] || fail "expected one error line: $(cat late.err)"
+grep '^hyperfold: error:' late.err | grep "output.upload" | grep -q "bucket later does not exist" ||
+  fail "unclear upload error: $(cat late.err)"
+same_results "$REF" "$(run_dir s3late)/results.json" || fail "results before the failed upload differ"
+awsx s3 mb s3://later >/dev/null
+hfrun s3late.yaml 2>late2.err || fail "the rerun with the bucket present failed: $(cat late2.err)"
+awscp --recursive s3://later/out/ dl_late/
+for f in model.h5 results.json trials.csv; do
+  cmp "$(run_dir s3late)/$f" "dl_late/$f" || fail "uploaded $f (after rerun) differs"
+done
+same_results "$REF" "dl_late/results.json" || fail "uploaded results after the rerun differ"
+"$PYTHON" -c "import json,sys; t=json.load(open(sys.argv[1]))['timing']; assert t['reused_shards'] and t['resumed_tasks'] > 0, t" \
+  "$(run_dir s3late)/results.json" || fail "the rerun did not resume from the shards and journal"
 
 # 5. A wrong secret key: non-zero exit, one line naming the object and the signature, the secret
 #    nowhere, and nothing ingested.
