@@ -5,8 +5,8 @@
 # in S3 byte-identical to the run directory (downloaded again with awscli); the audit log has
 # every rank's requests; a rerun reuses the shards without reading the object again; an upload
 # to a missing bucket fails clearly and the same spec uploads once the bucket exists; a wrong
-# secret key fails with one clear line, leaks the secret nowhere and
-# writes no shards, manifest or results.
+# secret key fails with one clear line, leaks the secret nowhere and writes no shards, manifest
+# or results.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
 cd "$WORK"
