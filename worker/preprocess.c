@@ -6,7 +6,6 @@
 #include "dist.h"
 #include "group.h"
 
-#include <cblas.h>
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
@@ -48,6 +47,27 @@ struct hf_prep {
 
 /* Rows transformed per block when PCA projects them (bounds the scratch buffer). */
 #define PCA_BLOCK_ROWS 256
+
+/* The PCA fit needs the group kernels of worker/dist.c and worker/group.c (and through them MPI,
+ * ScaLAPACK and BLAS). Small programs link libhfcore.a for the rest of the pipeline with only
+ * jansson and libm (tests/peer/prep_driver.c), so these are weak references: every program that
+ * also links the models has them (worker/models/ridge.c calls them), and pca_fit refuses to run
+ * without them instead of crashing. The rest of this file uses no BLAS for the same reason. */
+#pragma weak hf_group_active
+#pragma weak hf_group_size
+#pragma weak hf_group_rank
+#pragma weak hf_dist_is_parallel
+#pragma weak hf_dist_gram
+#pragma weak hf_dist_eigh_topk
+
+/* Sum of a[i] * b[i], i < n, in index order. */
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
 
 static const char *const impute_names[] = {"mean", "median", "most_frequent", "constant"};
 static const char *const scale_names[] = {"none", "standard", "minmax"};
@@ -463,6 +483,12 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n)
                           (long long)want, n);
         goto out;
     }
+    if (!hf_group_active || !hf_group_size || !hf_group_rank || !hf_dist_is_parallel ||
+        !hf_dist_gram || !hf_dist_eigh_topk) {
+        result = hf_error(HF_EINTERNAL, "preprocess.pca: this program was linked without the "
+                                        "linear algebra of worker/dist.c and worker/group.c");
+        goto out;
+    }
     size_t k = (size_t)want;
     Z = hf_malloc(n * q * sizeof *Z);
     C = hf_malloc(q * q * sizeof *C);
@@ -505,7 +531,7 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n)
     for (size_t j = 0; j < k; j++) {
         double *v = p->pca_comp + j * q, best = 0.0, best_abs = -1.0;
         for (size_t i = 0; i < n; i++) {
-            double t = cblas_ddot((int)q, Z + i * q, 1, v, 1);
+            double t = dot(Z + i * q, v, q);
             if (fabs(t) > best_abs) {
                 best_abs = fabs(t);
                 best = t;
@@ -783,8 +809,8 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
         base_transform(p, X, rows, n, out);
         return 0;
     }
-    /* Blocks of rows through a scratch buffer; each row is projected on its own (one dgemv), so
-     * a row's value does not depend on which other rows share the call. */
+    /* Blocks of rows through a scratch buffer; each row is projected on its own (k dot products),
+     * so a row's value does not depend on which other rows share the call. */
     size_t q = p->n_outputs, k = p->pca_k;
     size_t block = n < PCA_BLOCK_ROWS ? n : PCA_BLOCK_ROWS;
     double *z = hf_malloc((block ? block : 1) * (q ? q : 1) * sizeof *z);
@@ -797,8 +823,8 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
             double *zi = z + i * q;
             for (size_t j = 0; j < q; j++)
                 zi[j] -= p->pca_mean[j];
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)k, (int)q, 1.0, p->pca_comp, (int)q, zi,
-                        1, 0.0, out + (i0 + i) * k, 1);
+            for (size_t c = 0; c < k; c++)
+                out[(i0 + i) * k + c] = dot(p->pca_comp + c * q, zi, q);
         }
     }
     free(z);
