@@ -128,12 +128,15 @@ for f in model.h5 results.json trials.csv; do
   cmp "$(run_dir s3gz)/$f" "dl_gz/$f" || fail "uploaded $f (kms) differs from the run directory's"
 done
 
-# 4. A zip object with the CSV as its only entry.
+# 4. A zip object with the CSV as its only entry, under a key that needs %-encoding (space, +,
+#    =, non-ASCII) in the signed path.
+ODD="s3://bkt/e2e/odd dir/data+ü=1.zip"
 "$PYTHON" -c "import zipfile; zipfile.ZipFile('data.zip', 'w', zipfile.ZIP_DEFLATED).write('data.csv', 'data.csv')"
-awscp data.zip s3://bkt/e2e/data.zip
-write_spec s3zip.yaml s3zip s3://bkt/e2e/data.zip "$EP"
+awscp data.zip "$ODD"
+write_spec s3zip.yaml s3zip "$ODD" "$EP"
 hfrun s3zip.yaml 2>zip.err || fail "the s3 zip run failed: $(cat zip.err)"
 same_results "$REF" "$(run_dir s3zip)/results.json" || fail "s3:// .zip: results differ"
+grep -q '"key":"e2e/odd dir/data+ü=1.zip"' "$(run_dir s3zip)/audit.jsonl" || fail "the zip key is not audited as is"
 
 # 4b. output.upload to a bucket that does not exist: the run fails after writing its results
 #     locally, with one line naming output.upload and the bucket; once the bucket exists the same
