@@ -85,6 +85,13 @@ assert all(l["rank"] == 0 for l in gets) and len(gets) <= 1, "the rerun read the
 PY
 [ $? -eq 0 ] || fail "the rerun did not reuse the shards"
 
+# 1c. One rank and two ranks read the same object (one range / two ranges): same results.
+for np in 1 2; do
+  write_spec "s3np$np.yaml" "s3np$np" s3://bkt/e2e/data.csv "$EP"
+  RANKS=$np hfrun "s3np$np.yaml" 2>np.err || fail "the $np-rank s3 run failed: $(cat np.err)"
+  same_results "$REF" "$(run_dir "s3np$np")/results.json" || fail "s3:// at $np rank(s): results differ"
+done
+
 # 2. A prefix of 3 objects holding the same rows in the same order (each with the header).
 mkdir parts
 "$PYTHON" - data.csv <<'PY'
