@@ -92,17 +92,18 @@ const hf_prep_config *hf_prep_get_config(const hf_prep *p);
 int hf_prep_feature_stats(const hf_prep *p, size_t j, double *impute, double *center,
                           double *scale);
 
-/* The PCA step of a fitted pipeline, borrowed (valid until hf_prep_free): returns the number of
- * components k (0 = no PCA, and the outputs are left untouched); *q receives the width of the
- * design matrix before the projection, *mean its q training means, *components the k x q
- * row-major principal axes (sklearn's components_, sign-fixed as documented in
+/* Not collective. The PCA step of a fitted pipeline, borrowed (valid until hf_prep_free): returns
+ * the number of components k (0 = no PCA: the three array pointers come back NULL); *q receives
+ * the width of the design matrix before the projection, *mean its q training means, *components the
+ * k x q row-major principal axes (sklearn's components_, sign-fixed as documented in
  * docs/preprocessing.md) and *variance the k explained variances (eigenvalues of the covariance
  * with divisor n - 1). Any output pointer may be NULL. */
 size_t hf_prep_pca(const hf_prep *p, size_t *q, const double **mean, const double **components,
                    const double **variance);
 
 /* Serialisation for model.h5 without knowing HDF5: *arrays (n_arrays named arrays, names without
- * '/') and *config_json (the settings and the column layout). All owned by the caller: free with
+ * '/'; with PCA also prep.pca_mean, prep.pca_components and prep.pca_explained_variance) and
+ * *config_json (the settings and the column layout). All owned by the caller: free with
  * hf_prep_export_free. */
 int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char **config_json);
 void hf_prep_export_free(hf_array *arrays, size_t n_arrays, char *config_json);
