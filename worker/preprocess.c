@@ -48,18 +48,6 @@ struct hf_prep {
 /* Rows transformed per block when PCA projects them (bounds the scratch buffer). */
 #define PCA_BLOCK_ROWS 256
 
-/* The PCA fit needs the group kernels of worker/dist.c and worker/group.c (and through them MPI,
- * ScaLAPACK and BLAS). Small programs link libhfcore.a for the rest of the pipeline with only
- * jansson and libm (tests/peer/prep_driver.c), so these are weak references: every program that
- * also links the models has them (worker/models/ridge.c calls them), and pca_fit refuses to run
- * without them instead of crashing. The rest of this file uses no BLAS for the same reason. */
-#pragma weak hf_group_active
-#pragma weak hf_group_size
-#pragma weak hf_group_rank
-#pragma weak hf_dist_is_parallel
-#pragma weak hf_dist_gram
-#pragma weak hf_dist_eigh_topk
-
 /* Sum of a[i] * b[i], i < n, in index order. */
 static double dot(const double *a, const double *b, size_t n)
 {
@@ -481,12 +469,6 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n)
                           "preprocess.pca.n_components: got %lld, expected at most %zu (the "
                           "training rows of this split)",
                           (long long)want, n);
-        goto out;
-    }
-    if (!hf_group_active || !hf_group_size || !hf_group_rank || !hf_dist_is_parallel ||
-        !hf_dist_gram || !hf_dist_eigh_topk) {
-        result = hf_error(HF_EINTERNAL, "preprocess.pca: this program was linked without the "
-                                        "linear algebra of worker/dist.c and worker/group.c");
         goto out;
     }
     size_t k = (size_t)want;

@@ -9,11 +9,10 @@ hyperfold (fitted on the fold's training rows, exported and re-imported) with
                      ("ind", MissingIndicator(features="missing-only"), all columns)])
 
 fitted on the same rows, to 1e-10; the splits themselves are checked against PredefinedSplit,
-GroupKFold and TimeSeriesSplit. The C side is tests/peer/prep_driver.c, compiled here against
-the build's libhfcore.a. Run by ctest with PYTHON=/usr/bin/python3 (Debian's scikit-learn 1.2).
+GroupKFold and TimeSeriesSplit. The C side is tests/peer/tool_prep.c, built by CMake
+with the rest of the tests. Run by ctest with PYTHON=/usr/bin/python3 (Debian's scikit-learn 1.2).
 """
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,33 +32,11 @@ CITIES = ["Athens", "Berlin", "Lyon", "Oslo", "Paris", "Rome", "Wien", "Zagreb"]
 COLORS = ["blue", "green", "red", "white"]
 
 
-def cache_value(key):
-    try:
-        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
-            for line in f:
-                m = re.match(r"^%s:[A-Z]+=(.*)$" % re.escape(key), line.strip())
-                if m:
-                    return m.group(1)
-    except OSError:
-        pass
-    return ""
-
-
 def build_driver(tmp):
-    """Compiles prep_driver.c against libhfcore.a with the build's compiler and sanitizers."""
-    lib = os.path.join(BUILD, "libhfcore.a")
-    if not os.path.exists(lib):
-        sys.exit("FAIL: %s not found (build hyperfold first)" % lib)
-    cc = cache_value("CMAKE_C_COMPILER") or "cc"
-    flags = ["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-O1", "-g", "-Wall", "-Wextra", "-Werror"]
-    if cache_value("HF_SANITIZE").upper() in ("ON", "TRUE", "1"):
-        flags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
-    exe = os.path.join(tmp, "prep_driver")
-    cmd = [cc] + flags + ["-I", SRC, os.path.join(SRC, "tests", "peer", "prep_driver.c"), lib,
-                          "-ljansson", "-lm", "-o", exe]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit("FAIL: compiling prep_driver:\n" + " ".join(cmd) + "\n" + r.stderr)
+    """The C side: tests/peer/tool_prep.c, built by CMake as tests/peer_tool_prep."""
+    exe = os.path.join(BUILD, "tests", "peer_tool_prep")
+    if not os.path.exists(exe):
+        sys.exit("FAIL: %s not found (build hyperfold first)" % exe)
     return exe
 
 
@@ -176,7 +153,7 @@ def run_case(exe, tmp, label, data, cfg, cv, key, sk_splits):
     write_input(inp, X, key, names, types, cats, cfg, cv)
     r = subprocess.run([exe, inp], capture_output=True, text=True)
     if r.returncode != 0:
-        print("FAIL %s: prep_driver exited %d: %s" % (label, r.returncode, r.stderr))
+        print("FAIL %s: tool_prep exited %d: %s" % (label, r.returncode, r.stderr))
         return 1
     ours = parse_output(r.stdout)
     if len(ours) != len(sk_splits):

@@ -1,4 +1,4 @@
-/* prep_driver.c - helper of tests/peer/test_pipeline_peer.py (not a test by itself).
+/* tool_prep.c - helper of tests/peer/test_pipeline_peer.py (not a test by itself).
  *
  * Reads a dataset of codes written by the Python test, builds the folds with
  * hf_folds_make, and for every split fits the preprocessing on the training rows, round-trips it
@@ -31,7 +31,7 @@ static int read_token(FILE *in, char *buf, size_t len)
     char fmt[32];
     snprintf(fmt, sizeof fmt, "%%%zus", len - 1);
     if (fscanf(in, fmt, buf) != 1)
-        return hf_error(HF_EINVAL, "prep_driver: unexpected end of input");
+        return hf_error(HF_EINVAL, "tool_prep: unexpected end of input");
     return 0;
 }
 
@@ -40,7 +40,7 @@ static int read_expect(FILE *in, const char *word)
     char buf[64];
     HF_CALL(read_token(in, buf, sizeof buf));
     if (strcmp(buf, word) != 0)
-        return hf_error(HF_EINVAL, "prep_driver: got \"%s\", expected \"%s\"", buf, word);
+        return hf_error(HF_EINVAL, "tool_prep: got \"%s\", expected \"%s\"", buf, word);
     return 0;
 }
 
@@ -50,7 +50,7 @@ static int read_number(FILE *in, double *out)
     HF_CALL(read_token(in, buf, sizeof buf));
     *out = strtod(buf, &end);
     if (end == buf || *end)
-        return hf_error(HF_EINVAL, "prep_driver: got \"%s\", expected a number", buf);
+        return hf_error(HF_EINVAL, "tool_prep: got \"%s\", expected a number", buf);
     return 0;
 }
 
@@ -59,7 +59,7 @@ static int read_size(FILE *in, size_t *out)
     double v;
     HF_CALL(read_number(in, &v));
     if (!(v >= 0) || v != floor(v))
-        return hf_error(HF_EINVAL, "prep_driver: got %g, expected a count", v);
+        return hf_error(HF_EINVAL, "tool_prep: got %g, expected a count", v);
     *out = (size_t)v;
     return 0;
 }
@@ -123,7 +123,7 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_spec *spe
     if (cfg->fill_given) {
         char *end = NULL;
         if (strlen(buf) >= sizeof cfg->fill_text)
-            return hf_error(HF_EINVAL, "prep_driver: fill text too long");
+            return hf_error(HF_EINVAL, "tool_prep: fill text too long");
         memcpy(cfg->fill_text, buf, strlen(buf) + 1);
         cfg->fill_number = strtod(buf, &end);
         if (end == buf || *end)
@@ -136,14 +136,14 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_spec *spe
     HF_CALL(read_number(in, &v));
     cfg->min_frequency = (int64_t)v;
     if ((int)cfg->impute_numeric < 0 || (int)cfg->impute_categorical < 0 || (int)cfg->scale < 0)
-        return hf_error(HF_EINVAL, "prep_driver: bad config line");
+        return hf_error(HF_EINVAL, "tool_prep: bad config line");
     static const char *const strategies[] = {"kfold", "stratified", "predefined", "group",
                                              "timeseries"};
     HF_CALL(read_expect(in, "cv"));
     HF_CALL(read_token(in, buf, sizeof buf));
     int st = lookup(buf, strategies, 5);
     if (st < 0)
-        return hf_error(HF_EINVAL, "prep_driver: unknown strategy %s", buf);
+        return hf_error(HF_EINVAL, "tool_prep: unknown strategy %s", buf);
     spec->cv.strategy = (hf_cv_strategy)st;
     spec->cv.strategy_given = 1;
     HF_CALL(read_number(in, &v));
@@ -220,7 +220,7 @@ static int run_split(FILE *out, const hf_dataset *d, const hf_prep_config *cfg, 
     if (result < 0)
         goto out;
     if (memcmp(a, b, n * w * sizeof *a) != 0) {
-        result = hf_error(HF_EINTERNAL, "prep_driver: imported pipeline transforms differently");
+        result = hf_error(HF_EINTERNAL, "tool_prep: imported pipeline transforms differently");
         goto out;
     }
     fprintf(out, "split %d\n", s->fold);
@@ -250,13 +250,13 @@ int main(int argc, char **argv)
     hf_folds *folds = NULL;
     hf_prep_config cfg;
     if (argc != 2) {
-        result = hf_error(HF_EINVAL, "usage: prep_driver INPUT > OUTPUT");
+        result = hf_error(HF_EINVAL, "usage: tool_prep INPUT > OUTPUT");
         goto out;
     }
     in = fopen(argv[1], "r");
     d = hf_calloc(1, sizeof *d);
     if (!in || !d) {
-        result = hf_error(HF_EIO, "prep_driver: cannot open %s", argv[1]);
+        result = hf_error(HF_EIO, "tool_prep: cannot open %s", argv[1]);
         goto out;
     }
     hf_spec spec;
@@ -276,7 +276,7 @@ int main(int argc, char **argv)
     }
 out:
     if (result < 0)
-        fprintf(stderr, "prep_driver: %s\n", hf_error_message());
+        fprintf(stderr, "tool_prep: %s\n", hf_error_message());
     if (in)
         fclose(in);
     hf_folds_free(folds);
