@@ -4,7 +4,6 @@ the run directory exists, a second run reuses the shards, and predict is rank-in
 input order."""
 import csv
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))

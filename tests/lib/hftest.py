@@ -1,7 +1,6 @@
 """Helpers shared by the Python tests: run hyperfold under mpirun, load its outputs."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
