@@ -142,8 +142,8 @@ def ensure_data():
         "eff": ("eff_%dx%d.csv" % SIZES["eff"], lambda p: gen_classification(p, *SIZES["eff"], 4)),
     }
     mb, p_in = SIZES["ingest_mb"], SIZES["ingest_p"]
-    n_in = int(mb * 1e6 / ((p_in + 1) * 10))  # "%.6f" of N(0,1) plus a separator: ~10 bytes
-    specs["ingest"] = ("ingest_%dMB.csv" % mb,
+    n_in = int(mb * 2**20 / ((p_in + 1) * 9.75))  # "%.6f" of N(0,1) and a separator: 9.75 B
+    specs["ingest"] = ("ingest_%dx%d.csv" % (n_in, p_in + 1),
                        lambda p: write_csv_parallel(
                            p, ",".join(["x%d" % j for j in range(p_in)] + ["y"]), "ingest",
                            n_in, p_in, 5))
@@ -343,9 +343,21 @@ def compare_sweep(res, peer, param, metrics, rtol):
     return best_hf == peer["best"] and maxdiff <= rtol, maxdiff, best_hf
 
 
-def sweep_row(key, title, data_csv, model_block, metric_block, param, values, metrics, rtol,
-              peer_args):
-    work = os.path.join(SCRATCH, "run_" + key)
+LOGISTIC_MAX_ITER, LOGISTIC_TOL = 1000, 1e-4
+SWEEP_BLOCKS = {
+    "ridge": ("  type: ridge\n  params:\n    alpha: [%s]" % ", ".join(repr(a) for a in RIDGE_ALPHAS),
+              "objective: {metric: r2, report: [rmse]}"),
+    "logistic": ("  type: logistic_regression\n  params:\n    C: [%s]\n    max_iter: %d\n"
+                 "    tol: %r" % (", ".join(repr(c) for c in LOGISTIC_CS), LOGISTIC_MAX_ITER,
+                                  LOGISTIC_TOL),
+                 "objective: {metric: roc_auc, report: [log_loss]}"),
+}
+
+
+def sweep_spec(key, data_csv, work):
+    """Creates the (empty) directory work and the job spec of the ridge or logistic sweep in it;
+    returns the spec's path."""
+    model_block, metric_block = SWEEP_BLOCKS[key]
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     spec = os.path.join(work, "job.yaml")
@@ -359,6 +371,12 @@ search: {strategy: grid}
 output: {dir: out}
 """ % (key, data_csv, "regression" if key == "ridge" else "classification", model_block,
        metric_block))
+    return spec
+
+
+def sweep_row(key, title, data_csv, param, values, metrics, rtol, peer_args):
+    work = os.path.join(SCRATCH, "run_" + key)
+    spec = sweep_spec(key, data_csv, work)
     # First run ingests; the timed runs reuse the shards (--fresh discards only the journal).
     wall0, err0, _ = run_hyperfold(spec, 2, work, args=("--fresh",))
     n_rows, t_ing = ingest_seconds(err0)
@@ -403,21 +421,15 @@ def row_ridge(data):
     n, p = SIZES["ridge"]
     return sweep_row(
         "ridge", "ridge sweep, %d alphas x 5 folds, %dx%d, 2 ranks" % (len(RIDGE_ALPHAS), n, p),
-        data["ridge"],
-        "  type: ridge\n  params:\n    alpha: [%s]" % ", ".join(repr(a) for a in RIDGE_ALPHAS),
-        "objective: {metric: r2, report: [rmse]}", "alpha", RIDGE_ALPHAS, ["r2", "rmse"], 1e-8, {})
+        data["ridge"], "alpha", RIDGE_ALPHAS, ["r2", "rmse"], 1e-8, {})
 
 
 def row_logistic(data):
     n, p = SIZES["logistic"]
-    max_iter, tol = 1000, 1e-4
     return sweep_row(
         "logistic", "logistic sweep, %d C x 5 strat. folds, %dx%d, 2 ranks" % (
-            len(LOGISTIC_CS), n, p), data["logistic"],
-        "  type: logistic_regression\n  params:\n    C: [%s]\n    max_iter: %d\n    tol: %r" % (
-            ", ".join(repr(c) for c in LOGISTIC_CS), max_iter, tol),
-        "objective: {metric: roc_auc, report: [log_loss]}", "C", LOGISTIC_CS,
-        ["roc_auc", "log_loss"], 1e-4, {"max_iter": max_iter, "tol": tol})
+            len(LOGISTIC_CS), n, p), data["logistic"], "C", LOGISTIC_CS,
+        ["roc_auc", "log_loss"], 1e-4, {"max_iter": LOGISTIC_MAX_ITER, "tol": LOGISTIC_TOL})
 
 
 def row_ingest(data):
