@@ -1,6 +1,7 @@
 /* journal.h - the durable record of finished tasks in a run directory (journal.jsonl).
  *
- * Line 1 is a header naming the job spec (SHA-256), the data (manifest fingerprint) and the number
+ * Line 1 is a header naming the sweep (a SHA-256 of the spec settings that decide the tasks and
+ * their scores), the data (manifest fingerprint) and the number
  * of tasks; every further line is one finished task, exactly the JSON of hf_task_result_to_json.
  * Lines are written with one write() each as tasks finish, and fsync'ed at most every 100 ms and
  * when the journal is closed, so a crashed process loses nothing it wrote and a crashed machine at
@@ -13,7 +14,7 @@
 typedef struct hf_journal hf_journal;
 
 typedef struct hf_journal_id {
-    const char *spec_sha256;
+    const char *spec_sha256; /* the sweep's identity (coordinator/run.c sweep_hash) */
     const char *data_fingerprint;
     size_t n_tasks;
 } hf_journal_id;

@@ -252,6 +252,53 @@ out:
     return result;
 }
 
+/* The identity of a sweep for its journal: SHA-256 of what decides its tasks and their scores (the
+ * data settings, the splits, the model, every trial's parameters, the metrics), and nothing else,
+ * so that a changed output.upload, s3 endpoint, slurm or parallel section still resumes. */
+static int sweep_hash(const hf_spec *spec, const hf_trial *trials, size_t n_trials,
+                      const char *const *metrics, size_t n_metrics, char out[65])
+{
+    json_t *o = json_object();
+    json_t *d = json_object();
+    json_object_set_new(d, "source", json_string(spec->data.source));
+    json_object_set_new(d, "target", json_string(spec->data.target));
+    json_object_set_new(d, "task", json_integer(spec->data.task));
+    json_object_set_new(d, "skip_bad_rows", json_integer(spec->data.skip_bad_rows));
+    json_object_set_new(o, "data", d);
+    json_t *cv = json_object();
+    json_object_set_new(cv, "folds", json_integer(spec->cv.folds));
+    json_object_set_new(cv, "strategy", json_integer(spec->cv.strategy));
+    json_object_set_new(cv, "seed", json_integer((json_int_t)spec->cv.seed));
+    json_object_set_new(cv, "repeats", json_integer(spec->cv.repeats));
+    json_object_set_new(cv, "holdout", json_real(spec->cv.holdout));
+    json_object_set_new(cv, "fold_column",
+                        spec->cv.fold_column ? json_string(spec->cv.fold_column) : json_null());
+    json_object_set_new(cv, "group_column",
+                        spec->cv.group_column ? json_string(spec->cv.group_column) : json_null());
+    json_object_set_new(cv, "order_column",
+                        spec->cv.order_column ? json_string(spec->cv.order_column) : json_null());
+    json_object_set_new(o, "cv", cv);
+    json_object_set_new(o, "model", json_string(spec->model_type));
+    json_t *m = json_array();
+    for (size_t i = 0; i < n_metrics; i++)
+        json_array_append_new(m, json_string(metrics[i]));
+    json_object_set_new(o, "metrics", m);
+    json_t *t = json_array();
+    for (size_t i = 0; i < n_trials; i++) {
+        char *p = hf_trial_params_json(spec, &trials[i]);
+        json_array_append_new(t, json_string(p ? p : ""));
+        free(p);
+    }
+    json_object_set_new(o, "trials", t);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (!text)
+        return hf_error(HF_ENOMEM, "out of memory hashing the sweep");
+    int rc = hf_sha256_hex(text, strlen(text), out);
+    free(text);
+    return rc;
+}
+
 /* Collective. With parallel.ranks_per_task > 1, splits the world into groups of that many
  * consecutive ranks and forms each group's BLACS grid once, for every task it will run. */
 static int make_groups(hf_comm *world, const hf_spec *spec, hf_comm **group_comm, hf_group **group)
@@ -448,10 +495,13 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     result = st.done ? hf_sweep_init(&st.sweep, n_trials, folds->n_splits, metrics, n_metrics)
                      : HF_ENOMEM;
     if (result >= 0 && rank == 0) {
-        hf_journal_id jid = {.spec_sha256 = spec->sha256,
+        char sweep_id[65];
+        result = sweep_hash(spec, trials, n_trials, metrics, n_metrics, sweep_id);
+        hf_journal_id jid = {.spec_sha256 = sweep_id,
                              .data_fingerprint = hf_manifest_fingerprint(manifest),
                              .n_tasks = tasks.n_tasks};
-        result = hf_journal_open(journal_path, &jid, on_journal_line, &st, &st.journal);
+        if (result >= 0)
+            result = hf_journal_open(journal_path, &jid, on_journal_line, &st, &st.journal);
         st.done_at_start = st.sweep.tasks_done;
         if (result >= 0 && !quiet) {
             if (st.done_at_start)

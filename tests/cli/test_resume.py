@@ -137,6 +137,14 @@ ck.check(len(tasks) == n_tasks and len(set(tasks)) == n_tasks, "kill9: journal h
 ck.check(hftest.comparable(hftest.load_results(os.path.join(d, "out", "sweep"))) == expected,
          "kill9: results equal the uninterrupted run")
 
+# Settings that do not change the sweep (slurm, parallel, comments) keep the journal: nothing reruns.
+hftest.write(os.path.join(d, "job.yaml"), SPEC % (work, 40, 3) + "# a comment\nslurm: {time: '01:00:00'}\n")
+hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d)
+r = hftest.load_results(os.path.join(d, "out", "sweep"))
+ck.check(r["timing"]["resumed_tasks"] == n_tasks, "a slurm section does not invalidate the journal (%s resumed)" % r["timing"]["resumed_tasks"])
+tasks = journal_tasks(d)
+ck.check(len(tasks) == n_tasks and len(set(tasks)) == n_tasks, "still every task exactly once")
+
 # A journal of another spec is refused, clearly, and left untouched.
 hftest.write(os.path.join(d, "job.yaml"), SPEC % (work, 40, 4))
 before = open(os.path.join(d, "out", "sweep", "journal.jsonl")).read()
