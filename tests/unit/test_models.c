@@ -347,8 +347,10 @@ static void run_logistic(size_t K, int fit_intercept, double C)
     assert_int_equal(hf_model_logistic_regression.fit(&d, pv, 1, &m), HF_OK);
     assert_int_equal(m->n_outputs, K);
     assert_true(m->n_iter >= 1);
-    /* The gradient at the solution is ~0 relative to the gradient at the start (W = 0): the
-     * achievable floor is set by the rounding of f in the line search (1e-7 relative here). */
+    /* The gradient at the solution is small relative to the gradient at the start (W = 0). The
+     * fit stops as scikit-learn's does, also on scipy's relative-decrease test (ftol 2.2e-9), so
+     * the remaining gradient is 1e-5..2e-3 of the initial one here; a wrong gradient or a
+     * failed line search leaves it of the order of the initial one. */
     hf_fitted *zero = hf_fitted_new(&hf_model_logistic_regression, p, K, 2);
     assert_non_null(hf_fitted_array(zero, 0, "coef", K == 2 ? 1 : K, p));
     assert_non_null(hf_fitted_array(zero, 1, "intercept", 1, K == 2 ? 1 : K));
@@ -356,7 +358,7 @@ static void run_logistic(size_t K, int fit_intercept, double C)
     hf_fitted_free(zero);
     double gmax = logistic_grad_max(X, y, n, p, K, C, m, fit_intercept);
     assert_true(g0 > 1.0);
-    assert_true(gmax <= 1e-6 * g0);
+    assert_true(gmax <= 1e-2 * g0);
     double *P = malloc(n * K * sizeof *P);
     assert_int_equal(hf_model_logistic_regression.predict(m, X, n, p, P), HF_OK);
     for (size_t i = 0; i < n; i++) {

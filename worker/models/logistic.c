@@ -10,8 +10,10 @@
  * so that `tol` has scikit-learn's meaning: the fit stops when max_j |df/dx_j| <= tol (the
  * max-abs projected gradient, scipy's pgtol; there are no bounds, so projected = plain gradient).
  * Mapping onto liblbfgs: its own gradient test (||g|| < epsilon max(1,||x||)) and delta test are
- * disabled (epsilon = 0, past = 0); the progress callback computes max |g| after every iteration
- * and stops the run when it is <= tol. max_iterations = max_iter and m = 10 (scipy's maxcor).
+ * disabled (epsilon = 0, past = 0); the progress callback applies scipy's two tests after every
+ * iteration, as scikit-learn's lbfgs solver gets them: max |g| <= tol (pgtol), or a relative
+ * decrease of f of at most FTOL (scipy's default ftol). max_iterations = max_iter and m = 10
+ * (scipy's maxcor).
  * Reaching max_iter, or a line search that cannot make progress at machine precision, is not an
  * error: the last accepted point is returned and n_iter records the iterations used. A non-finite
  * loss (NaN/Inf in the data, overflow) is HF_ENUM.
@@ -55,7 +57,12 @@ typedef struct logit_problem {
     int nonfinite; /* set when a loss evaluation was not finite */
     int converged; /* set by the progress callback */
     int n_iter;    /* iterations done (from the progress callback) */
+    double f_prev; /* objective at the previous iterate (scipy's relative-decrease test) */
 } logit_problem;
+
+/* scipy's L-BFGS-B default ftol (factr 1e7 times the machine epsilon), which scikit-learn keeps:
+ * the run also stops when (f_prev - f) / max(|f_prev|, |f|, 1) <= FTOL. */
+#define FTOL 2.220446049250313e-09
 
 /* Line-search failures after which the last accepted point is kept. */
 static int is_line_search_stop(int ret)
@@ -179,7 +186,6 @@ static int cb_progress(void *instance, const lbfgsfloatval_t *x, const lbfgsfloa
 {
     logit_problem *pr = instance;
     (void)x;
-    (void)fx;
     (void)xnorm;
     (void)gnorm;
     (void)step;
@@ -189,6 +195,12 @@ static int cb_progress(void *instance, const lbfgsfloatval_t *x, const lbfgsfloa
         pr->converged = 1;
         return 1;
     }
+    double scale = fmax(fmax(fabs(pr->f_prev), fabs(fx)), 1.0);
+    if ((pr->f_prev - fx) / scale <= FTOL) {
+        pr->converged = 1;
+        return 1;
+    }
+    pr->f_prev = fx;
     return 0;
 }
 
@@ -245,6 +257,7 @@ static int fit_one(const hf_fit_data *d, const int *y, const hf_value *params, d
     memset(x, 0, nvar * sizeof *x);
     /* scipy's L-BFGS-B also tests the starting point before the first iteration. */
     double f0 = logit_eval(&pr, x, g);
+    pr.f_prev = f0;
     if (!isfinite(f0) || !isfinite(max_abs(g, nvar))) {
         result = hf_error(HF_ENUM,
                           "logistic_regression: the loss is not finite at the start (NaN or Inf "
