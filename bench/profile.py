@@ -28,7 +28,10 @@ def perf_top(files):
         for line in p.stdout.splitlines():
             m = re.match(r"\s*([0-9.]+)%\s+(\d+)\s+(\S+)\s+\[[.k]\]\s+(.*)$", line)
             if m:
-                key = (m.group(3), m.group(4).strip())
+                sym = re.sub(r"(\s+-)+\s*$", "", m.group(4)).strip()
+                if re.match(r"0x[0-9a-f]+$", sym):
+                    sym = "(no symbol: stripped code of %s)" % m.group(3)
+                key = (m.group(3), sym)
                 counts[key] = counts.get(key, 0) + int(m.group(2))
                 total += int(m.group(2))
     rows = sorted(counts.items(), key=lambda kv: -kv[1])
