@@ -41,7 +41,7 @@ SIZES = {
     "logistic": (10000, 50) if QUICK else (100000, 50),
     "ingest_mb": 100 if QUICK else 1024,
     "ingest_p": 20,
-    "sched": (1500, 20),        # small data: one task is about 1 ms of compute
+    "sched": (2500, 20),        # small data: one task is about 1 ms of compute
     "sched_trials": 200 if QUICK else 2000,   # x 5 folds = tasks
     "eff": (10000, 20),
     "eff_trials": 40 if QUICK else 200,
