@@ -13,7 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <zlib.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define READ_BLOCK ((size_t)8 << 20)
 
@@ -343,39 +348,161 @@ void hf_csv_stream_close(hf_csv_stream *s)
         memset(s, 0, sizeof *s);
 }
 
+/* ---- in-memory buffers -------------------------------------------------------------------- */
+
+#define TAIL_BLOCK ((size_t)64 << 10)
+
+struct hf_csv_buffer {
+    hf_source *src;
+    const char *data; /* the bytes from pos */
+    size_t len;
+    uint64_t pos;
+    char *owned; /* data when read (not mapped) */
+    void *map;   /* the mapping when mapped */
+    size_t map_len;
+    size_t next_block; /* size of the next tail read */
+    int complete;      /* 1: holds every byte up to the end of the source */
+};
+
+int hf_csv_buffer_open(hf_source *src, uint64_t begin, uint64_t end, hf_csv_buffer **out)
+{
+    int result = HF_OK;
+    hf_csv_buffer *b = hf_calloc(1, sizeof *b);
+    *out = NULL;
+    if (!b)
+        return HF_ENOMEM;
+    b->src = src;
+    b->pos = begin;
+    b->next_block = TAIL_BLOCK;
+    if (begin >= src->size) {
+        b->data = "";
+        b->complete = 1;
+        goto out;
+    }
+    result = hf_source_map(src, begin, &b->data, &b->len, &b->map, &b->map_len);
+    if (result < 0)
+        goto out;
+    if (result == 1) {
+        result = HF_OK;
+        b->complete = 1;
+        goto out;
+    }
+    if (end > src->size)
+        end = src->size;
+    size_t want = end > begin ? (size_t)(end - begin) : 0, got = 0;
+    b->owned = hf_malloc(want ? want : 1);
+    if (!b->owned) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    result = hf_source_read_at(src, begin, b->owned, want, &got);
+    if (result >= 0 && got < want)
+        result = hf_error(HF_EIO,
+                          "%s: got %zu bytes at offset %llu, expected %zu (did the source change "
+                          "during the ingest?)",
+                          src->uri, got, (unsigned long long)begin, want);
+    if (result < 0)
+        goto out;
+    b->data = b->owned;
+    b->len = got;
+    b->complete = begin + got >= src->size;
+out:
+    if (result < 0) {
+        hf_csv_buffer_free(b);
+        return result;
+    }
+    *out = b;
+    return HF_OK;
+}
+
+/* Reads the next tail block after the held bytes (blocks of 64 KiB, doubling up to 8 MiB). */
+static int buffer_extend(hf_csv_buffer *b)
+{
+    if (b->complete)
+        return HF_OK;
+    uint64_t at = b->pos + b->len;
+    uint64_t left = b->src->size > at ? b->src->size - at : 0;
+    size_t want = left < b->next_block ? (size_t)left : b->next_block;
+    if (b->next_block < READ_BLOCK)
+        b->next_block *= 2;
+    char *nb = hf_realloc(b->owned, b->len + want + 1);
+    if (!nb)
+        return HF_ENOMEM;
+    b->owned = nb;
+    b->data = nb;
+    size_t got = 0;
+    int rc = hf_source_read_at(b->src, at, nb + b->len, want, &got);
+    if (rc < 0)
+        return rc;
+    b->len += got;
+    if (got == 0 || at + got >= b->src->size)
+        b->complete = 1;
+    return HF_OK;
+}
+
+const char *hf_csv_buffer_bytes(const hf_csv_buffer *b, uint64_t *pos, size_t *len)
+{
+    *pos = b->pos;
+    *len = b->len;
+    return b->data;
+}
+
+void hf_csv_buffer_free(hf_csv_buffer *b)
+{
+    if (!b)
+        return;
+    if (b->map)
+        munmap(b->map, b->map_len);
+    free(b->owned);
+    free(b);
+}
+
 /* ---- record reader ------------------------------------------------------------------------ */
 
 struct hf_csv_reader {
     hf_csv_stream stream;
-    char *buf;
-    size_t cap, len;  /* buffer capacity and filled bytes */
-    uint64_t buf_pos; /* absolute position of buf[0] */
-    size_t cur;       /* index of the next record start */
-    int64_t line;     /* line of buf[cur] */
+    hf_csv_buffer *source; /* buffer mode: the bytes (borrowed), else NULL */
+    const char *buf;       /* the bytes: mem (stream mode) or the buffer's */
+    char *mem;             /* stream mode: owned read buffer */
+    size_t cap, len;       /* stream mode capacity; bytes held */
+    uint64_t buf_pos;      /* absolute position of buf[0] */
+    size_t cur;            /* index of the next record start */
+    int64_t line;          /* line of buf[cur] */
     uint64_t end;
     int eof;
     int done;
 };
 
-/* Makes room and reads more bytes; keeps buf[cur..len). Sets eof when the stream is exhausted. */
+/* Makes more bytes available after buf[len); keeps buf[cur..len) (stream mode moves it to the
+ * front, buffer mode keeps every index). Sets eof when the bytes are exhausted. */
 static int reader_fill(hf_csv_reader *r)
 {
+    if (r->source) {
+        int rc = buffer_extend(r->source);
+        if (rc < 0)
+            return rc;
+        r->buf = r->source->data;
+        r->len = r->source->len;
+        r->eof = r->source->complete;
+        return HF_OK;
+    }
     if (r->cur > 0) {
-        memmove(r->buf, r->buf + r->cur, r->len - r->cur);
+        memmove(r->mem, r->mem + r->cur, r->len - r->cur);
         r->buf_pos += r->cur;
         r->len -= r->cur;
         r->cur = 0;
     }
     if (r->len == r->cap) {
         size_t nc = r->cap * 2;
-        char *nb = hf_realloc(r->buf, nc);
+        char *nb = hf_realloc(r->mem, nc);
         if (!nb)
             return HF_ENOMEM;
+        r->mem = nb;
         r->buf = nb;
         r->cap = nc;
     }
     size_t got = 0;
-    int rc = r->stream.read(r->stream.ctx, r->buf + r->len, r->cap - r->len, &got);
+    int rc = r->stream.read(r->stream.ctx, r->mem + r->len, r->cap - r->len, &got);
     if (rc < 0)
         return rc;
     if (got == 0)
@@ -418,6 +545,58 @@ static int scan_newline(const char *buf, size_t len, size_t *i, int *q, int64_t 
     return 0;
 }
 
+/* Moves the reader to the first record that starts after a '\n' outside quotes found from
+ * buf[i] on (quote state q at buf[i]). */
+static int seek_first_record(hf_csv_reader *r, size_t i, int q)
+{
+    int64_t inner = 0;
+    for (;;) {
+        if (scan_newline(r->buf, r->len, &i, &q, &inner)) {
+            r->line += inner + 1;
+            r->cur = i + 1;
+            return HF_OK;
+        }
+        if (r->eof) {
+            r->done = 1;
+            return HF_OK;
+        }
+        /* Nothing before i is needed. */
+        r->line += inner;
+        inner = 0;
+        r->cur = i;
+        int rc = reader_fill(r);
+        if (rc < 0)
+            return rc;
+        i = r->cur;
+    }
+}
+
+/* Positions a reader whose bytes start at range->begin - 1 (or at begin with from_begin). */
+static int reader_start(hf_csv_reader *r, const hf_csv_range *range)
+{
+    r->end = range->end;
+    r->line = range->line;
+    if (range->at_record_start)
+        return HF_OK;
+    if (range->from_begin)
+        return seek_first_record(r, 0, range->in_quote);
+    /* The bytes start at begin - 1: find the first record that starts at or after begin. */
+    while (r->len < 1 && !r->eof) {
+        int rc = reader_fill(r);
+        if (rc < 0)
+            return rc;
+    }
+    if (r->len < 1) {
+        r->done = 1;
+        return HF_OK;
+    }
+    if (r->buf[0] == '\n' && !range->in_quote) {
+        r->cur = 1;
+        return HF_OK;
+    }
+    return seek_first_record(r, 1, range->in_quote);
+}
+
 int hf_csv_reader_open(hf_csv_stream stream, const hf_csv_range *range, hf_csv_reader **out)
 {
     int result = HF_OK;
@@ -431,62 +610,41 @@ int hf_csv_reader_open(hf_csv_stream stream, const hf_csv_range *range, hf_csv_r
     r->cap = range->block ? range->block : READ_BLOCK;
     if (r->cap < 16)
         r->cap = 16;
-    r->buf = hf_malloc(r->cap);
-    if (!r->buf) {
+    r->mem = hf_malloc(r->cap);
+    r->buf = r->mem;
+    if (!r->mem) {
         result = HF_ENOMEM;
         goto out;
     }
-    r->end = range->end;
-    r->line = range->line;
-    if (range->at_record_start) {
-        r->buf_pos = range->begin;
-        *out = r;
-        return HF_OK;
-    }
-    /* The stream starts at begin - 1: find the first record that starts at or after begin. */
-    r->buf_pos = range->begin - 1;
-    while (r->len < 1 && !r->eof) {
-        result = reader_fill(r);
-        if (result < 0)
-            goto out;
-    }
-    if (r->len < 1) {
-        r->done = 1;
-        *out = r;
-        return HF_OK;
-    }
-    if (r->buf[0] == '\n' && !range->in_quote) {
-        r->cur = 1;
-        *out = r;
-        return HF_OK;
-    }
-    size_t i = 1;
-    int q = range->in_quote;
-    int64_t inner = 0;
-    for (;;) {
-        if (scan_newline(r->buf, r->len, &i, &q, &inner)) {
-            r->line += inner + 1;
-            r->cur = i + 1;
-            break;
-        }
-        if (r->eof) {
-            r->done = 1;
-            break;
-        }
-        /* Nothing before i is needed: drop it. */
-        r->line += inner;
-        inner = 0;
-        r->cur = i;
-        result = reader_fill(r);
-        if (result < 0)
-            goto out;
-        i = 0;
+    r->buf_pos = range->at_record_start || range->from_begin ? range->begin : range->begin - 1;
+    result = reader_start(r, range);
+out:
+    if (result < 0) {
+        hf_csv_reader_free(r);
+        return result;
     }
     *out = r;
-out:
-    if (result < 0)
+    return HF_OK;
+}
+
+int hf_csv_reader_open_buffer(hf_csv_buffer *b, const hf_csv_range *range, hf_csv_reader **out)
+{
+    hf_csv_reader *r = hf_calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r)
+        return HF_ENOMEM;
+    r->source = b;
+    r->buf = b->data;
+    r->len = b->len;
+    r->buf_pos = b->pos;
+    r->eof = b->complete;
+    int result = reader_start(r, range);
+    if (result < 0) {
         hf_csv_reader_free(r);
-    return result;
+        return result;
+    }
+    *out = r;
+    return HF_OK;
 }
 
 int hf_csv_reader_next(hf_csv_reader *r, hf_csv_record *rec)
@@ -530,6 +688,21 @@ int hf_csv_reader_next(hf_csv_reader *r, hf_csv_record *rec)
     }
 }
 
+int hf_csv_reader_peek(hf_csv_reader *r, const char **p, size_t *avail)
+{
+    if (r->done || r->buf_pos + r->cur >= r->end)
+        return 0;
+    *p = r->buf + r->cur;
+    *avail = r->len - r->cur;
+    return 1;
+}
+
+void hf_csv_reader_skip_line(hf_csv_reader *r, size_t n)
+{
+    r->cur += n;
+    r->line++;
+}
+
 uint64_t hf_csv_reader_pos(const hf_csv_reader *r)
 {
     return r->buf_pos + r->cur;
@@ -550,19 +723,35 @@ void hf_csv_reader_free(hf_csv_reader *r)
     if (!r)
         return;
     hf_csv_stream_close(&r->stream);
-    free(r->buf);
+    free(r->mem);
     free(r);
 }
 
 void hf_csv_count(const char *buf, size_t len, int64_t *quotes, int64_t *newlines)
 {
-    /* memchr is vectorised by glibc: much faster than a byte loop for sparse characters. */
     int64_t q = 0, n = 0;
-    const char *end = buf + len;
-    for (const char *p = memchr(buf, '\n', len); p; p = memchr(p + 1, '\n', (size_t)(end - p - 1)))
-        n++;
-    for (const char *p = memchr(buf, '"', len); p; p = memchr(p + 1, '"', (size_t)(end - p - 1)))
-        q++;
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* Byte-wise counters (a compare gives -1 per match), folded into 64-bit sums with SAD before
+     * they can overflow: one pass over the bytes for both characters. */
+    const __m128i vq = _mm_set1_epi8('"'), vn = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (i + 16 <= len) {
+        __m128i cq = zero, cn = zero;
+        size_t stop = len - i >= 255 * 16 ? i + 255 * 16 : i + (len - i) / 16 * 16;
+        for (; i < stop; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + i));
+            cq = _mm_sub_epi8(cq, _mm_cmpeq_epi8(v, vq));
+            cn = _mm_sub_epi8(cn, _mm_cmpeq_epi8(v, vn));
+        }
+        __m128i sq = _mm_sad_epu8(cq, zero), sn = _mm_sad_epu8(cn, zero);
+        q += _mm_cvtsi128_si32(sq) + _mm_cvtsi128_si32(_mm_srli_si128(sq, 8));
+        n += _mm_cvtsi128_si32(sn) + _mm_cvtsi128_si32(_mm_srli_si128(sn, 8));
+    }
+#endif
+    for (; i < len; i++) {
+        q += buf[i] == '"';
+        n += buf[i] == '\n';
+    }
     *quotes = q;
     *newlines = n;
 }
@@ -852,6 +1041,104 @@ int hf_csv_parse_double(const char *p, size_t len, double *out)
     }
     *out = neg ? -v : v;
     return 1;
+}
+
+/* Parses a plain decimal number at s ([+-]digits[.digits][(e|E)[+-]digits], at least one digit)
+ * and returns the byte after it, or NULL if s does not start with one. The value is exact: the
+ * Clinger fast path, else hf_csv_parse_double on the number's bytes. */
+static inline const char *plain_number(const char *s, const char *end, double *out)
+{
+    const char *q = s;
+    int neg = 0;
+    if (q < end && (*q == '-' || *q == '+')) {
+        neg = *q == '-';
+        q++;
+    }
+    uint64_t m = 0;
+    const char *d0 = q;
+    while (q < end && (unsigned)(*q - '0') < 10u) {
+        m = m * 10 + (uint64_t)(*q - '0');
+        q++;
+    }
+    size_t nd = (size_t)(q - d0), fd = 0;
+    if (q < end && *q == '.') {
+        const char *f0 = ++q;
+        while (q < end && (unsigned)(*q - '0') < 10u) {
+            m = m * 10 + (uint64_t)(*q - '0');
+            q++;
+        }
+        fd = (size_t)(q - f0);
+        nd += fd;
+    }
+    if (nd == 0)
+        return NULL;
+    int64_t e10 = -(int64_t)fd;
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        q++;
+        int eneg = 0;
+        if (q < end && (*q == '+' || *q == '-')) {
+            eneg = *q == '-';
+            q++;
+        }
+        if (q >= end || (unsigned)(*q - '0') >= 10u)
+            return NULL;
+        int64_t ev = 0;
+        while (q < end && (unsigned)(*q - '0') < 10u) {
+            if (ev < 100000)
+                ev = ev * 10 + (*q - '0');
+            q++;
+        }
+        e10 += eneg ? -ev : ev;
+    }
+    /* At most 19 digits (leading zeros included) cannot overflow m. */
+    if (nd <= 19 && m <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
+        double v = (double)m;
+        if (e10 < 0)
+            v /= pow10_exact[-e10];
+        else
+            v *= pow10_exact[e10];
+        *out = neg ? -v : v;
+        return q;
+    }
+    return hf_csv_parse_double(s, (size_t)(q - s), out) ? q : NULL;
+}
+
+size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols, const int *slot,
+                          int empty_na, double *row)
+{
+    const char *s = p, *end = p + avail;
+    if (avail == 0 || *p == '\n' || *p == '\r' || ncols == 0)
+        return 0;
+    for (size_t j = 0; j < ncols; j++) {
+        int k = slot[j];
+        if (k < 0) {
+            while (s < end && *s != delim && *s != '\n') {
+                if (*s == '"')
+                    return 0;
+                s++;
+            }
+        } else if (s < end && (*s == delim || *s == '\n' || *s == '\r')) {
+            if (!empty_na)
+                return 0;
+            row[k] = NAN;
+        } else {
+            s = plain_number(s, end, &row[k]);
+            if (!s)
+                return 0;
+        }
+        if (j + 1 < ncols) {
+            if (s >= end || *s != delim)
+                return 0;
+            s++;
+        } else if (s < end && *s == '\n') {
+            s++;
+        } else if (s + 1 < end && s[0] == '\r' && s[1] == '\n') {
+            s += 2;
+        } else {
+            return 0;
+        }
+    }
+    return (size_t)(s - p);
 }
 
 int hf_csv_parse_bool(const char *p, size_t len)

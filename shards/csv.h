@@ -45,6 +45,9 @@ typedef struct hf_csv_range {
     int64_t line;        /* 1-based line number of the byte at begin */
     size_t block;        /* read size in bytes (the buffer grows past it for long records);
                             0 = 8 MiB */
+    int from_begin;      /* with at_record_start = 0: the bytes start at begin (not begin - 1)
+                            and the byte before begin is known not to end a record, so the first
+                            record start is searched from begin (hf_csv_reader_open_buffer) */
 } hf_csv_range;
 
 typedef struct hf_csv_reader hf_csv_reader;
@@ -69,8 +72,54 @@ int64_t hf_csv_reader_line(const hf_csv_reader *r);
 void hf_csv_reader_set_end(hf_csv_reader *r, uint64_t end);
 void hf_csv_reader_free(hf_csv_reader *r);
 
-/* Counts '"' and '\n' bytes of a buffer (the per-rank summary that is prefix-summed). */
+/* Counts '"' and '\n' bytes of a buffer (the per-rank summary that is prefix-summed) in one
+ * vectorised pass. */
 void hf_csv_count(const char *buf, size_t len, int64_t *quotes, int64_t *newlines);
+
+/* A part's bytes held in memory for every pass over them: a read-only mapping of a local file,
+ * or one ranged read of another source, grown on demand for the tail of the last record. */
+typedef struct hf_csv_buffer hf_csv_buffer;
+
+/* Makes the bytes [begin, end) of `src` (borrowed: must outlive the buffer) available in memory.
+ * A local file is mapped (MAP_PRIVATE, read-only, MADV_SEQUENTIAL) from begin to the end of the
+ * file, so reading past end costs nothing; any other source is read with ONE hf_source_read_at of
+ * exactly [begin, end), and the bytes after end are read only when a reader needs them (blocks of
+ * 64 KiB, doubling). *out: free with hf_csv_buffer_free. Not collective. */
+int hf_csv_buffer_open(hf_source *src, uint64_t begin, uint64_t end, hf_csv_buffer **out);
+/* The bytes held now (borrowed; valid until the buffer grows or is freed): *pos is the source
+ * offset of the first one, *len how many. */
+const char *hf_csv_buffer_bytes(const hf_csv_buffer *b, uint64_t *pos, size_t *len);
+/* Frees the buffer (unmaps or frees its memory); NULL is ignored. */
+void hf_csv_buffer_free(hf_csv_buffer *b);
+/* Creates a reader over the bytes of `b` (borrowed: must outlive the reader; records point into
+ * it, so nothing is copied). range->begin must be the buffer's first byte, or the byte after it
+ * with at_record_start = 0 and from_begin = 0. Not collective. */
+int hf_csv_reader_open_buffer(hf_csv_buffer *b, const hf_csv_range *range, hf_csv_reader **out);
+
+/* Maps a local file source read-only from `offset` to its end (defined in source.c, which owns
+ * the file descriptor). Returns 1 with *data, *len set and *map, *map_len the whole mapping (for
+ * munmap), 0 if the source is not a local file (nothing mapped) or empty past offset, < 0 on an
+ * error. A file truncated while mapped raises SIGBUS on access. Not collective. */
+int hf_source_map(hf_source *s, uint64_t offset, const char **data, size_t *len, void **map,
+                  size_t *map_len);
+
+/* The unread bytes from the next record start, for hf_csv_fast_record: returns 1 with *p and
+ * *avail set (borrowed until the next reader call), 0 when the range is finished. */
+int hf_csv_reader_peek(hf_csv_reader *r, const char **p, size_t *avail);
+/* Consumes `n` bytes holding one complete single-line record (its line end included), after
+ * hf_csv_fast_record accepted them. */
+void hf_csv_reader_skip_line(hf_csv_reader *r, size_t n);
+
+/* Fast path for the common record: one unquoted line of exactly `ncols` fields separated by
+ * `delim` in which every field j with slot[j] >= 0 is a plain decimal number
+ * ([+-]digits[.digits][(e|E)[+-]digits], no blanks, no words) or, when empty_na is 1, empty.
+ * Stores each such field's value in row[slot[j]] (empty: NaN; exactly as hf_csv_parse_double).
+ * p points at a record start with `avail` readable bytes; the line end ("\n" or "\r\n") must lie
+ * within them. Returns the bytes consumed including the line end, or 0 when the record needs the
+ * general reader (quotes, text, blanks, another field count, a blank line, no line end in avail);
+ * row is then partly written. */
+size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols, const int *slot,
+                          int empty_na, double *row);
 
 /* One field of a split record. */
 typedef struct hf_csv_field {

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BLOCK ((size_t)8 << 20)
+#define HEADER_BLOCK ((size_t)64 << 10)
 
 static char *const default_na[] = {"", "NA", "NaN", "null", "?"};
 
@@ -48,6 +48,9 @@ typedef struct item {
     uint64_t begin, end;
     int in_quote;
     int64_t line;
+    int at_record_start; /* range items: a record starts at begin */
+    hf_source *src;      /* plain parts: the open source and its bytes in memory, kept for */
+    hf_csv_buffer *buf;  /* every pass (NULL until the first pass opens them) */
 } item;
 
 /* Growable string arena with per-row offsets (-1 = missing). */
@@ -106,6 +109,13 @@ typedef struct ctx {
     size_t pass2_rej;
     hf_csv_fields fields;
     const char *cur_file;
+    /* the fast path for all-number records (hf_csv_fast_record) */
+    int fast;          /* 1: try it in pass 1 / predict */
+    int fast_empty_na; /* "" is an NA token */
+    int all_not_bool;  /* every slot's not_bool flag is set */
+    int *check_slot;   /* slots of non-feature columns (checked after a fast parse) */
+    int *check_role;   /* their roles */
+    size_t n_check;
 } ctx;
 
 /* ---- small helpers ------------------------------------------------------------------------- */
@@ -383,7 +393,8 @@ static int read_global_header(ctx *c)
     char nb[1024];
     const part *p = &c->parts[0];
     const char *file = part_name(p, nb, sizeof nb);
-    hf_csv_range rg = {.begin = 0, .end = UINT64_MAX, .at_record_start = 1, .line = 1};
+    hf_csv_range rg = {
+        .begin = 0, .end = UINT64_MAX, .at_record_start = 1, .line = 1, .block = HEADER_BLOCK};
     int rc = open_part_stream(c, p, 0, &src, &st);
     if (rc < 0)
         return rc;
@@ -504,49 +515,74 @@ static int plan_items(ctx *c, item **items, size_t *n_items)
         uint64_t b = c->data_start + span * (uint64_t)c->rank / (uint64_t)c->size;
         uint64_t e = c->data_start + span * (uint64_t)(c->rank + 1) / (uint64_t)c->size;
         int64_t counts[2] = {0, 0};
-        char *buf = NULL;
+        char last = 0;
         hf_source *src = NULL;
+        hf_csv_buffer *buf = NULL;
+        char *all = NULL;
+        size_t *lens = NULL;
+        /* The range is read once (mapped, or one ranged read) and kept for every pass. Only the
+         * ranks before the last count: the exscan never uses the last rank's counts. */
         if (e > b) {
             rc = hf_source_open(c->parts[0].uri, c->opts, &src);
-            buf = rc >= 0 ? hf_malloc(BLOCK) : NULL;
-            if (rc >= 0 && !buf)
-                rc = HF_ENOMEM;
-            for (uint64_t off = b; rc >= 0 && off < e;) {
-                size_t want = e - off < BLOCK ? (size_t)(e - off) : BLOCK, got = 0;
-                rc = hf_source_read_at(src, off, buf, want, &got);
-                if (rc >= 0 && got < want)
+            if (rc >= 0)
+                rc = hf_csv_buffer_open(src, b, e, &buf);
+            if (rc >= 0) {
+                uint64_t pos;
+                size_t len;
+                const char *bytes = hf_csv_buffer_bytes(buf, &pos, &len);
+                if (len < e - b)
                     rc = hf_error(HF_EIO,
-                                  "%s: got %zu bytes at offset %llu, expected %zu (did "
-                                  "the file change during the ingest?)",
-                                  c->parts[0].uri, got, (unsigned long long)off, want);
-                if (rc < 0)
-                    break;
-                int64_t q, nl;
-                hf_csv_count(buf, got, &q, &nl);
-                counts[0] += q;
-                counts[1] += nl;
-                off += got;
+                                  "%s: got %zu bytes at offset %llu, expected %llu (did the file "
+                                  "change during the ingest?)",
+                                  c->parts[0].uri, len, (unsigned long long)b,
+                                  (unsigned long long)(e - b));
+                else if (c->rank + 1 < c->size)
+                    hf_csv_count(bytes, (size_t)(e - b), &counts[0], &counts[1]);
+                if (rc >= 0)
+                    last = bytes[e - b - 1];
             }
         }
-        free(buf);
-        hf_source_close(&src);
         rc = agree(c, rc);
         if (rc >= 0)
             rc = hf_comm_exscan_sum_i64(c->comm, counts, 2);
-        if (rc < 0)
+        /* The byte before the range (the last byte of the nearest non-empty range before it)
+         * says whether a record starts at b; it comes from that rank, not from the source. */
+        if (rc >= 0)
+            rc = hf_comm_allgather_blob(c->comm, &last, e > b ? 1 : 0, &all, &lens);
+        int prev_nl = 0;
+        if (rc >= 0) {
+            size_t at = 0;
+            for (int r = 0; r < c->rank; r++) {
+                if (lens[r] > 0)
+                    prev_nl = all[at] == '\n';
+                at += lens[r];
+            }
+        }
+        free(all);
+        free(lens);
+        if (rc >= 0 && e > b) {
+            *items = hf_calloc(1, sizeof **items);
+            if (!*items)
+                rc = HF_ENOMEM;
+        }
+        if (rc < 0) {
+            hf_csv_buffer_free(buf);
+            hf_source_close(&src);
             return rc;
+        }
         if (c->rank == 0)
             counts[0] = counts[1] = 0;
         if (e > b) {
-            *items = hf_calloc(1, sizeof **items);
-            if (!*items)
-                return HF_ENOMEM;
+            int in_quote = (int)(counts[0] & 1);
             (*items)[0] = (item){.part = 0,
                                  .whole = 0,
                                  .begin = b,
                                  .end = e,
-                                 .in_quote = (int)(counts[0] & 1),
-                                 .line = c->data_line + counts[1]};
+                                 .in_quote = in_quote,
+                                 .line = c->data_line + counts[1],
+                                 .at_record_start = b == c->data_start || (prev_nl && !in_quote),
+                                 .src = src,
+                                 .buf = buf};
             *n_items = 1;
         }
         return HF_OK;
@@ -846,30 +882,165 @@ static int handle_record_pass2(ctx *c, const hf_csv_record *rec)
     return 0;
 }
 
-/* Parses this rank's items, calling the handler of the current mode for every record. */
-static int parse_items(ctx *c, const item *items, size_t n_items)
+/* Pass 1 / predict fast path: the record at the reader's position if hf_csv_fast_record takes it
+ * and the non-feature columns pass their checks. Returns 1 if consumed, 0 if the general path
+ * must handle the record, < 0 on ENOMEM. */
+static int fast_record(ctx *c, hf_csv_reader *r)
 {
+    const char *p;
+    size_t avail;
+    if (!hf_csv_reader_peek(r, &p, &avail))
+        return 0;
+    size_t ns = c->nslots ? c->nslots : 1;
+    int rc = grow((void **)&c->cells, &c->cap_cells, (c->nrows + 1) * ns, sizeof *c->cells);
+    if (rc >= 0)
+        rc = grow((void **)&c->ord, &c->cap_ord, c->nrows + 1, sizeof *c->ord);
+    if (rc < 0)
+        return rc;
+    double *row = c->cells + c->nrows * c->nslots;
+    size_t used = hf_csv_fast_record(p, avail, c->delim, c->ncols, c->slot, c->fast_empty_na, row);
+    if (used == 0)
+        return 0;
+    /* Values from digits are never NaN: a NaN is an empty (missing) field. */
+    for (size_t k = 0; k < c->n_check; k++) {
+        double v = row[c->check_slot[k]];
+        if (isnan(v))
+            return 0;
+        if (c->check_role[k] == ROLE_FOLD && (v != floor(v) || fabs(v) > 1e15))
+            return 0;
+    }
+    if (c->mode == MODE_PASS1 && !c->all_not_bool) {
+        int all = 1;
+        for (size_t s = 0; s < c->nslots; s++) {
+            if (!isnan(row[s]))
+                c->not_bool[s] = 1;
+            all &= c->not_bool[s] != 0;
+        }
+        c->all_not_bool = all;
+    }
+    hf_csv_reader_skip_line(r, used);
+    c->ord[c->nrows] = c->nrec;
+    c->nrows++;
+    return 1;
+}
+
+/* Decides whether the fast path applies: pass 1 without boolean-forced columns, or prediction
+ * with numeric features only; and no NA token that reads as a plain number. */
+static int setup_fast(ctx *c)
+{
+    c->fast = 0;
+    c->n_check = 0;
+    c->fast_empty_na = 0;
+    if (c->mode == MODE_PASS2)
+        return HF_OK;
+    for (size_t j = 0; j < c->ncols; j++) {
+        if (c->slot[j] < 0)
+            continue;
+        if (c->mode == MODE_PASS1 && c->forced[j] == HF_COL_BOOLEAN)
+            return HF_OK;
+        if (c->mode == MODE_PREDICT && c->fixed->features[c->feat_of_col[j]].type != HF_COL_NUMERIC)
+            return HF_OK;
+    }
+    for (size_t i = 0; i < c->n_na; i++) {
+        size_t n = strlen(c->na[i]);
+        char *t = hf_malloc(n + 2);
+        int zero = 0;
+        double v;
+        if (!t)
+            return HF_ENOMEM;
+        memcpy(t, c->na[i], n);
+        t[n] = '\n';
+        size_t used = n > 0 ? hf_csv_fast_record(t, n + 1, c->delim, 1, &zero, 0, &v) : 0;
+        free(t);
+        if (used > 0)
+            return HF_OK; /* an NA token that looks like a number: every value needs is_na */
+        if (n == 0)
+            c->fast_empty_na = 1;
+    }
+    free(c->check_slot);
+    free(c->check_role);
+    c->check_slot = hf_calloc(c->ncols + 1, sizeof *c->check_slot);
+    c->check_role = hf_calloc(c->ncols + 1, sizeof *c->check_role);
+    if (!c->check_slot || !c->check_role)
+        return HF_ENOMEM;
+    for (size_t j = 0; c->mode == MODE_PASS1 && j < c->ncols; j++) {
+        if (c->slot[j] < 0 || c->role[j] == ROLE_FEATURE)
+            continue;
+        c->check_slot[c->n_check] = c->slot[j];
+        c->check_role[c->n_check++] = c->role[j];
+    }
+    c->fast = 1;
+    c->all_not_bool = 0;
+    return HF_OK;
+}
+
+/* Opens a reader over an item: plain parts through their in-memory buffer (opened on the first
+ * pass, kept in the item for the next), compressed parts through a stream. */
+static int open_item_reader(ctx *c, item *it, hf_source **src, hf_csv_reader **r)
+{
+    const part *p = &c->parts[it->part];
+    hf_csv_range rg = {.begin = it->whole ? 0 : it->begin,
+                       .end = it->end,
+                       .at_record_start = it->whole || it->at_record_start,
+                       .in_quote = it->in_quote,
+                       .line = it->line,
+                       .from_begin = !it->whole && !it->at_record_start};
     int rc = HF_OK;
+    *src = NULL;
+    *r = NULL;
+    if (p->kind == PART_PLAIN) {
+        if (!it->buf) {
+            rc = hf_source_open(p->uri, c->opts, &it->src);
+            if (rc >= 0)
+                rc = hf_csv_buffer_open(it->src, 0, it->src->size, &it->buf);
+            if (rc < 0)
+                return rc;
+        }
+        return hf_csv_reader_open_buffer(it->buf, &rg, r);
+    }
+    hf_csv_stream st;
+    rg.from_begin = 0;
+    rc = open_part_stream(c, p, 0, src, &st);
+    if (rc >= 0)
+        rc = hf_csv_reader_open(st, &rg, r);
+    if (rc < 0)
+        hf_source_close(src);
+    return rc;
+}
+
+/* Releases the in-memory bytes of the items (after their last pass). */
+static void release_items(item *items, size_t n_items)
+{
+    for (size_t k = 0; items && k < n_items; k++) {
+        hf_csv_buffer_free(items[k].buf);
+        items[k].buf = NULL;
+        hf_source_close(&items[k].src);
+    }
+}
+
+static void free_items(item *items, size_t n_items)
+{
+    release_items(items, n_items);
+    free(items);
+}
+
+/* Parses this rank's items, calling the handler of the current mode for every record. */
+static int parse_items(ctx *c, item *items, size_t n_items)
+{
+    int rc = setup_fast(c);
     c->nrec = 0;
     for (size_t k = 0; rc >= 0 && k < n_items; k++) {
-        const item *it = &items[k];
+        item *it = &items[k];
         const part *p = &c->parts[it->part];
         char nb[1024];
         hf_source *src = NULL;
-        hf_csv_stream st;
         hf_csv_reader *r = NULL;
         hf_csv_record rec;
         c->cur_file = part_name(p, nb, sizeof nb);
-        hf_csv_range rg = {.begin = it->whole ? 0 : it->begin,
-                           .end = it->end,
-                           .at_record_start = it->whole || it->begin == c->data_start,
-                           .in_quote = it->in_quote,
-                           .line = it->line};
-        rc = open_part_stream(c, p, rg.at_record_start ? rg.begin : rg.begin - 1, &src, &st);
+        rc = open_item_reader(c, it, &src, &r);
         if (rc < 0)
             break;
-        rc = hf_csv_reader_open(st, &rg, &r);
-        if (rc >= 0 && it->whole) {
+        if (it->whole) {
             /* Each part starts with the same header as part 0. */
             rc = hf_csv_reader_next(r, &rec);
             if (rc == 0)
@@ -892,6 +1063,15 @@ static int parse_items(ctx *c, const item *items, size_t n_items)
             free_strv(names, n);
         }
         while (rc >= 0) {
+            if (c->fast) {
+                rc = fast_record(c, r);
+                if (rc < 0)
+                    break;
+                if (rc > 0) {
+                    c->nrec++;
+                    continue;
+                }
+            }
             rc = hf_csv_reader_next(r, &rec);
             if (rc <= 0)
                 break;
@@ -1155,6 +1335,8 @@ static void ctx_free(ctx *c)
     free(c->rejects);
     free(c->text_slot);
     free(c->kind);
+    free(c->check_slot);
+    free(c->check_role);
     if (c->arenas) {
         for (size_t i = 0; i < c->ncols; i++) {
             free(c->arenas[i].buf);
@@ -1446,6 +1628,8 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
             goto out;
         }
     }
+    /* The source bytes are not read again: unmap / free them before the shards are built. */
+    release_items(items, n_items);
     /* Text slots: global dictionaries, then codes. */
     for (size_t s = 0; s < ns && rc >= 0; s++) {
         if (!c->text_slot[s])
@@ -1667,7 +1851,7 @@ out:
     free_strv(tmp_paths, n_shards);
     if (X == c->cells)
         X = NULL;
-    free(items);
+    free_items(items, n_items);
     free(y);
     free(order);
     free(fold);
@@ -1931,7 +2115,7 @@ int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *sche
     }
 out:
     hf_dataset_free(d);
-    free(items);
+    free_items(items, n_items);
     ctx_free(&c);
     return rc;
 }

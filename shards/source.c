@@ -4,6 +4,7 @@
  * through weak declarations so that hfcore links before those files exist; opening such a URI then
  * fails with a clear message instead of a link error. */
 #include "source.h"
+#include "csv.h"
 #include "../common/hf.h"
 
 #include <dirent.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,6 +176,32 @@ out:
     if (result < 0)
         file_close(&f->base);
     return result;
+}
+
+int hf_source_map(hf_source *s, uint64_t offset, const char **data, size_t *len, void **map,
+                  size_t *map_len)
+{
+    *data = NULL;
+    *len = 0;
+    *map = NULL;
+    *map_len = 0;
+    if (s->vt != &file_vtable || offset >= s->size)
+        return 0;
+    file_source *f = (file_source *)s;
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t base = offset - offset % (uint64_t)(page > 0 ? page : 4096);
+    size_t n = (size_t)(s->size - base);
+    void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, f->fd, (off_t)base);
+    if (m == MAP_FAILED)
+        return hf_error(HF_EIO, "mapping %s at offset %llu: %s", s->uri, (unsigned long long)base,
+                        strerror(errno));
+    /* Advice only: a failure changes nothing but the read-ahead. */
+    (void)posix_madvise(m, n, POSIX_MADV_SEQUENTIAL);
+    *map = m;
+    *map_len = n;
+    *data = (const char *)m + (offset - base);
+    *len = (size_t)(s->size - offset);
+    return 1;
 }
 
 static int name_cmp(const void *a, const void *b)
