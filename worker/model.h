@@ -68,6 +68,10 @@ typedef struct hf_model_ops {
     /* Optional: 1 if two parameter sets may be fitted in one call and share work (ridge: equal
      * except alpha). NULL = never share. */
     int (*can_share)(const hf_value *a, const hf_value *b);
+    /* Most trials one fit call takes (0 = the default, 64). Sharing saves work, smaller batches
+     * spread a sweep over more ranks: ridge shares a decomposition and takes many, logistic
+     * regression shares only a warm start and takes a few. */
+    size_t max_batch;
     /* Optional: refuses, before the sweep starts, a task that would not fit in memory_per_rank
      * bytes per rank (0 = no limit) on `group` (worker/group.h; NULL = one rank): n training rows,
      * p features, up to n_trials trials in one fit call. NULL = no check. */
