@@ -429,6 +429,140 @@ out:
     return result;
 }
 
+/* The datasets of one shard file, in the order they are created. */
+#define SHARD_DSETS 6
+
+/* Independent write of this rank's rows of one dataset (nothing when it has none). */
+static int write_rows(const char *path, hid_t d, hid_t dxpl, hid_t type, const hf_shard_slab *s,
+                      size_t cols, int rank2, const void *data)
+{
+    int result = HF_OK;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    if (s->count == 0 || (rank2 && cols == 0) || !data)
+        return HF_OK;
+    hsize_t start[2] = {(hsize_t)s->offset, 0};
+    hsize_t count[2] = {(hsize_t)s->count, (hsize_t)cols};
+    fspace = H5Dget_space(d);
+    mspace = H5Screate_simple(rank2 ? 2 : 1, count, NULL);
+    if (fspace < 0 || mspace < 0 ||
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+        H5Dwrite(d, type, mspace, fspace, dxpl, data) < 0)
+        result = h5_fail(path, "write");
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    return result;
+}
+
+/* Collective: creates the files paths[0..n) and their datasets, then every rank writes its rows
+ * of every file with independent transfers (so ranks write different files at the same time),
+ * then the files are closed. The bytes are those hf_shard_write gives (early allocation: the
+ * layout is fixed at creation). */
+static int write_batch(hf_comm *comm, char *const *paths, const hf_shard_slab *slabs, size_t n)
+{
+    int result = HF_OK;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    hid_t *files = hf_malloc((n ? n : 1) * sizeof *files);
+    hid_t *dsets = hf_malloc((n ? n : 1) * SHARD_DSETS * sizeof *dsets);
+    size_t n_open = 0;
+    if (!files || !dsets) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n * SHARD_DSETS; i++)
+        dsets[i] = H5I_INVALID_HID;
+    if (fapl < 0 || dxpl < 0) {
+        result = h5_fail(paths[0], "property list create");
+        goto out;
+    }
+    if (H5Pset_fapl_mpio(fapl, hf_comm_mpi(comm), MPI_INFO_NULL) < 0 ||
+        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT) < 0) {
+        result = h5_fail(paths[0], "MPI-IO setup");
+        goto out;
+    }
+    /* Metadata: every rank makes the same sequence of collective calls. */
+    for (size_t i = 0; i < n; i++) {
+        const hf_shard_slab *s = &slabs[i];
+        files[i] = H5Fcreate(paths[i], H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (files[i] < 0) {
+            result = h5_fail(paths[i], "file create");
+            goto out;
+        }
+        n_open++;
+        hid_t *d = dsets + i * SHARD_DSETS;
+        d[0] = create_dataset(files[i], "X", H5T_NATIVE_DOUBLE, s->shard_rows, s->n_features, 1);
+        d[1] = create_dataset(files[i], "y", H5T_NATIVE_DOUBLE, s->shard_rows, 1, 0);
+        d[2] = create_dataset(files[i], "row", H5T_NATIVE_INT64, s->shard_rows, 1, 0);
+        if (s->has_fold)
+            d[3] = create_dataset(files[i], "fold", H5T_NATIVE_INT64, s->shard_rows, 1, 0);
+        if (s->has_group)
+            d[4] = create_dataset(files[i], "group", H5T_NATIVE_INT64, s->shard_rows, 1, 0);
+        if (s->has_order)
+            d[5] = create_dataset(files[i], "order", H5T_NATIVE_DOUBLE, s->shard_rows, 1, 0);
+        if (d[0] < 0 || d[1] < 0 || d[2] < 0 || (s->has_fold && d[3] < 0) ||
+            (s->has_group && d[4] < 0) || (s->has_order && d[5] < 0)) {
+            result = h5_fail(paths[i], "dataset create");
+            goto out;
+        }
+    }
+    /* Raw data: independent, so no rank waits for another between files. */
+    for (size_t i = 0; result >= 0 && i < n; i++) {
+        const hf_shard_slab *s = &slabs[i];
+        hid_t *d = dsets + i * SHARD_DSETS;
+        result = write_rows(paths[i], d[0], dxpl, H5T_NATIVE_DOUBLE, s, s->n_features, 1, s->X);
+        if (result >= 0)
+            result = write_rows(paths[i], d[1], dxpl, H5T_NATIVE_DOUBLE, s, 1, 0, s->y);
+        if (result >= 0)
+            result = write_rows(paths[i], d[2], dxpl, H5T_NATIVE_INT64, s, 1, 0, s->row);
+        if (result >= 0 && s->has_fold)
+            result = write_rows(paths[i], d[3], dxpl, H5T_NATIVE_INT64, s, 1, 0, s->fold);
+        if (result >= 0 && s->has_group)
+            result = write_rows(paths[i], d[4], dxpl, H5T_NATIVE_INT64, s, 1, 0, s->group);
+        if (result >= 0 && s->has_order)
+            result = write_rows(paths[i], d[5], dxpl, H5T_NATIVE_DOUBLE, s, 1, 0, s->order);
+    }
+out:
+    /* Closing is collective: every rank closes every file it created, whatever happened. */
+    for (size_t i = 0; i < n_open; i++) {
+        for (size_t k = 0; k < SHARD_DSETS; k++)
+            if (dsets[i * SHARD_DSETS + k] >= 0 && H5Dclose(dsets[i * SHARD_DSETS + k]) < 0 &&
+                result == HF_OK)
+                result = h5_fail(paths[i], "dataset close");
+        if (H5Fclose(files[i]) < 0 && result == HF_OK)
+            result = h5_fail(paths[i], "file close");
+    }
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
+    free(files);
+    free(dsets);
+    return result;
+}
+
+/* Collective. Writes the shard files paths[0..n) (slabs[i]: this rank's rows of file i) in
+ * batches of at most 64 open files; see write_batch. Declared in ingest.c until partition.h gains
+ * it. */
+int hf_shard_write_all(hf_comm *comm, char *const *paths, const hf_shard_slab *slabs, size_t n);
+
+int hf_shard_write_all(hf_comm *comm, char *const *paths, const hf_shard_slab *slabs, size_t n)
+{
+    int result = HF_OK;
+    for (size_t at = 0; at < n; at += 64) {
+        size_t k = n - at < 64 ? n - at : 64;
+        int rc = write_batch(comm, paths + at, slabs + at, k);
+        if (rc < 0 && result == HF_OK)
+            result = rc;
+        /* Every rank must take part in every batch's collective calls: share the outcome. */
+        result = hf_comm_check(comm, result);
+        if (result < 0)
+            break;
+    }
+    return result;
+}
+
 /* Reads rows [first, first + count) of dataset `name` (rank 1 or 2) into dst. */
 static int read_rows(const char *path, hid_t file, const char *name, hid_t type, int64_t first,
                      int64_t count, size_t cols, int rank2, void *dst)
