@@ -12,6 +12,7 @@
 #include "../common/value.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Parameter metadata: drives validation of model.params and the docs. */
 typedef struct hf_param_def {
@@ -44,11 +45,14 @@ typedef struct hf_fitted {
 
 /* The training rows of one task, already preprocessed into a dense design matrix. */
 typedef struct hf_fit_data {
-    const double *X; /* n x p row-major */
+    const double *X; /* n x p row-major; or, with rows, the whole table (any number of rows) */
     size_t n, p;
     const double *y;  /* regression target, or class index 0..n_classes-1 */
     size_t n_classes; /* 0 for regression */
     void *group;      /* parallel context for distributed models (worker/group.h), NULL = 1 rank */
+    /* NULL, or training row i is X + rows[i] * p (models that set accepts_rows only: it spares a
+     * copy of the training rows). */
+    const int64_t *rows;
 } hf_fit_data;
 
 typedef struct hf_model_ops {
@@ -72,6 +76,8 @@ typedef struct hf_model_ops {
      * spread a sweep over more ranks: ridge shares a decomposition and takes many, logistic
      * regression shares only a warm start and takes a few. */
     size_t max_batch;
+    /* 1 if fit reads the training rows through hf_fit_data.rows (no copy of them is made). */
+    int accepts_rows;
     /* Optional: refuses, before the sweep starts, a task that would not fit in memory_per_rank
      * bytes per rank (0 = no limit) on `group` (worker/group.h; NULL = one rank): n training rows,
      * p features, up to n_trials trials in one fit call. NULL = no check. */

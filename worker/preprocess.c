@@ -1152,3 +1152,20 @@ out:
     hf_prep_free(p);
     return result;
 }
+
+int hf_prep_is_copy(const hf_prep *p, const double *X, const int64_t *rows, size_t n)
+{
+    if (!p->identity || p->pca_k > 0 || p->n_outputs != p->n_features)
+        return 0;
+    for (size_t j = 0; j < p->n_features; j++)
+        if (p->f[j].center != 0.0 || p->f[j].scale != 1.0)
+            return 0;
+    const size_t q = p->n_features;
+    for (size_t i = 0; i < n; i++) {
+        const double *row = X + (size_t)(rows ? rows[i] : (int64_t)i) * q;
+        for (size_t j = 0; j < q; j++)
+            if (isnan(row[j]))
+                return 0;
+    }
+    return 1;
+}

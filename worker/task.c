@@ -250,13 +250,19 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     if (result < 0)
         goto out;
     c->q = hf_prep_n_outputs(c->prep);
-    c->Xtr = hf_malloc((sp->n_train ? sp->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
+    /* When preprocessing would only copy the training rows and the model reads rows in place,
+     * no copy of them is made (Xtr stays NULL): the data is held once per rank. */
+    int in_place =
+        ctx->model->accepts_rows && hf_prep_is_copy(c->prep, d->X, sp->train, sp->n_train);
+    if (!in_place)
+        c->Xtr = hf_malloc((sp->n_train ? sp->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
     c->Xva = hf_malloc((sp->n_valid ? sp->n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
-    if (!c->Xtr || !c->Xva) {
+    if ((!in_place && !c->Xtr) || !c->Xva) {
         result = HF_ENOMEM;
         goto out;
     }
-    if ((result = hf_prep_transform(c->prep, d->X, sp->train, sp->n_train, c->Xtr)) < 0 ||
+    if ((!in_place &&
+         (result = hf_prep_transform(c->prep, d->X, sp->train, sp->n_train, c->Xtr)) < 0) ||
         (result = hf_prep_transform(c->prep, d->X, sp->valid, sp->n_valid, c->Xva)) < 0 ||
         (result = gather_y(d, sp->train, sp->n_train, &c->ytr)) < 0 ||
         (result = gather_y(d, sp->valid, sp->n_valid, &c->yva)) < 0)
@@ -278,7 +284,8 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
     const hf_model_ops *model = ctx->model;
     size_t n_classes =
         ctx->data->schema->task == HF_TASK_CLASSIFICATION ? ctx->data->schema->n_classes : 0;
-    hf_fit_data fd = {.X = c->Xtr,
+    hf_fit_data fd = {.X = c->Xtr ? c->Xtr : ctx->data->X,
+                      .rows = c->Xtr ? NULL : sp->train,
                       .n = sp->n_train,
                       .p = c->q,
                       .y = c->ytr,
@@ -534,15 +541,20 @@ int hf_fit_pipeline(const hf_spec *spec, const hf_dataset *d, const hf_model_ops
         (result = hf_prep_fit(&cfg, d->schema, d->X, rows, n, prep)) < 0)
         goto out;
     size_t q = hf_prep_n_outputs(*prep);
-    X = hf_malloc((n ? n : 1) * (q ? q : 1) * sizeof *X);
-    if (!X) {
-        result = HF_ENOMEM;
-        goto out;
+    int in_place = model->accepts_rows && hf_prep_is_copy(*prep, d->X, rows, n);
+    if (!in_place) {
+        X = hf_malloc((n ? n : 1) * (q ? q : 1) * sizeof *X);
+        if (!X) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        if ((result = hf_prep_transform(*prep, d->X, rows, n, X)) < 0)
+            goto out;
     }
-    if ((result = hf_prep_transform(*prep, d->X, rows, n, X)) < 0 ||
-        (result = gather_y(d, rows, n, &y)) < 0)
+    if ((result = gather_y(d, rows, n, &y)) < 0)
         goto out;
-    hf_fit_data fd = {.X = X,
+    hf_fit_data fd = {.X = in_place ? d->X : X,
+                      .rows = in_place ? rows : NULL,
                       .n = n,
                       .p = q,
                       .y = y,

@@ -127,7 +127,7 @@ static size_t make_calls(call *calls)
 static int run_call(hf_group *g, const call *c, const data *d, double *coef, double *icpt,
                     double *pred)
 {
-    hf_fit_data fd = {d->X, d->n, d->p, d->y, 0, g};
+    hf_fit_data fd = {.X = d->X, .n = d->n, .p = d->p, .y = d->y, .n_classes = 0, .group = g};
     const hf_value *pp[MAX_T];
     hf_fitted *out[MAX_T] = {0};
     for (size_t t = 0; t < c->n_trials; t++)

@@ -132,7 +132,7 @@ typedef struct call {
 static int run_call(hf_group *g, const call *c, const double *X, const double *y, const double *Xt,
                     double *pred, double *dual)
 {
-    hf_fit_data d = {X, N, P, y, 0, g};
+    hf_fit_data d = {.X = X, .n = N, .p = P, .y = y, .n_classes = 0, .group = g};
     const hf_value *pp[MAX_T];
     hf_fitted *out[MAX_T] = {0};
     int rc;
@@ -225,7 +225,7 @@ static void self_test(hf_comm *world)
 
     /* Classification targets are refused. */
     {
-        hf_fit_data d = {X, N, P, y, 2, NULL};
+        hf_fit_data d = {.X = X, .n = N, .p = P, .y = y, .n_classes = 2, .group = NULL};
         const hf_value *pp[1] = {calls[1].params[0]};
         hf_fitted *out[1] = {NULL};
         hf_error_clear();
@@ -267,7 +267,7 @@ static void self_test(hf_comm *world)
         /* Memory refusal through the model: two 50x50 matrices do not fit in 1 KiB. */
         hf_group_set_memory_limit(g, 1024);
         {
-            hf_fit_data d = {X, N, P, y, 0, g};
+            hf_fit_data d = {.X = X, .n = N, .p = P, .y = y, .n_classes = 0, .group = g};
             const hf_value *pp[3] = {calls[0].params[0], calls[0].params[1], calls[0].params[2]};
             hf_fitted *out[3] = {NULL, NULL, NULL};
             hf_error_clear();
@@ -385,7 +385,7 @@ static int file_mode(hf_comm *world, const char *input)
         result = HF_ENOMEM;
         goto out;
     }
-    hf_fit_data d = {data, n, p, data + n * p, 0, g};
+    hf_fit_data d = {.X = data, .n = n, .p = p, .y = data + n * p, .n_classes = 0, .group = g};
     hf_dist_factor_stats_reset();
     result = hf_comm_barrier(world);
     if (result != HF_OK)

@@ -57,15 +57,10 @@ static void shared_free(ridge_shared *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Not collective: the Gram matrix G = X^T X (upper triangle, BLAS-3 dsyrk), X^T y and the
- * eigendecomposition of G (LAPACKE dsyevd) on the calling rank. V (p x p, row-major, eigenvectors
- * in columns) receives G and then its eigenvectors. */
-static int gram_eigh_local(const double *X, const double *y, size_t n, size_t p, double *V,
-                           double *lam, double *xty)
+/* Not collective: the eigendecomposition of the Gram matrix held (upper triangle) in V, which
+ * receives its eigenvectors in columns (row-major); lam the eigenvalues (LAPACKE dsyevd). */
+static int eigh_local(double *V, size_t p, double *lam)
 {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)n, 1.0, X, (int)p, 0.0, V,
-                (int)p);
-    cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)p, 1.0, X, (int)p, y, 1, 0.0, xty, 1);
     lapack_int info =
         LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)p, V, (lapack_int)p, lam);
     if (info != 0)
@@ -108,6 +103,44 @@ out:
     return result;
 }
 
+/* Rows gathered and centred per BLAS call when the Gram matrix is formed in blocks. */
+#define GRAM_BLOCK_ROWS 2048
+
+static const double *train_row(const hf_fit_data *d, size_t i)
+{
+    return d->X + (size_t)(d->rows ? d->rows[i] : (int64_t)i) * d->p;
+}
+
+/* Not collective. The Gram matrix of the centred training rows (upper triangle into V) and
+ * Xc^T yc, formed block by block: each block of rows is gathered and centred into a small buffer
+ * and added with dsyrk, so no centred copy of the training data is ever made (and with
+ * hf_fit_data.rows, no copy of the training rows either). */
+static int gram_blocked(const hf_fit_data *d, const double *xmean, const double *yc, double *V,
+                        double *xty)
+{
+    const size_t n = d->n, p = d->p;
+    size_t rows = n < GRAM_BLOCK_ROWS ? n : GRAM_BLOCK_ROWS;
+    double *buf = hf_malloc((rows ? rows : 1) * p * sizeof *buf);
+    if (!buf)
+        return HF_ENOMEM;
+    memset(xty, 0, p * sizeof *xty);
+    for (size_t lo = 0; lo < n; lo += GRAM_BLOCK_ROWS) {
+        size_t m = n - lo < GRAM_BLOCK_ROWS ? n - lo : GRAM_BLOCK_ROWS;
+        for (size_t i = 0; i < m; i++) {
+            const double *row = train_row(d, lo + i);
+            double *b = buf + i * p;
+            for (size_t j = 0; j < p; j++)
+                b[j] = row[j] - xmean[j];
+        }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)m, 1.0, buf, (int)p,
+                    lo == 0 ? 0.0 : 1.0, V, (int)p);
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)p, 1.0, buf, (int)p, yc + lo, 1, 1.0,
+                    xty, 1);
+    }
+    free(buf);
+    return HF_OK;
+}
+
 /* Builds the Gram matrix of the (centred) training data and its eigendecomposition (collective
  * over d->group when it has several ranks). */
 static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s)
@@ -130,40 +163,42 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
         goto out;
     }
     memcpy(yc, d->y, n * sizeof *yc);
-    const double *Xuse = d->X;
     if (fit_intercept) {
-        /* Column means with a BLAS-2 call: xmean = X^T 1 / n. */
+        for (size_t i = 0; i < n; i++) {
+            const double *row = train_row(d, i);
+            for (size_t j = 0; j < p; j++)
+                s->xmean[j] += row[j];
+        }
+        for (size_t j = 0; j < p; j++)
+            s->xmean[j] /= (double)n;
+        double ysum = 0.0;
+        for (size_t i = 0; i < n; i++)
+            ysum += d->y[i];
+        s->ymean = ysum / (double)n;
+        for (size_t i = 0; i < n; i++)
+            yc[i] = d->y[i] - s->ymean;
+    }
+    if (p == 0)
+        goto out;
+    const hf_group *g = d->group;
+    if (hf_dist_is_parallel(g)) {
+        /* The group kernels take contiguous row slices: centre a copy. */
         Xc = hf_malloc(n * p * sizeof *Xc + 1);
         if (!Xc) {
             result = HF_ENOMEM;
             goto out;
         }
-        double *ones = yc; /* reuse yc as the ones vector before it holds y */
-        for (size_t i = 0; i < n; i++)
-            ones[i] = 1.0;
-        if (p > 0)
-            cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)p, 1.0 / (double)n, d->X, (int)p,
-                        ones, 1, 0.0, s->xmean, 1);
-        double ysum = 0.0;
-        for (size_t i = 0; i < n; i++)
-            ysum += d->y[i];
-        s->ymean = ysum / (double)n;
         for (size_t i = 0; i < n; i++) {
-            const double *row = d->X + i * p;
-            double *crow = Xc + i * p;
+            const double *row = train_row(d, i);
             for (size_t j = 0; j < p; j++)
-                crow[j] = row[j] - s->xmean[j];
-            yc[i] = d->y[i] - s->ymean;
+                Xc[i * p + j] = row[j] - s->xmean[j];
         }
-        Xuse = Xc;
+        result = gram_eigh_group(g, Xc, yc, n, p, s->V, s->lam, xty);
+    } else {
+        result = gram_blocked(d, s->xmean, yc, s->V, xty);
+        if (result >= 0)
+            result = eigh_local(s->V, p, s->lam);
     }
-    if (p == 0)
-        goto out;
-    const hf_group *g = d->group;
-    if (hf_dist_is_parallel(g))
-        result = gram_eigh_group(g, Xuse, yc, n, p, s->V, s->lam, xty);
-    else
-        result = gram_eigh_local(Xuse, yc, n, p, s->V, s->lam, xty);
     if (result < 0)
         goto out;
     /* z = V^T Xc^T yc */
@@ -314,4 +349,5 @@ const hf_model_ops hf_model_ridge = {
     .fit = ridge_fit,
     .predict = ridge_predict,
     .can_share = ridge_can_share,
+    .accepts_rows = 1,
 };
