@@ -390,7 +390,7 @@ int hf_csv_buffer_open(hf_source *src, uint64_t begin, uint64_t end, hf_csv_buff
     if (end > src->size)
         end = src->size;
     size_t want = end > begin ? (size_t)(end - begin) : 0, got = 0;
-    b->owned = hf_malloc(want ? want : 1);
+    b->owned = hf_calloc(1, want + HF_CSV_PAD);
     if (!b->owned) {
         result = HF_ENOMEM;
         goto out;
@@ -425,7 +425,7 @@ static int buffer_extend(hf_csv_buffer *b)
     size_t want = left < b->next_block ? (size_t)left : b->next_block;
     if (b->next_block < READ_BLOCK)
         b->next_block *= 2;
-    char *nb = hf_realloc(b->owned, b->len + want + 1);
+    char *nb = hf_realloc(b->owned, b->len + want + HF_CSV_PAD);
     if (!nb)
         return HF_ENOMEM;
     b->owned = nb;
@@ -435,6 +435,7 @@ static int buffer_extend(hf_csv_buffer *b)
     if (rc < 0)
         return rc;
     b->len += got;
+    memset(nb + b->len, 0, HF_CSV_PAD);
     if (got == 0 || at + got >= b->src->size)
         b->complete = 1;
     return HF_OK;
@@ -494,7 +495,7 @@ static int reader_fill(hf_csv_reader *r)
     }
     if (r->len == r->cap) {
         size_t nc = r->cap * 2;
-        char *nb = hf_realloc(r->mem, nc);
+        char *nb = hf_realloc(r->mem, nc + HF_CSV_PAD);
         if (!nb)
             return HF_ENOMEM;
         r->mem = nb;
@@ -508,6 +509,7 @@ static int reader_fill(hf_csv_reader *r)
     if (got == 0)
         r->eof = 1;
     r->len += got;
+    r->mem[r->len] = '\0';
     return HF_OK;
 }
 
@@ -610,7 +612,7 @@ int hf_csv_reader_open(hf_csv_stream stream, const hf_csv_range *range, hf_csv_r
     r->cap = range->block ? range->block : READ_BLOCK;
     if (r->cap < 16)
         r->cap = 16;
-    r->mem = hf_malloc(r->cap);
+    r->mem = hf_calloc(1, r->cap + HF_CSV_PAD);
     r->buf = r->mem;
     if (!r->mem) {
         result = HF_ENOMEM;
@@ -1044,26 +1046,25 @@ int hf_csv_parse_double(const char *p, size_t len, double *out)
 }
 
 /* Parses a plain decimal number at s ([+-]digits[.digits][(e|E)[+-]digits], at least one digit)
- * and returns the byte after it, or NULL if s does not start with one. The value is exact: the
- * Clinger fast path, else hf_csv_parse_double on the number's bytes. */
-static inline const char *plain_number(const char *s, const char *end, double *out)
+ * and returns the byte after it, or NULL if s does not start with one. Every loop stops at a
+ * byte that is not part of a number, so the NUL after the bytes (HF_CSV_PAD) bounds it. The value
+ * is exact: the Clinger fast path, else hf_csv_parse_double on the number's bytes. */
+static inline const char *plain_number(const char *s, double *out)
 {
     const char *q = s;
-    int neg = 0;
-    if (q < end && (*q == '-' || *q == '+')) {
-        neg = *q == '-';
-        q++;
-    }
+    /* Branch-free sign: random signs would mispredict half of the time. */
+    uint64_t neg = *q == '-';
+    q += *q == '-' || *q == '+';
     uint64_t m = 0;
     const char *d0 = q;
-    while (q < end && (unsigned)(*q - '0') < 10u) {
+    while ((unsigned)(*q - '0') < 10u) {
         m = m * 10 + (uint64_t)(*q - '0');
         q++;
     }
     size_t nd = (size_t)(q - d0), fd = 0;
-    if (q < end && *q == '.') {
+    if (*q == '.') {
         const char *f0 = ++q;
-        while (q < end && (unsigned)(*q - '0') < 10u) {
+        while ((unsigned)(*q - '0') < 10u) {
             m = m * 10 + (uint64_t)(*q - '0');
             q++;
         }
@@ -1073,17 +1074,14 @@ static inline const char *plain_number(const char *s, const char *end, double *o
     if (nd == 0)
         return NULL;
     int64_t e10 = -(int64_t)fd;
-    if (q < end && (*q == 'e' || *q == 'E')) {
+    if (*q == 'e' || *q == 'E') {
         q++;
-        int eneg = 0;
-        if (q < end && (*q == '+' || *q == '-')) {
-            eneg = *q == '-';
-            q++;
-        }
-        if (q >= end || (unsigned)(*q - '0') >= 10u)
+        int eneg = *q == '-';
+        q += *q == '-' || *q == '+';
+        if ((unsigned)(*q - '0') >= 10u)
             return NULL;
         int64_t ev = 0;
-        while (q < end && (unsigned)(*q - '0') < 10u) {
+        while ((unsigned)(*q - '0') < 10u) {
             if (ev < 100000)
                 ev = ev * 10 + (*q - '0');
             q++;
@@ -1097,7 +1095,10 @@ static inline const char *plain_number(const char *s, const char *end, double *o
             v /= pow10_exact[-e10];
         else
             v *= pow10_exact[e10];
-        *out = neg ? -v : v;
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits |= neg << 63; /* v >= 0: setting the sign bit negates it (0 gives -0) */
+        memcpy(out, &bits, sizeof bits);
         return q;
     }
     return hf_csv_parse_double(s, (size_t)(q - s), out) ? q : NULL;
@@ -1106,39 +1107,40 @@ static inline const char *plain_number(const char *s, const char *end, double *o
 size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols, const int *slot,
                           int empty_na, double *row)
 {
+    /* p[avail] is a NUL (HF_CSV_PAD): every scan below stops there at the latest. A NUL inside
+     * the bytes stops it too, and the general reader takes that record. */
     const char *s = p, *end = p + avail;
     if (avail == 0 || *p == '\n' || *p == '\r' || ncols == 0)
         return 0;
     for (size_t j = 0; j < ncols; j++) {
         int k = slot[j];
         if (k < 0) {
-            while (s < end && *s != delim && *s != '\n') {
-                if (*s == '"')
-                    return 0;
+            while (*s != delim && *s != '\n' && *s != '"' && *s != '\0')
                 s++;
-            }
-        } else if (s < end && (*s == delim || *s == '\n' || *s == '\r')) {
+            if (*s == '"' || *s == '\0')
+                return 0;
+        } else if (*s == delim || *s == '\n' || *s == '\r') {
             if (!empty_na)
                 return 0;
             row[k] = NAN;
         } else {
-            s = plain_number(s, end, &row[k]);
+            s = plain_number(s, &row[k]);
             if (!s)
                 return 0;
         }
         if (j + 1 < ncols) {
-            if (s >= end || *s != delim)
+            if (*s != delim)
                 return 0;
             s++;
-        } else if (s < end && *s == '\n') {
+        } else if (*s == '\n') {
             s++;
-        } else if (s + 1 < end && s[0] == '\r' && s[1] == '\n') {
+        } else if (s[0] == '\r' && s[1] == '\n') {
             s += 2;
         } else {
             return 0;
         }
     }
-    return (size_t)(s - p);
+    return s <= end ? (size_t)(s - p) : 0;
 }
 
 int hf_csv_parse_bool(const char *p, size_t len)

@@ -76,6 +76,10 @@ void hf_csv_reader_free(hf_csv_reader *r);
  * vectorised pass. */
 void hf_csv_count(const char *buf, size_t len, int64_t *quotes, int64_t *newlines);
 
+/* Readable bytes after the data of a buffer, a mapping and a reader's bytes, the first of them a
+ * NUL: hf_csv_fast_record scans without bounds checks and stops there. */
+#define HF_CSV_PAD 64
+
 /* A part's bytes held in memory for every pass over them: a read-only mapping of a local file,
  * or one ranged read of another source, grown on demand for the tail of the last record. */
 typedef struct hf_csv_buffer hf_csv_buffer;
@@ -97,14 +101,16 @@ void hf_csv_buffer_free(hf_csv_buffer *b);
 int hf_csv_reader_open_buffer(hf_csv_buffer *b, const hf_csv_range *range, hf_csv_reader **out);
 
 /* Maps a local file source read-only from `offset` to its end (defined in source.c, which owns
- * the file descriptor). Returns 1 with *data, *len set and *map, *map_len the whole mapping (for
- * munmap), 0 if the source is not a local file (nothing mapped) or empty past offset, < 0 on an
- * error. A file truncated while mapped raises SIGBUS on access. Not collective. */
+ * the file descriptor), followed by at least one page of zeros (so HF_CSV_PAD holds). Returns 1
+ * with *data, *len set and *map, *map_len the whole mapping (for munmap), 0 if the source is not
+ * a local file (nothing mapped) or empty past offset, < 0 on an error. A file truncated while
+ * mapped raises SIGBUS on access. Not collective. */
 int hf_source_map(hf_source *s, uint64_t offset, const char **data, size_t *len, void **map,
                   size_t *map_len);
 
 /* The unread bytes from the next record start, for hf_csv_fast_record: returns 1 with *p and
- * *avail set (borrowed until the next reader call), 0 when the range is finished. */
+ * *avail set (borrowed until the next reader call; p[avail] is a NUL followed by more padding,
+ * see HF_CSV_PAD), 0 when the range is finished. */
 int hf_csv_reader_peek(hf_csv_reader *r, const char **p, size_t *avail);
 /* Consumes `n` bytes holding one complete single-line record (its line end included), after
  * hf_csv_fast_record accepted them. */
@@ -114,10 +120,10 @@ void hf_csv_reader_skip_line(hf_csv_reader *r, size_t n);
  * `delim` in which every field j with slot[j] >= 0 is a plain decimal number
  * ([+-]digits[.digits][(e|E)[+-]digits], no blanks, no words) or, when empty_na is 1, empty.
  * Stores each such field's value in row[slot[j]] (empty: NaN; exactly as hf_csv_parse_double).
- * p points at a record start with `avail` readable bytes; the line end ("\n" or "\r\n") must lie
- * within them. Returns the bytes consumed including the line end, or 0 when the record needs the
- * general reader (quotes, text, blanks, another field count, a blank line, no line end in avail);
- * row is then partly written. */
+ * p points at a record start with `avail` bytes followed by a NUL (HF_CSV_PAD); the line end
+ * ("\n" or "\r\n") must lie within them. Returns the bytes consumed including the line end, or 0
+ * when the record needs the general reader (quotes, text, blanks, another field count, a blank
+ * line, no line end in avail); row is then partly written. */
 size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols, const int *slot,
                           int empty_na, double *row);
 

@@ -3,6 +3,8 @@
  * The s3 and http(s) implementations live in s3.c / http.c (another module). They are referenced
  * through weak declarations so that hfcore links before those files exist; opening such a URI then
  * fails with a clear message instead of a link error. */
+/* MAP_ANONYMOUS */
+#define _DEFAULT_SOURCE
 #include "source.h"
 #include "csv.h"
 #include "../common/hf.h"
@@ -188,17 +190,26 @@ int hf_source_map(hf_source *s, uint64_t offset, const char **data, size_t *len,
     if (s->vt != &file_vtable || offset >= s->size)
         return 0;
     file_source *f = (file_source *)s;
-    long page = sysconf(_SC_PAGESIZE);
-    uint64_t base = offset - offset % (uint64_t)(page > 0 ? page : 4096);
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t page = ps > 0 ? (size_t)ps : 4096;
+    uint64_t base = offset - offset % page;
     size_t n = (size_t)(s->size - base);
-    void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, f->fd, (off_t)base);
+    /* Zero pages first, then the file over them: at least one zero page follows its end (the
+     * rest of its last page is zero too), so a scan that stops at a NUL stays in the mapping. */
+    size_t total = (n + page - 1) / page * page + page;
+    void *m = mmap(NULL, total, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
+        return hf_error(HF_EIO, "mapping %s (%zu bytes): %s", s->uri, total, strerror(errno));
+    if (mmap(m, n, PROT_READ, MAP_PRIVATE | MAP_FIXED, f->fd, (off_t)base) == MAP_FAILED) {
+        int e = errno;
+        munmap(m, total);
         return hf_error(HF_EIO, "mapping %s at offset %llu: %s", s->uri, (unsigned long long)base,
-                        strerror(errno));
+                        strerror(e));
+    }
     /* Advice only: a failure changes nothing but the read-ahead. */
     (void)posix_madvise(m, n, POSIX_MADV_SEQUENTIAL);
     *map = m;
-    *map_len = n;
+    *map_len = total;
     *data = (const char *)m + (offset - base);
     *len = (size_t)(s->size - offset);
     return 1;
