@@ -313,6 +313,59 @@ int hf_comm_recv(hf_comm *c, int src, int *from, int *tag, char **buf, size_t *l
     return HF_OK;
 }
 
+struct hf_comm_req {
+    MPI_Request req;
+    char *buf;
+};
+
+int hf_comm_isend(hf_comm *c, int dest, int tag, const void *buf, size_t len, hf_comm_req **req)
+{
+    *req = NULL;
+    if (len > (size_t)INT32_MAX)
+        return hf_error(HF_EINTERNAL, "message of %zu bytes is too large", len);
+    hf_comm_req *r = hf_calloc(1, sizeof *r);
+    if (!r || !(r->buf = hf_malloc(len ? len : 1))) {
+        free(r);
+        return HF_ENOMEM;
+    }
+    memcpy(r->buf, buf, len);
+    int rc = MPI_Isend(r->buf, (int)len, MPI_BYTE, dest, tag, c->comm, &r->req);
+    if (rc != MPI_SUCCESS) {
+        free(r->buf);
+        free(r);
+        return mpi_fail(rc, "MPI_Isend");
+    }
+    *req = r;
+    return HF_OK;
+}
+
+int hf_comm_test(hf_comm_req **req, int *done)
+{
+    *done = 0;
+    if (!*req) {
+        *done = 1;
+        return HF_OK;
+    }
+    MPI_CALL(MPI_Test(&(*req)->req, done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (*done) {
+        free((*req)->buf);
+        free(*req);
+        *req = NULL;
+    }
+    return HF_OK;
+}
+
+int hf_comm_wait(hf_comm_req **req)
+{
+    if (!req || !*req)
+        return HF_OK;
+    int rc = MPI_Wait(&(*req)->req, MPI_STATUS_IGNORE);
+    free((*req)->buf);
+    free(*req);
+    *req = NULL;
+    return rc == MPI_SUCCESS ? HF_OK : mpi_fail(rc, "MPI_Wait");
+}
+
 int hf_comm_iprobe(hf_comm *c, int src, int *ready)
 {
     MPI_Status st;

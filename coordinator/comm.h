@@ -60,6 +60,15 @@ int hf_comm_gather_blob(hf_comm *c, const void *mine, size_t len, int root, char
 int hf_comm_send(hf_comm *c, int dest, int tag, const void *buf, size_t len);
 /* Blocking receive from any source (src < 0) or `src`; allocates *buf; returns source and tag. */
 int hf_comm_recv(hf_comm *c, int src, int *from, int *tag, char **buf, size_t *len);
+/* Non-blocking send of a copy of buf: returns at once; the message goes out as the MPI library
+ * progresses. Complete it with hf_comm_test or hf_comm_wait (which free the request). */
+typedef struct hf_comm_req hf_comm_req;
+int hf_comm_isend(hf_comm *c, int dest, int tag, const void *buf, size_t len, hf_comm_req **req);
+/* *done = 1 (and the request is freed, *req set to NULL) once the send completed. */
+int hf_comm_test(hf_comm_req **req, int *done);
+/* Blocks until the send completed; frees the request. Accepts NULL. */
+int hf_comm_wait(hf_comm_req **req);
+
 /* Non-blocking probe: *ready = 1 if a message is waiting. */
 int hf_comm_iprobe(hf_comm *c, int src, int *ready);
 

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +17,17 @@
 struct hf_journal {
     int fd;
     char *path;
-    double last_sync;
-    int dirty;
+    /* fsync runs in its own thread so that a slow disk never stalls the coordinator (whose
+     * latency the remote workers wait on); it syncs at most every SYNC_INTERVAL_S. */
+    pthread_t syncer;
+    int syncer_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int dirty, closing, sync_failed;
+    char sync_error[256];
 };
+
+static void *syncer_main(void *arg);
 
 static int write_all(int fd, const char *buf, size_t len, const char *path)
 {
@@ -163,7 +173,15 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
             goto out;
         }
     }
-    j->last_sync = hf_now();
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    if (pthread_create(&j->syncer, NULL, syncer_main, j) != 0) {
+        result = hf_error(HF_EINTERNAL, "cannot start the journal's fsync thread");
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+        goto out;
+    }
+    j->syncer_started = 1;
     *out = j;
     j = NULL;
 out:
@@ -177,14 +195,44 @@ out:
     return result;
 }
 
+static void *syncer_main(void *arg)
+{
+    hf_journal *j = arg;
+    pthread_mutex_lock(&j->mu);
+    while (!j->closing) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long)(SYNC_INTERVAL_S * 1e9);
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&j->cv, &j->mu, &until);
+        if (!j->dirty)
+            continue;
+        j->dirty = 0;
+        pthread_mutex_unlock(&j->mu);
+        int rc = fdatasync(j->fd);
+        int e = errno;
+        pthread_mutex_lock(&j->mu);
+        if (rc != 0 && !j->sync_failed) {
+            j->sync_failed = 1;
+            snprintf(j->sync_error, sizeof j->sync_error, "%s", strerror(e));
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
 int hf_journal_sync(hf_journal *j)
 {
-    if (!j->dirty)
-        return HF_OK;
     if (fdatasync(j->fd) != 0)
         return hf_error(HF_EIO, "fsync of %s: %s", j->path, strerror(errno));
-    j->dirty = 0;
-    j->last_sync = hf_now();
+    pthread_mutex_lock(&j->mu);
+    int failed = j->sync_failed;
+    pthread_mutex_unlock(&j->mu);
+    if (failed)
+        return hf_error(HF_EIO, "fsync of %s: %s", j->path, j->sync_error);
     return HF_OK;
 }
 
@@ -201,9 +249,12 @@ int hf_journal_append(hf_journal *j, const char *line)
     free(buf);
     if (rc < 0)
         return rc;
+    pthread_mutex_lock(&j->mu);
     j->dirty = 1;
-    if (hf_now() - j->last_sync >= SYNC_INTERVAL_S)
-        return hf_journal_sync(j);
+    int failed = j->sync_failed;
+    pthread_mutex_unlock(&j->mu);
+    if (failed)
+        return hf_error(HF_EIO, "fsync of %s: %s", j->path, j->sync_error);
     return HF_OK;
 }
 
@@ -212,9 +263,18 @@ int hf_journal_close(hf_journal **jp)
     if (!jp || !*jp)
         return HF_OK;
     hf_journal *j = *jp;
+    if (j->syncer_started) {
+        pthread_mutex_lock(&j->mu);
+        j->closing = 1;
+        pthread_cond_signal(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+        pthread_join(j->syncer, NULL);
+    }
     int rc = hf_journal_sync(j);
     if (close(j->fd) != 0 && rc >= 0)
         rc = hf_error(HF_EIO, "closing %s: %s", j->path, strerror(errno));
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
     free(j->path);
     free(j);
     *jp = NULL;

@@ -3,9 +3,10 @@
  * Line 1 is a header naming the sweep (a SHA-256 of the spec settings that decide the tasks and
  * their scores), the data (manifest fingerprint) and the number
  * of tasks; every further line is one finished task, exactly the JSON of hf_task_result_to_json.
- * Lines are written with one write() each as tasks finish, and fsync'ed at most every 100 ms and
- * when the journal is closed, so a crashed process loses nothing it wrote and a crashed machine at
- * most the last 100 ms. A torn last line (a crash inside write) is ignored on resume. */
+ * Lines are written with one write() each as tasks finish, and fsync'ed by a background thread at
+ * most every 100 ms (so a slow disk never stalls the coordinator) and when the journal is closed,
+ * so a crashed process loses nothing it wrote and a crashed machine at most the last 100 ms. A torn
+ * last line (a crash inside write) is ignored on resume. */
 #ifndef HF_JOURNAL_H
 #define HF_JOURNAL_H
 

@@ -11,6 +11,9 @@
 #include "../worker/group.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,9 +21,13 @@
 enum { TAG_TASK = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_FAIL = 4 };
 
 /* Tasks a worker may hold (running + queued) while many remain. */
-#define MAX_DEPTH 4
+#define MAX_DEPTH 64
+/* Work a worker should hold in its queue (seconds): enough to cover the coordinator's wake-up
+ * latency when every core is busy computing (the kernel may delay a waking thread by milliseconds).
+ */
+#define QUEUED_SECONDS 0.02
 /* Idle back-off of the coordinator and of remote workers: from MIN_NAP to MAX_NAP nanoseconds. */
-#define MIN_NAP 10000L
+#define MIN_NAP 50000L
 #define MAX_NAP 500000L
 
 /* Shared-memory mailbox between the coordinator and rank 0's worker thread. */
@@ -83,6 +90,11 @@ static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank)
 static void *local_worker(void *arg)
 {
     local_box *b = arg;
+    /* This thread shares rank 0's core with the coordinator thread, which mostly sleeps but must
+     * run at once when it wakes (remote workers wait for its answers): a lower priority for the
+     * computing thread lets the kernel preempt it for the coordinator. Best effort. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        hf_debug("could not lower the priority of rank 0's worker thread");
     /* The active group is per thread: this thread runs rank 0's share of group tasks. */
     hf_group_set_active(b->ctx->group);
     pthread_mutex_lock(&b->mu);
@@ -152,37 +164,79 @@ static int wait_message(hf_comm *world)
     }
 }
 
+/* Results in flight from a worker: sent without blocking, so that the worker computes its next task
+ * while the coordinator (whose core may be busy) picks the result up. */
+#define MAX_SENDS 256
+
+typedef struct send_list {
+    hf_comm_req *req[MAX_SENDS];
+    size_t n;
+} send_list;
+
+/* Completes the sends that are done (in order of completion tests); with `all`, waits for every
+ * one. */
+static int sends_progress(send_list *l, int all)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        int done = 0;
+        int rc = all ? hf_comm_wait(&l->req[i]) : hf_comm_test(&l->req[i], &done);
+        if (rc < 0)
+            return rc;
+        if (!all && !done)
+            l->req[k++] = l->req[i];
+    }
+    l->n = all ? 0 : k;
+    return HF_OK;
+}
+
 static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tasks)
 {
     int rank = hf_comm_rank(world);
+    send_list sends = {.n = 0};
+    int result = HF_OK;
     for (;;) {
         int from, tag;
         char *buf;
         size_t len;
-        HF_CALL(wait_message(world));
-        HF_CALL(hf_comm_recv(world, 0, &from, &tag, &buf, &len));
+        if ((result = sends_progress(&sends, 0)) < 0 || (result = wait_message(world)) < 0 ||
+            (result = hf_comm_recv(world, 0, &from, &tag, &buf, &len)) < 0)
+            break;
         if (tag == TAG_STOP) {
             free(buf);
-            return group_announce(group, -1);
+            result = group_announce(group, -1);
+            break;
         }
         int id = -1;
         if (len == sizeof id)
             memcpy(&id, buf, sizeof id);
         free(buf);
-        if (id < 0 || (size_t)id >= tasks->n_tasks)
-            return hf_error(HF_EINTERNAL, "worker received an invalid task id %d", id);
-        HF_CALL(group_announce(group, id));
+        if (id < 0 || (size_t)id >= tasks->n_tasks) {
+            result = hf_error(HF_EINTERNAL, "worker received an invalid task id %d", id);
+            break;
+        }
+        if ((result = group_announce(group, id)) < 0)
+            break;
         char *json = run_one(ctx, &tasks->tasks[id], rank);
         if (!json) {
             /* Tell the coordinator why, then leave. */
             const char *msg = hf_error_message();
             hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
-            return hf_error_code() ? hf_error_code() : HF_EINTERNAL;
+            result = hf_error_code() ? hf_error_code() : HF_EINTERNAL;
+            break;
         }
-        int rc = hf_comm_send(world, 0, TAG_RESULT, json, strlen(json) + 1);
+        if (sends.n == MAX_SENDS && (result = sends_progress(&sends, 1)) < 0) {
+            free(json);
+            break;
+        }
+        result = hf_comm_isend(world, 0, TAG_RESULT, json, strlen(json) + 1, &sends.req[sends.n]);
         free(json);
-        HF_CALL(rc);
+        if (result < 0)
+            break;
+        sends.n++;
     }
+    int rc = sends_progress(&sends, 1);
+    return result < 0 ? result : rc;
 }
 
 /* ---- coordinator (rank 0) ----------------------------------------------------------------- */
@@ -197,7 +251,9 @@ typedef struct coord {
     int *outstanding; /* per rank: tasks handed out and not yet reported */
     size_t in_flight;
     int stopping;
-    int stride; /* ranks per group: the leaders are the multiples of it */
+    int stride;          /* ranks per group: the leaders are the multiples of it */
+    double task_seconds; /* running mean of the tasks' durations (0 until one is known) */
+    size_t n_timed;
 } coord;
 
 static int next_task(coord *c)
@@ -209,9 +265,19 @@ static int next_task(coord *c)
 
 static int queue_depth(const coord *c)
 {
-    /* Two queued tasks per worker while plenty remain; one near the end so that no fast worker
-     * idles while a slow one holds a queued task. */
-    return c->n_pending - c->next >= 2 * (size_t)hf_comm_size(c->world) / (size_t)c->stride ? 2 : 1;
+    /* While plenty remain, a worker holds about QUEUED_SECONDS of tasks (at least two), so it never
+     * waits for the coordinator between short tasks; near the end one, so that no fast worker
+     * idles while a slow one holds queued tasks. */
+    size_t workers = (size_t)hf_comm_size(c->world) / (size_t)c->stride;
+    size_t left = c->n_pending - c->next;
+    size_t depth = 2;
+    if (c->task_seconds > 0) {
+        double want = QUEUED_SECONDS / c->task_seconds;
+        depth = want >= MAX_DEPTH ? MAX_DEPTH : want <= 2 ? 2 : (size_t)want;
+    }
+    while (depth > 1 && left < 2 * depth * workers)
+        depth /= 2;
+    return (int)depth;
 }
 
 static int feed_remote(coord *c, int w)
@@ -246,6 +312,9 @@ static int deliver(coord *c, const char *json)
 {
     hf_task_result r;
     HF_CALL(hf_task_result_from_json(json, c->ctx->metrics, c->ctx->n_metrics, &r));
+    c->n_timed++;
+    c->task_seconds +=
+        (r.seconds - c->task_seconds) / (double)(c->n_timed < 100 ? c->n_timed : 100);
     int rc = c->opts->on_result ? c->opts->on_result(c->opts->arg, &r, json) : HF_OK;
     hf_task_result_free(&r);
     return rc;
