@@ -488,13 +488,16 @@ output: {dir: out}
 
 
 def logistic_spec(name, csv, n_trials):
+    # Trials differ in tol (and so cannot share a fit call: hyperfold batches trials that differ
+    # only in C), so every (trial, fold) is its own task: n_trials x 5 tasks.
     return """name: %s
 data: {source: %s, target: y, task: classification}
 cv: {strategy: predefined, fold_column: fold}
 model:
   type: logistic_regression
   params:
-    C: {log_uniform: [1.0e-3, 1.0e2], grid_points: %d}
+    C: 1.0
+    tol: {log_uniform: [1.0e-6, 1.0e-3], grid_points: %d}
 search: {strategy: grid}
 objective: {metric: accuracy}
 output: {dir: out}
