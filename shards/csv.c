@@ -350,7 +350,7 @@ void hf_csv_stream_close(hf_csv_stream *s)
 
 /* ---- in-memory buffers -------------------------------------------------------------------- */
 
-#define TAIL_BLOCK ((size_t)64 << 10)
+#define TAIL_BLOCK ((size_t)4 << 10)
 
 struct hf_csv_buffer {
     hf_source *src;
@@ -415,7 +415,7 @@ out:
     return HF_OK;
 }
 
-/* Reads the next tail block after the held bytes (blocks of 64 KiB, doubling up to 8 MiB). */
+/* Reads the next tail block after the held bytes (blocks of 4 KiB, doubling up to 8 MiB). */
 static int buffer_extend(hf_csv_buffer *b)
 {
     if (b->complete)

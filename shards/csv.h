@@ -88,7 +88,7 @@ typedef struct hf_csv_buffer hf_csv_buffer;
  * A local file is mapped (MAP_PRIVATE, read-only, MADV_SEQUENTIAL) from begin to the end of the
  * file, so reading past end costs nothing; any other source is read with ONE hf_source_read_at of
  * exactly [begin, end), and the bytes after end are read only when a reader needs them (blocks of
- * 64 KiB, doubling). *out: free with hf_csv_buffer_free. Not collective. */
+ * 4 KiB, doubling). *out: free with hf_csv_buffer_free. Not collective. */
 int hf_csv_buffer_open(hf_source *src, uint64_t begin, uint64_t end, hf_csv_buffer **out);
 /* The bytes held now (borrowed; valid until the buffer grows or is freed): *pos is the source
  * offset of the first one, *len how many. */

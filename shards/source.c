@@ -190,6 +190,14 @@ int hf_source_map(hf_source *s, uint64_t offset, const char **data, size_t *len,
     if (s->vt != &file_vtable || offset >= s->size)
         return 0;
     file_source *f = (file_source *)s;
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        return hf_error(HF_EIO, "stat of %s: %s", s->uri, strerror(errno));
+    if ((uint64_t)st.st_size != s->size)
+        return hf_error(HF_EIO,
+                        "%s: got %lld bytes, expected %llu (did the file change during the "
+                        "ingest?)",
+                        s->uri, (long long)st.st_size, (unsigned long long)s->size);
     long ps = sysconf(_SC_PAGESIZE);
     size_t page = ps > 0 ? (size_t)ps : 4096;
     uint64_t base = offset - offset % page;
