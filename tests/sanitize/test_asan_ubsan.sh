@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds hyperfold with AddressSanitizer and UndefinedBehaviorSanitizer in a separate tree and runs
-# the unit and MPI suites there. Fails if the build or any of those tests fails.
+# the unit, MPI and CLI suites there (the CLI suite drives the sanitized binary end to end).
+# Fails if the build or any of those tests fails.
 set -euo pipefail
 src=${HF_SOURCE_DIR:?}
 dir=${HF_BUILD_DIR:?}/sanitize-build
