@@ -1104,31 +1104,49 @@ static inline const char *plain_number(const char *s, double *out)
     return hf_csv_parse_double(s, (size_t)(q - s), out) ? q : NULL;
 }
 
+/* 1 if the field that ends at s ends there: the delimiter before another field, the line end
+ * after the last one. */
+static inline int field_ends(const char *s, char delim, int last)
+{
+    if (!last)
+        return *s == delim;
+    return *s == '\n' || (s[0] == '\r' && s[1] == '\n');
+}
+
 size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols, const int *slot,
-                          int empty_na, double *row)
+                          int empty_na, double *row, hf_csv_span *others, size_t *n_others)
 {
     /* p[avail] is a NUL (HF_CSV_PAD): every scan below stops there at the latest. A NUL inside
      * the bytes stops it too, and the general reader takes that record. */
     const char *s = p, *end = p + avail;
+    size_t n_other = 0;
+    *n_others = 0;
     if (avail == 0 || *p == '\n' || *p == '\r' || ncols == 0)
         return 0;
     for (size_t j = 0; j < ncols; j++) {
-        int k = slot[j];
-        if (k < 0) {
-            while (*s != delim && *s != '\n' && *s != '"' && *s != '\0')
-                s++;
-            if (*s == '"' || *s == '\0')
-                return 0;
-        } else if (*s == delim || *s == '\n' || *s == '\r') {
+        int k = slot[j], last = j + 1 == ncols;
+        const char *f = s;
+        if (k >= 0 && field_ends(s, delim, last)) {
             if (!empty_na)
                 return 0;
             row[k] = NAN;
         } else {
-            s = plain_number(s, &row[k]);
-            if (!s)
-                return 0;
+            const char *q = k >= 0 ? plain_number(s, &row[k]) : NULL;
+            if (q && field_ends(q, delim, last)) {
+                s = q;
+            } else {
+                while (*s != delim && *s != '\n' && *s != '"' && *s != '\0')
+                    s++;
+                if (*s == '"' || *s == '\0')
+                    return 0;
+                /* The line end's '\r' is not part of the last field. */
+                if (last && *s == '\n' && s > f && s[-1] == '\r')
+                    s--;
+                if (k >= 0)
+                    others[n_other++] = (hf_csv_span){j, (size_t)(f - p), (size_t)(s - f)};
+            }
         }
-        if (j + 1 < ncols) {
+        if (!last) {
             if (*s != delim)
                 return 0;
             s++;
@@ -1140,7 +1158,10 @@ size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols,
             return 0;
         }
     }
-    return s <= end ? (size_t)(s - p) : 0;
+    if (s > end)
+        return 0;
+    *n_others = n_other;
+    return (size_t)(s - p);
 }
 
 int hf_csv_parse_bool(const char *p, size_t len)

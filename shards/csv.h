@@ -116,16 +116,25 @@ int hf_csv_reader_peek(hf_csv_reader *r, const char **p, size_t *avail);
  * hf_csv_fast_record accepted them. */
 void hf_csv_reader_skip_line(hf_csv_reader *r, size_t n);
 
+/* A field of a record taken by hf_csv_fast_record that is not a plain number. */
+typedef struct hf_csv_span {
+    size_t col; /* column index */
+    size_t off; /* offset of its first byte from the record start */
+    size_t len;
+} hf_csv_span;
+
 /* Fast path for the common record: one unquoted line of exactly `ncols` fields separated by
- * `delim` in which every field j with slot[j] >= 0 is a plain decimal number
- * ([+-]digits[.digits][(e|E)[+-]digits], no blanks, no words) or, when empty_na is 1, empty.
- * Stores each such field's value in row[slot[j]] (empty: NaN; exactly as hf_csv_parse_double).
- * p points at a record start with `avail` bytes followed by a NUL (HF_CSV_PAD); the line end
- * ("\n" or "\r\n") must lie within them. Returns the bytes consumed including the line end, or 0
- * when the record needs the general reader (quotes, text, blanks, another field count, a blank
- * line, no line end in avail); row is then partly written. */
+ * `delim`. Every field j with slot[j] >= 0 that is a plain decimal number
+ * ([+-]digits[.digits][(e|E)[+-]digits], no blanks, no words) is stored in row[slot[j]] (exactly
+ * as hf_csv_parse_double); an empty one is stored as NaN when empty_na is 1; any other such field
+ * is listed in others[0..*n_others) (room for ncols entries) for the caller to interpret. Fields
+ * with slot[j] < 0 are skipped. p points at a record start with `avail` bytes followed by a NUL
+ * (HF_CSV_PAD); the line end ("\n" or "\r\n", not part of any field) must lie within them.
+ * Returns the bytes consumed including the line end, or 0 when the record needs the general
+ * reader (a quote, a NUL, another field count, a blank line, no line end in avail, an empty field
+ * when empty_na is 0); row is then partly written. */
 size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols, const int *slot,
-                          int empty_na, double *row);
+                          int empty_na, double *row, hf_csv_span *others, size_t *n_others);
 
 /* One field of a split record. */
 typedef struct hf_csv_field {

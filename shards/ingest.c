@@ -124,6 +124,8 @@ typedef struct ctx {
     int *check_slot;   /* slots of non-feature columns (checked after a fast parse) */
     int *check_role;   /* their roles */
     size_t n_check;
+    hf_csv_span *spans; /* the fields that are not plain numbers (ncols entries) */
+    char *is_bool;      /* per slot, scratch: the record's value is a boolean */
 } ctx;
 
 /* ---- small helpers ------------------------------------------------------------------------- */
@@ -890,13 +892,47 @@ static int handle_record_pass2(ctx *c, const hf_csv_record *rec)
     return 0;
 }
 
+/* Fast path: the value of an unquoted field that is not a plain number (the logic of
+ * handle_record without its error reports). Returns 1 with row[slot] and kind set, 0 when the
+ * field is bad in any way (the general path then reports it). */
+static int fast_other_field(ctx *c, size_t j, const char *p, size_t len, double *row)
+{
+    int s = c->slot[j], role = c->role[j];
+    double v;
+    c->kind[j] = 0;
+    if (len <= c->na_max && hf_csv_is_na(p, len, c->na, c->n_na)) {
+        row[s] = NAN;
+        return c->mode == MODE_PREDICT || role == ROLE_FEATURE;
+    }
+    if (hf_csv_parse_double(p, len, &v)) {
+        if (c->mode == MODE_PASS1 && isnan(v) && role != ROLE_FEATURE)
+            return 0;
+        if (c->mode == MODE_PASS1 && role == ROLE_FOLD && (v != floor(v) || fabs(v) > 1e15))
+            return 0;
+        row[s] = v;
+        c->kind[j] = 'n';
+        return 1;
+    }
+    if (c->mode == MODE_PREDICT || hf_csv_utf8_check(p, len) != len)
+        return 0;
+    int b = hf_csv_parse_bool(p, len);
+    int forced = c->forced[j];
+    if (forced == HF_COL_NUMERIC || forced == HF_COL_BOOLEAN ||
+        (forced < 0 && (role == ROLE_FOLD || role == ROLE_ORDER)))
+        return 0;
+    row[s] = b >= 0 ? b : NAN;
+    c->kind[j] = b >= 0 ? 'b' : 't';
+    return 1;
+}
+
 /* Pass 1 / predict fast path: the record at the reader's position if hf_csv_fast_record takes it
- * and the non-feature columns pass their checks. Returns 1 if consumed, 0 if the general path
- * must handle the record, < 0 on ENOMEM. */
+ * and every field passes the checks of handle_record. Returns 1 if consumed, 0 if the general
+ * path must handle the record, < 0 on ENOMEM. */
 static int fast_record(ctx *c, hf_csv_reader *r)
 {
     const char *p;
-    size_t avail;
+    size_t avail, n_other = 0;
+    char shown[256];
     if (!hf_csv_reader_peek(r, &p, &avail))
         return 0;
     size_t ns = c->nslots ? c->nslots : 1;
@@ -906,10 +942,16 @@ static int fast_record(ctx *c, hf_csv_reader *r)
     if (rc < 0)
         return rc;
     double *row = c->cells + c->nrows * c->nslots;
-    size_t used = hf_csv_fast_record(p, avail, c->delim, c->ncols, c->slot, c->fast_empty_na, row);
+    size_t used = hf_csv_fast_record(p, avail, c->delim, c->ncols, c->slot, c->fast_empty_na, row,
+                                     c->spans, &n_other);
     if (used == 0)
         return 0;
-    /* Values from digits are never NaN: a NaN is an empty (missing) field. */
+    for (size_t k = 0; k < n_other; k++) {
+        const hf_csv_span *sp = &c->spans[k];
+        if (!fast_other_field(c, sp->col, p + sp->off, sp->len, row))
+            return 0;
+    }
+    /* Plain numbers are never NaN: a NaN from hf_csv_fast_record is an empty (missing) field. */
     for (size_t k = 0; k < c->n_check; k++) {
         double v = row[c->check_slot[k]];
         if (isnan(v))
@@ -917,14 +959,44 @@ static int fast_record(ctx *c, hf_csv_reader *r)
         if (c->check_role[k] == ROLE_FOLD && (v != floor(v) || fabs(v) > 1e15))
             return 0;
     }
-    if (c->mode == MODE_PASS1 && !c->all_not_bool) {
-        int all = 1;
-        for (size_t s = 0; s < c->nslots; s++) {
-            if (!isnan(row[s]))
-                c->not_bool[s] = 1;
-            all &= c->not_bool[s] != 0;
+    if (c->mode == MODE_PASS1) {
+        /* The record is kept: only now do its values count for type inference. Text fields
+         * were listed in others; every other non-NaN value is a number. */
+        if (!c->all_not_bool) {
+            /* A boolean's 0/1 is not a number: its slot is skipped. */
+            for (size_t k = 0; k < n_other; k++)
+                if (c->kind[c->spans[k].col] == 'b')
+                    c->is_bool[c->slot[c->spans[k].col]] = 1;
+            int all = 1;
+            for (size_t s = 0; s < c->nslots; s++) {
+                if (!isnan(row[s]) && !c->is_bool[s])
+                    c->not_bool[s] = 1;
+                all &= c->not_bool[s] != 0;
+            }
+            c->all_not_bool = all;
+            for (size_t k = 0; k < n_other; k++)
+                c->is_bool[c->slot[c->spans[k].col]] = 0;
         }
-        c->all_not_bool = all;
+        for (size_t k = 0; k < n_other; k++) {
+            const hf_csv_span *sp = &c->spans[k];
+            size_t j = sp->col;
+            int s = c->slot[j];
+            if (c->kind[j] == 'n' || !c->kind[j])
+                continue;
+            c->not_numeric[s] = 1;
+            if (c->kind[j] == 't')
+                c->not_bool[s] = 1;
+            if (!c->first_text[s]) {
+                int64_t line, col;
+                hf_csv_locate(p, sp->off, hf_csv_reader_line(r), &line, &col);
+                hf_csv_quote_for_message(p + sp->off, sp->len, shown, sizeof shown);
+                c->first_text[s] =
+                    hf_asprintf("%s:%lld:%lld: column \"%s\": got \"%s\"", c->cur_file,
+                                (long long)line, (long long)col, c->names[j], shown);
+                if (!c->first_text[s])
+                    return HF_ENOMEM;
+            }
+        }
     }
     hf_csv_reader_skip_line(r, used);
     c->ord[c->nrows] = c->nrec;
@@ -958,18 +1030,26 @@ static int setup_fast(ctx *c)
             return HF_ENOMEM;
         memcpy(t, c->na[i], n);
         t[n] = '\n';
-        size_t used = n > 0 ? hf_csv_fast_record(t, n + 1, c->delim, 1, &zero, 0, &v) : 0;
+        t[n + 1] = '\0';
+        hf_csv_span sp;
+        size_t n_sp = 0;
+        size_t used =
+            n > 0 ? hf_csv_fast_record(t, n + 1, c->delim, 1, &zero, 0, &v, &sp, &n_sp) : 0;
         free(t);
-        if (used > 0)
+        if (used > 0 && n_sp == 0)
             return HF_OK; /* an NA token that looks like a number: every value needs is_na */
         if (n == 0)
             c->fast_empty_na = 1;
     }
     free(c->check_slot);
     free(c->check_role);
+    free(c->spans);
+    free(c->is_bool);
     c->check_slot = hf_calloc(c->ncols + 1, sizeof *c->check_slot);
     c->check_role = hf_calloc(c->ncols + 1, sizeof *c->check_role);
-    if (!c->check_slot || !c->check_role)
+    c->spans = hf_calloc(c->ncols + 1, sizeof *c->spans);
+    c->is_bool = hf_calloc(c->ncols + 1, 1);
+    if (!c->check_slot || !c->check_role || !c->spans || !c->is_bool)
         return HF_ENOMEM;
     for (size_t j = 0; c->mode == MODE_PASS1 && j < c->ncols; j++) {
         if (c->slot[j] < 0 || c->role[j] == ROLE_FEATURE)
@@ -1345,6 +1425,8 @@ static void ctx_free(ctx *c)
     free(c->kind);
     free(c->check_slot);
     free(c->check_role);
+    free(c->spans);
+    free(c->is_bool);
     if (c->arenas) {
         for (size_t i = 0; i < c->ncols; i++) {
             free(c->arenas[i].buf);
