@@ -1926,6 +1926,10 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
              t_hash - t_write, t_rename - t_hash, hf_now() - t_rename);
     /* Rejected rows: gathered in rank (= source) order, written by rank 0. */
     if (c->skip_bad) {
+        free(all);
+        free(lens);
+        all = NULL;
+        lens = NULL;
         rc = hf_comm_gather_blob(c->comm, c->rejects ? c->rejects : "", c->rejects_len, 0, &all,
                                  &lens);
         if (rc >= 0 && c->rank == 0) {
