@@ -39,7 +39,7 @@ output: {dir: out}
 """
 
 
-def setup(name, trials=160, seed=3):
+def setup(name, trials=40, seed=3):
     d = os.path.join(work, name)
     os.makedirs(d)
     hftest.write(os.path.join(d, "job.yaml"), SPEC % (work, trials, seed))
@@ -139,7 +139,7 @@ ck.check(hftest.comparable(hftest.load_results(os.path.join(d, "out", "sweep")))
          "kill9: results equal the uninterrupted run")
 
 # Settings that do not change the sweep (slurm, parallel, comments) keep the journal: nothing reruns.
-hftest.write(os.path.join(d, "job.yaml"), SPEC % (work, 160, 3) + "# a comment\nslurm: {time: '01:00:00'}\n")
+hftest.write(os.path.join(d, "job.yaml"), SPEC % (work, 40, 3) + "# a comment\nslurm: {time: '01:00:00'}\n")
 hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d)
 r = hftest.load_results(os.path.join(d, "out", "sweep"))
 ck.check(r["timing"]["resumed_tasks"] == n_tasks, "a slurm section does not invalidate the journal (%s resumed)" % r["timing"]["resumed_tasks"])
@@ -147,7 +147,7 @@ tasks = journal_tasks(d)
 ck.check(len(tasks) == n_tasks and len(set(tasks)) == n_tasks, "still every task exactly once")
 
 # A journal of another spec is refused, clearly, and left untouched.
-hftest.write(os.path.join(d, "job.yaml"), SPEC % (work, 160, 4))
+hftest.write(os.path.join(d, "job.yaml"), SPEC % (work, 40, 4))
 before = open(os.path.join(d, "out", "sweep", "journal.jsonl")).read()
 p3 = hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d, check=False)
 ck.check(p3.returncode == 2, "other spec: exit 2 (got %d)" % p3.returncode)

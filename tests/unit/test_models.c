@@ -389,64 +389,6 @@ static void test_logistic_binary(void **state)
     run_logistic(2, 0, 0.05);
 }
 
-/* A batch of C values fitted in one call (a warm-started path) equals cold fits of each C to the
- * solver's tolerance, in fewer iterations. */
-static void warm_vs_cold(size_t K)
-{
-    const size_t n = 300, p = 5, T = 5;
-    const double Cs[5] = {10.0, 0.01, 1.0, 0.1, 100.0}; /* not sorted: the fit orders the path */
-    double *X = make_X(n, p, 70 + K);
-    double *y = make_y_class(X, n, p, K, 80 + K);
-    hf_fit_data d = {.X = X, .n = n, .p = p, .y = y, .n_classes = K};
-    hf_value v[5][4];
-    const hf_value *pv[5];
-    for (size_t t = 0; t < T; t++) {
-        defaults(&hf_model_logistic_regression, v[t]);
-        set_param(&hf_model_logistic_regression, v[t], "C", Cs[t]);
-        set_param(&hf_model_logistic_regression, v[t], "max_iter", 10000);
-        pv[t] = v[t];
-        if (t > 0)
-            assert_true(hf_model_logistic_regression.can_share(v[0], v[t]));
-    }
-    hf_fitted *warm[5] = {0};
-    assert_int_equal(hf_model_logistic_regression.fit(&d, pv, T, warm), HF_OK);
-    double *Pw = malloc(n * K * sizeof *Pw), *Pc = malloc(n * K * sizeof *Pc);
-    double iters_warm = 0, iters_cold = 0;
-    for (size_t t = 0; t < T; t++) {
-        hf_fitted *cold = NULL;
-        assert_int_equal(hf_model_logistic_regression.fit(&d, &pv[t], 1, &cold), HF_OK);
-        assert_int_equal(hf_model_logistic_regression.predict(warm[t], X, n, p, Pw), HF_OK);
-        assert_int_equal(hf_model_logistic_regression.predict(cold, X, n, p, Pc), HF_OK);
-        /* Both runs stop on scipy's tests (max |g| <= tol or a relative decrease <= 2.2e-9):
-         * probabilities agree to that precision, the training log loss much closer. */
-        double worst = 0, llw = 0, llc = 0;
-        for (size_t i = 0; i < n * K; i++)
-            worst = fmax(worst, fabs(Pw[i] - Pc[i]));
-        for (size_t i = 0; i < n; i++) {
-            llw -= log(Pw[i * K + (size_t)y[i]]);
-            llc -= log(Pc[i * K + (size_t)y[i]]);
-        }
-        assert_true(worst <= 1e-4);
-        assert_true(fabs(llw - llc) <= 1e-4 * llc);
-        iters_warm += warm[t]->n_iter;
-        iters_cold += cold->n_iter;
-        hf_fitted_free(cold);
-        hf_fitted_free(warm[t]);
-    }
-    /* The point of the path: fewer iterations in all. */
-    assert_true(iters_warm < iters_cold);
-    free(Pw);
-    free(Pc);
-    free(X);
-    free(y);
-}
-
-static void test_logistic_warm_start(void **state)
-{
-    (void)state;
-    warm_vs_cold(2);
-}
-
 static void test_logistic_multiclass(void **state)
 {
     (void)state;
@@ -494,7 +436,6 @@ int main(void)
         cmocka_unit_test(test_ridge_errors),
         cmocka_unit_test(test_logistic_binary),
         cmocka_unit_test(test_logistic_multiclass),
-        cmocka_unit_test(test_logistic_warm_start),
         cmocka_unit_test(test_logistic_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

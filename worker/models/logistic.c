@@ -204,10 +204,9 @@ static int cb_progress(void *instance, const lbfgsfloatval_t *x, const lbfgsfloa
     return 0;
 }
 
-/* Fits one parameter set into a new fitted model. `warm` (nvar values, or NULL) is the starting
- * point when *have_warm is set, and receives the solution (then *have_warm is set). */
+/* Fits one parameter set into a new fitted model. */
 static int fit_one(const hf_fit_data *d, const int *y, const hf_value *params, double *Z,
-                   double *warm, int *have_warm, hf_fitted **out)
+                   hf_fitted **out)
 {
     int result = HF_OK;
     hf_fitted *m = NULL;
@@ -255,10 +254,7 @@ static int fit_one(const hf_fit_data *d, const int *y, const hf_value *params, d
             x ? HF_ENOMEM : hf_error(HF_ENOMEM, "logistic_regression: lbfgs_malloc(%zu)", nvar);
         goto out;
     }
-    if (warm && *have_warm)
-        memcpy(x, warm, nvar * sizeof *x);
-    else
-        memset(x, 0, nvar * sizeof *x);
+    memset(x, 0, nvar * sizeof *x);
     /* scipy's L-BFGS-B also tests the starting point before the first iteration. */
     double f0 = logit_eval(&pr, x, g);
     pr.f_prev = f0;
@@ -318,10 +314,6 @@ static int fit_one(const hf_fit_data *d, const int *y, const hf_value *params, d
     if (intercept)
         memcpy(icpt, x + k * p, k * sizeof *icpt);
     m->n_iter = pr.n_iter;
-    if (warm) {
-        memcpy(warm, x, nvar * sizeof *warm);
-        *have_warm = 1;
-    }
     *out = m;
     m = NULL;
 out:
@@ -336,8 +328,7 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
 {
     int result = HF_OK;
     int *y = NULL;
-    double *Z = NULL, *warm = NULL;
-    size_t *order = NULL;
+    double *Z = NULL;
 
     for (size_t t = 0; t < n_trials; t++)
         out[t] = NULL;
@@ -381,39 +372,12 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
                           d->n, y[0]);
         goto out;
     }
-    /* A batch (trials equal but for C, see logistic_can_share) is solved along the path of
-     * increasing C, each fit starting from the previous solution (a warm start, as along
-     * scikit-learn's logistic_regression_path): the fits of larger C, the slow ones, start close
-     * to their optimum. The path order depends only on the batch, never on the ranks. Binary
-     * problems only: a warm-started multinomial fit stops (on scipy's relative-decrease test) up to
-     * 1e-3 away in probability from a cold one, too far from scikit-learn's cold fits. */
-    order = hf_malloc(n_trials * sizeof *order);
-    warm = hf_malloc((k * d->p + k) * sizeof *warm);
-    if (!order || !warm) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-    for (size_t t = 0; t < n_trials; t++)
-        order[t] = t;
-    for (size_t a = 1; a < n_trials; a++) /* insertion sort: stable, batches are small */
-        for (size_t b = a; b > 0 && hf_value_as_double(&params[order[b]][P_C]) <
-                                        hf_value_as_double(&params[order[b - 1]][P_C]);
-             b--) {
-            size_t tmp = order[b];
-            order[b] = order[b - 1];
-            order[b - 1] = tmp;
-        }
-    int have_warm = 0;
-    for (size_t i = 0; i < n_trials; i++) {
-        size_t t = order[i];
-        result =
-            fit_one(d, y, params[t], Z, n_trials > 1 && k == 1 ? warm : NULL, &have_warm, &out[t]);
+    for (size_t t = 0; t < n_trials; t++) {
+        result = fit_one(d, y, params[t], Z, &out[t]);
         if (result < 0)
             goto out;
     }
 out:
-    free(order);
-    free(warm);
     free(y);
     free(Z);
     if (result < 0) {
@@ -473,15 +437,6 @@ static int logistic_predict(const hf_fitted *m, const double *X, size_t n, size_
     return HF_OK;
 }
 
-/* Trials that differ only in C share a fit call (a warm-started path over C). */
-static int logistic_can_share(const hf_value *a, const hf_value *b)
-{
-    for (size_t i = 0; i < N_PARAMS; i++)
-        if (i != P_C && hf_value_as_double(&a[i]) != hf_value_as_double(&b[i]))
-            return 0;
-    return 1;
-}
-
 const hf_model_ops hf_model_logistic_regression = {
     .name = "logistic_regression",
     .tasks = 1u << HF_TASK_CLASSIFICATION,
@@ -489,6 +444,5 @@ const hf_model_ops hf_model_logistic_regression = {
     .n_params = N_PARAMS,
     .fit = logistic_fit,
     .predict = logistic_predict,
-    .can_share = logistic_can_share,
-    .max_batch = 4,
+    .can_share = NULL,
 };
