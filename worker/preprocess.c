@@ -37,6 +37,7 @@ struct hf_prep {
     prep_feat *f;
     char **names; /* n_outputs: the columns before PCA */
     int identity; /* numeric only, no drop, no indicator, no scaling: a copy with NaN imputed */
+    int complete; /* the rows it was fitted on had no missing value */
     /* PCA (pca_k > 0): design = (z - pca_mean) . pca_comp^T for the n_outputs-wide row z. */
     size_t pca_k;
     double *pca_mean; /* n_outputs */
@@ -607,6 +608,10 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
             goto out;
         }
     }
+    p->complete = 1;
+    for (size_t j = 0; j < p_in; j++)
+        if (missing[j] > 0)
+            p->complete = 0;
     for (size_t j = 0; j < p_in; j++) {
         prep_feat *f = &p->f[j];
         const hf_column *cc = &schema->features[j];
@@ -1153,19 +1158,12 @@ out:
     return result;
 }
 
-int hf_prep_is_copy(const hf_prep *p, const double *X, const int64_t *rows, size_t n)
+int hf_prep_is_copy(const hf_prep *p)
 {
-    if (!p->identity || p->pca_k > 0 || p->n_outputs != p->n_features)
+    if (!p->identity || !p->complete || p->pca_k > 0 || p->n_outputs != p->n_features)
         return 0;
     for (size_t j = 0; j < p->n_features; j++)
         if (p->f[j].center != 0.0 || p->f[j].scale != 1.0)
             return 0;
-    const size_t q = p->n_features;
-    for (size_t i = 0; i < n; i++) {
-        const double *row = X + (size_t)(rows ? rows[i] : (int64_t)i) * q;
-        for (size_t j = 0; j < q; j++)
-            if (isnan(row[j]))
-                return 0;
-    }
     return 1;
 }

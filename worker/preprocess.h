@@ -115,8 +115,8 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
 
 /* Frees p; NULL is accepted. */
 void hf_prep_free(hf_prep *p);
-/* 1 if transforming rows[0..n) of X would only copy them (numeric columns, no scaling, no PCA,
- * and no missing value in those rows), so a model may read them in place. */
-int hf_prep_is_copy(const hf_prep *p, const double *X, const int64_t *rows, size_t n);
+/* 1 if transforming the rows the pipeline was fitted on would only copy them (numeric columns, no
+ * scaling, no PCA, no missing value in those rows), so a model may read them in place. */
+int hf_prep_is_copy(const hf_prep *p);
 
 #endif

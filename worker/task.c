@@ -252,8 +252,7 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     c->q = hf_prep_n_outputs(c->prep);
     /* When preprocessing would only copy the training rows and the model reads rows in place,
      * no copy of them is made (Xtr stays NULL): the data is held once per rank. */
-    int in_place =
-        ctx->model->accepts_rows && hf_prep_is_copy(c->prep, d->X, sp->train, sp->n_train);
+    int in_place = ctx->model->accepts_rows && hf_prep_is_copy(c->prep);
     if (!in_place)
         c->Xtr = hf_malloc((sp->n_train ? sp->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
     c->Xva = hf_malloc((sp->n_valid ? sp->n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
@@ -541,7 +540,7 @@ int hf_fit_pipeline(const hf_spec *spec, const hf_dataset *d, const hf_model_ops
         (result = hf_prep_fit(&cfg, d->schema, d->X, rows, n, prep)) < 0)
         goto out;
     size_t q = hf_prep_n_outputs(*prep);
-    int in_place = model->accepts_rows && hf_prep_is_copy(*prep, d->X, rows, n);
+    int in_place = model->accepts_rows && hf_prep_is_copy(*prep);
     if (!in_place) {
         X = hf_malloc((n ? n : 1) * (q ? q : 1) * sizeof *X);
         if (!X) {
