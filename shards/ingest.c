@@ -5,8 +5,6 @@
  * rank); pass 1 parses numbers and infers types; pass 2 (only when a column is text) collects the
  * strings of text columns; global dictionaries are built by allgather; the shards are written
  * collectively; rank 0 writes manifest.json last. */
-/* sync_file_range (Linux) */
-#define _GNU_SOURCE
 #include "ingest.h"
 #include "csv.h"
 #include "schema_json.h"
@@ -14,10 +12,12 @@
 #include "../common/hf.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1531,15 +1531,52 @@ static int plan_columns(ctx *c)
 /* ---- shards ------------------------------------------------------------------------------------
  */
 
-/* Starts the write-back of a finished file to disk without waiting (advice: errors are
- * ignored; the fsync before the rename is what makes it durable). */
-static void start_writeback(const char *path)
+/* A thread that fsyncs the temporary shard files while the ranks hash them: the write-back costs
+ * CPU (about 0.35 s per GB here) that then runs beside the hashing instead of after it. */
+typedef struct syncer {
+    char *const *paths;
+    size_t n;
+    size_t failed; /* index of the first file that failed, n if none */
+    int err;       /* its errno */
+    pthread_t thread;
+    int started;
+} syncer;
+
+static void *syncer_main(void *arg)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    close(fd);
+    syncer *s = arg;
+    for (size_t i = 0; i < s->n && s->failed == s->n; i++) {
+        int fd = open(s->paths[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) != 0) {
+            s->failed = i;
+            s->err = errno;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    return NULL;
+}
+
+/* Starts the syncer; without a thread the fsync of hf_rename_durable does the work later. */
+static void syncer_start(syncer *s, char *const *paths, size_t n)
+{
+    memset(s, 0, sizeof *s);
+    s->paths = paths;
+    s->n = n;
+    s->failed = n;
+    s->started = pthread_create(&s->thread, NULL, syncer_main, s) == 0;
+}
+
+/* Waits for the syncer; returns its first failure as an error. */
+static int syncer_finish(syncer *s)
+{
+    if (!s->started)
+        return HF_OK;
+    pthread_join(s->thread, NULL);
+    s->started = 0;
+    if (s->failed < s->n)
+        return hf_error(HF_EIO, "fsync of %s: %s", s->paths[s->failed], strerror(s->err));
+    return HF_OK;
 }
 
 static int remove_old(const char *dir)
@@ -1593,7 +1630,8 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
     double t_plan = hf_now();
     c->mode = MODE_PASS1;
     rc = agree(c, parse_items(c, items, n_items));
-    hf_debug("ingest: split %.3fs, pass 1 %.3fs (%zu rows)", t_plan - t0, hf_now() - t_plan,
+    double t_pass1 = hf_now();
+    hf_debug("ingest: split %.3fs, pass 1 %.3fs (%zu rows)", t_plan - t0, t_pass1 - t_plan,
              c->nrows);
     if (rc < 0)
         goto out;
@@ -1816,10 +1854,18 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
             order[i] = r[order_slot];
     }
     if (rc >= 0) {
+        /* Slots of features increase with the feature index, so row i moves down (never over
+         * bytes not yet moved), one memmove per run of consecutive slots. */
         X = c->cells;
-        for (size_t i = 0; i < n; i++)
-            for (size_t k = 0; k < nf; k++)
-                X[i * nf + k] = X[i * ns + (size_t)feat_slot[k]];
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < nf;) {
+                size_t run = 1;
+                while (k + run < nf && feat_slot[k + run] == feat_slot[k] + (int)run)
+                    run++;
+                memmove(X + i * nf + k, X + i * ns + (size_t)feat_slot[k], run * sizeof *X);
+                k += run;
+            }
+        }
     }
     free(feat_slot);
     rc = agree(c, rc);
@@ -1827,6 +1873,7 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
         goto out;
 
     double t_write = hf_now();
+    hf_debug("ingest: types, codes and arrays %.3fs", t_write - t_pass1);
     /* Shards. */
     int64_t total = counts[0];
     n_shards = c->spec->shards.count > 0 ? (size_t)c->spec->shards.count : (size_t)c->size;
@@ -1875,13 +1922,13 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
     }
     if (rc >= 0)
         rc = agree(c, hf_shard_write_all(c->comm, tmp_paths, slabs, n_shards));
-    /* Hashes are computed in parallel from the temporary files while the kernel already writes
-     * them back (started by rank 0), then rank 0 moves them to their names durably: the fsync
-     * finds most of the data on disk, and a failure leaves no part file under its final name. */
+    /* Hashes are computed in parallel from the temporary files while a thread of rank 0 fsyncs
+     * them, then rank 0 moves them to their names durably (the fsync there finds nothing left to
+     * write), so a failure leaves no part file under its final name. */
     double t_hash = hf_now();
+    syncer sync = {0};
     if (rc >= 0 && c->rank == 0)
-        for (size_t i = 0; i < n_shards; i++)
-            start_writeback(tmp_paths[i]);
+        syncer_start(&sync, tmp_paths, n_shards);
     if (rc >= 0) {
         size_t mine = 0;
         for (size_t i = (size_t)c->rank; i < n_shards; i += (size_t)c->size)
@@ -1911,6 +1958,9 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
         }
     }
     double t_rename = hf_now();
+    int sync_rc = syncer_finish(&sync);
+    if (rc >= 0)
+        rc = sync_rc;
     if (rc >= 0 && c->rank == 0) {
         for (size_t i = 0; rc >= 0 && i < n_shards; i++) {
             char *final = hf_shard_path(dir, i);
