@@ -1126,7 +1126,15 @@ size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols,
     for (size_t j = 0; j < ncols; j++) {
         int k = slot[j], last = j + 1 == ncols;
         const char *f = s;
-        if (k >= 0 && field_ends(s, delim, last)) {
+        if (k >= 0 && !row) {
+            while (*s != delim && *s != '\n' && *s != '"' && *s != '\0')
+                s++;
+            if (*s == '"' || *s == '\0')
+                return 0;
+            if (last && *s == '\n' && s > f && s[-1] == '\r')
+                s--;
+            others[n_other++] = (hf_csv_span){j, (size_t)(f - p), (size_t)(s - f)};
+        } else if (k >= 0 && field_ends(s, delim, last)) {
             if (!empty_na)
                 return 0;
             row[k] = NAN;

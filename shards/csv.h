@@ -127,12 +127,13 @@ typedef struct hf_csv_span {
  * `delim`. Every field j with slot[j] >= 0 that is a plain decimal number
  * ([+-]digits[.digits][(e|E)[+-]digits], no blanks, no words) is stored in row[slot[j]] (exactly
  * as hf_csv_parse_double); an empty one is stored as NaN when empty_na is 1; any other such field
- * is listed in others[0..*n_others) (room for ncols entries) for the caller to interpret. Fields
- * with slot[j] < 0 are skipped. p points at a record start with `avail` bytes followed by a NUL
- * (HF_CSV_PAD); the line end ("\n" or "\r\n", not part of any field) must lie within them.
- * Returns the bytes consumed including the line end, or 0 when the record needs the general
- * reader (a quote, a NUL, another field count, a blank line, no line end in avail, an empty field
- * when empty_na is 0); row is then partly written. */
+ * is listed in others[0..*n_others) (room for ncols entries) for the caller to interpret; with
+ * row NULL, every such field is listed (a plain split). Fields with slot[j] < 0 are skipped. p
+ * points at a record start with `avail` bytes followed by a NUL (HF_CSV_PAD); the line end ("\n" or
+ * "\r\n", not part of any field) must lie within them. Returns the bytes consumed including the
+ * line end, or 0 when the record needs the general reader (a quote, a NUL, another field count, a
+ * blank line, no line end in avail, an empty field when empty_na is 0); row is then partly written.
+ */
 size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols, const int *slot,
                           int empty_na, double *row, hf_csv_span *others, size_t *n_others);
 

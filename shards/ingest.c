@@ -125,6 +125,7 @@ typedef struct ctx {
     int *check_role;   /* their roles */
     size_t n_check;
     hf_csv_span *spans; /* the fields that are not plain numbers (ncols entries) */
+    int *text_col_slot; /* pass 2: per column, its slot if it is a text slot, else -1 */
     char *is_bool;      /* per slot, scratch: the record's value is a boolean */
 } ctx;
 
@@ -925,6 +926,33 @@ static int fast_other_field(ctx *c, size_t j, const char *p, size_t len, double 
     return 1;
 }
 
+/* Pass 2 fast path: collects the text slots of an unquoted kept record. Returns 1 if consumed, 0
+ * if the general path must handle it (a rejected record, quotes), < 0 on ENOMEM. */
+static int fast_record_pass2(ctx *c, hf_csv_reader *r)
+{
+    const char *p;
+    size_t avail, n_spans = 0;
+    if (c->pass2_rej < c->n_rejected && c->rejected_ord[c->pass2_rej] == c->nrec)
+        return 0;
+    if (!hf_csv_reader_peek(r, &p, &avail))
+        return 0;
+    size_t used = hf_csv_fast_record(p, avail, c->delim, c->ncols, c->text_col_slot, 1, NULL,
+                                     c->spans, &n_spans);
+    if (used == 0)
+        return 0;
+    for (size_t k = 0; k < n_spans; k++) {
+        const hf_csv_span *sp = &c->spans[k];
+        const char *f = p + sp->off;
+        int na = sp->len <= c->na_max && hf_csv_is_na(f, sp->len, c->na, c->n_na);
+        int rc = arena_push(&c->arenas[c->slot[sp->col]], f, sp->len, na);
+        if (rc < 0)
+            return rc;
+    }
+    hf_csv_reader_skip_line(r, used);
+    c->pass2_row++;
+    return 1;
+}
+
 /* Pass 1 / predict fast path: the record at the reader's position if hf_csv_fast_record takes it
  * and every field passes the checks of handle_record. Returns 1 if consumed, 0 if the general
  * path must handle the record, < 0 on ENOMEM. */
@@ -933,6 +961,8 @@ static int fast_record(ctx *c, hf_csv_reader *r)
     const char *p;
     size_t avail, n_other = 0;
     char shown[256];
+    if (c->mode == MODE_PASS2)
+        return fast_record_pass2(c, r);
     if (!hf_csv_reader_peek(r, &p, &avail))
         return 0;
     size_t ns = c->nslots ? c->nslots : 1;
@@ -1011,8 +1041,19 @@ static int setup_fast(ctx *c)
     c->fast = 0;
     c->n_check = 0;
     c->fast_empty_na = 0;
-    if (c->mode == MODE_PASS2)
+    if (c->mode == MODE_PASS2) {
+        /* Pass 2 splits records only to collect the fields of text slots. */
+        free(c->spans);
+        free(c->text_col_slot);
+        c->spans = hf_calloc(c->ncols + 1, sizeof *c->spans);
+        c->text_col_slot = hf_calloc(c->ncols + 1, sizeof *c->text_col_slot);
+        if (!c->spans || !c->text_col_slot)
+            return HF_ENOMEM;
+        for (size_t j = 0; j < c->ncols; j++)
+            c->text_col_slot[j] = c->slot[j] >= 0 && c->text_slot[c->slot[j]] ? c->slot[j] : -1;
+        c->fast = 1;
         return HF_OK;
+    }
     for (size_t j = 0; j < c->ncols; j++) {
         if (c->slot[j] < 0)
             continue;
@@ -1427,6 +1468,7 @@ static void ctx_free(ctx *c)
     free(c->check_role);
     free(c->spans);
     free(c->is_bool);
+    free(c->text_col_slot);
     if (c->arenas) {
         for (size_t i = 0; i < c->ncols; i++) {
             free(c->arenas[i].buf);
