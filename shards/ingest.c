@@ -552,6 +552,11 @@ static int plan_items(ctx *c, item **items, size_t *n_items)
                 if (rc >= 0)
                     last = bytes[e - b - 1];
             }
+            if (rc >= 0) {
+                *items = hf_calloc(1, sizeof **items);
+                if (!*items)
+                    rc = HF_ENOMEM;
+            }
         }
         rc = agree(c, rc);
         if (rc >= 0)
@@ -571,12 +576,9 @@ static int plan_items(ctx *c, item **items, size_t *n_items)
         }
         free(all);
         free(lens);
-        if (rc >= 0 && e > b) {
-            *items = hf_calloc(1, sizeof **items);
-            if (!*items)
-                rc = HF_ENOMEM;
-        }
         if (rc < 0) {
+            free(*items);
+            *items = NULL;
             hf_csv_buffer_free(buf);
             hf_source_close(&src);
             return rc;
