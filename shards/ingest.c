@@ -117,7 +117,7 @@ typedef struct ctx {
     size_t pass2_rej;
     hf_csv_fields fields;
     const char *cur_file;
-    /* the fast path for all-number records (hf_csv_fast_record) */
+    /* the fast path for common records (hf_csv_fast_record) */
     int fast;          /* 1: try it in pass 1 / predict */
     int fast_empty_na; /* "" is an NA token */
     int all_not_bool;  /* every slot's not_bool flag is set */
