@@ -42,12 +42,15 @@ PX="$(start_run_proxy dropev dropevery 10)"
 write_spec dropev.yaml dropev s3://bkt/f/data.csv "$PX"
 hfrun dropev.yaml 2>dropev.err || fail "the run through repeated drops failed: $(cat dropev.err)"
 same_results "$REF" "$(run_dir dropev)/results.json" || fail "repeated drops: results differ"
-[ "$(grep -c '"fault":true' dropev.log)" -eq 10 ] || fail "the proxy did not drop 10 transfers"
-"$PYTHON" - "$(run_dir dropev)/audit.jsonl" <<'PY'
+# Each rank reads its range once (docs/shards.md), so how many ranged GETs there are, and so how
+# many of the 10 allowed breaks happen, depends on the object and the block size: at least 3.
+drops="$(grep -c '"fault":true' dropev.log)"
+[ "$drops" -ge 3 ] || fail "the proxy dropped only $drops transfers"
+"$PYTHON" - "$(run_dir dropev)/audit.jsonl" "$drops" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 broken = [l for l in lines if l["method"] == "GET" and l.get("error")]
-assert len(broken) == 10, broken
+assert len(broken) == int(sys.argv[2]), (len(broken), sys.argv[2])
 ranks = {l["rank"] for l in broken}
 assert len(ranks) >= 2, "drops only on ranks %s" % sorted(ranks)
 # The attempt after a break (same rank) asks for the rest, starting at the first missing byte.
@@ -59,7 +62,7 @@ for i, b in enumerate(lines):
     start = int(b["range"].split("=")[1].split("-")[0])
     assert b["bytes"] > 0, b
     assert nxt[0]["range"].startswith("bytes=%d-" % (start + b["bytes"])), (b, nxt[0])
-print("dropevery: 10 breaks on ranks %s, each resumed at the right byte" % sorted(ranks))
+print("dropevery: %d breaks on ranks %s, each resumed at the right byte" % (len(broken), sorted(ranks)))
 PY
 
 # 2. The first 6 requests (whichever ranks send them) get 503 SlowDown.
