@@ -25,11 +25,6 @@
 
 #define HEADER_BLOCK ((size_t)64 << 10)
 
-/* Collective. Writes the shard files paths[0..n), slabs[i] holding this rank's rows of file i, with
- * every rank writing its rows of all files at once (defined in partition.c, the shard layout
- * module; to be declared in partition.h). */
-int hf_shard_write_all(hf_comm *comm, char *const *paths, const hf_shard_slab *slabs, size_t n);
-
 static char *const default_na[] = {"", "NA", "NaN", "null", "?"};
 
 enum part_kind { PART_PLAIN = 0, PART_GZ = 1, PART_ZIP = 2 };

@@ -83,6 +83,9 @@ typedef struct hf_shard_slab {
  * rank's slab with collective transfers. Object timestamps are off, so the same rows give the same
  * bytes whatever the number of ranks. */
 int hf_shard_write(hf_comm *comm, const char *path, const hf_shard_slab *slab);
+/* Collective. Creates the n shard files paths[i] together, then every rank writes its slab of
+ * each shard independently (ranks write different files at the same time). */
+int hf_shard_write_all(hf_comm *comm, char *const *paths, const hf_shard_slab *slabs, size_t n);
 
 /* Not collective. Loads every row of every shard into a new dataset (rows in source order; the
  * schema is cloned from the manifest). Caller frees with hf_dataset_free. */
