@@ -470,8 +470,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         result = hf_error(HF_EINVAL, "%s: model.type: unknown model \"%s\"", spec->path,
                           spec->model_type);
     if (result >= 0)
-        result = hf_task_list_make(spec, model, trials, n_trials, folds->n_splits,
-                                   model->max_batch ? model->max_batch : MAX_BATCH, &tasks);
+        result =
+            hf_task_list_make(spec, model, trials, n_trials, folds->n_splits, MAX_BATCH, &tasks);
     if (result >= 0 && model->preflight) {
         /* Refuse, before anything runs, a task that would not fit in parallel.memory_per_rank. */
         size_t n_max = folds->n_search, batch = 1;

@@ -2,9 +2,10 @@
  *
  * Written by hand: the task graph is a flat bag of independent tasks, and what matters is latency
  * and never busy-waiting on rank 0, whose core is shared with its own worker thread. The
- * coordinator polls MPI without blocking and sleeps with a growing back-off (20 us up to 1 ms) when
- * idle; remote workers keep up to two tasks queued while many remain, so the coordinator's latency
- * hides behind the running task. */
+ * coordinator polls MPI without blocking and, when idle, waits on a condition variable (woken by
+ * the local worker's results) with a growing timeout (50 us up to 500 us) before polling MPI again.
+ * Workers hold about QUEUED_SECONDS of queued tasks while many remain and send their results
+ * without blocking, so neither side waits on the other's latency. */
 #define _GNU_SOURCE
 #include "scheduler.h"
 #include "../common/hf.h"

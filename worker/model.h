@@ -72,10 +72,6 @@ typedef struct hf_model_ops {
     /* Optional: 1 if two parameter sets may be fitted in one call and share work (ridge: equal
      * except alpha). NULL = never share. */
     int (*can_share)(const hf_value *a, const hf_value *b);
-    /* Most trials one fit call takes (0 = the default, 64). Sharing saves work, smaller batches
-     * spread a sweep over more ranks: ridge shares a decomposition and takes many, logistic
-     * regression shares only a warm start and takes a few. */
-    size_t max_batch;
     /* 1 if fit reads the training rows through hf_fit_data.rows (no copy of them is made). */
     int accepts_rows;
     /* Optional: refuses, before the sweep starts, a task that would not fit in memory_per_rank

@@ -71,15 +71,21 @@ void hf_task_ctx_release(hf_task_ctx *ctx)
     }
 }
 
-/* Two trials may share one fit call if their preprocessing is the same and the model says so. */
-static int trials_share(const hf_spec *spec, const hf_model_ops *model, const hf_trial *a,
-                        const hf_trial *b, const hf_value *ma, const hf_value *mb)
+/* 1 if two trials have the same preprocessing parameters. */
+static int same_prep(const hf_spec *spec, const hf_trial *a, const hf_trial *b)
 {
     for (size_t i = 0; i < spec->n_params; i++)
         if (strncmp(spec->params[i].name, "preprocess.", 11) == 0 &&
             !hf_value_equal(&a->values[i], &b->values[i]))
             return 0;
-    return model->can_share && model->can_share(ma, mb);
+    return 1;
+}
+
+/* Two trials may share one fit call if their preprocessing is the same and the model says so. */
+static int trials_share(const hf_spec *spec, const hf_model_ops *model, const hf_trial *a,
+                        const hf_trial *b, const hf_value *ma, const hf_value *mb)
+{
+    return same_prep(spec, a, b) && model->can_share && model->can_share(ma, mb);
 }
 
 /* The model's parameter values of a trial, in the model's order. */
@@ -97,16 +103,6 @@ static int model_values(const hf_spec *spec, const hf_model_ops *model, const hf
         }
     }
     return HF_OK;
-}
-
-/* 1 if two trials have the same preprocessing parameters. */
-static int same_prep(const hf_spec *spec, const hf_trial *a, const hf_trial *b)
-{
-    for (size_t i = 0; i < spec->n_params; i++)
-        if (strncmp(spec->params[i].name, "preprocess.", 11) == 0 &&
-            !hf_value_equal(&a->values[i], &b->values[i]))
-            return 0;
-    return 1;
 }
 
 int hf_task_list_make(const hf_spec *spec, const hf_model_ops *model, const hf_trial *trials,
