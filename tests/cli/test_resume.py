@@ -33,6 +33,8 @@ model:
   type: logistic_regression
   params:
     C: {log_uniform: [1.0e-3, 1.0e2]}
+    # trials that differ in more than C are separate tasks (C alone would share one fit call)
+    tol: {log_uniform: [1.0e-5, 1.0e-3]}
 search: {strategy: random, trials: %d, seed: %d}
 objective: {metric: log_loss, report: [accuracy]}
 output: {dir: out}

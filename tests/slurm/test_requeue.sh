@@ -29,6 +29,8 @@ model:
   type: logistic_regression
   params:
     C: {log_uniform: [1.0e-4, 1.0e2]}
+    # differing in more than C, every trial is its own task (many small tasks to interrupt)
+    tol: {log_uniform: [1.0e-5, 1.0e-3]}
     max_iter: 500
 search:
   strategy: random

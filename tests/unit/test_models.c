@@ -397,6 +397,88 @@ static void test_logistic_multiclass(void **state)
     run_logistic(3, 0, 0.3);
 }
 
+/* Coefficients and intercepts of two fits agree to rel (relative, plus rel absolute). */
+static void assert_same_model(const hf_fitted *a, const hf_fitted *b, double rel)
+{
+    for (size_t i = 0; i < 2; i++) {
+        const hf_array *x = &a->arrays[i], *y = &b->arrays[i];
+        assert_string_equal(x->name, y->name);
+        assert_int_equal(x->rows * x->cols, y->rows * y->cols);
+        for (size_t j = 0; j < x->rows * x->cols; j++)
+            assert_true(fabs(x->data[j] - y->data[j]) <= rel * (1.0 + fabs(y->data[j])));
+    }
+}
+
+/* The trials of one call are optimised in lock-step, with the training rows read in place (as one
+ * range with the other rows skipped, or gathered when they are sparse): every trial must come out
+ * as it does fitted alone on a copy of its training rows. */
+static void run_logistic_lockstep(size_t K)
+{
+    const size_t N = 700, p = 5;
+    double *X = make_X(N, p, 60 + K);
+    double *y = make_y_class(X, N, p, K, 70 + K);
+    const double Cs[] = {1e-3, 0.1, 1.0, 10.0, 1e3};
+    enum { T = 5 };
+    hf_value v[T][4];
+    const hf_value *pv[T];
+    for (size_t t = 0; t < T; t++) {
+        defaults(&hf_model_logistic_regression, v[t]);
+        set_param(&hf_model_logistic_regression, v[t], "C", Cs[t]);
+        set_param(&hf_model_logistic_regression, v[t], "tol", 1e-10);
+        set_param(&hf_model_logistic_regression, v[t], "max_iter", 10000);
+        pv[t] = v[t];
+    }
+    assert_int_equal(hf_model_logistic_regression.can_share(v[0], v[4]), 1);
+    /* dense: 4 rows in 5 (read as one range); sparse: 1 row in 3 (gathered) */
+    for (int sparse = 0; sparse <= 1; sparse++) {
+        int64_t *rows = malloc(N * sizeof *rows);
+        double *Xc = malloc(N * p * sizeof *Xc), *yc = malloc(N * sizeof *yc);
+        size_t n = 0;
+        for (size_t i = 0; i < N; i++)
+            if (sparse ? i % 3 == 1 : i % 5 != 2) {
+                rows[n] = (int64_t)i;
+                memcpy(Xc + n * p, X + i * p, p * sizeof *Xc);
+                yc[n++] = y[i];
+            }
+        hf_fit_data din = {.X = X, .rows = rows, .n = n, .p = p, .y = yc, .n_classes = K};
+        hf_fit_data dcp = {.X = Xc, .n = n, .p = p, .y = yc, .n_classes = K};
+        hf_fitted *together[T] = {0}, *copied[T] = {0};
+        assert_int_equal(hf_model_logistic_regression.fit(&din, pv, T, together), HF_OK);
+        assert_int_equal(hf_model_logistic_regression.fit(&dcp, pv, T, copied), HF_OK);
+        for (size_t t = 0; t < T; t++) {
+            hf_fitted *alone = NULL;
+            assert_int_equal(hf_model_logistic_regression.fit(&dcp, &pv[t], 1, &alone), HF_OK);
+            assert_same_model(together[t], alone, 1e-6);
+            assert_same_model(copied[t], alone, 1e-6);
+            /* and it is the optimum */
+            hf_fitted *zero = hf_fitted_new(&hf_model_logistic_regression, p, K, 2);
+            assert_non_null(hf_fitted_array(zero, 0, "coef", K == 2 ? 1 : K, p));
+            assert_non_null(hf_fitted_array(zero, 1, "intercept", 1, K == 2 ? 1 : K));
+            double g0 = logistic_grad_max(Xc, yc, n, p, K, Cs[t], zero, 1);
+            assert_true(logistic_grad_max(Xc, yc, n, p, K, Cs[t], together[t], 1) <= 1e-2 * g0);
+            hf_fitted_free(zero);
+            hf_fitted_free(alone);
+            hf_fitted_free(together[t]);
+            hf_fitted_free(copied[t]);
+        }
+        free(rows);
+        free(Xc);
+        free(yc);
+    }
+    /* trials that differ in more than C are never given to one call */
+    set_param(&hf_model_logistic_regression, v[1], "tol", 1e-4);
+    assert_int_equal(hf_model_logistic_regression.can_share(v[0], v[1]), 0);
+    free(X);
+    free(y);
+}
+
+static void test_logistic_lockstep(void **state)
+{
+    (void)state;
+    run_logistic_lockstep(2);
+    run_logistic_lockstep(3);
+}
+
 static void test_logistic_errors(void **state)
 {
     (void)state;
@@ -436,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_ridge_errors),
         cmocka_unit_test(test_logistic_binary),
         cmocka_unit_test(test_logistic_multiclass),
+        cmocka_unit_test(test_logistic_lockstep),
         cmocka_unit_test(test_logistic_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
