@@ -35,5 +35,8 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
 export OPENBLAS_NUM_THREADS=1
+# Debian's Open MPI probes the cm PML's PSM/PSM2 (Omni-Path) transports at every MPI_Init, 0.2 s
+# on a machine without them, then selects ob1 anyway: ask for ob1 (docs/performance.md).
+export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
 
 exec "$PY" "$SRC/bench/bench.py"

@@ -7,6 +7,8 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_mpi_yield_when_idle=1 OPENBLAS_NUM_THREADS=1
+# Open MPI would probe Omni-Path (PSM/PSM2) at every start, 0.2 s here, then pick ob1 anyway.
+export OMPI_MCA_pml=ob1
 hf=build/hyperfold
 $hf validate examples/diabetes-ridge.yaml | head -20
 mpirun -np 4 $hf run examples/diabetes-ridge.yaml

@@ -2,6 +2,7 @@
 #include "model.h"
 #include "../common/hf.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -164,4 +165,35 @@ void hf_fitted_free(hf_fitted *m)
     }
     free(m->arrays);
     free(m);
+}
+
+int hf_linear_scores(hf_fitted *const *m, size_t k, const double *X, size_t n, size_t p, double *Z)
+{
+    size_t R = 0;
+    for (size_t t = 0; t < k; t++) {
+        const hf_array *w = hf_fitted_get(m[t], "coef"), *b = hf_fitted_get(m[t], "intercept");
+        if (!w || !b || w->cols != p || b->rows * b->cols != w->rows)
+            return hf_error(HF_EDATA, "%s: model has %zu features, data has %zu", m[t]->ops->name,
+                            m[t]->n_features, p);
+        R += w->rows;
+    }
+    if (R == 0 || n == 0)
+        return HF_OK;
+    double *W = hf_malloc((p ? R * p : 1) * sizeof *W);
+    if (!W)
+        return HF_ENOMEM;
+    size_t r = 0;
+    for (size_t t = 0; t < k; t++) {
+        const hf_array *w = hf_fitted_get(m[t], "coef"), *b = hf_fitted_get(m[t], "intercept");
+        memcpy(W + r * p, w->data, w->rows * p * sizeof *W);
+        for (size_t c = 0; c < w->rows; c++)
+            for (size_t i = 0; i < n; i++)
+                Z[(r + c) * n + i] = b->data[c];
+        r += w->rows;
+    }
+    if (p > 0)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)p, 1.0, W, (int)p,
+                    X, (int)p, 1.0, Z, (int)n);
+    free(W);
+    return HF_OK;
 }

@@ -69,6 +69,13 @@ typedef struct hf_model_ops {
                hf_fitted **out);
     /* n x n_outputs: predicted value (regression) or class probabilities (classification). */
     int (*predict)(const hf_fitted *m, const double *X, size_t n, size_t p, double *out);
+    /* Optional: the predictions of k models fitted by one fit call, on the same n rows, faster
+     * than k predict calls (linear models: one DGEMM). out holds k blocks of n x n_outputs, model
+     * t's at out + t * n * n_outputs. Used for cross-validation scores, where the rows and k are
+     * fixed by the task, so the results stay independent of the number of ranks; batch
+     * prediction, whose rows are split by rank, uses predict. NULL = k predict calls. */
+    int (*predict_many)(hf_fitted *const *m, size_t k, const double *X, size_t n, size_t p,
+                        double *out);
     /* Optional: 1 if two parameter sets may be fitted in one call and share work (ridge: equal
      * except alpha). NULL = never share. */
     int (*can_share)(const hf_value *a, const hf_value *b);
@@ -98,5 +105,9 @@ double *hf_fitted_array(hf_fitted *m, size_t i, const char *name, size_t rows, s
 /* The array named `name`, or NULL. */
 const hf_array *hf_fitted_get(const hf_fitted *m, const char *name);
 void hf_fitted_free(hf_fitted *m);
+/* Scores of k linear models (arrays "coef", rows x p, and "intercept", 1 x rows) on n rows:
+ * Z (R x n, R = the models' coef rows together, model by model) = coef X^T + intercept, with one
+ * DGEMM. For predict_many. */
+int hf_linear_scores(hf_fitted *const *m, size_t k, const double *X, size_t n, size_t p, double *Z);
 
 #endif

@@ -271,6 +271,9 @@ out:
     return result;
 }
 
+/* Trials predicted together (predict_many) when scoring a task: bounds the predictions held. */
+#define PREDICT_CHUNK 16
+
 /* Fits and scores trials[0..k) of the task together; on failure, fails them all with the
  * message. */
 static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
@@ -288,7 +291,8 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
                       .group = ctx->group};
     hf_fitted **fitted = hf_calloc(k, sizeof *fitted);
     size_t n_out = n_classes ? n_classes : 1;
-    double *pred = hf_malloc((sp->n_valid ? sp->n_valid : 1) * n_out * sizeof *pred);
+    const size_t nv = sp->n_valid, chunk = k < PREDICT_CHUNK ? k : PREDICT_CHUNK;
+    double *pred = hf_malloc((nv ? nv : 1) * n_out * chunk * sizeof *pred);
     int result = HF_OK;
     if (!fitted || !pred) {
         result = HF_ENOMEM;
@@ -303,22 +307,35 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
         }
     result = model->fit(&fd, (const hf_value *const *)mvals, k, fitted);
     double fit_s = (hf_now() - t0) / (double)k;
-    for (size_t i = 0; i < k && result >= 0; i++) {
-        res[i].fit_seconds = fit_s;
-        int rc = model->predict(fitted[i], c->Xva, sp->n_valid, c->q, pred);
-        for (size_t m = 0; m < ctx->n_metrics && rc >= 0; m++) {
-            const hf_metric *metric = hf_metric_find(ctx->metrics[m]);
-            rc = hf_metric_compute(metric, c->yva, pred, sp->n_valid, n_classes, &res[i].scores[m]);
-            if (rc >= 0 && !isfinite(res[i].scores[m]))
-                rc = hf_error(HF_ENUM, "%s is %g", ctx->metrics[m], res[i].scores[m]);
+    /* Predictions chunk by chunk of trials (one predict_many call each when the model has it),
+     * then every metric of every trial. */
+    for (size_t c0 = 0; c0 < k && result >= 0; c0 += chunk) {
+        const size_t nc = k - c0 < chunk ? k - c0 : chunk;
+        int prc = HF_OK;
+        if (model->predict_many)
+            prc = model->predict_many(fitted + c0, nc, c->Xva, nv, c->q, pred);
+        for (size_t j = 0; j < nc; j++) {
+            hf_trial_result *r = &res[c0 + j];
+            double *pj = pred + j * nv * n_out;
+            r->fit_seconds = fit_s;
+            int rc =
+                model->predict_many ? prc : model->predict(fitted[c0 + j], c->Xva, nv, c->q, pj);
+            for (size_t m = 0; m < ctx->n_metrics && rc >= 0; m++) {
+                const hf_metric *metric = hf_metric_find(ctx->metrics[m]);
+                rc = hf_metric_compute(metric, c->yva, pj, nv, n_classes, &r->scores[m]);
+                if (rc >= 0 && !isfinite(r->scores[m]))
+                    rc = hf_error(HF_ENUM, "%s is %g", ctx->metrics[m], r->scores[m]);
+            }
+            if (rc < 0) {
+                r->ok = 0;
+                r->error = hf_strdup(hf_error_message());
+                if (!model->predict_many || prc >= 0)
+                    hf_error_clear();
+            } else {
+                r->ok = 1;
+            }
         }
-        if (rc < 0) {
-            res[i].ok = 0;
-            res[i].error = hf_strdup(hf_error_message());
-            hf_error_clear();
-        } else {
-            res[i].ok = 1;
-        }
+        hf_error_clear();
     }
 out:
     if (fitted)

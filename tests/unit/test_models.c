@@ -120,6 +120,8 @@ static void test_fitted_helpers(void **state)
 }
 
 /* Checks (Xc^T Xc + alpha I) w = Xc^T yc and b = ymean - xmean.w with plain loops. */
+static void assert_same_model(const hf_fitted *a, const hf_fitted *b, double rel);
+
 static void check_ridge_normal_equations(const double *X, const double *y, size_t n, size_t p,
                                          double alpha, int fit_intercept, const hf_fitted *m)
 {
@@ -237,6 +239,63 @@ static void test_ridge_sharing(void **state)
         hf_fitted_free(one);
         hf_fitted_free(all[t]);
     }
+    free(X);
+    free(y);
+}
+
+/* More rows than one Gram block (2,048), read in place, with large column offsets and a drift
+ * along the rows, so that the first block's mean (the shift of the one-pass centred Gram matrix)
+ * is far from the training mean: the normal equations of the centred problem still hold to
+ * 1e-10, and a copy of the rows gives the same model. An intercept-only model (no features) is
+ * the mean of y. */
+static void test_ridge_blocks(void **state)
+{
+    (void)state;
+    const size_t N = 6000, p = 6;
+    double *X = make_X(N, p, 90);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < p; j++)
+            X[i * p + j] += 1e4 * (double)(j + 1) + 5.0 * (double)i / (double)N;
+    double *y = make_y_reg(X, N, p, 91);
+    int64_t *rows = malloc(N * sizeof *rows);
+    double *Xc = malloc(N * p * sizeof *Xc), *yc = malloc(N * sizeof *yc);
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++)
+        if (i % 5 != 2) {
+            rows[n] = (int64_t)i;
+            memcpy(Xc + n * p, X + i * p, p * sizeof *Xc);
+            yc[n++] = y[i];
+        }
+    hf_fit_data din = {.X = X, .rows = rows, .n = n, .p = p, .y = yc};
+    hf_fit_data dcp = {.X = Xc, .n = n, .p = p, .y = yc};
+    for (int fi = 0; fi <= 1; fi++) {
+        hf_value v[4];
+        defaults(&hf_model_ridge, v);
+        set_param(&hf_model_ridge, v, "alpha", 2.5);
+        set_param(&hf_model_ridge, v, "fit_intercept", fi);
+        const hf_value *pv[1] = {v};
+        hf_fitted *a = NULL, *b = NULL;
+        assert_int_equal(hf_model_ridge.fit(&din, pv, 1, &a), HF_OK);
+        assert_int_equal(hf_model_ridge.fit(&dcp, pv, 1, &b), HF_OK);
+        check_ridge_normal_equations(Xc, yc, n, p, 2.5, fi, a);
+        assert_same_model(a, b, 1e-12);
+        hf_fitted_free(a);
+        hf_fitted_free(b);
+    }
+    hf_value v[4];
+    defaults(&hf_model_ridge, v);
+    const hf_value *pv[1] = {v};
+    hf_fit_data d0 = {.X = Xc, .n = n, .p = 0, .y = yc};
+    hf_fitted *m = NULL;
+    assert_int_equal(hf_model_ridge.fit(&d0, pv, 1, &m), HF_OK);
+    double ym = 0.0;
+    for (size_t i = 0; i < n; i++)
+        ym += yc[i] / (double)n;
+    assert_true(fabs(hf_fitted_get(m, "intercept")->data[0] - ym) <= 1e-12 * fabs(ym));
+    hf_fitted_free(m);
+    free(rows);
+    free(Xc);
+    free(yc);
     free(X);
     free(y);
 }
@@ -479,6 +538,56 @@ static void test_logistic_lockstep(void **state)
     run_logistic_lockstep(3);
 }
 
+/* predict_many (one DGEMM for the cross-validation scores) equals predict (a dot product per row).
+ */
+static void check_predict_many(const hf_model_ops *ops, hf_fitted *const *m, size_t k,
+                               const double *X, size_t n, size_t p)
+{
+    const size_t no = m[0]->n_outputs;
+    double *many = malloc(k * n * no * sizeof *many), *one = malloc(n * no * sizeof *one);
+    assert_non_null(ops->predict_many);
+    assert_int_equal(ops->predict_many(m, k, X, n, p, many), HF_OK);
+    for (size_t t = 0; t < k; t++) {
+        assert_int_equal(ops->predict(m[t], X, n, p, one), HF_OK);
+        for (size_t i = 0; i < n * no; i++)
+            assert_true(fabs(many[t * n * no + i] - one[i]) <= 1e-12 * (1.0 + fabs(one[i])));
+    }
+    /* a model fitted on other features is refused */
+    hf_error_clear();
+    assert_true(ops->predict_many(m, k, X, n, p - 1, many) < 0);
+    hf_error_clear();
+    free(many);
+    free(one);
+}
+
+static void test_predict_many(void **state)
+{
+    (void)state;
+    const size_t n = 90, p = 4;
+    double *X = make_X(n, p, 80);
+    for (size_t K = 0; K <= 3; K++) {
+        if (K == 1)
+            continue;
+        const hf_model_ops *ops = K ? &hf_model_logistic_regression : &hf_model_ridge;
+        double *y = K ? make_y_class(X, n, p, K, 81) : make_y_reg(X, n, p, 81);
+        hf_fit_data d = {.X = X, .n = n, .p = p, .y = y, .n_classes = K};
+        hf_value v[3][4];
+        const hf_value *pv[3];
+        for (size_t t = 0; t < 3; t++) {
+            defaults(ops, v[t]);
+            set_param(ops, v[t], K ? "C" : "alpha", t == 0 ? 0.01 : t == 1 ? 1.0 : 100.0);
+            pv[t] = v[t];
+        }
+        hf_fitted *m[3] = {0};
+        assert_int_equal(ops->fit(&d, pv, 3, m), HF_OK);
+        check_predict_many(ops, m, 3, X, n, p);
+        for (size_t t = 0; t < 3; t++)
+            hf_fitted_free(m[t]);
+        free(y);
+    }
+    free(X);
+}
+
 static void test_logistic_errors(void **state)
 {
     (void)state;
@@ -515,10 +624,12 @@ int main(void)
         cmocka_unit_test(test_fitted_helpers),
         cmocka_unit_test(test_ridge_normal_equations),
         cmocka_unit_test(test_ridge_sharing),
+        cmocka_unit_test(test_ridge_blocks),
         cmocka_unit_test(test_ridge_errors),
         cmocka_unit_test(test_logistic_binary),
         cmocka_unit_test(test_logistic_multiclass),
         cmocka_unit_test(test_logistic_lockstep),
+        cmocka_unit_test(test_predict_many),
         cmocka_unit_test(test_logistic_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -670,37 +670,18 @@ out:
     return result;
 }
 
-static int logistic_predict(const hf_fitted *m, const double *X, size_t n, size_t p, double *out)
+/* Class probabilities, in place, from decision values: binary, column 1 holds z and becomes
+ * [1 - sigmoid(z), sigmoid(z)]; multiclass, each row of k scores becomes its softmax. */
+static void proba_in_place(double *out, size_t n, size_t k)
 {
-    const hf_array *w = hf_fitted_get(m, "coef");
-    const hf_array *b = hf_fitted_get(m, "intercept");
-    const size_t nc = m->n_outputs;
-    const size_t k = nc == 2 ? 1 : nc;
-    if (!w || !b || nc < 2 || w->rows != k || w->cols != p || b->cols != k || p != m->n_features)
-        return hf_error(HF_EDATA,
-                        "logistic_regression: model has %zu features and %zu classes, data has "
-                        "%zu features",
-                        m->n_features, nc, p);
-    if (n == 0)
-        return HF_OK;
     if (k == 1) {
-        /* decision values into column 1, then [1 - p, p] */
-        /* One dot product per row (not dgemv/dgemm): a row's prediction must not depend on how
-         * many rows share the call, or batch prediction would depend on the number of ranks. */
-        for (size_t i = 0; i < n; i++)
-            out[2 * i + 1] =
-                b->data[0] + (p > 0 ? cblas_ddot((int)p, X + i * p, 1, w->data, 1) : 0.0);
         for (size_t i = 0; i < n; i++) {
             double pr = sigmoid(out[2 * i + 1]);
             out[2 * i] = 1.0 - pr;
             out[2 * i + 1] = pr;
         }
-        return HF_OK;
+        return;
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < k; c++)
-            out[i * k + c] =
-                b->data[c] + (p > 0 ? cblas_ddot((int)p, X + i * p, 1, w->data + c * p, 1) : 0.0);
     for (size_t i = 0; i < n; i++) {
         double *zi = out + i * k;
         double mx = zi[0];
@@ -715,7 +696,66 @@ static int logistic_predict(const hf_fitted *m, const double *X, size_t n, size_
         for (size_t c = 0; c < k; c++)
             zi[c] /= s;
     }
+}
+
+static int check_model(const hf_fitted *m, size_t p)
+{
+    const hf_array *w = hf_fitted_get(m, "coef");
+    const hf_array *b = hf_fitted_get(m, "intercept");
+    const size_t nc = m->n_outputs;
+    const size_t k = nc == 2 ? 1 : nc;
+    if (!w || !b || nc < 2 || w->rows != k || w->cols != p || b->cols != k || p != m->n_features)
+        return hf_error(HF_EDATA,
+                        "logistic_regression: model has %zu features and %zu classes, data has "
+                        "%zu features",
+                        m->n_features, nc, p);
     return HF_OK;
+}
+
+static int logistic_predict(const hf_fitted *m, const double *X, size_t n, size_t p, double *out)
+{
+    int rc = check_model(m, p);
+    if (rc < 0)
+        return rc;
+    const hf_array *w = hf_fitted_get(m, "coef");
+    const hf_array *b = hf_fitted_get(m, "intercept");
+    const size_t k = w->rows, off = k == 1; /* binary: z into column 1 */
+    /* One dot product per row (not dgemv/dgemm): a row's prediction must not depend on how many
+     * rows share the call, or batch prediction would depend on the number of ranks. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < k; c++)
+            out[i * (k + off) + c + off] =
+                b->data[c] + (p > 0 ? cblas_ddot((int)p, X + i * p, 1, w->data + c * p, 1) : 0.0);
+    proba_in_place(out, n, k);
+    return HF_OK;
+}
+
+static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X, size_t n,
+                                 size_t p, double *out)
+{
+    int rc = HF_OK;
+    for (size_t t = 0; t < nm && rc >= 0; t++)
+        rc = check_model(m[t], p);
+    if (rc < 0 || nm == 0 || n == 0)
+        return rc;
+    const size_t nc = m[0]->n_outputs, k = nc == 2 ? 1 : nc, off = k == 1;
+    for (size_t t = 1; t < nm; t++)
+        if (m[t]->n_outputs != nc)
+            return hf_error(HF_EINTERNAL, "logistic_regression: models of one call differ in "
+                                          "their number of classes");
+    double *Z = hf_malloc(nm * k * n * sizeof *Z);
+    if (!Z)
+        return HF_ENOMEM;
+    if ((rc = hf_linear_scores(m, nm, X, n, p, Z)) >= 0)
+        for (size_t t = 0; t < nm; t++) {
+            double *o = out + t * n * nc;
+            for (size_t c = 0; c < k; c++)
+                for (size_t i = 0; i < n; i++)
+                    o[i * nc + c + off] = Z[(t * k + c) * n + i];
+            proba_in_place(o, n, k);
+        }
+    free(Z);
+    return rc;
 }
 
 /* Trials that differ only in C are fitted together in lock-step (see above). */
@@ -734,6 +774,7 @@ const hf_model_ops hf_model_logistic_regression = {
     .n_params = N_PARAMS,
     .fit = logistic_fit,
     .predict = logistic_predict,
+    .predict_many = logistic_predict_many,
     .can_share = logistic_can_share,
     .accepts_rows = 1,
 };

@@ -111,34 +111,102 @@ static const double *train_row(const hf_fit_data *d, size_t i)
     return d->X + (size_t)(d->rows ? d->rows[i] : (int64_t)i) * d->p;
 }
 
-/* Not collective. The Gram matrix of the centred training rows (upper triangle into V) and
- * Xc^T yc, formed block by block: each block of rows is gathered and centred into a small buffer
- * and added with dsyrk, so no centred copy of the training data is ever made (and with
- * hf_fit_data.rows, no copy of the training rows either). */
-static int gram_blocked(const hf_fit_data *d, const double *xmean, const double *yc, double *V,
+/* Not collective. The Gram matrix of the centred training rows (upper triangle into V), Xc^T yc,
+ * and the means into s, in one pass over the rows: each block of rows is gathered, shifted and
+ * added with dsyrk, so no centred copy of the training data is ever made (and with
+ * hf_fit_data.rows, no copy of the training rows either).
+ *
+ * With fit_intercept the rows are shifted by the mean of the first block, sx (and y by sy), not by
+ * the training means, which are only known at the end; with the shifted sums d = sum(x - sx) / n
+ * and dy = sum(y - sy) / n, the centred products are
+ *     Xc^T Xc = sum (x - sx)(x - sx)^T - n d d^T,   Xc^T yc = sum (x - sx)(y - sy) - n d dy.
+ * sx is within a few standard errors of the mean, so the correction is tiny and cancels nothing. */
+static int gram_blocked(const hf_fit_data *d, int fit_intercept, ridge_shared *s, double *V,
                         double *xty)
 {
     const size_t n = d->n, p = d->p;
-    size_t rows = n < GRAM_BLOCK_ROWS ? n : GRAM_BLOCK_ROWS;
+    const size_t rows = n < GRAM_BLOCK_ROWS ? n : GRAM_BLOCK_ROWS;
     double *buf = hf_malloc((rows ? rows : 1) * p * sizeof *buf);
-    if (!buf)
-        return HF_ENOMEM;
+    double *yb = hf_malloc((rows ? rows : 1) * sizeof *yb);
+    double *sx = hf_calloc(p ? p : 1, sizeof *sx), *sum = hf_calloc(p ? p : 1, sizeof *sum);
+    int result = HF_OK;
+    if (!buf || !yb || !sx || !sum) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    double sy = 0.0, ysum = 0.0;
+    if (fit_intercept) {
+        for (size_t i = 0; i < rows; i++) {
+            const double *restrict row = train_row(d, i);
+            for (size_t j = 0; j < p; j++)
+                sx[j] += row[j];
+            sy += d->y[i];
+        }
+        for (size_t j = 0; j < p; j++)
+            sx[j] /= (double)rows;
+        sy /= (double)rows;
+    }
     memset(xty, 0, p * sizeof *xty);
     for (size_t lo = 0; lo < n; lo += GRAM_BLOCK_ROWS) {
-        size_t m = n - lo < GRAM_BLOCK_ROWS ? n - lo : GRAM_BLOCK_ROWS;
+        const size_t m = n - lo < GRAM_BLOCK_ROWS ? n - lo : GRAM_BLOCK_ROWS;
         for (size_t i = 0; i < m; i++) {
-            const double *row = train_row(d, lo + i);
-            double *b = buf + i * p;
-            for (size_t j = 0; j < p; j++)
-                b[j] = row[j] - xmean[j];
+            const double *restrict row = train_row(d, lo + i);
+            double *restrict b = buf + i * p;
+            for (size_t j = 0; j < p; j++) {
+                b[j] = row[j] - sx[j];
+                sum[j] += b[j];
+            }
+            yb[i] = d->y[lo + i] - sy;
+            ysum += yb[i];
         }
+        if (p == 0)
+            continue;
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)m, 1.0, buf, (int)p,
                     lo == 0 ? 0.0 : 1.0, V, (int)p);
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)p, 1.0, buf, (int)p, yc + lo, 1, 1.0,
-                    xty, 1);
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)p, 1.0, buf, (int)p, yb, 1, 1.0, xty,
+                    1);
     }
+    if (fit_intercept) {
+        const double nd = (double)n, dy = ysum / nd;
+        for (size_t j = 0; j < p; j++)
+            sum[j] /= nd; /* d */
+        for (size_t i = 0; i < p; i++) {
+            for (size_t j = i; j < p; j++)
+                V[i * p + j] -= nd * sum[i] * sum[j];
+            xty[i] -= nd * sum[i] * dy;
+            s->xmean[i] = sx[i] + sum[i];
+        }
+        s->ymean = sy + dy;
+    }
+out:
     free(buf);
-    return HF_OK;
+    free(yb);
+    free(sx);
+    free(sum);
+    return result;
+}
+
+/* The training means of the columns and of y (fit_intercept) and y centred (or copied) into yc:
+ * the group path's first pass. */
+static void means(const hf_fit_data *d, int fit_intercept, ridge_shared *s, double *yc)
+{
+    const size_t n = d->n, p = d->p;
+    memcpy(yc, d->y, n * sizeof *yc);
+    if (!fit_intercept)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const double *row = train_row(d, i);
+        for (size_t j = 0; j < p; j++)
+            s->xmean[j] += row[j];
+    }
+    for (size_t j = 0; j < p; j++)
+        s->xmean[j] /= (double)n;
+    double ysum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        ysum += d->y[i];
+    s->ymean = ysum / (double)n;
+    for (size_t i = 0; i < n; i++)
+        yc[i] = d->y[i] - s->ymean;
 }
 
 /* Builds the Gram matrix of the (centred) training data and its eigendecomposition (collective
@@ -156,38 +224,23 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
     s->V = hf_calloc(p > 0 ? p * p : 1, sizeof *s->V);
     s->lam = hf_calloc(p ? p : 1, sizeof *s->lam);
     s->z = hf_calloc(p ? p : 1, sizeof *s->z);
-    yc = hf_malloc(n * sizeof *yc);
     xty = hf_calloc(p ? p : 1, sizeof *xty);
-    if (!s->xmean || !s->V || !s->lam || !s->z || !yc || !xty) {
+    if (!s->xmean || !s->V || !s->lam || !s->z || !xty) {
         result = HF_ENOMEM;
         goto out;
     }
-    memcpy(yc, d->y, n * sizeof *yc);
-    if (fit_intercept) {
-        for (size_t i = 0; i < n; i++) {
-            const double *row = train_row(d, i);
-            for (size_t j = 0; j < p; j++)
-                s->xmean[j] += row[j];
-        }
-        for (size_t j = 0; j < p; j++)
-            s->xmean[j] /= (double)n;
-        double ysum = 0.0;
-        for (size_t i = 0; i < n; i++)
-            ysum += d->y[i];
-        s->ymean = ysum / (double)n;
-        for (size_t i = 0; i < n; i++)
-            yc[i] = d->y[i] - s->ymean;
-    }
-    if (p == 0)
-        goto out;
     const hf_group *g = d->group;
     if (hf_dist_is_parallel(g)) {
         /* The group kernels take contiguous row slices: centre a copy. */
+        yc = hf_malloc(n * sizeof *yc);
         Xc = hf_malloc(n * p * sizeof *Xc + 1);
-        if (!Xc) {
+        if (!yc || !Xc) {
             result = HF_ENOMEM;
             goto out;
         }
+        means(d, fit_intercept, s, yc);
+        if (p == 0)
+            goto out;
         for (size_t i = 0; i < n; i++) {
             const double *row = train_row(d, i);
             for (size_t j = 0; j < p; j++)
@@ -195,11 +248,11 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
         }
         result = gram_eigh_group(g, Xc, yc, n, p, s->V, s->lam, xty);
     } else {
-        result = gram_blocked(d, s->xmean, yc, s->V, xty);
-        if (result >= 0)
+        result = gram_blocked(d, fit_intercept, s, s->V, xty);
+        if (result >= 0 && p > 0)
             result = eigh_local(s->V, p, s->lam);
     }
-    if (result < 0)
+    if (result < 0 || p == 0)
         goto out;
     /* z = V^T Xc^T yc */
     cblas_dgemv(CblasRowMajor, CblasTrans, (int)p, (int)p, 1.0, s->V, (int)p, xty, 1, 0.0, s->z, 1);
@@ -330,6 +383,12 @@ static int ridge_predict(const hf_fitted *m, const double *X, size_t n, size_t p
 }
 
 /* Trials share one call when all parameters but alpha are equal. */
+static int ridge_predict_many(hf_fitted *const *m, size_t k, const double *X, size_t n, size_t p,
+                              double *out)
+{
+    return hf_linear_scores(m, k, X, n, p, out);
+}
+
 static int ridge_can_share(const hf_value *a, const hf_value *b)
 {
     for (size_t i = 0; i < N_PARAMS; i++) {
@@ -348,6 +407,7 @@ const hf_model_ops hf_model_ridge = {
     .n_params = N_PARAMS,
     .fit = ridge_fit,
     .predict = ridge_predict,
+    .predict_many = ridge_predict_many,
     .can_share = ridge_can_share,
     .accepts_rows = 1,
 };
