@@ -1,6 +1,7 @@
 #include "dataset.h"
 #include "hf.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,4 +108,10 @@ void hf_dataset_free(hf_dataset *d)
     free(d->group);
     free(d->order);
     free(d);
+}
+
+uint64_t hf_dataset_new_id(void)
+{
+    static atomic_uint_fast64_t next = 1;
+    return (uint64_t)atomic_fetch_add(&next, 1);
 }

@@ -53,7 +53,12 @@ typedef struct hf_dataset {
     int64_t *fold;  /* n_rows predefined fold numbers, or NULL */
     int64_t *group; /* n_rows group codes, or NULL */
     double *order;  /* n_rows ordering key, or NULL */
+    uint64_t id;    /* unique in the process (hf_dataset_new_id), 0 = none: keys work that
+                       models keep across fit calls on this table */
 } hf_dataset;
+
+/* A new process-unique dataset id (never 0); thread-safe. */
+uint64_t hf_dataset_new_id(void);
 
 void hf_schema_free(hf_schema *s);
 /* Deep copy. */

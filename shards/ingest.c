@@ -2297,6 +2297,7 @@ int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *sche
     d = hf_calloc(1, sizeof *d);
     rc = d ? HF_OK : HF_ENOMEM;
     if (d) {
+        d->id = hf_dataset_new_id();
         d->schema = hf_schema_clone(schema);
         d->n_rows = c.nrows;
         d->y = hf_malloc((c.nrows + 1) * sizeof *d->y);

@@ -610,6 +610,7 @@ int hf_shards_load_range(const char *dir, const hf_manifest *m, int64_t first, i
     *out = NULL;
     if (!d)
         return HF_ENOMEM;
+    d->id = hf_dataset_new_id();
     if (first < 0)
         first = 0;
     if (first > m->n_rows)

@@ -53,6 +53,12 @@ typedef struct hf_fit_data {
     /* NULL, or training row i is X + rows[i] * p (models that set accepts_rows only: it spares a
      * copy of the training rows). */
     const int64_t *rows;
+    /* With rows: the table X points into (n_table rows, their targets y_table) and its identity
+     * (hf_dataset.id; 0 = unknown). A model may keep work on the whole table across fit calls:
+     * ridge keeps the table's Gram matrix, from which a fold's is one subtraction away. */
+    const double *y_table;
+    size_t n_table;
+    uint64_t table_id;
 } hf_fit_data;
 
 typedef struct hf_model_ops {

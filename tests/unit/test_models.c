@@ -282,6 +282,43 @@ static void test_ridge_blocks(void **state)
         hf_fitted_free(a);
         hf_fitted_free(b);
     }
+    /* Training rows of a known table: each fold's sums are the table's (formed once, kept across
+     * calls) minus its other rows'. Every fold must equal a fit on a copy of its rows; after the
+     * table changes (a new id), the kept sums must not be used. */
+    for (int round = 0; round < 2; round++) {
+        if (round == 1)
+            for (size_t i = 0; i < N * p; i++)
+                X[i] = X[i] * 0.5 + (double)(i % 7);
+        for (size_t fold = 0; fold < 3; fold++) {
+            size_t m = 0;
+            for (size_t i = 0; i < N; i++)
+                if (i % 3 != fold) {
+                    rows[m] = (int64_t)i;
+                    memcpy(Xc + m * p, X + i * p, p * sizeof *Xc);
+                    yc[m++] = y[i];
+                }
+            hf_fit_data dt = {.X = X,
+                              .rows = rows,
+                              .n = m,
+                              .p = p,
+                              .y = yc,
+                              .y_table = y,
+                              .n_table = N,
+                              .table_id = 4242 + (uint64_t)round};
+            hf_fit_data dc = {.X = Xc, .n = m, .p = p, .y = yc};
+            hf_value v[4];
+            defaults(&hf_model_ridge, v);
+            set_param(&hf_model_ridge, v, "alpha", 0.7);
+            const hf_value *pv[1] = {v};
+            hf_fitted *a = NULL, *b = NULL;
+            assert_int_equal(hf_model_ridge.fit(&dt, pv, 1, &a), HF_OK);
+            assert_int_equal(hf_model_ridge.fit(&dc, pv, 1, &b), HF_OK);
+            check_ridge_normal_equations(Xc, yc, m, p, 0.7, 1, a);
+            assert_same_model(a, b, 1e-9);
+            hf_fitted_free(a);
+            hf_fitted_free(b);
+        }
+    }
     hf_value v[4];
     defaults(&hf_model_ridge, v);
     const hf_value *pv[1] = {v};

@@ -20,6 +20,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,78 +112,227 @@ static const double *train_row(const hf_fit_data *d, size_t i)
     return d->X + (size_t)(d->rows ? d->rows[i] : (int64_t)i) * d->p;
 }
 
-/* Not collective. The Gram matrix of the centred training rows (upper triangle into V), Xc^T yc,
- * and the means into s, in one pass over the rows: each block of rows is gathered, shifted and
- * added with dsyrk, so no centred copy of the training data is ever made (and with
- * hf_fit_data.rows, no copy of the training rows either).
- *
- * With fit_intercept the rows are shifted by the mean of the first block, sx (and y by sy), not by
- * the training means, which are only known at the end; with the shifted sums d = sum(x - sx) / n
- * and dy = sum(y - sy) / n, the centred products are
- *     Xc^T Xc = sum (x - sx)(x - sx)^T - n d d^T,   Xc^T yc = sum (x - sx)(y - sy) - n d dy.
- * sx is within a few standard errors of the mean, so the correction is tiny and cancels nothing. */
-static int gram_blocked(const hf_fit_data *d, int fit_intercept, ridge_shared *s, double *V,
-                        double *xty)
+/* Sums over a set of rows shifted by (sx, sy): G = sum (x - sx)(x - sx)^T (upper triangle),
+ * xy = sum (x - sx)(y - sy), sum = sum (x - sx), ysum = sum (y - sy). */
+typedef struct shifted_sums {
+    size_t n, p;
+    double *G, *xy, *sum;
+    double ysum;
+} shifted_sums;
+
+static int sums_init(shifted_sums *a, size_t p)
 {
-    const size_t n = d->n, p = d->p;
-    const size_t rows = n < GRAM_BLOCK_ROWS ? n : GRAM_BLOCK_ROWS;
-    double *buf = hf_malloc((rows ? rows : 1) * p * sizeof *buf);
-    double *yb = hf_malloc((rows ? rows : 1) * sizeof *yb);
-    double *sx = hf_calloc(p ? p : 1, sizeof *sx), *sum = hf_calloc(p ? p : 1, sizeof *sum);
-    int result = HF_OK;
-    if (!buf || !yb || !sx || !sum) {
-        result = HF_ENOMEM;
-        goto out;
+    memset(a, 0, sizeof *a);
+    a->p = p;
+    a->G = hf_calloc(p ? p * p : 1, sizeof *a->G);
+    a->xy = hf_calloc(p ? p : 1, sizeof *a->xy);
+    a->sum = hf_calloc(p ? p : 1, sizeof *a->sum);
+    return a->G && a->xy && a->sum ? HF_OK : HF_ENOMEM;
+}
+
+static void sums_free(shifted_sums *a)
+{
+    free(a->G);
+    free(a->xy);
+    free(a->sum);
+    memset(a, 0, sizeof *a);
+}
+
+/* Adds n rows to a: row i is X + (rows ? rows[i] : i) * p with target y[yrows ? yrows[i] : i],
+ * in blocks of rows gathered and shifted into a small buffer, added with dsyrk and dgemv: no copy
+ * of the rows is ever made. */
+static int sums_add(shifted_sums *a, const double *X, const int64_t *rows, const double *y,
+                    const int64_t *yrows, size_t n, const double *sx, double sy)
+{
+    const size_t p = a->p, nb = n < GRAM_BLOCK_ROWS ? n : GRAM_BLOCK_ROWS;
+    double *buf = hf_malloc((nb ? nb * p : 1) * sizeof *buf), *yb = hf_malloc((nb ? nb : 1) * 8);
+    if (!buf || !yb) {
+        free(buf);
+        free(yb);
+        return HF_ENOMEM;
     }
-    double sy = 0.0, ysum = 0.0;
-    if (fit_intercept) {
-        for (size_t i = 0; i < rows; i++) {
-            const double *restrict row = train_row(d, i);
-            for (size_t j = 0; j < p; j++)
-                sx[j] += row[j];
-            sy += d->y[i];
-        }
-        for (size_t j = 0; j < p; j++)
-            sx[j] /= (double)rows;
-        sy /= (double)rows;
-    }
-    memset(xty, 0, p * sizeof *xty);
     for (size_t lo = 0; lo < n; lo += GRAM_BLOCK_ROWS) {
         const size_t m = n - lo < GRAM_BLOCK_ROWS ? n - lo : GRAM_BLOCK_ROWS;
         for (size_t i = 0; i < m; i++) {
-            const double *restrict row = train_row(d, lo + i);
-            double *restrict b = buf + i * p;
+            const size_t r = lo + i;
+            const double *restrict row = X + (size_t)(rows ? rows[r] : (int64_t)r) * p;
+            double *restrict b = buf + i * p, *restrict sum = a->sum;
             for (size_t j = 0; j < p; j++) {
                 b[j] = row[j] - sx[j];
                 sum[j] += b[j];
             }
-            yb[i] = d->y[lo + i] - sy;
-            ysum += yb[i];
+            yb[i] = y[yrows ? (size_t)yrows[r] : r] - sy;
+            a->ysum += yb[i];
         }
         if (p == 0)
             continue;
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)m, 1.0, buf, (int)p,
-                    lo == 0 ? 0.0 : 1.0, V, (int)p);
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)p, 1.0, buf, (int)p, yb, 1, 1.0, xty,
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)m, 1.0, buf, (int)p, 1.0,
+                    a->G, (int)p);
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)p, 1.0, buf, (int)p, yb, 1, 1.0, a->xy,
                     1);
     }
-    if (fit_intercept) {
-        const double nd = (double)n, dy = ysum / nd;
-        for (size_t j = 0; j < p; j++)
-            sum[j] /= nd; /* d */
-        for (size_t i = 0; i < p; i++) {
-            for (size_t j = i; j < p; j++)
-                V[i * p + j] -= nd * sum[i] * sum[j];
-            xty[i] -= nd * sum[i] * dy;
-            s->xmean[i] = sx[i] + sum[i];
-        }
-        s->ymean = sy + dy;
-    }
-out:
+    a->n += n;
     free(buf);
     free(yb);
+    return HF_OK;
+}
+
+/* The shift of a set of rows: the mean of its first block (sy for the targets likewise). */
+static void first_block_mean(const double *X, const int64_t *rows, const double *y,
+                             const int64_t *yrows, size_t n, size_t p, double *sx, double *sy)
+{
+    const size_t nb = n < GRAM_BLOCK_ROWS ? n : GRAM_BLOCK_ROWS;
+    memset(sx, 0, p * sizeof *sx);
+    *sy = 0.0;
+    for (size_t i = 0; i < nb; i++) {
+        const double *restrict row = X + (size_t)(rows ? rows[i] : (int64_t)i) * p;
+        for (size_t j = 0; j < p; j++)
+            sx[j] += row[j];
+        *sy += y[yrows ? (size_t)yrows[i] : i];
+    }
+    for (size_t j = 0; j < p; j++)
+        sx[j] /= (double)(nb ? nb : 1);
+    *sy /= (double)(nb ? nb : 1);
+}
+
+/* The centred Gram matrix (upper triangle into V), Xc^T yc (xty) and the means (into s) of the
+ * training rows from their sums shifted by (sx, sy). With d = sum / n and dy = ysum / n,
+ *     Xc^T Xc = G - n d d^T,   Xc^T yc = xy - n d dy,   means: sx + d and sy + dy.
+ * The shift is the mean of a block of rows, within a few standard errors of the training mean,
+ * so the correction is tiny and cancels nothing. */
+static void sums_centre(const shifted_sums *a, const double *sx, double sy, ridge_shared *s,
+                        double *V, double *xty)
+{
+    const size_t p = a->p;
+    const double nd = (double)a->n, dy = a->ysum / nd;
+    for (size_t i = 0; i < p; i++) {
+        const double di = a->sum[i] / nd;
+        for (size_t j = i; j < p; j++)
+            V[i * p + j] = a->G[i * p + j] - nd * di * (a->sum[j] / nd);
+        xty[i] = a->xy[i] - nd * di * dy;
+        s->xmean[i] = sx[i] + di;
+    }
+    s->ymean = sy + dy;
+}
+
+/* The whole table's sums, kept across fit calls: the training rows of a fold are the table minus
+ * the fold's own rows, so each fold's sums are the table's minus those of its (few) other rows,
+ * and the table's Gram matrix is formed once per process instead of once per fold. Keyed by the
+ * table's identity (hf_dataset.id); one table at a time; guarded by a mutex (rank 0 fits in its
+ * worker thread and refits in its main thread). */
+static struct {
+    pthread_mutex_t mu;
+    uint64_t id;
+    double *sx, sy;
+    shifted_sums a;
+} g_table = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Largest p whose table Gram matrix is kept (32 MiB). */
+#define TABLE_GRAM_MAX_P 2048
+
+/* 1 if the training rows of d are best formed from the table's sums: rows of a known table, more
+ * training rows than other rows, each row once (rows_out: the other rows, ascending). */
+static int use_table(const hf_fit_data *d, int fit_intercept, int64_t **rows_out, size_t *n_out)
+{
+    *rows_out = NULL;
+    if (!fit_intercept || !d->rows || d->table_id == 0 || !d->y_table || d->p == 0 ||
+        d->p > TABLE_GRAM_MAX_P || hf_dist_is_parallel(d->group) || d->n_table < d->n ||
+        d->n_table - d->n >= d->n || d->n_table < 2 * GRAM_BLOCK_ROWS)
+        return 0;
+    unsigned char *in = hf_calloc(d->n_table, 1);
+    if (!in)
+        return 0;
+    for (size_t i = 0; i < d->n; i++) {
+        int64_t r = d->rows[i];
+        if (r < 0 || (size_t)r >= d->n_table || in[r]) {
+            free(in);
+            return 0;
+        }
+        in[r] = 1;
+    }
+    const size_t nc = d->n_table - d->n;
+    int64_t *other = hf_malloc((nc ? nc : 1) * sizeof *other);
+    if (other) {
+        size_t k = 0;
+        for (size_t r = 0; r < d->n_table; r++)
+            if (!in[r])
+                other[k++] = (int64_t)r;
+        *rows_out = other;
+        *n_out = nc;
+    }
+    free(in);
+    return other != NULL;
+}
+
+/* Not collective. The centred Gram matrix of the training rows (upper triangle into V), Xc^T yc
+ * and the means into s: from the table's sums minus the other rows' (use_table), or in one pass
+ * over the training rows. Without fit_intercept the shift is 0 and nothing is centred. */
+static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, double *V,
+                      double *xty)
+{
+    const size_t n = d->n, p = d->p;
+    int64_t *other = NULL;
+    size_t n_other = 0;
+    shifted_sums a = {0}, b = {0};
+    double *sx = hf_calloc(p ? p : 1, sizeof *sx), sy = 0.0;
+    int result = sx ? sums_init(&a, p) : HF_ENOMEM;
+    if (result < 0)
+        goto out;
+    if (use_table(d, fit_intercept, &other, &n_other)) {
+        pthread_mutex_lock(&g_table.mu);
+        if (g_table.id != d->table_id || g_table.a.p != p || g_table.a.n != d->n_table) {
+            free(g_table.sx);
+            sums_free(&g_table.a);
+            g_table.id = 0;
+            g_table.sx = hf_malloc(p * sizeof *g_table.sx);
+            result = g_table.sx ? sums_init(&g_table.a, p) : HF_ENOMEM;
+            if (result >= 0) {
+                first_block_mean(d->X, NULL, d->y_table, NULL, d->n_table, p, g_table.sx,
+                                 &g_table.sy);
+                result = sums_add(&g_table.a, d->X, NULL, d->y_table, NULL, d->n_table, g_table.sx,
+                                  g_table.sy);
+            }
+            if (result >= 0)
+                g_table.id = d->table_id;
+        }
+        if (result >= 0) {
+            memcpy(sx, g_table.sx, p * sizeof *sx);
+            sy = g_table.sy;
+            a.n = g_table.a.n;
+            a.ysum = g_table.a.ysum;
+            memcpy(a.G, g_table.a.G, p * p * sizeof *a.G);
+            memcpy(a.xy, g_table.a.xy, p * sizeof *a.xy);
+            memcpy(a.sum, g_table.a.sum, p * sizeof *a.sum);
+        }
+        pthread_mutex_unlock(&g_table.mu);
+        if (result < 0 || (result = sums_init(&b, p)) < 0 ||
+            (result = sums_add(&b, d->X, other, d->y_table, other, n_other, sx, sy)) < 0)
+            goto out;
+        a.n -= b.n;
+        a.ysum -= b.ysum;
+        for (size_t i = 0; i < p; i++) {
+            for (size_t j = i; j < p; j++)
+                a.G[i * p + j] -= b.G[i * p + j];
+            a.xy[i] -= b.xy[i];
+            a.sum[i] -= b.sum[i];
+        }
+    } else {
+        if (fit_intercept)
+            first_block_mean(d->X, d->rows, d->y, NULL, n, p, sx, &sy);
+        if ((result = sums_add(&a, d->X, d->rows, d->y, NULL, n, sx, sy)) < 0)
+            goto out;
+    }
+    if (fit_intercept) {
+        sums_centre(&a, sx, sy, s, V, xty);
+    } else {
+        memcpy(V, a.G, p * p * sizeof *V);
+        memcpy(xty, a.xy, p * sizeof *xty);
+    }
+out:
+    sums_free(&a);
+    sums_free(&b);
+    free(other);
     free(sx);
-    free(sum);
     return result;
 }
 
@@ -248,7 +398,7 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
         }
         result = gram_eigh_group(g, Xc, yc, n, p, s->V, s->lam, xty);
     } else {
-        result = gram_blocked(d, fit_intercept, s, s->V, xty);
+        result = gram_local(d, fit_intercept, s, s->V, xty);
         if (result >= 0 && p > 0)
             result = eigh_local(s->V, p, s->lam);
     }
