@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 /* Per thread: rank 0 runs a worker thread beside the coordinator. */
@@ -124,6 +125,23 @@ void *hf_malloc(size_t n)
     void *p = malloc(n ? n : 1);
     if (!p)
         hf_error(HF_ENOMEM, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *hf_malloc_large(size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (n < 2 * huge)
+        return hf_malloc(n);
+    void *p = NULL;
+    size_t rounded = (n + huge - 1) / huge * huge;
+    if (posix_memalign(&p, huge, rounded) != 0) {
+        hf_error(HF_ENOMEM, "out of memory allocating %zu bytes", n);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only: without THP it changes nothing */
+#endif
     return p;
 }
 

@@ -620,7 +620,7 @@ int hf_shards_load_range(const char *dir, const hf_manifest *m, int64_t first, i
     size_t n = (size_t)count;
     d->schema = hf_schema_clone(m->schema);
     d->n_rows = n;
-    d->X = hf_malloc((n ? n : 1) * (nf ? nf : 1) * sizeof *d->X);
+    d->X = hf_malloc_large((n ? n : 1) * (nf ? nf : 1) * sizeof *d->X);
     d->y = hf_malloc((n ? n : 1) * sizeof *d->y);
     d->row = hf_malloc((n ? n : 1) * sizeof *d->row);
     if (m->has_fold)

@@ -530,6 +530,18 @@ out:
     return result;
 }
 
+/* sum += the row's values, nan_count += 1 for each NaN (which adds 0 to sum). */
+static void sum_row(const double *restrict x, size_t p, double *restrict sum,
+                    double *restrict nan_count)
+{
+    for (size_t j = 0; j < p; j++) {
+        const double v = x[j];
+        const int ok = v == v;
+        sum[j] += ok ? v : 0.0;
+        nan_count[j] += ok ? 0.0 : 1.0;
+    }
+}
+
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                 const int64_t *rows, size_t n, hf_prep **out)
 {
@@ -583,8 +595,25 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
         }
     }
 
-    /* Pass 1: missing counts, sums, category counts. */
-    for (size_t i = 0; i < n; i++) {
+    /* Pass 1: missing counts, sums, category counts. Without categorical columns the inner loop
+     * has no branch (a NaN adds 0 to the sum and 1 to the count) and vectorises: this file is
+     * compiled with -fno-trapping-math, without which a comparison with NaN is not if-converted. */
+    int any_categorical = 0;
+    for (size_t j = 0; j < p_in; j++)
+        any_categorical |= p->f[j].categorical;
+    if (!any_categorical) {
+        double *nan_count = hf_calloc(p_in ? p_in : 1, sizeof *nan_count);
+        if (!nan_count) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            sum_row(X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in, p_in, sum, nan_count);
+        for (size_t j = 0; j < p_in; j++)
+            missing[j] = (size_t)nan_count[j];
+        free(nan_count);
+    }
+    for (size_t i = 0; i < n && any_categorical; i++) {
         const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
         for (size_t j = 0; j < p_in; j++) {
             double v = x[j];

@@ -250,8 +250,9 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
      * no copy of them is made (Xtr stays NULL): the data is held once per rank. */
     int in_place = ctx->model->accepts_rows && hf_prep_is_copy(c->prep);
     if (!in_place)
-        c->Xtr = hf_malloc((sp->n_train ? sp->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
-    c->Xva = hf_malloc((sp->n_valid ? sp->n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
+        c->Xtr =
+            hf_malloc_large((sp->n_train ? sp->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
+    c->Xva = hf_malloc_large((sp->n_valid ? sp->n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
     if ((!in_place && !c->Xtr) || !c->Xva) {
         result = HF_ENOMEM;
         goto out;
