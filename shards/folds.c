@@ -288,6 +288,36 @@ static int distinct_codes(const int64_t *codes_by_row, const int64_t *rows, size
         result = HF_ENOMEM;
         goto out;
     }
+    /* Codes in a range no wider than 2n (fold numbers, most group codes): counted in O(n). */
+    int64_t lo = n ? codes_by_row[rows[0]] : 0, hi = lo;
+    for (size_t i = 1; i < n; i++) {
+        int64_t c = codes_by_row[rows[i]];
+        lo = c < lo ? c : lo;
+        hi = c > hi ? c : hi;
+    }
+    if (n > 0 && (uint64_t)hi - (uint64_t)lo < 2 * (uint64_t)n) {
+        size_t width = (size_t)((uint64_t)hi - (uint64_t)lo) + 1;
+        size_t *index = hf_malloc(width * sizeof *index);
+        if (!index) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        for (size_t v = 0; v < width; v++)
+            index[v] = SIZE_MAX;
+        for (size_t i = 0; i < n; i++)
+            index[codes_by_row[rows[i]] - lo] = 0;
+        for (size_t v = 0; v < width; v++)
+            if (index[v] == 0) {
+                index[v] = *n_uniq;
+                (*uniq)[(*n_uniq)++] = lo + (int64_t)v;
+            }
+        for (size_t i = 0; i < n; i++) {
+            (*which)[i] = index[codes_by_row[rows[i]] - lo];
+            (*sizes)[(*which)[i]]++;
+        }
+        free(index);
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         k[i].code = codes_by_row[rows[i]];
         k[i].pos = i;

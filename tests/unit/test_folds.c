@@ -337,13 +337,11 @@ static void test_group_no_group_in_two_folds(void **state)
     hf_dataset_free(d);
 }
 
-static void test_predefined(void **state)
+static void check_predefined(const int64_t *fold, const int64_t *values)
 {
-    (void)state;
-    int64_t fold[9] = {3, 1, 1, 7, 3, -1, 7, 1, 3};
     hf_dataset *d = make_data(9, NULL, 0);
-    d->fold = malloc(sizeof fold);
-    memcpy(d->fold, fold, sizeof fold);
+    d->fold = malloc(9 * sizeof *d->fold);
+    memcpy(d->fold, fold, 9 * sizeof *d->fold);
     hf_spec spec;
     init_spec(&spec, 5); /* cv.folds is not used: the fold column decides */
     spec.cv.strategy = HF_CV_PREDEFINED;
@@ -351,7 +349,6 @@ static void test_predefined(void **state)
     hf_folds *f = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     assert_int_equal(f->n_splits, 3);
-    int64_t values[3] = {1, 3, 7}; /* sorted fold values -> split order */
     for (int k = 0; k < 3; k++) {
         const hf_split *s = &f->splits[k];
         assert_int_equal(s->n_train + s->n_valid, 9);
@@ -359,7 +356,7 @@ static void test_predefined(void **state)
             assert_int_equal(fold[s->valid[i]], values[k]);
         for (size_t i = 0; i < s->n_train; i++)
             assert_true(fold[s->train[i]] != values[k]);
-        /* The -1 row (index 5) always trains. */
+        /* The negative row (index 5) always trains. */
         int has5 = 0;
         for (size_t i = 0; i < s->n_train; i++)
             has5 |= s->train[i] == 5;
@@ -376,6 +373,18 @@ static void test_predefined(void **state)
     assert_non_null(strstr(hf_error_message(), "cv.fold_column"));
     hf_error_clear();
     hf_dataset_free(d);
+}
+
+static void test_predefined(void **state)
+{
+    (void)state;
+    /* Fold values in a narrow range (counted) and in a wide one (sorted): splits in the order of
+     * the sorted fold values either way. */
+    const int64_t narrow[9] = {3, 1, 1, 7, 3, -1, 7, 1, 3}, narrow_values[3] = {1, 3, 7};
+    const int64_t wide[9] = {3, 1, 1, 7000000000, 3, -9000000000, 7000000000, 1, 3},
+                  wide_values[3] = {1, 3, 7000000000};
+    check_predefined(narrow, narrow_values);
+    check_predefined(wide, wide_values);
 }
 
 static void test_timeseries(void **state)
