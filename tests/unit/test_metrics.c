@@ -132,6 +132,34 @@ static void test_roc_auc(void **state)
     const double y3[] = {0, 1, 2};
     const double p3[] = {.7, .2, .1, .2, .5, .3, .1, .6, .3};
     assert_close(score("roc_auc", y3, p3, 3, 3), (1.0 + 0.5 + 0.75) / 3.0);
+
+    /* Many rows (the radix sort's digits all differ), negative scores, -0 and +0 (equal, so a tie),
+     * many exact ties: equal to the pairwise definition P(s+ > s-) + P(s+ == s-) / 2. */
+    enum { N = 3000 };
+    static double yy[N], pp[2 * N];
+    uint64_t st = 12345;
+    for (size_t i = 0; i < N; i++) {
+        st = st * 6364136223846793005u + 1442695040888963407u;
+        yy[i] = (double)((st >> 33) % 3 == 0);
+        double v = (double)((st >> 20) % 2001) / 100.0 - 10.0; /* -10.00 .. 10.00: ties */
+        if (i % 97 == 0)
+            v = i % 2 ? -0.0 : 0.0;
+        if (i % 13 == 0)
+            v *= 1e-300; /* subnormal and tiny values */
+        v += yy[i] * 0.5;
+        pp[2 * i] = -v;
+        pp[2 * i + 1] = v;
+    }
+    double wins = 0.0, pairs = 0.0;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < N; j++)
+            if (yy[i] == 1.0 && yy[j] == 0.0) {
+                pairs += 1.0;
+                wins += pp[2 * i + 1] > pp[2 * j + 1]    ? 1.0
+                        : pp[2 * i + 1] == pp[2 * j + 1] ? 0.5
+                                                         : 0.0;
+            }
+    assert_close(score("roc_auc", yy, pp, N, 2), wins / pairs);
 }
 
 static void test_errors(void **state)
