@@ -104,6 +104,29 @@ double hf_sweep_best_so_far(const hf_sweep *s)
     return best;
 }
 
+int hf_sweep_leader(const hf_sweep *s)
+{
+    int leader = -1;
+    double lead = NAN;
+    for (size_t t = 0; t < s->n_trials; t++) {
+        double sum = 0;
+        size_t k = 0, f;
+        for (f = 0; f < s->n_splits && ST(s, t, f) != 2; f++)
+            if (ST(s, t, f) == 1) {
+                sum += SC(s, t, f, 0);
+                k++;
+            }
+        if (f < s->n_splits || k == 0)
+            continue; /* a failed split, or nothing known yet */
+        double mean = sum / (double)k;
+        if (leader < 0 || better(s, mean, lead)) {
+            leader = (int)t;
+            lead = mean;
+        }
+    }
+    return leader;
+}
+
 /* qsort has no context argument: the sweep being ranked (rank 0 only, one at a time). */
 static const hf_sweep *g_sort_sweep;
 
@@ -328,6 +351,7 @@ static int write_results_json(const hf_sweep *s, const hf_spec *spec, const hf_t
     json_object_set_new(timing, "ranks", json_integer(info->ranks));
     json_object_set_new(timing, "reused_shards", json_boolean(info->reused_shards));
     json_object_set_new(timing, "resumed_tasks", json_integer(info->resumed_tasks));
+    json_object_set_new(timing, "speculative_refit", json_boolean(info->speculative_refit));
     json_object_set_new(o, "timing", timing);
     if (info->model_path)
         json_object_set_new(o, "model_path", json_string(info->model_path));

@@ -30,6 +30,9 @@ int hf_sweep_init(hf_sweep *s, size_t n_trials, size_t n_splits, const char **me
 int hf_sweep_add(hf_sweep *s, const hf_task_result *r);
 /* Best mean objective so far among complete trials (NAN if none). */
 double hf_sweep_best_so_far(const hf_sweep *s);
+/* The trial with the best mean objective over its splits known so far (none failed), lowest id on
+ * ties; -1 if none. A guess at the winner while tasks still run. */
+int hf_sweep_leader(const hf_sweep *s);
 /* Means, stds, ranks and the best trial: highest (or lowest) mean objective, lowest trial id on
  * ties. Failed splits score spec->search.error_score if given, else the trial ranks last. */
 int hf_sweep_finish(hf_sweep *s, const hf_spec *spec);
@@ -44,6 +47,7 @@ typedef struct hf_run_info {
     double seconds;
     int reused_shards;
     int resumed_tasks;
+    int speculative_refit; /* the refit was made while the last tasks ran (the leader won) */
     int holdout_valid;
     double *holdout_scores; /* n_metrics, when holdout_valid */
     const char *model_path;

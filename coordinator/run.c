@@ -77,6 +77,12 @@ typedef struct run_state {
     int quiet, tty;
     const hf_task_list *tasks;
     unsigned char *done;
+    /* The speculative refit (rank 0's worker thread, while the last tasks run elsewhere): of
+     * trial spec_trial (-1: none), kept if that trial wins. */
+    const hf_task_ctx *ctx;
+    int spec_trial;
+    hf_prep *spec_prep;
+    hf_fitted *spec_fitted;
 } run_state;
 
 static void print_progress(run_state *st, int final)
@@ -123,6 +129,26 @@ static int on_result(void *arg, const hf_task_result *r, const char *json)
     if (st->tty)
         print_progress(st, 0);
     return HF_OK;
+}
+
+/* Scheduler callbacks of the speculative refit. pick runs in the coordinator thread (which owns
+ * the score table), speculate in rank 0's worker thread; the scheduler returns only after it. */
+static int pick_leader(void *arg)
+{
+    run_state *st = arg;
+    return hf_sweep_leader(&st->sweep);
+}
+
+static void speculate_refit(void *arg, int trial)
+{
+    run_state *st = arg;
+    const hf_task_ctx *c = st->ctx;
+    if (hf_fit_pipeline(c->spec, c->data, c->model, &c->trials[trial], c->folds->search_rows,
+                        c->folds->n_search, NULL, &st->spec_prep, &st->spec_fitted) < 0) {
+        hf_error_clear(); /* the real refit will meet and report it */
+        return;
+    }
+    st->spec_trial = trial;
 }
 
 /* Journal replay: a task line from an earlier, interrupted run. */
@@ -183,14 +209,22 @@ static int metric_list(const hf_spec *spec, const hf_schema *schema, const char 
 static int refit_and_export(const hf_spec *spec, const hf_dataset *data, const hf_folds *folds,
                             const hf_model_ops *model, const hf_trial *trials, int b, void *group,
                             const hf_sweep *s, const char *model_path, const char *fingerprint,
-                            hf_run_info *info)
+                            hf_run_info *info, hf_prep **made_prep, hf_fitted **made_fitted)
 {
     hf_prep *prep = NULL;
     hf_fitted *fitted = NULL;
     double *pred = NULL, *yh = NULL, *fold_scores = NULL;
     char *params = NULL;
-    int result = hf_fit_pipeline(spec, data, model, &trials[b], folds->search_rows, folds->n_search,
+    int result = HF_OK;
+    if (made_prep && made_fitted) { /* already refitted (speculatively): taken over */
+        prep = *made_prep;
+        fitted = *made_fitted;
+        *made_prep = NULL;
+        *made_fitted = NULL;
+    } else {
+        result = hf_fit_pipeline(spec, data, model, &trials[b], folds->search_rows, folds->n_search,
                                  group, &prep, &fitted);
+    }
     if (result < 0) {
         hf_error_prefix(result, "refit of the best trial (%d) on all %zu rows", b, folds->n_search);
         goto out;
@@ -407,7 +441,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     size_t n_metrics = 0;
     hf_task_list tasks = {0};
     hf_task_ctx ctx = {0};
-    run_state st = {0};
+    run_state st = {.spec_trial = -1};
     char *run_dir = NULL, *shard_dir = NULL, *journal_path = NULL, *model_path = NULL;
     char *audit_path = NULL, *rejects_path = NULL, *spec_copy = NULL;
     double *holdout_scores = NULL;
@@ -525,11 +559,15 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     ctx.group = group;
     st.t_start = hf_now();
     st.last_print = st.t_start;
+    st.ctx = &ctx;
+    st.spec_trial = -1;
     hf_sched_opts so = {.on_result = on_result,
                         .arg = &st,
                         .on_tick = on_tick,
                         .stop = &g_stop,
-                        .group = group_comm};
+                        .group = group_comm,
+                        .pick = group ? NULL : pick_leader,
+                        .speculate = speculate_refit};
     result = hf_sched_run(world, &ctx, &tasks, st.done, &so);
     if (rank == 0) {
         int rc = hf_journal_close(&st.journal);
@@ -579,10 +617,15 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         (result = hf_comm_bcast(world, &best, sizeof best, 0)) < 0)
         goto out;
     int refit_rank = group ? rank < hf_comm_size(group_comm) : rank == 0;
-    if (refit_rank)
+    if (refit_rank) {
+        /* The speculative refit, if it guessed the winner, is the refit. */
+        int hit = rank == 0 && st.spec_trial == best;
+        info.speculative_refit = hit;
         result = refit_and_export(spec, data, folds, model, trials, (int)best, group,
                                   rank == 0 ? &st.sweep : NULL, model_path,
-                                  hf_manifest_fingerprint(manifest), &info);
+                                  hf_manifest_fingerprint(manifest), &info,
+                                  hit ? &st.spec_prep : NULL, hit ? &st.spec_fitted : NULL);
+    }
     if (rank == 0) {
         info.seconds = hf_now() - t0;
         int rc = hf_results_write(&st.sweep, spec, trials, &info);
@@ -607,6 +650,8 @@ out:
     hf_group_set_active(NULL);
     hf_group_free(&group);
     hf_comm_free(&group_comm);
+    hf_prep_free(st.spec_prep);
+    hf_fitted_free(st.spec_fitted);
     hf_task_ctx_release(&ctx);
     hf_task_list_free(&tasks);
     hf_sweep_free(&st.sweep);

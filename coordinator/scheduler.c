@@ -48,6 +48,8 @@ typedef struct local_box {
     const hf_task_list *tasks;
     const char *const *metrics;
     hf_comm *group; /* rank 0's group when it has other members, else NULL */
+    const hf_sched_opts *opts;
+    int spec_job; /* a speculative job for the idle thread (>= 0), or -1 */
 } local_box;
 
 /* A group leader tells its members which task to run next (-1: stop). Collective over group. */
@@ -100,8 +102,16 @@ static void *local_worker(void *arg)
     hf_group_set_active(b->ctx->group);
     pthread_mutex_lock(&b->mu);
     for (;;) {
-        while (b->n_queued == 0 && !b->stop)
+        while (b->n_queued == 0 && !b->stop && b->spec_job < 0)
             pthread_cond_wait(&b->cv, &b->mu);
+        if (b->n_queued == 0 && b->spec_job >= 0) {
+            int job = b->spec_job;
+            b->spec_job = -1;
+            pthread_mutex_unlock(&b->mu);
+            b->opts->speculate(b->opts->arg, job);
+            pthread_mutex_lock(&b->mu);
+            continue;
+        }
         if (b->n_queued == 0 && b->stop)
             break;
         int id = b->queue[0];
@@ -331,6 +341,7 @@ static int coordinate(coord *c, local_box *b)
     feed_local(c, b);
     long backoff = MIN_NAP;
     double last_tick = hf_now();
+    int speculated = !(c->opts->pick && c->opts->speculate) || c->stride > 1;
     while (c->in_flight > 0 || (!c->stopping && c->next < c->n_pending)) {
         int progress = 0;
         if (c->opts->stop && *c->opts->stop && !c->stopping) {
@@ -389,6 +400,18 @@ static int coordinate(coord *c, local_box *b)
         if (n_res > 0)
             progress = 1;
         feed_local(c, b);
+        /* Nothing left to hand out, rank 0's worker idle, others still computing: speculate. */
+        if (!speculated && !c->stopping && c->next >= c->n_pending && c->outstanding[0] == 0 &&
+            c->in_flight > 0) {
+            speculated = 1;
+            int job = c->opts->pick(c->opts->arg);
+            if (job >= 0) {
+                pthread_mutex_lock(&b->mu);
+                b->spec_job = job;
+                pthread_cond_signal(&b->cv);
+                pthread_mutex_unlock(&b->mu);
+            }
+        }
         double now = hf_now();
         if (c->opts->on_tick && now - last_tick >= 0.2) {
             c->opts->on_tick(c->opts->arg);
@@ -438,7 +461,7 @@ int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
 
     int result = HF_OK;
     coord c = {.world = world, .tasks = tasks, .opts = opts, .ctx = ctx, .stride = stride};
-    local_box box = {.ctx = ctx, .tasks = tasks, .group = group};
+    local_box box = {.ctx = ctx, .tasks = tasks, .group = group, .opts = opts, .spec_job = -1};
     pthread_t thread;
     int thread_started = 0;
     c.pending = hf_malloc((tasks->n_tasks ? tasks->n_tasks : 1) * sizeof *c.pending);
@@ -465,6 +488,7 @@ stop_workers:
         pthread_mutex_lock(&box.mu);
         box.stop = 1;
         box.n_queued = 0;
+        box.spec_job = -1;
         pthread_cond_signal(&box.cv);
         pthread_mutex_unlock(&box.mu);
         pthread_join(thread, NULL);

@@ -25,6 +25,13 @@ typedef struct hf_sched_opts {
      * the group's leader; the coordinator hands tasks to leaders, which broadcast them to their
      * group, and every group rank runs the task together. NULL = every rank works alone. */
     hf_comm *group;
+    /* Optional, rank 0, without worker groups: once every task has been handed out and rank 0's
+     * worker thread has none left while other ranks still compute, the coordinator asks
+     * pick(arg) for a job and, if it is >= 0, the worker thread runs speculate(arg, job), once,
+     * in the time it would otherwise idle. hf_sched_run returns after it has finished. run.c
+     * refits the leading trial this way and keeps the model if that trial wins. */
+    int (*pick)(void *arg);
+    void (*speculate)(void *arg, int job);
 } hf_sched_opts;
 
 /* Collective over `world`. Runs every task whose done[id] is 0 (done is significant on rank 0

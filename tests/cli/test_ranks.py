@@ -4,6 +4,7 @@ the run directory exists, a second run reuses the shards, and predict is rank-in
 input order."""
 import csv
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -84,4 +85,47 @@ for key, text in specs.items():
     r2 = hftest.load_results(os.path.join(d, "out", "ranks-" + key))
     ck.check(r2["timing"]["reused_shards"] is True, "%s: second run reuses the shards" % key)
     ck.check(hftest.comparable(r2) == results[1], "%s: second run gives the same results" % key)
+
+# Speculative refit: rank 1's tasks are slowed down (MPMD launch, its own environment), so rank 0
+# runs out of tasks first and refits the leading trial meanwhile. The leader after one fold is the
+# winner here (an unpenalised fit against a crushing penalty), so the speculation is kept: the
+# model must be the one a 1-rank run (which never speculates) refits.
+spec = """
+name: spec-refit
+data: {source: %s/diabetes.csv, target: target}
+cv: {folds: 2, seed: 3}
+model:
+  type: ridge
+  params:
+    alpha: [1.0e-3, 1.0e5]
+search: {strategy: grid}
+objective: {metric: r2}
+output: {dir: out}
+""" % data
+models = {}
+for label, slow in (("np1", None), ("np2", 1500)):
+    d = os.path.join(work, "spec-" + label)
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"), spec)
+    if slow is None:
+        hftest.hyperfold(["run", "job.yaml", "--quiet"], np=1, cwd=d)
+    else:
+        cmd = ["mpirun", "--oversubscribe", "-np", "1", hftest.HYPERFOLD, "run", "job.yaml",
+               "--quiet", ":", "-np", "1", "env", "HF_TEST_TASK_DELAY_MS=%d" % slow,
+               hftest.HYPERFOLD, "run", "job.yaml", "--quiet"]
+        p = subprocess.run(cmd, cwd=d, env=hftest.env(), capture_output=True, text=True,
+                           timeout=300)
+        ck.check(p.returncode == 0, "speculative refit run exits 0 (%d: %s)" % (p.returncode,
+                                                                                 p.stderr[-500:]))
+    run_dir = os.path.join(d, "out", "spec-refit")
+    r = hftest.load_results(run_dir)
+    ck.check(r["timing"]["speculative_refit"] is (slow is not None),
+             "%s: speculative_refit is %s" % (label, r["timing"]["speculative_refit"]))
+    ck.check(r["best"]["params"]["alpha"] == 1.0e-3, "%s: the small alpha wins" % label)
+    out = os.path.join(d, "pred.csv")
+    hftest.hyperfold(["predict", "--model", os.path.join(run_dir, "model.h5"), "--input",
+                      os.path.join(data, "diabetes.csv"), "--output", out, "--quiet"], cwd=d)
+    with open(out) as f:
+        models[label] = f.read()
+ck.check(models["np1"] == models["np2"], "the speculative refit predicts as the 1-rank refit")
 ck.done()
