@@ -249,17 +249,22 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     /* When preprocessing would only copy the training rows and the model reads rows in place,
      * no copy of them is made (Xtr stays NULL): the data is held once per rank. */
     int in_place = ctx->model->accepts_rows && hf_prep_is_copy(c->prep);
+    /* Likewise the validation rows, predicted block by block (predict_chunk). */
+    int va_in_place = in_place && ctx->model->predict_many;
     if (!in_place)
         c->Xtr =
             hf_malloc_large((sp->n_train ? sp->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
-    c->Xva = hf_malloc_large((sp->n_valid ? sp->n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
-    if ((!in_place && !c->Xtr) || !c->Xva) {
+    if (!va_in_place)
+        c->Xva =
+            hf_malloc_large((sp->n_valid ? sp->n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
+    if ((!in_place && !c->Xtr) || (!va_in_place && !c->Xva)) {
         result = HF_ENOMEM;
         goto out;
     }
     if ((!in_place &&
          (result = hf_prep_transform(c->prep, d->X, sp->train, sp->n_train, c->Xtr)) < 0) ||
-        (result = hf_prep_transform(c->prep, d->X, sp->valid, sp->n_valid, c->Xva)) < 0 ||
+        (!va_in_place &&
+         (result = hf_prep_transform(c->prep, d->X, sp->valid, sp->n_valid, c->Xva)) < 0) ||
         (result = gather_y(d, sp->train, sp->n_train, &c->ytr)) < 0 ||
         (result = gather_y(d, sp->valid, sp->n_valid, &c->yva)) < 0)
         goto out;
@@ -274,6 +279,35 @@ out:
 
 /* Trials predicted together (predict_many) when scoring a task: bounds the predictions held. */
 #define PREDICT_CHUNK 16
+/* Validation rows gathered per predict_many call when they are read in place. */
+#define PREDICT_ROWS 1024
+
+/* predict_many of models m[0..nc) on the split's validation rows into pred (model j's nv x n_out
+ * block at pred + j * nv * n_out): on the cached copy Xva, or, when the rows are read in place
+ * (no Xva), on blocks of them gathered from the table. */
+static int predict_chunk(const hf_task_ctx *ctx, const prep_cache *c, const hf_split *sp,
+                         hf_fitted *const *m, size_t nc, size_t n_out, double *pred)
+{
+    const hf_model_ops *model = ctx->model;
+    const size_t nv = sp->n_valid, q = c->q;
+    if (c->Xva)
+        return model->predict_many(m, nc, c->Xva, nv, q, pred);
+    const size_t rb = nv < PREDICT_ROWS ? nv : PREDICT_ROWS;
+    double *buf = hf_malloc((rb ? rb * q : 1) * sizeof *buf);
+    double *tmp = hf_malloc((rb ? nc * rb * n_out : 1) * sizeof *tmp);
+    int rc = buf && tmp ? HF_OK : HF_ENOMEM;
+    for (size_t r0 = 0; r0 < nv && rc >= 0; r0 += rb) {
+        const size_t b = nv - r0 < rb ? nv - r0 : rb;
+        for (size_t i = 0; i < b; i++)
+            memcpy(buf + i * q, ctx->data->X + (size_t)sp->valid[r0 + i] * q, q * sizeof *buf);
+        rc = model->predict_many(m, nc, buf, b, q, tmp);
+        for (size_t j = 0; j < nc && rc >= 0; j++)
+            memcpy(pred + (j * nv + r0) * n_out, tmp + j * b * n_out, b * n_out * sizeof *pred);
+    }
+    free(buf);
+    free(tmp);
+    return rc;
+}
 
 /* Fits and scores trials[0..k) of the task together; on failure, fails them all with the
  * message. */
@@ -317,7 +351,7 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
         const size_t nc = k - c0 < chunk ? k - c0 : chunk;
         int prc = HF_OK;
         if (model->predict_many)
-            prc = model->predict_many(fitted + c0, nc, c->Xva, nv, c->q, pred);
+            prc = predict_chunk(ctx, c, sp, fitted + c0, nc, n_out, pred);
         for (size_t j = 0; j < nc; j++) {
             hf_trial_result *r = &res[c0 + j];
             double *pj = pred + j * nv * n_out;
