@@ -50,6 +50,11 @@ RIDGE_ALPHAS = [float(a) for a in np.logspace(-2, 6, 50)]
 LOGISTIC_CS = [float(c) for c in np.logspace(-4, 2, 12)]
 
 
+def speedup(hf_t, peer_t):
+    """The ratio column of a row timed against a peer: hyperfold / peer, and the speed-up."""
+    return "%.3fx (%.1fx faster)" % (hf_t / peer_t, peer_t / hf_t)
+
+
 def log(msg):
     sys.stderr.write("bench: %s\n" % msg)
     sys.stderr.flush()
@@ -396,7 +401,7 @@ def sweep_row(key, title, data_csv, param, values, metrics, rtol, peer_args):
         peer_times.append(peer["seconds"])
     ok, maxdiff, best_hf = compare_sweep(res, peer, param, metrics, rtol)
     hf_t, pe_t = med(hf_times), med(peer_times)
-    ROWS.append((title, hf_t, pe_t, "%.2fx" % (hf_t / pe_t),
+    ROWS.append((title, hf_t, pe_t, speedup(hf_t, pe_t),
                  "%s best %s hf=%.6g sk=%.6g; max rel diff %.1e (tol %.0e)" % (
                      "PASS" if ok else "FAIL", param, best_hf, peer["best"], maxdiff, rtol),
                  "hyperfold: wall of mpirun -np 2 incl. launch, shard load, sweep, refit, export; "
@@ -495,7 +500,7 @@ output: {dir: out}
         ok = rows == peer["rows"] and n_sh == peer["rows"] and maxdiff <= 1e-9
         hf_t = med(times)
         ROWS.append(("CSV -> HDF5 shards, %.0f MB, %d rank%s" % (size_mb, ranks, "s"[:ranks > 1]),
-                     hf_t, pe_t, "%.2fx" % (hf_t / pe_t),
+                     hf_t, pe_t, speedup(hf_t, pe_t),
                      "%s rows %d/%d, col sums max diff %.1e; hyperfold %.0f MB/s = %.0f MB/s per "
                      "rank; pandas+h5py %.0f MB/s" % (
                          "PASS" if ok else "FAIL", n_sh, peer["rows"], maxdiff, size_mb / hf_t,

@@ -417,7 +417,7 @@ static int run_lockstep(lockstep *ls)
         /* The threads that did start run to their end; the call fails as a whole. */
         result = hf_error(HF_ENOMEM, "logistic_regression: cannot start thread %zu of %zu",
                           started + 1, ls->n_trials);
-        ls->n_live = started;
+        ls->n_live -= ls->n_trials - started;
     }
     while (ls->n_live > 0) {
         while (ls->n_waiting < ls->n_live)
