@@ -319,6 +319,36 @@ static void test_ridge_blocks(void **state)
             hf_fitted_free(b);
         }
     }
+    /* A NaN in a table row that this fit does not train on: the table's sums are unusable, the
+     * training rows are summed directly, and the model is still the copy's. */
+    {
+        X[1 * p + 2] = NAN;
+        size_t m = 0;
+        for (size_t i = 0; i < N; i++)
+            if (i % 3 != 1) {
+                rows[m] = (int64_t)i;
+                memcpy(Xc + m * p, X + i * p, p * sizeof *Xc);
+                yc[m++] = y[i];
+            }
+        hf_fit_data dt = {.X = X,
+                          .rows = rows,
+                          .n = m,
+                          .p = p,
+                          .y = yc,
+                          .y_table = y,
+                          .n_table = N,
+                          .table_id = 4244};
+        hf_fit_data dc = {.X = Xc, .n = m, .p = p, .y = yc};
+        hf_value v[4];
+        defaults(&hf_model_ridge, v);
+        const hf_value *pv[1] = {v};
+        hf_fitted *a = NULL, *b = NULL;
+        assert_int_equal(hf_model_ridge.fit(&dt, pv, 1, &a), HF_OK);
+        assert_int_equal(hf_model_ridge.fit(&dc, pv, 1, &b), HF_OK);
+        assert_same_model(a, b, 1e-9);
+        hf_fitted_free(a);
+        hf_fitted_free(b);
+    }
     hf_value v[4];
     defaults(&hf_model_ridge, v);
     const hf_value *pv[1] = {v};
@@ -513,6 +543,9 @@ static void run_logistic_lockstep(size_t K)
     const size_t N = 700, p = 5;
     double *X = make_X(N, p, 60 + K);
     double *y = make_y_class(X, N, p, K, 70 + K);
+    /* A NaN in row 2, which never trains (4 in 5 rows from 0 and 1 in 3 from 1 do not include
+     * it), but lies inside the dense range: it must not reach any product. */
+    X[2 * p + 1] = NAN;
     const double Cs[] = {1e-3, 0.1, 1.0, 10.0, 1e3};
     enum { T = 5 };
     hf_value v[T][4];

@@ -536,6 +536,18 @@ static int read_range(const hf_fit_data *d, const int *y, lockstep *ls, int **yr
         }
         *slot = y[i];
     }
+    /* The skipped rows enter the products with weight 0, and 0 * NaN is NaN: a non-finite value
+     * in one of them (the training rows are checked by the loss itself) means gather instead. */
+    for (size_t j = 0; j < span; j++) {
+        const double *x = d->X + ((size_t)lo + j) * d->p;
+        double acc = 0.0;
+        for (size_t l = 0; c[j] < 0 && l < d->p; l++)
+            acc += x[l] * 0.0;
+        if (acc != 0.0) { /* NaN or Inf times 0 */
+            free(c);
+            return HF_OK;
+        }
+    }
     ls->X = d->X + (size_t)lo * d->p;
     ls->rows = NULL;
     ls->y = c;

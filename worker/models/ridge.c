@@ -278,7 +278,8 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
     int result = sx ? sums_init(&a, p) : HF_ENOMEM;
     if (result < 0)
         goto out;
-    if (use_table(d, fit_intercept, &other, &n_other)) {
+    int table = use_table(d, fit_intercept, &other, &n_other);
+    if (table) {
         pthread_mutex_lock(&g_table.mu);
         if (g_table.id != d->table_id || g_table.a.p != p || g_table.a.n != d->n_table) {
             free(g_table.sx);
@@ -295,7 +296,12 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
             if (result >= 0)
                 g_table.id = d->table_id;
         }
-        if (result >= 0) {
+        /* A non-finite value anywhere in the table (maybe in rows this fit does not train on)
+         * makes its sums useless: then the training rows are summed directly. */
+        for (size_t j = 0; result >= 0 && j < p; j++)
+            table &= isfinite(g_table.a.sum[j]) && isfinite(g_table.a.G[j * p + j]) &&
+                     isfinite(g_table.a.xy[j]);
+        if (result >= 0 && table) {
             memcpy(sx, g_table.sx, p * sizeof *sx);
             sy = g_table.sy;
             a.n = g_table.a.n;
@@ -305,7 +311,11 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
             memcpy(a.sum, g_table.a.sum, p * sizeof *a.sum);
         }
         pthread_mutex_unlock(&g_table.mu);
-        if (result < 0 || (result = sums_init(&b, p)) < 0 ||
+        if (result < 0)
+            goto out;
+    }
+    if (table) {
+        if ((result = sums_init(&b, p)) < 0 ||
             (result = sums_add(&b, d->X, other, d->y_table, other, n_other, sx, sy)) < 0)
             goto out;
         a.n -= b.n;
