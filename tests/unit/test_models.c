@@ -243,6 +243,44 @@ static void test_ridge_sharing(void **state)
     free(y);
 }
 
+/* Rows i of the N x p table X (targets y) with (i % mod == rem) == equal: their indices into rows,
+ * copies of them into Xc and yc; returns how many. */
+static size_t pick_rows(const double *X, const double *y, size_t N, size_t p, size_t mod,
+                        size_t rem, int equal, int64_t *rows, double *Xc, double *yc)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < N; i++)
+        if ((i % mod == rem) == equal) {
+            rows[m] = (int64_t)i;
+            memcpy(Xc + m * p, X + i * p, p * sizeof *Xc);
+            yc[m++] = y[i];
+        }
+    return m;
+}
+
+/* Ridge (alpha 0.7) on the rows of a known table (id: the table path) equals ridge on a copy of
+ * them, and, with normal_eq, satisfies the normal equations. */
+static void check_table_fit(const double *X, const double *y, size_t N, size_t p,
+                            const int64_t *rows, const double *Xc, const double *yc, size_t m,
+                            uint64_t id, int normal_eq)
+{
+    hf_fit_data dt = {
+        .X = X, .rows = rows, .n = m, .p = p, .y = yc, .y_table = y, .n_table = N, .table_id = id};
+    hf_fit_data dc = {.X = Xc, .n = m, .p = p, .y = yc};
+    hf_value v[4];
+    defaults(&hf_model_ridge, v);
+    set_param(&hf_model_ridge, v, "alpha", 0.7);
+    const hf_value *pv[1] = {v};
+    hf_fitted *a = NULL, *b = NULL;
+    assert_int_equal(hf_model_ridge.fit(&dt, pv, 1, &a), HF_OK);
+    assert_int_equal(hf_model_ridge.fit(&dc, pv, 1, &b), HF_OK);
+    if (normal_eq)
+        check_ridge_normal_equations(Xc, yc, m, p, 0.7, 1, a);
+    assert_same_model(a, b, 1e-9);
+    hf_fitted_free(a);
+    hf_fitted_free(b);
+}
+
 /* More rows than one Gram block (2,048), read in place, with large column offsets and a drift
  * along the rows, so that the first block's mean (the shift of the one-pass centred Gram matrix)
  * is far from the training mean: the normal equations of the centred problem still hold to
@@ -259,13 +297,7 @@ static void test_ridge_blocks(void **state)
     double *y = make_y_reg(X, N, p, 91);
     int64_t *rows = malloc(N * sizeof *rows);
     double *Xc = malloc(N * p * sizeof *Xc), *yc = malloc(N * sizeof *yc);
-    size_t n = 0;
-    for (size_t i = 0; i < N; i++)
-        if (i % 5 != 2) {
-            rows[n] = (int64_t)i;
-            memcpy(Xc + n * p, X + i * p, p * sizeof *Xc);
-            yc[n++] = y[i];
-        }
+    size_t n = pick_rows(X, y, N, p, 5, 2, 0, rows, Xc, yc);
     hf_fit_data din = {.X = X, .rows = rows, .n = n, .p = p, .y = yc};
     hf_fit_data dcp = {.X = Xc, .n = n, .p = p, .y = yc};
     for (int fi = 0; fi <= 1; fi++) {
@@ -290,65 +322,15 @@ static void test_ridge_blocks(void **state)
             for (size_t i = 0; i < N * p; i++)
                 X[i] = X[i] * 0.5 + (double)(i % 7);
         for (size_t fold = 0; fold < 3; fold++) {
-            size_t m = 0;
-            for (size_t i = 0; i < N; i++)
-                if (i % 3 != fold) {
-                    rows[m] = (int64_t)i;
-                    memcpy(Xc + m * p, X + i * p, p * sizeof *Xc);
-                    yc[m++] = y[i];
-                }
-            hf_fit_data dt = {.X = X,
-                              .rows = rows,
-                              .n = m,
-                              .p = p,
-                              .y = yc,
-                              .y_table = y,
-                              .n_table = N,
-                              .table_id = 4242 + (uint64_t)round};
-            hf_fit_data dc = {.X = Xc, .n = m, .p = p, .y = yc};
-            hf_value v[4];
-            defaults(&hf_model_ridge, v);
-            set_param(&hf_model_ridge, v, "alpha", 0.7);
-            const hf_value *pv[1] = {v};
-            hf_fitted *a = NULL, *b = NULL;
-            assert_int_equal(hf_model_ridge.fit(&dt, pv, 1, &a), HF_OK);
-            assert_int_equal(hf_model_ridge.fit(&dc, pv, 1, &b), HF_OK);
-            check_ridge_normal_equations(Xc, yc, m, p, 0.7, 1, a);
-            assert_same_model(a, b, 1e-9);
-            hf_fitted_free(a);
-            hf_fitted_free(b);
+            size_t m = pick_rows(X, y, N, p, 3, fold, 0, rows, Xc, yc);
+            check_table_fit(X, y, N, p, rows, Xc, yc, m, 4242 + (uint64_t)round, 1);
         }
     }
     /* A NaN in a table row that this fit does not train on: the table's sums are unusable, the
      * training rows are summed directly, and the model is still the copy's. */
-    {
-        X[1 * p + 2] = NAN;
-        size_t m = 0;
-        for (size_t i = 0; i < N; i++)
-            if (i % 3 != 1) {
-                rows[m] = (int64_t)i;
-                memcpy(Xc + m * p, X + i * p, p * sizeof *Xc);
-                yc[m++] = y[i];
-            }
-        hf_fit_data dt = {.X = X,
-                          .rows = rows,
-                          .n = m,
-                          .p = p,
-                          .y = yc,
-                          .y_table = y,
-                          .n_table = N,
-                          .table_id = 4244};
-        hf_fit_data dc = {.X = Xc, .n = m, .p = p, .y = yc};
-        hf_value v[4];
-        defaults(&hf_model_ridge, v);
-        const hf_value *pv[1] = {v};
-        hf_fitted *a = NULL, *b = NULL;
-        assert_int_equal(hf_model_ridge.fit(&dt, pv, 1, &a), HF_OK);
-        assert_int_equal(hf_model_ridge.fit(&dc, pv, 1, &b), HF_OK);
-        assert_same_model(a, b, 1e-9);
-        hf_fitted_free(a);
-        hf_fitted_free(b);
-    }
+    X[1 * p + 2] = NAN;
+    n = pick_rows(X, y, N, p, 3, 1, 0, rows, Xc, yc);
+    check_table_fit(X, y, N, p, rows, Xc, yc, n, 4244, 0);
     hf_value v[4];
     defaults(&hf_model_ridge, v);
     const hf_value *pv[1] = {v};
@@ -562,13 +544,8 @@ static void run_logistic_lockstep(size_t K)
     for (int sparse = 0; sparse <= 1; sparse++) {
         int64_t *rows = malloc(N * sizeof *rows);
         double *Xc = malloc(N * p * sizeof *Xc), *yc = malloc(N * sizeof *yc);
-        size_t n = 0;
-        for (size_t i = 0; i < N; i++)
-            if (sparse ? i % 3 == 1 : i % 5 != 2) {
-                rows[n] = (int64_t)i;
-                memcpy(Xc + n * p, X + i * p, p * sizeof *Xc);
-                yc[n++] = y[i];
-            }
+        size_t n = sparse ? pick_rows(X, y, N, p, 3, 1, 1, rows, Xc, yc)
+                          : pick_rows(X, y, N, p, 5, 2, 0, rows, Xc, yc);
         hf_fit_data din = {.X = X, .rows = rows, .n = n, .p = p, .y = yc, .n_classes = K};
         hf_fit_data dcp = {.X = Xc, .n = n, .p = p, .y = yc, .n_classes = K};
         hf_fitted *together[T] = {0}, *copied[T] = {0};
