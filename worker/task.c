@@ -277,8 +277,9 @@ out:
     return result;
 }
 
-/* Trials predicted together (predict_many) when scoring a task: bounds the predictions held. */
-#define PREDICT_CHUNK 16
+/* Trials predicted together (predict_many) when scoring a task: bounds the predictions held. As
+ * large as a batch (coordinator/run.c), so that in-place validation rows are gathered once. */
+#define PREDICT_CHUNK 64
 /* Validation rows gathered per predict_many call when they are read in place. */
 #define PREDICT_ROWS 1024
 
