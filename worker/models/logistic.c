@@ -151,21 +151,24 @@ static size_t block_rows(size_t p)
  * below with them (worker/models/logistic.c is compiled with -fno-math-errno for that). */
 extern double exp(double) __attribute__((__simd__("notinbranch")));
 
-/* One row of the binary loss for na trials: zi[t] holds the score z of trial t and receives the
- * residual sigmoid(z) - y; loss[t] accumulates max(z, 0) - y z and prod[t] the factor 1 + e, with
- * e = exp(-|z|): log(1 + exp(z)) = max(z, 0) + log(1 + e), and sigmoid(z) is 1 / (1 + e) for
- * z >= 0 and e / (1 + e) below, so one exp serves both, and one log per block of rows (the caller)
- * serves the sum of log(1 + e). Written without branches so that it vectorises. */
-static void binary_row(double *restrict zi, double yi, double *restrict loss, double *restrict prod,
-                       size_t na)
+/* One row of the binary loss for na trials: zi[t] + bias[t] is the score z of trial t, and zi[t]
+ * receives the residual sigmoid(z) - y, which is also added to gb[t] (the intercepts' gradient);
+ * loss[t] accumulates max(z, 0) - y z and prod[t] the factor 1 + e, with e = exp(-|z|):
+ * log(1 + exp(z)) = max(z, 0) + log(1 + e), and sigmoid(z) is 1 / (1 + e) for z >= 0 and
+ * e / (1 + e) below, so one exp serves both, and one log per block of rows (the caller) serves the
+ * sum of log(1 + e). Written without branches so that it vectorises. */
+static void binary_row(double *restrict zi, const double *restrict bias, double yi,
+                       double *restrict loss, double *restrict prod, double *restrict gb, size_t na)
 {
 #pragma omp simd
     for (size_t t = 0; t < na; t++) {
-        const double z = zi[t], az = fabs(z), e = exp(-az), s = 1.0 / (1.0 + e);
+        const double z = zi[t] + bias[t], az = fabs(z), e = exp(-az), s = 1.0 / (1.0 + e);
         const double h = 0.5 * copysign(1.0, z); /* 0.5 for z >= +0, else -0.5 */
-        loss[t] += 0.5 * (z + az) - yi * z;      /* max(z, 0) - y z */
+        const double r = ((0.5 + h) * s + (0.5 - h) * e * s) - yi;
+        loss[t] += 0.5 * (z + az) - yi * z; /* max(z, 0) - y z */
         prod[t] *= 1.0 + e;
-        zi[t] = ((0.5 + h) * s + (0.5 - h) * e * s) - yi;
+        zi[t] = r;
+        gb[t] += r;
     }
 }
 
@@ -204,12 +207,12 @@ static void batch_eval(lockstep *ls, trial_state **act, size_t na)
                 memcpy(ls->Xb + i * p, ls->X + (size_t)ls->rows[i0 + i] * p, p * sizeof *Xb);
             Xb = ls->Xb;
         }
-        /* Scores Z = Xb W^T + bias (b x m). */
-        for (size_t i = 0; i < b; i++)
-            memcpy(Zb + i * m, ls->bias, m * sizeof *Zb);
+        /* Scores Z = Xb W^T (b x m); the intercepts are added row by row below. */
         if (p > 0)
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)m, (int)p, 1.0, Xb,
-                        (int)p, W, (int)p, 1.0, Zb, (int)m);
+                        (int)p, W, (int)p, 0.0, Zb, (int)m);
+        else
+            memset(Zb, 0, b * m * sizeof *Zb);
         /* Loss, then residuals (probability - indicator) in place of the scores. */
         if (k == 1) {
             for (size_t u = 0; u < nu; u++)
@@ -219,7 +222,7 @@ static void batch_eval(lockstep *ls, trial_state **act, size_t na)
                 if (ls->y[i0 + i] < 0)
                     memset(zi, 0, m * sizeof *zi);
                 else
-                    binary_row(zi, (double)ls->y[i0 + i], ls->loss, ls->prod, nu);
+                    binary_row(zi, ls->bias, (double)ls->y[i0 + i], ls->loss, ls->prod, gb, nu);
                 if ((i + 1) % LOG_EVERY == 0 || i + 1 == b)
                     for (size_t u = 0; u < nu; u++) {
                         ls->loss[u] += log(ls->prod[u]);
@@ -235,6 +238,8 @@ static void batch_eval(lockstep *ls, trial_state **act, size_t na)
                 }
                 for (size_t u = 0; u < nu; u++) {
                     double *zi = Zb + i * m + u * k;
+                    for (size_t c = 0; c < k; c++)
+                        zi[c] += ls->bias[u * k + c];
                     double mx = zi[0];
                     for (size_t c = 1; c < k; c++)
                         if (zi[c] > mx)
@@ -249,17 +254,15 @@ static void batch_eval(lockstep *ls, trial_state **act, size_t na)
                     for (size_t c = 0; c < k; c++)
                         zi[c] /= s;
                     zi[yi] -= 1.0;
+                    for (size_t c = 0; c < k; c++)
+                        gb[u * k + c] += zi[c];
                 }
             }
         }
-        /* Gradients: G += R^T Xb (m x p), intercepts: column sums of R. */
+        /* Gradients: G += R^T Xb (m x p) (the intercepts' were summed above). */
         if (p > 0)
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)p, (int)b, 1.0, Zb,
                         (int)m, Xb, (int)p, 1.0, G, (int)p);
-        if (ls->intercept)
-            for (size_t i = 0; i < b; i++)
-                for (size_t j = 0; j < m; j++)
-                    gb[j] += Zb[i * m + j];
     }
     /* Each trial: dW = R^T X + W / C, db = column sums of R, f = loss + ||W||^2 / (2C). */
     for (size_t t = 0; t < na; t++) {
