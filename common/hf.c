@@ -133,6 +133,10 @@ void *hf_malloc_large(size_t n)
     const size_t huge = (size_t)2 << 20;
     if (n < 2 * huge)
         return hf_malloc(n);
+    if (n > SIZE_MAX - huge) {
+        hf_error(HF_ENOMEM, "out of memory allocating %zu bytes", n);
+        return NULL;
+    }
     void *p = NULL;
     size_t rounded = (n + huge - 1) / huge * huge;
     if (posix_memalign(&p, huge, rounded) != 0) {

@@ -56,10 +56,10 @@ int hf_exit_code(int code);
 void *hf_malloc(size_t n);
 void *hf_calloc(size_t count, size_t size);
 void *hf_realloc(void *p, size_t n);
-/* For large arrays that live long and are read many times (a rank's copy of the table): aligned
- * to 2 MiB and, from 4 MiB up, advised to the kernel as transparent huge pages, which cuts the
- * page faults of filling them 512-fold and the TLB misses of every pass over them. Released with
- * free(). */
+/* For large arrays that live long and are read many times (a rank's copy of the table): from
+ * 4 MiB up, aligned to 2 MiB and advised to the kernel as transparent huge pages, which cuts the
+ * page faults of filling them 512-fold and the TLB misses of every pass over them (below 4 MiB,
+ * plain malloc). Released with free(). */
 void *hf_malloc_large(size_t n);
 char *hf_strdup(const char *s);
 char *hf_strndup(const char *s, size_t n);

@@ -277,9 +277,11 @@ out:
     return result;
 }
 
-/* Trials predicted together (predict_many) when scoring a task: bounds the predictions held. As
- * large as a batch (coordinator/run.c), so that in-place validation rows are gathered once. */
+/* Trials predicted together (predict_many) when scoring a task: as many as a batch
+ * (coordinator/run.c), so that in-place validation rows are gathered once, while their
+ * predictions take at most PREDICT_BYTES (fewer trials at a time for large validation sets). */
 #define PREDICT_CHUNK 64
+#define PREDICT_BYTES ((size_t)64 << 20)
 /* Validation rows gathered per predict_many call when they are read in place. */
 #define PREDICT_ROWS 1024
 
@@ -330,7 +332,10 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
                       .group = ctx->group};
     hf_fitted **fitted = hf_calloc(k, sizeof *fitted);
     size_t n_out = n_classes ? n_classes : 1;
-    const size_t nv = sp->n_valid, chunk = k < PREDICT_CHUNK ? k : PREDICT_CHUNK;
+    const size_t nv = sp->n_valid, per_trial = (nv ? nv : 1) * n_out * sizeof(double);
+    size_t chunk = k < PREDICT_CHUNK ? k : PREDICT_CHUNK;
+    if (chunk * per_trial > PREDICT_BYTES)
+        chunk = PREDICT_BYTES / per_trial ? PREDICT_BYTES / per_trial : 1;
     double *pred = hf_malloc((nv ? nv : 1) * n_out * chunk * sizeof *pred);
     int result = HF_OK;
     if (!fitted || !pred) {

@@ -331,6 +331,35 @@ static void test_ridge_blocks(void **state)
     X[1 * p + 2] = NAN;
     n = pick_rows(X, y, N, p, 3, 1, 0, rows, Xc, yc);
     check_table_fit(X, y, N, p, rows, Xc, yc, n, 4244, 0);
+    /* A huge (finite) value in such a row would cancel the training rows out of the difference:
+     * the training rows are summed directly instead, and the model is still the copy's. */
+    X[1 * p + 2] = 1.0;
+    X[1 * p + 0] = 1e10;
+    check_table_fit(X, y, N, p, rows, Xc, yc, n, 4245, 1);
+    X[1 * p + 0] = 1.0;
+    /* Training rows whose first block (the shift of the one-pass sums) sits far from the rest:
+     * the normal equations of the centred problem still hold. */
+    {
+        const size_t M = 60000, q = 3;
+        double *Xm = make_X(M, q, 92);
+        for (size_t i = 0; i < 2048; i++)
+            for (size_t j = 0; j < q; j++)
+                Xm[i * q + j] += 1e3;
+        double *ym = make_y_reg(Xm, M, q, 93);
+        for (size_t i = 0; i < 2048; i++)
+            ym[i] += 1e4;
+        hf_fit_data dm = {.X = Xm, .n = M, .p = q, .y = ym};
+        hf_value v[4];
+        defaults(&hf_model_ridge, v);
+        set_param(&hf_model_ridge, v, "alpha", 0.7);
+        const hf_value *pv[1] = {v};
+        hf_fitted *a = NULL;
+        assert_int_equal(hf_model_ridge.fit(&dm, pv, 1, &a), HF_OK);
+        check_ridge_normal_equations(Xm, ym, M, q, 0.7, 1, a);
+        hf_fitted_free(a);
+        free(Xm);
+        free(ym);
+    }
     hf_value v[4];
     defaults(&hf_model_ridge, v);
     const hf_value *pv[1] = {v};

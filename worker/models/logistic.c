@@ -418,9 +418,10 @@ static int run_lockstep(lockstep *ls)
         if (pthread_create(&tid[started], &attr, trial_thread, &ls->trials[started]) != 0)
             break;
     if (started < ls->n_trials) {
-        /* The threads that did start run to their end; the call fails as a whole. */
-        result = hf_error(HF_ENOMEM, "logistic_regression: cannot start thread %zu of %zu",
-                          started + 1, ls->n_trials);
+        /* Out of threads (a process or container limit): the threads that did start run in
+         * lock-step to their end, the others alone afterwards (below). */
+        hf_debug("logistic_regression: started %zu of %zu threads; the others run one by one",
+                 started, ls->n_trials);
         ls->n_live -= ls->n_trials - started;
     }
     while (ls->n_live > 0) {
@@ -449,6 +450,9 @@ static int run_lockstep(lockstep *ls)
     pthread_cond_destroy(&ls->wake_driver);
     pthread_mutex_destroy(&ls->mu);
     free(tid);
+    ls->threaded = 0;
+    for (size_t t = started; t < ls->n_trials; t++)
+        run_trial(&ls->trials[t]);
     return result;
 }
 
@@ -523,9 +527,11 @@ static int read_range(const hf_fit_data *d, const int *y, lockstep *ls, int **yr
         lo = d->rows[i] < lo ? d->rows[i] : lo;
         hi = d->rows[i] > hi ? d->rows[i] : hi;
     }
-    const size_t span = (size_t)(hi - lo) + 1;
     *yr = NULL;
-    if (lo < 0 || span > 2 * d->n)
+    if (lo < 0)
+        return HF_OK;
+    const size_t span = (size_t)(hi - lo) + 1;
+    if (span > 2 * d->n)
         return HF_OK;
     int *c = hf_malloc(span * sizeof *c);
     if (!c)

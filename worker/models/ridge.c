@@ -117,7 +117,7 @@ static const double *train_row(const hf_fit_data *d, size_t i)
 typedef struct shifted_sums {
     size_t n, p;
     double *G, *xy, *sum;
-    double ysum;
+    double ysum, yy; /* yy = sum (y - sy)^2 */
 } shifted_sums;
 
 static int sums_init(shifted_sums *a, size_t p)
@@ -128,6 +128,16 @@ static int sums_init(shifted_sums *a, size_t p)
     a->xy = hf_calloc(p ? p : 1, sizeof *a->xy);
     a->sum = hf_calloc(p ? p : 1, sizeof *a->sum);
     return a->G && a->xy && a->sum ? HF_OK : HF_ENOMEM;
+}
+
+static void sums_zero(shifted_sums *a)
+{
+    const size_t p = a->p;
+    memset(a->G, 0, (p ? p * p : 1) * sizeof *a->G);
+    memset(a->xy, 0, (p ? p : 1) * sizeof *a->xy);
+    memset(a->sum, 0, (p ? p : 1) * sizeof *a->sum);
+    a->n = 0;
+    a->ysum = a->yy = 0.0;
 }
 
 static void sums_free(shifted_sums *a)
@@ -163,6 +173,7 @@ static int sums_add(shifted_sums *a, const double *X, const int64_t *rows, const
             }
             yb[i] = y[yrows ? (size_t)yrows[r] : r] - sy;
             a->ysum += yb[i];
+            a->yy += yb[i] * yb[i];
         }
         if (p == 0)
             continue;
@@ -177,11 +188,10 @@ static int sums_add(shifted_sums *a, const double *X, const int64_t *rows, const
     return HF_OK;
 }
 
-/* The shift of a set of rows: the mean of its first block (sy for the targets likewise). */
-static void first_block_mean(const double *X, const int64_t *rows, const double *y,
-                             const int64_t *yrows, size_t n, size_t p, double *sx, double *sy)
+/* The shift of a set of rows: the mean of its first nb rows (sy for the targets likewise). */
+static void first_rows_mean(const double *X, const int64_t *rows, const double *y,
+                            const int64_t *yrows, size_t nb, size_t p, double *sx, double *sy)
 {
-    const size_t nb = n < GRAM_BLOCK_ROWS ? n : GRAM_BLOCK_ROWS;
     memset(sx, 0, p * sizeof *sx);
     *sy = 0.0;
     for (size_t i = 0; i < nb; i++) {
@@ -195,11 +205,37 @@ static void first_block_mean(const double *X, const int64_t *rows, const double 
     *sy /= (double)(nb ? nb : 1);
 }
 
+/* Rows whose mean is the shift of a set of n rows. */
+static size_t shift_rows(size_t n)
+{
+    return n < GRAM_BLOCK_ROWS ? n : GRAM_BLOCK_ROWS;
+}
+
+/* Largest loss of precision accepted in the shortcuts below: a difference at least 1/16 of the
+ * terms it is taken from (4 bits). Beyond it the computation is redone the plain way. */
+#define MAX_CANCEL 16.0
+
+/* 1 if centring the shifted sums (sums_centre) keeps precision: for every column, and for y,
+ * the centred sum of squares n var is at least 1/MAX_CANCEL of the shifted one, n (var + d^2).
+ * The shift, the mean of the first rows, is normally within a few standard deviations of the
+ * mean; rows sorted by a column, or a first block unlike the rest, can put it further. */
+static int centring_keeps_precision(const shifted_sums *a)
+{
+    const double nd = (double)a->n;
+    for (size_t j = 0; j < a->p; j++) {
+        const double g = a->G[j * a->p + j], d = a->sum[j] / nd;
+        if (g > 0.0 && MAX_CANCEL * (g - nd * d * d) < g)
+            return 0;
+    }
+    const double dy = a->ysum / nd;
+    return !(a->yy > 0.0 && MAX_CANCEL * (a->yy - nd * dy * dy) < a->yy);
+}
+
 /* The centred Gram matrix (upper triangle into V), Xc^T yc (xty) and the means (into s) of the
  * training rows from their sums shifted by (sx, sy). With d = sum / n and dy = ysum / n,
  *     Xc^T Xc = G - n d d^T,   Xc^T yc = xy - n d dy,   means: sx + d and sy + dy.
- * The shift is the mean of a block of rows, within a few standard errors of the training mean,
- * so the correction is tiny and cancels nothing. */
+ * Exact in exact arithmetic for any shift; centring_keeps_precision says when the subtraction
+ * loses more than 4 bits. */
 static void sums_centre(const shifted_sums *a, const double *sx, double sy, ridge_shared *s,
                         double *V, double *xty)
 {
@@ -288,8 +324,8 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
             g_table.sx = hf_malloc(p * sizeof *g_table.sx);
             result = g_table.sx ? sums_init(&g_table.a, p) : HF_ENOMEM;
             if (result >= 0) {
-                first_block_mean(d->X, NULL, d->y_table, NULL, d->n_table, p, g_table.sx,
-                                 &g_table.sy);
+                first_rows_mean(d->X, NULL, d->y_table, NULL, shift_rows(d->n_table), p, g_table.sx,
+                                &g_table.sy);
                 result = sums_add(&g_table.a, d->X, NULL, d->y_table, NULL, d->n_table, g_table.sx,
                                   g_table.sy);
             }
@@ -297,15 +333,17 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
                 g_table.id = d->table_id;
         }
         /* A non-finite value anywhere in the table (maybe in rows this fit does not train on)
-         * makes its sums useless: then the training rows are summed directly. */
+         * makes its sums useless. */
         for (size_t j = 0; result >= 0 && j < p; j++)
             table &= isfinite(g_table.a.sum[j]) && isfinite(g_table.a.G[j * p + j]) &&
                      isfinite(g_table.a.xy[j]);
+        table &= isfinite(g_table.a.yy);
         if (result >= 0 && table) {
             memcpy(sx, g_table.sx, p * sizeof *sx);
             sy = g_table.sy;
             a.n = g_table.a.n;
             a.ysum = g_table.a.ysum;
+            a.yy = g_table.a.yy;
             memcpy(a.G, g_table.a.G, p * p * sizeof *a.G);
             memcpy(a.xy, g_table.a.xy, p * sizeof *a.xy);
             memcpy(a.sum, g_table.a.sum, p * sizeof *a.sum);
@@ -318,19 +356,41 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
         if ((result = sums_init(&b, p)) < 0 ||
             (result = sums_add(&b, d->X, other, d->y_table, other, n_other, sx, sy)) < 0)
             goto out;
-        a.n -= b.n;
-        a.ysum -= b.ysum;
-        for (size_t i = 0; i < p; i++) {
-            for (size_t j = i; j < p; j++)
-                a.G[i * p + j] -= b.G[i * p + j];
-            a.xy[i] -= b.xy[i];
-            a.sum[i] -= b.sum[i];
+        /* The training part is the difference: it keeps its precision only if the other rows'
+         * sums of squares are not much larger than the training rows' (an outlier among the
+         * other rows would cancel the training rows out). */
+        for (size_t j = 0; j < p; j++) {
+            const double bj = b.G[j * p + j];
+            table &= !(MAX_CANCEL * (a.G[j * p + j] - bj) < bj);
         }
-    } else {
+        table &= !(MAX_CANCEL * (a.yy - b.yy) < b.yy);
+        if (table) {
+            a.n -= b.n;
+            a.ysum -= b.ysum;
+            a.yy -= b.yy;
+            for (size_t i = 0; i < p; i++) {
+                for (size_t j = i; j < p; j++)
+                    a.G[i * p + j] -= b.G[i * p + j];
+                a.xy[i] -= b.xy[i];
+                a.sum[i] -= b.sum[i];
+            }
+            table = centring_keeps_precision(&a);
+        }
+    }
+    if (!table) {
+        /* One pass over the training rows, shifted by the mean of their first block; if that
+         * shift is too far from their mean, a second pass shifted by the mean itself. */
+        sums_zero(&a);
         if (fit_intercept)
-            first_block_mean(d->X, d->rows, d->y, NULL, n, p, sx, &sy);
+            first_rows_mean(d->X, d->rows, d->y, NULL, shift_rows(n), p, sx, &sy);
         if ((result = sums_add(&a, d->X, d->rows, d->y, NULL, n, sx, sy)) < 0)
             goto out;
+        if (fit_intercept && !centring_keeps_precision(&a)) {
+            first_rows_mean(d->X, d->rows, d->y, NULL, n, p, sx, &sy);
+            sums_zero(&a);
+            if ((result = sums_add(&a, d->X, d->rows, d->y, NULL, n, sx, sy)) < 0)
+                goto out;
+        }
     }
     if (fit_intercept) {
         sums_centre(&a, sx, sy, s, V, xty);
