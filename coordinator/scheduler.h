@@ -28,8 +28,11 @@ typedef struct hf_sched_opts {
     /* Optional, rank 0, without worker groups: once every task has been handed out and rank 0's
      * worker thread has none left while other ranks still compute, the coordinator asks
      * pick(arg) for a job and, if it is >= 0, the worker thread runs speculate(arg, job), once,
-     * in the time it would otherwise idle. hf_sched_run returns after it has finished. run.c
-     * refits the leading trial this way and keeps the model if that trial wins. */
+     * in the time it would otherwise idle. hf_sched_run returns after it has finished, also on a
+     * stop request or another rank's failure: the speculation cannot be interrupted, so it adds
+     * up to one refit's duration to those exits (running tasks are waited for likewise). run.c
+     * refits the leading trial this way and keeps the model if that trial wins; if another trial
+     * wins, its refit follows as usual. */
     int (*pick)(void *arg);
     void (*speculate)(void *arg, int job);
 } hf_sched_opts;
