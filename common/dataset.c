@@ -5,26 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void free_strv(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void hf_schema_free(hf_schema *s)
 {
     if (!s)
         return;
     for (size_t i = 0; i < s->n_features; i++) {
         free(s->features[i].name);
-        free_strv(s->features[i].categories, s->features[i].n_categories);
+        hf_strv_free(s->features[i].categories, s->features[i].n_categories);
     }
     free(s->features);
     free(s->target);
-    free_strv(s->classes, s->n_classes);
+    hf_strv_free(s->classes, s->n_classes);
     free(s->fold_column);
     free(s->group_column);
     free(s->order_column);

@@ -62,6 +62,8 @@ void *hf_realloc(void *p, size_t n);
  * plain malloc). Released with free(). */
 void *hf_malloc_large(size_t n);
 char *hf_strdup(const char *s);
+/* Frees the n strings of v and v itself (v may be NULL). */
+void hf_strv_free(char **v, size_t n);
 char *hf_strndup(const char *s, size_t n);
 /* printf into a new string (caller frees). */
 char *hf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

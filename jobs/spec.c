@@ -1530,13 +1530,6 @@ int hf_spec_load(const char *path, hf_spec **out)
     return result;
 }
 
-static void free_strings(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* Frees a spec and everything it owns (NULL is fine). Not collective. */
 void hf_spec_free(hf_spec *spec)
 {
@@ -1547,11 +1540,11 @@ void hf_spec_free(hf_spec *spec)
     free(spec->name);
     free(spec->data.source);
     free(spec->data.target);
-    free_strings(spec->data.na_values, spec->data.n_na_values);
+    hf_strv_free(spec->data.na_values, spec->data.n_na_values);
     for (size_t i = 0; i < spec->data.n_columns; i++)
         free(spec->data.columns[i].name);
     free(spec->data.columns);
-    free_strings(spec->data.drop, spec->data.n_drop);
+    hf_strv_free(spec->data.drop, spec->data.n_drop);
     free(spec->cv.fold_column);
     free(spec->cv.group_column);
     free(spec->cv.order_column);
@@ -1566,7 +1559,7 @@ void hf_spec_free(hf_spec *spec)
     }
     free(spec->params);
     free(spec->objective.metric);
-    free_strings(spec->objective.report, spec->objective.n_report);
+    hf_strv_free(spec->objective.report, spec->objective.n_report);
     free(spec->output.dir);
     free(spec->output.upload);
     free(spec->output.sse);

@@ -283,9 +283,7 @@ out:
     if (z)
         zip_close(z);
     if (result < 0) {
-        for (size_t i = 0; i < count; i++)
-            free(v[i]);
-        free(v);
+        hf_strv_free(v, count);
         return result;
     }
     *names = v;
@@ -1113,6 +1111,20 @@ static inline int field_ends(const char *s, char delim, int last)
     return *s == '\n' || (s[0] == '\r' && s[1] == '\n');
 }
 
+/* The end of an unquoted field that starts at f and whose scan is at s: the delimiter or the line
+ * end (whose '\r' is not part of the last field); NULL if the field holds a quote or the bytes
+ * end, which the general reader handles. */
+static inline const char *plain_field_end(const char *s, const char *f, char delim, int last)
+{
+    while (*s != delim && *s != '\n' && *s != '"' && *s != '\0')
+        s++;
+    if (*s == '"' || *s == '\0')
+        return NULL;
+    if (last && *s == '\n' && s > f && s[-1] == '\r')
+        s--;
+    return s;
+}
+
 size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols, const int *slot,
                           int empty_na, double *row, hf_csv_span *others, size_t *n_others)
 {
@@ -1127,12 +1139,8 @@ size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols,
         int k = slot[j], last = j + 1 == ncols;
         const char *f = s;
         if (k >= 0 && !row) {
-            while (*s != delim && *s != '\n' && *s != '"' && *s != '\0')
-                s++;
-            if (*s == '"' || *s == '\0')
+            if (!(s = plain_field_end(s, f, delim, last)))
                 return 0;
-            if (last && *s == '\n' && s > f && s[-1] == '\r')
-                s--;
             others[n_other++] = (hf_csv_span){j, (size_t)(f - p), (size_t)(s - f)};
         } else if (k >= 0 && field_ends(s, delim, last)) {
             if (!empty_na)
@@ -1143,13 +1151,8 @@ size_t hf_csv_fast_record(const char *p, size_t avail, char delim, size_t ncols,
             if (q && field_ends(q, delim, last)) {
                 s = q;
             } else {
-                while (*s != delim && *s != '\n' && *s != '"' && *s != '\0')
-                    s++;
-                if (*s == '"' || *s == '\0')
+                if (!(s = plain_field_end(s, f, delim, last)))
                     return 0;
-                /* The line end's '\r' is not part of the last field. */
-                if (last && *s == '\n' && s > f && s[-1] == '\r')
-                    s--;
                 if (k >= 0)
                     others[n_other++] = (hf_csv_span){j, (size_t)(f - p), (size_t)(s - f)};
             }

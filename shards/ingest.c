@@ -218,15 +218,6 @@ static int append_quoted(char **buf, size_t *len, size_t *cap, const char *s, si
     return rc;
 }
 
-static void free_strv(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* ---- source enumeration (rank 0) and broadcast ------------------------------------------- */
 
 static int add_object(ctx *c, const char *uri)
@@ -268,7 +259,7 @@ static int add_object(ctx *c, const char *uri)
         return rc;
     part *np = hf_realloc(c->parts, (c->n_parts + ne) * sizeof *np);
     if (!np) {
-        free_strv(entries, ne);
+        hf_strv_free(entries, ne);
         return HF_ENOMEM;
     }
     c->parts = np;
@@ -300,7 +291,7 @@ static int enumerate(ctx *c, const char *uri)
         rc = hf_error(HF_EDATA, "%s: got no .csv or .csv.gz objects, expected at least one", uri);
     for (size_t i = 0; rc >= 0 && i < n; i++)
         rc = add_object(c, uris[i]);
-    free_strv(uris, n);
+    hf_strv_free(uris, n);
     return rc;
 }
 
@@ -361,7 +352,7 @@ static int parse_header(ctx *c, const char *file, const hf_csv_record *rec, char
         int64_t l, col;
         hf_csv_locate(text, f->off, rec->line, &l, &col);
         if (f->len == 0 || hf_csv_utf8_check(f->p, f->len) != f->len) {
-            free_strv(v, i);
+            hf_strv_free(v, i);
             return hf_error(HF_EDATA,
                             "%s:%lld:%lld: header column %zu: got %s, expected a "
                             "non-empty UTF-8 column name",
@@ -370,7 +361,7 @@ static int parse_header(ctx *c, const char *file, const hf_csv_record *rec, char
         }
         v[i] = hf_strndup(f->p, f->len);
         if (!v[i]) {
-            free_strv(v, i);
+            hf_strv_free(v, i);
             return HF_ENOMEM;
         }
         for (size_t k = 0; k < i; k++) {
@@ -379,7 +370,7 @@ static int parse_header(ctx *c, const char *file, const hf_csv_record *rec, char
                                  "%s:%lld:%lld: header: got the column name \"%s\" "
                                  "twice, expected unique names",
                                  file, (long long)l, (long long)col, v[i]);
-                free_strv(v, i + 1);
+                hf_strv_free(v, i + 1);
                 return r;
             }
         }
@@ -1186,7 +1177,7 @@ static int parse_items(ctx *c, item *items, size_t n_items)
                                   "expected the %zu columns of %s",
                                   c->cur_file, n, n ? names[0] : "", c->ncols, c->parts[0].uri);
             }
-            free_strv(names, n);
+            hf_strv_free(names, n);
         }
         while (rc >= 0) {
             if (c->fast) {
@@ -1270,7 +1261,7 @@ static int global_dict(ctx *c, const arena *a, char ***dict, size_t *n)
     for (size_t i = 0; i < u; i++) {
         v[i] = hf_strdup(v[i]);
         if (!v[i]) {
-            free_strv(v, i);
+            hf_strv_free(v, i);
             v = NULL;
             rc = HF_ENOMEM;
             goto out;
@@ -1445,7 +1436,7 @@ static void ctx_free(ctx *c)
         free(c->parts[i].entry);
     }
     free(c->parts);
-    free_strv(c->names, c->ncols);
+    hf_strv_free(c->names, c->ncols);
     free(c->role);
     free(c->slot);
     free(c->forced);
@@ -1457,7 +1448,7 @@ static void ctx_free(ctx *c)
     free(c->not_numeric);
     free(c->not_bool);
     free(c->not_integer);
-    free_strv(c->first_text, c->ncols);
+    hf_strv_free(c->first_text, c->ncols);
     free(c->rejects);
     free(c->text_slot);
     free(c->kind);
@@ -1830,7 +1821,7 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
             schema->features[f].categories = dict;
             schema->features[f].n_categories = n_dict;
         } else {
-            free_strv(dict, n_dict);
+            hf_strv_free(dict, n_dict);
         }
         dict = NULL;
         n_dict = 0;
@@ -2053,7 +2044,7 @@ out:
         for (size_t i = 0; i < n_shards; i++)
             if (tmp_paths[i])
                 unlink(tmp_paths[i]);
-    free_strv(tmp_paths, n_shards);
+    hf_strv_free(tmp_paths, n_shards);
     free(slabs);
     if (X == c->cells)
         X = NULL;
@@ -2067,7 +2058,7 @@ out:
     free(all);
     free(lens);
     free(hashes);
-    free_strv(dict, n_dict);
+    hf_strv_free(dict, n_dict);
     hf_schema_free(schema);
     return rc;
 }

@@ -274,9 +274,7 @@ static int file_list(const char *prefix_uri, const hf_source_opts *opts, char **
 out:
     closedir(d);
     if (result < 0) {
-        for (size_t i = 0; i < count; i++)
-            free(v[i]);
-        free(v);
+        hf_strv_free(v, count);
         return result;
     }
     *uris = v;

@@ -210,17 +210,11 @@ void hf_prep_free(hf_prep *p)
     if (p->f)
         for (size_t j = 0; j < p->n_features; j++)
             free(p->f[j].slot);
-    if (p->names)
-        for (size_t i = 0; i < p->n_outputs; i++)
-            free(p->names[i]);
-    if (p->pca_names)
-        for (size_t i = 0; i < p->pca_k; i++)
-            free(p->pca_names[i]);
-    free(p->pca_names);
+    hf_strv_free(p->names, p->n_outputs);
+    hf_strv_free(p->pca_names, p->pca_k);
     free(p->pca_mean);
     free(p->pca_comp);
     free(p->pca_var);
-    free(p->names);
     free(p->f);
     free(p);
 }

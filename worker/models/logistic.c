@@ -53,11 +53,10 @@ static const hf_param_def logistic_params[N_PARAMS] = {
  * the run also stops when (f_prev - f) / max(|f_prev|, |f|, 1) <= FTOL. */
 #define FTOL 2.220446049250313e-09
 
-/* Most rows per block of the batched loss evaluation. */
+/* Most rows per block of the batched loss evaluation. It also bounds the product of a block's
+ * factors (1 + e), each in (1, 2], whose log replaces one log1p per row: 2^512 does not
+ * overflow. */
 #define BLOCK 512
-/* Rows per log of the product of their factors (1 + e), each in (1, 2], which replaces one log1p
- * per row: 2^512 does not overflow. */
-#define LOG_EVERY 512
 
 /* Line-search failures after which the last accepted point is kept. */
 static int is_line_search_stop(int ret)
@@ -224,12 +223,9 @@ static void batch_eval(lockstep *ls, trial_state **act, size_t na)
                     memset(zi, 0, m * sizeof *zi);
                 else
                     binary_row(zi, ls->bias, (double)ls->y[i0 + i], ls->loss, ls->prod, gb, nu);
-                if ((i + 1) % LOG_EVERY == 0 || i + 1 == b)
-                    for (size_t u = 0; u < nu; u++) {
-                        ls->loss[u] += log(ls->prod[u]);
-                        ls->prod[u] = 1.0;
-                    }
             }
+            for (size_t u = 0; u < nu; u++)
+                ls->loss[u] += log(ls->prod[u]);
         } else {
             for (size_t i = 0; i < b; i++) {
                 const int yi = ls->y[i0 + i];
@@ -548,16 +544,12 @@ static int read_range(const hf_fit_data *d, const int *y, lockstep *ls, int **yr
     }
     /* The skipped rows enter the products with weight 0, and 0 * NaN is NaN: a non-finite value
      * in one of them (the training rows are checked by the loss itself) means gather instead. */
-    for (size_t j = 0; j < span; j++) {
-        const double *x = d->X + ((size_t)lo + j) * d->p;
-        double acc = 0.0;
+    for (size_t j = 0; j < span; j++)
         for (size_t l = 0; c[j] < 0 && l < d->p; l++)
-            acc += x[l] * 0.0;
-        if (acc != 0.0) { /* NaN or Inf times 0 */
-            free(c);
-            return HF_OK;
-        }
-    }
+            if (!isfinite(d->X[((size_t)lo + j) * d->p + l])) {
+                free(c);
+                return HF_OK;
+            }
     ls->X = d->X + (size_t)lo * d->p;
     ls->rows = NULL;
     ls->y = c;

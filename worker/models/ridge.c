@@ -410,22 +410,11 @@ out:
  * the group path's first pass. */
 static void means(const hf_fit_data *d, int fit_intercept, ridge_shared *s, double *yc)
 {
-    const size_t n = d->n, p = d->p;
-    memcpy(yc, d->y, n * sizeof *yc);
+    memcpy(yc, d->y, d->n * sizeof *yc);
     if (!fit_intercept)
         return;
-    for (size_t i = 0; i < n; i++) {
-        const double *row = train_row(d, i);
-        for (size_t j = 0; j < p; j++)
-            s->xmean[j] += row[j];
-    }
-    for (size_t j = 0; j < p; j++)
-        s->xmean[j] /= (double)n;
-    double ysum = 0.0;
-    for (size_t i = 0; i < n; i++)
-        ysum += d->y[i];
-    s->ymean = ysum / (double)n;
-    for (size_t i = 0; i < n; i++)
+    first_rows_mean(d->X, d->rows, d->y, NULL, d->n, d->p, s->xmean, &s->ymean);
+    for (size_t i = 0; i < d->n; i++)
         yc[i] = d->y[i] - s->ymean;
 }
 
@@ -603,12 +592,6 @@ static int ridge_predict(const hf_fitted *m, const double *X, size_t n, size_t p
 }
 
 /* Trials share one call when all parameters but alpha are equal. */
-static int ridge_predict_many(hf_fitted *const *m, size_t k, const double *X, size_t n, size_t p,
-                              double *out)
-{
-    return hf_linear_scores(m, k, X, n, p, out);
-}
-
 static int ridge_can_share(const hf_value *a, const hf_value *b)
 {
     for (size_t i = 0; i < N_PARAMS; i++) {
@@ -627,7 +610,7 @@ const hf_model_ops hf_model_ridge = {
     .n_params = N_PARAMS,
     .fit = ridge_fit,
     .predict = ridge_predict,
-    .predict_many = ridge_predict_many,
+    .predict_many = hf_linear_scores, /* the scores are the predictions */
     .can_share = ridge_can_share,
     .accepts_rows = 1,
 };
