@@ -529,14 +529,21 @@ output: {dir: out}
 """ % (name, csv, n_trials)
 
 
-def row_sched(data):
-    work = os.path.join(SCRATCH, "run_sched")
+def logistic_job(key, data):
+    """A fresh run directory with the `key` job (logistic_spec, SIZES[key + "_trials"] trials) on
+    data[key], ingested once; returns (run directory, spec path, number of trials)."""
+    work = os.path.join(SCRATCH, "run_" + key)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     spec = os.path.join(work, "job.yaml")
-    n_trials = SIZES["sched_trials"]
-    write_spec(spec, logistic_spec("sched", data["sched"], n_trials))
+    n_trials = SIZES[key + "_trials"]
+    write_spec(spec, logistic_spec(key, data[key], n_trials))
     run_hyperfold(spec, 2, work, args=("--fresh", "--quiet"))  # ingest once
+    return work, spec, n_trials
+
+
+def row_sched(data):
+    work, spec, n_trials = logistic_job("sched", data)
     walls, sweeps, computes, per_task = [], [], [], []
     for rep in range(REPEATS):
         wall, err, _ = run_hyperfold(spec, 2, work, args=("--fresh",))
@@ -558,13 +565,7 @@ def row_sched(data):
 
 
 def row_eff(data):
-    work = os.path.join(SCRATCH, "run_eff")
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    spec = os.path.join(work, "job.yaml")
-    n_trials = SIZES["eff_trials"]
-    write_spec(spec, logistic_spec("eff", data["eff"], n_trials))
-    run_hyperfold(spec, 2, work, args=("--fresh", "--quiet"))  # ingest once
+    work, spec, n_trials = logistic_job("eff", data)
     walls = {1: [], 2: []}
     sweeps = {1: [], 2: []}
     per_task = []

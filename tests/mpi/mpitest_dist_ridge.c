@@ -12,6 +12,7 @@
 #include "common/hf.h"
 #include "common/rng.h"
 #include "coordinator/comm.h"
+#include "mpitest.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 #include "worker/model.h"
@@ -28,19 +29,7 @@ extern const hf_model_ops hf_model_ridge;
 enum { P_ALPHA = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, N_PARAMS };
 enum { MAX_T = 4, M = 13 };
 
-static int failures;
-static int world_rank;
 static double worst_group_diff; /* largest group-vs-one-rank difference seen, for the log */
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "[rank %d] FAIL %s:%d: ", world_rank, __FILE__, __LINE__);             \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
 
 static double max_rel_diff(const double *a, const double *b, size_t n)
 {
@@ -243,7 +232,7 @@ static void check_pca(hf_group *g, const data *d, size_t k, const hf_prep *ref,
 
 static void self_test(hf_comm *world)
 {
-    int ws = hf_comm_size(world), wr = hf_comm_rank(world);
+    int ws = hf_comm_size(world);
     data sets[2];
     make_data(1, 30, 45, &sets[0]); /* wide: more columns than rows */
     make_data(2, 110, 9, &sets[1]); /* tall */
@@ -292,20 +281,14 @@ static void self_test(hf_comm *world)
             continue;
         hf_comm *sub = NULL;
         hf_group *g = NULL;
-        int rc = hf_comm_split(world, wr / gs, wr, &sub);
-        if (rc == HF_OK)
-            rc = hf_group_create(sub, shapes[sh][1], shapes[sh][2], 4, &g);
-        CHECK(rc == HF_OK, "group of %d: %s", gs, hf_error_message());
-        if (rc != HF_OK) {
-            hf_comm_free(&sub);
+        if (mpitest_group(world, gs, shapes[sh][1], shapes[sh][2], 4, &sub, &g) != HF_OK)
             continue;
-        }
         for (size_t s = 0; s < 2; s++) {
             const data *d = &sets[s];
             for (size_t c = 0; c < n_calls; c++) {
                 double coef[MAX_T * MAXP], icpt[MAX_T], pred[MAX_T * M];
                 size_t T = calls[c].n_trials;
-                rc = run_call(g, &calls[c], d, coef, icpt, pred);
+                int rc = run_call(g, &calls[c], d, coef, icpt, pred);
                 CHECK(rc == HF_OK, "group %dx%d data %zu call %zu: %s", hf_group_nprow(g),
                       hf_group_npcol(g), s, c, hf_error_message());
                 if (rc != HF_OK)
@@ -331,7 +314,7 @@ static void self_test(hf_comm *world)
             set_params(bad.params[0], -1.0, 1);
             double coef[MAXP], icpt[1], pred[M];
             hf_error_clear();
-            rc = run_call(g, &bad, &sets[0], coef, icpt, pred);
+            int rc = run_call(g, &bad, &sets[0], coef, icpt, pred);
             CHECK(rc == HF_EINVAL, "alpha -1 on a group: rc %d", rc);
             hf_error_clear();
         }

@@ -8,6 +8,7 @@
 #include "common/hf.h"
 #include "common/rng.h"
 #include "coordinator/comm.h"
+#include "mpitest.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 #include "worker/scalapack.h"
@@ -17,19 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-static int world_rank;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "[rank %d] FAIL %s:%d: ", world_rank, __FILE__, __LINE__);             \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
 
 /* Largest |a-b| / max(1, |b|) over n entries. */
 static double max_rel_diff(const double *a, const double *b, size_t n)
@@ -133,20 +121,14 @@ static void ref_ridge(const double *X, const double *y, size_t n, size_t p, doub
 
 static void test_group(hf_comm *world, int gs, int nprow, int npcol)
 {
-    int wr = hf_comm_rank(world);
     hf_comm *sub = NULL;
     hf_group *g = NULL;
     char label[64];
     snprintf(label, sizeof(label), "group of %d as %dx%d (0x0 = auto)", gs, nprow, npcol);
 
-    int rc = hf_comm_split(world, wr / gs, wr, &sub);
-    CHECK(rc == HF_OK, "%s: split: %s", label, hf_error_message());
+    int rc = mpitest_group(world, gs, nprow, npcol, 3, &sub, &g);
     if (rc != HF_OK)
         return;
-    rc = hf_group_create(sub, nprow, npcol, 3, &g);
-    CHECK(rc == HF_OK, "%s: create: %s", label, hf_error_message());
-    if (rc != HF_OK)
-        goto out;
     int gr = hf_group_rank(g);
     int er = nprow, ec = npcol;
     if (er == 0)
@@ -272,7 +254,6 @@ static void test_group(hf_comm *world, int gs, int nprow, int npcol)
               "%s: indefinite message: %s", label, hf_error_message());
         hf_error_clear();
     }
-out:
     hf_group_free(&g);
     hf_comm_free(&sub);
 }

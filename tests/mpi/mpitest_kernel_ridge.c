@@ -17,6 +17,7 @@
 #include "common/hf.h"
 #include "common/rng.h"
 #include "coordinator/comm.h"
+#include "mpitest.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 #include "worker/model.h"
@@ -33,19 +34,6 @@
 extern const hf_model_ops hf_model_kernel_ridge;
 
 enum { P_ALPHA = 0, P_KERNEL, P_GAMMA, P_DEGREE, P_COEF0, N_PARAMS };
-
-static int failures;
-static int world_rank;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "[rank %d] FAIL %s:%d: ", world_rank, __FILE__, __LINE__);             \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
 
 static char s_linear[] = "linear", s_rbf[] = "rbf", s_poly[] = "polynomial";
 
@@ -194,7 +182,7 @@ static void self_test(hf_comm *world)
     call calls[8];
     size_t n_calls;
     double ref_pred[8][MAX_T * M], ref_dual[8][MAX_T * N];
-    int ws = hf_comm_size(world), wr = hf_comm_rank(world);
+    int ws = hf_comm_size(world);
 
     random_matrix(1, X, N * P);
     random_matrix(2, Xt, M * P);
@@ -241,17 +229,11 @@ static void self_test(hf_comm *world)
             continue;
         hf_comm *sub = NULL;
         hf_group *g = NULL;
-        int rc = hf_comm_split(world, wr / gs, wr, &sub);
-        if (rc == HF_OK)
-            rc = hf_group_create(sub, shapes[s][1], shapes[s][2], 4, &g);
-        CHECK(rc == HF_OK, "group of %d: %s", gs, hf_error_message());
-        if (rc != HF_OK) {
-            hf_comm_free(&sub);
+        if (mpitest_group(world, gs, shapes[s][1], shapes[s][2], 4, &sub, &g) != HF_OK)
             continue;
-        }
         for (size_t c = 0; c < n_calls; c++) {
             double pred[MAX_T * M], dual[MAX_T * N];
-            rc = run_call(g, &calls[c], X, y, Xt, pred, dual);
+            int rc = run_call(g, &calls[c], X, y, Xt, pred, dual);
             CHECK(rc == HF_OK, "group of %d (%dx%d) call %zu: %s", gs, hf_group_nprow(g),
                   hf_group_npcol(g), c, hf_error_message());
             if (rc != HF_OK)
@@ -271,7 +253,7 @@ static void self_test(hf_comm *world)
             const hf_value *pp[3] = {calls[0].params[0], calls[0].params[1], calls[0].params[2]};
             hf_fitted *out[3] = {NULL, NULL, NULL};
             hf_error_clear();
-            rc = hf_model_kernel_ridge.fit(&d, pp, 3, out);
+            int rc = hf_model_kernel_ridge.fit(&d, pp, 3, out);
             const char *msg = hf_error_message();
             CHECK(rc == HF_EINVAL && out[0] == NULL, "memory limit not enforced: rc %d", rc);
             CHECK(strstr(msg, "kernel_ridge") && strstr(msg, "memory_per_rank") &&

@@ -55,6 +55,15 @@ hf_need_run() {
         hf_fail "'$HYPERFOLD run --help' failed: hyperfold run is not available in this build"
 }
 
+# The start of an end-to-end test of `hyperfold submit` and `run` on the cluster. The batch
+# script decides yield_when_idle itself, and the jobs run $HYPERFOLD, not a stand-in.
+hf_e2e_setup() {
+    hf_test_setup
+    hf_need_submit
+    hf_need_run
+    unset OMPI_MCA_mpi_yield_when_idle HYPERFOLD_BIN
+}
+
 # hf_job_field JOBID FIELD: a field of `scontrol show job` (JobState, Restarts, ExitCode, ...).
 hf_job_field() {
     scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1

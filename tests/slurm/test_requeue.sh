@@ -5,10 +5,7 @@
 # resumes from its journal and finishes with the same results.json as an uninterrupted run; the
 # journal holds every task exactly once.
 . "$HF_SOURCE_DIR/tests/slurm/lib.sh"
-hf_test_setup
-hf_need_submit
-hf_need_run
-unset OMPI_MCA_mpi_yield_when_idle HYPERFOLD_BIN
+hf_e2e_setup
 
 work=$HF_TEST_DIR/work
 ref=$HF_TEST_DIR/work-ref

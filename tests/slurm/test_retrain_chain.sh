@@ -3,10 +3,7 @@
 # successful `hyperfold run` job submits the same script again to begin later as
 # `hyperfold retrain RUN_DIR`, which does the same, until the chain is cancelled by name.
 . "$HF_SOURCE_DIR/tests/slurm/lib.sh"
-hf_test_setup
-hf_need_submit
-hf_need_run
-unset OMPI_MCA_mpi_yield_when_idle HYPERFOLD_BIN
+hf_e2e_setup
 
 work=$HF_TEST_DIR/work
 mkdir -p "$work" && cd "$work" || hf_fail "cd $work"

@@ -4,10 +4,7 @@
 # spec's time limit; the run directory gets results.json (with best.params), model.h5 and
 # trials.csv, and the results equal those of a 1-rank run outside Slurm (ranks do not matter).
 . "$HF_SOURCE_DIR/tests/slurm/lib.sh"
-hf_test_setup
-hf_need_submit
-hf_need_run
-unset OMPI_MCA_mpi_yield_when_idle HYPERFOLD_BIN
+hf_e2e_setup
 
 work=$HF_TEST_DIR/work
 mkdir -p "$work" "$HF_TEST_DIR/work-ref" && cd "$work" || hf_fail "cd $work"
