@@ -1,6 +1,7 @@
 /* mpitest.h - what the MPI test programs of this folder share: CHECK, which records a failure on
- * this rank and goes on, and the worker group of a grid shape. Each program is one translation
- * unit that includes this once; it sets world_rank and sums `failures` over the ranks at the end.
+ * this rank and goes on, a relative difference, and the worker group of a grid shape. Each program
+ * is one translation unit that includes this once; it sets world_rank and sums `failures` over the
+ * ranks at the end.
  */
 #ifndef HF_MPITEST_H
 #define HF_MPITEST_H
@@ -9,6 +10,7 @@
 #include "coordinator/comm.h"
 #include "worker/group.h"
 
+#include <math.h>
 #include <stdio.h>
 
 static int failures;
@@ -23,6 +25,18 @@ static int world_rank;
             fprintf(stderr, "\n");                                                                 \
         }                                                                                          \
     } while (0)
+
+/* Largest |a - b| / max(floor, |b|) over n entries; infinite if any is NaN. */
+static inline double mpitest_max_rel_diff(const double *a, const double *b, size_t n, double floor)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(a[i] - b[i]) / fmax(floor, fabs(b[i]));
+        if (!(d <= worst))
+            worst = isnan(d) ? INFINITY : d;
+    }
+    return worst;
+}
 
 /* Collective over world. This rank's group of gs consecutive ranks on an nprow x npcol grid (0 x 0:
  * automatic) with block size nb, into *sub and *g; on failure the check is recorded, both are

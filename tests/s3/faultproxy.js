@@ -5,8 +5,12 @@
 //   drop       for the first N ranged GETs, send the headers and half of the body, then reset
 //   slowdown   answer the first N requests with 503 SlowDown
 //   always503  answer every request with 503 SlowDown
-// --log appends one JSON line per request: method, path, whether it was faulted, and the
-// x-amz-server-side-encryption* headers (never Authorization or other credentials).
+//   failafter  forward the first N requests, answer every later one with 503 SlowDown
+//   dropevery  like drop, but every second ranged GET, N times at most (so the drops land on the
+//              reads of every rank, not on one request)
+// --log appends one JSON line per request: method, path, Range header, the fault ('503', 'drop'
+// or null), and the x-amz-server-side-encryption* headers (never Authorization or other
+// credentials).
 'use strict';
 const fs = require('fs');
 const http = require('http');
@@ -25,6 +29,7 @@ if (thost !== '127.0.0.1' && thost !== 'localhost' && thost !== '::1') {
 }
 const mode = args.mode || 'pass';
 let remaining = Number(args.count || 0);
+let ranged = 0; /* ranged GETs seen (dropevery) */
 
 function log(entry) {
   if (args.log) fs.appendFileSync(args.log, JSON.stringify(entry) + '\n');
@@ -41,11 +46,13 @@ const server = http.createServer((req, res) => {
   const entry = {
     method: req.method,
     path: req.url,
+    range: req.headers.range || null,
     sse: req.headers['x-amz-server-side-encryption'] || null,
     sse_kms_key_id: req.headers['x-amz-server-side-encryption-aws-kms-key-id'] || null,
     fault: null,
   };
-  if (mode === 'always503' || (mode === 'slowdown' && remaining > 0)) {
+  const failAfter = mode === 'failafter' && remaining-- <= 0;
+  if (mode === 'always503' || failAfter || (mode === 'slowdown' && remaining > 0)) {
     if (mode === 'slowdown') remaining--;
     entry.fault = '503';
     log(entry);
@@ -53,7 +60,10 @@ const server = http.createServer((req, res) => {
     req.on('end', () => slowdown(req, res));
     return;
   }
-  const dropThis = mode === 'drop' && remaining > 0 && req.method === 'GET' && req.headers.range;
+  const rangedGet = req.method === 'GET' && req.headers.range;
+  if (mode === 'dropevery' && rangedGet) ranged++;
+  const dropThis = (mode === 'drop' || (mode === 'dropevery' && ranged % 2 === 0)) &&
+    remaining > 0 && rangedGet;
   if (dropThis) {
     remaining--;
     entry.fault = 'drop';

@@ -1,6 +1,6 @@
 # Shared setup for the `hyperfold run` S3 tests (sourced after lib.sh): a generated dataset, job
 # specs that differ only in data.source, a 4-rank `hyperfold run`, a results.json comparison, and
-# a fault proxy with modes that tests/s3/faultproxy.js does not have.
+# the fault proxy with the modes the run tests use.
 # Provides: $RANKS, gen_csv OUT ROWS SEED, write_spec FILE LABEL SOURCE ENDPOINT [EXTRA_YAML],
 # hfrun SPEC (mpirun ... hyperfold run), same_results A B, run_dir LABEL, no_final_shards DIR,
 # start_run_proxy NAME MODE N (prints its URL).
@@ -102,80 +102,9 @@ no_final_shards() {
   [ ! -e "$d/model.h5" ] || fail "$d/model.h5 exists after a failed run"
 }
 
-# start_run_proxy NAME MODE N: a proxy in front of the S3 server with faults that
-# tests/s3/faultproxy.js does not have; prints its URL; request log in $WORK/NAME.log. Modes:
-#   failafter N   forward the first N requests, answer every later one with 503 SlowDown
-#   dropevery N   cut every second ranged GET half-way through its body and reset the connection,
-#                 N times at most (so the drops land on every rank's reads, not on one request)
+# start_run_proxy NAME MODE N: the fault proxy (tests/s3/faultproxy.js) in front of the S3 server,
+# N faults or requests; prints its URL; request log in $WORK/NAME.log.
 start_run_proxy() {
-  local name="$1" mode="$2" n="$3" pid
-  cat >"$WORK/runproxy.js" <<'JS'
-'use strict';
-const fs = require('fs');
-const http = require('http');
-const [target, portFile, logFile, mode, nArg] = process.argv.slice(2);
-const [thost, tport] = target.split(':');
-let left = Number(nArg);
-let ranged = 0;
-const server = http.createServer((req, res) => {
-  let fault = false;
-  if (mode === 'failafter') {
-    fault = left <= 0;
-    if (!fault) left--;
-  } else if (mode === 'dropevery' && req.method === 'GET' && req.headers.range) {
-    ranged++;
-    fault = left > 0 && ranged % 2 === 0;
-    if (fault) left--;
-  }
-  fs.appendFileSync(logFile, JSON.stringify({ method: req.method, path: req.url,
-    range: req.headers.range || null, fault }) + '\n');
-  if (fault && mode === 'failafter') {
-    const body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>' +
-      '<Message>Please reduce your request rate.</Message></Error>';
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(503, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    });
-    return;
-  }
-  const up = http.request({ host: thost, port: Number(tport), method: req.method, path: req.url,
-    headers: req.headers }, (ures) => {
-    if (!fault) {
-      res.writeHead(ures.statusCode, ures.headers);
-      ures.pipe(res);
-      return;
-    }
-    const chunks = [];
-    ures.on('data', (c) => chunks.push(c));
-    ures.on('end', () => {
-      const body = Buffer.concat(chunks);
-      res.writeHead(ures.statusCode, ures.headers);
-      res.write(body.subarray(0, Math.floor(body.length / 2)), () => {
-        setTimeout(() => res.socket.destroy(), 20);
-      });
-    });
-  });
-  up.on('error', (e) => { res.writeHead(502); res.end(String(e.message)); });
-  req.pipe(up);
-});
-server.keepAliveTimeout = 1000;
-server.listen(0, '127.0.0.1', () => {
-  fs.writeFileSync(portFile + '.tmp', String(server.address().port));
-  fs.renameSync(portFile + '.tmp', portFile);
-});
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
-JS
-  rm -f "$WORK/$name.port"
-  node "$WORK/runproxy.js" "127.0.0.1:$(cat "$WORK/port")" "$WORK/$name.port" "$WORK/$name.log" \
-    "$mode" "$n" >"$WORK/$name.out" 2>&1 &
-  pid=$!
-  echo "$pid" >"$WORK/$name.pid" # s3server.sh stop (lib.sh's cleanup) stops it by this PID
-  for _ in $(seq 1 200); do
-    [ -s "$WORK/$name.port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  [ -s "$WORK/$name.port" ] || fail "the $mode proxy did not start: $(cat "$WORK/$name.out")"
-  echo "http://127.0.0.1:$(cat "$WORK/$name.port")"
+  "$SERVER" proxy "$WORK" "$1" "$2" "$3"
 }
+
