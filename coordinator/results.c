@@ -84,46 +84,42 @@ static int better(const hf_sweep *s, double a, double b)
     return s->greater_is_better[0] ? a > b : a < b;
 }
 
-double hf_sweep_best_so_far(const hf_sweep *s)
+/* The mean objective of trial t over its splits scored so far into *mean; returns how many there
+ * are (0 also when one of its splits failed). */
+static size_t known_mean(const hf_sweep *s, size_t t, double *mean)
 {
-    double best = NAN;
-    for (size_t t = 0; t < s->n_trials; t++) {
-        double sum = 0;
-        size_t f;
-        for (f = 0; f < s->n_splits; f++) {
-            if (ST(s, t, f) != 1)
-                break;
+    double sum = 0.0;
+    size_t k = 0;
+    for (size_t f = 0; f < s->n_splits; f++) {
+        if (ST(s, t, f) == 2)
+            return 0;
+        if (ST(s, t, f) == 1) {
             sum += SC(s, t, f, 0);
-        }
-        if (f == s->n_splits && s->n_splits > 0) {
-            double mean = sum / (double)s->n_splits;
-            if (better(s, mean, best))
-                best = mean;
+            k++;
         }
     }
+    *mean = k ? sum / (double)k : NAN;
+    return k;
+}
+
+double hf_sweep_best_so_far(const hf_sweep *s)
+{
+    double best = NAN, mean;
+    for (size_t t = 0; t < s->n_trials; t++)
+        if (s->n_splits > 0 && known_mean(s, t, &mean) == s->n_splits && better(s, mean, best))
+            best = mean;
     return best;
 }
 
 int hf_sweep_leader(const hf_sweep *s)
 {
     int leader = -1;
-    double lead = NAN;
-    for (size_t t = 0; t < s->n_trials; t++) {
-        double sum = 0;
-        size_t k = 0, f;
-        for (f = 0; f < s->n_splits && ST(s, t, f) != 2; f++)
-            if (ST(s, t, f) == 1) {
-                sum += SC(s, t, f, 0);
-                k++;
-            }
-        if (f < s->n_splits || k == 0)
-            continue; /* a failed split, or nothing known yet */
-        double mean = sum / (double)k;
-        if (leader < 0 || better(s, mean, lead)) {
+    double lead = NAN, mean;
+    for (size_t t = 0; t < s->n_trials; t++)
+        if (known_mean(s, t, &mean) > 0 && (leader < 0 || better(s, mean, lead))) {
             leader = (int)t;
             lead = mean;
         }
-    }
     return leader;
 }
 
