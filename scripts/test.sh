@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --with-test-peers
-bash scripts/build.sh build
+bash scripts/build.sh build -DHF_WERROR=ON
 cd build
 ctest --output-on-failure --timeout 1200 "$@"

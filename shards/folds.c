@@ -219,7 +219,7 @@ static int make_stratified(const hf_spec *spec, const hf_dataset *d, const int64
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        size_t c;
+        size_t c = 0;
         result = class_of(d, rows[i], &c);
         if (result < 0)
             goto out;
@@ -637,7 +637,7 @@ static int pick_holdout(const hf_spec *spec, const hf_dataset *d, hf_cv_strategy
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
-            size_t c;
+            size_t c = 0;
             result = class_of(d, (int64_t)i, &c);
             if (result < 0)
                 goto out;

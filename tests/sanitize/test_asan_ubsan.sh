@@ -5,7 +5,7 @@
 set -euo pipefail
 src=${HF_SOURCE_DIR:?}
 dir=${HF_BUILD_DIR:?}/sanitize-build
-cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DHF_SANITIZE=ON >/dev/null
+cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DHF_SANITIZE=ON -DHF_WERROR=ON >/dev/null
 cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || { tail -50 "$dir/build.log"; exit 1; }
 cd "$dir"
 ctest --output-on-failure -L '^(unit|mpi|cli)$' --timeout 900

@@ -148,8 +148,11 @@ static size_t block_rows(size_t p)
 
 /* glibc's libmvec has vector variants of exp; math.h declares them only under -ffast-math, which
  * this file does not use. Declared here, `#pragma omp simd` (-fopenmp-simd) vectorises the loop
- * below with them (worker/models/logistic.c is compiled with -fno-math-errno for that). */
+ * below with them (worker/models/logistic.c is compiled with -fno-math-errno for that). The
+ * attribute is GCC's: clang builds call the scalar exp (correct, slower). */
+#if defined(__GNUC__) && !defined(__clang__)
 extern double exp(double) __attribute__((__simd__("notinbranch")));
+#endif
 
 /* One row of the binary loss for na trials: zi[t] + bias[t] is the score z of trial t, and zi[t]
  * receives the residual sigmoid(z) - y, which is also added to gb[t] (the intercepts' gradient);
