@@ -338,15 +338,11 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     if ((result = draw_holdout(all_view, know_seen ? seen : NULL, n_seen, want, spec->cv.seed,
                                &hold_rows, &n_hold, &train_rows, &n_train, &eligible)) < 0)
         goto rank0_done;
-    if (n_hold == 0) {
-        result = hf_error(HF_EINVAL,
-                          "retrain: every one of the %zu rows of %s was a training row of the "
-                          "current model, so no row is left to compare the models on fairly: "
-                          "retrain on data with new labelled rows",
-                          data->n_rows, spec->data.source);
-        goto rank0_done;
-    }
-    if (n_train == 0) {
+    /* No row is new to the current model: nothing to compare the models on fairly, and nothing
+     * new to learn from. The current model stays; the decision is recorded (a periodic retrain
+     * of unchanged data is not a failure). */
+    const int no_new = n_hold == 0;
+    if (!no_new && n_train == 0) {
         result = hf_error(HF_EINVAL, "retrain: no rows left to train on after the %zu holdout rows",
                           n_hold);
         goto rank0_done;
@@ -362,11 +358,14 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         result = hf_error(HF_EINVAL, "%s: unknown model or metric", spec_path);
         goto rank0_done;
     }
+    double new_score = NAN, old_score = NAN;
+    int promote = 0;
+    if (no_new)
+        goto record;
     if ((result = hf_fit_pipeline(spec, data, model, &trials[best], train_rows, n_train, NULL,
                                   &prep, &fitted)) < 0)
         goto rank0_done;
     size_t nc = data->schema->task == HF_TASK_CLASSIFICATION ? data->schema->n_classes : 0;
-    double new_score = NAN, old_score = NAN;
     /* The new model on the holdout rows (in the new data's coding). */
     if ((result = remap_to_schema(data, hold_rows, n_hold, data->schema, &old_view)) < 0 ||
         (result = score(metric, prep, fitted, old_view, nc, &new_score)) < 0)
@@ -390,7 +389,7 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     hf_rowset_hash(data, train_rows, n_train, train_hashes);
     if ((result = hf_rowset_write(new_rows, train_hashes, n_train)) < 0)
         goto rank0_done;
-    int promote = metric->greater_is_better ? new_score >= old_score : new_score <= old_score;
+    promote = metric->greater_is_better ? new_score >= old_score : new_score <= old_score;
     if (isnan(old_score) && !isnan(new_score))
         promote = 1;
     char *params = hf_trial_params_json(spec, &trials[best]);
@@ -423,6 +422,7 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         if ((result = hf_rename_durable(new_rows, rows_path)) < 0)
             goto rank0_done;
     }
+record:;
     /* Record the decision. */
     json_t *rt = json_object();
     char when[32];
@@ -452,7 +452,11 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     json_object_set_new(rt, "previous_score",
                         isfinite(old_score) ? json_real(old_score) : json_null());
     json_object_set_new(rt, "promoted", json_boolean(promote));
-    json_object_set_new(rt, "model", json_string(promote ? model_path : new_model));
+    json_object_set_new(rt, "model", json_string(promote || no_new ? model_path : new_model));
+    if (no_new)
+        json_object_set_new(rt, "reason",
+                            json_string("no row of the new data is new to the current model: "
+                                        "nothing to compare the models on"));
     char *line = json_dumps(rt, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_object_set(results, "retrain", rt);
     char *text = json_dumps(results, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
@@ -467,7 +471,11 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         if (result >= 0)
             result = hf_write_file_atomic(results_path, text, strlen(text));
     }
-    if (result >= 0 && !quiet)
+    if (result >= 0 && !quiet && no_new)
+        hf_info("retrain: every one of the %zu rows of %s was a training row of the current "
+                "model: no row is left to compare a new model on, kept the current model",
+                data->n_rows, spec->data.source);
+    else if (result >= 0 && !quiet)
         hf_info("retrain: new %s = %.6g, current = %.6g on %zu holdout rows (drawn from the %zu "
                 "rows the current model was not trained on; listed in %s): %s",
                 metric->name, new_score, old_score, n_hold, eligible, hold_path,
