@@ -10,6 +10,7 @@
 #include "shards/schema_json.h"
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "common/suggest.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -67,7 +68,7 @@ typedef struct arena {
 typedef struct ctx {
     hf_comm *comm;
     int rank, size;
-    const hf_spec *spec;
+    const hf_ingest_opts *o;
     const hf_source_opts *opts;
     int mode;
     int skip_bad;
@@ -402,9 +403,8 @@ static int read_global_header(ctx *c)
         rc = hf_error(HF_EDATA, "%s:1:1: got an empty file, expected a header row", file);
     if (rc >= 0) {
         size_t bom = hf_csv_bom_len(rec.text, rec.len);
-        char d = c->spec && c->spec->data.delimiter
-                     ? c->spec->data.delimiter
-                     : hf_csv_detect_delimiter(rec.text + bom, rec.len - bom);
+        char d = c->o && c->o->delimiter ? c->o->delimiter
+                                         : hf_csv_detect_delimiter(rec.text + bom, rec.len - bom);
         c->delim = d;
         rc = parse_header(c, file, &rec, d, &c->names, &c->ncols);
         c->data_start = hf_csv_reader_pos(r);
@@ -1370,58 +1370,6 @@ static char *format_number(double x)
     return hf_strdup(buf);
 }
 
-/* ---- spec hash ---------------------------------------------------------------------------------
- */
-
-int hf_ingest_spec_hash(const hf_spec *spec, char out[65])
-{
-    json_t *j = json_object();
-    json_t *na = json_array(), *cols = json_array(), *drop = json_array();
-    char *text = NULL;
-    int rc = HF_OK;
-    if (!j || !na || !cols || !drop) {
-        rc = hf_error(HF_ENOMEM, "building the spec hash");
-        goto out;
-    }
-    for (size_t i = 0; i < spec->data.n_na_values; i++)
-        json_array_append_new(na, json_string(spec->data.na_values[i]));
-    for (size_t i = 0; i < spec->data.n_columns; i++)
-        json_array_append_new(
-            cols, json_pack("[s,i]", spec->data.columns[i].name, (int)spec->data.columns[i].type));
-    for (size_t i = 0; i < spec->data.n_drop; i++)
-        json_array_append_new(drop, json_string(spec->data.drop[i]));
-    json_object_set_new(j, "version", json_integer(HF_MANIFEST_VERSION));
-    json_object_set_new(j, "source", json_string(spec->data.source ? spec->data.source : ""));
-    json_object_set_new(j, "target", json_string(spec->data.target ? spec->data.target : ""));
-    json_object_set_new(j, "task", json_integer(spec->data.task));
-    json_object_set_new(j, "delimiter", json_integer(spec->data.delimiter));
-    json_object_set_new(j, "na_values", na);
-    json_object_set_new(j, "columns", cols);
-    json_object_set_new(j, "drop", drop);
-    na = cols = drop = NULL;
-    json_object_set_new(j, "skip_bad_rows", json_integer(spec->data.skip_bad_rows));
-    json_object_set_new(j, "shards", json_integer(spec->shards.count));
-    json_object_set_new(j, "fold_column",
-                        spec->cv.fold_column ? json_string(spec->cv.fold_column) : json_null());
-    json_object_set_new(j, "group_column",
-                        spec->cv.group_column ? json_string(spec->cv.group_column) : json_null());
-    json_object_set_new(j, "order_column",
-                        spec->cv.order_column ? json_string(spec->cv.order_column) : json_null());
-    text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!text) {
-        rc = hf_error(HF_ENOMEM, "serialising the spec hash");
-        goto out;
-    }
-    rc = hf_sha256_hex(text, strlen(text), out);
-out:
-    free(text);
-    json_decref(j);
-    json_decref(na);
-    json_decref(cols);
-    json_decref(drop);
-    return rc;
-}
-
 /* ---- context setup --------------------------------------------------------------------------- */
 
 static void ctx_free(ctx *c)
@@ -1505,6 +1453,12 @@ static int alloc_plan(ctx *c)
     return HF_OK;
 }
 
+/* What decided the task and how to change it, for messages about a target that does not fit. */
+static const char *task_hint(const ctx *c)
+{
+    return c->o->task_hint ? c->o->task_hint : "set data.task: regression or classification";
+}
+
 /* HF_EDATA for a column `name` (of spec key `key`) that the header lacks: the closest header
  * name as a suggestion, then the header's names (at most 20). */
 static int no_such_column(const ctx *c, const char *name, const char *key)
@@ -1519,7 +1473,7 @@ static int no_such_column(const ctx *c, const char *name, const char *key)
     }
     if (shown < c->ncols)
         snprintf(list + o, sizeof list - o, " and %zu more", c->ncols - shown);
-    const char *sug = hf_spec_suggest(name, (const char *const *)c->names, c->ncols);
+    const char *sug = hf_suggest(name, (const char *const *)c->names, c->ncols);
     if (sug)
         return hf_error(HF_EDATA,
                         "%s: got the column \"%s\", which is not in the header of %s: did you "
@@ -1543,31 +1497,31 @@ static int set_role(ctx *c, const char *name, int role, const char *key)
     return HF_OK;
 }
 
-/* Ingest column plan from the spec. */
+/* Ingest column plan from the options. */
 static int plan_columns(ctx *c)
 {
-    const hf_spec *sp = c->spec;
+    const hf_ingest_opts *sp = c->o;
     int rc = alloc_plan(c);
     if (rc < 0)
         return rc;
-    if (!sp->data.target)
+    if (!sp->target)
         return hf_error(HF_EINVAL, "data.target: got nothing, expected a column name");
-    for (size_t i = 0; rc >= 0 && i < sp->data.n_drop; i++)
-        rc = set_role(c, sp->data.drop[i], ROLE_DROP, "data.drop");
+    for (size_t i = 0; rc >= 0 && i < sp->n_drop; i++)
+        rc = set_role(c, sp->drop[i], ROLE_DROP, "data.drop");
     if (rc >= 0)
-        rc = set_role(c, sp->data.target, ROLE_TARGET, "data.target");
-    if (rc >= 0 && sp->cv.fold_column)
-        rc = set_role(c, sp->cv.fold_column, ROLE_FOLD, "cv.fold_column");
-    if (rc >= 0 && sp->cv.group_column)
-        rc = set_role(c, sp->cv.group_column, ROLE_GROUP, "cv.group_column");
-    if (rc >= 0 && sp->cv.order_column)
-        rc = set_role(c, sp->cv.order_column, ROLE_ORDER, "cv.order_column");
-    for (size_t i = 0; rc >= 0 && i < sp->data.n_columns; i++) {
-        long j = col_index(c, sp->data.columns[i].name);
+        rc = set_role(c, sp->target, ROLE_TARGET, "data.target");
+    if (rc >= 0 && sp->fold_column)
+        rc = set_role(c, sp->fold_column, ROLE_FOLD, "cv.fold_column");
+    if (rc >= 0 && sp->group_column)
+        rc = set_role(c, sp->group_column, ROLE_GROUP, "cv.group_column");
+    if (rc >= 0 && sp->order_column)
+        rc = set_role(c, sp->order_column, ROLE_ORDER, "cv.order_column");
+    for (size_t i = 0; rc >= 0 && i < sp->n_columns; i++) {
+        long j = col_index(c, sp->column_names[i]);
         if (j < 0)
-            rc = no_such_column(c, sp->data.columns[i].name, "data.columns");
+            rc = no_such_column(c, sp->column_names[i], "data.columns");
         else
-            c->forced[j] = (int)sp->data.columns[i].type;
+            c->forced[j] = sp->column_types[i];
     }
     if (rc < 0)
         return rc;
@@ -1764,14 +1718,13 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
             schema->target = hf_strdup(c->names[j]);
             if (!schema->target)
                 rc = HF_ENOMEM;
-            if (notnum && c->spec->data.task == HF_TASK_REGRESSION) {
+            if (notnum && c->o->task == HF_TASK_REGRESSION) {
                 if (c->first_text[s])
                     local_err = hf_error(HF_EDATA, "%s, expected a number (%s)", c->first_text[s],
-                                         hf_spec_task_hint(c->spec));
+                                         task_hint(c));
             }
-            schema->task = notnum || c->spec->data.task == HF_TASK_CLASSIFICATION
-                               ? HF_TASK_CLASSIFICATION
-                               : HF_TASK_REGRESSION;
+            schema->task = notnum || c->o->task == HF_TASK_CLASSIFICATION ? HF_TASK_CLASSIFICATION
+                                                                          : HF_TASK_REGRESSION;
             if (notnum) {
                 c->text_slot[s] = 1;
                 need_pass2 = 1;
@@ -1856,7 +1809,7 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
                 rc = hf_error(HF_EDATA,
                               "%s: data.target \"%s\": got %g, expected whole-number class "
                               "labels (%s)",
-                              c->parts[0].uri, schema->target, vals[i], hf_spec_task_hint(c->spec));
+                              c->parts[0].uri, schema->target, vals[i], task_hint(c));
         if (rc >= 0) {
             schema->classes = hf_calloc(n_vals + 1, sizeof *schema->classes);
             rc = schema->classes ? HF_OK : HF_ENOMEM;
@@ -1934,7 +1887,7 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
     hf_debug("ingest: types, codes and arrays %.3fs", t_write - t_pass1);
     /* Shards. */
     int64_t total = counts[0];
-    n_shards = c->spec->shards.count > 0 ? (size_t)c->spec->shards.count : (size_t)c->size;
+    n_shards = c->o->shard_count > 0 ? (size_t)c->o->shard_count : (size_t)c->size;
     tmp_paths = hf_calloc(n_shards, sizeof *tmp_paths);
     rc = tmp_paths ? HF_OK : HF_ENOMEM;
     m->shards = hf_calloc(n_shards, sizeof *m->shards);
@@ -2121,8 +2074,8 @@ static int manifest_matches(ctx *c, const hf_manifest *old, const char *hash)
     return 1;
 }
 
-int hf_ingest(hf_comm *comm, const hf_spec *spec, const char *shard_dir, const hf_source_opts *opts,
-              const char *rejects_path, hf_manifest **out, int *reused)
+int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
+              const hf_source_opts *opts, const char *rejects_path, hf_manifest **out, int *reused)
 {
     ctx c;
     int rc;
@@ -2134,20 +2087,20 @@ int hf_ingest(hf_comm *comm, const hf_spec *spec, const char *shard_dir, const h
     c.comm = comm;
     c.rank = hf_comm_rank(comm);
     c.size = hf_comm_size(comm);
-    c.spec = spec;
+    c.o = spec;
     c.opts = opts;
-    c.skip_bad = spec->data.skip_bad_rows && rejects_path;
-    c.na = spec->data.na_values ? spec->data.na_values : default_na;
-    c.n_na = spec->data.na_values ? spec->data.n_na_values : sizeof default_na / sizeof *default_na;
+    c.skip_bad = spec->skip_bad_rows && rejects_path;
+    c.na = spec->na_values ? spec->na_values : default_na;
+    c.n_na = spec->na_values ? spec->n_na_values : sizeof default_na / sizeof *default_na;
     *out = NULL;
     *reused = 0;
-    rc = hf_ingest_spec_hash(spec, hash);
+    rc = hf_ingest_opts_hash(spec, hash);
     if (rc >= 0 && c.rank == 0) {
         rc = hf_mkdirs(shard_dir);
-        if (rc >= 0 && !spec->data.source)
+        if (rc >= 0 && !spec->source)
             rc = hf_error(HF_EINVAL, "data.source: got nothing, expected a path or URI");
         if (rc >= 0)
-            rc = enumerate(&c, spec->data.source);
+            rc = enumerate(&c, spec->source);
         if (rc >= 0)
             rc = read_global_header(&c);
     }
