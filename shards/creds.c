@@ -74,7 +74,8 @@ static int make_creds(const char *ak, size_t ak_len, const char *sk, size_t sk_l
 out:
     if (c) {
         hf_creds *tmp = &c->pub;
-        hf_creds_free(&tmp);
+        hf_creds_free(tmp);
+        tmp = NULL;
     }
     return result;
 }
@@ -87,11 +88,11 @@ int hf_creds_new(const char *access_key, const char *secret_key, const char *ses
                       session_token ? strlen(session_token) : 0, source, out);
 }
 
-void hf_creds_free(hf_creds **cp)
+void hf_creds_free(hf_creds *cp)
 {
-    if (!cp || !*cp)
+    if (!cp)
         return;
-    hf_creds_impl *c = (hf_creds_impl *)*cp;
+    hf_creds_impl *c = (hf_creds_impl *)cp;
     if (c->block) {
         size_t len = c->block->map_len;
         OPENSSL_cleanse(c->block, len);
@@ -100,7 +101,6 @@ void hf_creds_free(hf_creds **cp)
     }
     free(c->pub.source);
     free(c);
-    *cp = NULL;
 }
 
 static const char *nonempty_env(const char *name)

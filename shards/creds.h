@@ -29,6 +29,6 @@ int hf_creds_new(const char *access_key, const char *secret_key, const char *ses
                  const char *source, hf_creds **out);
 
 /* Zeroes and frees the credentials; accepts NULL and sets *c to NULL. */
-void hf_creds_free(hf_creds **c);
+void hf_creds_free(hf_creds *c);
 
 #endif

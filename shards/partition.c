@@ -75,7 +75,7 @@ char *hf_manifest_to_json(const hf_manifest *m)
     json_t *root = json_object();
     json_t *src = json_array();
     json_t *shards = json_array();
-    json_t *schema = hf_schema_to_jansson(m->schema);
+    json_t *schema = hf_schema_json_encode(m->schema);
     char *text = NULL;
     int fail = !root || !src || !shards || !schema;
     for (size_t i = 0; !fail && i < m->n_sources; i++) {
@@ -206,7 +206,7 @@ int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out)
         goto out;
     }
     memcpy(m->spec_hash, json_string_value(v), 65);
-    result = hf_schema_from_jansson(json_object_get(root, "schema"), &m->schema);
+    result = hf_schema_json_decode(json_object_get(root, "schema"), &m->schema);
     if (result < 0) {
         hf_error_prefix(result, "%s", what);
         goto out;
@@ -552,9 +552,9 @@ int hf_shard_write_all(hf_comm *comm, char *const *paths, const hf_shard_slab *s
     int result = HF_OK;
     for (size_t at = 0; at < n; at += 64) {
         size_t k = n - at < 64 ? n - at : 64;
-        int rc = write_batch(comm, paths + at, slabs + at, k);
-        if (rc < 0 && result == HF_OK)
-            result = rc;
+        int batch_status = write_batch(comm, paths + at, slabs + at, k);
+        if (batch_status < 0 && result == HF_OK)
+            result = batch_status;
         /* Every rank must take part in every batch's collective calls: share the outcome. */
         result = hf_comm_check(comm, result);
         if (result < 0)

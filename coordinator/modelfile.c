@@ -1,4 +1,4 @@
-/* export.c - writes and reads model.h5. Layout (docs/model-format.md):
+/* modelfile.c - writes and reads model.h5. Layout (docs/model-format.md):
  *   /                      attributes: format, format_version, hyperfold_version, model_type, task,
  *                          created, spec_sha256, source_fingerprint, metric, cv_score, cv_std,
  *                          params_json, schema_json, preprocess_json, n_train_rows
@@ -9,7 +9,7 @@
  *   /classes               string [k]: class labels (classification only), index = class code
  *   /cv/fold_scores        float64 [folds]: the objective on each split */
 #define _GNU_SOURCE
-#include "coordinator/export.h"
+#include "coordinator/modelfile.h"
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "shards/schema_json.h"
@@ -36,23 +36,23 @@ static int attr_str(hid_t obj, const char *name, const char *value, const char *
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
     const char *v = value ? value : "";
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, &v);
+    herr_t result = a < 0 ? -1 : H5Awrite(a, type, &v);
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
     H5Tclose(type);
-    return rc < 0 ? h5fail(name, path) : HF_OK;
+    return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int attr_f64(hid_t obj, const char *name, double value, const char *path)
 {
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
+    herr_t result = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(space);
-    return rc < 0 ? h5fail(name, path) : HF_OK;
+    return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int write_matrix(hid_t loc, const char *name, const double *data, size_t rows, size_t cols,
@@ -61,14 +61,15 @@ static int write_matrix(hid_t loc, const char *name, const double *data, size_t 
     hsize_t dims[2] = {rows, cols};
     hid_t space = H5Screate_simple(2, dims, NULL);
     hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = d < 0 ? -1
-                      : (rows * cols > 0
-                             ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)
-                             : 0);
+    herr_t result =
+        d < 0
+            ? -1
+            : (rows * cols > 0 ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)
+                               : 0);
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(space);
-    return rc < 0 ? h5fail(name, path) : HF_OK;
+    return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int write_strings(hid_t loc, const char *name, const char *const *v, size_t n,
@@ -80,12 +81,12 @@ static int write_strings(hid_t loc, const char *name, const char *const *v, size
     hsize_t dims[1] = {n};
     hid_t space = H5Screate_simple(1, dims, NULL);
     hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = d < 0 ? -1 : (n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0);
+    herr_t result = d < 0 ? -1 : (n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0);
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(space);
     H5Tclose(type);
-    return rc < 0 ? h5fail(name, path) : HF_OK;
+    return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int write_arrays(hid_t file, const char *group, const hf_array *a, size_t n,
@@ -94,11 +95,11 @@ static int write_arrays(hid_t file, const char *group, const hf_array *a, size_t
     hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0)
         return h5fail(group, path);
-    int rc = HF_OK;
-    for (size_t i = 0; i < n && rc >= 0; i++)
-        rc = write_matrix(g, a[i].name, a[i].data, a[i].rows, a[i].cols, path);
+    int result = HF_OK;
+    for (size_t i = 0; i < n && result >= 0; i++)
+        result = write_matrix(g, a[i].name, a[i].data, a[i].rows, a[i].cols, path);
     H5Gclose(g);
-    return rc;
+    return result;
 }
 
 static void iso_now(char *buf, size_t len)
@@ -109,8 +110,8 @@ static void iso_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int hf_model_write(const char *path, const hf_schema *schema, const hf_prep *prep,
-                   const hf_fitted *fitted, const hf_model_meta *meta)
+int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep *prep,
+                       const hf_fitted *fitted, const hf_modelfile_meta *meta)
 {
     int result = HF_OK;
     char *tmp = hf_asprintf("%s.tmp.%ld", path, (long)getpid());
@@ -121,7 +122,7 @@ int hf_model_write(const char *path, const hf_schema *schema, const hf_prep *pre
     hid_t file = -1, g = -1;
     if (!tmp)
         return HF_ENOMEM;
-    if (!(schema_json = hf_schema_to_json(schema))) {
+    if (!(schema_json = hf_schema_json_to_text(schema))) {
         result = hf_error_code() ? hf_error_code() : HF_ENOMEM;
         goto out;
     }
@@ -305,9 +306,9 @@ static int read_arrays(hid_t file, const char *group, const char *path, hf_array
     hid_t g = H5Gopen2(file, group, H5P_DEFAULT);
     if (g < 0)
         return h5fail(group, path);
-    herr_t rc = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_array, &l);
+    herr_t result = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_array, &l);
     H5Gclose(g);
-    if (rc < 0 || l.failed) {
+    if (result < 0 || l.failed) {
         for (size_t i = 0; i < l.n; i++) {
             free(l.a[i].name);
             free(l.a[i].data);
@@ -320,7 +321,7 @@ static int read_arrays(hid_t file, const char *group, const char *path, hf_array
     return HF_OK;
 }
 
-void hf_model_file_free(hf_model_file *m)
+void hf_modelfile_free(hf_modelfile *m)
 {
     if (!m)
         return;
@@ -335,10 +336,10 @@ void hf_model_file_free(hf_model_file *m)
     free(m);
 }
 
-int hf_model_read(const char *path, hf_model_file **out)
+int hf_modelfile_read(const char *path, hf_modelfile **out)
 {
     int result = HF_OK;
-    hf_model_file *m = hf_calloc(1, sizeof *m);
+    hf_modelfile *m = hf_calloc(1, sizeof *m);
     hf_array *prep_arrays = NULL, *model_arrays = NULL;
     size_t n_prep = 0, n_model = 0;
     char *format = NULL, *schema_json = NULL, *prep_json = NULL;
@@ -387,7 +388,7 @@ int hf_model_read(const char *path, hf_model_file **out)
                           m->model_type ? m->model_type : "");
         goto out;
     }
-    if (!schema_json || (result = hf_schema_from_json(schema_json, &m->schema)) < 0) {
+    if (!schema_json || (result = hf_schema_json_from_text(schema_json, &m->schema)) < 0) {
         if (result >= 0)
             result = hf_error(HF_EINVAL, "%s: no schema_json attribute", path);
         goto out;
@@ -437,6 +438,6 @@ out:
     free(format);
     free(schema_json);
     free(prep_json);
-    hf_model_file_free(m);
+    hf_modelfile_free(m);
     return result;
 }
