@@ -27,7 +27,7 @@ static int mpi_fail(int mpi_err, const char *what)
             return mpi_fail(mpi__rc, what);                                                        \
     } while (0)
 
-int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out)
+static int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out)
 {
     hf_comm *w = hf_calloc(1, sizeof *w);
     if (!w)

@@ -224,7 +224,7 @@ static void *syncer_main(void *arg)
     return NULL;
 }
 
-int hf_journal_sync(hf_journal *j)
+static int hf_journal_sync(hf_journal *j)
 {
     if (fdatasync(j->fd) != 0)
         return hf_error(HF_EIO, "fsync of %s: %s", j->path, strerror(errno));

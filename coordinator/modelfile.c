@@ -15,6 +15,7 @@
 #include "shards/schema_json.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,30 +29,49 @@ static int h5fail(const char *what, const char *path)
     return hf_error(HF_EIO, "%s: HDF5 error while %s", path, what);
 }
 
-static int attr_str(hid_t obj, const char *name, const char *value, const char *path)
+/* A variable-length UTF-8 string type (H5I_INVALID_HID on failure). */
+static hid_t utf8_type(void)
 {
     hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
+    if (type >= 0 &&
+        (H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)) {
+        H5Tclose(type);
+        type = H5I_INVALID_HID;
+    }
+    return type;
+}
+
+/* Closes what a write opened; a failed close fails the write (result < 0). */
+static herr_t close_all(herr_t result, hid_t a, herr_t (*close_a)(hid_t), hid_t space, hid_t type)
+{
+    if (a >= 0 && close_a(a) < 0)
+        result = -1;
+    if (space >= 0 && H5Sclose(space) < 0)
+        result = -1;
+    if (type >= 0 && H5Tclose(type) < 0)
+        result = -1;
+    return result;
+}
+
+static int attr_str(hid_t obj, const char *name, const char *value, const char *path)
+{
+    hid_t type = utf8_type();
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = type >= 0 && space >= 0 ? H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)
+                                      : H5I_INVALID_HID;
     const char *v = value ? value : "";
     herr_t result = a < 0 ? -1 : H5Awrite(a, type, &v);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    H5Tclose(type);
+    result = close_all(result, a, H5Aclose, space, type);
     return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int attr_f64(hid_t obj, const char *name, double value, const char *path)
 {
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = space >= 0 ? H5Acreate2(obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT)
+                         : H5I_INVALID_HID;
     herr_t result = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
+    result = close_all(result, a, H5Aclose, space, H5I_INVALID_HID);
     return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
@@ -60,32 +80,29 @@ static int write_matrix(hid_t loc, const char *name, const double *data, size_t 
 {
     hsize_t dims[2] = {rows, cols};
     hid_t space = H5Screate_simple(2, dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d = space >= 0 ? H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                                      H5P_DEFAULT)
+                         : H5I_INVALID_HID;
     herr_t result =
         d < 0
             ? -1
             : (rows * cols > 0 ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)
                                : 0);
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(space);
+    result = close_all(result, d, H5Dclose, space, H5I_INVALID_HID);
     return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int write_strings(hid_t loc, const char *name, const char *const *v, size_t n,
                          const char *path)
 {
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t type = utf8_type();
     hsize_t dims[1] = {n};
     hid_t space = H5Screate_simple(1, dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d = type >= 0 && space >= 0
+                  ? H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                  : H5I_INVALID_HID;
     herr_t result = d < 0 ? -1 : (n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0);
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(space);
-    H5Tclose(type);
+    result = close_all(result, d, H5Dclose, space, type);
     return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
@@ -98,7 +115,8 @@ static int write_arrays(hid_t file, const char *group, const hf_array *a, size_t
     int result = HF_OK;
     for (size_t i = 0; i < n && result >= 0; i++)
         result = write_matrix(g, a[i].name, a[i].data, a[i].rows, a[i].cols, path);
-    H5Gclose(g);
+    if (H5Gclose(g) < 0 && result >= 0)
+        result = h5fail(group, path);
     return result;
 }
 
@@ -180,8 +198,8 @@ int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep 
         goto out;
     }
 out:
-    if (g >= 0)
-        H5Gclose(g);
+    if (g >= 0 && H5Gclose(g) < 0 && result >= 0)
+        result = h5fail("closing /cv", tmp);
     if (file >= 0 && H5Fclose(file) < 0 && result >= 0)
         result = h5fail("closing the file", tmp);
     if (result >= 0)
@@ -225,7 +243,8 @@ static double read_attr_f64(hid_t obj, const char *name)
         return 0;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a >= 0) {
-        H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+        if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0)
+            v = NAN; /* an attribute that cannot be read as a number counts as absent */
         H5Aclose(a);
     }
     return v;

@@ -80,8 +80,8 @@ out:
     return result;
 }
 
-int hf_creds_new(const char *access_key, const char *secret_key, const char *session_token,
-                 const char *source, hf_creds **out)
+static int hf_creds_new(const char *access_key, const char *secret_key, const char *session_token,
+                        const char *source, hf_creds **out)
 {
     *out = NULL;
     return make_creds(access_key, strlen(access_key), secret_key, strlen(secret_key), session_token,

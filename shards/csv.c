@@ -338,7 +338,7 @@ out:
     return result;
 }
 
-void hf_csv_stream_close(hf_csv_stream *s)
+static void hf_csv_stream_close(hf_csv_stream *s)
 {
     if (s && s->close && s->ctx)
         s->close(s->ctx);
@@ -711,11 +711,6 @@ uint64_t hf_csv_reader_pos(const hf_csv_reader *r)
 int64_t hf_csv_reader_line(const hf_csv_reader *r)
 {
     return r->line;
-}
-
-void hf_csv_reader_set_end(hf_csv_reader *r, uint64_t end)
-{
-    r->end = end;
 }
 
 void hf_csv_reader_free(hf_csv_reader *r)

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 /* Reports a bad record: error (HF_EDATA) or, when skipping, a line of rejects.csv. */
-int hf__ingest_bad_row(ctx *c, const hf_csv_record *rec, size_t off, const char *fmt, ...)
+static int hf__ingest_bad_row(ctx *c, const hf_csv_record *rec, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 int hf__ingest_bad_row(ctx *c, const hf_csv_record *rec, size_t off, const char *fmt, ...)
@@ -448,7 +448,7 @@ static int fast_record(ctx *c, hf_csv_reader *r)
 
 /* Decides whether the fast path applies: pass 1 without boolean-forced columns, or prediction
  * with numeric features only; and no NA token that reads as a plain number. */
-int hf__ingest_setup_fast(ctx *c)
+static int hf__ingest_setup_fast(ctx *c)
 {
     c->fast = 0;
     c->n_check = 0;

@@ -267,7 +267,7 @@ const hf_metric *const *hf_metric_all(void)
     return metric_list;
 }
 
-const char *const *hf_metric_names(void)
+static const char *const *hf_metric_names(void)
 {
     pthread_once(&lists_once, make_lists);
     return metric_names;

@@ -28,8 +28,6 @@ const hf_metric *hf_metric_find(const char *name);
 
 /* NULL-terminated list of every metric (static). Not collective. */
 const hf_metric *const *hf_metric_all(void);
-/* NULL-terminated list of every metric's name (static). Not collective. */
-const char *const *hf_metric_names(void);
 /* "r2, rmse or mae": the names of the task's metrics into buf, which is returned. */
 const char *hf_metric_names_for(hf_task_kind task, char *buf, size_t len);
 
