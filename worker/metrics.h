@@ -5,7 +5,9 @@
  *  - classification: pred is n x n_classes class probabilities (row-major), y holds class indices
  *    0..n_classes-1; the predicted class is the argmax of the row, the lowest index winning ties
  *    (numpy's argmax).
- * Metrics: r2, rmse, mae (regression); accuracy, log_loss, roc_auc, f1 (classification). */
+ * Metrics: r2, rmse, mae (regression); accuracy, balanced_accuracy, roc_auc, log_loss, f1
+ * (classification). A metric is one entry of the table in metrics.c: the job spec, the task rule
+ * and the selection read its name, task and direction from there. */
 #ifndef HF_METRICS_H
 #define HF_METRICS_H
 
