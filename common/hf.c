@@ -130,6 +130,24 @@ void hf_strv_free(char **v, size_t n)
     free(v);
 }
 
+int hf_strv_push(char ***v, size_t *n, size_t *cap, char *s)
+{
+    if (!s)
+        return HF_ENOMEM;
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        char **nv = hf_realloc(*v, nc * sizeof *nv);
+        if (!nv) {
+            free(s);
+            return HF_ENOMEM;
+        }
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = s;
+    return HF_OK;
+}
+
 void *hf_calloc(size_t count, size_t size)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);

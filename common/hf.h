@@ -62,6 +62,10 @@ void *hf_malloc_large(size_t n);
 char *hf_strdup(const char *s);
 /* Frees the n strings of v and v itself (v may be NULL). */
 void hf_strv_free(char **v, size_t n);
+/* Appends s to the growing vector *v of *n strings (capacity *cap, doubled as needed) and takes
+ * s: on failure, or when s is NULL (a failed hf_strdup), s is freed and HF_ENOMEM returned;
+ * *v keeps its strings either way. */
+int hf_strv_push(char ***v, size_t *n, size_t *cap, char *s);
 char *hf_strndup(const char *s, size_t n);
 /* printf into a new string (caller frees). */
 char *hf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

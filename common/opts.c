@@ -41,10 +41,6 @@ void hf_opts_release(const hf_opt_section *sec, void *opts)
             *n = 0;
             break;
         }
-        case HF_OPT_CUSTOM:
-            if (d->release)
-                d->release(opts);
-            break;
         default:
             break;
         }

@@ -30,7 +30,7 @@ typedef enum hf_opt_kind {
     HF_OPT_SIZE,        /* uint64_t bytes: "2GiB", "512MiB", "1G", a number of bytes */
     HF_OPT_ENUM_MAP,    /* a mapping NAME -> one of choices: char ** names and int * values,
                          * count at count_offset, values at aux_offset; owned */
-    HF_OPT_CUSTOM       /* a scalar parsed by `parse` */
+    HF_OPT_CUSTOM       /* a scalar parsed by `parse` into fields that own nothing */
 } hf_opt_kind;
 
 /* Flags of an hf_opt_def. */
@@ -47,6 +47,9 @@ typedef struct hf_opt_def {
     double min, max;            /* INT and NUMBER: inclusive bounds */
     const char *const *choices; /* ENUM, ENUM_MAP: the accepted names, NULL-terminated;
                                  * STRING, STRING_LIST: if set, the accepted values */
+    /* STRING: if set, whether a value is of the accepted form (1) or not (0): an URL scheme, a
+     * time limit. The message is "got TEXT, expected <expected>". */
+    int (*accept)(const char *text);
     /* Instead of choices, when the names come from a module's own table (the metrics): returns
      * them, NULL-terminated, static. */
     const char *const *(*choices_fn)(void);
@@ -54,15 +57,77 @@ typedef struct hf_opt_def {
     size_t count_offset; /* STRING_LIST, ENUM_MAP: offsetof the size_t count */
     size_t aux_offset;   /* ENUM_MAP: offsetof the int * values */
     /* CUSTOM: parses a scalar's text into the options struct (`offset` names the main field,
-     * for the docs and the release); returns 0, or -1 when the text is not accepted (the binder
-     * then reports "got TEXT, expected <expected>"), or a negative HF_E* code with a message
-     * set. May allocate into the struct (freed by `release`). */
+     * for the docs); returns 0, or -1 when the text is not accepted (the binder then reports
+     * "got TEXT, expected <expected>"). Allocates nothing: a setting that owns memory is a
+     * STRING (with `accept` for its form). */
     int (*parse)(const char *text, void *opts);
-    /* CUSTOM: frees what parse allocated in the struct (NULL: nothing to free). */
-    void (*release)(void *opts);
     const char *expected; /* what a value must be, for messages ("an integer >= 2") */
     const char *help;     /* one line for the documentation */
 } hf_opt_def;
+
+/* Table entries. One positional macro a kind, the way Redis's config table declares a setting
+ * in one call (createIntConfig(name, alias, flags, field, default, min, max, ...)): KEY the key
+ * within the section, T the options struct, F its field, FL the HF_OPT_* flags, HELP the line for
+ * the docs. An entry no macro fits is written as {HF_OPT_FIELD(...), .member = ...}. An INT's
+ * messages say "an integer >= MIN" (or "in [MIN, MAX]") by themselves. */
+#define HF_OPT_FIELD(KEY, KIND, T, F, FL)                                                          \
+    .key = (KEY), .kind = (KIND), .offset = offsetof(T, F), .flags = (FL)
+#define HF_DEF_STRING(KEY, T, F, FL, EXPECTED, HELP)                                               \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_STRING, T, F, FL), .expected = (EXPECTED), .help = (HELP)         \
+    }
+#define HF_DEF_STRING_IF(KEY, T, F, FL, ACCEPT, EXPECTED, HELP)                                    \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_STRING, T, F, FL), .accept = (ACCEPT), .expected = (EXPECTED),    \
+                                                    .help = (HELP)                                 \
+    }
+#define HF_DEF_CHOICE(KEY, T, F, FL, CHOICES, HELP)                                                \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_STRING, T, F, FL), .choices = (CHOICES), .help = (HELP)           \
+    }
+#define HF_DEF_LIST(KEY, T, F, N, FL, HELP)                                                        \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_STRING_LIST, T, F, FL), .count_offset = offsetof(T, N),           \
+                                                         .help = (HELP)                            \
+    }
+#define HF_DEF_INT(KEY, T, F, FL, MIN, MAX, HELP)                                                  \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_INT, T, F, FL), .min = (MIN), .max = (MAX), .help = (HELP)        \
+    }
+#define HF_DEF_NUMBER(KEY, T, F, FL, MIN, MAX, EXPECTED, HELP)                                     \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_NUMBER, T, F, FL), .min = (MIN), .max = (MAX),                    \
+                                                    .expected = (EXPECTED), .help = (HELP)         \
+    }
+#define HF_DEF_SEED(KEY, T, F, FL, HELP)                                                           \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_SEED, T, F, FL), .help = (HELP)                                   \
+    }
+#define HF_DEF_BOOL(KEY, T, F, FL, HELP)                                                           \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_BOOL, T, F, FL), .help = (HELP)                                   \
+    }
+#define HF_DEF_ENUM(KEY, T, F, FL, CHOICES, FIRST, HELP)                                           \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_ENUM, T, F, FL), .choices = (CHOICES), .first_choice = (FIRST),   \
+                                                  .help = (HELP)                                   \
+    }
+#define HF_DEF_SIZE(KEY, T, F, FL, EXPECTED, HELP)                                                 \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_SIZE, T, F, FL), .expected = (EXPECTED), .help = (HELP)           \
+    }
+/* A mapping KEY -> one of CHOICES: names in F, values in V, their count in N. */
+#define HF_DEF_MAP(KEY, T, F, V, N, FL, CHOICES, HELP)                                             \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_ENUM_MAP, T, F, FL),                                              \
+            .count_offset = offsetof(T, N), .aux_offset = offsetof(T, V), .choices = (CHOICES),    \
+            .help = (HELP)                                                                         \
+    }
+#define HF_DEF_CUSTOM(KEY, T, F, FL, PARSE, EXPECTED, HELP)                                        \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_CUSTOM, T, F, FL), .parse = (PARSE), .expected = (EXPECTED),      \
+                                                    .help = (HELP)                                 \
+    }
 
 /* Where settings came from: the binder answers "job.yaml:7:10" for a key it bound, or the spec
  * file's name for a default. A zeroed source answers "job spec". */
@@ -82,11 +147,17 @@ typedef struct hf_opt_section {
     int (*check)(void *opts);
 } hf_opt_section;
 
+/* The section NAME of options struct T (its hf_opt_source named src), keys in the array DEFS. */
+#define HF_OPT_SECTION(NAME, DEFS, T, CHECK)                                                       \
+    {                                                                                              \
+        (NAME), (DEFS), sizeof(DEFS) / sizeof((DEFS)[0]), offsetof(T, src), (CHECK)                \
+    }
+
 /* Not collective. "FILE:LINE:COL" of `key` ("cv.folds") as recorded by the binder, or the spec
  * file for a default; into buf, which is returned. */
 const char *hf_opt_where(const hf_opt_source *src, const char *key, char *buf, size_t len);
 
-/* Not collective. Frees the strings, lists and custom fields the table's entries own in opts
+/* Not collective. Frees the strings and lists the table's entries own in opts
  * (the struct itself is the caller's) and zeroes those fields. */
 void hf_opts_release(const hf_opt_section *sec, void *opts);
 

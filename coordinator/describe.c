@@ -498,13 +498,10 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
 {
     const char *path = NULL;
     int rank = hf_comm_rank(world);
-    size_t n_pos = 0;
-    int result = hf_args_parse("describe", argc, argv, NULL, 0, &path, 1, &n_pos, usage, rank == 0);
+    const hf_cmdline cl = {"describe", NULL, 0, "job spec", "JOB.yaml", 0, usage};
+    int result = hf_args_parse(&cl, argc, argv, &path, NULL, rank == 0);
     if (result != HF_OK)
         return result > 0 ? HF_OK : result;
-    if (!path)
-        return hf_error(HF_EINVAL, "describe: no job spec given (usage: hyperfold describe "
-                                   "JOB.yaml)");
     hf_spec *spec = NULL;
     hf_manifest *m = NULL;
     json_t *root = NULL;

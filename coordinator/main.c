@@ -17,6 +17,7 @@ static const struct {
     {"run", hf_cmd_run, NULL},         {"validate", hf_cmd_validate, NULL},
     {"predict", hf_cmd_predict, NULL}, {"describe", hf_cmd_describe, NULL},
     {"retrain", hf_cmd_retrain, NULL}, {"submit", NULL, hf_cmd_submit},
+    {"s3", NULL, hf_cmd_s3},
 };
 
 static void usage(FILE *fp)
@@ -57,8 +58,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "s3") == 0)
-        return hf_cmd_s3(argc - 1, argv + 1); /* prints its own errors; returns an exit code */
     size_t c = 0;
     while (c < sizeof k_commands / sizeof k_commands[0] && strcmp(k_commands[c].name, cmd) != 0)
         c++;

@@ -59,13 +59,11 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *output = NULL;
     int quiet = 0, rank = hf_comm_rank(world);
-    size_t n_pos = 0;
-    const hf_arg_def defs[] = {{"--model", NULL, HF_ARG_VALUE, &model_path},
-                               {"--input", NULL, HF_ARG_VALUE, &input},
-                               {"--output", NULL, HF_ARG_VALUE, &output},
-                               {"--quiet", "-q", HF_ARG_FLAG, &quiet}};
-    int result = hf_args_parse("predict", argc, argv, defs, sizeof defs / sizeof defs[0], NULL, 0,
-                               &n_pos, usage, rank == 0);
+    const hf_arg_def defs[] = {
+        HF_VALUE_ARG("--model", &model_path, NULL), HF_VALUE_ARG("--input", &input, NULL),
+        HF_VALUE_ARG("--output", &output, NULL), HF_FLAG_ARG("--quiet", "-q", &quiet)};
+    const hf_cmdline cl = {"predict", HF_ARGS(defs), NULL, NULL, 0, usage};
+    int result = hf_args_parse(&cl, argc, argv, NULL, NULL, rank == 0);
     if (result != HF_OK)
         return result > 0 ? HF_OK : result;
     if (!model_path || !input || !output)

@@ -336,15 +336,12 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     int rank = hf_comm_rank(world);
     const char *run_dir = NULL, *new_source = NULL;
     int quiet = 0;
-    size_t n_pos = 0;
-    const hf_arg_def defs[] = {{"--data", NULL, HF_ARG_VALUE, &new_source},
-                               {"--quiet", "-q", HF_ARG_FLAG, &quiet}};
-    int result = hf_args_parse("retrain", argc, argv, defs, sizeof defs / sizeof defs[0], &run_dir,
-                               1, &n_pos, usage, rank == 0);
+    const hf_arg_def defs[] = {HF_VALUE_ARG("--data", &new_source, NULL),
+                               HF_FLAG_ARG("--quiet", "-q", &quiet)};
+    const hf_cmdline cl = {"retrain", HF_ARGS(defs), "run directory", "RUN_DIR", 0, usage};
+    int result = hf_args_parse(&cl, argc, argv, &run_dir, NULL, rank == 0);
     if (result != HF_OK)
         return result > 0 ? HF_OK : result;
-    if (!run_dir)
-        return hf_error(HF_EINVAL, "retrain: no run directory given");
 
     hf_spec *spec = NULL;
     hf_manifest *manifest = NULL;

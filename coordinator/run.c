@@ -303,15 +303,12 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     int rank = hf_comm_rank(world);
     const char *spec_path = NULL;
     int fresh = 0, quiet = 0;
-    size_t n_pos = 0;
-    const hf_arg_def defs[] = {{"--fresh", NULL, HF_ARG_FLAG, &fresh},
-                               {"--quiet", "-q", HF_ARG_FLAG, &quiet}};
-    int result = hf_args_parse("run", argc, argv, defs, sizeof defs / sizeof defs[0], &spec_path, 1,
-                               &n_pos, usage_run, rank == 0);
+    const hf_arg_def defs[] = {HF_FLAG_ARG("--fresh", NULL, &fresh),
+                               HF_FLAG_ARG("--quiet", "-q", &quiet)};
+    const hf_cmdline cl = {"run", HF_ARGS(defs), "job spec", "JOB.yaml", 0, usage_run};
+    int result = hf_args_parse(&cl, argc, argv, &spec_path, NULL, rank == 0);
     if (result != HF_OK)
         return result > 0 ? HF_OK : result;
-    if (!spec_path)
-        return hf_error(HF_EINVAL, "run: no job spec given (usage: hyperfold run JOB.yaml)");
     if (quiet)
         hf_log_set_level(HF_LOG_QUIET);
 

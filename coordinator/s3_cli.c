@@ -4,6 +4,8 @@
 #include "shards/s3.h"
 
 #include "common/hf.h"
+#include "coordinator/args.h"
+#include "coordinator/commands.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,68 +52,39 @@ static char *local_dest(const char *src, const char *dst)
 
 int hf_cmd_s3(int argc, char **argv)
 {
-    int result = HF_OK;
     const char *pos[3] = {NULL, NULL, NULL};
-    int npos = 0;
-    const char *sse = NULL, *kms = NULL;
+    size_t npos = 0;
+    const char *sse = NULL, *kms = NULL, *endpoint = NULL, *region = NULL, *audit = NULL;
+    int path_style = 0, virtual_hosted = 0;
+    const hf_arg_def defs[] = {
+        {"--endpoint", "--endpoint-url", HF_ARG_VALUE, &endpoint, 0, NULL},
+        HF_VALUE_ARG("--region", &region, NULL),
+        HF_VALUE_ARG("--sse", &sse, NULL),
+        HF_VALUE_ARG("--kms-key-id", &kms, NULL),
+        HF_VALUE_ARG("--audit", &audit, NULL),
+        HF_FLAG_ARG("--path-style", NULL, &path_style),
+        HF_FLAG_ARG("--virtual-hosted", NULL, &virtual_hosted),
+    };
+    const hf_cmdline cl = {"s3", HF_ARGS(defs), "subcommand", "ls|cp|head ARGS", 3, usage};
+    int result = hf_args_parse(&cl, argc, argv, pos, &npos, 1);
+    if (result != HF_OK)
+        return result > 0 ? HF_OK : result;
+    if (path_style && virtual_hosted)
+        return hf_error(HF_EINVAL, "s3: --path-style and --virtual-hosted: expected one of them");
     char *dest = NULL;
     hf_s3_object *objs = NULL;
     size_t nobjs = 0;
     hf_s3_config s3;
     hf_s3_config_init(&s3);
-    hf_source_opts opts = {.s3 = &s3, .audit_path = NULL, .rank = 0};
+    s3.endpoint = (char *)endpoint; /* borrowed from argv: s3 is not released */
+    s3.region = (char *)region;
+    s3.path_style = path_style ? 1 : virtual_hosted ? 0 : -1;
+    hf_source_opts opts = {.s3 = &s3, .audit_path = audit, .rank = 0};
 
-    int i = 0;
-    if (argc > 0 && strcmp(argv[0], "s3") == 0)
-        i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        const char **target = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--path-style") == 0) {
-            s3.path_style = 1;
-            continue;
-        } else if (strcmp(a, "--virtual-hosted") == 0) {
-            s3.path_style = 0;
-            continue;
-        } else if (strcmp(a, "--endpoint") == 0 || strcmp(a, "--endpoint-url") == 0) {
-            target = (const char **)&s3.endpoint;
-        } else if (strcmp(a, "--region") == 0) {
-            target = (const char **)&s3.region;
-        } else if (strcmp(a, "--sse") == 0) {
-            target = &sse;
-        } else if (strcmp(a, "--kms-key-id") == 0) {
-            target = &kms;
-        } else if (strcmp(a, "--audit") == 0) {
-            target = &opts.audit_path;
-        } else if (a[0] == '-' && a[1] == '-') {
-            result = hf_error(HF_EINVAL, "hyperfold s3: unknown option %s (see --help)", a);
-            goto out;
-        } else {
-            if (npos == 3) {
-                result = hf_error(HF_EINVAL, "hyperfold s3: unexpected argument %s", a);
-                goto out;
-            }
-            pos[npos++] = a;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            result = hf_error(HF_EINVAL, "hyperfold s3: option %s needs a value", a);
-            goto out;
-        }
-        *target = argv[++i];
-    }
-    if (npos == 0) {
-        usage(stderr);
-        result = hf_error(HF_EINVAL, "hyperfold s3: expected a subcommand: ls, cp or head");
-        goto out;
-    }
     const char *cmd = pos[0];
     if (strcmp(cmd, "ls") == 0) {
         if (npos != 2) {
-            result = hf_error(HF_EINVAL, "hyperfold s3 ls: expected one s3://bucket/prefix/");
+            result = hf_error(HF_EINVAL, "s3 ls: expected one s3://bucket/prefix/");
             goto out;
         }
         result = hf_s3_list_objects(pos[1], &opts, &objs, &nobjs);
@@ -121,7 +94,7 @@ int hf_cmd_s3(int argc, char **argv)
             printf("%12llu %s\n", (unsigned long long)objs[k].size, objs[k].uri);
     } else if (strcmp(cmd, "head") == 0) {
         if (npos != 2) {
-            result = hf_error(HF_EINVAL, "hyperfold s3 head: expected one s3://bucket/key");
+            result = hf_error(HF_EINVAL, "s3 head: expected one s3://bucket/key");
             goto out;
         }
         hf_s3_head_info info;
@@ -139,13 +112,13 @@ int hf_cmd_s3(int argc, char **argv)
             printf("content_type: %s\n", info.content_type);
     } else if (strcmp(cmd, "cp") == 0) {
         if (npos != 3) {
-            result = hf_error(HF_EINVAL, "hyperfold s3 cp: expected SRC and DST");
+            result = hf_error(HF_EINVAL, "s3 cp: expected SRC and DST");
             goto out;
         }
         const char *src = pos[1], *dst = pos[2];
         if (is_remote(src) && !is_remote(dst)) {
             if (sse || kms) {
-                result = hf_error(HF_EINVAL, "hyperfold s3 cp: --sse/--kms-key-id apply to "
+                result = hf_error(HF_EINVAL, "s3 cp: --sse/--kms-key-id apply to "
                                              "uploads only");
                 goto out;
             }
@@ -158,22 +131,18 @@ int hf_cmd_s3(int argc, char **argv)
             result = hf_s3_upload_file(src, dst, &opts, sse, kms);
         } else {
             result = hf_error(HF_EINVAL,
-                              "hyperfold s3 cp %s %s: expected remote->local or "
+                              "s3 cp %s %s: expected remote->local or "
                               "local->s3://",
                               src, dst);
         }
     } else {
         result = hf_error(HF_EINVAL,
-                          "hyperfold s3: unknown subcommand %s (expected ls, cp or "
+                          "s3: unknown subcommand %s (expected ls, cp or "
                           "head)",
                           cmd);
     }
 out:
     hf_s3_objects_free(objs, nobjs);
     free(dest);
-    if (result < 0) {
-        fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
-        return hf_exit_code(result);
-    }
-    return 0;
+    return result;
 }

@@ -4,6 +4,8 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "coordinator/args.h"
+#include "jobs/rundir.h"
 #include "jobs/spec.h"
 #include "slurm/slurm.h"
 
@@ -13,19 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int parse_positive(const char *flag, const char *value, int *out)
-{
-    char *end = NULL;
-    long v;
-    errno = 0;
-    v = value && *value ? strtol(value, &end, 10) : 0;
-    if (!value || !*value || errno != 0 || *end != '\0' || v < 1 || v > 1000000)
-        return hf_error(HF_EINVAL, "submit: %s \"%s\": expected a whole number from 1 to 1000000",
-                        flag, value ? value : "");
-    *out = (int)v;
-    return HF_OK;
-}
 
 /* 1 if `s` is all digits (and not empty). */
 static int all_digits(const char *s, size_t n)
@@ -99,8 +88,9 @@ static int make_dependency(const char *value, char **out)
 }
 
 /* --begin: a Slurm time specification (now+1hour, 2026-01-01T02:00:00, midnight, 16:00). */
-static int check_begin(const char *value)
+static int check_begin(const char *flag, const char *value)
 {
+    (void)flag;
     int ok = value && *value;
     for (const char *p = value; ok && *p; p++)
         ok = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -157,110 +147,117 @@ static void usage_submit(FILE *fp)
         "=mpirun launches with mpirun instead of srun --mpi=pmix (see docs/slurm.md).\n");
 }
 
-/* Value of option argv[*i]: "--flag=value" or "--flag value". NULL if it is not `flag`. */
-static const char *flag_value(int argc, char **argv, int *i, const char *flag, int *missing)
+/* --after: checked by make_dependency once the flags are read. */
+static int check_after(const char *flag, const char *value)
 {
-    size_t n = strlen(flag);
-    const char *a = argv[*i];
-    if (strncmp(a, flag, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
+    (void)flag;
+    char *dependency = NULL;
+    int result = make_dependency(value, &dependency);
+    free(dependency);
+    return result;
+}
+
+/* The hyperfold binary the job runs: $HYPERFOLD_BIN, else this one (new string in *out). */
+static int hyperfold_binary(const char *cwd, char **out)
+{
+    const char *bin_env = getenv("HYPERFOLD_BIN");
+    if (bin_env && *bin_env) {
+        *out = strchr(bin_env, '/') ? absolute(cwd, bin_env) : hf_strdup(bin_env);
+    } else {
+        char buf[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+        if (n <= 0)
+            return hf_error(HF_EIO,
+                            "submit: cannot read /proc/self/exe (%s): set HYPERFOLD_BIN to the "
+                            "hyperfold binary",
+                            strerror(errno));
+        buf[n] = '\0';
+        *out = hf_strdup(buf);
     }
-    (*i)++;
-    return argv[*i];
+    return *out ? HF_OK : HF_ENOMEM;
+}
+
+/* The flags of `hyperfold submit`; zero or NULL: the spec's slurm section decides. */
+typedef struct submit_flags {
+    const char *partition, *account, *time, *after, *begin;
+    int nodes, ntasks_per_node, ntasks, lead, dry_run, overcommit;
+} submit_flags;
+
+/* The batch script for spec (at spec_path) with the flags, rendered from the template. */
+static int render_script(const hf_spec *spec, const submit_flags *f, const char *cwd,
+                         const char *spec_path, const hf_rundir *dir, char **script)
+{
+    char *bin = NULL, *dependency = NULL, *template_path = NULL, *template_text = NULL;
+    size_t template_len = 0;
+    int result = hyperfold_binary(cwd, &bin);
+    if (result >= 0 && f->after)
+        result = make_dependency(f->after, &dependency);
+    if (result < 0)
+        goto out;
+    hf_slurm_options opt = {
+        .job_name = spec->name,
+        .run_dir = dir->dir,
+        .script_path = dir->submit_script,
+        .log_name = strrchr(dir->slurm_log, '/') + 1,
+        .work_dir = cwd,
+        .partition = f->partition ? f->partition : spec->slurm.partition,
+        .account = f->account ? f->account : spec->slurm.account,
+        .time = f->time ? f->time : spec->slurm.time,
+        .dependency = dependency,
+        .begin = f->begin,
+        .nodes = f->nodes ? f->nodes : spec->slurm.nodes,
+        .ntasks_per_node = f->ntasks_per_node ? f->ntasks_per_node : spec->slurm.ntasks_per_node,
+        .ntasks = f->ntasks,
+        .signal_lead = f->lead,
+        .overcommit = f->overcommit,
+        .spec_path = spec_path,
+        .bin_path = bin,
+    };
+    if ((result = hf_slurm_template_path(&template_path)) < 0)
+        goto out;
+    if ((result = hf_read_file(template_path, &template_text, &template_len)) < 0) {
+        result =
+            hf_error_prefix(result, "submit: reading the batch script template %s", template_path);
+        goto out;
+    }
+    if ((result = hf_slurm_render(template_text, &opt, script)) < 0)
+        result = hf_error_prefix(result, "%s", template_path);
+out:
+    free(bin);
+    free(dependency);
+    free(template_path);
+    free(template_text);
+    return result;
 }
 
 /* `hyperfold submit`: see slurm.h. */
 int hf_cmd_submit(int argc, char **argv)
 {
-    int result = HF_OK;
+    submit_flags f = {0};
     const char *spec_arg = NULL;
-    const char *partition = NULL, *account = NULL, *time_limit = NULL, *after = NULL;
-    const char *begin = NULL;
-    int nodes = 0, ntasks = 0, total_tasks = 0, lead = 0, dry_run = 0, overcommit = 0;
-    hf_spec *spec = NULL;
-    char cwd[PATH_MAX];
-    char *spec_path = NULL, *out_dir = NULL, *run_dir = NULL, *bin = NULL, *dependency = NULL;
-    char *template_path = NULL, *template_text = NULL, *script = NULL, *script_path = NULL;
-    char *job_id = NULL;
-    const char *bin_env = getenv("HYPERFOLD_BIN");
-    size_t template_len = 0;
-    hf_slurm_options opt = {0};
+    const hf_arg_def defs[] = {
+        HF_INT_ARG("--nodes", &f.nodes, 1000000),
+        HF_INT_ARG("--ntasks-per-node", &f.ntasks_per_node, 1000000),
+        HF_INT_ARG("--ntasks", &f.ntasks, 1000000),
+        HF_INT_ARG("--signal-time", &f.lead, 65535),
+        HF_VALUE_ARG("--time", &f.time, check_time),
+        HF_VALUE_ARG("--partition", &f.partition, hf_slurm_check_value),
+        HF_VALUE_ARG("--account", &f.account, hf_slurm_check_value),
+        HF_VALUE_ARG("--after", &f.after, check_after),
+        HF_VALUE_ARG("--begin", &f.begin, check_begin),
+        HF_FLAG_ARG("--dry-run", NULL, &f.dry_run),
+        HF_FLAG_ARG("--overcommit", NULL, &f.overcommit),
+    };
+    const hf_cmdline cl = {"submit", HF_ARGS(defs), "job spec", "JOB.yaml [flags]",
+                           0,        usage_submit};
+    int result = hf_args_parse(&cl, argc, argv, &spec_arg, NULL, 1);
+    if (result != HF_OK)
+        return result > 0 ? HF_OK : result;
 
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int missing = 0;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage_submit(stdout);
-            goto out;
-        } else if (strcmp(argv[i], "--dry-run") == 0) {
-            dry_run = 1;
-        } else if (strcmp(argv[i], "--overcommit") == 0) {
-            overcommit = 1;
-        } else if ((v = flag_value(argc, argv, &i, "--nodes", &missing))) {
-            if ((result = parse_positive("--nodes", v, &nodes)) < 0)
-                goto out;
-        } else if (!missing && (v = flag_value(argc, argv, &i, "--ntasks-per-node", &missing))) {
-            if ((result = parse_positive("--ntasks-per-node", v, &ntasks)) < 0)
-                goto out;
-        } else if (!missing && (v = flag_value(argc, argv, &i, "--ntasks", &missing))) {
-            if ((result = parse_positive("--ntasks", v, &total_tasks)) < 0)
-                goto out;
-        } else if (!missing && (v = flag_value(argc, argv, &i, "--signal-time", &missing))) {
-            if ((result = parse_positive("--signal-time", v, &lead)) < 0)
-                goto out;
-            if (lead > 65535) {
-                result = hf_error(
-                    HF_EINVAL, "submit: --signal-time \"%s\": expected at most 65535 seconds", v);
-                goto out;
-            }
-        } else if (!missing && (v = flag_value(argc, argv, &i, "--time", &missing))) {
-            if ((result = check_time("--time", v)) < 0)
-                goto out;
-            time_limit = v;
-        } else if (!missing && (v = flag_value(argc, argv, &i, "--partition", &missing))) {
-            if ((result = hf_slurm_check_value("--partition", v)) < 0)
-                goto out;
-            partition = v;
-        } else if (!missing && (v = flag_value(argc, argv, &i, "--account", &missing))) {
-            if ((result = hf_slurm_check_value("--account", v)) < 0)
-                goto out;
-            account = v;
-        } else if (!missing && (v = flag_value(argc, argv, &i, "--after", &missing))) {
-            after = v;
-        } else if (!missing && (v = flag_value(argc, argv, &i, "--begin", &missing))) {
-            if ((result = check_begin(v)) < 0)
-                goto out;
-            begin = v;
-        } else if (missing) {
-            result = hf_error(HF_EINVAL, "submit: %s needs a value (see hyperfold submit --help)",
-                              argv[i]);
-            goto out;
-        } else if (argv[i][0] == '-') {
-            result = hf_error(HF_EINVAL, "submit: unknown option %s (see hyperfold submit --help)",
-                              argv[i]);
-            goto out;
-        } else if (!spec_arg) {
-            spec_arg = argv[i];
-        } else {
-            result = hf_error(HF_EINVAL, "submit: more than one job spec given (%s, %s)", spec_arg,
-                              argv[i]);
-            goto out;
-        }
-    }
-    if (!spec_arg) {
-        result = hf_error(HF_EINVAL, "submit: no job spec given (usage: hyperfold submit JOB.yaml "
-                                     "[flags]; see --help)");
-        goto out;
-    }
-    if (after && (result = make_dependency(after, &dependency)) < 0)
-        goto out;
+    hf_spec *spec = NULL;
+    hf_rundir dir = {0};
+    char cwd[PATH_MAX];
+    char *spec_path = NULL, *out_dir = NULL, *script = NULL, *job_id = NULL;
     if (!getcwd(cwd, sizeof cwd)) {
         result = hf_error(HF_EIO, "submit: getcwd: %s", strerror(errno));
         goto out;
@@ -269,92 +266,35 @@ int hf_cmd_submit(int argc, char **argv)
         goto out;
     if (spec->slurm.time && (result = check_time("slurm.time", spec->slurm.time)) < 0)
         goto out;
-
     spec_path = absolute(cwd, spec_arg);
     out_dir = spec_path ? absolute(cwd, spec->output.dir) : NULL;
-    run_dir = out_dir ? hf_asprintf("%s/%s", out_dir, spec->name) : NULL;
-    if (!run_dir) {
-        result = HF_ENOMEM;
+    char *run_dir = out_dir ? hf_asprintf("%s/%s", out_dir, spec->name) : NULL;
+    result = run_dir ? hf_rundir_at(run_dir, &dir) : HF_ENOMEM;
+    free(run_dir);
+    if (result < 0 || (result = render_script(spec, &f, cwd, spec_path, &dir, &script)) < 0)
         goto out;
-    }
-    if (bin_env && *bin_env) {
-        bin = strchr(bin_env, '/') ? absolute(cwd, bin_env) : hf_strdup(bin_env);
-    } else {
-        char buf[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-        if (n <= 0) {
-            result = hf_error(HF_EIO,
-                              "submit: cannot read /proc/self/exe (%s): set HYPERFOLD_BIN to the "
-                              "hyperfold binary",
-                              strerror(errno));
-            goto out;
-        }
-        buf[n] = '\0';
-        bin = hf_strdup(buf);
-    }
-    if (!bin) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-
-    opt.job_name = spec->name;
-    opt.run_dir = run_dir;
-    opt.work_dir = cwd;
-    opt.partition = partition ? partition : spec->slurm.partition;
-    opt.account = account ? account : spec->slurm.account;
-    opt.time = time_limit ? time_limit : spec->slurm.time;
-    opt.nodes = nodes ? nodes : spec->slurm.nodes;
-    opt.ntasks_per_node = ntasks ? ntasks : spec->slurm.ntasks_per_node;
-    opt.dependency = dependency;
-    opt.begin = begin;
-    opt.signal_lead = lead;
-    opt.overcommit = overcommit;
-    opt.ntasks = total_tasks;
-    opt.spec_path = spec_path;
-    opt.bin_path = bin;
-
-    if ((result = hf_slurm_template_path(&template_path)) < 0)
-        goto out;
-    if ((result = hf_read_file(template_path, &template_text, &template_len)) < 0) {
-        result =
-            hf_error_prefix(result, "submit: reading the batch script template %s", template_path);
-        goto out;
-    }
-    if ((result = hf_slurm_render(template_text, &opt, &script)) < 0) {
-        result = hf_error_prefix(result, "%s", template_path);
-        goto out;
-    }
-    if (dry_run) {
+    if (f.dry_run) {
         fputs(script, stdout);
         fflush(stdout);
         goto out;
     }
-
-    script_path = hf_asprintf("%s/submit.sbatch", run_dir);
-    if (!script_path) {
-        result = HF_ENOMEM;
+    if ((result = hf_mkdirs(dir.dir)) < 0 ||
+        (result = hf_write_file_atomic(dir.submit_script, script, strlen(script))) < 0)
         goto out;
-    }
-    if ((result = hf_mkdirs(run_dir)) < 0 ||
-        (result = hf_write_file_atomic(script_path, script, strlen(script))) < 0)
+    if ((result = hf_slurm_sbatch(getenv("HF_SBATCH"), dir.submit_script, &job_id)) < 0)
         goto out;
-    if ((result = hf_slurm_sbatch(getenv("HF_SBATCH"), script_path, &job_id)) < 0)
-        goto out;
+    const char *j = strstr(dir.slurm_log, "%j");
     printf("submitted job %s\n", job_id);
-    printf("run directory: %s\n", run_dir);
-    printf("log: %s/slurm-%s.log\n", run_dir, job_id);
+    printf("run directory: %s\n", dir.dir);
+    printf("log: %.*s%s%s\n", j ? (int)(j - dir.slurm_log) : (int)strlen(dir.slurm_log),
+           dir.slurm_log, j ? job_id : "", j ? j + 2 : "");
     fflush(stdout);
 out:
     hf_spec_free(spec);
+    hf_rundir_free(&dir);
     free(spec_path);
     free(out_dir);
-    free(run_dir);
-    free(bin);
-    free(dependency);
-    free(template_path);
-    free(template_text);
     free(script);
-    free(script_path);
     free(job_id);
     return result;
 }

@@ -72,14 +72,11 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
 {
     int no_data = 0, rank = hf_comm_rank(world);
     const char *path = NULL;
-    size_t n_pos = 0;
-    const hf_arg_def defs[] = {{"--no-data", NULL, HF_ARG_FLAG, &no_data}};
-    int result = hf_args_parse("validate", argc, argv, defs, 1, &path, 1, &n_pos, usage, rank == 0);
+    const hf_arg_def defs[] = {HF_FLAG_ARG("--no-data", NULL, &no_data)};
+    const hf_cmdline cl = {"validate", HF_ARGS(defs), "job spec", "JOB.yaml", 0, usage};
+    int result = hf_args_parse(&cl, argc, argv, &path, NULL, rank == 0);
     if (result != HF_OK)
         return result > 0 ? HF_OK : result;
-    if (!path)
-        return hf_error(HF_EINVAL, "validate: no job spec given (usage: hyperfold validate "
-                                   "JOB.yaml)");
     hf_spec *spec = NULL;
     hf_trial *trials = NULL;
     hf_manifest *m = NULL;

@@ -817,6 +817,8 @@ static int bind_value(hf_bind *b, const yaml_node_t *v, const char *key, const h
     int result = HF_OK;
     switch (d->kind) {
     case HF_OPT_STRING:
+        if (d->accept && v->type == YAML_SCALAR_NODE && !d->accept(node_text(v)))
+            return fail_got(b, v, key, d->expected ? d->expected : "a string");
         HF_CALL(get_string(b, v, key, d->expected ? d->expected : "a string", (char **)f));
         return check_choice(b, v, key, d);
     case HF_OPT_STRING_LIST: {

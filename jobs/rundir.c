@@ -10,49 +10,20 @@
 static const char *const k_sse_names[] = {"AES256", "aws:kms", NULL};
 
 /* An s3://bucket/prefix/ URL. */
-static int parse_upload(const char *t, void *opts)
+static int is_s3_url(const char *t)
 {
-    hf_output_opts *o = opts;
-    if (strncmp(t, "s3://", 5) != 0 || strlen(t) <= 5)
-        return -1;
-    char *v = hf_strdup(t);
-    if (!v)
-        return HF_ENOMEM;
-    free(o->upload);
-    o->upload = v;
-    return 0;
-}
-
-static void release_upload(void *opts)
-{
-    hf_output_opts *o = opts;
-    free(o->upload);
-    o->upload = NULL;
+    return strncmp(t, "s3://", 5) == 0 && strlen(t) > 5;
 }
 
 static const hf_opt_def output_defs[] = {
-    {.key = "dir",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_output_opts, dir),
-     .expected = "a directory",
-     .help = "directory under which the run directory is created"},
-    {.key = "upload",
-     .kind = HF_OPT_CUSTOM,
-     .offset = offsetof(hf_output_opts, upload),
-     .parse = parse_upload,
-     .release = release_upload,
-     .expected = "an s3://bucket/prefix/ URL",
-     .help = "upload the finished run there"},
-    {.key = "sse",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_output_opts, sse),
-     .choices = k_sse_names,
-     .help = "server-side encryption of uploads: AES256 or aws:kms"},
-    {.key = "kms_key_id",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_output_opts, kms_key_id),
-     .expected = "a KMS key id or ARN",
-     .help = "KMS key id, ARN or alias (with sse aws:kms)"},
+    HF_DEF_STRING("dir", hf_output_opts, dir, 0, "a directory",
+                  "directory under which the run directory is created"),
+    HF_DEF_STRING_IF("upload", hf_output_opts, upload, 0, is_s3_url, "an s3://bucket/prefix/ URL",
+                     "upload the finished run there"),
+    HF_DEF_CHOICE("sse", hf_output_opts, sse, 0, k_sse_names,
+                  "server-side encryption of uploads: AES256 or aws:kms"),
+    HF_DEF_STRING("kms_key_id", hf_output_opts, kms_key_id, 0, "a KMS key id or ARN",
+                  "KMS key id, ARN or alias (with sse aws:kms)"),
 };
 
 static int output_check(void *opts)
@@ -72,9 +43,8 @@ static int output_check(void *opts)
     return HF_OK;
 }
 
-const hf_opt_section hf_output_section = {"output", output_defs,
-                                          sizeof output_defs / sizeof output_defs[0],
-                                          offsetof(hf_output_opts, src), output_check};
+const hf_opt_section hf_output_section =
+    HF_OPT_SECTION("output", output_defs, hf_output_opts, output_check);
 
 int hf_output_opts_init(hf_output_opts *o)
 {
@@ -101,6 +71,7 @@ int hf_rundir_at(const char *dir, hf_rundir *r)
         {offsetof(hf_rundir, rejects), "rejects.csv"},
         {offsetof(hf_rundir, describe), "describe.json"},
         {offsetof(hf_rundir, submit_script), "submit.sbatch"},
+        {offsetof(hf_rundir, slurm_log), "slurm-%j.log"},
         {offsetof(hf_rundir, retrain_shards), "retrain-shards"},
         {offsetof(hf_rundir, retrain_log), "retrain.jsonl"},
         {offsetof(hf_rundir, retrain_model), "model.retrain.h5"},

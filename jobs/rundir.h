@@ -35,6 +35,7 @@ typedef struct hf_rundir {
     char *rejects;         /* rejects.csv: rows skipped with data.on_bad_rows skip */
     char *describe;        /* describe.json */
     char *submit_script;   /* submit.sbatch */
+    char *slurm_log;       /* slurm-%j.log: the batch job's log, a Slurm pattern (%j its id) */
     char *retrain_shards;  /* retrain-shards/: the ingest of retrain's data */
     char *retrain_log;     /* retrain.jsonl: every retrain decision */
     char *retrain_model;   /* model.retrain.h5: a retrained model that was not promoted */

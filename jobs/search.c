@@ -119,10 +119,25 @@ static int axis_values(const hf_param_space *p, axis *a)
     return HF_OK;
 }
 
+/* total trials with ids 0.. and np zeroed values each (free with hf_trials_free), or NULL. */
+static hf_trial *new_trials(size_t total, size_t np)
+{
+    hf_trial *trials = hf_calloc(total, sizeof *trials);
+    for (size_t t = 0; trials && t < total; t++) {
+        trials[t].id = (int)t;
+        trials[t].values = hf_calloc(np ? np : 1, sizeof(hf_value));
+        if (!trials[t].values) {
+            hf_trials_free(trials, t, np);
+            return NULL;
+        }
+    }
+    return trials;
+}
+
 static int grid_trials(const hf_space *space, const char *where, hf_trial **out, size_t *n_out)
 {
     int result = HF_OK;
-    size_t np = space->n_params, total = 1, made = 0;
+    size_t np = space->n_params, total = 1;
     hf_trial *trials = NULL;
     axis *axes = hf_calloc(np, sizeof *axes);
     size_t *idx = hf_calloc(np, sizeof *idx);
@@ -143,19 +158,11 @@ static int grid_trials(const hf_space *space, const char *where, hf_trial **out,
         }
         total *= axes[i].n;
     }
-    trials = hf_calloc(total, sizeof *trials);
-    if (!trials) {
+    if (!(trials = new_trials(total, np))) {
         result = HF_ENOMEM;
         goto out;
     }
     for (size_t t = 0; t < total; t++) {
-        trials[t].id = (int)t;
-        trials[t].values = hf_calloc(np, sizeof(hf_value));
-        if (!trials[t].values) {
-            result = HF_ENOMEM;
-            goto out;
-        }
-        made = t + 1;
         for (size_t i = 0; i < np; i++) {
             result = hf_value_copy(&trials[t].values[i], &axes[i].values[idx[i]]);
             if (result != HF_OK)
@@ -174,7 +181,7 @@ out:
     free(axes);
     free(idx);
     if (result != HF_OK) {
-        hf_trials_free(trials, made, np);
+        hf_trials_free(trials, total, np);
         return result;
     }
     *out = trials;
@@ -206,33 +213,21 @@ static int random_trials(const hf_space *space, const hf_search_opts *search, co
                          hf_trial **out, size_t *n_out)
 {
     int result = HF_OK;
-    size_t np = space->n_params, total = (size_t)search->trials, made = 0;
-    hf_trial *trials = NULL;
+    size_t np = space->n_params, total = (size_t)search->trials;
     if (search->trials < 1 || total > MAX_TRIALS)
         return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer in [1, %u]",
                         where, search->trials, MAX_TRIALS);
-    trials = hf_calloc(total, sizeof *trials);
+    hf_trial *trials = new_trials(total, np);
     if (!trials)
         return HF_ENOMEM;
-    for (size_t t = 0; t < total; t++) {
+    for (size_t t = 0; t < total && result == HF_OK; t++) {
         hf_rng r;
         hf_rng_init(&r, search->seed, (uint64_t)t, 0);
-        trials[t].id = (int)t;
-        trials[t].values = hf_calloc(np, sizeof(hf_value));
-        if (!trials[t].values) {
-            result = HF_ENOMEM;
-            goto out;
-        }
-        made = t + 1;
-        for (size_t i = 0; i < np; i++) {
+        for (size_t i = 0; i < np && result == HF_OK; i++)
             result = draw(&space->params[i], &r, &trials[t].values[i]);
-            if (result != HF_OK)
-                goto out;
-        }
     }
-out:
     if (result != HF_OK) {
-        hf_trials_free(trials, made, np);
+        hf_trials_free(trials, total, np);
         return result;
     }
     *out = trials;
@@ -297,31 +292,17 @@ static int parse_error_score(const char *t, void *opts)
 }
 
 static const hf_opt_def search_defs[] = {
-    {.key = "strategy",
-     .kind = HF_OPT_ENUM,
-     .offset = offsetof(hf_search_opts, strategy),
-     .flags = HF_OPT_HASHED,
-     .choices = k_strategy_names,
-     .help = "grid or random"},
-    {.key = "trials",
-     .kind = HF_OPT_INT,
-     .offset = offsetof(hf_search_opts, trials),
-     .flags = HF_OPT_HASHED,
-     .min = INT32_MIN,
-     .max = INT32_MAX,
-     .expected = "an integer >= 1",
+    HF_DEF_ENUM("strategy", hf_search_opts, strategy, HF_OPT_HASHED, k_strategy_names, 0,
+                "grid or random"),
+    /* Any integer: search_check says what random search needs. */
+    {HF_OPT_FIELD("trials", HF_OPT_INT, hf_search_opts, trials, HF_OPT_HASHED), .min = INT32_MIN,
+     .max = INT32_MAX, .expected = "an integer >= 1",
      .help = "random search: the number of trials"},
-    {.key = "seed",
-     .kind = HF_OPT_SEED,
-     .offset = offsetof(hf_search_opts, seed),
-     .flags = HF_OPT_HASHED,
-     .help = "random search: the seed of the draws"},
-    {.key = "error_score",
-     .kind = HF_OPT_CUSTOM,
-     .offset = offsetof(hf_search_opts, error_score),
-     .parse = parse_error_score,
-     .expected = "worst or a number",
-     .help = "the score of a failed split (default worst: its trial ranks last)"},
+    HF_DEF_SEED("seed", hf_search_opts, seed, HF_OPT_HASHED,
+                "random search: the seed of the draws"),
+    HF_DEF_CUSTOM("error_score", hf_search_opts, error_score, 0, parse_error_score,
+                  "worst or a number",
+                  "the score of a failed split (default worst: its trial ranks last)"),
 };
 
 static int search_check(void *opts)
@@ -335,9 +316,8 @@ static int search_check(void *opts)
     return HF_OK;
 }
 
-const hf_opt_section hf_search_section = {"search", search_defs,
-                                          sizeof search_defs / sizeof search_defs[0],
-                                          offsetof(hf_search_opts, src), search_check};
+const hf_opt_section hf_search_section =
+    HF_OPT_SECTION("search", search_defs, hf_search_opts, search_check);
 
 void hf_search_opts_init(hf_search_opts *o)
 {

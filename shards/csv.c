@@ -71,6 +71,19 @@ static void gz_close(void *ctx)
     free(g);
 }
 
+/* The next compressed block into the inflater's input; src_eof once the source is done. */
+static int gz_refill(gz_stream *g)
+{
+    size_t n = 0;
+    HF_CALL(hf_source_read_at(g->src, g->off, g->in, READ_BLOCK, &n));
+    g->off += n;
+    g->z.next_in = g->in;
+    g->z.avail_in = (uInt)n;
+    if (n == 0)
+        g->src_eof = 1;
+    return HF_OK;
+}
+
 static int gz_read(void *ctx, char *buf, size_t len, size_t *got)
 {
     gz_stream *g = ctx;
@@ -80,17 +93,8 @@ static int gz_read(void *ctx, char *buf, size_t len, size_t *got)
     g->z.next_out = (unsigned char *)buf;
     g->z.avail_out = (uInt)(len > (1u << 30) ? (1u << 30) : len);
     while (g->z.avail_out > 0) {
-        if (g->z.avail_in == 0 && !g->src_eof) {
-            size_t n = 0;
-            int result = hf_source_read_at(g->src, g->off, g->in, READ_BLOCK, &n);
-            if (result < 0)
-                return result;
-            g->off += n;
-            g->z.next_in = g->in;
-            g->z.avail_in = (uInt)n;
-            if (n == 0)
-                g->src_eof = 1;
-        }
+        if (g->z.avail_in == 0 && !g->src_eof)
+            HF_CALL(gz_refill(g));
         int zr = inflate(&g->z, Z_NO_FLUSH);
         if (zr == Z_STREAM_END) {
             /* Another gzip member may follow (concatenated .gz files are valid). */
@@ -99,15 +103,8 @@ static int gz_read(void *ctx, char *buf, size_t len, size_t *got)
                 break;
             }
             if (g->z.avail_in == 0) {
-                size_t n = 0;
-                int result = hf_source_read_at(g->src, g->off, g->in, READ_BLOCK, &n);
-                if (result < 0)
-                    return result;
-                g->off += n;
-                g->z.next_in = g->in;
-                g->z.avail_in = (uInt)n;
-                if (n == 0) {
-                    g->src_eof = 1;
+                HF_CALL(gz_refill(g));
+                if (g->src_eof) {
                     g->finished = 1;
                     break;
                 }
@@ -258,22 +255,9 @@ int hf_csv_zip_entries(hf_source *src, char ***names, size_t *n)
         }
         const char *name = archive_entry_pathname(e);
         if (archive_entry_filetype(e) == AE_IFREG && name && ends_with_csv(name)) {
-            if (count == cap) {
-                size_t nc = cap ? 2 * cap : 8;
-                char **nv = hf_realloc(v, nc * sizeof *nv);
-                if (!nv) {
-                    result = HF_ENOMEM;
-                    goto out;
-                }
-                v = nv;
-                cap = nc;
-            }
-            v[count] = hf_strdup(name);
-            if (!v[count]) {
-                result = HF_ENOMEM;
+            result = hf_strv_push(&v, &count, &cap, hf_strdup(name));
+            if (result < 0)
                 goto out;
-            }
-            count++;
         }
         archive_read_data_skip(z->a);
     }

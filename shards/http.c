@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -186,6 +187,27 @@ static void copy_value(char *dst, size_t n, const char *v, size_t len)
     dst[len] = '\0';
 }
 
+/* The response headers kept as text: name and field of hf_http_resp. */
+#define TEXT_HEADER(name, field)                                                                   \
+    {                                                                                              \
+        name, offsetof(hf_http_resp, field), sizeof(((hf_http_resp *)0)->field)                    \
+    }
+static const struct {
+    const char *name;
+    size_t off, size;
+} k_text_headers[] = {
+    TEXT_HEADER("etag", etag),
+    TEXT_HEADER("x-amz-request-id", request_id),
+    TEXT_HEADER("x-amz-checksum-sha256", checksum_sha256),
+    TEXT_HEADER("accept-ranges", accept_ranges),
+    TEXT_HEADER("x-amz-server-side-encryption", sse),
+    TEXT_HEADER("last-modified", last_modified),
+    TEXT_HEADER("content-type", content_type),
+    TEXT_HEADER("location", location),
+};
+#undef TEXT_HEADER
+#define N_TEXT_HEADERS (sizeof k_text_headers / sizeof k_text_headers[0])
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     attempt_state *st = ud;
@@ -195,8 +217,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         /* A new response (after a 100 Continue or a redirect): forget earlier headers. */
         r->content_length = -1;
         r->total_size = 0;
-        r->etag[0] = r->request_id[0] = r->checksum_sha256[0] = r->accept_ranges[0] = '\0';
-        r->sse[0] = r->last_modified[0] = r->content_type[0] = r->location[0] = '\0';
+        for (size_t i = 0; i < N_TEXT_HEADERS; i++)
+            ((char *)r + k_text_headers[i].off)[0] = '\0';
         return n;
     }
     const char *colon = memchr(data, ':', n);
@@ -206,26 +228,15 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     const char *v = colon + 1;
     size_t vlen = n - klen - 1;
     char tmp[128];
-#define IS(name) (klen == sizeof(name) - 1 && strncasecmp(data, name, klen) == 0)
+#define IS(name) (klen == strlen(name) && strncasecmp(data, name, klen) == 0)
+    for (size_t i = 0; i < N_TEXT_HEADERS; i++)
+        if (IS(k_text_headers[i].name)) {
+            copy_value((char *)r + k_text_headers[i].off, k_text_headers[i].size, v, vlen);
+            return n;
+        }
     if (IS("content-length")) {
         copy_value(tmp, sizeof tmp, v, vlen);
         r->content_length = strtoll(tmp, NULL, 10);
-    } else if (IS("etag")) {
-        copy_value(r->etag, sizeof r->etag, v, vlen);
-    } else if (IS("x-amz-request-id")) {
-        copy_value(r->request_id, sizeof r->request_id, v, vlen);
-    } else if (IS("x-amz-checksum-sha256")) {
-        copy_value(r->checksum_sha256, sizeof r->checksum_sha256, v, vlen);
-    } else if (IS("accept-ranges")) {
-        copy_value(r->accept_ranges, sizeof r->accept_ranges, v, vlen);
-    } else if (IS("x-amz-server-side-encryption")) {
-        copy_value(r->sse, sizeof r->sse, v, vlen);
-    } else if (IS("last-modified")) {
-        copy_value(r->last_modified, sizeof r->last_modified, v, vlen);
-    } else if (IS("content-type")) {
-        copy_value(r->content_type, sizeof r->content_type, v, vlen);
-    } else if (IS("location")) {
-        copy_value(r->location, sizeof r->location, v, vlen);
     } else if (IS("content-range")) {
         copy_value(tmp, sizeof tmp, v, vlen);
         const char *slash = strrchr(tmp, '/');
@@ -654,10 +665,6 @@ static int http_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, si
     hf_http_resp resp = {0};
     int result = HF_OK;
     *got = 0;
-    if (offset >= s->size || len == 0)
-        return HF_OK;
-    if (len > s->size - offset)
-        len = (size_t)(s->size - offset);
     hf_http_req req;
     http_req_init(hs, &req, "GET");
     /* Without range support the server answers 200 with the whole body and the engine skips to

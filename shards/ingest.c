@@ -24,8 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-char *const hf__ingest_default_na[] = {"", "NA", "NaN", "null", "?"};
-
 /* ---- small helpers ------------------------------------------------------------------------- */
 
 /* All ranks agree on failure; the failing rank with the lowest number supplies the message
@@ -529,6 +527,18 @@ static void built_free(built *b)
 
 /* Collective. The whole ingest after the header: plan, pass 1, types, pass 2, codes, arrays,
  * shards, rejected rows; on success the manifest's schema, rows and shards are filled. */
+void hf__ingest_ctx_init(ctx *c, hf_comm *comm, const hf_source_opts *opts, char *const *na,
+                         size_t n_na)
+{
+    memset(c, 0, sizeof *c);
+    c->comm = comm;
+    c->rank = hf_comm_rank(comm);
+    c->size = hf_comm_size(comm);
+    c->opts = opts;
+    c->na = na ? na : hf__ingest_default_na;
+    c->n_na = na ? n_na : HF__INGEST_N_DEFAULT_NA;
+}
+
 static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_manifest *m)
 {
     item *items = NULL;
@@ -625,16 +635,9 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
     char *text = NULL;
     size_t len = 0;
     hf_manifest *m = NULL;
-    memset(&c, 0, sizeof c);
-    c.comm = comm;
-    c.rank = hf_comm_rank(comm);
-    c.size = hf_comm_size(comm);
+    hf__ingest_ctx_init(&c, comm, opts, spec->na_values, spec->n_na_values);
     c.o = spec;
-    c.opts = opts;
     c.skip_bad = spec->skip_bad_rows && rejects_path;
-    c.na = spec->na_values ? spec->na_values : hf__ingest_default_na;
-    c.n_na = spec->na_values ? spec->n_na_values
-                             : sizeof hf__ingest_default_na / sizeof *hf__ingest_default_na;
     *out = NULL;
     *reused = 0;
     result = hf_ingest_opts_hash(spec, hash);

@@ -133,11 +133,16 @@ typedef struct built {
     int64_t *fold, *group, *rowpos;
 } built;
 
-/* The default NA tokens ("", NA, NaN, null, ?). */
+/* The default NA texts ("", NA, NaN, null, ?): data.na_values' default, and the NA texts of a
+ * prediction input (ingest_opts.c). */
 extern char *const hf__ingest_default_na[];
 #define HF__INGEST_N_DEFAULT_NA 5
 
 /* ingest.c */
+/* Zeroes c and sets what every mode shares: the communicator, the byte sources' options and
+ * the NA texts (data.na_values; NULL: the defaults of hf_ingest_opts_init). */
+void hf__ingest_ctx_init(ctx *c, hf_comm *comm, const hf_source_opts *opts, char *const *na,
+                         size_t n_na);
 /* Collective: the same status on every rank (the worst one), with the first failing rank's
  * message. */
 int hf__ingest_agree(ctx *c, int status);

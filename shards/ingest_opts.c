@@ -3,6 +3,7 @@
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "shards/ingest.h"
+#include "shards/ingest_int.h"
 #include "shards/partition.h"
 
 #include <stddef.h>
@@ -13,7 +14,7 @@
 static const char *const k_task_names[] = {"regression", "classification", NULL};
 static const char *const k_col_type_names[] = {"numeric", "categorical", "boolean", NULL};
 static const char *const k_bad_rows_names[] = {"error", "skip", NULL};
-static const char *const k_default_na[] = {"", "NA", "NaN", "null", "?"};
+char *const hf__ingest_default_na[HF__INGEST_N_DEFAULT_NA] = {"", "NA", "NaN", "null", "?"};
 
 _Static_assert(HF_COL_NUMERIC == 0 && HF_COL_CATEGORICAL == 1 && HF_COL_BOOLEAN == 2,
                "k_col_type_names follows hf_col_type");
@@ -30,57 +31,26 @@ static int parse_delimiter(const char *t, void *opts)
 }
 
 static const hf_opt_def data_defs[] = {
-    {.key = "source",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_ingest_opts, source),
-     .flags = HF_OPT_HASHED | HF_OPT_REQUIRED,
-     .expected = "a path, file://, s3:// or http(s):// URL",
-     .help = "the CSV: a local path, file://, s3://bucket/key (or prefix/), http(s)://; .gz, .zip"},
-    {.key = "target",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_ingest_opts, target),
-     .flags = HF_OPT_HASHED | HF_OPT_REQUIRED,
-     .expected = "the name of the target column",
-     .help = "the column to predict"},
-    {.key = "task",
-     .kind = HF_OPT_ENUM,
-     .offset = offsetof(hf_ingest_opts, task),
-     .flags = HF_OPT_HASHED,
-     .choices = k_task_names,
-     .first_choice = HF_TASK_REGRESSION,
-     .help = "regression or classification (default: the task rule, docs/job-spec.md)"},
-    {.key = "delimiter",
-     .kind = HF_OPT_CUSTOM,
-     .offset = offsetof(hf_ingest_opts, delimiter),
-     .parse = parse_delimiter,
-     .expected = "a single character such as \",\", \";\" or \"\\t\"",
-     .help = "the field delimiter (default: detected)"},
-    {.key = "na_values",
-     .kind = HF_OPT_STRING_LIST,
-     .offset = offsetof(hf_ingest_opts, na_values),
+    HF_DEF_STRING("source", hf_ingest_opts, source, HF_OPT_HASHED | HF_OPT_REQUIRED,
+                  "a path, file://, s3:// or http(s):// URL",
+                  "the CSV: a local path, file://, s3://bucket/key (or prefix/), http(s)://; .gz, "
+                  ".zip"),
+    HF_DEF_STRING("target", hf_ingest_opts, target, HF_OPT_HASHED | HF_OPT_REQUIRED,
+                  "the name of the target column", "the column to predict"),
+    HF_DEF_ENUM("task", hf_ingest_opts, task, HF_OPT_HASHED, k_task_names, HF_TASK_REGRESSION,
+                "regression or classification (default: the task rule, docs/job-spec.md)"),
+    HF_DEF_CUSTOM("delimiter", hf_ingest_opts, delimiter, 0, parse_delimiter,
+                  "a single character such as \",\", \";\" or \"\\t\"",
+                  "the field delimiter (default: detected)"),
+    {HF_OPT_FIELD("na_values", HF_OPT_STRING_LIST, hf_ingest_opts, na_values,
+                  HF_OPT_HASHED | HF_OPT_EMPTY_ITEMS),
      .count_offset = offsetof(hf_ingest_opts, n_na_values),
-     .flags = HF_OPT_HASHED | HF_OPT_EMPTY_ITEMS,
      .help = "cell texts read as missing (the list replaces the default)"},
-    {.key = "columns",
-     .kind = HF_OPT_ENUM_MAP,
-     .offset = offsetof(hf_ingest_opts, column_names),
-     .count_offset = offsetof(hf_ingest_opts, n_columns),
-     .aux_offset = offsetof(hf_ingest_opts, column_types),
-     .flags = HF_OPT_HASHED,
-     .choices = k_col_type_names,
-     .help = "column name -> numeric, categorical or boolean"},
-    {.key = "drop",
-     .kind = HF_OPT_STRING_LIST,
-     .offset = offsetof(hf_ingest_opts, drop),
-     .count_offset = offsetof(hf_ingest_opts, n_drop),
-     .flags = HF_OPT_HASHED,
-     .help = "columns to ignore"},
-    {.key = "on_bad_rows",
-     .kind = HF_OPT_ENUM,
-     .offset = offsetof(hf_ingest_opts, skip_bad_rows),
-     .flags = HF_OPT_HASHED,
-     .choices = k_bad_rows_names,
-     .help = "error stops at the first malformed row; skip drops and counts it"},
+    HF_DEF_MAP("columns", hf_ingest_opts, column_names, column_types, n_columns, HF_OPT_HASHED,
+               k_col_type_names, "column name -> numeric, categorical or boolean"),
+    HF_DEF_LIST("drop", hf_ingest_opts, drop, n_drop, HF_OPT_HASHED, "columns to ignore"),
+    HF_DEF_ENUM("on_bad_rows", hf_ingest_opts, skip_bad_rows, HF_OPT_HASHED, k_bad_rows_names, 0,
+                "error stops at the first malformed row; skip drops and counts it"),
 };
 
 /* The delimiter is part of the identity too; CUSTOM entries are not hashed from the table, so
@@ -98,32 +68,25 @@ static int data_check(void *opts)
     return HF_OK;
 }
 
-const hf_opt_section hf_data_section = {"data", data_defs, sizeof data_defs / sizeof data_defs[0],
-                                        offsetof(hf_ingest_opts, src), data_check};
+const hf_opt_section hf_data_section =
+    HF_OPT_SECTION("data", data_defs, hf_ingest_opts, data_check);
 
 static const hf_opt_def shards_defs[] = {
-    {.key = "count",
-     .kind = HF_OPT_INT,
-     .offset = offsetof(hf_ingest_opts, shard_count),
-     .flags = HF_OPT_HASHED,
-     .min = 1,
-     .max = INT32_MAX,
-     .expected = "an integer >= 1",
-     .help = "number of HDF5 shard files (default: the number of ranks)"},
+    HF_DEF_INT("count", hf_ingest_opts, shard_count, HF_OPT_HASHED, 1, INT32_MAX,
+               "number of HDF5 shard files (default: the number of ranks)"),
 };
 
-const hf_opt_section hf_shards_section = {"shards", shards_defs,
-                                          sizeof shards_defs / sizeof shards_defs[0],
-                                          offsetof(hf_ingest_opts, src), NULL};
+const hf_opt_section hf_shards_section =
+    HF_OPT_SECTION("shards", shards_defs, hf_ingest_opts, NULL);
 
 int hf_ingest_opts_init(hf_ingest_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->na_values = hf_calloc(sizeof k_default_na / sizeof k_default_na[0], sizeof(char *));
+    o->na_values = hf_calloc(HF__INGEST_N_DEFAULT_NA, sizeof(char *));
     if (!o->na_values)
         return HF_ENOMEM;
-    for (size_t i = 0; i < sizeof k_default_na / sizeof k_default_na[0]; i++) {
-        o->na_values[i] = hf_strdup(k_default_na[i]);
+    for (size_t i = 0; i < HF__INGEST_N_DEFAULT_NA; i++) {
+        o->na_values[i] = hf_strdup(hf__ingest_default_na[i]);
         if (!o->na_values[i])
             return HF_ENOMEM;
         o->n_na_values++;

@@ -25,14 +25,8 @@ int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *sche
     item *items = NULL;
     size_t n_items = 0;
     hf_dataset *d = NULL;
-    memset(&c, 0, sizeof c);
-    c.comm = comm;
-    c.rank = hf_comm_rank(comm);
-    c.size = hf_comm_size(comm);
-    c.opts = opts;
+    hf__ingest_ctx_init(&c, comm, opts, NULL, 0);
     c.fixed = schema;
-    c.na = hf__ingest_default_na;
-    c.n_na = HF__INGEST_N_DEFAULT_NA;
     c.mode = MODE_PREDICT;
     *local = NULL;
     result = HF_OK;

@@ -64,48 +64,23 @@ static void ctx_free(s3_ctx *c)
 /* ---- the s3 section ------------------------------------------------------------------------- */
 
 /* An http:// or https:// URL. */
-static int parse_endpoint(const char *t, void *opts)
+static int is_http_url(const char *t)
 {
-    hf_s3_config *c = opts;
-    if (strncmp(t, "http://", 7) != 0 && strncmp(t, "https://", 8) != 0)
-        return -1;
-    char *v = hf_strdup(t);
-    if (!v)
-        return HF_ENOMEM;
-    free(c->endpoint);
-    c->endpoint = v;
-    return 0;
-}
-
-static void release_endpoint(void *opts)
-{
-    hf_s3_config *c = opts;
-    free(c->endpoint);
-    c->endpoint = NULL;
+    return strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0;
 }
 
 static const hf_opt_def s3_defs[] = {
-    {.key = "endpoint",
-     .kind = HF_OPT_CUSTOM,
-     .offset = offsetof(hf_s3_config, endpoint),
-     .parse = parse_endpoint,
-     .release = release_endpoint,
-     .expected = "an http:// or https:// URL",
-     .help = "an S3-compatible server (default AWS_ENDPOINT_URL, else AWS)"},
-    {.key = "region",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_s3_config, region),
-     .expected = "a region name",
-     .help = "signing region (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"},
-    {.key = "path_style",
-     .kind = HF_OPT_BOOL,
-     .offset = offsetof(hf_s3_config, path_style),
-     .help = "true: endpoint/bucket/key; false: bucket.endpoint/key (default: true with an "
-             "endpoint)"},
+    HF_DEF_STRING_IF("endpoint", hf_s3_config, endpoint, 0, is_http_url,
+                     "an http:// or https:// URL",
+                     "an S3-compatible server (default AWS_ENDPOINT_URL, else AWS)"),
+    HF_DEF_STRING("region", hf_s3_config, region, 0, "a region name",
+                  "signing region (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"),
+    HF_DEF_BOOL("path_style", hf_s3_config, path_style, 0,
+                "true: endpoint/bucket/key; false: bucket.endpoint/key (default: true with an "
+                "endpoint)"),
 };
 
-const hf_opt_section hf_s3_section = {"s3", s3_defs, sizeof s3_defs / sizeof s3_defs[0],
-                                      offsetof(hf_s3_config, src), NULL};
+const hf_opt_section hf_s3_section = HF_OPT_SECTION("s3", s3_defs, hf_s3_config, NULL);
 
 void hf_s3_config_init(hf_s3_config *c)
 {
@@ -393,10 +368,6 @@ static int s3_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, size
     int result = HF_OK;
     char *url = NULL;
     *got = 0;
-    if (offset >= s->size || len == 0)
-        return HF_OK;
-    if (len > s->size - offset)
-        len = (size_t)(s->size - offset);
     if (!(url = s3_url(&ss->ctx, ss->bucket, ss->key, NULL)))
         return HF_ENOMEM;
     hf_http_req req;
@@ -733,22 +704,91 @@ static int read_fully(int fd, void *buf, size_t len, uint64_t off, const char *p
     return HF_OK;
 }
 
-static int abort_multipart(s3_ctx *c, const char *dest, const char *bucket, const char *key,
-                           const char *eupload)
+/* One multipart upload in progress: where to and its (encoded) UploadId. */
+typedef struct multipart {
+    s3_ctx *c;
+    const char *dest, *bucket, *key;
+    char *eupload;
+} multipart;
+
+/* Sends a request to the upload's URL with query "partNumber=N&uploadId=..." (part > 0) or
+ * "uploadId=..." (part 0), and answers HF_OK with *resp filled whatever the status. */
+static int multipart_send(const multipart *u, const char *method, uint64_t part,
+                          struct curl_slist *headers, const void *body, size_t len,
+                          hf_http_resp *resp)
 {
-    hf_http_resp r = {0};
-    char *q = hf_asprintf("uploadId=%s", eupload);
-    char *url = q ? s3_url(c, bucket, key, q) : NULL;
+    char *q = part
+                  ? hf_asprintf("partNumber=%llu&uploadId=%s", (unsigned long long)part, u->eupload)
+                  : hf_asprintf("uploadId=%s", u->eupload);
+    char *url = q ? s3_url(u->c, u->bucket, u->key, q) : NULL;
     free(q);
     if (!url)
         return HF_ENOMEM;
     hf_http_req req;
-    req_init(c, &req, "DELETE", url, dest, bucket, key);
-    int result = hf_http_perform(c->h, &req, &r);
-    if (result == 0 && r.status != 204 && r.status != 200)
-        hf_warn("%s: aborting the multipart upload answered HTTP %ld", dest, r.status);
-    hf_http_resp_clear(&r);
+    req_init(u->c, &req, method, url, u->dest, u->bucket, u->key);
+    req.headers = headers;
+    req.body = body;
+    req.body_len = len;
+    hf_http_resp_clear(resp);
+    int result = hf_http_perform(u->c->h, &req, resp);
     free(url);
+    return result;
+}
+
+static void abort_multipart(const multipart *u)
+{
+    hf_http_resp r = {0};
+    int result = multipart_send(u, "DELETE", 0, NULL, NULL, 0, &r);
+    if (result == 0 && r.status != 204 && r.status != 200)
+        hf_warn("%s: aborting the multipart upload answered HTTP %ld", u->dest, r.status);
+    hf_http_resp_clear(&r);
+}
+
+/* Part `part` (from 1): len bytes of the file at off, through buf; its ETag into etag. */
+static int upload_part(const multipart *u, int fd, const char *local_path, uint64_t part,
+                       uint64_t off, size_t len, char *buf, char etag[128])
+{
+    hf_http_resp resp = {0};
+    int result = read_fully(fd, buf, len, off, local_path);
+    if (result >= 0)
+        result = multipart_send(u, "PUT", part, NULL, buf, len, &resp);
+    if (result >= 0 && resp.status != 200)
+        result = s3_status_error(u->c, u->dest, u->bucket, u->key, &resp);
+    else if (result >= 0 && !resp.etag[0])
+        result = hf_error(HF_ENET, "%s: part %llu was stored without an ETag", u->dest,
+                          (unsigned long long)part);
+    if (result >= 0)
+        snprintf(etag, 128, "%s", resp.etag);
+    hf_http_resp_clear(&resp);
+    return result;
+}
+
+/* CompleteMultipartUpload with the parts' ETags. */
+static int complete_multipart(const multipart *u, char (*etags)[128], uint64_t nparts)
+{
+    size_t cap = 128 + nparts * 200, len = 0;
+    char *body = hf_malloc(cap);
+    struct curl_slist *ct = curl_slist_append(NULL, "Content-Type: application/xml");
+    hf_http_resp resp = {0};
+    int result = body && ct ? HF_OK : HF_ENOMEM;
+    if (result == HF_OK) {
+        len += (size_t)snprintf(body + len, cap - len, "<CompleteMultipartUpload>");
+        for (uint64_t p = 0; p < nparts; p++)
+            len += (size_t)snprintf(body + len, cap - len,
+                                    "<Part><PartNumber>%llu</PartNumber><ETag>\"%s\"</ETag></Part>",
+                                    (unsigned long long)(p + 1), etags[p]);
+        len += (size_t)snprintf(body + len, cap - len, "</CompleteMultipartUpload>");
+        result = multipart_send(u, "POST", 0, ct, body, len, &resp);
+    }
+    /* S3 may answer 200 with an <Error> body when completion fails late. */
+    if (result >= 0 && (resp.status != 200 || (resp.body && strstr(resp.body, "<Error>")))) {
+        if (resp.status == 200)
+            resp.status = 500;
+        result = s3_status_error(u->c, u->dest, u->bucket, u->key, &resp);
+    }
+    hf_http_resp_clear(&resp);
+    curl_slist_free_all(ct);
+    free(body);
     return result;
 }
 
@@ -758,7 +798,8 @@ static int upload_multipart(s3_ctx *c, int fd, uint64_t size, const char *local_
 {
     int result = HF_OK;
     hf_http_resp resp = {0};
-    char *url = NULL, *eupload = NULL, *buf = NULL, *complete = NULL;
+    multipart u = {c, dest, bucket, key, NULL};
+    char *url = NULL, *buf = NULL;
     char upload_id[1024] = "";
     char(*etags)[128] = NULL;
     uint64_t part_size = env_bytes("HF_S3_PART_SIZE", 8 * MIB);
@@ -788,95 +829,27 @@ static int upload_multipart(s3_ctx *c, int fd, uint64_t size, const char *local_
         result = hf_error(HF_ENET, "%s: CreateMultipartUpload answered without an UploadId", dest);
         goto out;
     }
-    if (!(eupload = uri_encode(upload_id, 0)) || !(buf = hf_malloc(part_size)) ||
-        !(etags = hf_calloc(nparts, sizeof *etags))) {
+    if (!(u.eupload = uri_encode(upload_id, 0))) {
         result = HF_ENOMEM;
-        goto abort;
+        goto out;
     }
-    for (uint64_t p = 0; p < nparts; p++) {
+    if (!(buf = hf_malloc(part_size)) || !(etags = hf_calloc(nparts, sizeof *etags)))
+        result = HF_ENOMEM;
+    for (uint64_t p = 0; p < nparts && result >= 0; p++) {
         uint64_t off = p * part_size;
         size_t len = (size_t)(size - off < part_size ? size - off : part_size);
-        result = read_fully(fd, buf, len, off, local_path);
-        if (result < 0)
-            goto abort;
-        char *q = hf_asprintf("partNumber=%llu&uploadId=%s", (unsigned long long)(p + 1), eupload);
-        free(url);
-        url = q ? s3_url(c, bucket, key, q) : NULL;
-        free(q);
-        if (!url) {
-            result = HF_ENOMEM;
-            goto abort;
-        }
-        req_init(c, &req, "PUT", url, dest, bucket, key);
-        req.body = buf;
-        req.body_len = len;
-        hf_http_resp_clear(&resp);
-        result = hf_http_perform(c->h, &req, &resp);
-        if (result < 0)
-            goto abort;
-        if (resp.status != 200) {
-            result = s3_status_error(c, dest, bucket, key, &resp);
-            goto abort;
-        }
-        if (!resp.etag[0]) {
-            result = hf_error(HF_ENET, "%s: part %llu was stored without an ETag", dest,
-                              (unsigned long long)(p + 1));
-            goto abort;
-        }
-        snprintf(etags[p], sizeof etags[p], "%s", resp.etag);
+        result = upload_part(&u, fd, local_path, p + 1, off, len, buf, etags[p]);
     }
-    size_t cap = 128 + nparts * 200, len = 0;
-    if (!(complete = hf_malloc(cap))) {
-        result = HF_ENOMEM;
-        goto abort;
-    }
-    len += (size_t)snprintf(complete + len, cap - len, "<CompleteMultipartUpload>");
-    for (uint64_t p = 0; p < nparts; p++)
-        len += (size_t)snprintf(complete + len, cap - len,
-                                "<Part><PartNumber>%llu</PartNumber><ETag>\"%s\"</ETag></Part>",
-                                (unsigned long long)(p + 1), etags[p]);
-    len += (size_t)snprintf(complete + len, cap - len, "</CompleteMultipartUpload>");
-    char *q = hf_asprintf("uploadId=%s", eupload);
-    free(url);
-    url = q ? s3_url(c, bucket, key, q) : NULL;
-    free(q);
-    if (!url) {
-        result = HF_ENOMEM;
-        goto abort;
-    }
-    struct curl_slist *ct = curl_slist_append(NULL, "Content-Type: application/xml");
-    if (!ct) {
-        result = HF_ENOMEM;
-        goto abort;
-    }
-    req_init(c, &req, "POST", url, dest, bucket, key);
-    req.headers = ct;
-    req.body = complete;
-    req.body_len = len;
-    hf_http_resp_clear(&resp);
-    result = hf_http_perform(c->h, &req, &resp);
-    curl_slist_free_all(ct);
+    if (result >= 0)
+        result = complete_multipart(&u, etags, nparts);
     if (result < 0)
-        goto abort;
-    /* S3 may answer 200 with an <Error> body when completion fails late. */
-    if (resp.status != 200 || (resp.body && strstr(resp.body, "<Error>"))) {
-        if (resp.status == 200)
-            resp.status = 500;
-        result = s3_status_error(c, dest, bucket, key, &resp);
-        goto abort;
-    }
-    goto out;
-abort:
-    if (eupload) {
-        abort_multipart(c, dest, bucket, key, eupload);
-    }
+        abort_multipart(&u);
 out:
     hf_http_resp_clear(&resp);
     free(url);
-    free(eupload);
+    free(u.eupload);
     free(buf);
     free(etags);
-    free(complete);
     return result;
 }
 
@@ -989,7 +962,7 @@ int hf_s3_download_file(const char *uri, const char *local_path, const hf_source
         goto out;
     for (uint64_t off = 0; off < src->size;) {
         size_t want = src->size - off < chunk ? (size_t)(src->size - off) : chunk, got = 0;
-        result = vt->read_at(src, off, buf, want, &got);
+        result = hf_source_read_at(src, off, buf, want, &got);
         if (result < 0)
             goto out;
         if (got == 0) {

@@ -256,22 +256,10 @@ static int file_list(const char *prefix_uri, const hf_source_opts *opts, char **
             continue;
         if (!ends_with(e->d_name, ".csv") && !ends_with(e->d_name, ".csv.gz"))
             continue;
-        if (count == cap) {
-            size_t nc = cap ? 2 * cap : 16;
-            char **nv = hf_realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                result = HF_ENOMEM;
-                goto out;
-            }
-            v = nv;
-            cap = nc;
-        }
-        v[count] = hf_asprintf("%s%s%s", prefix_uri, slash ? "" : "/", e->d_name);
-        if (!v[count]) {
-            result = HF_ENOMEM;
+        result = hf_strv_push(&v, &count, &cap,
+                              hf_asprintf("%s%s%s", prefix_uri, slash ? "" : "/", e->d_name));
+        if (result < 0)
             goto out;
-        }
-        count++;
     }
     qsort(v, count, sizeof *v, name_cmp);
 out:
@@ -296,12 +284,8 @@ static const hf_source_vtable file_vtable = {
 static int mem_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, size_t *got)
 {
     mem_source *m = (mem_source *)s;
-    *got = 0;
-    if (offset >= s->size)
-        return HF_OK;
-    size_t n = (size_t)(s->size - offset) < len ? (size_t)(s->size - offset) : len;
-    memcpy(buf, m->data + offset, n);
-    *got = n;
+    memcpy(buf, m->data + offset, len);
+    *got = len;
     return HF_OK;
 }
 
@@ -383,6 +367,11 @@ int hf_source_open(const char *uri, const hf_source_opts *opts, hf_source **out)
 
 int hf_source_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, size_t *got)
 {
+    *got = 0;
+    if (offset >= s->size || len == 0)
+        return HF_OK;
+    if (len > s->size - offset)
+        len = (size_t)(s->size - offset);
     return s->vt->read_at(s, offset, buf, len, got);
 }
 

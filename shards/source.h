@@ -31,7 +31,8 @@ typedef struct hf_source hf_source;
 typedef struct hf_source_vtable {
     const char *scheme; /* "file", "s3", "http", "https" */
     int (*open)(const char *uri, const hf_source_opts *opts, hf_source **out);
-    /* Reads up to len bytes at offset; *got < len only at the end of the object. */
+    /* Reads len bytes at offset (hf_source_read_at calls it with 0 < len <= size - offset);
+     * *got < len only when the object changed while read. */
     int (*read_at)(hf_source *s, uint64_t offset, void *buf, size_t len, size_t *got);
     void (*close)(hf_source *s);
     /* Lists the objects under a prefix URI ending in '/' (or a directory); returns URIs sorted by

@@ -120,66 +120,27 @@ static int sb_sbatch_int(strbuf *b, const char *option, int value)
 /* ---- the slurm section ---------------------------------------------------------------------- */
 
 /* Digits, ':' and '-' (Slurm validates the rest when the job is submitted). */
-static int parse_time(const char *t, void *opts)
+static int is_time_limit(const char *t)
 {
-    hf_slurm_opts *o = opts;
     if (!*t)
-        return -1;
+        return 0;
     for (const char *p = t; *p; p++)
         if (!isdigit((unsigned char)*p) && *p != ':' && *p != '-')
-            return -1;
-    char *v = hf_strdup(t);
-    if (!v)
-        return HF_ENOMEM;
-    free(o->time);
-    o->time = v;
-    return 0;
-}
-
-static void release_time(void *opts)
-{
-    hf_slurm_opts *o = opts;
-    free(o->time);
-    o->time = NULL;
+            return 0;
+    return 1;
 }
 
 static const hf_opt_def slurm_defs[] = {
-    {.key = "partition",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_slurm_opts, partition),
-     .expected = "a partition name",
-     .help = "--partition"},
-    {.key = "account",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_slurm_opts, account),
-     .expected = "an account name",
-     .help = "--account"},
-    {.key = "time",
-     .kind = HF_OPT_CUSTOM,
-     .offset = offsetof(hf_slurm_opts, time),
-     .parse = parse_time,
-     .release = release_time,
-     .expected = "a Slurm time limit such as \"01:00:00\"",
-     .help = "--time"},
-    {.key = "nodes",
-     .kind = HF_OPT_INT,
-     .offset = offsetof(hf_slurm_opts, nodes),
-     .min = 1,
-     .max = INT32_MAX,
-     .expected = "an integer >= 1",
-     .help = "--nodes"},
-    {.key = "ntasks_per_node",
-     .kind = HF_OPT_INT,
-     .offset = offsetof(hf_slurm_opts, ntasks_per_node),
-     .min = 1,
-     .max = INT32_MAX,
-     .expected = "an integer >= 1",
-     .help = "--ntasks-per-node"},
+    HF_DEF_STRING("partition", hf_slurm_opts, partition, 0, "a partition name", "--partition"),
+    HF_DEF_STRING("account", hf_slurm_opts, account, 0, "an account name", "--account"),
+    HF_DEF_STRING_IF("time", hf_slurm_opts, time, 0, is_time_limit,
+                     "a Slurm time limit such as \"01:00:00\"", "--time"),
+    HF_DEF_INT("nodes", hf_slurm_opts, nodes, 0, 1, INT32_MAX, "--nodes"),
+    HF_DEF_INT("ntasks_per_node", hf_slurm_opts, ntasks_per_node, 0, 1, INT32_MAX,
+               "--ntasks-per-node"),
 };
 
-const hf_opt_section hf_slurm_section = {"slurm", slurm_defs,
-                                         sizeof slurm_defs / sizeof slurm_defs[0],
-                                         offsetof(hf_slurm_opts, src), NULL};
+const hf_opt_section hf_slurm_section = HF_OPT_SECTION("slurm", slurm_defs, hf_slurm_opts, NULL);
 
 void hf_slurm_opts_init(hf_slurm_opts *o)
 {
@@ -205,7 +166,11 @@ static int render_sbatch_block(strbuf *b, const hf_slurm_options *opt)
         if (result == HF_OK)
             result = sb_append_pct_escaped(b, opt->run_dir);
         if (result == HF_OK)
-            result = sb_append(b, "/slurm-%j.log\n");
+            result = sb_append(b, "/");
+        if (result == HF_OK)
+            result = sb_append(b, opt->log_name);
+        if (result == HF_OK)
+            result = sb_append(b, "\n");
     }
     if (result == HF_OK)
         result = sb_sbatch_line(b, "open-mode", "append");
@@ -238,10 +203,7 @@ static int render_settings(strbuf *b, const hf_slurm_options *opt)
 {
     static const char *const names[] = {"HF_JOB_SPEC", "HF_BIN", "HF_RUN_DIR", "HF_SUBMIT_SCRIPT"};
     int result = HF_OK;
-    char *script = hf_asprintf("%s/submit.sbatch", opt->run_dir);
-    const char *values[] = {opt->spec_path, opt->bin_path, opt->run_dir, script};
-    if (!script)
-        return HF_ENOMEM;
+    const char *values[] = {opt->spec_path, opt->bin_path, opt->run_dir, opt->script_path};
     for (size_t i = 0; i < sizeof names / sizeof names[0] && result == HF_OK; i++) {
         result = sb_append(b, names[i]);
         if (result == HF_OK)
@@ -251,16 +213,16 @@ static int render_settings(strbuf *b, const hf_slurm_options *opt)
         if (result == HF_OK)
             result = sb_append(b, "\n");
     }
-    free(script);
     return result;
 }
 
 static int check_options(const hf_slurm_options *opt)
 {
     int result = HF_OK;
-    if (!opt->spec_path || !opt->bin_path || !opt->run_dir || !opt->work_dir)
-        return hf_error(HF_EINVAL, "submit: internal: spec, binary, run and work directories "
-                                   "must all be given to render the batch script");
+    if (!opt->spec_path || !opt->bin_path || !opt->run_dir || !opt->work_dir || !opt->script_path ||
+        !opt->log_name)
+        return hf_error(HF_EINVAL, "submit: internal: spec, binary, run and work directories, "
+                                   "script and log must all be given to render the batch script");
     if ((result = hf_slurm_check_value("job name", opt->job_name)) < 0 ||
         (result = hf_slurm_check_value("run directory", opt->run_dir)) < 0 ||
         (result = hf_slurm_check_value("working directory", opt->work_dir)) < 0)

@@ -27,9 +27,11 @@ void hf_slurm_opts_init(hf_slurm_opts *o);
 
 /* What goes into the #SBATCH lines. Strings are borrowed; NULL / 0 means "not given". */
 typedef struct hf_slurm_options {
-    const char *job_name; /* --job-name (required) */
-    const char *run_dir;  /* absolute run directory: --output/--error go there (required) */
-    const char *work_dir; /* absolute --chdir (required) */
+    const char *job_name;    /* --job-name (required) */
+    const char *run_dir;     /* absolute run directory (required) */
+    const char *script_path; /* the batch script in it, for requeues (required) */
+    const char *log_name;    /* --output/--error in run_dir: a Slurm pattern ("slurm-%j.log") */
+    const char *work_dir;    /* absolute --chdir (required) */
     const char *partition;
     const char *account;
     const char *time;       /* Slurm time limit, e.g. "01:00:00" or "2-00:00:00" */

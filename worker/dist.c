@@ -64,7 +64,7 @@ int hf_scalapack_take_error(char *routine, size_t len, int *arg)
 
 int hf_dist_is_parallel(const hf_group *g)
 {
-    return g != NULL && hf_group_size(g) > 1;
+    return g != NULL && hf_group_grid(g)->size > 1;
 }
 
 int hf_dmat_create(const hf_group *g, size_t m, size_t n, hf_dmat *out)
@@ -82,15 +82,15 @@ int hf_dmat_create(const hf_group *g, size_t m, size_t n, hf_dmat *out)
     out->n = n;
     if (hf_dist_is_parallel(g)) {
         int im = (int)m, in = (int)n, zero = 0, info = 0;
-        out->nb = hf_group_block_size(g);
-        out->nprow = hf_group_nprow(g);
-        out->npcol = hf_group_npcol(g);
-        out->myrow = hf_group_myrow(g);
-        out->mycol = hf_group_mycol(g);
+        out->nb = hf_group_grid(g)->block_size;
+        out->nprow = hf_group_grid(g)->nprow;
+        out->npcol = hf_group_grid(g)->npcol;
+        out->myrow = hf_group_grid(g)->myrow;
+        out->mycol = hf_group_grid(g)->mycol;
         out->locr = (size_t)numroc_(&im, &out->nb, &out->myrow, &zero, &out->nprow);
         out->locc = (size_t)numroc_(&in, &out->nb, &out->mycol, &zero, &out->npcol);
         out->lld = out->locr > 0 ? out->locr : 1;
-        int ctxt = hf_group_context(g), lld = (int)out->lld;
+        int ctxt = hf_group_grid(g)->context, lld = (int)out->lld;
         descinit_(out->desc, &im, &in, &out->nb, &out->nb, &zero, &zero, &ctxt, &lld, &info);
         char routine[32];
         int arg = 0;
@@ -103,7 +103,7 @@ int hf_dmat_create(const hf_group *g, size_t m, size_t n, hf_dmat *out)
             goto out;
         }
     } else {
-        out->nb = g ? hf_group_block_size(g) : HF_GROUP_DEFAULT_BLOCK;
+        out->nb = g ? hf_group_grid(g)->block_size : HF_GROUP_DEFAULT_BLOCK;
         out->nprow = out->npcol = 1;
         out->locr = m;
         out->locc = n;
@@ -210,6 +210,20 @@ static int agree_info(const hf_group *g, int info, int *out, const char *what)
     return HF_OK;
 }
 
+/* agree_info for a Cholesky factorisation or solve (`step`) of an n x n matrix: info > 0 is a
+ * matrix that is not positive definite, info < 0 an argument error. */
+static int agree_posdef(const hf_group *g, int info, const char *what, size_t n, const char *step)
+{
+    HF_CALL(agree_info(g, info, &info, what));
+    if (info > 0)
+        return hf_error(HF_ENUM,
+                        "%s: the %zux%zu matrix is not positive definite (leading minor %d)", what,
+                        n, n, info);
+    if (info < 0)
+        return hf_error(HF_EINTERNAL, "%s: %s argument %d is invalid", what, step, -info);
+    return HF_OK;
+}
+
 int hf_dist_cholesky(hf_dmat *a, const char *what)
 {
     int result = HF_OK, info = 0;
@@ -228,19 +242,9 @@ int hf_dist_cholesky(hf_dmat *a, const char *what)
     } else {
         info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)a->n, a->a, (lapack_int)a->lld);
     }
-    result = agree_info(a->g, info, &info, what);
+    result = agree_posdef(a->g, info, what, a->n, "Cholesky");
     if (result != HF_OK)
         goto out;
-    if (info > 0) {
-        result =
-            hf_error(HF_ENUM, "%s: the %zux%zu matrix is not positive definite (leading minor %d)",
-                     what, a->n, a->n, info);
-        goto out;
-    }
-    if (info < 0) {
-        result = hf_error(HF_EINTERNAL, "%s: Cholesky argument %d is invalid", what, -info);
-        goto out;
-    }
     factor_seconds += hf_now() - t0;
     factor_flops += (double)a->n * (double)a->n * (double)a->n / 3.0;
 out:
@@ -297,19 +301,9 @@ static int solve_common(const hf_dmat *a, double *unfactored, const double *B, s
             info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, (lapack_int)nrhs, a->a,
                                   (lapack_int)a->lld, cm, (lapack_int)n);
     }
-    result = agree_info(a->g, info, &info, what);
+    result = agree_posdef(a->g, info, what, n, "solver");
     if (result != HF_OK)
         goto out;
-    if (info > 0) {
-        result =
-            hf_error(HF_ENUM, "%s: the %zux%zu matrix is not positive definite (leading minor %d)",
-                     what, n, n, info);
-        goto out;
-    }
-    if (info < 0) {
-        result = hf_error(HF_EINTERNAL, "%s: solver argument %d is invalid", what, -info);
-        goto out;
-    }
     if (cm != NULL)
         transpose(cm, nrhs, n, X);
     else
@@ -541,7 +535,7 @@ int hf_dist_eigh_topk(const hf_group *g, const double *C, size_t n, size_t k, do
      * with nb = 128. Such a matrix lives on process (0, 0) alone, so the distributed solver
      * would not spread it anyway: every group rank runs LAPACK on its replicated copy instead,
      * which is the one-rank computation, bit for bit. */
-    if (hf_dist_is_parallel(g) && n > (size_t)hf_group_block_size(g))
+    if (hf_dist_is_parallel(g) && n > (size_t)hf_group_grid(g)->block_size)
         result = eigh_parallel(g, C, n, k, w, evecs);
     else
         result = eigh_local(C, n, k, w, evecs);

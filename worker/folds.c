@@ -33,60 +33,24 @@ static const char *const k_strategy_names[] = {"kfold", "stratified", "predefine
                                                "group", "timeseries", NULL};
 
 static const hf_opt_def cv_defs[] = {
-    {.key = "folds",
-     .kind = HF_OPT_INT,
-     .offset = offsetof(hf_cv_opts, folds),
-     .flags = HF_OPT_HASHED,
-     .min = 2,
-     .max = INT32_MAX,
-     .expected = "an integer >= 2",
-     .help = "number of folds (predefined: taken from the fold column)"},
-    {.key = "strategy",
-     .kind = HF_OPT_ENUM,
-     .offset = offsetof(hf_cv_opts, strategy),
-     .flags = HF_OPT_HASHED,
-     .choices = k_strategy_names,
-     .first_choice = HF_CV_KFOLD,
-     .help = "kfold, stratified (the default for classification), predefined, group, timeseries"},
-    {.key = "fold_column",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_cv_opts, fold_column),
-     .flags = HF_OPT_HASHED,
-     .expected = "a column name",
-     .help = "predefined: the column holding each row's fold"},
-    {.key = "group_column",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_cv_opts, group_column),
-     .flags = HF_OPT_HASHED,
-     .expected = "a column name",
-     .help = "group: rows with the same value stay in one fold"},
-    {.key = "order_column",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_cv_opts, order_column),
-     .flags = HF_OPT_HASHED,
-     .expected = "a column name",
-     .help = "timeseries: the column that orders the rows"},
-    {.key = "seed",
-     .kind = HF_OPT_SEED,
-     .offset = offsetof(hf_cv_opts, seed),
-     .flags = HF_OPT_HASHED,
-     .help = "seed of the fold shuffles and the holdout draw"},
-    {.key = "repeats",
-     .kind = HF_OPT_INT,
-     .offset = offsetof(hf_cv_opts, repeats),
-     .flags = HF_OPT_HASHED,
-     .min = 1,
-     .max = INT32_MAX,
-     .expected = "an integer >= 1",
-     .help = "repeated k-fold: the folds drawn again with seeds (seed, repeat)"},
-    {.key = "holdout",
-     .kind = HF_OPT_NUMBER,
-     .offset = offsetof(hf_cv_opts, holdout),
-     .flags = HF_OPT_HASHED,
-     .min = 0,
-     .max = 0x1.fffffffffffffp-1,
-     .expected = "a fraction 0 <= x < 1",
-     .help = "fraction of the rows held out of the search and scored once by the refit"},
+    HF_DEF_INT("folds", hf_cv_opts, folds, HF_OPT_HASHED, 2, INT32_MAX,
+               "number of folds (predefined: taken from the fold column)"),
+    HF_DEF_ENUM("strategy", hf_cv_opts, strategy, HF_OPT_HASHED, k_strategy_names, HF_CV_KFOLD,
+                "kfold, stratified (the default for classification), predefined, group, "
+                "timeseries"),
+    HF_DEF_STRING("fold_column", hf_cv_opts, fold_column, HF_OPT_HASHED, "a column name",
+                  "predefined: the column holding each row's fold"),
+    HF_DEF_STRING("group_column", hf_cv_opts, group_column, HF_OPT_HASHED, "a column name",
+                  "group: rows with the same value stay in one fold"),
+    HF_DEF_STRING("order_column", hf_cv_opts, order_column, HF_OPT_HASHED, "a column name",
+                  "timeseries: the column that orders the rows"),
+    HF_DEF_SEED("seed", hf_cv_opts, seed, HF_OPT_HASHED,
+                "seed of the fold shuffles and the holdout draw"),
+    HF_DEF_INT("repeats", hf_cv_opts, repeats, HF_OPT_HASHED, 1, INT32_MAX,
+               "repeated k-fold: the folds drawn again with seeds (seed, repeat)"),
+    HF_DEF_NUMBER("holdout", hf_cv_opts, holdout, HF_OPT_HASHED, 0, 0x1.fffffffffffffp-1,
+                  "a fraction 0 <= x < 1",
+                  "fraction of the rows held out of the search and scored once by the refit"),
 };
 
 /* The rules between the keys of the section. */
@@ -109,8 +73,7 @@ static int cv_check(void *opts)
     return HF_OK;
 }
 
-const hf_opt_section hf_cv_section = {"cv", cv_defs, sizeof cv_defs / sizeof cv_defs[0],
-                                      offsetof(hf_cv_opts, src), cv_check};
+const hf_opt_section hf_cv_section = HF_OPT_SECTION("cv", cv_defs, hf_cv_opts, cv_check);
 
 void hf_cv_opts_init(hf_cv_opts *o)
 {
@@ -224,6 +187,16 @@ static int split_from_assign(hf_split *s, const int64_t *rows, const int *assign
     return 0;
 }
 
+/* The k splits of one repeat from its fold assignment: f->splits[repeat * k + fold]. */
+static int splits_from_assign(hf_folds *f, const int64_t *rows, const int *assign, size_t n, int k,
+                              int repeat)
+{
+    for (int fold = 0; fold < k; fold++)
+        HF_CALL(split_from_assign(&f->splits[(size_t)repeat * (size_t)k + (size_t)fold], rows,
+                                  assign, n, fold, repeat));
+    return 0;
+}
+
 static int alloc_splits(hf_folds *f, size_t n)
 {
     f->splits = hf_calloc(n, sizeof *f->splits);
@@ -266,11 +239,9 @@ static int make_kfold(const hf_cv_opts *o, const int64_t *rows, size_t n, hf_fol
             for (size_t j = 0; j < size; j++)
                 assign[perm[pos++]] = fold;
         }
-        for (int fold = 0; fold < k; fold++) {
-            result = split_from_assign(&f->splits[r * k + fold], rows, assign, n, fold, r);
-            if (result < 0)
-                goto out;
-        }
+        result = splits_from_assign(f, rows, assign, n, k, r);
+        if (result < 0)
+            goto out;
     }
 out:
     free(perm);
@@ -348,11 +319,9 @@ static int make_stratified(const hf_cv_opts *o, const hf_dataset *d, const int64
             hf_rng_shuffle_i64(&rng, bycls + start[c], (int64_t)count[c]);
         for (size_t j = 0; j < n; j++)
             assign[bycls[j]] = (int)(j % (size_t)k);
-        for (int fold = 0; fold < k; fold++) {
-            result = split_from_assign(&f->splits[r * k + fold], rows, assign, n, fold, r);
-            if (result < 0)
-                goto out;
-        }
+        result = splits_from_assign(f, rows, assign, n, k, r);
+        if (result < 0)
+            goto out;
     }
 out:
     free(count);
@@ -489,11 +458,7 @@ static int make_group(const hf_cv_opts *o, const hf_dataset *d, const int64_t *r
     }
     for (size_t i = 0; i < n; i++)
         assign[i] = group_fold[which[i]];
-    for (int fold = 0; fold < k; fold++) {
-        result = split_from_assign(&f->splits[fold], rows, assign, n, fold, 0);
-        if (result < 0)
-            goto out;
-    }
+    result = splits_from_assign(f, rows, assign, n, k, 0);
 out:
     free(uniq);
     free(which);
@@ -542,11 +507,7 @@ static int make_predefined(const hf_cv_opts *o, const hf_dataset *d, const int64
     }
     for (size_t i = 0; i < n; i++)
         assign[i] = which[i] < first ? -1 : (int)(which[i] - first);
-    for (size_t fold = 0; fold < n_folds; fold++) {
-        result = split_from_assign(&f->splits[fold], rows, assign, n, (int)fold, 0);
-        if (result < 0)
-            goto out;
-    }
+    result = splits_from_assign(f, rows, assign, n, (int)n_folds, 0);
 out:
     free(uniq);
     free(which);

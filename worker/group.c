@@ -14,10 +14,7 @@
 struct hf_group {
     hf_comm *comm; /* borrowed */
     int sys_handle;
-    int ctxt;
-    int size, rank;
-    int nprow, npcol, myrow, mycol;
-    int nb;
+    hf_grid grid;
     uint64_t memory_limit;
 };
 
@@ -46,36 +43,19 @@ static int parse_grid(const char *t, void *opts)
 }
 
 static const hf_opt_def parallel_defs[] = {
-    {.key = "ranks_per_task",
-     .kind = HF_OPT_INT,
-     .offset = offsetof(hf_parallel_opts, ranks_per_task),
-     .min = 1,
-     .max = INT32_MAX,
-     .expected = "an integer >= 1",
-     .help = "ranks that fit one (fold, trial) task together"},
-    {.key = "grid",
-     .kind = HF_OPT_CUSTOM,
-     .offset = offsetof(hf_parallel_opts, grid_rows),
-     .parse = parse_grid,
-     .expected = "auto or \"RxC\" such as \"2x2\"",
-     .help = "process grid of a distributed task"},
-    {.key = "block_size",
-     .kind = HF_OPT_INT,
-     .offset = offsetof(hf_parallel_opts, block_size),
-     .min = 1,
-     .max = INT32_MAX,
-     .expected = "an integer >= 1",
-     .help = "block size of the block-cyclic distribution (default 128)"},
-    {.key = "memory_per_rank",
-     .kind = HF_OPT_SIZE,
-     .offset = offsetof(hf_parallel_opts, memory_per_rank),
-     .expected = "a size such as 2GiB, 512MiB or a number of bytes",
-     .help = "memory a rank may use for distributed matrices (refused before the sweep)"},
+    HF_DEF_INT("ranks_per_task", hf_parallel_opts, ranks_per_task, 0, 1, INT32_MAX,
+               "ranks that fit one (fold, trial) task together"),
+    HF_DEF_CUSTOM("grid", hf_parallel_opts, grid_rows, 0, parse_grid,
+                  "auto or \"RxC\" such as \"2x2\"", "process grid of a distributed task"),
+    HF_DEF_INT("block_size", hf_parallel_opts, block_size, 0, 1, INT32_MAX,
+               "block size of the block-cyclic distribution (default 128)"),
+    HF_DEF_SIZE("memory_per_rank", hf_parallel_opts, memory_per_rank, 0,
+                "a size such as 2GiB, 512MiB or a number of bytes",
+                "memory a rank may use for distributed matrices (refused before the sweep)"),
 };
 
-const hf_opt_section hf_parallel_section = {"parallel", parallel_defs,
-                                            sizeof parallel_defs / sizeof parallel_defs[0],
-                                            offsetof(hf_parallel_opts, src), NULL};
+const hf_opt_section hf_parallel_section =
+    HF_OPT_SECTION("parallel", parallel_defs, hf_parallel_opts, NULL);
 
 void hf_parallel_opts_init(hf_parallel_opts *o)
 {
@@ -131,23 +111,25 @@ int hf_group_create(hf_comm *group_comm, int nprow, int npcol, int block_size, h
         goto out;
     }
     g->comm = group_comm;
-    g->size = size;
-    g->rank = hf_comm_rank(group_comm);
-    g->nb = block_size > 0 ? block_size : HF_GROUP_DEFAULT_BLOCK;
+    g->grid.size = size;
+    g->grid.rank = hf_comm_rank(group_comm);
+    g->grid.block_size = block_size > 0 ? block_size : HF_GROUP_DEFAULT_BLOCK;
     g->sys_handle = -1;
-    g->ctxt = -1;
+    g->grid.context = -1;
 
     int me = 0, nprocs = 0;
     Cblacs_pinfo(&me, &nprocs);
     blacs_used = 1;
     g->sys_handle = Csys2blacs_handle(hf_comm_mpi(group_comm));
-    g->ctxt = g->sys_handle;
-    Cblacs_gridinit(&g->ctxt, "Row", nprow, npcol);
-    Cblacs_gridinfo(g->ctxt, &g->nprow, &g->npcol, &g->myrow, &g->mycol);
-    if (g->nprow != nprow || g->npcol != npcol || g->myrow < 0 || g->mycol < 0) {
-        result =
-            hf_error(HF_EMPI, "BLACS grid %dx%d: rank %d got position (%d, %d) in a %dx%d grid",
-                     nprow, npcol, g->rank, g->myrow, g->mycol, g->nprow, g->npcol);
+    g->grid.context = g->sys_handle;
+    Cblacs_gridinit(&g->grid.context, "Row", nprow, npcol);
+    Cblacs_gridinfo(g->grid.context, &g->grid.nprow, &g->grid.npcol, &g->grid.myrow,
+                    &g->grid.mycol);
+    if (g->grid.nprow != nprow || g->grid.npcol != npcol || g->grid.myrow < 0 ||
+        g->grid.mycol < 0) {
+        result = hf_error(
+            HF_EMPI, "BLACS grid %dx%d: rank %d got position (%d, %d) in a %dx%d grid", nprow,
+            npcol, g->grid.rank, g->grid.myrow, g->grid.mycol, g->grid.nprow, g->grid.npcol);
         goto out;
     }
     *out = g;
@@ -162,8 +144,8 @@ void hf_group_free(hf_group *g)
 {
     if (g == NULL)
         return;
-    if (g->ctxt >= 0 && g->myrow >= 0)
-        Cblacs_gridexit(g->ctxt);
+    if (g->grid.context >= 0 && g->grid.myrow >= 0)
+        Cblacs_gridexit(g->grid.context);
     if (g->sys_handle >= 0)
         Cfree_blacs_system_handle(g->sys_handle);
     free(g);
@@ -181,44 +163,9 @@ hf_comm *hf_group_comm(const hf_group *g)
     return g->comm;
 }
 
-int hf_group_context(const hf_group *g)
+const hf_grid *hf_group_grid(const hf_group *g)
 {
-    return g->ctxt;
-}
-
-int hf_group_size(const hf_group *g)
-{
-    return g->size;
-}
-
-int hf_group_rank(const hf_group *g)
-{
-    return g->rank;
-}
-
-int hf_group_nprow(const hf_group *g)
-{
-    return g->nprow;
-}
-
-int hf_group_npcol(const hf_group *g)
-{
-    return g->npcol;
-}
-
-int hf_group_myrow(const hf_group *g)
-{
-    return g->myrow;
-}
-
-int hf_group_mycol(const hf_group *g)
-{
-    return g->mycol;
-}
-
-int hf_group_block_size(const hf_group *g)
-{
-    return g->nb;
+    return &g->grid;
 }
 
 void hf_group_set_memory_limit(hf_group *g, uint64_t bytes)
@@ -264,8 +211,8 @@ static const char *fmt_bytes(uint64_t b, char *buf, size_t len)
 int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank, int n_matrices,
                           const char *what)
 {
-    int nprow = g ? g->nprow : 1, npcol = g ? g->npcol : 1;
-    int nb = g ? g->nb : HF_GROUP_DEFAULT_BLOCK;
+    int nprow = g ? g->grid.nprow : 1, npcol = g ? g->grid.npcol : 1;
+    int nb = g ? g->grid.block_size : HF_GROUP_DEFAULT_BLOCK;
     int size = nprow * npcol;
     char need_s[32], limit_s[32];
 

@@ -50,16 +50,18 @@ void hf_group_finalize(void);
 /* The most square grid for `size` processes: nprow the largest divisor of size <= sqrt(size). */
 void hf_group_auto_shape(int size, int *nprow, int *npcol);
 
-/* Accessors (not collective). The communicator is borrowed. */
+/* Where a rank stands in its group's process grid. */
+typedef struct hf_grid {
+    int context;      /* BLACS context */
+    int size, rank;   /* of the group's communicator */
+    int nprow, npcol; /* the grid */
+    int myrow, mycol; /* this rank's place in it */
+    int block_size;   /* of the block-cyclic distribution */
+} hf_grid;
+
+/* Accessors (not collective). The communicator is borrowed; the grid lives as long as g. */
 hf_comm *hf_group_comm(const hf_group *g);
-int hf_group_context(const hf_group *g); /* BLACS context */
-int hf_group_size(const hf_group *g);
-int hf_group_rank(const hf_group *g);
-int hf_group_nprow(const hf_group *g);
-int hf_group_npcol(const hf_group *g);
-int hf_group_myrow(const hf_group *g);
-int hf_group_mycol(const hf_group *g);
-int hf_group_block_size(const hf_group *g);
+const hf_grid *hf_group_grid(const hf_group *g);
 
 /* Memory budget per rank in bytes (parallel.memory_per_rank; 0 = unlimited, the default). Models
  * check their distributed matrices against it with hf_group_check_memory before allocating. */

@@ -322,24 +322,16 @@ const char *hf_metric_names_for(hf_task_kind task, char *buf, size_t len)
 /* ---- the objective section ---------------------------------------------------------------- */
 
 static const hf_opt_def objective_defs[] = {
-    {.key = "metric",
-     .kind = HF_OPT_STRING,
-     .offset = offsetof(hf_objective_opts, metric),
-     .flags = HF_OPT_HASHED,
+    {HF_OPT_FIELD("metric", HF_OPT_STRING, hf_objective_opts, metric, HF_OPT_HASHED),
      .choices_fn = hf_metric_names,
      .help = "the score that selects the best trial (default r2 or accuracy by task)"},
-    {.key = "report",
-     .kind = HF_OPT_STRING_LIST,
-     .offset = offsetof(hf_objective_opts, report),
-     .count_offset = offsetof(hf_objective_opts, n_report),
-     .flags = HF_OPT_HASHED,
-     .choices_fn = hf_metric_names,
+    {HF_OPT_FIELD("report", HF_OPT_STRING_LIST, hf_objective_opts, report, HF_OPT_HASHED),
+     .count_offset = offsetof(hf_objective_opts, n_report), .choices_fn = hf_metric_names,
      .help = "further metrics computed for every trial"},
 };
 
-const hf_opt_section hf_objective_section = {"objective", objective_defs,
-                                             sizeof objective_defs / sizeof objective_defs[0],
-                                             offsetof(hf_objective_opts, src), NULL};
+const hf_opt_section hf_objective_section =
+    HF_OPT_SECTION("objective", objective_defs, hf_objective_opts, NULL);
 
 void hf_objective_opts_init(hf_objective_opts *o)
 {

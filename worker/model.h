@@ -27,6 +27,25 @@ typedef struct hf_param_def {
     unsigned flags; /* HF_PARAM_* */
 } hf_param_def;
 
+/* Table entries: a number in [MIN, MAX] (> MIN when MIN_EXCL), an integer in [MIN, MAX], a
+ * boolean, one of the NULL-terminated CHOICES; DEF is the default as YAML writes it. */
+#define HF_PARAM_NUMBER(NAME, DEF, MIN, MAX, MIN_EXCL, HELP)                                       \
+    {                                                                                              \
+        (NAME), HF_VAL_NUMBER, (DEF), (MIN), (MAX), (MIN_EXCL), NULL, (HELP), 0                    \
+    }
+#define HF_PARAM_INT(NAME, DEF, MIN, MAX, HELP)                                                    \
+    {                                                                                              \
+        (NAME), HF_VAL_INT, (DEF), (MIN), (MAX), 0, NULL, (HELP), 0                                \
+    }
+#define HF_PARAM_BOOL(NAME, DEF, HELP)                                                             \
+    {                                                                                              \
+        (NAME), HF_VAL_BOOL, (DEF), 0, 1, 0, NULL, (HELP), 0                                       \
+    }
+#define HF_PARAM_CHOICE(NAME, DEF, CHOICES, HELP)                                                  \
+    {                                                                                              \
+        (NAME), HF_VAL_STRING, (DEF), 0, 0, 0, (CHOICES), (HELP), 0                                \
+    }
+
 /* The value may be written as a number or as a text (preprocessing's impute.fill_value: a
  * number for numeric columns, a text for categorical ones); `type` is then NUMBER and a text is
  * kept as a STRING value. */

@@ -174,33 +174,37 @@ typedef struct prep_setting {
 } prep_setting;
 
 static const prep_setting k_settings[] = {
-    {{"impute.numeric", HF_VAL_STRING, "mean", 0, 0, 0, k_impute_numeric,
-      "numeric imputation: mean, median, most_frequent or constant (SimpleImputer strategy)", 0},
+    {HF_PARAM_CHOICE("impute.numeric", "mean", k_impute_numeric,
+                     "numeric imputation: mean, median, most_frequent or constant (SimpleImputer "
+                     "strategy)"),
      set_impute_numeric},
-    {{"impute.categorical", HF_VAL_STRING, "most_frequent", 0, 0, 0, k_impute_categorical,
-      "categorical imputation: most_frequent or constant", 0},
+    {HF_PARAM_CHOICE("impute.categorical", "most_frequent", k_impute_categorical,
+                     "categorical imputation: most_frequent or constant"),
      set_impute_categorical},
     {{"impute.fill_value", HF_VAL_NUMBER, NULL, -INFINITY, INFINITY, 0, NULL,
       "the constant of constant imputation: a number (numeric columns) or a text (categorical)",
       HF_PARAM_NUMBER_OR_TEXT},
      set_fill_value},
-    {{"impute.indicator", HF_VAL_BOOL, "false", 0, 1, 0, NULL,
-      "add a missing-value indicator column per feature that had missing training values", 0},
+    {HF_PARAM_BOOL("impute.indicator", "false",
+                   "add a missing-value indicator column per feature that had missing training "
+                   "values"),
      set_indicator},
-    {{"scale", HF_VAL_STRING, "none", 0, 0, 0, k_scale,
-      "numeric scaling: standard (StandardScaler), minmax (MinMaxScaler) or none", 0},
+    {HF_PARAM_CHOICE("scale", "none", k_scale,
+                     "numeric scaling: standard (StandardScaler), minmax (MinMaxScaler) or none"),
      set_scale},
-    {{"categorical", HF_VAL_STRING, "onehot", 0, 0, 0, k_categorical,
-      "categorical encoding: onehot (OneHotEncoder(handle_unknown=\"ignore\"))", 0},
+    {HF_PARAM_CHOICE("categorical", "onehot", k_categorical,
+                     "categorical encoding: onehot (OneHotEncoder(handle_unknown=\"ignore\"))"),
      set_categorical},
-    {{"min_frequency", HF_VAL_INT, "0", 0, INFINITY, 0, NULL,
-      "one-hot: categories seen fewer times in training share one infrequent column (0 = off)", 0},
+    {HF_PARAM_INT("min_frequency", "0", 0, INFINITY,
+                  "one-hot: categories seen fewer times in training share one infrequent column "
+                  "(0 = off)"),
      set_min_frequency},
-    {{"pca.n_components", HF_VAL_INT, "0", 0, INFINITY, 0, NULL,
-      "project the design matrix on its top principal components (0 = no PCA)", 0},
+    {HF_PARAM_INT("pca.n_components", "0", 0, INFINITY,
+                  "project the design matrix on its top principal components (0 = no PCA)"),
      set_pca_components},
-    {{"log1p", HF_VAL_BOOL, "false", 0, 1, 0, NULL,
-      "log(1 + x) of every numeric column before imputation (values <= -1 become missing)", 0},
+    {HF_PARAM_BOOL("log1p", "false",
+                   "log(1 + x) of every numeric column before imputation (values <= -1 become "
+                   "missing)"),
      set_log1p},
 };
 
@@ -488,18 +492,13 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
     size_t q = p->n_outputs;
     int64_t want = p->cfg.pca_components;
     double *Z = NULL, *C = NULL;
-    if (want > (int64_t)q) {
+    if (want > (int64_t)q || want > (int64_t)n) {
+        int cols = want > (int64_t)q;
         result = hf_error(HF_EINVAL,
-                          "preprocess.pca.n_components: got %lld, expected at most %zu (the "
-                          "design-matrix columns after impute/scale/one-hot)",
-                          (long long)want, q);
-        goto out;
-    }
-    if (want > (int64_t)n) {
-        result = hf_error(HF_EINVAL,
-                          "preprocess.pca.n_components: got %lld, expected at most %zu (the "
-                          "training rows of this split)",
-                          (long long)want, n);
+                          "preprocess.pca.n_components: got %lld, expected at most %zu (the %s)",
+                          (long long)want, cols ? q : n,
+                          cols ? "design-matrix columns after impute/scale/one-hot"
+                               : "training rows of this split");
         goto out;
     }
     size_t k = (size_t)want;
@@ -525,7 +524,7 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
     const hf_group *use = hf_dist_is_parallel(g) ? g : NULL;
     size_t lo = 0, hi = n;
     if (use) {
-        size_t size = (size_t)hf_group_size(use), r = (size_t)hf_group_rank(use);
+        size_t size = (size_t)hf_group_grid(use)->size, r = (size_t)hf_group_grid(use)->rank;
         lo = r * n / size;
         hi = (r + 1) * n / size;
     }

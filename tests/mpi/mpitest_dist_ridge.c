@@ -195,7 +195,7 @@ static void check_pca(hf_group *g, const data *d, size_t k, const hf_prep *ref,
     cfg.pca_components = (int64_t)k;
     hf_prep *p = NULL;
     int rc = hf_prep_fit(&cfg, s, d->X, NULL, d->n, g, &p);
-    CHECK(rc == HF_OK, "PCA on a group of %d: %s", hf_group_size(g), hf_error_message());
+    CHECK(rc == HF_OK, "PCA on a group of %d: %s", hf_group_grid(g)->size, hf_error_message());
     if (rc == HF_OK) {
         size_t q1, q2;
         const double *m1, *m2, *c1, *c2, *v1, *v2;
@@ -209,7 +209,8 @@ static void check_pca(hf_group *g, const data *d, size_t k, const hf_prep *ref,
         CHECK(q1 == q2 && dc < 1e-9 && dv < 1e-9 && dp < 1e-9,
               "PCA of %zu columns on grid %dx%d, block %d: components differ by %g, variances by "
               "%g, projections by %g",
-              d->p, hf_group_nprow(g), hf_group_npcol(g), hf_group_block_size(g), dc, dv, dp);
+              d->p, hf_group_grid(g)->nprow, hf_group_grid(g)->npcol, hf_group_grid(g)->block_size,
+              dc, dv, dp);
         CHECK(memcmp(m1, m2, q1 * sizeof(double)) == 0, "PCA means differ on a group");
         free(proj);
     }
@@ -294,7 +295,7 @@ static void self_test(hf_comm *world)
                     size_t T = calls[c].n_trials;
                     int rc = run_call(g, &calls[c], d, coef, icpt, pred);
                     CHECK(rc == HF_OK, "group %dx%d block %d data %zu call %zu: %s",
-                          hf_group_nprow(g), hf_group_npcol(g), blocks[bl], s, c,
+                          hf_group_grid(g)->nprow, hf_group_grid(g)->npcol, blocks[bl], s, c,
                           hf_error_message());
                     if (rc != HF_OK)
                         continue;
@@ -306,8 +307,8 @@ static void self_test(hf_comm *world)
                         dw < 1e-9 && db < 1e-9 && dp < 1e-9,
                         "group %dx%d block %d data %zu (n %zu, p %zu) call %zu: coef differ by %g, "
                         "intercept by %g, predictions by %g",
-                        hf_group_nprow(g), hf_group_npcol(g), blocks[bl], s, d->n, d->p, c, dw, db,
-                        dp);
+                        hf_group_grid(g)->nprow, hf_group_grid(g)->npcol, blocks[bl], s, d->n, d->p,
+                        c, dw, db, dp);
                     if (gs == 1)
                         CHECK(memcmp(coef, ref_coef[s][c], T * d->p * sizeof(double)) == 0,
                               "a group of one rank must take the one-rank path bit for bit");

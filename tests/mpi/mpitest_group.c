@@ -137,7 +137,7 @@ static void check_roundtrip(hf_group *g, const char *label, size_t m, size_t n)
 /* Gram solve of an N x P problem, each group rank holding an uneven slice of the rows. */
 static void check_gram_solve(hf_group *g, const char *label, size_t N, size_t P)
 {
-    int gs = hf_group_size(g), gr = hf_group_rank(g);
+    int gs = hf_group_grid(g)->size, gr = hf_group_grid(g)->rank;
     double *X = malloc(N * P * sizeof(double)), *y = malloc(N * sizeof(double));
     double *W = malloc(3 * P * sizeof(double)), *ref = malloc(P * sizeof(double));
     const double alphas[3] = {1e-3, 0.5, 10.0};
@@ -267,15 +267,17 @@ static void test_group(hf_comm *world, int gs, int nprow, int npcol, int nb)
     int rc = mpitest_group(world, gs, nprow, npcol, nb, &sub, &g);
     if (rc != HF_OK)
         return;
-    int gr = hf_group_rank(g);
+    int gr = hf_group_grid(g)->rank;
     int er = nprow, ec = npcol;
     if (er == 0)
         hf_group_auto_shape(gs, &er, &ec);
-    CHECK(hf_group_size(g) == gs && hf_group_nprow(g) == er && hf_group_npcol(g) == ec,
-          "%s: grid %dx%d of %d", label, hf_group_nprow(g), hf_group_npcol(g), hf_group_size(g));
-    CHECK(hf_group_myrow(g) == gr / ec && hf_group_mycol(g) == gr % ec, "%s: rank %d at (%d,%d)",
-          label, gr, hf_group_myrow(g), hf_group_mycol(g));
-    CHECK(hf_group_block_size(g) == nb, "%s: block %d", label, hf_group_block_size(g));
+    CHECK(hf_group_grid(g)->size == gs && hf_group_grid(g)->nprow == er &&
+              hf_group_grid(g)->npcol == ec,
+          "%s: grid %dx%d of %d", label, hf_group_grid(g)->nprow, hf_group_grid(g)->npcol,
+          hf_group_grid(g)->size);
+    CHECK(hf_group_grid(g)->myrow == gr / ec && hf_group_grid(g)->mycol == gr % ec,
+          "%s: rank %d at (%d,%d)", label, gr, hf_group_grid(g)->myrow, hf_group_grid(g)->mycol);
+    CHECK(hf_group_grid(g)->block_size == nb, "%s: block %d", label, hf_group_grid(g)->block_size);
     CHECK(hf_dist_is_parallel(g) == (gs > 1), "%s: parallel flag", label);
 
     static const size_t rt[][2] = {{11, 7}, {1, 1}, {3, 70}};

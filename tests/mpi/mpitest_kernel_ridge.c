@@ -233,7 +233,8 @@ static void self_test(hf_comm *world)
                 double pred[MAX_T * M], dual[MAX_T * N];
                 int rc = run_call(g, &calls[c], X, y, Xt, pred, dual);
                 CHECK(rc == HF_OK, "group of %d (%dx%d, block %d) call %zu: %s", gs,
-                      hf_group_nprow(g), hf_group_npcol(g), blocks[bl], c, hf_error_message());
+                      hf_group_grid(g)->nprow, hf_group_grid(g)->npcol, blocks[bl], c,
+                      hf_error_message());
                 if (rc != HF_OK)
                     continue;
                 size_t T = calls[c].n_trials;
@@ -243,7 +244,7 @@ static void self_test(hf_comm *world)
                     dp < 1e-9 && dd < 1e-9,
                     "group %dx%d block %d call %zu: predictions differ by %g, dual_coef by %g from "
                     "LAPACK",
-                    hf_group_nprow(g), hf_group_npcol(g), blocks[bl], c, dp, dd);
+                    hf_group_grid(g)->nprow, hf_group_grid(g)->npcol, blocks[bl], c, dp, dd);
             }
 
             /* Memory refusal through the model: two 50x50 matrices do not fit in 1 KiB. */
@@ -425,8 +426,9 @@ static int file_mode(hf_comm *world, const char *input)
                "\"trials\": %zu, \"fit_seconds\": %.6f, \"predict_seconds\": %.6f, "
                "\"factor_seconds\": %.6f, \"factor_gflops_per_rank\": %.4f, "
                "\"dgemm_gflops_per_rank\": %.4f, \"peak_rss_mib_max_rank\": %.1f}\n",
-               ranks, hf_group_nprow(g), hf_group_npcol(g), hf_group_block_size(g), n, p, T, t_fit,
-               t_pred, mx[0], factor_gflops, gf, mx[2]);
+               ranks, hf_group_grid(g)->nprow, hf_group_grid(g)->npcol,
+               hf_group_grid(g)->block_size, n, p, T, t_fit, t_pred, mx[0], factor_gflops, gf,
+               mx[2]);
     }
 out:
     for (size_t t = 0; t < T; t++)

@@ -260,8 +260,12 @@ static void test_xml_tag(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        return hf_cmd_s3(argc - 1, argv + 1);
+    if (argc > 1) {
+        int result = hf_cmd_s3(argc - 1, argv + 1);
+        if (result < 0)
+            fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
+        return hf_exit_code(result);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_uri),
         cmocka_unit_test(test_clean_url),

@@ -260,6 +260,8 @@ static hf_slurm_options base_options(void)
     hf_slurm_options opt = {0};
     opt.job_name = "j";
     opt.run_dir = "/r/un";
+    opt.script_path = "/r/un/submit.sbatch";
+    opt.log_name = "slurm-%j.log";
     opt.work_dir = "/w";
     opt.spec_path = "/tmp/it's/job.yaml";
     opt.bin_path = "/b/hyperfold";

@@ -9,6 +9,7 @@
 #include "common/hf.h"
 #include "common/suggest.h"
 #include "jobs/spec.h"
+#include "worker/metrics.h"
 #include "worker/model.h"
 
 #include <dirent.h>
@@ -463,13 +464,30 @@ static void test_impossible_requests(void **state)
     assert_message(MINIMAL "  task: regression\nmodel: {type: ridge}\nobjective: {metric: f1}\n",
                    "job.yaml:7:21: objective.metric: got \"f1\", expected a regression metric (r2, "
                    "rmse or mae) with data.task regression");
-    assert_message(
-        MINIMAL "model: {type: ridge}\nobjective: {metric: accuracy, report: [r2]}\n",
-        "job.yaml:6:40: objective.report[0]: got \"r2\", expected a classification metric "
-        "(accuracy, roc_auc, log_loss or f1) with data.task classification");
-    assert_message(MINIMAL "model: {type: ridge}\nobjective: {metric: auc}\n",
-                   "job.yaml:6:21: objective.metric: got \"auc\", expected r2, rmse, mae, "
-                   "accuracy, roc_auc, log_loss or f1");
+    /* The lists of metric names come from the metrics module's table (a new metric is one
+     * entry there, and this test follows). */
+    char names[512], want[1024];
+    snprintf(want, sizeof want,
+             "job.yaml:6:40: objective.report[0]: got \"r2\", expected a classification metric "
+             "(%s) with data.task classification",
+             hf_metric_names_for(HF_TASK_CLASSIFICATION, names, sizeof names));
+    assert_non_null(strstr(want, "(accuracy, "));
+    assert_message(MINIMAL "model: {type: ridge}\nobjective: {metric: accuracy, report: [r2]}\n",
+                   want);
+    const char *const *all = hf_objective_section.defs[0].choices_fn();
+    size_t n_all = 0, used = 0;
+    while (all[n_all])
+        n_all++;
+    assert_true(n_all >= 8);
+    for (size_t i = 0; i < n_all; i++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                 i == 0           ? ""
+                                 : i + 1 == n_all ? " or "
+                                                  : ", ",
+                                 all[i]);
+    assert_non_null(strstr(names, "r2, rmse, mae, accuracy"));
+    snprintf(want, sizeof want, "job.yaml:6:21: objective.metric: got \"auc\", expected %s", names);
+    assert_message(MINIMAL "model: {type: ridge}\nobjective: {metric: auc}\n", want);
 }
 
 static void test_int_bool_typing(void **state)

@@ -33,17 +33,17 @@ enum { K_LINEAR = 0, K_RBF = 1, K_POLY = 2 };
 static const char *const kernel_choices[] = {"linear", "rbf", "polynomial", NULL};
 
 static const hf_param_def kr_params[N_PARAMS] = {
-    {"alpha", HF_VAL_NUMBER, "1.0", 0.0, INFINITY, 1, NULL,
-     "regularisation strength (> 0) added to the diagonal of the kernel matrix", 0},
-    {"kernel", HF_VAL_STRING, "rbf", 0.0, 0.0, 0, kernel_choices,
-     "kernel: linear <x,y>, rbf exp(-gamma ||x-y||^2), polynomial (gamma <x,y> + coef0)^degree", 0},
-    {"gamma", HF_VAL_NUMBER, "0", 0.0, INFINITY, 0, NULL,
-     "kernel coefficient of rbf and polynomial; 0 (the default) means 1/n_features, like "
-     "scikit-learn's gamma=None",
-     0},
-    {"degree", HF_VAL_INT, "3", 0.0, 100.0, 0, NULL, "degree of the polynomial kernel", 0},
-    {"coef0", HF_VAL_NUMBER, "1", -INFINITY, INFINITY, 0, NULL,
-     "independent term of the polynomial kernel", 0},
+    HF_PARAM_NUMBER("alpha", "1.0", 0.0, INFINITY, 1,
+                    "regularisation strength (> 0) added to the diagonal of the kernel matrix"),
+    HF_PARAM_CHOICE("kernel", "rbf", kernel_choices,
+                    "kernel: linear <x,y>, rbf exp(-gamma ||x-y||^2), polynomial (gamma <x,y> + "
+                    "coef0)^degree"),
+    HF_PARAM_NUMBER("gamma", "0", 0.0, INFINITY, 0,
+                    "kernel coefficient of rbf and polynomial; 0 (the default) means 1/n_features, "
+                    "like scikit-learn's gamma=None"),
+    HF_PARAM_INT("degree", "3", 0.0, 100.0, "degree of the polynomial kernel"),
+    HF_PARAM_NUMBER("coef0", "1", -INFINITY, INFINITY, 0,
+                    "independent term of the polynomial kernel"),
 };
 
 /* Rows of test or training data processed at once by predict. */
@@ -352,12 +352,12 @@ static int kr_predict(const hf_fitted *m, const hf_group *g, const double *X, si
     }
     kr_kernel k = {(int)kp->data[0], kp->data[1], kp->data[2], kp->data[3]};
     size_t ntr = dc->rows;
-    int nb = g ? hf_group_block_size(g) : HF_GROUP_DEFAULT_BLOCK;
-    result = owned_indices(n, nb, parallel ? hf_group_myrow(g) : 0,
-                           parallel ? hf_group_nprow(g) : 1, &rows, &nrow);
+    int nb = g ? hf_group_grid(g)->block_size : HF_GROUP_DEFAULT_BLOCK;
+    result = owned_indices(n, nb, parallel ? hf_group_grid(g)->myrow : 0,
+                           parallel ? hf_group_grid(g)->nprow : 1, &rows, &nrow);
     if (result == HF_OK)
-        result = owned_indices(ntr, nb, parallel ? hf_group_mycol(g) : 0,
-                               parallel ? hf_group_npcol(g) : 1, &cols, &ncol);
+        result = owned_indices(ntr, nb, parallel ? hf_group_grid(g)->mycol : 0,
+                               parallel ? hf_group_grid(g)->npcol : 1, &cols, &ncol);
     if (result != HF_OK)
         goto out;
     Xc = hf_malloc((ncol * p + 1) * sizeof(double));

@@ -41,14 +41,14 @@ extern const hf_model_ops hf_model_logistic_regression;
 enum { P_C = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, N_PARAMS };
 
 static const hf_param_def logistic_params[N_PARAMS] = {
-    {"C", HF_VAL_NUMBER, "1.0", 0.0, INFINITY, 1, NULL,
-     "inverse of the L2 regularisation strength (> 0); smaller values regularise more", 0},
-    {"fit_intercept", HF_VAL_BOOL, "true", 0.0, 1.0, 0, NULL,
-     "fit an unpenalised intercept per output", 0},
-    {"max_iter", HF_VAL_INT, "100", 1.0, 1e9, 0, NULL,
-     "maximum L-BFGS iterations; reaching it is not an error (scikit-learn warns)", 0},
-    {"tol", HF_VAL_NUMBER, "1e-4", 0.0, INFINITY, 0, NULL,
-     "stop when the largest absolute gradient component is <= tol", 0},
+    HF_PARAM_NUMBER("C", "1.0", 0.0, INFINITY, 1,
+                    "inverse of the L2 regularisation strength (> 0); smaller values regularise "
+                    "more"),
+    HF_PARAM_BOOL("fit_intercept", "true", "fit an unpenalised intercept per output"),
+    HF_PARAM_INT("max_iter", "100", 1.0, 1e9,
+                 "maximum L-BFGS iterations; reaching it is not an error (scikit-learn warns)"),
+    HF_PARAM_NUMBER("tol", "1e-4", 0.0, INFINITY, 0,
+                    "stop when the largest absolute gradient component is <= tol"),
 };
 
 /* scipy's L-BFGS-B default ftol (factr 1e7 times the machine epsilon), which scikit-learn keeps:

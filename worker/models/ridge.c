@@ -29,14 +29,13 @@ extern const hf_model_ops hf_model_ridge;
 enum { P_ALPHA = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, N_PARAMS };
 
 static const hf_param_def ridge_params[N_PARAMS] = {
-    {"alpha", HF_VAL_NUMBER, "1.0", 0.0, INFINITY, 1, NULL,
-     "L2 regularisation strength (> 0); larger values shrink the coefficients more", 0},
-    {"fit_intercept", HF_VAL_BOOL, "true", 0.0, 1.0, 0, NULL,
-     "fit an unpenalised intercept by centring X and y", 0},
-    {"max_iter", HF_VAL_INT, "0", 0.0, 1e9, 0, NULL,
-     "accepted for scikit-learn compatibility; unused by the direct solver", 0},
-    {"tol", HF_VAL_NUMBER, "1e-4", 0.0, INFINITY, 0, NULL,
-     "accepted for scikit-learn compatibility; unused by the direct solver", 0},
+    HF_PARAM_NUMBER("alpha", "1.0", 0.0, INFINITY, 1,
+                    "L2 regularisation strength (> 0); larger values shrink the coefficients more"),
+    HF_PARAM_BOOL("fit_intercept", "true", "fit an unpenalised intercept by centring X and y"),
+    /* Accepted for scikit-learn compatibility (its solvers other than cholesky use them); the
+     * eigendecomposition solves exactly. */
+    HF_PARAM_INT("max_iter", "0", 0.0, 1e9, "unused by the direct solver"),
+    HF_PARAM_NUMBER("tol", "1e-4", 0.0, INFINITY, 0, "unused by the direct solver"),
 };
 
 /* Work shared by all trials of one fit_intercept setting. */
@@ -79,7 +78,7 @@ static int gram_eigh_group(const hf_group *g, const double *X, const double *y, 
                            double *V, double *lam, double *xty)
 {
     int result = HF_OK;
-    size_t size = (size_t)hf_group_size(g), r = (size_t)hf_group_rank(g);
+    size_t size = (size_t)hf_group_grid(g)->size, r = (size_t)hf_group_grid(g)->rank;
     size_t lo = r * n / size, hi = (r + 1) * n / size;
     double *G = hf_malloc(p * p * sizeof *G), *evecs = hf_malloc(p * p * sizeof *evecs);
     if (!G || !evecs) {
