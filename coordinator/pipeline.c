@@ -81,25 +81,29 @@ void hf_job_free(hf_job *job)
     job->spec = spec;
 }
 
+int hf_pipeline_check_world(hf_comm *world, const hf_parallel_opts *par)
+{
+    int g = par->ranks_per_task, size = hf_comm_size(world);
+    char at[512];
+    if (g > 1 && size % g != 0)
+        return hf_error(HF_EINVAL,
+                        "%s: parallel.ranks_per_task: got %d, expected a divisor of the number of "
+                        "ranks (%d)",
+                        hf_opt_where(&par->src, "parallel.ranks_per_task", at, sizeof at), g, size);
+    return HF_OK;
+}
+
 /* Collective. With parallel.ranks_per_task > 1, splits the world into groups of that many
  * consecutive ranks and forms each group's BLACS grid once, for every task it will run. */
 int hf_pipeline_groups(hf_comm *world, const hf_parallel_opts *par, hf_comm **group_comm,
                        hf_group **group)
 {
-    int g = par->ranks_per_task;
-    char at[512];
-    int size = hf_comm_size(world), rank = hf_comm_rank(world);
+    int g = par->ranks_per_task, rank = hf_comm_rank(world);
     *group_comm = NULL;
     *group = NULL;
     if (g <= 1)
         return HF_OK;
-    if (size % g != 0)
-        return hf_comm_check(
-            world,
-            hf_error(HF_EINVAL,
-                     "%s: parallel.ranks_per_task: got %d, expected a divisor of the "
-                     "number of ranks (%d)",
-                     hf_opt_where(&par->src, "parallel.ranks_per_task", at, sizeof at), g, size));
+    HF_CALL(hf_pipeline_check_world(world, par)); /* the same answer on every rank */
     int result = hf_comm_split(world, rank / g, rank, group_comm);
     if (result >= 0)
         result =

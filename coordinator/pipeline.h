@@ -47,6 +47,9 @@ int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest 
                         int no_folds, hf_job *job);
 void hf_job_free(hf_job *job);
 
+/* Not collective (the same answer on every rank). HF_EINVAL when parallel.ranks_per_task does
+ * not divide the number of ranks. */
+int hf_pipeline_check_world(hf_comm *world, const hf_parallel_opts *par);
 /* Collective. With parallel.ranks_per_task > 1, splits the world into groups of that many
  * consecutive ranks (*group_comm) and forms each group's BLACS grid once (*group), for every task
  * it will run; otherwise both stay NULL. Free with hf_group_free and hf_comm_free. */

@@ -87,6 +87,10 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
     int made = 0, reused = 0;
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)
         goto out;
+    /* Under mpirun, the ranks it was started with must suit the groups (at 1 rank, the launch
+     * the spec is meant for is not known). */
+    if (hf_comm_size(world) > 1 && (result = hf_pipeline_check_world(world, &spec->parallel)) < 0)
+        goto out;
     result = hf_comm_check(world, hf_spec_trials(spec, &trials, &n));
     if (result >= 0 && rank == 0)
         result = hf_spec_print(spec, trials, n, stdout);

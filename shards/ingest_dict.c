@@ -175,6 +175,11 @@ long hf__ingest_find_dbl(const double *v, size_t n, double x)
 char *hf__ingest_format_number(double x)
 {
     char buf[64];
+    /* A whole number as its digits (10, 1000000: %g's shortest form would be 1e+01, 1e+06). */
+    if (x == floor(x) && fabs(x) < 9007199254740992.0) {
+        snprintf(buf, sizeof buf, "%.0f", x + 0.0); /* + 0.0: -0 is "0" */
+        return hf_strdup(buf);
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, x);
         if (strtod(buf, NULL) == x)

@@ -54,8 +54,22 @@ static const hf_opt_def parallel_defs[] = {
                 "memory a rank may use for distributed matrices (refused before the sweep)"),
 };
 
+/* A grid is the shape of one group: rows x cols ranks_per_task. */
+static int parallel_check(void *opts)
+{
+    const hf_parallel_opts *o = opts;
+    char at[512];
+    if (o->grid_rows > 0 && (long)o->grid_rows * o->grid_cols != o->ranks_per_task)
+        return hf_error(HF_EINVAL,
+                        "%s: parallel.grid: got %dx%d, expected rows x cols = "
+                        "parallel.ranks_per_task (%d)",
+                        hf_opt_where(&o->src, "parallel.grid", at, sizeof at), o->grid_rows,
+                        o->grid_cols, o->ranks_per_task);
+    return HF_OK;
+}
+
 const hf_opt_section hf_parallel_section =
-    HF_OPT_SECTION("parallel", parallel_defs, hf_parallel_opts, NULL);
+    HF_OPT_SECTION("parallel", parallel_defs, hf_parallel_opts, parallel_check);
 
 void hf_parallel_opts_init(hf_parallel_opts *o)
 {

@@ -21,6 +21,7 @@ typedef struct prep_feat {
     int categorical; /* 1: one-hot block; 0: numeric (boolean columns are numeric 0/1) */
     int dropped;     /* entirely missing in training (non-constant imputation): no output */
     int indicator;   /* has a missing-indicator column */
+    int log1p;       /* preprocess.log1p applies: a numeric column (booleans stay 0/1) */
     double impute;   /* numeric: fill value; categorical: the code missing values become */
     double center, scale;
     size_t n_codes;  /* categorical: n_categories + 1 (the last: a constant fill category) */
@@ -627,6 +628,7 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     for (size_t j = 0; j < p_in; j++) {
         prep_feat *f = &p->f[j];
         f->categorical = schema->features[j].type == HF_COL_CATEGORICAL;
+        f->log1p = cfg->log1p && schema->features[j].type == HF_COL_NUMERIC;
         f->center = 0.0;
         f->scale = 1.0;
         f->unknown = -1;
@@ -842,7 +844,7 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
         for (size_t j = 0; j < p_in; j++) {
             const prep_feat *f = &p->f[j];
             double v = x[j];
-            if (p->cfg.log1p && !f->categorical)
+            if (f->log1p)
                 v = log1p_value(v); /* NaN stays NaN */
             int miss = isnan(v);
             if (f->indicator)
@@ -1158,6 +1160,7 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
         const hf_column *col = &schema->features[j];
         json_t *o = json_array_get(feats, j);
         f->categorical = json_is_true(json_object_get(o, "categorical"));
+        f->log1p = c->log1p && col->type == HF_COL_NUMERIC;
         f->dropped = json_is_true(json_object_get(o, "dropped"));
         f->indicator = json_is_true(json_object_get(o, "indicator"));
         f->n_codes = (size_t)json_integer_value(json_object_get(o, "n_codes"));

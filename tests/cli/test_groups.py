@@ -58,6 +58,21 @@ hftest.write(os.path.join(d, "job.yaml"), SPEC % (data, 3))
 p = hftest.hyperfold(["run", "job.yaml", "--quiet"], np=4, cwd=d, check=False)
 ck.check(p.returncode == 2 and "parallel.ranks_per_task" in p.stderr and "divisor" in p.stderr,
          "ranks_per_task 3 on 4 ranks is refused: %s" % p.stderr.strip())
+# validate under the same mpirun refuses it too; at one rank (a login node) it cannot know.
+p = hftest.hyperfold(["validate", "job.yaml"], np=4, cwd=d, check=False)
+ck.check(p.returncode == 2 and "parallel.ranks_per_task" in p.stderr and "divisor" in p.stderr
+         and p.stdout == "", "validate at 4 ranks refuses ranks_per_task 3: %s" % p.stderr.strip())
+p = hftest.hyperfold(["validate", "job.yaml", "--no-data"], cwd=d, check=False)
+ck.check(p.returncode == 0, "validate at 1 rank accepts ranks_per_task 3: %s" % p.stderr.strip())
+# A grid that is not the group's shape is refused by the spec, before anything runs.
+hftest.write(os.path.join(d, "grid.yaml"), (SPEC % (data, 2)).replace(
+    "ranks_per_task: 2,", "ranks_per_task: 2, grid: 2x2,"))
+for cmd, npx in ((["validate", "grid.yaml"], None), (["run", "grid.yaml", "--quiet"], 2)):
+    p = hftest.hyperfold(cmd, np=npx, cwd=d, check=False)
+    lines = [l for l in p.stderr.splitlines() if l.startswith("hyperfold: error")]
+    ck.check(p.returncode == 2 and len(lines) == 1 and "parallel.grid: got 2x2" in lines[0]
+             and "ranks_per_task (2)" in lines[0], "%s: grid 2x2 for groups of 2 refused: %s"
+             % (cmd[0], p.stderr.strip()))
 # parallel.memory_per_rank: the kernel matrices (442 x 442, two per batch of alphas: 3 MiB) do not
 # fit 1 MiB on one rank: refused before anything runs, naming the group size that would fit; on a
 # group of 4 (a 2x2 grid: 0.75 MiB per rank) the same sweep runs.

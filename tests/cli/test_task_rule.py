@@ -30,12 +30,14 @@ df["y01"] = (X[:, 0] + 0.7 * rng.normal(size=n) > 0).astype(int)
 df["y10"] = np.clip(np.floor((X[:, 1] + 2.5) * 2), 0, 9).astype(int)
 df["ystr"] = np.where(df["y01"] == 1, "yes", "no")
 df["yfloat"] = X[:, 2] * 1.5 + 0.25
+BIG = np.array([1, 2, 3, 10, 100, 1000000])
+df["ybig"] = BIG[df["y10"].to_numpy() % 6]
 df["Status"] = df["y01"]
 df["fold"] = np.arange(n) % 4
 csv = os.path.join(work, "t.csv")
 df.to_csv(csv, index=False, float_format="%.17g")
 FEATS = ["a", "b", "c", "d"]
-DROP = "[y01, y10, ystr, yfloat, Status]"
+DROP = "[y01, y10, ystr, yfloat, ybig, Status]"
 
 
 def spec(target, model, extra="", task=""):
@@ -105,6 +107,32 @@ for target, metric, ref_metric in (("y01", "roc_auc", "auc"), ("y10", None, "acc
                 else accuracy_score(df.loc[va, target], m.predict(Xv)))
         ck.check(hftest.rel_close(got[f], want, 1e-6),
                  "%s fold %d: %s %r vs scikit-learn %r" % (target, f, r["metric"], got[f], want))
+
+# Whole-number labels keep their spelling: 10 and 1000000 (not 1e+01, 1e+06) in the predictions
+# and the probability columns, which equal scikit-learn's.
+d = os.path.join(work, "big_labels")
+os.makedirs(d)
+hftest.write(os.path.join(d, "job.yaml"),
+             spec("ybig", "logistic_regression", "preprocess: {scale: standard}\n"))
+hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d)
+feats_csv = os.path.join(d, "features.csv")
+df[FEATS].to_csv(feats_csv, index=False, float_format="%.17g")
+hftest.hyperfold(["predict", "--model", "out/t/model.h5", "--input", feats_csv, "--output", "p.csv",
+                  "--quiet"], np=2, cwd=d)
+pred = pd.read_csv(os.path.join(d, "p.csv"), dtype=str)
+want_cols = ["proba_%d" % b for b in BIG]
+ck.check(all(c in pred.columns for c in want_cols), "probability columns %s: %s" % (want_cols, list(pred.columns)))
+mu, sd = df[FEATS].mean(), df[FEATS].std(ddof=0)
+m = LogisticRegression(C=1.0, max_iter=100, tol=1e-4).fit((df[FEATS] - mu) / sd, df["ybig"])
+want = [str(v) for v in m.predict((df[FEATS] - mu) / sd)]
+agree = sum(a == b for a, b in zip(pred["prediction"], want))
+ck.check(agree == n, "predicted labels as written (10, 1000000), equal to scikit-learn's: %d of %d (%s)"
+         % (agree, n, sorted(set(pred["prediction"]))))
+if all(c in pred.columns for c in want_cols):
+    got_p = pred[want_cols].to_numpy(dtype=float)
+    want_p = m.predict_proba((df[FEATS] - mu) / sd)
+    ck.check(np.max(np.abs(got_p - want_p)) < 1e-4,
+             "probabilities equal scikit-learn's (%.3g)" % np.max(np.abs(got_p - want_p)))
 
 # A regression model file whose schema claims classification: predict refuses it.
 d = os.path.join(work, "forged")

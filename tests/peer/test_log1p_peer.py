@@ -5,12 +5,14 @@ and StandardScaler before Ridge on the same folds (fold scores to 1e-6), with th
 documented rule that values at or below -1 become missing (the reference sets them to NaN before
 np.log1p). The model exported with log1p predicts what the scikit-learn pipeline predicts (1e-6,
 rows with missing and out-of-domain values included), and a search over log1p [false, true] picks
-log1p for a target that is linear in log(1 + x)."""
+log1p for a target that is linear in log(1 + x). A boolean column is not transformed (it stays 0/1,
+as scikit-learn's ColumnTransformer passes it on)."""
 import os
 import sys
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
@@ -25,27 +27,35 @@ work = hftest.tempdir("log1p-peer-")
 rng = np.random.default_rng(41)
 n = 400
 X = np.column_stack([rng.lognormal(1.0, 1.0, n), rng.exponential(3.0, n), rng.gamma(2.0, 2.0, n)])
-y = 2.0 * np.log1p(X[:, 0]) - 1.5 * np.log1p(X[:, 1]) + np.log1p(X[:, 2]) + rng.normal(0, 0.2, n)
+flag = rng.random(n) < 0.3
+y = (2.0 * np.log1p(X[:, 0]) - 1.5 * np.log1p(X[:, 1]) + np.log1p(X[:, 2]) + 0.8 * flag +
+     rng.normal(0, 0.2, n))
 df = pd.DataFrame(X, columns=["a", "b", "c"])
+df["flag"] = np.where(flag, "true", "false")
 df.loc[rng.choice(n, 20, replace=False), "b"] = np.nan  # missing values
 df.loc[rng.choice(n, 6, replace=False), "c"] = -3.0     # out of log1p's domain: missing
 df["y"] = y
 df["fold"] = np.arange(n) % 4
 csv = os.path.join(work, "d.csv")
 df.to_csv(csv, index=False, float_format="%.17g")
-FEATS = ["a", "b", "c"]
+FEATS = ["a", "b", "c", "flag"]
 
 
 def reference(tr):
     """The scikit-learn pipeline of the documented rule, fitted on the rows tr."""
-    p = make_pipeline(FunctionTransformer(np.log1p), SimpleImputer(strategy="mean"),
-                      StandardScaler(), Ridge(alpha=1.0))
+    cols = ColumnTransformer([
+        ("num", make_pipeline(FunctionTransformer(np.log1p), SimpleImputer(strategy="mean")),
+         [0, 1, 2]),
+        ("flag", "passthrough", [3])])
+    p = make_pipeline(cols, StandardScaler(), Ridge(alpha=1.0))
     return p.fit(domain(df.loc[tr, FEATS]), df.loc[tr, "y"])
 
 
 def domain(frame):
-    f = frame.to_numpy(dtype=float).copy()
-    f[f <= -1.0] = np.nan
+    f = frame.copy()
+    f["flag"] = (f["flag"] == "true").astype(float)
+    f = f.to_numpy(dtype=float)
+    f[:, :3][f[:, :3] <= -1.0] = np.nan
     return f
 
 

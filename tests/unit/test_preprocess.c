@@ -526,11 +526,13 @@ static void test_config_from_values(void **state)
 static void test_log1p(void **state)
 {
     (void)state;
-    const hf_col_type types[2] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL};
-    const char *const names[2] = {"x", "c"};
+    /* A numeric, a categorical and a boolean column: log1p applies to the numeric one only
+     * (scikit-learn's ColumnTransformer sends booleans through as 0/1). */
+    const hf_col_type types[3] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL, HF_COL_BOOLEAN};
+    const char *const names[3] = {"x", "c", "b"};
     const char *const cats[2] = {"p", "q"};
-    hf_schema *s = make_schema(2, types, names, cats, 2);
-    const double X[] = {0.0, 0, 1.0, 1, 3.0, 0, -2.0, 1, NAN, 0};
+    hf_schema *s = make_schema(3, types, names, cats, 2);
+    const double X[] = {0.0, 0, 1, 1.0, 1, 0, 3.0, 0, 1, -2.0, 1, 1, NAN, 0, 0};
     hf_prep_config cfg;
     hf_prep_config_default(&cfg);
     cfg.log1p = 1;
@@ -541,13 +543,19 @@ static void test_log1p(void **state)
     assert_int_equal(hf_prep_feature_stats(p, 0, &imp, &center, &scale), 0);
     const double mean = (log1p(0.0) + log1p(1.0) + log1p(3.0)) / 3.0;
     assert_true(fabs(imp - mean) < 1e-15);
-    double out[5 * 3];
+    assert_int_equal(hf_prep_feature_stats(p, 2, &imp, &center, &scale), 0);
+    assert_true(fabs(imp - 3.0 / 5.0) < 1e-15); /* the boolean's mean, untransformed */
+    double out[5 * 4];
     assert_int_equal(hf_prep_transform(p, X, NULL, 5, out), 0);
-    assert_int_equal(hf_prep_n_outputs(p), 3); /* x, c=p, c=q */
+    assert_int_equal(hf_prep_n_outputs(p), 4); /* x, c=p, c=q, b */
     const double want_x[5] = {0.0, log1p(1.0), log1p(3.0), mean, mean};
+    int x = find_output(p, "x"), cp = find_output(p, "c=p"), cq = find_output(p, "c=q"),
+        b = find_output(p, "b");
+    assert_true(x >= 0 && cp >= 0 && cq >= 0 && b >= 0);
     for (int i = 0; i < 5; i++) {
-        assert_true(fabs(out[i * 3] - want_x[i]) < 1e-15);
-        assert_true(out[i * 3 + 1] + out[i * 3 + 2] == 1.0); /* the one-hot block is unchanged */
+        assert_true(fabs(out[i * 4 + x] - want_x[i]) < 1e-15);
+        assert_true(out[i * 4 + cp] + out[i * 4 + cq] == 1.0); /* the one-hot block is unchanged */
+        assert_true(out[i * 4 + b] == X[i * 3 + 2]);           /* so is the boolean */
     }
     hf_prep_config off = cfg;
     off.log1p = 0;
@@ -560,7 +568,7 @@ static void test_log1p(void **state)
     hf_prep *q = NULL;
     assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), 0);
     assert_int_equal(hf_prep_get_config(q)->log1p, 1);
-    double again[5 * 3];
+    double again[5 * 4];
     assert_int_equal(hf_prep_transform(q, X, NULL, 5, again), 0);
     assert_memory_equal(out, again, sizeof out);
     hf_prep_export_free(arrays, n_arrays, json);
