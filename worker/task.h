@@ -47,6 +47,8 @@ typedef struct hf_trial_result {
     char *error;    /* reason when failed (owned) */
     double *scores; /* n_metrics */
     double fit_seconds;
+    double n_iter; /* the solver's iterations (0 for direct solvers) */
+    int stop;      /* hf_fit_stop: HF_FIT_CONVERGED unless an iterative solver stopped early */
 } hf_trial_result;
 
 typedef struct hf_task_result {
