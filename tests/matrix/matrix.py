@@ -114,16 +114,21 @@ def grid_of(group):
 
 # ----------------------------------------------------------------------------------- constraints
 def resolved_task(c):
-    """The task hyperfold must decide for the combination (docs/job-spec.md, data.task): the
-    task given; a text target is classification; a float target regression; an integer target
-    (few distinct values) is classification when the model (or the metric) is a classification
-    one, and regression when the model is a regression one."""
-    if c["task"] == "given" or c["labels"] == "str":
+    """The task hyperfold must decide (docs/job-spec.md, "The task rule"): data.task when the
+    spec gives it, else the model's task (every registered model has one). The target must then
+    fit it (target_fits)."""
+    if c["task"] == "given":
         return task_of(c["target"])
-    if c["labels"] == "float":
-        return "regression"
-    # integer labels, task inferred: the model decides
-    return "classification" if c["model"] == "logistic_regression" else "regression"
+    return next(iter(MODEL_TASKS[c["model"]]))
+
+
+def target_fits(c):
+    """Text labels are no regression target; numeric labels that are not whole numbers (our
+    float regression target) are no class labels."""
+    t = resolved_task(c)
+    if t == "regression":
+        return c["labels"] != "str"
+    return c["labels"] != "float"
 
 
 # (name, dimensions, predicate, refused): a combination violating a constraint with refused=False
@@ -135,8 +140,9 @@ CONSTRAINTS = [
      lambda c: (c["target"] == "regression") == (c["labels"] == "float"), False),
     ("model-task", ("model", "target", "labels", "task"),
      lambda c: resolved_task(c) in MODEL_TASKS[c["model"]], True),
+    ("target-fit", ("model", "target", "labels", "task"), target_fits, True),
     ("stratified", ("cv", "model", "target", "labels", "task"),
-     lambda c: c["cv"] != "stratified" or resolved_task(c) == "classification", False),
+     lambda c: c["cv"] != "stratified" or resolved_task(c) == "classification", True),
     # NaNs only in training rows need rows that never validate: predefined fold -1
     ("missing-train", ("missing", "cv"),
      lambda c: c["missing"] != "train" or c["cv"] == "predefined", False),
@@ -170,9 +176,20 @@ def valid(c):
     return not violated(c)
 
 
+_FEASIBLE = {}
+
+
 def feasible_partial(c):
     """Whether the partial assignment c extends to a complete valid combination (depth-first,
-    pruned by the constraints as their dimensions get assigned)."""
+    pruned by the constraints as their dimensions get assigned; memoised)."""
+    key = tuple((d, c[d]) for d in DIM_NAMES if d in c)
+    hit = _FEASIBLE.get(key)
+    if hit is None:
+        hit = _FEASIBLE[key] = _feasible(dict(c))
+    return hit
+
+
+def _feasible(c):
     if violated(c):
         return False
     free = [d for d in DIM_NAMES if d not in c]
@@ -181,7 +198,7 @@ def feasible_partial(c):
     d = free[0]
     for v in DIM_VALUES[d]:
         c[d] = v
-        ok = feasible_partial(c)
+        ok = _feasible(c)
         del c[d]
         if ok:
             return True
@@ -189,11 +206,22 @@ def feasible_partial(c):
 
 
 def all_valid():
+    """Every valid combination, in product order (depth-first, pruned)."""
     out = []
-    for vals in itertools.product(*[DIM_VALUES[d] for d in DIM_NAMES]):
-        c = dict(zip(DIM_NAMES, vals))
-        if valid(c):
-            out.append(c)
+
+    def walk(c, i):
+        if violated(c):
+            return
+        if i == len(DIM_NAMES):
+            out.append(dict(c))
+            return
+        d = DIM_NAMES[i]
+        for v in DIM_VALUES[d]:
+            c[d] = v
+            walk(c, i + 1)
+            del c[d]
+
+    walk({}, 0)
     return out
 
 
@@ -277,8 +305,13 @@ def refusal_cases():
                 for task in DIM_VALUES["task"]:
                     c = dict(base, model=model, target=target, labels=labels, task=task,
                              world=1, group="1")
-                    if shape_ok(c) and refusal_reason(c) == "model-task":
+                    if shape_ok(c) and refusal_reason(c) in ("model-task", "target-fit"):
                         out.append(c)
+    # stratified folds on a regression task (given, or implied by the model)
+    out.append(dict(base, model="ridge", target="regression", labels="float", task="given",
+                    cv="stratified", world=1, group="1"))
+    out.append(dict(base, model="kernel_ridge", target="binary", labels="int", task="inferred",
+                    cv="stratified", world=1, group="1"))
     for world in DIM_VALUES["world"]:
         for group in DIM_VALUES["group"]:
             c = dict(base, model="ridge", target="regression", labels="float", task="given",
@@ -364,7 +397,9 @@ def make_data(c):
         classes = np.array(sorted(names))  # numeric order for ints, bytewise for text
         if task == "regression":
             # integer labels the model makes a regression target (resolved_task)
-            y, classes = y.astype(float), None
+            classes = None
+            if c["labels"] == "int":
+                y = y.astype(float)
     d = Data()
     d.n, d.m, d.p = n, m, p
     d.num_names = num_names
@@ -382,7 +417,7 @@ def make_data(c):
     if mixed:
         new.loc[3, "city"] = "Zagreb"  # a category the model never saw: encoded as zeros
     ytr = train["y"].to_numpy()
-    if task == "classification":
+    if task == "classification" and classes is not None:
         ycls = np.searchsorted(classes, np.array([x for x in ytr], dtype=classes.dtype))
         d.y_class = ycls
     else:
@@ -420,7 +455,8 @@ def make_data(c):
             new.loc[5 + i, col] = np.nan
     d.train, d.new = train, new
     d.hold, d.search = hold, search
-    d.splits = splits_of(c, search, fold, ycls, classes)
+    # (a combination that must be refused has no splits to reproduce)
+    d.splits = splits_of(c, search, fold, ycls, classes) if valid(c) else []
     d.miss_rows = miss_rows
     d.y = ytr
     # check the placement the combination asks for
@@ -609,7 +645,7 @@ class Design:
 
 
 def tight_logistic(X, yi, k, C, fit_intercept, W0, b0):
-    """scikit-learn's lbfgs objective (sum of log losses + ||W||^2 / 2C, intercepts not
+    """For the failure messages of logistic combinations. scikit-learn's lbfgs objective (sum of log losses + ||W||^2 / 2C, intercepts not
     penalised; one coefficient row for 2 classes, k rows (multinomial) otherwise) minimised by
     Newton's method with a backtracking line search from zero, to max|gradient| <= 1e-10: the
     optimum LogisticRegression approaches (its L-BFGS-B also stops on
@@ -702,33 +738,32 @@ class Model:
             k = len(d.classes)
             if len(np.unique(yi)) != k:
                 raise RuntimeError("a class is absent from the training rows")
-            ko = 1 if k == 2 else k
-            self.W, self.b = tight_logistic(X, yi, k, C, fi, np.zeros((ko, X.shape[1])),
-                                            np.zeros(ko))
+            from sklearn.linear_model import LogisticRegression
+            self.m = LogisticRegression(C=C, fit_intercept=fi, tol=float(params["tol"]),
+                                        max_iter=int(params["max_iter"])).fit(X, yi)
             self.k, self.X, self.yi, self.params = k, X, yi, params
 
     def predict(self, F):
-        """Regression: the values; logistic: the class probabilities at the optimum of
-        LogisticRegression's objective (tight_logistic)."""
+        """Regression: the values; logistic: LogisticRegression's class probabilities."""
         X = self.design.transform(F)
         if self.kind != "logistic_regression":
             return self.m.predict(X)
-        Zs = X @ self.W.T + self.b
+        return self.m.predict_proba(X)
+
+    def predict_optimum(self, F):
+        """Logistic only, for the failure messages: the probabilities at the exact optimum of
+        LogisticRegression's objective (tight_logistic), to tell which side stopped short."""
+        ko = 1 if self.k == 2 else self.k
+        W, b = tight_logistic(self.X, self.yi, self.k, float(self.params["C"]),
+                              bool(self.params["fit_intercept"]), np.zeros((ko, self.X.shape[1])),
+                              np.zeros(ko))
+        Zs = self.design.transform(F) @ W.T + b
         if self.k == 2:
             p1 = 1.0 / (1.0 + np.exp(-Zs[:, 0]))
             return np.column_stack([1.0 - p1, p1])
         Zs = Zs - Zs.max(axis=1, keepdims=True)
         E = np.exp(Zs)
         return E / E.sum(axis=1, keepdims=True)
-
-    def predict_lr(self, F):
-        """Logistic only: the probabilities of LogisticRegression itself with the trial's tol
-        and max_iter (where its solver stops), for the failure messages."""
-        from sklearn.linear_model import LogisticRegression
-        p = self.params
-        m = LogisticRegression(C=float(p["C"]), fit_intercept=bool(p["fit_intercept"]),
-                               tol=float(p["tol"]), max_iter=int(p["max_iter"]))
-        return m.fit(self.X, self.yi).predict_proba(self.design.transform(F))
 
 
 def scores(d, y_rows, out, metrics):
@@ -974,8 +1009,8 @@ class Combo:
                     if a is None or not hftest.rel_close(a, b, SCORE_RTOL, 1e-12):
                         extra = ""
                         if not diffs and c["model"] == "logistic_regression":
-                            extra = " (LogisticRegression's own fit, stopped by its solver, " \
-                                "scores %r)" % self.lr_score(s, k, mname)
+                            extra = " (the exact optimum of the objective scores %r)" % (
+                                self.optimum_score(s, k, mname))
                         diffs.append("%s split %d %s: hyperfold %r, scikit-learn %r%s%s" % (
                             label, k, mname, a, b, rel_text(a, b), extra))
         for why, ts in failed.items():
@@ -1016,11 +1051,11 @@ class Combo:
             return
         self.compare_predictions(pred, sk)
 
-    def lr_score(self, s, k, mname):
+    def optimum_score(self, s, k, mname):
         d = self.d
         tr, va = d.splits[k]
         mdl = Model(self.c, d, s["params"], s["cfg"], tr)
-        o = mdl.predict_lr(sk_frame(d, d.train.iloc[va]))
+        o = mdl.predict_optimum(sk_frame(d, d.train.iloc[va]))
         return scores(d, d.y_class[va], o, [mname])[mname]
 
     def compare_predictions(self, pred, sk):
@@ -1044,8 +1079,8 @@ class Combo:
         i, j = np.unravel_index(int(np.argmax(err)), err.shape)
         extra = ""
         if err.max() > PRED_TOL and self.c["model"] == "logistic_regression":
-            lrp = sk["refit"].predict_lr(sk_frame(d, d.new))
-            extra = " (LogisticRegression's own fit: %r)" % lrp[i, j]
+            opt = sk["refit"].predict_optimum(sk_frame(d, d.new))
+            extra = " (the exact optimum of the objective: %r)" % opt[i, j]
         self.check(err.max() <= PRED_TOL, "predict vs scikit-learn's refit: row %d proba_%s %r vs "
                    "%r%s (largest absolute difference %.3g)" % (i, d.classes[j], proba[i, j],
                                                               want[i, j], extra, err.max()))
@@ -1156,7 +1191,13 @@ def run_refusal(c, work):
     grid_bad = grid and "x" in grid and int(grid.split("x")[0]) * int(grid.split("x")[1]) != rpt
     if why is None and grid_bad:
         why = "grid"
-    expect = {"model-task": [c["model"]], "ranks-per-task": ["parallel.ranks_per_task"],
+    # what the one line must name: the setting at fault and, for a model that cannot do the
+    # task, the models that can
+    other = [m for m, ts in MODEL_TASKS.items() if task_of(c["target"]) in ts]
+    expect = {"model-task": [c["model"]] + other[:1],
+              "target-fit": [c["model"], "data.task"],
+              "stratified": ["cv.strategy"],
+              "ranks-per-task": ["parallel.ranks_per_task"],
               "grid": ["parallel.grid"]}[why]
     # validate: at the combination's world size (the only place it can know it)
     for what, args, np_ranks in (("validate", ["validate", "job.yaml"], c["world"] if why == "ranks-per-task" else None),
@@ -1179,12 +1220,7 @@ def run_refusal(c, work):
             for f in ("journal.jsonl", "model.h5"):
                 if os.path.exists(os.path.join(work, "out", "m", f)):
                     fails.append("run wrote %s before refusing" % f)
-        if why == "model-task" and len(lines) == 1 and what == "validate":
-            ok_models = [m for m, ts in MODEL_TASKS.items() if resolved_task(c) in ts]
-            if not any(m in lines[0] for m in ok_models):
-                fails.append("validate: the message does not name a model that supports the %s "
-                             "task (%s): %s" % (resolved_task(c), ", ".join(ok_models), lines[0]))
-    return 6, fails
+    return 8, fails
 
 
 # ----------------------------------------------------------------------------------- driver
@@ -1201,8 +1237,12 @@ def execute(combos, refusals, label, report_path=None, keep=False, verbose=True)
     failed, n_checks, n_values, results = 0, 0, 0, []
     t_all = time.time()
     total = len(combos) + len(refusals)
+    last_key = None
     for i, c0 in enumerate(combos + refusals):
         c = with_seed(c0)
+        if combo_key(c, SEMANTIC) != last_key:
+            cache.clear()  # combinations sharing a reference are next to each other
+            last_key = combo_key(c, SEMANTIC)
         refused = i >= len(combos)
         work = os.path.join(root, "c%04d" % i)
         t0 = time.time()
@@ -1248,14 +1288,45 @@ def execute(combos, refusals, label, report_path=None, keep=False, verbose=True)
 
 
 def full_product():
-    return all_valid()
+    """Every valid combination, those that share their data and spec (SEMANTIC) next to each
+    other, so each shares one scikit-learn reference and one 1-rank run."""
+    pos = {d: {v: k for k, v in enumerate(DIM_VALUES[d])} for d in DIM_NAMES}
+    return sorted(all_valid(), key=lambda c: [pos[d][c[d]] for d in SEMANTIC] +
+                  [pos[d][c[d]] for d in DIM_NAMES if d not in SEMANTIC])
+
+
+def shard(combos, i, n):
+    """Shard i of n, whole SEMANTIC groups at a time (round-robin over the groups)."""
+    out, group, last = [], -1, None
+    for c in combos:
+        key = combo_key(c, SEMANTIC)
+        if key != last:
+            group, last = group + 1, key
+        if group % n == i:
+            out.append(c)
+    return out
+
+
+def where(combos, text):
+    """Only the combinations matching every dim=value (a value may be a|b|c)."""
+    conds = []
+    for part in text.split(","):
+        k, v = part.split("=", 1)
+        if k not in DIM_VALUES:
+            raise SystemExit("--where: unknown dimension %r (one of %s)" % (k, ", ".join(DIM_NAMES)))
+        conds.append((k, set(v.split("|"))))
+    return [c for c in combos if all(str(c[k]) in vs for k, vs in conds)]
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("mode", choices=["pairwise", "full", "list", "one"])
     ap.add_argument("what", nargs="?", help="list: pairwise|full|refusals; one: a combination")
-    ap.add_argument("--shard", help="I/N: run every N-th combination starting at I (full)")
+    ap.add_argument("--shard", help="I/N: shard I of N (0-based), whole groups of combinations "
+                    "sharing their data and spec; the refusals are spread the same way")
+    ap.add_argument("--where", help="only the combinations with these values, e.g. "
+                    "'model=ridge,block=1|32' (pairwise, full, list)")
+    ap.add_argument("--limit", type=int, help="at most this many run combinations")
     ap.add_argument("--report", help="write every combination's result as JSON here")
     ap.add_argument("--keep", action="store_true", help="keep every work directory")
     ap.add_argument("--quiet", action="store_true", help="print failed combinations only")
@@ -1263,6 +1334,8 @@ def main(argv=None):
     if a.mode == "list":
         sets = {"pairwise": pairwise, "full": full_product, "refusals": refusal_cases}
         combos = sets[a.what or "pairwise"]()
+        if a.where:
+            combos = where(combos, a.where)
         for c in combos:
             print(combo_key(c))
         print("# %d combinations" % len(combos), file=sys.stderr)
@@ -1275,10 +1348,14 @@ def main(argv=None):
         combos, refusals = pairwise(), refusal_cases()
     else:
         combos, refusals = full_product(), refusal_cases()
+    if a.where:
+        combos, refusals = where(combos, a.where), where(refusals, a.where)
     if a.shard:
         i, n = (int(x) for x in a.shard.split("/"))
-        combos = combos[i::n]
+        combos = shard(combos, i, n)
         refusals = refusals[i::n]
+    if a.limit is not None:
+        combos = combos[:a.limit]
     return 1 if execute(combos, refusals, "matrix " + a.mode, a.report, a.keep,
                         verbose=not a.quiet) else 0
 
