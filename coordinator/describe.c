@@ -10,13 +10,13 @@
  * numeric feature's Pearson correlation with the target (pairwise complete rows) are reported too.
  */
 #define _GNU_SOURCE
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../jobs/spec.h"
-#include "../shards/ingest.h"
-#include "../shards/partition.h"
-#include "describe.h"
-#include "run.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "jobs/spec.h"
+#include "shards/ingest.h"
+#include "shards/partition.h"
+#include "coordinator/describe.h"
+#include "coordinator/run.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -9,10 +9,10 @@
  *   /classes               string [k]: class labels (classification only), index = class code
  *   /cv/fold_scores        float64 [folds]: the objective on each split */
 #define _GNU_SOURCE
-#include "export.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../shards/schema_json.h"
+#include "coordinator/export.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "shards/schema_json.h"
 
 #include <hdf5.h>
 #include <stdlib.h>

@@ -2,9 +2,9 @@
 #ifndef HF_EXPORT_H
 #define HF_EXPORT_H
 
-#include "../common/dataset.h"
-#include "../worker/model.h"
-#include "../worker/preprocess.h"
+#include "common/dataset.h"
+#include "worker/model.h"
+#include "worker/preprocess.h"
 
 typedef struct hf_model_meta {
     const char *spec_sha256;

@@ -1,9 +1,9 @@
 /* results.c - reduction, selection and the results.json / trials.csv writers. */
-#include "results.h"
-#include "../common/csvw.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../worker/metrics.h"
+#include "coordinator/results.h"
+#include "common/csvw.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "worker/metrics.h"
 
 #include <jansson.h>
 #include <math.h>

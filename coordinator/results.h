@@ -3,8 +3,8 @@
 #ifndef HF_RESULTS_H
 #define HF_RESULTS_H
 
-#include "../jobs/spec.h"
-#include "../worker/task.h"
+#include "jobs/spec.h"
+#include "worker/task.h"
 
 #include <stddef.h>
 

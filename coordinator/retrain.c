@@ -8,18 +8,18 @@
  * rowset.h); the holdout is drawn at random (cv.seed) from the new data's other rows, and the new
  * model is trained on every row but the holdout. */
 #define _GNU_SOURCE
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../jobs/spec.h"
-#include "../shards/folds.h"
-#include "../shards/ingest.h"
-#include "../worker/metrics.h"
-#include "../worker/task.h"
-#include "../common/rng.h"
-#include "export.h"
-#include "retrain.h"
-#include "rowset.h"
-#include "run.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "jobs/spec.h"
+#include "shards/folds.h"
+#include "shards/ingest.h"
+#include "worker/metrics.h"
+#include "worker/task.h"
+#include "common/rng.h"
+#include "coordinator/export.h"
+#include "coordinator/retrain.h"
+#include "coordinator/rowset.h"
+#include "coordinator/run.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* rowset.c - content hashes of training rows and their file (see rowset.h). */
-#include "rowset.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
+#include "coordinator/rowset.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
 
 #include <math.h>
 #include <stdlib.h>

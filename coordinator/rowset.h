@@ -13,7 +13,7 @@
 #ifndef HF_ROWSET_H
 #define HF_ROWSET_H
 
-#include "../common/dataset.h"
+#include "common/dataset.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,11 +4,11 @@
  * names the file, line and column of the offending key or value. Scalars are typed the YAML 1.2
  * core way: quoted scalars are strings; plain scalars are null (~, null, empty), booleans
  * (true/false), integers, floats, or strings. */
-#include "spec.h"
+#include "jobs/spec.h"
 
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../worker/model.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "worker/model.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -7,8 +7,8 @@
 #ifndef HF_SPEC_H
 #define HF_SPEC_H
 
-#include "../common/dataset.h"
-#include "../common/value.h"
+#include "common/dataset.h"
+#include "common/value.h"
 
 #include <stddef.h>
 #include <stdint.h>

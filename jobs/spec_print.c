@@ -1,7 +1,7 @@
 /* spec_print.c - the readable summary printed by `hyperfold validate`. */
-#include "spec.h"
+#include "jobs/spec.h"
 
-#include "../common/hf.h"
+#include "common/hf.h"
 
 #include <errno.h>
 #include <math.h>

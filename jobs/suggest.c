@@ -1,7 +1,7 @@
 /* suggest.c - "did you mean" suggestions for unknown keys and enum values. */
-#include "spec.h"
+#include "jobs/spec.h"
 
-#include "../common/hf.h"
+#include "common/hf.h"
 
 #include <stdlib.h>
 #include <string.h>

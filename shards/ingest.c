@@ -5,11 +5,11 @@
  * rank); pass 1 parses numbers and infers types; pass 2 (only when a column is text) collects the
  * strings of text columns; global dictionaries are built by allgather; the shards are written
  * collectively; rank 0 writes manifest.json last. */
-#include "ingest.h"
-#include "csv.h"
-#include "schema_json.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
+#include "shards/ingest.h"
+#include "shards/csv.h"
+#include "shards/schema_json.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,9 +5,9 @@
  * fails with a clear message instead of a link error. */
 /* MAP_ANONYMOUS */
 #define _DEFAULT_SOURCE
-#include "source.h"
-#include "csv.h"
-#include "../common/hf.h"
+#include "shards/source.h"
+#include "shards/csv.h"
+#include "common/hf.h"
 
 #include <dirent.h>
 #include <errno.h>

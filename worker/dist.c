@@ -1,8 +1,8 @@
 /* dist.c - distributed dense linear algebra on a worker group (see dist.h). */
-#include "dist.h"
+#include "worker/dist.h"
 
-#include "../common/hf.h"
-#include "scalapack.h"
+#include "common/hf.h"
+#include "worker/scalapack.h"
 
 #include <cblas.h>
 #include <lapacke.h>

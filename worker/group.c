@@ -1,8 +1,8 @@
 /* group.c - worker groups and their BLACS process grids (see group.h). */
-#include "group.h"
+#include "worker/group.h"
 
-#include "../common/hf.h"
-#include "scalapack.h"
+#include "common/hf.h"
+#include "worker/scalapack.h"
 
 #include <math.h>
 #include <stdio.h>

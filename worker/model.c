@@ -1,6 +1,6 @@
 /* model.c - helpers shared by model files: parameter lookup and defaults, fitted-model arrays. */
-#include "model.h"
-#include "../common/hf.h"
+#include "worker/model.h"
+#include "common/hf.h"
 
 #include <cblas.h>
 #include <errno.h>

@@ -8,8 +8,8 @@
 #ifndef HF_MODEL_H
 #define HF_MODEL_H
 
-#include "../common/dataset.h"
-#include "../common/value.h"
+#include "common/dataset.h"
+#include "common/value.h"
 
 #include <stddef.h>
 #include <stdint.h>

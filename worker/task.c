@@ -1,9 +1,9 @@
 /* task.c - runs one task: preprocessing fitted on the split's training rows, one model fit call for
  * the whole batch of trials, predictions on the validation rows, and every metric. */
-#include "task.h"
-#include "../common/hf.h"
-#include "metrics.h"
-#include "preprocess.h"
+#include "worker/task.h"
+#include "common/hf.h"
+#include "worker/metrics.h"
+#include "worker/preprocess.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -6,11 +6,11 @@
 #ifndef HF_TASK_H
 #define HF_TASK_H
 
-#include "../common/dataset.h"
-#include "../jobs/spec.h"
-#include "../shards/folds.h"
-#include "model.h"
-#include "preprocess.h"
+#include "common/dataset.h"
+#include "jobs/spec.h"
+#include "shards/folds.h"
+#include "worker/model.h"
+#include "worker/preprocess.h"
 
 #include <stddef.h>
 

@@ -12,8 +12,8 @@
  * n_components fails on every rank without a hang. */
 #include "common/hf.h"
 #include "common/rng.h"
-#include "coordinator/comm.h"
-#include "mpitest.h"
+#include "common/comm.h"
+#include "tests/mpi/mpitest.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 #include "worker/model.h"

@@ -11,8 +11,8 @@
  * argument inside ScaLAPACK fails the call on every group rank. Exits non-zero on failure. */
 #include "common/hf.h"
 #include "common/rng.h"
-#include "coordinator/comm.h"
-#include "mpitest.h"
+#include "common/comm.h"
+#include "tests/mpi/mpitest.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 #include "worker/scalapack.h"

@@ -17,8 +17,8 @@
  * float64, one row of m per alpha) to HF_KRR_OUTPUT and one JSON line of timings to stdout. */
 #include "common/hf.h"
 #include "common/rng.h"
-#include "coordinator/comm.h"
-#include "mpitest.h"
+#include "common/comm.h"
+#include "tests/mpi/mpitest.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 #include "worker/model.h"

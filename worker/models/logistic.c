@@ -26,8 +26,8 @@
  * optimisation it would run alone (no warm start): only the rounding of the shared products
  * differs, so a lone fit and a lock-step one agree to about 1e-10. The loss uses a numerically
  * stable log-sum-exp. */
-#include "../model.h"
-#include "../../common/hf.h"
+#include "worker/model.h"
+#include "common/hf.h"
 
 #include <cblas.h>
 #include <lbfgs.h>
