@@ -95,6 +95,10 @@ COLORS = ["blue", "green", "red"]
 INT_LABELS = {"binary": [0, 1], "multiclass": [1, 2, 3, 10]}
 STR_LABELS = {"binary": ["no", "yes"], "multiclass": ["ant", "bee", "cat", "dog"]}
 
+# Not "job.yaml": tests/cli/test_resume.py signals `pkill -USR1 -f "hyperfold run job.yaml"`,
+# which would reach the matrix's runs when the suites run at the same time (ctest -j).
+SPEC_FILE = "spec.yaml"
+
 SCORE_RTOL = 1e-6       # hyperfold vs scikit-learn, per-split scores and holdout scores
 PRED_TOL = 1e-6         # hyperfold predict vs scikit-learn's refit (relative, floor 1; probabilities absolute)
 RANK1_RTOL = 1e-9       # the same spec at 1 rank, ranks_per_task 1
@@ -225,77 +229,79 @@ def all_valid():
     return out
 
 
-def pairwise():
-    """A deterministic greedy pairwise cover (AETG-like): every pair of values of two dimensions
-    that occurs in some valid combination occurs in at least one chosen combination. Each new
-    combination starts from the first uncovered pair (in dimension and value order) and fills the
-    other dimensions in order, each with the value that covers the most uncovered pairs with the
-    values already chosen (ties: the first value) among those that still extend to a valid
-    combination."""
-    D = len(DIM_NAMES)
-    uncovered = []
-    for i in range(D):
-        for j in range(i + 1, D):
-            for a in DIM_VALUES[DIM_NAMES[i]]:
-                for b in DIM_VALUES[DIM_NAMES[j]]:
-                    if feasible_partial({DIM_NAMES[i]: a, DIM_NAMES[j]: b}):
-                        uncovered.append((DIM_NAMES[i], a, DIM_NAMES[j], b))
-    left = set(uncovered)
+# Dimension sets covered in full (every feasible combination of their values), on top of every
+# pair: the worker-group results depend on the grid, the block size and the matrix size together
+# (issue 11's first defect: right at some block sizes, wrong at others, for one matrix size).
+TRIPLES = [("group", "block", "shape")]
+
+
+def interactions(triples=TRIPLES):
+    """The value combinations a cover must contain: every feasible pair of values of two
+    dimensions, and every feasible combination of the values of each dimension set in triples.
+    Each is a tuple ((dim, value), ...) in DIM_NAMES order."""
+    sets = [(DIM_NAMES[i], DIM_NAMES[j]) for i in range(len(DIM_NAMES))
+            for j in range(i + 1, len(DIM_NAMES))]
+    sets += [tuple(d for d in DIM_NAMES if d in t) for t in triples]
+    out = []
+    for dims in sets:
+        for vals in itertools.product(*[DIM_VALUES[d] for d in dims]):
+            item = tuple(zip(dims, vals))
+            if feasible_partial(dict(item)):
+                out.append(item)
+    return out
+
+
+def pairwise(triples=TRIPLES):
+    """A deterministic greedy cover (AETG-like) of interactions(): every pair of values of two
+    dimensions that occurs in some valid combination, and every feasible (group, block, shape),
+    occurs in at least one chosen combination. Each new combination starts from the first
+    uncovered interaction (in dimension and value order) and fills the other dimensions in order,
+    each with the value that completes the most uncovered interactions with the values already
+    chosen, among those that still extend to a valid combination (ties: the value chosen least
+    often so far, then the first)."""
+    required = interactions(triples)
+    left = set(required)
+    by_dim = {d: [it for it in required if any(e == d for e, _ in it)] for d in DIM_NAMES}
     chosen = []
-    used = {d: {} for d in DIM_NAMES}  # ties go to the value chosen least often so far
+    used = {d: {} for d in DIM_NAMES}
     while left:
-        d1, a, d2, b = next(pr for pr in uncovered if pr in left)
-        c = {d1: a, d2: b}
+        c = dict(next(it for it in required if it in left))
         for d in DIM_NAMES:
             if d in c:
                 continue
             best, best_key = None, None
             for v in DIM_VALUES[d]:
-                c2 = dict(c)
-                c2[d] = v
-                if not feasible_partial(c2):
-                    continue
-                gain = sum(1 for e, w in c.items()
-                           if (e, w, d, v) in left or (d, v, e, w) in left)
-                key = (gain, -used[d].get(v, 0))
-                if best_key is None or key > best_key:
-                    best, best_key = v, key
+                c[d] = v
+                ok = feasible_partial(c)
+                if ok:
+                    gain = sum(1 for it in by_dim[d] if it in left and
+                               all(c.get(e, None) == w for e, w in it))
+                    key = (gain, -used[d].get(v, 0))
+                    if best_key is None or key > best_key:
+                        best, best_key = v, key
+                del c[d]
             c[d] = best
         c = {d: c[d] for d in DIM_NAMES}
         assert valid(c), c
-        for i in range(D):
-            for j in range(i + 1, D):
-                left.discard((DIM_NAMES[i], c[DIM_NAMES[i]], DIM_NAMES[j], c[DIM_NAMES[j]]))
+        left -= {it for it in left if all(c[e] == w for e, w in it)}
         chosen.append(c)
         for d in DIM_NAMES:
             used[d][c[d]] = used[d].get(c[d], 0) + 1
     return chosen
 
 
-def covers_pairs(combos):
-    """The feasible pairs no combination of combos covers (for the test of the generator)."""
-    D = len(DIM_NAMES)
-    have = set()
-    for c in combos:
-        for i in range(D):
-            for j in range(i + 1, D):
-                have.add((DIM_NAMES[i], c[DIM_NAMES[i]], DIM_NAMES[j], c[DIM_NAMES[j]]))
-    missing = []
-    for i in range(D):
-        for j in range(i + 1, D):
-            for a in DIM_VALUES[DIM_NAMES[i]]:
-                for b in DIM_VALUES[DIM_NAMES[j]]:
-                    pr = (DIM_NAMES[i], a, DIM_NAMES[j], b)
-                    if pr not in have and feasible_partial({pr[0]: a, pr[2]: b}):
-                        missing.append(pr)
-    return missing
+def uncovered(combos, triples=TRIPLES):
+    """The interactions no combination of combos contains (for the check of the generator)."""
+    return [it for it in interactions(triples)
+            if not any(all(c[e] == w for e, w in it) for c in combos)]
 
 
-def refusal_cases():
-    """The combinations that must be refused, one per kind of refusal and values that matter:
-    every (model, task) pair the model does not support, with every kind of labels and both ways
-    of giving the task; ranks_per_task not dividing the world size; a grid that does not have
-    ranks_per_task processes."""
+def refusal_cases(full=True):
+    """The combinations that must be refused: every (model, target, labels, task) that the task
+    rule refuses; stratified folds on a regression task; every (world, ranks_per_task:grid) whose
+    ranks_per_task does not divide the world size (full=False: one grid per (world,
+    ranks_per_task), the grid does not decide the refusal); grids whose shape is not
+    ranks_per_task."""
     base = {"features": "numeric", "preprocess": "none", "missing": "none", "shape": "small",
             "cv": "kfold", "holdout": "off", "block": "default", "metric": "default"}
     out = []
@@ -312,12 +318,14 @@ def refusal_cases():
                     cv="stratified", world=1, group="1"))
     out.append(dict(base, model="kernel_ridge", target="binary", labels="int", task="inferred",
                     cv="stratified", world=1, group="1"))
+    seen = set()
     for world in DIM_VALUES["world"]:
         for group in DIM_VALUES["group"]:
             c = dict(base, model="ridge", target="regression", labels="float", task="given",
                      world=world, group=group)
-            if world % rpt_of(group) != 0:
+            if world % rpt_of(group) != 0 and (full or (world, rpt_of(group)) not in seen):
                 out.append(c)
+                seen.add((world, rpt_of(group)))
     # A grid of the wrong size: refused whatever the world size (2x2 on groups of 2, 1x2 on 4).
     for world, group in ((2, "2:2x2"), (4, "4:1x2"), (4, "2:1x4")):
         out.append(dict(base, model="ridge", target="regression", labels="float", task="given",
@@ -861,8 +869,8 @@ class Combo:
         os.makedirs(self.work, exist_ok=True)
         write_csv(d.train, os.path.join(self.work, "data.csv"))
         write_csv(d.new, os.path.join(self.work, "new.csv"))
-        hftest.write(os.path.join(self.work, "job.yaml"), spec_text(c, "m"))
-        p = run_hf(["validate", "job.yaml"], None, self.work)
+        hftest.write(os.path.join(self.work, SPEC_FILE), spec_text(c, "m"))
+        p = run_hf(["validate", SPEC_FILE], None, self.work)
         self.check(p.returncode == 0, "validate exited %d: %s" % (p.returncode, last_error(p)))
         res, pred = self.run_one(self.work, c["world"])
         if res is None:
@@ -874,7 +882,7 @@ class Combo:
             self.compare_rank1(res, pred, ref)
 
     def run_one(self, work, world):
-        p = run_hf(["run", "job.yaml", "--quiet"], world, work)
+        p = run_hf(["run", SPEC_FILE, "--quiet"], world, work)
         run_dir = os.path.join(work, "out", "m")
         res = None
         if os.path.exists(os.path.join(run_dir, "results.json")):
@@ -906,7 +914,7 @@ class Combo:
         os.makedirs(work, exist_ok=True)
         for f in ("data.csv", "new.csv"):
             shutil.copy(os.path.join(self.work, f), work)
-        hftest.write(os.path.join(work, "job.yaml"), spec_text(c, "m", with_parallel=False))
+        hftest.write(os.path.join(work, SPEC_FILE), spec_text(c, "m", with_parallel=False))
         n_fail = len(self.fail)
         res, pred = self.run_one(work, 1)
         for i in range(n_fail, len(self.fail)):
@@ -1184,7 +1192,7 @@ def run_refusal(c, work):
     d = make_data(c)
     os.makedirs(work, exist_ok=True)
     write_csv(d.train, os.path.join(work, "data.csv"))
-    hftest.write(os.path.join(work, "job.yaml"), spec_text(c, "m"))
+    hftest.write(os.path.join(work, SPEC_FILE), spec_text(c, "m"))
     why = refusal_reason(c)
     rpt = rpt_of(c["group"])
     grid = grid_of(c["group"])
@@ -1200,8 +1208,9 @@ def run_refusal(c, work):
               "ranks-per-task": ["parallel.ranks_per_task"],
               "grid": ["parallel.grid"]}[why]
     # validate: at the combination's world size (the only place it can know it)
-    for what, args, np_ranks in (("validate", ["validate", "job.yaml"], c["world"] if why == "ranks-per-task" else None),
-                                 ("run", ["run", "job.yaml", "--quiet"], c["world"])):
+    for what, args, np_ranks in (("validate", ["validate", SPEC_FILE], c["world"] if why == "ranks-per-task" else None),
+                                 ("run", ["run", SPEC_FILE, "--quiet"],
+                                  c["world"] if c["world"] > 1 else None)):
         p = run_hf(args, np_ranks, work)
         lines = error_lines(p.stderr)
         where = "%s%s" % (what, " at %d rank(s)" % np_ranks if np_ranks else "")
@@ -1318,10 +1327,33 @@ def where(combos, text):
     return [c for c in combos if all(str(c[k]) in vs for k, vs in conds)]
 
 
+def summary(path):
+    """The failures of a --report file grouped by the shape of their message (numbers, trial and
+    row indices blanked), largest group first, each with the combinations it hit."""
+    import re
+    with open(path) as f:
+        rep = json.load(f)
+    groups = {}
+    for r in rep["results"]:
+        for msg in r["failures"]:
+            shape = re.sub(r"\b\d+(\.\d+)?(e[-+]?\d+)?\b", "#", msg.split(":", 2)[0] + ":" +
+                           (msg.split(":", 2)[1] if ":" in msg else ""))[:90]
+            groups.setdefault(shape, []).append((r["combo"], msg))
+    print("%s: %d combinations, %d failed, %.0f s" % (
+        rep["label"], len(rep["results"]), sum(1 for r in rep["results"] if r["failures"]),
+        rep["seconds"]))
+    for shape, hits in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        print("\n%d x %s" % (len(hits), shape))
+        for combo, msg in hits:
+            print("  - %s\n      %s" % (combo_name(combo), msg[:300]))
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=["pairwise", "full", "list", "one"])
-    ap.add_argument("what", nargs="?", help="list: pairwise|full|refusals; one: a combination")
+    ap.add_argument("mode", choices=["pairwise", "full", "list", "one", "summary"])
+    ap.add_argument("what", nargs="?", help="list: pairwise|full|refusals; one: a combination; "
+                    "summary: a --report file")
     ap.add_argument("--shard", help="I/N: shard I of N (0-based), whole groups of combinations "
                     "sharing their data and spec; the refusals are spread the same way")
     ap.add_argument("--where", help="only the combinations with these values, e.g. "
@@ -1344,8 +1376,14 @@ def main(argv=None):
         c = parse_combo(a.what)
         combos, refusals = ([], [c]) if refusal_reason(c) or not shape_ok(c) else ([c], [])
         return 1 if execute(combos, refusals, "one", a.report, keep=True) else 0
+    if a.mode == "summary":
+        return summary(a.what)
     if a.mode == "pairwise":
-        combos, refusals = pairwise(), refusal_cases()
+        combos, refusals = pairwise(), refusal_cases(full=False)
+        missing = uncovered(combos)
+        if missing:  # the generator's own check
+            print("FAIL: the cover misses %d interactions, e.g. %r" % (len(missing), missing[:3]))
+            return 1
     else:
         combos, refusals = full_product(), refusal_cases()
     if a.where:
