@@ -12,6 +12,7 @@
 #include "worker/group.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -98,8 +99,6 @@ static void *local_worker(void *arg)
      * computing thread lets the kernel preempt it for the coordinator. Best effort. */
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
         hf_debug("could not lower the priority of rank 0's worker thread");
-    /* The active group is per thread: this thread runs rank 0's share of group tasks. */
-    hf_group_set_active(b->ctx->group);
     pthread_mutex_lock(&b->mu);
     for (;;) {
         while (b->n_queued == 0 && !b->stop && b->spec_job < 0)

@@ -7,15 +7,23 @@
 #ifndef HF_SOURCE_H
 #define HF_SOURCE_H
 
+#include "common/opts.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-struct hf_spec;
+/* The job spec's s3 section: the S3 client's options (see common/opts.h and shards/s3.h). */
+typedef struct hf_s3_config {
+    char *endpoint; /* NULL = AWS_ENDPOINT_URL, else AWS */
+    char *region;   /* NULL = AWS_REGION, AWS_DEFAULT_REGION, else us-east-1 */
+    int path_style; /* -1 = auto (path style when an endpoint is set), 0, 1 */
+    hf_opt_source src;
+} hf_s3_config;
 
 typedef struct hf_source_opts {
-    const struct hf_spec *spec; /* s3 endpoint/region/path_style; may be NULL */
-    const char *audit_path;     /* append-only audit.jsonl of remote accesses; NULL = none */
-    int rank;                   /* for the audit log */
+    const hf_s3_config *s3; /* S3 endpoint, region, path style; NULL = the environment's */
+    const char *audit_path; /* append-only audit.jsonl of remote accesses; NULL = none */
+    int rank;               /* for the audit log */
 } hf_source_opts;
 
 typedef struct hf_source hf_source;

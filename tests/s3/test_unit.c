@@ -18,6 +18,7 @@
 #include "common/hf.h"
 #include "shards/audit.h"
 #include "shards/creds.h"
+#include "coordinator/commands.h"
 #include "shards/s3.h"
 
 static char g_dir[256];

@@ -42,13 +42,13 @@ enum { P_C = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, N_PARAMS };
 
 static const hf_param_def logistic_params[N_PARAMS] = {
     {"C", HF_VAL_NUMBER, "1.0", 0.0, INFINITY, 1, NULL,
-     "inverse of the L2 regularisation strength (> 0); smaller values regularise more"},
+     "inverse of the L2 regularisation strength (> 0); smaller values regularise more", 0},
     {"fit_intercept", HF_VAL_BOOL, "true", 0.0, 1.0, 0, NULL,
-     "fit an unpenalised intercept per output"},
+     "fit an unpenalised intercept per output", 0},
     {"max_iter", HF_VAL_INT, "100", 1.0, 1e9, 0, NULL,
-     "maximum L-BFGS iterations; reaching it is not an error (scikit-learn warns)"},
+     "maximum L-BFGS iterations; reaching it is not an error (scikit-learn warns)", 0},
     {"tol", HF_VAL_NUMBER, "1e-4", 0.0, INFINITY, 0, NULL,
-     "stop when the largest absolute gradient component is <= tol"},
+     "stop when the largest absolute gradient component is <= tol", 0},
 };
 
 /* scipy's L-BFGS-B default ftol (factr 1e7 times the machine epsilon), which scikit-learn keeps:
@@ -735,8 +735,11 @@ static int check_model(const hf_fitted *m, size_t p)
     return HF_OK;
 }
 
-static int logistic_predict(const hf_fitted *m, const double *X, size_t n, size_t p, double *out)
+/* Local (the group, if any, is not needed). */
+static int logistic_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n,
+                            size_t p, double *out)
 {
+    (void)g;
     int rc = check_model(m, p);
     if (rc < 0)
         return rc;
