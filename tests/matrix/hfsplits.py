@@ -2,7 +2,7 @@
 folds and give scikit-learn the very rows hyperfold trains and validates on.
 
 A port of common/rng.c (xoshiro256** seeded through splitmix64) and of the parts of
-shards/folds.c the matrix uses: the cv.holdout draw (uniform, or stratified by class for a
+worker/folds.c the matrix uses: the cv.holdout draw (uniform, or stratified by class for a
 classification target) and the kfold / stratified / predefined splits of the remaining search
 rows (docs/preprocessing.md describes them). Row lists are ascending indices into the data set,
 as in hf_folds.
