@@ -231,8 +231,15 @@ def all_valid():
 
 # Dimension sets covered in full (every feasible combination of their values), on top of every
 # pair: the worker-group results depend on the grid, the block size and the matrix size together
-# (issue 11's first defect: right at some block sizes, wrong at others, for one matrix size).
-TRIPLES = [("group", "block", "shape")]
+# (issue 11's first defect: right at some block sizes, wrong at others, for one matrix size); the
+# model, the target, its labels and how the task is given decide the task and the class coding
+# together (class 10 printed as "1e+01" needs a classifier, 4 classes and integer labels at
+# once); imputation depends on the pipeline, the missing values and the column types together;
+# each model meets each preprocessing at each matrix size and on each group, and each placement
+# of the missing values with each splitter. 9 more combinations than pairs alone.
+TRIPLES = [("group", "block", "shape"), ("model", "target", "labels", "task"),
+           ("features", "preprocess", "missing"), ("model", "preprocess", "shape"),
+           ("model", "preprocess", "group"), ("model", "missing", "cv")]
 # ...except group 2:auto, which is the 1x2 grid (docs/distributed.md): its pairs are covered, its
 # triples would repeat 2:1x2's computations.
 TRIPLE_SKIP = {("group", "2:auto")}
