@@ -66,24 +66,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "hyperfold: error: unknown command \"%s\" (see hyperfold --help)\n", cmd);
         return 2;
     }
-    int rc;
+    int result;
     if (k_commands[c].plain) {
-        rc = k_commands[c].plain(argc - 1, argv + 1);
+        result = k_commands[c].plain(argc - 1, argv + 1);
     } else {
         hf_comm *world = NULL;
-        rc = hf_comm_init(&argc, &argv, &world);
-        if (rc >= 0) {
+        result = hf_comm_init(&argc, &argv, &world);
+        if (result >= 0) {
             hf_log_set_rank(hf_comm_rank(world));
-            rc = k_commands[c].mpi(world, argc - 1, argv + 1);
+            result = k_commands[c].mpi(world, argc - 1, argv + 1);
             /* Every rank knows the outcome; only rank 0 reports it. */
-            if (rc < 0 && hf_comm_rank(world) == 0)
+            if (result < 0 && hf_comm_rank(world) == 0)
                 fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
             hf_group_finalize(); /* Cblacs_exit before MPI_Finalize, if BLACS was used */
             hf_comm_finalize(world);
-            return hf_exit_code(rc);
+            return hf_exit_code(result);
         }
     }
-    if (rc < 0)
+    if (result < 0)
         fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
-    return hf_exit_code(rc);
+    return hf_exit_code(result);
 }

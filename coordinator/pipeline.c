@@ -100,12 +100,13 @@ int hf_pipeline_groups(hf_comm *world, const hf_parallel_opts *par, hf_comm **gr
                      "%s: parallel.ranks_per_task: got %d, expected a divisor of the "
                      "number of ranks (%d)",
                      hf_opt_where(&par->src, "parallel.ranks_per_task", at, sizeof at), g, size));
-    int rc = hf_comm_split(world, rank / g, rank, group_comm);
-    if (rc >= 0)
-        rc = hf_group_create(*group_comm, par->grid_rows, par->grid_cols, par->block_size, group);
-    if (rc >= 0)
+    int result = hf_comm_split(world, rank / g, rank, group_comm);
+    if (result >= 0)
+        result =
+            hf_group_create(*group_comm, par->grid_rows, par->grid_cols, par->block_size, group);
+    if (result >= 0)
         hf_group_set_memory_limit(*group, par->memory_per_rank);
-    return hf_comm_check(world, rc);
+    return hf_comm_check(world, result);
 }
 
 int hf_pipeline_test_hooks(hf_task_hooks *hooks, int **fail_trials)

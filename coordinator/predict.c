@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
-#include "coordinator/export.h"
+#include "coordinator/modelfile.h"
 
 #include "common/csvw.h"
 #include "common/fsutil.h"
@@ -28,8 +28,7 @@ static void usage(FILE *fp)
 }
 
 /* Formats this rank's predictions as CSV lines into a memory buffer. */
-static int format_rows(const hf_model_file *m, const double *pred, size_t n, char **out,
-                       size_t *len)
+static int format_rows(const hf_modelfile *m, const double *pred, size_t n, char **out, size_t *len)
 {
     FILE *fp = open_memstream(out, len);
     if (!fp)
@@ -43,7 +42,7 @@ static int format_rows(const hf_model_file *m, const double *pred, size_t n, cha
             for (size_t k = 1; k < no; k++)
                 if (p[k] > p[best])
                     best = k;
-            hf_csv_put_field(fp, s->classes[best]);
+            hf_csvw_put_field(fp, s->classes[best]);
             for (size_t k = 0; k < no; k++)
                 fprintf(fp, ",%.17g", p[k]);
         } else {
@@ -75,12 +74,12 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
         hf_log_set_level(HF_LOG_QUIET);
 
     double t0 = hf_now();
-    hf_model_file *m = NULL;
+    hf_modelfile *m = NULL;
     hf_dataset *local = NULL;
     double *pred = NULL;
     char *text = NULL, *all = NULL;
     size_t text_len = 0, *lens = NULL;
-    result = hf_comm_check(world, hf_model_read(model_path, &m));
+    result = hf_comm_check(world, hf_modelfile_read(model_path, &m));
     if (result < 0)
         goto out;
     hf_source_opts sopts = {.rank = rank};
@@ -111,7 +110,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
                 for (size_t k = 0; k < m->schema->n_classes; k++) {
                     char *h = hf_asprintf("proba_%s", m->schema->classes[k]);
                     fputc(',', fp);
-                    hf_csv_put_field(fp, h ? h : "");
+                    hf_csvw_put_field(fp, h ? h : "");
                     free(h);
                 }
             fputc('\n', fp);
@@ -131,7 +130,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
     }
     result = hf_comm_check(world, result);
 out:
-    hf_model_file_free(m);
+    hf_modelfile_free(m);
     hf_dataset_free(local);
     free(pred);
     free(text);

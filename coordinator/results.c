@@ -414,9 +414,9 @@ static int write_results_json(const hf_sweep *s, const hf_trial *trials, const h
     if (info->model_path)
         json_object_set_new(o, "model_path", json_string(info->model_path));
 
-    int rc = write_json(info->results_path, o);
+    int result = write_json(info->results_path, o);
     json_decref(o);
-    return rc;
+    return result;
 }
 
 static void csv_num(FILE *fp, double v)
@@ -430,14 +430,14 @@ static int write_trials_csv(const hf_sweep *s, const hf_space *space, const hf_t
 {
     FILE *fp;
     char *tmp;
-    int rc = hf_open_tmp(path, &fp, &tmp);
-    if (rc < 0)
-        return rc;
+    int result = hf_open_tmp(path, &fp, &tmp);
+    if (result < 0)
+        return result;
     size_t nm = s->n_metrics;
     fputs("trial,status,rank", fp);
     for (size_t i = 0; i < space->n_params; i++) {
         fputc(',', fp);
-        hf_csv_put_field(fp, space->params[i].name);
+        hf_csvw_put_field(fp, space->params[i].name);
     }
     for (size_t m = 0; m < nm; m++)
         fprintf(fp, ",mean_%s,std_%s", s->metrics[m], s->metrics[m]);
@@ -449,7 +449,7 @@ static int write_trials_csv(const hf_sweep *s, const hf_space *space, const hf_t
         fprintf(fp, "%zu,%s,%d", t, trial_status(s, t), s->rank[t]);
         for (size_t i = 0; i < space->n_params; i++) {
             fputc(',', fp);
-            hf_csv_put_field(fp, hf_value_format(&trials[t].values[i], buf, sizeof buf));
+            hf_csvw_put_field(fp, hf_value_format(&trials[t].values[i], buf, sizeof buf));
         }
         for (size_t m = 0; m < nm; m++) {
             fputc(',', fp);
@@ -463,16 +463,16 @@ static int write_trials_csv(const hf_sweep *s, const hf_space *space, const hf_t
         }
         fprintf(fp, ",%.17g,%s", trial_max_iter(s, t), trial_converged(s, t) ? "true" : "false");
         fprintf(fp, ",%.6f,", s->fit_seconds[t]);
-        hf_csv_put_field(fp, s->errors[t] ? s->errors[t] : "");
+        hf_csvw_put_field(fp, s->errors[t] ? s->errors[t] : "");
         fputc('\n', fp);
     }
     if (ferror(fp)) {
-        rc = hf_error(HF_EIO, "writing %s", tmp);
+        result = hf_error(HF_EIO, "writing %s", tmp);
         hf_abort_tmp(fp, tmp);
     } else {
-        rc = hf_commit_tmp(fp, tmp, path);
+        result = hf_commit_tmp(fp, tmp, path);
     }
-    return rc;
+    return result;
 }
 
 int hf_results_write(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info)

@@ -10,7 +10,7 @@
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
-#include "coordinator/export.h"
+#include "coordinator/modelfile.h"
 #include "coordinator/pipeline.h"
 #include "coordinator/results.h"
 #include "coordinator/rowset.h"
@@ -130,8 +130,8 @@ static int score(const hf_metric *m, const hf_prep *prep, const hf_fitted *fitte
     double *pred = hf_malloc((d->n_rows ? d->n_rows : 1) * no * sizeof *pred);
     if (!pred)
         return HF_ENOMEM;
-    int rc = hf_predict_pipeline(prep, fitted, group, d, NULL, d->n_rows, pred);
-    if (rc >= 0) {
+    int result = hf_predict_pipeline(prep, fitted, group, d, NULL, d->n_rows, pred);
+    if (result >= 0) {
         /* Keep the rows whose class the model knows. */
         size_t k = 0;
         double *y = hf_malloc((d->n_rows ? d->n_rows : 1) * sizeof *y);
@@ -145,11 +145,11 @@ static int score(const hf_metric *m, const hf_prep *prep, const hf_fitted *fitte
             memmove(pred + k * no, pred + i * no, no * sizeof *pred);
             y[k++] = d->y[i];
         }
-        rc = hf_metric_compute(m, y, pred, k, n_classes, out);
+        result = hf_metric_compute(m, y, pred, k, n_classes, out);
         free(y);
     }
     free(pred);
-    return rc;
+    return result;
 }
 
 /* The rows to compare the models on: `want` rows drawn at random (seeded) from those of d (coded in
@@ -217,7 +217,7 @@ static int write_holdout_rows(const char *path, const int64_t *rows, size_t n)
 
 /* Rank 0: the holdout and training rows of the new data (draw_holdout), from the current model's
  * schema and training rows. */
-static int choose_rows(const hf_job *job, const hf_model_file *old, const hf_rundir *dir,
+static int choose_rows(const hf_job *job, const hf_modelfile *old, const hf_rundir *dir,
                        double holdout, uint64_t seed, int64_t **hold, size_t *n_hold,
                        int64_t **train, size_t *n_train, size_t *eligible, int *know_seen)
 {
@@ -351,7 +351,7 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     hf_job job = {0};
     hf_rundir dir = {0};
     hf_dataset *view = NULL;
-    hf_model_file *old = NULL;
+    hf_modelfile *old = NULL;
     hf_prep *prep = NULL;
     hf_fitted *fitted = NULL;
     hf_comm *group_comm = NULL;
@@ -370,7 +370,7 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     if (rank == 0) {
         result = hf_results_read_best(dir.results, &best);
         if (result >= 0)
-            result = hf_model_read(dir.model, &old);
+            result = hf_modelfile_read(dir.model, &old);
     }
     if ((result = hf_comm_check(world, result)) < 0 ||
         (result = hf_pipeline_groups(world, &spec->parallel, &group_comm, &group)) < 0 ||
@@ -439,17 +439,17 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         if (isnan(old_score) && !isnan(new_score))
             promote = 1;
         char *params = hf_trial_params_json(&spec->space, &job.trials[best]);
-        hf_model_meta meta = {.spec_sha256 = spec->sha256,
-                              .source_fingerprint = hf_manifest_fingerprint(manifest),
-                              .params_json = params ? params : "{}",
-                              .metric = metric->name,
-                              .cv_score = NAN,
-                              .cv_std = NAN,
-                              .fold_scores = NULL,
-                              .n_folds = 0,
-                              .n_train_rows = n_train};
+        hf_modelfile_meta meta = {.spec_sha256 = spec->sha256,
+                                  .source_fingerprint = hf_manifest_fingerprint(manifest),
+                                  .params_json = params ? params : "{}",
+                                  .metric = metric->name,
+                                  .cv_score = NAN,
+                                  .cv_std = NAN,
+                                  .fold_scores = NULL,
+                                  .n_folds = 0,
+                                  .n_train_rows = n_train};
         if (result >= 0)
-            result = hf_model_write(dir.retrain_model, job.data->schema, prep, fitted, &meta);
+            result = hf_modelfile_write(dir.retrain_model, job.data->schema, prep, fitted, &meta);
         free(params);
         if (result >= 0 && promote)
             result = promote_model(&dir, know_seen);
@@ -474,12 +474,14 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
 out:
     hf_prep_free(prep);
     hf_fitted_free(fitted);
-    hf_model_file_free(old);
+    hf_modelfile_free(old);
     hf_dataset_free(view);
     hf_job_free(&job);
     hf_manifest_free(manifest);
-    hf_group_free(&group);
-    hf_comm_free(&group_comm);
+    hf_group_free(group);
+    group = NULL;
+    hf_comm_free(group_comm);
+    group_comm = NULL;
     hf_spec_free(spec);
     hf_rundir_free(&dir);
     free(hold_rows);

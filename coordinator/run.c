@@ -2,7 +2,7 @@
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
-#include "coordinator/export.h"
+#include "coordinator/modelfile.h"
 #include "coordinator/journal.h"
 #include "coordinator/pipeline.h"
 #include "coordinator/results.h"
@@ -140,20 +140,20 @@ static int on_journal_line(void *arg, const char *line)
     run_state *st = arg;
     hf_task_result r;
     HF_CALL(hf_task_result_from_json(line, st->sweep.metrics, st->sweep.n_metrics, &r));
-    int rc = HF_OK;
+    int result = HF_OK;
     if (r.task < 0 || (size_t)r.task >= st->n_tasks)
-        rc = hf_error(HF_EDATA, "journal names task %d of %zu", r.task, st->n_tasks);
+        result = hf_error(HF_EDATA, "journal names task %d of %zu", r.task, st->n_tasks);
     else if (st->done[r.task])
-        rc = hf_error(HF_EDATA, "journal holds task %d twice", r.task);
+        result = hf_error(HF_EDATA, "journal holds task %d twice", r.task);
     else if (r.split != st->tasks->tasks[r.task].split)
-        rc = hf_error(HF_EDATA, "journal task %d is for split %d, expected %d", r.task, r.split,
-                      st->tasks->tasks[r.task].split);
-    if (rc >= 0)
-        rc = hf_sweep_add(&st->sweep, &r);
-    if (rc >= 0)
+        result = hf_error(HF_EDATA, "journal task %d is for split %d, expected %d", r.task, r.split,
+                          st->tasks->tasks[r.task].split);
+    if (result >= 0)
+        result = hf_sweep_add(&st->sweep, &r);
+    if (result >= 0)
         st->done[r.task] = 1;
     hf_task_result_free(&r);
-    return rc;
+    return result;
 }
 
 /* Refit of the best trial on every search row, holdout scoring and model.h5. Called by every rank
@@ -210,9 +210,9 @@ static int refit_and_export(const hf_spec *spec, const hf_job *job, int b, const
             yh[i] = data->y[folds->holdout[i]];
         size_t nc = data->schema->task == HF_TASK_CLASSIFICATION ? data->schema->n_classes : 0;
         for (size_t m = 0; m < s->n_metrics; m++) {
-            int rc = hf_metric_compute(hf_metric_find(s->metrics[m]), yh, pred, folds->n_holdout,
-                                       nc, &info->holdout_scores[m]);
-            if (rc < 0) {
+            int metric_status = hf_metric_compute(hf_metric_find(s->metrics[m]), yh, pred,
+                                                  folds->n_holdout, nc, &info->holdout_scores[m]);
+            if (metric_status < 0) {
                 hf_warn("holdout %s: %s", s->metrics[m], hf_error_message());
                 hf_error_clear();
                 info->holdout_scores[m] = NAN;
@@ -228,16 +228,16 @@ static int refit_and_export(const hf_spec *spec, const hf_job *job, int b, const
     for (size_t f = 0; f < s->n_splits; f++)
         fold_scores[f] = s->scores[((size_t)b * s->n_splits + f) * s->n_metrics];
     params = hf_trial_params_json(&spec->space, &job->trials[b]);
-    hf_model_meta meta = {.spec_sha256 = spec->sha256,
-                          .source_fingerprint = fingerprint,
-                          .params_json = params ? params : "{}",
-                          .metric = s->metrics[0],
-                          .cv_score = s->mean[(size_t)b * s->n_metrics],
-                          .cv_std = s->std[(size_t)b * s->n_metrics],
-                          .fold_scores = fold_scores,
-                          .n_folds = s->n_splits,
-                          .n_train_rows = folds->n_search};
-    result = hf_model_write(dir->model, data->schema, prep, fitted, &meta);
+    hf_modelfile_meta meta = {.spec_sha256 = spec->sha256,
+                              .source_fingerprint = fingerprint,
+                              .params_json = params ? params : "{}",
+                              .metric = s->metrics[0],
+                              .cv_score = s->mean[(size_t)b * s->n_metrics],
+                              .cv_std = s->std[(size_t)b * s->n_metrics],
+                              .fold_scores = fold_scores,
+                              .n_folds = s->n_splits,
+                              .n_train_rows = folds->n_search};
+    result = hf_modelfile_write(dir->model, data->schema, prep, fitted, &meta);
     if (result >= 0) {
         /* The rows the model was trained on, for retrain's fair comparison (rowset.h). */
         uint64_t *h = hf_malloc((folds->n_search ? folds->n_search : 1) * sizeof *h);
@@ -270,13 +270,13 @@ static int upload_outputs(const hf_output_opts *out, const hf_rundir *dir,
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
         char *uri = hf_asprintf("%s%s%s", dest, dl && dest[dl - 1] == '/' ? "" : "/", base);
-        int rc =
+        int result =
             uri ? hf_s3_upload_file(files[i], uri, opts, out->sse, out->kms_key_id) : HF_ENOMEM;
-        if (rc >= 0 && !quiet)
+        if (result >= 0 && !quiet)
             hf_info("uploaded %s", uri);
         free(uri);
-        if (rc < 0)
-            return hf_error_prefix(rc, "output.upload");
+        if (result < 0)
+            return hf_error_prefix(result, "output.upload");
     }
     return HF_OK;
 }
@@ -428,9 +428,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
                         .speculate = speculate_refit};
     result = hf_sched_run(world, &ctx, &tasks, st.done, &so);
     if (rank == 0) {
-        int rc = hf_journal_close(&st.journal);
+        int close_status = hf_journal_close(&st.journal);
         if (result >= 0)
-            result = rc;
+            result = close_status;
         print_progress(&st, 1);
     }
     if (result == HF_EINTR) {
@@ -499,9 +499,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     }
     if (rank == 0) {
         info.seconds = hf_now() - t0;
-        int rc = hf_results_write(&st.sweep, job.trials, &info);
+        int write_status = hf_results_write(&st.sweep, job.trials, &info);
         if (result >= 0)
-            result = rc;
+            result = write_status;
         if (result >= 0 && spec->output.upload) {
             hf_source_opts up = {.s3 = &spec->s3, .audit_path = dir.audit, .rank = rank};
             result = upload_outputs(&spec->output, &dir, &up, quiet);
@@ -520,8 +520,10 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     }
     result = hf_comm_check(world, result);
 out:
-    hf_group_free(&group);
-    hf_comm_free(&group_comm);
+    hf_group_free(group);
+    group = NULL;
+    hf_comm_free(group_comm);
+    group_comm = NULL;
     hf_prep_free(st.spec_prep);
     hf_fitted_free(st.spec_fitted);
     hf_task_ctx_release(&ctx);

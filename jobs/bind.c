@@ -726,12 +726,12 @@ const char *hf_bind_text(const yaml_node_t *n)
     return node_text(n);
 }
 
-int hf_bind_is_null(const yaml_node_t *n)
+static int hf_bind_is_null(const yaml_node_t *n)
 {
     return n->type == YAML_SCALAR_NODE && classify(n).kind == SC_NULL;
 }
 
-int hf_bind_is_number(const yaml_node_t *n)
+static int hf_bind_is_number(const yaml_node_t *n)
 {
     if (n->type != YAML_SCALAR_NODE)
         return 0;

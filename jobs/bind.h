@@ -21,10 +21,6 @@ typedef struct hf_bind {
 
 yaml_node_t *hf_bind_node(hf_bind *b, int idx);
 const char *hf_bind_text(const yaml_node_t *n);
-/* 1 if n is a null scalar (`key:`, `key: ~`, `null`). */
-int hf_bind_is_null(const yaml_node_t *n);
-/* 1 if n is a plain scalar that reads as a number. */
-int hf_bind_is_number(const yaml_node_t *n);
 
 /* Records "FILE:LINE:COL: KEY: <message>" (or "FILE: KEY: <message>" without a node). */
 int hf_bind_fail(hf_bind *b, const yaml_node_t *n, const char *key, const char *fmt, ...)

@@ -33,9 +33,9 @@ char *const hf__ingest_default_na[] = {"", "NA", "NaN", "null", "?"};
 int hf__ingest_agree(ctx *c, int status)
 {
     int64_t mine = status < 0 ? c->rank : c->size;
-    int rc = hf_comm_allreduce_min_i64(c->comm, &mine, 1);
-    if (rc < 0)
-        return rc;
+    int result = hf_comm_allreduce_min_i64(c->comm, &mine, 1);
+    if (result < 0)
+        return result;
     if (mine == c->size)
         return HF_OK;
     int root = (int)mine;
@@ -46,12 +46,12 @@ int hf__ingest_agree(ctx *c, int status)
         msg = hf_strdup(hf_error_message());
         len = msg ? strlen(msg) : 0;
     }
-    rc = hf_comm_bcast(c->comm, &code, sizeof code, root);
-    if (rc >= 0)
-        rc = hf_comm_bcast_blob(c->comm, &msg, &len, root);
-    if (rc < 0) {
+    result = hf_comm_bcast(c->comm, &code, sizeof code, root);
+    if (result >= 0)
+        result = hf_comm_bcast_blob(c->comm, &msg, &len, root);
+    if (result < 0) {
         free(msg);
-        return rc;
+        return result;
     }
     if (c->rank != root) {
         hf_error_clear();
@@ -78,9 +78,9 @@ int hf__ingest_grow(void **p, size_t *cap, size_t need, size_t elem)
 
 int hf__ingest_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-    int rc = hf__ingest_grow((void **)buf, cap, *len + n + 1, 1);
-    if (rc < 0)
-        return rc;
+    int result = hf__ingest_grow((void **)buf, cap, *len + n + 1, 1);
+    if (result < 0)
+        return result;
     memcpy(*buf + *len, s, n);
     *len += n;
     (*buf)[*len] = '\0';
@@ -90,19 +90,19 @@ int hf__ingest_append(char **buf, size_t *len, size_t *cap, const char *s, size_
 /* Appends a CSV-quoted field. */
 int hf__ingest_append_quoted(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-    int rc = hf__ingest_append(buf, len, cap, "\"", 1);
+    int result = hf__ingest_append(buf, len, cap, "\"", 1);
     size_t i = 0;
-    while (rc >= 0 && i < n) {
+    while (result >= 0 && i < n) {
         const char *q = memchr(s + i, '"', n - i);
         size_t e = q ? (size_t)(q - s) + 1 : n;
-        rc = hf__ingest_append(buf, len, cap, s + i, e - i);
-        if (rc >= 0 && q)
-            rc = hf__ingest_append(buf, len, cap, "\"", 1);
+        result = hf__ingest_append(buf, len, cap, s + i, e - i);
+        if (result >= 0 && q)
+            result = hf__ingest_append(buf, len, cap, "\"", 1);
         i = e;
     }
-    if (rc >= 0)
-        rc = hf__ingest_append(buf, len, cap, "\"", 1);
-    return rc;
+    if (result >= 0)
+        result = hf__ingest_append(buf, len, cap, "\"", 1);
+    return result;
 }
 
 /* ---- source enumeration (rank 0) and broadcast ------------------------------------------- */
@@ -243,30 +243,30 @@ static int set_role(ctx *c, const char *name, int role, const char *key)
 static int plan_columns(ctx *c)
 {
     const hf_ingest_opts *sp = c->o;
-    int rc = hf__ingest_alloc_plan(c);
-    if (rc < 0)
-        return rc;
+    int result = hf__ingest_alloc_plan(c);
+    if (result < 0)
+        return result;
     if (!sp->target)
         return hf_error(HF_EINVAL, "data.target: got nothing, expected a column name");
-    for (size_t i = 0; rc >= 0 && i < sp->n_drop; i++)
-        rc = set_role(c, sp->drop[i], ROLE_DROP, "data.drop");
-    if (rc >= 0)
-        rc = set_role(c, sp->target, ROLE_TARGET, "data.target");
-    if (rc >= 0 && sp->fold_column)
-        rc = set_role(c, sp->fold_column, ROLE_FOLD, "cv.fold_column");
-    if (rc >= 0 && sp->group_column)
-        rc = set_role(c, sp->group_column, ROLE_GROUP, "cv.group_column");
-    if (rc >= 0 && sp->order_column)
-        rc = set_role(c, sp->order_column, ROLE_ORDER, "cv.order_column");
-    for (size_t i = 0; rc >= 0 && i < sp->n_columns; i++) {
+    for (size_t i = 0; result >= 0 && i < sp->n_drop; i++)
+        result = set_role(c, sp->drop[i], ROLE_DROP, "data.drop");
+    if (result >= 0)
+        result = set_role(c, sp->target, ROLE_TARGET, "data.target");
+    if (result >= 0 && sp->fold_column)
+        result = set_role(c, sp->fold_column, ROLE_FOLD, "cv.fold_column");
+    if (result >= 0 && sp->group_column)
+        result = set_role(c, sp->group_column, ROLE_GROUP, "cv.group_column");
+    if (result >= 0 && sp->order_column)
+        result = set_role(c, sp->order_column, ROLE_ORDER, "cv.order_column");
+    for (size_t i = 0; result >= 0 && i < sp->n_columns; i++) {
         long j = hf__ingest_col_index(c, sp->column_names[i]);
         if (j < 0)
-            rc = no_such_column(c, sp->column_names[i], "data.columns");
+            result = no_such_column(c, sp->column_names[i], "data.columns");
         else
             c->forced[j] = sp->column_types[i];
     }
-    if (rc < 0)
-        return rc;
+    if (result < 0)
+        return result;
     for (size_t j = 0; j < c->ncols; j++) {
         if (c->role[j] == ROLE_DROP)
             continue;
@@ -286,25 +286,25 @@ static int count_and_flags(ctx *c, built *b, int64_t **flags)
 {
     size_t ns = c->nslots;
     int64_t *f = hf_calloc(2 * ns + 1, sizeof *f);
-    int rc = hf__ingest_agree(c, f ? HF_OK : HF_ENOMEM);
-    if (rc < 0) {
+    int result = hf__ingest_agree(c, f ? HF_OK : HF_ENOMEM);
+    if (result < 0) {
         free(f);
-        return rc;
+        return result;
     }
     for (size_t s = 0; s < ns; s++) {
         f[s] = c->not_numeric[s];
         f[ns + s] = c->not_bool[s];
     }
-    rc = hf_comm_allreduce_max_i64(c->comm, f, 2 * ns);
+    result = hf_comm_allreduce_max_i64(c->comm, f, 2 * ns);
     int64_t counts[3] = {(int64_t)c->nrows, c->nrec, (int64_t)c->n_rejected};
     memcpy(b->offs, counts, sizeof counts);
-    if (rc >= 0)
-        rc = hf_comm_exscan_sum_i64(c->comm, b->offs, 3);
-    if (rc >= 0)
-        rc = hf_comm_allreduce_sum_i64(c->comm, counts, 3);
-    if (rc < 0) {
+    if (result >= 0)
+        result = hf_comm_exscan_sum_i64(c->comm, b->offs, 3);
+    if (result >= 0)
+        result = hf_comm_allreduce_sum_i64(c->comm, counts, 3);
+    if (result < 0) {
         free(f);
-        return rc;
+        return result;
     }
     memcpy(b->counts, counts, sizeof counts);
     if (c->rank == 0)
@@ -327,9 +327,9 @@ static int build_schema(ctx *c, built *b, const int64_t *flags)
     if (schema)
         schema->features = hf_calloc(b->nf + 1, sizeof *schema->features);
     b->feat_slot = hf_calloc(b->nf + 1, sizeof *b->feat_slot);
-    int rc = schema && schema->features && b->feat_slot ? HF_OK : HF_ENOMEM, local_err = HF_OK;
+    int result = schema && schema->features && b->feat_slot ? HF_OK : HF_ENOMEM, local_err = HF_OK;
     b->target_slot = b->fold_slot = b->group_slot = b->order_slot = -1;
-    for (size_t j = 0; rc >= 0 && j < c->ncols; j++) {
+    for (size_t j = 0; result >= 0 && j < c->ncols; j++) {
         int s = c->slot[j];
         if (s < 0)
             continue;
@@ -340,7 +340,7 @@ static int build_schema(ctx *c, built *b, const int64_t *flags)
             b->feat_slot[schema->n_features++] = s;
             col->name = hf_strdup(c->names[j]);
             if (!col->name)
-                rc = HF_ENOMEM;
+                result = HF_ENOMEM;
             int t = c->forced[j] >= 0 ? c->forced[j]
                     : !notnum         ? HF_COL_NUMERIC
                     : !notbool        ? HF_COL_BOOLEAN
@@ -354,7 +354,7 @@ static int build_schema(ctx *c, built *b, const int64_t *flags)
                     col->categories[1] = hf_strdup("true");
                 }
                 if (!col->categories || !col->categories[0] || !col->categories[1])
-                    rc = HF_ENOMEM;
+                    result = HF_ENOMEM;
             } else if (t == HF_COL_CATEGORICAL) {
                 c->text_slot[s] = 1;
                 b->need_pass2 = 1;
@@ -365,7 +365,7 @@ static int build_schema(ctx *c, built *b, const int64_t *flags)
             b->target_slot = s;
             schema->target = hf_strdup(c->names[j]);
             if (!schema->target)
-                rc = HF_ENOMEM;
+                result = HF_ENOMEM;
             if (notnum && c->o->task == HF_TASK_REGRESSION && c->first_text[s])
                 local_err = hf_error(HF_EDATA, "%s, expected a number (%s)", c->first_text[s],
                                      task_hint(c));
@@ -396,7 +396,7 @@ static int build_schema(ctx *c, built *b, const int64_t *flags)
             break;
         }
     }
-    return rc >= 0 ? local_err : rc;
+    return result >= 0 ? local_err : result;
 }
 
 /* Collective. Text columns (and text targets and groups) become codes into their global sorted
@@ -409,12 +409,12 @@ static int encode_codes(ctx *c, built *b)
     char **dict = NULL;
     size_t n_dict = 0, n_vals = 0;
     double *vals = NULL;
-    int rc = HF_OK;
-    for (size_t s = 0; s < ns && rc >= 0; s++) {
+    int result = HF_OK;
+    for (size_t s = 0; s < ns && result >= 0; s++) {
         if (!c->text_slot[s])
             continue;
-        rc = hf__ingest_global_dict(c, &c->arenas[s], &dict, &n_dict);
-        if (rc < 0)
+        result = hf__ingest_global_dict(c, &c->arenas[s], &dict, &n_dict);
+        if (result < 0)
             break;
         for (size_t i = 0; i < c->nrows; i++) {
             int64_t o = c->arenas[s].off[i];
@@ -436,26 +436,26 @@ static int encode_codes(ctx *c, built *b)
         n_dict = 0;
     }
     const int ts = b->target_slot, gs = b->group_slot;
-    if (rc >= 0 && schema->task == HF_TASK_CLASSIFICATION && !c->text_slot[ts]) {
-        rc = hf__ingest_global_values(c, ts, &vals, &n_vals);
+    if (result >= 0 && schema->task == HF_TASK_CLASSIFICATION && !c->text_slot[ts]) {
+        result = hf__ingest_global_values(c, ts, &vals, &n_vals);
         /* Numeric class labels must be whole numbers (scikit-learn's classifiers refuse a
          * "continuous" target likewise): 0.5 is a measurement, not a class. */
-        for (size_t i = 0; rc >= 0 && i < n_vals; i++)
+        for (size_t i = 0; result >= 0 && i < n_vals; i++)
             if (vals[i] != floor(vals[i]))
-                rc = hf_error(HF_EDATA,
-                              "%s: data.target \"%s\": got %g, expected whole-number class "
-                              "labels (%s)",
-                              c->parts[0].uri, schema->target, vals[i], task_hint(c));
-        if (rc >= 0) {
+                result = hf_error(HF_EDATA,
+                                  "%s: data.target \"%s\": got %g, expected whole-number class "
+                                  "labels (%s)",
+                                  c->parts[0].uri, schema->target, vals[i], task_hint(c));
+        if (result >= 0) {
             schema->classes = hf_calloc(n_vals + 1, sizeof *schema->classes);
-            rc = schema->classes ? HF_OK : HF_ENOMEM;
-            for (size_t i = 0; rc >= 0 && i < n_vals; i++) {
+            result = schema->classes ? HF_OK : HF_ENOMEM;
+            for (size_t i = 0; result >= 0 && i < n_vals; i++) {
                 schema->classes[i] = hf__ingest_format_number(vals[i]);
                 schema->n_classes = i + 1;
                 if (!schema->classes[i])
-                    rc = HF_ENOMEM;
+                    result = HF_ENOMEM;
             }
-            for (size_t i = 0; rc >= 0 && i < c->nrows; i++) {
+            for (size_t i = 0; result >= 0 && i < c->nrows; i++) {
                 double v = c->cells[i * ns + (size_t)ts];
                 c->cells[i * ns + (size_t)ts] = (double)hf__ingest_find_dbl(vals, n_vals, v);
             }
@@ -463,16 +463,16 @@ static int encode_codes(ctx *c, built *b)
         free(vals);
         vals = NULL;
     }
-    if (rc >= 0 && gs >= 0 && !c->text_slot[gs]) {
-        rc = hf__ingest_global_values(c, gs, &vals, &n_vals);
-        for (size_t i = 0; rc >= 0 && i < c->nrows; i++) {
+    if (result >= 0 && gs >= 0 && !c->text_slot[gs]) {
+        result = hf__ingest_global_values(c, gs, &vals, &n_vals);
+        for (size_t i = 0; result >= 0 && i < c->nrows; i++) {
             double v = c->cells[i * ns + (size_t)gs];
             c->cells[i * ns + (size_t)gs] = (double)hf__ingest_find_dbl(vals, n_vals, v);
         }
         free(vals);
     }
     hf_strv_free(dict, n_dict);
-    return rc;
+    return result;
 }
 
 /* Not collective. Splits the cells into X, y, row, fold, group and order (X compacted in place in
@@ -535,43 +535,43 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
     size_t n_items = 0;
     int64_t *flags = NULL;
     built b = {0};
-    int rc = hf__ingest_agree(c, plan_columns(c));
+    int result = hf__ingest_agree(c, plan_columns(c));
     double t0 = hf_now();
-    if (rc >= 0)
-        rc = hf__ingest_plan_items(c, &items, &n_items);
+    if (result >= 0)
+        result = hf__ingest_plan_items(c, &items, &n_items);
     double t_plan = hf_now();
     c->mode = MODE_PASS1;
-    if (rc >= 0)
-        rc = hf__ingest_agree(c, hf__ingest_parse_items(c, items, n_items));
+    if (result >= 0)
+        result = hf__ingest_agree(c, hf__ingest_parse_items(c, items, n_items));
     double t_pass1 = hf_now();
     hf_debug("ingest: split %.3fs, pass 1 %.3fs (%zu rows)", t_plan - t0, t_pass1 - t_plan,
              c->nrows);
-    if (rc >= 0)
-        rc = count_and_flags(c, &b, &flags);
-    if (rc >= 0)
-        rc = hf__ingest_agree(c, build_schema(c, &b, flags));
-    if (rc >= 0 && b.need_pass2) {
+    if (result >= 0)
+        result = count_and_flags(c, &b, &flags);
+    if (result >= 0)
+        result = hf__ingest_agree(c, build_schema(c, &b, flags));
+    if (result >= 0 && b.need_pass2) {
         c->mode = MODE_PASS2;
         c->pass2_row = 0;
         c->pass2_rej = 0;
-        rc = hf__ingest_agree(c, hf__ingest_parse_items(c, items, n_items));
-        if (rc >= 0 && c->pass2_row != c->nrows)
-            rc = hf_error(HF_EIO, "%s: the source changed during the ingest", c->parts[0].uri);
-        rc = hf__ingest_agree(c, rc);
+        result = hf__ingest_agree(c, hf__ingest_parse_items(c, items, n_items));
+        if (result >= 0 && c->pass2_row != c->nrows)
+            result = hf_error(HF_EIO, "%s: the source changed during the ingest", c->parts[0].uri);
+        result = hf__ingest_agree(c, result);
     }
     /* The source bytes are not read again: unmap / free them before the shards are built. */
     hf__ingest_release_items(items, n_items);
-    if (rc >= 0)
-        rc = hf__ingest_agree(c, encode_codes(c, &b));
-    if (rc >= 0)
-        rc = hf__ingest_agree(c, split_cells(c, &b));
+    if (result >= 0)
+        result = hf__ingest_agree(c, encode_codes(c, &b));
+    if (result >= 0)
+        result = hf__ingest_agree(c, split_cells(c, &b));
     double t_write = hf_now();
     hf_debug("ingest: types, codes and arrays %.3fs", t_write - t_pass1);
-    if (rc >= 0)
-        rc = hf__ingest_write_shards(c, dir, &b, m);
-    if (rc >= 0 && c->skip_bad)
-        rc = hf__ingest_write_rejects(c, rejects_path, b.counts[2]);
-    if (rc >= 0) {
+    if (result >= 0)
+        result = hf__ingest_write_shards(c, dir, &b, m);
+    if (result >= 0 && c->skip_bad)
+        result = hf__ingest_write_rejects(c, rejects_path, b.counts[2]);
+    if (result >= 0) {
         m->schema = b.schema;
         b.schema = NULL;
         m->n_rows = b.counts[0];
@@ -583,7 +583,7 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
     free(flags);
     hf__ingest_free_items(items, n_items);
     built_free(&b);
-    return rc;
+    return result;
 }
 
 /* Fills the manifest's sources from the context. */
@@ -620,7 +620,7 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
               const hf_source_opts *opts, const char *rejects_path, hf_manifest **out, int *reused)
 {
     ctx c;
-    int rc;
+    int result;
     char hash[65];
     char *text = NULL;
     size_t len = 0;
@@ -637,18 +637,18 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
                              : sizeof hf__ingest_default_na / sizeof *hf__ingest_default_na;
     *out = NULL;
     *reused = 0;
-    rc = hf_ingest_opts_hash(spec, hash);
-    if (rc >= 0 && c.rank == 0) {
-        rc = hf_mkdirs(shard_dir);
-        if (rc >= 0 && !spec->source)
-            rc = hf_error(HF_EINVAL, "data.source: got nothing, expected a path or URI");
-        if (rc >= 0)
-            rc = hf__ingest_enumerate(&c, spec->source);
-        if (rc >= 0)
-            rc = hf__ingest_read_global_header(&c);
+    result = hf_ingest_opts_hash(spec, hash);
+    if (result >= 0 && c.rank == 0) {
+        result = hf_mkdirs(shard_dir);
+        if (result >= 0 && !spec->source)
+            result = hf_error(HF_EINVAL, "data.source: got nothing, expected a path or URI");
+        if (result >= 0)
+            result = hf__ingest_enumerate(&c, spec->source);
+        if (result >= 0)
+            result = hf__ingest_read_global_header(&c);
     }
-    rc = hf__ingest_share_source(&c, rc);
-    if (rc < 0)
+    result = hf__ingest_share_source(&c, result);
+    if (result < 0)
         goto out;
 
     /* Reuse: rank 0 checks hash and fingerprints; every rank verifies its share of the hashes. */
@@ -663,16 +663,17 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
         hf_manifest_free(old);
         len = text ? strlen(text) + 1 : 0;
     }
-    rc = hf_comm_bcast(comm, &len, sizeof len, 0);
-    if (rc >= 0 && len > 0) {
-        rc = hf_comm_bcast_blob(comm, &text, &len, 0);
-        if (rc >= 0)
-            rc = hf_manifest_from_json(text, "manifest.json", &m);
-        int64_t ok = rc >= 0 ? hf_shards_verify(shard_dir, m, (size_t)c.rank, (size_t)c.size) : 0;
-        rc = hf__ingest_agree(&c, rc);
-        if (rc >= 0)
-            rc = hf_comm_allreduce_min_i64(comm, &ok, 1);
-        if (rc < 0)
+    result = hf_comm_bcast(comm, &len, sizeof len, 0);
+    if (result >= 0 && len > 0) {
+        result = hf_comm_bcast_blob(comm, &text, &len, 0);
+        if (result >= 0)
+            result = hf_manifest_from_json(text, "manifest.json", &m);
+        int64_t ok =
+            result >= 0 ? hf_shards_verify(shard_dir, m, (size_t)c.rank, (size_t)c.size) : 0;
+        result = hf__ingest_agree(&c, result);
+        if (result >= 0)
+            result = hf_comm_allreduce_min_i64(comm, &ok, 1);
+        if (result < 0)
             goto out;
         if (ok == 1) {
             *out = m;
@@ -686,34 +687,34 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
         hf_manifest_free(m);
         m = NULL;
     }
-    if (rc < 0)
+    if (result < 0)
         goto out;
-    rc = c.rank == 0 ? hf__ingest_remove_old(shard_dir) : HF_OK;
-    rc = hf__ingest_agree(&c, rc);
-    if (rc < 0)
+    result = c.rank == 0 ? hf__ingest_remove_old(shard_dir) : HF_OK;
+    result = hf__ingest_agree(&c, result);
+    if (result < 0)
         goto out;
     m = hf_calloc(1, sizeof *m);
-    rc = m ? manifest_sources(&c, m) : HF_ENOMEM;
-    if (rc >= 0) {
+    result = m ? manifest_sources(&c, m) : HF_ENOMEM;
+    if (result >= 0) {
         memcpy(m->spec_hash, hash, sizeof hash);
-        rc = hf__ingest_agree(&c, rc);
+        result = hf__ingest_agree(&c, result);
     }
-    if (rc >= 0)
-        rc = ingest_data(&c, shard_dir, rejects_path, m);
-    if (rc >= 0 && c.rank == 0) {
+    if (result >= 0)
+        result = ingest_data(&c, shard_dir, rejects_path, m);
+    if (result >= 0 && c.rank == 0) {
         /* The fingerprint text is derived; compute it by a JSON round trip. */
-        rc = hf_manifest_write(shard_dir, m);
+        result = hf_manifest_write(shard_dir, m);
     }
-    rc = hf__ingest_agree(&c, rc);
-    if (rc >= 0) {
+    result = hf__ingest_agree(&c, result);
+    if (result >= 0) {
         free(text);
         text = hf_manifest_to_json(m);
         hf_manifest_free(m);
         m = NULL;
-        rc = text ? hf_manifest_from_json(text, "manifest.json", &m) : HF_ENOMEM;
-        rc = hf__ingest_agree(&c, rc);
+        result = text ? hf_manifest_from_json(text, "manifest.json", &m) : HF_ENOMEM;
+        result = hf__ingest_agree(&c, result);
     }
-    if (rc >= 0) {
+    if (result >= 0) {
         *out = m;
         m = NULL;
     }
@@ -721,7 +722,7 @@ out:
     free(text);
     hf_manifest_free(m);
     hf__ingest_ctx_free(&c);
-    return rc;
+    return result;
 }
 
 /* ---- prediction input ---------------------------------------------------------------------------

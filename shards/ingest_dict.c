@@ -31,7 +31,7 @@ static int cmp_dbl(const void *a, const void *b)
 /* Global sorted distinct strings of an arena. Collective. *dict: caller frees each and array. */
 int hf__ingest_global_dict(ctx *c, const arena *a, char ***dict, size_t *n)
 {
-    int rc = HF_OK;
+    int result = HF_OK;
     char **loc = hf_calloc(a->n + 1, sizeof *loc);
     char *blob = NULL, *all = NULL;
     size_t blen = 0, bcap = 0, *lens = NULL, m = 0;
@@ -39,19 +39,19 @@ int hf__ingest_global_dict(ctx *c, const arena *a, char ***dict, size_t *n)
     *dict = NULL;
     *n = 0;
     if (!loc)
-        rc = HF_ENOMEM;
-    for (size_t i = 0; rc >= 0 && i < a->n; i++)
+        result = HF_ENOMEM;
+    for (size_t i = 0; result >= 0 && i < a->n; i++)
         if (a->off[i] >= 0)
             loc[m++] = a->buf + a->off[i];
-    if (rc >= 0)
+    if (result >= 0)
         qsort(loc, m, sizeof *loc, cmp_str);
-    for (size_t i = 0; rc >= 0 && i < m; i++)
+    for (size_t i = 0; result >= 0 && i < m; i++)
         if (i == 0 || strcmp(loc[i], loc[i - 1]) != 0)
-            rc = hf__ingest_append(&blob, &blen, &bcap, loc[i], strlen(loc[i]) + 1);
-    rc = hf__ingest_agree(c, rc);
-    if (rc >= 0)
-        rc = hf_comm_allgather_blob(c->comm, blob ? blob : "", blen, &all, &lens);
-    if (rc < 0)
+            result = hf__ingest_append(&blob, &blen, &bcap, loc[i], strlen(loc[i]) + 1);
+    result = hf__ingest_agree(c, result);
+    if (result >= 0)
+        result = hf_comm_allgather_blob(c->comm, blob ? blob : "", blen, &all, &lens);
+    if (result < 0)
         goto out;
     size_t total = 0, cnt = 0;
     for (int r = 0; r < c->size; r++)
@@ -60,7 +60,7 @@ int hf__ingest_global_dict(ctx *c, const arena *a, char ***dict, size_t *n)
         cnt += all[i] == '\0';
     v = hf_calloc(cnt + 1, sizeof *v);
     if (!v) {
-        rc = HF_ENOMEM;
+        result = HF_ENOMEM;
         goto out;
     }
     size_t k = 0;
@@ -76,7 +76,7 @@ int hf__ingest_global_dict(ctx *c, const arena *a, char ***dict, size_t *n)
         if (!v[i]) {
             hf_strv_free(v, i);
             v = NULL;
-            rc = HF_ENOMEM;
+            result = HF_ENOMEM;
             goto out;
         }
     }
@@ -87,42 +87,42 @@ out:
     free(blob);
     free(all);
     free(lens);
-    return rc;
+    return result;
 }
 
 /* Global sorted distinct non-NaN values of slot s. Collective. */
 int hf__ingest_global_values(ctx *c, int s, double **vals, size_t *n)
 {
-    int rc = HF_OK;
+    int result = HF_OK;
     double *loc = hf_malloc((c->nrows + 1) * sizeof *loc);
     char *all = NULL;
     size_t *lens = NULL, m = 0, u = 0;
     *vals = NULL;
     *n = 0;
     if (!loc)
-        rc = HF_ENOMEM;
-    for (size_t i = 0; rc >= 0 && i < c->nrows; i++) {
+        result = HF_ENOMEM;
+    for (size_t i = 0; result >= 0 && i < c->nrows; i++) {
         double v = c->cells[i * c->nslots + (size_t)s];
         if (!isnan(v))
             loc[m++] = v == 0 ? 0.0 : v;
     }
-    if (rc >= 0) {
+    if (result >= 0) {
         qsort(loc, m, sizeof *loc, cmp_dbl);
         for (size_t i = 0; i < m; i++)
             if (u == 0 || loc[i] != loc[u - 1])
                 loc[u++] = loc[i];
     }
-    rc = hf__ingest_agree(c, rc);
-    if (rc >= 0)
-        rc = hf_comm_allgather_blob(c->comm, loc, u * sizeof *loc, &all, &lens);
-    if (rc < 0)
+    result = hf__ingest_agree(c, result);
+    if (result >= 0)
+        result = hf_comm_allgather_blob(c->comm, loc, u * sizeof *loc, &all, &lens);
+    if (result < 0)
         goto out;
     size_t total = 0;
     for (int r = 0; r < c->size; r++)
         total += lens[r] / sizeof(double);
     double *v = hf_malloc((total + 1) * sizeof *v);
     if (!v) {
-        rc = HF_ENOMEM;
+        result = HF_ENOMEM;
         goto out;
     }
     memcpy(v, all, total * sizeof *v);
@@ -137,7 +137,7 @@ out:
     free(loc);
     free(all);
     free(lens);
-    return rc;
+    return result;
 }
 
 long hf__ingest_find_str(char *const *dict, size_t n, const char *s)

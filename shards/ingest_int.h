@@ -160,8 +160,6 @@ int hf__ingest_parse_header(ctx *c, const char *file, const hf_csv_record *rec, 
                             char ***names, size_t *n);
 const char *hf__ingest_part_name(const part *p, char *buf, size_t cap);
 
-/* ingest_records.c */
-int hf__ingest_setup_fast(ctx *c);
 int hf__ingest_parse_items(ctx *c, item *items, size_t n_items);
 void hf__ingest_release_items(item *items, size_t n_items);
 void hf__ingest_free_items(item *items, size_t n_items);

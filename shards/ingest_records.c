@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 /* Reports a bad record: error (HF_EDATA) or, when skipping, a line of rejects.csv. */
-int hf__ingest_bad_row(ctx *c, const hf_csv_record *rec, size_t off, const char *fmt, ...)
+static int hf__ingest_bad_row(ctx *c, const hf_csv_record *rec, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 int hf__ingest_bad_row(ctx *c, const hf_csv_record *rec, size_t off, const char *fmt, ...)
@@ -34,31 +34,32 @@ int hf__ingest_bad_row(ctx *c, const hf_csv_record *rec, size_t off, const char 
     if (!c->skip_bad)
         return hf_error(HF_EDATA, "%s:%lld:%lld: %s", c->cur_file, (long long)line, (long long)col,
                         what);
-    int rc = hf__ingest_grow((void **)&c->rejected_ord, &c->cap_rejected, c->n_rejected + 1,
-                             sizeof *c->rejected_ord);
-    if (rc < 0)
-        return rc;
+    int result = hf__ingest_grow((void **)&c->rejected_ord, &c->cap_rejected, c->n_rejected + 1,
+                                 sizeof *c->rejected_ord);
+    if (result < 0)
+        return result;
     c->rejected_ord[c->n_rejected++] = c->nrec;
     char head[64];
     snprintf(head, sizeof head, ",%lld,", (long long)rec->line);
-    rc = hf__ingest_append_quoted(&c->rejects, &c->rejects_len, &c->rejects_cap, c->cur_file,
-                                  strlen(c->cur_file));
-    if (rc >= 0)
-        rc = hf__ingest_append(&c->rejects, &c->rejects_len, &c->rejects_cap, head, strlen(head));
-    if (rc >= 0) {
+    result = hf__ingest_append_quoted(&c->rejects, &c->rejects_len, &c->rejects_cap, c->cur_file,
+                                      strlen(c->cur_file));
+    if (result >= 0)
+        result =
+            hf__ingest_append(&c->rejects, &c->rejects_len, &c->rejects_cap, head, strlen(head));
+    if (result >= 0) {
         char full[1200];
         snprintf(full, sizeof full, "%lld:%lld: %s", (long long)line, (long long)col, what);
-        rc = hf__ingest_append_quoted(&c->rejects, &c->rejects_len, &c->rejects_cap, full,
-                                      strlen(full));
+        result = hf__ingest_append_quoted(&c->rejects, &c->rejects_len, &c->rejects_cap, full,
+                                          strlen(full));
     }
-    if (rc >= 0)
-        rc = hf__ingest_append(&c->rejects, &c->rejects_len, &c->rejects_cap, ",", 1);
-    if (rc >= 0)
-        rc = hf__ingest_append_quoted(&c->rejects, &c->rejects_len, &c->rejects_cap, rec->text,
-                                      rec->len);
-    if (rc >= 0)
-        rc = hf__ingest_append(&c->rejects, &c->rejects_len, &c->rejects_cap, "\n", 1);
-    return rc < 0 ? rc : 1;
+    if (result >= 0)
+        result = hf__ingest_append(&c->rejects, &c->rejects_len, &c->rejects_cap, ",", 1);
+    if (result >= 0)
+        result = hf__ingest_append_quoted(&c->rejects, &c->rejects_len, &c->rejects_cap, rec->text,
+                                          rec->len);
+    if (result >= 0)
+        result = hf__ingest_append(&c->rejects, &c->rejects_len, &c->rejects_cap, "\n", 1);
+    return result < 0 ? result : 1;
 }
 
 static int is_na(const ctx *c, const hf_csv_field *f)
@@ -132,14 +133,14 @@ static int handle_record(ctx *c, const hf_csv_record *rec)
     const char *reason = NULL;
     size_t off = 0;
     char shown[256];
-    int rc = hf_csv_split(rec->text, rec->len, c->delim, &c->fields, &reason, &off);
-    if (rc == HF_ENOMEM)
-        return rc;
-    if (rc == 0 && rec->unterminated) {
-        rc = HF_EDATA;
+    int result = hf_csv_split(rec->text, rec->len, c->delim, &c->fields, &reason, &off);
+    if (result == HF_ENOMEM)
+        return result;
+    if (result == 0 && rec->unterminated) {
+        result = HF_EDATA;
         reason = "an unterminated quoted field";
     }
-    if (rc < 0) {
+    if (result < 0) {
         size_t k = 0;
         for (size_t i = 0; i < off && i < rec->len; i++)
             k += rec->text[i] == c->delim;
@@ -153,12 +154,12 @@ static int handle_record(ctx *c, const hf_csv_record *rec)
         return hf__ingest_bad_row(c, rec, at, "got %zu fields, expected %zu (the header's columns)",
                                   c->fields.n, c->ncols);
     }
-    rc = hf__ingest_grow((void **)&c->cells, &c->cap_cells,
-                         (c->nrows + 1) * (c->nslots ? c->nslots : 1), sizeof *c->cells);
-    if (rc >= 0)
-        rc = hf__ingest_grow((void **)&c->ord, &c->cap_ord, c->nrows + 1, sizeof *c->ord);
-    if (rc < 0)
-        return rc;
+    result = hf__ingest_grow((void **)&c->cells, &c->cap_cells,
+                             (c->nrows + 1) * (c->nslots ? c->nslots : 1), sizeof *c->cells);
+    if (result >= 0)
+        result = hf__ingest_grow((void **)&c->ord, &c->cap_ord, c->nrows + 1, sizeof *c->ord);
+    if (result < 0)
+        return result;
     double *row = c->cells + c->nrows * c->nslots;
     for (size_t j = 0; j < c->ncols; j++) {
         int s = c->slot[j];
@@ -168,9 +169,9 @@ static int handle_record(ctx *c, const hf_csv_record *rec)
         int role = c->role[j];
         c->kind[j] = 0;
         if (c->mode == MODE_PREDICT) {
-            rc = predict_field(c, rec, j, f, &row[s]);
-            if (rc != 0)
-                return rc;
+            result = predict_field(c, rec, j, f, &row[s]);
+            if (result != 0)
+                return result;
             continue;
         }
         if (is_na(c, f)) {
@@ -260,16 +261,16 @@ static int handle_record(ctx *c, const hf_csv_record *rec)
 
 static int arena_push(arena *a, const char *p, size_t len, int missing)
 {
-    int rc = hf__ingest_grow((void **)&a->off, &a->cap_off, a->n + 1, sizeof *a->off);
-    if (rc < 0)
-        return rc;
+    int result = hf__ingest_grow((void **)&a->off, &a->cap_off, a->n + 1, sizeof *a->off);
+    if (result < 0)
+        return result;
     if (missing) {
         a->off[a->n++] = -1;
         return HF_OK;
     }
-    rc = hf__ingest_grow((void **)&a->buf, &a->cap, a->len + len + 1, 1);
-    if (rc < 0)
-        return rc;
+    result = hf__ingest_grow((void **)&a->buf, &a->cap, a->len + len + 1, 1);
+    if (result < 0)
+        return result;
     a->off[a->n++] = (int64_t)a->len;
     memcpy(a->buf + a->len, p, len);
     a->buf[a->len + len] = '\0';
@@ -286,8 +287,8 @@ static int handle_record_pass2(ctx *c, const hf_csv_record *rec)
     }
     const char *reason;
     size_t off;
-    int rc = hf_csv_split(rec->text, rec->len, c->delim, &c->fields, &reason, &off);
-    if (rc < 0 || c->fields.n != c->ncols)
+    int result = hf_csv_split(rec->text, rec->len, c->delim, &c->fields, &reason, &off);
+    if (result < 0 || c->fields.n != c->ncols)
         return hf_error(HF_EIO, "%s:%lld: the record changed between the two passes of the ingest",
                         c->cur_file, (long long)rec->line);
     for (size_t j = 0; j < c->ncols; j++) {
@@ -295,9 +296,9 @@ static int handle_record_pass2(ctx *c, const hf_csv_record *rec)
         if (s < 0 || !c->text_slot[s])
             continue;
         const hf_csv_field *f = &c->fields.f[j];
-        rc = arena_push(&c->arenas[s], f->p, f->len, is_na(c, f));
-        if (rc < 0)
-            return rc;
+        result = arena_push(&c->arenas[s], f->p, f->len, is_na(c, f));
+        if (result < 0)
+            return result;
     }
     c->pass2_row++;
     return 0;
@@ -354,9 +355,9 @@ static int fast_record_pass2(ctx *c, hf_csv_reader *r)
         const hf_csv_span *sp = &c->spans[k];
         const char *f = p + sp->off;
         int na = sp->len <= c->na_max && hf_csv_is_na(f, sp->len, c->na, c->n_na);
-        int rc = arena_push(&c->arenas[c->slot[sp->col]], f, sp->len, na);
-        if (rc < 0)
-            return rc;
+        int result = arena_push(&c->arenas[c->slot[sp->col]], f, sp->len, na);
+        if (result < 0)
+            return result;
     }
     hf_csv_reader_skip_line(r, used);
     c->pass2_row++;
@@ -376,12 +377,12 @@ static int fast_record(ctx *c, hf_csv_reader *r)
     if (!hf_csv_reader_peek(r, &p, &avail))
         return 0;
     size_t ns = c->nslots ? c->nslots : 1;
-    int rc =
+    int result =
         hf__ingest_grow((void **)&c->cells, &c->cap_cells, (c->nrows + 1) * ns, sizeof *c->cells);
-    if (rc >= 0)
-        rc = hf__ingest_grow((void **)&c->ord, &c->cap_ord, c->nrows + 1, sizeof *c->ord);
-    if (rc < 0)
-        return rc;
+    if (result >= 0)
+        result = hf__ingest_grow((void **)&c->ord, &c->cap_ord, c->nrows + 1, sizeof *c->ord);
+    if (result < 0)
+        return result;
     double *row = c->cells + c->nrows * c->nslots;
     size_t used = hf_csv_fast_record(p, avail, c->delim, c->ncols, c->slot, c->fast_empty_na, row,
                                      c->spans, &n_other);
@@ -447,7 +448,7 @@ static int fast_record(ctx *c, hf_csv_reader *r)
 
 /* Decides whether the fast path applies: pass 1 without boolean-forced columns, or prediction
  * with numeric features only; and no NA token that reads as a plain number. */
-int hf__ingest_setup_fast(ctx *c)
+static int hf__ingest_setup_fast(ctx *c)
 {
     c->fast = 0;
     c->n_check = 0;
@@ -525,27 +526,28 @@ static int open_item_reader(ctx *c, item *it, hf_source **src, hf_csv_reader **r
                        .in_quote = it->in_quote,
                        .line = it->line,
                        .from_begin = !it->whole && !it->at_record_start};
-    int rc = HF_OK;
+    int result = HF_OK;
     *src = NULL;
     *r = NULL;
     if (p->kind == PART_PLAIN) {
         if (!it->buf) {
-            rc = hf_source_open(p->uri, c->opts, &it->src);
-            if (rc >= 0)
-                rc = hf_csv_buffer_open(it->src, 0, it->src->size, &it->buf);
-            if (rc < 0)
-                return rc;
+            result = hf_source_open(p->uri, c->opts, &it->src);
+            if (result >= 0)
+                result = hf_csv_buffer_open(it->src, 0, it->src->size, &it->buf);
+            if (result < 0)
+                return result;
         }
         return hf_csv_reader_open_buffer(it->buf, &rg, r);
     }
     hf_csv_stream st;
     rg.from_begin = 0;
-    rc = hf__ingest_open_part_stream(c, p, 0, src, &st);
-    if (rc >= 0)
-        rc = hf_csv_reader_open(st, &rg, r);
-    if (rc < 0)
-        hf_source_close(src);
-    return rc;
+    result = hf__ingest_open_part_stream(c, p, 0, src, &st);
+    if (result >= 0)
+        result = hf_csv_reader_open(st, &rg, r);
+    if (result < 0)
+        hf_source_close(*src);
+    *src = NULL;
+    return result;
 }
 
 /* Releases the in-memory bytes of the items (after their last pass). */
@@ -554,7 +556,8 @@ void hf__ingest_release_items(item *items, size_t n_items)
     for (size_t k = 0; items && k < n_items; k++) {
         hf_csv_buffer_free(items[k].buf);
         items[k].buf = NULL;
-        hf_source_close(&items[k].src);
+        hf_source_close(items[k].src);
+        items[k].src = NULL;
     }
 }
 
@@ -567,9 +570,9 @@ void hf__ingest_free_items(item *items, size_t n_items)
 /* Parses this rank's items, calling the handler of the current mode for every record. */
 int hf__ingest_parse_items(ctx *c, item *items, size_t n_items)
 {
-    int rc = hf__ingest_setup_fast(c);
+    int result = hf__ingest_setup_fast(c);
     c->nrec = 0;
-    for (size_t k = 0; rc >= 0 && k < n_items; k++) {
+    for (size_t k = 0; result >= 0 && k < n_items; k++) {
         item *it = &items[k];
         const part *p = &c->parts[it->part];
         char nb[1024];
@@ -577,49 +580,50 @@ int hf__ingest_parse_items(ctx *c, item *items, size_t n_items)
         hf_csv_reader *r = NULL;
         hf_csv_record rec;
         c->cur_file = hf__ingest_part_name(p, nb, sizeof nb);
-        rc = open_item_reader(c, it, &src, &r);
-        if (rc < 0)
+        result = open_item_reader(c, it, &src, &r);
+        if (result < 0)
             break;
         if (it->whole) {
             /* Each part starts with the same header as part 0. */
-            rc = hf_csv_reader_next(r, &rec);
-            if (rc == 0)
-                rc = hf_error(HF_EDATA, "%s:1:1: got an empty file, expected a header row",
-                              c->cur_file);
+            result = hf_csv_reader_next(r, &rec);
+            if (result == 0)
+                result = hf_error(HF_EDATA, "%s:1:1: got an empty file, expected a header row",
+                                  c->cur_file);
             char **names = NULL;
             size_t n = 0;
-            if (rc > 0)
-                rc = hf__ingest_parse_header(c, c->cur_file, &rec, c->delim, &names, &n);
-            if (rc >= 0) {
+            if (result > 0)
+                result = hf__ingest_parse_header(c, c->cur_file, &rec, c->delim, &names, &n);
+            if (result >= 0) {
                 int same = n == c->ncols;
                 for (size_t i = 0; same && i < n; i++)
                     same = strcmp(names[i], c->names[i]) == 0;
                 if (!same)
-                    rc = hf_error(HF_EDATA,
-                                  "%s:1:1: header: got %zu columns starting \"%s\", "
-                                  "expected the %zu columns of %s",
-                                  c->cur_file, n, n ? names[0] : "", c->ncols, c->parts[0].uri);
+                    result = hf_error(HF_EDATA,
+                                      "%s:1:1: header: got %zu columns starting \"%s\", "
+                                      "expected the %zu columns of %s",
+                                      c->cur_file, n, n ? names[0] : "", c->ncols, c->parts[0].uri);
             }
             hf_strv_free(names, n);
         }
-        while (rc >= 0) {
+        while (result >= 0) {
             if (c->fast) {
-                rc = fast_record(c, r);
-                if (rc < 0)
+                result = fast_record(c, r);
+                if (result < 0)
                     break;
-                if (rc > 0) {
+                if (result > 0) {
                     c->nrec++;
                     continue;
                 }
             }
-            rc = hf_csv_reader_next(r, &rec);
-            if (rc <= 0)
+            result = hf_csv_reader_next(r, &rec);
+            if (result <= 0)
                 break;
-            rc = c->mode == MODE_PASS2 ? handle_record_pass2(c, &rec) : handle_record(c, &rec);
+            result = c->mode == MODE_PASS2 ? handle_record_pass2(c, &rec) : handle_record(c, &rec);
             c->nrec++;
         }
         hf_csv_reader_free(r);
-        hf_source_close(&src);
+        hf_source_close(src);
+        src = NULL;
     }
-    return rc < 0 ? rc : HF_OK;
+    return result < 0 ? result : HF_OK;
 }

@@ -35,12 +35,13 @@ static int kind_of(const char *uri)
 static int add_object(ctx *c, const char *uri)
 {
     hf_source *s = NULL;
-    int rc = hf_source_open(uri, c->opts, &s);
-    if (rc < 0)
-        return rc;
+    int result = hf_source_open(uri, c->opts, &s);
+    if (result < 0)
+        return result;
     object *no = hf_realloc(c->objects, (c->n_objects + 1) * sizeof *no);
     if (!no) {
-        hf_source_close(&s);
+        hf_source_close(s);
+        s = NULL;
         return HF_ENOMEM;
     }
     c->objects = no;
@@ -51,24 +52,26 @@ static int add_object(ctx *c, const char *uri)
     c->n_objects++;
     int kind = kind_of(uri);
     if (!o->uri || !o->fingerprint) {
-        hf_source_close(&s);
+        hf_source_close(s);
+        s = NULL;
         return HF_ENOMEM;
     }
     char **entries = NULL;
     size_t ne = 0;
     if (kind == PART_ZIP) {
-        rc = hf_csv_zip_entries(s, &entries, &ne);
-        if (rc >= 0 && ne == 0)
-            rc = hf_error(HF_EDATA,
-                          "%s: got a zip archive without .csv entries, expected at "
-                          "least one",
-                          uri);
+        result = hf_csv_zip_entries(s, &entries, &ne);
+        if (result >= 0 && ne == 0)
+            result = hf_error(HF_EDATA,
+                              "%s: got a zip archive without .csv entries, expected at "
+                              "least one",
+                              uri);
     } else {
         ne = 1;
     }
-    hf_source_close(&s);
-    if (rc < 0)
-        return rc;
+    hf_source_close(s);
+    s = NULL;
+    if (result < 0)
+        return result;
     part *np = hf_realloc(c->parts, (c->n_parts + ne) * sizeof *np);
     if (!np) {
         hf_strv_free(entries, ne);
@@ -96,33 +99,35 @@ int hf__ingest_enumerate(ctx *c, const char *uri)
         return add_object(c, uri);
     char **uris = NULL;
     size_t n = 0;
-    int rc = hf_source_list(uri, c->opts, &uris, &n);
-    if (rc < 0)
-        return rc;
+    int result = hf_source_list(uri, c->opts, &uris, &n);
+    if (result < 0)
+        return result;
     if (n == 0)
-        rc = hf_error(HF_EDATA, "%s: got no .csv or .csv.gz objects, expected at least one", uri);
-    for (size_t i = 0; rc >= 0 && i < n; i++)
-        rc = add_object(c, uris[i]);
+        result =
+            hf_error(HF_EDATA, "%s: got no .csv or .csv.gz objects, expected at least one", uri);
+    for (size_t i = 0; result >= 0 && i < n; i++)
+        result = add_object(c, uris[i]);
     hf_strv_free(uris, n);
-    return rc;
+    return result;
 }
 
 /* Opens the byte stream of a part from its start. */
 int hf__ingest_open_part_stream(ctx *c, const part *p, uint64_t offset, hf_source **src,
                                 hf_csv_stream *st)
 {
-    int rc = hf_source_open(p->uri, c->opts, src);
-    if (rc < 0)
-        return rc;
+    int result = hf_source_open(p->uri, c->opts, src);
+    if (result < 0)
+        return result;
     if (p->kind == PART_GZ)
-        rc = hf_csv_stream_gzip(*src, st);
+        result = hf_csv_stream_gzip(*src, st);
     else if (p->kind == PART_ZIP)
-        rc = hf_csv_stream_zip_entry(*src, p->entry, st);
+        result = hf_csv_stream_zip_entry(*src, p->entry, st);
     else
-        rc = hf_csv_stream_source(*src, offset, st);
-    if (rc < 0)
-        hf_source_close(src);
-    return rc;
+        result = hf_csv_stream_source(*src, offset, st);
+    if (result < 0)
+        hf_source_close(*src);
+    *src = NULL;
+    return result;
 }
 
 const char *hf__ingest_part_name(const part *p, char *buf, size_t cap)
@@ -147,10 +152,10 @@ int hf__ingest_parse_header(ctx *c, const char *file, const hf_csv_record *rec, 
     *n = 0;
     text += bom;
     len -= bom;
-    int rc = hf_csv_split(text, len, delim, &c->fields, &reason, &off);
-    if (rc == HF_ENOMEM)
-        return rc;
-    if (rc < 0) {
+    int result = hf_csv_split(text, len, delim, &c->fields, &reason, &off);
+    if (result == HF_ENOMEM)
+        return result;
+    if (result < 0) {
         int64_t l, col;
         hf_csv_locate(text, off, rec->line, &l, &col);
         return hf_error(HF_EDATA, "%s:%lld:%lld: header: got %s, expected a valid CSV header", file,
@@ -204,34 +209,35 @@ int hf__ingest_read_global_header(ctx *c)
     const char *file = hf__ingest_part_name(p, nb, sizeof nb);
     hf_csv_range rg = {
         .begin = 0, .end = UINT64_MAX, .at_record_start = 1, .line = 1, .block = HEADER_BLOCK};
-    int rc = hf__ingest_open_part_stream(c, p, 0, &src, &st);
-    if (rc < 0)
-        return rc;
-    rc = hf_csv_reader_open(st, &rg, &r);
-    if (rc >= 0)
-        rc = hf_csv_reader_next(r, &rec);
-    if (rc == 0)
-        rc = hf_error(HF_EDATA, "%s:1:1: got an empty file, expected a header row", file);
-    if (rc >= 0) {
+    int result = hf__ingest_open_part_stream(c, p, 0, &src, &st);
+    if (result < 0)
+        return result;
+    result = hf_csv_reader_open(st, &rg, &r);
+    if (result >= 0)
+        result = hf_csv_reader_next(r, &rec);
+    if (result == 0)
+        result = hf_error(HF_EDATA, "%s:1:1: got an empty file, expected a header row", file);
+    if (result >= 0) {
         size_t bom = hf_csv_bom_len(rec.text, rec.len);
         char d = c->o && c->o->delimiter ? c->o->delimiter
                                          : hf_csv_detect_delimiter(rec.text + bom, rec.len - bom);
         c->delim = d;
-        rc = hf__ingest_parse_header(c, file, &rec, d, &c->names, &c->ncols);
+        result = hf__ingest_parse_header(c, file, &rec, d, &c->names, &c->ncols);
         c->data_start = hf_csv_reader_pos(r);
         c->data_line = hf_csv_reader_line(r);
     }
     hf_csv_reader_free(r);
-    hf_source_close(&src);
-    return rc < 0 ? rc : HF_OK;
+    hf_source_close(src);
+    src = NULL;
+    return result < 0 ? result : HF_OK;
 }
 
 /* Rank 0 packs the parts, objects and header; every rank unpacks. Collective. */
 int hf__ingest_share_source(ctx *c, int status)
 {
-    int rc = hf__ingest_agree(c, status);
-    if (rc < 0)
-        return rc;
+    int result = hf__ingest_agree(c, status);
+    if (result < 0)
+        return result;
     json_t *j = NULL;
     char *text = NULL;
     size_t len = 0;
@@ -258,13 +264,13 @@ int hf__ingest_share_source(ctx *c, int status)
         j = NULL;
         len = text ? strlen(text) : 0;
     }
-    rc = hf__ingest_agree(c, c->rank == 0 && !text ? hf_error(HF_ENOMEM, "packing the source list")
-                                                   : 0);
-    if (rc >= 0)
-        rc = hf_comm_bcast_blob(c->comm, &text, &len, 0);
-    if (rc < 0 || c->rank == 0) {
+    result = hf__ingest_agree(
+        c, c->rank == 0 && !text ? hf_error(HF_ENOMEM, "packing the source list") : 0);
+    if (result >= 0)
+        result = hf_comm_bcast_blob(c->comm, &text, &len, 0);
+    if (result < 0 || c->rank == 0) {
         free(text);
-        return rc;
+        return result;
     }
     json_error_t err;
     j = json_loads(text, 0, &err);
@@ -282,16 +288,16 @@ int hf__ingest_share_source(ctx *c, int status)
     c->objects = hf_calloc(c->n_objects + 1, sizeof *c->objects);
     c->parts = hf_calloc(c->n_parts + 1, sizeof *c->parts);
     c->names = hf_calloc(c->ncols + 1, sizeof *c->names);
-    rc = c->objects && c->parts && c->names ? HF_OK : HF_ENOMEM;
-    for (size_t i = 0; rc >= 0 && i < c->n_objects; i++) {
+    result = c->objects && c->parts && c->names ? HF_OK : HF_ENOMEM;
+    for (size_t i = 0; result >= 0 && i < c->n_objects; i++) {
         json_t *e = json_array_get(o, i);
         c->objects[i].uri = hf_strdup(json_string_value(json_array_get(e, 0)));
         c->objects[i].fingerprint = hf_strdup(json_string_value(json_array_get(e, 1)));
         c->objects[i].size = (uint64_t)json_integer_value(json_array_get(e, 2));
         if (!c->objects[i].uri || !c->objects[i].fingerprint)
-            rc = HF_ENOMEM;
+            result = HF_ENOMEM;
     }
-    for (size_t i = 0; rc >= 0 && i < c->n_parts; i++) {
+    for (size_t i = 0; result >= 0 && i < c->n_parts; i++) {
         json_t *e = json_array_get(p, i);
         c->parts[i].uri = hf_strdup(json_string_value(json_array_get(e, 0)));
         const char *en = json_string_value(json_array_get(e, 1));
@@ -299,21 +305,21 @@ int hf__ingest_share_source(ctx *c, int status)
         c->parts[i].kind = (int)json_integer_value(json_array_get(e, 2));
         c->parts[i].object = (size_t)json_integer_value(json_array_get(e, 3));
         if (!c->parts[i].uri || (en && !c->parts[i].entry))
-            rc = HF_ENOMEM;
+            result = HF_ENOMEM;
     }
-    for (size_t i = 0; rc >= 0 && i < c->ncols; i++) {
+    for (size_t i = 0; result >= 0 && i < c->ncols; i++) {
         c->names[i] = hf_strdup(json_string_value(json_array_get(n, i)));
         if (!c->names[i])
-            rc = HF_ENOMEM;
+            result = HF_ENOMEM;
     }
     json_decref(j);
-    return rc;
+    return result;
 }
 
 /* Builds this rank's items. Collective (exscan of quote and newline counts for a range split). */
 int hf__ingest_plan_items(ctx *c, item **items, size_t *n_items)
 {
-    int rc = HF_OK;
+    int result = HF_OK;
     *items = NULL;
     *n_items = 0;
     if (c->n_parts == 1 && c->parts[0].kind == PART_PLAIN) {
@@ -330,39 +336,39 @@ int hf__ingest_plan_items(ctx *c, item **items, size_t *n_items)
         /* The range is read once (mapped, or one ranged read) and kept for every pass. Only the
          * ranks before the last count: the exscan never uses the last rank's counts. */
         if (e > b) {
-            rc = hf_source_open(c->parts[0].uri, c->opts, &src);
-            if (rc >= 0)
-                rc = hf_csv_buffer_open(src, b, e, &buf);
-            if (rc >= 0) {
+            result = hf_source_open(c->parts[0].uri, c->opts, &src);
+            if (result >= 0)
+                result = hf_csv_buffer_open(src, b, e, &buf);
+            if (result >= 0) {
                 uint64_t pos;
                 size_t len;
                 const char *bytes = hf_csv_buffer_bytes(buf, &pos, &len);
                 if (len < e - b)
-                    rc = hf_error(HF_EIO,
-                                  "%s: got %zu bytes at offset %llu, expected %llu (did the file "
-                                  "change during the ingest?)",
-                                  c->parts[0].uri, len, (unsigned long long)b,
-                                  (unsigned long long)(e - b));
+                    result = hf_error(
+                        HF_EIO,
+                        "%s: got %zu bytes at offset %llu, expected %llu (did the file "
+                        "change during the ingest?)",
+                        c->parts[0].uri, len, (unsigned long long)b, (unsigned long long)(e - b));
                 else if (c->rank + 1 < c->size)
                     hf_csv_count(bytes, (size_t)(e - b), &counts[0], &counts[1]);
-                if (rc >= 0)
+                if (result >= 0)
                     last = bytes[e - b - 1];
             }
-            if (rc >= 0) {
+            if (result >= 0) {
                 *items = hf_calloc(1, sizeof **items);
                 if (!*items)
-                    rc = HF_ENOMEM;
+                    result = HF_ENOMEM;
             }
         }
-        rc = hf__ingest_agree(c, rc);
-        if (rc >= 0)
-            rc = hf_comm_exscan_sum_i64(c->comm, counts, 2);
+        result = hf__ingest_agree(c, result);
+        if (result >= 0)
+            result = hf_comm_exscan_sum_i64(c->comm, counts, 2);
         /* The byte before the range (the last byte of the nearest non-empty range before it)
          * says whether a record starts at b; it comes from that rank, not from the source. */
-        if (rc >= 0)
-            rc = hf_comm_allgather_blob(c->comm, &last, e > b ? 1 : 0, &all, &lens);
+        if (result >= 0)
+            result = hf_comm_allgather_blob(c->comm, &last, e > b ? 1 : 0, &all, &lens);
         int prev_nl = 0;
-        if (rc >= 0) {
+        if (result >= 0) {
             size_t at = 0;
             for (int r = 0; r < c->rank; r++) {
                 if (lens[r] > 0)
@@ -372,12 +378,13 @@ int hf__ingest_plan_items(ctx *c, item **items, size_t *n_items)
         }
         free(all);
         free(lens);
-        if (rc < 0) {
+        if (result < 0) {
             free(*items);
             *items = NULL;
             hf_csv_buffer_free(buf);
-            hf_source_close(&src);
-            return rc;
+            hf_source_close(src);
+            src = NULL;
+            return result;
         }
         if (c->rank == 0)
             counts[0] = counts[1] = 0;

@@ -73,20 +73,20 @@ int hf__ingest_remove_old(const char *dir)
     DIR *d = opendir(dir);
     if (!d)
         return HF_OK;
-    int rc = HF_OK;
+    int result = HF_OK;
     for (struct dirent *e = readdir(d); e; e = readdir(d)) {
         if (strncmp(e->d_name, "part-", 5) != 0 && strcmp(e->d_name, "manifest.json") != 0)
             continue;
         char *p = hf_asprintf("%s/%s", dir, e->d_name);
         if (!p) {
-            rc = HF_ENOMEM;
+            result = HF_ENOMEM;
             break;
         }
         unlink(p);
         free(p);
     }
     closedir(d);
-    return rc;
+    return result;
 }
 
 int hf__ingest_write_shards(ctx *c, const char *dir, const built *b, hf_manifest *m)
@@ -98,26 +98,26 @@ int hf__ingest_write_shards(ctx *c, const char *dir, const built *b, hf_manifest
     hf_shard_slab *slabs = NULL;
     char *hashes = NULL, *all = NULL;
     size_t *lens = NULL;
-    int rc = tmp_paths ? HF_OK : HF_ENOMEM;
+    int result = tmp_paths ? HF_OK : HF_ENOMEM;
     m->shards = hf_calloc(n_shards, sizeof *m->shards);
     if (!m->shards)
-        rc = HF_ENOMEM;
+        result = HF_ENOMEM;
     else
         m->n_shards = n_shards;
-    for (size_t i = 0; rc >= 0 && i < n_shards; i++) {
+    for (size_t i = 0; result >= 0 && i < n_shards; i++) {
         m->shards[i].first_row = (int64_t)((uint64_t)total * i / n_shards);
         m->shards[i].rows =
             (int64_t)((uint64_t)total * (i + 1) / n_shards) - m->shards[i].first_row;
         m->shards[i].file = hf_shard_name(i);
         tmp_paths[i] = hf_asprintf("%s/.tmp-part-%05zu.h5", dir, i);
         if (!m->shards[i].file || !tmp_paths[i])
-            rc = HF_ENOMEM;
+            result = HF_ENOMEM;
     }
-    rc = hf__ingest_agree(c, rc);
+    result = hf__ingest_agree(c, result);
     const int64_t g0 = b->offs[0];
-    slabs = rc >= 0 ? hf_calloc(n_shards + 1, sizeof *slabs) : NULL;
-    rc = hf__ingest_agree(c, rc >= 0 && !slabs ? HF_ENOMEM : rc);
-    for (size_t i = 0; rc >= 0 && i < n_shards; i++) {
+    slabs = result >= 0 ? hf_calloc(n_shards + 1, sizeof *slabs) : NULL;
+    result = hf__ingest_agree(c, result >= 0 && !slabs ? HF_ENOMEM : result);
+    for (size_t i = 0; result >= 0 && i < n_shards; i++) {
         int64_t lo = m->shards[i].first_row, hi = lo + m->shards[i].rows;
         int64_t a = g0 > lo ? g0 : lo, e = g0 + (int64_t)n < hi ? g0 + (int64_t)n : hi;
         if (e < a)
@@ -139,32 +139,32 @@ int hf__ingest_write_shards(ctx *c, const char *dir, const built *b, hf_manifest
         slabs[i] = slab;
     }
     double t_write = hf_now();
-    if (rc >= 0)
-        rc = hf__ingest_agree(c, hf_shard_write_all(c->comm, tmp_paths, slabs, n_shards));
+    if (result >= 0)
+        result = hf__ingest_agree(c, hf_shard_write_all(c->comm, tmp_paths, slabs, n_shards));
     /* Hashes are computed in parallel from the temporary files while a thread of rank 0 fsyncs
      * them, then rank 0 moves them to their names durably (the fsync there finds nothing left to
      * write), so a failure leaves no part file under its final name. */
     double t_hash = hf_now();
     syncer sync = {0};
-    if (rc >= 0 && c->rank == 0)
+    if (result >= 0 && c->rank == 0)
         syncer_start(&sync, tmp_paths, n_shards);
-    if (rc >= 0) {
+    if (result >= 0) {
         size_t mine = 0;
         for (size_t i = (size_t)c->rank; i < n_shards; i += (size_t)c->size)
             mine++;
         hashes = hf_calloc(mine * 64 + 1, 1);
-        rc = hashes ? HF_OK : HF_ENOMEM;
+        result = hashes ? HF_OK : HF_ENOMEM;
         size_t k = 0;
-        for (size_t i = (size_t)c->rank; rc >= 0 && i < n_shards; i += (size_t)c->size) {
+        for (size_t i = (size_t)c->rank; result >= 0 && i < n_shards; i += (size_t)c->size) {
             char hex[65];
-            rc = hf_sha256_file_hex(tmp_paths[i], hex);
-            if (rc >= 0)
+            result = hf_sha256_file_hex(tmp_paths[i], hex);
+            if (result >= 0)
                 memcpy(hashes + 64 * k++, hex, 64);
         }
-        rc = hf__ingest_agree(c, rc);
-        if (rc >= 0)
-            rc = hf_comm_allgather_blob(c->comm, hashes, mine * 64, &all, &lens);
-        if (rc >= 0) {
+        result = hf__ingest_agree(c, result);
+        if (result >= 0)
+            result = hf_comm_allgather_blob(c->comm, hashes, mine * 64, &all, &lens);
+        if (result >= 0) {
             size_t base = 0;
             for (int r = 0; r < c->size; r++) {
                 size_t k2 = 0;
@@ -178,19 +178,19 @@ int hf__ingest_write_shards(ctx *c, const char *dir, const built *b, hf_manifest
     }
     double t_rename = hf_now();
     int sync_rc = syncer_finish(&sync);
-    if (rc >= 0)
-        rc = sync_rc;
-    if (rc >= 0 && c->rank == 0) {
-        for (size_t i = 0; rc >= 0 && i < n_shards; i++) {
+    if (result >= 0)
+        result = sync_rc;
+    if (result >= 0 && c->rank == 0) {
+        for (size_t i = 0; result >= 0 && i < n_shards; i++) {
             char *final = hf_shard_path(dir, i);
-            rc = final ? hf_rename_durable(tmp_paths[i], final) : HF_ENOMEM;
+            result = final ? hf_rename_durable(tmp_paths[i], final) : HF_ENOMEM;
             free(final);
         }
     }
-    rc = hf__ingest_agree(c, rc);
+    result = hf__ingest_agree(c, result);
     hf_debug("ingest: shards written %.3fs, hashed %.3fs, synced and renamed %.3fs",
              t_hash - t_write, t_rename - t_hash, hf_now() - t_rename);
-    if (rc < 0 && c->rank == 0 && tmp_paths)
+    if (result < 0 && c->rank == 0 && tmp_paths)
         for (size_t i = 0; i < n_shards; i++)
             if (tmp_paths[i])
                 unlink(tmp_paths[i]);
@@ -199,33 +199,33 @@ int hf__ingest_write_shards(ctx *c, const char *dir, const built *b, hf_manifest
     free(hashes);
     free(all);
     free(lens);
-    return rc;
+    return result;
 }
 
 int hf__ingest_write_rejects(ctx *c, const char *rejects_path, int64_t n_rejected)
 {
     char *all = NULL;
     size_t *lens = NULL;
-    int rc =
+    int result =
         hf_comm_gather_blob(c->comm, c->rejects ? c->rejects : "", c->rejects_len, 0, &all, &lens);
-    if (rc >= 0 && c->rank == 0) {
+    if (result >= 0 && c->rank == 0) {
         size_t tot = 0;
         for (int r = 0; r < c->size; r++)
             tot += lens[r];
         static const char head[] = "file,line,reason,record\n";
         char *text = hf_malloc(sizeof head + tot);
-        rc = text ? HF_OK : HF_ENOMEM;
+        result = text ? HF_OK : HF_ENOMEM;
         if (text) {
             memcpy(text, head, sizeof head - 1);
             memcpy(text + sizeof head - 1, all, tot);
-            rc = hf_write_file_atomic(rejects_path, text, sizeof head - 1 + tot);
+            result = hf_write_file_atomic(rejects_path, text, sizeof head - 1 + tot);
         }
         free(text);
     }
-    rc = hf__ingest_agree(c, rc);
-    if (rc >= 0 && n_rejected > 0 && c->rank == 0)
+    result = hf__ingest_agree(c, result);
+    if (result >= 0 && n_rejected > 0 && c->rank == 0)
         hf_warn("%lld bad rows skipped; see %s", (long long)n_rejected, rejects_path);
     free(all);
     free(lens);
-    return rc;
+    return result;
 }

@@ -21,7 +21,7 @@ int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *sche
                            const hf_source_opts *opts, hf_dataset **local)
 {
     ctx c;
-    int rc;
+    int result;
     item *items = NULL;
     size_t n_items = 0;
     hf_dataset *d = NULL;
@@ -35,19 +35,19 @@ int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *sche
     c.n_na = HF__INGEST_N_DEFAULT_NA;
     c.mode = MODE_PREDICT;
     *local = NULL;
-    rc = HF_OK;
+    result = HF_OK;
     if (c.rank == 0) {
-        rc = hf__ingest_enumerate(&c, uri);
-        if (rc >= 0)
-            rc = hf__ingest_read_global_header(&c);
+        result = hf__ingest_enumerate(&c, uri);
+        if (result >= 0)
+            result = hf__ingest_read_global_header(&c);
     }
-    rc = hf__ingest_share_source(&c, rc);
-    if (rc < 0)
+    result = hf__ingest_share_source(&c, result);
+    if (result < 0)
         goto out;
-    rc = hf__ingest_alloc_plan(&c);
+    result = hf__ingest_alloc_plan(&c);
     /* Match columns by name. */
     char missing[1024] = "", extra[1024] = "";
-    for (size_t j = 0; rc >= 0 && j < c.ncols; j++) {
+    for (size_t j = 0; result >= 0 && j < c.ncols; j++) {
         long f = hf_schema_find(schema, c.names[j]);
         const char *nm = c.names[j];
         int known = (schema->target && strcmp(nm, schema->target) == 0) ||
@@ -62,45 +62,45 @@ int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *sche
             snprintf(extra + l, sizeof extra - l, "%s\"%s\"", l ? ", " : "", nm);
         }
     }
-    for (size_t k = 0; rc >= 0 && k < schema->n_features; k++) {
+    for (size_t k = 0; result >= 0 && k < schema->n_features; k++) {
         if (hf__ingest_col_index(&c, schema->features[k].name) < 0) {
             size_t l = strlen(missing);
             snprintf(missing + l, sizeof missing - l, "%s\"%s\"", l ? ", " : "",
                      schema->features[k].name);
         }
     }
-    if (rc >= 0 && missing[0] && extra[0])
-        rc = hf_error(HF_EDATA,
-                      "%s: missing feature columns %s and unknown columns %s, expected the "
-                      "model's features (and optionally its target)",
-                      uri, missing, extra);
-    if (rc >= 0 && missing[0])
-        rc = hf_error(HF_EDATA,
-                      "%s: missing feature columns %s, expected every feature of the "
-                      "model's schema",
-                      uri, missing);
-    if (rc >= 0 && extra[0])
-        rc = hf_error(HF_EDATA,
-                      "%s: unknown columns %s, expected only the model's features "
-                      "(and optionally its target)",
-                      uri, extra);
+    if (result >= 0 && missing[0] && extra[0])
+        result = hf_error(HF_EDATA,
+                          "%s: missing feature columns %s and unknown columns %s, expected the "
+                          "model's features (and optionally its target)",
+                          uri, missing, extra);
+    if (result >= 0 && missing[0])
+        result = hf_error(HF_EDATA,
+                          "%s: missing feature columns %s, expected every feature of the "
+                          "model's schema",
+                          uri, missing);
+    if (result >= 0 && extra[0])
+        result = hf_error(HF_EDATA,
+                          "%s: unknown columns %s, expected only the model's features "
+                          "(and optionally its target)",
+                          uri, extra);
     c.nslots = schema->n_features;
-    rc = hf__ingest_agree(&c, rc);
-    if (rc >= 0)
-        rc = hf__ingest_plan_items(&c, &items, &n_items);
-    if (rc < 0)
+    result = hf__ingest_agree(&c, result);
+    if (result >= 0)
+        result = hf__ingest_plan_items(&c, &items, &n_items);
+    if (result < 0)
         goto out;
     c.ord = NULL;
-    rc = hf__ingest_agree(&c, hf__ingest_parse_items(&c, items, n_items));
+    result = hf__ingest_agree(&c, hf__ingest_parse_items(&c, items, n_items));
     int64_t off = c.nrec;
-    if (rc >= 0)
-        rc = hf_comm_exscan_sum_i64(comm, &off, 1);
-    if (rc < 0)
+    if (result >= 0)
+        result = hf_comm_exscan_sum_i64(comm, &off, 1);
+    if (result < 0)
         goto out;
     if (c.rank == 0)
         off = 0;
     d = hf_calloc(1, sizeof *d);
-    rc = d ? HF_OK : HF_ENOMEM;
+    result = d ? HF_OK : HF_ENOMEM;
     if (d) {
         d->id = hf_dataset_new_id();
         d->schema = hf_schema_clone(schema);
@@ -108,20 +108,20 @@ int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *sche
         d->y = hf_malloc((c.nrows + 1) * sizeof *d->y);
         d->row = hf_malloc((c.nrows + 1) * sizeof *d->row);
         if (!d->schema || !d->y || !d->row)
-            rc = HF_ENOMEM;
+            result = HF_ENOMEM;
     }
-    for (size_t i = 0; rc >= 0 && i < c.nrows; i++) {
+    for (size_t i = 0; result >= 0 && i < c.nrows; i++) {
         d->y[i] = NAN;
         d->row[i] = c.ord[i] + off;
     }
-    if (rc >= 0) {
+    if (result >= 0) {
         d->X = c.cells ? c.cells : hf_malloc(sizeof(double));
         c.cells = NULL;
         if (!d->X)
-            rc = HF_ENOMEM;
+            result = HF_ENOMEM;
     }
-    rc = hf__ingest_agree(&c, rc);
-    if (rc >= 0) {
+    result = hf__ingest_agree(&c, result);
+    if (result >= 0) {
         *local = d;
         d = NULL;
     }
@@ -129,5 +129,5 @@ out:
     hf_dataset_free(d);
     hf__ingest_free_items(items, n_items);
     hf__ingest_ctx_free(&c);
-    return rc;
+    return result;
 }

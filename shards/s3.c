@@ -53,7 +53,8 @@ static void ctx_free(s3_ctx *c)
 {
     if (c->h)
         curl_easy_cleanup(c->h);
-    hf_creds_free(&c->creds);
+    hf_creds_free(c->creds);
+    c->creds = NULL;
     free(c->endpoint);
     free(c->region);
     free(c->audit_path);
@@ -743,12 +744,12 @@ static int abort_multipart(s3_ctx *c, const char *dest, const char *bucket, cons
         return HF_ENOMEM;
     hf_http_req req;
     req_init(c, &req, "DELETE", url, dest, bucket, key);
-    int rc = hf_http_perform(c->h, &req, &r);
-    if (rc == 0 && r.status != 204 && r.status != 200)
+    int result = hf_http_perform(c->h, &req, &r);
+    if (result == 0 && r.status != 204 && r.status != 200)
         hf_warn("%s: aborting the multipart upload answered HTTP %ld", dest, r.status);
     hf_http_resp_clear(&r);
     free(url);
-    return rc;
+    return result;
 }
 
 static int upload_multipart(s3_ctx *c, int fd, uint64_t size, const char *local_path,

@@ -121,9 +121,6 @@ typedef struct hf_http_resp {
     int attempts;
 } hf_http_resp;
 
-/* Reads the retry limits from the environment. */
-void hf_http_retry_from_env(hf_http_retry *r);
-
 /* Performs `req` on handle `h` (reset first), retrying transient failures. Returns HF_OK when a
  * response arrived with any final status (the caller judges 4xx), HF_ENET with a one-line message
  * naming req->what, the last status or error and the attempts when retries ran out. resp->body is

@@ -53,7 +53,7 @@ struct hf_source {
  * Not collective. */
 int hf_source_open(const char *uri, const hf_source_opts *opts, hf_source **out);
 int hf_source_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, size_t *got);
-void hf_source_close(hf_source **s);
+void hf_source_close(hf_source *s);
 /* 1 if the URI names a prefix/directory (ends in '/', or a local directory). */
 int hf_source_is_prefix(const char *uri);
 int hf_source_list(const char *prefix_uri, const hf_source_opts *opts, char ***uris, size_t *n);

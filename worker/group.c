@@ -153,20 +153,20 @@ int hf_group_create(hf_comm *group_comm, int nprow, int npcol, int block_size, h
     *out = g;
     g = NULL;
 out:
-    hf_group_free(&g);
+    hf_group_free(g);
+    g = NULL;
     return result;
 }
 
-void hf_group_free(hf_group **g)
+void hf_group_free(hf_group *g)
 {
-    if (g == NULL || *g == NULL)
+    if (g == NULL)
         return;
-    if ((*g)->ctxt >= 0 && (*g)->myrow >= 0)
-        Cblacs_gridexit((*g)->ctxt);
-    if ((*g)->sys_handle >= 0)
-        Cfree_blacs_system_handle((*g)->sys_handle);
-    free(*g);
-    *g = NULL;
+    if (g->ctxt >= 0 && g->myrow >= 0)
+        Cblacs_gridexit(g->ctxt);
+    if (g->sys_handle >= 0)
+        Cfree_blacs_system_handle(g->sys_handle);
+    free(g);
 }
 
 void hf_group_finalize(void)

@@ -42,7 +42,7 @@ void hf_parallel_opts_init(hf_parallel_opts *o);
  * borrowed and must outlive the group. *out is a new group (free with hf_group_free). */
 int hf_group_create(hf_comm *group_comm, int nprow, int npcol, int block_size, hf_group **out);
 /* Collective: releases the BLACS grid and the group; accepts NULL and sets *g to NULL. */
-void hf_group_free(hf_group **g);
+void hf_group_free(hf_group *g);
 /* Not collective, once per process before MPI_Finalize if any group was ever created: shuts BLACS
  * down (Cblacs_exit(1), which leaves MPI running). A no-op when BLACS was never used. */
 void hf_group_finalize(void);

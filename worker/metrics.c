@@ -80,6 +80,31 @@ static int m_accuracy(const double *y, const double *pred, size_t n, size_t k, d
     return HF_OK;
 }
 
+/* scikit-learn's balanced_accuracy_score: the mean over the classes present in y of the recall of
+ * each (hits of the class over its rows); classes absent from y are left out, as scikit-learn
+ * does (it warns when a class is only predicted). */
+static int m_balanced_accuracy(const double *y, const double *pred, size_t n, size_t k, double *out)
+{
+    size_t *cnt = hf_calloc(2 * k, sizeof *cnt); /* rows, hits per class */
+    if (!cnt)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t t = (size_t)y[i];
+        cnt[2 * t]++;
+        cnt[2 * t + 1] += argmax_row(pred + i * k, k) == t;
+    }
+    double sum = 0.0;
+    size_t present = 0;
+    for (size_t c = 0; c < k; c++)
+        if (cnt[2 * c] > 0) {
+            sum += (double)cnt[2 * c + 1] / (double)cnt[2 * c];
+            present++;
+        }
+    free(cnt);
+    *out = sum / (double)present; /* present >= 1: n > 0 */
+    return HF_OK;
+}
+
 static int m_log_loss(const double *y, const double *pred, size_t n, size_t k, double *out)
 {
     const double eps = DBL_EPSILON;
@@ -227,6 +252,8 @@ static const hf_metric metric_table[] = {
     {"rmse", HF_TASK_REGRESSION, 0, m_rmse, "root mean squared error"},
     {"mae", HF_TASK_REGRESSION, 0, m_mae, "mean absolute error"},
     {"accuracy", HF_TASK_CLASSIFICATION, 1, m_accuracy, "fraction of rows whose argmax is right"},
+    {"balanced_accuracy", HF_TASK_CLASSIFICATION, 1, m_balanced_accuracy,
+     "mean recall over the classes present (sklearn balanced_accuracy_score)"},
     {"roc_auc", HF_TASK_CLASSIFICATION, 1, m_roc_auc,
      "area under the ROC curve; multiclass: macro average of one-vs-rest AUCs"},
     {"log_loss", HF_TASK_CLASSIFICATION, 0, m_log_loss,
@@ -267,7 +294,7 @@ const hf_metric *const *hf_metric_all(void)
     return metric_list;
 }
 
-const char *const *hf_metric_names(void)
+static const char *const *hf_metric_names(void)
 {
     pthread_once(&lists_once, make_lists);
     return metric_names;

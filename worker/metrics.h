@@ -5,7 +5,9 @@
  *  - classification: pred is n x n_classes class probabilities (row-major), y holds class indices
  *    0..n_classes-1; the predicted class is the argmax of the row, the lowest index winning ties
  *    (numpy's argmax).
- * Metrics: r2, rmse, mae (regression); accuracy, log_loss, roc_auc, f1 (classification). */
+ * Metrics: r2, rmse, mae (regression); accuracy, balanced_accuracy, roc_auc, log_loss, f1
+ * (classification). A metric is one entry of the table in metrics.c: the job spec, the task rule
+ * and the selection read its name, task and direction from there. */
 #ifndef HF_METRICS_H
 #define HF_METRICS_H
 
@@ -28,8 +30,6 @@ const hf_metric *hf_metric_find(const char *name);
 
 /* NULL-terminated list of every metric (static). Not collective. */
 const hf_metric *const *hf_metric_all(void);
-/* NULL-terminated list of every metric's name (static). Not collective. */
-const char *const *hf_metric_names(void);
 /* "r2, rmse or mae": the names of the task's metrics into buf, which is returned. */
 const char *hf_metric_names_for(hf_task_kind task, char *buf, size_t len);
 

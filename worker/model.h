@@ -4,7 +4,7 @@
  * worker/registry.c. A fit call trains one model per parameter set on the same training rows, so
  * trials that share work (every alpha of a ridge sweep shares the fold's Gram matrix and its
  * eigendecomposition) do it once. Fitted models are a list of named dense arrays (coefficients,
- * intercepts, ...), which coordinator/export.c writes to model.h5 without knowing the model. */
+ * intercepts, ...), which coordinator/modelfile.c writes to model.h5 without knowing the model. */
 #ifndef HF_MODEL_H
 #define HF_MODEL_H
 

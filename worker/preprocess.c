@@ -79,7 +79,7 @@ int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b)
            a->impute_categorical == b->impute_categorical && a->fill_given == b->fill_given &&
            same_number && strcmp(a->fill_text, b->fill_text) == 0 && a->indicator == b->indicator &&
            a->scale == b->scale && a->min_frequency == b->min_frequency &&
-           a->pca_components == b->pca_components;
+           a->pca_components == b->pca_components && a->log1p == b->log1p;
 }
 
 /* ---- the settings table ---------------------------------------------------------------------
@@ -153,6 +153,21 @@ static void set_pca_components(const hf_value *v, hf_prep_config *cfg)
     cfg->pca_components = (int64_t)hf_value_as_double(v);
 }
 
+static void set_log1p(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->log1p = hf_value_as_double(v) != 0.0;
+}
+
+/* preprocess.log1p of one numeric value: log(1 + x), computed without cancellation for small x,
+ * as numpy's log1p (scikit-learn's FunctionTransformer(np.log1p)). log1p is defined above -1:
+ * a value at or below it becomes missing, to be imputed like any other missing value (numpy
+ * gives -inf at -1 and NaN below, which scikit-learn's imputer then takes as missing for NaN and
+ * refuses for -inf). */
+static double log1p_value(double x)
+{
+    return x > -1.0 ? log1p(x) : NAN;
+}
+
 typedef struct prep_setting {
     hf_param_def def;
     void (*apply)(const hf_value *v, hf_prep_config *cfg);
@@ -184,6 +199,9 @@ static const prep_setting k_settings[] = {
     {{"pca.n_components", HF_VAL_INT, "0", 0, INFINITY, 0, NULL,
       "project the design matrix on its top principal components (0 = no PCA)", 0},
      set_pca_components},
+    {{"log1p", HF_VAL_BOOL, "false", 0, 1, 0, NULL,
+      "log(1 + x) of every numeric column before imputation (values <= -1 become missing)", 0},
+     set_log1p},
 };
 
 #define N_SETTINGS (sizeof k_settings / sizeof k_settings[0])
@@ -367,7 +385,7 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
             result = hf_error(HF_EINTERNAL, "preprocess: output column %zu has no name", i);
             goto out;
         }
-    int identity = p->cfg.scale == HF_SCALE_NONE;
+    int identity = p->cfg.scale == HF_SCALE_NONE && !p->cfg.log1p;
     for (size_t j = 0; j < p->n_features; j++)
         if (p->f[j].categorical || p->f[j].dropped || p->f[j].indicator || p->f[j].out != j)
             identity = 0;
@@ -561,6 +579,7 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     hf_prep *p = NULL;
     size_t *missing = NULL, **counts = NULL;
     double *sum = NULL, *col = NULL, *mean = NULL, *m2 = NULL, *corr = NULL, *mn = NULL, *mx = NULL;
+    double *mapped = NULL;
     *out = NULL;
     if (n == 0) {
         result = hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
@@ -573,6 +592,25 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     }
     p->cfg = *cfg;
     p->n_features = p_in;
+    /* With log1p, the statistics are those of the transformed numeric values: they are computed
+     * on a transformed copy of the training rows (the PCA below transforms its rows itself). */
+    const double *SX = X;
+    const int64_t *srows = rows;
+    if (cfg->log1p) {
+        mapped = hf_malloc(n * (p_in ? p_in : 1) * sizeof *mapped);
+        if (!mapped) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
+            for (size_t j = 0; j < p_in; j++)
+                mapped[i * p_in + j] =
+                    schema->features[j].type == HF_COL_NUMERIC ? log1p_value(x[j]) : x[j];
+        }
+        SX = mapped;
+        srows = NULL;
+    }
     p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f);
     missing = hf_calloc(p_in ? p_in : 1, sizeof *missing);
     counts = hf_calloc(p_in ? p_in : 1, sizeof *counts);
@@ -619,13 +657,13 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
             goto out;
         }
         for (size_t i = 0; i < n; i++)
-            sum_row(X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in, p_in, sum, nan_count);
+            sum_row(SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in, p_in, sum, nan_count);
         for (size_t j = 0; j < p_in; j++)
             missing[j] = (size_t)nan_count[j];
         free(nan_count);
     }
     for (size_t i = 0; i < n && any_categorical; i++) {
-        const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+        const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
         for (size_t j = 0; j < p_in; j++) {
             double v = x[j];
             if (isnan(v)) {
@@ -669,7 +707,7 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
             } else {
                 size_t m = 0;
                 for (size_t i = 0; i < n; i++) {
-                    double v = X[(size_t)(rows ? rows[i] : (int64_t)i) * p_in + j];
+                    double v = SX[(size_t)(srows ? srows[i] : (int64_t)i) * p_in + j];
                     if (!isnan(v))
                         col[m++] = v;
                 }
@@ -713,7 +751,7 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
             mean[j] = 0;
         }
         for (size_t i = 0; i < n; i++) {
-            const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+            const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
             for (size_t j = 0; j < p_in; j++) {
                 if (p->f[j].categorical || p->f[j].dropped)
                     continue;
@@ -731,7 +769,7 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
             /* Two-pass variance with the correction term, as sklearn's _incremental_mean_and_var.
              */
             for (size_t i = 0; i < n; i++) {
-                const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+                const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
                 for (size_t j = 0; j < p_in; j++) {
                     if (p->f[j].categorical || p->f[j].dropped)
                         continue;
@@ -784,6 +822,7 @@ out:
     free(corr);
     free(mn);
     free(mx);
+    free(mapped);
     hf_prep_free(p);
     return result;
 }
@@ -804,6 +843,8 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
         for (size_t j = 0; j < p_in; j++) {
             const prep_feat *f = &p->f[j];
             double v = x[j];
+            if (p->cfg.log1p && !f->categorical)
+                v = log1p_value(v); /* NaN stays NaN */
             int miss = isnan(v);
             if (f->indicator)
                 o[f->ind_out] = miss ? 1.0 : 0.0;
@@ -954,12 +995,12 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
             goto out;
         }
     const hf_prep_config *c = &p->cfg;
-    json_t *cfg = json_pack("{s:s,s:s,s:b,s:f,s:s,s:b,s:s,s:I}", "impute_numeric",
-                            impute_names[c->impute_numeric], "impute_categorical",
-                            impute_names[c->impute_categorical], "fill_given", c->fill_given,
-                            "fill_number", isnan(c->fill_number) ? 0.0 : c->fill_number,
-                            "fill_text", c->fill_text, "indicator", c->indicator, "scale",
-                            scale_names[c->scale], "min_frequency", (json_int_t)c->min_frequency);
+    json_t *cfg = json_pack(
+        "{s:s,s:s,s:b,s:f,s:s,s:b,s:s,s:I,s:b}", "impute_numeric", impute_names[c->impute_numeric],
+        "impute_categorical", impute_names[c->impute_categorical], "fill_given", c->fill_given,
+        "fill_number", isnan(c->fill_number) ? 0.0 : c->fill_number, "fill_text", c->fill_text,
+        "indicator", c->indicator, "scale", scale_names[c->scale], "min_frequency",
+        (json_int_t)c->min_frequency, "log1p", c->log1p);
     if (!cfg) {
         result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
         goto out;
@@ -1111,6 +1152,7 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
     snprintf(c->fill_text, sizeof c->fill_text, "%s", fill_text);
     c->indicator = json_is_true(json_object_get(cfg, "indicator"));
     c->min_frequency = json_integer_value(json_object_get(cfg, "min_frequency"));
+    c->log1p = json_is_true(json_object_get(cfg, "log1p")); /* absent in older models: off */
     size_t at = 0;
     for (size_t j = 0; j < p_in; j++) {
         prep_feat *f = &p->f[j];

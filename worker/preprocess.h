@@ -1,5 +1,5 @@
-/* preprocess.h - the preprocessing pipeline fitted inside each fold: impute -> scale -> one-hot
- * (-> PCA when preprocess.pca.n_components > 0).
+/* preprocess.h - the preprocessing pipeline fitted inside each fold: (log1p ->) impute -> scale
+ * -> one-hot (-> PCA when preprocess.pca.n_components > 0).
  *
  * A pipeline is fitted on the training rows of a split only and applied to its validation rows;
  * the refit's pipeline is stored in model.h5 and applied by `hyperfold predict`. Semantics follow
@@ -43,6 +43,7 @@ typedef struct hf_prep_config {
     hf_scale_kind scale;               /* preprocess.scale, default none */
     int64_t min_frequency;             /* preprocess.min_frequency, default 0 (off) */
     int64_t pca_components;            /* preprocess.pca.n_components, default 0 (no PCA) */
+    int log1p;                         /* preprocess.log1p: log1p of numeric columns first */
 } hf_prep_config;
 
 /* The defaults: mean / most_frequent imputation, no indicator, no scaling, one-hot. */

@@ -251,21 +251,21 @@ static int predict_chunk(const hf_task_ctx *ctx, const prep_cache *c, const hf_s
     const size_t rb = nv < PREDICT_ROWS ? nv : PREDICT_ROWS;
     double *buf = hf_malloc((rb ? rb * q : 1) * sizeof *buf);
     double *tmp = hf_malloc((rb ? nc * rb * n_out : 1) * sizeof *tmp);
-    int rc = buf && tmp ? HF_OK : HF_ENOMEM;
-    for (size_t r0 = 0; r0 < nv && rc >= 0; r0 += rb) {
+    int result = buf && tmp ? HF_OK : HF_ENOMEM;
+    for (size_t r0 = 0; r0 < nv && result >= 0; r0 += rb) {
         const size_t b = nv - r0 < rb ? nv - r0 : rb;
         /* The pipeline is a copy of the training rows (hf_prep_is_copy), but a validation row may
          * still hold a missing value: the transform copies and imputes it with the statistics
          * fitted on the training rows. */
-        rc = hf_prep_transform(c->prep, ctx->data->X, sp->valid + r0, b, buf);
-        if (rc >= 0)
-            rc = model->predict_many(m, nc, buf, b, q, tmp);
-        for (size_t j = 0; j < nc && rc >= 0; j++)
+        result = hf_prep_transform(c->prep, ctx->data->X, sp->valid + r0, b, buf);
+        if (result >= 0)
+            result = model->predict_many(m, nc, buf, b, q, tmp);
+        for (size_t j = 0; j < nc && result >= 0; j++)
             memcpy(pred + (j * nv + r0) * n_out, tmp + j * b * n_out, b * n_out * sizeof *pred);
     }
     free(buf);
     free(tmp);
-    return rc;
+    return result;
 }
 
 /* Fits and scores trials[0..k) of the task together; on failure, fails them all with the
@@ -323,16 +323,16 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
             r->fit_seconds = fit_s;
             r->n_iter = fitted[c0 + j]->n_iter;
             r->stop = fitted[c0 + j]->stop;
-            int rc = model->predict_many
-                         ? prc
-                         : model->predict(fitted[c0 + j], ctx->group, c->Xva, nv, c->q, pj);
-            for (size_t m = 0; m < ctx->n_metrics && rc >= 0; m++) {
+            int trial_status = model->predict_many ? prc
+                                                   : model->predict(fitted[c0 + j], ctx->group,
+                                                                    c->Xva, nv, c->q, pj);
+            for (size_t m = 0; m < ctx->n_metrics && trial_status >= 0; m++) {
                 const hf_metric *metric = hf_metric_find(ctx->metrics[m]);
-                rc = hf_metric_compute(metric, c->yva, pj, nv, n_classes, &r->scores[m]);
-                if (rc >= 0 && !isfinite(r->scores[m]))
-                    rc = hf_error(HF_ENUM, "%s is %g", ctx->metrics[m], r->scores[m]);
+                trial_status = hf_metric_compute(metric, c->yva, pj, nv, n_classes, &r->scores[m]);
+                if (trial_status >= 0 && !isfinite(r->scores[m]))
+                    trial_status = hf_error(HF_ENUM, "%s is %g", ctx->metrics[m], r->scores[m]);
             }
-            if (rc < 0) {
+            if (trial_status < 0) {
                 r->ok = 0;
                 r->error = hf_strdup(hf_error_message());
                 if (!model->predict_many || prc >= 0)
@@ -405,12 +405,12 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
         hf_error_clear();
         result = HF_OK;
         for (size_t i = 0; i < k; i++) {
-            int rc = fit_and_score(ctx, c, sp, &mvals[i], &out->trials[i], 1);
-            if (rc == HF_ENOMEM) {
-                result = rc;
+            int trial_status = fit_and_score(ctx, c, sp, &mvals[i], &out->trials[i], 1);
+            if (trial_status == HF_ENOMEM) {
+                result = trial_status;
                 goto out;
             }
-            if (rc < 0) {
+            if (trial_status < 0) {
                 out->trials[i].ok = 0;
                 free(out->trials[i].error);
                 out->trials[i].error = hf_strdup(hf_error_message());

@@ -325,8 +325,10 @@ static void self_test(hf_comm *world)
                 CHECK(rc == HF_EINVAL, "alpha -1 on a group: rc %d", rc);
                 hf_error_clear();
             }
-            hf_group_free(&g);
-            hf_comm_free(&sub);
+            hf_group_free(g);
+            g = NULL;
+            hf_comm_free(sub);
+            sub = NULL;
         }
     for (size_t s = 0; s < NSETS; s++) {
         hf_prep_free(ref_pca[s]);

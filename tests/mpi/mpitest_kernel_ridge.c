@@ -266,8 +266,10 @@ static void self_test(hf_comm *world)
                       "memory refusal message (block %d): %s", blocks[bl], msg);
                 hf_error_clear();
             }
-            hf_group_free(&g);
-            hf_comm_free(&sub);
+            hf_group_free(g);
+            g = NULL;
+            hf_comm_free(sub);
+            sub = NULL;
         }
 }
 
@@ -429,7 +431,8 @@ static int file_mode(hf_comm *world, const char *input)
 out:
     for (size_t t = 0; t < T; t++)
         hf_fitted_free(out[t]);
-    hf_group_free(&g);
+    hf_group_free(g);
+    g = NULL;
     free(pred);
     free(data);
     free(kcopy);

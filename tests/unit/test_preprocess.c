@@ -520,6 +520,55 @@ static void test_config_from_values(void **state)
     assert_true(cfg.fill_given && cfg.fill_number == -1.5);
 }
 
+/* log1p: the numeric column is log(1 + x) before imputation; a value at or below -1 is missing
+ * and gets the mean of the transformed training values; a categorical column is untouched; the
+ * pipeline is not a copy. */
+static void test_log1p(void **state)
+{
+    (void)state;
+    const hf_col_type types[2] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL};
+    const char *const names[2] = {"x", "c"};
+    const char *const cats[2] = {"p", "q"};
+    hf_schema *s = make_schema(2, types, names, cats, 2);
+    const double X[] = {0.0, 0, 1.0, 1, 3.0, 0, -2.0, 1, NAN, 0};
+    hf_prep_config cfg;
+    hf_prep_config_default(&cfg);
+    cfg.log1p = 1;
+    hf_prep *p = NULL;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 5, NULL, &p), 0);
+    assert_false(hf_prep_is_copy(p));
+    double imp, center, scale;
+    assert_int_equal(hf_prep_feature_stats(p, 0, &imp, &center, &scale), 0);
+    const double mean = (log1p(0.0) + log1p(1.0) + log1p(3.0)) / 3.0;
+    assert_true(fabs(imp - mean) < 1e-15);
+    double out[5 * 3];
+    assert_int_equal(hf_prep_transform(p, X, NULL, 5, out), 0);
+    assert_int_equal(hf_prep_n_outputs(p), 3); /* x, c=p, c=q */
+    const double want_x[5] = {0.0, log1p(1.0), log1p(3.0), mean, mean};
+    for (int i = 0; i < 5; i++) {
+        assert_true(fabs(out[i * 3] - want_x[i]) < 1e-15);
+        assert_true(out[i * 3 + 1] + out[i * 3 + 2] == 1.0); /* the one-hot block is unchanged */
+    }
+    hf_prep_config off = cfg;
+    off.log1p = 0;
+    assert_false(hf_prep_config_equal(&cfg, &off));
+    /* Exported and imported, the setting survives. */
+    hf_array *arrays = NULL;
+    size_t n_arrays = 0;
+    char *json = NULL;
+    assert_int_equal(hf_prep_export(p, &arrays, &n_arrays, &json), 0);
+    hf_prep *q = NULL;
+    assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), 0);
+    assert_int_equal(hf_prep_get_config(q)->log1p, 1);
+    double again[5 * 3];
+    assert_int_equal(hf_prep_transform(q, X, NULL, 5, again), 0);
+    assert_memory_equal(out, again, sizeof out);
+    hf_prep_export_free(arrays, n_arrays, json);
+    hf_prep_free(q);
+    hf_prep_free(p);
+    hf_schema_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -531,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_no_leakage),
         cmocka_unit_test(test_export_import_roundtrip),
         cmocka_unit_test(test_config_from_values),
+        cmocka_unit_test(test_log1p),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

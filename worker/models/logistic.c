@@ -740,9 +740,9 @@ static int logistic_predict(const hf_fitted *m, const hf_group *g, const double 
                             size_t p, double *out)
 {
     (void)g;
-    int rc = check_model(m, p);
-    if (rc < 0)
-        return rc;
+    int result = check_model(m, p);
+    if (result < 0)
+        return result;
     const hf_array *w = hf_fitted_get(m, "coef");
     const hf_array *b = hf_fitted_get(m, "intercept");
     const size_t k = w->rows, off = k == 1; /* binary: z into column 1 */
@@ -759,11 +759,11 @@ static int logistic_predict(const hf_fitted *m, const hf_group *g, const double 
 static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X, size_t n,
                                  size_t p, double *out)
 {
-    int rc = HF_OK;
-    for (size_t t = 0; t < nm && rc >= 0; t++)
-        rc = check_model(m[t], p);
-    if (rc < 0 || nm == 0 || n == 0)
-        return rc;
+    int result = HF_OK;
+    for (size_t t = 0; t < nm && result >= 0; t++)
+        result = check_model(m[t], p);
+    if (result < 0 || nm == 0 || n == 0)
+        return result;
     const size_t nc = m[0]->n_outputs, k = nc == 2 ? 1 : nc, off = k == 1;
     for (size_t t = 1; t < nm; t++)
         if (m[t]->n_outputs != nc)
@@ -772,7 +772,7 @@ static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X
     double *Z = hf_malloc(nm * k * n * sizeof *Z);
     if (!Z)
         return HF_ENOMEM;
-    if ((rc = hf_linear_scores(m, nm, X, n, p, Z)) >= 0)
+    if ((result = hf_linear_scores(m, nm, X, n, p, Z)) >= 0)
         for (size_t t = 0; t < nm; t++) {
             double *o = out + t * n * nc;
             for (size_t c = 0; c < k; c++)
@@ -781,7 +781,7 @@ static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X
             proba_in_place(o, n, k);
         }
     free(Z);
-    return rc;
+    return result;
 }
 
 /* Trials that differ only in C are fitted together in lock-step (see above). */
