@@ -65,7 +65,7 @@ DIMS = [
     ("task", ["given", "inferred"]),
     # numeric columns only, or also a boolean and two categorical columns (one-hot encoded)
     ("features", ["numeric", "mixed"]),
-    ("preprocess", ["none", "impute", "standard", "minmax", "pca"]),
+    ("preprocess", ["none", "impute", "standard", "minmax", "pca", "log1p"]),
     # none; train: NaNs only in rows that are never validated (predefined fold -1); valid: NaNs
     # only in the rows of split 0's validation fold (training rows of the other splits)
     ("missing", ["none", "train", "valid"]),
@@ -521,19 +521,44 @@ def pca_ks(c):
     return [2, max(3, p // 2)]
 
 
+def preprocess_settings(c):
+    """The preprocess settings of the combination, in spec order: [(trial name without
+    "preprocess.", value or list of values)]. Between them the values exercise every setting of
+    docs/job-spec.md's preprocess table."""
+    return {
+        "none": [],
+        "impute": [("impute.numeric", ["median", "constant"]), ("impute.categorical", "constant"),
+                   ("impute.indicator", True)],
+        "standard": [("scale", "standard"), ("min_frequency", 15)],
+        "minmax": [("impute.numeric", "most_frequent"), ("scale", "minmax")],
+        "pca": [("scale", "standard"), ("pca.n_components", pca_ks(c))],
+        "log1p": [("log1p", True)],
+    }[c["preprocess"]]
+
+
 def preprocess_spec(c):
-    pre = c["preprocess"]
-    if pre == "none":
+    """The `preprocess:` section's lines (None for none)."""
+    sets = preprocess_settings(c)
+    if not sets:
         return None
-    if pre == "impute":
-        return "  impute: {numeric: [median, constant], categorical: constant, indicator: true}\n"
-    if pre in ("standard", "minmax"):
-        return "  scale: %s\n" % pre
-    return "  scale: standard\n  pca: {n_components: [%s]}\n" % ", ".join(str(k) for k in pca_ks(c))
+    lines, groups = [], {}
+    for name, v in sets:
+        if "." in name:
+            head, key = name.split(".", 1)
+            if head not in groups:
+                groups[head] = []
+                lines.append(("group", head))
+            groups[head].append("%s: %s" % (key, yaml_value(v)))
+        else:
+            lines.append(("plain", "%s: %s" % (name, yaml_value(v))))
+    out = []
+    for kind, text in lines:
+        out.append("  %s: {%s}" % (text, ", ".join(groups[text])) if kind == "group" else "  " + text)
+    return "\n".join(out) + "\n"
 
 
 METRICS = {"regression": ["r2", "rmse", "mae"],
-           "classification": ["accuracy", "roc_auc", "log_loss", "f1"]}
+           "classification": ["accuracy", "roc_auc", "log_loss", "f1", "balanced_accuracy"]}
 
 
 def objective_of(c):
@@ -598,9 +623,11 @@ def trial_config(c, params):
     get = params.get
     cfg = {
         "impute_num": get("preprocess.impute.numeric", "mean"),
-        "impute_cat": "constant" if c["preprocess"] == "impute" else "most_frequent",
-        "indicator": c["preprocess"] == "impute",
+        "impute_cat": get("preprocess.impute.categorical", "most_frequent"),
+        "indicator": bool(get("preprocess.impute.indicator", False)),
         "scale": get("preprocess.scale", "none"),
+        "min_frequency": int(get("preprocess.min_frequency", 0)),
+        "log1p": bool(get("preprocess.log1p", False)),
         "pca": int(get("preprocess.pca.n_components", 0)),
     }
     return cfg
@@ -627,19 +654,30 @@ class Design:
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
-        self.num = d.num_names + (["member"] if d.mixed else [])
+        from sklearn.preprocessing import FunctionTransformer
         self.cat = ["city", "color"] if d.mixed else []
         self.all = d.num_names + (["member", "city", "color"] if d.mixed else [])
-        steps = [("imp", SimpleImputer(strategy=cfg["impute_num"], fill_value=0.0))]
-        if cfg["scale"] == "standard":
-            steps.append(("sc", StandardScaler()))
-        elif cfg["scale"] == "minmax":
-            steps.append(("sc", MinMaxScaler()))
-        parts = [("num", Pipeline(steps), self.num)]
+
+        def steps(log1p):
+            st = [("log1p", FunctionTransformer(np.log1p))] if log1p else []
+            st.append(("imp", SimpleImputer(strategy=cfg["impute_num"], fill_value=0.0)))
+            if cfg["scale"] == "standard":
+                st.append(("sc", StandardScaler()))
+            elif cfg["scale"] == "minmax":
+                st.append(("sc", MinMaxScaler()))
+            return Pipeline(st)
+        # log1p applies to the numeric columns, not to the boolean one (docs/preprocessing.md)
+        parts = [("num", steps(cfg["log1p"]), d.num_names)]
+        if d.mixed:
+            parts.append(("bool", steps(False), ["member"]))
         if self.cat:
+            enc = OneHotEncoder(handle_unknown="infrequent_if_exist",
+                                min_frequency=cfg["min_frequency"], sparse_output=False) \
+                if cfg["min_frequency"] > 1 else \
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False)
             parts.append(("cat", Pipeline([
                 ("imp", SimpleImputer(strategy=cfg["impute_cat"], fill_value="missing_value")),
-                ("oh", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]), self.cat))
+                ("oh", enc)]), self.cat))
         self.ct = ColumnTransformer(parts, sparse_threshold=0.0)
         self.cfg = cfg
         self.pca = None
@@ -788,8 +826,8 @@ class Model:
 
 
 def scores(d, y_rows, out, metrics):
-    from sklearn.metrics import (accuracy_score, f1_score, log_loss, mean_absolute_error,
-                                 mean_squared_error, r2_score, roc_auc_score)
+    from sklearn.metrics import (accuracy_score, balanced_accuracy_score, f1_score, log_loss,
+                                 mean_absolute_error, mean_squared_error, r2_score, roc_auc_score)
     res = {}
     if d.task == "regression":
         y = y_rows.astype(float)
@@ -816,6 +854,8 @@ def scores(d, y_rows, out, metrics):
         elif mname == "f1":
             res[mname] = f1_score(yi, pred, pos_label=1) if k == 2 else f1_score(
                 yi, pred, average="macro", labels=labels)
+        elif mname == "balanced_accuracy":
+            res[mname] = balanced_accuracy_score(yi, pred)
     return res
 
 
@@ -948,14 +988,8 @@ class Combo:
         metrics = [metric] + report
         # the trials: the grid of the spec, in hyperfold's order (last axis fastest)
         axes = [(k, v if isinstance(v, list) else [v]) for k, v in model_params(c).items()]
-        pre = c["preprocess"]
-        if pre == "impute":
-            axes.append(("preprocess.impute.numeric", ["median", "constant"]))
-        elif pre in ("standard", "minmax"):
-            axes.append(("preprocess.scale", [pre]))
-        elif pre == "pca":
-            axes.append(("preprocess.scale", ["standard"]))
-            axes.append(("preprocess.pca.n_components", pca_ks(c)))
+        axes += [("preprocess." + k, v if isinstance(v, list) else [v])
+                 for k, v in preprocess_settings(c)]
         trials = [dict(zip([a for a, _ in axes], vals))
                   for vals in itertools.product(*[v for _, v in axes])]
         yv = d.y_class if d.task == "classification" else d.y
