@@ -236,7 +236,7 @@ def all_valid():
 # together (class 10 printed as "1e+01" needs a classifier, 4 classes and integer labels at
 # once); imputation depends on the pipeline, the missing values and the column types together;
 # each model meets each preprocessing at each matrix size and on each group, and each placement
-# of the missing values with each splitter. (Pairs alone: 58 combinations; with these: 119.)
+# of the missing values with each splitter. (Pairs alone: 59 combinations; with these: 126.)
 TRIPLES = [("group", "block", "shape"), ("model", "target", "labels", "task"),
            ("features", "preprocess", "missing"), ("model", "preprocess", "shape"),
            ("model", "preprocess", "group"), ("model", "missing", "cv")]
