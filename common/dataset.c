@@ -5,6 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *hf_task_name(hf_task_kind t)
+{
+    return t == HF_TASK_REGRESSION       ? "regression"
+           : t == HF_TASK_CLASSIFICATION ? "classification"
+                                         : "auto";
+}
+
+const char *hf_col_type_name(hf_col_type t)
+{
+    return t == HF_COL_CATEGORICAL ? "categorical" : t == HF_COL_BOOLEAN ? "boolean" : "numeric";
+}
+
 void hf_schema_free(hf_schema *s)
 {
     if (!s)

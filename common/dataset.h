@@ -23,6 +23,12 @@ typedef enum hf_col_type {
     HF_COL_BOOLEAN = 2      /* codes: 0 = false, 1 = true */
 } hf_col_type;
 
+/* "regression", "classification", or "auto" (not decided yet): the names the spec, the schema
+ * JSON and model.h5 use. */
+const char *hf_task_name(hf_task_kind t);
+/* "numeric", "categorical", "boolean". */
+const char *hf_col_type_name(hf_col_type t);
+
 typedef struct hf_column {
     char *name;
     hf_col_type type;

@@ -20,6 +20,9 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv);
 int hf_cmd_retrain(hf_comm *world, int argc, char **argv);
 /* Not collective (no MPI). `hyperfold submit job.yaml [flags]` (submit.c). */
 int hf_cmd_submit(int argc, char **argv);
+/* Not collective (no MPI). `hyperfold keys`: every job-spec key, its values, default and meaning
+ * (validate.c). */
+int hf_cmd_keys(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold s3 ls|cp|head` (s3_cli.c). */
 int hf_cmd_s3(int argc, char **argv);
 

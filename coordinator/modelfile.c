@@ -157,9 +157,7 @@ int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep 
         (result = attr_f64(file, "format_version", FORMAT_VERSION, path)) < 0 ||
         (result = attr_str(file, "hyperfold_version", HF_VERSION, path)) < 0 ||
         (result = attr_str(file, "model_type", fitted->ops->name, path)) < 0 ||
-        (result = attr_str(file, "task",
-                           schema->task == HF_TASK_CLASSIFICATION ? "classification" : "regression",
-                           path)) < 0 ||
+        (result = attr_str(file, "task", hf_task_name(schema->task), path)) < 0 ||
         (result = attr_str(file, "created", created, path)) < 0 ||
         (result = attr_str(file, "spec_sha256", meta->spec_sha256, path)) < 0 ||
         (result = attr_str(file, "source_fingerprint", meta->source_fingerprint, path)) < 0 ||
@@ -420,10 +418,7 @@ int hf_modelfile_read(const char *path, hf_modelfile **out)
     if ((m->schema->task != HF_TASK_REGRESSION && m->schema->task != HF_TASK_CLASSIFICATION) ||
         !(ops->tasks & (1u << m->schema->task))) {
         result = hf_error(HF_EDATA, "%s: model %s does not support the task of its schema (%s)",
-                          path, ops->name,
-                          m->schema->task == HF_TASK_CLASSIFICATION ? "classification"
-                          : m->schema->task == HF_TASK_REGRESSION   ? "regression"
-                                                                    : "unknown");
+                          path, ops->name, hf_task_name(m->schema->task));
         goto out;
     }
     size_t n_outputs = m->schema->task == HF_TASK_CLASSIFICATION ? m->schema->n_classes : (size_t)1;

@@ -298,6 +298,173 @@ static void usage_run(FILE *fp)
             "(work so far is journaled: run the same command again to resume).\n");
 }
 
+/* Collective. The run directory: created, the spec copied in, the journal removed with --fresh. */
+static int prepare_run_dir(hf_comm *world, const hf_spec *spec, int fresh, hf_rundir *dir)
+{
+    int result = hf_rundir_of(&spec->output, spec->name, dir);
+    if (result >= 0 && hf_comm_rank(world) == 0) {
+        result = hf_mkdirs(dir->dir);
+        if (result >= 0)
+            result = hf_write_file_atomic(dir->spec, spec->text, strlen(spec->text));
+        if (result >= 0 && fresh && hf_file_exists(dir->journal) && unlink(dir->journal) != 0)
+            result = hf_error(HF_EIO, "removing %s", dir->journal);
+    }
+    return hf_comm_check(world, result);
+}
+
+/* Every rank. The task list, and the refusal, before anything runs, of a task that would not
+ * fit in parallel.memory_per_rank. */
+static int make_tasks(const hf_spec *spec, const hf_job *job, const hf_group *group,
+                      hf_task_list *tasks)
+{
+    const hf_model_ops *model = job->model;
+    HF_CALL(hf_task_list_make(model, job->configs, job->n_trials, job->folds->n_splits, MAX_BATCH,
+                              tasks));
+    if (!model->preflight)
+        return HF_OK;
+    size_t batch = 1;
+    for (size_t t = 0; t < tasks->n_tasks; t++)
+        if (tasks->tasks[t].n_trials > batch)
+            batch = tasks->tasks[t].n_trials;
+    int result = model->preflight(group, job->folds->n_search, job->data->schema->n_features, batch,
+                                  spec->parallel.memory_per_rank);
+    return result < 0 ? hf_error_prefix(result, "%s: parallel.memory_per_rank", spec->path) : HF_OK;
+}
+
+/* Collective. The sweep's table, and on rank 0 the journal, opened (or replayed: its tasks are
+ * marked done). */
+static int open_sweep(hf_comm *world, run_state *st, const hf_job *job, const hf_manifest *manifest,
+                      const hf_rundir *dir)
+{
+    const hf_task_list *tasks = st->tasks;
+    st->done = hf_calloc(tasks->n_tasks ? tasks->n_tasks : 1, 1);
+    int result = st->done ? hf_sweep_init(&st->sweep, job->n_trials, job->folds->n_splits,
+                                          job->metrics, job->n_metrics)
+                          : HF_ENOMEM;
+    if (result >= 0 && hf_comm_rank(world) == 0) {
+        char sweep_id[65];
+        result = hf_spec_sweep_id(st->spec, job->trials, job->n_trials, job->metrics,
+                                  job->n_metrics, sweep_id);
+        hf_journal_id jid = {.spec_sha256 = sweep_id,
+                             .data_fingerprint = hf_manifest_fingerprint(manifest),
+                             .n_tasks = tasks->n_tasks};
+        if (result >= 0)
+            result = hf_journal_open(dir->journal, &jid, on_journal_line, st, &st->journal);
+        st->done_at_start = st->sweep.tasks_done;
+        if (result >= 0 && !st->quiet) {
+            if (st->done_at_start)
+                hf_info("resuming: %zu of %zu tasks already done (journal %s)", st->done_at_start,
+                        tasks->n_tasks, dir->journal);
+            hf_info("%zu trials x %zu splits in %zu tasks (trials that share work are fitted "
+                    "together) on %d rank(s)",
+                    job->n_trials, job->folds->n_splits, tasks->n_tasks, hf_comm_size(world));
+        }
+    }
+    return hf_comm_check(world, result);
+}
+
+/* Collective. Every task run over the ranks (rank 0 coordinates); the journal closed. */
+static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *group_comm,
+                     const hf_rundir *dir)
+{
+    int rank = hf_comm_rank(world);
+    st->t_start = hf_now();
+    st->last_print = st->t_start;
+    st->ctx = ctx;
+    st->spec_trial = -1;
+    hf_sched_opts so = {.on_result = on_result,
+                        .arg = st,
+                        .on_tick = on_tick,
+                        .stop = &g_stop,
+                        .group = group_comm,
+                        .pick = ctx->group ? NULL : pick_leader,
+                        .speculate = speculate_refit};
+    int result = hf_sched_run(world, ctx, st->tasks, st->done, &so);
+    if (rank == 0) {
+        int close_status = hf_journal_close(&st->journal);
+        if (result >= 0)
+            result = close_status;
+        print_progress(st, 1);
+    }
+    if (result == HF_EINTR && rank == 0)
+        hf_error(HF_EINTR,
+                 "interrupted: %zu of %zu tasks done and journaled in %s; run the same command "
+                 "again to resume",
+                 st->sweep.tasks_done, st->tasks->n_tasks, dir->journal);
+    else if (result < 0 && result != HF_EINTR && rank == 0)
+        hf_comm_abort(world, hf_exit_code(result)); /* workers are waiting for tasks */
+    return result;
+}
+
+/* Rank 0. The best trial, with one warning for the trials that did not converge (scikit-learn's
+ * ConvergenceWarning, once per sweep). When every trial failed, results.json is written and the
+ * run fails. */
+static int select_best(run_state *st, const hf_spec *spec, const hf_job *job, hf_run_info *info,
+                       double t0)
+{
+    HF_CALL(hf_sweep_finish(&st->sweep, &spec->search));
+    size_t hit = 0, stalled = 0;
+    if (hf_sweep_unconverged(&st->sweep, &hit, &stalled) > 0)
+        hf_warn("%zu of %zu trials did not converge on at least one split (%zu stopped at "
+                "max_iter, %zu in the line search before tol): their scores are of unconverged "
+                "models; raise model.params.max_iter or scale the features (preprocess.scale: "
+                "standard); trials.csv has n_iter and converged",
+                hit + stalled, job->n_trials, hit, stalled);
+    if (st->sweep.best >= 0)
+        return HF_OK;
+    info->seconds = hf_now() - t0;
+    hf_results_write(&st->sweep, job->trials, info);
+    return hf_error(HF_ENUM, "every trial failed; see %s for the reasons", info->trials_csv_path);
+}
+
+/* Rank 0. results.json and trials.csv, the upload, and the summary lines. */
+static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_run_info *info,
+                      const hf_rundir *dir, double t0, int result)
+{
+    info->seconds = hf_now() - t0;
+    int write_status = hf_results_write(&st->sweep, job->trials, info);
+    if (result >= 0)
+        result = write_status;
+    if (result >= 0 && spec->output.upload) {
+        hf_source_opts up = {.s3 = &spec->s3, .audit_path = dir->audit, .rank = 0};
+        result = upload_outputs(&spec->output, dir, &up, st->quiet);
+    }
+    if (result < 0 || st->quiet)
+        return result;
+    size_t b = (size_t)st->sweep.best, nm = job->n_metrics;
+    char *p = hf_trial_params_json(&spec->space, &job->trials[b]);
+    hf_info("best trial %zu: %s = %.6g (std %.3g) %s", b, job->metrics[0], st->sweep.mean[b * nm],
+            st->sweep.std[b * nm], p ? p : "");
+    if (info->holdout_valid)
+        hf_info("holdout %s = %.6g on %zu rows", job->metrics[0], info->holdout_scores[0],
+                job->folds->n_holdout);
+    hf_info("wrote %s/results.json, trials.csv, model.h5 (%.2fs)", dir->dir, hf_now() - t0);
+    free(p);
+    return result;
+}
+
+/* What results.json says about the run besides the sweep. */
+static hf_run_info run_info(const hf_spec *spec, const hf_job *job, const hf_rundir *dir,
+                            const hf_manifest *manifest, int ranks, int reused)
+{
+    hf_run_info info = {.name = spec->name,
+                        .spec_sha256 = spec->sha256,
+                        .source = spec->data.source,
+                        .model = spec->model_type,
+                        .space = &spec->space,
+                        .results_path = dir->results,
+                        .trials_csv_path = dir->trials_csv,
+                        .source_fingerprint = hf_manifest_fingerprint(manifest),
+                        .n_rows = job->data->n_rows,
+                        .n_search_rows = job->folds->n_search,
+                        .n_holdout_rows = job->folds->n_holdout,
+                        .rejected_rows = (size_t)hf_manifest_rejected(manifest),
+                        .ranks = ranks,
+                        .reused_shards = reused,
+                        .model_path = dir->model};
+    return info;
+}
+
 int hf_cmd_run(hf_comm *world, int argc, char **argv)
 {
     int rank = hf_comm_rank(world);
@@ -319,7 +486,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_rundir dir = {0};
     hf_task_list tasks = {0};
     hf_task_ctx ctx = {0};
-    run_state st = {.spec_trial = -1};
+    run_state st = {.spec_trial = -1, .quiet = quiet, .tty = isatty(STDERR_FILENO)};
     double *holdout_scores = NULL;
     int *fail_trials = NULL;
     int reused = 0;
@@ -327,23 +494,10 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_group *group = NULL;
 
     install_signals();
-    if ((result = hf_pipeline_spec(world, spec_path, &spec)) < 0)
+    if ((result = hf_pipeline_spec(world, spec_path, &spec)) < 0 ||
+        (result = prepare_run_dir(world, spec, fresh, &dir)) < 0 ||
+        (result = hf_pipeline_groups(world, &spec->parallel, &group_comm, &group)) < 0)
         goto out;
-    if ((result = hf_comm_check(world, hf_rundir_of(&spec->output, spec->name, &dir))) < 0)
-        goto out;
-    if (rank == 0) {
-        result = hf_mkdirs(dir.dir);
-        if (result >= 0)
-            result = hf_write_file_atomic(dir.spec, spec->text, strlen(spec->text));
-        if (result >= 0 && fresh && hf_file_exists(dir.journal) && unlink(dir.journal) != 0)
-            result = hf_error(HF_EIO, "removing %s", dir.journal);
-    }
-    if ((result = hf_comm_check(world, result)) < 0)
-        goto out;
-
-    if ((result = hf_pipeline_groups(world, &spec->parallel, &group_comm, &group)) < 0)
-        goto out;
-
     /* Ingest (or reuse) the shards, then every rank loads the whole table. */
     double t_ingest = hf_now();
     if ((result = hf_pipeline_ingest(world, spec, NULL, dir.shards, dir.audit, dir.rejects,
@@ -353,21 +507,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         hf_info("%s %lld rows from %s (%.2fs)", reused ? "reused shards of" : "ingested",
                 (long long)hf_manifest_n_rows(manifest), spec->data.source, hf_now() - t_ingest);
     result = hf_pipeline_prepare(spec, dir.shards, manifest, 0, &job);
-    const hf_model_ops *model = job.model;
     if (result >= 0)
-        result = hf_task_list_make(model, job.configs, job.n_trials, job.folds->n_splits, MAX_BATCH,
-                                   &tasks);
-    if (result >= 0 && model->preflight) {
-        /* Refuse, before anything runs, a task that would not fit in parallel.memory_per_rank. */
-        size_t batch = 1;
-        for (size_t t = 0; t < tasks.n_tasks; t++)
-            if (tasks.tasks[t].n_trials > batch)
-                batch = tasks.tasks[t].n_trials;
-        result = model->preflight(group, job.folds->n_search, job.data->schema->n_features, batch,
-                                  spec->parallel.memory_per_rank);
-        if (result < 0)
-            hf_error_prefix(result, "%s: parallel.memory_per_rank", spec->path);
-    }
+        result = make_tasks(spec, &job, group, &tasks);
     if (result >= 0)
         result = hf_pipeline_test_hooks(&ctx.hooks, &fail_trials);
     if ((result = hf_comm_check(world, result)) < 0)
@@ -376,110 +517,27 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     st.spec = spec;
     st.n_tasks = tasks.n_tasks;
     st.tasks = &tasks;
-    st.quiet = quiet;
-    st.tty = isatty(STDERR_FILENO);
-    st.done = hf_calloc(tasks.n_tasks ? tasks.n_tasks : 1, 1);
-    result = st.done ? hf_sweep_init(&st.sweep, job.n_trials, job.folds->n_splits, job.metrics,
-                                     job.n_metrics)
-                     : HF_ENOMEM;
-    if (result >= 0 && rank == 0) {
-        char sweep_id[65];
-        result =
-            hf_spec_sweep_id(spec, job.trials, job.n_trials, job.metrics, job.n_metrics, sweep_id);
-        hf_journal_id jid = {.spec_sha256 = sweep_id,
-                             .data_fingerprint = hf_manifest_fingerprint(manifest),
-                             .n_tasks = tasks.n_tasks};
-        if (result >= 0)
-            result = hf_journal_open(dir.journal, &jid, on_journal_line, &st, &st.journal);
-        st.done_at_start = st.sweep.tasks_done;
-        if (result >= 0 && !quiet) {
-            if (st.done_at_start)
-                hf_info("resuming: %zu of %zu tasks already done (journal %s)", st.done_at_start,
-                        tasks.n_tasks, dir.journal);
-            hf_info("%zu trials x %zu splits in %zu tasks (trials that share work are fitted "
-                    "together) on %d rank(s)",
-                    job.n_trials, job.folds->n_splits, tasks.n_tasks, hf_comm_size(world));
-        }
-    }
-    if ((result = hf_comm_check(world, result)) < 0)
+    if ((result = open_sweep(world, &st, &job, manifest, &dir)) < 0)
         goto out;
-
     ctx.data = job.data;
     ctx.folds = job.folds;
     ctx.trials = job.configs;
     ctx.n_trials = job.n_trials;
-    ctx.model = model;
+    ctx.model = job.model;
     ctx.metrics = job.metrics;
     ctx.n_metrics = job.n_metrics;
     ctx.group = group;
-    st.t_start = hf_now();
-    st.last_print = st.t_start;
-    st.ctx = &ctx;
-    st.spec_trial = -1;
-    hf_sched_opts so = {.on_result = on_result,
-                        .arg = &st,
-                        .on_tick = on_tick,
-                        .stop = &g_stop,
-                        .group = group_comm,
-                        .pick = group ? NULL : pick_leader,
-                        .speculate = speculate_refit};
-    result = hf_sched_run(world, &ctx, &tasks, st.done, &so);
-    if (rank == 0) {
-        int close_status = hf_journal_close(&st.journal);
-        if (result >= 0)
-            result = close_status;
-        print_progress(&st, 1);
-    }
-    if (result == HF_EINTR) {
-        if (rank == 0)
-            hf_error(HF_EINTR,
-                     "interrupted: %zu of %zu tasks done and journaled in %s; run the "
-                     "same command again to resume",
-                     st.sweep.tasks_done, tasks.n_tasks, dir.journal);
+    if ((result = run_sweep(world, &st, &ctx, group_comm, &dir)) < 0)
         goto out;
-    }
-    if (result < 0) {
-        if (rank == 0)
-            hf_comm_abort(world, hf_exit_code(result)); /* workers are waiting for tasks */
-        goto out;
-    }
 
     /* Selection on rank 0; the refit group (rank 0, or rank 0's whole worker group) refits. */
     int64_t best = -1;
-    hf_run_info info = {.name = spec->name,
-                        .spec_sha256 = spec->sha256,
-                        .source = spec->data.source,
-                        .model = spec->model_type,
-                        .space = &spec->space,
-                        .results_path = dir.results,
-                        .trials_csv_path = dir.trials_csv,
-                        .source_fingerprint = hf_manifest_fingerprint(manifest),
-                        .n_rows = job.data->n_rows,
-                        .n_search_rows = job.folds->n_search,
-                        .n_holdout_rows = job.folds->n_holdout,
-                        .rejected_rows = (size_t)hf_manifest_rejected(manifest),
-                        .ranks = hf_comm_size(world),
-                        .reused_shards = reused,
-                        .resumed_tasks = (int)st.done_at_start,
-                        .model_path = dir.model};
+    hf_run_info info = run_info(spec, &job, &dir, manifest, hf_comm_size(world), reused);
+    info.resumed_tasks = (int)st.done_at_start;
     if (rank == 0) {
         holdout_scores = hf_calloc(job.n_metrics, sizeof *holdout_scores);
         info.holdout_scores = holdout_scores;
-        result = holdout_scores ? hf_sweep_finish(&st.sweep, &spec->search) : HF_ENOMEM;
-        size_t hit = 0, stalled = 0;
-        if (result >= 0 && hf_sweep_unconverged(&st.sweep, &hit, &stalled) > 0)
-            /* scikit-learn's ConvergenceWarning, once per sweep. */
-            hf_warn("%zu of %zu trials did not converge on at least one split (%zu stopped at "
-                    "max_iter, %zu in the line search before tol): their scores are of "
-                    "unconverged models; raise model.params.max_iter or scale the features "
-                    "(preprocess.scale: standard); trials.csv has n_iter and converged",
-                    hit + stalled, job.n_trials, hit, stalled);
-        if (result >= 0 && st.sweep.best < 0) {
-            info.seconds = hf_now() - t0;
-            hf_results_write(&st.sweep, job.trials, &info);
-            result =
-                hf_error(HF_ENUM, "every trial failed; see %s for the reasons", dir.trials_csv);
-        }
+        result = holdout_scores ? select_best(&st, spec, &job, &info, t0) : HF_ENOMEM;
         best = st.sweep.best;
     }
     if ((result = hf_comm_check(world, result)) < 0 ||
@@ -494,33 +552,12 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
                                   hf_manifest_fingerprint(manifest), &info,
                                   hit ? &st.spec_prep : NULL, hit ? &st.spec_fitted : NULL);
     }
-    if (rank == 0) {
-        info.seconds = hf_now() - t0;
-        int write_status = hf_results_write(&st.sweep, job.trials, &info);
-        if (result >= 0)
-            result = write_status;
-        if (result >= 0 && spec->output.upload) {
-            hf_source_opts up = {.s3 = &spec->s3, .audit_path = dir.audit, .rank = rank};
-            result = upload_outputs(&spec->output, &dir, &up, quiet);
-        }
-        if (result >= 0 && !quiet) {
-            size_t b = (size_t)best, nm = job.n_metrics;
-            char *p = hf_trial_params_json(&spec->space, &job.trials[b]);
-            hf_info("best trial %zu: %s = %.6g (std %.3g) %s", b, job.metrics[0],
-                    st.sweep.mean[b * nm], st.sweep.std[b * nm], p ? p : "");
-            if (info.holdout_valid)
-                hf_info("holdout %s = %.6g on %zu rows", job.metrics[0], holdout_scores[0],
-                        job.folds->n_holdout);
-            hf_info("wrote %s/results.json, trials.csv, model.h5 (%.2fs)", dir.dir, hf_now() - t0);
-            free(p);
-        }
-    }
+    if (rank == 0)
+        result = finish_run(&st, spec, &job, &info, &dir, t0, result);
     result = hf_comm_check(world, result);
 out:
     hf_group_free(group);
-    group = NULL;
     hf_comm_free(group_comm);
-    group_comm = NULL;
     hf_prep_free(st.spec_prep);
     hf_fitted_free(st.spec_fitted);
     hf_task_ctx_release(&ctx);

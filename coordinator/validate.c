@@ -36,6 +36,15 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
+/* " (N values: a b c ...)": the first `most` of n names. */
+static void print_names(FILE *fp, const char *what, char *const *names, size_t n, size_t most)
+{
+    fprintf(fp, " (%zu %s:", n, what);
+    for (size_t k = 0; k < n && k < most; k++)
+        fprintf(fp, " %s", names[k]);
+    fprintf(fp, "%s)", n > most ? " ..." : "");
+}
+
 static void print_schema(FILE *fp, const hf_manifest *m)
 {
     const hf_schema *s = hf_manifest_schema(m);
@@ -45,26 +54,14 @@ static void print_schema(FILE *fp, const hf_manifest *m)
     fprintf(fp, ", %zu features\n", s->n_features);
     for (size_t j = 0; j < s->n_features; j++) {
         const hf_column *c = &s->features[j];
-        fprintf(fp, "  %-30s %s", c->name,
-                c->type == HF_COL_NUMERIC   ? "numeric"
-                : c->type == HF_COL_BOOLEAN ? "boolean"
-                                            : "categorical");
-        if (c->type == HF_COL_CATEGORICAL) {
-            fprintf(fp, " (%zu values:", c->n_categories);
-            for (size_t k = 0; k < c->n_categories && k < 5; k++)
-                fprintf(fp, " %s", c->categories[k]);
-            fprintf(fp, "%s)", c->n_categories > 5 ? " ..." : "");
-        }
+        fprintf(fp, "  %-30s %s", c->name, hf_col_type_name(c->type));
+        if (c->type == HF_COL_CATEGORICAL)
+            print_names(fp, "values", c->categories, c->n_categories, 5);
         fputc('\n', fp);
     }
-    fprintf(fp, "  %-30s target, %s", s->target,
-            s->task == HF_TASK_CLASSIFICATION ? "classification" : "regression");
-    if (s->task == HF_TASK_CLASSIFICATION) {
-        fprintf(fp, " (%zu classes:", s->n_classes);
-        for (size_t k = 0; k < s->n_classes && k < 10; k++)
-            fprintf(fp, " %s", s->classes[k]);
-        fprintf(fp, "%s)", s->n_classes > 10 ? " ..." : "");
-    }
+    fprintf(fp, "  %-30s target, %s", s->target, hf_task_name(s->task));
+    if (s->task == HF_TASK_CLASSIFICATION)
+        print_names(fp, "classes", s->classes, s->n_classes, 10);
     fputc('\n', fp);
 }
 
@@ -126,4 +123,24 @@ out:
     free(shards);
     free(rejects);
     return result;
+}
+
+static void usage_keys(FILE *out)
+{
+    fprintf(out,
+            "usage: hyperfold keys\n"
+            "\n"
+            "Lists every key a job spec may hold, section by section: what its value must be,\n"
+            "its default and what it means (from the tables the parser reads; docs/job-spec.md\n"
+            "explains them).\n");
+}
+
+int hf_cmd_keys(int argc, char **argv)
+{
+    const hf_cmdline cl = {"keys", NULL, 0, NULL, NULL, 0, usage_keys};
+    int result = hf_args_parse(&cl, argc, argv, NULL, NULL, 1);
+    if (result != HF_OK)
+        return result > 0 ? HF_OK : result;
+    HF_CALL(hf_spec_print_keys(stdout));
+    return fflush(stdout) == 0 ? HF_OK : hf_error(HF_EIO, "keys: writing stdout failed");
 }

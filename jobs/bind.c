@@ -477,6 +477,50 @@ static void describe_def(const hf_param_def *def, char *buf, size_t len)
     }
 }
 
+void hf_bind_describe_param(const hf_param_def *def, char *buf, size_t len)
+{
+    if (def->flags & HF_PARAM_NUMBER_OR_TEXT)
+        snprintf(buf, len, "a number or a text");
+    else
+        describe_def(def, buf, len);
+}
+
+void hf_bind_describe_opt(const hf_opt_def *d, char *buf, size_t len)
+{
+    const char *const *names = d->choices ? d->choices : d->choices_fn ? d->choices_fn() : NULL;
+    char list[400] = "";
+    if (names)
+        list_names(names, list, sizeof list);
+    switch (d->kind) {
+    case HF_OPT_INT:
+        if (d->expected)
+            snprintf(buf, len, "%s", d->expected);
+        else if (d->max >= INT32_MAX)
+            snprintf(buf, len, "an integer >= %lld", (long long)d->min);
+        else
+            snprintf(buf, len, "an integer in [%lld, %lld]", (long long)d->min, (long long)d->max);
+        break;
+    case HF_OPT_SEED:
+        snprintf(buf, len, "an integer >= 0");
+        break;
+    case HF_OPT_BOOL:
+        snprintf(buf, len, "true or false");
+        break;
+    case HF_OPT_STRING_LIST:
+        snprintf(buf, len, "a list of %s", names ? list : "strings");
+        break;
+    case HF_OPT_ENUM_MAP:
+        snprintf(buf, len, "a mapping NAME: %s", list);
+        break;
+    case HF_OPT_ENUM:
+        snprintf(buf, len, "%s", list);
+        break;
+    default:
+        snprintf(buf, len, "%s", d->expected ? d->expected : names ? list : "a string");
+        break;
+    }
+}
+
 /* Converts a scalar into a value of the definition's type, checking bounds and choices. */
 static int scalar_value(hf_bind *c, const yaml_node_t *n, const char *path, const hf_param_def *def,
                         const char *expected_extra, hf_value *out)

@@ -41,6 +41,11 @@ int hf_bind_record(hf_bind *b, const char *key, const yaml_node_t *n);
 /* Binds the mapping `map` (NULL: the section is absent, its defaults stay) into opts through the
  * section's table: every key checked, every value typed, positions recorded, the source set and
  * the section's check run. */
+/* What a value of the setting must be, as the binder's messages say it ("an integer >= 2",
+ * "kfold, stratified, ... or timeseries"): for `hyperfold keys`. */
+void hf_bind_describe_opt(const hf_opt_def *d, char *buf, size_t len);
+void hf_bind_describe_param(const hf_param_def *def, char *buf, size_t len);
+
 int hf_bind_section(hf_bind *b, const yaml_node_t *map, const hf_opt_section *sec, void *opts,
                     hf_opt_source src);
 

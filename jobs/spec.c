@@ -88,13 +88,6 @@ static int init_options(hf_spec *s)
     return HF_OK;
 }
 
-static const char *task_name(hf_task_kind t)
-{
-    return t == HF_TASK_REGRESSION       ? "regression"
-           : t == HF_TASK_CLASSIFICATION ? "classification"
-                                         : "auto";
-}
-
 /* "ridge, kernel_ridge": the registered models that support `task`, into buf. */
 static const char *models_for(hf_task_kind task, char *buf, size_t len)
 {
@@ -259,8 +252,8 @@ static int check_metrics_task(hf_bind *b)
         if (task != HF_TASK_AUTO && m->task != task)
             return hf_error(HF_EINVAL,
                             "%s: %s: got \"%s\", expected a %s metric (%s) with data.task %s",
-                            hf_spec_where(s, key, at, sizeof at), key, name, task_name(task),
-                            hf_metric_names_for(task, names, sizeof names), task_name(task));
+                            hf_spec_where(s, key, at, sizeof at), key, name, hf_task_name(task),
+                            hf_metric_names_for(task, names, sizeof names), hf_task_name(task));
         task = m->task;
     }
     return HF_OK;
@@ -290,7 +283,7 @@ static int infer_task(hf_bind *b)
                             "%s: model.type: got \"%s\", which does not support %s (data.task "
                             "%s), expected one of %s",
                             hf_spec_where(s, "model.type", at, sizeof at), ops->name,
-                            task_name(s->data.task), task_name(s->data.task),
+                            hf_task_name(s->data.task), hf_task_name(s->data.task),
                             models_for(s->data.task, list, sizeof list));
     } else {
         hf_task_kind other =
@@ -300,8 +293,9 @@ static int infer_task(hf_bind *b)
                             "%s: objective.metric: got \"%s\", a %s metric, but model %s supports "
                             "only %s: use a %s metric, or a %s model (%s)",
                             hf_spec_where(s, "objective.metric", at, sizeof at), m->name,
-                            task_name(m->task), ops->name, task_name(other), task_name(other),
-                            task_name(m->task), models_for(m->task, list, sizeof list));
+                            hf_task_name(m->task), ops->name, hf_task_name(other),
+                            hf_task_name(other), hf_task_name(m->task),
+                            models_for(m->task, list, sizeof list));
         if ((ops->tasks & (reg | cls)) == reg || (ops->tasks & (reg | cls)) == cls) {
             s->data.task = (ops->tasks & reg) ? HF_TASK_REGRESSION : HF_TASK_CLASSIFICATION;
             snprintf(s->task_why, sizeof s->task_why, "model.type %s", ops->name);
@@ -510,14 +504,9 @@ void hf_spec_free(hf_spec *spec)
 {
     if (!spec)
         return;
-    hf_ingest_opts_release(&spec->data);
-    hf_opts_release(&hf_cv_section, &spec->cv);
-    hf_opts_release(&hf_search_section, &spec->search);
-    hf_opts_release(&hf_objective_section, &spec->objective);
-    hf_opts_release(&hf_output_section, &spec->output);
-    hf_opts_release(&hf_s3_section, &spec->s3);
-    hf_opts_release(&hf_parallel_section, &spec->parallel);
-    hf_opts_release(&hf_slurm_section, &spec->slurm);
+    for (size_t i = 0; i < N_SECTIONS; i++)
+        if (k_sections[i].sec)
+            hf_opts_release(k_sections[i].sec, (char *)spec + k_sections[i].offset);
     hf_space_release(&spec->space);
     for (size_t i = 0; i < spec->n_keys; i++)
         free(spec->keys[i].key);
@@ -548,13 +537,13 @@ const char *hf_spec_task_hint(const hf_spec *spec)
     if (!strcmp(why, "data.task"))
         snprintf(buf, sizeof buf,
                  "data.task is %s: for a %s target set data.task: %s and a %s model (%s)",
-                 task_name(t), other == HF_TASK_REGRESSION ? "continuous" : "class",
-                 task_name(other), task_name(other), models_for(other, list, sizeof list));
+                 hf_task_name(t), other == HF_TASK_REGRESSION ? "continuous" : "class",
+                 hf_task_name(other), hf_task_name(other), models_for(other, list, sizeof list));
     else
         snprintf(buf, sizeof buf,
                  "data.task is %s, implied by %s: for a %s target use a %s model (%s)%s",
-                 task_name(t), why, other == HF_TASK_REGRESSION ? "continuous" : "class",
-                 task_name(other), models_for(other, list, sizeof list),
+                 hf_task_name(t), why, other == HF_TASK_REGRESSION ? "continuous" : "class",
+                 hf_task_name(other), models_for(other, list, sizeof list),
                  strncmp(why, "objective", 9) == 0 ? " or metric" : "");
     return buf;
 }
@@ -567,16 +556,16 @@ int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task)
                                       "classification");
     if (spec->data.task != HF_TASK_AUTO && spec->data.task != task)
         return hf_error(HF_EINVAL, "%s: data.task: got %s, but the data was ingested as %s",
-                        spec->path, task_name(spec->data.task), task_name(task));
+                        spec->path, hf_task_name(spec->data.task), hf_task_name(task));
     const hf_model_ops *ops = spec->model_type ? hf_model_find(spec->model_type) : NULL;
     if (ops && !(ops->tasks & (1u << task)))
         return hf_error(HF_EINVAL,
                         "%s: model.type: got \"%s\", which does not support %s (the target \"%s\" "
                         "is not numeric), expected one of %s",
                         hf_spec_where(spec, "model.type", at, sizeof at), ops->name,
-                        task_name(task), spec->data.target, models_for(task, list, sizeof list));
+                        hf_task_name(task), spec->data.target, models_for(task, list, sizeof list));
     char why[160];
-    snprintf(why, sizeof why, " for the %s target \"%s\"", task_name(task), spec->data.target);
+    snprintf(why, sizeof why, " for the %s target \"%s\"", hf_task_name(task), spec->data.target);
     HF_CALL(hf_cv_check_task(&spec->cv, task, why));
     HF_CALL(hf_objective_resolve(&spec->objective, task));
     spec->data.task = task;
@@ -608,7 +597,7 @@ int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const doubl
             result = hf_error(HF_EINVAL,
                               "%s: %s: got \"%s\", expected a %s metric for the %s target \"%s\"",
                               hf_spec_where(spec, key, at, sizeof at), key, metrics[i],
-                              task_name(task), task_name(task), spec->data.target);
+                              hf_task_name(task), hf_task_name(task), spec->data.target);
             goto out;
         }
     }
@@ -749,4 +738,126 @@ void hf_trial_configs_free(hf_trial_config *c, size_t n)
     if (n > 0)
         free((void *)c[0].model);
     free(c);
+}
+
+/* ---- hyperfold keys ----------------------------------------------------------------------- */
+
+/* The default of d in the freshly initialised options o, as text. */
+static void default_text(const hf_opt_def *d, const void *o, char *buf, size_t len)
+{
+    const char *f = (const char *)o + d->offset;
+    int i = 0;
+    switch (d->kind) {
+    case HF_OPT_STRING: {
+        const char *v = *(char *const *)f;
+        snprintf(buf, len, "%s", v ? v : "none");
+        return;
+    }
+    case HF_OPT_STRING_LIST: {
+        char *const *v = *(char **const *)f;
+        size_t n = *(const size_t *)((const char *)o + d->count_offset), used = 0;
+        used += (size_t)snprintf(buf, len, "[");
+        for (size_t k = 0; k < n && used < len; k++)
+            used += (size_t)snprintf(buf + used, len - used, "%s\"%s\"", k ? ", " : "", v[k]);
+        if (used < len)
+            snprintf(buf + used, len - used, "]");
+        return;
+    }
+    case HF_OPT_INT:
+        memcpy(&i, f, sizeof i);
+        if (i < d->min)
+            snprintf(buf, len, "not set");
+        else
+            snprintf(buf, len, "%d", i);
+        return;
+    case HF_OPT_BOOL:
+        memcpy(&i, f, sizeof i);
+        snprintf(buf, len, "%s", i < 0 ? "auto" : i ? "true" : "false");
+        return;
+    case HF_OPT_ENUM:
+        memcpy(&i, f, sizeof i);
+        i -= d->first_choice;
+        for (int k = 0; d->choices && k <= i; k++)
+            if (!d->choices[k])
+                i = -1;
+        snprintf(buf, len, "%s", i >= 0 && d->choices ? d->choices[i] : "auto");
+        return;
+    case HF_OPT_SEED:
+    case HF_OPT_SIZE: {
+        uint64_t u;
+        memcpy(&u, f, sizeof u);
+        snprintf(buf, len, d->kind == HF_OPT_SIZE && u == 0 ? "unlimited" : "%llu",
+                 (unsigned long long)u);
+        return;
+    }
+    case HF_OPT_NUMBER: {
+        double x;
+        memcpy(&x, f, sizeof x);
+        snprintf(buf, len, "%.17g", x);
+        return;
+    }
+    case HF_OPT_ENUM_MAP:
+        snprintf(buf, len, "%s",
+                 *(const size_t *)((const char *)o + d->count_offset) ? "given" : "none");
+        return;
+    case HF_OPT_CUSTOM:
+        snprintf(buf, len, "see the meaning");
+        return;
+    }
+    buf[0] = '\0';
+}
+
+static void print_key(FILE *out, const char *key, const char *values, const char *dflt,
+                      const char *help)
+{
+    fprintf(out, "%s\n    values:  %s\n    default: %s\n    %s\n", key, values, dflt,
+            help ? help : "");
+}
+
+int hf_spec_print_keys(FILE *out)
+{
+    hf_spec *d = hf_calloc(1, sizeof *d);
+    int result = d ? init_options(d) : HF_ENOMEM;
+    char key[256], values[512], dflt[512];
+    for (size_t s = 0; s < N_SECTIONS && result == HF_OK; s++) {
+        const section *sec = &k_sections[s];
+        if (sec->sec) {
+            for (size_t i = 0; i < sec->sec->n_defs; i++) {
+                const hf_opt_def *od = &sec->sec->defs[i];
+                snprintf(key, sizeof key, "%s.%s%s", sec->key, od->key,
+                         od->flags & HF_OPT_REQUIRED ? " (required)" : "");
+                hf_bind_describe_opt(od, values, sizeof values);
+                default_text(od, (const char *)d + sec->offset, dflt, sizeof dflt);
+                print_key(out, key, values, dflt, od->help);
+            }
+        } else if (!strcmp(sec->key, "model")) {
+            const hf_model_ops *const *all = hf_model_all();
+            size_t used = 0;
+            values[0] = '\0';
+            for (size_t m = 0; all[m]; m++)
+                used +=
+                    (size_t)snprintf(values + used, used < sizeof values ? sizeof values - used : 0,
+                                     "%s%s", m ? ", " : "", all[m]->name);
+            print_key(out, "model.type (required)", values, "none", "the model to fit");
+            for (size_t m = 0; all[m]; m++)
+                for (size_t i = 0; i < all[m]->n_params; i++) {
+                    const hf_param_def *pd = &all[m]->params[i];
+                    snprintf(key, sizeof key, "model.params.%s (%s)", pd->name, all[m]->name);
+                    hf_bind_describe_param(pd, values, sizeof values);
+                    print_key(out, key, values, pd->default_text ? pd->default_text : "none",
+                              pd->help);
+                }
+        } else {
+            for (size_t i = 0; i < hf_prep_n_params(); i++) {
+                const hf_param_def *pd = hf_prep_param(i);
+                snprintf(key, sizeof key, "preprocess.%s", pd->name);
+                hf_bind_describe_param(pd, values, sizeof values);
+                print_key(out, key, values, pd->default_text ? pd->default_text : "see the meaning",
+                          pd->help);
+            }
+        }
+    }
+    if (d)
+        hf_spec_free(d);
+    return result;
 }

@@ -107,6 +107,11 @@ const char *hf_spec_task_hint(const hf_spec *spec);
 int hf_spec_sweep_id(const hf_spec *spec, const hf_trial *trials, size_t n_trials,
                      const char *const *metrics, size_t n_metrics, char out[65]);
 
+/* Prints every key a job spec may hold, section by section, with what its value must be, its
+ * default and its meaning, from the modules' tables (and every registered model's parameters and
+ * the preprocessing settings): `hyperfold keys`. Not collective. */
+int hf_spec_print_keys(FILE *out);
+
 /* Prints a readable summary of the spec and a table of the trials (at most 50 rows, then
  * "... N more") to `out`; trials may be NULL. Used by `hyperfold validate`. Not collective. */
 int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, FILE *out);

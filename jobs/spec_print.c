@@ -26,14 +26,7 @@ static const char *fmt(const hf_value *v, int brief, char *buf, size_t len)
 
 static const char *task_text(hf_task_kind t)
 {
-    switch (t) {
-    case HF_TASK_REGRESSION:
-        return "regression";
-    case HF_TASK_CLASSIFICATION:
-        return "classification";
-    default:
-        return "inferred from the target";
-    }
+    return t == HF_TASK_AUTO ? "inferred from the target" : hf_task_name(t);
 }
 
 /* One line describing a parameter's space: "log_uniform [0.001, 1000] (5 grid points)". */

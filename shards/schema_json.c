@@ -5,18 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *type_name(hf_col_type t)
-{
-    switch (t) {
-    case HF_COL_CATEGORICAL:
-        return "categorical";
-    case HF_COL_BOOLEAN:
-        return "boolean";
-    default:
-        return "numeric";
-    }
-}
-
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -48,7 +36,7 @@ json_t *hf_schema_json_encode(const hf_schema *s)
         if (fail)
             break;
         fail |= json_object_set_new(o, "name", json_string(c->name)) != 0;
-        fail |= json_object_set_new(o, "type", json_string(type_name(c->type))) != 0;
+        fail |= json_object_set_new(o, "type", json_string(hf_col_type_name(c->type))) != 0;
         if (c->type != HF_COL_NUMERIC)
             fail |= json_object_set_new(o, "categories",
                                         str_array(c->categories, c->n_categories)) != 0;
@@ -57,10 +45,7 @@ json_t *hf_schema_json_encode(const hf_schema *s)
         fail |= json_object_set_new(root, "features", feats) != 0;
         feats = NULL;
         fail |= json_object_set_new(root, "target", str_or_null(s->target)) != 0;
-        fail |=
-            json_object_set_new(root, "task",
-                                json_string(s->task == HF_TASK_CLASSIFICATION ? "classification"
-                                                                              : "regression")) != 0;
+        fail |= json_object_set_new(root, "task", json_string(hf_task_name(s->task))) != 0;
         if (s->task == HF_TASK_CLASSIFICATION)
             fail |= json_object_set_new(root, "classes", str_array(s->classes, s->n_classes)) != 0;
         fail |= json_object_set_new(root, "fold_column", str_or_null(s->fold_column)) != 0;

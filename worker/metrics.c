@@ -348,8 +348,7 @@ int hf_objective_resolve(hf_objective_opts *o, hf_task_kind task)
         if (name && (!m || m->task != task))
             return hf_error(HF_EINVAL, "%s: %s: got \"%s\", expected a %s metric (%s)",
                             hf_opt_where(&o->src, keys[i > 0], at, sizeof at), keys[i > 0], name,
-                            task == HF_TASK_REGRESSION ? "regression" : "classification",
-                            hf_metric_names_for(task, names, sizeof names));
+                            hf_task_name(task), hf_metric_names_for(task, names, sizeof names));
     }
     if (!o->metric) {
         o->metric = hf_strdup(task == HF_TASK_REGRESSION ? "r2" : "accuracy");

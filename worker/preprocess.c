@@ -902,11 +902,6 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
 
 /* ---- export / import ---- */
 
-static const char *col_type_name(hf_col_type t)
-{
-    return t == HF_COL_CATEGORICAL ? "categorical" : t == HF_COL_BOOLEAN ? "boolean" : "numeric";
-}
-
 static double *new_array(hf_array *a, const char *name, size_t rows, size_t cols)
 {
     a->name = hf_strdup(name);
@@ -1174,7 +1169,7 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
             result = hf_error(HF_EDATA,
                               "preprocess: feature %zu \"%s\" is %s with %zu categories, "
                               "expected the column the pipeline was fitted on",
-                              j, col->name, col_type_name(col->type), col->n_categories);
+                              j, col->name, hf_col_type_name(col->type), col->n_categories);
             goto out;
         }
         if (!f->categorical)

@@ -70,11 +70,13 @@ class Checker:
         self.passed = 0
 
     def check(self, cond, msg):
+        """Counts cond; returns it, so that a check can guard the checks that depend on it."""
         if cond:
             self.passed += 1
         else:
             self.failures.append(msg)
             sys.stderr.write("FAIL: %s\n" % msg)
+        return bool(cond)
 
     def done(self):
         if self.failures:

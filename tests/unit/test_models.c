@@ -584,8 +584,12 @@ static void run_logistic_lockstep(size_t K)
         for (size_t t = 0; t < T; t++) {
             hf_fitted *alone = NULL;
             assert_int_equal(hf_model_logistic_regression.fit(&dcp, &pv[t], 1, &alone), HF_OK);
-            assert_same_model(together[t], alone, 1e-6);
-            assert_same_model(copied[t], alone, 1e-6);
+            /* Each runs to tol 1e-10, past where f can still decrease in doubles: at that
+             * rounding floor the roundings of the shared products leave the coefficients about
+             * sqrt(eps |f| / lambda_min) apart (|f| ~ 500 here; measured up to 1.5e-6, on the
+             * multinomial intercepts, whose sum the loss does not fix). */
+            assert_same_model(together[t], alone, 5e-6);
+            assert_same_model(copied[t], alone, 5e-6);
             /* and it is the optimum */
             hf_fitted *zero = hf_fitted_new(&hf_model_logistic_regression, p, K, 2);
             assert_non_null(hf_fitted_array(zero, 0, "coef", K == 2 ? 1 : K, p));
