@@ -134,6 +134,19 @@ static void speculate_refit(void *arg, int trial)
     st->spec_trial = trial;
 }
 
+/* 1 if a result reports exactly the trials of its task, in the task's order (as hf_task_run
+ * writes them): a line with fewer would mark the task done and leave the other trials' scores on
+ * that split missing for good. */
+static int same_trials(const hf_task_result *r, const hf_task *t)
+{
+    if (r->n_trials != t->n_trials)
+        return 0;
+    for (size_t i = 0; i < t->n_trials; i++)
+        if (r->trials[i].trial != t->trials[i])
+            return 0;
+    return 1;
+}
+
 /* Journal replay: a task line from an earlier, interrupted run. */
 static int on_journal_line(void *arg, const char *line)
 {
@@ -148,6 +161,9 @@ static int on_journal_line(void *arg, const char *line)
     else if (r.split != st->tasks->tasks[r.task].split)
         result = hf_error(HF_EDATA, "journal task %d is for split %d, expected %d", r.task, r.split,
                           st->tasks->tasks[r.task].split);
+    else if (!same_trials(&r, &st->tasks->tasks[r.task]))
+        result = hf_error(HF_EDATA, "journal task %d reports other trials than the %zu of the task",
+                          r.task, st->tasks->tasks[r.task].n_trials);
     if (result >= 0)
         result = hf_sweep_add(&st->sweep, &r);
     if (result >= 0)

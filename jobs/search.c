@@ -42,6 +42,13 @@ static hf_value typed_number(const hf_param_space *p, double x)
         if (r > p->high)
             r = floor(p->high);
         if (p->value_type == HF_VAL_INT) {
+            /* The bounds of a uniform distribution of an integer parameter may lie outside the
+             * int64 range (min_frequency: {uniform: [0, 1e300]}): converting such a double is
+             * undefined, so the value is clamped to the range. */
+            if (r >= 9223372036854775807.0)
+                r = 9223372036854774784.0; /* the largest double below 2^63 */
+            if (r < -9223372036854775807.0)
+                r = -9223372036854775807.0 - 1.0;
             v.type = HF_VAL_INT;
             v.u.i = (int64_t)r;
         } else {
@@ -53,6 +60,17 @@ static hf_value typed_number(const hf_param_space *p, double x)
     v.type = HF_VAL_NUMBER;
     v.u.num = x;
     return v;
+}
+
+/* lo + (hi - lo) * t for t in [0, 1]: hi - lo overflows to infinity for bounds wider than the
+ * largest double ({uniform: [-1e308, 1e308]}), which made every value inf or NaN; the other
+ * form is used only then, so every other spec keeps its values bit for bit. */
+static double lerp(double lo, double hi, double t)
+{
+    double w = hi - lo;
+    if (isfinite(w))
+        return lo + w * t;
+    return lo * (1 - t) + hi * t;
 }
 
 /* The values a parameter takes in a grid search. */
@@ -109,7 +127,7 @@ static int axis_values(const hf_param_space *p, axis *a)
         else if (p->kind == HF_PARAM_LOG_UNIFORM)
             x = exp(log(p->low) + (log(p->high) - log(p->low)) * (double)k / (double)(cap - 1));
         else
-            x = p->low + (p->high - p->low) * (double)k / (double)(cap - 1);
+            x = lerp(p->low, p->high, (double)k / (double)(cap - 1));
         hf_value v = typed_number(p, x);
         /* Rounding to integers may merge neighbouring points: keep each value once. */
         if (a->n > 0 && hf_value_equal(&a->values[a->n - 1], &v))
@@ -146,7 +164,18 @@ static int grid_trials(const hf_space *space, const char *where, hf_trial **out,
         goto out;
     }
     for (size_t i = 0; i < np; i++) {
-        result = axis_values(&space->params[i], &axes[i]);
+        /* grid_points past the limit is refused before the axis's values are made: they took
+         * grid_points x 16 bytes (32 GB for grid_points: 2000000000) before the check below. */
+        const hf_param_space *p = &space->params[i];
+        if (p->kind != HF_PARAM_FIXED && p->kind != HF_PARAM_CHOICE &&
+            (size_t)p->grid_points > MAX_TRIALS) {
+            result = hf_error(HF_EINVAL,
+                              "%s: search: got a grid of more than %u trials, expected at most "
+                              "%u (use fewer grid_points or search.strategy random)",
+                              where, MAX_TRIALS, MAX_TRIALS);
+            goto out;
+        }
+        result = axis_values(p, &axes[i]);
         if (result != HF_OK)
             goto out;
         if (axes[i].n == 0 || total > MAX_TRIALS / axes[i].n) {
@@ -196,7 +225,7 @@ static int draw(const hf_param_space *p, hf_rng *r, hf_value *v)
     case HF_PARAM_CHOICE:
         return hf_value_copy(v, &p->choices[hf_rng_below(r, p->n_choices)]);
     case HF_PARAM_UNIFORM:
-        *v = typed_number(p, p->low + (p->high - p->low) * hf_rng_uniform(r));
+        *v = typed_number(p, lerp(p->low, p->high, hf_rng_uniform(r)));
         return HF_OK;
     case HF_PARAM_LOG_UNIFORM:
         *v = typed_number(p, exp(log(p->low) + (log(p->high) - log(p->low)) * hf_rng_uniform(r)));

@@ -19,6 +19,30 @@ long hf_model_param_index(const hf_model_ops *ops, const char *name)
     return -1;
 }
 
+static int value_cmp(const hf_value *a, const hf_value *b)
+{
+    if (a->type == HF_VAL_STRING || b->type == HF_VAL_STRING) {
+        if (a->type != b->type)
+            return a->type < b->type ? -1 : 1;
+        return strcmp(a->u.str ? a->u.str : "", b->u.str ? b->u.str : "");
+    }
+    double x = hf_value_as_double(a), y = hf_value_as_double(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+int hf_model_share_cmp(const hf_model_ops *ops, const hf_value *a, const hf_value *b)
+{
+    long shared = ops->shared_param ? hf_model_param_index(ops, ops->shared_param) : -1;
+    for (size_t i = 0; i < ops->n_params; i++) {
+        if ((long)i == shared)
+            continue;
+        int c = value_cmp(&a[i], &b[i]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
 static int parse_number(const hf_param_def *def, double *out)
 {
     char *end = NULL;

@@ -125,9 +125,10 @@ typedef struct hf_model_ops {
      * prediction, whose rows are split by rank, uses predict. NULL = k predict calls. */
     int (*predict_many)(hf_fitted *const *m, size_t k, const double *X, size_t n, size_t p,
                         double *out);
-    /* Optional: 1 if two parameter sets may be fitted in one call and share work (ridge: equal
-     * except alpha). NULL = never share. */
-    int (*can_share)(const hf_value *a, const hf_value *b);
+    /* Optional: the name of the one parameter in which trials may differ and still be fitted in
+     * one call that shares their work (ridge: "alpha", one eigendecomposition for every alpha);
+     * every other parameter must be equal. NULL = each trial is fitted alone. */
+    const char *shared_param;
     /* 1 if fit reads the training rows through hf_fit_data.rows (no copy of them is made). */
     int accepts_rows;
     /* Optional: refuses, before the sweep starts, a task that would not fit in memory_per_rank
@@ -143,6 +144,9 @@ const hf_model_ops *hf_model_find(const char *name);
 const hf_model_ops *const *hf_model_all(void);
 /* Index of a parameter by name, or -1. */
 long hf_model_param_index(const hf_model_ops *ops, const char *name);
+/* Orders two parameter sets of `ops` by every parameter but its shared_param (numbers by value,
+ * texts by strcmp): 0 when they may be fitted in one call. Not collective. */
+int hf_model_share_cmp(const hf_model_ops *ops, const hf_value *a, const hf_value *b);
 /* Parses a default_text into a value of the parameter's type. */
 int hf_model_param_default(const hf_param_def *def, hf_value *out);
 

@@ -72,15 +72,37 @@ void hf_prep_config_default(hf_prep_config *cfg)
     cfg->scale = HF_SCALE_NONE;
 }
 
+#define CMP(x, y) ((x) < (y) ? -1 : (x) > (y) ? 1 : 0)
+
+int hf_prep_config_cmp(const hf_prep_config *a, const hf_prep_config *b)
+{
+    int c = CMP(a->impute_numeric, b->impute_numeric);
+    if (!c)
+        c = CMP(a->impute_categorical, b->impute_categorical);
+    if (!c)
+        c = CMP(a->fill_given, b->fill_given);
+    if (!c && !(isnan(a->fill_number) && isnan(b->fill_number)))
+        c = isnan(a->fill_number)   ? -1
+            : isnan(b->fill_number) ? 1
+                                    : CMP(a->fill_number, b->fill_number);
+    if (!c)
+        c = strcmp(a->fill_text, b->fill_text);
+    if (!c)
+        c = CMP(a->indicator, b->indicator);
+    if (!c)
+        c = CMP(a->scale, b->scale);
+    if (!c)
+        c = CMP(a->min_frequency, b->min_frequency);
+    if (!c)
+        c = CMP(a->pca_components, b->pca_components);
+    if (!c)
+        c = CMP(a->log1p, b->log1p);
+    return c;
+}
+
 int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b)
 {
-    int same_number =
-        a->fill_number == b->fill_number || (isnan(a->fill_number) && isnan(b->fill_number));
-    return a->impute_numeric == b->impute_numeric &&
-           a->impute_categorical == b->impute_categorical && a->fill_given == b->fill_given &&
-           same_number && strcmp(a->fill_text, b->fill_text) == 0 && a->indicator == b->indicator &&
-           a->scale == b->scale && a->min_frequency == b->min_frequency &&
-           a->pca_components == b->pca_components && a->log1p == b->log1p;
+    return hf_prep_config_cmp(a, b) == 0;
 }
 
 /* ---- the settings table ---------------------------------------------------------------------
@@ -1174,7 +1196,10 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
         }
         if (!f->categorical)
             continue;
-        if (at + f->n_codes > slo->rows * slo->cols || f->unknown >= (int32_t)f->width) {
+        /* A fit makes at most one one-hot column per code (width <= n_codes): a width from
+         * the file sized the output names and rows unchecked (1.8e9 columns, 14 GB). */
+        if (at + f->n_codes > slo->rows * slo->cols || f->width > f->n_codes || f->unknown < -1 ||
+            f->unknown >= (int32_t)f->width) {
             result = hf_error(HF_EDATA,
                               "preprocess: prep.slots is too short or inconsistent "
                               "for feature \"%s\"",
@@ -1197,8 +1222,11 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
             }
             f->slot[k] = (int32_t)s;
         }
-        if (!f->dropped && !isnan(f->impute) &&
-            (f->impute < 0 || f->impute >= (double)f->n_codes)) {
+        /* A kept feature's missing values take the imputed code: base_transform converts it
+         * to an index, so it must be one (NaN, which a fit only leaves on a dropped feature,
+         * converted to long is undefined). */
+        if (!f->dropped &&
+            !(f->impute >= 0 && f->impute < (double)f->n_codes && f->impute == floor(f->impute))) {
             result = hf_error(HF_EDATA,
                               "preprocess: imputed code %g for feature \"%s\", "
                               "expected 0..%zu",

@@ -64,6 +64,8 @@ int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_sourc
 
 /* 1 if a and b give the same fitted pipeline on the same rows (a cache key for the worker). */
 int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b);
+/* A total order of configurations (0: equal), for sorting trials by their preprocessing. */
+int hf_prep_config_cmp(const hf_prep_config *a, const hf_prep_config *b);
 
 typedef struct hf_prep hf_prep;
 

@@ -79,7 +79,8 @@ typedef struct hf_task_result {
 } hf_task_result;
 
 /* Not collective. Builds the task list: trials grouped into batches of trials that the model can
- * fit together (can_share, same preprocessing), at most `max_batch` each, times every split. */
+ * fit together (equal but in the model's shared_param, same preprocessing), at most `max_batch`
+ * each, times every split. */
 int hf_task_list_make(const hf_model_ops *model, const hf_trial_config *trials, size_t n_trials,
                       size_t n_splits, size_t max_batch, hf_task_list *out);
 void hf_task_list_free(hf_task_list *l);

@@ -6,7 +6,7 @@
  * and linear kernels (with shared-kernel alpha sweeps and a mixed call) and checks that dual
  * coefficients and predictions equal, to 1e-9 relative, those of the one-rank LAPACK path computed
  * in this program; the LAPACK path itself is checked against a naive kernel matrix solved with
- * LAPACKE_dgesv. Also checks can_share, the memory refusal message and parameter errors.
+ * LAPACKE_dgesv. Also checks shared_param, the memory refusal message and parameter errors.
  *
  * File mode (HF_KRR_INPUT set; used by tests/peer/test_kernel_ridge_peer.py and
  * bench/kernel_ridge.sh): the whole world is one group. Input: raw float64 [n, p, m, X (n x p),
@@ -197,12 +197,12 @@ static void self_test(hf_comm *world)
         }
     }
 
-    /* can_share: equal except alpha. */
-    CHECK(hf_model_kernel_ridge.can_share(calls[0].params[0], calls[0].params[2]) == 1,
+    /* shared_param: equal except alpha. */
+    CHECK(hf_model_share_cmp(&hf_model_kernel_ridge, calls[0].params[0], calls[0].params[2]) == 0,
           "alpha-only difference not shared");
-    CHECK(hf_model_kernel_ridge.can_share(calls[0].params[0], calls[1].params[0]) == 0,
+    CHECK(hf_model_share_cmp(&hf_model_kernel_ridge, calls[0].params[0], calls[1].params[0]) != 0,
           "different gamma shared");
-    CHECK(hf_model_kernel_ridge.can_share(calls[2].params[0], calls[2].params[1]) == 0,
+    CHECK(hf_model_share_cmp(&hf_model_kernel_ridge, calls[2].params[0], calls[2].params[1]) != 0,
           "different degree shared");
 
     /* Classification targets are refused. */

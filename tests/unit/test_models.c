@@ -222,8 +222,8 @@ static void test_ridge_sharing(void **state)
         set_param(&hf_model_ridge, v[t], "fit_intercept", fis[t]);
         pv[t] = v[t];
     }
-    assert_int_equal(hf_model_ridge.can_share(v[0], v[2]), 1);
-    assert_int_equal(hf_model_ridge.can_share(v[0], v[1]), 0);
+    assert_true(hf_model_share_cmp(&hf_model_ridge, v[0], v[2]) == 0);
+    assert_true(hf_model_share_cmp(&hf_model_ridge, v[0], v[1]) != 0);
     hf_fitted *all[T] = {0};
     assert_int_equal(hf_model_ridge.fit(&d, pv, T, all), HF_OK);
     for (size_t t = 0; t < T; t++) {
@@ -569,7 +569,7 @@ static void run_logistic_lockstep(size_t K)
         set_param(&hf_model_logistic_regression, v[t], "max_iter", 10000);
         pv[t] = v[t];
     }
-    assert_int_equal(hf_model_logistic_regression.can_share(v[0], v[4]), 1);
+    assert_true(hf_model_share_cmp(&hf_model_logistic_regression, v[0], v[4]) == 0);
     /* dense: 4 rows in 5 (read as one range); sparse: 1 row in 3 (gathered) */
     for (int sparse = 0; sparse <= 1; sparse++) {
         int64_t *rows = malloc(N * sizeof *rows);
@@ -607,7 +607,7 @@ static void run_logistic_lockstep(size_t K)
     }
     /* trials that differ in more than C are never given to one call */
     set_param(&hf_model_logistic_regression, v[1], "tol", 1e-4);
-    assert_int_equal(hf_model_logistic_regression.can_share(v[0], v[1]), 0);
+    assert_true(hf_model_share_cmp(&hf_model_logistic_regression, v[0], v[1]) != 0);
     free(X);
     free(y);
 }

@@ -350,6 +350,17 @@ static int kr_predict(const hf_fitted *m, const hf_group *g, const double *X, si
                           m->n_features, p);
         goto out;
     }
+    /* What make_fitted writes: one dual coefficient per training row (an n x 0 dual_coef read
+     * from a file was read past its one allocated value) and one of the kernel kinds (-inf
+     * converted to int is undefined). */
+    if (dc->cols != 1 ||
+        !(kp->data[0] == K_LINEAR || kp->data[0] == K_RBF || kp->data[0] == K_POLY)) {
+        result = hf_error(HF_EDATA,
+                          "kernel_ridge: got dual_coef of %zu x %zu and kernel kind %g, expected "
+                          "%zu x 1 and a kernel of the model",
+                          dc->rows, dc->cols, kp->data[0], xf->rows);
+        goto out;
+    }
     kr_kernel k = {(int)kp->data[0], kp->data[1], kp->data[2], kp->data[3]};
     size_t ntr = dc->rows;
     int nb = g ? hf_group_grid(g)->block_size : HF_GROUP_DEFAULT_BLOCK;
@@ -401,18 +412,6 @@ out:
     return result;
 }
 
-/* Trials may share the kernel matrix when everything but alpha is equal. */
-static int kr_can_share(const hf_value *a, const hf_value *b)
-{
-    for (size_t i = 0; i < N_PARAMS; i++) {
-        if (i == P_ALPHA)
-            continue;
-        if (!hf_value_equal(&a[i], &b[i]))
-            return 0;
-    }
-    return 1;
-}
-
 /* The kernel matrix (and its copy when several alphas share it) must fit on every group rank. */
 static int kr_preflight(const hf_group *group, size_t n, size_t p, size_t n_trials,
                         uint64_t memory_per_rank)
@@ -428,6 +427,6 @@ const hf_model_ops hf_model_kernel_ridge = {
     .n_params = N_PARAMS,
     .fit = kr_fit,
     .predict = kr_predict,
-    .can_share = kr_can_share,
+    .shared_param = "alpha",
     .preflight = kr_preflight,
 };

@@ -729,7 +729,9 @@ static int check_model(const hf_fitted *m, size_t p)
     const hf_array *b = hf_fitted_get(m, "intercept");
     const size_t nc = m->n_outputs;
     const size_t k = nc == 2 ? 1 : nc;
-    if (!w || !b || nc < 2 || w->rows != k || w->cols != p || b->cols != k || p != m->n_features)
+    /* intercept 1 x k as fit writes it: an empty one (0 x k) was read past its end. */
+    if (!w || !b || nc < 2 || w->rows != k || w->cols != p || b->rows != 1 || b->cols != k ||
+        p != m->n_features)
         return hf_error(HF_EDATA,
                         "logistic_regression: model has %zu features and %zu classes, data has "
                         "%zu features",
@@ -786,15 +788,6 @@ static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X
     return result;
 }
 
-/* Trials that differ only in C are fitted together in lock-step (see above). */
-static int logistic_can_share(const hf_value *a, const hf_value *b)
-{
-    for (int i = 0; i < N_PARAMS; i++)
-        if (i != P_C && hf_value_as_double(&a[i]) != hf_value_as_double(&b[i]))
-            return 0;
-    return 1;
-}
-
 const hf_model_ops hf_model_logistic_regression = {
     .name = "logistic_regression",
     .tasks = 1u << HF_TASK_CLASSIFICATION,
@@ -803,6 +796,6 @@ const hf_model_ops hf_model_logistic_regression = {
     .fit = logistic_fit,
     .predict = logistic_predict,
     .predict_many = logistic_predict_many,
-    .can_share = logistic_can_share,
+    .shared_param = "C",
     .accepts_rows = 1,
 };

@@ -584,25 +584,15 @@ static int ridge_predict(const hf_fitted *m, const hf_group *g, const double *X,
     (void)g;
     const hf_array *w = hf_fitted_get(m, "coef");
     const hf_array *b = hf_fitted_get(m, "intercept");
-    if (!w || !b || w->cols != p || p != m->n_features)
+    /* The shapes ridge_fit writes (coef 1 x p, intercept 1 x 1): a model read from a file may
+     * hold others, and a 0 x p coef was read p values past its end. */
+    if (!w || !b || w->rows != 1 || w->cols != p || b->rows * b->cols != 1 || p != m->n_features)
         return hf_error(HF_EDATA, "ridge: model has %zu features, data has %zu", m->n_features, p);
     /* One dot product per row (not dgemv): a row's prediction must not depend on how many rows
      * share the call, or batch prediction would depend on the number of ranks. */
     for (size_t i = 0; i < n; i++)
         out[i] = b->data[0] + (p > 0 ? cblas_ddot((int)p, X + i * p, 1, w->data, 1) : 0.0);
     return HF_OK;
-}
-
-/* Trials share one call when all parameters but alpha are equal. */
-static int ridge_can_share(const hf_value *a, const hf_value *b)
-{
-    for (size_t i = 0; i < N_PARAMS; i++) {
-        if (i == P_ALPHA)
-            continue;
-        if (hf_value_as_double(&a[i]) != hf_value_as_double(&b[i]))
-            return 0;
-    }
-    return 1;
 }
 
 const hf_model_ops hf_model_ridge = {
@@ -613,6 +603,6 @@ const hf_model_ops hf_model_ridge = {
     .fit = ridge_fit,
     .predict = ridge_predict,
     .predict_many = hf_linear_scores, /* the scores are the predictions */
-    .can_share = ridge_can_share,
+    .shared_param = "alpha",
     .accepts_rows = 1,
 };
