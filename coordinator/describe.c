@@ -86,137 +86,134 @@ static double lerp(double a, double b, double t)
     return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
+/* Collective. Count, min and max of the values in each open interval (st: 3 per target). */
+static int interval_stats(hf_comm *world, const hf_dataset *d, size_t p, const qtarget *t,
+                          size_t nt, double *st)
+{
+    for (size_t q = 0; q < nt; q++) {
+        st[3 * q] = 0;
+        st[3 * q + 1] = INFINITY;
+        st[3 * q + 2] = -INFINITY;
+        if (t[q].done)
+            continue;
+        for (size_t i = 0; i < d->n_rows; i++) {
+            double v = col_value(d, p, i, t[q].col);
+            if (v > t[q].lo && v < t[q].hi) {
+                st[3 * q]++;
+                st[3 * q + 1] = fmin(st[3 * q + 1], v);
+                st[3 * q + 2] = fmax(st[3 * q + 2], v);
+            }
+        }
+    }
+    for (size_t q = 0; q < nt; q++) {
+        if (t[q].done)
+            continue;
+        HF_CALL(hf_comm_allreduce_sum_f64(world, &st[3 * q], 1));
+        HF_CALL(hf_comm_allreduce_min_f64(world, &st[3 * q + 1], 1));
+        HF_CALL(hf_comm_allreduce_max_f64(world, &st[3 * q + 2], 1));
+    }
+    return HF_OK;
+}
+
+/* Collective. The cnt candidates of x gathered on rank 0, sorted there, and the k-th taken. */
+static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget *x, double cnt)
+{
+    size_t m = 0, *lens = NULL;
+    char *all = NULL;
+    double *vals = hf_malloc((size_t)cnt * sizeof *vals + 1);
+    if (!vals)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < d->n_rows; i++) {
+        double v = col_value(d, p, i, x->col);
+        if (v > x->lo && v < x->hi)
+            vals[m++] = v;
+    }
+    int result = hf_comm_gather_blob(world, vals, m * sizeof *vals, 0, &all, &lens);
+    if (result >= 0 && hf_comm_rank(world) == 0) {
+        double *g = (double *)(void *)all;
+        qsort(g, (size_t)cnt, sizeof *g, cmp_double);
+        x->value = g[(size_t)(x->k - x->below)];
+    }
+    x->done = 1;
+    free(vals);
+    free(all);
+    free(lens);
+    return result;
+}
+
+/* Collective. Narrows x's interval to the histogram bin (of BINS between mn and mx) holding the
+ * k-th value: the new open interval holds exactly that bin's values. */
+static int narrow(hf_comm *world, const hf_dataset *d, size_t p, qtarget *x, double mn, double mx,
+                  double *hist)
+{
+    memset(hist, 0, BINS * sizeof *hist);
+    for (size_t i = 0; i < d->n_rows; i++) {
+        double v = col_value(d, p, i, x->col);
+        if (v > x->lo && v < x->hi)
+            hist[bin_of(v, mn, mx)]++;
+    }
+    HF_CALL(hf_comm_allreduce_sum_f64(world, hist, BINS));
+    int b = 0;
+    double cum = x->below;
+    while (b < BINS - 1 && cum + hist[b] <= x->k)
+        cum += hist[b++];
+    double edge[2] = {-INFINITY, INFINITY}; /* max left of bin b, min right of it */
+    for (size_t i = 0; i < d->n_rows; i++) {
+        double v = col_value(d, p, i, x->col);
+        if (!(v > x->lo && v < x->hi))
+            continue;
+        int vb = bin_of(v, mn, mx);
+        if (vb < b)
+            edge[0] = fmax(edge[0], v);
+        else if (vb > b)
+            edge[1] = fmin(edge[1], v);
+    }
+    HF_CALL(hf_comm_allreduce_max_f64(world, &edge[0], 1));
+    HF_CALL(hf_comm_allreduce_min_f64(world, &edge[1], 1));
+    if (edge[0] > x->lo)
+        x->lo = edge[0];
+    if (edge[1] < x->hi)
+        x->hi = edge[1];
+    x->below = cum;
+    return HF_OK;
+}
+
 /* Collective. Finds every target's order statistic; t[i].value is valid on rank 0. */
 static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, size_t nt)
 {
-    int result = HF_OK, rank = hf_comm_rank(world);
+    int result = HF_OK;
     double *st = hf_malloc((nt ? nt : 1) * 3 * sizeof *st), *hist = hf_malloc(BINS * sizeof *hist);
-    double *vals = NULL;
-    char *all = NULL;
-    size_t *lens = NULL;
-    if (!st || !hist) {
+    if (!st || !hist)
         result = HF_ENOMEM;
-        goto out;
-    }
-    for (int round = 0; round < 64; round++) {
+    for (int round = 0; round < 64 && result >= 0; round++) {
         size_t left = 0;
         for (size_t q = 0; q < nt; q++)
             left += !t[q].done;
         if (!left)
             break;
-        /* Count, min and max of the values in each open interval. */
-        for (size_t q = 0; q < nt; q++) {
-            st[3 * q] = 0;
-            st[3 * q + 1] = INFINITY;
-            st[3 * q + 2] = -INFINITY;
-            if (t[q].done)
-                continue;
-            for (size_t i = 0; i < d->n_rows; i++) {
-                double v = col_value(d, p, i, t[q].col);
-                if (v > t[q].lo && v < t[q].hi) {
-                    st[3 * q]++;
-                    st[3 * q + 1] = fmin(st[3 * q + 1], v);
-                    st[3 * q + 2] = fmax(st[3 * q + 2], v);
-                }
-            }
-        }
-        for (size_t q = 0; q < nt && result >= 0; q++) {
-            if (t[q].done)
-                continue;
-            if ((result = hf_comm_allreduce_sum_f64(world, &st[3 * q], 1)) >= 0 &&
-                (result = hf_comm_allreduce_min_f64(world, &st[3 * q + 1], 1)) >= 0)
-                result = hf_comm_allreduce_max_f64(world, &st[3 * q + 2], 1);
-        }
-        if (result < 0)
-            goto out;
+        if ((result = interval_stats(world, d, p, t, nt, st)) < 0)
+            break;
         for (size_t q = 0; q < nt && result >= 0; q++) {
             qtarget *x = &t[q];
             double cnt = st[3 * q], mn = st[3 * q + 1], mx = st[3 * q + 2];
             if (x->done)
                 continue;
-            if (!(cnt > x->k - x->below)) {
+            if (!(cnt > x->k - x->below))
                 result = hf_error(HF_EINTERNAL, "describe: quantile selection lost its value");
-                goto out;
-            }
-            if (mn == mx) {
+            else if (mn == mx) {
                 x->value = mn;
                 x->done = 1;
-                continue;
-            }
-            if (cnt <= GATHER) {
-                /* Gather the candidates on rank 0 and select. */
-                size_t m = 0;
-                free(vals);
-                vals = hf_malloc((size_t)cnt * sizeof *vals + 1);
-                if (!vals) {
-                    result = HF_ENOMEM;
-                    goto out;
-                }
-                for (size_t i = 0; i < d->n_rows; i++) {
-                    double v = col_value(d, p, i, x->col);
-                    if (v > x->lo && v < x->hi)
-                        vals[m++] = v;
-                }
-                free(all);
-                free(lens);
-                all = NULL;
-                lens = NULL;
-                if ((result = hf_comm_gather_blob(world, vals, m * sizeof *vals, 0, &all, &lens)) <
-                    0)
-                    goto out;
-                if (rank == 0) {
-                    double *g = (double *)(void *)all;
-                    qsort(g, (size_t)cnt, sizeof *g, cmp_double);
-                    x->value = g[(size_t)(x->k - x->below)];
-                }
-                x->done = 1;
-                continue;
-            }
-            /* Narrow to the histogram bin that holds the k-th value. */
-            memset(hist, 0, BINS * sizeof *hist);
-            for (size_t i = 0; i < d->n_rows; i++) {
-                double v = col_value(d, p, i, x->col);
-                if (v > x->lo && v < x->hi)
-                    hist[bin_of(v, mn, mx)]++;
-            }
-            if ((result = hf_comm_allreduce_sum_f64(world, hist, BINS)) < 0)
-                goto out;
-            int b = 0;
-            double cum = x->below;
-            while (b < BINS - 1 && cum + hist[b] <= x->k)
-                cum += hist[b++];
-            double edge[2] = {-INFINITY, INFINITY}; /* max left of bin b, min right of it */
-            for (size_t i = 0; i < d->n_rows; i++) {
-                double v = col_value(d, p, i, x->col);
-                if (!(v > x->lo && v < x->hi))
-                    continue;
-                int vb = bin_of(v, mn, mx);
-                if (vb < b)
-                    edge[0] = fmax(edge[0], v);
-                else if (vb > b)
-                    edge[1] = fmin(edge[1], v);
-            }
-            if ((result = hf_comm_allreduce_max_f64(world, &edge[0], 1)) < 0 ||
-                (result = hf_comm_allreduce_min_f64(world, &edge[1], 1)) < 0)
-                goto out;
-            if (edge[0] > x->lo)
-                x->lo = edge[0];
-            if (edge[1] < x->hi)
-                x->hi = edge[1];
-            x->below = cum;
+            } else if (cnt <= GATHER)
+                result = gather_select(world, d, p, x, cnt);
+            else
+                result = narrow(world, d, p, x, mn, mx, hist);
         }
     }
-    for (size_t q = 0; q < nt; q++)
-        if (!t[q].done) {
+    for (size_t q = 0; q < nt && result >= 0; q++)
+        if (!t[q].done)
             result = hf_error(HF_EINTERNAL, "describe: quantile selection did not finish");
-            goto out;
-        }
-out:
     free(st);
     free(hist);
-    free(vals);
-    free(all);
-    free(lens);
     return result;
 }
 
@@ -242,35 +239,11 @@ static size_t first_target(const qtarget *t, size_t n, size_t j)
     return n;
 }
 
-/* Collective. Computes the statistics of every feature column and of the target. */
-static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, json_t **out)
+/* Pass 1 over this rank's rows: moments, min, max, category counts (the target is column p). */
+static void moments_pass(const hf_dataset *d, const hf_schema *sc, col_stats *cs)
 {
-    int rank = hf_comm_rank(world), size = hf_comm_size(world);
-    const hf_schema *sc = hf_manifest_schema(m);
-    int64_t n = hf_manifest_n_rows(m);
-    int64_t first = n * rank / size, last = n * (rank + 1) / size;
-    hf_dataset *d = NULL;
     size_t p = sc->n_features;
-    int classification = sc->task == HF_TASK_CLASSIFICATION;
-    col_stats *cs = hf_calloc(p + 1, sizeof *cs); /* [p] = the target */
-    qtarget *targets = NULL;
-    size_t n_targets = 0;
-    int result = cs ? hf_shards_load_range(shard_dir, m, first, last - first, &d) : HF_ENOMEM;
-    result = hf_comm_check(world, result);
-    if (result < 0)
-        goto out;
-    for (size_t j = 0; j <= p; j++) {
-        int cat = j < p ? sc->features[j].type != HF_COL_NUMERIC : classification;
-        size_t k = j < p ? sc->features[j].n_categories : sc->n_classes;
-        cs[j].min = INFINITY;
-        cs[j].max = -INFINITY;
-        if (cat && !(cs[j].codes = hf_calloc(k ? k : 1, sizeof(double))))
-            result = HF_ENOMEM;
-        cs[j].numeric = !cat;
-    }
-    if ((result = hf_comm_check(world, result)) < 0)
-        goto out;
-    /* Pass 1: moments, min, max, category counts. */
+    int with_y = sc->task != HF_TASK_CLASSIFICATION || sc->n_classes == 2;
     for (size_t i = 0; i < d->n_rows; i++) {
         double y = d->y[i];
         for (size_t j = 0; j <= p; j++) {
@@ -292,7 +265,7 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
                 c->min = v;
             if (v > c->max)
                 c->max = v;
-            if (j < p && (!classification || sc->n_classes == 2) && !isnan(y)) {
+            if (j < p && with_y && !isnan(y)) {
                 c->s[S_XY] += v * y;
                 c->s[S_Y] += y;
                 c->s[S_YY] += y * y;
@@ -300,6 +273,154 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
             }
         }
     }
+}
+
+static const double k_quartiles[3] = {0.25, 0.5, 0.75};
+
+/* The order statistics of every numeric column's quartiles, at floor and ceil of q (count - 1):
+ * 6 per column, in column order. */
+static qtarget *quartile_targets(const col_stats *cs, size_t p, size_t *n)
+{
+    qtarget *t = hf_calloc(6 * (p + 1), sizeof *t);
+    *n = 0;
+    for (size_t j = 0; t && j <= p; j++) {
+        if (!cs[j].numeric || cs[j].s[S_COUNT] <= 0)
+            continue;
+        for (int q = 0; q < 3; q++)
+            for (int e = 0; e < 2; e++) {
+                double pos = k_quartiles[q] * (cs[j].s[S_COUNT] - 1);
+                qtarget *x = &t[(*n)++];
+                x->col = j;
+                x->k = e ? ceil(pos) : floor(pos);
+                x->lo = -INFINITY;
+                x->hi = INFINITY;
+            }
+    }
+    return t;
+}
+
+static json_t *real_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* A numeric column's moments, quartiles and (features) correlation with the target into o. */
+static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t nt, size_t j,
+                         int with_corr)
+{
+    double cnt = c->s[S_COUNT];
+    double mean = cnt > 0 ? c->s[S_SUM] / cnt : NAN;
+    double var = cnt > 1 ? (c->s[S_SUMSQ] - cnt * mean * mean) / (cnt - 1) : NAN;
+    json_object_set_new(o, "mean", real_or_null(mean));
+    json_object_set_new(o, "std", isfinite(var) ? json_real(sqrt(var > 0 ? var : 0)) : json_null());
+    json_object_set_new(o, "min", cnt > 0 ? json_real(c->min) : json_null());
+    const char *qn[3] = {"q25", "median", "q75"};
+    size_t x0 = first_target(t, nt, j);
+    for (int q = 0; q < 3; q++) {
+        double v = NAN, pos = k_quartiles[q] * (cnt - 1);
+        size_t x = x0 + 2 * (size_t)q;
+        if (x + 1 < nt && t[x].col == j)
+            v = lerp(t[x].value, t[x + 1].value, pos - floor(pos));
+        json_object_set_new(o, qn[q], real_or_null(v));
+    }
+    json_object_set_new(o, "max", cnt > 0 ? json_real(c->max) : json_null());
+    if (!with_corr)
+        return;
+    double nn = c->s[S_NXY], div = nn > 0 ? nn : 1;
+    double cov = c->s[S_XY] - c->s[S_SUM] * c->s[S_Y] / div;
+    double vx = c->s[S_SUMSQ] - c->s[S_SUM] * c->s[S_SUM] / div;
+    double vy = c->s[S_YY] - c->s[S_Y] * c->s[S_Y] / div;
+    json_object_set_new(o, "corr_target",
+                        real_or_null(vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN));
+}
+
+/* A categorical column's distinct count and most frequent values (the target: every class). */
+static void categorical_json(json_t *o, const col_stats *c, char *const *names, size_t k,
+                             int is_target)
+{
+    top_entry *t = hf_malloc((k ? k : 1) * sizeof *t);
+    size_t distinct = 0;
+    for (size_t i = 0; t && i < k; i++) {
+        t[i].code = i;
+        t[i].count = c->codes[i];
+        distinct += c->codes[i] > 0;
+    }
+    json_object_set_new(o, "distinct", json_integer((json_int_t)distinct));
+    json_t *top = json_array();
+    if (t) {
+        qsort(t, k, sizeof *t, cmp_top);
+        size_t limit = is_target ? k : (k < TOP ? k : TOP);
+        for (size_t i = 0; i < limit && t[i].count > 0; i++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "value", json_string(names[t[i].code]));
+            json_object_set_new(e, "count", json_integer((json_int_t)t[i].count));
+            json_object_set_new(e, "fraction", json_real(t[i].count / c->s[S_COUNT]));
+            json_array_append_new(top, e);
+        }
+    }
+    free(t);
+    json_object_set_new(o, is_target ? "classes" : "top", top);
+}
+
+/* Rank 0. describe.json's object of every column and the target. */
+static json_t *describe_json(const hf_schema *sc, int64_t n, const col_stats *cs, const qtarget *t,
+                             size_t nt)
+{
+    size_t p = sc->n_features;
+    int classification = sc->task == HF_TASK_CLASSIFICATION;
+    json_t *cols = json_array();
+    for (size_t j = 0; j <= p; j++) {
+        json_t *o = json_object();
+        hf_col_type type = j < p            ? sc->features[j].type
+                           : classification ? HF_COL_CATEGORICAL
+                                            : HF_COL_NUMERIC;
+        json_object_set_new(o, "name", json_string(j < p ? sc->features[j].name : sc->target));
+        json_object_set_new(o, "role", json_string(j < p ? "feature" : "target"));
+        json_object_set_new(o, "type", json_string(hf_col_type_name(type)));
+        json_object_set_new(o, "count", json_integer((json_int_t)cs[j].s[S_COUNT]));
+        json_object_set_new(o, "missing", json_integer((json_int_t)cs[j].s[S_MISSING]));
+        if (cs[j].numeric)
+            numeric_json(o, &cs[j], t, nt, j, j < p && (!classification || sc->n_classes == 2));
+        else
+            categorical_json(o, &cs[j], j < p ? sc->features[j].categories : sc->classes,
+                             j < p ? sc->features[j].n_categories : sc->n_classes, j == p);
+        json_array_append_new(cols, o);
+    }
+    json_t *root = json_object();
+    json_object_set_new(root, "rows", json_integer((json_int_t)n));
+    json_object_set_new(root, "task", json_string(hf_task_name(sc->task)));
+    json_object_set_new(root, "quantiles",
+                        json_string("exact (linear interpolation between order statistics, as "
+                                    "pandas' describe)"));
+    json_object_set_new(root, "columns", cols);
+    return root;
+}
+
+/* Collective. Computes the statistics of every feature column and of the target. */
+static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, json_t **out)
+{
+    int rank = hf_comm_rank(world), size = hf_comm_size(world);
+    const hf_schema *sc = hf_manifest_schema(m);
+    int64_t n = hf_manifest_n_rows(m);
+    int64_t first = n * rank / size, last = n * (rank + 1) / size;
+    hf_dataset *d = NULL;
+    size_t p = sc->n_features, n_targets = 0;
+    col_stats *cs = hf_calloc(p + 1, sizeof *cs); /* [p] = the target */
+    qtarget *targets = NULL;
+    int result = cs ? hf_shards_load_range(shard_dir, m, first, last - first, &d) : HF_ENOMEM;
+    for (size_t j = 0; j <= p && result >= 0; j++) {
+        int cat =
+            j < p ? sc->features[j].type != HF_COL_NUMERIC : sc->task == HF_TASK_CLASSIFICATION;
+        size_t k = j < p ? sc->features[j].n_categories : sc->n_classes;
+        cs[j].min = INFINITY;
+        cs[j].max = -INFINITY;
+        if (cat && !(cs[j].codes = hf_calloc(k ? k : 1, sizeof(double))))
+            result = HF_ENOMEM;
+        cs[j].numeric = !cat;
+    }
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+    moments_pass(d, sc, cs);
     for (size_t j = 0; j <= p && result >= 0; j++) {
         size_t k = j < p ? sc->features[j].n_categories : sc->n_classes;
         if ((result = hf_comm_allreduce_sum_f64(world, cs[j].s, S_N)) >= 0 &&
@@ -308,118 +429,15 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
         if (result >= 0 && cs[j].codes)
             result = hf_comm_allreduce_sum_f64(world, cs[j].codes, k);
     }
-    if (result < 0)
-        goto out;
-    /* The order statistics of the quartiles, at floor and ceil of q (count - 1). */
-    static const double qs[3] = {0.25, 0.5, 0.75};
-    targets = hf_calloc(6 * (p + 1), sizeof *targets);
-    if (!targets) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-    for (size_t j = 0; j <= p; j++) {
-        if (!cs[j].numeric || cs[j].s[S_COUNT] <= 0)
-            continue;
-        for (int q = 0; q < 3; q++)
-            for (int e = 0; e < 2; e++) {
-                double pos = qs[q] * (cs[j].s[S_COUNT] - 1);
-                qtarget *x = &targets[n_targets++];
-                x->col = j;
-                x->k = e ? ceil(pos) : floor(pos);
-                x->lo = -INFINITY;
-                x->hi = INFINITY;
-            }
-    }
-    result = exact_quantiles(world, d, p, targets, n_targets);
-    if (result < 0 || rank != 0)
-        goto out;
-
-    json_t *cols = json_array();
-    for (size_t j = 0; j <= p; j++) {
-        col_stats *c = &cs[j];
-        json_t *o = json_object();
-        const char *name = j < p ? sc->features[j].name : sc->target;
-        json_object_set_new(o, "name", json_string(name));
-        json_object_set_new(o, "role", json_string(j < p ? "feature" : "target"));
-        hf_col_type type = j < p            ? sc->features[j].type
-                           : classification ? HF_COL_CATEGORICAL
-                                            : HF_COL_NUMERIC;
-        json_object_set_new(o, "type",
-                            json_string(type == HF_COL_NUMERIC   ? "numeric"
-                                        : type == HF_COL_BOOLEAN ? "boolean"
-                                                                 : "categorical"));
-        json_object_set_new(o, "count", json_integer((json_int_t)c->s[S_COUNT]));
-        json_object_set_new(o, "missing", json_integer((json_int_t)c->s[S_MISSING]));
-        if (c->numeric) {
-            double cnt = c->s[S_COUNT];
-            double mean = cnt > 0 ? c->s[S_SUM] / cnt : NAN;
-            double var = cnt > 1 ? (c->s[S_SUMSQ] - cnt * mean * mean) / (cnt - 1) : NAN;
-            json_object_set_new(o, "mean", isfinite(mean) ? json_real(mean) : json_null());
-            json_object_set_new(o, "std",
-                                isfinite(var) ? json_real(sqrt(var > 0 ? var : 0)) : json_null());
-            json_object_set_new(o, "min", cnt > 0 ? json_real(c->min) : json_null());
-            const char *qn[3] = {"q25", "median", "q75"};
-            size_t x0 = first_target(targets, n_targets, j);
-            for (int q = 0; q < 3; q++) {
-                double v = NAN, pos = qs[q] * (cnt - 1);
-                size_t x = x0 + 2 * (size_t)q;
-                if (x + 1 < n_targets && targets[x].col == j)
-                    v = lerp(targets[x].value, targets[x + 1].value, pos - floor(pos));
-                json_object_set_new(o, qn[q], isfinite(v) ? json_real(v) : json_null());
-            }
-            json_object_set_new(o, "max", cnt > 0 ? json_real(c->max) : json_null());
-            if (j < p && (!classification || sc->n_classes == 2)) {
-                double nn = c->s[S_NXY];
-                double cov = c->s[S_XY] - c->s[S_SUM] * c->s[S_Y] / (nn > 0 ? nn : 1);
-                double vx = c->s[S_SUMSQ] - c->s[S_SUM] * c->s[S_SUM] / (nn > 0 ? nn : 1);
-                double vy = c->s[S_YY] - c->s[S_Y] * c->s[S_Y] / (nn > 0 ? nn : 1);
-                double r = vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN;
-                json_object_set_new(o, "corr_target", isfinite(r) ? json_real(r) : json_null());
-            }
-        } else {
-            size_t k = j < p ? sc->features[j].n_categories : sc->n_classes;
-            char **names = j < p ? sc->features[j].categories : sc->classes;
-            top_entry *t = hf_malloc((k ? k : 1) * sizeof *t);
-            size_t distinct = 0;
-            for (size_t i = 0; t && i < k; i++) {
-                t[i].code = i;
-                t[i].count = c->codes[i];
-                distinct += c->codes[i] > 0;
-            }
-            json_object_set_new(o, "distinct", json_integer((json_int_t)distinct));
-            json_t *top = json_array();
-            if (t) {
-                qsort(t, k, sizeof *t, cmp_top);
-                size_t limit = j == p ? k : (k < TOP ? k : TOP); /* the target: every class */
-                for (size_t i = 0; i < limit; i++) {
-                    if (t[i].count <= 0)
-                        break;
-                    json_t *e = json_object();
-                    json_object_set_new(e, "value", json_string(names[t[i].code]));
-                    json_object_set_new(e, "count", json_integer((json_int_t)t[i].count));
-                    json_object_set_new(e, "fraction", json_real(t[i].count / c->s[S_COUNT]));
-                    json_array_append_new(top, e);
-                }
-            }
-            free(t);
-            json_object_set_new(o, j == p ? "classes" : "top", top);
-        }
-        json_array_append_new(cols, o);
-    }
-    json_t *root = json_object();
-    json_object_set_new(root, "rows", json_integer((json_int_t)n));
-    json_object_set_new(root, "task",
-                        json_string(classification ? "classification" : "regression"));
-    json_object_set_new(root, "quantiles",
-                        json_string("exact (linear interpolation between order statistics, as "
-                                    "pandas' describe)"));
-    json_object_set_new(root, "columns", cols);
-    *out = root;
+    if (result >= 0)
+        result = (targets = quartile_targets(cs, p, &n_targets)) ? HF_OK : HF_ENOMEM;
+    if (result >= 0)
+        result = exact_quantiles(world, d, p, targets, n_targets);
+    if (result >= 0 && rank == 0)
+        *out = describe_json(sc, n, cs, targets, n_targets);
 out:
-    if (cs)
-        for (size_t j = 0; j <= p; j++) {
-            free(cs[j].codes);
-        }
+    for (size_t j = 0; cs && j <= p; j++)
+        free(cs[j].codes);
     free(cs);
     free(targets);
     hf_dataset_free(d);

@@ -294,9 +294,100 @@ static int write_json(const char *path, json_t *o)
     return result;
 }
 
-static int write_results_json(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info)
+/* results.json's "best": the selected trial, its scores and split scores of the objective. */
+static json_t *best_json(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info)
+{
+    size_t nm = s->n_metrics, b = (size_t)s->best;
+    json_t *best = json_object();
+    json_object_set_new(best, "trial", json_integer((json_int_t)b));
+    json_object_set_new(best, "params", params_json(info->space, &trials[b]));
+    json_object_set_new(best, "score", num_or_null(s->mean[b * nm]));
+    json_object_set_new(best, "std", num_or_null(s->std[b * nm]));
+    json_t *fs = json_array();
+    for (size_t f = 0; f < s->n_splits; f++)
+        json_array_append_new(fs, num_or_null(SC(s, b, f, 0)));
+    json_object_set_new(best, "fold_scores", fs);
+    json_t *means = json_object();
+    for (size_t m = 0; m < nm; m++)
+        json_object_set_new(means, s->metrics[m], num_or_null(s->mean[b * nm + m]));
+    json_object_set_new(best, "scores", means);
+    return best;
+}
+
+/* One element of results.json's "trials": parameters, status, scores per metric and split, and
+ * the solver's iterations and whether it converged on every split (iterative models). */
+static json_t *trial_json(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info,
+                          size_t t)
 {
     size_t nm = s->n_metrics;
+    json_t *jt = json_object();
+    json_object_set_new(jt, "trial", json_integer((json_int_t)t));
+    json_object_set_new(jt, "params", params_json(info->space, &trials[t]));
+    json_object_set_new(jt, "status", json_string(trial_status(s, t)));
+    if (s->errors[t])
+        json_object_set_new(jt, "error", json_string(s->errors[t]));
+    json_object_set_new(jt, "rank", json_integer(s->rank[t]));
+    json_t *mean = json_object(), *std = json_object(), *folds = json_object();
+    for (size_t m = 0; m < nm; m++) {
+        json_object_set_new(mean, s->metrics[m], num_or_null(s->mean[t * nm + m]));
+        json_object_set_new(std, s->metrics[m], num_or_null(s->std[t * nm + m]));
+        json_t *fa = json_array();
+        for (size_t f = 0; f < s->n_splits; f++)
+            json_array_append_new(fa, num_or_null(SC(s, t, f, m)));
+        json_object_set_new(folds, s->metrics[m], fa);
+    }
+    json_object_set_new(jt, "mean", mean);
+    json_object_set_new(jt, "std", std);
+    json_object_set_new(jt, "fold_scores", folds);
+    json_t *its = json_array(), *stops = json_array();
+    for (size_t f = 0; f < s->n_splits; f++) {
+        json_array_append_new(its, ST(s, t, f) == 1 ? json_real(IT(s, t, f)) : json_null());
+        json_array_append_new(stops, ST(s, t, f) == 1 ? json_string(hf_fit_stop_name(STOP(s, t, f)))
+                                                      : json_null());
+    }
+    json_object_set_new(jt, "n_iter", its);
+    json_object_set_new(jt, "stop", stops);
+    json_object_set_new(jt, "converged", json_boolean(trial_converged(s, t)));
+    return jt;
+}
+
+/* results.json's "holdout", "convergence", "refit" and "timing". */
+static void run_json(json_t *o, const hf_sweep *s, const hf_run_info *info)
+{
+    size_t nm = s->n_metrics, hit, stalled;
+    if (info->holdout_valid) {
+        json_t *h = json_object(), *sc = json_object();
+        json_object_set_new(h, "rows", json_integer((json_int_t)info->n_holdout_rows));
+        for (size_t m = 0; m < nm; m++)
+            json_object_set_new(sc, s->metrics[m], num_or_null(info->holdout_scores[m]));
+        json_object_set_new(h, "scores", sc);
+        json_object_set_new(h, "score", num_or_null(info->holdout_scores[0]));
+        json_object_set_new(o, "holdout", h);
+    }
+    json_t *conv = json_object();
+    json_object_set_new(conv, "unconverged_trials",
+                        json_integer((json_int_t)hf_sweep_unconverged(s, &hit, &stalled)));
+    json_object_set_new(conv, "max_iter_trials", json_integer((json_int_t)hit));
+    json_object_set_new(conv, "stalled_trials", json_integer((json_int_t)stalled));
+    json_object_set_new(o, "convergence", conv);
+    if (info->refit_valid) {
+        json_t *rf = json_object();
+        json_object_set_new(rf, "n_iter", json_real(info->refit_n_iter));
+        json_object_set_new(rf, "stop", json_string(hf_fit_stop_name(info->refit_stop)));
+        json_object_set_new(rf, "converged", json_boolean(info->refit_stop == HF_FIT_CONVERGED));
+        json_object_set_new(o, "refit", rf);
+    }
+    json_t *timing = json_object();
+    json_object_set_new(timing, "seconds", json_real(info->seconds));
+    json_object_set_new(timing, "ranks", json_integer(info->ranks));
+    json_object_set_new(timing, "reused_shards", json_boolean(info->reused_shards));
+    json_object_set_new(timing, "resumed_tasks", json_integer(info->resumed_tasks));
+    json_object_set_new(timing, "speculative_refit", json_boolean(info->speculative_refit));
+    json_object_set_new(o, "timing", timing);
+}
+
+static int write_results_json(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info)
+{
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(info->name));
     json_object_set_new(o, "hyperfold_version", json_string(HF_VERSION));
@@ -308,7 +399,7 @@ static int write_results_json(const hf_sweep *s, const hf_trial *trials, const h
     json_object_set_new(o, "direction",
                         json_string(s->greater_is_better[0] ? "maximize" : "minimize"));
     json_t *rep = json_array();
-    for (size_t m = 1; m < nm; m++)
+    for (size_t m = 1; m < s->n_metrics; m++)
         json_array_append_new(rep, json_string(s->metrics[m]));
     json_object_set_new(o, "report", rep);
     json_t *data = json_object();
@@ -323,97 +414,14 @@ static int write_results_json(const hf_sweep *s, const hf_trial *trials, const h
     for (size_t t = 0; t < s->n_trials; t++)
         n_failed += strcmp(trial_status(s, t), "failed") == 0;
     json_object_set_new(o, "n_failed_trials", json_integer((json_int_t)n_failed));
-
-    if (s->best >= 0) {
-        size_t b = (size_t)s->best;
-        json_t *best = json_object();
-        json_object_set_new(best, "trial", json_integer((json_int_t)b));
-        json_object_set_new(best, "params", params_json(info->space, &trials[b]));
-        json_object_set_new(best, "score", num_or_null(s->mean[b * nm]));
-        json_object_set_new(best, "std", num_or_null(s->std[b * nm]));
-        json_t *fs = json_array();
-        for (size_t f = 0; f < s->n_splits; f++)
-            json_array_append_new(fs, num_or_null(SC(s, b, f, 0)));
-        json_object_set_new(best, "fold_scores", fs);
-        json_t *means = json_object();
-        for (size_t m = 0; m < nm; m++)
-            json_object_set_new(means, s->metrics[m], num_or_null(s->mean[b * nm + m]));
-        json_object_set_new(best, "scores", means);
-        json_object_set_new(o, "best", best);
-    } else {
-        json_object_set_new(o, "best", json_null());
-    }
-    if (info->holdout_valid) {
-        json_t *h = json_object();
-        json_object_set_new(h, "rows", json_integer((json_int_t)info->n_holdout_rows));
-        json_t *sc = json_object();
-        for (size_t m = 0; m < nm; m++)
-            json_object_set_new(sc, s->metrics[m], num_or_null(info->holdout_scores[m]));
-        json_object_set_new(h, "scores", sc);
-        json_object_set_new(h, "score", num_or_null(info->holdout_scores[0]));
-        json_object_set_new(o, "holdout", h);
-    }
-
+    json_object_set_new(o, "best", s->best >= 0 ? best_json(s, trials, info) : json_null());
     json_t *arr = json_array();
-    for (size_t t = 0; t < s->n_trials; t++) {
-        json_t *jt = json_object();
-        json_object_set_new(jt, "trial", json_integer((json_int_t)t));
-        json_object_set_new(jt, "params", params_json(info->space, &trials[t]));
-        json_object_set_new(jt, "status", json_string(trial_status(s, t)));
-        if (s->errors[t])
-            json_object_set_new(jt, "error", json_string(s->errors[t]));
-        json_object_set_new(jt, "rank", json_integer(s->rank[t]));
-        json_t *mean = json_object(), *std = json_object(), *folds = json_object();
-        for (size_t m = 0; m < nm; m++) {
-            json_object_set_new(mean, s->metrics[m], num_or_null(s->mean[t * nm + m]));
-            json_object_set_new(std, s->metrics[m], num_or_null(s->std[t * nm + m]));
-            json_t *fa = json_array();
-            for (size_t f = 0; f < s->n_splits; f++)
-                json_array_append_new(fa, num_or_null(SC(s, t, f, m)));
-            json_object_set_new(folds, s->metrics[m], fa);
-        }
-        json_object_set_new(jt, "mean", mean);
-        json_object_set_new(jt, "std", std);
-        json_object_set_new(jt, "fold_scores", folds);
-        /* The solver's iterations and whether it converged on every split (iterative models). */
-        json_t *its = json_array(), *stops = json_array();
-        for (size_t f = 0; f < s->n_splits; f++) {
-            json_array_append_new(its, ST(s, t, f) == 1 ? json_real(IT(s, t, f)) : json_null());
-            json_array_append_new(stops, ST(s, t, f) == 1
-                                             ? json_string(hf_fit_stop_name(STOP(s, t, f)))
-                                             : json_null());
-        }
-        json_object_set_new(jt, "n_iter", its);
-        json_object_set_new(jt, "stop", stops);
-        json_object_set_new(jt, "converged", json_boolean(trial_converged(s, t)));
-        json_array_append_new(arr, jt);
-    }
+    for (size_t t = 0; t < s->n_trials; t++)
+        json_array_append_new(arr, trial_json(s, trials, info, t));
     json_object_set_new(o, "trials", arr);
-    size_t hit, stalled;
-    json_t *conv = json_object();
-    json_object_set_new(conv, "unconverged_trials",
-                        json_integer((json_int_t)hf_sweep_unconverged(s, &hit, &stalled)));
-    json_object_set_new(conv, "max_iter_trials", json_integer((json_int_t)hit));
-    json_object_set_new(conv, "stalled_trials", json_integer((json_int_t)stalled));
-    json_object_set_new(o, "convergence", conv);
-    if (info->refit_valid) {
-        json_t *rf = json_object();
-        json_object_set_new(rf, "n_iter", json_real(info->refit_n_iter));
-        json_object_set_new(rf, "stop", json_string(hf_fit_stop_name(info->refit_stop)));
-        json_object_set_new(rf, "converged", json_boolean(info->refit_stop == HF_FIT_CONVERGED));
-        json_object_set_new(o, "refit", rf);
-    }
-
-    json_t *timing = json_object();
-    json_object_set_new(timing, "seconds", json_real(info->seconds));
-    json_object_set_new(timing, "ranks", json_integer(info->ranks));
-    json_object_set_new(timing, "reused_shards", json_boolean(info->reused_shards));
-    json_object_set_new(timing, "resumed_tasks", json_integer(info->resumed_tasks));
-    json_object_set_new(timing, "speculative_refit", json_boolean(info->speculative_refit));
-    json_object_set_new(o, "timing", timing);
+    run_json(o, s, info);
     if (info->model_path)
         json_object_set_new(o, "model_path", json_string(info->model_path));
-
     int result = write_json(info->results_path, o);
     json_decref(o);
     return result;

@@ -331,6 +331,84 @@ static int promote_model(const hf_rundir *dir, int know_seen)
     return hf_rename_durable(dir->retrain_rows, dir->training_rows);
 }
 
+/* The rows of a retrain: the holdout both models are scored on and the new model's training
+ * rows (rows of the new data), and what choose_rows found. */
+typedef struct retrain_rows {
+    int64_t *hold, *train;
+    size_t n_hold, n_train, eligible;
+    int know_seen;
+} retrain_rows;
+
+/* Rank 0. The current model scored on the new model's holdout, the new model's files written
+ * (its holdout rows, training rows and model.retrain.h5), and the new one promoted if it is not
+ * worse; *old_score and *promote say how it went. */
+static int judge(const hf_spec *spec, const hf_job *job, const hf_manifest *manifest,
+                 const hf_rundir *dir, const hf_modelfile *old, const hf_prep *prep,
+                 const hf_fitted *fitted, const retrain_rows *r, long best, double new_score,
+                 double *old_score, int *promote)
+{
+    const hf_metric *metric = hf_metric_find(spec->objective.metric);
+    hf_dataset *view = NULL;
+    uint64_t *hashes = hf_malloc((r->n_train ? r->n_train : 1) * sizeof *hashes);
+    char *params = hf_trial_params_json(&spec->space, &job->trials[best]);
+    int result = hashes && params ? HF_OK : HF_ENOMEM;
+    /* The current model on the same rows, recoded into its own schema. */
+    if (result >= 0)
+        result = remap_to_schema(job->data, r->hold, r->n_hold, old->schema, &view);
+    if (result >= 0)
+        result = score(metric, old->prep, old->fitted, NULL, view,
+                       old->schema->task == HF_TASK_CLASSIFICATION ? old->schema->n_classes : 0,
+                       old_score);
+    if (result >= 0)
+        result = write_holdout_rows(dir->retrain_holdout, r->hold, r->n_hold);
+    /* The new model's training rows, in its own schema's coding, for the next retrain. */
+    if (result >= 0) {
+        hf_rowset_hash(job->data, r->train, r->n_train, hashes);
+        result = hf_rowset_write(dir->retrain_rows, hashes, r->n_train);
+    }
+    *promote = metric->greater_is_better ? new_score >= *old_score : new_score <= *old_score;
+    if (isnan(*old_score) && !isnan(new_score))
+        *promote = 1;
+    hf_modelfile_meta meta = {.spec_sha256 = spec->sha256,
+                              .source_fingerprint = hf_manifest_fingerprint(manifest),
+                              .params_json = params,
+                              .metric = metric->name,
+                              .cv_score = NAN,
+                              .cv_std = NAN,
+                              .n_train_rows = r->n_train};
+    if (result >= 0)
+        result = hf_modelfile_write(dir->retrain_model, job->data->schema, prep, fitted, &meta);
+    if (result >= 0 && *promote)
+        result = promote_model(dir, r->know_seen);
+    hf_dataset_free(view);
+    free(hashes);
+    free(params);
+    return result;
+}
+
+/* Rank 0. The decision into results.json and retrain.jsonl, and one line about it. */
+static int record(const hf_spec *spec, const char *source, const hf_manifest *manifest,
+                  const hf_rundir *dir, size_t n_rows, const retrain_rows *r, double new_score,
+                  double old_score, int promote, int quiet)
+{
+    const hf_metric *metric = hf_metric_find(spec->objective.metric);
+    int no_new = r->n_hold == 0;
+    json_t *rt = decision_json(spec, source, manifest, metric, dir, n_rows, r->n_hold, r->n_train,
+                               r->eligible, r->know_seen, new_score, old_score, promote, no_new);
+    int result = hf_results_add_retrain(dir->results, dir->retrain_log, rt);
+    json_decref(rt);
+    if (result >= 0 && !quiet && no_new)
+        hf_info("retrain: every one of the %zu rows of %s was a training row of the current "
+                "model: no row is left to compare a new model on, kept the current model",
+                n_rows, source);
+    else if (result >= 0 && !quiet)
+        hf_info("retrain: new %s = %.6g, current = %.6g on %zu holdout rows (drawn from the %zu "
+                "rows the current model was not trained on; listed in %s): %s",
+                metric->name, new_score, old_score, r->n_hold, r->eligible, dir->retrain_holdout,
+                promote ? "promoted the new model" : "kept the current model");
+    return result;
+}
+
 int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
 {
     int rank = hf_comm_rank(world);
@@ -353,11 +431,10 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     hf_fitted *fitted = NULL;
     hf_comm *group_comm = NULL;
     hf_group *group = NULL;
-    int64_t *hold_rows = NULL, *train_rows = NULL;
-    uint64_t *train_hashes = NULL;
-    size_t n_hold = 0, n_train = 0, eligible = 0;
-    int know_seen = 0, reused = 0;
+    retrain_rows r = {0};
+    int reused = 0, promote = 0;
     long best = -1;
+    double new_score = NAN, old_score = NAN;
     if ((result = hf_comm_check(world, hf_rundir_at(run_dir, &dir))) < 0 ||
         (result = hf_pipeline_spec(world, dir.spec, &spec)) < 0)
         goto out;
@@ -380,93 +457,43 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         result = hf_error(HF_EINVAL, "%s: best.trial %ld is not a trial of %s", dir.results, best,
                           dir.spec);
     if (rank == 0 && result >= 0)
-        result = choose_rows(&job, old, &dir, holdout, spec->cv.seed, &hold_rows, &n_hold,
-                             &train_rows, &n_train, &eligible, &know_seen);
+        result = choose_rows(&job, old, &dir, holdout, spec->cv.seed, &r.hold, &r.n_hold, &r.train,
+                             &r.n_train, &r.eligible, &r.know_seen);
     if ((result = hf_comm_check(world, result)) < 0 ||
         (result = hf_comm_bcast(world, &best, sizeof best, 0)) < 0 ||
-        (result = bcast_rows(world, &hold_rows, &n_hold)) < 0 ||
-        (result = bcast_rows(world, &train_rows, &n_train)) < 0)
+        (result = bcast_rows(world, &r.hold, &r.n_hold)) < 0 ||
+        (result = bcast_rows(world, &r.train, &r.n_train)) < 0)
         goto out;
     /* No row is new to the current model: nothing to compare the models on fairly, and nothing
      * new to learn from. The current model stays; the decision is recorded (a periodic retrain
      * of unchanged data is not a failure). */
-    const int no_new = n_hold == 0;
-    if (!no_new && n_train == 0) {
+    const int no_new = r.n_hold == 0;
+    if (!no_new && r.n_train == 0) {
         result = hf_comm_check(
             world,
             hf_error(HF_EINVAL, "retrain: no rows left to train on after the %zu holdout rows",
-                     n_hold));
+                     r.n_hold));
         goto out;
     }
-    const hf_metric *metric = hf_metric_find(spec->objective.metric);
-    double new_score = NAN, old_score = NAN;
-    int promote = 0;
     int refit_rank = group ? rank < hf_comm_size(group_comm) : rank == 0;
     if (!no_new && refit_rank) {
         /* The refit group fits and scores the new model together, as run does. */
         size_t nc =
             job.data->schema->task == HF_TASK_CLASSIFICATION ? job.data->schema->n_classes : 0;
-        result = hf_fit_pipeline(&job.configs[best], job.data, job.model, train_rows, n_train,
-                                 group, &prep, &fitted);
+        result = hf_fit_pipeline(&job.configs[best], job.data, job.model, r.train, r.n_train, group,
+                                 &prep, &fitted);
         if (result >= 0)
-            result = remap_to_schema(job.data, hold_rows, n_hold, job.data->schema, &view);
+            result = remap_to_schema(job.data, r.hold, r.n_hold, job.data->schema, &view);
         if (result >= 0)
-            result = score(metric, prep, fitted, group, view, nc, &new_score);
+            result = score(hf_metric_find(spec->objective.metric), prep, fitted, group, view, nc,
+                           &new_score);
     }
-    if (!no_new && rank == 0 && result >= 0) {
-        /* The current model on the same rows, recoded into its own schema (on this rank). */
-        hf_dataset_free(view);
-        view = NULL;
-        if ((result = remap_to_schema(job.data, hold_rows, n_hold, old->schema, &view)) >= 0)
-            result = score(metric, old->prep, old->fitted, NULL, view,
-                           old->schema->task == HF_TASK_CLASSIFICATION ? old->schema->n_classes : 0,
-                           &old_score);
-        if (result >= 0)
-            result = write_holdout_rows(dir.retrain_holdout, hold_rows, n_hold);
-        /* The new model's training rows, in its own schema's coding, for the next retrain. */
-        train_hashes =
-            result >= 0 ? hf_malloc((n_train ? n_train : 1) * sizeof *train_hashes) : NULL;
-        if (result >= 0 && !train_hashes)
-            result = HF_ENOMEM;
-        if (result >= 0) {
-            hf_rowset_hash(job.data, train_rows, n_train, train_hashes);
-            result = hf_rowset_write(dir.retrain_rows, train_hashes, n_train);
-        }
-        promote = metric->greater_is_better ? new_score >= old_score : new_score <= old_score;
-        if (isnan(old_score) && !isnan(new_score))
-            promote = 1;
-        char *params = hf_trial_params_json(&spec->space, &job.trials[best]);
-        hf_modelfile_meta meta = {.spec_sha256 = spec->sha256,
-                                  .source_fingerprint = hf_manifest_fingerprint(manifest),
-                                  .params_json = params ? params : "{}",
-                                  .metric = metric->name,
-                                  .cv_score = NAN,
-                                  .cv_std = NAN,
-                                  .fold_scores = NULL,
-                                  .n_folds = 0,
-                                  .n_train_rows = n_train};
-        if (result >= 0)
-            result = hf_modelfile_write(dir.retrain_model, job.data->schema, prep, fitted, &meta);
-        free(params);
-        if (result >= 0 && promote)
-            result = promote_model(&dir, know_seen);
-    }
-    if (rank == 0 && result >= 0) {
-        json_t *rt =
-            decision_json(spec, source, manifest, metric, &dir, job.data->n_rows, n_hold, n_train,
-                          eligible, know_seen, new_score, old_score, promote, no_new);
-        result = hf_results_add_retrain(dir.results, dir.retrain_log, rt);
-        json_decref(rt);
-        if (result >= 0 && !quiet && no_new)
-            hf_info("retrain: every one of the %zu rows of %s was a training row of the current "
-                    "model: no row is left to compare a new model on, kept the current model",
-                    job.data->n_rows, source);
-        else if (result >= 0 && !quiet)
-            hf_info("retrain: new %s = %.6g, current = %.6g on %zu holdout rows (drawn from the "
-                    "%zu rows the current model was not trained on; listed in %s): %s",
-                    metric->name, new_score, old_score, n_hold, eligible, dir.retrain_holdout,
-                    promote ? "promoted the new model" : "kept the current model");
-    }
+    if (!no_new && rank == 0 && result >= 0)
+        result = judge(spec, &job, manifest, &dir, old, prep, fitted, &r, best, new_score,
+                       &old_score, &promote);
+    if (rank == 0 && result >= 0)
+        result = record(spec, source, manifest, &dir, job.data->n_rows, &r, new_score, old_score,
+                        promote, quiet);
     result = hf_comm_check(world, result);
 out:
     hf_prep_free(prep);
@@ -476,13 +503,10 @@ out:
     hf_job_free(&job);
     hf_manifest_free(manifest);
     hf_group_free(group);
-    group = NULL;
     hf_comm_free(group_comm);
-    group_comm = NULL;
     hf_spec_free(spec);
     hf_rundir_free(&dir);
-    free(hold_rows);
-    free(train_rows);
-    free(train_hashes);
+    free(r.hold);
+    free(r.train);
     return result;
 }

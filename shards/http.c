@@ -396,6 +396,61 @@ static void describe_failure(char *buf, size_t n, CURLcode cc, long status, cons
     snprintf(buf, n, "HTTP %ld%s%s", status, code[0] ? " " : "", code);
 }
 
+/* One attempt's checks of a ranged answer (a 206 shorter than its Content-Length is a
+ * truncated transfer, *truncated; one longer than the range asked for is an error) and its line
+ * in the audit log. */
+static int check_attempt(const hf_http_req *req, const attempt_state *st, uint64_t start,
+                         uint64_t end, CURLcode cc, int attempt, double ms, int *truncated)
+{
+    const hf_http_resp *resp = st->resp;
+    long status = resp->status;
+    int result = HF_OK;
+    *truncated = cc == CURLE_OK && req->sink && status == 206 && resp->content_length >= 0 &&
+                 st->received < (uint64_t)resp->content_length;
+    if (cc == CURLE_OK && req->sink && status == 206 && resp->content_length >= 0 &&
+        (uint64_t)resp->content_length > end - start + 1)
+        result = hf_error(HF_ENET, "%s: server sent Content-Length %lld for a range of %llu bytes",
+                          req->what, (long long)resp->content_length,
+                          (unsigned long long)(end - start + 1));
+    hf_audit_rec ar = {
+        .rank = req->rank,
+        .method = req->method,
+        .scheme = req->scheme,
+        .bucket = req->bucket,
+        .key = req->key,
+        .url = req->audit_url,
+        .range_start = req->ranged ? (int64_t)start : -1,
+        .range_end = req->ranged ? (int64_t)end : -1,
+        .bytes = req->body_len > 0 ? req->body_len : st->received,
+        .status = status,
+        .attempt = attempt,
+        .duration_ms = ms,
+        .request_id = resp->request_id,
+        .error = cc != CURLE_OK ? curl_easy_strerror(cc) : (*truncated ? "truncated body" : NULL),
+    };
+    int audit_status = hf_audit_append(req->audit_path, &ar);
+    return result < 0 ? result : audit_status;
+}
+
+/* The wait before the next attempt (jittered exponential backoff), or the error when the retry
+ * limits are spent. */
+static int backoff(const hf_http_req *req, const hf_http_retry *lim, hf_rng *rng, int retries,
+                   int attempt, double t0, const char *last, double *wait)
+{
+    double b = lim->base_s * pow(2.0, retries);
+    if (b > lim->cap_s)
+        b = lim->cap_s;
+    *wait = hf_rng_uniform(rng) * b;
+    double elapsed = hf_now() - t0;
+    if (retries >= lim->max_retries || elapsed + *wait > lim->budget_s)
+        return hf_error(HF_ENET,
+                        "%s: %s failed after %d attempts in %.1f s (last: %s); retry limits "
+                        "HF_S3_MAX_RETRIES=%d HF_S3_RETRY_BUDGET_S=%g",
+                        req->what, req->method, attempt, elapsed, last, lim->max_retries,
+                        lim->budget_s);
+    return HF_OK;
+}
+
 int hf_http_perform(void *handle, const hf_http_req *req, hf_http_resp *resp)
 {
     int result = HF_OK;
@@ -418,10 +473,8 @@ int hf_http_perform(void *handle, const hf_http_req *req, hf_http_resp *resp)
             snprintf(payload_sha + 2 * i, 3, "%02x", md[i]);
     }
     hdrs = attempt_headers(req, payload_sha);
-    if (!hdrs && (req->headers || req->creds || req->body)) {
-        result = hf_error(HF_ENOMEM, "%s: out of memory building request headers", req->what);
-        goto out;
-    }
+    if (!hdrs && (req->headers || req->creds || req->body))
+        return hf_error(HF_ENOMEM, "%s: out of memory building request headers", req->what);
     hf_rng rng;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -446,95 +499,40 @@ int hf_http_perform(void *handle, const hf_http_req *req, hf_http_resp *resp)
         }
         curl_easy_reset(h);
         double remaining = lim.budget_s - (hf_now() - t0);
-        result = setup_attempt(h, req, &st, hdrs, rangep, remaining > 0 ? remaining : 0);
-        if (result < 0)
-            goto out;
+        if ((result = setup_attempt(h, req, &st, hdrs, rangep, remaining > 0 ? remaining : 0)) < 0)
+            break;
         double ta = hf_now();
         CURLcode cc = curl_easy_perform(h);
-        double dur = (hf_now() - ta) * 1000.0;
-        long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        resp->status = status;
+        double ms = (hf_now() - ta) * 1000.0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
         resp->attempts = attempt;
-        int ok_early = cc == CURLE_WRITE_ERROR && st.sink_full;
-        if (ok_early)
-            cc = CURLE_OK;
-
-        /* A ranged 206 shorter than its Content-Length is a truncated transfer. */
+        if (cc == CURLE_WRITE_ERROR && st.sink_full)
+            cc = CURLE_OK; /* the sink is full: the rest was not asked for */
         int truncated = 0;
-        if (cc == CURLE_OK && req->sink && status == 206 && resp->content_length >= 0 &&
-            st.received < (uint64_t)resp->content_length)
-            truncated = 1;
-        if (cc == CURLE_OK && req->sink && status == 206 && resp->content_length >= 0 &&
-            (uint64_t)resp->content_length > end - start + 1) {
-            result = hf_error(
-                HF_ENET, "%s: server sent Content-Length %lld for a range of %llu bytes", req->what,
-                (long long)resp->content_length, (unsigned long long)(end - start + 1));
-        }
-
-        hf_audit_rec ar = {
-            .rank = req->rank,
-            .method = req->method,
-            .scheme = req->scheme,
-            .bucket = req->bucket,
-            .key = req->key,
-            .url = req->audit_url,
-            .range_start = req->ranged ? (int64_t)start : -1,
-            .range_end = req->ranged ? (int64_t)end : -1,
-            .bytes = req->body_len > 0 ? req->body_len : st.received,
-            .status = status,
-            .attempt = attempt,
-            .duration_ms = dur,
-            .request_id = resp->request_id,
-            .error =
-                cc != CURLE_OK ? curl_easy_strerror(cc) : (truncated ? "truncated body" : NULL),
-        };
-        int ar_rc = hf_audit_append(req->audit_path, &ar);
-        if (result < 0)
-            goto out;
-        if (ar_rc < 0) {
-            result = ar_rc;
-            goto out;
-        }
-
-        int retry = 0;
-        if (cc != CURLE_OK) {
-            if (!retryable_curl(cc)) {
-                describe_failure(last, sizeof last, cc, status, NULL);
-                result = hf_error(HF_ENET, "%s: %s %s failed: %s", req->what, req->method,
-                                  req->what, last);
-                goto out;
-            }
-            retry = 1;
-        } else if (retryable_status(status) || truncated) {
-            retry = 1;
-        }
-        if (!retry)
+        if ((result = check_attempt(req, &st, start, end, cc, attempt, ms, &truncated)) < 0)
             break;
-        describe_failure(last, sizeof last, truncated ? CURLE_PARTIAL_FILE : cc, status,
-                         resp->body);
-        if (st.received > 0 && req->sink && (status == 206 || status == 200))
-            retries = 0; /* progress was made: the count applies to attempts in a row */
-        double backoff = lim.base_s * pow(2.0, retries);
-        if (backoff > lim.cap_s)
-            backoff = lim.cap_s;
-        double wait = hf_rng_uniform(&rng) * backoff;
-        double elapsed = hf_now() - t0;
-        if (retries >= lim.max_retries || elapsed + wait > lim.budget_s) {
-            result = hf_error(HF_ENET,
-                              "%s: %s failed after %d attempts in %.1f s (last: %s); retry "
-                              "limits HF_S3_MAX_RETRIES=%d HF_S3_RETRY_BUDGET_S=%g",
-                              req->what, req->method, attempt, elapsed, last, lim.max_retries,
-                              lim.budget_s);
-            goto out;
+        if (cc != CURLE_OK && !retryable_curl(cc)) {
+            describe_failure(last, sizeof last, cc, resp->status, NULL);
+            result =
+                hf_error(HF_ENET, "%s: %s %s failed: %s", req->what, req->method, req->what, last);
+            break;
         }
+        if (cc == CURLE_OK && !retryable_status(resp->status) && !truncated)
+            break;
+        describe_failure(last, sizeof last, truncated ? CURLE_PARTIAL_FILE : cc, resp->status,
+                         resp->body);
+        if (st.received > 0 && req->sink && (resp->status == 206 || resp->status == 200))
+            retries = 0; /* progress was made: the count applies to attempts in a row */
+        double wait = 0;
+        if ((result = backoff(req, &lim, &rng, retries, attempt, t0, last, &wait)) < 0)
+            break;
         hf_debug("%s: attempt %d failed (%s); retrying in %.0f ms", req->what, attempt, last,
                  wait * 1000);
         retries++;
         sleep_s(wait);
     }
-    resp->sink_got = got;
-out:
+    if (result >= 0)
+        resp->sink_got = got;
     curl_slist_free_all(hdrs);
     return result;
 }

@@ -127,6 +127,90 @@ static int predict_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_cs
     return 0;
 }
 
+/* Pass 1: field j of a record into *out, and its kind (c->kind[j]: 'n' number, 'b' boolean
+ * text, 't' other text). Returns 0, 1 when the record is rejected, < 0 on error. */
+static int pass1_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_field *f,
+                       double *out)
+{
+    char shown[256];
+    int role = c->role[j];
+    if (is_na(c, f)) {
+        *out = NAN;
+        if (role != ROLE_FEATURE)
+            return hf__ingest_bad_row(c, rec, f->off,
+                                      "column \"%s\": got a missing value, expected a %s value",
+                                      c->names[j], role == ROLE_TARGET ? "target" : "non-missing");
+        return 0;
+    }
+    double v;
+    if (hf_csv_parse_double(f->p, f->len, &v)) {
+        hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
+        if (c->forced[j] == HF_COL_BOOLEAN)
+            return hf__ingest_bad_row(c, rec, f->off,
+                                      "column \"%s\": got \"%s\", expected true or false",
+                                      c->names[j], shown);
+        if (isnan(v) && role != ROLE_FEATURE)
+            return hf__ingest_bad_row(c, rec, f->off,
+                                      "column \"%s\": got a missing value, expected a %s value",
+                                      c->names[j], role == ROLE_TARGET ? "target" : "non-missing");
+        if (role == ROLE_FOLD && (v != floor(v) || fabs(v) > 1e15))
+            return hf__ingest_bad_row(c, rec, f->off,
+                                      "column \"%s\": got \"%s\", expected an integer fold number",
+                                      c->names[j], shown);
+        *out = v;
+        c->kind[j] = 'n';
+        return 0;
+    }
+    size_t bad = hf_csv_utf8_check(f->p, f->len);
+    if (bad != f->len)
+        return hf__ingest_bad_row(c, rec, f->off + bad,
+                                  "column \"%s\": got the byte 0x%02x, expected UTF-8 text",
+                                  c->names[j], (unsigned)(unsigned char)f->p[bad]);
+    int b = hf_csv_parse_bool(f->p, f->len);
+    int forced = c->forced[j];
+    if ((forced == HF_COL_NUMERIC || forced == HF_COL_BOOLEAN ||
+         (forced < 0 && (role == ROLE_FOLD || role == ROLE_ORDER))) &&
+        !(forced == HF_COL_BOOLEAN && b >= 0)) {
+        hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
+        return hf__ingest_bad_row(
+            c, rec, f->off, "column \"%s\": got \"%s\", expected %s", c->names[j], shown,
+            forced == HF_COL_BOOLEAN ? type_word(HF_COL_BOOLEAN) : type_word(HF_COL_NUMERIC));
+    }
+    *out = b >= 0 ? b : NAN;
+    c->kind[j] = b >= 0 ? 'b' : 't';
+    return 0;
+}
+
+/* Pass 1, a kept record: only now do its values count for type inference (and the first text
+ * of a column is remembered for the messages). */
+static int note_kinds(ctx *c, const hf_csv_record *rec)
+{
+    char shown[256];
+    for (size_t j = 0; j < c->ncols; j++) {
+        int s = c->slot[j];
+        if (s < 0 || !c->kind[j])
+            continue;
+        if (c->kind[j] == 'n') {
+            c->not_bool[s] = 1;
+            continue;
+        }
+        c->not_numeric[s] = 1;
+        if (c->kind[j] == 't')
+            c->not_bool[s] = 1;
+        if (!c->first_text[s]) {
+            const hf_csv_field *f = &c->fields.f[j];
+            int64_t line, col;
+            hf_csv_locate(rec->text, f->off, rec->line, &line, &col);
+            hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
+            c->first_text[s] = hf_asprintf("%s:%lld:%lld: column \"%s\": got \"%s\"", c->cur_file,
+                                           (long long)line, (long long)col, c->names[j], shown);
+            if (!c->first_text[s])
+                return HF_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 /* Pass 1 and predict: one record. Returns 0 kept, 1 rejected, < 0 error. */
 static int handle_record(ctx *c, const hf_csv_record *rec)
 {
@@ -165,95 +249,14 @@ static int handle_record(ctx *c, const hf_csv_record *rec)
         int s = c->slot[j];
         if (s < 0)
             continue;
-        const hf_csv_field *f = &c->fields.f[j];
-        int role = c->role[j];
         c->kind[j] = 0;
-        if (c->mode == MODE_PREDICT) {
-            result = predict_field(c, rec, j, f, &row[s]);
-            if (result != 0)
-                return result;
-            continue;
-        }
-        if (is_na(c, f)) {
-            row[s] = NAN;
-            if (role != ROLE_FEATURE)
-                return hf__ingest_bad_row(c, rec, f->off,
-                                          "column \"%s\": got a missing value, expected a "
-                                          "%s value",
-                                          c->names[j],
-                                          role == ROLE_TARGET ? "target" : "non-missing");
-            continue;
-        }
-        double v;
-        if (hf_csv_parse_double(f->p, f->len, &v)) {
-            if (c->forced[j] == HF_COL_BOOLEAN) {
-                hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-                return hf__ingest_bad_row(c, rec, f->off,
-                                          "column \"%s\": got \"%s\", expected true or false",
-                                          c->names[j], shown);
-            } else {
-                if (isnan(v) && role != ROLE_FEATURE)
-                    return hf__ingest_bad_row(c, rec, f->off,
-                                              "column \"%s\": got a missing value, expected "
-                                              "a %s value",
-                                              c->names[j],
-                                              role == ROLE_TARGET ? "target" : "non-missing");
-                if (role == ROLE_FOLD && (v != floor(v) || fabs(v) > 1e15)) {
-                    hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-                    return hf__ingest_bad_row(c, rec, f->off,
-                                              "column \"%s\": got \"%s\", expected an "
-                                              "integer fold number",
-                                              c->names[j], shown);
-                }
-                row[s] = v;
-                c->kind[j] = 'n';
-                continue;
-            }
-        }
-        size_t bad = hf_csv_utf8_check(f->p, f->len);
-        if (bad != f->len)
-            return hf__ingest_bad_row(c, rec, f->off + bad,
-                                      "column \"%s\": got the byte 0x%02x, expected UTF-8 text",
-                                      c->names[j], (unsigned)(unsigned char)f->p[bad]);
-        /* Pass 1: text in a column. */
-        int b = hf_csv_parse_bool(f->p, f->len);
-        int forced = c->forced[j];
-        if (forced == HF_COL_NUMERIC || forced == HF_COL_BOOLEAN ||
-            (forced < 0 && (role == ROLE_FOLD || role == ROLE_ORDER))) {
-            if (!(forced == HF_COL_BOOLEAN && b >= 0)) {
-                hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-                return hf__ingest_bad_row(c, rec, f->off, "column \"%s\": got \"%s\", expected %s",
-                                          c->names[j], shown,
-                                          forced == HF_COL_BOOLEAN ? type_word(HF_COL_BOOLEAN)
-                                                                   : type_word(HF_COL_NUMERIC));
-            }
-        }
-        row[s] = b >= 0 ? b : NAN;
-        c->kind[j] = b >= 0 ? 'b' : 't';
+        result = c->mode == MODE_PREDICT ? predict_field(c, rec, j, &c->fields.f[j], &row[s])
+                                         : pass1_field(c, rec, j, &c->fields.f[j], &row[s]);
+        if (result != 0)
+            return result;
     }
-    /* The record is kept: only now do its values count for type inference. */
-    for (size_t j = 0; c->mode == MODE_PASS1 && j < c->ncols; j++) {
-        int s = c->slot[j];
-        if (s < 0 || !c->kind[j])
-            continue;
-        if (c->kind[j] == 'n') {
-            c->not_bool[s] = 1;
-            continue;
-        }
-        c->not_numeric[s] = 1;
-        if (c->kind[j] == 't')
-            c->not_bool[s] = 1;
-        if (!c->first_text[s]) {
-            const hf_csv_field *f = &c->fields.f[j];
-            int64_t line, col;
-            hf_csv_locate(rec->text, f->off, rec->line, &line, &col);
-            hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-            c->first_text[s] = hf_asprintf("%s:%lld:%lld: column \"%s\": got \"%s\"", c->cur_file,
-                                           (long long)line, (long long)col, c->names[j], shown);
-            if (!c->first_text[s])
-                return HF_ENOMEM;
-        }
-    }
+    if (c->mode == MODE_PASS1 && (result = note_kinds(c, rec)) < 0)
+        return result;
     c->ord[c->nrows] = c->nrec;
     c->nrows++;
     return 0;

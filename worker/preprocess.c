@@ -593,22 +593,241 @@ static void sum_row(const double *restrict x, size_t p, double *restrict sum,
     }
 }
 
+/* Row i of the training rows: rows[i] of X, or row i when rows is NULL. */
+static const double *train_row(const double *X, const int64_t *rows, size_t i, size_t p_in)
+{
+    return X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+}
+
+/* What the first pass over the training rows counts, per feature. */
+typedef struct fit_counts {
+    size_t *missing;
+    size_t **counts; /* categorical: per code */
+    double *sum;     /* numeric: of the present values */
+} fit_counts;
+
+static void fit_counts_free(fit_counts *c, size_t p_in)
+{
+    for (size_t j = 0; c->counts && j < p_in; j++)
+        free(c->counts[j]);
+    free(c->counts);
+    free(c->missing);
+    free(c->sum);
+}
+
+/* The features' kinds, then pass 1: missing counts, sums, category counts. Without categorical
+ * columns the inner loop has no branch (a NaN adds 0 to the sum and 1 to the count) and
+ * vectorises: this file is compiled with -fno-trapping-math, without which a comparison with NaN
+ * is not if-converted. */
+static int count_pass(hf_prep *p, const hf_schema *schema, const double *X, const int64_t *rows,
+                      size_t n, fit_counts *c)
+{
+    size_t p_in = p->n_features;
+    int any_categorical = 0;
+    c->missing = hf_calloc(p_in ? p_in : 1, sizeof *c->missing);
+    c->counts = hf_calloc(p_in ? p_in : 1, sizeof *c->counts);
+    c->sum = hf_calloc(p_in ? p_in : 1, sizeof *c->sum);
+    if (!c->missing || !c->counts || !c->sum)
+        return HF_ENOMEM;
+    for (size_t j = 0; j < p_in; j++) {
+        prep_feat *f = &p->f[j];
+        f->categorical = schema->features[j].type == HF_COL_CATEGORICAL;
+        f->log1p = p->cfg.log1p && schema->features[j].type == HF_COL_NUMERIC;
+        f->center = 0.0;
+        f->scale = 1.0;
+        f->unknown = -1;
+        if (f->categorical) {
+            f->n_codes = schema->features[j].n_categories + 1;
+            if (!(c->counts[j] = hf_calloc(f->n_codes, sizeof **c->counts)))
+                return HF_ENOMEM;
+            any_categorical = 1;
+        }
+    }
+    if (!any_categorical) {
+        double *nan_count = hf_calloc(p_in ? p_in : 1, sizeof *nan_count);
+        if (!nan_count)
+            return HF_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            sum_row(train_row(X, rows, i, p_in), p_in, c->sum, nan_count);
+        for (size_t j = 0; j < p_in; j++)
+            c->missing[j] = (size_t)nan_count[j];
+        free(nan_count);
+        return HF_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const double *x = train_row(X, rows, i, p_in);
+        for (size_t j = 0; j < p_in; j++) {
+            double v = x[j];
+            if (isnan(v)) {
+                c->missing[j]++;
+            } else if (p->f[j].categorical) {
+                long code = cat_code(v, p->f[j].n_codes - 1);
+                if (code >= 0)
+                    c->counts[j][code]++;
+            } else {
+                c->sum[j] += v;
+            }
+        }
+    }
+    return HF_OK;
+}
+
+/* A numeric feature's imputation value: a constant, the mean, or the median or most frequent
+ * value of its present training values (sorted into col, n rows long). */
+static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double *X,
+                           const int64_t *rows, size_t n, size_t p_in, size_t j,
+                           const fit_counts *c, double *col)
+{
+    hf_impute_kind k = cfg->impute_numeric;
+    size_t present = n - c->missing[j];
+    if (k == HF_IMPUTE_CONSTANT) {
+        f->impute = cfg->fill_number;
+    } else if (present == 0) {
+        f->dropped = 1;
+        f->impute = NAN;
+    } else if (k == HF_IMPUTE_MEAN) {
+        f->impute = c->sum[j] / (double)present;
+    } else {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            double v = train_row(X, rows, i, p_in)[j];
+            if (!isnan(v))
+                col[m++] = v;
+        }
+        qsort(col, m, sizeof *col, cmp_double);
+        f->impute = sorted_stat(col, m, k);
+    }
+}
+
+/* Imputation values of every feature, and the one-hot layout of the categorical ones. */
+static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, const int64_t *rows,
+                          size_t n, fit_counts *c)
+{
+    const hf_prep_config *cfg = &p->cfg;
+    size_t p_in = p->n_features;
+    double *col = NULL;
+    if (cfg->impute_numeric == HF_IMPUTE_MEDIAN || cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT)
+        if (!(col = hf_malloc(n * sizeof *col)))
+            return HF_ENOMEM;
+    p->complete = 1;
+    int result = HF_OK;
+    for (size_t j = 0; j < p_in && result >= 0; j++) {
+        prep_feat *f = &p->f[j];
+        const hf_column *cc = &schema->features[j];
+        if (c->missing[j] > 0)
+            p->complete = 0;
+        f->indicator = cfg->indicator && c->missing[j] > 0;
+        if (!f->categorical) {
+            impute_numeric(f, cfg, X, rows, n, p_in, j, c, col);
+            continue;
+        }
+        size_t fill = f->n_codes - 1; /* the extra code: a fill text not in the dictionary */
+        if (cfg->impute_categorical == HF_IMPUTE_CONSTANT) {
+            for (size_t k = 0; k < cc->n_categories; k++)
+                if (strcmp(cc->categories[k], cfg->fill_text) == 0)
+                    fill = k;
+        } else {
+            size_t best_n = 0;
+            for (size_t k = 0; k + 1 < f->n_codes; k++)
+                if (c->counts[j][k] > best_n) {
+                    best_n = c->counts[j][k];
+                    fill = k;
+                }
+            if (best_n == 0) {
+                f->dropped = 1;
+                f->impute = NAN;
+                continue;
+            }
+        }
+        f->impute = (double)fill;
+        c->counts[j][fill] += c->missing[j];
+        result = fit_onehot(p, cc, f, c->counts[j]);
+    }
+    free(col);
+    return result;
+}
+
+/* Scaling, on the imputed training values (the scaler follows the imputer). */
+static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t n)
+{
+    const hf_prep_config *cfg = &p->cfg;
+    size_t p_in = p->n_features, w = p_in ? p_in : 1;
+    if (cfg->scale == HF_SCALE_NONE)
+        return HF_OK;
+    double *mean = hf_calloc(w, sizeof *mean), *m2 = hf_calloc(w, sizeof *m2);
+    double *corr = hf_calloc(w, sizeof *corr), *mn = hf_malloc(w * sizeof *mn);
+    double *mx = hf_malloc(w * sizeof *mx);
+    int result = mean && m2 && corr && mn && mx ? HF_OK : HF_ENOMEM;
+    for (size_t j = 0; j < p_in && result == HF_OK; j++) {
+        mn[j] = INFINITY;
+        mx[j] = -INFINITY;
+    }
+    for (size_t i = 0; i < n && result == HF_OK; i++) {
+        const double *x = train_row(X, rows, i, p_in);
+        for (size_t j = 0; j < p_in; j++) {
+            if (p->f[j].categorical || p->f[j].dropped)
+                continue;
+            double v = isnan(x[j]) ? p->f[j].impute : x[j];
+            mean[j] += v;
+            if (v < mn[j])
+                mn[j] = v;
+            if (v > mx[j])
+                mx[j] = v;
+        }
+    }
+    for (size_t j = 0; j < p_in && result == HF_OK; j++)
+        mean[j] /= (double)n;
+    /* Two-pass variance with the correction term, as sklearn's _incremental_mean_and_var. */
+    for (size_t i = 0; i < n && result == HF_OK && cfg->scale == HF_SCALE_STANDARD; i++) {
+        const double *x = train_row(X, rows, i, p_in);
+        for (size_t j = 0; j < p_in; j++) {
+            if (p->f[j].categorical || p->f[j].dropped)
+                continue;
+            double t = (isnan(x[j]) ? p->f[j].impute : x[j]) - mean[j];
+            corr[j] += t;
+            m2[j] += t * t;
+        }
+    }
+    for (size_t j = 0; j < p_in && result == HF_OK; j++) {
+        prep_feat *f = &p->f[j];
+        if (f->categorical || f->dropped)
+            continue;
+        if (cfg->scale == HF_SCALE_STANDARD) {
+            double var = (m2[j] - corr[j] * corr[j] / (double)n) / (double)n;
+            double nd = (double)n;
+            double bound = nd * DBL_EPSILON * var +
+                           (nd * mean[j] * DBL_EPSILON) * (nd * mean[j] * DBL_EPSILON);
+            f->center = mean[j];
+            f->scale = var <= bound ? 1.0 : sqrt(var);
+        } else {
+            /* sklearn's x * scale_ + min_ written as (x - min) / range, so that every numeric
+             * column follows one formula in model.h5 (differences ~1 ulp). */
+            double range = mx[j] - mn[j];
+            f->center = mn[j];
+            f->scale = range < 10 * DBL_EPSILON ? 1.0 : range;
+        }
+    }
+    free(mean);
+    free(m2);
+    free(corr);
+    free(mn);
+    free(mx);
+    return result;
+}
+
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                 const int64_t *rows, size_t n, const hf_group *group, hf_prep **out)
 {
     int result = 0;
     size_t p_in = schema->n_features;
     hf_prep *p = NULL;
-    size_t *missing = NULL, **counts = NULL;
-    double *sum = NULL, *col = NULL, *mean = NULL, *m2 = NULL, *corr = NULL, *mn = NULL, *mx = NULL;
+    fit_counts counts = {0};
     double *mapped = NULL;
     *out = NULL;
-    if (n == 0) {
-        result = hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
-        goto out;
-    }
+    if (n == 0)
+        return hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
     p = hf_calloc(1, sizeof *p);
-    if (!p) {
+    if (!p || !(p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f))) {
         result = HF_ENOMEM;
         goto out;
     }
@@ -619,13 +838,12 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     const double *SX = X;
     const int64_t *srows = rows;
     if (cfg->log1p) {
-        mapped = hf_malloc(n * (p_in ? p_in : 1) * sizeof *mapped);
-        if (!mapped) {
+        if (!(mapped = hf_malloc(n * (p_in ? p_in : 1) * sizeof *mapped))) {
             result = HF_ENOMEM;
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
-            const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
+            const double *x = train_row(X, rows, i, p_in);
             for (size_t j = 0; j < p_in; j++)
                 mapped[i * p_in + j] =
                     schema->features[j].type == HF_COL_NUMERIC ? log1p_value(x[j]) : x[j];
@@ -633,218 +851,16 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
         SX = mapped;
         srows = NULL;
     }
-    p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f);
-    missing = hf_calloc(p_in ? p_in : 1, sizeof *missing);
-    counts = hf_calloc(p_in ? p_in : 1, sizeof *counts);
-    sum = hf_calloc(p_in ? p_in : 1, sizeof *sum);
-    mean = hf_calloc(p_in ? p_in : 1, sizeof *mean);
-    m2 = hf_calloc(p_in ? p_in : 1, sizeof *m2);
-    corr = hf_calloc(p_in ? p_in : 1, sizeof *corr);
-    mn = hf_malloc((p_in ? p_in : 1) * sizeof *mn);
-    mx = hf_malloc((p_in ? p_in : 1) * sizeof *mx);
-    if (!p->f || !missing || !counts || !sum || !mean || !m2 || !corr || !mn || !mx) {
-        result = HF_ENOMEM;
+    if ((result = count_pass(p, schema, SX, srows, n, &counts)) < 0 ||
+        (result = fit_imputation(p, schema, SX, srows, n, &counts)) < 0 ||
+        (result = fit_scaling(p, SX, srows, n)) < 0 || (result = build_layout(p, schema)) < 0)
         goto out;
-    }
-    int need_sorted = 0;
-    for (size_t j = 0; j < p_in; j++) {
-        prep_feat *f = &p->f[j];
-        f->categorical = schema->features[j].type == HF_COL_CATEGORICAL;
-        f->log1p = cfg->log1p && schema->features[j].type == HF_COL_NUMERIC;
-        f->center = 0.0;
-        f->scale = 1.0;
-        f->unknown = -1;
-        if (f->categorical) {
-            f->n_codes = schema->features[j].n_categories + 1;
-            counts[j] = hf_calloc(f->n_codes, sizeof **counts);
-            if (!counts[j]) {
-                result = HF_ENOMEM;
-                goto out;
-            }
-        } else if (cfg->impute_numeric == HF_IMPUTE_MEDIAN ||
-                   cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT) {
-            need_sorted = 1;
-        }
-    }
-
-    /* Pass 1: missing counts, sums, category counts. Without categorical columns the inner loop
-     * has no branch (a NaN adds 0 to the sum and 1 to the count) and vectorises: this file is
-     * compiled with -fno-trapping-math, without which a comparison with NaN is not if-converted. */
-    int any_categorical = 0;
-    for (size_t j = 0; j < p_in; j++)
-        any_categorical |= p->f[j].categorical;
-    if (!any_categorical) {
-        double *nan_count = hf_calloc(p_in ? p_in : 1, sizeof *nan_count);
-        if (!nan_count) {
-            result = HF_ENOMEM;
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-            sum_row(SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in, p_in, sum, nan_count);
-        for (size_t j = 0; j < p_in; j++)
-            missing[j] = (size_t)nan_count[j];
-        free(nan_count);
-    }
-    for (size_t i = 0; i < n && any_categorical; i++) {
-        const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
-        for (size_t j = 0; j < p_in; j++) {
-            double v = x[j];
-            if (isnan(v)) {
-                missing[j]++;
-            } else if (p->f[j].categorical) {
-                long c = cat_code(v, p->f[j].n_codes - 1);
-                if (c >= 0)
-                    counts[j][c]++;
-            } else {
-                sum[j] += v;
-            }
-        }
-    }
-
-    /* Imputation values. */
-    if (need_sorted) {
-        col = hf_malloc(n * sizeof *col);
-        if (!col) {
-            result = HF_ENOMEM;
-            goto out;
-        }
-    }
-    p->complete = 1;
-    for (size_t j = 0; j < p_in; j++)
-        if (missing[j] > 0)
-            p->complete = 0;
-    for (size_t j = 0; j < p_in; j++) {
-        prep_feat *f = &p->f[j];
-        const hf_column *cc = &schema->features[j];
-        size_t present = n - missing[j];
-        f->indicator = cfg->indicator && missing[j] > 0;
-        if (!f->categorical) {
-            hf_impute_kind k = cfg->impute_numeric;
-            if (k == HF_IMPUTE_CONSTANT) {
-                f->impute = cfg->fill_number;
-            } else if (present == 0) {
-                f->dropped = 1;
-                f->impute = NAN;
-            } else if (k == HF_IMPUTE_MEAN) {
-                f->impute = sum[j] / (double)present;
-            } else {
-                size_t m = 0;
-                for (size_t i = 0; i < n; i++) {
-                    double v = SX[(size_t)(srows ? srows[i] : (int64_t)i) * p_in + j];
-                    if (!isnan(v))
-                        col[m++] = v;
-                }
-                qsort(col, m, sizeof *col, cmp_double);
-                f->impute = sorted_stat(col, m, k);
-            }
-            continue;
-        }
-        size_t fill = f->n_codes - 1; /* the extra code: a fill text not in the dictionary */
-        if (cfg->impute_categorical == HF_IMPUTE_CONSTANT) {
-            for (size_t c = 0; c < cc->n_categories; c++)
-                if (strcmp(cc->categories[c], cfg->fill_text) == 0)
-                    fill = c;
-            f->impute = (double)fill;
-        } else {
-            size_t best = 0, best_n = 0;
-            for (size_t c = 0; c + 1 < f->n_codes; c++)
-                if (counts[j][c] > best_n) {
-                    best_n = counts[j][c];
-                    best = c;
-                }
-            if (best_n == 0) {
-                f->dropped = 1;
-                f->impute = NAN;
-                continue;
-            }
-            fill = best;
-            f->impute = (double)best;
-        }
-        counts[j][fill] += missing[j];
-        result = fit_onehot(p, cc, f, counts[j]);
-        if (result < 0)
-            goto out;
-    }
-
-    /* Scaling, on the imputed training values (the scaler follows the imputer). */
-    if (cfg->scale != HF_SCALE_NONE) {
-        for (size_t j = 0; j < p_in; j++) {
-            mn[j] = INFINITY;
-            mx[j] = -INFINITY;
-            mean[j] = 0;
-        }
-        for (size_t i = 0; i < n; i++) {
-            const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
-            for (size_t j = 0; j < p_in; j++) {
-                if (p->f[j].categorical || p->f[j].dropped)
-                    continue;
-                double v = isnan(x[j]) ? p->f[j].impute : x[j];
-                mean[j] += v;
-                if (v < mn[j])
-                    mn[j] = v;
-                if (v > mx[j])
-                    mx[j] = v;
-            }
-        }
-        for (size_t j = 0; j < p_in; j++)
-            mean[j] /= (double)n;
-        if (cfg->scale == HF_SCALE_STANDARD) {
-            /* Two-pass variance with the correction term, as sklearn's _incremental_mean_and_var.
-             */
-            for (size_t i = 0; i < n; i++) {
-                const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
-                for (size_t j = 0; j < p_in; j++) {
-                    if (p->f[j].categorical || p->f[j].dropped)
-                        continue;
-                    double t = (isnan(x[j]) ? p->f[j].impute : x[j]) - mean[j];
-                    corr[j] += t;
-                    m2[j] += t * t;
-                }
-            }
-        }
-        for (size_t j = 0; j < p_in; j++) {
-            prep_feat *f = &p->f[j];
-            if (f->categorical || f->dropped)
-                continue;
-            if (cfg->scale == HF_SCALE_STANDARD) {
-                double var = (m2[j] - corr[j] * corr[j] / (double)n) / (double)n;
-                double nd = (double)n;
-                double bound = nd * DBL_EPSILON * var +
-                               (nd * mean[j] * DBL_EPSILON) * (nd * mean[j] * DBL_EPSILON);
-                f->center = mean[j];
-                f->scale = var <= bound ? 1.0 : sqrt(var);
-            } else {
-                /* sklearn's x * scale_ + min_ written as (x - min) / range, so that every
-                 * numeric column follows one formula in model.h5 (differences ~1 ulp). */
-                double range = mx[j] - mn[j];
-                f->center = mn[j];
-                f->scale = range < 10 * DBL_EPSILON ? 1.0 : range;
-            }
-        }
-    }
-    result = build_layout(p, schema);
-    if (result < 0)
+    if (cfg->pca_components > 0 && (result = pca_fit(p, X, rows, n, group)) < 0)
         goto out;
-    if (cfg->pca_components > 0) {
-        result = pca_fit(p, X, rows, n, group);
-        if (result < 0)
-            goto out;
-    }
     *out = p;
     p = NULL;
 out:
-    if (counts)
-        for (size_t j = 0; j < p_in; j++)
-            free(counts[j]);
-    free(counts);
-    free(missing);
-    free(sum);
-    free(col);
-    free(mean);
-    free(m2);
-    free(corr);
-    free(mn);
-    free(mx);
+    fit_counts_free(&counts, p_in);
     free(mapped);
     hf_prep_free(p);
     return result;
@@ -1097,69 +1113,17 @@ static int import_pca(hf_prep *p, const hf_array *arrays, size_t n_arrays, json_
     return 0;
 }
 
-int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arrays,
-                   const char *config_json, hf_prep **out)
+/* The "config" object of the exported JSON into c. */
+static int import_config(json_t *cfg, hf_prep_config *c)
 {
-    int result = 0;
-    hf_prep *p = NULL;
-    json_t *root = NULL;
-    json_error_t jerr;
-    size_t p_in = schema->n_features;
-    *out = NULL;
-    root = json_loads(config_json ? config_json : "", 0, &jerr);
-    if (!root) {
-        result = hf_error(HF_EDATA, "preprocess config JSON: %s at line %d, expected valid JSON",
-                          jerr.text, jerr.line);
-        goto out;
-    }
-    const char *format = json_string_value(json_object_get(root, "format"));
-    json_t *cfg = json_object_get(root, "config");
-    json_t *feats = json_object_get(root, "features");
-    json_t *outs = json_object_get(root, "outputs");
-    if (!format || strcmp(format, PREP_FORMAT) != 0 || !json_is_object(cfg) ||
-        !json_is_array(feats) || !json_is_array(outs)) {
-        result = hf_error(HF_EDATA,
-                          "preprocess config JSON: expected format \"%s\" with config, "
-                          "features and outputs",
-                          PREP_FORMAT);
-        goto out;
-    }
-    if (json_array_size(feats) != p_in) {
-        result = hf_error(HF_EDATA, "preprocess: fitted on %zu features, the schema has %zu",
-                          json_array_size(feats), p_in);
-        goto out;
-    }
-    const hf_array *imp = find_array(arrays, n_arrays, "prep.impute");
-    const hf_array *cen = find_array(arrays, n_arrays, "prep.center");
-    const hf_array *sca = find_array(arrays, n_arrays, "prep.scale");
-    const hf_array *slo = find_array(arrays, n_arrays, "prep.slots");
-    if (!imp || !cen || !sca || !slo || imp->rows * imp->cols != p_in ||
-        cen->rows * cen->cols != p_in || sca->rows * sca->cols != p_in) {
-        result = hf_error(HF_EDATA,
-                          "preprocess: expected arrays prep.impute, prep.center, "
-                          "prep.scale (%zu values each) and prep.slots",
-                          p_in);
-        goto out;
-    }
-    p = hf_calloc(1, sizeof *p);
-    if (p)
-        p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f);
-    if (!p || !p->f) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-    p->n_features = p_in;
-    hf_prep_config_default(&p->cfg);
-    hf_prep_config *c = &p->cfg;
+    hf_prep_config_default(c);
     int in_ = lookup_name(jstr(cfg, "impute_numeric"), impute_names, 4);
     int ic = lookup_name(jstr(cfg, "impute_categorical"), impute_names, 4);
     int sc = lookup_name(jstr(cfg, "scale"), scale_names, 3);
     const char *fill_text = json_string_value(json_object_get(cfg, "fill_text"));
-    if (in_ < 0 || ic < 0 || sc < 0 || !fill_text || strlen(fill_text) >= HF_PREP_FILL_MAX) {
-        result = hf_error(HF_EDATA, "preprocess config JSON: bad impute_numeric, "
-                                    "impute_categorical, scale or fill_text");
-        goto out;
-    }
+    if (in_ < 0 || ic < 0 || sc < 0 || !fill_text || strlen(fill_text) >= HF_PREP_FILL_MAX)
+        return hf_error(HF_EDATA, "preprocess config JSON: bad impute_numeric, "
+                                  "impute_categorical, scale or fill_text");
     c->impute_numeric = (hf_impute_kind)in_;
     c->impute_categorical = (hf_impute_kind)ic;
     c->scale = (hf_scale_kind)sc;
@@ -1171,13 +1135,62 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
     c->indicator = json_is_true(json_object_get(cfg, "indicator"));
     c->min_frequency = json_integer_value(json_object_get(cfg, "min_frequency"));
     c->log1p = json_is_true(json_object_get(cfg, "log1p")); /* absent in older models: off */
-    size_t at = 0;
+    c->pca_components = json_integer_value(json_object_get(cfg, "pca_components"));
+    return HF_OK;
+}
+
+/* A categorical feature's one-hot slots from prep.slots (at: the next unread value), checked
+ * against what a fit can make. */
+static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo, size_t *at)
+{
+    /* A fit makes at most one one-hot column per code (width <= n_codes): a width from the
+     * file sized the output names and rows unchecked (1.8e9 columns, 14 GB). */
+    if (*at + f->n_codes > slo->rows * slo->cols || f->width > f->n_codes || f->unknown < -1 ||
+        f->unknown >= (int32_t)f->width)
+        return hf_error(HF_EDATA,
+                        "preprocess: prep.slots is too short or inconsistent for feature \"%s\"",
+                        col->name);
+    if (!(f->slot = hf_malloc(f->n_codes * sizeof *f->slot)))
+        return HF_ENOMEM;
+    for (size_t k = 0; k < f->n_codes; k++) {
+        double s = slo->data[(*at)++];
+        if (!(s >= -1 && s < (double)f->width))
+            return hf_error(HF_EDATA,
+                            "preprocess: prep.slots value %g for feature \"%s\", expected -1..%zu",
+                            s, col->name, f->width ? f->width - 1 : 0);
+        f->slot[k] = (int32_t)s;
+    }
+    /* A kept feature's missing values take the imputed code: base_transform converts it to an
+     * index, so it must be one (NaN, which a fit only leaves on a dropped feature, converted to
+     * long is undefined). */
+    if (!f->dropped &&
+        !(f->impute >= 0 && f->impute < (double)f->n_codes && f->impute == floor(f->impute)))
+        return hf_error(HF_EDATA, "preprocess: imputed code %g for feature \"%s\", expected 0..%zu",
+                        f->impute, col->name, f->n_codes - 1);
+    return HF_OK;
+}
+
+/* Every feature from the "features" array and the prep.* arrays. */
+static int import_features(hf_prep *p, const hf_schema *schema, json_t *feats,
+                           const hf_array *arrays, size_t n_arrays)
+{
+    size_t p_in = p->n_features, at = 0;
+    const hf_array *imp = find_array(arrays, n_arrays, "prep.impute");
+    const hf_array *cen = find_array(arrays, n_arrays, "prep.center");
+    const hf_array *sca = find_array(arrays, n_arrays, "prep.scale");
+    const hf_array *slo = find_array(arrays, n_arrays, "prep.slots");
+    if (!imp || !cen || !sca || !slo || imp->rows * imp->cols != p_in ||
+        cen->rows * cen->cols != p_in || sca->rows * sca->cols != p_in)
+        return hf_error(HF_EDATA,
+                        "preprocess: expected arrays prep.impute, prep.center, prep.scale (%zu "
+                        "values each) and prep.slots",
+                        p_in);
     for (size_t j = 0; j < p_in; j++) {
         prep_feat *f = &p->f[j];
         const hf_column *col = &schema->features[j];
         json_t *o = json_array_get(feats, j);
         f->categorical = json_is_true(json_object_get(o, "categorical"));
-        f->log1p = c->log1p && col->type == HF_COL_NUMERIC;
+        f->log1p = p->cfg.log1p && col->type == HF_COL_NUMERIC;
         f->dropped = json_is_true(json_object_get(o, "dropped"));
         f->indicator = json_is_true(json_object_get(o, "indicator"));
         f->n_codes = (size_t)json_integer_value(json_object_get(o, "n_codes"));
@@ -1187,55 +1200,55 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
         f->center = cen->data[j];
         f->scale = sca->data[j];
         if (f->categorical != (col->type == HF_COL_CATEGORICAL) ||
-            (f->categorical && f->n_codes != col->n_categories + 1)) {
-            result = hf_error(HF_EDATA,
-                              "preprocess: feature %zu \"%s\" is %s with %zu categories, "
-                              "expected the column the pipeline was fitted on",
-                              j, col->name, hf_col_type_name(col->type), col->n_categories);
-            goto out;
-        }
-        if (!f->categorical)
-            continue;
-        /* A fit makes at most one one-hot column per code (width <= n_codes): a width from
-         * the file sized the output names and rows unchecked (1.8e9 columns, 14 GB). */
-        if (at + f->n_codes > slo->rows * slo->cols || f->width > f->n_codes || f->unknown < -1 ||
-            f->unknown >= (int32_t)f->width) {
-            result = hf_error(HF_EDATA,
-                              "preprocess: prep.slots is too short or inconsistent "
-                              "for feature \"%s\"",
-                              col->name);
-            goto out;
-        }
-        f->slot = hf_malloc(f->n_codes * sizeof *f->slot);
-        if (!f->slot) {
-            result = HF_ENOMEM;
-            goto out;
-        }
-        for (size_t k = 0; k < f->n_codes; k++) {
-            double s = slo->data[at++];
-            if (!(s >= -1 && s < (double)f->width)) {
-                result = hf_error(HF_EDATA,
-                                  "preprocess: prep.slots value %g for feature \"%s\", "
-                                  "expected -1..%zu",
-                                  s, col->name, f->width ? f->width - 1 : 0);
-                goto out;
-            }
-            f->slot[k] = (int32_t)s;
-        }
-        /* A kept feature's missing values take the imputed code: base_transform converts it
-         * to an index, so it must be one (NaN, which a fit only leaves on a dropped feature,
-         * converted to long is undefined). */
-        if (!f->dropped &&
-            !(f->impute >= 0 && f->impute < (double)f->n_codes && f->impute == floor(f->impute))) {
-            result = hf_error(HF_EDATA,
-                              "preprocess: imputed code %g for feature \"%s\", "
-                              "expected 0..%zu",
-                              f->impute, col->name, f->n_codes - 1);
-            goto out;
-        }
+            (f->categorical && f->n_codes != col->n_categories + 1))
+            return hf_error(HF_EDATA,
+                            "preprocess: feature %zu \"%s\" is %s with %zu categories, expected "
+                            "the column the pipeline was fitted on",
+                            j, col->name, hf_col_type_name(col->type), col->n_categories);
+        if (f->categorical)
+            HF_CALL(import_slots(f, col, slo, &at));
     }
-    result = build_layout(p, schema);
-    if (result < 0)
+    return HF_OK;
+}
+
+int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arrays,
+                   const char *config_json, hf_prep **out)
+{
+    int result = 0;
+    hf_prep *p = NULL;
+    json_error_t jerr;
+    size_t p_in = schema->n_features;
+    *out = NULL;
+    json_t *root = json_loads(config_json ? config_json : "", 0, &jerr);
+    if (!root)
+        return hf_error(HF_EDATA, "preprocess config JSON: %s at line %d, expected valid JSON",
+                        jerr.text, jerr.line);
+    const char *format = json_string_value(json_object_get(root, "format"));
+    json_t *cfg = json_object_get(root, "config");
+    json_t *feats = json_object_get(root, "features");
+    json_t *outs = json_object_get(root, "outputs");
+    if (!format || strcmp(format, PREP_FORMAT) != 0 || !json_is_object(cfg) ||
+        !json_is_array(feats) || !json_is_array(outs)) {
+        result = hf_error(HF_EDATA,
+                          "preprocess config JSON: expected format \"%s\" with config, features "
+                          "and outputs",
+                          PREP_FORMAT);
+        goto out;
+    }
+    if (json_array_size(feats) != p_in) {
+        result = hf_error(HF_EDATA, "preprocess: fitted on %zu features, the schema has %zu",
+                          json_array_size(feats), p_in);
+        goto out;
+    }
+    p = hf_calloc(1, sizeof *p);
+    if (!p || !(p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f))) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    p->n_features = p_in;
+    if ((result = import_config(cfg, &p->cfg)) < 0 ||
+        (result = import_features(p, schema, feats, arrays, n_arrays)) < 0 ||
+        (result = build_layout(p, schema)) < 0)
         goto out;
     if (json_array_size(outs) != p->n_outputs) {
         result = hf_error(HF_EDATA, "preprocess: %zu output names stored, expected %zu",
@@ -1250,13 +1263,9 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
             goto out;
         }
     }
-    json_int_t k = json_integer_value(json_object_get(cfg, "pca_components"));
-    c->pca_components = k;
-    if (k != 0) {
-        result = import_pca(p, arrays, n_arrays, k);
-        if (result < 0)
-            goto out;
-    }
+    if (p->cfg.pca_components != 0 &&
+        (result = import_pca(p, arrays, n_arrays, p->cfg.pca_components)) < 0)
+        goto out;
     *out = p;
     p = NULL;
 out:

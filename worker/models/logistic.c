@@ -569,6 +569,70 @@ static int read_range(const hf_fit_data *d, const int *y, lockstep *ls, int **yr
     return HF_OK;
 }
 
+/* The training classes as ints into y, checked: class indices of the target, at least 2 of them
+ * present (as scikit-learn's "needs samples of at least 2 classes in the data": with one class the
+ * unpenalised intercept has no finite optimum). */
+static int read_classes(const hf_fit_data *d, int *y)
+{
+    size_t distinct = 0; /* rows whose class differs from row 0's */
+    for (size_t i = 0; i < d->n; i++) {
+        double v = d->y[i];
+        if (!(v >= 0.0) || v >= (double)d->n_classes || v != floor(v))
+            return hf_error(HF_EDATA,
+                            "logistic_regression: target of row %zu is %g, expected a class index "
+                            "in 0..%zu",
+                            i, v, d->n_classes - 1);
+        y[i] = (int)v;
+        distinct += y[i] != y[0];
+    }
+    if (distinct == 0)
+        return hf_error(HF_EDATA,
+                        "logistic_regression: all %zu training rows are class %d; expected at "
+                        "least 2 classes",
+                        d->n, y[0]);
+    return HF_OK;
+}
+
+/* The lock-step buffers of n_trials trials of k classes and p features. */
+static int lockstep_alloc(lockstep *ls, size_t n_trials, size_t k, size_t p)
+{
+    const size_t m = n_trials * k, nb = block_rows(p), mp = m * p > 0 ? m * p : 1,
+                 nbp = nb * p > 0 ? nb * p : 1;
+    ls->act = hf_malloc(n_trials * sizeof *ls->act);
+    ls->point = hf_malloc(n_trials * sizeof *ls->point);
+    ls->first = hf_malloc(n_trials * sizeof *ls->first);
+    ls->W = hf_malloc(mp * sizeof *ls->W);
+    ls->G = hf_malloc(mp * sizeof *ls->G);
+    ls->bias = hf_malloc(m * sizeof *ls->bias);
+    ls->gb = hf_malloc(m * sizeof *ls->gb);
+    ls->Zb = hf_malloc(nb * m * sizeof *ls->Zb);
+    ls->Xb = hf_malloc(nbp * sizeof *ls->Xb);
+    ls->loss = hf_malloc(n_trials * sizeof *ls->loss);
+    ls->prod = hf_malloc(n_trials * sizeof *ls->prod);
+    return ls->act && ls->point && ls->first && ls->W && ls->G && ls->bias && ls->gb && ls->Zb &&
+                   ls->Xb && ls->loss && ls->prod
+               ? HF_OK
+               : HF_ENOMEM;
+}
+
+static void lockstep_free(lockstep *ls)
+{
+    for (size_t t = 0; ls->trials && t < ls->n_trials; t++)
+        lbfgs_free(ls->trials[t].x);
+    free(ls->trials);
+    free(ls->act);
+    free(ls->point);
+    free(ls->first);
+    free(ls->W);
+    free(ls->G);
+    free(ls->bias);
+    free(ls->gb);
+    free(ls->Zb);
+    free(ls->Xb);
+    free(ls->loss);
+    free(ls->prod);
+}
+
 static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_trials,
                         hf_fitted **out)
 {
@@ -599,28 +663,8 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
         result = HF_ENOMEM;
         goto out;
     }
-    size_t distinct = 0; /* rows whose class differs from row 0's */
-    for (size_t i = 0; i < d->n; i++) {
-        double v = d->y[i];
-        if (!(v >= 0.0) || v >= (double)d->n_classes || v != floor(v)) {
-            result = hf_error(HF_EDATA,
-                              "logistic_regression: target of row %zu is %g, expected a class "
-                              "index in 0..%zu",
-                              i, v, d->n_classes - 1);
-            goto out;
-        }
-        y[i] = (int)v;
-        distinct += y[i] != y[0];
-    }
-    /* As sklearn ("needs samples of at least 2 classes in the data"): with one class the
-     * unpenalised intercept has no finite optimum. */
-    if (distinct == 0) {
-        result = hf_error(HF_EDATA,
-                          "logistic_regression: all %zu training rows are class %d; expected at "
-                          "least 2 classes",
-                          d->n, y[0]);
+    if ((result = read_classes(d, y)) < 0)
         goto out;
-    }
     ls.y = y;
     if (d->rows && (result = read_range(d, y, &ls, &yrange)) < 0)
         goto out;
@@ -645,45 +689,13 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
             goto out;
         }
     }
-    const size_t m = n_trials * k, nb = block_rows(p), mp = m * p > 0 ? m * p : 1,
-                 nbp = nb * p > 0 ? nb * p : 1;
-    ls.act = hf_malloc(n_trials * sizeof *ls.act);
-    ls.point = hf_malloc(n_trials * sizeof *ls.point);
-    ls.first = hf_malloc(n_trials * sizeof *ls.first);
-    ls.W = hf_malloc(mp * sizeof *ls.W);
-    ls.G = hf_malloc(mp * sizeof *ls.G);
-    ls.bias = hf_malloc(m * sizeof *ls.bias);
-    ls.gb = hf_malloc(m * sizeof *ls.gb);
-    ls.Zb = hf_malloc(nb * m * sizeof *ls.Zb);
-    ls.Xb = hf_malloc(nbp * sizeof *ls.Xb);
-    ls.loss = hf_malloc(n_trials * sizeof *ls.loss);
-    ls.prod = hf_malloc(n_trials * sizeof *ls.prod);
-    if (!ls.act || !ls.point || !ls.first || !ls.W || !ls.G || !ls.bias || !ls.gb || !ls.Zb ||
-        !ls.Xb || !ls.loss || !ls.prod) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-    if ((result = run_lockstep(&ls)) < 0)
+    if ((result = lockstep_alloc(&ls, n_trials, k, p)) < 0 || (result = run_lockstep(&ls)) < 0)
         goto out;
     for (size_t t = 0; t < n_trials; t++)
         if ((result = trial_finish(&ls.trials[t], k, p, d->n_classes, ls.intercept, &out[t])) < 0)
             goto out;
 out:
-    if (ls.trials)
-        for (size_t t = 0; t < n_trials; t++)
-            lbfgs_free(ls.trials[t].x);
-    free(ls.trials);
-    free(ls.act);
-    free(ls.point);
-    free(ls.first);
-    free(ls.W);
-    free(ls.G);
-    free(ls.bias);
-    free(ls.gb);
-    free(ls.Zb);
-    free(ls.Xb);
-    free(ls.loss);
-    free(ls.prod);
+    lockstep_free(&ls);
     free(y);
     free(yrange);
     if (result < 0) {
