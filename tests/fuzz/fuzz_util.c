@@ -71,6 +71,11 @@ void hf_fuzz_check_at(int ok, const char *file, int line, const char *fmt, ...)
 void hf_fuzz_check_status(int rc, const char *what)
 {
     const char *msg = hf_error_message();
+    static int verbose = -1;
+    if (verbose < 0)
+        verbose = getenv("HF_FUZZ_VERBOSE") != NULL;
+    if (verbose)
+        fprintf(stderr, "fuzz: %s: %d %s\n", what, rc, msg);
     if (rc < 0) {
         hf_fuzz_check(hf_error_code() != HF_OK && msg[0] != '\0',
                       "%s returned %d (%s) without recording a message", what, rc,

@@ -19,7 +19,8 @@ void hf_fuzz_check_at(int ok, const char *file, int line, const char *fmt, ...)
 
 /* The convention of common/hf.h after a call returned rc: a failure (rc < 0) has recorded a
  * one-line message with its code; a success leaves no pending message behind (it would hide the
- * message of the next failure, "first error wins"). Clears the message afterwards. */
+ * message of the next failure, "first error wins"). Clears the message afterwards. With
+ * HF_FUZZ_VERBOSE set in the environment, prints each outcome (for reading a reproducer). */
 void hf_fuzz_check_status(int rc, const char *what);
 
 /* The bytes as a NUL-terminated string (caller frees). */

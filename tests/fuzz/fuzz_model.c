@@ -1,0 +1,83 @@
+/* fuzz_model.c - hf_model_read, then prediction, as `hyperfold predict` does (see fuzz_model.h).
+ *
+ * predict.c's format_rows is static: this file includes predict.c (from HF_ROOT, the copy with
+ * the pending fixes), so the formatting is the product's own. */
+#include "coordinator/predict.c"
+
+#include "fuzz_model.h"
+#include "fuzz_util.h"
+
+#include <hdf5.h>
+#include <math.h>
+
+#define ROWS 6
+
+/* A bit pattern no computation writes (a NaN with every payload bit set). */
+static const uint64_t k_unwritten = UINT64_MAX;
+
+static void predict_rows(const hf_model_file *m)
+{
+    const hf_schema *s = m->schema;
+    size_t nf = s->n_features, no = m->fitted->n_outputs;
+    static const double numbers[ROWS] = {0.0, 1.5, -2.0, 1e6, NAN, 3.0};
+    hf_dataset d = {.schema = (hf_schema *)s, .n_rows = ROWS, .id = hf_dataset_new_id()};
+    d.X = malloc((nf ? nf : 1) * ROWS * sizeof *d.X);
+    d.y = calloc(ROWS, sizeof *d.y);
+    d.row = calloc(ROWS, sizeof *d.row);
+    double *out = malloc((no ? no : 1) * ROWS * sizeof *out);
+    if (!d.X || !d.y || !d.row || !out)
+        abort();
+    for (size_t i = 0; i < ROWS; i++) {
+        d.row[i] = (int64_t)i;
+        for (size_t j = 0; j < nf; j++) {
+            const hf_column *c = &s->features[j];
+            size_t k = c->n_categories + 1; /* every code, then missing */
+            d.X[i * nf + j] = c->type == HF_COL_NUMERIC       ? numbers[(i + j) % ROWS]
+                              : (i + j) % k < c->n_categories ? (double)((i + j) % k)
+                                                              : NAN;
+        }
+    }
+    for (size_t i = 0; i < no * ROWS; i++)
+        memcpy(&out[i], &k_unwritten, sizeof k_unwritten);
+    int rc = hf_predict_pipeline(m->prep, m->fitted, &d, NULL, ROWS, out);
+    hf_fuzz_check_status(rc, "hf_predict_pipeline");
+    if (rc >= 0) {
+        for (size_t i = 0; i < no * ROWS; i++)
+            hf_fuzz_check(memcmp(&out[i], &k_unwritten, sizeof k_unwritten) != 0,
+                          "%s model: prediction row %zu column %zu of %zu was never written",
+                          m->model_type, i / (no ? no : 1), i % (no ? no : 1), no);
+        char *text = NULL;
+        size_t len = 0;
+        rc = format_rows(m, out, ROWS, &text, &len);
+        hf_fuzz_check_status(rc, "format_rows");
+        free(text);
+    }
+    free(d.X);
+    free(d.y);
+    free(d.row);
+    free(out);
+}
+
+/* Every HDF5 object hyperfold opened is closed again (else the file stays open inside libhdf5,
+ * and the next open of the same path reads its cached metadata). */
+static void check_closed(const char *what)
+{
+    ssize_t open = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+    hf_fuzz_check(open == 0, "%s left %zd HDF5 objects open", what, open);
+}
+
+void hf_fuzz_model(const char *path)
+{
+    hf_model_file *m = NULL;
+    int rc = hf_model_read(path, &m);
+    hf_fuzz_check_status(rc, "hf_model_read");
+    check_closed("hf_model_read");
+    if (rc < 0) {
+        hf_fuzz_check(m == NULL, "hf_model_read failed but returned a model");
+        return;
+    }
+    hf_fuzz_check(m->model_type && m->schema && m->prep && m->fitted,
+                  "hf_model_read returned a model without type, schema, prep or fitted model");
+    predict_rows(m);
+    hf_model_file_free(m);
+}
