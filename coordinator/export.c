@@ -197,6 +197,23 @@ out:
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
+/* 1 if the attribute holds exactly one value (a scalar, or an array of one) of the class;
+ * strings must be variable-length, as hf_model_write writes them. H5Aread writes every element
+ * of the attribute: one of several values read into a single variable overflowed it. */
+static int one_value(hid_t a, H5T_class_t cls)
+{
+    hid_t space = H5Aget_space(a), type = H5Aget_type(a);
+    H5T_class_t c = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    int ok = space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
+             (c == cls || (cls == H5T_FLOAT && c == H5T_INTEGER)) &&
+             (cls != H5T_STRING || H5Tis_variable_str(type) > 0);
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    return ok;
+}
+
 static char *read_attr_str(hid_t obj, const char *name)
 {
     if (H5Aexists(obj, name) <= 0)
@@ -207,7 +224,7 @@ static char *read_attr_str(hid_t obj, const char *name)
     H5Tset_cset(type, H5T_CSET_UTF8);
     char *v = NULL;
     char *copy = NULL;
-    if (a >= 0 && H5Aread(a, type, &v) >= 0 && v) {
+    if (a >= 0 && one_value(a, H5T_STRING) && H5Aread(a, type, &v) >= 0 && v) {
         copy = hf_strdup(v);
         H5free_memory(v);
     }
@@ -224,7 +241,8 @@ static double read_attr_f64(hid_t obj, const char *name)
         return 0;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a >= 0) {
-        H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+        if (!one_value(a, H5T_FLOAT) || H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0)
+            v = 0;
         H5Aclose(a);
     }
     return v;
@@ -234,7 +252,8 @@ typedef struct array_list {
     hf_array *a;
     size_t n, cap;
     const char *path;
-    int failed;
+    const char *group;
+    int failed; /* 1 out of memory, 2 an HDF5 read failed, 3 an array unlike those written */
 } array_list;
 
 static herr_t collect_array(hid_t g, const char *name, const H5L_info_t *info, void *arg)
@@ -255,6 +274,32 @@ static herr_t collect_array(hid_t g, const char *name, const H5L_info_t *info, v
     H5Sget_simple_extent_dims(space, dims, NULL);
     if (nd == 1)
         dims[1] = 1;
+    /* Only numbers, and only as many as the file holds: the shape comes from the file, and a
+     * dataset that was never written reads as fill values, so a shape of 2^40 rows asked for
+     * 8 TiB (and one whose byte count overflows size_t, a buffer too small for H5Dread). */
+    hid_t ftype = H5Dget_type(d);
+    H5T_class_t cls = ftype >= 0 ? H5Tget_class(ftype) : H5T_NO_CLASS;
+    size_t esize = ftype >= 0 ? H5Tget_size(ftype) : 0;
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    int numbers = (cls == H5T_FLOAT || cls == H5T_INTEGER) && esize > 0;
+    int too_big = dims[1] > 0 && dims[0] > SIZE_MAX / sizeof(double) / dims[1];
+    hsize_t stored = H5Dget_storage_size(d);
+    if (!numbers || too_big || (dims[0] * dims[1] > 0 && stored / esize < dims[0] * dims[1])) {
+        if (!numbers)
+            hf_error(HF_EINVAL, "%s: /%s/%s: got a dataset of non-numbers, expected float64",
+                     l->path, l->group, name);
+        else
+            hf_error(HF_EINVAL,
+                     "%s: /%s/%s: got a %llu x %llu array with %llu bytes stored, expected "
+                     "every value stored",
+                     l->path, l->group, name, (unsigned long long)dims[0],
+                     (unsigned long long)dims[1], (unsigned long long)stored);
+        l->failed = 3;
+        H5Sclose(space);
+        H5Dclose(d);
+        return -1;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 8;
         hf_array *na = hf_realloc(l->a, cap * sizeof *na);
@@ -297,7 +342,7 @@ static herr_t collect_array(hid_t g, const char *name, const H5L_info_t *info, v
 
 static int read_arrays(hid_t file, const char *group, const char *path, hf_array **out, size_t *n)
 {
-    array_list l = {.path = path};
+    array_list l = {.path = path, .group = group};
     *out = NULL;
     *n = 0;
     if (H5Lexists(file, group, H5P_DEFAULT) <= 0)
@@ -313,7 +358,7 @@ static int read_arrays(hid_t file, const char *group, const char *path, hf_array
             free(l.a[i].data);
         }
         free(l.a);
-        return l.failed == 1 ? HF_ENOMEM : h5fail(group, path);
+        return l.failed == 1 ? HF_ENOMEM : l.failed == 3 ? HF_EINVAL : h5fail(group, path);
     }
     *out = l.a;
     *n = l.n;
