@@ -14,9 +14,13 @@
 #include "../common/hf.h"
 #include "../shards/schema_json.h"
 
+#include <fcntl.h>
 #include <hdf5.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -380,6 +384,80 @@ void hf_model_file_free(hf_model_file *m)
     free(m);
 }
 
+/* Little-endian unsigned integer of n bytes. */
+static uint64_t le(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = n; i-- > 0;)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The global heap collections of a file, checked before libhdf5 reads it.
+ *
+ * The variable-length string attributes of model.h5 live in global heap collections, and libhdf5
+ * 1.10 (Debian 12) trusts the sizes in them: in a damaged file it copied an object of 2^62 bytes,
+ * allocated a collection of exabytes, or looped forever on an object of size 0 (found by
+ * tests/fuzz fuzz_model_h5; every such crash and hang of that harness was there). So every
+ * collection in the file (signature "GCOL", version 1: HDF5 file format, "Global Heap") is walked
+ * as libhdf5 walks it (H5HG__cache_heap_deserialize), and a file whose collection does not hold
+ * its objects exactly is refused. Returns HF_OK, or HF_EINVAL with the message. */
+static int check_global_heaps(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    int result = HF_OK;
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 16) {
+        if (fd >= 0)
+            close(fd);
+        return HF_OK; /* H5Fopen reports it */
+    }
+    size_t size = (size_t)st.st_size;
+    const unsigned char *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return HF_OK;
+    /* The size of lengths from the superblock (at 0, 512, 1024, ...: after a user block). */
+    size_t L = 0;
+    for (size_t at = 0; at + 16 <= size && !L; at = at ? 2 * at : 512)
+        if (memcmp(m + at, sig, 8) == 0)
+            L = m[at + 8] < 2 ? m[at + 14] : m[at + 10];
+    if (L != 2 && L != 4 && L != 8)
+        goto out;             /* not HDF5, or lengths libhdf5 will refuse itself */
+    const size_t hdr = 8 + L; /* the collection's header, and each object's */
+    const unsigned char *end = m + size;
+    for (const unsigned char *p = memmem(m, size, "GCOL", 4); p && result == HF_OK;
+         p = memmem(p + 1, (size_t)(end - p - 1), "GCOL", 4)) {
+        if ((size_t)(end - p) < hdr || p[4] != 1)
+            continue; /* not a collection libhdf5 accepts as one */
+        uint64_t csize = le(p + 8, L), q = hdr;
+        if (csize < hdr || csize > (uint64_t)(end - p)) {
+            result = hf_error(HF_EINVAL,
+                              "%s: damaged file: a global heap collection at byte %zu claims "
+                              "%llu bytes, the file has %zu after it",
+                              path, (size_t)(p - m), (unsigned long long)csize, (size_t)(end - p));
+            break;
+        }
+        while (q + hdr <= csize) {
+            uint64_t idx = le(p + q, 2), osize = le(p + q + 8, L);
+            uint64_t need = idx > 0 && osize <= csize ? hdr + (osize + 7) / 8 * 8 : osize;
+            if (need == 0 || need > csize - q || (idx > 0 && osize > csize)) {
+                result = hf_error(HF_EINVAL,
+                                  "%s: damaged file: global heap object %llu at byte %zu claims "
+                                  "%llu bytes, its collection has %llu left",
+                                  path, (unsigned long long)idx, (size_t)(p - m + q),
+                                  (unsigned long long)osize, (unsigned long long)(csize - q));
+                break;
+            }
+            q += need;
+        }
+    }
+out:
+    munmap((void *)m, size);
+    return result;
+}
+
 int hf_model_read(const char *path, hf_model_file **out)
 {
     int result = HF_OK;
@@ -395,6 +473,8 @@ int hf_model_read(const char *path, hf_model_file **out)
         result = hf_error(HF_EINVAL, "--model %s: no such file", path);
         goto out;
     }
+    if ((result = check_global_heaps(path)) < 0)
+        goto out;
     H5E_BEGIN_TRY
     {
         file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

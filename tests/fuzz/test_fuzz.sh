@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# ctest fuzz.fuzz: builds the libFuzzer harnesses (tests/fuzz/build.sh, clang, ASan+UBSan, the
+# pending fixes of tests/fuzz/findings applied) in $HF_BUILD_DIR/fuzz-build, then runs each
+# harness for HF_FUZZ_SECONDS seconds (default 20; 8 harnesses, so about 3 minutes besides the
+# build) on its seed corpus and the corpus earlier runs in this build tree grew. Prints the
+# executions of each harness. Fails if the build fails or any harness finds anything (a crash, a
+# leak, undefined behaviour, a broken invariant, a timeout, an out-of-memory); the input is left
+# in $HF_BUILD_DIR/fuzz-build/artifacts/<harness>/ and the log is printed.
+#
+# Every seed runs first, so each finding's reproducer (kept in the corpus) is checked each time.
+# The long run is tests/fuzz/run_long.sh (docs/testing.md, "Fuzzing").
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=${HF_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
+dir=${HF_BUILD_DIR:?}/fuzz-build
+secs=${HF_FUZZ_SECONDS:-20}
+. "$here/lib.sh"
+
+if ! command -v clang >/dev/null; then
+    echo "fuzz: clang (with libFuzzer) is needed: scripts/install-deps.sh installs it" >&2
+    exit 1
+fi
+t0=$(date +%s)
+"$here/build.sh" "$dir"
+echo "fuzz: harnesses built in $(($(date +%s) - t0)) s"
+
+hf_fuzz_env "$here"
+failed=0 total=0
+for h in $HF_FUZZ_HARNESSES; do
+    work="$dir/corpus/$h" art="$dir/artifacts/$h" log="$dir/logs/$h.log"
+    mkdir -p "$work" "$art" "$(dirname "$log")"
+    # shellcheck disable=SC2046
+    if (cd "$art" && nice -n 10 "$dir/build/fuzz_$h" $(hf_fuzz_opts "$here" "$h") \
+        -max_total_time="$secs" -artifact_prefix="$art/" "$work" "$src/tests/fuzz/corpus/$h" \
+        >"$log" 2>&1); then
+        rc=0
+    else
+        rc=$?
+    fi
+    n=$(hf_fuzz_execs "$log")
+    total=$((total + n))
+    if [ "$rc" -ne 0 ] || [ "$n" -eq 0 ]; then
+        failed=1
+        echo "fuzz: $h: FINDING (exit $rc) after $n executions; input in $art:"
+        grep -v '^#[0-9]' "$log" | tail -60
+    else
+        echo "fuzz: $h: $n executions in $secs s, no finding"
+    fi
+done
+echo "fuzz: $total executions in all, $(($(date +%s) - t0)) s with the build"
+exit "$failed"
