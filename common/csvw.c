@@ -1,4 +1,4 @@
-#include "csvw.h"
+#include "common/csvw.h"
 
 #include <string.h>
 

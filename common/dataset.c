@@ -1,5 +1,5 @@
-#include "dataset.h"
-#include "hf.h"
+#include "common/dataset.h"
+#include "common/hf.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
-#include "fsutil.h"
-#include "hf.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "hf.h"
+#include "common/hf.h"
 
 #include <errno.h>
 #include <stdio.h>

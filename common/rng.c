@@ -1,4 +1,4 @@
-#include "rng.h"
+#include "common/rng.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

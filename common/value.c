@@ -1,5 +1,5 @@
-#include "value.h"
-#include "hf.h"
+#include "common/value.h"
+#include "common/hf.h"
 
 #include <math.h>
 #include <stdio.h>

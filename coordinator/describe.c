@@ -1,21 +1,22 @@
 /* describe.c - `hyperfold describe`: a first look at the data, computed in parallel.
  *
  * Every rank loads its own contiguous slice of the rows from the shards and computes per-column
- * partial statistics; MPI reductions combine them. Quartiles are approximate: each numeric column's
- * values are counted in a 4096-bin histogram between the global min and max (reduced by summation),
- * and a quantile is interpolated linearly inside its bin, so its error is at most (max - min) /
- * 4096 (exact for min and max). Categorical columns report their distinct values and the most
+ * partial statistics; MPI reductions combine them. Quartiles are exact, as pandas' (numpy's
+ * "linear" method: the order statistics at floor and ceil of q (n - 1), interpolated): each needed
+ * order statistic is found by a distributed selection (exact_quantiles below) that narrows an open
+ * interval of values with 4096-bin histograms until the values left in it are few enough to
+ * gather on rank 0, or all equal. Categorical columns report their distinct values and the most
  * frequent ones. The target's class balance (classification) or distribution (regression) and each
  * numeric feature's Pearson correlation with the target (pairwise complete rows) are reported too.
  */
 #define _GNU_SOURCE
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../jobs/spec.h"
-#include "../shards/ingest.h"
-#include "../shards/partition.h"
-#include "describe.h"
-#include "run.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "jobs/spec.h"
+#include "shards/ingest.h"
+#include "shards/partition.h"
+#include "coordinator/describe.h"
+#include "coordinator/run.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -32,28 +33,9 @@ enum { S_COUNT, S_MISSING, S_SUM, S_SUMSQ, S_XY, S_Y, S_YY, S_NXY, S_N };
 typedef struct col_stats {
     double s[S_N];
     double min, max;
-    double *hist;  /* BINS (numeric) */
+    int numeric;   /* quartiles, moments and min/max are computed */
     double *codes; /* category counts (categorical/boolean) */
 } col_stats;
-
-static double quantile(const double *hist, double count, double lo, double hi, double q)
-{
-    if (count <= 0)
-        return NAN;
-    if (hi <= lo)
-        return lo;
-    double target = q * (count - 1); /* position among the sorted values, 0-based */
-    double cum = 0;
-    double w = (hi - lo) / BINS;
-    for (int b = 0; b < BINS; b++) {
-        if (hist[b] > 0 && cum + hist[b] > target) {
-            double frac = (target - cum + 0.5) / hist[b];
-            return lo + w * (b + (frac < 0 ? 0 : frac > 1 ? 1 : frac));
-        }
-        cum += hist[b];
-    }
-    return hi;
-}
 
 static int bin_of(double v, double lo, double hi)
 {
@@ -61,6 +43,178 @@ static int bin_of(double v, double lo, double hi)
         return 0;
     int b = (int)((v - lo) / (hi - lo) * BINS);
     return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
+}
+
+/* ---- exact quantiles ---------------------------------------------------------------------------
+ * One order statistic (the k-th smallest non-missing value of a column, 0-based) is found by
+ * narrowing an open interval (lo, hi) of values that holds it, with `below` values <= lo. Each
+ * round counts the values in the interval and their min and max (one allreduce); if at most
+ * GATHER of them are left, rank 0 gathers and sorts them; if they are all equal, that is the
+ * answer; otherwise a 4096-bin histogram of them between their min and max (bin_of is monotone in
+ * the value, so every bin is an interval of values) finds the bin holding the k-th value, and a
+ * second pass finds the largest value left of that bin and the smallest right of it: the new open
+ * interval holds exactly the bin's values. Each round shrinks the candidates about 4096-fold
+ * unless they are concentrated on few distinct values, whose min == max test then ends it. */
+#define GATHER 65536
+
+typedef struct qtarget {
+    size_t col; /* column (p = the target) */
+    double k;   /* rank of the order statistic among the sorted non-missing values */
+    double lo, hi, below;
+    double value; /* rank 0: the answer once done */
+    int done;
+} qtarget;
+
+static double col_value(const hf_dataset *d, size_t p, size_t i, size_t j)
+{
+    return j < p ? d->X[i * p + j] : d->y[i];
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* numpy's _lerp (numpy.percentile's "linear" method, which pandas' quantile uses). */
+static double lerp(double a, double b, double t)
+{
+    double diff = b - a;
+    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+/* Collective. Finds every target's order statistic; t[i].value is valid on rank 0. */
+static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, size_t nt)
+{
+    int result = HF_OK, rank = hf_comm_rank(world);
+    double *st = hf_malloc((nt ? nt : 1) * 3 * sizeof *st), *hist = hf_malloc(BINS * sizeof *hist);
+    double *vals = NULL;
+    char *all = NULL;
+    size_t *lens = NULL;
+    if (!st || !hist) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (int round = 0; round < 64; round++) {
+        size_t left = 0;
+        for (size_t q = 0; q < nt; q++)
+            left += !t[q].done;
+        if (!left)
+            break;
+        /* Count, min and max of the values in each open interval. */
+        for (size_t q = 0; q < nt; q++) {
+            st[3 * q] = 0;
+            st[3 * q + 1] = INFINITY;
+            st[3 * q + 2] = -INFINITY;
+            if (t[q].done)
+                continue;
+            for (size_t i = 0; i < d->n_rows; i++) {
+                double v = col_value(d, p, i, t[q].col);
+                if (v > t[q].lo && v < t[q].hi) {
+                    st[3 * q]++;
+                    st[3 * q + 1] = fmin(st[3 * q + 1], v);
+                    st[3 * q + 2] = fmax(st[3 * q + 2], v);
+                }
+            }
+        }
+        for (size_t q = 0; q < nt && result >= 0; q++) {
+            if (t[q].done)
+                continue;
+            if ((result = hf_comm_allreduce_sum_f64(world, &st[3 * q], 1)) >= 0 &&
+                (result = hf_comm_allreduce_min_f64(world, &st[3 * q + 1], 1)) >= 0)
+                result = hf_comm_allreduce_max_f64(world, &st[3 * q + 2], 1);
+        }
+        if (result < 0)
+            goto out;
+        for (size_t q = 0; q < nt && result >= 0; q++) {
+            qtarget *x = &t[q];
+            double cnt = st[3 * q], mn = st[3 * q + 1], mx = st[3 * q + 2];
+            if (x->done)
+                continue;
+            if (!(cnt > x->k - x->below)) {
+                result = hf_error(HF_EINTERNAL, "describe: quantile selection lost its value");
+                goto out;
+            }
+            if (mn == mx) {
+                x->value = mn;
+                x->done = 1;
+                continue;
+            }
+            if (cnt <= GATHER) {
+                /* Gather the candidates on rank 0 and select. */
+                size_t m = 0;
+                free(vals);
+                vals = hf_malloc((size_t)cnt * sizeof *vals + 1);
+                if (!vals) {
+                    result = HF_ENOMEM;
+                    goto out;
+                }
+                for (size_t i = 0; i < d->n_rows; i++) {
+                    double v = col_value(d, p, i, x->col);
+                    if (v > x->lo && v < x->hi)
+                        vals[m++] = v;
+                }
+                free(all);
+                free(lens);
+                all = NULL;
+                lens = NULL;
+                if ((result = hf_comm_gather_blob(world, vals, m * sizeof *vals, 0, &all, &lens)) <
+                    0)
+                    goto out;
+                if (rank == 0) {
+                    double *g = (double *)(void *)all;
+                    qsort(g, (size_t)cnt, sizeof *g, cmp_double);
+                    x->value = g[(size_t)(x->k - x->below)];
+                }
+                x->done = 1;
+                continue;
+            }
+            /* Narrow to the histogram bin that holds the k-th value. */
+            memset(hist, 0, BINS * sizeof *hist);
+            for (size_t i = 0; i < d->n_rows; i++) {
+                double v = col_value(d, p, i, x->col);
+                if (v > x->lo && v < x->hi)
+                    hist[bin_of(v, mn, mx)]++;
+            }
+            if ((result = hf_comm_allreduce_sum_f64(world, hist, BINS)) < 0)
+                goto out;
+            int b = 0;
+            double cum = x->below;
+            while (b < BINS - 1 && cum + hist[b] <= x->k)
+                cum += hist[b++];
+            double edge[2] = {-INFINITY, INFINITY}; /* max left of bin b, min right of it */
+            for (size_t i = 0; i < d->n_rows; i++) {
+                double v = col_value(d, p, i, x->col);
+                if (!(v > x->lo && v < x->hi))
+                    continue;
+                int vb = bin_of(v, mn, mx);
+                if (vb < b)
+                    edge[0] = fmax(edge[0], v);
+                else if (vb > b)
+                    edge[1] = fmin(edge[1], v);
+            }
+            if ((result = hf_comm_allreduce_max_f64(world, &edge[0], 1)) < 0 ||
+                (result = hf_comm_allreduce_min_f64(world, &edge[1], 1)) < 0)
+                goto out;
+            if (edge[0] > x->lo)
+                x->lo = edge[0];
+            if (edge[1] < x->hi)
+                x->hi = edge[1];
+            x->below = cum;
+        }
+    }
+    for (size_t q = 0; q < nt; q++)
+        if (!t[q].done) {
+            result = hf_error(HF_EINTERNAL, "describe: quantile selection did not finish");
+            goto out;
+        }
+out:
+    free(st);
+    free(hist);
+    free(vals);
+    free(all);
+    free(lens);
+    return result;
 }
 
 typedef struct top_entry {
@@ -76,6 +230,15 @@ static int cmp_top(const void *a, const void *b)
     return x->code < y->code ? -1 : x->code > y->code;
 }
 
+/* The index of column j's first quantile target (6 per column, in column order). */
+static size_t first_target(const qtarget *t, size_t n, size_t j)
+{
+    for (size_t x = 0; x < n; x++)
+        if (t[x].col == j)
+            return x;
+    return n;
+}
+
 /* Collective. Computes the statistics of every feature column and of the target. */
 static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, json_t **out)
 {
@@ -87,6 +250,8 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     size_t p = sc->n_features;
     int classification = sc->task == HF_TASK_CLASSIFICATION;
     col_stats *cs = hf_calloc(p + 1, sizeof *cs); /* [p] = the target */
+    qtarget *targets = NULL;
+    size_t n_targets = 0;
     int result = cs ? hf_shards_load_range(shard_dir, m, first, last - first, &d) : HF_ENOMEM;
     result = hf_comm_check(world, result);
     if (result < 0)
@@ -98,8 +263,7 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
         cs[j].max = -INFINITY;
         if (cat && !(cs[j].codes = hf_calloc(k ? k : 1, sizeof(double))))
             result = HF_ENOMEM;
-        if (!cat && !(cs[j].hist = hf_calloc(BINS, sizeof(double))))
-            result = HF_ENOMEM;
+        cs[j].numeric = !cat;
     }
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
@@ -143,16 +307,27 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     }
     if (result < 0)
         goto out;
-    /* Pass 2: histograms between the global min and max. */
-    for (size_t i = 0; i < d->n_rows; i++)
-        for (size_t j = 0; j <= p; j++) {
-            double v = j < p ? d->X[i * p + j] : d->y[i];
-            if (cs[j].hist && !isnan(v))
-                cs[j].hist[bin_of(v, cs[j].min, cs[j].max)]++;
-        }
-    for (size_t j = 0; j <= p && result >= 0; j++)
-        if (cs[j].hist)
-            result = hf_comm_allreduce_sum_f64(world, cs[j].hist, BINS);
+    /* The order statistics of the quartiles, at floor and ceil of q (count - 1). */
+    static const double qs[3] = {0.25, 0.5, 0.75};
+    targets = hf_calloc(6 * (p + 1), sizeof *targets);
+    if (!targets) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t j = 0; j <= p; j++) {
+        if (!cs[j].numeric || cs[j].s[S_COUNT] <= 0)
+            continue;
+        for (int q = 0; q < 3; q++)
+            for (int e = 0; e < 2; e++) {
+                double pos = qs[q] * (cs[j].s[S_COUNT] - 1);
+                qtarget *x = &targets[n_targets++];
+                x->col = j;
+                x->k = e ? ceil(pos) : floor(pos);
+                x->lo = -INFINITY;
+                x->hi = INFINITY;
+            }
+    }
+    result = exact_quantiles(world, d, p, targets, n_targets);
     if (result < 0 || rank != 0)
         goto out;
 
@@ -172,7 +347,7 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
                                                                  : "categorical"));
         json_object_set_new(o, "count", json_integer((json_int_t)c->s[S_COUNT]));
         json_object_set_new(o, "missing", json_integer((json_int_t)c->s[S_MISSING]));
-        if (c->hist) {
+        if (c->numeric) {
             double cnt = c->s[S_COUNT];
             double mean = cnt > 0 ? c->s[S_SUM] / cnt : NAN;
             double var = cnt > 1 ? (c->s[S_SUMSQ] - cnt * mean * mean) / (cnt - 1) : NAN;
@@ -180,10 +355,13 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
             json_object_set_new(o, "std",
                                 isfinite(var) ? json_real(sqrt(var > 0 ? var : 0)) : json_null());
             json_object_set_new(o, "min", cnt > 0 ? json_real(c->min) : json_null());
-            const double qs[3] = {0.25, 0.5, 0.75};
             const char *qn[3] = {"q25", "median", "q75"};
+            size_t x0 = first_target(targets, n_targets, j);
             for (int q = 0; q < 3; q++) {
-                double v = quantile(c->hist, cnt, c->min, c->max, qs[q]);
+                double v = NAN, pos = qs[q] * (cnt - 1);
+                size_t x = x0 + 2 * (size_t)q;
+                if (x + 1 < n_targets && targets[x].col == j)
+                    v = lerp(targets[x].value, targets[x + 1].value, pos - floor(pos));
                 json_object_set_new(o, qn[q], isfinite(v) ? json_real(v) : json_null());
             }
             json_object_set_new(o, "max", cnt > 0 ? json_real(c->max) : json_null());
@@ -230,17 +408,17 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     json_object_set_new(root, "task",
                         json_string(classification ? "classification" : "regression"));
     json_object_set_new(root, "quantiles",
-                        json_string("approximate: 4096-bin histogram between min and max, "
-                                    "linear inside the bin"));
+                        json_string("exact (linear interpolation between order statistics, as "
+                                    "pandas' describe)"));
     json_object_set_new(root, "columns", cols);
     *out = root;
 out:
     if (cs)
         for (size_t j = 0; j <= p; j++) {
-            free(cs[j].hist);
             free(cs[j].codes);
         }
     free(cs);
+    free(targets);
     hf_dataset_free(d);
     return result;
 }
@@ -313,7 +491,7 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
                 printf(
                     "usage: mpirun -np N hyperfold describe JOB.yaml\n\n"
                     "Ingests the job's data (or reuses its shards) and profiles every column in\n"
-                    "parallel: type, count, missing, mean, std, min, approximate quartiles, max;\n"
+                    "parallel: type, count, missing, mean, std, min, exact quartiles, max;\n"
                     "categorical columns: distinct values and the most frequent; the target's\n"
                     "class balance or distribution; each numeric feature's correlation with the\n"
                     "target. Prints a table and writes <output.dir>/<name>/describe.json.\n");

@@ -2,7 +2,7 @@
 #ifndef HF_DESCRIBE_H
 #define HF_DESCRIBE_H
 
-#include "comm.h"
+#include "common/comm.h"
 
 /* Collective. Returns an hf_status. */
 int hf_cmd_describe(hf_comm *world, int argc, char **argv);

@@ -9,10 +9,10 @@
  *   /classes               string [k]: class labels (classification only), index = class code
  *   /cv/fold_scores        float64 [folds]: the objective on each split */
 #define _GNU_SOURCE
-#include "export.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../shards/schema_json.h"
+#include "coordinator/export.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "shards/schema_json.h"
 
 #include <fcntl.h>
 #include <hdf5.h>
@@ -503,6 +503,7 @@ int hf_model_read(const char *path, hf_model_file **out)
     m->source_fingerprint = read_attr_str(file, "source_fingerprint");
     m->metric = read_attr_str(file, "metric");
     m->cv_score = read_attr_f64(file, "cv_score");
+    m->n_train_rows = read_attr_f64(file, "n_train_rows");
     schema_json = read_attr_str(file, "schema_json");
     prep_json = read_attr_str(file, "preprocess_json");
     const hf_model_ops *ops = m->model_type ? hf_model_find(m->model_type) : NULL;
@@ -521,6 +522,15 @@ int hf_model_read(const char *path, hf_model_file **out)
                                  &m->prep)) < 0 ||
         (result = read_arrays(file, "model", path, &model_arrays, &n_model)) < 0)
         goto out;
+    if ((m->schema->task != HF_TASK_REGRESSION && m->schema->task != HF_TASK_CLASSIFICATION) ||
+        !(ops->tasks & (1u << m->schema->task))) {
+        result = hf_error(HF_EDATA, "%s: model %s does not support the task of its schema (%s)",
+                          path, ops->name,
+                          m->schema->task == HF_TASK_CLASSIFICATION ? "classification"
+                          : m->schema->task == HF_TASK_REGRESSION   ? "regression"
+                                                                    : "unknown");
+        goto out;
+    }
     size_t n_outputs = m->schema->task == HF_TASK_CLASSIFICATION ? m->schema->n_classes : (size_t)1;
     m->fitted = hf_fitted_new(ops, hf_prep_n_outputs(m->prep), n_outputs, 0);
     if (!m->fitted) {

@@ -2,9 +2,9 @@
 #ifndef HF_EXPORT_H
 #define HF_EXPORT_H
 
-#include "../common/dataset.h"
-#include "../worker/model.h"
-#include "../worker/preprocess.h"
+#include "common/dataset.h"
+#include "worker/model.h"
+#include "worker/preprocess.h"
 
 typedef struct hf_model_meta {
     const char *spec_sha256;
@@ -31,6 +31,7 @@ typedef struct hf_model_file {
     char *source_fingerprint;
     char *metric;
     double cv_score;
+    double n_train_rows; /* rows the model was trained on (0 if the file does not say) */
 } hf_model_file;
 
 /* Not collective. Reads a model written by hf_model_write. */

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
-#include "journal.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
+#include "coordinator/journal.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
 
 #include <errno.h>
 #include <fcntl.h>

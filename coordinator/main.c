@@ -1,9 +1,9 @@
 /* main.c - the hyperfold command line: dispatches to the subcommands. */
-#include "../common/hf.h"
-#include "../worker/group.h"
-#include "describe.h"
-#include "retrain.h"
-#include "run.h"
+#include "common/hf.h"
+#include "worker/group.h"
+#include "coordinator/describe.h"
+#include "coordinator/retrain.h"
+#include "coordinator/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,13 +1,13 @@
 /* predict.c - `hyperfold predict`: batch inference with a model.h5, rows split over the ranks,
  * output in input order. */
 #define _GNU_SOURCE
-#include "../common/csvw.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../shards/ingest.h"
-#include "../worker/task.h"
-#include "export.h"
-#include "run.h"
+#include "common/csvw.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "shards/ingest.h"
+#include "worker/task.h"
+#include "coordinator/export.h"
+#include "coordinator/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* results.c - reduction, selection and the results.json / trials.csv writers. */
-#include "results.h"
-#include "../common/csvw.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../worker/metrics.h"
+#include "coordinator/results.h"
+#include "common/csvw.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "worker/metrics.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -13,6 +13,8 @@
 
 #define SC(s, t, f, m) ((s)->scores[((t) * (s)->n_splits + (f)) * (s)->n_metrics + (m)])
 #define ST(s, t, f) ((s)->state[(t) * (s)->n_splits + (f)])
+#define IT(s, t, f) ((s)->n_iter[(t) * (s)->n_splits + (f)])
+#define STOP(s, t, f) ((s)->stop[(t) * (s)->n_splits + (f)])
 
 int hf_sweep_init(hf_sweep *s, size_t n_trials, size_t n_splits, const char **metrics,
                   size_t n_metrics)
@@ -28,8 +30,11 @@ int hf_sweep_init(hf_sweep *s, size_t n_trials, size_t n_splits, const char **me
     s->state = hf_calloc(cells ? cells : 1, 1);
     s->errors = hf_calloc(n_trials ? n_trials : 1, sizeof *s->errors);
     s->fit_seconds = hf_calloc(n_trials ? n_trials : 1, sizeof *s->fit_seconds);
+    s->n_iter = hf_calloc(cells ? cells : 1, sizeof *s->n_iter);
+    s->stop = hf_calloc(cells ? cells : 1, 1);
     s->greater_is_better = hf_calloc(n_metrics ? n_metrics : 1, sizeof *s->greater_is_better);
-    if (!s->scores || !s->state || !s->errors || !s->fit_seconds || !s->greater_is_better) {
+    if (!s->scores || !s->state || !s->errors || !s->fit_seconds || !s->n_iter || !s->stop ||
+        !s->greater_is_better) {
         hf_sweep_free(s);
         return HF_ENOMEM;
     }
@@ -59,20 +64,56 @@ int hf_sweep_add(hf_sweep *s, const hf_task_result *r)
         if (ST(s, t->trial, r->split) != 0)
             return hf_error(HF_EDATA, "trial %d on split %d was reported twice", t->trial,
                             r->split);
+        if (!t->ok) {
+            int first = 1;
+            for (size_t f = 0; f < s->n_splits && first; f++)
+                first = ST(s, t->trial, f) != 2;
+            s->failed_trials += first;
+        }
         ST(s, t->trial, r->split) = t->ok ? 1 : 2;
         for (size_t m = 0; m < s->n_metrics; m++)
             SC(s, t->trial, r->split, m) = t->ok ? t->scores[m] : NAN;
         s->fit_seconds[t->trial] += t->fit_seconds;
+        IT(s, t->trial, r->split) = t->ok ? t->n_iter : 0;
+        STOP(s, t->trial, r->split) = (unsigned char)(t->ok ? t->stop : HF_FIT_CONVERGED);
         if (!t->ok && !s->errors[t->trial] && t->error)
             s->errors[t->trial] = hf_strdup(t->error);
     }
     s->tasks_done++;
-    for (size_t i = 0; i < r->n_trials; i++)
-        if (!r->trials[i].ok) {
-            s->failed_tasks++;
-            break;
-        }
     return HF_OK;
+}
+
+size_t hf_sweep_unconverged(const hf_sweep *s, size_t *max_iter, size_t *stalled)
+{
+    *max_iter = *stalled = 0;
+    for (size_t t = 0; t < s->n_trials; t++) {
+        int hit = 0, stall = 0;
+        for (size_t f = 0; f < s->n_splits; f++) {
+            hit |= ST(s, t, f) == 1 && STOP(s, t, f) == HF_FIT_MAX_ITER;
+            stall |= ST(s, t, f) == 1 && STOP(s, t, f) == HF_FIT_STALLED;
+        }
+        *max_iter += hit;
+        *stalled += !hit && stall;
+    }
+    return *max_iter + *stalled;
+}
+
+/* 1 if trial t converged on every split it was fitted on. */
+static int trial_converged(const hf_sweep *s, size_t t)
+{
+    for (size_t f = 0; f < s->n_splits; f++)
+        if (ST(s, t, f) == 1 && STOP(s, t, f) != HF_FIT_CONVERGED)
+            return 0;
+    return 1;
+}
+
+/* The most iterations trial t used on a split (0 for direct solvers). */
+static double trial_max_iter(const hf_sweep *s, size_t t)
+{
+    double m = 0;
+    for (size_t f = 0; f < s->n_splits; f++)
+        m = IT(s, t, f) > m ? IT(s, t, f) : m;
+    return m;
 }
 
 static int better(const hf_sweep *s, double a, double b)
@@ -193,6 +234,8 @@ void hf_sweep_free(hf_sweep *s)
     free(s->scores);
     free(s->state);
     free(s->fit_seconds);
+    free(s->n_iter);
+    free(s->stop);
     free(s->greater_is_better);
     free(s->mean);
     free(s->std);
@@ -338,9 +381,34 @@ static int write_results_json(const hf_sweep *s, const hf_spec *spec, const hf_t
         json_object_set_new(jt, "mean", mean);
         json_object_set_new(jt, "std", std);
         json_object_set_new(jt, "fold_scores", folds);
+        /* The solver's iterations and whether it converged on every split (iterative models). */
+        json_t *its = json_array(), *stops = json_array();
+        for (size_t f = 0; f < s->n_splits; f++) {
+            json_array_append_new(its, ST(s, t, f) == 1 ? json_real(IT(s, t, f)) : json_null());
+            json_array_append_new(stops, ST(s, t, f) == 1
+                                             ? json_string(hf_fit_stop_name(STOP(s, t, f)))
+                                             : json_null());
+        }
+        json_object_set_new(jt, "n_iter", its);
+        json_object_set_new(jt, "stop", stops);
+        json_object_set_new(jt, "converged", json_boolean(trial_converged(s, t)));
         json_array_append_new(arr, jt);
     }
     json_object_set_new(o, "trials", arr);
+    size_t hit, stalled;
+    json_t *conv = json_object();
+    json_object_set_new(conv, "unconverged_trials",
+                        json_integer((json_int_t)hf_sweep_unconverged(s, &hit, &stalled)));
+    json_object_set_new(conv, "max_iter_trials", json_integer((json_int_t)hit));
+    json_object_set_new(conv, "stalled_trials", json_integer((json_int_t)stalled));
+    json_object_set_new(o, "convergence", conv);
+    if (info->refit_valid) {
+        json_t *rf = json_object();
+        json_object_set_new(rf, "n_iter", json_real(info->refit_n_iter));
+        json_object_set_new(rf, "stop", json_string(hf_fit_stop_name(info->refit_stop)));
+        json_object_set_new(rf, "converged", json_boolean(info->refit_stop == HF_FIT_CONVERGED));
+        json_object_set_new(o, "refit", rf);
+    }
 
     json_t *timing = json_object();
     json_object_set_new(timing, "seconds", json_real(info->seconds));
@@ -386,7 +454,7 @@ static int write_trials_csv(const hf_sweep *s, const hf_spec *spec, const hf_tri
         fprintf(fp, ",mean_%s,std_%s", s->metrics[m], s->metrics[m]);
     for (size_t f = 0; f < s->n_splits; f++)
         fprintf(fp, ",split%zu_%s", f, s->metrics[0]);
-    fputs(",fit_seconds,error\n", fp);
+    fputs(",n_iter,converged,fit_seconds,error\n", fp);
     char buf[256];
     for (size_t t = 0; t < s->n_trials; t++) {
         fprintf(fp, "%zu,%s,%d", t, trial_status(s, t), s->rank[t]);
@@ -404,6 +472,7 @@ static int write_trials_csv(const hf_sweep *s, const hf_spec *spec, const hf_tri
             fputc(',', fp);
             csv_num(fp, SC(s, t, f, 0));
         }
+        fprintf(fp, ",%.17g,%s", trial_max_iter(s, t), trial_converged(s, t) ? "true" : "false");
         fprintf(fp, ",%.6f,", s->fit_seconds[t]);
         hf_csv_put_field(fp, s->errors[t] ? s->errors[t] : "");
         fputc('\n', fp);

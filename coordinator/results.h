@@ -3,8 +3,8 @@
 #ifndef HF_RESULTS_H
 #define HF_RESULTS_H
 
-#include "../jobs/spec.h"
-#include "../worker/task.h"
+#include "jobs/spec.h"
+#include "worker/task.h"
 
 #include <stddef.h>
 
@@ -16,8 +16,10 @@ typedef struct hf_sweep {
     unsigned char *state;   /* [trial][split]: 0 pending, 1 ok, 2 failed */
     char **errors;          /* [trial]: first failure reason */
     double *fit_seconds;    /* [trial]: summed over splits */
+    double *n_iter;         /* [trial][split]: the solver's iterations (0: direct solver) */
+    unsigned char *stop;    /* [trial][split]: hf_fit_stop of each fit */
     size_t tasks_done;
-    size_t failed_tasks;
+    size_t failed_trials; /* trials with at least one failed split */
     /* Filled by hf_sweep_finish: */
     double *mean, *std; /* [trial][metric], over splits; error_score applied */
     int *rank;          /* [trial]: 1 = best */
@@ -28,6 +30,9 @@ int hf_sweep_init(hf_sweep *s, size_t n_trials, size_t n_splits, const char **me
                   size_t n_metrics);
 /* Adds one task's results. Returns HF_EDATA if a (trial, split) is reported twice. */
 int hf_sweep_add(hf_sweep *s, const hf_task_result *r);
+/* Trials that did not converge on at least one split: *max_iter of them stopped at max_iter on
+ * some split, *stalled (the others) in the line search. Returns their sum. */
+size_t hf_sweep_unconverged(const hf_sweep *s, size_t *max_iter, size_t *stalled);
 /* Best mean objective so far among complete trials (NAN if none). */
 double hf_sweep_best_so_far(const hf_sweep *s);
 /* The trial with the best mean objective over its splits known so far (none failed), lowest id on
@@ -50,6 +55,9 @@ typedef struct hf_run_info {
     int speculative_refit; /* the refit was made while the last tasks ran (the leader won) */
     int holdout_valid;
     double *holdout_scores; /* n_metrics, when holdout_valid */
+    int refit_valid;        /* the refit's solver report below is known */
+    double refit_n_iter;
+    int refit_stop; /* hf_fit_stop */
     const char *model_path;
 } hf_run_info;
 

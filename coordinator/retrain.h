@@ -2,7 +2,7 @@
 #ifndef HF_RETRAIN_H
 #define HF_RETRAIN_H
 
-#include "comm.h"
+#include "common/comm.h"
 
 /* Collective. Returns an hf_status. */
 int hf_cmd_retrain(hf_comm *world, int argc, char **argv);

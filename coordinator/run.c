@@ -1,21 +1,22 @@
 /* run.c - `hyperfold run`: ingest, sweep, select, refit, export; and `hyperfold validate`. */
 #define _GNU_SOURCE
-#include "run.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../jobs/spec.h"
-#include "../shards/folds.h"
-#include "../shards/ingest.h"
-#include "../shards/partition.h"
-#include "../shards/s3.h"
-#include "../worker/group.h"
-#include "../worker/metrics.h"
-#include "../worker/preprocess.h"
-#include "../worker/task.h"
-#include "export.h"
-#include "journal.h"
-#include "results.h"
-#include "scheduler.h"
+#include "coordinator/run.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "jobs/spec.h"
+#include "shards/folds.h"
+#include "shards/ingest.h"
+#include "shards/partition.h"
+#include "shards/s3.h"
+#include "worker/group.h"
+#include "worker/metrics.h"
+#include "worker/preprocess.h"
+#include "worker/task.h"
+#include "coordinator/export.h"
+#include "coordinator/journal.h"
+#include "coordinator/rowset.h"
+#include "coordinator/results.h"
+#include "coordinator/scheduler.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -107,9 +108,9 @@ static void print_progress(run_state *st, int final)
         snprintf(etabuf, sizeof etabuf, "?");
     else
         snprintf(etabuf, sizeof etabuf, "%.0fs", eta);
-    fprintf(stderr, "%stasks %zu/%zu  best %s %s  failed %zu  elapsed %.1fs  eta %s%s",
+    fprintf(stderr, "%stasks %zu/%zu  best %s %s  failed trials %zu  elapsed %.1fs  eta %s%s",
             st->tty ? "\r\033[K" : "hyperfold: ", done, st->n_tasks, st->sweep.metrics[0], bestbuf,
-            st->sweep.failed_tasks, el, etabuf, st->tty && !final ? "" : "\n");
+            st->sweep.failed_trials, el, etabuf, st->tty && !final ? "" : "\n");
     fflush(stderr);
 }
 
@@ -229,6 +230,14 @@ static int refit_and_export(const hf_spec *spec, const hf_dataset *data, const h
         hf_error_prefix(result, "refit of the best trial (%d) on all %zu rows", b, folds->n_search);
         goto out;
     }
+    info->refit_valid = 1;
+    info->refit_n_iter = fitted->n_iter;
+    info->refit_stop = fitted->stop;
+    if (s && fitted->stop != HF_FIT_CONVERGED)
+        hf_warn("the refit of trial %d on all %zu search rows did not converge (%s after %.0f "
+                "iterations): raise model.params.max_iter or scale the features "
+                "(preprocess.scale: standard)",
+                b, folds->n_search, hf_fit_stop_name(fitted->stop), fitted->n_iter);
     if (folds->n_holdout > 0) {
         size_t no = fitted->n_outputs;
         pred = hf_malloc(folds->n_holdout * no * sizeof *pred);
@@ -276,6 +285,19 @@ static int refit_and_export(const hf_spec *spec, const hf_dataset *data, const h
                           .n_folds = s->n_splits,
                           .n_train_rows = folds->n_search};
     result = hf_model_write(model_path, data->schema, prep, fitted, &meta);
+    if (result >= 0) {
+        /* The rows the model was trained on, for retrain's fair comparison (rowset.h). */
+        uint64_t *h = hf_malloc((folds->n_search ? folds->n_search : 1) * sizeof *h);
+        char *rows_path = hf_asprintf("%s/" HF_TRAINING_ROWS_FILE, info->run_dir);
+        if (!h || !rows_path)
+            result = HF_ENOMEM;
+        else {
+            hf_rowset_hash(data, folds->search_rows, folds->n_search, h);
+            result = hf_rowset_write(rows_path, h, folds->n_search);
+        }
+        free(h);
+        free(rows_path);
+    }
 out:
     hf_prep_free(prep);
     hf_fitted_free(fitted);
@@ -541,8 +563,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
             if (st.done_at_start)
                 hf_info("resuming: %zu of %zu tasks already done (journal %s)", st.done_at_start,
                         tasks.n_tasks, journal_path);
-            hf_info("%zu trials x %zu splits = %zu tasks on %d rank(s)", n_trials, folds->n_splits,
-                    tasks.n_tasks, hf_comm_size(world));
+            hf_info("%zu trials x %zu splits in %zu tasks (trials that share work are fitted "
+                    "together) on %d rank(s)",
+                    n_trials, folds->n_splits, tasks.n_tasks, hf_comm_size(world));
         }
     }
     if ((result = hf_comm_check(world, result)) < 0)
@@ -605,6 +628,14 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         holdout_scores = hf_calloc(n_metrics, sizeof *holdout_scores);
         info.holdout_scores = holdout_scores;
         result = holdout_scores ? hf_sweep_finish(&st.sweep, spec) : HF_ENOMEM;
+        size_t hit = 0, stalled = 0;
+        if (result >= 0 && hf_sweep_unconverged(&st.sweep, &hit, &stalled) > 0)
+            /* scikit-learn's ConvergenceWarning, once per sweep. */
+            hf_warn("%zu of %zu trials did not converge on at least one split (%zu stopped at "
+                    "max_iter, %zu in the line search before tol): their scores are of "
+                    "unconverged models; raise model.params.max_iter or scale the features "
+                    "(preprocess.scale: standard); trials.csv has n_iter and converged",
+                    hit + stalled, n_trials, hit, stalled);
         if (result >= 0 && st.sweep.best < 0) {
             info.seconds = hf_now() - t0;
             hf_results_write(&st.sweep, spec, trials, &info);

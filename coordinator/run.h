@@ -2,7 +2,7 @@
 #ifndef HF_RUN_H
 #define HF_RUN_H
 
-#include "comm.h"
+#include "common/comm.h"
 
 /* Collective. `hyperfold run job.yaml [--fresh] [--quiet]`. Returns an hf_status. */
 int hf_cmd_run(hf_comm *world, int argc, char **argv);

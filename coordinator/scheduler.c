@@ -7,9 +7,9 @@
  * Workers hold about QUEUED_SECONDS of queued tasks while many remain and send their results
  * without blocking, so neither side waits on the other's latency. */
 #define _GNU_SOURCE
-#include "scheduler.h"
-#include "../common/hf.h"
-#include "../worker/group.h"
+#include "coordinator/scheduler.h"
+#include "common/hf.h"
+#include "worker/group.h"
 
 #include <pthread.h>
 #include <sys/resource.h>

@@ -8,8 +8,8 @@
 #ifndef HF_SCHEDULER_H
 #define HF_SCHEDULER_H
 
-#include "../worker/task.h"
-#include "comm.h"
+#include "worker/task.h"
+#include "common/comm.h"
 
 #include <signal.h>
 

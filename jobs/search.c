@@ -3,10 +3,10 @@
  * Grid search takes the product of the axes in spec order, the last axis fastest. Random search
  * draws trial t from hf_rng_init(search.seed, t, 0), one draw per non-fixed parameter in spec
  * order, so a trial depends only on the spec and its index, never on the number of ranks. */
-#include "spec.h"
+#include "jobs/spec.h"
 
-#include "../common/hf.h"
-#include "../common/rng.h"
+#include "common/hf.h"
+#include "common/rng.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -4,11 +4,11 @@
  * names the file, line and column of the offending key or value. Scalars are typed the YAML 1.2
  * core way: quoted scalars are strings; plain scalars are null (~, null, empty), booleans
  * (true/false), integers, floats, or strings. */
-#include "spec.h"
+#include "jobs/spec.h"
 
-#include "../common/fsutil.h"
-#include "../common/hf.h"
-#include "../worker/model.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "worker/model.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -796,6 +796,7 @@ static int parse_data(ctx *c, const yaml_node_t *n)
         int idx = 0;
         HF_CALL(get_enum(c, v, "data.task", k_task_names, &idx));
         s->data.task = idx == 0 ? HF_TASK_REGRESSION : HF_TASK_CLASSIFICATION;
+        snprintf(s->data.task_why, sizeof s->data.task_why, "data.task");
     }
     v = lookup_value(c, n, "delimiter");
     if (v) {
@@ -1391,6 +1392,110 @@ static int set_defaults(hf_spec *s)
     return HF_OK;
 }
 
+/* "ridge, kernel_ridge": the registered models that support `task`, into buf. */
+static const char *models_for(hf_task_kind task, char *buf, size_t len)
+{
+    const hf_model_ops *const *all = hf_model_all();
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; all && all[i]; i++)
+        if (all[i]->tasks & (1u << task))
+            o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s", o ? ", " : "",
+                                  all[i]->name);
+    return buf;
+}
+
+/* HF_EINVAL with "FILE:LINE:COL: key: message" (FILE: key: message for a default). */
+static int fail_loc(ctx *c, hf_spec_loc loc, const char *keypath, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_loc(ctx *c, hf_spec_loc loc, const char *keypath, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (loc.line > 0)
+        return hf_error(HF_EINVAL, "%s:%d:%d: %s: %s", c->path, loc.line, loc.column, keypath, msg);
+    return hf_error(HF_EINVAL, "%s: %s: %s", c->path, keypath, msg);
+}
+
+/* The task rule (docs/job-spec.md, "data.task"): data.task when given; otherwise the model's task
+ * when the model supports one task only (ridge: regression, logistic_regression:
+ * classification); otherwise the objective's metric's task; otherwise the target decides at
+ * ingest (not a number: classification). So a 0/1 or 0..9 target is classification with a
+ * classifier or a classification metric, and regression with a regressor. A model that does
+ * not support the task, or a metric of the other task, is refused here, naming the models that
+ * would do. */
+static int infer_task(ctx *c)
+{
+    hf_spec *s = c->spec;
+    const hf_model_ops *ops = hf_model_find(s->model_type);
+    char list[256];
+    if (!ops)
+        return hf_error(HF_EINTERNAL, "infer_task: unknown model %s", s->model_type);
+    const unsigned reg = 1u << HF_TASK_REGRESSION, cls = 1u << HF_TASK_CLASSIFICATION;
+    const metric_name *m = s->objective.metric ? find_metric(s->objective.metric) : NULL;
+    if (s->data.task != HF_TASK_AUTO) {
+        if (!(ops->tasks & (1u << s->data.task)))
+            return fail_loc(c, s->model_type_loc, "model.type",
+                            "got \"%s\", which does not support %s (data.task %s), expected "
+                            "one of %s",
+                            ops->name, task_name(s->data.task), task_name(s->data.task),
+                            models_for(s->data.task, list, sizeof list));
+        return HF_OK;
+    }
+    if (m && !(ops->tasks & (1u << m->task)))
+        return fail_loc(
+            c, s->objective.metric_loc, "objective.metric",
+            "got \"%s\", a %s metric, but model %s supports only %s: use a %s "
+            "metric, or a %s model (%s)",
+            m->name, task_name(m->task), ops->name,
+            task_name(m->task == HF_TASK_REGRESSION ? HF_TASK_CLASSIFICATION : HF_TASK_REGRESSION),
+            task_name(m->task == HF_TASK_REGRESSION ? HF_TASK_CLASSIFICATION : HF_TASK_REGRESSION),
+            task_name(m->task), models_for(m->task, list, sizeof list));
+    if ((ops->tasks & (reg | cls)) == reg || (ops->tasks & (reg | cls)) == cls) {
+        s->data.task = (ops->tasks & reg) ? HF_TASK_REGRESSION : HF_TASK_CLASSIFICATION;
+        snprintf(s->data.task_why, sizeof s->data.task_why, "model.type %s", ops->name);
+    } else if (m) {
+        s->data.task = m->task;
+        snprintf(s->data.task_why, sizeof s->data.task_why, "objective.metric %s", m->name);
+    }
+    if (!s->cv.strategy_given)
+        s->cv.strategy = s->data.task == HF_TASK_CLASSIFICATION ? HF_CV_STRATIFIED : HF_CV_KFOLD;
+    if (s->cv.strategy == HF_CV_STRATIFIED && s->data.task == HF_TASK_REGRESSION)
+        return fail_loc(c, s->cv.strategy_loc, "cv.strategy",
+                        "got \"stratified\", expected kfold, group or timeseries: data.task is "
+                        "regression, implied by %s (stratified folds need classes)",
+                        s->data.task_why);
+    return HF_OK;
+}
+
+const char *hf_spec_task_hint(const hf_spec *spec)
+{
+    static _Thread_local char buf[512];
+    char list[256];
+    hf_task_kind t = spec->data.task, other;
+    if (t == HF_TASK_AUTO) {
+        snprintf(buf, sizeof buf, "set data.task: regression or classification");
+        return buf;
+    }
+    other = t == HF_TASK_REGRESSION ? HF_TASK_CLASSIFICATION : HF_TASK_REGRESSION;
+    const char *why = spec->data.task_why[0] ? spec->data.task_why : "data.task";
+    if (!strcmp(why, "data.task"))
+        snprintf(buf, sizeof buf,
+                 "data.task is %s: for a %s target set data.task: %s and a %s model (%s)",
+                 task_name(t), other == HF_TASK_REGRESSION ? "continuous" : "class",
+                 task_name(other), task_name(other), models_for(other, list, sizeof list));
+    else
+        snprintf(buf, sizeof buf,
+                 "data.task is %s, implied by %s: for a %s target use a %s model (%s)%s",
+                 task_name(t), why, other == HF_TASK_REGRESSION ? "continuous" : "class",
+                 task_name(other), models_for(other, list, sizeof list),
+                 strncmp(why, "objective", 9) == 0 ? " or metric" : "");
+    return buf;
+}
+
 static int parse_root(ctx *c, yaml_node_t *root)
 {
     hf_spec *s = c->spec;
@@ -1421,6 +1526,7 @@ static int parse_root(ctx *c, yaml_node_t *root)
     v = lookup_value(c, root, "objective");
     if (v)
         HF_CALL(parse_objective(c, v));
+    HF_CALL(infer_task(c));
     if (!s->objective.metric && s->data.task != HF_TASK_AUTO) {
         s->objective.metric = hf_strdup(s->data.task == HF_TASK_REGRESSION ? "r2" : "accuracy");
         if (!s->objective.metric)
@@ -1601,6 +1707,16 @@ int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task)
     if (spec->data.task != HF_TASK_AUTO && spec->data.task != task)
         return hf_error(HF_EINVAL, "%s: data.task: got %s, but the data was ingested as %s",
                         spec->path, task_name(spec->data.task), task_name(task));
+    const hf_model_ops *ops = spec->model_type ? hf_model_find(spec->model_type) : NULL;
+    if (ops && !(ops->tasks & (1u << task))) {
+        char list[256];
+        where(spec, spec->model_type_loc, at, sizeof at);
+        return hf_error(HF_EINVAL,
+                        "%s: model.type: got \"%s\", which does not support %s (the target \"%s\" "
+                        "is not numeric), expected one of %s",
+                        at, ops->name, task_name(task), spec->data.target,
+                        models_for(task, list, sizeof list));
+    }
     if (spec->cv.strategy_given && spec->cv.strategy == HF_CV_STRATIFIED &&
         task == HF_TASK_REGRESSION) {
         where(spec, spec->cv.strategy_loc, at, sizeof at);

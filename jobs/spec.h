@@ -7,8 +7,8 @@
 #ifndef HF_SPEC_H
 #define HF_SPEC_H
 
-#include "../common/dataset.h"
-#include "../common/value.h"
+#include "common/dataset.h"
+#include "common/value.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -71,9 +71,12 @@ typedef struct hf_spec {
     struct {
         char *source; /* path, file://, s3://, http(s):// */
         char *target;
-        hf_task_kind task; /* AUTO unless given */
-        char delimiter;    /* 0 = detect */
-        char **na_values;  /* default "", "NA", "NaN", "null", "?" */
+        hf_task_kind task; /* the task: given, implied (task_why), or AUTO until ingest */
+        /* What decided data.task before ingest: "data.task", "model.type ridge" (a model of one
+         * task), "objective.metric roc_auc" (a metric's task); "" while it is AUTO. */
+        char task_why[96];
+        char delimiter;   /* 0 = detect */
+        char **na_values; /* default "", "NA", "NaN", "null", "?" */
         size_t n_na_values;
         hf_column_override *columns;
         size_t n_columns;
@@ -167,6 +170,12 @@ void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params);
  * more folds than rows of a class, ...), with the same message format. */
 int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const double *y,
                        size_t n_rows);
+
+/* One line that says what decided data.task and how to change it, for messages about a target
+ * that does not fit the task, e.g. "data.task is classification, implied by model.type
+ * logistic_regression: for a continuous target use a regression model (ridge, kernel_ridge)".
+ * Borrowed from a static buffer of this thread. Not collective. */
+const char *hf_spec_task_hint(const hf_spec *spec);
 
 /* Fills in what depends on the task once it is known (after ingest, on every rank): sets
  * data.task if it was AUTO, cv.strategy (stratified for classification unless the spec named one)

@@ -1,7 +1,7 @@
 /* spec_print.c - the readable summary printed by `hyperfold validate`. */
-#include "spec.h"
+#include "jobs/spec.h"
 
-#include "../common/hf.h"
+#include "common/hf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -87,7 +87,11 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
     char buf[1024];
     fprintf(out, "job:        %s  (%s, sha256 %.12s)\n", spec->name, spec->path, spec->sha256);
     fprintf(out, "data:       %s\n", spec->data.source);
-    fprintf(out, "target:     %s  (task: %s)\n", spec->data.target, task_text(spec->data.task));
+    if (spec->data.task != HF_TASK_AUTO && strcmp(spec->data.task_why, "data.task") != 0)
+        fprintf(out, "target:     %s  (task: %s, implied by %s)\n", spec->data.target,
+                task_text(spec->data.task), spec->data.task_why);
+    else
+        fprintf(out, "target:     %s  (task: %s)\n", spec->data.target, task_text(spec->data.task));
     if (spec->cv.strategy == HF_CV_PREDEFINED)
         fprintf(out, "cv:         predefined folds from column %s", spec->cv.fold_column);
     else

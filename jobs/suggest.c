@@ -1,10 +1,11 @@
 /* suggest.c - "did you mean" suggestions for unknown keys and enum values. */
-#include "spec.h"
+#include "jobs/spec.h"
 
-#include "../common/hf.h"
+#include "common/hf.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static size_t min3(size_t a, size_t b, size_t c)
 {
@@ -54,6 +55,10 @@ const char *hf_spec_suggest(const char *word, const char *const *candidates, siz
     const char *best = NULL;
     size_t best_d = (size_t)-1;
     size_t len = strlen(word);
+    /* The same word in other letter case ("status" for "Status") first. */
+    for (size_t i = 0; n ? i < n : candidates[i] != NULL; i++)
+        if (strcasecmp(word, candidates[i]) == 0)
+            return candidates[i];
     /* A typo changes at most a third of a word (at least 1, at most 3 edits). */
     size_t limit = len / 3;
     if (limit < 1)

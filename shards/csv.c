@@ -3,8 +3,8 @@
  * The parser is our own code: no Debian library parses RFC 4180 from an arbitrary byte offset with
  * an externally supplied quote state, which is what the parallel range split needs (each rank
  * starts in the middle of the file knowing only the quote parity before its range). */
-#include "csv.h"
-#include "../common/hf.h"
+#include "shards/csv.h"
+#include "common/hf.h"
 
 #include <archive.h>
 #include <archive_entry.h>

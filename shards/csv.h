@@ -11,7 +11,7 @@
 #ifndef HF_CSV_H
 #define HF_CSV_H
 
-#include "source.h"
+#include "shards/source.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* folds.c - cross-validation splitters (see folds.h and docs/preprocessing.md). */
-#include "folds.h"
+#include "shards/folds.h"
 
-#include "../common/hf.h"
-#include "../common/rng.h"
+#include "common/hf.h"
+#include "common/rng.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -6,8 +6,8 @@
 #ifndef HF_FOLDS_H
 #define HF_FOLDS_H
 
-#include "../common/dataset.h"
-#include "../jobs/spec.h"
+#include "common/dataset.h"
+#include "jobs/spec.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,11 +5,11 @@
  * rank); pass 1 parses numbers and infers types; pass 2 (only when a column is text) collects the
  * strings of text columns; global dictionaries are built by allgather; the shards are written
  * collectively; rank 0 writes manifest.json last. */
-#include "ingest.h"
-#include "csv.h"
-#include "schema_json.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
+#include "shards/ingest.h"
+#include "shards/csv.h"
+#include "shards/schema_json.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1505,12 +1505,37 @@ static int alloc_plan(ctx *c)
     return HF_OK;
 }
 
+/* HF_EDATA for a column `name` (of spec key `key`) that the header lacks: the closest header
+ * name as a suggestion, then the header's names (at most 20). */
+static int no_such_column(const ctx *c, const char *name, const char *key)
+{
+    char list[1024];
+    size_t o = 0, shown = 0;
+    list[0] = '\0';
+    for (size_t j = 0; j < c->ncols && o < sizeof list - 64; j++, shown++) {
+        if (shown == 20)
+            break;
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", j ? ", " : "", c->names[j]);
+    }
+    if (shown < c->ncols)
+        snprintf(list + o, sizeof list - o, " and %zu more", c->ncols - shown);
+    const char *sug = hf_spec_suggest(name, (const char *const *)c->names, c->ncols);
+    if (sug)
+        return hf_error(HF_EDATA,
+                        "%s: got the column \"%s\", which is not in the header of %s: did you "
+                        "mean \"%s\"? (columns: %s)",
+                        key, name, c->parts[0].uri, sug, list);
+    return hf_error(HF_EDATA,
+                    "%s: got the column \"%s\", which is not in the header of %s, expected one of "
+                    "%s",
+                    key, name, c->parts[0].uri, list);
+}
+
 static int set_role(ctx *c, const char *name, int role, const char *key)
 {
     long j = col_index(c, name);
     if (j < 0)
-        return hf_error(HF_EDATA, "%s: got the column \"%s\", which is not in the header of %s",
-                        key, name, c->parts[0].uri);
+        return no_such_column(c, name, key);
     if (c->role[j] != ROLE_FEATURE && c->role[j] != role)
         return hf_error(HF_EDATA, "%s: got the column \"%s\", which already has another role", key,
                         name);
@@ -1540,10 +1565,7 @@ static int plan_columns(ctx *c)
     for (size_t i = 0; rc >= 0 && i < sp->data.n_columns; i++) {
         long j = col_index(c, sp->data.columns[i].name);
         if (j < 0)
-            rc = hf_error(HF_EDATA,
-                          "data.columns: got the column \"%s\", which is not in the "
-                          "header of %s",
-                          sp->data.columns[i].name, c->parts[0].uri);
+            rc = no_such_column(c, sp->data.columns[i].name, "data.columns");
         else
             c->forced[j] = (int)sp->data.columns[i].type;
     }
@@ -1744,10 +1766,8 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
                 rc = HF_ENOMEM;
             if (notnum && c->spec->data.task == HF_TASK_REGRESSION) {
                 if (c->first_text[s])
-                    local_err = hf_error(HF_EDATA,
-                                         "%s, expected a number (data.task is "
-                                         "regression)",
-                                         c->first_text[s]);
+                    local_err = hf_error(HF_EDATA, "%s, expected a number (%s)", c->first_text[s],
+                                         hf_spec_task_hint(c->spec));
             }
             schema->task = notnum || c->spec->data.task == HF_TASK_CLASSIFICATION
                                ? HF_TASK_CLASSIFICATION
@@ -1829,6 +1849,14 @@ static int ingest_data(ctx *c, const char *dir, const char *rejects_path, hf_man
     /* Numeric class labels and numeric group codes. */
     if (rc >= 0 && schema->task == HF_TASK_CLASSIFICATION && !c->text_slot[target_slot]) {
         rc = global_values(c, target_slot, &vals, &n_vals);
+        /* Numeric class labels must be whole numbers (scikit-learn's classifiers refuse a
+         * "continuous" target likewise): 0.5 is a measurement, not a class. */
+        for (size_t i = 0; rc >= 0 && i < n_vals; i++)
+            if (vals[i] != floor(vals[i]))
+                rc = hf_error(HF_EDATA,
+                              "%s: data.target \"%s\": got %g, expected whole-number class "
+                              "labels (%s)",
+                              c->parts[0].uri, schema->target, vals[i], hf_spec_task_hint(c->spec));
         if (rc >= 0) {
             schema->classes = hf_calloc(n_vals + 1, sizeof *schema->classes);
             rc = schema->classes ? HF_OK : HF_ENOMEM;

@@ -4,11 +4,11 @@
 #ifndef HF_INGEST_H
 #define HF_INGEST_H
 
-#include "../common/dataset.h"
-#include "../coordinator/comm.h"
-#include "../jobs/spec.h"
-#include "partition.h"
-#include "source.h"
+#include "common/dataset.h"
+#include "common/comm.h"
+#include "jobs/spec.h"
+#include "shards/partition.h"
+#include "shards/source.h"
 
 /* Collective. Ingests spec->data.source into shard_dir (creating it), or reuses a matching ingest
  * (*reused = 1). rejects_path: where skipped rows go when data.on_bad_rows is skip (NULL = error

@@ -1,8 +1,8 @@
 /* partition.c - HDF5 shard files and manifest.json (layout documented in partition.h). */
-#include "partition.h"
-#include "schema_json.h"
-#include "../common/fsutil.h"
-#include "../common/hf.h"
+#include "shards/partition.h"
+#include "shards/schema_json.h"
+#include "common/fsutil.h"
+#include "common/hf.h"
 
 #include <hdf5.h>
 #include <jansson.h>

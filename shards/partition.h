@@ -12,8 +12,8 @@
 #ifndef HF_PARTITION_H
 #define HF_PARTITION_H
 
-#include "../common/dataset.h"
-#include "../coordinator/comm.h"
+#include "common/dataset.h"
+#include "common/comm.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* schema_json.c - hf_schema <-> JSON with jansson (format in schema_json.h). */
-#include "schema_json.h"
-#include "../common/hf.h"
+#include "shards/schema_json.h"
+#include "common/hf.h"
 
 #include <stdlib.h>
 #include <string.h>

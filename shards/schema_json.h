@@ -10,7 +10,7 @@
 #ifndef HF_SCHEMA_JSON_H
 #define HF_SCHEMA_JSON_H
 
-#include "../common/dataset.h"
+#include "common/dataset.h"
 
 #include <jansson.h>
 

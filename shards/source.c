@@ -5,9 +5,9 @@
  * fails with a clear message instead of a link error. */
 /* MAP_ANONYMOUS */
 #define _DEFAULT_SOURCE
-#include "source.h"
-#include "csv.h"
-#include "../common/hf.h"
+#include "shards/source.h"
+#include "shards/csv.h"
+#include "common/hf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -155,7 +155,10 @@ static int file_open(const char *uri, const hf_source_opts *opts, hf_source **ou
     }
     f->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (f->fd < 0) {
-        result = hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+        /* A path that does not exist or cannot be read is bad input (exit code 2). */
+        int bad_input = errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == ELOOP ||
+                        errno == ENAMETOOLONG;
+        result = hf_error(bad_input ? HF_EINVAL : HF_EIO, "opening %s: %s", path, strerror(errno));
         goto out;
     }
     if (fstat(f->fd, &st) != 0) {

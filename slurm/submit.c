@@ -1,5 +1,5 @@
 /* submit.c - `hyperfold submit`: render the batch script and hand it to sbatch (docs/slurm.md). */
-#include "slurm.h"
+#include "slurm/slurm.h"
 
 #include "common/fsutil.h"
 #include "common/hf.h"

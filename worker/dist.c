@@ -1,17 +1,66 @@
 /* dist.c - distributed dense linear algebra on a worker group (see dist.h). */
-#include "dist.h"
+#include "worker/dist.h"
 
-#include "../common/hf.h"
-#include "scalapack.h"
+#include "common/hf.h"
+#include "worker/scalapack.h"
 
 #include <cblas.h>
 #include <lapacke.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static double factor_seconds, factor_flops;
+
+/* The first ScaLAPACK/PBLAS argument error of this thread since it was last taken. */
+static _Thread_local struct {
+    int pending;
+    int arg;
+    char routine[32];
+} scalapack_err;
+
+static void record_scalapack_error(const char *routine, size_t len, int arg)
+{
+    if (scalapack_err.pending)
+        return;
+    size_t n = 0;
+    while (n < len && n + 1 < sizeof scalapack_err.routine && routine[n] && routine[n] != ' ')
+        n++;
+    memcpy(scalapack_err.routine, routine, n);
+    scalapack_err.routine[n] = '\0';
+    scalapack_err.arg = arg;
+    scalapack_err.pending = 1;
+}
+
+/* Replaces ScaLAPACK's PXERBLA (Fortran: SUBROUTINE PXERBLA(ICTXT, SRNAME, INFO)), which prints
+ * "On entry to X parameter number N had an illegal value" and returns. */
+void pxerbla_(const int *ictxt, const char *srname, const int *info, size_t srname_len);
+void pxerbla_(const int *ictxt, const char *srname, const int *info, size_t srname_len)
+{
+    (void)ictxt;
+    record_scalapack_error(srname, srname_len, *info);
+}
+
+/* Replaces PBLAS's PB_Cabort, which prints the same line and aborts the MPI job. The PBLAS routine
+ * returns without computing; the ScaLAPACK routine above it is then reported as failed. */
+void PB_Cabort(int ictxt, char *routine, int info);
+void PB_Cabort(int ictxt, char *routine, int info)
+{
+    (void)ictxt;
+    record_scalapack_error(routine, strlen(routine), info);
+}
+
+int hf_scalapack_take_error(char *routine, size_t len, int *arg)
+{
+    if (!scalapack_err.pending)
+        return 0;
+    snprintf(routine, len, "%s", scalapack_err.routine);
+    *arg = scalapack_err.arg;
+    scalapack_err.pending = 0;
+    return 1;
+}
 
 int hf_dist_is_parallel(const hf_group *g)
 {
@@ -43,6 +92,10 @@ int hf_dmat_create(const hf_group *g, size_t m, size_t n, hf_dmat *out)
         out->lld = out->locr > 0 ? out->locr : 1;
         int ctxt = hf_group_context(g), lld = (int)out->lld;
         descinit_(out->desc, &im, &in, &out->nb, &out->nb, &zero, &zero, &ctxt, &lld, &info);
+        char routine[32];
+        int arg = 0;
+        if (hf_scalapack_take_error(routine, sizeof routine, &arg) && info == 0)
+            info = -arg;
         if (info != 0) {
             result = hf_error(HF_EINTERNAL,
                               "descinit for a %zux%zu matrix (block %d, lld %d) failed: info %d", m,
@@ -131,15 +184,29 @@ void hf_dmat_add_diagonal(hf_dmat *a, double v)
 }
 
 /* Collective over the group: the same LAPACK-style info on every rank (the largest positive one,
- * or the most negative one). */
-static int agree_info(const hf_group *g, int info, int *out)
+ * or the most negative one), and a failure on every rank when any rank's ScaLAPACK or PBLAS
+ * routines reported an illegal argument (hf_scalapack_take_error) during `what`: such a result
+ * is never used. */
+static int agree_info(const hf_group *g, int info, int *out, const char *what)
 {
+    char routine[32] = "";
+    int arg = 0, bad = hf_scalapack_take_error(routine, sizeof routine, &arg);
     *out = info;
-    if (!hf_dist_is_parallel(g))
-        return HF_OK;
-    int64_t v[2] = {info, -(int64_t)info};
-    HF_CALL(hf_comm_allreduce_max_i64(hf_group_comm(g), v, 2));
-    *out = v[1] > 0 ? (int)-v[1] : (int)v[0];
+    if (hf_dist_is_parallel(g)) {
+        int64_t v[3] = {info, -(int64_t)info, bad};
+        HF_CALL(hf_comm_allreduce_max_i64(hf_group_comm(g), v, 3));
+        *out = v[1] > 0 ? (int)-v[1] : (int)v[0];
+        if (v[2] && !bad)
+            return hf_error(HF_EINTERNAL,
+                            "%s: ScaLAPACK reported an illegal argument on another rank of the "
+                            "group",
+                            what);
+    }
+    if (bad)
+        return hf_error(HF_EINTERNAL,
+                        "%s: ScaLAPACK routine %s reported argument %d as illegal (a hyperfold "
+                        "bug: please report it with the job spec)",
+                        what, routine, arg);
     return HF_OK;
 }
 
@@ -161,7 +228,7 @@ int hf_dist_cholesky(hf_dmat *a, const char *what)
     } else {
         info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)a->n, a->a, (lapack_int)a->lld);
     }
-    result = agree_info(a->g, info, &info);
+    result = agree_info(a->g, info, &info, what);
     if (result != HF_OK)
         goto out;
     if (info > 0) {
@@ -230,7 +297,7 @@ static int solve_common(const hf_dmat *a, double *unfactored, const double *B, s
             info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, (lapack_int)nrhs, a->a,
                                   (lapack_int)a->lld, cm, (lapack_int)n);
     }
-    result = agree_info(a->g, info, &info);
+    result = agree_info(a->g, info, &info, what);
     if (result != HF_OK)
         goto out;
     if (info > 0) {
@@ -370,12 +437,29 @@ static int eigh_parallel(const hf_group *g, const double *C, size_t n, size_t k,
     hf_dmat_set(&a, C);
     pdsyevd_("V", "U", &in, a.a, &one, &one, a.desc, w, z.a, &one, &one, z.desc, &wq, &minus1, &iwq,
              &minus1, &info, 1, 1);
-    if (info != 0) {
+    result = agree_info(g, info, &info, "PDSYEVD workspace query");
+    if (result == HF_OK && info != 0)
         result = hf_error(HF_EINTERNAL, "PDSYEVD workspace query failed: info %d", info);
+    if (result != HF_OK)
+        goto out;
+    /* PDSYEVD's own minimum does not cover the PDORMTR it calls last, which gets the workspace
+     * less 2n and needs max(nb (nb - 1) / 2, (MpC0 + NqC0) nb) + nb^2 (pdormtr.f, SIDE = 'L',
+     * UPLO = 'U': C = Z(1:n-1, 1:n) from process (0, 0)). With blocks as large as the matrix,
+     * e.g. n = 24 and nb = 128, the query asks for ~3,300 words where PDORMTR needs ~24,500;
+     * PDORMTR then refuses (PXERBLA, argument 16) and PDSYEVD returns unrotated eigenvectors with
+     * info 0. So the workspace is the larger of the two, plus a margin. */
+    int nb = a.nb, zero = 0, nm1 = in - 1;
+    long mpc0 = numroc_(&nm1, &nb, &a.myrow, &zero, &a.nprow);
+    long nqc0 = numroc_(&in, &nb, &a.mycol, &zero, &a.npcol);
+    long tri = (long)nb * (nb - 1) / 2, band = (mpc0 + nqc0) * nb;
+    long ormtr = (tri > band ? tri : band) + (long)nb * nb;
+    long want = (long)wq > ormtr + 2L * in ? (long)wq : ormtr + 2L * in;
+    if (want + 1024 > INT_MAX) {
+        result = hf_error(HF_EINVAL, "PDSYEVD on a %zux%zu matrix: workspace above %d words", n, n,
+                          INT_MAX);
         goto out;
     }
-    /* Some ScaLAPACK versions under-report; add a margin. */
-    int lwork = (int)wq + 2 * in + 1024, liwork = iwq + 1024;
+    int lwork = (int)want + 1024, liwork = iwq + 1024;
     work = hf_malloc((size_t)lwork * sizeof(double));
     iwork = hf_malloc((size_t)liwork * sizeof(int));
     if (work == NULL || iwork == NULL) {
@@ -384,7 +468,7 @@ static int eigh_parallel(const hf_group *g, const double *C, size_t n, size_t k,
     }
     pdsyevd_("V", "U", &in, a.a, &one, &one, a.desc, w, z.a, &one, &one, z.desc, work, &lwork,
              iwork, &liwork, &info, 1, 1);
-    result = agree_info(g, info, &info);
+    result = agree_info(g, info, &info, "PDSYEVD");
     if (result != HF_OK)
         goto out;
     if (info != 0) {
@@ -451,7 +535,13 @@ int hf_dist_eigh_topk(const hf_group *g, const double *C, size_t n, size_t k, do
         result = HF_ENOMEM;
         goto out;
     }
-    if (hf_dist_is_parallel(g))
+    /* PDSYEVD (ScaLAPACK 2.2.1) returns wrong eigenvalues and vectors, with info 0, whenever the
+     * matrix fits in one block (n <= nb) on a grid of more than one process: every block size
+     * and grid of tests/mpi/mpitest_group.c showed it, from 2x2 matrices with nb = 2 to 70x70
+     * with nb = 128. Such a matrix lives on process (0, 0) alone, so the distributed solver
+     * would not spread it anyway: every group rank runs LAPACK on its replicated copy instead,
+     * which is the one-rank computation, bit for bit. */
+    if (hf_dist_is_parallel(g) && n > (size_t)hf_group_block_size(g))
         result = eigh_parallel(g, C, n, k, w, evecs);
     else
         result = eigh_local(C, n, k, w, evecs);

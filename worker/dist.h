@@ -9,7 +9,7 @@
 #ifndef HF_DIST_H
 #define HF_DIST_H
 
-#include "group.h"
+#include "worker/group.h"
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* group.c - worker groups and their BLACS process grids (see group.h). */
-#include "group.h"
+#include "worker/group.h"
 
-#include "../common/hf.h"
-#include "scalapack.h"
+#include "common/hf.h"
+#include "worker/scalapack.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -217,6 +217,21 @@ int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank,
         return HF_OK;
     fmt_bytes(need, need_s, sizeof(need_s));
     fmt_bytes(memory_per_rank, limit_s, sizeof(limit_s));
+    /* No grid holds less than one block per process: if that does not fit, more ranks cannot
+     * help, a smaller block can. */
+    uint64_t blk = n < (size_t)nb ? n : (size_t)nb;
+    if (blk * blk * sizeof(double) * (uint64_t)n_matrices > memory_per_rank) {
+        uint64_t fit = 1;
+        while ((fit + 1) * (fit + 1) * sizeof(double) * (uint64_t)n_matrices <= memory_per_rank)
+            fit++;
+        return hf_error(HF_EINVAL,
+                        "%s: %d distributed %zux%zu matrices need %s per rank on %d ranks but "
+                        "parallel.memory_per_rank is %s, and with parallel.block_size %d no "
+                        "number of ranks holds less than one %dx%d block per rank: use "
+                        "parallel.block_size <= %llu",
+                        what, n_matrices, n, n, need_s, size, limit_s, nb, (int)blk, (int)blk,
+                        (unsigned long long)fit);
+    }
     /* The smallest group (auto grid) on which the matrices would fit. */
     for (int r = size + 1; r <= (1 << 20); r++) {
         int pr, pc;

@@ -12,7 +12,7 @@
 #ifndef HF_GROUP_H
 #define HF_GROUP_H
 
-#include "../coordinator/comm.h"
+#include "common/comm.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  *  - f1 (multiclass) averages over all n_classes classes, a class with no true and no predicted
  *    samples scoring 0 (f1_score(..., labels=range(n_classes), average='macro')).
  *  - log_loss clips with eps = DBL_EPSILON, scikit-learn 1.2's eps="auto" for float64. */
-#include "metrics.h"
-#include "../common/hf.h"
+#include "worker/metrics.h"
+#include "common/hf.h"
 
 #include <float.h>
 #include <math.h>

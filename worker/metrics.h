@@ -9,7 +9,7 @@
 #ifndef HF_METRICS_H
 #define HF_METRICS_H
 
-#include "../common/dataset.h"
+#include "common/dataset.h"
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
 /* model.c - helpers shared by model files: parameter lookup and defaults, fitted-model arrays. */
-#include "model.h"
-#include "../common/hf.h"
+#include "worker/model.h"
+#include "common/hf.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -95,6 +95,11 @@ out:
 
 /* A new fitted model with room for n_arrays (empty) arrays; caller frees with hf_fitted_free.
  * Returns NULL (HF_ENOMEM recorded) on allocation failure. */
+const char *hf_fit_stop_name(int stop)
+{
+    return stop == HF_FIT_MAX_ITER ? "max_iter" : stop == HF_FIT_STALLED ? "stalled" : "converged";
+}
+
 hf_fitted *hf_fitted_new(const hf_model_ops *ops, size_t n_features, size_t n_outputs,
                          size_t n_arrays)
 {

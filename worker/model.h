@@ -8,8 +8,8 @@
 #ifndef HF_MODEL_H
 #define HF_MODEL_H
 
-#include "../common/dataset.h"
-#include "../common/value.h"
+#include "common/dataset.h"
+#include "common/value.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +34,18 @@ typedef struct hf_array {
 
 struct hf_model_ops;
 
+/* Why a fit stopped. Direct solvers always converge. An iterative solver that stopped before its
+ * convergence test held reports it (scikit-learn's ConvergenceWarning cases): its model is still
+ * used and scored, and the sweep reports how many trials did not converge. */
+typedef enum hf_fit_stop {
+    HF_FIT_CONVERGED = 0, /* the solver's convergence test held */
+    HF_FIT_MAX_ITER = 1,  /* max_iter iterations done without converging */
+    HF_FIT_STALLED = 2    /* the line search could make no progress before the test held */
+} hf_fit_stop;
+
+/* "converged", "max_iter" or "stalled". */
+const char *hf_fit_stop_name(int stop);
+
 typedef struct hf_fitted {
     const struct hf_model_ops *ops;
     size_t n_features; /* columns of the design matrix it was fitted on */
@@ -41,6 +53,7 @@ typedef struct hf_fitted {
     hf_array *arrays;
     size_t n_arrays;
     double n_iter; /* iterations used (iterative solvers), 0 otherwise */
+    int stop;      /* why an iterative solver stopped: hf_fit_stop (HF_FIT_CONVERGED by default) */
 } hf_fitted;
 
 /* The training rows of one task, already preprocessed into a dense design matrix. */

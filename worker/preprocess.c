@@ -1,10 +1,10 @@
 /* preprocess.c - impute -> scale -> one-hot (-> PCA), fitted on training rows (see preprocess.h
  * and docs/preprocessing.md). */
-#include "preprocess.h"
+#include "worker/preprocess.h"
 
-#include "../common/hf.h"
-#include "dist.h"
-#include "group.h"
+#include "common/hf.h"
+#include "worker/dist.h"
+#include "worker/group.h"
 
 #include <float.h>
 #include <jansson.h>

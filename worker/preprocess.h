@@ -13,9 +13,9 @@
 #ifndef HF_PREPROCESS_H
 #define HF_PREPROCESS_H
 
-#include "../common/dataset.h"
-#include "../jobs/spec.h"
-#include "model.h"
+#include "common/dataset.h"
+#include "jobs/spec.h"
+#include "worker/model.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* registry.c - the list of every model hyperfold knows. Adding a model: define its hf_model_ops in
  * worker/models/<name>.c and add it to `models` below. */
-#include "model.h"
+#include "worker/model.h"
 
 #include <string.h>
 

@@ -59,4 +59,13 @@ void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const
               const int *descz, double *work, const int *lwork, int *iwork, const int *liwork,
               int *info, size_t jobz_len, size_t uplo_len);
 
+/* Argument errors reported inside ScaLAPACK and PBLAS. ScaLAPACK's routines report an illegal
+ * argument through PXERBLA (which prints a line and returns, so the caller goes on with a
+ * result that may be garbage) and PBLAS's through PB_Cabort (which prints and aborts the whole
+ * MPI job). worker/dist.c defines both symbols; the executable's definitions take precedence over
+ * the library's (its internal calls go through the PLT), so every such report is recorded here,
+ * per thread, instead. hf_scalapack_take_error returns 1 and the routine name and argument
+ * number of the first report since the last call (then forgets it), or 0 if there was none. */
+int hf_scalapack_take_error(char *routine, size_t len, int *arg);
+
 #endif

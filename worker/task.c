@@ -1,9 +1,9 @@
 /* task.c - runs one task: preprocessing fitted on the split's training rows, one model fit call for
  * the whole batch of trials, predictions on the validation rows, and every metric. */
-#include "task.h"
-#include "../common/hf.h"
-#include "metrics.h"
-#include "preprocess.h"
+#include "worker/task.h"
+#include "common/hf.h"
+#include "worker/metrics.h"
+#include "worker/preprocess.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -301,9 +301,12 @@ static int predict_chunk(const hf_task_ctx *ctx, const prep_cache *c, const hf_s
     int rc = buf && tmp ? HF_OK : HF_ENOMEM;
     for (size_t r0 = 0; r0 < nv && rc >= 0; r0 += rb) {
         const size_t b = nv - r0 < rb ? nv - r0 : rb;
-        for (size_t i = 0; i < b; i++)
-            memcpy(buf + i * q, ctx->data->X + (size_t)sp->valid[r0 + i] * q, q * sizeof *buf);
-        rc = model->predict_many(m, nc, buf, b, q, tmp);
+        /* The pipeline is a copy of the training rows (hf_prep_is_copy), but a validation row may
+         * still hold a missing value: the transform copies and imputes it with the statistics
+         * fitted on the training rows. */
+        rc = hf_prep_transform(c->prep, ctx->data->X, sp->valid + r0, b, buf);
+        if (rc >= 0)
+            rc = model->predict_many(m, nc, buf, b, q, tmp);
         for (size_t j = 0; j < nc && rc >= 0; j++)
             memcpy(pred + (j * nv + r0) * n_out, tmp + j * b * n_out, b * n_out * sizeof *pred);
     }
@@ -350,6 +353,11 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
             goto out;
         }
     result = model->fit(&fd, (const hf_value *const *)mvals, k, fitted);
+    /* A model predicts n_out columns per row: one value, or one probability per class. */
+    for (size_t i = 0; i < k && result >= 0; i++)
+        if (!fitted[i] || fitted[i]->n_outputs != n_out)
+            result = hf_error(HF_EINTERNAL, "model %s: fitted %zu outputs per row, expected %zu",
+                              model->name, fitted[i] ? fitted[i]->n_outputs : 0, n_out);
     double fit_s = (hf_now() - t0) / (double)k;
     /* Predictions chunk by chunk of trials (one predict_many call each when the model has it),
      * then every metric of every trial. */
@@ -362,6 +370,8 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
             hf_trial_result *r = &res[c0 + j];
             double *pj = pred + j * nv * n_out;
             r->fit_seconds = fit_s;
+            r->n_iter = fitted[c0 + j]->n_iter;
+            r->stop = fitted[c0 + j]->stop;
             int rc =
                 model->predict_many ? prc : model->predict(fitted[c0 + j], c->Xva, nv, c->q, pj);
             for (size_t m = 0; m < ctx->n_metrics && rc >= 0; m++) {
@@ -513,6 +523,10 @@ char *hf_task_result_to_json(const hf_task_result *r, const char *const *metrics
             json_object_set_new(sc, metrics[m], score_json(t->scores[m]));
         json_object_set_new(jt, "scores", sc);
         json_object_set_new(jt, "fit_seconds", json_real(t->fit_seconds));
+        if (t->ok && (t->n_iter > 0 || t->stop != HF_FIT_CONVERGED)) {
+            json_object_set_new(jt, "n_iter", json_real(t->n_iter));
+            json_object_set_new(jt, "stop", json_string(hf_fit_stop_name(t->stop)));
+        }
         json_array_append_new(arr, jt);
     }
     json_object_set_new(o, "trials", arr);
@@ -562,6 +576,12 @@ int hf_task_result_from_json(const char *text, const char *const *metrics, size_
             goto out;
         }
         t->fit_seconds = json_real_value(json_object_get(jt, "fit_seconds"));
+        t->n_iter = json_number_value(json_object_get(jt, "n_iter"));
+        const char *stop = json_string_value(json_object_get(jt, "stop"));
+        t->stop = !stop                       ? HF_FIT_CONVERGED
+                  : !strcmp(stop, "max_iter") ? HF_FIT_MAX_ITER
+                  : !strcmp(stop, "stalled")  ? HF_FIT_STALLED
+                                              : HF_FIT_CONVERGED;
         t->scores = hf_malloc((n_metrics ? n_metrics : 1) * sizeof *t->scores);
         if (!t->scores) {
             result = HF_ENOMEM;

@@ -6,11 +6,11 @@
 #ifndef HF_TASK_H
 #define HF_TASK_H
 
-#include "../common/dataset.h"
-#include "../jobs/spec.h"
-#include "../shards/folds.h"
-#include "model.h"
-#include "preprocess.h"
+#include "common/dataset.h"
+#include "jobs/spec.h"
+#include "shards/folds.h"
+#include "worker/model.h"
+#include "worker/preprocess.h"
 
 #include <stddef.h>
 
@@ -47,6 +47,8 @@ typedef struct hf_trial_result {
     char *error;    /* reason when failed (owned) */
     double *scores; /* n_metrics */
     double fit_seconds;
+    double n_iter; /* the solver's iterations (0 for direct solvers) */
+    int stop;      /* hf_fit_stop: HF_FIT_CONVERGED unless an iterative solver stopped early */
 } hf_trial_result;
 
 typedef struct hf_task_result {

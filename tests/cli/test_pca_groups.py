@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """PCA + ridge on worker groups: `parallel: {ranks_per_task: 2}` (and 4) on 4 ranks gives the same
 results.json scores (1e-9 relative) and the same selection as ranks_per_task 1; the refit's stored
-PCA and `hyperfold predict` agree too. Wide-ish data with a categorical column (PCA after one-hot),
-a block size that divides nothing, a PCA axis and an alpha axis."""
+PCA and `hyperfold predict` agree too. Wide-ish data with a categorical column (PCA after one-hot:
+40 design columns), a PCA axis and an alpha axis, at block sizes that divide nothing (5), hold the
+design matrix in one block (64) and the default (128): the PCA's 40 x 40 covariance and ridge's
+Gram matrices of 4 to 40 columns then fit in one block, where ScaLAPACK's PDSYEVD once returned
+wrong eigenvectors with exit code 0."""
 import os
 import sys
 
@@ -39,42 +42,46 @@ model:
   params:
     alpha: [0.3, 3.0, 30.0]
     fit_intercept: [true, false]
-parallel: {ranks_per_task: %d, block_size: 5}
+parallel: {ranks_per_task: %d%s}
 output: {dir: out}
 """
 res, comps, preds = {}, {}, {}
-for g in (1, 2, 4):
-    d = os.path.join(work, "g%d" % g)
+CASES = [(1, None)] + [(g, b) for g in (2, 4) for b in (5, 64, None)]
+for g, b in CASES:
+    d = os.path.join(work, "g%d-b%s" % (g, b))
     os.makedirs(d)
-    hftest.write(os.path.join(d, "job.yaml"), SPEC % (csv, g))
+    hftest.write(os.path.join(d, "job.yaml"),
+                 SPEC % (csv, g, ", block_size: %d" % b if b else ""))
     hftest.hyperfold(["run", "job.yaml", "--quiet"], np=4, cwd=d)
-    res[g] = hftest.load_results(os.path.join(d, "out", "pg"))
+    res[g, b] = hftest.load_results(os.path.join(d, "out", "pg"))
     mpath = os.path.join(d, "out", "pg", "model.h5")
     with h5py.File(mpath, "r") as f:
-        comps[g] = f["preprocess/prep.pca_components"][...]
+        comps[g, b] = f["preprocess/prep.pca_components"][...]
     hftest.hyperfold(["predict", "--model", mpath, "--input", csv, "--output", "p.csv", "--quiet"],
                      np=2, cwd=d)
-    preds[g] = pd.read_csv(os.path.join(d, "p.csv")).iloc[:, -1].to_numpy(float)
+    preds[g, b] = pd.read_csv(os.path.join(d, "p.csv")).iloc[:, -1].to_numpy(float)
 
-ref = res[1]
+ref = res[1, None]
 ck.check(len(ref["trials"]) == 12, "12 trials (2 PCA sizes x 3 alphas x 2 intercepts)")
 ck.check(all(t.get("status", "ok") == "ok" for t in ref["trials"]), "every trial succeeded")
-for g in (2, 4):
-    r = res[g]
-    ck.check(r["best"]["trial"] == ref["best"]["trial"], "ranks_per_task %d: same best trial" % g)
-    ck.check(len(r["trials"]) == len(ref["trials"]), "ranks_per_task %d: same trial count" % g)
+for g, b in CASES[1:]:
+    r = res[g, b]
+    name = "ranks_per_task %d, block %s" % (g, b or "default")
+    ck.check(r["best"]["trial"] == ref["best"]["trial"], "%s: same best trial" % name)
+    ck.check(len(r["trials"]) == len(ref["trials"]), "%s: same trial count" % name)
     worst = 0.0
     for t, tr in zip(r["trials"], ref["trials"]):
-        ck.check(t["params"] == tr["params"], "ranks_per_task %d: same trial order" % g)
+        ck.check(t["params"] == tr["params"], "%s: same trial order" % name)
         for metric in tr["fold_scores"]:
-            for a, b in zip(t["fold_scores"][metric], tr["fold_scores"][metric]):
-                worst = max(worst, abs(a - b) / max(abs(a), abs(b)))
-                ck.check(hftest.rel_close(a, b, 1e-9),
-                         "ranks_per_task %d trial %d %s: %r vs %r" % (g, t["trial"], metric, a, b))
-    print("ranks_per_task %d: largest relative score difference %.3g" % (g, worst))
-    ck.check(comps[g].shape == comps[1].shape and
-             np.max(np.abs(comps[g] - comps[1])) < 1e-9,
-             "ranks_per_task %d: the refit's PCA components agree (same signs)" % g)
-    perr = np.max(np.abs(preds[g] - preds[1]) / np.maximum(np.abs(preds[1]), 1e-3))
-    ck.check(perr < 1e-9, "ranks_per_task %d: predictions agree (%.3g)" % (g, perr))
+            for x, y in zip(t["fold_scores"][metric], tr["fold_scores"][metric]):
+                worst = max(worst, abs(x - y) / max(abs(x), abs(y)))
+                ck.check(hftest.rel_close(x, y, 1e-9),
+                         "%s trial %d %s: %r vs %r" % (name, t["trial"], metric, x, y))
+    print("%s: largest relative score difference %.3g" % (name, worst))
+    c0 = comps[1, None]
+    ck.check(comps[g, b].shape == c0.shape and np.max(np.abs(comps[g, b] - c0)) < 1e-9,
+             "%s: the refit's PCA components agree (same signs)" % name)
+    p0 = preds[1, None]
+    perr = np.max(np.abs(preds[g, b] - p0) / np.maximum(np.abs(p0), 1e-3))
+    ck.check(perr < 1e-9, "%s: predictions agree (%.3g)" % (name, perr))
 ck.done()

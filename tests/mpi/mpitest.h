@@ -7,7 +7,7 @@
 #define HF_MPITEST_H
 
 #include "common/hf.h"
-#include "coordinator/comm.h"
+#include "common/comm.h"
 #include "worker/group.h"
 
 #include <math.h>

@@ -1,7 +1,8 @@
 /* mpitest_dist_ridge.c - ridge and the PCA step on worker groups, run at 1, 2 and 4 ranks.
  *
- * For every group size dividing the world (1, 2, 4: grids 1x1, 1x2, 2x1, 2x2, 4x1) with a block
- * size of 4 that divides neither dimension, fits ridge on wide (p > n) and tall data, with and
+ * For every group size dividing the world (1, 2, 4: grids 1x1, 1x2, 2x1, 2x2, 4x1, 1x4) and block
+ * sizes from 1 to more than the matrix size, fits ridge on wide (p > n), tall and tiny data (2
+ * columns, smaller than one block), with and
  * without an intercept, several alphas per call, and checks that coefficients, intercepts and
  * predictions equal, to 1e-9 relative, those of the one-rank path computed in this program (a
  * group of one rank must give them bit for bit). The one-rank path itself is checked against a
@@ -11,8 +12,8 @@
  * n_components fails on every rank without a hang. */
 #include "common/hf.h"
 #include "common/rng.h"
-#include "coordinator/comm.h"
-#include "mpitest.h"
+#include "common/comm.h"
+#include "tests/mpi/mpitest.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 #include "worker/model.h"
@@ -207,8 +208,9 @@ static void check_pca(hf_group *g, const data *d, size_t k, const hf_prep *ref,
         double dp = max_rel_diff(proj, ref_proj, M * k);
         worst_group_diff = fmax(worst_group_diff, fmax(dc, fmax(dv, dp)));
         CHECK(q1 == q2 && dc < 1e-9 && dv < 1e-9 && dp < 1e-9,
-              "PCA on grid %dx%d: components differ by %g, variances by %g, projections by %g",
-              hf_group_nprow(g), hf_group_npcol(g), dc, dv, dp);
+              "PCA of %zu columns on grid %dx%d, block %d: components differ by %g, variances by "
+              "%g, projections by %g",
+              d->p, hf_group_nprow(g), hf_group_npcol(g), hf_group_block_size(g), dc, dv, dp);
         CHECK(memcmp(m1, m2, q1 * sizeof(double)) == 0, "PCA means differ on a group");
         free(proj);
     }
@@ -228,18 +230,21 @@ static void check_pca(hf_group *g, const data *d, size_t k, const hf_prep *ref,
 static void self_test(hf_comm *world)
 {
     int ws = hf_comm_size(world);
-    data sets[2];
+    enum { NSETS = 3 };
+    data sets[NSETS];
     make_data(1, 30, 45, &sets[0]); /* wide: more columns than rows */
     make_data(2, 110, 9, &sets[1]); /* tall */
+    make_data(3, 6, 2, &sets[2]);   /* smaller than one block of every size but 1 */
     call calls[4];
     size_t n_calls = make_calls(calls);
     enum { MAXP = 45 };
-    static double ref_coef[2][4][MAX_T * MAXP], ref_icpt[2][4][MAX_T], ref_pred[2][4][MAX_T * M];
-    hf_prep *ref_pca[2] = {NULL, NULL};
-    double *ref_proj[2];
-    const size_t pca_k[2] = {6, 4};
+    static double ref_coef[NSETS][4][MAX_T * MAXP], ref_icpt[NSETS][4][MAX_T],
+        ref_pred[NSETS][4][MAX_T * M];
+    hf_prep *ref_pca[NSETS] = {NULL, NULL, NULL};
+    double *ref_proj[NSETS];
+    const size_t pca_k[NSETS] = {6, 4, 1};
 
-    for (size_t s = 0; s < 2; s++) {
+    for (size_t s = 0; s < NSETS; s++) {
         const data *d = &sets[s];
         for (size_t c = 0; c < n_calls; c++) {
             int rc = run_call(NULL, &calls[c], d, ref_coef[s][c], ref_icpt[s][c], ref_pred[s][c]);
@@ -269,54 +274,63 @@ static void self_test(hf_comm *world)
         hf_schema_free(sch);
     }
 
-    static const int shapes[][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1}, {4, 0, 0}, {4, 4, 1}};
-    for (size_t sh = 0; sh < sizeof(shapes) / sizeof(shapes[0]); sh++) {
-        int gs = shapes[sh][0];
-        if (ws % gs != 0)
-            continue;
-        hf_comm *sub = NULL;
-        hf_group *g = NULL;
-        if (mpitest_group(world, gs, shapes[sh][1], shapes[sh][2], 4, &sub, &g) != HF_OK)
-            continue;
-        for (size_t s = 0; s < 2; s++) {
-            const data *d = &sets[s];
-            for (size_t c = 0; c < n_calls; c++) {
-                double coef[MAX_T * MAXP], icpt[MAX_T], pred[MAX_T * M];
-                size_t T = calls[c].n_trials;
-                int rc = run_call(g, &calls[c], d, coef, icpt, pred);
-                CHECK(rc == HF_OK, "group %dx%d data %zu call %zu: %s", hf_group_nprow(g),
-                      hf_group_npcol(g), s, c, hf_error_message());
-                if (rc != HF_OK)
-                    continue;
-                double dw = max_rel_diff(coef, ref_coef[s][c], T * d->p);
-                double db = max_rel_diff(icpt, ref_icpt[s][c], T);
-                double dp = max_rel_diff(pred, ref_pred[s][c], T * M);
-                worst_group_diff = fmax(worst_group_diff, fmax(dw, fmax(db, dp)));
-                CHECK(dw < 1e-9 && db < 1e-9 && dp < 1e-9,
-                      "group %dx%d data %zu (n %zu, p %zu) call %zu: coef differ by %g, "
-                      "intercept by %g, predictions by %g",
-                      hf_group_nprow(g), hf_group_npcol(g), s, d->n, d->p, c, dw, db, dp);
-                if (gs == 1)
-                    CHECK(memcmp(coef, ref_coef[s][c], T * d->p * sizeof(double)) == 0,
-                          "a group of one rank must take the one-rank path bit for bit");
+    static const int shapes[][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1},
+                                    {4, 0, 0}, {4, 4, 1}, {4, 1, 4}};
+    /* Block sizes from 1 to more than every matrix (45 columns: blocks of 45 and 64 hold it
+     * whole); 4 divides neither dimension of the first two sets. */
+    static const int blocks[] = {1, 2, 4, 9, 16, 45, 64, 128};
+    for (size_t sh = 0; sh < sizeof(shapes) / sizeof(shapes[0]); sh++)
+        for (size_t bl = 0; bl < sizeof blocks / sizeof blocks[0]; bl++) {
+            int gs = shapes[sh][0];
+            if (ws % gs != 0)
+                continue;
+            hf_comm *sub = NULL;
+            hf_group *g = NULL;
+            if (mpitest_group(world, gs, shapes[sh][1], shapes[sh][2], blocks[bl], &sub, &g) !=
+                HF_OK)
+                continue;
+            for (size_t s = 0; s < NSETS; s++) {
+                const data *d = &sets[s];
+                for (size_t c = 0; c < n_calls; c++) {
+                    double coef[MAX_T * MAXP], icpt[MAX_T], pred[MAX_T * M];
+                    size_t T = calls[c].n_trials;
+                    int rc = run_call(g, &calls[c], d, coef, icpt, pred);
+                    CHECK(rc == HF_OK, "group %dx%d block %d data %zu call %zu: %s",
+                          hf_group_nprow(g), hf_group_npcol(g), blocks[bl], s, c,
+                          hf_error_message());
+                    if (rc != HF_OK)
+                        continue;
+                    double dw = max_rel_diff(coef, ref_coef[s][c], T * d->p);
+                    double db = max_rel_diff(icpt, ref_icpt[s][c], T);
+                    double dp = max_rel_diff(pred, ref_pred[s][c], T * M);
+                    worst_group_diff = fmax(worst_group_diff, fmax(dw, fmax(db, dp)));
+                    CHECK(
+                        dw < 1e-9 && db < 1e-9 && dp < 1e-9,
+                        "group %dx%d block %d data %zu (n %zu, p %zu) call %zu: coef differ by %g, "
+                        "intercept by %g, predictions by %g",
+                        hf_group_nprow(g), hf_group_npcol(g), blocks[bl], s, d->n, d->p, c, dw, db,
+                        dp);
+                    if (gs == 1)
+                        CHECK(memcmp(coef, ref_coef[s][c], T * d->p * sizeof(double)) == 0,
+                              "a group of one rank must take the one-rank path bit for bit");
+                }
+                if (ref_pca[s])
+                    check_pca(g, d, pca_k[s], ref_pca[s], ref_proj[s]);
             }
-            if (ref_pca[s])
-                check_pca(g, d, pca_k[s], ref_pca[s], ref_proj[s]);
+            /* A non-positive alpha is refused identically on every group rank. */
+            {
+                call bad = {.n_trials = 1};
+                set_params(bad.params[0], -1.0, 1);
+                double coef[MAXP], icpt[1], pred[M];
+                hf_error_clear();
+                int rc = run_call(g, &bad, &sets[0], coef, icpt, pred);
+                CHECK(rc == HF_EINVAL, "alpha -1 on a group: rc %d", rc);
+                hf_error_clear();
+            }
+            hf_group_free(&g);
+            hf_comm_free(&sub);
         }
-        /* A non-positive alpha is refused identically on every group rank. */
-        {
-            call bad = {.n_trials = 1};
-            set_params(bad.params[0], -1.0, 1);
-            double coef[MAXP], icpt[1], pred[M];
-            hf_error_clear();
-            int rc = run_call(g, &bad, &sets[0], coef, icpt, pred);
-            CHECK(rc == HF_EINVAL, "alpha -1 on a group: rc %d", rc);
-            hf_error_clear();
-        }
-        hf_group_free(&g);
-        hf_comm_free(&sub);
-    }
-    for (size_t s = 0; s < 2; s++) {
+    for (size_t s = 0; s < NSETS; s++) {
         hf_prep_free(ref_pca[s]);
         free(ref_proj[s]);
         free_data(&sets[s]);

@@ -1,14 +1,18 @@
 /* mpitest_group.c - worker groups and the distributed kernels of worker/dist.h, run at 1, 2 and 4
  * ranks. For every group size that divides the world (1, 2, 4: grids 1x1, 1x2, 2x2, plus 2x1, 1x4
- * and 4x1) with a block size of 3 that divides none of the matrix sizes, it checks that the
+ * and 4x1), it checks that the
  * distributed results equal direct LAPACK computations made in this program: Gram solve against
  * LAPACKE_dposv on all rows, multi-RHS solve against LAPACKE_dgesv, top-k eigenpairs against
- * LAPACKE_dsyevd. Also checks grid shapes, the grid-size error, the memory refusal message and
- * the not-positive-definite error. Exits non-zero on failure. */
+ * LAPACKE_dsyevd. Every kernel runs for block sizes from 1 to more than the largest matrix and on
+ * matrices smaller than one block (1x1, 2x2) up to many blocks, and no ScaLAPACK routine may
+ * report an illegal argument (PDSYEVD once returned unrotated eigenvectors when its blocks
+ * were larger than the matrix divided over the grid). Also checks grid shapes, the grid-size
+ * error, the memory refusal message, the not-positive-definite error, and that an illegal
+ * argument inside ScaLAPACK fails the call on every group rank. Exits non-zero on failure. */
 #include "common/hf.h"
 #include "common/rng.h"
-#include "coordinator/comm.h"
-#include "mpitest.h"
+#include "common/comm.h"
+#include "tests/mpi/mpitest.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 #include "worker/scalapack.h"
@@ -113,14 +117,154 @@ static void ref_ridge(const double *X, const double *y, size_t n, size_t p, doub
     free(A);
 }
 
-static void test_group(hf_comm *world, int gs, int nprow, int npcol)
+/* Scatter / gather round trip of an m x n matrix. */
+static void check_roundtrip(hf_group *g, const char *label, size_t m, size_t n)
+{
+    double *full = malloc(m * n * sizeof(double)), *back = malloc(m * n * sizeof(double));
+    hf_dmat a = {0};
+    random_matrix(11 + m, full, m * n);
+    int rc = hf_dmat_create(g, m, n, &a);
+    CHECK(rc == HF_OK, "%s: dmat create %zux%zu", label, m, n);
+    hf_dmat_set(&a, full);
+    rc = hf_dmat_get(&a, back);
+    CHECK(rc == HF_OK && memcmp(full, back, m * n * sizeof(double)) == 0,
+          "%s: set/get round trip of %zux%zu", label, m, n);
+    hf_dmat_destroy(&a);
+    free(full);
+    free(back);
+}
+
+/* Gram solve of an N x P problem, each group rank holding an uneven slice of the rows. */
+static void check_gram_solve(hf_group *g, const char *label, size_t N, size_t P)
+{
+    int gs = hf_group_size(g), gr = hf_group_rank(g);
+    double *X = malloc(N * P * sizeof(double)), *y = malloc(N * sizeof(double));
+    double *W = malloc(3 * P * sizeof(double)), *ref = malloc(P * sizeof(double));
+    const double alphas[3] = {1e-3, 0.5, 10.0};
+    random_matrix(21 + N, X, N * P);
+    random_matrix(22 + N, y, N);
+    size_t lo = N * (size_t)gr * (size_t)gr / ((size_t)gs * (size_t)gs);
+    size_t hi = N * (size_t)(gr + 1) * (size_t)(gr + 1) / ((size_t)gs * (size_t)gs);
+    int rc = hf_dist_gram_solve(g, X + lo * P, hi - lo, P, y + lo, alphas, 3, W);
+    CHECK(rc == HF_OK, "%s: gram solve %zux%zu: %s", label, N, P, hf_error_message());
+    for (int t = 0; t < 3 && rc == HF_OK; t++) {
+        ref_ridge(X, y, N, P, alphas[t], ref);
+        double d = max_rel_diff(W + t * P, ref, P);
+        CHECK(d < 1e-10, "%s: gram solve %zux%zu alpha=%g differs from dposv by %g", label, N, P,
+              alphas[t], d);
+    }
+    hf_error_clear();
+    free(X);
+    free(y);
+    free(W);
+    free(ref);
+}
+
+/* posv of an N x N system with R right-hand sides against a general LU solve. */
+static void check_posv(hf_group *g, const char *label, int N, int R)
+{
+    double *M = malloc((size_t)N * N * sizeof(double)), *A = malloc((size_t)N * N * sizeof(double));
+    double *B = malloc((size_t)N * R * sizeof(double)), *X = malloc((size_t)N * R * sizeof(double));
+    double *ref = malloc((size_t)N * R * sizeof(double));
+    lapack_int *piv = malloc((size_t)N * sizeof(lapack_int));
+    random_matrix(31 + (uint64_t)N, M, (size_t)N * N);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int k = 0; k < N; k++)
+                s += M[i * N + k] * M[j * N + k];
+            A[i * N + j] = s;
+        }
+    random_matrix(32 + (uint64_t)N, B, (size_t)N * R);
+    int rc = hf_dist_posv(g, A, (size_t)N, 0.25, B, (size_t)R, X);
+    CHECK(rc == HF_OK, "%s: posv %dx%d: %s", label, N, N, hf_error_message());
+    for (int i = 0; i < N; i++)
+        A[i * N + i] += 0.25;
+    memcpy(ref, B, (size_t)N * R * sizeof(double));
+    int info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, N, R, A, N, piv, ref, R);
+    CHECK(info == 0, "dgesv info %d", info);
+    double d = max_rel_diff(X, ref, (size_t)N * R);
+    CHECK(rc != HF_OK || d < 1e-9, "%s: posv %dx%d differs from dgesv by %g", label, N, N, d);
+    hf_error_clear();
+    free(M);
+    free(A);
+    free(B);
+    free(X);
+    free(ref);
+    free(piv);
+}
+
+/* Top-k eigenpairs of an N x N covariance matrix against LAPACKE_dsyevd, for k = min(5, N), N. */
+static void check_eigh(hf_group *g, const char *label, size_t N)
+{
+    const size_t S = 3 * N + 7;
+    double *D = malloc(S * N * sizeof(double)), *C = malloc(N * N * sizeof(double));
+    double *w = malloc(N * sizeof(double)), *V = malloc(N * N * sizeof(double));
+    double *evals = malloc(N * sizeof(double)), *evecs = malloc(N * N * sizeof(double));
+    double *ref_vec = malloc(N * sizeof(double));
+    random_matrix(41 + N, D, S * N);
+    for (size_t i = 0; i < S; i++)
+        for (size_t j = 0; j < N; j++)
+            D[i * N + j] *= 1.0 + (double)j; /* distinct scales: well separated eigenvalues */
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (size_t r = 0; r < S; r++)
+                s += D[r * N + i] * D[r * N + j];
+            C[i * N + j] = s / (double)(S - 1);
+        }
+    memcpy(V, C, N * N * sizeof(double));
+    int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)N, V, (lapack_int)N, w);
+    CHECK(info == 0, "dsyevd info %d", info);
+    const size_t ks[2] = {N < 5 ? N : 5, N};
+    for (int c = 0; c < 2; c++) {
+        size_t k = ks[c];
+        int rc = hf_dist_eigh_topk(g, C, N, k, evals, evecs);
+        CHECK(rc == HF_OK, "%s: eigh %zux%zu k=%zu: %s", label, N, N, k, hf_error_message());
+        hf_error_clear();
+        if (rc != HF_OK)
+            continue;
+        for (size_t j = 0; j < k; j++) {
+            double ref_val = w[N - 1 - j];
+            CHECK(fabs(evals[j] - ref_val) <= 1e-10 * fabs(w[N - 1]),
+                  "%s: %zux%zu eigenvalue %zu: %.17g vs dsyevd %.17g", label, N, N, j, evals[j],
+                  ref_val);
+            /* The reference vector, with the largest-|value| entry made positive. */
+            size_t big = 0;
+            for (size_t i = 0; i < N; i++) {
+                ref_vec[i] = V[i * N + (N - 1 - j)];
+                if (fabs(ref_vec[i]) > fabs(ref_vec[big]))
+                    big = i;
+            }
+            double sg = ref_vec[big] < 0 ? -1.0 : 1.0;
+            double worst = 0.0;
+            for (size_t i = 0; i < N; i++)
+                worst = fmax(worst, fabs(evecs[j * N + i] - sg * ref_vec[i]));
+            CHECK(worst < 1e-9, "%s: %zux%zu eigenvector %zu (k=%zu) differs by %g", label, N, N, j,
+                  k, worst);
+        }
+    }
+    free(D);
+    free(C);
+    free(w);
+    free(V);
+    free(evals);
+    free(evecs);
+    free(ref_vec);
+}
+
+/* Every kernel on a group of gs ranks as an nprow x npcol grid with blocks of nb, on matrices
+ * smaller than one block, about one block, and many blocks: each must equal LAPACK on one rank,
+ * and no ScaLAPACK routine may have reported an illegal argument. */
+static void test_group(hf_comm *world, int gs, int nprow, int npcol, int nb)
 {
     hf_comm *sub = NULL;
     hf_group *g = NULL;
-    char label[64];
-    snprintf(label, sizeof(label), "group of %d as %dx%d (0x0 = auto)", gs, nprow, npcol);
+    char label[96];
+    snprintf(label, sizeof(label), "group of %d as %dx%d (0x0 = auto), block %d", gs, nprow, npcol,
+             nb);
 
-    int rc = mpitest_group(world, gs, nprow, npcol, 3, &sub, &g);
+    int rc = mpitest_group(world, gs, nprow, npcol, nb, &sub, &g);
     if (rc != HF_OK)
         return;
     int gr = hf_group_rank(g);
@@ -131,111 +275,21 @@ static void test_group(hf_comm *world, int gs, int nprow, int npcol)
           "%s: grid %dx%d of %d", label, hf_group_nprow(g), hf_group_npcol(g), hf_group_size(g));
     CHECK(hf_group_myrow(g) == gr / ec && hf_group_mycol(g) == gr % ec, "%s: rank %d at (%d,%d)",
           label, gr, hf_group_myrow(g), hf_group_mycol(g));
-    CHECK(hf_group_block_size(g) == 3, "%s: block %d", label, hf_group_block_size(g));
+    CHECK(hf_group_block_size(g) == nb, "%s: block %d", label, hf_group_block_size(g));
     CHECK(hf_dist_is_parallel(g) == (gs > 1), "%s: parallel flag", label);
 
-    /* Scatter / gather round trip of an 11 x 7 matrix. */
-    {
-        double full[77], back[77];
-        hf_dmat a = {0};
-        random_matrix(11, full, 77);
-        rc = hf_dmat_create(g, 11, 7, &a);
-        CHECK(rc == HF_OK, "%s: dmat create", label);
-        hf_dmat_set(&a, full);
-        rc = hf_dmat_get(&a, back);
-        CHECK(rc == HF_OK && memcmp(full, back, sizeof(full)) == 0, "%s: set/get round trip",
-              label);
-        hf_dmat_destroy(&a);
-    }
-
-    /* Gram solve: each group rank holds an uneven slice of the rows. */
-    {
-        enum { N = 41, P = 7 };
-        double X[N * P], y[N], W[3 * P], ref[P];
-        const double alphas[3] = {1e-3, 0.5, 10.0};
-        random_matrix(21, X, N * P);
-        random_matrix(22, y, N);
-        size_t lo = (size_t)N * (size_t)gr * (size_t)gr / ((size_t)gs * (size_t)gs);
-        size_t hi = (size_t)N * (size_t)(gr + 1) * (size_t)(gr + 1) / ((size_t)gs * (size_t)gs);
-        rc = hf_dist_gram_solve(g, X + lo * P, hi - lo, P, y + lo, alphas, 3, W);
-        CHECK(rc == HF_OK, "%s: gram solve: %s", label, hf_error_message());
-        for (int t = 0; t < 3; t++) {
-            ref_ridge(X, y, N, P, alphas[t], ref);
-            double d = max_rel_diff(W + t * P, ref, P);
-            CHECK(d < 1e-10, "%s: gram solve alpha=%g differs from dposv by %g", label, alphas[t],
-                  d);
-        }
-    }
-
-    /* posv with several right-hand sides against a general LU solve. */
-    {
-        enum { N = 13, R = 3 };
-        double M[N * N], A[N * N], B[N * R], X[N * R], ref[N * R];
-        lapack_int piv[N];
-        random_matrix(31, M, N * N);
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < N; j++) {
-                double s = 0.0;
-                for (int k = 0; k < N; k++)
-                    s += M[i * N + k] * M[j * N + k];
-                A[i * N + j] = s;
-            }
-        random_matrix(32, B, N * R);
-        rc = hf_dist_posv(g, A, N, 0.25, B, R, X);
-        CHECK(rc == HF_OK, "%s: posv: %s", label, hf_error_message());
-        for (int i = 0; i < N; i++)
-            A[i * N + i] += 0.25;
-        memcpy(ref, B, sizeof(ref));
-        int info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, N, R, A, N, piv, ref, R);
-        CHECK(info == 0, "dgesv info %d", info);
-        double d = max_rel_diff(X, ref, N * R);
-        CHECK(d < 1e-9, "%s: posv differs from dgesv by %g", label, d);
-    }
-
-    /* Top-k eigenpairs of a covariance matrix against LAPACKE_dsyevd. */
-    {
-        enum { S = 60, N = 23 };
-        double D[S * N], C[N * N], w[N], V[N * N], evals[N], evecs[N * N];
-        random_matrix(41, D, S * N);
-        for (int i = 0; i < S; i++)
-            for (int j = 0; j < N; j++)
-                D[i * N + j] *= 1.0 + j; /* distinct scales: well separated eigenvalues */
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < N; j++) {
-                double s = 0.0;
-                for (int r = 0; r < S; r++)
-                    s += D[r * N + i] * D[r * N + j];
-                C[i * N + j] = s / (S - 1);
-            }
-        memcpy(V, C, sizeof(V));
-        int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', N, V, N, w);
-        CHECK(info == 0, "dsyevd info %d", info);
-        const size_t ks[2] = {5, N};
-        for (int c = 0; c < 2; c++) {
-            size_t k = ks[c];
-            rc = hf_dist_eigh_topk(g, C, N, k, evals, evecs);
-            CHECK(rc == HF_OK, "%s: eigh k=%zu: %s", label, k, hf_error_message());
-            for (size_t j = 0; j < k; j++) {
-                double ref_val = w[N - 1 - j];
-                CHECK(fabs(evals[j] - ref_val) <= 1e-10 * fabs(w[N - 1]),
-                      "%s: eigenvalue %zu: %.17g vs dsyevd %.17g", label, j, evals[j], ref_val);
-                /* The reference vector, with the largest-|value| entry made positive. */
-                double ref_vec[N];
-                size_t big = 0;
-                for (size_t i = 0; i < N; i++) {
-                    ref_vec[i] = V[i * N + (N - 1 - j)];
-                    if (fabs(ref_vec[i]) > fabs(ref_vec[big]))
-                        big = i;
-                }
-                double s = ref_vec[big] < 0 ? -1.0 : 1.0;
-                double worst = 0.0;
-                for (size_t i = 0; i < N; i++)
-                    worst = fmax(worst, fabs(evecs[j * N + i] - s * ref_vec[i]));
-                CHECK(worst < 1e-9, "%s: eigenvector %zu (k=%zu) differs by %g", label, j, k,
-                      worst);
-            }
-        }
-    }
+    static const size_t rt[][2] = {{11, 7}, {1, 1}, {3, 70}};
+    for (size_t i = 0; i < sizeof rt / sizeof rt[0]; i++)
+        check_roundtrip(g, label, rt[i][0], rt[i][1]);
+    static const size_t gsz[][2] = {{41, 7}, {3, 1}, {90, 40}};
+    for (size_t i = 0; i < sizeof gsz / sizeof gsz[0]; i++)
+        check_gram_solve(g, label, gsz[i][0], gsz[i][1]);
+    static const int psz[][2] = {{13, 3}, {1, 1}, {2, 2}, {70, 2}};
+    for (size_t i = 0; i < sizeof psz / sizeof psz[0]; i++)
+        check_posv(g, label, psz[i][0], psz[i][1]);
+    static const size_t esz[] = {1, 2, 5, 23, 24, 64, 70};
+    for (size_t i = 0; i < sizeof esz / sizeof esz[0]; i++)
+        check_eigh(g, label, esz[i]);
 
     /* A matrix that is not positive definite: HF_ENUM on every rank. */
     {
@@ -248,6 +302,42 @@ static void test_group(hf_comm *world, int gs, int nprow, int npcol)
               "%s: indefinite message: %s", label, hf_error_message());
         hf_error_clear();
     }
+    char routine[32];
+    int arg = 0;
+    CHECK(!hf_scalapack_take_error(routine, sizeof routine, &arg),
+          "%s: ScaLAPACK reported an illegal argument %d to %s", label, arg, routine);
+    hf_group_free(&g);
+    hf_comm_free(&sub);
+}
+
+/* A ScaLAPACK argument error (PXERBLA) becomes a failed call on every group rank, never a line on
+ * stderr and a wrong result: an Cholesky with a descriptor whose context is wrong. */
+static void test_argument_error(hf_comm *world)
+{
+    int ws = hf_comm_size(world);
+    if (ws < 2)
+        return;
+    hf_comm *sub = NULL;
+    hf_group *g = NULL;
+    if (mpitest_group(world, 2, 0, 0, 4, &sub, &g) != HF_OK)
+        return;
+    hf_dmat a = {0};
+    int rc = hf_dmat_create(g, 8, 8, &a);
+    CHECK(rc == HF_OK, "dmat create: %s", hf_error_message());
+    if (rc == HF_OK) {
+        for (size_t lj = 0; lj < a.locc; lj++)
+            for (size_t li = 0; li < a.locr; li++)
+                a.a[lj * a.lld + li] = hf_dmat_row(&a, li) == hf_dmat_col(&a, lj) ? 2.0 : 0.0;
+        a.desc[HF_DESC_MB] = a.nb + 1; /* MB != NB: PDPOTRF refuses argument 4 (DESCA) */
+        hf_error_clear();
+        rc = hf_dist_cholesky(&a, "argument-error test");
+        CHECK(rc == HF_EINTERNAL, "illegal descriptor: rc %d, expected HF_EINTERNAL", rc);
+        CHECK(strstr(hf_error_message(), "PDPOTRF") != NULL ||
+                  strstr(hf_error_message(), "another rank") != NULL,
+              "illegal descriptor message: %s", hf_error_message());
+        hf_error_clear();
+    }
+    hf_dmat_destroy(&a);
     hf_group_free(&g);
     hf_comm_free(&sub);
 }
@@ -277,12 +367,16 @@ int main(int argc, char **argv)
         hf_error_clear();
     }
 
-    static const int shapes[][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1},
+    static const int shapes[][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1}, {2, 1, 2},
                                     {4, 0, 0}, {4, 1, 4}, {4, 4, 1}};
+    static const int blocks[] = {1, 2, 3, 5, 8, 16, 23, 32, 64, 128, 200};
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
-        if (ws % shapes[i][0] == 0)
-            test_group(world, shapes[i][0], shapes[i][1], shapes[i][2]);
+        if (ws % shapes[i][0] != 0)
+            continue;
+        for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++)
+            test_group(world, shapes[i][0], shapes[i][1], shapes[i][2], blocks[b]);
     }
+    test_argument_error(world);
 
     int64_t total = failures;
     hf_comm_allreduce_sum_i64(world, &total, 1);

@@ -11,7 +11,7 @@
  * prints "reused=R rows=N rejected=K" on rank 0, or the error and exits 2. */
 #include "common/fsutil.h"
 #include "common/hf.h"
-#include "coordinator/comm.h"
+#include "common/comm.h"
 #include "jobs/spec.h"
 #include "shards/ingest.h"
 #include "shards/partition.h"

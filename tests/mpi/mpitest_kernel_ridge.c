@@ -1,7 +1,8 @@
 /* mpitest_kernel_ridge.c - the kernel_ridge model on worker groups, run at 1, 2 and 4 ranks.
  *
  * Self-test (default): for every group size dividing the world (1, 2, 4: grids 1x1, 1x2, 2x2, plus
- * 2x1 and 4x1) with a block size of 4 that divides neither n = 50 nor m = 17, fits rbf, polynomial
+ * 2x1, 4x1 and 1x4) and block sizes from 1 to more than n = 50 (4 divides neither n = 50 nor
+ * m = 17), fits rbf, polynomial
  * and linear kernels (with shared-kernel alpha sweeps and a mixed call) and checks that dual
  * coefficients and predictions equal, to 1e-9 relative, those of the one-rank LAPACK path computed
  * in this program; the LAPACK path itself is checked against a naive kernel matrix solved with
@@ -16,8 +17,8 @@
  * float64, one row of m per alpha) to HF_KRR_OUTPUT and one JSON line of timings to stdout. */
 #include "common/hf.h"
 #include "common/rng.h"
-#include "coordinator/comm.h"
-#include "mpitest.h"
+#include "common/comm.h"
+#include "tests/mpi/mpitest.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 #include "worker/model.h"
@@ -217,48 +218,59 @@ static void self_test(hf_comm *world)
         hf_error_clear();
     }
 
-    static const int shapes[][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1}, {4, 0, 0}, {4, 4, 1}};
-    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
-        int gs = shapes[s][0];
-        if (ws % gs != 0)
-            continue;
-        hf_comm *sub = NULL;
-        hf_group *g = NULL;
-        if (mpitest_group(world, gs, shapes[s][1], shapes[s][2], 4, &sub, &g) != HF_OK)
-            continue;
-        for (size_t c = 0; c < n_calls; c++) {
-            double pred[MAX_T * M], dual[MAX_T * N];
-            int rc = run_call(g, &calls[c], X, y, Xt, pred, dual);
-            CHECK(rc == HF_OK, "group of %d (%dx%d) call %zu: %s", gs, hf_group_nprow(g),
-                  hf_group_npcol(g), c, hf_error_message());
-            if (rc != HF_OK)
+    static const int shapes[][3] = {{1, 0, 0}, {2, 0, 0}, {2, 2, 1}, {2, 1, 2},
+                                    {4, 0, 0}, {4, 4, 1}, {4, 1, 4}};
+    /* From 1 to more than n = 50 (one block holds the whole kernel matrix). */
+    static const int blocks[] = {1, 3, 4, 16, 50, 64, 128};
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+        for (size_t bl = 0; bl < sizeof blocks / sizeof blocks[0]; bl++) {
+            int gs = shapes[s][0];
+            if (ws % gs != 0)
                 continue;
-            size_t T = calls[c].n_trials;
-            double dp = max_rel_diff(pred, ref_pred[c], T * M);
-            double dd = max_rel_diff(dual, ref_dual[c], T * N);
-            CHECK(dp < 1e-9 && dd < 1e-9,
-                  "group %dx%d call %zu: predictions differ by %g, dual_coef by %g from LAPACK",
-                  hf_group_nprow(g), hf_group_npcol(g), c, dp, dd);
-        }
+            hf_comm *sub = NULL;
+            hf_group *g = NULL;
+            if (mpitest_group(world, gs, shapes[s][1], shapes[s][2], blocks[bl], &sub, &g) != HF_OK)
+                continue;
+            for (size_t c = 0; c < n_calls; c++) {
+                double pred[MAX_T * M], dual[MAX_T * N];
+                int rc = run_call(g, &calls[c], X, y, Xt, pred, dual);
+                CHECK(rc == HF_OK, "group of %d (%dx%d, block %d) call %zu: %s", gs,
+                      hf_group_nprow(g), hf_group_npcol(g), blocks[bl], c, hf_error_message());
+                if (rc != HF_OK)
+                    continue;
+                size_t T = calls[c].n_trials;
+                double dp = max_rel_diff(pred, ref_pred[c], T * M);
+                double dd = max_rel_diff(dual, ref_dual[c], T * N);
+                CHECK(
+                    dp < 1e-9 && dd < 1e-9,
+                    "group %dx%d block %d call %zu: predictions differ by %g, dual_coef by %g from "
+                    "LAPACK",
+                    hf_group_nprow(g), hf_group_npcol(g), blocks[bl], c, dp, dd);
+            }
 
-        /* Memory refusal through the model: two 50x50 matrices do not fit in 1 KiB. */
-        hf_group_set_memory_limit(g, 1024);
-        {
-            hf_fit_data d = {.X = X, .n = N, .p = P, .y = y, .n_classes = 0, .group = g};
-            const hf_value *pp[3] = {calls[0].params[0], calls[0].params[1], calls[0].params[2]};
-            hf_fitted *out[3] = {NULL, NULL, NULL};
-            hf_error_clear();
-            int rc = hf_model_kernel_ridge.fit(&d, pp, 3, out);
-            const char *msg = hf_error_message();
-            CHECK(rc == HF_EINVAL && out[0] == NULL, "memory limit not enforced: rc %d", rc);
-            CHECK(strstr(msg, "kernel_ridge") && strstr(msg, "memory_per_rank") &&
-                      strstr(msg, "parallel.ranks_per_task >= "),
-                  "memory refusal message: %s", msg);
-            hf_error_clear();
+            /* Memory refusal through the model: two 50x50 matrices do not fit in 1 KiB. */
+            hf_group_set_memory_limit(g, 1024);
+            {
+                hf_fit_data d = {.X = X, .n = N, .p = P, .y = y, .n_classes = 0, .group = g};
+                const hf_value *pp[3] = {calls[0].params[0], calls[0].params[1],
+                                         calls[0].params[2]};
+                hf_fitted *out[3] = {NULL, NULL, NULL};
+                hf_error_clear();
+                int rc = hf_model_kernel_ridge.fit(&d, pp, 3, out);
+                const char *msg = hf_error_message();
+                CHECK(rc == HF_EINVAL && out[0] == NULL, "memory limit not enforced: rc %d", rc);
+                /* 1 KiB holds 128 doubles: two blocks of more than 8 x 8 fit on no grid. */
+                const char *hint = blocks[bl] * blocks[bl] * 2 * 8 > 1024
+                                       ? "parallel.block_size <= 8"
+                                       : "parallel.ranks_per_task >= ";
+                CHECK(strstr(msg, "kernel_ridge") && strstr(msg, "memory_per_rank") &&
+                          strstr(msg, hint),
+                      "memory refusal message (block %d): %s", blocks[bl], msg);
+                hf_error_clear();
+            }
+            hf_group_free(&g);
+            hf_comm_free(&sub);
         }
-        hf_group_free(&g);
-        hf_comm_free(&sub);
-    }
 }
 
 /* ---- file mode ---- */

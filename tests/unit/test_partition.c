@@ -9,7 +9,7 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
-#include "coordinator/comm.h"
+#include "common/comm.h"
 #include "shards/partition.h"
 #include "shards/schema_json.h"
 

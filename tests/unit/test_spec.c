@@ -189,7 +189,9 @@ static void test_defaults(void **state)
 {
     (void)state;
     hf_spec *s = parse_ok(MINIMAL "model:\n  type: ridge\n");
-    assert_int_equal(s->data.task, HF_TASK_AUTO);
+    /* ridge is a regression model: the task is implied by it. */
+    assert_int_equal(s->data.task, HF_TASK_REGRESSION);
+    assert_string_equal(s->data.task_why, "model.type ridge");
     assert_int_equal(s->data.delimiter, 0);
     const char *na[] = {"", "NA", "NaN", "null", "?"};
     assert_int_equal(s->data.n_na_values, 5);
@@ -207,7 +209,7 @@ static void test_defaults(void **state)
     assert_int_equal(s->search.trials, 10);
     assert_int_equal(s->search.error_score_given, 0);
     assert_true(isnan(s->search.error_score));
-    assert_null(s->objective.metric); /* the task is not known yet */
+    assert_string_equal(s->objective.metric, "r2");
     assert_string_equal(s->output.dir, "runs");
     assert_null(s->output.upload);
     assert_int_equal(s->s3.path_style, -1);
@@ -227,11 +229,21 @@ static void test_defaults(void **state)
         hf_value_free(&def);
     }
 
-    /* Resolving the task fills the task-dependent defaults. */
-    assert_int_equal(hf_spec_resolve_task(s, HF_TASK_CLASSIFICATION), HF_OK);
+    /* Data typed as the other task is refused when the task is resolved after ingest. */
+    hf_error_clear();
+    assert_int_equal(hf_spec_resolve_task(s, HF_TASK_CLASSIFICATION), HF_EINVAL);
+    hf_error_clear();
+    assert_int_equal(hf_spec_resolve_task(s, HF_TASK_REGRESSION), HF_OK);
+    assert_int_equal(s->cv.strategy, HF_CV_KFOLD);
+    hf_spec_free(s);
+
+    /* A classifier implies classification, with its defaults. */
+    s = parse_ok(MINIMAL "model:\n  type: logistic_regression\n");
     assert_int_equal(s->data.task, HF_TASK_CLASSIFICATION);
+    assert_string_equal(s->data.task_why, "model.type logistic_regression");
     assert_int_equal(s->cv.strategy, HF_CV_STRATIFIED);
     assert_string_equal(s->objective.metric, "accuracy");
+    assert_int_equal(hf_spec_resolve_task(s, HF_TASK_CLASSIFICATION), HF_OK);
     hf_spec_free(s);
 
     s = parse_ok(MINIMAL "  task: regression\nmodel: {type: ridge}\n");
@@ -505,6 +517,63 @@ static hf_schema *schema_new(hf_task_kind task, const char **classes, size_t n_c
     return sc;
 }
 
+/* The task rule: data.task, else the model's single task, else the metric's; a model that cannot
+ * do the task is refused naming the models that can. */
+static void test_task_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *model, *task, *metric;
+        hf_task_kind want; /* HF_TASK_AUTO: refused */
+        const char *why;
+    } cases[] = {
+        {"ridge", NULL, NULL, HF_TASK_REGRESSION, "model.type ridge"},
+        {"ridge", NULL, "rmse", HF_TASK_REGRESSION, "model.type ridge"},
+        {"ridge", "regression", NULL, HF_TASK_REGRESSION, "data.task"},
+        {"ridge", "classification", NULL, HF_TASK_AUTO, NULL},
+        {"ridge", NULL, "accuracy", HF_TASK_AUTO, NULL},
+        {"kernel_ridge", NULL, NULL, HF_TASK_REGRESSION, "model.type kernel_ridge"},
+        {"kernel_ridge", "classification", NULL, HF_TASK_AUTO, NULL},
+        {"kernel_ridge", NULL, "log_loss", HF_TASK_AUTO, NULL},
+        {"logistic_regression", NULL, NULL, HF_TASK_CLASSIFICATION,
+         "model.type logistic_regression"},
+        {"logistic_regression", NULL, "roc_auc", HF_TASK_CLASSIFICATION,
+         "model.type logistic_regression"},
+        {"logistic_regression", "classification", "f1", HF_TASK_CLASSIFICATION, "data.task"},
+        {"logistic_regression", "regression", NULL, HF_TASK_AUTO, NULL},
+        {"logistic_regression", NULL, "r2", HF_TASK_AUTO, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "name: t\ndata: {source: d.csv, target: y%s%s}\nmodel: {type: "
+                 "%s}\n%s%s%s",
+                 cases[i].task ? ", task: " : "", cases[i].task ? cases[i].task : "",
+                 cases[i].model, cases[i].metric ? "objective: {metric: " : "",
+                 cases[i].metric ? cases[i].metric : "", cases[i].metric ? "}\n" : "");
+        if (cases[i].want == HF_TASK_AUTO) {
+            const char *msg = parse_fail(text);
+            /* The message names the models that support the other task. */
+            if (!strstr(msg, "logistic_regression") && !strstr(msg, "ridge"))
+                print_error("case %zu: %s\n", i, msg);
+            assert_true(strstr(msg, "model.type") || strstr(msg, "objective.metric"));
+            continue;
+        }
+        hf_spec *s = parse_ok(text);
+        assert_int_equal(s->data.task, cases[i].want);
+        assert_string_equal(s->data.task_why, cases[i].why);
+        assert_int_equal(s->cv.strategy,
+                         cases[i].want == HF_TASK_CLASSIFICATION ? HF_CV_STRATIFIED : HF_CV_KFOLD);
+        assert_non_null(s->objective.metric);
+        hf_spec_free(s);
+    }
+    assert_message("name: t\ndata: {source: d.csv, target: y, task: classification}\n"
+                   "model: {type: ridge}\n",
+                   "job.yaml:3:15: model.type: got \"ridge\", which does not support "
+                   "classification (data.task classification), expected one of "
+                   "logistic_regression");
+}
+
 static void test_check_data(void **state)
 {
     (void)state;
@@ -513,8 +582,15 @@ static void test_check_data(void **state)
     for (int i = 0; i < 12; i++)
         y[i] = i < 10 ? 0 : 1; /* 10 cats, 2 dogs */
 
-    /* Stratified folds on a regression target. */
-    hf_spec *s = parse_ok(MINIMAL "cv: {strategy: stratified}\nmodel: {type: ridge}\n");
+    /* Stratified folds on a regression target: a regression model implies the task, so the
+     * spec alone is refused. */
+    assert_message(MINIMAL "cv: {strategy: stratified}\nmodel: {type: ridge}\n",
+                   "job.yaml:5:16: cv.strategy: got \"stratified\", expected kfold, group or "
+                   "timeseries: data.task is regression, implied by model.type ridge (stratified "
+                   "folds need classes)");
+    /* The data's check says the same for a target typed regression. */
+    hf_spec *s =
+        parse_ok(MINIMAL "cv: {strategy: stratified}\nmodel: {type: logistic_regression}\n");
     hf_schema *reg = schema_new(HF_TASK_REGRESSION, NULL, 0);
     hf_error_clear();
     assert_int_equal(hf_spec_check_data(s, reg, y, 12), HF_EINVAL);
@@ -524,16 +600,11 @@ static void test_check_data(void **state)
                         "classes)");
     hf_spec_free(s);
 
-    /* A classification metric on a regression target. */
-    s = parse_ok(MINIMAL "model: {type: ridge}\nobjective: {metric: roc_auc}\n");
-    hf_error_clear();
-    assert_int_equal(hf_spec_check_data(s, reg, y, 12), HF_EINVAL);
-    assert_string_equal(hf_error_message(),
-                        "job.yaml:6:21: objective.metric: got \"roc_auc\", expected a regression "
-                        "metric for the regression target \"y\"");
-    hf_error_clear();
-    assert_int_equal(hf_spec_resolve_task(s, HF_TASK_REGRESSION), HF_EINVAL);
-    hf_spec_free(s);
+    /* A classification metric with a regression model. */
+    assert_message(MINIMAL "model: {type: ridge}\nobjective: {metric: roc_auc}\n",
+                   "job.yaml:6:21: objective.metric: got \"roc_auc\", a classification metric, "
+                   "but model ridge supports only regression: use a regression metric, or a "
+                   "classification model (logistic_regression)");
 
     /* A class with fewer rows than folds (the default stratified split). */
     s = parse_ok(MINIMAL "cv: {folds: 3}\nmodel: {type: logistic_regression}\n");
@@ -548,7 +619,9 @@ static void test_check_data(void **state)
     s = parse_ok(MINIMAL "cv: {folds: 2}\nmodel: {type: logistic_regression}\n");
     hf_error_clear();
     assert_int_equal(hf_spec_check_data(s, cls, y, 12), HF_OK);
-    assert_int_equal(hf_spec_check_data(s, reg, y, 12), HF_OK);
+    /* A classifier's spec is stratified: a target ingested as regression does not fit it. */
+    assert_int_equal(hf_spec_check_data(s, reg, y, 12), HF_EINVAL);
+    hf_error_clear();
     hf_spec_free(s);
     /* Plain kfold with more folds than rows. */
     s = parse_ok(MINIMAL "cv: {folds: 20}\nmodel: {type: ridge}\n");
@@ -578,11 +651,17 @@ static void test_suggest(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_spec),           cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_fixture_files),       cmocka_unit_test(test_value_errors),
-        cmocka_unit_test(test_key_errors),          cmocka_unit_test(test_syntax_error),
-        cmocka_unit_test(test_impossible_requests), cmocka_unit_test(test_int_bool_typing),
-        cmocka_unit_test(test_check_data),          cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_full_spec),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_fixture_files),
+        cmocka_unit_test(test_value_errors),
+        cmocka_unit_test(test_key_errors),
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_impossible_requests),
+        cmocka_unit_test(test_int_bool_typing),
+        cmocka_unit_test(test_task_rule),
+        cmocka_unit_test(test_check_data),
+        cmocka_unit_test(test_suggest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,10 +15,10 @@
  *
  * Fitted arrays: "dual_coef" (n_train x 1), "X_fit" (n_train x p), "kernel_params" (1 x 4:
  * kind [0 linear, 1 rbf, 2 polynomial], gamma as used, degree, coef0). */
-#include "../../common/hf.h"
-#include "../dist.h"
-#include "../group.h"
-#include "../model.h"
+#include "common/hf.h"
+#include "worker/dist.h"
+#include "worker/group.h"
+#include "worker/model.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -15,7 +15,9 @@
  * decrease of f of at most FTOL (scipy's default ftol). max_iterations = max_iter and m = 10
  * (scipy's maxcor).
  * Reaching max_iter, or a line search that cannot make progress at machine precision, is not an
- * error: the last accepted point is returned and n_iter records the iterations used. A non-finite
+ * error: the last accepted point is returned, n_iter records the iterations used and `stop` says
+ * that the fit did not converge (HF_FIT_MAX_ITER or HF_FIT_STALLED, where scikit-learn issues a
+ * ConvergenceWarning: scipy's status is not 0). A non-finite
  * loss (NaN/Inf in the data, overflow) is HF_ENUM.
  *
  * Trials that differ only in C share one fit call and are optimised in lock-step: every round of
@@ -24,8 +26,8 @@
  * optimisation it would run alone (no warm start): only the rounding of the shared products
  * differs, so a lone fit and a lock-step one agree to about 1e-10. The loss uses a numerically
  * stable log-sum-exp. */
-#include "../model.h"
-#include "../../common/hf.h"
+#include "worker/model.h"
+#include "common/hf.h"
 
 #include <cblas.h>
 #include <lbfgs.h>
@@ -510,6 +512,10 @@ static int trial_finish(const trial_state *ts, size_t k, size_t p, size_t n_clas
     if (intercept)
         memcpy(icpt, ts->x + k * p, k * sizeof *icpt);
     m->n_iter = ts->n_iter;
+    m->stop = ts->converged                          ? HF_FIT_CONVERGED
+              : ts->ret == LBFGSERR_MAXIMUMITERATION ? HF_FIT_MAX_ITER
+              : ts->n_iter >= ts->max_iter           ? HF_FIT_MAX_ITER
+                                                     : HF_FIT_STALLED;
     *out = m;
     return HF_OK;
 }

@@ -12,10 +12,10 @@
  * rows [r n / G, (r + 1) n / G); the slices are summed over the group (hf_dist_gram) and the
  * eigendecomposition runs on the group's grid (PDSYEVD through hf_dist_eigh_topk). The fit is
  * then collective over the group and gives the single-rank model to rounding. */
-#include "../model.h"
-#include "../../common/hf.h"
-#include "../dist.h"
-#include "../group.h"
+#include "worker/model.h"
+#include "common/hf.h"
+#include "worker/dist.h"
+#include "worker/group.h"
 
 #include <cblas.h>
 #include <lapacke.h>

@@ -1,6 +1,6 @@
 /* comm.c - the communication module: every direct MPI call of hyperfold lives here. */
-#include "comm.h"
-#include "../common/hf.h"
+#include "common/comm.h"
+#include "common/hf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
