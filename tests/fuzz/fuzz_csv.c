@@ -2,7 +2,8 @@
  *
  * Input: an 8-byte control header, then the CSV bytes.
  *   byte 0     number of cut points k (mod 8): the data is read as k + 1 byte ranges
- *   byte 1     read block size of the stream readers (16, 17, 31, 64, 256, 4096, 0 = 8 MiB)
+ *   byte 1     read block size of the stream readers (16, 17, 31, 64, 256, 4096, 65536; 255: the
+ *              default, 0 = 8 MiB, rare because each reader then allocates 8 MiB)
  *   byte 2     flags: 1 the source is a file in the scratch directory (mapped, as a local file
  *              is ingested) instead of memory; 2 the delimiter is ',' instead of the detected one;
  *              4 empty fields are NA for the fast path; 8 the fast path lists every field
@@ -366,10 +367,10 @@ static void fast_pass(hf_csv_reader *r, char delim, size_t ncols, unsigned flags
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const size_t blocks[8] = {16, 17, 31, 64, 256, 4096, 0, 16};
+    static const size_t blocks[8] = {16, 17, 31, 64, 256, 4096, 65536, 16};
     if (size < CONTROL)
         return 0;
-    size_t k = data[0] % MAX_CUTS, block = blocks[data[1] % 8];
+    size_t k = data[0] % MAX_CUTS, block = data[1] == 255 ? 0 : blocks[data[1] % 8];
     unsigned flags = data[2];
     uint64_t seed = 0;
     memcpy(&seed, data + 3, 5);

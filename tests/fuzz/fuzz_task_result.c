@@ -79,6 +79,10 @@ static void same_result(const hf_task_result *a, const hf_task_result *b)
                       "round trip: trial %zu error \"%s\" vs \"%s\"", i, x->error, y->error);
         hf_fuzz_check(memcmp(&x->fit_seconds, &y->fit_seconds, sizeof x->fit_seconds) == 0,
                       "round trip: trial %zu fit_seconds", i);
+        /* Iterations and the stop reason are written for a trial that succeeded. */
+        hf_fuzz_check(!x->ok || x->n_iter < 0 || (x->n_iter == y->n_iter && x->stop == y->stop),
+                      "round trip: trial %zu n_iter %g/%g stop %d/%d", i, x->n_iter, y->n_iter,
+                      (int)x->stop, (int)y->stop);
         for (size_t m = 0; m < a->n_metrics; m++)
             hf_fuzz_check(same_score(x->scores[m], y->scores[m]),
                           "round trip: trial %zu %s %.17g vs %.17g", i, k_metrics[m], x->scores[m],

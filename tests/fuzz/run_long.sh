@@ -10,6 +10,8 @@
 #   S    seconds per job (default 600), R executions per job (default: no limit)
 #   J    jobs per harness (default 1), W parallel workers (default 1: the machine is shared)
 #   HARNESS  default: every harness (lib.sh)
+# fuzz_model_h5 (raw bytes to libhdf5) runs in fork mode instead, for J x S seconds, and
+# triage.sh sorts its artifacts: libhdf5's own failures are not findings (docs/testing.md).
 # Prints per harness the executions (summed over its jobs' logs, DIR/logs/<harness>/fuzz-*.log)
 # and the findings; appends a line per harness to DIR/long-runs.tsv (date, harness, seconds,
 # executions, findings). Exits 1 if anything was found.
@@ -39,23 +41,37 @@ for h in $harnesses; do
     work="$dir/corpus/$h" art="$dir/artifacts/$h" logs="$dir/logs/$h"
     mkdir -p "$work" "$art" "$logs"
     rm -f "$logs"/fuzz-*.log
-    before=$(find "$art" -type f | wc -l)
+    before=$(find "$art" -maxdepth 1 -type f | wc -l)
     t0=$(date +%s)
-    # -jobs writes fuzz-<job>.log in the current directory.
-    # shellcheck disable=SC2046
-    (cd "$logs" && nice -n 10 "$dir/build/fuzz_$h" $(hf_fuzz_opts "$here" "$h") \
-        -jobs="$jobs" -workers="$workers" -max_total_time="$secs" ${runs:+-runs="$runs"} \
-        -artifact_prefix="$art/" "$work" "$src/tests/fuzz/corpus/$h" >"$logs/driver.log" 2>&1) ||
-        true
+    if hf_fuzz_triaged "$h"; then
+        # Fork mode (W processes), going on after failures, for the jobs' time together; then
+        # triage.sh moves libhdf5's own failures to $art/libhdf5/.
+        # shellcheck disable=SC2046
+        (cd "$logs" && nice -n 10 "$dir/build/fuzz_$h" $(hf_fuzz_opts "$here" "$h") \
+            -fork="$workers" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+            -max_total_time=$((secs * jobs)) ${runs:+-runs=$((runs * jobs))} \
+            -artifact_prefix="$art/" "$work" "$src/tests/fuzz/corpus/$h" >"$logs/fuzz-0.log" 2>&1) ||
+            true
+        "$here/triage.sh" "$dir/build/fuzz_$h" "$art" >"$logs/triage.log" 2>&1 || true
+        echo "run_long: $h: $(grep -c '^triage: libhdf5' "$logs/triage.log") inputs on which" \
+            "libhdf5 failed by itself (moved to $art/libhdf5)"
+    else
+        # -jobs writes fuzz-<job>.log in the current directory.
+        # shellcheck disable=SC2046
+        (cd "$logs" && nice -n 10 "$dir/build/fuzz_$h" $(hf_fuzz_opts "$here" "$h") \
+            -jobs="$jobs" -workers="$workers" -max_total_time="$secs" ${runs:+-runs="$runs"} \
+            -artifact_prefix="$art/" "$work" "$src/tests/fuzz/corpus/$h" >"$logs/driver.log" \
+            2>&1) || true
+    fi
     n=$(hf_fuzz_execs "$logs"/fuzz-*.log)
-    new=$(($(find "$art" -type f | wc -l) - before))
+    new=$(($(find "$art" -maxdepth 1 -type f | wc -l) - before))
     el=$(($(date +%s) - t0))
     printf '%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$h" "$el" "$n" "$new" \
         >>"$dir/long-runs.tsv"
     if [ "$new" -gt 0 ]; then
         found=1
         echo "run_long: $h: $n executions in $el s, $new FINDINGS in $art:"
-        find "$art" -type f -newermt "@$t0" | sed 's/^/  /'
+        find "$art" -maxdepth 1 -type f -newermt "@$t0" | sed 's/^/  /'
     else
         echo "run_long: $h: $n executions in $el s, no finding"
     fi
