@@ -12,8 +12,19 @@
 
 #define ROWS 6
 
-/* A bit pattern no computation writes (a NaN with every payload bit set). */
-static const uint64_t k_unwritten = UINT64_MAX;
+/* Two NaN patterns as "never written" markers: a NaN from the file may carry any payload into a
+ * prediction, but it carries the same one in both runs, while an unwritten cell keeps its run's
+ * marker. */
+static const uint64_t k_unwritten[2] = {UINT64_MAX, 0x7ff4deadbeef0001ull};
+
+/* Predicts into out over a fill of marker `which`. */
+static int predict_into(const hf_model_file *m, const hf_dataset *d, double *out, size_t cells,
+                        int which)
+{
+    for (size_t i = 0; i < cells; i++)
+        memcpy(&out[i], &k_unwritten[which], sizeof k_unwritten[which]);
+    return hf_predict_pipeline(m->prep, m->fitted, d, NULL, d->n_rows, out);
+}
 
 static void predict_rows(const hf_model_file *m)
 {
@@ -25,7 +36,8 @@ static void predict_rows(const hf_model_file *m)
     d.y = calloc(ROWS, sizeof *d.y);
     d.row = calloc(ROWS, sizeof *d.row);
     double *out = malloc((no ? no : 1) * ROWS * sizeof *out);
-    if (!d.X || !d.y || !d.row || !out)
+    double *again = malloc((no ? no : 1) * ROWS * sizeof *again);
+    if (!d.X || !d.y || !d.row || !out || !again)
         abort();
     for (size_t i = 0; i < ROWS; i++) {
         d.row[i] = (int64_t)i;
@@ -37,15 +49,22 @@ static void predict_rows(const hf_model_file *m)
                                                               : NAN;
         }
     }
-    for (size_t i = 0; i < no * ROWS; i++)
-        memcpy(&out[i], &k_unwritten, sizeof k_unwritten);
-    int rc = hf_predict_pipeline(m->prep, m->fitted, &d, NULL, ROWS, out);
+    int rc = predict_into(m, &d, out, no * ROWS, 0);
     hf_fuzz_check_status(rc, "hf_predict_pipeline");
     if (rc >= 0) {
-        for (size_t i = 0; i < no * ROWS; i++)
-            hf_fuzz_check(memcmp(&out[i], &k_unwritten, sizeof k_unwritten) != 0,
+        rc = predict_into(m, &d, again, no * ROWS, 1);
+        hf_fuzz_check(rc == HF_OK, "the second prediction failed: %s", hf_error_message());
+        for (size_t i = 0; i < no * ROWS; i++) {
+            int unwritten = !memcmp(&out[i], &k_unwritten[0], sizeof out[i]) &&
+                            !memcmp(&again[i], &k_unwritten[1], sizeof again[i]);
+            hf_fuzz_check(!unwritten,
                           "%s model: prediction row %zu column %zu of %zu was never written",
                           m->model_type, i / (no ? no : 1), i % (no ? no : 1), no);
+            hf_fuzz_check(!memcmp(&out[i], &again[i], sizeof out[i]),
+                          "%s model: prediction row %zu column %zu differs between two runs "
+                          "(%.17g, %.17g)",
+                          m->model_type, i / (no ? no : 1), i % (no ? no : 1), out[i], again[i]);
+        }
         char *text = NULL;
         size_t len = 0;
         rc = format_rows(m, out, ROWS, &text, &len);
@@ -56,6 +75,7 @@ static void predict_rows(const hf_model_file *m)
     free(d.y);
     free(d.row);
     free(out);
+    free(again);
 }
 
 /* Every HDF5 object hyperfold opened is closed again (else the file stays open inside libhdf5,
