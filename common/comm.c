@@ -12,11 +12,11 @@ struct hf_comm {
     int rank, size;
 };
 
-static int mpi_fail(int rc, const char *what)
+static int mpi_fail(int mpi_err, const char *what)
 {
     char msg[MPI_MAX_ERROR_STRING];
     int len = 0;
-    MPI_Error_string(rc, msg, &len);
+    MPI_Error_string(mpi_err, msg, &len);
     return hf_error(HF_EMPI, "%s failed: %.*s", what, len, msg);
 }
 
@@ -27,7 +27,7 @@ static int mpi_fail(int rc, const char *what)
             return mpi_fail(mpi__rc, what);                                                        \
     } while (0)
 
-int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out)
+static int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out)
 {
     hf_comm *w = hf_calloc(1, sizeof *w);
     if (!w)
@@ -50,9 +50,9 @@ int hf_comm_thread_multiple(void)
 int hf_comm_init(int *argc, char ***argv, hf_comm **world)
 {
     int provided = 0;
-    int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+    int result = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
     g_thread_level = provided;
-    if (rc != MPI_SUCCESS)
+    if (result != MPI_SUCCESS)
         return hf_error(HF_EMPI, "MPI_Init_thread failed");
     if (provided < MPI_THREAD_FUNNELED)
         return hf_error(HF_EMPI,
@@ -68,7 +68,8 @@ int hf_comm_init(int *argc, char ***argv, hf_comm **world)
 
 void hf_comm_finalize(hf_comm *world)
 {
-    hf_comm_free(&world);
+    hf_comm_free(world);
+    world = NULL;
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized)
@@ -82,18 +83,17 @@ int hf_comm_split(hf_comm *c, int color, int key, hf_comm **out)
     return hf_comm_wrap(nc, 1, out);
 }
 
-void hf_comm_free(hf_comm **c)
+void hf_comm_free(hf_comm *c)
 {
-    if (!c || !*c)
+    if (!c)
         return;
-    if ((*c)->owned) {
+    if (c->owned) {
         int finalized = 0;
         MPI_Finalized(&finalized);
         if (!finalized)
-            MPI_Comm_free(&(*c)->comm);
+            MPI_Comm_free(&c->comm);
     }
-    free(*c);
-    *c = NULL;
+    free(c);
 }
 
 int hf_comm_rank(const hf_comm *c)
@@ -193,10 +193,10 @@ int hf_comm_exscan_sum_i64(hf_comm *c, int64_t *v, size_t n)
     if (!in)
         return HF_ENOMEM;
     memcpy(in, v, n * sizeof *in);
-    int rc = MPI_Exscan(in, v, (int)n, MPI_INT64_T, MPI_SUM, c->comm);
+    int mpi_err = MPI_Exscan(in, v, (int)n, MPI_INT64_T, MPI_SUM, c->comm);
     free(in);
-    if (rc != MPI_SUCCESS)
-        return mpi_fail(rc, "MPI_Exscan");
+    if (mpi_err != MPI_SUCCESS)
+        return mpi_fail(mpi_err, "MPI_Exscan");
     if (c->rank == 0)
         memset(v, 0, n * sizeof *v); /* MPI leaves rank 0's result undefined */
     return HF_OK;
@@ -216,10 +216,11 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
         result = HF_ENOMEM;
         goto out;
     }
-    int rc = everyone ? MPI_Allgather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, c->comm)
+    int mpi_err = everyone
+                      ? MPI_Allgather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, c->comm)
                       : MPI_Gather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, root, c->comm);
-    if (rc != MPI_SUCCESS) {
-        result = mpi_fail(rc, "MPI_Allgather");
+    if (mpi_err != MPI_SUCCESS) {
+        result = mpi_fail(mpi_err, "MPI_Allgather");
         goto out;
     }
     uint64_t total = 0;
@@ -242,11 +243,12 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
         }
         buf[total] = '\0';
     }
-    rc = everyone
-             ? MPI_Allgatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, c->comm)
-             : MPI_Gatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, root, c->comm);
-    if (rc != MPI_SUCCESS) {
-        result = mpi_fail(rc, "MPI_Allgatherv");
+    mpi_err =
+        everyone
+            ? MPI_Allgatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, c->comm)
+            : MPI_Gatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, root, c->comm);
+    if (mpi_err != MPI_SUCCESS) {
+        result = mpi_fail(mpi_err, "MPI_Allgatherv");
         goto out;
     }
     if (receiver) {
@@ -300,10 +302,11 @@ int hf_comm_recv(hf_comm *c, int src, int *from, int *tag, char **buf, size_t *l
     char *b = hf_malloc((size_t)count + 1);
     if (!b)
         return HF_ENOMEM;
-    int rc = MPI_Recv(b, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, c->comm, MPI_STATUS_IGNORE);
-    if (rc != MPI_SUCCESS) {
+    int result =
+        MPI_Recv(b, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, c->comm, MPI_STATUS_IGNORE);
+    if (result != MPI_SUCCESS) {
         free(b);
-        return mpi_fail(rc, "MPI_Recv");
+        return mpi_fail(result, "MPI_Recv");
     }
     b[count] = '\0';
     *buf = b;
@@ -329,11 +332,11 @@ int hf_comm_isend(hf_comm *c, int dest, int tag, const void *buf, size_t len, hf
         return HF_ENOMEM;
     }
     memcpy(r->buf, buf, len);
-    int rc = MPI_Isend(r->buf, (int)len, MPI_BYTE, dest, tag, c->comm, &r->req);
-    if (rc != MPI_SUCCESS) {
+    int result = MPI_Isend(r->buf, (int)len, MPI_BYTE, dest, tag, c->comm, &r->req);
+    if (result != MPI_SUCCESS) {
         free(r->buf);
         free(r);
-        return mpi_fail(rc, "MPI_Isend");
+        return mpi_fail(result, "MPI_Isend");
     }
     *req = r;
     return HF_OK;
@@ -359,11 +362,11 @@ int hf_comm_wait(hf_comm_req **req)
 {
     if (!req || !*req)
         return HF_OK;
-    int rc = MPI_Wait(&(*req)->req, MPI_STATUS_IGNORE);
+    int result = MPI_Wait(&(*req)->req, MPI_STATUS_IGNORE);
     free((*req)->buf);
     free(*req);
     *req = NULL;
-    return rc == MPI_SUCCESS ? HF_OK : mpi_fail(rc, "MPI_Wait");
+    return result == MPI_SUCCESS ? HF_OK : mpi_fail(result, "MPI_Wait");
 }
 
 int hf_comm_iprobe(hf_comm *c, int src, int *ready)

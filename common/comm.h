@@ -18,11 +18,9 @@ int hf_comm_init(int *argc, char ***argv, hf_comm **world);
 void hf_comm_finalize(hf_comm *world);
 /* 1 if MPI was initialised with MPI_THREAD_MULTIPLE. */
 int hf_comm_thread_multiple(void);
-/* Wraps an existing communicator (not freed by hf_comm_free unless `owned`). */
-int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out);
 /* Collective: splits into groups of `size` consecutive ranks (color = rank / size). */
 int hf_comm_split(hf_comm *c, int color, int key, hf_comm **out);
-void hf_comm_free(hf_comm **c);
+void hf_comm_free(hf_comm *c);
 
 int hf_comm_rank(const hf_comm *c);
 int hf_comm_size(const hf_comm *c);

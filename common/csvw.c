@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-void hf_csv_put_field(FILE *fp, const char *s)
+void hf_csvw_put_field(FILE *fp, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, fp);

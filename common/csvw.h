@@ -5,6 +5,6 @@
 #include <stdio.h>
 
 /* Writes one field, quoted (with doubled quotes) when it holds a comma, quote, CR or LF. */
-void hf_csv_put_field(FILE *fp, const char *s);
+void hf_csvw_put_field(FILE *fp, const char *s);
 
 #endif

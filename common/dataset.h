@@ -12,8 +12,7 @@
 #include <stdint.h>
 
 typedef enum hf_task_kind {
-    HF_TASK_AUTO =
-        0, /* infer from the target: non-numeric or few integer values -> classification */
+    HF_TASK_AUTO = 0, /* not decided yet: the target decides at ingest (not numeric: classes) */
     HF_TASK_REGRESSION = 1,
     HF_TASK_CLASSIFICATION = 2
 } hf_task_kind;

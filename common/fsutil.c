@@ -10,15 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int hf_fsync_dir(const char *dir)
+static int hf_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return hf_error(HF_EIO, "opening directory %s: %s", dir, strerror(errno));
-    int rc = fsync(fd);
+    int result = fsync(fd);
     int e = errno;
     close(fd);
-    if (rc != 0 && e != EINVAL)
+    if (result != 0 && e != EINVAL)
         return hf_error(HF_EIO, "fsync of directory %s: %s", dir, strerror(e));
     return HF_OK;
 }
@@ -28,9 +28,9 @@ static int fsync_parent(const char *path)
     char *copy = hf_strdup(path);
     if (!copy)
         return HF_ENOMEM;
-    int rc = hf_fsync_dir(dirname(copy));
+    int result = hf_fsync_dir(dirname(copy));
     free(copy);
-    return rc;
+    return result;
 }
 
 int hf_open_tmp(const char *path, FILE **fp, char **tmp_path)
@@ -41,10 +41,10 @@ int hf_open_tmp(const char *path, FILE **fp, char **tmp_path)
         return HF_ENOMEM;
     *fp = fopen(*tmp_path, "wb");
     if (!*fp) {
-        int rc = hf_error(HF_EIO, "creating %s: %s", *tmp_path, strerror(errno));
+        int result = hf_error(HF_EIO, "creating %s: %s", *tmp_path, strerror(errno));
         free(*tmp_path);
         *tmp_path = NULL;
-        return rc;
+        return result;
     }
     return HF_OK;
 }
@@ -89,9 +89,9 @@ int hf_rename_durable(const char *tmp_path, const char *path)
     int fd = open(tmp_path, O_RDONLY);
     if (fd < 0)
         return hf_error(HF_EIO, "opening %s: %s", tmp_path, strerror(errno));
-    int rc = fsync(fd);
+    int result = fsync(fd);
     close(fd);
-    if (rc != 0)
+    if (result != 0)
         return hf_error(HF_EIO, "fsync of %s: %s", tmp_path, strerror(errno));
     if (rename(tmp_path, path) != 0)
         return hf_error(HF_EIO, "renaming %s to %s: %s", tmp_path, path, strerror(errno));
@@ -104,9 +104,9 @@ int hf_write_file_atomic(const char *path, const void *data, size_t len)
     char *tmp;
     HF_CALL(hf_open_tmp(path, &fp, &tmp));
     if (len && fwrite(data, 1, len, fp) != len) {
-        int rc = hf_error(HF_EIO, "writing %s: %s", tmp, strerror(errno));
+        int result = hf_error(HF_EIO, "writing %s: %s", tmp, strerror(errno));
         hf_abort_tmp(fp, tmp);
-        return rc;
+        return result;
     }
     return hf_commit_tmp(fp, tmp, path);
 }

@@ -25,8 +25,6 @@ int hf_mkdirs(const char *path);
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
 int hf_read_file(const char *path, char **data, size_t *len);
 int hf_file_exists(const char *path);
-/* fsync a directory so that a rename in it is durable. */
-int hf_fsync_dir(const char *dir);
 /* Lowercase hex SHA-256 of a buffer / of a file (65 bytes incl. NUL). */
 int hf_sha256_hex(const void *data, size_t len, char out[65]);
 int hf_sha256_file_hex(const char *path, char out[65]);

@@ -77,34 +77,6 @@ void hf_error_clear(void)
     g_code = HF_OK;
 }
 
-const char *hf_status_name(int code)
-{
-    switch (code) {
-    case HF_OK:
-        return "OK";
-    case HF_EINVAL:
-        return "EINVAL";
-    case HF_EIO:
-        return "EIO";
-    case HF_ENOMEM:
-        return "ENOMEM";
-    case HF_EDATA:
-        return "EDATA";
-    case HF_ENET:
-        return "ENET";
-    case HF_EAUTH:
-        return "EAUTH";
-    case HF_ENUM:
-        return "ENUM";
-    case HF_EMPI:
-        return "EMPI";
-    case HF_EINTR:
-        return "EINTR";
-    default:
-        return "EINTERNAL";
-    }
-}
-
 int hf_exit_code(int code)
 {
     switch (code) {

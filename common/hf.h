@@ -40,8 +40,6 @@ const char *hf_error_message(void);
 /* The code recorded with the pending message (HF_OK if none). */
 int hf_error_code(void);
 void hf_error_clear(void);
-/* Short name of a status code ("EINVAL"). */
-const char *hf_status_name(int code);
 /* Process exit code for a status: 0 ok, 2 bad input, 3 interrupted, 1 anything else. */
 int hf_exit_code(int code);
 

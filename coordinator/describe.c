@@ -10,13 +10,16 @@
  * numeric feature's Pearson correlation with the target (pairwise complete rows) are reported too.
  */
 #define _GNU_SOURCE
+#include "coordinator/args.h"
+#include "coordinator/commands.h"
+#include "coordinator/pipeline.h"
+
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "jobs/rundir.h"
 #include "jobs/spec.h"
 #include "shards/ingest.h"
 #include "shards/partition.h"
-#include "coordinator/describe.h"
-#include "coordinator/run.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -481,71 +484,56 @@ static void print_table(FILE *fp, json_t *root)
     fprintf(fp, "\nquartiles are %s\n", json_string_value(json_object_get(root, "quantiles")));
 }
 
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: mpirun -np N hyperfold describe JOB.yaml\n\n"
+                "Ingests the job's data (or reuses its shards) and profiles every column in\n"
+                "parallel: type, count, missing, mean, std, min, exact quartiles, max;\n"
+                "categorical columns: distinct values and the most frequent; the target's\n"
+                "class balance or distribution; each numeric feature's correlation with the\n"
+                "target. Prints a table and writes <output.dir>/<name>/describe.json.\n");
+}
+
 int hf_cmd_describe(hf_comm *world, int argc, char **argv)
 {
     const char *path = NULL;
     int rank = hf_comm_rank(world);
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            if (rank == 0)
-                printf(
-                    "usage: mpirun -np N hyperfold describe JOB.yaml\n\n"
-                    "Ingests the job's data (or reuses its shards) and profiles every column in\n"
-                    "parallel: type, count, missing, mean, std, min, exact quartiles, max;\n"
-                    "categorical columns: distinct values and the most frequent; the target's\n"
-                    "class balance or distribution; each numeric feature's correlation with the\n"
-                    "target. Prints a table and writes <output.dir>/<name>/describe.json.\n");
-            return HF_OK;
-        } else if (argv[i][0] == '-') {
-            return hf_error(HF_EINVAL, "describe: unknown option %s", argv[i]);
-        } else if (!path) {
-            path = argv[i];
-        }
-    }
+    size_t n_pos = 0;
+    int result = hf_args_parse("describe", argc, argv, NULL, 0, &path, 1, &n_pos, usage, rank == 0);
+    if (result != HF_OK)
+        return result > 0 ? HF_OK : result;
     if (!path)
         return hf_error(HF_EINVAL, "describe: no job spec given (usage: hyperfold describe "
                                    "JOB.yaml)");
     hf_spec *spec = NULL;
     hf_manifest *m = NULL;
     json_t *root = NULL;
-    char *run_dir = NULL, *shard_dir = NULL, *out_path = NULL, *audit = NULL;
+    hf_rundir dir = {0};
     int reused = 0;
-    int result = hf_spec_load_collective(world, path, &spec);
-    if (result < 0)
+    if ((result = hf_pipeline_spec(world, path, &spec)) < 0)
         goto out;
-    run_dir = hf_asprintf("%s/%s", spec->output.dir, spec->name);
-    shard_dir = hf_asprintf("%s/%s/shards", spec->output.dir, spec->name);
-    out_path = hf_asprintf("%s/%s/describe.json", spec->output.dir, spec->name);
-    audit = hf_asprintf("%s/%s/audit.jsonl", spec->output.dir, spec->name);
-    result = run_dir && shard_dir && out_path && audit ? HF_OK : HF_ENOMEM;
+    result = hf_rundir_of(&spec->output, spec->name, &dir);
     if (result >= 0 && rank == 0)
-        result = hf_mkdirs(run_dir);
+        result = hf_mkdirs(dir.dir);
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
-    hf_source_opts so = {.spec = spec, .audit_path = audit, .rank = rank};
-    char *rejects = hf_asprintf("%s/rejects.csv", run_dir);
-    result = hf_ingest(world, spec, shard_dir, &so, spec->data.skip_bad_rows ? rejects : NULL, &m,
-                       &reused);
-    free(rejects);
-    if ((result = hf_comm_check(world, result)) < 0)
+    if ((result = hf_pipeline_ingest(world, spec, NULL, dir.shards, dir.audit, dir.rejects, &m,
+                                     &reused)) < 0)
         goto out;
-    result = compute(world, m, shard_dir, &root);
+    result = compute(world, m, dir.shards, &root);
     if (result >= 0 && rank == 0) {
         print_table(stdout, root);
         char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        result = text ? hf_write_file_atomic(out_path, text, strlen(text)) : HF_ENOMEM;
+        result = text ? hf_write_file_atomic(dir.describe, text, strlen(text)) : HF_ENOMEM;
         free(text);
         if (result >= 0)
-            fprintf(stdout, "wrote %s\n", out_path);
+            fprintf(stdout, "wrote %s\n", dir.describe);
     }
     result = hf_comm_check(world, result);
 out:
     json_decref(root);
     hf_manifest_free(m);
     hf_spec_free(spec);
-    free(run_dir);
-    free(shard_dir);
-    free(out_path);
-    free(audit);
+    hf_rundir_free(&dir);
     return result;
 }

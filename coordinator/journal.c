@@ -212,10 +212,10 @@ static void *syncer_main(void *arg)
             continue;
         j->dirty = 0;
         pthread_mutex_unlock(&j->mu);
-        int rc = fdatasync(j->fd);
+        int result = fdatasync(j->fd);
         int e = errno;
         pthread_mutex_lock(&j->mu);
-        if (rc != 0 && !j->sync_failed) {
+        if (result != 0 && !j->sync_failed) {
             j->sync_failed = 1;
             snprintf(j->sync_error, sizeof j->sync_error, "%s", strerror(e));
         }
@@ -224,7 +224,7 @@ static void *syncer_main(void *arg)
     return NULL;
 }
 
-int hf_journal_sync(hf_journal *j)
+static int hf_journal_sync(hf_journal *j)
 {
     if (fdatasync(j->fd) != 0)
         return hf_error(HF_EIO, "fsync of %s: %s", j->path, strerror(errno));
@@ -245,10 +245,10 @@ int hf_journal_append(hf_journal *j, const char *line)
     memcpy(buf, line, n);
     buf[n] = '\n';
     /* One write per line: a crash leaves at most one torn line, which resume drops. */
-    int rc = write_all(j->fd, buf, n + 1, j->path);
+    int result = write_all(j->fd, buf, n + 1, j->path);
     free(buf);
-    if (rc < 0)
-        return rc;
+    if (result < 0)
+        return result;
     pthread_mutex_lock(&j->mu);
     j->dirty = 1;
     int failed = j->sync_failed;
@@ -270,13 +270,13 @@ int hf_journal_close(hf_journal **jp)
         pthread_mutex_unlock(&j->mu);
         pthread_join(j->syncer, NULL);
     }
-    int rc = hf_journal_sync(j);
-    if (close(j->fd) != 0 && rc >= 0)
-        rc = hf_error(HF_EIO, "closing %s: %s", j->path, strerror(errno));
+    int result = hf_journal_sync(j);
+    if (close(j->fd) != 0 && result >= 0)
+        result = hf_error(HF_EIO, "closing %s: %s", j->path, strerror(errno));
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j->path);
     free(j);
     *jp = NULL;
-    return rc;
+    return result;
 }

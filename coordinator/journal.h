@@ -26,8 +26,6 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
                     int (*on_line)(void *arg, const char *line), void *arg, hf_journal **out);
 /* Appends one line (without newline); durable as described above. */
 int hf_journal_append(hf_journal *j, const char *line);
-/* fsync now. */
-int hf_journal_sync(hf_journal *j);
 /* Syncs and closes; accepts NULL. */
 int hf_journal_close(hf_journal **j);
 

@@ -1,16 +1,23 @@
 /* main.c - the hyperfold command line: dispatches to the subcommands. */
+#include "coordinator/commands.h"
+
 #include "common/hf.h"
 #include "worker/group.h"
-#include "coordinator/describe.h"
-#include "coordinator/retrain.h"
-#include "coordinator/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int hf_cmd_submit(int argc, char **argv);
-int hf_cmd_s3(int argc, char **argv); /* returns a process exit code */
+/* The subcommands: those that run under MPI, and those that do not. */
+static const struct {
+    const char *name;
+    int (*mpi)(hf_comm *world, int argc, char **argv);
+    int (*plain)(int argc, char **argv);
+} k_commands[] = {
+    {"run", hf_cmd_run, NULL},         {"validate", hf_cmd_validate, NULL},
+    {"predict", hf_cmd_predict, NULL}, {"describe", hf_cmd_describe, NULL},
+    {"retrain", hf_cmd_retrain, NULL}, {"submit", NULL, hf_cmd_submit},
+};
 
 static void usage(FILE *fp)
 {
@@ -50,40 +57,33 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    int rc;
-    if (strcmp(cmd, "submit") == 0) {
-        rc = hf_cmd_submit(argc - 1, argv + 1);
-    } else if (strcmp(cmd, "s3") == 0) {
+    if (strcmp(cmd, "s3") == 0)
         return hf_cmd_s3(argc - 1, argv + 1); /* prints its own errors; returns an exit code */
-    } else if (strcmp(cmd, "run") == 0 || strcmp(cmd, "predict") == 0 ||
-               strcmp(cmd, "describe") == 0 || strcmp(cmd, "retrain") == 0 ||
-               strcmp(cmd, "validate") == 0) {
-        hf_comm *world = NULL;
-        rc = hf_comm_init(&argc, &argv, &world);
-        if (rc >= 0) {
-            hf_log_set_rank(hf_comm_rank(world));
-            if (strcmp(cmd, "run") == 0)
-                rc = hf_cmd_run(world, argc - 1, argv + 1);
-            else if (strcmp(cmd, "predict") == 0)
-                rc = hf_cmd_predict(world, argc - 1, argv + 1);
-            else if (strcmp(cmd, "validate") == 0)
-                rc = hf_cmd_validate(world, argc - 1, argv + 1);
-            else if (strcmp(cmd, "retrain") == 0)
-                rc = hf_cmd_retrain(world, argc - 1, argv + 1);
-            else
-                rc = hf_cmd_describe(world, argc - 1, argv + 1);
-            /* Every rank knows the outcome; only rank 0 reports it. */
-            if (rc < 0 && hf_comm_rank(world) == 0)
-                fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
-            hf_group_finalize(); /* Cblacs_exit before MPI_Finalize, if BLACS was used */
-            hf_comm_finalize(world);
-            return hf_exit_code(rc);
-        }
-    } else {
+    size_t c = 0;
+    while (c < sizeof k_commands / sizeof k_commands[0] && strcmp(k_commands[c].name, cmd) != 0)
+        c++;
+    if (c == sizeof k_commands / sizeof k_commands[0]) {
         fprintf(stderr, "hyperfold: error: unknown command \"%s\" (see hyperfold --help)\n", cmd);
         return 2;
     }
-    if (rc < 0)
+    int result;
+    if (k_commands[c].plain) {
+        result = k_commands[c].plain(argc - 1, argv + 1);
+    } else {
+        hf_comm *world = NULL;
+        result = hf_comm_init(&argc, &argv, &world);
+        if (result >= 0) {
+            hf_log_set_rank(hf_comm_rank(world));
+            result = k_commands[c].mpi(world, argc - 1, argv + 1);
+            /* Every rank knows the outcome; only rank 0 reports it. */
+            if (result < 0 && hf_comm_rank(world) == 0)
+                fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
+            hf_group_finalize(); /* Cblacs_exit before MPI_Finalize, if BLACS was used */
+            hf_comm_finalize(world);
+            return hf_exit_code(result);
+        }
+    }
+    if (result < 0)
         fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
-    return hf_exit_code(rc);
+    return hf_exit_code(result);
 }

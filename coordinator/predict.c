@@ -1,13 +1,15 @@
 /* predict.c - `hyperfold predict`: batch inference with a model.h5, rows split over the ranks,
  * output in input order. */
 #define _GNU_SOURCE
+#include "coordinator/args.h"
+#include "coordinator/commands.h"
+#include "coordinator/modelfile.h"
+
 #include "common/csvw.h"
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "shards/ingest.h"
 #include "worker/task.h"
-#include "coordinator/export.h"
-#include "coordinator/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +28,7 @@ static void usage(FILE *fp)
 }
 
 /* Formats this rank's predictions as CSV lines into a memory buffer. */
-static int format_rows(const hf_model_file *m, const double *pred, size_t n, char **out,
-                       size_t *len)
+static int format_rows(const hf_modelfile *m, const double *pred, size_t n, char **out, size_t *len)
 {
     FILE *fp = open_memstream(out, len);
     if (!fp)
@@ -41,7 +42,7 @@ static int format_rows(const hf_model_file *m, const double *pred, size_t n, cha
             for (size_t k = 1; k < no; k++)
                 if (p[k] > p[best])
                     best = k;
-            hf_csv_put_field(fp, s->classes[best]);
+            hf_csvw_put_field(fp, s->classes[best]);
             for (size_t k = 0; k < no; k++)
                 fprintf(fp, ",%.17g", p[k]);
         } else {
@@ -58,39 +59,27 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *output = NULL;
     int quiet = 0, rank = hf_comm_rank(world);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            if (rank == 0)
-                usage(stdout);
-            return HF_OK;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = 1;
-        } else if ((strcmp(a, "--model") == 0 || strcmp(a, "--input") == 0 ||
-                    strcmp(a, "--output") == 0) &&
-                   i + 1 < argc) {
-            const char **dst = a[2] == 'm' ? &model_path : a[2] == 'i' ? &input : &output;
-            *dst = argv[++i];
-        } else {
-            return hf_error(HF_EINVAL,
-                            "predict: unexpected argument %s (see hyperfold predict "
-                            "--help)",
-                            a);
-        }
-    }
+    size_t n_pos = 0;
+    const hf_arg_def defs[] = {{"--model", NULL, HF_ARG_VALUE, &model_path},
+                               {"--input", NULL, HF_ARG_VALUE, &input},
+                               {"--output", NULL, HF_ARG_VALUE, &output},
+                               {"--quiet", "-q", HF_ARG_FLAG, &quiet}};
+    int result = hf_args_parse("predict", argc, argv, defs, sizeof defs / sizeof defs[0], NULL, 0,
+                               &n_pos, usage, rank == 0);
+    if (result != HF_OK)
+        return result > 0 ? HF_OK : result;
     if (!model_path || !input || !output)
         return hf_error(HF_EINVAL, "predict: --model, --input and --output are required");
     if (quiet)
         hf_log_set_level(HF_LOG_QUIET);
 
     double t0 = hf_now();
-    int result = HF_OK;
-    hf_model_file *m = NULL;
+    hf_modelfile *m = NULL;
     hf_dataset *local = NULL;
     double *pred = NULL;
     char *text = NULL, *all = NULL;
     size_t text_len = 0, *lens = NULL;
-    result = hf_comm_check(world, hf_model_read(model_path, &m));
+    result = hf_comm_check(world, hf_modelfile_read(model_path, &m));
     if (result < 0)
         goto out;
     hf_source_opts sopts = {.rank = rank};
@@ -99,7 +88,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
         goto out;
     size_t no = m->fitted->n_outputs;
     pred = hf_malloc((local->n_rows ? local->n_rows : 1) * no * sizeof *pred);
-    result = pred ? hf_predict_pipeline(m->prep, m->fitted, local, NULL, local->n_rows, pred)
+    result = pred ? hf_predict_pipeline(m->prep, m->fitted, NULL, local, NULL, local->n_rows, pred)
                   : HF_ENOMEM;
     if (result >= 0)
         result = format_rows(m, pred, local->n_rows, &text, &text_len);
@@ -121,7 +110,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
                 for (size_t k = 0; k < m->schema->n_classes; k++) {
                     char *h = hf_asprintf("proba_%s", m->schema->classes[k]);
                     fputc(',', fp);
-                    hf_csv_put_field(fp, h ? h : "");
+                    hf_csvw_put_field(fp, h ? h : "");
                     free(h);
                 }
             fputc('\n', fp);
@@ -141,7 +130,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
     }
     result = hf_comm_check(world, result);
 out:
-    hf_model_file_free(m);
+    hf_modelfile_free(m);
     hf_dataset_free(local);
     free(pred);
     free(text);

@@ -6,6 +6,7 @@
 #include "worker/metrics.h"
 
 #include <jansson.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,7 +180,7 @@ static int cmp_trials(const void *pa, const void *pb)
     return a < b ? -1 : a > b;
 }
 
-int hf_sweep_finish(hf_sweep *s, const hf_spec *spec)
+int hf_sweep_finish(hf_sweep *s, const hf_search_opts *search)
 {
     size_t nm = s->n_metrics;
     s->mean = hf_malloc((s->n_trials * nm > 0 ? s->n_trials * nm : 1) * sizeof *s->mean);
@@ -194,8 +195,8 @@ int hf_sweep_finish(hf_sweep *s, const hf_spec *spec)
             for (size_t f = 0; f < s->n_splits; f++) {
                 double v = SC(s, t, f, m);
                 if (ST(s, t, f) != 1) {
-                    if (spec->search.error_score_given && m == 0)
-                        v = spec->search.error_score;
+                    if (search->error_score_given && m == 0)
+                        v = search->error_score;
                     else
                         bad = 1;
                 }
@@ -203,7 +204,7 @@ int hf_sweep_finish(hf_sweep *s, const hf_spec *spec)
             }
             double mean = bad || s->n_splits == 0 ? NAN : sum / (double)s->n_splits;
             for (size_t f = 0; f < s->n_splits && !bad; f++) {
-                double v = ST(s, t, f) == 1 ? SC(s, t, f, m) : spec->search.error_score;
+                double v = ST(s, t, f) == 1 ? SC(s, t, f, m) : search->error_score;
                 sq += (v - mean) * (v - mean);
             }
             s->mean[t * nm + m] = mean;
@@ -264,11 +265,11 @@ static json_t *value_json(const hf_value *v)
     }
 }
 
-static json_t *params_json(const hf_spec *spec, const hf_trial *t)
+static json_t *params_json(const hf_space *space, const hf_trial *t)
 {
     json_t *o = json_object();
-    for (size_t i = 0; i < spec->n_params; i++)
-        json_object_set_new(o, spec->params[i].name, value_json(&t->values[i]));
+    for (size_t i = 0; i < space->n_params; i++)
+        json_object_set_new(o, space->params[i].name, value_json(&t->values[i]));
     return o;
 }
 
@@ -282,34 +283,27 @@ static const char *trial_status(const hf_sweep *s, size_t t)
     return failed ? "failed" : pending ? "pending" : "ok";
 }
 
-static int write_json(const char *dir, const char *name, json_t *o)
+static int write_json(const char *path, json_t *o)
 {
-    char *path = hf_asprintf("%s/%s", dir, name);
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    int rc;
-    if (!path || !text)
-        rc = hf_error(HF_ENOMEM, "out of memory writing %s", name);
-    else {
-        char *with_nl = hf_asprintf("%s\n", text);
-        rc = with_nl ? hf_write_file_atomic(path, with_nl, strlen(with_nl)) : HF_ENOMEM;
-        free(with_nl);
-    }
-    free(path);
+    char *with_nl = text ? hf_asprintf("%s\n", text) : NULL;
+    int result = with_nl ? hf_write_file_atomic(path, with_nl, strlen(with_nl))
+                         : hf_error(HF_ENOMEM, "out of memory writing %s", path);
+    free(with_nl);
     free(text);
-    return rc;
+    return result;
 }
 
-static int write_results_json(const hf_sweep *s, const hf_spec *spec, const hf_trial *trials,
-                              const hf_run_info *info)
+static int write_results_json(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info)
 {
     size_t nm = s->n_metrics;
     json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(spec->name));
+    json_object_set_new(o, "name", json_string(info->name));
     json_object_set_new(o, "hyperfold_version", json_string(HF_VERSION));
-    json_object_set_new(o, "spec_sha256", json_string(spec->sha256));
-    json_object_set_new(o, "source", json_string(spec->data.source));
+    json_object_set_new(o, "spec_sha256", json_string(info->spec_sha256));
+    json_object_set_new(o, "source", json_string(info->source));
     json_object_set_new(o, "source_fingerprint", json_string(info->source_fingerprint));
-    json_object_set_new(o, "model", json_string(spec->model_type));
+    json_object_set_new(o, "model", json_string(info->model));
     json_object_set_new(o, "metric", json_string(s->metrics[0]));
     json_object_set_new(o, "direction",
                         json_string(s->greater_is_better[0] ? "maximize" : "minimize"));
@@ -334,7 +328,7 @@ static int write_results_json(const hf_sweep *s, const hf_spec *spec, const hf_t
         size_t b = (size_t)s->best;
         json_t *best = json_object();
         json_object_set_new(best, "trial", json_integer((json_int_t)b));
-        json_object_set_new(best, "params", params_json(spec, &trials[b]));
+        json_object_set_new(best, "params", params_json(info->space, &trials[b]));
         json_object_set_new(best, "score", num_or_null(s->mean[b * nm]));
         json_object_set_new(best, "std", num_or_null(s->std[b * nm]));
         json_t *fs = json_array();
@@ -364,7 +358,7 @@ static int write_results_json(const hf_sweep *s, const hf_spec *spec, const hf_t
     for (size_t t = 0; t < s->n_trials; t++) {
         json_t *jt = json_object();
         json_object_set_new(jt, "trial", json_integer((json_int_t)t));
-        json_object_set_new(jt, "params", params_json(spec, &trials[t]));
+        json_object_set_new(jt, "params", params_json(info->space, &trials[t]));
         json_object_set_new(jt, "status", json_string(trial_status(s, t)));
         if (s->errors[t])
             json_object_set_new(jt, "error", json_string(s->errors[t]));
@@ -420,9 +414,9 @@ static int write_results_json(const hf_sweep *s, const hf_spec *spec, const hf_t
     if (info->model_path)
         json_object_set_new(o, "model_path", json_string(info->model_path));
 
-    int rc = write_json(info->run_dir, "results.json", o);
+    int result = write_json(info->results_path, o);
     json_decref(o);
-    return rc;
+    return result;
 }
 
 static void csv_num(FILE *fp, double v)
@@ -431,24 +425,19 @@ static void csv_num(FILE *fp, double v)
         fprintf(fp, "%.17g", v);
 }
 
-static int write_trials_csv(const hf_sweep *s, const hf_spec *spec, const hf_trial *trials,
-                            const char *dir)
+static int write_trials_csv(const hf_sweep *s, const hf_space *space, const hf_trial *trials,
+                            const char *path)
 {
-    char *path = hf_asprintf("%s/trials.csv", dir);
-    if (!path)
-        return HF_ENOMEM;
     FILE *fp;
     char *tmp;
-    int rc = hf_open_tmp(path, &fp, &tmp);
-    if (rc < 0) {
-        free(path);
-        return rc;
-    }
+    int result = hf_open_tmp(path, &fp, &tmp);
+    if (result < 0)
+        return result;
     size_t nm = s->n_metrics;
     fputs("trial,status,rank", fp);
-    for (size_t i = 0; i < spec->n_params; i++) {
+    for (size_t i = 0; i < space->n_params; i++) {
         fputc(',', fp);
-        hf_csv_put_field(fp, spec->params[i].name);
+        hf_csvw_put_field(fp, space->params[i].name);
     }
     for (size_t m = 0; m < nm; m++)
         fprintf(fp, ",mean_%s,std_%s", s->metrics[m], s->metrics[m]);
@@ -458,9 +447,9 @@ static int write_trials_csv(const hf_sweep *s, const hf_spec *spec, const hf_tri
     char buf[256];
     for (size_t t = 0; t < s->n_trials; t++) {
         fprintf(fp, "%zu,%s,%d", t, trial_status(s, t), s->rank[t]);
-        for (size_t i = 0; i < spec->n_params; i++) {
+        for (size_t i = 0; i < space->n_params; i++) {
             fputc(',', fp);
-            hf_csv_put_field(fp, hf_value_format(&trials[t].values[i], buf, sizeof buf));
+            hf_csvw_put_field(fp, hf_value_format(&trials[t].values[i], buf, sizeof buf));
         }
         for (size_t m = 0; m < nm; m++) {
             fputc(',', fp);
@@ -474,22 +463,64 @@ static int write_trials_csv(const hf_sweep *s, const hf_spec *spec, const hf_tri
         }
         fprintf(fp, ",%.17g,%s", trial_max_iter(s, t), trial_converged(s, t) ? "true" : "false");
         fprintf(fp, ",%.6f,", s->fit_seconds[t]);
-        hf_csv_put_field(fp, s->errors[t] ? s->errors[t] : "");
+        hf_csvw_put_field(fp, s->errors[t] ? s->errors[t] : "");
         fputc('\n', fp);
     }
     if (ferror(fp)) {
-        rc = hf_error(HF_EIO, "writing %s", tmp);
+        result = hf_error(HF_EIO, "writing %s", tmp);
         hf_abort_tmp(fp, tmp);
     } else {
-        rc = hf_commit_tmp(fp, tmp, path);
+        result = hf_commit_tmp(fp, tmp, path);
     }
-    free(path);
-    return rc;
+    return result;
 }
 
-int hf_results_write(const hf_sweep *s, const hf_spec *spec, const hf_trial *trials,
-                     const hf_run_info *info)
+int hf_results_write(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info)
 {
-    HF_CALL(write_results_json(s, spec, trials, info));
-    return write_trials_csv(s, spec, trials, info->run_dir);
+    HF_CALL(write_results_json(s, trials, info));
+    return write_trials_csv(s, info->space, trials, info->trials_csv_path);
+}
+
+int hf_results_read_best(const char *results_path, long *best)
+{
+    json_error_t jerr;
+    json_t *r = json_load_file(results_path, 0, &jerr);
+    json_t *b = r ? json_object_get(json_object_get(r, "best"), "trial") : NULL;
+    int result = HF_OK;
+    if (!r)
+        result = hf_error(HF_EINVAL, "%s: %s (was the run finished?)", results_path, jerr.text);
+    else if (!json_is_integer(b))
+        result = hf_error(HF_EINVAL, "%s: no best.trial (was the run finished?)", results_path);
+    else
+        *best = (long)json_integer_value(b);
+    json_decref(r);
+    return result;
+}
+
+int hf_results_add_retrain(const char *results_path, const char *log_path, json_t *decision)
+{
+    json_error_t jerr;
+    json_t *r = json_load_file(results_path, 0, &jerr);
+    char *line = json_dumps(decision, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    int result = HF_OK;
+    if (!r) {
+        result = hf_error(HF_EINVAL, "%s: %s", results_path, jerr.text);
+        goto out;
+    }
+    if (!line) {
+        result = hf_error(HF_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* The history: append, then rewrite results.json atomically. */
+    FILE *fp = fopen(log_path, "a");
+    if (!fp || fprintf(fp, "%s\n", line) < 0 || fclose(fp) != 0) {
+        result = hf_error(HF_EIO, "appending to %s: %s", log_path, strerror(errno));
+        goto out;
+    }
+    json_object_set(r, "retrain", decision);
+    result = write_json(results_path, r);
+out:
+    json_decref(r);
+    free(line);
+    return result;
 }

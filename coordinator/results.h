@@ -3,7 +3,10 @@
 #ifndef HF_RESULTS_H
 #define HF_RESULTS_H
 
-#include "jobs/spec.h"
+#include "jobs/search.h"
+#include "worker/task.h"
+
+#include <jansson.h>
 #include "worker/task.h"
 
 #include <stddef.h>
@@ -39,13 +42,15 @@ double hf_sweep_best_so_far(const hf_sweep *s);
  * ties; -1 if none. A guess at the winner while tasks still run. */
 int hf_sweep_leader(const hf_sweep *s);
 /* Means, stds, ranks and the best trial: highest (or lowest) mean objective, lowest trial id on
- * ties. Failed splits score spec->search.error_score if given, else the trial ranks last. */
-int hf_sweep_finish(hf_sweep *s, const hf_spec *spec);
+ * ties. Failed splits score search->error_score if given, else the trial ranks last. */
+int hf_sweep_finish(hf_sweep *s, const hf_search_opts *search);
 void hf_sweep_free(hf_sweep *s);
 
 /* Extra facts for results.json. */
 typedef struct hf_run_info {
-    const char *run_dir;
+    const char *name, *spec_sha256, *source, *model; /* the job */
+    const hf_space *space;                           /* the trials' parameter names */
+    const char *results_path, *trials_csv_path;      /* where the two files go */
     const char *source_fingerprint;
     size_t n_rows, n_search_rows, n_holdout_rows, rejected_rows;
     int ranks;
@@ -62,7 +67,14 @@ typedef struct hf_run_info {
 } hf_run_info;
 
 /* Writes results.json and trials.csv into info->run_dir (durably). */
-int hf_results_write(const hf_sweep *s, const hf_spec *spec, const hf_trial *trials,
-                     const hf_run_info *info);
+int hf_results_write(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info);
+
+/* Not collective. The best trial of a finished run's results.json (HF_EINVAL, naming the file, when
+ * it has none: the run did not finish). */
+int hf_results_read_best(const char *results_path, long *best);
+
+/* Not collective. Records a retrain decision: appends it as one line to log_path (the history)
+ * and sets it as results.json's "retrain" member (the file rewritten atomically). */
+int hf_results_add_retrain(const char *results_path, const char *log_path, json_t *decision);
 
 #endif

@@ -8,19 +8,22 @@
  * rowset.h); the holdout is drawn at random (cv.seed) from the new data's other rows, and the new
  * model is trained on every row but the holdout. */
 #define _GNU_SOURCE
+#include "coordinator/args.h"
+#include "coordinator/commands.h"
+#include "coordinator/modelfile.h"
+#include "coordinator/pipeline.h"
+#include "coordinator/results.h"
+#include "coordinator/rowset.h"
+
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "common/rng.h"
+#include "jobs/rundir.h"
 #include "jobs/spec.h"
-#include "shards/folds.h"
-#include "shards/ingest.h"
 #include "worker/metrics.h"
 #include "worker/task.h"
-#include "common/rng.h"
-#include "coordinator/export.h"
-#include "coordinator/retrain.h"
-#include "coordinator/rowset.h"
-#include "coordinator/run.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -117,16 +120,18 @@ out:
 }
 
 /* Scores the predictions of a fitted pipeline on every row of d with metric `m`; for
- * classification, rows of a class the model never saw (class -1) are left out. */
+ * classification, rows of a class the model never saw (class -1) are left out. Collective over
+ * `group` when it has several ranks (a distributed model predicts together); every group rank
+ * gets the score. */
 static int score(const hf_metric *m, const hf_prep *prep, const hf_fitted *fitted,
-                 const hf_dataset *d, size_t n_classes, double *out)
+                 const hf_group *group, const hf_dataset *d, size_t n_classes, double *out)
 {
     size_t no = fitted->n_outputs;
     double *pred = hf_malloc((d->n_rows ? d->n_rows : 1) * no * sizeof *pred);
     if (!pred)
         return HF_ENOMEM;
-    int rc = hf_predict_pipeline(prep, fitted, d, NULL, d->n_rows, pred);
-    if (rc >= 0) {
+    int result = hf_predict_pipeline(prep, fitted, group, d, NULL, d->n_rows, pred);
+    if (result >= 0) {
         /* Keep the rows whose class the model knows. */
         size_t k = 0;
         double *y = hf_malloc((d->n_rows ? d->n_rows : 1) * sizeof *y);
@@ -140,11 +145,11 @@ static int score(const hf_metric *m, const hf_prep *prep, const hf_fitted *fitte
             memmove(pred + k * no, pred + i * no, no * sizeof *pred);
             y[k++] = d->y[i];
         }
-        rc = hf_metric_compute(m, y, pred, k, n_classes, out);
+        result = hf_metric_compute(m, y, pred, k, n_classes, out);
         free(y);
     }
     free(pred);
-    return rc;
+    return result;
 }
 
 /* The rows to compare the models on: `want` rows drawn at random (seeded) from those of d (coded in
@@ -210,220 +215,71 @@ static int write_holdout_rows(const char *path, const int64_t *rows, size_t n)
     return hf_commit_tmp(fp, tmp, path);
 }
 
-int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
+/* Rank 0: the holdout and training rows of the new data (draw_holdout), from the current model's
+ * schema and training rows. */
+static int choose_rows(const hf_job *job, const hf_modelfile *old, const hf_rundir *dir,
+                       double holdout, uint64_t seed, int64_t **hold, size_t *n_hold,
+                       int64_t **train, size_t *n_train, size_t *eligible, int *know_seen)
 {
-    int rank = hf_comm_rank(world);
-    const char *run_dir = NULL, *new_source = NULL;
-    int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            if (rank == 0)
-                usage(stdout);
-            return HF_OK;
-        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
-            new_source = argv[++i];
-        } else if (strcmp(argv[i], "--quiet") == 0) {
-            quiet = 1;
-        } else if (argv[i][0] == '-') {
-            return hf_error(HF_EINVAL, "retrain: unknown option %s (see hyperfold retrain --help)",
-                            argv[i]);
-        } else if (!run_dir) {
-            run_dir = argv[i];
-        }
-    }
-    if (!run_dir)
-        return hf_error(HF_EINVAL, "retrain: no run directory given");
-
+    const hf_dataset *data = job->data;
+    uint64_t *seen = NULL;
+    size_t n_seen = 0;
+    hf_dataset *view = NULL;
+    int64_t *every = NULL;
     int result = HF_OK;
-    hf_spec *spec = NULL;
-    hf_manifest *manifest = NULL;
-    hf_dataset *data = NULL, *old_view = NULL;
-    hf_trial *trials = NULL;
-    size_t n_trials = 0;
-    hf_model_file *old = NULL;
-    hf_prep *prep = NULL;
-    hf_fitted *fitted = NULL;
-    json_t *results = NULL;
-    char *spec_path = hf_asprintf("%s/job.yaml", run_dir);
-    char *results_path = hf_asprintf("%s/results.json", run_dir);
-    char *model_path = hf_asprintf("%s/model.h5", run_dir);
-    char *new_model = hf_asprintf("%s/model.retrain.h5", run_dir);
-    char *prev_model = hf_asprintf("%s/model.previous.h5", run_dir);
-    char *shard_dir = hf_asprintf("%s/retrain-shards", run_dir);
-    char *audit = hf_asprintf("%s/audit.jsonl", run_dir);
-    char *log_path = hf_asprintf("%s/retrain.jsonl", run_dir);
-    char *rows_path = hf_asprintf("%s/" HF_TRAINING_ROWS_FILE, run_dir);
-    char *new_rows = hf_asprintf("%s/training_rows.retrain.bin", run_dir);
-    char *prev_rows = hf_asprintf("%s/training_rows.previous.bin", run_dir);
-    char *hold_path = hf_asprintf("%s/retrain_holdout.csv", run_dir);
-    uint64_t *seen = NULL, *train_hashes = NULL;
-    size_t n_seen = 0, n_hold = 0, n_train = 0, eligible = 0;
-    int64_t *hold_rows = NULL, *train_rows = NULL;
-    hf_dataset *all_view = NULL;
-    if (!spec_path || !results_path || !model_path || !new_model || !prev_model || !shard_dir ||
-        !audit || !log_path || !rows_path || !new_rows || !prev_rows || !hold_path) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-    if ((result = hf_spec_load_collective(world, spec_path, &spec)) < 0)
-        goto out;
-    if (new_source) {
-        char *s = hf_strdup(new_source);
-        if (!s) {
-            result = HF_ENOMEM;
+    *know_seen = hf_file_exists(dir->training_rows);
+    if (*know_seen) {
+        if ((result = hf_rowset_read(dir->training_rows, &seen, &n_seen)) < 0)
             goto out;
-        }
-        free(spec->data.source);
-        spec->data.source = s;
-    }
-    if (spec->cv.holdout <= 0)
-        spec->cv.holdout = DEFAULT_HOLDOUT;
-    /* The best trial of the earlier run. */
-    long best = -1;
-    if (rank == 0) {
-        json_error_t jerr;
-        results = json_load_file(results_path, 0, &jerr);
-        json_t *b = results ? json_object_get(json_object_get(results, "best"), "trial") : NULL;
-        if (!json_is_integer(b))
-            result = hf_error(HF_EINVAL, "%s: no best.trial (was the run finished?)", results_path);
-        else
-            best = (long)json_integer_value(b);
-        if (result >= 0)
-            result = hf_model_read(model_path, &old);
-    }
-    if ((result = hf_comm_check(world, result)) < 0)
-        goto out;
-    hf_source_opts so = {.spec = spec, .audit_path = audit, .rank = rank};
-    int reused = 0;
-    result = hf_ingest(world, spec, shard_dir, &so, NULL, &manifest, &reused);
-    if ((result = hf_comm_check(world, result)) < 0)
-        goto out;
-    if (rank != 0)
-        goto out; /* the refit and scoring run on rank 0 */
-    if ((result = hf_shards_load(shard_dir, manifest, &data)) < 0 ||
-        (result = hf_spec_resolve_task(spec, data->schema->task)) < 0 ||
-        (result = hf_spec_trials(spec, &trials, &n_trials)) < 0)
-        goto rank0_done;
-    /* The rows the current model was trained on, and a holdout drawn from the others. */
-    int know_seen = hf_file_exists(rows_path);
-    if (know_seen) {
-        if ((result = hf_rowset_read(rows_path, &seen, &n_seen)) < 0)
-            goto rank0_done;
         if (old->n_train_rows > 0 && (double)n_seen != old->n_train_rows) {
             result = hf_error(HF_EDATA,
                               "%s holds %zu training rows but %s was trained on %.0f: the two "
                               "files are not of the same model",
-                              rows_path, n_seen, model_path, old->n_train_rows);
-            goto rank0_done;
+                              dir->training_rows, n_seen, dir->model, old->n_train_rows);
+            goto out;
         }
     } else {
         hf_warn("retrain: %s is missing (a run made before hyperfold recorded its training rows): "
                 "the holdout may contain rows the current model was trained on, which favours it",
-                rows_path);
+                dir->training_rows);
     }
-    {
-        int64_t *every = hf_malloc((data->n_rows ? data->n_rows : 1) * sizeof *every);
-        if (!every) {
-            result = HF_ENOMEM;
-            goto rank0_done;
-        }
-        for (size_t i = 0; i < data->n_rows; i++)
-            every[i] = (int64_t)i;
-        result = remap_to_schema(data, every, data->n_rows, old->schema, &all_view);
-        free(every);
-        if (result < 0)
-            goto rank0_done;
-    }
-    size_t want = (size_t)ceil(spec->cv.holdout * (double)data->n_rows);
-    if ((result = draw_holdout(all_view, know_seen ? seen : NULL, n_seen, want, spec->cv.seed,
-                               &hold_rows, &n_hold, &train_rows, &n_train, &eligible)) < 0)
-        goto rank0_done;
-    /* No row is new to the current model: nothing to compare the models on fairly, and nothing
-     * new to learn from. The current model stays; the decision is recorded (a periodic retrain
-     * of unchanged data is not a failure). */
-    const int no_new = n_hold == 0;
-    if (!no_new && n_train == 0) {
-        result = hf_error(HF_EINVAL, "retrain: no rows left to train on after the %zu holdout rows",
-                          n_hold);
-        goto rank0_done;
-    }
-    if (best < 0 || (size_t)best >= n_trials) {
-        result = hf_error(HF_EINVAL, "%s: best.trial %ld is not a trial of %s", results_path, best,
-                          spec_path);
-        goto rank0_done;
-    }
-    const hf_model_ops *model = hf_model_find(spec->model_type);
-    const hf_metric *metric = hf_metric_find(spec->objective.metric);
-    if (!model || !metric) {
-        result = hf_error(HF_EINVAL, "%s: unknown model or metric", spec_path);
-        goto rank0_done;
-    }
-    double new_score = NAN, old_score = NAN;
-    int promote = 0;
-    if (no_new)
-        goto record;
-    if ((result = hf_fit_pipeline(spec, data, model, &trials[best], train_rows, n_train, NULL,
-                                  &prep, &fitted)) < 0)
-        goto rank0_done;
-    size_t nc = data->schema->task == HF_TASK_CLASSIFICATION ? data->schema->n_classes : 0;
-    /* The new model on the holdout rows (in the new data's coding). */
-    if ((result = remap_to_schema(data, hold_rows, n_hold, data->schema, &old_view)) < 0 ||
-        (result = score(metric, prep, fitted, old_view, nc, &new_score)) < 0)
-        goto rank0_done;
-    hf_dataset_free(old_view);
-    old_view = NULL;
-    /* The current model on the same rows, recoded into its own schema. */
-    if ((result = remap_to_schema(data, hold_rows, n_hold, old->schema, &old_view)) < 0 ||
-        (result = score(metric, old->prep, old->fitted, old_view,
-                        old->schema->task == HF_TASK_CLASSIFICATION ? old->schema->n_classes : 0,
-                        &old_score)) < 0)
-        goto rank0_done;
-    if ((result = write_holdout_rows(hold_path, hold_rows, n_hold)) < 0)
-        goto rank0_done;
-    /* The new model's training rows, in its own schema's coding, for the next retrain. */
-    train_hashes = hf_malloc((n_train ? n_train : 1) * sizeof *train_hashes);
-    if (!train_hashes) {
+    every = hf_malloc((data->n_rows ? data->n_rows : 1) * sizeof *every);
+    if (!every) {
         result = HF_ENOMEM;
-        goto rank0_done;
+        goto out;
     }
-    hf_rowset_hash(data, train_rows, n_train, train_hashes);
-    if ((result = hf_rowset_write(new_rows, train_hashes, n_train)) < 0)
-        goto rank0_done;
-    promote = metric->greater_is_better ? new_score >= old_score : new_score <= old_score;
-    if (isnan(old_score) && !isnan(new_score))
-        promote = 1;
-    char *params = hf_trial_params_json(spec, &trials[best]);
-    hf_model_meta meta = {.spec_sha256 = spec->sha256,
-                          .source_fingerprint = hf_manifest_fingerprint(manifest),
-                          .params_json = params ? params : "{}",
-                          .metric = metric->name,
-                          .cv_score = NAN,
-                          .cv_std = NAN,
-                          .fold_scores = NULL,
-                          .n_folds = 0,
-                          .n_train_rows = n_train};
-    result = hf_model_write(new_model, data->schema, prep, fitted, &meta);
-    free(params);
-    if (result < 0)
-        goto rank0_done;
-    if (promote) {
-        /* Keep the current model, then move the new one into place (each step a rename); its
-         * training rows follow it. */
-        if (rename(model_path, prev_model) != 0 ||
-            (result = hf_rename_durable(new_model, model_path)) < 0) {
-            if (result >= 0)
-                result = hf_error(HF_EIO, "renaming %s to %s", model_path, prev_model);
-            goto rank0_done;
-        }
-        if (know_seen && rename(rows_path, prev_rows) != 0) {
-            result = hf_error(HF_EIO, "renaming %s to %s", rows_path, prev_rows);
-            goto rank0_done;
-        }
-        if ((result = hf_rename_durable(new_rows, rows_path)) < 0)
-            goto rank0_done;
-    }
-record:;
-    /* Record the decision. */
+    for (size_t i = 0; i < data->n_rows; i++)
+        every[i] = (int64_t)i;
+    if ((result = remap_to_schema(data, every, data->n_rows, old->schema, &view)) < 0)
+        goto out;
+    size_t want = (size_t)ceil(holdout * (double)data->n_rows);
+    result = draw_holdout(view, *know_seen ? seen : NULL, n_seen, want, seed, hold, n_hold, train,
+                          n_train, eligible);
+out:
+    free(seen);
+    free(every);
+    hf_dataset_free(view);
+    return result;
+}
+
+/* Collective: row indices from rank 0 to every rank. */
+static int bcast_rows(hf_comm *world, int64_t **rows, size_t *n)
+{
+    char *blob = (char *)*rows;
+    size_t len = *n * sizeof **rows;
+    HF_CALL(hf_comm_bcast_blob(world, &blob, &len, 0));
+    *rows = (int64_t *)(void *)blob;
+    *n = len / sizeof **rows;
+    return HF_OK;
+}
+
+/* The decision as a JSON object (the line of retrain.jsonl and results.json's "retrain"). */
+static json_t *decision_json(const hf_spec *spec, const char *source, const hf_manifest *manifest,
+                             const hf_metric *metric, const hf_rundir *dir, size_t n_rows,
+                             size_t n_hold, size_t n_train, size_t eligible, int know_seen,
+                             double new_score, double old_score, int promote, int no_new)
+{
+    (void)spec;
     json_t *rt = json_object();
     char when[32];
     time_t now = time(NULL);
@@ -431,7 +287,7 @@ record:;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_object_set_new(rt, "time", json_string(when));
-    json_object_set_new(rt, "source", json_string(spec->data.source));
+    json_object_set_new(rt, "source", json_string(source));
     json_object_set_new(rt, "source_fingerprint", json_string(hf_manifest_fingerprint(manifest)));
     json_object_set_new(rt, "metric", json_string(metric->name));
     json_object_set_new(rt, "holdout_rows", json_integer((json_int_t)n_hold));
@@ -444,73 +300,192 @@ record:;
                                                 "training rows are not recorded)"));
     json_object_set_new(hd, "new_rows", json_integer((json_int_t)eligible));
     json_object_set_new(hd, "rows_seen_by_current_model",
-                        json_integer((json_int_t)(data->n_rows - eligible)));
-    json_object_set_new(hd, "file", json_string(hold_path));
+                        json_integer((json_int_t)(n_rows - eligible)));
+    json_object_set_new(hd, "file", json_string(dir->retrain_holdout));
     json_object_set_new(rt, "holdout", hd);
     json_object_set_new(rt, "train_rows", json_integer((json_int_t)n_train));
     json_object_set_new(rt, "new_score", isfinite(new_score) ? json_real(new_score) : json_null());
     json_object_set_new(rt, "previous_score",
                         isfinite(old_score) ? json_real(old_score) : json_null());
     json_object_set_new(rt, "promoted", json_boolean(promote));
-    json_object_set_new(rt, "model", json_string(promote || no_new ? model_path : new_model));
+    json_object_set_new(rt, "model",
+                        json_string(promote || no_new ? dir->model : dir->retrain_model));
     if (no_new)
         json_object_set_new(rt, "reason",
                             json_string("no row of the new data is new to the current model: "
                                         "nothing to compare the models on"));
-    char *line = json_dumps(rt, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    json_object_set(results, "retrain", rt);
-    char *text = json_dumps(results, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    json_decref(rt);
-    if (!line || !text) {
-        result = hf_error(HF_ENOMEM, "out of memory");
-    } else {
-        /* The history: append, then rewrite results.json atomically. */
-        FILE *fp = fopen(log_path, "a");
-        if (!fp || fprintf(fp, "%s\n", line) < 0 || fclose(fp) != 0)
-            result = hf_error(HF_EIO, "appending to %s", log_path);
+    return rt;
+}
+
+/* Rank 0: moves the new model and its training rows into place, keeping the previous ones (each
+ * step a rename). */
+static int promote_model(const hf_rundir *dir, int know_seen)
+{
+    if (rename(dir->model, dir->previous_model) != 0)
+        return hf_error(HF_EIO, "renaming %s to %s: %s", dir->model, dir->previous_model,
+                        strerror(errno));
+    HF_CALL(hf_rename_durable(dir->retrain_model, dir->model));
+    if (know_seen && rename(dir->training_rows, dir->previous_rows) != 0)
+        return hf_error(HF_EIO, "renaming %s to %s: %s", dir->training_rows, dir->previous_rows,
+                        strerror(errno));
+    return hf_rename_durable(dir->retrain_rows, dir->training_rows);
+}
+
+int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
+{
+    int rank = hf_comm_rank(world);
+    const char *run_dir = NULL, *new_source = NULL;
+    int quiet = 0;
+    size_t n_pos = 0;
+    const hf_arg_def defs[] = {{"--data", NULL, HF_ARG_VALUE, &new_source},
+                               {"--quiet", "-q", HF_ARG_FLAG, &quiet}};
+    int result = hf_args_parse("retrain", argc, argv, defs, sizeof defs / sizeof defs[0], &run_dir,
+                               1, &n_pos, usage, rank == 0);
+    if (result != HF_OK)
+        return result > 0 ? HF_OK : result;
+    if (!run_dir)
+        return hf_error(HF_EINVAL, "retrain: no run directory given");
+
+    hf_spec *spec = NULL;
+    hf_manifest *manifest = NULL;
+    hf_job job = {0};
+    hf_rundir dir = {0};
+    hf_dataset *view = NULL;
+    hf_modelfile *old = NULL;
+    hf_prep *prep = NULL;
+    hf_fitted *fitted = NULL;
+    hf_comm *group_comm = NULL;
+    hf_group *group = NULL;
+    int64_t *hold_rows = NULL, *train_rows = NULL;
+    uint64_t *train_hashes = NULL;
+    size_t n_hold = 0, n_train = 0, eligible = 0;
+    int know_seen = 0, reused = 0;
+    long best = -1;
+    if ((result = hf_comm_check(world, hf_rundir_at(run_dir, &dir))) < 0 ||
+        (result = hf_pipeline_spec(world, dir.spec, &spec)) < 0)
+        goto out;
+    const char *source = new_source ? new_source : spec->data.source;
+    /* A retrain decision needs rows neither model trained on: cv.holdout of them, or 20%. */
+    const double holdout = spec->cv.holdout > 0 ? spec->cv.holdout : DEFAULT_HOLDOUT;
+    if (rank == 0) {
+        result = hf_results_read_best(dir.results, &best);
         if (result >= 0)
-            result = hf_write_file_atomic(results_path, text, strlen(text));
+            result = hf_modelfile_read(dir.model, &old);
     }
-    if (result >= 0 && !quiet && no_new)
-        hf_info("retrain: every one of the %zu rows of %s was a training row of the current "
-                "model: no row is left to compare a new model on, kept the current model",
-                data->n_rows, spec->data.source);
-    else if (result >= 0 && !quiet)
-        hf_info("retrain: new %s = %.6g, current = %.6g on %zu holdout rows (drawn from the %zu "
-                "rows the current model was not trained on; listed in %s): %s",
-                metric->name, new_score, old_score, n_hold, eligible, hold_path,
-                promote ? "promoted the new model" : "kept the current model");
-    free(line);
-    free(text);
-rank0_done:;
-out:
+    if ((result = hf_comm_check(world, result)) < 0 ||
+        (result = hf_pipeline_groups(world, &spec->parallel, &group_comm, &group)) < 0 ||
+        (result = hf_pipeline_ingest(world, spec, source, dir.retrain_shards, dir.audit, NULL,
+                                     &manifest, &reused)) < 0 ||
+        (result = hf_comm_check(
+             world, hf_pipeline_prepare(spec, dir.retrain_shards, manifest, 1, &job))) < 0)
+        goto out;
+    if (rank == 0 && (best < 0 || (size_t)best >= job.n_trials))
+        result = hf_error(HF_EINVAL, "%s: best.trial %ld is not a trial of %s", dir.results, best,
+                          dir.spec);
+    if (rank == 0 && result >= 0)
+        result = choose_rows(&job, old, &dir, holdout, spec->cv.seed, &hold_rows, &n_hold,
+                             &train_rows, &n_train, &eligible, &know_seen);
+    if ((result = hf_comm_check(world, result)) < 0 ||
+        (result = hf_comm_bcast(world, &best, sizeof best, 0)) < 0 ||
+        (result = bcast_rows(world, &hold_rows, &n_hold)) < 0 ||
+        (result = bcast_rows(world, &train_rows, &n_train)) < 0)
+        goto out;
+    /* No row is new to the current model: nothing to compare the models on fairly, and nothing
+     * new to learn from. The current model stays; the decision is recorded (a periodic retrain
+     * of unchanged data is not a failure). */
+    const int no_new = n_hold == 0;
+    if (!no_new && n_train == 0) {
+        result = hf_comm_check(
+            world,
+            hf_error(HF_EINVAL, "retrain: no rows left to train on after the %zu holdout rows",
+                     n_hold));
+        goto out;
+    }
+    const hf_metric *metric = hf_metric_find(spec->objective.metric);
+    double new_score = NAN, old_score = NAN;
+    int promote = 0;
+    int refit_rank = group ? rank < hf_comm_size(group_comm) : rank == 0;
+    if (!no_new && refit_rank) {
+        /* The refit group fits and scores the new model together, as run does. */
+        size_t nc =
+            job.data->schema->task == HF_TASK_CLASSIFICATION ? job.data->schema->n_classes : 0;
+        result = hf_fit_pipeline(&job.configs[best], job.data, job.model, train_rows, n_train,
+                                 group, &prep, &fitted);
+        if (result >= 0)
+            result = remap_to_schema(job.data, hold_rows, n_hold, job.data->schema, &view);
+        if (result >= 0)
+            result = score(metric, prep, fitted, group, view, nc, &new_score);
+    }
+    if (!no_new && rank == 0 && result >= 0) {
+        /* The current model on the same rows, recoded into its own schema (on this rank). */
+        hf_dataset_free(view);
+        view = NULL;
+        if ((result = remap_to_schema(job.data, hold_rows, n_hold, old->schema, &view)) >= 0)
+            result = score(metric, old->prep, old->fitted, NULL, view,
+                           old->schema->task == HF_TASK_CLASSIFICATION ? old->schema->n_classes : 0,
+                           &old_score);
+        if (result >= 0)
+            result = write_holdout_rows(dir.retrain_holdout, hold_rows, n_hold);
+        /* The new model's training rows, in its own schema's coding, for the next retrain. */
+        train_hashes =
+            result >= 0 ? hf_malloc((n_train ? n_train : 1) * sizeof *train_hashes) : NULL;
+        if (result >= 0 && !train_hashes)
+            result = HF_ENOMEM;
+        if (result >= 0) {
+            hf_rowset_hash(job.data, train_rows, n_train, train_hashes);
+            result = hf_rowset_write(dir.retrain_rows, train_hashes, n_train);
+        }
+        promote = metric->greater_is_better ? new_score >= old_score : new_score <= old_score;
+        if (isnan(old_score) && !isnan(new_score))
+            promote = 1;
+        char *params = hf_trial_params_json(&spec->space, &job.trials[best]);
+        hf_modelfile_meta meta = {.spec_sha256 = spec->sha256,
+                                  .source_fingerprint = hf_manifest_fingerprint(manifest),
+                                  .params_json = params ? params : "{}",
+                                  .metric = metric->name,
+                                  .cv_score = NAN,
+                                  .cv_std = NAN,
+                                  .fold_scores = NULL,
+                                  .n_folds = 0,
+                                  .n_train_rows = n_train};
+        if (result >= 0)
+            result = hf_modelfile_write(dir.retrain_model, job.data->schema, prep, fitted, &meta);
+        free(params);
+        if (result >= 0 && promote)
+            result = promote_model(&dir, know_seen);
+    }
+    if (rank == 0 && result >= 0) {
+        json_t *rt =
+            decision_json(spec, source, manifest, metric, &dir, job.data->n_rows, n_hold, n_train,
+                          eligible, know_seen, new_score, old_score, promote, no_new);
+        result = hf_results_add_retrain(dir.results, dir.retrain_log, rt);
+        json_decref(rt);
+        if (result >= 0 && !quiet && no_new)
+            hf_info("retrain: every one of the %zu rows of %s was a training row of the current "
+                    "model: no row is left to compare a new model on, kept the current model",
+                    job.data->n_rows, source);
+        else if (result >= 0 && !quiet)
+            hf_info("retrain: new %s = %.6g, current = %.6g on %zu holdout rows (drawn from the "
+                    "%zu rows the current model was not trained on; listed in %s): %s",
+                    metric->name, new_score, old_score, n_hold, eligible, dir.retrain_holdout,
+                    promote ? "promoted the new model" : "kept the current model");
+    }
     result = hf_comm_check(world, result);
-    json_decref(results);
+out:
     hf_prep_free(prep);
     hf_fitted_free(fitted);
-    hf_model_file_free(old);
-    hf_dataset_free(old_view);
-    hf_dataset_free(data);
-    if (trials)
-        hf_trials_free(trials, n_trials, spec->n_params);
+    hf_modelfile_free(old);
+    hf_dataset_free(view);
+    hf_job_free(&job);
     hf_manifest_free(manifest);
-    hf_dataset_free(all_view);
-    free(seen);
-    free(train_hashes);
+    hf_group_free(group);
+    group = NULL;
+    hf_comm_free(group_comm);
+    group_comm = NULL;
+    hf_spec_free(spec);
+    hf_rundir_free(&dir);
     free(hold_rows);
     free(train_rows);
-    free(rows_path);
-    free(new_rows);
-    free(prev_rows);
-    free(hold_path);
-    hf_spec_free(spec);
-    free(spec_path);
-    free(results_path);
-    free(model_path);
-    free(new_model);
-    free(prev_model);
-    free(shard_dir);
-    free(audit);
-    free(log_path);
+    free(train_hashes);
     return result;
 }

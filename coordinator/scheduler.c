@@ -12,6 +12,7 @@
 #include "worker/group.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,9 +72,9 @@ static int member_loop(hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tas
         if ((size_t)id >= tasks->n_tasks)
             return hf_error(HF_EINTERNAL, "group member received an invalid task id %d", id);
         hf_task_result r;
-        int rc = hf_task_run(ctx, &tasks->tasks[id], &r);
+        int result = hf_task_run(ctx, &tasks->tasks[id], &r);
         hf_task_result_free(&r);
-        HF_CALL(rc);
+        HF_CALL(result);
     }
 }
 
@@ -98,8 +99,6 @@ static void *local_worker(void *arg)
      * computing thread lets the kernel preempt it for the coordinator. Best effort. */
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
         hf_debug("could not lower the priority of rank 0's worker thread");
-    /* The active group is per thread: this thread runs rank 0's share of group tasks. */
-    hf_group_set_active(b->ctx->group);
     pthread_mutex_lock(&b->mu);
     for (;;) {
         while (b->n_queued == 0 && !b->stop && b->spec_job < 0)
@@ -191,9 +190,9 @@ static int sends_progress(send_list *l, int all)
     size_t k = 0;
     for (size_t i = 0; i < l->n; i++) {
         int done = 0;
-        int rc = all ? hf_comm_wait(&l->req[i]) : hf_comm_test(&l->req[i], &done);
-        if (rc < 0)
-            return rc;
+        int result = all ? hf_comm_wait(&l->req[i]) : hf_comm_test(&l->req[i], &done);
+        if (result < 0)
+            return result;
         if (!all && !done)
             l->req[k++] = l->req[i];
     }
@@ -246,8 +245,8 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, const h
             break;
         sends.n++;
     }
-    int rc = sends_progress(&sends, 1);
-    return result < 0 ? result : rc;
+    int sent = sends_progress(&sends, 1);
+    return result < 0 ? result : sent;
 }
 
 /* ---- coordinator (rank 0) ----------------------------------------------------------------- */
@@ -326,9 +325,9 @@ static int deliver(coord *c, const char *json)
     c->n_timed++;
     c->task_seconds +=
         (r.seconds - c->task_seconds) / (double)(c->n_timed < 100 ? c->n_timed : 100);
-    int rc = c->opts->on_result ? c->opts->on_result(c->opts->arg, &r, json) : HF_OK;
+    int result = c->opts->on_result ? c->opts->on_result(c->opts->arg, &r, json) : HF_OK;
     hf_task_result_free(&r);
-    return rc;
+    return result;
 }
 
 static int coordinate(coord *c, local_box *b)
@@ -451,12 +450,12 @@ int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
         return hf_comm_check(world, hf_error(HF_EMPI, "worker groups need an MPI library with "
                                                       "MPI_THREAD_MULTIPLE"));
     if (rank != 0) {
-        int rc;
+        int loop_status;
         if (group && hf_comm_rank(group) != 0)
-            rc = member_loop(group, ctx, tasks);
+            loop_status = member_loop(group, ctx, tasks);
         else
-            rc = worker_loop(world, group, ctx, tasks);
-        return hf_comm_check(world, rc);
+            loop_status = worker_loop(world, group, ctx, tasks);
+        return hf_comm_check(world, loop_status);
     }
 
     int result = HF_OK;

@@ -3,13 +3,14 @@
  * Grid search takes the product of the axes in spec order, the last axis fastest. Random search
  * draws trial t from hf_rng_init(search.seed, t, 0), one draw per non-fixed parameter in spec
  * order, so a trial depends only on the spec and its index, never on the number of ranks. */
-#include "jobs/spec.h"
+#include "jobs/search.h"
 
 #include "common/hf.h"
 #include "common/rng.h"
 
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,10 +119,10 @@ static int axis_values(const hf_param_space *p, axis *a)
     return HF_OK;
 }
 
-static int grid_trials(const hf_spec *spec, hf_trial **out, size_t *n_out)
+static int grid_trials(const hf_space *space, const char *where, hf_trial **out, size_t *n_out)
 {
     int result = HF_OK;
-    size_t np = spec->n_params, total = 1, made = 0;
+    size_t np = space->n_params, total = 1, made = 0;
     hf_trial *trials = NULL;
     axis *axes = hf_calloc(np, sizeof *axes);
     size_t *idx = hf_calloc(np, sizeof *idx);
@@ -130,14 +131,14 @@ static int grid_trials(const hf_spec *spec, hf_trial **out, size_t *n_out)
         goto out;
     }
     for (size_t i = 0; i < np; i++) {
-        result = axis_values(&spec->params[i], &axes[i]);
+        result = axis_values(&space->params[i], &axes[i]);
         if (result != HF_OK)
             goto out;
         if (axes[i].n == 0 || total > MAX_TRIALS / axes[i].n) {
             result = hf_error(HF_EINVAL,
                               "%s: search: got a grid of more than %u trials, expected at most "
                               "%u (use fewer grid_points or search.strategy random)",
-                              spec->path, MAX_TRIALS, MAX_TRIALS);
+                              where, MAX_TRIALS, MAX_TRIALS);
             goto out;
         }
         total *= axes[i].n;
@@ -201,20 +202,21 @@ static int draw(const hf_param_space *p, hf_rng *r, hf_value *v)
     }
 }
 
-static int random_trials(const hf_spec *spec, hf_trial **out, size_t *n_out)
+static int random_trials(const hf_space *space, const hf_search_opts *search, const char *where,
+                         hf_trial **out, size_t *n_out)
 {
     int result = HF_OK;
-    size_t np = spec->n_params, total = (size_t)spec->search.trials, made = 0;
+    size_t np = space->n_params, total = (size_t)search->trials, made = 0;
     hf_trial *trials = NULL;
-    if (spec->search.trials < 1 || total > MAX_TRIALS)
+    if (search->trials < 1 || total > MAX_TRIALS)
         return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer in [1, %u]",
-                        spec->path, spec->search.trials, MAX_TRIALS);
+                        where, search->trials, MAX_TRIALS);
     trials = hf_calloc(total, sizeof *trials);
     if (!trials)
         return HF_ENOMEM;
     for (size_t t = 0; t < total; t++) {
         hf_rng r;
-        hf_rng_init(&r, spec->search.seed, (uint64_t)t, 0);
+        hf_rng_init(&r, search->seed, (uint64_t)t, 0);
         trials[t].id = (int)t;
         trials[t].values = hf_calloc(np, sizeof(hf_value));
         if (!trials[t].values) {
@@ -223,7 +225,7 @@ static int random_trials(const hf_spec *spec, hf_trial **out, size_t *n_out)
         }
         made = t + 1;
         for (size_t i = 0; i < np; i++) {
-            result = draw(&spec->params[i], &r, &trials[t].values[i]);
+            result = draw(&space->params[i], &r, &trials[t].values[i]);
             if (result != HF_OK)
                 goto out;
         }
@@ -238,18 +240,113 @@ out:
     return HF_OK;
 }
 
-/* Expands the search space into trials (grid product, last axis fastest; or random draws seeded by
- * (search.seed, t, 0)). *trials is owned by the caller: hf_trials_free(). Not collective. */
-int hf_spec_trials(const hf_spec *spec, hf_trial **trials, size_t *n_trials)
+int hf_space_trials(const hf_space *space, const hf_search_opts *search, const char *where,
+                    hf_trial **trials, size_t *n_trials)
 {
     *trials = NULL;
     *n_trials = 0;
-    if (spec->search.strategy == HF_SEARCH_RANDOM)
-        return random_trials(spec, trials, n_trials);
-    return grid_trials(spec, trials, n_trials);
+    if (search->strategy == HF_SEARCH_RANDOM)
+        return random_trials(space, search, where, trials, n_trials);
+    return grid_trials(space, where, trials, n_trials);
 }
 
-/* Frees trials from hf_spec_trials (NULL is fine). Not collective. */
+long hf_space_index(const hf_space *space, const char *name)
+{
+    for (size_t i = 0; i < space->n_params; i++)
+        if (space->params[i].name && !strcmp(space->params[i].name, name))
+            return (long)i;
+    return -1;
+}
+
+void hf_space_release(hf_space *space)
+{
+    for (size_t i = 0; i < space->n_params; i++) {
+        hf_param_space *p = &space->params[i];
+        free(p->name);
+        hf_value_free(&p->fixed);
+        for (size_t j = 0; j < p->n_choices; j++)
+            hf_value_free(&p->choices[j]);
+        free(p->choices);
+    }
+    free(space->params);
+    space->params = NULL;
+    space->n_params = 0;
+}
+
+/* ---- the search section -----------------------------------------------------------------------
+ */
+
+static const char *const k_strategy_names[] = {"grid", "random", NULL};
+
+/* "worst" (the default: a failed split ranks its trial last) or a number. */
+static int parse_error_score(const char *t, void *opts)
+{
+    hf_search_opts *o = opts;
+    if (!strcmp(t, "worst")) {
+        o->error_score_given = 0;
+        o->error_score = NAN;
+        return 0;
+    }
+    char *end = NULL;
+    double v = strtod(t, &end);
+    if (!*t || *end || !isfinite(v))
+        return -1;
+    o->error_score = v;
+    o->error_score_given = 1;
+    return 0;
+}
+
+static const hf_opt_def search_defs[] = {
+    {.key = "strategy",
+     .kind = HF_OPT_ENUM,
+     .offset = offsetof(hf_search_opts, strategy),
+     .flags = HF_OPT_HASHED,
+     .choices = k_strategy_names,
+     .help = "grid or random"},
+    {.key = "trials",
+     .kind = HF_OPT_INT,
+     .offset = offsetof(hf_search_opts, trials),
+     .flags = HF_OPT_HASHED,
+     .min = INT32_MIN,
+     .max = INT32_MAX,
+     .expected = "an integer >= 1",
+     .help = "random search: the number of trials"},
+    {.key = "seed",
+     .kind = HF_OPT_SEED,
+     .offset = offsetof(hf_search_opts, seed),
+     .flags = HF_OPT_HASHED,
+     .help = "random search: the seed of the draws"},
+    {.key = "error_score",
+     .kind = HF_OPT_CUSTOM,
+     .offset = offsetof(hf_search_opts, error_score),
+     .parse = parse_error_score,
+     .expected = "worst or a number",
+     .help = "the score of a failed split (default worst: its trial ranks last)"},
+};
+
+static int search_check(void *opts)
+{
+    const hf_search_opts *o = opts;
+    char at[512];
+    if (o->trials < 1)
+        return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer >= 1%s",
+                        hf_opt_where(&o->src, "search.trials", at, sizeof at), o->trials,
+                        o->strategy == HF_SEARCH_RANDOM ? " with search.strategy random" : "");
+    return HF_OK;
+}
+
+const hf_opt_section hf_search_section = {"search", search_defs,
+                                          sizeof search_defs / sizeof search_defs[0],
+                                          offsetof(hf_search_opts, src), search_check};
+
+void hf_search_opts_init(hf_search_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->trials = 10;
+    o->error_score = NAN;
+}
+
+/* Frees trials from hf_space_trials (NULL is fine). Not collective. */
 void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params)
 {
     if (!trials)
@@ -266,7 +363,7 @@ void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params)
 
 /* A trial's values as compact JSON text built with jansson; caller frees with free(). NULL on error
  * with the message set. Not collective. */
-char *hf_trial_params_json(const hf_spec *spec, const hf_trial *t)
+char *hf_trial_params_json(const hf_space *space, const hf_trial *t)
 {
     char *text = NULL;
     json_t *obj = json_object();
@@ -274,7 +371,7 @@ char *hf_trial_params_json(const hf_spec *spec, const hf_trial *t)
         hf_error(HF_ENOMEM, "out of memory building trial %d parameters", t->id);
         goto out;
     }
-    for (size_t i = 0; i < spec->n_params; i++) {
+    for (size_t i = 0; i < space->n_params; i++) {
         const hf_value *v = &t->values[i];
         json_t *j = NULL;
         switch (v->type) {
@@ -294,9 +391,9 @@ char *hf_trial_params_json(const hf_spec *spec, const hf_trial *t)
             j = json_null();
             break;
         }
-        if (!j || json_object_set_new(obj, spec->params[i].name, j) != 0) {
+        if (!j || json_object_set_new(obj, space->params[i].name, j) != 0) {
             hf_error(HF_EINVAL, "trial %d: parameter %s cannot be written as JSON (not UTF-8?)",
-                     t->id, spec->params[i].name);
+                     t->id, space->params[i].name);
             goto out;
         }
     }

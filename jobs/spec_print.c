@@ -36,12 +36,6 @@ static const char *task_text(hf_task_kind t)
     }
 }
 
-static const char *cv_text(hf_cv_strategy s)
-{
-    static const char *const names[] = {"kfold", "stratified", "predefined", "group", "timeseries"};
-    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
-}
-
 /* One line describing a parameter's space: "log_uniform [0.001, 1000] (5 grid points)". */
 static void space_text(const hf_param_space *p, char *buf, size_t len)
 {
@@ -76,8 +70,8 @@ static void space_text(const hf_param_space *p, char *buf, size_t len)
 static int count_varying(const hf_spec *spec)
 {
     int n = 0;
-    for (size_t i = 0; i < spec->n_params; i++)
-        n += spec->params[i].kind != HF_PARAM_FIXED;
+    for (size_t i = 0; i < spec->space.n_params; i++)
+        n += spec->space.params[i].kind != HF_PARAM_FIXED;
     return n;
 }
 
@@ -87,16 +81,17 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
     char buf[1024];
     fprintf(out, "job:        %s  (%s, sha256 %.12s)\n", spec->name, spec->path, spec->sha256);
     fprintf(out, "data:       %s\n", spec->data.source);
-    if (spec->data.task != HF_TASK_AUTO && strcmp(spec->data.task_why, "data.task") != 0)
+    if (spec->data.task != HF_TASK_AUTO && strcmp(spec->task_why, "data.task") != 0)
         fprintf(out, "target:     %s  (task: %s, implied by %s)\n", spec->data.target,
-                task_text(spec->data.task), spec->data.task_why);
+                task_text(spec->data.task), spec->task_why);
     else
         fprintf(out, "target:     %s  (task: %s)\n", spec->data.target, task_text(spec->data.task));
     if (spec->cv.strategy == HF_CV_PREDEFINED)
         fprintf(out, "cv:         predefined folds from column %s", spec->cv.fold_column);
     else
-        fprintf(out, "cv:         %d folds, %s%s", spec->cv.folds, cv_text(spec->cv.strategy),
-                spec->cv.strategy_given || spec->data.task != HF_TASK_AUTO
+        fprintf(out, "cv:         %d folds, %s%s", spec->cv.folds,
+                hf_folds_strategy_name(hf_cv_strategy_for(&spec->cv, spec->data.task)),
+                spec->cv.strategy != HF_CV_AUTO || spec->data.task != HF_TASK_AUTO
                     ? ""
                     : " (stratified if the target is a class)");
     fprintf(out, ", seed %llu", (unsigned long long)spec->cv.seed);
@@ -117,9 +112,9 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
     else
         fprintf(out, "search:     grid over %d axes\n", count_varying(spec));
     fprintf(out, "space:\n");
-    for (size_t i = 0; i < spec->n_params; i++) {
-        space_text(&spec->params[i], buf, sizeof buf);
-        fprintf(out, "  %-30s %s\n", spec->params[i].name, buf);
+    for (size_t i = 0; i < spec->space.n_params; i++) {
+        space_text(&spec->space.params[i], buf, sizeof buf);
+        fprintf(out, "  %-30s %s\n", spec->space.params[i].name, buf);
     }
     if (spec->output.upload)
         fprintf(out, "output:     %s -> %s\n", spec->output.dir, spec->output.upload);
@@ -130,12 +125,12 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
                            : HF_OK;
     fprintf(out, "trials:     %zu\n", n_trials);
     /* Column widths: at least the header, at most 24 characters per value. */
-    size_t *w = hf_calloc(spec->n_params ? spec->n_params : 1, sizeof *w);
+    size_t *w = hf_calloc(spec->space.n_params ? spec->space.n_params : 1, sizeof *w);
     if (!w)
         return HF_ENOMEM;
     size_t shown = n_trials < MAX_ROWS ? n_trials : MAX_ROWS;
-    for (size_t i = 0; i < spec->n_params; i++) {
-        w[i] = strlen(spec->params[i].name);
+    for (size_t i = 0; i < spec->space.n_params; i++) {
+        w[i] = strlen(spec->space.params[i].name);
         for (size_t t = 0; t < shown; t++) {
             size_t l = strlen(fmt(&trials[t].values[i], 1, buf, sizeof buf));
             if (l > w[i])
@@ -143,13 +138,14 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
         }
     }
     fprintf(out, "  %5s", "trial");
-    for (size_t i = 0; i < spec->n_params; i++)
-        fprintf(out, "  %-*s", i + 1 < spec->n_params ? (int)w[i] : 0, spec->params[i].name);
+    for (size_t i = 0; i < spec->space.n_params; i++)
+        fprintf(out, "  %-*s", i + 1 < spec->space.n_params ? (int)w[i] : 0,
+                spec->space.params[i].name);
     fprintf(out, "\n");
     for (size_t t = 0; t < shown; t++) {
         fprintf(out, "  %5d", trials[t].id);
-        for (size_t i = 0; i < spec->n_params; i++)
-            fprintf(out, "  %-*.24s", i + 1 < spec->n_params ? (int)w[i] : 0,
+        for (size_t i = 0; i < spec->space.n_params; i++)
+            fprintf(out, "  %-*.24s", i + 1 < spec->space.n_params ? (int)w[i] : 0,
                     fmt(&trials[t].values[i], 1, buf, sizeof buf));
         fprintf(out, "\n");
     }

@@ -74,24 +74,25 @@ static int make_creds(const char *ak, size_t ak_len, const char *sk, size_t sk_l
 out:
     if (c) {
         hf_creds *tmp = &c->pub;
-        hf_creds_free(&tmp);
+        hf_creds_free(tmp);
+        tmp = NULL;
     }
     return result;
 }
 
-int hf_creds_new(const char *access_key, const char *secret_key, const char *session_token,
-                 const char *source, hf_creds **out)
+static int hf_creds_new(const char *access_key, const char *secret_key, const char *session_token,
+                        const char *source, hf_creds **out)
 {
     *out = NULL;
     return make_creds(access_key, strlen(access_key), secret_key, strlen(secret_key), session_token,
                       session_token ? strlen(session_token) : 0, source, out);
 }
 
-void hf_creds_free(hf_creds **cp)
+void hf_creds_free(hf_creds *cp)
 {
-    if (!cp || !*cp)
+    if (!cp)
         return;
-    hf_creds_impl *c = (hf_creds_impl *)*cp;
+    hf_creds_impl *c = (hf_creds_impl *)cp;
     if (c->block) {
         size_t len = c->block->map_len;
         OPENSSL_cleanse(c->block, len);
@@ -100,7 +101,6 @@ void hf_creds_free(hf_creds **cp)
     }
     free(c->pub.source);
     free(c);
-    *cp = NULL;
 }
 
 static const char *nonempty_env(const char *name)

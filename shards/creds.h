@@ -23,12 +23,7 @@ typedef struct hf_creds {
  * incomplete. Not collective. */
 int hf_creds_load(hf_creds **out);
 
-/* Builds credentials from explicit strings (copied; `source` names them in messages).
- * session_token may be NULL. Caller frees with hf_creds_free(). Not collective. */
-int hf_creds_new(const char *access_key, const char *secret_key, const char *session_token,
-                 const char *source, hf_creds **out);
-
 /* Zeroes and frees the credentials; accepts NULL and sets *c to NULL. */
-void hf_creds_free(hf_creds **c);
+void hf_creds_free(hf_creds *c);
 
 #endif

@@ -32,10 +32,10 @@ typedef struct src_stream {
 static int src_read(void *ctx, char *buf, size_t len, size_t *got)
 {
     src_stream *s = ctx;
-    int rc = hf_source_read_at(s->src, s->off, buf, len, got);
-    if (rc == HF_OK)
+    int result = hf_source_read_at(s->src, s->off, buf, len, got);
+    if (result == HF_OK)
         s->off += *got;
-    return rc;
+    return result;
 }
 
 int hf_csv_stream_source(hf_source *src, uint64_t offset, hf_csv_stream *out)
@@ -82,9 +82,9 @@ static int gz_read(void *ctx, char *buf, size_t len, size_t *got)
     while (g->z.avail_out > 0) {
         if (g->z.avail_in == 0 && !g->src_eof) {
             size_t n = 0;
-            int rc = hf_source_read_at(g->src, g->off, g->in, READ_BLOCK, &n);
-            if (rc < 0)
-                return rc;
+            int result = hf_source_read_at(g->src, g->off, g->in, READ_BLOCK, &n);
+            if (result < 0)
+                return result;
             g->off += n;
             g->z.next_in = g->in;
             g->z.avail_in = (uInt)n;
@@ -100,9 +100,9 @@ static int gz_read(void *ctx, char *buf, size_t len, size_t *got)
             }
             if (g->z.avail_in == 0) {
                 size_t n = 0;
-                int rc = hf_source_read_at(g->src, g->off, g->in, READ_BLOCK, &n);
-                if (rc < 0)
-                    return rc;
+                int result = hf_source_read_at(g->src, g->off, g->in, READ_BLOCK, &n);
+                if (result < 0)
+                    return result;
                 g->off += n;
                 g->z.next_in = g->in;
                 g->z.avail_in = (uInt)n;
@@ -338,7 +338,7 @@ out:
     return result;
 }
 
-void hf_csv_stream_close(hf_csv_stream *s)
+static void hf_csv_stream_close(hf_csv_stream *s)
 {
     if (s && s->close && s->ctx)
         s->close(s->ctx);
@@ -429,9 +429,9 @@ static int buffer_extend(hf_csv_buffer *b)
     b->owned = nb;
     b->data = nb;
     size_t got = 0;
-    int rc = hf_source_read_at(b->src, at, nb + b->len, want, &got);
-    if (rc < 0)
-        return rc;
+    int result = hf_source_read_at(b->src, at, nb + b->len, want, &got);
+    if (result < 0)
+        return result;
     b->len += got;
     memset(nb + b->len, 0, HF_CSV_PAD);
     if (got == 0 || at + got >= b->src->size)
@@ -477,9 +477,9 @@ struct hf_csv_reader {
 static int reader_fill(hf_csv_reader *r)
 {
     if (r->source) {
-        int rc = buffer_extend(r->source);
-        if (rc < 0)
-            return rc;
+        int result = buffer_extend(r->source);
+        if (result < 0)
+            return result;
         r->buf = r->source->data;
         r->len = r->source->len;
         r->eof = r->source->complete;
@@ -501,9 +501,9 @@ static int reader_fill(hf_csv_reader *r)
         r->cap = nc;
     }
     size_t got = 0;
-    int rc = r->stream.read(r->stream.ctx, r->mem + r->len, r->cap - r->len, &got);
-    if (rc < 0)
-        return rc;
+    int result = r->stream.read(r->stream.ctx, r->mem + r->len, r->cap - r->len, &got);
+    if (result < 0)
+        return result;
     if (got == 0)
         r->eof = 1;
     r->len += got;
@@ -564,9 +564,9 @@ static int seek_first_record(hf_csv_reader *r, size_t i, int q)
         r->line += inner;
         inner = 0;
         r->cur = i;
-        int rc = reader_fill(r);
-        if (rc < 0)
-            return rc;
+        int result = reader_fill(r);
+        if (result < 0)
+            return result;
         i = r->cur;
     }
 }
@@ -582,9 +582,9 @@ static int reader_start(hf_csv_reader *r, const hf_csv_range *range)
         return seek_first_record(r, 0, range->in_quote);
     /* The bytes start at begin - 1: find the first record that starts at or after begin. */
     while (r->len < 1 && !r->eof) {
-        int rc = reader_fill(r);
-        if (rc < 0)
-            return rc;
+        int result = reader_fill(r);
+        if (result < 0)
+            return result;
     }
     if (r->len < 1) {
         r->done = 1;
@@ -661,9 +661,9 @@ int hf_csv_reader_next(hf_csv_reader *r, hf_csv_record *rec)
             if (found || r->eof)
                 break;
             size_t rel = i - r->cur;
-            int rc = reader_fill(r);
-            if (rc < 0)
-                return rc;
+            int result = reader_fill(r);
+            if (result < 0)
+                return result;
             i = r->cur + rel;
         }
         if (!found && i == r->cur) {
@@ -711,11 +711,6 @@ uint64_t hf_csv_reader_pos(const hf_csv_reader *r)
 int64_t hf_csv_reader_line(const hf_csv_reader *r)
 {
     return r->line;
-}
-
-void hf_csv_reader_set_end(hf_csv_reader *r, uint64_t end)
-{
-    r->end = end;
 }
 
 void hf_csv_reader_free(hf_csv_reader *r)
@@ -790,15 +785,15 @@ int hf_csv_split(const char *rec, size_t len, char delim, hf_csv_fields *out, co
     }
     size_t sp = 0;
     size_t i = 0;
-    int rc;
+    int result;
     if (!memchr(rec, '"', len)) {
         /* Fast path: no quotes anywhere. */
         for (;;) {
             const char *d = memchr(rec + i, delim, len - i);
             size_t e = d ? (size_t)(d - rec) : len;
-            rc = push_field(out, rec + i, e - i, i, 0);
-            if (rc < 0)
-                return rc;
+            result = push_field(out, rec + i, e - i, i, 0);
+            if (result < 0)
+                return result;
             if (!d)
                 return HF_OK;
             i = e + 1;
@@ -832,9 +827,9 @@ int hf_csv_split(const char *rec, size_t len, char delim, hf_csv_fields *out, co
                 *err_off = i;
                 return HF_EDATA;
             }
-            rc = push_field(out, dst, k, start, 1);
-            if (rc < 0)
-                return rc;
+            result = push_field(out, dst, k, start, 1);
+            if (result < 0)
+                return result;
             sp += k;
         } else {
             while (i < len && rec[i] != delim) {
@@ -845,16 +840,16 @@ int hf_csv_split(const char *rec, size_t len, char delim, hf_csv_fields *out, co
                 }
                 i++;
             }
-            rc = push_field(out, rec + start, i - start, start, 0);
-            if (rc < 0)
-                return rc;
+            result = push_field(out, rec + start, i - start, start, 0);
+            if (result < 0)
+                return result;
         }
         if (i >= len)
             return HF_OK;
         i++; /* the delimiter */
         if (i == len) {
-            rc = push_field(out, rec + len, 0, len, 0);
-            return rc < 0 ? rc : HF_OK;
+            result = push_field(out, rec + len, 0, len, 0);
+            return result < 0 ? result : HF_OK;
         }
     }
 }

@@ -32,8 +32,6 @@ int hf_csv_stream_gzip(hf_source *src, hf_csv_stream *out);
 int hf_csv_zip_entries(hf_source *src, char ***names, size_t *n);
 /* Opens a stream of the zip entry `name` of `src` (libarchive, reading through src). */
 int hf_csv_stream_zip_entry(hf_source *src, const char *name, hf_csv_stream *out);
-/* Closes a stream (safe on a zeroed struct). */
-void hf_csv_stream_close(hf_csv_stream *s);
 
 /* What part of the stream to return records from. Positions are offsets in the (decompressed)
  * bytes of one part; the stream must start at begin (at_record_start) or at begin - 1. */
@@ -68,8 +66,6 @@ int hf_csv_reader_next(hf_csv_reader *r, hf_csv_record *rec);
 /* Absolute position of the next record start and its line number. */
 uint64_t hf_csv_reader_pos(const hf_csv_reader *r);
 int64_t hf_csv_reader_line(const hf_csv_reader *r);
-/* Sets the end of the range (e.g. after the header was read with end = UINT64_MAX). */
-void hf_csv_reader_set_end(hf_csv_reader *r, uint64_t end);
 void hf_csv_reader_free(hf_csv_reader *r);
 
 /* Counts '"' and '\n' bytes of a buffer (the per-rank summary that is prefix-summed) in one

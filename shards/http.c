@@ -65,7 +65,7 @@ static double env_double(const char *name, double dflt)
     return d;
 }
 
-void hf_http_retry_from_env(hf_http_retry *r)
+static void hf_http_retry_from_env(hf_http_retry *r)
 {
     r->max_retries = (int)env_double("HF_S3_MAX_RETRIES", 8);
     r->budget_s = env_double("HF_S3_RETRY_BUDGET_S", 60);

@@ -51,11 +51,6 @@ int64_t hf_manifest_rejected(const hf_manifest *m)
     return m->n_rejected;
 }
 
-const char *hf_manifest_spec_hash(const hf_manifest *m)
-{
-    return m->spec_hash;
-}
-
 char *hf_manifest_path(const char *dir)
 {
     return hf_asprintf("%s/manifest.json", dir);
@@ -76,7 +71,7 @@ char *hf_manifest_to_json(const hf_manifest *m)
     json_t *root = json_object();
     json_t *src = json_array();
     json_t *shards = json_array();
-    json_t *schema = hf_schema_to_jansson(m->schema);
+    json_t *schema = hf_schema_json_encode(m->schema);
     char *text = NULL;
     int fail = !root || !src || !shards || !schema;
     for (size_t i = 0; !fail && i < m->n_sources; i++) {
@@ -207,7 +202,7 @@ int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out)
         goto out;
     }
     memcpy(m->spec_hash, json_string_value(v), 65);
-    result = hf_schema_from_jansson(json_object_get(root, "schema"), &m->schema);
+    result = hf_schema_json_decode(json_object_get(root, "schema"), &m->schema);
     if (result < 0) {
         hf_error_prefix(result, "%s", what);
         goto out;
@@ -352,7 +347,8 @@ static hid_t create_dataset(hid_t file, const char *name, hid_t type, int64_t ro
         if (per > (hsize_t)rows)
             per = (hsize_t)rows;
         hsize_t chunk[2] = {per, (hsize_t)cols};
-        H5Pset_chunk(dcpl, rank2 ? 2 : 1, chunk);
+        if (H5Pset_chunk(dcpl, rank2 ? 2 : 1, chunk) < 0)
+            goto out;
     }
     d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 out:
@@ -379,16 +375,27 @@ static int write_slab(const char *path, hid_t file, hid_t dxpl, const char *name
     hsize_t count[2] = {(hsize_t)s->count, (hsize_t)cols};
     hsize_t one = 1;
     int empty = s->count == 0 || (rank2 && cols == 0);
+    herr_t sel;
     if (empty) {
         mspace = H5Screate_simple(1, &one, NULL);
-        H5Sselect_none(mspace);
-        H5Sselect_none(fspace);
+        sel = mspace < 0 || fspace < 0 || H5Sselect_none(mspace) < 0 || H5Sselect_none(fspace) < 0
+                  ? -1
+                  : 0;
     } else {
         mspace = H5Screate_simple(rank2 ? 2 : 1, count, NULL);
-        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+        sel = mspace < 0 || fspace < 0 ||
+                      H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0
+                  ? -1
+                  : 0;
     }
+    /* Every rank makes the collective write even when its selection failed (a rank that left
+     * would hang the others); the failure is reported after it. */
     static const double dummy = 0;
-    if (H5Dwrite(d, type, mspace, fspace, dxpl, empty ? (const void *)&dummy : data) < 0)
+    if (sel < 0)
+        result = h5_fail(path, "dataspace selection");
+    if (H5Dwrite(d, type, mspace, fspace, dxpl, empty || sel < 0 ? (const void *)&dummy : data) <
+            0 &&
+        result == HF_OK)
         result = h5_fail(path, "write");
 out:
     if (mspace >= 0)
@@ -565,9 +572,9 @@ int hf_shard_write_all(hf_comm *comm, char *const *paths, const hf_shard_slab *s
     int result = HF_OK;
     for (size_t at = 0; at < n; at += 64) {
         size_t k = n - at < 64 ? n - at : 64;
-        int rc = write_batch(comm, paths + at, slabs + at, k);
-        if (rc < 0 && result == HF_OK)
-            result = rc;
+        int batch_status = write_batch(comm, paths + at, slabs + at, k);
+        if (batch_status < 0 && result == HF_OK)
+            result = batch_status;
         /* Every rank must take part in every batch's collective calls: share the outcome. */
         result = hf_comm_check(comm, result);
         if (result < 0)

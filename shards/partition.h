@@ -48,7 +48,6 @@ const hf_schema *hf_manifest_schema(const hf_manifest *m);
 int64_t hf_manifest_n_rows(const hf_manifest *m);
 const char *hf_manifest_fingerprint(const hf_manifest *m);
 int64_t hf_manifest_rejected(const hf_manifest *m);
-const char *hf_manifest_spec_hash(const hf_manifest *m);
 
 /* The manifest as JSON text (indented, keys in a fixed order). Caller frees. NULL on ENOMEM. */
 char *hf_manifest_to_json(const hf_manifest *m);

@@ -10,12 +10,12 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
-#include "jobs/spec.h"
 #include "shards/audit.h"
 #include "shards/creds.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +53,64 @@ static void ctx_free(s3_ctx *c)
 {
     if (c->h)
         curl_easy_cleanup(c->h);
-    hf_creds_free(&c->creds);
+    hf_creds_free(c->creds);
+    c->creds = NULL;
     free(c->endpoint);
     free(c->region);
     free(c->audit_path);
     memset(c, 0, sizeof *c);
+}
+
+/* ---- the s3 section ------------------------------------------------------------------------- */
+
+/* An http:// or https:// URL. */
+static int parse_endpoint(const char *t, void *opts)
+{
+    hf_s3_config *c = opts;
+    if (strncmp(t, "http://", 7) != 0 && strncmp(t, "https://", 8) != 0)
+        return -1;
+    char *v = hf_strdup(t);
+    if (!v)
+        return HF_ENOMEM;
+    free(c->endpoint);
+    c->endpoint = v;
+    return 0;
+}
+
+static void release_endpoint(void *opts)
+{
+    hf_s3_config *c = opts;
+    free(c->endpoint);
+    c->endpoint = NULL;
+}
+
+static const hf_opt_def s3_defs[] = {
+    {.key = "endpoint",
+     .kind = HF_OPT_CUSTOM,
+     .offset = offsetof(hf_s3_config, endpoint),
+     .parse = parse_endpoint,
+     .release = release_endpoint,
+     .expected = "an http:// or https:// URL",
+     .help = "an S3-compatible server (default AWS_ENDPOINT_URL, else AWS)"},
+    {.key = "region",
+     .kind = HF_OPT_STRING,
+     .offset = offsetof(hf_s3_config, region),
+     .expected = "a region name",
+     .help = "signing region (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"},
+    {.key = "path_style",
+     .kind = HF_OPT_BOOL,
+     .offset = offsetof(hf_s3_config, path_style),
+     .help = "true: endpoint/bucket/key; false: bucket.endpoint/key (default: true with an "
+             "endpoint)"},
+};
+
+const hf_opt_section hf_s3_section = {"s3", s3_defs, sizeof s3_defs / sizeof s3_defs[0],
+                                      offsetof(hf_s3_config, src), NULL};
+
+void hf_s3_config_init(hf_s3_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->path_style = -1;
 }
 
 static int ctx_init(s3_ctx *c, const hf_source_opts *opts)
@@ -65,15 +118,14 @@ static int ctx_init(s3_ctx *c, const hf_source_opts *opts)
     int result = HF_OK;
     memset(c, 0, sizeof *c);
     HF_CALL(hf_s3_global_init());
-    const hf_spec *spec = opts ? opts->spec : NULL;
-    const char *endpoint =
-        spec && spec->s3.endpoint ? spec->s3.endpoint : nonempty_env("AWS_ENDPOINT_URL");
-    const char *region = spec && spec->s3.region ? spec->s3.region : nonempty_env("AWS_REGION");
+    const hf_s3_config *cfg = opts ? opts->s3 : NULL;
+    const char *endpoint = cfg && cfg->endpoint ? cfg->endpoint : nonempty_env("AWS_ENDPOINT_URL");
+    const char *region = cfg && cfg->region ? cfg->region : nonempty_env("AWS_REGION");
     if (!region)
         region = nonempty_env("AWS_DEFAULT_REGION");
     if (!region)
         region = "us-east-1";
-    int ps = spec ? spec->s3.path_style : -1;
+    int ps = cfg ? cfg->path_style : -1;
     c->path_style = ps >= 0 ? ps : (endpoint != NULL);
     c->rank = opts ? opts->rank : 0;
     if (endpoint) {
@@ -692,12 +744,12 @@ static int abort_multipart(s3_ctx *c, const char *dest, const char *bucket, cons
         return HF_ENOMEM;
     hf_http_req req;
     req_init(c, &req, "DELETE", url, dest, bucket, key);
-    int rc = hf_http_perform(c->h, &req, &r);
-    if (rc == 0 && r.status != 204 && r.status != 200)
+    int result = hf_http_perform(c->h, &req, &r);
+    if (result == 0 && r.status != 204 && r.status != 200)
         hf_warn("%s: aborting the multipart upload answered HTTP %ld", dest, r.status);
     hf_http_resp_clear(&r);
     free(url);
-    return rc;
+    return result;
 }
 
 static int upload_multipart(s3_ctx *c, int fd, uint64_t size, const char *local_path,

@@ -6,7 +6,8 @@
  * the only process-wide state is libcurl's, initialised once by hf_s3_global_init() (called lazily
  * by every entry point through pthread_once; main may call it early, before starting threads).
  *
- * Configuration: endpoint, region and path style come from spec->s3 when given, else from
+ * Configuration: endpoint, region and path style come from the s3 section (hf_s3_config, in
+ * hf_source_opts.s3) when given, else from
  * AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION (default us-east-1). Path-style addressing is
  * used when an endpoint is set unless path_style is 0. Credentials: shards/creds.h.
  *
@@ -21,6 +22,10 @@
 #include <stdint.h>
 
 #include "shards/source.h"
+
+/* The s3 section's table, for the job-spec binder. */
+extern const hf_opt_section hf_s3_section;
+void hf_s3_config_init(hf_s3_config *c);
 
 /* Initialises libcurl once per process (thread-safe; later calls do nothing). Returns HF_ENET if
  * libcurl cannot start. Not collective. */
@@ -69,9 +74,6 @@ void hf_s3_objects_free(hf_s3_object *objs, size_t n);
  * durably (tmp + fsync + rename). Not collective. */
 int hf_s3_download_file(const char *uri, const char *local_path, const hf_source_opts *opts);
 
-/* The `hyperfold s3` command (ls, cp, head); returns a process exit code. Not collective. */
-int hf_cmd_s3(int argc, char **argv);
-
 /* ---- Internal: the request engine shared by s3.c, http.c and s3_cli.c (hf_http_ prefix). ---- */
 
 struct curl_slist;
@@ -118,9 +120,6 @@ typedef struct hf_http_resp {
     char last_modified[64], content_type[128], location[512];
     int attempts;
 } hf_http_resp;
-
-/* Reads the retry limits from the environment. */
-void hf_http_retry_from_env(hf_http_retry *r);
 
 /* Performs `req` on handle `h` (reset first), retrying transient failures. Returns HF_OK when a
  * response arrived with any final status (the caller judges 4xx), HF_ENET with a one-line message

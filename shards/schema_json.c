@@ -36,7 +36,7 @@ static json_t *str_array(char *const *v, size_t n)
     return a;
 }
 
-json_t *hf_schema_to_jansson(const hf_schema *s)
+json_t *hf_schema_json_encode(const hf_schema *s)
 {
     json_t *root = json_object();
     json_t *feats = json_array();
@@ -76,9 +76,9 @@ json_t *hf_schema_to_jansson(const hf_schema *s)
     return root;
 }
 
-char *hf_schema_to_json(const hf_schema *s)
+char *hf_schema_json_to_text(const hf_schema *s)
 {
-    json_t *j = hf_schema_to_jansson(s);
+    json_t *j = hf_schema_json_encode(s);
     if (!j)
         return NULL;
     char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -189,7 +189,7 @@ static int check_schema(const hf_schema *s)
     return result;
 }
 
-int hf_schema_from_jansson(const json_t *j, hf_schema **out)
+int hf_schema_json_decode(const json_t *j, hf_schema **out)
 {
     int result = HF_OK;
     hf_schema *s = hf_calloc(1, sizeof *s);
@@ -279,14 +279,14 @@ out:
     return result;
 }
 
-int hf_schema_from_json(const char *text, hf_schema **out)
+int hf_schema_json_from_text(const char *text, hf_schema **out)
 {
     json_error_t err;
     *out = NULL;
     json_t *j = json_loads(text, 0, &err);
     if (!j)
         return hf_error(HF_EINVAL, "schema JSON:%d:%d: %s", err.line, err.column, err.text);
-    int rc = hf_schema_from_jansson(j, out);
+    int result = hf_schema_json_decode(j, out);
     json_decref(j);
-    return rc;
+    return result;
 }

@@ -15,13 +15,13 @@
 #include <jansson.h>
 
 /* The schema as compact JSON text. Returns a new string (caller frees) or NULL (error recorded). */
-char *hf_schema_to_json(const hf_schema *s);
+char *hf_schema_json_to_text(const hf_schema *s);
 /* Parses schema JSON text. On success *out is a new schema (free with hf_schema_free). Errors:
  * HF_EINVAL with a message naming the key and what was expected. */
-int hf_schema_from_json(const char *text, hf_schema **out);
+int hf_schema_json_from_text(const char *text, hf_schema **out);
 /* The same as a jansson value (new reference, NULL on failure with the error recorded). */
-json_t *hf_schema_to_jansson(const hf_schema *s);
+json_t *hf_schema_json_encode(const hf_schema *s);
 /* From a jansson value (borrowed). */
-int hf_schema_from_jansson(const json_t *j, hf_schema **out);
+int hf_schema_json_decode(const json_t *j, hf_schema **out);
 
 #endif

@@ -334,10 +334,10 @@ int hf_source_open_memory(const void *data, size_t len, const char *name, hf_sou
         free(m);
         return HF_ENOMEM;
     }
-    int rc = edge_sha256(&m->base, sha);
-    if (rc < 0) {
+    int result = edge_sha256(&m->base, sha);
+    if (result < 0) {
         mem_close(&m->base);
-        return rc;
+        return result;
     }
     snprintf(m->base.fingerprint, sizeof m->base.fingerprint, "mem:%zu:%s", len, sha);
     *out = &m->base;
@@ -386,12 +386,11 @@ int hf_source_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, size
     return s->vt->read_at(s, offset, buf, len, got);
 }
 
-void hf_source_close(hf_source **s)
+void hf_source_close(hf_source *s)
 {
-    if (!s || !*s)
+    if (!s)
         return;
-    (*s)->vt->close(*s);
-    *s = NULL;
+    s->vt->close(s);
 }
 
 int hf_source_is_prefix(const char *uri)

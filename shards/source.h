@@ -7,15 +7,23 @@
 #ifndef HF_SOURCE_H
 #define HF_SOURCE_H
 
+#include "common/opts.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-struct hf_spec;
+/* The job spec's s3 section: the S3 client's options (see common/opts.h and shards/s3.h). */
+typedef struct hf_s3_config {
+    char *endpoint; /* NULL = AWS_ENDPOINT_URL, else AWS */
+    char *region;   /* NULL = AWS_REGION, AWS_DEFAULT_REGION, else us-east-1 */
+    int path_style; /* -1 = auto (path style when an endpoint is set), 0, 1 */
+    hf_opt_source src;
+} hf_s3_config;
 
 typedef struct hf_source_opts {
-    const struct hf_spec *spec; /* s3 endpoint/region/path_style; may be NULL */
-    const char *audit_path;     /* append-only audit.jsonl of remote accesses; NULL = none */
-    int rank;                   /* for the audit log */
+    const hf_s3_config *s3; /* S3 endpoint, region, path style; NULL = the environment's */
+    const char *audit_path; /* append-only audit.jsonl of remote accesses; NULL = none */
+    int rank;               /* for the audit log */
 } hf_source_opts;
 
 typedef struct hf_source hf_source;
@@ -45,7 +53,7 @@ struct hf_source {
  * Not collective. */
 int hf_source_open(const char *uri, const hf_source_opts *opts, hf_source **out);
 int hf_source_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, size_t *got);
-void hf_source_close(hf_source **s);
+void hf_source_close(hf_source *s);
 /* 1 if the URI names a prefix/directory (ends in '/', or a local directory). */
 int hf_source_is_prefix(const char *uri);
 int hf_source_list(const char *prefix_uri, const hf_source_opts *opts, char ***uris, size_t *n);

@@ -1,4 +1,5 @@
-/* slurm.h - Slurm-native operation: `hyperfold submit` (slurm/submit.c).
+/* slurm.h - Slurm-native operation: the batch script of `hyperfold submit` (slurm/batch.c; the
+ * command itself is coordinator/submit.c).
  *
  * `hyperfold submit job.yaml [flags]` renders the batch script template slurm/hyperfold.sbatch
  * with #SBATCH lines built from the spec's `slurm:` section and the flags (flags win), writes it to
@@ -8,7 +9,21 @@
 #ifndef HF_SLURM_H
 #define HF_SLURM_H
 
+#include "common/opts.h"
+
 #include <stddef.h>
+
+/* The job spec's slurm section (see common/opts.h): the defaults of `hyperfold submit`'s flags. */
+typedef struct hf_slurm_opts {
+    char *partition, *account;
+    char *time;                 /* a Slurm time limit: "01:00:00", "2-00:00:00" */
+    int nodes, ntasks_per_node; /* 0 = not given */
+    hf_opt_source src;
+} hf_slurm_opts;
+
+/* The slurm section's table, for the job-spec binder. */
+extern const hf_opt_section hf_slurm_section;
+void hf_slurm_opts_init(hf_slurm_opts *o);
 
 /* What goes into the #SBATCH lines. Strings are borrowed; NULL / 0 means "not given". */
 typedef struct hf_slurm_options {
@@ -29,13 +44,9 @@ typedef struct hf_slurm_options {
     const char *bin_path;  /* absolute hyperfold binary (required) */
 } hf_slurm_options;
 
-/* `hyperfold submit job.yaml [--nodes N] [--ntasks-per-node M] [--ntasks N] [--time T] [--partition
- * P]
- * [--account A] [--after JOBID] [--begin TIME] [--signal-time SECONDS] [--overcommit] [--dry-run]`.
- * Not collective (no MPI). Prints the rendered script (--dry-run) or the job id, the run directory
- * and the log path on stdout. Returns an hf_status with the message set on failure: HF_EINVAL for
- * a bad flag or spec (exit code 2), HF_EIO when sbatch is missing or refuses the job (exit 1). */
-int hf_cmd_submit(int argc, char **argv);
+/* Not collective. HF_EINVAL, naming `what` and the value, if it cannot go into an #SBATCH line
+ * (empty, white space, quotes, backslashes or '#'). */
+int hf_slurm_check_value(const char *what, const char *value);
 
 /* Renders `template_text` (the contents of slurm/hyperfold.sbatch) for `opt`: the block between
  * the #HF-BEGIN-SBATCH and #HF-END-SBATCH lines becomes the generated #SBATCH lines and the

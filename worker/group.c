@@ -4,9 +4,12 @@
 #include "common/hf.h"
 #include "worker/scalapack.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct hf_group {
     hf_comm *comm; /* borrowed */
@@ -20,7 +23,65 @@ struct hf_group {
 
 /* Set once a BLACS grid was formed: hf_group_finalize then calls Cblacs_exit. */
 static int blacs_used;
-static _Thread_local hf_group *active_group;
+
+/* ---- the parallel section ------------------------------------------------------------------- */
+
+/* "auto" or "RxC" (such as "2x2") into grid_rows and grid_cols. */
+static int parse_grid(const char *t, void *opts)
+{
+    hf_parallel_opts *o = opts;
+    char *end = NULL;
+    if (!strcmp(t, "auto")) {
+        o->grid_rows = o->grid_cols = 0;
+        return 0;
+    }
+    long r = isdigit((unsigned char)t[0]) ? strtol(t, &end, 10) : 0, c = 0;
+    if (r > 0 && end && (*end == 'x' || *end == 'X') && isdigit((unsigned char)end[1]))
+        c = strtol(end + 1, &end, 10);
+    if (r < 1 || c < 1 || *end || r > 65536 || c > 65536)
+        return -1;
+    o->grid_rows = (int)r;
+    o->grid_cols = (int)c;
+    return 0;
+}
+
+static const hf_opt_def parallel_defs[] = {
+    {.key = "ranks_per_task",
+     .kind = HF_OPT_INT,
+     .offset = offsetof(hf_parallel_opts, ranks_per_task),
+     .min = 1,
+     .max = INT32_MAX,
+     .expected = "an integer >= 1",
+     .help = "ranks that fit one (fold, trial) task together"},
+    {.key = "grid",
+     .kind = HF_OPT_CUSTOM,
+     .offset = offsetof(hf_parallel_opts, grid_rows),
+     .parse = parse_grid,
+     .expected = "auto or \"RxC\" such as \"2x2\"",
+     .help = "process grid of a distributed task"},
+    {.key = "block_size",
+     .kind = HF_OPT_INT,
+     .offset = offsetof(hf_parallel_opts, block_size),
+     .min = 1,
+     .max = INT32_MAX,
+     .expected = "an integer >= 1",
+     .help = "block size of the block-cyclic distribution (default 128)"},
+    {.key = "memory_per_rank",
+     .kind = HF_OPT_SIZE,
+     .offset = offsetof(hf_parallel_opts, memory_per_rank),
+     .expected = "a size such as 2GiB, 512MiB or a number of bytes",
+     .help = "memory a rank may use for distributed matrices (refused before the sweep)"},
+};
+
+const hf_opt_section hf_parallel_section = {"parallel", parallel_defs,
+                                            sizeof parallel_defs / sizeof parallel_defs[0],
+                                            offsetof(hf_parallel_opts, src), NULL};
+
+void hf_parallel_opts_init(hf_parallel_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->ranks_per_task = 1;
+}
 
 void hf_group_auto_shape(int size, int *nprow, int *npcol)
 {
@@ -92,22 +153,20 @@ int hf_group_create(hf_comm *group_comm, int nprow, int npcol, int block_size, h
     *out = g;
     g = NULL;
 out:
-    hf_group_free(&g);
+    hf_group_free(g);
+    g = NULL;
     return result;
 }
 
-void hf_group_free(hf_group **g)
+void hf_group_free(hf_group *g)
 {
-    if (g == NULL || *g == NULL)
+    if (g == NULL)
         return;
-    if ((*g)->ctxt >= 0 && (*g)->myrow >= 0)
-        Cblacs_gridexit((*g)->ctxt);
-    if ((*g)->sys_handle >= 0)
-        Cfree_blacs_system_handle((*g)->sys_handle);
-    if (active_group == *g)
-        active_group = NULL;
-    free(*g);
-    *g = NULL;
+    if (g->ctxt >= 0 && g->myrow >= 0)
+        Cblacs_gridexit(g->ctxt);
+    if (g->sys_handle >= 0)
+        Cfree_blacs_system_handle(g->sys_handle);
+    free(g);
 }
 
 void hf_group_finalize(void)
@@ -248,14 +307,4 @@ int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank,
                     "%s: %d distributed %zux%zu matrices need %s per rank on %d ranks but "
                     "parallel.memory_per_rank is %s: they do not fit even on %d ranks",
                     what, n_matrices, n, n, need_s, size, limit_s, 1 << 20);
-}
-
-void hf_group_set_active(hf_group *g)
-{
-    active_group = g;
-}
-
-hf_group *hf_group_active(void)
-{
-    return active_group;
 }

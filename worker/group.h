@@ -13,11 +13,25 @@
 #define HF_GROUP_H
 
 #include "common/comm.h"
+#include "common/opts.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct hf_group hf_group;
+
+/* The job spec's parallel section: this module's options (see common/opts.h). */
+typedef struct hf_parallel_opts {
+    int ranks_per_task;       /* ranks that run one task together; default 1 */
+    int grid_rows, grid_cols; /* their process grid; 0 x 0 = as square as possible */
+    int block_size;           /* block-cyclic block size; 0 = HF_GROUP_DEFAULT_BLOCK */
+    uint64_t memory_per_rank; /* bytes a rank may use for distributed matrices; 0 = no limit */
+    hf_opt_source src;
+} hf_parallel_opts;
+
+/* The parallel section's table, for the job-spec binder. */
+extern const hf_opt_section hf_parallel_section;
+void hf_parallel_opts_init(hf_parallel_opts *o);
 
 /* Default block size of the block-cyclic distribution when parallel.block_size is 0. */
 #define HF_GROUP_DEFAULT_BLOCK 128
@@ -28,7 +42,7 @@ typedef struct hf_group hf_group;
  * borrowed and must outlive the group. *out is a new group (free with hf_group_free). */
 int hf_group_create(hf_comm *group_comm, int nprow, int npcol, int block_size, hf_group **out);
 /* Collective: releases the BLACS grid and the group; accepts NULL and sets *g to NULL. */
-void hf_group_free(hf_group **g);
+void hf_group_free(hf_group *g);
 /* Not collective, once per process before MPI_Finalize if any group was ever created: shuts BLACS
  * down (Cblacs_exit(1), which leaves MPI running). A no-op when BLACS was never used. */
 void hf_group_finalize(void);
@@ -63,12 +77,5 @@ uint64_t hf_group_matrix_bytes(size_t n, int nb, int nprow, int npcol);
  * limit. */
 int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank, int n_matrices,
                           const char *what);
-
-/* The group whose ranks are currently running one task together, for model predict() functions
- * (hf_model_ops.predict has no group argument). The coordinator sets it before every rank of the
- * group calls predict() with the same arguments and sets NULL afterwards; NULL (the default) makes
- * distributed models predict on the calling rank alone. Thread-local; g is borrowed. */
-void hf_group_set_active(hf_group *g);
-hf_group *hf_group_active(void);
 
 #endif

@@ -8,6 +8,9 @@
 #include "common/hf.h"
 
 #include <float.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,31 @@ static int m_accuracy(const double *y, const double *pred, size_t n, size_t k, d
     for (size_t i = 0; i < n; i++)
         hits += argmax_row(pred + i * k, k) == (size_t)y[i];
     *out = (double)hits / (double)n;
+    return HF_OK;
+}
+
+/* scikit-learn's balanced_accuracy_score: the mean over the classes present in y of the recall of
+ * each (hits of the class over its rows); classes absent from y are left out, as scikit-learn
+ * does (it warns when a class is only predicted). */
+static int m_balanced_accuracy(const double *y, const double *pred, size_t n, size_t k, double *out)
+{
+    size_t *cnt = hf_calloc(2 * k, sizeof *cnt); /* rows, hits per class */
+    if (!cnt)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t t = (size_t)y[i];
+        cnt[2 * t]++;
+        cnt[2 * t + 1] += argmax_row(pred + i * k, k) == t;
+    }
+    double sum = 0.0;
+    size_t present = 0;
+    for (size_t c = 0; c < k; c++)
+        if (cnt[2 * c] > 0) {
+            sum += (double)cnt[2 * c + 1] / (double)cnt[2 * c];
+            present++;
+        }
+    free(cnt);
+    *out = sum / (double)present; /* present >= 1: n > 0 */
     return HF_OK;
 }
 
@@ -224,23 +252,31 @@ static const hf_metric metric_table[] = {
     {"rmse", HF_TASK_REGRESSION, 0, m_rmse, "root mean squared error"},
     {"mae", HF_TASK_REGRESSION, 0, m_mae, "mean absolute error"},
     {"accuracy", HF_TASK_CLASSIFICATION, 1, m_accuracy, "fraction of rows whose argmax is right"},
-    {"log_loss", HF_TASK_CLASSIFICATION, 0, m_log_loss,
-     "mean negative log-likelihood of the true class (probabilities clipped, rows renormalised)"},
+    {"balanced_accuracy", HF_TASK_CLASSIFICATION, 1, m_balanced_accuracy,
+     "mean recall over the classes present (sklearn balanced_accuracy_score)"},
     {"roc_auc", HF_TASK_CLASSIFICATION, 1, m_roc_auc,
      "area under the ROC curve; multiclass: macro average of one-vs-rest AUCs"},
+    {"log_loss", HF_TASK_CLASSIFICATION, 0, m_log_loss,
+     "mean negative log-likelihood of the true class (probabilities clipped, rows renormalised)"},
     {"f1", HF_TASK_CLASSIFICATION, 1, m_f1,
      "F1 of class 1 (binary) or macro-averaged F1 over all classes (multiclass)"},
 };
 
 #define N_METRICS (sizeof metric_table / sizeof metric_table[0])
 
-static const hf_metric *const metric_list[] = {
-    &metric_table[0], &metric_table[1], &metric_table[2], &metric_table[3],
-    &metric_table[4], &metric_table[5], &metric_table[6], NULL,
-};
+/* The table as a NULL-terminated list of entries and of names, built once from it: a metric is
+ * one entry of metric_table and nothing else. */
+static const hf_metric *metric_list[N_METRICS + 1];
+static const char *metric_names[N_METRICS + 1];
+static pthread_once_t lists_once = PTHREAD_ONCE_INIT;
 
-_Static_assert(sizeof metric_list / sizeof metric_list[0] == N_METRICS + 1,
-               "metric_list must list every entry of metric_table");
+static void make_lists(void)
+{
+    for (size_t i = 0; i < N_METRICS; i++) {
+        metric_list[i] = &metric_table[i];
+        metric_names[i] = metric_table[i].name;
+    }
+}
 
 const hf_metric *hf_metric_find(const char *name)
 {
@@ -254,7 +290,100 @@ const hf_metric *hf_metric_find(const char *name)
 
 const hf_metric *const *hf_metric_all(void)
 {
+    pthread_once(&lists_once, make_lists);
     return metric_list;
+}
+
+static const char *const *hf_metric_names(void)
+{
+    pthread_once(&lists_once, make_lists);
+    return metric_names;
+}
+
+const char *hf_metric_names_for(hf_task_kind task, char *buf, size_t len)
+{
+    size_t o = 0, k = 0, n = 0;
+    for (size_t i = 0; i < N_METRICS; i++)
+        n += metric_table[i].task == task;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_METRICS; i++) {
+        if (metric_table[i].task != task)
+            continue;
+        k++;
+        o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s",
+                              k == 1   ? ""
+                              : k == n ? " or "
+                                       : ", ",
+                              metric_table[i].name);
+    }
+    return buf;
+}
+
+/* ---- the objective section ---------------------------------------------------------------- */
+
+static const hf_opt_def objective_defs[] = {
+    {.key = "metric",
+     .kind = HF_OPT_STRING,
+     .offset = offsetof(hf_objective_opts, metric),
+     .flags = HF_OPT_HASHED,
+     .choices_fn = hf_metric_names,
+     .help = "the score that selects the best trial (default r2 or accuracy by task)"},
+    {.key = "report",
+     .kind = HF_OPT_STRING_LIST,
+     .offset = offsetof(hf_objective_opts, report),
+     .count_offset = offsetof(hf_objective_opts, n_report),
+     .flags = HF_OPT_HASHED,
+     .choices_fn = hf_metric_names,
+     .help = "further metrics computed for every trial"},
+};
+
+const hf_opt_section hf_objective_section = {"objective", objective_defs,
+                                             sizeof objective_defs / sizeof objective_defs[0],
+                                             offsetof(hf_objective_opts, src), NULL};
+
+void hf_objective_opts_init(hf_objective_opts *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+int hf_objective_resolve(hf_objective_opts *o, hf_task_kind task)
+{
+    char at[512], names[256];
+    const char *keys[2] = {"objective.metric", "objective.report"};
+    for (size_t i = 0; i <= o->n_report; i++) {
+        const char *name = i == 0 ? o->metric : o->report[i - 1];
+        const hf_metric *m = name ? hf_metric_find(name) : NULL;
+        if (name && (!m || m->task != task))
+            return hf_error(HF_EINVAL, "%s: %s: got \"%s\", expected a %s metric (%s)",
+                            hf_opt_where(&o->src, keys[i > 0], at, sizeof at), keys[i > 0], name,
+                            task == HF_TASK_REGRESSION ? "regression" : "classification",
+                            hf_metric_names_for(task, names, sizeof names));
+    }
+    if (!o->metric) {
+        o->metric = hf_strdup(task == HF_TASK_REGRESSION ? "r2" : "accuracy");
+        if (!o->metric)
+            return HF_ENOMEM;
+    }
+    return HF_OK;
+}
+
+int hf_objective_metrics(const hf_objective_opts *o, const char ***out, size_t *n)
+{
+    const char **m = hf_calloc(o->n_report + 1, sizeof *m);
+    if (!m)
+        return HF_ENOMEM;
+    size_t k = 0;
+    m[k++] = o->metric;
+    for (size_t i = 0; i < o->n_report; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < k; j++)
+            dup |= strcmp(m[j], o->report[i]) == 0;
+        if (!dup)
+            m[k++] = o->report[i];
+    }
+    *out = m;
+    *n = k;
+    return HF_OK;
 }
 
 int hf_metric_compute(const hf_metric *m, const double *y, const double *pred, size_t n,

@@ -5,11 +5,14 @@
  *  - classification: pred is n x n_classes class probabilities (row-major), y holds class indices
  *    0..n_classes-1; the predicted class is the argmax of the row, the lowest index winning ties
  *    (numpy's argmax).
- * Metrics: r2, rmse, mae (regression); accuracy, log_loss, roc_auc, f1 (classification). */
+ * Metrics: r2, rmse, mae (regression); accuracy, balanced_accuracy, roc_auc, log_loss, f1
+ * (classification). A metric is one entry of the table in metrics.c: the job spec, the task rule
+ * and the selection read its name, task and direction from there. */
 #ifndef HF_METRICS_H
 #define HF_METRICS_H
 
 #include "common/dataset.h"
+#include "common/opts.h"
 
 #include <stddef.h>
 
@@ -27,6 +30,26 @@ const hf_metric *hf_metric_find(const char *name);
 
 /* NULL-terminated list of every metric (static). Not collective. */
 const hf_metric *const *hf_metric_all(void);
+/* "r2, rmse or mae": the names of the task's metrics into buf, which is returned. */
+const char *hf_metric_names_for(hf_task_kind task, char *buf, size_t len);
+
+/* The job spec's objective section: this module's options (see common/opts.h). */
+typedef struct hf_objective_opts {
+    char *metric; /* NULL until given or resolved (r2 for regression, accuracy for classes) */
+    char **report;
+    size_t n_report;
+    hf_opt_source src;
+} hf_objective_opts;
+
+/* The objective section's table, for the job-spec binder. */
+extern const hf_opt_section hf_objective_section;
+void hf_objective_opts_init(hf_objective_opts *o);
+/* Not collective. Refuses a metric of another task than `task` (naming the task's metrics) and
+ * fills in the default objective. */
+int hf_objective_resolve(hf_objective_opts *o, hf_task_kind task);
+/* Not collective. The metrics a sweep computes: the objective first, then the report metrics
+ * without duplicates; *out (borrowed names, caller frees the array) and *n. */
+int hf_objective_metrics(const hf_objective_opts *o, const char ***out, size_t *n);
 
 /* Scores pred against y (n rows; n_classes 0 for regression, >= 2 for classification) into *out.
  * Returns HF_EDATA on empty input, a class index out of range or a task mismatch, HF_ENUM when the

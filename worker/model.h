@@ -4,12 +4,13 @@
  * worker/registry.c. A fit call trains one model per parameter set on the same training rows, so
  * trials that share work (every alpha of a ridge sweep shares the fold's Gram matrix and its
  * eigendecomposition) do it once. Fitted models are a list of named dense arrays (coefficients,
- * intercepts, ...), which coordinator/export.c writes to model.h5 without knowing the model. */
+ * intercepts, ...), which coordinator/modelfile.c writes to model.h5 without knowing the model. */
 #ifndef HF_MODEL_H
 #define HF_MODEL_H
 
 #include "common/dataset.h"
 #include "common/value.h"
+#include "worker/group.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +24,13 @@ typedef struct hf_param_def {
     int min_exclusive;          /* 1: value must be > min */
     const char *const *choices; /* STRING: NULL-terminated allowed values */
     const char *help;
+    unsigned flags; /* HF_PARAM_* */
 } hf_param_def;
+
+/* The value may be written as a number or as a text (preprocessing's impute.fill_value: a
+ * number for numeric columns, a text for categorical ones); `type` is then NUMBER and a text is
+ * kept as a STRING value. */
+#define HF_PARAM_NUMBER_OR_TEXT 1u
 
 /* A named dense array of a fitted model (row-major rows x cols). */
 typedef struct hf_array {
@@ -58,20 +65,20 @@ typedef struct hf_fitted {
 
 /* The training rows of one task, already preprocessed into a dense design matrix. */
 typedef struct hf_fit_data {
-    const double *X; /* n x p row-major; or, with rows, the whole table (any number of rows) */
+    const double *X; /* n x p row-major; or, with rows, the table's rows (any number of them) */
     size_t n, p;
     const double *y;  /* regression target, or class index 0..n_classes-1 */
     size_t n_classes; /* 0 for regression */
-    void *group;      /* parallel context for distributed models (worker/group.h), NULL = 1 rank */
+    /* The worker group that fits together (distributed models: the fit is collective over it);
+     * NULL = this rank alone. */
+    const hf_group *group;
     /* NULL, or training row i is X + rows[i] * p (models that set accepts_rows only: it spares a
      * copy of the training rows). */
     const int64_t *rows;
-    /* With rows: the table X points into (n_table rows, their targets y_table) and its identity
-     * (hf_dataset.id; 0 = unknown). A model may keep work on the whole table across fit calls:
-     * ridge keeps the table's Gram matrix, from which a fold's is one subtraction away. */
-    const double *y_table;
-    size_t n_table;
-    uint64_t table_id;
+    /* With rows: the table X points into (its targets, number of rows and identity, hf_dataset.id;
+     * NULL = unknown). A model may keep work on the whole table across fit calls: ridge keeps the
+     * table's Gram matrix, from which a fold's is one subtraction away. */
+    const hf_dataset *table;
 } hf_fit_data;
 
 typedef struct hf_model_ops {
@@ -86,8 +93,12 @@ typedef struct hf_model_ops {
      */
     int (*fit)(const hf_fit_data *d, const hf_value *const *params, size_t n_trials,
                hf_fitted **out);
-    /* n x n_outputs: predicted value (regression) or class probabilities (classification). */
-    int (*predict)(const hf_fitted *m, const double *X, size_t n, size_t p, double *out);
+    /* n x n_outputs: predicted value (regression) or class probabilities (classification).
+     * Collective over g when g has several ranks and the model is distributed (kernel_ridge:
+     * every group rank calls with the same rows); NULL = on this rank alone, which every model
+     * can do (batch prediction). */
+    int (*predict)(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
+                   double *out);
     /* Optional: the predictions of k models fitted by one fit call, on the same n rows, faster
      * than k predict calls (linear models: one DGEMM). out holds k blocks of n x n_outputs, model
      * t's at out + t * n * n_outputs. Used for cross-validation scores, where the rows and k are
@@ -103,7 +114,7 @@ typedef struct hf_model_ops {
     /* Optional: refuses, before the sweep starts, a task that would not fit in memory_per_rank
      * bytes per rank (0 = no limit) on `group` (worker/group.h; NULL = one rank): n training rows,
      * p features, up to n_trials trials in one fit call. NULL = no check. */
-    int (*preflight)(const void *group, size_t n, size_t p, size_t n_trials,
+    int (*preflight)(const hf_group *group, size_t n, size_t p, size_t n_trials,
                      uint64_t memory_per_rank);
 } hf_model_ops;
 

@@ -79,128 +79,164 @@ int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b)
            a->impute_categorical == b->impute_categorical && a->fill_given == b->fill_given &&
            same_number && strcmp(a->fill_text, b->fill_text) == 0 && a->indicator == b->indicator &&
            a->scale == b->scale && a->min_frequency == b->min_frequency &&
-           a->pca_components == b->pca_components;
+           a->pca_components == b->pca_components && a->log1p == b->log1p;
 }
 
-/* HF_EINVAL with the spec location of parameter ps: "job.yaml:12:5: preprocess.scale: ...". */
-static int param_error(const hf_spec *spec, const hf_param_space *ps, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* ---- the settings table ---------------------------------------------------------------------
+ * Every preprocessing setting is one entry: its name under `preprocess:` in the job spec (dotted
+ * for nesting: impute.numeric), its type, default and accepted values (hf_param_def: the job-spec
+ * binder validates and searches it like a model parameter), and the function that applies a
+ * value to a configuration. The values reach apply() already checked against the definition. */
 
-static int param_error(const hf_spec *spec, const hf_param_space *ps, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    const char *path = spec->path ? spec->path : "job spec";
-    if (ps->loc.line > 0)
-        return hf_error(HF_EINVAL, "%s:%d:%d: %s: %s", path, ps->loc.line, ps->loc.column, ps->name,
-                        msg);
-    return hf_error(HF_EINVAL, "%s: %s: %s", path, ps->name, msg);
-}
+static const char *const k_impute_numeric[] = {"mean", "median", "most_frequent", "constant", NULL};
+static const char *const k_impute_categorical[] = {"most_frequent", "constant", NULL};
+static const char *const k_scale[] = {"standard", "minmax", "none", NULL};
+static const char *const k_categorical[] = {"onehot", NULL};
 
-/* Index of v's string in names[0..n), or -1 (also for non-strings). */
-static int string_choice(const hf_value *v, const char *const *names, int n)
+/* Index of a string value among names (NULL-terminated), or -1. */
+static int choice_of(const hf_value *v, const char *const *names)
 {
-    if (v->type != HF_VAL_STRING || !v->u.str)
-        return -1;
-    for (int i = 0; i < n; i++)
-        if (names[i] && strcmp(v->u.str, names[i]) == 0)
+    for (int i = 0; v->type == HF_VAL_STRING && v->u.str && names[i]; i++)
+        if (strcmp(v->u.str, names[i]) == 0)
             return i;
     return -1;
 }
 
-static const char *value_text(const hf_value *v, char *buf, size_t len)
+static void set_impute_numeric(const hf_value *v, hf_prep_config *cfg)
 {
-    if (v->type == HF_VAL_STRING)
-        return v->u.str ? v->u.str : "";
-    return hf_value_format(v, buf, len);
+    static const hf_impute_kind kinds[] = {HF_IMPUTE_MEAN, HF_IMPUTE_MEDIAN,
+                                           HF_IMPUTE_MOST_FREQUENT, HF_IMPUTE_CONSTANT};
+    int c = choice_of(v, k_impute_numeric);
+    cfg->impute_numeric = c >= 0 ? kinds[c] : HF_IMPUTE_MEAN;
 }
 
-int hf_prep_config_from_trial(const hf_spec *spec, const hf_trial *trial, hf_prep_config *cfg)
+static void set_impute_categorical(const hf_value *v, hf_prep_config *cfg)
 {
+    cfg->impute_categorical =
+        choice_of(v, k_impute_categorical) == 1 ? HF_IMPUTE_CONSTANT : HF_IMPUTE_MOST_FREQUENT;
+}
+
+static void set_fill_value(const hf_value *v, hf_prep_config *cfg)
+{
+    char buf[64];
+    const char *text = v->type == HF_VAL_STRING ? v->u.str : hf_value_format(v, buf, sizeof buf);
+    cfg->fill_given = 1;
+    snprintf(cfg->fill_text, sizeof cfg->fill_text, "%s", text ? text : "");
+    cfg->fill_number = v->type == HF_VAL_STRING ? NAN : hf_value_as_double(v);
+}
+
+static void set_indicator(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->indicator = hf_value_as_double(v) != 0.0;
+}
+
+static void set_scale(const hf_value *v, hf_prep_config *cfg)
+{
+    static const hf_scale_kind kinds[] = {HF_SCALE_STANDARD, HF_SCALE_MINMAX, HF_SCALE_NONE};
+    int c = choice_of(v, k_scale);
+    cfg->scale = c >= 0 ? kinds[c] : HF_SCALE_NONE;
+}
+
+static void set_categorical(const hf_value *v, hf_prep_config *cfg)
+{
+    (void)v; /* onehot is the only encoding */
+    (void)cfg;
+}
+
+static void set_min_frequency(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->min_frequency = (int64_t)hf_value_as_double(v);
+}
+
+static void set_pca_components(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->pca_components = (int64_t)hf_value_as_double(v);
+}
+
+static void set_log1p(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->log1p = hf_value_as_double(v) != 0.0;
+}
+
+/* preprocess.log1p of one numeric value: log(1 + x), computed without cancellation for small x,
+ * as numpy's log1p (scikit-learn's FunctionTransformer(np.log1p)). log1p is defined above -1:
+ * a value at or below it becomes missing, to be imputed like any other missing value (numpy
+ * gives -inf at -1 and NaN below, which scikit-learn's imputer then takes as missing for NaN and
+ * refuses for -inf). */
+static double log1p_value(double x)
+{
+    return x > -1.0 ? log1p(x) : NAN;
+}
+
+typedef struct prep_setting {
+    hf_param_def def;
+    void (*apply)(const hf_value *v, hf_prep_config *cfg);
+} prep_setting;
+
+static const prep_setting k_settings[] = {
+    {{"impute.numeric", HF_VAL_STRING, "mean", 0, 0, 0, k_impute_numeric,
+      "numeric imputation: mean, median, most_frequent or constant (SimpleImputer strategy)", 0},
+     set_impute_numeric},
+    {{"impute.categorical", HF_VAL_STRING, "most_frequent", 0, 0, 0, k_impute_categorical,
+      "categorical imputation: most_frequent or constant", 0},
+     set_impute_categorical},
+    {{"impute.fill_value", HF_VAL_NUMBER, NULL, -INFINITY, INFINITY, 0, NULL,
+      "the constant of constant imputation: a number (numeric columns) or a text (categorical)",
+      HF_PARAM_NUMBER_OR_TEXT},
+     set_fill_value},
+    {{"impute.indicator", HF_VAL_BOOL, "false", 0, 1, 0, NULL,
+      "add a missing-value indicator column per feature that had missing training values", 0},
+     set_indicator},
+    {{"scale", HF_VAL_STRING, "none", 0, 0, 0, k_scale,
+      "numeric scaling: standard (StandardScaler), minmax (MinMaxScaler) or none", 0},
+     set_scale},
+    {{"categorical", HF_VAL_STRING, "onehot", 0, 0, 0, k_categorical,
+      "categorical encoding: onehot (OneHotEncoder(handle_unknown=\"ignore\"))", 0},
+     set_categorical},
+    {{"min_frequency", HF_VAL_INT, "0", 0, INFINITY, 0, NULL,
+      "one-hot: categories seen fewer times in training share one infrequent column (0 = off)", 0},
+     set_min_frequency},
+    {{"pca.n_components", HF_VAL_INT, "0", 0, INFINITY, 0, NULL,
+      "project the design matrix on its top principal components (0 = no PCA)", 0},
+     set_pca_components},
+    {{"log1p", HF_VAL_BOOL, "false", 0, 1, 0, NULL,
+      "log(1 + x) of every numeric column before imputation (values <= -1 become missing)", 0},
+     set_log1p},
+};
+
+#define N_SETTINGS (sizeof k_settings / sizeof k_settings[0])
+
+size_t hf_prep_n_params(void)
+{
+    return N_SETTINGS;
+}
+
+const hf_param_def *hf_prep_param(size_t i)
+{
+    return i < N_SETTINGS ? &k_settings[i].def : NULL;
+}
+
+int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_source *src,
+                               hf_prep_config *cfg)
+{
+    char at[512];
     hf_prep_config_default(cfg);
-    int fill_is_number = 1;
-    const hf_param_space *fill_ps = NULL;
-    for (size_t i = 0; i < spec->n_params; i++) {
-        const hf_param_space *ps = &spec->params[i];
-        if (!ps->name || strncmp(ps->name, "preprocess.", 11) != 0)
-            continue;
-        const hf_value *v = NULL;
-        if (trial)
-            v = &trial->values[i];
-        else if (ps->kind == HF_PARAM_FIXED)
-            v = &ps->fixed;
-        else
-            continue;
-        const char *key = ps->name + 11;
-        char buf[64];
-        const char *text = value_text(v, buf, sizeof buf);
-        if (strcmp(key, "impute.numeric") == 0) {
-            int c = string_choice(v, impute_names, 4);
-            if (c < 0)
-                return param_error(
-                    spec, ps, "got \"%s\", expected mean, median, most_frequent or constant", text);
-            cfg->impute_numeric = (hf_impute_kind)c;
-        } else if (strcmp(key, "impute.categorical") == 0) {
-            const char *const names[] = {NULL, NULL, "most_frequent", "constant"};
-            int c = string_choice(v, names, 4);
-            if (c < 0)
-                return param_error(spec, ps, "got \"%s\", expected most_frequent or constant",
-                                   text);
-            cfg->impute_categorical = (hf_impute_kind)c;
-        } else if (strcmp(key, "impute.fill_value") == 0) {
-            if (v->type == HF_VAL_NONE)
-                return param_error(spec, ps, "got nothing, expected a number or a string");
-            if (strlen(text) >= sizeof cfg->fill_text)
-                return param_error(spec, ps, "got a %zu-byte value, expected at most %d bytes",
-                                   strlen(text), HF_PREP_FILL_MAX - 1);
-            cfg->fill_given = 1;
-            snprintf(cfg->fill_text, sizeof cfg->fill_text, "%s", text);
-            fill_is_number = v->type != HF_VAL_STRING;
-            cfg->fill_number = fill_is_number ? hf_value_as_double(v) : NAN;
-            fill_ps = ps;
-        } else if (strcmp(key, "impute.indicator") == 0) {
-            if (v->type == HF_VAL_BOOL)
-                cfg->indicator = v->u.b != 0;
-            else if (v->type == HF_VAL_INT && (v->u.i == 0 || v->u.i == 1))
-                cfg->indicator = (int)v->u.i;
-            else
-                return param_error(spec, ps, "got \"%s\", expected true or false", text);
-        } else if (strcmp(key, "scale") == 0) {
-            int c = string_choice(v, scale_names, 3);
-            if (c < 0)
-                return param_error(spec, ps, "got \"%s\", expected standard, minmax or none", text);
-            cfg->scale = (hf_scale_kind)c;
-        } else if (strcmp(key, "categorical") == 0) {
-            const char *const names[] = {"onehot"};
-            if (string_choice(v, names, 1) < 0)
-                return param_error(spec, ps, "got \"%s\", expected onehot", text);
-        } else if (strcmp(key, "min_frequency") == 0) {
-            double x = hf_value_as_double(v);
-            if (v->type == HF_VAL_BOOL || !(x >= 0) || x != floor(x) || x > 1e15)
-                return param_error(spec, ps, "got \"%s\", expected an integer >= 0", text);
-            cfg->min_frequency = (int64_t)x;
-        } else if (strcmp(key, "pca.n_components") == 0) {
-            double x = hf_value_as_double(v);
-            if (v->type == HF_VAL_BOOL || !(x >= 0) || x != floor(x) || x > 1e15)
-                return param_error(spec, ps, "got \"%s\", expected an integer >= 0 (0 = no PCA)",
-                                   text);
-            cfg->pca_components = (int64_t)x;
-        } else {
-            return param_error(spec, ps,
-                               "unknown preprocessing setting, expected impute.numeric, "
-                               "impute.categorical, impute.fill_value, impute.indicator, scale, "
-                               "categorical, min_frequency or pca.n_components");
-        }
-    }
-    if (cfg->impute_numeric == HF_IMPUTE_CONSTANT && !fill_is_number)
-        return param_error(spec, fill_ps,
-                           "got \"%s\", expected a number with preprocess.impute.numeric "
-                           "constant",
-                           cfg->fill_text);
-    return 0;
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (values[i] && values[i]->type != HF_VAL_NONE)
+            k_settings[i].apply(values[i], cfg);
+    if (cfg->fill_given && strlen(cfg->fill_text) >= HF_PREP_FILL_MAX - 1)
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.impute.fill_value: got a %zu-byte value, "
+                        "expected at most %d bytes",
+                        hf_opt_where(src, "preprocess.impute.fill_value", at, sizeof at),
+                        strlen(cfg->fill_text), HF_PREP_FILL_MAX - 2);
+    if (cfg->impute_numeric == HF_IMPUTE_CONSTANT && cfg->fill_given && isnan(cfg->fill_number))
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.impute.fill_value: got \"%s\", expected a number with "
+                        "preprocess.impute.numeric constant",
+                        hf_opt_where(src, "preprocess.impute.fill_value", at, sizeof at),
+                        cfg->fill_text);
+    return HF_OK;
 }
 
 void hf_prep_free(hf_prep *p)
@@ -349,7 +385,7 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
             result = hf_error(HF_EINTERNAL, "preprocess: output column %zu has no name", i);
             goto out;
         }
-    int identity = p->cfg.scale == HF_SCALE_NONE;
+    int identity = p->cfg.scale == HF_SCALE_NONE && !p->cfg.log1p;
     for (size_t j = 0; j < p->n_features; j++)
         if (p->f[j].categorical || p->f[j].dropped || p->f[j].indicator || p->f[j].out != j)
             identity = 0;
@@ -440,13 +476,13 @@ static int pca_alloc(hf_prep *p, size_t k, size_t q)
 }
 
 /* Fits the PCA step on the n training rows: centre their design rows Z (n x q), C = Zc^T Zc /
- * (n - 1), top-k eigenpairs of C. With an active group of several ranks, each group rank forms
+ * (n - 1), top-k eigenpairs of C. With a group of several ranks, each group rank forms
  * the Gram matrix of its row slice [r n / G, (r + 1) n / G) and the slices are summed
  * (hf_dist_gram), then PDSYEVD runs on the group's grid (hf_dist_eigh_topk): collective. Signs
  * follow scikit-learn 1.2's svd_flip on U: the largest-|value| entry (the first on ties) of each
  * column of Zc . v over the training rows is positive, so transform() of the training rows equals
  * sklearn's PCA.fit(Z).transform(Z). */
-static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n)
+static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, const hf_group *g)
 {
     int result = 0;
     size_t q = p->n_outputs;
@@ -486,7 +522,6 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n)
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q; j++)
             Z[i * q + j] -= mean[j];
-    hf_group *g = hf_group_active();
     const hf_group *use = hf_dist_is_parallel(g) ? g : NULL;
     size_t lo = 0, hi = n;
     if (use) {
@@ -537,13 +572,14 @@ static void sum_row(const double *restrict x, size_t p, double *restrict sum,
 }
 
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
-                const int64_t *rows, size_t n, hf_prep **out)
+                const int64_t *rows, size_t n, const hf_group *group, hf_prep **out)
 {
     int result = 0;
     size_t p_in = schema->n_features;
     hf_prep *p = NULL;
     size_t *missing = NULL, **counts = NULL;
     double *sum = NULL, *col = NULL, *mean = NULL, *m2 = NULL, *corr = NULL, *mn = NULL, *mx = NULL;
+    double *mapped = NULL;
     *out = NULL;
     if (n == 0) {
         result = hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
@@ -556,6 +592,25 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     }
     p->cfg = *cfg;
     p->n_features = p_in;
+    /* With log1p, the statistics are those of the transformed numeric values: they are computed
+     * on a transformed copy of the training rows (the PCA below transforms its rows itself). */
+    const double *SX = X;
+    const int64_t *srows = rows;
+    if (cfg->log1p) {
+        mapped = hf_malloc(n * (p_in ? p_in : 1) * sizeof *mapped);
+        if (!mapped) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
+            for (size_t j = 0; j < p_in; j++)
+                mapped[i * p_in + j] =
+                    schema->features[j].type == HF_COL_NUMERIC ? log1p_value(x[j]) : x[j];
+        }
+        SX = mapped;
+        srows = NULL;
+    }
     p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f);
     missing = hf_calloc(p_in ? p_in : 1, sizeof *missing);
     counts = hf_calloc(p_in ? p_in : 1, sizeof *counts);
@@ -602,13 +657,13 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
             goto out;
         }
         for (size_t i = 0; i < n; i++)
-            sum_row(X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in, p_in, sum, nan_count);
+            sum_row(SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in, p_in, sum, nan_count);
         for (size_t j = 0; j < p_in; j++)
             missing[j] = (size_t)nan_count[j];
         free(nan_count);
     }
     for (size_t i = 0; i < n && any_categorical; i++) {
-        const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+        const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
         for (size_t j = 0; j < p_in; j++) {
             double v = x[j];
             if (isnan(v)) {
@@ -652,7 +707,7 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
             } else {
                 size_t m = 0;
                 for (size_t i = 0; i < n; i++) {
-                    double v = X[(size_t)(rows ? rows[i] : (int64_t)i) * p_in + j];
+                    double v = SX[(size_t)(srows ? srows[i] : (int64_t)i) * p_in + j];
                     if (!isnan(v))
                         col[m++] = v;
                 }
@@ -696,7 +751,7 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
             mean[j] = 0;
         }
         for (size_t i = 0; i < n; i++) {
-            const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+            const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
             for (size_t j = 0; j < p_in; j++) {
                 if (p->f[j].categorical || p->f[j].dropped)
                     continue;
@@ -714,7 +769,7 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
             /* Two-pass variance with the correction term, as sklearn's _incremental_mean_and_var.
              */
             for (size_t i = 0; i < n; i++) {
-                const double *x = X + (size_t)(rows ? rows[i] : (int64_t)i) * p_in;
+                const double *x = SX + (size_t)(srows ? srows[i] : (int64_t)i) * p_in;
                 for (size_t j = 0; j < p_in; j++) {
                     if (p->f[j].categorical || p->f[j].dropped)
                         continue;
@@ -748,7 +803,7 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     if (result < 0)
         goto out;
     if (cfg->pca_components > 0) {
-        result = pca_fit(p, X, rows, n);
+        result = pca_fit(p, X, rows, n, group);
         if (result < 0)
             goto out;
     }
@@ -767,6 +822,7 @@ out:
     free(corr);
     free(mn);
     free(mx);
+    free(mapped);
     hf_prep_free(p);
     return result;
 }
@@ -787,6 +843,8 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
         for (size_t j = 0; j < p_in; j++) {
             const prep_feat *f = &p->f[j];
             double v = x[j];
+            if (p->cfg.log1p && !f->categorical)
+                v = log1p_value(v); /* NaN stays NaN */
             int miss = isnan(v);
             if (f->indicator)
                 o[f->ind_out] = miss ? 1.0 : 0.0;
@@ -937,12 +995,12 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
             goto out;
         }
     const hf_prep_config *c = &p->cfg;
-    json_t *cfg = json_pack("{s:s,s:s,s:b,s:f,s:s,s:b,s:s,s:I}", "impute_numeric",
-                            impute_names[c->impute_numeric], "impute_categorical",
-                            impute_names[c->impute_categorical], "fill_given", c->fill_given,
-                            "fill_number", isnan(c->fill_number) ? 0.0 : c->fill_number,
-                            "fill_text", c->fill_text, "indicator", c->indicator, "scale",
-                            scale_names[c->scale], "min_frequency", (json_int_t)c->min_frequency);
+    json_t *cfg = json_pack(
+        "{s:s,s:s,s:b,s:f,s:s,s:b,s:s,s:I,s:b}", "impute_numeric", impute_names[c->impute_numeric],
+        "impute_categorical", impute_names[c->impute_categorical], "fill_given", c->fill_given,
+        "fill_number", isnan(c->fill_number) ? 0.0 : c->fill_number, "fill_text", c->fill_text,
+        "indicator", c->indicator, "scale", scale_names[c->scale], "min_frequency",
+        (json_int_t)c->min_frequency, "log1p", c->log1p);
     if (!cfg) {
         result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
         goto out;
@@ -1094,6 +1152,7 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
     snprintf(c->fill_text, sizeof c->fill_text, "%s", fill_text);
     c->indicator = json_is_true(json_object_get(cfg, "indicator"));
     c->min_frequency = json_integer_value(json_object_get(cfg, "min_frequency"));
+    c->log1p = json_is_true(json_object_get(cfg, "log1p")); /* absent in older models: off */
     size_t at = 0;
     for (size_t j = 0; j < p_in; j++) {
         prep_feat *f = &p->f[j];

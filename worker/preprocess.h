@@ -1,5 +1,5 @@
-/* preprocess.h - the preprocessing pipeline fitted inside each fold: impute -> scale -> one-hot
- * (-> PCA when preprocess.pca.n_components > 0).
+/* preprocess.h - the preprocessing pipeline fitted inside each fold: (log1p ->) impute -> scale
+ * -> one-hot (-> PCA when preprocess.pca.n_components > 0).
  *
  * A pipeline is fitted on the training rows of a split only and applied to its validation rows;
  * the refit's pipeline is stored in model.h5 and applied by `hyperfold predict`. Semantics follow
@@ -14,7 +14,8 @@
 #define HF_PREPROCESS_H
 
 #include "common/dataset.h"
-#include "jobs/spec.h"
+#include "common/opts.h"
+#include "worker/group.h"
 #include "worker/model.h"
 
 #include <stddef.h>
@@ -42,15 +43,24 @@ typedef struct hf_prep_config {
     hf_scale_kind scale;               /* preprocess.scale, default none */
     int64_t min_frequency;             /* preprocess.min_frequency, default 0 (off) */
     int64_t pca_components;            /* preprocess.pca.n_components, default 0 (no PCA) */
+    int log1p;                         /* preprocess.log1p: log1p of numeric columns first */
 } hf_prep_config;
 
 /* The defaults: mean / most_frequent imputation, no indicator, no scaling, one-hot. */
 void hf_prep_config_default(hf_prep_config *cfg);
 
-/* Not collective. Reads the "preprocess.*" values of `trial` (in the order of spec->params; a NULL
- * trial reads the spec's fixed values) into cfg, defaults for the rest. HF_EINVAL with a message
- * naming the setting and the value for an unknown setting or value. */
-int hf_prep_config_from_trial(const hf_spec *spec, const hf_trial *trial, hf_prep_config *cfg);
+/* The preprocessing settings, searchable like model parameters: entry i's name is its key under
+ * `preprocess:` in the job spec ("impute.numeric", "scale", "pca.n_components"), with its type,
+ * default and accepted values. The job-spec binder reads and validates them from this table; a
+ * new setting is one entry in preprocess.c. */
+size_t hf_prep_n_params(void);
+const hf_param_def *hf_prep_param(size_t i);
+
+/* Not collective. The configuration of one trial from values[i] of setting i (every entry of the
+ * table; NULL or a NONE value: the default). Refuses combinations of settings (a text fill value
+ * with constant numeric imputation) with HF_EINVAL, naming the setting's position through src. */
+int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_source *src,
+                               hf_prep_config *cfg);
 
 /* 1 if a and b give the same fitted pipeline on the same rows (a cache key for the worker). */
 int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b);
@@ -60,13 +70,13 @@ typedef struct hf_prep hf_prep;
 /* Fits on rows[0..n) of X (n_features = schema->n_features columns, row-major; rows == NULL: the
  * first n rows). *out is owned by the caller (hf_prep_free). O(n * p) except the median and
  * numeric most_frequent, which sort each column's training values.
- * Collective over hf_group_active() when cfg->pca_components > 0 and the active group has more
- * than one rank: every group rank must then call it with the same arguments (the covariance is
- * summed over row slices and its eigenpairs come from PDSYEVD); otherwise not collective. A PCA
- * with more components than design-matrix columns or training rows is refused (HF_EINVAL) before
- * any collective call, identically on every rank. */
+ * Collective over `group` when cfg->pca_components > 0 and the group has more than one rank:
+ * every group rank must then call it with the same arguments (the covariance is summed over row
+ * slices and its eigenpairs come from PDSYEVD); otherwise (group NULL, or no PCA) not
+ * collective. A PCA with more components than design-matrix columns or training rows is refused
+ * (HF_EINVAL) before any collective call, identically on every rank. */
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
-                const int64_t *rows, size_t n, hf_prep **out);
+                const int64_t *rows, size_t n, const hf_group *group, hf_prep **out);
 
 /* Columns of the design matrix. */
 size_t hf_prep_n_outputs(const hf_prep *p);

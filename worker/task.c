@@ -11,32 +11,19 @@
 #include <string.h>
 #include <time.h>
 
-/* Test hooks (read from the environment, documented in docs/architecture.md):
- *   HF_TEST_FAIL_TRIALS=3,7   those trials fail on every split with "injected failure";
- *   HF_TEST_TASK_DELAY_MS=50  every task sleeps that long first (to interrupt sweeps in tests). */
-static int injected_failure(int trial)
+/* The failure tests' hooks (hf_task_hooks, docs/architecture.md). */
+static int injected_failure(const hf_task_hooks *h, int trial)
 {
-    const char *v = getenv("HF_TEST_FAIL_TRIALS");
-    if (!v)
-        return 0;
-    while (*v) {
-        char *end;
-        long t = strtol(v, &end, 10);
-        if (end == v)
-            return 0;
-        if (t == trial)
+    for (size_t i = 0; i < h->n_fail_trials; i++)
+        if (h->fail_trials[i] == trial)
             return 1;
-        v = *end == ',' ? end + 1 : end;
-    }
     return 0;
 }
 
-static void injected_delay(void)
+static void injected_delay(const hf_task_hooks *h)
 {
-    const char *v = getenv("HF_TEST_TASK_DELAY_MS");
-    long ms = v ? strtol(v, NULL, 10) : 0;
-    if (ms > 0) {
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    if (h->delay_ms > 0) {
+        struct timespec ts = {h->delay_ms / 1000, (h->delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
 }
@@ -71,45 +58,18 @@ void hf_task_ctx_release(hf_task_ctx *ctx)
     }
 }
 
-/* 1 if two trials have the same preprocessing parameters. */
-static int same_prep(const hf_spec *spec, const hf_trial *a, const hf_trial *b)
-{
-    for (size_t i = 0; i < spec->n_params; i++)
-        if (strncmp(spec->params[i].name, "preprocess.", 11) == 0 &&
-            !hf_value_equal(&a->values[i], &b->values[i]))
-            return 0;
-    return 1;
-}
-
 /* Two trials may share one fit call if their preprocessing is the same and the model says so. */
-static int trials_share(const hf_spec *spec, const hf_model_ops *model, const hf_trial *a,
-                        const hf_trial *b, const hf_value *ma, const hf_value *mb)
+static int trials_share(const hf_model_ops *model, const hf_trial_config *a,
+                        const hf_trial_config *b)
 {
-    return same_prep(spec, a, b) && model->can_share && model->can_share(ma, mb);
+    return hf_prep_config_equal(&a->prep, &b->prep) && model->can_share &&
+           model->can_share(a->model, b->model);
 }
 
-/* The model's parameter values of a trial, in the model's order. */
-static int model_values(const hf_spec *spec, const hf_model_ops *model, const hf_trial *t,
-                        hf_value *out)
-{
-    for (size_t i = 0; i < model->n_params; i++) {
-        long k = hf_spec_param_index(spec, model->params[i].name);
-        if (k < 0) {
-            int rc = hf_model_param_default(&model->params[i], &out[i]);
-            if (rc < 0)
-                return rc;
-        } else {
-            out[i] = t->values[k]; /* shallow: borrowed from the trial */
-        }
-    }
-    return HF_OK;
-}
-
-int hf_task_list_make(const hf_spec *spec, const hf_model_ops *model, const hf_trial *trials,
-                      size_t n_trials, size_t n_splits, size_t max_batch, hf_task_list *out)
+int hf_task_list_make(const hf_model_ops *model, const hf_trial_config *trials, size_t n_trials,
+                      size_t n_splits, size_t max_batch, hf_task_list *out)
 {
     int result = HF_OK;
-    size_t np = model->n_params ? model->n_params : 1;
     size_t nt = n_trials ? n_trials : 1;
     int *batch_of = hf_malloc(nt * sizeof *batch_of);
     size_t *batch_size = hf_calloc(nt, sizeof *batch_size);
@@ -118,25 +78,19 @@ int hf_task_list_make(const hf_spec *spec, const hf_model_ops *model, const hf_t
     int *prep_lead = hf_malloc(nt * sizeof *prep_lead); /* group -> a trial of it */
     size_t *first = hf_calloc(nt + 1, sizeof *first);   /* batch -> offset into members */
     int *members = hf_malloc(nt * sizeof *members);
-    hf_value *vals = hf_calloc(nt * np, sizeof *vals); /* model values of every trial */
     size_t n_batches = 0, n_preps = 0;
     memset(out, 0, sizeof *out);
-    if (!batch_of || !batch_size || !leader || !prep_of || !prep_lead || !first || !members ||
-        !vals) {
+    if (!batch_of || !batch_size || !leader || !prep_of || !prep_lead || !first || !members) {
         result = HF_ENOMEM;
         goto out;
     }
-    for (size_t t = 0; t < n_trials; t++)
-        if ((result = model_values(spec, model, &trials[t], vals + t * np)) < 0)
-            goto out;
     /* Greedy, deterministic batching in trial order: a trial joins the first open batch it can
      * share work with (same preprocessing, and the model's can_share). */
     for (size_t t = 0; t < n_trials; t++) {
         batch_of[t] = -1;
         for (size_t b = 0; model->can_share && b < n_batches && batch_of[t] < 0; b++) {
             size_t l = (size_t)leader[b];
-            if (batch_size[b] < max_batch &&
-                trials_share(spec, model, &trials[l], &trials[t], vals + l * np, vals + t * np))
+            if (batch_size[b] < max_batch && trials_share(model, &trials[l], &trials[t]))
                 batch_of[t] = (int)b;
         }
         if (batch_of[t] < 0) {
@@ -149,7 +103,7 @@ int hf_task_list_make(const hf_spec *spec, const hf_model_ops *model, const hf_t
     for (size_t b = 0; b < n_batches; b++) {
         prep_of[b] = -1;
         for (size_t g = 0; g < n_preps && prep_of[b] < 0; g++)
-            if (same_prep(spec, &trials[prep_lead[g]], &trials[leader[b]]))
+            if (hf_prep_config_equal(&trials[prep_lead[g]].prep, &trials[leader[b]].prep))
                 prep_of[b] = (int)g;
         if (prep_of[b] < 0) {
             prep_lead[n_preps] = leader[b];
@@ -202,7 +156,6 @@ out:
     free(prep_lead);
     free(first);
     free(members);
-    free(vals);
     return result;
 }
 
@@ -242,7 +195,7 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     cache_clear(c);
     const hf_split *sp = &ctx->folds->splits[split];
     const hf_dataset *d = ctx->data;
-    int result = hf_prep_fit(cfg, d->schema, d->X, sp->train, sp->n_train, &c->prep);
+    int result = hf_prep_fit(cfg, d->schema, d->X, sp->train, sp->n_train, ctx->group, &c->prep);
     if (result < 0)
         goto out;
     c->q = hf_prep_n_outputs(c->prep);
@@ -298,36 +251,34 @@ static int predict_chunk(const hf_task_ctx *ctx, const prep_cache *c, const hf_s
     const size_t rb = nv < PREDICT_ROWS ? nv : PREDICT_ROWS;
     double *buf = hf_malloc((rb ? rb * q : 1) * sizeof *buf);
     double *tmp = hf_malloc((rb ? nc * rb * n_out : 1) * sizeof *tmp);
-    int rc = buf && tmp ? HF_OK : HF_ENOMEM;
-    for (size_t r0 = 0; r0 < nv && rc >= 0; r0 += rb) {
+    int result = buf && tmp ? HF_OK : HF_ENOMEM;
+    for (size_t r0 = 0; r0 < nv && result >= 0; r0 += rb) {
         const size_t b = nv - r0 < rb ? nv - r0 : rb;
         /* The pipeline is a copy of the training rows (hf_prep_is_copy), but a validation row may
          * still hold a missing value: the transform copies and imputes it with the statistics
          * fitted on the training rows. */
-        rc = hf_prep_transform(c->prep, ctx->data->X, sp->valid + r0, b, buf);
-        if (rc >= 0)
-            rc = model->predict_many(m, nc, buf, b, q, tmp);
-        for (size_t j = 0; j < nc && rc >= 0; j++)
+        result = hf_prep_transform(c->prep, ctx->data->X, sp->valid + r0, b, buf);
+        if (result >= 0)
+            result = model->predict_many(m, nc, buf, b, q, tmp);
+        for (size_t j = 0; j < nc && result >= 0; j++)
             memcpy(pred + (j * nv + r0) * n_out, tmp + j * b * n_out, b * n_out * sizeof *pred);
     }
     free(buf);
     free(tmp);
-    return rc;
+    return result;
 }
 
 /* Fits and scores trials[0..k) of the task together; on failure, fails them all with the
  * message. */
 static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
-                         hf_value *const *mvals, hf_trial_result *res, size_t k)
+                         const hf_value *const *mvals, hf_trial_result *res, size_t k)
 {
     const hf_model_ops *model = ctx->model;
     size_t n_classes =
         ctx->data->schema->task == HF_TASK_CLASSIFICATION ? ctx->data->schema->n_classes : 0;
     hf_fit_data fd = {.X = c->Xtr ? c->Xtr : ctx->data->X,
                       .rows = c->Xtr ? NULL : sp->train,
-                      .y_table = ctx->data->y,
-                      .n_table = ctx->data->n_rows,
-                      .table_id = ctx->data->id,
+                      .table = c->Xtr ? NULL : ctx->data,
                       .n = sp->n_train,
                       .p = c->q,
                       .y = c->ytr,
@@ -347,12 +298,12 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
     }
     double t0 = hf_now();
     for (size_t i = 0; i < k; i++)
-        if (injected_failure(res[i].trial)) {
+        if (injected_failure(&ctx->hooks, res[i].trial)) {
             result = hf_error(HF_ENUM, "injected failure (HF_TEST_FAIL_TRIALS) in trial %d",
                               res[i].trial);
             goto out;
         }
-    result = model->fit(&fd, (const hf_value *const *)mvals, k, fitted);
+    result = model->fit(&fd, mvals, k, fitted);
     /* A model predicts n_out columns per row: one value, or one probability per class. */
     for (size_t i = 0; i < k && result >= 0; i++)
         if (!fitted[i] || fitted[i]->n_outputs != n_out)
@@ -372,15 +323,16 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
             r->fit_seconds = fit_s;
             r->n_iter = fitted[c0 + j]->n_iter;
             r->stop = fitted[c0 + j]->stop;
-            int rc =
-                model->predict_many ? prc : model->predict(fitted[c0 + j], c->Xva, nv, c->q, pj);
-            for (size_t m = 0; m < ctx->n_metrics && rc >= 0; m++) {
+            int trial_status = model->predict_many ? prc
+                                                   : model->predict(fitted[c0 + j], ctx->group,
+                                                                    c->Xva, nv, c->q, pj);
+            for (size_t m = 0; m < ctx->n_metrics && trial_status >= 0; m++) {
                 const hf_metric *metric = hf_metric_find(ctx->metrics[m]);
-                rc = hf_metric_compute(metric, c->yva, pj, nv, n_classes, &r->scores[m]);
-                if (rc >= 0 && !isfinite(r->scores[m]))
-                    rc = hf_error(HF_ENUM, "%s is %g", ctx->metrics[m], r->scores[m]);
+                trial_status = hf_metric_compute(metric, c->yva, pj, nv, n_classes, &r->scores[m]);
+                if (trial_status >= 0 && !isfinite(r->scores[m]))
+                    trial_status = hf_error(HF_ENUM, "%s is %g", ctx->metrics[m], r->scores[m]);
             }
-            if (rc < 0) {
+            if (trial_status < 0) {
                 r->ok = 0;
                 r->error = hf_strdup(hf_error_message());
                 if (!model->predict_many || prc >= 0)
@@ -404,20 +356,17 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
 {
     int result = HF_OK;
     size_t k = task->n_trials;
-    size_t np = ctx->model->n_params;
-    hf_value *vals = NULL;
-    hf_value **mvals = NULL;
+    const hf_value **mvals = NULL;
     double t_start = hf_now();
-    injected_delay();
+    injected_delay(&ctx->hooks);
     memset(out, 0, sizeof *out);
     out->task = task->id;
     out->split = task->split;
     out->n_trials = k;
     out->n_metrics = ctx->n_metrics;
     out->trials = hf_calloc(k, sizeof *out->trials);
-    vals = hf_calloc(k * (np ? np : 1), sizeof *vals);
     mvals = hf_calloc(k, sizeof *mvals);
-    if (!out->trials || !vals || !mvals) {
+    if (!out->trials || !mvals) {
         result = HF_ENOMEM;
         goto out;
     }
@@ -431,16 +380,12 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
         }
         for (size_t m = 0; m < ctx->n_metrics; m++)
             r->scores[m] = NAN;
-        mvals[i] = vals + i * np;
-        if ((result = model_values(ctx->spec, ctx->model, &ctx->trials[r->trial], mvals[i])) < 0)
-            goto out;
+        mvals[i] = ctx->trials[r->trial].model;
     }
 
-    hf_prep_config cfg;
     prep_cache *c = NULL;
     const hf_split *sp = &ctx->folds->splits[task->split];
-    if ((result = hf_prep_config_from_trial(ctx->spec, &ctx->trials[task->trials[0]], &cfg)) < 0 ||
-        (result = cache_fill(ctx, task->split, &cfg, &c)) < 0) {
+    if ((result = cache_fill(ctx, task->split, &ctx->trials[task->trials[0]].prep, &c)) < 0) {
         if (result == HF_ENOMEM)
             goto out;
         /* Preprocessing itself failed for this split: every trial of the batch fails. */
@@ -460,12 +405,12 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
         hf_error_clear();
         result = HF_OK;
         for (size_t i = 0; i < k; i++) {
-            int rc = fit_and_score(ctx, c, sp, &mvals[i], &out->trials[i], 1);
-            if (rc == HF_ENOMEM) {
-                result = rc;
+            int trial_status = fit_and_score(ctx, c, sp, &mvals[i], &out->trials[i], 1);
+            if (trial_status == HF_ENOMEM) {
+                result = trial_status;
                 goto out;
             }
-            if (rc < 0) {
+            if (trial_status < 0) {
                 out->trials[i].ok = 0;
                 free(out->trials[i].error);
                 out->trials[i].error = hf_strdup(hf_error_message());
@@ -480,7 +425,6 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
     }
 out:
     out->seconds = hf_now() - t_start;
-    free(vals);
     free(mvals);
     return result;
 }
@@ -600,21 +544,15 @@ out:
     return result;
 }
 
-int hf_fit_pipeline(const hf_spec *spec, const hf_dataset *d, const hf_model_ops *model,
-                    const hf_trial *trial, const int64_t *rows, size_t n, void *group,
-                    hf_prep **prep, hf_fitted **fitted)
+int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_model_ops *model,
+                    const int64_t *rows, size_t n, const hf_group *group, hf_prep **prep,
+                    hf_fitted **fitted)
 {
     int result = HF_OK;
-    hf_prep_config cfg;
     double *X = NULL, *y = NULL;
-    hf_value *mv = hf_calloc(model->n_params ? model->n_params : 1, sizeof *mv);
     *prep = NULL;
     *fitted = NULL;
-    if (!mv)
-        return HF_ENOMEM;
-    if ((result = model_values(spec, model, trial, mv)) < 0 ||
-        (result = hf_prep_config_from_trial(spec, trial, &cfg)) < 0 ||
-        (result = hf_prep_fit(&cfg, d->schema, d->X, rows, n, prep)) < 0)
+    if ((result = hf_prep_fit(&trial->prep, d->schema, d->X, rows, n, group, prep)) < 0)
         goto out;
     size_t q = hf_prep_n_outputs(*prep);
     int in_place = model->accepts_rows && hf_prep_is_copy(*prep);
@@ -631,16 +569,14 @@ int hf_fit_pipeline(const hf_spec *spec, const hf_dataset *d, const hf_model_ops
         goto out;
     hf_fit_data fd = {.X = in_place ? d->X : X,
                       .rows = in_place ? rows : NULL,
-                      .y_table = d->y,
-                      .n_table = d->n_rows,
-                      .table_id = d->id,
+                      .table = in_place ? d : NULL,
                       .n = n,
                       .p = q,
                       .y = y,
                       .n_classes =
                           d->schema->task == HF_TASK_CLASSIFICATION ? d->schema->n_classes : 0,
                       .group = group};
-    const hf_value *pv = mv;
+    const hf_value *pv = trial->model;
     result = model->fit(&fd, &pv, 1, fitted);
 out:
     if (result < 0) {
@@ -649,12 +585,11 @@ out:
     }
     free(X);
     free(y);
-    free(mv);
     return result;
 }
 
-int hf_predict_pipeline(const hf_prep *prep, const hf_fitted *fitted, const hf_dataset *d,
-                        const int64_t *rows, size_t n, double *out)
+int hf_predict_pipeline(const hf_prep *prep, const hf_fitted *fitted, const hf_group *group,
+                        const hf_dataset *d, const int64_t *rows, size_t n, double *out)
 {
     size_t q = hf_prep_n_outputs(prep);
     double *X = hf_malloc((n ? n : 1) * (q ? q : 1) * sizeof *X);
@@ -662,7 +597,7 @@ int hf_predict_pipeline(const hf_prep *prep, const hf_fitted *fitted, const hf_d
         return HF_ENOMEM;
     int result = hf_prep_transform(prep, d->X, rows, n, X);
     if (result >= 0)
-        result = fitted->ops->predict(fitted, X, n, q, out);
+        result = fitted->ops->predict(fitted, group, X, n, q, out);
     free(X);
     return result;
 }

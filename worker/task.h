@@ -1,14 +1,15 @@
 /* task.h - one unit of sweep work: a batch of trials that share work, on one split.
  *
- * The task list is derived deterministically from the spec (trials, splits, the model's can_share),
- * so every rank builds the same list and a task is named by its index alone. Results do not depend
- * on which rank runs a task or in which order. */
+ * The task list is derived deterministically from the decoded trials (their model values and
+ * preprocessing, the model's can_share) and the splits, so every rank builds the same list and a
+ * task is named by its index alone. Results do not depend on which rank runs a task or in which
+ * order. The worker never sees the job spec: jobs/ decodes each trial once (hf_trial_config). */
 #ifndef HF_TASK_H
 #define HF_TASK_H
 
 #include "common/dataset.h"
-#include "jobs/spec.h"
-#include "shards/folds.h"
+#include "worker/folds.h"
+#include "worker/group.h"
 #include "worker/model.h"
 #include "worker/preprocess.h"
 
@@ -26,17 +27,33 @@ typedef struct hf_task_list {
     size_t n_tasks;
 } hf_task_list;
 
+/* One trial as the worker needs it: the model's parameter values (in the model's parameter order,
+ * every parameter present) and the preprocessing configuration. Built by jobs/
+ * (hf_spec_decode_trials). */
+typedef struct hf_trial_config {
+    const hf_value *model; /* model->n_params values */
+    hf_prep_config prep;
+} hf_trial_config;
+
+/* Failure tests' hooks (docs/architecture.md, "Test hooks"); the commands fill them from the
+ * environment, the worker only reads them. Zeroed: none. */
+typedef struct hf_task_hooks {
+    const int *fail_trials; /* these trials fail on every split with "injected failure" */
+    size_t n_fail_trials;
+    long delay_ms; /* every task sleeps this long first */
+} hf_task_hooks;
+
 /* Everything a worker needs to run tasks; identical on every rank. */
 typedef struct hf_task_ctx {
-    const hf_spec *spec;
     const hf_dataset *data;
     const hf_folds *folds;
-    const hf_trial *trials;
+    const hf_trial_config *trials; /* n_trials decoded trials */
     size_t n_trials;
     const hf_model_ops *model;
     const char **metrics; /* objective first, then report metrics */
     size_t n_metrics;
-    void *group; /* distributed context (worker/group.h) or NULL */
+    hf_group *group; /* the worker group that runs each task together; NULL = this rank alone */
+    hf_task_hooks hooks;
     void *cache; /* per-worker preprocessing cache; owned by the worker */
 } hf_task_ctx;
 
@@ -63,8 +80,8 @@ typedef struct hf_task_result {
 
 /* Not collective. Builds the task list: trials grouped into batches of trials that the model can
  * fit together (can_share, same preprocessing), at most `max_batch` each, times every split. */
-int hf_task_list_make(const hf_spec *spec, const hf_model_ops *model, const hf_trial *trials,
-                      size_t n_trials, size_t n_splits, size_t max_batch, hf_task_list *out);
+int hf_task_list_make(const hf_model_ops *model, const hf_trial_config *trials, size_t n_trials,
+                      size_t n_splits, size_t max_batch, hf_task_list *out);
 void hf_task_list_free(hf_task_list *l);
 
 /* Runs one task (collective over ctx->group when it is set). A trial that fails is recorded as
@@ -79,14 +96,16 @@ int hf_task_result_from_json(const char *text, const char *const *metrics, size_
                              hf_task_result *out);
 void hf_task_result_free(hf_task_result *r);
 
-/* Fits the preprocessing and the model for one parameter set on rows[0..n) of the dataset:
- * the refit of the best trial and of retrain. */
-int hf_fit_pipeline(const hf_spec *spec, const hf_dataset *d, const hf_model_ops *model,
-                    const hf_trial *trial, const int64_t *rows, size_t n, void *group,
-                    hf_prep **prep, hf_fitted **fitted);
+/* Fits the preprocessing and the model of one trial on rows[0..n) of the dataset: the refit of
+ * the best trial and of retrain. Collective over `group` when it has several ranks (distributed
+ * models and the PCA fit together); NULL = this rank alone. */
+int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_model_ops *model,
+                    const int64_t *rows, size_t n, const hf_group *group, hf_prep **prep,
+                    hf_fitted **fitted);
 /* Applies a fitted pipeline to rows[0..n) (rows == NULL: the first n rows); out is n x n_outputs.
- */
-int hf_predict_pipeline(const hf_prep *prep, const hf_fitted *fitted, const hf_dataset *d,
-                        const int64_t *rows, size_t n, double *out);
+ * Collective over `group` when it has several ranks and the model is distributed; NULL = this
+ * rank alone. */
+int hf_predict_pipeline(const hf_prep *prep, const hf_fitted *fitted, const hf_group *group,
+                        const hf_dataset *d, const int64_t *rows, size_t n, double *out);
 
 #endif

@@ -54,8 +54,10 @@ static int mpitest_group(hf_comm *world, int gs, int nprow, int npcol, int nb, h
     rc = hf_group_create(*sub, nprow, npcol, nb, g);
     CHECK(rc == HF_OK, "group of %d as %dx%d (0x0 = auto): create: %s", gs, nprow, npcol,
           hf_error_message());
-    if (rc != HF_OK)
-        hf_comm_free(sub);
+    if (rc != HF_OK) {
+        hf_comm_free(*sub);
+        *sub = NULL;
+    }
     return rc;
 }
 

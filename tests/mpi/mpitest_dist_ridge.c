@@ -128,7 +128,7 @@ static int run_call(hf_group *g, const call *c, const data *d, double *coef, dou
         }
         memcpy(coef + t * d->p, w->data, d->p * sizeof(double));
         icpt[t] = b->data[0];
-        rc = hf_model_ridge.predict(out[t], d->Xt, M, d->p, pred + t * M);
+        rc = hf_model_ridge.predict(out[t], g, d->Xt, M, d->p, pred + t * M);
     }
     for (size_t t = 0; t < c->n_trials; t++)
         hf_fitted_free(out[t]);
@@ -194,8 +194,7 @@ static void check_pca(hf_group *g, const data *d, size_t k, const hf_prep *ref,
     cfg.scale = HF_SCALE_STANDARD;
     cfg.pca_components = (int64_t)k;
     hf_prep *p = NULL;
-    hf_group_set_active(g);
-    int rc = hf_prep_fit(&cfg, s, d->X, NULL, d->n, &p);
+    int rc = hf_prep_fit(&cfg, s, d->X, NULL, d->n, g, &p);
     CHECK(rc == HF_OK, "PCA on a group of %d: %s", hf_group_size(g), hf_error_message());
     if (rc == HF_OK) {
         size_t q1, q2;
@@ -219,11 +218,10 @@ static void check_pca(hf_group *g, const data *d, size_t k, const hf_prep *ref,
     /* More components than columns: refused on every rank before any collective call. */
     cfg.pca_components = (int64_t)d->p + 1;
     hf_error_clear();
-    rc = hf_prep_fit(&cfg, s, d->X, NULL, d->n, &p);
+    rc = hf_prep_fit(&cfg, s, d->X, NULL, d->n, g, &p);
     CHECK(rc == HF_EINVAL && p == NULL && strstr(hf_error_message(), "n_components"),
           "too many components on a group: rc %d (%s)", rc, hf_error_message());
     hf_error_clear();
-    hf_group_set_active(NULL);
     hf_schema_free(s);
 }
 
@@ -266,8 +264,8 @@ static void self_test(hf_comm *world)
         hf_prep_config_default(&cfg);
         cfg.scale = HF_SCALE_STANDARD;
         cfg.pca_components = (int64_t)pca_k[s];
-        CHECK(hf_prep_fit(&cfg, sch, d->X, NULL, d->n, &ref_pca[s]) == HF_OK, "one-rank PCA: %s",
-              hf_error_message());
+        CHECK(hf_prep_fit(&cfg, sch, d->X, NULL, d->n, NULL, &ref_pca[s]) == HF_OK,
+              "one-rank PCA: %s", hf_error_message());
         ref_proj[s] = malloc(M * pca_k[s] * sizeof(double));
         if (ref_pca[s])
             hf_prep_transform(ref_pca[s], d->Xt, NULL, M, ref_proj[s]);
@@ -327,8 +325,10 @@ static void self_test(hf_comm *world)
                 CHECK(rc == HF_EINVAL, "alpha -1 on a group: rc %d", rc);
                 hf_error_clear();
             }
-            hf_group_free(&g);
-            hf_comm_free(&sub);
+            hf_group_free(g);
+            g = NULL;
+            hf_comm_free(sub);
+            sub = NULL;
         }
     for (size_t s = 0; s < NSETS; s++) {
         hf_prep_free(ref_pca[s]);

@@ -306,8 +306,10 @@ static void test_group(hf_comm *world, int gs, int nprow, int npcol, int nb)
     int arg = 0;
     CHECK(!hf_scalapack_take_error(routine, sizeof routine, &arg),
           "%s: ScaLAPACK reported an illegal argument %d to %s", label, arg, routine);
-    hf_group_free(&g);
-    hf_comm_free(&sub);
+    hf_group_free(g);
+    g = NULL;
+    hf_comm_free(sub);
+    sub = NULL;
 }
 
 /* A ScaLAPACK argument error (PXERBLA) becomes a failed call on every group rank, never a line on
@@ -338,8 +340,10 @@ static void test_argument_error(hf_comm *world)
         hf_error_clear();
     }
     hf_dmat_destroy(&a);
-    hf_group_free(&g);
-    hf_comm_free(&sub);
+    hf_group_free(g);
+    g = NULL;
+    hf_comm_free(sub);
+    sub = NULL;
 }
 
 int main(int argc, char **argv)

@@ -12,7 +12,7 @@
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "common/comm.h"
-#include "jobs/spec.h"
+#include "shards/ingest.h"
 #include "shards/ingest.h"
 #include "shards/partition.h"
 
@@ -24,13 +24,14 @@
 
 static char *na_default[] = {"", "NA", "NaN", "null", "?"};
 
-static void init_spec(hf_spec *s, const char *source, const char *target)
+/* The ingest's options as the data section would give them (borrowed strings). */
+static void init_spec(hf_ingest_opts *s, const char *source, const char *target)
 {
     memset(s, 0, sizeof *s);
-    s->data.source = (char *)source;
-    s->data.target = (char *)target;
-    s->data.na_values = na_default;
-    s->data.n_na_values = 5;
+    s->source = (char *)source;
+    s->target = (char *)target;
+    s->na_values = na_default;
+    s->n_na_values = 5;
 }
 
 static int fail(hf_comm *w, const char *what)
@@ -50,8 +51,9 @@ static int fail(hf_comm *w, const char *what)
 
 static int driver(hf_comm *w, int argc, char **argv)
 {
-    hf_spec spec;
-    hf_column_override cols[16];
+    hf_ingest_opts spec;
+    char *col_names[16];
+    int col_types[16];
     hf_manifest *m = NULL;
     int reused = 0;
     if (argc < 7) {
@@ -60,26 +62,26 @@ static int driver(hf_comm *w, int argc, char **argv)
         return 2;
     }
     init_spec(&spec, argv[2], argv[4]);
-    spec.shards.count = (int)strtol(argv[5], NULL, 10);
-    spec.data.skip_bad_rows = argv[6][0] == '1';
+    spec.shard_count = (int)strtol(argv[5], NULL, 10);
+    spec.skip_bad_rows = argv[6][0] == '1';
     const char *rejects = argc > 7 && argv[7][0] ? argv[7] : NULL;
     if (argc > 8)
-        spec.data.task = strcmp(argv[8], "classification") == 0 ? HF_TASK_CLASSIFICATION
-                         : strcmp(argv[8], "regression") == 0   ? HF_TASK_REGRESSION
-                                                                : HF_TASK_AUTO;
-    for (int i = 9; i < argc && spec.data.n_columns < 16; i++) {
+        spec.task = strcmp(argv[8], "classification") == 0 ? HF_TASK_CLASSIFICATION
+                    : strcmp(argv[8], "regression") == 0   ? HF_TASK_REGRESSION
+                                                           : HF_TASK_AUTO;
+    for (int i = 9; i < argc && spec.n_columns < 16; i++) {
         char *eq = strchr(argv[i], '=');
         if (!eq)
             continue;
         *eq = '\0';
-        hf_column_override *o = &cols[spec.data.n_columns++];
-        o->name = argv[i];
-        o->type = strcmp(eq + 1, "numeric") == 0       ? HF_COL_NUMERIC
-                  : strcmp(eq + 1, "categorical") == 0 ? HF_COL_CATEGORICAL
-                                                       : HF_COL_BOOLEAN;
+        col_names[spec.n_columns] = argv[i];
+        col_types[spec.n_columns++] = strcmp(eq + 1, "numeric") == 0       ? HF_COL_NUMERIC
+                                      : strcmp(eq + 1, "categorical") == 0 ? HF_COL_CATEGORICAL
+                                                                           : HF_COL_BOOLEAN;
     }
-    spec.data.columns = cols;
-    hf_source_opts opts = {.spec = &spec, .rank = hf_comm_rank(w)};
+    spec.column_names = col_names;
+    spec.column_types = col_types;
+    hf_source_opts opts = {.rank = hf_comm_rank(w)};
     double t0 = hf_now();
     int rc = hf_ingest(w, &spec, argv[3], &opts, rejects, &m, &reused);
     double dt = hf_now() - t0;
@@ -122,7 +124,7 @@ static int self_test(hf_comm *w)
 {
     int bad = 0, rank = hf_comm_rank(w), reused = -1, rc;
     char dir[256], csv[300], shards[300], rejects[300];
-    hf_spec spec;
+    hf_ingest_opts spec;
     hf_manifest *m = NULL;
     hf_dataset *d = NULL;
     const int n = 503;
@@ -139,9 +141,9 @@ static int self_test(hf_comm *w)
     hf_comm_barrier(w);
     CHECK(hf_comm_check(w, rc) == 0, "writing the fixture");
     init_spec(&spec, csv, "y");
-    spec.shards.count = 3;
-    spec.data.task = HF_TASK_CLASSIFICATION;
-    hf_source_opts opts = {.spec = &spec, .rank = rank};
+    spec.shard_count = 3;
+    spec.task = HF_TASK_CLASSIFICATION;
+    hf_source_opts opts = {.rank = rank};
 
     CHECK(hf_ingest(w, &spec, shards, &opts, NULL, &m, &reused) == 0, "first ingest");
     CHECK(reused == 0, "first ingest is not a reuse");
@@ -241,8 +243,11 @@ static int self_test(hf_comm *w)
         }
     }
     hf_comm_barrier(w);
-    spec.data.columns = (hf_column_override[]){{"b", HF_COL_BOOLEAN}};
-    spec.data.n_columns = 1;
+    char *b_name[] = {"b"};
+    int b_type[] = {HF_COL_BOOLEAN};
+    spec.column_names = b_name;
+    spec.column_types = b_type;
+    spec.n_columns = 1;
     hf_error_clear();
     CHECK(hf_ingest(w, &spec, shards, &opts, NULL, &m, &reused) == HF_EDATA, "bad row fails");
     char want[400];
@@ -262,7 +267,7 @@ static int self_test(hf_comm *w)
         CHECK(!exists, "a failed ingest leaves no manifest");
     }
     hf_error_clear();
-    spec.data.skip_bad_rows = 1;
+    spec.skip_bad_rows = 1;
     CHECK(hf_ingest(w, &spec, shards, &opts, rejects, &m, &reused) == 0, "skip bad rows");
     CHECK(hf_manifest_n_rows(m) == n + 1 && hf_manifest_rejected(m) == 2, "two rows rejected");
     if (rank == 0) {

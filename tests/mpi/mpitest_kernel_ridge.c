@@ -126,7 +126,6 @@ static int run_call(hf_group *g, const call *c, const double *X, const double *y
     rc = hf_model_kernel_ridge.fit(&d, pp, c->n_trials, out);
     if (rc != HF_OK)
         return rc;
-    hf_group_set_active(g);
     for (size_t t = 0; t < c->n_trials && rc == HF_OK; t++) {
         const hf_array *dc = hf_fitted_get(out[t], "dual_coef");
         const hf_array *xf = hf_fitted_get(out[t], "X_fit");
@@ -137,9 +136,8 @@ static int run_call(hf_group *g, const call *c, const double *X, const double *y
         if (!dc)
             return HF_EINTERNAL;
         memcpy(dual + t * N, dc->data, N * sizeof(double));
-        rc = hf_model_kernel_ridge.predict(out[t], Xt, M, P, pred + t * M);
+        rc = hf_model_kernel_ridge.predict(out[t], g, Xt, M, P, pred + t * M);
     }
-    hf_group_set_active(NULL);
     for (size_t t = 0; t < c->n_trials; t++)
         hf_fitted_free(out[t]);
     return rc;
@@ -268,8 +266,10 @@ static void self_test(hf_comm *world)
                       "memory refusal message (block %d): %s", blocks[bl], msg);
                 hf_error_clear();
             }
-            hf_group_free(&g);
-            hf_comm_free(&sub);
+            hf_group_free(g);
+            g = NULL;
+            hf_comm_free(sub);
+            sub = NULL;
         }
 }
 
@@ -384,11 +384,9 @@ static int file_mode(hf_comm *world, const char *input)
     if (result != HF_OK)
         goto out;
     double t_fit = hf_now() - t0;
-    hf_group_set_active(g);
     t0 = hf_now();
     for (size_t t = 0; t < T && result == HF_OK; t++)
-        result = hf_model_kernel_ridge.predict(out[t], data + n * p + n, m, p, pred + t * m);
-    hf_group_set_active(NULL);
+        result = hf_model_kernel_ridge.predict(out[t], g, data + n * p + n, m, p, pred + t * m);
     result = hf_comm_check(world, result);
     if (result != HF_OK)
         goto out;
@@ -433,7 +431,8 @@ static int file_mode(hf_comm *world, const char *input)
 out:
     for (size_t t = 0; t < T; t++)
         hf_fitted_free(out[t]);
-    hf_group_free(&g);
+    hf_group_free(g);
+    g = NULL;
     free(pred);
     free(data);
     free(kcopy);

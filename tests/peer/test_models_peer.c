@@ -208,7 +208,7 @@ static void check_case(const json_t *c, peer_stats *st)
     assert_int_equal(pc, nout);
     double *pred = malloc(nt * nout * sizeof *pred);
     assert_non_null(pred);
-    assert_int_equal(ops->predict(m, Xt, nt, p, pred), HF_OK);
+    assert_int_equal(ops->predict(m, NULL, Xt, nt, p, pred), HF_OK);
 
     const json_t *scores = json_object_get(c, "scores");
     const char *metric;

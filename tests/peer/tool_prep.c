@@ -17,8 +17,8 @@
  * R lines of C values (%.17g). Exit status 0 on success, 1 on any failure (message on stderr). */
 #include "common/dataset.h"
 #include "common/hf.h"
-#include "jobs/spec.h"
-#include "shards/folds.h"
+#include "worker/folds.h"
+#include "worker/folds.h"
 #include "worker/preprocess.h"
 
 #include <math.h>
@@ -72,7 +72,7 @@ static int lookup(const char *s, const char *const *names, int n)
     return -1;
 }
 
-static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_spec *spec)
+static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *spec)
 {
     char buf[256];
     size_t p = 0, n = 0;
@@ -144,10 +144,9 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_spec *spe
     int st = lookup(buf, strategies, 5);
     if (st < 0)
         return hf_error(HF_EINVAL, "tool_prep: unknown strategy %s", buf);
-    spec->cv.strategy = (hf_cv_strategy)st;
-    spec->cv.strategy_given = 1;
+    spec->strategy = (hf_cv_strategy)st;
     HF_CALL(read_number(in, &v));
-    spec->cv.folds = (int)v;
+    spec->folds = (int)v;
     HF_CALL(read_expect(in, "rows"));
     HF_CALL(read_size(in, &n));
     d->n_rows = n;
@@ -166,10 +165,10 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_spec *spe
             HF_CALL(read_number(in, &d->X[i * p + j]));
     }
     /* The first column of a row is the fold value, the group code or the order key. */
-    if (spec->cv.strategy == HF_CV_GROUP) {
+    if (spec->strategy == HF_CV_GROUP) {
         d->group = d->fold;
         d->fold = NULL;
-    } else if (spec->cv.strategy == HF_CV_TIMESERIES) {
+    } else if (spec->strategy == HF_CV_TIMESERIES) {
         d->order = hf_malloc((n ? n : 1) * sizeof *d->order);
         if (!d->order)
             return HF_ENOMEM;
@@ -197,7 +196,7 @@ static int run_split(FILE *out, const hf_dataset *d, const hf_prep_config *cfg, 
     size_t n_arrays = 0;
     char *json = NULL;
     double *a = NULL, *b = NULL;
-    result = hf_prep_fit(cfg, d->schema, d->X, s->train, s->n_train, &fitted);
+    result = hf_prep_fit(cfg, d->schema, d->X, s->train, s->n_train, NULL, &fitted);
     if (result < 0)
         goto out;
     result = hf_prep_export(fitted, &arrays, &n_arrays, &json);
@@ -259,10 +258,8 @@ int main(int argc, char **argv)
         result = hf_error(HF_EIO, "tool_prep: cannot open %s", argv[1]);
         goto out;
     }
-    hf_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.path = "peer.yaml";
-    spec.cv.repeats = 1;
+    hf_cv_opts spec;
+    hf_cv_opts_init(&spec);
     result = read_input(in, d, &cfg, &spec);
     if (result < 0)
         goto out;

@@ -18,6 +18,7 @@
 #include "common/hf.h"
 #include "shards/audit.h"
 #include "shards/creds.h"
+#include "coordinator/commands.h"
 #include "shards/s3.h"
 
 static char g_dir[256];
@@ -114,7 +115,8 @@ static void test_creds_env_first(void **state)
     assert_string_equal(c->secret_key, "ENVSECRET");
     assert_string_equal(c->session_token, "ENVTOKEN");
     assert_string_equal(c->source, "environment");
-    hf_creds_free(&c);
+    hf_creds_free(c);
+    c = NULL;
     assert_null(c);
 
     clear_aws_env();
@@ -125,7 +127,8 @@ static void test_creds_env_first(void **state)
     assert_non_null(strstr(c->source, "shared credentials file"));
     assert_non_null(strstr(c->source, path));
     assert_non_null(strstr(c->source, "profile default"));
-    hf_creds_free(&c);
+    hf_creds_free(c);
+    c = NULL;
 
     /* Only half of the environment pair: an error that names the missing variable. */
     setenv("AWS_ACCESS_KEY_ID", "ENVKEY", 1);
@@ -157,7 +160,8 @@ static void test_creds_profiles(void **state)
     assert_string_equal(c->secret_key, "PS");
     assert_string_equal(c->session_token, "PT");
     assert_non_null(strstr(c->source, "profile prod"));
-    hf_creds_free(&c);
+    hf_creds_free(c);
+    c = NULL;
 
     /* In the config file a named profile is the section "[profile NAME]". */
     setenv("AWS_PROFILE", "cfgonly", 1);
@@ -165,7 +169,8 @@ static void test_creds_profiles(void **state)
     assert_string_equal(c->access_key, "C1");
     assert_non_null(strstr(c->source, "config file"));
     assert_non_null(strstr(c->source, conf));
-    hf_creds_free(&c);
+    hf_creds_free(c);
+    c = NULL;
 
     setenv("AWS_PROFILE", "missing", 1);
     assert_int_equal(hf_creds_load(&c), HF_EAUTH);

@@ -7,6 +7,7 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "coordinator/commands.h"
 #include "slurm/slurm.h"
 
 #include <fcntl.h>

@@ -122,7 +122,8 @@ static void parse_serial(const char *data, size_t n, rec_list *out, char *delim_
     read_range(src, &rg, delim, out);
     if (delim_out)
         *delim_out = delim;
-    hf_source_close(&src);
+    hf_source_close(src);
+    src = NULL;
 }
 
 static const char *const QUOTED_CSV = "id,name,note\r\n"
@@ -395,7 +396,8 @@ static void test_gzip(void **state)
     assert_string_equal(l.text[2], "2\x1fz\x1fw");
     assert_int_equal(l.line[2], 4);
     rl_free(&l);
-    hf_source_close(&src);
+    hf_source_close(src);
+    src = NULL;
     /* Truncated data is an error naming the file. */
     assert_int_equal(hf_source_open_memory(ga, la - 6, "cut.csv.gz", &src), 0);
     assert_int_equal(hf_csv_stream_gzip(src, &st), 0);
@@ -411,7 +413,8 @@ static void test_gzip(void **state)
     assert_non_null(strstr(hf_error_message(), "cut.csv.gz"));
     hf_error_clear();
     hf_csv_reader_free(r);
-    hf_source_close(&src);
+    hf_source_close(src);
+    src = NULL;
     free(ga);
     free(gb);
     free(both);
@@ -443,7 +446,8 @@ static void parse_split(const char *data, size_t n, int P, rec_list *out)
         q_before += q;
         nl_before += nl;
     }
-    hf_source_close(&src);
+    hf_source_close(src);
+    src = NULL;
 }
 
 static void test_range_split_every_offset(void **state)
@@ -525,7 +529,8 @@ static void test_split_at_every_byte(void **state)
             rl_free(&par);
         }
     }
-    hf_source_close(&src);
+    hf_source_close(src);
+    src = NULL;
     rl_free(&serial);
 }
 

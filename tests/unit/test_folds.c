@@ -1,4 +1,4 @@
-/* test_folds.c - the guarantees of each cross-validation splitter (shards/folds.c). */
+/* test_folds.c - the guarantees of each cross-validation splitter (worker/folds.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,9 +7,10 @@
 
 #include "common/hf.h"
 #include "common/rng.h"
-#include "shards/folds.h"
+#include "worker/folds.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,15 +47,20 @@ static hf_dataset *make_data(size_t n, const double *y, size_t n_classes)
     return d;
 }
 
-static void init_spec(hf_spec *spec, int folds)
+/* Where the test's keys "were": cv.folds at 7:10, everything else a default. */
+static const char *test_where(const void *arg, const char *key, char *buf, size_t len)
 {
-    memset(spec, 0, sizeof *spec);
-    spec->path = "job.yaml";
-    spec->cv.folds = folds;
-    spec->cv.repeats = 1;
-    spec->cv.seed = 42;
-    spec->cv.folds_loc.line = 7;
-    spec->cv.folds_loc.column = 10;
+    (void)arg;
+    snprintf(buf, len, "%s", key && !strcmp(key, "cv.folds") ? "job.yaml:7:10" : "job.yaml");
+    return buf;
+}
+
+static void init_spec(hf_cv_opts *spec, int folds)
+{
+    hf_cv_opts_init(spec);
+    spec->folds = folds;
+    spec->seed = 42;
+    spec->src.where = test_where;
 }
 
 static int is_ascending(const int64_t *v, size_t n)
@@ -105,7 +111,7 @@ static void test_kfold_sizes_and_partition(void **state)
 {
     (void)state;
     hf_dataset *d = make_data(23, NULL, 0);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 5);
     hf_folds *f = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
@@ -145,12 +151,12 @@ static void test_kfold_determinism_and_seed(void **state)
 {
     (void)state;
     hf_dataset *d = make_data(50, NULL, 0);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 4);
     hf_folds *a = NULL, *b = NULL, *c = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &a), 0);
     assert_int_equal(hf_folds_make(&spec, d, &b), 0);
-    spec.cv.seed = 43;
+    spec.seed = 43;
     assert_int_equal(hf_folds_make(&spec, d, &c), 0);
     assert_true(same_folds(a, b));
     assert_false(same_folds(a, c));
@@ -164,9 +170,9 @@ static void test_kfold_repeats(void **state)
 {
     (void)state;
     hf_dataset *d = make_data(30, NULL, 0);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 3);
-    spec.cv.repeats = 3;
+    spec.repeats = 3;
     hf_folds *f = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     check_partition(f, 30, 3, 3);
@@ -205,9 +211,9 @@ static void test_stratified_proportions(void **state)
     for (size_t i = 0; i < n; i++)
         total[(int)y[i]]++;
     hf_dataset *d = make_data(n, y, 3);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 4);
-    spec.cv.repeats = 2;
+    spec.repeats = 2;
     hf_folds *f = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     /* Classification and no strategy named: stratified is the default. */
@@ -225,9 +231,8 @@ static void test_stratified_proportions(void **state)
     }
     hf_folds_free(f);
     /* A named kfold strategy is honoured for classification. */
-    spec.cv.strategy = HF_CV_KFOLD;
-    spec.cv.strategy_given = 1;
-    spec.cv.repeats = 1;
+    spec.strategy = HF_CV_KFOLD;
+    spec.repeats = 1;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     assert_int_equal(f->strategy, HF_CV_KFOLD);
     hf_folds_free(f);
@@ -240,7 +245,7 @@ static void test_stratified_errors(void **state)
     (void)state;
     double y[12] = {0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0};
     hf_dataset *d = make_data(12, y, 2);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 4);
     hf_folds *f = NULL;
     hf_error_clear();
@@ -252,9 +257,8 @@ static void test_stratified_errors(void **state)
     hf_error_clear();
     /* Stratified on a regression target is refused. */
     hf_dataset *r = make_data(12, NULL, 0);
-    spec.cv.strategy = HF_CV_STRATIFIED;
-    spec.cv.strategy_given = 1;
-    spec.cv.folds = 3;
+    spec.strategy = HF_CV_STRATIFIED;
+    spec.folds = 3;
     assert_int_equal(hf_folds_make(&spec, r, &f), HF_EINVAL);
     assert_non_null(strstr(hf_error_message(), "cv.strategy: got \"stratified\""));
     hf_error_clear();
@@ -278,10 +282,9 @@ static void test_group(void **state)
                 d->group[i++] = 10 + g;
                 left[g]--;
             }
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 2);
-    spec.cv.strategy = HF_CV_GROUP;
-    spec.cv.strategy_given = 1;
+    spec.strategy = HF_CV_GROUP;
     hf_folds *f = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     check_partition(f, n, 2, 1);
@@ -298,14 +301,14 @@ static void test_group(void **state)
     hf_folds_free(f);
 
     /* More folds than groups. */
-    spec.cv.folds = 6;
+    spec.folds = 6;
     hf_error_clear();
     assert_int_equal(hf_folds_make(&spec, d, &f), HF_EINVAL);
     assert_non_null(strstr(hf_error_message(), "cv.folds: got 6, expected at most 5"));
     hf_error_clear();
     /* Repeats do not apply to group splits. */
-    spec.cv.folds = 2;
-    spec.cv.repeats = 2;
+    spec.folds = 2;
+    spec.repeats = 2;
     assert_int_equal(hf_folds_make(&spec, d, &f), HF_EINVAL);
     assert_non_null(strstr(hf_error_message(), "cv.repeats: got 2, expected 1"));
     hf_error_clear();
@@ -322,10 +325,9 @@ static void test_group_no_group_in_two_folds(void **state)
     hf_rng_init(&rng, 5, 0, 0);
     for (size_t i = 0; i < n; i++)
         d->group[i] = (int64_t)hf_rng_below(&rng, 23) * 3 - 20;
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 5);
-    spec.cv.strategy = HF_CV_GROUP;
-    spec.cv.strategy_given = 1;
+    spec.strategy = HF_CV_GROUP;
     hf_folds *f = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     check_partition(f, n, 5, 1);
@@ -342,10 +344,9 @@ static void check_predefined(const int64_t *fold, const int64_t *values)
     hf_dataset *d = make_data(9, NULL, 0);
     d->fold = malloc(9 * sizeof *d->fold);
     memcpy(d->fold, fold, 9 * sizeof *d->fold);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 5); /* cv.folds is not used: the fold column decides */
-    spec.cv.strategy = HF_CV_PREDEFINED;
-    spec.cv.strategy_given = 1;
+    spec.strategy = HF_CV_PREDEFINED;
     hf_folds *f = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     assert_int_equal(f->n_splits, 3);
@@ -396,10 +397,9 @@ static void test_timeseries(void **state)
     /* Keys in scrambled row order, with ties (i / 2) around the fold boundaries. */
     for (size_t i = 0; i < n; i++)
         d->order[i] = (double)(((i * 7) % n) / 2);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 3);
-    spec.cv.strategy = HF_CV_TIMESERIES;
-    spec.cv.strategy_given = 1;
+    spec.strategy = HF_CV_TIMESERIES;
     hf_folds *f = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     assert_int_equal(f->n_splits, 3);
@@ -433,7 +433,7 @@ static void test_timeseries(void **state)
     assert_true(later < ts);
     hf_folds_free(f);
     /* Too many folds for the rows. */
-    spec.cv.folds = 22;
+    spec.folds = 22;
     hf_error_clear();
     assert_int_equal(hf_folds_make(&spec, d, &f), HF_EINVAL);
     assert_non_null(strstr(hf_error_message(), "cv.folds: got 22, expected at most 21"));
@@ -447,9 +447,9 @@ static void test_holdout(void **state)
     size_t n;
     double *y = three_classes(&n);
     hf_dataset *d = make_data(n, y, 3);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 3);
-    spec.cv.holdout = 0.25;
+    spec.holdout = 0.25;
     hf_folds *f = NULL, *g = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     assert_int_equal(f->n_holdout, 10);
@@ -483,7 +483,7 @@ static void test_holdout(void **state)
     assert_int_equal(cnt[1], 2);
     assert_int_equal(cnt[2], 3);
     /* A different seed draws a different holdout. */
-    spec.cv.seed = 7;
+    spec.seed = 7;
     assert_int_equal(hf_folds_make(&spec, d, &g), 0);
     assert_int_equal(g->n_holdout, 10);
     assert_true(memcmp(f->holdout, g->holdout, 10 * sizeof(int64_t)) != 0);
@@ -491,7 +491,7 @@ static void test_holdout(void **state)
     hf_folds_free(g);
     free(mark);
     /* A holdout that leaves nothing. */
-    spec.cv.holdout = 0.999;
+    spec.holdout = 0.999;
     hf_error_clear();
     assert_int_equal(hf_folds_make(&spec, d, &f), HF_EINVAL);
     assert_non_null(strstr(hf_error_message(), "cv.holdout: got 0.999"));
@@ -508,11 +508,10 @@ static void test_timeseries_holdout_is_latest(void **state)
     d->order = malloc(n * sizeof *d->order);
     for (size_t i = 0; i < n; i++)
         d->order[i] = (double)((i * 11) % n);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 3);
-    spec.cv.strategy = HF_CV_TIMESERIES;
-    spec.cv.strategy_given = 1;
-    spec.cv.holdout = 0.2;
+    spec.strategy = HF_CV_TIMESERIES;
+    spec.holdout = 0.2;
     hf_folds *f = NULL;
     assert_int_equal(hf_folds_make(&spec, d, &f), 0);
     assert_int_equal(f->n_holdout, 6);
@@ -526,7 +525,7 @@ static void test_kfold_errors(void **state)
 {
     (void)state;
     hf_dataset *d = make_data(4, NULL, 0);
-    hf_spec spec;
+    hf_cv_opts spec;
     init_spec(&spec, 5);
     hf_folds *f = NULL;
     hf_error_clear();
@@ -534,7 +533,7 @@ static void test_kfold_errors(void **state)
     assert_non_null(
         strstr(hf_error_message(), "job.yaml:7:10: cv.folds: got 5, expected at most 4"));
     hf_error_clear();
-    spec.cv.folds = 1;
+    spec.folds = 1;
     assert_int_equal(hf_folds_make(&spec, d, &f), HF_EINVAL);
     assert_non_null(strstr(hf_error_message(), "cv.folds: got 1, expected at least 2"));
     hf_error_clear();

@@ -25,13 +25,14 @@ static double score(const char *name, const double *y, const double *pred, size_
 static void test_table(void **state)
 {
     (void)state;
-    const char *names[] = {"r2", "rmse", "mae", "accuracy", "log_loss", "roc_auc", "f1"};
-    const int better[] = {1, 0, 0, 1, 0, 1, 1};
+    const char *names[] = {"r2",      "rmse",     "mae", "accuracy", "balanced_accuracy",
+                           "roc_auc", "log_loss", "f1"};
+    const int better[] = {1, 0, 0, 1, 1, 1, 0, 1};
     size_t n = 0;
     for (const hf_metric *const *m = hf_metric_all(); *m; m++)
         n++;
-    assert_int_equal(n, 7);
-    for (size_t i = 0; i < 7; i++) {
+    assert_int_equal(n, 8);
+    for (size_t i = 0; i < 8; i++) {
         const hf_metric *m = hf_metric_find(names[i]);
         assert_non_null(m);
         assert_string_equal(m->name, names[i]);
@@ -93,6 +94,15 @@ static void test_accuracy_f1(void **state)
     const double p4[] = {.6, .3, .1, 0, .1, .8, .1, 0, .2, .5, .3, 0,
                          .1, .1, .8, 0, .5, .4, .1, 0, .3, .4, .3, 0};
     assert_close(score("f1", y3, p4, 6, 4), (0.5 + 0.4 + 2.0 / 3.0) / 4.0);
+
+    /* balanced accuracy: recall per class present. Binary: class 0 rows 1,2 -> predicted 0,1:
+     * 1/2; class 1 rows 0,3,4 -> 1,1,0: 2/3. */
+    assert_close(score("balanced_accuracy", y, p, 5, 2), (0.5 + 2.0 / 3.0) / 2.0);
+    /* 3 classes: class 0 rows 0,5 -> 0,1: 1/2; class 1 rows 1,4 -> 1,0: 1/2; class 2 rows 2,3 ->
+     * 1,2: 1/2. */
+    assert_close(score("balanced_accuracy", y3, p3, 6, 3), 0.5);
+    /* Class 3 is absent from y: it is not averaged (scikit-learn's rule), unlike f1. */
+    assert_close(score("balanced_accuracy", y3, p4, 6, 4), 0.5);
 }
 
 static void test_log_loss(void **state)

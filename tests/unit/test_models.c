@@ -94,7 +94,7 @@ static void test_registry(void **state)
     assert_true(v[3].u.num == 1e-4);
     defaults(&hf_model_logistic_regression, v);
     assert_int_equal(v[2].u.i, 100);
-    hf_param_def bad = {"x", HF_VAL_INT, "1.5", 0, 0, 0, NULL, ""};
+    hf_param_def bad = {"x", HF_VAL_INT, "1.5", 0, 0, 0, NULL, "", 0};
     hf_error_clear();
     assert_int_equal(hf_model_param_default(&bad, v), HF_EINTERNAL);
     assert_non_null(strstr(hf_error_message(), "1.5"));
@@ -188,7 +188,7 @@ static void test_ridge_normal_equations(void **state)
                 assert_true(hf_fitted_get(m, "intercept")->data[0] == 0.0);
             /* predict is X w + b */
             double *pred = malloc(n * sizeof *pred);
-            assert_int_equal(hf_model_ridge.predict(m, X, n, p, pred), HF_OK);
+            assert_int_equal(hf_model_ridge.predict(m, NULL, X, n, p, pred), HF_OK);
             const hf_array *w = hf_fitted_get(m, "coef");
             for (size_t i = 0; i < n; i++) {
                 double e = hf_fitted_get(m, "intercept")->data[0];
@@ -264,8 +264,9 @@ static void check_table_fit(const double *X, const double *y, size_t N, size_t p
                             const int64_t *rows, const double *Xc, const double *yc, size_t m,
                             uint64_t id, int normal_eq)
 {
-    hf_fit_data dt = {
-        .X = X, .rows = rows, .n = m, .p = p, .y = yc, .y_table = y, .n_table = N, .table_id = id};
+    /* The table the rows index: its targets, size and identity (ridge caches its Gram sums). */
+    hf_dataset table = {.X = (double *)X, .y = (double *)y, .n_rows = N, .id = id};
+    hf_fit_data dt = {.X = X, .rows = rows, .n = m, .p = p, .y = yc, .table = &table};
     hf_fit_data dc = {.X = Xc, .n = m, .p = p, .y = yc};
     hf_value v[4];
     defaults(&hf_model_ridge, v);
@@ -497,7 +498,7 @@ static void run_logistic(size_t K, int fit_intercept, double C)
     assert_true(g0 > 1.0);
     assert_true(gmax <= 1e-2 * g0);
     double *P = malloc(n * K * sizeof *P);
-    assert_int_equal(hf_model_logistic_regression.predict(m, X, n, p, P), HF_OK);
+    assert_int_equal(hf_model_logistic_regression.predict(m, NULL, X, n, p, P), HF_OK);
     for (size_t i = 0; i < n; i++) {
         double s = 0.0;
         for (size_t c = 0; c < K; c++) {
@@ -624,7 +625,7 @@ static void check_predict_many(const hf_model_ops *ops, hf_fitted *const *m, siz
     assert_non_null(ops->predict_many);
     assert_int_equal(ops->predict_many(m, k, X, n, p, many), HF_OK);
     for (size_t t = 0; t < k; t++) {
-        assert_int_equal(ops->predict(m[t], X, n, p, one), HF_OK);
+        assert_int_equal(ops->predict(m[t], NULL, X, n, p, one), HF_OK);
         for (size_t i = 0; i < n * no; i++)
             assert_true(fabs(many[t * n * no + i] - one[i]) <= 1e-12 * (1.0 + fabs(one[i])));
     }

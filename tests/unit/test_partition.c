@@ -55,10 +55,10 @@ static void test_schema_round_trip(void **state)
 {
     (void)state;
     hf_schema *s = make_schema();
-    char *text = hf_schema_to_json(s);
+    char *text = hf_schema_json_to_text(s);
     assert_non_null(text);
     hf_schema *back = NULL;
-    assert_int_equal(hf_schema_from_json(text, &back), 0);
+    assert_int_equal(hf_schema_json_from_text(text, &back), 0);
     assert_int_equal(back->n_features, 3);
     assert_string_equal(back->features[1].name, "color \"quoted\"");
     assert_int_equal(back->features[1].type, HF_COL_CATEGORICAL);
@@ -69,7 +69,7 @@ static void test_schema_round_trip(void **state)
     assert_string_equal(back->classes[1], "1");
     assert_string_equal(back->group_column, "g");
     assert_null(back->fold_column);
-    char *again = hf_schema_to_json(back);
+    char *again = hf_schema_json_to_text(back);
     assert_string_equal(text, again);
     free(again);
     free(text);
@@ -77,13 +77,14 @@ static void test_schema_round_trip(void **state)
     hf_schema_free(s);
 
     hf_error_clear();
-    assert_int_equal(hf_schema_from_json("{\"features\": [{\"name\": \"a\", \"type\": \"text\"}], "
-                                         "\"task\": \"regression\"}",
-                                         &back),
-                     HF_EINVAL);
+    assert_int_equal(
+        hf_schema_json_from_text("{\"features\": [{\"name\": \"a\", \"type\": \"text\"}], "
+                                 "\"task\": \"regression\"}",
+                                 &back),
+        HF_EINVAL);
     assert_non_null(strstr(hf_error_message(), "features[0].type: got \"text\""));
     hf_error_clear();
-    assert_int_equal(hf_schema_from_json("{\"features\": []", &back), HF_EINVAL);
+    assert_int_equal(hf_schema_json_from_text("{\"features\": []", &back), HF_EINVAL);
     hf_error_clear();
 }
 

@@ -94,7 +94,7 @@ static void reference(const hf_schema *s, const double *X, const int64_t *train,
 {
     hf_prep_config cfg = make_cfg(0);
     hf_prep *base = NULL;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, &base), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, NULL, &base), 0);
     size_t q = hf_prep_n_outputs(base);
     double *Z = malloc(N_TRAIN * q * sizeof *Z), *mean = calloc(q, sizeof *mean);
     double *C = calloc(q * q, sizeof *C), *w = malloc(q * sizeof *w);
@@ -134,7 +134,7 @@ static void test_pca_matches_lapack(void **state)
     const size_t k = 4;
     hf_prep_config cfg = make_cfg((int64_t)k);
     hf_prep *p = NULL;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, NULL, &p), 0);
     assert_int_equal(hf_prep_n_outputs(p), k);
     assert_string_equal(hf_prep_output_names(p)[0], "pca0");
     assert_string_equal(hf_prep_output_names(p)[3], "pca3");
@@ -181,7 +181,7 @@ static void test_pca_matches_lapack(void **state)
      * one-row call gives bit-identical values (no dependence on how many rows share a call). */
     hf_prep_config c0 = make_cfg(0);
     hf_prep *base = NULL;
-    assert_int_equal(hf_prep_fit(&c0, s, X, train, N_TRAIN, &base), 0);
+    assert_int_equal(hf_prep_fit(&c0, s, X, train, N_TRAIN, NULL, &base), 0);
     double *Zv = malloc((N - N_TRAIN) * q * sizeof *Zv);
     assert_int_equal(hf_prep_transform(base, X, valid, N - N_TRAIN, Zv), 0);
     assert_int_equal(hf_prep_transform(p, X, valid, N - N_TRAIN, T), 0);
@@ -239,8 +239,8 @@ static void test_pca_no_leakage(void **state)
     }
     hf_prep_config cfg = make_cfg(3);
     hf_prep *p1 = NULL, *p2 = NULL;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, &p1), 0);
-    assert_int_equal(hf_prep_fit(&cfg, s, X2, train, N_TRAIN, &p2), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, NULL, &p1), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X2, train, N_TRAIN, NULL, &p2), 0);
     size_t q1, q2;
     const double *m1, *m2, *c1, *c2, *v1, *v2;
     assert_int_equal(hf_prep_pca(p1, &q1, &m1, &c1, &v1), 3);
@@ -252,7 +252,7 @@ static void test_pca_no_leakage(void **state)
     /* But a change in a training row does change the fit (the check above can fail). */
     X2[(size_t)train[5] * P_IN] += 50.0;
     hf_prep *p3 = NULL;
-    assert_int_equal(hf_prep_fit(&cfg, s, X2, train, N_TRAIN, &p3), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X2, train, N_TRAIN, NULL, &p3), 0);
     const double *c3;
     hf_prep_pca(p3, NULL, NULL, &c3, NULL);
     assert_true(memcmp(c1, c3, 3 * q1 * sizeof(double)) != 0);
@@ -273,7 +273,7 @@ static void test_pca_round_trip(void **state)
     train_valid_rows(train, valid);
     hf_prep_config cfg = make_cfg(2);
     hf_prep *p = NULL, *back = NULL;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, NULL, &p), 0);
     hf_array *arrays = NULL;
     size_t na = 0;
     char *json = NULL;
@@ -317,7 +317,7 @@ static void test_pca_round_trip(void **state)
     /* Without PCA nothing PCA-related is exported. */
     hf_prep_config c0 = make_cfg(0);
     hf_prep *p0 = NULL;
-    assert_int_equal(hf_prep_fit(&c0, s, X, train, N_TRAIN, &p0), 0);
+    assert_int_equal(hf_prep_fit(&c0, s, X, train, N_TRAIN, NULL, &p0), 0);
     assert_int_equal(hf_prep_pca(p0, NULL, NULL, NULL, NULL), 0);
     assert_int_equal(hf_prep_export(p0, &arrays, &na, &json), 0);
     for (size_t i = 0; i < na; i++)
@@ -339,18 +339,18 @@ static void test_pca_errors(void **state)
     hf_prep *p = NULL;
     hf_prep_config cfg = make_cfg(8); /* 7 design columns */
     hf_error_clear();
-    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, &p), HF_EINVAL);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, NULL, &p), HF_EINVAL);
     assert_null(p);
     assert_non_null(strstr(hf_error_message(), "preprocess.pca.n_components: got 8"));
     assert_non_null(strstr(hf_error_message(), "at most 7"));
     hf_error_clear();
     cfg = make_cfg(6);
-    assert_int_equal(hf_prep_fit(&cfg, s, X, train, 5, &p), HF_EINVAL);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, train, 5, NULL, &p), HF_EINVAL);
     assert_non_null(strstr(hf_error_message(), "at most 5"));
     assert_non_null(strstr(hf_error_message(), "training rows"));
     hf_error_clear();
     cfg = make_cfg(7); /* every column is fine */
-    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, train, N_TRAIN, NULL, &p), 0);
     assert_int_equal(hf_prep_n_outputs(p), 7);
     hf_prep_free(p);
     free(X);
@@ -366,29 +366,35 @@ static void test_pca_spec(void **state)
     hf_spec *spec = NULL;
     hf_error_clear();
     assert_int_equal(hf_spec_parse("job.yaml", text, strlen(text), &spec), 0);
-    assert_true(hf_spec_param_index(spec, "preprocess.pca.n_components") >= 0);
+    assert_true(hf_space_index(&spec->space, "preprocess.pca.n_components") >= 0);
     hf_trial *trials = NULL;
     size_t nt = 0;
     assert_int_equal(hf_spec_trials(spec, &trials, &nt), 0);
     assert_int_equal(nt, 2);
     hf_prep_config a, b;
-    assert_int_equal(hf_prep_config_from_trial(spec, &trials[0], &a), 0);
-    assert_int_equal(hf_prep_config_from_trial(spec, &trials[1], &b), 0);
+    hf_trial_config *cfgs = NULL;
+    assert_int_equal(hf_spec_decode_trials(spec, hf_model_find("ridge"), trials, nt, &cfgs), 0);
+    a = cfgs[0].prep;
+    b = cfgs[1].prep;
+    hf_trial_configs_free(cfgs, nt);
     assert_true(a.pca_components + b.pca_components == 3);
     assert_true(a.pca_components == 0 || a.pca_components == 3);
     assert_int_equal(a.scale, HF_SCALE_STANDARD);
     assert_false(hf_prep_config_equal(&a, &b));
     b.pca_components = a.pca_components;
     assert_true(hf_prep_config_equal(&a, &b));
-    hf_trials_free(trials, nt, spec->n_params);
+    hf_trials_free(trials, nt, spec->space.n_params);
     hf_spec_free(spec);
 
     /* Absent or null: no PCA. */
     const char *none = MINIMAL "preprocess:\n  pca:\n";
     spec = NULL;
     assert_int_equal(hf_spec_parse("job.yaml", none, strlen(none), &spec), 0);
-    assert_int_equal(hf_prep_config_from_trial(spec, NULL, &a), 0);
-    assert_int_equal(a.pca_components, 0);
+    assert_int_equal(hf_spec_trials(spec, &trials, &nt), 0);
+    assert_int_equal(hf_spec_decode_trials(spec, hf_model_find("ridge"), trials, nt, &cfgs), 0);
+    assert_int_equal(cfgs[0].prep.pca_components, 0);
+    hf_trial_configs_free(cfgs, nt);
+    hf_trials_free(trials, nt, spec->space.n_params);
     hf_spec_free(spec);
 
     /* Unknown key and a negative count are refused with the key named. */

@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 /* A schema from a list of column types; categorical columns get the categories given. */
@@ -67,7 +68,7 @@ static void test_identity_copy(void **state)
     int64_t rows[25];
     for (int i = 0; i < 25; i++)
         rows[i] = 2 * i;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, rows, 25, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, rows, 25, NULL, &p), 0);
     assert_int_equal(hf_prep_n_outputs(p), 3);
     assert_string_equal(hf_prep_output_names(p)[1], "b");
     double *out = malloc(n * 3 * sizeof *out);
@@ -92,7 +93,7 @@ static void test_numeric_imputation(void **state)
     double out[8], imp, cen, sca;
 
     /* mean of 1, 3, 3, 10, 2 */
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, NULL, &p), 0);
     assert_int_equal(hf_prep_feature_stats(p, 0, &imp, &cen, &sca), 0);
     assert_true(fabs(imp - 19.0 / 5.0) < 1e-15);
     assert_int_equal(hf_prep_transform(p, X, NULL, 8, out), 0);
@@ -101,38 +102,38 @@ static void test_numeric_imputation(void **state)
 
     /* median of 1, 2, 3, 3, 10 is 3; of 1, 3, 10, 2 (rows 0, 2, 4, 6 ... minus one 3) is 2.5 */
     cfg.impute_numeric = HF_IMPUTE_MEDIAN;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, NULL, &p), 0);
     hf_prep_feature_stats(p, 0, &imp, &cen, &sca);
     assert_true(imp == 3.0);
     hf_prep_free(p);
     int64_t even_rows[5] = {0, 1, 2, 4, 6};
-    assert_int_equal(hf_prep_fit(&cfg, s, X, even_rows, 5, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, even_rows, 5, NULL, &p), 0);
     hf_prep_feature_stats(p, 0, &imp, &cen, &sca);
     assert_true(imp == 2.5);
     hf_prep_free(p);
 
     /* most_frequent: 3 appears twice */
     cfg.impute_numeric = HF_IMPUTE_MOST_FREQUENT;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, NULL, &p), 0);
     hf_prep_feature_stats(p, 0, &imp, &cen, &sca);
     assert_true(imp == 3.0);
     hf_prep_free(p);
     /* ties -> the smallest value: 1, 10, 2 each once among rows 0, 4, 6 */
     int64_t tie_rows[4] = {4, 6, 0, 5};
-    assert_int_equal(hf_prep_fit(&cfg, s, X, tie_rows, 4, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, tie_rows, 4, NULL, &p), 0);
     hf_prep_feature_stats(p, 0, &imp, &cen, &sca);
     assert_true(imp == 1.0);
     hf_prep_free(p);
 
     /* constant: fill_value, default 0 */
     cfg.impute_numeric = HF_IMPUTE_CONSTANT;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, NULL, &p), 0);
     hf_prep_transform(p, X, NULL, 8, out);
     assert_true(out[1] == 0.0 && out[7] == 0.0);
     hf_prep_free(p);
     cfg.fill_given = 1;
     cfg.fill_number = -4.5;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, NULL, &p), 0);
     hf_prep_transform(p, X, NULL, 8, out);
     assert_true(out[1] == -4.5 && out[5] == -4.5 && out[2] == 3.0);
     hf_prep_free(p);
@@ -180,7 +181,7 @@ static void test_scaling(void **state)
     hf_prep_config_default(&cfg);
     cfg.scale = HF_SCALE_STANDARD;
     hf_prep *p = NULL;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, n, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, n, NULL, &p), 0);
     assert_int_equal(hf_prep_transform(p, X, NULL, n, out), 0);
     for (size_t j = 0; j < 3; j++) {
         double mu, sd;
@@ -199,7 +200,7 @@ static void test_scaling(void **state)
     hf_prep_free(p);
 
     cfg.scale = HF_SCALE_MINMAX;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, n, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, n, NULL, &p), 0);
     assert_int_equal(hf_prep_transform(p, X, NULL, n, out), 0);
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++)
@@ -235,7 +236,7 @@ static void test_onehot(void **state)
     hf_prep_config cfg;
     hf_prep_config_default(&cfg);
     hf_prep *p = NULL;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, NULL, &p), 0);
     assert_int_equal(hf_prep_n_outputs(p), 4);
     const char *const want[4] = {"age", "city=Lyon", "city=Paris", "city=Rome"};
     for (int i = 0; i < 4; i++)
@@ -254,7 +255,7 @@ static void test_onehot(void **state)
 
     /* min_frequency 2: Rome (1 row) is infrequent, and unseen/unknown codes join it. */
     cfg.min_frequency = 2;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, NULL, &p), 0);
     assert_int_equal(hf_prep_n_outputs(p), 4);
     const char *const want2[4] = {"age", "city=Lyon", "city=Paris", "city=infrequent"};
     for (int i = 0; i < 4; i++)
@@ -269,7 +270,7 @@ static void test_onehot(void **state)
     /* constant categorical fill: "missing_value" becomes its own column in sorted position. */
     cfg.min_frequency = 0;
     cfg.impute_categorical = HF_IMPUTE_CONSTANT;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, NULL, &p), 0);
     const char *const want3[5] = {"age", "city=Lyon", "city=Paris", "city=Rome",
                                   "city=missing_value"};
     assert_int_equal(hf_prep_n_outputs(p), 5);
@@ -282,7 +283,7 @@ static void test_onehot(void **state)
     hf_prep_free(p);
     /* a fill text that is a known category maps onto it */
     snprintf(cfg.fill_text, sizeof cfg.fill_text, "%s", "Oslo");
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 7, NULL, &p), 0);
     assert_int_equal(find_output(p, "city=Oslo"), 2);
     hf_prep_transform(p, X, NULL, 11, out5);
     assert_true(out5[3 * 5 + 2] == 1.0);
@@ -304,7 +305,7 @@ static void test_indicator_and_dropped(void **state)
     hf_prep_config_default(&cfg);
     cfg.indicator = 1;
     hf_prep *p = NULL;
-    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 3, &p), 0);
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 3, NULL, &p), 0);
     /* "empty" is entirely missing in training: dropped (as SimpleImputer), but it keeps its
      * indicator. Layout: numeric, one-hot, indicators. */
     const char *const want[7] = {"age",          "full",          "city=Lyon",     "city=Paris",
@@ -359,8 +360,8 @@ static void test_no_leakage(void **state)
         cfg.scale = scales[sk];
         cfg.indicator = 1;
         hf_prep *p = NULL, *q = NULL;
-        assert_int_equal(hf_prep_fit(&cfg, s, X, rows, n_train, &p), 0);
-        assert_int_equal(hf_prep_fit(&cfg, s, Xt, NULL, n_train, &q), 0);
+        assert_int_equal(hf_prep_fit(&cfg, s, X, rows, n_train, NULL, &p), 0);
+        assert_int_equal(hf_prep_fit(&cfg, s, Xt, NULL, n_train, NULL, &q), 0);
         double a[3], b[3];
         hf_prep_feature_stats(p, 0, &a[0], &a[1], &a[2]);
         hf_prep_feature_stats(q, 0, &b[0], &b[1], &b[2]);
@@ -411,7 +412,7 @@ static void test_export_import_roundtrip(void **state)
         cfg.impute_categorical = variant == 1 ? HF_IMPUTE_CONSTANT : HF_IMPUTE_MOST_FREQUENT;
         cfg.impute_numeric = variant == 2 ? HF_IMPUTE_MEDIAN : HF_IMPUTE_MEAN;
         hf_prep *p = NULL, *q = NULL;
-        assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 40, &p), 0);
+        assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 40, NULL, &p), 0);
         hf_array *arrays = NULL;
         size_t n_arrays = 0;
         char *json = NULL;
@@ -447,56 +448,125 @@ static void test_export_import_roundtrip(void **state)
     hf_schema_free(s);
 }
 
-static void test_config_from_trial(void **state)
+/* Index of the preprocessing setting called `name` in the module's table. */
+static size_t setting(const char *name)
+{
+    for (size_t i = 0; i < hf_prep_n_params(); i++)
+        if (!strcmp(hf_prep_param(i)->name, name))
+            return i;
+    print_error("no preprocessing setting %s\n", name);
+    fail();
+    return 0;
+}
+
+static const char *where_12_5(const void *arg, const char *key, char *buf, size_t len)
+{
+    (void)arg;
+    snprintf(buf, len, "job.yaml:12:5 (%s)", key);
+    return buf;
+}
+
+/* The settings table: every entry is documented and typed; a configuration is built from values
+ * by position (no names parsed), defaults where a value is absent, and a bad combination is
+ * refused naming its key through the source. */
+static void test_config_from_values(void **state)
 {
     (void)state;
-    hf_param_space params[4];
-    memset(params, 0, sizeof params);
-    params[0].name = "alpha";
-    params[1].name = "preprocess.scale";
-    params[1].loc.line = 12;
-    params[1].loc.column = 5;
-    params[2].name = "preprocess.impute.indicator";
-    params[3].name = "preprocess.min_frequency";
-    hf_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.path = "job.yaml";
-    spec.params = params;
-    spec.n_params = 4;
-    hf_value values[4];
-    values[0].type = HF_VAL_NUMBER;
-    values[0].u.num = 0.5;
-    values[1].type = HF_VAL_STRING;
-    values[1].u.str = "minmax";
-    values[2].type = HF_VAL_BOOL;
-    values[2].u.b = 1;
-    values[3].type = HF_VAL_INT;
-    values[3].u.i = 3;
-    hf_trial trial = {0, values};
-    hf_prep_config cfg, def;
+    size_t n = hf_prep_n_params();
+    assert_true(n >= 8);
+    for (size_t i = 0; i < n; i++) {
+        const hf_param_def *d = hf_prep_param(i);
+        assert_non_null(d->name);
+        assert_non_null(d->help);
+        assert_true(d->type == HF_VAL_STRING ? d->choices != NULL : 1);
+    }
+    assert_null(hf_prep_param(n));
+    const hf_value *vals[64] = {NULL};
+    hf_value scale = {HF_VAL_STRING, {.str = "minmax"}}, ind = {HF_VAL_BOOL, {.b = 1}};
+    hf_value minf = {HF_VAL_INT, {.i = 3}};
+    vals[setting("scale")] = &scale;
+    vals[setting("impute.indicator")] = &ind;
+    vals[setting("min_frequency")] = &minf;
+    hf_prep_config cfg, def, again;
     hf_prep_config_default(&def);
-    assert_int_equal(hf_prep_config_from_trial(&spec, &trial, &cfg), 0);
+    assert_int_equal(hf_prep_config_from_values(vals, NULL, &cfg), 0);
     assert_int_equal(cfg.scale, HF_SCALE_MINMAX);
     assert_int_equal(cfg.indicator, 1);
     assert_int_equal(cfg.min_frequency, 3);
     assert_int_equal(cfg.impute_numeric, HF_IMPUTE_MEAN);
     assert_false(hf_prep_config_equal(&cfg, &def));
-    hf_prep_config again;
-    hf_prep_config_from_trial(&spec, &trial, &again);
+    assert_int_equal(hf_prep_config_from_values(vals, NULL, &again), 0);
     assert_true(hf_prep_config_equal(&cfg, &again));
+    const hf_value *none[64] = {NULL};
+    assert_int_equal(hf_prep_config_from_values(none, NULL, &cfg), 0);
+    assert_true(hf_prep_config_equal(&cfg, &def));
 
-    values[1].u.str = "zscore";
+    /* Constant numeric imputation with a text fill value is refused, naming the key. */
+    hf_value constant = {HF_VAL_STRING, {.str = "constant"}}, fill = {HF_VAL_STRING, {.str = "x"}};
+    vals[setting("impute.numeric")] = &constant;
+    vals[setting("impute.fill_value")] = &fill;
+    hf_opt_source src = {where_12_5, NULL};
     hf_error_clear();
-    assert_int_equal(hf_prep_config_from_trial(&spec, &trial, &cfg), HF_EINVAL);
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), HF_EINVAL);
     assert_string_equal(hf_error_message(),
-                        "job.yaml:12:5: preprocess.scale: got \"zscore\", expected standard, "
-                        "minmax or none");
+                        "job.yaml:12:5 (preprocess.impute.fill_value): "
+                        "preprocess.impute.fill_value: got \"x\", expected a number with "
+                        "preprocess.impute.numeric constant");
     hf_error_clear();
-    values[1].u.str = "none";
-    params[3].name = "preprocess.bogus";
-    assert_int_equal(hf_prep_config_from_trial(&spec, &trial, &cfg), HF_EINVAL);
-    assert_non_null(strstr(hf_error_message(), "preprocess.bogus: unknown"));
-    hf_error_clear();
+    hf_value num = {HF_VAL_NUMBER, {.num = -1.5}};
+    vals[setting("impute.fill_value")] = &num;
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), 0);
+    assert_int_equal(cfg.impute_numeric, HF_IMPUTE_CONSTANT);
+    assert_true(cfg.fill_given && cfg.fill_number == -1.5);
+}
+
+/* log1p: the numeric column is log(1 + x) before imputation; a value at or below -1 is missing
+ * and gets the mean of the transformed training values; a categorical column is untouched; the
+ * pipeline is not a copy. */
+static void test_log1p(void **state)
+{
+    (void)state;
+    const hf_col_type types[2] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL};
+    const char *const names[2] = {"x", "c"};
+    const char *const cats[2] = {"p", "q"};
+    hf_schema *s = make_schema(2, types, names, cats, 2);
+    const double X[] = {0.0, 0, 1.0, 1, 3.0, 0, -2.0, 1, NAN, 0};
+    hf_prep_config cfg;
+    hf_prep_config_default(&cfg);
+    cfg.log1p = 1;
+    hf_prep *p = NULL;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 5, NULL, &p), 0);
+    assert_false(hf_prep_is_copy(p));
+    double imp, center, scale;
+    assert_int_equal(hf_prep_feature_stats(p, 0, &imp, &center, &scale), 0);
+    const double mean = (log1p(0.0) + log1p(1.0) + log1p(3.0)) / 3.0;
+    assert_true(fabs(imp - mean) < 1e-15);
+    double out[5 * 3];
+    assert_int_equal(hf_prep_transform(p, X, NULL, 5, out), 0);
+    assert_int_equal(hf_prep_n_outputs(p), 3); /* x, c=p, c=q */
+    const double want_x[5] = {0.0, log1p(1.0), log1p(3.0), mean, mean};
+    for (int i = 0; i < 5; i++) {
+        assert_true(fabs(out[i * 3] - want_x[i]) < 1e-15);
+        assert_true(out[i * 3 + 1] + out[i * 3 + 2] == 1.0); /* the one-hot block is unchanged */
+    }
+    hf_prep_config off = cfg;
+    off.log1p = 0;
+    assert_false(hf_prep_config_equal(&cfg, &off));
+    /* Exported and imported, the setting survives. */
+    hf_array *arrays = NULL;
+    size_t n_arrays = 0;
+    char *json = NULL;
+    assert_int_equal(hf_prep_export(p, &arrays, &n_arrays, &json), 0);
+    hf_prep *q = NULL;
+    assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), 0);
+    assert_int_equal(hf_prep_get_config(q)->log1p, 1);
+    double again[5 * 3];
+    assert_int_equal(hf_prep_transform(q, X, NULL, 5, again), 0);
+    assert_memory_equal(out, again, sizeof out);
+    hf_prep_export_free(arrays, n_arrays, json);
+    hf_prep_free(q);
+    hf_prep_free(p);
+    hf_schema_free(s);
 }
 
 int main(void)
@@ -509,7 +579,8 @@ int main(void)
         cmocka_unit_test(test_indicator_and_dropped),
         cmocka_unit_test(test_no_leakage),
         cmocka_unit_test(test_export_import_roundtrip),
-        cmocka_unit_test(test_config_from_trial),
+        cmocka_unit_test(test_config_from_values),
+        cmocka_unit_test(test_log1p),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

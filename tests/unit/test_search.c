@@ -31,7 +31,7 @@ static hf_spec *parse_ok(const char *text)
 
 static long idx(const hf_spec *s, const char *name)
 {
-    long i = hf_spec_param_index(s, name);
+    long i = hf_space_index(&s->space, name);
     assert_true(i >= 0);
     return i;
 }
@@ -76,17 +76,17 @@ static void test_grid_product_order(void **state)
         assert_int_equal(t[k].values[isc].type, HF_VAL_STRING);
         assert_string_equal(t[k].values[isc].u.str, scales[k % 3]);
         assert_int_equal(t[k].values[imi].type, HF_VAL_INT);
-        assert_true(hf_value_equal(&t[k].values[imi], &s->params[imi].fixed));
+        assert_true(hf_value_equal(&t[k].values[imi], &s->space.params[imi].fixed));
     }
     /* All distinct. */
     for (size_t a = 0; a < n; a++)
         for (size_t b = a + 1; b < n; b++) {
             int same = 1;
-            for (size_t i = 0; i < s->n_params; i++)
+            for (size_t i = 0; i < s->space.n_params; i++)
                 same &= hf_value_equal(&t[a].values[i], &t[b].values[i]);
             assert_false(same);
         }
-    hf_trials_free(t, n, s->n_params);
+    hf_trials_free(t, n, s->space.n_params);
     hf_spec_free(s);
 
     /* Only fixed values: one trial. */
@@ -94,7 +94,7 @@ static void test_grid_product_order(void **state)
     expand(s, &t, &n);
     assert_int_equal(n, 1);
     assert_true(t[0].values[idx(s, "alpha")].u.num == 2.0);
-    hf_trials_free(t, n, s->n_params);
+    hf_trials_free(t, n, s->space.n_params);
     hf_spec_free(s);
 }
 
@@ -120,7 +120,7 @@ static void test_grid_points(void **state)
         assert_int_equal(t[k].values[im].type, HF_VAL_INT);
         assert_int_equal(t[k].values[im].u.i, (int64_t)k + 1);
     }
-    hf_trials_free(t, n, s->n_params);
+    hf_trials_free(t, n, s->space.n_params);
     hf_spec_free(s);
 
     /* int_uniform without grid_points enumerates every integer; a log grid on an INT parameter
@@ -131,7 +131,7 @@ static void test_grid_points(void **state)
     assert_int_equal(n, 5);
     for (size_t k = 0; k < n; k++)
         assert_int_equal(t[k].values[idx(s, "max_iter")].u.i, 10 + (int64_t)k);
-    hf_trials_free(t, n, s->n_params);
+    hf_trials_free(t, n, s->space.n_params);
     hf_spec_free(s);
     s = parse_ok(HEAD "model:\n  type: logistic_regression\n  params:\n"
                       "    max_iter: {log_uniform: [1, 4], grid_points: 6}\n");
@@ -142,7 +142,7 @@ static void test_grid_points(void **state)
         assert_int_equal(t[k].values[idx(s, "max_iter")].type, HF_VAL_INT);
         assert_int_equal(t[k].values[idx(s, "max_iter")].u.i, (int64_t)k + 1);
     }
-    hf_trials_free(t, n, s->n_params);
+    hf_trials_free(t, n, s->space.n_params);
     hf_spec_free(s);
 }
 
@@ -155,7 +155,7 @@ static void test_grid_points(void **state)
 
 static int trials_equal(const hf_spec *s, const hf_trial *a, const hf_trial *b)
 {
-    for (size_t i = 0; i < s->n_params; i++)
+    for (size_t i = 0; i < s->space.n_params; i++)
         if (!hf_value_equal(&a->values[i], &b->values[i]))
             return 0;
     return 1;
@@ -215,10 +215,10 @@ static void test_random_determinism(void **state)
         assert_string_equal(v[isc].u.str, sc);
     }
     assert_true(seen_true && seen_false);
-    hf_trials_free(t1, n1, s1->n_params);
-    hf_trials_free(t2, n2, s2->n_params);
-    hf_trials_free(t3, n3, s3->n_params);
-    hf_trials_free(t4, n4, s4->n_params);
+    hf_trials_free(t1, n1, s1->space.n_params);
+    hf_trials_free(t2, n2, s2->space.n_params);
+    hf_trials_free(t3, n3, s3->space.n_params);
+    hf_trials_free(t4, n4, s4->space.n_params);
     hf_spec_free(s1);
     hf_spec_free(s2);
     hf_spec_free(s3);
@@ -235,13 +235,13 @@ static void test_trial_json(void **state)
     size_t n = 0;
     expand(s, &t, &n);
     assert_int_equal(n, 2);
-    char *text = hf_trial_params_json(s, &t[0]);
+    char *text = hf_trial_params_json(&s->space, &t[0]);
     assert_non_null(text);
     assert_null(strchr(text, ' ')); /* compact */
     json_error_t err;
     json_t *o = json_loads(text, 0, &err);
     assert_non_null(o);
-    assert_int_equal(json_object_size(o), s->n_params);
+    assert_int_equal(json_object_size(o), s->space.n_params);
     assert_true(json_is_real(json_object_get(o, "alpha")));
     assert_true(json_real_value(json_object_get(o, "alpha")) == 0.01);
     assert_true(json_is_false(json_object_get(o, "fit_intercept")));
@@ -254,7 +254,7 @@ static void test_trial_json(void **state)
                      0);
     json_decref(o);
     free(text);
-    hf_trials_free(t, n, s->n_params);
+    hf_trials_free(t, n, s->space.n_params);
     hf_spec_free(s);
 }
 
@@ -283,7 +283,7 @@ static void test_print(void **state)
     snprintf(row, sizeof row, "\n     50  ");
     assert_null(strstr(buf, row));
     free(buf);
-    hf_trials_free(t, n, s->n_params);
+    hf_trials_free(t, n, s->space.n_params);
     hf_spec_free(s);
 }
 

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "common/hf.h"
+#include "common/suggest.h"
 #include "jobs/spec.h"
 #include "worker/model.h"
 
@@ -53,11 +54,11 @@ static void assert_message(const char *text, const char *expected)
 
 static const hf_param_space *param(const hf_spec *s, const char *name)
 {
-    long i = hf_spec_param_index(s, name);
+    long i = hf_space_index(&s->space, name);
     if (i < 0)
         print_error("no parameter %s\n", name);
     assert_true(i >= 0);
-    return &s->params[i];
+    return &s->space.params[i];
 }
 
 #define MINIMAL "name: t\ndata:\n  source: d.csv\n  target: y\n"
@@ -79,22 +80,23 @@ static void test_full_spec(void **state)
     assert_string_equal(s->data.na_values[0], "");
     assert_string_equal(s->data.na_values[2], "?");
     assert_int_equal(s->data.n_columns, 2);
-    assert_string_equal(s->data.columns[0].name, "sex");
-    assert_int_equal(s->data.columns[0].type, HF_COL_CATEGORICAL);
-    assert_int_equal(s->data.columns[1].type, HF_COL_BOOLEAN);
+    assert_string_equal(s->data.column_names[0], "sex");
+    assert_int_equal(s->data.column_types[0], HF_COL_CATEGORICAL);
+    assert_int_equal(s->data.column_types[1], HF_COL_BOOLEAN);
     assert_int_equal(s->data.n_drop, 1);
     assert_string_equal(s->data.drop[0], "customer_id");
     assert_int_equal(s->data.skip_bad_rows, 1);
-    assert_int_equal(s->shards.count, 8);
+    assert_int_equal(s->data.shard_count, 8);
     assert_int_equal(s->cv.folds, 4);
     assert_int_equal(s->cv.strategy, HF_CV_GROUP);
-    assert_int_equal(s->cv.strategy_given, 1);
+    char at[600];
     assert_string_equal(s->cv.group_column, "g");
     assert_int_equal(s->cv.seed, 42);
     assert_int_equal(s->cv.repeats, 2);
     assert_true(s->cv.holdout == 0.2);
-    assert_int_equal(s->cv.folds_loc.line, 15);
-    assert_int_equal(s->cv.folds_loc.column, 10);
+    assert_string_equal(hf_spec_where(s, "cv.folds", at, sizeof at),
+                        SPEC_DIR "/good_full.yaml:15:10");
+
     assert_string_equal(s->model_type, "ridge");
 
     /* Model params in spec order, then omitted ones at their defaults, then preprocess.* */
@@ -108,16 +110,17 @@ static void test_full_spec(void **state)
                            "preprocess.scale",
                            "preprocess.categorical",
                            "preprocess.min_frequency"};
-    assert_int_equal(s->n_params, sizeof order / sizeof order[0]);
-    for (size_t i = 0; i < s->n_params; i++)
-        assert_string_equal(s->params[i].name, order[i]);
+    assert_int_equal(s->space.n_params, sizeof order / sizeof order[0]);
+    for (size_t i = 0; i < s->space.n_params; i++)
+        assert_string_equal(s->space.params[i].name, order[i]);
     const hf_param_space *alpha = param(s, "alpha");
     assert_int_equal(alpha->kind, HF_PARAM_LOG_UNIFORM);
     assert_true(alpha->low == 1e-3 && alpha->high == 1e3);
     assert_int_equal(alpha->grid_points, 7);
     assert_int_equal(alpha->value_type, HF_VAL_NUMBER);
-    assert_int_equal(alpha->loc.line, 24);
-    assert_int_equal(alpha->loc.column, 12);
+    assert_string_equal(hf_spec_where(s, "model.params.alpha", at, sizeof at),
+                        SPEC_DIR "/good_full.yaml:24:12");
+
     const hf_param_space *fi = param(s, "fit_intercept");
     assert_int_equal(fi->kind, HF_PARAM_CHOICE);
     assert_int_equal(fi->n_choices, 2);
@@ -137,7 +140,8 @@ static void test_full_spec(void **state)
     const hf_param_space *tol = param(s, "tol");
     assert_int_equal(tol->kind, HF_PARAM_FIXED);
     assert_true(hf_value_equal(&tol->fixed, &def));
-    assert_int_equal(tol->loc.line, 0);
+    assert_string_equal(hf_spec_where(s, "model.params.tol", at, sizeof at),
+                        SPEC_DIR "/good_full.yaml");
     const hf_param_space *scale = param(s, "preprocess.scale");
     assert_int_equal(scale->kind, HF_PARAM_CHOICE);
     assert_string_equal(scale->choices[0].u.str, "standard");
@@ -176,10 +180,10 @@ static void test_full_spec(void **state)
     hf_spec *again = NULL;
     assert_int_equal(hf_spec_parse(s->path, s->text, strlen(s->text), &again), HF_OK);
     assert_string_equal(again->sha256, s->sha256);
-    assert_int_equal(again->n_params, s->n_params);
-    for (size_t i = 0; i < s->n_params; i++) {
-        assert_string_equal(again->params[i].name, s->params[i].name);
-        assert_int_equal(again->params[i].kind, s->params[i].kind);
+    assert_int_equal(again->space.n_params, s->space.n_params);
+    for (size_t i = 0; i < s->space.n_params; i++) {
+        assert_string_equal(again->space.params[i].name, s->space.params[i].name);
+        assert_int_equal(again->space.params[i].kind, s->space.params[i].kind);
     }
     hf_spec_free(again);
     hf_spec_free(s);
@@ -191,17 +195,18 @@ static void test_defaults(void **state)
     hf_spec *s = parse_ok(MINIMAL "model:\n  type: ridge\n");
     /* ridge is a regression model: the task is implied by it. */
     assert_int_equal(s->data.task, HF_TASK_REGRESSION);
-    assert_string_equal(s->data.task_why, "model.type ridge");
+    assert_string_equal(s->task_why, "model.type ridge");
     assert_int_equal(s->data.delimiter, 0);
     const char *na[] = {"", "NA", "NaN", "null", "?"};
     assert_int_equal(s->data.n_na_values, 5);
     for (size_t i = 0; i < 5; i++)
         assert_string_equal(s->data.na_values[i], na[i]);
     assert_int_equal(s->data.skip_bad_rows, 0);
-    assert_int_equal(s->shards.count, 0);
+    assert_int_equal(s->data.shard_count, 0);
     assert_int_equal(s->cv.folds, 5);
-    assert_int_equal(s->cv.strategy, HF_CV_KFOLD);
-    assert_int_equal(s->cv.strategy_given, 0);
+    assert_int_equal(s->cv.strategy, HF_CV_AUTO);
+    assert_int_equal(hf_cv_strategy_for(&s->cv, s->data.task), HF_CV_KFOLD);
+
     assert_int_equal(s->cv.repeats, 1);
     assert_true(s->cv.holdout == 0.0);
     assert_int_equal(s->cv.seed, 0);
@@ -218,14 +223,14 @@ static void test_defaults(void **state)
     assert_true(s->parallel.memory_per_rank == 0);
     /* Every ridge parameter is present, fixed at its default; no preprocess entries. */
     const hf_model_ops *ridge = hf_model_find("ridge");
-    assert_int_equal(s->n_params, ridge->n_params);
+    assert_int_equal(s->space.n_params, ridge->n_params);
     for (size_t i = 0; i < ridge->n_params; i++) {
         hf_value def;
         assert_int_equal(hf_model_param_default(&ridge->params[i], &def), HF_OK);
-        assert_string_equal(s->params[i].name, ridge->params[i].name);
-        assert_int_equal(s->params[i].kind, HF_PARAM_FIXED);
-        assert_int_equal(s->params[i].value_type, ridge->params[i].type);
-        assert_true(hf_value_equal(&s->params[i].fixed, &def));
+        assert_string_equal(s->space.params[i].name, ridge->params[i].name);
+        assert_int_equal(s->space.params[i].kind, HF_PARAM_FIXED);
+        assert_int_equal(s->space.params[i].value_type, ridge->params[i].type);
+        assert_true(hf_value_equal(&s->space.params[i].fixed, &def));
         hf_value_free(&def);
     }
 
@@ -234,26 +239,26 @@ static void test_defaults(void **state)
     assert_int_equal(hf_spec_resolve_task(s, HF_TASK_CLASSIFICATION), HF_EINVAL);
     hf_error_clear();
     assert_int_equal(hf_spec_resolve_task(s, HF_TASK_REGRESSION), HF_OK);
-    assert_int_equal(s->cv.strategy, HF_CV_KFOLD);
+    assert_int_equal(hf_cv_strategy_for(&s->cv, s->data.task), HF_CV_KFOLD);
     hf_spec_free(s);
 
     /* A classifier implies classification, with its defaults. */
     s = parse_ok(MINIMAL "model:\n  type: logistic_regression\n");
     assert_int_equal(s->data.task, HF_TASK_CLASSIFICATION);
-    assert_string_equal(s->data.task_why, "model.type logistic_regression");
-    assert_int_equal(s->cv.strategy, HF_CV_STRATIFIED);
+    assert_string_equal(s->task_why, "model.type logistic_regression");
+    assert_int_equal(hf_cv_strategy_for(&s->cv, s->data.task), HF_CV_STRATIFIED);
     assert_string_equal(s->objective.metric, "accuracy");
     assert_int_equal(hf_spec_resolve_task(s, HF_TASK_CLASSIFICATION), HF_OK);
     hf_spec_free(s);
 
     s = parse_ok(MINIMAL "  task: regression\nmodel: {type: ridge}\n");
     assert_string_equal(s->objective.metric, "r2");
-    assert_int_equal(s->cv.strategy, HF_CV_KFOLD);
+    assert_int_equal(hf_cv_strategy_for(&s->cv, s->data.task), HF_CV_KFOLD);
     hf_spec_free(s);
     s = parse_ok(MINIMAL "  task: classification\nmodel: {type: logistic_regression}\n");
     assert_string_equal(s->objective.metric, "accuracy");
-    assert_int_equal(s->cv.strategy, HF_CV_STRATIFIED);
-    assert_int_equal(s->cv.strategy_given, 0);
+    assert_int_equal(hf_cv_strategy_for(&s->cv, s->data.task), HF_CV_STRATIFIED);
+    assert_int_equal(s->cv.strategy, HF_CV_AUTO);
     hf_spec_free(s);
 }
 
@@ -561,8 +566,8 @@ static void test_task_rule(void **state)
         }
         hf_spec *s = parse_ok(text);
         assert_int_equal(s->data.task, cases[i].want);
-        assert_string_equal(s->data.task_why, cases[i].why);
-        assert_int_equal(s->cv.strategy,
+        assert_string_equal(s->task_why, cases[i].why);
+        assert_int_equal(hf_cv_strategy_for(&s->cv, s->data.task),
                          cases[i].want == HF_TASK_CLASSIFICATION ? HF_CV_STRATIFIED : HF_CV_KFOLD);
         assert_non_null(s->objective.metric);
         hf_spec_free(s);
@@ -636,16 +641,16 @@ static void test_check_data(void **state)
 static void test_suggest(void **state)
 {
     (void)state;
-    assert_int_equal(hf_spec_edit_distance("source", "source"), 0);
-    assert_int_equal(hf_spec_edit_distance("sorce", "source"), 1);
-    assert_int_equal(hf_spec_edit_distance("tagret", "target"), 1); /* one transposition */
-    assert_int_equal(hf_spec_edit_distance("", "abc"), 3);
-    assert_int_equal(hf_spec_edit_distance("kitten", "sitting"), 3);
+    assert_int_equal(hf_edit_distance("source", "source"), 0);
+    assert_int_equal(hf_edit_distance("sorce", "source"), 1);
+    assert_int_equal(hf_edit_distance("tagret", "target"), 1); /* one transposition */
+    assert_int_equal(hf_edit_distance("", "abc"), 3);
+    assert_int_equal(hf_edit_distance("kitten", "sitting"), 3);
     const char *const keys[] = {"folds", "strategy", "seed", NULL};
-    assert_string_equal(hf_spec_suggest("stratgey", keys, 0), "strategy");
-    assert_string_equal(hf_spec_suggest("fold", keys, 3), "folds");
-    assert_null(hf_spec_suggest("zzzzzz", keys, 0));
-    assert_null(hf_spec_suggest("x", keys, 0));
+    assert_string_equal(hf_suggest("stratgey", keys, 0), "strategy");
+    assert_string_equal(hf_suggest("fold", keys, 3), "folds");
+    assert_null(hf_suggest("zzzzzz", keys, 0));
+    assert_null(hf_suggest("x", keys, 0));
 }
 
 int main(void)

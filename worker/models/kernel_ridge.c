@@ -11,7 +11,7 @@
  * and solved with PDPOTRS; the dual coefficients are then replicated on every group rank. Trials
  * that differ only in alpha share K: it is kept, copied and shifted per trial. Without a group or
  * on a 1x1 grid the same code runs LAPACK dpotrf/dpotrs. Prediction splits K(X_test, X_fit) over
- * the active group (hf_group_active) the same way and sums the partial products over the group.
+ * the group passed to predict the same way and sums the partial products over the group.
  *
  * Fitted arrays: "dual_coef" (n_train x 1), "X_fit" (n_train x p), "kernel_params" (1 x 4:
  * kind [0 linear, 1 rbf, 2 polynomial], gamma as used, degree, coef0). */
@@ -34,15 +34,16 @@ static const char *const kernel_choices[] = {"linear", "rbf", "polynomial", NULL
 
 static const hf_param_def kr_params[N_PARAMS] = {
     {"alpha", HF_VAL_NUMBER, "1.0", 0.0, INFINITY, 1, NULL,
-     "regularisation strength (> 0) added to the diagonal of the kernel matrix"},
+     "regularisation strength (> 0) added to the diagonal of the kernel matrix", 0},
     {"kernel", HF_VAL_STRING, "rbf", 0.0, 0.0, 0, kernel_choices,
-     "kernel: linear <x,y>, rbf exp(-gamma ||x-y||^2), polynomial (gamma <x,y> + coef0)^degree"},
+     "kernel: linear <x,y>, rbf exp(-gamma ||x-y||^2), polynomial (gamma <x,y> + coef0)^degree", 0},
     {"gamma", HF_VAL_NUMBER, "0", 0.0, INFINITY, 0, NULL,
      "kernel coefficient of rbf and polynomial; 0 (the default) means 1/n_features, like "
-     "scikit-learn's gamma=None"},
-    {"degree", HF_VAL_INT, "3", 0.0, 100.0, 0, NULL, "degree of the polynomial kernel"},
+     "scikit-learn's gamma=None",
+     0},
+    {"degree", HF_VAL_INT, "3", 0.0, 100.0, 0, NULL, "degree of the polynomial kernel", 0},
     {"coef0", HF_VAL_NUMBER, "1", -INFINITY, INFINITY, 0, NULL,
-     "independent term of the polynomial kernel"},
+     "independent term of the polynomial kernel", 0},
 };
 
 /* Rows of test or training data processed at once by predict. */
@@ -328,12 +329,12 @@ out:
     return result;
 }
 
-/* Collective over hf_group_active() when it is set (every group rank calls with the same
- * arguments); otherwise local. */
-static int kr_predict(const hf_fitted *m, const double *X, size_t n, size_t p, double *out)
+/* Collective over g when it has several ranks (every group rank calls with the same arguments);
+ * otherwise local. */
+static int kr_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
+                      double *out)
 {
     int result = HF_OK;
-    const hf_group *g = hf_group_active();
     const hf_array *dc = hf_fitted_get(m, "dual_coef");
     const hf_array *xf = hf_fitted_get(m, "X_fit");
     const hf_array *kp = hf_fitted_get(m, "kernel_params");
@@ -413,7 +414,7 @@ static int kr_can_share(const hf_value *a, const hf_value *b)
 }
 
 /* The kernel matrix (and its copy when several alphas share it) must fit on every group rank. */
-static int kr_preflight(const void *group, size_t n, size_t p, size_t n_trials,
+static int kr_preflight(const hf_group *group, size_t n, size_t p, size_t n_trials,
                         uint64_t memory_per_rank)
 {
     (void)p;

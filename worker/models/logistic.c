@@ -42,13 +42,13 @@ enum { P_C = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, N_PARAMS };
 
 static const hf_param_def logistic_params[N_PARAMS] = {
     {"C", HF_VAL_NUMBER, "1.0", 0.0, INFINITY, 1, NULL,
-     "inverse of the L2 regularisation strength (> 0); smaller values regularise more"},
+     "inverse of the L2 regularisation strength (> 0); smaller values regularise more", 0},
     {"fit_intercept", HF_VAL_BOOL, "true", 0.0, 1.0, 0, NULL,
-     "fit an unpenalised intercept per output"},
+     "fit an unpenalised intercept per output", 0},
     {"max_iter", HF_VAL_INT, "100", 1.0, 1e9, 0, NULL,
-     "maximum L-BFGS iterations; reaching it is not an error (scikit-learn warns)"},
+     "maximum L-BFGS iterations; reaching it is not an error (scikit-learn warns)", 0},
     {"tol", HF_VAL_NUMBER, "1e-4", 0.0, INFINITY, 0, NULL,
-     "stop when the largest absolute gradient component is <= tol"},
+     "stop when the largest absolute gradient component is <= tol", 0},
 };
 
 /* scipy's L-BFGS-B default ftol (factr 1e7 times the machine epsilon), which scikit-learn keeps:
@@ -735,11 +735,14 @@ static int check_model(const hf_fitted *m, size_t p)
     return HF_OK;
 }
 
-static int logistic_predict(const hf_fitted *m, const double *X, size_t n, size_t p, double *out)
+/* Local (the group, if any, is not needed). */
+static int logistic_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n,
+                            size_t p, double *out)
 {
-    int rc = check_model(m, p);
-    if (rc < 0)
-        return rc;
+    (void)g;
+    int result = check_model(m, p);
+    if (result < 0)
+        return result;
     const hf_array *w = hf_fitted_get(m, "coef");
     const hf_array *b = hf_fitted_get(m, "intercept");
     const size_t k = w->rows, off = k == 1; /* binary: z into column 1 */
@@ -756,11 +759,11 @@ static int logistic_predict(const hf_fitted *m, const double *X, size_t n, size_
 static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X, size_t n,
                                  size_t p, double *out)
 {
-    int rc = HF_OK;
-    for (size_t t = 0; t < nm && rc >= 0; t++)
-        rc = check_model(m[t], p);
-    if (rc < 0 || nm == 0 || n == 0)
-        return rc;
+    int result = HF_OK;
+    for (size_t t = 0; t < nm && result >= 0; t++)
+        result = check_model(m[t], p);
+    if (result < 0 || nm == 0 || n == 0)
+        return result;
     const size_t nc = m[0]->n_outputs, k = nc == 2 ? 1 : nc, off = k == 1;
     for (size_t t = 1; t < nm; t++)
         if (m[t]->n_outputs != nc)
@@ -769,7 +772,7 @@ static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X
     double *Z = hf_malloc(nm * k * n * sizeof *Z);
     if (!Z)
         return HF_ENOMEM;
-    if ((rc = hf_linear_scores(m, nm, X, n, p, Z)) >= 0)
+    if ((result = hf_linear_scores(m, nm, X, n, p, Z)) >= 0)
         for (size_t t = 0; t < nm; t++) {
             double *o = out + t * n * nc;
             for (size_t c = 0; c < k; c++)
@@ -778,7 +781,7 @@ static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X
             proba_in_place(o, n, k);
         }
     free(Z);
-    return rc;
+    return result;
 }
 
 /* Trials that differ only in C are fitted together in lock-step (see above). */

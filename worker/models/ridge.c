@@ -30,13 +30,13 @@ enum { P_ALPHA = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, N_PARAMS };
 
 static const hf_param_def ridge_params[N_PARAMS] = {
     {"alpha", HF_VAL_NUMBER, "1.0", 0.0, INFINITY, 1, NULL,
-     "L2 regularisation strength (> 0); larger values shrink the coefficients more"},
+     "L2 regularisation strength (> 0); larger values shrink the coefficients more", 0},
     {"fit_intercept", HF_VAL_BOOL, "true", 0.0, 1.0, 0, NULL,
-     "fit an unpenalised intercept by centring X and y"},
+     "fit an unpenalised intercept by centring X and y", 0},
     {"max_iter", HF_VAL_INT, "0", 0.0, 1e9, 0, NULL,
-     "accepted for scikit-learn compatibility; unused by the direct solver"},
+     "accepted for scikit-learn compatibility; unused by the direct solver", 0},
     {"tol", HF_VAL_NUMBER, "1e-4", 0.0, INFINITY, 0, NULL,
-     "accepted for scikit-learn compatibility; unused by the direct solver"},
+     "accepted for scikit-learn compatibility; unused by the direct solver", 0},
 };
 
 /* Work shared by all trials of one fit_intercept setting. */
@@ -271,26 +271,26 @@ static struct {
 static int use_table(const hf_fit_data *d, int fit_intercept, int64_t **rows_out, size_t *n_out)
 {
     *rows_out = NULL;
-    if (!fit_intercept || !d->rows || d->table_id == 0 || !d->y_table || d->p == 0 ||
-        d->p > TABLE_GRAM_MAX_P || hf_dist_is_parallel(d->group) || d->n_table < d->n ||
-        d->n_table - d->n >= d->n || d->n_table < 2 * GRAM_BLOCK_ROWS)
+    if (!fit_intercept || !d->rows || !d->table || d->table->id == 0 || d->p == 0 ||
+        d->p > TABLE_GRAM_MAX_P || hf_dist_is_parallel(d->group) || d->table->n_rows < d->n ||
+        d->table->n_rows - d->n >= d->n || d->table->n_rows < 2 * GRAM_BLOCK_ROWS)
         return 0;
-    unsigned char *in = hf_calloc(d->n_table, 1);
+    unsigned char *in = hf_calloc(d->table->n_rows, 1);
     if (!in)
         return 0;
     for (size_t i = 0; i < d->n; i++) {
         int64_t r = d->rows[i];
-        if (r < 0 || (size_t)r >= d->n_table || in[r]) {
+        if (r < 0 || (size_t)r >= d->table->n_rows || in[r]) {
             free(in);
             return 0;
         }
         in[r] = 1;
     }
-    const size_t nc = d->n_table - d->n;
+    const size_t nc = d->table->n_rows - d->n;
     int64_t *other = hf_malloc((nc ? nc : 1) * sizeof *other);
     if (other) {
         size_t k = 0;
-        for (size_t r = 0; r < d->n_table; r++)
+        for (size_t r = 0; r < d->table->n_rows; r++)
             if (!in[r])
                 other[k++] = (int64_t)r;
         *rows_out = other;
@@ -317,20 +317,20 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
     int table = use_table(d, fit_intercept, &other, &n_other);
     if (table) {
         pthread_mutex_lock(&g_table.mu);
-        if (g_table.id != d->table_id || g_table.a.p != p || g_table.a.n != d->n_table) {
+        if (g_table.id != d->table->id || g_table.a.p != p || g_table.a.n != d->table->n_rows) {
             free(g_table.sx);
             sums_free(&g_table.a);
             g_table.id = 0;
             g_table.sx = hf_malloc(p * sizeof *g_table.sx);
             result = g_table.sx ? sums_init(&g_table.a, p) : HF_ENOMEM;
             if (result >= 0) {
-                first_rows_mean(d->X, NULL, d->y_table, NULL, shift_rows(d->n_table), p, g_table.sx,
-                                &g_table.sy);
-                result = sums_add(&g_table.a, d->X, NULL, d->y_table, NULL, d->n_table, g_table.sx,
-                                  g_table.sy);
+                first_rows_mean(d->X, NULL, d->table->y, NULL, shift_rows(d->table->n_rows), p,
+                                g_table.sx, &g_table.sy);
+                result = sums_add(&g_table.a, d->X, NULL, d->table->y, NULL, d->table->n_rows,
+                                  g_table.sx, g_table.sy);
             }
             if (result >= 0)
-                g_table.id = d->table_id;
+                g_table.id = d->table->id;
         }
         /* A non-finite value anywhere in the table (maybe in rows this fit does not train on)
          * makes its sums useless. */
@@ -354,7 +354,7 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
     }
     if (table) {
         if ((result = sums_init(&b, p)) < 0 ||
-            (result = sums_add(&b, d->X, other, d->y_table, other, n_other, sx, sy)) < 0)
+            (result = sums_add(&b, d->X, other, d->table->y, other, n_other, sx, sy)) < 0)
             goto out;
         /* The training part is the difference: it keeps its precision only if the other rows'
          * sums of squares are not much larger than the training rows' (an outlier among the
@@ -578,8 +578,11 @@ out:
     return result;
 }
 
-static int ridge_predict(const hf_fitted *m, const double *X, size_t n, size_t p, double *out)
+/* Local: one dot product per row (the group, if any, is not needed). */
+static int ridge_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
+                         double *out)
 {
+    (void)g;
     const hf_array *w = hf_fitted_get(m, "coef");
     const hf_array *b = hf_fitted_get(m, "intercept");
     if (!w || !b || w->cols != p || p != m->n_features)

@@ -1,4 +1,4 @@
-/* export.c - writes and reads model.h5. Layout (docs/model-format.md):
+/* modelfile.c - writes and reads model.h5. Layout (docs/model-format.md):
  *   /                      attributes: format, format_version, hyperfold_version, model_type, task,
  *                          created, spec_sha256, source_fingerprint, metric, cv_score, cv_std,
  *                          params_json, schema_json, preprocess_json, n_train_rows
@@ -9,13 +9,14 @@
  *   /classes               string [k]: class labels (classification only), index = class code
  *   /cv/fold_scores        float64 [folds]: the objective on each split */
 #define _GNU_SOURCE
-#include "coordinator/export.h"
+#include "coordinator/modelfile.h"
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "shards/schema_json.h"
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,31 +33,50 @@ static int h5fail(const char *what, const char *path)
     return hf_error(HF_EIO, "%s: HDF5 error while %s", path, what);
 }
 
-static int attr_str(hid_t obj, const char *name, const char *value, const char *path)
+/* A variable-length UTF-8 string type (H5I_INVALID_HID on failure). */
+static hid_t utf8_type(void)
 {
     hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
+    if (type >= 0 &&
+        (H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)) {
+        H5Tclose(type);
+        type = H5I_INVALID_HID;
+    }
+    return type;
+}
+
+/* Closes what a write opened; a failed close fails the write (result < 0). */
+static herr_t close_all(herr_t result, hid_t a, herr_t (*close_a)(hid_t), hid_t space, hid_t type)
+{
+    if (a >= 0 && close_a(a) < 0)
+        result = -1;
+    if (space >= 0 && H5Sclose(space) < 0)
+        result = -1;
+    if (type >= 0 && H5Tclose(type) < 0)
+        result = -1;
+    return result;
+}
+
+static int attr_str(hid_t obj, const char *name, const char *value, const char *path)
+{
+    hid_t type = utf8_type();
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = type >= 0 && space >= 0 ? H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)
+                                      : H5I_INVALID_HID;
     const char *v = value ? value : "";
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, &v);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    H5Tclose(type);
-    return rc < 0 ? h5fail(name, path) : HF_OK;
+    herr_t result = a < 0 ? -1 : H5Awrite(a, type, &v);
+    result = close_all(result, a, H5Aclose, space, type);
+    return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int attr_f64(hid_t obj, const char *name, double value, const char *path)
 {
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
-    return rc < 0 ? h5fail(name, path) : HF_OK;
+    hid_t a = space >= 0 ? H5Acreate2(obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT)
+                         : H5I_INVALID_HID;
+    herr_t result = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
+    result = close_all(result, a, H5Aclose, space, H5I_INVALID_HID);
+    return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int write_matrix(hid_t loc, const char *name, const double *data, size_t rows, size_t cols,
@@ -64,32 +84,30 @@ static int write_matrix(hid_t loc, const char *name, const double *data, size_t 
 {
     hsize_t dims[2] = {rows, cols};
     hid_t space = H5Screate_simple(2, dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = d < 0 ? -1
-                      : (rows * cols > 0
-                             ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)
-                             : 0);
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(space);
-    return rc < 0 ? h5fail(name, path) : HF_OK;
+    hid_t d = space >= 0 ? H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                                      H5P_DEFAULT)
+                         : H5I_INVALID_HID;
+    herr_t result =
+        d < 0
+            ? -1
+            : (rows * cols > 0 ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)
+                               : 0);
+    result = close_all(result, d, H5Dclose, space, H5I_INVALID_HID);
+    return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int write_strings(hid_t loc, const char *name, const char *const *v, size_t n,
                          const char *path)
 {
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t type = utf8_type();
     hsize_t dims[1] = {n};
     hid_t space = H5Screate_simple(1, dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = d < 0 ? -1 : (n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0);
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(space);
-    H5Tclose(type);
-    return rc < 0 ? h5fail(name, path) : HF_OK;
+    hid_t d = type >= 0 && space >= 0
+                  ? H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                  : H5I_INVALID_HID;
+    herr_t result = d < 0 ? -1 : (n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0);
+    result = close_all(result, d, H5Dclose, space, type);
+    return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
 static int write_arrays(hid_t file, const char *group, const hf_array *a, size_t n,
@@ -98,11 +116,12 @@ static int write_arrays(hid_t file, const char *group, const hf_array *a, size_t
     hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0)
         return h5fail(group, path);
-    int rc = HF_OK;
-    for (size_t i = 0; i < n && rc >= 0; i++)
-        rc = write_matrix(g, a[i].name, a[i].data, a[i].rows, a[i].cols, path);
-    H5Gclose(g);
-    return rc;
+    int result = HF_OK;
+    for (size_t i = 0; i < n && result >= 0; i++)
+        result = write_matrix(g, a[i].name, a[i].data, a[i].rows, a[i].cols, path);
+    if (H5Gclose(g) < 0 && result >= 0)
+        result = h5fail(group, path);
+    return result;
 }
 
 static void iso_now(char *buf, size_t len)
@@ -113,8 +132,8 @@ static void iso_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int hf_model_write(const char *path, const hf_schema *schema, const hf_prep *prep,
-                   const hf_fitted *fitted, const hf_model_meta *meta)
+int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep *prep,
+                       const hf_fitted *fitted, const hf_modelfile_meta *meta)
 {
     int result = HF_OK;
     char *tmp = hf_asprintf("%s.tmp.%ld", path, (long)getpid());
@@ -125,7 +144,7 @@ int hf_model_write(const char *path, const hf_schema *schema, const hf_prep *pre
     hid_t file = -1, g = -1;
     if (!tmp)
         return HF_ENOMEM;
-    if (!(schema_json = hf_schema_to_json(schema))) {
+    if (!(schema_json = hf_schema_json_to_text(schema))) {
         result = hf_error_code() ? hf_error_code() : HF_ENOMEM;
         goto out;
     }
@@ -183,8 +202,8 @@ int hf_model_write(const char *path, const hf_schema *schema, const hf_prep *pre
         goto out;
     }
 out:
-    if (g >= 0)
-        H5Gclose(g);
+    if (g >= 0 && H5Gclose(g) < 0 && result >= 0)
+        result = h5fail("closing /cv", tmp);
     if (file >= 0 && H5Fclose(file) < 0 && result >= 0)
         result = h5fail("closing the file", tmp);
     if (result >= 0)
@@ -245,8 +264,9 @@ static double read_attr_f64(hid_t obj, const char *name)
         return 0;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a >= 0) {
+        /* An attribute that cannot be read as one number counts as absent. */
         if (!one_value(a, H5T_FLOAT) || H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0)
-            v = 0;
+            v = NAN;
         H5Aclose(a);
     }
     return v;
@@ -354,9 +374,9 @@ static int read_arrays(hid_t file, const char *group, const char *path, hf_array
     hid_t g = H5Gopen2(file, group, H5P_DEFAULT);
     if (g < 0)
         return h5fail(group, path);
-    herr_t rc = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_array, &l);
+    herr_t result = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_array, &l);
     H5Gclose(g);
-    if (rc < 0 || l.failed) {
+    if (result < 0 || l.failed) {
         for (size_t i = 0; i < l.n; i++) {
             free(l.a[i].name);
             free(l.a[i].data);
@@ -369,7 +389,7 @@ static int read_arrays(hid_t file, const char *group, const char *path, hf_array
     return HF_OK;
 }
 
-void hf_model_file_free(hf_model_file *m)
+void hf_modelfile_free(hf_modelfile *m)
 {
     if (!m)
         return;
@@ -458,10 +478,10 @@ out:
     return result;
 }
 
-int hf_model_read(const char *path, hf_model_file **out)
+int hf_modelfile_read(const char *path, hf_modelfile **out)
 {
     int result = HF_OK;
-    hf_model_file *m = hf_calloc(1, sizeof *m);
+    hf_modelfile *m = hf_calloc(1, sizeof *m);
     hf_array *prep_arrays = NULL, *model_arrays = NULL;
     size_t n_prep = 0, n_model = 0;
     char *format = NULL, *schema_json = NULL, *prep_json = NULL;
@@ -512,7 +532,7 @@ int hf_model_read(const char *path, hf_model_file **out)
                           m->model_type ? m->model_type : "");
         goto out;
     }
-    if (!schema_json || (result = hf_schema_from_json(schema_json, &m->schema)) < 0) {
+    if (!schema_json || (result = hf_schema_json_from_text(schema_json, &m->schema)) < 0) {
         if (result >= 0)
             result = hf_error(HF_EINVAL, "%s: no schema_json attribute", path);
         goto out;
@@ -562,6 +582,6 @@ out:
     free(format);
     free(schema_json);
     free(prep_json);
-    hf_model_file_free(m);
+    hf_modelfile_free(m);
     return result;
 }

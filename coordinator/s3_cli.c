@@ -4,7 +4,6 @@
 #include "shards/s3.h"
 
 #include "common/hf.h"
-#include "jobs/spec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +57,9 @@ int hf_cmd_s3(int argc, char **argv)
     char *dest = NULL;
     hf_s3_object *objs = NULL;
     size_t nobjs = 0;
-    hf_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.s3.path_style = -1;
-    hf_source_opts opts = {.spec = &spec, .audit_path = NULL, .rank = 0};
+    hf_s3_config s3;
+    hf_s3_config_init(&s3);
+    hf_source_opts opts = {.s3 = &s3, .audit_path = NULL, .rank = 0};
 
     int i = 0;
     if (argc > 0 && strcmp(argv[0], "s3") == 0)
@@ -73,15 +71,15 @@ int hf_cmd_s3(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--path-style") == 0) {
-            spec.s3.path_style = 1;
+            s3.path_style = 1;
             continue;
         } else if (strcmp(a, "--virtual-hosted") == 0) {
-            spec.s3.path_style = 0;
+            s3.path_style = 0;
             continue;
         } else if (strcmp(a, "--endpoint") == 0 || strcmp(a, "--endpoint-url") == 0) {
-            target = (const char **)&spec.s3.endpoint;
+            target = (const char **)&s3.endpoint;
         } else if (strcmp(a, "--region") == 0) {
-            target = (const char **)&spec.s3.region;
+            target = (const char **)&s3.region;
         } else if (strcmp(a, "--sse") == 0) {
             target = &sse;
         } else if (strcmp(a, "--kms-key-id") == 0) {

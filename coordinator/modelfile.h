@@ -1,12 +1,13 @@
-/* export.h - model.h5: the one module that knows the model file layout (docs/model-format.md). */
-#ifndef HF_EXPORT_H
-#define HF_EXPORT_H
+/* modelfile.h - model.h5: the one module that knows the model file layout (docs/model-format.md).
+ */
+#ifndef HF_MODELFILE_H
+#define HF_MODELFILE_H
 
 #include "common/dataset.h"
 #include "worker/model.h"
 #include "worker/preprocess.h"
 
-typedef struct hf_model_meta {
+typedef struct hf_modelfile_meta {
     const char *spec_sha256;
     const char *source_fingerprint;
     const char *params_json; /* the selected trial's parameters */
@@ -15,13 +16,13 @@ typedef struct hf_model_meta {
     const double *fold_scores;
     size_t n_folds;
     size_t n_train_rows;
-} hf_model_meta;
+} hf_modelfile_meta;
 
 /* Not collective (rank 0). Writes path durably (temporary name, fsync, rename). */
-int hf_model_write(const char *path, const hf_schema *schema, const hf_prep *prep,
-                   const hf_fitted *fitted, const hf_model_meta *meta);
+int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep *prep,
+                       const hf_fitted *fitted, const hf_modelfile_meta *meta);
 
-typedef struct hf_model_file {
+typedef struct hf_modelfile {
     char *model_type;
     hf_schema *schema;
     hf_prep *prep;
@@ -32,10 +33,10 @@ typedef struct hf_model_file {
     char *metric;
     double cv_score;
     double n_train_rows; /* rows the model was trained on (0 if the file does not say) */
-} hf_model_file;
+} hf_modelfile;
 
-/* Not collective. Reads a model written by hf_model_write. */
-int hf_model_read(const char *path, hf_model_file **out);
-void hf_model_file_free(hf_model_file *m);
+/* Not collective. Reads a model written by hf_modelfile_write. */
+int hf_modelfile_read(const char *path, hf_modelfile **out);
+void hf_modelfile_free(hf_modelfile *m);
 
 #endif

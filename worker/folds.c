@@ -1,33 +1,134 @@
 /* folds.c - cross-validation splitters (see folds.h and docs/preprocessing.md). */
-#include "shards/folds.h"
+#include "worker/folds.h"
 
 #include "common/hf.h"
 #include "common/rng.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Records HF_EINVAL with the spec's location prefix ("job.yaml:7:10: " or "job.yaml: "). */
-static int cv_error(const hf_spec *spec, hf_spec_loc loc, const char *fmt, ...)
+/* Records HF_EINVAL with the position of the key the message is about ("job.yaml:7:10: cv.folds:
+ * ...", or "job.yaml: ..." for a default). */
+static int cv_error(const hf_cv_opts *o, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int cv_error(const hf_spec *spec, hf_spec_loc loc, const char *fmt, ...)
+static int cv_error(const hf_cv_opts *o, const char *key, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[512], at[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *path = spec->path ? spec->path : "job spec";
-    if (loc.line > 0)
-        return hf_error(HF_EINVAL, "%s:%d:%d: %s", path, loc.line, loc.column, msg);
-    return hf_error(HF_EINVAL, "%s: %s", path, msg);
+    return hf_error(HF_EINVAL, "%s: %s", hf_opt_where(&o->src, key, at, sizeof at), msg);
 }
 
-static const hf_spec_loc no_loc = {0, 0};
+/* ---- options -------------------------------------------------------------------------------- */
+
+static const char *const k_strategy_names[] = {"kfold", "stratified", "predefined",
+                                               "group", "timeseries", NULL};
+
+static const hf_opt_def cv_defs[] = {
+    {.key = "folds",
+     .kind = HF_OPT_INT,
+     .offset = offsetof(hf_cv_opts, folds),
+     .flags = HF_OPT_HASHED,
+     .min = 2,
+     .max = INT32_MAX,
+     .expected = "an integer >= 2",
+     .help = "number of folds (predefined: taken from the fold column)"},
+    {.key = "strategy",
+     .kind = HF_OPT_ENUM,
+     .offset = offsetof(hf_cv_opts, strategy),
+     .flags = HF_OPT_HASHED,
+     .choices = k_strategy_names,
+     .first_choice = HF_CV_KFOLD,
+     .help = "kfold, stratified (the default for classification), predefined, group, timeseries"},
+    {.key = "fold_column",
+     .kind = HF_OPT_STRING,
+     .offset = offsetof(hf_cv_opts, fold_column),
+     .flags = HF_OPT_HASHED,
+     .expected = "a column name",
+     .help = "predefined: the column holding each row's fold"},
+    {.key = "group_column",
+     .kind = HF_OPT_STRING,
+     .offset = offsetof(hf_cv_opts, group_column),
+     .flags = HF_OPT_HASHED,
+     .expected = "a column name",
+     .help = "group: rows with the same value stay in one fold"},
+    {.key = "order_column",
+     .kind = HF_OPT_STRING,
+     .offset = offsetof(hf_cv_opts, order_column),
+     .flags = HF_OPT_HASHED,
+     .expected = "a column name",
+     .help = "timeseries: the column that orders the rows"},
+    {.key = "seed",
+     .kind = HF_OPT_SEED,
+     .offset = offsetof(hf_cv_opts, seed),
+     .flags = HF_OPT_HASHED,
+     .help = "seed of the fold shuffles and the holdout draw"},
+    {.key = "repeats",
+     .kind = HF_OPT_INT,
+     .offset = offsetof(hf_cv_opts, repeats),
+     .flags = HF_OPT_HASHED,
+     .min = 1,
+     .max = INT32_MAX,
+     .expected = "an integer >= 1",
+     .help = "repeated k-fold: the folds drawn again with seeds (seed, repeat)"},
+    {.key = "holdout",
+     .kind = HF_OPT_NUMBER,
+     .offset = offsetof(hf_cv_opts, holdout),
+     .flags = HF_OPT_HASHED,
+     .min = 0,
+     .max = 0x1.fffffffffffffp-1,
+     .expected = "a fraction 0 <= x < 1",
+     .help = "fraction of the rows held out of the search and scored once by the refit"},
+};
+
+/* The rules between the keys of the section. */
+static int cv_check(void *opts)
+{
+    const hf_cv_opts *o = opts;
+    static const struct {
+        hf_cv_strategy strategy;
+        const char *key;
+        size_t off;
+    } needs[] = {{HF_CV_PREDEFINED, "cv.fold_column", offsetof(hf_cv_opts, fold_column)},
+                 {HF_CV_GROUP, "cv.group_column", offsetof(hf_cv_opts, group_column)},
+                 {HF_CV_TIMESERIES, "cv.order_column", offsetof(hf_cv_opts, order_column)}};
+    for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
+        if (o->strategy == needs[i].strategy && !*(char *const *)((const char *)o + needs[i].off))
+            return cv_error(o, "cv",
+                            "%s: missing required key, expected a column name with "
+                            "cv.strategy %s",
+                            needs[i].key, k_strategy_names[needs[i].strategy]);
+    return HF_OK;
+}
+
+const hf_opt_section hf_cv_section = {"cv", cv_defs, sizeof cv_defs / sizeof cv_defs[0],
+                                      offsetof(hf_cv_opts, src), cv_check};
+
+void hf_cv_opts_init(hf_cv_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->folds = 5;
+    o->strategy = HF_CV_AUTO;
+    o->repeats = 1;
+}
+
+int hf_cv_check_task(const hf_cv_opts *o, hf_task_kind task, const char *why)
+{
+    if (o->strategy == HF_CV_STRATIFIED && task == HF_TASK_REGRESSION)
+        return cv_error(o, "cv.strategy",
+                        "cv.strategy: got \"stratified\", expected kfold, group or timeseries%s "
+                        "(stratified folds need classes)",
+                        why);
+    return HF_OK;
+}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -60,26 +161,14 @@ static int cmp_keyed_code(const void *a, const void *b)
 
 const char *hf_folds_strategy_name(hf_cv_strategy s)
 {
-    switch (s) {
-    case HF_CV_KFOLD:
-        return "kfold";
-    case HF_CV_STRATIFIED:
-        return "stratified";
-    case HF_CV_PREDEFINED:
-        return "predefined";
-    case HF_CV_GROUP:
-        return "group";
-    case HF_CV_TIMESERIES:
-        return "timeseries";
-    }
-    return "unknown";
+    return s >= HF_CV_KFOLD && s <= HF_CV_TIMESERIES ? k_strategy_names[s] : "auto";
 }
 
-hf_cv_strategy hf_folds_strategy(const hf_spec *spec, const hf_schema *schema)
+hf_cv_strategy hf_cv_strategy_for(const hf_cv_opts *o, hf_task_kind task)
 {
-    if (spec->cv.strategy_given)
-        return spec->cv.strategy;
-    return schema && schema->task == HF_TASK_CLASSIFICATION ? HF_CV_STRATIFIED : HF_CV_KFOLD;
+    if (o->strategy != HF_CV_AUTO)
+        return o->strategy;
+    return task == HF_TASK_CLASSIFICATION ? HF_CV_STRATIFIED : HF_CV_KFOLD;
 }
 
 void hf_folds_free(hf_folds *f)
@@ -146,14 +235,14 @@ static int alloc_splits(hf_folds *f, size_t n)
 
 /* KFold with shuffle: repeat r permutes positions with hf_rng_init(seed, r, 0), then cuts
  * contiguous folds; the first n % k folds are one row larger. */
-static int make_kfold(const hf_spec *spec, const int64_t *rows, size_t n, hf_folds *f)
+static int make_kfold(const hf_cv_opts *o, const int64_t *rows, size_t n, hf_folds *f)
 {
     int result = 0;
-    int k = spec->cv.folds, repeats = spec->cv.repeats > 0 ? spec->cv.repeats : 1;
+    int k = o->folds, repeats = o->repeats > 0 ? o->repeats : 1;
     int64_t *perm = NULL;
     int *assign = NULL;
     if ((size_t)k > n) {
-        result = cv_error(spec, spec->cv.folds_loc,
+        result = cv_error(o, "cv.folds",
                           "cv.folds: got %d, expected at most %zu (the number of rows available "
                           "to the search)",
                           k, n);
@@ -167,7 +256,7 @@ static int make_kfold(const hf_spec *spec, const int64_t *rows, size_t n, hf_fol
     }
     for (int r = 0; r < repeats; r++) {
         hf_rng rng;
-        hf_rng_init(&rng, spec->cv.seed, (uint64_t)r, 0);
+        hf_rng_init(&rng, o->seed, (uint64_t)r, 0);
         for (size_t i = 0; i < n; i++)
             perm[i] = (int64_t)i;
         hf_rng_shuffle_i64(&rng, perm, (int64_t)n);
@@ -192,18 +281,18 @@ out:
 /* StratifiedKFold-like: per repeat, each class's positions are shuffled, the classes are laid out
  * one after the other (class order) and the list is dealt round-robin to the folds, so every fold
  * holds floor or ceil of (class rows / k) of each class. */
-static int make_stratified(const hf_spec *spec, const hf_dataset *d, const int64_t *rows, size_t n,
+static int make_stratified(const hf_cv_opts *o, const hf_dataset *d, const int64_t *rows, size_t n,
                            hf_folds *f)
 {
     int result = 0;
-    int k = spec->cv.folds, repeats = spec->cv.repeats > 0 ? spec->cv.repeats : 1;
+    int k = o->folds, repeats = o->repeats > 0 ? o->repeats : 1;
     const hf_schema *sc = d->schema;
     size_t nc = sc->n_classes;
     size_t *count = NULL, *start = NULL, *fill = NULL;
     int64_t *bycls = NULL;
     int *assign = NULL;
     if (sc->task != HF_TASK_CLASSIFICATION || nc == 0) {
-        result = cv_error(spec, spec->cv.strategy_loc,
+        result = cv_error(o, "cv.strategy",
                           "cv.strategy: got \"stratified\", expected kfold, group, predefined or "
                           "timeseries for the regression target \"%s\"",
                           sc->target ? sc->target : "");
@@ -234,7 +323,7 @@ static int make_stratified(const hf_spec *spec, const hf_dataset *d, const int64
         }
     }
     if (!have || count[smallest] < (size_t)k) {
-        result = cv_error(spec, spec->cv.folds_loc,
+        result = cv_error(o, "cv.folds",
                           "cv.folds: got %d, expected at most %zu (the smallest class, \"%s\", "
                           "has %zu rows)",
                           k, have ? count[smallest] : 0, have ? sc->classes[smallest] : "",
@@ -249,7 +338,7 @@ static int make_stratified(const hf_spec *spec, const hf_dataset *d, const int64
         start[c + 1] = start[c] + count[c];
     for (int r = 0; r < repeats; r++) {
         hf_rng rng;
-        hf_rng_init(&rng, spec->cv.seed, (uint64_t)r, 0);
+        hf_rng_init(&rng, o->seed, (uint64_t)r, 0);
         memset(fill, 0, nc * sizeof *fill);
         for (size_t i = 0; i < n; i++) {
             size_t c = (size_t)d->y[rows[i]];
@@ -351,18 +440,18 @@ static int cmp_group_size(const void *a, const void *b)
 
 /* GroupKFold: groups sorted by size (largest first), each put into the fold with the fewest rows
  * so far (the lowest fold index on ties). No group is in two folds. */
-static int make_group(const hf_spec *spec, const hf_dataset *d, const int64_t *rows, size_t n,
+static int make_group(const hf_cv_opts *o, const hf_dataset *d, const int64_t *rows, size_t n,
                       hf_folds *f)
 {
     int result = 0;
-    int k = spec->cv.folds;
+    int k = o->folds;
     int64_t *uniq = NULL;
     size_t n_uniq = 0, *which = NULL, *sizes = NULL, *fold_rows = NULL;
     group_size *order = NULL;
     int *group_fold = NULL, *assign = NULL;
     const char *col = d->schema->group_column ? d->schema->group_column : "";
     if (!d->group) {
-        result = cv_error(spec, spec->cv.strategy_loc,
+        result = cv_error(o, "cv.strategy",
                           "cv.group_column: no group column was loaded, expected one for "
                           "cv.strategy group");
         goto out;
@@ -371,7 +460,7 @@ static int make_group(const hf_spec *spec, const hf_dataset *d, const int64_t *r
     if (result < 0)
         goto out;
     if (n_uniq < (size_t)k) {
-        result = cv_error(spec, spec->cv.folds_loc,
+        result = cv_error(o, "cv.folds",
                           "cv.folds: got %d, expected at most %zu (the number of distinct groups "
                           "in \"%s\")",
                           k, n_uniq, col);
@@ -418,7 +507,7 @@ out:
 
 /* PredefinedSplit: each distinct non-negative fold value, in ascending order, is one split's
  * validation set; rows with a negative value are always in training. */
-static int make_predefined(const hf_spec *spec, const hf_dataset *d, const int64_t *rows, size_t n,
+static int make_predefined(const hf_cv_opts *o, const hf_dataset *d, const int64_t *rows, size_t n,
                            hf_folds *f)
 {
     int result = 0;
@@ -427,7 +516,7 @@ static int make_predefined(const hf_spec *spec, const hf_dataset *d, const int64
     int *assign = NULL;
     const char *col = d->schema->fold_column ? d->schema->fold_column : "";
     if (!d->fold) {
-        result = cv_error(spec, spec->cv.strategy_loc,
+        result = cv_error(o, "cv.strategy",
                           "cv.fold_column: no fold column was loaded, expected one for "
                           "cv.strategy predefined");
         goto out;
@@ -440,7 +529,7 @@ static int make_predefined(const hf_spec *spec, const hf_dataset *d, const int64
         first++;
     size_t n_folds = n_uniq - first;
     if (n_folds < 2) {
-        result = cv_error(spec, no_loc,
+        result = cv_error(o, "cv.fold_column",
                           "cv.fold_column: \"%s\" has %zu distinct non-negative fold values, "
                           "expected at least 2",
                           col, n_folds);
@@ -491,22 +580,22 @@ static int sort_by_order(const hf_dataset *d, const int64_t *rows, size_t n, key
 /* TimeSeriesSplit(n_splits=k): test_size = n / (k + 1); fold i validates the sorted rows
  * [n - (k - i) * test_size, + test_size) and trains on the earlier rows whose key is strictly
  * smaller than the first validation key. */
-static int make_timeseries(const hf_spec *spec, const hf_dataset *d, const int64_t *rows, size_t n,
+static int make_timeseries(const hf_cv_opts *o, const hf_dataset *d, const int64_t *rows, size_t n,
                            hf_folds *f)
 {
     int result = 0;
-    int k = spec->cv.folds;
+    int k = o->folds;
     keyed *sorted = NULL;
     const char *col = d->schema->order_column ? d->schema->order_column : "";
     if (!d->order) {
-        result = cv_error(spec, spec->cv.strategy_loc,
+        result = cv_error(o, "cv.strategy",
                           "cv.order_column: no order column was loaded, expected one for "
                           "cv.strategy timeseries");
         goto out;
     }
     size_t ts = n / ((size_t)k + 1);
     if (ts == 0) {
-        result = cv_error(spec, spec->cv.folds_loc,
+        result = cv_error(o, "cv.folds",
                           "cv.folds: got %d, expected at most %zu for timeseries with %zu rows", k,
                           n > 0 ? n - 1 : 0, n);
         goto out;
@@ -526,7 +615,7 @@ static int make_timeseries(const hf_spec *spec, const hf_dataset *d, const int64
         while (nt > 0 && !(sorted[nt - 1].key < first_key))
             nt--;
         if (nt == 0) {
-            result = cv_error(spec, no_loc,
+            result = cv_error(o, "cv.order_column",
                               "cv.order_column: fold %d has no training rows: every row before "
                               "its validation rows has the same \"%s\" value %g, expected earlier "
                               "values",
@@ -572,7 +661,7 @@ static int cmp_share(const void *a, const void *b)
 }
 
 /* Marks in_hold[i] for the holdout rows (positions into 0..n-1 = row indices of d). */
-static int pick_holdout(const hf_spec *spec, const hf_dataset *d, hf_cv_strategy strategy,
+static int pick_holdout(const hf_cv_opts *o, const hf_dataset *d, hf_cv_strategy strategy,
                         size_t n_hold, unsigned char *in_hold)
 {
     int result = 0;
@@ -582,7 +671,7 @@ static int pick_holdout(const hf_spec *spec, const hf_dataset *d, hf_cv_strategy
     keyed *sorted = NULL;
     class_share *share = NULL;
     hf_rng rng;
-    hf_rng_init(&rng, spec->cv.seed, HF_FOLDS_HOLDOUT_STREAM, 0);
+    hf_rng_init(&rng, o->seed, HF_FOLDS_HOLDOUT_STREAM, 0);
     all = hf_malloc(n * sizeof *all);
     perm = hf_malloc(n * sizeof *perm);
     if (!all || !perm) {
@@ -617,11 +706,10 @@ static int pick_holdout(const hf_spec *spec, const hf_dataset *d, hf_cv_strategy
             got += sizes[perm[g]];
         }
         if (got >= n) {
-            result =
-                cv_error(spec, no_loc,
-                         "cv.holdout: got %g, expected a fraction that leaves at least one "
-                         "group of \"%s\" to the search",
-                         spec->cv.holdout, d->schema->group_column ? d->schema->group_column : "");
+            result = cv_error(o, "cv.holdout",
+                              "cv.holdout: got %g, expected a fraction that leaves at least one "
+                              "group of \"%s\" to the search",
+                              o->holdout, d->schema->group_column ? d->schema->group_column : "");
             goto out;
         }
         for (size_t i = 0; i < n; i++)
@@ -685,30 +773,29 @@ out:
     return result;
 }
 
-int hf_folds_make(const hf_spec *spec, const hf_dataset *d, hf_folds **out)
+int hf_folds_make(const hf_cv_opts *o, const hf_dataset *d, hf_folds **out)
 {
     int result = 0;
     hf_folds *f = NULL;
     unsigned char *in_hold = NULL;
     size_t n = d->n_rows;
     *out = NULL;
-    hf_cv_strategy strategy = hf_folds_strategy(spec, d->schema);
-    int repeats = spec->cv.repeats > 0 ? spec->cv.repeats : 1;
-    if (strategy != HF_CV_PREDEFINED && spec->cv.folds < 2) {
-        result = cv_error(spec, spec->cv.folds_loc, "cv.folds: got %d, expected at least 2",
-                          spec->cv.folds);
+    hf_cv_strategy strategy = hf_cv_strategy_for(o, d->schema->task);
+    int repeats = o->repeats > 0 ? o->repeats : 1;
+    if (strategy != HF_CV_PREDEFINED && o->folds < 2) {
+        result = cv_error(o, "cv.folds", "cv.folds: got %d, expected at least 2", o->folds);
         goto out;
     }
     if (repeats > 1 && strategy != HF_CV_KFOLD && strategy != HF_CV_STRATIFIED) {
-        result = cv_error(spec, no_loc,
+        result = cv_error(o, "cv.repeats",
                           "cv.repeats: got %d, expected 1 for cv.strategy %s (its splits do not "
                           "depend on the seed)",
                           repeats, hf_folds_strategy_name(strategy));
         goto out;
     }
-    if (!(spec->cv.holdout >= 0 && spec->cv.holdout < 1)) {
-        result = cv_error(spec, no_loc, "cv.holdout: got %g, expected a fraction in [0, 1)",
-                          spec->cv.holdout);
+    if (!(o->holdout >= 0 && o->holdout < 1)) {
+        result = cv_error(o, "cv.holdout", "cv.holdout: got %g, expected a fraction in [0, 1)",
+                          o->holdout);
         goto out;
     }
     f = hf_calloc(1, sizeof *f);
@@ -718,16 +805,16 @@ int hf_folds_make(const hf_spec *spec, const hf_dataset *d, hf_folds **out)
         goto out;
     }
     f->strategy = strategy;
-    if (spec->cv.holdout > 0) {
-        size_t n_hold = (size_t)ceil(spec->cv.holdout * (double)n);
+    if (o->holdout > 0) {
+        size_t n_hold = (size_t)ceil(o->holdout * (double)n);
         if (n_hold == 0 || n_hold >= n) {
-            result = cv_error(spec, no_loc,
+            result = cv_error(o, "cv.holdout",
                               "cv.holdout: got %g, expected a fraction that holds out between 1 "
                               "and %zu of the %zu rows",
-                              spec->cv.holdout, n > 0 ? n - 1 : 0, n);
+                              o->holdout, n > 0 ? n - 1 : 0, n);
             goto out;
         }
-        result = pick_holdout(spec, d, strategy, n_hold, in_hold);
+        result = pick_holdout(o, d, strategy, n_hold, in_hold);
         if (result < 0)
             goto out;
         for (size_t i = 0; i < n; i++)
@@ -753,23 +840,23 @@ int hf_folds_make(const hf_spec *spec, const hf_dataset *d, hf_folds **out)
     }
     switch (strategy) {
     case HF_CV_KFOLD:
-        result = make_kfold(spec, f->search_rows, f->n_search, f);
+        result = make_kfold(o, f->search_rows, f->n_search, f);
         break;
     case HF_CV_STRATIFIED:
-        result = make_stratified(spec, d, f->search_rows, f->n_search, f);
+        result = make_stratified(o, d, f->search_rows, f->n_search, f);
         break;
     case HF_CV_GROUP:
-        result = make_group(spec, d, f->search_rows, f->n_search, f);
+        result = make_group(o, d, f->search_rows, f->n_search, f);
         break;
     case HF_CV_PREDEFINED:
-        result = make_predefined(spec, d, f->search_rows, f->n_search, f);
+        result = make_predefined(o, d, f->search_rows, f->n_search, f);
         break;
     case HF_CV_TIMESERIES:
-        result = make_timeseries(spec, d, f->search_rows, f->n_search, f);
+        result = make_timeseries(o, d, f->search_rows, f->n_search, f);
         break;
     default:
-        result = cv_error(spec, spec->cv.strategy_loc, "cv.strategy: got %d, expected a strategy",
-                          (int)strategy);
+        result =
+            cv_error(o, "cv.strategy", "cv.strategy: got %d, expected a strategy", (int)strategy);
         break;
     }
     if (result < 0)

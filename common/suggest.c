@@ -1,5 +1,5 @@
 /* suggest.c - "did you mean" suggestions for unknown keys and enum values. */
-#include "jobs/spec.h"
+#include "common/suggest.h"
 
 #include "common/hf.h"
 
@@ -15,7 +15,7 @@ static size_t min3(size_t a, size_t b, size_t c)
 
 /* Optimal string alignment distance: insertions, deletions, substitutions and transpositions of
  * adjacent characters each cost 1. Three rolling rows keep the memory at O(len(b)). */
-size_t hf_spec_edit_distance(const char *a, const char *b)
+size_t hf_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     size_t result = la > lb ? la : lb;
@@ -50,7 +50,7 @@ out:
 
 /* The closest candidate within a typo's distance, or NULL; borrowed from `candidates`.
  * Not collective. */
-const char *hf_spec_suggest(const char *word, const char *const *candidates, size_t n)
+const char *hf_suggest(const char *word, const char *const *candidates, size_t n)
 {
     const char *best = NULL;
     size_t best_d = (size_t)-1;
@@ -66,7 +66,7 @@ const char *hf_spec_suggest(const char *word, const char *const *candidates, siz
     if (limit > 3)
         limit = 3;
     for (size_t i = 0; n ? i < n : candidates[i] != NULL; i++) {
-        size_t d = hf_spec_edit_distance(word, candidates[i]);
+        size_t d = hf_edit_distance(word, candidates[i]);
         if (d < best_d) {
             best_d = d;
             best = candidates[i];

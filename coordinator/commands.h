@@ -1,0 +1,26 @@
+/* commands.h - the subcommands of the hyperfold binary, dispatched by coordinator/main.c.
+ *
+ * Each returns an hf_status with the message set on failure (main prints it once and maps it to
+ * the exit code), except `s3`, which prints its own errors and returns an exit code. The MPI
+ * commands are collective over `world`: every rank calls them with the same arguments. */
+#ifndef HF_COMMANDS_H
+#define HF_COMMANDS_H
+
+#include "common/comm.h"
+
+/* Collective. `hyperfold run job.yaml [--fresh] [--quiet]` (run.c). */
+int hf_cmd_run(hf_comm *world, int argc, char **argv);
+/* Collective. `hyperfold validate job.yaml [--no-data]` (validate.c). */
+int hf_cmd_validate(hf_comm *world, int argc, char **argv);
+/* Collective. `hyperfold predict --model M --input I --output O` (predict.c). */
+int hf_cmd_predict(hf_comm *world, int argc, char **argv);
+/* Collective. `hyperfold describe job.yaml` (describe.c). */
+int hf_cmd_describe(hf_comm *world, int argc, char **argv);
+/* Collective. `hyperfold retrain RUN_DIR [--data S]` (retrain.c). */
+int hf_cmd_retrain(hf_comm *world, int argc, char **argv);
+/* Not collective (no MPI). `hyperfold submit job.yaml [flags]` (submit.c). */
+int hf_cmd_submit(int argc, char **argv);
+/* Not collective (no MPI). `hyperfold s3 ls|cp|head` (s3_cli.c); returns an exit code. */
+int hf_cmd_s3(int argc, char **argv);
+
+#endif

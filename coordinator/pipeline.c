@@ -1,0 +1,140 @@
+/* pipeline.c - the steps every command shares (see pipeline.h). */
+#include "coordinator/pipeline.h"
+
+#include "common/fsutil.h"
+#include "common/hf.h"
+#include "shards/ingest.h"
+#include "worker/metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int hf_pipeline_spec(hf_comm *world, const char *path, hf_spec **out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int result = HF_OK;
+    *out = NULL;
+    if (hf_comm_rank(world) == 0)
+        result = hf_read_file(path, &text, &len);
+    HF_CALL(hf_comm_check(world, result));
+    result = hf_comm_bcast_blob(world, &text, &len, 0);
+    if (result >= 0)
+        result = hf_spec_parse(path, text, len, out);
+    free(text);
+    return hf_comm_check(world, result);
+}
+
+int hf_pipeline_ingest(hf_comm *world, const hf_spec *spec, const char *source,
+                       const char *shard_dir, const char *audit_path, const char *rejects_path,
+                       hf_manifest **manifest, int *reused)
+{
+    /* The data section's options, and what the other sections tell the ingest: the columns with
+     * a role (cv's) and how to change a task the target does not fit. A copy: the spec is not
+     * changed. */
+    hf_ingest_opts o = spec->data;
+    if (source)
+        o.source = (char *)source;
+    o.fold_column = spec->cv.fold_column;
+    o.group_column = spec->cv.group_column;
+    o.order_column = spec->cv.order_column;
+    o.task_hint = hf_spec_task_hint(spec);
+    hf_source_opts so = {.s3 = &spec->s3, .audit_path = audit_path, .rank = hf_comm_rank(world)};
+    int result = hf_ingest(world, &o, shard_dir, &so,
+                           spec->data.skip_bad_rows ? rejects_path : NULL, manifest, reused);
+    return hf_comm_check(world, result);
+}
+
+int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
+                        int no_folds, hf_job *job)
+{
+    int result = HF_OK;
+    memset(job, 0, sizeof *job);
+    job->spec = spec;
+    job->model = hf_model_find(spec->model_type);
+    if (!job->model)
+        return hf_error(HF_EINVAL, "%s: model.type: unknown model \"%s\"", spec->path,
+                        spec->model_type);
+    if ((result = hf_shards_load(shard_dir, manifest, &job->data)) < 0 ||
+        (result = hf_spec_resolve_task(spec, job->data->schema->task)) < 0 ||
+        (result = hf_spec_check_data(spec, job->data->schema, job->data->y, job->data->n_rows)) <
+            0 ||
+        (!no_folds && (result = hf_folds_make(&spec->cv, job->data, &job->folds)) < 0) ||
+        (result = hf_spec_trials(spec, &job->trials, &job->n_trials)) < 0 ||
+        (result = hf_spec_decode_trials(spec, job->model, job->trials, job->n_trials,
+                                        &job->configs)) < 0 ||
+        (result = hf_objective_metrics(&spec->objective, &job->metrics, &job->n_metrics)) < 0)
+        hf_job_free(job);
+    return result;
+}
+
+void hf_job_free(hf_job *job)
+{
+    hf_trial_configs_free(job->configs, job->n_trials);
+    if (job->trials)
+        hf_trials_free(job->trials, job->n_trials, job->spec->space.n_params);
+    free(job->metrics);
+    hf_folds_free(job->folds);
+    hf_dataset_free(job->data);
+    hf_spec *spec = job->spec;
+    memset(job, 0, sizeof *job);
+    job->spec = spec;
+}
+
+/* Collective. With parallel.ranks_per_task > 1, splits the world into groups of that many
+ * consecutive ranks and forms each group's BLACS grid once, for every task it will run. */
+int hf_pipeline_groups(hf_comm *world, const hf_parallel_opts *par, hf_comm **group_comm,
+                       hf_group **group)
+{
+    int g = par->ranks_per_task;
+    char at[512];
+    int size = hf_comm_size(world), rank = hf_comm_rank(world);
+    *group_comm = NULL;
+    *group = NULL;
+    if (g <= 1)
+        return HF_OK;
+    if (size % g != 0)
+        return hf_comm_check(
+            world,
+            hf_error(HF_EINVAL,
+                     "%s: parallel.ranks_per_task: got %d, expected a divisor of the "
+                     "number of ranks (%d)",
+                     hf_opt_where(&par->src, "parallel.ranks_per_task", at, sizeof at), g, size));
+    int result = hf_comm_split(world, rank / g, rank, group_comm);
+    if (result >= 0)
+        result =
+            hf_group_create(*group_comm, par->grid_rows, par->grid_cols, par->block_size, group);
+    if (result >= 0)
+        hf_group_set_memory_limit(*group, par->memory_per_rank);
+    return hf_comm_check(world, result);
+}
+
+int hf_pipeline_test_hooks(hf_task_hooks *hooks, int **fail_trials)
+{
+    memset(hooks, 0, sizeof *hooks);
+    *fail_trials = NULL;
+    const char *v = getenv("HF_TEST_FAIL_TRIALS");
+    if (v && *v) {
+        size_t n = 1;
+        for (const char *p = v; *p; p++)
+            n += *p == ',';
+        int *t = hf_calloc(n, sizeof *t);
+        if (!t)
+            return HF_ENOMEM;
+        size_t k = 0;
+        while (*v && k < n) {
+            char *end;
+            long x = strtol(v, &end, 10);
+            if (end == v)
+                break;
+            t[k++] = (int)x;
+            v = *end == ',' ? end + 1 : end;
+        }
+        hooks->fail_trials = t;
+        hooks->n_fail_trials = k;
+        *fail_trials = t;
+    }
+    const char *d = getenv("HF_TEST_TASK_DELAY_MS");
+    hooks->delay_ms = d ? strtol(d, NULL, 10) : 0;
+    return HF_OK;
+}

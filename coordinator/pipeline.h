@@ -1,0 +1,60 @@
+/* pipeline.h - what every command does before its own work: the spec, the ingest, the table,
+ * the task, the checks, the splits and the trials, in one place.
+ *
+ * run, validate, retrain and describe each take the steps they need:
+ *   hf_pipeline_spec      collective: rank 0 reads the spec, every rank parses the same bytes;
+ *   hf_pipeline_ingest    collective: the data into shards (or reused), with the options the
+ *                         data section and the other sections (cv's role columns, the task's
+ *                         hint) give;
+ *   hf_pipeline_prepare   every rank: the table loaded, the task resolved and checked, the splits,
+ *                         the trials decoded for the worker, the metrics, the model. */
+#ifndef HF_PIPELINE_H
+#define HF_PIPELINE_H
+
+#include "common/comm.h"
+#include "jobs/spec.h"
+#include "shards/partition.h"
+#include "worker/folds.h"
+#include "worker/task.h"
+
+/* A job made ready for its sweep (or its refit). Owns everything but the spec. */
+typedef struct hf_job {
+    hf_spec *spec; /* borrowed */
+    hf_dataset *data;
+    hf_folds *folds;
+    hf_trial *trials;
+    size_t n_trials;
+    hf_trial_config *configs; /* the trials decoded for the worker */
+    const hf_model_ops *model;
+    const char **metrics; /* objective first, then the report metrics */
+    size_t n_metrics;
+} hf_job;
+
+/* Collective: rank 0 reads the spec file, every rank parses the same bytes. */
+int hf_pipeline_spec(hf_comm *world, const char *path, hf_spec **out);
+
+/* Collective. Ingests the spec's data (or `source` instead, when not NULL: retrain's new data)
+ * into shard_dir, or reuses an ingest of the same settings (*reused = 1). audit_path: the S3
+ * audit log; rejects_path: where skipped rows go with data.on_bad_rows skip. */
+int hf_pipeline_ingest(hf_comm *world, const hf_spec *spec, const char *source,
+                       const char *shard_dir, const char *audit_path, const char *rejects_path,
+                       hf_manifest **manifest, int *reused);
+
+/* Not collective (every rank does the same). Loads every row of the shards, resolves the task
+ * on spec, checks the spec against the data, makes the splits (unless `no_folds`), expands and
+ * decodes the trials and lists the metrics. *job is the caller's (hf_job_free). */
+int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
+                        int no_folds, hf_job *job);
+void hf_job_free(hf_job *job);
+
+/* Collective. With parallel.ranks_per_task > 1, splits the world into groups of that many
+ * consecutive ranks (*group_comm) and forms each group's BLACS grid once (*group), for every task
+ * it will run; otherwise both stay NULL. Free with hf_group_free and hf_comm_free. */
+int hf_pipeline_groups(hf_comm *world, const hf_parallel_opts *par, hf_comm **group_comm,
+                       hf_group **group);
+
+/* The failure tests' hooks from the environment (HF_TEST_FAIL_TRIALS=3,7, HF_TEST_TASK_DELAY_MS=N;
+ * docs/architecture.md, "Test hooks"). *fail_trials is the caller's. */
+int hf_pipeline_test_hooks(hf_task_hooks *hooks, int **fail_trials);
+
+#endif

@@ -1,0 +1,53 @@
+/* rundir.h - a run directory: the one module that names the files of a run, and the job spec's
+ * output section that says where runs go and where they are uploaded.
+ *
+ * A run of job NAME lives in <output.dir>/NAME/. Every command finds its files here, so a new
+ * run-directory file is one field below (and one line in hf_rundir_at). */
+#ifndef HF_RUNDIR_H
+#define HF_RUNDIR_H
+
+#include "common/opts.h"
+
+/* The job spec's output section: this module's options (see common/opts.h). */
+typedef struct hf_output_opts {
+    char *dir;        /* default "runs" */
+    char *upload;     /* s3://bucket/prefix/ or NULL */
+    char *sse;        /* NULL, "AES256" or "aws:kms" */
+    char *kms_key_id; /* only with aws:kms */
+    hf_opt_source src;
+} hf_output_opts;
+
+/* The output section's table, for the job-spec binder. */
+extern const hf_opt_section hf_output_section;
+int hf_output_opts_init(hf_output_opts *o);
+
+/* Every path of a run directory (owned; free with hf_rundir_free). */
+typedef struct hf_rundir {
+    char *dir;             /* <output.dir>/<name> */
+    char *spec;            /* job.yaml: the spec of the run */
+    char *shards;          /* shards/: the HDF5 partitions and manifest.json */
+    char *journal;         /* journal.jsonl: every finished task */
+    char *results;         /* results.json */
+    char *trials_csv;      /* trials.csv */
+    char *model;           /* model.h5 */
+    char *training_rows;   /* training_rows.bin: the model's training rows (coordinator/rowset.h) */
+    char *audit;           /* audit.jsonl: every remote access */
+    char *rejects;         /* rejects.csv: rows skipped with data.on_bad_rows skip */
+    char *describe;        /* describe.json */
+    char *submit_script;   /* submit.sbatch */
+    char *retrain_shards;  /* retrain-shards/: the ingest of retrain's data */
+    char *retrain_log;     /* retrain.jsonl: every retrain decision */
+    char *retrain_model;   /* model.retrain.h5: a retrained model that was not promoted */
+    char *previous_model;  /* model.previous.h5: the model a promotion replaced */
+    char *retrain_rows;    /* training_rows.retrain.bin */
+    char *previous_rows;   /* training_rows.previous.bin */
+    char *retrain_holdout; /* retrain_holdout.csv: the rows retrain compared the models on */
+} hf_rundir;
+
+/* Not collective. The paths of the run directory `dir` (which need not exist). */
+int hf_rundir_at(const char *dir, hf_rundir *out);
+/* Not collective. The paths of job `name`'s run under output.dir. */
+int hf_rundir_of(const hf_output_opts *o, const char *name, hf_rundir *out);
+void hf_rundir_free(hf_rundir *r);
+
+#endif

@@ -1,0 +1,84 @@
+/* search.h - the search space and its expansion into trials (jobs/search.c).
+ *
+ * The space is the job spec's searchable parameters: the model's (model.params) and the
+ * preprocessing's (preprocess:), each fixed, a list of choices, or a distribution. Grid search
+ * takes the product of the axes in space order, the last axis fastest; random search draws trial t
+ * from hf_rng_init(search.seed, t, 0), one draw per non-fixed parameter in space order, so a trial
+ * depends only on the spec and its index, never on the number of ranks. */
+#ifndef HF_SEARCH_H
+#define HF_SEARCH_H
+
+#include "common/opts.h"
+#include "common/value.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum hf_search_strategy { HF_SEARCH_GRID = 0, HF_SEARCH_RANDOM } hf_search_strategy;
+
+/* The job spec's search section: this module's options (see common/opts.h). */
+typedef struct hf_search_opts {
+    hf_search_strategy strategy; /* default grid */
+    int trials;                  /* random: number of trials (default 10) */
+    uint64_t seed;
+    int error_score_given;
+    double error_score; /* score of a failed split; default: the trial ranks last */
+    hf_opt_source src;
+} hf_search_opts;
+
+/* The search section's table, for the job-spec binder. */
+extern const hf_opt_section hf_search_section;
+void hf_search_opts_init(hf_search_opts *o);
+
+typedef enum hf_param_kind {
+    HF_PARAM_FIXED = 0,   /* a scalar: `max_iter: 500` */
+    HF_PARAM_CHOICE,      /* a list: `fit_intercept: [true, false]` (a grid axis) */
+    HF_PARAM_UNIFORM,     /* {uniform: [lo, hi]} */
+    HF_PARAM_LOG_UNIFORM, /* {log_uniform: [lo, hi]} */
+    HF_PARAM_INT_UNIFORM  /* {int_uniform: [lo, hi]}, inclusive */
+} hf_param_kind;
+
+/* One searchable or fixed parameter. Model parameters are named as in the model ("alpha");
+ * preprocessing settings carry the "preprocess." prefix ("preprocess.scale"). */
+typedef struct hf_param_space {
+    char *name;
+    hf_param_kind kind;
+    hf_value fixed;    /* FIXED */
+    hf_value *choices; /* CHOICE */
+    size_t n_choices;
+    double low, high;         /* UNIFORM, LOG_UNIFORM, INT_UNIFORM */
+    int grid_points;          /* for a distribution in a grid search; 0 = not given */
+    hf_value_type value_type; /* type of this parameter's values in trials (the hf_param_def's) */
+} hf_param_space;
+
+/* The space: the model's parameters (every one, omitted ones fixed at their defaults), then the
+ * preprocessing settings the spec gives, in spec order. */
+typedef struct hf_space {
+    hf_param_space *params;
+    size_t n_params;
+} hf_space;
+
+/* One trial: a value for every parameter of the space, in the order of hf_space.params. */
+typedef struct hf_trial {
+    int id; /* 0-based, dense */
+    hf_value *values;
+} hf_trial;
+
+/* Index of a parameter of the space by name, or -1. Not collective. */
+long hf_space_index(const hf_space *space, const char *name);
+
+/* Not collective. Expands the space into trials (grid product, last axis fastest; or random draws
+ * seeded by (search.seed, t, 0)). *trials is owned by the caller: hf_trials_free(). HF_EINVAL,
+ * naming `where` (the spec file), for more than 10 million trials. */
+int hf_space_trials(const hf_space *space, const hf_search_opts *search, const char *where,
+                    hf_trial **trials, size_t *n_trials);
+void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params);
+void hf_space_release(hf_space *space);
+
+/* The parameter values of a trial as a compact JSON object, e.g.
+ * {"alpha":0.01,"fit_intercept":true} (numbers as JSON reals in their shortest round-trip form,
+ * ints as integers, bools, strings), in space order. Caller frees with free(); NULL on error
+ * (message set). Not collective. */
+char *hf_trial_params_json(const hf_space *space, const hf_trial *t);
+
+#endif
