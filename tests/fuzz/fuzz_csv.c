@@ -399,14 +399,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = hf_csv_reader_open(st, &rg, &r);
     hf_fuzz_check_status(rc, "opening the header reader");
     if (rc < 0) {
-        hf_source_close(&src);
+        hf_source_close(src);
         return 0;
     }
     rc = hf_csv_reader_next(r, &head);
     hf_fuzz_check_status(rc, "reading the header");
     if (rc <= 0) {
         hf_csv_reader_free(r);
-        hf_source_close(&src);
+        hf_source_close(src);
         return 0;
     }
     size_t bom = hf_csv_bom_len(head.text, head.len);
@@ -509,7 +509,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rl_free(&serial);
     hf_csv_fields_free(&fields);
-    hf_source_close(&src);
+    hf_source_close(src);
     hf_error_clear();
     return 0;
 }

@@ -68,15 +68,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         setup_failed("parsing the spec");
     if (hf_spec_trials(g_spec, &g_trials, &g_n_trials) < 0)
         setup_failed("expanding the trials");
-    hf_schema schema = {.task = HF_TASK_REGRESSION, .target = "target"};
+    /* As coordinator/pipeline.c prepares a job, without the data. */
     if (hf_spec_resolve_task(g_spec, HF_TASK_REGRESSION) < 0 ||
-        metric_list(g_spec, &schema, &g_metrics, &g_n_metrics) < 0)
+        hf_objective_metrics(&g_spec->objective, &g_metrics, &g_n_metrics) < 0)
         setup_failed("the metrics");
     const hf_model_ops *model = hf_model_find(g_spec->model_type);
-    if (!model ||
-        hf_task_list_make(g_spec, model, g_trials, g_n_trials, N_SPLITS, MAX_BATCH, &g_tasks) < 0)
+    hf_trial_config *cfgs = NULL;
+    if (!model || hf_spec_decode_trials(g_spec, model, g_trials, g_n_trials, &cfgs) < 0 ||
+        hf_task_list_make(model, cfgs, g_n_trials, N_SPLITS, MAX_BATCH, &g_tasks) < 0)
         setup_failed("the task list");
-    if (sweep_hash(g_spec, g_trials, g_n_trials, g_metrics, g_n_metrics, g_sweep_id) < 0)
+    hf_trial_configs_free(cfgs, g_n_trials);
+    if (hf_spec_sweep_id(g_spec, g_trials, g_n_trials, g_metrics, g_n_metrics, g_sweep_id) < 0)
         setup_failed("the sweep hash");
     g_id = (hf_journal_id){
         .spec_sha256 = g_sweep_id, .data_fingerprint = "fuzz-data", .n_tasks = g_tasks.n_tasks};
@@ -123,7 +125,7 @@ static void check_selection(hf_sweep *s)
     int leader = hf_sweep_leader(s);
     hf_fuzz_check(leader >= -1 && leader < (int)s->n_trials, "leader %d", leader);
     (void)hf_sweep_best_so_far(s);
-    int rc = hf_sweep_finish(s, g_spec);
+    int rc = hf_sweep_finish(s, &g_spec->search);
     hf_fuzz_check_status(rc, "hf_sweep_finish");
     if (rc < 0)
         return;
@@ -135,16 +137,22 @@ static void check_selection(hf_sweep *s)
         seen[r - 1] = 1;
     }
     hf_fuzz_check(s->best >= -1 && s->best < (int)s->n_trials, "best trial %d", s->best);
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/run", hf_fuzz_scratch_dir());
-    mkdir(dir, 0700);
-    hf_run_info info = {.run_dir = dir,
+    char results[512], trials_csv[512];
+    snprintf(results, sizeof results, "%s/results.json", hf_fuzz_scratch_dir());
+    snprintf(trials_csv, sizeof trials_csv, "%s/trials.csv", hf_fuzz_scratch_dir());
+    hf_run_info info = {.name = g_spec->name,
+                        .spec_sha256 = g_sweep_id,
+                        .source = g_spec->data.source,
+                        .model = g_spec->model_type,
+                        .space = &g_spec->space,
+                        .results_path = results,
+                        .trials_csv_path = trials_csv,
                         .source_fingerprint = "fuzz-data",
                         .n_rows = 10,
                         .n_search_rows = 10,
                         .ranks = 1,
                         .resumed_tasks = (int)s->tasks_done};
-    hf_fuzz_check_status(hf_results_write(s, g_spec, g_trials, &info), "hf_results_write");
+    hf_fuzz_check_status(hf_results_write(s, g_trials, &info), "hf_results_write");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,4 +1,5 @@
-/* fuzz_model.c - hf_model_read, then prediction, as `hyperfold predict` does (see fuzz_model.h).
+/* fuzz_model.c - hf_modelfile_read, then prediction, as `hyperfold predict` does (see
+ * fuzz_model.h).
  *
  * predict.c's format_rows is static: this file includes predict.c (from HF_ROOT, the copy with
  * the pending fixes), so the formatting is the product's own. */
@@ -18,15 +19,15 @@
 static const uint64_t k_unwritten[2] = {UINT64_MAX, 0x7ff4deadbeef0001ull};
 
 /* Predicts into out over a fill of marker `which`. */
-static int predict_into(const hf_model_file *m, const hf_dataset *d, double *out, size_t cells,
+static int predict_into(const hf_modelfile *m, const hf_dataset *d, double *out, size_t cells,
                         int which)
 {
     for (size_t i = 0; i < cells; i++)
         memcpy(&out[i], &k_unwritten[which], sizeof k_unwritten[which]);
-    return hf_predict_pipeline(m->prep, m->fitted, d, NULL, d->n_rows, out);
+    return hf_predict_pipeline(m->prep, m->fitted, NULL, d, NULL, d->n_rows, out);
 }
 
-static void predict_rows(const hf_model_file *m)
+static void predict_rows(const hf_modelfile *m)
 {
     const hf_schema *s = m->schema;
     size_t nf = s->n_features, no = m->fitted->n_outputs;
@@ -88,16 +89,16 @@ static void check_closed(const char *what)
 
 void hf_fuzz_model(const char *path)
 {
-    hf_model_file *m = NULL;
-    int rc = hf_model_read(path, &m);
-    hf_fuzz_check_status(rc, "hf_model_read");
-    check_closed("hf_model_read");
+    hf_modelfile *m = NULL;
+    int rc = hf_modelfile_read(path, &m);
+    hf_fuzz_check_status(rc, "hf_modelfile_read");
+    check_closed("hf_modelfile_read");
     if (rc < 0) {
-        hf_fuzz_check(m == NULL, "hf_model_read failed but returned a model");
+        hf_fuzz_check(m == NULL, "hf_modelfile_read failed but returned a model");
         return;
     }
     hf_fuzz_check(m->model_type && m->schema && m->prep && m->fitted,
-                  "hf_model_read returned a model without type, schema, prep or fitted model");
+                  "hf_modelfile_read returned a model without type, schema, prep or fitted model");
     predict_rows(m);
-    hf_model_file_free(m);
+    hf_modelfile_free(m);
 }

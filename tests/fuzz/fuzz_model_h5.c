@@ -1,5 +1,5 @@
 /* fuzz_model_h5.c - the model.h5 reader on arbitrary bytes: the input is written to a file and
- * loaded with coordinator/export.c hf_model_read, then used for prediction (fuzz_model.c).
+ * loaded with coordinator/modelfile.c hf_modelfile_read, then used for prediction (fuzz_model.c).
  *
  * Most mutations of an HDF5 file are refused by libhdf5 while it parses the superblock and the
  * object headers; fuzz_model_h5_struct builds well-formed files with hostile contents instead.

@@ -1,5 +1,5 @@
-/* fuzz_schema.c - the schema JSON reader (shards/schema_json.c hf_schema_from_json), the schema
- * stored in manifest.json and in model.h5.
+/* fuzz_schema.c - the schema JSON reader (shards/schema_json.c hf_schema_json_from_text), the
+ * schema stored in manifest.json and in model.h5.
  *
  * Input: JSON text. Checks, besides memory safety and UB:
  *  - the hf.h error convention;
@@ -7,7 +7,7 @@
  *    non-empty and distinct (prediction matches CSV columns to features by name), a categorical
  *    column's dictionary sorted bytewise without duplicates (prediction looks values up by
  *    binary search), a boolean column's categories exactly ["false", "true"] (codes 0 and 1);
- *  - round trip: hf_schema_to_json of it reads back to an equal schema and the same text, and
+ *  - round trip: hf_schema_json_to_text of it reads back to an equal schema and the same text, and
  *    hf_schema_clone copies it exactly. */
 #include "fuzz_util.h"
 
@@ -90,21 +90,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = hf_fuzz_strndup(data, size);
     hf_schema *s = NULL;
-    int rc = hf_schema_from_json(text, &s);
-    hf_fuzz_check_status(rc, "hf_schema_from_json");
+    int rc = hf_schema_json_from_text(text, &s);
+    hf_fuzz_check_status(rc, "hf_schema_json_from_text");
     free(text);
     if (rc < 0) {
-        hf_fuzz_check(s == NULL, "hf_schema_from_json failed but returned a schema");
+        hf_fuzz_check(s == NULL, "hf_schema_json_from_text failed but returned a schema");
         return 0;
     }
     check_valid(s);
-    char *json = hf_schema_to_json(s);
-    hf_fuzz_check_status(json ? HF_OK : HF_ENOMEM, "hf_schema_to_json");
+    char *json = hf_schema_json_to_text(s);
+    hf_fuzz_check_status(json ? HF_OK : HF_ENOMEM, "hf_schema_json_to_text");
     hf_schema *s2 = NULL;
-    rc = hf_schema_from_json(json, &s2);
+    rc = hf_schema_json_from_text(json, &s2);
     hf_fuzz_check(rc == HF_OK, "reading back %.200s failed: %s", json, hf_error_message());
     same_schema(s, s2, "round trip");
-    char *json2 = hf_schema_to_json(s2);
+    char *json2 = hf_schema_json_to_text(s2);
     hf_fuzz_check(json2 && strcmp(json, json2) == 0, "round trip: the JSON text changed");
     hf_schema *c = hf_schema_clone(s);
     hf_fuzz_check(c != NULL, "hf_schema_clone failed");

@@ -1,8 +1,8 @@
 /* fuzz_spec.c - the job-spec parser (jobs/spec.c hf_spec_parse) and what `validate` and `run` do
  * with a spec that parses: the trial expansion (jobs/search.c hf_spec_trials), the summary
- * (hf_spec_print), every trial's parameters as JSON, the task list (worker/task.c
- * hf_task_list_make) and the checks against a small table (hf_spec_check_data,
- * hf_spec_resolve_task).
+ * (hf_spec_print), every trial's parameters as JSON, the decoded trials (hf_spec_decode_trials)
+ * and the task list (worker/task.c hf_task_list_make) and the checks against a small table
+ * (hf_spec_check_data, hf_spec_resolve_task).
  *
  * Input: the bytes of a job.yaml. Invariants checked besides memory safety and UB:
  *  - the hf.h error convention (a failure has a one-line message, a success leaves none);
@@ -50,8 +50,8 @@ static double predicted_trials(const hf_spec *s)
     if (s->search.strategy == HF_SEARCH_RANDOM)
         return (double)s->search.trials;
     double total = 1;
-    for (size_t i = 0; i < s->n_params; i++) {
-        const hf_param_space *p = &s->params[i];
+    for (size_t i = 0; i < s->space.n_params; i++) {
+        const hf_param_space *p = &s->space.params[i];
         double n = 1;
         if (p->kind == HF_PARAM_CHOICE)
             n = (double)p->n_choices;
@@ -73,8 +73,8 @@ static void check_trials(const hf_spec *s, const hf_trial *trials, size_t n)
 {
     for (size_t t = 0; t < n; t++) {
         hf_fuzz_check(trials[t].id == (int)t, "trial %zu has id %d", t, trials[t].id);
-        for (size_t i = 0; i < s->n_params; i++) {
-            const hf_param_space *p = &s->params[i];
+        for (size_t i = 0; i < s->space.n_params; i++) {
+            const hf_param_space *p = &s->space.params[i];
             const hf_value *v = &trials[t].values[i];
             hf_fuzz_check(v->type == p->value_type, "trial %zu: %s has type %d, expected %d", t,
                           p->name, (int)v->type, (int)p->value_type);
@@ -89,14 +89,15 @@ static void check_trials(const hf_spec *s, const hf_trial *trials, size_t n)
     }
     /* Parameters as JSON: a failure (a string that is not UTF-8) is a reported error. */
     for (size_t t = 0; t < n && t < 64; t++) {
-        char *text = hf_trial_params_json(s, &trials[t]);
+        char *text = hf_trial_params_json(&s->space, &trials[t]);
         hf_fuzz_check_status(text ? HF_OK : HF_EINVAL, "hf_trial_params_json");
         if (!text)
             continue;
         json_error_t err;
         json_t *o = json_loads(text, 0, &err);
-        hf_fuzz_check(json_is_object(o) && json_object_size(o) == s->n_params,
-                      "trial %zu parameters %s: not an object of %zu keys", t, text, s->n_params);
+        hf_fuzz_check(json_is_object(o) && json_object_size(o) == s->space.n_params,
+                      "trial %zu parameters %s: not an object of %zu keys", t, text,
+                      s->space.n_params);
         json_decref(o);
         free(text);
     }
@@ -107,11 +108,18 @@ static void check_tasks(const hf_spec *s, const hf_trial *trials, size_t n)
     const hf_model_ops *model = hf_model_find(s->model_type);
     hf_fuzz_check(model != NULL, "spec names model %s, which is not registered", s->model_type);
     size_t n_splits = (size_t)(s->cv.folds < 3 ? s->cv.folds : 3), max_batch = 4;
-    hf_task_list l;
-    int rc = hf_task_list_make(s, model, trials, n, n_splits, max_batch, &l);
-    hf_fuzz_check_status(rc, "hf_task_list_make");
+    hf_trial_config *cfgs = NULL;
+    int rc = hf_spec_decode_trials(s, model, trials, n, &cfgs);
+    hf_fuzz_check_status(rc, "hf_spec_decode_trials");
     if (rc < 0)
         return;
+    hf_task_list l;
+    rc = hf_task_list_make(model, cfgs, n, n_splits, max_batch, &l);
+    hf_fuzz_check_status(rc, "hf_task_list_make");
+    if (rc < 0) {
+        hf_trial_configs_free(cfgs, n);
+        return;
+    }
     unsigned char *seen = calloc(n * n_splits + 1, 1);
     if (!seen)
         abort();
@@ -136,6 +144,7 @@ static void check_tasks(const hf_spec *s, const hf_trial *trials, size_t n)
         hf_fuzz_check(seen[c], "trial %zu on split %zu is in no task", c / n_splits, c % n_splits);
     free(seen);
     hf_task_list_free(&l);
+    hf_trial_configs_free(cfgs, n);
 }
 
 /* The checks `validate` runs once the data is known, on a small made-up table. */
@@ -179,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_trials(s, trials, n);
             check_tasks(s, trials, n);
             hf_fuzz_check_status(hf_spec_print(s, trials, n, g_null), "hf_spec_print");
-            hf_trials_free(trials, n, s->n_params);
+            hf_trials_free(trials, n, s->space.n_params);
         }
     }
     check_data(s, (int)(size & 1));

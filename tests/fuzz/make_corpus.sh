@@ -10,6 +10,11 @@
 #                   variants (header only, a torn last line, a failed trial)
 #   task_result/    single lines of that journal
 #
+# The model.h5 seeds are also fuzz_model_h5_struct's templates, and its reproducers are edit
+# programs relative to them: they are replaced only with HF_FUZZ_NEW_MODELS=1 (then check that the
+# finding-* inputs of corpus/model_h5_struct still reproduce against the unfixed code, or remake
+# them).
+#
 # Usage: tests/fuzz/make_corpus.sh   (needs build/hyperfold: scripts/build.sh build; and the fuzz
 # build: tests/fuzz/build.sh). The outputs are small (a few KB each); review and commit them.
 set -euo pipefail
@@ -26,7 +31,7 @@ mkdir -p "$corpus"/{model_h5,manifest,schema,journal,task_result} "$src/tests/fu
 
 run() { # name spec-file
     "$hyperfold" run "$2" --quiet >/dev/null
-    cp "runs/$1/model.h5" "$corpus/model_h5/$1.h5"
+    [ -n "${HF_FUZZ_NEW_MODELS:-}" ] && cp "runs/$1/model.h5" "$corpus/model_h5/$1.h5"
     cp "runs/$1/shards/manifest.json" "$corpus/manifest/$1.json"
     "$py" -c 'import json,sys; m=json.load(open(sys.argv[1])); print(json.dumps(m["schema"]))' \
         "runs/$1/shards/manifest.json" >"$corpus/schema/$1.json"
