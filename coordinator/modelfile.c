@@ -14,10 +14,14 @@
 #include "common/hf.h"
 #include "shards/schema_json.h"
 
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,6 +218,23 @@ out:
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
+/* 1 if the attribute holds exactly one value (a scalar, or an array of one) of the class;
+ * strings must be variable-length, as hf_model_write writes them. H5Aread writes every element
+ * of the attribute: one of several values read into a single variable overflowed it. */
+static int one_value(hid_t a, H5T_class_t cls)
+{
+    hid_t space = H5Aget_space(a), type = H5Aget_type(a);
+    H5T_class_t c = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    int ok = space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
+             (c == cls || (cls == H5T_FLOAT && c == H5T_INTEGER)) &&
+             (cls != H5T_STRING || H5Tis_variable_str(type) > 0);
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    return ok;
+}
+
 static char *read_attr_str(hid_t obj, const char *name)
 {
     if (H5Aexists(obj, name) <= 0)
@@ -224,7 +245,7 @@ static char *read_attr_str(hid_t obj, const char *name)
     H5Tset_cset(type, H5T_CSET_UTF8);
     char *v = NULL;
     char *copy = NULL;
-    if (a >= 0 && H5Aread(a, type, &v) >= 0 && v) {
+    if (a >= 0 && one_value(a, H5T_STRING) && H5Aread(a, type, &v) >= 0 && v) {
         copy = hf_strdup(v);
         H5free_memory(v);
     }
@@ -241,8 +262,9 @@ static double read_attr_f64(hid_t obj, const char *name)
         return 0;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a >= 0) {
-        if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0)
-            v = NAN; /* an attribute that cannot be read as a number counts as absent */
+        /* An attribute that cannot be read as one number counts as absent. */
+        if (!one_value(a, H5T_FLOAT) || H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0)
+            v = NAN;
         H5Aclose(a);
     }
     return v;
@@ -252,7 +274,8 @@ typedef struct array_list {
     hf_array *a;
     size_t n, cap;
     const char *path;
-    int failed;
+    const char *group;
+    int failed; /* 1 out of memory, 2 an HDF5 read failed, 3 an array unlike those written */
 } array_list;
 
 static herr_t collect_array(hid_t g, const char *name, const H5L_info_t *info, void *arg)
@@ -273,6 +296,32 @@ static herr_t collect_array(hid_t g, const char *name, const H5L_info_t *info, v
     H5Sget_simple_extent_dims(space, dims, NULL);
     if (nd == 1)
         dims[1] = 1;
+    /* Only numbers, and only as many as the file holds: the shape comes from the file, and a
+     * dataset that was never written reads as fill values, so a shape of 2^40 rows asked for
+     * 8 TiB (and one whose byte count overflows size_t, a buffer too small for H5Dread). */
+    hid_t ftype = H5Dget_type(d);
+    H5T_class_t cls = ftype >= 0 ? H5Tget_class(ftype) : H5T_NO_CLASS;
+    size_t esize = ftype >= 0 ? H5Tget_size(ftype) : 0;
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    int numbers = (cls == H5T_FLOAT || cls == H5T_INTEGER) && esize > 0;
+    int too_big = dims[1] > 0 && dims[0] > SIZE_MAX / sizeof(double) / dims[1];
+    hsize_t stored = H5Dget_storage_size(d);
+    if (!numbers || too_big || (dims[0] * dims[1] > 0 && stored / esize < dims[0] * dims[1])) {
+        if (!numbers)
+            hf_error(HF_EINVAL, "%s: /%s/%s: got a dataset of non-numbers, expected float64",
+                     l->path, l->group, name);
+        else
+            hf_error(HF_EINVAL,
+                     "%s: /%s/%s: got a %llu x %llu array with %llu bytes stored, expected "
+                     "every value stored",
+                     l->path, l->group, name, (unsigned long long)dims[0],
+                     (unsigned long long)dims[1], (unsigned long long)stored);
+        l->failed = 3;
+        H5Sclose(space);
+        H5Dclose(d);
+        return -1;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 8;
         hf_array *na = hf_realloc(l->a, cap * sizeof *na);
@@ -315,7 +364,7 @@ static herr_t collect_array(hid_t g, const char *name, const H5L_info_t *info, v
 
 static int read_arrays(hid_t file, const char *group, const char *path, hf_array **out, size_t *n)
 {
-    array_list l = {.path = path};
+    array_list l = {.path = path, .group = group};
     *out = NULL;
     *n = 0;
     if (H5Lexists(file, group, H5P_DEFAULT) <= 0)
@@ -331,7 +380,7 @@ static int read_arrays(hid_t file, const char *group, const char *path, hf_array
             free(l.a[i].data);
         }
         free(l.a);
-        return l.failed == 1 ? HF_ENOMEM : h5fail(group, path);
+        return l.failed == 1 ? HF_ENOMEM : l.failed == 3 ? HF_EINVAL : h5fail(group, path);
     }
     *out = l.a;
     *n = l.n;
@@ -353,6 +402,80 @@ void hf_modelfile_free(hf_modelfile *m)
     free(m);
 }
 
+/* Little-endian unsigned integer of n bytes. */
+static uint64_t le(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = n; i-- > 0;)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The global heap collections of a file, checked before libhdf5 reads it.
+ *
+ * The variable-length string attributes of model.h5 live in global heap collections, and libhdf5
+ * 1.10 (Debian 12) trusts the sizes in them: in a damaged file it copied an object of 2^62 bytes,
+ * allocated a collection of exabytes, or looped forever on an object of size 0 (found by
+ * tests/fuzz fuzz_model_h5; every such crash and hang of that harness was there). So every
+ * collection in the file (signature "GCOL", version 1: HDF5 file format, "Global Heap") is walked
+ * as libhdf5 walks it (H5HG__cache_heap_deserialize), and a file whose collection does not hold
+ * its objects exactly is refused. Returns HF_OK, or HF_EINVAL with the message. */
+static int check_global_heaps(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    int result = HF_OK;
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 16) {
+        if (fd >= 0)
+            close(fd);
+        return HF_OK; /* H5Fopen reports it */
+    }
+    size_t size = (size_t)st.st_size;
+    const unsigned char *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return HF_OK;
+    /* The size of lengths from the superblock (at 0, 512, 1024, ...: after a user block). */
+    size_t L = 0;
+    for (size_t at = 0; at + 16 <= size && !L; at = at ? 2 * at : 512)
+        if (memcmp(m + at, sig, 8) == 0)
+            L = m[at + 8] < 2 ? m[at + 14] : m[at + 10];
+    if (L != 2 && L != 4 && L != 8)
+        goto out;             /* not HDF5, or lengths libhdf5 will refuse itself */
+    const size_t hdr = 8 + L; /* the collection's header, and each object's */
+    const unsigned char *end = m + size;
+    for (const unsigned char *p = memmem(m, size, "GCOL", 4); p && result == HF_OK;
+         p = memmem(p + 1, (size_t)(end - p - 1), "GCOL", 4)) {
+        if ((size_t)(end - p) < hdr || p[4] != 1)
+            continue; /* not a collection libhdf5 accepts as one */
+        uint64_t csize = le(p + 8, L), q = hdr;
+        if (csize < hdr || csize > (uint64_t)(end - p)) {
+            result = hf_error(HF_EINVAL,
+                              "%s: damaged file: a global heap collection at byte %zu claims "
+                              "%llu bytes, the file has %zu after it",
+                              path, (size_t)(p - m), (unsigned long long)csize, (size_t)(end - p));
+            break;
+        }
+        while (q + hdr <= csize) {
+            uint64_t idx = le(p + q, 2), osize = le(p + q + 8, L);
+            uint64_t need = idx > 0 && osize <= csize ? hdr + (osize + 7) / 8 * 8 : osize;
+            if (need == 0 || need > csize - q || (idx > 0 && osize > csize)) {
+                result = hf_error(HF_EINVAL,
+                                  "%s: damaged file: global heap object %llu at byte %zu claims "
+                                  "%llu bytes, its collection has %llu left",
+                                  path, (unsigned long long)idx, (size_t)(p - m + q),
+                                  (unsigned long long)osize, (unsigned long long)(csize - q));
+                break;
+            }
+            q += need;
+        }
+    }
+out:
+    munmap((void *)m, size);
+    return result;
+}
+
 int hf_modelfile_read(const char *path, hf_modelfile **out)
 {
     int result = HF_OK;
@@ -368,6 +491,8 @@ int hf_modelfile_read(const char *path, hf_modelfile **out)
         result = hf_error(HF_EINVAL, "--model %s: no such file", path);
         goto out;
     }
+    if ((result = check_global_heaps(path)) < 0)
+        goto out;
     H5E_BEGIN_TRY
     {
         file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

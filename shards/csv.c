@@ -973,8 +973,10 @@ int hf_csv_parse_double(const char *p, size_t len, double *out)
         }
     }
     if (!any) {
-        const char *w = p + i;
-        size_t wl = len - i;
+        /* A word after the sign: inf, infinity, nan (not after a '.': ".nan" is text). */
+        size_t sign = p[0] == '+' || p[0] == '-';
+        const char *w = p + sign;
+        size_t wl = len - sign;
         if (ieq(w, wl, "inf") || ieq(w, wl, "infinity")) {
             *out = neg ? -INFINITY : INFINITY;
             return 1;

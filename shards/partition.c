@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CHUNK_BYTES ((size_t)1 << 20)
 
@@ -214,6 +215,10 @@ int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out)
     }
     m->n_rows = json_integer_value(v);
     m->n_rejected = json_integer_value(rj);
+    if (m->n_rejected < 0) {
+        result = bad_key(what, "rejected_rows", "a count >= 0");
+        goto out;
+    }
     m->has_fold = json_is_true(json_object_get(root, "has_fold"));
     m->has_group = json_is_true(json_object_get(root, "has_group"));
     m->has_order = json_is_true(json_object_get(root, "has_order"));
@@ -247,9 +252,17 @@ int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out)
         m->shards[i].rows = json_integer_value(r);
         m->shards[i].first_row = json_integer_value(fr);
         memcpy(m->shards[i].sha256, json_string_value(h), 65);
-        if (m->shards[i].first_row != expect_first || m->shards[i].rows < 0) {
+        if (m->shards[i].first_row != expect_first) {
             result = hf_error(HF_EINVAL, "%s: shards[%zu]: got first_row %lld, expected %lld", what,
                               i, (long long)m->shards[i].first_row, (long long)expect_first);
+            goto out;
+        }
+        /* The sum of the rows must not overflow (undefined behaviour). */
+        if (m->shards[i].rows < 0 || m->shards[i].rows > INT64_MAX - expect_first) {
+            result = hf_error(HF_EINVAL,
+                              "%s: shards[%zu]: got rows %lld, expected a count >= 0 that keeps "
+                              "the total within int64",
+                              what, i, (long long)m->shards[i].rows);
             goto out;
         }
         expect_first += m->shards[i].rows;
@@ -608,6 +621,38 @@ out:
     return result;
 }
 
+/* Checks that each shard holding rows of [first, first + count) is large enough on disk for the
+ * rows the manifest gives it (every dataset uncompressed, 8 bytes a value), before the table is
+ * allocated: a damaged manifest.json (n_rows 2^40, the last shard's rows to match) made every
+ * rank allocate the 8.8 TB it claims before any shard was opened. */
+static int check_shard_sizes(const char *dir, const hf_manifest *m, int64_t first, int64_t count)
+{
+    uint64_t per_row = (uint64_t)m->schema->n_features + 2 + (m->has_fold != 0) +
+                       (m->has_group != 0) + (m->has_order != 0);
+    for (size_t i = 0; i < m->n_shards; i++) {
+        const hf_shard_info *sh = &m->shards[i];
+        if (sh->rows == 0 || sh->first_row >= first + count || sh->first_row + sh->rows <= first)
+            continue;
+        char *path = hf_asprintf("%s/%s", dir, sh->file);
+        if (!path)
+            return HF_ENOMEM;
+        struct stat st;
+        int result = HF_OK;
+        if (stat(path, &st) != 0)
+            result = hf_error(HF_EIO, "%s: cannot open the HDF5 shard", path);
+        else if ((uint64_t)st.st_size / 8 / per_row < (uint64_t)sh->rows)
+            result = hf_error(HF_EIO,
+                              "%s: got %lld bytes, too few for the %lld rows of %llu values the "
+                              "manifest gives it",
+                              path, (long long)st.st_size, (long long)sh->rows,
+                              (unsigned long long)per_row);
+        free(path);
+        if (result < 0)
+            return result;
+    }
+    return HF_OK;
+}
+
 int hf_shards_load_range(const char *dir, const hf_manifest *m, int64_t first, int64_t count,
                          hf_dataset **out)
 {
@@ -622,9 +667,11 @@ int hf_shards_load_range(const char *dir, const hf_manifest *m, int64_t first, i
         first = 0;
     if (first > m->n_rows)
         first = m->n_rows;
-    if (count < 0 || first + count > m->n_rows)
+    if (count < 0 || count > m->n_rows - first)
         count = m->n_rows - first;
     size_t n = (size_t)count;
+    if ((result = check_shard_sizes(dir, m, first, count)) < 0)
+        goto out;
     d->schema = hf_schema_clone(m->schema);
     d->n_rows = n;
     d->X = hf_malloc_large((n ? n : 1) * (nf ? nf : 1) * sizeof *d->X);

@@ -122,6 +122,58 @@ static int get_str_array(const json_t *v, const char *what, char ***out, size_t 
     return HF_OK;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What the rest of hyperfold relies on and ingest always writes: distinct, non-empty feature
+ * names (prediction matches CSV columns to features by name: a second feature of the same name
+ * never got a column and was read from uninitialised memory); a categorical dictionary sorted
+ * bytewise without duplicates (prediction looks values up by binary search: an unsorted one gave
+ * wrong codes without an error); boolean categories exactly "false", "true" (codes 0 and 1). */
+static int check_schema(const hf_schema *s)
+{
+    for (size_t i = 0; i < s->n_features; i++) {
+        const hf_column *c = &s->features[i];
+        if (!c->name[0])
+            return hf_error(HF_EINVAL,
+                            "schema: features[%zu]: got an empty name, expected a "
+                            "column name",
+                            i);
+        if (c->type == HF_COL_BOOLEAN &&
+            (c->n_categories != 2 || strcmp(c->categories[0], "false") != 0 ||
+             strcmp(c->categories[1], "true") != 0))
+            return hf_error(HF_EINVAL,
+                            "schema: feature \"%s\": got %zu boolean categories, expected "
+                            "[\"false\", \"true\"]",
+                            c->name, c->n_categories);
+        for (size_t k = 1; c->type == HF_COL_CATEGORICAL && k < c->n_categories; k++)
+            if (strcmp(c->categories[k - 1], c->categories[k]) >= 0)
+                return hf_error(HF_EINVAL,
+                                "schema: feature \"%s\": categories[%zu] \"%s\" is not after "
+                                "\"%s\", expected categories sorted bytewise, each once",
+                                c->name, k, c->categories[k], c->categories[k - 1]);
+    }
+    if (s->n_features < 2)
+        return HF_OK;
+    char **names = hf_malloc(s->n_features * sizeof *names);
+    if (!names)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < s->n_features; i++)
+        names[i] = s->features[i].name;
+    qsort(names, s->n_features, sizeof *names, cmp_names);
+    int result = HF_OK;
+    for (size_t i = 1; i < s->n_features && result == HF_OK; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            result = hf_error(HF_EINVAL,
+                              "schema: features: got the name \"%s\" twice, expected each "
+                              "feature once",
+                              names[i]);
+    free(names);
+    return result;
+}
+
 int hf_schema_json_decode(const json_t *j, hf_schema **out)
 {
     int result = HF_OK;
@@ -203,7 +255,7 @@ int hf_schema_json_decode(const json_t *j, hf_schema **out)
         result = get_opt_str(j, "group_column", &s->group_column);
     if (result >= 0)
         result = get_opt_str(j, "order_column", &s->order_column);
-    if (result < 0)
+    if (result < 0 || (result = check_schema(s)) < 0)
         goto out;
     *out = s;
     s = NULL;
