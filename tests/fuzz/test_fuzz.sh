@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# ctest fuzz.fuzz: builds the libFuzzer harnesses (tests/fuzz/build.sh, clang, ASan+UBSan, the
-# pending fixes of tests/fuzz/findings applied) in $HF_BUILD_DIR/fuzz-build, then runs each
+# ctest fuzz.fuzz: builds the libFuzzer harnesses (tests/fuzz/build.sh, clang, ASan+UBSan) in $HF_BUILD_DIR/fuzz-build, then runs each
 # harness for HF_FUZZ_SECONDS seconds (default 20; 8 harnesses, so about 3 minutes besides the
 # build) on its seed corpus and the corpus earlier runs in this build tree grew. Prints the
 # executions of each harness. Fails if the build fails or any harness finds anything (a crash, a
