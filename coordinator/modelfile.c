@@ -3,6 +3,8 @@
  *                          created, spec_sha256, source_fingerprint, metric, cv_score, cv_std,
  *                          params_json, schema_json, preprocess_json, n_train_rows
  *   /model/<name>          float64 [rows x cols]: the fitted model's arrays (coef, intercept, ...)
+ *   /model_blobs/<name>    uint8 [len], attribute format: a library's serialised model
+ *                          (xgboost: /model_blobs/booster, format "json")
  *   /preprocess/<name>     float64 [rows x cols]: the fitted preprocessing's arrays
  *   /features              string [n]: input feature columns, in order
  *   /design_features       string [q]: columns of the design matrix the model sees
@@ -124,6 +126,52 @@ static int write_arrays(hid_t file, const char *group, const hf_array *a, size_t
     return result;
 }
 
+static int write_blobs(hid_t file, const hf_blob *b, size_t n, const char *path)
+{
+    if (n == 0)
+        return HF_OK;
+    hid_t g = H5Gcreate2(file, "model_blobs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return h5fail("model_blobs", path);
+    int result = HF_OK;
+    for (size_t i = 0; i < n && result >= 0; i++) {
+        hsize_t dims[1] = {b[i].len};
+        hid_t space = H5Screate_simple(1, dims, NULL);
+        hid_t d = space >= 0 ? H5Dcreate2(g, b[i].name, H5T_STD_U8LE, space, H5P_DEFAULT,
+                                          H5P_DEFAULT, H5P_DEFAULT)
+                             : H5I_INVALID_HID;
+        herr_t st = d < 0 ? -1
+                          : (b[i].len ? H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                                 b[i].data)
+                                      : 0);
+        if (st >= 0)
+            result = attr_str(d, "format", b[i].format, path);
+        st = close_all(st, d, H5Dclose, space, H5I_INVALID_HID);
+        if (st < 0 && result >= 0)
+            result = h5fail(b[i].name, path);
+    }
+    if (H5Gclose(g) < 0 && result >= 0)
+        result = h5fail("model_blobs", path);
+    return result;
+}
+
+/* The fitted model's blobs, serialised from its state when the model keeps a library object
+ * (into *owned, which the caller frees). */
+static int model_blobs(const hf_fitted *fitted, hf_fitted *owned, const hf_blob **b, size_t *n)
+{
+    *b = fitted->blobs;
+    *n = fitted->n_blobs;
+    if (fitted->n_blobs || !fitted->state || !fitted->ops->save_state)
+        return HF_OK;
+    memset(owned, 0, sizeof *owned);
+    owned->ops = fitted->ops;
+    owned->state = fitted->state; /* borrowed: owned->ops->free_state is not called */
+    HF_CALL(fitted->ops->save_state(owned));
+    *b = owned->blobs;
+    *n = owned->n_blobs;
+    return HF_OK;
+}
+
 static void iso_now(char *buf, size_t len)
 {
     time_t t = time(NULL);
@@ -142,6 +190,9 @@ int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep 
     size_t n_prep = 0;
     const char **names = NULL;
     hid_t file = -1, g = -1;
+    hf_fitted blobs = {0}; /* blobs serialised here from the model's state */
+    const hf_blob *blob = NULL;
+    size_t n_blobs = 0;
     if (!tmp)
         return HF_ENOMEM;
     if (!(schema_json = hf_schema_json_to_text(schema))) {
@@ -174,6 +225,8 @@ int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep 
         (result = attr_str(file, "preprocess_json", prep_json, path)) < 0)
         goto out;
     if ((result = write_arrays(file, "model", fitted->arrays, fitted->n_arrays, path)) < 0 ||
+        (result = model_blobs(fitted, &blobs, &blob, &n_blobs)) < 0 ||
+        (result = write_blobs(file, blob, n_blobs, path)) < 0 ||
         (result = write_arrays(file, "preprocess", prep_arrays, n_prep, path)) < 0)
         goto out;
     names = hf_calloc(schema->n_features ? schema->n_features : 1, sizeof *names);
@@ -213,6 +266,13 @@ out:
     free(schema_json);
     free(prep_json);
     hf_prep_export_free(prep_arrays, n_prep, NULL);
+    blobs.state = NULL;
+    for (size_t i = 0; i < blobs.n_blobs; i++) {
+        free(blobs.blobs[i].name);
+        free(blobs.blobs[i].format);
+        free(blobs.blobs[i].data);
+    }
+    free(blobs.blobs);
     return result;
 }
 
@@ -360,6 +420,76 @@ static herr_t collect_array(hid_t g, const char *name, const H5L_info_t *info, v
     H5Sclose(space);
     H5Dclose(d);
     return 0;
+}
+
+/* The largest blob read: a booster of 10^5 trees of depth 10 in JSON is about 4 GiB; larger is
+ * not a file hyperfold wrote. */
+#define MAX_BLOB ((hsize_t)8 << 30)
+
+typedef struct blob_list {
+    hf_fitted *m;
+    const char *path;
+    int failed; /* as array_list's */
+} blob_list;
+
+static herr_t collect_blob(hid_t g, const char *name, const H5L_info_t *info, void *arg)
+{
+    (void)info;
+    blob_list *l = arg;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    hid_t space = H5Dget_space(d), ftype = H5Dget_type(d);
+    hsize_t len = 0;
+    int ok = space >= 0 && ftype >= 0 && H5Sget_simple_extent_ndims(space) == 1 &&
+             H5Sget_simple_extent_dims(space, &len, NULL) == 1 &&
+             H5Tget_class(ftype) == H5T_INTEGER && H5Tget_size(ftype) == 1 && len <= MAX_BLOB &&
+             H5Dget_storage_size(d) >= len;
+    char *format = ok ? read_attr_str(d, "format") : NULL;
+    unsigned char *data = ok && format ? hf_malloc(len ? (size_t)len : 1) : NULL;
+    if (!ok || !format) {
+        hf_error(HF_EINVAL,
+                 "%s: /model_blobs/%s: got a dataset that is not bytes with a format, expected a "
+                 "serialised model",
+                 l->path, name);
+        l->failed = 3;
+    } else if (!data) {
+        l->failed = 1;
+    } else if (len && H5Dread(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+        l->failed = 2;
+    } else if (hf_fitted_add_blob(l->m, name, format, data, (size_t)len) < 0) {
+        l->failed = 1;
+    }
+    free(format);
+    free(data);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    if (space >= 0)
+        H5Sclose(space);
+    H5Dclose(d);
+    return l->failed ? -1 : 0;
+}
+
+/* /model_blobs into m's blobs, then m's state rebuilt from them (ops->load_state). */
+static int read_blobs(hid_t file, const char *path, hf_fitted *m)
+{
+    if (H5Lexists(file, "model_blobs", H5P_DEFAULT) > 0) {
+        blob_list l = {.m = m, .path = path};
+        hid_t g = H5Gopen2(file, "model_blobs", H5P_DEFAULT);
+        if (g < 0)
+            return h5fail("model_blobs", path);
+        herr_t st = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_blob, &l);
+        H5Gclose(g);
+        if (st < 0 || l.failed)
+            return l.failed == 1   ? HF_ENOMEM
+                   : l.failed == 3 ? HF_EINVAL
+                                   : h5fail("model_blobs", path);
+    }
+    if (m->ops->load_state) {
+        int result = m->ops->load_state(m);
+        return result < 0 ? hf_error_prefix(result, "%s", path) : HF_OK;
+    }
+    return HF_OK;
 }
 
 static int read_arrays(hid_t file, const char *group, const char *path, hf_array **out, size_t *n)
@@ -555,6 +685,8 @@ int hf_modelfile_read(const char *path, hf_modelfile **out)
     m->fitted->arrays = model_arrays;
     m->fitted->n_arrays = n_model;
     model_arrays = NULL;
+    if ((result = read_blobs(file, path, m->fitted)) < 0)
+        goto out;
     *out = m;
     m = NULL;
 out:

@@ -505,6 +505,38 @@ int hf_results_read_best(const char *results_path, long *best)
     return result;
 }
 
+void hf_sweep_trial_iters(const hf_sweep *s, size_t t, double *out)
+{
+    for (size_t f = 0; f < s->n_splits; f++)
+        out[f] = ST(s, t, f) == 1 ? IT(s, t, f) : NAN;
+}
+
+int hf_results_read_iters(const char *results_path, long trial, double **out, size_t *n_splits)
+{
+    json_error_t jerr;
+    json_t *r = json_load_file(results_path, 0, &jerr);
+    json_t *its =
+        r ? json_object_get(json_array_get(json_object_get(r, "trials"), (size_t)trial), "n_iter")
+          : NULL;
+    int result = HF_OK;
+    *out = NULL;
+    *n_splits = 0;
+    if (!r)
+        result = hf_error(HF_EINVAL, "%s: %s", results_path, jerr.text);
+    else if (!json_is_array(its) || json_array_size(its) == 0)
+        result = hf_error(HF_EINVAL, "%s: trials[%ld].n_iter: expected the splits' iterations",
+                          results_path, trial);
+    else if (!(*out = hf_malloc(json_array_size(its) * sizeof **out)))
+        result = HF_ENOMEM;
+    for (size_t f = 0; result >= 0 && f < json_array_size(its); f++) {
+        json_t *v = json_array_get(its, f);
+        (*out)[f] = json_is_number(v) ? json_number_value(v) : NAN;
+        *n_splits = f + 1;
+    }
+    json_decref(r);
+    return result;
+}
+
 int hf_results_add_retrain(const char *results_path, const char *log_path, json_t *decision)
 {
     json_error_t jerr;

@@ -72,6 +72,10 @@ int hf_results_write(const hf_sweep *s, const hf_trial *trials, const hf_run_inf
 /* Not collective. The best trial of a finished run's results.json (HF_EINVAL, naming the file, when
  * it has none: the run did not finish). */
 int hf_results_read_best(const char *results_path, long *best);
+/* Rank 0. The iterations trial t used on each split (n_splits values; NaN where it failed): in a
+ * sweep, or in a finished run's results.json. */
+void hf_sweep_trial_iters(const hf_sweep *s, size_t t, double *out);
+int hf_results_read_iters(const char *results_path, long trial, double **out, size_t *n_splits);
 
 /* Not collective. Records a retrain decision: appends it as one line to log_path (the history)
  * and sets it as results.json's "retrain" member (the file rewritten atomically). */

@@ -432,6 +432,10 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     hf_comm *group_comm = NULL;
     hf_group *group = NULL;
     retrain_rows r = {0};
+    double *split_iters = NULL;
+    size_t n_splits = 0;
+    hf_value *refit_vals = NULL;
+    hf_trial_config refit_cfg;
     int reused = 0, promote = 0;
     long best = -1;
     double new_score = NAN, old_score = NAN;
@@ -459,10 +463,24 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     if (rank == 0 && result >= 0)
         result = choose_rows(&job, old, &dir, holdout, spec->cv.seed, &r.hold, &r.n_hold, &r.train,
                              &r.n_train, &r.eligible, &r.know_seen);
+    /* The run's best trial as it was refitted: from the iterations of its splits there. */
+    if (rank == 0 && result >= 0 && job.model->refit_params)
+        result = hf_results_read_iters(dir.results, best, &split_iters, &n_splits);
+    uint64_t ns = n_splits;
     if ((result = hf_comm_check(world, result)) < 0 ||
         (result = hf_comm_bcast(world, &best, sizeof best, 0)) < 0 ||
+        (result = hf_comm_bcast(world, &ns, sizeof ns, 0)) < 0 ||
         (result = bcast_rows(world, &r.hold, &r.n_hold)) < 0 ||
         (result = bcast_rows(world, &r.train, &r.n_train)) < 0)
+        goto out;
+    n_splits = (size_t)ns;
+    if (rank != 0 && n_splits && !(split_iters = hf_malloc(n_splits * sizeof *split_iters)))
+        result = HF_ENOMEM;
+    if ((result = hf_comm_check(world, result)) < 0 ||
+        (n_splits &&
+         (result = hf_comm_bcast(world, split_iters, n_splits * sizeof *split_iters, 0)) < 0) ||
+        (result = hf_comm_check(world, hf_refit_config(job.model, &job.configs[best], split_iters,
+                                                       n_splits, &refit_cfg, &refit_vals))) < 0)
         goto out;
     /* No row is new to the current model: nothing to compare the models on fairly, and nothing
      * new to learn from. The current model stays; the decision is recorded (a periodic retrain
@@ -480,8 +498,8 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         /* The refit group fits and scores the new model together, as run does. */
         size_t nc =
             job.data->schema->task == HF_TASK_CLASSIFICATION ? job.data->schema->n_classes : 0;
-        result = hf_fit_pipeline(&job.configs[best], job.data, job.model, r.train, r.n_train, group,
-                                 &prep, &fitted);
+        result = hf_fit_pipeline(&refit_cfg, job.data, job.model, r.train, r.n_train, group, &prep,
+                                 &fitted);
         if (result >= 0)
             result = remap_to_schema(job.data, r.hold, r.n_hold, job.data->schema, &view);
         if (result >= 0)
@@ -508,5 +526,7 @@ out:
     hf_rundir_free(&dir);
     free(r.hold);
     free(r.train);
+    free(split_iters);
+    free(refit_vals);
     return result;
 }

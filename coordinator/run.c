@@ -175,9 +175,10 @@ static int on_journal_line(void *arg, const char *line)
 /* Refit of the best trial on every search row, holdout scoring and model.h5. Called by every rank
  * of the refit group (collective over `group` when it is set: distributed models fit and predict
  * together); only the writer (rank 0) scores and writes. */
-static int refit_and_export(const hf_spec *spec, const hf_job *job, int b, const hf_group *group,
-                            const hf_sweep *s, const hf_rundir *dir, const char *fingerprint,
-                            hf_run_info *info, hf_prep **made_prep, hf_fitted **made_fitted)
+static int refit_and_export(const hf_spec *spec, const hf_job *job, int b,
+                            const hf_trial_config *cfg, const hf_group *group, const hf_sweep *s,
+                            const hf_rundir *dir, const char *fingerprint, hf_run_info *info,
+                            hf_prep **made_prep, hf_fitted **made_fitted)
 {
     const hf_dataset *data = job->data;
     const hf_folds *folds = job->folds;
@@ -192,8 +193,8 @@ static int refit_and_export(const hf_spec *spec, const hf_job *job, int b, const
         *made_prep = NULL;
         *made_fitted = NULL;
     } else {
-        result = hf_fit_pipeline(&job->configs[b], data, job->model, folds->search_rows,
-                                 folds->n_search, group, &prep, &fitted);
+        result = hf_fit_pipeline(cfg, data, job->model, folds->search_rows, folds->n_search, group,
+                                 &prep, &fitted);
     }
     if (result < 0) {
         hf_error_prefix(result, "refit of the best trial (%d) on all %zu rows", b, folds->n_search);
@@ -393,7 +394,9 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
                         .on_tick = on_tick,
                         .stop = &g_stop,
                         .group = group_comm,
-                        .pick = ctx->group ? NULL : pick_leader,
+                        /* A model whose refit depends on every split's iterations (xgboost
+                         * with early stopping) cannot be refitted before they are in. */
+                        .pick = ctx->group || ctx->model->refit_params ? NULL : pick_leader,
                         .speculate = speculate_refit};
     int result = hf_sched_run(world, ctx, st->tasks, st->done, &so);
     if (rank == 0) {
@@ -503,7 +506,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_task_list tasks = {0};
     hf_task_ctx ctx = {0};
     run_state st = {.spec_trial = -1, .quiet = quiet, .tty = isatty(STDERR_FILENO)};
-    double *holdout_scores = NULL;
+    double *holdout_scores = NULL, *split_iters = NULL;
+    hf_value *refit_vals = NULL;
+    hf_trial_config refit_cfg;
     int *fail_trials = NULL;
     int reused = 0;
     hf_comm *group_comm = NULL;
@@ -556,17 +561,29 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         result = holdout_scores ? select_best(&st, spec, &job, &info, t0) : HF_ENOMEM;
         best = st.sweep.best;
     }
+    size_t n_splits = job.folds->n_splits;
     if ((result = hf_comm_check(world, result)) < 0 ||
-        (result = hf_comm_bcast(world, &best, sizeof best, 0)) < 0)
+        (result = hf_comm_bcast(world, &best, sizeof best, 0)) < 0 ||
+        (result = hf_comm_check(
+             world, (split_iters = hf_calloc(n_splits + 1, sizeof(double))) ? HF_OK : HF_ENOMEM)) <
+            0)
+        goto out;
+    /* The refit's configuration: the trial's, or derived from the iterations of its splits. */
+    if (rank == 0)
+        hf_sweep_trial_iters(&st.sweep, (size_t)best, split_iters);
+    if ((result = hf_comm_bcast(world, split_iters, n_splits * sizeof(double), 0)) < 0 ||
+        (result = hf_comm_check(world, hf_refit_config(job.model, &job.configs[best], split_iters,
+                                                       n_splits, &refit_cfg, &refit_vals))) < 0)
         goto out;
     int refit_rank = group ? rank < hf_comm_size(group_comm) : rank == 0;
     if (refit_rank) {
         /* The speculative refit, if it guessed the winner, is the refit. */
         int hit = rank == 0 && st.spec_trial == best;
         info.speculative_refit = hit;
-        result = refit_and_export(spec, &job, (int)best, group, rank == 0 ? &st.sweep : NULL, &dir,
-                                  hf_manifest_fingerprint(manifest), &info,
-                                  hit ? &st.spec_prep : NULL, hit ? &st.spec_fitted : NULL);
+        result =
+            refit_and_export(spec, &job, (int)best, &refit_cfg, group, rank == 0 ? &st.sweep : NULL,
+                             &dir, hf_manifest_fingerprint(manifest), &info,
+                             hit ? &st.spec_prep : NULL, hit ? &st.spec_fitted : NULL);
     }
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
@@ -586,5 +603,7 @@ out:
     hf_spec_free(spec);
     hf_rundir_free(&dir);
     free(holdout_scores);
+    free(split_iters);
+    free(refit_vals);
     return result;
 }

@@ -338,6 +338,20 @@ static int check_cv_columns(hf_bind *b)
 /* Every trial's preprocessing settings combine (a text fill value with constant numeric
  * imputation does not): checked on the space's fixed values and every choice, so a bad
  * combination is refused before any trial runs. */
+/* impute.numeric none leaves NaN in the design matrix: only for a model that takes it. */
+static int check_impute_model(const hf_spec *s, const hf_prep_config *cfg, const hf_opt_source *src)
+{
+    const hf_model_ops *m = s->model_type ? hf_model_find(s->model_type) : NULL;
+    char at[512];
+    if (cfg->impute_numeric != HF_IMPUTE_NONE || !m || m->handles_missing)
+        return HF_OK;
+    return hf_error(HF_EINVAL,
+                    "%s: preprocess.impute.numeric: got none with model.type %s, which cannot take "
+                    "missing values; expected mean, median, most_frequent or constant (or xgboost "
+                    "or random_forest, which learn where missing values go)",
+                    hf_opt_where(src, "preprocess.impute.numeric", at, sizeof at), m->name);
+}
+
 static int check_prep_settings(hf_bind *b)
 {
     hf_spec *s = b->spec;
@@ -365,12 +379,15 @@ static int check_prep_settings(hf_bind *b)
             vals[i] = &p->choices[c];
             int result = hf_prep_config_from_values(vals, &src, &cfg);
             vals[i] = save;
+            if (result == HF_OK)
+                result = check_impute_model(s, &cfg, &src);
             if (result != HF_OK)
                 return result;
         }
     }
     hf_prep_config cfg;
-    return hf_prep_config_from_values(vals, &src, &cfg);
+    HF_CALL(hf_prep_config_from_values(vals, &src, &cfg));
+    return check_impute_model(s, &cfg, &src);
 }
 
 static int check_name(hf_bind *b, const yaml_node_t *v)
@@ -702,6 +719,7 @@ int hf_spec_decode_trials(const hf_spec *spec, const hf_model_ops *model, const 
         snprintf(name, sizeof name, "preprocess.%s", hf_prep_param(i)->name);
         pidx[i] = hf_space_index(&spec->space, name);
     }
+    const long impute_idx = hf_space_index(&spec->space, "preprocess.impute.numeric");
     for (size_t t = 0; t < n; t++) {
         hf_value *mv = vals + t * np;
         for (size_t i = 0; i < np; i++)
@@ -711,6 +729,10 @@ int hf_spec_decode_trials(const hf_spec *spec, const hf_model_ops *model, const 
             pv[i] = pidx[i] >= 0 ? &trials[t].values[pidx[i]] : NULL;
         if ((result = hf_prep_config_from_values(pv, &src, &c[t].prep)) < 0)
             goto out;
+        /* A model that takes missing values gets them, unless the spec asks for imputation (or
+         * for PCA, which needs it). */
+        if (model->handles_missing && impute_idx < 0 && c[t].prep.pca_components == 0)
+            c[t].prep.impute_numeric = HF_IMPUTE_NONE;
     }
     /* The value arrays live in one block, reached through the first config. */
     if (n > 0) {

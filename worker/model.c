@@ -183,16 +183,55 @@ const hf_array *hf_fitted_get(const hf_fitted *m, const char *name)
     return NULL;
 }
 
-/* Frees m and its arrays; NULL is accepted. */
+int hf_fitted_add_blob(hf_fitted *m, const char *name, const char *format, const void *data,
+                       size_t len)
+{
+    hf_blob *b = hf_realloc(m->blobs, (m->n_blobs + 1) * sizeof *b);
+    if (!b)
+        return HF_ENOMEM;
+    m->blobs = b;
+    b = &m->blobs[m->n_blobs];
+    b->name = hf_strdup(name);
+    b->format = hf_strdup(format);
+    b->data = hf_malloc(len ? len : 1);
+    b->len = len;
+    if (!b->name || !b->format || !b->data) {
+        free(b->name);
+        free(b->format);
+        free(b->data);
+        return HF_ENOMEM;
+    }
+    memcpy(b->data, data, len);
+    m->n_blobs++;
+    return HF_OK;
+}
+
+const hf_blob *hf_fitted_blob(const hf_fitted *m, const char *name)
+{
+    for (size_t i = 0; m && name && i < m->n_blobs; i++)
+        if (strcmp(m->blobs[i].name, name) == 0)
+            return &m->blobs[i];
+    return NULL;
+}
+
+/* Frees m, its arrays, blobs and state; NULL is accepted. */
 void hf_fitted_free(hf_fitted *m)
 {
     if (!m)
         return;
+    if (m->state && m->ops && m->ops->free_state)
+        m->ops->free_state(m);
     for (size_t i = 0; i < m->n_arrays; i++) {
         free(m->arrays[i].name);
         free(m->arrays[i].data);
     }
+    for (size_t i = 0; i < m->n_blobs; i++) {
+        free(m->blobs[i].name);
+        free(m->blobs[i].format);
+        free(m->blobs[i].data);
+    }
     free(m->arrays);
+    free(m->blobs);
     free(m);
 }
 

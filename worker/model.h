@@ -4,7 +4,10 @@
  * worker/registry.c. A fit call trains one model per parameter set on the same training rows, so
  * trials that share work (every alpha of a ridge sweep shares the fold's Gram matrix and its
  * eigendecomposition) do it once. Fitted models are a list of named dense arrays (coefficients,
- * intercepts, ...), which coordinator/modelfile.c writes to model.h5 without knowing the model. */
+ * intercepts, ...) and of named byte blobs (a library's serialised model: xgboost's booster as
+ * JSON), which coordinator/modelfile.c writes to model.h5 without knowing the model. A model whose
+ * state is a library object keeps it in hf_fitted.state, serialises it into blobs when the model
+ * is exported (save_state) and rebuilds it from them when it is read (load_state). */
 #ifndef HF_MODEL_H
 #define HF_MODEL_H
 
@@ -58,6 +61,15 @@ typedef struct hf_array {
     double *data;
 } hf_array;
 
+/* A named byte array of a fitted model: a library's own serialisation, with its format ("json",
+ * "ubj") so that the library of another language can load it. */
+typedef struct hf_blob {
+    char *name;
+    char *format;
+    unsigned char *data;
+    size_t len;
+} hf_blob;
+
 struct hf_model_ops;
 
 /* Why a fit stopped. Direct solvers always converge. An iterative solver that stopped before its
@@ -78,7 +90,10 @@ typedef struct hf_fitted {
     size_t n_outputs;  /* predict() columns: 1 for regression, n_classes for classification */
     hf_array *arrays;
     size_t n_arrays;
-    double n_iter; /* iterations used (iterative solvers), 0 otherwise */
+    hf_blob *blobs; /* see hf_fitted_blob */
+    size_t n_blobs;
+    void *state;   /* the model's library object, owned (freed by ops->free_state); or NULL */
+    double n_iter; /* iterations used (iterative solvers; boosting rounds kept), 0 otherwise */
     int stop;      /* why an iterative solver stopped: hf_fit_stop (HF_FIT_CONVERGED by default) */
 } hf_fitted;
 
@@ -98,6 +113,12 @@ typedef struct hf_fit_data {
      * NULL = unknown). A model may keep work on the whole table across fit calls: ridge keeps the
      * table's Gram matrix, from which a fold's is one subtraction away. */
     const hf_dataset *table;
+    /* The split's validation rows (n_valid x p, preprocessed like X) and their targets, and the
+     * objective's metric (worker/metrics.h): for a model that stops early on them (xgboost's
+     * early_stopping_rounds). NULL / 0 for a refit, which has no validation rows. */
+    const double *X_valid, *y_valid;
+    size_t n_valid;
+    const char *metric;
 } hf_fit_data;
 
 typedef struct hf_model_ops {
@@ -136,6 +157,21 @@ typedef struct hf_model_ops {
      * p features, up to n_trials trials in one fit call. NULL = no check. */
     int (*preflight)(const hf_group *group, size_t n, size_t p, size_t n_trials,
                      uint64_t memory_per_rank);
+    /* Optional, for models whose state is a library object: save_state serialises m->state into
+     * m->blobs (before export), load_state rebuilds m->state from m->blobs (after a model file is
+     * read), free_state frees m->state. */
+    int (*save_state)(hf_fitted *m);
+    int (*load_state)(hf_fitted *m);
+    void (*free_state)(hf_fitted *m);
+    /* Optional: the parameters of the refit on every search row, from the trial's parameters and
+     * the iterations its model used on each split (n_splits of them, NaN where a split failed):
+     * xgboost with early stopping refits the mean of the folds' best rounds. out has n_params
+     * values (shallow copies of params'); NULL = the trial's own parameters. */
+    int (*refit_params)(const hf_value *params, const double *split_iters, size_t n_splits,
+                        hf_value *out);
+    /* 1 if missing values (NaN) may reach fit and predict (xgboost learns where they go): the
+     * preprocessing then leaves numeric columns unimputed unless the spec asks otherwise. */
+    int handles_missing;
 } hf_model_ops;
 
 /* Registry (worker/registry.c). */
@@ -157,6 +193,11 @@ hf_fitted *hf_fitted_new(const hf_model_ops *ops, size_t n_features, size_t n_ou
 double *hf_fitted_array(hf_fitted *m, size_t i, const char *name, size_t rows, size_t cols);
 /* The array named `name`, or NULL. */
 const hf_array *hf_fitted_get(const hf_fitted *m, const char *name);
+/* Appends a blob (copies name, format and the len bytes of data). Not collective. */
+int hf_fitted_add_blob(hf_fitted *m, const char *name, const char *format, const void *data,
+                       size_t len);
+/* The blob named `name`, or NULL. */
+const hf_blob *hf_fitted_blob(const hf_fitted *m, const char *name);
 void hf_fitted_free(hf_fitted *m);
 /* Scores of k linear models (arrays "coef", rows x p, and "intercept", 1 x rows) on n rows:
  * Z (R x n, R = the models' coef rows together, model by model) = coef X^T + intercept, with one

@@ -59,7 +59,7 @@ static double dot(const double *a, const double *b, size_t n)
     return s;
 }
 
-static const char *const impute_names[] = {"mean", "median", "most_frequent", "constant"};
+static const char *const impute_names[] = {"mean", "median", "most_frequent", "constant", "none"};
 static const char *const scale_names[] = {"none", "standard", "minmax"};
 
 void hf_prep_config_default(hf_prep_config *cfg)
@@ -111,7 +111,8 @@ int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b)
  * binder validates and searches it like a model parameter), and the function that applies a
  * value to a configuration. The values reach apply() already checked against the definition. */
 
-static const char *const k_impute_numeric[] = {"mean", "median", "most_frequent", "constant", NULL};
+static const char *const k_impute_numeric[] = {"mean",     "median", "most_frequent",
+                                               "constant", "none",   NULL};
 static const char *const k_impute_categorical[] = {"most_frequent", "constant", NULL};
 static const char *const k_scale[] = {"standard", "minmax", "none", NULL};
 static const char *const k_categorical[] = {"onehot", NULL};
@@ -128,7 +129,8 @@ static int choice_of(const hf_value *v, const char *const *names)
 static void set_impute_numeric(const hf_value *v, hf_prep_config *cfg)
 {
     static const hf_impute_kind kinds[] = {HF_IMPUTE_MEAN, HF_IMPUTE_MEDIAN,
-                                           HF_IMPUTE_MOST_FREQUENT, HF_IMPUTE_CONSTANT};
+                                           HF_IMPUTE_MOST_FREQUENT, HF_IMPUTE_CONSTANT,
+                                           HF_IMPUTE_NONE};
     int c = choice_of(v, k_impute_numeric);
     cfg->impute_numeric = c >= 0 ? kinds[c] : HF_IMPUTE_MEAN;
 }
@@ -257,6 +259,12 @@ int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_sourc
                         "expected at most %d bytes",
                         hf_opt_where(src, "preprocess.impute.fill_value", at, sizeof at),
                         strlen(cfg->fill_text), HF_PREP_FILL_MAX - 2);
+    if (cfg->impute_numeric == HF_IMPUTE_NONE && cfg->pca_components > 0)
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.pca.n_components: got %lld with preprocess.impute.numeric "
+                        "none, expected imputed columns (PCA cannot take missing values)",
+                        hf_opt_where(src, "preprocess.pca.n_components", at, sizeof at),
+                        (long long)cfg->pca_components);
     if (cfg->impute_numeric == HF_IMPUTE_CONSTANT && cfg->fill_given && isnan(cfg->fill_number))
         return hf_error(HF_EINVAL,
                         "%s: preprocess.impute.fill_value: got \"%s\", expected a number with "
@@ -680,7 +688,9 @@ static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double
 {
     hf_impute_kind k = cfg->impute_numeric;
     size_t present = n - c->missing[j];
-    if (k == HF_IMPUTE_CONSTANT) {
+    if (k == HF_IMPUTE_NONE) {
+        f->impute = NAN; /* kept, missing values and all: the model takes NaN */
+    } else if (k == HF_IMPUTE_CONSTANT) {
         f->impute = cfg->fill_number;
     } else if (present == 0) {
         f->dropped = 1;
@@ -747,7 +757,8 @@ static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, 
     return result;
 }
 
-/* Scaling, on the imputed training values (the scaler follows the imputer). */
+/* Scaling, on the imputed training values (the scaler follows the imputer). Values that stay
+ * missing (impute.numeric none) are left out, as scikit-learn's scalers disregard NaN in fit. */
 static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t n)
 {
     const hf_prep_config *cfg = &p->cfg;
@@ -756,8 +767,8 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
         return HF_OK;
     double *mean = hf_calloc(w, sizeof *mean), *m2 = hf_calloc(w, sizeof *m2);
     double *corr = hf_calloc(w, sizeof *corr), *mn = hf_malloc(w * sizeof *mn);
-    double *mx = hf_malloc(w * sizeof *mx);
-    int result = mean && m2 && corr && mn && mx ? HF_OK : HF_ENOMEM;
+    double *mx = hf_malloc(w * sizeof *mx), *cnt = hf_calloc(w, sizeof *cnt);
+    int result = mean && m2 && corr && mn && mx && cnt ? HF_OK : HF_ENOMEM;
     for (size_t j = 0; j < p_in && result == HF_OK; j++) {
         mn[j] = INFINITY;
         mx[j] = -INFINITY;
@@ -768,6 +779,9 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
             if (p->f[j].categorical || p->f[j].dropped)
                 continue;
             double v = isnan(x[j]) ? p->f[j].impute : x[j];
+            if (isnan(v))
+                continue;
+            cnt[j]++;
             mean[j] += v;
             if (v < mn[j])
                 mn[j] = v;
@@ -776,7 +790,7 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
         }
     }
     for (size_t j = 0; j < p_in && result == HF_OK; j++)
-        mean[j] /= (double)n;
+        mean[j] = cnt[j] > 0 ? mean[j] / cnt[j] : 0.0;
     /* Two-pass variance with the correction term, as sklearn's _incremental_mean_and_var. */
     for (size_t i = 0; i < n && result == HF_OK && cfg->scale == HF_SCALE_STANDARD; i++) {
         const double *x = train_row(X, rows, i, p_in);
@@ -784,6 +798,8 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
             if (p->f[j].categorical || p->f[j].dropped)
                 continue;
             double t = (isnan(x[j]) ? p->f[j].impute : x[j]) - mean[j];
+            if (isnan(t))
+                continue;
             corr[j] += t;
             m2[j] += t * t;
         }
@@ -792,9 +808,12 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
         prep_feat *f = &p->f[j];
         if (f->categorical || f->dropped)
             continue;
-        if (cfg->scale == HF_SCALE_STANDARD) {
-            double var = (m2[j] - corr[j] * corr[j] / (double)n) / (double)n;
-            double nd = (double)n;
+        if (cnt[j] == 0) {
+            f->center = 0.0;
+            f->scale = 1.0;
+        } else if (cfg->scale == HF_SCALE_STANDARD) {
+            double nd = cnt[j];
+            double var = (m2[j] - corr[j] * corr[j] / nd) / nd;
             double bound = nd * DBL_EPSILON * var +
                            (nd * mean[j] * DBL_EPSILON) * (nd * mean[j] * DBL_EPSILON);
             f->center = mean[j];
@@ -812,6 +831,7 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
     free(corr);
     free(mn);
     free(mx);
+    free(cnt);
     return result;
 }
 
@@ -1117,7 +1137,7 @@ static int import_pca(hf_prep *p, const hf_array *arrays, size_t n_arrays, json_
 static int import_config(json_t *cfg, hf_prep_config *c)
 {
     hf_prep_config_default(c);
-    int in_ = lookup_name(jstr(cfg, "impute_numeric"), impute_names, 4);
+    int in_ = lookup_name(jstr(cfg, "impute_numeric"), impute_names, 5);
     int ic = lookup_name(jstr(cfg, "impute_categorical"), impute_names, 4);
     int sc = lookup_name(jstr(cfg, "scale"), scale_names, 3);
     const char *fill_text = json_string_value(json_object_get(cfg, "fill_text"));

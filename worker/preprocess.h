@@ -25,7 +25,8 @@ typedef enum hf_impute_kind {
     HF_IMPUTE_MEAN = 0,
     HF_IMPUTE_MEDIAN,
     HF_IMPUTE_MOST_FREQUENT,
-    HF_IMPUTE_CONSTANT
+    HF_IMPUTE_CONSTANT,
+    HF_IMPUTE_NONE /* numeric only: missing values stay NaN, for models that handle them */
 } hf_impute_kind;
 
 typedef enum hf_scale_kind { HF_SCALE_NONE = 0, HF_SCALE_STANDARD, HF_SCALE_MINMAX } hf_scale_kind;

@@ -311,7 +311,11 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
                       .p = c->q,
                       .y = c->ytr,
                       .n_classes = n_classes,
-                      .group = ctx->group};
+                      .group = ctx->group,
+                      .X_valid = c->Xva,
+                      .y_valid = c->yva,
+                      .n_valid = c->Xva ? sp->n_valid : 0,
+                      .metric = ctx->n_metrics ? ctx->metrics[0] : NULL};
     hf_fitted **fitted = hf_calloc(k, sizeof *fitted);
     size_t n_out = n_classes ? n_classes : 1;
     const size_t nv = sp->n_valid, per_trial = (nv ? nv : 1) * n_out * sizeof(double);
@@ -591,6 +595,27 @@ out:
         hf_task_result_free(out);
     json_decref(o);
     return result;
+}
+
+int hf_refit_config(const hf_model_ops *model, const hf_trial_config *trial,
+                    const double *split_iters, size_t n_splits, hf_trial_config *out,
+                    hf_value **vals)
+{
+    *out = *trial;
+    *vals = NULL;
+    if (!model->refit_params)
+        return HF_OK;
+    hf_value *v = hf_malloc((model->n_params ? model->n_params : 1) * sizeof *v);
+    if (!v)
+        return HF_ENOMEM;
+    int result = model->refit_params(trial->model, split_iters, n_splits, v);
+    if (result < 0) {
+        free(v);
+        return result;
+    }
+    out->model = v;
+    *vals = v;
+    return HF_OK;
 }
 
 int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_model_ops *model,

@@ -97,6 +97,14 @@ int hf_task_result_from_json(const char *text, const char *const *metrics, size_
                              hf_task_result *out);
 void hf_task_result_free(hf_task_result *r);
 
+/* The configuration of a trial's refit on every search row: the trial's own, or what the model's
+ * refit_params derives from the iterations it used on each split (split_iters: n_splits values,
+ * NaN where a split failed). *vals is allocated for the derived values (NULL when none are:
+ * free it with free(); its values are shallow copies). Not collective. */
+int hf_refit_config(const hf_model_ops *model, const hf_trial_config *trial,
+                    const double *split_iters, size_t n_splits, hf_trial_config *out,
+                    hf_value **vals);
+
 /* Fits the preprocessing and the model of one trial on rows[0..n) of the dataset: the refit of
  * the best trial and of retrain. Collective over `group` when it has several ranks (distributed
  * models and the PCA fit together); NULL = this rank alone. */

@@ -1,0 +1,342 @@
+/* xgb_booster.c - the booster plumbing of the models on libxgboost 1.7 (see xgb_booster.h).
+ *
+ * Data reach XGBoost as float32 (what its DMatrix stores), with NaN as the missing value, as
+ * Python's xgboost.DMatrix converts a float64 array; the histogram method (tree_method hist);
+ * the booster's JSON serialisation is the model's blob, which xgboost.Booster in Python loads.
+ * Training is deterministic for a fixed seed whatever the number of threads (checked here on
+ * 1.7.4: the JSON of a model trained with 1, 2 and 4 threads is byte-identical), so the threads
+ * follow the cores each rank has and results do not depend on the number of ranks. */
+#define _GNU_SOURCE /* sched_getaffinity */
+#include "worker/models/xgb_booster.h"
+
+#include "common/hf.h"
+#include "worker/metrics.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xgboost/c_api.h>
+
+void hf_xgb_set_text(hf_xgb_params *p, const char *key, const char *v)
+{
+    if (p->n == HF_XGB_MAX_PARAMS)
+        return; /* the models set fewer: checked by the unit test */
+    p->key[p->n] = key;
+    snprintf(p->val[p->n], sizeof p->val[p->n], "%s", v);
+    p->n++;
+}
+
+void hf_xgb_set_number(hf_xgb_params *p, const char *key, double v)
+{
+    char buf[64];
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, sizeof buf, "%.0f", v);
+    else
+        snprintf(buf, sizeof buf, "%.17g", v);
+    hf_xgb_set_text(p, key, buf);
+}
+
+/* The cores this rank may use: its CPU affinity, shared among the ranks of its node when they
+ * were not bound to cores of their own (OMP_NUM_THREADS, if set, decides). */
+static int rank_threads(void)
+{
+    const char *omp = getenv("OMP_NUM_THREADS");
+    if (omp && atoi(omp) > 0)
+        return atoi(omp);
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    int ranks = local && atoi(local) > 0 ? atoi(local) : 1;
+    int t = cpus >= ranks ? cpus / ranks : 1;
+    return t > 0 ? t : 1;
+}
+
+void hf_xgb_set_task(hf_xgb_params *p, const hf_fit_data *d, const char *objective, int n_jobs)
+{
+    if (d->n_classes == 0) {
+        hf_xgb_set_text(p, "objective", objective);
+    } else if (d->n_classes == 2) {
+        hf_xgb_set_text(p, "objective", "binary:logistic");
+    } else {
+        hf_xgb_set_text(p, "objective", "multi:softprob");
+        hf_xgb_set_number(p, "num_class", (double)d->n_classes);
+    }
+    hf_xgb_set_text(p, "tree_method", "hist");
+    hf_xgb_set_number(p, "nthread", n_jobs > 0 ? n_jobs : rank_threads());
+}
+
+static pthread_once_t g_quiet_once = PTHREAD_ONCE_INIT;
+
+/* XGBoost logs warnings to the console; hyperfold reports through its own messages. */
+static void quiet_library(void)
+{
+    XGBSetGlobalConfig("{\"verbosity\": 0}");
+}
+
+static int xgb_error(const char *what)
+{
+    return hf_error(HF_ENUM, "xgboost: %s: %s", what, XGBGetLastError());
+}
+
+/* A DMatrix of n rows of X (p wide; NaN missing) and their targets (y may be NULL). */
+static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, DMatrixHandle *out)
+{
+    size_t cells = n * p;
+    float *f = hf_malloc((cells ? cells : 1) * sizeof *f);
+    float *l = y ? hf_malloc((n ? n : 1) * sizeof *l) : NULL;
+    int result = f && (!y || l) ? HF_OK : HF_ENOMEM;
+    *out = NULL;
+    for (size_t i = 0; result == HF_OK && i < cells; i++)
+        f[i] = (float)X[i];
+    for (size_t i = 0; result == HF_OK && y && i < n; i++)
+        l[i] = (float)y[i];
+    if (result == HF_OK && XGDMatrixCreateFromMat(f, (bst_ulong)n, (bst_ulong)p, NAN, out) != 0)
+        result = xgb_error("making the data matrix");
+    if (result == HF_OK && y && XGDMatrixSetFloatInfo(*out, "label", l, (bst_ulong)n) != 0)
+        result = xgb_error("setting the labels");
+    free(f);
+    free(l);
+    if (result < 0 && *out) {
+        XGDMatrixFree(*out);
+        *out = NULL;
+    }
+    return result;
+}
+
+static const char k_predict_config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+                                       "\"iteration_end\": 0, \"strict_shape\": false}";
+
+/* The booster's predictions for dm (n rows) into out (n x n_out: the value, or the class
+ * probabilities, binary: [1 - p, p]). With dm among the booster's cached matrices this costs
+ * one new round's trees, not all of them. */
+static int predict_dmatrix(BoosterHandle b, DMatrixHandle dm, size_t n, size_t n_out, double *out)
+{
+    bst_ulong const *shape = NULL;
+    bst_ulong dim = 0;
+    float const *res = NULL;
+    if (XGBoosterPredictFromDMatrix(b, dm, k_predict_config, &shape, &dim, &res) != 0)
+        return xgb_error("predicting");
+    size_t got = 1;
+    for (bst_ulong i = 0; i < dim; i++)
+        got *= (size_t)shape[i];
+    size_t per_row = n_out == 2 ? 1 : n_out;
+    if (got != n * per_row)
+        return hf_error(HF_EINTERNAL, "xgboost: %zu predictions for %zu rows of %zu", got, n,
+                        per_row);
+    for (size_t i = 0; i < n; i++) {
+        if (n_out == 2) {
+            out[2 * i] = 1.0 - (double)res[i];
+            out[2 * i + 1] = (double)res[i];
+        } else {
+            for (size_t k = 0; k < n_out; k++)
+                out[i * n_out + k] = (double)res[i * n_out + k];
+        }
+    }
+    return HF_OK;
+}
+
+/* Where each trial of a training run stands in its early stopping. */
+typedef struct trial_track {
+    int rounds; /* its n_estimators */
+    int best;   /* round (0-based) of its best validation score so far; -1: none yet */
+    double best_score;
+    int stopped;
+} trial_track;
+
+/* After round r, with the validation score s: each trial still training takes it. Returns the
+ * number of trials that may still improve. */
+static size_t track_round(trial_track *t, size_t n, const hf_metric *metric, int r, double s,
+                          int early_stopping)
+{
+    size_t open = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].stopped || r >= t[i].rounds)
+            continue;
+        if (t[i].best < 0 || hf_metric_better(metric, s, t[i].best_score)) {
+            t[i].best = r;
+            t[i].best_score = s;
+        } else if (r - t[i].best >= early_stopping) {
+            t[i].stopped = 1;
+        }
+        open += !t[i].stopped && r + 1 < t[i].rounds;
+    }
+    return open;
+}
+
+/* Trial i's model: the first `keep` rounds of the booster. */
+static int slice_model(const hf_model_ops *ops, const hf_fit_data *d, BoosterHandle b, int keep,
+                       int trained, hf_fitted **out)
+{
+    BoosterHandle s = NULL;
+    if (keep == trained) {
+        /* The whole booster: a copy through its serialisation (Slice needs a strict prefix). */
+        bst_ulong len = 0;
+        char const *raw = NULL;
+        if (XGBoosterSaveModelToBuffer(b, "{\"format\": \"ubj\"}", &len, &raw) != 0 ||
+            XGBoosterCreate(NULL, 0, &s) != 0 || XGBoosterLoadModelFromBuffer(s, raw, len) != 0) {
+            if (s)
+                XGBoosterFree(s);
+            return xgb_error("copying the booster");
+        }
+    } else if (XGBoosterSlice(b, 0, keep, 1, &s) != 0) {
+        return xgb_error("keeping the best rounds");
+    }
+    hf_fitted *m = hf_fitted_new(ops, d->p, d->n_classes ? d->n_classes : 1, 0);
+    if (!m) {
+        XGBoosterFree(s);
+        return HF_ENOMEM;
+    }
+    m->state = s;
+    m->n_iter = keep;
+    m->stop = HF_FIT_CONVERGED;
+    *out = m;
+    return HF_OK;
+}
+
+int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_params *params,
+                 const int *rounds, size_t n_trials, int early_stopping, hf_fitted **out)
+{
+    int result = HF_OK;
+    DMatrixHandle dm[2] = {NULL, NULL};
+    BoosterHandle b = NULL;
+    size_t n_out = d->n_classes ? d->n_classes : 1;
+    const hf_metric *metric = d->metric ? hf_metric_find(d->metric) : NULL;
+    int stopping = early_stopping > 0 && d->n_valid > 0 && metric;
+    for (size_t i = 0; i < n_trials; i++)
+        out[i] = NULL;
+    if (d->rows)
+        return hf_error(HF_EINTERNAL, "%s: training rows given by index", ops->name);
+    trial_track *t = hf_calloc(n_trials ? n_trials : 1, sizeof *t);
+    double *pv = stopping ? hf_malloc(d->n_valid * n_out * sizeof *pv) : NULL;
+    pthread_once(&g_quiet_once, quiet_library);
+    if (!t || (stopping && !pv)) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    if (d->n == 0) {
+        result = hf_error(HF_EDATA, "%s: no training rows", ops->name);
+        goto out;
+    }
+    int max_rounds = 0;
+    for (size_t i = 0; i < n_trials; i++) {
+        t[i].rounds = rounds[i];
+        t[i].best = -1;
+        if (rounds[i] > max_rounds)
+            max_rounds = rounds[i];
+    }
+    if ((result = make_dmatrix(d->X, d->y, d->n, d->p, &dm[0])) < 0 ||
+        (stopping && (result = make_dmatrix(d->X_valid, NULL, d->n_valid, d->p, &dm[1])) < 0))
+        goto out;
+    if (XGBoosterCreate(dm, stopping ? 2 : 1, &b) != 0) {
+        result = xgb_error("creating the booster");
+        goto out;
+    }
+    for (size_t i = 0; i < params->n; i++)
+        if (XGBoosterSetParam(b, params->key[i], params->val[i]) != 0) {
+            result = hf_error(HF_EINVAL, "%s: parameter %s = %s: %s", ops->name, params->key[i],
+                              params->val[i], XGBGetLastError());
+            goto out;
+        }
+    int trained = 0;
+    for (int r = 0; r < max_rounds; r++) {
+        if (XGBoosterUpdateOneIter(b, r, dm[0]) != 0) {
+            result = xgb_error("boosting a round");
+            goto out;
+        }
+        trained = r + 1;
+        if (!stopping)
+            continue;
+        double s = NAN;
+        if ((result = predict_dmatrix(b, dm[1], d->n_valid, n_out, pv)) < 0 ||
+            (result = hf_metric_compute(metric, d->y_valid, pv, d->n_valid, d->n_classes, &s)) < 0)
+            goto out;
+        if (track_round(t, n_trials, metric, r, s, early_stopping) == 0)
+            break;
+    }
+    for (size_t i = 0; i < n_trials && result >= 0; i++) {
+        int keep = stopping && t[i].best >= 0 ? t[i].best + 1 : rounds[i];
+        result = slice_model(ops, d, b, keep, trained, &out[i]);
+    }
+out:
+    if (result < 0)
+        for (size_t i = 0; i < n_trials; i++) {
+            hf_fitted_free(out[i]);
+            out[i] = NULL;
+        }
+    if (b)
+        XGBoosterFree(b);
+    for (int i = 0; i < 2; i++)
+        if (dm[i])
+            XGDMatrixFree(dm[i]);
+    free(t);
+    free(pv);
+    return result;
+}
+
+int hf_xgb_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
+                   double *out)
+{
+    (void)g; /* every rank of a group predicts on its own: boosters are small */
+    if (!m->state)
+        return hf_error(HF_EINTERNAL, "%s: model has no booster", m->ops->name);
+    if (p != m->n_features)
+        return hf_error(HF_EDATA, "%s: model has %zu features, data has %zu", m->ops->name,
+                        m->n_features, p);
+    if (n == 0)
+        return HF_OK;
+    DMatrixHandle dm = NULL;
+    HF_CALL(make_dmatrix(X, NULL, n, p, &dm));
+    int result = predict_dmatrix(m->state, dm, n, m->n_outputs, out);
+    XGDMatrixFree(dm);
+    return result;
+}
+
+int hf_xgb_save_state(hf_fitted *m)
+{
+    bst_ulong len = 0;
+    char const *raw = NULL;
+    if (XGBoosterSaveModelToBuffer(m->state, "{\"format\": \"json\"}", &len, &raw) != 0)
+        return xgb_error("saving the booster");
+    return hf_fitted_add_blob(m, "booster", "json", raw, (size_t)len);
+}
+
+int hf_xgb_load_state(hf_fitted *m)
+{
+    const hf_blob *blob = hf_fitted_blob(m, "booster");
+    BoosterHandle b = NULL;
+    char threads[32];
+    pthread_once(&g_quiet_once, quiet_library);
+    if (!blob)
+        return hf_error(HF_EDATA, "%s: model file has no booster", m->ops->name);
+    snprintf(threads, sizeof threads, "%d", rank_threads());
+    if (XGBoosterCreate(NULL, 0, &b) != 0 ||
+        XGBoosterLoadModelFromBuffer(b, blob->data, (bst_ulong)blob->len) != 0 ||
+        XGBoosterSetParam(b, "nthread", threads) != 0) {
+        int result =
+            hf_error(HF_EDATA, "%s: the model file's booster: %s", m->ops->name, XGBGetLastError());
+        if (b)
+            XGBoosterFree(b);
+        return result;
+    }
+    bst_ulong nf = 0;
+    if (XGBoosterGetNumFeature(b, &nf) != 0 || (size_t)nf != m->n_features) {
+        XGBoosterFree(b);
+        return hf_error(HF_EDATA, "%s: the booster has %llu features, the model %zu", m->ops->name,
+                        (unsigned long long)nf, m->n_features);
+    }
+    int rounds = 0;
+    if (XGBoosterBoostedRounds(b, &rounds) == 0)
+        m->n_iter = rounds;
+    m->state = b;
+    return HF_OK;
+}
+
+void hf_xgb_free_state(hf_fitted *m)
+{
+    if (m->state)
+        XGBoosterFree(m->state);
+    m->state = NULL;
+}

@@ -1,0 +1,44 @@
+/* xgb_booster.h - what the two models on libxgboost share (worker/models/xgboost.c and
+ * random_forest.c; internal to them): booster parameters as text, the training loop with early
+ * stopping on the split's validation rows, prediction, and the booster's state as a blob. */
+#ifndef HF_XGB_BOOSTER_H
+#define HF_XGB_BOOSTER_H
+
+#include "worker/model.h"
+
+#define HF_XGB_MAX_PARAMS 32
+
+/* Booster parameters by XGBoost's names, as the text XGBoosterSetParam takes. */
+typedef struct hf_xgb_params {
+    const char *key[HF_XGB_MAX_PARAMS];
+    char val[HF_XGB_MAX_PARAMS][64];
+    size_t n;
+} hf_xgb_params;
+
+/* Appends key = the number v, printed so that it reads back exactly ("%.17g"; integers as
+ * integers). */
+void hf_xgb_set_number(hf_xgb_params *p, const char *key, double v);
+void hf_xgb_set_text(hf_xgb_params *p, const char *key, const char *v);
+
+/* The common parameters of every booster: the objective for the task (regression: `objective`;
+ * two classes: binary:logistic; more: multi:softprob with num_class), the histogram method and
+ * the threads (n_jobs, or the cores this rank may use). */
+void hf_xgb_set_task(hf_xgb_params *p, const hf_fit_data *d, const char *objective, int n_jobs);
+
+/* Fits n_trials boosters that differ only in their number of rounds (rounds[t]) on d's training
+ * rows, in one training run: trial t's model is the first rounds[t] rounds, or, with
+ * early_stopping > 0 and validation rows in d, the rounds up to its best score on them
+ * (d->metric; stopping after early_stopping rounds without improvement, as XGBoost's
+ * early_stopping_rounds). out[t] gets the model (ops, its booster in state, n_iter the rounds it
+ * kept). Not collective. */
+int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_params *params,
+                 const int *rounds, size_t n_trials, int early_stopping, hf_fitted **out);
+
+/* predict, save_state, load_state and free_state of a booster model. */
+int hf_xgb_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
+                   double *out);
+int hf_xgb_save_state(hf_fitted *m);
+int hf_xgb_load_state(hf_fitted *m);
+void hf_xgb_free_state(hf_fitted *m);
+
+#endif
