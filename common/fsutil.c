@@ -33,7 +33,7 @@ static int fsync_parent(const char *path)
     return result;
 }
 
-int hf_open_tmp(const char *path, FILE **fp, char **tmp_path)
+int hf_fs_open_tmp(const char *path, FILE **fp, char **tmp_path)
 {
     *fp = NULL;
     *tmp_path = hf_asprintf("%s.tmp.%ld", path, (long)getpid());
@@ -49,7 +49,7 @@ int hf_open_tmp(const char *path, FILE **fp, char **tmp_path)
     return HF_OK;
 }
 
-int hf_commit_tmp(FILE *fp, char *tmp_path, const char *path)
+int hf_fs_commit_tmp(FILE *fp, char *tmp_path, const char *path)
 {
     int result = HF_OK;
     if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
@@ -74,7 +74,7 @@ out:
     return result;
 }
 
-void hf_abort_tmp(FILE *fp, char *tmp_path)
+void hf_fs_abort_tmp(FILE *fp, char *tmp_path)
 {
     if (fp)
         fclose(fp);
@@ -84,7 +84,7 @@ void hf_abort_tmp(FILE *fp, char *tmp_path)
     }
 }
 
-int hf_rename_durable(const char *tmp_path, const char *path)
+int hf_fs_rename_durable(const char *tmp_path, const char *path)
 {
     int fd = open(tmp_path, O_RDONLY);
     if (fd < 0)
@@ -98,20 +98,20 @@ int hf_rename_durable(const char *tmp_path, const char *path)
     return fsync_parent(path);
 }
 
-int hf_write_file_atomic(const char *path, const void *data, size_t len)
+int hf_fs_write_atomic(const char *path, const void *data, size_t len)
 {
     FILE *fp;
     char *tmp;
-    HF_CALL(hf_open_tmp(path, &fp, &tmp));
+    HF_CALL(hf_fs_open_tmp(path, &fp, &tmp));
     if (len && fwrite(data, 1, len, fp) != len) {
         int result = hf_error(HF_EIO, "writing %s: %s", tmp, strerror(errno));
-        hf_abort_tmp(fp, tmp);
+        hf_fs_abort_tmp(fp, tmp);
         return result;
     }
-    return hf_commit_tmp(fp, tmp, path);
+    return hf_fs_commit_tmp(fp, tmp, path);
 }
 
-int hf_mkdirs(const char *path)
+int hf_fs_mkdirs(const char *path)
 {
     char *p = hf_strdup(path);
     if (!p)
@@ -133,7 +133,7 @@ int hf_mkdirs(const char *path)
     return result;
 }
 
-int hf_read_file(const char *path, char **data, size_t *len)
+int hf_fs_read_file(const char *path, char **data, size_t *len)
 {
     *data = NULL;
     if (len)
@@ -174,7 +174,7 @@ int hf_read_file(const char *path, char **data, size_t *len)
     return HF_OK;
 }
 
-int hf_file_exists(const char *path)
+int hf_fs_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;

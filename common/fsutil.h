@@ -10,21 +10,21 @@
 #include <stdio.h>
 
 /* Writes `len` bytes to `path` durably (tmp, fsync, rename, fsync dir). */
-int hf_write_file_atomic(const char *path, const void *data, size_t len);
-/* Opens "<path>.tmp.<pid>" for writing; finish with hf_commit_tmp or hf_abort_tmp. */
-int hf_open_tmp(const char *path, FILE **fp, char **tmp_path);
+int hf_fs_write_atomic(const char *path, const void *data, size_t len);
+/* Opens "<path>.tmp.<pid>" for writing; finish with hf_fs_commit_tmp or hf_fs_abort_tmp. */
+int hf_fs_open_tmp(const char *path, FILE **fp, char **tmp_path);
 /* Flushes, fsyncs and closes `fp`, then renames tmp_path over path and fsyncs the directory.
  * Frees tmp_path. */
-int hf_commit_tmp(FILE *fp, char *tmp_path, const char *path);
+int hf_fs_commit_tmp(FILE *fp, char *tmp_path, const char *path);
 /* Closes and removes the temporary file; frees tmp_path. */
-void hf_abort_tmp(FILE *fp, char *tmp_path);
+void hf_fs_abort_tmp(FILE *fp, char *tmp_path);
 /* Renames a finished temporary file (e.g. one HDF5 wrote) over path and fsyncs both. */
-int hf_rename_durable(const char *tmp_path, const char *path);
+int hf_fs_rename_durable(const char *tmp_path, const char *path);
 /* mkdir -p. */
-int hf_mkdirs(const char *path);
+int hf_fs_mkdirs(const char *path);
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
-int hf_read_file(const char *path, char **data, size_t *len);
-int hf_file_exists(const char *path);
+int hf_fs_read_file(const char *path, char **data, size_t *len);
+int hf_fs_exists(const char *path);
 /* Lowercase hex SHA-256 of a buffer / of a file (65 bytes incl. NUL). */
 int hf_sha256_hex(const void *data, size_t len, char out[65]);
 int hf_sha256_file_hex(const char *path, char out[65]);

@@ -529,7 +529,7 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
         goto out;
     result = hf_rundir_of(&spec->output, spec->name, &dir);
     if (result >= 0 && rank == 0)
-        result = hf_mkdirs(dir.dir);
+        result = hf_fs_mkdirs(dir.dir);
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     if ((result = hf_pipeline_ingest(world, spec, NULL, dir.shards, dir.audit, dir.rejects, &m,
@@ -539,7 +539,7 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
     if (result >= 0 && rank == 0) {
         print_table(stdout, root);
         char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        result = text ? hf_write_file_atomic(dir.describe, text, strlen(text)) : HF_ENOMEM;
+        result = text ? hf_fs_write_atomic(dir.describe, text, strlen(text)) : HF_ENOMEM;
         free(text);
         if (result >= 0)
             fprintf(stdout, "wrote %s\n", dir.describe);

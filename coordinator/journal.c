@@ -114,8 +114,8 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
         goto out;
     }
     off_t keep = -1; /* bytes of complete lines in an existing journal */
-    if (hf_file_exists(path)) {
-        if ((result = hf_read_file(path, &text, &len)) < 0)
+    if (hf_fs_exists(path)) {
+        if ((result = hf_fs_read_file(path, &text, &len)) < 0)
             goto out;
         char *nl = memchr(text, '\n', len);
         if (!nl) {
@@ -258,11 +258,10 @@ int hf_journal_append(hf_journal *j, const char *line)
     return HF_OK;
 }
 
-int hf_journal_close(hf_journal **jp)
+int hf_journal_close(hf_journal *j)
 {
-    if (!jp || !*jp)
+    if (!j)
         return HF_OK;
-    hf_journal *j = *jp;
     if (j->syncer_started) {
         pthread_mutex_lock(&j->mu);
         j->closing = 1;
@@ -277,6 +276,5 @@ int hf_journal_close(hf_journal **jp)
     pthread_cond_destroy(&j->cv);
     free(j->path);
     free(j);
-    *jp = NULL;
     return result;
 }

@@ -27,6 +27,6 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
 /* Appends one line (without newline); durable as described above. */
 int hf_journal_append(hf_journal *j, const char *line);
 /* Syncs and closes; accepts NULL. */
-int hf_journal_close(hf_journal **j);
+int hf_journal_close(hf_journal *j);
 
 #endif

@@ -258,7 +258,7 @@ out:
     if (file >= 0 && H5Fclose(file) < 0 && result >= 0)
         result = h5fail("closing the file", tmp);
     if (result >= 0)
-        result = hf_rename_durable(tmp, path);
+        result = hf_fs_rename_durable(tmp, path);
     else
         unlink(tmp);
     free(tmp);
@@ -617,7 +617,7 @@ int hf_modelfile_read(const char *path, hf_modelfile **out)
     *out = NULL;
     if (!m)
         return HF_ENOMEM;
-    if (!hf_file_exists(path)) {
+    if (!hf_fs_exists(path)) {
         result = hf_error(HF_EINVAL, "--model %s: no such file", path);
         goto out;
     }

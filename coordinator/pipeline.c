@@ -16,7 +16,7 @@ int hf_pipeline_spec(hf_comm *world, const char *path, hf_spec **out)
     int result = HF_OK;
     *out = NULL;
     if (hf_comm_rank(world) == 0)
-        result = hf_read_file(path, &text, &len);
+        result = hf_fs_read_file(path, &text, &len);
     HF_CALL(hf_comm_check(world, result));
     result = hf_comm_bcast_blob(world, &text, &len, 0);
     if (result >= 0)

@@ -81,7 +81,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
     if (result < 0)
         goto out;
     hf_source_opts sopts = {.rank = rank};
-    result = hf_csv_read_for_schema(world, input, m->schema, &sopts, &local);
+    result = hf_ingest_predict_input(world, input, m->schema, &sopts, &local);
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     size_t no = m->fitted->n_outputs;
@@ -101,7 +101,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
     if (rank == 0) {
         FILE *fp;
         char *tmp;
-        result = hf_open_tmp(output, &fp, &tmp);
+        result = hf_fs_open_tmp(output, &fp, &tmp);
         if (result >= 0) {
             fputs("prediction", fp);
             if (m->schema->task == HF_TASK_CLASSIFICATION)
@@ -117,9 +117,9 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
                 sum += lens[r];
             if (sum && fwrite(all, 1, sum, fp) != sum) {
                 result = hf_error(HF_EIO, "writing %s", tmp);
-                hf_abort_tmp(fp, tmp);
+                hf_fs_abort_tmp(fp, tmp);
             } else {
-                result = hf_commit_tmp(fp, tmp, output);
+                result = hf_fs_commit_tmp(fp, tmp, output);
             }
         }
         if (result >= 0 && !quiet)

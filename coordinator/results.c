@@ -287,7 +287,7 @@ static int write_json(const char *path, json_t *o)
 {
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     char *with_nl = text ? hf_asprintf("%s\n", text) : NULL;
-    int result = with_nl ? hf_write_file_atomic(path, with_nl, strlen(with_nl))
+    int result = with_nl ? hf_fs_write_atomic(path, with_nl, strlen(with_nl))
                          : hf_error(HF_ENOMEM, "out of memory writing %s", path);
     free(with_nl);
     free(text);
@@ -438,7 +438,7 @@ static int write_trials_csv(const hf_sweep *s, const hf_space *space, const hf_t
 {
     FILE *fp;
     char *tmp;
-    int result = hf_open_tmp(path, &fp, &tmp);
+    int result = hf_fs_open_tmp(path, &fp, &tmp);
     if (result < 0)
         return result;
     size_t nm = s->n_metrics;
@@ -476,9 +476,9 @@ static int write_trials_csv(const hf_sweep *s, const hf_space *space, const hf_t
     }
     if (ferror(fp)) {
         result = hf_error(HF_EIO, "writing %s", tmp);
-        hf_abort_tmp(fp, tmp);
+        hf_fs_abort_tmp(fp, tmp);
     } else {
-        result = hf_commit_tmp(fp, tmp, path);
+        result = hf_fs_commit_tmp(fp, tmp, path);
     }
     return result;
 }

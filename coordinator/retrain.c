@@ -202,17 +202,17 @@ static int write_holdout_rows(const char *path, const int64_t *rows, size_t n)
 {
     FILE *fp;
     char *tmp;
-    int result = hf_open_tmp(path, &fp, &tmp);
+    int result = hf_fs_open_tmp(path, &fp, &tmp);
     if (result < 0)
         return result;
     fputs("row\n", fp);
     for (size_t i = 0; i < n; i++)
         fprintf(fp, "%lld\n", (long long)rows[i]);
     if (ferror(fp)) {
-        hf_abort_tmp(fp, tmp);
+        hf_fs_abort_tmp(fp, tmp);
         return hf_error(HF_EIO, "writing %s", path);
     }
-    return hf_commit_tmp(fp, tmp, path);
+    return hf_fs_commit_tmp(fp, tmp, path);
 }
 
 /* Rank 0: the holdout and training rows of the new data (draw_holdout), from the current model's
@@ -227,7 +227,7 @@ static int choose_rows(const hf_job *job, const hf_modelfile *old, const hf_rund
     hf_dataset *view = NULL;
     int64_t *every = NULL;
     int result = HF_OK;
-    *know_seen = hf_file_exists(dir->training_rows);
+    *know_seen = hf_fs_exists(dir->training_rows);
     if (*know_seen) {
         if ((result = hf_rowset_read(dir->training_rows, &seen, &n_seen)) < 0)
             goto out;
@@ -324,11 +324,11 @@ static int promote_model(const hf_rundir *dir, int know_seen)
     if (rename(dir->model, dir->previous_model) != 0)
         return hf_error(HF_EIO, "renaming %s to %s: %s", dir->model, dir->previous_model,
                         strerror(errno));
-    HF_CALL(hf_rename_durable(dir->retrain_model, dir->model));
+    HF_CALL(hf_fs_rename_durable(dir->retrain_model, dir->model));
     if (know_seen && rename(dir->training_rows, dir->previous_rows) != 0)
         return hf_error(HF_EIO, "renaming %s to %s: %s", dir->training_rows, dir->previous_rows,
                         strerror(errno));
-    return hf_rename_durable(dir->retrain_rows, dir->training_rows);
+    return hf_fs_rename_durable(dir->retrain_rows, dir->training_rows);
 }
 
 /* The rows of a retrain: the holdout both models are scored on and the new model's training

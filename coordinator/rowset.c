@@ -72,7 +72,7 @@ int hf_rowset_write(const char *path, uint64_t *hashes, size_t n)
     put_le64(buf + 8, (uint64_t)n);
     for (size_t i = 0; i < n; i++)
         put_le64(buf + 16 + 8 * i, hashes[i]);
-    int result = hf_write_file_atomic(path, buf, len);
+    int result = hf_fs_write_atomic(path, buf, len);
     free(buf);
     return result;
 }
@@ -83,7 +83,7 @@ int hf_rowset_read(const char *path, uint64_t **hashes, size_t *n)
     size_t len = 0;
     *hashes = NULL;
     *n = 0;
-    int result = hf_read_file(path, &text, &len);
+    int result = hf_fs_read_file(path, &text, &len);
     if (result < 0)
         return result;
     const unsigned char *b = (const unsigned char *)text;

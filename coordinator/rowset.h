@@ -18,9 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The file's name in a run directory. */
-#define HF_TRAINING_ROWS_FILE "training_rows.bin"
-
 /* Not collective. The content hashes of rows[0..n) of d (rows == NULL: the first n rows) into
  * out[0..n). d must be coded in the schema whose rows are compared (retrain recodes the new data
  * into the current model's schema first). */

@@ -320,10 +320,10 @@ static int prepare_run_dir(hf_comm *world, const hf_spec *spec, int fresh, hf_ru
 {
     int result = hf_rundir_of(&spec->output, spec->name, dir);
     if (result >= 0 && hf_comm_rank(world) == 0) {
-        result = hf_mkdirs(dir->dir);
+        result = hf_fs_mkdirs(dir->dir);
         if (result >= 0)
-            result = hf_write_file_atomic(dir->spec, spec->text, strlen(spec->text));
-        if (result >= 0 && fresh && hf_file_exists(dir->journal) && unlink(dir->journal) != 0)
+            result = hf_fs_write_atomic(dir->spec, spec->text, strlen(spec->text));
+        if (result >= 0 && fresh && hf_fs_exists(dir->journal) && unlink(dir->journal) != 0)
             result = hf_error(HF_EIO, "removing %s", dir->journal);
     }
     return hf_comm_check(world, result);
@@ -400,7 +400,8 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
                         .speculate = speculate_refit};
     int result = hf_sched_run(world, ctx, st->tasks, st->done, &so);
     if (rank == 0) {
-        int close_status = hf_journal_close(&st->journal);
+        int close_status = hf_journal_close(st->journal);
+        st->journal = NULL;
         if (result >= 0)
             result = close_status;
         print_progress(st, 1);

@@ -215,7 +215,7 @@ static int render_script(const hf_spec *spec, const submit_flags *f, const char 
     };
     if ((result = hf_slurm_template_path(&template_path)) < 0)
         goto out;
-    if ((result = hf_read_file(template_path, &template_text, &template_len)) < 0) {
+    if ((result = hf_fs_read_file(template_path, &template_text, &template_len)) < 0) {
         result =
             hf_error_prefix(result, "submit: reading the batch script template %s", template_path);
         goto out;
@@ -278,8 +278,8 @@ int hf_cmd_submit(int argc, char **argv)
         fflush(stdout);
         goto out;
     }
-    if ((result = hf_mkdirs(dir.dir)) < 0 ||
-        (result = hf_write_file_atomic(dir.submit_script, script, strlen(script))) < 0)
+    if ((result = hf_fs_mkdirs(dir.dir)) < 0 ||
+        (result = hf_fs_write_atomic(dir.submit_script, script, strlen(script))) < 0)
         goto out;
     if ((result = hf_slurm_sbatch(getenv("HF_SBATCH"), dir.submit_script, &job_id)) < 0)
         goto out;

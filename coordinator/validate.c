@@ -6,6 +6,7 @@
 #include "coordinator/pipeline.h"
 
 #include "common/hf.h"
+#include "jobs/rundir.h"
 #include "jobs/spec.h"
 
 #include <ftw.h>
@@ -79,7 +80,7 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
     hf_manifest *m = NULL;
     hf_job job = {0};
     char scratch[] = "/tmp/hyperfold-validate.XXXXXX";
-    char *shards = NULL, *rejects = NULL;
+    hf_rundir sd = {0}; /* the scratch directory, laid out as a run's */
     size_t n = 0;
     int made = 0, reused = 0;
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)
@@ -100,13 +101,10 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
         result = hf_comm_bcast(world, scratch, sizeof scratch, 0);
     if (result < 0)
         goto out;
-    shards = hf_asprintf("%s/shards", scratch);
-    rejects = hf_asprintf("%s/rejects.csv", scratch);
-    result = shards && rejects
-                 ? hf_pipeline_ingest(world, spec, NULL, shards, NULL, rejects, &m, &reused)
-                 : hf_comm_check(world, HF_ENOMEM);
+    if ((result = hf_comm_check(world, hf_rundir_at(scratch, &sd))) >= 0)
+        result = hf_pipeline_ingest(world, spec, NULL, sd.shards, NULL, sd.rejects, &m, &reused);
     if (result >= 0)
-        result = hf_comm_check(world, hf_pipeline_prepare(spec, shards, m, 0, &job));
+        result = hf_comm_check(world, hf_pipeline_prepare(spec, sd.shards, m, 0, &job));
     if (result >= 0 && rank == 0) {
         print_schema(stdout, m);
         printf("splits:     %zu (%zu search rows, %zu holdout rows)\n", job.folds->n_splits,
@@ -120,8 +118,7 @@ out:
     if (trials)
         hf_trials_free(trials, n, spec->space.n_params);
     hf_spec_free(spec);
-    free(shards);
-    free(rejects);
+    hf_rundir_free(&sd);
     return result;
 }
 

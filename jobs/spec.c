@@ -509,7 +509,7 @@ int hf_spec_load(const char *path, hf_spec **out)
     char *text = NULL;
     size_t len = 0;
     *out = NULL;
-    int result = hf_read_file(path, &text, &len);
+    int result = hf_fs_read_file(path, &text, &len);
     if (result != HF_OK)
         return hf_error_prefix(result, "reading job spec %s", path);
     result = hf_spec_parse(path, text, len, out);

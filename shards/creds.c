@@ -188,7 +188,7 @@ static int from_file(const char *path, const char *section, const char *kind, co
     char *text = NULL;
     size_t len = 0;
     int result = 0;
-    if (!hf_file_exists(path))
+    if (!hf_fs_exists(path))
         return 0;
     FILE *fp = fopen(path, "rb");
     if (!fp)

@@ -42,7 +42,7 @@ static void curl_init_once(void)
     g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int hf_s3_global_init(void)
+int hf_http_global_init(void)
 {
     pthread_once(&g_curl_once, curl_init_once);
     if (g_curl_init_rc != CURLE_OK)
@@ -462,7 +462,7 @@ int hf_http_perform(void *handle, const hf_http_req *req, hf_http_resp *resp)
     size_t got = 0;
     memset(resp, 0, sizeof *resp);
     resp->content_length = -1;
-    HF_CALL(hf_s3_global_init());
+    HF_CALL(hf_http_global_init());
     hf_http_retry_from_env(&lim);
     if (req->ranged && req->range_len == 0)
         return HF_OK;
@@ -590,7 +590,7 @@ static int http_open(const char *uri, const hf_source_opts *opts, hf_source **ou
     hf_http_resp resp = {0};
     http_source *hs = NULL;
     *out = NULL;
-    HF_CALL(hf_s3_global_init());
+    HF_CALL(hf_http_global_init());
     hs = hf_calloc(1, sizeof *hs);
     if (!hs)
         return HF_ENOMEM;

@@ -642,7 +642,7 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
     *reused = 0;
     result = hf_ingest_opts_hash(spec, hash);
     if (result >= 0 && c.rank == 0) {
-        result = hf_mkdirs(shard_dir);
+        result = hf_fs_mkdirs(shard_dir);
         if (result >= 0 && !spec->source)
             result = hf_error(HF_EINVAL, "data.source: got nothing, expected a path or URI");
         if (result >= 0)
@@ -658,7 +658,7 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
     if (c.rank == 0) {
         hf_manifest *old = NULL;
         char *mp = hf_manifest_path(shard_dir);
-        if (mp && hf_file_exists(mp) && hf_manifest_read(shard_dir, &old) >= 0 &&
+        if (mp && hf_fs_exists(mp) && hf_manifest_read(shard_dir, &old) >= 0 &&
             manifest_matches(&c, old, hash))
             text = hf_manifest_to_json(old);
         hf_error_clear();

@@ -54,8 +54,8 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *o, const char *shard_dir,
  * -1; NA tokens are the defaults ("", NA, NaN, null, ?). Each rank gets its own rows (a byte-range
  * split) in *local with row[] holding global 0-based record positions and y all NaN. Caller frees
  * with hf_dataset_free. */
-int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *schema,
-                           const hf_source_opts *opts, hf_dataset **local);
+int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *schema,
+                            const hf_source_opts *opts, hf_dataset **local);
 
 /* Not collective. SHA-256 (hex) of the settings that determine an ingest: the data and shards
  * sections' hashed settings and the role columns. */

@@ -46,7 +46,7 @@ static void *syncer_main(void *arg)
     return NULL;
 }
 
-/* Starts the syncer; without a thread the fsync of hf_rename_durable does the work later. */
+/* Starts the syncer; without a thread the fsync of hf_fs_rename_durable does the work later. */
 static void syncer_start(syncer *s, char *const *paths, size_t n)
 {
     memset(s, 0, sizeof *s);
@@ -75,7 +75,7 @@ int hf__ingest_remove_old(const char *dir)
         return HF_OK;
     int result = HF_OK;
     for (struct dirent *e = readdir(d); e; e = readdir(d)) {
-        if (strncmp(e->d_name, "part-", 5) != 0 && strcmp(e->d_name, "manifest.json") != 0)
+        if (!hf_shard_is_layout_file(e->d_name))
             continue;
         char *p = hf_asprintf("%s/%s", dir, e->d_name);
         if (!p) {
@@ -109,7 +109,7 @@ int hf__ingest_write_shards(ctx *c, const char *dir, const built *b, hf_manifest
         m->shards[i].rows =
             (int64_t)((uint64_t)total * (i + 1) / n_shards) - m->shards[i].first_row;
         m->shards[i].file = hf_shard_name(i);
-        tmp_paths[i] = hf_asprintf("%s/.tmp-part-%05zu.h5", dir, i);
+        tmp_paths[i] = hf_shard_tmp_path(dir, i);
         if (!m->shards[i].file || !tmp_paths[i])
             result = HF_ENOMEM;
     }
@@ -183,7 +183,7 @@ int hf__ingest_write_shards(ctx *c, const char *dir, const built *b, hf_manifest
     if (result >= 0 && c->rank == 0) {
         for (size_t i = 0; result >= 0 && i < n_shards; i++) {
             char *final = hf_shard_path(dir, i);
-            result = final ? hf_rename_durable(tmp_paths[i], final) : HF_ENOMEM;
+            result = final ? hf_fs_rename_durable(tmp_paths[i], final) : HF_ENOMEM;
             free(final);
         }
     }
@@ -218,7 +218,7 @@ int hf__ingest_write_rejects(ctx *c, const char *rejects_path, int64_t n_rejecte
         if (text) {
             memcpy(text, head, sizeof head - 1);
             memcpy(text + sizeof head - 1, all, tot);
-            result = hf_write_file_atomic(rejects_path, text, sizeof head - 1 + tot);
+            result = hf_fs_write_atomic(rejects_path, text, sizeof head - 1 + tot);
         }
         free(text);
     }

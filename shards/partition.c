@@ -66,6 +66,16 @@ char *hf_shard_path(const char *dir, size_t index)
     return hf_asprintf("%s/part-%05zu.h5", dir, index);
 }
 
+char *hf_shard_tmp_path(const char *dir, size_t index)
+{
+    return hf_asprintf("%s/.tmp-part-%05zu.h5", dir, index);
+}
+
+int hf_shard_is_layout_file(const char *name)
+{
+    return strncmp(name, "part-", 5) == 0 || strcmp(name, "manifest.json") == 0;
+}
+
 char *hf_manifest_to_json(const hf_manifest *m)
 {
     json_t *root = json_object();
@@ -145,94 +155,70 @@ static int bad_key(const char *what, const char *key, const char *expected)
                     key, expected);
 }
 
-int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out)
+/* manifest.json's "sources": each source's uri and fingerprint. */
+static int decode_sources(json_t *src, const char *what, hf_manifest *m)
 {
-    int result = HF_OK;
-    json_error_t err;
-    json_t *root = json_loads(text, 0, &err);
-    hf_manifest *m = NULL;
-    *out = NULL;
-    if (!root)
-        return hf_error(HF_EINVAL, "%s:%d:%d: %s", what, err.line, err.column, err.text);
-    m = hf_calloc(1, sizeof *m);
-    if (!m) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-    json_t *v = json_object_get(root, "format_version");
-    if (!json_is_integer(v)) {
-        result = bad_key(what, "format_version", "an integer");
-        goto out;
-    }
-    m->version = (int)json_integer_value(v);
-    if (m->version != HF_MANIFEST_VERSION) {
-        result = hf_error(HF_EINVAL, "%s: format_version: got %d, expected %d", what, m->version,
-                          HF_MANIFEST_VERSION);
-        goto out;
-    }
-    json_t *src = json_object_get(root, "sources");
-    if (!json_is_array(src)) {
-        result = bad_key(what, "sources", "an array");
-        goto out;
-    }
+    if (!json_is_array(src))
+        return bad_key(what, "sources", "an array");
     m->n_sources = json_array_size(src);
     m->sources = hf_calloc(m->n_sources ? m->n_sources : 1, sizeof *m->sources);
     m->fingerprints = hf_calloc(m->n_sources ? m->n_sources : 1, sizeof *m->fingerprints);
-    if (!m->sources || !m->fingerprints) {
-        result = HF_ENOMEM;
-        goto out;
-    }
+    if (!m->sources || !m->fingerprints)
+        return HF_ENOMEM;
     for (size_t i = 0; i < m->n_sources; i++) {
         json_t *o = json_array_get(src, i);
         json_t *u = json_object_get(o, "uri"), *f = json_object_get(o, "fingerprint");
-        if (!json_is_string(u) || !json_is_string(f)) {
-            result = bad_key(what, "sources", "objects with uri and fingerprint strings");
-            goto out;
-        }
+        if (!json_is_string(u) || !json_is_string(f))
+            return bad_key(what, "sources", "objects with uri and fingerprint strings");
         m->sources[i] = hf_strdup(json_string_value(u));
         m->fingerprints[i] = hf_strdup(json_string_value(f));
-        if (!m->sources[i] || !m->fingerprints[i]) {
-            result = HF_ENOMEM;
-            goto out;
-        }
+        if (!m->sources[i] || !m->fingerprints[i])
+            return HF_ENOMEM;
     }
+    return HF_OK;
+}
+
+/* manifest.json's version, spec hash, schema, row counts and column roles. */
+static int decode_header(json_t *root, const char *what, hf_manifest *m)
+{
+    json_t *v = json_object_get(root, "format_version");
+    if (!json_is_integer(v))
+        return bad_key(what, "format_version", "an integer");
+    m->version = (int)json_integer_value(v);
+    if (m->version != HF_MANIFEST_VERSION)
+        return hf_error(HF_EINVAL, "%s: format_version: got %d, expected %d", what, m->version,
+                        HF_MANIFEST_VERSION);
+    HF_CALL(decode_sources(json_object_get(root, "sources"), what, m));
     v = json_object_get(root, "spec_hash");
-    if (!json_is_string(v) || strlen(json_string_value(v)) != 64) {
-        result = bad_key(what, "spec_hash", "a 64-digit hex string");
-        goto out;
-    }
+    if (!json_is_string(v) || strlen(json_string_value(v)) != 64)
+        return bad_key(what, "spec_hash", "a 64-digit hex string");
     memcpy(m->spec_hash, json_string_value(v), 65);
-    result = hf_schema_json_decode(json_object_get(root, "schema"), &m->schema);
-    if (result < 0) {
-        hf_error_prefix(result, "%s", what);
-        goto out;
-    }
+    int result = hf_schema_json_decode(json_object_get(root, "schema"), &m->schema);
+    if (result < 0)
+        return hf_error_prefix(result, "%s", what);
     v = json_object_get(root, "n_rows");
     json_t *rj = json_object_get(root, "rejected_rows");
-    if (!json_is_integer(v) || !json_is_integer(rj)) {
-        result = bad_key(what, "n_rows", "integers n_rows and rejected_rows");
-        goto out;
-    }
+    if (!json_is_integer(v) || !json_is_integer(rj))
+        return bad_key(what, "n_rows", "integers n_rows and rejected_rows");
     m->n_rows = json_integer_value(v);
     m->n_rejected = json_integer_value(rj);
-    if (m->n_rejected < 0) {
-        result = bad_key(what, "rejected_rows", "a count >= 0");
-        goto out;
-    }
+    if (m->n_rejected < 0)
+        return bad_key(what, "rejected_rows", "a count >= 0");
     m->has_fold = json_is_true(json_object_get(root, "has_fold"));
     m->has_group = json_is_true(json_object_get(root, "has_group"));
     m->has_order = json_is_true(json_object_get(root, "has_order"));
-    json_t *sh = json_object_get(root, "shards");
-    if (!json_is_array(sh)) {
-        result = bad_key(what, "shards", "an array");
-        goto out;
-    }
+    return HF_OK;
+}
+
+/* manifest.json's "shards": consecutive row ranges that add up to n_rows. */
+static int decode_shards(json_t *sh, const char *what, hf_manifest *m)
+{
+    if (!json_is_array(sh))
+        return bad_key(what, "shards", "an array");
     m->n_shards = json_array_size(sh);
     m->shards = hf_calloc(m->n_shards ? m->n_shards : 1, sizeof *m->shards);
-    if (!m->shards) {
-        result = HF_ENOMEM;
-        goto out;
-    }
+    if (!m->shards)
+        return HF_ENOMEM;
     int64_t expect_first = 0;
     for (size_t i = 0; i < m->n_shards; i++) {
         json_t *o = json_array_get(sh, i);
@@ -240,44 +226,47 @@ int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out)
         json_t *fr = json_object_get(o, "first_row"), *h = json_object_get(o, "sha256");
         if (!json_is_string(f) || !json_is_integer(r) || !json_is_integer(fr) ||
             !json_is_string(h) || strlen(json_string_value(h)) != 64 ||
-            strchr(json_string_value(f), '/')) {
-            result = bad_key(what, "shards", "objects with file, rows, first_row and sha256");
-            goto out;
-        }
-        m->shards[i].file = hf_strdup(json_string_value(f));
-        if (!m->shards[i].file) {
-            result = HF_ENOMEM;
-            goto out;
-        }
+            strchr(json_string_value(f), '/'))
+            return bad_key(what, "shards", "objects with file, rows, first_row and sha256");
+        if (!(m->shards[i].file = hf_strdup(json_string_value(f))))
+            return HF_ENOMEM;
         m->shards[i].rows = json_integer_value(r);
         m->shards[i].first_row = json_integer_value(fr);
         memcpy(m->shards[i].sha256, json_string_value(h), 65);
-        if (m->shards[i].first_row != expect_first) {
-            result = hf_error(HF_EINVAL, "%s: shards[%zu]: got first_row %lld, expected %lld", what,
-                              i, (long long)m->shards[i].first_row, (long long)expect_first);
-            goto out;
-        }
+        if (m->shards[i].first_row != expect_first)
+            return hf_error(HF_EINVAL, "%s: shards[%zu]: got first_row %lld, expected %lld", what,
+                            i, (long long)m->shards[i].first_row, (long long)expect_first);
         /* The sum of the rows must not overflow (undefined behaviour). */
-        if (m->shards[i].rows < 0 || m->shards[i].rows > INT64_MAX - expect_first) {
-            result = hf_error(HF_EINVAL,
-                              "%s: shards[%zu]: got rows %lld, expected a count >= 0 that keeps "
-                              "the total within int64",
-                              what, i, (long long)m->shards[i].rows);
-            goto out;
-        }
+        if (m->shards[i].rows < 0 || m->shards[i].rows > INT64_MAX - expect_first)
+            return hf_error(HF_EINVAL,
+                            "%s: shards[%zu]: got rows %lld, expected a count >= 0 that keeps "
+                            "the total within int64",
+                            what, i, (long long)m->shards[i].rows);
         expect_first += m->shards[i].rows;
     }
-    if (expect_first != m->n_rows) {
-        result = hf_error(HF_EINVAL, "%s: shards hold %lld rows, expected n_rows %lld", what,
-                          (long long)expect_first, (long long)m->n_rows);
-        goto out;
+    if (expect_first != m->n_rows)
+        return hf_error(HF_EINVAL, "%s: shards hold %lld rows, expected n_rows %lld", what,
+                        (long long)expect_first, (long long)m->n_rows);
+    return HF_OK;
+}
+
+int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out)
+{
+    json_error_t err;
+    json_t *root = json_loads(text, 0, &err);
+    *out = NULL;
+    if (!root)
+        return hf_error(HF_EINVAL, "%s:%d:%d: %s", what, err.line, err.column, err.text);
+    hf_manifest *m = hf_calloc(1, sizeof *m);
+    int result = m ? decode_header(root, what, m) : HF_ENOMEM;
+    if (result >= 0)
+        result = decode_shards(json_object_get(root, "shards"), what, m);
+    if (result >= 0)
+        result = set_fingerprint_text(m);
+    if (result >= 0) {
+        *out = m;
+        m = NULL;
     }
-    result = set_fingerprint_text(m);
-    if (result < 0)
-        goto out;
-    *out = m;
-    m = NULL;
-out:
     json_decref(root);
     hf_manifest_free(m);
     return result;
@@ -292,7 +281,7 @@ int hf_manifest_read(const char *dir, hf_manifest **out)
     *out = NULL;
     if (!path)
         return HF_ENOMEM;
-    result = hf_read_file(path, &text, &len);
+    result = hf_fs_read_file(path, &text, &len);
     if (result >= 0)
         result = hf_manifest_from_json(text, path, out);
     free(text);
@@ -312,7 +301,7 @@ int hf_manifest_write(const char *dir, const hf_manifest *m)
             text = withnl;
             text[n] = '\n';
             text[n + 1] = '\0';
-            result = hf_write_file_atomic(path, text, n + 1);
+            result = hf_fs_write_atomic(path, text, n + 1);
         }
     }
     free(path);
@@ -745,7 +734,7 @@ int hf_shards_verify(const char *dir, const hf_manifest *m, size_t start, size_t
         char hex[65];
         if (!path)
             return HF_ENOMEM;
-        int ok = hf_file_exists(path) && hf_sha256_file_hex(path, hex) == HF_OK &&
+        int ok = hf_fs_exists(path) && hf_sha256_file_hex(path, hex) == HF_OK &&
                  strcmp(hex, m->shards[i].sha256) == 0;
         free(path);
         if (!ok)

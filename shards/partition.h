@@ -62,6 +62,11 @@ char *hf_manifest_path(const char *dir);
 char *hf_shard_path(const char *dir, size_t index);
 /* The file name of shard `index` ("part-00003.h5"; caller frees). */
 char *hf_shard_name(size_t index);
+/* The temporary name shard `index` is written under before it is renamed ("<dir>/.tmp-part-...";
+ * caller frees). */
+char *hf_shard_tmp_path(const char *dir, size_t index);
+/* 1 if `name` is a file of a shard directory's layout (a shard or the manifest), 0 otherwise. */
+int hf_shard_is_layout_file(const char *name);
 
 /* The rows one rank contributes to one shard. */
 typedef struct hf_shard_slab {

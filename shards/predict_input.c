@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-int hf_csv_read_for_schema(hf_comm *comm, const char *uri, const hf_schema *schema,
-                           const hf_source_opts *opts, hf_dataset **local)
+int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *schema,
+                            const hf_source_opts *opts, hf_dataset **local)
 {
     ctx c;
     int result;

@@ -92,7 +92,7 @@ static int ctx_init(s3_ctx *c, const hf_source_opts *opts)
 {
     int result = HF_OK;
     memset(c, 0, sizeof *c);
-    HF_CALL(hf_s3_global_init());
+    HF_CALL(hf_http_global_init());
     const hf_s3_config *cfg = opts ? opts->s3 : NULL;
     const char *endpoint = cfg && cfg->endpoint ? cfg->endpoint : nonempty_env("AWS_ENDPOINT_URL");
     const char *region = cfg && cfg->region ? cfg->region : nonempty_env("AWS_REGION");
@@ -957,7 +957,7 @@ int hf_s3_download_file(const char *uri, const char *local_path, const hf_source
         result = HF_ENOMEM;
         goto out;
     }
-    result = hf_open_tmp(local_path, &fp, &tmp);
+    result = hf_fs_open_tmp(local_path, &fp, &tmp);
     if (result < 0)
         goto out;
     for (uint64_t off = 0; off < src->size;) {
@@ -976,12 +976,12 @@ int hf_s3_download_file(const char *uri, const char *local_path, const hf_source
         }
         off += got;
     }
-    result = hf_commit_tmp(fp, tmp, local_path);
+    result = hf_fs_commit_tmp(fp, tmp, local_path);
     fp = NULL;
     tmp = NULL;
 out:
     if (fp)
-        hf_abort_tmp(fp, tmp);
+        hf_fs_abort_tmp(fp, tmp);
     if (src)
         vt->close(src);
     free(buf);

@@ -3,8 +3,9 @@
  *
  * Sources: hf_source_s3_vtable and hf_source_http_vtable (declared in shards/source.h). Each
  * opened source owns one CURL handle, so ranks and threads each read through their own handles;
- * the only process-wide state is libcurl's, initialised once by hf_s3_global_init() (called lazily
- * by every entry point through pthread_once; main may call it early, before starting threads).
+ * the only process-wide state is libcurl's, initialised once by hf_http_global_init() (called
+ * lazily by every entry point through pthread_once; main may call it early, before starting
+ * threads).
  *
  * Configuration: endpoint, region and path style come from the s3 section (hf_s3_config, in
  * hf_source_opts.s3) when given, else from
@@ -29,7 +30,7 @@ void hf_s3_config_init(hf_s3_config *c);
 
 /* Initialises libcurl once per process (thread-safe; later calls do nothing). Returns HF_ENET if
  * libcurl cannot start. Not collective. */
-int hf_s3_global_init(void);
+int hf_http_global_init(void);
 
 /* Uploads a local file to dest_uri ("s3://bucket/key"; a key ending in '/' gets the file's base
  * name appended). Files up to the threshold (8 MiB, HF_S3_MULTIPART_THRESHOLD bytes overrides)

@@ -314,7 +314,7 @@ int hf_slurm_template_path(char **out)
 
     *out = NULL;
     if (env && *env) {
-        if (!hf_file_exists(env)) {
+        if (!hf_fs_exists(env)) {
             result = hf_error(HF_EIO, "submit: HF_SBATCH_TEMPLATE=%s: no such file", env);
             goto out;
         }
@@ -329,10 +329,10 @@ int hf_slurm_template_path(char **out)
         result = HF_ENOMEM;
         goto out;
     }
-    if (installed && hf_file_exists(installed)) {
+    if (installed && hf_fs_exists(installed)) {
         *out = installed;
         installed = NULL;
-    } else if (hf_file_exists(source)) {
+    } else if (hf_fs_exists(source)) {
         *out = source;
         source = NULL;
     } else {

@@ -124,7 +124,8 @@ static int cmp_keyed_code(const void *a, const void *b)
 
 const char *hf_folds_strategy_name(hf_cv_strategy s)
 {
-    return s >= HF_CV_KFOLD && s <= HF_CV_TIMESERIES ? k_strategy_names[s] : "auto";
+    const size_t n = sizeof k_strategy_names / sizeof k_strategy_names[0] - 1;
+    return s >= 0 && (size_t)s < n ? k_strategy_names[s] : "auto";
 }
 
 hf_cv_strategy hf_cv_strategy_for(const hf_cv_opts *o, hf_task_kind task)

@@ -39,7 +39,7 @@ for cc in gcc clang; do
         rows=$(($(wc -l <"$work/pred.csv") - 1))
         want=$(($(wc -l <"$src/examples/data/diabetes.csv") - 1))
         [ "$rows" = "$want" ] || { echo "FAIL $cc Release: $rows predictions for $want rows"; fail=1; }
-        best[$cc]=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["best"]["score"])' \
+        best[$cc]=$("${PYTHON:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))["best"]["score"])' \
             "$work/runs/diabetes-ridge/results.json")
         echo "ok   $cc Release: example job ran, best cv score ${best[$cc]}"
     done
@@ -53,7 +53,7 @@ else
     echo "ok   a user's Release build has no -Werror"
 fi
 if [ -n "${best[gcc]:-}" ] && [ -n "${best[clang]:-}" ]; then
-    python3 -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b)<=1e-9*max(1,abs(a)) else 1)' \
+    "${PYTHON:-/usr/bin/python3}" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b)<=1e-9*max(1,abs(a)) else 1)' \
         "${best[gcc]}" "${best[clang]}" || { echo "FAIL gcc and clang disagree: ${best[gcc]} ${best[clang]}"; fail=1; }
 fi
 exit $fail

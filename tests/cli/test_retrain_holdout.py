@@ -15,7 +15,10 @@ import pandas as pd
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "matrix"))
+import hfsplits  # noqa: E402  (worker/folds.c's holdout draw, row for row)
 import hftest  # noqa: E402
 
 ck = hftest.Checker("retrain_holdout")
@@ -57,11 +60,16 @@ ck.check(len(hold) == rt["holdout"]["rows"] == 220, "holdout of 20%% of 1100 row
 ck.check(rt["holdout"]["new_rows"] == 300 + 160 and rt["holdout"]["rows_seen_by_current_model"] == 640,
          "460 rows the current model did not train on, 640 it did: %s" % rt["holdout"])
 
-# The run's holdout (160 old rows) is not a training row of the current model, so old rows may be in
-# the retrain holdout, but at most those 160.
+# The run's holdout (160 old rows, cv.holdout 0.2 seed 3 as worker/folds.c draws it) is not a
+# training row of the current model, so old rows may be in the retrain holdout, but only those.
+run_hold = hfsplits.holdout_rows(n_old, 0.2, 3)
+ck.check(len(run_hold) == 160, "the run's holdout as hfsplits draws it: %d rows" % len(run_hold))
 orig = order[hold]  # row numbers in df
-old_in_hold = int(np.sum(orig < n_old))
-ck.check(old_in_hold <= 160, "at most the 160 old holdout rows are in the retrain holdout (%d)" % old_in_hold)
+old_in_hold = orig[orig < n_old]
+leaked = np.setdiff1d(old_in_hold, run_hold)
+ck.check(len(leaked) == 0, "the retrain holdout holds %d of the current model's training rows (%s)"
+         % (len(leaked), leaked[:5]))
+ck.check(len(old_in_hold) > 0, "old rows the current model did not train on are eligible too")
 
 # Scores: both equal scikit-learn's on exactly the listed rows.
 hx, hy = new_df.iloc[hold][list("abcde")].to_numpy(), new_df.iloc[hold]["y"].to_numpy()

@@ -174,7 +174,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 hf_error_message(), st.sweep.tasks_done, g_tasks.n_tasks);
     hf_fuzz_check_status(rc, "hf_journal_open");
     if (rc >= 0) {
-        hf_fuzz_check_status(hf_journal_close(&j), "hf_journal_close");
+        hf_fuzz_check_status(hf_journal_close(j), "hf_journal_close");
+        j = NULL;
         check_replayed(&st);
         check_selection(&st.sweep);
     }

@@ -47,13 +47,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         snprintf(to, sizeof to, "%s/part-%05d.h5", g_dir, i);
         char *bytes = NULL;
         size_t len = 0;
-        if (hf_read_file(from, &bytes, &len) < 0 || hf_write_file_atomic(to, bytes, len) < 0)
+        if (hf_fs_read_file(from, &bytes, &len) < 0 || hf_fs_write_atomic(to, bytes, len) < 0)
             setup_failed(from);
         free(bytes);
     }
     char *text = NULL;
     size_t len = 0;
-    if (hf_read_file(HF_FUZZ_DIR "/corpus/manifest/diabetes-ridge.json", &text, &len) < 0 ||
+    if (hf_fs_read_file(HF_FUZZ_DIR "/corpus/manifest/diabetes-ridge.json", &text, &len) < 0 ||
         hf_manifest_from_json(text, "reference manifest", &g_ref) < 0 ||
         hf_shards_load(g_dir, g_ref, &g_ref_data) < 0)
         setup_failed("loading the reference shards");

@@ -722,71 +722,10 @@ def logistic_objective(X, yi, k, C, fit_intercept, W, b):
 
 
 def tight_logistic(X, yi, k, C, fit_intercept, W0, b0):
-    """The reference of logistic combinations: scikit-learn's lbfgs objective (sum of log losses
-    + ||W||^2 / 2C, intercepts not penalised; one coefficient row for 2 classes, k rows
-    (multinomial) otherwise) minimised by Newton's method with a backtracking line search from
-    (W0, b0), to max|gradient| <= 1e-10: the optimum LogisticRegression approaches (its L-BFGS-B
-    also stops on scipy's relative-decrease test, ftol 2.2e-9, which can leave the scores ~1e-4
-    away)."""
-    n, p = X.shape
-    ko = 1 if k == 2 else k
-    A = np.hstack([X, np.ones((n, 1))]) if fit_intercept else X
-    q = A.shape[1]
-    pen = np.ones(q) / C
-    if fit_intercept:
-        pen[-1] = 0.0
-    Y = np.eye(k)[yi]
-    Wt = np.hstack([np.asarray(W0, float).reshape(ko, p),
-                    np.asarray(b0, float).reshape(ko, 1)]) if fit_intercept else \
-        np.asarray(W0, float).reshape(ko, p).copy()
-
-    def probs(Wt):
-        Zs = A @ Wt.T
-        if ko == 1:
-            z = Zs[:, 0]
-            return z, 0.5 * (1.0 + np.tanh(0.5 * z))
-        Zs = Zs - Zs.max(axis=1, keepdims=True)
-        E = np.exp(Zs)
-        return Zs, E / E.sum(axis=1, keepdims=True)
-
-    def fval(Wt):
-        Zs, P = probs(Wt)
-        if ko == 1:
-            loss = np.logaddexp(0.0, Zs).sum() - (yi * Zs).sum()
-        else:
-            lse = np.log(np.exp(Zs).sum(axis=1))
-            loss = (lse - Zs[np.arange(n), yi]).sum()
-        return loss + 0.5 * (pen * Wt ** 2).sum()
-
-    for it in range(200):
-        Zs, P = probs(Wt)
-        if ko == 1:
-            R = (P - yi)[:, None]
-        else:
-            R = P - Y
-        G = R.T @ A + pen * Wt  # ko x q
-        if np.abs(G).max() <= 1e-10 * max(1.0, n / 100.0):
-            break
-        if it == 199:
-            raise RuntimeError("the reference logistic fit did not converge (max|gradient| %g)"
-                               % np.abs(G).max())
-        if ko == 1:
-            H = A.T @ (A * (P * (1 - P))[:, None]) + np.diag(pen)
-        else:
-            H = np.zeros((ko * q, ko * q))
-            for a in range(ko):
-                for b in range(ko):
-                    w = P[:, a] * ((a == b) - P[:, b])
-                    H[a * q:(a + 1) * q, b * q:(b + 1) * q] = A.T @ (A * w[:, None])
-                H[a * q:(a + 1) * q, a * q:(a + 1) * q] += np.diag(pen)
-        step = np.linalg.lstsq(H, G.ravel(), rcond=None)[0].reshape(ko, q)
-        f0, t = fval(Wt), 1.0
-        while t > 1e-10 and fval(Wt - t * step) > f0 + 1e-14 * abs(f0):
-            t *= 0.5
-        Wt = Wt - t * step
-    W = Wt[:, :p]
-    b = Wt[:, p] if fit_intercept else np.zeros(ko)
-    return W, b
+    """The reference of logistic combinations: hftest.newton_logistic from (W0, b0) to
+    max|gradient| <= 1e-10, the optimum LogisticRegression approaches (its L-BFGS-B also stops on
+    scipy's relative-decrease test, ftol 2.2e-9, which can leave the scores ~1e-4 away)."""
+    return hftest.newton_logistic(X, yi, k, C, fit_intercept, W0, b0, gtol=1e-10)
 
 
 class Model:

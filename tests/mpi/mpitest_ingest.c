@@ -134,7 +134,7 @@ static int self_test(hf_comm *w)
     snprintf(rejects, sizeof rejects, "%s/rejects.csv", dir);
     rc = 0;
     if (rank == 0) {
-        rc = hf_mkdirs(dir);
+        rc = hf_fs_mkdirs(dir);
         if (rc >= 0 && write_fixture(csv, n, 1) != 0)
             rc = -1;
     }
@@ -178,7 +178,7 @@ static int self_test(hf_comm *w)
         }
         hf_comm_barrier(w);
         CHECK(hf_comm_check(w, rc) == 0, "writing predict.csv");
-        CHECK(hf_csv_read_for_schema(w, pcsv, s, &opts, &pd) == 0, "read_for_schema");
+        CHECK(hf_ingest_predict_input(w, pcsv, s, &opts, &pd) == 0, "read_for_schema");
         int64_t got = (int64_t)pd->n_rows;
         hf_comm_allreduce_sum_i64(w, &got, 1);
         CHECK(got == 41, "predict rows over all ranks");
@@ -200,7 +200,7 @@ static int self_test(hf_comm *w)
         }
         hf_comm_barrier(w);
         hf_error_clear();
-        CHECK(hf_csv_read_for_schema(w, pcsv, s, &opts, &pd) == HF_EDATA, "missing column");
+        CHECK(hf_ingest_predict_input(w, pcsv, s, &opts, &pd) == HF_EDATA, "missing column");
         CHECK(strstr(hf_error_message(), "missing feature columns \"c\""), "names the column");
         hf_error_clear();
     }
@@ -262,7 +262,7 @@ static int self_test(hf_comm *w)
     CHECK(strcmp(hf_error_message(), want) == 0, "bad row message");
     {
         char *mp = hf_manifest_path(shards);
-        int exists = hf_file_exists(mp);
+        int exists = hf_fs_exists(mp);
         free(mp);
         CHECK(!exists, "a failed ingest leaves no manifest");
     }
@@ -273,7 +273,7 @@ static int self_test(hf_comm *w)
     if (rank == 0) {
         char *text = NULL;
         size_t len = 0;
-        CHECK(hf_read_file(rejects, &text, &len) == 0, "read rejects.csv");
+        CHECK(hf_fs_read_file(rejects, &text, &len) == 0, "read rejects.csv");
         int ok = strstr(text, "expected a target value") && strstr(text, "\"maybe\"") &&
                  strstr(text, "expected true or false");
         free(text);

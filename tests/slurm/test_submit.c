@@ -101,7 +101,7 @@ static int run_submit(char **out, int argc, ...)
     dup2(saved, STDOUT_FILENO);
     close(saved);
     size_t len = 0;
-    assert_int_equal(hf_read_file("stdout.txt", out, &len), 0);
+    assert_int_equal(hf_fs_read_file("stdout.txt", out, &len), 0);
     return rc;
 }
 
@@ -153,7 +153,7 @@ static void test_dry_run_uses_spec(void **state)
     assert_null(strstr(out, "\n#HF-SETTINGS"));
     assert_int_equal(strncmp(out, "#!/bin/bash\n", 12), 0);
     /* Nothing is written in a dry run. */
-    assert_false(hf_file_exists("out"));
+    assert_false(hf_fs_exists("out"));
     free(log);
     free(settings);
     free(out);
@@ -355,10 +355,10 @@ static void test_submit_writes_script(void **state)
                                "log: %s/out/sweep-test/slurm-77.log\n",
                                g_dir, g_dir);
     assert_string_equal(out, expect);
-    assert_int_equal(hf_read_file("out/sweep-test/submit.sbatch", &script, &len), 0);
+    assert_int_equal(hf_fs_read_file("out/sweep-test/submit.sbatch", &script, &len), 0);
     assert_string_equal(sbatch_value(script, "time"), "00:01:00");
     char *copy = NULL;
-    assert_int_equal(hf_read_file("submitted.sbatch", &copy, &len), 0);
+    assert_int_equal(hf_fs_read_file("submitted.sbatch", &copy, &len), 0);
     assert_string_equal(copy, script);
     free(copy);
     free(script);
