@@ -535,9 +535,48 @@ void hf_spec_free(hf_spec *spec)
     free(spec);
 }
 
+/* Every trial's model values through the model's check_params (for the task the spec knows so
+ * far), so that a combination the model cannot fit is refused before any trial runs. */
+static int check_model_trials(const hf_spec *spec, const hf_trial *trials, size_t n)
+{
+    const hf_model_ops *m = spec->model_type ? hf_model_find(spec->model_type) : NULL;
+    if (!m || !m->check_params || n == 0)
+        return HF_OK;
+    long *idx = hf_malloc((m->n_params ? m->n_params : 1) * sizeof *idx);
+    hf_value *v = hf_calloc(m->n_params ? m->n_params : 1, sizeof *v);
+    int result = idx && v ? HF_OK : HF_ENOMEM;
+    for (size_t i = 0; result >= 0 && i < m->n_params; i++)
+        if ((idx[i] = hf_space_index(&spec->space, m->params[i].name)) < 0)
+            result = hf_error(HF_EINTERNAL, "model parameter %s is not in the space",
+                              m->params[i].name);
+    for (size_t t = 0; result >= 0 && t < n; t++) {
+        for (size_t i = 0; i < m->n_params; i++)
+            v[i] = trials[t].values[idx[i]]; /* shallow */
+        const char *key = NULL;
+        if ((result = m->check_params(v, spec->data.task, &key)) < 0) {
+            char at[512], name[160];
+            snprintf(name, sizeof name, "model.params.%s", key ? key : "");
+            hf_opt_source src = {where_cb, spec};
+            hf_error_prefix(result, "%s: model.params (%s, trial %zu)",
+                            hf_opt_where(&src, key ? name : "model.type", at, sizeof at),
+                            m->name, t);
+        }
+    }
+    free(idx);
+    free(v);
+    return result;
+}
+
 int hf_spec_trials(const hf_spec *spec, hf_trial **trials, size_t *n_trials)
 {
-    return hf_space_trials(&spec->space, &spec->search, spec->path, trials, n_trials);
+    HF_CALL(hf_space_trials(&spec->space, &spec->search, spec->path, trials, n_trials));
+    int result = check_model_trials(spec, *trials, *n_trials);
+    if (result < 0) {
+        hf_trials_free(*trials, *n_trials, spec->space.n_params);
+        *trials = NULL;
+        *n_trials = 0;
+    }
+    return result;
 }
 
 const char *hf_spec_task_hint(const hf_spec *spec)
@@ -720,6 +759,9 @@ int hf_spec_decode_trials(const hf_spec *spec, const hf_model_ops *model, const 
         pidx[i] = hf_space_index(&spec->space, name);
     }
     const long impute_idx = hf_space_index(&spec->space, "preprocess.impute.numeric");
+    /* Now that the data decided the task, the model's check sees it too. */
+    if ((result = check_model_trials(spec, trials, n)) < 0)
+        goto out;
     for (size_t t = 0; t < n; t++) {
         hf_value *mv = vals + t * np;
         for (size_t i = 0; i < np; i++)

@@ -169,6 +169,12 @@ typedef struct hf_model_ops {
      * values (shallow copies of params'); NULL = the trial's own parameters. */
     int (*refit_params)(const hf_value *params, const double *split_iters, size_t n_splits,
                         hf_value *out);
+    /* Optional: refuses a combination of parameter values the model cannot fit for `task`
+     * (HF_TASK_AUTO while the task is not known yet): an hf_error whose message starts with the
+     * parameter at fault ("objective: got ..., expected ..."), whose name goes to *key so that
+     * the spec can say where it is set. The bounds of each parameter are checked before, from
+     * its hf_param_def; this is for what one value means with another. NULL = no check. */
+    int (*check_params)(const hf_value *params, hf_task_kind task, const char **key);
     /* 1 if missing values (NaN) may reach fit and predict (xgboost learns where they go): the
      * preprocessing then leaves numeric columns unimputed unless the spec asks otherwise. */
     int handles_missing;

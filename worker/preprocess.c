@@ -201,7 +201,8 @@ typedef struct prep_setting {
 static const prep_setting k_settings[] = {
     {HF_PARAM_CHOICE("impute.numeric", "mean", k_impute_numeric,
                      "numeric imputation: mean, median, most_frequent or constant (SimpleImputer "
-                     "strategy)"),
+                     "strategy), or none for a model that takes missing values (the default for "
+                     "xgboost and random_forest)"),
      set_impute_numeric},
     {HF_PARAM_CHOICE("impute.categorical", "most_frequent", k_impute_categorical,
                      "categorical imputation: most_frequent or constant"),

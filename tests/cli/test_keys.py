@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """`hyperfold keys` lists every key the job-spec parser accepts, from the modules' own tables, and
 docs/job-spec.md documents every one of them: a key of section S appears as `leaf` in the
-section "## `S`", a model parameter as a row "| model | `param` |" of the model table, a
-preprocessing setting as `setting` in the preprocess section. Adding a setting to a module's table
+section "## `S`", a model parameter as a row "| `param` | values | default | meaning |" of its
+model's section "## model" in docs/models.md (with the registry's default), a preprocessing setting as `setting` in the preprocess section. Adding a setting to a module's table
 without documenting it fails here; so does a key the docs name that the parser refuses (checked
 for the tables' rows: every `leaf` in a first column of a section's table is a real key)."""
 import os
@@ -20,8 +20,8 @@ for k in ("data.source", "cv.folds", "objective.metric", "parallel.grid", "slurm
           "preprocess.log1p", "model.params.alpha", "model.type"):
     ck.check(k in keys, "%s is listed" % k)
 ck.check("balanced_accuracy" in p.stdout, "the metric choices come from the metric table")
-models = re.findall(r"^model\.params\.(\S+) \((\S+)\)$", p.stdout, re.M)
-ck.check(("kernel", "kernel_ridge") in models, "model parameters are listed with their model")
+models = re.findall(r"^model\.params\.(\S+) \((\S+)\)\n.*\n    default: (.*)$", p.stdout, re.M)
+ck.check(("kernel", "kernel_ridge", "rbf") in models, "model parameters are listed with their model")
 
 doc = open(os.path.join(os.environ["HF_SOURCE_DIR"], "docs", "job-spec.md")).read()
 parts = re.split(r"^## `([a-z0-9_]+)`", doc, flags=re.M)
@@ -34,9 +34,18 @@ for key in keys:
     if not ck.check(text is not None, "docs/job-spec.md has a section ## `%s` (for %s)" % (sec, key)):
         continue
     ck.check("`%s`" % leaf in text, "docs/job-spec.md's %s section documents `%s`" % (sec, leaf))
-for name, model in models:
-    ck.check(re.search(r"^\| %s \| `%s` \|" % (re.escape(model), re.escape(name)), doc, re.M) is not None,
-             "docs/job-spec.md's model table has %s's `%s`" % (model, name))
+mdoc = open(os.path.join(os.environ["HF_SOURCE_DIR"], "docs", "models.md")).read()
+mparts = re.split(r"^## ([a-z0-9_]+)$", mdoc, flags=re.M)
+msection = {mparts[i]: mparts[i + 1] for i in range(1, len(mparts) - 1, 2)}
+for name, model, default in models:
+    text = msection.get(model, "")
+    row = re.search(r"^\| `%s` \| [^|]* \| ([^|]*) \|" % re.escape(name), text, re.M)
+    if ck.check(row is not None, "docs/models.md's %s section has a row for `%s`" % (model, name)):
+        ck.check(row.group(1).strip() == default.strip(), "docs/models.md gives %s's `%s` the "
+                 "default %r, the registry %r" % (model, name, row.group(1).strip(), default))
+for model in set(m for _, m, _ in models):
+    ck.check(re.search(r"^\| `%s` \|" % re.escape(model), mdoc, re.M) is not None,
+             "docs/models.md's summary table has %s" % model)
 # The other way: every key in the first column of a section's key table ("| key | ...") exists.
 for sec, text in section.items():
     for table in re.findall(r"^\| key \|.*\n\|[-| ]+\|\n((?:\|.*\n)+)", text, re.M):

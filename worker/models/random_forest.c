@@ -38,13 +38,10 @@ enum {
     N_PARAMS
 };
 
-static const char *const k_grow_policies[] = {"depthwise", "lossguide", NULL};
-static const char *const k_objectives[] = {"auto", "reg:squarederror", "reg:pseudohubererror",
-                                           "reg:absoluteerror", NULL};
 
 static const hf_param_def rf_params[N_PARAMS] = {
     HF_PARAM_INT("n_estimators", "100", 1, 1e5, "trees of the forest (num_parallel_tree)"),
-    HF_PARAM_INT("max_depth", "6", 0, 1000, "deepest a tree grows (0: no limit, lossguide only)"),
+    HF_PARAM_INT("max_depth", "6", 0, 1000, "deepest a tree grows (0: no limit)"),
     HF_PARAM_NUMBER("max_features", "0.8", 0.0, 1.0, 1,
                     "fraction of the columns each split draws from (colsample_bynode)"),
     HF_PARAM_NUMBER("subsample", "0.8", 0.0, 1.0, 1,
@@ -54,9 +51,9 @@ static const hf_param_def rf_params[N_PARAMS] = {
     HF_PARAM_NUMBER("reg_lambda", "1e-5", 0.0, INFINITY, 0, "L2 penalty on the leaf weights"),
     HF_PARAM_INT("max_bin", "256", 2, 65536, "histogram bins per feature"),
     HF_PARAM_INT("max_leaves", "0", 0, 2147483647.0, "most leaves per tree (0: no limit)"),
-    HF_PARAM_CHOICE("grow_policy", "depthwise", k_grow_policies,
+    HF_PARAM_CHOICE("grow_policy", "depthwise", hf_xgb_grow_policies,
                     "depthwise (level by level) or lossguide (best leaf first)"),
-    HF_PARAM_CHOICE("objective", "auto", k_objectives,
+    HF_PARAM_CHOICE("objective", "auto", hf_xgb_objectives,
                     "auto (squared error; classification: binary:logistic or multi:softprob), or "
                     "a regression objective"),
     HF_PARAM_INT("random_state", "0", 0, 2147483647.0, "seed of the row and column sampling"),
@@ -106,6 +103,11 @@ static int rf_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_
     return HF_OK;
 }
 
+static int rf_check_params(const hf_value *v, hf_task_kind task, const char **key)
+{
+    return hf_xgb_check_objective(v[P_OBJECTIVE].u.str, task, key);
+}
+
 const hf_model_ops hf_model_random_forest = {
     .name = "random_forest",
     .tasks = (1u << HF_TASK_REGRESSION) | (1u << HF_TASK_CLASSIFICATION),
@@ -116,5 +118,6 @@ const hf_model_ops hf_model_random_forest = {
     .save_state = hf_xgb_save_state,
     .load_state = hf_xgb_load_state,
     .free_state = hf_xgb_free_state,
+    .check_params = rf_check_params,
     .handles_missing = 1,
 };

@@ -20,6 +20,21 @@
 #include <string.h>
 #include <xgboost/c_api.h>
 
+const char *const hf_xgb_objectives[] = {"auto", "reg:squarederror", "reg:pseudohubererror",
+                                         "reg:absoluteerror", NULL};
+const char *const hf_xgb_grow_policies[] = {"depthwise", "lossguide", NULL};
+
+int hf_xgb_check_objective(const char *objective, hf_task_kind task, const char **key)
+{
+    if (task != HF_TASK_CLASSIFICATION || strcmp(objective, "auto") == 0)
+        return HF_OK;
+    *key = "objective";
+    return hf_error(HF_EINVAL,
+                    "objective: got %s, a regression objective, for a classification target; "
+                    "expected auto (binary:logistic for two classes, multi:softprob for more)",
+                    objective);
+}
+
 void hf_xgb_set_text(hf_xgb_params *p, const char *key, const char *v)
 {
     if (p->n == HF_XGB_MAX_PARAMS)

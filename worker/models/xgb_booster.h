@@ -8,6 +8,14 @@
 
 #define HF_XGB_MAX_PARAMS 32
 
+/* The choices of the two models' objective and grow_policy parameters. */
+extern const char *const hf_xgb_objectives[];
+extern const char *const hf_xgb_grow_policies[];
+
+/* A regression objective (anything but "auto") on a classification task is refused (the
+ * model's check_params; *key = "objective"). */
+int hf_xgb_check_objective(const char *objective, hf_task_kind task, const char **key);
+
 /* Booster parameters by XGBoost's names, as the text XGBoosterSetParam takes. */
 typedef struct hf_xgb_params {
     const char *key[HF_XGB_MAX_PARAMS];

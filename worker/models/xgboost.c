@@ -48,14 +48,11 @@ enum {
     N_PARAMS
 };
 
-static const char *const k_grow_policies[] = {"depthwise", "lossguide", NULL};
-static const char *const k_objectives[] = {"auto", "reg:squarederror", "reg:pseudohubererror",
-                                           "reg:absoluteerror", NULL};
 
 static const hf_param_def xgb_params[N_PARAMS] = {
     HF_PARAM_INT("n_estimators", "100", 1, 1e6, "boosting rounds (the most, with early stopping)"),
     HF_PARAM_NUMBER("learning_rate", "0.3", 0.0, 1.0, 1, "eta: shrinkage of each round's trees"),
-    HF_PARAM_INT("max_depth", "6", 0, 1000, "deepest a tree grows (0: no limit, lossguide only)"),
+    HF_PARAM_INT("max_depth", "6", 0, 1000, "deepest a tree grows (0: no limit)"),
     HF_PARAM_NUMBER("min_child_weight", "1", 0.0, INFINITY, 0,
                     "least hessian a child needs (rows, for squared error)"),
     HF_PARAM_NUMBER("subsample", "1", 0.0, 1.0, 1, "fraction of the rows each tree sees"),
@@ -66,13 +63,13 @@ static const hf_param_def xgb_params[N_PARAMS] = {
     HF_PARAM_NUMBER("gamma", "0", 0.0, INFINITY, 0, "least loss reduction that makes a split"),
     HF_PARAM_INT("max_bin", "256", 2, 65536, "histogram bins per feature"),
     HF_PARAM_INT("max_leaves", "0", 0, 2147483647.0, "most leaves per tree (0: no limit)"),
-    HF_PARAM_CHOICE("grow_policy", "depthwise", k_grow_policies,
+    HF_PARAM_CHOICE("grow_policy", "depthwise", hf_xgb_grow_policies,
                     "depthwise (level by level) or lossguide (best leaf first)"),
     HF_PARAM_NUMBER("scale_pos_weight", "1", 0.0, INFINITY, 1,
                     "binary classification: weight of the positive class"),
     HF_PARAM_NUMBER("max_delta_step", "0", 0.0, INFINITY, 0,
                     "cap on each leaf's weight step (0: none)"),
-    HF_PARAM_CHOICE("objective", "auto", k_objectives,
+    HF_PARAM_CHOICE("objective", "auto", hf_xgb_objectives,
                     "auto (squared error; classification: binary:logistic or multi:softprob), or "
                     "a regression objective"),
     HF_PARAM_NUMBER("huber_slope", "1", 0.0, INFINITY, 1, "reg:pseudohubererror: its delta"),
@@ -97,6 +94,12 @@ static int xgb_fit(const hf_fit_data *d, const hf_value *const *params, size_t n
                         "xgboost: objective %s is for regression, expected auto for a "
                         "classification target",
                         objective);
+    /* XGBoost would ignore it: a weight of the positive class needs two classes. */
+    if (d->n_classes > 2 && num(v, P_SCALE_POS_WEIGHT) != 1.0)
+        return hf_error(HF_EINVAL,
+                        "xgboost: scale_pos_weight: got %g on %zu classes, expected 1 (it weighs "
+                        "the positive class of a binary classification)",
+                        num(v, P_SCALE_POS_WEIGHT), d->n_classes);
     hf_xgb_params bp = {0};
     hf_xgb_set_task(&bp, d, strcmp(objective, "auto") ? objective : "reg:squarederror",
                     (int)num(v, P_N_JOBS));
@@ -130,6 +133,19 @@ static int xgb_fit(const hf_fit_data *d, const hf_value *const *params, size_t n
                               (int)num(v, P_EARLY_STOPPING), out);
     free(rounds);
     return result;
+}
+
+static int xgb_check_params(const hf_value *v, hf_task_kind task, const char **key)
+{
+    HF_CALL(hf_xgb_check_objective(v[P_OBJECTIVE].u.str, task, key));
+    if (task == HF_TASK_REGRESSION && num(v, P_SCALE_POS_WEIGHT) != 1.0) {
+        *key = "scale_pos_weight";
+        return hf_error(HF_EINVAL,
+                        "scale_pos_weight: got %g on a regression target, expected 1 (it weighs "
+                        "the positive class of a binary classification)",
+                        num(v, P_SCALE_POS_WEIGHT));
+    }
+    return HF_OK;
 }
 
 /* The refit trains the mean of the splits' kept rounds when the trial stopped early. */
@@ -166,5 +182,6 @@ const hf_model_ops hf_model_xgboost = {
     .load_state = hf_xgb_load_state,
     .free_state = hf_xgb_free_state,
     .refit_params = xgb_refit_params,
+    .check_params = xgb_check_params,
     .handles_missing = 1,
 };
