@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: install what is needed, build, and run a real example job end to end
-# (validate, a 4-rank sweep, batch prediction) on the diabetes data shipped in examples/data.
+# (validate, a 4-rank sweep, batch prediction) on the diabetes data shipped in examples/data, then
+# gradient-boosted trees against a logistic-regression baseline on the sonar data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -19,3 +20,7 @@ python3 -c 'import json;r=json.load(open("runs/diabetes-ridge/results.json"));pr
   || grep -A12 '"best"' runs/diabetes-ridge/results.json
 echo "--- first predictions"
 head -5 runs/diabetes-ridge/predictions.csv
+echo "--- sonar: gradient-boosted trees (xgboost) against the logistic-regression baseline"
+for r in sonar-logistic sonar-xgboost; do
+  mpirun -np 2 $hf run examples/$r.yaml 2>&1 | grep "best trial" | cut -c1-80 | sed "s/^hyperfold/$r/"
+done
