@@ -121,6 +121,66 @@ static void test_round_prefix(void **state)
     free(d);
 }
 
+/* The data-matrix cache: a fit on the same rows reuses the quantised matrix and gives what a
+ * first fit gives; the same buffer with other values (or other labels) is another matrix. */
+static void test_matrix_cache(void **state)
+{
+    (void)state;
+    data *d = make();
+    hf_fit_data fd = {.X = d->X, .n = N, .p = P, .y = d->y};
+    hf_value v[32];
+    defaults(&hf_model_xgboost, v);
+    set_num(&hf_model_xgboost, v, "n_estimators", 5);
+    set_num(&hf_model_xgboost, v, "max_depth", 4);
+    set_num(&hf_model_xgboost, v, "n_jobs", 1);
+    const hf_value *pv = v;
+    double a[NV], a2[NV], b[NV], c0[NV], c1[NV];
+    hf_fitted *m = NULL;
+    /* A first fit on other labels (y -> -y): no matrix of them is cached yet. */
+    for (size_t i = 0; i < N; i++)
+        d->y[i] = -d->y[i];
+    assert_int_equal(hf_model_xgboost.fit(&fd, &pv, 1, &m), HF_OK);
+    predict(m, d->Xv, NV, c0);
+    hf_fitted_free(m);
+    for (size_t i = 0; i < N; i++)
+        d->y[i] = -d->y[i];
+    assert_int_equal(hf_model_xgboost.fit(&fd, &pv, 1, &m), HF_OK);
+    predict(m, d->Xv, NV, a);
+    hf_fitted_free(m);
+    for (int depth = 2; depth <= 3; depth++) { /* trials of other tasks on the same fold */
+        set_num(&hf_model_xgboost, v, "max_depth", depth);
+        assert_int_equal(hf_model_xgboost.fit(&fd, &pv, 1, &m), HF_OK);
+        hf_fitted_free(m);
+    }
+    set_num(&hf_model_xgboost, v, "max_depth", 4);
+    /* Other values in the same buffer: the model follows them. */
+    double *saved = malloc(sizeof d->X);
+    memcpy(saved, d->X, sizeof d->X);
+    for (size_t i = 0; i < N * P; i++)
+        d->X[i] = isnan(d->X[i]) ? d->X[i] : -2.0 * d->X[i];
+    assert_int_equal(hf_model_xgboost.fit(&fd, &pv, 1, &m), HF_OK);
+    predict(m, d->Xv, NV, b);
+    hf_fitted_free(m);
+    assert_memory_not_equal(a, b, sizeof a);
+    /* The first values again: the same model as the first fit (the matrix from the cache). */
+    memcpy(d->X, saved, sizeof d->X);
+    assert_int_equal(hf_model_xgboost.fit(&fd, &pv, 1, &m), HF_OK);
+    predict(m, d->Xv, NV, a2);
+    hf_fitted_free(m);
+    assert_memory_equal(a, a2, sizeof a);
+    /* And the other labels again: what their first, uncached fit gave. */
+    for (size_t i = 0; i < N; i++)
+        d->y[i] = -d->y[i];
+    assert_int_equal(hf_model_xgboost.fit(&fd, &pv, 1, &m), HF_OK);
+    predict(m, d->Xv, NV, c1);
+    hf_fitted_free(m);
+    assert_memory_equal(c0, c1, sizeof c0);
+    assert_memory_not_equal(a, c0, sizeof a);
+    free(saved);
+    clear(&hf_model_xgboost, v);
+    free(d);
+}
+
 /* With early_stopping_rounds each trial keeps the rounds up to its best validation score: the
  * kept model scores what the best prefix of a full fit scores, and no other prefix scores better.
  */
@@ -276,9 +336,8 @@ static void test_check_params(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_prefix),
-        cmocka_unit_test(test_early_stopping),
-        cmocka_unit_test(test_blob_roundtrip),
+        cmocka_unit_test(test_round_prefix),   cmocka_unit_test(test_matrix_cache),
+        cmocka_unit_test(test_early_stopping), cmocka_unit_test(test_blob_roundtrip),
         cmocka_unit_test(test_check_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

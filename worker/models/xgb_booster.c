@@ -86,9 +86,12 @@ void hf_xgb_set_task(hf_xgb_params *p, const hf_fit_data *d, const char *objecti
 static pthread_once_t g_quiet_once = PTHREAD_ONCE_INIT;
 
 /* XGBoost logs warnings to the console; hyperfold reports through its own messages. */
+static void dm_cache_free(void);
+
 static void quiet_library(void)
 {
     XGBSetGlobalConfig("{\"verbosity\": 0}");
+    atexit(dm_cache_free); /* before libxgboost's own destructors run */
 }
 
 static int xgb_error(const char *what)
@@ -119,6 +122,101 @@ static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, DM
         *out = NULL;
     }
     return result;
+}
+
+/* ---- the data-matrix cache ------------------------------------------------------------------
+ * A fold's training rows reach the models once per task, and a sweep has many tasks per fold
+ * (every depth, learning rate, ... of the grid is its own task). XGBoost keeps the quantised
+ * matrix (the quantile cuts and the histogram index, for a given max_bin) inside the DMatrix
+ * that was trained on, so handing the same DMatrix to the next booster on the same rows skips
+ * the float conversion, the sketch and the index. There is no such cache in libxgboost's C API
+ * (each XGDMatrixCreateFromMat starts over), hence this one: the last HF_XGB_CACHED matrices of
+ * this process, keyed by their content (a 128-bit hash of the values and labels, and the shape,
+ * so a buffer reused at the same address with other values is a miss, never a wrong matrix).
+ * A matrix is taken out of the cache while a booster trains on it (two threads never share
+ * one: rank 0's speculative refit runs beside the sweep) and put back afterwards. */
+#define HF_XGB_CACHED 4
+
+typedef struct dm_key {
+    uint64_t h[2];
+    size_t n, p;
+    int has_y;
+} dm_key;
+
+typedef struct dm_entry {
+    dm_key key;
+    DMatrixHandle dm;
+} dm_entry;
+
+static pthread_mutex_t g_dm_mu = PTHREAD_MUTEX_INITIALIZER;
+static dm_entry g_dm[HF_XGB_CACHED]; /* the most recently returned last */
+static size_t g_dm_n;
+
+static void dm_cache_free(void)
+{
+    pthread_mutex_lock(&g_dm_mu);
+    for (size_t i = 0; i < g_dm_n; i++)
+        XGDMatrixFree(g_dm[i].dm);
+    g_dm_n = 0;
+    pthread_mutex_unlock(&g_dm_mu);
+}
+
+static void hash_words(const double *v, size_t n, uint64_t h[2])
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t w;
+        memcpy(&w, &v[i], sizeof w);
+        h[0] = (h[0] ^ w) * 0x100000001b3ULL;
+        h[1] = ((h[1] + w) ^ (h[1] >> 29)) * 0x9e3779b97f4a7c15ULL;
+    }
+}
+
+static dm_key dm_key_of(const double *X, const double *y, size_t n, size_t p)
+{
+    dm_key k = {{0xcbf29ce484222325ULL, 0x243f6a8885a308d3ULL}, n, p, y != NULL};
+    hash_words(X, n * p, k.h);
+    if (y)
+        hash_words(y, n, k.h);
+    return k;
+}
+
+static int dm_key_equal(const dm_key *a, const dm_key *b)
+{
+    return a->h[0] == b->h[0] && a->h[1] == b->h[1] && a->n == b->n && a->p == b->p &&
+           a->has_y == b->has_y;
+}
+
+/* The data matrix of n rows of X (and labels y, or none), from the cache or made; the caller
+ * trains on it, then hands it back with put_dmatrix (or frees it). */
+static int take_dmatrix(const double *X, const double *y, size_t n, size_t p, dm_key *key,
+                        DMatrixHandle *out)
+{
+    *key = dm_key_of(X, y, n, p);
+    pthread_mutex_lock(&g_dm_mu);
+    for (size_t i = 0; i < g_dm_n; i++)
+        if (dm_key_equal(&g_dm[i].key, key)) {
+            *out = g_dm[i].dm;
+            memmove(&g_dm[i], &g_dm[i + 1], (g_dm_n - i - 1) * sizeof g_dm[0]);
+            g_dm_n--;
+            pthread_mutex_unlock(&g_dm_mu);
+            return HF_OK;
+        }
+    pthread_mutex_unlock(&g_dm_mu);
+    return make_dmatrix(X, y, n, p, out);
+}
+
+static void put_dmatrix(const dm_key *key, DMatrixHandle dm)
+{
+    if (!dm)
+        return;
+    pthread_mutex_lock(&g_dm_mu);
+    if (g_dm_n == HF_XGB_CACHED) {
+        XGDMatrixFree(g_dm[0].dm);
+        memmove(&g_dm[0], &g_dm[1], (g_dm_n - 1) * sizeof g_dm[0]);
+        g_dm_n--;
+    }
+    g_dm[g_dm_n++] = (dm_entry){*key, dm};
+    pthread_mutex_unlock(&g_dm_mu);
 }
 
 static const char k_predict_config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
@@ -216,7 +314,9 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
 {
     int result = HF_OK;
     DMatrixHandle dm[2] = {NULL, NULL};
+    dm_key key[2];
     BoosterHandle b = NULL;
+    memset(key, 0, sizeof key);
     size_t n_out = d->n_classes ? d->n_classes : 1;
     const hf_metric *metric = d->metric ? hf_metric_find(d->metric) : NULL;
     int stopping = early_stopping > 0 && d->n_valid > 0 && metric;
@@ -242,8 +342,9 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         if (rounds[i] > max_rounds)
             max_rounds = rounds[i];
     }
-    if ((result = make_dmatrix(d->X, d->y, d->n, d->p, &dm[0])) < 0 ||
-        (stopping && (result = make_dmatrix(d->X_valid, NULL, d->n_valid, d->p, &dm[1])) < 0))
+    if ((result = take_dmatrix(d->X, d->y, d->n, d->p, &key[0], &dm[0])) < 0 ||
+        (stopping &&
+         (result = take_dmatrix(d->X_valid, NULL, d->n_valid, d->p, &key[1], &dm[1])) < 0))
         goto out;
     if (XGBoosterCreate(dm, stopping ? 2 : 1, &b) != 0) {
         result = xgb_error("creating the booster");
@@ -284,8 +385,7 @@ out:
     if (b)
         XGBoosterFree(b);
     for (int i = 0; i < 2; i++)
-        if (dm[i])
-            XGDMatrixFree(dm[i]);
+        put_dmatrix(&key[i], dm[i]);
     free(t);
     free(pv);
     return result;
