@@ -58,7 +58,7 @@ warnings.simplefilter("ignore")
 # Order matters: the pairwise generator fills dimensions in this order, and combination names
 # list them in this order.
 DIMS = [
-    ("model", ["ridge", "logistic_regression", "kernel_ridge"]),
+    ("model", ["ridge", "logistic_regression", "kernel_ridge", "xgboost", "random_forest"]),
     ("target", ["regression", "binary", "multiclass"]),
     # class labels as written in the CSV: float (a regression target), int (0/1, or 1,2,3,10:
     # numeric order differs from text order), str
@@ -88,7 +88,10 @@ DIM_NAMES = [d for d, _ in DIMS]
 DIM_VALUES = dict(DIMS)
 
 MODEL_TASKS = {"ridge": {"regression"}, "kernel_ridge": {"regression"},
-               "logistic_regression": {"classification"}}
+               "logistic_regression": {"classification"},
+               "xgboost": {"regression", "classification"},
+               "random_forest": {"regression", "classification"}}
+TREES = ("xgboost", "random_forest")  # python3-xgboost is their peer
 SHAPES = {"small": (120, 4), "mid": (200, 22), "wide": (180, 66)}
 FOLDS = 3
 N_NEW = 40  # rows given to `hyperfold predict`
@@ -123,11 +126,17 @@ def grid_of(group):
 # ----------------------------------------------------------------------------------- constraints
 def resolved_task(c):
     """The task hyperfold must decide (docs/job-spec.md, "The task rule"): data.task when the
-    spec gives it, else the model's task (every registered model has one). The target must then
-    fit it (target_fits)."""
+    spec gives it, else the model's task when it has one, else the objective metric's (an
+    explicit metric is the target's task's, objective_of), else the target's type at ingest
+    (text: classification, numbers: regression). The target must then fit it (target_fits)."""
     if c["task"] == "given":
         return task_of(c["target"])
-    return next(iter(MODEL_TASKS[c["model"]]))
+    tasks = MODEL_TASKS[c["model"]]
+    if len(tasks) == 1:
+        return next(iter(tasks))
+    if c["metric"] == "explicit":
+        return task_of(c["target"])
+    return "classification" if c["labels"] == "str" else "regression"
 
 
 def target_fits(c):
@@ -146,10 +155,10 @@ def target_fits(c):
 CONSTRAINTS = [
     ("labels", ("target", "labels"),
      lambda c: (c["target"] == "regression") == (c["labels"] == "float"), False),
-    ("model-task", ("model", "target", "labels", "task"),
+    ("model-task", ("model", "target", "labels", "task", "metric"),
      lambda c: resolved_task(c) in MODEL_TASKS[c["model"]], True),
-    ("target-fit", ("model", "target", "labels", "task"), target_fits, True),
-    ("stratified", ("cv", "model", "target", "labels", "task"),
+    ("target-fit", ("model", "target", "labels", "task", "metric"), target_fits, True),
+    ("stratified", ("cv", "model", "target", "labels", "task", "metric"),
      lambda c: c["cv"] != "stratified" or resolved_task(c) == "classification", True),
     # NaNs only in training rows need rows that never validate: predefined fold -1
     ("missing-train", ("missing", "cv"),
@@ -516,6 +525,12 @@ def model_params(c):
         return {"alpha": [0.01, 1.0, 100.0], "fit_intercept": [True, False]}
     if c["model"] == "kernel_ridge":
         return {"alpha": [0.1, 1.0], "kernel": ["rbf", "polynomial", "linear"]}
+    if c["model"] == "xgboost":
+        # n_estimators shares one training run; early stopping on every split's validation rows
+        return {"n_estimators": [4, 9], "max_depth": [2, 3], "learning_rate": 0.3,
+                "early_stopping_rounds": [0, 2], "n_jobs": 1}
+    if c["model"] == "random_forest":
+        return {"n_estimators": 6, "max_depth": [3, 5], "subsample": 0.7, "n_jobs": 1}
     return {"C": [0.01, 0.1, 1.0], "fit_intercept": [True, False], "max_iter": 10000,
             "tol": 1.0e-10}
 
@@ -634,6 +649,10 @@ def trial_config(c, params):
         "log1p": bool(get("preprocess.log1p", False)),
         "pca": int(get("preprocess.pca.n_components", 0)),
     }
+    # The trees take missing values: numeric columns stay unimputed unless the spec sets the
+    # imputation (or asks for PCA, which needs it); categorical columns are imputed as ever.
+    if c["model"] in TREES and "preprocess.impute.numeric" not in params and cfg["pca"] == 0:
+        cfg["impute_num"] = None
     return cfg
 
 
@@ -664,7 +683,10 @@ class Design:
 
         def steps(log1p):
             st = [("log1p", FunctionTransformer(np.log1p))] if log1p else []
-            st.append(("imp", SimpleImputer(strategy=cfg["impute_num"], fill_value=0.0)))
+            if cfg["impute_num"] is not None:
+                st.append(("imp", SimpleImputer(strategy=cfg["impute_num"], fill_value=0.0)))
+            else:  # nothing to do but keep NaN (a Pipeline needs a step)
+                st.append(("keep", FunctionTransformer(None)))
             if cfg["scale"] == "standard":
                 st.append(("sc", StandardScaler()))
             elif cfg["scale"] == "minmax":
@@ -732,14 +754,17 @@ class Model:
     """One fitted scikit-learn model of a trial; predict() gives values (regression) or class
     probabilities in the order of d.classes."""
 
-    def __init__(self, c, d, params, cfg, rows):
+    def __init__(self, c, d, params, cfg, rows, valid=None, rounds=None):
         F = sk_frame(d, d.train.iloc[rows])
         self.design = Design(d, cfg).fit(F)
         X = self.design.transform(F)
         y = d.y[rows]
         self.kind = c["model"]
         self.d = d
-        if self.kind == "ridge":
+        self.kept = None
+        if self.kind in TREES:
+            self._fit_trees(c, params, X, rows, valid, rounds)
+        elif self.kind == "ridge":
             from sklearn.linear_model import Ridge
             self.m = Ridge(alpha=float(params["alpha"]),
                            fit_intercept=bool(params["fit_intercept"])).fit(X, y.astype(float))
@@ -775,6 +800,63 @@ class Model:
                                    "(objective %.10g vs %.10g)" % (far, f_lr, f_opt))
         self.cond = self._condition(X, y, params)
 
+    def _fit_trees(self, c, params, X, rows, valid, rounds):
+        """xgboost.train with the trial's parameters as hyperfold maps them (docs/models.md):
+        the design as float32 with NaN missing, tree_method hist, one thread. xgboost with
+        early_stopping_rounds on `valid` replays hyperfold's rule: after each round the
+        objective metric on the validation rows (scores() below); a trial keeps the rounds up
+        to its best score (strictly better than every earlier one) and stops after
+        early_stopping_rounds rounds without one. rounds: the refit's, given."""
+        import xgboost as xgb
+        xgb.set_config(verbosity=0)
+        d, get = self.d, params.get
+        forest = self.kind == "random_forest"
+        if d.task == "regression":
+            bp, label = {"objective": "reg:squarederror"}, d.y[rows].astype(float)
+        else:
+            k = len(d.classes)
+            label = d.y_class[rows]
+            bp = {"objective": "binary:logistic"} if k == 2 else \
+                {"objective": "multi:softprob", "num_class": k}
+        bp.update(tree_method="hist", nthread=1, seed=int(get("random_state", 0)),
+                  max_depth=int(get("max_depth", 6)))
+        if forest:
+            bp.update(eta=1.0, num_parallel_tree=int(get("n_estimators", 100)),
+                      subsample=float(get("subsample", 0.8)),
+                      colsample_bynode=float(get("max_features", 0.8)), reg_lambda=1e-5)
+            n_rounds = 1
+        else:
+            bp.update(eta=float(get("learning_rate", 0.3)))
+            n_rounds = int(get("n_estimators", 100)) if rounds is None else int(rounds)
+        self.booster = xgb.train(bp, xgb.DMatrix(X.astype(np.float32), label=label,
+                                                 missing=np.nan), n_rounds)
+        self.kept = n_rounds
+        es = 0 if forest else int(get("early_stopping_rounds", 0))
+        if es <= 0 or valid is None or rounds is not None:
+            return
+        metric = objective_of(c)[0]
+        minimize = metric in ("rmse", "mae", "log_loss")
+        Xv = self.design.transform(sk_frame(d, d.train.iloc[valid]))
+        yv = (d.y_class if d.task == "classification" else d.y)[valid]
+        dv = xgb.DMatrix(Xv.astype(np.float32), missing=np.nan)
+        best, best_s = -1, None
+        for r in range(n_rounds):
+            s = scores(d, yv, self._booster_out(self.booster, dv, (0, r + 1)), [metric])[metric]
+            if best < 0 or (s < best_s if minimize else s > best_s):
+                best, best_s = r, s
+            elif r - best >= es:
+                break
+        self.kept = best + 1
+        if self.kept < n_rounds:
+            self.booster = self.booster[:self.kept]
+
+    def _booster_out(self, booster, dm, iteration_range=(0, 0)):
+        """Values, or class probabilities in class order (binary: [1 - p, p])."""
+        out = booster.predict(dm, iteration_range=iteration_range).astype(float)
+        if self.d.task == "classification" and out.ndim == 1:
+            return np.column_stack([1.0 - out, out])
+        return out
+
     def _optimum_proba(self, X):
         Zs = X @ self.W.T + self.b
         if Zs.shape[1] == 1:
@@ -808,6 +890,10 @@ class Model:
     def predict(self, F):
         """Regression: the values; logistic: the class probabilities at the optimum."""
         X = self.design.transform(F)
+        if self.kind in TREES:
+            import xgboost as xgb
+            return self._booster_out(self.booster, xgb.DMatrix(X.astype(np.float32),
+                                                               missing=np.nan))
         if self.kind != "logistic_regression":
             return self.m.predict(X)
         return self._optimum_proba(X)
@@ -990,11 +1076,12 @@ class Combo:
             cfg = trial_config(c, params)
             per = {mname: [] for mname in metrics}
             err = None
-            conds = []
+            conds, kept = [], []
             for tr, va in d.splits:
                 try:
-                    mdl = Model(c, d, params, cfg, tr)
+                    mdl = Model(c, d, params, cfg, tr, valid=va)
                     conds.append(mdl.cond)
+                    kept.append(mdl.kept)
                     o = mdl.predict(sk_frame(d, d.train.iloc[va]))
                     s = scores(d, yv[va], o, metrics)
                 except Exception as e:  # noqa: BLE001 (a trial sklearn cannot fit: say so)
@@ -1003,7 +1090,7 @@ class Combo:
                 for mname in metrics:
                     per[mname].append(s[mname])
             out["trials"].append({"params": params, "cfg": cfg, "fold_scores": per, "error": err,
-                                  "cond": max(conds) if conds else 1.0})
+                                  "cond": max(conds) if conds else 1.0, "kept": kept})
         # selection: mean of the objective over the splits; ties: the lowest trial
         minimize = metric in ("rmse", "mae", "log_loss")
         means = []
@@ -1015,7 +1102,12 @@ class Combo:
         out["means"], out["best"] = means, best
         if best is not None:
             bt = out["trials"][best]
-            mdl = Model(c, d, bt["params"], bt["cfg"], d.search)
+            # xgboost with early stopping refits the mean of the splits' kept rounds, rounded
+            rounds = None
+            if c["model"] == "xgboost" and int(bt["params"].get("early_stopping_rounds", 0)) > 0:
+                rounds = max(1, int(math.floor(float(np.mean(bt["kept"])) + 0.5)))
+            out["refit_rounds"] = rounds
+            mdl = Model(c, d, bt["params"], bt["cfg"], d.search, rounds=rounds)
             out["pred"] = mdl.predict(sk_frame(d, d.new))
             out["refit"] = mdl
             out["refit_cond"] = mdl.cond
@@ -1049,6 +1141,9 @@ class Combo:
             if t.get("status", "ok") != "ok":
                 failed.setdefault("%s (%s)" % (t.get("status"), t.get("error", "")), []).append(
                     t["trial"])
+            elif c["model"] == "xgboost" and t.get("n_iter") != s["kept"]:
+                diffs.append("%s: rounds kept per split: hyperfold %r, the replayed early "
+                             "stopping %r" % (label, t.get("n_iter"), s["kept"]))
             for mname, ref in s["fold_scores"].items():
                 got = t.get("fold_scores", {}).get(mname)
                 if got is None or len(got) != len(ref):
@@ -1085,6 +1180,10 @@ class Combo:
                        "best score: hyperfold %r, scikit-learn %r" % (best["score"], bmean))
         if best.get("trial") != sk["best"] and best.get("trial") not in tied:
             return  # the predictions of another trial say nothing more
+        if sk.get("refit_rounds") is not None:
+            self.check(res.get("refit", {}).get("n_iter") == sk["refit_rounds"],
+                       "refit rounds: hyperfold %r, expected the mean of the kept rounds %r" % (
+                           res.get("refit", {}).get("n_iter"), sk["refit_rounds"]))
         # holdout
         if len(d.hold):
             h = res.get("holdout")
