@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the seeds of tests/fuzz/corpus that come from real runs of hyperfold (the others are
 # written by hand; every finding's reproducer is kept as it was found):
-#   model_h5/       model.h5 of the example sweeps and of two small extra ones (kernel ridge, PCA)
+#   model_h5/       model.h5 of the example sweeps and of three small extra ones (kernel ridge, PCA,
+#                   xgboost)
 #   manifest/       their shards/manifest.json; data/diabetes-shards/ the diabetes run's shards,
 #                   which fuzz_manifest loads with each manifest it parses
 #   schema/         the schema objects of those manifests
@@ -66,6 +67,16 @@ preprocess:
 model: {type: logistic_regression, params: {C: 1.0}}
 EOF
 run small-pca-logistic small-pca-logistic.yaml
+# A booster blob (/model_blobs/booster) and unimputed missing values. Its template index is the
+# last (sorted names), so the reproducers' template bytes (0..4) keep their models.
+awk 'NR == 1 || (NR - 1) % 4 == 0' "$src/examples/data/penguins.csv" >penguins86.csv
+cat >small-xgboost.yaml <<EOF
+name: small-xgboost
+data: {source: penguins86.csv, target: species}
+cv: {folds: 2, seed: 1}
+model: {type: xgboost, params: {n_estimators: 3, max_depth: 2, n_jobs: 1}}
+EOF
+run small-xgboost small-xgboost.yaml
 
 # The journal of fuzz_journal's own sweep.
 cp "$src/examples/data/diabetes.csv" diabetes.csv
