@@ -235,6 +235,22 @@ void hf_fitted_free(hf_fitted *m)
     free(m);
 }
 
+int hf_linear_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
+                      double *out)
+{
+    (void)g;
+    const hf_array *w = hf_fitted_get(m, "coef");
+    const hf_array *b = hf_fitted_get(m, "intercept");
+    /* The shapes the fits write (coef 1 x p, intercept 1 x 1): a model read from a file may
+     * hold others, and a 0 x p coef was read p values past its end. */
+    if (!w || !b || w->rows != 1 || w->cols != p || b->rows * b->cols != 1 || p != m->n_features)
+        return hf_error(HF_EDATA, "%s: model has %zu features, data has %zu", m->ops->name,
+                        m->n_features, p);
+    for (size_t i = 0; i < n; i++)
+        out[i] = b->data[0] + (p > 0 ? cblas_ddot((int)p, X + i * p, 1, w->data, 1) : 0.0);
+    return HF_OK;
+}
+
 int hf_linear_scores(hf_fitted *const *m, size_t k, const double *X, size_t n, size_t p, double *Z)
 {
     size_t R = 0;

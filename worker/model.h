@@ -209,5 +209,10 @@ void hf_fitted_free(hf_fitted *m);
  * Z (R x n, R = the models' coef rows together, model by model) = coef X^T + intercept, with one
  * DGEMM. For predict_many. */
 int hf_linear_scores(hf_fitted *const *m, size_t k, const double *X, size_t n, size_t p, double *Z);
+/* predict of a linear regression model (arrays "coef" 1 x p and "intercept" 1 x 1): one dot
+ * product per row, so that a row's prediction does not depend on how many rows share the call
+ * (batch prediction splits the rows by rank). The group is not used. */
+int hf_linear_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
+                      double *out);
 
 #endif

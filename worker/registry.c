@@ -9,10 +9,16 @@ extern const hf_model_ops hf_model_logistic_regression;
 extern const hf_model_ops hf_model_kernel_ridge;
 extern const hf_model_ops hf_model_xgboost;
 extern const hf_model_ops hf_model_random_forest;
+extern const hf_model_ops hf_model_elastic_net;
 
 static const hf_model_ops *const models[] = {
-    &hf_model_ridge,   &hf_model_logistic_regression, &hf_model_kernel_ridge,
-    &hf_model_xgboost, &hf_model_random_forest,       NULL,
+    &hf_model_ridge,
+    &hf_model_logistic_regression,
+    &hf_model_kernel_ridge,
+    &hf_model_xgboost,
+    &hf_model_random_forest,
+    &hf_model_elastic_net,
+    NULL,
 };
 
 /* The model registered as `name` (static, never freed), or NULL. Not collective. */

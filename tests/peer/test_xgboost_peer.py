@@ -13,6 +13,8 @@ hyperfold shares in one training run), depth, learning rate and the sampling par
 - the exported model.h5 holds the booster as JSON, which xgboost.Booster loads, and its
   predictions equal what `hyperfold predict` writes to 1e-6;
 - random_forest equals XGBRFRegressor / XGBRFClassifier with the same parameters;
+- class_weight balanced equals training with scikit-learn's compute_sample_weight("balanced")
+  as the DMatrix's weights;
 - the results are the same at 1 and 3 ranks (4 ranks on the forest)."""
 import csv
 import json
@@ -23,6 +25,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.metrics import (accuracy_score, log_loss, mean_absolute_error, mean_squared_error,
                              r2_score, roc_auc_score)
 
@@ -41,6 +44,7 @@ z = np.nan_to_num(X[:, 0]) * 1.5 - np.nan_to_num(X[:, 1]) ** 2 * 0.3 + np.sin(np
 fold = rng.integers(0, 4, size=n)
 y_reg = z + rng.normal(scale=0.5, size=n)
 y_bin = np.where(z + rng.logistic(size=n) > 0, "yes", "no")
+y_bin_rare = np.where(z + rng.logistic(size=n) > 2.0, "rare", "common")  # about 1 in 6 rare
 y_multi = np.digitize(z + rng.normal(scale=0.7, size=n), [-1.5, 0.0, 1.5])  # 0..3, integers
 
 
@@ -142,7 +146,10 @@ output: {dir: out-%%d}
         kept = []
         for k, (tr, va) in enumerate(folds_iter()):
             yt = y[tr] if task == "regression" else np.searchsorted(classes, y[tr])
-            dtr = xgb.DMatrix(Xf[tr], label=yt, missing=np.nan)
+            w = None
+            if t["params"].get("class_weight") == "balanced":  # scikit-learn's definition
+                w = compute_sample_weight("balanced", yt)
+            dtr = xgb.DMatrix(Xf[tr], label=yt, weight=w, missing=np.nan)
             if es:
                 yv = y[va] if task == "regression" else np.searchsorted(classes, y[va])
                 dva = xgb.DMatrix(Xf[va], label=yv, missing=np.nan)
@@ -236,6 +243,12 @@ run("es-bin", "bin.csv", y_bin, "classification", "xgboost",
 run("es-reg", "reg.csv", y_reg, "regression", "xgboost",
     dict(base, n_estimators=200, max_depth=3, learning_rate=0.3, early_stopping_rounds=5),
     "rmse", ["r2"], es=5)
+run("bin-balanced", "bin.csv", y_bin_rare, "classification", "xgboost",
+    dict(base, n_estimators="[10, 30]", max_depth=3, class_weight="[none, balanced]"),
+    "roc_auc", ["accuracy", "log_loss"], ranks=(1, 2))
+run("multi-balanced", "multi.csv", y_multi, "classification", "random_forest",
+    dict(base, n_estimators=20, max_depth=4, class_weight="balanced"),
+    "accuracy", ["log_loss"], ranks=(1,))
 run("rf-reg", "reg.csv", y_reg, "regression", "random_forest",
     dict(base, n_estimators="[20, 50]", max_depth="[4, 8]", max_features=0.5),
     "r2", ["rmse"], ranks=(1, 4))

@@ -35,9 +35,9 @@ enum {
     P_OBJECTIVE,
     P_RANDOM_STATE,
     P_N_JOBS,
+    P_CLASS_WEIGHT,
     N_PARAMS
 };
-
 
 static const hf_param_def rf_params[N_PARAMS] = {
     HF_PARAM_INT("n_estimators", "100", 1, 1e5, "trees of the forest (num_parallel_tree)"),
@@ -58,6 +58,9 @@ static const hf_param_def rf_params[N_PARAMS] = {
                     "a regression objective"),
     HF_PARAM_INT("random_state", "0", 0, 2147483647.0, "seed of the row and column sampling"),
     HF_PARAM_INT("n_jobs", "0", 0, 1024, "threads per rank (0: the cores each rank has)"),
+    HF_PARAM_CHOICE("class_weight", "none", hf_xgb_class_weights,
+                    "classification: none, or balanced (each class weighs as much in all: a row "
+                    "weighs n / (classes x rows of its class), scikit-learn's balanced)"),
 };
 
 static double num(const hf_value *v, int i)
@@ -90,6 +93,7 @@ static int rf_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_
         hf_xgb_set_number(&bp, "max_leaves", num(v, P_MAX_LEAVES));
         hf_xgb_set_text(&bp, "grow_policy", v[P_GROW_POLICY].u.str);
         hf_xgb_set_number(&bp, "seed", num(v, P_RANDOM_STATE));
+        bp.balanced = strcmp(v[P_CLASS_WEIGHT].u.str, "balanced") == 0;
         int one = 1;
         int result = hf_xgb_train(&hf_model_random_forest, d, &bp, &one, 1, 0, &out[t]);
         if (result < 0) {
@@ -105,7 +109,8 @@ static int rf_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_
 
 static int rf_check_params(const hf_value *v, hf_task_kind task, const char **key)
 {
-    return hf_xgb_check_objective(v[P_OBJECTIVE].u.str, task, key);
+    HF_CALL(hf_xgb_check_objective(v[P_OBJECTIVE].u.str, task, key));
+    return hf_xgb_check_class_weight(v[P_CLASS_WEIGHT].u.str, task, key);
 }
 
 const hf_model_ops hf_model_random_forest = {

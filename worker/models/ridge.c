@@ -578,30 +578,13 @@ out:
 }
 
 /* Local: one dot product per row (the group, if any, is not needed). */
-static int ridge_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
-                         double *out)
-{
-    (void)g;
-    const hf_array *w = hf_fitted_get(m, "coef");
-    const hf_array *b = hf_fitted_get(m, "intercept");
-    /* The shapes ridge_fit writes (coef 1 x p, intercept 1 x 1): a model read from a file may
-     * hold others, and a 0 x p coef was read p values past its end. */
-    if (!w || !b || w->rows != 1 || w->cols != p || b->rows * b->cols != 1 || p != m->n_features)
-        return hf_error(HF_EDATA, "ridge: model has %zu features, data has %zu", m->n_features, p);
-    /* One dot product per row (not dgemv): a row's prediction must not depend on how many rows
-     * share the call, or batch prediction would depend on the number of ranks. */
-    for (size_t i = 0; i < n; i++)
-        out[i] = b->data[0] + (p > 0 ? cblas_ddot((int)p, X + i * p, 1, w->data, 1) : 0.0);
-    return HF_OK;
-}
-
 const hf_model_ops hf_model_ridge = {
     .name = "ridge",
     .tasks = 1u << HF_TASK_REGRESSION,
     .params = ridge_params,
     .n_params = N_PARAMS,
     .fit = ridge_fit,
-    .predict = ridge_predict,
+    .predict = hf_linear_predict,
     .predict_many = hf_linear_scores, /* the scores are the predictions */
     .shared_param = "alpha",
     .accepts_rows = 1,

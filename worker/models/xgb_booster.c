@@ -23,6 +23,18 @@
 const char *const hf_xgb_objectives[] = {"auto", "reg:squarederror", "reg:pseudohubererror",
                                          "reg:absoluteerror", NULL};
 const char *const hf_xgb_grow_policies[] = {"depthwise", "lossguide", NULL};
+const char *const hf_xgb_class_weights[] = {"none", "balanced", NULL};
+
+int hf_xgb_check_class_weight(const char *class_weight, hf_task_kind task, const char **key)
+{
+    if (task != HF_TASK_REGRESSION || strcmp(class_weight, "none") == 0)
+        return HF_OK;
+    *key = "class_weight";
+    return hf_error(HF_EINVAL,
+                    "class_weight: got %s on a regression target, expected none (it weighs the "
+                    "classes of a classification)",
+                    class_weight);
+}
 
 int hf_xgb_check_objective(const char *objective, hf_task_kind task, const char **key)
 {
@@ -99,8 +111,25 @@ static int xgb_error(const char *what)
     return hf_error(HF_ENUM, "xgboost: %s: %s", what, XGBGetLastError());
 }
 
-/* A DMatrix of n rows of X (p wide; NaN missing) and their targets (y may be NULL). */
-static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, DMatrixHandle *out)
+/* The balanced weight of each of the n rows whose class indices are y (k_max classes at most). */
+static int balanced_weights(const double *y, size_t n, size_t k_max, float *w)
+{
+    size_t *count = hf_calloc(k_max ? k_max : 1, sizeof *count), present = 0;
+    if (!count)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (y[i] >= 0 && y[i] < (double)k_max && count[(size_t)y[i]]++ == 0)
+            present++;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)((double)n / ((double)present * (double)count[(size_t)y[i]]));
+    free(count);
+    return HF_OK;
+}
+
+/* A DMatrix of n rows of X (p wide; NaN missing) and their targets (y may be NULL); with
+ * balanced > 0, y's classes (balanced of them at most) weighted as hf_xgb_params says. */
+static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, size_t balanced,
+                        DMatrixHandle *out)
 {
     size_t cells = n * p;
     float *f = hf_malloc((cells ? cells : 1) * sizeof *f);
@@ -115,6 +144,10 @@ static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, DM
         result = xgb_error("making the data matrix");
     if (result == HF_OK && y && XGDMatrixSetFloatInfo(*out, "label", l, (bst_ulong)n) != 0)
         result = xgb_error("setting the labels");
+    if (result == HF_OK && y && balanced &&
+        (result = balanced_weights(y, n, balanced, l)) == HF_OK &&
+        XGDMatrixSetFloatInfo(*out, "weight", l, (bst_ulong)n) != 0)
+        result = xgb_error("setting the class weights");
     free(f);
     free(l);
     if (result < 0 && *out) {
@@ -141,6 +174,7 @@ typedef struct dm_key {
     uint64_t h[2];
     size_t n, p;
     int has_y;
+    size_t balanced; /* the weights are part of the matrix */
 } dm_key;
 
 typedef struct dm_entry {
@@ -171,9 +205,9 @@ static void hash_words(const double *v, size_t n, uint64_t h[2])
     }
 }
 
-static dm_key dm_key_of(const double *X, const double *y, size_t n, size_t p)
+static dm_key dm_key_of(const double *X, const double *y, size_t n, size_t p, size_t balanced)
 {
-    dm_key k = {{0xcbf29ce484222325ULL, 0x243f6a8885a308d3ULL}, n, p, y != NULL};
+    dm_key k = {{0xcbf29ce484222325ULL, 0x243f6a8885a308d3ULL}, n, p, y != NULL, balanced};
     hash_words(X, n * p, k.h);
     if (y)
         hash_words(y, n, k.h);
@@ -183,15 +217,15 @@ static dm_key dm_key_of(const double *X, const double *y, size_t n, size_t p)
 static int dm_key_equal(const dm_key *a, const dm_key *b)
 {
     return a->h[0] == b->h[0] && a->h[1] == b->h[1] && a->n == b->n && a->p == b->p &&
-           a->has_y == b->has_y;
+           a->has_y == b->has_y && a->balanced == b->balanced;
 }
 
 /* The data matrix of n rows of X (and labels y, or none), from the cache or made; the caller
  * trains on it, then hands it back with put_dmatrix (or frees it). */
-static int take_dmatrix(const double *X, const double *y, size_t n, size_t p, dm_key *key,
-                        DMatrixHandle *out)
+static int take_dmatrix(const double *X, const double *y, size_t n, size_t p, size_t balanced,
+                        dm_key *key, DMatrixHandle *out)
 {
-    *key = dm_key_of(X, y, n, p);
+    *key = dm_key_of(X, y, n, p, balanced);
     pthread_mutex_lock(&g_dm_mu);
     for (size_t i = 0; i < g_dm_n; i++)
         if (dm_key_equal(&g_dm[i].key, key)) {
@@ -202,7 +236,7 @@ static int take_dmatrix(const double *X, const double *y, size_t n, size_t p, dm
             return HF_OK;
         }
     pthread_mutex_unlock(&g_dm_mu);
-    return make_dmatrix(X, y, n, p, out);
+    return make_dmatrix(X, y, n, p, balanced, out);
 }
 
 static void put_dmatrix(const dm_key *key, DMatrixHandle dm)
@@ -342,9 +376,10 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         if (rounds[i] > max_rounds)
             max_rounds = rounds[i];
     }
-    if ((result = take_dmatrix(d->X, d->y, d->n, d->p, &key[0], &dm[0])) < 0 ||
+    const size_t balanced = params->balanced && d->n_classes ? d->n_classes : 0;
+    if ((result = take_dmatrix(d->X, d->y, d->n, d->p, balanced, &key[0], &dm[0])) < 0 ||
         (stopping &&
-         (result = take_dmatrix(d->X_valid, NULL, d->n_valid, d->p, &key[1], &dm[1])) < 0))
+         (result = take_dmatrix(d->X_valid, NULL, d->n_valid, d->p, 0, &key[1], &dm[1])) < 0))
         goto out;
     if (XGBoosterCreate(dm, stopping ? 2 : 1, &b) != 0) {
         result = xgb_error("creating the booster");
@@ -403,7 +438,7 @@ int hf_xgb_predict(const hf_fitted *m, const hf_group *g, const double *X, size_
     if (n == 0)
         return HF_OK;
     DMatrixHandle dm = NULL;
-    HF_CALL(make_dmatrix(X, NULL, n, p, &dm));
+    HF_CALL(make_dmatrix(X, NULL, n, p, 0, &dm));
     int result = predict_dmatrix(m->state, dm, n, m->n_outputs, out);
     XGDMatrixFree(dm);
     return result;

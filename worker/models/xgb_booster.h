@@ -15,13 +15,21 @@ extern const char *const hf_xgb_grow_policies[];
 /* A regression objective (anything but "auto") on a classification task is refused (the
  * model's check_params; *key = "objective"). */
 int hf_xgb_check_objective(const char *objective, hf_task_kind task, const char **key);
+/* class_weight balanced on a regression task is refused (*key = "class_weight"). */
+int hf_xgb_check_class_weight(const char *class_weight, hf_task_kind task, const char **key);
 
 /* Booster parameters by XGBoost's names, as the text XGBoosterSetParam takes. */
 typedef struct hf_xgb_params {
     const char *key[HF_XGB_MAX_PARAMS];
     char val[HF_XGB_MAX_PARAMS][64];
     size_t n;
+    /* class_weight balanced: each training row weighs n / (k n_c), k the classes present in the
+     * training rows and n_c the rows of its class (scikit-learn's compute_sample_weight). */
+    int balanced;
 } hf_xgb_params;
+
+/* The choices of the models' class_weight parameter. */
+extern const char *const hf_xgb_class_weights[];
 
 /* Appends key = the number v, printed so that it reads back exactly ("%.17g"; integers as
  * integers). */

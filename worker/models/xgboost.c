@@ -45,9 +45,9 @@ enum {
     P_EARLY_STOPPING,
     P_RANDOM_STATE,
     P_N_JOBS,
+    P_CLASS_WEIGHT,
     N_PARAMS
 };
-
 
 static const hf_param_def xgb_params[N_PARAMS] = {
     HF_PARAM_INT("n_estimators", "100", 1, 1e6, "boosting rounds (the most, with early stopping)"),
@@ -77,6 +77,9 @@ static const hf_param_def xgb_params[N_PARAMS] = {
                  "stop after this many rounds without a better validation score (0: off)"),
     HF_PARAM_INT("random_state", "0", 0, 2147483647.0, "seed of the row and column sampling"),
     HF_PARAM_INT("n_jobs", "0", 0, 1024, "threads per rank (0: the cores each rank has)"),
+    HF_PARAM_CHOICE("class_weight", "none", hf_xgb_class_weights,
+                    "classification: none, or balanced (each class weighs as much in all: a row "
+                    "weighs n / (classes x rows of its class), scikit-learn's balanced)"),
 };
 
 static double num(const hf_value *v, int i)
@@ -124,6 +127,7 @@ static int xgb_fit(const hf_fit_data *d, const hf_value *const *params, size_t n
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
         hf_xgb_set_number(&bp, numbers[i].key, num(v, numbers[i].param));
     hf_xgb_set_text(&bp, "grow_policy", v[P_GROW_POLICY].u.str);
+    bp.balanced = strcmp(v[P_CLASS_WEIGHT].u.str, "balanced") == 0;
     int *rounds = hf_malloc((n_trials ? n_trials : 1) * sizeof *rounds);
     if (!rounds)
         return HF_ENOMEM;
@@ -138,6 +142,7 @@ static int xgb_fit(const hf_fit_data *d, const hf_value *const *params, size_t n
 static int xgb_check_params(const hf_value *v, hf_task_kind task, const char **key)
 {
     HF_CALL(hf_xgb_check_objective(v[P_OBJECTIVE].u.str, task, key));
+    HF_CALL(hf_xgb_check_class_weight(v[P_CLASS_WEIGHT].u.str, task, key));
     if (task == HF_TASK_REGRESSION && num(v, P_SCALE_POS_WEIGHT) != 1.0) {
         *key = "scale_pos_weight";
         return hf_error(HF_EINVAL,
