@@ -547,8 +547,8 @@ static int check_model_trials(const hf_spec *spec, const hf_trial *trials, size_
     int result = idx && v ? HF_OK : HF_ENOMEM;
     for (size_t i = 0; result >= 0 && i < m->n_params; i++)
         if ((idx[i] = hf_space_index(&spec->space, m->params[i].name)) < 0)
-            result = hf_error(HF_EINTERNAL, "model parameter %s is not in the space",
-                              m->params[i].name);
+            result =
+                hf_error(HF_EINTERNAL, "model parameter %s is not in the space", m->params[i].name);
     for (size_t t = 0; result >= 0 && t < n; t++) {
         for (size_t i = 0; i < m->n_params; i++)
             v[i] = trials[t].values[idx[i]]; /* shallow */
@@ -558,8 +558,8 @@ static int check_model_trials(const hf_spec *spec, const hf_trial *trials, size_
             snprintf(name, sizeof name, "model.params.%s", key ? key : "");
             hf_opt_source src = {where_cb, spec};
             hf_error_prefix(result, "%s: model.params (%s, trial %zu)",
-                            hf_opt_where(&src, key ? name : "model.type", at, sizeof at),
-                            m->name, t);
+                            hf_opt_where(&src, key ? name : "model.type", at, sizeof at), m->name,
+                            t);
         }
     }
     free(idx);
@@ -628,6 +628,38 @@ int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task)
     return HF_OK;
 }
 
+/* preprocess.target_transform log1p in some trial: only for a regression target, all of whose
+ * values are > -1. */
+static int check_target_transform(const hf_spec *spec, hf_task_kind task, const double *y,
+                                  size_t n_rows)
+{
+    long i = hf_space_index(&spec->space, "preprocess.target_transform");
+    if (i < 0)
+        return HF_OK;
+    const hf_param_space *ps = &spec->space.params[i];
+    int any = 0;
+    if (ps->kind == HF_PARAM_FIXED)
+        any = ps->fixed.type == HF_VAL_STRING && strcmp(ps->fixed.u.str, "log1p") == 0;
+    for (size_t c = 0; ps->kind == HF_PARAM_CHOICE && c < ps->n_choices; c++)
+        any |= ps->choices[c].type == HF_VAL_STRING && strcmp(ps->choices[c].u.str, "log1p") == 0;
+    if (!any)
+        return HF_OK;
+    char at[HF_BIND_PATH_LEN];
+    const char *where = hf_spec_where(spec, "preprocess.target_transform", at, sizeof at);
+    if (task != HF_TASK_REGRESSION)
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.target_transform: got log1p for the %s target \"%s\", "
+                        "expected none (a transform of a regression target)",
+                        where, hf_task_name(task), spec->data.target);
+    for (size_t r = 0; r < n_rows; r++)
+        if (!(y[r] > -1.0))
+            return hf_error(HF_EINVAL,
+                            "%s: preprocess.target_transform: got log1p with the target value %g "
+                            "(row %zu of the data), expected every value of \"%s\" > -1",
+                            where, y[r], r + 1, spec->data.target);
+    return HF_OK;
+}
+
 int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const double *y, size_t n_rows)
 {
     int result = HF_OK;
@@ -638,6 +670,8 @@ int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const doubl
     char why[160];
     snprintf(why, sizeof why, " for the regression target \"%s\"", spec->data.target);
     if (task == HF_TASK_REGRESSION && (result = hf_cv_check_task(&spec->cv, task, why)) < 0)
+        goto out;
+    if ((result = check_target_transform(spec, task, y, n_rows)) < 0)
         goto out;
     const char *metrics[64];
     size_t n_metrics = 0;

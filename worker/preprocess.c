@@ -97,6 +97,8 @@ int hf_prep_config_cmp(const hf_prep_config *a, const hf_prep_config *b)
         c = CMP(a->pca_components, b->pca_components);
     if (!c)
         c = CMP(a->log1p, b->log1p);
+    if (!c)
+        c = CMP(a->target_log1p, b->target_log1p);
     return c;
 }
 
@@ -183,6 +185,36 @@ static void set_log1p(const hf_value *v, hf_prep_config *cfg)
     cfg->log1p = hf_value_as_double(v) != 0.0;
 }
 
+static const char *const k_target_transforms[] = {"none", "log1p", NULL};
+
+static void set_target_transform(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->target_log1p = choice_of(v, k_target_transforms) == 1;
+}
+
+int hf_prep_target_forward(const hf_prep_config *cfg, double *y, size_t n)
+{
+    if (!cfg->target_log1p)
+        return HF_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!(y[i] > -1.0))
+            return hf_error(HF_EDATA,
+                            "preprocess.target_transform: log1p of the target value %g, expected "
+                            "values > -1",
+                            y[i]);
+        y[i] = log1p(y[i]);
+    }
+    return HF_OK;
+}
+
+void hf_prep_target_inverse(const hf_prep_config *cfg, double *pred, size_t n)
+{
+    if (!cfg->target_log1p)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pred[i] = expm1(pred[i]);
+}
+
 /* preprocess.log1p of one numeric value: log(1 + x), computed without cancellation for small x,
  * as numpy's log1p (scikit-learn's FunctionTransformer(np.log1p)). log1p is defined above -1:
  * a value at or below it becomes missing, to be imputed like any other missing value (numpy
@@ -232,6 +264,11 @@ static const prep_setting k_settings[] = {
                    "log(1 + x) of every numeric column before imputation (values <= -1 become "
                    "missing)"),
      set_log1p},
+    {HF_PARAM_CHOICE("target_transform", "none", k_target_transforms,
+                     "regression: log1p fits the model on log(1 + y) and maps its predictions "
+                     "back with exp(p) - 1, so scores and predictions stay on the target's scale "
+                     "(TransformedTargetRegressor); the target must be > -1"),
+     set_target_transform},
 };
 
 #define N_SETTINGS (sizeof k_settings / sizeof k_settings[0])
@@ -1056,6 +1093,9 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
         "fill_number", isnan(c->fill_number) ? 0.0 : c->fill_number, "fill_text", c->fill_text,
         "indicator", c->indicator, "scale", scale_names[c->scale], "min_frequency",
         (json_int_t)c->min_frequency, "log1p", c->log1p);
+    if (cfg)
+        json_object_set_new(cfg, "target_transform",
+                            json_string(c->target_log1p ? "log1p" : "none"));
     if (!cfg) {
         result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
         goto out;
@@ -1156,6 +1196,10 @@ static int import_config(json_t *cfg, hf_prep_config *c)
     c->indicator = json_is_true(json_object_get(cfg, "indicator"));
     c->min_frequency = json_integer_value(json_object_get(cfg, "min_frequency"));
     c->log1p = json_is_true(json_object_get(cfg, "log1p")); /* absent in older models: off */
+    const char *tt = json_string_value(json_object_get(cfg, "target_transform"));
+    if (tt && strcmp(tt, "none") != 0 && strcmp(tt, "log1p") != 0)
+        return hf_error(HF_EDATA, "preprocess: target_transform %s, expected none or log1p", tt);
+    c->target_log1p = tt && strcmp(tt, "log1p") == 0; /* absent in older models: none */
     c->pca_components = json_integer_value(json_object_get(cfg, "pca_components"));
     return HF_OK;
 }

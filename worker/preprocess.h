@@ -45,6 +45,7 @@ typedef struct hf_prep_config {
     int64_t min_frequency;             /* preprocess.min_frequency, default 0 (off) */
     int64_t pca_components;            /* preprocess.pca.n_components, default 0 (no PCA) */
     int log1p;                         /* preprocess.log1p: log1p of numeric columns first */
+    int target_log1p; /* preprocess.target_transform log1p: fit on log1p(y), predict expm1 */
 } hf_prep_config;
 
 /* The defaults: mean / most_frequent imputation, no indicator, no scaling, one-hot. */
@@ -62,6 +63,16 @@ const hf_param_def *hf_prep_param(size_t i);
  * with constant numeric imputation) with HF_EINVAL, naming the setting's position through src. */
 int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_source *src,
                                hf_prep_config *cfg);
+
+/* preprocess.target_transform of a regression target (scikit-learn's
+ * TransformedTargetRegressor(func=np.log1p, inverse_func=np.expm1)): the model is fitted on the
+ * transformed target and its predictions are transformed back, so every score and every
+ * prediction is on the target's own scale. hf_prep_target_forward transforms y[0..n) in place
+ * (HF_EDATA, naming the value, for one the transform is not defined at: log1p needs y > -1);
+ * hf_prep_target_inverse transforms n predictions back. Both do nothing without a transform.
+ * Not collective. */
+int hf_prep_target_forward(const hf_prep_config *cfg, double *y, size_t n);
+void hf_prep_target_inverse(const hf_prep_config *cfg, double *pred, size_t n);
 
 /* 1 if a and b give the same fitted pipeline on the same rows (a cache key for the worker). */
 int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b);

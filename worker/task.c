@@ -38,6 +38,7 @@ typedef struct prep_cache {
     int valid;
     hf_prep *prep;
     double *Xtr, *Xva, *ytr, *yva;
+    double *yva_t; /* the validation targets transformed as ytr (target_transform), or NULL */
     size_t q;
 } prep_cache;
 
@@ -48,6 +49,7 @@ static void cache_clear(prep_cache *c)
     free(c->Xva);
     free(c->ytr);
     free(c->yva);
+    free(c->yva_t);
     memset(c, 0, sizeof *c);
 }
 
@@ -249,6 +251,12 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
         (result = gather_y(d, sp->train, sp->n_train, &c->ytr)) < 0 ||
         (result = gather_y(d, sp->valid, sp->n_valid, &c->yva)) < 0)
         goto out;
+    /* The model learns the transformed target; scores compare predictions mapped back with the
+     * target itself (yva), early stopping compares on the model's scale (yva_t). */
+    if (cfg->target_log1p && ((result = hf_prep_target_forward(cfg, c->ytr, sp->n_train)) < 0 ||
+                              (result = gather_y(d, sp->valid, sp->n_valid, &c->yva_t)) < 0 ||
+                              (result = hf_prep_target_forward(cfg, c->yva_t, sp->n_valid)) < 0))
+        goto out;
     c->split = split;
     c->cfg = *cfg;
     c->valid = 1;
@@ -304,16 +312,18 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
     const hf_model_ops *model = ctx->model;
     size_t n_classes =
         ctx->data->schema->task == HF_TASK_CLASSIFICATION ? ctx->data->schema->n_classes : 0;
+    /* The table's targets are the untransformed ones: with a target transform no model may
+     * read them from there (ridge's table shortcut). */
     hf_fit_data fd = {.X = c->Xtr ? c->Xtr : ctx->data->X,
                       .rows = c->Xtr ? NULL : sp->train,
-                      .table = c->Xtr ? NULL : ctx->data,
+                      .table = c->Xtr || c->cfg.target_log1p ? NULL : ctx->data,
                       .n = sp->n_train,
                       .p = c->q,
                       .y = c->ytr,
                       .n_classes = n_classes,
                       .group = ctx->group,
                       .X_valid = c->Xva,
-                      .y_valid = c->yva,
+                      .y_valid = c->yva_t ? c->yva_t : c->yva,
                       .n_valid = c->Xva ? sp->n_valid : 0,
                       .metric = ctx->n_metrics ? ctx->metrics[0] : NULL};
     hf_fitted **fitted = hf_calloc(k, sizeof *fitted);
@@ -358,6 +368,8 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
             int trial_status = model->predict_many ? prc
                                                    : model->predict(fitted[c0 + j], ctx->group,
                                                                     c->Xva, nv, c->q, pj);
+            if (trial_status >= 0 && n_classes == 0)
+                hf_prep_target_inverse(&c->cfg, pj, nv);
             for (size_t m = 0; m < ctx->n_metrics && trial_status >= 0; m++) {
                 const hf_metric *metric = hf_metric_find(ctx->metrics[m]);
                 trial_status = hf_metric_compute(metric, c->yva, pj, nv, n_classes, &r->scores[m]);
@@ -639,11 +651,12 @@ int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_
         if ((result = hf_prep_transform(*prep, d->X, rows, n, X)) < 0)
             goto out;
     }
-    if ((result = gather_y(d, rows, n, &y)) < 0)
+    if ((result = gather_y(d, rows, n, &y)) < 0 ||
+        (result = hf_prep_target_forward(&trial->prep, y, n)) < 0)
         goto out;
     hf_fit_data fd = {.X = in_place ? d->X : X,
                       .rows = in_place ? rows : NULL,
-                      .table = in_place ? d : NULL,
+                      .table = in_place && !trial->prep.target_log1p ? d : NULL,
                       .n = n,
                       .p = q,
                       .y = y,
@@ -672,6 +685,8 @@ int hf_predict_pipeline(const hf_prep *prep, const hf_fitted *fitted, const hf_g
     int result = hf_prep_transform(prep, d->X, rows, n, X);
     if (result >= 0)
         result = fitted->ops->predict(fitted, group, X, n, q, out);
+    if (result >= 0 && fitted->n_outputs == 1 && d->schema->task != HF_TASK_CLASSIFICATION)
+        hf_prep_target_inverse(hf_prep_get_config(prep), out, n);
     free(X);
     return result;
 }
