@@ -88,14 +88,16 @@ class Checker:
         print("%s: %d checks passed" % (self.name, self.passed))
 
 
-def newton_logistic(X, yi, k, C, fit_intercept, W0, b0, gtol=1e-10):
+def newton_logistic(X, yi, k, C, fit_intercept, W0, b0, gtol=1e-10, sample_weight=None):
     """scikit-learn's lbfgs objective for LogisticRegression (sum of log losses + ||W||^2 / 2C,
     intercepts not penalised; one coefficient row for 2 classes, k rows (multinomial) otherwise)
     minimised by Newton's method with a backtracking line search from (W0, b0), to max|gradient|
-    <= gtol * max(1, n / 100): the optimum LogisticRegression approaches. yi: class indices 0..k-1.
+    <= gtol * max(1, n / 100): the optimum LogisticRegression approaches. yi: class indices 0..k-1;
+    sample_weight: each row's loss weight (scikit-learn's; class_weight multiplies into it).
     Returns (W, b)."""
     import numpy as np
     n, p = X.shape
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
     ko = 1 if k == 2 else k
     A = np.hstack([X, np.ones((n, 1))]) if fit_intercept else X
     q = A.shape[1]
@@ -119,18 +121,18 @@ def newton_logistic(X, yi, k, C, fit_intercept, W0, b0, gtol=1e-10):
     def fval(Wt):
         Zs, P = probs(Wt)
         if ko == 1:
-            loss = np.logaddexp(0.0, Zs).sum() - (yi * Zs).sum()
+            loss = (sw * (np.logaddexp(0.0, Zs) - yi * Zs)).sum()
         else:
             lse = np.log(np.exp(Zs).sum(axis=1))
-            loss = (lse - Zs[np.arange(n), yi]).sum()
+            loss = (sw * (lse - Zs[np.arange(n), yi])).sum()
         return loss + 0.5 * (pen * Wt ** 2).sum()
 
     for it in range(200):
         Zs, P = probs(Wt)
         if ko == 1:
-            R = (P - yi)[:, None]
+            R = (sw * (P - yi))[:, None]
         else:
-            R = P - Y
+            R = (P - Y) * sw[:, None]
         G = R.T @ A + pen * Wt  # ko x q
         if np.abs(G).max() <= gtol * max(1.0, n / 100.0):
             break
@@ -138,12 +140,12 @@ def newton_logistic(X, yi, k, C, fit_intercept, W0, b0, gtol=1e-10):
             raise RuntimeError("the reference logistic fit did not converge (max|gradient| %g)"
                                % np.abs(G).max())
         if ko == 1:
-            H = A.T @ (A * (P * (1 - P))[:, None]) + np.diag(pen)
+            H = A.T @ (A * (sw * P * (1 - P))[:, None]) + np.diag(pen)
         else:
             H = np.zeros((ko * q, ko * q))
             for a in range(ko):
                 for b in range(ko):
-                    w = P[:, a] * ((a == b) - P[:, b])
+                    w = sw * P[:, a] * ((a == b) - P[:, b])
                     H[a * q:(a + 1) * q, b * q:(b + 1) * q] = A.T @ (A * w[:, None])
                 H[a * q:(a + 1) * q, a * q:(a + 1) * q] += np.diag(pen)
         step = np.linalg.lstsq(H, G.ravel(), rcond=None)[0].reshape(ko, q)
@@ -168,7 +170,7 @@ class LogisticOptimum:
     so that the objective is scikit-learn's (check=False: the caller compares them itself).
     predict_proba and classes_ as scikit-learn's; W, b and the final max|gradient|."""
 
-    def __init__(self, X, y, C=1.0, fit_intercept=True, gtol=1e-9, check=True):
+    def __init__(self, X, y, C=1.0, fit_intercept=True, gtol=1e-9, check=True, sample_weight=None):
         import numpy as np
         from scipy.optimize import minimize
         from scipy.special import logsumexp
@@ -178,6 +180,7 @@ class LogisticOptimum:
         k, (n, p) = len(self.classes_), X.shape
         ko = 1 if k == 2 else k
         Y = np.eye(k)[yi]
+        sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
         self.fit_intercept = fit_intercept
 
         def f(w):
@@ -186,12 +189,12 @@ class LogisticOptimum:
             Z = X @ W.T + b
             if ko == 1:
                 z = Z[:, 0]
-                loss = np.logaddexp(0.0, z).sum() - (yi * z).sum()
-                R = (0.5 * (1.0 + np.tanh(0.5 * z)) - yi)[:, None]
+                loss = (sw * (np.logaddexp(0.0, z) - yi * z)).sum()
+                R = (sw * (0.5 * (1.0 + np.tanh(0.5 * z)) - yi))[:, None]
             else:
                 lse = logsumexp(Z, axis=1)
-                loss = (lse - Z[np.arange(n), yi]).sum()
-                R = np.exp(Z - lse[:, None]) - Y
+                loss = (sw * (lse - Z[np.arange(n), yi])).sum()
+                R = (np.exp(Z - lse[:, None]) - Y) * sw[:, None]
             g = [(R.T @ X + W / C).ravel()] + ([R.sum(axis=0)] if fit_intercept else [])
             return loss + 0.5 / C * (W ** 2).sum(), np.concatenate(g)
 
@@ -202,7 +205,7 @@ class LogisticOptimum:
         if self.gradient > gtol:
             W, b = newton_logistic(X, yi, k, C, fit_intercept, r.x[:ko * p],
                                    r.x[ko * p:] if fit_intercept else np.zeros(ko),
-                                   gtol=gtol / max(1.0, n / 100.0))
+                                   gtol=gtol / max(1.0, n / 100.0), sample_weight=sw)
             r.x = np.concatenate([np.ravel(W)] + ([np.ravel(b)] if fit_intercept else []))
             self.gradient = float(np.abs(f(r.x)[1]).max())
         if self.gradient > 1e-6:

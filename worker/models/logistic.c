@@ -40,7 +40,9 @@
 
 extern const hf_model_ops hf_model_logistic_regression;
 
-enum { P_C = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, N_PARAMS };
+enum { P_C = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, P_CLASS_WEIGHT, N_PARAMS };
+
+static const char *const k_class_weights[] = {"none", "balanced", NULL};
 
 static const hf_param_def logistic_params[N_PARAMS] = {
     HF_PARAM_NUMBER("C", "1.0", 0.0, INFINITY, 1,
@@ -51,6 +53,9 @@ static const hf_param_def logistic_params[N_PARAMS] = {
                  "maximum L-BFGS iterations; reaching it is not an error (scikit-learn warns)"),
     HF_PARAM_NUMBER("tol", "1e-4", 0.0, INFINITY, 0,
                     "stop when the largest absolute gradient component is <= tol"),
+    HF_PARAM_CHOICE("class_weight", "none", k_class_weights,
+                    "none, or balanced: each training row's loss weighs n / (classes x rows of "
+                    "its class), scikit-learn's class_weight=\"balanced\""),
 };
 
 /* scipy's relative-decrease test, which scikit-learn 1.2's lbfgs leaves in place: the fit also
@@ -137,6 +142,9 @@ struct lockstep {
     size_t n, p;
     size_t k;      /* outputs per trial: 1 (binary) or n_classes */
     int intercept; /* 1: the last k variables of each trial are intercepts */
+    /* class_weight balanced: the weight of each class's rows (n_classes of them); NULL: 1. Every
+     * row's loss and residual are multiplied by it (scikit-learn's sample weights). */
+    const double *cw;
     trial_state *trials;
     size_t n_trials;
     /* Work of one batched evaluation, sized for every trial at once. */
@@ -144,6 +152,7 @@ struct lockstep {
     size_t *point;     /* act[t] is at distinct point point[t] ... */
     size_t *first;     /* ... whose first trial is act[first[u]] */
     double *W, *bias, *G, *gb, *Zb, *Xb, *loss, *prod;
+    double *prod1; /* weighted binary fits: the factors of class 1's rows (prod: class 0's) */
     /* Hand-off between trial threads and the calling thread. */
     int threaded;
     pthread_mutex_t mu;
@@ -174,15 +183,15 @@ extern double exp(double) __attribute__((__simd__("notinbranch")));
  * log(1 + exp(z)) = max(z, 0) + log(1 + e), and sigmoid(z) is 1 / (1 + e) for z >= 0 and
  * e / (1 + e) below, so one exp serves both, and one log per block of rows (the caller) serves the
  * sum of log(1 + e). Written without branches so that it vectorises. */
-static void binary_row(double *restrict zi, const double *restrict bias, double yi,
+static void binary_row(double *restrict zi, const double *restrict bias, double yi, double w,
                        double *restrict loss, double *restrict prod, double *restrict gb, size_t na)
 {
 #pragma omp simd
     for (size_t t = 0; t < na; t++) {
         const double z = zi[t] + bias[t], az = fabs(z), e = exp(-az), s = 1.0 / (1.0 + e);
         const double h = 0.5 * copysign(1.0, z); /* 0.5 for z >= +0, else -0.5 */
-        const double r = ((0.5 + h) * s + (0.5 - h) * e * s) - yi;
-        loss[t] += 0.5 * (z + az) - yi * z; /* max(z, 0) - y z */
+        const double r = w * (((0.5 + h) * s + (0.5 - h) * e * s) - yi);
+        loss[t] += w * (0.5 * (z + az) - yi * z); /* w (max(z, 0) - y z) */
         prod[t] *= 1.0 + e;
         zi[t] = r;
         gb[t] += r;
@@ -232,17 +241,22 @@ static void batch_eval(lockstep *ls, trial_state **act, size_t na)
             memset(Zb, 0, b * m * sizeof *Zb);
         /* Loss, then residuals (probability - indicator) in place of the scores. */
         if (k == 1) {
+            /* Weighted, the factors of each class's rows are multiplied apart (their logs weigh
+             * by the class); unweighted (w = 1 exactly) as one product, as ever. */
             for (size_t u = 0; u < nu; u++)
-                ls->prod[u] = 1.0;
+                ls->prod[u] = ls->prod1[u] = 1.0;
             for (size_t i = 0; i < b; i++) {
                 double *zi = Zb + i * m;
-                if (ls->y[i0 + i] < 0)
+                const int yi = ls->y[i0 + i];
+                if (yi < 0)
                     memset(zi, 0, m * sizeof *zi);
                 else
-                    binary_row(zi, ls->bias, (double)ls->y[i0 + i], ls->loss, ls->prod, gb, nu);
+                    binary_row(zi, ls->bias, (double)yi, ls->cw ? ls->cw[yi] : 1.0, ls->loss,
+                               ls->cw && yi == 1 ? ls->prod1 : ls->prod, gb, nu);
             }
             for (size_t u = 0; u < nu; u++)
-                ls->loss[u] += log(ls->prod[u]);
+                ls->loss[u] += ls->cw ? ls->cw[0] * log(ls->prod[u]) + ls->cw[1] * log(ls->prod1[u])
+                                      : log(ls->prod[u]);
         } else {
             for (size_t i = 0; i < b; i++) {
                 const int yi = ls->y[i0 + i];
@@ -264,10 +278,13 @@ static void batch_eval(lockstep *ls, trial_state **act, size_t na)
                         s += zi[c];
                     }
                     /* logsumexp(z) - z_y = log(s) - (z_y - mx), s >= 1 */
-                    ls->loss[u] += log(s) - zy;
+                    const double w = ls->cw ? ls->cw[yi] : 1.0;
+                    ls->loss[u] += w * (log(s) - zy);
                     for (size_t c = 0; c < k; c++)
                         zi[c] /= s;
                     zi[yi] -= 1.0;
+                    for (size_t c = 0; c < k && ls->cw; c++)
+                        zi[c] *= w;
                     for (size_t c = 0; c < k; c++)
                         gb[u * k + c] += zi[c];
                 }
@@ -605,6 +622,26 @@ static int read_classes(const hf_fit_data *d, int *y)
     return HF_OK;
 }
 
+/* class_weight balanced: n / (present x count_c) for each class c of the n training classes y,
+ * `present` the classes that occur (scikit-learn's compute_class_weight over the classes of the
+ * training rows); NULL when out of memory. */
+static double *balanced_weights(const int *y, size_t n, size_t n_classes)
+{
+    double *w = hf_calloc(n_classes, sizeof *w);
+    size_t *count = hf_calloc(n_classes, sizeof *count), present = 0;
+    if (!w || !count) {
+        free(w);
+        free(count);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        present += count[y[i]]++ == 0;
+    for (size_t c = 0; c < n_classes; c++)
+        w[c] = count[c] ? (double)n / ((double)present * (double)count[c]) : 0.0;
+    free(count);
+    return w;
+}
+
 /* The lock-step buffers of n_trials trials of k classes and p features. */
 static int lockstep_alloc(lockstep *ls, size_t n_trials, size_t k, size_t p)
 {
@@ -621,8 +658,9 @@ static int lockstep_alloc(lockstep *ls, size_t n_trials, size_t k, size_t p)
     ls->Xb = hf_malloc(nbp * sizeof *ls->Xb);
     ls->loss = hf_malloc(n_trials * sizeof *ls->loss);
     ls->prod = hf_malloc(n_trials * sizeof *ls->prod);
+    ls->prod1 = hf_malloc(n_trials * sizeof *ls->prod1);
     return ls->act && ls->point && ls->first && ls->W && ls->G && ls->bias && ls->gb && ls->Zb &&
-                   ls->Xb && ls->loss && ls->prod
+                   ls->Xb && ls->loss && ls->prod && ls->prod1
                ? HF_OK
                : HF_ENOMEM;
 }
@@ -643,6 +681,7 @@ static void lockstep_free(lockstep *ls)
     free(ls->Xb);
     free(ls->loss);
     free(ls->prod);
+    free(ls->prod1);
 }
 
 static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_trials,
@@ -650,6 +689,7 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
 {
     int result = HF_OK;
     int *y = NULL, *yrange = NULL;
+    double *cw = NULL;
     lockstep ls = {.X = d->X, .rows = d->rows, .n = d->n, .p = d->p};
 
     for (size_t t = 0; t < n_trials; t++)
@@ -678,6 +718,14 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
     if ((result = read_classes(d, y)) < 0)
         goto out;
     ls.y = y;
+    /* The trials of one call share class_weight (only C differs: shared_param). */
+    if (strcmp(params[0][P_CLASS_WEIGHT].u.str, "balanced") == 0) {
+        if (!(cw = balanced_weights(y, d->n, d->n_classes))) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        ls.cw = cw;
+    }
     if (d->rows && (result = read_range(d, y, &ls, &yrange)) < 0)
         goto out;
     ls.n_trials = n_trials;
@@ -710,6 +758,7 @@ out:
     lockstep_free(&ls);
     free(y);
     free(yrange);
+    free(cw);
     if (result < 0) {
         for (size_t t = 0; t < n_trials; t++) {
             hf_fitted_free(out[t]);
