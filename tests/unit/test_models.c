@@ -84,7 +84,7 @@ static void test_registry(void **state)
     assert_int_equal(hf_model_param_index(&hf_model_ridge, "alpha"), 0);
     assert_int_equal(hf_model_param_index(&hf_model_ridge, "tol"), 3);
     assert_int_equal(hf_model_param_index(&hf_model_ridge, "C"), -1);
-    hf_value v[4];
+    hf_value v[8];
     defaults(&hf_model_ridge, v);
     assert_int_equal(v[0].type, HF_VAL_NUMBER);
     assert_true(v[0].u.num == 1.0);
@@ -175,7 +175,7 @@ static void test_ridge_normal_equations(void **state)
         double *y = make_y_reg(X, n, p, 20 + s);
         hf_fit_data d = {.X = X, .n = n, .p = p, .y = y, .n_classes = 0};
         for (int fi = 0; fi <= 1; fi++) {
-            hf_value v[4];
+            hf_value v[8];
             defaults(&hf_model_ridge, v);
             set_param(&hf_model_ridge, v, "alpha", 0.37);
             set_param(&hf_model_ridge, v, "fit_intercept", fi);
@@ -214,7 +214,7 @@ static void test_ridge_sharing(void **state)
     const double alphas[] = {1e-3, 0.5, 1.0, 40.0, 1e4};
     const int fis[] = {1, 0, 1, 1, 0};
     enum { T = 5 };
-    hf_value v[T][4];
+    hf_value v[T][8];
     const hf_value *pv[T];
     for (size_t t = 0; t < T; t++) {
         defaults(&hf_model_ridge, v[t]);
@@ -268,7 +268,7 @@ static void check_table_fit(const double *X, const double *y, size_t N, size_t p
     hf_dataset table = {.X = (double *)X, .y = (double *)y, .n_rows = N, .id = id};
     hf_fit_data dt = {.X = X, .rows = rows, .n = m, .p = p, .y = yc, .table = &table};
     hf_fit_data dc = {.X = Xc, .n = m, .p = p, .y = yc};
-    hf_value v[4];
+    hf_value v[8];
     defaults(&hf_model_ridge, v);
     set_param(&hf_model_ridge, v, "alpha", 0.7);
     const hf_value *pv[1] = {v};
@@ -302,7 +302,7 @@ static void test_ridge_blocks(void **state)
     hf_fit_data din = {.X = X, .rows = rows, .n = n, .p = p, .y = yc};
     hf_fit_data dcp = {.X = Xc, .n = n, .p = p, .y = yc};
     for (int fi = 0; fi <= 1; fi++) {
-        hf_value v[4];
+        hf_value v[8];
         defaults(&hf_model_ridge, v);
         set_param(&hf_model_ridge, v, "alpha", 2.5);
         set_param(&hf_model_ridge, v, "fit_intercept", fi);
@@ -350,7 +350,7 @@ static void test_ridge_blocks(void **state)
         for (size_t i = 0; i < 2048; i++)
             ym[i] += 1e4;
         hf_fit_data dm = {.X = Xm, .n = M, .p = q, .y = ym};
-        hf_value v[4];
+        hf_value v[8];
         defaults(&hf_model_ridge, v);
         set_param(&hf_model_ridge, v, "alpha", 0.7);
         const hf_value *pv[1] = {v};
@@ -361,7 +361,7 @@ static void test_ridge_blocks(void **state)
         free(Xm);
         free(ym);
     }
-    hf_value v[4];
+    hf_value v[8];
     defaults(&hf_model_ridge, v);
     const hf_value *pv[1] = {v};
     hf_fit_data d0 = {.X = Xc, .n = n, .p = 0, .y = yc};
@@ -384,7 +384,7 @@ static void test_ridge_errors(void **state)
     (void)state;
     double X[4] = {1, 2, 3, 4}, y[2] = {1, 2};
     hf_fit_data d = {.X = X, .n = 2, .p = 2, .y = y};
-    hf_value v[4];
+    hf_value v[8];
     defaults(&hf_model_ridge, v);
     set_param(&hf_model_ridge, v, "alpha", 0.0);
     const hf_value *pv[1] = {v};
@@ -474,7 +474,7 @@ static void run_logistic(size_t K, int fit_intercept, double C)
     double *X = make_X(n, p, 40 + K);
     double *y = make_y_class(X, n, p, K, 50 + K);
     hf_fit_data d = {.X = X, .n = n, .p = p, .y = y, .n_classes = K};
-    hf_value v[4];
+    hf_value v[8];
     defaults(&hf_model_logistic_regression, v);
     set_param(&hf_model_logistic_regression, v, "C", C);
     set_param(&hf_model_logistic_regression, v, "fit_intercept", fit_intercept);
@@ -560,7 +560,7 @@ static void run_logistic_lockstep(size_t K)
     X[2 * p + 1] = NAN;
     const double Cs[] = {1e-3, 0.1, 1.0, 10.0, 1e3};
     enum { T = 5 };
-    hf_value v[T][4];
+    hf_value v[T][8];
     const hf_value *pv[T];
     for (size_t t = 0; t < T; t++) {
         defaults(&hf_model_logistic_regression, v[t]);
@@ -652,7 +652,7 @@ static void test_predict_many(void **state)
         const hf_model_ops *ops = K ? &hf_model_logistic_regression : &hf_model_ridge;
         double *y = K ? make_y_class(X, n, p, K, 81) : make_y_reg(X, n, p, 81);
         hf_fit_data d = {.X = X, .n = n, .p = p, .y = y, .n_classes = K};
-        hf_value v[3][4];
+        hf_value v[3][8];
         const hf_value *pv[3];
         for (size_t t = 0; t < 3; t++) {
             defaults(ops, v[t]);
@@ -674,7 +674,7 @@ static void test_logistic_errors(void **state)
     (void)state;
     double X[6] = {1, 2, NAN, 4, 5, 6}, y[3] = {0, 1, 0};
     hf_fit_data d = {.X = X, .n = 3, .p = 2, .y = y, .n_classes = 2};
-    hf_value v[4];
+    hf_value v[8];
     defaults(&hf_model_logistic_regression, v);
     const hf_value *pv[1] = {v};
     hf_fitted *m = NULL;
