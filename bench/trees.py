@@ -14,9 +14,10 @@ Rows:
              pass each fold its own eval_set)
   hgb        HistGradientBoostingClassifier in GridSearchCV(n_jobs=2, OMP_NUM_THREADS=1) over the
              xgb_grid's grid (max_depth, learning_rate, max_iter): a reference of time and score
-  rf         random_forest, 300 trees, max_depth [8, 12] (2 trials), 2 ranks x 1 thread
-             vs GridSearchCV(RandomForestClassifier(n_estimators=300), n_jobs=2) over the same
-             depths (different trees: time and score as a reference)
+  rf         random_forest, 300 trees, max_depth [8, 12] (2 trials), max_features 0.25, 2 ranks
+             x 1 thread vs GridSearchCV(RandomForestClassifier(n_estimators=300,
+             max_features=0.25), n_jobs=2) over the same depths (different trees: time and score
+             as a reference)
 
 Agreement: the xgboost rows must give the peer's per-fold roc_auc to 1e-6 for every trial and the
 same best parameters; hgb and rf report the best score of each side. Timings are medians of
@@ -40,6 +41,7 @@ REPEATS = bench.REPEATS
 WORK = os.path.join(bench.SCRATCH, "trees")
 DEPTHS, RATES, ROUNDS, MCW = [3, 4, 5, 6], [0.05, 0.1, 0.2], [100, 200, 300, 400], [1, 5, 10]
 RF_DEPTHS = [8, 12]
+RF_FEATURES = 0.25  # the fraction of the columns each split draws from, on both sides
 ROWS = []
 
 
@@ -144,7 +146,8 @@ def peer_main(kind, csv, repeats):
             result = {"best": float(gs.best_score_), "best_params": gs.best_params_}
         elif kind == "rf":
             Xi = np.where(np.isnan(X), np.nanmean(X, axis=0), X)  # RandomForest 1.2 takes no NaN
-            gs = GridSearchCV(RandomForestClassifier(n_estimators=300, random_state=0),
+            gs = GridSearchCV(RandomForestClassifier(n_estimators=300, max_features=RF_FEATURES,
+                                                     random_state=0),
                               {"max_depth": RF_DEPTHS}, scoring="roc_auc", cv=cv, n_jobs=2,
                               refit=False).fit(Xi, y)
             result = {"best": float(gs.best_score_), "best_params": gs.best_params_}
@@ -221,7 +224,8 @@ def main():
     if want("rf"):
         bench.log("random forest, 300 trees")
         t, rss, res = hf_sweep("rf", csv, ("random_forest", {
-            "n_estimators": 300, "max_depth": RF_DEPTHS, "n_jobs": 1}))
+            "n_estimators": 300, "max_depth": RF_DEPTHS, "max_features": RF_FEATURES,
+            "n_jobs": 1}))
         pr = peer("rf", csv)
         row("random forest 300 trees, 2 depths x 5 folds", t, pr["seconds"], rss,
             "best roc_auc: hyperfold %.6f (XGBoost forest), scikit-learn %.6f (its own trees)" % (

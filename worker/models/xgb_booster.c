@@ -164,11 +164,14 @@ static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, si
  * that was trained on, so handing the same DMatrix to the next booster on the same rows skips
  * the float conversion, the sketch and the index. There is no such cache in libxgboost's C API
  * (each XGDMatrixCreateFromMat starts over), hence this one: the last HF_XGB_CACHED matrices of
- * this process, keyed by their content (a 128-bit hash of the values and labels, and the shape,
+ * this process, at most HF_XGB_CACHE_BYTES of their float copies (a task list visits the folds in
+ * turn, trial by trial: the cache holds every fold's training and validation matrices of a
+ * 5-fold sweep, or it would miss every time), keyed by their content (a 128-bit hash of the values and labels, and the shape,
  * so a buffer reused at the same address with other values is a miss, never a wrong matrix).
  * A matrix is taken out of the cache while a booster trains on it (two threads never share
  * one: rank 0's speculative refit runs beside the sweep) and put back afterwards. */
-#define HF_XGB_CACHED 4
+#define HF_XGB_CACHED 16
+#define HF_XGB_CACHE_BYTES ((size_t)1 << 30)
 
 typedef struct dm_key {
     uint64_t h[2];
@@ -239,12 +242,21 @@ static int take_dmatrix(const double *X, const double *y, size_t n, size_t p, si
     return make_dmatrix(X, y, n, p, balanced, out);
 }
 
+static size_t dm_bytes(const dm_key *k)
+{
+    return k->n * k->p * sizeof(float);
+}
+
 static void put_dmatrix(const dm_key *key, DMatrixHandle dm)
 {
     if (!dm)
         return;
     pthread_mutex_lock(&g_dm_mu);
-    if (g_dm_n == HF_XGB_CACHED) {
+    size_t bytes = dm_bytes(key);
+    for (size_t i = 0; i < g_dm_n; i++)
+        bytes += dm_bytes(&g_dm[i].key);
+    while (g_dm_n > 0 && (g_dm_n == HF_XGB_CACHED || bytes > HF_XGB_CACHE_BYTES)) {
+        bytes -= dm_bytes(&g_dm[0].key);
         XGDMatrixFree(g_dm[0].dm);
         memmove(&g_dm[0], &g_dm[1], (g_dm_n - 1) * sizeof g_dm[0]);
         g_dm_n--;
