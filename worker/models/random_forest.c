@@ -41,7 +41,7 @@ enum {
 
 static const hf_param_def rf_params[N_PARAMS] = {
     HF_PARAM_INT("n_estimators", "100", 1, 1e5, "trees of the forest (num_parallel_tree)"),
-    HF_PARAM_INT("max_depth", "6", 0, 1000, "deepest a tree grows (0: no limit)"),
+    HF_XGB_PARAM_MAX_DEPTH,
     HF_PARAM_NUMBER("max_features", "0.8", 0.0, 1.0, 1,
                     "fraction of the columns each split draws from (colsample_bynode)"),
     HF_PARAM_NUMBER("subsample", "0.8", 0.0, 1.0, 1,
@@ -49,18 +49,13 @@ static const hf_param_def rf_params[N_PARAMS] = {
     HF_PARAM_NUMBER("min_child_weight", "1", 0.0, INFINITY, 0,
                     "least hessian a leaf needs (regression: min_samples_leaf)"),
     HF_PARAM_NUMBER("reg_lambda", "1e-5", 0.0, INFINITY, 0, "L2 penalty on the leaf weights"),
-    HF_PARAM_INT("max_bin", "256", 2, 65536, "histogram bins per feature"),
-    HF_PARAM_INT("max_leaves", "0", 0, 2147483647.0, "most leaves per tree (0: no limit)"),
-    HF_PARAM_CHOICE("grow_policy", "depthwise", hf_xgb_grow_policies,
-                    "depthwise (level by level) or lossguide (best leaf first)"),
-    HF_PARAM_CHOICE("objective", "auto", hf_xgb_objectives,
-                    "auto (squared error; classification: binary:logistic or multi:softprob), or "
-                    "a regression objective"),
-    HF_PARAM_INT("random_state", "0", 0, 2147483647.0, "seed of the row and column sampling"),
-    HF_PARAM_INT("n_jobs", "0", 0, 1024, "threads per rank (0: the cores each rank has)"),
-    HF_PARAM_CHOICE("class_weight", "none", hf_xgb_class_weights,
-                    "classification: none, or balanced (each class weighs as much in all: a row "
-                    "weighs n / (classes x rows of its class), scikit-learn's balanced)"),
+    HF_XGB_PARAM_MAX_BIN,
+    HF_XGB_PARAM_MAX_LEAVES,
+    HF_XGB_PARAM_GROW_POLICY,
+    HF_XGB_PARAM_OBJECTIVE,
+    HF_XGB_PARAM_RANDOM_STATE,
+    HF_XGB_PARAM_N_JOBS,
+    HF_XGB_PARAM_CLASS_WEIGHT,
 };
 
 static double num(const hf_value *v, int i)

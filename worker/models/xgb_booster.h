@@ -18,6 +18,28 @@ int hf_xgb_check_objective(const char *objective, hf_task_kind task, const char 
 /* class_weight balanced on a regression task is refused (*key = "class_weight"). */
 int hf_xgb_check_class_weight(const char *class_weight, hf_task_kind task, const char **key);
 
+/* The parameter definitions both models have, with one text and one range each. */
+#define HF_XGB_PARAM_MAX_DEPTH                                                                     \
+    HF_PARAM_INT("max_depth", "6", 0, 1000, "deepest a tree grows (0: no limit)")
+#define HF_XGB_PARAM_MAX_BIN HF_PARAM_INT("max_bin", "256", 2, 65536, "histogram bins per feature")
+#define HF_XGB_PARAM_MAX_LEAVES                                                                    \
+    HF_PARAM_INT("max_leaves", "0", 0, 2147483647.0, "most leaves per tree (0: no limit)")
+#define HF_XGB_PARAM_GROW_POLICY                                                                   \
+    HF_PARAM_CHOICE("grow_policy", "depthwise", hf_xgb_grow_policies,                              \
+                    "depthwise (level by level) or lossguide (best leaf first)")
+#define HF_XGB_PARAM_OBJECTIVE                                                                     \
+    HF_PARAM_CHOICE("objective", "auto", hf_xgb_objectives,                                        \
+                    "auto (squared error; classification: binary:logistic or multi:softprob), or " \
+                    "a regression objective")
+#define HF_XGB_PARAM_RANDOM_STATE                                                                  \
+    HF_PARAM_INT("random_state", "0", 0, 2147483647.0, "seed of the row and column sampling")
+#define HF_XGB_PARAM_N_JOBS                                                                        \
+    HF_PARAM_INT("n_jobs", "0", 0, 1024, "threads per rank (0: the cores each rank has)")
+#define HF_XGB_PARAM_CLASS_WEIGHT                                                                  \
+    HF_PARAM_CHOICE("class_weight", "none", hf_xgb_class_weights,                                  \
+                    "classification: none, or balanced (each class weighs as much in all: a row "  \
+                    "weighs n / (classes x rows of its class), scikit-learn's balanced)")
+
 /* Booster parameters by XGBoost's names, as the text XGBoosterSetParam takes. */
 typedef struct hf_xgb_params {
     const char *key[HF_XGB_MAX_PARAMS];

@@ -52,7 +52,7 @@ enum {
 static const hf_param_def xgb_params[N_PARAMS] = {
     HF_PARAM_INT("n_estimators", "100", 1, 1e6, "boosting rounds (the most, with early stopping)"),
     HF_PARAM_NUMBER("learning_rate", "0.3", 0.0, 1.0, 1, "eta: shrinkage of each round's trees"),
-    HF_PARAM_INT("max_depth", "6", 0, 1000, "deepest a tree grows (0: no limit)"),
+    HF_XGB_PARAM_MAX_DEPTH,
     HF_PARAM_NUMBER("min_child_weight", "1", 0.0, INFINITY, 0,
                     "least hessian a child needs (rows, for squared error)"),
     HF_PARAM_NUMBER("subsample", "1", 0.0, 1.0, 1, "fraction of the rows each tree sees"),
@@ -61,25 +61,20 @@ static const hf_param_def xgb_params[N_PARAMS] = {
     HF_PARAM_NUMBER("reg_lambda", "1", 0.0, INFINITY, 0, "L2 penalty on the leaf weights"),
     HF_PARAM_NUMBER("reg_alpha", "0", 0.0, INFINITY, 0, "L1 penalty on the leaf weights"),
     HF_PARAM_NUMBER("gamma", "0", 0.0, INFINITY, 0, "least loss reduction that makes a split"),
-    HF_PARAM_INT("max_bin", "256", 2, 65536, "histogram bins per feature"),
-    HF_PARAM_INT("max_leaves", "0", 0, 2147483647.0, "most leaves per tree (0: no limit)"),
-    HF_PARAM_CHOICE("grow_policy", "depthwise", hf_xgb_grow_policies,
-                    "depthwise (level by level) or lossguide (best leaf first)"),
+    HF_XGB_PARAM_MAX_BIN,
+    HF_XGB_PARAM_MAX_LEAVES,
+    HF_XGB_PARAM_GROW_POLICY,
     HF_PARAM_NUMBER("scale_pos_weight", "1", 0.0, INFINITY, 1,
                     "binary classification: weight of the positive class"),
     HF_PARAM_NUMBER("max_delta_step", "0", 0.0, INFINITY, 0,
                     "cap on each leaf's weight step (0: none)"),
-    HF_PARAM_CHOICE("objective", "auto", hf_xgb_objectives,
-                    "auto (squared error; classification: binary:logistic or multi:softprob), or "
-                    "a regression objective"),
+    HF_XGB_PARAM_OBJECTIVE,
     HF_PARAM_NUMBER("huber_slope", "1", 0.0, INFINITY, 1, "reg:pseudohubererror: its delta"),
     HF_PARAM_INT("early_stopping_rounds", "0", 0, 1e6,
                  "stop after this many rounds without a better validation score (0: off)"),
-    HF_PARAM_INT("random_state", "0", 0, 2147483647.0, "seed of the row and column sampling"),
-    HF_PARAM_INT("n_jobs", "0", 0, 1024, "threads per rank (0: the cores each rank has)"),
-    HF_PARAM_CHOICE("class_weight", "none", hf_xgb_class_weights,
-                    "classification: none, or balanced (each class weighs as much in all: a row "
-                    "weighs n / (classes x rows of its class), scikit-learn's balanced)"),
+    HF_XGB_PARAM_RANDOM_STATE,
+    HF_XGB_PARAM_N_JOBS,
+    HF_XGB_PARAM_CLASS_WEIGHT,
 };
 
 static double num(const hf_value *v, int i)
