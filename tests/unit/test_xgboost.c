@@ -297,6 +297,25 @@ static void test_blob_roundtrip(void **state)
         assert_int_equal(ops->load_state(r), HF_EDATA);
         hf_error_clear();
         hf_fitted_free(r);
+        /* Zeroed (a never-written dataset read as its fill value): libxgboost would take it for
+         * UBJSON and allocate by its garbage lengths; and a tree that counts more nodes than it
+         * holds. Both refused before libxgboost reads them. */
+        unsigned char *bad = calloc(b->len, 1);
+        r = hf_fitted_new(ops, P, 3, 0);
+        assert_int_equal(hf_fitted_add_blob(r, "booster", "json", bad, b->len), HF_OK);
+        assert_int_equal(ops->load_state(r), HF_EDATA);
+        hf_error_clear();
+        hf_fitted_free(r);
+        memcpy(bad, b->data, b->len);
+        char *nn = strstr((char *)bad, "\"num_nodes\":\"");
+        assert_non_null(nn);
+        nn[13] = '9'; /* the first tree's count, now not its arrays' length */
+        r = hf_fitted_new(ops, P, 3, 0);
+        assert_int_equal(hf_fitted_add_blob(r, "booster", "json", bad, b->len), HF_OK);
+        assert_int_equal(ops->load_state(r), HF_EDATA);
+        hf_error_clear();
+        hf_fitted_free(r);
+        free(bad);
 
         hf_fitted_free(m);
         clear(ops, v);

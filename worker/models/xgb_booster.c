@@ -12,6 +12,7 @@
 #include "common/hf.h"
 #include "worker/metrics.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -166,10 +167,11 @@ static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, si
  * (each XGDMatrixCreateFromMat starts over), hence this one: the last HF_XGB_CACHED matrices of
  * this process, at most HF_XGB_CACHE_BYTES of their float copies (a task list visits the folds in
  * turn, trial by trial: the cache holds every fold's training and validation matrices of a
- * 5-fold sweep, or it would miss every time), keyed by their content (a 128-bit hash of the values and labels, and the shape,
- * so a buffer reused at the same address with other values is a miss, never a wrong matrix).
- * A matrix is taken out of the cache while a booster trains on it (two threads never share
- * one: rank 0's speculative refit runs beside the sweep) and put back afterwards. */
+ * 5-fold sweep, or it would miss every time), keyed by their content (a 128-bit hash of the values
+ * and labels, and the shape, so a buffer reused at the same address with other values is a miss,
+ * never a wrong matrix). A matrix is taken out of the cache while a booster trains on it (two
+ * threads never share one: rank 0's speculative refit runs beside the sweep) and put back
+ * afterwards. */
 #define HF_XGB_CACHED 16
 #define HF_XGB_CACHE_BYTES ((size_t)1 << 30)
 
@@ -465,6 +467,69 @@ int hf_xgb_save_state(hf_fitted *m)
     return hf_fitted_add_blob(m, "booster", "json", raw, (size_t)len);
 }
 
+/* ---- the booster blob, checked before libxgboost reads it ------------------------------------
+ * libxgboost trusts a model buffer: a buffer that does not start with '{' is read as UBJSON, whose
+ * length prefixes then size allocations (a zeroed blob asked for 495 GB: fuzz_model_h5), and the
+ * JSON's counts (num_trees, num_nodes, num_class) size its arrays. hyperfold writes JSON, so the
+ * blob must be a JSON document whose counts agree with its own arrays, and whose feature and class
+ * counts are the model's, before libxgboost sees it. */
+
+/* An XGBoost count: a decimal integer written as a JSON string, in [lo, hi]. */
+static int json_count(json_t *o, const char *key, long long lo, long long hi, long long *out)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    char *end = NULL;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || end == s || *end != '\0' || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int check_tree(json_t *t)
+{
+    static const char *const arrays[] = {"left_children", "right_children",   "parents",
+                                         "split_indices", "split_conditions", "default_left",
+                                         "base_weights",  "loss_changes",     "sum_hessian"};
+    long long nodes = 0;
+    if (!json_count(json_object_get(t, "tree_param"), "num_nodes", 1, 1 << 30, &nodes))
+        return 0;
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
+        json_t *a = json_object_get(t, arrays[i]);
+        if (!json_is_array(a) || (long long)json_array_size(a) != nodes)
+            return 0;
+    }
+    return 1;
+}
+
+static int check_booster_json(const hf_fitted *m, const hf_blob *b)
+{
+    json_error_t err;
+    json_t *root = NULL;
+    int ok = strcmp(b->format, "json") == 0 && b->len > 0 && b->data[0] == '{' &&
+             (root = json_loadb((const char *)b->data, b->len, 0, &err)) != NULL;
+    json_t *learner = json_object_get(root, "learner");
+    json_t *lp = json_object_get(learner, "learner_model_param");
+    json_t *model = json_object_get(json_object_get(learner, "gradient_booster"), "model");
+    json_t *trees = json_object_get(model, "trees"), *info = json_object_get(model, "tree_info");
+    long long nf = 0, nc = 0, nt = 0;
+    ok = ok && json_count(lp, "num_feature", 0, 1 << 24, &nf) && (size_t)nf == m->n_features &&
+         json_count(lp, "num_class", 0, 1 << 24, &nc) &&
+         (size_t)(nc > 2 ? nc : 1) == (m->n_outputs > 2 ? m->n_outputs : 1) &&
+         json_count(json_object_get(model, "gbtree_model_param"), "num_trees", 0, 1 << 30, &nt) &&
+         json_is_array(trees) && (long long)json_array_size(trees) == nt && json_is_array(info) &&
+         (long long)json_array_size(info) == nt;
+    for (size_t i = 0; ok && i < json_array_size(trees); i++)
+        ok = check_tree(json_array_get(trees, i));
+    json_decref(root);
+    if (!ok)
+        return hf_error(HF_EDATA,
+                        "%s: the model file's booster is not a JSON booster of %zu features and "
+                        "%zu outputs whose trees hold the nodes they count",
+                        m->ops->name, m->n_features, m->n_outputs);
+    return HF_OK;
+}
+
 int hf_xgb_load_state(hf_fitted *m)
 {
     const hf_blob *blob = hf_fitted_blob(m, "booster");
@@ -473,6 +538,7 @@ int hf_xgb_load_state(hf_fitted *m)
     pthread_once(&g_quiet_once, quiet_library);
     if (!blob)
         return hf_error(HF_EDATA, "%s: model file has no booster", m->ops->name);
+    HF_CALL(check_booster_json(m, blob));
     snprintf(threads, sizeof threads, "%d", rank_threads());
     if (XGBoosterCreate(NULL, 0, &b) != 0 ||
         XGBoosterLoadModelFromBuffer(b, blob->data, (bst_ulong)blob->len) != 0 ||
