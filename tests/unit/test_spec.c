@@ -594,7 +594,7 @@ static void test_task_rule(void **state)
                    "model: {type: ridge}\n",
                    "job.yaml:3:15: model.type: got \"ridge\", which does not support "
                    "classification (data.task classification), expected one of "
-                   "logistic_regression");
+                   "logistic_regression, xgboost, random_forest");
 }
 
 static void test_check_data(void **state)
@@ -627,7 +627,7 @@ static void test_check_data(void **state)
     assert_message(MINIMAL "model: {type: ridge}\nobjective: {metric: roc_auc}\n",
                    "job.yaml:6:21: objective.metric: got \"roc_auc\", a classification metric, "
                    "but model ridge supports only regression: use a regression metric, or a "
-                   "classification model (logistic_regression)");
+                   "classification model (logistic_regression, xgboost, random_forest)");
 
     /* A class with fewer rows than folds (the default stratified split). */
     s = parse_ok(MINIMAL "cv: {folds: 3}\nmodel: {type: logistic_regression}\n");
