@@ -55,7 +55,7 @@ static const hf_param_def en_params[N_PARAMS] = {
 /* The centred training rows by column, shared by the trials of one fit call. */
 typedef struct en_data {
     size_t n, p;
-    double *Xc;    /* p columns of n: Xc[j * n + i] */
+    double *Xc;    /* p columns of n: Xc[j * n + i]; then yc, norms and xmean in the same block */
     double *yc;    /* n */
     double *norms; /* p: ||x_j||^2 */
     double *xmean; /* p (zeros without intercept) */
@@ -63,28 +63,18 @@ typedef struct en_data {
     double yy; /* ||yc||^2 */
 } en_data;
 
-static void en_data_free(en_data *e)
-{
-    free(e->Xc);
-    free(e->yc);
-    free(e->norms);
-    free(e->xmean);
-}
-
 static int en_data_make(const hf_fit_data *d, int intercept, en_data *e)
 {
     const size_t n = d->n, p = d->p;
     memset(e, 0, sizeof *e);
     e->n = n;
     e->p = p;
-    e->Xc = hf_malloc((n * p > 0 ? n * p : 1) * sizeof *e->Xc);
-    e->yc = hf_malloc((n ? n : 1) * sizeof *e->yc);
-    e->norms = hf_calloc(p ? p : 1, sizeof *e->norms);
-    e->xmean = hf_calloc(p ? p : 1, sizeof *e->xmean);
-    if (!e->Xc || !e->yc || !e->norms || !e->xmean) {
-        en_data_free(e);
+    e->Xc = hf_calloc(n * p + n + 2 * p + 1, sizeof *e->Xc);
+    if (!e->Xc)
         return HF_ENOMEM;
-    }
+    e->yc = e->Xc + n * p;
+    e->norms = e->yc + n;
+    e->xmean = e->norms + p;
     if (intercept && n > 0) {
         for (size_t i = 0; i < n; i++) {
             for (size_t j = 0; j < p; j++)
@@ -221,7 +211,7 @@ static int en_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_
         }
     free(r);
     free(xta);
-    en_data_free(&e);
+    free(e.Xc);
     return result;
 }
 

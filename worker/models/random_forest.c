@@ -104,8 +104,7 @@ static int rf_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_
 
 static int rf_check_params(const hf_value *v, hf_task_kind task, const char **key)
 {
-    HF_CALL(hf_xgb_check_objective(v[P_OBJECTIVE].u.str, task, key));
-    return hf_xgb_check_class_weight(v[P_CLASS_WEIGHT].u.str, task, key);
+    return hf_xgb_check_task(v[P_OBJECTIVE].u.str, v[P_CLASS_WEIGHT].u.str, task, key);
 }
 
 const hf_model_ops hf_model_random_forest = {

@@ -26,26 +26,24 @@ const char *const hf_xgb_objectives[] = {"auto", "reg:squarederror", "reg:pseudo
 const char *const hf_xgb_grow_policies[] = {"depthwise", "lossguide", NULL};
 const char *const hf_xgb_class_weights[] = {"none", "balanced", NULL};
 
-int hf_xgb_check_class_weight(const char *class_weight, hf_task_kind task, const char **key)
+int hf_xgb_check_task(const char *objective, const char *class_weight, hf_task_kind task,
+                      const char **key)
 {
-    if (task != HF_TASK_REGRESSION || strcmp(class_weight, "none") == 0)
-        return HF_OK;
-    *key = "class_weight";
-    return hf_error(HF_EINVAL,
-                    "class_weight: got %s on a regression target, expected none (it weighs the "
-                    "classes of a classification)",
-                    class_weight);
-}
-
-int hf_xgb_check_objective(const char *objective, hf_task_kind task, const char **key)
-{
-    if (task != HF_TASK_CLASSIFICATION || strcmp(objective, "auto") == 0)
-        return HF_OK;
-    *key = "objective";
-    return hf_error(HF_EINVAL,
-                    "objective: got %s, a regression objective, for a classification target; "
-                    "expected auto (binary:logistic for two classes, multi:softprob for more)",
-                    objective);
+    if (task == HF_TASK_CLASSIFICATION && strcmp(objective, "auto") != 0) {
+        *key = "objective";
+        return hf_error(HF_EINVAL,
+                        "objective: got %s, a regression objective, for a classification target; "
+                        "expected auto (binary:logistic for two classes, multi:softprob for more)",
+                        objective);
+    }
+    if (task == HF_TASK_REGRESSION && strcmp(class_weight, "none") != 0) {
+        *key = "class_weight";
+        return hf_error(HF_EINVAL,
+                        "class_weight: got %s on a regression target, expected none (it weighs "
+                        "the classes of a classification)",
+                        class_weight);
+    }
+    return HF_OK;
 }
 
 void hf_xgb_set_text(hf_xgb_params *p, const char *key, const char *v)

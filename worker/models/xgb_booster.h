@@ -12,11 +12,11 @@
 extern const char *const hf_xgb_objectives[];
 extern const char *const hf_xgb_grow_policies[];
 
-/* A regression objective (anything but "auto") on a classification task is refused (the
- * model's check_params; *key = "objective"). */
-int hf_xgb_check_objective(const char *objective, hf_task_kind task, const char **key);
-/* class_weight balanced on a regression task is refused (*key = "class_weight"). */
-int hf_xgb_check_class_weight(const char *class_weight, hf_task_kind task, const char **key);
+/* What both models' check_params refuse: a regression objective (anything but "auto") on a
+ * classification task (*key = "objective"), class_weight balanced on a regression task
+ * (*key = "class_weight"). */
+int hf_xgb_check_task(const char *objective, const char *class_weight, hf_task_kind task,
+                      const char **key);
 
 /* The parameter definitions both models have, with one text and one range each. */
 #define HF_XGB_PARAM_MAX_DEPTH                                                                     \

@@ -136,8 +136,7 @@ static int xgb_fit(const hf_fit_data *d, const hf_value *const *params, size_t n
 
 static int xgb_check_params(const hf_value *v, hf_task_kind task, const char **key)
 {
-    HF_CALL(hf_xgb_check_objective(v[P_OBJECTIVE].u.str, task, key));
-    HF_CALL(hf_xgb_check_class_weight(v[P_CLASS_WEIGHT].u.str, task, key));
+    HF_CALL(hf_xgb_check_task(v[P_OBJECTIVE].u.str, v[P_CLASS_WEIGHT].u.str, task, key));
     if (task == HF_TASK_REGRESSION && num(v, P_SCALE_POS_WEIGHT) != 1.0) {
         *key = "scale_pos_weight";
         return hf_error(HF_EINVAL,
