@@ -200,6 +200,13 @@ void hf_task_list_free(hf_task_list *l)
     l->n_tasks = 0;
 }
 
+/* hf_fit_data.table for rows read in place: the table, whose targets a model may then read
+ * (ridge's table shortcut), unless the fit's targets are not the table's (target_transform). */
+static const hf_dataset *fit_table(const hf_dataset *d, int in_place, const hf_prep_config *cfg)
+{
+    return in_place && !cfg->target_log1p ? d : NULL;
+}
+
 static int gather_y(const hf_dataset *d, const int64_t *rows, size_t n, double **out)
 {
     double *y = hf_malloc((n ? n : 1) * sizeof *y);
@@ -312,11 +319,9 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
     const hf_model_ops *model = ctx->model;
     size_t n_classes =
         ctx->data->schema->task == HF_TASK_CLASSIFICATION ? ctx->data->schema->n_classes : 0;
-    /* The table's targets are the untransformed ones: with a target transform no model may
-     * read them from there (ridge's table shortcut). */
     hf_fit_data fd = {.X = c->Xtr ? c->Xtr : ctx->data->X,
                       .rows = c->Xtr ? NULL : sp->train,
-                      .table = c->Xtr || c->cfg.target_log1p ? NULL : ctx->data,
+                      .table = fit_table(ctx->data, !c->Xtr, &c->cfg),
                       .n = sp->n_train,
                       .p = c->q,
                       .y = c->ytr,
@@ -656,7 +661,7 @@ int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_
         goto out;
     hf_fit_data fd = {.X = in_place ? d->X : X,
                       .rows = in_place ? rows : NULL,
-                      .table = in_place && !trial->prep.target_log1p ? d : NULL,
+                      .table = fit_table(d, in_place, &trial->prep),
                       .n = n,
                       .p = q,
                       .y = y,
