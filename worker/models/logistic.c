@@ -1,14 +1,23 @@
-/* logistic.c - L2-penalised logistic regression (scikit-learn's LogisticRegression, penalty='l2',
- * solver='lbfgs', multi_class='auto').
+/* logistic.c - penalised logistic regression (scikit-learn's LogisticRegression with
+ * multi_class='auto': penalty 'l2' as its solver 'lbfgs'; 'l1' and 'elasticnet' with the objective
+ * of its solver 'saga').
  *
  * Binary (n_classes == 2): one weight vector w and intercept b, P(class 1) = sigmoid(Xw + b).
  * Multiclass (n_classes > 2): multinomial softmax with one weight row and intercept per class.
  *
- * The problem is minimise C * sum_i logloss_i + 0.5 ||W||^2 (intercepts not penalised). As in
- * scikit-learn 1.2, the optimiser works on the same problem divided by C,
- *     f(W, b) = sum_i logloss_i + 0.5 / C ||W||^2,
- * so that `tol` has scikit-learn's meaning: the fit stops when max_j |df/dx_j| <= tol (the
+ * The problem is minimise C * sum_i logloss_i + (1 - r) / 2 ||W||^2 + r ||W||_1 (intercepts not
+ * penalised), with r = 0 for penalty l2, r = 1 for l1 and r = l1_ratio for elasticnet:
+ * scikit-learn's objective for each penalty. As in scikit-learn 1.2, the optimiser works on the
+ * same problem divided by C, f(W, b) = sum_i logloss_i + (1 - r) / (2C) ||W||^2 + r / C ||W||_1, so
+ * that `tol` has scikit-learn's lbfgs meaning: the fit stops when max_j |df/dx_j| <= tol (the
  * max-abs projected gradient, scipy's pgtol; there are no bounds, so projected = plain gradient).
+ * With an L1 part (r > 0) f is not differentiable where a weight is 0: liblbfgs minimises it by
+ * OWL-QN (orthantwise_c = r / C over the weights, not the intercepts; its backtracking line
+ * search), and the gradient of the test is the minimum-norm subgradient (the pseudo-gradient: 0
+ * for a weight at 0 whose smooth partial derivative is within r / C of 0), which is 0 exactly at
+ * the optimum. scikit-learn's saga stops on a different test (the largest change of a weight in
+ * an epoch relative to the largest weight); both reach the same optimum, to their tolerances:
+ * tests/peer/test_logistic_l1_peer.py compares with it and with the exact optimum.
  * Mapping onto liblbfgs: its own gradient test (||g|| < epsilon max(1,||x||)) and delta test are
  * disabled (epsilon = 0, past = 0); the progress callback applies scipy's two tests after every
  * iteration: max |g| <= tol (scikit-learn's pgtol); at scikit-learn's default tol and looser,
@@ -40,13 +49,23 @@
 
 extern const hf_model_ops hf_model_logistic_regression;
 
-enum { P_C = 0, P_FIT_INTERCEPT, P_MAX_ITER, P_TOL, P_CLASS_WEIGHT, N_PARAMS };
+enum {
+    P_C = 0,
+    P_FIT_INTERCEPT,
+    P_MAX_ITER,
+    P_TOL,
+    P_CLASS_WEIGHT,
+    P_PENALTY,
+    P_L1_RATIO,
+    N_PARAMS
+};
 
 static const char *const k_class_weights[] = {"none", "balanced", NULL};
+static const char *const k_penalties[] = {"l2", "l1", "elasticnet", NULL};
 
 static const hf_param_def logistic_params[N_PARAMS] = {
     HF_PARAM_NUMBER("C", "1.0", 0.0, INFINITY, 1,
-                    "inverse of the L2 regularisation strength (> 0); smaller values regularise "
+                    "inverse of the regularisation strength (> 0); smaller values regularise "
                     "more"),
     HF_PARAM_BOOL("fit_intercept", "true", "fit an unpenalised intercept per output"),
     HF_PARAM_INT("max_iter", "100", 1.0, 1e9,
@@ -56,6 +75,12 @@ static const hf_param_def logistic_params[N_PARAMS] = {
     HF_PARAM_CHOICE("class_weight", "none", k_class_weights,
                     "none, or balanced: each training row's loss weighs n / (classes x rows of "
                     "its class), scikit-learn's class_weight=\"balanced\""),
+    HF_PARAM_CHOICE("penalty", "l2", k_penalties,
+                    "l2: ||W||^2 / 2; l1: ||W||_1 (sparse coefficients); elasticnet: l1_ratio "
+                    "||W||_1 + (1 - l1_ratio) ||W||^2 / 2, scikit-learn's penalty"),
+    HF_PARAM_NUMBER("l1_ratio", "0.5", 0.0, 1.0, 0,
+                    "the L1 share of the elasticnet penalty (0: l2, 1: l1); used only with "
+                    "penalty elasticnet"),
 };
 
 /* scipy's relative-decrease test, which scikit-learn 1.2's lbfgs leaves in place: the fit also
@@ -116,7 +141,10 @@ typedef struct lockstep lockstep;
 /* One trial's optimisation. */
 typedef struct trial_state {
     lockstep *ls;
-    double C, inv_c, tol;
+    double C, tol;
+    double l2;        /* (1 - r) / C: the coefficient of ||W||^2 / 2 in f */
+    double l1;        /* r / C: the coefficient of ||W||_1 (OWL-QN's orthantwise_c); 0 without */
+    size_t n_weights; /* k * p: the penalised variables, before the intercepts */
     int max_iter;
     size_t nvar;
     lbfgsfloatval_t *x;
@@ -295,19 +323,20 @@ static void batch_eval(lockstep *ls, trial_state **act, size_t na)
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)p, (int)b, 1.0, Zb,
                         (int)m, Xb, (int)p, 1.0, G, (int)p);
     }
-    /* Each trial: dW = R^T X + W / C, db = column sums of R, f = loss + ||W||^2 / (2C). */
+    /* Each trial: dW = R^T X + l2 W, db = column sums of R, f = loss + l2 ||W||^2 / 2 (the L1
+     * part is OWL-QN's: liblbfgs adds it to f and works with its subgradient). */
     for (size_t t = 0; t < na; t++) {
         trial_state *ts = act[t];
         const size_t u = ls->point[t];
         const double *Wt = W + u * k * p;
         double *g = ts->req_g;
         for (size_t j = 0; j < k * p; j++)
-            g[j] = G[u * k * p + j] + ts->inv_c * Wt[j];
+            g[j] = G[u * k * p + j] + ts->l2 * Wt[j];
         if (ls->intercept)
             memcpy(g + k * p, gb + u * k, k * sizeof *g);
         double f = ls->loss[u];
         if (p > 0)
-            f += 0.5 * ts->inv_c * cblas_ddot((int)(k * p), Wt, 1, Wt, 1);
+            f += 0.5 * ts->l2 * cblas_ddot((int)(k * p), Wt, 1, Wt, 1);
         ts->req_f = f;
     }
 }
@@ -342,6 +371,30 @@ static double max_abs(const double *g, size_t m)
     return mx;
 }
 
+/* The largest component of f's minimum-norm subgradient at x, given the smooth part's gradient g:
+ * g itself without an L1 part; with one, each weight's g_j + l1 sign(x_j), or for a weight at 0
+ * the distance of g_j from [-l1, l1] (0 inside: the weight stays at 0). */
+static double max_subgradient(const trial_state *ts, const double *x, const double *g, size_t n)
+{
+    if (ts->l1 == 0.0)
+        return max_abs(g, n);
+    double mx = 0.0;
+    for (size_t j = 0; j < n; j++) {
+        double v = g[j];
+        if (j < ts->n_weights) {
+            if (x[j] > 0.0)
+                v += ts->l1;
+            else if (x[j] < 0.0)
+                v -= ts->l1;
+            else
+                v = g[j] > ts->l1 ? g[j] - ts->l1 : g[j] < -ts->l1 ? g[j] + ts->l1 : 0.0;
+        }
+        if (fabs(v) > mx || isnan(v))
+            mx = isnan(v) ? INFINITY : fabs(v);
+    }
+    return mx;
+}
+
 static lbfgsfloatval_t cb_evaluate(void *instance, const lbfgsfloatval_t *x, lbfgsfloatval_t *g,
                                    const int n, const lbfgsfloatval_t step)
 {
@@ -361,13 +414,12 @@ static int cb_progress(void *instance, const lbfgsfloatval_t *x, const lbfgsfloa
                        int ls)
 {
     trial_state *ts = instance;
-    (void)x;
     (void)xnorm;
     (void)gnorm;
     (void)step;
     (void)ls;
     ts->n_iter = k;
-    if (max_abs(g, (size_t)n) <= ts->tol) {
+    if (max_subgradient(ts, x, g, (size_t)n) <= ts->tol) {
         ts->converged = 1;
         return 1;
     }
@@ -396,7 +448,7 @@ static void run_trial(trial_state *ts)
     ts->f_prev = f0;
     if (!isfinite(f0) || !isfinite(max_abs(g, ts->nvar))) {
         ts->nonfinite = 1;
-    } else if (max_abs(g, ts->nvar) > ts->tol) {
+    } else if (max_subgradient(ts, ts->x, g, ts->nvar) > ts->tol) {
         /* A line search that can no longer resolve the decrease of f (rounding error near the
          * optimum: the achievable max |g| is about sqrt(DBL_EPSILON * |f| * curvature)) ends the
          * run at the last accepted point, as scipy's L-BFGS-B does; it is not an error.
@@ -407,6 +459,13 @@ static void run_trial(trial_state *ts)
         lp.epsilon = 0.0;
         lp.past = 0;
         lp.max_iterations = ts->max_iter;
+        if (ts->l1 > 0.0 && ts->n_weights > 0) {
+            /* OWL-QN: only liblbfgs's backtracking line search supports it. */
+            lp.orthantwise_c = ts->l1;
+            lp.orthantwise_start = 0;
+            lp.orthantwise_end = (int)ts->n_weights;
+            lp.linesearch = LBFGS_LINESEARCH_BACKTRACKING;
+        }
         lbfgsfloatval_t fx = 0.0;
         ts->ret = lbfgs((int)ts->nvar, ts->x, &fx, cb_evaluate, cb_progress, ts, &lp);
     }
@@ -501,8 +560,17 @@ static int trial_init(const hf_value *params, size_t k, size_t p, trial_state *t
                         max_iter);
     if (!(tol >= 0.0))
         return hf_error(HF_EINVAL, "logistic_regression: tol=%g, expected a number >= 0", tol);
+    const char *penalty = params[P_PENALTY].u.str;
+    double r = strcmp(penalty, "l1") == 0           ? 1.0
+               : strcmp(penalty, "elasticnet") == 0 ? hf_value_as_double(&params[P_L1_RATIO])
+                                                    : 0.0;
+    if (!(r >= 0.0 && r <= 1.0))
+        return hf_error(HF_EINVAL, "logistic_regression: l1_ratio=%g, expected a number in [0, 1]",
+                        r);
     ts->C = C;
-    ts->inv_c = 1.0 / C;
+    ts->l2 = (1.0 - r) / C;
+    ts->l1 = r / C;
+    ts->n_weights = k * p;
     ts->tol = tol;
     ts->max_iter = (int)max_iter;
     ts->ret = LBFGS_SUCCESS;
