@@ -173,10 +173,11 @@ def hf_env():
     return dict(os.environ)
 
 
-def run_hyperfold(spec_path, np_ranks, cwd, args=("--quiet", "--fresh")):
+def run_hyperfold(spec_path, np_ranks, cwd, args=("--quiet", "--fresh"), mpi_args=()):
     """Runs mpirun -np N hyperfold run SPEC; returns (wall seconds, stderr, [peak RSS KB per rank]).
-    The CPU seconds (user + sys) of all ranks are added to CPU_SECONDS[-1] when it exists."""
-    cmd = ["mpirun", "-np", str(np_ranks), "/usr/bin/time", "-f", "HF_BENCH_RSS_KB %M %U %S", HYPERFOLD,
+    The CPU seconds (user + sys) of all ranks are added to CPU_SECONDS[-1] when it exists.
+    mpi_args: more mpirun options (placement: --map-by slot:PE=2 gives each rank 2 cores)."""
+    cmd = ["mpirun"] + list(mpi_args) + ["-np", str(np_ranks), "/usr/bin/time", "-f", "HF_BENCH_RSS_KB %M %U %S", HYPERFOLD,
            "run", spec_path] + list(args)
     t = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, env=hf_env(), capture_output=True, text=True)

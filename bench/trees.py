@@ -14,6 +14,9 @@ Rows:
              pass each fold its own eval_set)
   hgb        HistGradientBoostingClassifier in GridSearchCV(n_jobs=2, OMP_NUM_THREADS=1) over the
              xgb_grid's grid (max_depth, learning_rate, max_iter): a reference of time and score
+  threads    the xgb_grid row's sweep in hyperfold two ways on the same 2 cores: 1 rank x 2 threads
+             (mpirun --map-by slot:PE=2, n_jobs left to follow the rank's cores) against 2 ranks x
+             1 thread (n_jobs 1); the results must be identical
   rf         random_forest, 300 trees, max_depth [8, 12] (2 trials), max_features 0.25, 2 ranks
              x 1 thread vs GridSearchCV(RandomForestClassifier(n_estimators=300,
              max_features=0.25), n_jobs=2) over the same depths (different trees: time and score
@@ -24,7 +27,7 @@ same best parameters; hgb and rf report the best score of each side. Timings are
 BENCH_REPEATS runs (default 3); peak RSS is per rank (VmHWM).
 
 Usage: bench/trees.sh (env: BENCH_REPEATS, BENCH_TREES_N rows (default 10000), BENCH_TREES_P
-features (default 20), BENCH_ONLY=xgb_grid,xgb_es,hgb,rf, BENCH_DIR)."""
+features (default 20), BENCH_ONLY=xgb_grid,xgb_es,hgb,threads,rf, BENCH_DIR)."""
 import json
 import os
 import sys
@@ -63,7 +66,7 @@ def make_data():
     return path
 
 
-def hf_sweep(name, csv, params, objective="roc_auc", report=()):
+def hf_sweep(name, csv, params, objective="roc_auc", report=(), ranks=2, mpi_args=()):
     spec = os.path.join(WORK, name + ".yaml")
     bench.write_spec(spec, """name: %s
 data: {source: %s, target: y, task: classification}
@@ -79,7 +82,7 @@ output: {dir: %s}
        ", ".join(report), WORK))
     times, rss = [], []
     for _ in range(REPEATS):
-        wall, _, r = bench.run_hyperfold(spec, 2, WORK)
+        wall, _, r = bench.run_hyperfold(spec, ranks, WORK, mpi_args=mpi_args)
         times.append(wall)
         rss = max(rss, r) if rss else r
     return bench.med(times), max(rss) if rss else 0, bench.load_results(os.path.join(WORK, name))
@@ -221,6 +224,16 @@ def main():
         pr = peer("hgb", csv)
         row("HistGradientBoostingClassifier grid (reference)", None, pr["seconds"], None,
             "its best roc_auc %.6f %s" % (pr["best"], json.dumps(pr["best_params"])))
+    if want("threads"):
+        bench.log("xgboost grid: 1 rank x 2 threads, 2 ranks x 1 thread")
+        grid = {"max_depth": DEPTHS, "learning_rate": RATES, "n_estimators": ROUNDS}
+        t1, rss1, r1 = hf_sweep("xgb-threads", csv, ("xgboost", grid), ranks=1,
+                                mpi_args=("--map-by", "slot:PE=2"))
+        t2, rss2, r2 = hf_sweep("xgb-ranks", csv, ("xgboost", dict(grid, n_jobs=1)))
+        same = [t["fold_scores"] for t in r1["trials"]] == [t["fold_scores"] for t in r2["trials"]]
+        row("xgboost grid (48 trials): 1 rank x 2 threads against 2 ranks x 1 thread", t1, t2,
+            rss1, "peer column: 2 ranks x 1 thread (peak RSS %d MiB per rank); identical fold "
+            "scores: %s" % (rss2 // 1024, same))
     if want("rf"):
         bench.log("random forest, 300 trees")
         t, rss, res = hf_sweep("rf", csv, ("random_forest", {

@@ -262,9 +262,17 @@ class LogisticOptimum:
             return fv + r1 / C * z[:2 * m].sum(), gz
 
         bounds = [(0, None)] * (2 * m) + [(None, None)] * (nvar - m)
-        res = minimize(split, np.zeros(2 * m + nvar - m), jac=True, method="L-BFGS-B",
-                       bounds=bounds,
-                       options={"gtol": gtol, "ftol": 0.0, "maxiter": 100000, "maxcor": 30})
+        # L-BFGS-B stalls on ill-conditioned problems (collinear columns, no intercept) far
+        # from the optimum; fresh starts from where it stalled (a new memory) go on
+        z = np.zeros(2 * m + nvar - m)
+        for _ in range(200):
+            res = minimize(split, z, jac=True, method="L-BFGS-B", bounds=bounds,
+                           options={"gtol": gtol, "ftol": 0.0, "maxiter": 100000, "maxcor": 30})
+            if not res.fun < split(z)[0] - 1e-13 * abs(res.fun):
+                z = res.x
+                break
+            z = res.x
+        res.x = z
         w = np.concatenate([res.x[:m] - res.x[m:2 * m], res.x[2 * m:]])
         # Polish: on the weights that are not 0 (signs held) and the intercepts, f is smooth:
         # Newton's method on them alone reaches gtol where the split problem's L-BFGS-B stalled

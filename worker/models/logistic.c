@@ -468,6 +468,21 @@ static void run_trial(trial_state *ts)
         }
         lbfgsfloatval_t fx = 0.0;
         ts->ret = lbfgs((int)ts->nvar, ts->x, &fx, cb_evaluate, cb_progress, ts, &lp);
+        /* OWL-QN's backtracking search stalls far above the rounding floor on ill-conditioned
+         * problems; a fresh start from the stall point (a new curvature memory) goes on. */
+        for (int again = 0;
+             lp.orthantwise_c > 0.0 && again < 50 && !ts->converged && !ts->nonfinite &&
+             ts->n_iter < ts->max_iter && (is_line_search_stop(ts->ret) || ts->ret == 1);
+             again++) {
+            int done = ts->n_iter;
+            double before = ts->f_prev;
+            lp.max_iterations = ts->max_iter - done;
+            ts->n_iter = 0; /* the progress callback counts this run's iterations */
+            ts->ret = lbfgs((int)ts->nvar, ts->x, &fx, cb_evaluate, cb_progress, ts, &lp);
+            ts->n_iter += done;
+            if (!(ts->f_prev < before))
+                break;
+        }
     }
     free(g);
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xgboost/c_api.h>
 
 const char *const hf_xgb_objectives[] = {"auto", "reg:squarederror", "reg:pseudohubererror",
@@ -65,8 +66,10 @@ void hf_xgb_set_number(hf_xgb_params *p, const char *key, double v)
     hf_xgb_set_text(p, key, buf);
 }
 
-/* The cores this rank may use: its CPU affinity, shared among the ranks of its node when they
- * were not bound to cores of their own (OMP_NUM_THREADS, if set, decides). */
+/* The cores this rank may use (OMP_NUM_THREADS, if set, decides): its CPU affinity when the rank
+ * was bound to cores of its own (an affinity smaller than the node's online cores: mpirun's
+ * default binding of 2 ranks or fewer to one core each, --map-by slot:PE=N, srun's task
+ * binding); an unbound rank, which sees every core, shares them with the ranks of its node. */
 static int rank_threads(void)
 {
     const char *omp = getenv("OMP_NUM_THREADS");
@@ -74,6 +77,9 @@ static int rank_threads(void)
         return atoi(omp);
     cpu_set_t set;
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online > 0 && cpus < online)
+        return cpus > 0 ? cpus : 1;
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     int ranks = local && atoi(local) > 0 ? atoi(local) : 1;
     int t = cpus >= ranks ? cpus / ranks : 1;
