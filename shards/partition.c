@@ -224,10 +224,15 @@ static int decode_shards(json_t *sh, const char *what, hf_manifest *m)
         json_t *o = json_array_get(sh, i);
         json_t *f = json_object_get(o, "file"), *r = json_object_get(o, "rows");
         json_t *fr = json_object_get(o, "first_row"), *h = json_object_get(o, "sha256");
-        if (!json_is_string(f) || !json_is_integer(r) || !json_is_integer(fr) ||
-            !json_is_string(h) || strlen(json_string_value(h)) != 64 ||
-            strchr(json_string_value(f), '/'))
-            return bad_key(what, "shards", "objects with file, rows, first_row and sha256");
+        const char *fn = json_is_string(f) ? json_string_value(f) : NULL;
+        /* A file name in the shard directory: not empty, ".", ".." or a path (an empty one named
+         * the directory itself: fuzz_manifest). */
+        if (!fn || !fn[0] || strchr(fn, '/') || strcmp(fn, ".") == 0 || strcmp(fn, "..") == 0 ||
+            !json_is_integer(r) || !json_is_integer(fr) || !json_is_string(h) ||
+            strlen(json_string_value(h)) != 64)
+            return bad_key(what, "shards",
+                           "objects with file (a file name in the shard directory), rows, "
+                           "first_row and sha256");
         if (!(m->shards[i].file = hf_strdup(json_string_value(f))))
             return HF_ENOMEM;
         m->shards[i].rows = json_integer_value(r);
@@ -736,6 +741,11 @@ int hf_shards_verify(const char *dir, const hf_manifest *m, size_t start, size_t
             return HF_ENOMEM;
         int ok = hf_fs_exists(path) && hf_sha256_file_hex(path, hex) == HF_OK &&
                  strcmp(hex, m->shards[i].sha256) == 0;
+        if (!ok && hf_error_message()[0]) {
+            /* Unreadable is "not reusable" (the ingest is redone), not an error left pending. */
+            hf_debug("shard %s cannot be reused: %s", path, hf_error_message());
+            hf_error_clear();
+        }
         free(path);
         if (!ok)
             return 0;

@@ -190,6 +190,22 @@ static void test_write_load_verify(void **state)
     assert_non_null(strstr(hf_error_message(), "shards hold 1000 rows, expected n_rows 1001"));
     hf_error_clear();
     free(text);
+    /* A shard file name that is not a file of the shard directory is refused: empty (it named
+     * the directory itself: fuzz_manifest), ".", "..", a path. */
+    const char *names[] = {"", ".", "..", "../x.h5", "a/b.h5"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char *good = hf_manifest_to_json(m);
+        char *name = strstr(good, "part-00000.h5");
+        assert_non_null(name);
+        char *bad = hf_asprintf("%.*s%s%s", (int)(name - good), good, names[k],
+                                name + strlen("part-00000.h5"));
+        assert_non_null(bad);
+        assert_int_equal(hf_manifest_from_json(bad, "m.json", &badm), HF_EINVAL);
+        assert_non_null(strstr(hf_error_message(), "a file name in the shard directory"));
+        hf_error_clear();
+        free(bad);
+        free(good);
+    }
 
     for (size_t i = 0; i < 3; i++) {
         char *p = hf_shard_path(dir, i);
