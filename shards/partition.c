@@ -732,6 +732,7 @@ int hf_shards_load(const char *dir, const hf_manifest *m, hf_dataset **out)
 
 int hf_shards_verify(const char *dir, const hf_manifest *m, size_t start, size_t stride)
 {
+    const int pending = hf_error_code() != HF_OK; /* an earlier error is not ours to clear */
     if (stride == 0)
         stride = 1;
     for (size_t i = start; i < m->n_shards; i += stride) {
@@ -741,7 +742,7 @@ int hf_shards_verify(const char *dir, const hf_manifest *m, size_t start, size_t
             return HF_ENOMEM;
         int ok = hf_fs_exists(path) && hf_sha256_file_hex(path, hex) == HF_OK &&
                  strcmp(hex, m->shards[i].sha256) == 0;
-        if (!ok && hf_error_message()[0]) {
+        if (!ok && !pending && hf_error_code() != HF_OK) {
             /* Unreadable is "not reusable" (the ingest is redone), not an error left pending. */
             hf_debug("shard %s cannot be reused: %s", path, hf_error_message());
             hf_error_clear();

@@ -400,6 +400,7 @@ def parse_combo(text):
         k, v = part.split("=", 1)
         vals = DIM_VALUES[k]
         c[k] = next(x for x in vals if str(x) == v)
+    c.setdefault("option", "plain")  # combinations written before the option dimension
     return c
 
 

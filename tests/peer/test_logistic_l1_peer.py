@@ -16,7 +16,9 @@ penalty [l1, elasticnet] (l1_ratio 0.3), class_weight [none, balanced], tol 1e-1
   smallest C drops at least one of the 4 noise features;
 - the same results at 1 and 2 ranks; hyperfold predict of the refit equals the optimum's
   probabilities to 1e-6;
-- at scikit-learn's default tol (1e-4) each fold's log_loss is within 1e-4 of the optimum's."""
+- at scikit-learn's default tol (1e-4) each fold's log_loss is within 1e-4 of the optimum's;
+- a fit optimal at its start (C 1e-5, every weight 0) is converged with 0 iterations (it was
+  reported as stalled: "did not converge, scale the features")."""
 import json
 import os
 import sys
@@ -147,6 +149,15 @@ for name, y in targets.items():
         small = f["model/coef"][...]
     ck.check(np.any(np.all(small[:, 4:] == 0.0, axis=0)), "%s: l1 at C=%g keeps every noise "
              "feature: %s" % (name, CS[0], small))
+    # Optimal at the start: C so small that every weight stays 0 (balanced weights: the
+    # intercepts' gradient is 0 there too): converged with 0 iterations, all coefficients 0.
+    tz = run(name, 1, "{C: 1.0e-5, penalty: l1, class_weight: balanced}", "zero")
+    t = tz["trials"][0]
+    ck.check(t["converged"] is True and t["n_iter"] == [0.0, 0.0, 0.0],
+             "%s: a fit optimal at its start: converged %r, n_iter %r (expected true, 0)" % (
+                 name, t["converged"], t["n_iter"]))
+    with h5py.File(os.path.join(work, "out-zero", name, "model.h5"), "r") as f:
+        ck.check(np.all(f["model/coef"][...] == 0.0), "%s: C=1e-5 l1 keeps a weight" % name)
     # scikit-learn's default tol: near the optimum, converged.
     td = run(name, 1, "{C: 0.2, penalty: elasticnet, l1_ratio: 0.3}", "default")
     t = td["trials"][0]

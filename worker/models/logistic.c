@@ -448,7 +448,12 @@ static void run_trial(trial_state *ts)
     ts->f_prev = f0;
     if (!isfinite(f0) || !isfinite(max_abs(g, ts->nvar))) {
         ts->nonfinite = 1;
-    } else if (max_subgradient(ts, ts->x, g, ts->nvar) > ts->tol) {
+    } else if (max_subgradient(ts, ts->x, g, ts->nvar) <= ts->tol) {
+        /* Optimal at the start: with an L1 part every weight stays at 0 whenever the gradient
+         * is inside [-l1, l1] (the intercepts' is 0 with balanced weights): converged, 0
+         * iterations (it was reported as stalled). */
+        ts->converged = 1;
+    } else {
         /* A line search that can no longer resolve the decrease of f (rounding error near the
          * optimum: the achievable max |g| is about sqrt(DBL_EPSILON * |f| * curvature)) ends the
          * run at the last accepted point, as scipy's L-BFGS-B does; it is not an error.

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <xgboost/c_api.h>
 
 const char *const hf_xgb_objectives[] = {"auto", "reg:squarederror", "reg:pseudohubererror",
@@ -66,10 +65,13 @@ void hf_xgb_set_number(hf_xgb_params *p, const char *key, double v)
     hf_xgb_set_text(p, key, buf);
 }
 
-/* The cores this rank may use (OMP_NUM_THREADS, if set, decides): its CPU affinity when the rank
- * was bound to cores of its own (an affinity smaller than the node's online cores: mpirun's
- * default binding of 2 ranks or fewer to one core each, --map-by slot:PE=N, srun's task
- * binding); an unbound rank, which sees every core, shares them with the ranks of its node. */
+/* The cores this rank may use (OMP_NUM_THREADS, if set, decides): its CPU affinity shared among
+ * the ranks of its node. An affinity smaller than the node's cores does not tell that the rank
+ * has those cores to itself (a cpuset or a Slurm allocation with --bind-to none gives every rank
+ * the same set), and one rank cannot see the others' without a collective, so the count never
+ * oversubscribes: ranks bound to several cores each (--map-by slot:PE=N with more than one rank
+ * per node) get fewer threads than cores unless n_jobs or OMP_NUM_THREADS says N
+ * (docs/models.md). A single rank per node uses its whole affinity. */
 static int rank_threads(void)
 {
     const char *omp = getenv("OMP_NUM_THREADS");
@@ -77,9 +79,6 @@ static int rank_threads(void)
         return atoi(omp);
     cpu_set_t set;
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (online > 0 && cpus < online)
-        return cpus > 0 ? cpus : 1;
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     int ranks = local && atoi(local) > 0 ? atoi(local) : 1;
     int t = cpus >= ranks ? cpus / ranks : 1;
