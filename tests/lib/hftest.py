@@ -57,6 +57,15 @@ def comparable(results):
     return r
 
 
+def same_trials(a, b):
+    """Whether two results.json hold the same trials (every parameter, score, status, n_iter),
+    apart from what legitimately differs between runs: fit times and the rank that ran a trial."""
+    def strip(r):
+        return [{k: v for k, v in t.items() if k not in ("fit_seconds", "rank")}
+                for t in r["trials"]]
+    return json.dumps(strip(a), sort_keys=True) == json.dumps(strip(b), sort_keys=True)
+
+
 def rel_close(a, b, rtol, atol=0.0):
     return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
 

@@ -129,12 +129,7 @@ output: {dir: out-%%d}
         results[r] = hftest.load_results(os.path.join(work, "out-%d" % r, name))
     res = results[ranks[0]]
     for r in ranks[1:]:
-        a, b = hftest.comparable(res), hftest.comparable(results[r])
-        for t in a["trials"] + b["trials"]:
-            t.pop("fit_seconds", None)
-            t.pop("rank", None)
-        ck.check(json.dumps(a["trials"], sort_keys=True) == json.dumps(b["trials"], sort_keys=True)
-                 and a["best"] == b["best"],
+        ck.check(hftest.same_trials(res, results[r]) and res["best"] == results[r]["best"],
                  "%s: results at %d ranks differ from %d rank(s)" % (name, r, ranks[0]))
     ck.check(res["n_failed_trials"] == 0, "%s: %d failed trials" % (name, res["n_failed_trials"]))
     Xf = X.astype(np.float32)
