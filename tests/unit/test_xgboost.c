@@ -315,6 +315,24 @@ static void test_blob_roundtrip(void **state)
         assert_int_equal(ops->load_state(r), HF_EDATA);
         hf_error_clear();
         hf_fitted_free(r);
+        /* A tree whose root is its own left child (prediction looped forever: fuzz_model_h5),
+         * and a root that splits on feature 9 of 4: refused. */
+        static const char *const edits[][2] = {{"\"left_children\":[", "0"},
+                                               {"\"split_indices\":[", "9"}};
+        for (size_t e = 0; e < 2; e++) {
+            memcpy(bad, b->data, b->len);
+            char *at = strstr((char *)bad, edits[e][0]);
+            assert_non_null(at);
+            at += strlen(edits[e][0]);
+            assert_true(at[0] >= '0' && at[0] <= '9' && (at[1] == ',' || at[1] == ']'));
+            at[0] = edits[e][1][0];
+            r = hf_fitted_new(ops, P, 3, 0);
+            assert_int_equal(hf_fitted_add_blob(r, "booster", "json", bad, b->len), HF_OK);
+            assert_int_equal(ops->load_state(r), HF_EDATA);
+            assert_non_null(strstr(hf_error_message(), "are trees"));
+            hf_error_clear();
+            hf_fitted_free(r);
+        }
         free(bad);
 
         hf_fitted_free(m);

@@ -489,7 +489,18 @@ static int json_count(json_t *o, const char *key, long long lo, long long hi, lo
     return 1;
 }
 
-static int check_tree(json_t *t)
+/* Element i of a JSON array of integers, or `bad` where it is not one. */
+static long long int_at(json_t *a, size_t i, long long bad)
+{
+    json_t *v = json_array_get(a, i);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : bad;
+}
+
+/* A tree libxgboost can walk: its arrays hold num_nodes entries, and from the root every split
+ * node has two children inside the tree that no other node has (a cycle made prediction loop
+ * forever: fuzz_model_h5), splits on a feature of the model, and numeric splits only (hyperfold
+ * writes no categorical split, whose category arrays libxgboost would index unchecked). */
+static int check_tree(json_t *t, long long n_features)
 {
     static const char *const arrays[] = {"left_children", "right_children",   "parents",
                                          "split_indices", "split_conditions", "default_left",
@@ -502,7 +513,38 @@ static int check_tree(json_t *t)
         if (!json_is_array(a) || (long long)json_array_size(a) != nodes)
             return 0;
     }
-    return 1;
+    json_t *split_type = json_object_get(t, "split_type");
+    for (size_t i = 0; i < json_array_size(split_type); i++)
+        if (int_at(split_type, i, -1) != 0)
+            return 0;
+    json_t *left = json_object_get(t, "left_children");
+    json_t *right = json_object_get(t, "right_children");
+    json_t *feature = json_object_get(t, "split_indices");
+    unsigned char *seen = hf_calloc((size_t)nodes, 1);
+    long long *stack = hf_malloc((size_t)nodes * sizeof *stack);
+    int ok = seen && stack;
+    size_t top = 0;
+    if (ok) {
+        stack[top++] = 0;
+        seen[0] = 1;
+    }
+    while (ok && top > 0) {
+        size_t i = (size_t)stack[--top];
+        long long l = int_at(left, i, -2), r = int_at(right, i, -2);
+        if (l == -1 && r == -1)
+            continue; /* a leaf */
+        long long f = int_at(feature, i, -1);
+        ok = l >= 0 && l < nodes && r >= 0 && r < nodes && l != r && !seen[l] && !seen[r] &&
+             f >= 0 && f < n_features;
+        if (ok) {
+            seen[l] = seen[r] = 1;
+            stack[top++] = l; /* at most nodes entries: each node is pushed once */
+            stack[top++] = r;
+        }
+    }
+    free(seen);
+    free(stack);
+    return ok;
 }
 
 static int check_booster_json(const hf_fitted *m, const hf_blob *b)
@@ -523,12 +565,12 @@ static int check_booster_json(const hf_fitted *m, const hf_blob *b)
          json_is_array(trees) && (long long)json_array_size(trees) == nt && json_is_array(info) &&
          (long long)json_array_size(info) == nt;
     for (size_t i = 0; ok && i < json_array_size(trees); i++)
-        ok = check_tree(json_array_get(trees, i));
+        ok = check_tree(json_array_get(trees, i), nf);
     json_decref(root);
     if (!ok)
         return hf_error(HF_EDATA,
                         "%s: the model file's booster is not a JSON booster of %zu features and "
-                        "%zu outputs whose trees hold the nodes they count",
+                        "%zu outputs whose trees hold the nodes they count and are trees",
                         m->ops->name, m->n_features, m->n_outputs);
     return HF_OK;
 }
