@@ -233,7 +233,7 @@ static int decode_shards(json_t *sh, const char *what, hf_manifest *m)
             return bad_key(what, "shards",
                            "objects with file (a file name in the shard directory), rows, "
                            "first_row and sha256");
-        if (!(m->shards[i].file = hf_strdup(json_string_value(f))))
+        if (!(m->shards[i].file = hf_strdup(fn)))
             return HF_ENOMEM;
         m->shards[i].rows = json_integer_value(r);
         m->shards[i].first_row = json_integer_value(fr);
