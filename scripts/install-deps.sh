@@ -8,7 +8,7 @@ build_pkgs=(build-essential cmake pkg-config git
   libcurl4-openssl-dev libyaml-dev libjansson-dev libssl-dev zlib1g-dev
   libarchive-dev liblbfgs-dev libcmocka-dev libxgboost-dev)
 peer_pkgs=(python3 python3-numpy python3-sklearn python3-h5py python3-pandas python3-xgboost
-  python3-boto3 awscli slurm-wlm munge clang-format clang)
+  python3-boto3 python3-optuna awscli slurm-wlm munge clang-format clang)
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" = "--with-test-peers" ]; then
   pkgs+=("${peer_pkgs[@]}")
