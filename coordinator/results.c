@@ -144,6 +144,14 @@ static size_t known_mean(const hf_sweep *s, size_t t, double *mean)
     return k;
 }
 
+double hf_sweep_trial_loss(const hf_sweep *s, size_t t)
+{
+    double mean;
+    if (s->n_splits == 0 || known_mean(s, t, &mean) != s->n_splits || isnan(mean))
+        return NAN;
+    return s->greater_is_better[0] ? -mean : mean;
+}
+
 double hf_sweep_best_so_far(const hf_sweep *s)
 {
     double best = NAN, mean;

@@ -36,6 +36,9 @@ int hf_sweep_add(hf_sweep *s, const hf_task_result *r);
 /* Trials that did not converge on at least one split: *max_iter of them stopped at max_iter on
  * some split, *stalled (the others) in the line search. Returns their sum. */
 size_t hf_sweep_unconverged(const hf_sweep *s, size_t *max_iter, size_t *stalled);
+/* Trial t's mean objective over every split as a loss (negated when greater is better), for the
+ * sampler; NAN while a split is missing or when one failed. */
+double hf_sweep_trial_loss(const hf_sweep *s, size_t t);
 /* Best mean objective so far among complete trials (NAN if none). */
 double hf_sweep_best_so_far(const hf_sweep *s);
 /* The trial with the best mean objective over its splits known so far (none failed), lowest id on

@@ -104,7 +104,7 @@ static void on_tick(void *arg)
 static int on_result(void *arg, const hf_task_result *r, const char *json)
 {
     run_state *st = arg;
-    if (r->task < 0 || (size_t)r->task >= st->n_tasks)
+    if (r->task < 0 || (size_t)r->task >= st->tasks->n_tasks)
         return hf_error(HF_EDATA, "result for unknown task %d", r->task);
     HF_CALL(hf_sweep_add(&st->sweep, r));
     st->done[r->task] = 1;
@@ -154,8 +154,8 @@ static int on_journal_line(void *arg, const char *line)
     hf_task_result r;
     HF_CALL(hf_task_result_from_json(line, st->sweep.metrics, st->sweep.n_metrics, &r));
     int result = HF_OK;
-    if (r.task < 0 || (size_t)r.task >= st->n_tasks)
-        result = hf_error(HF_EDATA, "journal names task %d of %zu", r.task, st->n_tasks);
+    if (r.task < 0 || (size_t)r.task >= st->tasks->n_tasks)
+        result = hf_error(HF_EDATA, "journal names task %d of %zu", r.task, st->tasks->n_tasks);
     else if (st->done[r.task])
         result = hf_error(HF_EDATA, "journal holds task %d twice", r.task);
     else if (r.split != st->tasks->tasks[r.task].split)
@@ -416,6 +416,202 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
     return result;
 }
 
+/* ---- TPE: batch-synchronous proposals ------------------------------------------------------
+ *
+ * search.strategy tpe runs the trials in batches of search.batch: every rank proposes the batch's
+ * trials itself (jobs/search.c, deterministic) from the losses of the earlier batches, which rank
+ * 0 broadcasts; inside a batch, the trials proposed before count as running (the constant liar).
+ * The batch's tasks are appended to the task list and run like any sweep's; the next batch waits
+ * for them. So a study depends on the spec only, never on the number of ranks, and its journal
+ * replays batch by batch: a resumed study proposes what the uninterrupted one did. */
+
+typedef struct journal_stash {
+    char **lines;
+    size_t n, cap;
+    unsigned char *used;
+} journal_stash;
+
+static int stash_line(void *arg, const char *line)
+{
+    journal_stash *js = arg;
+    if (js->n == js->cap) {
+        size_t cap = js->cap ? 2 * js->cap : 64;
+        char **l = realloc(js->lines, cap * sizeof *l);
+        if (!l)
+            return HF_ENOMEM;
+        js->lines = l;
+        js->cap = cap;
+    }
+    if (!(js->lines[js->n] = hf_strdup(line)))
+        return HF_ENOMEM;
+    js->n++;
+    return HF_OK;
+}
+
+static void stash_free(journal_stash *js)
+{
+    for (size_t i = 0; i < js->n; i++)
+        free(js->lines[i]);
+    free(js->lines);
+    free(js->used);
+    memset(js, 0, sizeof *js);
+}
+
+/* Rank 0. Replays the stashed journal lines of tasks [from, to) (the batch just listed). */
+static int replay_batch(run_state *st, journal_stash *js, size_t from, size_t to)
+{
+    if (!js->used && js->n && !(js->used = hf_calloc(js->n, 1)))
+        return HF_ENOMEM;
+    for (size_t i = 0; i < js->n; i++) {
+        if (js->used[i])
+            continue;
+        hf_task_result r;
+        HF_CALL(hf_task_result_from_json(js->lines[i], st->sweep.metrics, st->sweep.n_metrics, &r));
+        int in = r.task >= 0 && (size_t)r.task >= from && (size_t)r.task < to;
+        hf_task_result_free(&r);
+        if (!in)
+            continue;
+        HF_CALL(on_journal_line(st, js->lines[i]));
+        js->used[i] = 1;
+    }
+    return HF_OK;
+}
+
+/* Every rank. Appends `add` to `all`: its trial ids shifted by trial0, its task ids by the tasks
+ * already there. */
+static int append_tasks(hf_task_list *all, hf_task_list *add, int trial0)
+{
+    hf_task *t = realloc(all->tasks, (all->n_tasks + add->n_tasks + 1) * sizeof *t);
+    if (!t)
+        return HF_ENOMEM;
+    all->tasks = t;
+    for (size_t i = 0; i < add->n_tasks; i++) {
+        hf_task *a = &add->tasks[i];
+        a->id += (int)all->n_tasks;
+        for (size_t k = 0; k < a->n_trials; k++)
+            a->trials[k] += trial0;
+        all->tasks[all->n_tasks + i] = *a;
+    }
+    all->n_tasks += add->n_tasks;
+    free(add->tasks); /* the trial arrays now belong to `all` */
+    memset(add, 0, sizeof *add);
+    return HF_OK;
+}
+
+/* Every rank. Proposes trials [lo, hi) into job->trials (loss[0..lo) known), decodes them into
+ * job->configs (the decoded block kept in *blocks until the run ends) and lists their tasks. */
+static int tpe_batch(const hf_spec *spec, hf_job *job, double *loss, size_t lo, size_t hi,
+                     hf_task_list *tasks, hf_trial_config **block)
+{
+    for (size_t t = lo; t < hi; t++) {
+        for (size_t k = lo; k < t; k++)
+            loss[k] = INFINITY; /* proposed in this batch, not yet run */
+        HF_CALL(hf_space_tpe_propose(&spec->space, &spec->search, job->trials, loss, t, t));
+    }
+    HF_CALL(hf_spec_decode_trials(spec, job->model, job->trials + lo, hi - lo, block));
+    memcpy(job->configs + lo, *block, (hi - lo) * sizeof **block);
+    hf_task_list batch = {0};
+    HF_CALL(hf_task_list_make(job->model, job->configs + lo, hi - lo, job->folds->n_splits,
+                              MAX_BATCH, &batch));
+    int result = append_tasks(tasks, &batch, (int)lo);
+    hf_task_list_free(&batch);
+    return result;
+}
+
+/* Collective. The TPE study: batches of proposals, each run over the ranks; the journal closed.
+ * blocks[] (one per batch, job->n_trials / batch + 1 of them) receives the decoded trials. */
+static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_job *job,
+                         hf_task_ctx *ctx, hf_comm *group_comm, const hf_manifest *manifest,
+                         const hf_rundir *dir, hf_task_list *tasks, hf_trial_config **blocks)
+{
+    int rank = hf_comm_rank(world);
+    const size_t N = job->n_trials, q = (size_t)spec->search.batch, ns = job->folds->n_splits;
+    journal_stash js = {0};
+    double *loss = hf_calloc(N ? N : 1, sizeof *loss);
+    int result = loss ? hf_sweep_init(&st->sweep, N, ns, job->metrics, job->n_metrics) : HF_ENOMEM;
+    st->n_tasks = N * ns; /* shown in the progress line; batches of trials that share work
+                           * (logistic regression's C, xgboost's rounds) may make it fewer */
+    if (result >= 0 && rank == 0) {
+        char sweep_id[65];
+        result = hf_spec_sweep_id(spec, job->trials, N, job->metrics, job->n_metrics, sweep_id);
+        hf_journal_id jid = {.spec_sha256 = sweep_id,
+                             .data_fingerprint = hf_manifest_fingerprint(manifest),
+                             .n_tasks = N * ns};
+        if (result >= 0)
+            result = hf_journal_open(dir->journal, &jid, stash_line, &js, &st->journal);
+        if (result >= 0 && !st->quiet)
+            hf_info("tpe: %zu trials x %zu splits, proposed in batches of %zu (%zu at random "
+                    "first, %s) on %d rank(s)%s",
+                    N, ns, q, (size_t)spec->search.n_startup_trials,
+                    spec->search.multivariate ? "multivariate" : "independent",
+                    hf_comm_size(world), js.n ? "; resuming from the journal" : "");
+    }
+    st->t_start = hf_now();
+    st->last_print = st->t_start;
+    st->ctx = ctx;
+    st->spec_trial = -1;
+    result = hf_comm_check(world, result);
+    size_t b = 0;
+    for (size_t lo = 0; lo < N && result >= 0; lo += q, b++) {
+        size_t hi = lo + q < N ? lo + q : N, before = tasks->n_tasks;
+        if (rank == 0)
+            for (size_t t = 0; t < lo; t++)
+                loss[t] = hf_sweep_trial_loss(&st->sweep, t);
+        if ((result = hf_comm_bcast(world, loss, lo * sizeof *loss, 0)) < 0)
+            break;
+        result = tpe_batch(spec, job, loss, lo, hi, tasks, &blocks[b]);
+        unsigned char *d = result >= 0 ? realloc(st->done, tasks->n_tasks + 1) : NULL;
+        if (result >= 0 && !d)
+            result = HF_ENOMEM;
+        if (d) {
+            st->done = d;
+            memset(d + before, 0, tasks->n_tasks - before);
+        }
+        if (result >= 0 && rank == 0) {
+            size_t had = st->sweep.tasks_done;
+            result = replay_batch(st, &js, before, tasks->n_tasks);
+            st->done_at_start += st->sweep.tasks_done - had;
+        }
+        if ((result = hf_comm_check(world, result)) < 0)
+            break;
+        int last = hi == N;
+        hf_sched_opts so = {.on_result = on_result,
+                            .arg = st,
+                            .on_tick = on_tick,
+                            .stop = &g_stop,
+                            .group = group_comm,
+                            .pick = last && !ctx->group && !ctx->model->refit_params ? pick_leader
+                                                                                     : NULL,
+                            .speculate = speculate_refit};
+        result = hf_sched_run(world, ctx, tasks, st->done, &so);
+    }
+    if (result >= 0 && rank == 0 && js.n) {
+        size_t unused = 0;
+        for (size_t i = 0; i < js.n; i++)
+            unused += !js.used || !js.used[i];
+        if (unused)
+            result = hf_error(HF_EDATA, "journal %s holds %zu task line(s) this study never "
+                              "proposed", dir->journal, unused);
+    }
+    if (rank == 0) {
+        int close_status = st->journal ? hf_journal_close(st->journal) : HF_OK;
+        st->journal = NULL;
+        if (result >= 0)
+            result = close_status;
+        print_progress(st, 1);
+    }
+    stash_free(&js);
+    free(loss);
+    if (result == HF_EINTR && rank == 0)
+        hf_error(HF_EINTR,
+                 "interrupted: %zu tasks done and journaled in %s; run the same command again "
+                 "to resume",
+                 st->sweep.tasks_done, dir->journal);
+    else if (result < 0 && result != HF_EINTR && rank == 0)
+        hf_comm_abort(world, hf_exit_code(result));
+    return result;
+}
+
 /* Rank 0. The best trial, with one warning for the trials that did not converge (scikit-learn's
  * ConvergenceWarning, once per sweep). When every trial failed, results.json is written and the
  * run fails. */
@@ -511,6 +707,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_value *refit_vals = NULL;
     hf_trial_config refit_cfg;
     int *fail_trials = NULL;
+    hf_trial_config **tpe_blocks = NULL; /* TPE: the batches' decoded trials */
+    const hf_value *configs_block = NULL; /* TPE: the block hf_job_free frees, through config 0 */
     int reused = 0;
     hf_comm *group_comm = NULL;
     hf_group *group = NULL;
@@ -529,7 +727,15 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         hf_info("%s %lld rows from %s (%.2fs)", reused ? "reused shards of" : "ingested",
                 (long long)hf_manifest_n_rows(manifest), spec->data.source, hf_now() - t_ingest);
     result = hf_pipeline_prepare(spec, dir.shards, manifest, 0, &job);
-    if (result >= 0)
+    int tpe = spec->search.strategy == HF_SEARCH_TPE;
+    if (result >= 0 && tpe && job.n_trials)
+        configs_block = job.configs[0].model;
+    if (result >= 0 && tpe)
+        result = (tpe_blocks = hf_calloc(job.n_trials / (size_t)spec->search.batch + 1,
+                                         sizeof *tpe_blocks))
+                     ? HF_OK
+                     : HF_ENOMEM;
+    else if (result >= 0)
         result = make_tasks(spec, &job, group, &tasks);
     if (result >= 0)
         result = hf_pipeline_test_hooks(&ctx.hooks, &fail_trials);
@@ -539,7 +745,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     st.spec = spec;
     st.n_tasks = tasks.n_tasks;
     st.tasks = &tasks;
-    if ((result = open_sweep(world, &st, &job, manifest, &dir)) < 0)
+    if (!tpe && (result = open_sweep(world, &st, &job, manifest, &dir)) < 0)
         goto out;
     ctx.data = job.data;
     ctx.folds = job.folds;
@@ -549,7 +755,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     ctx.metrics = job.metrics;
     ctx.n_metrics = job.n_metrics;
     ctx.group = group;
-    if ((result = run_sweep(world, &st, &ctx, group_comm, &dir)) < 0)
+    if ((result = tpe ? run_tpe_sweep(world, &st, spec, &job, &ctx, group_comm, manifest, &dir,
+                                      &tasks, tpe_blocks)
+                      : run_sweep(world, &st, &ctx, group_comm, &dir)) < 0)
         goto out;
 
     /* Selection on rank 0; the refit group (rank 0, or rank 0's whole worker group) refits. */
@@ -596,6 +804,12 @@ out:
     hf_fitted_free(st.spec_fitted);
     hf_task_ctx_release(&ctx);
     hf_task_list_free(&tasks);
+    for (size_t b = 0; tpe_blocks && b <= job.n_trials / (size_t)spec->search.batch; b++)
+        if (tpe_blocks[b])
+            hf_trial_configs_free(tpe_blocks[b], 1); /* n > 0: frees the block and the array */
+    free(tpe_blocks);
+    if (configs_block)
+        job.configs[0].model = configs_block;
     hf_sweep_free(&st.sweep);
     free(st.done);
     free(fail_trials);

@@ -7,6 +7,7 @@
 
 #include "common/hf.h"
 #include "common/rng.h"
+#include "jobs/tpe.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -269,7 +270,9 @@ int hf_space_trials(const hf_space *space, const hf_search_opts *search, const c
 {
     *trials = NULL;
     *n_trials = 0;
-    if (search->strategy == HF_SEARCH_RANDOM)
+    /* TPE starts from random search's draws; hf_space_tpe_propose replaces those past the
+     * startup trials as results come in. */
+    if (search->strategy == HF_SEARCH_RANDOM || search->strategy == HF_SEARCH_TPE)
         return random_trials(space, search, where, trials, n_trials);
     return grid_trials(space, where, trials, n_trials);
 }
@@ -300,7 +303,7 @@ void hf_space_release(hf_space *space)
 /* ---- the search section -----------------------------------------------------------------------
  */
 
-static const char *const k_strategy_names[] = {"grid", "random", NULL};
+static const char *const k_strategy_names[] = {"grid", "random", "tpe", NULL};
 
 /* "worst" (the default: a failed split ranks its trial last) or a number. */
 static int parse_error_score(const char *t, void *opts)
@@ -322,13 +325,22 @@ static int parse_error_score(const char *t, void *opts)
 
 static const hf_opt_def search_defs[] = {
     HF_DEF_ENUM("strategy", hf_search_opts, strategy, HF_OPT_HASHED, k_strategy_names, 0,
-                "grid or random"),
+                "grid, random or tpe"),
     /* Any integer: search_check says what random search needs. */
     {HF_OPT_FIELD("trials", HF_OPT_INT, hf_search_opts, trials, HF_OPT_HASHED), .min = INT32_MIN,
      .max = INT32_MAX, .expected = "an integer >= 1",
      .help = "random search: the number of trials"},
     HF_DEF_SEED("seed", hf_search_opts, seed, HF_OPT_HASHED,
                 "random search: the seed of the draws"),
+    HF_DEF_INT("n_startup_trials", hf_search_opts, n_startup_trials, HF_OPT_HASHED, 0, INT32_MAX,
+               "tpe: trials drawn at random before the estimator takes over (default 10)"),
+    HF_DEF_INT("n_ei_candidates", hf_search_opts, n_ei_candidates, HF_OPT_HASHED, 1, 100000,
+               "tpe: candidates drawn from l(x) per proposal (default 24)"),
+    HF_DEF_BOOL("multivariate", hf_search_opts, multivariate, HF_OPT_HASHED,
+                "tpe: one joint estimator over the parameters (default true) or one each"),
+    HF_DEF_INT("batch", hf_search_opts, batch, HF_OPT_HASHED, 1, 100000,
+               "tpe: trials proposed together from the results of the earlier batches "
+               "(default 4); results do not depend on the number of ranks"),
     HF_DEF_CUSTOM("error_score", hf_search_opts, error_score, 0, parse_error_score,
                   "worst or a number",
                   "the score of a failed split (default worst: its trial ranks last)"),
@@ -336,12 +348,36 @@ static const hf_opt_def search_defs[] = {
 
 static int search_check(void *opts)
 {
-    const hf_search_opts *o = opts;
+    hf_search_opts *o = opts;
     char at[512];
+    static const char *const tpe_keys[] = {"n_startup_trials", "n_ei_candidates", "multivariate",
+                                           "batch"};
+    const int given[] = {o->n_startup_trials >= 0, o->n_ei_candidates >= 0, o->multivariate >= 0,
+                         o->batch >= 0};
+    for (size_t i = 0; i < 4; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "search.%s", tpe_keys[i]);
+        if (given[i] && o->strategy != HF_SEARCH_TPE)
+            return hf_error(HF_EINVAL, "%s: %s is a setting of search.strategy tpe, not of %s",
+                            hf_opt_where(&o->src, key, at, sizeof at), key,
+                            k_strategy_names[o->strategy]);
+    }
+    if (o->strategy == HF_SEARCH_TPE) { /* the defaults, once the strategy is known */
+        if (o->n_startup_trials < 0)
+            o->n_startup_trials = 10;
+        if (o->n_ei_candidates < 0)
+            o->n_ei_candidates = 24;
+        if (o->multivariate < 0)
+            o->multivariate = 1;
+        if (o->batch < 0)
+            o->batch = 4;
+    }
     if (o->trials < 1)
         return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer >= 1%s",
                         hf_opt_where(&o->src, "search.trials", at, sizeof at), o->trials,
-                        o->strategy == HF_SEARCH_RANDOM ? " with search.strategy random" : "");
+                        o->strategy == HF_SEARCH_GRID ? ""
+                        : o->strategy == HF_SEARCH_RANDOM ? " with search.strategy random"
+                                                          : " with search.strategy tpe");
     return HF_OK;
 }
 
@@ -353,6 +389,7 @@ void hf_search_opts_init(hf_search_opts *o)
     memset(o, 0, sizeof *o);
     o->trials = 10;
     o->error_score = NAN;
+    o->n_startup_trials = o->n_ei_candidates = o->multivariate = o->batch = -1;
 }
 
 /* Frees trials from hf_space_trials (NULL is fine). Not collective. */
@@ -412,4 +449,98 @@ char *hf_trial_params_json(const hf_space *space, const hf_trial *t)
 out:
     json_decref(obj);
     return text;
+}
+
+/* ---- TPE ----------------------------------------------------------------------------------- */
+
+/* The dimension of a searched parameter, or 0 for one that is fixed (or a distribution with a
+ * single value, which Optuna leaves out of its search space too). */
+static int tpe_dim(const hf_param_space *p, hf_tpe_dist *d)
+{
+    memset(d, 0, sizeof *d);
+    int integer = p->value_type == HF_VAL_INT || p->kind == HF_PARAM_INT_UNIFORM;
+    switch (p->kind) {
+    case HF_PARAM_CHOICE:
+        d->kind = HF_TPE_CATEGORICAL;
+        d->n_choices = p->n_choices;
+        return p->n_choices > 1;
+    case HF_PARAM_UNIFORM:
+    case HF_PARAM_LOG_UNIFORM:
+    case HF_PARAM_INT_UNIFORM:
+        d->log = p->kind == HF_PARAM_LOG_UNIFORM;
+        d->kind = integer ? HF_TPE_INT : HF_TPE_FLOAT;
+        d->low = integer ? ceil(p->low) : p->low;
+        d->high = integer ? floor(p->high) : p->high;
+        d->step = integer && !d->log ? 1 : 0;
+        return d->low < d->high;
+    default:
+        return 0;
+    }
+}
+
+/* A trial's value of parameter p in the estimator's representation (a choice's index). */
+static double tpe_value(const hf_param_space *p, const hf_value *v)
+{
+    if (p->kind != HF_PARAM_CHOICE)
+        return hf_value_as_double(v);
+    for (size_t c = 0; c < p->n_choices; c++)
+        if (hf_value_equal(&p->choices[c], v))
+            return (double)c;
+    return 0;
+}
+
+int hf_space_tpe_propose(const hf_space *space, const hf_search_opts *search, hf_trial *trials,
+                         const double *loss, size_t n, size_t t)
+{
+    const size_t np = space->n_params;
+    hf_tpe_dist *dims = hf_malloc((np ? np : 1) * sizeof *dims);
+    size_t *which = hf_malloc((np ? np : 1) * sizeof *which);
+    double *obs = hf_malloc((n ? n : 1) * (np ? np : 1) * sizeof *obs);
+    double *ls = hf_malloc((n ? n : 1) * sizeof *ls);
+    double *x = hf_malloc((np ? np : 1) * sizeof *x);
+    int result = dims && which && obs && ls && x ? HF_OK : HF_ENOMEM;
+    if (result < 0)
+        goto out;
+    size_t d = 0, m = 0;
+    for (size_t i = 0; i < np; i++)
+        if (tpe_dim(&space->params[i], &dims[d]))
+            which[d++] = i;
+    for (size_t k = 0; k < n; k++) {
+        if (isnan(loss[k]))
+            continue; /* failed: not an observation (Optuna skips failed trials) */
+        for (size_t j = 0; j < d; j++)
+            obs[m * d + j] = tpe_value(&space->params[which[j]], &trials[k].values[which[j]]);
+        ls[m++] = loss[k];
+    }
+    hf_tpe_opts o;
+    hf_tpe_opts_default(&o);
+    o.n_startup_trials = search->n_startup_trials;
+    o.n_ei_candidates = search->n_ei_candidates;
+    o.multivariate = search->multivariate;
+    hf_rng r;
+    hf_rng_init(&r, search->seed, (uint64_t)t, 1);
+    result = hf_tpe_propose(&o, dims, d, obs, ls, m, &r, x);
+    if (result != HF_OK) {
+        result = result > 0 ? HF_OK : result; /* startup: the random draw stays */
+        goto out;
+    }
+    for (size_t j = 0; j < d; j++) {
+        const hf_param_space *p = &space->params[which[j]];
+        hf_value v;
+        if (p->kind == HF_PARAM_CHOICE) {
+            if ((result = hf_value_copy(&v, &p->choices[(size_t)x[j]])) < 0)
+                goto out;
+        } else {
+            v = typed_number(p, x[j]);
+        }
+        hf_value_free(&trials[t].values[which[j]]);
+        trials[t].values[which[j]] = v;
+    }
+out:
+    free(dims);
+    free(which);
+    free(obs);
+    free(ls);
+    free(x);
+    return result;
 }

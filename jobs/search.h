@@ -14,13 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum hf_search_strategy { HF_SEARCH_GRID = 0, HF_SEARCH_RANDOM } hf_search_strategy;
+typedef enum hf_search_strategy {
+    HF_SEARCH_GRID = 0,
+    HF_SEARCH_RANDOM,
+    HF_SEARCH_TPE
+} hf_search_strategy;
 
 /* The job spec's search section: this module's options (see common/opts.h). */
 typedef struct hf_search_opts {
     hf_search_strategy strategy; /* default grid */
-    int trials;                  /* random: number of trials (default 10) */
+    int trials;                  /* random, tpe: number of trials (default 10) */
     uint64_t seed;
+    /* tpe (Optuna's names; -1 until given, then search_check resolves the defaults): */
+    int n_startup_trials; /* 10 */
+    int n_ei_candidates;  /* 24 */
+    int multivariate;     /* 1 */
+    int batch;            /* 4: proposals per batch, each batch from the results of the earlier */
     int error_score_given;
     double error_score; /* score of a failed split; default: the trial ranks last */
     hf_opt_source src;
@@ -74,6 +83,16 @@ int hf_space_trials(const hf_space *space, const hf_search_opts *search, const c
                     hf_trial **trials, size_t *n_trials);
 void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params);
 void hf_space_release(hf_space *space);
+
+/* TPE (jobs/tpe.h), batch-synchronous. Trial t's proposal, written into trials[t] (whose values
+ * are replaced), from trials[0..n) and their losses (lower is better; NAN: failed, left out;
+ * INFINITY: proposed in the same batch and not yet run, the constant liar's "running"). While
+ * fewer than search->n_startup_trials have finished, trials[t] keeps its random draw (the one
+ * random search would give trial t). The proposal's random numbers come from
+ * hf_rng_init(search.seed, t, 1): a proposal depends on the spec, t and the losses only. Not
+ * collective. */
+int hf_space_tpe_propose(const hf_space *space, const hf_search_opts *search, hf_trial *trials,
+                         const double *loss, size_t n, size_t t);
 
 /* The parameter values of a trial as a compact JSON object, e.g.
  * {"alpha":0.01,"fit_intercept":true} (numbers as JSON reals in their shortest round-trip form,

@@ -752,6 +752,9 @@ int hf_spec_sweep_id(const hf_spec *spec, const hf_trial *trials, size_t n_trial
         result = hf_opts_identity_add(&text, &len, "model.type", spec->model_type);
     for (size_t i = 0; i < n_metrics && result >= 0; i++)
         result = hf_opts_identity_add(&text, &len, "metric", metrics[i]);
+    /* TPE's trials past the startup depend on its settings, not only on the draws below. */
+    if (result >= 0 && spec->search.strategy == HF_SEARCH_TPE)
+        result = hf_opts_identity(&hf_search_section, &spec->search, &text, &len);
     for (size_t i = 0; i < n_trials && result >= 0; i++) {
         char *p = hf_trial_params_json(&spec->space, &trials[i]);
         result = p ? hf_opts_identity_add(&text, &len, "trial", p) : HF_ENOMEM;
