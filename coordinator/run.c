@@ -426,7 +426,9 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
  * replays batch by batch: a resumed study proposes what the uninterrupted one did. */
 
 typedef struct journal_stash {
+    const hf_sweep *sweep; /* its metrics, to parse the lines */
     char **lines;
+    int *task; /* each line's task id */
     size_t n, cap;
     unsigned char *used;
 } journal_stash;
@@ -437,11 +439,18 @@ static int stash_line(void *arg, const char *line)
     if (js->n == js->cap) {
         size_t cap = js->cap ? 2 * js->cap : 64;
         char **l = realloc(js->lines, cap * sizeof *l);
-        if (!l)
+        if (l)
+            js->lines = l;
+        int *t = l ? realloc(js->task, cap * sizeof *t) : NULL;
+        if (!t)
             return HF_ENOMEM;
-        js->lines = l;
+        js->task = t;
         js->cap = cap;
     }
+    hf_task_result r;
+    HF_CALL(hf_task_result_from_json(line, js->sweep->metrics, js->sweep->n_metrics, &r));
+    js->task[js->n] = r.task;
+    hf_task_result_free(&r);
     if (!(js->lines[js->n] = hf_strdup(line)))
         return HF_ENOMEM;
     js->n++;
@@ -453,6 +462,7 @@ static void stash_free(journal_stash *js)
     for (size_t i = 0; i < js->n; i++)
         free(js->lines[i]);
     free(js->lines);
+    free(js->task);
     free(js->used);
     memset(js, 0, sizeof *js);
 }
@@ -463,13 +473,8 @@ static int replay_batch(run_state *st, journal_stash *js, size_t from, size_t to
     if (!js->used && js->n && !(js->used = hf_calloc(js->n, 1)))
         return HF_ENOMEM;
     for (size_t i = 0; i < js->n; i++) {
-        if (js->used[i])
-            continue;
-        hf_task_result r;
-        HF_CALL(hf_task_result_from_json(js->lines[i], st->sweep.metrics, st->sweep.n_metrics, &r));
-        int in = r.task >= 0 && (size_t)r.task >= from && (size_t)r.task < to;
-        hf_task_result_free(&r);
-        if (!in)
+        if (js->used[i] || js->task[i] < 0 || (size_t)js->task[i] < from ||
+            (size_t)js->task[i] >= to)
             continue;
         HF_CALL(on_journal_line(st, js->lines[i]));
         js->used[i] = 1;
@@ -526,7 +531,7 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
 {
     int rank = hf_comm_rank(world);
     const size_t N = job->n_trials, q = (size_t)spec->search.batch, ns = job->folds->n_splits;
-    journal_stash js = {0};
+    journal_stash js = {.sweep = &st->sweep};
     double *loss = hf_calloc(N ? N : 1, sizeof *loss);
     int result = loss ? hf_sweep_init(&st->sweep, N, ns, job->metrics, job->n_metrics) : HF_ENOMEM;
     st->n_tasks = N * ns; /* shown in the progress line; batches of trials that share work
@@ -551,6 +556,7 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
     st->ctx = ctx;
     st->spec_trial = -1;
     result = hf_comm_check(world, result);
+    int sched_failed = 0; /* only then may other ranks still wait for tasks */
     size_t b = 0;
     for (size_t lo = 0; lo < N && result >= 0; lo += q, b++) {
         size_t hi = lo + q < N ? lo + q : N, before = tasks->n_tasks;
@@ -584,6 +590,7 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
                                                                                      : NULL,
                             .speculate = speculate_refit};
         result = hf_sched_run(world, ctx, tasks, st->done, &so);
+        sched_failed = result < 0 && result != HF_EINTR;
     }
     if (result >= 0 && rank == 0 && js.n) {
         size_t unused = 0;
@@ -593,8 +600,8 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
             result = hf_error(HF_EDATA, "journal %s holds %zu task line(s) this study never "
                               "proposed", dir->journal, unused);
     }
-    if (rank == 0) {
-        int close_status = st->journal ? hf_journal_close(st->journal) : HF_OK;
+    if (rank == 0 && st->journal) {
+        int close_status = hf_journal_close(st->journal);
         st->journal = NULL;
         if (result >= 0)
             result = close_status;
@@ -602,13 +609,17 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
     }
     stash_free(&js);
     free(loss);
+    if (!sched_failed) /* every rank is here: they learn of rank 0's journal errors */
+        result = hf_comm_check(world, result);
     if (result == HF_EINTR && rank == 0)
         hf_error(HF_EINTR,
                  "interrupted: %zu tasks done and journaled in %s; run the same command again "
                  "to resume",
                  st->sweep.tasks_done, dir->journal);
-    else if (result < 0 && result != HF_EINTR && rank == 0)
+    else if (sched_failed && rank == 0) {
+        fprintf(stderr, "hyperfold: error: %s\n", hf_error_message()); /* MPI_Abort exits */
         hf_comm_abort(world, hf_exit_code(result));
+    }
     return result;
 }
 

@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""search.strategy tpe end to end: the batch-synchronous study is identical at 1, 2 and 4 ranks
+(both modes, a batch size that does not divide the trials); its first n_startup_trials trials are
+random search's draws; past them the proposals concentrate where the losses are low; every
+proposal stays in its distribution (bounds, integers, choices); a study killed mid-way (SIGTERM to
+mpirun, kill -9 of a rank) and run again equals the uninterrupted one; a journal of other TPE
+settings is refused; validate refuses TPE settings with another strategy and out-of-range values."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hftest  # noqa: E402
+
+ck = hftest.Checker("tpe")
+work = hftest.tempdir("tpe-")
+rng = np.random.default_rng(11)
+n, p = 300, 4
+X = rng.normal(size=(n, p))
+y = np.sin(1.5 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.3 * rng.normal(size=n)
+df = pd.DataFrame(X, columns=["x%d" % i for i in range(p)])
+df["y"] = y
+df.to_csv(os.path.join(work, "data.csv"), index=False, float_format="%.17g")
+
+SPEC = """name: study
+data: {source: %(work)s/data.csv, target: y, task: regression}
+cv: {strategy: kfold, folds: 4, seed: 2}
+preprocess: {scale: standard}
+model:
+  type: kernel_ridge
+  params:
+    kernel: [rbf, polynomial, linear]
+    alpha: {log_uniform: [1.0e-4, 10]}
+    gamma: {log_uniform: [1.0e-3, 2]}
+    degree: {int_uniform: [2, 4]}
+    coef0: {uniform: [0, 2]}
+search: {strategy: %(strategy)s, trials: %(trials)d, seed: 9%(extra)s}
+objective: {metric: rmse}
+output: {dir: out}
+"""
+
+
+def setup(name, strategy="tpe", trials=36, extra=", batch: 5"):
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"),
+                 SPEC % {"work": work, "strategy": strategy, "trials": trials, "extra": extra})
+    return d
+
+
+def results(d):
+    return hftest.load_results(os.path.join(d, "out", "study"))
+
+
+def run(d, np_):
+    return hftest.hyperfold(["run", "job.yaml", "--quiet"], np=np_, cwd=d)
+
+
+# Rank independence, both modes.
+for mode, extra in [("multivariate", ", batch: 5"), ("independent", ", batch: 5, multivariate: false")]:
+    got = []
+    for np_ in (1, 2, 4):
+        d = setup("%s-np%d" % (mode, np_), extra=extra)
+        run(d, np_)
+        got.append(results(d))
+    ck.check(hftest.same_trials(got[0], got[1]) and hftest.same_trials(got[0], got[2]),
+             "%s: the same study at 1, 2 and 4 ranks" % mode)
+    ck.check(got[0]["best"]["params"] == got[2]["best"]["params"], "%s: the same best" % mode)
+    if mode == "multivariate":
+        mv = got[0]
+    else:
+        ind = got[0]
+ck.check([t["params"] for t in mv["trials"][10:]] != [t["params"] for t in ind["trials"][10:]],
+         "multivariate and independent proposals differ")
+
+# Every proposal lies in its distribution.
+for r in (mv, ind):
+    for t in r["trials"]:
+        q = t["params"]
+        ok = (q["kernel"] in ("rbf", "polynomial", "linear") and 1e-4 <= q["alpha"] <= 10 and
+              1e-3 <= q["gamma"] <= 2 and q["degree"] in (2, 3, 4) and
+              isinstance(q["degree"], int) and 0 <= q["coef0"] <= 2)
+        if not ck.check(ok, "trial %d within its distributions: %s" % (t["trial"], q)):
+            break
+
+# The startup trials are random search's draws (same seed); the later ones concentrate.
+d = setup("random", strategy="random", trials=10, extra="")
+run(d, 2)
+rnd = results(d)
+ck.check([t["params"] for t in rnd["trials"]] == [t["params"] for t in mv["trials"][:10]],
+         "the 10 startup trials are random search's first 10")
+for name, r in (("multivariate", mv), ("independent", ind)):
+    score = [t["mean"]["rmse"] for t in r["trials"]]
+    ck.check(np.median(score[10:]) < np.median(score[:10]),
+             "%s: proposals beat the random startup (median rmse %.4f vs %.4f)" % (
+                 name, np.median(score[10:]), np.median(score[:10])))
+
+# Kill mid-study, then resume: the same study.
+expected = hftest.comparable(mv)
+
+
+def journal_tasks(d):
+    with open(os.path.join(d, "out", "study", "journal.jsonl")) as f:
+        lines = [l for l in f.read().splitlines() if l.strip()]
+    return [json.loads(l)["task"] for l in lines[1:]]
+
+
+def start(d, delay_ms):
+    e = hftest.env()
+    e["HF_TEST_TASK_DELAY_MS"] = str(delay_ms)
+    return subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", hftest.HYPERFOLD, "run",
+                             "job.yaml", "--quiet"], cwd=d, env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_tasks(d, k, proc, limit=60):
+    t0 = time.time()
+    while time.time() - t0 < limit and proc.poll() is None:
+        try:
+            if len(journal_tasks(d)) >= k:
+                return True
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def rank1_pid(d):
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                envs = f.read().split(b"\0")
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"OMPI_COMM_WORLD_RANK=1" in envs and b"hyperfold" in cmd and \
+                ("PWD=%s" % d).encode() in envs:
+            return int(pid)
+    return None
+
+
+for how in ("sigterm", "kill9"):
+    d = setup(how)
+    proc = start(d, 30)
+    # past the startup batches (10 trials x 4 folds = 40 tasks): the journal holds TPE batches
+    ck.check(wait_for_tasks(d, 70, proc), "%s: tasks of TPE batches finished first" % how)
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        pid = rank1_pid(d)
+        ck.check(pid is not None, "kill9: found the rank-1 process")
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+    proc.communicate(timeout=120)
+    before = len(journal_tasks(d))
+    ck.check(proc.returncode != 0 and 40 < before < 144,
+             "%s: interrupted (rc %d) with a partial journal (%d of 144)" % (how, proc.returncode,
+                                                                             before))
+    p2 = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
+    ck.check("resuming" in p2.stderr, "%s: the rerun resumes" % how)
+    tasks = journal_tasks(d)
+    ck.check(len(tasks) == 144 and len(set(tasks)) == 144,
+             "%s: the journal holds every task once (%d)" % (how, len(tasks)))
+    ck.check(hftest.comparable(results(d)) == expected,
+             "%s: the resumed study equals the uninterrupted one" % how)
+
+# A journal of other TPE settings is not resumed.
+d = setup("other", extra=", batch: 5")
+proc = start(d, 30)
+wait_for_tasks(d, 20, proc)
+proc.send_signal(signal.SIGTERM)
+proc.communicate(timeout=120)
+hftest.write(os.path.join(d, "job.yaml"),
+             SPEC % {"work": work, "strategy": "tpe", "trials": 36, "extra": ", batch: 6"})
+p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d, check=False)
+ck.check(p.returncode != 0 and "journal" in p.stderr,
+         "a journal of batch 5 is refused for batch 6 (rc %d): %s" % (p.returncode,
+                                                                     p.stderr.strip()[-200:]))
+
+# validate's refusals.
+for extra, key in [(", batch: 4", "search.batch"), (", multivariate: true", "search.multivariate"),
+                   (", n_startup_trials: 3", "search.n_startup_trials")]:
+    d = setup("refuse-grid-%s" % key, strategy="random", extra=extra)
+    p = hftest.hyperfold(["validate", "job.yaml"], cwd=d, check=False)
+    ck.check(p.returncode == 2 and key in p.stderr and "tpe" in p.stderr and "job.yaml:" in p.stderr,
+             "%s with random search refused (rc %d): %s" % (key, p.returncode, p.stderr.strip()))
+for extra, key in [(", batch: 0", "search.batch"), (", n_ei_candidates: 0", "search.n_ei_candidates"),
+                   (", n_startup_trials: -1", "search.n_startup_trials")]:
+    d = setup("refuse-%s" % key, extra=extra)
+    p = hftest.hyperfold(["validate", "job.yaml"], cwd=d, check=False)
+    ck.check(p.returncode == 2 and key in p.stderr, "%s out of range refused (rc %d): %s" % (
+        extra, p.returncode, p.stderr.strip()))
+ck.done()
