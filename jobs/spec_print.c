@@ -102,6 +102,14 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
     if (spec->search.strategy == HF_SEARCH_RANDOM)
         fprintf(out, "search:     random, %d trials, seed %llu\n", spec->search.trials,
                 (unsigned long long)spec->search.seed);
+    else if (spec->search.strategy == HF_SEARCH_TPE)
+        fprintf(out,
+                "search:     tpe, %d trials, seed %llu, batches of %d, %d at random first, %s, "
+                "%d candidates\n",
+                spec->search.trials, (unsigned long long)spec->search.seed, spec->search.batch,
+                spec->search.n_startup_trials,
+                spec->search.multivariate ? "multivariate" : "independent",
+                spec->search.n_ei_candidates);
     else
         fprintf(out, "search:     grid over %d axes\n", count_varying(spec));
     fprintf(out, "space:\n");
@@ -116,7 +124,15 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
     if (!trials)
         return ferror(out) ? hf_error(HF_EIO, "writing the spec summary: %s", strerror(errno))
                            : HF_OK;
-    fprintf(out, "trials:     %zu\n", n_trials);
+    if (spec->search.strategy == HF_SEARCH_TPE) {
+        /* Past the startup trials the proposals depend on the results: only those are known. */
+        size_t k = (size_t)spec->search.n_startup_trials;
+        fprintf(out, "trials:     %zu (the first %zu drawn at random, shown; the others proposed "
+                "from the results)\n", n_trials, k < n_trials ? k : n_trials);
+        n_trials = k < n_trials ? k : n_trials;
+    } else {
+        fprintf(out, "trials:     %zu\n", n_trials);
+    }
     /* Column widths: at least the header, at most 24 characters per value. */
     size_t *w = hf_calloc(spec->space.n_params ? spec->space.n_params : 1, sizeof *w);
     if (!w)
