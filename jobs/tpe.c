@@ -157,7 +157,8 @@ typedef struct pdim {
     hf_tpe_dist dist;
     double low, high, q; /* on the transformed scale; q 0: continuous */
     double *mus, *sigmas;
-    double *cat; /* n_components x n_choices */
+    double *lnorm; /* per component: log of its truncated mass (+ log sigma when continuous) */
+    double *cat;   /* n_components x n_choices, then their logs */
 } pdim;
 
 struct hf_parzen {
@@ -383,6 +384,15 @@ static int numerical_params(const hf_parzen *p, const hf_tpe_opts *o, pdim *pd,
     }
     if (consider_prior)
         pd->sigmas[n] = 1.0 * (high - low);
+    if (!(pd->lnorm = hf_malloc(nc * sizeof *pd->lnorm))) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t k = 0; k < nc; k++) {
+        double mu = pd->mus[k], sg = pd->sigmas[k];
+        pd->lnorm[k] =
+            log_gauss_mass((low - mu) / sg, (high - mu) / sg) + (pd->q == 0 ? log(sg) : 0);
+    }
 out:
     free(idx);
     free(s);
@@ -431,7 +441,7 @@ int hf_parzen_new(const hf_tpe_dist *dists, size_t d, const double *obs, size_t 
             col[k] = to_uniform(dist, obs[k * d + j]);
         if (dist->kind == HF_TPE_CATEGORICAL) {
             size_t nch = dist->n_choices;
-            pd->cat = hf_malloc(p->nc * nch * sizeof *pd->cat);
+            pd->cat = hf_malloc(2 * p->nc * nch * sizeof *pd->cat);
             if (!pd->cat) {
                 result = HF_ENOMEM;
                 break;
@@ -451,6 +461,8 @@ int hf_parzen_new(const hf_tpe_dist *dists, size_t d, const double *obs, size_t 
                 for (size_t c = 0; c < nch; c++)
                     pd->cat[k * nch + c] /= rs;
             }
+            for (size_t k = 0; k < p->nc * nch; k++)
+                pd->cat[p->nc * nch + k] = log(pd->cat[k]);
             continue;
         }
         if (dist->kind == HF_TPE_FLOAT) {
@@ -487,45 +499,52 @@ out:
 void hf_parzen_log_pdf(const hf_parzen *p, const double *x, size_t m, double *out)
 {
     const size_t d = p->d, nc = p->nc;
+    double *lp = hf_malloc((nc ? nc : 1) * sizeof *lp);
+    if (!lp) { /* (out of memory: no density; the proposal then takes the first candidate) */
+        for (size_t i = 0; i < m; i++)
+            out[i] = NAN;
+        return;
+    }
     for (size_t i = 0; i < m; i++) {
-        double mx = -INFINITY;
         /* component_log_pdf + log weight, then log-sum-exp over the components */
-        for (size_t pass = 0; pass < 2; pass++) {
-            double acc = 0;
-            for (size_t k = 0; k < nc; k++) {
-                double lp = log(p->w[k]);
-                for (size_t j = 0; j < d; j++) {
-                    const pdim *pd = &p->dims[j];
-                    double v = to_uniform(&pd->dist, x[i * d + j]);
-                    if (pd->dist.kind == HF_TPE_CATEGORICAL) {
-                        size_t nch = pd->dist.n_choices;
-                        size_t ci = v >= 0 && v < (double)nch ? (size_t)v : 0;
-                        lp += log(pd->cat[k * nch + ci]);
-                        continue;
-                    }
+        for (size_t k = 0; k < nc; k++)
+            lp[k] = log(p->w[k]);
+        for (size_t j = 0; j < d; j++) {
+            const pdim *pd = &p->dims[j];
+            double v = to_uniform(&pd->dist, x[i * d + j]);
+            if (pd->dist.kind == HF_TPE_CATEGORICAL) {
+                size_t nch = pd->dist.n_choices;
+                size_t ci = v >= 0 && v < (double)nch ? (size_t)v : 0;
+                const double *lc = pd->cat + nc * nch;
+                for (size_t k = 0; k < nc; k++)
+                    lp[k] += lc[k * nch + ci];
+                continue;
+            }
+            if (pd->q == 0) {
+                for (size_t k = 0; k < nc; k++) {
                     double mu = pd->mus[k], sg = pd->sigmas[k];
-                    double a = (pd->low - mu) / sg, b = (pd->high - mu) / sg;
-                    if (pd->q == 0) {
-                        double z = (v - mu) / sg;
-                        lp += z < a || z > b ? -INFINITY
-                                             : norm_logpdf(z) - log_gauss_mass(a, b) - log(sg);
-                    } else {
-                        double ub = fmin(v + pd->q / 2.0, pd->high);
-                        double lb = fmax(v - pd->q / 2.0, pd->low);
-                        lp += log_gauss_mass((lb - mu) / sg, (ub - mu) / sg) - log_gauss_mass(a, b);
-                    }
+                    double z = (v - mu) / sg;
+                    lp[k] +=
+                        v < pd->low || v > pd->high ? -INFINITY : norm_logpdf(z) - pd->lnorm[k];
                 }
-                if (pass == 0) {
-                    if (lp > mx)
-                        mx = lp;
-                } else {
-                    acc += exp(lp - mx);
+            } else {
+                double ub = fmin(v + pd->q / 2.0, pd->high);
+                double lb = fmax(v - pd->q / 2.0, pd->low);
+                for (size_t k = 0; k < nc; k++) {
+                    double mu = pd->mus[k], sg = pd->sigmas[k];
+                    lp[k] += log_gauss_mass((lb - mu) / sg, (ub - mu) / sg) - pd->lnorm[k];
                 }
             }
-            if (pass == 1)
-                out[i] = isinf(mx) ? mx : log(acc) + mx;
         }
+        double mx = -INFINITY, acc = 0;
+        for (size_t k = 0; k < nc; k++)
+            if (lp[k] > mx)
+                mx = lp[k];
+        for (size_t k = 0; k < nc && !isinf(mx); k++)
+            acc += exp(lp[k] - mx);
+        out[i] = isinf(mx) ? mx : log(acc) + mx;
     }
+    free(lp);
 }
 
 /* The first index whose cumulative weight exceeds u (numpy's choice with p: searchsorted on the
@@ -593,6 +612,7 @@ void hf_parzen_free(hf_parzen *p)
     for (size_t j = 0; j < p->d; j++) {
         free(p->dims[j].mus);
         free(p->dims[j].sigmas);
+        free(p->dims[j].lnorm);
         free(p->dims[j].cat);
     }
     free(p->dims);

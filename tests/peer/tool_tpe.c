@@ -34,6 +34,47 @@ static double *matrix(json_t *rows, size_t d, size_t *n)
     return m;
 }
 
+/* {"bench_propose": n, "repeat": r, "dists": [...], "multivariate": b}: the median time of r
+ * proposals from n random finished trials, in ms (bench/tpe.py). */
+static json_t *bench_case(json_t *c, const hf_tpe_dist *dists, size_t d, const hf_tpe_opts *o)
+{
+    size_t n = (size_t)json_integer_value(json_object_get(c, "bench_propose"));
+    size_t rep = (size_t)json_integer_value(json_object_get(c, "repeat"));
+    double *obs = calloc(n * d + 1, sizeof *obs), *loss = calloc(n + 1, sizeof *loss);
+    double *x = calloc(d + 1, sizeof *x), *ms = calloc(rep + 1, sizeof *ms);
+    hf_rng r;
+    hf_rng_init(&r, 3, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++) {
+            const hf_tpe_dist *t = &dists[j];
+            double u = hf_rng_uniform(&r);
+            obs[i * d + j] = t->kind == HF_TPE_CATEGORICAL ? (double)hf_rng_below(&r, t->n_choices)
+                             : t->log ? exp(log(t->low) + u * (log(t->high) - log(t->low)))
+                             : t->kind == HF_TPE_INT ? floor(t->low + u * (t->high - t->low + 1))
+                                                     : t->low + u * (t->high - t->low);
+        }
+        loss[i] = hf_rng_uniform(&r);
+    }
+    for (size_t k = 0; k < rep; k++) {
+        double t0 = hf_now();
+        hf_tpe_propose(o, dists, d, obs, loss, n, &r, x);
+        ms[k] = (hf_now() - t0) * 1000;
+    }
+    for (size_t a = 1; a < rep; a++) /* insertion sort for the median */
+        for (size_t b = a; b > 0 && ms[b] < ms[b - 1]; b--) {
+            double t = ms[b];
+            ms[b] = ms[b - 1];
+            ms[b - 1] = t;
+        }
+    json_t *out = json_object();
+    json_object_set_new(out, "propose_ms", json_real(rep ? ms[rep / 2] : 0));
+    free(obs);
+    free(loss);
+    free(x);
+    free(ms);
+    return out;
+}
+
 static json_t *one_case(json_t *c)
 {
     json_t *jd = json_object_get(c, "dists");
@@ -60,6 +101,11 @@ static json_t *one_case(json_t *c)
         opts.consider_magic_clip = json_is_true(json_object_get(c, "consider_magic_clip"));
     if (json_object_get(c, "prior_weight"))
         opts.prior_weight = json_number_value(json_object_get(c, "prior_weight"));
+    if (json_object_get(c, "bench_propose")) {
+        json_t *b = bench_case(c, dists, d, &opts);
+        free(dists);
+        return b;
+    }
     size_t n, m;
     double *obs = matrix(json_object_get(c, "obs"), d, &n);
     double *x = matrix(json_object_get(c, "x"), d, &m);
