@@ -548,8 +548,8 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
             hf_info("tpe: %zu trials x %zu splits, proposed in batches of %zu (%zu at random "
                     "first, %s) on %d rank(s)%s",
                     N, ns, q, (size_t)spec->search.n_startup_trials,
-                    spec->search.multivariate ? "multivariate" : "independent",
-                    hf_comm_size(world), js.n ? "; resuming from the journal" : "");
+                    spec->search.multivariate ? "multivariate" : "independent", hf_comm_size(world),
+                    js.n ? "; resuming from the journal" : "");
     }
     st->t_start = hf_now();
     st->last_print = st->t_start;
@@ -597,8 +597,10 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
         for (size_t i = 0; i < js.n; i++)
             unused += !js.used || !js.used[i];
         if (unused)
-            result = hf_error(HF_EDATA, "journal %s holds %zu task line(s) this study never "
-                              "proposed", dir->journal, unused);
+            result = hf_error(HF_EDATA,
+                              "journal %s holds %zu task line(s) this study never "
+                              "proposed",
+                              dir->journal, unused);
     }
     if (rank == 0 && st->journal) {
         int close_status = hf_journal_close(st->journal);
@@ -718,7 +720,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_value *refit_vals = NULL;
     hf_trial_config refit_cfg;
     int *fail_trials = NULL;
-    hf_trial_config **tpe_blocks = NULL; /* TPE: the batches' decoded trials */
+    hf_trial_config **tpe_blocks = NULL;  /* TPE: the batches' decoded trials */
     const hf_value *configs_block = NULL; /* TPE: the block hf_job_free frees, through config 0 */
     int reused = 0;
     hf_comm *group_comm = NULL;
@@ -742,8 +744,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     if (result >= 0 && tpe && job.n_trials)
         configs_block = job.configs[0].model;
     if (result >= 0 && tpe)
-        result = (tpe_blocks = hf_calloc(job.n_trials / (size_t)spec->search.batch + 1,
-                                         sizeof *tpe_blocks))
+        result = (tpe_blocks =
+                      hf_calloc(job.n_trials / (size_t)spec->search.batch + 1, sizeof *tpe_blocks))
                      ? HF_OK
                      : HF_ENOMEM;
     else if (result >= 0)

@@ -375,7 +375,7 @@ static int search_check(void *opts)
     if (o->trials < 1)
         return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer >= 1%s",
                         hf_opt_where(&o->src, "search.trials", at, sizeof at), o->trials,
-                        o->strategy == HF_SEARCH_GRID ? ""
+                        o->strategy == HF_SEARCH_GRID     ? ""
                         : o->strategy == HF_SEARCH_RANDOM ? " with search.strategy random"
                                                           : " with search.strategy tpe");
     return HF_OK;

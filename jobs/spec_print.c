@@ -127,8 +127,10 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
     if (spec->search.strategy == HF_SEARCH_TPE) {
         /* Past the startup trials the proposals depend on the results: only those are known. */
         size_t k = (size_t)spec->search.n_startup_trials;
-        fprintf(out, "trials:     %zu (the first %zu drawn at random, shown; the others proposed "
-                "from the results)\n", n_trials, k < n_trials ? k : n_trials);
+        fprintf(out,
+                "trials:     %zu (the first %zu drawn at random, shown; the others proposed "
+                "from the results)\n",
+                n_trials, k < n_trials ? k : n_trials);
         n_trials = k < n_trials ? k : n_trials;
     } else {
         fprintf(out, "trials:     %zu\n", n_trials);
