@@ -223,41 +223,31 @@ static int np_less(double a, double b)
     return a < b || (b != b && a == a);
 }
 
+/* Moves tmp down from slot i of the 1-based heap a[1..n]. */
+static void np_sift_down(const double *v, size_t *a, size_t tmp, ptrdiff_t i, ptrdiff_t n)
+{
+    for (ptrdiff_t j = i << 1; j <= n;) {
+        if (j < n && np_less(v[a[j]], v[a[j + 1]]))
+            j += 1;
+        if (!np_less(v[tmp], v[a[j]]))
+            break;
+        a[i] = a[j];
+        i = j;
+        j += j;
+    }
+    a[i] = tmp;
+}
+
 static void np_aheapsort(const double *v, size_t *tosort, ptrdiff_t n)
 {
-    size_t *a = tosort - 1, tmp; /* 1-based heap indexing */
-    ptrdiff_t i, j, l;
-    for (l = n >> 1; l > 0; --l) {
-        tmp = a[l];
-        for (i = l, j = l << 1; j <= n;) {
-            if (j < n && np_less(v[a[j]], v[a[j + 1]]))
-                j += 1;
-            if (np_less(v[tmp], v[a[j]])) {
-                a[i] = a[j];
-                i = j;
-                j += j;
-            } else {
-                break;
-            }
-        }
-        a[i] = tmp;
-    }
+    size_t *a = tosort - 1; /* 1-based heap indexing */
+    for (ptrdiff_t l = n >> 1; l > 0; --l)
+        np_sift_down(v, a, a[l], l, n);
     for (; n > 1;) {
-        tmp = a[n];
+        size_t tmp = a[n];
         a[n] = a[1];
         n -= 1;
-        for (i = 1, j = 2; j <= n;) {
-            if (j < n && np_less(v[a[j]], v[a[j + 1]]))
-                j++;
-            if (np_less(v[tmp], v[a[j]])) {
-                a[i] = a[j];
-                i = j;
-                j += j;
-            } else {
-                break;
-            }
-        }
-        a[i] = tmp;
+        np_sift_down(v, a, tmp, 1, n);
     }
 }
 

@@ -3,12 +3,10 @@
 then rerun — both finish with the results.json of an uninterrupted run and no task twice in the
 journal; a journal of another spec is refused; failing tasks are recorded and the sweep completes;
 retrain promotes a better model and keeps the current one when the new one is worse."""
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -49,29 +47,15 @@ def setup(name, trials=40, seed=3):
 
 
 def journal_tasks(d):
-    with open(os.path.join(d, "out", "sweep", "journal.jsonl")) as f:
-        lines = [l for l in f.read().splitlines() if l.strip()]
-    return [json.loads(l)["task"] for l in lines[1:]]
+    return hftest.journal_tasks(os.path.join(d, "out", "sweep"))
 
 
-def wait_for_tasks(d, k, proc, limit=60):
-    t0 = time.time()
-    while time.time() - t0 < limit and proc.poll() is None:
-        try:
-            if len(journal_tasks(d)) >= k:
-                return True
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        time.sleep(0.05)
-    return False
+def wait_for_tasks(d, k, proc):
+    return hftest.wait_for_tasks(os.path.join(d, "out", "sweep"), k, proc)
 
 
 def start(d, delay_ms):
-    e = hftest.env()
-    e["HF_TEST_TASK_DELAY_MS"] = str(delay_ms)
-    return subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", hftest.HYPERFOLD, "run",
-                             "job.yaml", "--quiet"], cwd=d, env=e, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return hftest.start_run(d, delay_ms)
 
 
 base = setup("baseline")
@@ -115,20 +99,7 @@ ck.check(hftest.comparable(hftest.load_results(os.path.join(d, "out", "sweep")))
 d = setup("kill9")
 proc = start(d, 40)
 ck.check(wait_for_tasks(d, 10, proc), "kill9: some tasks finished before the kill")
-victim = None
-for pid in os.listdir("/proc"):
-    if not pid.isdigit():
-        continue
-    try:
-        with open("/proc/%s/environ" % pid, "rb") as f:
-            envs = f.read().split(b"\0")
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            cmd = f.read()
-    except OSError:
-        continue
-    if b"OMPI_COMM_WORLD_RANK=1" in envs and b"hyperfold" in cmd and ("%s" % d).encode() in b"".join(
-            e for e in envs if e.startswith(b"PWD=")):
-        victim = int(pid)
+victim = hftest.rank_pid(d, 1)
 ck.check(victim is not None, "kill9: found the rank-1 process")
 if victim:
     os.kill(victim, signal.SIGKILL)

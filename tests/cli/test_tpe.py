@@ -5,12 +5,9 @@ random search's draws; past them the proposals concentrate where the losses are 
 proposal stays in its distribution (bounds, integers, choices); a study killed mid-way (SIGTERM to
 mpirun, kill -9 of a rank) and run again equals the uninterrupted one; a journal of other TPE
 settings is refused; validate refuses TPE settings with another strategy and out-of-range values."""
-import json
 import os
 import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -106,46 +103,14 @@ expected = hftest.comparable(mv)
 
 
 def journal_tasks(d):
-    with open(os.path.join(d, "out", "study", "journal.jsonl")) as f:
-        lines = [l for l in f.read().splitlines() if l.strip()]
-    return [json.loads(l)["task"] for l in lines[1:]]
+    return hftest.journal_tasks(os.path.join(d, "out", "study"))
 
 
-def start(d, delay_ms):
-    e = hftest.env()
-    e["HF_TEST_TASK_DELAY_MS"] = str(delay_ms)
-    return subprocess.Popen(["mpirun", "--oversubscribe", "-np", "2", hftest.HYPERFOLD, "run",
-                             "job.yaml", "--quiet"], cwd=d, env=e, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def wait_for_tasks(d, k, proc):
+    return hftest.wait_for_tasks(os.path.join(d, "out", "study"), k, proc)
 
 
-def wait_for_tasks(d, k, proc, limit=60):
-    t0 = time.time()
-    while time.time() - t0 < limit and proc.poll() is None:
-        try:
-            if len(journal_tasks(d)) >= k:
-                return True
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        time.sleep(0.05)
-    return False
-
-
-def rank1_pid(d):
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/environ" % pid, "rb") as f:
-                envs = f.read().split(b"\0")
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if b"OMPI_COMM_WORLD_RANK=1" in envs and b"hyperfold" in cmd and \
-                ("PWD=%s" % d).encode() in envs:
-            return int(pid)
-    return None
+start = hftest.start_run
 
 
 for how in ("sigterm", "kill9"):
@@ -156,7 +121,7 @@ for how in ("sigterm", "kill9"):
     if how == "sigterm":
         proc.send_signal(signal.SIGTERM)
     else:
-        pid = rank1_pid(d)
+        pid = hftest.rank_pid(d, 1)
         ck.check(pid is not None, "kill9: found the rank-1 process")
         if pid:
             os.kill(pid, signal.SIGKILL)

@@ -66,6 +66,55 @@ def same_trials(a, b):
     return json.dumps(strip(a), sort_keys=True) == json.dumps(strip(b), sort_keys=True)
 
 
+def journal_tasks(run_dir):
+    """The task ids of a run directory's journal.jsonl, in order (the header line skipped)."""
+    with open(os.path.join(run_dir, "journal.jsonl")) as f:
+        lines = [l for l in f.read().splitlines() if l.strip()]
+    return [json.loads(l)["task"] for l in lines[1:]]
+
+
+def start_run(cwd, delay_ms, np=2, spec="job.yaml"):
+    """Starts `mpirun -np N hyperfold run SPEC --quiet` in cwd with every task delayed by
+    delay_ms (HF_TEST_TASK_DELAY_MS); returns the Popen."""
+    e = env()
+    e["HF_TEST_TASK_DELAY_MS"] = str(delay_ms)
+    return subprocess.Popen(["mpirun", "--oversubscribe", "-np", str(np), HYPERFOLD, "run", spec,
+                             "--quiet"], cwd=cwd, env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_tasks(run_dir, k, proc, limit=60):
+    """Waits until run_dir's journal holds k tasks (True) or proc ends or limit seconds pass."""
+    import time
+    t0 = time.time()
+    while time.time() - t0 < limit and proc.poll() is None:
+        try:
+            if len(journal_tasks(run_dir)) >= k:
+                return True
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def rank_pid(cwd, rank):
+    """The pid of the hyperfold process of MPI rank `rank` started in cwd, or None."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                envs = f.read().split(b"\0")
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if ("OMPI_COMM_WORLD_RANK=%d" % rank).encode() in envs and b"hyperfold" in cmd and \
+                ("PWD=%s" % cwd).encode() in envs:
+            return int(pid)
+    return None
+
+
 def rel_close(a, b, rtol, atol=0.0):
     return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
 
