@@ -418,6 +418,8 @@ static int write_results_json(const hf_sweep *s, const hf_trial *trials, const h
     json_object_set_new(o, "data", data);
     json_object_set_new(o, "n_splits", json_integer((json_int_t)s->n_splits));
     json_object_set_new(o, "n_trials", json_integer((json_int_t)s->n_trials));
+    if (info->search_stopped)
+        json_object_set_new(o, "search_stopped", json_string(info->search_stopped));
     size_t n_failed = 0;
     for (size_t t = 0; t < s->n_trials; t++)
         n_failed += strcmp(trial_status(s, t), "failed") == 0;

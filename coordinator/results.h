@@ -61,6 +61,8 @@ typedef struct hf_run_info {
     int reused_shards;
     int resumed_tasks;
     int speculative_refit; /* the refit was made while the last tasks ran (the leader won) */
+    const char *search_stopped; /* a budget that ended the search early (search.max_time,
+                                 * search.early_stop), or NULL */
     int holdout_valid;
     double *holdout_scores; /* n_metrics, when holdout_valid */
     int refit_valid;        /* the refit's solver report below is known */

@@ -66,6 +66,7 @@ typedef struct run_state {
     int spec_trial;
     hf_prep *spec_prep;
     hf_fitted *spec_fitted;
+    const char *stopped; /* TPE: the budget that ended the study early, or NULL */
 } run_state;
 
 static void print_progress(run_state *st, int final)
@@ -90,9 +91,22 @@ static void print_progress(run_state *st, int final)
         snprintf(etabuf, sizeof etabuf, "?");
     else
         snprintf(etabuf, sizeof etabuf, "%.0fs", eta);
-    fprintf(stderr, "%stasks %zu/%zu  best %s %s  failed trials %zu  elapsed %.1fs  eta %s%s",
-            st->tty ? "\r\033[K" : "hyperfold: ", done, st->n_tasks, st->sweep.metrics[0], bestbuf,
-            st->sweep.failed_trials, el, etabuf, st->tty && !final ? "" : "\n");
+    char trials[96] = "";
+    if (st->spec->search.strategy == HF_SEARCH_TPE) { /* a study: its trials, as they finish */
+        size_t complete = 0, started = 0;
+        for (size_t t = 0; t < st->sweep.n_trials; t++) {
+            size_t k = 0;
+            for (size_t f = 0; f < st->sweep.n_splits; f++)
+                k += st->sweep.state[t * st->sweep.n_splits + f] != 0;
+            complete += k == st->sweep.n_splits;
+            started += k > 0 && k < st->sweep.n_splits;
+        }
+        snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running)  ", complete,
+                 st->sweep.n_trials, started);
+    }
+    fprintf(stderr, "%s%stasks %zu/%zu  best %s %s  failed trials %zu  elapsed %.1fs  eta %s%s",
+            st->tty ? "\r\033[K" : "hyperfold: ", trials, done, st->n_tasks, st->sweep.metrics[0],
+            bestbuf, st->sweep.failed_trials, el, etabuf, st->tty && !final ? "" : "\n");
     fflush(stderr);
 }
 
@@ -555,16 +569,29 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
     st->last_print = st->t_start;
     st->ctx = ctx;
     st->spec_trial = -1;
+    const double t0 = st->t_start; /* search.max_time counts from here, in this invocation */
     result = hf_comm_check(world, result);
     int sched_failed = 0; /* only then may other ranks still wait for tasks */
     size_t b = 0;
     for (size_t lo = 0; lo < N && result >= 0; lo += q, b++) {
         size_t hi = lo + q < N ? lo + q : N, before = tasks->n_tasks;
-        if (rank == 0)
+        int64_t stop = 0; /* 1 + the index of the budget's reason */
+        if (rank == 0) {
             for (size_t t = 0; t < lo; t++)
                 loss[t] = hf_sweep_trial_loss(&st->sweep, t);
-        if ((result = hf_comm_bcast(world, loss, lo * sizeof *loss, 0)) < 0)
+            const char *why = hf_search_budget_stop(&spec->search, loss, lo, hf_now() - t0);
+            stop = why ? (!strcmp(why, "max_time") ? 1 : 2) : 0;
+        }
+        if ((result = hf_comm_bcast(world, loss, lo * sizeof *loss, 0)) < 0 ||
+            (result = hf_comm_bcast(world, &stop, sizeof stop, 0)) < 0)
             break;
+        if (stop) { /* the trials run so far are the study */
+            st->stopped = stop == 1 ? "max_time" : "early_stop";
+            st->sweep.n_trials = lo;
+            if (rank == 0 && !st->quiet)
+                hf_info("tpe: %s reached after %zu trials: the study ends there", st->stopped, lo);
+            break;
+        }
         result = tpe_batch(spec, job, loss, lo, hi, tasks, &blocks[b]);
         unsigned char *d = result >= 0 ? realloc(st->done, tasks->n_tasks + 1) : NULL;
         if (result >= 0 && !d)
@@ -777,6 +804,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     int64_t best = -1;
     hf_run_info info = run_info(spec, &job, &dir, manifest, hf_comm_size(world), reused);
     info.resumed_tasks = (int)st.done_at_start;
+    info.search_stopped = st.stopped;
     if (rank == 0) {
         holdout_scores = hf_calloc(job.n_metrics, sizeof *holdout_scores);
         info.holdout_scores = holdout_scores;

@@ -323,6 +323,23 @@ static int parse_error_score(const char *t, void *opts)
     return 0;
 }
 
+/* "90", "90s", "15m", "2h", "1.5h": seconds > 0. */
+static int parse_duration(const char *t, void *opts)
+{
+    hf_search_opts *o = opts;
+    char *end = NULL;
+    double v = strtod(t, &end);
+    double unit = !*end               ? 1
+                  : !strcmp(end, "s") ? 1
+                  : !strcmp(end, "m") ? 60
+                  : !strcmp(end, "h") ? 3600
+                                      : 0;
+    if (end == t || unit == 0 || !isfinite(v) || v <= 0)
+        return -1;
+    o->max_time = v * unit;
+    return 0;
+}
+
 static const hf_opt_def search_defs[] = {
     HF_DEF_ENUM("strategy", hf_search_opts, strategy, HF_OPT_HASHED, k_strategy_names, 0,
                 "grid, random or tpe"),
@@ -341,6 +358,16 @@ static const hf_opt_def search_defs[] = {
     HF_DEF_INT("batch", hf_search_opts, batch, HF_OPT_HASHED, 1, 100000,
                "tpe: trials proposed together from the results of the earlier batches "
                "(default 4); results do not depend on the number of ranks"),
+    HF_DEF_CUSTOM("max_time", hf_search_opts, max_time, 0, parse_duration,
+                  "a duration: seconds, or a number with s, m or h",
+                  "tpe: stop proposing after this much wall-clock time of the sweep (checked "
+                  "after each batch; default none)"),
+    HF_DEF_INT("early_stop", hf_search_opts, early_stop, HF_OPT_HASHED, 1, INT32_MAX,
+               "tpe: stop after this many trials without an improvement of the best score "
+               "greater than early_stop_threshold (checked after each batch; default none)"),
+    HF_DEF_NUMBER("early_stop_threshold", hf_search_opts, early_stop_threshold, HF_OPT_HASHED, 0,
+                  INFINITY, "a number >= 0",
+                  "tpe: the improvement early_stop asks for (default 0: any)"),
     HF_DEF_CUSTOM("error_score", hf_search_opts, error_score, 0, parse_error_score,
                   "worst or a number",
                   "the score of a failed split (default worst: its trial ranks last)"),
@@ -350,11 +377,17 @@ static int search_check(void *opts)
 {
     hf_search_opts *o = opts;
     char at[512];
-    static const char *const tpe_keys[] = {"n_startup_trials", "n_ei_candidates", "multivariate",
-                                           "batch"};
-    const int given[] = {o->n_startup_trials >= 0, o->n_ei_candidates >= 0, o->multivariate >= 0,
-                         o->batch >= 0};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const tpe_keys[] = {
+        "n_startup_trials", "n_ei_candidates", "multivariate",        "batch",
+        "max_time",         "early_stop",      "early_stop_threshold"};
+    const int given[] = {o->n_startup_trials >= 0,
+                         o->n_ei_candidates >= 0,
+                         o->multivariate >= 0,
+                         o->batch >= 0,
+                         o->max_time > 0,
+                         o->early_stop > 0,
+                         o->early_stop_threshold > 0};
+    for (size_t i = 0; i < sizeof tpe_keys / sizeof *tpe_keys; i++) {
         char key[64];
         snprintf(key, sizeof key, "search.%s", tpe_keys[i]);
         if (given[i] && o->strategy != HF_SEARCH_TPE)
@@ -543,4 +576,24 @@ out:
     free(ls);
     free(x);
     return result;
+}
+
+const char *hf_search_budget_stop(const hf_search_opts *search, const double *loss, size_t n,
+                                  double elapsed)
+{
+    if (search->max_time > 0 && elapsed >= search->max_time)
+        return "max_time";
+    if (search->early_stop <= 0)
+        return NULL;
+    double best = INFINITY;
+    size_t last = 0; /* trials [0, last) hold the last improvement */
+    for (size_t t = 0; t < n; t++) {
+        if (isnan(loss[t]))
+            continue;
+        if (loss[t] < best - search->early_stop_threshold || isinf(best))
+            last = t + 1;
+        if (loss[t] < best)
+            best = loss[t];
+    }
+    return n - last >= (size_t)search->early_stop ? "early_stop" : NULL;
 }

@@ -30,6 +30,10 @@ typedef struct hf_search_opts {
     int n_ei_candidates;  /* 24 */
     int multivariate;     /* 1 */
     int batch;            /* 4: proposals per batch, each batch from the results of the earlier */
+    /* tpe budgets, checked after each batch (0: none): */
+    double max_time;             /* seconds of this invocation's sweep */
+    int early_stop;              /* stop after this many trials without an improvement ... */
+    double early_stop_threshold; /* ... greater than this (default 0) */
     int error_score_given;
     double error_score; /* score of a failed split; default: the trial ranks last */
     hf_opt_source src;
@@ -93,6 +97,12 @@ void hf_space_release(hf_space *space);
  * collective. */
 int hf_space_tpe_propose(const hf_space *space, const hf_search_opts *search, hf_trial *trials,
                          const double *loss, size_t n, size_t t);
+
+/* The budget after trials [0, n) ran (losses as above, NAN for failed) and `elapsed` seconds:
+ * NULL to go on, or why the study stops ("max_time", "early_stop"). search.early_stop counts
+ * trials since the last one that lowered the best loss by more than early_stop_threshold. */
+const char *hf_search_budget_stop(const hf_search_opts *search, const double *loss, size_t n,
+                                  double elapsed);
 
 /* The parameter values of a trial as a compact JSON object, e.g.
  * {"alpha":0.01,"fit_intercept":true} (numbers as JSON reals in their shortest round-trip form,

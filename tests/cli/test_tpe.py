@@ -3,7 +3,8 @@
 (both modes, a batch size that does not divide the trials); its first n_startup_trials trials are
 random search's draws; past them the proposals concentrate where the losses are low; every
 proposal stays in its distribution (bounds, integers, choices); a study killed mid-way (SIGTERM to
-mpirun, kill -9 of a rank) and run again equals the uninterrupted one; a journal of other TPE
+mpirun, kill -9 of a rank) and run again equals the uninterrupted one; search.early_stop and
+search.max_time end the study at a batch boundary with a prefix of the full study; a journal of other TPE
 settings is refused; validate refuses TPE settings with another strategy and out-of-range values."""
 import os
 import signal
@@ -98,6 +99,40 @@ for name, r in (("multivariate", mv), ("independent", ind)):
              "%s: proposals beat the random startup (median rmse %.4f vs %.4f)" % (
                  name, np.median(score[10:]), np.median(score[:10])))
 
+# Budgets: early_stop ends the study at the first batch boundary where that many trials passed
+# without an improvement (a prefix of the full study); max_time likewise, on the clock.
+loss = [t["mean"]["rmse"] for t in mv["trials"]]  # rmse: lower is better, the loss itself
+for patience in (3, 6):
+    expect = None
+    for lo in range(0, 36, 5):
+        best, last = float("inf"), 0
+        for i in range(lo):
+            if loss[i] < best:
+                best, last = loss[i], i + 1
+        if lo - last >= patience:
+            expect = lo
+            break
+    d = setup("early-stop-%d" % patience, extra=", batch: 5, early_stop: %d" % patience)
+    run(d, 2)
+    r = results(d)
+    n_run = expect if expect is not None else 36
+    ck.check(r["n_trials"] == n_run and r.get("search_stopped") == ("early_stop" if expect else None),
+             "early_stop %d: %s trials, stopped %s (expected %d)" % (
+                 patience, r["n_trials"], r.get("search_stopped"), n_run))
+    ck.check([t["params"] for t in r["trials"]] == [t["params"] for t in mv["trials"][:n_run]],
+             "early_stop %d: the trials are the full study's first %d" % (patience, n_run))
+d = setup("max-time", extra=", batch: 5, max_time: 0.01s")
+run(d, 2)
+r = results(d)
+ck.check(r.get("search_stopped") == "max_time" and 5 <= r["n_trials"] < 36 and
+         r["n_trials"] % 5 == 0 and [t["params"] for t in r["trials"]] ==
+         [t["params"] for t in mv["trials"][:r["n_trials"]]],
+         "max_time: a prefix of whole batches (%s trials, %s)" % (r["n_trials"],
+                                                                 r.get("search_stopped")))
+ck.check(r["best"]["trial"] < r["n_trials"] and os.path.exists(os.path.join(d, "out", "study",
+                                                                             "model.h5")),
+         "max_time: the best of the trials run is refitted and exported")
+
 # Kill mid-study, then resume: the same study.
 expected = hftest.comparable(mv)
 
@@ -153,14 +188,18 @@ ck.check(p.returncode != 0 and "journal" in p.stderr,
 
 # validate's refusals.
 for extra, key in [(", batch: 4", "search.batch"), (", multivariate: true", "search.multivariate"),
-                   (", n_startup_trials: 3", "search.n_startup_trials")]:
-    d = setup("refuse-grid-%s" % key, strategy="random", extra=extra)
+                   (", n_startup_trials: 3", "search.n_startup_trials"),
+                   (", max_time: 1h", "search.max_time"), (", early_stop: 5", "search.early_stop")]:
+    d = setup("refuse-%d" % len(os.listdir(work)), strategy="random", extra=extra)
     p = hftest.hyperfold(["validate", "job.yaml"], cwd=d, check=False)
     ck.check(p.returncode == 2 and key in p.stderr and "tpe" in p.stderr and "job.yaml:" in p.stderr,
              "%s with random search refused (rc %d): %s" % (key, p.returncode, p.stderr.strip()))
 for extra, key in [(", batch: 0", "search.batch"), (", n_ei_candidates: 0", "search.n_ei_candidates"),
-                   (", n_startup_trials: -1", "search.n_startup_trials")]:
-    d = setup("refuse-%s" % key, extra=extra)
+                   (", n_startup_trials: -1", "search.n_startup_trials"),
+                   (", max_time: 0", "search.max_time"), (", max_time: 5d", "search.max_time"),
+                   (", early_stop: 0", "search.early_stop"),
+                   (", early_stop_threshold: -1", "search.early_stop_threshold")]:
+    d = setup("refuse-%d" % len(os.listdir(work)), extra=extra)
     p = hftest.hyperfold(["validate", "job.yaml"], cwd=d, check=False)
     ck.check(p.returncode == 2 and key in p.stderr, "%s out of range refused (rc %d): %s" % (
         extra, p.returncode, p.stderr.strip()))
