@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Trials that share work are fitted together, at most this many per task. Fixed (not derived from
@@ -517,15 +518,17 @@ static int append_tasks(hf_task_list *all, hf_task_list *add, int trial0)
     return HF_OK;
 }
 
-/* Every rank. Proposes trials [lo, hi) into job->trials (loss[0..lo) known), decodes them into
- * job->configs (the decoded block kept in *blocks until the run ends) and lists their tasks. */
-static int tpe_batch(const hf_spec *spec, hf_job *job, double *loss, size_t lo, size_t hi,
-                     hf_task_list *tasks, hf_trial_config **block)
+/* Every rank. Proposes trials [lo, hi) into job->trials (through `all`: the W warm-start
+ * trials, then shallow copies of job->trials; loss likewise, [0, W + lo) known), decodes them
+ * into job->configs (the decoded block kept in *block until the run ends) and lists their
+ * tasks. */
+static int tpe_batch(const hf_spec *spec, hf_job *job, hf_trial *all, double *loss, size_t W,
+                     size_t lo, size_t hi, hf_task_list *tasks, hf_trial_config **block)
 {
     for (size_t t = lo; t < hi; t++) {
         for (size_t k = lo; k < t; k++)
-            loss[k] = INFINITY; /* proposed in this batch, not yet run */
-        HF_CALL(hf_space_tpe_propose(&spec->space, &spec->search, job->trials, loss, t, t));
+            loss[W + k] = INFINITY; /* proposed in this batch, not yet run */
+        HF_CALL(hf_space_tpe_propose(&spec->space, &spec->search, all, loss, W + t, W + t));
     }
     HF_CALL(hf_spec_decode_trials(spec, job->model, job->trials + lo, hi - lo, block));
     memcpy(job->configs + lo, *block, (hi - lo) * sizeof **block);
@@ -534,6 +537,43 @@ static int tpe_batch(const hf_spec *spec, hf_job *job, double *loss, size_t lo, 
                               MAX_BATCH, &batch));
     int result = append_tasks(tasks, &batch, (int)lo);
     hf_task_list_free(&batch);
+    return result;
+}
+
+/* Collective. search.warm_start: the earlier run's fitting trials and their losses, identical on
+ * every rank (rank 0 reads the file). */
+static int warm_start(hf_comm *world, const hf_spec *spec, const hf_job *job, int quiet,
+                      hf_trial **trials, double **loss, size_t *n)
+{
+    const char *ws = spec->search.warm_start;
+    char *path = NULL, *text = NULL;
+    size_t len = 0, skipped = 0;
+    int result = HF_OK;
+    *trials = NULL;
+    *loss = NULL;
+    *n = 0;
+    if (!ws)
+        return HF_OK;
+    if (hf_comm_rank(world) == 0) {
+        struct stat sb;
+        int is_dir = stat(ws, &sb) == 0 && S_ISDIR(sb.st_mode);
+        path = hf_malloc(strlen(ws) + 16);
+        if (path)
+            snprintf(path, strlen(ws) + 16, "%s%s", ws, is_dir ? "/results.json" : "");
+        result = path ? hf_fs_read_file(path, &text, &len) : HF_ENOMEM;
+        if (result < 0)
+            hf_error_prefix(result, "%s: search.warm_start", spec->path);
+    }
+    if ((result = hf_comm_check(world, result)) >= 0 &&
+        (result = hf_comm_bcast_blob(world, &text, &len, 0)) >= 0)
+        result =
+            hf_comm_check(world, hf_space_warm_trials(&spec->space, text, ws, spec->model_type,
+                                                      job->metrics[0], trials, loss, n, &skipped));
+    if (result >= 0 && hf_comm_rank(world) == 0 && !quiet)
+        hf_info("tpe: warm start from %s: %zu finished trial(s)%s", ws, *n,
+                skipped ? " (some outside this space, left out)" : "");
+    free(path);
+    free(text);
     return result;
 }
 
@@ -546,8 +586,22 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
     int rank = hf_comm_rank(world);
     const size_t N = job->n_trials, q = (size_t)spec->search.batch, ns = job->folds->n_splits;
     journal_stash js = {.sweep = &st->sweep};
-    double *loss = hf_calloc(N ? N : 1, sizeof *loss);
-    int result = loss ? hf_sweep_init(&st->sweep, N, ns, job->metrics, job->n_metrics) : HF_ENOMEM;
+    hf_trial *warm = NULL, *all = NULL;
+    double *warm_loss = NULL, *all_loss = NULL, *loss = NULL;
+    size_t W = 0;
+    int result = warm_start(world, spec, job, st->quiet, &warm, &warm_loss, &W);
+    if (result >= 0) {
+        all = hf_calloc(W + N + 1, sizeof *all);
+        all_loss = hf_calloc(W + N + 1, sizeof *all_loss);
+        result = all && all_loss ? HF_OK : HF_ENOMEM;
+    }
+    if (result >= 0) {
+        memcpy(all, warm, W * sizeof *all);
+        memcpy(all + W, job->trials, N * sizeof *all); /* shallow: the values are job's */
+        memcpy(all_loss, warm_loss, W * sizeof *all_loss);
+        loss = all_loss + W;
+        result = hf_sweep_init(&st->sweep, N, ns, job->metrics, job->n_metrics);
+    }
     st->n_tasks = N * ns; /* shown in the progress line; batches of trials that share work
                            * (logistic regression's C, xgboost's rounds) may make it fewer */
     if (result >= 0 && rank == 0) {
@@ -592,7 +646,7 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
                 hf_info("tpe: %s reached after %zu trials: the study ends there", st->stopped, lo);
             break;
         }
-        result = tpe_batch(spec, job, loss, lo, hi, tasks, &blocks[b]);
+        result = tpe_batch(spec, job, all, all_loss, W, lo, hi, tasks, &blocks[b]);
         unsigned char *d = result >= 0 ? realloc(st->done, tasks->n_tasks + 1) : NULL;
         if (result >= 0 && !d)
             result = HF_ENOMEM;
@@ -637,7 +691,10 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
         print_progress(st, 1);
     }
     stash_free(&js);
-    free(loss);
+    hf_trials_free(warm, W, spec->space.n_params);
+    free(warm_loss);
+    free(all);
+    free(all_loss);
     if (!sched_failed) /* every rank is here: they learn of rank 0's journal errors */
         result = hf_comm_check(world, result);
     if (result == HF_EINTR && rank == 0)

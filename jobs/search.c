@@ -368,6 +368,10 @@ static const hf_opt_def search_defs[] = {
     HF_DEF_NUMBER("early_stop_threshold", hf_search_opts, early_stop_threshold, HF_OPT_HASHED, 0,
                   INFINITY, "a number >= 0",
                   "tpe: the improvement early_stop asks for (default 0: any)"),
+    HF_DEF_STRING("warm_start", hf_search_opts, warm_start, HF_OPT_HASHED,
+                  "an earlier run's directory or results.json",
+                  "tpe: seed the sampler with the finished trials of an earlier run of the same "
+                  "model and metric (default none)"),
     HF_DEF_CUSTOM("error_score", hf_search_opts, error_score, 0, parse_error_score,
                   "worst or a number",
                   "the score of a failed split (default worst: its trial ranks last)"),
@@ -596,4 +600,115 @@ const char *hf_search_budget_stop(const hf_search_opts *search, const double *lo
             best = loss[t];
     }
     return n - last >= (size_t)search->early_stop ? "early_stop" : NULL;
+}
+
+/* The value of parameter p given as JSON, if it lies in p's distribution: 1 and *v set, else 0. */
+static int warm_value(const hf_param_space *p, json_t *j, hf_value *v)
+{
+    if (p->kind == HF_PARAM_CHOICE) {
+        for (size_t c = 0; c < p->n_choices; c++) {
+            const hf_value *ch = &p->choices[c];
+            int same = 0;
+            switch (ch->type) {
+            case HF_VAL_NUMBER:
+            case HF_VAL_INT:
+                same = json_is_number(j) && json_number_value(j) == hf_value_as_double(ch);
+                break;
+            case HF_VAL_BOOL:
+                same = json_is_boolean(j) && json_is_true(j) == !!ch->u.b;
+                break;
+            case HF_VAL_STRING:
+                same = json_is_string(j) && ch->u.str && !strcmp(json_string_value(j), ch->u.str);
+                break;
+            default:
+                break;
+            }
+            if (same)
+                return hf_value_copy(v, ch) == HF_OK;
+        }
+        return 0;
+    }
+    if (!json_is_number(j))
+        return 0;
+    double x = json_number_value(j);
+    int integer = p->value_type == HF_VAL_INT || p->kind == HF_PARAM_INT_UNIFORM;
+    if (!(x >= p->low && x <= p->high) || (integer && x != floor(x)))
+        return 0;
+    *v = typed_number(p, x);
+    return 1;
+}
+
+int hf_space_warm_trials(const hf_space *space, const char *text, const char *where,
+                         const char *model, const char *metric, hf_trial **trials, double **loss,
+                         size_t *n, size_t *n_skipped)
+{
+    *trials = NULL;
+    *loss = NULL;
+    *n = *n_skipped = 0;
+    json_error_t err;
+    json_t *r = json_loads(text, 0, &err);
+    json_t *list = json_object_get(r, "trials");
+    if (!r || !json_is_array(list))
+        return hf_error(HF_EINVAL, "search.warm_start: %s: not a hyperfold results.json (%s)",
+                        where, r ? "no trials" : err.text);
+    const char *m = json_string_value(json_object_get(r, "model"));
+    const char *met = json_string_value(json_object_get(r, "metric"));
+    const char *dir = json_string_value(json_object_get(r, "direction"));
+    int result = HF_OK;
+    if (!m || strcmp(m, model) || !met || strcmp(met, metric) || !dir)
+        result = hf_error(HF_EINVAL,
+                          "search.warm_start: %s is a run of %s scored by %s, expected a run of "
+                          "%s scored by %s",
+                          where, m ? m : "?", met ? met : "?", model, metric);
+    size_t total = json_array_size(list), np = space->n_params, k = 0;
+    hf_trial *tr = result >= 0 ? new_trials(total ? total : 1, np) : NULL;
+    double *ls = result >= 0 ? hf_malloc((total ? total : 1) * sizeof *ls) : NULL;
+    if (result >= 0 && (!tr || !ls))
+        result = HF_ENOMEM;
+    int maximize = dir && !strcmp(dir, "maximize");
+    for (size_t i = 0; i < total && result >= 0; i++) {
+        json_t *t = json_array_get(list, i);
+        json_t *params = json_object_get(t, "params");
+        json_t *mean = json_object_get(json_object_get(t, "mean"), metric);
+        const char *status = json_string_value(json_object_get(t, "status"));
+        int fits = status && !strcmp(status, "ok") && json_is_object(params) &&
+                   json_is_number(mean) && isfinite(json_number_value(mean));
+        for (size_t q = 0; q < np && fits; q++) {
+            const hf_param_space *p = &space->params[q];
+            if (p->kind == HF_PARAM_FIXED)
+                fits = hf_value_copy(&tr[k].values[q], &p->fixed) == HF_OK;
+            else
+                fits = warm_value(p, json_object_get(params, p->name), &tr[k].values[q]);
+        }
+        if (!fits) {
+            for (size_t q = 0; q < np; q++)
+                hf_value_free(&tr[k].values[q]);
+            if (status && !strcmp(status, "ok"))
+                (*n_skipped)++;
+            continue;
+        }
+        ls[k] = maximize ? -json_number_value(mean) : json_number_value(mean);
+        tr[k].id = (int)k;
+        k++;
+    }
+    json_decref(r);
+    if (result >= 0 && k == 0)
+        result = hf_error(HF_EINVAL,
+                          "search.warm_start: no finished trial of %s fits this search space "
+                          "(%zu lie outside it)",
+                          where, *n_skipped);
+    if (result < 0) {
+        hf_trials_free(tr, total ? total : 1, np);
+        free(ls);
+        return result;
+    }
+    *trials = tr;
+    *loss = ls;
+    *n = k;
+    /* trials [k, total) hold no values: freed with the others by hf_trials_free(*trials, *n) */
+    for (size_t i = k; i < total; i++) {
+        free(tr[i].values);
+        tr[i].values = NULL;
+    }
+    return HF_OK;
 }

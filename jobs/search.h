@@ -34,6 +34,8 @@ typedef struct hf_search_opts {
     double max_time;             /* seconds of this invocation's sweep */
     int early_stop;              /* stop after this many trials without an improvement ... */
     double early_stop_threshold; /* ... greater than this (default 0) */
+    char *warm_start; /* tpe: an earlier run's directory (or its results.json): its finished
+                       * trials seed the sampler; NULL: none */
     int error_score_given;
     double error_score; /* score of a failed split; default: the trial ranks last */
     hf_opt_source src;
@@ -97,6 +99,17 @@ void hf_space_release(hf_space *space);
  * collective. */
 int hf_space_tpe_propose(const hf_space *space, const hf_search_opts *search, hf_trial *trials,
                          const double *loss, size_t n, size_t t);
+
+/* Warm start. The finished trials of an earlier run (`text`: its results.json, named `where` in
+ * messages) that fit this space, as trials and losses (lower is better) for
+ * hf_space_tpe_propose: every searched parameter present, inside its distribution (a list's
+ * values, a distribution's bounds, an integer where the parameter is one), a finite mean score.
+ * *n_skipped counts the finished trials that do not fit. The run must be of `model` scored by
+ * `metric` (HF_EINVAL naming search.warm_start otherwise, and when no trial fits). Not
+ * collective; *trials (hf_trials_free) and *loss are the caller's. */
+int hf_space_warm_trials(const hf_space *space, const char *text, const char *where,
+                         const char *model, const char *metric, hf_trial **trials, double **loss,
+                         size_t *n, size_t *n_skipped);
 
 /* The budget after trials [0, n) ran (losses as above, NAN for failed) and `elapsed` seconds:
  * NULL to go on, or why the study stops ("max_time", "early_stop"). search.early_stop counts

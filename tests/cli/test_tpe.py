@@ -4,8 +4,11 @@
 random search's draws; past them the proposals concentrate where the losses are low; every
 proposal stays in its distribution (bounds, integers, choices); a study killed mid-way (SIGTERM to
 mpirun, kill -9 of a rank) and run again equals the uninterrupted one; search.early_stop and
-search.max_time end the study at a batch boundary with a prefix of the full study; a journal of other TPE
+search.max_time end the study at a batch boundary with a prefix of the full study; a warm start
+from an earlier study proposes with TPE from its first trial, at any number of ranks, and refuses a
+run of another model, a missing run and a run none of whose trials fit; a journal of other TPE
 settings is refused; validate refuses TPE settings with another strategy and out-of-range values."""
+import json
 import os
 import signal
 import sys
@@ -132,6 +135,43 @@ ck.check(r.get("search_stopped") == "max_time" and 5 <= r["n_trials"] < 36 and
 ck.check(r["best"]["trial"] < r["n_trials"] and os.path.exists(os.path.join(d, "out", "study",
                                                                              "model.h5")),
          "max_time: the best of the trials run is refitted and exported")
+
+# Warm start: a study seeded with the multivariate study's 36 trials proposes with TPE from its
+# first trial (36 >= 10 finished), the same at 1 and 2 ranks, and better than a cold start.
+mv_dir = os.path.join(work, "multivariate-np1", "out", "study")
+warm = []
+for np_ in (1, 2):
+    d = setup("warm-np%d" % np_, trials=8, extra=", batch: 4, warm_start: %s" % mv_dir)
+    p = hftest.hyperfold(["run", "job.yaml"], np=np_, cwd=d)
+    warm.append(results(d))
+ck.check("warm start from %s: 36 finished trial(s)" % mv_dir in p.stderr,
+         "warm start says what it took: %s" % p.stderr.strip()[:300])
+ck.check(hftest.same_trials(warm[0], warm[1]), "warm start: the same study at 1 and 2 ranks")
+cold = setup("cold", trials=8, extra=", batch: 4")
+run(cold, 2)
+cold = results(cold)
+ck.check(warm[0]["trials"][0]["params"] != cold["trials"][0]["params"],
+         "warm start: trial 0 is a TPE proposal, not the random draw")
+ck.check(np.median([t["mean"]["rmse"] for t in warm[0]["trials"]]) <
+         np.median([t["mean"]["rmse"] for t in cold["trials"]]),
+         "warm start: its trials score better than a cold start's")
+# Refusals: another model's run, a missing run, a run none of whose trials fit.
+other = os.path.join(work, "other-model.json")
+r = hftest.load_results(mv_dir)
+r["model"] = "ridge"
+hftest.write(other, json.dumps(r))
+for src, want in [(other, "is a run of ridge scored by rmse, expected a run of kernel_ridge"),
+                  (os.path.join(work, "nowhere"), "nowhere"),
+                  (mv_dir, "no finished trial")]:
+    d = setup("warm-bad-%d" % len(os.listdir(work)), trials=8,
+              extra=", batch: 4, warm_start: %s" % src)
+    if src == mv_dir and want == "no finished trial":  # a space none of the trials lie in
+        spec = open(os.path.join(d, "job.yaml")).read().replace(
+            "alpha: {log_uniform: [1.0e-4, 10]}", "alpha: {log_uniform: [20, 30]}")
+        hftest.write(os.path.join(d, "job.yaml"), spec)
+    p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d, check=False)
+    ck.check(p.returncode != 0 and want in p.stderr and "search.warm_start" in p.stderr,
+             "warm start from %s refused (rc %d): %s" % (src, p.returncode, p.stderr.strip()[-300:]))
 
 # Kill mid-study, then resume: the same study.
 expected = hftest.comparable(mv)
