@@ -152,11 +152,14 @@ double hf_sweep_trial_loss(const hf_sweep *s, size_t t)
     return s->greater_is_better[0] ? -mean : mean;
 }
 
+#define ELIGIBLE(s, t) (!(s)->eligible || (s)->eligible[t])
+
 double hf_sweep_best_so_far(const hf_sweep *s)
 {
     double best = NAN, mean;
     for (size_t t = 0; t < s->n_trials; t++)
-        if (s->n_splits > 0 && known_mean(s, t, &mean) == s->n_splits && better(s, mean, best))
+        if (ELIGIBLE(s, t) && s->n_splits > 0 && known_mean(s, t, &mean) == s->n_splits &&
+            better(s, mean, best))
             best = mean;
     return best;
 }
@@ -166,7 +169,8 @@ int hf_sweep_leader(const hf_sweep *s)
     int leader = -1;
     double lead = NAN, mean;
     for (size_t t = 0; t < s->n_trials; t++)
-        if (known_mean(s, t, &mean) > 0 && (leader < 0 || better(s, mean, lead))) {
+        if (ELIGIBLE(s, t) && known_mean(s, t, &mean) > 0 &&
+            (leader < 0 || better(s, mean, lead))) {
             leader = (int)t;
             lead = mean;
         }
@@ -180,6 +184,8 @@ static int cmp_trials(const void *pa, const void *pb)
 {
     const hf_sweep *s = g_sort_sweep;
     size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    if (ELIGIBLE(s, a) != ELIGIBLE(s, b))
+        return ELIGIBLE(s, a) ? -1 : 1;
     double ma = s->mean[a * s->n_metrics], mb = s->mean[b * s->n_metrics];
     if (better(s, ma, mb))
         return -1;
@@ -229,7 +235,8 @@ int hf_sweep_finish(hf_sweep *s, const hf_search_opts *search)
     qsort(order, s->n_trials, sizeof *order, cmp_trials);
     for (size_t r = 0; r < s->n_trials; r++)
         s->rank[order[r]] = (int)r + 1;
-    s->best = s->n_trials && !isnan(s->mean[order[0] * nm]) ? (int)order[0] : -1;
+    s->best =
+        s->n_trials && ELIGIBLE(s, order[0]) && !isnan(s->mean[order[0] * nm]) ? (int)order[0] : -1;
     free(order);
     return HF_OK;
 }
@@ -420,6 +427,20 @@ static int write_results_json(const hf_sweep *s, const hf_trial *trials, const h
     json_object_set_new(o, "n_trials", json_integer((json_int_t)s->n_trials));
     if (info->search_stopped)
         json_object_set_new(o, "search_stopped", json_string(info->search_stopped));
+    if (info->rungs) {
+        json_t *hb = json_array();
+        for (size_t i = 0; i < info->n_rungs; i++) {
+            const hf_rung *g = &info->rungs[i];
+            json_t *r = json_object();
+            json_object_set_new(r, "bracket", json_integer(g->bracket));
+            json_object_set_new(r, "rung", json_integer(g->rung));
+            json_object_set_new(r, "configs", json_integer((json_int_t)g->n));
+            json_object_set_new(r, "resource", json_real(g->resource));
+            json_object_set_new(r, "first_trial", json_integer((json_int_t)g->first));
+            json_array_append_new(hb, r);
+        }
+        json_object_set_new(o, "hyperband", hb);
+    }
     size_t n_failed = 0;
     for (size_t t = 0; t < s->n_trials; t++)
         n_failed += strcmp(trial_status(s, t), "failed") == 0;

@@ -23,6 +23,10 @@ typedef struct hf_sweep {
     unsigned char *stop;    /* [trial][split]: hf_fit_stop of each fit */
     size_t tasks_done;
     size_t failed_trials; /* trials with at least one failed split */
+    /* Optional [trial], the caller's: 0 for a trial that is not a candidate for the best (a
+     * Hyperband trial below the full resource): ranked after every candidate, never selected,
+     * never the leader. NULL: every trial is one. */
+    const unsigned char *eligible;
     /* Filled by hf_sweep_finish: */
     double *mean, *std; /* [trial][metric], over splits; error_score applied */
     int *rank;          /* [trial]: 1 = best */
@@ -60,7 +64,7 @@ typedef struct hf_run_info {
     double seconds;
     int reused_shards;
     int resumed_tasks;
-    int speculative_refit; /* the refit was made while the last tasks ran (the leader won) */
+    int speculative_refit;      /* the refit was made while the last tasks ran (the leader won) */
     const char *search_stopped; /* a budget that ended the search early (search.max_time,
                                  * search.early_stop), or NULL */
     int holdout_valid;
@@ -69,6 +73,8 @@ typedef struct hf_run_info {
     double refit_n_iter;
     int refit_stop; /* hf_fit_stop */
     const char *model_path;
+    const hf_rung *rungs; /* Hyperband: the plan (results.json "hyperband"), or NULL */
+    size_t n_rungs;
 } hf_run_info;
 
 /* Writes results.json and trials.csv into info->run_dir (durably). */

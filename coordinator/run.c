@@ -67,7 +67,8 @@ typedef struct run_state {
     int spec_trial;
     hf_prep *spec_prep;
     hf_fitted *spec_fitted;
-    const char *stopped; /* TPE: the budget that ended the study early, or NULL */
+    const char *stopped;           /* TPE: the budget that ended the study early, or NULL */
+    const unsigned char *eligible; /* Hyperband: hf_sweep.eligible */
 } run_state;
 
 static void print_progress(run_state *st, int final)
@@ -93,7 +94,8 @@ static void print_progress(run_state *st, int final)
     else
         snprintf(etabuf, sizeof etabuf, "%.0fs", eta);
     char trials[96] = "";
-    if (st->spec->search.strategy == HF_SEARCH_TPE) { /* a study: its trials, as they finish */
+    if (st->spec->search.strategy == HF_SEARCH_TPE ||
+        st->spec->search.strategy == HF_SEARCH_HYPERBAND) { /* a study: its trials */
         size_t complete = 0, started = 0;
         for (size_t t = 0; t < st->sweep.n_trials; t++) {
             size_t k = 0;
@@ -518,18 +520,11 @@ static int append_tasks(hf_task_list *all, hf_task_list *add, int trial0)
     return HF_OK;
 }
 
-/* Every rank. Proposes trials [lo, hi) into job->trials (through `all`: the W warm-start
- * trials, then shallow copies of job->trials; loss likewise, [0, W + lo) known), decodes them
- * into job->configs (the decoded block kept in *block until the run ends) and lists their
- * tasks. */
-static int tpe_batch(const hf_spec *spec, hf_job *job, hf_trial *all, double *loss, size_t W,
-                     size_t lo, size_t hi, hf_task_list *tasks, hf_trial_config **block)
+/* Every rank. Decodes trials [lo, hi) of job->trials into job->configs (the decoded block kept
+ * in *block until the run ends) and appends their tasks. */
+static int list_batch(const hf_spec *spec, hf_job *job, size_t lo, size_t hi, hf_task_list *tasks,
+                      hf_trial_config **block)
 {
-    for (size_t t = lo; t < hi; t++) {
-        for (size_t k = lo; k < t; k++)
-            loss[W + k] = INFINITY; /* proposed in this batch, not yet run */
-        HF_CALL(hf_space_tpe_propose(&spec->space, &spec->search, all, loss, W + t, W + t));
-    }
     HF_CALL(hf_spec_decode_trials(spec, job->model, job->trials + lo, hi - lo, block));
     memcpy(job->configs + lo, *block, (hi - lo) * sizeof **block);
     hf_task_list batch = {0};
@@ -537,6 +532,69 @@ static int tpe_batch(const hf_spec *spec, hf_job *job, hf_trial *all, double *lo
                               MAX_BATCH, &batch));
     int result = append_tasks(tasks, &batch, (int)lo);
     hf_task_list_free(&batch);
+    return result;
+}
+
+/* Every rank. TPE: proposes trials [lo, hi) into job->trials (through `all`: the W warm-start
+ * trials, then shallow copies of job->trials; loss likewise, [0, W + lo) known). */
+static int tpe_batch(const hf_spec *spec, hf_trial *all, double *loss, size_t W, size_t lo,
+                     size_t hi)
+{
+    for (size_t t = lo; t < hi; t++) {
+        for (size_t k = lo; k < t; k++)
+            loss[W + k] = INFINITY; /* proposed in this batch, not yet run */
+        HF_CALL(hf_space_tpe_propose(&spec->space, &spec->search, all, loss, W + t, W + t));
+    }
+    return HF_OK;
+}
+
+/* Loss order for promotions: lower first, NaN (failed) last, then by trial. */
+static const double *g_rung_loss;
+static int cmp_rung(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    double x = g_rung_loss[i], y = g_rung_loss[j];
+    if (isnan(x) != isnan(y))
+        return isnan(x) ? 1 : -1;
+    if (!isnan(x) && x != y)
+        return x < y ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+/* Every rank. Hyperband: rung r's trials. A first rung keeps its random draws; a later one holds
+ * the best rungs[r].n trials of the rung before (by loss, ties to the lower trial), copied. Each
+ * gets the rung's resource. */
+static int hyperband_batch(const hf_spec *spec, hf_job *job, const double *loss,
+                           const hf_rung *rungs, size_t r)
+{
+    const hf_model_ops *m = job->model;
+    const hf_rung *g = &rungs[r];
+    const size_t np = spec->space.n_params;
+    long ri = hf_space_index(&spec->space, m->resource_param);
+    if (ri < 0)
+        return hf_error(HF_EINTERNAL, "hyperband: no resource parameter");
+    size_t *order = NULL;
+    if (g->rung > 0) {
+        const hf_rung *prev = &rungs[r - 1];
+        order = hf_malloc(prev->n * sizeof *order);
+        if (!order)
+            return HF_ENOMEM;
+        for (size_t k = 0; k < prev->n; k++)
+            order[k] = prev->first + k;
+        g_rung_loss = loss;
+        qsort(order, prev->n, sizeof *order, cmp_rung);
+    }
+    int result = HF_OK;
+    for (size_t k = 0; k < g->n && result >= 0; k++) {
+        hf_trial *t = &job->trials[g->first + k];
+        for (size_t q = 0; order && q < np && result >= 0; q++) {
+            hf_value_free(&t->values[q]);
+            result = hf_value_copy(&t->values[q], &job->trials[order[k]].values[q]);
+        }
+        if (result >= 0)
+            result = hf_space_set_number(&spec->space, t, (size_t)ri, g->resource);
+    }
+    free(order);
     return result;
 }
 
@@ -577,14 +635,18 @@ static int warm_start(hf_comm *world, const hf_spec *spec, const hf_job *job, in
     return result;
 }
 
-/* Collective. The TPE study: batches of proposals, each run over the ranks; the journal closed.
- * blocks[] (one per batch, job->n_trials / batch + 1 of them) receives the decoded trials. */
-static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_job *job,
-                         hf_task_ctx *ctx, hf_comm *group_comm, const hf_manifest *manifest,
-                         const hf_rundir *dir, hf_task_list *tasks, hf_trial_config **blocks)
+/* Collective. A study (TPE, Hyperband): batches of trials, each made from the losses of the
+ * earlier ones and run over the ranks; the journal closed. blocks[] (one per batch, n_batches of
+ * them) receives the decoded trials. Hyperband's batches are the rungs of `rungs`. */
+static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job *job,
+                     hf_task_ctx *ctx, hf_comm *group_comm, const hf_manifest *manifest,
+                     const hf_rundir *dir, hf_task_list *tasks, hf_trial_config **blocks,
+                     const hf_rung *rungs, size_t n_batches)
 {
     int rank = hf_comm_rank(world);
-    const size_t N = job->n_trials, q = (size_t)spec->search.batch, ns = job->folds->n_splits;
+    const int hb = spec->search.strategy == HF_SEARCH_HYPERBAND;
+    const size_t N = job->n_trials, q = hb ? 1 : (size_t)spec->search.batch,
+                 ns = job->folds->n_splits;
     journal_stash js = {.sweep = &st->sweep};
     hf_trial *warm = NULL, *all = NULL;
     double *warm_loss = NULL, *all_loss = NULL, *loss = NULL;
@@ -601,6 +663,7 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
         memcpy(all_loss, warm_loss, W * sizeof *all_loss);
         loss = all_loss + W;
         result = hf_sweep_init(&st->sweep, N, ns, job->metrics, job->n_metrics);
+        st->sweep.eligible = st->eligible;
     }
     st->n_tasks = N * ns; /* shown in the progress line; batches of trials that share work
                            * (logistic regression's C, xgboost's rounds) may make it fewer */
@@ -612,11 +675,17 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
                              .n_tasks = N * ns};
         if (result >= 0)
             result = hf_journal_open(dir->journal, &jid, stash_line, &js, &st->journal);
-        if (result >= 0 && !st->quiet)
+        if (result >= 0 && !st->quiet && !hb)
             hf_info("tpe: %zu trials x %zu splits, proposed in batches of %zu (%zu at random "
                     "first, %s) on %d rank(s)%s",
                     N, ns, q, (size_t)spec->search.n_startup_trials,
                     spec->search.multivariate ? "multivariate" : "independent", hf_comm_size(world),
+                    js.n ? "; resuming from the journal" : "");
+        if (result >= 0 && !st->quiet && hb)
+            hf_info("hyperband: %zu trials x %zu splits in %zu rungs (eta %d, %s %g to %g) on %d "
+                    "rank(s)%s",
+                    N, ns, n_batches, spec->search.eta, job->model->resource_param,
+                    spec->search.min_resource, spec->search.max_resource, hf_comm_size(world),
                     js.n ? "; resuming from the journal" : "");
     }
     st->t_start = hf_now();
@@ -626,9 +695,9 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
     const double t0 = st->t_start; /* search.max_time counts from here, in this invocation */
     result = hf_comm_check(world, result);
     int sched_failed = 0; /* only then may other ranks still wait for tasks */
-    size_t b = 0;
-    for (size_t lo = 0; lo < N && result >= 0; lo += q, b++) {
-        size_t hi = lo + q < N ? lo + q : N, before = tasks->n_tasks;
+    for (size_t b = 0; b < n_batches && result >= 0; b++) {
+        size_t lo = hb ? rungs[b].first : b * q;
+        size_t hi = hb ? lo + rungs[b].n : (lo + q < N ? lo + q : N), before = tasks->n_tasks;
         int64_t stop = 0; /* 1 + the index of the budget's reason */
         if (rank == 0) {
             for (size_t t = 0; t < lo; t++)
@@ -646,7 +715,10 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
                 hf_info("tpe: %s reached after %zu trials: the study ends there", st->stopped, lo);
             break;
         }
-        result = tpe_batch(spec, job, all, all_loss, W, lo, hi, tasks, &blocks[b]);
+        result = hb ? hyperband_batch(spec, job, loss, rungs, b)
+                    : tpe_batch(spec, all, all_loss, W, lo, hi);
+        if (result >= 0)
+            result = list_batch(spec, job, lo, hi, tasks, &blocks[b]);
         unsigned char *d = result >= 0 ? realloc(st->done, tasks->n_tasks + 1) : NULL;
         if (result >= 0 && !d)
             result = HF_ENOMEM;
@@ -661,7 +733,7 @@ static int run_tpe_sweep(hf_comm *world, run_state *st, const hf_spec *spec, hf_
         }
         if ((result = hf_comm_check(world, result)) < 0)
             break;
-        int last = hi == N;
+        int last = b + 1 == n_batches;
         hf_sched_opts so = {.on_result = on_result,
                             .arg = st,
                             .on_tick = on_tick,
@@ -804,7 +876,10 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_value *refit_vals = NULL;
     hf_trial_config refit_cfg;
     int *fail_trials = NULL;
-    hf_trial_config **tpe_blocks = NULL;  /* TPE: the batches' decoded trials */
+    hf_trial_config **study_blocks = NULL; /* TPE, Hyperband: the batches' decoded trials */
+    hf_rung *rungs = NULL;                 /* Hyperband: the plan */
+    unsigned char *eligible = NULL;        /* Hyperband: the trials at the full resource */
+    size_t n_batches = 0;
     const hf_value *configs_block = NULL; /* TPE: the block hf_job_free frees, through config 0 */
     int reused = 0;
     hf_comm *group_comm = NULL;
@@ -824,14 +899,29 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         hf_info("%s %lld rows from %s (%.2fs)", reused ? "reused shards of" : "ingested",
                 (long long)hf_manifest_n_rows(manifest), spec->data.source, hf_now() - t_ingest);
     result = hf_pipeline_prepare(spec, dir.shards, manifest, 0, &job);
-    int tpe = spec->search.strategy == HF_SEARCH_TPE;
-    if (result >= 0 && tpe && job.n_trials)
+    int study =
+        spec->search.strategy == HF_SEARCH_TPE || spec->search.strategy == HF_SEARCH_HYPERBAND;
+    if (result >= 0 && spec->search.strategy == HF_SEARCH_HYPERBAND) {
+        size_t total = 0;
+        result = hf_hyperband_plan(spec->search.min_resource, spec->search.max_resource,
+                                   spec->search.eta, spec->search.resource_integer, &rungs,
+                                   &n_batches, &total);
+    } else if (result >= 0 && study) {
+        n_batches = (job.n_trials + (size_t)spec->search.batch - 1) / (size_t)spec->search.batch;
+    }
+    if (result >= 0 && rungs) { /* Hyperband selects among the trials at the full resource */
+        eligible = hf_calloc(job.n_trials ? job.n_trials : 1, 1);
+        for (size_t r = 0; eligible && r < n_batches; r++)
+            if (rungs[r].rung == rungs[r].bracket)
+                memset(eligible + rungs[r].first, 1, rungs[r].n);
+        st.eligible = eligible;
+        result = eligible ? HF_OK : HF_ENOMEM;
+    }
+    if (result >= 0 && study && job.n_trials)
         configs_block = job.configs[0].model;
-    if (result >= 0 && tpe)
-        result = (tpe_blocks =
-                      hf_calloc(job.n_trials / (size_t)spec->search.batch + 1, sizeof *tpe_blocks))
-                     ? HF_OK
-                     : HF_ENOMEM;
+    if (result >= 0 && study)
+        result =
+            (study_blocks = hf_calloc(n_batches + 1, sizeof *study_blocks)) ? HF_OK : HF_ENOMEM;
     else if (result >= 0)
         result = make_tasks(spec, &job, group, &tasks);
     if (result >= 0)
@@ -842,7 +932,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     st.spec = spec;
     st.n_tasks = tasks.n_tasks;
     st.tasks = &tasks;
-    if (!tpe && (result = open_sweep(world, &st, &job, manifest, &dir)) < 0)
+    if (!study && (result = open_sweep(world, &st, &job, manifest, &dir)) < 0)
         goto out;
     ctx.data = job.data;
     ctx.folds = job.folds;
@@ -852,9 +942,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     ctx.metrics = job.metrics;
     ctx.n_metrics = job.n_metrics;
     ctx.group = group;
-    if ((result = tpe ? run_tpe_sweep(world, &st, spec, &job, &ctx, group_comm, manifest, &dir,
-                                      &tasks, tpe_blocks)
-                      : run_sweep(world, &st, &ctx, group_comm, &dir)) < 0)
+    if ((result = study ? run_study(world, &st, spec, &job, &ctx, group_comm, manifest, &dir,
+                                    &tasks, study_blocks, rungs, n_batches)
+                        : run_sweep(world, &st, &ctx, group_comm, &dir)) < 0)
         goto out;
 
     /* Selection on rank 0; the refit group (rank 0, or rank 0's whole worker group) refits. */
@@ -862,6 +952,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_run_info info = run_info(spec, &job, &dir, manifest, hf_comm_size(world), reused);
     info.resumed_tasks = (int)st.done_at_start;
     info.search_stopped = st.stopped;
+    info.rungs = rungs;
+    info.n_rungs = n_batches;
     if (rank == 0) {
         holdout_scores = hf_calloc(job.n_metrics, sizeof *holdout_scores);
         info.holdout_scores = holdout_scores;
@@ -902,10 +994,12 @@ out:
     hf_fitted_free(st.spec_fitted);
     hf_task_ctx_release(&ctx);
     hf_task_list_free(&tasks);
-    for (size_t b = 0; tpe_blocks && b <= job.n_trials / (size_t)spec->search.batch; b++)
-        if (tpe_blocks[b])
-            hf_trial_configs_free(tpe_blocks[b], 1); /* n > 0: frees the block and the array */
-    free(tpe_blocks);
+    for (size_t b = 0; study_blocks && b < n_batches; b++)
+        if (study_blocks[b])
+            hf_trial_configs_free(study_blocks[b], 1); /* n > 0: frees the block and the array */
+    free(study_blocks);
+    free(rungs);
+    free(eligible);
     if (configs_block)
         job.configs[0].model = configs_block;
     hf_sweep_free(&st.sweep);

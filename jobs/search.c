@@ -271,7 +271,23 @@ int hf_space_trials(const hf_space *space, const hf_search_opts *search, const c
     *trials = NULL;
     *n_trials = 0;
     /* TPE starts from random search's draws; hf_space_tpe_propose replaces those past the
-     * startup trials as results come in. */
+     * startup trials as results come in. Hyperband's first rungs are random draws too (the
+     * study's trials, as many as its plan has; promotions replace the others as they run). */
+    if (search->strategy == HF_SEARCH_HYPERBAND) {
+        hf_search_opts o = *search;
+        hf_rung *rungs = NULL;
+        size_t nr = 0, total = 0;
+        HF_CALL(hf_hyperband_plan(search->min_resource, search->max_resource, search->eta,
+                                  search->resource_integer, &rungs, &nr, &total));
+        free(rungs);
+        if (total > MAX_TRIALS)
+            return hf_error(HF_EINVAL,
+                            "%s: search: hyperband's plan has %zu trials, expected at most %u "
+                            "(raise min_resource or eta)",
+                            where, total, MAX_TRIALS);
+        o.trials = (int)total;
+        return random_trials(space, &o, where, trials, n_trials);
+    }
     if (search->strategy == HF_SEARCH_RANDOM || search->strategy == HF_SEARCH_TPE)
         return random_trials(space, search, where, trials, n_trials);
     return grid_trials(space, where, trials, n_trials);
@@ -303,7 +319,7 @@ void hf_space_release(hf_space *space)
 /* ---- the search section -----------------------------------------------------------------------
  */
 
-static const char *const k_strategy_names[] = {"grid", "random", "tpe", NULL};
+static const char *const k_strategy_names[] = {"grid", "random", "tpe", "hyperband", NULL};
 
 /* "worst" (the default: a failed split ranks its trial last) or a number. */
 static int parse_error_score(const char *t, void *opts)
@@ -342,7 +358,7 @@ static int parse_duration(const char *t, void *opts)
 
 static const hf_opt_def search_defs[] = {
     HF_DEF_ENUM("strategy", hf_search_opts, strategy, HF_OPT_HASHED, k_strategy_names, 0,
-                "grid, random or tpe"),
+                "grid, random, tpe or hyperband"),
     /* Any integer: search_check says what random search needs. */
     {HF_OPT_FIELD("trials", HF_OPT_INT, hf_search_opts, trials, HF_OPT_HASHED), .min = INT32_MIN,
      .max = INT32_MAX, .expected = "an integer >= 1",
@@ -372,6 +388,16 @@ static const hf_opt_def search_defs[] = {
                   "an earlier run's directory or results.json",
                   "tpe: seed the sampler with the finished trials of an earlier run of the same "
                   "model and metric (default none)"),
+    HF_DEF_INT("eta", hf_search_opts, eta, HF_OPT_HASHED, 2, 100,
+               "hyperband: the halving rate: each rung keeps 1/eta of the configurations at eta "
+               "times the resource (default 3)"),
+    HF_DEF_NUMBER("min_resource", hf_search_opts, min_resource, HF_OPT_HASHED, 0x1p-1074, INFINITY,
+                  "a number > 0",
+                  "hyperband: the smallest resource (default max_resource / eta^3)"),
+    HF_DEF_NUMBER("max_resource", hf_search_opts, max_resource, HF_OPT_HASHED, 0x1p-1074, INFINITY,
+                  "a number > 0",
+                  "hyperband: the full resource (default the model's resource parameter as the "
+                  "spec sets it, or its default)"),
     HF_DEF_CUSTOM("error_score", hf_search_opts, error_score, 0, parse_error_score,
                   "worst or a number",
                   "the score of a failed split (default worst: its trial ranks last)"),
@@ -409,6 +435,18 @@ static int search_check(void *opts)
         if (o->batch < 0)
             o->batch = 4;
     }
+    static const char *const hb_keys[] = {"eta", "min_resource", "max_resource"};
+    const int hb_given[] = {o->eta > 0, o->min_resource > 0, o->max_resource > 0};
+    for (size_t i = 0; i < sizeof hb_keys / sizeof *hb_keys; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "search.%s", hb_keys[i]);
+        if (hb_given[i] && o->strategy != HF_SEARCH_HYPERBAND)
+            return hf_error(
+                HF_EINVAL, "%s: %s is a setting of search.strategy hyperband, not of %s",
+                hf_opt_where(&o->src, key, at, sizeof at), key, k_strategy_names[o->strategy]);
+    }
+    if (o->strategy == HF_SEARCH_HYPERBAND && o->eta <= 0)
+        o->eta = 3;
     if (o->trials < 1)
         return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer >= 1%s",
                         hf_opt_where(&o->src, "search.trials", at, sizeof at), o->trials,
@@ -710,5 +748,72 @@ int hf_space_warm_trials(const hf_space *space, const char *text, const char *wh
         free(tr[i].values);
         tr[i].values = NULL;
     }
+    return HF_OK;
+}
+
+int hf_space_set_number(const hf_space *space, hf_trial *t, size_t i, double x)
+{
+    if (i >= space->n_params)
+        return hf_error(HF_EINTERNAL, "parameter %zu of %zu", i, space->n_params);
+    const hf_param_space *p = &space->params[i];
+    hf_value_free(&t->values[i]);
+    if (p->kind != HF_PARAM_FIXED) { /* a distribution's value: its type and bounds */
+        t->values[i] = typed_number(p, x);
+        return HF_OK;
+    }
+    memset(&t->values[i], 0, sizeof t->values[i]); /* a fixed one: its type (no bounds) */
+    if (p->value_type == HF_VAL_INT) {
+        t->values[i].type = HF_VAL_INT;
+        t->values[i].u.i = (int64_t)llround(x);
+    } else {
+        t->values[i].type = HF_VAL_NUMBER;
+        t->values[i].u.num = x;
+    }
+    return HF_OK;
+}
+
+/* ---- Hyperband ------------------------------------------------------------------------------ */
+
+int hf_hyperband_plan(double min_r, double max_r, int eta, int integer, hf_rung **rungs,
+                      size_t *n_rungs, size_t *n_trials)
+{
+    *rungs = NULL;
+    *n_rungs = *n_trials = 0;
+    if (!(min_r > 0) || !(max_r >= min_r) || eta < 2)
+        return hf_error(HF_EINVAL,
+                        "search: hyperband needs 0 < min_resource <= max_resource and eta >= 2 "
+                        "(got %g, %g, %d)",
+                        min_r, max_r, eta);
+    /* s_max = floor(log_eta(max / min)), in integers where the ratio is a power of eta. */
+    int s_max = 0;
+    for (double v = max_r / min_r; v >= (double)eta * (1 - 1e-12) && s_max < 60; v /= eta)
+        s_max++;
+    size_t cap = (size_t)(s_max + 1) * (size_t)(s_max + 2) / 2, k = 0, first = 0;
+    hf_rung *r = hf_calloc(cap, sizeof *r);
+    if (!r)
+        return HF_ENOMEM;
+    for (int s = s_max; s >= 0; s--) {
+        double pw = pow(eta, s);
+        double n0 = ceil((double)(s_max + 1) * pw / (double)(s + 1));
+        if (n0 > 1e9) {
+            free(r);
+            return hf_error(HF_EINVAL, "search: hyperband's brackets are too large (eta^%d)", s);
+        }
+        size_t n = (size_t)n0;
+        for (int i = 0; i <= s; i++) {
+            size_t ni = (size_t)((double)n / pow(eta, i)); /* floor(n / eta^i) */
+            double ri = max_r / pow(eta, s - i);
+            if (integer)
+                ri = ri < 1 ? 1 : round(ri);
+            if (ni == 0)
+                break;
+            r[k] = (hf_rung){.bracket = s, .rung = i, .n = ni, .first = first, .resource = ri};
+            first += ni;
+            k++;
+        }
+    }
+    *rungs = r;
+    *n_rungs = k;
+    *n_trials = first;
     return HF_OK;
 }

@@ -17,7 +17,8 @@
 typedef enum hf_search_strategy {
     HF_SEARCH_GRID = 0,
     HF_SEARCH_RANDOM,
-    HF_SEARCH_TPE
+    HF_SEARCH_TPE,
+    HF_SEARCH_HYPERBAND
 } hf_search_strategy;
 
 /* The job spec's search section: this module's options (see common/opts.h). */
@@ -36,6 +37,11 @@ typedef struct hf_search_opts {
     double early_stop_threshold; /* ... greater than this (default 0) */
     char *warm_start; /* tpe: an earlier run's directory (or its results.json): its finished
                        * trials seed the sampler; NULL: none */
+    /* hyperband (0 until given; the job spec resolves the resource from the model): */
+    int eta;              /* 3: the halving rate */
+    double min_resource;  /* default max_resource / eta^3 */
+    double max_resource;  /* default the model's resource parameter's value in the spec */
+    int resource_integer; /* set by the job spec: the resource is an integer parameter */
     int error_score_given;
     double error_score; /* score of a failed split; default: the trial ranks last */
     hf_opt_source src;
@@ -110,6 +116,27 @@ int hf_space_tpe_propose(const hf_space *space, const hf_search_opts *search, hf
 int hf_space_warm_trials(const hf_space *space, const char *text, const char *where,
                          const char *model, const char *metric, hf_trial **trials, double **loss,
                          size_t *n, size_t *n_skipped);
+
+/* Sets parameter i of trial t to the number x, typed as the parameter (rounded and clamped for an
+ * integer one). Not collective. */
+int hf_space_set_number(const hf_space *space, hf_trial *t, size_t i, double x);
+
+/* One rung of a Hyperband bracket: n configurations trained with `resource`, as trials
+ * [first, first + n) of the study. */
+typedef struct hf_rung {
+    int bracket, rung; /* bracket s (s_max first), rung i = 0..s within it */
+    size_t n, first;
+    double resource;
+} hf_rung;
+
+/* Li et al.'s Hyperband brackets for resources in [min_r, max_r] and halving rate eta:
+ * s_max = floor(log_eta(max_r / min_r)); bracket s = s_max..0 starts n = ceil((s_max + 1)
+ * eta^s / (s + 1)) configurations at max_r / eta^s, and rung i keeps floor(n / eta^i) of them at
+ * max_r / eta^(s - i) (rounded, at least 1, when `integer`). For max_r 81, min_r 1, eta 3 the
+ * first bracket is (81, 1) (27, 3) (9, 9) (3, 27) (1, 81). *rungs in study order (the caller
+ * frees); *n_trials their total. Not collective. */
+int hf_hyperband_plan(double min_r, double max_r, int eta, int integer, hf_rung **rungs,
+                      size_t *n_rungs, size_t *n_trials);
 
 /* The budget after trials [0, n) ran (losses as above, NAN for failed) and `elapsed` seconds:
  * NULL to go on, or why the study stops ("max_time", "early_stop"). search.early_stop counts

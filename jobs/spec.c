@@ -232,6 +232,49 @@ static int check_search_space(hf_bind *b)
     return HF_OK;
 }
 
+/* Hyperband: the model's resource parameter is the budget each rung sets; the spec gives it one
+ * value, the full resource (max_resource's default), never a search. */
+static int check_hyperband(hf_bind *b)
+{
+    hf_spec *s = b->spec;
+    hf_search_opts *o = &s->search;
+    char at[HF_BIND_PATH_LEN], key[HF_BIND_PATH_LEN];
+    if (o->strategy != HF_SEARCH_HYPERBAND)
+        return HF_OK;
+    const hf_model_ops *m = s->model_type ? hf_model_find(s->model_type) : NULL;
+    if (m && !m->resource_param)
+        return hf_error(HF_EINVAL,
+                        "%s: search.strategy: got hyperband with model %s, expected a model with "
+                        "a training budget (xgboost and random_forest: n_estimators; "
+                        "logistic_regression and elastic_net: max_iter)",
+                        hf_spec_where(s, "search.strategy", at, sizeof at), m->name);
+    if (!m)
+        return HF_OK; /* model.type's own check reports it */
+    long i = hf_space_index(&s->space, m->resource_param);
+    if (i < 0)
+        return hf_error(HF_EINTERNAL, "resource %s is not in the space", m->resource_param);
+    const hf_param_space *p = &s->space.params[i];
+    snprintf(key, sizeof key, "model.params.%s", p->name);
+    if (p->kind != HF_PARAM_FIXED)
+        return hf_error(HF_EINVAL,
+                        "%s: %s: is hyperband's resource: give it one value (the full budget, "
+                        "max_resource's default) or set search.max_resource, not a search",
+                        hf_spec_where(s, key, at, sizeof at), key);
+    if (o->max_resource <= 0)
+        o->max_resource = hf_value_as_double(&p->fixed);
+    if (o->min_resource <= 0)
+        o->min_resource = o->max_resource / pow(o->eta, 3);
+    o->resource_integer = p->value_type == HF_VAL_INT;
+    if (o->resource_integer && o->min_resource < 1)
+        o->min_resource = 1;
+    if (o->min_resource > o->max_resource)
+        return hf_error(HF_EINVAL,
+                        "%s: search.min_resource: got %g, expected at most max_resource (%g)",
+                        hf_spec_where(s, "search.min_resource", at, sizeof at), o->min_resource,
+                        o->max_resource);
+    return HF_OK;
+}
+
 /* The objective's metrics belong to one task: the first's, or data.task's when it is given. */
 static int check_metrics_task(hf_bind *b)
 {
@@ -428,6 +471,7 @@ static int bind_root(hf_bind *b, yaml_node_t *root)
     HF_CALL(check_cv_columns(b));
     HF_CALL(infer_task(b));
     HF_CALL(check_prep_settings(b));
+    HF_CALL(check_hyperband(b));
     return check_search_space(b);
 }
 

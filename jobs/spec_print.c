@@ -110,7 +110,21 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
                 spec->search.n_startup_trials,
                 spec->search.multivariate ? "multivariate" : "independent",
                 spec->search.n_ei_candidates);
-    else
+    else if (spec->search.strategy == HF_SEARCH_HYPERBAND) {
+        hf_rung *rungs = NULL;
+        size_t nr = 0, total = 0;
+        if (hf_hyperband_plan(spec->search.min_resource, spec->search.max_resource,
+                              spec->search.eta, spec->search.resource_integer, &rungs, &nr,
+                              &total) < 0)
+            return HF_EINVAL;
+        fprintf(out, "search:     hyperband, eta %d, resource %g to %g, seed %llu: %zu trials\n",
+                spec->search.eta, spec->search.min_resource, spec->search.max_resource,
+                (unsigned long long)spec->search.seed, total);
+        for (size_t r = 0; r < nr; r++)
+            fprintf(out, "%s(%zu, %g)%s", rungs[r].rung == 0 ? "  bracket " : " ", rungs[r].n,
+                    rungs[r].resource, r + 1 == nr || rungs[r + 1].rung == 0 ? "\n" : "");
+        free(rungs);
+    } else
         fprintf(out, "search:     grid over %d axes\n", count_varying(spec));
     fprintf(out, "space:\n");
     for (size_t i = 0; i < spec->space.n_params; i++) {
@@ -124,7 +138,14 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
     if (!trials)
         return ferror(out) ? hf_error(HF_EIO, "writing the spec summary: %s", strerror(errno))
                            : HF_OK;
-    if (spec->search.strategy == HF_SEARCH_TPE) {
+    if (spec->search.strategy == HF_SEARCH_HYPERBAND) {
+        /* Only the first rungs' draws are known before the results promote some of them. */
+        fprintf(out,
+                "trials:     %zu (the first rung's draws shown; the promotions follow the "
+                "results)\n",
+                n_trials);
+        n_trials = 0;
+    } else if (spec->search.strategy == HF_SEARCH_TPE) {
         /* Past the startup trials the proposals depend on the results: only those are known. */
         size_t k = (size_t)spec->search.n_startup_trials;
         fprintf(out,

@@ -150,6 +150,10 @@ typedef struct hf_model_ops {
      * one call that shares their work (ridge: "alpha", one eigendecomposition for every alpha);
      * every other parameter must be equal. NULL = each trial is fitted alone. */
     const char *shared_param;
+    /* Optional: the integer parameter that is this model's training budget, which
+     * search.strategy hyperband gives each rung (xgboost, random_forest: "n_estimators";
+     * logistic_regression, elastic_net: "max_iter"). NULL = none. */
+    const char *resource_param;
     /* 1 if fit reads the training rows through hf_fit_data.rows (no copy of them is made). */
     int accepts_rows;
     /* Optional: refuses, before the sweep starts, a task that would not fit in memory_per_rank

@@ -217,6 +217,7 @@ static int en_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_
 
 const hf_model_ops hf_model_elastic_net = {
     .name = "elastic_net",
+    .resource_param = "max_iter",
     .tasks = 1u << HF_TASK_REGRESSION,
     .params = en_params,
     .n_params = N_PARAMS,

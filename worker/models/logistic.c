@@ -956,6 +956,7 @@ static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X
 
 const hf_model_ops hf_model_logistic_regression = {
     .name = "logistic_regression",
+    .resource_param = "max_iter",
     .tasks = 1u << HF_TASK_CLASSIFICATION,
     .params = logistic_params,
     .n_params = N_PARAMS,

@@ -109,6 +109,7 @@ static int rf_check_params(const hf_value *v, hf_task_kind task, const char **ke
 
 const hf_model_ops hf_model_random_forest = {
     .name = "random_forest",
+    .resource_param = "n_estimators",
     .tasks = (1u << HF_TASK_REGRESSION) | (1u << HF_TASK_CLASSIFICATION),
     .params = rf_params,
     .n_params = N_PARAMS,

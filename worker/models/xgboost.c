@@ -171,6 +171,7 @@ static int xgb_refit_params(const hf_value *params, const double *split_iters, s
 
 const hf_model_ops hf_model_xgboost = {
     .name = "xgboost",
+    .resource_param = "n_estimators",
     .tasks = (1u << HF_TASK_REGRESSION) | (1u << HF_TASK_CLASSIFICATION),
     .params = xgb_params,
     .n_params = N_PARAMS,
