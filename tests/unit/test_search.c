@@ -1,4 +1,5 @@
-/* test_search.c - trial expansion (grid and random), trial JSON and the validate summary. */
+/* test_search.c - trial expansion (grid and random), trial JSON, the validate summary, Hyperband's
+ * plan and the TPE settings' resolution. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -287,6 +288,124 @@ static void test_print(void **state)
     hf_spec_free(s);
 }
 
+/* Li et al.'s table for R = 81, eta = 3 (their Table 1), rung by rung. */
+static void test_hyperband_table(void **state)
+{
+    (void)state;
+    hf_rung *r = NULL;
+    size_t nr = 0, total = 0;
+    assert_int_equal(hf_hyperband_plan(1, 81, 3, 1, &r, &nr, &total), HF_OK);
+    static const struct {
+        int s;
+        size_t n;
+        double res;
+    } want[] = {{4, 81, 1}, {4, 27, 3}, {4, 9, 9},  {4, 3, 27}, {4, 1, 81},
+                {3, 34, 3}, {3, 11, 9}, {3, 3, 27}, {3, 1, 81}, {2, 15, 9},
+                {2, 5, 27}, {2, 1, 81}, {1, 8, 27}, {1, 2, 81}, {0, 5, 81}};
+    assert_int_equal(nr, sizeof want / sizeof *want);
+    size_t first = 0;
+    for (size_t i = 0; i < nr; i++) {
+        assert_int_equal(r[i].bracket, want[i].s);
+        assert_int_equal(r[i].n, want[i].n);
+        assert_true(r[i].resource == want[i].res);
+        assert_int_equal(r[i].first, first);
+        assert_int_equal(r[i].rung,
+                         i == 0 || r[i - 1].bracket != r[i].bracket ? 0 : r[i - 1].rung + 1);
+        first += r[i].n;
+    }
+    assert_int_equal(total, 206);
+    free(r);
+    /* A ratio that is not a power of eta: s_max = floor(log_3(100 / 2)) = 3, resources rounded. */
+    assert_int_equal(hf_hyperband_plan(2, 100, 3, 1, &r, &nr, &total), HF_OK);
+    assert_int_equal(r[0].bracket, 3);
+    assert_int_equal(r[0].n, 27);
+    assert_true(r[0].resource == 4); /* 100 / 27 = 3.7 */
+    assert_true(r[nr - 1].resource == 100);
+    free(r);
+    /* A real-valued resource is not rounded; eta 2. */
+    assert_int_equal(hf_hyperband_plan(0.125, 1, 2, 0, &r, &nr, &total), HF_OK);
+    assert_int_equal(r[0].bracket, 3);
+    assert_int_equal(r[0].n, 8);
+    assert_true(r[0].resource == 0.125);
+    free(r);
+    /* min == max: one bracket of one rung. */
+    assert_int_equal(hf_hyperband_plan(81, 81, 3, 1, &r, &nr, &total), HF_OK);
+    assert_int_equal(nr, 1);
+    assert_int_equal(r[0].n, 1);
+    free(r);
+    assert_int_equal(hf_hyperband_plan(10, 1, 3, 1, &r, &nr, &total), HF_EINVAL);
+    hf_error_clear();
+}
+
+/* The spec resolves hyperband's resource from the model, and refuses what cannot run. */
+static void test_hyperband_spec(void **state)
+{
+    (void)state;
+    hf_spec *s = parse_ok(HEAD "model:\n  type: xgboost\n  params:\n    n_estimators: 243\n"
+                               "    max_depth: [2, 4]\nsearch: {strategy: hyperband}\n");
+    assert_true(s->search.max_resource == 243);
+    assert_true(s->search.min_resource == 9); /* 243 / 3^3 */
+    assert_int_equal(s->search.eta, 3);
+    assert_true(s->search.resource_integer);
+    hf_spec_free(s);
+    s = parse_ok(HEAD "model:\n  type: logistic_regression\nsearch: {strategy: hyperband, eta: 2, "
+                      "min_resource: 10, max_resource: 160}\n");
+    assert_true(s->search.max_resource == 160);
+    assert_int_equal(s->search.eta, 2);
+    hf_spec_free(s);
+    struct {
+        const char *text, *msg;
+    } bad[] = {
+        {HEAD "model:\n  type: kernel_ridge\nsearch: {strategy: hyperband}\n",
+         "job.yaml:7:20: search.strategy: got hyperband with model kernel_ridge, expected a "
+         "model with a training budget (xgboost and random_forest: n_estimators; "
+         "logistic_regression and elastic_net: max_iter)"},
+        {HEAD "model:\n  type: xgboost\n  params:\n    n_estimators: [10, 20]\nsearch: {strategy: "
+              "hyperband}\n",
+         "job.yaml:8:19: model.params.n_estimators: is hyperband's resource: give it one value "
+         "(the full budget, max_resource's default) or set search.max_resource, not a search"},
+        {HEAD "model:\n  type: xgboost\nsearch: {strategy: hyperband, min_resource: 200}\n",
+         "job.yaml:7:45: search.min_resource: got 200, expected at most max_resource (100)"},
+        {HEAD "model:\n  type: xgboost\nsearch: {strategy: tpe, eta: 3}\n",
+         "job.yaml:7:30: search.eta is a setting of search.strategy hyperband, not of tpe"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        hf_spec *b = NULL;
+        hf_error_clear();
+        assert_int_equal(hf_spec_parse("job.yaml", bad[i].text, strlen(bad[i].text), &b),
+                         HF_EINVAL);
+        if (strcmp(hf_error_message(), bad[i].msg))
+            print_error("got      %s\nexpected %s\n", hf_error_message(), bad[i].msg);
+        assert_string_equal(hf_error_message(), bad[i].msg);
+    }
+    hf_error_clear();
+}
+
+/* TPE's defaults are resolved once the strategy is known; its budget rule. */
+static void test_tpe_settings(void **state)
+{
+    (void)state;
+    hf_spec *s = parse_ok(HEAD "model:\n  type: ridge\n  params:\n    alpha: {log_uniform: [0.1, "
+                               "10]}\nsearch: {strategy: tpe, trials: 30}\n");
+    assert_int_equal(s->search.n_startup_trials, 10);
+    assert_int_equal(s->search.n_ei_candidates, 24);
+    assert_int_equal(s->search.multivariate, 1);
+    assert_int_equal(s->search.batch, 4);
+    hf_search_opts o = s->search;
+    const double loss[] = {5, 4, NAN, 4, 3.999, 4.5, 6, 7};
+    o.early_stop = 3;
+    o.early_stop_threshold = 0;
+    assert_null(hf_search_budget_stop(&o, loss, 6, 0)); /* 3.999 at trial 4: 1 since */
+    assert_string_equal(hf_search_budget_stop(&o, loss, 8, 0), "early_stop");
+    o.early_stop_threshold = 0.01; /* 3.999 is not enough: the last improvement is trial 1 */
+    assert_string_equal(hf_search_budget_stop(&o, loss, 5, 0), "early_stop");
+    o.early_stop = 0;
+    o.max_time = 2;
+    assert_null(hf_search_budget_stop(&o, loss, 8, 1.9));
+    assert_string_equal(hf_search_budget_stop(&o, loss, 8, 2), "max_time");
+    hf_spec_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +414,9 @@ int main(void)
         cmocka_unit_test(test_random_determinism),
         cmocka_unit_test(test_trial_json),
         cmocka_unit_test(test_print),
+        cmocka_unit_test(test_hyperband_table),
+        cmocka_unit_test(test_hyperband_spec),
+        cmocka_unit_test(test_tpe_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""search.strategy hyperband end to end: the plan in results.json is Li et al.'s; every trial has
+its rung's resource; every later rung holds exactly the best 1/eta of the rung before (by mean
+score, ties to the lower trial), with the same parameters apart from the resource; the best trial
+is the best of those at the full resource; the study is identical at 1, 2 and 4 ranks, for
+xgboost (n_estimators) and logistic regression (max_iter); a study stopped by SIGTERM and run again
+equals the uninterrupted one; a rung's configurations score alone at that resource as in the study
+(a promotion is a fresh fit at the new budget)."""
+import os
+import signal
+import sys
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hftest  # noqa: E402
+
+ck = hftest.Checker("hyperband")
+work = hftest.tempdir("hyperband-")
+rng = np.random.default_rng(5)
+n, p = 240, 6
+X = rng.normal(size=(n, p))
+y = (X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + 0.5 * rng.normal(size=n) > 0).astype(int)
+df = pd.DataFrame(X, columns=["x%d" % i for i in range(p)])
+df["y"] = np.where(y == 1, "yes", "no")
+df.to_csv(os.path.join(work, "data.csv"), index=False, float_format="%.17g")
+
+SPECS = {
+    "xgboost": """model:
+  type: xgboost
+  params:
+    n_estimators: 27
+    learning_rate: {log_uniform: [0.02, 0.5]}
+    max_depth: {int_uniform: [2, 6]}
+    subsample: {uniform: [0.6, 1]}
+    n_jobs: 1
+search: {strategy: hyperband, seed: 4, min_resource: 1}
+""",
+    "logistic": """model:
+  type: logistic_regression
+  params:
+    C: {log_uniform: [1.0e-3, 10]}
+    max_iter: 64
+    tol: 1.0e-10
+preprocess: {scale: [standard, none]}
+search: {strategy: hyperband, seed: 2, eta: 4, min_resource: 1}
+"""}
+HEAD = """name: study
+data: {source: %s/data.csv, target: y}
+cv: {strategy: stratified, folds: 3, seed: 1}
+objective: {metric: log_loss, report: [accuracy]}
+output: {dir: out}
+"""
+
+
+def setup(name, model, extra=""):
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"), HEAD % work + SPECS[model] + extra)
+    return d
+
+
+def results(d):
+    return hftest.load_results(os.path.join(d, "out", "study"))
+
+
+def plan(R, rmin, eta):
+    s_max, v = 0, R / rmin
+    while v >= eta * (1 - 1e-12):
+        v /= eta
+        s_max += 1
+    out = []
+    for s in range(s_max, -1, -1):
+        n0 = int(np.ceil((s_max + 1) * eta ** s / (s + 1)))
+        for i in range(s + 1):
+            out.append((s, i, n0 // eta ** i, max(1, round(R / eta ** (s - i)))))
+    return out
+
+
+RES = {"xgboost": "n_estimators", "logistic": "max_iter"}
+for model, (R, rmin, eta) in (("xgboost", (27, 1, 3)), ("logistic", (64, 1, 4))):
+    got = []
+    for np_ in (1, 2, 4):
+        d = setup("%s-np%d" % (model, np_), model)
+        hftest.hyperfold(["run", "job.yaml", "--quiet"], np=np_, cwd=d)
+        got.append(results(d))
+    r = got[0]
+    ck.check(hftest.same_trials(r, got[1]) and hftest.same_trials(r, got[2]),
+             "%s: the same study at 1, 2 and 4 ranks" % model)
+    want = plan(R, rmin, eta)
+    hb = r["hyperband"]
+    ck.check([(g["bracket"], g["rung"], g["configs"], g["resource"]) for g in hb] == want,
+             "%s: the plan is Li et al.'s: %s" % (model, [(g["configs"], g["resource"]) for g in hb]))
+    ck.check(r["n_trials"] == sum(w[2] for w in want), "%s: %d trials" % (model, r["n_trials"]))
+    trials = r["trials"]
+    res = RES[model]
+    ok_res = ok_promo = True
+    for gi, g in enumerate(hb):
+        rows = trials[g["first_trial"]:g["first_trial"] + g["configs"]]
+        ok_res &= all(t["params"][res] == g["resource"] for t in rows)
+        if g["rung"] == 0:
+            continue
+        prev = hb[gi - 1]
+        prows = trials[prev["first_trial"]:prev["first_trial"] + prev["configs"]]
+        order = sorted(prows, key=lambda t: (t["mean"]["log_loss"], t["trial"]))
+        top = order[:g["configs"]]
+
+        def strip(t):
+            return {k: v for k, v in t["params"].items() if k != res}
+        ok_promo &= [strip(t) for t in rows] == [strip(t) for t in top]
+    ck.check(ok_res, "%s: every trial has its rung's resource" % model)
+    ck.check(ok_promo, "%s: every later rung holds the best 1/eta of the rung before" % model)
+    full = [t for t in trials if t["params"][res] == R and
+            any(g["rung"] == g["bracket"] and g["first_trial"] <= t["trial"] <
+                g["first_trial"] + g["configs"] for g in hb)]
+    best = min(full, key=lambda t: (t["mean"]["log_loss"], t["trial"]))
+    ck.check(r["best"]["trial"] == best["trial"],
+             "%s: the best is the best at the full resource (%d, expected %d)" % (
+                 model, r["best"]["trial"], best["trial"]))
+    lower = min(trials, key=lambda t: (t["mean"]["log_loss"], t["trial"]))
+    if lower["params"][res] != R:
+        ck.check(r["best"]["trial"] != lower["trial"],
+                 "%s: a lower-budget trial is never selected" % model)
+    ck.check(os.path.exists(os.path.join(work, "%s-np1" % model, "out", "study", "model.h5")),
+             "%s: the best is refitted and exported" % model)
+    if model == "xgboost":
+        xgb_full = r
+
+# A rung's scores equal a run of each of its configurations alone at its resource.
+g = [g for g in xgb_full["hyperband"] if g["bracket"] == 3 and g["rung"] == 2][0]
+rows = xgb_full["trials"][g["first_trial"]:g["first_trial"] + g["configs"]]
+same = True
+for k, t in enumerate(rows):
+    d = os.path.join(work, "alone-%d" % k)
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"), HEAD % work + """model:
+  type: xgboost
+  params:
+    n_estimators: %d
+    learning_rate: %r
+    max_depth: %d
+    subsample: %r
+    n_jobs: 1
+search: {strategy: grid}
+""" % (g["resource"], t["params"]["learning_rate"], t["params"]["max_depth"],
+       t["params"]["subsample"]))
+    hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d)
+    same &= results(d)["trials"][0]["fold_scores"] == t["fold_scores"]
+ck.check(len(rows) == 3 and same,
+         "the %d configurations of bracket 3's third rung score alone as in the study" % len(rows))
+
+# SIGTERM in the middle, then resume: the same study.
+d = setup("sigterm", "xgboost")
+proc = hftest.start_run(d, 60)
+ck.check(hftest.wait_for_tasks(os.path.join(d, "out", "study"), 100, proc),
+         "sigterm: the first rungs finished before the signal")
+proc.send_signal(signal.SIGTERM)
+proc.communicate(timeout=120)
+before = len(hftest.journal_tasks(os.path.join(d, "out", "study")))
+ck.check(proc.returncode != 0 and before < 3 * xgb_full["n_trials"],
+         "sigterm: interrupted (rc %d, %d tasks journaled)" % (proc.returncode, before))
+p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
+ck.check("resuming" in p.stderr, "sigterm: the rerun resumes")
+ck.check(hftest.comparable(results(d)) == hftest.comparable(xgb_full),
+         "sigterm: the resumed study equals the uninterrupted one")
+ck.done()
