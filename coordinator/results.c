@@ -441,6 +441,14 @@ static int write_results_json(const hf_sweep *s, const hf_trial *trials, const h
         }
         json_object_set_new(o, "hyperband", hb);
     }
+    if (info->rung_resources) {
+        json_t *res = json_array();
+        for (size_t i = 0; i < info->n_rung_resources; i++)
+            json_array_append_new(res, json_real(info->rung_resources[i]));
+        json_t *asha = json_object();
+        json_object_set_new(asha, "rung_resources", res);
+        json_object_set_new(o, "asha", asha);
+    }
     size_t n_failed = 0;
     for (size_t t = 0; t < s->n_trials; t++)
         n_failed += strcmp(trial_status(s, t), "failed") == 0;

@@ -75,6 +75,8 @@ typedef struct hf_run_info {
     const char *model_path;
     const hf_rung *rungs; /* Hyperband: the plan (results.json "hyperband"), or NULL */
     size_t n_rungs;
+    const double *rung_resources; /* ASHA: its rungs' resources (results.json "asha"), or NULL */
+    size_t n_rung_resources;
 } hf_run_info;
 
 /* Writes results.json and trials.csv into info->run_dir (durably). */

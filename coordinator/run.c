@@ -59,7 +59,7 @@ typedef struct run_state {
     size_t n_tasks, done_at_start;
     double t_start, last_print;
     int quiet, tty;
-    const hf_task_list *tasks;
+    hf_task_list *tasks;
     unsigned char *done;
     /* The speculative refit (rank 0's worker thread, while the last tasks run elsewhere): of
      * trial spec_trial (-1: none), kept if that trial wins. */
@@ -69,6 +69,7 @@ typedef struct run_state {
     hf_fitted *spec_fitted;
     const char *stopped;           /* TPE: the budget that ended the study early, or NULL */
     const unsigned char *eligible; /* Hyperband: hf_sweep.eligible */
+    struct async_study *async;     /* an asynchronous study (ASHA, TPE mode async), or NULL */
 } run_state;
 
 static void print_progress(run_state *st, int final)
@@ -445,8 +446,8 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
 typedef struct journal_stash {
     const hf_sweep *sweep; /* its metrics, to parse the lines */
     char **lines;
-    int *task; /* each line's task id */
-    size_t n, cap;
+    int *task; /* each line's task id; -1 for a trial definition (asynchronous studies) */
+    size_t n, cap, n_defs;
     unsigned char *used;
 } journal_stash;
 
@@ -464,10 +465,15 @@ static int stash_line(void *arg, const char *line)
         js->task = t;
         js->cap = cap;
     }
-    hf_task_result r;
-    HF_CALL(hf_task_result_from_json(line, js->sweep->metrics, js->sweep->n_metrics, &r));
-    js->task[js->n] = r.task;
-    hf_task_result_free(&r);
+    if (!strncmp(line, "{\"trial_def\":", 13)) { /* an asynchronous study's trial */
+        js->task[js->n] = -1;
+        js->n_defs++;
+    } else {
+        hf_task_result r;
+        HF_CALL(hf_task_result_from_json(line, js->sweep->metrics, js->sweep->n_metrics, &r));
+        js->task[js->n] = r.task;
+        hf_task_result_free(&r);
+    }
     if (!(js->lines[js->n] = hf_strdup(line)))
         return HF_ENOMEM;
     js->n++;
@@ -781,6 +787,303 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     return result;
 }
 
+/* ---- asynchronous studies: ASHA, TPE with mode async --------------------------------------
+ *
+ * The scheduler asks for a trial whenever a rank would idle (hf_sched_opts.refill): ASHA promotes
+ * a configuration that is in the best 1/eta of the finished ones of its rung (the highest rung
+ * first) or starts a new one; TPE proposes from every finished trial, the running ones counting
+ * as running (the constant liar). Rank 0 journals the trial's definition ({"trial_def": ...})
+ * before its tasks and sends it to the other ranks, which define the same trial (absorb). No rung
+ * waits for a straggler, so the order of the results decides the study: it depends on the number
+ * of ranks and on timing. A resumed study replays the definitions and the finished tasks, runs
+ * the unfinished tasks of defined trials, and goes on from that state. */
+
+typedef struct async_study {
+    run_state *st;
+    const hf_spec *spec;
+    hf_job *job;              /* trials and configs: the study's arrays (n_max) */
+    size_t n_max, n_def;      /* capacity; trials defined */
+    hf_trial_config **blocks; /* [trial] decoded */
+    const hf_trial *draws;    /* the configurations' random draws (random search's) */
+    size_t n_draws;
+    int asha;
+    double *res; /* ASHA: the rungs' resources */
+    size_t n_rungs;
+    int *rung, *parent;      /* [trial] */
+    unsigned char *promoted; /* [trial] */
+    size_t n_configs;
+    long ri;        /* ASHA: the resource parameter's index in the space */
+    hf_trial *all;  /* TPE: warm-start trials, then the study's (shallow) */
+    hf_trial *warm; /* TPE: the warm-start trials (owned) */
+    double *all_loss;
+    size_t W;
+} async_study;
+
+/* Every rank. Trial t (its values set) decoded and its tasks appended. */
+static int define_trial(async_study *a, hf_task_list *tasks, size_t t)
+{
+    HF_CALL(list_batch(a->spec, a->job, t, t + 1, tasks, &a->blocks[t]));
+    if (t + 1 > a->n_def)
+        a->n_def = t + 1;
+    return HF_OK;
+}
+
+/* Every rank. A definition line: {"trial_def": t, "rung": k, "parent": p, "params": {...}}. */
+static int absorb_def(async_study *a, hf_task_list *tasks, const char *line)
+{
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err);
+    json_int_t t = json_integer_value(json_object_get(o, "trial_def"));
+    json_int_t rung = json_integer_value(json_object_get(o, "rung"));
+    json_int_t parent = json_integer_value(json_object_get(o, "parent"));
+    char *params = o ? json_dumps(json_object_get(o, "params"), JSON_COMPACT) : NULL;
+    json_decref(o);
+    int result = HF_OK;
+    if (!params || t < 0 || (size_t)t != a->n_def || (size_t)t >= a->n_max || rung < 0 ||
+        (a->asha && (size_t)rung >= a->n_rungs) || parent < -1 || parent >= t)
+        result = hf_error(HF_EDATA, "a trial definition out of order or malformed: %.200s", line);
+    if (result >= 0)
+        result = hf_space_trial_from_json(&a->spec->space, params, &a->job->trials[t]);
+    free(params);
+    if (result >= 0) {
+        a->rung[t] = (int)rung;
+        a->parent[t] = (int)parent;
+        if (parent >= 0)
+            a->promoted[parent] = 1;
+        else
+            a->n_configs++;
+        result = define_trial(a, tasks, (size_t)t);
+    }
+    return result;
+}
+
+/* The scheduler's callbacks get the run's state; the study hangs from it. */
+static int absorb(void *arg, hf_task_list *tasks, const char *msg, size_t len)
+{
+    (void)len;
+    return absorb_def(((run_state *)arg)->async, tasks, msg);
+}
+
+/* Rank 0: trial t finished on every split (ok or failed). */
+static int trial_finished(const hf_sweep *s, size_t t)
+{
+    for (size_t f = 0; f < s->n_splits; f++)
+        if (s->state[t * s->n_splits + f] == 0)
+            return 0;
+    return 1;
+}
+
+static int copy_values(const hf_space *space, hf_trial *dst, const hf_trial *src)
+{
+    for (size_t q = 0; q < space->n_params; q++) {
+        hf_value_free(&dst->values[q]);
+        HF_CALL(hf_value_copy(&dst->values[q], &src->values[q]));
+    }
+    return HF_OK;
+}
+
+/* ASHA's get_job (Li et al. 2020, Algorithm 2): the highest rung with a configuration in the best
+ * floor(finished / eta) not yet promoted gives it; else a new configuration; else none (-2). */
+static int asha_next(async_study *a, int *parent, int *rung)
+{
+    const hf_sweep *s = &a->st->sweep;
+    size_t *c = hf_malloc((a->n_def ? a->n_def : 1) * sizeof *c);
+    if (!c)
+        return HF_ENOMEM;
+    *parent = -1;
+    *rung = 0;
+    for (size_t k = a->n_rungs - 1; k-- > 0 && *parent < 0;) {
+        size_t n = 0;
+        for (size_t t = 0; t < a->n_def; t++)
+            if (a->rung[t] == (int)k && trial_finished(s, t))
+                c[n++] = t;
+        g_rung_loss = a->all_loss + a->W;
+        qsort(c, n, sizeof *c, cmp_rung);
+        for (size_t i = 0; i < n / (size_t)a->spec->search.eta && *parent < 0; i++)
+            if (!a->promoted[c[i]] && !isnan(a->all_loss[a->W + c[i]])) {
+                *parent = (int)c[i];
+                *rung = (int)k + 1;
+            }
+    }
+    free(c);
+    if (*parent < 0 && a->n_configs >= a->n_draws)
+        return -2;
+    return HF_OK;
+}
+
+static int refill(void *arg, hf_task_list *tasks, char **msg, size_t *len)
+{
+    async_study *a = ((run_state *)arg)->async;
+    const hf_space *space = &a->spec->space;
+    if (a->n_def >= a->n_max)
+        return 0;
+    size_t t = a->n_def;
+    /* The losses so far: finished trials' (NaN: failed), running ones INFINITY (TPE's liar). */
+    for (size_t k = 0; k < t; k++)
+        a->all_loss[a->W + k] =
+            trial_finished(&a->st->sweep, k) ? hf_sweep_trial_loss(&a->st->sweep, k) : INFINITY;
+    hf_trial *tr = &a->job->trials[t];
+    int parent = -1, rung = 0, result;
+    if (a->asha) {
+        if ((result = asha_next(a, &parent, &rung)) == -2)
+            return 0;
+        if (result < 0)
+            return result;
+        HF_CALL(copy_values(space, tr,
+                            parent >= 0 ? &a->job->trials[parent] : &a->draws[a->n_configs]));
+        HF_CALL(hf_space_set_number(space, tr, (size_t)a->ri, a->res[rung]));
+    } else {
+        if (t >= a->n_draws)
+            return 0;
+        HF_CALL(copy_values(space, tr, &a->draws[t]));
+        HF_CALL(
+            hf_space_tpe_propose(space, &a->spec->search, a->all, a->all_loss, a->W + t, a->W + t));
+    }
+    char *params = hf_trial_params_json(space, tr);
+    if (!params)
+        return HF_ENOMEM;
+    size_t cap = strlen(params) + 128;
+    char *line = hf_malloc(cap);
+    if (!line) {
+        free(params);
+        return HF_ENOMEM;
+    }
+    snprintf(line, cap, "{\"trial_def\":%zu,\"rung\":%d,\"parent\":%d,\"params\":%s}", t, rung,
+             parent, params);
+    free(params);
+    /* Journaled before any of its tasks can be; then defined here as the others will. */
+    size_t before = tasks->n_tasks;
+    result = hf_journal_append(a->st->journal, line);
+    if (result >= 0)
+        result = absorb_def(a, tasks, line);
+    unsigned char *d = result >= 0 ? realloc(a->st->done, tasks->n_tasks + 1) : NULL;
+    if (result >= 0 && !d)
+        result = HF_ENOMEM;
+    if (d) { /* the new tasks' done flags (on_result sets them) */
+        a->st->done = d;
+        memset(d + before, 0, tasks->n_tasks - before);
+    }
+    if (result < 0) {
+        free(line);
+        return result;
+    }
+    *msg = line;
+    *len = strlen(line) + 1;
+    return 1;
+}
+
+/* Collective. The asynchronous study; the journal closed. */
+static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_task_ctx *ctx,
+                           const hf_manifest *manifest, const hf_rundir *dir, hf_task_list *tasks)
+{
+    int rank = hf_comm_rank(world);
+    const hf_spec *spec = a->spec;
+    hf_job *job = a->job;
+    const size_t ns = job->folds->n_splits;
+    journal_stash js = {.sweep = &st->sweep};
+    char *defs = NULL;
+    size_t defs_len = 0;
+    int result = hf_sweep_init(&st->sweep, a->n_max, ns, job->metrics, job->n_metrics);
+    st->sweep.eligible = st->eligible;
+    st->n_tasks = a->n_max * ns;
+    if (result >= 0 && rank == 0) {
+        char sweep_id[65];
+        result =
+            hf_spec_sweep_id(spec, a->draws, a->n_draws, job->metrics, job->n_metrics, sweep_id);
+        hf_journal_id jid = {.spec_sha256 = sweep_id,
+                             .data_fingerprint = hf_manifest_fingerprint(manifest),
+                             .n_tasks = a->n_max * ns};
+        if (result >= 0)
+            result = hf_journal_open(dir->journal, &jid, stash_line, &js, &st->journal);
+        /* The definitions replayed, in journal order, as one text for every rank. */
+        for (size_t i = 0; result >= 0 && i < js.n; i++) {
+            if (js.task[i] >= 0)
+                continue;
+            size_t l = strlen(js.lines[i]);
+            char *d = realloc(defs, defs_len + l + 2);
+            if (!d) {
+                result = HF_ENOMEM;
+                break;
+            }
+            defs = d;
+            memcpy(defs + defs_len, js.lines[i], l);
+            defs_len += l;
+            defs[defs_len++] = '\n';
+            defs[defs_len] = '\0';
+        }
+        if (result >= 0 && !st->quiet)
+            hf_info("%s: up to %zu trials x %zu splits, asynchronous, on %d rank(s)%s",
+                    a->asha ? "asha" : "tpe", a->asha ? a->n_max : a->n_draws, ns,
+                    hf_comm_size(world), js.n ? "; resuming from the journal" : "");
+    }
+    if ((result = hf_comm_check(world, result)) >= 0 &&
+        (result = hf_comm_bcast_blob(world, &defs, &defs_len, 0)) >= 0) {
+        for (char *line = defs; result >= 0 && line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            result = absorb_def(a, tasks, line);
+            line = nl ? nl + 1 : NULL;
+        }
+        unsigned char *d = result >= 0 ? hf_calloc(tasks->n_tasks + 1, 1) : NULL;
+        if (result >= 0 && !d)
+            result = HF_ENOMEM;
+        free(st->done);
+        st->done = d;
+        if (result >= 0 && rank == 0) {
+            result = replay_batch(st, &js, 0, tasks->n_tasks);
+            st->done_at_start = st->sweep.tasks_done;
+            size_t unused = 0;
+            for (size_t i = 0; result >= 0 && i < js.n; i++)
+                unused += js.task[i] >= 0 && (!js.used || !js.used[i]);
+            if (result >= 0 && unused)
+                result = hf_error(HF_EDATA,
+                                  "journal %s holds %zu task line(s) of no trial it "
+                                  "defines",
+                                  dir->journal, unused);
+        }
+        result = hf_comm_check(world, result);
+    }
+    free(defs);
+    st->t_start = hf_now();
+    st->last_print = st->t_start;
+    st->ctx = ctx;
+    st->spec_trial = -1;
+    int sched_failed = 0;
+    if (result >= 0) {
+        hf_sched_opts so = {.on_result = on_result,
+                            .arg = st,
+                            .on_tick = on_tick,
+                            .stop = &g_stop,
+                            .refill = refill,
+                            .absorb = absorb};
+        st->async = a;
+        result = hf_sched_run(world, ctx, tasks, st->done, &so);
+        sched_failed = result < 0 && result != HF_EINTR;
+    }
+    st->sweep.n_trials = a->n_def; /* the study: the trials it defined */
+    if (rank == 0 && st->journal) {
+        int close_status = hf_journal_close(st->journal);
+        st->journal = NULL;
+        if (result >= 0)
+            result = close_status;
+        print_progress(st, 1);
+    }
+    stash_free(&js);
+    if (!sched_failed)
+        result = hf_comm_check(world, result);
+    if (result == HF_EINTR && rank == 0)
+        hf_error(HF_EINTR,
+                 "interrupted: %zu tasks done and journaled in %s; run the same command again "
+                 "to resume",
+                 st->sweep.tasks_done, dir->journal);
+    else if (sched_failed && rank == 0) {
+        fprintf(stderr, "hyperfold: error: %s\n", hf_error_message()); /* MPI_Abort exits */
+        hf_comm_abort(world, hf_exit_code(result));
+    }
+    return result;
+}
+
 /* Rank 0. The best trial, with one warning for the trials that did not converge (scikit-learn's
  * ConvergenceWarning, once per sweep). When every trial failed, results.json is written and the
  * run fails. */
@@ -826,6 +1129,86 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
     hf_info("wrote %s/results.json, trials.csv, model.h5 (%.2fs)", dir->dir, hf_now() - t0);
     free(p);
     return result;
+}
+
+/* Every rank. An asynchronous study's arrays: the job's trials (random search's draws, the
+ * configurations ASHA starts or TPE's startup) move to *saved and the job gets room for every
+ * trial the study may define: TPE's trials, ASHA's configurations times at most eta/(eta - 1)
+ * plus a rung. */
+static int async_prepare(hf_comm *world, const hf_spec *spec, hf_job *job, int quiet,
+                         async_study *a, hf_job *saved)
+{
+    const size_t np = spec->space.n_params;
+    a->spec = spec;
+    a->job = job;
+    a->asha = spec->search.strategy == HF_SEARCH_ASHA;
+    a->draws = job->trials;
+    a->n_draws = job->n_trials;
+    int result = HF_OK;
+    if (a->asha) {
+        result =
+            hf_asha_rungs(spec->search.min_resource, spec->search.max_resource, spec->search.eta,
+                          spec->search.resource_integer, &a->res, &a->n_rungs);
+        a->ri = hf_space_index(&spec->space, job->model->resource_param);
+        if (result >= 0 && a->ri < 0)
+            result = hf_error(HF_EINTERNAL, "asha: no resource parameter");
+    }
+    hf_trial *warm = NULL;
+    double *warm_loss = NULL;
+    if (result >= 0 && !a->asha)
+        result = warm_start(world, spec, job, quiet, &warm, &warm_loss, &a->W);
+    if (result < 0)
+        return result;
+    a->n_max = a->asha ? 2 * a->n_draws + a->n_rungs : a->n_draws;
+    saved->trials = job->trials;
+    saved->n_trials = job->n_trials;
+    saved->configs = job->configs;
+    job->trials = hf_trials_alloc(a->n_max, np);
+    job->configs = hf_calloc(a->n_max, sizeof *job->configs);
+    job->n_trials = job->trials ? a->n_max : 0;
+    a->blocks = hf_calloc(a->n_max, sizeof *a->blocks);
+    a->rung = hf_calloc(a->n_max, sizeof *a->rung);
+    a->parent = hf_calloc(a->n_max, sizeof *a->parent);
+    a->promoted = hf_calloc(a->n_max, 1);
+    a->all = hf_calloc(a->W + a->n_max, sizeof *a->all);
+    a->all_loss = hf_calloc(a->W + a->n_max, sizeof *a->all_loss);
+    if (!job->trials || !job->configs || !a->blocks || !a->rung || !a->parent || !a->promoted ||
+        !a->all || !a->all_loss)
+        result = HF_ENOMEM;
+    else {
+        memcpy(a->all, warm, a->W * sizeof *a->all);
+        memcpy(a->all + a->W, job->trials, a->n_max * sizeof *a->all);
+        memcpy(a->all_loss, warm_loss, a->W * sizeof *a->all_loss);
+        a->warm = warm;
+        warm = NULL;
+    }
+    hf_trials_free(warm, a->W, np);
+    free(warm_loss);
+    return result;
+}
+
+static void async_release(const hf_spec *spec, hf_job *job, async_study *a, hf_job *saved)
+{
+    if (!saved->trials)
+        return;
+    hf_trials_free(job->trials, job->trials ? a->n_max : 0, spec->space.n_params);
+    free(job->configs);
+    for (size_t t = 0; a->blocks && t < a->n_max; t++)
+        if (a->blocks[t])
+            hf_trial_configs_free(a->blocks[t], 1);
+    job->trials = saved->trials;
+    job->n_trials = saved->n_trials;
+    job->configs = saved->configs;
+    hf_trials_free(a->warm, a->W, spec->space.n_params);
+    free(a->blocks);
+    free(a->rung);
+    free(a->parent);
+    free(a->promoted);
+    free(a->all);
+    free(a->all_loss);
+    free(a->res);
+    memset(a, 0, sizeof *a);
+    memset(saved, 0, sizeof *saved);
 }
 
 /* What results.json says about the run besides the sweep. */
@@ -878,7 +1261,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     int *fail_trials = NULL;
     hf_trial_config **study_blocks = NULL; /* TPE, Hyperband: the batches' decoded trials */
     hf_rung *rungs = NULL;                 /* Hyperband: the plan */
-    unsigned char *eligible = NULL;        /* Hyperband: the trials at the full resource */
+    unsigned char *eligible = NULL;        /* Hyperband, ASHA: the candidates for the best */
+    async_study as = {0};                  /* ASHA, TPE mode async */
+    hf_job saved = {0}; /* an asynchronous study: the job's own trials, configs and count */
     size_t n_batches = 0;
     const hf_value *configs_block = NULL; /* TPE: the block hf_job_free frees, through config 0 */
     int reused = 0;
@@ -899,8 +1284,12 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         hf_info("%s %lld rows from %s (%.2fs)", reused ? "reused shards of" : "ingested",
                 (long long)hf_manifest_n_rows(manifest), spec->data.source, hf_now() - t_ingest);
     result = hf_pipeline_prepare(spec, dir.shards, manifest, 0, &job);
-    int study =
-        spec->search.strategy == HF_SEARCH_TPE || spec->search.strategy == HF_SEARCH_HYPERBAND;
+    int async = spec->search.strategy == HF_SEARCH_ASHA ||
+                (spec->search.strategy == HF_SEARCH_TPE && spec->search.async);
+    int study = !async && (spec->search.strategy == HF_SEARCH_TPE ||
+                           spec->search.strategy == HF_SEARCH_HYPERBAND);
+    if (result >= 0 && async)
+        result = async_prepare(world, spec, &job, quiet, &as, &saved);
     if (result >= 0 && spec->search.strategy == HF_SEARCH_HYPERBAND) {
         size_t total = 0;
         result = hf_hyperband_plan(spec->search.min_resource, spec->search.max_resource,
@@ -922,7 +1311,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     if (result >= 0 && study)
         result =
             (study_blocks = hf_calloc(n_batches + 1, sizeof *study_blocks)) ? HF_OK : HF_ENOMEM;
-    else if (result >= 0)
+    else if (result >= 0 && !async)
         result = make_tasks(spec, &job, group, &tasks);
     if (result >= 0)
         result = hf_pipeline_test_hooks(&ctx.hooks, &fail_trials);
@@ -932,7 +1321,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     st.spec = spec;
     st.n_tasks = tasks.n_tasks;
     st.tasks = &tasks;
-    if (!study && (result = open_sweep(world, &st, &job, manifest, &dir)) < 0)
+    as.st = &st;
+    if (!study && !async && (result = open_sweep(world, &st, &job, manifest, &dir)) < 0)
         goto out;
     ctx.data = job.data;
     ctx.folds = job.folds;
@@ -942,9 +1332,10 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     ctx.metrics = job.metrics;
     ctx.n_metrics = job.n_metrics;
     ctx.group = group;
-    if ((result = study ? run_study(world, &st, spec, &job, &ctx, group_comm, manifest, &dir,
-                                    &tasks, study_blocks, rungs, n_batches)
-                        : run_sweep(world, &st, &ctx, group_comm, &dir)) < 0)
+    if ((result = async   ? run_async_study(world, &st, &as, &ctx, manifest, &dir, &tasks)
+                  : study ? run_study(world, &st, spec, &job, &ctx, group_comm, manifest, &dir,
+                                      &tasks, study_blocks, rungs, n_batches)
+                          : run_sweep(world, &st, &ctx, group_comm, &dir)) < 0)
         goto out;
 
     /* Selection on rank 0; the refit group (rank 0, or rank 0's whole worker group) refits. */
@@ -952,6 +1343,14 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_run_info info = run_info(spec, &job, &dir, manifest, hf_comm_size(world), reused);
     info.resumed_tasks = (int)st.done_at_start;
     info.search_stopped = st.stopped;
+    if (async && as.asha && rank == 0) { /* ASHA selects among the trials of the top rung */
+        eligible = hf_calloc(as.n_def ? as.n_def : 1, 1);
+        for (size_t t = 0; eligible && t < as.n_def; t++)
+            eligible[t] = as.rung[t] == (int)as.n_rungs - 1;
+        st.sweep.eligible = eligible;
+        info.rung_resources = as.res;
+        info.n_rung_resources = as.n_rungs;
+    }
     info.rungs = rungs;
     info.n_rungs = n_batches;
     if (rank == 0) {
@@ -1000,6 +1399,7 @@ out:
     free(study_blocks);
     free(rungs);
     free(eligible);
+    async_release(spec, &job, &as, &saved);
     if (configs_block)
         job.configs[0].model = configs_block;
     hf_sweep_free(&st.sweep);

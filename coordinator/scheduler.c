@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { TAG_TASK = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_FAIL = 4 };
+enum { TAG_TASK = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_FAIL = 4, TAG_TASKS = 5 };
 
 /* Tasks a worker may hold (running + queued) while many remain. */
 #define MAX_DEPTH 64
@@ -46,7 +46,7 @@ typedef struct local_box {
     int failed; /* infrastructure failure in the thread */
     char error[1024];
     hf_task_ctx *ctx;
-    const hf_task_list *tasks;
+    hf_task_list *tasks; /* grows under mu in an asynchronous study (refill) */
     const char *const *metrics;
     hf_comm *group; /* rank 0's group when it has other members, else NULL */
     const hf_sched_opts *opts;
@@ -117,9 +117,9 @@ static void *local_worker(void *arg)
         memmove(b->queue, b->queue + 1, (size_t)(b->n_queued - 1) * sizeof *b->queue);
         b->n_queued--;
         b->busy = 1;
+        hf_task task = b->tasks->tasks[id]; /* the list may be reallocated once unlocked */
         pthread_mutex_unlock(&b->mu);
-        char *json =
-            group_announce(b->group, id) < 0 ? NULL : run_one(b->ctx, &b->tasks->tasks[id], 0);
+        char *json = group_announce(b->group, id) < 0 ? NULL : run_one(b->ctx, &task, 0);
         pthread_mutex_lock(&b->mu);
         b->busy = 0;
         if (!json) {
@@ -200,7 +200,8 @@ static int sends_progress(send_list *l, int all)
     return HF_OK;
 }
 
-static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tasks)
+static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task_list *tasks,
+                       const hf_sched_opts *opts)
 {
     int rank = hf_comm_rank(world);
     send_list sends = {.n = 0};
@@ -216,6 +217,17 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, const h
             free(buf);
             result = group_announce(group, -1);
             break;
+        }
+        if (tag == TAG_TASKS) { /* an asynchronous study's new tasks, before their ids */
+            result = opts->absorb ? opts->absorb(opts->arg, tasks, buf, len)
+                                  : hf_error(HF_EINTERNAL, "tasks announced to a fixed sweep");
+            free(buf);
+            if (result < 0) {
+                const char *msg = hf_error_message();
+                hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
+                break;
+            }
+            continue;
         }
         int id = -1;
         if (len == sizeof id)
@@ -253,11 +265,13 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, const h
 
 typedef struct coord {
     hf_comm *world;
-    const hf_task_list *tasks;
+    hf_task_list *tasks;
     const hf_sched_opts *opts;
     hf_task_ctx *ctx;
     int *pending; /* task ids still to hand out, in order */
-    size_t n_pending, next;
+    size_t n_pending, next, cap_pending;
+    int refill_ready; /* an asynchronous study may have tasks to add: at the start, after a result
+                       */
     int *outstanding; /* per rank: tasks handed out and not yet reported */
     size_t in_flight;
     int stopping;
@@ -318,10 +332,60 @@ static void feed_local(coord *c, local_box *b)
     pthread_mutex_unlock(&b->mu);
 }
 
+/* An asynchronous study: while nothing is left to hand out and a worker idles, ask the study for
+ * more tasks (under the worker thread's lock) and announce them to the other ranks. */
+static int refill(coord *c, local_box *b)
+{
+    int size = hf_comm_size(c->world);
+    while (c->opts->refill && c->refill_ready && !c->stopping && c->next >= c->n_pending) {
+        int idle = 0;
+        for (int w = 0; w < size && !idle; w += c->stride)
+            idle = c->outstanding[w] == 0;
+        if (!idle)
+            return HF_OK;
+        char *msg = NULL;
+        size_t len = 0, before = c->tasks->n_tasks;
+        pthread_mutex_lock(&b->mu);
+        int added = c->opts->refill(c->opts->arg, c->tasks, &msg, &len);
+        pthread_mutex_unlock(&b->mu);
+        if (added < 0) {
+            free(msg);
+            return added;
+        }
+        if (added == 0 || c->tasks->n_tasks == before) {
+            free(msg);
+            c->refill_ready = 0; /* until the next result */
+            return HF_OK;
+        }
+        int result = HF_OK;
+        for (int w = c->stride; w < size && result >= 0; w += c->stride)
+            result = hf_comm_send(c->world, w, TAG_TASKS, msg, len);
+        free(msg);
+        if (result < 0)
+            return result;
+        size_t want = c->n_pending + (c->tasks->n_tasks - before);
+        if (want > c->cap_pending) {
+            size_t cap = 2 * want;
+            int *np = realloc(c->pending, cap * sizeof *np);
+            if (!np)
+                return HF_ENOMEM;
+            c->pending = np;
+            c->cap_pending = cap;
+        }
+        for (size_t i = before; i < c->tasks->n_tasks; i++)
+            c->pending[c->n_pending++] = (int)i;
+        for (int w = c->stride; w < size; w += c->stride)
+            HF_CALL(feed_remote(c, w));
+        feed_local(c, b);
+    }
+    return HF_OK;
+}
+
 static int deliver(coord *c, const char *json)
 {
     hf_task_result r;
     HF_CALL(hf_task_result_from_json(json, c->ctx->metrics, c->ctx->n_metrics, &r));
+    c->refill_ready = 1;
     c->n_timed++;
     c->task_seconds +=
         (r.seconds - c->task_seconds) / (double)(c->n_timed < 100 ? c->n_timed : 100);
@@ -341,6 +405,8 @@ static int coordinate(coord *c, local_box *b)
     long backoff = MIN_NAP;
     double last_tick = hf_now();
     int speculated = !(c->opts->pick && c->opts->speculate) || c->stride > 1;
+    if ((result = refill(c, b)) < 0)
+        return result;
     while (c->in_flight > 0 || (!c->stopping && c->next < c->n_pending)) {
         int progress = 0;
         if (c->opts->stop && *c->opts->stop && !c->stopping) {
@@ -399,6 +465,8 @@ static int coordinate(coord *c, local_box *b)
         if (n_res > 0)
             progress = 1;
         feed_local(c, b);
+        if ((result = refill(c, b)) < 0)
+            return result;
         /* Nothing left to hand out, rank 0's worker idle, others still computing: speculate. */
         if (!speculated && !c->stopping && c->next >= c->n_pending && c->outstanding[0] == 0 &&
             c->in_flight > 0) {
@@ -439,8 +507,8 @@ static int coordinate(coord *c, local_box *b)
     return result;
 }
 
-int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
-                 const unsigned char *done, const hf_sched_opts *opts)
+int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, hf_task_list *tasks, const unsigned char *done,
+                 const hf_sched_opts *opts)
 {
     int rank = hf_comm_rank(world);
     int size = hf_comm_size(world);
@@ -449,21 +517,30 @@ int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
     if (group && !hf_comm_thread_multiple())
         return hf_comm_check(world, hf_error(HF_EMPI, "worker groups need an MPI library with "
                                                       "MPI_THREAD_MULTIPLE"));
+    if (group && opts->refill)
+        return hf_comm_check(world, hf_error(HF_EINVAL, "an asynchronous study runs without "
+                                                        "worker groups"));
     if (rank != 0) {
         int loop_status;
         if (group && hf_comm_rank(group) != 0)
             loop_status = member_loop(group, ctx, tasks);
         else
-            loop_status = worker_loop(world, group, ctx, tasks);
+            loop_status = worker_loop(world, group, ctx, tasks, opts);
         return hf_comm_check(world, loop_status);
     }
 
     int result = HF_OK;
-    coord c = {.world = world, .tasks = tasks, .opts = opts, .ctx = ctx, .stride = stride};
+    coord c = {.world = world,
+               .tasks = tasks,
+               .opts = opts,
+               .ctx = ctx,
+               .stride = stride,
+               .refill_ready = 1,
+               .cap_pending = tasks->n_tasks ? tasks->n_tasks : 1};
     local_box box = {.ctx = ctx, .tasks = tasks, .group = group, .opts = opts, .spec_job = -1};
     pthread_t thread;
     int thread_started = 0;
-    c.pending = hf_malloc((tasks->n_tasks ? tasks->n_tasks : 1) * sizeof *c.pending);
+    c.pending = hf_malloc(c.cap_pending * sizeof *c.pending);
     c.outstanding = hf_calloc((size_t)size, sizeof *c.outstanding);
     if (!c.pending || !c.outstanding) {
         result = HF_ENOMEM;
@@ -506,8 +583,8 @@ stop_workers:
     }
     if (result >= 0 && c.opts->stop && *c.opts->stop && c.next < c.n_pending)
         result = HF_EINTR;
-    else if (result >= 0 && c.stopping && c.next < c.n_pending)
-        result = HF_EINTR;
+    else if (result >= 0 && c.stopping && (c.next < c.n_pending || opts->refill))
+        result = HF_EINTR; /* (an asynchronous study stopped is unfinished) */
     free(c.pending);
     free(c.outstanding);
     if (result < 0 && result != HF_EINTR)

@@ -35,13 +35,25 @@ typedef struct hf_sched_opts {
      * wins, its refit follows as usual. */
     int (*pick)(void *arg);
     void (*speculate)(void *arg, int job);
+    /* Optional, without worker groups: an asynchronous study, whose tasks are made while it
+     * runs. On rank 0, when every listed task has been handed out and a worker could take
+     * another, the coordinator calls refill(arg, tasks, &msg, &len): it may append tasks to
+     * `tasks` (under the scheduler's lock: rank 0's worker thread reads the list meanwhile) and
+     * then returns in *msg (malloc'd, *len bytes) what the other ranks need to append the same
+     * tasks; it returns 0 when it has nothing to add now (while tasks run, a later result may
+     * change that; when none runs, the sweep ends), 1 when it added some. Every other rank gets
+     * *msg, before any of the new tasks' ids, in absorb(arg, tasks, msg, len), which appends the
+     * same tasks. A negative return of either aborts. */
+    int (*refill)(void *arg, hf_task_list *tasks, char **msg, size_t *len);
+    int (*absorb)(void *arg, hf_task_list *tasks, const char *msg, size_t len);
 } hf_sched_opts;
 
 /* Collective over `world`. Runs every task whose done[id] is 0 (done is significant on rank 0
- * only). Returns HF_EINTR if *stop was raised before every task ran, HF_OK when all ran. With
+ * only), and with `refill` the tasks it adds (`tasks` is only modified through refill and
+ * absorb). Returns HF_EINTR if *stop was raised before every task ran, HF_OK when all ran. With
  * groups of more than one rank, rank 0's worker thread calls MPI on its group communicator: the
  * MPI library must provide MPI_THREAD_MULTIPLE (hf_comm_thread_multiple). */
-int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, const hf_task_list *tasks,
-                 const unsigned char *done, const hf_sched_opts *opts);
+int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, hf_task_list *tasks, const unsigned char *done,
+                 const hf_sched_opts *opts);
 
 #endif

@@ -288,7 +288,8 @@ int hf_space_trials(const hf_space *space, const hf_search_opts *search, const c
         o.trials = (int)total;
         return random_trials(space, &o, where, trials, n_trials);
     }
-    if (search->strategy == HF_SEARCH_RANDOM || search->strategy == HF_SEARCH_TPE)
+    if (search->strategy == HF_SEARCH_RANDOM || search->strategy == HF_SEARCH_TPE ||
+        search->strategy == HF_SEARCH_ASHA) /* ASHA: the configurations' draws */
         return random_trials(space, search, where, trials, n_trials);
     return grid_trials(space, where, trials, n_trials);
 }
@@ -319,7 +320,8 @@ void hf_space_release(hf_space *space)
 /* ---- the search section -----------------------------------------------------------------------
  */
 
-static const char *const k_strategy_names[] = {"grid", "random", "tpe", "hyperband", NULL};
+static const char *const k_strategy_names[] = {"grid", "random", "tpe", "hyperband", "asha", NULL};
+static const char *const k_mode_names[] = {"batch", "async", NULL};
 
 /* "worst" (the default: a failed split ranks its trial last) or a number. */
 static int parse_error_score(const char *t, void *opts)
@@ -358,7 +360,7 @@ static int parse_duration(const char *t, void *opts)
 
 static const hf_opt_def search_defs[] = {
     HF_DEF_ENUM("strategy", hf_search_opts, strategy, HF_OPT_HASHED, k_strategy_names, 0,
-                "grid, random, tpe or hyperband"),
+                "grid, random, tpe, hyperband or asha"),
     /* Any integer: search_check says what random search needs. */
     {HF_OPT_FIELD("trials", HF_OPT_INT, hf_search_opts, trials, HF_OPT_HASHED), .min = INT32_MIN,
      .max = INT32_MAX, .expected = "an integer >= 1",
@@ -388,16 +390,19 @@ static const hf_opt_def search_defs[] = {
                   "an earlier run's directory or results.json",
                   "tpe: seed the sampler with the finished trials of an earlier run of the same "
                   "model and metric (default none)"),
+    HF_DEF_ENUM("mode", hf_search_opts, async, HF_OPT_HASHED, k_mode_names, 0,
+                "tpe: batch (batch-synchronous, the same at any number of ranks; default) or "
+                "async (a free rank gets a proposal at once; order-dependent)"),
     HF_DEF_INT("eta", hf_search_opts, eta, HF_OPT_HASHED, 2, 100,
-               "hyperband: the halving rate: each rung keeps 1/eta of the configurations at eta "
-               "times the resource (default 3)"),
+               "hyperband, asha: the halving rate: each rung keeps 1/eta of the configurations "
+               "at eta times the resource (default 3)"),
     HF_DEF_NUMBER("min_resource", hf_search_opts, min_resource, HF_OPT_HASHED, 0x1p-1074, INFINITY,
                   "a number > 0",
-                  "hyperband: the smallest resource (default max_resource / eta^3)"),
+                  "hyperband, asha: the smallest resource (default max_resource / eta^3)"),
     HF_DEF_NUMBER("max_resource", hf_search_opts, max_resource, HF_OPT_HASHED, 0x1p-1074, INFINITY,
                   "a number > 0",
-                  "hyperband: the full resource (default the model's resource parameter as the "
-                  "spec sets it, or its default)"),
+                  "hyperband, asha: the full resource (default the model's resource parameter as "
+                  "the spec sets it, or its default)"),
     HF_DEF_CUSTOM("error_score", hf_search_opts, error_score, 0, parse_error_score,
                   "worst or a number",
                   "the score of a failed split (default worst: its trial ranks last)"),
@@ -408,15 +413,17 @@ static int search_check(void *opts)
     hf_search_opts *o = opts;
     char at[512];
     static const char *const tpe_keys[] = {
-        "n_startup_trials", "n_ei_candidates", "multivariate",        "batch",
-        "max_time",         "early_stop",      "early_stop_threshold"};
+        "n_startup_trials", "n_ei_candidates",      "multivariate", "batch", "max_time",
+        "early_stop",       "early_stop_threshold", "warm_start",   "mode"};
     const int given[] = {o->n_startup_trials >= 0,
                          o->n_ei_candidates >= 0,
                          o->multivariate >= 0,
                          o->batch >= 0,
                          o->max_time > 0,
                          o->early_stop > 0,
-                         o->early_stop_threshold > 0};
+                         o->early_stop_threshold > 0,
+                         o->warm_start != NULL,
+                         o->async > 0};
     for (size_t i = 0; i < sizeof tpe_keys / sizeof *tpe_keys; i++) {
         char key[64];
         snprintf(key, sizeof key, "search.%s", tpe_keys[i]);
@@ -440,12 +447,12 @@ static int search_check(void *opts)
     for (size_t i = 0; i < sizeof hb_keys / sizeof *hb_keys; i++) {
         char key[64];
         snprintf(key, sizeof key, "search.%s", hb_keys[i]);
-        if (hb_given[i] && o->strategy != HF_SEARCH_HYPERBAND)
+        if (hb_given[i] && o->strategy != HF_SEARCH_HYPERBAND && o->strategy != HF_SEARCH_ASHA)
             return hf_error(
-                HF_EINVAL, "%s: %s is a setting of search.strategy hyperband, not of %s",
+                HF_EINVAL, "%s: %s is a setting of search.strategy hyperband and asha, not of %s",
                 hf_opt_where(&o->src, key, at, sizeof at), key, k_strategy_names[o->strategy]);
     }
-    if (o->strategy == HF_SEARCH_HYPERBAND && o->eta <= 0)
+    if ((o->strategy == HF_SEARCH_HYPERBAND || o->strategy == HF_SEARCH_ASHA) && o->eta <= 0)
         o->eta = 3;
     if (o->trials < 1)
         return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer >= 1%s",
@@ -465,6 +472,11 @@ void hf_search_opts_init(hf_search_opts *o)
     o->trials = 10;
     o->error_score = NAN;
     o->n_startup_trials = o->n_ei_candidates = o->multivariate = o->batch = -1;
+}
+
+hf_trial *hf_trials_alloc(size_t n, size_t n_params)
+{
+    return new_trials(n ? n : 1, n_params);
 }
 
 /* Frees trials from hf_space_trials (NULL is fine). Not collective. */
@@ -816,4 +828,64 @@ int hf_hyperband_plan(double min_r, double max_r, int eta, int integer, hf_rung 
     *n_rungs = k;
     *n_trials = first;
     return HF_OK;
+}
+
+int hf_asha_rungs(double min_r, double max_r, int eta, int integer, double **res, size_t *n)
+{
+    *res = NULL;
+    *n = 0;
+    if (!(min_r > 0) || !(max_r >= min_r) || eta < 2)
+        return hf_error(HF_EINVAL,
+                        "search: asha needs 0 < min_resource <= max_resource and eta >= 2 (got "
+                        "%g, %g, %d)",
+                        min_r, max_r, eta);
+    int K = 0;
+    for (double v = max_r / min_r; v >= (double)eta * (1 - 1e-12) && K < 60; v /= eta)
+        K++;
+    double *r = hf_malloc((size_t)(K + 1) * sizeof *r);
+    if (!r)
+        return HF_ENOMEM;
+    for (int k = 0; k <= K; k++) {
+        r[k] = max_r / pow(eta, K - k);
+        if (integer)
+            r[k] = r[k] < 1 ? 1 : round(r[k]);
+    }
+    *res = r;
+    *n = (size_t)K + 1;
+    return HF_OK;
+}
+
+int hf_space_trial_from_json(const hf_space *space, const char *params_json, hf_trial *t)
+{
+    json_error_t err;
+    json_t *o = json_loads(params_json, 0, &err);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return hf_error(HF_EDATA, "trial %d: parameters are not a JSON object (%s)", t->id,
+                        err.text);
+    }
+    int result = HF_OK;
+    for (size_t i = 0; i < space->n_params && result >= 0; i++) {
+        const hf_param_space *p = &space->params[i];
+        json_t *j = json_object_get(o, p->name);
+        hf_value v;
+        if (p->kind == HF_PARAM_CHOICE) {
+            if (warm_value(p, j, &v)) {
+                hf_value_free(&t->values[i]);
+                t->values[i] = v;
+            } else {
+                result =
+                    hf_error(HF_EDATA, "trial %d: %s is not one of its values", t->id, p->name);
+            }
+        } else if (json_is_number(j)) {
+            result = hf_space_set_number(space, t, i, json_number_value(j));
+        } else if (p->kind == HF_PARAM_FIXED && j) {
+            hf_value_free(&t->values[i]);
+            result = hf_value_copy(&t->values[i], &p->fixed);
+        } else {
+            result = hf_error(HF_EDATA, "trial %d: %s is missing", t->id, p->name);
+        }
+    }
+    json_decref(o);
+    return result;
 }

@@ -18,7 +18,8 @@ typedef enum hf_search_strategy {
     HF_SEARCH_GRID = 0,
     HF_SEARCH_RANDOM,
     HF_SEARCH_TPE,
-    HF_SEARCH_HYPERBAND
+    HF_SEARCH_HYPERBAND,
+    HF_SEARCH_ASHA
 } hf_search_strategy;
 
 /* The job spec's search section: this module's options (see common/opts.h). */
@@ -31,13 +32,14 @@ typedef struct hf_search_opts {
     int n_ei_candidates;  /* 24 */
     int multivariate;     /* 1 */
     int batch;            /* 4: proposals per batch, each batch from the results of the earlier */
+    int async;            /* tpe: 0 batch-synchronous (default), 1 asynchronous (search.mode) */
     /* tpe budgets, checked after each batch (0: none): */
     double max_time;             /* seconds of this invocation's sweep */
     int early_stop;              /* stop after this many trials without an improvement ... */
     double early_stop_threshold; /* ... greater than this (default 0) */
     char *warm_start; /* tpe: an earlier run's directory (or its results.json): its finished
                        * trials seed the sampler; NULL: none */
-    /* hyperband (0 until given; the job spec resolves the resource from the model): */
+    /* hyperband, asha (0 until given; the job spec resolves the resource from the model): */
     int eta;              /* 3: the halving rate */
     double min_resource;  /* default max_resource / eta^3 */
     double max_resource;  /* default the model's resource parameter's value in the spec */
@@ -94,6 +96,8 @@ long hf_space_index(const hf_space *space, const char *name);
 int hf_space_trials(const hf_space *space, const hf_search_opts *search, const char *where,
                     hf_trial **trials, size_t *n_trials);
 void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params);
+/* n trials with ids 0..n-1 and n_params empty values each; NULL when out of memory. */
+hf_trial *hf_trials_alloc(size_t n, size_t n_params);
 void hf_space_release(hf_space *space);
 
 /* TPE (jobs/tpe.h), batch-synchronous. Trial t's proposal, written into trials[t] (whose values
@@ -137,6 +141,15 @@ typedef struct hf_rung {
  * frees); *n_trials their total. Not collective. */
 int hf_hyperband_plan(double min_r, double max_r, int eta, int integer, hf_rung **rungs,
                       size_t *n_rungs, size_t *n_trials);
+
+/* ASHA's rungs: resources max_r / eta^(K - k) for k = 0..K, K = floor(log_eta(max_r / min_r))
+ * (rounded, at least 1, when `integer`). *res (K + 1 values) is the caller's. Not collective. */
+int hf_asha_rungs(double min_r, double max_r, int eta, int integer, double **res, size_t *n);
+
+/* Sets every parameter of trial t from a JSON object of its values as hf_trial_params_json wrote
+ * them (exactly: numbers round-trip); HF_EDATA when one is missing or not among a list's values.
+ * Not collective. */
+int hf_space_trial_from_json(const hf_space *space, const char *params_json, hf_trial *t);
 
 /* The budget after trials [0, n) ran (losses as above, NAN for failed) and `elapsed` seconds:
  * NULL to go on, or why the study stops ("max_time", "early_stop"). search.early_stop counts

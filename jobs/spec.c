@@ -232,22 +232,31 @@ static int check_search_space(hf_bind *b)
     return HF_OK;
 }
 
-/* Hyperband: the model's resource parameter is the budget each rung sets; the spec gives it one
- * value, the full resource (max_resource's default), never a search. */
+/* Hyperband and ASHA: the model's resource parameter is the budget each rung sets; the spec gives
+ * it one value, the full resource (max_resource's default), never a search. */
 static int check_hyperband(hf_bind *b)
 {
     hf_spec *s = b->spec;
     hf_search_opts *o = &s->search;
     char at[HF_BIND_PATH_LEN], key[HF_BIND_PATH_LEN];
-    if (o->strategy != HF_SEARCH_HYPERBAND)
+    int async = o->strategy == HF_SEARCH_ASHA || (o->strategy == HF_SEARCH_TPE && o->async);
+    if (async && s->parallel.ranks_per_task > 1)
+        return hf_error(HF_EINVAL,
+                        "%s: parallel.ranks_per_task: got %d with an asynchronous search (%s), "
+                        "expected 1 (or search.strategy hyperband, or tpe with mode batch)",
+                        hf_spec_where(s, "parallel.ranks_per_task", at, sizeof at),
+                        s->parallel.ranks_per_task,
+                        o->strategy == HF_SEARCH_ASHA ? "asha" : "tpe, mode async");
+    if (o->strategy != HF_SEARCH_HYPERBAND && o->strategy != HF_SEARCH_ASHA)
         return HF_OK;
+    const char *strategy = o->strategy == HF_SEARCH_ASHA ? "asha" : "hyperband";
     const hf_model_ops *m = s->model_type ? hf_model_find(s->model_type) : NULL;
     if (m && !m->resource_param)
         return hf_error(HF_EINVAL,
-                        "%s: search.strategy: got hyperband with model %s, expected a model with "
+                        "%s: search.strategy: got %s with model %s, expected a model with "
                         "a training budget (xgboost and random_forest: n_estimators; "
                         "logistic_regression and elastic_net: max_iter)",
-                        hf_spec_where(s, "search.strategy", at, sizeof at), m->name);
+                        hf_spec_where(s, "search.strategy", at, sizeof at), strategy, m->name);
     if (!m)
         return HF_OK; /* model.type's own check reports it */
     long i = hf_space_index(&s->space, m->resource_param);
@@ -257,9 +266,9 @@ static int check_hyperband(hf_bind *b)
     snprintf(key, sizeof key, "model.params.%s", p->name);
     if (p->kind != HF_PARAM_FIXED)
         return hf_error(HF_EINVAL,
-                        "%s: %s: is hyperband's resource: give it one value (the full budget, "
+                        "%s: %s: is %s's resource: give it one value (the full budget, "
                         "max_resource's default) or set search.max_resource, not a search",
-                        hf_spec_where(s, key, at, sizeof at), key);
+                        hf_spec_where(s, key, at, sizeof at), key, strategy);
     if (o->max_resource <= 0)
         o->max_resource = hf_value_as_double(&p->fixed);
     if (o->min_resource <= 0)
@@ -272,6 +281,20 @@ static int check_hyperband(hf_bind *b)
                         "%s: search.min_resource: got %g, expected at most max_resource (%g)",
                         hf_spec_where(s, "search.min_resource", at, sizeof at), o->min_resource,
                         o->max_resource);
+    if (o->strategy == HF_SEARCH_ASHA) { /* enough configurations to reach the top rung */
+        double *res = NULL;
+        size_t nr = 0;
+        HF_CALL(hf_asha_rungs(o->min_resource, o->max_resource, o->eta, o->resource_integer, &res,
+                              &nr));
+        free(res);
+        double need = pow(o->eta, (double)nr - 1);
+        if ((double)o->trials < need)
+            return hf_error(HF_EINVAL,
+                            "%s: search.trials: got %d with asha's %zu rungs, expected at least "
+                            "eta^%zu = %.0f configurations, so that one reaches max_resource",
+                            hf_spec_where(s, "search.trials", at, sizeof at), o->trials, nr, nr - 1,
+                            need);
+    }
     return HF_OK;
 }
 
@@ -796,8 +819,10 @@ int hf_spec_sweep_id(const hf_spec *spec, const hf_trial *trials, size_t n_trial
         result = hf_opts_identity_add(&text, &len, "model.type", spec->model_type);
     for (size_t i = 0; i < n_metrics && result >= 0; i++)
         result = hf_opts_identity_add(&text, &len, "metric", metrics[i]);
-    /* TPE's trials past the startup depend on its settings, not only on the draws below. */
-    if (result >= 0 && spec->search.strategy == HF_SEARCH_TPE)
+    /* A study's trials depend on its settings (TPE's proposals, Hyperband's and ASHA's plan), not
+     * only on the draws below. */
+    if (result >= 0 && spec->search.strategy != HF_SEARCH_GRID &&
+        spec->search.strategy != HF_SEARCH_RANDOM) /* studies: their plan and proposals */
         result = hf_opts_identity(&hf_search_section, &spec->search, &text, &len);
     for (size_t i = 0; i < n_trials && result >= 0; i++) {
         char *p = hf_trial_params_json(&spec->space, &trials[i]);

@@ -367,7 +367,8 @@ static void test_hyperband_spec(void **state)
         {HEAD "model:\n  type: xgboost\nsearch: {strategy: hyperband, min_resource: 200}\n",
          "job.yaml:7:45: search.min_resource: got 200, expected at most max_resource (100)"},
         {HEAD "model:\n  type: xgboost\nsearch: {strategy: tpe, eta: 3}\n",
-         "job.yaml:7:30: search.eta is a setting of search.strategy hyperband, not of tpe"},
+         "job.yaml:7:30: search.eta is a setting of search.strategy hyperband and asha, not of "
+         "tpe"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         hf_spec *b = NULL;

@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""bench/hyperband.py - the driver behind bench/hyperband.sh: hyperfold's Hyperband against random
+search with the full budget for every configuration, same number of configurations, one run.
+
+Problem: xgboost on a generated binary table (BENCH_HB_N rows, default 8000, x 20 features: the
+bench/trees.py target), 5 stratified predefined folds, learning_rate log-uniform [0.01, 0.5] x
+max_depth [2, 8] x min_child_weight log-uniform [0.5, 20] x subsample [0.5, 1], objective log_loss
+(roc_auc reported). Hyperband: n_estimators 81, min_resource 1, eta 3 (206 trials, 143
+configurations); random search: the same 143 configurations count at 81 rounds. Both at 2 ranks x
+1 thread, for each seed (BENCH_SEEDS, default 1,2,3). Printed: the medians of the wall time, of the
+best roc_auc and log_loss (the best trial's cross-validated means), the rounds trained in all, and
+the rank utilisation (the tasks' compute seconds from the journal over 2 x wall). The goal: at least
+3x less wall time at a best score within 0.002."""
+import os
+import statistics
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+N = int(os.environ.get("BENCH_HB_N", "8000"))
+P = 20
+WORK = os.path.join(bench.SCRATCH, "hyperband")
+SEEDS = [int(s) for s in os.environ.get("BENCH_SEEDS", "1,2,3").split(",") if s]
+
+
+def make_data():
+    import pandas as pd
+    path = os.path.join(WORK, "hb-%d.csv" % N)
+    if os.path.exists(path):
+        return path
+    rng = np.random.default_rng(2026)
+    X = rng.normal(size=(N, P))
+    z = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + 0.5 * X[:, 3] ** 2 - X[:, 4] + rng.normal(size=N)
+    y = (z > np.median(z)).astype(int)
+    df = pd.DataFrame(X, columns=["x%d" % j for j in range(P)])
+    df["fold"] = bench.stratified_folds(y, 5, 7)
+    df["y"] = np.where(y == 1, "yes", "no")
+    df.to_csv(path, index=False, float_format="%.17g")
+    return path
+
+
+def study(csv, strategy, seed):
+    name = "%s-%d" % (strategy, seed)
+    spec = os.path.join(WORK, name + ".yaml")
+    search = ("{strategy: hyperband, seed: %d, min_resource: 1, eta: 3}" % seed
+              if strategy == "hyperband" else "{strategy: random, trials: 143, seed: %d}" % seed)
+    bench.write_spec(spec, """name: %s
+data: {source: %s, target: y, task: classification}
+cv: {strategy: predefined, fold_column: fold}
+model:
+  type: xgboost
+  params:
+    n_estimators: 81
+    learning_rate: {log_uniform: [0.01, 0.5]}
+    max_depth: {int_uniform: [2, 8]}
+    min_child_weight: {log_uniform: [0.5, 20]}
+    subsample: {uniform: [0.5, 1]}
+    n_jobs: 1
+search: %s
+objective: {metric: log_loss, report: [roc_auc]}
+output: {dir: %s}
+""" % (name, csv, search, WORK))
+    wall, _, _ = bench.run_hyperfold(spec, 2, WORK)
+    run_dir = os.path.join(WORK, name)
+    res = bench.load_results(run_dir)
+    busy = sum(bench.journal_task_seconds(run_dir))
+    rounds = sum(t["params"]["n_estimators"] for t in res["trials"]) * res["n_splits"]
+    b = res["best"]
+    return {"wall": wall, "auc": b["scores"]["roc_auc"], "log_loss": b["scores"]["log_loss"],
+            "rounds": rounds, "util": busy / (2 * wall)}
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    csv = make_data()
+    out = {"hyperband": [], "random": []}
+    for seed in SEEDS:
+        for strategy in ("hyperband", "random"):
+            r = study(csv, strategy, seed)
+            out[strategy].append(r)
+            bench.log("%s seed %d: %.1f s, best roc_auc %.6f log_loss %.6f, %d rounds, "
+                      "utilisation %.0f%%" % (strategy, seed, r["wall"], r["auc"], r["log_loss"],
+                                               r["rounds"], 100 * r["util"]))
+    med = statistics.median
+    print("machine: %s" % bench.machine())
+    print("xgboost, %d x %d, 5 folds, seeds %s, 2 ranks x 1 thread; medians over the seeds" % (
+        N, P, SEEDS))
+    print()
+    print("| search | wall | best roc_auc | best log_loss | rounds trained | utilisation |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for s in ("hyperband", "random"):
+        rs = out[s]
+        print("| %s | %.1f s | %.6f | %.6f | %d | %.0f%% |" % (
+            s if s == "random" else "hyperband (eta 3, 1..81)",
+            med([r["wall"] for r in rs]), med([r["auc"] for r in rs]),
+            med([r["log_loss"] for r in rs]), med([r["rounds"] for r in rs]),
+            100 * med([r["util"] for r in rs])))
+    h, r = out["hyperband"], out["random"]
+    print()
+    print("wall ratio random / hyperband: %.2fx (per seed %s)" % (
+        med([b["wall"] / a["wall"] for a, b in zip(h, r)]),
+        ["%.2f" % (b["wall"] / a["wall"]) for a, b in zip(h, r)]))
+    print("best roc_auc, random - hyperband: %s" % (
+        ["%+.4f" % (b["auc"] - a["auc"]) for a, b in zip(h, r)]))
+
+
+if __name__ == "__main__":
+    main()
