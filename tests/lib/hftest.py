@@ -67,10 +67,12 @@ def same_trials(a, b):
 
 
 def journal_tasks(run_dir):
-    """The task ids of a run directory's journal.jsonl, in order (the header line skipped)."""
+    """The task ids of a run directory's journal.jsonl, in order (the header line and the trial
+    definitions of asynchronous studies skipped)."""
     with open(os.path.join(run_dir, "journal.jsonl")) as f:
         lines = [l for l in f.read().splitlines() if l.strip()]
-    return [json.loads(l)["task"] for l in lines[1:]]
+    events = [json.loads(l) for l in lines[1:]]
+    return [e["task"] for e in events if "task" in e]  # (asynchronous studies: trial_def lines)
 
 
 def start_run(cwd, delay_ms, np=2, spec="job.yaml"):
