@@ -1,15 +1,20 @@
 #!/usr/bin/python3
-"""bench/hyperband.py - the driver behind bench/hyperband.sh: hyperfold's Hyperband against random
-search with the full budget for every configuration, same number of configurations, one run.
+"""bench/hyperband.py - the driver behind bench/hyperband.sh: hyperfold's Hyperband and ASHA
+against random search with the full budget for every configuration, same number of
+configurations, one run.
 
 Problem: xgboost on a generated binary table (BENCH_HB_N rows, default 8000, x 20 features: the
 bench/trees.py target), 5 stratified predefined folds, learning_rate log-uniform [0.01, 0.5] x
 max_depth [2, 8] x min_child_weight log-uniform [0.5, 20] x subsample [0.5, 1], objective log_loss
 (roc_auc reported). Hyperband: n_estimators 81, min_resource 1, eta 3 (206 trials, 143
-configurations); random search: the same 143 configurations count at 81 rounds. Both at 2 ranks x
-1 thread, for each seed (BENCH_SEEDS, default 1,2,3). Printed: the medians of the wall time, of the
+configurations); ASHA: 143 configurations, rungs 1, 3, 9, 27, 81; random search: the same 143
+configurations count at 81 rounds. Both at 2 ranks x
+1 thread, for each seed (BENCH_SEEDS, default 1,2,3; BENCH_ONLY=hyperband,bohb,asha,asha_tpe,random
+picks the searches). Printed: the medians of the wall time, of the
 best roc_auc and log_loss (the best trial's cross-validated means), the rounds trained in all, and
-the rank utilisation (the tasks' compute seconds from the journal over 2 x wall). The goal: at least
+the rank utilisation (the tasks' compute seconds from the journal over 2 x the wall of the run,
+and over 2 x the sweep phase: the last progress line's elapsed time, without launch, ingest,
+refit and export). Hyperband and ASHA also run with `sampler: tpe` (BOHB). The goal: at least
 3x less wall time at a best score within 0.002."""
 import os
 import statistics
@@ -45,8 +50,12 @@ def make_data():
 def study(csv, strategy, seed):
     name = "%s-%d" % (strategy, seed)
     spec = os.path.join(WORK, name + ".yaml")
-    search = ("{strategy: hyperband, seed: %d, min_resource: 1, eta: 3}" % seed
-              if strategy == "hyperband" else "{strategy: random, trials: 143, seed: %d}" % seed)
+    search = {"hyperband": "{strategy: hyperband, seed: %d, min_resource: 1, eta: 3}",
+              "bohb": "{strategy: hyperband, seed: %d, min_resource: 1, eta: 3, sampler: tpe}",
+              "asha": "{strategy: asha, seed: %d, trials: 143, min_resource: 1, eta: 3}",
+              "asha_tpe": "{strategy: asha, seed: %d, trials: 143, min_resource: 1, eta: 3, "
+                          "sampler: tpe}",
+              "random": "{strategy: random, trials: 143, seed: %d}"}[strategy] % seed
     bench.write_spec(spec, """name: %s
 data: {source: %s, target: y, task: classification}
 cv: {strategy: predefined, fold_column: fold}
@@ -63,48 +72,57 @@ search: %s
 objective: {metric: log_loss, report: [roc_auc]}
 output: {dir: %s}
 """ % (name, csv, search, WORK))
-    wall, _, _ = bench.run_hyperfold(spec, 2, WORK)
+    wall, err, _ = bench.run_hyperfold(spec, 2, WORK, args=("--fresh",))
+    sweep = bench.sweep_elapsed(err)
     run_dir = os.path.join(WORK, name)
     res = bench.load_results(run_dir)
     busy = sum(bench.journal_task_seconds(run_dir))
     rounds = sum(t["params"]["n_estimators"] for t in res["trials"]) * res["n_splits"]
     b = res["best"]
     return {"wall": wall, "auc": b["scores"]["roc_auc"], "log_loss": b["scores"]["log_loss"],
-            "rounds": rounds, "util": busy / (2 * wall)}
+            "rounds": rounds, "util": busy / (2 * wall), "sweep_util": busy / (2 * sweep)}
 
 
 def main():
     os.makedirs(WORK, exist_ok=True)
     csv = make_data()
-    out = {"hyperband": [], "random": []}
+    names = tuple(k for k in ("hyperband", "bohb", "asha", "asha_tpe", "random")
+                  if not bench.ONLY or k in bench.ONLY)
+    out = {k: [] for k in names}
     for seed in SEEDS:
-        for strategy in ("hyperband", "random"):
+        for strategy in names:
             r = study(csv, strategy, seed)
             out[strategy].append(r)
             bench.log("%s seed %d: %.1f s, best roc_auc %.6f log_loss %.6f, %d rounds, "
-                      "utilisation %.0f%%" % (strategy, seed, r["wall"], r["auc"], r["log_loss"],
-                                               r["rounds"], 100 * r["util"]))
+                      "utilisation %.0f%% (sweep phase %.0f%%)" % (
+                          strategy, seed, r["wall"], r["auc"], r["log_loss"], r["rounds"],
+                          100 * r["util"], 100 * r["sweep_util"]))
     med = statistics.median
     print("machine: %s" % bench.machine())
     print("xgboost, %d x %d, 5 folds, seeds %s, 2 ranks x 1 thread; medians over the seeds" % (
         N, P, SEEDS))
     print()
-    print("| search | wall | best roc_auc | best log_loss | rounds trained | utilisation |")
+    print("| search | wall | best roc_auc | best log_loss | rounds trained | utilisation: run / "
+          "sweep phase |")
     print("|---|---:|---:|---:|---:|---:|")
-    for s in ("hyperband", "random"):
+    for s in names:
         rs = out[s]
-        print("| %s | %.1f s | %.6f | %.6f | %d | %.0f%% |" % (
-            s if s == "random" else "hyperband (eta 3, 1..81)",
+        print("| %s | %.1f s | %.6f | %.6f | %d | %.0f%% / %.0f%% |" % (
+            {"random": "random (143 at 81)", "hyperband": "hyperband (eta 3, 1..81)",
+             "bohb": "hyperband, sampler tpe (BOHB)",
+             "asha": "asha (143 configurations, eta 3, 1..81)",
+             "asha_tpe": "asha, sampler tpe"}[s],
             med([r["wall"] for r in rs]), med([r["auc"] for r in rs]),
             med([r["log_loss"] for r in rs]), med([r["rounds"] for r in rs]),
-            100 * med([r["util"] for r in rs])))
-    h, r = out["hyperband"], out["random"]
+            100 * med([r["util"] for r in rs]), 100 * med([r["sweep_util"] for r in rs])))
+    r = out.get("random", [])
     print()
-    print("wall ratio random / hyperband: %.2fx (per seed %s)" % (
-        med([b["wall"] / a["wall"] for a, b in zip(h, r)]),
-        ["%.2f" % (b["wall"] / a["wall"]) for a, b in zip(h, r)]))
-    print("best roc_auc, random - hyperband: %s" % (
-        ["%+.4f" % (b["auc"] - a["auc"]) for a, b in zip(h, r)]))
+    for name in [k for k in names if k != "random" and r]:
+        h = out[name]
+        print("wall ratio random / %s: %.2fx (per seed %s); best roc_auc, random - %s: %s" % (
+            name, med([b["wall"] / a["wall"] for a, b in zip(h, r)]),
+            ["%.2f" % (b["wall"] / a["wall"]) for a, b in zip(h, r)], name,
+            ["%+.4f" % (b["auc"] - a["auc"]) for a, b in zip(h, r)]))
 
 
 if __name__ == "__main__":

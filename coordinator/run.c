@@ -567,6 +567,56 @@ static int cmp_rung(const void *a, const void *b)
     return i < j ? -1 : i > j;
 }
 
+/* BOHB (Falkner et al. 2018): trial t, a new configuration of Hyperband or ASHA, proposed by TPE
+ * (multivariate, Optuna's defaults) from the finished trials of the largest budget that has at
+ * least BOHB_MIN of them; pending[0..n_pending) (configurations of the same batch proposed
+ * before) count as running. Keeps t's random draw while no budget has enough. Every rank
+ * computes the same. */
+#define BOHB_MIN 10
+static int bohb_propose(const hf_spec *spec, hf_trial *trials, const double *budget,
+                        const double *loss, size_t n_known, const size_t *pending, size_t n_pending,
+                        size_t t)
+{
+    double best_budget = NAN;
+    for (size_t i = 0; i < n_known; i++) {
+        if (isnan(loss[i]) || isinf(loss[i]) || (!isnan(best_budget) && budget[i] <= best_budget))
+            continue;
+        size_t k = 0;
+        for (size_t j = 0; j < n_known; j++)
+            k += budget[j] == budget[i] && !isnan(loss[j]) && !isinf(loss[j]);
+        if (k >= BOHB_MIN)
+            best_budget = budget[i];
+    }
+    if (isnan(best_budget))
+        return HF_OK;
+    hf_trial *obs = hf_malloc((n_known + n_pending + 1) * sizeof *obs);
+    double *ls = hf_malloc((n_known + n_pending + 1) * sizeof *ls);
+    if (!obs || !ls) {
+        free(obs);
+        free(ls);
+        return HF_ENOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n_known; i++)
+        if (budget[i] == best_budget && !isinf(loss[i])) {
+            obs[m] = trials[i]; /* shallow */
+            ls[m++] = loss[i];
+        }
+    for (size_t i = 0; i < n_pending; i++) {
+        obs[m] = trials[pending[i]];
+        ls[m++] = INFINITY;
+    }
+    obs[m] = trials[t]; /* its values are trials[t]'s: the proposal lands there */
+    hf_search_opts o = spec->search;
+    o.n_startup_trials = 0;
+    o.n_ei_candidates = 24;
+    o.multivariate = 1;
+    int result = hf_space_tpe_propose_keyed(&spec->space, &o, obs, ls, m, m, t);
+    free(obs);
+    free(ls);
+    return result;
+}
+
 /* Every rank. Hyperband: rung r's trials. A first rung keeps its random draws; a later one holds
  * the best rungs[r].n trials of the rung before (by loss, ties to the lower trial), copied. Each
  * gets the rung's resource. */
@@ -591,16 +641,33 @@ static int hyperband_batch(const hf_spec *spec, hf_job *job, const double *loss,
         qsort(order, prev->n, sizeof *order, cmp_rung);
     }
     int result = HF_OK;
+    double *budget = NULL;
+    size_t *pending = NULL;
+    if (g->rung == 0 && spec->search.sampler_tpe) { /* BOHB: the budgets of the trials so far */
+        budget = hf_malloc((g->first + 1) * sizeof *budget);
+        pending = hf_malloc((g->n + 1) * sizeof *pending);
+        if (!budget || !pending)
+            result = HF_ENOMEM;
+        for (size_t i = 0; budget && i < g->first; i++)
+            budget[i] = hf_value_as_double(&job->trials[i].values[ri]);
+    }
     for (size_t k = 0; k < g->n && result >= 0; k++) {
         hf_trial *t = &job->trials[g->first + k];
         for (size_t q = 0; order && q < np && result >= 0; q++) {
             hf_value_free(&t->values[q]);
             result = hf_value_copy(&t->values[q], &job->trials[order[k]].values[q]);
         }
+        if (result >= 0 && budget && pending) {
+            result =
+                bohb_propose(spec, job->trials, budget, loss, g->first, pending, k, g->first + k);
+            pending[k] = g->first + k;
+        }
         if (result >= 0)
             result = hf_space_set_number(&spec->space, t, (size_t)ri, g->resource);
     }
     free(order);
+    free(budget);
+    free(pending);
     return result;
 }
 
@@ -638,6 +705,27 @@ static int warm_start(hf_comm *world, const hf_spec *spec, const hf_job *job, in
                 skipped ? " (some outside this space, left out)" : "");
     free(path);
     free(text);
+    return result;
+}
+
+/* Collective unless sched_failed. The end of a study: every rank learns of rank 0's journal
+ * errors; an interruption is reported as such; a failure of the scheduler, on which other ranks
+ * may still wait for tasks, aborts the job (its message printed first: MPI_Abort exits). */
+static int study_end(hf_comm *world, const run_state *st, const hf_rundir *dir, int result,
+                     int sched_failed)
+{
+    int rank = hf_comm_rank(world);
+    if (!sched_failed)
+        result = hf_comm_check(world, result);
+    if (result == HF_EINTR && rank == 0)
+        hf_error(HF_EINTR,
+                 "interrupted: %zu tasks done and journaled in %s; run the same command again "
+                 "to resume",
+                 st->sweep.tasks_done, dir->journal);
+    else if (sched_failed && rank == 0) {
+        fprintf(stderr, "hyperfold: error: %s\n", hf_error_message()); /* MPI_Abort exits */
+        hf_comm_abort(world, hf_exit_code(result));
+    }
     return result;
 }
 
@@ -773,18 +861,7 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     free(warm_loss);
     free(all);
     free(all_loss);
-    if (!sched_failed) /* every rank is here: they learn of rank 0's journal errors */
-        result = hf_comm_check(world, result);
-    if (result == HF_EINTR && rank == 0)
-        hf_error(HF_EINTR,
-                 "interrupted: %zu tasks done and journaled in %s; run the same command again "
-                 "to resume",
-                 st->sweep.tasks_done, dir->journal);
-    else if (sched_failed && rank == 0) {
-        fprintf(stderr, "hyperfold: error: %s\n", hf_error_message()); /* MPI_Abort exits */
-        hf_comm_abort(world, hf_exit_code(result));
-    }
-    return result;
+    return study_end(world, st, dir, result, sched_failed);
 }
 
 /* ---- asynchronous studies: ASHA, TPE with mode async --------------------------------------
@@ -931,6 +1008,17 @@ static int refill(void *arg, hf_task_list *tasks, char **msg, size_t *len)
             return result;
         HF_CALL(copy_values(space, tr,
                             parent >= 0 ? &a->job->trials[parent] : &a->draws[a->n_configs]));
+        if (parent < 0 && a->spec->search.sampler_tpe) { /* BOHB */
+            double *budget = hf_malloc((t + 1) * sizeof *budget);
+            if (!budget)
+                return HF_ENOMEM;
+            for (size_t k = 0; k < t; k++)
+                budget[k] = a->res[a->rung[k]];
+            result =
+                bohb_propose(a->spec, a->job->trials, budget, a->all_loss + a->W, t, NULL, 0, t);
+            free(budget);
+            HF_CALL(result);
+        }
         HF_CALL(hf_space_set_number(space, tr, (size_t)a->ri, a->res[rung]));
     } else {
         if (t >= a->n_draws)
@@ -1070,18 +1158,7 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
         print_progress(st, 1);
     }
     stash_free(&js);
-    if (!sched_failed)
-        result = hf_comm_check(world, result);
-    if (result == HF_EINTR && rank == 0)
-        hf_error(HF_EINTR,
-                 "interrupted: %zu tasks done and journaled in %s; run the same command again "
-                 "to resume",
-                 st->sweep.tasks_done, dir->journal);
-    else if (sched_failed && rank == 0) {
-        fprintf(stderr, "hyperfold: error: %s\n", hf_error_message()); /* MPI_Abort exits */
-        hf_comm_abort(world, hf_exit_code(result));
-    }
-    return result;
+    return study_end(world, st, dir, result, sched_failed);
 }
 
 /* Rank 0. The best trial, with one warning for the trials that did not converge (scikit-learn's

@@ -322,6 +322,7 @@ void hf_space_release(hf_space *space)
 
 static const char *const k_strategy_names[] = {"grid", "random", "tpe", "hyperband", "asha", NULL};
 static const char *const k_mode_names[] = {"batch", "async", NULL};
+static const char *const k_sampler_names[] = {"random", "tpe", NULL};
 
 /* "worst" (the default: a failed split ranks its trial last) or a number. */
 static int parse_error_score(const char *t, void *opts)
@@ -393,6 +394,9 @@ static const hf_opt_def search_defs[] = {
     HF_DEF_ENUM("mode", hf_search_opts, async, HF_OPT_HASHED, k_mode_names, 0,
                 "tpe: batch (batch-synchronous, the same at any number of ranks; default) or "
                 "async (a free rank gets a proposal at once; order-dependent)"),
+    HF_DEF_ENUM("sampler", hf_search_opts, sampler_tpe, HF_OPT_HASHED, k_sampler_names, 0,
+                "hyperband, asha: how new configurations are drawn: random (default) or tpe "
+                "(BOHB: TPE on the finished trials of the largest budget with at least 10)"),
     HF_DEF_INT("eta", hf_search_opts, eta, HF_OPT_HASHED, 2, 100,
                "hyperband, asha: the halving rate: each rung keeps 1/eta of the configurations "
                "at eta times the resource (default 3)"),
@@ -442,8 +446,9 @@ static int search_check(void *opts)
         if (o->batch < 0)
             o->batch = 4;
     }
-    static const char *const hb_keys[] = {"eta", "min_resource", "max_resource"};
-    const int hb_given[] = {o->eta > 0, o->min_resource > 0, o->max_resource > 0};
+    static const char *const hb_keys[] = {"eta", "min_resource", "max_resource", "sampler"};
+    const int hb_given[] = {o->eta > 0, o->min_resource > 0, o->max_resource > 0,
+                            o->sampler_tpe > 0};
     for (size_t i = 0; i < sizeof hb_keys / sizeof *hb_keys; i++) {
         char key[64];
         snprintf(key, sizeof key, "search.%s", hb_keys[i]);
@@ -579,6 +584,13 @@ static double tpe_value(const hf_param_space *p, const hf_value *v)
 int hf_space_tpe_propose(const hf_space *space, const hf_search_opts *search, hf_trial *trials,
                          const double *loss, size_t n, size_t t)
 {
+    return hf_space_tpe_propose_keyed(space, search, trials, loss, n, t, t);
+}
+
+int hf_space_tpe_propose_keyed(const hf_space *space, const hf_search_opts *search,
+                               hf_trial *trials, const double *loss, size_t n, size_t t,
+                               uint64_t key)
+{
     const size_t np = space->n_params;
     hf_tpe_dist *dims = hf_malloc((np ? np : 1) * sizeof *dims);
     size_t *which = hf_malloc((np ? np : 1) * sizeof *which);
@@ -605,7 +617,7 @@ int hf_space_tpe_propose(const hf_space *space, const hf_search_opts *search, hf
     o.n_ei_candidates = search->n_ei_candidates;
     o.multivariate = search->multivariate;
     hf_rng r;
-    hf_rng_init(&r, search->seed, (uint64_t)t, 1);
+    hf_rng_init(&r, search->seed, key, 1);
     result = hf_tpe_propose(&o, dims, d, obs, ls, m, &r, x);
     if (result != HF_OK) {
         result = result > 0 ? HF_OK : result; /* startup: the random draw stays */
@@ -784,6 +796,21 @@ int hf_space_set_number(const hf_space *space, hf_trial *t, size_t i, double x)
     return HF_OK;
 }
 
+/* floor(log_eta(max_r / min_r)) into *s (counted by division, so that a ratio that is a power
+ * of eta gives its exponent), after the bounds' check. */
+static int halvings(double min_r, double max_r, int eta, const char *who, int *s)
+{
+    if (!(min_r > 0) || !(max_r >= min_r) || eta < 2)
+        return hf_error(HF_EINVAL,
+                        "search: %s needs 0 < min_resource <= max_resource and eta >= 2 (got %g, "
+                        "%g, %d)",
+                        who, min_r, max_r, eta);
+    *s = 0;
+    for (double v = max_r / min_r; v >= (double)eta * (1 - 1e-12) && *s < 60; v /= eta)
+        (*s)++;
+    return HF_OK;
+}
+
 /* ---- Hyperband ------------------------------------------------------------------------------ */
 
 int hf_hyperband_plan(double min_r, double max_r, int eta, int integer, hf_rung **rungs,
@@ -791,15 +818,8 @@ int hf_hyperband_plan(double min_r, double max_r, int eta, int integer, hf_rung 
 {
     *rungs = NULL;
     *n_rungs = *n_trials = 0;
-    if (!(min_r > 0) || !(max_r >= min_r) || eta < 2)
-        return hf_error(HF_EINVAL,
-                        "search: hyperband needs 0 < min_resource <= max_resource and eta >= 2 "
-                        "(got %g, %g, %d)",
-                        min_r, max_r, eta);
-    /* s_max = floor(log_eta(max / min)), in integers where the ratio is a power of eta. */
     int s_max = 0;
-    for (double v = max_r / min_r; v >= (double)eta * (1 - 1e-12) && s_max < 60; v /= eta)
-        s_max++;
+    HF_CALL(halvings(min_r, max_r, eta, "hyperband", &s_max));
     size_t cap = (size_t)(s_max + 1) * (size_t)(s_max + 2) / 2, k = 0, first = 0;
     hf_rung *r = hf_calloc(cap, sizeof *r);
     if (!r)
@@ -834,14 +854,8 @@ int hf_asha_rungs(double min_r, double max_r, int eta, int integer, double **res
 {
     *res = NULL;
     *n = 0;
-    if (!(min_r > 0) || !(max_r >= min_r) || eta < 2)
-        return hf_error(HF_EINVAL,
-                        "search: asha needs 0 < min_resource <= max_resource and eta >= 2 (got "
-                        "%g, %g, %d)",
-                        min_r, max_r, eta);
     int K = 0;
-    for (double v = max_r / min_r; v >= (double)eta * (1 - 1e-12) && K < 60; v /= eta)
-        K++;
+    HF_CALL(halvings(min_r, max_r, eta, "asha", &K));
     double *r = hf_malloc((size_t)(K + 1) * sizeof *r);
     if (!r)
         return HF_ENOMEM;

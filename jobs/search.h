@@ -44,6 +44,7 @@ typedef struct hf_search_opts {
     double min_resource;  /* default max_resource / eta^3 */
     double max_resource;  /* default the model's resource parameter's value in the spec */
     int resource_integer; /* set by the job spec: the resource is an integer parameter */
+    int sampler_tpe;      /* hyperband, asha: new configurations by TPE (BOHB); 0: random */
     int error_score_given;
     double error_score; /* score of a failed split; default: the trial ranks last */
     hf_opt_source src;
@@ -109,6 +110,11 @@ void hf_space_release(hf_space *space);
  * collective. */
 int hf_space_tpe_propose(const hf_space *space, const hf_search_opts *search, hf_trial *trials,
                          const double *loss, size_t n, size_t t);
+/* The same with the random numbers of hf_rng_init(search.seed, key, 1): for a trial whose
+ * position t in `trials` is not its number (BOHB's observations are a subset). */
+int hf_space_tpe_propose_keyed(const hf_space *space, const hf_search_opts *search,
+                               hf_trial *trials, const double *loss, size_t n, size_t t,
+                               uint64_t key);
 
 /* Warm start. The finished trials of an earlier run (`text`: its results.json, named `where` in
  * messages) that fit this space, as trials and losses (lower is better) for

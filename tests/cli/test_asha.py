@@ -17,20 +17,13 @@ import signal
 import sys
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import hftest  # noqa: E402
 
 ck = hftest.Checker("asha")
 work = hftest.tempdir("asha-")
-rng = np.random.default_rng(8)
-n, p = 240, 6
-X = rng.normal(size=(n, p))
-y = (X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + 0.5 * rng.normal(size=n) > 0).astype(int)
-df = pd.DataFrame(X, columns=["x%d" % i for i in range(p)])
-df["y"] = np.where(y == 1, "yes", "no")
-df.to_csv(os.path.join(work, "data.csv"), index=False, float_format="%.17g")
+hftest.interaction_table(os.path.join(work, "data.csv"), 8)
 
 HEAD = """name: study
 data: {source: %s/data.csv, target: y}
@@ -113,7 +106,7 @@ def check_asha(tag, d, res, rungs, eta, n_configs, draws):
                     ok, why = False, "trial %d starts a configuration while %s is promotable" % (
                         t, promotable)
                 strip = {a: b for a, b in ev["params"].items() if a != res}
-                if ok and strip != {a: b for a, b in draws[started].items() if a != res}:
+                if ok and draws and strip != {a: b for a, b in draws[started].items() if a != res}:
                     ok, why = False, "trial %d is not random search's draw %d" % (t, started)
                 started += 1
             if ok and ev["params"][res] != rungs[k]:
@@ -167,6 +160,24 @@ for model, (body, res, rungs, eta) in MODELS.items():
                       n_configs, eta, rungs[0]))
         hftest.hyperfold(["run", "job.yaml", "--quiet"], np=np_, cwd=d)
         check_asha("%s at %d rank(s)" % (model, np_), d, res, rungs, eta, n_configs, draws)
+
+# sampler: tpe (BOHB's proposals for new configurations): the same rule, new configurations
+# not random search's once a rung has 10 finished trials, inside their distributions.
+body, res, rungs, eta = MODELS["xgboost"]
+d = setup("asha-tpe", body, "{strategy: asha, seed: 6, trials: 40, min_resource: 1, sampler: tpe}")
+hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d)
+r = check_asha("asha sampler tpe", d, res, rungs, eta, 40, None)
+def strip(q):
+    return {a: b for a, b in q.items() if a != res}
+
+
+starts = [strip(ev["params"]) for ev in journal(d) if "trial_def" in ev and ev["parent"] < 0]
+draws40 = [strip(q) for q in random_draws(body, 40, 6)]
+n_tpe = sum(a != b for a, b in zip(starts, draws40))
+ck.check(len(starts) == 40 and starts[:10] == draws40[:10] and n_tpe > 0 and
+         all(0.02 <= q["learning_rate"] <= 0.5 and 2 <= q["max_depth"] <= 6 for q in starts),
+         "asha sampler tpe: the first 10 configurations random, %d of 40 TPE proposals, all in "
+         "their space" % n_tpe)
 
 # SIGTERM in the middle of an ASHA study, then resume: a valid continuation.
 body, res, rungs, eta = MODELS["xgboost"]

@@ -11,20 +11,13 @@ import signal
 import sys
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import hftest  # noqa: E402
 
 ck = hftest.Checker("hyperband")
 work = hftest.tempdir("hyperband-")
-rng = np.random.default_rng(5)
-n, p = 240, 6
-X = rng.normal(size=(n, p))
-y = (X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + 0.5 * rng.normal(size=n) > 0).astype(int)
-df = pd.DataFrame(X, columns=["x%d" % i for i in range(p)])
-df["y"] = np.where(y == 1, "yes", "no")
-df.to_csv(os.path.join(work, "data.csv"), index=False, float_format="%.17g")
+hftest.interaction_table(os.path.join(work, "data.csv"), 5)
 
 SPECS = {
     "xgboost": """model:
@@ -149,6 +142,31 @@ search: {strategy: grid}
     same &= results(d)["trials"][0]["fold_scores"] == t["fold_scores"]
 ck.check(len(rows) == 3 and same,
          "the %d configurations of bracket 3's third rung score alone as in the study" % len(rows))
+
+# BOHB (sampler: tpe): the same study at 1 and 2 ranks; the first bracket's configurations are
+# random search's (no budget has 10 finished trials yet), later brackets' first rungs are TPE's
+# proposals from the largest budget with 10, inside their distributions.
+bohb = []
+for np_ in (1, 2):
+    d = os.path.join(work, "bohb-np%d" % np_)
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"), HEAD % work + SPECS["xgboost"].replace(
+        "min_resource: 1}", "min_resource: 1, sampler: tpe}"))
+    hftest.hyperfold(["run", "job.yaml", "--quiet"], np=np_, cwd=d)
+    bohb.append(results(d))
+ck.check(hftest.same_trials(bohb[0], bohb[1]), "bohb: the same study at 1 and 2 ranks")
+hb0 = xgb_full["hyperband"][0]
+first = slice(0, hb0["configs"])
+ck.check([t["params"] for t in bohb[0]["trials"][first]] ==
+         [t["params"] for t in xgb_full["trials"][first]],
+         "bohb: the first bracket's configurations are the random draws")
+later = [g for g in bohb[0]["hyperband"] if g["rung"] == 0 and g["bracket"] < hb0["bracket"]]
+diff = sum(bohb[0]["trials"][i]["params"] != xgb_full["trials"][i]["params"]
+           for g in later for i in range(g["first_trial"], g["first_trial"] + g["configs"]))
+ck.check(diff > 0, "bohb: %d of the later brackets' configurations are TPE proposals" % diff)
+ck.check(all(0.02 <= t["params"]["learning_rate"] <= 0.5 and 2 <= t["params"]["max_depth"] <= 6 and
+             0.6 <= t["params"]["subsample"] <= 1 for t in bohb[0]["trials"]),
+         "bohb: every configuration inside its distributions")
 
 # SIGTERM in the middle, then resume: the same study.
 d = setup("sigterm", "xgboost")

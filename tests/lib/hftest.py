@@ -117,6 +117,19 @@ def rank_pid(cwd, rank):
     return None
 
 
+def interaction_table(path, seed, n=240, p=6):
+    """A binary "yes"/"no" target y with an interaction and a nonlinearity over x0..x{p-1}
+    (standard normal), written to path as CSV: the tuning problem of the search tests."""
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    y = (X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + 0.5 * rng.normal(size=n) > 0).astype(int)
+    df = pd.DataFrame(X, columns=["x%d" % i for i in range(p)])
+    df["y"] = np.where(y == 1, "yes", "no")
+    df.to_csv(path, index=False, float_format="%.17g")
+
+
 def rel_close(a, b, rtol, atol=0.0):
     return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
 
