@@ -301,6 +301,11 @@ static int queue_depth(const coord *c)
     }
     while (depth > 1 && left < 2 * depth * workers)
         depth /= 2;
+    /* An asynchronous study has more to come: a worker keeps one task queued behind its running
+     * one, so that it never waits for rank 0 to make the next (tasks of the first rungs of ASHA
+     * take milliseconds). */
+    if (c->opts->refill && depth < 2)
+        depth = 2;
     return (int)depth;
 }
 
@@ -338,9 +343,9 @@ static int refill(coord *c, local_box *b)
 {
     int size = hf_comm_size(c->world);
     while (c->opts->refill && c->refill_ready && !c->stopping && c->next >= c->n_pending) {
-        int idle = 0;
+        int idle = 0; /* a worker with room for another task (queue_depth) */
         for (int w = 0; w < size && !idle; w += c->stride)
-            idle = c->outstanding[w] == 0;
+            idle = c->outstanding[w] < queue_depth(c);
         if (!idle)
             return HF_OK;
         char *msg = NULL;
