@@ -152,7 +152,17 @@ double hf_sweep_trial_loss(const hf_sweep *s, size_t t)
     return s->greater_is_better[0] ? -mean : mean;
 }
 
-#define ELIGIBLE(s, t) (!(s)->eligible || (s)->eligible[t])
+#define ELIGIBLE(s, t) ((!(s)->eligible || (s)->eligible[t]) && (!(s)->pruned || !(s)->pruned[t]))
+
+int hf_sweep_fold_scores(const hf_sweep *s, size_t t, size_t n, double *out)
+{
+    int all = 1;
+    for (size_t f = 0; f < n && f < s->n_splits; f++) {
+        out[f] = SC(s, t, f, 0);
+        all &= ST(s, t, f) == 1;
+    }
+    return all && n <= s->n_splits;
+}
 
 double hf_sweep_best_so_far(const hf_sweep *s)
 {
@@ -290,6 +300,8 @@ static json_t *params_json(const hf_space *space, const hf_trial *t)
 
 static const char *trial_status(const hf_sweep *s, size_t t)
 {
+    if (s->pruned && s->pruned[t])
+        return "pruned";
     int failed = 0, pending = 0;
     for (size_t f = 0; f < s->n_splits; f++) {
         failed += ST(s, t, f) == 2;

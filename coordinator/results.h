@@ -27,6 +27,9 @@ typedef struct hf_sweep {
      * Hyperband trial below the full resource): ranked after every candidate, never selected,
      * never the leader. NULL: every trial is one. */
     const unsigned char *eligible;
+    /* Optional [trial], the caller's: 1 for a trial pruned after its first splits (status
+     * "pruned"; never a candidate for the best). NULL: none. */
+    const unsigned char *pruned;
     /* Filled by hf_sweep_finish: */
     double *mean, *std; /* [trial][metric], over splits; error_score applied */
     int *rank;          /* [trial]: 1 = best */
@@ -43,6 +46,8 @@ size_t hf_sweep_unconverged(const hf_sweep *s, size_t *max_iter, size_t *stalled
 /* Trial t's mean objective over every split as a loss (negated when greater is better), for the
  * sampler; NAN while a split is missing or when one failed. */
 double hf_sweep_trial_loss(const hf_sweep *s, size_t t);
+/* Trial t's scores of the objective on splits [0, n) into out; 1 if every one is known and ok. */
+int hf_sweep_fold_scores(const hf_sweep *s, size_t t, size_t n, double *out);
 /* Best mean objective so far among complete trials (NAN if none). */
 double hf_sweep_best_so_far(const hf_sweep *s);
 /* The trial with the best mean objective over its splits known so far (none failed), lowest id on

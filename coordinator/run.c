@@ -11,6 +11,7 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "jobs/prune.h"
 #include "jobs/rundir.h"
 #include "jobs/spec.h"
 #include "shards/partition.h"
@@ -19,6 +20,7 @@
 #include "worker/metrics.h"
 #include "worker/task.h"
 
+#include <float.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -70,6 +72,7 @@ typedef struct run_state {
     const char *stopped;           /* TPE: the budget that ended the study early, or NULL */
     const unsigned char *eligible; /* Hyperband: hf_sweep.eligible */
     struct async_study *async;     /* an asynchronous study (ASHA, TPE mode async), or NULL */
+    unsigned char *pruned;         /* search.pruner: [trial] stopped after its first splits */
 } run_state;
 
 static void print_progress(run_state *st, int final)
@@ -102,8 +105,9 @@ static void print_progress(run_state *st, int final)
             size_t k = 0;
             for (size_t f = 0; f < st->sweep.n_splits; f++)
                 k += st->sweep.state[t * st->sweep.n_splits + f] != 0;
-            complete += k == st->sweep.n_splits;
-            started += k > 0 && k < st->sweep.n_splits;
+            int pruned = st->pruned && st->pruned[t]; /* finished: its last split is in */
+            complete += k == st->sweep.n_splits || pruned;
+            started += k > 0 && k < st->sweep.n_splits && !pruned;
         }
         snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running)  ", complete,
                  st->sweep.n_trials, started);
@@ -528,17 +532,41 @@ static int append_tasks(hf_task_list *all, hf_task_list *add, int trial0)
 
 /* Every rank. Decodes trials [lo, hi) of job->trials into job->configs (the decoded block kept
  * in *block until the run ends) and appends their tasks. */
+/* Every rank. Appends the tasks of trials [lo, hi) (decoded) on splits [s0, s1): a trial with
+ * pruned[t] set is left out of them (a task whose trials are all pruned is dropped). */
+static int list_splits(hf_job *job, size_t lo, size_t hi, size_t s0, size_t s1,
+                       const unsigned char *pruned, hf_task_list *tasks)
+{
+    hf_task_list batch = {0};
+    HF_CALL(hf_task_list_make(job->model, job->configs + lo, hi - lo, job->folds->n_splits,
+                              MAX_BATCH, &batch));
+    size_t k = 0; /* keep the tasks of the range, in order, without the pruned trials */
+    for (size_t i = 0; i < batch.n_tasks; i++) {
+        hf_task *t = &batch.tasks[i];
+        size_t m = 0;
+        for (size_t j = 0; j < t->n_trials; j++)
+            if (!pruned || !pruned[lo + (size_t)t->trials[j]])
+                t->trials[m++] = t->trials[j];
+        t->n_trials = m;
+        if ((size_t)t->split < s0 || (size_t)t->split >= s1 || m == 0) {
+            free(t->trials);
+            continue;
+        }
+        t->id = (int)k;
+        batch.tasks[k++] = *t;
+    }
+    batch.n_tasks = k;
+    int result = append_tasks(tasks, &batch, (int)lo);
+    hf_task_list_free(&batch);
+    return result;
+}
+
 static int list_batch(const hf_spec *spec, hf_job *job, size_t lo, size_t hi, hf_task_list *tasks,
                       hf_trial_config **block)
 {
     HF_CALL(hf_spec_decode_trials(spec, job->model, job->trials + lo, hi - lo, block));
     memcpy(job->configs + lo, *block, (hi - lo) * sizeof **block);
-    hf_task_list batch = {0};
-    HF_CALL(hf_task_list_make(job->model, job->configs + lo, hi - lo, job->folds->n_splits,
-                              MAX_BATCH, &batch));
-    int result = append_tasks(tasks, &batch, (int)lo);
-    hf_task_list_free(&batch);
-    return result;
+    return list_splits(job, lo, hi, 0, job->folds->n_splits, NULL, tasks);
 }
 
 /* Every rank. TPE: proposes trials [lo, hi) into job->trials (through `all`: the W warm-start
@@ -729,6 +757,40 @@ static int study_end(hf_comm *world, const run_state *st, const hf_rundir *dir, 
     return result;
 }
 
+/* Rank 0. search.pruner: which trials of [lo, hi), finished on splits [0, n), stop there: those
+ * that the best earlier trial (finished, not pruned, lowest loss) beats on the same splits
+ * (jobs/prune.h). A trial with a failed split goes on (it fails anyway). */
+static int prune_batch(run_state *st, const hf_spec *spec, size_t lo, size_t hi, size_t n)
+{
+    const hf_sweep *s = &st->sweep;
+    long best = -1;
+    double best_loss = INFINITY;
+    for (size_t t = 0; t < lo; t++) {
+        double l = st->pruned[t] ? NAN : hf_sweep_trial_loss(s, t);
+        if (!isnan(l) && l < best_loss) {
+            best_loss = l;
+            best = (long)t;
+        }
+    }
+    if (best < 0)
+        return HF_OK;
+    double *a = hf_malloc((n ? n : 1) * sizeof *a), *b = hf_malloc((n ? n : 1) * sizeof *b);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return HF_ENOMEM;
+    }
+    hf_sweep_fold_scores(s, (size_t)best, n, b);
+    for (size_t t = lo; t < hi; t++)
+        if (!st->pruned[t] && hf_sweep_fold_scores(s, t, n, a) &&
+            hf_prune_decide(a, b, n, s->greater_is_better[0], (size_t)spec->search.pruner_startup,
+                            spec->search.pruner_p))
+            st->pruned[t] = 1;
+    free(a);
+    free(b);
+    return HF_OK;
+}
+
 /* Collective. A study (TPE, Hyperband): batches of trials, each made from the losses of the
  * earlier ones and run over the ranks; the journal closed. blocks[] (one per batch, n_batches of
  * them) receives the decoded trials. Hyperband's batches are the rungs of `rungs`. */
@@ -758,6 +820,15 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
         loss = all_loss + W;
         result = hf_sweep_init(&st->sweep, N, ns, job->metrics, job->n_metrics);
         st->sweep.eligible = st->eligible;
+    }
+    size_t prune_first = ns, prune_step = ns;
+    if (result >= 0 && spec->search.pruner) {
+        st->pruned = hf_calloc(N ? N : 1, 1);
+        st->sweep.pruned = st->pruned;
+        prune_first =
+            hf_prune_min_folds(spec->search.pruner_p, (size_t)spec->search.pruner_startup);
+        prune_step = ns > prune_first + 4 ? (ns - prune_first + 3) / 4 : 1;
+        result = st->pruned ? HF_OK : HF_ENOMEM;
     }
     st->n_tasks = N * ns; /* shown in the progress line; batches of trials that share work
                            * (logistic regression's C, xgboost's rounds) may make it fewer */
@@ -794,8 +865,9 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
         size_t hi = hb ? lo + rungs[b].n : (lo + q < N ? lo + q : N), before = tasks->n_tasks;
         int64_t stop = 0; /* 1 + the index of the budget's reason */
         if (rank == 0) {
-            for (size_t t = 0; t < lo; t++)
-                loss[t] = hf_sweep_trial_loss(&st->sweep, t);
+            for (size_t t = 0; t < lo; t++) /* a pruned trial ranks after every finished one */
+                loss[t] =
+                    st->pruned && st->pruned[t] ? DBL_MAX : hf_sweep_trial_loss(&st->sweep, t);
             const char *why = hf_search_budget_stop(&spec->search, loss, lo, hf_now() - t0);
             stop = why ? (!strcmp(why, "max_time") ? 1 : 2) : 0;
         }
@@ -811,33 +883,54 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
         }
         result = hb ? hyperband_batch(spec, job, loss, rungs, b)
                     : tpe_batch(spec, all, all_loss, W, lo, hi);
-        if (result >= 0)
-            result = list_batch(spec, job, lo, hi, tasks, &blocks[b]);
-        unsigned char *d = result >= 0 ? realloc(st->done, tasks->n_tasks + 1) : NULL;
-        if (result >= 0 && !d)
-            result = HF_ENOMEM;
-        if (d) {
-            st->done = d;
-            memset(d + before, 0, tasks->n_tasks - before);
+        if (result >= 0) {
+            result = hf_spec_decode_trials(spec, job->model, job->trials + lo, hi - lo, &blocks[b]);
+            if (result >= 0)
+                memcpy(job->configs + lo, blocks[b], (hi - lo) * sizeof *blocks[b]);
         }
-        if (result >= 0 && rank == 0) {
-            size_t had = st->sweep.tasks_done;
-            result = replay_batch(st, &js, before, tasks->n_tasks);
-            st->done_at_start += st->sweep.tasks_done - had;
+        /* The batch's splits in stages: all at once, or with search.pruner the first
+         * prune_first, then the others a few at a time, each stage after the pruning decisions
+         * on the splits before (the same on every rank: rank 0 decides and broadcasts). */
+        for (size_t s0 = 0, stage = 0; s0 < ns && result >= 0; stage++) {
+            size_t s1 = !st->pruned ? ns : stage == 0 ? prune_first : s0 + prune_step;
+            if (s1 > ns)
+                s1 = ns;
+            if (stage > 0 && st->pruned) {
+                if (rank == 0)
+                    result = prune_batch(st, spec, lo, hi, s0);
+                if ((result = hf_comm_check(world, result)) < 0 ||
+                    (result = hf_comm_bcast(world, st->pruned + lo, hi - lo, 0)) < 0)
+                    break;
+            }
+            before = tasks->n_tasks;
+            result = list_splits(job, lo, hi, s0, s1, st->pruned, tasks);
+            unsigned char *d = result >= 0 ? realloc(st->done, tasks->n_tasks + 1) : NULL;
+            if (result >= 0 && !d)
+                result = HF_ENOMEM;
+            if (d) {
+                st->done = d;
+                memset(d + before, 0, tasks->n_tasks - before);
+            }
+            if (result >= 0 && rank == 0) {
+                size_t had = st->sweep.tasks_done;
+                result = replay_batch(st, &js, before, tasks->n_tasks);
+                st->done_at_start += st->sweep.tasks_done - had;
+            }
+            if ((result = hf_comm_check(world, result)) < 0)
+                break;
+            int last = b + 1 == n_batches && s1 == ns;
+            hf_sched_opts so = {
+                .on_result = on_result,
+                .arg = st,
+                .on_tick = on_tick,
+                .stop = &g_stop,
+                .group = group_comm,
+                .pick = last && !ctx->group && !ctx->model->refit_params ? pick_leader : NULL,
+                .speculate = speculate_refit};
+            result = hf_sched_run(world, ctx, tasks, st->done, &so);
+            sched_failed = result < 0 && result != HF_EINTR;
+            s0 = s1;
         }
-        if ((result = hf_comm_check(world, result)) < 0)
-            break;
-        int last = b + 1 == n_batches;
-        hf_sched_opts so = {.on_result = on_result,
-                            .arg = st,
-                            .on_tick = on_tick,
-                            .stop = &g_stop,
-                            .group = group_comm,
-                            .pick = last && !ctx->group && !ctx->model->refit_params ? pick_leader
-                                                                                     : NULL,
-                            .speculate = speculate_refit};
-        result = hf_sched_run(world, ctx, tasks, st->done, &so);
-        sched_failed = result < 0 && result != HF_EINTR;
     }
     if (result >= 0 && rank == 0 && js.n) {
         size_t unused = 0;
@@ -1476,6 +1569,7 @@ out:
     free(study_blocks);
     free(rungs);
     free(eligible);
+    free(st.pruned);
     async_release(spec, &job, &as, &saved);
     if (configs_block)
         job.configs[0].model = configs_block;

@@ -323,6 +323,7 @@ void hf_space_release(hf_space *space)
 static const char *const k_strategy_names[] = {"grid", "random", "tpe", "hyperband", "asha", NULL};
 static const char *const k_mode_names[] = {"batch", "async", NULL};
 static const char *const k_sampler_names[] = {"random", "tpe", NULL};
+static const char *const k_pruner_names[] = {"none", "wilcoxon", NULL};
 
 /* "worst" (the default: a failed split ranks its trial last) or a number. */
 static int parse_error_score(const char *t, void *opts)
@@ -394,6 +395,14 @@ static const hf_opt_def search_defs[] = {
     HF_DEF_ENUM("mode", hf_search_opts, async, HF_OPT_HASHED, k_mode_names, 0,
                 "tpe: batch (batch-synchronous, the same at any number of ranks; default) or "
                 "async (a free rank gets a proposal at once; order-dependent)"),
+    HF_DEF_ENUM("pruner", hf_search_opts, pruner, HF_OPT_HASHED, k_pruner_names, 0,
+                "tpe (mode batch): stop a trial after its first splits when a Wilcoxon "
+                "signed-rank test against the best trial says it is worse (wilcoxon; default "
+                "none)"),
+    HF_DEF_NUMBER("pruner_p", hf_search_opts, pruner_p, HF_OPT_HASHED, 0x1p-1074, 1,
+                  "a number in (0, 1]", "tpe: the pruner's p-value threshold (default 0.1)"),
+    HF_DEF_INT("pruner_startup", hf_search_opts, pruner_startup, HF_OPT_HASHED, 1, 1000,
+               "tpe: the fewest splits the pruner decides on (default 2)"),
     HF_DEF_ENUM("sampler", hf_search_opts, sampler_tpe, HF_OPT_HASHED, k_sampler_names, 0,
                 "hyperband, asha: how new configurations are drawn: random (default) or tpe "
                 "(BOHB: TPE on the finished trials of the largest budget with at least 10)"),
@@ -418,7 +427,8 @@ static int search_check(void *opts)
     char at[512];
     static const char *const tpe_keys[] = {
         "n_startup_trials", "n_ei_candidates",      "multivariate", "batch", "max_time",
-        "early_stop",       "early_stop_threshold", "warm_start",   "mode"};
+        "early_stop",       "early_stop_threshold", "warm_start",   "mode",  "pruner",
+        "pruner_p",         "pruner_startup"};
     const int given[] = {o->n_startup_trials >= 0,
                          o->n_ei_candidates >= 0,
                          o->multivariate >= 0,
@@ -427,7 +437,10 @@ static int search_check(void *opts)
                          o->early_stop > 0,
                          o->early_stop_threshold > 0,
                          o->warm_start != NULL,
-                         o->async > 0};
+                         o->async > 0,
+                         o->pruner > 0,
+                         o->pruner_p > 0,
+                         o->pruner_startup > 0};
     for (size_t i = 0; i < sizeof tpe_keys / sizeof *tpe_keys; i++) {
         char key[64];
         snprintf(key, sizeof key, "search.%s", tpe_keys[i]);
@@ -436,6 +449,15 @@ static int search_check(void *opts)
                             hf_opt_where(&o->src, key, at, sizeof at), key,
                             k_strategy_names[o->strategy]);
     }
+    if (o->async && o->pruner)
+        return hf_error(HF_EINVAL,
+                        "%s: search.pruner: got wilcoxon with search.mode async, expected mode "
+                        "batch (the pruner decides between the stages of a batch)",
+                        hf_opt_where(&o->src, "search.pruner", at, sizeof at));
+    if (o->strategy == HF_SEARCH_TPE && o->pruner_p <= 0)
+        o->pruner_p = 0.1;
+    if (o->strategy == HF_SEARCH_TPE && o->pruner_startup <= 0)
+        o->pruner_startup = 2;
     if (o->strategy == HF_SEARCH_TPE) { /* the defaults, once the strategy is known */
         if (o->n_startup_trials < 0)
             o->n_startup_trials = 10;

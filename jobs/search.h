@@ -33,6 +33,9 @@ typedef struct hf_search_opts {
     int multivariate;     /* 1 */
     int batch;            /* 4: proposals per batch, each batch from the results of the earlier */
     int async;            /* tpe: 0 batch-synchronous (default), 1 asynchronous (search.mode) */
+    int pruner;           /* tpe (batch mode): 1 = wilcoxon (jobs/prune.h); 0 none */
+    double pruner_p;      /* its p-value threshold (default 0.1) */
+    int pruner_startup;   /* the fewest splits it decides on (default 2) */
     /* tpe budgets, checked after each batch (0: none): */
     double max_time;             /* seconds of this invocation's sweep */
     int early_stop;              /* stop after this many trials without an improvement ... */
