@@ -651,10 +651,9 @@ static int bohb_propose(const hf_spec *spec, hf_trial *trials, const double *bud
 static int hyperband_batch(const hf_spec *spec, hf_job *job, const double *loss,
                            const hf_rung *rungs, size_t r)
 {
-    const hf_model_ops *m = job->model;
     const hf_rung *g = &rungs[r];
     const size_t np = spec->space.n_params;
-    long ri = hf_space_index(&spec->space, m->resource_param);
+    long ri = hf_space_index(&spec->space, spec->search.resource);
     if (ri < 0)
         return hf_error(HF_EINTERNAL, "hyperband: no resource parameter");
     size_t *order = NULL;
@@ -849,7 +848,7 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
         if (result >= 0 && !st->quiet && hb)
             hf_info("hyperband: %zu trials x %zu splits in %zu rungs (eta %d, %s %g to %g) on %d "
                     "rank(s)%s",
-                    N, ns, n_batches, spec->search.eta, job->model->resource_param,
+                    N, ns, n_batches, spec->search.eta, spec->search.resource,
                     spec->search.min_resource, spec->search.max_resource, hf_comm_size(world),
                     js.n ? "; resuming from the journal" : "");
     }
@@ -1319,7 +1318,7 @@ static int async_prepare(hf_comm *world, const hf_spec *spec, hf_job *job, int q
         result =
             hf_asha_rungs(spec->search.min_resource, spec->search.max_resource, spec->search.eta,
                           spec->search.resource_integer, &a->res, &a->n_rungs);
-        a->ri = hf_space_index(&spec->space, job->model->resource_param);
+        a->ri = hf_space_index(&spec->space, spec->search.resource);
         if (result >= 0 && a->ri < 0)
             result = hf_error(HF_EINTERNAL, "asha: no resource parameter");
     }

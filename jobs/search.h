@@ -47,6 +47,8 @@ typedef struct hf_search_opts {
     double min_resource;  /* default max_resource / eta^3 */
     double max_resource;  /* default the model's resource parameter's value in the spec */
     int resource_integer; /* set by the job spec: the resource is an integer parameter */
+    const char *resource; /* set by the job spec: the budget's parameter in the space (the
+                           * model's, or "preprocess.train_fraction"); static text */
     int sampler_tpe;      /* hyperband, asha: new configurations by TPE (BOHB); 0: random */
     int error_score_given;
     double error_score; /* score of a failed split; default: the trial ranks last */

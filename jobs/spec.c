@@ -251,19 +251,35 @@ static int check_hyperband(hf_bind *b)
         return HF_OK;
     const char *strategy = o->strategy == HF_SEARCH_ASHA ? "asha" : "hyperband";
     const hf_model_ops *m = s->model_type ? hf_model_find(s->model_type) : NULL;
-    if (m && !m->resource_param)
-        return hf_error(HF_EINVAL,
-                        "%s: search.strategy: got %s with model %s, expected a model with "
-                        "a training budget (xgboost and random_forest: n_estimators; "
-                        "logistic_regression and elastic_net: max_iter)",
-                        hf_spec_where(s, "search.strategy", at, sizeof at), strategy, m->name);
     if (!m)
         return HF_OK; /* model.type's own check reports it */
-    long i = hf_space_index(&s->space, m->resource_param);
+    /* The model's own budget, or the fraction of the training rows (ridge, kernel_ridge, and
+     * with them PCA: scikit-learn's Halving*SearchCV resource n_samples). */
+    o->resource = m->resource_param ? m->resource_param : "preprocess.train_fraction";
+    long i = hf_space_index(&s->space, o->resource);
+    if (i < 0 && !m->resource_param) { /* not given: one value, every row */
+        hf_param_space *np =
+            realloc(s->space.params, (s->space.n_params + 1) * sizeof *s->space.params);
+        if (!np)
+            return HF_ENOMEM;
+        s->space.params = np;
+        hf_param_space *q = &np[s->space.n_params];
+        memset(q, 0, sizeof *q);
+        if (!(q->name = hf_strdup(o->resource)))
+            return HF_ENOMEM;
+        q->kind = HF_PARAM_FIXED;
+        q->value_type = HF_VAL_NUMBER;
+        q->fixed.type = HF_VAL_NUMBER;
+        q->fixed.u.num = 1.0;
+        i = (long)s->space.n_params++;
+    }
     if (i < 0)
-        return hf_error(HF_EINTERNAL, "resource %s is not in the space", m->resource_param);
+        return hf_error(HF_EINTERNAL, "resource %s is not in the space", o->resource);
     const hf_param_space *p = &s->space.params[i];
-    snprintf(key, sizeof key, "model.params.%s", p->name);
+    if (m->resource_param)
+        snprintf(key, sizeof key, "model.params.%s", p->name);
+    else
+        snprintf(key, sizeof key, "%s", p->name);
     if (p->kind != HF_PARAM_FIXED)
         return hf_error(HF_EINVAL,
                         "%s: %s: is %s's resource: give it one value (the full budget, "

@@ -70,6 +70,7 @@ void hf_prep_config_default(hf_prep_config *cfg)
     cfg->fill_number = 0.0;
     snprintf(cfg->fill_text, sizeof cfg->fill_text, "%s", "missing_value");
     cfg->scale = HF_SCALE_NONE;
+    cfg->train_fraction = 1.0;
 }
 
 #define CMP(x, y) ((x) < (y) ? -1 : (x) > (y) ? 1 : 0)
@@ -77,6 +78,8 @@ void hf_prep_config_default(hf_prep_config *cfg)
 int hf_prep_config_cmp(const hf_prep_config *a, const hf_prep_config *b)
 {
     int c = CMP(a->impute_numeric, b->impute_numeric);
+    if (!c)
+        c = CMP(a->train_fraction, b->train_fraction);
     if (!c)
         c = CMP(a->impute_categorical, b->impute_categorical);
     if (!c)
@@ -185,6 +188,11 @@ static void set_log1p(const hf_value *v, hf_prep_config *cfg)
     cfg->log1p = hf_value_as_double(v) != 0.0;
 }
 
+static void set_train_fraction(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->train_fraction = hf_value_as_double(v);
+}
+
 static const char *const k_target_transforms[] = {"none", "log1p", NULL};
 
 static void set_target_transform(const hf_value *v, hf_prep_config *cfg)
@@ -264,6 +272,13 @@ static const prep_setting k_settings[] = {
                    "log(1 + x) of every numeric column before imputation (values <= -1 become "
                    "missing)"),
      set_log1p},
+    {HF_PARAM_NUMBER("train_fraction", "1", 0, 1, 1,
+                     "the fraction of each split's training rows the pipeline and the model are "
+                     "fitted on in cross-validation (a seeded subsample, the same for every "
+                     "trial; validation rows whole; the refit uses every row): the budget "
+                     "search.strategy hyperband and asha give ridge, kernel_ridge and elastic "
+                     "models without their own (default 1)"),
+     set_train_fraction},
     {HF_PARAM_CHOICE("target_transform", "none", k_target_transforms,
                      "regression: log1p fits the model on log(1 + y) and maps its predictions "
                      "back with exp(p) - 1, so scores and predictions stay on the target's scale "

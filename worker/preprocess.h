@@ -45,7 +45,10 @@ typedef struct hf_prep_config {
     int64_t min_frequency;             /* preprocess.min_frequency, default 0 (off) */
     int64_t pca_components;            /* preprocess.pca.n_components, default 0 (no PCA) */
     int log1p;                         /* preprocess.log1p: log1p of numeric columns first */
-    int target_log1p; /* preprocess.target_transform log1p: fit on log1p(y), predict expm1 */
+    int target_log1p;      /* preprocess.target_transform log1p: fit on log1p(y), predict expm1 */
+    double train_fraction; /* preprocess.train_fraction: of each split's training rows, in
+                            * (0, 1] (default 1); the budget of Hyperband and ASHA for models
+                            * without one of their own */
 } hf_prep_config;
 
 /* The defaults: mean / most_frequent imputation, no indicator, no scaling, one-hot. */

@@ -2,6 +2,7 @@
  * the whole batch of trials, predictions on the validation rows, and every metric. */
 #define _GNU_SOURCE /* qsort_r */
 #include "worker/task.h"
+#include "common/rng.h"
 #include "common/hf.h"
 #include "worker/metrics.h"
 #include "worker/preprocess.h"
@@ -40,6 +41,11 @@ typedef struct prep_cache {
     double *Xtr, *Xva, *ytr, *yva;
     double *yva_t; /* the validation targets transformed as ytr (target_transform), or NULL */
     size_t q;
+    /* The rows the pipeline and the model are fitted on: the split's training rows, or with
+     * preprocess.train_fraction < 1 a subsample of them (owned, in sub). */
+    const int64_t *train;
+    size_t n_train;
+    int64_t *sub;
 } prep_cache;
 
 static void cache_clear(prep_cache *c)
@@ -50,7 +56,38 @@ static void cache_clear(prep_cache *c)
     free(c->ytr);
     free(c->yva);
     free(c->yva_t);
+    free(c->sub);
     memset(c, 0, sizeof *c);
+}
+
+/* preprocess.train_fraction f < 1: ceil(f n) of the split's n training rows, the first of one
+ * permutation per split (seeded by the split alone), in ascending order. So every trial with the
+ * same fraction sees the same rows, and a smaller fraction's rows are a subset of a larger's (a
+ * Hyperband promotion trains on the rows it had and more). */
+#define TRAIN_FRACTION_SEED 0x7472616e66726163ULL /* "tranfrac" */
+static int train_subsample(const hf_split *sp, int split, double f, int64_t **out, size_t *n)
+{
+    size_t m = (size_t)ceil(f * (double)sp->n_train);
+    if (m < 1)
+        m = 1;
+    if (m > sp->n_train)
+        m = sp->n_train;
+    int64_t *rows = hf_malloc((sp->n_train ? sp->n_train : 1) * sizeof *rows);
+    if (!rows)
+        return HF_ENOMEM;
+    memcpy(rows, sp->train, sp->n_train * sizeof *rows);
+    hf_rng r;
+    hf_rng_init(&r, TRAIN_FRACTION_SEED, (uint64_t)split, 0);
+    hf_rng_shuffle_i64(&r, rows, (int64_t)sp->n_train);
+    for (size_t i = 1; i < m; i++) /* ascending, as the split's rows are */
+        for (size_t j = i; j > 0 && rows[j] < rows[j - 1]; j--) {
+            int64_t t = rows[j];
+            rows[j] = rows[j - 1];
+            rows[j - 1] = t;
+        }
+    *out = rows;
+    *n = m;
+    return HF_OK;
 }
 
 void hf_task_ctx_release(hf_task_ctx *ctx)
@@ -232,7 +269,15 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     cache_clear(c);
     const hf_split *sp = &ctx->folds->splits[split];
     const hf_dataset *d = ctx->data;
-    int result = hf_prep_fit(cfg, d->schema, d->X, sp->train, sp->n_train, ctx->group, &c->prep);
+    int result = HF_OK;
+    c->train = sp->train;
+    c->n_train = sp->n_train;
+    if (cfg->train_fraction < 1) {
+        if ((result = train_subsample(sp, split, cfg->train_fraction, &c->sub, &c->n_train)) < 0)
+            goto out;
+        c->train = c->sub;
+    }
+    result = hf_prep_fit(cfg, d->schema, d->X, c->train, c->n_train, ctx->group, &c->prep);
     if (result < 0)
         goto out;
     c->q = hf_prep_n_outputs(c->prep);
@@ -243,7 +288,7 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     int va_in_place = in_place && ctx->model->predict_many;
     if (!in_place)
         c->Xtr =
-            hf_malloc_large((sp->n_train ? sp->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
+            hf_malloc_large((c->n_train ? c->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
     if (!va_in_place)
         c->Xva =
             hf_malloc_large((sp->n_valid ? sp->n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
@@ -252,15 +297,15 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
         goto out;
     }
     if ((!in_place &&
-         (result = hf_prep_transform(c->prep, d->X, sp->train, sp->n_train, c->Xtr)) < 0) ||
+         (result = hf_prep_transform(c->prep, d->X, c->train, c->n_train, c->Xtr)) < 0) ||
         (!va_in_place &&
          (result = hf_prep_transform(c->prep, d->X, sp->valid, sp->n_valid, c->Xva)) < 0) ||
-        (result = gather_y(d, sp->train, sp->n_train, &c->ytr)) < 0 ||
+        (result = gather_y(d, c->train, c->n_train, &c->ytr)) < 0 ||
         (result = gather_y(d, sp->valid, sp->n_valid, &c->yva)) < 0)
         goto out;
     /* The model learns the transformed target; scores compare predictions mapped back with the
      * target itself (yva), early stopping compares on the model's scale (yva_t). */
-    if (cfg->target_log1p && ((result = hf_prep_target_forward(cfg, c->ytr, sp->n_train)) < 0 ||
+    if (cfg->target_log1p && ((result = hf_prep_target_forward(cfg, c->ytr, c->n_train)) < 0 ||
                               (result = gather_y(d, sp->valid, sp->n_valid, &c->yva_t)) < 0 ||
                               (result = hf_prep_target_forward(cfg, c->yva_t, sp->n_valid)) < 0))
         goto out;
@@ -320,9 +365,9 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
     size_t n_classes =
         ctx->data->schema->task == HF_TASK_CLASSIFICATION ? ctx->data->schema->n_classes : 0;
     hf_fit_data fd = {.X = c->Xtr ? c->Xtr : ctx->data->X,
-                      .rows = c->Xtr ? NULL : sp->train,
+                      .rows = c->Xtr ? NULL : c->train,
                       .table = fit_table(ctx->data, !c->Xtr, &c->cfg),
-                      .n = sp->n_train,
+                      .n = c->n_train,
                       .p = c->q,
                       .y = c->ytr,
                       .n_classes = n_classes,

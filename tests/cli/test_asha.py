@@ -9,7 +9,7 @@ below were promoted, the best is the best of the top rung, and the resources are
 for xgboost (n_estimators) and logistic regression (max_iter). A study stopped by SIGTERM and run
 again is a valid continuation that keeps every trial defined before. tpe with mode async: 30
 trials, the first 10 random search's, the others in their distributions, valid after a resume.
-Refusals: too few configurations for asha's rungs, a model without a budget, mode async with
+Refusals: too few configurations for asha's rungs, a searched budget, mode async with
 another strategy, worker groups with an asynchronous study."""
 import json
 import os
@@ -225,8 +225,8 @@ ck.check(r["best"]["trial"] == min(r["trials"], key=lambda t: (t["mean"]["log_lo
 for body, search, want in [
         (MODELS["xgboost"][0], "{strategy: asha, trials: 20, min_resource: 1}",
          "search.trials: got 20 with asha's 4 rungs, expected at least eta^3 = 27"),
-        ("model:\n  type: kernel_ridge\n", "{strategy: asha, trials: 30}",
-         "got asha with model kernel_ridge, expected a model with a training budget"),
+        ("model:\n  type: kernel_ridge\npreprocess: {train_fraction: [0.5, 1]}\n",
+         "{strategy: asha, trials: 30}", "preprocess.train_fraction: is asha's resource"),
         (MODELS["logistic"][0], "{strategy: random, mode: async}",
          "search.mode is a setting of search.strategy tpe, not of random"),
         (MODELS["logistic"][0] + "parallel: {ranks_per_task: 2}\n",

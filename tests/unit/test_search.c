@@ -348,6 +348,14 @@ static void test_hyperband_spec(void **state)
     assert_int_equal(s->search.eta, 3);
     assert_true(s->search.resource_integer);
     hf_spec_free(s);
+    /* kernel_ridge has no budget of its own: the fraction of the training rows, added at 1. */
+    s = parse_ok(HEAD "model:\n  type: kernel_ridge\nsearch: {strategy: hyperband}\n");
+    assert_string_equal(s->search.resource, "preprocess.train_fraction");
+    assert_true(s->search.max_resource == 1);
+    assert_true(fabs(s->search.min_resource - 1.0 / 27) < 1e-15);
+    assert_false(s->search.resource_integer);
+    assert_int_equal(s->space.params[idx(s, "preprocess.train_fraction")].kind, HF_PARAM_FIXED);
+    hf_spec_free(s);
     s = parse_ok(HEAD "model:\n  type: logistic_regression\nsearch: {strategy: hyperband, eta: 2, "
                       "min_resource: 10, max_resource: 160}\n");
     assert_true(s->search.max_resource == 160);
@@ -356,10 +364,10 @@ static void test_hyperband_spec(void **state)
     struct {
         const char *text, *msg;
     } bad[] = {
-        {HEAD "model:\n  type: kernel_ridge\nsearch: {strategy: hyperband}\n",
-         "job.yaml:7:20: search.strategy: got hyperband with model kernel_ridge, expected a "
-         "model with a training budget (xgboost and random_forest: n_estimators; "
-         "logistic_regression and elastic_net: max_iter)"},
+        {HEAD "model:\n  type: kernel_ridge\npreprocess:\n  train_fraction: [0.5, 1]\nsearch: "
+              "{strategy: hyperband}\n",
+         "job.yaml:8:19: preprocess.train_fraction: is hyperband's resource: give it one value "
+         "(the full budget, max_resource's default) or set search.max_resource, not a search"},
         {HEAD "model:\n  type: xgboost\n  params:\n    n_estimators: [10, 20]\nsearch: {strategy: "
               "hyperband}\n",
          "job.yaml:8:19: model.params.n_estimators: is hyperband's resource: give it one value "
