@@ -732,9 +732,11 @@ int hf_space_warm_trials(const hf_space *space, const char *text, const char *wh
     json_error_t err;
     json_t *r = json_loads(text, 0, &err);
     json_t *list = json_object_get(r, "trials");
-    if (!r || !json_is_array(list))
+    if (!r || !json_is_array(list)) {
+        json_decref(r); /* (fuzz_study found it leaked) */
         return hf_error(HF_EINVAL, "search.warm_start: %s: not a hyperfold results.json (%s)",
                         where, r ? "no trials" : err.text);
+    }
     const char *m = json_string_value(json_object_get(r, "model"));
     const char *met = json_string_value(json_object_get(r, "metric"));
     const char *dir = json_string_value(json_object_get(r, "direction"));
@@ -905,15 +907,15 @@ int hf_space_trial_from_json(const hf_space *space, const char *params_json, hf_
         const hf_param_space *p = &space->params[i];
         json_t *j = json_object_get(o, p->name);
         hf_value v;
-        if (p->kind == HF_PARAM_CHOICE) {
+        if (p->kind != HF_PARAM_FIXED) { /* a list's value, inside a distribution */
             if (warm_value(p, j, &v)) {
                 hf_value_free(&t->values[i]);
                 t->values[i] = v;
             } else {
-                result =
-                    hf_error(HF_EDATA, "trial %d: %s is not one of its values", t->id, p->name);
+                result = hf_error(HF_EDATA, "trial %d: %s is missing or outside its space", t->id,
+                                  p->name);
             }
-        } else if (json_is_number(j)) {
+        } else if (json_is_number(j)) { /* a fixed one: the value, or a study's budget */
             result = hf_space_set_number(space, t, i, json_number_value(j));
         } else if (p->kind == HF_PARAM_FIXED && j) {
             hf_value_free(&t->values[i]);

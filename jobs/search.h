@@ -158,8 +158,8 @@ int hf_hyperband_plan(double min_r, double max_r, int eta, int integer, hf_rung 
 int hf_asha_rungs(double min_r, double max_r, int eta, int integer, double **res, size_t *n);
 
 /* Sets every parameter of trial t from a JSON object of its values as hf_trial_params_json wrote
- * them (exactly: numbers round-trip); HF_EDATA when one is missing or not among a list's values.
- * Not collective. */
+ * them (exactly: numbers round-trip); HF_EDATA when one is missing, or outside its list or
+ * distribution (a fixed parameter takes any number: a study's budget). Not collective. */
 int hf_space_trial_from_json(const hf_space *space, const char *params_json, hf_trial *t);
 
 /* The budget after trials [0, n) ran (losses as above, NAN for failed) and `elapsed` seconds:
