@@ -7,7 +7,8 @@ was promotable in a higher rung); a new configuration is started only when nothi
 and it is random search's next draw. At the end the best floor(finished / eta) of every rung
 below were promoted, the best is the best of the top rung, and the resources are the rungs'. At 1 and 2 ranks,
 for xgboost (n_estimators) and logistic regression (max_iter). A study stopped by SIGTERM and run
-again is a valid continuation that keeps every trial defined before. tpe with mode async: 30
+again (SIGTERM to mpirun, kill -9 of rank 1) is a valid continuation that keeps every trial
+defined before. tpe with mode async: 30
 trials, the first 10 random search's, the others in their distributions, valid after a resume.
 Refusals: too few configurations for asha's rungs, a searched budget, mode async with
 another strategy, worker groups with an asynchronous study."""
@@ -183,21 +184,30 @@ ck.check(len(starts) == 40 and starts[:10] == draws40[:10] and n_tpe > 0 and
 body, res, rungs, eta = MODELS["xgboost"]
 n_configs = 40
 draws = random_draws(body, n_configs, 6)
-d = setup("sigterm", body, "{strategy: asha, seed: 6, trials: %d, min_resource: 1}" % n_configs)
-proc = hftest.start_run(d, 40)
-ck.check(hftest.wait_for_tasks(run_dir(d), 40, proc), "sigterm: tasks finished before the signal")
-proc.send_signal(signal.SIGTERM)
-proc.communicate(timeout=120)
-defs_before = [ev for ev in journal(d) if "trial_def" in ev]
-ck.check(proc.returncode != 0 and defs_before, "sigterm: interrupted (rc %d, %d trials defined)" % (
-    proc.returncode, len(defs_before)))
-p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
-ck.check("resuming" in p.stderr, "sigterm: the rerun resumes")
-r = check_asha("resumed", d, res, rungs, eta, n_configs, draws)
-ck.check([t["params"] for t in r["trials"][:len(defs_before)]] ==
-         [ev["params"] for ev in defs_before], "resumed: the trials defined before are kept")
-tasks = [ev["task"] for ev in journal(d) if "task" in ev]
-ck.check(len(tasks) == len(set(tasks)), "resumed: no task twice in the journal")
+for how in ("sigterm", "kill9"):
+    d = setup(how, body, "{strategy: asha, seed: 6, trials: %d, min_resource: 1}" % n_configs)
+    proc = hftest.start_run(d, 40)
+    ck.check(hftest.wait_for_tasks(run_dir(d), 40, proc),
+             "%s: tasks finished before the signal" % how)
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        pid = hftest.rank_pid(d, 1)
+        ck.check(pid is not None, "kill9: found the rank-1 process")
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+    proc.communicate(timeout=120)
+    defs_before = [ev for ev in journal(d) if "trial_def" in ev]
+    ck.check(proc.returncode != 0 and defs_before, "%s: interrupted (rc %d, %d trials defined)" % (
+        how, proc.returncode, len(defs_before)))
+    p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
+    ck.check("resuming" in p.stderr, "%s: the rerun resumes" % how)
+    r = check_asha("%s, resumed" % how, d, res, rungs, eta, n_configs, draws)
+    ck.check([t["params"] for t in r["trials"][:len(defs_before)]] ==
+             [ev["params"] for ev in defs_before],
+             "%s, resumed: the trials defined before are kept" % how)
+    tasks = [ev["task"] for ev in journal(d) if "task" in ev]
+    ck.check(len(tasks) == len(set(tasks)), "%s, resumed: no task twice in the journal" % how)
 
 # tpe, mode async.
 TPE_BODY = MODELS["logistic"][0].replace("max_iter: 64", "max_iter: 200")
