@@ -433,8 +433,10 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
                  "interrupted: %zu of %zu tasks done and journaled in %s; run the same command "
                  "again to resume",
                  st->sweep.tasks_done, st->tasks->n_tasks, dir->journal);
-    else if (result < 0 && result != HF_EINTR && rank == 0)
-        hf_comm_abort(world, hf_exit_code(result)); /* workers are waiting for tasks */
+    else if (result < 0 && result != HF_EINTR && rank == 0) { /* workers wait for tasks */
+        fprintf(stderr, "hyperfold: error: %s\n", hf_error_message()); /* MPI_Abort exits */
+        hf_comm_abort(world, hf_exit_code(result));
+    }
     return result;
 }
 
@@ -460,10 +462,10 @@ static int stash_line(void *arg, const char *line)
     journal_stash *js = arg;
     if (js->n == js->cap) {
         size_t cap = js->cap ? 2 * js->cap : 64;
-        char **l = realloc(js->lines, cap * sizeof *l);
+        char **l = hf_realloc(js->lines, cap * sizeof *l);
         if (l)
             js->lines = l;
-        int *t = l ? realloc(js->task, cap * sizeof *t) : NULL;
+        int *t = l ? hf_realloc(js->task, cap * sizeof *t) : NULL;
         if (!t)
             return HF_ENOMEM;
         js->task = t;
@@ -513,7 +515,7 @@ static int replay_batch(run_state *st, journal_stash *js, size_t from, size_t to
  * already there. */
 static int append_tasks(hf_task_list *all, hf_task_list *add, int trial0)
 {
-    hf_task *t = realloc(all->tasks, (all->n_tasks + add->n_tasks + 1) * sizeof *t);
+    hf_task *t = hf_realloc(all->tasks, (all->n_tasks + add->n_tasks + 1) * sizeof *t);
     if (!t)
         return HF_ENOMEM;
     all->tasks = t;
@@ -698,11 +700,20 @@ static int hyperband_batch(const hf_spec *spec, hf_job *job, const double *loss,
     return result;
 }
 
+/* The study's identity with its warm start's content: sweep_id becomes the SHA-256 of the two. */
+static int with_warm_start(char sweep_id[65], const char *warm_sha)
+{
+    char both[130];
+    snprintf(both, sizeof both, "%s%s", sweep_id, warm_sha);
+    return hf_sha256_hex(both, strlen(both), sweep_id);
+}
+
 /* Collective. search.warm_start: the earlier run's fitting trials and their losses, identical on
  * every rank (rank 0 reads the file). */
 static int warm_start(hf_comm *world, const hf_spec *spec, const hf_job *job, int quiet,
-                      hf_trial **trials, double **loss, size_t *n)
+                      hf_trial **trials, double **loss, size_t *n, char sha[65])
 {
+    sha[0] = '\0';
     const char *ws = spec->search.warm_start;
     char *path = NULL, *text = NULL;
     size_t len = 0, skipped = 0;
@@ -727,6 +738,10 @@ static int warm_start(hf_comm *world, const hf_spec *spec, const hf_job *job, in
         result =
             hf_comm_check(world, hf_space_warm_trials(&spec->space, text, ws, spec->model_type,
                                                       job->metrics[0], trials, loss, n, &skipped));
+    /* The earlier run's content is part of the study's identity: a journal resumed against a
+     * rewritten one would attach its scores to other proposals. */
+    if (result >= 0)
+        result = hf_sha256_hex(text, len, sha);
     if (result >= 0 && hf_comm_rank(world) == 0 && !quiet)
         hf_info("tpe: warm start from %s: %zu finished trial(s)%s", ws, *n,
                 skipped ? " (some outside this space, left out)" : "");
@@ -806,7 +821,8 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     hf_trial *warm = NULL, *all = NULL;
     double *warm_loss = NULL, *all_loss = NULL, *loss = NULL;
     size_t W = 0;
-    int result = warm_start(world, spec, job, st->quiet, &warm, &warm_loss, &W);
+    char warm_sha[65];
+    int result = warm_start(world, spec, job, st->quiet, &warm, &warm_loss, &W, warm_sha);
     if (result >= 0) {
         all = hf_calloc(W + N + 1, sizeof *all);
         all_loss = hf_calloc(W + N + 1, sizeof *all_loss);
@@ -834,6 +850,8 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     if (result >= 0 && rank == 0) {
         char sweep_id[65];
         result = hf_spec_sweep_id(spec, job->trials, N, job->metrics, job->n_metrics, sweep_id);
+        if (result >= 0 && warm_sha[0])
+            result = with_warm_start(sweep_id, warm_sha);
         hf_journal_id jid = {.spec_sha256 = sweep_id,
                              .data_fingerprint = hf_manifest_fingerprint(manifest),
                              .n_tasks = N * ns};
@@ -887,6 +905,8 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
             if (result >= 0)
                 memcpy(job->configs + lo, blocks[b], (hi - lo) * sizeof *blocks[b]);
         }
+        if ((result = hf_comm_check(world, result)) < 0) /* every rank proposed the same */
+            break;
         /* The batch's splits in stages: all at once, or with search.pruner the first
          * prune_first, then the others a few at a time, each stage after the pruning decisions
          * on the splits before (the same on every rank: rank 0 decides and broadcasts). */
@@ -903,7 +923,7 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
             }
             before = tasks->n_tasks;
             result = list_splits(job, lo, hi, s0, s1, st->pruned, tasks);
-            unsigned char *d = result >= 0 ? realloc(st->done, tasks->n_tasks + 1) : NULL;
+            unsigned char *d = result >= 0 ? hf_realloc(st->done, tasks->n_tasks + 1) : NULL;
             if (result >= 0 && !d)
                 result = HF_ENOMEM;
             if (d) {
@@ -981,9 +1001,10 @@ typedef struct async_study {
     int *rung, *parent;      /* [trial] */
     unsigned char *promoted; /* [trial] */
     size_t n_configs;
-    long ri;        /* ASHA: the resource parameter's index in the space */
-    hf_trial *all;  /* TPE: warm-start trials, then the study's (shallow) */
-    hf_trial *warm; /* TPE: the warm-start trials (owned) */
+    long ri;           /* ASHA: the resource parameter's index in the space */
+    hf_trial *all;     /* TPE: warm-start trials, then the study's (shallow) */
+    hf_trial *warm;    /* TPE: the warm-start trials (owned) */
+    char warm_sha[65]; /* TPE: the SHA-256 of the warm start's results.json, or "" */
     double *all_loss;
     size_t W;
 } async_study;
@@ -1008,8 +1029,13 @@ static int absorb_def(async_study *a, hf_task_list *tasks, const char *line)
     char *params = o ? json_dumps(json_object_get(o, "params"), JSON_COMPACT) : NULL;
     json_decref(o);
     int result = HF_OK;
+    /* A definition as refill writes them: the next trial; a new configuration at rung 0, a
+     * promotion one rung above a parent not promoted before (TPE: rung 0, no parent). */
+    int bad_parent = parent >= 0 && (parent >= t || (size_t)parent >= a->n_def ||
+                                     a->promoted[parent] || rung != a->rung[parent] + 1);
     if (!params || t < 0 || (size_t)t != a->n_def || (size_t)t >= a->n_max || rung < 0 ||
-        (a->asha && (size_t)rung >= a->n_rungs) || parent < -1 || parent >= t)
+        (a->asha && (size_t)rung >= a->n_rungs) || (!a->asha && (rung != 0 || parent >= 0)) ||
+        parent < -1 || bad_parent || (parent < 0 && rung != 0))
         result = hf_error(HF_EDATA, "a trial definition out of order or malformed: %.200s", line);
     if (result >= 0)
         result = hf_space_trial_from_json(&a->spec->space, params, &a->job->trials[t]);
@@ -1136,7 +1162,7 @@ static int refill(void *arg, hf_task_list *tasks, char **msg, size_t *len)
     result = hf_journal_append(a->st->journal, line);
     if (result >= 0)
         result = absorb_def(a, tasks, line);
-    unsigned char *d = result >= 0 ? realloc(a->st->done, tasks->n_tasks + 1) : NULL;
+    unsigned char *d = result >= 0 ? hf_realloc(a->st->done, tasks->n_tasks + 1) : NULL;
     if (result >= 0 && !d)
         result = HF_ENOMEM;
     if (d) { /* the new tasks' done flags (on_result sets them) */
@@ -1170,6 +1196,8 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
         char sweep_id[65];
         result =
             hf_spec_sweep_id(spec, a->draws, a->n_draws, job->metrics, job->n_metrics, sweep_id);
+        if (result >= 0 && a->warm_sha[0])
+            result = with_warm_start(sweep_id, a->warm_sha);
         hf_journal_id jid = {.spec_sha256 = sweep_id,
                              .data_fingerprint = hf_manifest_fingerprint(manifest),
                              .n_tasks = a->n_max * ns};
@@ -1180,7 +1208,7 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
             if (js.task[i] >= 0)
                 continue;
             size_t l = strlen(js.lines[i]);
-            char *d = realloc(defs, defs_len + l + 2);
+            char *d = hf_realloc(defs, defs_len + l + 2);
             if (!d) {
                 result = HF_ENOMEM;
                 break;
@@ -1325,7 +1353,7 @@ static int async_prepare(hf_comm *world, const hf_spec *spec, hf_job *job, int q
     hf_trial *warm = NULL;
     double *warm_loss = NULL;
     if (result >= 0 && !a->asha)
-        result = warm_start(world, spec, job, quiet, &warm, &warm_loss, &a->W);
+        result = warm_start(world, spec, job, quiet, &warm, &warm_loss, &a->W, a->warm_sha);
     if (result < 0)
         return result;
     a->n_max = a->asha ? 2 * a->n_draws + a->n_rungs : a->n_draws;
@@ -1358,16 +1386,16 @@ static int async_prepare(hf_comm *world, const hf_spec *spec, hf_job *job, int q
 
 static void async_release(const hf_spec *spec, hf_job *job, async_study *a, hf_job *saved)
 {
-    if (!saved->trials)
-        return;
-    hf_trials_free(job->trials, job->trials ? a->n_max : 0, spec->space.n_params);
-    free(job->configs);
+    if (saved->trials) { /* the job's own arrays back, for hf_job_free */
+        hf_trials_free(job->trials, job->trials ? a->n_max : 0, spec->space.n_params);
+        free(job->configs);
+        job->trials = saved->trials;
+        job->n_trials = saved->n_trials;
+        job->configs = saved->configs;
+    }
     for (size_t t = 0; a->blocks && t < a->n_max; t++)
         if (a->blocks[t])
             hf_trial_configs_free(a->blocks[t], 1);
-    job->trials = saved->trials;
-    job->n_trials = saved->n_trials;
-    job->configs = saved->configs;
     hf_trials_free(a->warm, a->W, spec->space.n_params);
     free(a->blocks);
     free(a->rung);
@@ -1453,6 +1481,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         hf_info("%s %lld rows from %s (%.2fs)", reused ? "reused shards of" : "ingested",
                 (long long)hf_manifest_n_rows(manifest), spec->data.source, hf_now() - t_ingest);
     result = hf_pipeline_prepare(spec, dir.shards, manifest, 0, &job);
+    /* Every rank learns of a failure before a study's collective preparation (warm start). */
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
     int async = spec->search.strategy == HF_SEARCH_ASHA ||
                 (spec->search.strategy == HF_SEARCH_TPE && spec->search.async);
     int study = !async && (spec->search.strategy == HF_SEARCH_TPE ||
@@ -1517,6 +1548,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         for (size_t t = 0; eligible && t < as.n_def; t++)
             eligible[t] = as.rung[t] == (int)as.n_rungs - 1;
         st.sweep.eligible = eligible;
+        if (!eligible)
+            result = HF_ENOMEM; /* (its message set by hf_calloc) */
         info.rung_resources = as.res;
         info.n_rung_resources = as.n_rungs;
     }

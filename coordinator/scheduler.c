@@ -371,7 +371,7 @@ static int refill(coord *c, local_box *b)
         size_t want = c->n_pending + (c->tasks->n_tasks - before);
         if (want > c->cap_pending) {
             size_t cap = 2 * want;
-            int *np = realloc(c->pending, cap * sizeof *np);
+            int *np = hf_realloc(c->pending, cap * sizeof *np);
             if (!np)
                 return HF_ENOMEM;
             c->pending = np;

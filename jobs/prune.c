@@ -3,7 +3,8 @@
  * Written here because no C library in Debian has the signed-rank test with scipy's conventions,
  * which the pruning decisions must follow to be checked against scipy: the exact null
  * distribution of the positive rank sum by counting (2^n subsets, as a polynomial), average ranks
- * for ties, zero differences split between the two sums. */
+ * for ties, zero differences split between the two sums. Out of memory, it answers "do not
+ * prune" (p = 1) and records no error: the decision is an optimisation. */
 #include "jobs/prune.h"
 
 #include "common/hf.h"
@@ -15,7 +16,7 @@
 /* Average ranks (1-based) of |d| into r. */
 static int ranks(const double *d, size_t n, double *r)
 {
-    size_t *idx = hf_malloc((n ? n : 1) * sizeof *idx);
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
     if (!idx)
         return HF_ENOMEM;
     for (size_t i = 0; i < n; i++)
@@ -43,7 +44,7 @@ double hf_wilcoxon_p(const double *d, size_t n, int less)
 {
     if (n == 0)
         return 1.0;
-    double *r = hf_malloc(n * sizeof *r);
+    double *r = malloc(n * sizeof *r);
     if (!r || ranks(d, n, r) < 0) {
         free(r);
         return 1.0;
@@ -64,7 +65,7 @@ double hf_wilcoxon_p(const double *d, size_t n, int less)
         /* Exact: the number of subsets of {1..n} with each rank sum, over 2^n. Ties make r_plus
          * fractional; scipy then truncates it to an integer, as here. */
         size_t top = n * (n + 1) / 2;
-        double *cnt = hf_calloc(top + 1, sizeof *cnt);
+        double *cnt = calloc(top + 1, sizeof *cnt);
         if (!cnt) {
             free(r);
             return 1.0;
@@ -87,7 +88,7 @@ double hf_wilcoxon_p(const double *d, size_t n, int less)
         double nn = (double)n;
         double mn = nn * (nn + 1) * 0.25, se = nn * (nn + 1) * (2 * nn + 1);
         /* the tie correction: groups of equal ranks */
-        double *sorted = hf_malloc(n * sizeof *sorted);
+        double *sorted = malloc(n * sizeof *sorted);
         if (sorted) {
             memcpy(sorted, r, n * sizeof *sorted);
             for (size_t i = 1; i < n; i++)
@@ -120,7 +121,7 @@ int hf_prune_decide(const double *trial, const double *best, size_t n, int great
 {
     if (n == 0 || n < startup)
         return 0;
-    double *d = hf_malloc(n * sizeof *d);
+    double *d = malloc(n * sizeof *d);
     if (!d)
         return 0;
     double st = 0, sb = 0;

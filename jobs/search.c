@@ -449,6 +449,14 @@ static int search_check(void *opts)
                             hf_opt_where(&o->src, key, at, sizeof at), key,
                             k_strategy_names[o->strategy]);
     }
+    if (o->async && (o->max_time > 0 || o->early_stop > 0))
+        return hf_error(HF_EINVAL,
+                        "%s: search.%s: given with search.mode async, expected mode batch (the "
+                        "budgets are checked between batches)",
+                        hf_opt_where(&o->src,
+                                     o->max_time > 0 ? "search.max_time" : "search.early_stop", at,
+                                     sizeof at),
+                        o->max_time > 0 ? "max_time" : "early_stop");
     if (o->async && o->pruner)
         return hf_error(HF_EINVAL,
                         "%s: search.pruner: got wilcoxon with search.mode async, expected mode "

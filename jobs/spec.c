@@ -259,7 +259,7 @@ static int check_hyperband(hf_bind *b)
     long i = hf_space_index(&s->space, o->resource);
     if (i < 0 && !m->resource_param) { /* not given: one value, every row */
         hf_param_space *np =
-            realloc(s->space.params, (s->space.n_params + 1) * sizeof *s->space.params);
+            hf_realloc(s->space.params, (s->space.n_params + 1) * sizeof *s->space.params);
         if (!np)
             return HF_ENOMEM;
         s->space.params = np;

@@ -489,7 +489,7 @@ out:
 void hf_parzen_log_pdf(const hf_parzen *p, const double *x, size_t m, double *out)
 {
     const size_t d = p->d, nc = p->nc;
-    double *lp = hf_malloc((nc ? nc : 1) * sizeof *lp);
+    double *lp = malloc((nc ? nc : 1) * sizeof *lp); /* no message: the caller sees NaN */
     if (!lp) { /* (out of memory: no density; the proposal then takes the first candidate) */
         for (size_t i = 0; i < m; i++)
             out[i] = NAN;

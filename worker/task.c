@@ -72,19 +72,29 @@ static int train_subsample(const hf_split *sp, int split, double f, int64_t **ou
         m = 1;
     if (m > sp->n_train)
         m = sp->n_train;
-    int64_t *rows = hf_malloc((sp->n_train ? sp->n_train : 1) * sizeof *rows);
-    if (!rows)
+    /* The permutation of the positions; the first m marked, then emitted in the split's order
+     * (ascending): O(n), where sorting the chosen rows would be O(m log m) or worse. */
+    int64_t *pos = hf_malloc((sp->n_train ? sp->n_train : 1) * sizeof *pos);
+    int64_t *rows = hf_malloc((m ? m : 1) * sizeof *rows);
+    unsigned char *keep = hf_calloc(sp->n_train ? sp->n_train : 1, 1);
+    if (!pos || !rows || !keep) {
+        free(pos);
+        free(rows);
+        free(keep);
         return HF_ENOMEM;
-    memcpy(rows, sp->train, sp->n_train * sizeof *rows);
+    }
+    for (size_t i = 0; i < sp->n_train; i++)
+        pos[i] = (int64_t)i;
     hf_rng r;
     hf_rng_init(&r, TRAIN_FRACTION_SEED, (uint64_t)split, 0);
-    hf_rng_shuffle_i64(&r, rows, (int64_t)sp->n_train);
-    for (size_t i = 1; i < m; i++) /* ascending, as the split's rows are */
-        for (size_t j = i; j > 0 && rows[j] < rows[j - 1]; j--) {
-            int64_t t = rows[j];
-            rows[j] = rows[j - 1];
-            rows[j - 1] = t;
-        }
+    hf_rng_shuffle_i64(&r, pos, (int64_t)sp->n_train);
+    for (size_t i = 0; i < m; i++)
+        keep[pos[i]] = 1;
+    for (size_t i = 0, k = 0; i < sp->n_train; i++)
+        if (keep[i])
+            rows[k++] = sp->train[i];
+    free(pos);
+    free(keep);
     *out = rows;
     *n = m;
     return HF_OK;

@@ -155,6 +155,20 @@ ck.check(warm[0]["trials"][0]["params"] != cold["trials"][0]["params"],
 ck.check(np.median([t["mean"]["rmse"] for t in warm[0]["trials"]]) <
          np.median([t["mean"]["rmse"] for t in cold["trials"]]),
          "warm start: its trials score better than a cold start's")
+# The earlier run's content is part of the study's identity: rewritten, its journal is refused.
+wd = os.path.join(work, "warm-np1")
+r0 = hftest.load_results(mv_dir)
+hftest.write(os.path.join(work, "rewritten.json"), json.dumps(r0))
+spec = open(os.path.join(wd, "job.yaml")).read().replace(mv_dir, os.path.join(work, "rewritten.json"))
+hftest.write(os.path.join(wd, "job.yaml"), spec)
+hftest.hyperfold(["run", "job.yaml", "--quiet", "--fresh"], np=1, cwd=wd)
+r0["trials"][0]["mean"]["rmse"] += 1.0
+hftest.write(os.path.join(work, "rewritten.json"), json.dumps(r0))
+p = hftest.hyperfold(["run", "job.yaml"], np=1, cwd=wd, check=False)
+ck.check(p.returncode == 2 and "different job spec" in p.stderr,
+         "warm start: a journal made from another content of the earlier run is refused (rc %d)"
+         % p.returncode)
+
 # Refusals: another model's run, a missing run, a run none of whose trials fit.
 other = os.path.join(work, "other-model.json")
 r = hftest.load_results(mv_dir)
