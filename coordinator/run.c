@@ -433,7 +433,7 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
                  "interrupted: %zu of %zu tasks done and journaled in %s; run the same command "
                  "again to resume",
                  st->sweep.tasks_done, st->tasks->n_tasks, dir->journal);
-    else if (result < 0 && result != HF_EINTR && rank == 0) { /* workers wait for tasks */
+    else if (result < 0 && result != HF_EINTR && rank == 0) {          /* workers wait for tasks */
         fprintf(stderr, "hyperfold: error: %s\n", hf_error_message()); /* MPI_Abort exits */
         hf_comm_abort(world, hf_exit_code(result));
     }
@@ -829,9 +829,11 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
         result = all && all_loss ? HF_OK : HF_ENOMEM;
     }
     if (result >= 0) {
-        memcpy(all, warm, W * sizeof *all);
+        if (W) /* (memcpy from NULL is undefined even for 0 bytes) */
+            memcpy(all, warm, W * sizeof *all);
         memcpy(all + W, job->trials, N * sizeof *all); /* shallow: the values are job's */
-        memcpy(all_loss, warm_loss, W * sizeof *all_loss);
+        if (W)
+            memcpy(all_loss, warm_loss, W * sizeof *all_loss);
         loss = all_loss + W;
         result = hf_sweep_init(&st->sweep, N, ns, job->metrics, job->n_metrics);
         st->sweep.eligible = st->eligible;
@@ -1373,9 +1375,11 @@ static int async_prepare(hf_comm *world, const hf_spec *spec, hf_job *job, int q
         !a->all || !a->all_loss)
         result = HF_ENOMEM;
     else {
-        memcpy(a->all, warm, a->W * sizeof *a->all);
+        if (a->W) /* (memcpy from NULL is undefined even for 0 bytes) */
+            memcpy(a->all, warm, a->W * sizeof *a->all);
         memcpy(a->all + a->W, job->trials, a->n_max * sizeof *a->all);
-        memcpy(a->all_loss, warm_loss, a->W * sizeof *a->all_loss);
+        if (a->W)
+            memcpy(a->all_loss, warm_loss, a->W * sizeof *a->all_loss);
         a->warm = warm;
         warm = NULL;
     }

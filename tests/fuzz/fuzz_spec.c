@@ -50,8 +50,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* An upper bound of the number of trials hf_spec_trials makes. */
 static double predicted_trials(const hf_spec *s)
 {
-    if (s->search.strategy == HF_SEARCH_RANDOM)
+    if (s->search.strategy == HF_SEARCH_RANDOM || s->search.strategy == HF_SEARCH_TPE ||
+        s->search.strategy == HF_SEARCH_ASHA) /* (TPE and ASHA start from random draws) */
         return (double)s->search.trials;
+    if (s->search.strategy == HF_SEARCH_HYPERBAND) { /* its plan's trials */
+        hf_rung *r = NULL;
+        size_t nr = 0, total = 0;
+        if (hf_hyperband_plan(s->search.min_resource, s->search.max_resource, s->search.eta,
+                              s->search.resource_integer, &r, &nr, &total) < 0) {
+            hf_error_clear();
+            return 0;
+        }
+        free(r);
+        return (double)total;
+    }
     double total = 1;
     for (size_t i = 0; i < s->space.n_params; i++) {
         const hf_param_space *p = &s->space.params[i];
