@@ -750,13 +750,21 @@ static int warm_start(hf_comm *world, const hf_spec *spec, const hf_job *job, in
     return result;
 }
 
-/* Collective unless sched_failed. The end of a study: every rank learns of rank 0's journal
- * errors; an interruption is reported as such; a failure of the scheduler, on which other ranks
- * may still wait for tasks, aborts the job (its message printed first: MPI_Abort exits). */
-static int study_end(hf_comm *world, const run_state *st, const hf_rundir *dir, int result,
+/* Collective unless sched_failed. The end of a study: rank 0 closes the journal and prints the
+ * last progress line; every rank learns of rank 0's journal errors; an interruption is reported as
+ * such; a failure of the scheduler, on which other ranks may still wait for tasks, aborts the job
+ * (its message printed first: MPI_Abort exits). */
+static int study_end(hf_comm *world, run_state *st, const hf_rundir *dir, int result,
                      int sched_failed)
 {
     int rank = hf_comm_rank(world);
+    if (rank == 0 && st->journal) {
+        int close_status = hf_journal_close(st->journal);
+        st->journal = NULL;
+        if (result >= 0)
+            result = close_status;
+        print_progress(st, 1);
+    }
     if (!sched_failed)
         result = hf_comm_check(world, result);
     if (result == HF_EINTR && rank == 0)
@@ -962,13 +970,6 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                               "journal %s holds %zu task line(s) this study never "
                               "proposed",
                               dir->journal, unused);
-    }
-    if (rank == 0 && st->journal) {
-        int close_status = hf_journal_close(st->journal);
-        st->journal = NULL;
-        if (result >= 0)
-            result = close_status;
-        print_progress(st, 1);
     }
     stash_free(&js);
     hf_trials_free(warm, W, spec->space.n_params);
@@ -1272,13 +1273,6 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
         sched_failed = result < 0 && result != HF_EINTR;
     }
     st->sweep.n_trials = a->n_def; /* the study: the trials it defined */
-    if (rank == 0 && st->journal) {
-        int close_status = hf_journal_close(st->journal);
-        st->journal = NULL;
-        if (result >= 0)
-            result = close_status;
-        print_progress(st, 1);
-    }
     stash_free(&js);
     return study_end(world, st, dir, result, sched_failed);
 }

@@ -189,14 +189,7 @@ for how in ("sigterm", "kill9"):
     proc = hftest.start_run(d, 40)
     ck.check(hftest.wait_for_tasks(run_dir(d), 40, proc),
              "%s: tasks finished before the signal" % how)
-    if how == "sigterm":
-        proc.send_signal(signal.SIGTERM)
-    else:
-        pid = hftest.rank_pid(d, 1)
-        ck.check(pid is not None, "kill9: found the rank-1 process")
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-    proc.communicate(timeout=120)
+    ck.check(hftest.interrupt(proc, d, how), "%s: the run was interrupted" % how)
     defs_before = [ev for ev in journal(d) if "trial_def" in ev]
     ck.check(proc.returncode != 0 and defs_before, "%s: interrupted (rc %d, %d trials defined)" % (
         how, proc.returncode, len(defs_before)))

@@ -207,14 +207,7 @@ for how in ("sigterm", "kill9"):
     proc = start(d, 30)
     # past the startup batches (10 trials x 4 folds = 40 tasks): the journal holds TPE batches
     ck.check(wait_for_tasks(d, 70, proc), "%s: tasks of TPE batches finished first" % how)
-    if how == "sigterm":
-        proc.send_signal(signal.SIGTERM)
-    else:
-        pid = hftest.rank_pid(d, 1)
-        ck.check(pid is not None, "kill9: found the rank-1 process")
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-    proc.communicate(timeout=120)
+    ck.check(hftest.interrupt(proc, d, how), "%s: the run was interrupted" % how)
     before = len(journal_tasks(d))
     ck.check(proc.returncode != 0 and 40 < before < 144,
              "%s: interrupted (rc %d) with a partial journal (%d of 144)" % (how, proc.returncode,

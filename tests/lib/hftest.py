@@ -130,6 +130,22 @@ def interaction_table(path, seed, n=240, p=6):
     df.to_csv(path, index=False, float_format="%.17g")
 
 
+def interrupt(proc, cwd, how):
+    """Interrupts a run started by start_run in cwd: "sigterm" to mpirun, or "kill9" of the rank-1
+    process; waits for it to end. Returns False when the rank to kill was not found."""
+    import signal
+    found = True
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        pid = rank_pid(cwd, 1)
+        found = pid is not None
+        if found:
+            os.kill(pid, signal.SIGKILL)
+    proc.communicate(timeout=120)
+    return found
+
+
 def rel_close(a, b, rtol, atol=0.0):
     return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
 
