@@ -1384,6 +1384,8 @@ static int async_prepare(hf_comm *world, const hf_spec *spec, hf_job *job, int q
 
 static void async_release(const hf_spec *spec, hf_job *job, async_study *a, hf_job *saved)
 {
+    if (!spec) /* the spec did not parse: nothing was prepared */
+        return;
     if (saved->trials) { /* the job's own arrays back, for hf_job_free */
         hf_trials_free(job->trials, job->trials ? a->n_max : 0, spec->space.n_params);
         free(job->configs);
