@@ -353,21 +353,28 @@ static int prepare_run_dir(hf_comm *world, const hf_spec *spec, int fresh, hf_ru
 
 /* Every rank. The task list, and the refusal, before anything runs, of a task that would not
  * fit in parallel.memory_per_rank. */
+/* The refusal, before anything runs, of tasks of up to `batch` trials in one fit call that would
+ * not fit in parallel.memory_per_rank. */
+static int preflight(const hf_spec *spec, const hf_job *job, const hf_group *group, size_t batch)
+{
+    const hf_model_ops *model = job->model;
+    if (!model->preflight)
+        return HF_OK;
+    int result = model->preflight(group, job->folds->n_search, job->data->schema->n_features, batch,
+                                  spec->parallel.memory_per_rank);
+    return result < 0 ? hf_error_prefix(result, "%s: parallel.memory_per_rank", spec->path) : HF_OK;
+}
+
 static int make_tasks(const hf_spec *spec, const hf_job *job, const hf_group *group,
                       hf_task_list *tasks)
 {
-    const hf_model_ops *model = job->model;
-    HF_CALL(hf_task_list_make(model, job->configs, job->n_trials, job->folds->n_splits, MAX_BATCH,
-                              tasks));
-    if (!model->preflight)
-        return HF_OK;
+    HF_CALL(hf_task_list_make(job->model, job->configs, job->n_trials, job->folds->n_splits,
+                              MAX_BATCH, tasks));
     size_t batch = 1;
     for (size_t t = 0; t < tasks->n_tasks; t++)
         if (tasks->tasks[t].n_trials > batch)
             batch = tasks->tasks[t].n_trials;
-    int result = model->preflight(group, job->folds->n_search, job->data->schema->n_features, batch,
-                                  spec->parallel.memory_per_rank);
-    return result < 0 ? hf_error_prefix(result, "%s: parallel.memory_per_rank", spec->path) : HF_OK;
+    return preflight(spec, job, group, batch);
 }
 
 /* Collective. The sweep's table, and on rank 0 the journal, opened (or replayed: its tasks are
@@ -1508,6 +1515,14 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     }
     if (result >= 0 && study && job.n_trials)
         configs_block = job.configs[0].model;
+    /* A study's tasks are made as it runs: the preflight takes the most trials a task of it can
+     * hold (a batch's, a rung's; one in an asynchronous study, whose trials come one by one). */
+    if (result >= 0 && (study || async)) {
+        size_t most = async ? 1 : (size_t)spec->search.batch;
+        for (size_t r = 0; rungs && r < n_batches; r++)
+            most = r == 0 || rungs[r].n > most ? rungs[r].n : most;
+        result = preflight(spec, &job, group, most < MAX_BATCH ? most : MAX_BATCH);
+    }
     if (result >= 0 && study)
         result =
             (study_blocks = hf_calloc(n_batches + 1, sizeof *study_blocks)) ? HF_OK : HF_ENOMEM;

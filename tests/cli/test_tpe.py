@@ -233,6 +233,17 @@ ck.check(p.returncode != 0 and "journal" in p.stderr,
          "a journal of batch 5 is refused for batch 6 (rc %d): %s" % (p.returncode,
                                                                      p.stderr.strip()[-200:]))
 
+# parallel.memory_per_rank: a study whose kernel matrices (225 x 225 training rows) do not fit
+# 100 KiB is refused before anything runs, as a grid would be.
+d = setup("memory", extra=", batch: 5")
+hftest.write(os.path.join(d, "job.yaml"), open(os.path.join(d, "job.yaml")).read() +
+             "parallel: {memory_per_rank: 100KiB}\n")
+p = hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d, check=False)
+ck.check(p.returncode == 2 and "parallel.memory_per_rank" in p.stderr and
+         not os.path.exists(os.path.join(d, "out", "study", "journal.jsonl")),
+         "a study that does not fit memory_per_rank is refused before it starts (rc %d): %s" % (
+             p.returncode, p.stderr.strip()[-300:]))
+
 # validate's refusals.
 for extra, key in [(", batch: 4", "search.batch"), (", multivariate: true", "search.multivariate"),
                    (", n_startup_trials: 3", "search.n_startup_trials"),
