@@ -94,6 +94,25 @@ def write_csv_parallel(path, header, kind, n, p, seed, chunk=200000):
     os.replace(tmp, path)
 
 
+def nonlinear_binary_table(path, n, p, missing=0.0):
+    """Writes (unless it exists) the tree benchmarks' table to path: p standard normal features, a
+    binary yes/no target with interactions and a nonlinearity, the given fraction of missing
+    values, 5 stratified folds (seed 7) in a fold column. Returns path."""
+    if os.path.exists(path):
+        return path
+    import pandas as pd
+    rng = np.random.default_rng(2026)
+    X = rng.normal(size=(n, p))
+    z = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + 0.5 * X[:, 3] ** 2 - X[:, 4] + rng.normal(size=n)
+    y = (z > np.median(z)).astype(int)
+    if missing > 0:
+        X[rng.random(size=X.shape) < missing] = np.nan
+    df = pd.DataFrame(X, columns=["x%d" % j for j in range(p)])
+    df["fold"], df["y"] = stratified_folds(y, 5, 7), np.where(y == 1, "yes", "no")
+    df.to_csv(path, index=False, float_format="%.17g", na_rep="")
+    return path
+
+
 def stratified_folds(y, k, seed):
     """Fold ids 0..k-1, stratified by class, from a fixed seed (same scheme as StratifiedKFold)."""
     from sklearn.model_selection import StratifiedKFold

@@ -20,7 +20,6 @@ import os
 import statistics
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
@@ -32,19 +31,7 @@ SEEDS = [int(s) for s in os.environ.get("BENCH_SEEDS", "1,2,3").split(",") if s]
 
 
 def make_data():
-    import pandas as pd
-    path = os.path.join(WORK, "hb-%d.csv" % N)
-    if os.path.exists(path):
-        return path
-    rng = np.random.default_rng(2026)
-    X = rng.normal(size=(N, P))
-    z = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + 0.5 * X[:, 3] ** 2 - X[:, 4] + rng.normal(size=N)
-    y = (z > np.median(z)).astype(int)
-    df = pd.DataFrame(X, columns=["x%d" % j for j in range(P)])
-    df["fold"] = bench.stratified_folds(y, 5, 7)
-    df["y"] = np.where(y == 1, "yes", "no")
-    df.to_csv(path, index=False, float_format="%.17g")
-    return path
+    return bench.nonlinear_binary_table(os.path.join(WORK, "hb-%d.csv" % N), N, P)
 
 
 def study(csv, strategy, seed):

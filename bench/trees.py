@@ -50,20 +50,7 @@ ROWS = []
 
 def make_data():
     """A binary target with interactions and a nonlinearity, 2% missing values, stratified folds."""
-    path = os.path.join(WORK, "trees-%d-%d.csv" % (N, P))
-    if os.path.exists(path):
-        return path
-    import pandas as pd
-    rng = np.random.default_rng(2026)
-    X = rng.normal(size=(N, P))
-    z = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + 0.5 * X[:, 3] ** 2 - X[:, 4] + rng.normal(size=N)
-    y = (z > np.median(z)).astype(int)
-    X[rng.random(size=X.shape) < 0.02] = np.nan
-    fold = bench.stratified_folds(y, 5, 7)
-    df = pd.DataFrame(X, columns=["x%d" % j for j in range(P)])
-    df["fold"], df["y"] = fold, np.where(y == 1, "yes", "no")
-    df.to_csv(path, index=False, float_format="%.17g", na_rep="")
-    return path
+    return bench.nonlinear_binary_table(os.path.join(WORK, "trees-%d-%d.csv" % (N, P)), N, P, 0.02)
 
 
 def hf_sweep(name, csv, params, objective="roc_auc", report=(), ranks=2, mpi_args=()):

@@ -170,11 +170,10 @@ static int same_trials(const hf_task_result *r, const hf_task *t)
 }
 
 /* Journal replay: a task line from an earlier, interrupted run. */
-static int on_journal_line(void *arg, const char *line)
+/* A journaled task result credited to the sweep, once checked against the task list. */
+static int apply_journal_result(run_state *st, const hf_task_result *rp)
 {
-    run_state *st = arg;
-    hf_task_result r;
-    HF_CALL(hf_task_result_from_json(line, st->sweep.metrics, st->sweep.n_metrics, &r));
+    const hf_task_result r = *rp;
     int result = HF_OK;
     if (r.task < 0 || (size_t)r.task >= st->tasks->n_tasks)
         result = hf_error(HF_EDATA, "journal names task %d of %zu", r.task, st->tasks->n_tasks);
@@ -190,6 +189,15 @@ static int on_journal_line(void *arg, const char *line)
         result = hf_sweep_add(&st->sweep, &r);
     if (result >= 0)
         st->done[r.task] = 1;
+    return result;
+}
+
+static int on_journal_line(void *arg, const char *line)
+{
+    run_state *st = arg;
+    hf_task_result r;
+    HF_CALL(hf_task_result_from_json(line, st->sweep.metrics, st->sweep.n_metrics, &r));
+    int result = apply_journal_result(st, &r);
     hf_task_result_free(&r);
     return result;
 }
@@ -456,11 +464,14 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
  * for them. So a study depends on the spec only, never on the number of ranks, and its journal
  * replays batch by batch: a resumed study proposes what the uninterrupted one did. */
 
+/* The journal's lines, parsed once: task results, and the trial definitions of asynchronous
+ * studies as their text (absorb_def parses them on every rank). */
 typedef struct journal_stash {
-    const hf_sweep *sweep; /* its metrics, to parse the lines */
-    char **lines;
-    int *task; /* each line's task id; -1 for a trial definition (asynchronous studies) */
-    size_t n, cap, n_defs;
+    const hf_sweep *sweep;   /* its metrics, to parse the lines */
+    hf_task_result *results; /* line i's result (task lines) */
+    char **defs;             /* line i's text (definition lines), else NULL */
+    int *task;               /* each line's task id; -1 for a trial definition */
+    size_t n, cap;
     unsigned char *used;
 } journal_stash;
 
@@ -469,35 +480,42 @@ static int stash_line(void *arg, const char *line)
     journal_stash *js = arg;
     if (js->n == js->cap) {
         size_t cap = js->cap ? 2 * js->cap : 64;
-        char **l = hf_realloc(js->lines, cap * sizeof *l);
-        if (l)
-            js->lines = l;
-        int *t = l ? hf_realloc(js->task, cap * sizeof *t) : NULL;
+        char **d = hf_realloc(js->defs, cap * sizeof *d);
+        if (d)
+            js->defs = d;
+        hf_task_result *r = d ? hf_realloc(js->results, cap * sizeof *r) : NULL;
+        if (r)
+            js->results = r;
+        int *t = r ? hf_realloc(js->task, cap * sizeof *t) : NULL;
         if (!t)
             return HF_ENOMEM;
         js->task = t;
         js->cap = cap;
     }
+    size_t i = js->n;
+    memset(&js->results[i], 0, sizeof js->results[i]);
+    js->defs[i] = NULL;
     if (!strncmp(line, "{\"trial_def\":", 13)) { /* an asynchronous study's trial */
-        js->task[js->n] = -1;
-        js->n_defs++;
+        js->task[i] = -1;
+        if (!(js->defs[i] = hf_strdup(line)))
+            return HF_ENOMEM;
     } else {
-        hf_task_result r;
-        HF_CALL(hf_task_result_from_json(line, js->sweep->metrics, js->sweep->n_metrics, &r));
-        js->task[js->n] = r.task;
-        hf_task_result_free(&r);
+        HF_CALL(hf_task_result_from_json(line, js->sweep->metrics, js->sweep->n_metrics,
+                                         &js->results[i]));
+        js->task[i] = js->results[i].task;
     }
-    if (!(js->lines[js->n] = hf_strdup(line)))
-        return HF_ENOMEM;
     js->n++;
     return HF_OK;
 }
 
 static void stash_free(journal_stash *js)
 {
-    for (size_t i = 0; i < js->n; i++)
-        free(js->lines[i]);
-    free(js->lines);
+    for (size_t i = 0; i < js->n; i++) {
+        free(js->defs[i]);
+        hf_task_result_free(&js->results[i]);
+    }
+    free(js->defs);
+    free(js->results);
     free(js->task);
     free(js->used);
     memset(js, 0, sizeof *js);
@@ -512,7 +530,7 @@ static int replay_batch(run_state *st, journal_stash *js, size_t from, size_t to
         if (js->used[i] || js->task[i] < 0 || (size_t)js->task[i] < from ||
             (size_t)js->task[i] >= to)
             continue;
-        HF_CALL(on_journal_line(st, js->lines[i]));
+        HF_CALL(apply_journal_result(st, &js->results[i]));
         js->used[i] = 1;
     }
     return HF_OK;
@@ -570,12 +588,31 @@ static int list_splits(hf_job *job, size_t lo, size_t hi, size_t s0, size_t s1,
     return result;
 }
 
-static int list_batch(const hf_spec *spec, hf_job *job, size_t lo, size_t hi, hf_task_list *tasks,
-                      hf_trial_config **block)
+/* Every rank. Decodes trials [lo, hi) of job->trials into job->configs (the decoded block kept
+ * in *block until the run ends). */
+static int decode_batch(const hf_spec *spec, hf_job *job, size_t lo, size_t hi,
+                        hf_trial_config **block)
 {
     HF_CALL(hf_spec_decode_trials(spec, job->model, job->trials + lo, hi - lo, block));
     memcpy(job->configs + lo, *block, (hi - lo) * sizeof **block);
+    return HF_OK;
+}
+
+static int list_batch(const hf_spec *spec, hf_job *job, size_t lo, size_t hi, hf_task_list *tasks,
+                      hf_trial_config **block)
+{
+    HF_CALL(decode_batch(spec, job, lo, hi, block));
     return list_splits(job, lo, hi, 0, job->folds->n_splits, NULL, tasks);
+}
+
+/* Every rank. dst's values replaced by copies of src's. */
+static int copy_values(const hf_space *space, hf_trial *dst, const hf_trial *src)
+{
+    for (size_t q = 0; q < space->n_params; q++) {
+        hf_value_free(&dst->values[q]);
+        HF_CALL(hf_value_copy(&dst->values[q], &src->values[q]));
+    }
+    return HF_OK;
 }
 
 /* Every rank. TPE: proposes trials [lo, hi) into job->trials (through `all`: the W warm-start
@@ -661,7 +698,6 @@ static int hyperband_batch(const hf_spec *spec, hf_job *job, const double *loss,
                            const hf_rung *rungs, size_t r)
 {
     const hf_rung *g = &rungs[r];
-    const size_t np = spec->space.n_params;
     long ri = hf_space_index(&spec->space, spec->search.resource);
     if (ri < 0)
         return hf_error(HF_EINTERNAL, "hyperband: no resource parameter");
@@ -689,10 +725,8 @@ static int hyperband_batch(const hf_spec *spec, hf_job *job, const double *loss,
     }
     for (size_t k = 0; k < g->n && result >= 0; k++) {
         hf_trial *t = &job->trials[g->first + k];
-        for (size_t q = 0; order && q < np && result >= 0; q++) {
-            hf_value_free(&t->values[q]);
-            result = hf_value_copy(&t->values[q], &job->trials[order[k]].values[q]);
-        }
+        if (order)
+            result = copy_values(&spec->space, t, &job->trials[order[k]]);
         if (result >= 0 && budget && pending) {
             result =
                 bohb_propose(spec, job->trials, budget, loss, g->first, pending, k, g->first + k);
@@ -917,11 +951,8 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
         }
         result = hb ? hyperband_batch(spec, job, loss, rungs, b)
                     : tpe_batch(spec, all, all_loss, W, lo, hi);
-        if (result >= 0) {
-            result = hf_spec_decode_trials(spec, job->model, job->trials + lo, hi - lo, &blocks[b]);
-            if (result >= 0)
-                memcpy(job->configs + lo, blocks[b], (hi - lo) * sizeof *blocks[b]);
-        }
+        if (result >= 0)
+            result = decode_batch(spec, job, lo, hi, &blocks[b]);
         if ((result = hf_comm_check(world, result)) < 0) /* every rank proposed the same */
             break;
         /* The batch's splits in stages: all at once, or with search.pruner the first
@@ -1078,15 +1109,6 @@ static int trial_finished(const hf_sweep *s, size_t t)
     return 1;
 }
 
-static int copy_values(const hf_space *space, hf_trial *dst, const hf_trial *src)
-{
-    for (size_t q = 0; q < space->n_params; q++) {
-        hf_value_free(&dst->values[q]);
-        HF_CALL(hf_value_copy(&dst->values[q], &src->values[q]));
-    }
-    return HF_OK;
-}
-
 /* ASHA's get_job (Li et al. 2020, Algorithm 2): the highest rung with a configuration in the best
  * floor(finished / eta) not yet promoted gives it; else a new configuration; else none (-2). */
 static int asha_next(async_study *a, int *parent, int *rung)
@@ -1217,14 +1239,14 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
         for (size_t i = 0; result >= 0 && i < js.n; i++) {
             if (js.task[i] >= 0)
                 continue;
-            size_t l = strlen(js.lines[i]);
+            size_t l = strlen(js.defs[i]);
             char *d = hf_realloc(defs, defs_len + l + 2);
             if (!d) {
                 result = HF_ENOMEM;
                 break;
             }
             defs = d;
-            memcpy(defs + defs_len, js.lines[i], l);
+            memcpy(defs + defs_len, js.defs[i], l);
             defs_len += l;
             defs[defs_len++] = '\n';
             defs[defs_len] = '\0';

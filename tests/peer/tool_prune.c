@@ -31,16 +31,16 @@ int main(void)
         size_t n, m;
         if (json_object_get(c, "d")) {
             double *d = vec(json_object_get(c, "d"), &n);
-            json_array_append_new(out, json_real(hf_wilcoxon_p(
-                                           d, n, json_is_true(json_object_get(c, "less")))));
+            json_array_append_new(
+                out, json_real(hf_wilcoxon_p(d, n, json_is_true(json_object_get(c, "less")))));
             free(d);
         } else {
             double *t = vec(json_object_get(c, "trial"), &n);
             double *b = vec(json_object_get(c, "best"), &m);
-            int prune = hf_prune_decide(
-                t, b, n < m ? n : m, json_is_true(json_object_get(c, "greater")),
-                (size_t)json_integer_value(json_object_get(c, "startup")),
-                json_number_value(json_object_get(c, "p")));
+            int prune =
+                hf_prune_decide(t, b, n < m ? n : m, json_is_true(json_object_get(c, "greater")),
+                                (size_t)json_integer_value(json_object_get(c, "startup")),
+                                json_number_value(json_object_get(c, "p")));
             json_array_append_new(out, json_integer(prune));
             free(t);
             free(b);
