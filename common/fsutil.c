@@ -111,6 +111,19 @@ int hf_fs_write_atomic(const char *path, const void *data, size_t len)
     return hf_fs_commit_tmp(fp, tmp, path);
 }
 
+int hf_fs_write_private(const char *path, const void *data, size_t len)
+{
+    FILE *fp;
+    char *tmp;
+    HF_CALL(hf_fs_open_tmp(path, &fp, &tmp));
+    if (fchmod(fileno(fp), 0600) != 0 || (len && fwrite(data, 1, len, fp) != len)) {
+        int result = hf_error(HF_EIO, "writing %s: %s", tmp, strerror(errno));
+        hf_fs_abort_tmp(fp, tmp);
+        return result;
+    }
+    return hf_fs_commit_tmp(fp, tmp, path);
+}
+
 int hf_fs_mkdirs(const char *path)
 {
     char *p = hf_strdup(path);
@@ -122,8 +135,13 @@ int hf_fs_mkdirs(const char *path)
         if (p[i] == '/' || p[i] == '\0') {
             char c = p[i];
             p[i] = '\0';
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                result = hf_error(HF_EIO, "creating directory %s: %s", p, strerror(errno));
+            struct stat st;
+            if (mkdir(p, 0777) != 0 &&
+                (errno != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode))) {
+                /* EEXIST on a file (or a dangling link) is not a directory that exists. */
+                result = hf_error(HF_EIO, "creating directory %s: %s", p,
+                                  errno == EEXIST || errno == 0 ? "a file of that name exists"
+                                                                : strerror(errno));
                 break;
             }
             p[i] = c;

@@ -11,6 +11,9 @@
 
 /* Writes `len` bytes to `path` durably (tmp, fsync, rename, fsync dir). */
 int hf_fs_write_atomic(const char *path, const void *data, size_t len);
+/* The same, readable by the owner only (mode 0600, set before the first byte is written): for files
+ * that may hold secrets, such as the run's copy of a job spec. */
+int hf_fs_write_private(const char *path, const void *data, size_t len);
 /* Opens "<path>.tmp.<pid>" for writing; finish with hf_fs_commit_tmp or hf_fs_abort_tmp. */
 int hf_fs_open_tmp(const char *path, FILE **fp, char **tmp_path);
 /* Flushes, fsyncs and closes `fp`, then renames tmp_path over path and fsyncs the directory.

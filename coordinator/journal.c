@@ -143,17 +143,15 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
             }
         }
     }
-    j->fd = open(path, O_WRONLY | O_CREAT, 0644);
+    /* Appending: every line goes to the end even if another writer slipped past the run
+     * directory's lock (coordinator/run.c holds it); a torn last line is cut off first. */
+    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (j->fd < 0) {
         result = hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
         goto out;
     }
     if (keep >= 0 && ftruncate(j->fd, keep) != 0) {
         result = hf_error(HF_EIO, "truncating %s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (lseek(j->fd, 0, SEEK_END) < 0) {
-        result = hf_error(HF_EIO, "seeking %s: %s", path, strerror(errno));
         goto out;
     }
     if (keep <= 0) {

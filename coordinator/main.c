@@ -4,6 +4,7 @@
 #include "common/hf.h"
 #include "worker/group.h"
 
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "hyperfold: error: unknown command \"%s\" (see hyperfold --help)\n", cmd);
         return 2;
     }
+    /* hyperfold reports every HDF5 failure itself, in one line naming the file and what failed:
+     * libhdf5's own error stack (20-60 lines on a full disk or a damaged file) stays silent. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     int result;
     if (k_commands[c].plain) {
         result = k_commands[c].plain(argc - 1, argv + 1);

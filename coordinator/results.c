@@ -1,5 +1,6 @@
 /* results.c - reduction, selection and the results.json / trials.csv writers. */
 #include "coordinator/results.h"
+#include "shards/source.h"
 #include "common/csvw.h"
 #include "common/fsutil.h"
 #include "common/hf.h"
@@ -419,7 +420,9 @@ static int write_results_json(const hf_sweep *s, const hf_trial *trials, const h
     json_object_set_new(o, "name", json_string(info->name));
     json_object_set_new(o, "hyperfold_version", json_string(HF_VERSION));
     json_object_set_new(o, "spec_sha256", json_string(info->spec_sha256));
-    json_object_set_new(o, "source", json_string(info->source));
+    char *source = info->source ? hf_source_display(info->source) : NULL;
+    json_object_set_new(o, "source", source ? json_string(source) : json_null());
+    free(source);
     json_object_set_new(o, "source_fingerprint", json_string(info->source_fingerprint));
     json_object_set_new(o, "model", json_string(info->model));
     json_object_set_new(o, "metric", json_string(s->metrics[0]));
@@ -540,18 +543,32 @@ int hf_results_write(const hf_sweep *s, const hf_trial *trials, const hf_run_inf
     return write_trials_csv(s, info->space, trials, info->trials_csv_path);
 }
 
-int hf_results_read_best(const char *results_path, long *best)
+int hf_results_read_best(const char *results_path, long *best, char **params_json,
+                         char spec_sha256[65])
 {
     json_error_t jerr;
     json_t *r = json_load_file(results_path, 0, &jerr);
     json_t *b = r ? json_object_get(json_object_get(r, "best"), "trial") : NULL;
+    json_t *p = r ? json_object_get(json_object_get(r, "best"), "params") : NULL;
+    const char *sha = r ? json_string_value(json_object_get(r, "spec_sha256")) : NULL;
     int result = HF_OK;
+    *params_json = NULL;
+    spec_sha256[0] = '\0';
     if (!r)
         result = hf_error(HF_EINVAL, "%s: %s (was the run finished?)", results_path, jerr.text);
-    else if (!json_is_integer(b))
+    else if (!json_is_integer(b) || json_integer_value(b) < 0)
         result = hf_error(HF_EINVAL, "%s: no best.trial (was the run finished?)", results_path);
-    else
+    else if (!json_is_object(p))
+        result = hf_error(HF_EINVAL, "%s: best.params: expected the best trial's parameters",
+                          results_path);
+    else if (!sha || strlen(sha) != 64)
+        result = hf_error(HF_EINVAL, "%s: spec_sha256: expected the run's spec hash", results_path);
+    else if (!(*params_json = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS)))
+        result = hf_error(HF_ENOMEM, "out of memory");
+    if (result >= 0) {
         *best = (long)json_integer_value(b);
+        memcpy(spec_sha256, sha, 65);
+    }
     json_decref(r);
     return result;
 }

@@ -87,9 +87,11 @@ typedef struct hf_run_info {
 /* Writes results.json and trials.csv into info->run_dir (durably). */
 int hf_results_write(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info);
 
-/* Not collective. The best trial of a finished run's results.json (HF_EINVAL, naming the file, when
- * it has none: the run did not finish). */
-int hf_results_read_best(const char *results_path, long *best);
+/* Not collective. The best trial of a finished run's results.json: its index, its parameters
+ * (best.params as compact JSON, the caller's) and the spec hash of the run (spec_sha256, 65
+ * bytes). HF_EINVAL, naming the file, when it has none: the run did not finish. */
+int hf_results_read_best(const char *results_path, long *best, char **params_json,
+                         char spec_sha256[65]);
 /* Rank 0. The iterations trial t used on each split (n_splits values; NaN where it failed): in a
  * sweep, or in a finished run's results.json. */
 void hf_sweep_trial_iters(const hf_sweep *s, size_t t, double *out);

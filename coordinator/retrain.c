@@ -14,6 +14,7 @@
 #include "coordinator/pipeline.h"
 #include "coordinator/results.h"
 #include "coordinator/rowset.h"
+#include "shards/source.h"
 
 #include "common/fsutil.h"
 #include "common/hf.h"
@@ -287,7 +288,9 @@ static json_t *decision_json(const hf_spec *spec, const char *source, const hf_m
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_object_set_new(rt, "time", json_string(when));
-    json_object_set_new(rt, "source", json_string(source));
+    char *shown = hf_source_display(source);
+    json_object_set_new(rt, "source", shown ? json_string(shown) : json_null());
+    free(shown);
     json_object_set_new(rt, "source_fingerprint", json_string(hf_manifest_fingerprint(manifest)));
     json_object_set_new(rt, "metric", json_string(metric->name));
     json_object_set_new(rt, "holdout_rows", json_integer((json_int_t)n_hold));
@@ -344,14 +347,13 @@ typedef struct retrain_rows {
  * worse; *old_score and *promote say how it went. */
 static int judge(const hf_spec *spec, const hf_job *job, const hf_manifest *manifest,
                  const hf_rundir *dir, const hf_modelfile *old, const hf_prep *prep,
-                 const hf_fitted *fitted, const retrain_rows *r, long best, double new_score,
-                 double *old_score, int *promote)
+                 const hf_fitted *fitted, const retrain_rows *r, const char *params,
+                 double new_score, double *old_score, int *promote)
 {
     const hf_metric *metric = hf_metric_find(spec->objective.metric);
     hf_dataset *view = NULL;
     uint64_t *hashes = hf_malloc((r->n_train ? r->n_train : 1) * sizeof *hashes);
-    char *params = hf_trial_params_json(&spec->space, &job->trials[best]);
-    int result = hashes && params ? HF_OK : HF_ENOMEM;
+    int result = hashes ? HF_OK : HF_ENOMEM;
     /* The current model on the same rows, recoded into its own schema. */
     if (result >= 0)
         result = remap_to_schema(job->data, r->hold, r->n_hold, old->schema, &view);
@@ -382,7 +384,6 @@ static int judge(const hf_spec *spec, const hf_job *job, const hf_manifest *mani
         result = promote_model(dir, r->know_seen);
     hf_dataset_free(view);
     free(hashes);
-    free(params);
     return result;
 }
 
@@ -438,18 +439,53 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     hf_trial_config refit_cfg;
     int reused = 0, promote = 0;
     long best = -1;
+    int lock_fd = -1;
+    char *params = NULL, results_sha[65] = "";
+    size_t params_len = 0;
+    hf_trial *trial = NULL;
+    hf_trial_config *best_cfg = NULL;
     double new_score = NAN, old_score = NAN;
-    if ((result = hf_comm_check(world, hf_rundir_at(run_dir, &dir))) < 0 ||
+    /* The run directory is locked, as run locks it, before anything of it is read. */
+    if ((result = hf_comm_check(world, hf_rundir_at(run_dir, &dir))) < 0)
+        goto out;
+    if (rank == 0)
+        result = hf_fs_exists(dir.dir) ? hf_rundir_lock(&dir, "hyperfold retrain", &lock_fd)
+                                       : hf_error(HF_EINVAL, "%s: no such run directory", run_dir);
+    if ((result = hf_comm_check(world, result)) < 0 ||
         (result = hf_pipeline_spec(world, dir.spec, &spec)) < 0)
         goto out;
     const char *source = new_source ? new_source : spec->data.source;
     /* A retrain decision needs rows neither model trained on: cv.holdout of them, or 20%. */
     const double holdout = spec->cv.holdout > 0 ? spec->cv.holdout : DEFAULT_HOLDOUT;
+    /* The run directory's three records of the run must be of one spec: job.yaml (what is refit
+     * and re-read), results.json (the best parameters) and model.h5 (the current model). */
     if (rank == 0) {
-        result = hf_results_read_best(dir.results, &best);
+        result = hf_results_read_best(dir.results, &best, &params, results_sha);
         if (result >= 0)
             result = hf_modelfile_read(dir.model, &old);
+        if (result >= 0 && strcmp(results_sha, spec->sha256) != 0)
+            result =
+                hf_error(HF_EINVAL,
+                         "%s: results of another job spec (spec_sha256 %.12s..., %s has "
+                         "%.12s...): refusing to refit; run the spec again to completion first",
+                         dir.results, results_sha, dir.spec, spec->sha256);
+        else if (result >= 0 && (!old->spec_sha256 || strcmp(old->spec_sha256, spec->sha256) != 0))
+            result = hf_error(
+                HF_EINVAL,
+                "%s: a model of another job spec (spec_sha256 %.12s..., %s has "
+                "%.12s...): refusing to refit; run the spec again to completion first",
+                dir.model, old->spec_sha256 ? old->spec_sha256 : "none", dir.spec, spec->sha256);
+        params_len = params ? strlen(params) : 0;
     }
+    /* The refit configuration is the best trial's parameters as results.json records them (a
+     * study's trials are not the spec's expansion: an index into it would name another one). */
+    if ((result = hf_comm_check(world, result)) < 0 ||
+        (result = hf_comm_bcast_blob(world, &params, &params_len, 0)) < 0)
+        goto out;
+    trial = hf_trials_alloc(1, spec->space.n_params);
+    result = trial ? hf_space_trial_from_json(&spec->space, params, trial) : HF_ENOMEM;
+    if (result < 0 && rank == 0)
+        hf_error_prefix(result, "%s: best.params", dir.results);
     if ((result = hf_comm_check(world, result)) < 0 ||
         (result = hf_pipeline_groups(world, &spec->parallel, &group_comm, &group)) < 0 ||
         (result = hf_pipeline_ingest(world, spec, source, dir.retrain_shards, dir.audit, NULL,
@@ -457,9 +493,8 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         (result = hf_comm_check(
              world, hf_pipeline_prepare(spec, dir.retrain_shards, manifest, 1, &job))) < 0)
         goto out;
-    if (rank == 0 && (best < 0 || (size_t)best >= job.n_trials))
-        result = hf_error(HF_EINVAL, "%s: best.trial %ld is not a trial of %s", dir.results, best,
-                          dir.spec);
+    if (result >= 0)
+        result = hf_spec_decode_trials(spec, job.model, trial, 1, &best_cfg);
     if (rank == 0 && result >= 0)
         result = choose_rows(&job, old, &dir, holdout, spec->cv.seed, &r.hold, &r.n_hold, &r.train,
                              &r.n_train, &r.eligible, &r.know_seen);
@@ -479,7 +514,7 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     if ((result = hf_comm_check(world, result)) < 0 ||
         (n_splits &&
          (result = hf_comm_bcast(world, split_iters, n_splits * sizeof *split_iters, 0)) < 0) ||
-        (result = hf_comm_check(world, hf_refit_config(job.model, &job.configs[best], split_iters,
+        (result = hf_comm_check(world, hf_refit_config(job.model, &best_cfg[0], split_iters,
                                                        n_splits, &refit_cfg, &refit_vals))) < 0)
         goto out;
     /* No row is new to the current model: nothing to compare the models on fairly, and nothing
@@ -507,7 +542,7 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
                            &new_score);
     }
     if (!no_new && rank == 0 && result >= 0)
-        result = judge(spec, &job, manifest, &dir, old, prep, fitted, &r, best, new_score,
+        result = judge(spec, &job, manifest, &dir, old, prep, fitted, &r, params, new_score,
                        &old_score, &promote);
     if (rank == 0 && result >= 0)
         result = record(spec, source, manifest, &dir, job.data->n_rows, &r, new_score, old_score,
@@ -522,8 +557,14 @@ out:
     hf_manifest_free(manifest);
     hf_group_free(group);
     hf_comm_free(group_comm);
+    if (best_cfg)
+        hf_trial_configs_free(best_cfg, 1);
+    if (trial)
+        hf_trials_free(trial, 1, spec->space.n_params);
     hf_spec_free(spec);
     hf_rundir_free(&dir);
+    hf_rundir_unlock(lock_fd);
+    free(params);
     free(r.hold);
     free(r.train);
     free(split_iters);

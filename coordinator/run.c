@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -345,16 +346,17 @@ static void usage_run(FILE *fp)
             "(work so far is journaled: run the same command again to resume).\n");
 }
 
-/* Collective. The run directory: created, the spec copied in, the journal removed with --fresh. */
-static int prepare_run_dir(hf_comm *world, const hf_spec *spec, int fresh, hf_rundir *dir)
+/* Collective. The run directory: created and locked by rank 0 for the whole run (*lock_fd), the
+ * journal removed with --fresh. The spec is copied in (job.yaml) only with the results it
+ * produced (finish_run): a spec the journal refuses never replaces the run's job.yaml. */
+static int prepare_run_dir(hf_comm *world, const hf_spec *spec, int fresh, hf_rundir *dir,
+                           int *lock_fd)
 {
     int result = hf_rundir_of(&spec->output, spec->name, dir);
     if (result >= 0 && hf_comm_rank(world) == 0) {
-        result = hf_fs_mkdirs(dir->dir);
-        if (result >= 0)
-            result = hf_fs_write_atomic(dir->spec, spec->text, strlen(spec->text));
+        result = hf_rundir_lock(dir, "hyperfold run", lock_fd);
         if (result >= 0 && fresh && hf_fs_exists(dir->journal) && unlink(dir->journal) != 0)
-            result = hf_error(HF_EIO, "removing %s", dir->journal);
+            result = hf_error(HF_EIO, "removing %s: %s", dir->journal, strerror(errno));
     }
     return hf_comm_check(world, result);
 }
@@ -1332,9 +1334,14 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
                       const hf_rundir *dir, double t0, int result)
 {
     info->seconds = hf_now() - t0;
-    int write_status = hf_results_write(&st->sweep, job->trials, info);
+    /* Only a run whose model was exported has results: results.json names model.h5 and claims
+     * success, and RUN/job.yaml, results.json and model.h5 must carry the same spec (retrain
+     * checks it). On a failed refit or export the journal keeps the sweep and the earlier run's
+     * three files stay as they were; the same command resumes. */
     if (result >= 0)
-        result = write_status;
+        result = hf_fs_write_private(dir->spec, spec->text, strlen(spec->text));
+    if (result >= 0)
+        result = hf_results_write(&st->sweep, job->trials, info);
     if (result >= 0 && spec->output.upload) {
         hf_source_opts up = {.s3 = &spec->s3, .audit_path = dir->audit, .rank = 0};
         result = upload_outputs(&spec->output, dir, &up, st->quiet);
@@ -1478,6 +1485,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_manifest *manifest = NULL;
     hf_job job = {0};
     hf_rundir dir = {0};
+    int lock_fd = -1;
     hf_task_list tasks = {0};
     hf_task_ctx ctx = {0};
     run_state st = {.spec_trial = -1, .quiet = quiet, .tty = isatty(STDERR_FILENO)};
@@ -1498,7 +1506,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
 
     install_signals();
     if ((result = hf_pipeline_spec(world, spec_path, &spec)) < 0 ||
-        (result = prepare_run_dir(world, spec, fresh, &dir)) < 0 ||
+        (result = prepare_run_dir(world, spec, fresh, &dir, &lock_fd)) < 0 ||
         (result = hf_pipeline_groups(world, &spec->parallel, &group_comm, &group)) < 0)
         goto out;
     /* Ingest (or reuse) the shards, then every rank loads the whole table. */
@@ -1506,9 +1514,13 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     if ((result = hf_pipeline_ingest(world, spec, NULL, dir.shards, dir.audit, dir.rejects,
                                      &manifest, &reused)) < 0)
         goto out;
-    if (rank == 0 && !quiet)
+    if (rank == 0 && !quiet) {
+        char *shown = hf_source_display(spec->data.source);
         hf_info("%s %lld rows from %s (%.2fs)", reused ? "reused shards of" : "ingested",
-                (long long)hf_manifest_n_rows(manifest), spec->data.source, hf_now() - t_ingest);
+                (long long)hf_manifest_n_rows(manifest), shown ? shown : "data.source",
+                hf_now() - t_ingest);
+        free(shown);
+    }
     result = hf_pipeline_prepare(spec, dir.shards, manifest, 0, &job);
     /* Every rank learns of a failure before a study's collective preparation (warm start). */
     if ((result = hf_comm_check(world, result)) < 0)
@@ -1649,6 +1661,7 @@ out:
     hf_manifest_free(manifest);
     hf_spec_free(spec);
     hf_rundir_free(&dir);
+    hf_rundir_unlock(lock_fd);
     free(holdout_scores);
     free(split_iters);
     free(refit_vals);

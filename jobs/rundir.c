@@ -1,11 +1,18 @@
 /* rundir.c - the paths of a run directory and the output section (see rundir.h). */
+#define _GNU_SOURCE
 #include "jobs/rundir.h"
 
+#include "common/fsutil.h"
 #include "common/hf.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 static const char *const k_sse_names[] = {"AES256", "aws:kms", NULL};
 
@@ -79,6 +86,7 @@ int hf_rundir_at(const char *dir, hf_rundir *r)
         {offsetof(hf_rundir, retrain_rows), "training_rows.retrain.bin"},
         {offsetof(hf_rundir, previous_rows), "training_rows.previous.bin"},
         {offsetof(hf_rundir, retrain_holdout), "retrain_holdout.csv"},
+        {offsetof(hf_rundir, lock), ".lock"},
     };
     _Static_assert(sizeof files / sizeof files[0] == sizeof(hf_rundir) / sizeof(char *) - 1,
                    "every path of hf_rundir has its file name");
@@ -112,4 +120,69 @@ void hf_rundir_free(hf_rundir *r)
     for (size_t i = 0; i < sizeof(hf_rundir) / sizeof(char *); i++)
         free(p[i]);
     memset(r, 0, sizeof *r);
+}
+
+/* Removes dir's temporary files: `NAME.tmp.PID` (hf_fs_open_tmp) and `.tmp-part-*` (shards). */
+static void remove_temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        int ours = strncmp(e->d_name, ".tmp-part-", 10) == 0 ||
+                   (t && t[5] && strspn(t + 5, "0123456789") == strlen(t + 5));
+        if (!ours)
+            continue;
+        char *p = hf_asprintf("%s/%s", dir, e->d_name);
+        if (p && unlink(p) == 0)
+            hf_debug("removed %s, left by an earlier run that did not finish", p);
+        free(p);
+    }
+    closedir(d);
+}
+
+int hf_rundir_lock(const hf_rundir *r, const char *command, int *fd)
+{
+    *fd = -1;
+    HF_CALL(hf_fs_mkdirs(r->dir));
+    int f = open(r->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (f < 0)
+        return hf_error(HF_EIO, "%s: cannot open the run directory's lock: %s", r->lock,
+                        strerror(errno));
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char holder[256] = "";
+        ssize_t n = pread(f, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(f);
+        if (e != EWOULDBLOCK)
+            return hf_error(HF_EIO, "%s: cannot lock the run directory: %s", r->lock, strerror(e));
+        return hf_error(HF_EIO,
+                        "%s: another command is writing this run directory (%s); wait for it to "
+                        "end or stop it, or use another output.dir or name",
+                        r->dir, holder[0] ? holder : "holder unknown");
+    }
+    char host[128] = "?", line[256];
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    int len =
+        snprintf(line, sizeof line, "%s on host %s, pid %ld\n", command, host, (long)getpid());
+    if (ftruncate(f, 0) != 0 || pwrite(f, line, (size_t)len, 0) != len) {
+        int result = hf_error(HF_EIO, "%s: writing the lock: %s", r->lock, strerror(errno));
+        close(f);
+        return result;
+    }
+    remove_temporaries(r->dir);
+    remove_temporaries(r->shards);
+    remove_temporaries(r->retrain_shards);
+    *fd = f;
+    return HF_OK;
+}
+
+void hf_rundir_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* (closing the descriptor releases the flock) */
 }

@@ -43,6 +43,7 @@ typedef struct hf_rundir {
     char *retrain_rows;    /* training_rows.retrain.bin */
     char *previous_rows;   /* training_rows.previous.bin */
     char *retrain_holdout; /* retrain_holdout.csv: the rows retrain compared the models on */
+    char *lock;            /* .lock: the writer's lock (hf_rundir_lock) */
 } hf_rundir;
 
 /* Not collective. The paths of the run directory `dir` (which need not exist). */
@@ -50,5 +51,14 @@ int hf_rundir_at(const char *dir, hf_rundir *out);
 /* Not collective. The paths of job `name`'s run under output.dir. */
 int hf_rundir_of(const hf_output_opts *o, const char *name, hf_rundir *out);
 void hf_rundir_free(hf_rundir *r);
+
+/* Not collective (rank 0 of a command that writes the run directory: run, retrain). Creates the
+ * directory and takes an exclusive lock on its .lock file (flock), held until hf_rundir_unlock or
+ * the process ends: the kernel drops it when the holder dies, so a killed run leaves no stale
+ * lock. The file names the holder ("host pid"), and a second writer is refused with it. Under the
+ * lock, the temporary files an earlier killed run left (`*.tmp.<pid>`, shards/.tmp-part-*) are
+ * removed. *fd is the lock's descriptor (-1 on failure). */
+int hf_rundir_lock(const hf_rundir *r, const char *command, int *fd);
+void hf_rundir_unlock(int fd);
 
 #endif

@@ -474,9 +474,15 @@ static int check_prep_settings(hf_bind *b)
 
 static int check_name(hf_bind *b, const yaml_node_t *v)
 {
-    static const char *what = "a job name of letters, digits, '.', '_' or '-'";
+    static const char *what =
+        "a job name of letters, digits, '.', '_' or '-', other than \".\" and \"..\"";
     HF_CALL(hf_bind_string(b, v, "name", what, &b->spec->name));
-    for (const char *p = b->spec->name; *p; p++)
+    /* The name is a directory under output.dir: "." and ".." would be output.dir or its parent
+     * (and ingest's clean-up would delete that directory's shards). */
+    const char *name = b->spec->name;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return hf_bind_fail_got(b, v, "name", what);
+    for (const char *p = name; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
             return hf_bind_fail_got(b, v, "name", what);
     return hf_bind_record(b, "name", v);

@@ -1,5 +1,6 @@
 /* spec_print.c - the readable summary printed by `hyperfold validate`. */
 #include "jobs/spec.h"
+#include "shards/source.h"
 
 #include "common/hf.h"
 
@@ -73,7 +74,9 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
 {
     char buf[1024];
     fprintf(out, "job:        %s  (%s, sha256 %.12s)\n", spec->name, spec->path, spec->sha256);
-    fprintf(out, "data:       %s\n", spec->data.source);
+    char *source = hf_source_display(spec->data.source);
+    fprintf(out, "data:       %s\n", source ? source : "(out of memory)");
+    free(source);
     if (spec->data.task != HF_TASK_AUTO && strcmp(spec->task_why, "data.task") != 0)
         fprintf(out, "target:     %s  (task: %s, implied by %s)\n", spec->data.target,
                 task_text(spec->data.task), spec->task_why);

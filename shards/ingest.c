@@ -119,11 +119,13 @@ void hf__ingest_ctx_free(ctx *c)
 {
     for (size_t i = 0; i < c->n_objects; i++) {
         free(c->objects[i].uri);
+        free(c->objects[i].open);
         free(c->objects[i].fingerprint);
     }
     free(c->objects);
     for (size_t i = 0; i < c->n_parts; i++) {
         free(c->parts[i].uri);
+        free(c->parts[i].open);
         free(c->parts[i].entry);
     }
     free(c->parts);

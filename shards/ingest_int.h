@@ -26,14 +26,16 @@ enum role { ROLE_DROP = -1, ROLE_FEATURE = 0, ROLE_TARGET, ROLE_FOLD, ROLE_GROUP
 enum mode { MODE_PASS1 = 0, MODE_PASS2, MODE_PREDICT };
 
 typedef struct part {
-    char *uri;   /* object URI */
+    char *uri;   /* object URI as it may be printed (hf_source_display) */
+    char *open;  /* the URI to open: it may carry credentials, so it is never printed */
     char *entry; /* zip entry name or NULL */
     int kind;
     size_t object; /* index into the object list */
 } part;
 
 typedef struct object {
-    char *uri;
+    char *uri;  /* as it may be printed (hf_source_display) */
+    char *open; /* as given: only for opening */
     char *fingerprint;
     uint64_t size;
 } object;

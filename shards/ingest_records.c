@@ -534,7 +534,7 @@ static int open_item_reader(ctx *c, item *it, hf_source **src, hf_csv_reader **r
     *r = NULL;
     if (p->kind == PART_PLAIN) {
         if (!it->buf) {
-            result = hf_source_open(p->uri, c->opts, &it->src);
+            result = hf_source_open(p->open, c->opts, &it->src);
             if (result >= 0)
                 result = hf_csv_buffer_open(it->src, 0, it->src->size, &it->buf);
             if (result < 0)

@@ -46,16 +46,18 @@ static int add_object(ctx *c, const char *uri)
     }
     c->objects = no;
     object *o = &c->objects[c->n_objects];
-    o->uri = hf_strdup(uri);
+    o->uri = hf_source_display(uri);
+    o->open = hf_strdup(uri);
     o->fingerprint = hf_strdup(s->fingerprint);
     o->size = s->size;
     c->n_objects++;
-    int kind = kind_of(uri);
-    if (!o->uri || !o->fingerprint) {
+    if (!o->uri || !o->open || !o->fingerprint) {
         hf_source_close(s);
         s = NULL;
         return HF_ENOMEM;
     }
+    const char *name = o->uri;
+    int kind = kind_of(name);
     char **entries = NULL;
     size_t ne = 0;
     if (kind == PART_ZIP) {
@@ -64,7 +66,7 @@ static int add_object(ctx *c, const char *uri)
             result = hf_error(HF_EDATA,
                               "%s: got a zip archive without .csv entries, expected at "
                               "least one",
-                              uri);
+                              name);
     } else {
         ne = 1;
     }
@@ -80,11 +82,12 @@ static int add_object(ctx *c, const char *uri)
     c->parts = np;
     for (size_t i = 0; i < ne; i++) {
         part *p = &c->parts[c->n_parts++];
-        p->uri = hf_strdup(uri);
+        p->uri = hf_strdup(name);
+        p->open = hf_strdup(uri);
         p->entry = entries ? entries[i] : NULL;
         p->kind = kind;
         p->object = c->n_objects - 1;
-        if (!p->uri) {
+        if (!p->uri || !p->open) {
             free(entries);
             return HF_ENOMEM;
         }
@@ -102,9 +105,12 @@ int hf__ingest_enumerate(ctx *c, const char *uri)
     int result = hf_source_list(uri, c->opts, &uris, &n);
     if (result < 0)
         return result;
-    if (n == 0)
-        result =
-            hf_error(HF_EDATA, "%s: got no .csv or .csv.gz objects, expected at least one", uri);
+    if (n == 0) {
+        char *name = hf_source_display(uri);
+        result = hf_error(HF_EDATA, "%s: got no .csv or .csv.gz objects, expected at least one",
+                          name ? name : "data.source");
+        free(name);
+    }
     for (size_t i = 0; result >= 0 && i < n; i++)
         result = add_object(c, uris[i]);
     hf_strv_free(uris, n);
@@ -115,7 +121,7 @@ int hf__ingest_enumerate(ctx *c, const char *uri)
 int hf__ingest_open_part_stream(ctx *c, const part *p, uint64_t offset, hf_source **src,
                                 hf_csv_stream *st)
 {
-    int result = hf_source_open(p->uri, c->opts, src);
+    int result = hf_source_open(p->open, c->opts, src);
     if (result < 0)
         return result;
     if (p->kind == PART_GZ)
@@ -248,14 +254,15 @@ int hf__ingest_share_source(ctx *c, int status)
         int fail = !j;
         for (size_t i = 0; !fail && i < c->n_objects; i++)
             fail |= json_array_append_new(json_object_get(j, "objects"),
-                                          json_pack("[s,s,I]", c->objects[i].uri,
-                                                    c->objects[i].fingerprint,
+                                          json_pack("[s,s,s,I]", c->objects[i].uri,
+                                                    c->objects[i].open, c->objects[i].fingerprint,
                                                     (json_int_t)c->objects[i].size)) != 0;
         for (size_t i = 0; !fail && i < c->n_parts; i++)
-            fail |= json_array_append_new(json_object_get(j, "parts"),
-                                          json_pack("[s,s?,i,I]", c->parts[i].uri,
-                                                    c->parts[i].entry, c->parts[i].kind,
-                                                    (json_int_t)c->parts[i].object)) != 0;
+            fail |=
+                json_array_append_new(json_object_get(j, "parts"),
+                                      json_pack("[s,s,s?,i,I]", c->parts[i].uri, c->parts[i].open,
+                                                c->parts[i].entry, c->parts[i].kind,
+                                                (json_int_t)c->parts[i].object)) != 0;
         for (size_t i = 0; !fail && i < c->ncols; i++)
             fail |=
                 json_array_append_new(json_object_get(j, "names"), json_string(c->names[i])) != 0;
@@ -292,19 +299,21 @@ int hf__ingest_share_source(ctx *c, int status)
     for (size_t i = 0; result >= 0 && i < c->n_objects; i++) {
         json_t *e = json_array_get(o, i);
         c->objects[i].uri = hf_strdup(json_string_value(json_array_get(e, 0)));
-        c->objects[i].fingerprint = hf_strdup(json_string_value(json_array_get(e, 1)));
-        c->objects[i].size = (uint64_t)json_integer_value(json_array_get(e, 2));
-        if (!c->objects[i].uri || !c->objects[i].fingerprint)
+        c->objects[i].open = hf_strdup(json_string_value(json_array_get(e, 1)));
+        c->objects[i].fingerprint = hf_strdup(json_string_value(json_array_get(e, 2)));
+        c->objects[i].size = (uint64_t)json_integer_value(json_array_get(e, 3));
+        if (!c->objects[i].uri || !c->objects[i].open || !c->objects[i].fingerprint)
             result = HF_ENOMEM;
     }
     for (size_t i = 0; result >= 0 && i < c->n_parts; i++) {
         json_t *e = json_array_get(p, i);
         c->parts[i].uri = hf_strdup(json_string_value(json_array_get(e, 0)));
-        const char *en = json_string_value(json_array_get(e, 1));
+        c->parts[i].open = hf_strdup(json_string_value(json_array_get(e, 1)));
+        const char *en = json_string_value(json_array_get(e, 2));
         c->parts[i].entry = en ? hf_strdup(en) : NULL;
-        c->parts[i].kind = (int)json_integer_value(json_array_get(e, 2));
-        c->parts[i].object = (size_t)json_integer_value(json_array_get(e, 3));
-        if (!c->parts[i].uri || (en && !c->parts[i].entry))
+        c->parts[i].kind = (int)json_integer_value(json_array_get(e, 3));
+        c->parts[i].object = (size_t)json_integer_value(json_array_get(e, 4));
+        if (!c->parts[i].uri || !c->parts[i].open || (en && !c->parts[i].entry))
             result = HF_ENOMEM;
     }
     for (size_t i = 0; result >= 0 && i < c->ncols; i++) {
@@ -336,7 +345,7 @@ int hf__ingest_plan_items(ctx *c, item **items, size_t *n_items)
         /* The range is read once (mapped, or one ranged read) and kept for every pass. Only the
          * ranks before the last count: the exscan never uses the last rank's counts. */
         if (e > b) {
-            result = hf_source_open(c->parts[0].uri, c->opts, &src);
+            result = hf_source_open(c->parts[0].open, c->opts, &src);
             if (result >= 0)
                 result = hf_csv_buffer_open(src, b, e, &buf);
             if (result >= 0) {

@@ -6,10 +6,14 @@
 
 #include <hdf5.h>
 #include <jansson.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #define CHUNK_BYTES ((size_t)1 << 20)
 
@@ -469,6 +473,47 @@ static int write_rows(const char *path, hid_t d, hid_t dxpl, hid_t type, const h
     return result;
 }
 
+/* Rank 0, after the files' metadata is created: reserves the disk space of every file (its end of
+ * allocation: parallel HDF5 allocates the datasets at creation) with posix_fallocate, so that
+ * neither the raw writes nor the metadata flush of the collective close can meet a full file
+ * system. A write that failed on one rank only sent the ranks down different paths inside
+ * H5Fclose (a barrier on one, a broadcast on the other) and hung the job. Where the file system
+ * cannot reserve, the free space is checked instead. */
+static int reserve_space(hid_t *files, char *const *paths, size_t n)
+{
+    unsigned long long total = 0;
+    hsize_t *size = hf_malloc((n ? n : 1) * sizeof *size);
+    int result = size ? HF_OK : HF_ENOMEM;
+    for (size_t i = 0; result >= 0 && i < n; i++) {
+        /* (the larger of the end of allocation and the end of file) */
+        if (H5Fget_filesize(files[i], &size[i]) < 0)
+            result = h5_fail(paths[i], "file size query");
+        total += (unsigned long long)size[i];
+    }
+    for (size_t i = 0; result >= 0 && i < n; i++) {
+        int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
+        int e = fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)size[i]);
+        if (fd >= 0)
+            close(fd);
+        struct statvfs sv;
+        unsigned long long avail =
+            statvfs(paths[i], &sv) == 0 ? (unsigned long long)sv.f_bavail * sv.f_frsize : ~0ULL;
+        if (e == EOPNOTSUPP || e == EINVAL) /* no fallocate here: at least the space is free */
+            e = avail < (unsigned long long)size[i] ? ENOSPC : 0;
+        if (e == ENOSPC || e == EDQUOT)
+            result =
+                hf_error(HF_EIO,
+                         "%s: cannot write the shards: %s (%s): they need %llu bytes, "
+                         "the file system has %llu free",
+                         paths[i], strerror(e), e == ENOSPC ? "ENOSPC" : "EDQUOT", total, avail);
+        else if (e != 0)
+            result = hf_error(HF_EIO, "%s: reserving %llu bytes: %s", paths[i],
+                              (unsigned long long)size[i], strerror(e));
+    }
+    free(size);
+    return result;
+}
+
 /* Collective: creates the files paths[0..n) and their datasets, then every rank writes its rows
  * of every file with independent transfers (so ranks write different files at the same time),
  * then the files are closed. The bytes are those hf_shard_write gives (early allocation: the
@@ -481,28 +526,26 @@ static int write_batch(hf_comm *comm, char *const *paths, const hf_shard_slab *s
     hid_t *files = hf_malloc((n ? n : 1) * sizeof *files);
     hid_t *dsets = hf_malloc((n ? n : 1) * SHARD_DSETS * sizeof *dsets);
     size_t n_open = 0;
-    if (!files || !dsets) {
+    /* Each stage ends in an agreement (hf_comm_check), so that every rank makes the same
+     * collective calls whichever rank failed: a failure on one rank only sent the ranks down
+     * different paths inside the collective H5Fclose and hung the job. */
+    if (!files || !dsets)
         result = HF_ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < n * SHARD_DSETS; i++)
+    for (size_t i = 0; result >= 0 && i < n * SHARD_DSETS; i++)
         dsets[i] = H5I_INVALID_HID;
-    if (fapl < 0 || dxpl < 0) {
+    if (result >= 0 && (fapl < 0 || dxpl < 0))
         result = h5_fail(paths[0], "property list create");
-        goto out;
-    }
-    if (H5Pset_fapl_mpio(fapl, hf_comm_mpi(comm), MPI_INFO_NULL) < 0 ||
-        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT) < 0) {
+    if (result >= 0 && (H5Pset_fapl_mpio(fapl, hf_comm_mpi(comm), MPI_INFO_NULL) < 0 ||
+                        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT) < 0))
         result = h5_fail(paths[0], "MPI-IO setup");
-        goto out;
-    }
+    result = hf_comm_check(comm, result);
     /* Metadata: every rank makes the same sequence of collective calls. */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; result >= 0 && i < n; i++) {
         const hf_shard_slab *s = &slabs[i];
         files[i] = H5Fcreate(paths[i], H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
         if (files[i] < 0) {
             result = h5_fail(paths[i], "file create");
-            goto out;
+            break;
         }
         n_open++;
         hid_t *d = dsets + i * SHARD_DSETS;
@@ -516,11 +559,15 @@ static int write_batch(hf_comm *comm, char *const *paths, const hf_shard_slab *s
         if (s->has_order)
             d[5] = create_dataset(files[i], "order", H5T_NATIVE_DOUBLE, s->shard_rows, 1, 0);
         if (d[0] < 0 || d[1] < 0 || d[2] < 0 || (s->has_fold && d[3] < 0) ||
-            (s->has_group && d[4] < 0) || (s->has_order && d[5] < 0)) {
+            (s->has_group && d[4] < 0) || (s->has_order && d[5] < 0))
             result = h5_fail(paths[i], "dataset create");
-            goto out;
-        }
     }
+    result = hf_comm_check(comm, result);
+    /* The space, reserved by rank 0 before a byte of data is written; every rank learns the
+     * outcome, so all skip the writes together. */
+    if (result >= 0 && hf_comm_rank(comm) == 0)
+        result = reserve_space(files, paths, n);
+    result = hf_comm_check(comm, result);
     /* Raw data: independent, so no rank waits for another between files. */
     for (size_t i = 0; result >= 0 && i < n; i++) {
         const hf_shard_slab *s = &slabs[i];
@@ -537,7 +584,8 @@ static int write_batch(hf_comm *comm, char *const *paths, const hf_shard_slab *s
         if (result >= 0 && s->has_order)
             result = write_rows(paths[i], d[5], dxpl, H5T_NATIVE_DOUBLE, s, 1, 0, s->order);
     }
-out:
+    /* Every rank knows whether any write failed before the collective close. */
+    result = hf_comm_check(comm, result);
     /* Closing is collective: every rank closes every file it created, whatever happened. */
     for (size_t i = 0; i < n_open; i++) {
         for (size_t k = 0; k < SHARD_DSETS; k++)

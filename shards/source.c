@@ -7,6 +7,7 @@
 #define _DEFAULT_SOURCE
 #include "shards/source.h"
 #include "shards/csv.h"
+#include "shards/audit.h"
 #include "common/hf.h"
 
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -380,6 +382,13 @@ void hf_source_close(hf_source *s)
     if (!s)
         return;
     s->vt->close(s);
+}
+
+char *hf_source_display(const char *uri)
+{
+    if (strncasecmp(uri, "http://", 7) == 0 || strncasecmp(uri, "https://", 8) == 0)
+        return hf_audit_clean_url(uri);
+    return hf_strdup(uri);
 }
 
 int hf_source_is_prefix(const char *uri)

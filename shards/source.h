@@ -57,6 +57,11 @@ int hf_source_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, size
 void hf_source_close(hf_source *s);
 /* 1 if the URI names a prefix/directory (ends in '/', or a local directory). */
 int hf_source_is_prefix(const char *uri);
+/* The URI as it may be printed or written anywhere (messages, manifest.json, results.json, the
+ * audit log): for http(s) URIs without user-info, query string and fragment (a pre-signed URL
+ * carries its signature in the query), other URIs unchanged. The one place a source is
+ * redacted; NULL when out of memory. Caller frees. */
+char *hf_source_display(const char *uri);
 int hf_source_list(const char *prefix_uri, const hf_source_opts *opts, char ***uris, size_t *n);
 /* Wraps `len` bytes at `data` (borrowed: must outlive the source) as a source named `name`; used by
  * tests and to parse buffers with the same code as files. Not collective. */
