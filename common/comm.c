@@ -41,6 +41,7 @@ static int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out)
 }
 
 static int g_thread_level = 0;
+static int g_node_size = 1;
 
 int hf_comm_thread_multiple(void)
 {
@@ -61,9 +62,19 @@ int hf_comm_init(int *argc, char ***argv, hf_comm **world)
                         provided);
     /* Errors come back as codes; we turn them into messages. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    MPI_Comm dup;
+    MPI_Comm dup, node;
     MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &dup), "MPI_Comm_dup");
+    /* The ranks that share this node (and its memory). */
+    if (MPI_Comm_split_type(dup, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &g_node_size);
+        MPI_Comm_free(&node);
+    }
     return hf_comm_wrap(dup, 1, world);
+}
+
+int hf_comm_node_size(void)
+{
+    return g_node_size;
 }
 
 void hf_comm_finalize(hf_comm *world)

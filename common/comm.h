@@ -18,6 +18,8 @@ int hf_comm_init(int *argc, char ***argv, hf_comm **world);
 void hf_comm_finalize(hf_comm *world);
 /* 1 if MPI was initialised with MPI_THREAD_MULTIPLE. */
 int hf_comm_thread_multiple(void);
+/* The number of ranks of the world on this node (MPI_COMM_TYPE_SHARED; 1 before hf_comm_init). */
+int hf_comm_node_size(void);
 /* Collective: splits into groups of `size` consecutive ranks (color = rank / size). */
 int hf_comm_split(hf_comm *c, int color, int key, hf_comm **out);
 void hf_comm_free(hf_comm *c);

@@ -13,6 +13,25 @@
 #include <unistd.h>
 
 #define SYNC_INTERVAL_S 0.1
+/* Version 2: every line after the header ends in a tab and the first 16 hex digits of the
+ * SHA-256 of the text before it, so that an edited or damaged line is found (a flipped digit in a
+ * score changed the selection). Version 1 journals (no checksums) are still replayed. */
+#define JOURNAL_VERSION 2
+#define LINE_SUM 16
+
+/* Not collective. 1 if `line` (len bytes, without its newline) ends in the checksum of what is
+ * before it; the line is cut at the tab. */
+static int check_line(char *line, size_t len)
+{
+    char hex[65];
+    if (len < LINE_SUM + 1 || line[len - LINE_SUM - 1] != '\t')
+        return 0;
+    size_t body = len - LINE_SUM - 1;
+    if (hf_sha256_hex(line, body, hex) < 0 || memcmp(hex, line + body + 1, LINE_SUM) != 0)
+        return 0;
+    line[body] = '\0';
+    return 1;
+}
 
 struct hf_journal {
     int fd;
@@ -48,7 +67,7 @@ static char *header_line(const hf_journal_id *id)
 {
     json_t *o = json_object();
     json_object_set_new(o, "journal", json_string("hyperfold"));
-    json_object_set_new(o, "version", json_integer(1));
+    json_object_set_new(o, "version", json_integer(JOURNAL_VERSION));
     json_object_set_new(o, "spec_sha256", json_string(id->spec_sha256));
     json_object_set_new(o, "data", json_string(id->data_fingerprint));
     json_object_set_new(o, "n_tasks", json_integer((json_int_t)id->n_tasks));
@@ -125,6 +144,9 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
             *nl = '\0';
             if ((result = check_header(path, text, id)) < 0)
                 goto out;
+            json_t *h = json_loads(text, 0, NULL);
+            int summed = json_integer_value(json_object_get(h, "version")) >= 2;
+            json_decref(h);
             char *p = nl + 1;
             long long lineno = 1;
             keep = (off_t)(p - text);
@@ -134,6 +156,14 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
                     break; /* torn last line: dropped */
                 *e = '\0';
                 lineno++;
+                if (summed && !check_line(p, (size_t)(e - p))) {
+                    /* Damaged or edited: the journal ends before this line, and the work it
+                     * and the lines after it recorded runs again. */
+                    hf_warn("%s:%lld: damaged line (its checksum does not match): the journal "
+                            "is cut there and the %s after it run again",
+                            path, lineno, "tasks recorded on and");
+                    break;
+                }
                 if (e > p && on_line && (result = on_line(arg, p)) < 0) {
                     hf_error_prefix(result, "%s:%lld", path, lineno);
                     goto out;
@@ -237,13 +267,20 @@ static int hf_journal_sync(hf_journal *j)
 int hf_journal_append(hf_journal *j, const char *line)
 {
     size_t n = strlen(line);
-    char *buf = hf_malloc(n + 1);
+    char hex[65];
+    char *buf = hf_malloc(n + LINE_SUM + 2);
     if (!buf)
         return HF_ENOMEM;
+    if (hf_sha256_hex(line, n, hex) < 0) {
+        free(buf);
+        return HF_EINTERNAL;
+    }
     memcpy(buf, line, n);
-    buf[n] = '\n';
+    buf[n] = '\t';
+    memcpy(buf + n + 1, hex, LINE_SUM);
+    buf[n + LINE_SUM + 1] = '\n';
     /* One write per line: a crash leaves at most one torn line, which resume drops. */
-    int result = write_all(j->fd, buf, n + 1, j->path);
+    int result = write_all(j->fd, buf, n + LINE_SUM + 2, j->path);
     free(buf);
     if (result < 0)
         return result;

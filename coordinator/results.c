@@ -539,8 +539,10 @@ static int write_trials_csv(const hf_sweep *s, const hf_space *space, const hf_t
 
 int hf_results_write(const hf_sweep *s, const hf_trial *trials, const hf_run_info *info)
 {
-    HF_CALL(write_results_json(s, trials, info));
-    return write_trials_csv(s, info->space, trials, info->trials_csv_path);
+    /* results.json last: it is the run's claim of success, so it is written only when every
+     * other output is (a full disk at trials.csv leaves the earlier run's results.json). */
+    HF_CALL(write_trials_csv(s, info->space, trials, info->trials_csv_path));
+    return write_results_json(s, trials, info);
 }
 
 int hf_results_read_best(const char *results_path, long *best, char **params_json,

@@ -370,9 +370,17 @@ static int preflight(const hf_spec *spec, const hf_job *job, const hf_group *gro
     const hf_model_ops *model = job->model;
     if (!model->preflight)
         return HF_OK;
-    int result = model->preflight(group, job->folds->n_search, job->data->schema->n_features, batch,
-                                  spec->parallel.memory_per_rank);
-    return result < 0 ? hf_error_prefix(result, "%s: parallel.memory_per_rank", spec->path) : HF_OK;
+    /* Without parallel.memory_per_rank, the node's memory shared by its ranks is the limit: a
+     * task that cannot fit is refused before the sweep instead of failing in it. */
+    uint64_t limit = spec->parallel.memory_per_rank;
+    int defaulted = limit == 0;
+    if (defaulted)
+        limit = hf_group_default_memory();
+    int result =
+        model->preflight(group, job->folds->n_search, job->data->schema->n_features, batch, limit);
+    return result < 0 ? hf_error_prefix(result, "%s: parallel.memory_per_rank%s", spec->path,
+                                        defaulted ? " (not set: this node's memory per rank)" : "")
+                      : HF_OK;
 }
 
 static int make_tasks(const hf_spec *spec, const hf_job *job, const hf_group *group,

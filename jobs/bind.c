@@ -308,6 +308,10 @@ static int get_int_as(hf_bind *c, const yaml_node_t *n, const char *path, int64_
         s.kind = SC_INT;
         s.i = (int64_t)s.d;
     }
+    /* Above the range, the lower bound alone would contradict the value ("got 99999999999,
+     * expected an integer >= 1"): say the upper one. Numbers beyond int64 are SC_FLOAT. */
+    if ((s.kind == SC_INT && s.i > hi) || (s.kind == SC_FLOAT && s.d == floor(s.d) && s.d > 0))
+        snprintf(what, sizeof what, "an integer <= %lld", (long long)hi);
     if (s.kind != SC_INT || s.i < lo || s.i > hi)
         return fail_got(c, n, path, what);
     *out = s.i;
@@ -749,7 +753,8 @@ static int parse_size(const char *t, uint64_t *out)
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
         if (!strcmp(units[u].suffix, suf)) {
             double bytes = v * (double)units[u].mult;
-            if (bytes >= 1.8e19)
+            /* A size is whole bytes, at least one: 0.5 was 0 bytes, which reads as unlimited. */
+            if (bytes >= 1.8e19 || bytes < 1 || bytes != floor(bytes))
                 return -1;
             *out = (uint64_t)bytes;
             return 0;

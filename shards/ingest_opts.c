@@ -72,7 +72,7 @@ const hf_opt_section hf_data_section =
     HF_OPT_SECTION("data", data_defs, hf_ingest_opts, data_check);
 
 static const hf_opt_def shards_defs[] = {
-    HF_DEF_INT("count", hf_ingest_opts, shard_count, HF_OPT_HASHED, 1, INT32_MAX,
+    HF_DEF_INT("count", hf_ingest_opts, shard_count, HF_OPT_HASHED, 1, 100000,
                "number of HDF5 shard files (default: the number of ranks)"),
 };
 

@@ -94,6 +94,13 @@ int hf__ingest_write_shards(ctx *c, const char *dir, const built *b, hf_manifest
     const size_t n = c->nrows, nf = b->nf;
     const int64_t total = b->counts[0];
     size_t n_shards = c->o->shard_count > 0 ? (size_t)c->o->shard_count : (size_t)c->size;
+    /* More shards than rows would be empty files: one row each at most (said once). */
+    if (total > 0 && n_shards > (size_t)total) {
+        if (c->rank == 0 && c->o->shard_count > 0)
+            hf_warn("shards.count: got %d, more than the %lld rows: writing %lld shards",
+                    c->o->shard_count, (long long)total, (long long)total);
+        n_shards = (size_t)total;
+    }
     char **tmp_paths = hf_calloc(n_shards, sizeof *tmp_paths);
     hf_shard_slab *slabs = NULL;
     char *hashes = NULL, *all = NULL;

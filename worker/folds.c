@@ -46,7 +46,7 @@ static const hf_opt_def cv_defs[] = {
                   "timeseries: the column that orders the rows"),
     HF_DEF_SEED("seed", hf_cv_opts, seed, HF_OPT_HASHED,
                 "seed of the fold shuffles and the holdout draw"),
-    HF_DEF_INT("repeats", hf_cv_opts, repeats, HF_OPT_HASHED, 1, INT32_MAX,
+    HF_DEF_INT("repeats", hf_cv_opts, repeats, HF_OPT_HASHED, 1, HF_CV_MAX_SPLITS,
                "repeated k-fold: the folds drawn again with seeds (seed, repeat)"),
     HF_DEF_NUMBER("holdout", hf_cv_opts, holdout, HF_OPT_HASHED, 0, 0x1.fffffffffffffp-1,
                   "a fraction 0 <= x < 1",
@@ -70,6 +70,15 @@ static int cv_check(void *opts)
                             "%s: missing required key, expected a column name with "
                             "cv.strategy %s",
                             needs[i].key, k_strategy_names[needs[i].strategy]);
+    /* Every split holds its rows' indices and every trial a score per split: a bound before
+     * anything is allocated (cv.repeats: 1000000 took 13 GB, then all of memory). */
+    if ((int64_t)o->folds * (o->repeats > 0 ? o->repeats : 1) > HF_CV_MAX_SPLITS)
+        return cv_error(o, o->repeats > 1 ? "cv.repeats" : "cv.folds",
+                        "%s: got %d with cv.%s %d, expected folds x repeats <= %d splits",
+                        o->repeats > 1 ? "cv.repeats" : "cv.folds",
+                        o->repeats > 1 ? o->repeats : o->folds,
+                        o->repeats > 1 ? "folds" : "repeats",
+                        o->repeats > 1 ? o->folds : o->repeats, HF_CV_MAX_SPLITS);
     return HF_OK;
 }
 

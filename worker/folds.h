@@ -21,6 +21,10 @@ typedef enum hf_cv_strategy {
     HF_CV_TIMESERIES
 } hf_cv_strategy;
 
+/* The most splits (folds x repeats) a search may have: each holds its rows' indices and each
+ * trial a score per split. */
+#define HF_CV_MAX_SPLITS 10000
+
 /* The job spec's cv section: this module's options (see common/opts.h). */
 typedef struct hf_cv_opts {
     int folds;               /* default 5 */

@@ -1,4 +1,5 @@
 /* group.c - worker groups and their BLACS process grids (see group.h). */
+#define _GNU_SOURCE
 #include "worker/group.h"
 
 #include "common/hf.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct hf_group {
     hf_comm *comm; /* borrowed */
@@ -220,6 +222,25 @@ static const char *fmt_bytes(uint64_t b, char *buf, size_t len)
     }
     snprintf(buf, len, "%.2f %s", v, unit[u]);
     return buf;
+}
+
+int hf_group_check_bytes(uint64_t need, uint64_t memory_per_rank, const char *what)
+{
+    char need_s[32], limit_s[32];
+    if (memory_per_rank == 0 || need <= memory_per_rank)
+        return HF_OK;
+    return hf_error(HF_EINVAL, "%s: one task needs %s per rank, the limit is %s", what,
+                    fmt_bytes(need, need_s, sizeof need_s),
+                    fmt_bytes(memory_per_rank, limit_s, sizeof limit_s));
+}
+
+uint64_t hf_group_default_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    int ranks = hf_comm_node_size();
+    if (pages <= 0 || page <= 0)
+        return 0; /* unknown: no limit */
+    return (uint64_t)pages * (uint64_t)page / (uint64_t)(ranks > 0 ? ranks : 1);
 }
 
 int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank, int n_matrices,

@@ -79,5 +79,11 @@ uint64_t hf_group_matrix_bytes(size_t n, int nb, int nprow, int npcol);
  * limit. */
 int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank, int n_matrices,
                           const char *what);
+/* Not collective: refuses (HF_EINVAL) a task that needs `need` bytes per rank (`what` says of
+ * what) when memory_per_rank (non-zero) is less. */
+int hf_group_check_bytes(uint64_t need, uint64_t memory_per_rank, const char *what);
+/* The memory a rank may use when parallel.memory_per_rank is not set: this node's physical
+ * memory divided among the ranks that share it. */
+uint64_t hf_group_default_memory(void);
 
 #endif

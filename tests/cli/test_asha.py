@@ -12,7 +12,6 @@ defined before. tpe with mode async: 30
 trials, the first 10 random search's, the others in their distributions, valid after a resume.
 Refusals: too few configurations for asha's rungs, a searched budget, mode async with
 another strategy, worker groups with an asynchronous study."""
-import json
 import os
 import signal
 import sys
@@ -65,8 +64,7 @@ def run_dir(d):
 
 
 def journal(d):
-    with open(os.path.join(run_dir(d), "journal.jsonl")) as f:
-        return [json.loads(l) for l in f.read().splitlines()[1:] if l.strip()]
+    return hftest.journal_lines(run_dir(d))
 
 
 def check_asha(tag, d, res, rungs, eta, n_configs, draws):

@@ -7,7 +7,6 @@ splits up to its boundary, is never selected and ranks after the finished ones; 
 same at 1, 2 and 4 ranks and fewer tasks run than without pruning; a study stopped by SIGTERM and
 run again equals the uninterrupted one; the pruner is refused with another strategy and with
 mode async."""
-import json
 import os
 import signal
 import sys
@@ -89,8 +88,7 @@ ck.check(r["best"]["trial"] == max(ok, key=lambda t: (np.mean(scores[t]), -t)),
          "the best is the best finished trial")
 ck.check(all(trials[t]["rank"] > max(trials[u]["rank"] for u in ok) for t in range(24)
              if status[t] == "pruned"), "pruned trials rank after the finished ones")
-with open(os.path.join(work, "np1", "out", "study", "journal.jsonl")) as f:
-    fits = sum(len(json.loads(l)["trials"]) for l in f.read().splitlines()[1:] if l.strip())
+fits = sum(len(e["trials"]) for e in hftest.journal_lines(os.path.join(work, "np1", "out", "study")))
 ck.check(fits == sum(ran) < 24 * 15, "%d (trial, split) fits ran, against %d without pruning" % (
     fits, 24 * 15))
 

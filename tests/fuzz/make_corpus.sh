@@ -89,10 +89,14 @@ lines = open(sys.argv[1]).read().splitlines()
 head = json.loads(lines[0])
 assert head["spec_sha256"] == sys.argv[2], (head["spec_sha256"], sys.argv[2])
 head["data"] = "fuzz-data"
-lines[0] = json.dumps(head, separators=(",", ":"))
 out = sys.argv[3]
 def write(name, text):
     open(f"{out}/{name}", "w").write(text)
+# A version 2 journal as written (each line's checksum after a tab), then the seeds as version 1
+# journals without checksums, so that mutations reach the line decoder.
+write("journal/full_v2.jsonl", "\n".join([json.dumps(head, separators=(",", ":"))] + lines[1:]) + "\n")
+head["version"] = 1
+lines = [json.dumps(head, separators=(",", ":"))] + [l.rsplit("\t", 1)[0] for l in lines[1:]]
 write("journal/full.jsonl", "\n".join(lines) + "\n")
 write("journal/header_only.jsonl", lines[0] + "\n")
 write("journal/torn_last_line.jsonl", "\n".join(lines[:3]) + "\n" + lines[3][:40])

@@ -66,13 +66,24 @@ def same_trials(a, b):
     return json.dumps(strip(a), sort_keys=True) == json.dumps(strip(b), sort_keys=True)
 
 
+def journal_lines(run_dir):
+    """The records of a run directory's journal.jsonl after its header, decoded; each line's
+    checksum (a tab, then the first 16 hex digits of the SHA-256 of the text before it) checked."""
+    import hashlib
+    with open(os.path.join(run_dir, "journal.jsonl")) as f:
+        lines = [l for l in f.read().splitlines() if l.strip()]
+    out = []
+    for l in lines[1:]:
+        body, _, digest = l.rpartition("\t")
+        assert digest == hashlib.sha256(body.encode()).hexdigest()[:16], "bad checksum: " + l
+        out.append(json.loads(body))
+    return out
+
+
 def journal_tasks(run_dir):
     """The task ids of a run directory's journal.jsonl, in order (the header line and the trial
     definitions of asynchronous studies skipped)."""
-    with open(os.path.join(run_dir, "journal.jsonl")) as f:
-        lines = [l for l in f.read().splitlines() if l.strip()]
-    events = [json.loads(l) for l in lines[1:]]
-    return [e["task"] for e in events if "task" in e]  # (asynchronous studies: trial_def lines)
+    return [e["task"] for e in journal_lines(run_dir) if "task" in e]
 
 
 def start_run(cwd, delay_ms, np=2, spec="job.yaml"):

@@ -64,6 +64,28 @@ static const hf_param_space *param(const hf_spec *s, const char *name)
 
 #define MINIMAL "name: t\ndata:\n  source: d.csv\n  target: y\n"
 
+/* (issue 18) A spec nested 100,000 deep or with 50,000 keys in a mapping is refused at once. */
+static void test_spec_shape(void **state)
+{
+    (void)state;
+    size_t n = 100000, len = 0;
+    char *deep = malloc(2 * n + 64), *wide = malloc(n * 16 + 64);
+    assert_non_null(deep);
+    assert_non_null(wide);
+    len = (size_t)sprintf(deep, "name: t\ndata: ");
+    memset(deep + len, '[', n);
+    memset(deep + len + n, ']', n);
+    deep[len + 2 * n] = '\0';
+    assert_message(deep, "job.yaml:2:70: got nesting deeper than 64 levels, expected a job spec");
+    len = (size_t)sprintf(wide, "name: t\ndata:\n");
+    for (size_t i = 0; i < 50000; i++)
+        len += (size_t)sprintf(wide + len, "  k%zu: 1\n", i);
+    assert_message(wide, "job.yaml:1003:3: got a mapping of more than 1000 keys, expected a job "
+                         "spec's few");
+    free(deep);
+    free(wide);
+}
+
 static void test_full_spec(void **state)
 {
     (void)state;
@@ -357,7 +379,32 @@ static void test_value_errors(void **state)
                    "job.yaml:5:15: cv.holdout: got -0.1, expected a fraction 0 <= x < 1");
     assert_message("name: a b\ndata: {source: d, target: y}\nmodel: {type: ridge}\n",
                    "job.yaml:1:7: name: got \"a b\", expected a job name of letters, digits, '.', "
-                   "'_' or '-'");
+                   "'_' or '-', other than \".\" and \"..\"");
+    /* (issue 18) The name is a directory under output.dir. */
+    assert_message("name: '..'\ndata: {source: d.csv, target: y}\nmodel: {type: ridge}\n",
+                   "job.yaml:1:7: name: got \"..\", expected a job name of letters, digits, '.', "
+                   "'_' or '-', other than \".\" and \"..\"");
+    assert_message("name: .\ndata: {source: d.csv, target: y}\nmodel: {type: ridge}\n",
+                   "job.yaml:1:7: name: got \".\", expected a job name of letters, digits, '.', "
+                   "'_' or '-', other than \".\" and \"..\"");
+    /* (issue 18) One document, of bounded shape; sizes checked before anything is allocated. */
+    assert_message(MINIMAL "model: {type: ridge}\n---\nname: u\n",
+                   "job.yaml:6:1: got a second YAML document, expected one job spec per file");
+    assert_message(MINIMAL "model: {type: ridge}\nparallel: {memory_per_rank: 0.5}\n",
+                   "job.yaml:6:29: parallel.memory_per_rank: got 0.5, expected a size such as "
+                   "2GiB, 512MiB or a number of bytes");
+    assert_message(MINIMAL "model: {type: ridge}\ncv: {folds: 3, repeats: 1000000}\n",
+                   "job.yaml:6:25: cv.repeats: got 1000000, expected an integer <= 10000");
+    assert_message(MINIMAL "model: {type: ridge}\ncv: {folds: 10, repeats: 5000}\n",
+                   "job.yaml:6:26: cv.repeats: got 5000 with cv.folds 10, expected folds x repeats "
+                   "<= 10000 splits");
+    assert_message(MINIMAL
+                   "model: {type: ridge}\nsearch: {strategy: random, trials: 99999999999}\n",
+                   "job.yaml:6:36: search.trials: got 99999999999, expected an integer <= "
+                   "2147483647");
+    assert_message(
+        MINIMAL "model: {type: ridge}\nshards: {count: 2147483647}\n",
+        "job.yaml:6:17: shards.count: got 2147483647, expected an integer in [1, 100000]");
     assert_message(MINIMAL "model: {type: ridge}\nparallel: {grid: 2by2}\n",
                    "job.yaml:6:18: parallel.grid: got \"2by2\", expected auto or \"RxC\" such as "
                    "\"2x2\"");
@@ -674,17 +721,12 @@ static void test_suggest(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_spec),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_fixture_files),
-        cmocka_unit_test(test_value_errors),
-        cmocka_unit_test(test_key_errors),
-        cmocka_unit_test(test_syntax_error),
-        cmocka_unit_test(test_impossible_requests),
-        cmocka_unit_test(test_int_bool_typing),
-        cmocka_unit_test(test_task_rule),
-        cmocka_unit_test(test_check_data),
-        cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_full_spec),       cmocka_unit_test(test_spec_shape),
+        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_fixture_files),
+        cmocka_unit_test(test_value_errors),    cmocka_unit_test(test_key_errors),
+        cmocka_unit_test(test_syntax_error),    cmocka_unit_test(test_impossible_requests),
+        cmocka_unit_test(test_int_bool_typing), cmocka_unit_test(test_task_rule),
+        cmocka_unit_test(test_check_data),      cmocka_unit_test(test_suggest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -578,6 +578,18 @@ out:
 }
 
 /* Local: one dot product per row (the group, if any, is not needed). */
+/* A fit call holds the p x p Gram matrix and its eigenvectors (on every rank of a group too). */
+static int ridge_preflight(const hf_group *group, size_t n, size_t p, size_t n_trials,
+                           uint64_t memory_per_rank)
+{
+    (void)group;
+    (void)n;
+    (void)n_trials;
+    char what[96];
+    snprintf(what, sizeof what, "ridge: the %zux%zu Gram matrix and its eigenvectors", p, p);
+    return hf_group_check_bytes(2 * (uint64_t)p * p * sizeof(double), memory_per_rank, what);
+}
+
 const hf_model_ops hf_model_ridge = {
     .name = "ridge",
     .tasks = 1u << HF_TASK_REGRESSION,
@@ -588,4 +600,5 @@ const hf_model_ops hf_model_ridge = {
     .predict_many = hf_linear_scores, /* the scores are the predictions */
     .shared_param = "alpha",
     .accepts_rows = 1,
+    .preflight = ridge_preflight,
 };
