@@ -402,9 +402,8 @@ static void test_value_errors(void **state)
                    "model: {type: ridge}\nsearch: {strategy: random, trials: 99999999999}\n",
                    "job.yaml:6:36: search.trials: got 99999999999, expected an integer <= "
                    "2147483647");
-    assert_message(
-        MINIMAL "model: {type: ridge}\nshards: {count: 2147483647}\n",
-        "job.yaml:6:17: shards.count: got 2147483647, expected an integer in [1, 100000]");
+    assert_message(MINIMAL "model: {type: ridge}\nshards: {count: 2147483647}\n",
+                   "job.yaml:6:17: shards.count: got 2147483647, expected an integer <= 100000");
     assert_message(MINIMAL "model: {type: ridge}\nparallel: {grid: 2by2}\n",
                    "job.yaml:6:18: parallel.grid: got \"2by2\", expected auto or \"RxC\" such as "
                    "\"2x2\"");
