@@ -230,13 +230,19 @@ static int cmp_top(const void *a, const void *b)
     return x->code < y->code ? -1 : x->code > y->code;
 }
 
-/* The index of column j's first quantile target (6 per column, in column order). */
+/* The index of column j's first quantile target (6 per column, in column order), or n. A binary
+ * search: a linear one per column was quadratic in the number of columns. */
 static size_t first_target(const qtarget *t, size_t n, size_t j)
 {
-    for (size_t x = 0; x < n; x++)
-        if (t[x].col == j)
-            return x;
-    return n;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t[mid].col < j)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && t[lo].col == j ? lo : n;
 }
 
 /* Pass 1 over this rank's rows: moments, min, max, category counts (the target is column p). */

@@ -132,6 +132,7 @@ void hf__ingest_ctx_free(ctx *c)
     free(c->slot);
     free(c->forced);
     free(c->slot_col);
+    free(c->by_name);
     free(c->feat_of_col);
     free(c->cells);
     free(c->ord);
@@ -159,6 +160,8 @@ void hf__ingest_ctx_free(ctx *c)
 
 long hf__ingest_col_index(const ctx *c, const char *name)
 {
+    if (c->by_name)
+        return hf__ingest_find_name(c->by_name, c->ncols, name);
     for (size_t j = 0; j < c->ncols; j++)
         if (strcmp(c->names[j], name) == 0)
             return (long)j;
@@ -178,8 +181,11 @@ int hf__ingest_alloc_plan(ctx *c)
     c->text_slot = hf_calloc(c->ncols + 1, sizeof *c->text_slot);
     c->kind = hf_calloc(c->ncols + 1, 1);
     c->arenas = hf_calloc(c->ncols + 1, sizeof *c->arenas);
-    if (!c->role || !c->slot || !c->forced || !c->slot_col || !c->feat_of_col || !c->not_numeric ||
-        !c->not_bool || !c->first_text || !c->text_slot || !c->arenas || !c->kind)
+    free(c->by_name);
+    c->by_name = hf__ingest_sort_names(c->names, c->ncols);
+    if (!c->by_name || !c->role || !c->slot || !c->forced || !c->slot_col || !c->feat_of_col ||
+        !c->not_numeric || !c->not_bool || !c->first_text || !c->text_slot || !c->arenas ||
+        !c->kind)
         return HF_ENOMEM;
     for (size_t j = 0; j < c->ncols; j++) {
         c->forced[j] = -1;
@@ -408,6 +414,7 @@ static int encode_codes(ctx *c, built *b)
     size_t n_dict = 0, n_vals = 0;
     double *vals = NULL;
     int result = HF_OK;
+    size_t f = 0; /* feature f has slot b->feat_slot[f]; both increase with the column */
     for (size_t s = 0; s < ns && result >= 0; s++) {
         if (!c->text_slot[s])
             continue;
@@ -424,7 +431,8 @@ static int encode_codes(ctx *c, built *b)
             schema->classes = dict;
             schema->n_classes = n_dict;
         } else if (c->role[j] == ROLE_FEATURE) {
-            long f = hf_schema_find(schema, c->names[j]);
+            while (f < b->nf && b->feat_slot[f] < (int)s)
+                f++;
             schema->features[f].categories = dict;
             schema->features[f].n_categories = n_dict;
         } else {

@@ -182,7 +182,9 @@ static int pass1_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_
 }
 
 /* Pass 1, a kept record: only now do its values count for type inference (and the first text
- * of a column is remembered for the messages). */
+ * of the target is remembered for the message of a text target in a regression; only the
+ * target's: locating a value scans its record, which for every column of a wide header was
+ * quadratic). */
 static int note_kinds(ctx *c, const hf_csv_record *rec)
 {
     char shown[256];
@@ -197,7 +199,7 @@ static int note_kinds(ctx *c, const hf_csv_record *rec)
         c->not_numeric[s] = 1;
         if (c->kind[j] == 't')
             c->not_bool[s] = 1;
-        if (!c->first_text[s]) {
+        if (!c->first_text[s] && c->role[j] == ROLE_TARGET) {
             const hf_csv_field *f = &c->fields.f[j];
             int64_t line, col;
             hf_csv_locate(rec->text, f->off, rec->line, &line, &col);
@@ -431,7 +433,7 @@ static int fast_record(ctx *c, hf_csv_reader *r)
             c->not_numeric[s] = 1;
             if (c->kind[j] == 't')
                 c->not_bool[s] = 1;
-            if (!c->first_text[s]) {
+            if (!c->first_text[s] && c->role[j] == ROLE_TARGET) {
                 int64_t line, col;
                 hf_csv_locate(p, sp->off, hf_csv_reader_line(r), &line, &col);
                 hf_csv_quote_for_message(p + sp->off, sp->len, shown, sizeof shown);
