@@ -634,6 +634,30 @@ static int manifest_matches(ctx *c, const hf_manifest *old, const char *hash)
     return 1;
 }
 
+/* Rank 0, after an ingest or its reuse: one warning line per categorical feature whose one-hot
+ * block would be ID-like or very wide (docs/preprocessing.md, "One-hot"): more than
+ * HF_INGEST_WIDE_LEVELS distinct values, or more than HF_INGEST_ID_LEVELS and at least half as
+ * many as there are rows. Each value becomes a dense column of the design matrix. */
+static void warn_wide_categoricals(const hf_manifest *m)
+{
+    const hf_schema *s = hf_manifest_schema(m);
+    int64_t rows = hf_manifest_n_rows(m);
+    for (size_t j = 0; j < s->n_features; j++) {
+        const hf_column *col = &s->features[j];
+        size_t k = col->n_categories;
+        if (col->type != HF_COL_CATEGORICAL)
+            continue;
+        int id_like = k > HF_INGEST_ID_LEVELS && (int64_t)k * 2 >= rows;
+        if (!id_like && k <= HF_INGEST_WIDE_LEVELS)
+            continue;
+        double gib = (double)k * (double)rows * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
+        hf_warn("data: column \"%s\" is categorical with %zu distinct values in %lld rows%s: "
+                "one-hot encoding makes %zu dense columns (%.2f GiB for the rows); if it is an "
+                "identifier, drop it (data.drop) or use it as cv.group_column",
+                col->name, k, (long long)rows, id_like ? " (ID-like)" : "", k, gib);
+    }
+}
+
 int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
               const hf_source_opts *opts, const char *rejects_path, hf_manifest **out, int *reused)
 {
@@ -730,6 +754,8 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
         m = NULL;
     }
 out:
+    if (result >= 0 && *out && c.rank == 0)
+        warn_wide_categoricals(*out);
     free(text);
     hf_manifest_free(m);
     hf__ingest_ctx_free(&c);
