@@ -135,6 +135,10 @@ int hf_ingest_opts_hash(const hf_ingest_opts *o, char out[65])
     size_t len = 0;
     snprintf(buf, sizeof buf, "%d", HF_MANIFEST_VERSION);
     int result = hf_opts_identity_add(&text, &len, "manifest_version", buf);
+    /* The rules that decide which values are data: shards made before non-finite numbers were
+     * refused may hold inf, so they are not reused (an ingest under these rules replaces them). */
+    if (result >= 0)
+        result = hf_opts_identity_add(&text, &len, "values", HF__INGEST_VALUE_RULES);
     if (result >= 0)
         result = hf_opts_identity(&hf_data_section, o, &text, &len);
     snprintf(buf, sizeof buf, "%d", (int)(unsigned char)o->delimiter);
