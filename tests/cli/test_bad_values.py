@@ -3,7 +3,8 @@
 -Infinity, 1e400, a 400-digit integer) in a feature or in the target is refused by validate, run
 and predict with exit 2 and one line FILE:LINE:COL: column "NAME": got "VALUE", expected a finite
 number, instead of every trial failing after the sweep (or predict writing NaN probabilities);
-nan stays a missing value and 1e-400 a finite 0; a column forced categorical keeps "inf" as text;
+nan stays a missing value and 1e-400 a finite 0; inf listed in data.na_values is missing; a column
+forced categorical keeps "inf" as text;
 with data.on_bad_rows: skip the row goes to rejects.csv. A delimiter that cannot delimit fields
 (CR, LF, the quote, a character of numbers) is refused naming data.delimiter and the value. An
 ID-like categorical column gets one warning line naming it and its number of values."""
@@ -119,6 +120,16 @@ for tag, value in (("nan", "nan"), ("NaN", "NaN"), ("tiny", "1e-400"), ("max", "
             out = list(csv.reader(f))
         vals = [float(v) for r in out[1:] for v in r[1:]]
         ck.check(len(out) == n + 1 and all(np.isfinite(vals)), "%s: %d finite predictions" % (tag, len(out) - 1))
+
+# Where the spec says so (data.na_values), inf is a missing value instead.
+d = os.path.join(work, "na_inf")
+os.makedirs(d)
+rr, _ = with_value("b", 7, "inf")
+write_csv(os.path.join(d, "d.csv"), rr)
+hftest.write(os.path.join(d, "job.yaml"), spec("d.csv", ', na_values: ["", NA, inf]'))
+p = hftest.hyperfold(["validate", "job.yaml"], cwd=d, check=False)
+ck.check(p.returncode == 0 and "60 rows" in p.stdout, "na_values [inf]: accepted as missing (%d, %s)"
+         % (p.returncode, p.stderr.strip()))
 
 # A column forced categorical keeps "inf" as a category; a numeric one skips the row with
 # data.on_bad_rows: skip and says why in rejects.csv.
