@@ -86,127 +86,207 @@ static double lerp(double a, double b, double t)
     return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
-/* Collective. Count, min and max of the values in each open interval (st: 3 per target). */
+/* Collective. Count, min and max of the values in each open interval (st: 3 per target). One
+ * reduction per statistic for all the targets (done targets give 0, inf, -inf, which change
+ * nothing): per-target reductions made a wide table (100,000 columns) cost a million of them. */
 static int interval_stats(hf_comm *world, const hf_dataset *d, size_t p, const qtarget *t,
                           size_t nt, double *st)
 {
+    double *cnt = st, *mn = st + nt, *mx = st + 2 * nt;
     for (size_t q = 0; q < nt; q++) {
-        st[3 * q] = 0;
-        st[3 * q + 1] = INFINITY;
-        st[3 * q + 2] = -INFINITY;
+        cnt[q] = 0;
+        mn[q] = INFINITY;
+        mx[q] = -INFINITY;
         if (t[q].done)
             continue;
         for (size_t i = 0; i < d->n_rows; i++) {
             double v = col_value(d, p, i, t[q].col);
             if (v > t[q].lo && v < t[q].hi) {
-                st[3 * q]++;
-                st[3 * q + 1] = fmin(st[3 * q + 1], v);
-                st[3 * q + 2] = fmax(st[3 * q + 2], v);
+                cnt[q]++;
+                mn[q] = fmin(mn[q], v);
+                mx[q] = fmax(mx[q], v);
             }
         }
     }
-    for (size_t q = 0; q < nt; q++) {
-        if (t[q].done)
-            continue;
-        HF_CALL(hf_comm_allreduce_sum_f64(world, &st[3 * q], 1));
-        HF_CALL(hf_comm_allreduce_min_f64(world, &st[3 * q + 1], 1));
-        HF_CALL(hf_comm_allreduce_max_f64(world, &st[3 * q + 2], 1));
-    }
-    return HF_OK;
+    HF_CALL(hf_comm_allreduce_sum_f64(world, cnt, nt));
+    HF_CALL(hf_comm_allreduce_min_f64(world, mn, nt));
+    return hf_comm_allreduce_max_f64(world, mx, nt);
 }
 
-/* Collective. The cnt candidates of x gathered on rank 0, sorted there, and the k-th taken. */
-static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget *x, double cnt)
+/* Collective. The candidates of the targets t[idx[0..m)] (global counts cnt[idx[i]]) gathered on
+ * rank 0 in one message, each rank's part being per target its local count and values; rank 0
+ * sorts each target's candidates and takes the k-th. */
+static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t,
+                         const size_t *idx, size_t m, const double *cnt)
 {
-    size_t m = 0, *lens = NULL;
+    size_t local = 0, most = 1, *lens = NULL;
+    for (size_t i = 0; i < m; i++)
+        most = (size_t)cnt[idx[i]] > most ? (size_t)cnt[idx[i]] : most;
+    for (size_t i = 0; i < m; i++)
+        local += (size_t)cnt[idx[i]]; /* a bound on the local values */
     char *all = NULL;
-    double *vals = hf_malloc((size_t)cnt * sizeof *vals + 1);
-    if (!vals)
-        return HF_ENOMEM;
-    for (size_t i = 0; i < d->n_rows; i++) {
-        double v = col_value(d, p, i, x->col);
-        if (v > x->lo && v < x->hi)
-            vals[m++] = v;
+    double *mine = hf_malloc((local + m + 1) * sizeof *mine);
+    double *vals = hf_comm_rank(world) == 0 ? hf_malloc(most * sizeof *vals) : NULL;
+    int result = mine && (vals || hf_comm_rank(world) != 0) ? HF_OK : HF_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; result >= 0 && i < m; i++) {
+        const qtarget *x = &t[idx[i]];
+        size_t at = k++;
+        for (size_t r = 0; r < d->n_rows; r++) {
+            double v = col_value(d, p, r, x->col);
+            if (v > x->lo && v < x->hi)
+                mine[k++] = v;
+        }
+        mine[at] = (double)(k - at - 1);
     }
-    int result = hf_comm_gather_blob(world, vals, m * sizeof *vals, 0, &all, &lens);
+    result = hf_comm_check(world, result);
+    if (result >= 0)
+        result = hf_comm_gather_blob(world, mine, k * sizeof *mine, 0, &all, &lens);
     if (result >= 0 && hf_comm_rank(world) == 0) {
-        double *g = (double *)(void *)all;
-        qsort(g, (size_t)cnt, sizeof *g, cmp_double);
-        x->value = g[(size_t)(x->k - x->below)];
+        int size = hf_comm_size(world);
+        size_t *cur = hf_calloc((size_t)size, sizeof *cur); /* each rank's next double */
+        const double *g = (const double *)(void *)all;
+        result = cur ? HF_OK : HF_ENOMEM;
+        for (int r = 1; cur && r < size; r++)
+            cur[r] = cur[r - 1] + lens[r - 1] / sizeof(double);
+        for (size_t i = 0; result >= 0 && i < m; i++) {
+            qtarget *x = &t[idx[i]];
+            size_t got = 0;
+            for (int r = 0; r < size; r++) {
+                size_t c = (size_t)g[cur[r]];
+                memcpy(vals + got, g + cur[r] + 1, c * sizeof *vals);
+                got += c;
+                cur[r] += c + 1;
+            }
+            qsort(vals, got, sizeof *vals, cmp_double);
+            x->value = vals[(size_t)(x->k - x->below)];
+        }
+        free(cur);
     }
-    x->done = 1;
+    for (size_t i = 0; i < m; i++)
+        t[idx[i]].done = 1;
+    free(mine);
     free(vals);
     free(all);
     free(lens);
     return result;
 }
 
-/* Collective. Narrows x's interval to the histogram bin (of BINS between mn and mx) holding the
- * k-th value: the new open interval holds exactly that bin's values. */
-static int narrow(hf_comm *world, const hf_dataset *d, size_t p, qtarget *x, double mn, double mx,
-                  double *hist)
+/* Collective. Narrows each target t[idx[i]]'s interval to the histogram bin (of BINS between
+ * mn[i] and mx[i]) holding its k-th value: the new open interval holds exactly that bin's values.
+ * hist: m x BINS, edge: 2 x m scratch. */
+static int narrow(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, const size_t *idx,
+                  size_t m, const double *mn, const double *mx, double *hist, double *edge)
 {
-    memset(hist, 0, BINS * sizeof *hist);
-    for (size_t i = 0; i < d->n_rows; i++) {
-        double v = col_value(d, p, i, x->col);
-        if (v > x->lo && v < x->hi)
-            hist[bin_of(v, mn, mx)]++;
+    memset(hist, 0, m * BINS * sizeof *hist);
+    for (size_t i = 0; i < m; i++) {
+        const qtarget *x = &t[idx[i]];
+        for (size_t r = 0; r < d->n_rows; r++) {
+            double v = col_value(d, p, r, x->col);
+            if (v > x->lo && v < x->hi)
+                hist[i * BINS + (size_t)bin_of(v, mn[i], mx[i])]++;
+        }
     }
-    HF_CALL(hf_comm_allreduce_sum_f64(world, hist, BINS));
-    int b = 0;
-    double cum = x->below;
-    while (b < BINS - 1 && cum + hist[b] <= x->k)
-        cum += hist[b++];
-    double edge[2] = {-INFINITY, INFINITY}; /* max left of bin b, min right of it */
-    for (size_t i = 0; i < d->n_rows; i++) {
-        double v = col_value(d, p, i, x->col);
-        if (!(v > x->lo && v < x->hi))
-            continue;
-        int vb = bin_of(v, mn, mx);
-        if (vb < b)
-            edge[0] = fmax(edge[0], v);
-        else if (vb > b)
-            edge[1] = fmin(edge[1], v);
+    HF_CALL(hf_comm_allreduce_sum_f64(world, hist, m * BINS));
+    int *bin = hf_malloc(m * sizeof *bin);
+    double *cum = hf_malloc(m * sizeof *cum);
+    int result = bin && cum ? HF_OK : HF_ENOMEM;
+    for (size_t i = 0; result >= 0 && i < m; i++) {
+        const qtarget *x = &t[idx[i]];
+        const double *h = hist + i * BINS;
+        int b = 0;
+        double c = x->below;
+        while (b < BINS - 1 && c + h[b] <= x->k)
+            c += h[b++];
+        bin[i] = b;
+        cum[i] = c;
+        edge[i] = -INFINITY;    /* max left of bin b */
+        edge[m + i] = INFINITY; /* min right of it */
+        for (size_t r = 0; r < d->n_rows; r++) {
+            double v = col_value(d, p, r, x->col);
+            if (!(v > x->lo && v < x->hi))
+                continue;
+            int vb = bin_of(v, mn[i], mx[i]);
+            if (vb < b)
+                edge[i] = fmax(edge[i], v);
+            else if (vb > b)
+                edge[m + i] = fmin(edge[m + i], v);
+        }
     }
-    HF_CALL(hf_comm_allreduce_max_f64(world, &edge[0], 1));
-    HF_CALL(hf_comm_allreduce_min_f64(world, &edge[1], 1));
-    if (edge[0] > x->lo)
-        x->lo = edge[0];
-    if (edge[1] < x->hi)
-        x->hi = edge[1];
-    x->below = cum;
-    return HF_OK;
+    result = hf_comm_check(world, result);
+    if (result >= 0)
+        result = hf_comm_allreduce_max_f64(world, edge, m);
+    if (result >= 0)
+        result = hf_comm_allreduce_min_f64(world, edge + m, m);
+    for (size_t i = 0; result >= 0 && i < m; i++) {
+        qtarget *x = &t[idx[i]];
+        if (edge[i] > x->lo)
+            x->lo = edge[i];
+        if (edge[m + i] < x->hi)
+            x->hi = edge[m + i];
+        x->below = cum[i];
+    }
+    free(bin);
+    free(cum);
+    return result;
 }
 
-/* Collective. Finds every target's order statistic; t[i].value is valid on rank 0. */
+/* Targets per batch of narrow (each holds a BINS histogram) and candidate values per batch of
+ * gather_select: a round's collectives are batched, and the batches bound the memory. */
+#define NARROW_BATCH 64
+#define GATHER_BATCH (4 * GATHER)
+
+/* Collective. Finds every target's order statistic; t[i].value is valid on rank 0. Every rank
+ * makes the same batches from the reduced counts, so the collectives line up. */
 static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, size_t nt)
 {
     int result = HF_OK;
-    double *st = hf_malloc((nt ? nt : 1) * 3 * sizeof *st), *hist = hf_malloc(BINS * sizeof *hist);
-    if (!st || !hist)
+    size_t cap = nt ? nt : 1;
+    double *st = hf_malloc(cap * 3 * sizeof *st),
+           *hist = hf_malloc(NARROW_BATCH * BINS * sizeof *hist);
+    double *bmn = hf_malloc(NARROW_BATCH * 4 * sizeof *bmn), *bmx = bmn ? bmn + NARROW_BATCH : NULL;
+    size_t *gidx = hf_malloc(cap * sizeof *gidx), *nidx = hf_malloc(cap * sizeof *nidx);
+    if (!st || !hist || !bmn || !gidx || !nidx)
         result = HF_ENOMEM;
+    result = hf_comm_check(world, result);
     for (int round = 0; round < 64 && result >= 0; round++) {
-        size_t left = 0;
+        size_t left = 0, ng = 0, nn = 0;
         for (size_t q = 0; q < nt; q++)
             left += !t[q].done;
         if (!left)
             break;
         if ((result = interval_stats(world, d, p, t, nt, st)) < 0)
             break;
+        const double *cnt = st, *mn = st + nt, *mx = st + 2 * nt;
         for (size_t q = 0; q < nt && result >= 0; q++) {
             qtarget *x = &t[q];
-            double cnt = st[3 * q], mn = st[3 * q + 1], mx = st[3 * q + 2];
             if (x->done)
                 continue;
-            if (!(cnt > x->k - x->below))
+            if (!(cnt[q] > x->k - x->below))
                 result = hf_error(HF_EINTERNAL, "describe: quantile selection lost its value");
-            else if (mn == mx) {
-                x->value = mn;
+            else if (mn[q] == mx[q]) {
+                x->value = mn[q];
                 x->done = 1;
-            } else if (cnt <= GATHER)
-                result = gather_select(world, d, p, x, cnt);
+            } else if (cnt[q] <= GATHER)
+                gidx[ng++] = q;
             else
-                result = narrow(world, d, p, x, mn, mx, hist);
+                nidx[nn++] = q;
+        }
+        for (size_t a = 0; a < ng && result >= 0;) {
+            size_t b = a;
+            double sum = 0;
+            while (b < ng && (b == a || sum + cnt[gidx[b]] <= GATHER_BATCH))
+                sum += cnt[gidx[b++]];
+            result = gather_select(world, d, p, t, gidx + a, b - a, cnt);
+            a = b;
+        }
+        for (size_t a = 0; a < nn && result >= 0; a += NARROW_BATCH) {
+            size_t m = nn - a < NARROW_BATCH ? nn - a : NARROW_BATCH;
+            for (size_t i = 0; i < m; i++) {
+                bmn[i] = mn[nidx[a + i]];
+                bmx[i] = mx[nidx[a + i]];
+            }
+            result = narrow(world, d, p, t, nidx + a, m, bmn, bmx, hist, bmx + NARROW_BATCH);
         }
     }
     for (size_t q = 0; q < nt && result >= 0; q++)
@@ -214,6 +294,9 @@ static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarge
             result = hf_error(HF_EINTERNAL, "describe: quantile selection did not finish");
     free(st);
     free(hist);
+    free(bmn);
+    free(gidx);
+    free(nidx);
     return result;
 }
 
@@ -230,13 +313,19 @@ static int cmp_top(const void *a, const void *b)
     return x->code < y->code ? -1 : x->code > y->code;
 }
 
-/* The index of column j's first quantile target (6 per column, in column order). */
+/* The index of column j's first quantile target (6 per column, in column order), or n. A binary
+ * search: a linear one per column was quadratic in the number of columns. */
 static size_t first_target(const qtarget *t, size_t n, size_t j)
 {
-    for (size_t x = 0; x < n; x++)
-        if (t[x].col == j)
-            return x;
-    return n;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t[mid].col < j)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && t[lo].col == j ? lo : n;
 }
 
 /* Pass 1 over this rank's rows: moments, min, max, category counts (the target is column p). */
@@ -396,6 +485,51 @@ static json_t *describe_json(const hf_schema *sc, int64_t n, const col_stats *cs
     return root;
 }
 
+/* Collective. Sums the partial statistics of every column (cs[0..p]) over the ranks: one
+ * reduction each for the sums, the minima, the maxima and the category counts of all columns. */
+static int reduce_stats(hf_comm *world, const hf_schema *sc, col_stats *cs)
+{
+    size_t p = sc->n_features, n_codes = 0;
+    for (size_t j = 0; j <= p; j++)
+        n_codes += cs[j].codes ? (j < p ? sc->features[j].n_categories : sc->n_classes) : 0;
+    double *sums = hf_malloc(((p + 1) * (S_N + 2) + n_codes) * sizeof *sums);
+    int result = hf_comm_check(world, sums ? HF_OK : HF_ENOMEM);
+    if (result < 0) {
+        free(sums);
+        return result;
+    }
+    double *mins = sums + (p + 1) * S_N, *maxs = mins + (p + 1), *codes = maxs + (p + 1);
+    size_t at = 0;
+    for (size_t j = 0; j <= p; j++) {
+        size_t k = cs[j].codes ? (j < p ? sc->features[j].n_categories : sc->n_classes) : 0;
+        memcpy(sums + j * S_N, cs[j].s, sizeof cs[j].s);
+        mins[j] = cs[j].min;
+        maxs[j] = cs[j].max;
+        if (k)
+            memcpy(codes + at, cs[j].codes, k * sizeof *codes);
+        at += k;
+    }
+    result = hf_comm_allreduce_sum_f64(world, sums, (p + 1) * S_N);
+    if (result >= 0)
+        result = hf_comm_allreduce_min_f64(world, mins, p + 1);
+    if (result >= 0)
+        result = hf_comm_allreduce_max_f64(world, maxs, p + 1);
+    if (result >= 0 && n_codes)
+        result = hf_comm_allreduce_sum_f64(world, codes, n_codes);
+    at = 0;
+    for (size_t j = 0; result >= 0 && j <= p; j++) {
+        size_t k = cs[j].codes ? (j < p ? sc->features[j].n_categories : sc->n_classes) : 0;
+        memcpy(cs[j].s, sums + j * S_N, sizeof cs[j].s);
+        cs[j].min = mins[j];
+        cs[j].max = maxs[j];
+        if (k)
+            memcpy(cs[j].codes, codes + at, k * sizeof *codes);
+        at += k;
+    }
+    free(sums);
+    return result;
+}
+
 /* Collective. Computes the statistics of every feature column and of the target. */
 static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, json_t **out)
 {
@@ -421,14 +555,7 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     moments_pass(d, sc, cs);
-    for (size_t j = 0; j <= p && result >= 0; j++) {
-        size_t k = j < p ? sc->features[j].n_categories : sc->n_classes;
-        if ((result = hf_comm_allreduce_sum_f64(world, cs[j].s, S_N)) >= 0 &&
-            (result = hf_comm_allreduce_min_f64(world, &cs[j].min, 1)) >= 0)
-            result = hf_comm_allreduce_max_f64(world, &cs[j].max, 1);
-        if (result >= 0 && cs[j].codes)
-            result = hf_comm_allreduce_sum_f64(world, cs[j].codes, k);
-    }
+    result = reduce_stats(world, sc, cs);
     if (result >= 0)
         result = (targets = quartile_targets(cs, p, &n_targets)) ? HF_OK : HF_ENOMEM;
     if (result >= 0)

@@ -899,7 +899,9 @@ static int ieq(const char *p, size_t len, const char *word)
     return 1;
 }
 
-/* strtod on a NUL-terminated copy (the rare slow path: > 19 digits or a large exponent). */
+/* strtod on a NUL-terminated copy (the rare slow path: > 19 digits or a large exponent). A
+ * magnitude above DBL_MAX (1e400, 400 digits) rounds to infinity there: HF_EDATA, *out untouched;
+ * one below the smallest subnormal (1e-400) rounds to 0, which is finite and kept. */
 static int slow_double(const char *p, size_t len, double *out)
 {
     char stack[128];
@@ -917,6 +919,8 @@ static int slow_double(const char *p, size_t len, double *out)
     int ok = end == tmp + len;
     if (tmp != stack)
         free(tmp);
+    if (ok && isinf(v))
+        return HF_EDATA;
     if (ok)
         *out = v;
     return ok;
@@ -973,14 +977,13 @@ int hf_csv_parse_double(const char *p, size_t len, double *out)
         }
     }
     if (!any) {
-        /* A word after the sign: inf, infinity, nan (not after a '.': ".nan" is text). */
+        /* A word after the sign: inf, infinity (refused: not finite), nan (missing; not after
+         * a '.': ".nan" is text). */
         size_t sign = p[0] == '+' || p[0] == '-';
         const char *w = p + sign;
         size_t wl = len - sign;
-        if (ieq(w, wl, "inf") || ieq(w, wl, "infinity")) {
-            *out = neg ? -INFINITY : INFINITY;
-            return 1;
-        }
+        if (ieq(w, wl, "inf") || ieq(w, wl, "infinity"))
+            return HF_EDATA;
         if (ieq(w, wl, "nan")) {
             *out = NAN;
             return 1;
@@ -1080,7 +1083,7 @@ static inline const char *plain_number(const char *s, double *out)
         memcpy(out, &bits, sizeof bits);
         return q;
     }
-    return hf_csv_parse_double(s, (size_t)(q - s), out) ? q : NULL;
+    return hf_csv_parse_double(s, (size_t)(q - s), out) > 0 ? q : NULL;
 }
 
 /* 1 if the field that ends at s ends there: the delimiter before another field, the line end

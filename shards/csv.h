@@ -162,8 +162,14 @@ char hf_csv_detect_delimiter(const char *header, size_t len);
 /* Length of a UTF-8 byte order mark at the start of buf (3 or 0). */
 size_t hf_csv_bom_len(const char *buf, size_t len);
 
-/* Parses a decimal number (surrounding blanks allowed; inf/infinity/nan accepted). Returns 1 and
- * sets *out if the whole text is a number, else 0. Exact: Clinger's fast path, strtod otherwise. */
+/* Parses a decimal number (surrounding blanks allowed; nan, any case, is a number whose value is
+ * NaN, i.e. missing). Returns 1 and sets *out if the whole text is a finite number (or nan); 0 if
+ * it is not a number; HF_EDATA (no error recorded, *out untouched) if it is a number that is not
+ * finite: inf/infinity (any case, signed or not) or a magnitude that overflows a double (1e400,
+ * a 400-digit integer). Callers test > 0 for a usable value and report HF_EDATA as "expected a
+ * finite number" (ingest, predict input, and any future reader of data values). A magnitude
+ * below the smallest subnormal (1e-400) is 0, finite. Exact: Clinger's fast path, strtod
+ * otherwise. */
 int hf_csv_parse_double(const char *p, size_t len, double *out);
 /* 1 for true/True/TRUE, 0 for false/False/FALSE, -1 for anything else. */
 int hf_csv_parse_bool(const char *p, size_t len);

@@ -134,6 +134,7 @@ void hf__ingest_ctx_free(ctx *c)
     free(c->slot);
     free(c->forced);
     free(c->slot_col);
+    free(c->by_name);
     free(c->feat_of_col);
     free(c->cells);
     free(c->ord);
@@ -161,6 +162,8 @@ void hf__ingest_ctx_free(ctx *c)
 
 long hf__ingest_col_index(const ctx *c, const char *name)
 {
+    if (c->by_name)
+        return hf__ingest_find_name(c->by_name, c->ncols, name);
     for (size_t j = 0; j < c->ncols; j++)
         if (strcmp(c->names[j], name) == 0)
             return (long)j;
@@ -180,8 +183,11 @@ int hf__ingest_alloc_plan(ctx *c)
     c->text_slot = hf_calloc(c->ncols + 1, sizeof *c->text_slot);
     c->kind = hf_calloc(c->ncols + 1, 1);
     c->arenas = hf_calloc(c->ncols + 1, sizeof *c->arenas);
-    if (!c->role || !c->slot || !c->forced || !c->slot_col || !c->feat_of_col || !c->not_numeric ||
-        !c->not_bool || !c->first_text || !c->text_slot || !c->arenas || !c->kind)
+    free(c->by_name);
+    c->by_name = hf__ingest_sort_names(c->names, c->ncols);
+    if (!c->by_name || !c->role || !c->slot || !c->forced || !c->slot_col || !c->feat_of_col ||
+        !c->not_numeric || !c->not_bool || !c->first_text || !c->text_slot || !c->arenas ||
+        !c->kind)
         return HF_ENOMEM;
     for (size_t j = 0; j < c->ncols; j++) {
         c->forced[j] = -1;
@@ -410,6 +416,7 @@ static int encode_codes(ctx *c, built *b)
     size_t n_dict = 0, n_vals = 0;
     double *vals = NULL;
     int result = HF_OK;
+    size_t f = 0; /* feature f has slot b->feat_slot[f]; both increase with the column */
     for (size_t s = 0; s < ns && result >= 0; s++) {
         if (!c->text_slot[s])
             continue;
@@ -426,7 +433,8 @@ static int encode_codes(ctx *c, built *b)
             schema->classes = dict;
             schema->n_classes = n_dict;
         } else if (c->role[j] == ROLE_FEATURE) {
-            long f = hf_schema_find(schema, c->names[j]);
+            while (f < b->nf && b->feat_slot[f] < (int)s)
+                f++;
             schema->features[f].categories = dict;
             schema->features[f].n_categories = n_dict;
         } else {
@@ -628,6 +636,30 @@ static int manifest_matches(ctx *c, const hf_manifest *old, const char *hash)
     return 1;
 }
 
+/* Rank 0, after an ingest or its reuse: one warning line per categorical feature whose one-hot
+ * block would be ID-like or very wide (docs/preprocessing.md, "One-hot"): more than
+ * HF_INGEST_WIDE_LEVELS distinct values, or more than HF_INGEST_ID_LEVELS and at least half as
+ * many as there are rows. Each value becomes a dense column of the design matrix. */
+static void warn_wide_categoricals(const hf_manifest *m)
+{
+    const hf_schema *s = hf_manifest_schema(m);
+    int64_t rows = hf_manifest_n_rows(m);
+    for (size_t j = 0; j < s->n_features; j++) {
+        const hf_column *col = &s->features[j];
+        size_t k = col->n_categories;
+        if (col->type != HF_COL_CATEGORICAL)
+            continue;
+        int id_like = k > HF_INGEST_ID_LEVELS && (int64_t)k * 2 >= rows;
+        if (!id_like && k <= HF_INGEST_WIDE_LEVELS)
+            continue;
+        double gib = (double)k * (double)rows * sizeof(double) / (1024.0 * 1024.0 * 1024.0);
+        hf_warn("data: column \"%s\" is categorical with %zu distinct values in %lld rows%s: "
+                "one-hot encoding makes %zu dense columns (%.2f GiB for the rows); if it is an "
+                "identifier, drop it (data.drop) or use it as cv.group_column",
+                col->name, k, (long long)rows, id_like ? " (ID-like)" : "", k, gib);
+    }
+}
+
 int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
               const hf_source_opts *opts, const char *rejects_path, hf_manifest **out, int *reused)
 {
@@ -724,6 +756,8 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
         m = NULL;
     }
 out:
+    if (result >= 0 && *out && c.rank == 0)
+        warn_wide_categoricals(*out);
     free(text);
     hf_manifest_free(m);
     hf__ingest_ctx_free(&c);

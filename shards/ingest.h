@@ -40,11 +40,18 @@ extern const hf_opt_section hf_shards_section;
 int hf_ingest_opts_init(hf_ingest_opts *o);
 void hf_ingest_opts_release(hf_ingest_opts *o);
 
+/* A categorical feature with more distinct values than HF_INGEST_WIDE_LEVELS, or more than
+ * HF_INGEST_ID_LEVELS and at least half as many as rows (an identifier), gets one warning line
+ * from hf_ingest: one-hot encoding makes a dense design column per value. */
+#define HF_INGEST_WIDE_LEVELS 1000
+#define HF_INGEST_ID_LEVELS 100
+
 /* Collective. Ingests o->source into shard_dir (creating it), or reuses a matching ingest
- * (*reused = 1). rejects_path: where skipped rows go when data.on_bad_rows is skip (NULL = error
- * on bad rows regardless). On success *out is the manifest (every rank gets the same content;
- * caller frees with hf_manifest_free). On failure no manifest.json and no part file is left under
- * its final name, and every rank returns the same status with the first error's message. */
+ * (*reused = 1); rank 0 warns about ID-like categorical features (above). rejects_path: where
+ * skipped rows go when data.on_bad_rows is skip (NULL = error on bad rows regardless). On success
+ * *out is the manifest (every rank gets the same content; caller frees with hf_manifest_free). On
+ * failure no manifest.json and no part file is left under its final name, and every rank returns
+ * the same status with the first error's message. */
 int hf_ingest(hf_comm *comm, const hf_ingest_opts *o, const char *shard_dir,
               const hf_source_opts *opts, const char *rejects_path, hf_manifest **out, int *reused);
 

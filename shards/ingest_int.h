@@ -85,9 +85,10 @@ typedef struct ctx {
     int *slot;   /* per source column: index into a row of cells, -1 = not stored */
     int *forced; /* per source column: -1 or an hf_col_type */
     size_t nslots;
-    int *slot_col;          /* slot -> source column */
-    const hf_schema *fixed; /* MODE_PREDICT */
-    long *feat_of_col;      /* MODE_PREDICT: source column -> feature index or -1 */
+    int *slot_col;               /* slot -> source column */
+    struct hf__name_ix *by_name; /* the header's names sorted (hf__ingest_col_index) */
+    const hf_schema *fixed;      /* MODE_PREDICT */
+    long *feat_of_col;           /* MODE_PREDICT: source column -> feature index or -1 */
     /* pass 1 results */
     double *cells;
     size_t nrows, cap_cells;
@@ -98,7 +99,7 @@ typedef struct ctx {
     int64_t *rejected_ord;
     size_t n_rejected, cap_rejected;
     int64_t *not_numeric, *not_bool; /* per slot flags (0/1) */
-    char **first_text;               /* per slot: message of the first text value */
+    char **first_text;               /* per slot: the target's first text value (message) */
     char *rejects;
     size_t rejects_len, rejects_cap;
     /* pass 2 */
@@ -138,6 +139,9 @@ typedef struct built {
 /* The default NA texts ("", NA, NaN, null, ?): data.na_values' default, and the NA texts of a
  * prediction input (ingest_opts.c). */
 extern char *const hf__ingest_default_na[];
+/* Which values an ingest accepts, part of the ingest's identity (hf_ingest_opts_hash): change it
+ * when a value an older ingest stored would now be refused, so that its shards are not reused. */
+#define HF__INGEST_VALUE_RULES "finite"
 #define HF__INGEST_N_DEFAULT_NA 5
 
 /* ingest.c */
@@ -162,6 +166,15 @@ int hf__ingest_share_source(ctx *c, int status);
 int hf__ingest_plan_items(ctx *c, item **items, size_t *n_items);
 int hf__ingest_open_part_stream(ctx *c, const part *p, uint64_t offset, hf_source **src,
                                 hf_csv_stream *st);
+/* A column name and its index, for lookups by name in O(log n) (headers of 100,000 columns). */
+typedef struct hf__name_ix {
+    const char *name; /* borrowed */
+    size_t col;
+} hf__name_ix;
+/* names[0..n) sorted bytewise, equal names by index (caller frees; NULL: out of memory). */
+hf__name_ix *hf__ingest_sort_names(char *const *names, size_t n);
+/* The index of `name` in a hf__ingest_sort_names array (the first of equal names), or -1. */
+long hf__ingest_find_name(const hf__name_ix *sorted, size_t n, const char *name);
 /* The column names of a header record (checked: non-empty, distinct). */
 int hf__ingest_parse_header(ctx *c, const char *file, const hf_csv_record *rec, char delim,
                             char ***names, size_t *n);

@@ -4,6 +4,7 @@
 #include "common/hf.h"
 #include "shards/ingest.h"
 #include "shards/ingest_int.h"
+#include "shards/csv.h"
 #include "shards/partition.h"
 
 #include <stddef.h>
@@ -21,13 +22,30 @@ _Static_assert(HF_COL_NUMERIC == 0 && HF_COL_CATEGORICAL == 1 && HF_COL_BOOLEAN 
 _Static_assert(HF_TASK_REGRESSION == 1 && HF_TASK_CLASSIFICATION == 2,
                "data.task's choices start at HF_TASK_REGRESSION");
 
-/* One character, as a YAML scalar gives it ("\t" in double quotes is a tab). */
+/* One character, as a YAML scalar gives it ("\t" in double quotes is a tab); data_check refuses
+ * the characters that cannot delimit fields, with the value shown escaped. */
 static int parse_delimiter(const char *t, void *opts)
 {
-    if (strlen(t) != 1 || t[0] == '\n' || t[0] == '"')
+    if (strlen(t) != 1)
         return -1;
     ((hf_ingest_opts *)opts)->delimiter = t[0];
     return 0;
+}
+
+/* Why `d` cannot be the delimiter, or NULL if it can: a line end (records end there), the quote
+ * (fields are quoted with it), another control character but TAB or a non-ASCII byte (not one
+ * character of text), or a character of a number ("1.5" would be cut in two). */
+static const char *bad_delimiter(unsigned char d)
+{
+    if (d == '\r' || d == '\n')
+        return "a line end";
+    if (d == '"')
+        return "the quote character";
+    if ((d < 0x20 && d != '\t') || d >= 0x7F)
+        return "a control or non-ASCII byte";
+    if ((d >= '0' && d <= '9') || strchr(".+-eE", d))
+        return "a character of numbers";
+    return NULL;
 }
 
 static const hf_opt_def data_defs[] = {
@@ -40,7 +58,8 @@ static const hf_opt_def data_defs[] = {
     HF_DEF_ENUM("task", hf_ingest_opts, task, HF_OPT_HASHED, k_task_names, HF_TASK_REGRESSION,
                 "regression or classification (default: the task rule, docs/job-spec.md)"),
     HF_DEF_CUSTOM("delimiter", hf_ingest_opts, delimiter, 0, parse_delimiter,
-                  "a single character such as \",\", \";\" or \"\\t\"",
+                  "one character that is not CR, LF, the quote or part of a number, such as "
+                  "\",\", \";\", \"|\" or \"\\t\"",
                   "the field delimiter (default: detected)"),
     {HF_OPT_FIELD("na_values", HF_OPT_STRING_LIST, hf_ingest_opts, na_values,
                   HF_OPT_HASHED | HF_OPT_EMPTY_ITEMS),
@@ -60,6 +79,16 @@ static int data_check(void *opts)
 {
     const hf_ingest_opts *o = opts;
     char at[512];
+    const char *why = o->delimiter ? bad_delimiter((unsigned char)o->delimiter) : NULL;
+    if (why) {
+        char shown[16];
+        hf_csv_quote_for_message(&o->delimiter, 1, shown, sizeof shown);
+        return hf_error(HF_EINVAL,
+                        "%s: data.delimiter: got \"%s\" (%s), expected one character that is "
+                        "not CR, LF, the quote or part of a number, such as \",\", \";\", \"|\" "
+                        "or \"\\t\"",
+                        hf_opt_where(&o->src, "data.delimiter", at, sizeof at), shown, why);
+    }
     for (size_t i = 0; i < o->n_drop; i++)
         if (o->target && !strcmp(o->drop[i], o->target))
             return hf_error(HF_EINVAL,
@@ -106,6 +135,10 @@ int hf_ingest_opts_hash(const hf_ingest_opts *o, char out[65])
     size_t len = 0;
     snprintf(buf, sizeof buf, "%d", HF_MANIFEST_VERSION);
     int result = hf_opts_identity_add(&text, &len, "manifest_version", buf);
+    /* The rules that decide which values are data: shards made before non-finite numbers were
+     * refused may hold inf, so they are not reused (an ingest under these rules replaces them). */
+    if (result >= 0)
+        result = hf_opts_identity_add(&text, &len, "values", HF__INGEST_VALUE_RULES);
     if (result >= 0)
         result = hf_opts_identity(&hf_data_section, o, &text, &len);
     snprintf(buf, sizeof buf, "%d", (int)(unsigned char)o->delimiter);

@@ -83,11 +83,12 @@ static int predict_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_cs
         return 0;
     }
     if (fc->type == HF_COL_NUMERIC) {
-        if (hf_csv_parse_double(f->p, f->len, out))
+        int num = hf_csv_parse_double(f->p, f->len, out);
+        if (num > 0)
             return 0;
         hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-        return hf__ingest_bad_row(c, rec, f->off, "column \"%s\": got \"%s\", expected a number",
-                                  c->names[j], shown);
+        return hf__ingest_bad_row(c, rec, f->off, "column \"%s\": got \"%s\", expected a %snumber",
+                                  c->names[j], shown, num < 0 ? "finite " : "");
     }
     if (fc->type == HF_COL_BOOLEAN) {
         int b = hf_csv_parse_bool(f->p, f->len);
@@ -143,12 +144,23 @@ static int pass1_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_
         return 0;
     }
     double v;
-    if (hf_csv_parse_double(f->p, f->len, &v)) {
+    int num = hf_csv_parse_double(f->p, f->len, &v);
+    if (num != 0 && c->forced[j] == HF_COL_BOOLEAN) {
         hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-        if (c->forced[j] == HF_COL_BOOLEAN)
-            return hf__ingest_bad_row(c, rec, f->off,
-                                      "column \"%s\": got \"%s\", expected true or false",
-                                      c->names[j], shown);
+        return hf__ingest_bad_row(c, rec, f->off,
+                                  "column \"%s\": got \"%s\", expected true or false", c->names[j],
+                                  shown);
+    }
+    /* inf, 1e400: a number, so the column is not text because of it, but not a value any model
+     * can use; only a column forced categorical takes it, as text. */
+    if (num < 0 && c->forced[j] != HF_COL_CATEGORICAL) {
+        hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
+        return hf__ingest_bad_row(c, rec, f->off,
+                                  "column \"%s\": got \"%s\", expected a finite number",
+                                  c->names[j], shown);
+    }
+    if (num > 0) {
+        hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
         if (isnan(v) && role != ROLE_FEATURE)
             return hf__ingest_bad_row(c, rec, f->off,
                                       "column \"%s\": got a missing value, expected a %s value",
@@ -182,7 +194,9 @@ static int pass1_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_
 }
 
 /* Pass 1, a kept record: only now do its values count for type inference (and the first text
- * of a column is remembered for the messages). */
+ * of the target is remembered for the message of a text target in a regression; only the
+ * target's: locating a value scans its record, which for every column of a wide header was
+ * quadratic). */
 static int note_kinds(ctx *c, const hf_csv_record *rec)
 {
     char shown[256];
@@ -197,7 +211,7 @@ static int note_kinds(ctx *c, const hf_csv_record *rec)
         c->not_numeric[s] = 1;
         if (c->kind[j] == 't')
             c->not_bool[s] = 1;
-        if (!c->first_text[s]) {
+        if (!c->first_text[s] && c->role[j] == ROLE_TARGET) {
             const hf_csv_field *f = &c->fields.f[j];
             int64_t line, col;
             hf_csv_locate(rec->text, f->off, rec->line, &line, &col);
@@ -319,7 +333,10 @@ static int fast_other_field(ctx *c, size_t j, const char *p, size_t len, double 
         row[s] = NAN;
         return c->mode == MODE_PREDICT || role == ROLE_FEATURE;
     }
-    if (hf_csv_parse_double(p, len, &v)) {
+    int num = hf_csv_parse_double(p, len, &v);
+    if (num < 0)
+        return 0; /* not finite: the general path reports it (or takes it as text) */
+    if (num > 0) {
         if (c->mode == MODE_PASS1 && isnan(v) && role != ROLE_FEATURE)
             return 0;
         if (c->mode == MODE_PASS1 && role == ROLE_FOLD && (v != floor(v) || fabs(v) > 1e15))
@@ -431,7 +448,7 @@ static int fast_record(ctx *c, hf_csv_reader *r)
             c->not_numeric[s] = 1;
             if (c->kind[j] == 't')
                 c->not_bool[s] = 1;
-            if (!c->first_text[s]) {
+            if (!c->first_text[s] && c->role[j] == ROLE_TARGET) {
                 int64_t line, col;
                 hf_csv_locate(p, sp->off, hf_csv_reader_line(r), &line, &col);
                 hf_csv_quote_for_message(p + sp->off, sp->len, shown, sizeof shown);

@@ -145,7 +145,43 @@ const char *hf__ingest_part_name(const part *p, char *buf, size_t cap)
     return p->uri;
 }
 
-/* Splits the header record into names (checked: UTF-8, non-empty, unique). */
+static int cmp_name_ix(const void *a, const void *b)
+{
+    const hf__name_ix *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->col > y->col) - (x->col < y->col);
+}
+
+hf__name_ix *hf__ingest_sort_names(char *const *names, size_t n)
+{
+    hf__name_ix *v = hf_malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (hf__name_ix){names[i], i};
+    qsort(v, n, sizeof *v, cmp_name_ix);
+    return v;
+}
+
+long hf__ingest_find_name(const hf__name_ix *sorted, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(sorted[mid].name, name);
+        if (c == 0)
+            return (long)sorted[mid].col; /* ties sort by column: the first of equal names */
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Splits the header record into names (checked: UTF-8, non-empty, unique). Linear in the header's
+ * length apart from one sort of the names: a field's line and column are only worked out for a
+ * message (hf_csv_locate scans from the record start), and duplicates are found by sorting. */
 int hf__ingest_parse_header(ctx *c, const char *file, const hf_csv_record *rec, char delim,
                             char ***names, size_t *n)
 {
@@ -154,6 +190,7 @@ int hf__ingest_parse_header(ctx *c, const char *file, const hf_csv_record *rec, 
     size_t bom = hf_csv_bom_len(text, len);
     const char *reason;
     size_t off;
+    int64_t l, col;
     *names = NULL;
     *n = 0;
     text += bom;
@@ -162,20 +199,19 @@ int hf__ingest_parse_header(ctx *c, const char *file, const hf_csv_record *rec, 
     if (result == HF_ENOMEM)
         return result;
     if (result < 0) {
-        int64_t l, col;
         hf_csv_locate(text, off, rec->line, &l, &col);
         return hf_error(HF_EDATA, "%s:%lld:%lld: header: got %s, expected a valid CSV header", file,
                         (long long)l, (long long)col, reason);
     }
-    char **v = hf_calloc(c->fields.n, sizeof *v);
+    size_t nf = c->fields.n;
+    char **v = hf_calloc(nf ? nf : 1, sizeof *v);
     if (!v)
         return HF_ENOMEM;
-    for (size_t i = 0; i < c->fields.n; i++) {
+    for (size_t i = 0; i < nf; i++) {
         const hf_csv_field *f = &c->fields.f[i];
-        int64_t l, col;
-        hf_csv_locate(text, f->off, rec->line, &l, &col);
         if (f->len == 0 || hf_csv_utf8_check(f->p, f->len) != f->len) {
             hf_strv_free(v, i);
+            hf_csv_locate(text, f->off, rec->line, &l, &col);
             return hf_error(HF_EDATA,
                             "%s:%lld:%lld: header column %zu: got %s, expected a "
                             "non-empty UTF-8 column name",
@@ -187,19 +223,30 @@ int hf__ingest_parse_header(ctx *c, const char *file, const hf_csv_record *rec, 
             hf_strv_free(v, i);
             return HF_ENOMEM;
         }
-        for (size_t k = 0; k < i; k++) {
-            if (strcmp(v[k], v[i]) == 0) {
-                int r = hf_error(HF_EDATA,
-                                 "%s:%lld:%lld: header: got the column name \"%s\" "
-                                 "twice, expected unique names",
-                                 file, (long long)l, (long long)col, v[i]);
-                hf_strv_free(v, i + 1);
-                return r;
-            }
-        }
+    }
+    /* The first column whose name an earlier column already has (sorted: equal names are
+     * adjacent, by column). */
+    hf__name_ix *sorted = hf__ingest_sort_names(v, nf);
+    if (!sorted) {
+        hf_strv_free(v, nf);
+        return HF_ENOMEM;
+    }
+    size_t dup = nf;
+    for (size_t k = 1; k < nf; k++)
+        if (sorted[k].col < dup && strcmp(sorted[k - 1].name, sorted[k].name) == 0)
+            dup = sorted[k].col;
+    free(sorted);
+    if (dup < nf) {
+        hf_csv_locate(text, c->fields.f[dup].off, rec->line, &l, &col);
+        result = hf_error(HF_EDATA,
+                          "%s:%lld:%lld: header: got the column name \"%s\" twice, expected "
+                          "unique names",
+                          file, (long long)l, (long long)col, v[dup]);
+        hf_strv_free(v, nf);
+        return result;
     }
     *names = v;
-    *n = c->fields.n;
+    *n = nf;
     return HF_OK;
 }
 

@@ -25,6 +25,7 @@ int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *sch
     item *items = NULL;
     size_t n_items = 0;
     hf_dataset *d = NULL;
+    hf__name_ix *feat_by_name = NULL;
     hf__ingest_ctx_init(&c, comm, opts, NULL, 0);
     c.fixed = schema;
     c.mode = MODE_PREDICT;
@@ -39,10 +40,17 @@ int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *sch
     if (result < 0)
         goto out;
     result = hf__ingest_alloc_plan(&c);
-    /* Match columns by name. */
+    /* Match columns by name (both sides sorted: a wide header is not quadratic). */
     char missing[1024] = "", extra[1024] = "";
+    char **feat_names = hf_calloc(schema->n_features + 1, sizeof *feat_names);
+    for (size_t k = 0; feat_names && k < schema->n_features; k++)
+        feat_names[k] = schema->features[k].name;
+    feat_by_name = feat_names ? hf__ingest_sort_names(feat_names, schema->n_features) : NULL;
+    free(feat_names);
+    if (result >= 0 && !feat_by_name)
+        result = HF_ENOMEM;
     for (size_t j = 0; result >= 0 && j < c.ncols; j++) {
-        long f = hf_schema_find(schema, c.names[j]);
+        long f = hf__ingest_find_name(feat_by_name, schema->n_features, c.names[j]);
         const char *nm = c.names[j];
         int known = (schema->target && strcmp(nm, schema->target) == 0) ||
                     (schema->fold_column && strcmp(nm, schema->fold_column) == 0) ||
@@ -120,6 +128,7 @@ int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *sch
         d = NULL;
     }
 out:
+    free(feat_by_name);
     hf_dataset_free(d);
     hf__ingest_free_items(items, n_items);
     hf__ingest_ctx_free(&c);

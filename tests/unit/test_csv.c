@@ -1,5 +1,6 @@
 /* test_csv.c - the CSV reader: quoting, line endings, BOM, delimiter detection, NA tokens, gzip,
- * number parsing against strtod, and the parallel range split simulated at every byte offset. */
+ * number parsing against strtod (non-finite numbers refused), and the parallel range split
+ * simulated at every byte offset. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -261,14 +262,94 @@ static void check_number(const char *s)
             fail_msg("%s: accepted, strtod rejects it", s);
         return;
     }
-    if (!ok)
-        fail_msg("%s: rejected, strtod accepts it", s);
+    if (isinf(want)) {
+        /* A number, but not a finite one (inf, or an overflow): refused with HF_EDATA. */
+        if (ok != HF_EDATA)
+            fail_msg("%s: returned %d, expected HF_EDATA (strtod gives %g)", s, ok, want);
+        return;
+    }
+    if (ok != 1)
+        fail_msg("%s: rejected (%d), strtod accepts it", s, ok);
     if (isnan(want)) {
         assert_true(isnan(got));
         return;
     }
     if (memcmp(&got, &want, sizeof got) != 0)
         fail_msg("%s: got %.17g, strtod gives %.17g", s, got, want);
+}
+
+/* Non-finite numbers are refused, NaN stays a (missing) number, underflow is a finite 0. */
+static void test_numbers_not_finite(void **state)
+{
+    (void)state;
+    const char *refused[] = {"inf",
+                             "-inf",
+                             "+inf",
+                             "INF",
+                             "Infinity",
+                             "-Infinity",
+                             " inf ",
+                             "1e400",
+                             "-1e400",
+                             "1E+309",
+                             "1.7976931348623159e308",
+                             "0.000001e315",
+                             "1e99999999999"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        double v = 42.0;
+        if (hf_csv_parse_double(refused[i], strlen(refused[i]), &v) != HF_EDATA)
+            fail_msg("\"%s\": accepted, expected HF_EDATA (not finite)", refused[i]);
+        assert_true(v == 42.0); /* *out untouched */
+    }
+    /* 400 digits: about 1e399, beyond DBL_MAX; 308 digits (about 1e307) is finite. */
+    char digits[402];
+    memset(digits, '9', 400);
+    digits[400] = '\0';
+    double v = 0;
+    assert_int_equal(hf_csv_parse_double(digits, 400, &v), HF_EDATA);
+    digits[0] = '-';
+    assert_int_equal(hf_csv_parse_double(digits, 400, &v), HF_EDATA);
+    memset(digits, '9', 308);
+    digits[308] = '\0';
+    assert_int_equal(hf_csv_parse_double(digits, 308, &v), 1);
+    assert_true(isfinite(v) && v > 9.9e306);
+    /* Finite at the edges: DBL_MAX, underflow to 0, the smallest subnormal. */
+    assert_int_equal(hf_csv_parse_double("1.7976931348623157e308", 22, &v), 1);
+    assert_true(v == 1.7976931348623157e308);
+    assert_int_equal(hf_csv_parse_double("1e-400", 6, &v), 1);
+    assert_true(v == 0.0);
+    assert_int_equal(hf_csv_parse_double("-1e-400", 7, &v), 1);
+    assert_true(v == 0.0 && signbit(v));
+    assert_int_equal(hf_csv_parse_double("4.9e-324", 8, &v), 1);
+    assert_true(v > 0.0);
+    /* nan (any case, signed) is still a number whose value is NaN: a missing value. */
+    const char *nans[] = {"nan", "NaN", "NAN", "-nan", "+nan"};
+    for (size_t i = 0; i < sizeof nans / sizeof nans[0]; i++) {
+        v = 0;
+        assert_int_equal(hf_csv_parse_double(nans[i], strlen(nans[i]), &v), 1);
+        assert_true(isnan(v));
+    }
+    /* Words that merely start like one stay text. */
+    assert_int_equal(hf_csv_parse_double("infinite", 8, &v), 0);
+    assert_int_equal(hf_csv_parse_double(".inf", 4, &v), 0);
+    /* The fast path never stores a non-finite value: 1e400 and inf are listed for the general
+     * path, which reports them; the plain numbers around them are parsed. */
+    const char *rec = "1.5,1e400,inf,-2\n";
+    int slot[4] = {0, 1, 2, 3};
+    double row[4] = {0, 7, 7, 0};
+    hf_csv_span others[4];
+    size_t n_others = 0;
+    size_t len = strlen(rec);
+    char *buf = calloc(len + HF_CSV_PAD, 1);
+    assert_non_null(buf);
+    memcpy(buf, rec, len);
+    assert_int_equal(hf_csv_fast_record(buf, len, ',', 4, slot, 1, row, others, &n_others), len);
+    assert_int_equal(n_others, 2);
+    assert_int_equal(others[0].col, 1);
+    assert_int_equal(others[1].col, 2);
+    assert_true(row[0] == 1.5 && row[3] == -2.0);
+    assert_true(!isinf(row[1]) && !isinf(row[2]));
+    free(buf);
 }
 
 static void test_numbers_match_strtod(void **state)
@@ -542,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_split_errors),
         cmocka_unit_test(test_na_bool_utf8),
         cmocka_unit_test(test_numbers_match_strtod),
+        cmocka_unit_test(test_numbers_not_finite),
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_range_split_every_offset),
         cmocka_unit_test(test_split_at_every_byte),
