@@ -692,8 +692,12 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
     if (c.rank == 0) {
         hf_manifest *old = NULL;
         char *mp = hf_manifest_path(shard_dir);
-        if (mp && hf_fs_exists(mp) && hf_manifest_read(shard_dir, &old) >= 0 &&
-            manifest_matches(&c, old, hash))
+        int exists = mp && hf_fs_exists(mp), readable = exists;
+        if (exists && hf_manifest_read(shard_dir, &old) < 0) {
+            hf_warn("%s; ingesting again", hf_error_message());
+            readable = 0;
+        }
+        if (readable && manifest_matches(&c, old, hash))
             text = hf_manifest_to_json(old);
         hf_error_clear();
         free(mp);

@@ -281,6 +281,27 @@ int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out)
     return result;
 }
 
+/* manifest.json ends in a "checksum" member: the SHA-256 of the file as it would be without it
+ * (the text up to the member, then "\n}"). A flipped digit in a row count dropped rows silently;
+ * now a manifest that does not match is not reused (the data is ingested again). */
+#define CHECKSUM_KEY ",\n  \"checksum\": \""
+
+int hf_manifest_stamp(const char *text, size_t n, char **out, size_t *len)
+{
+    char hex[65];
+    *out = NULL;
+    *len = 0;
+    if (n < 2 || memcmp(text + n - 2, "\n}", 2) != 0)
+        return hf_error(HF_EINTERNAL, "manifest text does not end in \"\\n}\"");
+    HF_CALL(hf_sha256_hex(text, n, hex));
+    char *sum = hf_malloc(n + strlen(CHECKSUM_KEY) + 64 + 8);
+    if (!sum)
+        return HF_ENOMEM;
+    *len = (size_t)sprintf(sum, "%.*s%s%s\"\n}\n", (int)(n - 2), text, CHECKSUM_KEY, hex);
+    *out = sum;
+    return HF_OK;
+}
+
 int hf_manifest_read(const char *dir, hf_manifest **out)
 {
     char *path = hf_manifest_path(dir);
@@ -291,6 +312,29 @@ int hf_manifest_read(const char *dir, hf_manifest **out)
     if (!path)
         return HF_ENOMEM;
     result = hf_fs_read_file(path, &text, &len);
+    char *at = NULL;
+    for (char *p = text; result >= 0 && (p = strstr(p, CHECKSUM_KEY)); p++)
+        at = p;
+    const size_t k = strlen(CHECKSUM_KEY);
+    char hex[65];
+    if (result >= 0 &&
+        (!at || (size_t)(text + len - at) < k + 64 + 3 || strncmp(at + k + 64, "\"\n}", 3) != 0 ||
+         strspn(at + k + 64 + 3, "\n") != strlen(at + k + 64 + 3))) {
+        result = hf_error(HF_EDATA,
+                          "%s: no checksum at its end (damaged, or written by an older "
+                          "hyperfold)",
+                          path);
+    } else if (result >= 0) {
+        char sum[65];
+        memcpy(sum, at + k, 64);
+        sum[64] = '\0';
+        memcpy(at, "\n}", 3); /* the text as it was summed */
+        at[3] = '\0';
+        result = hf_sha256_hex(text, (size_t)(at + 2 - text), hex);
+        if (result >= 0 && strcmp(hex, sum) != 0)
+            result =
+                hf_error(HF_EDATA, "%s: damaged: its checksum does not match its content", path);
+    }
     if (result >= 0)
         result = hf_manifest_from_json(text, path, out);
     free(text);
@@ -304,14 +348,12 @@ int hf_manifest_write(const char *dir, const hf_manifest *m)
     char *text = hf_manifest_to_json(m);
     int result = HF_ENOMEM;
     if (path && text) {
-        size_t n = strlen(text);
-        char *withnl = hf_realloc(text, n + 2);
-        if (withnl) {
-            text = withnl;
-            text[n] = '\n';
-            text[n + 1] = '\0';
-            result = hf_fs_write_atomic(path, text, n + 1);
-        }
+        char *sum = NULL;
+        size_t len = 0;
+        result = hf_manifest_stamp(text, strlen(text), &sum, &len);
+        if (result >= 0)
+            result = hf_fs_write_atomic(path, sum, len);
+        free(sum);
     }
     free(path);
     free(text);

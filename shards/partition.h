@@ -55,6 +55,10 @@ char *hf_manifest_to_json(const hf_manifest *m);
 int hf_manifest_from_json(const char *text, const char *what, hf_manifest **out);
 /* Reads <dir>/manifest.json. HF_EIO if it does not exist. Not collective. */
 int hf_manifest_read(const char *dir, hf_manifest **out);
+/* Not collective. The text of manifest.json (a JSON object ending in "\n}") with its checksum
+ * member added, as hf_manifest_write writes it and hf_manifest_read checks it (*out: the
+ * caller's, *len bytes). */
+int hf_manifest_stamp(const char *text, size_t n, char **out, size_t *len);
 /* Writes <dir>/manifest.json atomically. Not collective (rank 0 calls it). */
 int hf_manifest_write(const char *dir, const hf_manifest *m);
 /* "<dir>/manifest.json" and "<dir>/part-%05d.h5" (caller frees). */

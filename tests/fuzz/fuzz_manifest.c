@@ -143,9 +143,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/manifest.json", g_dir);
-    FILE *fp = fopen(path, "wb");
-    if (!fp || (size && fwrite(data, 1, size, fp) != size) || fclose(fp) != 0)
+    /* An input that ends as a manifest's text does ("\n}", then newlines) is stamped with its
+     * checksum as hf_manifest_write stamps it, so that mutations reach the parser; others are
+     * written as they are (and must be refused by the checksum). */
+    size_t n = size;
+    while (n > 0 && data[n - 1] == '\n')
+        n--;
+    char *stamped = NULL;
+    size_t len = 0;
+    if (n >= 2 && data[n - 2] == '\n' && data[n - 1] == '}' &&
+        hf_manifest_stamp((const char *)data, n, &stamped, &len) < 0)
         abort();
+    FILE *fp = fopen(path, "wb");
+    if (!fp || (stamped && fwrite(stamped, 1, len, fp) != len) ||
+        (!stamped && size && fwrite(data, 1, size, fp) != size) || fclose(fp) != 0)
+        abort();
+    free(stamped);
     hf_manifest *m = NULL;
     int rc = hf_manifest_read(g_dir, &m);
     hf_fuzz_check_status(rc, "hf_manifest_read");
