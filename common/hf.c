@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -196,6 +197,18 @@ char *hf_asprintf(const char *fmt, ...)
 void hf_log_set_level(hf_log_level level)
 {
     g_level = level;
+}
+
+void hf_test_kill_point(const char *stage)
+{
+    const char *at = getenv("HF_TEST_KILL_AT");
+    size_t n = strlen(stage);
+    if (!at || strncmp(at, stage, n) != 0 || (at[n] != '\0' && at[n] != ':'))
+        return;
+    if (at[n] == ':' && atoi(at + n + 1) != g_rank)
+        return;
+    fprintf(stderr, "hyperfold[rank %d]: HF_TEST_KILL_AT %s: killed\n", g_rank, stage);
+    raise(SIGKILL);
 }
 
 void hf_log_set_rank(int rank)

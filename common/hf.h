@@ -74,6 +74,10 @@ char *hf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 typedef enum { HF_LOG_QUIET = 0, HF_LOG_INFO = 1, HF_LOG_DEBUG = 2 } hf_log_level;
 void hf_log_set_level(hf_log_level level);
 void hf_log_set_rank(int rank);
+/* Fault injection for the tests (tests/cli/test_kill_stages.py): when HF_TEST_KILL_AT is
+ * "STAGE" or "STAGE:RANK" and names this stage (and this process's rank), the process kills
+ * itself with SIGKILL here, as a node failure or the OOM killer would. No effect otherwise. */
+void hf_test_kill_point(const char *stage);
 void hf_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hf_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

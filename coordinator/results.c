@@ -542,6 +542,7 @@ int hf_results_write(const hf_sweep *s, const hf_trial *trials, const hf_run_inf
     /* results.json last: it is the run's claim of success, so it is written only when every
      * other output is (a full disk at trials.csv leaves the earlier run's results.json). */
     HF_CALL(write_trials_csv(s, info->space, trials, info->trials_csv_path));
+    hf_test_kill_point("results");
     return write_results_json(s, trials, info);
 }
 

@@ -1633,6 +1633,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
                                                        n_splits, &refit_cfg, &refit_vals))) < 0)
         goto out;
     int refit_rank = group ? rank < hf_comm_size(group_comm) : rank == 0;
+    hf_test_kill_point("refit");
     if (refit_rank) {
         /* The speculative refit, if it guessed the winner, is the refit. */
         int hit = rank == 0 && st.spec_trial == best;
@@ -1642,6 +1643,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
                              &dir, hf_manifest_fingerprint(manifest), &info,
                              hit ? &st.spec_prep : NULL, hit ? &st.spec_fitted : NULL);
     }
+    hf_test_kill_point("export");
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
     result = hf_comm_check(world, result);

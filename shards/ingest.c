@@ -744,6 +744,7 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *spec, const char *shard_dir,
         result = ingest_data(&c, shard_dir, rejects_path, m);
     if (result >= 0 && c.rank == 0) {
         /* The fingerprint text is derived; compute it by a JSON round trip. */
+        hf_test_kill_point("manifest");
         result = hf_manifest_write(shard_dir, m);
     }
     result = hf__ingest_agree(&c, result);

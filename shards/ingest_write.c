@@ -148,6 +148,7 @@ int hf__ingest_write_shards(ctx *c, const char *dir, const built *b, hf_manifest
     double t_write = hf_now();
     if (result >= 0)
         result = hf__ingest_agree(c, hf_shard_write_all(c->comm, tmp_paths, slabs, n_shards));
+    hf_test_kill_point("shards");
     /* Hashes are computed in parallel from the temporary files while a thread of rank 0 fsyncs
      * them, then rank 0 moves them to their names durably (the fsync there finds nothing left to
      * write), so a failure leaves no part file under its final name. */
