@@ -525,23 +525,28 @@ static int reserve_space(hid_t *files, char *const *paths, size_t n)
 {
     unsigned long long total = 0;
     hsize_t *size = hf_malloc((n ? n : 1) * sizeof *size);
-    int result = size ? HF_OK : HF_ENOMEM;
+    off_t *was = hf_calloc(n ? n : 1, sizeof *was); /* each file's size before its reservation */
+    size_t reserved = 0;
+    int result = size && was ? HF_OK : HF_ENOMEM;
     for (size_t i = 0; result >= 0 && i < n; i++) {
         /* (the larger of the end of allocation and the end of file) */
         if (H5Fget_filesize(files[i], &size[i]) < 0)
             result = h5_fail(paths[i], "file size query");
         total += (unsigned long long)size[i];
     }
+    struct statvfs sv; /* the free space before any reservation, for the message */
+    unsigned long long avail =
+        n && statvfs(paths[0], &sv) == 0 ? (unsigned long long)sv.f_bavail * sv.f_frsize : ~0ULL;
     for (size_t i = 0; result >= 0 && i < n; i++) {
         int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
+        struct stat st;
+        was[i] = fd >= 0 && fstat(fd, &st) == 0 ? st.st_size : 0;
         int e = fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)size[i]);
+        reserved = i + 1;
         if (fd >= 0)
             close(fd);
-        struct statvfs sv;
-        unsigned long long avail =
-            statvfs(paths[i], &sv) == 0 ? (unsigned long long)sv.f_bavail * sv.f_frsize : ~0ULL;
         if (e == EOPNOTSUPP || e == EINVAL) /* no fallocate here: at least the space is free */
-            e = avail < (unsigned long long)size[i] ? ENOSPC : 0;
+            e = avail < total ? ENOSPC : 0;
         if (e == ENOSPC || e == EDQUOT)
             result =
                 hf_error(HF_EIO,
@@ -552,7 +557,13 @@ static int reserve_space(hid_t *files, char *const *paths, size_t n)
             result = hf_error(HF_EIO, "%s: reserving %llu bytes: %s", paths[i],
                               (unsigned long long)size[i], strerror(e));
     }
+    /* A reservation that failed gives back what it took, and every earlier one: the collective
+     * close still writes each file's metadata, and it must find room for it. */
+    for (size_t i = 0; result < 0 && i < reserved; i++)
+        if (truncate(paths[i], was[i]) != 0)
+            hf_debug("%s: giving back the reserved space: %s", paths[i], strerror(errno));
     free(size);
+    free(was);
     return result;
 }
 
