@@ -824,14 +824,18 @@ static int read_model(const char *path, hf_modelfile **out)
         goto out;
     }
     if (!schema_json || (result = hf_schema_json_from_text(schema_json, &m->schema)) < 0) {
-        if (result >= 0)
-            result = hf_error(HF_EINVAL, "%s: no schema_json attribute", path);
+        result = result < 0 ? hf_error_prefix(result, "%s: schema_json", path)
+                            : hf_error(HF_EINVAL, "%s: no schema_json attribute", path);
         goto out;
     }
-    if ((result = read_arrays(file, "preprocess", path, &prep_arrays, &n_prep)) < 0 ||
-        (result = hf_prep_import(m->schema, prep_arrays, n_prep, prep_json ? prep_json : "{}",
-                                 &m->prep)) < 0 ||
-        (result = read_arrays(file, "model", path, &model_arrays, &n_model)) < 0)
+    if ((result = read_arrays(file, "preprocess", path, &prep_arrays, &n_prep)) < 0)
+        goto out;
+    if ((result = hf_prep_import(m->schema, prep_arrays, n_prep, prep_json ? prep_json : "{}",
+                                 &m->prep)) < 0) {
+        result = hf_error_prefix(result, "%s", path);
+        goto out;
+    }
+    if ((result = read_arrays(file, "model", path, &model_arrays, &n_model)) < 0)
         goto out;
     if ((m->schema->task != HF_TASK_REGRESSION && m->schema->task != HF_TASK_CLASSIFICATION) ||
         !(ops->tasks & (1u << m->schema->task))) {
