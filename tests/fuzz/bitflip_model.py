@@ -102,8 +102,9 @@ def main():
                 if cls not in ("harmless", "detected") and shown[cls] < a.show:
                     shown[cls] += 1
                     lines = err.strip().splitlines()
+                    keep = 40 if cls == "crash" else 3  # a crash's report in full
                     print("%s: byte %d bit %d: exit %s, %d stderr lines: %s" % (
-                        cls, i, bit, rc, len(lines), " | ".join(lines[:3])[:300]))
+                        cls, i, bit, rc, len(lines), " | ".join(lines[:keep])[:300 * keep]))
         print("%s: %d flips of %d bytes: %s" % (a.model, len(cases), len(data), ", ".join(
             "%s %d" % (k, counts[k]) for k in
             ("harmless", "detected", "multiline", "changed", "crash", "hang"))))
