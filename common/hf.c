@@ -15,13 +15,20 @@ static _Thread_local int g_code = HF_OK;
 static hf_log_level g_level = HF_LOG_INFO;
 static int g_rank = 0;
 
+/* Keeps the message on one line: every control character (a newline, but also a vertical tab or
+ * a form feed, which a terminal shows as a line break; a message may quote a damaged file's bytes)
+ * becomes a space. */
+static void one_line(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+}
+
 static void set_message(const char *fmt, va_list ap)
 {
     vsnprintf(g_msg, sizeof g_msg, fmt, ap);
-    /* Keep the message on one line. */
-    for (char *p = g_msg; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
+    one_line(g_msg);
 }
 
 int hf_error(int code, const char *fmt, ...)
@@ -43,6 +50,7 @@ int hf_error_prefix(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
+    one_line(prefix);
     if (g_code == HF_OK) {
         snprintf(g_msg, sizeof g_msg, "%s", prefix);
         g_code = code;

@@ -9,15 +9,19 @@
  *   /features              string [n]: input feature columns, in order
  *   /design_features       string [q]: columns of the design matrix the model sees
  *   /classes               string [k]: class labels (classification only), index = class code
- *   /cv/fold_scores        float64 [folds]: the objective on each split */
+ *   /cv/fold_scores        float64 [folds]: the objective on each split
+ * and, before the HDF5 file proper, a 512-byte user block holding the SHA-256 of every byte after
+ * it (format_version 2), checked before libhdf5 reads anything. */
 #define _GNU_SOURCE
 #include "coordinator/modelfile.h"
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "shards/schema_json.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <openssl/evp.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,7 +32,119 @@
 #include <unistd.h>
 
 #define FORMAT_NAME "hyperfold-model"
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
+/* The user block: the checksum line, then NUL bytes; the HDF5 superblock starts after it. */
+#define USERBLOCK 512
+#define STAMP_PREFIX "hyperfold-model sha256 "
+#define STAMP_LEN (sizeof STAMP_PREFIX - 1 + 64 + 1) /* the prefix, 64 hex digits, '\n' */
+
+static const unsigned char k_hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+/* ---- the content checksum ------------------------------------------------------------------ */
+
+/* Lowercase hex SHA-256 of the bytes of fd from USERBLOCK to its end. */
+static int content_sha256(int fd, const char *path, char hex[65])
+{
+    int result = HF_OK;
+    unsigned char *buf = hf_malloc(1 << 20);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        result = buf ? hf_error(HF_EINTERNAL, "%s: SHA-256 init failed", path) : HF_ENOMEM;
+        goto out;
+    }
+    for (off_t at = USERBLOCK;;) {
+        ssize_t n = pread(fd, buf, 1 << 20, at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            result = hf_error(HF_EIO, "reading %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
+            result = hf_error(HF_EINTERNAL, "%s: SHA-256 failed", path);
+            goto out;
+        }
+        at += n;
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+        result = hf_error(HF_EINTERNAL, "%s: SHA-256 failed", path);
+        goto out;
+    }
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+out:
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    return result;
+}
+
+int hf_modelfile_stamp(const char *path)
+{
+    int fd = open(path, O_RDWR);
+    if (fd < 0)
+        return hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+    char hex[65], block[USERBLOCK] = {0};
+    int result = content_sha256(fd, path, hex);
+    if (result >= 0) {
+        snprintf(block, sizeof block, "%s%s\n", STAMP_PREFIX, hex);
+        if (pwrite(fd, block, sizeof block, 0) != (ssize_t)sizeof block)
+            result = hf_error(HF_EIO, "writing %s: %s", path, strerror(errno));
+    }
+    if (close(fd) != 0 && result >= 0)
+        result = hf_error(HF_EIO, "closing %s: %s", path, strerror(errno));
+    return result;
+}
+
+/* Checks the content checksum before libhdf5 reads the file: *stamped = 1 when the file has one
+ * and it matches; 0 for a file without a user block (format_version 1, checked by the caller);
+ * HF_EINVAL with the message when the checksum or its block is damaged or the file is not HDF5. */
+static int verify_stamp(const char *path, int *stamped)
+{
+    *stamped = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+    unsigned char block[USERBLOCK + 8] = {0};
+    ssize_t got = pread(fd, block, sizeof block, 0);
+    int result = HF_OK;
+    if (got >= 8 && memcmp(block, k_hdf5_sig, 8) == 0)
+        goto out; /* no user block: format_version 1 */
+    if (got < (ssize_t)sizeof block || memcmp(block + USERBLOCK, k_hdf5_sig, 8) != 0) {
+        result = hf_error(HF_EINVAL, "%s: not an HDF5 file", path);
+        goto out;
+    }
+    /* Exactly the prefix, 64 lowercase hex digits, a newline, then NUL bytes. */
+    const size_t plen = sizeof STAMP_PREFIX - 1;
+    int canonical = memcmp(block, STAMP_PREFIX, plen) == 0 && block[STAMP_LEN - 1] == '\n';
+    for (size_t i = plen; canonical && i < plen + 64; i++)
+        canonical = (block[i] >= '0' && block[i] <= '9') || (block[i] >= 'a' && block[i] <= 'f');
+    for (size_t i = STAMP_LEN; canonical && i < USERBLOCK; i++)
+        canonical = block[i] == 0;
+    if (!canonical) {
+        result = hf_error(HF_EINVAL,
+                          "%s: damaged model: its checksum block (bytes 0-%d, before the HDF5 "
+                          "file) is not \"%s<64 hex digits>\" followed by NUL bytes",
+                          path, USERBLOCK - 1, STAMP_PREFIX);
+        goto out;
+    }
+    char hex[65];
+    if ((result = content_sha256(fd, path, hex)) < 0)
+        goto out;
+    if (memcmp(hex, block + plen, 64) != 0) {
+        result = hf_error(HF_EINVAL,
+                          "%s: damaged model: content checksum %s does not match the stored %.64s",
+                          path, hex, (const char *)block + plen);
+        goto out;
+    }
+    *stamped = 1;
+out:
+    close(fd);
+    return result;
+}
 
 static int h5fail(const char *what, const char *path)
 {
@@ -180,7 +296,7 @@ static void iso_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep *prep,
+static int write_model(const char *path, const hf_schema *schema, const hf_prep *prep,
                        const hf_fitted *fitted, const hf_modelfile_meta *meta)
 {
     int result = HF_OK;
@@ -189,7 +305,7 @@ int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep 
     hf_array *prep_arrays = NULL;
     size_t n_prep = 0;
     const char **names = NULL;
-    hid_t file = -1, g = -1;
+    hid_t file = -1, g = -1, fcpl = -1;
     hf_fitted blobs = {0}; /* blobs serialised here from the model's state */
     const hf_blob *blob = NULL;
     size_t n_blobs = 0;
@@ -201,7 +317,9 @@ int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep 
     }
     if ((result = hf_prep_export(prep, &prep_arrays, &n_prep, &prep_json)) < 0)
         goto out;
-    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl >= 0 && H5Pset_userblock(fcpl, USERBLOCK) >= 0)
+        file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     if (file < 0) {
         result = h5fail("creating the file", tmp);
         goto out;
@@ -257,9 +375,13 @@ out:
         result = h5fail("closing /cv", tmp);
     if (file >= 0 && H5Fclose(file) < 0 && result >= 0)
         result = h5fail("closing the file", tmp);
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    if (result >= 0)
+        result = hf_modelfile_stamp(tmp);
     if (result >= 0)
         result = hf_fs_rename_durable(tmp, path);
-    else
+    if (result < 0)
         unlink(tmp);
     free(tmp);
     free(names);
@@ -273,6 +395,35 @@ out:
         free(blobs.blobs[i].data);
     }
     free(blobs.blobs);
+    return result;
+}
+
+/* libhdf5 prints its error stack (20 to 60 lines) on stderr by default; a model's read or write
+ * reports one line of its own instead. */
+typedef struct h5_quiet {
+    H5E_auto2_t func;
+    void *data;
+} h5_quiet;
+
+static h5_quiet h5_quiet_begin(void)
+{
+    h5_quiet q = {NULL, NULL};
+    H5Eget_auto2(H5E_DEFAULT, &q.func, &q.data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return q;
+}
+
+static void h5_quiet_end(h5_quiet q)
+{
+    H5Eset_auto2(H5E_DEFAULT, q.func, q.data);
+}
+
+int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep *prep,
+                       const hf_fitted *fitted, const hf_modelfile_meta *meta)
+{
+    h5_quiet q = h5_quiet_begin();
+    int result = write_model(path, schema, prep, fitted, meta);
+    h5_quiet_end(q);
     return result;
 }
 
@@ -552,7 +703,6 @@ static uint64_t le(const unsigned char *p, size_t n)
  * its objects exactly is refused. Returns HF_OK, or HF_EINVAL with the message. */
 static int check_global_heaps(const char *path)
 {
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     int result = HF_OK;
     struct stat st;
     int fd = open(path, O_RDONLY);
@@ -569,7 +719,7 @@ static int check_global_heaps(const char *path)
     /* The size of lengths from the superblock (at 0, 512, 1024, ...: after a user block). */
     size_t L = 0;
     for (size_t at = 0; at + 16 <= size && !L; at = at ? 2 * at : 512)
-        if (memcmp(m + at, sig, 8) == 0)
+        if (memcmp(m + at, k_hdf5_sig, 8) == 0)
             L = m[at + 8] < 2 ? m[at + 14] : m[at + 10];
     if (L != 2 && L != 4 && L != 8)
         goto out;             /* not HDF5, or lengths libhdf5 will refuse itself */
@@ -606,9 +756,31 @@ out:
     return result;
 }
 
-int hf_modelfile_read(const char *path, hf_modelfile **out)
+/* The format_version attribute: 1 (no checksum) or 2 (the checksum block), else HF_EINVAL. */
+static int check_version(hid_t file, const char *path, int stamped)
 {
-    int result = HF_OK;
+    double v = read_attr_f64(file, "format_version");
+    if (!(v >= 1 && v <= (double)INT32_MAX && v == floor(v)))
+        return hf_error(
+            HF_EINVAL,
+            "%s: damaged model: format_version is %.17g, expected a whole number from 1 "
+            "to %d",
+            path, v, FORMAT_VERSION);
+    if (v > FORMAT_VERSION)
+        return hf_error(HF_EINVAL,
+                        "%s: model format version %d is newer than this hyperfold reads (%d)", path,
+                        (int)v, FORMAT_VERSION);
+    if (v >= 2 && !stamped)
+        return hf_error(HF_EINVAL,
+                        "%s: damaged model: format_version %d files begin with a content checksum, "
+                        "this file has none",
+                        path, (int)v);
+    return HF_OK;
+}
+
+static int read_model(const char *path, hf_modelfile **out)
+{
+    int result = HF_OK, stamped = 0;
     hf_modelfile *m = hf_calloc(1, sizeof *m);
     hf_array *prep_arrays = NULL, *model_arrays = NULL;
     size_t n_prep = 0, n_model = 0;
@@ -621,13 +793,9 @@ int hf_modelfile_read(const char *path, hf_modelfile **out)
         result = hf_error(HF_EINVAL, "--model %s: no such file", path);
         goto out;
     }
-    if ((result = check_global_heaps(path)) < 0)
+    if ((result = verify_stamp(path, &stamped)) < 0 || (result = check_global_heaps(path)) < 0)
         goto out;
-    H5E_BEGIN_TRY
-    {
-        file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    }
-    H5E_END_TRY;
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) {
         result = hf_error(HF_EINVAL, "%s: not an HDF5 file", path);
         goto out;
@@ -638,13 +806,8 @@ int hf_modelfile_read(const char *path, hf_modelfile **out)
                           format ? format : "");
         goto out;
     }
-    if (read_attr_f64(file, "format_version") > FORMAT_VERSION) {
-        result = hf_error(HF_EINVAL,
-                          "%s: model format version %g is newer than this hyperfold "
-                          "reads (%d)",
-                          path, read_attr_f64(file, "format_version"), FORMAT_VERSION);
+    if ((result = check_version(file, path, stamped)) < 0)
         goto out;
-    }
     m->model_type = read_attr_str(file, "model_type");
     m->params_json = read_attr_str(file, "params_json");
     m->spec_sha256 = read_attr_str(file, "spec_sha256");
@@ -661,14 +824,18 @@ int hf_modelfile_read(const char *path, hf_modelfile **out)
         goto out;
     }
     if (!schema_json || (result = hf_schema_json_from_text(schema_json, &m->schema)) < 0) {
-        if (result >= 0)
-            result = hf_error(HF_EINVAL, "%s: no schema_json attribute", path);
+        result = result < 0 ? hf_error_prefix(result, "%s: schema_json", path)
+                            : hf_error(HF_EINVAL, "%s: no schema_json attribute", path);
         goto out;
     }
-    if ((result = read_arrays(file, "preprocess", path, &prep_arrays, &n_prep)) < 0 ||
-        (result = hf_prep_import(m->schema, prep_arrays, n_prep, prep_json ? prep_json : "{}",
-                                 &m->prep)) < 0 ||
-        (result = read_arrays(file, "model", path, &model_arrays, &n_model)) < 0)
+    if ((result = read_arrays(file, "preprocess", path, &prep_arrays, &n_prep)) < 0)
+        goto out;
+    if ((result = hf_prep_import(m->schema, prep_arrays, n_prep, prep_json ? prep_json : "{}",
+                                 &m->prep)) < 0) {
+        result = hf_error_prefix(result, "%s", path);
+        goto out;
+    }
+    if ((result = read_arrays(file, "model", path, &model_arrays, &n_model)) < 0)
         goto out;
     if ((m->schema->task != HF_TASK_REGRESSION && m->schema->task != HF_TASK_CLASSIFICATION) ||
         !(ops->tasks & (1u << m->schema->task))) {
@@ -710,5 +877,13 @@ out:
     free(schema_json);
     free(prep_json);
     hf_modelfile_free(m);
+    return result;
+}
+
+int hf_modelfile_read(const char *path, hf_modelfile **out)
+{
+    h5_quiet q = h5_quiet_begin();
+    int result = read_model(path, out);
+    h5_quiet_end(q);
     return result;
 }

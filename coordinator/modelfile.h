@@ -18,7 +18,8 @@ typedef struct hf_modelfile_meta {
     size_t n_train_rows;
 } hf_modelfile_meta;
 
-/* Not collective (rank 0). Writes path durably (temporary name, fsync, rename). */
+/* Not collective (rank 0). Writes path durably (temporary name, content checksum, fsync, rename);
+ * HDF5's own error stack is not printed, a failure is one message. */
 int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep *prep,
                        const hf_fitted *fitted, const hf_modelfile_meta *meta);
 
@@ -35,8 +36,15 @@ typedef struct hf_modelfile {
     double n_train_rows; /* rows the model was trained on (0 if the file does not say) */
 } hf_modelfile;
 
-/* Not collective. Reads a model written by hf_modelfile_write. */
+/* Not collective. Reads a model written by hf_modelfile_write: the content checksum is checked
+ * before libhdf5 reads the file (a file of format_version 1, which has none, is still read); a
+ * damaged or foreign file is one message (HF_EINVAL), HDF5's error stack is not printed. */
 int hf_modelfile_read(const char *path, hf_modelfile **out);
 void hf_modelfile_free(hf_modelfile *m);
+
+/* Not collective. Writes the SHA-256 of path's bytes after its 512-byte user block into that
+ * block (docs/model-format.md). hf_modelfile_write calls it; a test or a tool that edits a model
+ * calls it to make the edited file a valid one again. */
+int hf_modelfile_stamp(const char *path);
 
 #endif

@@ -1234,9 +1234,10 @@ static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo,
         return HF_ENOMEM;
     for (size_t k = 0; k < f->n_codes; k++) {
         double s = slo->data[(*at)++];
-        if (!(s >= -1 && s < (double)f->width))
+        if (!(s >= -1 && s < (double)f->width && s == floor(s)))
             return hf_error(HF_EDATA,
-                            "preprocess: prep.slots value %g for feature \"%s\", expected -1..%zu",
+                            "preprocess: prep.slots value %.17g for feature \"%s\", expected a "
+                            "whole number from -1 to %zu",
                             s, col->name, f->width ? f->width - 1 : 0);
         f->slot[k] = (int32_t)s;
     }
@@ -1245,7 +1246,9 @@ static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo,
      * long is undefined). */
     if (!f->dropped &&
         !(f->impute >= 0 && f->impute < (double)f->n_codes && f->impute == floor(f->impute)))
-        return hf_error(HF_EDATA, "preprocess: imputed code %g for feature \"%s\", expected 0..%zu",
+        return hf_error(HF_EDATA,
+                        "preprocess: imputed code %.17g for feature \"%s\", expected a whole "
+                        "number from 0 to %zu",
                         f->impute, col->name, f->n_codes - 1);
     return HF_OK;
 }

@@ -13,6 +13,7 @@
  *
  * Input: byte 0 picks the template; then each edit is an opcode byte and its operands (see
  * apply()); the input ends the program. */
+#include "coordinator/modelfile.h"
 #include "fuzz_model.h"
 #include "fuzz_util.h"
 
@@ -251,8 +252,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     struct dirent *e;
     while ((e = readdir(dp)) && n < MAX_TEMPLATES) {
         size_t l = strlen(e->d_name);
-        /* The real models only (finding reproducers there are not templates). */
-        if (l > 3 && !strcmp(e->d_name + l - 3, ".h5") && strncmp(e->d_name, "finding", 7))
+        /* The real models only (finding reproducers there are not templates, nor the stamped-*
+         * seeds of fuzz_model_h5: this harness stamps every file it writes, and a new template
+         * would change which template the reproducers' first byte picks). */
+        if (l > 3 && !strcmp(e->d_name + l - 3, ".h5") && strncmp(e->d_name, "finding", 7) &&
+            strncmp(e->d_name, "stamped-", 8))
             names[n++] = xstrdup(e->d_name);
     }
     closedir(dp);
@@ -687,14 +691,22 @@ static void write_item(hid_t file, const item *it)
     H5Sclose(space);
 }
 
+/* Written as hf_modelfile_write writes a model: a 512-byte user block, then the content checksum
+ * stamped into it, so that the edited contents reach the reader (format_version 2 files must
+ * have the checksum; a format_version 1 file with one is read too). */
 static void write_model(const model *m, const char *path)
 {
-    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl < 0 || H5Pset_userblock(fcpl, 512) < 0)
+        abort();
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
     if (file < 0)
         abort();
     for (size_t i = 0; i < m->n; i++)
         write_item(file, &m->it[i]);
-    if (H5Fclose(file) < 0)
+    if (H5Fclose(file) < 0 || H5Pclose(fcpl) < 0)
+        abort();
+    if (hf_modelfile_stamp(path) < 0)
         abort();
 }
 

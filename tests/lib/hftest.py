@@ -1,4 +1,5 @@
 """Helpers shared by the Python tests: run hyperfold under mpirun, load its outputs."""
+import hashlib
 import json
 import os
 import subprocess
@@ -159,6 +160,18 @@ def interrupt(proc, cwd, how):
 
 def rel_close(a, b, rtol, atol=0.0):
     return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
+
+
+def stamp_model(path):
+    """Writes the content checksum of a model.h5 edited in place (with h5py) into its user block,
+    as hyperfold writes it (docs/model-format.md): the SHA-256 of every byte after the first 512."""
+    with open(path, "r+b") as f:
+        data = f.read()
+        if len(data) < 520 or data[512:520] != b"\x89HDF\r\n\x1a\n":
+            raise ValueError("%s: not a model.h5 with a 512-byte user block" % path)
+        block = b"hyperfold-model sha256 " + hashlib.sha256(data[512:]).hexdigest().encode() + b"\n"
+        f.seek(0)
+        f.write(block.ljust(512, b"\0"))
 
 
 class Checker:
