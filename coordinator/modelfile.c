@@ -82,6 +82,16 @@ out:
     return result;
 }
 
+/* The checksum block of a file image in memory (as hf_modelfile_stamp writes it on disk). */
+static int stamp_image(char *image, size_t len)
+{
+    char hex[65];
+    HF_CALL(hf_sha256_hex(image + USERBLOCK, len - USERBLOCK, hex));
+    memset(image, 0, USERBLOCK);
+    snprintf(image, USERBLOCK, "%s%s\n", STAMP_PREFIX, hex);
+    return HF_OK;
+}
+
 int hf_modelfile_stamp(const char *path)
 {
     int fd = open(path, O_RDWR);
@@ -300,12 +310,17 @@ static int write_model(const char *path, const hf_schema *schema, const hf_prep 
                        const hf_fitted *fitted, const hf_modelfile_meta *meta)
 {
     int result = HF_OK;
-    char *tmp = hf_asprintf("%s.tmp.%ld", path, (long)getpid());
-    char *schema_json = NULL, *prep_json = NULL;
+    /* The file is built in memory (HDF5's core driver, no backing store) and written by
+     * hf_fs_write_atomic: a full disk is then one failed write() of ours, with its errno, and a
+     * temporary file removed. Written by libhdf5 to disk, an ENOSPC inside H5Fclose left the file
+     * open in libhdf5, which crashed at exit. The name is only the image's label. */
+    char *tmp = hf_strdup(path);
+    char *schema_json = NULL, *prep_json = NULL, *image = NULL;
+    ssize_t image_len = -1;
     hf_array *prep_arrays = NULL;
     size_t n_prep = 0;
     const char **names = NULL;
-    hid_t file = -1, g = -1, fcpl = -1;
+    hid_t file = -1, g = -1, fcpl = -1, fapl = -1;
     hf_fitted blobs = {0}; /* blobs serialised here from the model's state */
     const hf_blob *blob = NULL;
     size_t n_blobs = 0;
@@ -318,8 +333,10 @@ static int write_model(const char *path, const hf_schema *schema, const hf_prep 
     if ((result = hf_prep_export(prep, &prep_arrays, &n_prep, &prep_json)) < 0)
         goto out;
     fcpl = H5Pcreate(H5P_FILE_CREATE);
-    if (fcpl >= 0 && H5Pset_userblock(fcpl, USERBLOCK) >= 0)
-        file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fcpl >= 0 && fapl >= 0 && H5Pset_userblock(fcpl, USERBLOCK) >= 0 &&
+        H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) >= 0)
+        file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
     if (file < 0) {
         result = h5fail("creating the file", tmp);
         goto out;
@@ -373,16 +390,28 @@ static int write_model(const char *path, const hf_schema *schema, const hf_prep 
 out:
     if (g >= 0 && H5Gclose(g) < 0 && result >= 0)
         result = h5fail("closing /cv", tmp);
+    if (file >= 0 && result >= 0 && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+        result = h5fail("flushing the file", tmp);
+    if (file >= 0 && result >= 0 && (image_len = H5Fget_file_image(file, NULL, 0)) <= 0)
+        result = h5fail("sizing the file image", tmp);
+    /* The core driver's image starts at the superblock: the user block (the checksum) goes
+     * before it. */
+    if (result >= 0 && !(image = hf_calloc((size_t)image_len + USERBLOCK, 1)))
+        result = HF_ENOMEM;
+    if (result >= 0 && H5Fget_file_image(file, image + USERBLOCK, (size_t)image_len) != image_len)
+        result = h5fail("copying the file image", tmp);
+    image_len += USERBLOCK;
     if (file >= 0 && H5Fclose(file) < 0 && result >= 0)
         result = h5fail("closing the file", tmp);
     if (fcpl >= 0)
         H5Pclose(fcpl);
+    if (fapl >= 0)
+        H5Pclose(fapl);
     if (result >= 0)
-        result = hf_modelfile_stamp(tmp);
+        result = stamp_image(image, (size_t)image_len);
     if (result >= 0)
-        result = hf_fs_rename_durable(tmp, path);
-    if (result < 0)
-        unlink(tmp);
+        result = hf_fs_write_atomic(path, image, (size_t)image_len);
+    free(image);
     free(tmp);
     free(names);
     free(schema_json);
