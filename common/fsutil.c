@@ -14,12 +14,12 @@ static int hf_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
-        return hf_error(HF_EIO, "opening directory %s: %s", dir, strerror(errno));
+        return hf_error(HF_EIO, "opening directory %s: %s", dir, hf_strerror(errno));
     int result = fsync(fd);
     int e = errno;
     close(fd);
     if (result != 0 && e != EINVAL)
-        return hf_error(HF_EIO, "fsync of directory %s: %s", dir, strerror(e));
+        return hf_error(HF_EIO, "fsync of directory %s: %s", dir, hf_strerror(e));
     return HF_OK;
 }
 
@@ -41,7 +41,7 @@ int hf_fs_open_tmp(const char *path, FILE **fp, char **tmp_path)
         return HF_ENOMEM;
     *fp = fopen(*tmp_path, "wb");
     if (!*fp) {
-        int result = hf_error(HF_EIO, "creating %s: %s", *tmp_path, strerror(errno));
+        int result = hf_error(HF_EIO, "creating %s: %s", *tmp_path, hf_strerror(errno));
         free(*tmp_path);
         *tmp_path = NULL;
         return result;
@@ -53,18 +53,18 @@ int hf_fs_commit_tmp(FILE *fp, char *tmp_path, const char *path)
 {
     int result = HF_OK;
     if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        result = hf_error(HF_EIO, "writing %s: %s", tmp_path, strerror(errno));
+        result = hf_error(HF_EIO, "writing %s: %s", tmp_path, hf_strerror(errno));
         fclose(fp);
         unlink(tmp_path);
         goto out;
     }
     if (fclose(fp) != 0) {
-        result = hf_error(HF_EIO, "closing %s: %s", tmp_path, strerror(errno));
+        result = hf_error(HF_EIO, "closing %s: %s", tmp_path, hf_strerror(errno));
         unlink(tmp_path);
         goto out;
     }
     if (rename(tmp_path, path) != 0) {
-        result = hf_error(HF_EIO, "renaming %s to %s: %s", tmp_path, path, strerror(errno));
+        result = hf_error(HF_EIO, "renaming %s to %s: %s", tmp_path, path, hf_strerror(errno));
         unlink(tmp_path);
         goto out;
     }
@@ -88,13 +88,13 @@ int hf_fs_rename_durable(const char *tmp_path, const char *path)
 {
     int fd = open(tmp_path, O_RDONLY);
     if (fd < 0)
-        return hf_error(HF_EIO, "opening %s: %s", tmp_path, strerror(errno));
+        return hf_error(HF_EIO, "opening %s: %s", tmp_path, hf_strerror(errno));
     int result = fsync(fd);
     close(fd);
     if (result != 0)
-        return hf_error(HF_EIO, "fsync of %s: %s", tmp_path, strerror(errno));
+        return hf_error(HF_EIO, "fsync of %s: %s", tmp_path, hf_strerror(errno));
     if (rename(tmp_path, path) != 0)
-        return hf_error(HF_EIO, "renaming %s to %s: %s", tmp_path, path, strerror(errno));
+        return hf_error(HF_EIO, "renaming %s to %s: %s", tmp_path, path, hf_strerror(errno));
     return fsync_parent(path);
 }
 
@@ -104,7 +104,7 @@ int hf_fs_write_atomic(const char *path, const void *data, size_t len)
     char *tmp;
     HF_CALL(hf_fs_open_tmp(path, &fp, &tmp));
     if (len && fwrite(data, 1, len, fp) != len) {
-        int result = hf_error(HF_EIO, "writing %s: %s", tmp, strerror(errno));
+        int result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
         hf_fs_abort_tmp(fp, tmp);
         return result;
     }
@@ -117,7 +117,7 @@ int hf_fs_write_private(const char *path, const void *data, size_t len)
     char *tmp;
     HF_CALL(hf_fs_open_tmp(path, &fp, &tmp));
     if (fchmod(fileno(fp), 0600) != 0 || (len && fwrite(data, 1, len, fp) != len)) {
-        int result = hf_error(HF_EIO, "writing %s: %s", tmp, strerror(errno));
+        int result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
         hf_fs_abort_tmp(fp, tmp);
         return result;
     }
@@ -141,7 +141,7 @@ int hf_fs_mkdirs(const char *path)
                 /* EEXIST on a file (or a dangling link) is not a directory that exists. */
                 result = hf_error(HF_EIO, "creating directory %s: %s", p,
                                   errno == EEXIST || errno == 0 ? "a file of that name exists"
-                                                                : strerror(errno));
+                                                                : hf_strerror(errno));
                 break;
             }
             p[i] = c;
@@ -158,7 +158,7 @@ int hf_fs_read_file(const char *path, char **data, size_t *len)
         *len = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+        return hf_error(HF_EIO, "opening %s: %s", path, hf_strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *buf = hf_malloc(cap + 1);
     if (!buf) {
@@ -183,7 +183,7 @@ int hf_fs_read_file(const char *path, char **data, size_t *len)
     fclose(fp);
     if (err) {
         free(buf);
-        return hf_error(HF_EIO, "reading %s: %s", path, strerror(errno));
+        return hf_error(HF_EIO, "reading %s: %s", path, hf_strerror(errno));
     }
     buf[n] = '\0';
     *data = buf;
@@ -213,7 +213,7 @@ int hf_sha256_file_hex(const char *path, char out[65])
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+        return hf_error(HF_EIO, "opening %s: %s", path, hf_strerror(errno));
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int result = HF_OK;
     if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
@@ -225,7 +225,7 @@ int hf_sha256_file_hex(const char *path, char out[65])
     while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
         EVP_DigestUpdate(ctx, buf, n);
     if (ferror(fp)) {
-        result = hf_error(HF_EIO, "reading %s: %s", path, strerror(errno));
+        result = hf_error(HF_EIO, "reading %s: %s", path, hf_strerror(errno));
         goto out;
     }
     unsigned char md[32];

@@ -207,6 +207,19 @@ void hf_log_set_level(hf_log_level level)
     g_level = level;
 }
 
+const char *hf_strerror(int e)
+{
+    static _Thread_local char buf[160];
+    const char *name = strerrorname_np(e);
+    char tmp[128];
+    const char *text = strerror_r(e, tmp, sizeof tmp); /* (the GNU strerror_r) */
+    if (name)
+        snprintf(buf, sizeof buf, "%s (%s)", text, name);
+    else
+        snprintf(buf, sizeof buf, "%s", text);
+    return buf;
+}
+
 void hf_test_kill_point(const char *stage)
 {
     const char *at = getenv("HF_TEST_KILL_AT");

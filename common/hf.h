@@ -74,6 +74,9 @@ char *hf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 typedef enum { HF_LOG_QUIET = 0, HF_LOG_INFO = 1, HF_LOG_DEBUG = 2 } hf_log_level;
 void hf_log_set_level(hf_log_level level);
 void hf_log_set_rank(int rank);
+/* strerror with the error's name, for messages: "No space left on device (ENOSPC)". Thread-safe
+ * (a per-thread buffer, valid until the thread's next call). */
+const char *hf_strerror(int e);
 /* Fault injection for the tests (tests/cli/test_kill_stages.py): when HF_TEST_KILL_AT is
  * "STAGE" or "STAGE:RANK" and names this stage (and this process's rank), the process kills
  * itself with SIGKILL here, as a node failure or the OOM killer would. No effect otherwise. */

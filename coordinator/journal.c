@@ -56,7 +56,7 @@ static int write_all(int fd, const char *buf, size_t len, const char *path)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return hf_error(HF_EIO, "writing %s: %s", path, strerror(errno));
+            return hf_error(HF_EIO, "writing %s: %s", path, hf_strerror(errno));
         }
         buf += n;
         len -= (size_t)n;
@@ -178,11 +178,11 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
      * directory's lock (coordinator/run.c holds it); a torn last line is cut off first. */
     j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (j->fd < 0) {
-        result = hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+        result = hf_error(HF_EIO, "opening %s: %s", path, hf_strerror(errno));
         goto out;
     }
     if (keep >= 0 && ftruncate(j->fd, keep) != 0) {
-        result = hf_error(HF_EIO, "truncating %s: %s", path, strerror(errno));
+        result = hf_error(HF_EIO, "truncating %s: %s", path, hf_strerror(errno));
         goto out;
     }
     if (keep <= 0) {
@@ -198,7 +198,7 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
         if (result < 0)
             goto out;
         if (fsync(j->fd) != 0) {
-            result = hf_error(HF_EIO, "fsync of %s: %s", path, strerror(errno));
+            result = hf_error(HF_EIO, "fsync of %s: %s", path, hf_strerror(errno));
             goto out;
         }
     }
@@ -246,7 +246,7 @@ static void *syncer_main(void *arg)
         pthread_mutex_lock(&j->mu);
         if (result != 0 && !j->sync_failed) {
             j->sync_failed = 1;
-            snprintf(j->sync_error, sizeof j->sync_error, "%s", strerror(e));
+            snprintf(j->sync_error, sizeof j->sync_error, "%s", hf_strerror(e));
         }
     }
     pthread_mutex_unlock(&j->mu);
@@ -256,7 +256,7 @@ static void *syncer_main(void *arg)
 static int hf_journal_sync(hf_journal *j)
 {
     if (fdatasync(j->fd) != 0)
-        return hf_error(HF_EIO, "fsync of %s: %s", j->path, strerror(errno));
+        return hf_error(HF_EIO, "fsync of %s: %s", j->path, hf_strerror(errno));
     pthread_mutex_lock(&j->mu);
     int failed = j->sync_failed;
     pthread_mutex_unlock(&j->mu);
@@ -309,7 +309,7 @@ int hf_journal_close(hf_journal *j)
     }
     int result = hf_journal_sync(j);
     if (close(j->fd) != 0 && result >= 0)
-        result = hf_error(HF_EIO, "closing %s: %s", j->path, strerror(errno));
+        result = hf_error(HF_EIO, "closing %s: %s", j->path, hf_strerror(errno));
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j->path);

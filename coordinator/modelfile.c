@@ -57,7 +57,7 @@ static int content_sha256(int fd, const char *path, char hex[65])
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            result = hf_error(HF_EIO, "reading %s: %s", path, strerror(errno));
+            result = hf_error(HF_EIO, "reading %s: %s", path, hf_strerror(errno));
             goto out;
         }
         if (n == 0)
@@ -96,16 +96,16 @@ int hf_modelfile_stamp(const char *path)
 {
     int fd = open(path, O_RDWR);
     if (fd < 0)
-        return hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+        return hf_error(HF_EIO, "opening %s: %s", path, hf_strerror(errno));
     char hex[65], block[USERBLOCK] = {0};
     int result = content_sha256(fd, path, hex);
     if (result >= 0) {
         snprintf(block, sizeof block, "%s%s\n", STAMP_PREFIX, hex);
         if (pwrite(fd, block, sizeof block, 0) != (ssize_t)sizeof block)
-            result = hf_error(HF_EIO, "writing %s: %s", path, strerror(errno));
+            result = hf_error(HF_EIO, "writing %s: %s", path, hf_strerror(errno));
     }
     if (close(fd) != 0 && result >= 0)
-        result = hf_error(HF_EIO, "closing %s: %s", path, strerror(errno));
+        result = hf_error(HF_EIO, "closing %s: %s", path, hf_strerror(errno));
     return result;
 }
 
@@ -117,7 +117,7 @@ static int verify_stamp(const char *path, int *stamped)
     *stamped = 0;
     int fd = open(path, O_RDONLY);
     if (fd < 0)
-        return hf_error(HF_EIO, "opening %s: %s", path, strerror(errno));
+        return hf_error(HF_EIO, "opening %s: %s", path, hf_strerror(errno));
     unsigned char block[USERBLOCK + 8] = {0};
     ssize_t got = pread(fd, block, sizeof block, 0);
     int result = HF_OK;

@@ -625,7 +625,7 @@ int hf_results_add_retrain(const char *results_path, const char *log_path, json_
     /* The history: append, then rewrite results.json atomically. */
     FILE *fp = fopen(log_path, "a");
     if (!fp || fprintf(fp, "%s\n", line) < 0 || fclose(fp) != 0) {
-        result = hf_error(HF_EIO, "appending to %s: %s", log_path, strerror(errno));
+        result = hf_error(HF_EIO, "appending to %s: %s", log_path, hf_strerror(errno));
         goto out;
     }
     json_object_set(r, "retrain", decision);

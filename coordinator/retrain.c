@@ -326,11 +326,11 @@ static int promote_model(const hf_rundir *dir, int know_seen)
 {
     if (rename(dir->model, dir->previous_model) != 0)
         return hf_error(HF_EIO, "renaming %s to %s: %s", dir->model, dir->previous_model,
-                        strerror(errno));
+                        hf_strerror(errno));
     HF_CALL(hf_fs_rename_durable(dir->retrain_model, dir->model));
     if (know_seen && rename(dir->training_rows, dir->previous_rows) != 0)
         return hf_error(HF_EIO, "renaming %s to %s: %s", dir->training_rows, dir->previous_rows,
-                        strerror(errno));
+                        hf_strerror(errno));
     return hf_fs_rename_durable(dir->retrain_rows, dir->training_rows);
 }
 

@@ -356,7 +356,7 @@ static int prepare_run_dir(hf_comm *world, const hf_spec *spec, int fresh, hf_ru
     if (result >= 0 && hf_comm_rank(world) == 0) {
         result = hf_rundir_lock(dir, "hyperfold run", lock_fd);
         if (result >= 0 && fresh && hf_fs_exists(dir->journal) && unlink(dir->journal) != 0)
-            result = hf_error(HF_EIO, "removing %s: %s", dir->journal, strerror(errno));
+            result = hf_error(HF_EIO, "removing %s: %s", dir->journal, hf_strerror(errno));
     }
     return hf_comm_check(world, result);
 }

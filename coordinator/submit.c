@@ -170,7 +170,7 @@ static int hyperfold_binary(const char *cwd, char **out)
             return hf_error(HF_EIO,
                             "submit: cannot read /proc/self/exe (%s): set HYPERFOLD_BIN to the "
                             "hyperfold binary",
-                            strerror(errno));
+                            hf_strerror(errno));
         buf[n] = '\0';
         *out = hf_strdup(buf);
     }
@@ -259,7 +259,7 @@ int hf_cmd_submit(int argc, char **argv)
     char cwd[PATH_MAX];
     char *spec_path = NULL, *out_dir = NULL, *script = NULL, *job_id = NULL;
     if (!getcwd(cwd, sizeof cwd)) {
-        result = hf_error(HF_EIO, "submit: getcwd: %s", strerror(errno));
+        result = hf_error(HF_EIO, "submit: getcwd: %s", hf_strerror(errno));
         goto out;
     }
     if ((result = hf_spec_load(spec_arg, &spec)) < 0)

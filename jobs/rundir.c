@@ -149,7 +149,7 @@ int hf_rundir_lock(const hf_rundir *r, const char *command, int *fd)
     int f = open(r->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (f < 0)
         return hf_error(HF_EIO, "%s: cannot open the run directory's lock: %s", r->lock,
-                        strerror(errno));
+                        hf_strerror(errno));
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         char holder[256] = "";
@@ -158,7 +158,8 @@ int hf_rundir_lock(const hf_rundir *r, const char *command, int *fd)
         holder[strcspn(holder, "\n")] = '\0';
         close(f);
         if (e != EWOULDBLOCK)
-            return hf_error(HF_EIO, "%s: cannot lock the run directory: %s", r->lock, strerror(e));
+            return hf_error(HF_EIO, "%s: cannot lock the run directory: %s", r->lock,
+                            hf_strerror(e));
         return hf_error(HF_EIO,
                         "%s: another command is writing this run directory (%s); wait for it to "
                         "end or stop it, or use another output.dir or name",
@@ -170,7 +171,7 @@ int hf_rundir_lock(const hf_rundir *r, const char *command, int *fd)
     int len =
         snprintf(line, sizeof line, "%s on host %s, pid %ld\n", command, host, (long)getpid());
     if (ftruncate(f, 0) != 0 || pwrite(f, line, (size_t)len, 0) != len) {
-        int result = hf_error(HF_EIO, "%s: writing the lock: %s", r->lock, strerror(errno));
+        int result = hf_error(HF_EIO, "%s: writing the lock: %s", r->lock, hf_strerror(errno));
         close(f);
         return result;
     }

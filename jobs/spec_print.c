@@ -139,7 +139,7 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
     else
         fprintf(out, "output:     %s\n", spec->output.dir);
     if (!trials)
-        return ferror(out) ? hf_error(HF_EIO, "writing the spec summary: %s", strerror(errno))
+        return ferror(out) ? hf_error(HF_EIO, "writing the spec summary: %s", hf_strerror(errno))
                            : HF_OK;
     if (spec->search.strategy == HF_SEARCH_HYPERBAND) {
         /* Only the first rungs' draws are known before the results promote some of them. */
@@ -188,6 +188,6 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
         fprintf(out, "  ... %zu more\n", n_trials - shown);
     free(w);
     if (ferror(out))
-        return hf_error(HF_EIO, "writing the spec summary: %s", strerror(errno));
+        return hf_error(HF_EIO, "writing the spec summary: %s", hf_strerror(errno));
     return HF_OK;
 }

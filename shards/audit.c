@@ -125,15 +125,15 @@ int hf_audit_append(const char *path, const hf_audit_rec *r)
 
     fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
-        result =
-            hf_error(HF_EIO, "audit log %s: cannot open for appending: %s", path, strerror(errno));
+        result = hf_error(HF_EIO, "audit log %s: cannot open for appending: %s", path,
+                          hf_strerror(errno));
         goto out;
     }
     /* One write() per line: O_APPEND makes it atomic with respect to other writers. */
     ssize_t w = write(fd, line, len + 1);
     if (w < 0 || (size_t)w != len + 1) {
         result = hf_error(HF_EIO, "audit log %s: short write: %s", path,
-                          w < 0 ? strerror(errno) : "partial line");
+                          w < 0 ? hf_strerror(errno) : "partial line");
         goto out;
     }
 out:

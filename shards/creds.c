@@ -41,8 +41,8 @@ static int make_creds(const char *ak, size_t ak_len, const char *sk, size_t sk_l
     size_t map_len = (need + pg - 1) / pg * pg;
     void *m = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
-        result =
-            hf_error(HF_ENOMEM, "credentials: cannot map %zu bytes: %s", map_len, strerror(errno));
+        result = hf_error(HF_ENOMEM, "credentials: cannot map %zu bytes: %s", map_len,
+                          hf_strerror(errno));
         goto out;
     }
     /* Best effort: keep the secrets out of core dumps and swap. */

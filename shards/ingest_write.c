@@ -64,7 +64,7 @@ static int syncer_finish(syncer *s)
     pthread_join(s->thread, NULL);
     s->started = 0;
     if (s->failed < s->n)
-        return hf_error(HF_EIO, "fsync of %s: %s", s->paths[s->failed], strerror(s->err));
+        return hf_error(HF_EIO, "fsync of %s: %s", s->paths[s->failed], hf_strerror(s->err));
     return HF_OK;
 }
 

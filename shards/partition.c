@@ -550,18 +550,18 @@ static int reserve_space(hid_t *files, char *const *paths, size_t n)
         if (e == ENOSPC || e == EDQUOT)
             result =
                 hf_error(HF_EIO,
-                         "%s: cannot write the shards: %s (%s): they need %llu bytes, "
-                         "the file system has %llu free",
-                         paths[i], strerror(e), e == ENOSPC ? "ENOSPC" : "EDQUOT", total, avail);
+                         "%s: cannot write the shards: %s: they need %llu bytes, the file system "
+                         "has %llu free",
+                         paths[i], hf_strerror(e), total, avail);
         else if (e != 0)
             result = hf_error(HF_EIO, "%s: reserving %llu bytes: %s", paths[i],
-                              (unsigned long long)size[i], strerror(e));
+                              (unsigned long long)size[i], hf_strerror(e));
     }
     /* A reservation that failed gives back what it took, and every earlier one: the collective
      * close still writes each file's metadata, and it must find room for it. */
     for (size_t i = 0; result < 0 && i < reserved; i++)
         if (truncate(paths[i], was[i]) != 0)
-            hf_debug("%s: giving back the reserved space: %s", paths[i], strerror(errno));
+            hf_debug("%s: giving back the reserved space: %s", paths[i], hf_strerror(errno));
     free(size);
     free(was);
     return result;

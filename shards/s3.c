@@ -698,7 +698,7 @@ static int read_fully(int fd, void *buf, size_t len, uint64_t off, const char *p
         if (r <= 0)
             return hf_error(HF_EIO, "%s: read failed at byte %llu: %s", path,
                             (unsigned long long)(off + done),
-                            r < 0 ? strerror(errno) : "file shrank while uploading");
+                            r < 0 ? hf_strerror(errno) : "file shrank while uploading");
         done += (size_t)r;
     }
     return HF_OK;
@@ -887,7 +887,7 @@ int hf_s3_upload_file(const char *local_path, const char *dest_uri, const hf_sou
     fd = open(local_path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        result = hf_error(HF_EIO, "%s: cannot open for upload: %s", local_path, strerror(errno));
+        result = hf_error(HF_EIO, "%s: cannot open for upload: %s", local_path, hf_strerror(errno));
         goto out;
     }
     uint64_t size = (uint64_t)st.st_size;
@@ -971,7 +971,7 @@ int hf_s3_download_file(const char *uri, const char *local_path, const hf_source
             goto out;
         }
         if (fwrite(buf, 1, got, fp) != got) {
-            result = hf_error(HF_EIO, "%s: write failed: %s", local_path, strerror(errno));
+            result = hf_error(HF_EIO, "%s: write failed: %s", local_path, hf_strerror(errno));
             goto out;
         }
         off += got;

@@ -64,7 +64,7 @@ static int file_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, si
                 continue;
             *got = done;
             return hf_error(HF_EIO, "reading %s at offset %llu: %s", s->uri,
-                            (unsigned long long)(offset + done), strerror(errno));
+                            (unsigned long long)(offset + done), hf_strerror(errno));
         }
         if (n == 0)
             break;
@@ -160,11 +160,12 @@ static int file_open(const char *uri, const hf_source_opts *opts, hf_source **ou
         /* A path that does not exist or cannot be read is bad input (exit code 2). */
         int bad_input = errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == ELOOP ||
                         errno == ENAMETOOLONG;
-        result = hf_error(bad_input ? HF_EINVAL : HF_EIO, "opening %s: %s", path, strerror(errno));
+        result =
+            hf_error(bad_input ? HF_EINVAL : HF_EIO, "opening %s: %s", path, hf_strerror(errno));
         goto out;
     }
     if (fstat(f->fd, &st) != 0) {
-        result = hf_error(HF_EIO, "stat of %s: %s", path, strerror(errno));
+        result = hf_error(HF_EIO, "stat of %s: %s", path, hf_strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -197,7 +198,7 @@ int hf_source_map(hf_source *s, uint64_t offset, const char **data, size_t *len,
     file_source *f = (file_source *)s;
     struct stat st;
     if (fstat(f->fd, &st) != 0)
-        return hf_error(HF_EIO, "stat of %s: %s", s->uri, strerror(errno));
+        return hf_error(HF_EIO, "stat of %s: %s", s->uri, hf_strerror(errno));
     if ((uint64_t)st.st_size != s->size)
         return hf_error(HF_EIO,
                         "%s: got %lld bytes, expected %llu (did the file change during the "
@@ -212,12 +213,12 @@ int hf_source_map(hf_source *s, uint64_t offset, const char **data, size_t *len,
     size_t total = (n + page - 1) / page * page + page;
     void *m = mmap(NULL, total, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
-        return hf_error(HF_EIO, "mapping %s (%zu bytes): %s", s->uri, total, strerror(errno));
+        return hf_error(HF_EIO, "mapping %s (%zu bytes): %s", s->uri, total, hf_strerror(errno));
     if (mmap(m, n, PROT_READ, MAP_PRIVATE | MAP_FIXED, f->fd, (off_t)base) == MAP_FAILED) {
         int e = errno;
         munmap(m, total);
         return hf_error(HF_EIO, "mapping %s at offset %llu: %s", s->uri, (unsigned long long)base,
-                        strerror(e));
+                        hf_strerror(e));
     }
     /* Advice only: a failure changes nothing but the read-ahead. */
     (void)posix_madvise(m, n, POSIX_MADV_SEQUENTIAL);
@@ -250,7 +251,7 @@ static int file_list(const char *prefix_uri, const hf_source_opts *opts, char **
     *uris = NULL;
     *n = 0;
     if (!d)
-        return hf_error(HF_EIO, "listing %s: %s", dir, strerror(errno));
+        return hf_error(HF_EIO, "listing %s: %s", dir, hf_strerror(errno));
     size_t dl = strlen(dir);
     int slash = dl > 0 && dir[dl - 1] == '/';
     for (struct dirent *e = readdir(d); e; e = readdir(d)) {

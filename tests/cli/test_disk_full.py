@@ -76,7 +76,7 @@ try:
                          "%s: a successful run has every output (%s)" % (what, files))
             else:
                 ck.check(pr.returncode == 1, "%s: exit code 1 (got %d)" % (what, pr.returncode))
-                ck.check(len(errors) == 1 and ("No space left on device" in errors[0]),
+                ck.check(len(errors) == 1 and "No space left on device (ENOSPC)" in errors[0],
                          "%s: one line naming ENOSPC: %s" % (what, pr.stderr.strip()[:600]))
                 ck.check(not [l for l in pr.stderr.splitlines() if "HDF5" in l and "DIAG" in l],
                          "%s: no HDF5 error stack" % what)
