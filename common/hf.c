@@ -101,9 +101,49 @@ int hf_exit_code(int code)
     }
 }
 
+/* ---- failure injection (tests/cli/test_torture.py) -------------------------------------------
+ * HF_TEST_FAIL_ALLOC=N makes the Nth allocation through hf_malloc, hf_calloc, hf_realloc and
+ * hf_asprintf of this process fail, HF_TEST_FAIL_WRITE=N the Nth durable write (hf_test_write_fails
+ * at each write of fsutil.c and the journal), as curl's torture tests do; HF_TEST_COUNT=1 prints
+ * the counts at exit, so that a test knows how many there are. Off (and one branch) otherwise. */
+static _Atomic long g_n_alloc, g_n_write;
+static long g_fail_alloc = -2, g_fail_write = -2; /* -2: not read yet, -1: off */
+static int g_count_at_exit = -1;
+
+static void print_counts(void)
+{
+    fprintf(stderr, "hf_test: %ld allocations, %ld writes\n", (long)g_n_alloc, (long)g_n_write);
+}
+
+static void read_fail_env(void)
+{
+    const char *a = getenv("HF_TEST_FAIL_ALLOC"), *w = getenv("HF_TEST_FAIL_WRITE");
+    g_fail_write = w ? atol(w) : -1;
+    g_fail_alloc = a ? atol(a) : -1;
+    g_count_at_exit = getenv("HF_TEST_COUNT") != NULL;
+    if (g_count_at_exit)
+        atexit(print_counts);
+}
+
+static int alloc_fails(void)
+{
+    if (g_fail_alloc == -2)
+        read_fail_env();
+    long k = ++g_n_alloc;
+    return k == g_fail_alloc;
+}
+
+int hf_test_write_fails(void)
+{
+    if (g_fail_write == -2)
+        read_fail_env();
+    long k = ++g_n_write;
+    return k == g_fail_write;
+}
+
 void *hf_malloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
+    void *p = alloc_fails() ? NULL : malloc(n ? n : 1);
     if (!p)
         hf_error(HF_ENOMEM, "out of memory allocating %zu bytes", n);
     return p;
@@ -120,7 +160,7 @@ void *hf_malloc_large(size_t n)
     }
     void *p = NULL;
     size_t rounded = (n + huge - 1) / huge * huge;
-    if (posix_memalign(&p, huge, rounded) != 0) {
+    if (alloc_fails() || posix_memalign(&p, huge, rounded) != 0) {
         hf_error(HF_ENOMEM, "out of memory allocating %zu bytes", n);
         return NULL;
     }
@@ -159,7 +199,7 @@ int hf_strv_push(char ***v, size_t *n, size_t *cap, char *s)
 
 void *hf_calloc(size_t count, size_t size)
 {
-    void *p = calloc(count ? count : 1, size ? size : 1);
+    void *p = alloc_fails() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         hf_error(HF_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
     return p;
@@ -167,7 +207,7 @@ void *hf_calloc(size_t count, size_t size)
 
 void *hf_realloc(void *p, size_t n)
 {
-    void *q = realloc(p, n ? n : 1);
+    void *q = alloc_fails() ? NULL : realloc(p, n ? n : 1);
     if (!q)
         hf_error(HF_ENOMEM, "out of memory reallocating %zu bytes", n);
     return q;
@@ -193,7 +233,7 @@ char *hf_asprintf(const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     char *out = NULL;
-    int n = vasprintf(&out, fmt, ap);
+    int n = alloc_fails() ? -1 : vasprintf(&out, fmt, ap);
     va_end(ap);
     if (n < 0) {
         hf_error(HF_ENOMEM, "out of memory formatting a string");

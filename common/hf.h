@@ -77,6 +77,9 @@ void hf_log_set_rank(int rank);
 /* strerror with the error's name, for messages: "No space left on device (ENOSPC)". Thread-safe
  * (a per-thread buffer, valid until the thread's next call). */
 const char *hf_strerror(int e);
+/* Failure injection for the tests: 1 when this durable write is the one HF_TEST_FAIL_WRITE
+ * names (the caller then fails as on ENOSPC); see hf.c. */
+int hf_test_write_fails(void);
 /* Fault injection for the tests (tests/cli/test_kill_stages.py): when HF_TEST_KILL_AT is
  * "STAGE" or "STAGE:RANK" and names this stage (and this process's rank), the process kills
  * itself with SIGKILL here, as a node failure or the OOM killer would. No effect otherwise. */

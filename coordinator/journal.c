@@ -51,6 +51,10 @@ static void *syncer_main(void *arg);
 
 static int write_all(int fd, const char *buf, size_t len, const char *path)
 {
+    if (hf_test_write_fails()) {
+        errno = ENOSPC;
+        return hf_error(HF_EIO, "writing %s: %s", path, hf_strerror(errno));
+    }
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
         if (n < 0) {

@@ -564,9 +564,10 @@ static int open_item_reader(ctx *c, item *it, hf_source **src, hf_csv_reader **r
     result = hf__ingest_open_part_stream(c, p, 0, src, &st);
     if (result >= 0)
         result = hf_csv_reader_open(st, &rg, r);
-    if (result < 0)
+    if (result < 0) { /* (the caller closes *src after the reader otherwise) */
         hf_source_close(*src);
-    *src = NULL;
+        *src = NULL;
+    }
     return result;
 }
 

@@ -130,9 +130,12 @@ int hf__ingest_open_part_stream(ctx *c, const part *p, uint64_t offset, hf_sourc
         result = hf_csv_stream_zip_entry(*src, p->entry, st);
     else
         result = hf_csv_stream_source(*src, offset, st);
-    if (result < 0)
+    /* The stream reads the source but does not own it: the caller closes *src after the stream
+     * (a NULL here leaked every source opened this way, and its descriptor). */
+    if (result < 0) {
         hf_source_close(*src);
-    *src = NULL;
+        *src = NULL;
+    }
     return result;
 }
 

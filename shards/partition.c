@@ -28,7 +28,7 @@ void hf_manifest_free(hf_manifest *m)
     free(m->sources);
     free(m->fingerprints);
     hf_schema_free(m->schema);
-    for (size_t i = 0; i < m->n_shards; i++)
+    for (size_t i = 0; m->shards && i < m->n_shards; i++)
         free(m->shards[i].file);
     free(m->shards);
     free(m->fingerprint_text);
