@@ -156,6 +156,14 @@ int hf_rundir_lock(const hf_rundir *r, const char *command, int *fd)
         ssize_t n = pread(f, holder, sizeof holder - 1, 0);
         holder[n > 0 ? n : 0] = '\0';
         holder[strcspn(holder, "\n")] = '\0';
+        if (e == ENOSYS || e == ENOLCK || e == EOPNOTSUPP) {
+            /* (Lustre without -o flock, some NFS setups) A run must still be possible. */
+            hf_warn("%s: the file system cannot lock (%s): running without the run directory's "
+                    "lock; do not start a second run of this directory",
+                    r->lock, hf_strerror(e));
+            *fd = f;
+            return HF_OK;
+        }
         close(f);
         if (e != EWOULDBLOCK)
             return hf_error(HF_EIO, "%s: cannot lock the run directory: %s", r->lock,

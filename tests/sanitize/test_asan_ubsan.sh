@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds hyperfold with AddressSanitizer and UndefinedBehaviorSanitizer in a separate tree and runs
-# the unit, MPI and CLI suites there (the CLI suite drives the sanitized binary end to end).
+# the unit, MPI and CLI suites there (the CLI suite drives the sanitized binary end to end; the
+# torture test with LeakSanitizer on).
 # Fails if the build or any of those tests fails.
 set -euo pipefail
 src=${HF_SOURCE_DIR:?}
@@ -8,4 +9,5 @@ dir=${HF_BUILD_DIR:?}/sanitize-build
 cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DHF_SANITIZE=ON -DHF_WERROR=ON >/dev/null
 cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || { tail -50 "$dir/build.log"; exit 1; }
 cd "$dir"
-ctest --output-on-failure -L '^(unit|mpi|cli)$' --timeout 900
+# cli.torture checks its failing paths for leaks here (every 10th allocation; every write).
+HF_TORTURE_LEAKS=1 HF_TORTURE_STRIDE=10 ctest --output-on-failure -L '^(unit|mpi|cli)$' --timeout 900
