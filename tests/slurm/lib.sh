@@ -183,6 +183,7 @@ model:
   params:
     C: {log_uniform: [1.0e-4, 1.0e2]}
     tol: {log_uniform: [1.0e-5, 1.0e-3]}
+    max_iter: 500
 search: {strategy: random, trials: 60, seed: 11}
 objective: {metric: log_loss}
 output: {dir: out}
