@@ -139,6 +139,7 @@ static void usage_submit(FILE *fp)
         "  --begin TIME          do not start before TIME (now+1hour, 2026-01-01T02:00)\n"
         "  --signal-time S       SIGUSR1 S seconds before the time limit (default 120): the\n"
         "                        run stops, journals its work and the job requeues itself\n"
+        "                        (scancel --batch --signal=TERM JOBID does the same at once)\n"
         "  --overcommit          allow more ranks per node than CPUs (ranks then yield when\n"
         "                        idle)\n"
         "  --dry-run             print the batch script instead of submitting it\n"

@@ -163,3 +163,96 @@ assert sorted(tasks) == list(range(header["n_tasks"])), \
     f"{len(tasks)} distinct tasks journaled, expected {header['n_tasks']}"
 PY
 }
+
+# hf_preempt_setup NAME: writes $HF_TEST_DIR/preempt/{data.csv,job.yaml} (a 60-trial sweep of
+# 180 tasks named NAME) and the uninterrupted reference results.json of a 2-rank mpirun outside
+# Slurm under $HF_TEST_DIR/preempt/ref. Every task is its own trial-fold, so a stop lands between
+# many small tasks; HF_TEST_TASK_DELAY_MS (exported by the caller) sets how long the sweep runs.
+hf_preempt_setup() {
+    local src=$HF_TEST_DIR/preempt
+    HF_PREEMPT_NAME=$1
+    mkdir -p "$src/ref" || hf_fail "mkdir $src"
+    hf_make_data "$src/data.csv" 3000 10 5
+    cat >"$src/job.yaml" <<YAML
+name: $HF_PREEMPT_NAME
+data: {source: data.csv, target: y, task: classification}
+cv: {folds: 3, seed: 3}
+preprocess: {scale: standard}
+model:
+  type: logistic_regression
+  params:
+    C: {log_uniform: [1.0e-4, 1.0e2]}
+    tol: {log_uniform: [1.0e-5, 1.0e-3]}
+    max_iter: 500
+search: {strategy: random, trials: 60, seed: 11}
+objective: {metric: log_loss}
+output: {dir: out}
+slurm: {nodes: 1, ntasks_per_node: 2}
+YAML
+    cp -p "$src/data.csv" "$src/job.yaml" "$src/ref/" || hf_fail "cp"
+    (cd "$src/ref" && HF_TEST_TASK_DELAY_MS=0 mpirun -np 2 "$HYPERFOLD" run job.yaml --quiet) ||
+        hf_fail "the reference run failed"
+}
+
+# hf_preempt_case LAUNCHER HOW: submits the sweep of hf_preempt_setup with HF_LAUNCHER=LAUNCHER
+# (srun or mpirun), stops it the way HOW says once some tasks are journaled, and checks that the
+# job requeued itself once, resumed from its journal and ended COMPLETED with the reference's
+# results.json and every task journaled exactly once. HOW is
+#   batch-term  `scancel --batch --signal=TERM`: SIGTERM to the batch shell only (a preemption or
+#               an administrator's checkpoint)
+#   full-term   `scancel --full --signal=TERM`: SIGTERM to every step, the batch step included
+#   time-limit  the warning of `--signal=B:USR1@50` before a 1-minute time limit (the time limit is
+#               raised to 5 minutes while the requeued job waits, so the second attempt finishes)
+hf_preempt_case() {
+    local launcher=$1 how=$2 work=$HF_TEST_DIR/work-$1-$2 job log run_dir sig i
+    local args=()
+    mkdir -p "$work" && cp -p "$HF_TEST_DIR/preempt/data.csv" "$HF_TEST_DIR/preempt/job.yaml" "$work/" ||
+        hf_fail "setting up $work"
+    run_dir=$work/out/$HF_PREEMPT_NAME
+    sig=TERM
+    if [ "$how" = time-limit ]; then
+        args=(--time 1 --signal-time 50)
+        sig=USR1
+    fi
+    job=$(cd "$work" && HF_LAUNCHER=$launcher hf_submit job.yaml "${args[@]}") || exit 1
+    [ -n "$job" ] || hf_fail "$launcher/$how: no job id"
+    log=$run_dir/slurm-$job.log
+    hf_wait_lines "$run_dir/journal.jsonl" 10 120
+    case "$how" in
+    batch-term) scancel --batch --signal=TERM "$job" || hf_fail "scancel --batch --signal=TERM $job" ;;
+    full-term) scancel --full --signal=TERM "$job" || hf_fail "scancel --full --signal=TERM $job" ;;
+    time-limit)
+        # Wait for the requeue (the warning comes within slurmctld's 30 s time-limit check).
+        for ((i = 0; i < 600; i++)); do
+            [ "$(hf_job_field "$job" JobState)" = PENDING ] && [ "$(hf_job_field "$job" Restarts)" = 1 ] && break
+            case "$(hf_job_field "$job" JobState)" in
+            COMPLETED | FAILED | CANCELLED | TIMEOUT)
+                hf_fail "$launcher/$how: job $job ended $(hf_job_field "$job" JobState) before it was requeued"
+                ;;
+            esac
+            sleep 0.2
+        done
+        [ "$(hf_job_field "$job" JobState)" = PENDING ] ||
+            hf_fail "$launcher/$how: job $job was not requeued within 120 s"
+        scontrol update JobId="$job" TimeLimit=5 || hf_fail "scontrol update $job TimeLimit=5"
+        ;;
+    *) hf_fail "hf_preempt_case: unknown HOW '$how'" ;;
+    esac
+    hf_wait_state "$job" 240 COMPLETED FAILED CANCELLED TIMEOUT
+    [ "$(hf_job_field "$job" JobState)" = COMPLETED ] ||
+        hf_fail "$launcher/$how: job $job ended $(hf_job_field "$job" JobState) ($(hf_job_field "$job" ExitCode)), expected COMPLETED after a requeue"
+    [ "$(hf_job_field "$job" Restarts)" = 1 ] ||
+        hf_fail "$launcher/$how: job $job restarted $(hf_job_field "$job" Restarts) times, expected 1 (did it finish before the signal?)"
+    grep -q "got SIG$sig, sending SIGUSR1 to the job step" "$log" ||
+        hf_fail "$launcher/$how: the batch shell did not pass SIG$sig on as SIGUSR1"
+    grep -q "hyperfold was interrupted (exit 3)" "$log" ||
+        hf_fail "$launcher/$how: the launcher did not exit 3 after SIG$sig"
+    grep -q "requeued job $job" "$log" || hf_fail "$launcher/$how: the job did not requeue itself"
+    grep -q "on .*: $launcher " "$log" || hf_fail "$launcher/$how: the job did not use $launcher"
+    hf_check_run_dir "$run_dir"
+    hf_check_journal "$run_dir/journal.jsonl"
+    "$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1]))["timing"]; assert t["resumed_tasks"] > 0, t' \
+        "$run_dir/results.json" || hf_fail "$launcher/$how: the second attempt did not resume from the journal"
+    hf_same_results "$run_dir/results.json" "$HF_TEST_DIR/preempt/ref/out/$HF_PREEMPT_NAME/results.json"
+    echo "ok: $launcher/$how: job $job requeued once, resumed, same results" >&2
+}

@@ -77,7 +77,7 @@ hf_wait_state "$job" 120 COMPLETED FAILED CANCELLED
 log=$run_dir/slurm-$job.log
 [ "$(hf_job_field "$job" JobState)" = COMPLETED ] || hf_fail "job $job ended $(hf_job_field "$job" JobState)"
 [ "$(hf_job_field "$job" Restarts)" = 1 ] || hf_fail "job $job restarted $(hf_job_field "$job" Restarts) times, expected 1"
-grep -q "got SIGUSR1, forwarding" "$log" || hf_fail "the batch script did not see SIGUSR1"
+grep -q "got SIGUSR1, sending SIGUSR1 to the job step" "$log" || hf_fail "the batch script did not see SIGUSR1"
 grep -q "stub: interrupted before task" "$log" || hf_fail "SIGUSR1 did not reach hyperfold run"
 grep -q "requeued job $job" "$log" || hf_fail "the job did not requeue itself"
 [ "$(grep -c '^stub rank 1:' "$log")" = 2 ] || hf_fail "rank 1 did not run in both attempts"
