@@ -391,7 +391,7 @@ static int drain_pipes(int out_fd, int err_fd, strbuf *out, strbuf *err)
         if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
-            return hf_error(HF_EIO, "submit: poll on sbatch's output: %s", strerror(errno));
+            return hf_error(HF_EIO, "submit: poll on sbatch's output: %s", hf_strerror(errno));
         }
         for (int i = 0; i < 2; i++) {
             if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -432,13 +432,13 @@ int hf_slurm_sbatch(const char *sbatch, const char *script, char **job_id)
     *job_id = NULL;
     if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0 || pipe(exec_pipe) != 0 ||
         fcntl(exec_pipe[1], F_SETFD, FD_CLOEXEC) != 0) {
-        result = hf_error(HF_EIO, "submit: pipe: %s", strerror(errno));
+        result = hf_error(HF_EIO, "submit: pipe: %s", hf_strerror(errno));
         goto out;
     }
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
-        result = hf_error(HF_EIO, "submit: fork: %s", strerror(errno));
+        result = hf_error(HF_EIO, "submit: fork: %s", hf_strerror(errno));
         goto out;
     }
     if (pid == 0) {
@@ -471,7 +471,7 @@ int hf_slurm_sbatch(const char *sbatch, const char *script, char **job_id)
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
             if (result == HF_OK)
-                result = hf_error(HF_EIO, "submit: waitpid(%s): %s", prog, strerror(errno));
+                result = hf_error(HF_EIO, "submit: waitpid(%s): %s", prog, hf_strerror(errno));
             goto out;
         }
     }
@@ -479,7 +479,7 @@ int hf_slurm_sbatch(const char *sbatch, const char *script, char **job_id)
         goto out;
     if (exec_errno != 0) {
         result = hf_error(HF_EIO, "submit: cannot run %s: %s (is Slurm installed and on PATH?)",
-                          prog, strerror(exec_errno));
+                          prog, hf_strerror(exec_errno));
         goto out;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
