@@ -152,11 +152,14 @@ PY
 # hf_check_journal FILE: every task of the header's n_tasks is journaled exactly once.
 hf_check_journal() {
     "$PYTHON" - "$1" <<'PY' || hf_fail "journal $1 is not one line per task"
-import json, sys
+import hashlib, json, sys
 from collections import Counter
 lines = [l for l in open(sys.argv[1]).read().split("\n") if l.strip()]
 header = json.loads(lines[0])
-tasks = Counter(json.loads(l)["task"] for l in lines[1:])
+# (each line after the header ends in a tab and 16 hex digits of its SHA-256)
+bodies = [l.rpartition("\t") for l in lines[1:]]
+assert all(d == hashlib.sha256(b.encode()).hexdigest()[:16] for b, _, d in bodies), "bad checksum"
+tasks = Counter(json.loads(b)["task"] for b, _, _ in bodies)
 twice = [t for t, c in tasks.items() if c > 1]
 assert not twice, f"tasks journaled more than once: {twice[:10]}"
 assert sorted(tasks) == list(range(header["n_tasks"])), \
