@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""A task that cannot fit is refused before the sweep (issue 18, item 5): ridge on 10 rows of
+p features needs its p x p Gram matrix and eigenvectors (16 p^2 bytes) in one task. With
+parallel.memory_per_rank below that, and without it on this machine (p chosen from
+/proc/meminfo so that the task needs more than the node's memory), `run` refuses in one line
+that names the model, the matrix and the bytes, with exit 2 and no trial run; a p that fits runs."""
+import math
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hftest  # noqa: E402
+
+ck = hftest.Checker("memory_preflight")
+work = hftest.tempdir("memory-")
+mem = int([l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal:")][0]) * 1024
+rng = np.random.default_rng(1)
+
+
+def table(p, path):
+    X = rng.random((10, p))
+    with open(path, "w") as f:
+        f.write(",".join("c%d" % i for i in range(p)) + ",y\n")
+        for r in X:
+            f.write(",".join("%.3f" % v for v in r) + ",%.3f\n" % rng.random())
+
+
+def spec(name, source, extra=""):
+    hftest.write(os.path.join(work, name + ".yaml"), """name: %s
+data: {source: %s, target: y}
+cv: {folds: 2}
+model: {type: ridge, params: {alpha: [1.0]}}
+output: {dir: out}
+%s""" % (name, source, extra))
+
+
+p_big = int(math.sqrt(mem / 16.0)) + 2000  # 16 p^2 bytes > the node's memory
+table(p_big, os.path.join(work, "wide.csv"))
+table(3000, os.path.join(work, "narrow.csv"))
+cases = [("default", "wide.csv", "", p_big),
+         ("limit", "narrow.csv", "parallel: {memory_per_rank: 64MiB}\n", 3000)]
+for name, src, extra, p in cases:
+    spec(name, src, extra)
+    r = hftest.hyperfold(["run", name + ".yaml"], np=2, cwd=work, check=False, timeout=600)
+    errors = [l for l in r.stderr.splitlines() if l.startswith("hyperfold: error:")]
+    ck.check(r.returncode == 2 and len(errors) == 1,
+             "%s: refused in one line with exit 2 (%d: %s)" % (name, r.returncode, r.stderr[-500:]))
+    ck.check(errors and "ridge: the %dx%d Gram matrix and its eigenvectors: one task needs" % (p, p)
+             in errors[0] and "parallel.memory_per_rank" in errors[0],
+             "%s: the message names the model, the matrix and the limit: %s" % (name, errors))
+    ck.check(not os.path.exists(os.path.join(work, "out", name, "journal.jsonl")),
+             "%s: no task ran" % name)
+spec("fits", "narrow.csv", "parallel: {memory_per_rank: 1GiB}\n")
+r = hftest.hyperfold(["run", "fits.yaml", "--quiet"], np=2, cwd=work, check=False, timeout=600)
+ck.check(r.returncode == 0, "3000 features in 1 GiB per rank run (%s)" % r.stderr[-300:])
+ck.done()
