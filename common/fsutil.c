@@ -211,30 +211,49 @@ int hf_sha256_hex(const void *data, size_t len, char out[65])
 
 int hf_sha256_file_hex(const char *path, char out[65])
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return hf_error(HF_EIO, "opening %s: %s", path, hf_strerror(errno));
+    int result = hf_sha256_fd_hex(fd, 0, path, out);
+    close(fd);
+    return result;
+}
+
+int hf_sha256_fd_hex(int fd, off_t from, const char *path, char out[65])
+{
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char *buf = hf_malloc((size_t)1 << 20);
     int result = HF_OK;
-    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-        result = hf_error(HF_EINTERNAL, "SHA-256 init failed");
+    if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+        result = buf ? hf_error(HF_EINTERNAL, "%s: SHA-256 init failed", path) : HF_ENOMEM;
         goto out;
     }
-    unsigned char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
-        EVP_DigestUpdate(ctx, buf, n);
-    if (ferror(fp)) {
-        result = hf_error(HF_EIO, "reading %s: %s", path, hf_strerror(errno));
-        goto out;
+    for (off_t at = from;;) {
+        ssize_t n = pread(fd, buf, (size_t)1 << 20, at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            result = hf_error(HF_EIO, "reading %s: %s", path, hf_strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
+            result = hf_error(HF_EINTERNAL, "%s: SHA-256 failed", path);
+            goto out;
+        }
+        at += n;
     }
     unsigned char md[32];
     unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+        result = hf_error(HF_EINTERNAL, "%s: SHA-256 failed", path);
+        goto out;
+    }
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 out:
     EVP_MD_CTX_free(ctx);
-    fclose(fp);
+    free(buf);
     return result;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Writes `len` bytes to `path` durably (tmp, fsync, rename, fsync dir). */
 int hf_fs_write_atomic(const char *path, const void *data, size_t len);
@@ -31,5 +32,7 @@ int hf_fs_exists(const char *path);
 /* Lowercase hex SHA-256 of a buffer / of a file (65 bytes incl. NUL). */
 int hf_sha256_hex(const void *data, size_t len, char out[65]);
 int hf_sha256_file_hex(const char *path, char out[65]);
+/* Of the bytes of an open file from offset `from` to its end (path names it in messages). */
+int hf_sha256_fd_hex(int fd, off_t from, const char *path, char out[65]);
 
 #endif

@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
-#include <openssl/evp.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,46 +41,6 @@ static const unsigned char k_hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1
 
 /* ---- the content checksum ------------------------------------------------------------------ */
 
-/* Lowercase hex SHA-256 of the bytes of fd from USERBLOCK to its end. */
-static int content_sha256(int fd, const char *path, char hex[65])
-{
-    int result = HF_OK;
-    unsigned char *buf = hf_malloc(1 << 20);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        result = buf ? hf_error(HF_EINTERNAL, "%s: SHA-256 init failed", path) : HF_ENOMEM;
-        goto out;
-    }
-    for (off_t at = USERBLOCK;;) {
-        ssize_t n = pread(fd, buf, 1 << 20, at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            result = hf_error(HF_EIO, "reading %s: %s", path, hf_strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
-            result = hf_error(HF_EINTERNAL, "%s: SHA-256 failed", path);
-            goto out;
-        }
-        at += n;
-    }
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
-        result = hf_error(HF_EINTERNAL, "%s: SHA-256 failed", path);
-        goto out;
-    }
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-out:
-    EVP_MD_CTX_free(ctx);
-    free(buf);
-    return result;
-}
-
 /* The checksum block of a file image in memory (as hf_modelfile_stamp writes it on disk). */
 static int stamp_image(char *image, size_t len)
 {
@@ -98,7 +57,7 @@ int hf_modelfile_stamp(const char *path)
     if (fd < 0)
         return hf_error(HF_EIO, "opening %s: %s", path, hf_strerror(errno));
     char hex[65], block[USERBLOCK] = {0};
-    int result = content_sha256(fd, path, hex);
+    int result = hf_sha256_fd_hex(fd, USERBLOCK, path, hex);
     if (result >= 0) {
         snprintf(block, sizeof block, "%s%s\n", STAMP_PREFIX, hex);
         if (pwrite(fd, block, sizeof block, 0) != (ssize_t)sizeof block)
@@ -142,7 +101,7 @@ static int verify_stamp(const char *path, int *stamped)
         goto out;
     }
     char hex[65];
-    if ((result = content_sha256(fd, path, hex)) < 0)
+    if ((result = hf_sha256_fd_hex(fd, USERBLOCK, path, hex)) < 0)
         goto out;
     if (memcmp(hex, block + plen, 64) != 0) {
         result = hf_error(HF_EINVAL,
