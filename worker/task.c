@@ -366,6 +366,14 @@ static int predict_chunk(const hf_task_ctx *ctx, const prep_cache *c, const hf_s
     return result;
 }
 
+/* A failure of the machine, not of the trial (out of memory, I/O, MPI): the task fails, and a
+ * rerun runs it again. A trial failure (a singular matrix, a bad combination) is journaled as the
+ * trial's result and stays. */
+static int environmental(int code)
+{
+    return code == HF_ENOMEM || code == HF_EIO || code == HF_EMPI;
+}
+
 /* Fits and scores trials[0..k) of the task together; on failure, fails them all with the
  * message. */
 static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
@@ -436,6 +444,12 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
                 if (trial_status >= 0 && !isfinite(r->scores[m]))
                     trial_status = hf_error(HF_ENUM, "%s is %g", ctx->metrics[m], r->scores[m]);
             }
+            if (environmental(trial_status)) {
+                /* Not the trial's fault: the task fails and runs again on a rerun, instead of
+                 * a failed trial in the journal that every rerun would keep. */
+                result = trial_status;
+                break;
+            }
             if (trial_status < 0) {
                 r->ok = 0;
                 r->error = hf_strdup(hf_error_message());
@@ -445,7 +459,8 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
                 r->ok = 1;
             }
         }
-        hf_error_clear();
+        if (result >= 0)
+            hf_error_clear();
     }
 out:
     if (fitted)
@@ -490,7 +505,7 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
     prep_cache *c = NULL;
     const hf_split *sp = &ctx->folds->splits[task->split];
     if ((result = cache_fill(ctx, task->split, &ctx->trials[task->trials[0]].prep, &c)) < 0) {
-        if (result == HF_ENOMEM)
+        if (environmental(result))
             goto out;
         /* Preprocessing itself failed for this split: every trial of the batch fails. */
         for (size_t i = 0; i < k; i++) {
@@ -502,7 +517,7 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
         goto out;
     }
     result = fit_and_score(ctx, c, sp, mvals, out->trials, k);
-    if (result == HF_ENOMEM)
+    if (environmental(result))
         goto out;
     if (result < 0 && k > 1) {
         /* The batch failed as a whole: fit its trials one at a time to isolate the failure. */
@@ -510,7 +525,7 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
         result = HF_OK;
         for (size_t i = 0; i < k; i++) {
             int trial_status = fit_and_score(ctx, c, sp, &mvals[i], &out->trials[i], 1);
-            if (trial_status == HF_ENOMEM) {
+            if (environmental(trial_status)) {
                 result = trial_status;
                 goto out;
             }
