@@ -3,7 +3,9 @@
 p features needs its p x p Gram matrix and eigenvectors (16 p^2 bytes) in one task. With
 parallel.memory_per_rank below that, and without it on this machine (p chosen from
 /proc/meminfo so that the task needs more than the node's memory), `run` refuses in one line
-that names the model, the matrix and the bytes, with exit 2 and no trial run; a p that fits runs."""
+that names the model, the matrix and the bytes, with exit 2 and no trial run; a p that fits runs.
+elastic_net, xgboost and random_forest are refused the same way for the copies of the training
+rows they make."""
 import math
 import os
 import sys
@@ -52,6 +54,25 @@ for name, src, extra, p in cases:
              "%s: the message names the model, the matrix and the limit: %s" % (name, errors))
     ck.check(not os.path.exists(os.path.join(work, "out", name, "journal.jsonl")),
              "%s: no task ran" % name)
+# Every model has a preflight: the copies of the training rows elastic_net and the tree models
+# make (10 x 3000 cells, 8 bytes a cell: 240,000 bytes, more than 100 KiB).
+for model, params, words in (
+        ("elastic_net", "{alpha: [1.0]}", "elastic_net: a centred copy of the 10x3000 training rows"),
+        ("xgboost", "{n_estimators: [5]}", "libxgboost: the 10x3000 training rows as float32 and as a "
+                                            "DMatrix"),
+        ("random_forest", "{n_estimators: [5]}", "libxgboost: the 10x3000 training rows")):
+    hftest.write(os.path.join(work, model + ".yaml"), """name: %s
+data: {source: narrow.csv, target: y}
+cv: {folds: 2}
+model: {type: %s, params: %s}
+parallel: {memory_per_rank: 100KiB}
+output: {dir: out}
+""" % (model, model, params))
+    r = hftest.hyperfold(["run", model + ".yaml"], np=2, cwd=work, check=False, timeout=600)
+    errors = [l for l in r.stderr.splitlines() if l.startswith("hyperfold: error:")]
+    ck.check(r.returncode == 2 and len(errors) == 1 and words in errors[0] and
+             "one task needs" in errors[0],
+             "%s: refused before the sweep in one line (%d: %s)" % (model, r.returncode, errors))
 spec("fits", "narrow.csv", "parallel: {memory_per_rank: 1GiB}\n")
 r = hftest.hyperfold(["run", "fits.yaml", "--quiet"], np=2, cwd=work, check=False, timeout=600)
 ck.check(r.returncode == 0, "3000 features in 1 GiB per rank run (%s)" % r.stderr[-300:])

@@ -24,6 +24,7 @@
  *
  * Fitted arrays: "coef" (1 x p), "intercept" (1 x 1), as ridge's. */
 #include "common/hf.h"
+#include "worker/group.h"
 #include "worker/model.h"
 
 #include <cblas.h>
@@ -215,6 +216,17 @@ static int en_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_
     return result;
 }
 
+/* A fit call holds a centred copy of the training rows (en_fit's Xc). */
+static int en_preflight(const hf_group *group, size_t n, size_t p, size_t n_trials,
+                        uint64_t memory_per_rank)
+{
+    (void)group;
+    (void)n_trials;
+    char what[96];
+    snprintf(what, sizeof what, "elastic_net: a centred copy of the %zux%zu training rows", n, p);
+    return hf_group_check_bytes(8 * ((uint64_t)n * p + n + 2 * (uint64_t)p), memory_per_rank, what);
+}
+
 const hf_model_ops hf_model_elastic_net = {
     .name = "elastic_net",
     .resource_param = "max_iter",
@@ -225,4 +237,5 @@ const hf_model_ops hf_model_elastic_net = {
     .predict = hf_linear_predict,
     .predict_many = hf_linear_scores, /* the scores are the predictions */
     .shared_param = "alpha",
+    .preflight = en_preflight,
 };

@@ -36,6 +36,7 @@
  * differs, so a lone fit and a lock-step one agree to about 1e-10 while f still falls (to the
  * rounding floor, about 1e-6, when a tiny tol drives both there). The loss uses a numerically
  * stable log-sum-exp. */
+#include "worker/group.h"
 #include "worker/model.h"
 #include "common/hf.h"
 
@@ -954,6 +955,23 @@ static int logistic_predict_many(hf_fitted *const *m, size_t nm, const double *X
     return result;
 }
 
+/* A fit call of n_trials trials holds each trial's weights, gradient and L-BFGS history (10
+ * pairs) of p + 1 values per class (counted for two classes: one column), and the row blocks it
+ * streams; the rows themselves are read in place. */
+static int logistic_preflight(const hf_group *group, size_t n, size_t p, size_t n_trials,
+                              uint64_t memory_per_rank)
+{
+    (void)group;
+    (void)n;
+    char what[96];
+    snprintf(what, sizeof what,
+             "logistic_regression: the solver state of %zu trial(s) of %zu "
+             "features",
+             n_trials, p);
+    return hf_group_check_bytes(8 * (uint64_t)n_trials * (p + 1) * (2 * 10 + 4), memory_per_rank,
+                                what);
+}
+
 const hf_model_ops hf_model_logistic_regression = {
     .name = "logistic_regression",
     .resource_param = "max_iter",
@@ -965,4 +983,5 @@ const hf_model_ops hf_model_logistic_regression = {
     .predict_many = logistic_predict_many,
     .shared_param = "C",
     .accepts_rows = 1,
+    .preflight = logistic_preflight,
 };

@@ -10,6 +10,7 @@
 #include "worker/models/xgb_booster.h"
 
 #include "common/hf.h"
+#include "worker/group.h"
 #include "worker/metrics.h"
 
 #include <jansson.h>
@@ -612,4 +613,15 @@ void hf_xgb_free_state(hf_fitted *m)
     if (m->state)
         XGBoosterFree(m->state);
     m->state = NULL;
+}
+
+int hf_xgb_preflight(const hf_group *group, size_t n, size_t p, size_t n_trials,
+                     uint64_t memory_per_rank)
+{
+    (void)group;
+    (void)n_trials; /* (the trials of one call share the matrix) */
+    char what[96];
+    snprintf(what, sizeof what, "libxgboost: the %zux%zu training rows as float32 and as a DMatrix",
+             n, p);
+    return hf_group_check_bytes(8 * (uint64_t)n * p, memory_per_rank, what);
 }

@@ -75,6 +75,10 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
 /* predict, save_state, load_state and free_state of a booster model. */
 int hf_xgb_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
                    double *out);
+/* The memory preflight of the tree models (hf_model_ops.preflight): a fit holds the training
+ * rows as float32 (the staging copy) and libxgboost's DMatrix of them, at least 8 bytes a cell. */
+int hf_xgb_preflight(const hf_group *group, size_t n, size_t p, size_t n_trials,
+                     uint64_t memory_per_rank);
 int hf_xgb_save_state(hf_fitted *m);
 int hf_xgb_load_state(hf_fitted *m);
 void hf_xgb_free_state(hf_fitted *m);
