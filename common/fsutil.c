@@ -98,12 +98,13 @@ int hf_fs_rename_durable(const char *tmp_path, const char *path)
     return fsync_parent(path);
 }
 
-int hf_fs_write_atomic(const char *path, const void *data, size_t len)
+/* Both atomic writers: `private` sets mode 0600 before the first byte is written. */
+static int write_atomic(const char *path, const void *data, size_t len, int private)
 {
     FILE *fp;
     char *tmp;
     HF_CALL(hf_fs_open_tmp(path, &fp, &tmp));
-    if (len && fwrite(data, 1, len, fp) != len) {
+    if ((private && fchmod(fileno(fp), 0600) != 0) || (len && fwrite(data, 1, len, fp) != len)) {
         int result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
         hf_fs_abort_tmp(fp, tmp);
         return result;
@@ -111,17 +112,14 @@ int hf_fs_write_atomic(const char *path, const void *data, size_t len)
     return hf_fs_commit_tmp(fp, tmp, path);
 }
 
+int hf_fs_write_atomic(const char *path, const void *data, size_t len)
+{
+    return write_atomic(path, data, len, 0);
+}
+
 int hf_fs_write_private(const char *path, const void *data, size_t len)
 {
-    FILE *fp;
-    char *tmp;
-    HF_CALL(hf_fs_open_tmp(path, &fp, &tmp));
-    if (fchmod(fileno(fp), 0600) != 0 || (len && fwrite(data, 1, len, fp) != len)) {
-        int result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
-        hf_fs_abort_tmp(fp, tmp);
-        return result;
-    }
-    return hf_fs_commit_tmp(fp, tmp, path);
+    return write_atomic(path, data, len, 1);
 }
 
 int hf_fs_mkdirs(const char *path)
