@@ -81,7 +81,7 @@ static char *header_line(const hf_journal_id *id)
     return s;
 }
 
-static int check_header(const char *path, const char *line, const hf_journal_id *id)
+static int check_header(const char *path, const char *line, const hf_journal_id *id, int *version)
 {
     json_error_t jerr;
     json_t *o = json_loads(line, 0, &jerr);
@@ -112,6 +112,7 @@ static int check_header(const char *path, const char *line, const hf_journal_id 
                           path, data ? data : "?", id->data_fingerprint);
         goto out;
     }
+    *version = (int)json_integer_value(json_object_get(o, "version"));
     if ((size_t)n != id->n_tasks) {
         result = hf_error(HF_EINVAL, "%s: journal has %lld tasks, this sweep %zu", path,
                           (long long)n, id->n_tasks);
@@ -147,11 +148,10 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
             keep = 0;
         } else {
             *nl = '\0';
-            if ((result = check_header(path, text, id)) < 0)
+            int version = 0;
+            if ((result = check_header(path, text, id, &version)) < 0)
                 goto out;
-            json_t *h = json_loads(text, 0, NULL);
-            int summed = json_integer_value(json_object_get(h, "version")) >= 2;
-            json_decref(h);
+            int summed = version >= 2;
             char *p = nl + 1;
             long long lineno = 1;
             keep = (off_t)(p - text);
