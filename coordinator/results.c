@@ -379,7 +379,8 @@ static json_t *trial_json(const hf_sweep *s, const hf_trial *trials, const hf_ru
     return jt;
 }
 
-/* results.json's "holdout", "convergence", "refit" and "timing". */
+/* results.json's "holdout", "evaluation", "holdout_evaluation", "convergence", "refit" and
+ * "timing". */
 static void run_json(json_t *o, const hf_sweep *s, const hf_run_info *info)
 {
     size_t nm = s->n_metrics, hit, stalled;
@@ -392,6 +393,10 @@ static void run_json(json_t *o, const hf_sweep *s, const hf_run_info *info)
         json_object_set_new(h, "score", num_or_null(info->holdout_scores[0]));
         json_object_set_new(o, "holdout", h);
     }
+    if (info->evaluation)
+        json_object_set(o, "evaluation", info->evaluation);
+    if (info->holdout_evaluation)
+        json_object_set(o, "holdout_evaluation", info->holdout_evaluation);
     json_t *conv = json_object();
     json_object_set_new(conv, "unconverged_trials",
                         json_integer((json_int_t)hf_sweep_unconverged(s, &hit, &stalled)));

@@ -82,6 +82,10 @@ typedef struct hf_run_info {
     size_t n_rungs;
     const double *rung_resources; /* ASHA: its rungs' resources (results.json "asha"), or NULL */
     size_t n_rung_resources;
+    /* The evaluation objects (worker/evaluation.h) of the best trial's out-of-fold predictions
+     * and of the refit on the holdout (results.json "evaluation", "holdout_evaluation"), borrowed;
+     * NULL: not written. */
+    json_t *evaluation, *holdout_evaluation;
 } hf_run_info;
 
 /* Writes results.json and trials.csv into info->run_dir (durably). */

@@ -4,6 +4,7 @@
 #include "coordinator/commands.h"
 #include "coordinator/modelfile.h"
 #include "coordinator/journal.h"
+#include "coordinator/oof.h"
 #include "coordinator/pipeline.h"
 #include "coordinator/results.h"
 #include "coordinator/rowset.h"
@@ -205,11 +206,12 @@ static int on_journal_line(void *arg, const char *line)
 
 /* Refit of the best trial on every search row, holdout scoring and model.h5. Called by every rank
  * of the refit group (collective over `group` when it is set: distributed models fit and predict
- * together); only the writer (rank 0) scores and writes. */
+ * together); only the writer (rank 0) scores and writes, and receives the holdout's predictions
+ * in *holdout_pred (n_holdout x n_outputs, the caller's; untouched without a holdout). */
 static int refit_and_export(const hf_spec *spec, const hf_job *job, int b,
                             const hf_trial_config *cfg, const hf_group *group, const hf_sweep *s,
                             const hf_rundir *dir, const char *fingerprint, hf_run_info *info,
-                            hf_prep **made_prep, hf_fitted **made_fitted)
+                            hf_prep **made_prep, hf_fitted **made_fitted, double **holdout_pred)
 {
     const hf_dataset *data = job->data;
     const hf_folds *folds = job->folds;
@@ -267,6 +269,8 @@ static int refit_and_export(const hf_spec *spec, const hf_job *job, int b,
             }
         }
         info->holdout_valid = 1;
+        *holdout_pred = pred; /* the caller's: holdout.csv and its evaluation */
+        pred = NULL;
     }
     fold_scores = hf_malloc((s->n_splits ? s->n_splits : 1) * sizeof *fold_scores);
     if (!fold_scores) {
@@ -1497,7 +1501,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_task_list tasks = {0};
     hf_task_ctx ctx = {0};
     run_state st = {.spec_trial = -1, .quiet = quiet, .tty = isatty(STDERR_FILENO)};
-    double *holdout_scores = NULL, *split_iters = NULL;
+    double *holdout_scores = NULL, *split_iters = NULL, *holdout_pred = NULL;
+    json_t *evaluation = NULL, *holdout_evaluation = NULL;
     hf_value *refit_vals = NULL;
     hf_trial_config refit_cfg;
     int *fail_trials = NULL;
@@ -1638,12 +1643,21 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         /* The speculative refit, if it guessed the winner, is the refit. */
         int hit = rank == 0 && st.spec_trial == best;
         info.speculative_refit = hit;
-        result =
-            refit_and_export(spec, &job, (int)best, &refit_cfg, group, rank == 0 ? &st.sweep : NULL,
-                             &dir, hf_manifest_fingerprint(manifest), &info,
-                             hit ? &st.spec_prep : NULL, hit ? &st.spec_fitted : NULL);
+        result = refit_and_export(
+            spec, &job, (int)best, &refit_cfg, group, rank == 0 ? &st.sweep : NULL, &dir,
+            hf_manifest_fingerprint(manifest), &info, hit ? &st.spec_prep : NULL,
+            hit ? &st.spec_fitted : NULL, &holdout_pred);
     }
     hf_test_kill_point("export");
+    /* The best trial's out-of-fold predictions (oof.csv), the holdout's (holdout.csv) and their
+     * evaluations for results.json; not journaled: a resumed run recomputes them. */
+    if ((result = hf_comm_check(world, result)) >= 0)
+        result = hf_oof_run(world, &job, &refit_cfg, group, spec->parallel.ranks_per_task, dir.dir,
+                            quiet, &evaluation);
+    if (result >= 0 && rank == 0 && holdout_pred)
+        result = hf_oof_holdout(&job, holdout_pred, dir.dir, &holdout_evaluation);
+    info.evaluation = evaluation;
+    info.holdout_evaluation = holdout_evaluation;
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
     result = hf_comm_check(world, result);
@@ -1673,6 +1687,9 @@ out:
     hf_rundir_free(&dir);
     hf_rundir_unlock(lock_fd);
     free(holdout_scores);
+    free(holdout_pred);
+    json_decref(evaluation);
+    json_decref(holdout_evaluation);
     free(split_iters);
     free(refit_vals);
     return result;
