@@ -875,3 +875,120 @@ int hf_modelfile_read(const char *path, hf_modelfile **out)
     h5_quiet_end(q);
     return result;
 }
+
+/* ---- models by URI ------------------------------------------------------------------------ */
+
+static int is_remote(const char *uri)
+{
+    return strncmp(uri, "s3://", 5) == 0 || strncmp(uri, "http://", 7) == 0 ||
+           strncmp(uri, "https://", 8) == 0;
+}
+
+/* Reads a whole remote object into memory (rank 0 only). */
+static int fetch_bytes(const char *uri, const hf_source_opts *opts, char **data, size_t *len)
+{
+    hf_source *src = NULL;
+    *data = NULL;
+    *len = 0;
+    int result = hf_source_open(uri, opts, &src);
+    if (result < 0)
+        return result;
+    size_t n = (size_t)src->size;
+    char *buf = hf_malloc(n ? n : 1);
+    result = buf ? HF_OK : HF_ENOMEM;
+    for (size_t off = 0; result >= 0 && off < n;) {
+        size_t got = 0;
+        result = hf_source_read_at(src, off, buf + off, n - off, &got);
+        if (result >= 0 && got == 0)
+            result = hf_error(HF_ENET, "%s: no data at byte %zu of %zu (the object changed?)", uri,
+                              off, n);
+        off += got;
+    }
+    hf_source_close(src);
+    if (result < 0) {
+        free(buf);
+        return result;
+    }
+    *data = buf;
+    *len = n;
+    return HF_OK;
+}
+
+/* hf_modelfile_read of bytes through a private temporary file; messages name `uri`. */
+static int read_bytes(const char *uri, const char *data, size_t len, hf_modelfile **out)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *dir = hf_asprintf("%s/hf_model_XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    char *path = NULL;
+    int result = dir ? HF_OK : HF_ENOMEM;
+    if (result >= 0 && !mkdtemp(dir))
+        result =
+            hf_error(HF_EIO, "creating a temporary directory for %s: %s", uri, hf_strerror(errno));
+    else if (result >= 0) {
+        path = hf_asprintf("%s/model.h5", dir);
+        result = path ? hf_fs_write_private(path, data, len) : HF_ENOMEM;
+        if (result >= 0)
+            result = hf_modelfile_read(path, out);
+        if (result < 0 && path) {
+            /* The message names the temporary file: name the URI instead. */
+            const char *msg = hf_error_message();
+            const char *at = strstr(msg, path);
+            if (at) {
+                char *fixed = hf_asprintf("%.*s%s%s", (int)(at - msg), msg, uri, at + strlen(path));
+                if (fixed) {
+                    hf_error_clear();
+                    hf_error(result, "%s", fixed);
+                    free(fixed);
+                }
+            }
+        }
+        if (path)
+            unlink(path);
+        rmdir(dir);
+    }
+    free(path);
+    free(dir);
+    return result;
+}
+
+int hf_modelfile_read_uri(hf_comm *comm, const char *uri, const hf_source_opts *opts,
+                          hf_modelfile **out)
+{
+    *out = NULL;
+    int remote = is_remote(uri);
+    size_t n = strlen(uri);
+    char *target = NULL;
+    if (remote)
+        target = n && uri[n - 1] == '/' ? hf_asprintf("%smodel.h5", uri) : hf_strdup(uri);
+    else
+        target = hf_source_is_prefix(uri)
+                     ? hf_asprintf("%s%smodel.h5", uri, n && uri[n - 1] == '/' ? "" : "/")
+                     : hf_strdup(uri);
+    if (!target)
+        return hf_comm_check(comm, HF_ENOMEM);
+    int result;
+    if (!remote) {
+        result = hf_comm_check(comm, hf_modelfile_read(target, out));
+        goto out;
+    }
+    /* One GET by rank 0, its bytes broadcast: one request (and audit line) per model whatever
+     * the number of ranks, and every rank reads the same bytes even if the object changes. */
+    char *data = NULL;
+    size_t len = 0;
+    result = HF_OK;
+    if (hf_comm_rank(comm) == 0)
+        result = fetch_bytes(target, opts, &data, &len);
+    result = hf_comm_check(comm, result);
+    if (result >= 0)
+        result = hf_comm_bcast_blob(comm, &data, &len, 0);
+    if (result >= 0)
+        result = hf_comm_check(comm, read_bytes(target, data, len, out));
+    free(data);
+out:
+    if (result < 0) {
+        hf_modelfile_free(*out);
+        *out = NULL;
+    }
+    free(target);
+    return result;
+}

@@ -3,7 +3,9 @@
 #ifndef HF_MODELFILE_H
 #define HF_MODELFILE_H
 
+#include "common/comm.h"
 #include "common/dataset.h"
+#include "shards/source.h"
 #include "worker/model.h"
 #include "worker/preprocess.h"
 
@@ -41,6 +43,17 @@ typedef struct hf_modelfile {
  * damaged or foreign file is one message (HF_EINVAL), HDF5's error stack is not printed. */
 int hf_modelfile_read(const char *path, hf_modelfile **out);
 void hf_modelfile_free(hf_modelfile *m);
+
+/* Collective. hf_modelfile_read on every rank of a model given by URI: a local path, a local
+ * directory holding model.h5 (as SageMaker mounts /opt/ml/model), "s3://bucket/key" or
+ * "s3://bucket/prefix/" (its model.h5), or an http(s):// URL. A remote model is read once, by
+ * rank 0, through the byte sources (credentials from shards/creds.h, every request in
+ * opts->audit_path's log), and its bytes broadcast; each rank writes them to a private temporary
+ * file, checks the content checksum and reads it like a local file (the file is removed
+ * after). Messages name the URI, never the temporary file. Every rank returns the same status;
+ * on success each has its own *out. */
+int hf_modelfile_read_uri(hf_comm *comm, const char *uri, const hf_source_opts *opts,
+                          hf_modelfile **out);
 
 /* Not collective. Writes the SHA-256 of path's bytes after its 512-byte user block into that
  * block (docs/model-format.md). hf_modelfile_write calls it; a test or a tool that edits a model

@@ -60,9 +60,52 @@ int hf_ingest(hf_comm *comm, const hf_ingest_opts *o, const char *shard_dir,
  * order columns, if present, are allowed and ignored); categories not in the dictionary get code
  * -1; NA tokens are the defaults ("", NA, NaN, null, ?). Each rank gets its own rows (a byte-range
  * split) in *local with row[] holding global 0-based record positions and y all NaN. Caller frees
- * with hf_dataset_free. */
+ * with hf_dataset_free. hf_ingest_predict_input_ex (below) also reads the target, passes
+ * columns through and tells each row's input object. */
 int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *schema,
                             const hf_source_opts *opts, hf_dataset **local);
+
+/* What hf_ingest_predict_input_ex reads besides the features (all zero: the same as
+ * hf_ingest_predict_input). */
+typedef struct hf_predict_input_opts {
+    /* 1: the schema's target column must be present and is read into (*local)->y: for
+     * classification the index of the label in schema->classes (a numeric label may be written
+     * in any form of the same number: "1.0" is the class "1"), for regression the number. A
+     * missing column, a missing value, an unknown label or a non-number is HF_EDATA naming the
+     * file, line, column, the value and what was expected (the known classes). 0: the target is
+     * ignored if present and y is all NaN. */
+    int read_target;
+    /* 1: input columns unknown to the model are skipped instead of being an error. */
+    int ignore_extra_columns;
+    /* Columns passed through: their field texts (unquoted, as in the input) are returned in
+     * hf_predict_rows.kept; each must be in the input's header (else HF_EDATA naming it). A kept
+     * column is never an unknown column. Borrowed. */
+    char *const *keep;
+    size_t n_keep;
+} hf_predict_input_opts;
+
+/* Per-row information of a prediction input besides the dataset. */
+typedef struct hf_predict_rows {
+    size_t n_rows;  /* the rank's rows, as (*local)->n_rows */
+    size_t n_keep;  /* as hf_predict_input_opts.n_keep */
+    char **kept;    /* n_rows x n_keep field texts, row-major ("" for an empty field) */
+    size_t *object; /* n_rows: the index into objects of the input object each row comes from */
+    char **objects; /* every input object's URI as it may be printed, in the sorted order of the
+                       listing (a single file: one); the same on every rank */
+    size_t n_objects;
+    int64_t *object_rows; /* n_objects: each object's number of data rows, in all ranks */
+} hf_predict_rows;
+
+/* Not collective. Frees r (NULL is fine). */
+void hf_predict_rows_free(hf_predict_rows *r);
+
+/* Collective. hf_ingest_predict_input with the options above (pio NULL: all zero), and, when
+ * rows is not NULL, *rows: the kept texts and the input object of each of this rank's rows
+ * (caller frees with hf_predict_rows_free). Rows are split over the ranks as in
+ * hf_ingest_predict_input: rank r holds rows that come before rank r+1's. */
+int hf_ingest_predict_input_ex(hf_comm *comm, const char *uri, const hf_schema *schema,
+                               const hf_source_opts *opts, const hf_predict_input_opts *pio,
+                               hf_dataset **local, hf_predict_rows **rows);
 
 /* Not collective. SHA-256 (hex) of the settings that determine an ingest: the data and shards
  * sections' hashed settings and the role columns. */

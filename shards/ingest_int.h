@@ -116,10 +116,23 @@ typedef struct ctx {
     int *check_slot;   /* slots of non-feature columns (checked after a fast parse) */
     int *check_role;   /* their roles */
     size_t n_check;
-    hf_csv_span *spans; /* the fields that are not plain numbers (ncols entries) */
-    int *text_col_slot; /* pass 2: per column, its slot if it is a text slot, else -1 */
-    char *is_bool;      /* per slot, scratch: the record's value is a boolean */
+    hf_csv_span *spans;           /* the fields that are not plain numbers (ncols entries) */
+    int *text_col_slot;           /* pass 2: per column, its slot if it is a text slot, else -1 */
+    char *is_bool;                /* per slot, scratch: the record's value is a boolean */
+    struct hf__predict_extra *px; /* MODE_PREDICT: the target and kept columns, or NULL */
 } ctx;
+
+/* MODE_PREDICT: what is read besides the features (predict_input.c owns it). */
+typedef struct hf__predict_extra {
+    long target_col; /* source column of the target to read, or -1 */
+    double *y;       /* per kept row: the target (class index or number) */
+    size_t cap_y;
+    long *keep_col; /* source columns passed through */
+    size_t n_keep;
+    arena kept;         /* per row, n_keep field texts */
+    int64_t *item_rec0; /* per item: the local record ordinal of its first record */
+    size_t cap_item_rec0;
+} hf__predict_extra;
 
 /* What an ingest builds from the parsed cells: the schema, the slot of each role's column in a
  * row of cells, the global counts, and the arrays written to the shards. */

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+static int arena_push(arena *a, const char *p, size_t len, int missing);
+
 /* Reports a bad record: error (HF_EDATA) or, when skipping, a line of rejects.csv. */
 static int hf__ingest_bad_row(ctx *c, const hf_csv_record *rec, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -124,6 +126,89 @@ static int predict_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_cs
             lo = mid + 1;
         else
             hi = mid - 1;
+    }
+    return 0;
+}
+
+/* Predict with the target read (hf_predict_input_opts.read_target): the target field of a
+ * record into *out: the class index (classification) or the number (regression). Returns 0, or
+ * the bad_row status. */
+static int predict_target(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_field *f,
+                          double *out)
+{
+    const hf_schema *s = c->fixed;
+    char shown[256];
+    if (is_na(c, f))
+        return hf__ingest_bad_row(c, rec, f->off,
+                                  "column \"%s\": got a missing value, expected a target value",
+                                  c->names[j]);
+    if (s->task != HF_TASK_CLASSIFICATION) {
+        int num = hf_csv_parse_double(f->p, f->len, out);
+        if (num > 0 && !isnan(*out))
+            return 0;
+        hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
+        return hf__ingest_bad_row(c, rec, f->off, "column \"%s\": got \"%s\", expected a %snumber",
+                                  c->names[j], shown, num < 0 ? "finite " : "");
+    }
+    /* The label as written; a number in another form ("1.0") as the ingest formats it ("1"). */
+    for (size_t k = 0; k < s->n_classes; k++)
+        if (strlen(s->classes[k]) == f->len && memcmp(s->classes[k], f->p, f->len) == 0) {
+            *out = (double)k;
+            return 0;
+        }
+    double v;
+    if (hf_csv_parse_double(f->p, f->len, &v) > 0 && !isnan(v)) {
+        char *t = hf__ingest_format_number(v);
+        if (!t)
+            return HF_ENOMEM;
+        for (size_t k = 0; k < s->n_classes; k++)
+            if (strcmp(s->classes[k], t) == 0) {
+                free(t);
+                *out = (double)k;
+                return 0;
+            }
+        free(t);
+    }
+    char known[512] = "";
+    for (size_t k = 0; k < s->n_classes; k++) {
+        size_t l = strlen(known);
+        if (l + strlen(s->classes[k]) + 8 >= sizeof known) {
+            snprintf(known + l, sizeof known - l, ", ...");
+            break;
+        }
+        snprintf(known + l, sizeof known - l, "%s\"%s\"", k ? ", " : "", s->classes[k]);
+    }
+    hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
+    return hf__ingest_bad_row(c, rec, f->off,
+                              "column \"%s\": got the label \"%s\", expected one of the model's "
+                              "%zu classes %s",
+                              c->names[j], shown, s->n_classes, known);
+}
+
+/* Predict: what a record gives besides the features (c->px): the target into px->y[c->nrows]
+ * and the texts of the kept columns. Returns 0, or the bad_row status. */
+static int predict_extra(ctx *c, const hf_csv_record *rec)
+{
+    hf__predict_extra *px = c->px;
+    int result = HF_OK;
+    if (px->target_col >= 0) {
+        result = hf__ingest_grow((void **)&px->y, &px->cap_y, c->nrows + 1, sizeof *px->y);
+        if (result >= 0)
+            result = predict_target(c, rec, (size_t)px->target_col, &c->fields.f[px->target_col],
+                                    &px->y[c->nrows]);
+        if (result != 0)
+            return result;
+    }
+    for (size_t k = 0; k < px->n_keep; k++) {
+        const hf_csv_field *f = &c->fields.f[px->keep_col[k]];
+        size_t bad = hf_csv_utf8_check(f->p, f->len);
+        if (bad != f->len)
+            return hf__ingest_bad_row(
+                c, rec, f->off + bad, "column \"%s\": got the byte 0x%02x, expected UTF-8 text",
+                c->names[px->keep_col[k]], (unsigned)(unsigned char)f->p[bad]);
+        result = arena_push(&px->kept, f->p, f->len, 0);
+        if (result < 0)
+            return result;
     }
     return 0;
 }
@@ -270,6 +355,8 @@ static int handle_record(ctx *c, const hf_csv_record *rec)
             return result;
     }
     if (c->mode == MODE_PASS1 && (result = note_kinds(c, rec)) < 0)
+        return result;
+    if (c->mode == MODE_PREDICT && c->px && (result = predict_extra(c, rec)) != 0)
         return result;
     c->ord[c->nrows] = c->nrec;
     c->nrows++;
@@ -486,6 +573,9 @@ static int hf__ingest_setup_fast(ctx *c)
         c->fast = 1;
         return HF_OK;
     }
+    /* The target and kept columns of a prediction go through handle_record. */
+    if (c->mode == MODE_PREDICT && c->px && (c->px->target_col >= 0 || c->px->n_keep > 0))
+        return HF_OK;
     for (size_t j = 0; j < c->ncols; j++) {
         if (c->slot[j] < 0)
             continue;
@@ -601,6 +691,13 @@ int hf__ingest_parse_items(ctx *c, item *items, size_t n_items)
         hf_csv_reader *r = NULL;
         hf_csv_record rec;
         c->cur_file = hf__ingest_part_name(p, nb, sizeof nb);
+        if (c->mode == MODE_PREDICT && c->px) {
+            result = hf__ingest_grow((void **)&c->px->item_rec0, &c->px->cap_item_rec0, k + 1,
+                                     sizeof *c->px->item_rec0);
+            if (result < 0)
+                break;
+            c->px->item_rec0[k] = c->nrec;
+        }
         result = open_item_reader(c, it, &src, &r);
         if (result < 0)
             break;

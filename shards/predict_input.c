@@ -17,16 +17,105 @@
 #include <string.h>
 #include <unistd.h>
 
+void hf_predict_rows_free(hf_predict_rows *r)
+{
+    if (!r)
+        return;
+    if (r->kept)
+        for (size_t i = 0; i < r->n_rows * r->n_keep; i++)
+            free(r->kept[i]);
+    free(r->kept);
+    free(r->object);
+    hf_strv_free(r->objects, r->n_objects);
+    free(r->object_rows);
+    free(r);
+}
+
+static void free_extra(hf__predict_extra *px)
+{
+    free(px->y);
+    free(px->keep_col);
+    free(px->kept.buf);
+    free(px->kept.off);
+    free(px->item_rec0);
+}
+
+static void add_name(char *list, size_t cap, const char *name)
+{
+    size_t l = strlen(list);
+    snprintf(list + l, cap - l, "%s\"%s\"", l ? ", " : "", name);
+}
+
+/* This rank's hf_predict_rows from the parsed context (collective: the object row counts). */
+static int make_rows(ctx *c, const item *items, size_t n_items, hf_predict_rows **out)
+{
+    hf__predict_extra *px = c->px;
+    hf_predict_rows *r = hf_calloc(1, sizeof *r);
+    int result = r ? HF_OK : HF_ENOMEM;
+    if (r) {
+        r->n_rows = c->nrows;
+        r->n_keep = px->n_keep;
+        r->n_objects = c->n_objects;
+        r->kept = hf_calloc(c->nrows * px->n_keep + 1, sizeof *r->kept);
+        r->object = hf_calloc(c->nrows + 1, sizeof *r->object);
+        r->objects = hf_calloc(c->n_objects + 1, sizeof *r->objects);
+        r->object_rows = hf_calloc(c->n_objects + 1, sizeof *r->object_rows);
+        if (!r->kept || !r->object || !r->objects || !r->object_rows)
+            result = HF_ENOMEM;
+    }
+    for (size_t i = 0; result >= 0 && i < c->n_objects; i++)
+        if (!(r->objects[i] = hf_strdup(c->objects[i].uri)))
+            result = HF_ENOMEM;
+    for (size_t i = 0; result >= 0 && i < c->nrows * px->n_keep; i++)
+        if (!(r->kept[i] = hf_strdup(px->kept.buf + px->kept.off[i])))
+            result = HF_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; result >= 0 && i < c->nrows; i++) {
+        /* The item of the row: the last one starting at or before its record. */
+        while (k + 1 < n_items && px->item_rec0[k + 1] <= c->ord[i])
+            k++;
+        r->object[i] = c->parts[items[k].part].object;
+        r->object_rows[r->object[i]]++;
+    }
+    /* Every rank takes part in the sum with the same count, whatever its status (the caller
+     * agrees on the status after). */
+    int64_t *cnt = r && r->object_rows ? r->object_rows : hf_calloc(c->n_objects + 1, sizeof *cnt);
+    int sum = cnt ? hf_comm_allreduce_sum_i64(c->comm, cnt, c->n_objects) : HF_ENOMEM;
+    if (!r || cnt != r->object_rows)
+        free(cnt);
+    if (result >= 0)
+        result = sum;
+    if (result >= 0)
+        *out = r;
+    else
+        hf_predict_rows_free(r);
+    return result;
+}
+
 int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *schema,
                             const hf_source_opts *opts, hf_dataset **local)
 {
+    return hf_ingest_predict_input_ex(comm, uri, schema, opts, NULL, local, NULL);
+}
+
+int hf_ingest_predict_input_ex(hf_comm *comm, const char *uri, const hf_schema *schema,
+                               const hf_source_opts *opts, const hf_predict_input_opts *pio,
+                               hf_dataset **local, hf_predict_rows **rows)
+{
+    static const hf_predict_input_opts no_opts;
     ctx c;
     int result;
     item *items = NULL;
     size_t n_items = 0;
     hf_dataset *d = NULL;
     hf__name_ix *feat_by_name = NULL;
+    hf__predict_extra px = {.target_col = -1};
+    if (!pio)
+        pio = &no_opts;
+    if (rows)
+        *rows = NULL;
     hf__ingest_ctx_init(&c, comm, opts, NULL, 0);
+    c.px = &px;
     c.fixed = schema;
     c.mode = MODE_PREDICT;
     *local = NULL;
@@ -49,6 +138,30 @@ int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *sch
     free(feat_names);
     if (result >= 0 && !feat_by_name)
         result = HF_ENOMEM;
+    /* The kept columns: each must be in the header. */
+    char absent[1024] = "";
+    px.keep_col = hf_calloc(pio->n_keep + 1, sizeof *px.keep_col);
+    if (result >= 0 && !px.keep_col)
+        result = HF_ENOMEM;
+    for (size_t k = 0; result >= 0 && k < pio->n_keep; k++) {
+        px.keep_col[k] = hf__ingest_col_index(&c, pio->keep[k]);
+        if (px.keep_col[k] < 0)
+            add_name(absent, sizeof absent, pio->keep[k]);
+    }
+    px.n_keep = pio->n_keep;
+    if (result >= 0 && absent[0])
+        result = hf_error(HF_EDATA,
+                          "%s: columns to keep %s are not in the header, expected columns of "
+                          "the input",
+                          uri, absent);
+    if (result >= 0 && pio->read_target) {
+        px.target_col = schema->target ? hf__ingest_col_index(&c, schema->target) : -1;
+        if (px.target_col < 0)
+            result = hf_error(HF_EDATA,
+                              "%s: the target column \"%s\" is missing, expected it to evaluate "
+                              "the model's predictions",
+                              uri, schema->target ? schema->target : "");
+    }
     for (size_t j = 0; result >= 0 && j < c.ncols; j++) {
         long f = hf__ingest_find_name(feat_by_name, schema->n_features, c.names[j]);
         const char *nm = c.names[j];
@@ -59,7 +172,11 @@ int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *sch
         if (f >= 0) {
             c.slot[j] = (int)f;
             c.feat_of_col[j] = f;
-        } else if (!known) {
+        } else if (!known && !pio->ignore_extra_columns) {
+            for (size_t k = 0; !known && k < px.n_keep; k++)
+                known = px.keep_col[k] == (long)j;
+            if (known)
+                continue;
             size_t l = strlen(extra);
             snprintf(extra + l, sizeof extra - l, "%s\"%s\"", l ? ", " : "", nm);
         }
@@ -74,7 +191,8 @@ int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *sch
     if (result >= 0 && missing[0] && extra[0])
         result = hf_error(HF_EDATA,
                           "%s: missing feature columns %s and unknown columns %s, expected the "
-                          "model's features (and optionally its target)",
+                          "model's features (and optionally its target; pass other columns "
+                          "through with --keep-columns or skip them with --ignore-extra-columns)",
                           uri, missing, extra);
     if (result >= 0 && missing[0])
         result = hf_error(HF_EDATA,
@@ -84,7 +202,8 @@ int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *sch
     if (result >= 0 && extra[0])
         result = hf_error(HF_EDATA,
                           "%s: unknown columns %s, expected only the model's features "
-                          "(and optionally its target)",
+                          "(and optionally its target; pass other columns through with "
+                          "--keep-columns or skip them with --ignore-extra-columns)",
                           uri, extra);
     c.nslots = schema->n_features;
     result = hf__ingest_agree(&c, result);
@@ -113,7 +232,7 @@ int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *sch
             result = HF_ENOMEM;
     }
     for (size_t i = 0; result >= 0 && i < c.nrows; i++) {
-        d->y[i] = NAN;
+        d->y[i] = px.target_col >= 0 ? px.y[i] : NAN;
         d->row[i] = c.ord[i] + off;
     }
     if (result >= 0) {
@@ -122,7 +241,16 @@ int hf_ingest_predict_input(hf_comm *comm, const char *uri, const hf_schema *sch
         if (!d->X)
             result = HF_ENOMEM;
     }
+    if (rows) {
+        int r2 = make_rows(&c, items, n_items, rows);
+        if (result >= 0)
+            result = r2;
+    }
     result = hf__ingest_agree(&c, result);
+    if (result < 0 && rows) {
+        hf_predict_rows_free(*rows);
+        *rows = NULL;
+    }
     if (result >= 0) {
         *local = d;
         d = NULL;
@@ -131,6 +259,8 @@ out:
     free(feat_by_name);
     hf_dataset_free(d);
     hf__ingest_free_items(items, n_items);
+    free_extra(&px);
+    c.px = NULL;
     hf__ingest_ctx_free(&c);
     return result;
 }
