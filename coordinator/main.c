@@ -19,6 +19,7 @@ static const struct {
     {"predict", hf_cmd_predict, NULL}, {"describe", hf_cmd_describe, NULL},
     {"retrain", hf_cmd_retrain, NULL}, {"submit", NULL, hf_cmd_submit},
     {"s3", NULL, hf_cmd_s3},           {"keys", NULL, hf_cmd_keys},
+    {"evaluate", hf_cmd_evaluate, NULL},
 };
 
 static void usage(FILE *fp)
@@ -33,6 +34,8 @@ static void usage(FILE *fp)
             "                             select, refit and export the best model\n"
             "  predict --model M --input I --output O\n"
             "                             batch inference with a model.h5\n"
+            "  evaluate --model M --input I [--output E.json]\n"
+            "                             score a model on labelled rows (metrics, report, curves)\n"
             "  retrain RUN_DIR [--data S] refit the best configuration on new data; promote the\n"
             "                             new model only if it is not worse on a holdout\n"
             "  submit JOB.yaml            submit a run to Slurm (sbatch)\n"
