@@ -215,4 +215,45 @@ r0 = [r for r in rows if r[1] == "0"]
 evaluation_check.check(ck, res["evaluation"], np.array([float(r[3]) for r in r0]),
                        np.array([float(r[4]) for r in r0]), None, "repeat 0 oof")
 ck.check(res["evaluation"]["n_rows"] == len(search), "evaluation: repeat 0's rows only")
+
+# ---------------------------------------------------------------- hyperfold evaluate
+# The multiclass model on its own data (with its fold column, ignored), at 1 and 3 ranks: the
+# evaluation of the predictions it writes is scikit-learn's, the predictions are predict's.
+model = os.path.join(work, "out", "multi", "model.h5")
+outs = {}
+for ranks in (1, 3):
+    e, pp = os.path.join(work, "e%d.json" % ranks), os.path.join(work, "p%d.csv" % ranks)
+    r = hftest.hyperfold(["evaluate", "--model", model, "--input", "multi.csv", "--output", e,
+                          "--predictions", pp], np=ranks, cwd=work)
+    with open(e) as f, open(pp) as g:
+        outs[ranks] = (json.load(f), g.read(), r.stdout)
+ev, ptext, stdout = outs[1]
+ck.check(outs[1][:2] == outs[3][:2], "evaluate: the same output at 1 and 3 ranks")
+ck.check("confusion matrix" in stdout and "macro avg" in stdout and "log_loss" in stdout,
+         "evaluate prints the metrics, the report and the confusion matrix:\n%s" % stdout)
+header, prow = read_csv(ptext)
+ck.check(header == ["row", "target", "prediction", "proba_a", "proba_b", "proba_c", "proba_d"],
+         "evaluate --predictions header %r" % header)
+ck.check([int(r[0]) for r in prow] == list(range(len(cls))) and [r[1] for r in prow] == list(names[cls]),
+         "evaluate --predictions: rows and targets in input order")
+P = np.array([[float(v) for v in r[3:7]] for r in prow])
+evaluation_check.check(ck, ev, cls, P, list(names), "evaluate")
+ck.check(ev["source"] == "multi.csv", "evaluate: source is the input (%r)" % ev["source"])
+hftest.hyperfold(["predict", "--model", model, "--input", "multi.csv", "--output", "pred.csv"],
+                 np=2, cwd=work)
+with open(os.path.join(work, "pred.csv")) as f:
+    _, qrow = read_csv(f.read())
+ck.check(qrow == [r[2:] for r in prow], "evaluate's predictions are predict's")
+# Bad input: one line naming the problem, exit code 2, no output written.
+df = pd.read_csv(os.path.join(work, "multi.csv"))
+df.drop(columns=["kind"]).to_csv(os.path.join(work, "nolabel.csv"), index=False)
+df.loc[7, "kind"] = "zebra"
+df.to_csv(os.path.join(work, "badlabel.csv"), index=False)
+for bad, word in (("nolabel.csv", "kind"), ("badlabel.csv", "zebra")):
+    out = os.path.join(work, "bad.json")
+    r = hftest.hyperfold(["evaluate", "--model", model, "--input", bad, "--output", out],
+                         np=2, cwd=work, check=False)
+    lines = [l for l in r.stderr.splitlines() if l.startswith("hyperfold")]
+    ck.check(r.returncode == 2 and len(lines) == 1 and word in lines[0] and not os.path.exists(out),
+             "evaluate %s: exit %d, stderr %r" % (bad, r.returncode, r.stderr))
 ck.done()
