@@ -11,6 +11,7 @@
 #include "worker/evaluation.h"
 #include "worker/task.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,8 +123,9 @@ static int write_predictions(const char *path, const hf_schema *s, const int64_t
         fputc('\n', fp);
     }
     if (ferror(fp)) {
+        result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
         hf_fs_abort_tmp(fp, tmp);
-        return hf_error(HF_EIO, "writing %s", path);
+        return result;
     }
     return hf_fs_commit_tmp(fp, tmp, path);
 }

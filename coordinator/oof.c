@@ -9,6 +9,7 @@
 #include "worker/evaluation.h"
 #include "worker/task.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,7 @@ static int evaluate_rows(const hf_job *job, const char *source, const int64_t *i
 /* Rank 0: the gathered splits (blobs of [int64 split, int64 ok, n_valid x no doubles when ok])
  * into oof.csv and the evaluation of repeat 0. */
 static int write_oof(const hf_job *job, const char *all, size_t len, const char *run_dir, int quiet,
-                     json_t **evaluation)
+                     double t0, json_t **evaluation)
 {
     const hf_folds *folds = job->folds;
     const hf_schema *s = job->data->schema;
@@ -162,7 +163,7 @@ static int write_oof(const hf_job *job, const char *all, size_t len, const char 
         }
     }
     if (ferror(fp)) {
-        result = hf_error(HF_EIO, "writing %s", tmp);
+        result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
         hf_fs_abort_tmp(fp, tmp);
         goto out;
     }
@@ -176,7 +177,8 @@ static int write_oof(const hf_job *job, const char *all, size_t len, const char 
     }
     result = evaluate_rows(job, "oof", idx0, pred0, n0, evaluation);
     if (result >= 0 && !quiet)
-        hf_info("wrote %s: %zu out-of-fold predictions of the best trial", path, n);
+        hf_info("wrote %s: %zu out-of-fold predictions of the best trial (%.2fs)", path, n,
+                hf_now() - t0);
 out:
     free(rows);
     free(pred0);
@@ -186,9 +188,10 @@ out:
 }
 
 int hf_oof_run(hf_comm *world, const hf_job *job, const hf_trial_config *cfg, const hf_group *group,
-               int group_size, const char *run_dir, int quiet, json_t **evaluation)
+               int group_size, const char *run_dir, int quiet, json_t **evaluation, double *seconds)
 {
     const hf_folds *folds = job->folds;
+    double t0 = hf_now();
     int rank = hf_comm_rank(world), size = hf_comm_size(world);
     int gs = group && group_size > 1 ? group_size : 1;
     int n_units = size / gs, unit = rank / gs, leader = rank % gs == 0;
@@ -237,9 +240,11 @@ int hf_oof_run(hf_comm *world, const hf_job *job, const hf_trial_config *cfg, co
         size_t len = 0;
         for (int r = 0; r < size; r++)
             len += lens[r];
-        result = write_oof(job, all, len, run_dir, quiet, evaluation);
+        result = write_oof(job, all, len, run_dir, quiet, t0, evaluation);
     }
     result = hf_comm_check(world, result);
+    if (seconds)
+        *seconds = hf_now() - t0;
 out:
     free(blob);
     free(all);
@@ -266,7 +271,7 @@ int hf_oof_holdout(const hf_job *job, const double *pred, const char *run_dir, j
         put_row_tail(fp, s, job->data->y[r], pred + i * no);
     }
     if (ferror(fp)) {
-        result = hf_error(HF_EIO, "writing %s", tmp);
+        result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
         hf_fs_abort_tmp(fp, tmp);
         goto out;
     }

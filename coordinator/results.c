@@ -416,6 +416,7 @@ static void run_json(json_t *o, const hf_sweep *s, const hf_run_info *info)
     json_object_set_new(timing, "reused_shards", json_boolean(info->reused_shards));
     json_object_set_new(timing, "resumed_tasks", json_integer(info->resumed_tasks));
     json_object_set_new(timing, "speculative_refit", json_boolean(info->speculative_refit));
+    json_object_set_new(timing, "oof_seconds", json_real(info->oof_seconds));
     json_object_set_new(o, "timing", timing);
 }
 

@@ -86,6 +86,7 @@ typedef struct hf_run_info {
      * and of the refit on the holdout (results.json "evaluation", "holdout_evaluation"), borrowed;
      * NULL: not written. */
     json_t *evaluation, *holdout_evaluation;
+    double oof_seconds; /* the out-of-fold pass (results.json timing.oof_seconds) */
 } hf_run_info;
 
 /* Writes results.json and trials.csv into info->run_dir (durably). */

@@ -1637,6 +1637,12 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         (result = hf_comm_check(world, hf_refit_config(job.model, &job.configs[best], split_iters,
                                                        n_splits, &refit_cfg, &refit_vals))) < 0)
         goto out;
+    /* The best trial's out-of-fold predictions (oof.csv) and their evaluation: its own
+     * configuration fitted on every split, as the sweep fitted it (early stopping inside each
+     * fold included). Not journaled: a resumed run recomputes them. */
+    if ((result = hf_oof_run(world, &job, &job.configs[best], group, spec->parallel.ranks_per_task,
+                             dir.dir, quiet, &evaluation, &info.oof_seconds)) < 0)
+        goto out;
     int refit_rank = group ? rank < hf_comm_size(group_comm) : rank == 0;
     hf_test_kill_point("refit");
     if (refit_rank) {
@@ -1649,12 +1655,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
             hit ? &st.spec_fitted : NULL, &holdout_pred);
     }
     hf_test_kill_point("export");
-    /* The best trial's out-of-fold predictions (oof.csv), the holdout's (holdout.csv) and their
-     * evaluations for results.json; not journaled: a resumed run recomputes them. */
-    if ((result = hf_comm_check(world, result)) >= 0)
-        result = hf_oof_run(world, &job, &refit_cfg, group, spec->parallel.ranks_per_task, dir.dir,
-                            quiet, &evaluation);
-    if (result >= 0 && rank == 0 && holdout_pred)
+    /* The holdout's predictions (holdout.csv) and their evaluation. */
+    if ((result = hf_comm_check(world, result)) >= 0 && rank == 0 && holdout_pred)
         result = hf_oof_holdout(&job, holdout_pred, dir.dir, &holdout_evaluation);
     info.evaluation = evaluation;
     info.holdout_evaluation = holdout_evaluation;
