@@ -8,6 +8,7 @@
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "shards/ingest.h"
+#include "shards/s3.h"
 #include "worker/evaluation.h"
 #include "worker/task.h"
 
@@ -192,7 +193,9 @@ int hf_cmd_evaluate(hf_comm *world, int argc, char **argv)
     int64_t *rows = NULL;
     char *blob = NULL, *all = NULL;
     size_t blob_len = 0, *lens = NULL, n = 0;
-    hf_source_opts sopts = {.rank = rank};
+    hf_s3_config s3; /* the model or the input may be s3:// (credentials as predict finds them) */
+    hf_s3_config_init(&s3);
+    hf_source_opts sopts = {.s3 = &s3, .rank = rank};
     if ((result = hf_modelfile_read_uri(world, model_path, &sopts, &m)) < 0)
         goto out;
     hf_predict_input_opts pio = {.read_target = 1, .ignore_extra_columns = ignore_extra};

@@ -52,6 +52,19 @@ static size_t n_outputs(const hf_job *job)
     return s->task == HF_TASK_CLASSIFICATION ? s->n_classes : 1;
 }
 
+/* v with the fewest significant digits (15 to 17) that read back as v: the input's own text for
+ * a target read from "1.5", 17 digits where needed. */
+static void put_num(FILE *fp, double v)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (prec == 17 || strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, fp);
+}
+
 /* The header's probability columns and a row's target, prediction and probabilities. */
 static void put_header_tail(FILE *fp, const hf_schema *s)
 {
@@ -68,7 +81,10 @@ static void put_header_tail(FILE *fp, const hf_schema *s)
 static void put_row_tail(FILE *fp, const hf_schema *s, double y, const double *p)
 {
     if (s->task != HF_TASK_CLASSIFICATION) {
-        fprintf(fp, "%.17g,%.17g\n", y, p[0]);
+        put_num(fp, y);
+        fputc(',', fp);
+        put_num(fp, p[0]);
+        fputc('\n', fp);
         return;
     }
     size_t best = 0;
@@ -78,8 +94,10 @@ static void put_row_tail(FILE *fp, const hf_schema *s, double y, const double *p
     hf_csvw_put_field(fp, s->classes[(size_t)y]);
     fputc(',', fp);
     hf_csvw_put_field(fp, s->classes[best]);
-    for (size_t k = 0; k < s->n_classes; k++)
-        fprintf(fp, ",%.17g", p[k]);
+    for (size_t k = 0; k < s->n_classes; k++) {
+        fputc(',', fp);
+        put_num(fp, p[k]);
+    }
     fputc('\n', fp);
 }
 
