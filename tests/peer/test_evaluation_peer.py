@@ -4,7 +4,8 @@ scikit-learn's models fitted on the same folds (cross_val_predict), and every nu
 results.json's "evaluation" / "holdout_evaluation" is scikit-learn's / numpy's on the same
 predictions (1e-12 relative, curves point by point). Regression (ridge), binary and 4-class
 logistic regression (one class never predicted); oof.csv and the evaluation identical at 1, 2 and
-4 ranks; repeated k-fold with a holdout (holdout.csv)."""
+4 ranks and after a resume; repeated k-fold with a holdout (holdout.csv); `hyperfold evaluate`
+against scikit-learn and `predict`, and its refusal of bad labelled input."""
 import csv
 import json
 import os
@@ -110,6 +111,15 @@ texts = {}
 for ranks in (1, 4):
     d, texts[ranks], res = run("bin", spec, ranks)
 ck.check(texts[1] == texts[4], "binary: oof.csv identical at 1 and 4 ranks")
+# A resumed run (every task in the journal) recomputes oof.csv and the evaluation: the same.
+os.unlink(os.path.join(d, "oof.csv"))
+os.unlink(os.path.join(d, "results.json"))
+hftest.hyperfold(["run", os.path.join(work, "bin.yaml"), "--quiet"], np=2, cwd=work)
+with open(os.path.join(d, "oof.csv")) as f:
+    ck.check(f.read() == texts[1], "binary: a resumed run writes the same oof.csv")
+resumed = hftest.load_results(d)
+ck.check(resumed["timing"]["resumed_tasks"] > 0 and resumed["evaluation"] == res["evaluation"],
+         "binary: a resumed run has the same evaluation")
 header, rows = read_csv(texts[1])
 ck.check(header == ["row", "repeat", "fold", "target", "prediction", "proba_no", "proba_yes"],
          "binary header %r" % header)
