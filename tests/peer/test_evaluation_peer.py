@@ -254,6 +254,19 @@ hftest.hyperfold(["predict", "--model", model, "--input", "multi.csv", "--output
 with open(os.path.join(work, "pred.csv")) as f:
     _, qrow = read_csv(f.read())
 ck.check(qrow == [r[2:] for r in prow], "evaluate's predictions are predict's")
+# Rows of one class only: the curves and roc_auc of the absent classes are null where
+# scikit-learn's are NaN, the rest still scikit-learn's.
+df = pd.read_csv(os.path.join(work, "multi.csv"))
+df[df["kind"] == "b"].to_csv(os.path.join(work, "only_b.csv"), index=False, float_format="%.17g")
+e = os.path.join(work, "only_b.json")
+hftest.hyperfold(["evaluate", "--model", model, "--input", "only_b.csv", "--output", e,
+                  "--predictions", "only_b_pred.csv"], np=2, cwd=work)
+with open(e) as f, open(os.path.join(work, "only_b_pred.csv")) as g:
+    ev1, (_, prow1) = json.load(f), read_csv(g.read())
+evaluation_check.check(ck, ev1, np.ones(len(prow1), dtype=int),
+                       np.array([[float(v) for v in r[3:7]] for r in prow1]), list(names), "one class")
+ck.check(ev1["metrics"]["roc_auc"] is None and ev1["roc"][1]["auc"] is None,
+         "one class: roc_auc undefined (null)")
 # Bad input: one line naming the problem, exit code 2, no output written.
 df = pd.read_csv(os.path.join(work, "multi.csv"))
 df.drop(columns=["kind"]).to_csv(os.path.join(work, "nolabel.csv"), index=False)
