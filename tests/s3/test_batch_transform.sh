@@ -7,7 +7,8 @@
 # model GET and output PUTs and every object's GETs; --model s3://bkt/prefix/ finds model.h5;
 # --join and --format jsonl (parsed by Python's json, equal to the CSV); the bad cases each give
 # one clear line and a non-zero exit: an unknown column without the flags, a missing keep column,
-# a model URI that does not exist, an object that is not a model.
+# a model URI that does not exist, an object that is not a model, a prefix input with a file
+# output and no --join.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
 cd "$WORK"
@@ -176,6 +177,8 @@ bad nomodel 's3://bkt/models/none/model.h5' --model s3://bkt/models/none/model.h
   --input s3://bkt/in/ --output s3://bkt/out/bad3/
 bad notmodel 's3://bkt/models/bad/model.h5: not an HDF5 file' --model s3://bkt/models/bad/ \
   --input s3://bkt/in/ --output s3://bkt/out/bad4/
+bad ambiguous 'expected a directory or prefix ending in / (one <name>.out per input object), or --join' \
+  --model s3://bkt/models/m1/model.h5 --input s3://bkt/in/ --output s3://bkt/out/bad5
 awsx s3 ls s3://bkt/out/ >listing.txt
 grep -q "bad" listing.txt && fail "a failed predict wrote an output: $(cat listing.txt)"
 echo "OK"
