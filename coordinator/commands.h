@@ -12,7 +12,7 @@
 int hf_cmd_run(hf_comm *world, int argc, char **argv);
 /* Collective. `hyperfold validate job.yaml [--no-data]` (validate.c). */
 int hf_cmd_validate(hf_comm *world, int argc, char **argv);
-/* Collective. `hyperfold predict --model M --input I --output O` (predict.c). */
+/* Collective. `hyperfold predict --model M --input I --output O` (predict.c): batch transform. */
 int hf_cmd_predict(hf_comm *world, int argc, char **argv);
 /* Collective. `hyperfold describe job.yaml` (describe.c). */
 int hf_cmd_describe(hf_comm *world, int argc, char **argv);
