@@ -543,8 +543,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->too_big)
         return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE,
-                             "body longer than %zu bytes, expected at most that (--max-body-bytes)",
-                             g.max_body);
+                             "body longer than %zu bytes, expected at most %zu (--max-body-bytes)",
+                             g.max_body, g.max_body);
     if (r->route == R_RELOAD) {
         char *msg = NULL;
         if (reload(&msg) < 0) {
