@@ -18,7 +18,7 @@ PY=${PYTHON:-/usr/bin/python3}
 NCPU=$(nproc)
 THREADS=$NCPU
 WORKERS=$NCPU
-MAX_REQ=20000
+MAX_REQ=50000
 MAX_S=5
 while [ $# -gt 0 ]; do
     case "$1" in
