@@ -25,5 +25,7 @@ int hf_cmd_submit(int argc, char **argv);
 int hf_cmd_keys(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold s3 ls|cp|head` (s3_cli.c). */
 int hf_cmd_s3(int argc, char **argv);
+/* Not collective (no MPI). `hyperfold serve --model M [flags]`: the model over HTTP (serve.c). */
+int hf_cmd_serve(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
     {"predict", hf_cmd_predict, NULL}, {"describe", hf_cmd_describe, NULL},
     {"retrain", hf_cmd_retrain, NULL}, {"submit", NULL, hf_cmd_submit},
     {"s3", NULL, hf_cmd_s3},           {"keys", NULL, hf_cmd_keys},
+    {"serve", NULL, hf_cmd_serve},
 };
 
 static void usage(FILE *fp)
@@ -39,6 +40,7 @@ static void usage(FILE *fp)
             "  submit JOB.yaml            submit a run to Slurm (sbatch)\n"
             "  s3 ls|cp|head ...          inspect and copy S3 objects with hyperfold's client\n"
             "  keys                       every job-spec key: its values, default and meaning\n"
+            "  serve --model M            serve a model.h5 over HTTP (SageMaker's contract)\n"
             "\n"
             "Run MPI commands under mpirun or srun, e.g. `mpirun -np 4 hyperfold run job.yaml`.\n"
             "`hyperfold <command> --help` describes each command. Docs: docs/ in the source tree.\n"
