@@ -45,7 +45,8 @@ static void usage(FILE *fp)
         "Serves the model over HTTP with the SageMaker inference-container contract:\n"
         "GET /ping, POST /invocations (text/csv, application/json, application/jsonlines in;\n"
         "the Accept type out), POST /reload (or SIGHUP) to reload MODEL, GET /metrics\n"
-        "(Prometheus). MODEL is a model.h5 or a directory holding one (/opt/ml/model).\n"
+        "(Prometheus). MODEL is a model.h5, a directory holding one (/opt/ml/model), s3:// or "
+        "http(s)://.\n"
         "Listens on 127.0.0.1 unless --listen; --port 0 takes a free port. With --token-file,\n"
         "every request but /ping needs `Authorization: Bearer <token>`. SIGTERM or SIGINT\n"
         "finish the requests in flight and exit 0. One log line per request on stderr\n"
@@ -59,20 +60,14 @@ typedef struct served {
     atomic_int refs;
 } served;
 
-/* Reads the model at `path` (a model.h5, or a directory holding model.h5). The one place that
- * knows where a served model comes from. */
+/* Reads the model at `path` (a model.h5, a directory holding model.h5, s3://, http(s)://). The one
+ * place that knows where a served model comes from. */
 static int load_model(const char *path, hf_modelfile **out)
 {
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        char *file = hf_asprintf("%s/model.h5", path);
-        if (!file)
-            return HF_ENOMEM;
-        int result = hf_modelfile_read(file, out);
-        free(file);
-        return result;
-    }
-    return hf_modelfile_read(path, out);
+    /* A file, a directory holding model.h5 (SageMaker's /opt/ml/model), s3:// or http(s)://
+     * (S3 endpoint and credentials from the environment, as `hyperfold s3` takes them). */
+    hf_source_opts sopts = {.rank = 0};
+    return hf_modelfile_read_uri(NULL, path, &sopts, out);
 }
 
 /* ---- metrics --------------------------------------------------------------------------------- */
@@ -632,7 +627,8 @@ int hf_cmd_serve(int argc, char **argv)
     if (result != HF_OK)
         return result > 0 ? HF_OK : result;
     if (!model)
-        return hf_error(HF_EINVAL, "serve: --model is required (a model.h5 or its directory)");
+        return hf_error(HF_EINVAL,
+                        "serve: --model is required (a model.h5, its directory or an s3:// URI)");
     char *end = NULL;
     long port = strtol(port_s, &end, 10);
     if (end == port_s || *end || port < 0 || port > 65535)

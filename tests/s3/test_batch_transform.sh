@@ -181,4 +181,30 @@ bad ambiguous 'expected a directory or prefix ending in / (one <name>.out per in
   --model s3://bkt/models/m1/model.h5 --input s3://bkt/in/ --output s3://bkt/out/bad5
 awsx s3 ls s3://bkt/out/ >listing.txt
 grep -q "bad" listing.txt && fail "a failed predict wrote an output: $(cat listing.txt)"
+# hyperfold serve --model s3://... (endpoint and credentials from the environment, no MPI): its
+# answers equal the local predict's columns for the same rows.
+AWS_ENDPOINT_URL="$EP" "$HYPERFOLD" serve --model s3://bkt/models/m1/model.h5 --port 0 --quiet \
+  >serve.out 2>serve.err &
+SERVE_PID=$!
+for _ in $(seq 100); do grep -q "serving" serve.out && break; sleep 0.1; done
+"$PYTHON" - serve.out <<'PY' || { kill "$SERVE_PID"; fail "serve --model s3://: $(cat serve.err)"; }
+import csv, io, re, sys, urllib.request
+m = re.search(r"on http://([0-9.]+):([0-9]+)", open(sys.argv[1]).read())
+assert m, "no serving line"
+rows = list(csv.reader(open("in/a.csv")))
+body = "".join(",".join(csv_row) + "\n" for csv_row in
+               (r[1:] for r in rows[1:]))
+req = urllib.request.Request("http://%s:%s/invocations" % m.groups(), data=body.encode(),
+                             headers={"Content-Type": "text/csv"})
+got = urllib.request.urlopen(req).read().decode()
+ref = list(csv.reader(open("ref/a.csv.out")))
+want = io.StringIO()
+w = csv.writer(want, lineterminator="\n")
+for r in ref:
+    w.writerow(r[1:])
+assert got == want.getvalue(), (got[:300], want.getvalue()[:300])
+PY
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || fail "serve did not exit 0 on SIGTERM"
+
 echo "OK"
