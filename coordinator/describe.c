@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
+#include "coordinator/describe.h"
 #include "coordinator/pipeline.h"
 
 #include "common/fsutil.h"
@@ -530,6 +531,35 @@ static int reduce_stats(hf_comm *world, const hf_schema *sc, col_stats *cs)
     return result;
 }
 
+/* Not collective. Per-column accumulators for p features and the target (cs[p]), or NULL. */
+static col_stats *stats_alloc(const hf_schema *sc)
+{
+    size_t p = sc->n_features;
+    col_stats *cs = hf_calloc(p + 1, sizeof *cs); /* [p] = the target */
+    for (size_t j = 0; cs && j <= p; j++) {
+        int cat =
+            j < p ? sc->features[j].type != HF_COL_NUMERIC : sc->task == HF_TASK_CLASSIFICATION;
+        size_t k = j < p ? sc->features[j].n_categories : sc->n_classes;
+        cs[j].min = INFINITY;
+        cs[j].max = -INFINITY;
+        cs[j].numeric = !cat;
+        if (cat && !(cs[j].codes = hf_calloc(k ? k : 1, sizeof(double)))) {
+            for (size_t i = 0; i <= j; i++)
+                free(cs[i].codes);
+            free(cs);
+            return NULL;
+        }
+    }
+    return cs;
+}
+
+static void stats_free(col_stats *cs, size_t p)
+{
+    for (size_t j = 0; cs && j <= p; j++)
+        free(cs[j].codes);
+    free(cs);
+}
+
 /* Collective. Computes the statistics of every feature column and of the target. */
 static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, json_t **out)
 {
@@ -539,19 +569,9 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     int64_t first = n * rank / size, last = n * (rank + 1) / size;
     hf_dataset *d = NULL;
     size_t p = sc->n_features, n_targets = 0;
-    col_stats *cs = hf_calloc(p + 1, sizeof *cs); /* [p] = the target */
+    col_stats *cs = stats_alloc(sc);
     qtarget *targets = NULL;
     int result = cs ? hf_shards_load_range(shard_dir, m, first, last - first, &d) : HF_ENOMEM;
-    for (size_t j = 0; j <= p && result >= 0; j++) {
-        int cat =
-            j < p ? sc->features[j].type != HF_COL_NUMERIC : sc->task == HF_TASK_CLASSIFICATION;
-        size_t k = j < p ? sc->features[j].n_categories : sc->n_classes;
-        cs[j].min = INFINITY;
-        cs[j].max = -INFINITY;
-        if (cat && !(cs[j].codes = hf_calloc(k ? k : 1, sizeof(double))))
-            result = HF_ENOMEM;
-        cs[j].numeric = !cat;
-    }
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     moments_pass(d, sc, cs);
@@ -563,11 +583,37 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     if (result >= 0 && rank == 0)
         *out = describe_json(sc, n, cs, targets, n_targets);
 out:
-    for (size_t j = 0; cs && j <= p; j++)
-        free(cs[j].codes);
-    free(cs);
+    stats_free(cs, p);
     free(targets);
     hf_dataset_free(d);
+    return result;
+}
+
+/* Rows loaded at a time by hf_describe_profile. */
+#define PROFILE_CHUNK 65536
+
+int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **out)
+{
+    const hf_schema *sc = hf_manifest_schema(m);
+    int64_t n = hf_manifest_n_rows(m);
+    size_t p = sc->n_features;
+    col_stats *cs = stats_alloc(sc);
+    int result = cs ? HF_OK : HF_ENOMEM;
+    *out = NULL;
+    for (int64_t first = 0; result >= 0 && first < n; first += PROFILE_CHUNK) {
+        hf_dataset *d = NULL;
+        result = hf_shards_load_range(shard_dir, m, first, PROFILE_CHUNK, &d);
+        if (result >= 0)
+            moments_pass(d, sc, cs);
+        hf_dataset_free(d);
+    }
+    if (result >= 0 && !(*out = describe_json(sc, n, cs, NULL, 0)))
+        result = HF_ENOMEM;
+    if (*out)
+        json_object_set_new(*out, "quantiles",
+                            json_string("not computed (hyperfold describe "
+                                        "computes exact quartiles)"));
+    stats_free(cs, p);
     return result;
 }
 
