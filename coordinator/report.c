@@ -413,14 +413,17 @@ int hf_report_write(const char *run_dir, const char *output)
     }
     free(text);
     text = NULL;
-    if (result >= 0 && hf_fs_exists(spath) && hf_fs_read_file(spath, &text, &len) >= 0 &&
-        hf_spec_parse(spath, text, len, &spec) < 0)
-        spec = NULL;
-    char *shards = result >= 0 ? path_in(run_dir, "shards") : NULL;
-    if (shards && hf_manifest_read(shards, &manifest) < 0)
-        manifest = NULL;
-    free(shards);
-    hf_error_clear(); /* an unreadable job.yaml or manifest only leaves its facts out */
+    if (result >= 0) {
+        /* The optional inputs: an unreadable job.yaml or manifest only leaves its facts out. */
+        if (hf_fs_exists(spath) && hf_fs_read_file(spath, &text, &len) >= 0 &&
+            hf_spec_parse(spath, text, len, &spec) < 0)
+            spec = NULL;
+        char *shards = path_in(run_dir, "shards");
+        if (shards && hf_manifest_read(shards, &manifest) < 0)
+            manifest = NULL;
+        free(shards);
+        hf_error_clear();
+    }
     if (result >= 0) {
         const char *dir = json_string_value(json_object_get(results, "direction"));
         hf_report_ctx c = {.run_dir = run_dir,
