@@ -110,7 +110,7 @@ static void per_class(hf_svg_buf *b, const json_t *e)
  * "class" and the number under `stat`. diag: the chance diagonal (ROC, calibration). */
 static void curves(hf_svg_buf *b, const json_t *list, const char *title, const char *xkey,
                    const char *xlabel, const char *ykey, const char *ylabel, const char *stat,
-                   int diag)
+                   const char *stat_name, int diag)
 {
     if (!json_is_array(list) || json_array_size(list) == 0)
         return;
@@ -136,7 +136,7 @@ static void curves(hf_svg_buf *b, const json_t *list, const char *title, const c
         free(y);
         char lab[160];
         if (stat)
-            snprintf(lab, sizeof lab, "%.40s: %s %.4f", str_of(c, "class"), stat,
+            snprintf(lab, sizeof lab, "%.40s: %s %.4f", str_of(c, "class"), stat_name,
                      hf_report_num(json_object_get(c, stat)));
         else
             snprintf(lab, sizeof lab, "%.60s", str_of(c, "class"));
@@ -259,11 +259,11 @@ static void one(hf_svg_buf *b, const json_t *e, const char *title)
     per_class(b, e);
     hf_svg_puts(b, "<div class=\"plots\">");
     curves(b, json_object_get(e, "roc"), "ROC curve", "fpr", "false positive rate", "tpr",
-           "true positive rate", "auc", 1);
+           "true positive rate", "auc", "AUC", 1);
     curves(b, json_object_get(e, "pr"), "precision-recall curve", "recall", "recall", "precision",
-           "precision", "average_precision", 0);
+           "precision", "average_precision", "AP", 0);
     curves(b, json_object_get(e, "calibration"), "calibration (10 uniform bins)", "prob_pred",
-           "mean predicted probability", "prob_true", "fraction of positives", NULL, 1);
+           "mean predicted probability", "prob_true", "fraction of positives", NULL, NULL, 1);
     hf_svg_puts(b, "</div>\n");
     free(classes);
 }

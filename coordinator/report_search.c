@@ -324,10 +324,16 @@ static void parallel_plot(hf_svg_buf *b, const hf_report_ctx *c, const rp_trials
     g_sort = r;
     g_max = c->maximize;
     qsort(order, nt, sizeof *order, cmp_quality);
+    const char **names = hf_malloc(na * sizeof *names);
+    if (!names)
+        goto out;
+    for (size_t j = 0; j < na; j++)
+        names[j] = j < r->n_params ? r->params[j].name : c->metric;
     hf_svg_plot p;
-    hf_svg_plot_begin(&p, b, 760, 300, "parallel coordinates (colour: score, yellow = best)", "",
-                      -0.3, (double)na - 0.7, 0, "position on each axis (min to max)", -0.08, 1.08,
-                      0);
+    hf_svg_plot_begin_cat(&p, b, 160 + 120 * (double)na, 300,
+                          "parallel coordinates (colour: score, yellow = best)", "", names, na,
+                          "position on each axis (min to max)", -0.02, 1.08, 0);
+    free(names);
     size_t k = stride_of(nt, MAX_LINES);
     for (size_t s = 0; s < nt; s++) {
         if (s % k && s + 1 != nt)

@@ -346,8 +346,8 @@ cm = np.array(ev["confusion_matrix"])
 cells = re.findall(r"<title>(\d+)</title></rect>", sec)
 ck.check(sorted(map(int, cells)) == sorted(cm.ravel().tolist()),
          "evaluation: the confusion matrix cells are scikit-learn's counts %s" % cm.tolist())
-ck.check(("auc %.4f" % ev["roc"][0]["auc"]) in sec, "evaluation: ROC legend has sklearn's AUC")
-ck.check(("average_precision %.4f" % ev["pr"][0]["average_precision"]) in sec,
+ck.check(("AUC %.4f" % ev["roc"][0]["auc"]) in sec, "evaluation: ROC legend has sklearn's AUC")
+ck.check(("AP %.4f" % ev["pr"][0]["average_precision"]) in sec,
          "evaluation: PR legend has sklearn's average precision")
 ck.check(all(("%.4g" % pc["f1"]) in sec for pc in ev["per_class"]),
          "evaluation: the per-class table has sklearn's f1")
