@@ -433,7 +433,8 @@ int hf_report_write(const char *run_dir, const char *output)
                            .metric = str_of(results, "metric"),
                            .maximize = !dir || strcmp(dir, "minimize") != 0};
         page(&b, &c);
-        if (b.failed)
+        /* A section that ran out of memory leaves its part of the page out: no page then. */
+        if (b.failed || hf_error_code() == HF_ENOMEM)
             result = HF_ENOMEM;
     }
     if (result >= 0)
