@@ -589,8 +589,8 @@ out:
     return result;
 }
 
-/* Rows loaded at a time by hf_describe_profile. */
-#define PROFILE_CHUNK 65536
+/* Values (rows x columns) loaded at a time by hf_describe_profile: 64 MB of doubles. */
+#define PROFILE_CHUNK (1 << 23)
 
 int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **out)
 {
@@ -600,9 +600,10 @@ int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **ou
     col_stats *cs = stats_alloc(sc);
     int result = cs ? HF_OK : HF_ENOMEM;
     *out = NULL;
-    for (int64_t first = 0; result >= 0 && first < n; first += PROFILE_CHUNK) {
+    int64_t chunk = PROFILE_CHUNK / (int64_t)(p + 1) > 0 ? PROFILE_CHUNK / (int64_t)(p + 1) : 1;
+    for (int64_t first = 0; result >= 0 && first < n; first += chunk) {
         hf_dataset *d = NULL;
-        result = hf_shards_load_range(shard_dir, m, first, PROFILE_CHUNK, &d);
+        result = hf_shards_load_range(shard_dir, m, first, chunk, &d);
         if (result >= 0)
             moments_pass(d, sc, cs);
         hf_dataset_free(d);

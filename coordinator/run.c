@@ -1648,9 +1648,13 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
     /* The report is a view of the files just written: failing to write it fails nothing. */
-    if (rank == 0 && result >= 0 && hf_report_write(dir.dir, NULL) < 0) {
-        hf_warn("report.html not written: %s", hf_error_message());
-        hf_error_clear();
+    if (rank == 0 && result >= 0) {
+        if (hf_report_write(dir.dir, NULL) < 0) {
+            hf_warn("report.html not written: %s", hf_error_message());
+            hf_error_clear();
+        } else if (!st.quiet) {
+            hf_info("wrote %s/report.html", dir.dir);
+        }
     }
     result = hf_comm_check(world, result);
 out:
