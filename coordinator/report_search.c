@@ -139,6 +139,20 @@ static int trials_load(const hf_report_ctx *c, rp_trials *r)
                                                     : ST_FAILED;
         if (r->status[i] == ST_FAILED)
             r->y[i] = NAN;
+        if (r->status[i] == ST_PRUNED && !isfinite(r->y[i])) {
+            /* A pruned trial has no mean: the mean of the splits it ran, drawn hollow. */
+            json_t *fs = json_object_get(json_object_get(t, "fold_scores"), c->metric), *v;
+            double sum = 0, k = 0;
+            size_t s;
+            json_array_foreach(fs, s, v)
+            {
+                if (isfinite(hf_report_num(v))) {
+                    sum += hf_report_num(v);
+                    k++;
+                }
+            }
+            r->y[i] = k > 0 ? sum / k : NAN;
+        }
         if (isfinite(r->y[i])) {
             r->ylo = fmin(r->ylo, r->y[i]);
             r->yhi = fmax(r->yhi, r->y[i]);
@@ -319,7 +333,7 @@ static void parallel_plot(hf_svg_buf *b, const hf_report_ctx *c, const rp_trials
     lo[na - 1] = r->ylo;
     hi[na - 1] = r->yhi;
     for (size_t i = 0; i < r->n; i++)
-        if (isfinite(r->y[i]))
+        if (r->status[i] == ST_OK && isfinite(r->y[i]))
             order[nt++] = i;
     g_sort = r;
     g_max = c->maximize;
@@ -330,9 +344,10 @@ static void parallel_plot(hf_svg_buf *b, const hf_report_ctx *c, const rp_trials
     for (size_t j = 0; j < na; j++)
         names[j] = j < r->n_params ? r->params[j].name : c->metric;
     hf_svg_plot p;
-    hf_svg_plot_begin_cat(&p, b, 160 + 120 * (double)na, 300,
-                          "parallel coordinates (colour: score, yellow = best)", "", names, na,
-                          "position on each axis (min to max)", -0.02, 1.08, 0);
+    hf_svg_plot_begin_cat(
+        &p, b, 160 + 120 * (double)na, 300,
+        "parallel coordinates of the completed trials (colour: score, yellow = best)", "", names,
+        na, "position on each axis (min to max)", -0.02, 1.08, 0);
     free(names);
     size_t k = stride_of(nt, MAX_LINES);
     for (size_t s = 0; s < nt; s++) {
@@ -492,6 +507,10 @@ void hf_report_search(hf_svg_buf *b, const hf_report_ctx *c)
     }
     hf_svg_printf(b, "<p>%zu trials: %zu completed, %zu pruned, %zu failed. ", r.n, r.n - nf - npr,
                   npr, nf);
+    if (nf || npr)
+        hf_svg_puts(b, "A pruned trial is drawn hollow at the mean of the splits it ran, a failed "
+                       "one as a red bar at the bottom; importance and parallel coordinates use "
+                       "the completed trials only. ");
     if (r.n > MAX_POINTS)
         hf_svg_printf(b, "Scatter plots show every %zu-th trial (and the selected one). ",
                       stride_of(r.n, MAX_POINTS));

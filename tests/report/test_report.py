@@ -88,9 +88,27 @@ search: {strategy: grid}
 objective: {metric: accuracy}
 output: {dir: out}
 """)
+# A TPE study with the Wilcoxon pruner, two of whose trials fail (the test hook): pruned and
+# failed trials in the search plots.
+hftest.write(os.path.join(work, "prune.yaml"), """name: prune
+data: {source: sonar.csv, target: Class}
+cv: {strategy: stratified, folds: 5, repeats: 3, seed: 4}
+preprocess: {scale: standard}
+model:
+  type: logistic_regression
+  params:
+    C: {log_uniform: [1.0e-4, 100]}
+    fit_intercept: [true, false]
+search: {strategy: tpe, trials: 24, seed: 3, batch: 4, pruner: wilcoxon}
+objective: {metric: roc_auc}
+output: {dir: out}
+""")
 runs = {}
-for name in ("sonar", "ridge", "hostile"):
+for name in ("sonar", "ridge", "hostile", "prune"):
+    if name == "prune":
+        os.environ["HF_TEST_FAIL_TRIALS"] = "1,6"
     hftest.hyperfold(["run", name + ".yaml", "--quiet"], np=2, cwd=work)
+    os.environ.pop("HF_TEST_FAIL_TRIALS", None)
     runs[name] = os.path.join(work, "out", name)
 
 
@@ -237,6 +255,41 @@ for pname, numeric in (("alpha", True), ("fit_intercept", False)):
 ck.check(len(re.findall(r"<svg\b", ridge[ridge.find('id="search"'):ridge.find('id="folds"')])) >= 5,
          "ridge: history, 2 parameter plots, parallel coordinates and importance drawn")
 ck.check('r2 against alpha' in ridge and "(log scale)" in ridge, "ridge: alpha on a log axis")
+
+# Pruned and failed trials are marked: hollow points and red bars in the history.
+pp = pages.get("prune", "")
+pres = hftest.load_results(runs["prune"])
+count = {st: sum(t["status"] == st for t in pres["trials"]) for st in ("ok", "pruned", "failed")}
+ck.check(count["pruned"] > 0 and count["failed"] == 2, "prune: the study pruned and failed trials %r"
+         % count)
+ck.check("<p>%d trials: %d completed, %d pruned, %d failed." % (
+    len(pres["trials"]), count["ok"], count["pruned"], count["failed"]) in pp,
+    "prune: the page counts the trials by status")
+hist = svgs(pp[pp.find('id="search"'):])[0]
+ck.check(len(re.findall(r'fill="none" stroke="#999"><title>trial \d+ \(pruned\)', hist)) ==
+         count["pruned"], "prune: one hollow point per pruned trial")
+ck.check(len(re.findall(r"<rect [^>]*><title>trial \d+ \(failed\)", hist)) == count["failed"],
+         "prune: one red bar per failed trial")
+
+# The page does not depend on the number of ranks (apart from the timeline and model.h5's time).
+np1 = os.path.join(work, "np1")
+os.makedirs(np1)
+for f in ("sonar.yaml", "sonar.csv"):
+    shutil.copy2(os.path.join(work, f), np1)  # the mtime is in the source fingerprint
+hftest.hyperfold(["run", "sonar.yaml", "--quiet"], np=1, cwd=np1)
+one = read(os.path.join(np1, "out", "sonar", "report.html")).decode()
+
+
+def stable(page):
+    """The page without the timeline and model.h5's time and checksum (the file records when it
+    was created)."""
+    page = re.sub(r'<section id="timeline">.*?</section>', "", page, flags=re.S)
+    page = re.sub(r"<tr><th>SHA-256</th><td>[0-9a-f]{64}</td></tr>", "", page)
+    return re.sub(r"<tr><th>written</th><td>[^<]*</td></tr>", "", page)
+
+
+ck.check(stable(one) == stable(sonar),
+         "the same page at 1 and 2 ranks but for the timeline and model.h5's time")
 
 # ---- the timeline ----------------------------------------------------------------------------
 lines = hftest.journal_lines(runs["ridge"])
