@@ -592,29 +592,86 @@ out:
 /* Values (rows x columns) loaded at a time by hf_describe_profile: 64 MB of doubles. */
 #define PROFILE_CHUNK (1 << 23)
 
-int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **out)
+/* The histogram of a numeric target in hf_describe_profile: bins between its min and max. */
+#define TARGET_BINS 30
+
+/* Not collective. One pass over the rows in chunks: each chunk's dataset is given to `pass`. */
+static int each_chunk(const char *shard_dir, const hf_manifest *m,
+                      void (*pass)(const hf_dataset *d, void *arg), void *arg)
 {
-    const hf_schema *sc = hf_manifest_schema(m);
     int64_t n = hf_manifest_n_rows(m);
-    size_t p = sc->n_features;
-    col_stats *cs = stats_alloc(sc);
-    int result = cs ? HF_OK : HF_ENOMEM;
-    *out = NULL;
-    int64_t chunk = PROFILE_CHUNK / (int64_t)(p + 1) > 0 ? PROFILE_CHUNK / (int64_t)(p + 1) : 1;
+    int64_t cols = (int64_t)hf_manifest_schema(m)->n_features + 1;
+    int64_t chunk = PROFILE_CHUNK / cols > 0 ? PROFILE_CHUNK / cols : 1;
+    int result = HF_OK;
     for (int64_t first = 0; result >= 0 && first < n; first += chunk) {
         hf_dataset *d = NULL;
         result = hf_shards_load_range(shard_dir, m, first, chunk, &d);
         if (result >= 0)
-            moments_pass(d, sc, cs);
+            pass(d, arg);
         hf_dataset_free(d);
     }
-    if (result >= 0 && !(*out = describe_json(sc, n, cs, NULL, 0)))
+    return result;
+}
+
+typedef struct profile_pass {
+    const hf_schema *sc;
+    col_stats *cs;
+    double lo, hi, counts[TARGET_BINS];
+} profile_pass;
+
+static void profile_moments(const hf_dataset *d, void *arg)
+{
+    profile_pass *pp = arg;
+    moments_pass(d, pp->sc, pp->cs);
+}
+
+static void profile_histogram(const hf_dataset *d, void *arg)
+{
+    profile_pass *pp = arg;
+    double span = pp->hi - pp->lo;
+    for (size_t i = 0; i < d->n_rows; i++) {
+        if (isnan(d->y[i]))
+            continue;
+        /* numpy.histogram's bins (the last one closed); exact on a bin edge for integer data. */
+        int b = span > 0 ? (int)((d->y[i] - pp->lo) * TARGET_BINS / span) : 0;
+        pp->counts[b < 0 ? 0 : b >= TARGET_BINS ? TARGET_BINS - 1 : b]++;
+    }
+}
+
+int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **out)
+{
+    const hf_schema *sc = hf_manifest_schema(m);
+    size_t p = sc->n_features;
+    profile_pass pp = {.sc = sc, .cs = stats_alloc(sc)};
+    int result = pp.cs ? HF_OK : HF_ENOMEM;
+    *out = NULL;
+    if (result >= 0)
+        result = each_chunk(shard_dir, m, profile_moments, &pp);
+    /* A numeric target's distribution: a second pass for its histogram. */
+    int hist = result >= 0 && pp.cs[p].numeric && pp.cs[p].s[S_COUNT] > 0;
+    if (hist) {
+        pp.lo = pp.cs[p].min;
+        pp.hi = pp.cs[p].max;
+        result = each_chunk(shard_dir, m, profile_histogram, &pp);
+    }
+    if (result >= 0 && !(*out = describe_json(sc, hf_manifest_n_rows(m), pp.cs, NULL, 0)))
         result = HF_ENOMEM;
-    if (*out)
+    if (*out) {
         json_object_set_new(*out, "quantiles",
                             json_string("not computed (hyperfold describe "
                                         "computes exact quartiles)"));
-    stats_free(cs, p);
+        json_t *target = json_array_get(json_object_get(*out, "columns"), p);
+        if (hist && target) {
+            json_t *h = json_object(), *c = json_array();
+            for (int b = 0; b < TARGET_BINS; b++)
+                json_array_append_new(c, json_integer((json_int_t)pp.counts[b]));
+            json_object_set_new(h, "min", json_real(pp.lo));
+            json_object_set_new(h, "max", json_real(pp.hi));
+            json_object_set_new(h, "counts", c);
+            json_object_set_new(target, "histogram", h);
+        }
+    }
+    stats_free(pp.cs, p);
     return result;
 }
 

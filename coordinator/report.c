@@ -160,7 +160,27 @@ static void target_plot(hf_svg_buf *b, json_t *col)
         free(names);
         return;
     }
-    /* Regression: min, quartiles (when known), mean and max on one axis. */
+    json_t *h = json_object_get(col, "histogram"), *counts = json_object_get(h, "counts");
+    size_t nb = json_array_size(counts);
+    double hlo = hf_report_num(json_object_get(h, "min")),
+           hhi = hf_report_num(json_object_get(h, "max"));
+    if (nb > 0 && isfinite(hlo) && isfinite(hhi)) {
+        double most = 0, w = (hhi > hlo ? hhi - hlo : 1) / (double)nb;
+        for (size_t i = 0; i < nb; i++)
+            most = fmax(most, hf_report_num(json_array_get(counts, i)));
+        hf_svg_plot p;
+        hf_svg_plot_begin(&p, b, 480, 260, "target: distribution", "target", hlo,
+                          hhi > hlo ? hhi : hlo + 1, 0, "rows", 0, most * 1.08, 0);
+        for (size_t i = 0; i < nb; i++) {
+            double v = hf_report_num(json_array_get(counts, i));
+            char tip[96];
+            snprintf(tip, sizeof tip, "%.0f rows", v);
+            hf_svg_rect(&p, hlo + w * (double)i, 0, hlo + w * (double)(i + 1), v, "#1f77b4", tip);
+        }
+        hf_svg_plot_end(&p);
+        return;
+    }
+    /* Without a histogram: min, mean ± std and max on one axis. */
     double mn = hf_report_num(json_object_get(col, "min")),
            mx = hf_report_num(json_object_get(col, "max")),
            mean = hf_report_num(json_object_get(col, "mean")),

@@ -252,6 +252,11 @@ for pname, numeric in (("alpha", True), ("fit_intercept", False)):
     row = re.search(r"<tr><td>%s</td><td class=\"n\">([^<]*)</td></tr>" % pname, ridge)
     ck.check(row and row.group(1) == "%.4g" % want,
              "ridge: importance of %s %s, recomputed %.4g" % (pname, row and row.group(1), want))
+dd0 = pd.read_csv(os.path.join(work, "diabetes.csv"))["target"].values
+got = [int(x) for x in re.findall(r"<title>(\d+) rows</title>",
+                                  ridge[ridge.find('id="data"'):ridge.find('id="search"')])]
+want = np.histogram(dd0, bins=30, range=(dd0.min(), dd0.max()))[0].tolist()
+ck.check(got == want, "ridge: the target's histogram is numpy's: %s vs %s" % (got, want))
 ck.check(len(re.findall(r"<svg\b", ridge[ridge.find('id="search"'):ridge.find('id="folds"')])) >= 5,
          "ridge: history, 2 parameter plots, parallel coordinates and importance drawn")
 ck.check('r2 against alpha' in ridge and "(log scale)" in ridge, "ridge: alpha on a log axis")
