@@ -543,7 +543,8 @@ out:
 
 /* ---- folds ---------------------------------------------------------------------------------- */
 
-static int g_rank_max;
+/* qsort's comparators take no context: the trials being sorted (one sort at a time; the report
+ * runs on one thread). */
 static const rp_trials *g_rank_r;
 static int cmp_rank(const void *a, const void *b)
 {
@@ -551,9 +552,10 @@ static int cmp_rank(const void *a, const void *b)
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
     double x = hf_report_num(json_object_get(r->t[i], "rank")),
            y = hf_report_num(json_object_get(r->t[j], "rank"));
+    x = isnan(x) ? INFINITY : x; /* (an unranked trial last) */
+    y = isnan(y) ? INFINITY : y;
     if (x != y)
         return x < y ? -1 : 1;
-    (void)g_rank_max;
     return i < j ? -1 : 1;
 }
 
