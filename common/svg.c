@@ -178,7 +178,7 @@ static void header(hf_svg_plot *p, hf_svg_buf *b, double w, double h, const char
     p->b = b;
     p->w = w;
     p->h = h;
-    p->left = 58;
+    p->left = 90;
     p->right = 12;
     p->top = 26;
     p->bot = 42;
@@ -248,6 +248,28 @@ static void ticks(hf_svg_plot *p, int is_y)
     }
 }
 
+/* A category's label: at most LABEL_MAX bytes (cut at a UTF-8 character boundary, with an
+ * ellipsis), the whole text as its tooltip. */
+#define LABEL_MAX 14
+static void cat_label(hf_svg_buf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n <= LABEL_MAX) {
+        hf_svg_esc(b, s);
+        return;
+    }
+    size_t cut = LABEL_MAX - 2;
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    char part[LABEL_MAX + 1];
+    memcpy(part, s, cut);
+    part[cut] = '\0';
+    hf_svg_esc(b, part);
+    hf_svg_puts(b, "\xe2\x80\xa6<title>");
+    hf_svg_esc(b, s);
+    hf_svg_puts(b, "</title>");
+}
+
 /* x and y: numeric over [x0,x1] (xcats NULL) or categories at 0..nx-1 (left to right); y
  * categories are rows 0..ny-1 from the top. */
 static void begin(hf_svg_plot *p, hf_svg_buf *b, double w, double h, const char *title,
@@ -281,13 +303,13 @@ static void begin(hf_svg_plot *p, hf_svg_buf *b, double w, double h, const char 
     for (size_t i = 0; xcats && i < nx; i++) {
         hf_svg_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
                       hf_svg_px(p, (double)i), h - p->bot + 14);
-        hf_svg_esc(b, xcats[i]);
+        cat_label(b, xcats[i]);
         hf_svg_puts(b, "</text>");
     }
     for (size_t i = 0; ycats && i < ny; i++) {
         hf_svg_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", p->left - 4,
                       hf_svg_py(p, (double)i) + 4);
-        hf_svg_esc(b, ycats[i]);
+        cat_label(b, ycats[i]);
         hf_svg_puts(b, "</text>");
     }
     axis_labels(p, xlabel, ylabel);

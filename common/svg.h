@@ -47,7 +47,8 @@ typedef struct hf_svg_plot {
 void hf_svg_plot_begin(hf_svg_plot *p, hf_svg_buf *b, double w, double h, const char *title,
                        const char *xlabel, double x0, double x1, int xlog, const char *ylabel,
                        double y0, double y1, int ylog);
-/* Like begin, but with categorical x labels at 0 .. n-1 (the x range is [-0.5, n-0.5]). */
+/* Like begin, but with categorical x labels at 0 .. n-1 (the x range is [-0.5, n-0.5]). A
+ * category label longer than 14 bytes is cut, with an ellipsis, the whole text its tooltip. */
 void hf_svg_plot_begin_cat(hf_svg_plot *p, hf_svg_buf *b, double w, double h, const char *title,
                            const char *xlabel, const char *const *cats, size_t n,
                            const char *ylabel, double y0, double y1, int ylog);

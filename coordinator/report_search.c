@@ -345,7 +345,7 @@ static void parallel_plot(hf_svg_buf *b, const hf_report_ctx *c, const rp_trials
         names[j] = j < r->n_params ? r->params[j].name : c->metric;
     hf_svg_plot p;
     hf_svg_plot_begin_cat(
-        &p, b, 160 + 120 * (double)na, 300,
+        &p, b, 260 + 120 * (double)na, 300,
         "parallel coordinates of the completed trials (colour: score, yellow = best)", "", names,
         na, "position on each axis (min to max)", -0.02, 1.08, 0);
     free(names);

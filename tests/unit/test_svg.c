@@ -80,6 +80,16 @@ static void test_axes(void **state)
     assert_non_null(strstr(b.data, ">a&amp;b</text>"));
     hf_svg_plot_end(&p);
     hf_svg_buf_free(&b);
+
+    /* A long category label is cut at a UTF-8 character boundary; the whole is its tooltip. */
+    const char *cats[2] = {"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9<&>", "short"};
+    hf_svg_plot_begin_cat(&p, &b, 300, 200, "c", "x", cats, 2, "y", 0, 1, 0);
+    assert_non_null(strstr(b.data, ">\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xe2\x80\xa6"
+                                   "<title>\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                   "&lt;&amp;&gt;</title>"));
+    assert_non_null(strstr(b.data, ">short</text>"));
+    hf_svg_plot_end(&p);
+    hf_svg_buf_free(&b);
 }
 
 int main(void)
