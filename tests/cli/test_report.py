@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 """hyperfold report: `hyperfold run` writes RUN/report.html at the end of every sweep (a
-classification grid, a ridge random search and a table with hostile names, at 2 ranks);
+classification grid, a ridge random search, a pruned TPE study with failing trials, a 3-class
+problem with a holdout and a loss to minimize, and a table with hostile names, at 2 ranks);
 `hyperfold report RUN` writes the same bytes again; every inline SVG parses as XML; the page
 references nothing outside itself and has no script; headless chromium renders it with every
 section's id and no console message (a page with a deliberate script error IS detected, so the
 check can fail), and a screenshot is kept; hostile class labels and column names come out escaped;
-numbers in the page agree with pandas and scikit-learn (the data profile's means, the evaluation
-plots' counts, AUC and AP from a results.json whose "evaluation" object this test builds with
-scikit-learn from real out-of-fold predictions); the journal's task lines carry a start, the
+numbers in the page agree with pandas, numpy and scikit-learn (the data profile's means, class
+counts and target histogram; the evaluation plots' counts, AUC and AP from a results.json whose
+"evaluation" object this test builds with scikit-learn from real out-of-fold predictions); the
+importance is recomputed from its definition; pruned and failed trials are marked; the page is
+the same at 1 and 2 ranks but for the timeline; the journal's task lines carry a start, the
 timeline shows the utilisation, and a journal without starts still resumes and gives a page that
 says the timeline is not available; bad invocations fail with one line."""
-import copy
 import hashlib
 import json
 import os
@@ -103,8 +105,24 @@ search: {strategy: tpe, trials: 24, seed: 3, batch: 4, pruner: wilcoxon}
 objective: {metric: roc_auc}
 output: {dir: out}
 """)
+# Three classes, a holdout and a metric to minimize.
+shutil.copy(os.path.join(src, "penguins.csv"), work)
+hftest.write(os.path.join(work, "penguins.yaml"), """name: penguins
+data: {source: penguins.csv, target: species, columns: {year: categorical}}
+cv: {folds: 5, strategy: stratified, seed: 3, holdout: 0.2}
+preprocess: {impute: {numeric: mean, categorical: most_frequent}, scale: standard,
+             categorical: onehot}
+model:
+  type: logistic_regression
+  params:
+    C: {log_uniform: [1.0e-2, 1.0e2], grid_points: 5}
+    max_iter: 1000
+search: {strategy: grid}
+objective: {metric: log_loss, report: [accuracy]}
+output: {dir: out}
+""")
 runs = {}
-for name in ("sonar", "ridge", "hostile", "prune"):
+for name in ("sonar", "ridge", "hostile", "prune", "penguins"):
     if name == "prune":
         os.environ["HF_TEST_FAIL_TRIALS"] = "1,6"
     hftest.hyperfold(["run", name + ".yaml", "--quiet"], np=2, cwd=work)
@@ -452,6 +470,51 @@ d, page = with_evaluation(runs["hostile"], "hostile-eval", classification_eval(h
 ck.check(HOSTILE_CLASS not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4,
          "hostile: class labels escaped in the evaluation")
 check_page("hostile-eval", os.path.join(d, "report.html"))
+
+# Three classes: one ROC, PR and calibration curve per class (one-vs-rest); a holdout; minimize.
+pres = hftest.load_results(runs["penguins"])
+pg = pages.get("penguins", "")
+ck.check("log_loss (minimize)" in pg, "penguins: the metric's direction")
+hold = pres["holdout"]["scores"]["log_loss"]
+ck.check(("<tr><th>holdout log_loss</th><td>%.6g</td></tr>" % hold) in pg,
+         "penguins: provenance has the holdout score %.6g" % hold)
+steps = re.search(r'<polyline points="([^"]*)" fill="none" stroke="#ff7f0e"',
+                  svgs(pg[pg.find('id="search"'):])[0])
+ys = [float(p.split(",")[1]) for p in steps.group(1).split()] if steps else []
+ck.check(ys and all(b >= a for a, b in zip(ys, ys[1:])),
+         "penguins: the best-so-far line of a loss only goes down (its pixel y only grows)")
+pdf = pd.read_csv(os.path.join(work, "penguins.csv"))
+num = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+Xp = pdf[num].fillna(pdf[num].mean()).values
+yp = pdf["species"].values
+pcls = sorted(set(yp))
+pprob = cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), Xp,
+                          yp, cv=StratifiedKFold(5, shuffle=True, random_state=0),
+                          method="predict_proba")
+mev = classification_eval(yp, pprob, pcls, "oof")
+mev["roc"], mev["pr"], mev["calibration"] = [], [], []
+for i, c in enumerate(pcls):
+    yb = (yp == c).astype(int)
+    fpr, tpr, _ = roc_curve(yb, pprob[:, i])
+    pr_, rc_, _ = precision_recall_curve(yb, pprob[:, i])
+    pt, pp_ = calibration_curve(yb, pprob[:, i], n_bins=10, strategy="uniform")
+    mev["roc"].append({"class": c, "fpr": thin(fpr)[0], "tpr": thin(tpr)[0], "thresholds": [],
+                       "auc": float(roc_auc_score(yb, pprob[:, i]))})
+    mev["pr"].append({"class": c, "precision": thin(pr_)[0], "recall": thin(rc_)[0],
+                      "thresholds": [],
+                      "average_precision": float(average_precision_score(yb, pprob[:, i]))})
+    mev["calibration"].append({"class": c, "prob_pred": thin(pp_)[0], "prob_true": thin(pt)[0],
+                               "count": []})
+d, page = with_evaluation(runs["penguins"], "penguins-eval", mev, hold=dict(mev, source="holdout"))
+sec = page[page.find('id="evaluation"'):page.find('id="provenance"')]
+cells = re.findall(r"<title>(\d+)</title></rect>", sec)
+cm = np.array(mev["confusion_matrix"])
+ck.check(cm.shape == (3, 3) and sorted(map(int, cells)) == sorted(cm.ravel().tolist() * 2),
+         "penguins: 3 x 3 confusion matrices with scikit-learn's counts")
+for e in mev["roc"]:
+    ck.check(sec.count("%s: AUC %.4f" % (e["class"], e["auc"])) == 2,
+             "penguins: ROC of %s with sklearn's AUC %.4f" % (e["class"], e["auc"]))
+check_page("penguins-eval", os.path.join(d, "report.html"))
 
 # ---- bad invocations ---------------------------------------------------------------------------
 p = hftest.hyperfold(["report", os.path.join(work, "nope")], cwd=work, check=False)
