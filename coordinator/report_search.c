@@ -661,14 +661,13 @@ typedef struct rp_task {
 } rp_task;
 
 /* The journal's task lines (after the header; a line's checksum tab cut off; trial definitions
- * and unreadable lines skipped). *has_start: every line had a start. */
-static int read_tasks(const char *run_dir, rp_task **out, size_t *n, int *has_start)
+ * and unreadable lines skipped); start is NAN where a line has none. */
+static int read_tasks(const char *run_dir, rp_task **out, size_t *n)
 {
     char *path = NULL, *text = NULL;
     size_t len = 0;
     *out = NULL;
     *n = 0;
-    *has_start = 1;
     if (asprintf(&path, "%s/journal.jsonl", run_dir) < 0)
         return HF_ENOMEM;
     int result = hf_fs_exists(path) ? hf_fs_read_file(path, &text, &len)
@@ -709,8 +708,6 @@ static int read_tasks(const char *run_dir, rp_task **out, size_t *n, int *has_st
         t->worker = (int)json_integer_value(json_object_get(o, "worker"));
         t->seconds = hf_report_num(json_object_get(o, "seconds"));
         t->start = hf_report_num(json_object_get(o, "start"));
-        if (!isfinite(t->start))
-            *has_start = 0;
         json_decref(o);
     }
     free(text);
@@ -721,14 +718,14 @@ void hf_report_timeline(hf_svg_buf *b, const hf_report_ctx *c)
 {
     rp_task *t = NULL;
     size_t n = 0;
-    int has_start = 0;
+    int has_start = 1; /* every task line of the last session has a start */
     hf_svg_puts(b, "<section id=\"timeline\"><h2>The timeline</h2>\n");
     json_t *timing = json_object_get(c->results, "timing");
     int ranks = (int)json_integer_value(json_object_get(timing, "ranks"));
     size_t resumed = (size_t)json_integer_value(json_object_get(timing, "resumed_tasks"));
     int per_task =
         c->spec && c->spec->parallel.ranks_per_task > 1 ? c->spec->parallel.ranks_per_task : 1;
-    if (read_tasks(c->run_dir, &t, &n, &has_start) < 0) {
+    if (read_tasks(c->run_dir, &t, &n) < 0) {
         hf_svg_puts(b, "<p class=\"note\">Not available: ");
         hf_svg_esc(b, hf_error_message());
         hf_svg_puts(b, "</p>\n");
@@ -751,7 +748,15 @@ void hf_report_timeline(hf_svg_buf *b, const hf_report_ctx *c)
     if (from)
         hf_svg_printf(b, " in this session (%zu more ran before the run was resumed)", from);
     hf_svg_printf(b, " on %d rank(s); busy time %.3f s.", ranks, busy);
-    if (!has_start || n == from) {
+    for (size_t i = from; i < n; i++)
+        if (!isfinite(t[i].start))
+            has_start = 0;
+    if (n == from) {
+        hf_svg_puts(b, " No timeline: every task ran in an earlier session of this resumed "
+                       "run.</p>\n");
+        goto out;
+    }
+    if (!has_start) {
         hf_svg_puts(b, " Not available: the journal's task lines have no start time (a journal "
                        "written before hyperfold recorded them).</p>\n");
         goto out;

@@ -329,7 +329,8 @@ tl = ridge[ridge.find('id="timeline"'):ridge.find('id="evaluation"')]
 ck.check(len(re.findall(r"<rect [^>]*><title>task ", tl)) == len(tasks),
          "ridge: one timeline bar per task (%d)" % len(tasks))
 
-# An old journal (no starts) still resumes, and the page says the timeline is not available.
+# A journal without starts (as hyperfold wrote before it recorded them): the page says the
+# timeline is not available, and the run still resumes from it.
 old = os.path.join(work, "out", "ridge", "journal.jsonl")
 with open(old) as f:
     raw = f.read().splitlines()
@@ -340,15 +341,38 @@ for l in raw[1:]:
     b = json.dumps(body, separators=(",", ":"))
     out.append(b + "\t" + hashlib.sha256(b.encode()).hexdigest()[:16])
 hftest.write(old, "\n".join(out) + "\n")
+hftest.hyperfold(["report", runs["ridge"]], cwd=work)
+again = read(os.path.join(runs["ridge"], "report.html")).decode()
+ck.check("the journal&#39;s task lines have no start time" in again or
+         "journal's task lines have no start time" in again,
+         "timeline of a journal without starts: says it is not available")
 p = hftest.hyperfold(["run", "ridge.yaml"], np=2, cwd=work)
 ck.check("resuming: %d of %d tasks already done" % (len(tasks), len(tasks)) in p.stderr,
          "a journal without starts resumes: %s" % p.stderr.strip()[:200])
 ck.check(hftest.same_trials(rres, hftest.load_results(runs["ridge"])),
          "the resumed run has the same trials")
 again = read(os.path.join(runs["ridge"], "report.html")).decode()
-ck.check("the journal&#39;s task lines have no start time" in again or
-         "journal's task lines have no start time" in again,
-         "timeline of an old journal: says it is not available")
+ck.check("every task ran in an earlier session of this resumed run" in again,
+         "timeline of a run resumed with every task done: says so")
+
+# A run killed after 3 journaled tasks, then resumed: the timeline draws this session's tasks.
+kd = os.path.join(work, "killed")
+os.makedirs(kd)
+for f in ("ridge.yaml", "diabetes.csv"):
+    shutil.copy2(os.path.join(work, f), kd)
+os.environ["HF_TEST_KILL_AT"] = "journal:0"
+p = hftest.hyperfold(["run", "ridge.yaml", "--quiet"], np=2, cwd=kd, check=False)
+os.environ.pop("HF_TEST_KILL_AT")
+ck.check(p.returncode != 0 and not os.path.exists(os.path.join(kd, "out", "ridge", "report.html")),
+         "killed run: no report")
+p = hftest.hyperfold(["run", "ridge.yaml"], np=2, cwd=kd)
+ktasks = [l for l in hftest.journal_lines(os.path.join(kd, "out", "ridge")) if "task" in l]
+kpage = read(os.path.join(kd, "out", "ridge", "report.html")).decode()
+ktl = kpage[kpage.find('id="timeline"'):kpage.find('id="evaluation"')]
+ck.check(("<p>%d tasks in this session (3 more ran before the run was resumed)" %
+          (len(ktasks) - 3)) in ktl and
+         len(re.findall(r"<rect [^>]*><title>task ", ktl)) == len(ktasks) - 3,
+         "resumed run: the timeline draws the %d tasks of its last session" % (len(ktasks) - 3))
 
 # ---- hostile strings ---------------------------------------------------------------------------
 hp = pages.get("hostile", "")
