@@ -2,10 +2,10 @@
  *
  * report.c gathers what the run directory holds (results.json, job.yaml, the shards' manifest,
  * journal.jsonl, model.h5) and writes the page's skeleton, the problem, the data profile and the
- * provenance; report_search.c the search, folds and timeline sections; report_eval.c the
- * evaluation plots. The page has no script and no external resource: plots are inline SVG
- * (common/svg.h), and every string from the data is escaped. The same run directory gives the
- * same bytes. Nothing here is collective. */
+ * provenance; report_search.c the search and folds sections; report_timeline.c the timeline;
+ * report_eval.c the evaluation plots. The page has no script and no external resource: plots are
+ * inline SVG (common/svg.h), and every string from the data is escaped. The same run directory
+ * gives the same bytes. Nothing here is collective. */
 #ifndef HF_REPORT_H
 #define HF_REPORT_H
 
@@ -32,7 +32,8 @@ typedef struct hf_report_ctx {
     int maximize;
 } hf_report_ctx;
 
-/* Section writers (report_search.c, report_eval.c): each appends one <section id=...>. */
+/* Section writers (report_search.c, report_timeline.c, report_eval.c): each appends one
+ * <section id=...>. */
 void hf_report_search(hf_svg_buf *b, const hf_report_ctx *c);
 void hf_report_folds(hf_svg_buf *b, const hf_report_ctx *c);
 void hf_report_timeline(hf_svg_buf *b, const hf_report_ctx *c);
