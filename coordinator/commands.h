@@ -23,6 +23,8 @@ int hf_cmd_submit(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold keys`: every job-spec key, its values, default and meaning
  * (validate.c). */
 int hf_cmd_keys(int argc, char **argv);
+/* Not collective (no MPI). `hyperfold report RUN_DIR [--output F]` (report.c). */
+int hf_cmd_report(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold s3 ls|cp|head` (s3_cli.c). */
 int hf_cmd_s3(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold serve --model M [flags]`: the model over HTTP (serve.c). */

@@ -19,7 +19,7 @@ static const struct {
     {"predict", hf_cmd_predict, NULL}, {"describe", hf_cmd_describe, NULL},
     {"retrain", hf_cmd_retrain, NULL}, {"submit", NULL, hf_cmd_submit},
     {"s3", NULL, hf_cmd_s3},           {"keys", NULL, hf_cmd_keys},
-    {"serve", NULL, hf_cmd_serve},
+    {"serve", NULL, hf_cmd_serve},     {"report", NULL, hf_cmd_report},
 };
 
 static void usage(FILE *fp)
@@ -38,6 +38,7 @@ static void usage(FILE *fp)
             "  retrain RUN_DIR [--data S] refit the best configuration on new data; promote the\n"
             "                             new model only if it is not worse on a holdout\n"
             "  submit JOB.yaml            submit a run to Slurm (sbatch)\n"
+            "  report RUN_DIR             write RUN_DIR/report.html: plots of the run\n"
             "  s3 ls|cp|head ...          inspect and copy S3 objects with hyperfold's client\n"
             "  keys                       every job-spec key: its values, default and meaning\n"
             "  serve --model M            serve a model.h5 over HTTP (SageMaker's contract)\n"

@@ -4,6 +4,7 @@
 #include "coordinator/commands.h"
 #include "coordinator/modelfile.h"
 #include "coordinator/journal.h"
+#include "coordinator/report.h"
 #include "coordinator/pipeline.h"
 #include "coordinator/results.h"
 #include "coordinator/rowset.h"
@@ -1646,6 +1647,15 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_test_kill_point("export");
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
+    /* The report is a view of the files just written: failing to write it fails nothing. */
+    if (rank == 0 && result >= 0) {
+        if (hf_report_write(dir.dir, NULL) < 0) {
+            hf_warn("report.html not written: %s", hf_error_message());
+            hf_error_clear();
+        } else if (!st.quiet) {
+            hf_info("wrote %s/report.html", dir.dir);
+        }
+    }
     result = hf_comm_check(world, result);
 out:
     hf_group_free(group);
