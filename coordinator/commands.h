@@ -12,7 +12,7 @@
 int hf_cmd_run(hf_comm *world, int argc, char **argv);
 /* Collective. `hyperfold validate job.yaml [--no-data]` (validate.c). */
 int hf_cmd_validate(hf_comm *world, int argc, char **argv);
-/* Collective. `hyperfold predict --model M --input I --output O` (predict.c). */
+/* Collective. `hyperfold predict --model M --input I --output O` (predict.c): batch transform. */
 int hf_cmd_predict(hf_comm *world, int argc, char **argv);
 /* Collective. `hyperfold evaluate --model M --input I [--output E.json]` (evaluate.c). */
 int hf_cmd_evaluate(hf_comm *world, int argc, char **argv);
@@ -25,7 +25,11 @@ int hf_cmd_submit(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold keys`: every job-spec key, its values, default and meaning
  * (validate.c). */
 int hf_cmd_keys(int argc, char **argv);
+/* Not collective (no MPI). `hyperfold report RUN_DIR [--output F]` (report.c). */
+int hf_cmd_report(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold s3 ls|cp|head` (s3_cli.c). */
 int hf_cmd_s3(int argc, char **argv);
+/* Not collective (no MPI). `hyperfold serve --model M [flags]`: the model over HTTP (serve.c). */
+int hf_cmd_serve(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
+#include "coordinator/describe.h"
 #include "coordinator/pipeline.h"
 
 #include "common/fsutil.h"
@@ -530,6 +531,35 @@ static int reduce_stats(hf_comm *world, const hf_schema *sc, col_stats *cs)
     return result;
 }
 
+/* Not collective. Per-column accumulators for p features and the target (cs[p]), or NULL. */
+static col_stats *stats_alloc(const hf_schema *sc)
+{
+    size_t p = sc->n_features;
+    col_stats *cs = hf_calloc(p + 1, sizeof *cs); /* [p] = the target */
+    for (size_t j = 0; cs && j <= p; j++) {
+        int cat =
+            j < p ? sc->features[j].type != HF_COL_NUMERIC : sc->task == HF_TASK_CLASSIFICATION;
+        size_t k = j < p ? sc->features[j].n_categories : sc->n_classes;
+        cs[j].min = INFINITY;
+        cs[j].max = -INFINITY;
+        cs[j].numeric = !cat;
+        if (cat && !(cs[j].codes = hf_calloc(k ? k : 1, sizeof(double)))) {
+            for (size_t i = 0; i <= j; i++)
+                free(cs[i].codes);
+            free(cs);
+            return NULL;
+        }
+    }
+    return cs;
+}
+
+static void stats_free(col_stats *cs, size_t p)
+{
+    for (size_t j = 0; cs && j <= p; j++)
+        free(cs[j].codes);
+    free(cs);
+}
+
 /* Collective. Computes the statistics of every feature column and of the target. */
 static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, json_t **out)
 {
@@ -539,19 +569,9 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     int64_t first = n * rank / size, last = n * (rank + 1) / size;
     hf_dataset *d = NULL;
     size_t p = sc->n_features, n_targets = 0;
-    col_stats *cs = hf_calloc(p + 1, sizeof *cs); /* [p] = the target */
+    col_stats *cs = stats_alloc(sc);
     qtarget *targets = NULL;
     int result = cs ? hf_shards_load_range(shard_dir, m, first, last - first, &d) : HF_ENOMEM;
-    for (size_t j = 0; j <= p && result >= 0; j++) {
-        int cat =
-            j < p ? sc->features[j].type != HF_COL_NUMERIC : sc->task == HF_TASK_CLASSIFICATION;
-        size_t k = j < p ? sc->features[j].n_categories : sc->n_classes;
-        cs[j].min = INFINITY;
-        cs[j].max = -INFINITY;
-        if (cat && !(cs[j].codes = hf_calloc(k ? k : 1, sizeof(double))))
-            result = HF_ENOMEM;
-        cs[j].numeric = !cat;
-    }
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     moments_pass(d, sc, cs);
@@ -563,11 +583,95 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     if (result >= 0 && rank == 0)
         *out = describe_json(sc, n, cs, targets, n_targets);
 out:
-    for (size_t j = 0; cs && j <= p; j++)
-        free(cs[j].codes);
-    free(cs);
+    stats_free(cs, p);
     free(targets);
     hf_dataset_free(d);
+    return result;
+}
+
+/* Values (rows x columns) loaded at a time by hf_describe_profile: 64 MB of doubles. */
+#define PROFILE_CHUNK (1 << 23)
+
+/* The histogram of a numeric target in hf_describe_profile: bins between its min and max. */
+#define TARGET_BINS 30
+
+/* Not collective. One pass over the rows in chunks: each chunk's dataset is given to `pass`. */
+static int each_chunk(const char *shard_dir, const hf_manifest *m,
+                      void (*pass)(const hf_dataset *d, void *arg), void *arg)
+{
+    int64_t n = hf_manifest_n_rows(m);
+    int64_t cols = (int64_t)hf_manifest_schema(m)->n_features + 1;
+    int64_t chunk = PROFILE_CHUNK / cols > 0 ? PROFILE_CHUNK / cols : 1;
+    int result = HF_OK;
+    for (int64_t first = 0; result >= 0 && first < n; first += chunk) {
+        hf_dataset *d = NULL;
+        result = hf_shards_load_range(shard_dir, m, first, chunk, &d);
+        if (result >= 0)
+            pass(d, arg);
+        hf_dataset_free(d);
+    }
+    return result;
+}
+
+typedef struct profile_pass {
+    const hf_schema *sc;
+    col_stats *cs;
+    double lo, hi, counts[TARGET_BINS];
+} profile_pass;
+
+static void profile_moments(const hf_dataset *d, void *arg)
+{
+    profile_pass *pp = arg;
+    moments_pass(d, pp->sc, pp->cs);
+}
+
+static void profile_histogram(const hf_dataset *d, void *arg)
+{
+    profile_pass *pp = arg;
+    double span = pp->hi - pp->lo;
+    for (size_t i = 0; i < d->n_rows; i++) {
+        if (isnan(d->y[i]))
+            continue;
+        /* numpy.histogram's bins (the last one closed); exact on a bin edge for integer data. */
+        int b = span > 0 ? (int)((d->y[i] - pp->lo) * TARGET_BINS / span) : 0;
+        pp->counts[b < 0 ? 0 : b >= TARGET_BINS ? TARGET_BINS - 1 : b]++;
+    }
+}
+
+int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **out)
+{
+    const hf_schema *sc = hf_manifest_schema(m);
+    size_t p = sc->n_features;
+    profile_pass pp = {.sc = sc, .cs = stats_alloc(sc)};
+    int result = pp.cs ? HF_OK : HF_ENOMEM;
+    *out = NULL;
+    if (result >= 0)
+        result = each_chunk(shard_dir, m, profile_moments, &pp);
+    /* A numeric target's distribution: a second pass for its histogram. */
+    int hist = result >= 0 && pp.cs[p].numeric && pp.cs[p].s[S_COUNT] > 0;
+    if (hist) {
+        pp.lo = pp.cs[p].min;
+        pp.hi = pp.cs[p].max;
+        result = each_chunk(shard_dir, m, profile_histogram, &pp);
+    }
+    if (result >= 0 && !(*out = describe_json(sc, hf_manifest_n_rows(m), pp.cs, NULL, 0)))
+        result = HF_ENOMEM;
+    if (*out) {
+        json_object_set_new(*out, "quantiles",
+                            json_string("not computed (hyperfold describe "
+                                        "computes exact quartiles)"));
+        json_t *target = json_array_get(json_object_get(*out, "columns"), p);
+        if (hist && target) {
+            json_t *h = json_object(), *c = json_array();
+            for (int b = 0; b < TARGET_BINS; b++)
+                json_array_append_new(c, json_integer((json_int_t)pp.counts[b]));
+            json_object_set_new(h, "min", json_real(pp.lo));
+            json_object_set_new(h, "max", json_real(pp.hi));
+            json_object_set_new(h, "counts", c);
+            json_object_set_new(target, "histogram", h);
+        }
+    }
+    stats_free(pp.cs, p);
     return result;
 }
 

@@ -2,7 +2,9 @@
  *
  * Line 1 is a header naming the sweep (a SHA-256 of the spec settings that decide the tasks and
  * their scores), the data (manifest fingerprint) and the number
- * of tasks; every further line is one finished task, exactly the JSON of hf_task_result_to_json.
+ * of tasks; every further line is one finished task: the JSON of hf_task_result_to_json with
+ * "start" added by the scheduler (seconds since the sweep began at which the task started; older
+ * lines lack it, and readers ignore members they do not know).
  * Lines are written with one write() each as tasks finish, and fsync'ed by a background thread at
  * most every 100 ms (so a slow disk never stalls the coordinator) and when the journal is closed,
  * so a crashed process loses nothing it wrote and a crashed machine at most the last 100 ms. A torn

@@ -951,6 +951,12 @@ static int read_bytes(const char *uri, const char *data, size_t len, hf_modelfil
     return result;
 }
 
+/* hf_comm_check, or the status itself for a process alone (comm NULL: serve, without MPI). */
+static int agree(hf_comm *comm, int status)
+{
+    return comm ? hf_comm_check(comm, status) : status;
+}
+
 int hf_modelfile_read_uri(hf_comm *comm, const char *uri, const hf_source_opts *opts,
                           hf_modelfile **out)
 {
@@ -965,10 +971,10 @@ int hf_modelfile_read_uri(hf_comm *comm, const char *uri, const hf_source_opts *
                      ? hf_asprintf("%s%smodel.h5", uri, n && uri[n - 1] == '/' ? "" : "/")
                      : hf_strdup(uri);
     if (!target)
-        return hf_comm_check(comm, HF_ENOMEM);
+        return agree(comm, HF_ENOMEM);
     int result;
     if (!remote) {
-        result = hf_comm_check(comm, hf_modelfile_read(target, out));
+        result = agree(comm, hf_modelfile_read(target, out));
         goto out;
     }
     /* One GET by rank 0, its bytes broadcast: one request (and audit line) per model whatever
@@ -976,13 +982,13 @@ int hf_modelfile_read_uri(hf_comm *comm, const char *uri, const hf_source_opts *
     char *data = NULL;
     size_t len = 0;
     result = HF_OK;
-    if (hf_comm_rank(comm) == 0)
+    if (!comm || hf_comm_rank(comm) == 0)
         result = fetch_bytes(target, opts, &data, &len);
-    result = hf_comm_check(comm, result);
-    if (result >= 0)
+    result = agree(comm, result);
+    if (result >= 0 && comm)
         result = hf_comm_bcast_blob(comm, &data, &len, 0);
     if (result >= 0)
-        result = hf_comm_check(comm, read_bytes(target, data, len, out));
+        result = agree(comm, read_bytes(target, data, len, out));
     free(data);
 out:
     if (result < 0) {

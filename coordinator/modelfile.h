@@ -51,7 +51,7 @@ void hf_modelfile_free(hf_modelfile *m);
  * opts->audit_path's log), and its bytes broadcast; each rank writes them to a private temporary
  * file, checks the content checksum and reads it like a local file (the file is removed
  * after). Messages name the URI, never the temporary file. Every rank returns the same status;
- * on success each has its own *out. */
+ * on success each has its own *out. comm NULL: not collective, this process alone (no MPI). */
 int hf_modelfile_read_uri(hf_comm *comm, const char *uri, const hf_source_opts *opts,
                           hf_modelfile **out);
 

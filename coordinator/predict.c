@@ -42,8 +42,9 @@ static void usage(FILE *fp)
         "  --input IN      a CSV file (.gz, .zip), a directory, s3://bucket/key,\n"
         "                  s3://bucket/prefix/ (every object under it), http(s)://\n"
         "  --output OUT    a file or s3://bucket/key; for a directory or prefix input, a\n"
-        "                  directory or s3://bucket/prefix/ that gets one <name>.out per\n"
-        "                  input object (<name>: the object's path under the input prefix)\n"
+        "                  directory (DIR/ or an existing one) or s3://bucket/prefix/ that\n"
+        "                  gets one <name>.out per input object (<name>: the object's path\n"
+        "                  under the input prefix)\n"
         "  --join          a directory or prefix input: one joined output file OUT instead\n"
         "  --keep-columns  input columns passed through to the output unchanged\n"
         "  --ignore-extra-columns  skip input columns the model does not know (default: an\n"
@@ -379,6 +380,12 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
                         "predict: --join --output %s: got a directory, expected the file (or "
                         "s3://bucket/key) of the joined output",
                         output);
+    if (per_object && olen && output[olen - 1] != '/' && !is_dir(output))
+        return hf_error(HF_EINVAL,
+                        "predict: --output %s: for the directory or prefix input %s, expected a "
+                        "directory or prefix ending in / (one <name>.out per input object), or "
+                        "--join for one file",
+                        output, input);
     if (!per_object && olen && output[olen - 1] == '/')
         return hf_error(HF_EINVAL,
                         "predict: --output %s: got a directory, expected a file (or "

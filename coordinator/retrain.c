@@ -24,6 +24,7 @@
 #include "worker/metrics.h"
 #include "worker/task.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -41,6 +42,7 @@ static void usage(FILE *fp)
     fprintf(
         fp,
         "usage: mpirun -np N hyperfold retrain RUN_DIR [--data NEW_SOURCE] [--quiet]\n"
+        "                                [--reload-url URL [--reload-token-file F]]\n"
         "\n"
         "Refits the best configuration of the run in RUN_DIR on new data (NEW_SOURCE, or the\n"
         "spec's data.source re-read), scores the new model and the current RUN_DIR/model.h5 on\n"
@@ -49,7 +51,69 @@ static void usage(FILE *fp)
         "previous one kept as model.previous.h5) only if it is not worse. Both scores, the\n"
         "holdout and the decision are written to RUN_DIR/results.json under \"retrain\" and\n"
         "appended to RUN_DIR/retrain.jsonl; the holdout's row numbers to\n"
-        "RUN_DIR/retrain_holdout.csv.\n");
+        "RUN_DIR/retrain_holdout.csv.\n"
+        "\n"
+        "--reload-url URL: after promoting, POST to URL (a `hyperfold serve`'s /reload, e.g.\n"
+        "http://127.0.0.1:8080/reload) so that the server loads the new model; with\n"
+        "--reload-token-file, as `Authorization: Bearer <token>`. A failed notification is a\n"
+        "warning: the model is promoted either way (docs/serving.md).\n");
+}
+
+static size_t discard_body(char *p, size_t size, size_t n, void *ctx)
+{
+    (void)p;
+    (void)ctx;
+    return size * n;
+}
+
+/* Rank 0, after a promotion: POST url (a serve's /reload). Returns 0, or -1 with a warning line
+ * (the promotion stands; the server can be reloaded by hand). */
+static int notify_reload(const char *url, const char *token_file)
+{
+    char *tok = NULL, *auth = NULL;
+    size_t tl = 0;
+    if (token_file && hf_fs_read_file(token_file, &tok, &tl) < 0) {
+        hf_warn("retrain: promoted the new model, but --reload-token-file %s: %s; reload the "
+                "server by hand (POST /reload or SIGHUP)",
+                token_file, hf_error_message());
+        hf_error_clear();
+        return -1;
+    }
+    while (tok && tl && (tok[tl - 1] == '\n' || tok[tl - 1] == '\r' || tok[tl - 1] == ' '))
+        tok[--tl] = '\0';
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    long status = 0;
+    CURLcode rc = CURLE_FAILED_INIT;
+    if (h) {
+        if (tok && (auth = hf_asprintf("Authorization: Bearer %s", tok)))
+            hdr = curl_slist_append(hdr, auth);
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
+        rc = curl_easy_perform(h);
+        if (rc == CURLE_OK)
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(h);
+    }
+    curl_slist_free_all(hdr);
+    free(auth);
+    free(tok);
+    if (rc == CURLE_OK && status == 200)
+        return 0;
+    if (rc != CURLE_OK)
+        hf_warn("retrain: promoted the new model, but POST %s failed: %s; reload the server by "
+                "hand (POST /reload or SIGHUP)",
+                url, curl_easy_strerror(rc));
+    else
+        hf_warn("retrain: promoted the new model, but POST %s answered %ld, expected 200; reload "
+                "the server by hand (POST /reload or SIGHUP)",
+                url, status);
+    return -1;
 }
 
 /* Rewrites the rows of `d` (coded with the new data's dictionaries) into the codes of the old
@@ -413,14 +477,18 @@ static int record(const hf_spec *spec, const char *source, const hf_manifest *ma
 int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
 {
     int rank = hf_comm_rank(world);
-    const char *run_dir = NULL, *new_source = NULL;
+    const char *run_dir = NULL, *new_source = NULL, *reload_url = NULL, *reload_token = NULL;
     int quiet = 0;
     const hf_arg_def defs[] = {HF_VALUE_ARG("--data", &new_source, NULL),
-                               HF_FLAG_ARG("--quiet", "-q", &quiet)};
+                               HF_FLAG_ARG("--quiet", "-q", &quiet),
+                               HF_VALUE_ARG("--reload-url", &reload_url, NULL),
+                               HF_VALUE_ARG("--reload-token-file", &reload_token, NULL)};
     const hf_cmdline cl = {"retrain", HF_ARGS(defs), "run directory", "RUN_DIR", 0, usage};
     int result = hf_args_parse(&cl, argc, argv, &run_dir, NULL, rank == 0);
     if (result != HF_OK)
         return result > 0 ? HF_OK : result;
+    if (reload_token && !reload_url)
+        return hf_error(HF_EINVAL, "retrain: --reload-token-file goes with --reload-url");
 
     hf_spec *spec = NULL;
     hf_manifest *manifest = NULL;
@@ -547,6 +615,9 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     if (rank == 0 && result >= 0)
         result = record(spec, source, manifest, &dir, job.data->n_rows, &r, new_score, old_score,
                         promote, quiet);
+    if (rank == 0 && result >= 0 && promote && reload_url &&
+        notify_reload(reload_url, reload_token) == 0 && !quiet)
+        hf_info("retrain: %s reloaded the new model", reload_url);
     result = hf_comm_check(world, result);
 out:
     hf_prep_free(prep);

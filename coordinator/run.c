@@ -5,6 +5,7 @@
 #include "coordinator/modelfile.h"
 #include "coordinator/journal.h"
 #include "coordinator/oof.h"
+#include "coordinator/report.h"
 #include "coordinator/pipeline.h"
 #include "coordinator/results.h"
 #include "coordinator/rowset.h"
@@ -1662,6 +1663,15 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     info.holdout_evaluation = holdout_evaluation;
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
+    /* The report is a view of the files just written: failing to write it fails nothing. */
+    if (rank == 0 && result >= 0) {
+        if (hf_report_write(dir.dir, NULL) < 0) {
+            hf_warn("report.html not written: %s", hf_error_message());
+            hf_error_clear();
+        } else if (!st.quiet) {
+            hf_info("wrote %s/report.html", dir.dir);
+        }
+    }
     result = hf_comm_check(world, result);
 out:
     hf_group_free(group);

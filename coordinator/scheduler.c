@@ -278,7 +278,30 @@ typedef struct coord {
     int stride;          /* ranks per group: the leaders are the multiples of it */
     double task_seconds; /* running mean of the tasks' durations (0 until one is known) */
     size_t n_timed;
+    /* The timeline (journal "start"): seconds since the sweep started (t0) at which each task was
+     * handed out (handed, per task id; grown with the task list) and at which each rank's last
+     * reported task ended (free_at, per rank). */
+    double t0;
+    double *handed;
+    size_t cap_handed;
+    double *free_at;
 } coord;
+
+/* Records when task `id` is handed out. A failed allocation only loses the timeline. */
+static void note_handed(coord *c, int id)
+{
+    if ((size_t)id >= c->cap_handed) {
+        size_t cap = 2 * (size_t)id + 16;
+        double *h = realloc(c->handed, cap * sizeof *h);
+        if (!h)
+            return;
+        for (size_t i = c->cap_handed; i < cap; i++)
+            h[i] = 0;
+        c->handed = h;
+        c->cap_handed = cap;
+    }
+    c->handed[id] = hf_now() - c->t0;
+}
 
 static int next_task(coord *c)
 {
@@ -315,6 +338,7 @@ static int feed_remote(coord *c, int w)
         int id = next_task(c);
         if (id < 0)
             break;
+        note_handed(c, id);
         HF_CALL(hf_comm_send(c->world, w, TAG_TASK, &id, sizeof id));
         c->outstanding[w]++;
         c->in_flight++;
@@ -329,6 +353,7 @@ static void feed_local(coord *c, local_box *b)
         int id = next_task(c);
         if (id < 0)
             break;
+        note_handed(c, id);
         b->queue[b->n_queued++] = id;
         c->outstanding[0]++;
         c->in_flight++;
@@ -386,6 +411,30 @@ static int refill(coord *c, local_box *b)
     return HF_OK;
 }
 
+/* The task's start on the sweep's timeline, measured by the coordinator: a worker runs its
+ * queued tasks one after another in the order they were handed out, so a task starts when it has
+ * been handed out and the worker's previous task has ended, whichever is later (the worker's own
+ * `seconds` give the end). The start is added to the result's JSON line as "start" (seconds since
+ * hf_sched_run began on rank 0); readers that do not know it ignore it. */
+static char *with_start(coord *c, const hf_task_result *r, const char *json)
+{
+    double start = 0;
+    if (r->task >= 0 && (size_t)r->task < c->cap_handed)
+        start = c->handed[r->task];
+    if (r->worker >= 0 && r->worker < hf_comm_size(c->world) && c->free_at) {
+        if (c->free_at[r->worker] > start)
+            start = c->free_at[r->worker];
+        c->free_at[r->worker] = start + r->seconds;
+    }
+    size_t n = strlen(json);
+    if (n < 2 || json[n - 1] != '}')
+        return NULL;
+    char *out = hf_malloc(n + 40);
+    if (out)
+        snprintf(out, n + 40, "%.*s,\"start\":%.6f}", (int)(n - 1), json, start);
+    return out;
+}
+
 static int deliver(coord *c, const char *json)
 {
     hf_task_result r;
@@ -394,7 +443,10 @@ static int deliver(coord *c, const char *json)
     c->n_timed++;
     c->task_seconds +=
         (r.seconds - c->task_seconds) / (double)(c->n_timed < 100 ? c->n_timed : 100);
-    int result = c->opts->on_result ? c->opts->on_result(c->opts->arg, &r, json) : HF_OK;
+    char *line = with_start(c, &r, json);
+    int result =
+        c->opts->on_result ? c->opts->on_result(c->opts->arg, &r, line ? line : json) : HF_OK;
+    free(line);
     hf_task_result_free(&r);
     return result;
 }
@@ -541,13 +593,15 @@ int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, hf_task_list *tasks, const un
                .ctx = ctx,
                .stride = stride,
                .refill_ready = 1,
-               .cap_pending = tasks->n_tasks ? tasks->n_tasks : 1};
+               .cap_pending = tasks->n_tasks ? tasks->n_tasks : 1,
+               .t0 = hf_now()};
     local_box box = {.ctx = ctx, .tasks = tasks, .group = group, .opts = opts, .spec_job = -1};
     pthread_t thread;
     int thread_started = 0;
     c.pending = hf_malloc(c.cap_pending * sizeof *c.pending);
     c.outstanding = hf_calloc((size_t)size, sizeof *c.outstanding);
-    if (!c.pending || !c.outstanding) {
+    c.free_at = hf_calloc((size_t)size, sizeof *c.free_at);
+    if (!c.pending || !c.outstanding || !c.free_at) {
         result = HF_ENOMEM;
         goto stop_workers;
     }
@@ -592,6 +646,8 @@ stop_workers:
         result = HF_EINTR; /* (an asynchronous study stopped is unfinished) */
     free(c.pending);
     free(c.outstanding);
+    free(c.handed);
+    free(c.free_at);
     if (result < 0 && result != HF_EINTR)
         return result; /* caller aborts: the workers are still waiting for tasks */
     /* Every rank learns whether the sweep was interrupted. */

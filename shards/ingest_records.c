@@ -6,6 +6,7 @@
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "shards/csv.h"
+#include "shards/fieldconv.h"
 #include "shards/schema_json.h"
 
 #include <errno.h>
@@ -74,60 +75,17 @@ static const char *type_word(int t)
     return t == HF_COL_BOOLEAN ? "true or false" : "a number";
 }
 
-/* Predict: one field of a feature column into *out. Returns 0, or the bad_row status. */
+/* Predict: one field of a feature column into *out (the shared conversion, shards/fieldconv.h).
+ * Returns 0, or the bad_row status. */
 static int predict_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_field *f,
                          double *out)
 {
-    const hf_column *fc = &c->fixed->features[c->feat_of_col[j]];
-    char shown[256];
-    if (is_na(c, f)) {
-        *out = NAN;
+    char what[512];
+    size_t at = 0;
+    if (hf_fieldconv(&c->fixed->features[c->feat_of_col[j]], c->names[j], f->p, f->len, c->na,
+                     c->n_na, out, &at, what, sizeof what) == 0)
         return 0;
-    }
-    if (fc->type == HF_COL_NUMERIC) {
-        int num = hf_csv_parse_double(f->p, f->len, out);
-        if (num > 0)
-            return 0;
-        hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-        return hf__ingest_bad_row(c, rec, f->off, "column \"%s\": got \"%s\", expected a %snumber",
-                                  c->names[j], shown, num < 0 ? "finite " : "");
-    }
-    if (fc->type == HF_COL_BOOLEAN) {
-        int b = hf_csv_parse_bool(f->p, f->len);
-        if (b >= 0) {
-            *out = b;
-            return 0;
-        }
-        hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-        return hf__ingest_bad_row(c, rec, f->off,
-                                  "column \"%s\": got \"%s\", expected true or false", c->names[j],
-                                  shown);
-    }
-    size_t bad = hf_csv_utf8_check(f->p, f->len);
-    if (bad != f->len)
-        return hf__ingest_bad_row(c, rec, f->off + bad,
-                                  "column \"%s\": got the byte 0x%02x, expected UTF-8 text",
-                                  c->names[j], (unsigned)(unsigned char)f->p[bad]);
-    /* Categorical: binary search in the sorted dictionary (bytewise); unknown -> -1. */
-    long lo = 0, hi = (long)fc->n_categories - 1;
-    *out = -1;
-    while (lo <= hi) {
-        long mid = (lo + hi) / 2;
-        const char *cat = fc->categories[mid];
-        size_t cl = strlen(cat);
-        int cmp = memcmp(cat, f->p, cl < f->len ? cl : f->len);
-        if (cmp == 0)
-            cmp = cl < f->len ? -1 : cl > f->len ? 1 : 0;
-        if (cmp == 0) {
-            *out = (double)mid;
-            break;
-        }
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return 0;
+    return hf__ingest_bad_row(c, rec, f->off + at, "%s", what);
 }
 
 /* Predict with the target read (hf_predict_input_opts.read_target): the target field of a

@@ -1,0 +1,179 @@
+/* serve_load.c - the load generator of bench/serve.sh: C clients that POST one body again and
+ * again to 127.0.0.1:PORT/invocations, one blocking TCP connection per client thread, kept alive
+ * unless the server closes it (gunicorn's sync workers do: then it reconnects, and the connect is
+ * part of that request's latency). Prints one line: requests/s, p50, p99 in microseconds, errors.
+ *
+ * usage: serve_load PORT BODY_FILE CONCURRENCY MAX_REQUESTS MAX_SECONDS
+ * Built by bench/serve.sh with cc -O2 -pthread. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int g_port;
+static char *g_req;
+static size_t g_req_len;
+static long g_max;
+static double g_deadline;
+static long g_next; /* requests handed out (atomic) */
+static long g_errors;
+
+typedef struct {
+    double *lat;
+    size_t n;
+} thr;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int dial(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends the request and reads one response; returns 1 if the connection stays open, 0 if the
+ * server closes it, -1 on an error (or a status other than 200). */
+static int one(int fd, char *buf, size_t cap)
+{
+    size_t off = 0;
+    while (off < g_req_len) {
+        ssize_t w = send(fd, g_req + off, g_req_len - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    size_t got = 0;
+    char *end = NULL;
+    while (!end) {
+        ssize_t r = recv(fd, buf + got, cap - 1 - got, 0);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+        buf[got] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+        if (!end && got + 1 >= cap)
+            return -1;
+    }
+    int ok = strncmp(buf, "HTTP/1.1 200", 12) == 0 || strncmp(buf, "HTTP/1.0 200", 12) == 0;
+    *end = '\0';
+    const char *cl = strcasestr(buf, "\r\ncontent-length:");
+    int closes = strcasestr(buf, "\r\nconnection: close") != NULL;
+    size_t body = cl ? strtoul(cl + 17, NULL, 10) : 0;
+    size_t have = got - (size_t)(end + 4 - buf);
+    while (have < body) {
+        ssize_t r = recv(fd, buf, cap - 1, 0);
+        if (r <= 0)
+            return -1;
+        have += (size_t)r;
+    }
+    if (!ok)
+        return -1;
+    return closes ? 0 : 1;
+}
+
+static void *run(void *arg)
+{
+    thr *t = arg;
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    int fd = -1;
+    t->lat = malloc((size_t)g_max * sizeof *t->lat);
+    while (__atomic_fetch_add(&g_next, 1, __ATOMIC_RELAXED) < g_max && now() < g_deadline) {
+        double t0 = now();
+        if (fd < 0)
+            fd = dial();
+        int r = fd < 0 ? -1 : one(fd, buf, cap);
+        if (r <= 0 && fd >= 0) {
+            close(fd);
+            fd = -1;
+        }
+        if (r < 0) {
+            __atomic_fetch_add(&g_errors, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        t->lat[t->n++] = now() - t0;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return NULL;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 6) {
+        fprintf(stderr, "usage: serve_load PORT BODY_FILE CONCURRENCY MAX_REQUESTS MAX_SECONDS\n");
+        return 2;
+    }
+    g_port = atoi(argv[1]);
+    FILE *fp = fopen(argv[2], "rb");
+    if (!fp) {
+        perror(argv[2]);
+        return 2;
+    }
+    fseek(fp, 0, SEEK_END);
+    long blen = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *body = malloc((size_t)blen + 1);
+    if (fread(body, 1, (size_t)blen, fp) != (size_t)blen)
+        return 2;
+    fclose(fp);
+    int conc = atoi(argv[3]);
+    g_max = atol(argv[4]);
+    double secs = atof(argv[5]);
+    g_req = malloc((size_t)blen + 512);
+    int h = sprintf(g_req,
+                    "POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+                    "Accept: text/csv\r\nContent-Length: %ld\r\n\r\n",
+                    blen);
+    memcpy(g_req + h, body, (size_t)blen);
+    g_req_len = (size_t)h + (size_t)blen;
+    pthread_t *tid = calloc((size_t)conc, sizeof *tid);
+    thr *ts = calloc((size_t)conc, sizeof *ts);
+    double t0 = now();
+    g_deadline = t0 + secs;
+    for (int i = 0; i < conc; i++)
+        pthread_create(&tid[i], NULL, run, &ts[i]);
+    for (int i = 0; i < conc; i++)
+        pthread_join(tid[i], NULL);
+    double el = now() - t0;
+    size_t n = 0;
+    for (int i = 0; i < conc; i++)
+        n += ts[i].n;
+    double *all = malloc((n ? n : 1) * sizeof *all);
+    size_t k = 0;
+    for (int i = 0; i < conc; i++)
+        for (size_t j = 0; j < ts[i].n; j++)
+            all[k++] = ts[i].lat[j];
+    qsort(all, n, sizeof *all, cmp);
+    double p50 = n ? all[n / 2] : 0, p99 = n ? all[(size_t)((double)(n - 1) * 0.99)] : 0;
+    printf("%.1f %.1f %.1f %zu %ld\n", (double)n / el, p50 * 1e6, p99 * 1e6, n, g_errors);
+    return 0;
+}
