@@ -125,8 +125,8 @@ static int evaluate_rows(const hf_job *job, const char *source, const int64_t *i
 
 /* Rank 0: the gathered splits (blobs of [int64 split, int64 ok, n_valid x no doubles when ok])
  * into oof.csv and the evaluation of repeat 0. */
-static int write_oof(const hf_job *job, const char *all, size_t len, const char *run_dir, int quiet,
-                     double t0, json_t **evaluation)
+static int write_oof(const hf_job *job, const char *all, size_t len, const char *out_path,
+                     int quiet, double t0, json_t **evaluation)
 {
     const hf_folds *folds = job->folds;
     const hf_schema *s = job->data->schema;
@@ -137,7 +137,7 @@ static int write_oof(const hf_job *job, const char *all, size_t len, const char 
     oof_row *rows = hf_malloc((total ? total : 1) * sizeof *rows);
     double *pred0 = hf_malloc((total ? total : 1) * no * sizeof *pred0);
     int64_t *idx0 = hf_malloc((total ? total : 1) * sizeof *idx0);
-    char *path = hf_asprintf("%s/oof.csv", run_dir), *tmp = NULL;
+    char *path = hf_strdup(out_path), *tmp = NULL;
     FILE *fp = NULL;
     if (!rows || !pred0 || !idx0 || !path) {
         result = HF_ENOMEM;
@@ -206,7 +206,8 @@ out:
 }
 
 int hf_oof_run(hf_comm *world, const hf_job *job, const hf_trial_config *cfg, const hf_group *group,
-               int group_size, const char *run_dir, int quiet, json_t **evaluation, double *seconds)
+               int group_size, const char *out_path, int quiet, json_t **evaluation,
+               double *seconds)
 {
     const hf_folds *folds = job->folds;
     double t0 = hf_now();
@@ -258,7 +259,7 @@ int hf_oof_run(hf_comm *world, const hf_job *job, const hf_trial_config *cfg, co
         size_t len = 0;
         for (int r = 0; r < size; r++)
             len += lens[r];
-        result = write_oof(job, all, len, run_dir, quiet, t0, evaluation);
+        result = write_oof(job, all, len, out_path, quiet, t0, evaluation);
     }
     result = hf_comm_check(world, result);
     if (seconds)
@@ -271,12 +272,12 @@ out:
     return result;
 }
 
-int hf_oof_holdout(const hf_job *job, const double *pred, const char *run_dir, json_t **evaluation)
+int hf_oof_holdout(const hf_job *job, const double *pred, const char *out_path, json_t **evaluation)
 {
     const hf_folds *folds = job->folds;
     const hf_schema *s = job->data->schema;
     size_t no = n_outputs(job);
-    char *path = hf_asprintf("%s/holdout.csv", run_dir), *tmp = NULL;
+    char *path = hf_strdup(out_path), *tmp = NULL;
     FILE *fp = NULL;
     int result = path ? hf_fs_open_tmp(path, &fp, &tmp) : HF_ENOMEM;
     if (result < 0)

@@ -17,18 +17,19 @@
 
 /* Collective over world. Fits the best trial's configuration `cfg` on every split of
  * job->folds and predicts its validation rows; rank 0 gathers them, writes
- * <run_dir>/oof.csv (row, repeat, fold, target, prediction, proba_<class>...: sorted by repeat,
+ * out_path (RUN/oof.csv: row, repeat, fold, target, prediction, proba_<class>...: sorted by repeat,
  * then row) durably and returns in *evaluation (rank 0; the caller's) the evaluation of repeat
  * 0's predictions, and in *seconds (when not NULL) how long the pass took. With worker groups
  * (ranks_per_task > 1, `group` and `group_size` given), each group computes its splits together. A
  * split whose fit fails leaves its rows out, with a warning. */
 int hf_oof_run(hf_comm *world, const hf_job *job, const hf_trial_config *cfg, const hf_group *group,
-               int group_size, const char *run_dir, int quiet, json_t **evaluation,
+               int group_size, const char *out_path, int quiet, json_t **evaluation,
                double *seconds);
 
-/* Rank 0, not collective. Writes <run_dir>/holdout.csv (row, target, prediction,
+/* Rank 0, not collective. Writes out_path (RUN/holdout.csv: row, target, prediction,
  * proba_<class>...) of the refit model's predictions `pred` of job->folds->holdout and returns
  * their evaluation in *evaluation (the caller's). */
-int hf_oof_holdout(const hf_job *job, const double *pred, const char *run_dir, json_t **evaluation);
+int hf_oof_holdout(const hf_job *job, const double *pred, const char *out_path,
+                   json_t **evaluation);
 
 #endif

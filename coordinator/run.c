@@ -312,15 +312,20 @@ out:
     return result;
 }
 
-/* Uploads model.h5, results.json and trials.csv to output.upload (an s3://bucket/prefix/), with
- * server-side encryption when asked. Rank 0 only. */
+/* Uploads model.h5, results.json, trials.csv and, when the run wrote them, oof.csv, holdout.csv
+ * and report.html to output.upload (an s3://bucket/prefix/), with server-side encryption when
+ * asked. Rank 0 only. */
 static int upload_outputs(const hf_output_opts *out, const hf_rundir *dir,
                           const hf_source_opts *opts, int quiet)
 {
-    const char *const files[] = {dir->model, dir->results, dir->trials_csv};
+    const char *const files[] = {dir->model, dir->results, dir->trials_csv,
+                                 dir->oof,   dir->holdout, dir->report};
+    const size_t n_required = 3;
     const char *dest = out->upload;
     size_t dl = strlen(dest);
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (i >= n_required && access(files[i], F_OK) != 0)
+            continue;
         const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
         char *uri = hf_asprintf("%s%s%s", dest, dl && dest[dl - 1] == '/' ? "" : "/", base);
         int result =
@@ -1355,6 +1360,15 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
         result = hf_fs_write_private(dir->spec, spec->text, strlen(spec->text));
     if (result >= 0)
         result = hf_results_write(&st->sweep, job->trials, info);
+    /* The report is a view of the files just written: failing to write it fails nothing. */
+    if (result >= 0) {
+        if (hf_report_write(dir->dir, NULL) < 0) {
+            hf_warn("report.html not written: %s", hf_error_message());
+            hf_error_clear();
+        } else if (!st->quiet) {
+            hf_info("wrote %s", dir->report);
+        }
+    }
     if (result >= 0 && spec->output.upload) {
         hf_source_opts up = {.s3 = &spec->s3, .audit_path = dir->audit, .rank = 0};
         result = upload_outputs(&spec->output, dir, &up, st->quiet);
@@ -1642,7 +1656,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
      * configuration fitted on every split, as the sweep fitted it (early stopping inside each
      * fold included). Not journaled: a resumed run recomputes them. */
     if ((result = hf_oof_run(world, &job, &job.configs[best], group, spec->parallel.ranks_per_task,
-                             dir.dir, quiet, &evaluation, &info.oof_seconds)) < 0)
+                             dir.oof, quiet, &evaluation, &info.oof_seconds)) < 0)
         goto out;
     int refit_rank = group ? rank < hf_comm_size(group_comm) : rank == 0;
     hf_test_kill_point("refit");
@@ -1658,20 +1672,11 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     hf_test_kill_point("export");
     /* The holdout's predictions (holdout.csv) and their evaluation. */
     if ((result = hf_comm_check(world, result)) >= 0 && rank == 0 && holdout_pred)
-        result = hf_oof_holdout(&job, holdout_pred, dir.dir, &holdout_evaluation);
+        result = hf_oof_holdout(&job, holdout_pred, dir.holdout, &holdout_evaluation);
     info.evaluation = evaluation;
     info.holdout_evaluation = holdout_evaluation;
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
-    /* The report is a view of the files just written: failing to write it fails nothing. */
-    if (rank == 0 && result >= 0) {
-        if (hf_report_write(dir.dir, NULL) < 0) {
-            hf_warn("report.html not written: %s", hf_error_message());
-            hf_error_clear();
-        } else if (!st.quiet) {
-            hf_info("wrote %s/report.html", dir.dir);
-        }
-    }
     result = hf_comm_check(world, result);
 out:
     hf_group_free(group);

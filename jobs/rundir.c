@@ -86,6 +86,9 @@ int hf_rundir_at(const char *dir, hf_rundir *r)
         {offsetof(hf_rundir, retrain_rows), "training_rows.retrain.bin"},
         {offsetof(hf_rundir, previous_rows), "training_rows.previous.bin"},
         {offsetof(hf_rundir, retrain_holdout), "retrain_holdout.csv"},
+        {offsetof(hf_rundir, oof), "oof.csv"},
+        {offsetof(hf_rundir, holdout), "holdout.csv"},
+        {offsetof(hf_rundir, report), "report.html"},
         {offsetof(hf_rundir, lock), ".lock"},
     };
     _Static_assert(sizeof files / sizeof files[0] == sizeof(hf_rundir) / sizeof(char *) - 1,

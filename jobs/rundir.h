@@ -43,6 +43,9 @@ typedef struct hf_rundir {
     char *retrain_rows;    /* training_rows.retrain.bin */
     char *previous_rows;   /* training_rows.previous.bin */
     char *retrain_holdout; /* retrain_holdout.csv: the rows retrain compared the models on */
+    char *oof;             /* oof.csv: the best trial's out-of-fold predictions */
+    char *holdout;         /* holdout.csv: the refit model's predictions of the holdout rows */
+    char *report;          /* report.html: the run's report (coordinator/report.h) */
     char *lock;            /* .lock: the writer's lock (hf_rundir_lock) */
 } hf_rundir;
 

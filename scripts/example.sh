@@ -24,3 +24,17 @@ echo "--- sonar: gradient-boosted trees (xgboost) against the logistic-regressio
 for r in sonar-logistic sonar-xgboost; do
   mpirun -np 2 $hf run examples/$r.yaml 2>&1 | grep "best trial" | cut -c1-80 | sed "s/^hyperfold/$r/"
 done
+echo "--- the run's report (one self-contained page, open it in a browser): runs/sonar-xgboost/report.html"
+ls -l runs/sonar-xgboost/report.html
+echo "--- host the xgboost model (SageMaker's contract) and call it with curl"
+$hf serve --model runs/sonar-xgboost/model.h5 --port 8080 --quiet >runs/serve.log 2>&1 &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -sf http://127.0.0.1:8080/ping >/dev/null && break; sleep 0.1; done
+# Two rows of the sonar table without the label: the 60 readings, in the model's column order.
+sed -n '2,3p' examples/data/sonar.csv | cut -d, -f1-60 >runs/two-rows.csv
+curl -s -H 'Content-Type: text/csv' --data-binary @runs/two-rows.csv http://127.0.0.1:8080/invocations
+curl -s -H 'Content-Type: text/csv' -H 'Accept: application/json' \
+  --data-binary @runs/two-rows.csv http://127.0.0.1:8080/invocations
+echo
+kill -TERM $serve_pid && wait $serve_pid && trap - EXIT

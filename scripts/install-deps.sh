@@ -6,7 +6,7 @@ build_pkgs=(build-essential cmake pkg-config git
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libscalapack-openmpi-dev libopenblas-dev liblapacke-dev
   libcurl4-openssl-dev libyaml-dev libjansson-dev libssl-dev zlib1g-dev
-  libarchive-dev liblbfgs-dev libcmocka-dev libxgboost-dev libmicrohttpd-dev)
+  libarchive-dev liblbfgs-dev libcmocka-dev libxgboost-dev libmicrohttpd-dev curl)
 peer_pkgs=(python3 python3-numpy python3-sklearn python3-h5py python3-pandas python3-xgboost
   python3-boto3 python3-optuna awscli slurm-wlm munge clang-format clang
   chromium python3-flask gunicorn)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `hyperfold run` end to end on S3 with 4 ranks: a dataset uploaded with awscli gives the same
 # results.json as the local file, as a plain object (byte ranges read by every rank), a prefix of 3
-# objects, a .csv.gz and a .zip; output.upload with SSE puts model.h5 / results.json / trials.csv
+# objects, a .csv.gz and a .zip; output.upload with SSE puts model.h5 / results.json / trials.csv /
+# oof.csv / report.html
 # in S3 byte-identical to the run directory (downloaded again with awscli); the audit log has
 # every rank's requests; a rerun reuses the shards without reading the object again; an upload
 # to a missing bucket fails clearly and the same spec uploads once the bucket exists; a wrong
@@ -30,7 +31,7 @@ D="$(run_dir s3plain)"
 same_results "$REF" "$D/results.json" || fail "s3:// plain object: results differ from the local file"
 grep -q '"source": *"s3://bkt/e2e/data.csv"' "$D/results.json" || fail "results.json does not name the s3 source"
 awscp --recursive s3://bkt/out/plain/ dl_plain/
-for f in model.h5 results.json trials.csv; do
+for f in model.h5 results.json trials.csv oof.csv report.html; do
   cmp "$D/$f" "dl_plain/$f" || fail "uploaded $f differs from the run directory's"
 done
 
@@ -55,7 +56,8 @@ get_ranks = {l["rank"] for l in lines if l["method"] == "GET" and l["range"]}
 assert get_ranks == set(range(ranks)), "ranks with ranged GETs: %s" % sorted(get_ranks)
 assert {l["method"] for l in lines} >= {"HEAD", "GET", "PUT"}, lines
 puts = sorted(l["key"] for l in lines if l["method"] == "PUT")
-assert puts == ["out/plain/model.h5", "out/plain/results.json", "out/plain/trials.csv"], puts
+assert puts == ["out/plain/model.h5", "out/plain/oof.csv", "out/plain/report.html",
+                "out/plain/results.json", "out/plain/trials.csv"], puts
 # The first ranged GET of each rank r > 0 starts where rank r-1's first GET ended.
 first = {}
 for l in lines:
@@ -125,13 +127,14 @@ same_results "$REF" "$(run_dir s3gz)/results.json" || fail "s3:// .csv.gz: resul
 import json, sys
 puts = [json.loads(l) for l in open(sys.argv[1]) if '"PUT"' in l]
 keys = sorted(p["path"].split("?")[0] for p in puts)
-assert keys == ["/bkt/out/gz/model.h5", "/bkt/out/gz/results.json", "/bkt/out/gz/trials.csv"], keys
+assert keys == ["/bkt/out/gz/model.h5", "/bkt/out/gz/oof.csv", "/bkt/out/gz/report.html",
+                "/bkt/out/gz/results.json", "/bkt/out/gz/trials.csv"], keys
 for p in puts:
     assert p["sse"] == "aws:kms" and p["sse_kms_key_id"] == "alias/hf-test", p
 PY
 [ $? -eq 0 ] || fail "uploads did not carry aws:kms SSE headers"
 awscp --recursive s3://bkt/out/gz/ dl_gz/
-for f in model.h5 results.json trials.csv; do
+for f in model.h5 results.json trials.csv oof.csv report.html; do
   cmp "$(run_dir s3gz)/$f" "dl_gz/$f" || fail "uploaded $f (kms) differs from the run directory's"
 done
 
@@ -159,7 +162,7 @@ same_results "$REF" "$(run_dir s3late)/results.json" || fail "results before the
 awsx s3 mb s3://later >/dev/null
 hfrun s3late.yaml 2>late2.err || fail "the rerun with the bucket present failed: $(cat late2.err)"
 awscp --recursive s3://later/out/ dl_late/
-for f in model.h5 results.json trials.csv; do
+for f in model.h5 results.json trials.csv oof.csv report.html; do
   cmp "$(run_dir s3late)/$f" "dl_late/$f" || fail "uploaded $f (after rerun) differs"
 done
 same_results "$REF" "dl_late/results.json" || fail "uploaded results after the rerun differ"

@@ -2,8 +2,8 @@
 # A full file system at the upload stage (issue 18, "keep it closed"): a run with output.upload
 # whose run directory is a small tmpfs, the free space set by a filler file to every level (4 KiB
 # apart) around what the run writes, its audit log of the uploads included. Each run either
-# succeeds with model.h5, results.json and trials.csv uploaded byte-identical to the run
-# directory, or fails with one line naming ENOSPC, exit 1, no temporary file left; then, with the
+# succeeds with model.h5, results.json, trials.csv, oof.csv and report.html (unless it had no room
+# for the report, which is a warning) uploaded byte-identical to the run directory, or fails with one line naming ENOSPC, exit 1, no temporary file left; then, with the
 # space back, the same command uploads them. At least one level must fail in the upload's audit
 # log. Needs root (mount).
 source "$(dirname "$0")/lib.sh"
@@ -20,7 +20,10 @@ D="$(run_dir up)"
 free_bytes() { "$PYTHON" -c 'import os,sys; s=os.statvfs(sys.argv[1]); print(s.f_bavail*s.f_frsize)' mnt; }
 uploaded_equal() { # every output uploaded, byte-identical to the run directory's
   rm -rf dl && awscp --recursive s3://bkt/out/up/ dl/ >/dev/null 2>&1 || return 1
-  for f in model.h5 results.json trials.csv; do cmp -s "$D/$f" "dl/$f" || return 1; done
+  for f in model.h5 results.json trials.csv oof.csv; do cmp -s "$D/$f" "dl/$f" || return 1; done
+  # report.html is a view: a run that had no room for it warns and uploads the rest.
+  if [ -e "$D/report.html" ]; then cmp -s "$D/report.html" dl/report.html || return 1
+  else [ ! -e dl/report.html ] || return 1; fi
 }
 free0=$(free_bytes)
 hfrun job.yaml || fail "the reference run failed"
@@ -29,6 +32,10 @@ grep -q '"method":"PUT"' "$D/audit.jsonl" || fail "the uploads were not audited"
 used=$((free0 - $(free_bytes)))
 rm -rf "$RUNS"
 audit_hits=0 runs=0
+# The upload's audit lines fail only when the report just fitted and the audit log then needs one
+# more page: a window of one level, which the run's timings (their printed length) can shift by a
+# page between runs. Sweep the levels again (at most 3 times) until one level meets it.
+for ((sweep = 0; sweep < 3 && audit_hits == 0; sweep++)); do
 for ((level = used - 24576; level <= used + 8192; level += 4096)); do
   awsx s3 rm --recursive --quiet s3://bkt/out/up/ >/dev/null 2>&1 || true
   "$PYTHON" -c 'import os,sys; f=open(sys.argv[1],"wb"); os.posix_fallocate(f.fileno(),0,max(int(sys.argv[2]),1))' \
@@ -49,6 +56,7 @@ for ((level = used - 24576; level <= used + 8192; level += 4096)); do
   hfrun job.yaml >out2.txt 2>err2.txt || fail "level $level: the rerun failed: $(cat err2.txt)"
   uploaded_equal || fail "level $level: the rerun's uploads differ from the run directory"
   rm -rf "$RUNS"
+done
 done
 [ "$audit_hits" -ge 1 ] || fail "no level met the full disk in the upload's audit log ($runs runs)"
 echo "upload disk-full tests passed ($runs levels, $audit_hits at the upload's audit log)"
