@@ -19,17 +19,22 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: mpirun -np N hyperfold evaluate --model MODEL.h5 --input LABELLED.csv\n"
-            "                                       [--output EVAL.json] [--predictions OUT.csv]\n"
-            "                                       [--ignore-extra-columns] [--quiet]\n"
-            "\n"
-            "Scores the model on LABELLED.csv, which has the model's feature columns and its\n"
-            "target column: prints every metric of the task and, for classifiers, the\n"
-            "classification report and the confusion matrix (rows: true class, columns:\n"
-            "predicted). --output writes the evaluation object (docs/evaluation.md: metrics,\n"
-            "curves, residuals); --predictions writes row,target,prediction[,proba_<class>...].\n"
-            "The rows are split over the ranks; the result does not depend on their number.\n");
+    fprintf(
+        fp,
+        "usage: mpirun -np N hyperfold evaluate --model MODEL.h5 --input LABELLED.csv\n"
+        "                                       [--output EVAL.json] [--predictions OUT.csv]\n"
+        "                                       [--ignore-extra-columns] [--quiet]\n"
+        "                                       [--endpoint URL] [--region R] [--path-style]\n"
+        "                                       [--audit FILE]\n"
+        "\n"
+        "Scores the model on LABELLED.csv, which has the model's feature columns and its\n"
+        "target column: prints every metric of the task and, for classifiers, the\n"
+        "classification report and the confusion matrix (rows: true class, columns:\n"
+        "predicted). --output writes the evaluation object (docs/evaluation.md: metrics,\n"
+        "curves, residuals); --predictions writes row,target,prediction[,proba_<class>...].\n"
+        "The rows are split over the ranks; the result does not depend on their number.\n"
+        "MODEL and LABELLED may be s3:// (or http(s)://) as for predict; --endpoint, --region,\n"
+        "--path-style and --audit as for predict.\n");
 }
 
 /* One rank's rows as a blob: n, then n row numbers, n targets, n x no predictions. */
@@ -170,12 +175,17 @@ out:
 int hf_cmd_evaluate(hf_comm *world, int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *output = NULL, *predictions = NULL;
-    int quiet = 0, ignore_extra = 0, rank = hf_comm_rank(world);
+    const char *endpoint = NULL, *region = NULL, *audit = NULL;
+    int quiet = 0, ignore_extra = 0, path_style = 0, rank = hf_comm_rank(world);
     const hf_arg_def defs[] = {HF_VALUE_ARG("--model", &model_path, NULL),
                                HF_VALUE_ARG("--input", &input, NULL),
                                HF_VALUE_ARG("--output", &output, NULL),
                                HF_VALUE_ARG("--predictions", &predictions, NULL),
                                HF_FLAG_ARG("--ignore-extra-columns", NULL, &ignore_extra),
+                               {"--endpoint", "--endpoint-url", HF_ARG_VALUE, &endpoint, 0, NULL},
+                               HF_VALUE_ARG("--region", &region, NULL),
+                               HF_FLAG_ARG("--path-style", NULL, &path_style),
+                               HF_VALUE_ARG("--audit", &audit, NULL),
                                HF_FLAG_ARG("--quiet", "-q", &quiet)};
     const hf_cmdline cl = {"evaluate", HF_ARGS(defs), NULL, NULL, 0, usage};
     int result = hf_args_parse(&cl, argc, argv, NULL, NULL, rank == 0);
@@ -193,9 +203,12 @@ int hf_cmd_evaluate(hf_comm *world, int argc, char **argv)
     int64_t *rows = NULL;
     char *blob = NULL, *all = NULL;
     size_t blob_len = 0, *lens = NULL, n = 0;
-    hf_s3_config s3; /* the model or the input may be s3:// (credentials as predict finds them) */
+    hf_s3_config s3; /* the model or the input may be s3:// (as predict takes them) */
     hf_s3_config_init(&s3);
-    hf_source_opts sopts = {.s3 = &s3, .rank = rank};
+    s3.endpoint = (char *)endpoint; /* borrowed from argv: s3 is not released */
+    s3.region = (char *)region;
+    s3.path_style = path_style ? 1 : -1;
+    hf_source_opts sopts = {.s3 = &s3, .audit_path = audit, .rank = rank};
     if ((result = hf_modelfile_read_uri(world, model_path, &sopts, &m)) < 0)
         goto out;
     hf_predict_input_opts pio = {.read_target = 1, .ignore_extra_columns = ignore_extra};

@@ -181,6 +181,22 @@ bad ambiguous 'expected a directory or prefix ending in / (one <name>.out per in
   --model s3://bkt/models/m1/model.h5 --input s3://bkt/in/ --output s3://bkt/out/bad5
 awsx s3 ls s3://bkt/out/ >listing.txt
 grep -q "bad" listing.txt && fail "a failed predict wrote an output: $(cat listing.txt)"
+# hyperfold evaluate with the model and the labelled rows on S3: the same evaluation as a local one.
+hfs3 cp train.csv s3://bkt/labelled/train.csv --endpoint "$EP" >/dev/null || fail "s3 cp train.csv"
+timeout 120 mpirun --oversubscribe -np 2 "$HYPERFOLD" evaluate --quiet --model "$MODEL" \
+  --input train.csv --ignore-extra-columns --output eval_local.json || fail "local evaluate"
+timeout 120 mpirun --oversubscribe -np 2 "$HYPERFOLD" evaluate --quiet \
+  --model s3://bkt/models/m1/model.h5 --input s3://bkt/labelled/train.csv --ignore-extra-columns \
+  --output eval_s3.json --endpoint "$EP" --audit "$WORK/audit_eval.jsonl" || fail "s3 evaluate"
+"$PYTHON" - <<'PY' || fail "the S3 evaluation differs from the local one"
+import json
+a, b = json.load(open("eval_local.json")), json.load(open("eval_s3.json"))
+a.pop("source"), b.pop("source")
+assert a == b and a["n_rows"] == 400, (a.get("n_rows"), b.get("n_rows"))
+keys = {l["key"] for l in map(json.loads, open("audit_eval.jsonl"))}
+assert {"models/m1/model.h5", "labelled/train.csv"} <= keys, keys
+PY
+
 # hyperfold serve --model s3://... (endpoint and credentials from the environment, no MPI): its
 # answers equal the local predict's columns for the same rows.
 AWS_ENDPOINT_URL="$EP" "$HYPERFOLD" serve --model s3://bkt/models/m1/model.h5 --port 0 --quiet \
