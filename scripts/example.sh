@@ -22,7 +22,7 @@ echo "--- first predictions"
 head -5 runs/diabetes-ridge/predictions.csv
 echo "--- sonar: gradient-boosted trees (xgboost) against the logistic-regression baseline"
 for r in sonar-logistic sonar-xgboost; do
-  mpirun -np 2 $hf run examples/$r.yaml 2>&1 | grep "best trial" | cut -c1-80 | sed "s/^hyperfold/$r/"
+  mpirun -np 2 $hf run examples/$r.yaml 2>&1 | grep ": best trial" | cut -c1-80 | sed "s/^hyperfold/$r/"
 done
 echo "--- the run's report (one self-contained page, open it in a browser): runs/sonar-xgboost/report.html"
 ls -l runs/sonar-xgboost/report.html
