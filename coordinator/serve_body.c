@@ -28,10 +28,29 @@ typedef struct rows {
 static int bad(rows *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(rows *r, const char *fmt, ...)
 {
+    char raw[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->err, r->err_cap, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* Column names and values come from the request: a control byte among them is written
+     * escaped, so that the message stays one line (the 400's body, the request log). */
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)raw; *p && k + 5 < r->err_cap; p++) {
+        if (*p == '\n') {
+            r->err[k++] = '\\';
+            r->err[k++] = 'n';
+        } else if (*p == '\r') {
+            r->err[k++] = '\\';
+            r->err[k++] = 'r';
+        } else if (*p < 0x20 || *p == 0x7f) {
+            k += (size_t)snprintf(r->err + k, r->err_cap - k, "\\x%02x", *p);
+        } else {
+            r->err[k++] = (char)*p;
+        }
+    }
+    if (r->err_cap)
+        r->err[k] = '\0';
     return 1;
 }
 
@@ -133,7 +152,7 @@ static int parse_csv(rows *r, int header, const char *body, size_t len)
             goto out;
         }
         for (size_t j = 0; j < ncols && result == 0; j++) {
-            char *nm = strndup(f.f[j].p, f.f[j].len);
+            char *nm = hf_strndup(f.f[j].p, f.f[j].len);
             if (!nm) {
                 result = HF_ENOMEM;
                 break;
@@ -449,11 +468,7 @@ static void put_json_row(FILE *fp, const hf_schema *s, size_t no, const double *
 {
     fputs("{\"prediction\":", fp);
     if (s->task == HF_TASK_CLASSIFICATION) {
-        size_t best = 0;
-        for (size_t k = 1; k < no; k++)
-            if (p[k] > p[best])
-                best = k;
-        put_json_string(fp, s->classes[best]);
+        put_json_string(fp, s->classes[hf_pred_class(p, no)]);
         for (size_t k = 0; k < no; k++) {
             char *h = hf_asprintf("proba_%s", s->classes[k]);
             fputc(',', fp);
@@ -478,28 +493,10 @@ int hf_serve_format(const hf_schema *s, size_t no, const double *pred, size_t n,
         return HF_ENOMEM;
     if (fmt == HF_SERVE_CSV) {
         /* As predict.c writes its output file: the header, then one line per row. */
-        fputs("prediction", fp);
-        if (s->task == HF_TASK_CLASSIFICATION)
-            for (size_t k = 0; k < s->n_classes; k++) {
-                char *h = hf_asprintf("proba_%s", s->classes[k]);
-                fputc(',', fp);
-                hf_csvw_put_field(fp, h ? h : "");
-                free(h);
-            }
+        hf_csvw_put_pred_header(fp, s);
         fputc('\n', fp);
         for (size_t i = 0; i < n; i++) {
-            const double *p = pred + i * no;
-            if (s->task == HF_TASK_CLASSIFICATION) {
-                size_t best = 0;
-                for (size_t k = 1; k < no; k++)
-                    if (p[k] > p[best])
-                        best = k;
-                hf_csvw_put_field(fp, s->classes[best]);
-                for (size_t k = 0; k < no; k++)
-                    fprintf(fp, ",%.17g", p[k]);
-            } else {
-                fprintf(fp, "%.17g", p[0]);
-            }
+            hf_csvw_put_pred(fp, s, pred + i * no, no);
             fputc('\n', fp);
         }
     } else if (fmt == HF_SERVE_JSON) {

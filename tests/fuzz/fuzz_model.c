@@ -66,11 +66,24 @@ static void predict_rows(const hf_modelfile *m)
                           "(%.17g, %.17g)",
                           m->model_type, i / (no ? no : 1), i % (no ? no : 1), out[i], again[i]);
         }
-        char *text = NULL;
-        size_t len = 0;
-        rc = format_rows(m, out, ROWS, &text, &len);
-        hf_fuzz_check_status(rc, "format_rows");
-        free(text);
+        /* Both output formats of predict, one input object, no kept columns. */
+        size_t object[ROWS] = {0};
+        hf_predict_rows rows = {.n_rows = ROWS, .object = object, .n_objects = 1};
+        out_cols oc;
+        rc = out_cols_init(&oc, s, NULL, 0);
+        hf_fuzz_check_status(rc, "out_cols_init");
+        for (int fmt = FMT_CSV; rc >= 0 && fmt <= FMT_JSONL; fmt++) {
+            char *text = NULL;
+            size_t len = 0;
+            int64_t obj_len[1] = {0};
+            rc = format_rows(m, &oc, fmt, out, &rows, &text, &len, obj_len);
+            hf_fuzz_check_status(rc, "format_rows");
+            hf_fuzz_check(rc < 0 || obj_len[0] == (int64_t)len,
+                          "format_rows: the object's length %lld is not the text's %zu",
+                          (long long)obj_len[0], len);
+            free(text);
+        }
+        out_cols_free(&oc);
     }
     free(d.X);
     free(d.y);

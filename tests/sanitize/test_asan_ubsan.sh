@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds hyperfold with AddressSanitizer and UndefinedBehaviorSanitizer in a separate tree and runs
-# the unit, MPI and CLI suites there (the CLI suite drives the sanitized binary end to end; the
-# torture test with LeakSanitizer on).
+# the unit, MPI, CLI and serve suites there (the CLI and serve suites drive the sanitized binary
+# end to end; the torture test with LeakSanitizer on).
 # Fails if the build or any of those tests fails.
 set -euo pipefail
 src=${HF_SOURCE_DIR:?}
@@ -10,4 +10,4 @@ cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DHF_SANITIZE=ON -DHF_WERROR=
 cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || { tail -50 "$dir/build.log"; exit 1; }
 cd "$dir"
 # cli.torture checks its failing paths for leaks here (every 10th allocation; every write).
-HF_TORTURE_LEAKS=1 HF_TORTURE_STRIDE=10 ctest --output-on-failure -L '^(unit|mpi|cli)$' --timeout 900
+HF_TORTURE_LEAKS=1 HF_TORTURE_STRIDE=10 ctest --output-on-failure -L '^(unit|mpi|cli|serve)$' --timeout 900
