@@ -101,31 +101,17 @@ static int write_predictions(const char *path, const hf_schema *s, const int64_t
     int result = hf_fs_open_tmp(path, &fp, &tmp);
     if (result < 0)
         return result;
-    int cls = s->task == HF_TASK_CLASSIFICATION;
-    fputs("row,target,prediction", fp);
-    for (size_t k = 0; cls && k < s->n_classes; k++) {
-        char *h = hf_asprintf("proba_%s", s->classes[k]);
-        fputc(',', fp);
-        hf_csvw_put_field(fp, h ? h : "");
-        free(h);
-    }
+    fputs("row,target,", fp);
+    hf_csvw_put_pred_header(fp, s);
     fputc('\n', fp);
     for (size_t i = 0; i < n; i++) {
-        const double *p = pred + i * no;
         fprintf(fp, "%lld,", (long long)rows[i]);
-        if (!cls) {
-            fprintf(fp, "%.17g,%.17g\n", y[i], p[0]);
-            continue;
-        }
-        size_t best = 0;
-        for (size_t k = 1; k < no; k++)
-            if (p[k] > p[best])
-                best = k;
-        hf_csvw_put_field(fp, s->classes[(size_t)y[i]]);
+        if (s->task == HF_TASK_CLASSIFICATION)
+            hf_csvw_put_field(fp, s->classes[(size_t)y[i]]);
+        else
+            fprintf(fp, "%.17g", y[i]);
         fputc(',', fp);
-        hf_csvw_put_field(fp, s->classes[best]);
-        for (size_t k = 0; k < no; k++)
-            fprintf(fp, ",%.17g", p[k]);
+        hf_csvw_put_pred(fp, s, pred + i * no, no);
         fputc('\n', fp);
     }
     if (ferror(fp)) {
@@ -145,14 +131,7 @@ static int report(const hf_modelfile *m, const char *input, const char *output,
     size_t no = m->fitted->n_outputs;
     json_t *ev = NULL;
     char *text = NULL;
-    hf_eval_input in = {.source = input,
-                        .task = s->task,
-                        .n = n,
-                        .y = y,
-                        .pred = pred,
-                        .classes = (const char *const *)s->classes,
-                        .n_classes = s->task == HF_TASK_CLASSIFICATION ? s->n_classes : 0};
-    int result = hf_evaluation_make(&in, &ev);
+    int result = hf_evaluation_of(s, input, n, y, pred, &ev);
     if (result < 0)
         goto out;
     hf_evaluation_print(ev, stdout);

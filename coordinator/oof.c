@@ -68,13 +68,8 @@ static void put_num(FILE *fp, double v)
 /* The header's probability columns and a row's target, prediction and probabilities. */
 static void put_header_tail(FILE *fp, const hf_schema *s)
 {
-    fputs("target,prediction", fp);
-    for (size_t k = 0; s->task == HF_TASK_CLASSIFICATION && k < s->n_classes; k++) {
-        char *h = hf_asprintf("proba_%s", s->classes[k]);
-        fputc(',', fp);
-        hf_csvw_put_field(fp, h ? h : "");
-        free(h);
-    }
+    fputs("target,", fp);
+    hf_csvw_put_pred_header(fp, s);
     fputc('\n', fp);
 }
 
@@ -87,13 +82,9 @@ static void put_row_tail(FILE *fp, const hf_schema *s, double y, const double *p
         fputc('\n', fp);
         return;
     }
-    size_t best = 0;
-    for (size_t k = 1; k < s->n_classes; k++)
-        if (p[k] > p[best])
-            best = k;
     hf_csvw_put_field(fp, s->classes[(size_t)y]);
     fputc(',', fp);
-    hf_csvw_put_field(fp, s->classes[best]);
+    hf_csvw_put_field(fp, s->classes[hf_pred_class(p, s->n_classes)]);
     for (size_t k = 0; k < s->n_classes; k++) {
         fputc(',', fp);
         put_num(fp, p[k]);
@@ -111,14 +102,7 @@ static int evaluate_rows(const hf_job *job, const char *source, const int64_t *i
         return HF_ENOMEM;
     for (size_t i = 0; i < n; i++)
         y[i] = job->data->y[idx[i]];
-    hf_eval_input in = {.source = source,
-                        .task = s->task,
-                        .n = n,
-                        .y = y,
-                        .pred = pred,
-                        .classes = (const char *const *)s->classes,
-                        .n_classes = s->task == HF_TASK_CLASSIFICATION ? s->n_classes : 0};
-    int result = hf_evaluation_make(&in, out);
+    int result = hf_evaluation_of(s, source, n, y, pred, out);
     free(y);
     return result;
 }

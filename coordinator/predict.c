@@ -217,10 +217,7 @@ static int format_rows(const hf_modelfile *m, const out_cols *oc, int fmt, const
         if (fmt == FMT_JSONL)
             fputs(oc->jkeys[nk], fp);
         if (s->task == HF_TASK_CLASSIFICATION) {
-            size_t best = 0;
-            for (size_t k = 1; k < no; k++)
-                if (p[k] > p[best])
-                    best = k;
+            size_t best = hf_pred_class(p, no);
             if (fmt == FMT_CSV)
                 hf_csvw_put_field(fp, s->classes[best]);
             else

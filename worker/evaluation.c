@@ -524,3 +524,16 @@ void hf_evaluation_print(const json_t *eval, FILE *fp)
                 get_num(q, "0.9"), get_num(q, "0.99"));
     }
 }
+
+int hf_evaluation_of(const hf_schema *s, const char *source, size_t n, const double *y,
+                     const double *pred, json_t **out)
+{
+    hf_eval_input in = {.source = source,
+                        .task = s->task,
+                        .n = n,
+                        .y = y,
+                        .pred = pred,
+                        .classes = (const char *const *)s->classes,
+                        .n_classes = s->task == HF_TASK_CLASSIFICATION ? s->n_classes : 0};
+    return hf_evaluation_make(&in, out);
+}

@@ -40,6 +40,11 @@ typedef struct hf_eval_input {
  * that is not finite; HF_EINVAL on an empty input. */
 int hf_evaluation_make(const hf_eval_input *in, json_t **out);
 
+/* Not collective. hf_evaluation_make of n rows of a model with schema s (its task and classes):
+ * targets y, predictions pred (n x 1, or n x n_classes probabilities). */
+int hf_evaluation_of(const hf_schema *s, const char *source, size_t n, const double *y,
+                     const double *pred, json_t **out);
+
 /* Not collective. A few lines of text for a terminal: the metrics and, for classifiers, the
  * classification report's table and the confusion matrix (rows true, columns predicted); for
  * regressors the residuals. Written to fp. */

@@ -41,8 +41,8 @@ static inline double mpitest_max_rel_diff(const double *a, const double *b, size
 /* Collective over world. This rank's group of gs consecutive ranks on an nprow x npcol grid (0 x 0:
  * automatic) with block size nb, into *sub and *g; on failure the check is recorded, both are
  * NULL and the code is returned. */
-static int mpitest_group(hf_comm *world, int gs, int nprow, int npcol, int nb, hf_comm **sub,
-                         hf_group **g)
+static inline int mpitest_group(hf_comm *world, int gs, int nprow, int npcol, int nb, hf_comm **sub,
+                                hf_group **g)
 {
     int wr = hf_comm_rank(world);
     *sub = NULL;

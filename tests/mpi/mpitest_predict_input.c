@@ -8,6 +8,7 @@
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "shards/ingest.h"
+#include "tests/mpi/mpitest.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,19 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int failures;
-static int world_rank;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "[rank %d] FAIL %s:%d: ", world_rank, __FILE__, __LINE__);             \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
 
 /* A schema with one numeric feature x and the target "t". */
 static hf_schema *make_schema(hf_task_kind task, const char *const *classes, size_t n_classes)
