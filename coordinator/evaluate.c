@@ -131,7 +131,10 @@ static int report(const hf_modelfile *m, const char *input, const char *output,
     size_t no = m->fitted->n_outputs;
     json_t *ev = NULL;
     char *text = NULL;
-    int result = hf_evaluation_of(s, input, n, y, pred, &ev);
+    /* The input as it may be written: no user-info or signed query of an http(s) URL. */
+    char *shown = hf_source_display(input);
+    int result = shown ? hf_evaluation_of(s, shown, n, y, pred, &ev) : HF_ENOMEM;
+    free(shown);
     if (result < 0)
         goto out;
     hf_evaluation_print(ev, stdout);

@@ -914,6 +914,30 @@ static int fetch_bytes(const char *uri, const hf_source_opts *opts, char **data,
     return HF_OK;
 }
 
+/* The pending message of a failure with `status`, with every `from` in it replaced by `to` (a
+ * temporary path by the URI; a URI by its redacted form, hf_source_display). */
+static void message_rename(int status, const char *from, const char *to)
+{
+    const char *msg = hf_error_message();
+    if (!from || !to || !*from || strcmp(from, to) == 0 || !strstr(msg, from))
+        return;
+    char *fixed = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&fixed, &len);
+    if (!fp)
+        return;
+    for (const char *at; (at = strstr(msg, from)) != NULL; msg = at + strlen(from)) {
+        fwrite(msg, 1, (size_t)(at - msg), fp);
+        fputs(to, fp);
+    }
+    fputs(msg, fp);
+    if (fclose(fp) == 0 && fixed) {
+        hf_error_clear();
+        hf_error(status, "%s", fixed);
+    }
+    free(fixed);
+}
+
 /* hf_modelfile_read of bytes through a private temporary file; messages name `uri`. */
 static int read_bytes(const char *uri, const char *data, size_t len, hf_modelfile **out)
 {
@@ -929,19 +953,8 @@ static int read_bytes(const char *uri, const char *data, size_t len, hf_modelfil
         result = path ? hf_fs_write_private(path, data, len) : HF_ENOMEM;
         if (result >= 0)
             result = hf_modelfile_read(path, out);
-        if (result < 0 && path) {
-            /* The message names the temporary file: name the URI instead. */
-            const char *msg = hf_error_message();
-            const char *at = strstr(msg, path);
-            if (at) {
-                char *fixed = hf_asprintf("%.*s%s%s", (int)(at - msg), msg, uri, at + strlen(path));
-                if (fixed) {
-                    hf_error_clear();
-                    hf_error(result, "%s", fixed);
-                    free(fixed);
-                }
-            }
-        }
+        if (result < 0 && path)
+            message_rename(result, path, uri); /* name the URI, not the temporary file */
         if (path)
             unlink(path);
         rmdir(dir);
@@ -978,18 +991,23 @@ int hf_modelfile_read_uri(hf_comm *comm, const char *uri, const hf_source_opts *
         goto out;
     }
     /* One GET by rank 0, its bytes broadcast: one request (and audit line) per model whatever
-     * the number of ranks, and every rank reads the same bytes even if the object changes. */
-    char *data = NULL;
+     * the number of ranks, and every rank reads the same bytes even if the object changes.
+     * Messages name the URI as it may be printed (no user-info or signed query). */
+    char *data = NULL, *shown = hf_source_display(target);
     size_t len = 0;
-    result = HF_OK;
-    if (!comm || hf_comm_rank(comm) == 0)
+    result = shown ? HF_OK : HF_ENOMEM;
+    if (result >= 0 && (!comm || hf_comm_rank(comm) == 0)) {
         result = fetch_bytes(target, opts, &data, &len);
+        if (result < 0)
+            message_rename(result, target, shown);
+    }
     result = agree(comm, result);
     if (result >= 0 && comm)
         result = hf_comm_bcast_blob(comm, &data, &len, 0);
     if (result >= 0)
-        result = agree(comm, read_bytes(target, data, len, out));
+        result = agree(comm, read_bytes(shown, data, len, out));
     free(data);
+    free(shown);
 out:
     if (result < 0) {
         hf_modelfile_free(*out);

@@ -213,11 +213,19 @@ int hf_oof_run(hf_comm *world, const hf_job *job, const hf_trial_config *cfg, co
         const hf_split *sp = &folds->splits[s];
         free(pred);
         pred = hf_malloc((sp->n_valid ? sp->n_valid : 1) * no * sizeof *pred);
-        if (!pred) {
-            result = HF_ENOMEM;
+        /* A group's ranks fit the split together: they agree before and after, so that none
+         * leaves the loop while the others wait in the group's collectives. */
+        hf_comm *gc = gs > 1 ? hf_group_comm(group) : NULL;
+        int st = pred ? HF_OK : HF_ENOMEM;
+        if (gc)
+            st = hf_comm_check(gc, st);
+        if (st < 0) {
+            result = st;
             break;
         }
-        int st = predict_split(job, cfg, sp, gs > 1 ? group : NULL, pred);
+        st = predict_split(job, cfg, sp, gs > 1 ? group : NULL, pred);
+        if (gc)
+            st = hf_comm_check(gc, st);
         if (st == HF_ENOMEM) {
             result = st;
             break;

@@ -300,7 +300,8 @@ static int write_output(const char *dest, const char *header, const char *const 
 }
 
 /* The output name of input object `obj` under the output prefix: its path under the input
- * prefix (its base name if it is not under it) + ".out". */
+ * prefix (its base name if it is not under it) + ".out". NULL with the error set when the name
+ * would leave the output directory (an object key with a ".." segment) or out of memory. */
 static char *object_output(const char *input, const char *obj, const char *out_prefix)
 {
     size_t n = strlen(input);
@@ -314,14 +315,55 @@ static char *object_output(const char *input, const char *obj, const char *out_p
         const char *b = strrchr(obj, '/');
         rel = b ? b + 1 : obj;
     }
+    /* An S3 key is any text: "in/../../home/u/.bashrc" must not write outside the output. */
+    for (const char *seg = rel; seg;) {
+        const char *slash = strchr(seg, '/');
+        size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            hf_error(HF_EDATA,
+                     "predict: input object %s: its name has a \"..\" segment, expected a name "
+                     "that stays under the output %s",
+                     obj, out_prefix);
+            return NULL;
+        }
+        seg = slash ? slash + 1 : NULL;
+    }
     size_t m = strlen(out_prefix);
-    return hf_asprintf("%s%s%s.out", out_prefix, m && out_prefix[m - 1] == '/' ? "" : "/", rel);
+    char *dest =
+        hf_asprintf("%s%s%s.out", out_prefix, m && out_prefix[m - 1] == '/' ? "" : "/", rel);
+    if (!dest)
+        hf_error(HF_ENOMEM, "out of memory");
+    return dest;
 }
 
 static int is_dir(const char *path)
 {
     struct stat st;
     return strncmp(path, "s3://", 5) != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The output against the input: a joined output is a file, per-object outputs a directory or a
+ * prefix. Not collective; the caller agrees on it over the ranks. */
+static int check_output(const char *input, const char *output, int join, int per_object)
+{
+    size_t olen = strlen(output);
+    if (join && olen && (output[olen - 1] == '/' || is_dir(output)))
+        return hf_error(HF_EINVAL,
+                        "predict: --join --output %s: got a directory, expected the file (or "
+                        "s3://bucket/key) of the joined output",
+                        output);
+    if (per_object && olen && output[olen - 1] != '/' && !is_dir(output))
+        return hf_error(HF_EINVAL,
+                        "predict: --output %s: for the directory or prefix input %s, expected a "
+                        "directory or prefix ending in / (one <name>.out per input object), or "
+                        "--join for one file",
+                        output, input);
+    if (!per_object && olen && output[olen - 1] == '/')
+        return hf_error(HF_EINVAL,
+                        "predict: --output %s: got a directory, expected a file (or "
+                        "s3://bucket/key) for the input %s",
+                        output, input);
+    return HF_OK;
 }
 
 int hf_cmd_predict(hf_comm *world, int argc, char **argv)
@@ -369,25 +411,11 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
     s3.region = (char *)region;
     s3.path_style = path_style ? 1 : -1;
     hf_source_opts sopts = {.s3 = &s3, .audit_path = audit, .rank = rank};
-    /* A directory or prefix input gets one output per object unless --join. */
+    /* A directory or prefix input gets one output per object unless --join. The ranks agree on
+     * the checks below: a directory may exist on one node's file system and not another's. */
     int per_object = hf_source_is_prefix(input) && !join;
-    size_t olen = strlen(output);
-    if (join && olen && (output[olen - 1] == '/' || is_dir(output)))
-        return hf_error(HF_EINVAL,
-                        "predict: --join --output %s: got a directory, expected the file (or "
-                        "s3://bucket/key) of the joined output",
-                        output);
-    if (per_object && olen && output[olen - 1] != '/' && !is_dir(output))
-        return hf_error(HF_EINVAL,
-                        "predict: --output %s: for the directory or prefix input %s, expected a "
-                        "directory or prefix ending in / (one <name>.out per input object), or "
-                        "--join for one file",
-                        output, input);
-    if (!per_object && olen && output[olen - 1] == '/')
-        return hf_error(HF_EINVAL,
-                        "predict: --output %s: got a directory, expected a file (or "
-                        "s3://bucket/key) for the input %s",
-                        output, input);
+    if ((result = hf_comm_check(world, check_output(input, output, join, per_object))) < 0)
+        return result;
     if (keep_list && (result = split_names(keep_list, &keep, &n_keep)) < 0)
         return result;
 
@@ -448,7 +476,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
                 char *dest = object_output(input, rows->objects[o], output);
                 result = dest ? write_output(dest, header, piece + o * nr, plen + o * nr,
                                              (size_t)nr, &sopts)
-                              : HF_ENOMEM;
+                              : hf_error_code();
                 if (result >= 0 && !quiet)
                     hf_info("wrote %lld predictions to %s", (long long)rows->object_rows[o], dest);
                 free(dest);

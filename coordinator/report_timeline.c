@@ -94,8 +94,8 @@ void hf_report_timeline(hf_svg_buf *b, const hf_report_ctx *c)
     int lanes = ranks > 0 ? ranks : 1;
     double busy = 0, wall = 0;
     for (size_t i = from; i < n; i++) {
-        if (t[i].worker >= lanes)
-            lanes = t[i].worker + 1;
+        /* A worker outside the run's ranks (a damaged journal line) gets no lane of its own:
+         * its task is left out of the drawing below. */
         busy += t[i].seconds * per_task;
         if (isfinite(t[i].start))
             wall = fmax(wall, t[i].start + t[i].seconds);
@@ -133,6 +133,8 @@ void hf_report_timeline(hf_svg_buf *b, const hf_report_ctx *c)
                                "tasks per rank (colour: split)", "seconds since the sweep started",
                                0, wall > 0 ? wall : 1, (const char *const *)rows, (size_t)lanes);
         for (size_t i = from; i < n; i++) {
+            if (t[i].worker < 0 || t[i].worker >= lanes)
+                continue;
             char tip[128];
             snprintf(tip, sizeof tip, "task %d (split %d) on rank %d: %.3f s from %.3f s",
                      t[i].task, t[i].split, t[i].worker, t[i].seconds, t[i].start);

@@ -1365,6 +1365,7 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
         if (hf_report_write(dir->dir, NULL) < 0) {
             hf_warn("report.html not written: %s", hf_error_message());
             hf_error_clear();
+            unlink(dir->report); /* an earlier session's page must not pass for this one's */
         } else if (!st->quiet) {
             hf_info("wrote %s", dir->report);
         }
@@ -1673,6 +1674,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     /* The holdout's predictions (holdout.csv) and their evaluation. */
     if ((result = hf_comm_check(world, result)) >= 0 && rank == 0 && holdout_pred)
         result = hf_oof_holdout(&job, holdout_pred, dir.holdout, &holdout_evaluation);
+    else if (result >= 0 && rank == 0)
+        unlink(dir.holdout); /* no holdout this time: an earlier one's predictions go */
     info.evaluation = evaluation;
     info.holdout_evaluation = holdout_evaluation;
     if (rank == 0)

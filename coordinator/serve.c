@@ -70,6 +70,15 @@ static int load_model(const char *path, hf_modelfile **out)
     return hf_modelfile_read_uri(NULL, path, &sopts, out);
 }
 
+/* The TLS key's text (NUL-terminated) wiped before it is freed. */
+static void free_key(char *key)
+{
+    if (key) {
+        OPENSSL_cleanse(key, strlen(key));
+        free(key);
+    }
+}
+
 /* ---- metrics --------------------------------------------------------------------------------- */
 
 static const double k_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -78,6 +87,7 @@ static const double k_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005
 
 static struct server {
     const char *model_path;
+    char *model_shown; /* model_path as it may be printed: hf_source_display (no signed query) */
     served *cur;
     pthread_mutex_t mu;        /* guards cur */
     pthread_mutex_t reload_mu; /* one reload at a time */
@@ -130,7 +140,7 @@ static int reload(char **msg)
         result = hf_error(HF_ENOMEM, "out of memory");
     }
     if (result < 0) {
-        *msg = hf_asprintf("reloading %s: %s (the previous model is still served)", g.model_path,
+        *msg = hf_asprintf("reloading %s: %s (the previous model is still served)", g.model_shown,
                            hf_error_message());
         hf_error_clear();
         atomic_fetch_add(&g.reload_failures, 1);
@@ -150,7 +160,7 @@ static int reload(char **msg)
     *msg = NULL;
     pthread_mutex_unlock(&g.reload_mu);
     if (!g.quiet)
-        fprintf(stderr, "hyperfold: serve: reloaded %s (%.3fs)\n", g.model_path, hf_now() - t0);
+        fprintf(stderr, "hyperfold: serve: reloaded %s (%.3fs)\n", g.model_shown, hf_now() - t0);
     return HF_OK;
 }
 
@@ -489,7 +499,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         r->t0 = hf_now();
         snprintf(r->method, sizeof r->method, "%s", method);
-        snprintf(r->path, sizeof r->path, "%s", url);
+        /* The path as the log prints it: libmicrohttpd has decoded it, so a control byte
+         * (%0A) is written escaped and the request stays one log line. */
+        size_t k = 0;
+        for (const unsigned char *u = (const unsigned char *)url; *u && k + 5 < sizeof r->path;
+             u++) {
+            if (*u < 0x20 || *u == 0x7f)
+                k += (size_t)snprintf(r->path + k, sizeof r->path - k, "\\x%02x", *u);
+            else
+                r->path[k++] = (char)*u;
+        }
+        r->path[k] = '\0';
         atomic_fetch_add(&g.in_flight, 1);
         *con_cls = r;
         /* A POST is checked before its body is read (a refused body is not read at all); other
@@ -688,6 +708,15 @@ int hf_cmd_serve(int argc, char **argv)
         free(tok);
         g.have_token = 1;
     }
+    /* Anyone who can reach a non-loopback address can call /invocations and /reload. */
+    int loopback = v6 ? IN6_IS_ADDR_LOOPBACK(&addr.in6.sin6_addr)
+                      : (ntohl(addr.in4.sin_addr.s_addr) >> 24) == 127;
+    if (!loopback && !g.have_token) {
+        fprintf(stderr,
+                "hyperfold: warning: serve: --listen %s without --token-file: anyone who "
+                "can reach this address can call /invocations and /reload\n",
+                listen_s);
+    }
     if (tls_cert) {
         if ((result = read_text("--tls-cert", tls_cert, &cert, &cert_len)) < 0 ||
             (result = read_text("--tls-key", tls_key, &key, &key_len)) < 0) {
@@ -707,6 +736,9 @@ int hf_cmd_serve(int argc, char **argv)
 
     g.started = hf_now();
     g.model_path = model;
+    g.model_shown = hf_source_display(model);
+    if (!g.model_shown)
+        return hf_error(HF_ENOMEM, "out of memory");
     g.quiet = quiet;
     pthread_mutex_init(&g.mu, NULL);
     pthread_mutex_init(&g.reload_mu, NULL);
@@ -715,14 +747,14 @@ int hf_cmd_serve(int argc, char **argv)
     result = load_model(model, &m);
     if (result < 0) {
         free(cert);
-        free(key);
+        free_key(key);
         return result;
     }
     g.cur = calloc(1, sizeof *g.cur);
     if (!g.cur) {
         hf_modelfile_free(m);
         free(cert);
-        free(key);
+        free_key(key);
         return hf_error(HF_ENOMEM, "out of memory");
     }
     g.cur->m = m;
@@ -735,12 +767,14 @@ int hf_cmd_serve(int argc, char **argv)
         {MHD_OPTION_SOCK_ADDR, 0, &addr.sa},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        /* Each connection may hold a body of up to max_body bytes: bound their number. */
+        {MHD_OPTION_CONNECTION_LIMIT, 256, NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
         {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
-    size_t n_opts = threads > 1 ? 4 : 3;
+    size_t n_opts = threads > 1 ? 5 : 4;
     if (cert) {
         opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
         opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
@@ -751,7 +785,7 @@ int hf_cmd_serve(int argc, char **argv)
     if (!d) {
         release(g.cur);
         free(cert);
-        free(key);
+        free_key(key);
         return hf_error(HF_EIO,
                         "serve: cannot listen on %s port %ld (in use, or a bad TLS certificate "
                         "or key)",
@@ -759,7 +793,7 @@ int hf_cmd_serve(int argc, char **argv)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned bound = info ? info->port : (unsigned)port;
-    printf("serving %s on %s://%s%s%s:%u\n", model, cert ? "https" : "http", v6 ? "[" : "",
+    printf("serving %s on %s://%s%s%s:%u\n", g.model_shown, cert ? "https" : "http", v6 ? "[" : "",
            listen_s, v6 ? "]" : "", bound);
     fflush(stdout);
 
@@ -789,8 +823,10 @@ int hf_cmd_serve(int argc, char **argv)
     MHD_stop_daemon(d);
     release(g.cur);
     g.cur = NULL;
+    free(g.model_shown);
+    g.model_shown = NULL;
     free(cert);
-    free(key);
+    free_key(key);
     if (!quiet)
         fprintf(stderr, "hyperfold: serve: stopped (%s)\n",
                 left ? "requests still in flight after 60 s were cut" : "drained");

@@ -50,8 +50,16 @@ static void add_name(char *list, size_t cap, const char *name)
 static int make_rows(ctx *c, const item *items, size_t n_items, hf_predict_rows **out)
 {
     hf__predict_extra *px = c->px;
+    /* The object row counts first, agreed: every rank then takes part in their sum whatever
+     * else fails (an allocation failure on one rank must not leave the others in the sum). */
+    int64_t *cnt = hf_calloc(c->n_objects + 1, sizeof *cnt);
+    int result = hf_comm_check(c->comm, cnt ? HF_OK : HF_ENOMEM);
+    if (result < 0) {
+        free(cnt);
+        return result;
+    }
     hf_predict_rows *r = hf_calloc(1, sizeof *r);
-    int result = r ? HF_OK : HF_ENOMEM;
+    result = r ? HF_OK : HF_ENOMEM;
     if (r) {
         r->n_rows = c->nrows;
         r->n_keep = px->n_keep;
@@ -59,8 +67,9 @@ static int make_rows(ctx *c, const item *items, size_t n_items, hf_predict_rows 
         r->kept = hf_calloc(c->nrows * px->n_keep + 1, sizeof *r->kept);
         r->object = hf_calloc(c->nrows + 1, sizeof *r->object);
         r->objects = hf_calloc(c->n_objects + 1, sizeof *r->objects);
-        r->object_rows = hf_calloc(c->n_objects + 1, sizeof *r->object_rows);
-        if (!r->kept || !r->object || !r->objects || !r->object_rows)
+        r->object_rows = cnt;
+        cnt = NULL;
+        if (!r->kept || !r->object || !r->objects)
             result = HF_ENOMEM;
     }
     for (size_t i = 0; result >= 0 && i < c->n_objects; i++)
@@ -79,10 +88,8 @@ static int make_rows(ctx *c, const item *items, size_t n_items, hf_predict_rows 
     }
     /* Every rank takes part in the sum with the same count, whatever its status (the caller
      * agrees on the status after). */
-    int64_t *cnt = r && r->object_rows ? r->object_rows : hf_calloc(c->n_objects + 1, sizeof *cnt);
-    int sum = cnt ? hf_comm_allreduce_sum_i64(c->comm, cnt, c->n_objects) : HF_ENOMEM;
-    if (!r || cnt != r->object_rows)
-        free(cnt);
+    int sum = hf_comm_allreduce_sum_i64(c->comm, r ? r->object_rows : cnt, c->n_objects);
+    free(cnt);
     if (result >= 0)
         result = sum;
     if (result >= 0)

@@ -206,6 +206,34 @@ finally:
     ck.check(srv.stop() == 0, "token server exits 0")
 ck.check(srv.log() == "", "--quiet: no request log: %r" % srv.log()[:200])
 
+# The request log stays one line a request: a decoded %0A in the path is written escaped.
+srv = servelib.Server(model, "--threads", "1")
+try:
+    st = srv.request("GET", "/x%0Ahyperfold:%20serve:%20forged")[0]
+    ck.check(st == 404, "a path with %%0A: %d" % st)
+finally:
+    ck.check(srv.stop() == 0, "log server exits 0")
+lines = srv.log().splitlines()
+ck.check(not any(l.startswith("hyperfold: serve: forged") for l in lines)
+         and any("/x\\x0ahyperfold: serve: forged 404" in l for l in lines),
+         "no forged log line: %r" % lines)
+
+# A non-loopback address without a token: a warning names the exposure.
+srv = servelib.Server(model, "--listen", "0.0.0.0", "--quiet")
+try:
+    ck.check(srv.request("GET", "/ping")[0] == 200, "/ping on 0.0.0.0")
+finally:
+    ck.check(srv.stop() == 0, "0.0.0.0 server exits 0")
+ck.check("--listen 0.0.0.0 without --token-file" in srv.log(), "no warning: %r" % srv.log())
+
+# A model URL's credentials and signature appear in no message.
+r = hftest.hyperfold(["serve", "--model",
+                      "http://user:PW-CANARY@127.0.0.1:9/m.h5?X-Amz-Signature=SIG-CANARY"],
+                     check=False, timeout=60)
+ck.check(r.returncode != 0 and "CANARY" not in r.stderr + r.stdout
+         and "127.0.0.1:9/m.h5" in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+         "a model URL's secrets: exit %d %r" % (r.returncode, r.stderr))
+
 # Bad flags: one line, exit 2.
 for flags, words in ((["--model", model, "--token-file", os.path.join(work, "none")],
                       "--token-file"),
@@ -217,7 +245,8 @@ for flags, words in ((["--model", model, "--token-file", os.path.join(work, "non
     ck.check(r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1,
              "%s: exit %d %r" % (flags, r.returncode, r.stderr))
 
-# TLS with a self-signed certificate.
+# TLS with a self-signed certificate (scripts/install-deps.sh installs openssl).
+ck.check(shutil.which("openssl") is not None, "the openssl command is needed for the TLS check")
 if shutil.which("openssl"):
     cert, key = os.path.join(work, "c.pem"), os.path.join(work, "k.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
