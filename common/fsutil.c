@@ -52,7 +52,9 @@ int hf_fs_open_tmp(const char *path, FILE **fp, char **tmp_path)
 int hf_fs_commit_tmp(FILE *fp, char *tmp_path, const char *path)
 {
     int result = HF_OK;
-    if ((hf_test_write_fails() && (errno = ENOSPC)) || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+    /* ferror: a write that failed earlier (its buffer may be gone, so fflush alone succeeds). */
+    if ((hf_test_write_fails() && (errno = ENOSPC)) || ferror(fp) || fflush(fp) != 0 ||
+        fsync(fileno(fp)) != 0) {
         result = hf_error(HF_EIO, "writing %s: %s", tmp_path, hf_strerror(errno));
         fclose(fp);
         unlink(tmp_path);

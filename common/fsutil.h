@@ -17,8 +17,9 @@ int hf_fs_write_atomic(const char *path, const void *data, size_t len);
 int hf_fs_write_private(const char *path, const void *data, size_t len);
 /* Opens "<path>.tmp.<pid>" for writing; finish with hf_fs_commit_tmp or hf_fs_abort_tmp. */
 int hf_fs_open_tmp(const char *path, FILE **fp, char **tmp_path);
-/* Flushes, fsyncs and closes `fp`, then renames tmp_path over path and fsyncs the directory.
- * Frees tmp_path. */
+/* Flushes, fsyncs and closes `fp`, then renames tmp_path over path and fsyncs the directory; a
+ * write to fp that failed earlier (ferror) fails it too, the temporary file removed. Frees
+ * tmp_path. */
 int hf_fs_commit_tmp(FILE *fp, char *tmp_path, const char *path);
 /* Closes and removes the temporary file; frees tmp_path. */
 void hf_fs_abort_tmp(FILE *fp, char *tmp_path);

@@ -85,3 +85,12 @@ int hf_args_parse(const hf_cmdline *cl, int argc, char **argv, const char **oper
                         cmd, cl->operand_usage);
     return HF_OK;
 }
+
+void hf_s3_flags_apply(const hf_s3_flags *f, int rank, hf_s3_config *s3, hf_source_opts *so)
+{
+    hf_s3_config_init(s3);
+    s3->endpoint = (char *)f->endpoint;
+    s3->region = (char *)f->region;
+    s3->path_style = f->path_style ? 1 : -1;
+    *so = (hf_source_opts){.s3 = s3, .audit_path = f->audit, .rank = rank};
+}

@@ -7,6 +7,9 @@
 #ifndef HF_ARGS_H
 #define HF_ARGS_H
 
+#include "shards/s3.h"
+#include "shards/source.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -40,6 +43,22 @@ typedef struct hf_arg_def {
     {                                                                                              \
         (NAME), NULL, HF_ARG_INT, (OUT), (MAX), NULL                                               \
     }
+
+/* The S3 flags of the commands that read models and data by URI (predict, evaluate): table
+ * entries with HF_S3_FLAG_ARGS(&flags), then hf_s3_flags_apply. */
+typedef struct hf_s3_flags {
+    const char *endpoint, *region, *audit;
+    int path_style;
+} hf_s3_flags;
+#define HF_S3_FLAG_ARGS(F)                                                                         \
+    {"--endpoint", "--endpoint-url", HF_ARG_VALUE, &(F)->endpoint, 0, NULL},                       \
+        HF_VALUE_ARG("--region", &(F)->region, NULL),                                              \
+        HF_FLAG_ARG("--path-style", NULL, &(F)->path_style),                                       \
+        HF_VALUE_ARG("--audit", &(F)->audit, NULL)
+
+/* The flags into *s3 (initialised here; its strings borrowed from argv, so it is not released)
+ * and the byte sources' options *so of this rank, pointing at *s3. */
+void hf_s3_flags_apply(const hf_s3_flags *f, int rank, hf_s3_config *s3, hf_source_opts *so);
 
 /* The defs and n_defs members of an hf_cmdline from an array. */
 #define HF_ARGS(defs) (defs), (sizeof(defs) / sizeof((defs)[0]))

@@ -12,7 +12,6 @@
 #include "worker/evaluation.h"
 #include "worker/task.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,11 +113,6 @@ static int write_predictions(const char *path, const hf_schema *s, const int64_t
         hf_csvw_put_pred(fp, s, pred + i * no, no);
         fputc('\n', fp);
     }
-    if (ferror(fp)) {
-        result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
-        hf_fs_abort_tmp(fp, tmp);
-        return result;
-    }
     return hf_fs_commit_tmp(fp, tmp, path);
 }
 
@@ -157,17 +151,14 @@ out:
 int hf_cmd_evaluate(hf_comm *world, int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *output = NULL, *predictions = NULL;
-    const char *endpoint = NULL, *region = NULL, *audit = NULL;
-    int quiet = 0, ignore_extra = 0, path_style = 0, rank = hf_comm_rank(world);
+    hf_s3_flags s3f = {0};
+    int quiet = 0, ignore_extra = 0, rank = hf_comm_rank(world);
     const hf_arg_def defs[] = {HF_VALUE_ARG("--model", &model_path, NULL),
                                HF_VALUE_ARG("--input", &input, NULL),
                                HF_VALUE_ARG("--output", &output, NULL),
                                HF_VALUE_ARG("--predictions", &predictions, NULL),
                                HF_FLAG_ARG("--ignore-extra-columns", NULL, &ignore_extra),
-                               {"--endpoint", "--endpoint-url", HF_ARG_VALUE, &endpoint, 0, NULL},
-                               HF_VALUE_ARG("--region", &region, NULL),
-                               HF_FLAG_ARG("--path-style", NULL, &path_style),
-                               HF_VALUE_ARG("--audit", &audit, NULL),
+                               HF_S3_FLAG_ARGS(&s3f),
                                HF_FLAG_ARG("--quiet", "-q", &quiet)};
     const hf_cmdline cl = {"evaluate", HF_ARGS(defs), NULL, NULL, 0, usage};
     int result = hf_args_parse(&cl, argc, argv, NULL, NULL, rank == 0);
@@ -186,11 +177,8 @@ int hf_cmd_evaluate(hf_comm *world, int argc, char **argv)
     char *blob = NULL, *all = NULL;
     size_t blob_len = 0, *lens = NULL, n = 0;
     hf_s3_config s3; /* the model or the input may be s3:// (as predict takes them) */
-    hf_s3_config_init(&s3);
-    s3.endpoint = (char *)endpoint; /* borrowed from argv: s3 is not released */
-    s3.region = (char *)region;
-    s3.path_style = path_style ? 1 : -1;
-    hf_source_opts sopts = {.s3 = &s3, .audit_path = audit, .rank = rank};
+    hf_source_opts sopts;
+    hf_s3_flags_apply(&s3f, rank, &s3, &sopts);
     if ((result = hf_modelfile_read_uri(world, model_path, &sopts, &m)) < 0)
         goto out;
     hf_predict_input_opts pio = {.read_target = 1, .ignore_extra_columns = ignore_extra};

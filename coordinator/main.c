@@ -15,41 +15,47 @@ static const struct {
     int (*mpi)(hf_comm *world, int argc, char **argv);
     int (*plain)(int argc, char **argv);
 } k_commands[] = {
-    {"run", hf_cmd_run, NULL},         {"validate", hf_cmd_validate, NULL},
-    {"predict", hf_cmd_predict, NULL}, {"describe", hf_cmd_describe, NULL},
-    {"retrain", hf_cmd_retrain, NULL}, {"submit", NULL, hf_cmd_submit},
-    {"s3", NULL, hf_cmd_s3},           {"keys", NULL, hf_cmd_keys},
-    {"serve", NULL, hf_cmd_serve},     {"report", NULL, hf_cmd_report},
+    {"run", hf_cmd_run, NULL},
+    {"validate", hf_cmd_validate, NULL},
+    {"predict", hf_cmd_predict, NULL},
+    {"describe", hf_cmd_describe, NULL},
+    {"retrain", hf_cmd_retrain, NULL},
+    {"submit", NULL, hf_cmd_submit},
+    {"s3", NULL, hf_cmd_s3},
+    {"keys", NULL, hf_cmd_keys},
+    {"serve", NULL, hf_cmd_serve},
+    {"report", NULL, hf_cmd_report},
     {"evaluate", hf_cmd_evaluate, NULL},
 };
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: hyperfold <command> [options]\n"
-            "\n"
-            "Commands:\n"
-            "  validate JOB.yaml          check a job spec and list the trials it would run\n"
-            "  describe JOB.yaml          profile the data: types, missing values, statistics\n"
-            "  run JOB.yaml               ingest, cross-validate every trial over the MPI ranks,\n"
-            "                             select, refit and export the best model\n"
-            "  predict --model M --input I --output O\n"
-            "                             batch inference (transform) with a model.h5; local\n"
-            "                             or s3:// models, inputs and outputs\n"
-            "  evaluate --model M --input I [--output E.json]\n"
-            "                             score a model on labelled rows (metrics, report, curves)\n"
-            "  retrain RUN_DIR [--data S] refit the best configuration on new data; promote the\n"
-            "                             new model only if it is not worse on a holdout\n"
-            "  submit JOB.yaml            submit a run to Slurm (sbatch)\n"
-            "  report RUN_DIR             write RUN_DIR/report.html: plots of the run\n"
-            "  s3 ls|cp|head ...          inspect and copy S3 objects with hyperfold's client\n"
-            "  keys                       every job-spec key: its values, default and meaning\n"
-            "  serve --model M            serve a model.h5 over HTTP (SageMaker's contract)\n"
-            "\n"
-            "Run MPI commands under mpirun or srun, e.g. `mpirun -np 4 hyperfold run job.yaml`.\n"
-            "`hyperfold <command> --help` describes each command. Docs: docs/ in the source tree.\n"
-            "\n"
-            "Options: --version, --help\n");
+    fprintf(
+        fp,
+        "usage: hyperfold <command> [options]\n"
+        "\n"
+        "Commands:\n"
+        "  validate JOB.yaml          check a job spec and list the trials it would run\n"
+        "  describe JOB.yaml          profile the data: types, missing values, statistics\n"
+        "  run JOB.yaml               ingest, cross-validate every trial over the MPI ranks,\n"
+        "                             select, refit and export the best model\n"
+        "  predict --model M --input I --output O\n"
+        "                             batch inference (transform) with a model.h5; local\n"
+        "                             or s3:// models, inputs and outputs\n"
+        "  evaluate --model M --input I [--output E.json]\n"
+        "                             score a model on labelled rows (metrics, report, curves)\n"
+        "  retrain RUN_DIR [--data S] refit the best configuration on new data; promote the\n"
+        "                             new model only if it is not worse on a holdout\n"
+        "  submit JOB.yaml            submit a run to Slurm (sbatch)\n"
+        "  report RUN_DIR             write RUN_DIR/report.html: plots of the run\n"
+        "  s3 ls|cp|head ...          inspect and copy S3 objects with hyperfold's client\n"
+        "  keys                       every job-spec key: its values, default and meaning\n"
+        "  serve --model M            serve a model.h5 over HTTP (SageMaker's contract)\n"
+        "\n"
+        "Run MPI commands under mpirun or srun, e.g. `mpirun -np 4 hyperfold run job.yaml`.\n"
+        "`hyperfold <command> --help` describes each command. Docs: docs/ in the source tree.\n"
+        "\n"
+        "Options: --version, --help\n");
 }
 
 int main(int argc, char **argv)

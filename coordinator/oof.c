@@ -9,7 +9,6 @@
 #include "worker/evaluation.h"
 #include "worker/task.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,11 +163,6 @@ static int write_oof(const hf_job *job, const char *all, size_t len, const char 
             n0++;
         }
     }
-    if (ferror(fp)) {
-        result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
-        hf_fs_abort_tmp(fp, tmp);
-        goto out;
-    }
     if ((result = hf_fs_commit_tmp(fp, tmp, path)) < 0)
         goto out;
     if (n0 == 0) {
@@ -280,11 +274,6 @@ int hf_oof_holdout(const hf_job *job, const double *pred, const char *out_path, 
         int64_t r = folds->holdout[i];
         fprintf(fp, "%lld,", (long long)job->data->row[r]);
         put_row_tail(fp, s, job->data->y[r], pred + i * no);
-    }
-    if (ferror(fp)) {
-        result = hf_error(HF_EIO, "writing %s: %s", tmp, hf_strerror(errno));
-        hf_fs_abort_tmp(fp, tmp);
-        goto out;
     }
     if ((result = hf_fs_commit_tmp(fp, tmp, path)) < 0)
         goto out;

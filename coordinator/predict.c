@@ -369,8 +369,9 @@ static int check_output(const char *input, const char *output, int join, int per
 int hf_cmd_predict(hf_comm *world, int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *output = NULL, *keep_list = NULL;
-    const char *format = "csv", *endpoint = NULL, *region = NULL, *audit = NULL;
-    int quiet = 0, join = 0, ignore_extra = 0, path_style = 0, rank = hf_comm_rank(world);
+    const char *format = "csv";
+    hf_s3_flags s3f = {0};
+    int quiet = 0, join = 0, ignore_extra = 0, rank = hf_comm_rank(world);
     const hf_arg_def defs[] = {HF_VALUE_ARG("--model", &model_path, NULL),
                                HF_VALUE_ARG("--input", &input, NULL),
                                HF_VALUE_ARG("--output", &output, NULL),
@@ -378,10 +379,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
                                HF_FLAG_ARG("--ignore-extra-columns", NULL, &ignore_extra),
                                HF_VALUE_ARG("--format", &format, NULL),
                                HF_FLAG_ARG("--join", NULL, &join),
-                               {"--endpoint", "--endpoint-url", HF_ARG_VALUE, &endpoint, 0, NULL},
-                               HF_VALUE_ARG("--region", &region, NULL),
-                               HF_FLAG_ARG("--path-style", NULL, &path_style),
-                               HF_VALUE_ARG("--audit", &audit, NULL),
+                               HF_S3_FLAG_ARGS(&s3f),
                                HF_FLAG_ARG("--quiet", "-q", &quiet)};
     const hf_cmdline cl = {"predict", HF_ARGS(defs), NULL, NULL, 0, usage};
     int result = hf_args_parse(&cl, argc, argv, NULL, NULL, rank == 0);
@@ -406,11 +404,8 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
     int64_t *obj_len = NULL;
     out_cols oc = {0};
     hf_s3_config s3;
-    hf_s3_config_init(&s3);
-    s3.endpoint = (char *)endpoint; /* borrowed from argv: s3 is not released */
-    s3.region = (char *)region;
-    s3.path_style = path_style ? 1 : -1;
-    hf_source_opts sopts = {.s3 = &s3, .audit_path = audit, .rank = rank};
+    hf_source_opts sopts;
+    hf_s3_flags_apply(&s3f, rank, &s3, &sopts);
     /* A directory or prefix input gets one output per object unless --join. The ranks agree on
      * the checks below: a directory may exist on one node's file system and not another's. */
     int per_object = hf_source_is_prefix(input) && !join;
