@@ -24,6 +24,8 @@ void hf_schema_free(hf_schema *s)
     for (size_t i = 0; i < s->n_features; i++) {
         free(s->features[i].name);
         hf_strv_free(s->features[i].categories, s->features[i].n_categories);
+        free(s->features[i].source);
+        free(s->features[i].format);
     }
     free(s->features);
     free(s->target);
@@ -76,6 +78,9 @@ hf_schema *hf_schema_clone(const hf_schema *s)
         d->features[i].n_categories = s->features[i].n_categories;
         d->features[i].categories =
             dup_strv(s->features[i].categories, s->features[i].n_categories, &fail);
+        d->features[i].source = dup_or_null(s->features[i].source, &fail);
+        d->features[i].part = s->features[i].part;
+        d->features[i].format = dup_or_null(s->features[i].format, &fail);
     }
     d->target = dup_or_null(s->target, &fail);
     d->task = s->task;
@@ -97,6 +102,38 @@ long hf_schema_find(const hf_schema *s, const char *name)
         if (strcmp(s->features[i].name, name) == 0)
             return (long)i;
     return -1;
+}
+
+const char *hf_schema_input_name(const hf_schema *s, size_t k)
+{
+    const hf_column *c = &s->features[k];
+    return c->source ? c->source : c->name;
+}
+
+size_t hf_schema_input_span(const hf_schema *s, size_t k)
+{
+    const char *src = s->features[k].source;
+    size_t n = 1;
+    while (src && k + n < s->n_features && s->features[k + n].source &&
+           strcmp(s->features[k + n].source, src) == 0)
+        n++;
+    return n;
+}
+
+long hf_schema_find_input(const hf_schema *s, const char *name)
+{
+    for (size_t k = 0; k < s->n_features; k += hf_schema_input_span(s, k))
+        if (strcmp(hf_schema_input_name(s, k), name) == 0)
+            return (long)k;
+    return -1;
+}
+
+size_t hf_schema_n_inputs(const hf_schema *s)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < s->n_features; k += hf_schema_input_span(s, k))
+        n++;
+    return n;
 }
 
 void hf_dataset_free(hf_dataset *d)

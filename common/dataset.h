@@ -34,6 +34,14 @@ typedef struct hf_column {
     hf_col_type type;
     char **categories; /* sorted, for CATEGORICAL ("false","true" for BOOLEAN); else NULL */
     size_t n_categories;
+    /* A feature derived from a datetime column (docs/shards.md): NUMERIC, named "SOURCE.PART",
+     * computed from the raw column `source` of the input, `part` an hf_dt_part
+     * (shards/datetime.h), `format` the strptime format the column is read with (NULL: ISO
+     * 8601). The derived features of one source are consecutive, in part order. source NULL and
+     * part 0 for every other feature. */
+    char *source;
+    int part;
+    char *format;
 } hf_column;
 
 typedef struct hf_schema {
@@ -70,6 +78,19 @@ void hf_schema_free(hf_schema *s);
 hf_schema *hf_schema_clone(const hf_schema *s);
 /* Index of a feature by name, or -1. */
 long hf_schema_find(const hf_schema *s, const char *name);
+
+/* Input columns: what a prediction input (predict's CSV, serve's request) holds for the features.
+ * A plain feature is its own input column; the derived features of a datetime column share one,
+ * the raw column (hf_column.source). Not collective. */
+/* The name of feature k's input column. */
+const char *hf_schema_input_name(const hf_schema *s, size_t k);
+/* How many consecutive features from k come from feature k's input column (1 for a plain
+ * feature). */
+size_t hf_schema_input_span(const hf_schema *s, size_t k);
+/* The first feature of the input column `name`, or -1. */
+long hf_schema_find_input(const hf_schema *s, const char *name);
+/* The number of input columns. */
+size_t hf_schema_n_inputs(const hf_schema *s);
 void hf_dataset_free(hf_dataset *d);
 
 #endif

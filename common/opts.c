@@ -30,13 +30,17 @@ void hf_opts_release(const hf_opt_section *sec, void *opts)
             *(char **)f = NULL;
             break;
         case HF_OPT_STRING_LIST:
-        case HF_OPT_ENUM_MAP: {
+        case HF_OPT_ENUM_MAP:
+        case HF_OPT_STRING_MAP: {
             size_t *n = (size_t *)FIELD(opts, d->count_offset);
             hf_strv_free(*(char ***)f, *n);
             *(char ***)f = NULL;
             if (d->kind == HF_OPT_ENUM_MAP) {
                 free(*(int **)FIELD(opts, d->aux_offset));
                 *(int **)FIELD(opts, d->aux_offset) = NULL;
+            } else if (d->kind == HF_OPT_STRING_MAP) {
+                hf_strv_free(*(char ***)FIELD(opts, d->aux_offset), *n);
+                *(char ***)FIELD(opts, d->aux_offset) = NULL;
             }
             *n = 0;
             break;
@@ -72,6 +76,19 @@ static int add_value(char **text, size_t *len, const char *name, const hf_opt_de
         char *v = s ? hf_asprintf("%zu:%s", strlen(s), s) : hf_strdup("null");
         int result = v ? hf_opts_identity_add(text, len, name, v) : HF_ENOMEM;
         free(v);
+        return result;
+    }
+    case HF_OPT_STRING_MAP: {
+        char *const *v = *(char **const *)f;
+        char *const *w = *(char **const *)FIELD(opts, d->aux_offset);
+        size_t n = *(const size_t *)FIELD(opts, d->count_offset);
+        snprintf(buf, sizeof buf, "%zu", n);
+        int result = hf_opts_identity_add(text, len, name, buf);
+        for (size_t i = 0; i < n && result >= 0; i++) {
+            char *e = hf_asprintf("%zu:%s=%zu:%s", strlen(v[i]), v[i], strlen(w[i]), w[i]);
+            result = e ? hf_opts_identity_add(text, len, name, e) : HF_ENOMEM;
+            free(e);
+        }
         return result;
     }
     case HF_OPT_STRING_LIST:

@@ -30,7 +30,9 @@ typedef enum hf_opt_kind {
     HF_OPT_SIZE,        /* uint64_t bytes: "2GiB", "512MiB", "1G", a number of bytes */
     HF_OPT_ENUM_MAP,    /* a mapping NAME -> one of choices: char ** names and int * values,
                          * count at count_offset, values at aux_offset; owned */
-    HF_OPT_CUSTOM       /* a scalar parsed by `parse` into fields that own nothing */
+    HF_OPT_CUSTOM,      /* a scalar parsed by `parse` into fields that own nothing */
+    HF_OPT_STRING_MAP   /* a mapping NAME -> a non-empty string: char ** names and char ** values,
+                         * count at count_offset, values at aux_offset; owned */
 } hf_opt_kind;
 
 /* Flags of an hf_opt_def. */
@@ -54,8 +56,8 @@ typedef struct hf_opt_def {
      * them, NULL-terminated, static. */
     const char *const *(*choices_fn)(void);
     int first_choice;    /* ENUM: the value stored for choices[0] (e.g. 0) */
-    size_t count_offset; /* STRING_LIST, ENUM_MAP: offsetof the size_t count */
-    size_t aux_offset;   /* ENUM_MAP: offsetof the int * values */
+    size_t count_offset; /* STRING_LIST, ENUM_MAP, STRING_MAP: offsetof the size_t count */
+    size_t aux_offset;   /* ENUM_MAP: offsetof the int * values; STRING_MAP: the char ** */
     /* CUSTOM: parses a scalar's text into the options struct (`offset` names the main field,
      * for the docs); returns 0, or -1 when the text is not accepted (the binder then reports
      * "got TEXT, expected <expected>"). Allocates nothing: a setting that owns memory is a
@@ -121,6 +123,13 @@ typedef struct hf_opt_def {
     {                                                                                              \
         HF_OPT_FIELD(KEY, HF_OPT_ENUM_MAP, T, F, FL),                                              \
             .count_offset = offsetof(T, N), .aux_offset = offsetof(T, V), .choices = (CHOICES),    \
+            .help = (HELP)                                                                         \
+    }
+/* A mapping KEY -> a string: names in F, strings in V, their count in N. */
+#define HF_DEF_STRING_MAP(KEY, T, F, V, N, FL, EXPECTED, HELP)                                     \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_STRING_MAP, T, F, FL),                                            \
+            .count_offset = offsetof(T, N), .aux_offset = offsetof(T, V), .expected = (EXPECTED),  \
             .help = (HELP)                                                                         \
     }
 #define HF_DEF_CUSTOM(KEY, T, F, FL, PARSE, EXPECTED, HELP)                                        \

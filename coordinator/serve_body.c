@@ -72,16 +72,28 @@ static double *add_row(rows *r)
     return row;
 }
 
-/* Field text of feature k of data row `row` (1-based) into *out. */
+/* Field text of the input column whose first feature is k, of data row `row` (1-based), into
+ * out[0..span) (a datetime column: its derived features). */
 static int convert(rows *r, size_t row, size_t k, const char *p, size_t len, double *out)
 {
     size_t n_na, at;
     char *const *na = hf_fieldconv_default_na(&n_na);
     char what[512];
-    const hf_column *col = &r->s->features[k];
-    if (hf_fieldconv(col, col->name, p, len, na, n_na, out, &at, what, sizeof what) == 0)
+    if (hf_fieldconv_input(r->s, k, hf_schema_input_name(r->s, k), p, len, na, n_na, out, &at, what,
+                           sizeof what) == 0)
         return 0;
     return bad(r, "row %zu: %s", row, what);
+}
+
+/* The first feature of each input column (hf_schema_input_span): n_inputs entries, or NULL
+ * when out of memory. */
+static size_t *input_firsts(const hf_schema *s, size_t *n_inputs)
+{
+    size_t *v = malloc((s->n_features + 1) * sizeof *v), n = 0;
+    for (size_t k = 0; v && k < s->n_features; k += hf_schema_input_span(s, k))
+        v[n++] = k;
+    *n_inputs = n;
+    return v;
 }
 
 /* 1 if `name` is a column the model knows but does not use as a feature (the target, the fold,
@@ -125,9 +137,12 @@ static int next_record(const char *body, size_t len, size_t *pos, const char **r
 static int parse_csv(rows *r, int header, const char *body, size_t len)
 {
     const hf_schema *s = r->s;
-    size_t p = s->n_features, pos = hf_csv_bom_len(body, len), ncols = p, row_no = 0;
+    size_t p = s->n_features, pos = hf_csv_bom_len(body, len), ncols, row_no = 0;
     hf_csv_fields f = {0};
-    long *feat = NULL; /* column -> feature index, -1: ignored */
+    long *feat = NULL; /* column -> first feature of its input column, -1: ignored */
+    size_t *firsts = input_firsts(s, &ncols);
+    if (!firsts)
+        return HF_ENOMEM;
     char delim = ',';
     const char *rec, *reason;
     size_t rlen, off;
@@ -157,7 +172,7 @@ static int parse_csv(rows *r, int header, const char *body, size_t len)
                 result = HF_ENOMEM;
                 break;
             }
-            long k = hf_schema_find(s, nm);
+            long k = hf_schema_find_input(s, nm);
             feat[j] = k;
             if (k >= 0 && seen[k])
                 result = bad(r, "header: column \"%s\" appears twice", nm);
@@ -170,12 +185,12 @@ static int parse_csv(rows *r, int header, const char *body, size_t len)
                              nm);
             free(nm);
         }
-        for (size_t k = 0; k < p && result == 0; k++)
+        for (size_t k = 0; k < p && result == 0; k += hf_schema_input_span(s, k))
             if (!seen[k])
                 result = bad(r,
                              "header: missing feature column \"%s\", expected every feature of "
                              "the model's schema",
-                             s->features[k].name);
+                             hf_schema_input_name(s, k));
         free(seen);
         if (result)
             goto out;
@@ -197,7 +212,7 @@ static int parse_csv(rows *r, int header, const char *body, size_t len)
             break;
         }
         for (size_t j = 0; j < ncols && result == 0; j++) {
-            long k = feat ? feat[j] : (long)j;
+            long k = feat ? feat[j] : (long)firsts[j];
             if (k >= 0)
                 result = convert(r, row_no, (size_t)k, f.f[j].p, f.f[j].len, &x[k]);
         }
@@ -205,6 +220,7 @@ static int parse_csv(rows *r, int header, const char *body, size_t len)
 out:
     hf_csv_fields_free(&f);
     free(feat);
+    free(firsts);
     return result;
 }
 
@@ -228,7 +244,7 @@ static int json_value(rows *r, size_t row, size_t k, json_t *v, double *out)
     case JSON_FALSE:
         return convert(r, row, k, json_is_true(v) ? "true" : "false", json_is_true(v) ? 4 : 5, out);
     case JSON_INTEGER:
-        if (col->type == HF_COL_NUMERIC) {
+        if (col->type == HF_COL_NUMERIC && !col->source) {
             *out = (double)json_integer_value(v);
             return 0;
         }
@@ -236,7 +252,7 @@ static int json_value(rows *r, size_t row, size_t k, json_t *v, double *out)
         return convert(r, row, k, buf, strlen(buf), out);
     case JSON_REAL: {
         double d = json_real_value(v);
-        if (col->type == HF_COL_NUMERIC) {
+        if (col->type == HF_COL_NUMERIC && !col->source) {
             *out = d;
             return 0;
         }
@@ -248,9 +264,10 @@ static int json_value(rows *r, size_t row, size_t k, json_t *v, double *out)
         return convert(r, row, k, buf, strlen(buf), out);
     }
     default:
-        return bad(r, "row %zu: column \"%s\": got a JSON %s, expected %s", row, col->name,
-                   json_is_array(v) ? "array" : "object",
-                   col->type == HF_COL_NUMERIC   ? "a number"
+        return bad(r, "row %zu: column \"%s\": got a JSON %s, expected %s", row,
+                   hf_schema_input_name(r->s, k), json_is_array(v) ? "array" : "object",
+                   col->source                   ? "a date and time (a string)"
+                   : col->type == HF_COL_NUMERIC ? "a number"
                    : col->type == HF_COL_BOOLEAN ? "true or false"
                                                  : "a category (a string)");
     }
@@ -265,11 +282,12 @@ static int json_record(rows *r, size_t row, json_t *rec)
     if (!x)
         return HF_ENOMEM;
     if (json_is_array(rec)) {
-        if (json_array_size(rec) != s->n_features)
+        size_t n_in = hf_schema_n_inputs(s), i = 0;
+        if (json_array_size(rec) != n_in)
             return bad(r, "row %zu: got %zu values, expected %zu (the model's features, in order)",
-                       row, json_array_size(rec), s->n_features);
-        for (size_t k = 0; k < s->n_features; k++) {
-            int result = json_value(r, row, k, json_array_get(rec, k), &x[k]);
+                       row, json_array_size(rec), n_in);
+        for (size_t k = 0; k < s->n_features; k += hf_schema_input_span(s, k)) {
+            int result = json_value(r, row, k, json_array_get(rec, i++), &x[k]);
             if (result)
                 return result;
         }
@@ -288,7 +306,7 @@ static int json_record(rows *r, size_t row, json_t *rec)
     size_t found = 0;
     json_object_foreach(rec, key, v)
     {
-        long k = hf_schema_find(s, key);
+        long k = hf_schema_find_input(s, key);
         if (k < 0) {
             if (known_other(s, key))
                 continue;
@@ -302,13 +320,13 @@ static int json_record(rows *r, size_t row, json_t *rec)
         if (result)
             return result;
     }
-    if (found != s->n_features)
-        for (size_t k = 0; k < s->n_features; k++)
-            if (!json_object_get(rec, s->features[k].name))
+    if (found != hf_schema_n_inputs(s))
+        for (size_t k = 0; k < s->n_features; k += hf_schema_input_span(s, k))
+            if (!json_object_get(rec, hf_schema_input_name(s, k)))
                 return bad(r,
                            "row %zu: missing column \"%s\", expected every feature of the model's "
                            "schema (null for a missing value)",
-                           row, s->features[k].name);
+                           row, hf_schema_input_name(s, k));
     return 0;
 }
 
@@ -334,8 +352,8 @@ static int parse_json(rows *r, const char *body, size_t len)
             json_t *feats = json_is_object(rec) && json_object_size(rec) == 1
                                 ? json_object_get(rec, "features")
                                 : NULL;
-            result =
-                json_record(r, i + 1, feats && hf_schema_find(s, "features") < 0 ? feats : rec);
+            result = json_record(r, i + 1,
+                                 feats && hf_schema_find_input(s, "features") < 0 ? feats : rec);
         }
     } else if (json_is_object(doc) && !list) {
         /* A columns object {"col": [v, ...], ...}: every feature, arrays of one length. */
@@ -345,7 +363,7 @@ static int parse_json(rows *r, const char *body, size_t len)
         json_t *col;
         json_object_foreach(doc, key, col)
         {
-            long k = hf_schema_find(s, key);
+            long k = hf_schema_find_input(s, key);
             if (k < 0 && !known_other(s, key)) {
                 result = bad(r,
                              "body: unknown column \"%s\", expected only the model's features "
@@ -368,22 +386,22 @@ static int parse_json(rows *r, const char *body, size_t len)
             n = json_array_size(col);
             have_n = 1;
         }
-        for (size_t k = 0; k < s->n_features && result == 0; k++)
-            if (!json_object_get(doc, s->features[k].name))
+        for (size_t k = 0; k < s->n_features && result == 0; k += hf_schema_input_span(s, k))
+            if (!json_object_get(doc, hf_schema_input_name(s, k)))
                 result = bad(r,
                              "body: missing column \"%s\", expected every feature of the model's "
                              "schema",
-                             s->features[k].name);
+                             hf_schema_input_name(s, k));
         for (size_t i = 0; i < n && result == 0; i++) {
             double *x = add_row(r);
             if (!x) {
                 result = HF_ENOMEM;
                 break;
             }
-            for (size_t k = 0; k < s->n_features && result == 0; k++)
-                result =
-                    json_value(r, i + 1, k,
-                               json_array_get(json_object_get(doc, s->features[k].name), i), &x[k]);
+            for (size_t k = 0; k < s->n_features && result == 0; k += hf_schema_input_span(s, k))
+                result = json_value(
+                    r, i + 1, k,
+                    json_array_get(json_object_get(doc, hf_schema_input_name(s, k)), i), &x[k]);
         }
     } else {
         result = bad(r,

@@ -516,6 +516,9 @@ void hf_bind_describe_opt(const hf_opt_def *d, char *buf, size_t len)
     case HF_OPT_ENUM_MAP:
         snprintf(buf, len, "a mapping NAME: %s", list);
         break;
+    case HF_OPT_STRING_MAP:
+        snprintf(buf, len, "a mapping NAME: %s", d->expected ? d->expected : "a string");
+        break;
     case HF_OPT_ENUM:
         snprintf(buf, len, "%s", list);
         break;
@@ -931,6 +934,32 @@ static int bind_value(hf_bind *b, const yaml_node_t *v, const char *key, const h
             char sub[PATH_LEN];
             join_path(sub, sizeof sub, key, name);
             HF_CALL(get_enum(b, node_at(b, p->value), sub, d->choices, &(*vals)[i]));
+            HF_CALL(hf_bind_record(b, sub, node_at(b, p->value)));
+            if (!((*names)[i] = hf_strdup(name)))
+                return HF_ENOMEM;
+            (*n)++;
+        }
+        return HF_OK;
+    }
+    case HF_OPT_STRING_MAP: {
+        HF_CALL(check_mapping(b, v, key, NULL));
+        size_t len = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+        char ***names = f, ***vals = FIELD(opts, d->aux_offset);
+        size_t *n = FIELD(opts, d->count_offset);
+        hf_strv_free(*names, *n);
+        hf_strv_free(*vals, *n);
+        *n = 0;
+        *names = hf_calloc(len ? len : 1, sizeof **names);
+        *vals = hf_calloc(len ? len : 1, sizeof **vals);
+        if (!*names || !*vals)
+            return HF_ENOMEM;
+        for (size_t i = 0; i < len; i++) {
+            yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
+            const char *name = node_text(node_at(b, p->key));
+            char sub[PATH_LEN];
+            join_path(sub, sizeof sub, key, name);
+            HF_CALL(get_string(b, node_at(b, p->value), sub, d->expected ? d->expected : "a string",
+                               &(*vals)[i]));
             HF_CALL(hf_bind_record(b, sub, node_at(b, p->value)));
             if (!((*names)[i] = hf_strdup(name)))
                 return HF_ENOMEM;

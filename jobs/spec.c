@@ -1061,6 +1061,7 @@ static void default_text(const hf_opt_def *d, const void *o, char *buf, size_t l
         return;
     }
     case HF_OPT_ENUM_MAP:
+    case HF_OPT_STRING_MAP:
         snprintf(buf, len, "%s",
                  *(const size_t *)((const char *)o + d->count_offset) ? "given" : "none");
         return;

@@ -2,6 +2,7 @@
 #include "shards/fieldconv.h"
 
 #include "shards/csv.h"
+#include "shards/datetime.h"
 #include "shards/ingest_int.h"
 
 #include <math.h>
@@ -68,5 +69,32 @@ int hf_fieldconv(const hf_column *col, const char *name, const char *p, size_t l
         else
             hi = mid - 1;
     }
+    return 0;
+}
+
+int hf_fieldconv_input(const hf_schema *s, size_t k, const char *name, const char *p, size_t len,
+                       char *const *na, size_t n_na, double *out, size_t *bad_off, char *what,
+                       size_t what_cap)
+{
+    const hf_column *col = &s->features[k];
+    if (!col->source)
+        return hf_fieldconv(col, name, p, len, na, n_na, out, bad_off, what, what_cap);
+    size_t span = hf_schema_input_span(s, k);
+    double t = NAN;
+    *bad_off = 0;
+    if (!hf_csv_is_na(p, len, na, n_na) && !hf_dt_parse(col->format, p, len, &t)) {
+        char shown[256];
+        hf_csv_quote_for_message(p, len, shown, sizeof shown);
+        if (col->format)
+            snprintf(what, what_cap,
+                     "column \"%s\": got \"%s\", expected a date and time in the format \"%s\"",
+                     name, shown, col->format);
+        else
+            snprintf(what, what_cap, "column \"%s\": got \"%s\", expected %s", name, shown,
+                     HF_DT_ISO_EXPECTED);
+        return 1;
+    }
+    for (size_t q = 0; q < span; q++)
+        out[q] = hf_dt_part_value(t, s->features[k + q].part);
     return 0;
 }

@@ -25,4 +25,13 @@ char *const *hf_fieldconv_default_na(size_t *n_na);
 int hf_fieldconv(const hf_column *col, const char *name, const char *p, size_t len, char *const *na,
                  size_t n_na, double *out, size_t *bad_off, char *what, size_t what_cap);
 
+/* The text of the input column whose first feature is s->features[k] (hf_schema_input_span
+ * features from k) into out[0..span): a plain feature as hf_fieldconv; the raw text of a
+ * datetime column (hf_column.source) parsed with the column's format (ISO 8601 when none) into
+ * its derived features (shards/datetime.h), an NA text making each NAN; a text that does not
+ * parse is 1 with "column \"NAME\": got \"TEXT\", expected <the format>" in `what`. */
+int hf_fieldconv_input(const hf_schema *s, size_t k, const char *name, const char *p, size_t len,
+                       char *const *na, size_t n_na, double *out, size_t *bad_off, char *what,
+                       size_t what_cap);
+
 #endif

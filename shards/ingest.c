@@ -7,6 +7,7 @@
  * collectively; rank 0 writes manifest.json last. */
 #include "shards/ingest_int.h"
 #include "shards/csv.h"
+#include "shards/datetime.h"
 #include "shards/schema_json.h"
 #include "common/fsutil.h"
 #include "common/hf.h"
@@ -141,6 +142,9 @@ void hf__ingest_ctx_free(ctx *c)
     free(c->rejected_ord);
     free(c->not_numeric);
     free(c->not_bool);
+    free(c->not_dt);
+    free(c->dt_pending);
+    free(c->dt_format);
     hf_strv_free(c->first_text, c->ncols);
     free(c->rejects);
     free(c->text_slot);
@@ -179,6 +183,9 @@ int hf__ingest_alloc_plan(ctx *c)
     c->feat_of_col = hf_calloc(c->ncols + 1, sizeof *c->feat_of_col);
     c->not_numeric = hf_calloc(c->ncols + 1, sizeof *c->not_numeric);
     c->not_bool = hf_calloc(c->ncols + 1, sizeof *c->not_bool);
+    c->not_dt = hf_calloc(c->ncols + 1, sizeof *c->not_dt);
+    c->dt_pending = hf_calloc(c->ncols + 1, sizeof *c->dt_pending);
+    c->dt_format = hf_calloc(c->ncols + 1, sizeof *c->dt_format);
     c->first_text = hf_calloc(c->ncols + 1, sizeof *c->first_text);
     c->text_slot = hf_calloc(c->ncols + 1, sizeof *c->text_slot);
     c->kind = hf_calloc(c->ncols + 1, 1);
@@ -187,7 +194,7 @@ int hf__ingest_alloc_plan(ctx *c)
     c->by_name = hf__ingest_sort_names(c->names, c->ncols);
     if (!c->by_name || !c->role || !c->slot || !c->forced || !c->slot_col || !c->feat_of_col ||
         !c->not_numeric || !c->not_bool || !c->first_text || !c->text_slot || !c->arenas ||
-        !c->kind)
+        !c->kind || !c->not_dt || !c->dt_pending || !c->dt_format)
         return HF_ENOMEM;
     for (size_t j = 0; j < c->ncols; j++) {
         c->forced[j] = -1;
@@ -271,6 +278,29 @@ static int plan_columns(ctx *c)
         else
             c->forced[j] = sp->column_types[i];
     }
+    /* A stated format makes the column datetime; data.columns may say so too, nothing else. */
+    for (size_t i = 0; result >= 0 && i < sp->n_datetime_formats; i++) {
+        long j = hf__ingest_col_index(c, sp->datetime_columns[i]);
+        if (j < 0) {
+            result = no_such_column(c, sp->datetime_columns[i], "data.datetime_formats");
+        } else if (c->forced[j] >= 0 && c->forced[j] != HF__INGEST_DATETIME) {
+            result = hf_error(HF_EDATA,
+                              "data.datetime_formats: got the column \"%s\", which data.columns "
+                              "makes %s, expected a datetime column",
+                              c->names[j], hf_col_type_name((hf_col_type)c->forced[j]));
+        } else {
+            c->forced[j] = HF__INGEST_DATETIME;
+            c->dt_format[j] = sp->datetime_formats[i];
+        }
+    }
+    for (size_t j = 0; result >= 0 && j < c->ncols; j++)
+        if (c->forced[j] == HF__INGEST_DATETIME && c->role[j] != ROLE_FEATURE &&
+            c->role[j] != ROLE_ORDER && c->role[j] != ROLE_DROP)
+            result = hf_error(HF_EDATA,
+                              "data.columns: got datetime for the column \"%s\", which is the "
+                              "target, fold or group column, expected a feature or "
+                              "cv.order_column",
+                              c->names[j]);
     if (result < 0)
         return result;
     for (size_t j = 0; j < c->ncols; j++) {
@@ -279,6 +309,8 @@ static int plan_columns(ctx *c)
         c->slot[j] = (int)c->nslots;
         c->slot_col[c->nslots++] = (int)j;
     }
+    for (size_t s = 0; s < c->nslots; s++)
+        c->dt_pending[c->n_dt_pending++] = (int)s;
     return HF_OK;
 }
 
@@ -287,11 +319,12 @@ static int plan_columns(ctx *c)
 
 /* The whole ingest after the source is shared. Collective. */
 /* Collective. The types of the columns from every rank's evidence, and each rank's offsets in
- * the global row and record order (exscans). *flags is 2 x nslots: not numeric, not boolean. */
+ * the global row and record order (exscans). *flags is 3 x nslots: not numeric, not boolean, not
+ * an ISO date and time. */
 static int count_and_flags(ctx *c, built *b, int64_t **flags)
 {
     size_t ns = c->nslots;
-    int64_t *f = hf_calloc(2 * ns + 1, sizeof *f);
+    int64_t *f = hf_calloc(3 * ns + 1, sizeof *f);
     int result = hf__ingest_agree(c, f ? HF_OK : HF_ENOMEM);
     if (result < 0) {
         free(f);
@@ -300,8 +333,9 @@ static int count_and_flags(ctx *c, built *b, int64_t **flags)
     for (size_t s = 0; s < ns; s++) {
         f[s] = c->not_numeric[s];
         f[ns + s] = c->not_bool[s];
+        f[2 * ns + s] = c->not_dt[s];
     }
-    result = hf_comm_allreduce_max_i64(c->comm, f, 2 * ns);
+    result = hf_comm_allreduce_max_i64(c->comm, f, 3 * ns);
     int64_t counts[3] = {(int64_t)c->nrows, c->nrec, (int64_t)c->n_rejected};
     memcpy(b->offs, counts, sizeof counts);
     if (result >= 0)
@@ -328,29 +362,65 @@ static int build_schema(ctx *c, built *b, const int64_t *flags)
     hf_schema *schema = hf_calloc(1, sizeof *schema);
     b->schema = schema;
     b->nf = 0;
-    for (size_t j = 0; j < c->ncols; j++)
-        b->nf += c->slot[j] >= 0 && c->role[j] == ROLE_FEATURE;
+    /* The type of each feature column first: a datetime column becomes HF_DT_N_PARTS features. */
+    int *type = hf_calloc(c->ncols + 1, sizeof *type);
+    for (size_t j = 0; type && j < c->ncols; j++) {
+        int s = c->slot[j];
+        if (s < 0 || c->role[j] != ROLE_FEATURE)
+            continue;
+        int notnum = (int)flags[s], notbool = (int)flags[ns + s], notdt = (int)flags[2 * ns + s];
+        type[j] = c->forced[j] >= 0 ? c->forced[j]
+                  : !notnum         ? HF_COL_NUMERIC
+                  : !notbool        ? HF_COL_BOOLEAN
+                  : !notdt          ? HF__INGEST_DATETIME
+                                    : HF_COL_CATEGORICAL;
+        b->nf += type[j] == HF__INGEST_DATETIME ? HF_DT_N_PARTS : 1;
+    }
     if (schema)
         schema->features = hf_calloc(b->nf + 1, sizeof *schema->features);
     b->feat_slot = hf_calloc(b->nf + 1, sizeof *b->feat_slot);
-    int result = schema && schema->features && b->feat_slot ? HF_OK : HF_ENOMEM, local_err = HF_OK;
+    b->feat_part = hf_calloc(b->nf + 1, sizeof *b->feat_part);
+    int result =
+        schema && schema->features && b->feat_slot && b->feat_part && type ? HF_OK : HF_ENOMEM;
+    int local_err = HF_OK;
     b->target_slot = b->fold_slot = b->group_slot = b->order_slot = -1;
     for (size_t j = 0; result >= 0 && j < c->ncols; j++) {
         int s = c->slot[j];
         if (s < 0)
             continue;
-        int notnum = (int)flags[s], notbool = (int)flags[ns + s];
+        int notnum = (int)flags[s], notdt = (int)flags[2 * ns + s];
         switch (c->role[j]) {
         case ROLE_FEATURE: {
+            int t = type[j];
+            if (t == HF__INGEST_DATETIME) {
+                /* COL.year, ..., COL.elapsed_days: numeric, derived (not fitted) from the time
+                 * in the cell; each records its source, part and format for predict and serve. */
+                for (int part = 1; result >= 0 && part <= HF_DT_N_PARTS; part++) {
+                    hf_column *col = &schema->features[schema->n_features];
+                    b->feat_part[schema->n_features] = part;
+                    b->feat_slot[schema->n_features++] = s;
+                    col->type = HF_COL_NUMERIC;
+                    col->part = part;
+                    col->name = hf_asprintf("%s.%s", c->names[j], hf_dt_part_name(part));
+                    col->source = hf_strdup(c->names[j]);
+                    col->format = c->dt_format[j] ? hf_strdup(c->dt_format[j]) : NULL;
+                    if (!col->name || !col->source || (c->dt_format[j] && !col->format))
+                        result = HF_ENOMEM;
+                    else if (hf__ingest_col_index(c, col->name) >= 0)
+                        local_err = hf_error(HF_EDATA,
+                                             "data: the datetime column \"%s\" gives the feature "
+                                             "\"%s\", which is also a column of the header, "
+                                             "expected distinct names (drop or rename that "
+                                             "column, or set data.columns: {%s: categorical})",
+                                             c->names[j], col->name, c->names[j]);
+                }
+                break;
+            }
             hf_column *col = &schema->features[schema->n_features];
             b->feat_slot[schema->n_features++] = s;
             col->name = hf_strdup(c->names[j]);
             if (!col->name)
                 result = HF_ENOMEM;
-            int t = c->forced[j] >= 0 ? c->forced[j]
-                    : !notnum         ? HF_COL_NUMERIC
-                    : !notbool        ? HF_COL_BOOLEAN
-                                      : HF_COL_CATEGORICAL;
             col->type = (hf_col_type)t;
             if (t == HF_COL_BOOLEAN) {
                 col->categories = hf_calloc(2, sizeof *col->categories);
@@ -397,11 +467,18 @@ static int build_schema(ctx *c, built *b, const int64_t *flags)
         case ROLE_ORDER:
             b->order_slot = s;
             schema->order_column = hf_strdup(c->names[j]);
+            /* Numbers, or dates and times (ordered by their time), not both. */
+            if (notnum && notdt && c->forced[j] != HF__INGEST_DATETIME)
+                local_err = hf_error(HF_EDATA,
+                                     "%s: cv.order_column \"%s\": got both numbers and dates, "
+                                     "expected numbers or ISO 8601 dates and times only",
+                                     c->parts[0].uri, c->names[j]);
             break;
         default:
             break;
         }
     }
+    free(type);
     return result >= 0 ? local_err : result;
 }
 
@@ -507,6 +584,25 @@ static int split_cells(ctx *c, built *b)
         if (b->order)
             b->order[i] = r[b->order_slot];
     }
+    int derived = 0;
+    for (size_t k = 0; k < nf; k++)
+        derived |= b->feat_part[k] != 0;
+    if (derived) {
+        /* A datetime column's time becomes several features: the rows grow, into new memory. */
+        double *X = hf_malloc((n ? n : 1) * (nf ? nf : 1) * sizeof *X);
+        if (!X)
+            return HF_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < nf; k++) {
+                double v = c->cells[i * ns + (size_t)b->feat_slot[k]];
+                X[i * nf + k] = b->feat_part[k] ? hf_dt_part_value(v, b->feat_part[k]) : v;
+            }
+        free(c->cells);
+        c->cells = X;
+        c->cap_cells = (n ? n : 1) * (nf ? nf : 1);
+        b->X = X;
+        return HF_OK;
+    }
     /* Slots of features increase with the feature index, so row i moves down (never over bytes
      * not yet moved), one memmove per run of consecutive slots. */
     double *X = c->cells;
@@ -527,6 +623,7 @@ static void built_free(built *b)
 {
     hf_schema_free(b->schema);
     free(b->feat_slot);
+    free(b->feat_part);
     free(b->y);
     free(b->order);
     free(b->fold);

@@ -18,9 +18,13 @@ typedef struct hf_ingest_opts {
     char delimiter;    /* 0 = detect */
     char **na_values;  /* cell texts read as missing; default "", "NA", "NaN", "null", "?" */
     size_t n_na_values;
-    char **column_names; /* data.columns: type overrides, column_types[i] an hf_col_type */
+    char **column_names; /* data.columns: type overrides, column_types[i] an hf_col_type, or 3:
+                            datetime */
     int *column_types;
     size_t n_columns;
+    char **datetime_columns; /* data.datetime_formats: columns read with a stated strptime */
+    char **datetime_formats; /* format each (docs/shards.md) */
+    size_t n_datetime_formats;
     char **drop; /* columns to ignore */
     size_t n_drop;
     int skip_bad_rows; /* data.on_bad_rows: error (0) | skip (1) */

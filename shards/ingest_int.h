@@ -24,6 +24,9 @@
 enum part_kind { PART_PLAIN = 0, PART_GZ = 1, PART_ZIP = 2 };
 enum role { ROLE_DROP = -1, ROLE_FEATURE = 0, ROLE_TARGET, ROLE_FOLD, ROLE_GROUP, ROLE_ORDER };
 enum mode { MODE_PASS1 = 0, MODE_PASS2, MODE_PREDICT };
+/* data.columns' "datetime": a forced type besides the hf_col_type values (the schema never holds
+ * it: a datetime column becomes the numeric features of shards/datetime.h). */
+#define HF__INGEST_DATETIME 3
 
 typedef struct part {
     char *uri;   /* object URI as it may be printed (hf_source_display) */
@@ -81,9 +84,10 @@ typedef struct ctx {
     size_t n_na;
     size_t na_max;
     /* column plan */
-    int *role;   /* per source column */
-    int *slot;   /* per source column: index into a row of cells, -1 = not stored */
-    int *forced; /* per source column: -1 or an hf_col_type */
+    int *role;              /* per source column */
+    int *slot;              /* per source column: index into a row of cells, -1 = not stored */
+    int *forced;            /* per source column: -1, an hf_col_type or HF__INGEST_DATETIME */
+    const char **dt_format; /* per source column: data.datetime_formats' format or NULL (ISO) */
     size_t nslots;
     int *slot_col;               /* slot -> source column */
     struct hf__name_ix *by_name; /* the header's names sorted (hf__ingest_col_index) */
@@ -94,12 +98,16 @@ typedef struct ctx {
     size_t nrows, cap_cells;
     int64_t *ord; /* local record ordinal of each kept row */
     size_t cap_ord;
-    char *kind;   /* per source column, for the current record: 'n' number, 'b' bool, 't' text */
+    char *kind;   /* per source column, for the current record: 'n' number, 'b' bool, 't' text,
+                     'd' a date and time (its time in the cell, shards/datetime.h) */
     int64_t nrec; /* records seen (kept + rejected) */
     int64_t *rejected_ord;
     size_t n_rejected, cap_rejected;
     int64_t *not_numeric, *not_bool; /* per slot flags (0/1) */
-    char **first_text;               /* per slot: the target's first text value (message) */
+    int64_t *not_dt;                 /* per slot: a value that is not an ISO date and time seen */
+    int *dt_pending; /* fast path: slots whose not_dt flag is not set yet (the others are done) */
+    size_t n_dt_pending;
+    char **first_text; /* per slot: the target's first text value (message) */
     char *rejects;
     size_t rejects_len, rejects_cap;
     /* pass 2 */
@@ -139,6 +147,7 @@ typedef struct hf__predict_extra {
 typedef struct built {
     hf_schema *schema;
     int *feat_slot; /* feature k's slot */
+    int *feat_part; /* feature k's hf_dt_part (a part of a datetime column's time), 0: the cell */
     size_t nf;
     int target_slot, fold_slot, group_slot, order_slot; /* -1: none */
     int need_pass2;
@@ -154,7 +163,7 @@ typedef struct built {
 extern char *const hf__ingest_default_na[];
 /* Which values an ingest accepts, part of the ingest's identity (hf_ingest_opts_hash): change it
  * when a value an older ingest stored would now be refused, so that its shards are not reused. */
-#define HF__INGEST_VALUE_RULES "finite"
+#define HF__INGEST_VALUE_RULES "finite,datetime"
 #define HF__INGEST_N_DEFAULT_NA 5
 
 /* ingest.c */

@@ -13,11 +13,13 @@
 #include <string.h>
 
 static const char *const k_task_names[] = {"regression", "classification", NULL};
-static const char *const k_col_type_names[] = {"numeric", "categorical", "boolean", NULL};
+static const char *const k_col_type_names[] = {"numeric", "categorical", "boolean", "datetime",
+                                               NULL};
 static const char *const k_bad_rows_names[] = {"error", "skip", NULL};
 char *const hf__ingest_default_na[HF__INGEST_N_DEFAULT_NA] = {"", "NA", "NaN", "null", "?"};
 
-_Static_assert(HF_COL_NUMERIC == 0 && HF_COL_CATEGORICAL == 1 && HF_COL_BOOLEAN == 2,
+_Static_assert(HF_COL_NUMERIC == 0 && HF_COL_CATEGORICAL == 1 && HF_COL_BOOLEAN == 2 &&
+                   HF__INGEST_DATETIME == 3,
                "k_col_type_names follows hf_col_type");
 _Static_assert(HF_TASK_REGRESSION == 1 && HF_TASK_CLASSIFICATION == 2,
                "data.task's choices start at HF_TASK_REGRESSION");
@@ -66,7 +68,12 @@ static const hf_opt_def data_defs[] = {
      .count_offset = offsetof(hf_ingest_opts, n_na_values),
      .help = "cell texts read as missing (the list replaces the default)"},
     HF_DEF_MAP("columns", hf_ingest_opts, column_names, column_types, n_columns, HF_OPT_HASHED,
-               k_col_type_names, "column name -> numeric, categorical or boolean"),
+               k_col_type_names,
+               "column name -> numeric, categorical, boolean or datetime (docs/shards.md)"),
+    HF_DEF_STRING_MAP("datetime_formats", hf_ingest_opts, datetime_columns, datetime_formats,
+                      n_datetime_formats, HF_OPT_HASHED, "a strptime format such as \"%d/%m/%Y\"",
+                      "column name -> the strptime format of a datetime column (default: ISO "
+                      "8601)"),
     HF_DEF_LIST("drop", hf_ingest_opts, drop, n_drop, HF_OPT_HASHED, "columns to ignore"),
     HF_DEF_ENUM("on_bad_rows", hf_ingest_opts, skip_bad_rows, HF_OPT_HASHED, k_bad_rows_names, 0,
                 "error stops at the first malformed row; skip drops and counts it"),

@@ -6,6 +6,7 @@
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "shards/csv.h"
+#include "shards/datetime.h"
 #include "shards/fieldconv.h"
 #include "shards/schema_json.h"
 
@@ -75,15 +76,16 @@ static const char *type_word(int t)
     return t == HF_COL_BOOLEAN ? "true or false" : "a number";
 }
 
-/* Predict: one field of a feature column into *out (the shared conversion, shards/fieldconv.h).
- * Returns 0, or the bad_row status. */
+/* Predict: one field of an input column into out[0..span) (the shared conversion,
+ * shards/fieldconv.h: a datetime column gives its derived features). Returns 0, or the bad_row
+ * status. */
 static int predict_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_field *f,
                          double *out)
 {
     char what[512];
     size_t at = 0;
-    if (hf_fieldconv(&c->fixed->features[c->feat_of_col[j]], c->names[j], f->p, f->len, c->na,
-                     c->n_na, out, &at, what, sizeof what) == 0)
+    if (hf_fieldconv_input(c->fixed, (size_t)c->feat_of_col[j], c->names[j], f->p, f->len, c->na,
+                           c->n_na, out, &at, what, sizeof what) == 0)
         return 0;
     return hf__ingest_bad_row(c, rec, f->off + at, "%s", what);
 }
@@ -187,6 +189,23 @@ static int pass1_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_
         return 0;
     }
     double v;
+    if (c->forced[j] == HF__INGEST_DATETIME) {
+        /* A stated format may read what looks like a number ("20240131" with %Y%m%d). */
+        if (hf_dt_parse(c->dt_format[j], f->p, f->len, &v)) {
+            *out = v;
+            c->kind[j] = 'd';
+            return 0;
+        }
+        char expected[300];
+        hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
+        if (c->dt_format[j])
+            snprintf(expected, sizeof expected,
+                     "a date and time in the format \"%s\" (data.datetime_formats)",
+                     c->dt_format[j]);
+        return hf__ingest_bad_row(c, rec, f->off, "column \"%s\": got \"%s\", expected %s",
+                                  c->names[j], shown,
+                                  c->dt_format[j] ? expected : HF_DT_ISO_EXPECTED);
+    }
     int num = hf_csv_parse_double(f->p, f->len, &v);
     if (num != 0 && c->forced[j] == HF_COL_BOOLEAN) {
         hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
@@ -223,10 +242,21 @@ static int pass1_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_
                                   c->names[j], (unsigned)(unsigned char)f->p[bad]);
     int b = hf_csv_parse_bool(f->p, f->len);
     int forced = c->forced[j];
+    /* An ISO 8601 date and time: evidence of a datetime column (an order column's time). */
+    if (forced < 0 && b < 0 && (role == ROLE_FEATURE || role == ROLE_ORDER) &&
+        hf_dt_parse_iso(f->p, f->len, &v)) {
+        *out = v;
+        c->kind[j] = 'd';
+        return 0;
+    }
     if ((forced == HF_COL_NUMERIC || forced == HF_COL_BOOLEAN ||
          (forced < 0 && (role == ROLE_FOLD || role == ROLE_ORDER))) &&
         !(forced == HF_COL_BOOLEAN && b >= 0)) {
         hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
+        if (forced < 0 && role == ROLE_ORDER)
+            return hf__ingest_bad_row(c, rec, f->off,
+                                      "column \"%s\": got \"%s\", expected a number or %s",
+                                      c->names[j], shown, HF_DT_ISO_EXPECTED);
         return hf__ingest_bad_row(
             c, rec, f->off, "column \"%s\": got \"%s\", expected %s", c->names[j], shown,
             forced == HF_COL_BOOLEAN ? type_word(HF_COL_BOOLEAN) : type_word(HF_COL_NUMERIC));
@@ -249,11 +279,14 @@ static int note_kinds(ctx *c, const hf_csv_record *rec)
             continue;
         if (c->kind[j] == 'n') {
             c->not_bool[s] = 1;
+            c->not_dt[s] = 1;
             continue;
         }
         c->not_numeric[s] = 1;
-        if (c->kind[j] == 't')
+        if (c->kind[j] != 'b')
             c->not_bool[s] = 1;
+        if (c->kind[j] != 'd')
+            c->not_dt[s] = 1;
         if (!c->first_text[s] && c->role[j] == ROLE_TARGET) {
             const hf_csv_field *f = &c->fields.f[j];
             int64_t line, col;
@@ -394,7 +427,13 @@ static int fast_other_field(ctx *c, size_t j, const char *p, size_t len, double 
         return 0;
     int b = hf_csv_parse_bool(p, len);
     int forced = c->forced[j];
-    if (forced == HF_COL_NUMERIC || forced == HF_COL_BOOLEAN ||
+    if (forced < 0 && b < 0 && (role == ROLE_FEATURE || role == ROLE_ORDER) &&
+        hf_dt_parse_iso(p, len, &v)) {
+        row[s] = v;
+        c->kind[j] = 'd';
+        return 1;
+    }
+    if (forced == HF_COL_NUMERIC || forced == HF_COL_BOOLEAN || forced == HF__INGEST_DATETIME ||
         (forced < 0 && (role == ROLE_FOLD || role == ROLE_ORDER)))
         return 0;
     row[s] = b >= 0 ? b : NAN;
@@ -488,11 +527,15 @@ static int fast_record(ctx *c, hf_csv_reader *r)
             const hf_csv_span *sp = &c->spans[k];
             size_t j = sp->col;
             int s = c->slot[j];
+            if (c->kind[j] == 'n')
+                c->not_dt[s] = 1;
             if (c->kind[j] == 'n' || !c->kind[j])
                 continue;
             c->not_numeric[s] = 1;
-            if (c->kind[j] == 't')
+            if (c->kind[j] == 't') {
                 c->not_bool[s] = 1;
+                c->not_dt[s] = 1;
+            }
             if (!c->first_text[s] && c->role[j] == ROLE_TARGET) {
                 int64_t line, col;
                 hf_csv_locate(p, sp->off, hf_csv_reader_line(r), &line, &col);
@@ -503,6 +546,25 @@ static int fast_record(ctx *c, hf_csv_reader *r)
                 if (!c->first_text[s])
                     return HF_ENOMEM;
             }
+        }
+        /* The slots that may still be datetime columns: a value that is not a date and time
+         * (a number, a boolean) ends that (text did above). The list shrinks to the datetime
+         * columns and the columns without a value yet. */
+        if (c->n_dt_pending) {
+            for (size_t k = 0; k < n_other; k++)
+                if (c->kind[c->spans[k].col] == 'd')
+                    c->is_bool[c->slot[c->spans[k].col]] = 2;
+            size_t w = 0;
+            for (size_t q = 0; q < c->n_dt_pending; q++) {
+                int s = c->dt_pending[q];
+                if (!c->not_dt[s] && (isnan(row[s]) || c->is_bool[s] == 2))
+                    c->dt_pending[w++] = s;
+                else
+                    c->not_dt[s] = 1;
+            }
+            c->n_dt_pending = w;
+            for (size_t k = 0; k < n_other; k++)
+                c->is_bool[c->slot[c->spans[k].col]] = 0;
         }
     }
     hf_csv_reader_skip_line(r, used);
@@ -537,9 +599,13 @@ static int hf__ingest_setup_fast(ctx *c)
     for (size_t j = 0; j < c->ncols; j++) {
         if (c->slot[j] < 0)
             continue;
-        if (c->mode == MODE_PASS1 && c->forced[j] == HF_COL_BOOLEAN)
+        /* A forced boolean or datetime column must not take a plain number as one. */
+        if (c->mode == MODE_PASS1 &&
+            (c->forced[j] == HF_COL_BOOLEAN || c->forced[j] == HF__INGEST_DATETIME))
             return HF_OK;
-        if (c->mode == MODE_PREDICT && c->fixed->features[c->feat_of_col[j]].type != HF_COL_NUMERIC)
+        if (c->mode == MODE_PREDICT &&
+            (c->fixed->features[c->feat_of_col[j]].type != HF_COL_NUMERIC ||
+             c->fixed->features[c->feat_of_col[j]].source))
             return HF_OK;
     }
     for (size_t i = 0; i < c->n_na; i++) {

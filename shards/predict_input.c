@@ -116,6 +116,7 @@ int hf_ingest_predict_input_ex(hf_comm *comm, const char *uri, const hf_schema *
     size_t n_items = 0;
     hf_dataset *d = NULL;
     hf__name_ix *feat_by_name = NULL;
+    size_t *first_feat = NULL, n_inputs = 0;
     hf__predict_extra px = {.target_col = -1};
     if (!pio)
         pio = &no_opts;
@@ -136,12 +137,17 @@ int hf_ingest_predict_input_ex(hf_comm *comm, const char *uri, const hf_schema *
     if (result < 0)
         goto out;
     result = hf__ingest_alloc_plan(&c);
-    /* Match columns by name (both sides sorted: a wide header is not quadratic). */
+    /* Match columns by name (both sides sorted: a wide header is not quadratic). The input
+     * columns are the features, but a datetime column is one input for its derived features. */
     char missing[1024] = "", extra[1024] = "";
     char **feat_names = hf_calloc(schema->n_features + 1, sizeof *feat_names);
-    for (size_t k = 0; feat_names && k < schema->n_features; k++)
-        feat_names[k] = schema->features[k].name;
-    feat_by_name = feat_names ? hf__ingest_sort_names(feat_names, schema->n_features) : NULL;
+    first_feat = hf_calloc(schema->n_features + 1, sizeof *first_feat);
+    for (size_t k = 0; feat_names && first_feat && k < schema->n_features;
+         k += hf_schema_input_span(schema, k)) {
+        first_feat[n_inputs] = k;
+        feat_names[n_inputs++] = (char *)hf_schema_input_name(schema, k);
+    }
+    feat_by_name = feat_names && first_feat ? hf__ingest_sort_names(feat_names, n_inputs) : NULL;
     free(feat_names);
     if (result >= 0 && !feat_by_name)
         result = HF_ENOMEM;
@@ -170,7 +176,9 @@ int hf_ingest_predict_input_ex(hf_comm *comm, const char *uri, const hf_schema *
                               uri, schema->target ? schema->target : "");
     }
     for (size_t j = 0; result >= 0 && j < c.ncols; j++) {
-        long f = hf__ingest_find_name(feat_by_name, schema->n_features, c.names[j]);
+        long f = hf__ingest_find_name(feat_by_name, n_inputs, c.names[j]);
+        if (f >= 0)
+            f = (long)first_feat[f];
         const char *nm = c.names[j];
         int known = (schema->target && strcmp(nm, schema->target) == 0) ||
                     (schema->fold_column && strcmp(nm, schema->fold_column) == 0) ||
@@ -188,11 +196,11 @@ int hf_ingest_predict_input_ex(hf_comm *comm, const char *uri, const hf_schema *
             snprintf(extra + l, sizeof extra - l, "%s\"%s\"", l ? ", " : "", nm);
         }
     }
-    for (size_t k = 0; result >= 0 && k < schema->n_features; k++) {
-        if (hf__ingest_col_index(&c, schema->features[k].name) < 0) {
+    for (size_t i = 0; result >= 0 && i < n_inputs; i++) {
+        const char *nm = hf_schema_input_name(schema, first_feat[i]);
+        if (hf__ingest_col_index(&c, nm) < 0) {
             size_t l = strlen(missing);
-            snprintf(missing + l, sizeof missing - l, "%s\"%s\"", l ? ", " : "",
-                     schema->features[k].name);
+            snprintf(missing + l, sizeof missing - l, "%s\"%s\"", l ? ", " : "", nm);
         }
     }
     if (result >= 0 && missing[0] && extra[0])
@@ -264,6 +272,7 @@ int hf_ingest_predict_input_ex(hf_comm *comm, const char *uri, const hf_schema *
     }
 out:
     free(feat_by_name);
+    free(first_feat);
     hf_dataset_free(d);
     hf__ingest_free_items(items, n_items);
     free_extra(&px);

@@ -1,6 +1,7 @@
 /* schema_json.c - hf_schema <-> JSON with jansson (format in schema_json.h). */
 #include "shards/schema_json.h"
 #include "common/hf.h"
+#include "shards/datetime.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,11 @@ json_t *hf_schema_json_encode(const hf_schema *s)
         if (c->type != HF_COL_NUMERIC)
             fail |= json_object_set_new(o, "categories",
                                         str_array(c->categories, c->n_categories)) != 0;
+        if (c->source) {
+            fail |= json_object_set_new(o, "source", json_string(c->source)) != 0;
+            fail |= json_object_set_new(o, "part", json_string(hf_dt_part_name(c->part))) != 0;
+            fail |= json_object_set_new(o, "format", str_or_null(c->format)) != 0;
+        }
     }
     if (!fail) {
         fail |= json_object_set_new(root, "features", feats) != 0;
@@ -155,6 +161,33 @@ static int check_schema(const hf_schema *s)
                                 "\"%s\", expected categories sorted bytewise, each once",
                                 c->name, k, c->categories[k], c->categories[k - 1]);
     }
+    /* Derived features: numeric, a known part, those of one source consecutive (predict and serve
+     * read the source once for the run), and no plain feature of the source's name. */
+    for (size_t i = 0; i < s->n_features; i++) {
+        const hf_column *c = &s->features[i];
+        if (!c->source)
+            continue;
+        if (c->type != HF_COL_NUMERIC || !hf_dt_part_name(c->part) || !c->source[0])
+            return hf_error(HF_EINVAL,
+                            "schema: feature \"%s\": got a derived feature of type %s, expected "
+                            "a numeric part of a datetime column",
+                            c->name, hf_col_type_name(c->type));
+        int run_start = i == 0 || !s->features[i - 1].source ||
+                        strcmp(s->features[i - 1].source, c->source) != 0;
+        for (size_t k = 0; k < s->n_features; k++) {
+            const hf_column *o = &s->features[k];
+            if (!o->source && strcmp(o->name, c->source) == 0)
+                return hf_error(HF_EINVAL,
+                                "schema: feature \"%s\": its source \"%s\" is also a feature, "
+                                "expected distinct input columns",
+                                c->name, c->source);
+            if (run_start && k < i && o->source && strcmp(o->source, c->source) == 0)
+                return hf_error(HF_EINVAL,
+                                "schema: feature \"%s\": the features of the source \"%s\" are "
+                                "not consecutive, expected them together",
+                                c->name, c->source);
+        }
+    }
     if (s->n_features < 2)
         return HF_OK;
     char **names = hf_malloc(s->n_features * sizeof *names);
@@ -216,6 +249,25 @@ int hf_schema_json_decode(const json_t *j, hf_schema **out)
             goto out;
         }
         const char *t = json_string_value(type);
+        const json_t *src = json_object_get(o, "source");
+        if (src && !json_is_null(src)) {
+            const json_t *part = json_object_get(o, "part");
+            if (!json_is_string(src) || !json_is_string(part) ||
+                !hf_dt_part_from_name(json_string_value(part))) {
+                result = hf_error(HF_EINVAL,
+                                  "schema: features[%zu]: got a \"source\" without a known "
+                                  "\"part\", expected a part of a datetime column (year, month, "
+                                  "day, dayofweek, hour, elapsed_days)",
+                                  i);
+                goto out;
+            }
+            c->part = hf_dt_part_from_name(json_string_value(part));
+            result = get_opt_str(o, "source", &c->source);
+            if (result >= 0)
+                result = get_opt_str(o, "format", &c->format);
+            if (result < 0)
+                goto out;
+        }
         if (strcmp(t, "numeric") == 0) {
             c->type = HF_COL_NUMERIC;
         } else if (strcmp(t, "categorical") == 0 || strcmp(t, "boolean") == 0) {

@@ -3,10 +3,15 @@
  * Format (keys in this order):
  *   {"features": [{"name": "x", "type": "numeric"},
  *                 {"name": "c", "type": "categorical", "categories": ["a", "b"]},
- *                 {"name": "flag", "type": "boolean", "categories": ["false", "true"]}],
+ *                 {"name": "flag", "type": "boolean", "categories": ["false", "true"]},
+ *                 {"name": "when.year", "type": "numeric", "source": "when", "part": "year",
+ *                  "format": null}],
  *    "target": "y", "task": "regression" | "classification", "classes": ["0", "1"],
  *    "fold_column": null, "group_column": null, "order_column": null}
- * "classes" is present only for classification. */
+ * "classes" is present only for classification. "source", "part" and "format" only for a feature
+ * derived from a datetime column (hf_column; format null: ISO 8601, else the strptime format);
+ * a reader that predates them sees a numeric feature "when.year" that an input lacks, and says so,
+ * rather than misreading it. */
 #ifndef HF_SCHEMA_JSON_H
 #define HF_SCHEMA_JSON_H
 

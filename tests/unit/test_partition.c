@@ -27,7 +27,7 @@ static hf_schema *make_schema(void)
     assert_non_null(s);
     s->n_features = 3;
     s->features = calloc(3, sizeof *s->features);
-    s->features[0] = (hf_column){strdup("x"), HF_COL_NUMERIC, NULL, 0};
+    s->features[0] = (hf_column){.name = strdup("x"), .type = HF_COL_NUMERIC};
     s->features[1].name = strdup("color \"quoted\"");
     s->features[1].type = HF_COL_CATEGORICAL;
     s->features[1].n_categories = 2;
