@@ -55,6 +55,8 @@ static void same_schema(const hf_schema *a, const hf_schema *b, const char *what
     for (size_t i = 0; i < a->n_features; i++) {
         const hf_column *x = &a->features[i], *y = &b->features[i];
         hf_fuzz_check(same_str(x->name, y->name) && x->type == y->type &&
+                          same_str(x->source, y->source) && x->part == y->part &&
+                          same_str(x->format, y->format) &&
                           (x->type == HF_COL_NUMERIC || same_strv(x->categories, x->n_categories,
                                                                   y->categories, y->n_categories)),
                       "%s: feature %zu differs", what, i);
