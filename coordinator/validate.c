@@ -58,6 +58,9 @@ static void print_schema(FILE *fp, const hf_manifest *m)
         fprintf(fp, "  %-30s %s", c->name, hf_col_type_name(c->type));
         if (c->type == HF_COL_CATEGORICAL)
             print_names(fp, "values", c->categories, c->n_categories, 5);
+        if (c->source)
+            fprintf(fp, " (from the datetime column \"%s\", %s)", c->source,
+                    c->format ? c->format : "ISO 8601");
         fputc('\n', fp);
     }
     fprintf(fp, "  %-30s target, %s", s->target, hf_task_name(s->task));

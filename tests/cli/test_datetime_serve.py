@@ -6,7 +6,6 @@ refit's (scikit-learn's ridge on pandas' derived values); a request lacking the 
 a date that does not parse is a 400 with one line naming it; with a stated format %Y%m%d a JSON
 number is read as that text."""
 import csv
-import io
 import json
 import os
 import sys
