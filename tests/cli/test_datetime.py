@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
+from sklearn.model_selection import TimeSeriesSplit
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import hftest  # noqa: E402
@@ -272,11 +273,10 @@ output: {dir: out}
 hftest.hyperfold(["run", "ts.yaml", "--quiet"], np=2, cwd=work)
 oof = pd.read_csv(os.path.join(work, "out", "ts", "oof.csv"))
 order = np.argsort([pd.Timestamp(t).value for t in ttext], kind="stable")
-size = m // 5
 expect = {}
-for fold in range(4):
-    for r in order[m - (4 - fold) * size: m - (3 - fold) * size]:
-        expect[int(r)] = fold
+for fold, (_, va) in enumerate(TimeSeriesSplit(n_splits=4).split(order)):
+    for i in va:
+        expect[int(order[i])] = fold
 got = {int(r): int(f) for r, f in zip(oof["row"], oof["fold"])}
 ck.check(got == expect, "timeseries by an ISO date column: the folds of scikit-learn's "
          "TimeSeriesSplit on the rows sorted by time (%d of %d rows agree)"
