@@ -83,13 +83,15 @@ int hf_fieldconv_input(const hf_schema *s, size_t k, const char *name, const cha
     double t = NAN;
     *bad_off = 0;
     if (!hf_csv_is_na(p, len, na, n_na) && !hf_dt_parse(col->format, p, len, &t)) {
-        char shown[256];
+        char shown[256], fmt[256];
         hf_csv_quote_for_message(p, len, shown, sizeof shown);
-        if (col->format)
+        if (col->format) {
+            /* the format is the spec's text: a control byte in it is shown escaped too */
+            hf_csv_quote_for_message(col->format, strlen(col->format), fmt, sizeof fmt);
             snprintf(what, what_cap,
                      "column \"%s\": got \"%s\", expected a date and time in the format \"%s\"",
-                     name, shown, col->format);
-        else
+                     name, shown, fmt);
+        } else
             snprintf(what, what_cap, "column \"%s\": got \"%s\", expected %s", name, shown,
                      HF_DT_ISO_EXPECTED);
         return 1;

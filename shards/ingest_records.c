@@ -196,12 +196,13 @@ static int pass1_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_
             c->kind[j] = 'd';
             return 0;
         }
-        char expected[300];
+        char expected[400], fmt[256];
         hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-        if (c->dt_format[j])
+        if (c->dt_format[j]) {
+            hf_csv_quote_for_message(c->dt_format[j], strlen(c->dt_format[j]), fmt, sizeof fmt);
             snprintf(expected, sizeof expected,
-                     "a date and time in the format \"%s\" (data.datetime_formats)",
-                     c->dt_format[j]);
+                     "a date and time in the format \"%s\" (data.datetime_formats)", fmt);
+        }
         return hf__ingest_bad_row(c, rec, f->off, "column \"%s\": got \"%s\", expected %s",
                                   c->names[j], shown,
                                   c->dt_format[j] ? expected : HF_DT_ISO_EXPECTED);
