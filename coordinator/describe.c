@@ -1146,14 +1146,17 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
                 set_assoc(o, "correlation_ratio", score);
                 leak = score > 0.999;
             }
-            rk[nr].col = j;
-            rk[nr++].score = score;
         }
         /* Flags. */
         int constant = distinct <= 1 && !approx;
         int identifier =
             feature && cnt > 1 && (integer || !c->numeric) &&
             (approx ? distinct >= cnt * (1 - 3 * 1.04 / sqrt((double)HLL_M)) : distinct == cnt);
+        if (ex->has_target && j < p) {
+            /* An identifier is trivially associated with anything: it ranks after the rest. */
+            rk[nr].col = j;
+            rk[nr++].score = identifier ? -1 - (isnan(score) ? 0 : score) : score;
+        }
         if (constant)
             add_flag(flags, "constant",
                      cnt > 0 ? "one value in every non-missing row" : "no values at all");
@@ -1179,8 +1182,9 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
     qsort(rk, nr, sizeof *rk, cmp_ranked);
     json_t *order = json_array();
     for (size_t i = 0; i < nr; i++) {
-        json_t *e = json_object();
-        json_t *a = json_object_get(json_array_get(cols, rk[i].col), "association");
+        json_t *e = json_object(), *o = json_array_get(cols, rk[i].col);
+        json_t *a = json_object_get(o, "association");
+        json_object_set_new(a, "rank", json_integer((json_int_t)i + 1));
         json_object_set_new(e, "column", json_string(sc->features[rk[i].col].name));
         json_object_set(e, "measure", json_object_get(a, "measure"));
         json_object_set(e, "value", json_object_get(a, "value"));
@@ -1425,26 +1429,20 @@ static void print_table(FILE *fp, json_t *root)
             "distinct", "mean", "std", "median", "association");
     /* The target first, then the columns by association (strongest first), then the rest. */
     json_array_foreach(cols, i, c) if (!strcmp(jstr(c, "role"), "target")) print_row(fp, c);
-    /* The same order as the root's "association" list (describe_more's ranking). */
-    ranked *rk = hf_malloc((n ? n : 1) * sizeof *rk);
-    size_t nr = 0;
-    json_t *e;
+    /* The order of the root's "association" list (each association's rank). */
+    json_t **byrank = hf_calloc(n ? n : 1, sizeof *byrank);
     json_array_foreach(cols, i, c)
     {
-        json_t *a = json_object_get(c, "association");
-        if (!rk || !a)
-            continue;
-        double v = json_is_number(json_object_get(a, "value"))
-                       ? json_number_value(json_object_get(a, "value"))
-                       : NAN;
-        rk[nr].col = i;
-        rk[nr++].score = !strcmp(jstr(a, "measure"), "pearson") ? fabs(v) : v;
+        json_int_t r =
+            json_integer_value(json_object_get(json_object_get(c, "association"), "rank"));
+        if (byrank && r >= 1 && (size_t)r <= n)
+            byrank[r - 1] = c;
     }
-    if (rk)
-        qsort(rk, nr, sizeof *rk, cmp_ranked);
-    for (size_t r = 0; r < nr; r++)
-        print_row(fp, json_array_get(cols, rk[r].col));
-    free(rk);
+    for (size_t r = 0; byrank && r < n; r++)
+        if (byrank[r])
+            print_row(fp, byrank[r]);
+    free(byrank);
+    json_t *e;
     json_array_foreach(cols, i, c) if (!json_object_get(c, "association") &&
                                        strcmp(jstr(c, "role"), "target")) print_row(fp, c);
 
@@ -1490,8 +1488,8 @@ static void print_table(FILE *fp, json_t *root)
             fprintf(fp, "  %s: %s: %s\n", jstr(c, "name"), jstr(e, "flag"), jstr(e, "reason"));
         }
     }
-    fprintf(fp, "\nquartiles are %s; distinct counts exact up to %lld (~: HyperLogLog estimate)\n",
-            jstr(root, "quantiles"),
+    fprintf(fp,
+            "\nquartiles exact (as pandas' describe); distinct exact up to %lld, ~: HyperLogLog\n",
             (long long)json_integer_value(json_object_get(root, "max_distinct")));
 }
 
