@@ -13,6 +13,7 @@
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
 #include "coordinator/describe.h"
+#include "coordinator/drift.h"
 #include "coordinator/pipeline.h"
 
 #include "common/fsutil.h"
@@ -1499,7 +1500,7 @@ static void usage(FILE *fp)
             "usage: mpirun -np N hyperfold describe DATA|JOB.yaml [--target COL]\n"
             "           [--task classification|regression] [--columns COL=TYPE,...] [--json]\n"
             "           [--max-distinct N] [--audit FILE] [--endpoint URL] [--region R]\n"
-            "           [--path-style]\n\n"
+            "           [--path-style] [--against RUN_DIR]\n\n"
             "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
             "in /, file://, http(s):// or s3://) or of a job spec's data, in parallel over the\n"
             "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
@@ -1508,7 +1509,10 @@ static void usage(FILE *fp)
             "identifier, constant, leak, mostly_missing) and each column's association with\n"
             "the target (--target; a job spec's data.target). --json prints one JSON object\n"
             "instead of the tables. With a job spec it also writes\n"
-            "<output.dir>/<name>/describe.json. See docs/describe.md.\n");
+            "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
+            "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
+            "column the population stability index, the change in missing share, categories\n"
+            "never seen before, and the target's balance. See docs/describe.md.\n");
 }
 
 /* The ingest options of a bare DATA operand. "COL=TYPE,..." into o->column_names/types. */
@@ -1626,10 +1630,52 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
+/* Collective. The profile of RUN_DIR (rank 0 reads profile.json, every rank parses it). */
+static int load_profile(hf_comm *world, const char *run_dir, hf_profile **out)
+{
+    hf_rundir dir = {0};
+    char *text = NULL;
+    size_t len = 0;
+    int result = hf_rundir_at(run_dir, &dir);
+    if (result >= 0 && hf_comm_rank(world) == 0) {
+        if (!hf_fs_exists(dir.profile))
+            result = hf_error(HF_EINVAL,
+                              "describe: --against %s: no profile.json there (a run of this "
+                              "version writes it; run the job again)",
+                              run_dir);
+        else
+            result = hf_fs_read_file(dir.profile, &text, &len);
+    }
+    if ((result = hf_comm_check(world, result)) >= 0)
+        result = hf_comm_bcast_blob(world, &text, &len, 0);
+    if (result >= 0)
+        result = hf_comm_check(world, hf_profile_parse(text, len, dir.profile, out));
+    free(text);
+    hf_rundir_free(&dir);
+    return result;
+}
+
+/* Collective. The drift of the ingested data from the profile into root's "drift". */
+static int add_drift(hf_comm *world, const hf_profile *prof, const hf_manifest *m,
+                     const char *shards, json_t *root)
+{
+    int rank = hf_comm_rank(world), size = hf_comm_size(world);
+    int64_t n = hf_manifest_n_rows(m), first = n * rank / size, last = n * (rank + 1) / size;
+    hf_dataset *d = NULL;
+    json_t *drift = NULL;
+    int result = hf_comm_check(world, hf_shards_load_range(shards, m, first, last - first, &d));
+    if (result >= 0)
+        result = hf_drift_compute(world, prof, d, 0, d->n_rows, &drift);
+    if (result >= 0 && rank == 0)
+        json_object_set_new(root, "drift", drift);
+    hf_dataset_free(d);
+    return result;
+}
+
 /* Collective. describe DATA: ingests into a scratch directory (removed afterwards) and profiles. */
 static int describe_data(hf_comm *world, const char *data, const char *target, const char *task,
                          const char *columns, const hf_s3_flags *s3f, size_t max_distinct,
-                         json_t **root)
+                         const hf_profile *prof, json_t **root)
 {
     int rank = hf_comm_rank(world);
     hf_ingest_opts o;
@@ -1688,6 +1734,8 @@ static int describe_data(hf_comm *world, const char *data, const char *target, c
     result = hf_comm_check(world, result);
     if (result >= 0)
         result = compute(world, m, shards, target != NULL, max_distinct, root);
+    if (result >= 0 && prof)
+        result = add_drift(world, prof, m, shards, *root);
 out:
     hf_comm_barrier(world);
     if (made && rank == 0)
@@ -1710,13 +1758,17 @@ static int spec_path(const char *path)
 
 int hf_cmd_describe(hf_comm *world, int argc, char **argv)
 {
-    const char *path = NULL, *target = NULL, *task = NULL, *columns = NULL, *maxd = NULL;
+    const char *path = NULL, *target = NULL, *task = NULL, *columns = NULL, *maxd = NULL,
+               *against = NULL;
     int rank = hf_comm_rank(world), as_json = 0;
     hf_s3_flags s3f = {0};
-    const hf_arg_def defs[] = {
-        HF_VALUE_ARG("--target", &target, NULL),   HF_VALUE_ARG("--task", &task, NULL),
-        HF_VALUE_ARG("--columns", &columns, NULL), HF_VALUE_ARG("--max-distinct", &maxd, NULL),
-        HF_FLAG_ARG("--json", NULL, &as_json),     HF_S3_FLAG_ARGS(&s3f)};
+    const hf_arg_def defs[] = {HF_VALUE_ARG("--target", &target, NULL),
+                               HF_VALUE_ARG("--task", &task, NULL),
+                               HF_VALUE_ARG("--columns", &columns, NULL),
+                               HF_VALUE_ARG("--max-distinct", &maxd, NULL),
+                               HF_VALUE_ARG("--against", &against, NULL),
+                               HF_FLAG_ARG("--json", NULL, &as_json),
+                               HF_S3_FLAG_ARGS(&s3f)};
     const hf_cmdline cl = {"describe", HF_ARGS(defs), "data file or job spec", "DATA|JOB.yaml",
                            0,          usage};
     int result = hf_args_parse(&cl, argc, argv, &path, NULL, rank == 0);
@@ -1737,14 +1789,23 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
     hf_manifest *m = NULL;
     json_t *root = NULL;
     hf_rundir dir = {0};
+    hf_profile *prof = NULL;
     int reused = 0, is_spec = spec_path(path);
+    if (against && (result = load_profile(world, against, &prof)) < 0)
+        goto out;
     if (!is_spec) {
-        result = describe_data(world, path, target, task, columns, &s3f, max_distinct, &root);
+        /* Against a run: its target unless another is given. */
+        if (prof && !target)
+            target = prof->cols[prof->n_cols - 1].name;
+        result = describe_data(world, path, target, task, columns, &s3f, max_distinct, prof, &root);
         goto print;
     }
-    if (target || task || columns)
-        return hf_error(HF_EINVAL, "describe: --target, --task and --columns are for a data file; "
-                                   "a job spec gives data.target, data.task and data.columns");
+    if (target || task || columns) {
+        result =
+            hf_error(HF_EINVAL, "describe: --target, --task and --columns are for a data file; "
+                                "a job spec gives data.target, data.task and data.columns");
+        goto out;
+    }
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)
         goto out;
     result = hf_rundir_of(&spec->output, spec->name, &dir);
@@ -1757,6 +1818,8 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
         0)
         goto out;
     result = compute(world, m, dir.shards, 1, max_distinct, &root);
+    if (result >= 0 && prof)
+        result = add_drift(world, prof, m, dir.shards, root);
 print:
     if (result >= 0 && rank == 0) {
         char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
@@ -1766,6 +1829,10 @@ print:
             printf("%s\n", text);
         else
             print_table(stdout, root);
+        if (!as_json && json_object_get(root, "drift")) {
+            fputc('\n', stdout);
+            hf_drift_print(stdout, json_object_get(root, "drift"));
+        }
         if (result >= 0 && is_spec)
             result = hf_fs_write_atomic(dir.describe, text, strlen(text));
         free(text);
@@ -1776,6 +1843,7 @@ print:
     result = hf_comm_check(world, result);
 out:
     json_decref(root);
+    hf_profile_free(prof);
     hf_manifest_free(m);
     hf_spec_free(spec);
     hf_rundir_free(&dir);
