@@ -1630,27 +1630,15 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-/* Collective. The profile of RUN_DIR (rank 0 reads profile.json, every rank parses it). */
+/* Collective. The profile of RUN_DIR. */
 static int load_profile(hf_comm *world, const char *run_dir, hf_profile **out)
 {
     hf_rundir dir = {0};
-    char *text = NULL;
-    size_t len = 0;
-    int result = hf_rundir_at(run_dir, &dir);
-    if (result >= 0 && hf_comm_rank(world) == 0) {
-        if (!hf_fs_exists(dir.profile))
-            result = hf_error(HF_EINVAL,
-                              "describe: --against %s: no profile.json there (a run of this "
-                              "version writes it; run the job again)",
-                              run_dir);
-        else
-            result = hf_fs_read_file(dir.profile, &text, &len);
-    }
-    if ((result = hf_comm_check(world, result)) >= 0)
-        result = hf_comm_bcast_blob(world, &text, &len, 0);
+    int result = hf_comm_check(world, hf_rundir_at(run_dir, &dir));
     if (result >= 0)
-        result = hf_comm_check(world, hf_profile_parse(text, len, dir.profile, out));
-    free(text);
+        result = hf_profile_load(world, dir.profile, 0, out);
+    if (result < 0)
+        hf_error_prefix(result, "describe: --against %s", run_dir);
     hf_rundir_free(&dir);
     return result;
 }

@@ -324,6 +324,50 @@ int hf_profile_read(const char *path, hf_profile **out)
     return result;
 }
 
+int hf_profile_load(hf_comm *world, const char *path, int optional, hf_profile **out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int64_t exists = 1;
+    int result = HF_OK;
+    *out = NULL;
+    if (hf_comm_rank(world) == 0) {
+        exists = hf_fs_exists(path);
+        if (exists)
+            result = hf_fs_read_file(path, &text, &len);
+        else if (!optional)
+            result = hf_error(HF_EINVAL,
+                              "%s: no such file (a run writes its training data's profile "
+                              "there; run the job again)",
+                              path);
+    }
+    if ((result = hf_comm_check(world, result)) >= 0)
+        result = hf_comm_bcast(world, &exists, sizeof exists, 0);
+    if (result >= 0 && exists)
+        result = hf_comm_bcast_blob(world, &text, &len, 0);
+    if (result >= 0 && exists)
+        result = hf_comm_check(world, hf_profile_parse(text, len, path, out));
+    free(text);
+    return result;
+}
+
+void hf_drift_summary(json_t *drift, char *buf, size_t len)
+{
+    size_t i, o = 0, shown = 0;
+    json_t *c;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(drift, "columns"), i, c)
+    {
+        json_t *v = json_object_get(c, "psi");
+        if (!json_is_number(v) || json_number_value(v) <= HF_PSI_MODERATE || shown == 5 ||
+            o + 80 > len)
+            continue;
+        o += (size_t)snprintf(buf + o, len - o, "%s%s PSI %.3f (%s)", shown++ ? ", " : "",
+                              json_string_value(json_object_get(c, "name")), json_number_value(v),
+                              json_string_value(json_object_get(c, "drift")));
+    }
+}
+
 /* ---- drift ----------------------------------------------------------------------------------- */
 
 /* The PSI of two count vectors over the same bins: sum (p_new - p_old) ln(p_new / p_old), each

@@ -53,6 +53,12 @@ int hf_profile_write(const hf_dataset *d, const char *path);
 int hf_profile_parse(const char *text, size_t len, const char *what, hf_profile **out);
 int hf_profile_read(const char *path, hf_profile **out);
 void hf_profile_free(hf_profile *p);
+/* Collective. Rank 0 reads `path`, every rank parses the same bytes. *out stays NULL (HF_OK)
+ * when the file does not exist and `optional` is set (a run of an earlier version). */
+int hf_profile_load(hf_comm *world, const char *path, int optional, hf_profile **out);
+/* One line naming the columns that moved most (PSI above HF_PSI_MODERATE, at most 5), into buf;
+ * "" if none did. */
+void hf_drift_summary(json_t *drift, char *buf, size_t len);
 
 /* Collective. The drift of the rows [first, first + count) of d on this rank (together: the new
  * data) from the profile: rank 0 gets *out (the "drift" object: rows, columns sorted by PSI,
