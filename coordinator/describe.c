@@ -599,6 +599,7 @@ typedef struct extra {
     double *distinct;
     int *approx, *one_class; /* one_class: every distinct value is seen with one class only */
     size_t max_distinct;
+    int one_process; /* hf_describe_profile: no quartiles, no outliers, distinct up to SMALL */
 } extra;
 
 static size_t assoc_len(const hf_schema *sc, const col_stats *cs, size_t j, const extra *ex)
@@ -1084,14 +1085,18 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
         if (c->numeric) {
             distinct = ex->distinct[j];
             approx = ex->approx[j];
-            json_object_set_new(o, "distinct", json_integer((json_int_t)distinct));
+            json_object_set_new(o, "distinct",
+                                isnan(distinct) ? json_null() : json_integer((json_int_t)distinct));
         } else {
             distinct = (double)json_integer_value(json_object_get(o, "distinct"));
             size_t levels = j < p ? sc->features[j].n_categories : sc->n_classes;
             json_object_set_new(o, "levels", json_integer((json_int_t)levels));
         }
         json_object_set_new(o, "distinct_approximate", json_boolean(approx));
-        if (approx)
+        if (approx && isnan(distinct))
+            json_object_set_new(o, "distinct_more_than",
+                                json_integer((json_int_t)ex->max_distinct));
+        else if (approx)
             json_object_set_new(o, "distinct_stderr", json_real(1.04 / sqrt((double)HLL_M)));
         if (c->numeric) {
             const double *m = ex->c + j * C_N;
@@ -1105,7 +1110,8 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
             json_object_set_new(o, "std", isfinite(var) ? json_real(sqrt(var)) : json_null());
             json_object_set_new(o, "skew", real_or_null(skew));
             json_object_set_new(o, "zeros", json_integer((json_int_t)m[C_ZERO]));
-            json_object_set_new(o, "outliers", json_integer((json_int_t)m[C_OUT]));
+            json_object_set_new(o, "outliers",
+                                ex->one_process ? json_null() : json_integer((json_int_t)m[C_OUT]));
             json_object_set_new(o, "integer", json_boolean(integer && cnt > 0));
         }
         /* Association with the target. */
@@ -1311,6 +1317,97 @@ static void profile_histogram(const hf_dataset *d, void *arg)
     }
 }
 
+/* hf_describe_profile's distinct counts: exact up to SMALL values per numeric column (with the
+ * class each value was seen with), unknown above. */
+#define SMALL 64
+
+typedef struct small_set {
+    double v[SMALL];
+    int cls[SMALL]; /* the class seen with v; -1 none, -2 several */
+    int n, over;
+} small_set;
+
+typedef struct profile_more {
+    const hf_schema *sc;
+    const col_stats *cs;
+    extra *ex;
+    small_set *sets; /* p + 1 */
+} profile_more;
+
+static void small_add(small_set *s, double v, int cls)
+{
+    int lo = 0, hi = s->n;
+    v = v == 0 ? 0.0 : v;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (s->v[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->n && s->v[lo] == v) {
+        if (cls >= 0 && s->cls[lo] != cls)
+            s->cls[lo] = s->cls[lo] == -1 ? cls : -2;
+        return;
+    }
+    if (s->n == SMALL) {
+        s->over = 1;
+        return;
+    }
+    memmove(s->v + lo + 1, s->v + lo, (size_t)(s->n - lo) * sizeof *s->v);
+    memmove(s->cls + lo + 1, s->cls + lo, (size_t)(s->n - lo) * sizeof *s->cls);
+    s->v[lo] = v;
+    s->cls[lo] = cls;
+    s->n++;
+}
+
+static void profile_central(const hf_dataset *d, void *arg)
+{
+    profile_more *pm = arg;
+    size_t p = pm->sc->n_features;
+    central_pass(d, pm->sc, pm->cs, pm->ex);
+    for (size_t j = 0; j <= p; j++) {
+        small_set *s = &pm->sets[j];
+        if (!pm->cs[j].numeric)
+            continue;
+        for (size_t i = 0; i < d->n_rows && !s->over; i++) {
+            double v = col_value(d, p, i, j), y = d->y[i];
+            if (!isnan(v))
+                small_add(s, v, pm->ex->classification && j < p && !isnan(y) ? (int)y : -1);
+        }
+    }
+}
+
+/* Not collective. The columns' distinct counts, shape, association and flags (describe_more) on
+ * one process: a second pass over the chunks. */
+static int profile_extra(const char *shard_dir, const hf_manifest *m, const col_stats *cs,
+                         json_t *root)
+{
+    const hf_schema *sc = hf_manifest_schema(m);
+    size_t p = sc->n_features;
+    extra ex;
+    int result = extra_alloc(sc, cs, 1, SMALL, &ex);
+    if (result < 0)
+        return result;
+    ex.one_process = 1;
+    profile_more pm = {.sc = sc, .cs = cs, .ex = &ex, .sets = hf_calloc(p + 1, sizeof(small_set))};
+    result = pm.sets ? each_chunk(shard_dir, m, profile_central, &pm) : HF_ENOMEM;
+    for (size_t j = 0; result >= 0 && j <= p; j++) {
+        const small_set *s = &pm.sets[j];
+        int one = 1;
+        for (int i = 0; i < s->n; i++)
+            one &= s->cls[i] != -2;
+        ex.distinct[j] = s->over ? NAN : s->n;
+        ex.approx[j] = s->over;
+        ex.one_class[j] = !s->over && one;
+    }
+    if (result >= 0)
+        result = describe_more(root, sc, cs, &ex);
+    free(pm.sets);
+    extra_free(&ex);
+    return result;
+}
+
 int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **out)
 {
     const hf_schema *sc = hf_manifest_schema(m);
@@ -1329,6 +1426,8 @@ int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **ou
     }
     if (result >= 0 && !(*out = describe_json(sc, hf_manifest_n_rows(m), pp.cs, NULL, 0)))
         result = HF_ENOMEM;
+    if (result >= 0)
+        result = profile_extra(shard_dir, m, pp.cs, *out);
     if (*out) {
         json_object_set_new(*out, "quantiles",
                             json_string("not computed (hyperfold describe "

@@ -80,6 +80,15 @@ static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, j
     json_object_set_new(o, "missing", json_integer((json_int_t)(d->n_rows - n)));
     json_object_set_new(o, "edges", e);
     json_object_set_new(o, "counts", c);
+    /* The exact quartiles (numpy.quantile's linear method), for the report. */
+    const char *qn[3] = {"q25", "median", "q75"};
+    for (int q = 0; q < 3; q++) {
+        double pos = (q + 1) / 4.0 * (double)(n ? n - 1 : 0);
+        json_object_set_new(o, qn[q], n ? json_real(lerp(scratch[(size_t)floor(pos)],
+                                                         scratch[(size_t)ceil(pos)],
+                                                         pos - floor(pos)))
+                                        : json_null());
+    }
     return o;
 }
 

@@ -13,6 +13,7 @@
 #include "coordinator/drift.h"
 #include "coordinator/modelfile.h"
 #include "coordinator/pipeline.h"
+#include "coordinator/report.h"
 #include "coordinator/results.h"
 #include "coordinator/rowset.h"
 #include "shards/source.h"
@@ -640,6 +641,11 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     /* A promoted model was trained on the new data: its profile is the one to compare with. */
     if (rank == 0 && result >= 0 && promote)
         result = hf_profile_write(job.data, dir.profile);
+    /* The report shows the decision's drift; failing to write it fails nothing (as in run). */
+    if (rank == 0 && result >= 0 && hf_report_write(dir.dir, NULL) < 0) {
+        hf_warn("report.html not written: %s", hf_error_message());
+        hf_error_clear();
+    }
     if (rank == 0 && result >= 0 && promote && reload_url &&
         notify_reload(reload_url, reload_token) == 0 && !quiet)
         hf_info("retrain: %s reloaded the new model", reload_url);

@@ -108,6 +108,13 @@ rd = res["retrain"]["drift"]
 ck.check({c["name"]: c["psi"] for c in rd["columns"]} == {c["name"]: c["psi"] for c in d["columns"]},
          "retrain.drift in results.json equals describe --against")
 
+with open(os.path.join(run_dir, "report.html")) as f:
+    page = f.read()
+sec = page[page.find('id="drift"'):]
+sec = sec[:sec.find("</section>")]
+ck.check("Drift of the retrain data" in sec and "major" in sec and ">w<" not in sec and "1 (w" in sec.replace("<td>", ""),
+         "report.html shows the drift (the new category w)")
+
 # A damaged profile: one line naming the file and the key.
 bad = dict(prof)
 bad["columns"] = [dict(c) for c in prof["columns"]]
