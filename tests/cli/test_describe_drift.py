@@ -112,8 +112,9 @@ with open(os.path.join(run_dir, "report.html")) as f:
     page = f.read()
 sec = page[page.find('id="drift"'):]
 sec = sec[:sec.find("</section>")]
-ck.check("Drift of the retrain data" in sec and "major" in sec and ">w<" not in sec and "1 (w" in sec.replace("<td>", ""),
-         "report.html shows the drift (the new category w)")
+ck.check("Drift of the retrain data" in sec and "<td>city</td><td>categorical</td>" in sec and
+         "<td>major</td>" in sec and "<td>2 (v, w)</td>" in sec,
+         "report.html shows the drift (city's new categories v and w)")
 
 # A damaged profile: one line naming the file and the key.
 bad = dict(prof)
