@@ -789,7 +789,9 @@ static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema 
     size_t p = sc->n_features, nr = d->n_rows;
     int rank = hf_comm_rank(world);
     double *pairs = hf_malloc((2 * nr + 2) * sizeof *pairs);
-    double *sum = hf_calloc(2 * (p + 1), sizeof *sum), *most = sum ? sum + p + 1 : NULL;
+    /* sum: pairs over the ranks; most: the most values on a rank; mine_n: this rank's pairs. */
+    double *sum = hf_calloc(3 * (p + 1), sizeof *sum), *most = sum ? sum + p + 1 : NULL;
+    double *mine_n = sum ? sum + 2 * (p + 1) : NULL;
     size_t *cols = hf_malloc((p + 1) * sizeof *cols);
     double *reg = hf_malloc(64 * (size_t)HLL_M * sizeof *reg);
     int result = hf_comm_check(world, pairs && sum && cols && reg ? HF_OK : HF_ENOMEM);
@@ -797,7 +799,7 @@ static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema 
         if (!cs[j].numeric)
             continue;
         size_t vals = 0, u = local_pairs(d, p, j, ex, pairs, &vals);
-        sum[j] = (double)u;
+        sum[j] = mine_n[j] = (double)u;
         most[j] = (double)vals;
     }
     if (result >= 0)
@@ -816,7 +818,10 @@ static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema 
         if (!nc)
             break;
         size_t len = 0;
-        double *mine = hf_malloc((2 * nr * nc + nc + 1) * sizeof *mine); /* bound */
+        size_t room = nc + 1;
+        for (size_t c = 0; c < nc; c++)
+            room += 2 * (size_t)mine_n[cols[c]];
+        double *mine = hf_malloc(room * sizeof *mine);
         if (!mine) {
             result = hf_comm_check(world, HF_ENOMEM);
             break;
