@@ -24,6 +24,7 @@
 #include "shards/csv.h"
 #include "shards/partition.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <math.h>
@@ -1774,7 +1775,10 @@ static int describe_data(hf_comm *world, const char *data, const char *target, c
     hf_s3_config s3;
     hf_source_opts so;
     hf_s3_flags_apply(s3f, rank, &s3, &so);
-    char scratch[] = "/tmp/hyperfold-describe.XXXXXX";
+    /* The scratch directory: under $TMPDIR (default /tmp), which every rank must see. */
+    char scratch[4096];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(scratch, sizeof scratch, "%s/hyperfold-describe.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     char *last = NULL, *shards = NULL;
     hf_manifest *m = NULL;
     int made = 0, reused = 0;
@@ -1809,7 +1813,8 @@ static int describe_data(hf_comm *world, const char *data, const char *target, c
     o.target = hf_strdup(target ? target : last);
     o.task_hint = "give --task regression or --task classification";
     if (rank == 0 && !mkdtemp(scratch))
-        result = hf_error(HF_EIO, "describe: creating a scratch directory in /tmp");
+        result = hf_error(HF_EIO, "describe: creating the scratch directory %s: %s", scratch,
+                          strerror(errno));
     made = result >= 0;
     if ((result = hf_comm_check(world, result)) >= 0)
         result = hf_comm_bcast(world, scratch, sizeof scratch, 0);
