@@ -16,7 +16,8 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv);
 int hf_cmd_predict(hf_comm *world, int argc, char **argv);
 /* Collective. `hyperfold evaluate --model M --input I [--output E.json]` (evaluate.c). */
 int hf_cmd_evaluate(hf_comm *world, int argc, char **argv);
-/* Collective. `hyperfold describe job.yaml` (describe.c). */
+/* Collective. `hyperfold describe DATA|job.yaml [--target COL] [--against RUN_DIR] ...`
+ * (describe.c; docs/describe.md). */
 int hf_cmd_describe(hf_comm *world, int argc, char **argv);
 /* Collective. `hyperfold retrain RUN_DIR [--data S]` (retrain.c). */
 int hf_cmd_retrain(hf_comm *world, int argc, char **argv);

@@ -13,6 +13,7 @@
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
 #include "coordinator/describe.h"
+#include "coordinator/drift.h"
 #include "coordinator/pipeline.h"
 
 #include "common/fsutil.h"
@@ -20,10 +21,15 @@
 #include "jobs/rundir.h"
 #include "jobs/spec.h"
 #include "shards/ingest.h"
+#include "shards/csv.h"
 #include "shards/partition.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +38,7 @@
 #define TOP 5
 
 /* Per numeric column partial sums: count, missing, sum, sumsq, sum_xy, sum_y, sum_yy, n_xy. */
-enum { S_COUNT, S_MISSING, S_SUM, S_SUMSQ, S_XY, S_Y, S_YY, S_NXY, S_N };
+enum { S_COUNT, S_MISSING, S_SUM, S_SUMSQ, S_XY, S_Y, S_YY, S_NXY, S_NONINT, S_N };
 
 typedef struct col_stats {
     double s[S_N];
@@ -351,6 +357,7 @@ static void moments_pass(const hf_dataset *d, const hf_schema *sc, col_stats *cs
             }
             c->s[S_SUM] += v;
             c->s[S_SUMSQ] += v * v;
+            c->s[S_NONINT] += v != floor(v);
             if (v < c->min)
                 c->min = v;
             if (v > c->max)
@@ -560,8 +567,651 @@ static void stats_free(col_stats *cs, size_t p)
     free(cs);
 }
 
+/* ---- beyond the moments: distinct counts, shape, association with the target ------------------
+ * Pass 2 (after the moments are reduced) accumulates around each column's mean: the second and
+ * third central sums (std, skew), zeros, and the per-class or per-level tables the association
+ * measures need. Pass 3 (after the quartiles) counts the outliers of the 1.5 IQR rule. Distinct
+ * counts of numeric columns are exact up to --max-distinct: every rank sorts its own values, the
+ * unique ones are gathered on rank 0 (in batches) and merged; a column with more distinct values
+ * than that (on some rank, or after the merge) gets a HyperLogLog estimate instead, whose
+ * registers merge over the ranks by max, so the estimate does not depend on the number of ranks. */
+
+/* Pass-2 sums of a column: central moments around the mean, zeros, outliers. */
+enum { C_M2, C_M3, C_ZERO, C_OUT, C_N };
+/* The association table of a numeric feature and a numeric target: pairwise complete rows,
+ * shifted by the columns' means. */
+enum { P_N, P_X, P_Y, P_XX, P_YY, P_XY, P_N_ };
+
+/* HyperLogLog with 2^14 registers: standard error 1.04 / sqrt(16384) = 0.81%. */
+#define HLL_BITS 14
+#define HLL_M (1u << HLL_BITS)
+
+/* Distinct numeric values gathered per batch on rank 0 (as (value, class) pairs). */
+#define DISTINCT_BATCH (1u << 22)
+
+typedef struct extra {
+    int has_target, classification;
+    size_t k;          /* classes (classification) */
+    double *c;         /* (p + 1) x C_N */
+    double *assoc;     /* every column's association table, one after the other */
+    size_t *assoc_off; /* p + 2 offsets into assoc */
+    double *quart;     /* (p + 1) x 3: q25, median, q75 on every rank (NaN: not numeric) */
+    /* rank 0: per column */
+    double *distinct;
+    int *approx, *one_class; /* one_class: every distinct value is seen with one class only */
+    size_t max_distinct;
+    int one_process; /* hf_describe_profile: no quartiles, no outliers, distinct up to SMALL */
+} extra;
+
+static size_t assoc_len(const hf_schema *sc, const col_stats *cs, size_t j, const extra *ex)
+{
+    size_t p = sc->n_features;
+    if (!ex->has_target || j >= p)
+        return 0;
+    if (cs[j].numeric)
+        return ex->classification ? 3 * ex->k : P_N_;
+    size_t levels = sc->features[j].n_categories;
+    return ex->classification ? levels * ex->k : 3 * levels;
+}
+
+static double col_mean(const col_stats *c)
+{
+    return c->s[S_COUNT] > 0 ? c->s[S_SUM] / c->s[S_COUNT] : 0;
+}
+
+/* Pass 2 over this rank's rows. */
+static void central_pass(const hf_dataset *d, const hf_schema *sc, const col_stats *cs, extra *ex)
+{
+    size_t p = sc->n_features, k = ex->k;
+    double ymean = col_mean(&cs[p]);
+    for (size_t i = 0; i < d->n_rows; i++) {
+        double y = d->y[i];
+        int with_y = ex->has_target && !isnan(y);
+        for (size_t j = 0; j <= p; j++) {
+            double v = j < p ? d->X[i * p + j] : y;
+            if (isnan(v))
+                continue;
+            double *a = ex->assoc + ex->assoc_off[j];
+            if (cs[j].numeric) {
+                double dv = v - col_mean(&cs[j]), *c = ex->c + j * C_N;
+                c[C_M2] += dv * dv;
+                c[C_M3] += dv * dv * dv;
+                c[C_ZERO] += v == 0;
+                if (j == p || !with_y)
+                    continue;
+                if (ex->classification) {
+                    size_t y_k = (size_t)y;
+                    a[3 * y_k]++;
+                    a[3 * y_k + 1] += dv;
+                    a[3 * y_k + 2] += dv * dv;
+                } else {
+                    double dy = y - ymean;
+                    a[P_N]++;
+                    a[P_X] += dv;
+                    a[P_Y] += dy;
+                    a[P_XX] += dv * dv;
+                    a[P_YY] += dy * dy;
+                    a[P_XY] += dv * dy;
+                }
+            } else if (j < p && with_y && v >= 0) {
+                size_t code = (size_t)v;
+                if (ex->classification)
+                    a[code * k + (size_t)y]++;
+                else {
+                    double dy = y - ymean;
+                    a[3 * code]++;
+                    a[3 * code + 1] += dy;
+                    a[3 * code + 2] += dy * dy;
+                }
+            }
+        }
+    }
+}
+
+/* Pass 3: the values outside [q25 - 1.5 IQR, q75 + 1.5 IQR]. */
+static void outlier_pass(const hf_dataset *d, size_t p, const col_stats *cs, extra *ex)
+{
+    for (size_t j = 0; j <= p; j++) {
+        const double *q = ex->quart + 3 * j;
+        if (!cs[j].numeric || isnan(q[0]))
+            continue;
+        double iqr = q[2] - q[0], lo = q[0] - 1.5 * iqr, hi = q[2] + 1.5 * iqr, n = 0;
+        for (size_t i = 0; i < d->n_rows; i++) {
+            double v = col_value(d, p, i, j);
+            n += !isnan(v) && (v < lo || v > hi);
+        }
+        ex->c[j * C_N + C_OUT] = n;
+    }
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* This rank's distinct (value, class) pairs of numeric column j, sorted (class -1: no class or no
+ * target), into pairs (2 doubles each; room for n_rows); returns their number, *values the number
+ * of distinct values among them. -0.0 is 0.0. */
+static size_t local_pairs(const hf_dataset *d, size_t p, size_t j, const extra *ex, double *pairs,
+                          size_t *values)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_rows; i++) {
+        double v = col_value(d, p, i, j);
+        if (isnan(v))
+            continue;
+        pairs[2 * n] = v == 0 ? 0.0 : v;
+        pairs[2 * n + 1] =
+            ex->classification && j < p && !isnan(d->y[i]) ? d->y[i] : -1; /* class code */
+        n++;
+    }
+    qsort(pairs, n, 2 * sizeof *pairs, cmp_pair);
+    size_t u = 0, vals = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u && pairs[2 * (u - 1)] == pairs[2 * i] && pairs[2 * (u - 1) + 1] == pairs[2 * i + 1])
+            continue;
+        vals += !u || pairs[2 * (u - 1)] != pairs[2 * i];
+        pairs[2 * u] = pairs[2 * i];
+        pairs[2 * u + 1] = pairs[2 * i + 1];
+        u++;
+    }
+    *values = vals;
+    return u;
+}
+
+/* Rank 0: merges the gathered sorted pairs of one column: the distinct values and whether each
+ * is seen with one class only (pairs of class -1 do not count). */
+static void merge_pairs(double *pairs, size_t n, double *distinct, int *one_class)
+{
+    qsort(pairs, n, 2 * sizeof *pairs, cmp_pair);
+    size_t vals = 0;
+    int one = 1;
+    for (size_t i = 0; i < n;) {
+        size_t e = i, classes = 0;
+        while (e < n && pairs[2 * e] == pairs[2 * i]) {
+            if (pairs[2 * e + 1] >= 0 && (e == i || pairs[2 * e + 1] != pairs[2 * (e - 1) + 1]))
+                classes++;
+            e++;
+        }
+        vals++;
+        one &= classes <= 1;
+        i = e;
+    }
+    *distinct = (double)vals;
+    *one_class = one;
+}
+
+/* SplitMix64's finaliser: the hash of a value's bits for HyperLogLog. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static void hll_add(double *reg, double v)
+{
+    uint64_t bits;
+    v = v == 0 ? 0.0 : v;
+    memcpy(&bits, &v, sizeof bits);
+    uint64_t h = mix64(bits + 0x9e3779b97f4a7c15ULL);
+    size_t idx = (size_t)(h >> (64 - HLL_BITS));
+    uint64_t rest = h << HLL_BITS;
+    double rho = rest ? (double)(__builtin_clzll(rest) + 1) : (double)(64 - HLL_BITS + 1);
+    if (rho > reg[idx])
+        reg[idx] = rho;
+}
+
+/* The HyperLogLog estimate (Flajolet et al. 2007, with the small-range correction by linear
+ * counting; 64-bit hashes need no large-range one). */
+static double hll_estimate(const double *reg)
+{
+    double m = HLL_M, sum = 0, zeros = 0;
+    for (size_t i = 0; i < HLL_M; i++) {
+        sum += ldexp(1.0, -(int)reg[i]);
+        zeros += reg[i] == 0;
+    }
+    double e = 0.7213 / (1 + 1.079 / m) * m * m / sum;
+    if (e <= 2.5 * m && zeros > 0)
+        e = m * log(m / zeros);
+    return e;
+}
+
+/* Collective. The distinct count of every numeric column (rank 0's ex->distinct, approx,
+ * one_class). */
+static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema *sc,
+                           const col_stats *cs, extra *ex)
+{
+    size_t p = sc->n_features, nr = d->n_rows;
+    int rank = hf_comm_rank(world);
+    double *pairs = hf_malloc((2 * nr + 2) * sizeof *pairs);
+    /* sum: pairs over the ranks; most: the most values on a rank; mine_n: this rank's pairs. */
+    double *sum = hf_calloc(3 * (p + 1), sizeof *sum), *most = sum ? sum + p + 1 : NULL;
+    double *mine_n = sum ? sum + 2 * (p + 1) : NULL;
+    size_t *cols = hf_malloc((p + 1) * sizeof *cols);
+    double *reg = hf_malloc(64 * (size_t)HLL_M * sizeof *reg);
+    int result = hf_comm_check(world, pairs && sum && cols && reg ? HF_OK : HF_ENOMEM);
+    for (size_t j = 0; result >= 0 && j <= p; j++) {
+        if (!cs[j].numeric)
+            continue;
+        size_t vals = 0, u = local_pairs(d, p, j, ex, pairs, &vals);
+        sum[j] = mine_n[j] = (double)u;
+        most[j] = (double)vals;
+    }
+    if (result >= 0)
+        result = hf_comm_allreduce_sum_f64(world, sum, p + 1);
+    if (result >= 0)
+        result = hf_comm_allreduce_max_f64(world, most, p + 1);
+    /* Exact: columns no rank has more than max_distinct values of, gathered in batches. */
+    for (size_t j = 0; result >= 0 && j <= p;) {
+        size_t nc = 0;
+        double batch = 0;
+        for (; j <= p && (nc == 0 || batch + sum[j] <= DISTINCT_BATCH); j++)
+            if (cs[j].numeric && most[j] <= (double)ex->max_distinct) {
+                cols[nc++] = j;
+                batch += sum[j];
+            }
+        if (!nc)
+            break;
+        size_t len = 0;
+        size_t room = nc + 1;
+        for (size_t c = 0; c < nc; c++)
+            room += 2 * (size_t)mine_n[cols[c]];
+        double *mine = hf_malloc(room * sizeof *mine);
+        if (!mine) {
+            result = hf_comm_check(world, HF_ENOMEM);
+            break;
+        }
+        for (size_t c = 0; c < nc; c++) {
+            size_t vals = 0, u = local_pairs(d, p, cols[c], ex, pairs, &vals);
+            mine[len++] = (double)u;
+            memcpy(mine + len, pairs, 2 * u * sizeof *mine);
+            len += 2 * u;
+        }
+        char *all = NULL;
+        size_t *lens = NULL;
+        result = hf_comm_check(world, HF_OK);
+        if (result >= 0)
+            result = hf_comm_gather_blob(world, mine, len * sizeof *mine, 0, &all, &lens);
+        free(mine);
+        if (result >= 0 && rank == 0) {
+            int size = hf_comm_size(world);
+            size_t *at = hf_calloc((size_t)size, sizeof *at), total = 0;
+            const double *g = (const double *)(void *)all;
+            double *merged = NULL;
+            for (int r = 0; at && r < size; r++) {
+                at[r] = total;
+                total += lens[r] / sizeof(double);
+            }
+            merged = at ? hf_malloc((total + 2) * sizeof *merged) : NULL;
+            result = merged ? HF_OK : HF_ENOMEM;
+            for (size_t c = 0; result >= 0 && c < nc; c++) {
+                size_t got = 0;
+                for (int r = 0; r < size; r++) {
+                    size_t u = (size_t)g[at[r]];
+                    memcpy(merged + 2 * got, g + at[r] + 1, 2 * u * sizeof *merged);
+                    got += u;
+                    at[r] += 2 * u + 1;
+                }
+                size_t jj = cols[c];
+                merge_pairs(merged, got, &ex->distinct[jj], &ex->one_class[jj]);
+                ex->approx[jj] = ex->distinct[jj] > (double)ex->max_distinct;
+            }
+            free(at);
+            free(merged);
+        }
+        free(all);
+        free(lens);
+        result = hf_comm_check(world, result);
+    }
+    /* HyperLogLog: every column that may have more than max_distinct values, 64 at a time. */
+    for (size_t j = 0; result >= 0 && j <= p;) {
+        size_t nc = 0;
+        for (; j <= p && nc < 64; j++)
+            if (cs[j].numeric && sum[j] > (double)ex->max_distinct)
+                cols[nc++] = j;
+        if (!nc)
+            break;
+        memset(reg, 0, nc * HLL_M * sizeof *reg);
+        for (size_t c = 0; c < nc; c++)
+            for (size_t i = 0; i < nr; i++) {
+                double v = col_value(d, p, i, cols[c]);
+                if (!isnan(v))
+                    hll_add(reg + c * HLL_M, v);
+            }
+        result = hf_comm_allreduce_max_f64(world, reg, nc * HLL_M);
+        for (size_t c = 0; result >= 0 && rank == 0 && c < nc; c++)
+            if (most[cols[c]] > (double)ex->max_distinct || ex->approx[cols[c]]) {
+                ex->approx[cols[c]] = 1;
+                ex->one_class[cols[c]] = 0;
+                ex->distinct[cols[c]] = round(hll_estimate(reg + c * HLL_M));
+            }
+    }
+    free(pairs);
+    free(sum);
+    free(cols);
+    free(reg);
+    return result;
+}
+
+static void extra_free(extra *ex)
+{
+    free(ex->c);
+    free(ex->assoc);
+    free(ex->assoc_off);
+    free(ex->quart);
+    free(ex->distinct);
+    free(ex->approx);
+    free(ex->one_class);
+}
+
+static int extra_alloc(const hf_schema *sc, const col_stats *cs, int has_target,
+                       size_t max_distinct, extra *ex)
+{
+    size_t p = sc->n_features;
+    memset(ex, 0, sizeof *ex);
+    ex->has_target = has_target;
+    ex->classification = sc->task == HF_TASK_CLASSIFICATION;
+    ex->k = ex->classification ? sc->n_classes : 0;
+    ex->max_distinct = max_distinct;
+    ex->assoc_off = hf_calloc(p + 2, sizeof *ex->assoc_off);
+    for (size_t j = 0; ex->assoc_off && j <= p; j++)
+        ex->assoc_off[j + 1] = ex->assoc_off[j] + assoc_len(sc, cs, j, ex);
+    ex->c = hf_calloc((p + 1) * C_N, sizeof *ex->c);
+    ex->assoc = ex->assoc_off ? hf_calloc(ex->assoc_off[p + 1] + 1, sizeof *ex->assoc) : NULL;
+    ex->quart = hf_malloc((p + 1) * 3 * sizeof *ex->quart);
+    ex->distinct = hf_calloc(p + 1, sizeof *ex->distinct);
+    ex->approx = hf_calloc(p + 1, sizeof *ex->approx);
+    ex->one_class = hf_calloc(p + 1, sizeof *ex->one_class);
+    if (!ex->c || !ex->assoc || !ex->quart || !ex->distinct || !ex->approx || !ex->one_class) {
+        extra_free(ex);
+        return HF_ENOMEM;
+    }
+    for (size_t i = 0; i < (p + 1) * 3; i++)
+        ex->quart[i] = NAN;
+    return HF_OK;
+}
+
+/* Collective. Every rank gets the quartiles (rank 0 has the order statistics). */
+static int share_quartiles(hf_comm *world, const col_stats *cs, const qtarget *t, size_t nt,
+                           size_t p, extra *ex)
+{
+    for (size_t j = 0; hf_comm_rank(world) == 0 && j <= p; j++) {
+        size_t x0 = first_target(t, nt, j);
+        for (int q = 0; q < 3 && x0 < nt; q++) {
+            double pos = k_quartiles[q] * (cs[j].s[S_COUNT] - 1);
+            size_t x = x0 + 2 * (size_t)q;
+            ex->quart[3 * j + (size_t)q] = lerp(t[x].value, t[x + 1].value, pos - floor(pos));
+        }
+    }
+    return hf_comm_bcast(world, ex->quart, (p + 1) * 3 * sizeof *ex->quart, 0);
+}
+
+/* ---- the rich profile's fields (rank 0) ------------------------------------------------------ */
+
+static void add_flag(json_t *flags, const char *flag, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_flag(json_t *flags, const char *flag, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    json_t *f = json_object();
+    json_object_set_new(f, "flag", json_string(flag));
+    json_object_set_new(f, "reason", json_string(why));
+    json_array_append_new(flags, f);
+}
+
+/* Cramér's V (bias uncorrected, as scipy.stats.contingency.association(method="cramer"), which
+ * takes the chi-squared statistic without Yates' correction) and the mutual information in nats
+ * (as sklearn.metrics.mutual_info_score) of a levels x classes table, over the levels and classes
+ * that occur. *one_class: every level that occurs is seen with one class only. */
+static void contingency_measures(const double *t, size_t levels, size_t k, double *v, double *mi,
+                                 int *one_class)
+{
+    double n = 0, *col = hf_calloc(k ? k : 1, sizeof *col);
+    size_t r = 0, c = 0;
+    *one_class = 1;
+    *v = *mi = NAN;
+    if (!col)
+        return;
+    for (size_t l = 0; l < levels; l++) {
+        double row = 0;
+        size_t seen = 0;
+        for (size_t y = 0; y < k; y++) {
+            row += t[l * k + y];
+            col[y] += t[l * k + y];
+            seen += t[l * k + y] > 0;
+        }
+        n += row;
+        r += row > 0;
+        *one_class &= seen <= 1;
+    }
+    for (size_t y = 0; y < k; y++)
+        c += col[y] > 0;
+    if (n > 0) {
+        double chi2 = 0, m = 0;
+        for (size_t l = 0; l < levels; l++) {
+            double row = 0;
+            for (size_t y = 0; y < k; y++)
+                row += t[l * k + y];
+            for (size_t y = 0; y < k && row > 0; y++) {
+                if (col[y] <= 0)
+                    continue;
+                double o = t[l * k + y], e = row * col[y] / n;
+                chi2 += (o - e) * (o - e) / e;
+                if (o > 0)
+                    m += o / n * log(o * n / (row * col[y]));
+            }
+        }
+        size_t dmin = (r < c ? r : c);
+        *v = dmin > 1 ? sqrt(chi2 / n / (double)(dmin - 1)) : NAN;
+        *mi = m;
+    }
+    free(col);
+}
+
+/* The correlation ratio eta of groups given as (n, sum of shifted values, sum of their squares):
+ * sqrt(between-group sum of squares / total sum of squares). */
+static double correlation_ratio(const double *g, size_t groups)
+{
+    double n = 0, s = 0, ss = 0, between = 0;
+    for (size_t i = 0; i < groups; i++) {
+        n += g[3 * i];
+        s += g[3 * i + 1];
+        ss += g[3 * i + 2];
+        if (g[3 * i] > 0)
+            between += g[3 * i + 1] * g[3 * i + 1] / g[3 * i];
+    }
+    if (n <= 0)
+        return NAN;
+    double total = ss - s * s / n;
+    between -= s * s / n;
+    if (!(total > 0))
+        return NAN;
+    double r = between / total;
+    return sqrt(r < 0 ? 0 : r > 1 ? 1 : r);
+}
+
+static void set_assoc(json_t *o, const char *measure, double v)
+{
+    json_t *a = json_object();
+    json_object_set_new(a, "measure", json_string(measure));
+    json_object_set_new(a, "value", real_or_null(v));
+    json_object_set_new(o, "association", a);
+}
+
+typedef struct ranked {
+    size_t col;
+    double score;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    int nx = isnan(x->score), ny = isnan(y->score);
+    if (nx != ny)
+        return nx - ny;
+    if (!nx && x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return x->col < y->col ? -1 : x->col > y->col;
+}
+
+/* Rank 0. Adds to describe_json's object: per column missing share, distinct count, skew, zeros,
+ * outliers, association with the target, flags; the columns ranked by association. */
+static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs, const extra *ex)
+{
+    size_t p = sc->n_features, k = ex->k;
+    json_t *cols = json_object_get(root, "columns");
+    ranked *rk = hf_malloc((p + 1) * sizeof *rk);
+    if (!rk)
+        return HF_ENOMEM;
+    size_t nr = 0;
+    json_object_set_new(root, "target", ex->has_target ? json_string(sc->target) : json_null());
+    if (!ex->has_target) {
+        json_object_set_new(json_array_get(cols, p), "role", json_string("feature"));
+    }
+    for (size_t j = 0; j <= p; j++) {
+        json_t *o = json_array_get(cols, j), *flags = json_array();
+        const col_stats *c = &cs[j];
+        const char *name = j < p ? sc->features[j].name : sc->target;
+        int feature = j < p || !ex->has_target;
+        double cnt = c->s[S_COUNT], miss = c->s[S_MISSING], rows = cnt + miss;
+        double share = rows > 0 ? miss / rows : 0;
+        json_object_set_new(o, "missing_share", json_real(share));
+        double distinct = 0;
+        int approx = 0, integer = c->numeric && c->s[S_NONINT] == 0;
+        if (c->numeric) {
+            distinct = ex->distinct[j];
+            approx = ex->approx[j];
+            json_object_set_new(o, "distinct",
+                                isnan(distinct) ? json_null() : json_integer((json_int_t)distinct));
+        } else {
+            distinct = (double)json_integer_value(json_object_get(o, "distinct"));
+            size_t levels = j < p ? sc->features[j].n_categories : sc->n_classes;
+            json_object_set_new(o, "levels", json_integer((json_int_t)levels));
+        }
+        json_object_set_new(o, "distinct_approximate", json_boolean(approx));
+        if (approx && isnan(distinct))
+            json_object_set_new(o, "distinct_more_than",
+                                json_integer((json_int_t)ex->max_distinct));
+        else if (approx)
+            json_object_set_new(o, "distinct_stderr", json_real(1.04 / sqrt((double)HLL_M)));
+        if (c->numeric) {
+            const double *m = ex->c + j * C_N;
+            /* pandas' nanskew: the adjusted Fisher-Pearson coefficient, 0 for a constant. */
+            double m2 = m[C_M2] / cnt, m3 = m[C_M3] / cnt;
+            double skew = cnt < 3 ? NAN
+                          : m2 <= 0.0 || c->min == c->max
+                              ? 0.0
+                              : sqrt(cnt * (cnt - 1)) / (cnt - 2) * m3 / pow(m2, 1.5);
+            double var = cnt > 1 ? m[C_M2] / (cnt - 1) : NAN;
+            json_object_set_new(o, "std", isfinite(var) ? json_real(sqrt(var)) : json_null());
+            json_object_set_new(o, "skew", real_or_null(skew));
+            json_object_set_new(o, "zeros", json_integer((json_int_t)m[C_ZERO]));
+            json_object_set_new(o, "outliers",
+                                ex->one_process ? json_null() : json_integer((json_int_t)m[C_OUT]));
+            json_object_set_new(o, "integer", json_boolean(integer && cnt > 0));
+        }
+        /* Association with the target. */
+        double score = NAN;
+        int leak = 0;
+        const double *a = ex->assoc + ex->assoc_off[j];
+        if (ex->has_target && j < p) {
+            if (c->numeric && ex->classification) {
+                json_t *means = json_object();
+                for (size_t y = 0; y < k; y++)
+                    json_object_set_new(means, sc->classes[y],
+                                        a[3 * y] > 0
+                                            ? json_real(col_mean(c) + a[3 * y + 1] / a[3 * y])
+                                            : json_null());
+                json_object_set_new(o, "class_means", means);
+                score = correlation_ratio(a, k);
+                set_assoc(o, "correlation_ratio", score);
+                /* Values that repeat (at least twice each on average), each with one class. */
+                leak = ex->one_class[j] && !approx && distinct <= cnt / 2;
+            } else if (c->numeric) {
+                double n = a[P_N];
+                double sxy = a[P_XY] - a[P_X] * a[P_Y] / n, sxx = a[P_XX] - a[P_X] * a[P_X] / n,
+                       syy = a[P_YY] - a[P_Y] * a[P_Y] / n;
+                double r = n > 1 && sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+                json_object_set_new(o, "corr_target", real_or_null(r));
+                set_assoc(o, "pearson", r);
+                score = fabs(r);
+                leak = score > 0.999;
+            } else if (ex->classification) {
+                double v, mi;
+                int one;
+                contingency_measures(a, sc->features[j].n_categories, k, &v, &mi, &one);
+                set_assoc(o, "cramers_v", v);
+                json_object_set_new(o, "mutual_info", real_or_null(mi));
+                score = v;
+                leak = one && distinct <= cnt / 2;
+            } else {
+                score = correlation_ratio(a, sc->features[j].n_categories);
+                set_assoc(o, "correlation_ratio", score);
+                leak = score > 0.999;
+            }
+        }
+        /* Flags. */
+        int constant = distinct <= 1 && !approx;
+        int identifier =
+            feature && cnt > 1 && (integer || !c->numeric) &&
+            (approx ? distinct >= cnt * (1 - 3 * 1.04 / sqrt((double)HLL_M)) : distinct == cnt);
+        if (ex->has_target && j < p) {
+            /* An identifier is trivially associated with anything: it ranks after the rest. */
+            rk[nr].col = j;
+            rk[nr++].score = identifier ? -1 - (isnan(score) ? 0 : score) : score;
+        }
+        if (constant)
+            add_flag(flags, "constant",
+                     cnt > 0 ? "one value in every non-missing row" : "no values at all");
+        if (identifier)
+            add_flag(flags, "identifier",
+                     "%s%.0f distinct values in %.0f non-missing rows: every row has its own",
+                     approx ? "about " : "", distinct, cnt);
+        if (feature && c->numeric && integer && !identifier && !constant && !approx &&
+            (distinct <= 20 || distinct <= 0.05 * cnt))
+            add_flag(flags, "looks_categorical",
+                     "%.0f distinct integer values: try data.columns: {%s: categorical}", distinct,
+                     name);
+        if (leak && !identifier && !constant && k != 1)
+            add_flag(flags, "leak",
+                     ex->classification
+                         ? "each value occurs with one class only: perfect association with the "
+                           "target"
+                         : "association with the target above 0.999");
+        if (share > 0.5)
+            add_flag(flags, "mostly_missing", "%.1f%% of the rows are missing", 100 * share);
+        json_object_set_new(o, "flags", flags);
+    }
+    qsort(rk, nr, sizeof *rk, cmp_ranked);
+    json_t *order = json_array();
+    for (size_t i = 0; i < nr; i++) {
+        json_t *e = json_object(), *o = json_array_get(cols, rk[i].col);
+        json_t *a = json_object_get(o, "association");
+        json_object_set_new(a, "rank", json_integer((json_int_t)i + 1));
+        json_object_set_new(e, "column", json_string(sc->features[rk[i].col].name));
+        json_object_set(e, "measure", json_object_get(a, "measure"));
+        json_object_set(e, "value", json_object_get(a, "value"));
+        json_array_append_new(order, e);
+    }
+    json_object_set_new(root, "association", order);
+    json_object_set_new(root, "max_distinct", json_integer((json_int_t)ex->max_distinct));
+    free(rk);
+    return HF_OK;
+}
+
 /* Collective. Computes the statistics of every feature column and of the target. */
-static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, json_t **out)
+static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, int has_target,
+                   size_t max_distinct, json_t **out)
 {
     int rank = hf_comm_rank(world), size = hf_comm_size(world);
     const hf_schema *sc = hf_manifest_schema(m);
@@ -571,18 +1221,53 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     size_t p = sc->n_features, n_targets = 0;
     col_stats *cs = stats_alloc(sc);
     qtarget *targets = NULL;
+    extra ex = {0};
+    int have_ex = 0;
     int result = cs ? hf_shards_load_range(shard_dir, m, first, last - first, &d) : HF_ENOMEM;
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     moments_pass(d, sc, cs);
     result = reduce_stats(world, sc, cs);
     if (result >= 0)
+        result = hf_comm_check(world, extra_alloc(sc, cs, has_target, max_distinct, &ex));
+    have_ex = result >= 0;
+    if (result >= 0) {
+        central_pass(d, sc, cs, &ex);
+        result = hf_comm_allreduce_sum_f64(world, ex.c, (p + 1) * C_N);
+    }
+    if (result >= 0 && ex.assoc_off[p + 1])
+        result = hf_comm_allreduce_sum_f64(world, ex.assoc, ex.assoc_off[p + 1]);
+    if (result >= 0)
         result = (targets = quartile_targets(cs, p, &n_targets)) ? HF_OK : HF_ENOMEM;
     if (result >= 0)
         result = exact_quantiles(world, d, p, targets, n_targets);
-    if (result >= 0 && rank == 0)
+    if (result >= 0)
+        result = share_quartiles(world, cs, targets, n_targets, p, &ex);
+    if (result >= 0) {
+        outlier_pass(d, p, cs, &ex);
+        result = hf_comm_check(world, HF_OK);
+    }
+    if (result >= 0) {
+        double *o = hf_malloc((p + 1) * sizeof *o);
+        result = hf_comm_check(world, o ? HF_OK : HF_ENOMEM);
+        for (size_t j = 0; result >= 0 && j <= p; j++)
+            o[j] = ex.c[j * C_N + C_OUT];
+        if (result >= 0)
+            result = hf_comm_allreduce_sum_f64(world, o, p + 1);
+        for (size_t j = 0; result >= 0 && j <= p; j++)
+            ex.c[j * C_N + C_OUT] = o[j];
+        free(o);
+    }
+    if (result >= 0)
+        result = distinct_counts(world, d, sc, cs, &ex);
+    if (result >= 0 && rank == 0) {
         *out = describe_json(sc, n, cs, targets, n_targets);
+        result = *out ? describe_more(*out, sc, cs, &ex) : HF_ENOMEM;
+    }
+    result = hf_comm_check(world, result);
 out:
+    if (have_ex)
+        extra_free(&ex);
     stats_free(cs, p);
     free(targets);
     hf_dataset_free(d);
@@ -638,6 +1323,97 @@ static void profile_histogram(const hf_dataset *d, void *arg)
     }
 }
 
+/* hf_describe_profile's distinct counts: exact up to SMALL values per numeric column (with the
+ * class each value was seen with), unknown above. */
+#define SMALL 64
+
+typedef struct small_set {
+    double v[SMALL];
+    int cls[SMALL]; /* the class seen with v; -1 none, -2 several */
+    int n, over;
+} small_set;
+
+typedef struct profile_more {
+    const hf_schema *sc;
+    const col_stats *cs;
+    extra *ex;
+    small_set *sets; /* p + 1 */
+} profile_more;
+
+static void small_add(small_set *s, double v, int cls)
+{
+    int lo = 0, hi = s->n;
+    v = v == 0 ? 0.0 : v;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (s->v[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->n && s->v[lo] == v) {
+        if (cls >= 0 && s->cls[lo] != cls)
+            s->cls[lo] = s->cls[lo] == -1 ? cls : -2;
+        return;
+    }
+    if (s->n == SMALL) {
+        s->over = 1;
+        return;
+    }
+    memmove(s->v + lo + 1, s->v + lo, (size_t)(s->n - lo) * sizeof *s->v);
+    memmove(s->cls + lo + 1, s->cls + lo, (size_t)(s->n - lo) * sizeof *s->cls);
+    s->v[lo] = v;
+    s->cls[lo] = cls;
+    s->n++;
+}
+
+static void profile_central(const hf_dataset *d, void *arg)
+{
+    profile_more *pm = arg;
+    size_t p = pm->sc->n_features;
+    central_pass(d, pm->sc, pm->cs, pm->ex);
+    for (size_t j = 0; j <= p; j++) {
+        small_set *s = &pm->sets[j];
+        if (!pm->cs[j].numeric)
+            continue;
+        for (size_t i = 0; i < d->n_rows && !s->over; i++) {
+            double v = col_value(d, p, i, j), y = d->y[i];
+            if (!isnan(v))
+                small_add(s, v, pm->ex->classification && j < p && !isnan(y) ? (int)y : -1);
+        }
+    }
+}
+
+/* Not collective. The columns' distinct counts, shape, association and flags (describe_more) on
+ * one process: a second pass over the chunks. */
+static int profile_extra(const char *shard_dir, const hf_manifest *m, const col_stats *cs,
+                         json_t *root)
+{
+    const hf_schema *sc = hf_manifest_schema(m);
+    size_t p = sc->n_features;
+    extra ex;
+    int result = extra_alloc(sc, cs, 1, SMALL, &ex);
+    if (result < 0)
+        return result;
+    ex.one_process = 1;
+    profile_more pm = {.sc = sc, .cs = cs, .ex = &ex, .sets = hf_calloc(p + 1, sizeof(small_set))};
+    result = pm.sets ? each_chunk(shard_dir, m, profile_central, &pm) : HF_ENOMEM;
+    for (size_t j = 0; result >= 0 && j <= p; j++) {
+        const small_set *s = &pm.sets[j];
+        int one = 1;
+        for (int i = 0; i < s->n; i++)
+            one &= s->cls[i] != -2;
+        ex.distinct[j] = s->over ? NAN : s->n;
+        ex.approx[j] = s->over;
+        ex.one_class[j] = !s->over && one;
+    }
+    if (result >= 0)
+        result = describe_more(root, sc, cs, &ex);
+    free(pm.sets);
+    extra_free(&ex);
+    return result;
+}
+
 int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **out)
 {
     const hf_schema *sc = hf_manifest_schema(m);
@@ -656,6 +1432,8 @@ int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **ou
     }
     if (result >= 0 && !(*out = describe_json(sc, hf_manifest_n_rows(m), pp.cs, NULL, 0)))
         result = HF_ENOMEM;
+    if (result >= 0)
+        result = profile_extra(shard_dir, m, pp.cs, *out);
     if (*out) {
         json_object_set_new(*out, "quantiles",
                             json_string("not computed (hyperfold describe "
@@ -675,87 +1453,456 @@ int hf_describe_profile(const char *shard_dir, const hf_manifest *m, json_t **ou
     return result;
 }
 
+/* ---- the terminal table ---------------------------------------------------------------------- */
+
 static void fmt_num(char *buf, size_t len, json_t *v)
 {
     if (json_is_number(v))
-        snprintf(buf, len, "%.6g", json_number_value(v));
+        snprintf(buf, len, "%.4g", json_number_value(v));
     else
         snprintf(buf, len, "-");
 }
 
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static const char *short_measure(const char *m)
+{
+    return !strcmp(m, "pearson")             ? "r"
+           : !strcmp(m, "cramers_v")         ? "V"
+           : !strcmp(m, "correlation_ratio") ? "eta"
+                                             : m;
+}
+
+/* One row of the overview (at most 100 characters). */
+static void print_row(FILE *fp, json_t *c)
+{
+    const char *type = jstr(c, "type");
+    char name[40], dist[24], miss[16], assoc[24] = "";
+    snprintf(name, sizeof name, "%s%s", jstr(c, "name"),
+             !strcmp(jstr(c, "role"), "target") ? " (target)" : "");
+    snprintf(dist, sizeof dist, "%s%lld",
+             json_is_true(json_object_get(c, "distinct_approximate")) ? "~" : "",
+             (long long)json_integer_value(json_object_get(c, "distinct")));
+    snprintf(miss, sizeof miss, "%.1f%%",
+             100 * json_number_value(json_object_get(c, "missing_share")));
+    json_t *a = json_object_get(c, "association");
+    if (a) {
+        char v[16];
+        fmt_num(v, sizeof v, json_object_get(a, "value"));
+        snprintf(assoc, sizeof assoc, "%s %s", short_measure(jstr(a, "measure")), v);
+    }
+    const char *ty = !strcmp(type, "numeric") ? "num" : !strcmp(type, "boolean") ? "bool" : "cat";
+    fprintf(fp, "%-20.20s %-4s %9lld %6s %8s ", name, ty,
+            (long long)json_integer_value(json_object_get(c, "count")), miss, dist);
+    if (!strcmp(type, "numeric")) {
+        const char *keys[] = {"mean", "std", "median"};
+        for (int k = 0; k < 3; k++) {
+            char b[16];
+            fmt_num(b, sizeof b, json_object_get(c, keys[k]));
+            fprintf(fp, "%10s ", b);
+        }
+    } else {
+        json_t *top = json_object_get(c, "top");
+        if (!top)
+            top = json_object_get(c, "classes");
+        char b[40] = "-";
+        json_t *e = json_array_get(top, 0);
+        if (e)
+            snprintf(b, sizeof b, "top %.16s %.0f%%", jstr(e, "value"),
+                     100 * json_number_value(json_object_get(e, "fraction")));
+        fprintf(fp, "%-32.32s ", b);
+    }
+    fprintf(fp, "%s\n", assoc);
+}
+
 static void print_table(FILE *fp, json_t *root)
 {
-    json_t *cols = json_object_get(root, "columns");
-    fprintf(fp, "%lld rows, task %s\n\n",
-            (long long)json_integer_value(json_object_get(root, "rows")),
-            json_string_value(json_object_get(root, "task")));
-    fprintf(fp, "%-24s %-11s %8s %7s %11s %11s %11s %11s %11s %11s %11s %8s\n", "column", "type",
-            "count", "missing", "mean", "std", "min", "q25", "median", "q75", "max", "corr_y");
-    size_t i;
-    json_t *c;
+    json_t *cols = json_object_get(root, "columns"), *c;
+    size_t i, n = json_array_size(cols);
+    json_t *target = json_object_get(root, "target");
+    if (json_is_string(target))
+        fprintf(fp, "%lld rows, %zu columns, target %s (%s)\n\n",
+                (long long)json_integer_value(json_object_get(root, "rows")), n,
+                json_string_value(target), jstr(root, "task"));
+    else
+        fprintf(fp, "%lld rows, %zu columns, no target\n\n",
+                (long long)json_integer_value(json_object_get(root, "rows")), n);
+    fprintf(fp, "%-20s %-4s %9s %6s %8s %10s %10s %10s %s\n", "column", "type", "count", "miss",
+            "distinct", "mean", "std", "median", "association");
+    /* The target first, then the columns by association (strongest first), then the rest. */
+    json_array_foreach(cols, i, c) if (!strcmp(jstr(c, "role"), "target")) print_row(fp, c);
+    /* The order of the root's "association" list (each association's rank). */
+    json_t **byrank = hf_calloc(n ? n : 1, sizeof *byrank);
     json_array_foreach(cols, i, c)
     {
-        const char *type = json_string_value(json_object_get(c, "type"));
-        char name[64];
-        snprintf(name, sizeof name, "%s%s", json_string_value(json_object_get(c, "name")),
-                 strcmp(json_string_value(json_object_get(c, "role")), "target") == 0 ? " (target)"
-                                                                                      : "");
-        fprintf(fp, "%-24.24s %-11s %8lld %7lld", name, type,
-                (long long)json_integer_value(json_object_get(c, "count")),
-                (long long)json_integer_value(json_object_get(c, "missing")));
-        if (strcmp(type, "numeric") == 0) {
-            const char *keys[] = {"mean", "std", "min", "q25", "median", "q75", "max"};
-            for (int k = 0; k < 7; k++) {
-                char b[32];
-                fmt_num(b, sizeof b, json_object_get(c, keys[k]));
-                fprintf(fp, " %11s", b);
-            }
-            char b[32];
-            fmt_num(b, sizeof b, json_object_get(c, "corr_target"));
-            fprintf(fp, " %8s", b);
-        } else {
-            json_t *top = json_object_get(c, "top");
-            if (!top)
-                top = json_object_get(c, "classes");
-            fprintf(fp, "  distinct %lld:",
-                    (long long)json_integer_value(json_object_get(c, "distinct")));
-            size_t k;
-            json_t *e;
-            json_array_foreach(top, k, e)
-            {
-                fprintf(fp, " %s=%lld (%.1f%%)", json_string_value(json_object_get(e, "value")),
-                        (long long)json_integer_value(json_object_get(e, "count")),
-                        100 * json_real_value(json_object_get(e, "fraction")));
-            }
+        json_int_t r =
+            json_integer_value(json_object_get(json_object_get(c, "association"), "rank"));
+        if (byrank && r >= 1 && (size_t)r <= n)
+            byrank[r - 1] = c;
+    }
+    for (size_t r = 0; byrank && r < n; r++)
+        if (byrank[r])
+            print_row(fp, byrank[r]);
+    free(byrank);
+    json_t *e;
+    json_array_foreach(cols, i, c) if (!json_object_get(c, "association") &&
+                                       strcmp(jstr(c, "role"), "target")) print_row(fp, c);
+
+    fprintf(fp, "\n%-20s %10s %10s %10s %10s %10s %8s %7s %7s\n", "numeric column", "min", "q25",
+            "median", "q75", "max", "skew", "zeros", "outl.");
+    json_array_foreach(cols, i, c)
+    {
+        if (strcmp(jstr(c, "type"), "numeric"))
+            continue;
+        fprintf(fp, "%-20.20s", jstr(c, "name"));
+        const char *keys[] = {"min", "q25", "median", "q75", "max"};
+        for (int k = 0; k < 5; k++) {
+            char b[16];
+            fmt_num(b, sizeof b, json_object_get(c, keys[k]));
+            fprintf(fp, " %10s", b);
         }
+        char b[16];
+        fmt_num(b, sizeof b, json_object_get(c, "skew"));
+        fprintf(fp, " %8s %7lld %7lld\n", b,
+                (long long)json_integer_value(json_object_get(c, "zeros")),
+                (long long)json_integer_value(json_object_get(c, "outliers")));
+    }
+    json_array_foreach(cols, i, c)
+    {
+        if (strcmp(jstr(c, "role"), "target") || !json_object_get(c, "classes"))
+            continue;
+        fprintf(fp, "\nclass balance of %s:", jstr(c, "name"));
+        size_t k;
+        json_array_foreach(json_object_get(c, "classes"), k, e)
+            fprintf(fp, " %s=%lld (%.1f%%)", jstr(e, "value"),
+                    (long long)json_integer_value(json_object_get(e, "count")),
+                    100 * json_number_value(json_object_get(e, "fraction")));
         fputc('\n', fp);
     }
-    fprintf(fp, "\nquartiles are %s\n", json_string_value(json_object_get(root, "quantiles")));
+    int any = 0;
+    json_array_foreach(cols, i, c)
+    {
+        size_t k;
+        json_array_foreach(json_object_get(c, "flags"), k, e)
+        {
+            if (!any++)
+                fprintf(fp, "\nflags:\n");
+            fprintf(fp, "  %s: %s: %s\n", jstr(c, "name"), jstr(e, "flag"), jstr(e, "reason"));
+        }
+    }
+    fprintf(fp,
+            "\nquartiles exact (as pandas' describe); distinct exact up to %lld, ~: HyperLogLog\n",
+            (long long)json_integer_value(json_object_get(root, "max_distinct")));
 }
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: mpirun -np N hyperfold describe JOB.yaml\n\n"
-                "Ingests the job's data (or reuses its shards) and profiles every column in\n"
-                "parallel: type, count, missing, mean, std, min, exact quartiles, max;\n"
-                "categorical columns: distinct values and the most frequent; the target's\n"
-                "class balance or distribution; each numeric feature's correlation with the\n"
-                "target. Prints a table and writes <output.dir>/<name>/describe.json.\n");
+    fprintf(fp,
+            "usage: mpirun -np N hyperfold describe DATA|JOB.yaml [--target COL]\n"
+            "           [--task classification|regression] [--columns COL=TYPE,...] [--json]\n"
+            "           [--max-distinct N] [--audit FILE] [--endpoint URL] [--region R]\n"
+            "           [--path-style] [--against RUN_DIR]\n\n"
+            "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
+            "in /, file://, http(s):// or s3://) or of a job spec's data, in parallel over the\n"
+            "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
+            "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
+            "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
+            "identifier, constant, leak, mostly_missing) and each column's association with\n"
+            "the target (--target; a job spec's data.target). --json prints one JSON object\n"
+            "instead of the tables. With a job spec it also writes\n"
+            "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
+            "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
+            "column the population stability index, the change in missing share, categories\n"
+            "never seen before, and the target's balance. See docs/describe.md.\n");
+}
+
+/* The ingest options of a bare DATA operand. "COL=TYPE,..." into o->column_names/types. */
+static int parse_columns(const char *text, hf_ingest_opts *o)
+{
+    char *copy = hf_strdup(text), *save = NULL;
+    int result = copy ? HF_OK : HF_ENOMEM;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; result >= 0 && tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        int type = -1;
+        if (eq) {
+            *eq = '\0';
+            type = !strcmp(eq + 1, "numeric")       ? HF_COL_NUMERIC
+                   : !strcmp(eq + 1, "categorical") ? HF_COL_CATEGORICAL
+                   : !strcmp(eq + 1, "boolean")     ? HF_COL_BOOLEAN
+                                                    : -1;
+        }
+        if (!eq || !*tok || type < 0) {
+            result = hf_error(HF_EINVAL,
+                              "describe: --columns: got \"%s%s%s\", expected COL=TYPE with TYPE "
+                              "numeric, categorical or boolean",
+                              tok, eq ? "=" : "", eq ? eq + 1 : "");
+            break;
+        }
+        char **names = realloc(o->column_names, (o->n_columns + 1) * sizeof *names);
+        int *types = names ? realloc(o->column_types, (o->n_columns + 1) * sizeof *types) : NULL;
+        if (names)
+            o->column_names = names;
+        if (types)
+            o->column_types = types;
+        if (!names || !types || !(names[o->n_columns] = hf_strdup(tok))) {
+            result = HF_ENOMEM;
+            break;
+        }
+        types[o->n_columns++] = type;
+    }
+    free(copy);
+    return result;
+}
+
+/* Rank 0. The last column of DATA's header (the first file of a prefix; the first .csv member of
+ * a zip), which a describe without --target ingests in the target's place and reports as a
+ * feature. */
+static int last_header_column(const char *uri, const hf_source_opts *so, char **out)
+{
+    char **uris = NULL;
+    size_t nu = 0;
+    int result = HF_OK;
+    const char *first = uri;
+    if (hf_source_is_prefix(uri)) {
+        if ((result = hf_source_list(uri, so, &uris, &nu)) < 0)
+            return result;
+        if (!nu)
+            result = hf_error(HF_EDATA, "describe: %s: no files under this prefix", uri);
+        else
+            first = uris[0];
+    }
+    hf_source *src = NULL;
+    hf_csv_stream st = {0};
+    hf_csv_reader *rd = NULL;
+    char **members = NULL;
+    size_t nm = 0, len = strlen(first);
+    if (result >= 0)
+        result = hf_source_open(first, so, &src);
+    if (result >= 0) {
+        if (len > 3 && !strcmp(first + len - 3, ".gz"))
+            result = hf_csv_stream_gzip(src, &st);
+        else if (len > 4 && !strcmp(first + len - 4, ".zip")) {
+            result = hf_csv_zip_entries(src, &members, &nm);
+            if (result >= 0 && !nm)
+                result = hf_error(HF_EDATA, "describe: %s: no .csv member in this zip", first);
+            if (result >= 0)
+                result = hf_csv_stream_zip_entry(src, members[0], &st);
+        } else
+            result = hf_csv_stream_source(src, 0, &st);
+    }
+    hf_csv_range range = {.begin = 0, .end = UINT64_MAX, .at_record_start = 1, .line = 1};
+    if (result >= 0)
+        result = hf_csv_reader_open(st, &range, &rd);
+    hf_csv_record rec;
+    if (result >= 0 && (result = hf_csv_reader_next(rd, &rec)) == 0)
+        result = hf_error(HF_EDATA, "describe: %s: no header line", first);
+    if (result > 0) {
+        size_t bom = hf_csv_bom_len(rec.text, rec.len);
+        hf_csv_fields f = {0};
+        const char *why = NULL;
+        size_t off = 0;
+        char delim = hf_csv_detect_delimiter(rec.text + bom, rec.len - bom);
+        result = hf_csv_split(rec.text + bom, rec.len - bom, delim, &f, &why, &off);
+        if (result < 0)
+            result = hf_error(HF_EDATA, "describe: %s:1: the header has %s", first, why);
+        else if (!f.n || !(*out = strndup(f.f[f.n - 1].p, f.f[f.n - 1].len)))
+            result = f.n ? HF_ENOMEM : hf_error(HF_EDATA, "describe: %s: empty header", first);
+        hf_csv_fields_free(&f);
+    }
+    if (rd)
+        hf_csv_reader_free(rd);
+    if (src)
+        hf_source_close(src);
+    for (size_t i = 0; i < nm; i++)
+        free(members[i]);
+    free(members);
+    for (size_t i = 0; i < nu; i++)
+        free(uris[i]);
+    free(uris);
+    return result < 0 ? result : HF_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Collective. The profile of RUN_DIR. */
+static int load_profile(hf_comm *world, const char *run_dir, hf_profile **out)
+{
+    hf_rundir dir = {0};
+    int result = hf_comm_check(world, hf_rundir_at(run_dir, &dir));
+    if (result >= 0)
+        result = hf_profile_load(world, dir.profile, 0, out);
+    if (result < 0)
+        hf_error_prefix(result, "describe: --against %s", run_dir);
+    hf_rundir_free(&dir);
+    return result;
+}
+
+/* Collective. The drift of the ingested data from the profile into root's "drift". */
+static int add_drift(hf_comm *world, const hf_profile *prof, const hf_manifest *m,
+                     const char *shards, json_t *root)
+{
+    int rank = hf_comm_rank(world), size = hf_comm_size(world);
+    int64_t n = hf_manifest_n_rows(m), first = n * rank / size, last = n * (rank + 1) / size;
+    hf_dataset *d = NULL;
+    json_t *drift = NULL;
+    int result = hf_comm_check(world, hf_shards_load_range(shards, m, first, last - first, &d));
+    if (result >= 0)
+        result = hf_drift_compute(world, prof, d, 0, d->n_rows, &drift);
+    if (result >= 0 && rank == 0)
+        json_object_set_new(root, "drift", drift);
+    hf_dataset_free(d);
+    return result;
+}
+
+/* Collective. describe DATA: ingests into a scratch directory (removed afterwards) and profiles. */
+static int describe_data(hf_comm *world, const char *data, const char *target, const char *task,
+                         const char *columns, const hf_s3_flags *s3f, size_t max_distinct,
+                         const hf_profile *prof, json_t **root)
+{
+    int rank = hf_comm_rank(world);
+    hf_ingest_opts o;
+    hf_s3_config s3;
+    hf_source_opts so;
+    hf_s3_flags_apply(s3f, rank, &s3, &so);
+    /* The scratch directory: under $TMPDIR (default /tmp), which every rank must see. */
+    char scratch[4096];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(scratch, sizeof scratch, "%s/hyperfold-describe.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    char *last = NULL, *shards = NULL;
+    hf_manifest *m = NULL;
+    int made = 0, reused = 0;
+    int result = hf_ingest_opts_init(&o);
+    if (result >= 0 && task) {
+        if (!strcmp(task, "classification"))
+            o.task = HF_TASK_CLASSIFICATION;
+        else if (!strcmp(task, "regression"))
+            o.task = HF_TASK_REGRESSION;
+        else
+            result = hf_error(HF_EINVAL,
+                              "describe: --task: got \"%s\", expected classification or "
+                              "regression",
+                              task);
+    }
+    if (result >= 0 && columns)
+        result = parse_columns(columns, &o);
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+    if (!target) {
+        size_t len = 0;
+        if (rank == 0)
+            result = last_header_column(data, &so, &last);
+        if ((result = hf_comm_check(world, result)) >= 0) {
+            len = rank == 0 ? strlen(last) + 1 : 0;
+            result = hf_comm_bcast_blob(world, &last, &len, 0);
+        }
+        if (result < 0)
+            goto out;
+    }
+    o.source = hf_strdup(data);
+    o.target = hf_strdup(target ? target : last);
+    o.task_hint = "give --task regression or --task classification";
+    if (rank == 0 && !mkdtemp(scratch))
+        result = hf_error(HF_EIO, "describe: creating the scratch directory %s: %s", scratch,
+                          strerror(errno));
+    made = result >= 0;
+    if ((result = hf_comm_check(world, result)) >= 0)
+        result = hf_comm_bcast(world, scratch, sizeof scratch, 0);
+    if (result >= 0 && (!o.source || !o.target || asprintf(&shards, "%s/shards", scratch) < 0))
+        result = HF_ENOMEM;
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+    result = hf_ingest(world, &o, shards, &so, NULL, &m, &reused);
+    if (result < 0 && !target)
+        result = hf_error_prefix(result,
+                                 "describe: without --target the last column \"%s\" is read in "
+                                 "the target's place (give --target COL)",
+                                 last);
+    result = hf_comm_check(world, result);
+    if (result >= 0)
+        result = compute(world, m, shards, target != NULL, max_distinct, root);
+    if (result >= 0 && prof)
+        result = add_drift(world, prof, m, shards, *root);
+out:
+    hf_comm_barrier(world);
+    if (made && rank == 0)
+        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    hf_manifest_free(m);
+    free(shards);
+    free(last);
+    free(o.source);
+    free(o.target);
+    o.source = o.target = NULL;
+    hf_ingest_opts_release(&o);
+    return result;
+}
+
+static int spec_path(const char *path)
+{
+    size_t n = strlen(path);
+    return (n > 5 && !strcmp(path + n - 5, ".yaml")) || (n > 4 && !strcmp(path + n - 4, ".yml"));
 }
 
 int hf_cmd_describe(hf_comm *world, int argc, char **argv)
 {
-    const char *path = NULL;
-    int rank = hf_comm_rank(world);
-    const hf_cmdline cl = {"describe", NULL, 0, "job spec", "JOB.yaml", 0, usage};
+    const char *path = NULL, *target = NULL, *task = NULL, *columns = NULL, *maxd = NULL,
+               *against = NULL;
+    int rank = hf_comm_rank(world), as_json = 0;
+    hf_s3_flags s3f = {0};
+    const hf_arg_def defs[] = {HF_VALUE_ARG("--target", &target, NULL),
+                               HF_VALUE_ARG("--task", &task, NULL),
+                               HF_VALUE_ARG("--columns", &columns, NULL),
+                               HF_VALUE_ARG("--max-distinct", &maxd, NULL),
+                               HF_VALUE_ARG("--against", &against, NULL),
+                               HF_FLAG_ARG("--json", NULL, &as_json),
+                               HF_S3_FLAG_ARGS(&s3f)};
+    const hf_cmdline cl = {"describe", HF_ARGS(defs), "data file or job spec", "DATA|JOB.yaml",
+                           0,          usage};
     int result = hf_args_parse(&cl, argc, argv, &path, NULL, rank == 0);
     if (result != HF_OK)
         return result > 0 ? HF_OK : result;
+    size_t max_distinct = 100000;
+    if (maxd) {
+        char *end = NULL;
+        long long v = strtoll(maxd, &end, 10);
+        if (!*maxd || *end || v < 1 || v > 100000000)
+            return hf_error(HF_EINVAL,
+                            "describe: --max-distinct: got \"%s\", expected an integer in [1, "
+                            "100000000]",
+                            maxd);
+        max_distinct = (size_t)v;
+    }
     hf_spec *spec = NULL;
     hf_manifest *m = NULL;
     json_t *root = NULL;
     hf_rundir dir = {0};
-    int reused = 0;
+    hf_profile *prof = NULL;
+    int reused = 0, is_spec = spec_path(path);
+    if (against && (result = load_profile(world, against, &prof)) < 0)
+        goto out;
+    if (!is_spec) {
+        /* Against a run: its target unless another is given. */
+        if (prof && !target)
+            target = prof->cols[prof->n_cols - 1].name;
+        result = describe_data(world, path, target, task, columns, &s3f, max_distinct, prof, &root);
+        goto print;
+    }
+    if (target || task || columns) {
+        result =
+            hf_error(HF_EINVAL, "describe: --target, --task and --columns are for a data file; "
+                                "a job spec gives data.target, data.task and data.columns");
+        goto out;
+    }
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)
         goto out;
     result = hf_rundir_of(&spec->output, spec->name, &dir);
@@ -763,21 +1910,37 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
         result = hf_fs_mkdirs(dir.dir);
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
-    if ((result = hf_pipeline_ingest(world, spec, NULL, dir.shards, dir.audit, dir.rejects, &m,
-                                     &reused)) < 0)
+    if ((result = hf_pipeline_ingest(world, spec, NULL, dir.shards,
+                                     s3f.audit ? s3f.audit : dir.audit, dir.rejects, &m, &reused)) <
+        0)
         goto out;
-    result = compute(world, m, dir.shards, &root);
+    result = compute(world, m, dir.shards, 1, max_distinct, &root);
+    if (result >= 0 && prof)
+        result = add_drift(world, prof, m, dir.shards, root);
+print:
     if (result >= 0 && rank == 0) {
-        print_table(stdout, root);
         char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        result = text ? hf_fs_write_atomic(dir.describe, text, strlen(text)) : HF_ENOMEM;
+        if (!text)
+            result = HF_ENOMEM;
+        else if (as_json)
+            printf("%s\n", text);
+        else
+            print_table(stdout, root);
+        if (!as_json && json_object_get(root, "drift")) {
+            fputc('\n', stdout);
+            hf_drift_print(stdout, json_object_get(root, "drift"));
+        }
+        if (result >= 0 && is_spec)
+            result = hf_fs_write_atomic(dir.describe, text, strlen(text));
         free(text);
-        if (result >= 0)
+        if (result >= 0 && is_spec && !as_json)
             fprintf(stdout, "wrote %s\n", dir.describe);
+        fflush(stdout);
     }
     result = hf_comm_check(world, result);
 out:
     json_decref(root);
+    hf_profile_free(prof);
     hf_manifest_free(m);
     hf_spec_free(spec);
     hf_rundir_free(&dir);

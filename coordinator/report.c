@@ -216,12 +216,32 @@ static void section_data(hf_svg_buf *b, const hf_report_ctx *c)
     hf_svg_printf(b, "<p>%lld rows (the shards of the run directory), task ",
                   (long long)json_integer_value(json_object_get(prof, "rows")));
     hf_svg_esc(b, str_of(prof, "task"));
-    hf_svg_puts(b, ". Mean, std, min, max and the correlation with the target as "
-                   "<code>hyperfold describe</code> computes them; its exact quartiles are in "
-                   "describe.json when it was run.</p>\n");
+    hf_svg_puts(b, ". The statistics, distinct counts (exact up to 64, else \"&gt; 64\"), "
+                   "association with the target and flags as <code>hyperfold describe</code> "
+                   "computes them (docs/describe.md); the exact quartiles of the training rows "
+                   "from profile.json.</p>\n");
+    /* The quartiles: profile.json's (written by run), by column name. */
+    char *ppath = path_in(c->run_dir, "profile.json");
+    json_t *pj = ppath ? json_load_file(ppath, 0, NULL) : NULL, *pcols = json_object();
+    free(ppath);
+    /* A profile of other rows (a promoted retrain's data) has no quartiles of these. */
+    if (json_integer_value(json_object_get(pj, "rows")) !=
+        json_integer_value(json_object_get(prof, "rows"))) {
+        json_decref(pj);
+        pj = NULL;
+    }
+    size_t pi;
+    json_t *pc;
+    json_array_foreach(json_object_get(pj, "columns"), pi, pc)
+    {
+        if (json_is_string(json_object_get(pc, "name")))
+            json_object_set(pcols, json_string_value(json_object_get(pc, "name")), pc);
+    }
+    json_decref(pj);
     hf_svg_puts(b, "<table class=\"grid\"><tr><th>column</th><th>role</th><th>type</th>"
-                   "<th>count</th><th>missing</th><th>mean</th><th>std</th><th>min</th>"
-                   "<th>max</th><th>corr. with target</th><th>most frequent</th></tr>\n");
+                   "<th>count</th><th>missing</th><th>distinct</th><th>mean</th><th>std</th>"
+                   "<th>min</th><th>q25</th><th>median</th><th>q75</th><th>max</th>"
+                   "<th>skew</th><th>association</th><th>most frequent</th><th>flags</th></tr>\n");
     json_t *cols = json_object_get(prof, "columns"), *col, *target = NULL;
     size_t i, ncols = json_array_size(cols);
     json_array_foreach(cols, i, col)
@@ -231,6 +251,7 @@ static void section_data(hf_svg_buf *b, const hf_report_ctx *c)
             target = col;
         else if (i >= MAX_COLUMNS) /* a wide table: the first columns and the target */
             continue;
+        json_t *q = json_object_get(pcols, str_of(col, "name"));
         hf_svg_puts(b, "<tr><td>");
         hf_svg_esc(b, str_of(col, "name"));
         hf_svg_puts(b, "</td><td>");
@@ -238,13 +259,35 @@ static void section_data(hf_svg_buf *b, const hf_report_ctx *c)
         hf_svg_puts(b, "</td><td>");
         hf_svg_esc(b, str_of(col, "type"));
         hf_svg_puts(b, "</td>");
-        const char *keys[] = {"count", "missing", "mean", "std", "min", "max", "corr_target"};
+        const char *keys[] = {"count", "missing"};
         for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
             hf_svg_puts(b, "<td class=\"n\">");
             hf_svg_num(b, hf_report_num(json_object_get(col, keys[k])));
             hf_svg_puts(b, "</td>");
         }
+        hf_svg_puts(b, "<td class=\"n\">");
+        if (json_is_integer(json_object_get(col, "distinct")))
+            hf_svg_num(b, hf_report_num(json_object_get(col, "distinct")));
+        else
+            hf_svg_printf(
+                b, "&gt; %lld",
+                (long long)json_integer_value(json_object_get(col, "distinct_more_than")));
+        hf_svg_puts(b, "</td>");
+        const char *nkeys[] = {"mean", "std", "min", "q25", "median", "q75", "max", "skew"};
+        for (size_t k = 0; k < sizeof nkeys / sizeof *nkeys; k++) {
+            json_t *from = k >= 3 && k <= 5 ? q : col;
+            hf_svg_puts(b, "<td class=\"n\">");
+            hf_svg_num(b, hf_report_num(json_object_get(from, nkeys[k])));
+            hf_svg_puts(b, "</td>");
+        }
+        json_t *a = json_object_get(col, "association");
         hf_svg_puts(b, "<td>");
+        if (a) {
+            hf_svg_esc(b, str_of(a, "measure"));
+            hf_svg_puts(b, " ");
+            hf_svg_num(b, hf_report_num(json_object_get(a, "value")));
+        }
+        hf_svg_puts(b, "</td><td>");
         json_t *top = json_object_get(col, "top");
         if (!top)
             top = json_object_get(col, "classes");
@@ -260,8 +303,19 @@ static void section_data(hf_svg_buf *b, const hf_report_ctx *c)
             hf_svg_esc(b, str_of(e, "value"));
             hf_svg_printf(b, " (%lld)", (long long)json_integer_value(json_object_get(e, "count")));
         }
+        hf_svg_puts(b, "</td><td>");
+        json_array_foreach(json_object_get(col, "flags"), k, e)
+        {
+            hf_svg_puts(b, k ? "<br>" : "");
+            hf_svg_puts(b, "<span title=\"");
+            hf_svg_esc(b, str_of(e, "reason"));
+            hf_svg_puts(b, "\">");
+            hf_svg_esc(b, str_of(e, "flag"));
+            hf_svg_puts(b, "</span>");
+        }
         hf_svg_puts(b, "</td></tr>\n");
     }
+    json_decref(pcols);
     hf_svg_puts(b, "</table>\n");
     if (ncols > MAX_COLUMNS + 1)
         hf_svg_printf(b, "<p class=\"note\">The first %d of %zu feature columns are shown.</p>\n",
@@ -275,6 +329,65 @@ out:
     json_decref(prof);
     free(shards);
     hf_svg_puts(b, "</section>\n");
+}
+
+/* The new data's drift from the training data, from the last retrain (results.json's
+ * retrain.drift): the target and the columns that moved most. */
+static void section_drift(hf_svg_buf *b, const hf_report_ctx *c)
+{
+    json_t *d = json_object_get(json_object_get(c->results, "retrain"), "drift");
+    if (!json_is_object(d))
+        return;
+    hf_svg_puts(b, "<section id=\"drift\"><h2>Drift of the retrain data</h2>\n");
+    hf_svg_printf(b,
+                  "<p>%lld new rows against the profile of the %lld training rows: the "
+                  "population stability index over the training deciles (or levels), PSI &gt; "
+                  "0.1 moderate, &gt; 0.25 major (docs/describe.md).</p>\n",
+                  (long long)json_integer_value(json_object_get(d, "rows_new")),
+                  (long long)json_integer_value(json_object_get(d, "rows_old")));
+    hf_svg_puts(b, "<table class=\"grid\"><tr><th>column</th><th>type</th><th>PSI</th>"
+                   "<th>drift</th><th>missing (training)</th><th>missing (new)</th>"
+                   "<th>categories never seen</th></tr>\n");
+    json_t *rows[MAX_COLUMNS + 1], *col;
+    size_t n = 0, i;
+    if (json_object_get(d, "target"))
+        rows[n++] = json_object_get(d, "target");
+    json_array_foreach(json_object_get(d, "columns"), i, col)
+    {
+        if (n < MAX_COLUMNS + 1)
+            rows[n++] = col;
+    }
+    for (i = 0; i < n; i++) {
+        col = rows[i];
+        hf_svg_puts(b, "<tr><td>");
+        hf_svg_esc(b, str_of(col, "name"));
+        if (i == 0 && json_object_get(d, "target"))
+            hf_svg_puts(b, " (target)");
+        hf_svg_puts(b, "</td><td>");
+        hf_svg_esc(b, str_of(col, "type"));
+        hf_svg_puts(b, "</td><td class=\"n\">");
+        hf_svg_num(b, hf_report_num(json_object_get(col, "psi")));
+        hf_svg_puts(b, "</td><td>");
+        hf_svg_esc(b, str_of(col, "drift"));
+        hf_svg_puts(b, "</td><td class=\"n\">");
+        hf_svg_num(b, hf_report_num(json_object_get(col, "missing_share_old")));
+        hf_svg_puts(b, "</td><td class=\"n\">");
+        hf_svg_num(b, hf_report_num(json_object_get(col, "missing_share_new")));
+        hf_svg_puts(b, "</td><td>");
+        json_t *u = json_object_get(col, "new_categories"), *e;
+        size_t k;
+        if (json_integer_value(json_object_get(u, "count")) > 0) {
+            hf_svg_printf(b, "%lld (", (long long)json_integer_value(json_object_get(u, "count")));
+            json_array_foreach(json_object_get(u, "examples"), k, e)
+            {
+                hf_svg_puts(b, k ? ", " : "");
+                hf_svg_esc(b, json_string_value(e) ? json_string_value(e) : "");
+            }
+            hf_svg_puts(b, ")");
+        }
+        hf_svg_puts(b, "</td></tr>\n");
+    }
+    hf_svg_puts(b, "</table>\n</section>\n");
 }
 
 /* ---- the model's provenance ----------------------------------------------------------------- */
@@ -384,6 +497,7 @@ static void page(hf_svg_buf *b, const hf_report_ctx *c)
                    "<a href=\"#provenance\">provenance</a></nav>\n");
     section_problem(b, c);
     section_data(b, c);
+    section_drift(b, c);
     hf_report_search(b, c);
     hf_report_folds(b, c);
     hf_report_timeline(b, c);

@@ -10,8 +10,10 @@
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
+#include "coordinator/drift.h"
 #include "coordinator/modelfile.h"
 #include "coordinator/pipeline.h"
+#include "coordinator/report.h"
 #include "coordinator/results.h"
 #include "coordinator/rowset.h"
 #include "shards/source.h"
@@ -454,12 +456,21 @@ static int judge(const hf_spec *spec, const hf_job *job, const hf_manifest *mani
 /* Rank 0. The decision into results.json and retrain.jsonl, and one line about it. */
 static int record(const hf_spec *spec, const char *source, const hf_manifest *manifest,
                   const hf_rundir *dir, size_t n_rows, const retrain_rows *r, double new_score,
-                  double old_score, int promote, int quiet)
+                  double old_score, int promote, json_t *drift, int quiet)
 {
     const hf_metric *metric = hf_metric_find(spec->objective.metric);
     int no_new = r->n_hold == 0;
     json_t *rt = decision_json(spec, source, manifest, metric, dir, n_rows, r->n_hold, r->n_train,
                                r->eligible, r->know_seen, new_score, old_score, promote, no_new);
+    /* The new data's drift from the training data's profile (null: the run has none). */
+    json_object_set(rt, "drift", drift ? drift : json_null());
+    if (drift && !quiet) {
+        char moved[512];
+        hf_drift_summary(drift, moved, sizeof moved);
+        hf_info("retrain: drift from the training data: %s", *moved ? moved
+                                                                    : "no column moved "
+                                                                      "(every PSI <= 0.1)");
+    }
     int result = hf_results_add_retrain(dir->results, dir->retrain_log, rt);
     json_decref(rt);
     if (result >= 0 && !quiet && no_new)
@@ -513,6 +524,8 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
     hf_trial *trial = NULL;
     hf_trial_config *best_cfg = NULL;
     double new_score = NAN, old_score = NAN;
+    hf_profile *profile = NULL;
+    json_t *drift = NULL;
     /* The run directory is locked, as run locks it, before anything of it is read. */
     if ((result = hf_comm_check(world, hf_rundir_at(run_dir, &dir))) < 0)
         goto out;
@@ -561,6 +574,16 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         (result = hf_comm_check(
              world, hf_pipeline_prepare(spec, dir.retrain_shards, manifest, 1, &job))) < 0)
         goto out;
+    /* The new data's drift from the profile of the data the current model was trained on: each
+     * rank counts its share of the rows. */
+    if ((result = hf_profile_load(world, dir.profile, 1, &profile)) < 0)
+        goto out;
+    if (profile) {
+        size_t nr = job.data->n_rows, size = (size_t)hf_comm_size(world);
+        size_t first = nr * (size_t)rank / size, last = nr * ((size_t)rank + 1) / size;
+        if ((result = hf_drift_compute(world, profile, job.data, first, last - first, &drift)) < 0)
+            goto out;
+    }
     if (result >= 0)
         result = hf_spec_decode_trials(spec, job.model, trial, 1, &best_cfg);
     if (rank == 0 && result >= 0)
@@ -614,12 +637,22 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
                        &old_score, &promote);
     if (rank == 0 && result >= 0)
         result = record(spec, source, manifest, &dir, job.data->n_rows, &r, new_score, old_score,
-                        promote, quiet);
+                        promote, drift, quiet);
+    /* A promoted model was trained on the new data: its profile is the one to compare with. */
+    if (rank == 0 && result >= 0 && promote)
+        result = hf_profile_write(job.data, dir.profile);
+    /* The report shows the decision's drift; failing to write it fails nothing (as in run). */
+    if (rank == 0 && result >= 0 && hf_report_write(dir.dir, NULL) < 0) {
+        hf_warn("report.html not written: %s", hf_error_message());
+        hf_error_clear();
+    }
     if (rank == 0 && result >= 0 && promote && reload_url &&
         notify_reload(reload_url, reload_token) == 0 && !quiet)
         hf_info("retrain: %s reloaded the new model", reload_url);
     result = hf_comm_check(world, result);
 out:
+    hf_profile_free(profile);
+    json_decref(drift);
     hf_prep_free(prep);
     hf_fitted_free(fitted);
     hf_modelfile_free(old);

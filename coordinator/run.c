@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
+#include "coordinator/drift.h"
 #include "coordinator/modelfile.h"
 #include "coordinator/journal.h"
 #include "coordinator/oof.h"
@@ -1360,6 +1361,9 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
         result = hf_fs_write_private(dir->spec, spec->text, strlen(spec->text));
     if (result >= 0)
         result = hf_results_write(&st->sweep, job->trials, info);
+    /* The training data's profile, for drift (describe --against, retrain). */
+    if (result >= 0)
+        result = hf_profile_write(job->data, dir->profile);
     /* The report is a view of the files just written: failing to write it fails nothing. */
     if (result >= 0) {
         if (hf_report_write(dir->dir, NULL) < 0) {

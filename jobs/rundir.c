@@ -77,6 +77,7 @@ int hf_rundir_at(const char *dir, hf_rundir *r)
         {offsetof(hf_rundir, audit), "audit.jsonl"},
         {offsetof(hf_rundir, rejects), "rejects.csv"},
         {offsetof(hf_rundir, describe), "describe.json"},
+        {offsetof(hf_rundir, profile), "profile.json"},
         {offsetof(hf_rundir, submit_script), "submit.sbatch"},
         {offsetof(hf_rundir, slurm_log), "slurm-%j.log"},
         {offsetof(hf_rundir, retrain_shards), "retrain-shards"},

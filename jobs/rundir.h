@@ -34,6 +34,7 @@ typedef struct hf_rundir {
     char *audit;           /* audit.jsonl: every remote access */
     char *rejects;         /* rejects.csv: rows skipped with data.on_bad_rows skip */
     char *describe;        /* describe.json */
+    char *profile;         /* profile.json: the training data's profile (coordinator/drift.h) */
     char *submit_script;   /* submit.sbatch */
     char *slurm_log;       /* slurm-%j.log: the batch job's log, a Slurm pattern (%j its id) */
     char *retrain_shards;  /* retrain-shards/: the ingest of retrain's data */

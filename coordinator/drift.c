@@ -1,0 +1,657 @@
+/* drift.c - the training data's profile (profile.json) and the drift of new data from it
+ * (drift.h; docs/describe.md, "Drift"). */
+#define _GNU_SOURCE
+#include "coordinator/drift.h"
+
+#include "common/fsutil.h"
+#include "common/hf.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROFILE_VERSION 1
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* numpy's _lerp (numpy.quantile's "linear" method). */
+static double lerp(double a, double b, double t)
+{
+    double diff = b - a;
+    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+/* The bin of v: how many edges are below it (numpy.searchsorted(edges, v, side="left")). */
+static size_t bin_of(const double *edges, double v)
+{
+    size_t b = 0;
+    while (b < HF_PROFILE_EDGES && edges[b] < v)
+        b++;
+    return b;
+}
+
+static int is_numeric_col(const hf_schema *sc, size_t j)
+{
+    return j < sc->n_features ? sc->features[j].type == HF_COL_NUMERIC
+                              : sc->task != HF_TASK_CLASSIFICATION;
+}
+
+static const char *col_name(const hf_schema *sc, size_t j)
+{
+    return j < sc->n_features ? sc->features[j].name : sc->target;
+}
+
+static double value_at(const hf_dataset *d, size_t i, size_t j)
+{
+    size_t p = d->schema->n_features;
+    return j < p ? d->X[i * p + j] : d->y[i];
+}
+
+/* ---- the profile ------------------------------------------------------------------------------
+ */
+
+static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, json_t *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_rows; i++) {
+        double v = value_at(d, i, j);
+        if (!isnan(v))
+            scratch[n++] = v;
+    }
+    qsort(scratch, n, sizeof *scratch, cmp_double);
+    double edges[HF_PROFILE_EDGES] = {0}, bins[HF_PROFILE_BINS] = {0};
+    for (int q = 0; n && q < HF_PROFILE_EDGES; q++) {
+        double pos = (q + 1) / 10.0 * (double)(n - 1);
+        size_t lo = (size_t)floor(pos), hi = (size_t)ceil(pos);
+        edges[q] = lerp(scratch[lo], scratch[hi], pos - floor(pos));
+    }
+    for (size_t i = 0; i < n; i++)
+        bins[bin_of(edges, scratch[i])]++;
+    json_t *e = json_array(), *c = json_array();
+    for (int q = 0; q < HF_PROFILE_EDGES; q++)
+        json_array_append_new(e, json_real(edges[q]));
+    for (int b = 0; b < HF_PROFILE_BINS; b++)
+        json_array_append_new(c, json_integer((json_int_t)bins[b]));
+    json_object_set_new(o, "count", json_integer((json_int_t)n));
+    json_object_set_new(o, "missing", json_integer((json_int_t)(d->n_rows - n)));
+    json_object_set_new(o, "edges", e);
+    json_object_set_new(o, "counts", c);
+    /* The exact quartiles (numpy.quantile's linear method), for the report. */
+    const char *qn[3] = {"q25", "median", "q75"};
+    for (int q = 0; q < 3; q++) {
+        double pos = (q + 1) / 4.0 * (double)(n ? n - 1 : 0);
+        json_object_set_new(o, qn[q], n ? json_real(lerp(scratch[(size_t)floor(pos)],
+                                                         scratch[(size_t)ceil(pos)],
+                                                         pos - floor(pos)))
+                                        : json_null());
+    }
+    return o;
+}
+
+static json_t *level_profile(const hf_dataset *d, size_t j, json_t *o)
+{
+    const hf_schema *sc = d->schema;
+    size_t k = j < sc->n_features ? sc->features[j].n_categories : sc->n_classes;
+    char **names = j < sc->n_features ? sc->features[j].categories : sc->classes;
+    double *counts = hf_calloc(k ? k : 1, sizeof *counts), n = 0, missing = 0;
+    if (!counts)
+        return NULL;
+    for (size_t i = 0; i < d->n_rows; i++) {
+        double v = value_at(d, i, j);
+        if (isnan(v) || v < 0 || (size_t)v >= k)
+            missing++;
+        else {
+            counts[(size_t)v]++;
+            n++;
+        }
+    }
+    json_t *levels = json_array();
+    for (size_t l = 0; l < k; l++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "value", json_string(names[l]));
+        json_object_set_new(e, "count", json_integer((json_int_t)counts[l]));
+        json_array_append_new(levels, e);
+    }
+    free(counts);
+    json_object_set_new(o, "count", json_integer((json_int_t)n));
+    json_object_set_new(o, "missing", json_integer((json_int_t)missing));
+    json_object_set_new(o, "levels", levels);
+    return o;
+}
+
+int hf_profile_build(const hf_dataset *d, json_t **out)
+{
+    const hf_schema *sc = d->schema;
+    size_t p = sc->n_features;
+    double *scratch = hf_malloc((d->n_rows + 1) * sizeof *scratch);
+    *out = NULL;
+    if (!scratch)
+        return HF_ENOMEM;
+    json_t *root = json_object(), *cols = json_array();
+    json_object_set_new(root, "version", json_integer(PROFILE_VERSION));
+    json_object_set_new(root, "rows", json_integer((json_int_t)d->n_rows));
+    json_object_set_new(root, "task", json_string(hf_task_name(sc->task)));
+    json_object_set_new(root, "bins",
+                        json_string("deciles: 9 edges, a value in the bin of the "
+                                    "number of edges below it"));
+    int result = HF_OK;
+    for (size_t j = 0; result >= 0 && j <= p; j++) {
+        json_t *o = json_object();
+        hf_col_type type =
+            j < p ? sc->features[j].type
+                  : (sc->task == HF_TASK_CLASSIFICATION ? HF_COL_CATEGORICAL : HF_COL_NUMERIC);
+        json_object_set_new(o, "name", json_string(col_name(sc, j)));
+        json_object_set_new(o, "role", json_string(j < p ? "feature" : "target"));
+        json_object_set_new(o, "type", json_string(hf_col_type_name(type)));
+        if (!(is_numeric_col(sc, j) ? numeric_profile(d, j, scratch, o) : level_profile(d, j, o)))
+            result = HF_ENOMEM;
+        json_array_append_new(cols, o);
+    }
+    json_object_set_new(root, "columns", cols);
+    free(scratch);
+    if (result < 0)
+        json_decref(root);
+    else
+        *out = root;
+    return result;
+}
+
+int hf_profile_write(const hf_dataset *d, const char *path)
+{
+    json_t *root = NULL;
+    int result = hf_profile_build(d, &root);
+    char *text = result >= 0 ? json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(17)) : NULL;
+    if (result >= 0 && !text)
+        result = HF_ENOMEM;
+    if (result >= 0)
+        result = hf_fs_write_atomic(path, text, strlen(text));
+    free(text);
+    json_decref(root);
+    return result;
+}
+
+void hf_profile_free(hf_profile *p)
+{
+    for (size_t i = 0; p && i < p->n_cols; i++) {
+        free(p->cols[i].name);
+        hf_strv_free(p->cols[i].levels, p->cols[i].n_levels);
+        free(p->cols[i].level_counts);
+    }
+    if (p)
+        free(p->cols);
+    free(p);
+}
+
+/* A number >= 0 (a count) at key of o, or an error naming it. */
+static int get_count(json_t *o, const char *key, const char *what, size_t i, double *out)
+{
+    json_t *v = json_object_get(o, key);
+    double x = json_is_number(v) ? json_number_value(v) : NAN;
+    if (!(x >= 0) || !isfinite(x) || x != floor(x))
+        return hf_error(HF_EINVAL, "%s: columns[%zu].%s: expected a count (an integer >= 0)", what,
+                        i, key);
+    *out = x;
+    return HF_OK;
+}
+
+static int parse_col(json_t *o, const char *what, size_t i, hf_profile_col *c)
+{
+    json_t *name = json_object_get(o, "name"), *type = json_object_get(o, "type");
+    if (!json_is_object(o))
+        return hf_error(HF_EINVAL, "%s: columns[%zu]: expected an object", what, i);
+    if (!json_is_string(name) || !json_string_length(name))
+        return hf_error(HF_EINVAL, "%s: columns[%zu].name: expected a column name", what, i);
+    if (!(c->name = hf_strndup(json_string_value(name), json_string_length(name))))
+        return HF_ENOMEM;
+    const char *t = json_string_value(type);
+    if (!t || (strcmp(t, "numeric") && strcmp(t, "categorical") && strcmp(t, "boolean")))
+        return hf_error(HF_EINVAL,
+                        "%s: columns[%zu].type: expected numeric, categorical or boolean", what, i);
+    c->numeric = !strcmp(t, "numeric");
+    HF_CALL(get_count(o, "count", what, i, &c->count));
+    HF_CALL(get_count(o, "missing", what, i, &c->missing));
+    if (c->numeric) {
+        json_t *e = json_object_get(o, "edges"), *n = json_object_get(o, "counts");
+        if (json_array_size(e) != HF_PROFILE_EDGES || json_array_size(n) != HF_PROFILE_BINS)
+            return hf_error(HF_EINVAL,
+                            "%s: columns[%zu]: expected \"edges\" of %d numbers and \"counts\" "
+                            "of %d",
+                            what, i, HF_PROFILE_EDGES, HF_PROFILE_BINS);
+        for (size_t q = 0; q < HF_PROFILE_EDGES; q++) {
+            json_t *v = json_array_get(e, q);
+            c->edges[q] = json_is_number(v) ? json_number_value(v) : NAN;
+            if (!isfinite(c->edges[q]) || (q && c->edges[q] < c->edges[q - 1]))
+                return hf_error(HF_EINVAL,
+                                "%s: columns[%zu].edges[%zu]: expected finite numbers in "
+                                "ascending order",
+                                what, i, q);
+        }
+        double sum = 0;
+        for (size_t b = 0; b < HF_PROFILE_BINS; b++) {
+            json_t *v = json_array_get(n, b);
+            c->bins[b] = json_is_number(v) ? json_number_value(v) : NAN;
+            if (!(c->bins[b] >= 0) || !isfinite(c->bins[b]))
+                return hf_error(HF_EINVAL, "%s: columns[%zu].counts[%zu]: expected a count", what,
+                                i, b);
+            sum += c->bins[b];
+        }
+        if (sum != c->count)
+            return hf_error(HF_EINVAL,
+                            "%s: columns[%zu].counts: they add up to %.0f, expected count %.0f",
+                            what, i, sum, c->count);
+        return HF_OK;
+    }
+    json_t *lv = json_object_get(o, "levels");
+    if (!json_is_array(lv))
+        return hf_error(HF_EINVAL, "%s: columns[%zu].levels: expected an array", what, i);
+    size_t k = json_array_size(lv);
+    c->levels = hf_calloc(k ? k : 1, sizeof *c->levels);
+    c->level_counts = hf_calloc(k ? k : 1, sizeof *c->level_counts);
+    if (!c->levels || !c->level_counts)
+        return HF_ENOMEM;
+    for (size_t l = 0; l < k; l++) {
+        json_t *e = json_array_get(lv, l), *v = json_object_get(e, "value");
+        if (!json_is_string(v))
+            return hf_error(HF_EINVAL, "%s: columns[%zu].levels[%zu].value: expected a string",
+                            what, i, l);
+        if (!(c->levels[l] = hf_strndup(json_string_value(v), json_string_length(v))))
+            return HF_ENOMEM;
+        c->n_levels = l + 1;
+        json_t *cnt = json_object_get(e, "count");
+        double x = json_is_number(cnt) ? json_number_value(cnt) : NAN;
+        if (!(x >= 0) || !isfinite(x))
+            return hf_error(HF_EINVAL, "%s: columns[%zu].levels[%zu].count: expected a count", what,
+                            i, l);
+        c->level_counts[l] = x;
+    }
+    return HF_OK;
+}
+
+int hf_profile_parse(const char *text, size_t len, const char *what, hf_profile **out)
+{
+    json_error_t err;
+    *out = NULL;
+    json_t *root = json_loadb(text, len, 0, &err);
+    if (!root)
+        return hf_error(HF_EINVAL, "%s:%d:%d: not JSON (%s)", what, err.line, err.column, err.text);
+    hf_profile *p = hf_calloc(1, sizeof *p);
+    int result = p ? HF_OK : HF_ENOMEM;
+    json_t *ver = json_object_get(root, "version"), *cols = json_object_get(root, "columns");
+    const char *task = json_string_value(json_object_get(root, "task"));
+    if (result >= 0 && (!json_is_integer(ver) || json_integer_value(ver) != PROFILE_VERSION))
+        result = hf_error(HF_EINVAL, "%s: version: expected %d", what, PROFILE_VERSION);
+    if (result >= 0 && (!task || (strcmp(task, "classification") && strcmp(task, "regression"))))
+        result = hf_error(HF_EINVAL, "%s: task: expected classification or regression", what);
+    if (result >= 0) {
+        p->task = !strcmp(task, "classification") ? HF_TASK_CLASSIFICATION : HF_TASK_REGRESSION;
+        json_t *rows = json_object_get(root, "rows");
+        p->rows = json_is_integer(rows) ? (double)json_integer_value(rows) : -1;
+        if (p->rows < 0)
+            result = hf_error(HF_EINVAL, "%s: rows: expected a count", what);
+    }
+    if (result >= 0 && (!json_is_array(cols) || json_array_size(cols) == 0))
+        result = hf_error(HF_EINVAL, "%s: columns: expected a non-empty array", what);
+    if (result >= 0) {
+        p->cols = hf_calloc(json_array_size(cols), sizeof *p->cols);
+        result = p->cols ? HF_OK : HF_ENOMEM;
+    }
+    for (size_t i = 0; result >= 0 && i < json_array_size(cols); i++) {
+        p->n_cols = i + 1;
+        result = parse_col(json_array_get(cols, i), what, i, &p->cols[i]);
+    }
+    if (result >= 0) {
+        const char *role =
+            json_string_value(json_object_get(json_array_get(cols, p->n_cols - 1), "role"));
+        if (!role || strcmp(role, "target"))
+            result = hf_error(HF_EINVAL, "%s: columns[%zu].role: expected \"target\" (the last)",
+                              what, p->n_cols - 1);
+        else if (p->cols[p->n_cols - 1].numeric != (p->task == HF_TASK_REGRESSION))
+            result = hf_error(HF_EINVAL, "%s: columns[%zu].type: does not fit task %s", what,
+                              p->n_cols - 1, task);
+    }
+    json_decref(root);
+    if (result < 0)
+        hf_profile_free(p);
+    else
+        *out = p;
+    return result;
+}
+
+int hf_profile_read(const char *path, hf_profile **out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    *out = NULL;
+    int result = hf_fs_read_file(path, &text, &len);
+    if (result >= 0)
+        result = hf_profile_parse(text, len, path, out);
+    free(text);
+    return result;
+}
+
+int hf_profile_load(hf_comm *world, const char *path, int optional, hf_profile **out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int64_t exists = 1;
+    int result = HF_OK;
+    *out = NULL;
+    if (hf_comm_rank(world) == 0) {
+        exists = hf_fs_exists(path);
+        if (exists)
+            result = hf_fs_read_file(path, &text, &len);
+        else if (!optional)
+            result = hf_error(HF_EINVAL,
+                              "%s: no such file (a run writes its training data's profile "
+                              "there; run the job again)",
+                              path);
+    }
+    if ((result = hf_comm_check(world, result)) >= 0)
+        result = hf_comm_bcast(world, &exists, sizeof exists, 0);
+    if (result >= 0 && exists)
+        result = hf_comm_bcast_blob(world, &text, &len, 0);
+    if (result >= 0 && exists)
+        result = hf_comm_check(world, hf_profile_parse(text, len, path, out));
+    free(text);
+    return result;
+}
+
+void hf_drift_summary(json_t *drift, char *buf, size_t len)
+{
+    size_t i, o = 0, shown = 0;
+    json_t *c;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(drift, "columns"), i, c)
+    {
+        json_t *v = json_object_get(c, "psi");
+        if (!json_is_number(v) || json_number_value(v) <= HF_PSI_MODERATE || shown == 5 ||
+            o + 80 > len)
+            continue;
+        o += (size_t)snprintf(buf + o, len - o, "%s%s PSI %.3f (%s)", shown++ ? ", " : "",
+                              json_string_value(json_object_get(c, "name")), json_number_value(v),
+                              json_string_value(json_object_get(c, "drift")));
+    }
+}
+
+/* ---- drift ----------------------------------------------------------------------------------- */
+
+/* The PSI of two count vectors over the same bins: sum (p_new - p_old) ln(p_new / p_old), each
+ * share floored at HF_PSI_EPS; NaN when either side has no values. */
+static double psi(const double *old, const double *new, size_t n)
+{
+    double so = 0, sn = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        so += old[i];
+        sn += new[i];
+    }
+    if (!(so > 0) || !(sn > 0))
+        return NAN;
+    for (size_t i = 0; i < n; i++) {
+        double po = fmax(old[i] / so, HF_PSI_EPS), pn = fmax(new[i] / sn, HF_PSI_EPS);
+        s += (pn - po) * log(pn / po);
+    }
+    return s;
+}
+
+static const char *psi_level(double v)
+{
+    return isnan(v)              ? "unknown"
+           : v > HF_PSI_MAJOR    ? "major"
+           : v > HF_PSI_MODERATE ? "moderate"
+                                 : "none";
+}
+
+/* The column of the new data named like the profile's column i (the target: the last), or -1. */
+static long match(const hf_profile *old, size_t i, const hf_schema *sc)
+{
+    const char *name = old->cols[i].name;
+    if (i == old->n_cols - 1)
+        return sc->target && !strcmp(sc->target, name) ? (long)sc->n_features : -1;
+    for (size_t j = 0; j < sc->n_features; j++)
+        if (!strcmp(sc->features[j].name, name))
+            return (long)j;
+    return -1;
+}
+
+static size_t n_levels_of(const hf_schema *sc, size_t j)
+{
+    return j < sc->n_features ? sc->features[j].n_categories : sc->n_classes;
+}
+
+static char **level_names(const hf_schema *sc, size_t j)
+{
+    return j < sc->n_features ? sc->features[j].categories : sc->classes;
+}
+
+static json_t *real_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* Rank 0. One column's drift from its reduced counts a (missing, count, then the bins or the
+ * new data's levels). */
+static json_t *col_drift(const hf_profile_col *c, const hf_schema *sc, long j, const double *a,
+                         int target)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(c->name));
+    json_object_set_new(o, "type", json_string(c->numeric ? "numeric" : "categorical"));
+    double old_rows = c->missing + c->count;
+    double mo = old_rows > 0 ? c->missing / old_rows : 0;
+    if (j < 0 || is_numeric_col(sc, (size_t)j) != c->numeric) {
+        json_object_set_new(o, "psi", json_null());
+        json_object_set_new(o, "drift", json_string(j < 0 ? "column missing" : "type changed"));
+        return o;
+    }
+    double new_rows = a[0] + a[1], mn = new_rows > 0 ? a[0] / new_rows : 0, v = NAN;
+    json_t *unseen = NULL, *balance = NULL;
+    if (c->numeric)
+        v = psi(c->bins, a + 2, HF_PROFILE_BINS);
+    else {
+        /* Bins: the old levels, then the new data's levels the profile does not know. */
+        size_t k = n_levels_of(sc, (size_t)j);
+        char **names = level_names(sc, (size_t)j);
+        double *po = hf_calloc(c->n_levels + k + 1, sizeof *po),
+               *pn = hf_calloc(c->n_levels + k + 1, sizeof *pn);
+        size_t nb = c->n_levels;
+        double unseen_rows = 0, unseen_n = 0;
+        json_t *examples = json_array();
+        for (size_t l = 0; po && pn && l < c->n_levels; l++)
+            po[l] = c->level_counts[l];
+        for (size_t l = 0; po && pn && l < k; l++) {
+            size_t at = 0;
+            while (at < c->n_levels && strcmp(c->levels[at], names[l]))
+                at++;
+            if (at < c->n_levels)
+                pn[at] += a[2 + l];
+            else if (a[2 + l] > 0) {
+                pn[nb++] = a[2 + l];
+                unseen_rows += a[2 + l];
+                if (unseen_n++ < 5)
+                    json_array_append_new(examples, json_string(names[l]));
+            }
+        }
+        if (po && pn) {
+            v = psi(po, pn, nb);
+            unseen = json_object();
+            json_object_set_new(unseen, "count", json_integer((json_int_t)unseen_n));
+            json_object_set_new(unseen, "rows", json_integer((json_int_t)unseen_rows));
+            json_object_set_new(unseen, "examples", examples);
+            examples = NULL;
+            if (target) {
+                double so = 0, sn = 0;
+                for (size_t l = 0; l < nb; l++) {
+                    so += po[l];
+                    sn += pn[l];
+                }
+                balance = json_array();
+                for (size_t l = 0; l < nb; l++) {
+                    json_t *e = json_object();
+                    double a0 = so > 0 ? po[l] / so : 0, a1 = sn > 0 ? pn[l] / sn : 0;
+                    json_object_set_new(e, "value",
+                                        json_string(l < c->n_levels ? c->levels[l] : "(new)"));
+                    json_object_set_new(e, "share_old", json_real(a0));
+                    json_object_set_new(e, "share_new", json_real(a1));
+                    json_object_set_new(e, "change", json_real(a1 - a0));
+                    json_array_append_new(balance, e);
+                }
+            }
+        }
+        json_decref(examples);
+        free(po);
+        free(pn);
+    }
+    json_object_set_new(o, "psi", real_or_null(v));
+    json_object_set_new(o, "drift", json_string(psi_level(v)));
+    json_object_set_new(o, "missing_share_old", json_real(mo));
+    json_object_set_new(o, "missing_share_new", json_real(mn));
+    json_object_set_new(o, "missing_share_change", json_real(mn - mo));
+    if (unseen)
+        json_object_set_new(o, "new_categories", unseen);
+    if (balance)
+        json_object_set_new(o, "balance", balance);
+    return o;
+}
+
+static int cmp_psi(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_t *px = json_object_get(x, "psi"), *py = json_object_get(y, "psi");
+    int nx = !json_is_number(px), ny = !json_is_number(py);
+    if (nx != ny)
+        return nx - ny;
+    if (!nx && json_number_value(px) != json_number_value(py))
+        return json_number_value(px) < json_number_value(py) ? 1 : -1;
+    return strcmp(json_string_value(json_object_get(x, "name")),
+                  json_string_value(json_object_get(y, "name")));
+}
+
+int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d, size_t first,
+                     size_t count, json_t **out)
+{
+    const hf_schema *sc = d->schema;
+    size_t nc = old->n_cols, total = 0;
+    long *col = hf_malloc(nc * sizeof *col);
+    size_t *off = hf_malloc((nc + 1) * sizeof *off);
+    *out = NULL;
+    int result = col && off ? HF_OK : HF_ENOMEM;
+    for (size_t i = 0; result >= 0 && i < nc; i++) {
+        col[i] = match(old, i, sc);
+        off[i] = total;
+        size_t len = 2;
+        if (col[i] >= 0 && is_numeric_col(sc, (size_t)col[i]) == old->cols[i].numeric)
+            len += old->cols[i].numeric ? HF_PROFILE_BINS : n_levels_of(sc, (size_t)col[i]);
+        total += len;
+    }
+    double *a = result >= 0 ? hf_calloc(total + 1, sizeof *a) : NULL;
+    result = hf_comm_check(world, result >= 0 && !a ? HF_ENOMEM : result);
+    for (size_t i = 0; result >= 0 && i < nc; i++) {
+        if (col[i] < 0)
+            continue;
+        size_t j = (size_t)col[i];
+        int same = is_numeric_col(sc, j) == old->cols[i].numeric;
+        size_t k = same && !old->cols[i].numeric ? n_levels_of(sc, j) : 0;
+        double *c = a + off[i];
+        for (size_t r = first; r < first + count && r < d->n_rows; r++) {
+            double v = value_at(d, r, j);
+            if (isnan(v)) {
+                c[0]++;
+                continue;
+            }
+            c[1]++;
+            if (!same)
+                continue;
+            if (old->cols[i].numeric)
+                c[2 + bin_of(old->cols[i].edges, v)]++;
+            else if (v >= 0 && (size_t)v < k)
+                c[2 + (size_t)v]++;
+        }
+    }
+    if (result >= 0)
+        result = hf_comm_allreduce_sum_f64(world, a, total);
+    if (result >= 0 && hf_comm_rank(world) == 0) {
+        json_t *root = json_object(), *cols = json_array();
+        json_t **list = hf_malloc(nc * sizeof *list);
+        size_t nl = 0;
+        double rows = 0;
+        for (size_t i = 0; list && i < nc; i++) {
+            json_t *o = col_drift(&old->cols[i], sc, col[i], a + off[i], i == nc - 1);
+            if (i == nc - 1) {
+                rows = a[off[i]] + a[off[i] + 1];
+                json_object_set_new(root, "target", o);
+            } else
+                list[nl++] = o;
+        }
+        if (list) {
+            qsort(list, nl, sizeof *list, cmp_psi);
+            for (size_t i = 0; i < nl; i++)
+                json_array_append_new(cols, list[i]);
+        }
+        free(list);
+        json_object_set_new(root, "rows_old", json_integer((json_int_t)old->rows));
+        json_object_set_new(root, "rows_new", json_integer((json_int_t)rows));
+        json_object_set_new(root, "psi_epsilon", json_real(HF_PSI_EPS));
+        json_object_set_new(
+            root, "thresholds",
+            json_pack("{s:f,s:f}", "moderate", HF_PSI_MODERATE, "major", HF_PSI_MAJOR));
+        json_object_set_new(root, "columns", cols);
+        *out = root;
+        result = list ? HF_OK : HF_ENOMEM;
+    }
+    free(a);
+    free(col);
+    free(off);
+    return hf_comm_check(world, result);
+}
+
+static void drift_row(FILE *fp, json_t *c)
+{
+    char v[16] = "-", mo[16], mn[16], unseen[48] = "";
+    json_t *psiv = json_object_get(c, "psi");
+    if (json_is_number(psiv))
+        snprintf(v, sizeof v, "%.4f", json_number_value(psiv));
+    snprintf(mo, sizeof mo, "%.1f%%",
+             100 * json_number_value(json_object_get(c, "missing_share_old")));
+    snprintf(mn, sizeof mn, "%.1f%%",
+             100 * json_number_value(json_object_get(c, "missing_share_new")));
+    json_t *u = json_object_get(c, "new_categories");
+    if (u && json_integer_value(json_object_get(u, "count")) > 0)
+        snprintf(unseen, sizeof unseen, "%lld new (%.20s%s)",
+                 (long long)json_integer_value(json_object_get(u, "count")),
+                 json_string_value(json_array_get(json_object_get(u, "examples"), 0)),
+                 json_array_size(json_object_get(u, "examples")) > 1 ? ", ..." : "");
+    fprintf(fp, "%-22.22s %-4.4s %9s %-14s %8s %8s %s\n",
+            json_string_value(json_object_get(c, "name")),
+            strcmp(json_string_value(json_object_get(c, "type")), "numeric") ? "cat" : "num", v,
+            json_string_value(json_object_get(c, "drift")), mo, mn, unseen);
+}
+
+void hf_drift_print(FILE *fp, json_t *drift)
+{
+    fprintf(fp,
+            "drift of %lld new rows from the %lld training rows (PSI > 0.1 moderate, > 0.25 "
+            "major)\n\n",
+            (long long)json_integer_value(json_object_get(drift, "rows_new")),
+            (long long)json_integer_value(json_object_get(drift, "rows_old")));
+    fprintf(fp, "%-22s %-4s %9s %-14s %8s %8s %s\n", "column", "type", "psi", "drift", "miss.old",
+            "miss.new", "categories never seen");
+    json_t *t = json_object_get(drift, "target"), *c;
+    size_t i;
+    if (t) {
+        fprintf(fp, "target:\n");
+        drift_row(fp, t);
+        json_t *e;
+        json_array_foreach(json_object_get(t, "balance"), i, e)
+            fprintf(fp, "  class %-20.20s share %.3f -> %.3f (%+.3f)\n",
+                    json_string_value(json_object_get(e, "value")),
+                    json_number_value(json_object_get(e, "share_old")),
+                    json_number_value(json_object_get(e, "share_new")),
+                    json_number_value(json_object_get(e, "change")));
+        fprintf(fp, "features, the most moved first:\n");
+    }
+    json_array_foreach(json_object_get(drift, "columns"), i, c) drift_row(fp, c);
+}
