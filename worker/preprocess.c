@@ -30,6 +30,15 @@ typedef struct prep_feat {
     size_t width;    /* categorical: columns of the block */
     size_t out;      /* first output column */
     size_t ind_out;  /* output column of the indicator */
+    /* Numeric steps after imputation (steps: a numeric column with one of them set):
+     * clip to [clip_lo, clip_hi] -> power (lambda, then (t - pw_mean) / pw_std) -> kbins. */
+    int steps;
+    double clip_lo, clip_hi;
+    double lambda, pw_mean, pw_std;
+    double pw_floor; /* box-cox: the smallest training value, used for values <= 0 */
+    double *edges;   /* kbins: n_edges bin edges */
+    size_t n_edges;
+    double *freq; /* categorical, encode frequency: the training share per code */
 } prep_feat;
 
 struct hf_prep {
@@ -39,6 +48,8 @@ struct hf_prep {
     char **names; /* n_outputs: the columns before PCA */
     int identity; /* numeric only, no drop, no indicator, no scaling: a copy with NaN imputed */
     int complete; /* the rows it was fitted on had no missing value */
+    /* polynomial 2: n_poly products of the n_num numeric design columns from poly_out on */
+    size_t n_num, n_poly, poly_out;
     /* PCA (pca_k > 0): design = (z - pca_mean) . pca_comp^T for the n_outputs-wide row z. */
     size_t pca_k;
     double *pca_mean; /* n_outputs */
@@ -60,6 +71,8 @@ static double dot(const double *a, const double *b, size_t n)
 }
 
 static const char *const impute_names[] = {"mean", "median", "most_frequent", "constant", "none"};
+static const char *const power_names[] = {"none", "yeo-johnson", "box-cox"};
+static const char *const encode_names[] = {"onehot", "ordinal", "frequency"};
 static const char *const scale_names[] = {"none", "standard", "minmax"};
 
 void hf_prep_config_default(hf_prep_config *cfg)
@@ -71,6 +84,7 @@ void hf_prep_config_default(hf_prep_config *cfg)
     snprintf(cfg->fill_text, sizeof cfg->fill_text, "%s", "missing_value");
     cfg->scale = HF_SCALE_NONE;
     cfg->train_fraction = 1.0;
+    cfg->clip_upper = 1.0;
 }
 
 #define CMP(x, y) ((x) < (y) ? -1 : (x) > (y) ? 1 : 0)
@@ -102,6 +116,22 @@ int hf_prep_config_cmp(const hf_prep_config *a, const hf_prep_config *b)
         c = CMP(a->log1p, b->log1p);
     if (!c)
         c = CMP(a->target_log1p, b->target_log1p);
+    if (!c)
+        c = CMP(a->clip_lower, b->clip_lower);
+    if (!c)
+        c = CMP(a->clip_upper, b->clip_upper);
+    if (!c)
+        c = CMP(a->power, b->power);
+    if (!c)
+        c = CMP(a->kbins, b->kbins);
+    if (!c)
+        c = CMP(a->polynomial, b->polynomial);
+    if (!c)
+        c = CMP(a->interaction_only, b->interaction_only);
+    if (!c)
+        c = CMP(a->encode, b->encode);
+    if (!c)
+        c = CMP(a->max_categories, b->max_categories);
     return c;
 }
 
@@ -120,7 +150,8 @@ static const char *const k_impute_numeric[] = {"mean",     "median", "most_frequ
                                                "constant", "none",   NULL};
 static const char *const k_impute_categorical[] = {"most_frequent", "constant", NULL};
 static const char *const k_scale[] = {"standard", "minmax", "none", NULL};
-static const char *const k_categorical[] = {"onehot", NULL};
+static const char *const k_categorical[] = {"onehot", "ordinal", "frequency", NULL};
+static const char *const k_power[] = {"none", "yeo-johnson", "box-cox", NULL};
 
 /* Index of a string value among names (NULL-terminated), or -1. */
 static int choice_of(const hf_value *v, const char *const *names)
@@ -169,8 +200,44 @@ static void set_scale(const hf_value *v, hf_prep_config *cfg)
 
 static void set_categorical(const hf_value *v, hf_prep_config *cfg)
 {
-    (void)v; /* onehot is the only encoding */
-    (void)cfg;
+    int c = choice_of(v, k_categorical);
+    cfg->encode = c >= 0 ? (hf_encode_kind)c : HF_ENCODE_ONEHOT;
+}
+
+static void set_power(const hf_value *v, hf_prep_config *cfg)
+{
+    int c = choice_of(v, k_power);
+    cfg->power = c >= 0 ? (hf_power_kind)c : HF_POWER_NONE;
+}
+
+static void set_clip_lower(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->clip_lower = hf_value_as_double(v);
+}
+
+static void set_clip_upper(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->clip_upper = hf_value_as_double(v);
+}
+
+static void set_kbins(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->kbins = (int64_t)hf_value_as_double(v);
+}
+
+static void set_polynomial(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->polynomial = (int64_t)hf_value_as_double(v);
+}
+
+static void set_interaction_only(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->interaction_only = hf_value_as_double(v) != 0.0;
+}
+
+static void set_max_categories(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->max_categories = (int64_t)hf_value_as_double(v);
 }
 
 static void set_min_frequency(const hf_value *v, hf_prep_config *cfg)
@@ -259,8 +326,39 @@ static const prep_setting k_settings[] = {
                      "numeric scaling: standard (StandardScaler), minmax (MinMaxScaler) or none"),
      set_scale},
     {HF_PARAM_CHOICE("categorical", "onehot", k_categorical,
-                     "categorical encoding: onehot (OneHotEncoder(handle_unknown=\"ignore\"))"),
+                     "categorical encoding: onehot (OneHotEncoder(handle_unknown=\"ignore\")), "
+                     "ordinal (the level's rank in sorted order, unknown -1) or frequency (the "
+                     "level's share of the training rows, unknown 0)"),
      set_categorical},
+    {HF_PARAM_INT("max_categories", "0", 0, INFINITY,
+                  "one-hot: at most this many columns per categorical column, the rarest levels "
+                  "pooled in the infrequent column (OneHotEncoder max_categories; 0 = off)"),
+     set_max_categories},
+    {HF_PARAM_NUMBER("clip.lower", "0", 0, 1, 0,
+                     "clip every numeric column below this quantile of its training values "
+                     "(numpy.quantile, linear; 0 = off)"),
+     set_clip_lower},
+    {HF_PARAM_NUMBER("clip.upper", "1", 0, 1, 0,
+                     "clip every numeric column above this quantile of its training values "
+                     "(1 = off)"),
+     set_clip_upper},
+    {HF_PARAM_CHOICE("power", "none", k_power,
+                     "power transform of every numeric column, lambda by maximum likelihood on "
+                     "the training rows, then standardised (PowerTransformer): yeo-johnson, "
+                     "box-cox (positive values only) or none"),
+     set_power},
+    {HF_PARAM_INT("kbins", "0", 0, 1000000,
+                  "quantile bins of every numeric column, written as the bin index "
+                  "(KBinsDiscretizer(strategy=\"quantile\", encode=\"ordinal\")); 0 = off, "
+                  "else at least 2"),
+     set_kbins},
+    {HF_PARAM_INT("polynomial", "0", 0, 2,
+                  "2: append the degree-2 products of the numeric design columns "
+                  "(PolynomialFeatures(2, include_bias=False)); 0 = off"),
+     set_polynomial},
+    {HF_PARAM_BOOL("interaction_only", "false",
+                   "with polynomial 2: only the products of two different columns, no squares"),
+     set_interaction_only},
     {HF_PARAM_INT("min_frequency", "0", 0, INFINITY,
                   "one-hot: categories seen fewer times in training share one infrequent column "
                   "(0 = off)"),
@@ -318,6 +416,19 @@ int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_sourc
                         "none, expected imputed columns (PCA cannot take missing values)",
                         hf_opt_where(src, "preprocess.pca.n_components", at, sizeof at),
                         (long long)cfg->pca_components);
+    if (cfg->clip_lower >= cfg->clip_upper)
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.clip.lower: got %g with clip.upper %g, expected a lower "
+                        "quantile below the upper one",
+                        hf_opt_where(src, "preprocess.clip.lower", at, sizeof at), cfg->clip_lower,
+                        cfg->clip_upper);
+    if (cfg->kbins == 1)
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.kbins: got 1, expected 0 (off) or at least 2 bins",
+                        hf_opt_where(src, "preprocess.kbins", at, sizeof at));
+    if (cfg->polynomial == 1)
+        return hf_error(HF_EINVAL, "%s: preprocess.polynomial: got 1, expected 0 (off) or 2",
+                        hf_opt_where(src, "preprocess.polynomial", at, sizeof at));
     if (cfg->impute_numeric == HF_IMPUTE_CONSTANT && cfg->fill_given && isnan(cfg->fill_number))
         return hf_error(HF_EINVAL,
                         "%s: preprocess.impute.fill_value: got \"%s\", expected a number with "
@@ -332,8 +443,11 @@ void hf_prep_free(hf_prep *p)
     if (!p)
         return;
     if (p->f)
-        for (size_t j = 0; j < p->n_features; j++)
+        for (size_t j = 0; j < p->n_features; j++) {
             free(p->f[j].slot);
+            free(p->f[j].edges);
+            free(p->f[j].freq);
+        }
     hf_strv_free(p->names, p->n_outputs);
     hf_strv_free(p->pca_names, p->pca_k);
     free(p->pca_mean);
@@ -415,6 +529,17 @@ static int cmp_code_sort(const void *a, const void *b)
     return strcmp(((const code_sort *)a)->name, ((const code_sort *)b)->name);
 }
 
+typedef struct count_pos {
+    size_t count, pos;
+} count_pos;
+
+static int cmp_count_pos(const void *a, const void *b)
+{
+    const count_pos *x = a, *y = b;
+    return x->count != y->count ? (x->count > y->count) - (x->count < y->count)
+                                : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
 /* Lays out the outputs (offsets) and builds their names; needs f[].width/dropped/indicator and,
  * for categorical columns, slot/unknown. */
 static int build_layout(hf_prep *p, const hf_schema *schema)
@@ -424,6 +549,12 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
     for (size_t j = 0; j < p->n_features; j++)
         if (!p->f[j].categorical && !p->f[j].dropped)
             p->f[j].out = o++;
+    p->n_num = o;
+    p->n_poly = 0;
+    p->poly_out = o;
+    if (p->cfg.polynomial == 2)
+        p->n_poly = p->cfg.interaction_only ? o * (o ? o - 1 : 0) / 2 : o * (o + 1) / 2;
+    o += p->n_poly;
     for (size_t j = 0; j < p->n_features; j++)
         if (p->f[j].categorical && !p->f[j].dropped) {
             p->f[j].out = o;
@@ -452,6 +583,11 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
             oom |= !p->names[f->out];
             continue;
         }
+        if (p->cfg.encode != HF_ENCODE_ONEHOT) {
+            p->names[f->out] = hf_strdup(col->name);
+            oom |= !p->names[f->out];
+            continue;
+        }
         for (size_t c = 0; c < f->n_codes; c++) {
             int32_t s = f->slot[c];
             if (s < 0 || s == f->unknown || p->names[f->out + (size_t)s])
@@ -464,6 +600,17 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
             oom |= !p->names[f->out + (size_t)f->unknown];
         }
     }
+    if (!oom && p->n_poly > 0) {
+        /* PolynomialFeatures' order: (0,0), (0,1), ..., (1,1), ... (no (i,i) with
+         * interaction_only); names "a^2" and "a*b" */
+        size_t at = p->poly_out;
+        for (size_t a = 0; a < p->n_num && !oom; a++)
+            for (size_t b = p->cfg.interaction_only ? a + 1 : a; b < p->n_num; b++) {
+                p->names[at] = a == b ? hf_asprintf("%s^2", p->names[a])
+                                      : hf_asprintf("%s*%s", p->names[a], p->names[b]);
+                oom |= !p->names[at++];
+            }
+    }
     if (oom) {
         result = HF_ENOMEM;
         goto out;
@@ -473,9 +620,10 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
             result = hf_error(HF_EINTERNAL, "preprocess: output column %zu has no name", i);
             goto out;
         }
-    int identity = p->cfg.scale == HF_SCALE_NONE && !p->cfg.log1p;
+    int identity = p->cfg.scale == HF_SCALE_NONE && !p->cfg.log1p && p->n_poly == 0;
     for (size_t j = 0; j < p->n_features; j++)
-        if (p->f[j].categorical || p->f[j].dropped || p->f[j].indicator || p->f[j].out != j)
+        if (p->f[j].categorical || p->f[j].dropped || p->f[j].indicator || p->f[j].steps ||
+            p->f[j].out != j)
             identity = 0;
     p->identity = identity && o == p->n_features;
 out:
@@ -513,29 +661,86 @@ static int fit_onehot(hf_prep *p, const hf_column *col, prep_feat *f, const size
         result = HF_ENOMEM;
         goto out;
     }
-    size_t n_freq = 0, n_infreq = 0;
+    f->unknown = -1;
+    if (p->cfg.encode != HF_ENCODE_ONEHOT) {
+        /* ordinal: the rank of the level among the training levels in sorted order (-1:
+         * unknown); frequency: its share of the training rows (unknown: 0) */
+        size_t n_present = 0, total = 0;
+        for (size_t c = 0; c < f->n_codes; c++) {
+            f->slot[c] = -1;
+            total += count[c];
+            if (count[c] > 0) {
+                cs[n_present].name = code_name(p, col, c);
+                cs[n_present++].code = c;
+            }
+        }
+        qsort(cs, n_present, sizeof *cs, cmp_code_sort);
+        for (size_t i = 0; i < n_present; i++)
+            f->slot[cs[i].code] = (int32_t)i;
+        f->width = 1;
+        if (p->cfg.encode == HF_ENCODE_FREQUENCY) {
+            if (!(f->freq = hf_calloc(f->n_codes, sizeof *f->freq))) {
+                result = HF_ENOMEM;
+                goto out;
+            }
+            for (size_t c = 0; c < f->n_codes; c++)
+                f->freq[c] = total ? (double)count[c] / (double)total : 0.0;
+        }
+        goto out;
+    }
+    /* The levels present, in sorted order: OneHotEncoder's categories_ */
+    size_t n_present = 0;
     for (size_t c = 0; c < f->n_codes; c++) {
         f->slot[c] = -1;
-        if (count[c] == 0)
-            continue;
-        if ((int64_t)count[c] < p->cfg.min_frequency) {
-            n_infreq++;
-            continue;
+        if (count[c] > 0) {
+            cs[n_present].name = code_name(p, col, c);
+            cs[n_present++].code = c;
         }
-        cs[n_freq].name = code_name(p, col, c);
-        cs[n_freq].code = c;
-        n_freq++;
     }
-    qsort(cs, n_freq, sizeof *cs, cmp_code_sort);
-    for (size_t i = 0; i < n_freq; i++)
-        f->slot[cs[i].code] = (int32_t)i;
-    f->unknown = -1;
+    qsort(cs, n_present, sizeof *cs, cmp_code_sort);
+    /* Infrequent levels, as scikit-learn 1.2's _identify_infrequent: count < min_frequency;
+     * then, when max_categories < (frequent levels + 1), the levels before the last
+     * max_categories - 1 of a stable ascending sort by count (so ties keep the later level) */
+    char *infreq = hf_calloc(n_present ? n_present : 1, 1);
+    count_pos *order = hf_malloc((n_present ? n_present : 1) * sizeof *order);
+    if (!infreq || !order) {
+        free(infreq);
+        free(order);
+        result = HF_ENOMEM;
+        goto out;
+    }
+    size_t n_infreq = 0;
+    for (size_t i = 0; i < n_present; i++)
+        if ((int64_t)count[cs[i].code] < p->cfg.min_frequency) {
+            infreq[i] = 1;
+            n_infreq++;
+        }
+    int64_t mc = p->cfg.max_categories;
+    if (mc > 0 && mc < (int64_t)(n_present - n_infreq + 1) && mc >= 2) {
+        /* np.argsort(count, kind="mergesort"): by count, ties by position */
+        for (size_t i = 0; i < n_present; i++) {
+            order[i].count = count[cs[i].code];
+            order[i].pos = i;
+        }
+        qsort(order, n_present, sizeof *order, cmp_count_pos);
+        for (size_t i = 0; i + (size_t)(mc - 1) < n_present; i++)
+            infreq[order[i].pos] = 1;
+        n_infreq = 0;
+        for (size_t i = 0; i < n_present; i++)
+            n_infreq += infreq[i];
+    }
+    size_t n_freq = 0;
+    for (size_t i = 0; i < n_present; i++)
+        if (!infreq[i])
+            f->slot[cs[i].code] = (int32_t)n_freq++;
     if (n_infreq > 0) {
         f->unknown = (int32_t)n_freq;
-        for (size_t c = 0; c < f->n_codes; c++)
-            if (count[c] > 0 && (int64_t)count[c] < p->cfg.min_frequency)
-                f->slot[c] = f->unknown;
+        for (size_t i = 0; i < n_present; i++)
+            if (infreq[i])
+                f->slot[cs[i].code] = f->unknown;
     }
+    free(infreq);
+    free(order);
     f->width = n_freq + (n_infreq > 0);
 out:
     free(cs);
@@ -888,6 +1093,144 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
     return result;
 }
 
+/* The numeric steps after imputation of one value of a numeric feature (NaN stays NaN). */
+static double num_steps(const prep_feat *f, const hf_prep_config *cfg, double v)
+{
+    if (!f->steps || isnan(v))
+        return v;
+    if (v < f->clip_lo)
+        v = f->clip_lo;
+    if (v > f->clip_hi)
+        v = f->clip_hi;
+    if (cfg->power != HF_POWER_NONE) {
+        if (cfg->power == HF_POWER_BOX_COX && !(v > 0))
+            v = f->pw_floor;
+        v = (hf_prepnum_power(cfg->power, v, f->lambda) - f->pw_mean) / f->pw_std;
+    }
+    if (f->n_edges > 0)
+        v = hf_prepnum_kbins_bin(f->edges, f->n_edges, v);
+    return v;
+}
+
+/* StandardScaler's mean and scale of v[0..m) (m > 0): the population std, two-pass with the
+ * correction term, 1 for a (near-)constant column (as fit_scaling). */
+static void std_fit(const double *v, size_t m, double *mean, double *scale)
+{
+    double s = 0.0, corr = 0.0, m2 = 0.0, nd = (double)m;
+    for (size_t i = 0; i < m; i++)
+        s += v[i];
+    double mu = s / nd;
+    for (size_t i = 0; i < m; i++) {
+        double t = v[i] - mu;
+        corr += t;
+        m2 += t * t;
+    }
+    double var = (m2 - corr * corr / nd) / nd;
+    double bound = nd * DBL_EPSILON * var + (nd * mu * DBL_EPSILON) * (nd * mu * DBL_EPSILON);
+    *mean = mu;
+    *scale = var <= bound ? 1.0 : sqrt(var);
+}
+
+/* Fits clip -> power -> kbins of every numeric column on its imputed training values (NaN left
+ * out: impute.numeric none) and writes *mapped (n x p_in): the training rows with those steps
+ * applied to the numeric columns (imputed), other columns copied. */
+static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *X,
+                             const int64_t *rows, size_t n, double **mapped)
+{
+    const hf_prep_config *cfg = &p->cfg;
+    size_t p_in = p->n_features;
+    int result = HF_OK;
+    double *M = hf_malloc(n * (p_in ? p_in : 1) * sizeof *M);
+    double *v = hf_malloc((n ? n : 1) * sizeof *v), *w = hf_malloc((n ? n : 1) * sizeof *w);
+    if (!M || !v || !w) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(M + i * p_in, train_row(X, rows, i, p_in), p_in * sizeof *M);
+    for (size_t j = 0; j < p_in; j++) {
+        prep_feat *f = &p->f[j];
+        f->clip_lo = -INFINITY;
+        f->clip_hi = INFINITY;
+        f->lambda = 1.0;
+        f->pw_mean = 0.0;
+        f->pw_std = 1.0;
+        f->pw_floor = 0.0;
+        if (f->categorical || f->dropped || schema->features[j].type != HF_COL_NUMERIC)
+            continue;
+        f->steps = 1;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            double x = M[i * p_in + j];
+            if (isnan(x))
+                x = M[i * p_in + j] = f->impute;
+            if (!isnan(x))
+                v[m++] = x;
+        }
+        if (m == 0)
+            continue;
+        if (cfg->clip_lower > 0 || cfg->clip_upper < 1) {
+            memcpy(w, v, m * sizeof *w);
+            qsort(w, m, sizeof *w, cmp_double);
+            if (cfg->clip_lower > 0)
+                f->clip_lo = hf_prepnum_quantile(w, m, cfg->clip_lower);
+            if (cfg->clip_upper < 1)
+                f->clip_hi = hf_prepnum_quantile(w, m, cfg->clip_upper);
+        }
+        for (size_t i = 0; i < m; i++)
+            v[i] = v[i] < f->clip_lo ? f->clip_lo : v[i] > f->clip_hi ? f->clip_hi : v[i];
+        if (cfg->power != HF_POWER_NONE) {
+            if (cfg->power == HF_POWER_BOX_COX) {
+                f->pw_floor = INFINITY;
+                for (size_t i = 0; i < m; i++) {
+                    if (!(v[i] > 0)) {
+                        result = hf_error(HF_EINVAL,
+                                          "preprocess.power: box-cox of column \"%s\": got the "
+                                          "training value %g, expected values > 0 (use "
+                                          "yeo-johnson for zero or negative values)",
+                                          schema->features[j].name, v[i]);
+                        goto out;
+                    }
+                    if (v[i] < f->pw_floor)
+                        f->pw_floor = v[i];
+                }
+            }
+            /* a constant column has no maximum-likelihood lambda: 1 */
+            hf_prepnum_power_lambda(cfg->power, v, m, w, &f->lambda);
+            for (size_t i = 0; i < m; i++)
+                v[i] = hf_prepnum_power(cfg->power, v[i], f->lambda);
+            std_fit(v, m, &f->pw_mean, &f->pw_std);
+        }
+        if (cfg->kbins >= 2) {
+            for (size_t i = 0; i < m; i++)
+                w[i] = cfg->power != HF_POWER_NONE ? (v[i] - f->pw_mean) / f->pw_std : v[i];
+            qsort(w, m, sizeof *w, cmp_double);
+            if (!(f->edges = hf_malloc(((size_t)cfg->kbins + 1) * sizeof *f->edges))) {
+                result = HF_ENOMEM;
+                goto out;
+            }
+            f->n_edges = hf_prepnum_kbins_edges(w, m, (size_t)cfg->kbins, f->edges);
+        }
+        for (size_t i = 0; i < n; i++)
+            M[i * p_in + j] = num_steps(f, cfg, M[i * p_in + j]);
+    }
+out:
+    free(v);
+    free(w);
+    if (result < 0) {
+        free(M);
+        M = NULL;
+    }
+    *mapped = M;
+    return result;
+}
+
+static int has_numeric_steps(const hf_prep_config *cfg)
+{
+    return cfg->clip_lower > 0 || cfg->clip_upper < 1 || cfg->power != HF_POWER_NONE ||
+           cfg->kbins >= 2;
+}
+
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                 const int64_t *rows, size_t n, const hf_group *group, hf_prep **out)
 {
@@ -925,8 +1268,17 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
         srows = NULL;
     }
     if ((result = count_pass(p, schema, SX, srows, n, &counts)) < 0 ||
-        (result = fit_imputation(p, schema, SX, srows, n, &counts)) < 0 ||
-        (result = fit_scaling(p, SX, srows, n)) < 0 || (result = build_layout(p, schema)) < 0)
+        (result = fit_imputation(p, schema, SX, srows, n, &counts)) < 0)
+        goto out;
+    if (has_numeric_steps(cfg)) {
+        double *stepped = NULL;
+        if ((result = fit_numeric_steps(p, schema, SX, srows, n, &stepped)) < 0)
+            goto out;
+        free(mapped);
+        SX = mapped = stepped;
+        srows = NULL;
+    }
+    if ((result = fit_scaling(p, SX, srows, n)) < 0 || (result = build_layout(p, schema)) < 0)
         goto out;
     if (cfg->pca_components > 0 && (result = pca_fit(p, X, rows, n, group)) < 0)
         goto out;
@@ -965,12 +1317,21 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
             if (miss)
                 v = f->impute;
             if (!f->categorical) {
+                v = num_steps(f, &p->cfg, v);
                 if (p->cfg.scale != HF_SCALE_NONE)
                     v = (v - f->center) / f->scale;
                 o[f->out] = v;
                 continue;
             }
             double *b = o + f->out;
+            if (p->cfg.encode != HF_ENCODE_ONEHOT) {
+                long c = miss ? (long)f->impute : cat_code(v, f->n_codes - 1);
+                if (p->cfg.encode == HF_ENCODE_ORDINAL)
+                    b[0] = c >= 0 ? (double)f->slot[c] : -1.0;
+                else
+                    b[0] = c >= 0 && f->freq ? f->freq[c] : 0.0;
+                continue;
+            }
             for (size_t k = 0; k < f->width; k++)
                 b[k] = 0.0;
             long c = miss ? (long)f->impute : cat_code(v, f->n_codes - 1);
@@ -979,6 +1340,12 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
                 s = f->unknown;
             if (s >= 0)
                 b[s] = 1.0;
+        }
+        if (p->n_poly > 0) {
+            double *q = o + p->poly_out;
+            for (size_t a = 0; a < p->n_num; a++)
+                for (size_t c = p->cfg.interaction_only ? a + 1 : a; c < p->n_num; c++)
+                    *q++ = o[a] * o[c];
         }
     }
 }
@@ -1037,14 +1404,21 @@ void hf_prep_export_free(hf_array *arrays, size_t n_arrays, char *config_json)
 int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char **config_json)
 {
     int result = 0;
-    size_t na = p->pca_k > 0 ? 7 : 4, p_in = p->n_features, total = 0;
+    size_t na = p->pca_k > 0 ? 7 : 4, p_in = p->n_features, total = 0, n_edges = 0;
     hf_array *a = NULL;
     json_t *root = NULL, *feats = NULL, *outs = NULL;
     *arrays = NULL;
     *n_arrays = 0;
     *config_json = NULL;
-    for (size_t j = 0; j < p_in; j++)
+    for (size_t j = 0; j < p_in; j++) {
         total += p->f[j].categorical ? p->f[j].n_codes : 0;
+        n_edges += p->f[j].n_edges;
+    }
+    int steps = has_numeric_steps(&p->cfg), freq = p->cfg.encode == HF_ENCODE_FREQUENCY;
+    size_t at_num = na;
+    na += steps ? 2 : 0;
+    size_t at_freq = na;
+    na += freq ? 1 : 0;
     a = hf_calloc(na, sizeof *a);
     if (!a) {
         result = HF_ENOMEM;
@@ -1071,6 +1445,34 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
         memcpy(pc, p->pca_comp, k * q * sizeof *pc);
         memcpy(pv, p->pca_var, k * sizeof *pv);
     }
+    if (steps) {
+        /* per input column: clip_lo, clip_hi, lambda, pw_mean, pw_std, pw_floor */
+        double *num = new_array(&a[at_num], "prep.num", p_in, 6);
+        double *edg = new_array(&a[at_num + 1], "prep.kbins_edges", n_edges, 1);
+        if (!num || !edg) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        size_t e = 0;
+        for (size_t j = 0; j < p_in; j++) {
+            const prep_feat *f = &p->f[j];
+            double row[6] = {f->clip_lo, f->clip_hi, f->lambda, f->pw_mean, f->pw_std, f->pw_floor};
+            memcpy(num + j * 6, row, sizeof row);
+            for (size_t k = 0; k < f->n_edges; k++)
+                edg[e++] = f->edges[k];
+        }
+    }
+    if (freq) {
+        double *fr = new_array(&a[at_freq], "prep.freq", total, 1);
+        if (!fr) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        size_t e = 0;
+        for (size_t j = 0; j < p_in; j++)
+            for (size_t c = 0; p->f[j].categorical && c < p->f[j].n_codes; c++)
+                fr[e++] = p->f[j].freq ? p->f[j].freq[c] : 0.0;
+    }
     size_t at = 0;
     root = json_object();
     feats = json_array();
@@ -1091,6 +1493,8 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
             json_pack("{s:b,s:b,s:b,s:I,s:I,s:I}", "categorical", f->categorical, "dropped",
                       f->dropped, "indicator", f->indicator, "n_codes", (json_int_t)f->n_codes,
                       "width", (json_int_t)f->width, "unknown", (json_int_t)f->unknown);
+        if (o && f->n_edges > 0)
+            json_object_set_new(o, "n_edges", json_integer((json_int_t)f->n_edges));
         if (!o || json_array_append_new(feats, o) < 0) {
             result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
             goto out;
@@ -1117,6 +1521,14 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
     }
     json_object_set_new(cfg, "fill_is_number", json_boolean(!isnan(c->fill_number)));
     json_object_set_new(cfg, "pca_components", json_integer((json_int_t)p->pca_k));
+    json_object_set_new(cfg, "clip_lower", json_real(c->clip_lower));
+    json_object_set_new(cfg, "clip_upper", json_real(c->clip_upper));
+    json_object_set_new(cfg, "power", json_string(power_names[c->power]));
+    json_object_set_new(cfg, "kbins", json_integer((json_int_t)c->kbins));
+    json_object_set_new(cfg, "polynomial", json_integer((json_int_t)c->polynomial));
+    json_object_set_new(cfg, "interaction_only", json_boolean(c->interaction_only));
+    json_object_set_new(cfg, "encode", json_string(encode_names[c->encode]));
+    json_object_set_new(cfg, "max_categories", json_integer((json_int_t)c->max_categories));
     json_object_set_new(root, "format", json_string(PREP_FORMAT));
     json_object_set_new(root, "config", cfg);
     json_object_set_new(root, "features", feats);
@@ -1216,29 +1628,52 @@ static int import_config(json_t *cfg, hf_prep_config *c)
         return hf_error(HF_EDATA, "preprocess: target_transform %s, expected none or log1p", tt);
     c->target_log1p = tt && strcmp(tt, "log1p") == 0; /* absent in older models: none */
     c->pca_components = json_integer_value(json_object_get(cfg, "pca_components"));
+    /* absent in older models: off */
+    json_t *cl = json_object_get(cfg, "clip_lower"), *cu = json_object_get(cfg, "clip_upper");
+    c->clip_lower = cl ? json_number_value(cl) : 0.0;
+    c->clip_upper = cu ? json_number_value(cu) : 1.0;
+    const char *pw = json_string_value(json_object_get(cfg, "power"));
+    const char *en = json_string_value(json_object_get(cfg, "encode"));
+    int pwi = pw ? lookup_name(pw, power_names, 3) : 0,
+        eni = en ? lookup_name(en, encode_names, 3) : 0;
+    c->kbins = json_integer_value(json_object_get(cfg, "kbins"));
+    c->polynomial = json_integer_value(json_object_get(cfg, "polynomial"));
+    c->interaction_only = json_is_true(json_object_get(cfg, "interaction_only"));
+    c->max_categories = json_integer_value(json_object_get(cfg, "max_categories"));
+    if (pwi < 0 || eni < 0 ||
+        !(c->clip_lower >= 0 && c->clip_lower < c->clip_upper && c->clip_upper <= 1) ||
+        c->kbins < 0 || c->kbins > 1000000 || (c->polynomial != 0 && c->polynomial != 2) ||
+        c->max_categories < 0)
+        return hf_error(HF_EDATA, "preprocess config JSON: bad power, encode, clip_lower, "
+                                  "clip_upper, kbins, polynomial or max_categories");
+    c->power = (hf_power_kind)pwi;
+    c->encode = (hf_encode_kind)eni;
     return HF_OK;
 }
 
 /* A categorical feature's one-hot slots from prep.slots (at: the next unread value), checked
  * against what a fit can make. */
-static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo, size_t *at)
+static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo, size_t *at,
+                        int onehot)
 {
     /* A fit makes at most one one-hot column per code (width <= n_codes): a width from the
      * file sized the output names and rows unchecked (1.8e9 columns, 14 GB). */
     if (*at + f->n_codes > slo->rows * slo->cols || f->width > f->n_codes || f->unknown < -1 ||
-        f->unknown >= (int32_t)f->width)
+        f->unknown >= (int32_t)f->width || (!onehot && (f->width != 1 || f->unknown != -1)))
         return hf_error(HF_EDATA,
                         "preprocess: prep.slots is too short or inconsistent for feature \"%s\"",
                         col->name);
     if (!(f->slot = hf_malloc(f->n_codes * sizeof *f->slot)))
         return HF_ENOMEM;
+    /* ordinal and frequency: a slot is the level's rank, below n_codes */
+    size_t limit = onehot ? f->width : f->n_codes;
     for (size_t k = 0; k < f->n_codes; k++) {
         double s = slo->data[(*at)++];
-        if (!(s >= -1 && s < (double)f->width && s == floor(s)))
+        if (!(s >= -1 && s < (double)limit && s == floor(s)))
             return hf_error(HF_EDATA,
                             "preprocess: prep.slots value %.17g for feature \"%s\", expected a "
                             "whole number from -1 to %zu",
-                            s, col->name, f->width ? f->width - 1 : 0);
+                            s, col->name, limit ? limit - 1 : 0);
         f->slot[k] = (int32_t)s;
     }
     /* A kept feature's missing values take the imputed code: base_transform converts it to an
@@ -1250,6 +1685,69 @@ static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo,
                         "preprocess: imputed code %.17g for feature \"%s\", expected a whole "
                         "number from 0 to %zu",
                         f->impute, col->name, f->n_codes - 1);
+    return HF_OK;
+}
+
+/* The numeric steps (prep.num, prep.kbins_edges) and the frequency table (prep.freq). */
+static int import_steps(hf_prep *p, const hf_schema *schema, json_t *feats, const hf_array *arrays,
+                        size_t n_arrays)
+{
+    size_t p_in = p->n_features;
+    if (has_numeric_steps(&p->cfg)) {
+        const hf_array *num = find_array(arrays, n_arrays, "prep.num");
+        const hf_array *edg = find_array(arrays, n_arrays, "prep.kbins_edges");
+        if (!num || !edg || num->rows != p_in || num->cols != 6)
+            return hf_error(HF_EDATA,
+                            "preprocess: expected arrays prep.num (%zu x 6) and "
+                            "prep.kbins_edges",
+                            p_in);
+        size_t e = 0;
+        for (size_t j = 0; j < p_in; j++) {
+            prep_feat *f = &p->f[j];
+            const double *r = num->data + j * 6;
+            f->clip_lo = r[0];
+            f->clip_hi = r[1];
+            f->lambda = r[2];
+            f->pw_mean = r[3];
+            f->pw_std = r[4];
+            f->pw_floor = r[5];
+            f->steps = !f->categorical && !f->dropped && schema->features[j].type == HF_COL_NUMERIC;
+            json_int_t ne =
+                json_integer_value(json_object_get(json_array_get(feats, j), "n_edges"));
+            if (ne < 0 || (ne > 0 && (ne < 2 || !f->steps)) ||
+                (size_t)ne > edg->rows * edg->cols - e || ne > p->cfg.kbins + 1)
+                return hf_error(HF_EDATA,
+                                "preprocess: n_edges %lld of feature \"%s\", expected "
+                                "0 or 2..%lld within prep.kbins_edges",
+                                (long long)ne, schema->features[j].name,
+                                (long long)p->cfg.kbins + 1);
+            if (ne > 0) {
+                if (!(f->edges = hf_malloc((size_t)ne * sizeof *f->edges)))
+                    return HF_ENOMEM;
+                memcpy(f->edges, edg->data + e, (size_t)ne * sizeof *f->edges);
+                f->n_edges = (size_t)ne;
+                e += (size_t)ne;
+            }
+        }
+    }
+    if (p->cfg.encode == HF_ENCODE_FREQUENCY) {
+        const hf_array *fr = find_array(arrays, n_arrays, "prep.freq");
+        size_t total = 0;
+        for (size_t j = 0; j < p_in; j++)
+            total += p->f[j].categorical ? p->f[j].n_codes : 0;
+        if (!fr || fr->rows * fr->cols != total)
+            return hf_error(HF_EDATA, "preprocess: expected array prep.freq (%zu values)", total);
+        size_t e = 0;
+        for (size_t j = 0; j < p_in; j++) {
+            prep_feat *f = &p->f[j];
+            if (!f->categorical)
+                continue;
+            if (!(f->freq = hf_malloc((f->n_codes ? f->n_codes : 1) * sizeof *f->freq)))
+                return HF_ENOMEM;
+            memcpy(f->freq, fr->data + e, f->n_codes * sizeof *f->freq);
+            e += f->n_codes;
+        }
+    }
     return HF_OK;
 }
 
@@ -1289,9 +1787,9 @@ static int import_features(hf_prep *p, const hf_schema *schema, json_t *feats,
                             "the column the pipeline was fitted on",
                             j, col->name, hf_col_type_name(col->type), col->n_categories);
         if (f->categorical)
-            HF_CALL(import_slots(f, col, slo, &at));
+            HF_CALL(import_slots(f, col, slo, &at, p->cfg.encode == HF_ENCODE_ONEHOT));
     }
-    return HF_OK;
+    return import_steps(p, schema, feats, arrays, n_arrays);
 }
 
 int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arrays,

@@ -15,6 +15,7 @@
 
 #include "common/dataset.h"
 #include "common/opts.h"
+#include "worker/prep_num.h"
 #include "worker/group.h"
 #include "worker/model.h"
 
@@ -30,6 +31,13 @@ typedef enum hf_impute_kind {
 } hf_impute_kind;
 
 typedef enum hf_scale_kind { HF_SCALE_NONE = 0, HF_SCALE_STANDARD, HF_SCALE_MINMAX } hf_scale_kind;
+
+/* preprocess.categorical: the encoding of every categorical column. */
+typedef enum hf_encode_kind {
+    HF_ENCODE_ONEHOT = 0, /* OneHotEncoder */
+    HF_ENCODE_ORDINAL,    /* OrdinalEncoder: the rank in sorted order; unknown -1 */
+    HF_ENCODE_FREQUENCY   /* the training share of the level; unknown 0 */
+} hf_encode_kind;
 
 #define HF_PREP_FILL_MAX 128
 
@@ -49,6 +57,13 @@ typedef struct hf_prep_config {
     double train_fraction; /* preprocess.train_fraction: of each split's training rows, in
                             * (0, 1] (default 1); the budget of Hyperband and ASHA for models
                             * without one of their own */
+    double clip_lower, clip_upper; /* preprocess.clip.lower/upper: quantiles, default 0 and 1 */
+    hf_power_kind power;           /* preprocess.power: none, yeo-johnson, box-cox */
+    int64_t kbins;                 /* preprocess.kbins: quantile bins (0 = off) */
+    int64_t polynomial;            /* preprocess.polynomial: 0 (off) or 2 */
+    int interaction_only;          /* preprocess.interaction_only */
+    hf_encode_kind encode;         /* preprocess.categorical */
+    int64_t max_categories;        /* preprocess.max_categories: one-hot (0 = off) */
 } hf_prep_config;
 
 /* The defaults: mean / most_frequent imputation, no indicator, no scaling, one-hot. */

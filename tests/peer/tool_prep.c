@@ -9,12 +9,17 @@
  *   P lines: <N|B|C> <name> <n_categories> <category>...
  *   config <mean|median|most_frequent|constant> <most_frequent|constant> <fill_given 0|1>
  *          <fill_text> <indicator 0|1> <none|standard|minmax> <min_frequency>
+ *   optionally: steps <clip_lower> <clip_upper> <none|yeo-johnson|box-cox> <kbins>
+ *          <polynomial 0|2> <interaction_only 0|1> <onehot|ordinal|frequency> <max_categories>
+ *          <log1p 0|1>
  *   cv <predefined|group|timeseries|kfold|stratified> <folds>
  *   rows N
  *   N lines: <key> <value>... ("nan" for missing; codes for categorical/boolean columns); <key>
  *            is the fold value, the group code or the integer order key, by strategy
  * Output: per split "split K", "train <rows>", "valid <rows>", "names <names>", "matrix R C" and
- * R lines of C values (%.17g). Exit status 0 on success, 1 on any failure (message on stderr). */
+ * R lines of C values (%.17g); with a power transform also "lambdas" and the fitted lambda of each
+ * input column (1 for other columns). Exit status 0 on success, 1 on any failure (message on
+ * stderr). */
 #include "common/dataset.h"
 #include "common/hf.h"
 #include "worker/folds.h"
@@ -139,7 +144,34 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *
         return hf_error(HF_EINVAL, "tool_prep: bad config line");
     static const char *const strategies[] = {"kfold", "stratified", "predefined", "group",
                                              "timeseries"};
-    HF_CALL(read_expect(in, "cv"));
+    HF_CALL(read_token(in, buf, sizeof buf));
+    if (strcmp(buf, "steps") == 0) {
+        static const char *const power[] = {"none", "yeo-johnson", "box-cox"};
+        static const char *const encode[] = {"onehot", "ordinal", "frequency"};
+        HF_CALL(read_number(in, &cfg->clip_lower));
+        HF_CALL(read_number(in, &cfg->clip_upper));
+        HF_CALL(read_token(in, buf, sizeof buf));
+        int pw = lookup(buf, power, 3);
+        HF_CALL(read_number(in, &v));
+        cfg->kbins = (int64_t)v;
+        HF_CALL(read_number(in, &v));
+        cfg->polynomial = (int64_t)v;
+        HF_CALL(read_number(in, &v));
+        cfg->interaction_only = v != 0;
+        HF_CALL(read_token(in, buf, sizeof buf));
+        int en = lookup(buf, encode, 3);
+        HF_CALL(read_number(in, &v));
+        cfg->max_categories = (int64_t)v;
+        HF_CALL(read_number(in, &v));
+        cfg->log1p = v != 0;
+        if (pw < 0 || en < 0)
+            return hf_error(HF_EINVAL, "tool_prep: bad steps line");
+        cfg->power = (hf_power_kind)pw;
+        cfg->encode = (hf_encode_kind)en;
+        HF_CALL(read_token(in, buf, sizeof buf));
+    }
+    if (strcmp(buf, "cv") != 0)
+        return hf_error(HF_EINVAL, "tool_prep: got \"%s\", expected \"cv\"", buf);
     HF_CALL(read_token(in, buf, sizeof buf));
     int st = lookup(buf, strategies, 5);
     if (st < 0)
@@ -228,7 +260,23 @@ static int run_split(FILE *out, const hf_dataset *d, const hf_prep_config *cfg, 
     fprintf(out, "names");
     for (size_t k = 0; k < w; k++)
         fprintf(out, " %s", hf_prep_output_names(loaded)[k]);
-    fprintf(out, "\nmatrix %zu %zu\n", n, w);
+    fprintf(out, "\n");
+    if (cfg->power != HF_POWER_NONE) {
+        /* the lambdas as stored in model.h5: column 2 of prep.num */
+        const hf_array *num = NULL;
+        for (size_t k = 0; k < n_arrays; k++)
+            if (strcmp(arrays[k].name, "prep.num") == 0)
+                num = &arrays[k];
+        if (!num) {
+            result = hf_error(HF_EINTERNAL, "tool_prep: no prep.num array");
+            goto out;
+        }
+        fprintf(out, "lambdas");
+        for (size_t j = 0; j < num->rows; j++)
+            fprintf(out, " %.17g", num->data[j * 6 + 2]);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "matrix %zu %zu\n", n, w);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < w; k++)
             fprintf(out, "%.17g%c", b[i * w + k], k + 1 == w ? '\n' : ' ');
