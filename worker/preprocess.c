@@ -3,6 +3,7 @@
 #include "worker/preprocess.h"
 
 #include "common/hf.h"
+#include "common/rng.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 
@@ -38,7 +39,8 @@ typedef struct prep_feat {
     double pw_floor; /* box-cox: the smallest training value, used for values <= 0 */
     double *edges;   /* kbins: n_edges bin edges */
     size_t n_edges;
-    double *freq; /* categorical, encode frequency: the training share per code */
+    double *freq; /* categorical, encode frequency: the training share per code; encode target:
+                   * the encoding per code fitted on all fit rows */
 } prep_feat;
 
 struct hf_prep {
@@ -50,6 +52,14 @@ struct hf_prep {
     int complete; /* the rows it was fitted on had no missing value */
     /* polynomial 2: n_poly products of the n_num numeric design columns from poly_out on */
     size_t n_num, n_poly, poly_out;
+    /* target encoding: the mean target of the fit rows (unknown levels), and for the n_fit fit
+     * rows (fit_rows, in fit order) their inner fold and cross-fitted encodings (te_fit: n_fit x
+     * n_features, the categorical entries used) */
+    double te_mean;
+    size_t n_fit;
+    int64_t *fit_rows;
+    int *inner;
+    double *te_fit;
     /* PCA (pca_k > 0): design = (z - pca_mean) . pca_comp^T for the n_outputs-wide row z. */
     size_t pca_k;
     double *pca_mean; /* n_outputs */
@@ -72,7 +82,7 @@ static double dot(const double *a, const double *b, size_t n)
 
 static const char *const impute_names[] = {"mean", "median", "most_frequent", "constant", "none"};
 static const char *const power_names[] = {"none", "yeo-johnson", "box-cox"};
-static const char *const encode_names[] = {"onehot", "ordinal", "frequency"};
+static const char *const encode_names[] = {"onehot", "ordinal", "frequency", "target"};
 static const char *const scale_names[] = {"none", "standard", "minmax"};
 
 void hf_prep_config_default(hf_prep_config *cfg)
@@ -132,6 +142,8 @@ int hf_prep_config_cmp(const hf_prep_config *a, const hf_prep_config *b)
         c = CMP(a->encode, b->encode);
     if (!c)
         c = CMP(a->max_categories, b->max_categories);
+    if (!c)
+        c = CMP(a->seed, b->seed);
     return c;
 }
 
@@ -150,7 +162,7 @@ static const char *const k_impute_numeric[] = {"mean",     "median", "most_frequ
                                                "constant", "none",   NULL};
 static const char *const k_impute_categorical[] = {"most_frequent", "constant", NULL};
 static const char *const k_scale[] = {"standard", "minmax", "none", NULL};
-static const char *const k_categorical[] = {"onehot", "ordinal", "frequency", NULL};
+static const char *const k_categorical[] = {"onehot", "ordinal", "frequency", "target", NULL};
 static const char *const k_power[] = {"none", "yeo-johnson", "box-cox", NULL};
 
 /* Index of a string value among names (NULL-terminated), or -1. */
@@ -328,7 +340,9 @@ static const prep_setting k_settings[] = {
     {HF_PARAM_CHOICE("categorical", "onehot", k_categorical,
                      "categorical encoding: onehot (OneHotEncoder(handle_unknown=\"ignore\")), "
                      "ordinal (the level's rank in sorted order, unknown -1) or frequency (the "
-                     "level's share of the training rows, unknown 0)"),
+                     "level's share of the training rows, unknown 0) or target (the level's "
+                     "mean target shrunk towards the overall mean, cross-fitted on 5 inner folds "
+                     "of the training rows: TargetEncoder; regression and binary targets)"),
      set_categorical},
     {HF_PARAM_INT("max_categories", "0", 0, INFINITY,
                   "one-hot: at most this many columns per categorical column, the rarest levels "
@@ -450,6 +464,9 @@ void hf_prep_free(hf_prep *p)
         }
     hf_strv_free(p->names, p->n_outputs);
     hf_strv_free(p->pca_names, p->pca_k);
+    free(p->fit_rows);
+    free(p->inner);
+    free(p->te_fit);
     free(p->pca_mean);
     free(p->pca_comp);
     free(p->pca_var);
@@ -749,6 +766,7 @@ out:
 
 static void base_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
                            double *out);
+static void put_fit_encodings(const hf_prep *p, size_t i0, size_t m, size_t q, double *out);
 
 /* Allocates the PCA arrays and names of p for k components of q-wide rows (pca_k = k). */
 static int pca_alloc(hf_prep *p, size_t k, size_t q)
@@ -801,6 +819,7 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
     if (result < 0)
         goto out;
     base_transform(p, X, rows, n, Z);
+    put_fit_encodings(p, 0, n, q, Z);
     double *mean = p->pca_mean;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q; j++)
@@ -1225,6 +1244,177 @@ out:
     return result;
 }
 
+/* Target encoding: the RNG stream of the inner folds, hf_rng_init(cfg->seed, TE_STREAM, 0). */
+#define TE_STREAM 0x7e7eULL
+#define TE_FOLDS 5
+
+/* The inner folds of the n fit positions (y: class index when binary): as KFold(5, shuffle)
+ * for regression (the positions shuffled, cut into contiguous folds, the first n % 5 one
+ * larger), as StratifiedKFold(5, shuffle) for a binary target (each class's positions shuffled,
+ * class 0's then class 1's dealt round-robin) - the same algorithms as worker/folds.c. */
+static int inner_folds(const hf_prep_config *cfg, const double *yv, size_t n, int binary, int *fold)
+{
+    int64_t *perm = hf_malloc((n ? n : 1) * sizeof *perm);
+    if (!perm)
+        return HF_ENOMEM;
+    hf_rng rng;
+    hf_rng_init(&rng, cfg->seed, TE_STREAM, 0);
+    if (!binary) {
+        for (size_t i = 0; i < n; i++)
+            perm[i] = (int64_t)i;
+        hf_rng_shuffle_i64(&rng, perm, (int64_t)n);
+        size_t pos = 0;
+        for (size_t k = 0; k < TE_FOLDS; k++) {
+            size_t size = n / TE_FOLDS + (k < n % TE_FOLDS ? 1 : 0);
+            for (size_t j = 0; j < size; j++)
+                fold[perm[pos++]] = (int)k;
+        }
+    } else {
+        size_t m = 0;
+        for (int c = 0; c < 2; c++) {
+            size_t start = m;
+            for (size_t i = 0; i < n; i++)
+                if ((int)yv[i] == c)
+                    perm[m++] = (int64_t)i;
+            hf_rng_shuffle_i64(&rng, perm + start, (int64_t)(m - start));
+        }
+        for (size_t j = 0; j < m; j++)
+            fold[perm[j]] = (int)(j % TE_FOLDS);
+    }
+    free(perm);
+    return HF_OK;
+}
+
+/* TargetEncoder's encodings (smooth "auto") of the codes of the positions not in inner fold
+ * `skip` (all when fold is NULL): per level c with n_c rows, mean m_c and within sum of squares
+ * s_c, and the mean and population variance v of those rows' target, lambda = v n_c / (v n_c +
+ * s_c / n_c) and enc = lambda m_c + (1 - lambda) mean; a level without rows (or lambda NaN: v =
+ * 0) gets the mean. enc, sum, cnt, ssd hold n_codes values; returns the mean. */
+static double te_encode(const long *code, const double *yv, size_t n, const int *fold, int skip,
+                        size_t n_codes, double *enc, double *sum, double *cnt, double *ssd)
+{
+    double ys = 0.0, m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (!fold || fold[i] != skip) {
+            ys += yv[i];
+            m++;
+        }
+    double mean = ys / m, var = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (!fold || fold[i] != skip)
+            var += (yv[i] - mean) * (yv[i] - mean);
+    var /= m;
+    for (size_t c = 0; c < n_codes; c++)
+        sum[c] = cnt[c] = ssd[c] = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if ((!fold || fold[i] != skip) && code[i] >= 0) {
+            sum[code[i]] += yv[i];
+            cnt[code[i]] += 1.0;
+        }
+    for (size_t c = 0; c < n_codes; c++)
+        enc[c] = sum[c] / cnt[c];
+    for (size_t i = 0; i < n; i++)
+        if ((!fold || fold[i] != skip) && code[i] >= 0) {
+            double d = yv[i] - enc[code[i]];
+            ssd[code[i]] += d * d;
+        }
+    for (size_t c = 0; c < n_codes; c++) {
+        double lam = var * cnt[c] / (var * cnt[c] + ssd[c] / cnt[c]);
+        enc[c] = isnan(lam) ? mean : lam * enc[c] + (1.0 - lam) * mean;
+    }
+    return mean;
+}
+
+/* Fits target encoding of every kept categorical column: the encodings on all n fit rows
+ * (f->freq, p->te_mean) and the cross-fitted encodings of the fit rows themselves (p->te_fit). */
+static int fit_target(hf_prep *p, const hf_schema *schema, const double *X, const double *y,
+                      const int64_t *rows, size_t n)
+{
+    size_t p_in = p->n_features;
+    int binary = schema->task == HF_TASK_CLASSIFICATION;
+    int result = HF_OK;
+    if (!y)
+        return hf_error(HF_EINVAL, "preprocess.categorical: got target, but this program fits "
+                                   "the pipeline without the target");
+    if (binary && schema->n_classes > 2)
+        return hf_error(HF_EINVAL,
+                        "preprocess.categorical: got target for a target with %zu classes, "
+                        "expected a regression or binary target",
+                        schema->n_classes);
+    if (n < TE_FOLDS)
+        return hf_error(HF_EINVAL,
+                        "preprocess.categorical: got target with %zu training rows, expected at "
+                        "least %d (its inner folds)",
+                        n, TE_FOLDS);
+    size_t max_codes = 1;
+    for (size_t j = 0; j < p_in; j++)
+        if (p->f[j].categorical && p->f[j].n_codes > max_codes)
+            max_codes = p->f[j].n_codes;
+    double *yv = hf_malloc(n * sizeof *yv), *enc = hf_malloc(max_codes * sizeof *enc);
+    double *sum = hf_malloc(max_codes * sizeof *sum), *cnt = hf_malloc(max_codes * sizeof *cnt);
+    double *ssd = hf_malloc(max_codes * sizeof *ssd);
+    long *code = hf_malloc(n * sizeof *code);
+    p->fit_rows = hf_malloc(n * sizeof *p->fit_rows);
+    p->inner = hf_malloc(n * sizeof *p->inner);
+    p->te_fit = hf_calloc(n * (p_in ? p_in : 1), sizeof *p->te_fit);
+    if (!yv || !enc || !sum || !cnt || !ssd || !code || !p->fit_rows || !p->inner || !p->te_fit) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    p->n_fit = n;
+    for (size_t i = 0; i < n; i++) {
+        p->fit_rows[i] = rows ? rows[i] : (int64_t)i;
+        yv[i] = y[p->fit_rows[i]];
+        if (binary && yv[i] != 0.0 && yv[i] != 1.0) {
+            result = hf_error(
+                HF_EINVAL, "preprocess.categorical target: class index %g, expected 0 or 1", yv[i]);
+            goto out;
+        }
+    }
+    if ((result = inner_folds(&p->cfg, yv, n, binary, p->inner)) < 0)
+        goto out;
+    for (size_t j = 0; j < p_in; j++) {
+        prep_feat *f = &p->f[j];
+        if (!f->categorical || f->dropped)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            double v = train_row(X, rows, i, p_in)[j];
+            code[i] = isnan(v) ? (long)f->impute : cat_code(v, f->n_codes - 1);
+        }
+        if (!(f->freq = hf_malloc(f->n_codes * sizeof *f->freq))) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        p->te_mean = te_encode(code, yv, n, NULL, -1, f->n_codes, f->freq, sum, cnt, ssd);
+        for (int k = 0; k < TE_FOLDS; k++) {
+            double mk = te_encode(code, yv, n, p->inner, k, f->n_codes, enc, sum, cnt, ssd);
+            for (size_t i = 0; i < n; i++)
+                if (p->inner[i] == k)
+                    p->te_fit[i * p_in + j] = code[i] >= 0 ? enc[code[i]] : mk;
+        }
+    }
+out:
+    free(yv);
+    free(enc);
+    free(sum);
+    free(cnt);
+    free(ssd);
+    free(code);
+    return result;
+}
+
+/* Writes the cross-fitted target encodings of fit positions [i0, i0 + m) into their design rows
+ * (q wide) at out. */
+static void put_fit_encodings(const hf_prep *p, size_t i0, size_t m, size_t q, double *out)
+{
+    if (p->cfg.encode != HF_ENCODE_TARGET || !p->te_fit)
+        return;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < p->n_features; j++)
+            if (p->f[j].categorical && !p->f[j].dropped)
+                out[i * q + p->f[j].out] = p->te_fit[(i0 + i) * p->n_features + j];
+}
+
 static int has_numeric_steps(const hf_prep_config *cfg)
 {
     return cfg->clip_lower > 0 || cfg->clip_upper < 1 || cfg->power != HF_POWER_NONE ||
@@ -1233,6 +1423,13 @@ static int has_numeric_steps(const hf_prep_config *cfg)
 
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                 const int64_t *rows, size_t n, const hf_group *group, hf_prep **out)
+{
+    return hf_prep_fit_y(cfg, schema, X, NULL, rows, n, group, out);
+}
+
+int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                  const double *y, const int64_t *rows, size_t n, const hf_group *group,
+                  hf_prep **out)
 {
     int result = 0;
     size_t p_in = schema->n_features;
@@ -1269,6 +1466,8 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     }
     if ((result = count_pass(p, schema, SX, srows, n, &counts)) < 0 ||
         (result = fit_imputation(p, schema, SX, srows, n, &counts)) < 0)
+        goto out;
+    if (cfg->encode == HF_ENCODE_TARGET && (result = fit_target(p, schema, X, y, rows, n)) < 0)
         goto out;
     if (has_numeric_steps(cfg)) {
         double *stepped = NULL;
@@ -1328,6 +1527,8 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
                 long c = miss ? (long)f->impute : cat_code(v, f->n_codes - 1);
                 if (p->cfg.encode == HF_ENCODE_ORDINAL)
                     b[0] = c >= 0 ? (double)f->slot[c] : -1.0;
+                else if (p->cfg.encode == HF_ENCODE_TARGET)
+                    b[0] = c >= 0 && f->freq ? f->freq[c] : p->te_mean;
                 else
                     b[0] = c >= 0 && f->freq ? f->freq[c] : 0.0;
                 continue;
@@ -1350,10 +1551,14 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
     }
 }
 
-int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n, double *out)
+/* hf_prep_transform; fit_rows: the rows are the fit rows (cross-fitted target encodings). */
+static int transform_impl(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                          double *out, int fit_rows)
 {
     if (p->pca_k == 0) {
         base_transform(p, X, rows, n, out);
+        if (fit_rows)
+            put_fit_encodings(p, 0, n, p->n_outputs, out);
         return 0;
     }
     /* Blocks of rows through a scratch buffer; each row is projected on its own (k dot products),
@@ -1366,6 +1571,8 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
     for (size_t i0 = 0; i0 < n; i0 += block) {
         size_t m = n - i0 < block ? n - i0 : block;
         base_transform(p, rows ? X : X + i0 * p->n_features, rows ? rows + i0 : NULL, m, z);
+        if (fit_rows)
+            put_fit_encodings(p, i0, m, q, z);
         for (size_t i = 0; i < m; i++) {
             double *zi = z + i * q;
             for (size_t j = 0; j < q; j++)
@@ -1376,6 +1583,34 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
     }
     free(z);
     return 0;
+}
+
+int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n, double *out)
+{
+    return transform_impl(p, X, rows, n, out, 0);
+}
+
+int hf_prep_transform_fit_rows(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                               double *out)
+{
+    if (p->cfg.encode == HF_ENCODE_TARGET && p->te_fit) {
+        int same = n == p->n_fit;
+        for (size_t i = 0; i < n && same; i++)
+            same = p->fit_rows[i] == (rows ? rows[i] : (int64_t)i);
+        if (!same)
+            return hf_error(HF_EINVAL,
+                            "preprocess: the %zu rows given are not the %zu rows the target "
+                            "encoding was fitted on",
+                            n, p->n_fit);
+    }
+    return transform_impl(p, X, rows, n, out, 1);
+}
+
+const int *hf_prep_inner_folds(const hf_prep *p, size_t *n_fit)
+{
+    if (n_fit)
+        *n_fit = p->inner ? p->n_fit : 0;
+    return p->inner;
 }
 
 /* ---- export / import ---- */
@@ -1414,7 +1649,8 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
         total += p->f[j].categorical ? p->f[j].n_codes : 0;
         n_edges += p->f[j].n_edges;
     }
-    int steps = has_numeric_steps(&p->cfg), freq = p->cfg.encode == HF_ENCODE_FREQUENCY;
+    int steps = has_numeric_steps(&p->cfg),
+        freq = p->cfg.encode == HF_ENCODE_FREQUENCY || p->cfg.encode == HF_ENCODE_TARGET;
     size_t at_num = na;
     na += steps ? 2 : 0;
     size_t at_freq = na;
@@ -1529,6 +1765,8 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
     json_object_set_new(cfg, "interaction_only", json_boolean(c->interaction_only));
     json_object_set_new(cfg, "encode", json_string(encode_names[c->encode]));
     json_object_set_new(cfg, "max_categories", json_integer((json_int_t)c->max_categories));
+    json_object_set_new(cfg, "target_mean", json_real(p->te_mean));
+    json_object_set_new(cfg, "seed", json_integer((json_int_t)c->seed));
     json_object_set_new(root, "format", json_string(PREP_FORMAT));
     json_object_set_new(root, "config", cfg);
     json_object_set_new(root, "features", feats);
@@ -1635,7 +1873,7 @@ static int import_config(json_t *cfg, hf_prep_config *c)
     const char *pw = json_string_value(json_object_get(cfg, "power"));
     const char *en = json_string_value(json_object_get(cfg, "encode"));
     int pwi = pw ? lookup_name(pw, power_names, 3) : 0,
-        eni = en ? lookup_name(en, encode_names, 3) : 0;
+        eni = en ? lookup_name(en, encode_names, 4) : 0;
     c->kbins = json_integer_value(json_object_get(cfg, "kbins"));
     c->polynomial = json_integer_value(json_object_get(cfg, "polynomial"));
     c->interaction_only = json_is_true(json_object_get(cfg, "interaction_only"));
@@ -1648,6 +1886,7 @@ static int import_config(json_t *cfg, hf_prep_config *c)
                                   "clip_upper, kbins, polynomial or max_categories");
     c->power = (hf_power_kind)pwi;
     c->encode = (hf_encode_kind)eni;
+    c->seed = (uint64_t)json_integer_value(json_object_get(cfg, "seed"));
     return HF_OK;
 }
 
@@ -1730,7 +1969,7 @@ static int import_steps(hf_prep *p, const hf_schema *schema, json_t *feats, cons
             }
         }
     }
-    if (p->cfg.encode == HF_ENCODE_FREQUENCY) {
+    if (p->cfg.encode == HF_ENCODE_FREQUENCY || p->cfg.encode == HF_ENCODE_TARGET) {
         const hf_array *fr = find_array(arrays, n_arrays, "prep.freq");
         size_t total = 0;
         for (size_t j = 0; j < p_in; j++)
@@ -1827,6 +2066,7 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
         goto out;
     }
     p->n_features = p_in;
+    p->te_mean = json_number_value(json_object_get(cfg, "target_mean"));
     if ((result = import_config(cfg, &p->cfg)) < 0 ||
         (result = import_features(p, schema, feats, arrays, n_arrays)) < 0 ||
         (result = build_layout(p, schema)) < 0)

@@ -36,7 +36,8 @@ typedef enum hf_scale_kind { HF_SCALE_NONE = 0, HF_SCALE_STANDARD, HF_SCALE_MINM
 typedef enum hf_encode_kind {
     HF_ENCODE_ONEHOT = 0, /* OneHotEncoder */
     HF_ENCODE_ORDINAL,    /* OrdinalEncoder: the rank in sorted order; unknown -1 */
-    HF_ENCODE_FREQUENCY   /* the training share of the level; unknown 0 */
+    HF_ENCODE_FREQUENCY,  /* the training share of the level; unknown 0 */
+    HF_ENCODE_TARGET      /* TargetEncoder (scikit-learn 1.3), cross-fitted on the fit rows */
 } hf_encode_kind;
 
 #define HF_PREP_FILL_MAX 128
@@ -64,6 +65,8 @@ typedef struct hf_prep_config {
     int interaction_only;          /* preprocess.interaction_only */
     hf_encode_kind encode;         /* preprocess.categorical */
     int64_t max_categories;        /* preprocess.max_categories: one-hot (0 = off) */
+    uint64_t seed; /* the job's cv.seed (set by the caller, not a setting): the inner folds of
+                    * target encoding */
 } hf_prep_config;
 
 /* The defaults: mean / most_frequent imputation, no indicator, no scaling, one-hot. */
@@ -109,6 +112,27 @@ typedef struct hf_prep hf_prep;
  * (HF_EINVAL) before any collective call, identically on every rank. */
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                 const int64_t *rows, size_t n, const hf_group *group, hf_prep **out);
+
+/* hf_prep_fit with the target y (indexed like the rows of X: y[rows[i]]; a regression value or
+ * a class index), which target encoding (preprocess.categorical target) needs; hf_prep_fit
+ * refuses that encoding (HF_EINVAL). A classification target with more than two classes is
+ * refused too. With target encoding, the fit rows' own design values are cross-fitted (see
+ * hf_prep_transform_fit_rows). */
+int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                  const double *y, const int64_t *rows, size_t n, const hf_group *group,
+                  hf_prep **out);
+
+/* Not collective. The design rows of the very rows the pipeline was fitted on (rows[0..n) as
+ * given to the fit, same order), what a model is fitted on: as hf_prep_transform, except that a
+ * target-encoded column holds each row's cross-fitted encoding (fitted on the inner folds that
+ * do not hold the row, so a row's own target never enters its encoding: scikit-learn's
+ * TargetEncoder.fit_transform). HF_EINVAL when the rows are not the fit rows. */
+int hf_prep_transform_fit_rows(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                               double *out);
+
+/* Target encoding's inner fold (0..4) of each fit row position (n_fit of them), or NULL without
+ * target encoding (and for an imported pipeline). Borrowed. */
+const int *hf_prep_inner_folds(const hf_prep *p, size_t *n_fit);
 
 /* Columns of the design matrix. */
 size_t hf_prep_n_outputs(const hf_prep *p);

@@ -31,7 +31,7 @@ EXE = os.path.join(BUILD, "tests", "peer_tool_prep")
 
 DEFAULT = {"scale": "none", "min_frequency": 0, "clip": (0.0, 1.0), "power": "none", "kbins": 0,
            "polynomial": 0, "interaction_only": False, "encode": "onehot", "max_categories": 0,
-           "log1p": False}
+           "log1p": False, "seed": 0, "task": "none"}
 
 
 def settings(**kw):
@@ -40,26 +40,28 @@ def settings(**kw):
     return s
 
 
-def write_input(path, X, fold, names, types, cats, s):
+def write_input(path, X, fold, names, types, cats, s, y=None):
     with open(path, "w") as f:
         f.write("features %d\n" % len(names))
         for name, t in zip(names, types):
             c = cats.get(name, []) if t != "N" else []
             f.write("%s %s %d %s\n" % (t, name, len(c), " ".join(c)))
         f.write("config mean most_frequent 0 - 0 %s %d\n" % (s["scale"], s["min_frequency"]))
-        f.write("steps %r %r %s %d %d %d %s %d %d\n" % (
+        f.write("steps %r %r %s %d %d %d %s %d %d %d %s\n" % (
             s["clip"][0], s["clip"][1], s["power"], s["kbins"], s["polynomial"],
             1 if s["interaction_only"] else 0, s["encode"], s["max_categories"],
-            1 if s["log1p"] else 0))
+            1 if s["log1p"] else 0, s["seed"], s["task"]))
         f.write("cv predefined %d\n" % len(np.unique(fold)))
         f.write("rows %d\n" % len(X))
         for i in range(len(X)):
-            f.write("%d %s\n" % (fold[i], " ".join("nan" if np.isnan(v) else repr(float(v))
-                                                    for v in X[i])))
+            f.write("%d %s%s\n" % (fold[i], "" if y is None else "%r " % float(y[i]),
+                                   " ".join("nan" if np.isnan(v) else repr(float(v))
+                                            for v in X[i])))
 
 
 def parse_output(text):
-    """[(train, valid, names, lambdas or None, matrix)] per split."""
+    """[(train, valid, names, lambdas or None, matrix, inner or None, fitrows or None)] per
+    split."""
     out, lines, i = [], text.splitlines(), 0
     while i < len(lines):
         assert lines[i].startswith("split "), lines[i]
@@ -74,15 +76,23 @@ def parse_output(text):
         _, r, c = lines[i].split()
         r, c = int(r), int(c)
         M = np.array([[float(v) for v in lines[i + 1 + k].split()] for k in range(r)]).reshape(r, c)
-        out.append((train, valid, names, lambdas, M))
         i += 1 + r
+        inner = F = None
+        if i < len(lines) and lines[i].startswith("inner"):
+            inner = np.array(lines[i].split()[1:], dtype=np.int64)
+            _, r, c = lines[i + 1].split()
+            r, c = int(r), int(c)
+            F = np.array([[float(v) for v in lines[i + 2 + k].split()]
+                          for k in range(r)]).reshape(r, c)
+            i += 2 + r
+        out.append((train, valid, names, lambdas, M, inner, F))
     return out
 
 
-def run_tool(tmp, label, X, fold, names, types, cats, s):
+def run_tool(tmp, label, X, fold, names, types, cats, s, y=None):
     """(returncode, stderr, splits)"""
     inp = os.path.join(tmp, "in_%s.txt" % label)
-    write_input(inp, X, fold, names, types, cats, s)
+    write_input(inp, X, fold, names, types, cats, s, y)
     r = subprocess.run([EXE, inp], capture_output=True, text=True)
     return r.returncode, r.stderr, parse_output(r.stdout) if r.returncode == 0 else []
 
@@ -215,7 +225,7 @@ def compare(ck, label, X, fold, names, types, cats, s, rtol=1e-9, lambda_rtol=1e
     ck.check(rc == 0, "%s: tool_prep exited %d: %s" % (label, rc, err.strip()))
     D = frame(X, types, cats, names)
     worst = 0.0
-    for k, (train, valid, our_names, lambdas, M) in enumerate(splits):
+    for k, (train, valid, our_names, lambdas, M, _, _) in enumerate(splits):
         ck.check(np.array_equal(valid, np.flatnonzero(fold == k)), "%s split %d: rows" % (label, k))
         pipe = sklearn_pipeline(types, s).fit(D[train])
         ref = pipe.transform(D).astype(float)

@@ -47,7 +47,7 @@ L.compare(ck, "yeo-johnson+kbins", X[:, [0, 1, 4]], fold, ["a", "b", "k"], ["N",
 # Unseen rows are clipped with the training quantiles: a validation outlier does not move them.
 splits = L.compare(ck, "clip-outliers", X, fold, names, types, cats, L.settings(clip=(0.0, 0.9)),
                    tmp=tmp)
-for k, (train, valid, _, _, M) in enumerate(splits):
+for k, (train, valid, _, _, M, _, _) in enumerate(splits):
     hi = np.quantile(X[train, 1], 0.9)
     ck.check(np.max(M[valid, 1]) <= hi, "split %d: validation values clipped at %g" % (k, hi))
 ck.done()

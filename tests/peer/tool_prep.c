@@ -10,16 +10,17 @@
  *   config <mean|median|most_frequent|constant> <most_frequent|constant> <fill_given 0|1>
  *          <fill_text> <indicator 0|1> <none|standard|minmax> <min_frequency>
  *   optionally: steps <clip_lower> <clip_upper> <none|yeo-johnson|box-cox> <kbins>
- *          <polynomial 0|2> <interaction_only 0|1> <onehot|ordinal|frequency> <max_categories>
- *          <log1p 0|1>
- *   cv <predefined|group|timeseries|kfold|stratified> <folds>
- *   rows N
- *   N lines: <key> <value>... ("nan" for missing; codes for categorical/boolean columns); <key>
- *            is the fold value, the group code or the integer order key, by strategy
- * Output: per split "split K", "train <rows>", "valid <rows>", "names <names>", "matrix R C" and
- * R lines of C values (%.17g); with a power transform also "lambdas" and the fitted lambda of each
- * input column (1 for other columns). Exit status 0 on success, 1 on any failure (message on
- * stderr). */
+ *          <polynomial 0|2> <interaction_only 0|1> <onehot|ordinal|frequency|target>
+ * <max_categories> <log1p 0|1> <seed> <none|regression|binary> (regression or binary: every row
+ * line has the target after its key; the schema's task is then classification with classes "0" and
+ * "1" for binary) cv <predefined|group|timeseries|kfold|stratified> <folds> rows N N lines: <key>
+ * <value>... ("nan" for missing; codes for categorical/boolean columns); <key> is the fold value,
+ * the group code or the integer order key, by strategy Output: per split "split K", "train <rows>",
+ * "valid <rows>", "names <names>", "matrix R C" and R lines of C values (%.17g); with a power
+ * transform also "lambdas" and the fitted lambda of each input column (1 for other columns); with
+ * target encoding also "inner <fold of each training row>" and "fitrows R C" with R lines:
+ * hf_prep_transform_fit_rows of the training rows (their cross-fitted encodings). Exit status 0 on
+ * success, 1 on any failure (message on stderr). */
 #include "common/dataset.h"
 #include "common/hf.h"
 #include "worker/folds.h"
@@ -79,6 +80,7 @@ static int lookup(const char *s, const char *const *names, int n)
 
 static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *spec)
 {
+    int with_y = 0;
     char buf[256];
     size_t p = 0, n = 0;
     hf_schema *s = hf_calloc(1, sizeof *s);
@@ -147,7 +149,7 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *
     HF_CALL(read_token(in, buf, sizeof buf));
     if (strcmp(buf, "steps") == 0) {
         static const char *const power[] = {"none", "yeo-johnson", "box-cox"};
-        static const char *const encode[] = {"onehot", "ordinal", "frequency"};
+        static const char *const encode[] = {"onehot", "ordinal", "frequency", "target"};
         HF_CALL(read_number(in, &cfg->clip_lower));
         HF_CALL(read_number(in, &cfg->clip_upper));
         HF_CALL(read_token(in, buf, sizeof buf));
@@ -159,11 +161,23 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *
         HF_CALL(read_number(in, &v));
         cfg->interaction_only = v != 0;
         HF_CALL(read_token(in, buf, sizeof buf));
-        int en = lookup(buf, encode, 3);
+        int en = lookup(buf, encode, 4);
         HF_CALL(read_number(in, &v));
         cfg->max_categories = (int64_t)v;
         HF_CALL(read_number(in, &v));
         cfg->log1p = v != 0;
+        HF_CALL(read_number(in, &v));
+        cfg->seed = (uint64_t)v;
+        HF_CALL(read_token(in, buf, sizeof buf));
+        with_y = strcmp(buf, "none") != 0;
+        if (strcmp(buf, "binary") == 0) {
+            s->task = HF_TASK_CLASSIFICATION;
+            s->n_classes = 2;
+            s->classes = hf_calloc(2, sizeof *s->classes);
+            if (!s->classes || !(s->classes[0] = hf_strdup("0")) ||
+                !(s->classes[1] = hf_strdup("1")))
+                return HF_ENOMEM;
+        }
         if (pw < 0 || en < 0)
             return hf_error(HF_EINVAL, "tool_prep: bad steps line");
         cfg->power = (hf_power_kind)pw;
@@ -193,6 +207,8 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *
         d->row[i] = (int64_t)i;
         HF_CALL(read_number(in, &v));
         d->fold[i] = (int64_t)v;
+        if (with_y)
+            HF_CALL(read_number(in, &d->y[i]));
         for (size_t j = 0; j < p; j++)
             HF_CALL(read_number(in, &d->X[i * p + j]));
     }
@@ -228,7 +244,7 @@ static int run_split(FILE *out, const hf_dataset *d, const hf_prep_config *cfg, 
     size_t n_arrays = 0;
     char *json = NULL;
     double *a = NULL, *b = NULL;
-    result = hf_prep_fit(cfg, d->schema, d->X, s->train, s->n_train, NULL, &fitted);
+    result = hf_prep_fit_y(cfg, d->schema, d->X, d->y, s->train, s->n_train, NULL, &fitted);
     if (result < 0)
         goto out;
     result = hf_prep_export(fitted, &arrays, &n_arrays, &json);
@@ -280,6 +296,21 @@ static int run_split(FILE *out, const hf_dataset *d, const hf_prep_config *cfg, 
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < w; k++)
             fprintf(out, "%.17g%c", b[i * w + k], k + 1 == w ? '\n' : ' ');
+    size_t n_fit = 0;
+    const int *inner = hf_prep_inner_folds(fitted, &n_fit);
+    if (inner) {
+        fprintf(out, "inner");
+        for (size_t i = 0; i < n_fit; i++)
+            fprintf(out, " %d", inner[i]);
+        fprintf(out, "\n");
+        result = hf_prep_transform_fit_rows(fitted, d->X, s->train, s->n_train, a);
+        if (result < 0)
+            goto out;
+        fprintf(out, "fitrows %zu %zu\n", s->n_train, w);
+        for (size_t i = 0; i < s->n_train; i++)
+            for (size_t k = 0; k < w; k++)
+                fprintf(out, "%.17g%c", a[i * w + k], k + 1 == w ? '\n' : ' ');
+    }
 out:
     hf_prep_free(fitted);
     hf_prep_free(loaded);
