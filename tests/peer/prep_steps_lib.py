@@ -139,6 +139,8 @@ def sklearn_pipeline(types, s):
         enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
     elif s["encode"] == "frequency":
         enc = FrequencyEncoder()
+    elif s["encode"] == "target":
+        enc = TargetEncoderRef(seed=s["seed"], binary=s["task"] == "binary")
     elif s["min_frequency"] > 0 or s["max_categories"] > 0:
         enc = OneHotEncoder(handle_unknown="infrequent_if_exist", sparse_output=False,
                             min_frequency=s["min_frequency"] or None,
@@ -168,6 +170,76 @@ class FrequencyEncoder(OneToOneFeatureMixin, BaseEstimator, TransformerMixin):
         X = np.asarray(X, dtype=object)
         return np.column_stack([[self.share_[j].get(str(v), 0.0) for v in X[:, j]]
                                 for j in range(X.shape[1])]).astype(float)
+
+
+class TargetEncoderRef(OneToOneFeatureMixin, BaseEstimator, TransformerMixin):
+    """The documented target encoding (scikit-learn 1.3's TargetEncoder, smooth="auto"):
+    fit_transform cross-fits on the documented inner folds of its rows (KFold(5) / stratified
+    for binary, shuffled by hyperfold's RNG with (seed, 0x7e7e, 0): tests/matrix/hfsplits.py's
+    port); transform uses the encodings of all fit rows, an unseen level their mean."""
+
+    def __init__(self, seed=0, binary=False):
+        self.seed, self.binary = seed, binary
+
+    @staticmethod
+    def _encode(levels, yv):
+        mean, var = float(np.mean(yv)), float(np.var(yv))
+        enc = {}
+        for lv in np.unique(levels):
+            yc = yv[levels == lv]
+            nc, mc = len(yc), float(np.mean(yc))
+            sc = float(np.sum((yc - mc) ** 2))
+            den = var * nc + sc / nc
+            enc[lv] = mean if den == 0 else (var * nc / den) * mc + (1 - var * nc / den) * mean
+        return enc, mean
+
+    def inner_folds(self, yv):
+        import hfsplits
+        m = len(yv)
+        f = np.empty(m, dtype=np.int64)
+        r = hfsplits.Rng(self.seed, 0x7E7E, 0)
+        if not self.binary:
+            perm = list(range(m))
+            r.shuffle(perm)
+            pos = 0
+            for k in range(5):
+                size = m // 5 + (1 if k < m % 5 else 0)
+                f[perm[pos:pos + size]] = k
+                pos += size
+        else:
+            order = []
+            for c in (0, 1):
+                pc = [i for i in range(m) if int(yv[i]) == c]
+                r.shuffle(pc)
+                order += pc
+            for j, p in enumerate(order):
+                f[p] = j % 5
+        return f
+
+    def fit(self, X, y):
+        self._check_n_features(X, reset=True)
+        X = np.asarray(X, dtype=object).astype(str)
+        yv = np.asarray(y, dtype=float)
+        self.enc_ = [self._encode(X[:, j], yv) for j in range(X.shape[1])]
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=object).astype(str)
+        return np.column_stack([[e.get(v, m) for v in X[:, j]]
+                                for j, (e, m) in enumerate(self.enc_)]).astype(float)
+
+    def fit_transform(self, X, y):
+        self.fit(X, y)
+        X = np.asarray(X, dtype=object).astype(str)
+        yv = np.asarray(y, dtype=float)
+        f = self.inner_folds(yv)
+        out = np.empty(X.shape, dtype=float)
+        for j in range(X.shape[1]):
+            for k in range(5):
+                enc, mean = self._encode(X[f != k, j], yv[f != k])
+                for i in np.flatnonzero(f == k):
+                    out[i, j] = enc.get(X[i, j], mean)
+        return out
 
 
 def frame(X, types, cats, names):

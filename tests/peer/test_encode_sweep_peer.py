@@ -6,7 +6,11 @@ yeo-johnson], preprocess.polynomial [0, 2], preprocess.kbins [0, 4] and preproce
 split scores for Pipeline(ColumnTransformer(...), Ridge) (1e-6) and picks the same settings; the
 refit's model.h5 holds the lambdas of the best pipeline's PowerTransformer (1e-6), and
 `hyperfold predict` with it equals best_estimator_.predict (1e-6, rows with missing values and
-unseen levels included). A clip and a max_categories trial run through `run` and `predict` too."""
+unseen levels included). A clip and a max_categories trial run through `run` and `predict` too.
+A sweep over preprocess.categorical [onehot, target] x power [none, yeo-johnson] for a regression
+target (ridge) and for a binary one (logistic regression) equals GridSearchCV with the documented
+target encoder (cross-fitted on the inner folds of each fit's rows: prep_steps_lib
+TargetEncoderRef), and predict with the target-encoded refit equals its best_estimator_."""
 import os
 import sys
 
@@ -20,6 +24,7 @@ from sklearn.linear_model import Ridge
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "matrix"))  # hfsplits: the RNG of the inner folds
 import hftest  # noqa: E402
 import prep_steps_lib as L  # noqa: E402
 
@@ -131,4 +136,74 @@ got = pd.read_csv(os.path.join(work, "pred2.csv"))["prediction"].to_numpy()
 want = gs2.best_estimator_.predict(pred_in[F2].to_numpy(dtype=object))
 worst = float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1.0)))
 ck.check(worst < 1e-6, "predict with clip+box-cox+max_categories (%.3g)" % worst)
+
+# Target encoding searched against onehot: regression (ridge) and binary (logistic).
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.metrics import log_loss  # noqa: E402
+df["yes"] = np.where(df["y"] > df["y"].median(), "yes", "no")
+df.to_csv(csv, index=False, float_format="%.17g")
+for kind, target, model, metric in (
+        ("regression", "y", "{type: ridge, params: {alpha: [1.0]}}", "r2"),
+        ("binary", "yes", "{type: logistic_regression, params: {C: [1.0], tol: 1.0e-10, "
+         "max_iter: 10000}}", "log_loss")):
+    name = "te_" + kind
+    hftest.write(os.path.join(work, name + ".yaml"), """name: %s
+data: {source: d.csv, target: %s, drop: [%s]}
+cv: {strategy: predefined, fold_column: fold, seed: 99}
+preprocess: {scale: standard, categorical: [onehot, target], power: [none, yeo-johnson]}
+model: %s
+search: {strategy: grid}
+objective: {metric: %s}
+output: {dir: out}
+""" % (name, target, "yes" if kind == "regression" else "y", model, metric))
+    hftest.hyperfold(["run", name + ".yaml", "--quiet"], np=2, cwd=work)
+    rt = hftest.load_results(os.path.join(work, "out", name))
+    yv = df[target].to_numpy() if kind == "regression" else (df[target] == "yes").to_numpy(float)
+    est = Ridge(alpha=1.0) if kind == "regression" else LogisticRegression(C=1.0, tol=1e-10,
+                                                                            max_iter=10000)
+    grid = []
+    for t in rt["trials"]:
+        st = L.settings(scale="standard", power=t["params"]["preprocess.power"],
+                        encode=t["params"]["preprocess.categorical"], seed=99,
+                        task="binary" if kind == "binary" else "none")
+        grid.append({"prep": [L.sklearn_pipeline(types, st)]})
+    scoring = "r2" if kind == "regression" else "neg_log_loss"
+    gst = GridSearchCV(Pipeline([("prep", L.sklearn_pipeline(types, L.settings())), ("m", est)]),
+                       grid, cv=PredefinedSplit(df["fold"]), scoring=scoring).fit(D, yv)
+    for i, t in enumerate(rt["trials"]):
+        want = [gst.cv_results_["split%d_test_score" % f][i] for f in range(4)]
+        if kind == "binary":
+            want = [-w for w in want]
+        got = t["fold_scores"][metric]
+        # logistic regression: the two solvers' tolerance (as test_pipeline_sweep_peer.py)
+        tol = 1e-6 if kind == "regression" else 1e-4
+        ck.check(all(hftest.rel_close(a, b, tol, 1e-9) for a, b in zip(got, want)),
+                 "%s trial %s: %s %s vs GridSearchCV %s" % (kind, t["params"], metric, got, want))
+    ck.check(rt["best"]["params"]["preprocess.categorical"] ==
+             rt["trials"][int(gst.best_index_)]["params"]["preprocess.categorical"],
+             "%s: the same encoding selected" % kind)
+    # predict with a target-encoded refit (the model is fitted on the cross-fitted encodings of
+    # every row; predict applies the encodings fitted on all rows)
+    with open(os.path.join(work, name + ".yaml")) as f:
+        spec = f.read().replace("categorical: [onehot, target], power: [none, yeo-johnson]",
+                                "categorical: target, power: yeo-johnson")
+    hftest.write(os.path.join(work, name + "_fixed.yaml"), spec.replace("name: " + name,
+                                                                       "name: " + name + "_f"))
+    hftest.hyperfold(["run", name + "_fixed.yaml", "--quiet"], np=2, cwd=work)
+    hftest.hyperfold(["predict", "--model", "out/%s_f/model.h5" % name, "--input", "new.csv",
+                      "--output", name + ".csv", "--quiet"], np=2, cwd=work)
+    out = pd.read_csv(os.path.join(work, name + ".csv"))
+    st = L.settings(scale="standard", power="yeo-johnson", encode="target", seed=99,
+                    task="binary" if kind == "binary" else "none")
+    ref = Pipeline([("prep", L.sklearn_pipeline(types, st)), ("m", est)]).fit(D, yv)
+    if kind == "regression":
+        got, want = out["prediction"].to_numpy(), ref.predict(pred_in.to_numpy(dtype=object))
+    else:
+        got = out["proba_yes"].to_numpy()
+        want = ref.predict_proba(pred_in.to_numpy(dtype=object))[:, 1]
+    worst = float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1.0)))
+    ck.check(worst < (1e-6 if kind == "regression" else 1e-4),
+             "%s: predict with target encoding (%.3g)" % (kind, worst))
+    print("%s: %d trials agree with GridSearchCV; best %s" % (kind, len(rt["trials"]),
+                                                              rt["best"]["params"]))
 ck.done()
