@@ -1,12 +1,13 @@
-/* preprocess.h - the preprocessing pipeline fitted inside each fold: (log1p ->) impute -> scale
- * -> one-hot (-> PCA when preprocess.pca.n_components > 0).
+/* preprocess.h - the preprocessing pipeline fitted inside each fold: numeric columns (log1p ->)
+ * impute (-> clip -> power -> kbins) -> scale (-> polynomial), categorical ones impute -> one-hot
+ * / ordinal / frequency / target encoding (-> PCA when preprocess.pca.n_components > 0).
  *
  * A pipeline is fitted on the training rows of a split only and applied to its validation rows;
  * the refit's pipeline is stored in model.h5 and applied by `hyperfold predict`. Semantics follow
  * scikit-learn 1.2 (SimpleImputer, StandardScaler, MinMaxScaler, OneHotEncoder) and are documented
  * in docs/preprocessing.md, including the layout of the design matrix:
- *   [numeric and boolean columns, source order] [one-hot blocks, source order]
- *   [missing indicators, source order]
+ *   [numeric and boolean columns, source order] [polynomial products]
+ *   [one-hot blocks (or one column each), source order] [missing indicators, source order]
  * A trivial pipeline (only numeric columns, no missing values, scale none) is an exact copy.
  * With PCA the design matrix is the projection of that layout on the top principal components
  * (columns "pca0", "pca1", ...), as scikit-learn's PCA(svd_solver="full"). */
