@@ -793,8 +793,33 @@ int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task)
  * (docs/preprocessing.md). */
 static int check_target_encoding(const hf_spec *spec, const hf_schema *schema)
 {
+    char at[HF_BIND_PATH_LEN];
+    int multiclass = schema->task == HF_TASK_CLASSIFICATION && schema->n_classes > 2;
+    /* preprocess.encode_columns: its columns exist and are categorical, and its encodings */
+    long e = hf_space_index(&spec->space, "preprocess.encode_columns");
+    const hf_param_space *es = e >= 0 ? &spec->space.params[e] : NULL;
+    size_t ne = !es                           ? 0
+                : es->kind == HF_PARAM_FIXED  ? 1
+                : es->kind == HF_PARAM_CHOICE ? es->n_choices
+                                              : 0;
+    for (size_t c = 0; c < ne; c++) {
+        const hf_value *v = es->kind == HF_PARAM_FIXED ? &es->fixed : &es->choices[c];
+        int target = 0;
+        if (v->type != HF_VAL_STRING)
+            continue;
+        if (hf_prep_encode_columns_check(v->u.str, schema, &target) < 0)
+            return hf_error_prefix(HF_EINVAL, "%s",
+                                   hf_spec_where(spec, "preprocess.encode_columns", at, sizeof at));
+        if (target && multiclass)
+            return hf_error(HF_EINVAL,
+                            "%s: preprocess.encode_columns: got target for the %zu-class target "
+                            "\"%s\", expected onehot, ordinal or frequency (target encoding "
+                            "takes a regression or binary target)",
+                            hf_spec_where(spec, "preprocess.encode_columns", at, sizeof at),
+                            schema->n_classes, spec->data.target);
+    }
     long i = hf_space_index(&spec->space, "preprocess.categorical");
-    if (i < 0 || schema->task != HF_TASK_CLASSIFICATION || schema->n_classes <= 2)
+    if (i < 0 || !multiclass)
         return HF_OK;
     const hf_param_space *ps = &spec->space.params[i];
     int any = 0;
@@ -804,7 +829,6 @@ static int check_target_encoding(const hf_spec *spec, const hf_schema *schema)
         any |= ps->choices[c].type == HF_VAL_STRING && strcmp(ps->choices[c].u.str, "target") == 0;
     if (!any)
         return HF_OK;
-    char at[HF_BIND_PATH_LEN];
     return hf_error(HF_EINVAL,
                     "%s: preprocess.categorical: got target for the %zu-class target \"%s\", "
                     "expected onehot, ordinal or frequency (target encoding takes a regression "

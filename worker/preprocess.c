@@ -39,6 +39,7 @@ typedef struct prep_feat {
     double pw_floor; /* box-cox: the smallest training value, used for values <= 0 */
     double *edges;   /* kbins: n_edges bin edges */
     size_t n_edges;
+    hf_encode_kind enc; /* categorical: its encoding (encode_columns, else categorical) */
     double *freq; /* categorical, encode frequency: the training share per code; encode target:
                    * the encoding per code fitted on all fit rows */
 } prep_feat;
@@ -67,6 +68,15 @@ struct hf_prep {
     double *pca_var;  /* pca_k explained variances */
     char **pca_names; /* pca_k: "pca0", "pca1", ... */
 };
+
+/* 1 if some categorical feature of p has encoding k. */
+static int any_encoding(const hf_prep *p, hf_encode_kind k)
+{
+    for (size_t j = 0; j < p->n_features; j++)
+        if (p->f[j].categorical && p->f[j].enc == k)
+            return 1;
+    return 0;
+}
 
 /* Rows transformed per block when PCA projects them (bounds the scratch buffer). */
 #define PCA_BLOCK_ROWS 256
@@ -144,6 +154,8 @@ int hf_prep_config_cmp(const hf_prep_config *a, const hf_prep_config *b)
         c = CMP(a->max_categories, b->max_categories);
     if (!c)
         c = CMP(a->seed, b->seed);
+    if (!c)
+        c = strcmp(a->encode_columns, b->encode_columns);
     return c;
 }
 
@@ -247,6 +259,15 @@ static void set_interaction_only(const hf_value *v, hf_prep_config *cfg)
     cfg->interaction_only = hf_value_as_double(v) != 0.0;
 }
 
+static void set_encode_columns(const hf_value *v, hf_prep_config *cfg)
+{
+    const char *t = v->type == HF_VAL_STRING && v->u.str ? v->u.str : "";
+    /* a longer text is refused by hf_prep_config_from_values (it sees the truncation) */
+    snprintf(cfg->encode_columns, sizeof cfg->encode_columns, "%s", t);
+    if (strlen(t) >= sizeof cfg->encode_columns)
+        cfg->encode_columns[sizeof cfg->encode_columns - 2] = '\x01';
+}
+
 static void set_max_categories(const hf_value *v, hf_prep_config *cfg)
 {
     cfg->max_categories = (int64_t)hf_value_as_double(v);
@@ -312,6 +333,95 @@ static double log1p_value(double x)
     return x > -1.0 ? log1p(x) : NAN;
 }
 
+int hf_prep_encode_columns_next(const char **pos, char *name, size_t name_len, int *truncated,
+                                hf_encode_kind *kind)
+{
+    const char *s = *pos;
+    while (*s == ' ' || *s == '\t' || *s == ',')
+        s++;
+    if (!*s) {
+        *pos = s;
+        return 0;
+    }
+    size_t len = strcspn(s, ","); /* the pair: up to the next comma */
+    const char *colon = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ':')
+            colon = s + i;
+    const char *ne = colon ? colon : s;
+    while (ne > s && (ne[-1] == ' ' || ne[-1] == '\t'))
+        ne--;
+    const char *es = colon ? colon + 1 : s + len, *ee = s + len;
+    while (es < ee && (*es == ' ' || *es == '\t'))
+        es++;
+    while (ee > es && (ee[-1] == ' ' || ee[-1] == '\t'))
+        ee--;
+    int k = -1;
+    for (int i = 0; k < 0 && i < 4; i++)
+        if ((size_t)(ee - es) == strlen(encode_names[i]) &&
+            strncmp(es, encode_names[i], (size_t)(ee - es)) == 0)
+            k = i;
+    if (ne == s || k < 0) {
+        hf_error(HF_EINVAL,
+                 "preprocess.encode_columns: got \"%.*s\", expected COLUMN:ENCODING with an "
+                 "encoding onehot, ordinal, frequency or target",
+                 (int)len, s);
+        return -1;
+    }
+    size_t nl = (size_t)(ne - s);
+    *truncated = nl >= name_len;
+    if (name_len > 0) {
+        size_t c = nl < name_len ? nl : name_len - 1;
+        memcpy(name, s, c);
+        name[c] = '\0';
+    }
+    *kind = (hf_encode_kind)k;
+    *pos = s + len;
+    return 1;
+}
+
+/* The encoding of the categorical column `column` under cfg: encode_columns' entry, else
+ * `categorical`. */
+static hf_encode_kind column_encoding(const hf_prep_config *cfg, const char *column)
+{
+    const char *pos = cfg->encode_columns;
+    char name[256];
+    int truncated = 0;
+    hf_encode_kind kind, found = cfg->encode;
+    while (hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind) > 0)
+        if (!truncated && strcmp(name, column) == 0)
+            found = kind;
+    return found;
+}
+
+int hf_prep_encode_columns_check(const char *text, const hf_schema *schema, int *any_target)
+{
+    const char *pos = text;
+    char name[256];
+    int truncated = 0, r;
+    hf_encode_kind kind;
+    while ((r = hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind)) > 0) {
+        int ok = 0;
+        for (size_t j = 0; j < schema->n_features && !ok; j++)
+            ok = !truncated && schema->features[j].type == HF_COL_CATEGORICAL &&
+                 strcmp(schema->features[j].name, name) == 0;
+        if (!ok)
+            return hf_error(HF_EINVAL,
+                            "preprocess.encode_columns: got the column \"%s%s\", expected a "
+                            "categorical feature of the data",
+                            name, truncated ? "..." : "");
+        if (any_target && kind == HF_ENCODE_TARGET)
+            *any_target = 1;
+    }
+    return r < 0 ? HF_EINVAL : HF_OK;
+}
+
+/* Every column named by encode_columns is a categorical feature of the schema. */
+static int check_encode_columns(const hf_prep_config *cfg, const hf_schema *schema)
+{
+    return hf_prep_encode_columns_check(cfg->encode_columns, schema, NULL);
+}
+
 typedef struct prep_setting {
     hf_param_def def;
     void (*apply)(const hf_value *v, hf_prep_config *cfg);
@@ -344,6 +454,11 @@ static const prep_setting k_settings[] = {
                      "mean target shrunk towards the overall mean, cross-fitted on 5 inner folds "
                      "of the training rows: TargetEncoder; regression and binary targets)"),
      set_categorical},
+    {{"encode_columns", HF_VAL_STRING, "", 0, 0, 0, NULL,
+      "per-column encodings overriding categorical: \"city:target, zip:frequency\" (each "
+      "COLUMN:ENCODING, encodings as for categorical)",
+      0},
+     set_encode_columns},
     {HF_PARAM_INT("max_categories", "0", 0, INFINITY,
                   "one-hot: at most this many columns per categorical column, the rarest levels "
                   "pooled in the infrequent column (OneHotEncoder max_categories; 0 = off)"),
@@ -436,6 +551,23 @@ int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_sourc
                         "quantile below the upper one",
                         hf_opt_where(src, "preprocess.clip.lower", at, sizeof at), cfg->clip_lower,
                         cfg->clip_upper);
+    if (strlen(cfg->encode_columns) >= HF_PREP_COLUMNS_MAX - 1)
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.encode_columns: got a longer text, expected at "
+                        "most %d bytes",
+                        hf_opt_where(src, "preprocess.encode_columns", at, sizeof at),
+                        HF_PREP_COLUMNS_MAX - 2);
+    {
+        const char *pos = cfg->encode_columns;
+        char name[256];
+        int truncated = 0, r;
+        hf_encode_kind kind;
+        while ((r = hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind)) > 0)
+            ;
+        if (r < 0)
+            return hf_error_prefix(HF_EINVAL, "%s",
+                                   hf_opt_where(src, "preprocess.encode_columns", at, sizeof at));
+    }
     if (cfg->kbins == 1)
         return hf_error(HF_EINVAL,
                         "%s: preprocess.kbins: got 1, expected 0 (off) or at least 2 bins",
@@ -600,7 +732,7 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
             oom |= !p->names[f->out];
             continue;
         }
-        if (p->cfg.encode != HF_ENCODE_ONEHOT) {
+        if (f->enc != HF_ENCODE_ONEHOT) {
             p->names[f->out] = hf_strdup(col->name);
             oom |= !p->names[f->out];
             continue;
@@ -679,7 +811,7 @@ static int fit_onehot(hf_prep *p, const hf_column *col, prep_feat *f, const size
         goto out;
     }
     f->unknown = -1;
-    if (p->cfg.encode != HF_ENCODE_ONEHOT) {
+    if (f->enc != HF_ENCODE_ONEHOT) {
         /* ordinal: the rank of the level among the training levels in sorted order (-1:
          * unknown); frequency: its share of the training rows (unknown: 0) */
         size_t n_present = 0, total = 0;
@@ -695,7 +827,7 @@ static int fit_onehot(hf_prep *p, const hf_column *col, prep_feat *f, const size
         for (size_t i = 0; i < n_present; i++)
             f->slot[cs[i].code] = (int32_t)i;
         f->width = 1;
-        if (p->cfg.encode == HF_ENCODE_FREQUENCY) {
+        if (f->enc == HF_ENCODE_FREQUENCY) {
             if (!(f->freq = hf_calloc(f->n_codes, sizeof *f->freq))) {
                 result = HF_ENOMEM;
                 goto out;
@@ -922,6 +1054,7 @@ static int count_pass(hf_prep *p, const hf_schema *schema, const double *X, cons
         f->scale = 1.0;
         f->unknown = -1;
         if (f->categorical) {
+            f->enc = column_encoding(&p->cfg, schema->features[j].name);
             f->n_codes = schema->features[j].n_categories + 1;
             if (!(c->counts[j] = hf_calloc(f->n_codes, sizeof **c->counts)))
                 return HF_ENOMEM;
@@ -1375,7 +1508,7 @@ static int fit_target(hf_prep *p, const hf_schema *schema, const double *X, cons
         goto out;
     for (size_t j = 0; j < p_in; j++) {
         prep_feat *f = &p->f[j];
-        if (!f->categorical || f->dropped)
+        if (!f->categorical || f->dropped || f->enc != HF_ENCODE_TARGET)
             continue;
         for (size_t i = 0; i < n; i++) {
             double v = train_row(X, rows, i, p_in)[j];
@@ -1407,11 +1540,11 @@ out:
  * (q wide) at out. */
 static void put_fit_encodings(const hf_prep *p, size_t i0, size_t m, size_t q, double *out)
 {
-    if (p->cfg.encode != HF_ENCODE_TARGET || !p->te_fit)
+    if (!p->te_fit)
         return;
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < p->n_features; j++)
-            if (p->f[j].categorical && !p->f[j].dropped)
+            if (p->f[j].categorical && !p->f[j].dropped && p->f[j].enc == HF_ENCODE_TARGET)
                 out[i * q + p->f[j].out] = p->te_fit[(i0 + i) * p->n_features + j];
 }
 
@@ -1446,6 +1579,8 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
     }
     p->cfg = *cfg;
     p->n_features = p_in;
+    if ((result = check_encode_columns(cfg, schema)) < 0)
+        goto out;
     /* With log1p, the statistics are those of the transformed numeric values: they are computed
      * on a transformed copy of the training rows (the PCA below transforms its rows itself). */
     const double *SX = X;
@@ -1467,7 +1602,7 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
     if ((result = count_pass(p, schema, SX, srows, n, &counts)) < 0 ||
         (result = fit_imputation(p, schema, SX, srows, n, &counts)) < 0)
         goto out;
-    if (cfg->encode == HF_ENCODE_TARGET && (result = fit_target(p, schema, X, y, rows, n)) < 0)
+    if (any_encoding(p, HF_ENCODE_TARGET) && (result = fit_target(p, schema, X, y, rows, n)) < 0)
         goto out;
     if (has_numeric_steps(cfg)) {
         double *stepped = NULL;
@@ -1523,11 +1658,11 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
                 continue;
             }
             double *b = o + f->out;
-            if (p->cfg.encode != HF_ENCODE_ONEHOT) {
+            if (f->enc != HF_ENCODE_ONEHOT) {
                 long c = miss ? (long)f->impute : cat_code(v, f->n_codes - 1);
-                if (p->cfg.encode == HF_ENCODE_ORDINAL)
+                if (f->enc == HF_ENCODE_ORDINAL)
                     b[0] = c >= 0 ? (double)f->slot[c] : -1.0;
-                else if (p->cfg.encode == HF_ENCODE_TARGET)
+                else if (f->enc == HF_ENCODE_TARGET)
                     b[0] = c >= 0 && f->freq ? f->freq[c] : p->te_mean;
                 else
                     b[0] = c >= 0 && f->freq ? f->freq[c] : 0.0;
@@ -1593,7 +1728,7 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
 int hf_prep_transform_fit_rows(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
                                double *out)
 {
-    if (p->cfg.encode == HF_ENCODE_TARGET && p->te_fit) {
+    if (p->te_fit) {
         int same = n == p->n_fit;
         for (size_t i = 0; i < n && same; i++)
             same = p->fit_rows[i] == (rows ? rows[i] : (int64_t)i);
@@ -1650,7 +1785,7 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
         n_edges += p->f[j].n_edges;
     }
     int steps = has_numeric_steps(&p->cfg),
-        freq = p->cfg.encode == HF_ENCODE_FREQUENCY || p->cfg.encode == HF_ENCODE_TARGET;
+        freq = any_encoding(p, HF_ENCODE_FREQUENCY) || any_encoding(p, HF_ENCODE_TARGET);
     size_t at_num = na;
     na += steps ? 2 : 0;
     size_t at_freq = na;
@@ -1731,6 +1866,8 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
                       "width", (json_int_t)f->width, "unknown", (json_int_t)f->unknown);
         if (o && f->n_edges > 0)
             json_object_set_new(o, "n_edges", json_integer((json_int_t)f->n_edges));
+        if (o && f->categorical)
+            json_object_set_new(o, "encode", json_string(encode_names[f->enc]));
         if (!o || json_array_append_new(feats, o) < 0) {
             result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
             goto out;
@@ -1767,6 +1904,7 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
     json_object_set_new(cfg, "max_categories", json_integer((json_int_t)c->max_categories));
     json_object_set_new(cfg, "target_mean", json_real(p->te_mean));
     json_object_set_new(cfg, "seed", json_integer((json_int_t)c->seed));
+    json_object_set_new(cfg, "encode_columns", json_string(c->encode_columns));
     json_object_set_new(root, "format", json_string(PREP_FORMAT));
     json_object_set_new(root, "config", cfg);
     json_object_set_new(root, "features", feats);
@@ -1887,6 +2025,13 @@ static int import_config(json_t *cfg, hf_prep_config *c)
     c->power = (hf_power_kind)pwi;
     c->encode = (hf_encode_kind)eni;
     c->seed = (uint64_t)json_integer_value(json_object_get(cfg, "seed"));
+    const char *ec = json_string_value(json_object_get(cfg, "encode_columns"));
+    if (ec && strlen(ec) >= sizeof c->encode_columns)
+        return hf_error(HF_EDATA,
+                        "preprocess config JSON: encode_columns of %zu bytes, expected "
+                        "at most %zu",
+                        strlen(ec), sizeof c->encode_columns - 1);
+    snprintf(c->encode_columns, sizeof c->encode_columns, "%s", ec ? ec : "");
     return HF_OK;
 }
 
@@ -1969,7 +2114,7 @@ static int import_steps(hf_prep *p, const hf_schema *schema, json_t *feats, cons
             }
         }
     }
-    if (p->cfg.encode == HF_ENCODE_FREQUENCY || p->cfg.encode == HF_ENCODE_TARGET) {
+    if (any_encoding(p, HF_ENCODE_FREQUENCY) || any_encoding(p, HF_ENCODE_TARGET)) {
         const hf_array *fr = find_array(arrays, n_arrays, "prep.freq");
         size_t total = 0;
         for (size_t j = 0; j < p_in; j++)
@@ -2025,8 +2170,18 @@ static int import_features(hf_prep *p, const hf_schema *schema, json_t *feats,
                             "preprocess: feature %zu \"%s\" is %s with %zu categories, expected "
                             "the column the pipeline was fitted on",
                             j, col->name, hf_col_type_name(col->type), col->n_categories);
-        if (f->categorical)
-            HF_CALL(import_slots(f, col, slo, &at, p->cfg.encode == HF_ENCODE_ONEHOT));
+        if (f->categorical) {
+            /* absent in older models: the config's encoding */
+            const char *en = json_string_value(json_object_get(o, "encode"));
+            int k = en ? lookup_name(en, encode_names, 4) : (int)p->cfg.encode;
+            if (k < 0)
+                return hf_error(HF_EDATA,
+                                "preprocess: encoding \"%s\" of feature \"%s\", "
+                                "expected onehot, ordinal, frequency or target",
+                                en, col->name);
+            f->enc = (hf_encode_kind)k;
+            HF_CALL(import_slots(f, col, slo, &at, f->enc == HF_ENCODE_ONEHOT));
+        }
     }
     return import_steps(p, schema, feats, arrays, n_arrays);
 }

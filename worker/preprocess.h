@@ -42,6 +42,7 @@ typedef enum hf_encode_kind {
 } hf_encode_kind;
 
 #define HF_PREP_FILL_MAX 128
+#define HF_PREP_COLUMNS_MAX 512
 
 /* The preprocessing settings of one trial. Plain data: copy it by assignment. */
 typedef struct hf_prep_config {
@@ -66,6 +67,9 @@ typedef struct hf_prep_config {
     int interaction_only;          /* preprocess.interaction_only */
     hf_encode_kind encode;         /* preprocess.categorical */
     int64_t max_categories;        /* preprocess.max_categories: one-hot (0 = off) */
+    /* preprocess.encode_columns: per-column encodings overriding `encode`, "COL:ENC, COL:ENC"
+     * (see hf_prep_encode_columns_next); "" = none */
+    char encode_columns[HF_PREP_COLUMNS_MAX];
     uint64_t seed; /* the job's cv.seed (set by the caller, not a setting): the inner folds of
                     * target encoding */
 } hf_prep_config;
@@ -95,6 +99,19 @@ int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_sourc
  * Not collective. */
 int hf_prep_target_forward(const hf_prep_config *cfg, double *y, size_t n);
 void hf_prep_target_inverse(const hf_prep_config *cfg, double *pred, size_t n);
+
+/* preprocess.encode_columns' text: pairs "COLUMN:ENCODING" separated by commas, the encoding
+ * after the pair's last colon (onehot, ordinal, frequency or target), blanks around either part
+ * ignored. Reads the pair at *pos (advancing it): 1 and the column name (truncated to name_len -
+ * 1 bytes; *truncated set when it was longer) and kind, 0 at the end of the text, or -1 when the
+ * text there is not a pair (a hf_error names it). Not collective. */
+int hf_prep_encode_columns_next(const char **pos, char *name, size_t name_len, int *truncated,
+                                hf_encode_kind *kind);
+
+/* Checks an encode_columns text against a schema: every column it names is a categorical
+ * feature (else HF_EINVAL naming it); *any_target (may be NULL) is set to 1 when it asks for
+ * target encoding. Not collective. */
+int hf_prep_encode_columns_check(const char *text, const hf_schema *schema, int *any_target);
 
 /* 1 if a and b give the same fitted pipeline on the same rows (a cache key for the worker). */
 int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b);

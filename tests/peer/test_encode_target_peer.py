@@ -13,7 +13,10 @@ TargetEncoder; this is 1.3's with smooth="auto"), computed here on the same rows
   mean; to 1e-12;
 - no leak: changing one training row's target changes other rows' training encodings but not its
   own;
-- a 3-class target is refused by `hyperfold validate` with one line naming the key."""
+- a 3-class target is refused by `hyperfold validate` with one line naming the key;
+- per-column encodings (preprocess.encode_columns "city:target, color:ordinal") through
+  `hyperfold run` equal a ColumnTransformer with those encoders per column before Ridge (fold r2
+  to 1e-6), and `predict` equals it refitted on every row; validate names an unknown column."""
 import os
 import sys
 import tempfile
@@ -164,4 +167,66 @@ lines = p.stderr.strip().splitlines()
 ck.check(p.returncode == 2 and len(lines) == 1 and "preprocess.categorical" in lines[0]
          and "3-class" in lines[0] and "job.yaml:3" in lines[0],
          "validate refuses: rc %d %r" % (p.returncode, p.stderr))
+
+# Per-column encodings through run and predict.
+import pandas as pd  # noqa: E402
+from sklearn.compose import ColumnTransformer  # noqa: E402
+from sklearn.linear_model import Ridge  # noqa: E402
+from sklearn.metrics import r2_score  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import OrdinalEncoder  # noqa: E402
+work = hftest.tempdir("te-columns-")
+D = L.frame(X, types, cats, names)
+df = pd.DataFrame({"x": x, "city": D[:, 1], "color": D[:, 2], "y": y_reg, "fold": fold})
+df.to_csv(os.path.join(work, "d.csv"), index=False, float_format="%.17g")
+hftest.write(os.path.join(work, "job.yaml"), """name: c
+data: {source: d.csv, target: y}
+cv: {strategy: predefined, fold_column: fold, seed: 3}
+preprocess: {encode_columns: "city:target, color:ordinal", scale: standard}
+model: {type: ridge, params: {alpha: [1.0]}}
+output: {dir: out}
+""")
+hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=work)
+res = hftest.load_results(os.path.join(work, "out", "c"))
+
+
+def per_column():
+    from sklearn.preprocessing import StandardScaler
+    ct = ColumnTransformer([
+        ("num", Pipeline([("imp", SimpleImputer()), ("sc", StandardScaler())]), [0]),
+        ("city", Pipeline([("imp", SimpleImputer(strategy="most_frequent")),
+                           ("enc", L.TargetEncoderRef(seed=3))]), [1]),
+        ("color", Pipeline([("imp", SimpleImputer(strategy="most_frequent")),
+                            ("enc", OrdinalEncoder(handle_unknown="use_encoded_value",
+                                                   unknown_value=-1))]), [2])])
+    return Pipeline([("ct", ct), ("ridge", Ridge(alpha=1.0))])
+
+
+Dx = df[["x", "city", "color"]].to_numpy(dtype=object)
+got = res["trials"][0]["fold_scores"]["r2"]
+for f in range(3):
+    tr, va = fold != f, fold == f
+    want = r2_score(y_reg[va], per_column().fit(Dx[tr], y_reg[tr]).predict(Dx[va]))
+    ck.check(hftest.rel_close(got[f], want, 1e-6, 1e-9), "encode_columns fold %d: r2 %r vs %r"
+             % (f, got[f], want))
+df[["x", "city", "color"]].to_csv(os.path.join(work, "new.csv"), index=False,
+                                  float_format="%.17g")
+hftest.hyperfold(["predict", "--model", "out/c/model.h5", "--input", "new.csv", "--output",
+                  "p.csv", "--quiet"], np=2, cwd=work)
+got_p = pd.read_csv(os.path.join(work, "p.csv"))["prediction"].to_numpy()
+want_p = per_column().fit(Dx, y_reg).predict(Dx)
+worst = float(np.max(np.abs(got_p - want_p) / np.maximum(np.abs(want_p), 1.0)))
+ck.check(worst < 1e-6, "encode_columns: predict equals the per-column pipeline (%.3g)" % worst)
+hftest.write(os.path.join(work, "bad.yaml"), """name: b
+data: {source: d.csv, target: y}
+cv: {strategy: predefined, fold_column: fold}
+preprocess: {encode_columns: ["city:target", "zip:frequency"]}
+model: {type: ridge}
+output: {dir: out}
+""")
+p = hftest.hyperfold(["validate", "bad.yaml"], cwd=work, check=False)
+lines = p.stderr.strip().splitlines()
+ck.check(p.returncode == 2 and len(lines) == 1 and "preprocess.encode_columns" in lines[0]
+         and '"zip"' in lines[0], "validate names the unknown column: rc %d %r"
+         % (p.returncode, p.stderr))
 ck.done()

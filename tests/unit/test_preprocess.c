@@ -478,7 +478,10 @@ static void test_config_from_values(void **state)
         const hf_param_def *d = hf_prep_param(i);
         assert_non_null(d->name);
         assert_non_null(d->help);
-        assert_true(d->type == HF_VAL_STRING ? d->choices != NULL : 1);
+        /* a text setting has choices, except encode_columns (free text, parsed by preprocess.c) */
+        assert_true(d->type == HF_VAL_STRING && strcmp(d->name, "encode_columns") != 0
+                        ? d->choices != NULL
+                        : 1);
     }
     assert_null(hf_prep_param(n));
     const hf_value *vals[64] = {NULL};
@@ -711,6 +714,83 @@ static void test_step_refusals(void **state)
     hf_schema_free(s);
 }
 
+/* preprocess.encode_columns: the pair syntax, its refusals naming the key, unknown columns at
+ * fit time, and a per-column override of categorical (ordinal for one column, one-hot for the
+ * other), which survives export and import. */
+static void test_encode_columns(void **state)
+{
+    (void)state;
+    const char *pos = " city : target,zip:frequency ,, my col:a:ordinal";
+    char name[8];
+    int truncated = 0;
+    hf_encode_kind kind;
+    assert_int_equal(hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind), 1);
+    assert_string_equal(name, "city");
+    assert_int_equal(kind, HF_ENCODE_TARGET);
+    assert_int_equal(hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind), 1);
+    assert_string_equal(name, "zip");
+    assert_int_equal(kind, HF_ENCODE_FREQUENCY);
+    assert_int_equal(hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind), 1);
+    assert_string_equal(name, "my col:");
+    assert_true(truncated); /* "my col:a" does not fit 8 bytes */
+    assert_int_equal(kind, HF_ENCODE_ORDINAL);
+    assert_int_equal(hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind), 0);
+
+    const hf_value *vals[64] = {NULL};
+    hf_prep_config cfg;
+    hf_opt_source src = {where_12_5, NULL};
+    const char *bad[3] = {"city", "city:binary", ":target"};
+    for (int i = 0; i < 3; i++) {
+        hf_value v = {HF_VAL_STRING, {.str = (char *)bad[i]}};
+        vals[setting("encode_columns")] = &v;
+        hf_error_clear();
+        assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), HF_EINVAL);
+        assert_non_null(strstr(hf_error_message(), "job.yaml:12:5 (preprocess.encode_columns): "
+                                                   "preprocess.encode_columns: got \""));
+        assert_non_null(strstr(hf_error_message(), "expected COLUMN:ENCODING"));
+    }
+    hf_value good = {HF_VAL_STRING, {.str = "c:ordinal"}};
+    vals[setting("encode_columns")] = &good;
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), 0);
+    assert_string_equal(cfg.encode_columns, "c:ordinal");
+
+    const hf_col_type types[3] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL, HF_COL_CATEGORICAL};
+    const char *const names[3] = {"x", "c", "d"};
+    const char *const cats[3] = {"p", "q", "r"};
+    hf_schema *s = make_schema(3, types, names, cats, 3);
+    const double X[] = {1, 2, 0, 2, 0, 1, 3, 1, 2, 4, 2, 0};
+    hf_prep *p = NULL;
+    snprintf(cfg.encode_columns, sizeof cfg.encode_columns, "%s", "x:ordinal");
+    hf_error_clear();
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), HF_EINVAL);
+    assert_string_equal(hf_error_message(), "preprocess.encode_columns: got the column \"x\", "
+                                            "expected a categorical feature of the data");
+    snprintf(cfg.encode_columns, sizeof cfg.encode_columns, "%s", "c:ordinal");
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), 0);
+    assert_int_equal(hf_prep_n_outputs(p), 5); /* x, c, d=p, d=q, d=r */
+    assert_string_equal(hf_prep_output_names(p)[1], "c");
+    assert_string_equal(hf_prep_output_names(p)[2], "d=p");
+    double out[4 * 5];
+    assert_int_equal(hf_prep_transform(p, X, NULL, 4, out), 0);
+    const double want_c[4] = {2, 0, 1, 2}; /* the ranks of r, p, q, r */
+    for (int i = 0; i < 4; i++)
+        assert_true(out[i * 5 + 1] == want_c[i]);
+    hf_array *arrays = NULL;
+    size_t n_arrays = 0;
+    char *json = NULL;
+    assert_int_equal(hf_prep_export(p, &arrays, &n_arrays, &json), 0);
+    hf_prep *q = NULL;
+    assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), 0);
+    double again[4 * 5];
+    assert_int_equal(hf_prep_transform(q, X, NULL, 4, again), 0);
+    assert_memory_equal(out, again, sizeof out);
+    assert_string_equal(hf_prep_get_config(q)->encode_columns, "c:ordinal");
+    hf_prep_export_free(arrays, n_arrays, json);
+    hf_prep_free(q);
+    hf_prep_free(p);
+    hf_schema_free(s);
+}
+
 /* Quantiles as numpy.quantile (linear) and the kbins edges of a column with ties. */
 static void test_quantiles_and_bins(void **state)
 {
@@ -747,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_log1p),
         cmocka_unit_test(test_step_refusals),
         cmocka_unit_test(test_quantiles_and_bins),
+        cmocka_unit_test(test_encode_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
