@@ -147,6 +147,8 @@ int hf_prep_config_cmp(const hf_prep_config *a, const hf_prep_config *b)
     if (!c)
         c = CMP(a->polynomial, b->polynomial);
     if (!c)
+        c = CMP(a->kbins_onehot, b->kbins_onehot);
+    if (!c)
         c = CMP(a->interaction_only, b->interaction_only);
     if (!c)
         c = CMP(a->encode, b->encode);
@@ -247,6 +249,13 @@ static void set_clip_upper(const hf_value *v, hf_prep_config *cfg)
 static void set_kbins(const hf_value *v, hf_prep_config *cfg)
 {
     cfg->kbins = (int64_t)hf_value_as_double(v);
+}
+
+static const char *const k_kbins_encode[] = {"ordinal", "onehot", NULL};
+
+static void set_kbins_encode(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->kbins_onehot = choice_of(v, k_kbins_encode) == 1;
 }
 
 static void set_polynomial(const hf_value *v, hf_prep_config *cfg)
@@ -481,6 +490,11 @@ static const prep_setting k_settings[] = {
                   "(KBinsDiscretizer(strategy=\"quantile\", encode=\"ordinal\")); 0 = off, "
                   "else at least 2"),
      set_kbins},
+    {HF_PARAM_CHOICE("kbins_encode", "ordinal", k_kbins_encode,
+                     "with kbins: ordinal (the bin index, scaled like any numeric value) or onehot "
+                     "(one 0/1 column per bin, \"x=bin0\", not scaled: "
+                     "KBinsDiscretizer(encode=\"onehot-dense\"))"),
+     set_kbins_encode},
     {HF_PARAM_INT("polynomial", "0", 0, 2,
                   "2: append the degree-2 products of the numeric design columns "
                   "(PolynomialFeatures(2, include_bias=False)); 0 = off"),
@@ -689,6 +703,12 @@ static int cmp_count_pos(const void *a, const void *b)
                                 : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
+/* kbins_encode onehot: the number of bin columns of a numeric feature (0: one value column). */
+static size_t bin_width(const hf_prep *p, const prep_feat *f)
+{
+    return p->cfg.kbins_onehot && !f->categorical && f->n_edges >= 2 ? f->n_edges - 1 : 0;
+}
+
 /* Lays out the outputs (offsets) and builds their names; needs f[].width/dropped/indicator and,
  * for categorical columns, slot/unknown. */
 static int build_layout(hf_prep *p, const hf_schema *schema)
@@ -696,8 +716,11 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
     int result = 0;
     size_t o = 0;
     for (size_t j = 0; j < p->n_features; j++)
-        if (!p->f[j].categorical && !p->f[j].dropped)
-            p->f[j].out = o++;
+        if (!p->f[j].categorical && !p->f[j].dropped) {
+            size_t bw = bin_width(p, &p->f[j]);
+            p->f[j].out = o;
+            o += bw ? bw : 1;
+        }
     p->n_num = o;
     p->n_poly = 0;
     p->poly_out = o;
@@ -727,6 +750,13 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
         }
         if (f->dropped)
             continue;
+        if (!f->categorical && bin_width(p, f)) {
+            for (size_t k = 0; k < bin_width(p, f); k++) {
+                p->names[f->out + k] = hf_asprintf("%s=bin%zu", col->name, k);
+                oom |= !p->names[f->out + k];
+            }
+            continue;
+        }
         if (!f->categorical) {
             p->names[f->out] = hf_strdup(col->name);
             oom |= !p->names[f->out];
@@ -1218,7 +1248,7 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
         prep_feat *f = &p->f[j];
         if (f->categorical || f->dropped)
             continue;
-        if (cnt[j] == 0) {
+        if (cnt[j] == 0 || bin_width(p, f)) { /* bin columns are not scaled */
             f->center = 0.0;
             f->scale = 1.0;
         } else if (cfg->scale == HF_SCALE_STANDARD) {
@@ -1650,6 +1680,15 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
                 continue;
             if (miss)
                 v = f->impute;
+            if (!f->categorical && bin_width(p, f)) {
+                size_t bw = bin_width(p, f);
+                v = num_steps(f, &p->cfg, v); /* the bin index; NaN (impute none): no bin */
+                for (size_t k = 0; k < bw; k++)
+                    o[f->out + k] = 0.0;
+                if (!isnan(v))
+                    o[f->out + (size_t)v] = 1.0;
+                continue;
+            }
             if (!f->categorical) {
                 v = num_steps(f, &p->cfg, v);
                 if (p->cfg.scale != HF_SCALE_NONE)
@@ -1898,6 +1937,7 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
     json_object_set_new(cfg, "clip_upper", json_real(c->clip_upper));
     json_object_set_new(cfg, "power", json_string(power_names[c->power]));
     json_object_set_new(cfg, "kbins", json_integer((json_int_t)c->kbins));
+    json_object_set_new(cfg, "kbins_encode", json_string(c->kbins_onehot ? "onehot" : "ordinal"));
     json_object_set_new(cfg, "polynomial", json_integer((json_int_t)c->polynomial));
     json_object_set_new(cfg, "interaction_only", json_boolean(c->interaction_only));
     json_object_set_new(cfg, "encode", json_string(encode_names[c->encode]));
@@ -2014,6 +2054,13 @@ static int import_config(json_t *cfg, hf_prep_config *c)
         eni = en ? lookup_name(en, encode_names, 4) : 0;
     c->kbins = json_integer_value(json_object_get(cfg, "kbins"));
     c->polynomial = json_integer_value(json_object_get(cfg, "polynomial"));
+    const char *ke = json_string_value(json_object_get(cfg, "kbins_encode"));
+    c->kbins_onehot = ke && strcmp(ke, "onehot") == 0;
+    if (ke && !c->kbins_onehot && strcmp(ke, "ordinal") != 0)
+        return hf_error(HF_EDATA,
+                        "preprocess config JSON: kbins_encode \"%s\", expected ordinal "
+                        "or onehot",
+                        ke);
     c->interaction_only = json_is_true(json_object_get(cfg, "interaction_only"));
     c->max_categories = json_integer_value(json_object_get(cfg, "max_categories"));
     if (pwi < 0 || eni < 0 ||

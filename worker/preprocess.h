@@ -63,6 +63,7 @@ typedef struct hf_prep_config {
     double clip_lower, clip_upper; /* preprocess.clip.lower/upper: quantiles, default 0 and 1 */
     hf_power_kind power;           /* preprocess.power: none, yeo-johnson, box-cox */
     int64_t kbins;                 /* preprocess.kbins: quantile bins (0 = off) */
+    int kbins_onehot;              /* preprocess.kbins_encode onehot (default ordinal) */
     int64_t polynomial;            /* preprocess.polynomial: 0 (off) or 2 */
     int interaction_only;          /* preprocess.interaction_only */
     hf_encode_kind encode;         /* preprocess.categorical */

@@ -31,7 +31,7 @@ EXE = os.path.join(BUILD, "tests", "peer_tool_prep")
 
 DEFAULT = {"scale": "none", "min_frequency": 0, "clip": (0.0, 1.0), "power": "none", "kbins": 0,
            "polynomial": 0, "interaction_only": False, "encode": "onehot", "max_categories": 0,
-           "log1p": False, "seed": 0, "task": "none"}
+           "log1p": False, "seed": 0, "task": "none", "kbins_encode": "ordinal"}
 
 
 def settings(**kw):
@@ -47,10 +47,10 @@ def write_input(path, X, fold, names, types, cats, s, y=None):
             c = cats.get(name, []) if t != "N" else []
             f.write("%s %s %d %s\n" % (t, name, len(c), " ".join(c)))
         f.write("config mean most_frequent 0 - 0 %s %d\n" % (s["scale"], s["min_frequency"]))
-        f.write("steps %r %r %s %d %d %d %s %d %d %d %s\n" % (
+        f.write("steps %r %r %s %d %d %d %s %d %d %d %s %s\n" % (
             s["clip"][0], s["clip"][1], s["power"], s["kbins"], s["polynomial"],
             1 if s["interaction_only"] else 0, s["encode"], s["max_categories"],
-            1 if s["log1p"] else 0, s["seed"], s["task"]))
+            1 if s["log1p"] else 0, s["seed"], s["task"], s["kbins_encode"]))
         f.write("cv predefined %d\n" % len(np.unique(fold)))
         f.write("rows %d\n" % len(X))
         for i in range(len(X)):
@@ -125,10 +125,14 @@ def sklearn_pipeline(types, s):
         steps.append(("clip", Clipper(*s["clip"])))
     if s["power"] != "none":
         steps.append(("power", PowerTransformer(method=s["power"], standardize=True)))
+    onehot_bins = s["kbins"] and s["kbins_encode"] == "onehot"
     if s["kbins"]:
-        steps.append(("kbins", KBinsDiscretizer(n_bins=s["kbins"], encode="ordinal",
-                                                strategy="quantile")))
-    if s["scale"] == "standard":
+        steps.append(("kbins", KBinsDiscretizer(
+            n_bins=s["kbins"], encode="onehot-dense" if onehot_bins else "ordinal",
+            strategy="quantile")))
+    if onehot_bins:
+        pass  # documented: bin columns are not scaled
+    elif s["scale"] == "standard":
         steps.append(("scale", StandardScaler()))
     elif s["scale"] == "minmax":
         steps.append(("scale", MinMaxScaler()))
@@ -260,13 +264,18 @@ def our_name(sk, names):
 
     def col(tok):
         return names[int(tok[1:])]
+    def num(tok):  # "x0" or a bin of KBinsDiscretizer(onehot): "x0_2.0" -> "a=bin2"
+        if "_" in tok:
+            c, b = tok.split("_", 1)
+            return "%s=bin%d" % (col(c), int(float(b)))
+        return col(tok)
     if block == "num":
         if " " in rest:
             a, b = rest.split(" ")
-            return "%s*%s" % (col(a), col(b))
+            return "%s*%s" % (num(a), num(b))
         if rest.endswith("^2"):
-            return "%s^2" % col(rest[:-2])
-        return col(rest)
+            return "%s^2" % num(rest[:-2])
+        return num(rest)
     if "_" not in rest:
         return col(rest)
     c, cat = rest.split("_", 1)

@@ -6,7 +6,7 @@ yeo-johnson], preprocess.polynomial [0, 2], preprocess.kbins [0, 4] and preproce
 split scores for Pipeline(ColumnTransformer(...), Ridge) (1e-6) and picks the same settings; the
 refit's model.h5 holds the lambdas of the best pipeline's PowerTransformer (1e-6), and
 `hyperfold predict` with it equals best_estimator_.predict (1e-6, rows with missing values and
-unseen levels included). A clip and a max_categories trial run through `run` and `predict` too.
+unseen levels included). A clip + box-cox + kbins onehot + max_categories trial runs through `run` and `predict` too.
 A sweep over preprocess.categorical [onehot, target] x power [none, yeo-johnson] for a regression
 target (ridge) and for a binary one (logistic regression) equals GridSearchCV with the documented
 target encoder (cross-fitted on the inner folds of each fit's rows: prep_steps_lib
@@ -115,13 +115,15 @@ ck.check(worst < 1e-6, "predict equals best_estimator_ (%.3g; arrays %s)" % (wor
 hftest.write(os.path.join(work, "job2.yaml"), """name: t
 data: {source: d.csv, target: y, drop: [b]}
 cv: {strategy: predefined, fold_column: fold}
-preprocess: {clip: {lower: 0.05, upper: 0.95}, power: box-cox, max_categories: 3, scale: minmax}
+preprocess: {clip: {lower: 0.05, upper: 0.95}, power: box-cox, max_categories: 3, scale: minmax,
+             kbins: 3, kbins_encode: onehot}
 model: {type: ridge, params: {alpha: [0.5]}}
 output: {dir: out}
 """)
 hftest.hyperfold(["run", "job2.yaml", "--quiet"], np=2, cwd=work)
 r2 = hftest.load_results(os.path.join(work, "out", "t"))
-s2 = L.settings(clip=(0.05, 0.95), power="box-cox", max_categories=3, scale="minmax")
+s2 = L.settings(clip=(0.05, 0.95), power="box-cox", max_categories=3, scale="minmax", kbins=3,
+                kbins_encode="onehot")
 F2 = ["a", "c", "city"]
 p2 = Pipeline([("prep", L.sklearn_pipeline(["N", "N", "C"], s2)), ("ridge", Ridge(alpha=0.5))])
 gs2 = GridSearchCV(p2, {"ridge__alpha": [0.5]}, cv=PredefinedSplit(df["fold"]),
@@ -135,7 +137,7 @@ hftest.hyperfold(["predict", "--model", "out/t/model.h5", "--input", "new.csv", 
 got = pd.read_csv(os.path.join(work, "pred2.csv"))["prediction"].to_numpy()
 want = gs2.best_estimator_.predict(pred_in[F2].to_numpy(dtype=object))
 worst = float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1.0)))
-ck.check(worst < 1e-6, "predict with clip+box-cox+max_categories (%.3g)" % worst)
+ck.check(worst < 1e-6, "predict with clip+box-cox+max_categories+kbins onehot (%.3g)" % worst)
 
 # Target encoding searched against onehot: regression (ridge) and binary (logistic).
 from sklearn.linear_model import LogisticRegression  # noqa: E402

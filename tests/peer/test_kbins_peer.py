@@ -2,7 +2,8 @@
 """preprocess.kbins and preprocess.clip.lower/upper against scikit-learn, fitted inside each
 predefined fold after mean imputation: KBinsDiscretizer(n_bins, encode="ordinal",
 strategy="quantile") including its removal of bins narrower than 1e-8 (a column with many ties),
-alone, after clip and power, and before a scaler; clip as numpy.quantile (linear) of the
+alone, after clip and power, and before a scaler, and with encode="onehot-dense" (one column per
+bin, not scaled, then PolynomialFeatures); clip as numpy.quantile (linear) of the
 imputed training values, then numpy.clip (unseen rows clipped the same). Design matrices of
 every row to 1e-9. The C side is tests/peer/tool_prep.c."""
 import os
@@ -37,6 +38,13 @@ for nb in (2, 5, 10):
     L.compare(ck, "kbins%d" % nb, X, fold, names, types, cats, L.settings(kbins=nb), tmp=tmp)
 L.compare(ck, "kbins4+standard", X, fold, names, types, cats, L.settings(kbins=4, scale="standard"),
           tmp=tmp)
+# kbins_encode onehot: one 0/1 column per bin ("a=bin0", ...), not scaled, then polynomial
+for nb in (3, 6):
+    L.compare(ck, "kbins%d-onehot" % nb, X, fold, names, types, cats,
+              L.settings(kbins=nb, kbins_encode="onehot"), tmp=tmp)
+L.compare(ck, "kbins4-onehot+scale+poly", X[:, [0, 1, 4]], fold, ["a", "b", "k"], ["N", "N", "C"],
+          cats, L.settings(kbins=4, kbins_encode="onehot", scale="standard", polynomial=2,
+                           interaction_only=True), tmp=tmp)
 L.compare(ck, "clip", X, fold, names, types, cats, L.settings(clip=(0.05, 0.9)), tmp=tmp)
 L.compare(ck, "clip-upper", X, fold, names, types, cats, L.settings(clip=(0.0, 0.75)), tmp=tmp)
 L.compare(ck, "clip+kbins+standard", X, fold, names, types, cats,

@@ -1,8 +1,9 @@
-/* tool_prep.c - helper of tests/peer/test_pipeline_peer.py (not a test by itself).
+/* tool_prep.c - helper of tests/peer/test_pipeline_peer.py and the peer tests of the steps
+ * (prep_steps_lib.py); not a test by itself.
  *
- * Reads a dataset of codes written by the Python test, builds the folds with
- * hf_folds_make, and for every split fits the preprocessing on the training rows, round-trips it
- * through hf_prep_export/hf_prep_import and writes the design matrix of all rows.
+ * Reads a dataset of codes written by the Python test, builds the folds with hf_folds_make, and
+ * for every split fits the preprocessing on the training rows, round-trips it through
+ * hf_prep_export/hf_prep_import and writes the design matrix of all rows.
  *
  * Input (whitespace-separated tokens):
  *   features P
@@ -11,16 +12,20 @@
  *          <fill_text> <indicator 0|1> <none|standard|minmax> <min_frequency>
  *   optionally: steps <clip_lower> <clip_upper> <none|yeo-johnson|box-cox> <kbins>
  *          <polynomial 0|2> <interaction_only 0|1> <onehot|ordinal|frequency|target>
- * <max_categories> <log1p 0|1> <seed> <none|regression|binary> (regression or binary: every row
- * line has the target after its key; the schema's task is then classification with classes "0" and
- * "1" for binary) cv <predefined|group|timeseries|kfold|stratified> <folds> rows N N lines: <key>
- * <value>... ("nan" for missing; codes for categorical/boolean columns); <key> is the fold value,
- * the group code or the integer order key, by strategy Output: per split "split K", "train <rows>",
- * "valid <rows>", "names <names>", "matrix R C" and R lines of C values (%.17g); with a power
- * transform also "lambdas" and the fitted lambda of each input column (1 for other columns); with
- * target encoding also "inner <fold of each training row>" and "fitrows R C" with R lines:
- * hf_prep_transform_fit_rows of the training rows (their cross-fitted encodings). Exit status 0 on
- * success, 1 on any failure (message on stderr). */
+ *          <max_categories> <log1p 0|1> <seed> <none|regression|binary>
+ *          <kbins_encode ordinal|onehot>
+ *          (regression or binary: every row line has the target after its key; binary makes
+ *          the task classification with classes "0" and "1")
+ *   cv <predefined|group|timeseries|kfold|stratified> <folds>
+ *   rows N
+ *   N lines: <key> [<target>] <value>... ("nan" for missing; codes for categorical/boolean
+ *            columns); <key> is the fold value, the group code or the integer order key
+ * Output: per split "split K", "train <rows>", "valid <rows>", "names <names>", with a power
+ * transform "lambdas" and the fitted lambda of each input column (1 for other columns), then
+ * "matrix R C" and R lines of C values (%.17g); with target encoding also "inner <inner fold of
+ * each training row>" and "fitrows R C" with R lines: hf_prep_transform_fit_rows of the training
+ * rows (their cross-fitted encodings). Exit status 0 on success, 1 on any failure (message on
+ * stderr). */
 #include "common/dataset.h"
 #include "common/hf.h"
 #include "worker/folds.h"
@@ -170,6 +175,9 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *
         cfg->seed = (uint64_t)v;
         HF_CALL(read_token(in, buf, sizeof buf));
         with_y = strcmp(buf, "none") != 0;
+        char kb[32];
+        HF_CALL(read_token(in, kb, sizeof kb));
+        cfg->kbins_onehot = strcmp(kb, "onehot") == 0;
         if (strcmp(buf, "binary") == 0) {
             s->task = HF_TASK_CLASSIFICATION;
             s->n_classes = 2;
