@@ -789,6 +789,54 @@ int hf_spec_resolve_task(hf_spec *spec, hf_task_kind task)
     return HF_OK;
 }
 
+/* preprocess.categorical target in some trial: a regression or binary target
+ * (docs/preprocessing.md). */
+static int check_target_encoding(const hf_spec *spec, const hf_schema *schema)
+{
+    char at[HF_BIND_PATH_LEN];
+    int multiclass = schema->task == HF_TASK_CLASSIFICATION && schema->n_classes > 2;
+    /* preprocess.encode_columns: its columns exist and are categorical, and its encodings */
+    long e = hf_space_index(&spec->space, "preprocess.encode_columns");
+    const hf_param_space *es = e >= 0 ? &spec->space.params[e] : NULL;
+    size_t ne = !es                           ? 0
+                : es->kind == HF_PARAM_FIXED  ? 1
+                : es->kind == HF_PARAM_CHOICE ? es->n_choices
+                                              : 0;
+    for (size_t c = 0; c < ne; c++) {
+        const hf_value *v = es->kind == HF_PARAM_FIXED ? &es->fixed : &es->choices[c];
+        int target = 0;
+        if (v->type != HF_VAL_STRING)
+            continue;
+        if (hf_prep_encode_columns_check(v->u.str, schema, &target) < 0)
+            return hf_error_prefix(HF_EINVAL, "%s",
+                                   hf_spec_where(spec, "preprocess.encode_columns", at, sizeof at));
+        if (target && multiclass)
+            return hf_error(HF_EINVAL,
+                            "%s: preprocess.encode_columns: got target for the %zu-class target "
+                            "\"%s\", expected onehot, ordinal or frequency (target encoding "
+                            "takes a regression or binary target)",
+                            hf_spec_where(spec, "preprocess.encode_columns", at, sizeof at),
+                            schema->n_classes, spec->data.target);
+    }
+    long i = hf_space_index(&spec->space, "preprocess.categorical");
+    if (i < 0 || !multiclass)
+        return HF_OK;
+    const hf_param_space *ps = &spec->space.params[i];
+    int any = 0;
+    if (ps->kind == HF_PARAM_FIXED)
+        any = ps->fixed.type == HF_VAL_STRING && strcmp(ps->fixed.u.str, "target") == 0;
+    for (size_t c = 0; ps->kind == HF_PARAM_CHOICE && c < ps->n_choices; c++)
+        any |= ps->choices[c].type == HF_VAL_STRING && strcmp(ps->choices[c].u.str, "target") == 0;
+    if (!any)
+        return HF_OK;
+    return hf_error(HF_EINVAL,
+                    "%s: preprocess.categorical: got target for the %zu-class target \"%s\", "
+                    "expected onehot, ordinal or frequency (target encoding takes a regression "
+                    "or binary target)",
+                    hf_spec_where(spec, "preprocess.categorical", at, sizeof at), schema->n_classes,
+                    spec->data.target);
+}
+
 /* preprocess.target_transform log1p in some trial: only for a regression target, all of whose
  * values are > -1. */
 static int check_target_transform(const hf_spec *spec, hf_task_kind task, const double *y,
@@ -832,7 +880,8 @@ int hf_spec_check_data(const hf_spec *spec, const hf_schema *schema, const doubl
     snprintf(why, sizeof why, " for the regression target \"%s\"", spec->data.target);
     if (task == HF_TASK_REGRESSION && (result = hf_cv_check_task(&spec->cv, task, why)) < 0)
         goto out;
-    if ((result = check_target_transform(spec, task, y, n_rows)) < 0)
+    if ((result = check_target_transform(spec, task, y, n_rows)) < 0 ||
+        (result = check_target_encoding(spec, schema)) < 0)
         goto out;
     const char *metrics[64];
     size_t n_metrics = 0;
@@ -971,6 +1020,7 @@ int hf_spec_decode_trials(const hf_spec *spec, const hf_model_ops *model, const 
             pv[i] = pidx[i] >= 0 ? &trials[t].values[pidx[i]] : NULL;
         if ((result = hf_prep_config_from_values(pv, &src, &c[t].prep)) < 0)
             goto out;
+        c[t].prep.seed = spec->cv.seed; /* target encoding's inner folds */
         /* A model that takes missing values gets them, unless the spec asks for imputation (or
          * for PCA, which needs it). */
         if (model->handles_missing && impute_idx < 0 && c[t].prep.pca_components == 0)

@@ -3,6 +3,7 @@
 #include "worker/preprocess.h"
 
 #include "common/hf.h"
+#include "common/rng.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 
@@ -30,6 +31,17 @@ typedef struct prep_feat {
     size_t width;    /* categorical: columns of the block */
     size_t out;      /* first output column */
     size_t ind_out;  /* output column of the indicator */
+    /* Numeric steps after imputation (steps: a numeric column with one of them set):
+     * clip to [clip_lo, clip_hi] -> power (lambda, then (t - pw_mean) / pw_std) -> kbins. */
+    int steps;
+    double clip_lo, clip_hi;
+    double lambda, pw_mean, pw_std;
+    double pw_floor; /* box-cox: the smallest training value, used for values <= 0 */
+    double *edges;   /* kbins: n_edges bin edges */
+    size_t n_edges;
+    hf_encode_kind enc; /* categorical: its encoding (encode_columns, else categorical) */
+    double *freq; /* categorical, encode frequency: the training share per code; encode target:
+                   * the encoding per code fitted on all fit rows */
 } prep_feat;
 
 struct hf_prep {
@@ -39,6 +51,16 @@ struct hf_prep {
     char **names; /* n_outputs: the columns before PCA */
     int identity; /* numeric only, no drop, no indicator, no scaling: a copy with NaN imputed */
     int complete; /* the rows it was fitted on had no missing value */
+    /* polynomial 2: n_poly products of the n_num numeric design columns from poly_out on */
+    size_t n_num, n_poly, poly_out;
+    /* target encoding: the mean target of the fit rows (unknown levels), and for the n_fit fit
+     * rows (fit_rows, in fit order) their inner fold and cross-fitted encodings (te_fit: n_fit x
+     * n_features, the categorical entries used) */
+    double te_mean;
+    size_t n_fit;
+    int64_t *fit_rows;
+    int *inner;
+    double *te_fit;
     /* PCA (pca_k > 0): design = (z - pca_mean) . pca_comp^T for the n_outputs-wide row z. */
     size_t pca_k;
     double *pca_mean; /* n_outputs */
@@ -46,6 +68,15 @@ struct hf_prep {
     double *pca_var;  /* pca_k explained variances */
     char **pca_names; /* pca_k: "pca0", "pca1", ... */
 };
+
+/* 1 if some categorical feature of p has encoding k. */
+static int any_encoding(const hf_prep *p, hf_encode_kind k)
+{
+    for (size_t j = 0; j < p->n_features; j++)
+        if (p->f[j].categorical && p->f[j].enc == k)
+            return 1;
+    return 0;
+}
 
 /* Rows transformed per block when PCA projects them (bounds the scratch buffer). */
 #define PCA_BLOCK_ROWS 256
@@ -60,6 +91,8 @@ static double dot(const double *a, const double *b, size_t n)
 }
 
 static const char *const impute_names[] = {"mean", "median", "most_frequent", "constant", "none"};
+static const char *const power_names[] = {"none", "yeo-johnson", "box-cox"};
+static const char *const encode_names[] = {"onehot", "ordinal", "frequency", "target"};
 static const char *const scale_names[] = {"none", "standard", "minmax"};
 
 void hf_prep_config_default(hf_prep_config *cfg)
@@ -71,6 +104,7 @@ void hf_prep_config_default(hf_prep_config *cfg)
     snprintf(cfg->fill_text, sizeof cfg->fill_text, "%s", "missing_value");
     cfg->scale = HF_SCALE_NONE;
     cfg->train_fraction = 1.0;
+    cfg->clip_upper = 1.0;
 }
 
 #define CMP(x, y) ((x) < (y) ? -1 : (x) > (y) ? 1 : 0)
@@ -102,6 +136,28 @@ int hf_prep_config_cmp(const hf_prep_config *a, const hf_prep_config *b)
         c = CMP(a->log1p, b->log1p);
     if (!c)
         c = CMP(a->target_log1p, b->target_log1p);
+    if (!c)
+        c = CMP(a->clip_lower, b->clip_lower);
+    if (!c)
+        c = CMP(a->clip_upper, b->clip_upper);
+    if (!c)
+        c = CMP(a->power, b->power);
+    if (!c)
+        c = CMP(a->kbins, b->kbins);
+    if (!c)
+        c = CMP(a->polynomial, b->polynomial);
+    if (!c)
+        c = CMP(a->kbins_onehot, b->kbins_onehot);
+    if (!c)
+        c = CMP(a->interaction_only, b->interaction_only);
+    if (!c)
+        c = CMP(a->encode, b->encode);
+    if (!c)
+        c = CMP(a->max_categories, b->max_categories);
+    if (!c)
+        c = CMP(a->seed, b->seed);
+    if (!c)
+        c = strcmp(a->encode_columns, b->encode_columns);
     return c;
 }
 
@@ -120,7 +176,8 @@ static const char *const k_impute_numeric[] = {"mean",     "median", "most_frequ
                                                "constant", "none",   NULL};
 static const char *const k_impute_categorical[] = {"most_frequent", "constant", NULL};
 static const char *const k_scale[] = {"standard", "minmax", "none", NULL};
-static const char *const k_categorical[] = {"onehot", NULL};
+static const char *const k_categorical[] = {"onehot", "ordinal", "frequency", "target", NULL};
+static const char *const k_power[] = {"none", "yeo-johnson", "box-cox", NULL};
 
 /* Index of a string value among names (NULL-terminated), or -1. */
 static int choice_of(const hf_value *v, const char *const *names)
@@ -169,8 +226,60 @@ static void set_scale(const hf_value *v, hf_prep_config *cfg)
 
 static void set_categorical(const hf_value *v, hf_prep_config *cfg)
 {
-    (void)v; /* onehot is the only encoding */
-    (void)cfg;
+    int c = choice_of(v, k_categorical);
+    cfg->encode = c >= 0 ? (hf_encode_kind)c : HF_ENCODE_ONEHOT;
+}
+
+static void set_power(const hf_value *v, hf_prep_config *cfg)
+{
+    int c = choice_of(v, k_power);
+    cfg->power = c >= 0 ? (hf_power_kind)c : HF_POWER_NONE;
+}
+
+static void set_clip_lower(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->clip_lower = hf_value_as_double(v);
+}
+
+static void set_clip_upper(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->clip_upper = hf_value_as_double(v);
+}
+
+static void set_kbins(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->kbins = (int64_t)hf_value_as_double(v);
+}
+
+static const char *const k_kbins_encode[] = {"ordinal", "onehot", NULL};
+
+static void set_kbins_encode(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->kbins_onehot = choice_of(v, k_kbins_encode) == 1;
+}
+
+static void set_polynomial(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->polynomial = (int64_t)hf_value_as_double(v);
+}
+
+static void set_interaction_only(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->interaction_only = hf_value_as_double(v) != 0.0;
+}
+
+static void set_encode_columns(const hf_value *v, hf_prep_config *cfg)
+{
+    const char *t = v->type == HF_VAL_STRING && v->u.str ? v->u.str : "";
+    /* a longer text is refused by hf_prep_config_from_values (it sees the truncation) */
+    snprintf(cfg->encode_columns, sizeof cfg->encode_columns, "%s", t);
+    if (strlen(t) >= sizeof cfg->encode_columns)
+        cfg->encode_columns[sizeof cfg->encode_columns - 2] = '\x01';
+}
+
+static void set_max_categories(const hf_value *v, hf_prep_config *cfg)
+{
+    cfg->max_categories = (int64_t)hf_value_as_double(v);
 }
 
 static void set_min_frequency(const hf_value *v, hf_prep_config *cfg)
@@ -233,6 +342,95 @@ static double log1p_value(double x)
     return x > -1.0 ? log1p(x) : NAN;
 }
 
+int hf_prep_encode_columns_next(const char **pos, char *name, size_t name_len, int *truncated,
+                                hf_encode_kind *kind)
+{
+    const char *s = *pos;
+    while (*s == ' ' || *s == '\t' || *s == ',')
+        s++;
+    if (!*s) {
+        *pos = s;
+        return 0;
+    }
+    size_t len = strcspn(s, ","); /* the pair: up to the next comma */
+    const char *colon = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ':')
+            colon = s + i;
+    const char *ne = colon ? colon : s;
+    while (ne > s && (ne[-1] == ' ' || ne[-1] == '\t'))
+        ne--;
+    const char *es = colon ? colon + 1 : s + len, *ee = s + len;
+    while (es < ee && (*es == ' ' || *es == '\t'))
+        es++;
+    while (ee > es && (ee[-1] == ' ' || ee[-1] == '\t'))
+        ee--;
+    int k = -1;
+    for (int i = 0; k < 0 && i < 4; i++)
+        if ((size_t)(ee - es) == strlen(encode_names[i]) &&
+            strncmp(es, encode_names[i], (size_t)(ee - es)) == 0)
+            k = i;
+    if (ne == s || k < 0) {
+        hf_error(HF_EINVAL,
+                 "preprocess.encode_columns: got \"%.*s\", expected COLUMN:ENCODING with an "
+                 "encoding onehot, ordinal, frequency or target",
+                 (int)len, s);
+        return -1;
+    }
+    size_t nl = (size_t)(ne - s);
+    *truncated = nl >= name_len;
+    if (name_len > 0) {
+        size_t c = nl < name_len ? nl : name_len - 1;
+        memcpy(name, s, c);
+        name[c] = '\0';
+    }
+    *kind = (hf_encode_kind)k;
+    *pos = s + len;
+    return 1;
+}
+
+/* The encoding of the categorical column `column` under cfg: encode_columns' entry, else
+ * `categorical`. */
+static hf_encode_kind column_encoding(const hf_prep_config *cfg, const char *column)
+{
+    const char *pos = cfg->encode_columns;
+    char name[256];
+    int truncated = 0;
+    hf_encode_kind kind, found = cfg->encode;
+    while (hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind) > 0)
+        if (!truncated && strcmp(name, column) == 0)
+            found = kind;
+    return found;
+}
+
+int hf_prep_encode_columns_check(const char *text, const hf_schema *schema, int *any_target)
+{
+    const char *pos = text;
+    char name[256];
+    int truncated = 0, r;
+    hf_encode_kind kind;
+    while ((r = hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind)) > 0) {
+        int ok = 0;
+        for (size_t j = 0; j < schema->n_features && !ok; j++)
+            ok = !truncated && schema->features[j].type == HF_COL_CATEGORICAL &&
+                 strcmp(schema->features[j].name, name) == 0;
+        if (!ok)
+            return hf_error(HF_EINVAL,
+                            "preprocess.encode_columns: got the column \"%s%s\", expected a "
+                            "categorical feature of the data",
+                            name, truncated ? "..." : "");
+        if (any_target && kind == HF_ENCODE_TARGET)
+            *any_target = 1;
+    }
+    return r < 0 ? HF_EINVAL : HF_OK;
+}
+
+/* Every column named by encode_columns is a categorical feature of the schema. */
+static int check_encode_columns(const hf_prep_config *cfg, const hf_schema *schema)
+{
+    return hf_prep_encode_columns_check(cfg->encode_columns, schema, NULL);
+}
+
 typedef struct prep_setting {
     hf_param_def def;
     void (*apply)(const hf_value *v, hf_prep_config *cfg);
@@ -259,8 +457,51 @@ static const prep_setting k_settings[] = {
                      "numeric scaling: standard (StandardScaler), minmax (MinMaxScaler) or none"),
      set_scale},
     {HF_PARAM_CHOICE("categorical", "onehot", k_categorical,
-                     "categorical encoding: onehot (OneHotEncoder(handle_unknown=\"ignore\"))"),
+                     "categorical encoding: onehot (OneHotEncoder(handle_unknown=\"ignore\")), "
+                     "ordinal (the level's rank in sorted order, unknown -1) or frequency (the "
+                     "level's share of the training rows, unknown 0) or target (the level's "
+                     "mean target shrunk towards the overall mean, cross-fitted on 5 inner folds "
+                     "of the training rows: TargetEncoder; regression and binary targets)"),
      set_categorical},
+    {{"encode_columns", HF_VAL_STRING, "", 0, 0, 0, NULL,
+      "per-column encodings overriding categorical: \"city:target, zip:frequency\" (each "
+      "COLUMN:ENCODING, encodings as for categorical)",
+      0},
+     set_encode_columns},
+    {HF_PARAM_INT("max_categories", "0", 0, INFINITY,
+                  "one-hot: at most this many columns per categorical column, the rarest levels "
+                  "pooled in the infrequent column (OneHotEncoder max_categories; 0 = off)"),
+     set_max_categories},
+    {HF_PARAM_NUMBER("clip.lower", "0", 0, 1, 0,
+                     "clip every numeric column below this quantile of its training values "
+                     "(numpy.quantile, linear; 0 = off)"),
+     set_clip_lower},
+    {HF_PARAM_NUMBER("clip.upper", "1", 0, 1, 0,
+                     "clip every numeric column above this quantile of its training values "
+                     "(1 = off)"),
+     set_clip_upper},
+    {HF_PARAM_CHOICE("power", "none", k_power,
+                     "power transform of every numeric column, lambda by maximum likelihood on "
+                     "the training rows, then standardised (PowerTransformer): yeo-johnson, "
+                     "box-cox (positive values only) or none"),
+     set_power},
+    {HF_PARAM_INT("kbins", "0", 0, 1000000,
+                  "quantile bins of every numeric column, written as the bin index "
+                  "(KBinsDiscretizer(strategy=\"quantile\", encode=\"ordinal\")); 0 = off, "
+                  "else at least 2"),
+     set_kbins},
+    {HF_PARAM_CHOICE("kbins_encode", "ordinal", k_kbins_encode,
+                     "with kbins: ordinal (the bin index, scaled like any numeric value) or onehot "
+                     "(one 0/1 column per bin, \"x=bin0\", not scaled: "
+                     "KBinsDiscretizer(encode=\"onehot-dense\"))"),
+     set_kbins_encode},
+    {HF_PARAM_INT("polynomial", "0", 0, 2,
+                  "2: append the degree-2 products of the numeric design columns "
+                  "(PolynomialFeatures(2, include_bias=False)); 0 = off"),
+     set_polynomial},
+    {HF_PARAM_BOOL("interaction_only", "false",
+                   "with polynomial 2: only the products of two different columns, no squares"),
+     set_interaction_only},
     {HF_PARAM_INT("min_frequency", "0", 0, INFINITY,
                   "one-hot: categories seen fewer times in training share one infrequent column "
                   "(0 = off)"),
@@ -318,6 +559,36 @@ int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_sourc
                         "none, expected imputed columns (PCA cannot take missing values)",
                         hf_opt_where(src, "preprocess.pca.n_components", at, sizeof at),
                         (long long)cfg->pca_components);
+    if (cfg->clip_lower >= cfg->clip_upper)
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.clip.lower: got %g with clip.upper %g, expected a lower "
+                        "quantile below the upper one",
+                        hf_opt_where(src, "preprocess.clip.lower", at, sizeof at), cfg->clip_lower,
+                        cfg->clip_upper);
+    if (strlen(cfg->encode_columns) >= HF_PREP_COLUMNS_MAX - 1)
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.encode_columns: got a longer text, expected at "
+                        "most %d bytes",
+                        hf_opt_where(src, "preprocess.encode_columns", at, sizeof at),
+                        HF_PREP_COLUMNS_MAX - 2);
+    {
+        const char *pos = cfg->encode_columns;
+        char name[256];
+        int truncated = 0, r;
+        hf_encode_kind kind;
+        while ((r = hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind)) > 0)
+            ;
+        if (r < 0)
+            return hf_error_prefix(HF_EINVAL, "%s",
+                                   hf_opt_where(src, "preprocess.encode_columns", at, sizeof at));
+    }
+    if (cfg->kbins == 1)
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.kbins: got 1, expected 0 (off) or at least 2 bins",
+                        hf_opt_where(src, "preprocess.kbins", at, sizeof at));
+    if (cfg->polynomial == 1)
+        return hf_error(HF_EINVAL, "%s: preprocess.polynomial: got 1, expected 0 (off) or 2",
+                        hf_opt_where(src, "preprocess.polynomial", at, sizeof at));
     if (cfg->impute_numeric == HF_IMPUTE_CONSTANT && cfg->fill_given && isnan(cfg->fill_number))
         return hf_error(HF_EINVAL,
                         "%s: preprocess.impute.fill_value: got \"%s\", expected a number with "
@@ -332,10 +603,16 @@ void hf_prep_free(hf_prep *p)
     if (!p)
         return;
     if (p->f)
-        for (size_t j = 0; j < p->n_features; j++)
+        for (size_t j = 0; j < p->n_features; j++) {
             free(p->f[j].slot);
+            free(p->f[j].edges);
+            free(p->f[j].freq);
+        }
     hf_strv_free(p->names, p->n_outputs);
     hf_strv_free(p->pca_names, p->pca_k);
+    free(p->fit_rows);
+    free(p->inner);
+    free(p->te_fit);
     free(p->pca_mean);
     free(p->pca_comp);
     free(p->pca_var);
@@ -415,6 +692,23 @@ static int cmp_code_sort(const void *a, const void *b)
     return strcmp(((const code_sort *)a)->name, ((const code_sort *)b)->name);
 }
 
+typedef struct count_pos {
+    size_t count, pos;
+} count_pos;
+
+static int cmp_count_pos(const void *a, const void *b)
+{
+    const count_pos *x = a, *y = b;
+    return x->count != y->count ? (x->count > y->count) - (x->count < y->count)
+                                : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* kbins_encode onehot: the number of bin columns of a numeric feature (0: one value column). */
+static size_t bin_width(const hf_prep *p, const prep_feat *f)
+{
+    return p->cfg.kbins_onehot && !f->categorical && f->n_edges >= 2 ? f->n_edges - 1 : 0;
+}
+
 /* Lays out the outputs (offsets) and builds their names; needs f[].width/dropped/indicator and,
  * for categorical columns, slot/unknown. */
 static int build_layout(hf_prep *p, const hf_schema *schema)
@@ -422,8 +716,17 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
     int result = 0;
     size_t o = 0;
     for (size_t j = 0; j < p->n_features; j++)
-        if (!p->f[j].categorical && !p->f[j].dropped)
-            p->f[j].out = o++;
+        if (!p->f[j].categorical && !p->f[j].dropped) {
+            size_t bw = bin_width(p, &p->f[j]);
+            p->f[j].out = o;
+            o += bw ? bw : 1;
+        }
+    p->n_num = o;
+    p->n_poly = 0;
+    p->poly_out = o;
+    if (p->cfg.polynomial == 2)
+        p->n_poly = p->cfg.interaction_only ? o * (o ? o - 1 : 0) / 2 : o * (o + 1) / 2;
+    o += p->n_poly;
     for (size_t j = 0; j < p->n_features; j++)
         if (p->f[j].categorical && !p->f[j].dropped) {
             p->f[j].out = o;
@@ -447,7 +750,19 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
         }
         if (f->dropped)
             continue;
+        if (!f->categorical && bin_width(p, f)) {
+            for (size_t k = 0; k < bin_width(p, f); k++) {
+                p->names[f->out + k] = hf_asprintf("%s=bin%zu", col->name, k);
+                oom |= !p->names[f->out + k];
+            }
+            continue;
+        }
         if (!f->categorical) {
+            p->names[f->out] = hf_strdup(col->name);
+            oom |= !p->names[f->out];
+            continue;
+        }
+        if (f->enc != HF_ENCODE_ONEHOT) {
             p->names[f->out] = hf_strdup(col->name);
             oom |= !p->names[f->out];
             continue;
@@ -464,6 +779,17 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
             oom |= !p->names[f->out + (size_t)f->unknown];
         }
     }
+    if (!oom && p->n_poly > 0) {
+        /* PolynomialFeatures' order: (0,0), (0,1), ..., (1,1), ... (no (i,i) with
+         * interaction_only); names "a^2" and "a*b" */
+        size_t at = p->poly_out;
+        for (size_t a = 0; a < p->n_num && !oom; a++)
+            for (size_t b = p->cfg.interaction_only ? a + 1 : a; b < p->n_num; b++) {
+                p->names[at] = a == b ? hf_asprintf("%s^2", p->names[a])
+                                      : hf_asprintf("%s*%s", p->names[a], p->names[b]);
+                oom |= !p->names[at++];
+            }
+    }
     if (oom) {
         result = HF_ENOMEM;
         goto out;
@@ -473,9 +799,10 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
             result = hf_error(HF_EINTERNAL, "preprocess: output column %zu has no name", i);
             goto out;
         }
-    int identity = p->cfg.scale == HF_SCALE_NONE && !p->cfg.log1p;
+    int identity = p->cfg.scale == HF_SCALE_NONE && !p->cfg.log1p && p->n_poly == 0;
     for (size_t j = 0; j < p->n_features; j++)
-        if (p->f[j].categorical || p->f[j].dropped || p->f[j].indicator || p->f[j].out != j)
+        if (p->f[j].categorical || p->f[j].dropped || p->f[j].indicator || p->f[j].steps ||
+            p->f[j].out != j)
             identity = 0;
     p->identity = identity && o == p->n_features;
 out:
@@ -513,29 +840,86 @@ static int fit_onehot(hf_prep *p, const hf_column *col, prep_feat *f, const size
         result = HF_ENOMEM;
         goto out;
     }
-    size_t n_freq = 0, n_infreq = 0;
+    f->unknown = -1;
+    if (f->enc != HF_ENCODE_ONEHOT) {
+        /* ordinal: the rank of the level among the training levels in sorted order (-1:
+         * unknown); frequency: its share of the training rows (unknown: 0) */
+        size_t n_present = 0, total = 0;
+        for (size_t c = 0; c < f->n_codes; c++) {
+            f->slot[c] = -1;
+            total += count[c];
+            if (count[c] > 0) {
+                cs[n_present].name = code_name(p, col, c);
+                cs[n_present++].code = c;
+            }
+        }
+        qsort(cs, n_present, sizeof *cs, cmp_code_sort);
+        for (size_t i = 0; i < n_present; i++)
+            f->slot[cs[i].code] = (int32_t)i;
+        f->width = 1;
+        if (f->enc == HF_ENCODE_FREQUENCY) {
+            if (!(f->freq = hf_calloc(f->n_codes, sizeof *f->freq))) {
+                result = HF_ENOMEM;
+                goto out;
+            }
+            for (size_t c = 0; c < f->n_codes; c++)
+                f->freq[c] = total ? (double)count[c] / (double)total : 0.0;
+        }
+        goto out;
+    }
+    /* The levels present, in sorted order: OneHotEncoder's categories_ */
+    size_t n_present = 0;
     for (size_t c = 0; c < f->n_codes; c++) {
         f->slot[c] = -1;
-        if (count[c] == 0)
-            continue;
-        if ((int64_t)count[c] < p->cfg.min_frequency) {
-            n_infreq++;
-            continue;
+        if (count[c] > 0) {
+            cs[n_present].name = code_name(p, col, c);
+            cs[n_present++].code = c;
         }
-        cs[n_freq].name = code_name(p, col, c);
-        cs[n_freq].code = c;
-        n_freq++;
     }
-    qsort(cs, n_freq, sizeof *cs, cmp_code_sort);
-    for (size_t i = 0; i < n_freq; i++)
-        f->slot[cs[i].code] = (int32_t)i;
-    f->unknown = -1;
+    qsort(cs, n_present, sizeof *cs, cmp_code_sort);
+    /* Infrequent levels, as scikit-learn 1.2's _identify_infrequent: count < min_frequency;
+     * then, when max_categories < (frequent levels + 1), the levels before the last
+     * max_categories - 1 of a stable ascending sort by count (so ties keep the later level) */
+    char *infreq = hf_calloc(n_present ? n_present : 1, 1);
+    count_pos *order = hf_malloc((n_present ? n_present : 1) * sizeof *order);
+    if (!infreq || !order) {
+        free(infreq);
+        free(order);
+        result = HF_ENOMEM;
+        goto out;
+    }
+    size_t n_infreq = 0;
+    for (size_t i = 0; i < n_present; i++)
+        if ((int64_t)count[cs[i].code] < p->cfg.min_frequency) {
+            infreq[i] = 1;
+            n_infreq++;
+        }
+    int64_t mc = p->cfg.max_categories;
+    if (mc > 0 && mc < (int64_t)(n_present - n_infreq + 1) && mc >= 2) {
+        /* np.argsort(count, kind="mergesort"): by count, ties by position */
+        for (size_t i = 0; i < n_present; i++) {
+            order[i].count = count[cs[i].code];
+            order[i].pos = i;
+        }
+        qsort(order, n_present, sizeof *order, cmp_count_pos);
+        for (size_t i = 0; i + (size_t)(mc - 1) < n_present; i++)
+            infreq[order[i].pos] = 1;
+        n_infreq = 0;
+        for (size_t i = 0; i < n_present; i++)
+            n_infreq += infreq[i];
+    }
+    size_t n_freq = 0;
+    for (size_t i = 0; i < n_present; i++)
+        if (!infreq[i])
+            f->slot[cs[i].code] = (int32_t)n_freq++;
     if (n_infreq > 0) {
         f->unknown = (int32_t)n_freq;
-        for (size_t c = 0; c < f->n_codes; c++)
-            if (count[c] > 0 && (int64_t)count[c] < p->cfg.min_frequency)
-                f->slot[c] = f->unknown;
+        for (size_t i = 0; i < n_present; i++)
+            if (infreq[i])
+                f->slot[cs[i].code] = f->unknown;
     }
+    free(infreq);
+    free(order);
     f->width = n_freq + (n_infreq > 0);
 out:
     free(cs);
@@ -544,6 +928,7 @@ out:
 
 static void base_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
                            double *out);
+static void put_fit_encodings(const hf_prep *p, size_t i0, size_t m, size_t q, double *out);
 
 /* Allocates the PCA arrays and names of p for k components of q-wide rows (pca_k = k). */
 static int pca_alloc(hf_prep *p, size_t k, size_t q)
@@ -596,6 +981,7 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
     if (result < 0)
         goto out;
     base_transform(p, X, rows, n, Z);
+    put_fit_encodings(p, 0, n, q, Z);
     double *mean = p->pca_mean;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q; j++)
@@ -698,6 +1084,7 @@ static int count_pass(hf_prep *p, const hf_schema *schema, const double *X, cons
         f->scale = 1.0;
         f->unknown = -1;
         if (f->categorical) {
+            f->enc = column_encoding(&p->cfg, schema->features[j].name);
             f->n_codes = schema->features[j].n_categories + 1;
             if (!(c->counts[j] = hf_calloc(f->n_codes, sizeof **c->counts)))
                 return HF_ENOMEM;
@@ -861,7 +1248,7 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
         prep_feat *f = &p->f[j];
         if (f->categorical || f->dropped)
             continue;
-        if (cnt[j] == 0) {
+        if (cnt[j] == 0 || bin_width(p, f)) { /* bin columns are not scaled */
             f->center = 0.0;
             f->scale = 1.0;
         } else if (cfg->scale == HF_SCALE_STANDARD) {
@@ -888,8 +1275,324 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
     return result;
 }
 
+/* The numeric steps after imputation of one value of a numeric feature (NaN stays NaN). */
+static double num_steps(const prep_feat *f, const hf_prep_config *cfg, double v)
+{
+    if (!f->steps || isnan(v))
+        return v;
+    if (v < f->clip_lo)
+        v = f->clip_lo;
+    if (v > f->clip_hi)
+        v = f->clip_hi;
+    if (cfg->power != HF_POWER_NONE) {
+        if (cfg->power == HF_POWER_BOX_COX && !(v > 0))
+            v = f->pw_floor;
+        v = (hf_prepnum_power(cfg->power, v, f->lambda) - f->pw_mean) / f->pw_std;
+    }
+    if (f->n_edges > 0)
+        v = hf_prepnum_kbins_bin(f->edges, f->n_edges, v);
+    return v;
+}
+
+/* StandardScaler's mean and scale of v[0..m) (m > 0): the population std, two-pass with the
+ * correction term, 1 for a (near-)constant column (as fit_scaling). */
+static void std_fit(const double *v, size_t m, double *mean, double *scale)
+{
+    double s = 0.0, corr = 0.0, m2 = 0.0, nd = (double)m;
+    for (size_t i = 0; i < m; i++)
+        s += v[i];
+    double mu = s / nd;
+    for (size_t i = 0; i < m; i++) {
+        double t = v[i] - mu;
+        corr += t;
+        m2 += t * t;
+    }
+    double var = (m2 - corr * corr / nd) / nd;
+    double bound = nd * DBL_EPSILON * var + (nd * mu * DBL_EPSILON) * (nd * mu * DBL_EPSILON);
+    *mean = mu;
+    *scale = var <= bound ? 1.0 : sqrt(var);
+}
+
+/* Fits clip -> power -> kbins of every numeric column on its imputed training values (NaN left
+ * out: impute.numeric none) and writes *mapped (n x p_in): the training rows with those steps
+ * applied to the numeric columns (imputed), other columns copied. */
+static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *X,
+                             const int64_t *rows, size_t n, double **mapped)
+{
+    const hf_prep_config *cfg = &p->cfg;
+    size_t p_in = p->n_features;
+    int result = HF_OK;
+    double *M = hf_malloc(n * (p_in ? p_in : 1) * sizeof *M);
+    double *v = hf_malloc((n ? n : 1) * sizeof *v), *w = hf_malloc((n ? n : 1) * sizeof *w);
+    if (!M || !v || !w) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(M + i * p_in, train_row(X, rows, i, p_in), p_in * sizeof *M);
+    for (size_t j = 0; j < p_in; j++) {
+        prep_feat *f = &p->f[j];
+        f->clip_lo = -INFINITY;
+        f->clip_hi = INFINITY;
+        f->lambda = 1.0;
+        f->pw_mean = 0.0;
+        f->pw_std = 1.0;
+        f->pw_floor = 0.0;
+        if (f->categorical || f->dropped || schema->features[j].type != HF_COL_NUMERIC)
+            continue;
+        f->steps = 1;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            double x = M[i * p_in + j];
+            if (isnan(x))
+                x = M[i * p_in + j] = f->impute;
+            if (!isnan(x))
+                v[m++] = x;
+        }
+        if (m == 0)
+            continue;
+        if (cfg->clip_lower > 0 || cfg->clip_upper < 1) {
+            memcpy(w, v, m * sizeof *w);
+            qsort(w, m, sizeof *w, cmp_double);
+            if (cfg->clip_lower > 0)
+                f->clip_lo = hf_prepnum_quantile(w, m, cfg->clip_lower);
+            if (cfg->clip_upper < 1)
+                f->clip_hi = hf_prepnum_quantile(w, m, cfg->clip_upper);
+        }
+        for (size_t i = 0; i < m; i++)
+            v[i] = v[i] < f->clip_lo ? f->clip_lo : v[i] > f->clip_hi ? f->clip_hi : v[i];
+        if (cfg->power != HF_POWER_NONE) {
+            if (cfg->power == HF_POWER_BOX_COX) {
+                f->pw_floor = INFINITY;
+                for (size_t i = 0; i < m; i++) {
+                    if (!(v[i] > 0)) {
+                        result = hf_error(HF_EINVAL,
+                                          "preprocess.power: box-cox of column \"%s\": got the "
+                                          "training value %g, expected values > 0 (use "
+                                          "yeo-johnson for zero or negative values)",
+                                          schema->features[j].name, v[i]);
+                        goto out;
+                    }
+                    if (v[i] < f->pw_floor)
+                        f->pw_floor = v[i];
+                }
+            }
+            /* a constant column has no maximum-likelihood lambda: 1 */
+            hf_prepnum_power_lambda(cfg->power, v, m, w, &f->lambda);
+            for (size_t i = 0; i < m; i++)
+                v[i] = hf_prepnum_power(cfg->power, v[i], f->lambda);
+            std_fit(v, m, &f->pw_mean, &f->pw_std);
+        }
+        if (cfg->kbins >= 2) {
+            for (size_t i = 0; i < m; i++)
+                w[i] = cfg->power != HF_POWER_NONE ? (v[i] - f->pw_mean) / f->pw_std : v[i];
+            qsort(w, m, sizeof *w, cmp_double);
+            if (!(f->edges = hf_malloc(((size_t)cfg->kbins + 1) * sizeof *f->edges))) {
+                result = HF_ENOMEM;
+                goto out;
+            }
+            f->n_edges = hf_prepnum_kbins_edges(w, m, (size_t)cfg->kbins, f->edges);
+        }
+        for (size_t i = 0; i < n; i++)
+            M[i * p_in + j] = num_steps(f, cfg, M[i * p_in + j]);
+    }
+out:
+    free(v);
+    free(w);
+    if (result < 0) {
+        free(M);
+        M = NULL;
+    }
+    *mapped = M;
+    return result;
+}
+
+/* Target encoding: the RNG stream of the inner folds, hf_rng_init(cfg->seed, TE_STREAM, 0). */
+#define TE_STREAM 0x7e7eULL
+#define TE_FOLDS 5
+
+/* The inner folds of the n fit positions (y: class index when binary): as KFold(5, shuffle)
+ * for regression (the positions shuffled, cut into contiguous folds, the first n % 5 one
+ * larger), as StratifiedKFold(5, shuffle) for a binary target (each class's positions shuffled,
+ * class 0's then class 1's dealt round-robin) - the same algorithms as worker/folds.c. */
+static int inner_folds(const hf_prep_config *cfg, const double *yv, size_t n, int binary, int *fold)
+{
+    int64_t *perm = hf_malloc((n ? n : 1) * sizeof *perm);
+    if (!perm)
+        return HF_ENOMEM;
+    hf_rng rng;
+    hf_rng_init(&rng, cfg->seed, TE_STREAM, 0);
+    if (!binary) {
+        for (size_t i = 0; i < n; i++)
+            perm[i] = (int64_t)i;
+        hf_rng_shuffle_i64(&rng, perm, (int64_t)n);
+        size_t pos = 0;
+        for (size_t k = 0; k < TE_FOLDS; k++) {
+            size_t size = n / TE_FOLDS + (k < n % TE_FOLDS ? 1 : 0);
+            for (size_t j = 0; j < size; j++)
+                fold[perm[pos++]] = (int)k;
+        }
+    } else {
+        size_t m = 0;
+        for (int c = 0; c < 2; c++) {
+            size_t start = m;
+            for (size_t i = 0; i < n; i++)
+                if ((int)yv[i] == c)
+                    perm[m++] = (int64_t)i;
+            hf_rng_shuffle_i64(&rng, perm + start, (int64_t)(m - start));
+        }
+        for (size_t j = 0; j < m; j++)
+            fold[perm[j]] = (int)(j % TE_FOLDS);
+    }
+    free(perm);
+    return HF_OK;
+}
+
+/* TargetEncoder's encodings (smooth "auto") of the codes of the positions not in inner fold
+ * `skip` (all when fold is NULL): per level c with n_c rows, mean m_c and within sum of squares
+ * s_c, and the mean and population variance v of those rows' target, lambda = v n_c / (v n_c +
+ * s_c / n_c) and enc = lambda m_c + (1 - lambda) mean; a level without rows (or lambda NaN: v =
+ * 0) gets the mean. enc, sum, cnt, ssd hold n_codes values; returns the mean. */
+static double te_encode(const long *code, const double *yv, size_t n, const int *fold, int skip,
+                        size_t n_codes, double *enc, double *sum, double *cnt, double *ssd)
+{
+    double ys = 0.0, m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (!fold || fold[i] != skip) {
+            ys += yv[i];
+            m++;
+        }
+    double mean = ys / m, var = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (!fold || fold[i] != skip)
+            var += (yv[i] - mean) * (yv[i] - mean);
+    var /= m;
+    for (size_t c = 0; c < n_codes; c++)
+        sum[c] = cnt[c] = ssd[c] = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if ((!fold || fold[i] != skip) && code[i] >= 0) {
+            sum[code[i]] += yv[i];
+            cnt[code[i]] += 1.0;
+        }
+    for (size_t c = 0; c < n_codes; c++)
+        enc[c] = sum[c] / cnt[c];
+    for (size_t i = 0; i < n; i++)
+        if ((!fold || fold[i] != skip) && code[i] >= 0) {
+            double d = yv[i] - enc[code[i]];
+            ssd[code[i]] += d * d;
+        }
+    for (size_t c = 0; c < n_codes; c++) {
+        double lam = var * cnt[c] / (var * cnt[c] + ssd[c] / cnt[c]);
+        enc[c] = isnan(lam) ? mean : lam * enc[c] + (1.0 - lam) * mean;
+    }
+    return mean;
+}
+
+/* Fits target encoding of every kept categorical column: the encodings on all n fit rows
+ * (f->freq, p->te_mean) and the cross-fitted encodings of the fit rows themselves (p->te_fit). */
+static int fit_target(hf_prep *p, const hf_schema *schema, const double *X, const double *y,
+                      const int64_t *rows, size_t n)
+{
+    size_t p_in = p->n_features;
+    int binary = schema->task == HF_TASK_CLASSIFICATION;
+    int result = HF_OK;
+    if (!y)
+        return hf_error(HF_EINVAL, "preprocess.categorical: got target, but this program fits "
+                                   "the pipeline without the target");
+    if (binary && schema->n_classes > 2)
+        return hf_error(HF_EINVAL,
+                        "preprocess.categorical: got target for a target with %zu classes, "
+                        "expected a regression or binary target",
+                        schema->n_classes);
+    if (n < TE_FOLDS)
+        return hf_error(HF_EINVAL,
+                        "preprocess.categorical: got target with %zu training rows, expected at "
+                        "least %d (its inner folds)",
+                        n, TE_FOLDS);
+    size_t max_codes = 1;
+    for (size_t j = 0; j < p_in; j++)
+        if (p->f[j].categorical && p->f[j].n_codes > max_codes)
+            max_codes = p->f[j].n_codes;
+    double *yv = hf_malloc(n * sizeof *yv), *enc = hf_malloc(max_codes * sizeof *enc);
+    double *sum = hf_malloc(max_codes * sizeof *sum), *cnt = hf_malloc(max_codes * sizeof *cnt);
+    double *ssd = hf_malloc(max_codes * sizeof *ssd);
+    long *code = hf_malloc(n * sizeof *code);
+    p->fit_rows = hf_malloc(n * sizeof *p->fit_rows);
+    p->inner = hf_malloc(n * sizeof *p->inner);
+    p->te_fit = hf_calloc(n * (p_in ? p_in : 1), sizeof *p->te_fit);
+    if (!yv || !enc || !sum || !cnt || !ssd || !code || !p->fit_rows || !p->inner || !p->te_fit) {
+        result = HF_ENOMEM;
+        goto out;
+    }
+    p->n_fit = n;
+    for (size_t i = 0; i < n; i++) {
+        p->fit_rows[i] = rows ? rows[i] : (int64_t)i;
+        yv[i] = y[p->fit_rows[i]];
+        if (binary && yv[i] != 0.0 && yv[i] != 1.0) {
+            result = hf_error(
+                HF_EINVAL, "preprocess.categorical target: class index %g, expected 0 or 1", yv[i]);
+            goto out;
+        }
+    }
+    if ((result = inner_folds(&p->cfg, yv, n, binary, p->inner)) < 0)
+        goto out;
+    for (size_t j = 0; j < p_in; j++) {
+        prep_feat *f = &p->f[j];
+        if (!f->categorical || f->dropped || f->enc != HF_ENCODE_TARGET)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            double v = train_row(X, rows, i, p_in)[j];
+            code[i] = isnan(v) ? (long)f->impute : cat_code(v, f->n_codes - 1);
+        }
+        if (!(f->freq = hf_malloc(f->n_codes * sizeof *f->freq))) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        p->te_mean = te_encode(code, yv, n, NULL, -1, f->n_codes, f->freq, sum, cnt, ssd);
+        for (int k = 0; k < TE_FOLDS; k++) {
+            double mk = te_encode(code, yv, n, p->inner, k, f->n_codes, enc, sum, cnt, ssd);
+            for (size_t i = 0; i < n; i++)
+                if (p->inner[i] == k)
+                    p->te_fit[i * p_in + j] = code[i] >= 0 ? enc[code[i]] : mk;
+        }
+    }
+out:
+    free(yv);
+    free(enc);
+    free(sum);
+    free(cnt);
+    free(ssd);
+    free(code);
+    return result;
+}
+
+/* Writes the cross-fitted target encodings of fit positions [i0, i0 + m) into their design rows
+ * (q wide) at out. */
+static void put_fit_encodings(const hf_prep *p, size_t i0, size_t m, size_t q, double *out)
+{
+    if (!p->te_fit)
+        return;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < p->n_features; j++)
+            if (p->f[j].categorical && !p->f[j].dropped && p->f[j].enc == HF_ENCODE_TARGET)
+                out[i * q + p->f[j].out] = p->te_fit[(i0 + i) * p->n_features + j];
+}
+
+static int has_numeric_steps(const hf_prep_config *cfg)
+{
+    return cfg->clip_lower > 0 || cfg->clip_upper < 1 || cfg->power != HF_POWER_NONE ||
+           cfg->kbins >= 2;
+}
+
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                 const int64_t *rows, size_t n, const hf_group *group, hf_prep **out)
+{
+    return hf_prep_fit_y(cfg, schema, X, NULL, rows, n, group, out);
+}
+
+int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                  const double *y, const int64_t *rows, size_t n, const hf_group *group,
+                  hf_prep **out)
 {
     int result = 0;
     size_t p_in = schema->n_features;
@@ -906,6 +1609,8 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     }
     p->cfg = *cfg;
     p->n_features = p_in;
+    if ((result = check_encode_columns(cfg, schema)) < 0)
+        goto out;
     /* With log1p, the statistics are those of the transformed numeric values: they are computed
      * on a transformed copy of the training rows (the PCA below transforms its rows itself). */
     const double *SX = X;
@@ -925,8 +1630,19 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
         srows = NULL;
     }
     if ((result = count_pass(p, schema, SX, srows, n, &counts)) < 0 ||
-        (result = fit_imputation(p, schema, SX, srows, n, &counts)) < 0 ||
-        (result = fit_scaling(p, SX, srows, n)) < 0 || (result = build_layout(p, schema)) < 0)
+        (result = fit_imputation(p, schema, SX, srows, n, &counts)) < 0)
+        goto out;
+    if (any_encoding(p, HF_ENCODE_TARGET) && (result = fit_target(p, schema, X, y, rows, n)) < 0)
+        goto out;
+    if (has_numeric_steps(cfg)) {
+        double *stepped = NULL;
+        if ((result = fit_numeric_steps(p, schema, SX, srows, n, &stepped)) < 0)
+            goto out;
+        free(mapped);
+        SX = mapped = stepped;
+        srows = NULL;
+    }
+    if ((result = fit_scaling(p, SX, srows, n)) < 0 || (result = build_layout(p, schema)) < 0)
         goto out;
     if (cfg->pca_components > 0 && (result = pca_fit(p, X, rows, n, group)) < 0)
         goto out;
@@ -964,13 +1680,33 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
                 continue;
             if (miss)
                 v = f->impute;
+            if (!f->categorical && bin_width(p, f)) {
+                size_t bw = bin_width(p, f);
+                v = num_steps(f, &p->cfg, v); /* the bin index; NaN (impute none): no bin */
+                for (size_t k = 0; k < bw; k++)
+                    o[f->out + k] = 0.0;
+                if (!isnan(v))
+                    o[f->out + (size_t)v] = 1.0;
+                continue;
+            }
             if (!f->categorical) {
+                v = num_steps(f, &p->cfg, v);
                 if (p->cfg.scale != HF_SCALE_NONE)
                     v = (v - f->center) / f->scale;
                 o[f->out] = v;
                 continue;
             }
             double *b = o + f->out;
+            if (f->enc != HF_ENCODE_ONEHOT) {
+                long c = miss ? (long)f->impute : cat_code(v, f->n_codes - 1);
+                if (f->enc == HF_ENCODE_ORDINAL)
+                    b[0] = c >= 0 ? (double)f->slot[c] : -1.0;
+                else if (f->enc == HF_ENCODE_TARGET)
+                    b[0] = c >= 0 && f->freq ? f->freq[c] : p->te_mean;
+                else
+                    b[0] = c >= 0 && f->freq ? f->freq[c] : 0.0;
+                continue;
+            }
             for (size_t k = 0; k < f->width; k++)
                 b[k] = 0.0;
             long c = miss ? (long)f->impute : cat_code(v, f->n_codes - 1);
@@ -980,13 +1716,23 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
             if (s >= 0)
                 b[s] = 1.0;
         }
+        if (p->n_poly > 0) {
+            double *q = o + p->poly_out;
+            for (size_t a = 0; a < p->n_num; a++)
+                for (size_t c = p->cfg.interaction_only ? a + 1 : a; c < p->n_num; c++)
+                    *q++ = o[a] * o[c];
+        }
     }
 }
 
-int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n, double *out)
+/* hf_prep_transform; fit_rows: the rows are the fit rows (cross-fitted target encodings). */
+static int transform_impl(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                          double *out, int fit_rows)
 {
     if (p->pca_k == 0) {
         base_transform(p, X, rows, n, out);
+        if (fit_rows)
+            put_fit_encodings(p, 0, n, p->n_outputs, out);
         return 0;
     }
     /* Blocks of rows through a scratch buffer; each row is projected on its own (k dot products),
@@ -999,6 +1745,8 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
     for (size_t i0 = 0; i0 < n; i0 += block) {
         size_t m = n - i0 < block ? n - i0 : block;
         base_transform(p, rows ? X : X + i0 * p->n_features, rows ? rows + i0 : NULL, m, z);
+        if (fit_rows)
+            put_fit_encodings(p, i0, m, q, z);
         for (size_t i = 0; i < m; i++) {
             double *zi = z + i * q;
             for (size_t j = 0; j < q; j++)
@@ -1009,6 +1757,34 @@ int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, si
     }
     free(z);
     return 0;
+}
+
+int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n, double *out)
+{
+    return transform_impl(p, X, rows, n, out, 0);
+}
+
+int hf_prep_transform_fit_rows(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                               double *out)
+{
+    if (p->te_fit) {
+        int same = n == p->n_fit;
+        for (size_t i = 0; i < n && same; i++)
+            same = p->fit_rows[i] == (rows ? rows[i] : (int64_t)i);
+        if (!same)
+            return hf_error(HF_EINVAL,
+                            "preprocess: the %zu rows given are not the %zu rows the target "
+                            "encoding was fitted on",
+                            n, p->n_fit);
+    }
+    return transform_impl(p, X, rows, n, out, 1);
+}
+
+const int *hf_prep_inner_folds(const hf_prep *p, size_t *n_fit)
+{
+    if (n_fit)
+        *n_fit = p->inner ? p->n_fit : 0;
+    return p->inner;
 }
 
 /* ---- export / import ---- */
@@ -1037,14 +1813,22 @@ void hf_prep_export_free(hf_array *arrays, size_t n_arrays, char *config_json)
 int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char **config_json)
 {
     int result = 0;
-    size_t na = p->pca_k > 0 ? 7 : 4, p_in = p->n_features, total = 0;
+    size_t na = p->pca_k > 0 ? 7 : 4, p_in = p->n_features, total = 0, n_edges = 0;
     hf_array *a = NULL;
     json_t *root = NULL, *feats = NULL, *outs = NULL;
     *arrays = NULL;
     *n_arrays = 0;
     *config_json = NULL;
-    for (size_t j = 0; j < p_in; j++)
+    for (size_t j = 0; j < p_in; j++) {
         total += p->f[j].categorical ? p->f[j].n_codes : 0;
+        n_edges += p->f[j].n_edges;
+    }
+    int steps = has_numeric_steps(&p->cfg),
+        freq = any_encoding(p, HF_ENCODE_FREQUENCY) || any_encoding(p, HF_ENCODE_TARGET);
+    size_t at_num = na;
+    na += steps ? 2 : 0;
+    size_t at_freq = na;
+    na += freq ? 1 : 0;
     a = hf_calloc(na, sizeof *a);
     if (!a) {
         result = HF_ENOMEM;
@@ -1071,6 +1855,34 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
         memcpy(pc, p->pca_comp, k * q * sizeof *pc);
         memcpy(pv, p->pca_var, k * sizeof *pv);
     }
+    if (steps) {
+        /* per input column: clip_lo, clip_hi, lambda, pw_mean, pw_std, pw_floor */
+        double *num = new_array(&a[at_num], "prep.num", p_in, 6);
+        double *edg = new_array(&a[at_num + 1], "prep.kbins_edges", n_edges, 1);
+        if (!num || !edg) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        size_t e = 0;
+        for (size_t j = 0; j < p_in; j++) {
+            const prep_feat *f = &p->f[j];
+            double row[6] = {f->clip_lo, f->clip_hi, f->lambda, f->pw_mean, f->pw_std, f->pw_floor};
+            memcpy(num + j * 6, row, sizeof row);
+            for (size_t k = 0; k < f->n_edges; k++)
+                edg[e++] = f->edges[k];
+        }
+    }
+    if (freq) {
+        double *fr = new_array(&a[at_freq], "prep.freq", total, 1);
+        if (!fr) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        size_t e = 0;
+        for (size_t j = 0; j < p_in; j++)
+            for (size_t c = 0; p->f[j].categorical && c < p->f[j].n_codes; c++)
+                fr[e++] = p->f[j].freq ? p->f[j].freq[c] : 0.0;
+    }
     size_t at = 0;
     root = json_object();
     feats = json_array();
@@ -1091,6 +1903,10 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
             json_pack("{s:b,s:b,s:b,s:I,s:I,s:I}", "categorical", f->categorical, "dropped",
                       f->dropped, "indicator", f->indicator, "n_codes", (json_int_t)f->n_codes,
                       "width", (json_int_t)f->width, "unknown", (json_int_t)f->unknown);
+        if (o && f->n_edges > 0)
+            json_object_set_new(o, "n_edges", json_integer((json_int_t)f->n_edges));
+        if (o && f->categorical)
+            json_object_set_new(o, "encode", json_string(encode_names[f->enc]));
         if (!o || json_array_append_new(feats, o) < 0) {
             result = hf_error(HF_ENOMEM, "preprocess: out of memory building the config JSON");
             goto out;
@@ -1117,6 +1933,18 @@ int hf_prep_export(const hf_prep *p, hf_array **arrays, size_t *n_arrays, char *
     }
     json_object_set_new(cfg, "fill_is_number", json_boolean(!isnan(c->fill_number)));
     json_object_set_new(cfg, "pca_components", json_integer((json_int_t)p->pca_k));
+    json_object_set_new(cfg, "clip_lower", json_real(c->clip_lower));
+    json_object_set_new(cfg, "clip_upper", json_real(c->clip_upper));
+    json_object_set_new(cfg, "power", json_string(power_names[c->power]));
+    json_object_set_new(cfg, "kbins", json_integer((json_int_t)c->kbins));
+    json_object_set_new(cfg, "kbins_encode", json_string(c->kbins_onehot ? "onehot" : "ordinal"));
+    json_object_set_new(cfg, "polynomial", json_integer((json_int_t)c->polynomial));
+    json_object_set_new(cfg, "interaction_only", json_boolean(c->interaction_only));
+    json_object_set_new(cfg, "encode", json_string(encode_names[c->encode]));
+    json_object_set_new(cfg, "max_categories", json_integer((json_int_t)c->max_categories));
+    json_object_set_new(cfg, "target_mean", json_real(p->te_mean));
+    json_object_set_new(cfg, "seed", json_integer((json_int_t)c->seed));
+    json_object_set_new(cfg, "encode_columns", json_string(c->encode_columns));
     json_object_set_new(root, "format", json_string(PREP_FORMAT));
     json_object_set_new(root, "config", cfg);
     json_object_set_new(root, "features", feats);
@@ -1216,29 +2044,67 @@ static int import_config(json_t *cfg, hf_prep_config *c)
         return hf_error(HF_EDATA, "preprocess: target_transform %s, expected none or log1p", tt);
     c->target_log1p = tt && strcmp(tt, "log1p") == 0; /* absent in older models: none */
     c->pca_components = json_integer_value(json_object_get(cfg, "pca_components"));
+    /* absent in older models: off */
+    json_t *cl = json_object_get(cfg, "clip_lower"), *cu = json_object_get(cfg, "clip_upper");
+    c->clip_lower = cl ? json_number_value(cl) : 0.0;
+    c->clip_upper = cu ? json_number_value(cu) : 1.0;
+    const char *pw = json_string_value(json_object_get(cfg, "power"));
+    const char *en = json_string_value(json_object_get(cfg, "encode"));
+    int pwi = pw ? lookup_name(pw, power_names, 3) : 0,
+        eni = en ? lookup_name(en, encode_names, 4) : 0;
+    c->kbins = json_integer_value(json_object_get(cfg, "kbins"));
+    c->polynomial = json_integer_value(json_object_get(cfg, "polynomial"));
+    const char *ke = json_string_value(json_object_get(cfg, "kbins_encode"));
+    c->kbins_onehot = ke && strcmp(ke, "onehot") == 0;
+    if (ke && !c->kbins_onehot && strcmp(ke, "ordinal") != 0)
+        return hf_error(HF_EDATA,
+                        "preprocess config JSON: kbins_encode \"%s\", expected ordinal "
+                        "or onehot",
+                        ke);
+    c->interaction_only = json_is_true(json_object_get(cfg, "interaction_only"));
+    c->max_categories = json_integer_value(json_object_get(cfg, "max_categories"));
+    if (pwi < 0 || eni < 0 ||
+        !(c->clip_lower >= 0 && c->clip_lower < c->clip_upper && c->clip_upper <= 1) ||
+        c->kbins < 0 || c->kbins > 1000000 || (c->polynomial != 0 && c->polynomial != 2) ||
+        c->max_categories < 0)
+        return hf_error(HF_EDATA, "preprocess config JSON: bad power, encode, clip_lower, "
+                                  "clip_upper, kbins, polynomial or max_categories");
+    c->power = (hf_power_kind)pwi;
+    c->encode = (hf_encode_kind)eni;
+    c->seed = (uint64_t)json_integer_value(json_object_get(cfg, "seed"));
+    const char *ec = json_string_value(json_object_get(cfg, "encode_columns"));
+    if (ec && strlen(ec) >= sizeof c->encode_columns)
+        return hf_error(HF_EDATA,
+                        "preprocess config JSON: encode_columns of %zu bytes, expected "
+                        "at most %zu",
+                        strlen(ec), sizeof c->encode_columns - 1);
+    snprintf(c->encode_columns, sizeof c->encode_columns, "%s", ec ? ec : "");
     return HF_OK;
 }
 
 /* A categorical feature's one-hot slots from prep.slots (at: the next unread value), checked
  * against what a fit can make. */
-static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo, size_t *at)
+static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo, size_t *at,
+                        int onehot)
 {
     /* A fit makes at most one one-hot column per code (width <= n_codes): a width from the
      * file sized the output names and rows unchecked (1.8e9 columns, 14 GB). */
     if (*at + f->n_codes > slo->rows * slo->cols || f->width > f->n_codes || f->unknown < -1 ||
-        f->unknown >= (int32_t)f->width)
+        f->unknown >= (int32_t)f->width || (!onehot && (f->width != 1 || f->unknown != -1)))
         return hf_error(HF_EDATA,
                         "preprocess: prep.slots is too short or inconsistent for feature \"%s\"",
                         col->name);
     if (!(f->slot = hf_malloc(f->n_codes * sizeof *f->slot)))
         return HF_ENOMEM;
+    /* ordinal and frequency: a slot is the level's rank, below n_codes */
+    size_t limit = onehot ? f->width : f->n_codes;
     for (size_t k = 0; k < f->n_codes; k++) {
         double s = slo->data[(*at)++];
-        if (!(s >= -1 && s < (double)f->width && s == floor(s)))
+        if (!(s >= -1 && s < (double)limit && s == floor(s)))
             return hf_error(HF_EDATA,
                             "preprocess: prep.slots value %.17g for feature \"%s\", expected a "
                             "whole number from -1 to %zu",
-                            s, col->name, f->width ? f->width - 1 : 0);
+                            s, col->name, limit ? limit - 1 : 0);
         f->slot[k] = (int32_t)s;
     }
     /* A kept feature's missing values take the imputed code: base_transform converts it to an
@@ -1250,6 +2116,69 @@ static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo,
                         "preprocess: imputed code %.17g for feature \"%s\", expected a whole "
                         "number from 0 to %zu",
                         f->impute, col->name, f->n_codes - 1);
+    return HF_OK;
+}
+
+/* The numeric steps (prep.num, prep.kbins_edges) and the frequency table (prep.freq). */
+static int import_steps(hf_prep *p, const hf_schema *schema, json_t *feats, const hf_array *arrays,
+                        size_t n_arrays)
+{
+    size_t p_in = p->n_features;
+    if (has_numeric_steps(&p->cfg)) {
+        const hf_array *num = find_array(arrays, n_arrays, "prep.num");
+        const hf_array *edg = find_array(arrays, n_arrays, "prep.kbins_edges");
+        if (!num || !edg || num->rows != p_in || num->cols != 6)
+            return hf_error(HF_EDATA,
+                            "preprocess: expected arrays prep.num (%zu x 6) and "
+                            "prep.kbins_edges",
+                            p_in);
+        size_t e = 0;
+        for (size_t j = 0; j < p_in; j++) {
+            prep_feat *f = &p->f[j];
+            const double *r = num->data + j * 6;
+            f->clip_lo = r[0];
+            f->clip_hi = r[1];
+            f->lambda = r[2];
+            f->pw_mean = r[3];
+            f->pw_std = r[4];
+            f->pw_floor = r[5];
+            f->steps = !f->categorical && !f->dropped && schema->features[j].type == HF_COL_NUMERIC;
+            json_int_t ne =
+                json_integer_value(json_object_get(json_array_get(feats, j), "n_edges"));
+            if (ne < 0 || (ne > 0 && (ne < 2 || !f->steps)) ||
+                (size_t)ne > edg->rows * edg->cols - e || ne > p->cfg.kbins + 1)
+                return hf_error(HF_EDATA,
+                                "preprocess: n_edges %lld of feature \"%s\", expected "
+                                "0 or 2..%lld within prep.kbins_edges",
+                                (long long)ne, schema->features[j].name,
+                                (long long)p->cfg.kbins + 1);
+            if (ne > 0) {
+                if (!(f->edges = hf_malloc((size_t)ne * sizeof *f->edges)))
+                    return HF_ENOMEM;
+                memcpy(f->edges, edg->data + e, (size_t)ne * sizeof *f->edges);
+                f->n_edges = (size_t)ne;
+                e += (size_t)ne;
+            }
+        }
+    }
+    if (any_encoding(p, HF_ENCODE_FREQUENCY) || any_encoding(p, HF_ENCODE_TARGET)) {
+        const hf_array *fr = find_array(arrays, n_arrays, "prep.freq");
+        size_t total = 0;
+        for (size_t j = 0; j < p_in; j++)
+            total += p->f[j].categorical ? p->f[j].n_codes : 0;
+        if (!fr || fr->rows * fr->cols != total)
+            return hf_error(HF_EDATA, "preprocess: expected array prep.freq (%zu values)", total);
+        size_t e = 0;
+        for (size_t j = 0; j < p_in; j++) {
+            prep_feat *f = &p->f[j];
+            if (!f->categorical)
+                continue;
+            if (!(f->freq = hf_malloc((f->n_codes ? f->n_codes : 1) * sizeof *f->freq)))
+                return HF_ENOMEM;
+            memcpy(f->freq, fr->data + e, f->n_codes * sizeof *f->freq);
+            e += f->n_codes;
+        }
+    }
     return HF_OK;
 }
 
@@ -1288,10 +2217,20 @@ static int import_features(hf_prep *p, const hf_schema *schema, json_t *feats,
                             "preprocess: feature %zu \"%s\" is %s with %zu categories, expected "
                             "the column the pipeline was fitted on",
                             j, col->name, hf_col_type_name(col->type), col->n_categories);
-        if (f->categorical)
-            HF_CALL(import_slots(f, col, slo, &at));
+        if (f->categorical) {
+            /* absent in older models: the config's encoding */
+            const char *en = json_string_value(json_object_get(o, "encode"));
+            int k = en ? lookup_name(en, encode_names, 4) : (int)p->cfg.encode;
+            if (k < 0)
+                return hf_error(HF_EDATA,
+                                "preprocess: encoding \"%s\" of feature \"%s\", "
+                                "expected onehot, ordinal, frequency or target",
+                                en, col->name);
+            f->enc = (hf_encode_kind)k;
+            HF_CALL(import_slots(f, col, slo, &at, f->enc == HF_ENCODE_ONEHOT));
+        }
     }
-    return HF_OK;
+    return import_steps(p, schema, feats, arrays, n_arrays);
 }
 
 int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arrays,
@@ -1329,6 +2268,7 @@ int hf_prep_import(const hf_schema *schema, const hf_array *arrays, size_t n_arr
         goto out;
     }
     p->n_features = p_in;
+    p->te_mean = json_number_value(json_object_get(cfg, "target_mean"));
     if ((result = import_config(cfg, &p->cfg)) < 0 ||
         (result = import_features(p, schema, feats, arrays, n_arrays)) < 0 ||
         (result = build_layout(p, schema)) < 0)

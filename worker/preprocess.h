@@ -1,12 +1,13 @@
-/* preprocess.h - the preprocessing pipeline fitted inside each fold: (log1p ->) impute -> scale
- * -> one-hot (-> PCA when preprocess.pca.n_components > 0).
+/* preprocess.h - the preprocessing pipeline fitted inside each fold: numeric columns (log1p ->)
+ * impute (-> clip -> power -> kbins) -> scale (-> polynomial), categorical ones impute -> one-hot
+ * / ordinal / frequency / target encoding (-> PCA when preprocess.pca.n_components > 0).
  *
  * A pipeline is fitted on the training rows of a split only and applied to its validation rows;
  * the refit's pipeline is stored in model.h5 and applied by `hyperfold predict`. Semantics follow
  * scikit-learn 1.2 (SimpleImputer, StandardScaler, MinMaxScaler, OneHotEncoder) and are documented
  * in docs/preprocessing.md, including the layout of the design matrix:
- *   [numeric and boolean columns, source order] [one-hot blocks, source order]
- *   [missing indicators, source order]
+ *   [numeric and boolean columns, source order] [polynomial products]
+ *   [one-hot blocks (or one column each), source order] [missing indicators, source order]
  * A trivial pipeline (only numeric columns, no missing values, scale none) is an exact copy.
  * With PCA the design matrix is the projection of that layout on the top principal components
  * (columns "pca0", "pca1", ...), as scikit-learn's PCA(svd_solver="full"). */
@@ -15,6 +16,7 @@
 
 #include "common/dataset.h"
 #include "common/opts.h"
+#include "worker/prep_num.h"
 #include "worker/group.h"
 #include "worker/model.h"
 
@@ -31,7 +33,16 @@ typedef enum hf_impute_kind {
 
 typedef enum hf_scale_kind { HF_SCALE_NONE = 0, HF_SCALE_STANDARD, HF_SCALE_MINMAX } hf_scale_kind;
 
+/* preprocess.categorical: the encoding of every categorical column. */
+typedef enum hf_encode_kind {
+    HF_ENCODE_ONEHOT = 0, /* OneHotEncoder */
+    HF_ENCODE_ORDINAL,    /* OrdinalEncoder: the rank in sorted order; unknown -1 */
+    HF_ENCODE_FREQUENCY,  /* the training share of the level; unknown 0 */
+    HF_ENCODE_TARGET      /* TargetEncoder (scikit-learn 1.3), cross-fitted on the fit rows */
+} hf_encode_kind;
+
 #define HF_PREP_FILL_MAX 128
+#define HF_PREP_COLUMNS_MAX 512
 
 /* The preprocessing settings of one trial. Plain data: copy it by assignment. */
 typedef struct hf_prep_config {
@@ -49,6 +60,19 @@ typedef struct hf_prep_config {
     double train_fraction; /* preprocess.train_fraction: of each split's training rows, in
                             * (0, 1] (default 1); the budget of Hyperband and ASHA for models
                             * without one of their own */
+    double clip_lower, clip_upper; /* preprocess.clip.lower/upper: quantiles, default 0 and 1 */
+    hf_power_kind power;           /* preprocess.power: none, yeo-johnson, box-cox */
+    int64_t kbins;                 /* preprocess.kbins: quantile bins (0 = off) */
+    int kbins_onehot;              /* preprocess.kbins_encode onehot (default ordinal) */
+    int64_t polynomial;            /* preprocess.polynomial: 0 (off) or 2 */
+    int interaction_only;          /* preprocess.interaction_only */
+    hf_encode_kind encode;         /* preprocess.categorical */
+    int64_t max_categories;        /* preprocess.max_categories: one-hot (0 = off) */
+    /* preprocess.encode_columns: per-column encodings overriding `encode`, "COL:ENC, COL:ENC"
+     * (see hf_prep_encode_columns_next); "" = none */
+    char encode_columns[HF_PREP_COLUMNS_MAX];
+    uint64_t seed; /* the job's cv.seed (set by the caller, not a setting): the inner folds of
+                    * target encoding */
 } hf_prep_config;
 
 /* The defaults: mean / most_frequent imputation, no indicator, no scaling, one-hot. */
@@ -77,6 +101,19 @@ int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_sourc
 int hf_prep_target_forward(const hf_prep_config *cfg, double *y, size_t n);
 void hf_prep_target_inverse(const hf_prep_config *cfg, double *pred, size_t n);
 
+/* preprocess.encode_columns' text: pairs "COLUMN:ENCODING" separated by commas, the encoding
+ * after the pair's last colon (onehot, ordinal, frequency or target), blanks around either part
+ * ignored. Reads the pair at *pos (advancing it): 1 and the column name (truncated to name_len -
+ * 1 bytes; *truncated set when it was longer) and kind, 0 at the end of the text, or -1 when the
+ * text there is not a pair (a hf_error names it). Not collective. */
+int hf_prep_encode_columns_next(const char **pos, char *name, size_t name_len, int *truncated,
+                                hf_encode_kind *kind);
+
+/* Checks an encode_columns text against a schema: every column it names is a categorical
+ * feature (else HF_EINVAL naming it); *any_target (may be NULL) is set to 1 when it asks for
+ * target encoding. Not collective. */
+int hf_prep_encode_columns_check(const char *text, const hf_schema *schema, int *any_target);
+
 /* 1 if a and b give the same fitted pipeline on the same rows (a cache key for the worker). */
 int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b);
 /* A total order of configurations (0: equal), for sorting trials by their preprocessing. */
@@ -94,6 +131,27 @@ typedef struct hf_prep hf_prep;
  * (HF_EINVAL) before any collective call, identically on every rank. */
 int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                 const int64_t *rows, size_t n, const hf_group *group, hf_prep **out);
+
+/* hf_prep_fit with the target y (indexed like the rows of X: y[rows[i]]; a regression value or
+ * a class index), which target encoding (preprocess.categorical target) needs; hf_prep_fit
+ * refuses that encoding (HF_EINVAL). A classification target with more than two classes is
+ * refused too. With target encoding, the fit rows' own design values are cross-fitted (see
+ * hf_prep_transform_fit_rows). */
+int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                  const double *y, const int64_t *rows, size_t n, const hf_group *group,
+                  hf_prep **out);
+
+/* Not collective. The design rows of the very rows the pipeline was fitted on (rows[0..n) as
+ * given to the fit, same order), what a model is fitted on: as hf_prep_transform, except that a
+ * target-encoded column holds each row's cross-fitted encoding (fitted on the inner folds that
+ * do not hold the row, so a row's own target never enters its encoding: scikit-learn's
+ * TargetEncoder.fit_transform). HF_EINVAL when the rows are not the fit rows. */
+int hf_prep_transform_fit_rows(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                               double *out);
+
+/* Target encoding's inner fold (0..4) of each fit row position (n_fit of them), or NULL without
+ * target encoding (and for an imported pipeline). Borrowed. */
+const int *hf_prep_inner_folds(const hf_prep *p, size_t *n_fit);
 
 /* Columns of the design matrix. */
 size_t hf_prep_n_outputs(const hf_prep *p);

@@ -287,7 +287,7 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
             goto out;
         c->train = c->sub;
     }
-    result = hf_prep_fit(cfg, d->schema, d->X, c->train, c->n_train, ctx->group, &c->prep);
+    result = hf_prep_fit_y(cfg, d->schema, d->X, d->y, c->train, c->n_train, ctx->group, &c->prep);
     if (result < 0)
         goto out;
     c->q = hf_prep_n_outputs(c->prep);
@@ -307,7 +307,7 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
         goto out;
     }
     if ((!in_place &&
-         (result = hf_prep_transform(c->prep, d->X, c->train, c->n_train, c->Xtr)) < 0) ||
+         (result = hf_prep_transform_fit_rows(c->prep, d->X, c->train, c->n_train, c->Xtr)) < 0) ||
         (!va_in_place &&
          (result = hf_prep_transform(c->prep, d->X, sp->valid, sp->n_valid, c->Xva)) < 0) ||
         (result = gather_y(d, c->train, c->n_train, &c->ytr)) < 0 ||
@@ -713,7 +713,7 @@ int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_
     double *X = NULL, *y = NULL;
     *prep = NULL;
     *fitted = NULL;
-    if ((result = hf_prep_fit(&trial->prep, d->schema, d->X, rows, n, group, prep)) < 0)
+    if ((result = hf_prep_fit_y(&trial->prep, d->schema, d->X, d->y, rows, n, group, prep)) < 0)
         goto out;
     size_t q = hf_prep_n_outputs(*prep);
     int in_place = model->accepts_rows && hf_prep_is_copy(*prep);
@@ -723,7 +723,7 @@ int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_
             result = HF_ENOMEM;
             goto out;
         }
-        if ((result = hf_prep_transform(*prep, d->X, rows, n, X)) < 0)
+        if ((result = hf_prep_transform_fit_rows(*prep, d->X, rows, n, X)) < 0)
             goto out;
     }
     if ((result = gather_y(d, rows, n, &y)) < 0 ||

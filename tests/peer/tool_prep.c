@@ -1,20 +1,31 @@
-/* tool_prep.c - helper of tests/peer/test_pipeline_peer.py (not a test by itself).
+/* tool_prep.c - helper of tests/peer/test_pipeline_peer.py and the peer tests of the steps
+ * (prep_steps_lib.py); not a test by itself.
  *
- * Reads a dataset of codes written by the Python test, builds the folds with
- * hf_folds_make, and for every split fits the preprocessing on the training rows, round-trips it
- * through hf_prep_export/hf_prep_import and writes the design matrix of all rows.
+ * Reads a dataset of codes written by the Python test, builds the folds with hf_folds_make, and
+ * for every split fits the preprocessing on the training rows, round-trips it through
+ * hf_prep_export/hf_prep_import and writes the design matrix of all rows.
  *
  * Input (whitespace-separated tokens):
  *   features P
  *   P lines: <N|B|C> <name> <n_categories> <category>...
  *   config <mean|median|most_frequent|constant> <most_frequent|constant> <fill_given 0|1>
  *          <fill_text> <indicator 0|1> <none|standard|minmax> <min_frequency>
+ *   optionally: steps <clip_lower> <clip_upper> <none|yeo-johnson|box-cox> <kbins>
+ *          <polynomial 0|2> <interaction_only 0|1> <onehot|ordinal|frequency|target>
+ *          <max_categories> <log1p 0|1> <seed> <none|regression|binary>
+ *          <kbins_encode ordinal|onehot>
+ *          (regression or binary: every row line has the target after its key; binary makes
+ *          the task classification with classes "0" and "1")
  *   cv <predefined|group|timeseries|kfold|stratified> <folds>
  *   rows N
- *   N lines: <key> <value>... ("nan" for missing; codes for categorical/boolean columns); <key>
- *            is the fold value, the group code or the integer order key, by strategy
- * Output: per split "split K", "train <rows>", "valid <rows>", "names <names>", "matrix R C" and
- * R lines of C values (%.17g). Exit status 0 on success, 1 on any failure (message on stderr). */
+ *   N lines: <key> [<target>] <value>... ("nan" for missing; codes for categorical/boolean
+ *            columns); <key> is the fold value, the group code or the integer order key
+ * Output: per split "split K", "train <rows>", "valid <rows>", "names <names>", with a power
+ * transform "lambdas" and the fitted lambda of each input column (1 for other columns), then
+ * "matrix R C" and R lines of C values (%.17g); with target encoding also "inner <inner fold of
+ * each training row>" and "fitrows R C" with R lines: hf_prep_transform_fit_rows of the training
+ * rows (their cross-fitted encodings). Exit status 0 on success, 1 on any failure (message on
+ * stderr). */
 #include "common/dataset.h"
 #include "common/hf.h"
 #include "worker/folds.h"
@@ -74,6 +85,7 @@ static int lookup(const char *s, const char *const *names, int n)
 
 static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *spec)
 {
+    int with_y = 0;
     char buf[256];
     size_t p = 0, n = 0;
     hf_schema *s = hf_calloc(1, sizeof *s);
@@ -139,7 +151,49 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *
         return hf_error(HF_EINVAL, "tool_prep: bad config line");
     static const char *const strategies[] = {"kfold", "stratified", "predefined", "group",
                                              "timeseries"};
-    HF_CALL(read_expect(in, "cv"));
+    HF_CALL(read_token(in, buf, sizeof buf));
+    if (strcmp(buf, "steps") == 0) {
+        static const char *const power[] = {"none", "yeo-johnson", "box-cox"};
+        static const char *const encode[] = {"onehot", "ordinal", "frequency", "target"};
+        HF_CALL(read_number(in, &cfg->clip_lower));
+        HF_CALL(read_number(in, &cfg->clip_upper));
+        HF_CALL(read_token(in, buf, sizeof buf));
+        int pw = lookup(buf, power, 3);
+        HF_CALL(read_number(in, &v));
+        cfg->kbins = (int64_t)v;
+        HF_CALL(read_number(in, &v));
+        cfg->polynomial = (int64_t)v;
+        HF_CALL(read_number(in, &v));
+        cfg->interaction_only = v != 0;
+        HF_CALL(read_token(in, buf, sizeof buf));
+        int en = lookup(buf, encode, 4);
+        HF_CALL(read_number(in, &v));
+        cfg->max_categories = (int64_t)v;
+        HF_CALL(read_number(in, &v));
+        cfg->log1p = v != 0;
+        HF_CALL(read_number(in, &v));
+        cfg->seed = (uint64_t)v;
+        HF_CALL(read_token(in, buf, sizeof buf));
+        with_y = strcmp(buf, "none") != 0;
+        char kb[32];
+        HF_CALL(read_token(in, kb, sizeof kb));
+        cfg->kbins_onehot = strcmp(kb, "onehot") == 0;
+        if (strcmp(buf, "binary") == 0) {
+            s->task = HF_TASK_CLASSIFICATION;
+            s->n_classes = 2;
+            s->classes = hf_calloc(2, sizeof *s->classes);
+            if (!s->classes || !(s->classes[0] = hf_strdup("0")) ||
+                !(s->classes[1] = hf_strdup("1")))
+                return HF_ENOMEM;
+        }
+        if (pw < 0 || en < 0)
+            return hf_error(HF_EINVAL, "tool_prep: bad steps line");
+        cfg->power = (hf_power_kind)pw;
+        cfg->encode = (hf_encode_kind)en;
+        HF_CALL(read_token(in, buf, sizeof buf));
+    }
+    if (strcmp(buf, "cv") != 0)
+        return hf_error(HF_EINVAL, "tool_prep: got \"%s\", expected \"cv\"", buf);
     HF_CALL(read_token(in, buf, sizeof buf));
     int st = lookup(buf, strategies, 5);
     if (st < 0)
@@ -161,6 +215,8 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *
         d->row[i] = (int64_t)i;
         HF_CALL(read_number(in, &v));
         d->fold[i] = (int64_t)v;
+        if (with_y)
+            HF_CALL(read_number(in, &d->y[i]));
         for (size_t j = 0; j < p; j++)
             HF_CALL(read_number(in, &d->X[i * p + j]));
     }
@@ -196,7 +252,7 @@ static int run_split(FILE *out, const hf_dataset *d, const hf_prep_config *cfg, 
     size_t n_arrays = 0;
     char *json = NULL;
     double *a = NULL, *b = NULL;
-    result = hf_prep_fit(cfg, d->schema, d->X, s->train, s->n_train, NULL, &fitted);
+    result = hf_prep_fit_y(cfg, d->schema, d->X, d->y, s->train, s->n_train, NULL, &fitted);
     if (result < 0)
         goto out;
     result = hf_prep_export(fitted, &arrays, &n_arrays, &json);
@@ -228,10 +284,41 @@ static int run_split(FILE *out, const hf_dataset *d, const hf_prep_config *cfg, 
     fprintf(out, "names");
     for (size_t k = 0; k < w; k++)
         fprintf(out, " %s", hf_prep_output_names(loaded)[k]);
-    fprintf(out, "\nmatrix %zu %zu\n", n, w);
+    fprintf(out, "\n");
+    if (cfg->power != HF_POWER_NONE) {
+        /* the lambdas as stored in model.h5: column 2 of prep.num */
+        const hf_array *num = NULL;
+        for (size_t k = 0; k < n_arrays; k++)
+            if (strcmp(arrays[k].name, "prep.num") == 0)
+                num = &arrays[k];
+        if (!num) {
+            result = hf_error(HF_EINTERNAL, "tool_prep: no prep.num array");
+            goto out;
+        }
+        fprintf(out, "lambdas");
+        for (size_t j = 0; j < num->rows; j++)
+            fprintf(out, " %.17g", num->data[j * 6 + 2]);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "matrix %zu %zu\n", n, w);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < w; k++)
             fprintf(out, "%.17g%c", b[i * w + k], k + 1 == w ? '\n' : ' ');
+    size_t n_fit = 0;
+    const int *inner = hf_prep_inner_folds(fitted, &n_fit);
+    if (inner) {
+        fprintf(out, "inner");
+        for (size_t i = 0; i < n_fit; i++)
+            fprintf(out, " %d", inner[i]);
+        fprintf(out, "\n");
+        result = hf_prep_transform_fit_rows(fitted, d->X, s->train, s->n_train, a);
+        if (result < 0)
+            goto out;
+        fprintf(out, "fitrows %zu %zu\n", s->n_train, w);
+        for (size_t i = 0; i < s->n_train; i++)
+            for (size_t k = 0; k < w; k++)
+                fprintf(out, "%.17g%c", a[i * w + k], k + 1 == w ? '\n' : ' ');
+    }
 out:
     hf_prep_free(fitted);
     hf_prep_free(loaded);

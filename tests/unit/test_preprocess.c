@@ -478,7 +478,10 @@ static void test_config_from_values(void **state)
         const hf_param_def *d = hf_prep_param(i);
         assert_non_null(d->name);
         assert_non_null(d->help);
-        assert_true(d->type == HF_VAL_STRING ? d->choices != NULL : 1);
+        /* a text setting has choices, except encode_columns (free text, parsed by preprocess.c) */
+        assert_true(d->type == HF_VAL_STRING && strcmp(d->name, "encode_columns") != 0
+                        ? d->choices != NULL
+                        : 1);
     }
     assert_null(hf_prep_param(n));
     const hf_value *vals[64] = {NULL};
@@ -577,6 +580,239 @@ static void test_log1p(void **state)
     hf_schema_free(s);
 }
 
+/* The new steps' refusals: settings combinations (naming the key), a Box-Cox column with a
+ * non-positive training value, target encoding without a target, with a 3-class target or with
+ * fewer rows than its inner folds, fit rows that are not the fitted ones, damaged model arrays. */
+static void test_step_refusals(void **state)
+{
+    (void)state;
+    const hf_value *vals[64] = {NULL};
+    hf_prep_config cfg;
+    hf_opt_source src = {where_12_5, NULL};
+    hf_value lo = {HF_VAL_NUMBER, {.num = 0.9}}, hi = {HF_VAL_NUMBER, {.num = 0.2}};
+    vals[setting("clip.lower")] = &lo;
+    vals[setting("clip.upper")] = &hi;
+    hf_error_clear();
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), HF_EINVAL);
+    assert_string_equal(hf_error_message(),
+                        "job.yaml:12:5 (preprocess.clip.lower): preprocess.clip.lower: got 0.9 "
+                        "with clip.upper 0.2, expected a lower quantile below the upper one");
+    vals[setting("clip.upper")] = NULL;
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), 0);
+    assert_true(cfg.clip_lower == 0.9 && cfg.clip_upper == 1.0);
+    vals[setting("clip.lower")] = NULL;
+    hf_value one = {HF_VAL_INT, {.i = 1}};
+    vals[setting("kbins")] = &one;
+    hf_error_clear();
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), HF_EINVAL);
+    assert_non_null(strstr(hf_error_message(), "preprocess.kbins: got 1, expected 0 (off) or at "
+                                               "least 2 bins"));
+    vals[setting("kbins")] = NULL;
+    vals[setting("polynomial")] = &one;
+    hf_error_clear();
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), HF_EINVAL);
+    assert_non_null(
+        strstr(hf_error_message(), "preprocess.polynomial: got 1, expected 0 (off) or 2"));
+
+    const hf_col_type types[2] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL};
+    const char *const names[2] = {"size", "city"};
+    const char *const cats[3] = {"a", "b", "c"};
+    hf_schema *s = make_schema(2, types, names, cats, 3);
+    const double X[] = {1.0, 0, 2.0, 1, 0.0, 2, 4.0, 0, 5.0, 1, 6.0, 2, 7.0, 0, 8.0, 1};
+    const double y[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    hf_prep *p = NULL;
+    hf_prep_config_default(&cfg);
+    cfg.power = HF_POWER_BOX_COX;
+    hf_error_clear();
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, NULL, &p), HF_EINVAL);
+    assert_string_equal(hf_error_message(),
+                        "preprocess.power: box-cox of column \"size\": got the training value 0, "
+                        "expected values > 0 (use yeo-johnson for zero or negative values)");
+    assert_null(p);
+    const int64_t positive[4] = {0, 1, 3, 4};
+    assert_int_equal(hf_prep_fit(&cfg, s, X, positive, 4, NULL, &p), 0);
+    double out[8 * 4];
+    assert_int_equal(hf_prep_transform(p, X, NULL, 8, out), 0);
+    assert_true(isfinite(out[2 * hf_prep_n_outputs(p)])); /* 0 at transform time: the floor */
+    hf_prep_free(p);
+    p = NULL;
+
+    hf_prep_config_default(&cfg);
+    cfg.encode = HF_ENCODE_TARGET;
+    hf_error_clear();
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, NULL, &p), HF_EINVAL);
+    assert_non_null(strstr(hf_error_message(), "without the target"));
+    hf_error_clear();
+    assert_int_equal(hf_prep_fit_y(&cfg, s, X, y, NULL, 4, NULL, &p), HF_EINVAL);
+    assert_non_null(strstr(hf_error_message(), "got target with 4 training rows, expected at "
+                                               "least 5 (its inner folds)"));
+    assert_int_equal(hf_prep_fit_y(&cfg, s, X, y, NULL, 8, NULL, &p), 0);
+    size_t n_fit = 0;
+    const int *inner = hf_prep_inner_folds(p, &n_fit);
+    assert_non_null(inner);
+    assert_int_equal(n_fit, 8);
+    int sizes[5] = {0};
+    for (size_t i = 0; i < 8; i++)
+        sizes[inner[i]]++;
+    for (int k = 0; k < 5; k++)
+        assert_int_equal(sizes[k], k < 3 ? 2 : 1); /* KFold: the first 8 % 5 folds larger */
+    const int64_t other[8] = {0, 1, 2, 3, 4, 5, 7, 6};
+    hf_error_clear();
+    assert_int_equal(hf_prep_transform_fit_rows(p, X, other, 8, out), HF_EINVAL);
+    assert_non_null(strstr(hf_error_message(), "not the 8 rows"));
+    assert_int_equal(hf_prep_transform_fit_rows(p, X, NULL, 8, out), 0);
+    /* The exported pipeline transforms with the full encodings; a damaged prep.freq is refused */
+    hf_array *arrays = NULL;
+    size_t n_arrays = 0;
+    char *json = NULL;
+    assert_int_equal(hf_prep_export(p, &arrays, &n_arrays, &json), 0);
+    hf_prep *q = NULL;
+    assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), 0);
+    double full[8 * 2], again[8 * 2];
+    assert_int_equal(hf_prep_transform(p, X, NULL, 8, full), 0);
+    assert_int_equal(hf_prep_transform(q, X, NULL, 8, again), 0);
+    assert_memory_equal(full, again, sizeof full);
+    assert_null(hf_prep_inner_folds(q, NULL));
+    hf_prep_free(q);
+    q = NULL;
+    for (size_t i = 0; i < n_arrays; i++)
+        if (strcmp(arrays[i].name, "prep.freq") == 0)
+            arrays[i].rows = 2;
+    hf_error_clear();
+    assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), HF_EDATA);
+    assert_non_null(strstr(hf_error_message(), "prep.freq"));
+    hf_prep_export_free(arrays, n_arrays, json);
+    hf_prep_free(p);
+    p = NULL;
+
+    /* A 3-class target is refused. */
+    s->task = HF_TASK_CLASSIFICATION;
+    s->n_classes = 3;
+    const double yc[8] = {0, 1, 2, 0, 1, 2, 0, 1};
+    hf_error_clear();
+    assert_int_equal(hf_prep_fit_y(&cfg, s, X, yc, NULL, 8, NULL, &p), HF_EINVAL);
+    assert_non_null(strstr(hf_error_message(), "a target with 3 classes, expected a regression "
+                                               "or binary target"));
+    s->task = HF_TASK_REGRESSION;
+    s->n_classes = 0;
+
+    /* kbins: a damaged n_edges is refused on import. */
+    hf_prep_config_default(&cfg);
+    cfg.kbins = 3;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 8, NULL, &p), 0);
+    assert_int_equal(hf_prep_export(p, &arrays, &n_arrays, &json), 0);
+    char *bad = hf_asprintf("%s", json);
+    char *at = strstr(bad, "\"n_edges\":4");
+    assert_non_null(at);
+    at[10] = '9'; /* "n_edges":4 -> 9 */
+    hf_error_clear();
+    assert_int_equal(hf_prep_import(s, arrays, n_arrays, bad, &q), HF_EDATA);
+    assert_non_null(strstr(hf_error_message(), "n_edges 9 of feature \"size\""));
+    free(bad);
+    hf_prep_export_free(arrays, n_arrays, json);
+    hf_prep_free(p);
+    hf_schema_free(s);
+}
+
+/* preprocess.encode_columns: the pair syntax, its refusals naming the key, unknown columns at
+ * fit time, and a per-column override of categorical (ordinal for one column, one-hot for the
+ * other), which survives export and import. */
+static void test_encode_columns(void **state)
+{
+    (void)state;
+    const char *pos = " city : target,zip:frequency ,, my col:a:ordinal";
+    char name[8];
+    int truncated = 0;
+    hf_encode_kind kind;
+    assert_int_equal(hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind), 1);
+    assert_string_equal(name, "city");
+    assert_int_equal(kind, HF_ENCODE_TARGET);
+    assert_int_equal(hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind), 1);
+    assert_string_equal(name, "zip");
+    assert_int_equal(kind, HF_ENCODE_FREQUENCY);
+    assert_int_equal(hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind), 1);
+    assert_string_equal(name, "my col:");
+    assert_true(truncated); /* "my col:a" does not fit 8 bytes */
+    assert_int_equal(kind, HF_ENCODE_ORDINAL);
+    assert_int_equal(hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind), 0);
+
+    const hf_value *vals[64] = {NULL};
+    hf_prep_config cfg;
+    hf_opt_source src = {where_12_5, NULL};
+    const char *bad[3] = {"city", "city:binary", ":target"};
+    for (int i = 0; i < 3; i++) {
+        hf_value v = {HF_VAL_STRING, {.str = (char *)bad[i]}};
+        vals[setting("encode_columns")] = &v;
+        hf_error_clear();
+        assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), HF_EINVAL);
+        assert_non_null(strstr(hf_error_message(), "job.yaml:12:5 (preprocess.encode_columns): "
+                                                   "preprocess.encode_columns: got \""));
+        assert_non_null(strstr(hf_error_message(), "expected COLUMN:ENCODING"));
+    }
+    hf_value good = {HF_VAL_STRING, {.str = "c:ordinal"}};
+    vals[setting("encode_columns")] = &good;
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), 0);
+    assert_string_equal(cfg.encode_columns, "c:ordinal");
+
+    const hf_col_type types[3] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL, HF_COL_CATEGORICAL};
+    const char *const names[3] = {"x", "c", "d"};
+    const char *const cats[3] = {"p", "q", "r"};
+    hf_schema *s = make_schema(3, types, names, cats, 3);
+    const double X[] = {1, 2, 0, 2, 0, 1, 3, 1, 2, 4, 2, 0};
+    hf_prep *p = NULL;
+    snprintf(cfg.encode_columns, sizeof cfg.encode_columns, "%s", "x:ordinal");
+    hf_error_clear();
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), HF_EINVAL);
+    assert_string_equal(hf_error_message(), "preprocess.encode_columns: got the column \"x\", "
+                                            "expected a categorical feature of the data");
+    snprintf(cfg.encode_columns, sizeof cfg.encode_columns, "%s", "c:ordinal");
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), 0);
+    assert_int_equal(hf_prep_n_outputs(p), 5); /* x, c, d=p, d=q, d=r */
+    assert_string_equal(hf_prep_output_names(p)[1], "c");
+    assert_string_equal(hf_prep_output_names(p)[2], "d=p");
+    double out[4 * 5];
+    assert_int_equal(hf_prep_transform(p, X, NULL, 4, out), 0);
+    const double want_c[4] = {2, 0, 1, 2}; /* the ranks of r, p, q, r */
+    for (int i = 0; i < 4; i++)
+        assert_true(out[i * 5 + 1] == want_c[i]);
+    hf_array *arrays = NULL;
+    size_t n_arrays = 0;
+    char *json = NULL;
+    assert_int_equal(hf_prep_export(p, &arrays, &n_arrays, &json), 0);
+    hf_prep *q = NULL;
+    assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), 0);
+    double again[4 * 5];
+    assert_int_equal(hf_prep_transform(q, X, NULL, 4, again), 0);
+    assert_memory_equal(out, again, sizeof out);
+    assert_string_equal(hf_prep_get_config(q)->encode_columns, "c:ordinal");
+    hf_prep_export_free(arrays, n_arrays, json);
+    hf_prep_free(q);
+    hf_prep_free(p);
+    hf_schema_free(s);
+}
+
+/* Quantiles as numpy.quantile (linear) and the kbins edges of a column with ties. */
+static void test_quantiles_and_bins(void **state)
+{
+    (void)state;
+    const double v[5] = {1, 2, 2, 2, 10};
+    assert_true(hf_prepnum_quantile(v, 5, 0.0) == 1.0);
+    assert_true(hf_prepnum_quantile(v, 5, 1.0) == 10.0);
+    assert_true(fabs(hf_prepnum_quantile(v, 5, 0.9) - 6.8) < 1e-15); /* 2 + 8 * 0.6 */
+    assert_true(fabs(hf_prepnum_quantile(v, 5, 0.1) - 1.4) < 1e-15);
+    double edges[5];
+    /* percentiles 0, 25, 50, 75, 100: 1, 2, 2, 2, 10 -> the repeated 2s removed */
+    size_t ne = hf_prepnum_kbins_edges(v, 5, 4, edges);
+    assert_int_equal(ne, 3);
+    assert_true(edges[0] == 1 && edges[1] == 2 && edges[2] == 10);
+    assert_true(hf_prepnum_kbins_bin(edges, ne, 1.5) == 0.0);
+    assert_true(hf_prepnum_kbins_bin(edges, ne, 2.0) == 1.0);
+    assert_true(hf_prepnum_kbins_bin(edges, ne, 99.0) == 1.0);
+    /* Yeo-Johnson at lambda 1 is the identity; Box-Cox at 0 is log */
+    assert_true(fabs(hf_prepnum_power(HF_POWER_YEO_JOHNSON, -3.5, 1.0) + 3.5) < 1e-15);
+    assert_true(fabs(hf_prepnum_power(HF_POWER_BOX_COX, 5.0, 0.0) - log(5.0)) < 1e-15);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +825,9 @@ int main(void)
         cmocka_unit_test(test_export_import_roundtrip),
         cmocka_unit_test(test_config_from_values),
         cmocka_unit_test(test_log1p),
+        cmocka_unit_test(test_step_refusals),
+        cmocka_unit_test(test_quantiles_and_bins),
+        cmocka_unit_test(test_encode_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
