@@ -30,7 +30,9 @@ typedef enum hf_opt_kind {
     HF_OPT_SIZE,        /* uint64_t bytes: "2GiB", "512MiB", "1G", a number of bytes */
     HF_OPT_ENUM_MAP,    /* a mapping NAME -> one of choices: char ** names and int * values,
                          * count at count_offset, values at aux_offset; owned */
-    HF_OPT_CUSTOM       /* a scalar parsed by `parse` into fields that own nothing */
+    HF_OPT_CUSTOM,      /* a scalar parsed by `parse` into fields that own nothing */
+    HF_OPT_SUBSECTION   /* a nested mapping bound through its own section `sub` into the
+                         * struct embedded at offset (data.etl) */
 } hf_opt_kind;
 
 /* Flags of an hf_opt_def. */
@@ -62,7 +64,9 @@ typedef struct hf_opt_def {
      * STRING (with `accept` for its form). */
     int (*parse)(const char *text, void *opts);
     const char *expected; /* what a value must be, for messages ("an integer >= 2") */
-    const char *help;     /* one line for the documentation */
+    /* SUBSECTION: the nested mapping's section (its name is the full key path, "data.etl"). */
+    const struct hf_opt_section *sub;
+    const char *help; /* one line for the documentation */
 } hf_opt_def;
 
 /* Table entries. One positional macro a kind, the way Redis's config table declares a setting
@@ -127,6 +131,13 @@ typedef struct hf_opt_def {
     {                                                                                              \
         HF_OPT_FIELD(KEY, HF_OPT_CUSTOM, T, F, FL), .parse = (PARSE), .expected = (EXPECTED),      \
                                                     .help = (HELP)                                 \
+    }
+
+/* A nested mapping KEY bound through the section SUB into the struct field F of T. */
+#define HF_DEF_SUBSECTION(KEY, T, F, FL, SUB, HELP)                                                \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_SUBSECTION, T, F, FL), .sub = (SUB), .expected = "a mapping",     \
+                                                        .help = (HELP)                             \
     }
 
 /* Where settings came from: the binder answers "job.yaml:7:10" for a key it bound, or the spec
