@@ -125,7 +125,7 @@ int hf_cmd_etl(hf_comm *world, int argc, char **argv)
         return hf_error(HF_EINVAL, "etl: no destination given (usage: hyperfold etl SOURCE DEST)");
     if (kms && (!sse || strcmp(sse, "aws:kms")))
         return hf_error(HF_EINVAL, "etl: --kms-key-id: given with --sse %s, expected --sse aws:kms",
-                        sse ? sse : "AES256 (the default)");
+                        sse ? sse : "AES256");
     if (quiet)
         hf_log_set_level(HF_LOG_QUIET);
 
@@ -135,7 +135,9 @@ int hf_cmd_etl(hf_comm *world, int argc, char **argv)
     o.dest = (char *)ops[1];
     o.include = g_include;
     o.n_include = g_n_include;
-    o.sse = (char *)sse;
+    for (int i = 0; sse && hf_etl_sse_names[i]; i++)
+        if (!strcmp(sse, hf_etl_sse_names[i]))
+            o.sse = i;
     o.kms_key_id = (char *)kms;
     if (ratio)
         o.max_ratio = strtod(ratio, NULL);

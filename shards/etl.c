@@ -25,7 +25,13 @@
 /* ---- options ----------------------------------------------------------------------------------
  */
 
-static const char *const k_sse_names[] = {"AES256", "aws:kms", "none", NULL};
+const char *const hf_etl_sse_names[] = {"AES256", "aws:kms", "none", NULL};
+
+/* The x-amz-server-side-encryption value of an upload, NULL for none. */
+static const char *sse_header(const hf_etl_opts *o)
+{
+    return o->sse == HF_ETL_SSE_NONE ? NULL : hf_etl_sse_names[o->sse];
+}
 
 static const hf_opt_def etl_defs[] = {
     HF_DEF_STRING("source", hf_etl_opts, source, HF_OPT_REQUIRED,
@@ -35,8 +41,8 @@ static const hf_opt_def etl_defs[] = {
                   "where the members go: s3://bucket/prefix/ or a local directory"),
     HF_DEF_LIST("include", hf_etl_opts, include, n_include, 0,
                 "globs (fnmatch) on the member path; only matching members are extracted"),
-    HF_DEF_CHOICE("sse", hf_etl_opts, sse, 0, k_sse_names,
-                  "server-side encryption of the uploads (default AES256)"),
+    HF_DEF_ENUM("sse", hf_etl_opts, sse, 0, hf_etl_sse_names, 0,
+                "server-side encryption of the uploads: AES256 (SSE-S3), aws:kms (SSE-KMS), none"),
     HF_DEF_STRING("kms_key_id", hf_etl_opts, kms_key_id, 0, "a KMS key id or ARN",
                   "the KMS key of sse aws:kms (default: the bucket's)"),
     HF_DEF_NUMBER("max_ratio", hf_etl_opts, max_ratio, 0, 1, 1e9, "a number >= 1",
@@ -73,11 +79,10 @@ static int is_http(const char *uri)
 int hf_etl_opts_check(const hf_etl_opts *o)
 {
     char at[512];
-    if (o->kms_key_id && (!o->sse || strcmp(o->sse, "aws:kms")))
-        return hf_error(HF_EINVAL,
-                        "%s: data.etl.kms_key_id: given with sse %s, expected sse aws:kms",
-                        hf_opt_where(&o->src, "data.etl.kms_key_id", at, sizeof at),
-                        o->sse ? o->sse : "AES256 (the default)");
+    if (o->kms_key_id && o->sse != HF_ETL_SSE_KMS)
+        return hf_error(
+            HF_EINVAL, "%s: data.etl.kms_key_id: given with sse %s, expected sse aws:kms",
+            hf_opt_where(&o->src, "data.etl.kms_key_id", at, sizeof at), hf_etl_sse_names[o->sse]);
     if (o->dest && is_http(o->dest))
         return hf_error(HF_EINVAL,
                         "%s: data.etl.dest: got \"%s\", expected an s3:// prefix or a "
@@ -126,7 +131,8 @@ int hf_etl_check_member(const char *archive, const char *name, int filetype, int
                         "a regular file",
                         archive, name);
     /* Absolute: "/x", "\x", "C:..." (a drive, as Windows extractors read it). */
-    if (name[0] == '/' || name[0] == '\\' || (name[0] && name[1] == ':'))
+    if (name[0] == '/' || name[0] == '\\' ||
+        (((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z') && name[1] == ':'))
         return hf_error(HF_EDATA,
                         "%s: member \"%s\" has an absolute path (zip-slip), refused; "
                         "expected a relative path",
@@ -642,7 +648,7 @@ static int verify_s3(const char *uri, const hf_etl_member *m, const hf_etl_opts 
         snprintf(oc->verified, sizeof oc->verified, "checksum-sha256");
         return HF_OK;
     }
-    int kms = o->sse && !strcmp(o->sse, "aws:kms");
+    int kms = o->sse == HF_ETL_SSE_KMS;
     if (!kms && is_md5_etag(h.etag)) {
         if (strcasecmp(h.etag, m->md5))
             return hf_error(HF_ENET, "%s: ETag %s, expected the MD5 %s of member \"%s\"", uri,
@@ -761,7 +767,7 @@ static int put_member(etl_reader *r, etl_limits *lim, const hf_etl_member *m, co
         return HF_OK;
     }
     if (result >= 0) {
-        const char *sse = o->sse && strcmp(o->sse, "none") ? o->sse : NULL;
+        const char *sse = sse_header(o);
         result = hf_s3_upload_file(stage, uri, so, sse, sse ? o->kms_key_id : NULL);
     }
     if (result >= 0)
@@ -1077,7 +1083,7 @@ static int write_manifest(const hf_etl_opts *o, const hf_source_opts *so, const 
             goto out;
         }
         result = hf_fs_write_atomic(tmp, text, len);
-        const char *sse = o->sse && strcmp(o->sse, "none") ? o->sse : NULL;
+        const char *sse = sse_header(o);
         if (result >= 0)
             result = hf_s3_upload_file(tmp, uri, so, sse, sse ? o->kms_key_id : NULL);
         unlink(tmp);

@@ -17,13 +17,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Server-side encryption of the uploads (data.etl.sse, --sse). */
+typedef enum hf_etl_sse { HF_ETL_SSE_S3 = 0, HF_ETL_SSE_KMS = 1, HF_ETL_SSE_NONE = 2 } hf_etl_sse;
+/* The names of hf_etl_sse, in order: "AES256", "aws:kms", "none" (NULL-terminated). */
+extern const char *const hf_etl_sse_names[];
+
 /* The step's options: the command line of `hyperfold etl` and the job spec's data.etl mapping. */
 typedef struct hf_etl_opts {
     char *source;   /* path, file://, s3://, http(s):// */
     char *dest;     /* s3://bucket/prefix/ or a local directory */
     char **include; /* fnmatch globs on the member path (no FNM_PATHNAME); none = every member */
     size_t n_include;
-    char *sse;          /* "AES256" (default), "aws:kms" or "none" */
+    int sse;            /* hf_etl_sse: AES256 (default), aws:kms or none */
     char *kms_key_id;   /* with aws:kms; NULL = the bucket's default key */
     double max_ratio;   /* extracted bytes / compressed bytes, per member and archive; 200 */
     uint64_t max_bytes; /* extracted bytes, per member and in all; 64 GiB */
