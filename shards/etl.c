@@ -787,18 +787,26 @@ static int do_share(hf_comm *comm, hf_source *src, const char *display, hf_etl_m
                     const char *staging, outcome *oc)
 {
     int rank = hf_comm_rank(comm), size = hf_comm_size(comm);
-    int local = !is_s3(o->dest);
-    size_t mine = 0;
-    for (size_t i = (size_t)rank; i < n; i += (size_t)size)
-        mine++;
-    if (!mine)
+    int local = !is_s3(o->dest), result = HF_OK;
+    /* First what is already there unchanged (HEADs only): an unchanged rerun reads no archive. */
+    size_t todo = 0;
+    for (size_t i = (size_t)rank; i < n; i += (size_t)size) {
+        char *uri = dest_join(o->dest, m[i].path);
+        if (!uri)
+            return HF_ENOMEM;
+        oc[i].unchanged = unchanged(uri, local, &m[i], p, n_p, so, &oc[i]);
+        todo += !oc[i].unchanged;
+        free(uri);
+    }
+    if (!todo)
         return HF_OK;
     etl_reader r;
     etl_limits lim = {o, 0, src->size};
     struct archive_entry *e;
     HF_CALL(rd_open(&r, src, display));
-    int result = HF_OK;
-    size_t next = (size_t)rank; /* the next member of mine, in archive order */
+    size_t next = (size_t)rank; /* the next member of mine to write, in archive order */
+    while (next < n && oc[next].unchanged)
+        next += (size_t)size;
     for (size_t index = 0; next < n && result >= 0; index++) {
         int got = rd_next(&r, &e);
         if (got <= 0) {
@@ -814,12 +822,11 @@ static int do_share(hf_comm *comm, hf_source *src, const char *display, hf_etl_m
             result = HF_ENOMEM;
             break;
         }
-        if (!unchanged(uri, local, &m[next], p, n_p, so, &oc[next]))
-            result = put_member(&r, &lim, &m[next], uri, local, o, so, staging, &oc[next]);
-        else
-            oc[next].unchanged = 1;
+        result = put_member(&r, &lim, &m[next], uri, local, o, so, staging, &oc[next]);
         free(uri);
-        next += (size_t)size;
+        do
+            next += (size_t)size;
+        while (next < n && oc[next].unchanged);
     }
     rd_close(&r);
     return result;
