@@ -123,6 +123,11 @@ int hf_cmd_etl(hf_comm *world, int argc, char **argv)
         return result > 0 ? HF_OK : result;
     if (n_ops != 2)
         return hf_error(HF_EINVAL, "etl: no destination given (usage: hyperfold etl SOURCE DEST)");
+    if (!strncmp(ops[1], "http://", 7) || !strncmp(ops[1], "https://", 8))
+        return hf_error(HF_EINVAL,
+                        "etl: DEST: got \"%s\", expected an s3:// prefix or a local "
+                        "directory",
+                        ops[1]);
     if (kms && (!sse || strcmp(sse, "aws:kms")))
         return hf_error(HF_EINVAL, "etl: --kms-key-id: given with --sse %s, expected --sse aws:kms",
                         sse ? sse : "AES256");

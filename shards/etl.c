@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <jansson.h>
+#include <locale.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +110,7 @@ int hf_etl_check_member(const char *archive, const char *name, int filetype, int
 {
     *norm = NULL;
     if (!name || !*name)
-        return hf_error(HF_EDATA, "%s: a member without a name, refused", archive);
+        return hf_error(HF_EDATA, "%s: a member without a (readable) name, refused", archive);
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         if (*p < 0x20 || *p == 0x7F)
             return hf_error(HF_EDATA,
@@ -191,6 +192,7 @@ typedef struct etl_reader {
     struct archive *a;
     char *buf;
     const char *display;
+    locale_t utf8, saved; /* this thread's locale while reading (0: unchanged) */
 } etl_reader;
 
 static la_ssize_t rd_read(struct archive *a, void *ctx, const void **out)
@@ -214,6 +216,10 @@ static void rd_close(etl_reader *r)
 {
     if (r->a)
         archive_read_free(r->a);
+    if (r->utf8) {
+        uselocale(r->saved);
+        freelocale(r->utf8);
+    }
     free(r->buf);
     memset(r, 0, sizeof *r);
 }
@@ -225,6 +231,12 @@ static int rd_open(etl_reader *r, hf_source *src, const char *display)
     memset(r, 0, sizeof *r);
     r->src = src;
     r->display = display;
+    /* libarchive converts member names into the current locale's charset: in the "C" locale a
+     * UTF-8 name (a zip's UTF-8 flag) cannot be converted and has no name. C.UTF-8 for this
+     * thread while reading (uselocale: the process's locale is not changed). */
+    r->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (r->utf8)
+        r->saved = uselocale(r->utf8);
     r->buf = hf_malloc(ETL_BLOCK);
     r->a = archive_read_new();
     if (!r->buf || !r->a) {
@@ -373,9 +385,13 @@ static int entry_path(etl_reader *r, struct archive_entry *e, const char *plain_
         *path = hf_strdup(plain_name);
         return *path ? HF_OK : HF_ENOMEM;
     }
-    return hf_etl_check_member(r->display, archive_entry_pathname(e),
-                               (int)archive_entry_filetype(e), archive_entry_hardlink(e) != NULL,
-                               path);
+    /* The UTF-8 name (a zip's names are converted from its code page or UTF-8 flag), else the
+     * bytes as stored (a tar's). */
+    const char *name = archive_entry_pathname_utf8(e);
+    if (!name)
+        name = archive_entry_pathname(e);
+    return hf_etl_check_member(r->display, name, (int)archive_entry_filetype(e),
+                               archive_entry_hardlink(e) != NULL, path);
 }
 
 static int path_cmp(const void *a, const void *b)
