@@ -88,10 +88,10 @@ print(json.dumps({e["path"]: e["sha256"] for e in m["members"]}, sort_keys=True)
 }
 # Each manifest member's object, downloaded, hashes to the manifest's SHA-256 and has its size.
 check_objects() {
-  "$PY" - "$1" <<'EOF' | while read -r uri sha size; do
+  "$PY" - "$1" <<'EOF' | while IFS=$'\t' read -r uri sha size; do
 import json, sys
 for e in json.load(open(sys.argv[1]))["members"]:
-    print(e["uri"], e["sha256"], e["size"])
+    print("%s\t%s\t%s" % (e["uri"], e["sha256"], e["size"]))
 EOF
     rm -f obj.bin
     hfs3 cp "$uri" obj.bin --endpoint "$EP" >/dev/null
@@ -184,6 +184,18 @@ before="$(stat -c %Y.%i outdir/blob.bin)"
 etl files/data.zip outdir >out9.txt 2>/dev/null || fail "directory rerun failed"
 [ "$(grep -c 'unchanged, skipped' out9.txt)" -eq 4 ] || fail "directory rerun: $(cat out9.txt)"
 [ "$(stat -c %Y.%i outdir/blob.bin)" = "$before" ] || fail "an unchanged file was rewritten"
+
+# UTF-8 names (a zip's UTF-8 flag), odd characters and "./" / "//" / "." segments normalised.
+"$PY" -c '
+import zipfile
+with zipfile.ZipFile("files/names.zip", "w") as z:
+    z.writestr("\u00fcn\u00ef/\u00e7\u00f6d\u00e9.txt", "u\n")
+    z.writestr("./x//y/./a b+c&d=%20.csv", "v\n")'
+etl "$URL/names.zip" s3://bkt/names/ --manifest mn.json --audit an.jsonl >/dev/null 2>errn.txt ||
+  fail "odd names: $(cat errn.txt)"
+"$PY" -c 'import json; p=[m["path"] for m in json.load(open("mn.json"))["members"]]
+assert p == ["x/y/a b+c&d=%20.csv", "\u00fcn\u00ef/\u00e7\u00f6d\u00e9.txt"], p'
+check_objects mn.json
 
 # 7. Refused archives: exit 2, one line naming the archive and the member, nothing uploaded.
 refused() { # ARCHIVE PREFIX EXPECTED_MESSAGE
