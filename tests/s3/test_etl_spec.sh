@@ -65,6 +65,15 @@ grep -q '"method":"PUT".*"key":"etl/' audit2.jsonl && fail "the resumed run uplo
 grep -q '"method":"HEAD".*"key":"etl/data.csv"' audit2.jsonl || fail "the resumed run did not check the member"
 same_results results1.json "$D/results.json" || fail "the resumed run changed the results"
 
+# retrain runs the step too (unchanged: HEADs, no PUT) before reading the data again.
+lines_before=$(wc -l <"$D/audit.jsonl")
+timeout 150 mpirun --oversubscribe -np "$RANKS" "$HYPERFOLD" retrain "$D" --quiet 2>rt.err ||
+  fail "retrain failed: $(cat rt.err)"
+tail -n +"$((lines_before + 1))" "$D/audit.jsonl" >audit3.jsonl
+grep -q '"url":"'"$URL"'/data.zip"' audit3.jsonl || fail "retrain did not run data.etl"
+grep -q '"method":"HEAD".*"key":"etl/data.csv"' audit3.jsonl || fail "retrain did not check the member"
+grep -q '"method":"PUT".*"key":"etl/' audit3.jsonl && fail "retrain uploaded the unchanged member"
+
 # validate checks the step's keys where they are written.
 etl_spec bad1.yaml bad1 "kms_key_id: k1"
 if "$HYPERFOLD" validate --no-data bad1.yaml 2>bad1.err; then fail "kms_key_id without aws:kms accepted"; fi
