@@ -1305,6 +1305,8 @@ out:
     hf_comm_barrier(comm);
     if (rank == 0 && staging)
         rm_rf_staging(staging);
+    else if (staging)
+        rmdir(staging); /* one this rank made on another node; else not empty or gone: ignored */
     free(staging);
     free(local);
     free(plain);
