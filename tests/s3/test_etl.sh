@@ -173,6 +173,15 @@ diff want.txt got.txt || fail "--include: objects differ"
 if etl "$URL/data.zip" s3://bkt/none/ --include '*.parquet' 2>err.txt; then fail "no match succeeded"; fi
 grep -q "no member matches --include" err.txt || fail "no-match message: $(cat err.txt)"
 
+# Formats are detected by content: a tar.gz without its extension, a plain tar.
+cp files/data.tar.gz files/archive-download
+etl files/archive-download s3://bkt/noext/ --manifest mx.json --quiet --audit ax.jsonl ||
+  fail "a tar.gz named without its extension"
+[ "$(from_manifest mx.json)" = "$(peer files/data.tar.gz)" ] || fail "noext manifest: $(from_manifest mx.json)"
+"$PY" -c 'import tarfile, gzip, shutil; shutil.copyfileobj(gzip.open("files/data.tar.gz"), open("files/data.tar", "wb"))'
+etl "$URL/data.tar" s3://bkt/tar/ --manifest mt.json --quiet --audit at.jsonl || fail "a plain tar"
+[ "$(from_manifest mt.json)" = "$(peer files/data.tar)" ] || fail "tar manifest: $(from_manifest mt.json)"
+
 # 6. Into a local directory; a rerun there rewrites nothing.
 etl files/data.zip outdir --audit a8.jsonl >/dev/null 2>err8.txt || fail "into a directory failed"
 for f in README.txt blob.bin train/part-1.csv train/part-2.csv; do
