@@ -6,7 +6,8 @@
  * every member's bytes counted against the limits and hashed) before anything is written at the
  * destination, so a refused archive writes nothing; then the members are dealt over the ranks,
  * each extracted to a temporary file, uploaded (or renamed into place) and verified. Archives are
- * read with libarchive's format and filter detection, over an hf_source (shards/source.h). */
+ * read with libarchive's format and filter detection, over an hf_source (shards/source.h), in
+ * extract.c; the step (fetch, deal, upload, verify, manifest) in etl.c. */
 #ifndef HF_ETL_H
 #define HF_ETL_H
 
