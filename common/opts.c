@@ -45,6 +45,9 @@ void hf_opts_release(const hf_opt_section *sec, void *opts)
             *n = 0;
             break;
         }
+        case HF_OPT_SUBSECTION:
+            hf_opts_release(d->sub, f);
+            break;
         default:
             break;
         }
@@ -121,6 +124,8 @@ static int add_value(char **text, size_t *len, const char *name, const hf_opt_de
         break;
     case HF_OPT_CUSTOM:
         return hf_error(HF_EINTERNAL, "%s: a custom setting cannot be part of an identity", name);
+    case HF_OPT_SUBSECTION:
+        return hf_opts_identity(d->sub, f, text, len); /* its own HASHED keys */
     }
     return hf_opts_identity_add(text, len, name, buf);
 }

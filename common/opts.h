@@ -31,8 +31,10 @@ typedef enum hf_opt_kind {
     HF_OPT_ENUM_MAP,    /* a mapping NAME -> one of choices: char ** names and int * values,
                          * count at count_offset, values at aux_offset; owned */
     HF_OPT_CUSTOM,      /* a scalar parsed by `parse` into fields that own nothing */
-    HF_OPT_STRING_MAP   /* a mapping NAME -> a non-empty string: char ** names and char ** values,
+    HF_OPT_STRING_MAP,  /* a mapping NAME -> a non-empty string: char ** names and char ** values,
                          * count at count_offset, values at aux_offset; owned */
+    HF_OPT_SUBSECTION   /* a nested mapping bound through its own section `sub` into the
+                         * struct embedded at offset (data.etl) */
 } hf_opt_kind;
 
 /* Flags of an hf_opt_def. */
@@ -64,7 +66,9 @@ typedef struct hf_opt_def {
      * STRING (with `accept` for its form). */
     int (*parse)(const char *text, void *opts);
     const char *expected; /* what a value must be, for messages ("an integer >= 2") */
-    const char *help;     /* one line for the documentation */
+    /* SUBSECTION: the nested mapping's section (its name is the full key path, "data.etl"). */
+    const struct hf_opt_section *sub;
+    const char *help; /* one line for the documentation */
 } hf_opt_def;
 
 /* Table entries. One positional macro a kind, the way Redis's config table declares a setting
@@ -136,6 +140,13 @@ typedef struct hf_opt_def {
     {                                                                                              \
         HF_OPT_FIELD(KEY, HF_OPT_CUSTOM, T, F, FL), .parse = (PARSE), .expected = (EXPECTED),      \
                                                     .help = (HELP)                                 \
+    }
+
+/* A nested mapping KEY bound through the section SUB into the struct field F of T. */
+#define HF_DEF_SUBSECTION(KEY, T, F, FL, SUB, HELP)                                                \
+    {                                                                                              \
+        HF_OPT_FIELD(KEY, HF_OPT_SUBSECTION, T, F, FL), .sub = (SUB), .expected = "a mapping",     \
+                                                        .help = (HELP)                             \
     }
 
 /* Where settings came from: the binder answers "job.yaml:7:10" for a key it bound, or the spec

@@ -21,6 +21,8 @@ int hf_cmd_evaluate(hf_comm *world, int argc, char **argv);
 int hf_cmd_describe(hf_comm *world, int argc, char **argv);
 /* Collective. `hyperfold retrain RUN_DIR [--data S]` (retrain.c). */
 int hf_cmd_retrain(hf_comm *world, int argc, char **argv);
+/* Collective. `hyperfold etl SOURCE DEST [flags]`: an archive into S3 or a directory (etl.c). */
+int hf_cmd_etl(hf_comm *world, int argc, char **argv);
 /* Not collective (no MPI). `hyperfold submit job.yaml [flags]` (submit.c). */
 int hf_cmd_submit(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold keys`: every job-spec key, its values, default and meaning

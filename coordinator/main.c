@@ -26,6 +26,7 @@ static const struct {
     {"serve", NULL, hf_cmd_serve},
     {"report", NULL, hf_cmd_report},
     {"evaluate", hf_cmd_evaluate, NULL},
+    {"etl", hf_cmd_etl, NULL},
 };
 
 static void usage(FILE *fp)
@@ -50,6 +51,8 @@ static void usage(FILE *fp)
         "                             new model only if it is not worse on a holdout\n"
         "  submit JOB.yaml            submit a run to Slurm (sbatch)\n"
         "  report RUN_DIR             write RUN_DIR/report.html: plots of the run\n"
+        "  etl SOURCE DEST            extract an archive (zip, tar.gz, .gz) from a path, s3:// or\n"
+        "                             http(s):// into an s3:// prefix or a directory\n"
         "  s3 ls|cp|head ...          inspect and copy S3 objects with hyperfold's client\n"
         "  keys                       every job-spec key: its values, default and meaning\n"
         "  serve --model M            serve a model.h5 over HTTP (SageMaker's contract)\n"

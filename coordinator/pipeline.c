@@ -3,6 +3,7 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "shards/etl.h"
 #include "shards/ingest.h"
 #include "worker/metrics.h"
 
@@ -43,6 +44,27 @@ int hf_pipeline_ingest(hf_comm *world, const hf_spec *spec, const char *source,
     int result = hf_ingest(world, &o, shard_dir, &so,
                            spec->data.skip_bad_rows ? rejects_path : NULL, manifest, reused);
     return hf_comm_check(world, result);
+}
+
+int hf_pipeline_etl(hf_comm *world, const hf_spec *spec, const char *audit_path, int quiet)
+{
+    const hf_etl_opts *o = &spec->data.etl;
+    if (!o->source)
+        return HF_OK;
+    hf_source_opts so = {.s3 = &spec->s3, .audit_path = audit_path, .rank = hf_comm_rank(world)};
+    hf_etl_summary sum;
+    double t0 = hf_now();
+    int result = hf_etl_run(world, o, &so, NULL, 0, &sum);
+    if (result < 0)
+        return hf_error_prefix(result, "data.etl");
+    if (hf_comm_rank(world) == 0 && !quiet) {
+        char *shown = hf_source_display(o->source);
+        hf_info("data.etl: %zu members of %s into %s: %zu written, %zu unchanged (%.2fs)",
+                sum.members, shown ? shown : "data.etl.source", o->dest, sum.uploaded,
+                sum.unchanged, hf_now() - t0);
+        free(shown);
+    }
+    return HF_OK;
 }
 
 int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,

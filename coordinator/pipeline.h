@@ -40,6 +40,11 @@ int hf_pipeline_ingest(hf_comm *world, const hf_spec *spec, const char *source,
                        const char *shard_dir, const char *audit_path, const char *rejects_path,
                        hf_manifest **manifest, int *reused);
 
+/* Collective. The data.etl step, when the spec has one (else nothing): its archive extracted into
+ * its dest, skipping what is there unchanged (shards/etl.h); remote accesses audited to
+ * audit_path. run and retrain call it before hf_pipeline_ingest. */
+int hf_pipeline_etl(hf_comm *world, const hf_spec *spec, const char *audit_path, int quiet);
+
 /* Not collective (every rank does the same). Loads every row of the shards, resolves the task
  * on spec, checks the spec against the data, makes the splits (unless `no_folds`), expands and
  * decodes the trials and lists the metrics. *job is the caller's (hf_job_free). */

@@ -1544,7 +1544,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         goto out;
     /* Ingest (or reuse) the shards, then every rank loads the whole table. */
     double t_ingest = hf_now();
-    if ((result = hf_pipeline_ingest(world, spec, NULL, dir.shards, dir.audit, dir.rejects,
+    if ((result = hf_pipeline_etl(world, spec, dir.audit, quiet)) < 0 ||
+        (result = hf_pipeline_ingest(world, spec, NULL, dir.shards, dir.audit, dir.rejects,
                                      &manifest, &reused)) < 0)
         goto out;
     if (rank == 0 && !quiet) {

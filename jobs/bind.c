@@ -976,6 +976,8 @@ static int bind_value(hf_bind *b, const yaml_node_t *v, const char *key, const h
             return fail_got(b, v, key, d->expected ? d->expected : "a value");
         }
         return result;
+    case HF_OPT_SUBSECTION:
+        break; /* bound by hf_bind_section */
     }
     return hf_error(HF_EINTERNAL, "%s: %s: unknown option kind %d", b->path, key, (int)d->kind);
 }
@@ -998,6 +1000,13 @@ int hf_bind_section(hf_bind *b, const yaml_node_t *map, const hf_opt_section *se
         char key[PATH_LEN];
         join_path(key, sizeof key, sec->name, d->key);
         yaml_node_t *v = map ? lookup_value(b, map, d->key) : NULL;
+        if (d->kind == HF_OPT_SUBSECTION) {
+            /* Absent: the nested struct keeps its defaults and its check does not run. */
+            *(hf_opt_source *)FIELD(FIELD(opts, d->offset), d->sub->src_offset) = src;
+            if (v)
+                HF_CALL(hf_bind_section(b, v, d->sub, FIELD(opts, d->offset), src));
+            continue;
+        }
         if (!v) {
             if (d->flags & HF_OPT_REQUIRED)
                 return fail(b, map, key, "missing required key, expected %s",

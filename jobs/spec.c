@@ -1118,6 +1118,9 @@ static void default_text(const hf_opt_def *d, const void *o, char *buf, size_t l
     case HF_OPT_CUSTOM:
         snprintf(buf, len, "see the meaning");
         return;
+    case HF_OPT_SUBSECTION:
+        snprintf(buf, len, "none");
+        return;
     }
     buf[0] = '\0';
 }
@@ -1139,6 +1142,18 @@ int hf_spec_print_keys(FILE *out)
         if (sec->sec) {
             for (size_t i = 0; i < sec->sec->n_defs; i++) {
                 const hf_opt_def *od = &sec->sec->defs[i];
+                if (od->kind == HF_OPT_SUBSECTION) { /* data.etl: its keys, under its name */
+                    const char *o = (const char *)d + sec->offset + od->offset;
+                    for (size_t j = 0; j < od->sub->n_defs; j++) {
+                        const hf_opt_def *sd = &od->sub->defs[j];
+                        snprintf(key, sizeof key, "%s.%s%s", od->sub->name, sd->key,
+                                 sd->flags & HF_OPT_REQUIRED ? " (required)" : "");
+                        hf_bind_describe_opt(sd, values, sizeof values);
+                        default_text(sd, o, dflt, sizeof dflt);
+                        print_key(out, key, values, dflt, sd->help);
+                    }
+                    continue;
+                }
                 snprintf(key, sizeof key, "%s.%s%s", sec->key, od->key,
                          od->flags & HF_OPT_REQUIRED ? " (required)" : "");
                 hf_bind_describe_opt(od, values, sizeof values);

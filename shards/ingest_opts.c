@@ -77,6 +77,10 @@ static const hf_opt_def data_defs[] = {
     HF_DEF_LIST("drop", hf_ingest_opts, drop, n_drop, HF_OPT_HASHED, "columns to ignore"),
     HF_DEF_ENUM("on_bad_rows", hf_ingest_opts, skip_bad_rows, HF_OPT_HASHED, k_bad_rows_names, 0,
                 "error stops at the first malformed row; skip drops and counts it"),
+    /* Not hashed: the data it puts at data.source is fingerprinted by the ingest itself. */
+    HF_DEF_SUBSECTION(
+        "etl", hf_ingest_opts, etl, 0, &hf_etl_section,
+        "an archive extracted into S3 or a directory before the ingest (docs/etl.md)"),
 };
 
 /* The delimiter is part of the identity too; CUSTOM entries are not hashed from the table, so
@@ -118,6 +122,7 @@ const hf_opt_section hf_shards_section =
 int hf_ingest_opts_init(hf_ingest_opts *o)
 {
     memset(o, 0, sizeof *o);
+    hf_etl_opts_init(&o->etl);
     o->na_values = hf_calloc(HF__INGEST_N_DEFAULT_NA, sizeof(char *));
     if (!o->na_values)
         return HF_ENOMEM;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The job spec's data.etl step: `hyperfold run` extracts a zip from a local http server into the
+# test S3 server, then ingests the member data.source names and runs a small sweep; its accesses
+# are in the run's audit log. A resumed run finds the members unchanged (no PUT) and keeps the
+# sweep; validate checks the step's keys with file:line:col messages.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/run_lib.sh"
+cd "$WORK"
+RANKS=2
+mkdir -p files
+gen_csv files/data.csv 1500 5
+"$PYTHON" - <<'EOF'
+import zipfile
+with zipfile.ZipFile("files/data.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    z.write("files/data.csv", "data.csv")
+    z.writestr("notes.txt", "not extracted: --include is *.csv\n")
+EOF
+URL="$("$SERVER" http "$WORK" files yes yes "$WORK/files")"
+
+# The same spec as the other run tests, with data.etl in front of the ingest.
+etl_spec() { # FILE LABEL EXTRA_ETL_YAML
+  write_spec "$1" "$2" s3://bkt/etl/data.csv "$EP"
+  "$PYTHON" - "$1" "$URL/data.zip" "${3:-}" <<'EOF'
+import sys
+path, url, extra = sys.argv[1:4]
+text = open(path).read().splitlines()
+out = []
+for line in text:
+    if line.startswith("data:"):
+        out += ["data:",
+                "  etl:",
+                "    source: \"%s\"" % url,
+                "    dest: s3://bkt/etl/",
+                "    include: [\"*.csv\"]"] + (["    " + extra] if extra else []) + [
+                "  source: s3://bkt/etl/data.csv",
+                "  target: target",
+                "  task: regression"]
+    else:
+        out.append(line)
+open(path, "w").write("\n".join(out) + "\n")
+EOF
+}
+
+etl_spec job.yaml etl
+"$HYPERFOLD" validate --no-data job.yaml >val.txt 2>&1 || fail "validate refused data.etl: $(cat val.txt)"
+hfrun job.yaml 2>run1.err || fail "the run with data.etl failed: $(cat run1.err)"
+D="$(run_dir etl)"
+[ -s "$D/results.json" ] || fail "no results.json"
+# The member in S3 equals the file, notes.txt was not extracted, the manifest is there.
+hfs3 cp s3://bkt/etl/data.csv got.csv --endpoint "$EP" >/dev/null
+cmp files/data.csv got.csv || fail "s3://bkt/etl/data.csv differs from the zip's member"
+hfs3 ls s3://bkt/etl/ --endpoint "$EP" | awk '{print $2}' | sort >keys.txt
+printf 's3://bkt/etl/_manifest.json\ns3://bkt/etl/data.csv\n' | diff - keys.txt || fail "objects: $(cat keys.txt)"
+# The run's audit log has the etl's download and uploads next to the ingest's reads.
+grep -q '"url":"'"$URL"'/data.zip"' "$D/audit.jsonl" || fail "the etl download is not in the run's audit log"
+[ "$(grep -c '"method":"PUT".*"key":"etl/data.csv"' "$D/audit.jsonl")" -eq 1 ] || fail "data.csv not PUT once"
+grep -q '"method":"GET".*"key":"etl/data.csv"' "$D/audit.jsonl" || fail "the ingest did not read the member"
+cp "$D/results.json" results1.json
+
+# Resumed: the etl step skips the unchanged member (no PUT), the sweep is not redone.
+lines_before=$(wc -l <"$D/audit.jsonl")
+hfrun job.yaml 2>run2.err || fail "the resumed run failed: $(cat run2.err)"
+tail -n +"$((lines_before + 1))" "$D/audit.jsonl" >audit2.jsonl
+grep -q '"method":"PUT".*"key":"etl/' audit2.jsonl && fail "the resumed run uploaded again"
+grep -q '"method":"HEAD".*"key":"etl/data.csv"' audit2.jsonl || fail "the resumed run did not check the member"
+same_results results1.json "$D/results.json" || fail "the resumed run changed the results"
+
+# retrain runs the step too (unchanged: HEADs, no PUT) before reading the data again.
+lines_before=$(wc -l <"$D/audit.jsonl")
+timeout 150 mpirun --oversubscribe -np "$RANKS" "$HYPERFOLD" retrain "$D" --quiet 2>rt.err ||
+  fail "retrain failed: $(cat rt.err)"
+tail -n +"$((lines_before + 1))" "$D/audit.jsonl" >audit3.jsonl
+grep -q '"url":"'"$URL"'/data.zip"' audit3.jsonl || fail "retrain did not run data.etl"
+grep -q '"method":"HEAD".*"key":"etl/data.csv"' audit3.jsonl || fail "retrain did not check the member"
+grep -q '"method":"PUT".*"key":"etl/' audit3.jsonl && fail "retrain uploaded the unchanged member"
+
+# validate checks the step's keys where they are written.
+etl_spec bad1.yaml bad1 "kms_key_id: k1"
+if "$HYPERFOLD" validate --no-data bad1.yaml 2>bad1.err; then fail "kms_key_id without aws:kms accepted"; fi
+grep -q "bad1.yaml:[0-9]*:[0-9]*: data.etl.kms_key_id: given with sse AES256" bad1.err || fail "bad1: $(cat bad1.err)"
+etl_spec bad2.yaml bad2 "sse: AES128"
+set +e
+"$HYPERFOLD" validate --no-data bad2.yaml 2>bad2.err
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "bad sse: exit $rc"
+grep -q "bad2.yaml:[0-9]*:[0-9]*: data.etl.sse: got \"AES128\", expected" bad2.err || fail "bad2: $(cat bad2.err)"
+etl_spec bad3.yaml bad3 "includes: [x]"
+if "$HYPERFOLD" validate --no-data bad3.yaml 2>bad3.err; then fail "an unknown data.etl key accepted"; fi
+grep -q "bad3.yaml:[0-9]*:[0-9]*: data.etl.*includes" bad3.err || fail "bad3: $(cat bad3.err)"
+# A refused archive stops the run before the ingest, with the etl's one line.
+"$PYTHON" -c '
+import zipfile
+with zipfile.ZipFile("files/data.zip", "w") as z:
+    z.writestr("../data.csv", "x\n")'
+set +e
+hfrun job.yaml --fresh 2>run3.err
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "a zip-slip archive in data.etl: exit $rc ($(cat run3.err))"
+grep -q 'data.etl: .*data.zip: member "../data.csv" has a .\.\.. segment (zip-slip)' run3.err ||
+  fail "run3: $(cat run3.err)"
+echo "etl spec tests passed"
