@@ -26,6 +26,7 @@ static const struct {
     {"serve", NULL, hf_cmd_serve},
     {"report", NULL, hf_cmd_report},
     {"evaluate", hf_cmd_evaluate, NULL},
+    {"iam-policy", NULL, hf_cmd_iam_policy},
 };
 
 static void usage(FILE *fp)
@@ -49,6 +50,7 @@ static void usage(FILE *fp)
         "  submit JOB.yaml            submit a run to Slurm (sbatch)\n"
         "  report RUN_DIR             write RUN_DIR/report.html: plots of the run\n"
         "  s3 ls|cp|head ...          inspect and copy S3 objects with hyperfold's client\n"
+        "  iam-policy JOB.yaml        the IAM policy the job needs (least privilege)\n"
         "  keys                       every job-spec key: its values, default and meaning\n"
         "  serve --model M            serve a model.h5 over HTTP (SageMaker's contract)\n"
         "\n"

@@ -614,6 +614,18 @@ int hf_results_read_iters(const char *results_path, long trial, double **out, si
     return result;
 }
 
+int hf_results_set_member(const char *results_path, const char *key, json_t *value)
+{
+    json_error_t jerr;
+    json_t *r = json_load_file(results_path, 0, &jerr);
+    if (!r)
+        return hf_error(HF_EINVAL, "%s: %s", results_path, jerr.text);
+    json_object_set(r, key, value);
+    int result = write_json(results_path, r);
+    json_decref(r);
+    return result;
+}
+
 int hf_results_add_retrain(const char *results_path, const char *log_path, json_t *decision)
 {
     json_error_t jerr;

@@ -102,6 +102,10 @@ int hf_results_read_best(const char *results_path, long *best, char **params_jso
 void hf_sweep_trial_iters(const hf_sweep *s, size_t t, double *out);
 int hf_results_read_iters(const char *results_path, long trial, double **out, size_t *n_splits);
 
+/* Not collective. Sets member `key` of results.json to `value` (borrowed), the file rewritten
+ * atomically: run's output.upload records {"run_id", "uri"} this way before uploading. */
+int hf_results_set_member(const char *results_path, const char *key, json_t *value);
+
 /* Not collective. Records a retrain decision: appends it as one line to log_path (the history)
  * and sets it as results.json's "retrain" member (the file rewritten atomically). */
 int hf_results_add_retrain(const char *results_path, const char *log_path, json_t *decision);
