@@ -87,6 +87,35 @@ assert got == dict(want), (got, want)
 assert set(got) == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, got
 PY
 
+# Every command audits by default: predict, evaluate, serve and s3 (no spec) to $HYPERFOLD_AUDIT,
+# else ~/.local/state/hyperfold/audit.jsonl; validate to the run directory's audit.jsonl.
+DEF="$HOME/.local/state/hyperfold/audit.jsonl"
+[ ! -e "$DEF" ] || fail "$DEF exists before any command without a spec ran"
+mpirun --oversubscribe -np 2 "$HYPERFOLD" predict --quiet --model "${U1}model.h5" \
+  --input s3://bkt/in/parts/p-1.csv --output preds.csv --endpoint "$EP" 2>pred.err ||
+  fail "predict from S3 failed: $(cat pred.err)"
+grep -q '"action":"s3:GetObject","resource":"arn:aws:s3:::bkt/'"${U1#s3://bkt/}"'model.h5"' "$DEF" ||
+  fail "predict's model download is not in the default audit log"
+grep -q '"resource":"arn:aws:s3:::bkt/in/parts/p-1.csv"' "$DEF" || fail "predict's input reads are not audited"
+mpirun --oversubscribe -np 2 "$HYPERFOLD" evaluate --quiet --model "${U1}model.h5" \
+  --input s3://bkt/in/parts/p-2.csv --endpoint "$EP" >/dev/null 2>eval.err ||
+  fail "evaluate from S3 failed: $(cat eval.err)"
+grep -q '"resource":"arn:aws:s3:::bkt/in/parts/p-2.csv"' "$DEF" || fail "evaluate's reads are not audited"
+HYPERFOLD_AUDIT="$WORK/serve.jsonl" "$HYPERFOLD" serve --model s3://bkt/no/model.h5 --port 0 \
+  >/dev/null 2>serve.err && fail "serve of a missing model started"
+grep -q '"operation":"HeadObject","action":"s3:GetObject","resource":"arn:aws:s3:::bkt/no/model.h5"' \
+  "$WORK/serve.jsonl" || fail "serve's model download is not audited to HYPERFOLD_AUDIT"
+hfs3 head s3://bkt/in/parts/p-0.csv --endpoint "$EP" >/dev/null || fail "s3 head failed"
+[ "$(grep -c '"resource":"arn:aws:s3:::bkt/in/parts/p-0.csv"' "$DEF")" -eq 1 ] ||
+  fail "hyperfold s3 head is not audited by default"
+before=$(grep -c . "$D/audit.jsonl")
+"$HYPERFOLD" validate job.yaml >validate.out 2>validate.err || fail "validate failed: $(cat validate.err)"
+tail -n +"$((before + 1))" "$D/audit.jsonl" | grep -q '"action":"s3:ListBucket"' ||
+  fail "validate's reads are not in the run directory's audit log"
+HYPERFOLD_AUDIT=off hfs3 head s3://bkt/in/parts/p-0.csv --endpoint "$EP" >/dev/null
+[ "$(grep -c '"resource":"arn:aws:s3:::bkt/in/parts/p-0.csv"' "$DEF")" -eq 1 ] ||
+  fail "HYPERFOLD_AUDIT=off still audited"
+
 # An invalid spec: exit 2, one line naming the file and key.
 printf 'name: bad\ndata: {source: "s3://bkt/x.csv", target: y}\nmodel: {type: ridge}\noutput: {upload: "bkt/out"}\n' >bad.yaml
 rc=0
