@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
+#include "coordinator/iam_policy.h"
 
 #include "common/hf.h"
 #include "jobs/rundir.h"
@@ -258,6 +259,40 @@ static int check_account(const char *name, const char *v)
     return HF_OK;
 }
 
+int hf_iam_policy_build(const hf_spec *spec, const char *role, const char *account,
+                        const char *region, json_t **out)
+{
+    int result = HF_OK;
+    char *principal = NULL;
+    policy p = {0};
+    *out = NULL;
+    p.account = account ? account : "ACCOUNT_ID";
+    p.region = region && *region ? region : spec->s3.region;
+    if (!p.region || !*p.region)
+        p.region = getenv("AWS_REGION");
+    if (!p.region || !*p.region)
+        p.region = getenv("AWS_DEFAULT_REGION");
+    if (!p.region || !*p.region)
+        p.region = "us-east-1";
+    if (role && !(principal = hf_asprintf("arn:aws:iam::%s:role/%s", p.account, role))) {
+        result = hf_error(HF_ENOMEM, "iam-policy: out of memory");
+        goto out;
+    }
+    p.principal = principal;
+    if (!(p.statements = json_array())) {
+        result = hf_error(HF_ENOMEM, "iam-policy: out of memory");
+        goto out;
+    }
+    if ((result = build_policy(&p, spec)) < 0)
+        goto out;
+    if (!(*out = json_pack("{s:s, s:O}", "Version", "2012-10-17", "Statement", p.statements)))
+        result = hf_error(HF_ENOMEM, "iam-policy: out of memory");
+out:
+    json_decref(p.statements);
+    free(principal);
+    return result;
+}
+
 int hf_cmd_iam_policy(int argc, char **argv)
 {
     const char *role = NULL, *account = NULL, *spec_arg = NULL;
@@ -272,34 +307,17 @@ int hf_cmd_iam_policy(int argc, char **argv)
         return result > 0 ? HF_OK : result;
 
     hf_spec *spec = NULL;
-    char *principal = NULL, *text = NULL;
+    char *text = NULL;
     json_t *doc = NULL;
-    policy p = {0};
     if ((result = hf_spec_load(spec_arg, &spec)) < 0)
         goto out;
-    p.account = account ? account : "ACCOUNT_ID";
-    p.region = spec->s3.region ? spec->s3.region : getenv("AWS_REGION");
-    if (!p.region || !*p.region)
-        p.region = getenv("AWS_DEFAULT_REGION");
-    if (!p.region || !*p.region)
-        p.region = "us-east-1";
-    if (role && !(principal = hf_asprintf("arn:aws:iam::%s:role/%s", p.account, role))) {
-        result = HF_ENOMEM;
+    if ((result = hf_iam_policy_build(spec, role, account, NULL, &doc)) < 0)
         goto out;
-    }
-    p.principal = principal;
-    if (!(p.statements = json_array())) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-    if ((result = build_policy(&p, spec)) < 0)
-        goto out;
-    doc = json_pack("{s:s, s:O}", "Version", "2012-10-17", "Statement", p.statements);
-    if (!doc || !(text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+    if (!(text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
         result = hf_error(HF_ENOMEM, "iam-policy: out of memory");
         goto out;
     }
-    if (json_array_size(p.statements) == 0)
+    if (json_array_size(json_object_get(doc, "Statement")) == 0)
         hf_info("iam-policy: %s makes no AWS request (local or http(s) data, no output.upload); "
                 "the policy grants nothing",
                 spec_arg);
@@ -308,8 +326,6 @@ int hf_cmd_iam_policy(int argc, char **argv)
 out:
     free(text);
     json_decref(doc);
-    json_decref(p.statements);
-    free(principal);
     hf_spec_free(spec);
     return result;
 }

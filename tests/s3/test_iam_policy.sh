@@ -79,6 +79,7 @@ awk -F'\t' 'NF != 6 || $2 != "S3RVER" || $3 !~ /^s3:/ || $4 !~ /^arn:aws:s3:::bk
   table.tsv || fail "jq table rows: $(head -3 table.tsv)"
 jq -s -r 'group_by(.action) | map([.[0].action, length] | @tsv) | .[]' "$D/audit.jsonl" >counts.tsv ||
   fail "jq per-action count failed"
+echo "requests per action (jq):" && cat counts.tsv
 "$PYTHON" - "$D/audit.jsonl" counts.tsv <<'PY' || fail "jq's per-action counts differ from the log"
 import collections, json, sys
 want = collections.Counter(json.loads(l)["action"] for l in open(sys.argv[1]))

@@ -21,7 +21,7 @@ free_bytes() { "$PYTHON" -c 'import os,sys; s=os.statvfs(sys.argv[1]); print(s.f
 uploaded_equal() { # every output uploaded, byte-identical to the run directory's
   local up
   up="$(upload_uri "$D")" || return 1
-  case "$up" in s3://bkt/out/up/up/*/) ;; *) return 1 ;; esac
+  case "$up" in s3://bkt/out/up/e2e/2*Z-*/) ;; *) return 1 ;; esac
   rm -rf dl && awscp --recursive "$up" dl/ >/dev/null 2>&1 || return 1
   for f in model.h5 results.json trials.csv oof.csv; do cmp -s "$D/$f" "dl/$f" || return 1; done
   # report.html is a view: a run that had no room for it warns and uploads the rest.
