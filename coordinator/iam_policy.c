@@ -33,6 +33,7 @@ typedef struct policy {
     const char *principal; /* arn:aws:iam::ACCOUNT:role/NAME, or NULL (an identity policy) */
     const char *account;   /* --account, or the placeholder ACCOUNT_ID */
     const char *region;    /* for KMS key ARNs made from a key id or alias */
+    char key_where[600];   /* "job.yaml:7:15: output.kms_key_id": where the key was given */
 } policy;
 
 /* `s` with the characters IAM reads as wildcards or variables written as the policy variables
@@ -84,18 +85,21 @@ static int add_statement(policy *p, const char *sid, json_t *actions, json_t *re
     return HF_OK;
 }
 
-/* Splits an s3:// URI into its bucket and its key escaped for IAM (new strings). */
-static int split_escaped(const char *uri, char **bucket, char **ekey)
+/* Splits an s3:// URI into its bucket and its key, both escaped for IAM (new strings). */
+static int split_escaped(const char *uri, char **ebucket, char **ekey)
 {
-    char *key = NULL;
-    *ekey = NULL;
-    HF_CALL(hf_s3_parse_uri(uri, bucket, &key));
+    char *bucket = NULL, *key = NULL;
+    *ebucket = *ekey = NULL;
+    HF_CALL(hf_s3_parse_uri(uri, &bucket, &key));
+    *ebucket = iam_escape(bucket);
     *ekey = iam_escape(key);
+    free(bucket);
     free(key);
-    if (!*ekey) {
-        free(*bucket);
-        *bucket = NULL;
-        return HF_ENOMEM;
+    if (!*ebucket || !*ekey) {
+        free(*ebucket);
+        free(*ekey);
+        *ebucket = *ekey = NULL;
+        return hf_error(HF_ENOMEM, "iam-policy: out of memory");
     }
     return HF_OK;
 }
@@ -126,19 +130,16 @@ static int add_list(policy *p, const char *sid, const char *prefix_uri)
 {
     if (strncmp(prefix_uri, "s3://", 5) != 0)
         return HF_OK;
-    char *bucket = NULL, *key = NULL;
-    HF_CALL(hf_s3_parse_uri(prefix_uri, &bucket, &key));
+    char *bucket = NULL, *ekey = NULL;
+    HF_CALL(split_escaped(prefix_uri, &bucket, &ekey));
     char *arn = hf_asprintf("arn:aws:s3:::%s", bucket);
-    char *ekey = iam_escape(key);
-    int result = arn && ekey
-                     ? add_statement(p, sid, json_pack("[s]", hf_audit_s3_action("ListObjectsV2")),
+    int result = arn ? add_statement(p, sid, json_pack("[s]", hf_audit_s3_action("ListObjectsV2")),
                                      json_string(arn),
                                      json_pack("{s:{s:[s]}}", "StringLike", "s3:prefix", ekey))
                      : HF_ENOMEM;
     free(arn);
     free(ekey);
     free(bucket);
-    free(key);
     return result;
 }
 
@@ -171,6 +172,24 @@ static int add_write(policy *p, const char *sid, const char *abort_sid, const ch
  * region on the condition that the key has that alias (kms:ResourceAliases). */
 static int add_kms(policy *p, const char *sid, const char *key, int write)
 {
+    /* Only what KMS accepts, so that no character of the key or the region becomes an IAM
+     * wildcard: key ids, aliases and ARNs are letters, digits and - _ / :, regions a-z 0-9 -, and
+     * an ARN is a KMS one (arn:aws:kms:..., or another partition's). */
+    size_t kl = strlen(key), rl = strlen(p->region);
+    const char *kms_part = strncmp(key, "arn:", 4) == 0 ? strchr(key + 4, ':') : NULL;
+    if (kl == 0 ||
+        strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/:") != kl ||
+        (strncmp(key, "arn:", 4) == 0 &&
+         (strncmp(key, "arn:aws", 7) != 0 || !kms_part || strncmp(kms_part, ":kms:", 5) != 0)) ||
+        (strncmp(key, "arn:", 4) != 0 && strchr(key, ':')))
+        return hf_error(HF_EINVAL,
+                        "%s: got \"%s\", expected a KMS key id, alias/NAME, or a key or alias ARN "
+                        "(arn:aws:kms:REGION:ACCOUNT:key/ID)",
+                        p->key_where, key);
+    if (rl == 0 || strspn(p->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != rl)
+        return hf_error(HF_EINVAL,
+                        "s3.region: got \"%s\", expected a region name such as us-east-1",
+                        p->region);
     json_t *actions = write ? json_pack("[s, s]", "kms:GenerateDataKey", "kms:Decrypt")
                             : json_pack("[s]", "kms:Decrypt");
     const char *alias = NULL;
@@ -202,19 +221,29 @@ static int add_kms(policy *p, const char *sid, const char *key, int write)
 static int build_policy(policy *p, const hf_spec *spec)
 {
     const char *src = spec->data.source;
+    char at[512];
     if (src && strncmp(src, "s3://", 5) == 0) {
-        HF_CALL(add_read(p, "ReadSource", src));
-        if (hf_source_is_prefix(src))
-            HF_CALL(add_list(p, "ListSourcePrefix", src));
+        int result = add_read(p, "ReadSource", src);
+        if (result >= 0 && hf_source_is_prefix(src))
+            result = add_list(p, "ListSourcePrefix", src);
+        if (result < 0) /* ("s3://" without a bucket, which the ingest refuses too) */
+            return hf_error_prefix(result, "%s: data.source",
+                                   hf_opt_where(&spec->data.src, "data.source", at, sizeof at));
     }
     if (spec->output.upload) {
         char *prefix = hf_output_upload_prefix(&spec->output, spec->name, NULL);
         int result =
             prefix ? add_write(p, "WriteRunOutputs", "AbortFailedUploads", prefix) : HF_ENOMEM;
         free(prefix);
-        HF_CALL(result);
-        if (spec->output.sse && strcmp(spec->output.sse, "aws:kms") == 0 && spec->output.kms_key_id)
+        if (result < 0)
+            return hf_error_prefix(result, "%s: output.upload",
+                                   hf_opt_where(&spec->output.src, "output.upload", at, sizeof at));
+        if (spec->output.sse && strcmp(spec->output.sse, "aws:kms") == 0 &&
+            spec->output.kms_key_id) {
+            snprintf(p->key_where, sizeof p->key_where, "%s: output.kms_key_id",
+                     hf_opt_where(&spec->output.src, "output.kms_key_id", at, sizeof at));
             HF_CALL(add_kms(p, "UseOutputKey", spec->output.kms_key_id, 1));
+        }
     }
     return HF_OK;
 }
