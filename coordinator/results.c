@@ -482,6 +482,10 @@ static int write_results_json(const hf_sweep *s, const hf_trial *trials, const h
     run_json(o, s, info);
     if (info->model_path)
         json_object_set_new(o, "model_path", json_string(info->model_path));
+    if (info->upload_uri)
+        json_object_set_new(
+            o, "upload",
+            json_pack("{s:s, s:s}", "run_id", info->upload_run_id, "uri", info->upload_uri));
     int result = write_json(info->results_path, o);
     json_decref(o);
     return result;
@@ -610,18 +614,6 @@ int hf_results_read_iters(const char *results_path, long trial, double **out, si
         (*out)[f] = json_is_number(v) ? json_number_value(v) : NAN;
         *n_splits = f + 1;
     }
-    json_decref(r);
-    return result;
-}
-
-int hf_results_set_member(const char *results_path, const char *key, json_t *value)
-{
-    json_error_t jerr;
-    json_t *r = json_load_file(results_path, 0, &jerr);
-    if (!r)
-        return hf_error(HF_EINVAL, "%s: %s", results_path, jerr.text);
-    json_object_set(r, key, value);
-    int result = write_json(results_path, r);
     json_decref(r);
     return result;
 }

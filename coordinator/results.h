@@ -87,6 +87,8 @@ typedef struct hf_run_info {
      * NULL: not written. */
     json_t *evaluation, *holdout_evaluation;
     double oof_seconds; /* the out-of-fold pass (results.json timing.oof_seconds) */
+    /* output.upload: this session's run id and prefix (results.json "upload"), or NULL. */
+    const char *upload_run_id, *upload_uri;
 } hf_run_info;
 
 /* Writes results.json and trials.csv into info->run_dir (durably). */
@@ -101,10 +103,6 @@ int hf_results_read_best(const char *results_path, long *best, char **params_jso
  * sweep, or in a finished run's results.json. */
 void hf_sweep_trial_iters(const hf_sweep *s, size_t t, double *out);
 int hf_results_read_iters(const char *results_path, long trial, double **out, size_t *n_splits);
-
-/* Not collective. Sets member `key` of results.json to `value` (borrowed), the file rewritten
- * atomically: run's output.upload records {"run_id", "uri"} this way before uploading. */
-int hf_results_set_member(const char *results_path, const char *key, json_t *value);
 
 /* Not collective. Records a retrain decision: appends it as one line to log_path (the history)
  * and sets it as results.json's "retrain" member (the file rewritten atomically). */
