@@ -10,6 +10,7 @@
 #   request except AbortFailedUploads (failure-only); requests the job did not make (another job's
 #   upload prefix, another bucket, another listing prefix, another key, DeleteObject) are denied.
 # - The audit log loads into a table with the jq commands docs/security.md shows.
+# - Reading an SSE-KMS object is audited with kms:Decrypt on the key its answer names.
 # - An invalid spec: exit 2 and one error line.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
@@ -116,6 +117,27 @@ tail -n +"$((before + 1))" "$D/audit.jsonl" | grep -q '"action":"s3:ListBucket"'
 HYPERFOLD_AUDIT=off hfs3 head s3://bkt/in/parts/p-0.csv --endpoint "$EP" >/dev/null
 [ "$(grep -c '"resource":"arn:aws:s3:::bkt/in/parts/p-0.csv"' "$DEF")" -eq 1 ] ||
   fail "HYPERFOLD_AUDIT=off still audited"
+
+# Reading an SSE-KMS object: the answer names the key, and the GetObject line records kms:Decrypt
+# on it (the HEAD decrypts nothing). s3rver sends no SSE headers: a stand-in endpoint does.
+"$PYTHON" "$S3DIR/kms_echo_server.py" "$KEY" >kms_port.txt &
+KMS_PID=$!
+for _ in $(seq 50); do [ -s kms_port.txt ] && break; sleep 0.1; done
+KP="$(cat kms_port.txt)"
+[ -n "$KP" ] || fail "the SSE-KMS stand-in endpoint did not start"
+hfs3 cp s3://enc/data/o.csv enc.csv --endpoint "http://127.0.0.1:$KP" --audit kms.jsonl >/dev/null ||
+  fail "reading from the SSE-KMS stand-in failed"
+kill "$KMS_PID"
+"$PYTHON" - kms.jsonl "$KEY" <<'PY' || fail "the SSE-KMS read is not audited as kms:Decrypt: $(cat kms.jsonl)"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+heads = [l for l in lines if l["operation"] == "HeadObject"]
+gets = [l for l in lines if l["operation"] == "GetObject"]
+assert heads and gets, lines
+assert all("kms_action" not in l for l in heads), heads
+assert all(l["kms_action"] == "kms:Decrypt" and l["kms_key_id"] == sys.argv[2] for l in gets), gets
+assert all(l["resource"] == "arn:aws:s3:::enc/data/o.csv" for l in lines), lines
+PY
 
 # An invalid spec: exit 2, one line naming the file and key.
 printf 'name: bad\ndata: {source: "s3://bkt/x.csv", target: y}\nmodel: {type: ridge}\noutput: {upload: "bkt/out"}\n' >bad.yaml
