@@ -32,6 +32,9 @@ int hf_cmd_keys(int argc, char **argv);
 int hf_cmd_report(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold s3 ls|cp|head` (s3_cli.c). */
 int hf_cmd_s3(int argc, char **argv);
+/* Not collective (no MPI). `hyperfold iam-policy job.yaml [--role NAME] [--account ID]`: the IAM
+ * policy the job needs (iam_policy.c). */
+int hf_cmd_iam_policy(int argc, char **argv);
 /* Not collective (no MPI). `hyperfold serve --model M [flags]`: the model over HTTP (serve.c). */
 int hf_cmd_serve(int argc, char **argv);
 

@@ -7,6 +7,7 @@
 #include "common/csvw.h"
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "shards/audit.h"
 #include "shards/ingest.h"
 #include "shards/s3.h"
 #include "worker/evaluation.h"
@@ -33,7 +34,8 @@ static void usage(FILE *fp)
         "curves, residuals); --predictions writes row,target,prediction[,proba_<class>...].\n"
         "The rows are split over the ranks; the result does not depend on their number.\n"
         "MODEL and LABELLED may be s3:// (or http(s)://) as for predict; --endpoint, --region,\n"
-        "--path-style and --audit as for predict.\n");
+        "--path-style and --audit as for predict (the audit log by default\n"
+        "$HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl).\n");
 }
 
 /* One rank's rows as a blob: n, then n row numbers, n targets, n x no predictions. */
@@ -179,6 +181,10 @@ int hf_cmd_evaluate(hf_comm *world, int argc, char **argv)
     hf_s3_config s3; /* the model or the input may be s3:// (as predict takes them) */
     hf_source_opts sopts;
     hf_s3_flags_apply(&s3f, rank, &s3, &sopts);
+    char *audit = NULL; /* every S3 / HTTP access audited (shards/audit.h) */
+    if ((result = hf_comm_check(world, hf_audit_resolve(s3f.audit, &audit))) < 0)
+        goto out;
+    sopts.audit_path = audit;
     if ((result = hf_modelfile_read_uri(world, model_path, &sopts, &m)) < 0)
         goto out;
     hf_predict_input_opts pio = {.read_target = 1, .ignore_extra_columns = ignore_extra};
@@ -216,5 +222,6 @@ out:
     free(blob);
     free(all);
     free(lens);
+    free(audit);
     return result;
 }

@@ -27,6 +27,7 @@ static const struct {
     {"report", NULL, hf_cmd_report},
     {"evaluate", hf_cmd_evaluate, NULL},
     {"etl", hf_cmd_etl, NULL},
+    {"iam-policy", NULL, hf_cmd_iam_policy},
 };
 
 static void usage(FILE *fp)
@@ -54,6 +55,7 @@ static void usage(FILE *fp)
         "  etl SOURCE DEST            extract an archive (zip, tar.gz, .gz) from a path, s3:// or\n"
         "                             http(s):// into an s3:// prefix or a directory\n"
         "  s3 ls|cp|head ...          inspect and copy S3 objects with hyperfold's client\n"
+        "  iam-policy JOB.yaml        the IAM policy the job needs (least privilege)\n"
         "  keys                       every job-spec key: its values, default and meaning\n"
         "  serve --model M            serve a model.h5 over HTTP (SageMaker's contract)\n"
         "\n"

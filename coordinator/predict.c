@@ -9,6 +9,7 @@
 #include "common/csvw.h"
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "shards/audit.h"
 #include "shards/ingest.h"
 #include "shards/s3.h"
 #include "worker/task.h"
@@ -53,7 +54,9 @@ static void usage(FILE *fp)
         "                  the CSV header's names as keys, numbers as the CSV prints them)\n"
         "  --endpoint, --region, --path-style  the S3 endpoint (default AWS_ENDPOINT_URL,\n"
         "                  AWS_REGION); credentials as `hyperfold s3` finds them\n"
-        "  --audit FILE    append one JSON line per S3/HTTP request to FILE\n");
+        "  --audit FILE    append one JSON line per S3/HTTP request to FILE (default\n"
+        "                  $HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl;\n"
+        "                  off: none; docs/security.md)\n");
 }
 
 enum { FMT_CSV = 0, FMT_JSONL = 1 };
@@ -403,6 +406,7 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
     size_t n_keep = 0, text_len = 0, *lens = NULL, *lens_lens = NULL;
     int64_t *obj_len = NULL;
     out_cols oc = {0};
+    char *audit = NULL;
     hf_s3_config s3;
     hf_source_opts sopts;
     hf_s3_flags_apply(&s3f, rank, &s3, &sopts);
@@ -413,6 +417,10 @@ int hf_cmd_predict(hf_comm *world, int argc, char **argv)
         return result;
     if (keep_list && (result = split_names(keep_list, &keep, &n_keep)) < 0)
         return result;
+    /* Every S3 / HTTP access is audited (shards/audit.h: --audit, HYPERFOLD_AUDIT, default). */
+    if ((result = hf_comm_check(world, hf_audit_resolve(s3f.audit, &audit))) < 0)
+        goto out;
+    sopts.audit_path = audit;
 
     result = hf_modelfile_read_uri(world, model_path, &sopts, &m);
     if (result < 0)
@@ -498,5 +506,6 @@ out:
     free(lens_lens);
     free(obj_len);
     free(header);
+    free(audit);
     return result;
 }

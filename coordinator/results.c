@@ -482,6 +482,10 @@ static int write_results_json(const hf_sweep *s, const hf_trial *trials, const h
     run_json(o, s, info);
     if (info->model_path)
         json_object_set_new(o, "model_path", json_string(info->model_path));
+    if (info->upload_uri)
+        json_object_set_new(
+            o, "upload",
+            json_pack("{s:s, s:s}", "run_id", info->upload_run_id, "uri", info->upload_uri));
     int result = write_json(info->results_path, o);
     json_decref(o);
     return result;

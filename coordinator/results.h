@@ -87,6 +87,8 @@ typedef struct hf_run_info {
      * NULL: not written. */
     json_t *evaluation, *holdout_evaluation;
     double oof_seconds; /* the out-of-fold pass (results.json timing.oof_seconds) */
+    /* output.upload: this session's run id and prefix (results.json "upload"), or NULL. */
+    const char *upload_run_id, *upload_uri;
 } hf_run_info;
 
 /* Writes results.json and trials.csv into info->run_dir (durably). */

@@ -313,22 +313,22 @@ out:
     return result;
 }
 
-/* Uploads model.h5, results.json, trials.csv and, when the run wrote them, oof.csv, holdout.csv
- * and report.html to output.upload (an s3://bucket/prefix/), with server-side encryption when
- * asked. Rank 0 only. */
-static int upload_outputs(const hf_output_opts *out, const hf_rundir *dir,
+/* Rank 0. Uploads model.h5, results.json, trials.csv and, when the run wrote them, oof.csv,
+ * holdout.csv and report.html, with server-side encryption when asked, under `dest`:
+ * <output.upload>/<name>/<run-id>/, a prefix of this session's own (jobs/rundir.h, made in
+ * finish_run and recorded in results.json as "upload"), so that two jobs sharing output.upload,
+ * or a rerun, never overwrite objects an earlier session uploaded. */
+static int upload_outputs(const hf_output_opts *out, const char *dest, const hf_rundir *dir,
                           const hf_source_opts *opts, int quiet)
 {
     const char *const files[] = {dir->model, dir->results, dir->trials_csv,
                                  dir->oof,   dir->holdout, dir->report};
     const size_t n_required = 3;
-    const char *dest = out->upload;
-    size_t dl = strlen(dest);
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if (i >= n_required && access(files[i], F_OK) != 0)
             continue;
         const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
-        char *uri = hf_asprintf("%s%s%s", dest, dl && dest[dl - 1] == '/' ? "" : "/", base);
+        char *uri = hf_asprintf("%s%s", dest, base);
         int result =
             uri ? hf_s3_upload_file(files[i], uri, opts, out->sse, out->kms_key_id) : HF_ENOMEM;
         if (result >= 0 && !quiet)
@@ -1353,6 +1353,15 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
                       const hf_rundir *dir, double t0, int result)
 {
     info->seconds = hf_now() - t0;
+    /* output.upload: this session's prefix, recorded in results.json (upload_outputs). */
+    char run_id[HF_RUN_ID_LEN], *upload_dest = NULL;
+    if (result >= 0 && spec->output.upload) {
+        hf_run_id_new(spec->sha256, run_id);
+        if (!(upload_dest = hf_output_upload_prefix(&spec->output, spec->name, run_id)))
+            result = HF_ENOMEM;
+        info->upload_run_id = run_id;
+        info->upload_uri = upload_dest;
+    }
     /* Only a run whose model was exported has results: results.json names model.h5 and claims
      * success, and RUN/job.yaml, results.json and model.h5 must carry the same spec (retrain
      * checks it). On a failed refit or export the journal keeps the sweep and the earlier run's
@@ -1364,6 +1373,7 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
     /* The training data's profile, for drift (describe --against, retrain). */
     if (result >= 0)
         result = hf_profile_write(job->data, dir->profile);
+    info->upload_run_id = info->upload_uri = NULL;
     /* The report is a view of the files just written: failing to write it fails nothing. */
     if (result >= 0) {
         if (hf_report_write(dir->dir, NULL) < 0) {
@@ -1376,8 +1386,9 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
     }
     if (result >= 0 && spec->output.upload) {
         hf_source_opts up = {.s3 = &spec->s3, .audit_path = dir->audit, .rank = 0};
-        result = upload_outputs(&spec->output, dir, &up, st->quiet);
+        result = upload_outputs(&spec->output, upload_dest, dir, &up, st->quiet);
     }
+    free(upload_dest);
     if (result < 0 || st->quiet)
         return result;
     size_t b = (size_t)st->sweep.best, nm = job->n_metrics;

@@ -2,6 +2,7 @@
  * tests. It needs no MPI. */
 #define _GNU_SOURCE
 #include "shards/s3.h"
+#include "shards/audit.h"
 
 #include "common/hf.h"
 #include "coordinator/args.h"
@@ -19,7 +20,8 @@ static void usage(FILE *out)
             "       hyperfold s3 cp SRC DST [--sse AES256|aws:kms] [--kms-key-id ID]\n"
             "       hyperfold s3 head s3://bucket/key\n"
             "options: --endpoint URL  --region NAME  --path-style  --virtual-hosted\n"
-            "         --audit FILE (append one JSON line per request)\n"
+            "         --audit FILE (append one JSON line per request; default\n"
+            "         $HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl; off: none)\n"
             "SRC/DST: s3://bucket/key, http(s)://... (download only) or a local path.\n"
             "Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials with\n"
             "AWS_PROFILE. Retries: HF_S3_MAX_RETRIES, HF_S3_RETRY_BUDGET_S.\n");
@@ -71,7 +73,7 @@ int hf_cmd_s3(int argc, char **argv)
         return result > 0 ? HF_OK : result;
     if (path_style && virtual_hosted)
         return hf_error(HF_EINVAL, "s3: --path-style and --virtual-hosted: expected one of them");
-    char *dest = NULL;
+    char *dest = NULL, *audit_path = NULL;
     hf_s3_object *objs = NULL;
     size_t nobjs = 0;
     hf_s3_config s3;
@@ -79,7 +81,10 @@ int hf_cmd_s3(int argc, char **argv)
     s3.endpoint = (char *)endpoint; /* borrowed from argv: s3 is not released */
     s3.region = (char *)region;
     s3.path_style = path_style ? 1 : virtual_hosted ? 0 : -1;
-    hf_source_opts opts = {.s3 = &s3, .audit_path = audit, .rank = 0};
+    hf_source_opts opts = {.s3 = &s3, .audit_path = NULL, .rank = 0};
+    if ((result = hf_audit_resolve(audit, &audit_path)) < 0)
+        goto out;
+    opts.audit_path = audit_path;
 
     const char *cmd = pos[0];
     if (strcmp(cmd, "ls") == 0) {
@@ -144,5 +149,6 @@ int hf_cmd_s3(int argc, char **argv)
 out:
     hf_s3_objects_free(objs, nobjs);
     free(dest);
+    free(audit_path);
     return result;
 }

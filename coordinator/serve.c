@@ -12,6 +12,7 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "shards/audit.h"
 #include "worker/task.h"
 
 #include <arpa/inet.h>
@@ -40,7 +41,7 @@ static void usage(FILE *fp)
         fp,
         "usage: hyperfold serve --model MODEL [--port 8080] [--listen 127.0.0.1] [--threads N]\n"
         "                       [--token-file F] [--tls-cert C --tls-key K]\n"
-        "                       [--max-body-bytes 6291456] [--quiet]\n"
+        "                       [--max-body-bytes 6291456] [--audit FILE] [--quiet]\n"
         "\n"
         "Serves the model over HTTP with the SageMaker inference-container contract:\n"
         "GET /ping, POST /invocations (text/csv, application/json, application/jsonlines in;\n"
@@ -50,7 +51,9 @@ static void usage(FILE *fp)
         "Listens on 127.0.0.1 unless --listen; --port 0 takes a free port. With --token-file,\n"
         "every request but /ping needs `Authorization: Bearer <token>`. SIGTERM or SIGINT\n"
         "finish the requests in flight and exit 0. One log line per request on stderr\n"
-        "(--quiet: none). See docs/serving.md.\n");
+        "(--quiet: none). An s3:// or http(s):// model's download is audited: --audit FILE,\n"
+        "else $HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl (docs/security.md).\n"
+        "See docs/serving.md.\n");
 }
 
 /* ---- the model, refcounted ------------------------------------------------------------------- */
@@ -62,11 +65,13 @@ typedef struct served {
 
 /* Reads the model at `path` (a model.h5, a directory holding model.h5, s3://, http(s)://). The one
  * place that knows where a served model comes from. */
+static char *g_audit_path; /* the audit log of the model's downloads (hf_audit_resolve) */
+
 static int load_model(const char *path, hf_modelfile **out)
 {
     /* A file, a directory holding model.h5 (SageMaker's /opt/ml/model), s3:// or http(s)://
      * (S3 endpoint and credentials from the environment, as `hyperfold s3` takes them). */
-    hf_source_opts sopts = {.rank = 0};
+    hf_source_opts sopts = {.rank = 0, .audit_path = g_audit_path};
     return hf_modelfile_read_uri(NULL, path, &sopts, out);
 }
 
@@ -631,7 +636,7 @@ static int read_text(const char *what, const char *path, char **data, size_t *le
 int hf_cmd_serve(int argc, char **argv)
 {
     const char *model = NULL, *port_s = "8080", *listen_s = "127.0.0.1", *token_file = NULL,
-               *tls_cert = NULL, *tls_key = NULL, *max_s = NULL;
+               *tls_cert = NULL, *tls_key = NULL, *max_s = NULL, *audit = NULL;
     int threads = 0, quiet = 0;
     const hf_arg_def defs[] = {HF_VALUE_ARG("--model", &model, NULL),
                                HF_VALUE_ARG("--port", &port_s, NULL),
@@ -641,6 +646,7 @@ int hf_cmd_serve(int argc, char **argv)
                                HF_VALUE_ARG("--tls-cert", &tls_cert, NULL),
                                HF_VALUE_ARG("--tls-key", &tls_key, NULL),
                                HF_VALUE_ARG("--max-body-bytes", &max_s, NULL),
+                               HF_VALUE_ARG("--audit", &audit, NULL),
                                HF_FLAG_ARG("--quiet", "-q", &quiet)};
     const hf_cmdline cl = {"serve", HF_ARGS(defs), NULL, NULL, 0, usage};
     int result = hf_args_parse(&cl, argc, argv, NULL, NULL, 1);
@@ -661,6 +667,8 @@ int hf_cmd_serve(int argc, char **argv)
         HF_CALL(parse_size("--max-body-bytes", max_s, &g.max_body));
     if (!tls_cert != !tls_key)
         return hf_error(HF_EINVAL, "serve: --tls-cert and --tls-key go together");
+    free(g_audit_path);
+    HF_CALL(hf_audit_resolve(audit, &g_audit_path));
     if (tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return hf_error(HF_EINVAL, "serve: --tls-cert: this libmicrohttpd was built without TLS "
                                    "support (GnuTLS); serve HTTP behind a TLS proxy instead");

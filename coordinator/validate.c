@@ -21,8 +21,9 @@ static void usage(FILE *fp)
                 "Checks the job spec, reads the data once to infer and print its schema\n"
                 "(column types, categories, classes) and to check what depends on it\n"
                 "(a class smaller than the number of folds, a metric that does not fit the\n"
-                "task), and prints the trials it would run. Writes nothing: the data is\n"
-                "parsed into a scratch directory that is removed.\n"
+                "task), and prints the trials it would run. Writes nothing but the audit\n"
+                "log: the data is parsed into a scratch directory that is removed, and its\n"
+                "S3 / HTTP reads are appended to the run directory's audit.jsonl.\n"
                 "  --no-data   check the spec alone, without reading the data\n"
                 "Exit codes: 0 valid, 2 invalid (one line naming file:line:column, the key,\n"
                 "the value and what was expected).\n");
@@ -84,6 +85,7 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
     hf_job job = {0};
     char scratch[] = "/tmp/hyperfold-validate.XXXXXX";
     hf_rundir sd = {0}; /* the scratch directory, laid out as a run's */
+    hf_rundir rd = {0}; /* the run directory: its audit.jsonl records the reads */
     size_t n = 0;
     int made = 0, reused = 0;
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)
@@ -105,7 +107,10 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
     if (result < 0)
         goto out;
     if ((result = hf_comm_check(world, hf_rundir_at(scratch, &sd))) >= 0)
-        result = hf_pipeline_ingest(world, spec, NULL, sd.shards, NULL, sd.rejects, &m, &reused);
+        result = hf_comm_check(world, hf_rundir_of(&spec->output, spec->name, &rd));
+    if (result >= 0)
+        result =
+            hf_pipeline_ingest(world, spec, NULL, sd.shards, rd.audit, sd.rejects, &m, &reused);
     if (result >= 0)
         result = hf_comm_check(world, hf_pipeline_prepare(spec, sd.shards, m, 0, &job));
     if (result >= 0 && rank == 0) {
@@ -122,6 +127,7 @@ out:
         hf_trials_free(trials, n, spec->space.n_params);
     hf_spec_free(spec);
     hf_rundir_free(&sd);
+    hf_rundir_free(&rd);
     return result;
 }
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const k_sse_names[] = {"AES256", "aws:kms", NULL};
@@ -58,6 +60,36 @@ int hf_output_opts_init(hf_output_opts *o)
     memset(o, 0, sizeof *o);
     o->dir = hf_strdup("runs");
     return o->dir ? HF_OK : HF_ENOMEM;
+}
+
+int hf_run_id_new(const char *spec_sha256, char out[HF_RUN_ID_LEN])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[17];
+    strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
+    /* 16 random bits: getrandom, else the clock's nanoseconds and the pid. */
+    unsigned short rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+        rnd = (unsigned short)((unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 3));
+    char ident[5] = "0000";
+    if (spec_sha256 && strlen(spec_sha256) >= 4)
+        memcpy(ident, spec_sha256, 4);
+    snprintf(out, HF_RUN_ID_LEN, "%s-%.4s%04x", when, ident, (unsigned)rnd);
+    return HF_OK;
+}
+
+char *hf_output_upload_prefix(const hf_output_opts *o, const char *name, const char *run_id)
+{
+    if (!o->upload)
+        return NULL;
+    size_t n = strlen(o->upload);
+    const char *sep = n && o->upload[n - 1] == '/' ? "" : "/";
+    if (run_id)
+        return hf_asprintf("%s%s%s/%s/", o->upload, sep, name, run_id);
+    return hf_asprintf("%s%s%s/", o->upload, sep, name);
 }
 
 int hf_rundir_at(const char *dir, hf_rundir *r)

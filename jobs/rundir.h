@@ -21,6 +21,18 @@ typedef struct hf_output_opts {
 extern const hf_opt_section hf_output_section;
 int hf_output_opts_init(hf_output_opts *o);
 
+/* Run ids and upload prefixes. A session of `run` uploads under <upload>/<name>/<run-id>/, so
+ * two jobs sharing output.upload, or two sessions of one job, never overwrite each other's
+ * objects. A run id is the UTC time and 8 hex digits: 4 of the spec's identity, 4 random
+ * ("20261207T004512Z-3fa9c1d2", 25 characters; HF_RUN_ID_LEN bytes hold it). */
+#define HF_RUN_ID_LEN 32
+/* Not collective. A new run id into out; spec_sha256: the spec's hex identity (may be NULL). */
+int hf_run_id_new(const char *spec_sha256, char out[HF_RUN_ID_LEN]);
+/* Not collective. "<upload>/<name>/" (every run of the job: what `iam-policy` grants) or, with a
+ * run id, "<upload>/<name>/<run_id>/" (one session's objects); a new string, NULL when out of
+ * memory or without output.upload. */
+char *hf_output_upload_prefix(const hf_output_opts *o, const char *name, const char *run_id);
+
 /* Every path of a run directory (owned; free with hf_rundir_free). */
 typedef struct hf_rundir {
     char *dir;             /* <output.dir>/<name> */

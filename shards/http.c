@@ -201,6 +201,7 @@ static const struct {
     TEXT_HEADER("x-amz-checksum-sha256", checksum_sha256),
     TEXT_HEADER("accept-ranges", accept_ranges),
     TEXT_HEADER("x-amz-server-side-encryption", sse),
+    TEXT_HEADER("x-amz-server-side-encryption-aws-kms-key-id", kms_key_id),
     TEXT_HEADER("last-modified", last_modified),
     TEXT_HEADER("content-type", content_type),
     TEXT_HEADER("location", location),
@@ -412,8 +413,25 @@ static int check_attempt(const hf_http_req *req, const attempt_state *st, uint64
         result = hf_error(HF_ENET, "%s: server sent Content-Length %lld for a range of %llu bytes",
                           req->what, (long long)resp->content_length,
                           (unsigned long long)(end - start + 1));
+    /* SSE-KMS: what the request implies (a write), or what the answer says (reading an aws:kms
+     * object makes S3 call kms:Decrypt; a HEAD decrypts nothing). */
+    const char *kms_action = req->kms_action, *kms_key = req->kms_key_id;
+    int ok = status >= 200 && status < 300;
+    if (!kms_action && ok && req->operation && strcmp(req->operation, "GetObject") == 0 &&
+        (resp->kms_key_id[0] || strcmp(resp->sse, "aws:kms") == 0))
+        kms_action = "kms:Decrypt";
+    if (kms_action && !kms_key && resp->kms_key_id[0])
+        kms_key = resp->kms_key_id;
     hf_audit_rec ar = {
         .rank = req->rank,
+        .principal = req->creds ? req->creds->access_key : NULL,
+        .operation = req->operation,
+        .action = req->action      ? req->action
+                  : req->operation ? NULL
+                                   : "http:Get",
+        .list_prefix = req->list_prefix,
+        .kms_key_id = kms_key,
+        .kms_action = kms_action,
         .method = req->method,
         .scheme = req->scheme,
         .bucket = req->bucket,

@@ -209,10 +209,13 @@ static char *s3_url(const s3_ctx *c, const char *bucket, const char *key, const 
     return url;
 }
 
-static void req_init(const s3_ctx *c, hf_http_req *req, const char *method, const char *url,
-                     const char *what, const char *bucket, const char *key)
+/* A request of S3 operation `op` ("GetObject": its audit line names the operation and the IAM
+ * action it needs, hf_audit_s3_action). */
+static void req_init(const s3_ctx *c, hf_http_req *req, const char *op, const char *method,
+                     const char *url, const char *what, const char *bucket, const char *key)
 {
     memset(req, 0, sizeof *req);
+    req->operation = op;
     req->method = method;
     req->url = url;
     req->creds = c->creds;
@@ -263,7 +266,7 @@ static int explain_head_failure(s3_ctx *c, const char *url, const char *what, co
     hf_http_resp r = {0};
     hf_http_req req;
     char one;
-    req_init(c, &req, "GET", url, what, bucket, key);
+    req_init(c, &req, "GetObject", "GET", url, what, bucket, key);
     req.ranged = 1;
     req.range_len = 1;
     req.sink = &one;
@@ -287,7 +290,7 @@ static int do_head(s3_ctx *c, const char *what, const char *bucket, const char *
         goto out;
     }
     hf_http_req req;
-    req_init(c, &req, "HEAD", url, what, bucket, key);
+    req_init(c, &req, "HeadObject", "HEAD", url, what, bucket, key);
     req.headers = hdrs;
     result = hf_http_perform(c->h, &req, resp);
     if (result < 0)
@@ -371,7 +374,7 @@ static int s3_read_at(hf_source *s, uint64_t offset, void *buf, size_t len, size
     if (!(url = s3_url(&ss->ctx, ss->bucket, ss->key, NULL)))
         return HF_ENOMEM;
     hf_http_req req;
-    req_init(&ss->ctx, &req, "GET", url, s->uri, ss->bucket, ss->key);
+    req_init(&ss->ctx, &req, "GetObject", "GET", url, s->uri, ss->bucket, ss->key);
     req.ranged = 1;
     req.range_off = offset;
     req.range_len = len;
@@ -578,7 +581,8 @@ int hf_s3_list_objects(const char *prefix_uri, const hf_source_opts *opts, hf_s3
             goto out;
         }
         hf_http_req req;
-        req_init(&c, &req, "GET", url, prefix_uri, bucket, prefix);
+        req_init(&c, &req, "ListObjectsV2", "GET", url, prefix_uri, bucket, NULL);
+        req.list_prefix = prefix;
         hf_http_resp_clear(&resp);
         result = hf_http_perform(c.h, &req, &resp);
         free(url);
@@ -709,11 +713,13 @@ typedef struct multipart {
     s3_ctx *c;
     const char *dest, *bucket, *key;
     char *eupload;
+    int kms;                /* SSE-KMS: the parts need kms:Decrypt of the upload's data key */
+    const char *kms_key_id; /* NULL: the bucket's default key */
 } multipart;
 
 /* Sends a request to the upload's URL with query "partNumber=N&uploadId=..." (part > 0) or
  * "uploadId=..." (part 0), and answers HF_OK with *resp filled whatever the status. */
-static int multipart_send(const multipart *u, const char *method, uint64_t part,
+static int multipart_send(const multipart *u, const char *op, const char *method, uint64_t part,
                           struct curl_slist *headers, const void *body, size_t len,
                           hf_http_resp *resp)
 {
@@ -725,7 +731,11 @@ static int multipart_send(const multipart *u, const char *method, uint64_t part,
     if (!url)
         return HF_ENOMEM;
     hf_http_req req;
-    req_init(u->c, &req, method, url, u->dest, u->bucket, u->key);
+    req_init(u->c, &req, op, method, url, u->dest, u->bucket, u->key);
+    if (u->kms && strcmp(op, "AbortMultipartUpload") != 0) {
+        req.kms_action = "kms:Decrypt";
+        req.kms_key_id = u->kms_key_id;
+    }
     req.headers = headers;
     req.body = body;
     req.body_len = len;
@@ -738,7 +748,7 @@ static int multipart_send(const multipart *u, const char *method, uint64_t part,
 static void abort_multipart(const multipart *u)
 {
     hf_http_resp r = {0};
-    int result = multipart_send(u, "DELETE", 0, NULL, NULL, 0, &r);
+    int result = multipart_send(u, "AbortMultipartUpload", "DELETE", 0, NULL, NULL, 0, &r);
     if (result == 0 && r.status != 204 && r.status != 200)
         hf_warn("%s: aborting the multipart upload answered HTTP %ld", u->dest, r.status);
     hf_http_resp_clear(&r);
@@ -751,7 +761,7 @@ static int upload_part(const multipart *u, int fd, const char *local_path, uint6
     hf_http_resp resp = {0};
     int result = read_fully(fd, buf, len, off, local_path);
     if (result >= 0)
-        result = multipart_send(u, "PUT", part, NULL, buf, len, &resp);
+        result = multipart_send(u, "UploadPart", "PUT", part, NULL, buf, len, &resp);
     if (result >= 0 && resp.status != 200)
         result = s3_status_error(u->c, u->dest, u->bucket, u->key, &resp);
     else if (result >= 0 && !resp.etag[0])
@@ -778,7 +788,7 @@ static int complete_multipart(const multipart *u, char (*etags)[128], uint64_t n
                                     "<Part><PartNumber>%llu</PartNumber><ETag>\"%s\"</ETag></Part>",
                                     (unsigned long long)(p + 1), etags[p]);
         len += (size_t)snprintf(body + len, cap - len, "</CompleteMultipartUpload>");
-        result = multipart_send(u, "POST", 0, ct, body, len, &resp);
+        result = multipart_send(u, "CompleteMultipartUpload", "POST", 0, ct, body, len, &resp);
     }
     /* S3 may answer 200 with an <Error> body when completion fails late. */
     if (result >= 0 && (resp.status != 200 || (resp.body && strstr(resp.body, "<Error>")))) {
@@ -794,11 +804,11 @@ static int complete_multipart(const multipart *u, char (*etags)[128], uint64_t n
 
 static int upload_multipart(s3_ctx *c, int fd, uint64_t size, const char *local_path,
                             const char *dest, const char *bucket, const char *key,
-                            struct curl_slist *sse)
+                            struct curl_slist *sse, int kms, const char *kms_key_id)
 {
     int result = HF_OK;
     hf_http_resp resp = {0};
-    multipart u = {c, dest, bucket, key, NULL};
+    multipart u = {c, dest, bucket, key, NULL, kms, kms_key_id};
     char *url = NULL, *buf = NULL;
     char upload_id[1024] = "";
     char(*etags)[128] = NULL;
@@ -816,7 +826,11 @@ static int upload_multipart(s3_ctx *c, int fd, uint64_t size, const char *local_
         result = HF_ENOMEM;
         goto out;
     }
-    req_init(c, &req, "POST", url, dest, bucket, key);
+    req_init(c, &req, "CreateMultipartUpload", "POST", url, dest, bucket, key);
+    if (kms) {
+        req.kms_action = "kms:GenerateDataKey";
+        req.kms_key_id = kms_key_id;
+    }
     req.headers = sse;
     result = hf_http_perform(c->h, &req, &resp);
     if (result < 0)
@@ -897,8 +911,10 @@ int hf_s3_upload_file(const char *local_path, const char *dest_uri, const hf_sou
         goto out;
     }
     uint64_t threshold = env_bytes("HF_S3_MULTIPART_THRESHOLD", 8 * MIB);
+    int kms = sse && strcmp(sse, "aws:kms") == 0;
     if (size > threshold) {
-        result = upload_multipart(&c, fd, size, local_path, dest, bucket, key, sseh);
+        result = upload_multipart(&c, fd, size, local_path, dest, bucket, key, sseh, kms,
+                                  kms_key_id && *kms_key_id ? kms_key_id : NULL);
         goto out;
     }
     if (!(buf = hf_malloc((size_t)size)) || !(url = s3_url(&c, bucket, key, NULL))) {
@@ -909,7 +925,11 @@ int hf_s3_upload_file(const char *local_path, const char *dest_uri, const hf_sou
     if (result < 0)
         goto out;
     hf_http_req req;
-    req_init(&c, &req, "PUT", url, dest, bucket, key);
+    req_init(&c, &req, "PutObject", "PUT", url, dest, bucket, key);
+    if (kms) {
+        req.kms_action = "kms:GenerateDataKey";
+        req.kms_key_id = kms_key_id && *kms_key_id ? kms_key_id : NULL;
+    }
     req.headers = sseh;
     req.body = buf;
     req.body_len = (size_t)size;

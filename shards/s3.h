@@ -106,6 +106,13 @@ typedef struct hf_http_req {
     /* For messages and the audit log. */
     const char *what; /* "s3://b/k" or the cleaned URL */
     const char *scheme, *bucket, *key, *audit_url;
+    const char *operation;   /* the S3 API call ("GetObject"), NULL for plain http */
+    const char *action;      /* its IAM action, NULL: from the operation (or "http:Get") */
+    const char *list_prefix; /* ListObjectsV2: the prefix listed */
+    /* SSE-KMS a write implies: "kms:GenerateDataKey" / "kms:Decrypt" and the key named in the
+     * request (NULL: the bucket's default; the answer's key id is recorded when it names one).
+     * A GetObject whose answer names an aws:kms key is recorded as kms:Decrypt by itself. */
+    const char *kms_action, *kms_key_id;
     const char *audit_path;
     int rank;
 } hf_http_req;
@@ -118,6 +125,7 @@ typedef struct hf_http_resp {
     int64_t content_length;
     uint64_t total_size; /* from Content-Range ".../N" when present, else 0 */
     char etag[128], request_id[128], checksum_sha256[128], accept_ranges[32], sse[32];
+    char kms_key_id[256]; /* x-amz-server-side-encryption-aws-kms-key-id */
     char last_modified[64], content_type[128], location[512];
     int attempts;
 } hf_http_resp;

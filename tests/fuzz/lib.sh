@@ -2,7 +2,7 @@
 # settings, and running one harness with a summary line. Sourced, not run.
 
 # Every harness: tests/fuzz/fuzz_<name>.c, seeds in tests/fuzz/corpus/<name>/.
-HF_FUZZ_HARNESSES="spec csv model_h5 model_h5_struct manifest schema journal task_result study serve_body datetime profile encode_columns etl"
+HF_FUZZ_HARNESSES="spec csv model_h5 model_h5_struct manifest schema journal task_result study serve_body datetime profile encode_columns etl iam_policy"
 
 # Sanitizers: leaks on (the test environment of tests/CMakeLists.txt turns them off for the other
 # suites), the first UB report aborts, libhdf5's cached blocks are not leaks (lsan.supp).

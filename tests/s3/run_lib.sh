@@ -3,7 +3,8 @@
 # the fault proxy with the modes the run tests use.
 # Provides: $RANKS, gen_csv OUT ROWS SEED, write_spec FILE LABEL SOURCE ENDPOINT [EXTRA_YAML],
 # hfrun SPEC (mpirun ... hyperfold run), same_results A B, run_dir LABEL, no_final_shards DIR,
-# start_run_proxy NAME MODE N (prints its URL).
+# start_run_proxy NAME MODE N (prints its URL), upload_uri RUN_DIR (where output.upload put the
+# run's latest session: results.json's upload.uri, s3://.../<name>/<run-id>/).
 [ -n "${HYPERFOLD:-}" ] && [ -x "$HYPERFOLD" ] || fail "HYPERFOLD must name the hyperfold binary"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 RANKS="${HF_TEST_RANKS:-4}"
@@ -60,18 +61,23 @@ write_spec() {
 
 run_dir() { echo "$RUNS/$1/e2e"; }
 
+upload_uri() {
+  "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["upload"]["uri"])' "$1/results.json"
+}
+
 # hfrun SPEC [ARGS...]: the 4-rank run, bounded so that a hang fails the test instead of ctest.
 hfrun() {
   timeout 150 mpirun --oversubscribe -np "$RANKS" "$HYPERFOLD" run --quiet "$@"
 }
 
 # same_results A B: the two results.json files agree on everything except what names the source
-# (source, source_fingerprint, spec_sha256, model_path), the wall-clock "timing" block and each
+# (source, source_fingerprint, spec_sha256, model_path), the upload's run id, the wall-clock
+# "timing" block and each
 # trial's "rank" (which rank happened to run it). Scores must be equal to the last bit.
 same_results() {
   "$PYTHON" - "$1" "$2" <<'PY'
 import json, sys
-IGNORED = {"timing", "model_path", "source", "source_fingerprint", "spec_sha256"}
+IGNORED = {"timing", "model_path", "source", "source_fingerprint", "spec_sha256", "upload"}
 def load(path):
     d = json.load(open(path))
     assert d["trials"], path + ": no trials"

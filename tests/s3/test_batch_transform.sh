@@ -109,9 +109,14 @@ assert any(l["method"] == "GET" for l in model), model
 puts = sorted(l["key"] for l in lines if l["method"] == "PUT")
 assert puts == ["out/np%d/%s.csv.out" % (np, f) for f in "abc"], puts
 assert all(l["rank"] == 0 for l in lines if l["method"] == "PUT")
-got = {l["key"] for l in lines if l["method"] == "GET" and l["key"].startswith("in/")}
-assert got == {"in/", "in/a.csv", "in/b.csv", "in/c.csv"}, got  # the listing, each object
-assert "S3RVER\"" not in open(sys.argv[1]).read()
+# The listing (its prefix; its key is null, its resource the bucket) and each object.
+name = lambda l: l["key"] if l["key"] is not None else "list:" + l["prefix"]
+got = {name(l) for l in lines if l["method"] == "GET" and (l["key"] or l["prefix"]).startswith("in/")}
+assert got == {"list:in/", "in/a.csv", "in/b.csv", "in/c.csv"}, got
+assert [l["resource"] for l in lines if l["operation"] == "ListObjectsV2"] == ["arn:aws:s3:::bkt"]
+# The server's secret equals its access key id: S3RVER only as the principal.
+assert all(l["principal"] == "S3RVER" for l in lines), lines
+assert "S3RVER" not in open(sys.argv[1]).read().replace('"principal":"S3RVER"', "")
 PY
 done
 echo "s3 in/out at 1, 2, 3 ranks: byte-identical to the local predict"

@@ -43,10 +43,10 @@ if hfrun missing.yaml >missing.out 2>missing.err; then fail "a missing URL was a
 grep -q "${URL}/none.csv: HTTP 404" missing.err || fail "unclear 404: $(cat missing.err)"
 if "$HYPERFOLD" validate missing.yaml >vmissing.out 2>vmissing.err; then :; fi
 
-awsx s3 ls s3://bkt/out/leak/ >up.txt || fail "nothing was uploaded"
+awsx s3 ls "$(upload_uri "$D")" >up.txt || fail "nothing was uploaded"
 grep -q results.json up.txt || fail "results.json was not uploaded: $(cat up.txt)"
 grep -q job.yaml up.txt && fail "RUN/job.yaml was uploaded"
-awscp --recursive s3://bkt/out/leak/ uploaded/
+awscp --recursive "$(upload_uri "$D")" uploaded/
 
 # Everything hyperfold wrote or printed, and everything it uploaded (downloaded into uploaded/;
 # s3rver's store is under $WORK/data too), except the spec files the user wrote and RUN/job.yaml

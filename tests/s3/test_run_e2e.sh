@@ -30,7 +30,9 @@ hfrun s3plain.yaml 2>plain.err || fail "the s3 run failed: $(cat plain.err)"
 D="$(run_dir s3plain)"
 same_results "$REF" "$D/results.json" || fail "s3:// plain object: results differ from the local file"
 grep -q '"source": *"s3://bkt/e2e/data.csv"' "$D/results.json" || fail "results.json does not name the s3 source"
-awscp --recursive s3://bkt/out/plain/ dl_plain/
+PLAIN_UP="$(upload_uri "$D")"
+case "$PLAIN_UP" in s3://bkt/out/plain/e2e/2*-*/) ;; *) fail "upload prefix $PLAIN_UP is not <upload>/<name>/<run-id>/" ;; esac
+awscp --recursive "$PLAIN_UP" dl_plain/
 for f in model.h5 results.json trials.csv oof.csv report.html; do
   cmp "$D/$f" "dl_plain/$f" || fail "uploaded $f differs from the run directory's"
 done
@@ -38,26 +40,32 @@ done
 # The audit log: one JSON line per request attempt, with rank/method/bucket/key/status; every
 # rank issued ranged GETs of the object, and the ranges of the first (counting) pass tile the
 # object after the header exactly once.
-"$PYTHON" - "$D/audit.jsonl" "$size" "$RANKS" <<'PY'
+"$PYTHON" - "$D/audit.jsonl" "$size" "$RANKS" "${PLAIN_UP#s3://bkt/}" <<'PY'
 import json, sys
-path, size, ranks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, size, ranks, up = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 lines = [json.loads(l) for l in open(path)]
 assert lines, "empty audit log"
 for l in lines:
     for k in ("rank", "method", "bucket", "key", "status", "attempt", "time"):
         assert k in l, (k, l)
+    assert l["principal"] == "S3RVER", l
     if l["method"] == "PUT":
-        assert l["rank"] == 0 and l["key"].startswith("out/plain/"), l
+        assert l["rank"] == 0 and l["key"].startswith(up), l
+        assert l["action"] == "s3:PutObject" and l["operation"] == "PutObject", l
+        assert l["resource"] == "arn:aws:s3:::bkt/" + l["key"], l
     else:
         assert l["bucket"] == "bkt" and l["key"] == "e2e/data.csv", l
+        assert l["action"] == "s3:GetObject", l
+        assert l["resource"] == "arn:aws:s3:::bkt/e2e/data.csv", l
+        assert l["operation"] == ("HeadObject" if l["method"] == "HEAD" else "GetObject"), l
     assert l["status"] in (200, 206), l
     assert "Authorization" not in json.dumps(l), l
 get_ranks = {l["rank"] for l in lines if l["method"] == "GET" and l["range"]}
 assert get_ranks == set(range(ranks)), "ranks with ranged GETs: %s" % sorted(get_ranks)
 assert {l["method"] for l in lines} >= {"HEAD", "GET", "PUT"}, lines
 puts = sorted(l["key"] for l in lines if l["method"] == "PUT")
-assert puts == ["out/plain/model.h5", "out/plain/oof.csv", "out/plain/report.html",
-                "out/plain/results.json", "out/plain/trials.csv"], puts
+assert puts == [up + f for f in ["model.h5", "oof.csv", "report.html", "results.json",
+                                 "trials.csv"]], puts
 # The first ranged GET of each rank r > 0 starts where rank r-1's first GET ended.
 first = {}
 for l in lines:
@@ -70,7 +78,9 @@ assert spans[-1][1] == size - 1, (spans, size)
 print("audit: %d lines from ranks %s" % (len(lines), sorted({l["rank"] for l in lines})))
 PY
 [ $? -eq 0 ] || fail "audit log check failed"
-grep -q "S3RVER\"" "$D/audit.jsonl" && fail "a credential appears in the audit log"
+# The test server's secret equals its access key id (S3RVER): the string may appear only as the
+# principal (the key id), nowhere else.
+sed 's/"principal":"S3RVER"//' "$D/audit.jsonl" | grep -q "S3RVER" && fail "a credential appears in the audit log"
 
 # 1b. The same spec again: the object is unchanged (HEAD), so the shards and the journal are
 #     reused: no rank but 0 reads the object (rank 0 reads the header), same results.
@@ -123,17 +133,24 @@ write_spec s3gz.yaml s3gz s3://bkt/e2e/data.csv.gz "$PX" \
   "$(printf '  upload: s3://bkt/out/gz/\n  sse: aws:kms\n  kms_key_id: alias/hf-test')"
 hfrun s3gz.yaml 2>gz.err || fail "the s3 gzip run failed: $(cat gz.err)"
 same_results "$REF" "$(run_dir s3gz)/results.json" || fail "s3:// .csv.gz: results differ"
-"$PYTHON" - pass.log <<'PY'
+GZ_UP="$(upload_uri "$(run_dir s3gz)")"
+"$PYTHON" - pass.log "${GZ_UP#s3:/}" "$(run_dir s3gz)/audit.jsonl" <<'PY'
 import json, sys
 puts = [json.loads(l) for l in open(sys.argv[1]) if '"PUT"' in l]
 keys = sorted(p["path"].split("?")[0] for p in puts)
-assert keys == ["/bkt/out/gz/model.h5", "/bkt/out/gz/oof.csv", "/bkt/out/gz/report.html",
-                "/bkt/out/gz/results.json", "/bkt/out/gz/trials.csv"], keys
+assert keys == [sys.argv[2] + f for f in ["model.h5", "oof.csv", "report.html", "results.json",
+                                          "trials.csv"]], keys
 for p in puts:
     assert p["sse"] == "aws:kms" and p["sse_kms_key_id"] == "alias/hf-test", p
+# The audit log names the key and the KMS action an SSE-KMS PUT implies.
+audited = [json.loads(l) for l in open(sys.argv[3])]
+kms = [l for l in audited if l["method"] == "PUT"]
+assert len(kms) == 5 and all(l.get("kms_action") == "kms:GenerateDataKey" and
+                             l.get("kms_key_id") == "alias/hf-test" for l in kms), kms
+assert not any("kms_action" in l for l in audited if l["method"] != "PUT"), audited
 PY
 [ $? -eq 0 ] || fail "uploads did not carry aws:kms SSE headers"
-awscp --recursive s3://bkt/out/gz/ dl_gz/
+awscp --recursive "$GZ_UP" dl_gz/
 for f in model.h5 results.json trials.csv oof.csv report.html; do
   cmp "$(run_dir s3gz)/$f" "dl_gz/$f" || fail "uploaded $f (kms) differs from the run directory's"
 done
@@ -161,7 +178,7 @@ grep '^hyperfold: error:' late.err | grep "output.upload" | grep -q "bucket late
 same_results "$REF" "$(run_dir s3late)/results.json" || fail "results before the failed upload differ"
 awsx s3 mb s3://later >/dev/null
 hfrun s3late.yaml 2>late2.err || fail "the rerun with the bucket present failed: $(cat late2.err)"
-awscp --recursive s3://later/out/ dl_late/
+awscp --recursive "$(upload_uri "$(run_dir s3late)")" dl_late/
 for f in model.h5 results.json trials.csv oof.csv report.html; do
   cmp "$(run_dir s3late)/$f" "dl_late/$f" || fail "uploaded $f (after rerun) differs"
 done

@@ -194,6 +194,10 @@ static void test_audit_line(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/audit.jsonl", g_dir);
     hf_audit_rec r = {.rank = 3,
+                      .principal = "AKIDEXAMPLE",
+                      .operation = "GetObject",
+                      .kms_key_id = "alias/k",
+                      .kms_action = "kms:Decrypt",
                       .method = "GET",
                       .scheme = "s3",
                       .bucket = "bkt",
@@ -213,6 +217,21 @@ static void test_audit_line(void **state)
                       .range_end = -1,
                       .attempt = 1};
     assert_int_equal(hf_audit_append(path, &h), 0);
+    /* A listing: the resource is the bucket, the prefix is recorded; into a directory that does
+     * not exist yet (created). */
+    char deep[600];
+    snprintf(deep, sizeof deep, "%s/new/dir/audit.jsonl", g_dir);
+    hf_audit_rec l = {.principal = "AKIDEXAMPLE",
+                      .operation = "ListObjectsV2",
+                      .list_prefix = "parts/",
+                      .method = "GET",
+                      .scheme = "s3",
+                      .bucket = "bkt",
+                      .range_start = -1,
+                      .range_end = -1,
+                      .status = 200,
+                      .attempt = 1};
+    assert_int_equal(hf_audit_append(deep, &l), 0);
     FILE *fp = fopen(path, "r");
     assert_non_null(fp);
     char line[4096];
@@ -235,6 +254,14 @@ static void test_audit_line(void **state)
     assert_int_equal(t[23], 'Z');
     assert_non_null(json_object_get(o, "user"));
     assert_non_null(json_object_get(o, "host"));
+    assert_string_equal(json_string_value(json_object_get(o, "principal")), "AKIDEXAMPLE");
+    assert_string_equal(json_string_value(json_object_get(o, "operation")), "GetObject");
+    assert_string_equal(json_string_value(json_object_get(o, "action")), "s3:GetObject");
+    assert_string_equal(json_string_value(json_object_get(o, "resource")),
+                        "arn:aws:s3:::bkt/dir/\"q\".csv");
+    assert_string_equal(json_string_value(json_object_get(o, "kms_key_id")), "alias/k");
+    assert_string_equal(json_string_value(json_object_get(o, "kms_action")), "kms:Decrypt");
+    assert_null(json_object_get(o, "prefix"));
     json_decref(o);
     assert_non_null(fgets(line, sizeof line, fp));
     o = json_loads(line, 0, &err);
@@ -242,9 +269,70 @@ static void test_audit_line(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "url")), "https://h/x");
     assert_true(json_is_null(json_object_get(o, "range")));
     assert_null(json_object_get(o, "key"));
+    /* Unsigned http: no principal, the action http:Get (set by http.c), the URL as resource. */
+    assert_true(json_is_null(json_object_get(o, "principal")));
+    assert_string_equal(json_string_value(json_object_get(o, "resource")), "https://h/x");
+    assert_null(json_object_get(o, "kms_action"));
     json_decref(o);
     assert_null(fgets(line, sizeof line, fp));
     fclose(fp);
+    fp = fopen(deep, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(line, sizeof line, fp));
+    fclose(fp);
+    o = json_loads(line, 0, &err);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "action")), "s3:ListBucket");
+    assert_string_equal(json_string_value(json_object_get(o, "resource")), "arn:aws:s3:::bkt");
+    assert_string_equal(json_string_value(json_object_get(o, "prefix")), "parts/");
+    json_decref(o);
+}
+
+static void test_audit_actions(void **state)
+{
+    (void)state;
+    assert_string_equal(hf_audit_s3_action("HeadObject"), "s3:GetObject");
+    assert_string_equal(hf_audit_s3_action("ListObjectsV2"), "s3:ListBucket");
+    assert_string_equal(hf_audit_s3_action("UploadPart"), "s3:PutObject");
+    assert_string_equal(hf_audit_s3_action("CompleteMultipartUpload"), "s3:PutObject");
+    assert_string_equal(hf_audit_s3_action("AbortMultipartUpload"), "s3:AbortMultipartUpload");
+    assert_null(hf_audit_s3_action("DeleteObject"));
+    assert_null(hf_audit_s3_action(NULL));
+}
+
+static void test_audit_resolve(void **state)
+{
+    (void)state;
+    char *p = NULL;
+    setenv("HYPERFOLD_AUDIT", "/x/env.jsonl", 1);
+    assert_int_equal(hf_audit_resolve("/x/flag.jsonl", &p), 0);
+    assert_string_equal(p, "/x/flag.jsonl");
+    free(p);
+    assert_int_equal(hf_audit_resolve(NULL, &p), 0);
+    assert_string_equal(p, "/x/env.jsonl");
+    free(p);
+    setenv("HYPERFOLD_AUDIT", "off", 1);
+    assert_int_equal(hf_audit_resolve(NULL, &p), 0);
+    assert_null(p);
+    unsetenv("HYPERFOLD_AUDIT");
+    setenv("XDG_STATE_HOME", "/st", 1);
+    assert_int_equal(hf_audit_resolve("", &p), 0);
+    assert_string_equal(p, "/st/hyperfold/audit.jsonl");
+    free(p);
+    unsetenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char *saved = home ? strdup(home) : NULL;
+    setenv("HOME", "/home/u", 1);
+    assert_int_equal(hf_audit_resolve(NULL, &p), 0);
+    assert_string_equal(p, "/home/u/.local/state/hyperfold/audit.jsonl");
+    free(p);
+    unsetenv("HOME");
+    assert_int_equal(hf_audit_resolve(NULL, &p), HF_EINVAL);
+    assert_non_null(strstr(hf_error_message(), "HYPERFOLD_AUDIT"));
+    hf_error_clear();
+    if (saved)
+        setenv("HOME", saved, 1);
+    free(saved);
 }
 
 static void test_xml_tag(void **state)
@@ -272,6 +360,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_creds_env_first, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_creds_profiles, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_audit_line, setup_dir, teardown_dir),
+        cmocka_unit_test(test_audit_actions),
+        cmocka_unit_test(test_audit_resolve),
         cmocka_unit_test(test_xml_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
