@@ -4,6 +4,7 @@
 #include "coordinator/commands.h"
 
 #include "common/hf.h"
+#include "shards/audit.h"
 #include "shards/etl.h"
 
 #include <errno.h>
@@ -31,7 +32,8 @@ static void usage(FILE *fp)
             "--max-ratio (default 200) times their compressed size or --max-bytes (default\n"
             "64GiB) are refused (exit 2) before anything is written. A rerun skips members\n"
             "already at DEST unchanged. Remote accesses are audited to --audit FILE, else\n"
-            "$HYPERFOLD_AUDIT, else ./etl-audit.jsonl. Under mpirun the members are dealt\n"
+            "$HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl. Under mpirun the members "
+            "are dealt\n"
             "over the ranks. See docs/etl.md.\n");
 }
 
@@ -151,11 +153,12 @@ int hf_cmd_etl(hf_comm *world, int argc, char **argv)
     if ((result = hf_etl_opts_check(&o)) < 0)
         return result;
 
-    /* Every remote access is audited: --audit, else $HYPERFOLD_AUDIT, else ./etl-audit.jsonl. */
-    if (!s3f.audit)
-        s3f.audit = getenv("HYPERFOLD_AUDIT") && *getenv("HYPERFOLD_AUDIT")
-                        ? getenv("HYPERFOLD_AUDIT")
-                        : "etl-audit.jsonl";
+    /* Every remote access is audited: --audit, else $HYPERFOLD_AUDIT, else the per-user log
+     * (hf_audit_resolve, as predict, serve and s3). */
+    char *audit = NULL;
+    if ((result = hf_audit_resolve(s3f.audit, &audit)) < 0)
+        return result;
+    s3f.audit = audit;
     hf_s3_config s3;
     hf_source_opts so;
     hf_s3_flags_apply(&s3f, rank, &s3, &so);
@@ -169,5 +172,6 @@ int hf_cmd_etl(hf_comm *world, int argc, char **argv)
                 (unsigned long long)sum.bytes, sum.unchanged, hf_now() - t0);
         free(shown);
     }
+    free(audit);
     return result;
 }

@@ -216,8 +216,7 @@ static int add_kms(policy *p, const char *sid, const char *key, int write)
     return result;
 }
 
-/* The job's accesses, spec section by section. (A data.etl step adds its source's add_read /
- * add_list and its destination's add_write / add_kms here, as below.) */
+/* The job's accesses, spec section by section. */
 static int build_policy(policy *p, const hf_spec *spec)
 {
     const char *src = spec->data.source;
@@ -229,6 +228,29 @@ static int build_policy(policy *p, const hf_spec *spec)
         if (result < 0) /* ("s3://" without a bucket, which the ingest refuses too) */
             return hf_error_prefix(result, "%s: data.source",
                                    hf_opt_where(&spec->data.src, "data.source", at, sizeof at));
+    }
+    /* data.etl: its source read (HeadObject, GetObject), and its destination read (the rerun's
+     * HEADs, the earlier _manifest.json, the read-back of an upload without a checksum to
+     * compare) and written (each member and the manifest). The etl step lists nothing. */
+    const hf_etl_opts *etl = &spec->data.etl;
+    if (etl->source && etl->dest) {
+        int result = add_read(p, "ReadEtlSource", etl->source);
+        if (result >= 0 && strncmp(etl->dest, "s3://", 5) == 0) {
+            size_t dl = strlen(etl->dest);
+            char *dest = hf_asprintf("%s%s", etl->dest, dl && etl->dest[dl - 1] == '/' ? "" : "/");
+            result = dest ? add_read(p, "ReadEtlDest", dest) : HF_ENOMEM;
+            if (result >= 0)
+                result = add_write(p, "WriteEtlDest", "AbortFailedEtlUploads", dest);
+            free(dest);
+        }
+        if (result < 0)
+            return hf_error_prefix(result, "%s: data.etl",
+                                   hf_opt_where(&spec->data.src, "data.etl", at, sizeof at));
+        if (strncmp(etl->dest, "s3://", 5) == 0 && etl->sse == HF_ETL_SSE_KMS && etl->kms_key_id) {
+            snprintf(p->key_where, sizeof p->key_where, "%s: data.etl.kms_key_id",
+                     hf_opt_where(&etl->src, "data.etl.kms_key_id", at, sizeof at));
+            HF_CALL(add_kms(p, "UseEtlKey", etl->kms_key_id, 1));
+        }
     }
     if (spec->output.upload) {
         char *prefix = hf_output_upload_prefix(&spec->output, spec->name, NULL);

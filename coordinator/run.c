@@ -314,15 +314,15 @@ out:
 }
 
 /* Rank 0. Uploads model.h5, results.json, trials.csv and, when the run wrote them, oof.csv,
- * holdout.csv and report.html, with server-side encryption when asked, under `dest`:
+ * holdout.csv, report.html and profile.json, with server-side encryption when asked, under `dest`:
  * <output.upload>/<name>/<run-id>/, a prefix of this session's own (jobs/rundir.h, made in
  * finish_run and recorded in results.json as "upload"), so that two jobs sharing output.upload,
  * or a rerun, never overwrite objects an earlier session uploaded. */
 static int upload_outputs(const hf_output_opts *out, const char *dest, const hf_rundir *dir,
                           const hf_source_opts *opts, int quiet)
 {
-    const char *const files[] = {dir->model, dir->results, dir->trials_csv,
-                                 dir->oof,   dir->holdout, dir->report};
+    const char *const files[] = {dir->model,   dir->results, dir->trials_csv, dir->oof,
+                                 dir->holdout, dir->report,  dir->profile};
     const size_t n_required = 3;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if (i >= n_required && access(files[i], F_OK) != 0)

@@ -249,10 +249,10 @@ assert [m["uri"].replace("/r1/", "/") for m in a] == [m["uri"].replace("/r2/", "
 EOF
 grep -q '"rank":1' r2.jsonl || fail "rank 1 did no upload under 2 ranks"
 
-# 9. The default audit log: $HYPERFOLD_AUDIT, else ./etl-audit.jsonl.
-rm -f etl-audit.jsonl
-etl "$URL/plain.csv" s3://bkt/aud/ --quiet
-grep -q '"method":"PUT"' etl-audit.jsonl || fail "no default audit log ./etl-audit.jsonl"
+# 9. The default audit log: $HYPERFOLD_AUDIT, else $XDG_STATE_HOME/hyperfold/audit.jsonl.
+XDG_STATE_HOME="$WORK/state" etl "$URL/plain.csv" s3://bkt/aud/ --quiet
+grep -q '"method":"PUT"' "$WORK/state/hyperfold/audit.jsonl" ||
+  fail "no default audit log \$XDG_STATE_HOME/hyperfold/audit.jsonl"
 HYPERFOLD_AUDIT="$WORK/env-audit.jsonl" etl "$URL/plain.csv" s3://bkt/aud2/ --quiet
 grep -q '"method":"PUT"' env-audit.jsonl || fail "HYPERFOLD_AUDIT not used"
 echo "etl tests passed"

@@ -57,6 +57,35 @@ grep -q '"url":"'"$URL"'/data.zip"' "$D/audit.jsonl" || fail "the etl download i
 grep -q '"method":"GET".*"key":"etl/data.csv"' "$D/audit.jsonl" || fail "the ingest did not read the member"
 cp "$D/results.json" results1.json
 
+# iam-policy grants what the run with data.etl did and nothing more: every audited S3 request is
+# allowed (the http download needs no AWS permission), only the failure-only abort statements are
+# unused, and requests the job never made are denied.
+"$HYPERFOLD" iam-policy job.yaml >policy.json 2>iam.err || fail "iam-policy: $(cat iam.err)"
+PYTHONPATH="$S3DIR" "$PYTHON" - policy.json "$D/audit.jsonl" <<'EOF' || fail "the etl run's audit log against its policy"
+import json, sys
+from iam_eval import allowed_by, requests
+policy = json.load(open(sys.argv[1]))
+sids = {st["Sid"] for st in policy["Statement"]}
+assert {"ReadEtlDest", "WriteEtlDest", "AbortFailedEtlUploads", "ReadSource"} <= sids, sids
+used, n = set(), 0
+for action, resource, ctx, rec in requests(sys.argv[2]):
+    if action.startswith("http:"):
+        continue
+    by = allowed_by(policy, action, resource, ctx)
+    assert by, ("denied", action, resource, rec)
+    used.update(by)
+    n += 1
+assert n > 0
+assert sids - used <= {"AbortFailedEtlUploads"}, sids - used
+for action, resource in [("s3:PutObject", "arn:aws:s3:::bkt/other/data.csv"),
+                         ("s3:PutObject", "arn:aws:s3:::bkt/etl"),
+                         ("s3:GetObject", "arn:aws:s3:::bkt/secret.csv"),
+                         ("s3:ListBucket", "arn:aws:s3:::bkt"),
+                         ("s3:DeleteObject", "arn:aws:s3:::bkt/etl/data.csv")]:
+    assert not allowed_by(policy, action, resource, {}), (action, resource)
+print("etl iam-policy: %d audited requests allowed by %s" % (n, sorted(used)))
+EOF
+
 # Resumed: the etl step skips the unchanged member (no PUT), the sweep is not redone.
 lines_before=$(wc -l <"$D/audit.jsonl")
 hfrun job.yaml 2>run2.err || fail "the resumed run failed: $(cat run2.err)"

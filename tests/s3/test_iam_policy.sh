@@ -52,11 +52,11 @@ case "$U3" in s3://bkt/out/shared/other/*/) ;; *) fail "the second job's prefix 
 # Both sessions' objects and the other job's are intact.
 awsx s3 ls --recursive s3://bkt/out/shared/ >listing.txt
 for u in "$U1" "$U2" "$U3"; do
-  for f in model.h5 results.json trials.csv oof.csv report.html; do
+  for f in model.h5 results.json trials.csv oof.csv report.html profile.json; do
     grep -q " ${u#s3://bkt/}$f\$" listing.txt || fail "$u$f is missing: $(cat listing.txt)"
   done
 done
-[ "$(grep -c . listing.txt)" -eq 15 ] || fail "expected 15 objects under the shared prefix: $(cat listing.txt)"
+[ "$(grep -c . listing.txt)" -eq 18 ] || fail "expected 18 objects under the shared prefix: $(cat listing.txt)"
 awscp "${U1}results.json" up1_results.json
 cmp up1_results.json results1.json || fail "session 1's results.json was overwritten"
 awscp "${U1}model.h5" up1_model.h5

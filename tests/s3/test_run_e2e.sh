@@ -64,7 +64,7 @@ get_ranks = {l["rank"] for l in lines if l["method"] == "GET" and l["range"]}
 assert get_ranks == set(range(ranks)), "ranks with ranged GETs: %s" % sorted(get_ranks)
 assert {l["method"] for l in lines} >= {"HEAD", "GET", "PUT"}, lines
 puts = sorted(l["key"] for l in lines if l["method"] == "PUT")
-assert puts == [up + f for f in ["model.h5", "oof.csv", "report.html", "results.json",
+assert puts == [up + f for f in ["model.h5", "oof.csv", "profile.json", "report.html", "results.json",
                                  "trials.csv"]], puts
 # The first ranged GET of each rank r > 0 starts where rank r-1's first GET ended.
 first = {}
@@ -138,14 +138,14 @@ GZ_UP="$(upload_uri "$(run_dir s3gz)")"
 import json, sys
 puts = [json.loads(l) for l in open(sys.argv[1]) if '"PUT"' in l]
 keys = sorted(p["path"].split("?")[0] for p in puts)
-assert keys == [sys.argv[2] + f for f in ["model.h5", "oof.csv", "report.html", "results.json",
+assert keys == [sys.argv[2] + f for f in ["model.h5", "oof.csv", "profile.json", "report.html", "results.json",
                                           "trials.csv"]], keys
 for p in puts:
     assert p["sse"] == "aws:kms" and p["sse_kms_key_id"] == "alias/hf-test", p
 # The audit log names the key and the KMS action an SSE-KMS PUT implies.
 audited = [json.loads(l) for l in open(sys.argv[3])]
 kms = [l for l in audited if l["method"] == "PUT"]
-assert len(kms) == 5 and all(l.get("kms_action") == "kms:GenerateDataKey" and
+assert len(kms) == 6 and all(l.get("kms_action") == "kms:GenerateDataKey" and
                              l.get("kms_key_id") == "alias/hf-test" for l in kms), kms
 assert not any("kms_action" in l for l in audited if l["method"] != "PUT"), audited
 PY

@@ -23,7 +23,7 @@ uploaded_equal() { # every output uploaded, byte-identical to the run directory'
   up="$(upload_uri "$D")" || return 1
   case "$up" in s3://bkt/out/up/e2e/2*Z-*/) ;; *) return 1 ;; esac
   rm -rf dl && awscp --recursive "$up" dl/ >/dev/null 2>&1 || return 1
-  for f in model.h5 results.json trials.csv oof.csv; do cmp -s "$D/$f" "dl/$f" || return 1; done
+  for f in model.h5 results.json trials.csv oof.csv profile.json; do cmp -s "$D/$f" "dl/$f" || return 1; done
   # report.html is a view: a run that had no room for it warns and uploads the rest.
   if [ -e "$D/report.html" ]; then cmp -s "$D/report.html" dl/report.html || return 1
   else [ ! -e dl/report.html ] || return 1; fi
