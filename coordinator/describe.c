@@ -20,6 +20,7 @@
 #include "common/hf.h"
 #include "jobs/rundir.h"
 #include "jobs/spec.h"
+#include "shards/audit.h"
 #include "shards/ingest.h"
 #include "shards/csv.h"
 #include "shards/partition.h"
@@ -1601,23 +1602,26 @@ static void print_table(FILE *fp, json_t *root)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: mpirun -np N hyperfold describe DATA|JOB.yaml [--target COL]\n"
-            "           [--task classification|regression] [--columns COL=TYPE,...] [--json]\n"
-            "           [--max-distinct N] [--audit FILE] [--endpoint URL] [--region R]\n"
-            "           [--path-style] [--against RUN_DIR]\n\n"
-            "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
-            "in /, file://, http(s):// or s3://) or of a job spec's data, in parallel over the\n"
-            "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
-            "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
-            "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
-            "identifier, constant, leak, mostly_missing) and each column's association with\n"
-            "the target (--target; a job spec's data.target). --json prints one JSON object\n"
-            "instead of the tables. With a job spec it also writes\n"
-            "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
-            "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
-            "column the population stability index, the change in missing share, categories\n"
-            "never seen before, and the target's balance. See docs/describe.md.\n");
+    fprintf(
+        fp,
+        "usage: mpirun -np N hyperfold describe DATA|JOB.yaml [--target COL]\n"
+        "           [--task classification|regression] [--columns COL=TYPE,...] [--json]\n"
+        "           [--max-distinct N] [--audit FILE|off] [--endpoint URL] [--region R]\n"
+        "           [--path-style] [--against RUN_DIR]\n\n"
+        "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
+        "in /, file://, http(s):// or s3://) or of a job spec's data, in parallel over the\n"
+        "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
+        "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
+        "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
+        "identifier, constant, leak, mostly_missing) and each column's association with\n"
+        "the target (--target; a job spec's data.target). --json prints one JSON object\n"
+        "instead of the tables. With a job spec it also writes\n"
+        "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
+        "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
+        "column the population stability index, the change in missing share, categories\n"
+        "never seen before, and the target's balance. Remote reads of a bare DATA are audited to\n"
+        "--audit, else $HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl.\n"
+        "See docs/describe.md.\n");
 }
 
 /* The ingest options of a bare DATA operand. "COL=TYPE,..." into o->column_names/types. */
@@ -1894,7 +1898,16 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
         /* Against a run: its target unless another is given. */
         if (prof && !target)
             target = prof->cols[prof->n_cols - 1].name;
-        result = describe_data(world, path, target, task, columns, &s3f, max_distinct, prof, &root);
+        /* A bare DATA has no run directory: its remote reads go to --audit, else
+         * $HYPERFOLD_AUDIT, else the per-user log (hf_audit_resolve, as predict and etl). */
+        char *audit = NULL;
+        if ((result = hf_audit_resolve(s3f.audit, &audit)) < 0)
+            goto out;
+        hf_s3_flags bare = s3f;
+        bare.audit = audit;
+        result =
+            describe_data(world, path, target, task, columns, &bare, max_distinct, prof, &root);
+        free(audit);
         goto print;
     }
     if (target || task || columns) {

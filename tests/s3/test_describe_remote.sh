@@ -35,4 +35,9 @@ grep -q "$URL/d.csv" http.jsonl || fail "the URL is not in the audit: $(head -2 
 # No target: the header's last column is read through the remote source too.
 run s3://bkt/in/d.csv --endpoint "$EP" --path-style --audit s3b.jsonl >t.txt
 grep -q "no target" t.txt || fail "no target over S3: $(head -3 t.txt)"
+# Without --audit: $HYPERFOLD_AUDIT, else the per-user log under $XDG_STATE_HOME.
+HYPERFOLD_AUDIT="$WORK/env.jsonl" run s3://bkt/in/d.csv --target y --json --endpoint "$EP" --path-style >/dev/null
+grep -q 'in/d.csv' env.jsonl || fail "describe did not audit to \$HYPERFOLD_AUDIT"
+XDG_STATE_HOME="$WORK/state" run "$URL/d.csv" --target y --json >/dev/null
+grep -q "$URL/d.csv" state/hyperfold/audit.jsonl || fail "describe did not audit to the per-user log"
 echo "describe remote tests passed"
