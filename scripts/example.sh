@@ -24,6 +24,21 @@ echo "--- sonar: gradient-boosted trees (xgboost) against the logistic-regressio
 for r in sonar-logistic sonar-xgboost; do
   mpirun -np 2 $hf run examples/$r.yaml 2>&1 | grep ": best trial" | cut -c1-80 | sed "s/^hyperfold/$r/"
 done
+echo "--- the first hour on sonar: extract the zip (hyperfold etl), look at the table (describe), then"
+echo "    two transforms inside the folds (Yeo-Johnson + pairwise products) against the baseline above"
+$hf etl examples/data/sonar.zip runs/data/sonar/ --include '*.csv' --audit off
+$hf describe runs/data/sonar/sonar/sonar.csv --target Class | head -8
+mpirun -np 2 $hf run examples/sonar-features.yaml 2>&1 | grep ": best trial" | cut -c1-80 |
+  sed "s/^hyperfold/sonar-features/"
+echo "--- the same job reading from and writing to S3: the IAM policy it needs and nothing more"
+sed -e 's#source: examples/data/sonar.zip#source: s3://my-raw-bucket/downloads/sonar.zip#' \
+  -e 's#dest: runs/data/sonar/#dest: s3://my-data-bucket/sonar/#' \
+  -e 's#source: runs/data/sonar/sonar/sonar.csv#source: s3://my-data-bucket/sonar/sonar/sonar.csv#' \
+  -e 's#^  dir: runs#  dir: runs\n  upload: s3://my-results-bucket/hyperfold/#' \
+  examples/sonar-features.yaml >runs/sonar-features-s3.yaml
+$hf iam-policy runs/sonar-features-s3.yaml | python3 -c 'import json,sys
+for st in json.load(sys.stdin)["Statement"]: print("%-22s %-24s %s" % (st["Sid"], ",".join(st["Action"]), st["Resource"]))' 2>/dev/null ||
+  $hf iam-policy runs/sonar-features-s3.yaml
 echo "--- the run's report (one self-contained page, open it in a browser): runs/sonar-xgboost/report.html"
 ls -l runs/sonar-xgboost/report.html
 echo "--- host the xgboost model (SageMaker's contract) and call it with curl"
