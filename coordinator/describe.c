@@ -18,6 +18,7 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "common/stats.h"
 #include "jobs/rundir.h"
 #include "jobs/spec.h"
 #include "shards/audit.h"
@@ -79,19 +80,6 @@ typedef struct qtarget {
 static double col_value(const hf_dataset *d, size_t p, size_t i, size_t j)
 {
     return j < p ? d->X[i * p + j] : d->y[i];
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* numpy's _lerp (numpy.percentile's "linear" method, which pandas' quantile uses). */
-static double lerp(double a, double b, double t)
-{
-    double diff = b - a;
-    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
 /* Collective. Count, min and max of the values in each open interval (st: 3 per target). One
@@ -166,7 +154,7 @@ static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget 
                 got += c;
                 cur[r] += c + 1;
             }
-            qsort(vals, got, sizeof *vals, cmp_double);
+            qsort(vals, got, sizeof *vals, hf_cmp_double);
             x->value = vals[(size_t)(x->k - x->below)];
         }
         free(cur);
@@ -418,7 +406,7 @@ static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t
         double v = NAN, pos = k_quartiles[q] * (cnt - 1);
         size_t x = x0 + 2 * (size_t)q;
         if (x + 1 < nt && t[x].col == j)
-            v = lerp(t[x].value, t[x + 1].value, pos - floor(pos));
+            v = hf_lerp(t[x].value, t[x + 1].value, pos - floor(pos));
         json_object_set_new(o, qn[q], real_or_null(v));
     }
     json_object_set_new(o, "max", cnt > 0 ? json_real(c->max) : json_null());
@@ -947,7 +935,7 @@ static int share_quartiles(hf_comm *world, const col_stats *cs, const qtarget *t
         for (int q = 0; q < 3 && x0 < nt; q++) {
             double pos = k_quartiles[q] * (cs[j].s[S_COUNT] - 1);
             size_t x = x0 + 2 * (size_t)q;
-            ex->quart[3 * j + (size_t)q] = lerp(t[x].value, t[x + 1].value, pos - floor(pos));
+            ex->quart[3 * j + (size_t)q] = hf_lerp(t[x].value, t[x + 1].value, pos - floor(pos));
         }
     }
     return hf_comm_bcast(world, ex->quart, (p + 1) * 3 * sizeof *ex->quart, 0);

@@ -5,25 +5,13 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "common/stats.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PROFILE_VERSION 1
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* numpy's _lerp (numpy.quantile's "linear" method). */
-static double lerp(double a, double b, double t)
-{
-    double diff = b - a;
-    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
-}
 
 /* The bin of v: how many edges are below it (numpy.searchsorted(edges, v, side="left")). */
 static size_t bin_of(const double *edges, double v)
@@ -62,12 +50,10 @@ static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, j
         if (!isnan(v))
             scratch[n++] = v;
     }
-    qsort(scratch, n, sizeof *scratch, cmp_double);
+    qsort(scratch, n, sizeof *scratch, hf_cmp_double);
     double edges[HF_PROFILE_EDGES] = {0}, bins[HF_PROFILE_BINS] = {0};
     for (int q = 0; n && q < HF_PROFILE_EDGES; q++) {
-        double pos = (q + 1) / 10.0 * (double)(n - 1);
-        size_t lo = (size_t)floor(pos), hi = (size_t)ceil(pos);
-        edges[q] = lerp(scratch[lo], scratch[hi], pos - floor(pos));
+        edges[q] = hf_quantile_sorted(scratch, n, (q + 1) / 10.0);
     }
     for (size_t i = 0; i < n; i++)
         bins[bin_of(edges, scratch[i])]++;
@@ -82,13 +68,9 @@ static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, j
     json_object_set_new(o, "counts", c);
     /* The exact quartiles (numpy.quantile's linear method), for the report. */
     const char *qn[3] = {"q25", "median", "q75"};
-    for (int q = 0; q < 3; q++) {
-        double pos = (q + 1) / 4.0 * (double)(n ? n - 1 : 0);
-        json_object_set_new(o, qn[q], n ? json_real(lerp(scratch[(size_t)floor(pos)],
-                                                         scratch[(size_t)ceil(pos)],
-                                                         pos - floor(pos)))
-                                        : json_null());
-    }
+    for (int q = 0; q < 3; q++)
+        json_object_set_new(
+            o, qn[q], n ? json_real(hf_quantile_sorted(scratch, n, (q + 1) / 4.0)) : json_null());
     return o;
 }
 

@@ -9,6 +9,7 @@
  * linearly between order statistics with numpy's _lerp. docs/evaluation.md. */
 #include "worker/evaluation.h"
 #include "common/hf.h"
+#include "common/stats.h"
 #include "worker/metrics.h"
 
 #include <math.h>
@@ -318,23 +319,6 @@ out:
     return result;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* np.quantile(a, q) (method "linear") of the sorted a[0..n): numpy's _lerp between the order
- * statistics at floor and ceil of (n - 1) q. */
-static double quantile(const double *a, size_t n, double q)
-{
-    double h = (double)(n - 1) * q;
-    double lo = floor(h);
-    size_t i = (size_t)lo, j = i + 1 < n ? i + 1 : n - 1;
-    double t = h - lo, d = a[j] - a[i];
-    return t >= 0.5 ? a[j] - d * (1.0 - t) : a[i] + d * t;
-}
-
 static const char *const k_res_q[] = {"0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99"};
 static const char *const k_abs_q[] = {"0.5", "0.9", "0.95", "0.99"};
 
@@ -353,20 +337,22 @@ static int regression(const hf_eval_input *in, json_t *o)
     for (size_t i = 0; i < n; i++)
         tmp[i] = (res[i] - mean) * (res[i] - mean);
     double sd = sqrt(np_sum(tmp, n) / (double)n);
-    qsort(res, n, sizeof *res, cmp_double);
+    qsort(res, n, sizeof *res, hf_cmp_double);
     json_t *r = json_object(), *q = json_object();
     json_object_set_new(r, "mean", num(mean));
     json_object_set_new(r, "std", num(sd));
     for (size_t i = 0; i < sizeof k_res_q / sizeof *k_res_q; i++)
-        json_object_set_new(q, k_res_q[i], num(quantile(res, n, strtod(k_res_q[i], NULL))));
+        json_object_set_new(q, k_res_q[i],
+                            num(hf_quantile_sorted(res, n, strtod(k_res_q[i], NULL))));
     json_object_set_new(r, "quantiles", q);
     json_object_set_new(o, "residuals", r);
     for (size_t i = 0; i < n; i++)
         tmp[i] = fabs(in->y[i] - in->pred[i]);
-    qsort(tmp, n, sizeof *tmp, cmp_double);
+    qsort(tmp, n, sizeof *tmp, hf_cmp_double);
     q = json_object();
     for (size_t i = 0; i < sizeof k_abs_q / sizeof *k_abs_q; i++)
-        json_object_set_new(q, k_abs_q[i], num(quantile(tmp, n, strtod(k_abs_q[i], NULL))));
+        json_object_set_new(q, k_abs_q[i],
+                            num(hf_quantile_sorted(tmp, n, strtod(k_abs_q[i], NULL))));
     json_object_set_new(o, "abs_error_quantiles", q);
     json_t *sc = json_object(), *ax = json_array(), *px = json_array();
     size_t kept = n <= HF_EVAL_MAX_SCATTER ? n : HF_EVAL_MAX_SCATTER;

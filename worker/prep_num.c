@@ -4,24 +4,10 @@
  * interpolation and scipy's Brent iteration step for step (transcribed from numpy 1.24
  * lib/function_base.py _quantile/_lerp and scipy 1.10 optimize/_optimize.py bracket/Brent). */
 #include "worker/prep_num.h"
+#include "common/stats.h"
 
 #include <math.h>
 #include <stddef.h>
-
-double hf_prepnum_quantile(const double *sorted, size_t n, double q)
-{
-    double virt = (double)(n - 1) * q;
-    if (!(virt > 0))
-        return sorted[0];
-    if (virt >= (double)(n - 1))
-        return sorted[n - 1];
-    double prev = floor(virt);
-    size_t i = (size_t)prev;
-    double a = sorted[i], b = sorted[i + 1], t = virt - prev;
-    double diff = b - a;
-    /* numpy's _lerp: a + diff * t, or b - diff * (1 - t) where t >= 0.5 */
-    return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
-}
 
 double hf_prepnum_power(hf_power_kind kind, double x, double lambda)
 {
@@ -254,7 +240,7 @@ size_t hf_prepnum_kbins_edges(const double *sorted, size_t n, size_t n_bins, dou
     double last = -INFINITY;
     for (size_t i = 0; i <= n_bins; i++) {
         double q = i == n_bins ? 100.0 : (double)i * step;
-        double e = hf_prepnum_quantile(sorted, n, q / 100.0);
+        double e = hf_quantile_sorted(sorted, n, q / 100.0);
         /* np.ediff1d(edges, to_begin=inf) > 1e-8 */
         if (i == 0 || e - last > 1e-8)
             edges[kept++] = e;

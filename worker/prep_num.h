@@ -1,5 +1,5 @@
 /* prep_num.h - the per-column numeric steps of the preprocessing pipeline (worker/preprocess.c):
- * quantiles as numpy.percentile (method "linear"), the Yeo-Johnson and Box-Cox power transforms
+ * the Yeo-Johnson and Box-Cox power transforms
  * with their maximum-likelihood lambda (scipy.optimize.brent from the bracket (-2, 2), as
  * scikit-learn 1.2's PowerTransformer), and quantile bin edges (KBinsDiscretizer(strategy=
  * "quantile")). Pure functions, not collective; see docs/preprocessing.md. */
@@ -13,10 +13,6 @@ typedef enum hf_power_kind {
     HF_POWER_YEO_JOHNSON,
     HF_POWER_BOX_COX
 } hf_power_kind;
-
-/* The q-quantile (q in [0, 1]) of the ascending sorted[0..n) (n > 0), as numpy.quantile's
- * default "linear" method, including its interpolation formula. */
-double hf_prepnum_quantile(const double *sorted, size_t n, double q);
 
 /* The power transform of x with lambda (Box-Cox: x > 0). */
 double hf_prepnum_power(hf_power_kind kind, double x, double lambda);

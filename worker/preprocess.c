@@ -4,6 +4,7 @@
 
 #include "common/hf.h"
 #include "common/rng.h"
+#include "common/stats.h"
 #include "worker/dist.h"
 #include "worker/group.h"
 
@@ -660,12 +661,6 @@ int hf_prep_feature_stats(const hf_prep *p, size_t j, double *impute, double *ce
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Code of a categorical value: 0..n_codes-2 for dictionary codes, -1 for unknown ones. */
 static long cat_code(double x, size_t n_categories)
 {
@@ -1144,7 +1139,7 @@ static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double
             if (!isnan(v))
                 col[m++] = v;
         }
-        qsort(col, m, sizeof *col, cmp_double);
+        qsort(col, m, sizeof *col, hf_cmp_double);
         f->impute = sorted_stat(col, m, k);
     }
 }
@@ -1353,11 +1348,11 @@ static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *
             continue;
         if (cfg->clip_lower > 0 || cfg->clip_upper < 1) {
             memcpy(w, v, m * sizeof *w);
-            qsort(w, m, sizeof *w, cmp_double);
+            qsort(w, m, sizeof *w, hf_cmp_double);
             if (cfg->clip_lower > 0)
-                f->clip_lo = hf_prepnum_quantile(w, m, cfg->clip_lower);
+                f->clip_lo = hf_quantile_sorted(w, m, cfg->clip_lower);
             if (cfg->clip_upper < 1)
-                f->clip_hi = hf_prepnum_quantile(w, m, cfg->clip_upper);
+                f->clip_hi = hf_quantile_sorted(w, m, cfg->clip_upper);
         }
         for (size_t i = 0; i < m; i++)
             v[i] = v[i] < f->clip_lo ? f->clip_lo : v[i] > f->clip_hi ? f->clip_hi : v[i];
@@ -1386,7 +1381,7 @@ static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *
         if (cfg->kbins >= 2) {
             for (size_t i = 0; i < m; i++)
                 w[i] = cfg->power != HF_POWER_NONE ? (v[i] - f->pw_mean) / f->pw_std : v[i];
-            qsort(w, m, sizeof *w, cmp_double);
+            qsort(w, m, sizeof *w, hf_cmp_double);
             if (!(f->edges = hf_malloc(((size_t)cfg->kbins + 1) * sizeof *f->edges))) {
                 result = HF_ENOMEM;
                 goto out;
