@@ -4,6 +4,7 @@
 #include "coordinator/commands.h"
 
 #include "common/hf.h"
+#include "jobs/bind.h"
 #include "shards/audit.h"
 #include "shards/etl.h"
 
@@ -68,38 +69,13 @@ static int check_ratio(const char *name, const char *value)
     return HF_OK;
 }
 
-/* "64GiB", "512MiB", "1G", "1000": bytes (K, M, G, T as powers of 1024, an optional "i"/"iB"
- * or "B"). Written here because the spec binder's size parser is internal to jobs/. */
-static int parse_size(const char *value, uint64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long x = strtoull(value, &end, 10);
-    if (errno || end == value || value[0] == '-')
-        return -1;
-    static const char *const units = "KMGT";
-    uint64_t mul = 1;
-    if (*end) {
-        const char *u = strchr(units, *end);
-        if (!u)
-            return -1;
-        mul = (uint64_t)1 << (10 * (u - units + 1));
-        end++;
-        if (!strcmp(end, "i") || !strcmp(end, "iB") || !strcmp(end, "B"))
-            end += strlen(end);
-    }
-    if (*end || (x && mul > UINT64_MAX / x))
-        return -1;
-    *out = (uint64_t)x * mul;
-    return 0;
-}
-
 static int check_size(const char *name, const char *value)
 {
     uint64_t v = 0;
-    if (parse_size(value, &v) || v == 0)
-        return hf_error(HF_EINVAL, "etl: %s: got \"%s\", expected a size such as 64GiB or 1000",
-                        name, value);
+    if (hf_bind_parse_size(value, &v))
+        return hf_error(HF_EINVAL,
+                        "etl: %s: got \"%s\", expected a size such as 64GiB, 1.5GB or 1000", name,
+                        value);
     return HF_OK;
 }
 
@@ -133,6 +109,12 @@ int hf_cmd_etl(hf_comm *world, int argc, char **argv)
     if (kms && (!sse || strcmp(sse, "aws:kms")))
         return hf_error(HF_EINVAL, "etl: --kms-key-id: given with --sse %s, expected --sse aws:kms",
                         sse ? sse : "AES256");
+    int local_dest = strncmp(ops[1], "s3://", 5) != 0;
+    if (local_dest && (sse || kms))
+        return hf_error(HF_EINVAL,
+                        "etl: %s: given with the local DEST \"%s\", expected an s3:// DEST "
+                        "(server-side encryption applies to uploads only)",
+                        sse ? "--sse" : "--kms-key-id", ops[1]);
     if (quiet)
         hf_log_set_level(HF_LOG_QUIET);
 
@@ -149,15 +131,18 @@ int hf_cmd_etl(hf_comm *world, int argc, char **argv)
     if (ratio)
         o.max_ratio = strtod(ratio, NULL);
     if (max_bytes)
-        parse_size(max_bytes, &o.max_bytes);
+        hf_bind_parse_size(max_bytes, &o.max_bytes);
     if ((result = hf_etl_opts_check(&o)) < 0)
         return result;
 
     /* Every remote access is audited: --audit, else $HYPERFOLD_AUDIT, else the per-user log
      * (hf_audit_resolve, as predict, serve and s3). */
     char *audit = NULL;
-    if ((result = hf_audit_resolve(s3f.audit, &audit)) < 0)
+    /* Collective: a failure on one rank (an unwritable log directory) stops every rank. */
+    if ((result = hf_comm_check(world, hf_audit_resolve(s3f.audit, &audit))) < 0) {
+        free(audit);
         return result;
+    }
     s3f.audit = audit;
     hf_s3_config s3;
     hf_source_opts so;

@@ -569,7 +569,8 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         hf_error_prefix(result, "%s: best.params", dir.results);
     if ((result = hf_comm_check(world, result)) < 0 ||
         (result = hf_pipeline_groups(world, &spec->parallel, &group_comm, &group)) < 0 ||
-        (result = hf_pipeline_etl(world, spec, dir.audit, quiet)) < 0 ||
+        /* --data NEW replaces data.source: the spec's data.etl step is not run then. */
+        (!new_source && (result = hf_pipeline_etl(world, spec, dir.audit, quiet)) < 0) ||
         (result = hf_pipeline_ingest(world, spec, source, dir.retrain_shards, dir.audit, NULL,
                                      &manifest, &reused)) < 0 ||
         (result = hf_comm_check(

@@ -12,6 +12,7 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "jobs/bind.h"
 #include "shards/audit.h"
 #include "worker/task.h"
 
@@ -26,6 +27,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -614,14 +616,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- the command ----------------------------------------------------------------------------- */
 
+/* --max-body-bytes: a size through the job spec's one parser (6291456, 6MiB, 8MB). */
 static int parse_size(const char *name, const char *v, size_t *out)
 {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || x == 0)
-        return hf_error(HF_EINVAL, "serve: %s: got \"%s\", expected a positive whole number", name,
-                        v);
+    uint64_t x = 0;
+    if (hf_bind_parse_size(v, &x) || x > SIZE_MAX)
+        return hf_error(HF_EINVAL,
+                        "serve: %s: got \"%s\", expected a positive size in bytes such as "
+                        "6291456 or 6MiB",
+                        name, v);
     *out = (size_t)x;
     return HF_OK;
 }

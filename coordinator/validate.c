@@ -8,6 +8,7 @@
 #include "common/hf.h"
 #include "jobs/rundir.h"
 #include "jobs/spec.h"
+#include "shards/etl.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -108,6 +109,15 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
         goto out;
     if ((result = hf_comm_check(world, hf_rundir_at(scratch, &sd))) >= 0)
         result = hf_comm_check(world, hf_rundir_of(&spec->output, spec->name, &rd));
+    /* data.source produced by data.etl, not extracted yet: one line saying so (validate does
+     * not run the step; `hyperfold run` does) rather than the ingest's object-not-found. */
+    if (result >= 0) {
+        hf_source_opts so = {.s3 = &spec->s3, .audit_path = rd.audit, .rank = rank};
+        result =
+            hf_comm_check(world, rank == 0 ? hf_etl_check_extracted(&spec->data.etl, &so,
+                                                                    spec->path, spec->data.source)
+                                           : HF_OK);
+    }
     if (result >= 0)
         result =
             hf_pipeline_ingest(world, spec, NULL, sd.shards, rd.audit, sd.rejects, &m, &reused);

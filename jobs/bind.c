@@ -717,8 +717,7 @@ static int parse_param(hf_bind *c, const yaml_node_t *n, const char *path, const
     return HF_OK;
 }
 
-/* "2GiB", "512MiB", "1G", "1000000": bytes. */
-static int parse_size(const char *t, uint64_t *out)
+int hf_bind_parse_size(const char *t, uint64_t *out)
 {
     static const struct {
         const char *suffix;
@@ -912,7 +911,7 @@ static int bind_value(hf_bind *b, const yaml_node_t *v, const char *key, const h
         return HF_OK;
     }
     case HF_OPT_SIZE:
-        if (v->type != YAML_SCALAR_NODE || parse_size(node_text(v), (uint64_t *)f))
+        if (v->type != YAML_SCALAR_NODE || hf_bind_parse_size(node_text(v), (uint64_t *)f))
             return fail_got(b, v, key, d->expected ? d->expected : "a size");
         return HF_OK;
     case HF_OPT_ENUM_MAP: {

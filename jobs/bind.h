@@ -9,6 +9,7 @@
 
 #include "jobs/spec.h"
 
+#include <stdint.h>
 #include <yaml.h>
 
 #define HF_BIND_PATH_LEN 512
@@ -59,5 +60,11 @@ int hf_bind_param(hf_bind *b, const yaml_node_t *n, const char *key, const hf_pa
  * setting given becomes a parameter "<key>.<name>" of the space, in spec order. */
 int hf_bind_param_table(hf_bind *b, const yaml_node_t *map, const char *key,
                         const hf_param_def *(*def_at)(size_t i), size_t n_defs, hf_space *space);
+
+/* Not collective. A size in bytes: "2GiB", "512MiB", "1.5G", "64gib", "1GB", "1000000" (case does
+ * not matter; K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB powers of 1000, an
+ * optional B). 0 with *out set, or -1 (no message) for anything else, 0 bytes, a fraction of a
+ * byte or a size past 2^64. The one size parser of the job spec and of the command lines. */
+int hf_bind_parse_size(const char *text, uint64_t *out);
 
 #endif

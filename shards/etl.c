@@ -6,9 +6,11 @@
 #include "common/hf.h"
 #include "shards/s3.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +121,94 @@ typedef struct outcome {
     int unchanged;
 } outcome;
 
+/* ---- the messages between ranks ---- */
+
+/* Every message (the members, the earlier manifest's entries, the outcomes) is one text of
+ * lines of tab-separated fields, built by lines_addf and read by lines_next: one packer and one
+ * unpacker, so what rank 0 sends is what the others read. A field never holds a tab or a newline:
+ * member paths are refused with control characters (hf_etl_check_member), and parse_priors and the
+ * outcomes hold only checked hex, ETags without them, and fixed words. */
+typedef struct lines {
+    char *t;
+    size_t len, cap;
+} lines;
+
+static int lines_addf(lines *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int lines_addf(lines *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (k < 0)
+        return hf_error(HF_EINTERNAL, "etl: formatting a message line");
+    if (b->len + (size_t)k + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->len + (size_t)k + 1)
+            nc *= 2;
+        char *nt = hf_realloc(b->t, nc);
+        if (!nt)
+            return HF_ENOMEM;
+        b->t = nt;
+        b->cap = nc;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->t + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)k;
+    return HF_OK;
+}
+
+/* The next line of [*s, end) split in place at its tabs into exactly nf fields: 1 with f[] set
+ * and *s past the line, 0 at the end, or HF_EINTERNAL naming `what` on a malformed line. */
+static int lines_next(char **s, char *end, char **f, size_t nf, const char *what)
+{
+    if (*s >= end)
+        return 0;
+    char *nl = memchr(*s, '\n', (size_t)(end - *s));
+    if (!nl)
+        return hf_error(HF_EINTERNAL, "etl: malformed %s message (no end of line)", what);
+    *nl = '\0';
+    size_t k = 0;
+    char *p = *s;
+    f[k++] = p;
+    for (; *p; p++)
+        if (*p == '\t') {
+            if (k == nf)
+                return hf_error(HF_EINTERNAL, "etl: malformed %s message (too many fields)", what);
+            *p = '\0';
+            f[k++] = p + 1;
+        }
+    if (k != nf)
+        return hf_error(HF_EINTERNAL, "etl: malformed %s message (%zu fields, expected %zu)", what,
+                        k, nf);
+    *s = nl + 1;
+    return 1;
+}
+
+/* A decimal field of a message. */
+static int field_u64(const char *t, uint64_t *out, const char *what)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = strtoull(t, &end, 10);
+    if (errno || end == t || *end || t[0] == '-')
+        return hf_error(HF_EINTERNAL, "etl: malformed %s message (\"%s\", expected a number)", what,
+                        t);
+    *out = x;
+    return HF_OK;
+}
+
+/* A fixed-size text field (sha256, md5, etag, verified) of a message. */
+static int field_copy(char *dst, size_t cap, const char *t, const char *what)
+{
+    if (strlen(t) >= cap)
+        return hf_error(HF_EINTERNAL, "etl: malformed %s message (a field of %zu bytes)", what,
+                        strlen(t));
+    memcpy(dst, t, strlen(t) + 1);
+    return HF_OK;
+}
+
 /* "s3://b/p/" + path, or "dir/" + path. */
 static char *dest_join(const char *dest, const char *path)
 {
@@ -126,8 +216,39 @@ static char *dest_join(const char *dest, const char *path)
     return hf_asprintf("%s%s%s", dest, n && dest[n - 1] == '/' ? "" : "/", path);
 }
 
-/* Parses an earlier manifest's text (an entry per member: path, size, sha256, etag); anything
- * malformed is ignored as a whole (nothing is skipped then, everything is uploaded again). */
+static int prior_cmp(const void *a, const void *b)
+{
+    return strcmp(((const prior *)a)->path, ((const prior *)b)->path);
+}
+
+/* Whether t is n hex digits; lowercased in place (the members' hashes are lowercase). */
+static int hex_lower(char *t, size_t n)
+{
+    if (strlen(t) != n)
+        return 0;
+    for (char *p = t; *p; p++) {
+        if (!isxdigit((unsigned char)*p))
+            return 0;
+        *p = (char)tolower((unsigned char)*p);
+    }
+    return 1;
+}
+
+/* Whether t holds a control character (a tab or newline would break the messages). */
+static int has_control(const char *t)
+{
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+        if (*p < 0x20 || *p == 0x7F)
+            return 1;
+    return 0;
+}
+
+/* Parses an earlier manifest's text (an entry per member: path, size, sha256, etag). Every check
+ * of an entry is here, once, on rank 0: an entry that is malformed (no path, a control character
+ * in it or in the ETag, a size that is not a whole number >= 0, a sha256 that is not 64 hex
+ * digits; upper case is lowered) is ignored, so that member counts as unknown and is uploaded
+ * again; a text that is not a manifest is ignored as a whole. The entries come sorted by path
+ * (prior_find bisects them) and go to the other ranks as they are. */
 static int parse_priors(const char *text, size_t len, prior **out, size_t *n)
 {
     *out = NULL;
@@ -152,8 +273,12 @@ static int parse_priors(const char *text, size_t len, prior **out, size_t *n)
         const char *sha = json_string_value(json_object_get(e, "sha256"));
         const char *etag = json_string_value(json_object_get(e, "etag"));
         json_t *sz = json_object_get(e, "size");
-        if (!path || !sha || !etag || !json_is_integer(sz) || json_integer_value(sz) < 0 ||
-            strlen(sha) != 64 || strlen(etag) >= sizeof p[c].etag || strpbrk(path, "\t\n"))
+        if (!path || !*path || !sha || !etag || !json_is_integer(sz) ||
+            json_integer_value(sz) < 0 || strlen(sha) != 64 || strlen(etag) >= sizeof p[c].etag ||
+            has_control(path) || has_control(etag))
+            continue;
+        snprintf(p[c].sha256, sizeof p[c].sha256, "%s", sha);
+        if (!hex_lower(p[c].sha256, 64))
             continue;
         if (!(p[c].path = hf_strdup(path))) {
             priors_free(p, c);
@@ -161,11 +286,11 @@ static int parse_priors(const char *text, size_t len, prior **out, size_t *n)
             return HF_ENOMEM;
         }
         p[c].size = (uint64_t)json_integer_value(sz);
-        snprintf(p[c].sha256, sizeof p[c].sha256, "%s", sha);
         snprintf(p[c].etag, sizeof p[c].etag, "%s", etag);
         c++;
     }
     json_decref(root);
+    qsort(p, c, sizeof *p, prior_cmp);
     *out = p;
     *n = c;
     return HF_OK;
@@ -173,66 +298,61 @@ static int parse_priors(const char *text, size_t len, prior **out, size_t *n)
 
 static int priors_pack(const prior *p, size_t n, char **blob, size_t *len)
 {
-    char *t = NULL;
-    size_t l = 0;
-    for (size_t i = 0; i < n; i++) {
-        char *line = hf_asprintf("%s\t%llu\t%s\t%s\n", p[i].path, (unsigned long long)p[i].size,
-                                 p[i].sha256, p[i].etag);
-        char *nt = line ? hf_realloc(t, l + strlen(line) + 1) : NULL;
-        if (!nt) {
-            free(line);
-            free(t);
-            return HF_ENOMEM;
-        }
-        t = nt;
-        memcpy(t + l, line, strlen(line) + 1);
-        l += strlen(line);
-        free(line);
+    lines b = {0};
+    int result = HF_OK;
+    for (size_t i = 0; i < n && result >= 0; i++)
+        result = lines_addf(&b, "%s\t%llu\t%s\t%s\n", p[i].path, (unsigned long long)p[i].size,
+                            p[i].sha256, p[i].etag);
+    if (result < 0) {
+        free(b.t);
+        return result;
     }
-    *blob = t;
-    *len = l;
+    *blob = b.t;
+    *len = b.len;
     return HF_OK;
 }
 
-static int priors_unpack(const char *blob, size_t len, prior **out, size_t *n)
+/* blob is split in place. */
+static int priors_unpack(char *blob, size_t len, prior **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    size_t lines = 0;
+    size_t cap = 0;
     for (size_t i = 0; i < len; i++)
-        lines += blob[i] == '\n';
-    prior *p = hf_calloc(lines ? lines : 1, sizeof *p);
+        cap += blob[i] == '\n';
+    prior *p = hf_calloc(cap ? cap : 1, sizeof *p);
     if (!p)
         return HF_ENOMEM;
     size_t c = 0;
-    const char *s = blob, *end = blob + len;
-    while (s < end && c < lines) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        const char *t1 = memchr(s, '\t', (size_t)(nl - s));
-        if (!t1)
+    char *s = blob, *f[4];
+    int got;
+    while ((got = lines_next(&s, blob + len, f, 4, "earlier-manifest")) > 0) {
+        if ((got = field_u64(f[1], &p[c].size, "earlier-manifest")) < 0 ||
+            (got = field_copy(p[c].sha256, sizeof p[c].sha256, f[2], "earlier-manifest")) < 0 ||
+            (got = field_copy(p[c].etag, sizeof p[c].etag, f[3], "earlier-manifest")) < 0)
             break;
-        p[c].path = hf_strndup(s, (size_t)(t1 - s));
-        unsigned long long sz = 0;
-        if (!p[c].path ||
-            sscanf(t1 + 1, "%llu\t%64[0-9a-f]\t%127[^\n]", &sz, p[c].sha256, p[c].etag) < 2) {
-            priors_free(p, c + 1);
-            return hf_error(HF_EINTERNAL, "etl: malformed earlier-manifest message");
+        if (!(p[c].path = hf_strdup(f[0]))) {
+            got = HF_ENOMEM;
+            break;
         }
-        p[c].size = sz;
         c++;
-        s = nl + 1;
+    }
+    if (got < 0) {
+        priors_free(p, c);
+        return got;
     }
     *out = p;
     *n = c;
     return HF_OK;
 }
 
+/* The earlier entry of `path` (p sorted by path: parse_priors), or NULL. */
 static const prior *prior_find(const prior *p, size_t n, const char *path)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(p[i].path, path))
-            return &p[i];
-    return NULL;
+    if (!n)
+        return NULL;
+    prior key = {.path = (char *)path};
+    return bsearch(&key, p, n, sizeof *p, prior_cmp);
 }
 
 static void b64(const unsigned char *d, size_t n, char *out)
@@ -495,54 +615,49 @@ static char *plain_name_of(const char *uri)
 
 static int members_pack(const hf_etl_member *m, size_t n, char **blob, size_t *len)
 {
-    char *t = NULL;
-    size_t l = 0;
-    for (size_t i = 0; i < n; i++) {
-        char *line = hf_asprintf("%zu\t%llu\t%s\t%s\t%s\n", m[i].index,
-                                 (unsigned long long)m[i].size, m[i].sha256, m[i].md5, m[i].path);
-        char *nt = line ? hf_realloc(t, l + strlen(line) + 1) : NULL;
-        if (!nt) {
-            free(line);
-            free(t);
-            return HF_ENOMEM;
-        }
-        t = nt;
-        memcpy(t + l, line, strlen(line) + 1);
-        l += strlen(line);
-        free(line);
+    lines b = {0};
+    int result = HF_OK;
+    for (size_t i = 0; i < n && result >= 0; i++)
+        result = lines_addf(&b, "%zu\t%llu\t%s\t%s\t%s\n", m[i].index,
+                            (unsigned long long)m[i].size, m[i].sha256, m[i].md5, m[i].path);
+    if (result < 0) {
+        free(b.t);
+        return result;
     }
-    *blob = t;
-    *len = l;
+    *blob = b.t;
+    *len = b.len;
     return HF_OK;
 }
 
-static int members_unpack(const char *blob, size_t len, hf_etl_member **out, size_t *n)
+/* blob is split in place. */
+static int members_unpack(char *blob, size_t len, hf_etl_member **out, size_t *n)
 {
-    size_t lines = 0;
+    size_t cap = 0;
     for (size_t i = 0; i < len; i++)
-        lines += blob[i] == '\n';
-    hf_etl_member *m = hf_calloc(lines ? lines : 1, sizeof *m);
+        cap += blob[i] == '\n';
+    hf_etl_member *m = hf_calloc(cap ? cap : 1, sizeof *m);
     if (!m)
         return HF_ENOMEM;
-    const char *s = blob, *end = blob + len;
     size_t c = 0;
-    while (s < end && c < lines) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        unsigned long long sz = 0;
-        int used = 0;
-        if (sscanf(s, "%zu\t%llu\t%64[0-9a-f]\t%32[0-9a-f]\t%n", &m[c].index, &sz, m[c].sha256,
-                   m[c].md5, &used) < 4 ||
-            !used) {
-            hf_etl_members_free(m, c);
-            return hf_error(HF_EINTERNAL, "etl: malformed member message");
-        }
-        m[c].size = sz;
-        if (!(m[c].path = hf_strndup(s + used, (size_t)(nl - s - used)))) {
-            hf_etl_members_free(m, c);
-            return HF_ENOMEM;
+    char *s = blob, *f[5];
+    int got;
+    while ((got = lines_next(&s, blob + len, f, 5, "member")) > 0) {
+        uint64_t index = 0;
+        if ((got = field_u64(f[0], &index, "member")) < 0 ||
+            (got = field_u64(f[1], &m[c].size, "member")) < 0 ||
+            (got = field_copy(m[c].sha256, sizeof m[c].sha256, f[2], "member")) < 0 ||
+            (got = field_copy(m[c].md5, sizeof m[c].md5, f[3], "member")) < 0)
+            break;
+        m[c].index = (size_t)index;
+        if (!(m[c].path = hf_strdup(f[4]))) {
+            got = HF_ENOMEM;
+            break;
         }
         c++;
-        s = nl + 1;
+    }
+    if (got < 0) {
+        hf_etl_members_free(m, c);
+        return got;
     }
     *out = m;
     *n = c;
@@ -618,11 +733,20 @@ static int read_priors(const hf_etl_opts *o, const hf_source_opts *so, const cha
     return result;
 }
 
+/* By path, then by position in the archive (the same order at any number of ranks). */
+static int member_cmp(const void *a, const void *b)
+{
+    const hf_etl_member *x = *(const hf_etl_member *const *)a,
+                        *y = *(const hf_etl_member *const *)b;
+    int c = strcmp(x->path, y->path);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
 static int manifest_text(const hf_etl_opts *o, const source_meta *sm, const hf_etl_member *m,
                          const outcome *oc, size_t n, char **text)
 {
     json_t *root = json_object(), *src = json_object(), *arr = json_array();
-    size_t *order = hf_malloc((n ? n : 1) * sizeof *order);
+    const hf_etl_member **order = hf_malloc((n ? n : 1) * sizeof *order);
     int result = HF_OK;
     if (!root || !src || !arr || !order) {
         result = hf_error(HF_ENOMEM, "etl: building the manifest");
@@ -649,15 +773,10 @@ static int manifest_text(const hf_etl_opts *o, const source_meta *sm, const hf_e
     json_object_set_new(root, "dest", json_string(o->dest));
     /* Sorted by path: the same manifest at any number of ranks. */
     for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && strcmp(m[order[j - 1]].path, m[order[j]].path) > 0; j--) {
-            size_t x = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = x;
-        }
+        order[i] = &m[i];
+    qsort(order, n, sizeof *order, member_cmp);
     for (size_t k = 0; k < n; k++) {
-        size_t i = order[k];
+        size_t i = (size_t)(order[k] - m);
         json_t *e = json_object();
         char *uri = dest_join(o->dest, m[i].path);
         if (!e || !uri) {
@@ -752,6 +871,49 @@ static int rm_rf_staging(const char *dir)
     return HF_OK;
 }
 
+/* Whether `uri` lies under the destination `dest` (a trailing '/' or not; file:// stripped). */
+static int under_dest(const char *dest, const char *uri)
+{
+    if (!strncmp(dest, "file://", 7))
+        dest += 7;
+    if (!strncmp(uri, "file://", 7))
+        uri += 7;
+    size_t n = strlen(dest);
+    while (n > 1 && dest[n - 1] == '/')
+        n--;
+    return !strncmp(dest, uri, n) && (uri[n] == '/' || uri[n] == '\0');
+}
+
+int hf_etl_check_extracted(const hf_etl_opts *o, const hf_source_opts *so, const char *spec_path,
+                           const char *data_source)
+{
+    if (!o->source || !o->dest || !data_source || !under_dest(o->dest, data_source))
+        return HF_OK;
+    char *uri = dest_join(o->dest, HF__ETL_MANIFEST);
+    if (!uri)
+        return HF_ENOMEM;
+    int there;
+    if (is_s3(o->dest)) {
+        hf_s3_head_info h;
+        there = hf_s3_head(uri, so, &h) >= 0;
+        hf_error_clear();
+    } else {
+        there = hf_fs_exists(uri);
+    }
+    int result = HF_OK;
+    if (!there) {
+        char *shown = hf_source_display(o->source);
+        result =
+            hf_error(HF_EINVAL,
+                     "%s: data.source %s is produced by data.etl and has not been extracted "
+                     "yet (no %s): run `hyperfold etl %s %s` or `hyperfold run %s`",
+                     spec_path, data_source, uri, shown ? shown : o->source, o->dest, spec_path);
+        free(shown);
+    }
+    free(uri);
+    return result;
+}
+
 int hf_etl_run(hf_comm *comm, const hf_etl_opts *o, const hf_source_opts *so,
                const char *manifest_path, int verbose, hf_etl_summary *sum)
 {
@@ -838,25 +1000,17 @@ int hf_etl_run(hf_comm *comm, const hf_etl_opts *o, const hf_source_opts *so,
     if ((result = hf_comm_check(comm, result)) < 0)
         goto out;
 
-    /* Every rank's outcomes to rank 0: "i\tunchanged\tverified\tetag\n". */
+    /* Every rank's outcomes to rank 0: index, unchanged, verified, ETag (one a server gave with
+     * a control character in it is left out: it could not be told from the message's fields). */
     free(blob);
     blob = NULL;
     blob_len = 0;
-    for (size_t i = (size_t)rank; i < n; i += (size_t)hf_comm_size(comm)) {
-        char *line =
-            hf_asprintf("%zu\t%d\t%s\t%s\n", i, oc[i].unchanged,
-                        oc[i].verified[0] ? oc[i].verified : "-", oc[i].etag[0] ? oc[i].etag : "-");
-        char *nb = line ? hf_realloc(blob, blob_len + strlen(line) + 1) : NULL;
-        if (!nb) {
-            free(line);
-            result = HF_ENOMEM;
-            break;
-        }
-        blob = nb;
-        memcpy(blob + blob_len, line, strlen(line) + 1);
-        blob_len += strlen(line);
-        free(line);
-    }
+    lines ob = {0};
+    for (size_t i = (size_t)rank; i < n && result >= 0; i += (size_t)hf_comm_size(comm))
+        result = lines_addf(&ob, "%zu\t%d\t%s\t%s\n", i, oc[i].unchanged, oc[i].verified,
+                            has_control(oc[i].etag) ? "" : oc[i].etag);
+    blob = ob.t;
+    blob_len = ob.len;
     if ((result = hf_comm_check(comm, result)) < 0)
         goto out;
     if ((result = hf_comm_gather_blob(comm, blob ? blob : "", blob_len, 0, &all, &lens)) < 0)
@@ -865,22 +1019,24 @@ int hf_etl_run(hf_comm *comm, const hf_etl_opts *o, const hf_source_opts *so,
         size_t total = 0;
         for (int r = 0; r < hf_comm_size(comm); r++)
             total += lens[r];
-        const char *s = all, *end = all + total;
-        while (s < end && result >= 0) {
-            const char *nl = memchr(s, '\n', (size_t)(end - s));
-            size_t i = 0;
-            int un = 0;
-            char ver[24] = "", etag[128] = "";
-            if (!nl || sscanf(s, "%zu\t%d\t%23[^\t]\t%127[^\n]", &i, &un, ver, etag) != 4 ||
-                i >= n) {
-                result = hf_error(HF_EINTERNAL, "etl: malformed outcome message");
+        char *s = all, *f[4];
+        int got;
+        while ((got = lines_next(&s, all + total, f, 4, "outcome")) > 0) {
+            uint64_t i = 0, un = 0;
+            if ((got = field_u64(f[0], &i, "outcome")) < 0 ||
+                (got = field_u64(f[1], &un, "outcome")) < 0)
+                break;
+            if (i >= n || un > 1) {
+                got = hf_error(HF_EINTERNAL, "etl: malformed outcome message (member %llu of %zu)",
+                               (unsigned long long)i, n);
                 break;
             }
-            oc[i].unchanged = un;
-            snprintf(oc[i].verified, sizeof oc[i].verified, "%s", strcmp(ver, "-") ? ver : "");
-            snprintf(oc[i].etag, sizeof oc[i].etag, "%s", strcmp(etag, "-") ? etag : "");
-            s = nl + 1;
+            oc[i].unchanged = (int)un;
+            if ((got = field_copy(oc[i].verified, sizeof oc[i].verified, f[2], "outcome")) < 0 ||
+                (got = field_copy(oc[i].etag, sizeof oc[i].etag, f[3], "outcome")) < 0)
+                break;
         }
+        result = got < 0 ? got : HF_OK;
         if (result >= 0)
             result = write_manifest(o, so, &sm, m, oc, n, p, n_p, manifest_path, staging);
         if (result >= 0 && verbose)

@@ -88,4 +88,13 @@ typedef struct hf_etl_summary {
 int hf_etl_run(hf_comm *comm, const hf_etl_opts *o, const hf_source_opts *so,
                const char *manifest_path, int verbose, hf_etl_summary *sum);
 
+/* Not collective (rank 0 calls it). When the job's data.source `data_source` lies under
+ * o->dest (data.etl produces it) and DEST/_manifest.json is not there yet (a local file, or a
+ * HEAD for s3://, audited to so->audit_path): HF_EINVAL with one line naming spec_path,
+ * data.source and data.etl, suggesting `hyperfold etl SRC DEST` or `hyperfold run`. HF_OK when
+ * there is no data.etl, data.source is elsewhere, or the step has run. For the commands that
+ * read the data without running the step (validate, describe JOB.yaml). */
+int hf_etl_check_extracted(const hf_etl_opts *o, const hf_source_opts *so, const char *spec_path,
+                           const char *data_source);
+
 #endif

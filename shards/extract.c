@@ -355,6 +355,27 @@ int hf_etl_scan(hf_source *src, const char *display, const char *plain_name, con
                                       "%s: member \"%s\" appears twice, refused; "
                                       "expected each path once",
                                       display, sorted[i].path);
+            /* A member that is also a directory of another ("a" and "a/b", possible in a tar):
+             * no directory can hold both, so a local DEST would fail half-way after writing
+             * some members. Refused for an s3:// DEST too, where both keys are legal: such a
+             * prefix cannot be copied back to a file system (aws s3 sync, a local data.source)
+             * and the same archive would then be refused or accepted by where it goes. */
+            for (size_t i = 0; i < count && result >= 0; i++) {
+                const char *path = sorted[i].path;
+                for (const char *sl = strchr(path, '/'); sl && result >= 0;
+                     sl = strchr(sl + 1, '/')) {
+                    hf_etl_member key = {.path = hf_strndup(path, (size_t)(sl - path))};
+                    if (!key.path)
+                        result = HF_ENOMEM;
+                    else if (bsearch(&key, sorted, count, sizeof *sorted, path_cmp))
+                        result = hf_error(HF_EDATA,
+                                          "%s: member \"%s\" is a file and also the directory "
+                                          "of member \"%s\", refused; expected a path that is "
+                                          "not both",
+                                          display, key.path, path);
+                    free(key.path);
+                }
+            }
             free(sorted);
         }
     }

@@ -7,7 +7,8 @@
  *  - the hf.h error convention;
  *  - every member the scan accepts is safe to write under a destination: a non-empty relative
  *    path, no ".." / "." / empty segment, no '\', no control character, not the manifest's name;
- *    its normal form is a fixed point of hf_etl_check_member; no two members share a path;
+ *    its normal form is a fixed point of hf_etl_check_member; no two members share a path, and
+ *    none is the directory of another ("a" and "a/b");
  *  - the limits hold on what was accepted: each member and all of them within max_bytes, all of
  *    them within max_ratio times the archive's size (at least 64 KiB);
  *  - an --include scan accepts exactly the members of the full scan that match the glob;
@@ -90,8 +91,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_path(m[i].path, "scan");
             hf_fuzz_check(m[i].size <= o.max_bytes, "member over max_bytes");
             hf_fuzz_check(strlen(m[i].sha256) == 64 && strlen(m[i].md5) == 32, "digest length");
-            for (size_t j = 0; j < i; j++)
+            for (size_t j = 0; j < i; j++) {
                 hf_fuzz_check(strcmp(m[i].path, m[j].path) != 0, "two members \"%s\"", m[i].path);
+                /* Neither is the other's directory ("a" and "a/b"). */
+                size_t li = strlen(m[i].path), lj = strlen(m[j].path);
+                const char *lo = li < lj ? m[i].path : m[j].path,
+                           *hi = li < lj ? m[j].path : m[i].path;
+                size_t ll = li < lj ? li : lj;
+                hf_fuzz_check(!(li != lj && !strncmp(lo, hi, ll) && hi[ll] == '/'),
+                              "member \"%s\" is also the directory of \"%s\"", lo, hi);
+            }
             total += m[i].size;
         }
         double floor_a = size < 65536 ? 65536.0 : (double)size;

@@ -43,6 +43,15 @@ EOF
 
 etl_spec job.yaml etl
 "$HYPERFOLD" validate --no-data job.yaml >val.txt 2>&1 || fail "validate refused data.etl: $(cat val.txt)"
+# validate reads the data but does not run the step: before the first run, one line saying that
+# data.source comes from data.etl and how to extract it (exit 2), not the ingest's not-found.
+set +e
+"$HYPERFOLD" validate job.yaml >val2.txt 2>val2.err
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && [ "$(wc -l <val2.err)" -eq 1 ] &&
+  grep -q 'job.yaml: data.source s3://bkt/etl/data.csv is produced by data.etl and has not been extracted yet (no s3://bkt/etl/_manifest.json): run `hyperfold etl .*/data.zip s3://bkt/etl/` or `hyperfold run job.yaml`' val2.err ||
+  fail "validate before the etl step: exit $rc: $(cat val2.err)"
 hfrun job.yaml 2>run1.err || fail "the run with data.etl failed: $(cat run1.err)"
 D="$(run_dir etl)"
 [ -s "$D/results.json" ] || fail "no results.json"
@@ -102,6 +111,16 @@ tail -n +"$((lines_before + 1))" "$D/audit.jsonl" >audit3.jsonl
 grep -q '"url":"'"$URL"'/data.zip"' audit3.jsonl || fail "retrain did not run data.etl"
 grep -q '"method":"HEAD".*"key":"etl/data.csv"' audit3.jsonl || fail "retrain did not check the member"
 grep -q '"method":"PUT".*"key":"etl/' audit3.jsonl && fail "retrain uploaded the unchanged member"
+# ... but not with --data NEW, which replaces data.source: no download of the archive, no HEAD of
+# its members.
+lines_before=$(wc -l <"$D/audit.jsonl")
+timeout 150 mpirun --oversubscribe -np "$RANKS" "$HYPERFOLD" retrain "$D" --data files/data.csv --quiet 2>rt2.err ||
+  fail "retrain --data failed: $(cat rt2.err)"
+tail -n +"$((lines_before + 1))" "$D/audit.jsonl" >audit4.jsonl
+grep -q '/data.zip"\|"key":"etl/' audit4.jsonl && fail "retrain --data ran data.etl: $(cat audit4.jsonl)"
+# validate, now that the step has run, reads the data.
+"$HYPERFOLD" validate job.yaml >val3.txt 2>&1 || fail "validate after the etl step: $(cat val3.txt)"
+grep -q '^schema: *1500 rows' val3.txt || fail "validate after the etl step: $(cat val3.txt)"
 
 # validate checks the step's keys where they are written.
 etl_spec bad1.yaml bad1 "kms_key_id: k1"
