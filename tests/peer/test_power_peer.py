@@ -9,7 +9,9 @@ A date column's derived parts (year, month, day, dayofweek with 0 on Mondays, ho
 without a time, elapsed_days negative before 1970) pass log1p, clip, power and kbins through and
 are imputed, scaled and multiplied by polynomial like numeric columns: Box-Cox, Yeo-Johnson, log1p
 and polynomial on a table with a date column against scikit-learn's ColumnTransformer with that
-column selection (prep_steps_lib.py)."""
+column selection (prep_steps_lib.py). End to end: `hyperfold run` of a job with an ISO date column
+and power: box-cox (every trial used to fail on when.dayofweek = 0) completes every trial, and
+predict of the raw rows gives a finite prediction for each row."""
 import os
 import sys
 import tempfile
@@ -79,4 +81,36 @@ rc, err, _ = L.run_tool(tmp, "bc-neg", X[:, :4], fold, names[:4], types[:4], {},
                         L.settings(power="box-cox"))
 ck.check(rc != 0 and 'column "c"' in err and "expected values > 0" in err
          and len(err.strip().splitlines()) == 1, "box-cox refuses column c: rc %d, %r" % (rc, err))
+# End to end: an ISO date column, power box-cox and yeo-johnson searched, 2 ranks.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hftest  # noqa: E402
+import pandas as pd  # noqa: E402,F811
+work = os.path.join(tmp, "e2e")
+os.makedirs(work)
+m = 240
+when = pd.Timestamp("2023-01-02") + pd.to_timedelta(rng.integers(0, 600, m), unit="D")
+xe = rng.lognormal(1.0, 0.7, m)
+ye = 2 * np.log(xe) + 0.5 * (when.dayofweek >= 5) + rng.normal(0, 0.3, m)
+pd.DataFrame({"when": when.strftime("%Y-%m-%d"), "x": xe, "y": ye}).to_csv(
+    os.path.join(work, "d.csv"), index=False)
+hftest.write(os.path.join(work, "job.yaml"), """name: dt
+data: {source: d.csv, target: y, task: regression}
+cv: {folds: 4, strategy: kfold, seed: 1}
+preprocess: {power: [box-cox, yeo-johnson], scale: standard}
+model: {type: ridge, params: {alpha: [1.0]}}
+search: {strategy: grid}
+objective: {metric: r2}
+output: {dir: out}
+""")
+p = hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=work, check=False)
+ck.check(p.returncode == 0, "run with a date column and box-cox: exit %d: %s" % (p.returncode, p.stderr))
+if p.returncode == 0:
+    trials = pd.read_csv(os.path.join(work, "out", "dt", "trials.csv"))
+    ck.check(list(trials["status"]) == ["ok", "ok"] and trials["mean_r2"].min() > 0.8,
+             "both trials ok with r2 > 0.8: %s" % trials[["status", "mean_r2"]].values.tolist())
+    q = hftest.hyperfold(["predict", "--quiet", "--model", os.path.join("out", "dt", "model.h5"),
+                          "--input", "d.csv", "--output", "p.csv"], cwd=work, check=False)
+    pred = pd.read_csv(os.path.join(work, "p.csv")) if q.returncode == 0 else None
+    ck.check(pred is not None and len(pred) == m and np.isfinite(pred.iloc[:, -1]).all(),
+             "predict of the raw rows: exit %d %s" % (q.returncode, q.stderr))
 ck.done()
