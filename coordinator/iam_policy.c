@@ -6,9 +6,10 @@
  * add_list (s3:ListBucket on the bucket, limited to the listed prefix by a StringLike condition
  * on s3:prefix), add_write (s3:PutObject, and s3:AbortMultipartUpload, which the client calls only
  * when a multipart upload fails, on the job's upload prefix <upload>/<name>/ and below) and add_kms
- * (the KMS actions on a key). build_policy maps the spec onto them; a new data step (data.etl) is a
- * few more calls there. The actions come from the audit log's table (hf_audit_s3_action), so the
- * policy and the log name the same actions. Not MPI. */
+ * (the KMS actions on a key: a write key's, and kms:Decrypt on each s3.kms_key_ids entry, the
+ * keys the S3 sources are encrypted with). build_policy maps the spec onto them; a new data step
+ * (data.etl) is a few more calls there. The actions come from the audit log's table
+ * (hf_audit_s3_action), so the policy and the log name the same actions. Not MPI. */
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
@@ -252,6 +253,25 @@ static int build_policy(policy *p, const hf_spec *spec)
             HF_CALL(add_kms(p, "UseEtlKey", etl->kms_key_id, 1));
         }
     }
+    /* The keys the S3 sources are encrypted with (s3.kms_key_ids): reading an SSE-KMS object is
+     * a kms:Decrypt on its key (the audit log names it from the answer's headers). An SSE-S3 or
+     * unencrypted source needs none; the spec cannot tell which, so it names them. */
+    int reads_s3 = (src && strncmp(src, "s3://", 5) == 0) ||
+                   (etl->source && etl->dest && strncmp(etl->source, "s3://", 5) == 0);
+    for (size_t i = 0; reads_s3 && i < spec->s3.n_kms_key_ids; i++) {
+        char sid[64];
+        snprintf(sid, sizeof sid, "DecryptSourceKey%zu", i + 1);
+        snprintf(p->key_where, sizeof p->key_where, "%s: s3.kms_key_ids[%zu]",
+                 hf_opt_where(&spec->s3.src, "s3.kms_key_ids", at, sizeof at), i);
+        HF_CALL(add_kms(p, sid, spec->s3.kms_key_ids[i], 0));
+    }
+    if (etl->source && etl->dest && strncmp(etl->dest, "s3://", 5) == 0 &&
+        etl->sse == HF_ETL_SSE_KMS && !etl->kms_key_id)
+        hf_warn("iam-policy: %s: data.etl.sse is aws:kms without data.etl.kms_key_id: the uploads "
+                "use the bucket's default KMS key, which this policy cannot name; set "
+                "data.etl.kms_key_id, or grant kms:GenerateDataKey and kms:Decrypt on that key "
+                "yourself (AWS's aws/s3 key needs no grant)",
+                hf_opt_where(&etl->src, "data.etl.sse", at, sizeof at));
     if (spec->output.upload) {
         char *prefix = hf_output_upload_prefix(&spec->output, spec->name, NULL);
         int result =
@@ -265,7 +285,12 @@ static int build_policy(policy *p, const hf_spec *spec)
             snprintf(p->key_where, sizeof p->key_where, "%s: output.kms_key_id",
                      hf_opt_where(&spec->output.src, "output.kms_key_id", at, sizeof at));
             HF_CALL(add_kms(p, "UseOutputKey", spec->output.kms_key_id, 1));
-        }
+        } else if (spec->output.sse && strcmp(spec->output.sse, "aws:kms") == 0)
+            hf_warn("iam-policy: %s: output.sse is aws:kms without output.kms_key_id: the uploads "
+                    "use the bucket's default KMS key, which this policy cannot name; set "
+                    "output.kms_key_id, or grant kms:GenerateDataKey and kms:Decrypt on that key "
+                    "yourself (AWS's aws/s3 key needs no grant)",
+                    hf_opt_where(&spec->output.src, "output.sse", at, sizeof at));
     }
     return HF_OK;
 }
@@ -279,7 +304,10 @@ static void usage_iam_policy(FILE *fp)
                 "s3:ListBucket on its bucket for that prefix only, s3:PutObject and\n"
                 "s3:AbortMultipartUpload (used only to clean up a failed multipart upload) on\n"
                 "<output.upload>/<name>/*, and kms:GenerateDataKey + kms:Decrypt on\n"
-                "output.kms_key_id. http(s) and local sources need nothing.\n"
+                "output.kms_key_id (data.etl.kms_key_id for data.etl's uploads), and\n"
+                "kms:Decrypt on each s3.kms_key_ids entry, the keys the S3 sources are\n"
+                "encrypted with. SSE-KMS without a named key (the bucket's default) is\n"
+                "warned about on stderr. http(s) and local sources need nothing.\n"
                 "\n"
                 "  --role NAME   add the principal arn:aws:iam::ACCOUNT:role/NAME to every\n"
                 "                statement (a resource policy: a bucket policy, a key policy)\n"

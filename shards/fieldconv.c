@@ -72,6 +72,23 @@ int hf_fieldconv(const hf_column *col, const char *name, const char *p, size_t l
     return 0;
 }
 
+void hf_fieldconv_dt_message(const char *name, const char *p, size_t len, const char *fmt,
+                             char *what, size_t what_cap)
+{
+    char shown[256], fmt_shown[256];
+    hf_csv_quote_for_message(p, len, shown, sizeof shown);
+    if (fmt) {
+        /* the format is the spec's text: a control byte in it is shown escaped too */
+        hf_csv_quote_for_message(fmt, strlen(fmt), fmt_shown, sizeof fmt_shown);
+        snprintf(what, what_cap,
+                 "column \"%s\": got \"%s\", expected a date and time in the format \"%s\" "
+                 "(data.datetime_formats)",
+                 name, shown, fmt_shown);
+    } else
+        snprintf(what, what_cap, "column \"%s\": got \"%s\", expected %s", name, shown,
+                 HF_DT_ISO_EXPECTED);
+}
+
 int hf_fieldconv_input(const hf_schema *s, size_t k, const char *name, const char *p, size_t len,
                        char *const *na, size_t n_na, double *out, size_t *bad_off, char *what,
                        size_t what_cap)
@@ -83,17 +100,7 @@ int hf_fieldconv_input(const hf_schema *s, size_t k, const char *name, const cha
     double t = NAN;
     *bad_off = 0;
     if (!hf_csv_is_na(p, len, na, n_na) && !hf_dt_parse(col->format, p, len, &t)) {
-        char shown[256], fmt[256];
-        hf_csv_quote_for_message(p, len, shown, sizeof shown);
-        if (col->format) {
-            /* the format is the spec's text: a control byte in it is shown escaped too */
-            hf_csv_quote_for_message(col->format, strlen(col->format), fmt, sizeof fmt);
-            snprintf(what, what_cap,
-                     "column \"%s\": got \"%s\", expected a date and time in the format \"%s\"",
-                     name, shown, fmt);
-        } else
-            snprintf(what, what_cap, "column \"%s\": got \"%s\", expected %s", name, shown,
-                     HF_DT_ISO_EXPECTED);
+        hf_fieldconv_dt_message(name, p, len, col->format, what, what_cap);
         return 1;
     }
     for (size_t q = 0; q < span; q++)

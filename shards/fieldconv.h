@@ -25,6 +25,13 @@ char *const *hf_fieldconv_default_na(size_t *n_na);
 int hf_fieldconv(const hf_column *col, const char *name, const char *p, size_t len, char *const *na,
                  size_t n_na, double *out, size_t *bad_off, char *what, size_t what_cap);
 
+/* The one line that says the text p[0..len) of the datetime column `name` is not a date and time
+ * of the format `fmt` (NULL: ISO 8601), into what[0..what_cap): "column \"NAME\": got \"TEXT\",
+ * expected ..." (the text and the format shown escaped). ingest (pass 1), predict and serve all
+ * build their message with it; each caller adds its own file:row:column prefix. */
+void hf_fieldconv_dt_message(const char *name, const char *p, size_t len, const char *fmt,
+                             char *what, size_t what_cap);
+
 /* The text of the input column whose first feature is s->features[k] (hf_schema_input_span
  * features from k) into out[0..span): a plain feature as hf_fieldconv; the raw text of a
  * datetime column (hf_column.source) parsed with the column's format (ISO 8601 when none) into

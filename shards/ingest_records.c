@@ -196,16 +196,9 @@ static int pass1_field(ctx *c, const hf_csv_record *rec, size_t j, const hf_csv_
             c->kind[j] = 'd';
             return 0;
         }
-        char expected[400], fmt[256];
-        hf_csv_quote_for_message(f->p, f->len, shown, sizeof shown);
-        if (c->dt_format[j]) {
-            hf_csv_quote_for_message(c->dt_format[j], strlen(c->dt_format[j]), fmt, sizeof fmt);
-            snprintf(expected, sizeof expected,
-                     "a date and time in the format \"%s\" (data.datetime_formats)", fmt);
-        }
-        return hf__ingest_bad_row(c, rec, f->off, "column \"%s\": got \"%s\", expected %s",
-                                  c->names[j], shown,
-                                  c->dt_format[j] ? expected : HF_DT_ISO_EXPECTED);
+        char what[800];
+        hf_fieldconv_dt_message(c->names[j], f->p, f->len, c->dt_format[j], what, sizeof what);
+        return hf__ingest_bad_row(c, rec, f->off, "%s", what);
     }
     int num = hf_csv_parse_double(f->p, f->len, &v);
     if (num != 0 && c->forced[j] == HF_COL_BOOLEAN) {

@@ -78,6 +78,9 @@ static const hf_opt_def s3_defs[] = {
     HF_DEF_BOOL("path_style", hf_s3_config, path_style, 0,
                 "true: endpoint/bucket/key; false: bucket.endpoint/key (default: true with an "
                 "endpoint)"),
+    HF_DEF_LIST("kms_key_ids", hf_s3_config, kms_key_ids, n_kms_key_ids, 0,
+                "KMS keys (id, ARN or alias/NAME) the S3 sources (data.source, data.etl.source) "
+                "are encrypted with: iam-policy grants kms:Decrypt on each"),
 };
 
 const hf_opt_section hf_s3_section = HF_OPT_SECTION("s3", s3_defs, hf_s3_config, NULL);

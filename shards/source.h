@@ -17,6 +17,10 @@ typedef struct hf_s3_config {
     char *endpoint; /* NULL = AWS_ENDPOINT_URL, else AWS */
     char *region;   /* NULL = AWS_REGION, AWS_DEFAULT_REGION, else us-east-1 */
     int path_style; /* -1 = auto (path style when an endpoint is set), 0, 1 */
+    /* The KMS keys (ids, ARNs, alias/NAME) the job's S3 sources are encrypted with: nothing
+     * reads them but `hyperfold iam-policy`, which grants kms:Decrypt on each. */
+    char **kms_key_ids;
+    size_t n_kms_key_ids;
     hf_opt_source src;
 } hf_s3_config;
 

@@ -473,21 +473,24 @@ static const prep_setting k_settings[] = {
                   "one-hot: at most this many columns per categorical column, the rarest levels "
                   "pooled in the infrequent column (OneHotEncoder max_categories; 0 = off)"),
      set_max_categories},
-    {HF_PARAM_NUMBER("clip.lower", "0", 0, 1, 0,
-                     "clip every numeric column below this quantile of its training values "
-                     "(numpy.quantile, linear; 0 = off)"),
+    {HF_PARAM_NUMBER(
+         "clip.lower", "0", 0, 1, 0,
+         "clip every measured numeric column below this quantile of its training values "
+         "(numpy.quantile, linear; 0 = off)"),
      set_clip_lower},
-    {HF_PARAM_NUMBER("clip.upper", "1", 0, 1, 0,
-                     "clip every numeric column above this quantile of its training values "
-                     "(1 = off)"),
+    {HF_PARAM_NUMBER(
+         "clip.upper", "1", 0, 1, 0,
+         "clip every measured numeric column above this quantile of its training values "
+         "(1 = off)"),
      set_clip_upper},
     {HF_PARAM_CHOICE("power", "none", k_power,
-                     "power transform of every numeric column, lambda by maximum likelihood on "
+                     "power transform of every measured numeric column (not a date's parts), "
+                     "lambda by maximum likelihood on "
                      "the training rows, then standardised (PowerTransformer): yeo-johnson, "
                      "box-cox (positive values only) or none"),
      set_power},
     {HF_PARAM_INT("kbins", "0", 0, 1000000,
-                  "quantile bins of every numeric column, written as the bin index "
+                  "quantile bins of every measured numeric column, written as the bin index "
                   "(KBinsDiscretizer(strategy=\"quantile\", encode=\"ordinal\")); 0 = off, "
                   "else at least 2"),
      set_kbins},
@@ -511,7 +514,8 @@ static const prep_setting k_settings[] = {
                   "project the design matrix on its top principal components (0 = no PCA)"),
      set_pca_components},
     {HF_PARAM_BOOL("log1p", "false",
-                   "log(1 + x) of every numeric column before imputation (values <= -1 become "
+                   "log(1 + x) of every measured numeric column (not a date's parts) before "
+                   "imputation (values <= -1 become "
                    "missing)"),
      set_log1p},
     {HF_PARAM_NUMBER("train_fraction", "1", 0, 1, 1,
@@ -1057,6 +1061,18 @@ static void fit_counts_free(fit_counts *c, size_t p_in)
     free(c->sum);
 }
 
+/* The columns preprocess.log1p and the numeric steps (clip, power, kbins) apply to: the measured
+ * numeric columns. A boolean column (0/1) and the derived parts of a datetime column
+ * (hf_column.source: year, month, day, dayofweek, hour, elapsed_days) pass through them unchanged,
+ * as a ColumnTransformer that selects the measured columns for those steps (docs/preprocessing.md,
+ * "Date and time columns"): a part such as dayofweek (0 on Mondays) or hour (0 for a date) is a
+ * calendar code, not a measurement to reshape, and Box-Cox could not take its zeros. Imputation,
+ * scaling, missing indicators and polynomial features apply to them as to any numeric column. */
+static int measured_numeric(const hf_column *col)
+{
+    return col->type == HF_COL_NUMERIC && !col->source;
+}
+
 /* The features' kinds, then pass 1: missing counts, sums, category counts. Without categorical
  * columns the inner loop has no branch (a NaN adds 0 to the sum and 1 to the count) and
  * vectorises: this file is compiled with -fno-trapping-math, without which a comparison with NaN
@@ -1074,7 +1090,7 @@ static int count_pass(hf_prep *p, const hf_schema *schema, const double *X, cons
     for (size_t j = 0; j < p_in; j++) {
         prep_feat *f = &p->f[j];
         f->categorical = schema->features[j].type == HF_COL_CATEGORICAL;
-        f->log1p = p->cfg.log1p && schema->features[j].type == HF_COL_NUMERIC;
+        f->log1p = p->cfg.log1p && measured_numeric(&schema->features[j]);
         f->center = 0.0;
         f->scale = 1.0;
         f->unknown = -1;
@@ -1333,7 +1349,7 @@ static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *
         f->pw_mean = 0.0;
         f->pw_std = 1.0;
         f->pw_floor = 0.0;
-        if (f->categorical || f->dropped || schema->features[j].type != HF_COL_NUMERIC)
+        if (f->categorical || f->dropped || !measured_numeric(&schema->features[j]))
             continue;
         f->steps = 1;
         size_t m = 0;
@@ -1619,7 +1635,7 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
             const double *x = train_row(X, rows, i, p_in);
             for (size_t j = 0; j < p_in; j++)
                 mapped[i * p_in + j] =
-                    schema->features[j].type == HF_COL_NUMERIC ? log1p_value(x[j]) : x[j];
+                    measured_numeric(&schema->features[j]) ? log1p_value(x[j]) : x[j];
         }
         SX = mapped;
         srows = NULL;
@@ -2137,7 +2153,7 @@ static int import_steps(hf_prep *p, const hf_schema *schema, json_t *feats, cons
             f->pw_mean = r[3];
             f->pw_std = r[4];
             f->pw_floor = r[5];
-            f->steps = !f->categorical && !f->dropped && schema->features[j].type == HF_COL_NUMERIC;
+            f->steps = !f->categorical && !f->dropped && measured_numeric(&schema->features[j]);
             json_int_t ne =
                 json_integer_value(json_object_get(json_array_get(feats, j), "n_edges"));
             if (ne < 0 || (ne > 0 && (ne < 2 || !f->steps)) ||
@@ -2197,7 +2213,7 @@ static int import_features(hf_prep *p, const hf_schema *schema, json_t *feats,
         const hf_column *col = &schema->features[j];
         json_t *o = json_array_get(feats, j);
         f->categorical = json_is_true(json_object_get(o, "categorical"));
-        f->log1p = p->cfg.log1p && col->type == HF_COL_NUMERIC;
+        f->log1p = p->cfg.log1p && measured_numeric(col);
         f->dropped = json_is_true(json_object_get(o, "dropped"));
         f->indicator = json_is_true(json_object_get(o, "indicator"));
         f->n_codes = (size_t)json_integer_value(json_object_get(o, "n_codes"));

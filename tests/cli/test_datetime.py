@@ -252,6 +252,11 @@ p = hftest.hyperfold(["validate", "fbad.yaml"], cwd=work, check=False)
 ck.check(p.returncode == 2 and "fbad.csv:3:3" in p.stderr and '"2024-01-31"' in p.stderr and
          'the format "%s"' % FMT in p.stderr and len(p.stderr.strip().splitlines()) == 1,
          "stated format, a value that does not match: one line: %r" % p.stderr)
+# predict builds the same line (one function, hf_fieldconv_dt_message), with the same prefix
+q = hftest.hyperfold(["predict", "--model", os.path.join(work, "out", "fmt", "model.h5"),
+                      "--input", "fbad.csv", "--output", "fbad_pred.csv"], cwd=work, check=False)
+ck.check(q.returncode == 2 and q.stderr.strip() == p.stderr.strip(),
+         "predict of the same bad value says what validate says: %r vs %r" % (q.stderr, p.stderr))
 
 # ---- 6. cv.order_column ordered by an ISO date column -------------------------------------------
 m = 200

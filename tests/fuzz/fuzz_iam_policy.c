@@ -75,12 +75,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     json_t *doc = NULL, *with_role = NULL;
     rc = hf_iam_policy_build(s, NULL, "111122223333", "us-east-1", &doc);
-    /* Only what the run would refuse too is refused: a key or region KMS would not accept, an
-     * s3:// source or upload without a bucket; the message names the key. */
+    /* Only what the run would refuse too is refused: a key or region KMS would not accept
+     * (output.kms_key_id, data.etl.kms_key_id, an entry of s3.kms_key_ids), an s3:// source,
+     * data.etl source or destination, or upload without a bucket; the message names the key. */
     const char *msg = hf_error_message();
-    hf_fuzz_check(rc >= 0 || (rc == HF_EINVAL &&
-                              (strstr(msg, "output.kms_key_id") || strstr(msg, "s3.region") ||
-                               strstr(msg, "data.source") || strstr(msg, "output.upload"))),
+    hf_fuzz_check(rc >= 0 ||
+                      (rc == HF_EINVAL && (strstr(msg, "kms_key_id") || strstr(msg, "s3.region") ||
+                                           strstr(msg, "data.source") || strstr(msg, "data.etl") ||
+                                           strstr(msg, "output.upload"))),
                   "iam-policy failed on a valid spec: %s", msg);
     hf_fuzz_check_status(rc, "hf_iam_policy_build");
     if (rc < 0) {

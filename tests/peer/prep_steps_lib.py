@@ -8,7 +8,15 @@ and builds the scikit-learn pipeline of docs/preprocessing.md for the same setti
                       numeric columns),
                      ("cat", Pipeline([SimpleImputer(most_frequent), encoder]), categorical)])
 
-Clipper is the documented rule (numpy.quantile of the imputed training values, then clip)."""
+Clipper is the documented rule (numpy.quantile of the imputed training values, then clip).
+
+A column of type "D" is the numeric part of a datetime column ("when.dayofweek"): log1p, clip,
+power and kbins pass it through (docs/preprocessing.md), so with D columns the numeric block is
+  Pipeline([ColumnTransformer([("num", the steps above up to the scaler, N columns),
+                               ("date", Pipeline([SimpleImputer(mean), scaler]), D columns)]),
+            PolynomialFeatures])
+which gives hyperfold's layout when the N columns come first, then the D columns, then the
+categorical ones (the tests write them in that order)."""
 import os
 import subprocess
 import warnings
@@ -114,12 +122,39 @@ class Clipper(OneToOneFeatureMixin, BaseEstimator, TransformerMixin):
         return np.clip(np.asarray(X, dtype=float), self.lo_, self.hi_)
 
 
+def log1p_float(X):
+    """np.log1p of the columns as numbers (a ColumnTransformer hands over the object array)."""
+    return np.log1p(np.asarray(X, dtype=float))
+
+
+def scaler_step(s):
+    if s["scale"] == "standard":
+        return [("scale", StandardScaler())]
+    if s["scale"] == "minmax":
+        return [("scale", MinMaxScaler())]
+    return []
+
+
+def power_step(pipe, types):
+    """The fitted PowerTransformer of a pipeline from sklearn_pipeline."""
+    num = pipe.named_transformers_["num"]
+    if "D" in types:
+        num = num.named_steps["ct"].named_transformers_["num"]
+    return num.named_steps["power"]
+
+
 def sklearn_pipeline(types, s):
     num_cols = [j for j, t in enumerate(types) if t == "N"]
+    date_cols = [j for j, t in enumerate(types) if t == "D"]
     cat_cols = [j for j, t in enumerate(types) if t == "C"]
+    order = [t for t in types if t != "C"]
+    assert not date_cols or order == sorted(order, key=lambda t: t != "N"), \
+        "N columns first, then D columns"
+    assert not cat_cols or max(num_cols + date_cols, default=-1) < min(cat_cols), \
+        "categorical columns last"
     steps = []
     if s["log1p"]:
-        steps.append(("log1p", FunctionTransformer(np.log1p)))
+        steps.append(("log1p", FunctionTransformer(log1p_float, feature_names_out="one-to-one")))
     steps.append(("impute", SimpleImputer(strategy="mean")))
     if s["clip"] != (0.0, 1.0):
         steps.append(("clip", Clipper(*s["clip"])))
@@ -130,15 +165,23 @@ def sklearn_pipeline(types, s):
         steps.append(("kbins", KBinsDiscretizer(
             n_bins=s["kbins"], encode="onehot-dense" if onehot_bins else "ordinal",
             strategy="quantile")))
-    if onehot_bins:
-        pass  # documented: bin columns are not scaled
-    elif s["scale"] == "standard":
-        steps.append(("scale", StandardScaler()))
-    elif s["scale"] == "minmax":
-        steps.append(("scale", MinMaxScaler()))
-    if s["polynomial"]:
-        steps.append(("poly", PolynomialFeatures(degree=2, include_bias=False,
-                                                 interaction_only=s["interaction_only"])))
+    if not onehot_bins:  # documented: bin columns are not scaled
+        steps += scaler_step(s)
+    poly = [("poly", PolynomialFeatures(degree=2, include_bias=False,
+                                        interaction_only=s["interaction_only"]))] \
+        if s["polynomial"] else []
+    if date_cols:
+        # The date parts: imputed and scaled only; then the products of the whole numeric block.
+        k = len(num_cols)
+        inner = ColumnTransformer(
+            [("num", Pipeline(steps), list(range(k))),
+             ("date", Pipeline([("impute", SimpleImputer(strategy="mean"))] + scaler_step(s)),
+              list(range(k, k + len(date_cols))))],
+            sparse_threshold=0.0, verbose_feature_names_out=False)
+        steps = [("ct", inner)] + poly
+        num_cols = num_cols + date_cols
+    else:
+        steps += poly
     if s["encode"] == "ordinal":
         enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
     elif s["encode"] == "frequency":
@@ -321,7 +364,7 @@ def compare(ck, label, X, fold, names, types, cats, s, rtol=1e-9, lambda_rtol=1e
         ck.check(np.all(err <= rtol), "%s split %d: max relative error %g (row %s)"
                  % (label, k, err.max(), np.unravel_index(err.argmax(), err.shape)))
         if s["power"] != "none":
-            sk_l = pipe.named_transformers_["num"].named_steps["power"].lambdas_
+            sk_l = power_step(pipe, types).lambdas_
             ours = lambdas[[j for j, t in enumerate(types) if t == "N"]]
             lerr = np.max(np.abs(ours - sk_l) / np.maximum(1.0, np.abs(sk_l)))
             ck.check(lerr <= lambda_rtol, "%s split %d: lambdas %s vs scikit-learn %s"

@@ -7,7 +7,8 @@
  *
  * Input (whitespace-separated tokens):
  *   features P
- *   P lines: <N|B|C> <name> <n_categories> <category>...
+ *   P lines: <N|B|C|D> <name> <n_categories> <category>... (D: the numeric part of a datetime
+ *            column, named SOURCE.PART, e.g. "when.dayofweek": hf_column.source and .part set)
  *   config <mean|median|most_frequent|constant> <most_frequent|constant> <fill_given 0|1>
  *          <fill_text> <indicator 0|1> <none|standard|minmax> <min_frequency>
  *   optionally: steps <clip_lower> <clip_upper> <none|yeo-johnson|box-cox> <kbins>
@@ -28,7 +29,7 @@
  * stderr). */
 #include "common/dataset.h"
 #include "common/hf.h"
-#include "worker/folds.h"
+#include "shards/datetime.h"
 #include "worker/folds.h"
 #include "worker/preprocess.h"
 
@@ -107,8 +108,15 @@ static int read_input(FILE *in, hf_dataset *d, hf_prep_config *cfg, hf_cv_opts *
         c->type = buf[0] == 'C'   ? HF_COL_CATEGORICAL
                   : buf[0] == 'B' ? HF_COL_BOOLEAN
                                   : HF_COL_NUMERIC;
+        int derived = buf[0] == 'D'; /* a datetime column's part: "when.dayofweek" */
         HF_CALL(read_token(in, buf, sizeof buf));
         c->name = hf_strdup(buf);
+        if (derived) {
+            const char *dot = strrchr(buf, '.');
+            if (!dot || !(c->part = hf_dt_part_from_name(dot + 1)))
+                return hf_error(HF_EINVAL, "tool_prep: D %s: expected SOURCE.PART", buf);
+            c->source = hf_strndup(buf, (size_t)(dot - buf));
+        }
         HF_CALL(read_size(in, &c->n_categories));
         if (c->n_categories) {
             c->categories = hf_calloc(c->n_categories, sizeof *c->categories);

@@ -2,6 +2,10 @@
 """A small IAM policy evaluator for tests/s3/test_iam_policy.sh.
 
 usage: iam_eval.py POLICY.json POLICY_WITH_ROLE.json AUDIT.jsonl OTHER_JOB_AUDIT.jsonl KMS_KEY_ARN
+       iam_eval.py --source-key POLICY.json AUDIT.jsonl SOURCE_KEY_ARN
+The second form checks a job that reads an SSE-KMS source: every audited request (the
+GetObject's kms:Decrypt on the key the answer named included) is allowed, every statement is used,
+and the only KMS grant is kms:Decrypt on exactly that key (s3.kms_key_ids).
 
 What it models of AWS's evaluation (enough for the statements `hyperfold iam-policy` writes, and
 strict about the rest): only Allow statements (a request no statement allows is denied);
@@ -67,7 +71,32 @@ def requests(audit_path):
             yield rec["kms_action"], rec["kms_key_id"], {}, rec
 
 
+def main_source_key(policy_path, audit, key):
+    policy = json.load(open(policy_path))
+    sids = [st["Sid"] for st in policy["Statement"]]
+    used, n, decrypts = set(), 0, 0
+    for action, resource, ctx, rec in requests(audit):
+        by = allowed_by(policy, action, resource, ctx)
+        assert by, ("denied: an audited request of the job", action, resource, ctx, rec)
+        used.update(by)
+        n += 1
+        decrypts += action == "kms:Decrypt"
+    assert decrypts > 0, "the audit log has no kms:Decrypt: the source was not read as SSE-KMS"
+    assert used == set(sids), ("statements no audited request used", set(sids) - used)
+    kms = [st for st in policy["Statement"] if any(a.startswith("kms:") for a in as_list(st["Action"]))]
+    assert len(kms) == 1 and as_list(kms[0]["Resource"]) == [key], kms
+    assert as_list(kms[0]["Action"]) == ["kms:Decrypt"], kms
+    for action, resource in [("kms:Decrypt", key.rsplit("/", 1)[0] + "/another-key"),
+                             ("kms:GenerateDataKey", key), ("kms:Encrypt", key)]:
+        by = allowed_by(policy, action, resource, {})
+        assert not by, ("allowed, but the job never did it", action, resource, by)
+    print("iam_eval: %d audited requests of the SSE-KMS source read allowed by %s"
+          % (n, sorted(used)))
+
+
 def main():
+    if sys.argv[1] == "--source-key":
+        return main_source_key(*sys.argv[2:5])
     policy = json.load(open(sys.argv[1]))
     with_role = json.load(open(sys.argv[2]))
     audit, other_audit, key = sys.argv[3], sys.argv[4], sys.argv[5]

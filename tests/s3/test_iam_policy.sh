@@ -11,12 +11,17 @@
 #   upload prefix, another bucket, another listing prefix, another key, DeleteObject) are denied.
 # - The audit log loads into a table with the jq commands docs/security.md shows.
 # - Reading an SSE-KMS object is audited with kms:Decrypt on the key its answer names.
+# - A job whose S3 source is SSE-KMS encrypted with another key (s3.kms_key_ids): the policy
+#   grants kms:Decrypt on exactly that key, and every request of a real read of the source
+#   (`describe JOB.yaml` against the stand-in endpoint, audited) is allowed by it; SSE-KMS
+#   without a named key (output.sse: aws:kms alone) prints one warning line on stderr.
 # - An invalid spec: exit 2 and one error line.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
 cd "$WORK"
 RANKS=2
 KEY="arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SRCKEY="arn:aws:kms:us-east-1:111122223333:key/5678efab-56ef-78ab-90cd-5678901234cd"
 # Small multipart thresholds so that model.h5 and report.html go up as multipart uploads.
 export HF_S3_MULTIPART_THRESHOLD=20000 HF_S3_PART_SIZE=20000
 
@@ -120,15 +125,39 @@ HYPERFOLD_AUDIT=off hfs3 head s3://bkt/in/parts/p-0.csv --endpoint "$EP" >/dev/n
 
 # Reading an SSE-KMS object: the answer names the key, and the GetObject line records kms:Decrypt
 # on it (the HEAD decrypts nothing). s3rver sends no SSE headers: a stand-in endpoint does.
-"$PYTHON" "$S3DIR/kms_echo_server.py" "$KEY" >kms_port.txt &
+"$PYTHON" "$S3DIR/kms_echo_server.py" "$SRCKEY" >kms_port.txt &
 KMS_PID=$!
 for _ in $(seq 50); do [ -s kms_port.txt ] && break; sleep 0.1; done
 KP="$(cat kms_port.txt)"
 [ -n "$KP" ] || fail "the SSE-KMS stand-in endpoint did not start"
 hfs3 cp s3://enc/data/o.csv enc.csv --endpoint "http://127.0.0.1:$KP" --audit kms.jsonl >/dev/null ||
   fail "reading from the SSE-KMS stand-in failed"
+# A job reading that source: the key named in s3.kms_key_ids, the read audited by describe.
+{
+  printf 'name: enc\ndata: {source: "s3://enc/data/o.csv", target: y, task: regression}\n'
+  printf 'model: {type: ridge}\noutput: {dir: "%s"}\n' "$RUNS/enc"
+  printf 's3: {endpoint: "http://127.0.0.1:%s", kms_key_ids: ["%s"]}\n' "$KP" "$SRCKEY"
+} >enc.yaml
+"$HYPERFOLD" describe enc.yaml >enc_describe.out 2>enc_describe.err ||
+  fail "describe of the SSE-KMS source failed: $(cat enc_describe.err)"
 kill "$KMS_PID"
-"$PYTHON" - kms.jsonl "$KEY" <<'PY' || fail "the SSE-KMS read is not audited as kms:Decrypt: $(cat kms.jsonl)"
+"$HYPERFOLD" iam-policy enc.yaml >enc_policy.json 2>enc_policy.err ||
+  fail "iam-policy of the SSE-KMS source job failed: $(cat enc_policy.err)"
+[ ! -s enc_policy.err ] || fail "iam-policy warned about a job whose keys are named: $(cat enc_policy.err)"
+"$PYTHON" "$S3DIR/iam_eval.py" --source-key enc_policy.json "$RUNS/enc/enc/audit.jsonl" "$SRCKEY" ||
+  fail "the policy does not cover the SSE-KMS source read: $(cat enc_policy.json)"
+# The same job without s3.kms_key_ids: no KMS grant, so the audited kms:Decrypt is denied.
+sed 's/, kms_key_ids: \[[^]]*\]//' enc.yaml >enc_nokey.yaml
+"$HYPERFOLD" iam-policy enc_nokey.yaml >enc_nokey.json || fail "iam-policy enc_nokey.yaml failed"
+"$PYTHON" "$S3DIR/iam_eval.py" --source-key enc_nokey.json "$RUNS/enc/enc/audit.jsonl" "$SRCKEY" \
+  >/dev/null 2>&1 && fail "without s3.kms_key_ids the policy still allowed the source's kms:Decrypt"
+# SSE-KMS uploads without a named key: one warning line, and no KMS statement.
+sed 's/^  kms_key_id: .*$//' job.yaml >nokey.yaml
+"$HYPERFOLD" iam-policy nokey.yaml >nokey.json 2>nokey.err || fail "iam-policy nokey.yaml failed: $(cat nokey.err)"
+[ "$(grep -c . nokey.err)" -eq 1 ] && grep -q "warning: iam-policy: nokey.yaml:.*output.sse is aws:kms without output.kms_key_id" nokey.err ||
+  fail "expected one warning line about output.sse without a key: $(cat nokey.err)"
+! grep -q '"kms:' nokey.json || fail "a KMS grant without a named key: $(cat nokey.json)"
+"$PYTHON" - kms.jsonl "$SRCKEY" <<'PY' || fail "the SSE-KMS read is not audited as kms:Decrypt: $(cat kms.jsonl)"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 heads = [l for l in lines if l["operation"] == "HeadObject"]
