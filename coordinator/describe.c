@@ -159,6 +159,9 @@ static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget 
         }
         free(cur);
     }
+    /* Rank 0's failure (allocating cur) reaches every rank, which would otherwise go on to the
+     * next round's collectives alone. */
+    result = hf_comm_check(world, result);
     for (size_t i = 0; i < m; i++)
         t[idx[i]].done = 1;
     free(mine);
@@ -812,8 +815,10 @@ static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema 
         for (size_t c = 0; c < nc; c++)
             room += 2 * (size_t)mine_n[cols[c]];
         double *mine = hf_malloc(room * sizeof *mine);
-        if (!mine) {
-            result = hf_comm_check(world, HF_ENOMEM);
+        /* Every rank makes exactly one check here, so a failed allocation on one rank ends the
+         * loop on all of them at the same collective. */
+        if ((result = hf_comm_check(world, mine ? HF_OK : HF_ENOMEM)) < 0) {
+            free(mine);
             break;
         }
         for (size_t c = 0; c < nc; c++) {
@@ -824,9 +829,7 @@ static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema 
         }
         char *all = NULL;
         size_t *lens = NULL;
-        result = hf_comm_check(world, HF_OK);
-        if (result >= 0)
-            result = hf_comm_gather_blob(world, mine, len * sizeof *mine, 0, &all, &lens);
+        result = hf_comm_gather_blob(world, mine, len * sizeof *mine, 0, &all, &lens);
         free(mine);
         if (result >= 0 && rank == 0) {
             int size = hf_comm_size(world);
