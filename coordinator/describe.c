@@ -1593,26 +1593,26 @@ static void print_table(FILE *fp, json_t *root)
 
 static void usage(FILE *fp)
 {
-    fprintf(
-        fp,
-        "usage: mpirun -np N hyperfold describe DATA|JOB.yaml [--target COL]\n"
-        "           [--task classification|regression] [--columns COL=TYPE,...] [--json]\n"
-        "           [--max-distinct N] [--audit FILE|off] [--endpoint URL] [--region R]\n"
-        "           [--path-style] [--against RUN_DIR]\n\n"
-        "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
-        "in /, file://, http(s):// or s3://) or of a job spec's data, in parallel over the\n"
-        "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
-        "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
-        "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
-        "identifier, constant, leak, mostly_missing) and each column's association with\n"
-        "the target (--target; a job spec's data.target). --json prints one JSON object\n"
-        "instead of the tables. With a job spec it also writes\n"
-        "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
-        "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
-        "column the population stability index, the change in missing share, categories\n"
-        "never seen before, and the target's balance. Remote reads of a bare DATA are audited to\n"
-        "--audit, else $HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl.\n"
-        "See docs/describe.md.\n");
+    fprintf(fp,
+            "usage: mpirun -np N hyperfold describe DATA|JOB.yaml [--target COL | --no-target]\n"
+            "           [--task classification|regression] [--columns COL=TYPE,...] [--json]\n"
+            "           [--max-distinct N] [--audit FILE|off] [--endpoint URL] [--region R]\n"
+            "           [--path-style] [--against RUN_DIR]\n\n"
+            "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
+            "in /, file://, http(s):// or s3://) or of a job spec's data, in parallel over the\n"
+            "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
+            "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
+            "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
+            "identifier, constant, leak, mostly_missing) and each column's association with\n"
+            "the target (--target; a job spec's data.target). --json prints one JSON object\n"
+            "instead of the tables. With a job spec it also writes\n"
+            "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
+            "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
+            "column the population stability index, the change in missing share, categories\n"
+            "never seen before, and the target's balance (the run's target when DATA has that\n"
+            "column; --no-target: none). Remote reads of a bare DATA are audited to\n"
+            "--audit, else $HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl.\n"
+            "See docs/describe.md.\n");
 }
 
 /* The ingest options of a bare DATA operand. "COL=TYPE,..." into o->column_names/types. */
@@ -1655,9 +1655,10 @@ static int parse_columns(const char *text, hf_ingest_opts *o)
 }
 
 /* Rank 0. The last column of DATA's header (the first file of a prefix; the first .csv member of
- * a zip), which a describe without --target ingests in the target's place and reports as a
- * feature. */
-static int last_header_column(const char *uri, const hf_source_opts *so, char **out)
+ * a zip), which a describe without a target ingests in the target's place and reports as a
+ * feature; *has_want = 1 when want (may be NULL) is one of the header's columns. */
+static int last_header_column(const char *uri, const hf_source_opts *so, const char *want,
+                              int *has_want, char **out)
 {
     char **uris = NULL;
     size_t nu = 0;
@@ -1707,6 +1708,9 @@ static int last_header_column(const char *uri, const hf_source_opts *so, char **
             result = hf_error(HF_EDATA, "describe: %s:1: the header has %s", first, why);
         else if (!f.n || !(*out = strndup(f.f[f.n - 1].p, f.f[f.n - 1].len)))
             result = f.n ? HF_ENOMEM : hf_error(HF_EDATA, "describe: %s: empty header", first);
+        for (size_t i = 0; result >= 0 && want && i < f.n; i++)
+            if (f.f[i].len == strlen(want) && !memcmp(f.f[i].p, want, f.f[i].len))
+                *has_want = 1;
         hf_csv_fields_free(&f);
     }
     if (rd)
@@ -1760,10 +1764,13 @@ static int add_drift(hf_comm *world, const hf_profile *prof, const hf_manifest *
     return result;
 }
 
-/* Collective. describe DATA: ingests into a scratch directory (removed afterwards) and profiles. */
-static int describe_data(hf_comm *world, const char *data, const char *target, const char *task,
-                         const char *columns, const hf_s3_flags *s3f, size_t max_distinct,
-                         const hf_profile *prof, json_t **root)
+/* Collective. describe DATA: ingests into a scratch directory (removed afterwards) and profiles.
+ * target: --target, or NULL; run_target: the --against run's target, used when DATA's header has
+ * it (NULL: none, or --no-target). */
+static int describe_data(hf_comm *world, const char *data, const char *target,
+                         const char *run_target, const char *task, const char *columns,
+                         const hf_s3_flags *s3f, size_t max_distinct, const hf_profile *prof,
+                         json_t **root)
 {
     int rank = hf_comm_rank(world);
     hf_ingest_opts o;
@@ -1793,16 +1800,22 @@ static int describe_data(hf_comm *world, const char *data, const char *target, c
         result = parse_columns(columns, &o);
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
+    int has_run_target = 0;
     if (!target) {
         size_t len = 0;
         if (rank == 0)
-            result = last_header_column(data, &so, &last);
+            result = last_header_column(data, &so, run_target, &has_run_target, &last);
         if ((result = hf_comm_check(world, result)) >= 0) {
             len = rank == 0 ? strlen(last) + 1 : 0;
             result = hf_comm_bcast_blob(world, &last, &len, 0);
         }
+        if (result >= 0)
+            result = hf_comm_bcast(world, &has_run_target, sizeof has_run_target, 0);
         if (result < 0)
             goto out;
+        /* Against a run: its target when DATA has that column (unlabeled data has not). */
+        if (has_run_target)
+            target = run_target;
     }
     o.source = hf_strdup(data);
     o.target = hf_strdup(target ? target : last);
@@ -1852,15 +1865,13 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
 {
     const char *path = NULL, *target = NULL, *task = NULL, *columns = NULL, *maxd = NULL,
                *against = NULL;
-    int rank = hf_comm_rank(world), as_json = 0;
+    int rank = hf_comm_rank(world), as_json = 0, no_target = 0;
     hf_s3_flags s3f = {0};
-    const hf_arg_def defs[] = {HF_VALUE_ARG("--target", &target, NULL),
-                               HF_VALUE_ARG("--task", &task, NULL),
-                               HF_VALUE_ARG("--columns", &columns, NULL),
-                               HF_VALUE_ARG("--max-distinct", &maxd, NULL),
-                               HF_VALUE_ARG("--against", &against, NULL),
-                               HF_FLAG_ARG("--json", NULL, &as_json),
-                               HF_S3_FLAG_ARGS(&s3f)};
+    const hf_arg_def defs[] = {
+        HF_VALUE_ARG("--target", &target, NULL),      HF_VALUE_ARG("--task", &task, NULL),
+        HF_VALUE_ARG("--columns", &columns, NULL),    HF_VALUE_ARG("--max-distinct", &maxd, NULL),
+        HF_VALUE_ARG("--against", &against, NULL),    HF_FLAG_ARG("--json", NULL, &as_json),
+        HF_FLAG_ARG("--no-target", NULL, &no_target), HF_S3_FLAG_ARGS(&s3f)};
     const hf_cmdline cl = {"describe", HF_ARGS(defs), "data file or job spec", "DATA|JOB.yaml",
                            0,          usage};
     int result = hf_args_parse(&cl, argc, argv, &path, NULL, rank == 0);
@@ -1885,10 +1896,14 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
     int reused = 0, is_spec = spec_path(path);
     if (against && (result = load_profile(world, against, &prof)) < 0)
         goto out;
+    if (target && no_target) {
+        result = hf_error(HF_EINVAL, "describe: --target %s and --no-target: expected one of them",
+                          target);
+        goto out;
+    }
     if (!is_spec) {
-        /* Against a run: its target unless another is given. */
-        if (prof && !target)
-            target = prof->cols[prof->n_cols - 1].name;
+        /* Against a run: its target unless another is given, --no-target, or DATA lacks it. */
+        const char *run_target = prof && !no_target ? prof->cols[prof->n_cols - 1].name : NULL;
         /* A bare DATA has no run directory: its remote reads go to --audit, else
          * $HYPERFOLD_AUDIT, else the per-user log (hf_audit_resolve, as predict and etl). */
         char *audit = NULL;
@@ -1896,15 +1911,15 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
             goto out;
         hf_s3_flags bare = s3f;
         bare.audit = audit;
-        result =
-            describe_data(world, path, target, task, columns, &bare, max_distinct, prof, &root);
+        result = describe_data(world, path, target, run_target, task, columns, &bare, max_distinct,
+                               prof, &root);
         free(audit);
         goto print;
     }
-    if (target || task || columns) {
-        result =
-            hf_error(HF_EINVAL, "describe: --target, --task and --columns are for a data file; "
-                                "a job spec gives data.target, data.task and data.columns");
+    if (target || task || columns || no_target) {
+        result = hf_error(HF_EINVAL,
+                          "describe: --target, --no-target, --task and --columns are for a data "
+                          "file; a job spec gives data.target, data.task and data.columns");
         goto out;
     }
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)

@@ -390,9 +390,11 @@ static const char *psi_level(double v)
 /* The column of the new data named like the profile's column i (the target: the last), or -1. */
 static long match(const hf_profile *old, size_t i, const hf_schema *sc)
 {
+    /* By name, whatever the role: data described without its target (describe --no-target, or
+     * unlabeled data whose last column was read in the target's place) still matches. */
     const char *name = old->cols[i].name;
-    if (i == old->n_cols - 1)
-        return sc->target && !strcmp(sc->target, name) ? (long)sc->n_features : -1;
+    if (sc->target && !strcmp(sc->target, name))
+        return (long)sc->n_features;
     for (size_t j = 0; j < sc->n_features; j++)
         if (!strcmp(sc->features[j].name, name))
             return (long)j;
@@ -568,8 +570,11 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
             len += old->cols[i].numeric ? HF_PROFILE_BINS : n_levels_of(sc, (size_t)col[i]);
         total += len;
     }
+    /* a[total]: the rows (the target may be absent, so they are counted apart). */
     double *a = result >= 0 ? hf_calloc(total + 1, sizeof *a) : NULL;
     result = hf_comm_check(world, result >= 0 && !a ? HF_ENOMEM : result);
+    if (result >= 0 && first < d->n_rows)
+        a[total] = (double)((first + count < d->n_rows ? first + count : d->n_rows) - first);
     for (size_t i = 0; result >= 0 && i < nc; i++) {
         if (col[i] < 0)
             continue;
@@ -593,18 +598,20 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
         }
     }
     if (result >= 0)
-        result = hf_comm_allreduce_sum_f64(world, a, total);
+        result = hf_comm_allreduce_sum_f64(world, a, total + 1);
     if (result >= 0 && hf_comm_rank(world) == 0) {
         json_t *root = json_object(), *cols = json_array();
         json_t **list = hf_malloc(nc * sizeof *list);
         size_t nl = 0;
-        double rows = 0;
+        double rows = a[total];
         for (size_t i = 0; list && i < nc; i++) {
+            /* The target absent from the new data (unlabeled rows): skipped, no "target". */
+            if (i == nc - 1 && col[i] < 0)
+                continue;
             json_t *o = col_drift(&old->cols[i], sc, col[i], a + off[i], i == nc - 1);
-            if (i == nc - 1) {
-                rows = a[off[i]] + a[off[i] + 1];
+            if (i == nc - 1)
                 json_object_set_new(root, "target", o);
-            } else
+            else
                 list[nl++] = o;
         }
         if (list) {

@@ -100,6 +100,48 @@ sd = json.loads(same.stdout)["drift"]
 ck.check(all(c["psi"] == 0 and c["drift"] == "none" for c in sd["columns"]) and sd["target"]["psi"] == 0,
          "unchanged data: PSI 0 on every column: %r" % [(c["name"], c["psi"]) for c in sd["columns"]])
 
+# Unlabeled data (no y): the run's target is not in the header, so nothing is read in its place;
+# the features' drift is the same as with the labels, and there is no "target".
+new.drop(columns=["y"]).to_csv(os.path.join(work, "scoring.csv"), index=False, float_format="%.17g")
+for np_ in (1, 2):
+    p = hftest.hyperfold(["describe", "scoring.csv", "--against", run_dir, "--json"], np=np_, cwd=work)
+    ud = json.loads(p.stdout)["drift"]
+    ck.check("target" not in ud and ud["rows_new"] == n, "unlabeled, np=%d: no target, %r rows" % (np_, ud["rows_new"]))
+    ck.check({c["name"]: c["psi"] for c in ud["columns"]} == {c["name"]: c["psi"] for c in d["columns"]},
+             "unlabeled, np=%d: the features' PSI as with the labels" % np_)
+p = hftest.hyperfold(["describe", "new.csv", "--against", run_dir, "--no-target", "--json"], np=2, cwd=work)
+nt = json.loads(p.stdout)
+ck.check(nt["target"] is None and "association" not in nt["columns"][0],
+         "--no-target: nothing associated (target %r)" % nt["target"])
+p = hftest.hyperfold(["describe", "new.csv", "--target", "y", "--no-target"], cwd=work, check=False)
+err = p.stderr.strip().splitlines()
+ck.check(p.returncode == 2 and len(err) == 1 and "--no-target" in err[0], "--target with --no-target: %r" % err)
+
+# 100,000 old levels against 20,000 new ones (half never seen): looked up by name, not k x n.
+big = json.loads(json.dumps(prof))
+m = 100000
+big["columns"].insert(len(big["columns"]) - 1, {
+    "name": "code", "role": "feature", "type": "categorical", "count": m, "missing": 0,
+    "levels": [{"value": "k%06d" % i, "count": 1} for i in range(m)]})
+os.makedirs(os.path.join(work, "big"), exist_ok=True)
+with open(os.path.join(work, "big", "profile.json"), "w") as f:
+    json.dump(big, f)
+nb = 20000
+codes = ["k%06d" % (2 * i) if i % 2 else "new%06d" % i for i in range(nb)]
+bigdf = pd.DataFrame({"a": rng.normal(0, 1, nb), "code": codes, "y": rng.choice(["pos", "neg"], nb)})
+bigdf.to_csv(os.path.join(work, "big.csv"), index=False)
+p = hftest.hyperfold(["describe", "big.csv", "--against", os.path.join(work, "big"), "--json"], np=2, cwd=work)
+bd = {c["name"]: c for c in json.loads(p.stdout)["drift"]["columns"]}
+uc = bd["code"]["new_categories"]
+ck.check(uc["count"] == nb // 2 and uc["rows"] == nb // 2, "100,000 levels: %r new levels" % uc["count"])
+po = np.ones(m + nb // 2) * 0
+po[:m] = 1
+pn = np.zeros(m + nb // 2)
+pn[[2 * i for i in range(1, nb, 2)]] = 1
+pn[m:] = 1
+want = psi(po, pn)
+ck.check(abs(bd["code"]["psi"] - want) <= 1e-9 * want, "100,000 levels: PSI %r vs numpy %r" % (bd["code"]["psi"], want))
+
 # retrain records the drift.
 p = hftest.hyperfold(["retrain", run_dir, "--data", "new.csv"], np=2, cwd=work)
 ck.check("drift from the training data: a PSI" in p.stderr, "retrain prints the moved columns: %r" % p.stderr[-400:])
