@@ -1154,8 +1154,12 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
         }
         /* Flags. */
         int constant = distinct <= 1 && !approx;
+        /* A feature derived from a date column (when.month, when.elapsed_days) is not named in
+         * the input, so data.columns cannot re-type it, and a date's elapsed days are distinct
+         * per row without being an identifier: neither flag is given to it. */
+        int derived = j < p && sc->features[j].source;
         int identifier =
-            feature && cnt > 1 && (integer || !c->numeric) &&
+            feature && !derived && cnt > 1 && (integer || !c->numeric) &&
             (approx ? distinct >= cnt * (1 - 3 * 1.04 / sqrt((double)HLL_M)) : distinct == cnt);
         if (ex->has_target && j < p) {
             /* An identifier is trivially associated with anything: it ranks after the rest. */
@@ -1169,7 +1173,7 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
             add_flag(flags, "identifier",
                      "%s%.0f distinct values in %.0f non-missing rows: every row has its own",
                      approx ? "about " : "", distinct, cnt);
-        if (feature && c->numeric && integer && !identifier && !constant && !approx &&
+        if (feature && !derived && c->numeric && integer && !identifier && !constant && !approx &&
             (distinct <= 20 || distinct <= 0.05 * cnt))
             add_flag(flags, "looks_categorical",
                      "%.0f distinct integer values: try data.columns: {%s: categorical}", distinct,
@@ -1595,7 +1599,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: mpirun -np N hyperfold describe DATA|JOB.yaml [--target COL | --no-target]\n"
-            "           [--task classification|regression] [--columns COL=TYPE,...] [--json]\n"
+            "           [--task classification|regression] [--columns COL=TYPE,...]\n"
+            "           [--datetime-format COL=FMT,...] [--json]\n"
             "           [--max-distinct N] [--audit FILE|off] [--endpoint URL] [--region R]\n"
             "           [--path-style] [--against RUN_DIR]\n\n"
             "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
@@ -1624,18 +1629,22 @@ static int parse_columns(const char *text, hf_ingest_opts *o)
          tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
         int type = -1;
-        if (eq) {
-            *eq = '\0';
-            type = !strcmp(eq + 1, "numeric")       ? HF_COL_NUMERIC
-                   : !strcmp(eq + 1, "categorical") ? HF_COL_CATEGORICAL
-                   : !strcmp(eq + 1, "boolean")     ? HF_COL_BOOLEAN
-                                                    : -1;
+        /* The types data.columns takes, from the data section's own table. */
+        char expected[128] = "";
+        for (int t = 0; hf_ingest_col_type_names[t]; t++) {
+            if (eq && !strcmp(eq + 1, hf_ingest_col_type_names[t]))
+                type = t;
+            size_t at = strlen(expected);
+            snprintf(expected + at, sizeof expected - at, "%s%s", t ? ", " : "",
+                     hf_ingest_col_type_names[t]);
         }
+        if (eq)
+            *eq = '\0';
         if (!eq || !*tok || type < 0) {
             result = hf_error(HF_EINVAL,
                               "describe: --columns: got \"%s%s%s\", expected COL=TYPE with TYPE "
-                              "numeric, categorical or boolean",
-                              tok, eq ? "=" : "", eq ? eq + 1 : "");
+                              "one of %s",
+                              tok, eq ? "=" : "", eq ? eq + 1 : "", expected);
             break;
         }
         char **names = realloc(o->column_names, (o->n_columns + 1) * sizeof *names);
@@ -1649,6 +1658,45 @@ static int parse_columns(const char *text, hf_ingest_opts *o)
             break;
         }
         types[o->n_columns++] = type;
+    }
+    free(copy);
+    return result;
+}
+
+/* --datetime-format COL=FMT[,COL=FMT...] into data.datetime_formats (docs/shards.md): COL read
+ * with the strptime format FMT (a format holding a comma needs a job spec). */
+static int parse_datetime_formats(const char *text, hf_ingest_opts *o)
+{
+    char *copy = hf_strdup(text), *save = NULL;
+    int result = copy ? HF_OK : HF_ENOMEM;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; result >= 0 && tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || !eq[1]) {
+            result = hf_error(HF_EINVAL,
+                              "describe: --datetime-format: got \"%s\", expected COL=FORMAT "
+                              "(a strptime format such as %%d/%%m/%%Y)",
+                              tok);
+            break;
+        }
+        *eq = '\0';
+        size_t n = o->n_datetime_formats;
+        char **cols = realloc(o->datetime_columns, (n + 1) * sizeof *cols);
+        if (cols)
+            o->datetime_columns = cols;
+        char **fmts = cols ? realloc(o->datetime_formats, (n + 1) * sizeof *fmts) : NULL;
+        if (fmts)
+            o->datetime_formats = fmts;
+        if (!cols || !fmts || !(cols[n] = hf_strdup(tok))) {
+            result = HF_ENOMEM;
+            break;
+        }
+        if (!(fmts[n] = hf_strdup(eq + 1))) {
+            free(cols[n]);
+            result = HF_ENOMEM;
+            break;
+        }
+        o->n_datetime_formats = n + 1;
     }
     free(copy);
     return result;
@@ -1769,8 +1817,8 @@ static int add_drift(hf_comm *world, const hf_profile *prof, const hf_manifest *
  * it (NULL: none, or --no-target). */
 static int describe_data(hf_comm *world, const char *data, const char *target,
                          const char *run_target, const char *task, const char *columns,
-                         const hf_s3_flags *s3f, size_t max_distinct, const hf_profile *prof,
-                         json_t **root)
+                         const char *dt_formats, const hf_s3_flags *s3f, size_t max_distinct,
+                         const hf_profile *prof, json_t **root)
 {
     int rank = hf_comm_rank(world);
     hf_ingest_opts o;
@@ -1798,6 +1846,8 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
     }
     if (result >= 0 && columns)
         result = parse_columns(columns, &o);
+    if (result >= 0 && dt_formats)
+        result = parse_datetime_formats(dt_formats, &o);
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     int has_run_target = 0;
@@ -1864,14 +1914,18 @@ static int spec_path(const char *path)
 int hf_cmd_describe(hf_comm *world, int argc, char **argv)
 {
     const char *path = NULL, *target = NULL, *task = NULL, *columns = NULL, *maxd = NULL,
-               *against = NULL;
+               *against = NULL, *dt_formats = NULL;
     int rank = hf_comm_rank(world), as_json = 0, no_target = 0;
     hf_s3_flags s3f = {0};
-    const hf_arg_def defs[] = {
-        HF_VALUE_ARG("--target", &target, NULL),      HF_VALUE_ARG("--task", &task, NULL),
-        HF_VALUE_ARG("--columns", &columns, NULL),    HF_VALUE_ARG("--max-distinct", &maxd, NULL),
-        HF_VALUE_ARG("--against", &against, NULL),    HF_FLAG_ARG("--json", NULL, &as_json),
-        HF_FLAG_ARG("--no-target", NULL, &no_target), HF_S3_FLAG_ARGS(&s3f)};
+    const hf_arg_def defs[] = {HF_VALUE_ARG("--target", &target, NULL),
+                               HF_VALUE_ARG("--task", &task, NULL),
+                               HF_VALUE_ARG("--columns", &columns, NULL),
+                               HF_VALUE_ARG("--datetime-format", &dt_formats, NULL),
+                               HF_VALUE_ARG("--max-distinct", &maxd, NULL),
+                               HF_VALUE_ARG("--against", &against, NULL),
+                               HF_FLAG_ARG("--json", NULL, &as_json),
+                               HF_FLAG_ARG("--no-target", NULL, &no_target),
+                               HF_S3_FLAG_ARGS(&s3f)};
     const hf_cmdline cl = {"describe", HF_ARGS(defs), "data file or job spec", "DATA|JOB.yaml",
                            0,          usage};
     int result = hf_args_parse(&cl, argc, argv, &path, NULL, rank == 0);
@@ -1911,15 +1965,16 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
             goto out;
         hf_s3_flags bare = s3f;
         bare.audit = audit;
-        result = describe_data(world, path, target, run_target, task, columns, &bare, max_distinct,
-                               prof, &root);
+        result = describe_data(world, path, target, run_target, task, columns, dt_formats, &bare,
+                               max_distinct, prof, &root);
         free(audit);
         goto print;
     }
-    if (target || task || columns || no_target) {
+    if (target || task || columns || no_target || dt_formats) {
         result = hf_error(HF_EINVAL,
-                          "describe: --target, --no-target, --task and --columns are for a data "
-                          "file; a job spec gives data.target, data.task and data.columns");
+                          "describe: --target, --no-target, --task, --columns and "
+                          "--datetime-format are for a data file; a job spec gives data.target, "
+                          "data.task, data.columns and data.datetime_formats");
         goto out;
     }
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)

@@ -6,6 +6,7 @@
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "common/stats.h"
+#include "shards/datetime.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -447,12 +448,23 @@ static size_t find_level(const named_level *sorted, size_t n, const char *name)
     return n;
 }
 
+/* A part of a date column that moves with time by construction (when.year, when.elapsed_days):
+ * new data is later than the training data, so its PSI is expected to be large. */
+static int is_trend(const hf_schema *sc, long j)
+{
+    if (j < 0 || (size_t)j >= sc->n_features || !sc->features[j].source)
+        return 0;
+    return sc->features[j].part == HF_DT_YEAR || sc->features[j].part == HF_DT_ELAPSED_DAYS;
+}
+
 static json_t *col_drift(const hf_profile_col *c, const hf_schema *sc, long j, const double *a,
                          int target)
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(c->name));
     json_object_set_new(o, "type", json_string(c->numeric ? "numeric" : "categorical"));
+    if (is_trend(sc, j))
+        json_object_set_new(o, "trend", json_true());
     double old_rows = c->missing + c->count;
     double mo = old_rows > 0 ? c->missing / old_rows : 0;
     if (j < 0 || is_numeric_col(sc, (size_t)j) != c->numeric) {
@@ -600,7 +612,7 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
     if (result >= 0)
         result = hf_comm_allreduce_sum_f64(world, a, total + 1);
     if (result >= 0 && hf_comm_rank(world) == 0) {
-        json_t *root = json_object(), *cols = json_array();
+        json_t *root = json_object(), *cols = json_array(), *trend = json_array();
         json_t **list = hf_malloc(nc * sizeof *list);
         size_t nl = 0;
         double rows = a[total];
@@ -614,10 +626,13 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
             else
                 list[nl++] = o;
         }
+        /* The time-trend parts are expected to move: listed apart ("trend"), not ranked among
+         * the columns that moved (the summary line and the report read "columns"). */
         if (list) {
             qsort(list, nl, sizeof *list, cmp_psi);
             for (size_t i = 0; i < nl; i++)
-                json_array_append_new(cols, list[i]);
+                json_array_append_new(
+                    json_is_true(json_object_get(list[i], "trend")) ? trend : cols, list[i]);
         }
         free(list);
         json_object_set_new(root, "rows_old", json_integer((json_int_t)old->rows));
@@ -627,6 +642,7 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
             root, "thresholds",
             json_pack("{s:f,s:f}", "moderate", HF_PSI_MODERATE, "major", HF_PSI_MAJOR));
         json_object_set_new(root, "columns", cols);
+        json_object_set_new(root, "trend", trend);
         *out = root;
         result = list ? HF_OK : HF_ENOMEM;
     }
@@ -682,4 +698,7 @@ void hf_drift_print(FILE *fp, json_t *drift)
         fprintf(fp, "features, the most moved first:\n");
     }
     json_array_foreach(json_object_get(drift, "columns"), i, c) drift_row(fp, c);
+    if (json_array_size(json_object_get(drift, "trend")))
+        fprintf(fp, "expected to move with time (parts of a date column):\n");
+    json_array_foreach(json_object_get(drift, "trend"), i, c) drift_row(fp, c);
 }
