@@ -13,6 +13,7 @@
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
 #include "coordinator/describe.h"
+#include "coordinator/profile_util.h"
 #include "coordinator/drift.h"
 #include "coordinator/pipeline.h"
 
@@ -49,7 +50,7 @@ typedef struct col_stats {
     double *codes; /* category counts (categorical/boolean) */
 } col_stats;
 
-static int bin_of(double v, double lo, double hi)
+static int hist_bin(double v, double lo, double hi)
 {
     if (hi <= lo)
         return 0;
@@ -77,16 +78,11 @@ typedef struct qtarget {
     int done;
 } qtarget;
 
-static double col_value(const hf_dataset *d, size_t p, size_t i, size_t j)
-{
-    return j < p ? d->X[i * p + j] : d->y[i];
-}
-
 /* Collective. Count, min and max of the values in each open interval (st: 3 per target). One
  * reduction per statistic for all the targets (done targets give 0, inf, -inf, which change
  * nothing): per-target reductions made a wide table (100,000 columns) cost a million of them. */
-static int interval_stats(hf_comm *world, const hf_dataset *d, size_t p, const qtarget *t,
-                          size_t nt, double *st)
+static int interval_stats(hf_comm *world, const hf_dataset *d, const qtarget *t, size_t nt,
+                          double *st)
 {
     double *cnt = st, *mn = st + nt, *mx = st + 2 * nt;
     for (size_t q = 0; q < nt; q++) {
@@ -96,7 +92,7 @@ static int interval_stats(hf_comm *world, const hf_dataset *d, size_t p, const q
         if (t[q].done)
             continue;
         for (size_t i = 0; i < d->n_rows; i++) {
-            double v = col_value(d, p, i, t[q].col);
+            double v = hf_profile_value(d, i, t[q].col);
             if (v > t[q].lo && v < t[q].hi) {
                 cnt[q]++;
                 mn[q] = fmin(mn[q], v);
@@ -112,8 +108,8 @@ static int interval_stats(hf_comm *world, const hf_dataset *d, size_t p, const q
 /* Collective. The candidates of the targets t[idx[0..m)] (global counts cnt[idx[i]]) gathered on
  * rank 0 in one message, each rank's part being per target its local count and values; rank 0
  * sorts each target's candidates and takes the k-th. */
-static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t,
-                         const size_t *idx, size_t m, const double *cnt)
+static int gather_select(hf_comm *world, const hf_dataset *d, qtarget *t, const size_t *idx,
+                         size_t m, const double *cnt)
 {
     size_t local = 0, most = 1, *lens = NULL;
     for (size_t i = 0; i < m; i++)
@@ -129,7 +125,7 @@ static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget 
         const qtarget *x = &t[idx[i]];
         size_t at = k++;
         for (size_t r = 0; r < d->n_rows; r++) {
-            double v = col_value(d, p, r, x->col);
+            double v = hf_profile_value(d, r, x->col);
             if (v > x->lo && v < x->hi)
                 mine[k++] = v;
         }
@@ -174,16 +170,16 @@ static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget 
 /* Collective. Narrows each target t[idx[i]]'s interval to the histogram bin (of BINS between
  * mn[i] and mx[i]) holding its k-th value: the new open interval holds exactly that bin's values.
  * hist: m x BINS, edge: 2 x m scratch. */
-static int narrow(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, const size_t *idx,
-                  size_t m, const double *mn, const double *mx, double *hist, double *edge)
+static int narrow(hf_comm *world, const hf_dataset *d, qtarget *t, const size_t *idx, size_t m,
+                  const double *mn, const double *mx, double *hist, double *edge)
 {
     memset(hist, 0, m * BINS * sizeof *hist);
     for (size_t i = 0; i < m; i++) {
         const qtarget *x = &t[idx[i]];
         for (size_t r = 0; r < d->n_rows; r++) {
-            double v = col_value(d, p, r, x->col);
+            double v = hf_profile_value(d, r, x->col);
             if (v > x->lo && v < x->hi)
-                hist[i * BINS + (size_t)bin_of(v, mn[i], mx[i])]++;
+                hist[i * BINS + (size_t)hist_bin(v, mn[i], mx[i])]++;
         }
     }
     HF_CALL(hf_comm_allreduce_sum_f64(world, hist, m * BINS));
@@ -202,10 +198,10 @@ static int narrow(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, con
         edge[i] = -INFINITY;    /* max left of bin b */
         edge[m + i] = INFINITY; /* min right of it */
         for (size_t r = 0; r < d->n_rows; r++) {
-            double v = col_value(d, p, r, x->col);
+            double v = hf_profile_value(d, r, x->col);
             if (!(v > x->lo && v < x->hi))
                 continue;
-            int vb = bin_of(v, mn[i], mx[i]);
+            int vb = hist_bin(v, mn[i], mx[i]);
             if (vb < b)
                 edge[i] = fmax(edge[i], v);
             else if (vb > b)
@@ -237,7 +233,7 @@ static int narrow(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, con
 
 /* Collective. Finds every target's order statistic; t[i].value is valid on rank 0. Every rank
  * makes the same batches from the reduced counts, so the collectives line up. */
-static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, size_t nt)
+static int exact_quantiles(hf_comm *world, const hf_dataset *d, qtarget *t, size_t nt)
 {
     int result = HF_OK;
     size_t cap = nt ? nt : 1;
@@ -254,7 +250,7 @@ static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarge
             left += !t[q].done;
         if (!left)
             break;
-        if ((result = interval_stats(world, d, p, t, nt, st)) < 0)
+        if ((result = interval_stats(world, d, t, nt, st)) < 0)
             break;
         const double *cnt = st, *mn = st + nt, *mx = st + 2 * nt;
         for (size_t q = 0; q < nt && result >= 0; q++) {
@@ -276,7 +272,7 @@ static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarge
             double sum = 0;
             while (b < ng && (b == a || sum + cnt[gidx[b]] <= GATHER_BATCH))
                 sum += cnt[gidx[b++]];
-            result = gather_select(world, d, p, t, gidx + a, b - a, cnt);
+            result = gather_select(world, d, t, gidx + a, b - a, cnt);
             a = b;
         }
         for (size_t a = 0; a < nn && result >= 0; a += NARROW_BATCH) {
@@ -285,7 +281,7 @@ static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarge
                 bmn[i] = mn[nidx[a + i]];
                 bmx[i] = mx[nidx[a + i]];
             }
-            result = narrow(world, d, p, t, nidx + a, m, bmn, bmx, hist, bmx + NARROW_BATCH);
+            result = narrow(world, d, t, nidx + a, m, bmn, bmx, hist, bmx + NARROW_BATCH);
         }
     }
     for (size_t q = 0; q < nt && result >= 0; q++)
@@ -388,11 +384,6 @@ static qtarget *quartile_targets(const col_stats *cs, size_t p, size_t *n)
     return t;
 }
 
-static json_t *real_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 /* A numeric column's moments, quartiles and (features) correlation with the target into o. */
 static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t nt, size_t j,
                          int with_corr)
@@ -400,7 +391,7 @@ static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t
     double cnt = c->s[S_COUNT];
     double mean = cnt > 0 ? c->s[S_SUM] / cnt : NAN;
     double var = cnt > 1 ? (c->s[S_SUMSQ] - cnt * mean * mean) / (cnt - 1) : NAN;
-    json_object_set_new(o, "mean", real_or_null(mean));
+    json_object_set_new(o, "mean", hf_profile_real_or_null(mean));
     json_object_set_new(o, "std", isfinite(var) ? json_real(sqrt(var > 0 ? var : 0)) : json_null());
     json_object_set_new(o, "min", cnt > 0 ? json_real(c->min) : json_null());
     const char *qn[3] = {"q25", "median", "q75"};
@@ -410,7 +401,7 @@ static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t
         size_t x = x0 + 2 * (size_t)q;
         if (x + 1 < nt && t[x].col == j)
             v = hf_lerp(t[x].value, t[x + 1].value, pos - floor(pos));
-        json_object_set_new(o, qn[q], real_or_null(v));
+        json_object_set_new(o, qn[q], hf_profile_real_or_null(v));
     }
     json_object_set_new(o, "max", cnt > 0 ? json_real(c->max) : json_null());
     if (!with_corr)
@@ -420,7 +411,7 @@ static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t
     double vx = c->s[S_SUMSQ] - c->s[S_SUM] * c->s[S_SUM] / div;
     double vy = c->s[S_YY] - c->s[S_Y] * c->s[S_Y] / div;
     json_object_set_new(o, "corr_target",
-                        real_or_null(vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN));
+                        hf_profile_real_or_null(vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN));
 }
 
 /* A categorical column's distinct count and most frequent values (the target: every class). */
@@ -669,7 +660,7 @@ static void outlier_pass(const hf_dataset *d, size_t p, const col_stats *cs, ext
             continue;
         double iqr = q[2] - q[0], lo = q[0] - 1.5 * iqr, hi = q[2] + 1.5 * iqr, n = 0;
         for (size_t i = 0; i < d->n_rows; i++) {
-            double v = col_value(d, p, i, j);
+            double v = hf_profile_value(d, i, j);
             n += !isnan(v) && (v < lo || v > hi);
         }
         ex->c[j * C_N + C_OUT] = n;
@@ -692,7 +683,7 @@ static size_t local_pairs(const hf_dataset *d, size_t p, size_t j, const extra *
 {
     size_t n = 0;
     for (size_t i = 0; i < d->n_rows; i++) {
-        double v = col_value(d, p, i, j);
+        double v = hf_profile_value(d, i, j);
         if (isnan(v))
             continue;
         pairs[2 * n] = v == 0 ? 0.0 : v;
@@ -872,7 +863,7 @@ static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema 
         memset(reg, 0, nc * HLL_M * sizeof *reg);
         for (size_t c = 0; c < nc; c++)
             for (size_t i = 0; i < nr; i++) {
-                double v = col_value(d, p, i, cols[c]);
+                double v = hf_profile_value(d, i, cols[c]);
                 if (!isnan(v))
                     hll_add(reg + c * HLL_M, v);
             }
@@ -1036,7 +1027,7 @@ static void set_assoc(json_t *o, const char *measure, double v)
 {
     json_t *a = json_object();
     json_object_set_new(a, "measure", json_string(measure));
-    json_object_set_new(a, "value", real_or_null(v));
+    json_object_set_new(a, "value", hf_profile_real_or_null(v));
     json_object_set_new(o, "association", a);
 }
 
@@ -1106,7 +1097,7 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
                               : sqrt(cnt * (cnt - 1)) / (cnt - 2) * m3 / pow(m2, 1.5);
             double var = cnt > 1 ? m[C_M2] / (cnt - 1) : NAN;
             json_object_set_new(o, "std", isfinite(var) ? json_real(sqrt(var)) : json_null());
-            json_object_set_new(o, "skew", real_or_null(skew));
+            json_object_set_new(o, "skew", hf_profile_real_or_null(skew));
             json_object_set_new(o, "zeros", json_integer((json_int_t)m[C_ZERO]));
             json_object_set_new(o, "outliers",
                                 ex->one_process ? json_null() : json_integer((json_int_t)m[C_OUT]));
@@ -1134,7 +1125,7 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
                 double sxy = a[P_XY] - a[P_X] * a[P_Y] / n, sxx = a[P_XX] - a[P_X] * a[P_X] / n,
                        syy = a[P_YY] - a[P_Y] * a[P_Y] / n;
                 double r = n > 1 && sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
-                json_object_set_new(o, "corr_target", real_or_null(r));
+                json_object_set_new(o, "corr_target", hf_profile_real_or_null(r));
                 set_assoc(o, "pearson", r);
                 score = fabs(r);
                 leak = score > 0.999;
@@ -1143,7 +1134,7 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
                 int one;
                 contingency_measures(a, sc->features[j].n_categories, k, &v, &mi, &one);
                 set_assoc(o, "cramers_v", v);
-                json_object_set_new(o, "mutual_info", real_or_null(mi));
+                json_object_set_new(o, "mutual_info", hf_profile_real_or_null(mi));
                 score = v;
                 leak = one && distinct <= cnt / 2;
             } else {
@@ -1236,7 +1227,7 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     if (result >= 0)
         result = (targets = quartile_targets(cs, p, &n_targets)) ? HF_OK : HF_ENOMEM;
     if (result >= 0)
-        result = exact_quantiles(world, d, p, targets, n_targets);
+        result = exact_quantiles(world, d, targets, n_targets);
     if (result >= 0)
         result = share_quartiles(world, cs, targets, n_targets, p, &ex);
     if (result >= 0) {
@@ -1373,7 +1364,7 @@ static void profile_central(const hf_dataset *d, void *arg)
         if (!pm->cs[j].numeric)
             continue;
         for (size_t i = 0; i < d->n_rows && !s->over; i++) {
-            double v = col_value(d, p, i, j), y = d->y[i];
+            double v = hf_profile_value(d, i, j), y = d->y[i];
             if (!isnan(v))
                 small_add(s, v, pm->ex->classification && j < p && !isnan(y) ? (int)y : -1);
         }

@@ -2,6 +2,7 @@
  * (drift.h; docs/describe.md, "Drift"). */
 #define _GNU_SOURCE
 #include "coordinator/drift.h"
+#include "coordinator/profile_util.h"
 
 #include "common/fsutil.h"
 #include "common/hf.h"
@@ -15,7 +16,7 @@
 #define PROFILE_VERSION 1
 
 /* The bin of v: how many edges are below it (numpy.searchsorted(edges, v, side="left")). */
-static size_t bin_of(const double *edges, double v)
+static size_t decile_bin(const double *edges, double v)
 {
     size_t b = 0;
     while (b < HF_PROFILE_EDGES && edges[b] < v)
@@ -34,12 +35,6 @@ static const char *col_name(const hf_schema *sc, size_t j)
     return j < sc->n_features ? sc->features[j].name : sc->target;
 }
 
-static double value_at(const hf_dataset *d, size_t i, size_t j)
-{
-    size_t p = d->schema->n_features;
-    return j < p ? d->X[i * p + j] : d->y[i];
-}
-
 /* ---- the profile ------------------------------------------------------------------------------
  */
 
@@ -47,7 +42,7 @@ static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, j
 {
     size_t n = 0;
     for (size_t i = 0; i < d->n_rows; i++) {
-        double v = value_at(d, i, j);
+        double v = hf_profile_value(d, i, j);
         if (!isnan(v))
             scratch[n++] = v;
     }
@@ -57,7 +52,7 @@ static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, j
         edges[q] = hf_quantile_sorted(scratch, n, (q + 1) / 10.0);
     }
     for (size_t i = 0; i < n; i++)
-        bins[bin_of(edges, scratch[i])]++;
+        bins[decile_bin(edges, scratch[i])]++;
     json_t *e = json_array(), *c = json_array();
     for (int q = 0; q < HF_PROFILE_EDGES; q++)
         json_array_append_new(e, json_real(edges[q]));
@@ -84,7 +79,7 @@ static json_t *level_profile(const hf_dataset *d, size_t j, json_t *o)
     if (!counts)
         return NULL;
     for (size_t i = 0; i < d->n_rows; i++) {
-        double v = value_at(d, i, j);
+        double v = hf_profile_value(d, i, j);
         if (isnan(v) || v < 0 || (size_t)v >= k)
             missing++;
         else {
@@ -412,11 +407,6 @@ static char **level_names(const hf_schema *sc, size_t j)
     return j < sc->n_features ? sc->features[j].categories : sc->classes;
 }
 
-static json_t *real_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 /* Rank 0. One column's drift from its reduced counts a (missing, count, then the bins or the
  * new data's levels). */
 /* An old level's name and index, sorted by name to look the new levels up. */
@@ -540,7 +530,7 @@ static json_t *col_drift(const hf_profile_col *c, const hf_schema *sc, long j, c
         free(po);
         free(pn);
     }
-    json_object_set_new(o, "psi", real_or_null(v));
+    json_object_set_new(o, "psi", hf_profile_real_or_null(v));
     json_object_set_new(o, "drift", json_string(psi_level(v)));
     json_object_set_new(o, "missing_share_old", json_real(mo));
     json_object_set_new(o, "missing_share_new", json_real(mn));
@@ -595,7 +585,7 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
         size_t k = same && !old->cols[i].numeric ? n_levels_of(sc, j) : 0;
         double *c = a + off[i];
         for (size_t r = first; r < first + count && r < d->n_rows; r++) {
-            double v = value_at(d, r, j);
+            double v = hf_profile_value(d, r, j);
             if (isnan(v)) {
                 c[0]++;
                 continue;
@@ -604,7 +594,7 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
             if (!same)
                 continue;
             if (old->cols[i].numeric)
-                c[2 + bin_of(old->cols[i].edges, v)]++;
+                c[2 + decile_bin(old->cols[i].edges, v)]++;
             else if (v >= 0 && (size_t)v < k)
                 c[2 + (size_t)v]++;
         }
