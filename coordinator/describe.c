@@ -28,7 +28,6 @@
 #include "shards/partition.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -1593,7 +1592,7 @@ static void usage(FILE *fp)
             "           [--task classification|regression] [--columns COL=TYPE,...]\n"
             "           [--datetime-format COL=FMT,...] [--json]\n"
             "           [--max-distinct N] [--audit FILE|off] [--endpoint URL] [--region R]\n"
-            "           [--path-style] [--against RUN_DIR]\n\n"
+            "           [--path-style] [--against RUN_DIR] [--scratch DIR]\n\n"
             "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
             "in /, file://, http(s):// or s3://) or of a job spec's data, in parallel over the\n"
             "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
@@ -1765,14 +1764,6 @@ static int last_header_column(const char *uri, const hf_source_opts *so, const c
     return result < 0 ? result : HF_OK;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* Collective. The profile of RUN_DIR. */
 static int load_profile(hf_comm *world, const char *run_dir, hf_profile **out)
 {
@@ -1808,21 +1799,17 @@ static int add_drift(hf_comm *world, const hf_profile *prof, const hf_manifest *
  * it (NULL: none, or --no-target). */
 static int describe_data(hf_comm *world, const char *data, const char *target,
                          const char *run_target, const char *task, const char *columns,
-                         const char *dt_formats, const hf_s3_flags *s3f, size_t max_distinct,
-                         const hf_profile *prof, json_t **root)
+                         const char *dt_formats, const char *scratch_base, const hf_s3_flags *s3f,
+                         size_t max_distinct, const hf_profile *prof, json_t **root)
 {
     int rank = hf_comm_rank(world);
     hf_ingest_opts o;
     hf_s3_config s3;
     hf_source_opts so;
     hf_s3_flags_apply(s3f, rank, &s3, &so);
-    /* The scratch directory: under $TMPDIR (default /tmp), which every rank must see. */
-    char scratch[4096];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/hyperfold-describe.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    char *last = NULL, *shards = NULL;
+    char *last = NULL, *shards = NULL, *scratch = NULL;
     hf_manifest *m = NULL;
-    int made = 0, reused = 0;
+    int reused = 0;
     int result = hf_ingest_opts_init(&o);
     if (result >= 0 && task) {
         if (!strcmp(task, "classification"))
@@ -1861,12 +1848,10 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
     o.source = hf_strdup(data);
     o.target = hf_strdup(target ? target : last);
     o.task_hint = "give --task regression or --task classification";
-    if (rank == 0 && !mkdtemp(scratch))
-        result = hf_error(HF_EIO, "describe: creating the scratch directory %s: %s", scratch,
-                          strerror(errno));
-    made = result >= 0;
-    if ((result = hf_comm_check(world, result)) >= 0)
-        result = hf_comm_bcast(world, scratch, sizeof scratch, 0);
+    /* The scratch directory (--scratch, else $TMPDIR, else here), which every rank must see. */
+    if ((result = hf_comm_check(world, result)) >= 0 &&
+        (result = hf_pipeline_scratch(world, scratch_base, "describe", &scratch)) < 0)
+        result = hf_error_prefix(result, "describe");
     if (result >= 0 && (!o.source || !o.target || asprintf(&shards, "%s/shards", scratch) < 0))
         result = HF_ENOMEM;
     if ((result = hf_comm_check(world, result)) < 0)
@@ -1883,9 +1868,8 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
     if (result >= 0 && prof)
         result = add_drift(world, prof, m, shards, *root);
 out:
-    hf_comm_barrier(world);
-    if (made && rank == 0)
-        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    hf_pipeline_scratch_remove(world, scratch);
+    free(scratch);
     hf_manifest_free(m);
     free(shards);
     free(last);
@@ -1905,13 +1889,14 @@ static int spec_path(const char *path)
 int hf_cmd_describe(hf_comm *world, int argc, char **argv)
 {
     const char *path = NULL, *target = NULL, *task = NULL, *columns = NULL, *maxd = NULL,
-               *against = NULL, *dt_formats = NULL;
+               *against = NULL, *dt_formats = NULL, *scratch_base = NULL;
     int rank = hf_comm_rank(world), as_json = 0, no_target = 0;
     hf_s3_flags s3f = {0};
     const hf_arg_def defs[] = {HF_VALUE_ARG("--target", &target, NULL),
                                HF_VALUE_ARG("--task", &task, NULL),
                                HF_VALUE_ARG("--columns", &columns, NULL),
                                HF_VALUE_ARG("--datetime-format", &dt_formats, NULL),
+                               HF_VALUE_ARG("--scratch", &scratch_base, NULL),
                                HF_VALUE_ARG("--max-distinct", &maxd, NULL),
                                HF_VALUE_ARG("--against", &against, NULL),
                                HF_FLAG_ARG("--json", NULL, &as_json),
@@ -1956,8 +1941,8 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
             goto out;
         hf_s3_flags bare = s3f;
         bare.audit = audit;
-        result = describe_data(world, path, target, run_target, task, columns, dt_formats, &bare,
-                               max_distinct, prof, &root);
+        result = describe_data(world, path, target, run_target, task, columns, dt_formats,
+                               scratch_base, &bare, max_distinct, prof, &root);
         free(audit);
         goto print;
     }

@@ -5,7 +5,8 @@ features derived from the date (when.month, when.elapsed_days, ...) get neither 
 (data.columns cannot name them) nor identifier (a daily series has distinct elapsed days); their
 values are checked against pandas' dt accessors. Drift against a run trained on earlier dates:
 when.year and when.elapsed_days are marked "trend": true and listed apart in "trend", not among the
-ranked "columns", while the cyclic parts (month, dayofweek) stay there with PSI near 0."""
+ranked "columns", while the cyclic parts (month, dayofweek) stay there with PSI near 0. The scratch
+directory (--scratch) is removed afterwards; a missing one is one line, exit 2."""
 import json
 import os
 import sys
@@ -62,6 +63,16 @@ ck.check(p.returncode == 2 and len(err) == 1 and "when=date" in err[0] and "date
 p = hftest.hyperfold(["describe", "old.csv", "--datetime-format", "when"], cwd=work, check=False)
 err = p.stderr.strip().splitlines()
 ck.check(p.returncode == 2 and len(err) == 1 and "--datetime-format" in err[0], "bad --datetime-format: %r" % err)
+
+# The scratch directory: --scratch DIR, removed afterwards at 3 ranks; a missing one is one line.
+os.makedirs(os.path.join(work, "sc"))
+hftest.hyperfold(["describe", "old.csv", "--scratch", "sc", "--json"], np=3, cwd=work)
+ck.check(os.listdir(os.path.join(work, "sc")) == [], "--scratch: removed afterwards")
+ck.check(not [f for f in os.listdir(work) if f.startswith("hyperfold-")], "nothing left in the current directory")
+p = hftest.hyperfold(["describe", "old.csv", "--scratch", "nowhere/x"], np=2, cwd=work, check=False)
+err = [l for l in p.stderr.strip().splitlines() if l.startswith("hyperfold")]
+ck.check(p.returncode == 2 and len(err) == 1 and "nowhere/x" in err[0] and "--scratch" in err[0],
+         "a missing --scratch: exit %d %r" % (p.returncode, err))
 
 # Drift: a run on 2020-2021, new data of 2023-2024.
 hftest.write(os.path.join(work, "job.yaml"), """name: dt
