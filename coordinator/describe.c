@@ -1946,11 +1946,12 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
         free(audit);
         goto print;
     }
-    if (target || task || columns || no_target || dt_formats) {
+    if (target || task || columns || no_target || dt_formats || scratch_base) {
         result = hf_error(HF_EINVAL,
-                          "describe: --target, --no-target, --task, --columns and "
-                          "--datetime-format are for a data file; a job spec gives data.target, "
-                          "data.task, data.columns and data.datetime_formats");
+                          "describe: --target, --no-target, --task, --columns, --datetime-format "
+                          "and --scratch are for a data file; a job spec gives data.target, "
+                          "data.task, data.columns and data.datetime_formats, and its shards go "
+                          "under output.dir");
         goto out;
     }
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)
