@@ -6,7 +6,9 @@ at 1, 2 and 3 ranks; a shifted column is flagged major, a column with new missin
 the change in missing share, a new category is reported with its count and examples, the
 target's balance change is reported; an unchanged copy of the training data gives PSI 0 on every
 column; retrain writes the drift into results.json (retrain.drift); a damaged profile.json is one
-line naming the file and the key, exit 2."""
+line naming the file and the key, exit 2. Unlabeled new data (no target column) and --no-target
+give the features' drift without a target; 100,000 old levels are matched by name; a profile.json
+that cannot be written is a warning and the run still succeeds."""
 import json
 import os
 import sys
@@ -169,4 +171,13 @@ p = hftest.hyperfold(["describe", "new.csv", "--against", os.path.join(work, "ba
 err = p.stderr.strip().splitlines()
 ck.check(p.returncode == 2 and len(err) == 1 and "profile.json" in err[0] and "columns[0].edges" in err[0],
          "damaged profile: exit %d %r" % (p.returncode, err))
+# profile.json that cannot be written (a directory in its place): a warning, the run succeeds and
+# its results are written; retrain then has no profile to compare with.
+hftest.write(os.path.join(work, "job2.yaml"), open(os.path.join(work, "job.yaml")).read().replace("name: dr", "name: dr2"))
+run2 = os.path.join(work, "out", "dr2")
+os.makedirs(os.path.join(run2, "profile.json", "blocker"))
+p = hftest.hyperfold(["run", "job2.yaml", "-q"], np=2, cwd=work, check=False)
+ck.check(p.returncode == 0 and "profile.json not written" in p.stderr and
+         os.path.exists(os.path.join(run2, "results.json")),
+         "unwritable profile.json: a warning, the run succeeds (rc %d, %r)" % (p.returncode, p.stderr[-300:]))
 ck.done()
