@@ -13,6 +13,7 @@
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
 #include "coordinator/describe.h"
+#include "coordinator/profile_util.h"
 #include "coordinator/drift.h"
 #include "coordinator/pipeline.h"
 
@@ -27,7 +28,6 @@
 #include "shards/partition.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -49,7 +49,7 @@ typedef struct col_stats {
     double *codes; /* category counts (categorical/boolean) */
 } col_stats;
 
-static int bin_of(double v, double lo, double hi)
+static int hist_bin(double v, double lo, double hi)
 {
     if (hi <= lo)
         return 0;
@@ -77,16 +77,11 @@ typedef struct qtarget {
     int done;
 } qtarget;
 
-static double col_value(const hf_dataset *d, size_t p, size_t i, size_t j)
-{
-    return j < p ? d->X[i * p + j] : d->y[i];
-}
-
 /* Collective. Count, min and max of the values in each open interval (st: 3 per target). One
  * reduction per statistic for all the targets (done targets give 0, inf, -inf, which change
  * nothing): per-target reductions made a wide table (100,000 columns) cost a million of them. */
-static int interval_stats(hf_comm *world, const hf_dataset *d, size_t p, const qtarget *t,
-                          size_t nt, double *st)
+static int interval_stats(hf_comm *world, const hf_dataset *d, const qtarget *t, size_t nt,
+                          double *st)
 {
     double *cnt = st, *mn = st + nt, *mx = st + 2 * nt;
     for (size_t q = 0; q < nt; q++) {
@@ -96,7 +91,7 @@ static int interval_stats(hf_comm *world, const hf_dataset *d, size_t p, const q
         if (t[q].done)
             continue;
         for (size_t i = 0; i < d->n_rows; i++) {
-            double v = col_value(d, p, i, t[q].col);
+            double v = hf_profile_value(d, i, t[q].col);
             if (v > t[q].lo && v < t[q].hi) {
                 cnt[q]++;
                 mn[q] = fmin(mn[q], v);
@@ -112,8 +107,8 @@ static int interval_stats(hf_comm *world, const hf_dataset *d, size_t p, const q
 /* Collective. The candidates of the targets t[idx[0..m)] (global counts cnt[idx[i]]) gathered on
  * rank 0 in one message, each rank's part being per target its local count and values; rank 0
  * sorts each target's candidates and takes the k-th. */
-static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t,
-                         const size_t *idx, size_t m, const double *cnt)
+static int gather_select(hf_comm *world, const hf_dataset *d, qtarget *t, const size_t *idx,
+                         size_t m, const double *cnt)
 {
     size_t local = 0, most = 1, *lens = NULL;
     for (size_t i = 0; i < m; i++)
@@ -129,7 +124,7 @@ static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget 
         const qtarget *x = &t[idx[i]];
         size_t at = k++;
         for (size_t r = 0; r < d->n_rows; r++) {
-            double v = col_value(d, p, r, x->col);
+            double v = hf_profile_value(d, r, x->col);
             if (v > x->lo && v < x->hi)
                 mine[k++] = v;
         }
@@ -159,6 +154,9 @@ static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget 
         }
         free(cur);
     }
+    /* Rank 0's failure (allocating cur) reaches every rank, which would otherwise go on to the
+     * next round's collectives alone. */
+    result = hf_comm_check(world, result);
     for (size_t i = 0; i < m; i++)
         t[idx[i]].done = 1;
     free(mine);
@@ -171,16 +169,16 @@ static int gather_select(hf_comm *world, const hf_dataset *d, size_t p, qtarget 
 /* Collective. Narrows each target t[idx[i]]'s interval to the histogram bin (of BINS between
  * mn[i] and mx[i]) holding its k-th value: the new open interval holds exactly that bin's values.
  * hist: m x BINS, edge: 2 x m scratch. */
-static int narrow(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, const size_t *idx,
-                  size_t m, const double *mn, const double *mx, double *hist, double *edge)
+static int narrow(hf_comm *world, const hf_dataset *d, qtarget *t, const size_t *idx, size_t m,
+                  const double *mn, const double *mx, double *hist, double *edge)
 {
     memset(hist, 0, m * BINS * sizeof *hist);
     for (size_t i = 0; i < m; i++) {
         const qtarget *x = &t[idx[i]];
         for (size_t r = 0; r < d->n_rows; r++) {
-            double v = col_value(d, p, r, x->col);
+            double v = hf_profile_value(d, r, x->col);
             if (v > x->lo && v < x->hi)
-                hist[i * BINS + (size_t)bin_of(v, mn[i], mx[i])]++;
+                hist[i * BINS + (size_t)hist_bin(v, mn[i], mx[i])]++;
         }
     }
     HF_CALL(hf_comm_allreduce_sum_f64(world, hist, m * BINS));
@@ -199,10 +197,10 @@ static int narrow(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, con
         edge[i] = -INFINITY;    /* max left of bin b */
         edge[m + i] = INFINITY; /* min right of it */
         for (size_t r = 0; r < d->n_rows; r++) {
-            double v = col_value(d, p, r, x->col);
+            double v = hf_profile_value(d, r, x->col);
             if (!(v > x->lo && v < x->hi))
                 continue;
-            int vb = bin_of(v, mn[i], mx[i]);
+            int vb = hist_bin(v, mn[i], mx[i]);
             if (vb < b)
                 edge[i] = fmax(edge[i], v);
             else if (vb > b)
@@ -234,7 +232,7 @@ static int narrow(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, con
 
 /* Collective. Finds every target's order statistic; t[i].value is valid on rank 0. Every rank
  * makes the same batches from the reduced counts, so the collectives line up. */
-static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarget *t, size_t nt)
+static int exact_quantiles(hf_comm *world, const hf_dataset *d, qtarget *t, size_t nt)
 {
     int result = HF_OK;
     size_t cap = nt ? nt : 1;
@@ -251,7 +249,7 @@ static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarge
             left += !t[q].done;
         if (!left)
             break;
-        if ((result = interval_stats(world, d, p, t, nt, st)) < 0)
+        if ((result = interval_stats(world, d, t, nt, st)) < 0)
             break;
         const double *cnt = st, *mn = st + nt, *mx = st + 2 * nt;
         for (size_t q = 0; q < nt && result >= 0; q++) {
@@ -273,7 +271,7 @@ static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarge
             double sum = 0;
             while (b < ng && (b == a || sum + cnt[gidx[b]] <= GATHER_BATCH))
                 sum += cnt[gidx[b++]];
-            result = gather_select(world, d, p, t, gidx + a, b - a, cnt);
+            result = gather_select(world, d, t, gidx + a, b - a, cnt);
             a = b;
         }
         for (size_t a = 0; a < nn && result >= 0; a += NARROW_BATCH) {
@@ -282,7 +280,7 @@ static int exact_quantiles(hf_comm *world, const hf_dataset *d, size_t p, qtarge
                 bmn[i] = mn[nidx[a + i]];
                 bmx[i] = mx[nidx[a + i]];
             }
-            result = narrow(world, d, p, t, nidx + a, m, bmn, bmx, hist, bmx + NARROW_BATCH);
+            result = narrow(world, d, t, nidx + a, m, bmn, bmx, hist, bmx + NARROW_BATCH);
         }
     }
     for (size_t q = 0; q < nt && result >= 0; q++)
@@ -385,11 +383,6 @@ static qtarget *quartile_targets(const col_stats *cs, size_t p, size_t *n)
     return t;
 }
 
-static json_t *real_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 /* A numeric column's moments, quartiles and (features) correlation with the target into o. */
 static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t nt, size_t j,
                          int with_corr)
@@ -397,7 +390,7 @@ static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t
     double cnt = c->s[S_COUNT];
     double mean = cnt > 0 ? c->s[S_SUM] / cnt : NAN;
     double var = cnt > 1 ? (c->s[S_SUMSQ] - cnt * mean * mean) / (cnt - 1) : NAN;
-    json_object_set_new(o, "mean", real_or_null(mean));
+    json_object_set_new(o, "mean", hf_profile_real_or_null(mean));
     json_object_set_new(o, "std", isfinite(var) ? json_real(sqrt(var > 0 ? var : 0)) : json_null());
     json_object_set_new(o, "min", cnt > 0 ? json_real(c->min) : json_null());
     const char *qn[3] = {"q25", "median", "q75"};
@@ -407,7 +400,7 @@ static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t
         size_t x = x0 + 2 * (size_t)q;
         if (x + 1 < nt && t[x].col == j)
             v = hf_lerp(t[x].value, t[x + 1].value, pos - floor(pos));
-        json_object_set_new(o, qn[q], real_or_null(v));
+        json_object_set_new(o, qn[q], hf_profile_real_or_null(v));
     }
     json_object_set_new(o, "max", cnt > 0 ? json_real(c->max) : json_null());
     if (!with_corr)
@@ -417,7 +410,7 @@ static void numeric_json(json_t *o, const col_stats *c, const qtarget *t, size_t
     double vx = c->s[S_SUMSQ] - c->s[S_SUM] * c->s[S_SUM] / div;
     double vy = c->s[S_YY] - c->s[S_Y] * c->s[S_Y] / div;
     json_object_set_new(o, "corr_target",
-                        real_or_null(vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN));
+                        hf_profile_real_or_null(vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN));
 }
 
 /* A categorical column's distinct count and most frequent values (the target: every class). */
@@ -666,7 +659,7 @@ static void outlier_pass(const hf_dataset *d, size_t p, const col_stats *cs, ext
             continue;
         double iqr = q[2] - q[0], lo = q[0] - 1.5 * iqr, hi = q[2] + 1.5 * iqr, n = 0;
         for (size_t i = 0; i < d->n_rows; i++) {
-            double v = col_value(d, p, i, j);
+            double v = hf_profile_value(d, i, j);
             n += !isnan(v) && (v < lo || v > hi);
         }
         ex->c[j * C_N + C_OUT] = n;
@@ -689,7 +682,7 @@ static size_t local_pairs(const hf_dataset *d, size_t p, size_t j, const extra *
 {
     size_t n = 0;
     for (size_t i = 0; i < d->n_rows; i++) {
-        double v = col_value(d, p, i, j);
+        double v = hf_profile_value(d, i, j);
         if (isnan(v))
             continue;
         pairs[2 * n] = v == 0 ? 0.0 : v;
@@ -812,8 +805,10 @@ static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema 
         for (size_t c = 0; c < nc; c++)
             room += 2 * (size_t)mine_n[cols[c]];
         double *mine = hf_malloc(room * sizeof *mine);
-        if (!mine) {
-            result = hf_comm_check(world, HF_ENOMEM);
+        /* Every rank makes exactly one check here, so a failed allocation on one rank ends the
+         * loop on all of them at the same collective. */
+        if ((result = hf_comm_check(world, mine ? HF_OK : HF_ENOMEM)) < 0) {
+            free(mine);
             break;
         }
         for (size_t c = 0; c < nc; c++) {
@@ -824,9 +819,7 @@ static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema 
         }
         char *all = NULL;
         size_t *lens = NULL;
-        result = hf_comm_check(world, HF_OK);
-        if (result >= 0)
-            result = hf_comm_gather_blob(world, mine, len * sizeof *mine, 0, &all, &lens);
+        result = hf_comm_gather_blob(world, mine, len * sizeof *mine, 0, &all, &lens);
         free(mine);
         if (result >= 0 && rank == 0) {
             int size = hf_comm_size(world);
@@ -869,7 +862,7 @@ static int distinct_counts(hf_comm *world, const hf_dataset *d, const hf_schema 
         memset(reg, 0, nc * HLL_M * sizeof *reg);
         for (size_t c = 0; c < nc; c++)
             for (size_t i = 0; i < nr; i++) {
-                double v = col_value(d, p, i, cols[c]);
+                double v = hf_profile_value(d, i, cols[c]);
                 if (!isnan(v))
                     hll_add(reg + c * HLL_M, v);
             }
@@ -1033,7 +1026,7 @@ static void set_assoc(json_t *o, const char *measure, double v)
 {
     json_t *a = json_object();
     json_object_set_new(a, "measure", json_string(measure));
-    json_object_set_new(a, "value", real_or_null(v));
+    json_object_set_new(a, "value", hf_profile_real_or_null(v));
     json_object_set_new(o, "association", a);
 }
 
@@ -1103,7 +1096,7 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
                               : sqrt(cnt * (cnt - 1)) / (cnt - 2) * m3 / pow(m2, 1.5);
             double var = cnt > 1 ? m[C_M2] / (cnt - 1) : NAN;
             json_object_set_new(o, "std", isfinite(var) ? json_real(sqrt(var)) : json_null());
-            json_object_set_new(o, "skew", real_or_null(skew));
+            json_object_set_new(o, "skew", hf_profile_real_or_null(skew));
             json_object_set_new(o, "zeros", json_integer((json_int_t)m[C_ZERO]));
             json_object_set_new(o, "outliers",
                                 ex->one_process ? json_null() : json_integer((json_int_t)m[C_OUT]));
@@ -1131,7 +1124,7 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
                 double sxy = a[P_XY] - a[P_X] * a[P_Y] / n, sxx = a[P_XX] - a[P_X] * a[P_X] / n,
                        syy = a[P_YY] - a[P_Y] * a[P_Y] / n;
                 double r = n > 1 && sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
-                json_object_set_new(o, "corr_target", real_or_null(r));
+                json_object_set_new(o, "corr_target", hf_profile_real_or_null(r));
                 set_assoc(o, "pearson", r);
                 score = fabs(r);
                 leak = score > 0.999;
@@ -1140,7 +1133,7 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
                 int one;
                 contingency_measures(a, sc->features[j].n_categories, k, &v, &mi, &one);
                 set_assoc(o, "cramers_v", v);
-                json_object_set_new(o, "mutual_info", real_or_null(mi));
+                json_object_set_new(o, "mutual_info", hf_profile_real_or_null(mi));
                 score = v;
                 leak = one && distinct <= cnt / 2;
             } else {
@@ -1151,8 +1144,12 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
         }
         /* Flags. */
         int constant = distinct <= 1 && !approx;
+        /* A feature derived from a date column (when.month, when.elapsed_days) is not named in
+         * the input, so data.columns cannot re-type it, and a date's elapsed days are distinct
+         * per row without being an identifier: neither flag is given to it. */
+        int derived = j < p && sc->features[j].source;
         int identifier =
-            feature && cnt > 1 && (integer || !c->numeric) &&
+            feature && !derived && cnt > 1 && (integer || !c->numeric) &&
             (approx ? distinct >= cnt * (1 - 3 * 1.04 / sqrt((double)HLL_M)) : distinct == cnt);
         if (ex->has_target && j < p) {
             /* An identifier is trivially associated with anything: it ranks after the rest. */
@@ -1166,7 +1163,7 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
             add_flag(flags, "identifier",
                      "%s%.0f distinct values in %.0f non-missing rows: every row has its own",
                      approx ? "about " : "", distinct, cnt);
-        if (feature && c->numeric && integer && !identifier && !constant && !approx &&
+        if (feature && !derived && c->numeric && integer && !identifier && !constant && !approx &&
             (distinct <= 20 || distinct <= 0.05 * cnt))
             add_flag(flags, "looks_categorical",
                      "%.0f distinct integer values: try data.columns: {%s: categorical}", distinct,
@@ -1229,7 +1226,7 @@ static int compute(hf_comm *world, const hf_manifest *m, const char *shard_dir, 
     if (result >= 0)
         result = (targets = quartile_targets(cs, p, &n_targets)) ? HF_OK : HF_ENOMEM;
     if (result >= 0)
-        result = exact_quantiles(world, d, p, targets, n_targets);
+        result = exact_quantiles(world, d, targets, n_targets);
     if (result >= 0)
         result = share_quartiles(world, cs, targets, n_targets, p, &ex);
     if (result >= 0) {
@@ -1366,7 +1363,7 @@ static void profile_central(const hf_dataset *d, void *arg)
         if (!pm->cs[j].numeric)
             continue;
         for (size_t i = 0; i < d->n_rows && !s->over; i++) {
-            double v = col_value(d, p, i, j), y = d->y[i];
+            double v = hf_profile_value(d, i, j), y = d->y[i];
             if (!isnan(v))
                 small_add(s, v, pm->ex->classification && j < p && !isnan(y) ? (int)y : -1);
         }
@@ -1590,26 +1587,27 @@ static void print_table(FILE *fp, json_t *root)
 
 static void usage(FILE *fp)
 {
-    fprintf(
-        fp,
-        "usage: mpirun -np N hyperfold describe DATA|JOB.yaml [--target COL]\n"
-        "           [--task classification|regression] [--columns COL=TYPE,...] [--json]\n"
-        "           [--max-distinct N] [--audit FILE|off] [--endpoint URL] [--region R]\n"
-        "           [--path-style] [--against RUN_DIR]\n\n"
-        "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
-        "in /, file://, http(s):// or s3://) or of a job spec's data, in parallel over the\n"
-        "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
-        "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
-        "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
-        "identifier, constant, leak, mostly_missing) and each column's association with\n"
-        "the target (--target; a job spec's data.target). --json prints one JSON object\n"
-        "instead of the tables. With a job spec it also writes\n"
-        "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
-        "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
-        "column the population stability index, the change in missing share, categories\n"
-        "never seen before, and the target's balance. Remote reads of a bare DATA are audited to\n"
-        "--audit, else $HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl.\n"
-        "See docs/describe.md.\n");
+    fprintf(fp,
+            "usage: mpirun -np N hyperfold describe DATA|JOB.yaml [--target COL | --no-target]\n"
+            "           [--task classification|regression] [--columns COL=TYPE,...]\n"
+            "           [--datetime-format COL=FMT,...] [--json]\n"
+            "           [--max-distinct N] [--audit FILE|off] [--endpoint URL] [--region R]\n"
+            "           [--path-style] [--against RUN_DIR] [--scratch DIR]\n\n"
+            "Profiles every column of DATA (a file, a .gz or .zip, a directory or prefix ending\n"
+            "in /, file://, http(s):// or s3://) or of a job spec's data, in parallel over the\n"
+            "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
+            "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
+            "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
+            "identifier, constant, leak, mostly_missing) and each column's association with\n"
+            "the target (--target; a job spec's data.target). --json prints one JSON object\n"
+            "instead of the tables. With a job spec it also writes\n"
+            "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
+            "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
+            "column the population stability index, the change in missing share, categories\n"
+            "never seen before, and the target's balance (the run's target when DATA has that\n"
+            "column; --no-target: none). Remote reads of a bare DATA are audited to\n"
+            "--audit, else $HYPERFOLD_AUDIT, else ~/.local/state/hyperfold/audit.jsonl.\n"
+            "See docs/describe.md.\n");
 }
 
 /* The ingest options of a bare DATA operand. "COL=TYPE,..." into o->column_names/types. */
@@ -1621,18 +1619,22 @@ static int parse_columns(const char *text, hf_ingest_opts *o)
          tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
         int type = -1;
-        if (eq) {
-            *eq = '\0';
-            type = !strcmp(eq + 1, "numeric")       ? HF_COL_NUMERIC
-                   : !strcmp(eq + 1, "categorical") ? HF_COL_CATEGORICAL
-                   : !strcmp(eq + 1, "boolean")     ? HF_COL_BOOLEAN
-                                                    : -1;
+        /* The types data.columns takes, from the data section's own table. */
+        char expected[128] = "";
+        for (int t = 0; hf_ingest_col_type_names[t]; t++) {
+            if (eq && !strcmp(eq + 1, hf_ingest_col_type_names[t]))
+                type = t;
+            size_t at = strlen(expected);
+            snprintf(expected + at, sizeof expected - at, "%s%s", t ? ", " : "",
+                     hf_ingest_col_type_names[t]);
         }
+        if (eq)
+            *eq = '\0';
         if (!eq || !*tok || type < 0) {
             result = hf_error(HF_EINVAL,
                               "describe: --columns: got \"%s%s%s\", expected COL=TYPE with TYPE "
-                              "numeric, categorical or boolean",
-                              tok, eq ? "=" : "", eq ? eq + 1 : "");
+                              "one of %s",
+                              tok, eq ? "=" : "", eq ? eq + 1 : "", expected);
             break;
         }
         char **names = realloc(o->column_names, (o->n_columns + 1) * sizeof *names);
@@ -1651,10 +1653,50 @@ static int parse_columns(const char *text, hf_ingest_opts *o)
     return result;
 }
 
+/* --datetime-format COL=FMT[,COL=FMT...] into data.datetime_formats (docs/shards.md): COL read
+ * with the strptime format FMT (a format holding a comma needs a job spec). */
+static int parse_datetime_formats(const char *text, hf_ingest_opts *o)
+{
+    char *copy = hf_strdup(text), *save = NULL;
+    int result = copy ? HF_OK : HF_ENOMEM;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; result >= 0 && tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || !eq[1]) {
+            result = hf_error(HF_EINVAL,
+                              "describe: --datetime-format: got \"%s\", expected COL=FORMAT "
+                              "(a strptime format such as %%d/%%m/%%Y)",
+                              tok);
+            break;
+        }
+        *eq = '\0';
+        size_t n = o->n_datetime_formats;
+        char **cols = realloc(o->datetime_columns, (n + 1) * sizeof *cols);
+        if (cols)
+            o->datetime_columns = cols;
+        char **fmts = cols ? realloc(o->datetime_formats, (n + 1) * sizeof *fmts) : NULL;
+        if (fmts)
+            o->datetime_formats = fmts;
+        if (!cols || !fmts || !(cols[n] = hf_strdup(tok))) {
+            result = HF_ENOMEM;
+            break;
+        }
+        if (!(fmts[n] = hf_strdup(eq + 1))) {
+            free(cols[n]);
+            result = HF_ENOMEM;
+            break;
+        }
+        o->n_datetime_formats = n + 1;
+    }
+    free(copy);
+    return result;
+}
+
 /* Rank 0. The last column of DATA's header (the first file of a prefix; the first .csv member of
- * a zip), which a describe without --target ingests in the target's place and reports as a
- * feature. */
-static int last_header_column(const char *uri, const hf_source_opts *so, char **out)
+ * a zip), which a describe without a target ingests in the target's place and reports as a
+ * feature; *has_want = 1 when want (may be NULL) is one of the header's columns. */
+static int last_header_column(const char *uri, const hf_source_opts *so, const char *want,
+                              int *has_want, char **out)
 {
     char **uris = NULL;
     size_t nu = 0;
@@ -1704,6 +1746,9 @@ static int last_header_column(const char *uri, const hf_source_opts *so, char **
             result = hf_error(HF_EDATA, "describe: %s:1: the header has %s", first, why);
         else if (!f.n || !(*out = strndup(f.f[f.n - 1].p, f.f[f.n - 1].len)))
             result = f.n ? HF_ENOMEM : hf_error(HF_EDATA, "describe: %s: empty header", first);
+        for (size_t i = 0; result >= 0 && want && i < f.n; i++)
+            if (f.f[i].len == strlen(want) && !memcmp(f.f[i].p, want, f.f[i].len))
+                *has_want = 1;
         hf_csv_fields_free(&f);
     }
     if (rd)
@@ -1717,14 +1762,6 @@ static int last_header_column(const char *uri, const hf_source_opts *so, char **
         free(uris[i]);
     free(uris);
     return result < 0 ? result : HF_OK;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 /* Collective. The profile of RUN_DIR. */
@@ -1757,23 +1794,22 @@ static int add_drift(hf_comm *world, const hf_profile *prof, const hf_manifest *
     return result;
 }
 
-/* Collective. describe DATA: ingests into a scratch directory (removed afterwards) and profiles. */
-static int describe_data(hf_comm *world, const char *data, const char *target, const char *task,
-                         const char *columns, const hf_s3_flags *s3f, size_t max_distinct,
-                         const hf_profile *prof, json_t **root)
+/* Collective. describe DATA: ingests into a scratch directory (removed afterwards) and profiles.
+ * target: --target, or NULL; run_target: the --against run's target, used when DATA's header has
+ * it (NULL: none, or --no-target). */
+static int describe_data(hf_comm *world, const char *data, const char *target,
+                         const char *run_target, const char *task, const char *columns,
+                         const char *dt_formats, const char *scratch_base, const hf_s3_flags *s3f,
+                         size_t max_distinct, const hf_profile *prof, json_t **root)
 {
     int rank = hf_comm_rank(world);
     hf_ingest_opts o;
     hf_s3_config s3;
     hf_source_opts so;
     hf_s3_flags_apply(s3f, rank, &s3, &so);
-    /* The scratch directory: under $TMPDIR (default /tmp), which every rank must see. */
-    char scratch[4096];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/hyperfold-describe.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    char *last = NULL, *shards = NULL;
+    char *last = NULL, *shards = NULL, *scratch = NULL;
     hf_manifest *m = NULL;
-    int made = 0, reused = 0;
+    int reused = 0;
     int result = hf_ingest_opts_init(&o);
     if (result >= 0 && task) {
         if (!strcmp(task, "classification"))
@@ -1788,28 +1824,34 @@ static int describe_data(hf_comm *world, const char *data, const char *target, c
     }
     if (result >= 0 && columns)
         result = parse_columns(columns, &o);
+    if (result >= 0 && dt_formats)
+        result = parse_datetime_formats(dt_formats, &o);
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
+    int has_run_target = 0;
     if (!target) {
         size_t len = 0;
         if (rank == 0)
-            result = last_header_column(data, &so, &last);
+            result = last_header_column(data, &so, run_target, &has_run_target, &last);
         if ((result = hf_comm_check(world, result)) >= 0) {
             len = rank == 0 ? strlen(last) + 1 : 0;
             result = hf_comm_bcast_blob(world, &last, &len, 0);
         }
+        if (result >= 0)
+            result = hf_comm_bcast(world, &has_run_target, sizeof has_run_target, 0);
         if (result < 0)
             goto out;
+        /* Against a run: its target when DATA has that column (unlabeled data has not). */
+        if (has_run_target)
+            target = run_target;
     }
     o.source = hf_strdup(data);
     o.target = hf_strdup(target ? target : last);
     o.task_hint = "give --task regression or --task classification";
-    if (rank == 0 && !mkdtemp(scratch))
-        result = hf_error(HF_EIO, "describe: creating the scratch directory %s: %s", scratch,
-                          strerror(errno));
-    made = result >= 0;
-    if ((result = hf_comm_check(world, result)) >= 0)
-        result = hf_comm_bcast(world, scratch, sizeof scratch, 0);
+    /* The scratch directory (--scratch, else $TMPDIR, else here), which every rank must see. */
+    if ((result = hf_comm_check(world, result)) >= 0 &&
+        (result = hf_pipeline_scratch(world, scratch_base, "describe", &scratch)) < 0)
+        result = hf_error_prefix(result, "describe");
     if (result >= 0 && (!o.source || !o.target || asprintf(&shards, "%s/shards", scratch) < 0))
         result = HF_ENOMEM;
     if ((result = hf_comm_check(world, result)) < 0)
@@ -1826,9 +1868,8 @@ static int describe_data(hf_comm *world, const char *data, const char *target, c
     if (result >= 0 && prof)
         result = add_drift(world, prof, m, shards, *root);
 out:
-    hf_comm_barrier(world);
-    if (made && rank == 0)
-        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    hf_pipeline_scratch_remove(world, scratch);
+    free(scratch);
     hf_manifest_free(m);
     free(shards);
     free(last);
@@ -1848,15 +1889,18 @@ static int spec_path(const char *path)
 int hf_cmd_describe(hf_comm *world, int argc, char **argv)
 {
     const char *path = NULL, *target = NULL, *task = NULL, *columns = NULL, *maxd = NULL,
-               *against = NULL;
-    int rank = hf_comm_rank(world), as_json = 0;
+               *against = NULL, *dt_formats = NULL, *scratch_base = NULL;
+    int rank = hf_comm_rank(world), as_json = 0, no_target = 0;
     hf_s3_flags s3f = {0};
     const hf_arg_def defs[] = {HF_VALUE_ARG("--target", &target, NULL),
                                HF_VALUE_ARG("--task", &task, NULL),
                                HF_VALUE_ARG("--columns", &columns, NULL),
+                               HF_VALUE_ARG("--datetime-format", &dt_formats, NULL),
+                               HF_VALUE_ARG("--scratch", &scratch_base, NULL),
                                HF_VALUE_ARG("--max-distinct", &maxd, NULL),
                                HF_VALUE_ARG("--against", &against, NULL),
                                HF_FLAG_ARG("--json", NULL, &as_json),
+                               HF_FLAG_ARG("--no-target", NULL, &no_target),
                                HF_S3_FLAG_ARGS(&s3f)};
     const hf_cmdline cl = {"describe", HF_ARGS(defs), "data file or job spec", "DATA|JOB.yaml",
                            0,          usage};
@@ -1882,10 +1926,14 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
     int reused = 0, is_spec = spec_path(path);
     if (against && (result = load_profile(world, against, &prof)) < 0)
         goto out;
+    if (target && no_target) {
+        result = hf_error(HF_EINVAL, "describe: --target %s and --no-target: expected one of them",
+                          target);
+        goto out;
+    }
     if (!is_spec) {
-        /* Against a run: its target unless another is given. */
-        if (prof && !target)
-            target = prof->cols[prof->n_cols - 1].name;
+        /* Against a run: its target unless another is given, --no-target, or DATA lacks it. */
+        const char *run_target = prof && !no_target ? prof->cols[prof->n_cols - 1].name : NULL;
         /* A bare DATA has no run directory: its remote reads go to --audit, else
          * $HYPERFOLD_AUDIT, else the per-user log (hf_audit_resolve, as predict and etl). */
         char *audit = NULL;
@@ -1893,15 +1941,17 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
             goto out;
         hf_s3_flags bare = s3f;
         bare.audit = audit;
-        result =
-            describe_data(world, path, target, task, columns, &bare, max_distinct, prof, &root);
+        result = describe_data(world, path, target, run_target, task, columns, dt_formats,
+                               scratch_base, &bare, max_distinct, prof, &root);
         free(audit);
         goto print;
     }
-    if (target || task || columns) {
-        result =
-            hf_error(HF_EINVAL, "describe: --target, --task and --columns are for a data file; "
-                                "a job spec gives data.target, data.task and data.columns");
+    if (target || task || columns || no_target || dt_formats || scratch_base) {
+        result = hf_error(HF_EINVAL,
+                          "describe: --target, --no-target, --task, --columns, --datetime-format "
+                          "and --scratch are for a data file; a job spec gives data.target, "
+                          "data.task, data.columns and data.datetime_formats, and its shards go "
+                          "under output.dir");
         goto out;
     }
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)

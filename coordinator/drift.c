@@ -2,10 +2,12 @@
  * (drift.h; docs/describe.md, "Drift"). */
 #define _GNU_SOURCE
 #include "coordinator/drift.h"
+#include "coordinator/profile_util.h"
 
 #include "common/fsutil.h"
 #include "common/hf.h"
 #include "common/stats.h"
+#include "shards/datetime.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 #define PROFILE_VERSION 1
 
 /* The bin of v: how many edges are below it (numpy.searchsorted(edges, v, side="left")). */
-static size_t bin_of(const double *edges, double v)
+static size_t decile_bin(const double *edges, double v)
 {
     size_t b = 0;
     while (b < HF_PROFILE_EDGES && edges[b] < v)
@@ -33,12 +35,6 @@ static const char *col_name(const hf_schema *sc, size_t j)
     return j < sc->n_features ? sc->features[j].name : sc->target;
 }
 
-static double value_at(const hf_dataset *d, size_t i, size_t j)
-{
-    size_t p = d->schema->n_features;
-    return j < p ? d->X[i * p + j] : d->y[i];
-}
-
 /* ---- the profile ------------------------------------------------------------------------------
  */
 
@@ -46,7 +42,7 @@ static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, j
 {
     size_t n = 0;
     for (size_t i = 0; i < d->n_rows; i++) {
-        double v = value_at(d, i, j);
+        double v = hf_profile_value(d, i, j);
         if (!isnan(v))
             scratch[n++] = v;
     }
@@ -56,7 +52,7 @@ static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, j
         edges[q] = hf_quantile_sorted(scratch, n, (q + 1) / 10.0);
     }
     for (size_t i = 0; i < n; i++)
-        bins[bin_of(edges, scratch[i])]++;
+        bins[decile_bin(edges, scratch[i])]++;
     json_t *e = json_array(), *c = json_array();
     for (int q = 0; q < HF_PROFILE_EDGES; q++)
         json_array_append_new(e, json_real(edges[q]));
@@ -83,7 +79,7 @@ static json_t *level_profile(const hf_dataset *d, size_t j, json_t *o)
     if (!counts)
         return NULL;
     for (size_t i = 0; i < d->n_rows; i++) {
-        double v = value_at(d, i, j);
+        double v = hf_profile_value(d, i, j);
         if (isnan(v) || v < 0 || (size_t)v >= k)
             missing++;
         else {
@@ -388,17 +384,6 @@ static const char *psi_level(double v)
 }
 
 /* The column of the new data named like the profile's column i (the target: the last), or -1. */
-static long match(const hf_profile *old, size_t i, const hf_schema *sc)
-{
-    const char *name = old->cols[i].name;
-    if (i == old->n_cols - 1)
-        return sc->target && !strcmp(sc->target, name) ? (long)sc->n_features : -1;
-    for (size_t j = 0; j < sc->n_features; j++)
-        if (!strcmp(sc->features[j].name, name))
-            return (long)j;
-    return -1;
-}
-
 static size_t n_levels_of(const hf_schema *sc, size_t j)
 {
     return j < sc->n_features ? sc->features[j].n_categories : sc->n_classes;
@@ -409,19 +394,67 @@ static char **level_names(const hf_schema *sc, size_t j)
     return j < sc->n_features ? sc->features[j].categories : sc->classes;
 }
 
-static json_t *real_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 /* Rank 0. One column's drift from its reduced counts a (missing, count, then the bins or the
  * new data's levels). */
+/* A name and its index (an old level, a feature), sorted by name to look names up. */
+typedef struct {
+    const char *name;
+    size_t at;
+} named_level;
+
+static int cmp_named_level(const void *a, const void *b)
+{
+    return strcmp(((const named_level *)a)->name, ((const named_level *)b)->name);
+}
+
+/* The index of the entry named name (binary search over sorted, n entries), or n when there is
+ * none. */
+static size_t find_level(const named_level *sorted, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(sorted[mid].name, name);
+        if (!c)
+            return sorted[mid].at;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return n;
+}
+
+/* The new data's column of profile column i: the feature of that name (feat: the features
+ * sorted by name, nf of them), or n_features for the target; -1 when absent. By name, whatever
+ * the role: data described without its target (describe --no-target, or unlabeled data whose
+ * last column was read in the target's place) still matches. */
+static long match(const hf_profile *old, size_t i, const hf_schema *sc, const named_level *feat)
+{
+    const char *name = old->cols[i].name;
+    if (sc->target && !strcmp(sc->target, name))
+        return (long)sc->n_features;
+    size_t j = find_level(feat, sc->n_features, name);
+    return j < sc->n_features ? (long)j : -1;
+}
+
+/* A part of a date column that moves with time by construction (when.year, when.elapsed_days):
+ * new data is later than the training data, so its PSI is expected to be large. */
+static int is_trend(const hf_schema *sc, long j)
+{
+    if (j < 0 || (size_t)j >= sc->n_features || !sc->features[j].source)
+        return 0;
+    return sc->features[j].part == HF_DT_YEAR || sc->features[j].part == HF_DT_ELAPSED_DAYS;
+}
+
 static json_t *col_drift(const hf_profile_col *c, const hf_schema *sc, long j, const double *a,
                          int target)
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(c->name));
     json_object_set_new(o, "type", json_string(c->numeric ? "numeric" : "categorical"));
+    if (is_trend(sc, j))
+        json_object_set_new(o, "trend", json_true());
     double old_rows = c->missing + c->count;
     double mo = old_rows > 0 ? c->missing / old_rows : 0;
     if (j < 0 || is_numeric_col(sc, (size_t)j) != c->numeric) {
@@ -442,12 +475,21 @@ static json_t *col_drift(const hf_profile_col *c, const hf_schema *sc, long j, c
         size_t nb = c->n_levels;
         double unseen_rows = 0, unseen_n = 0;
         json_t *examples = json_array();
+        /* Each new level is looked up among the old ones sorted by name: O((k + n) log n) rather
+         * than k x n comparisons, for columns of 100,000 levels. */
+        named_level *order = hf_malloc((c->n_levels + 1) * sizeof *order);
+        if (!order) {
+            free(po);
+            po = NULL;
+        }
+        for (size_t l = 0; order && l < c->n_levels; l++)
+            order[l] = (named_level){c->levels[l], l};
+        if (order)
+            qsort(order, c->n_levels, sizeof *order, cmp_named_level);
         for (size_t l = 0; po && pn && l < c->n_levels; l++)
             po[l] = c->level_counts[l];
         for (size_t l = 0; po && pn && l < k; l++) {
-            size_t at = 0;
-            while (at < c->n_levels && strcmp(c->levels[at], names[l]))
-                at++;
+            size_t at = find_level(order, c->n_levels, names[l]);
             if (at < c->n_levels)
                 pn[at] += a[2 + l];
             else if (a[2 + l] > 0) {
@@ -484,10 +526,11 @@ static json_t *col_drift(const hf_profile_col *c, const hf_schema *sc, long j, c
             }
         }
         json_decref(examples);
+        free(order);
         free(po);
         free(pn);
     }
-    json_object_set_new(o, "psi", real_or_null(v));
+    json_object_set_new(o, "psi", hf_profile_real_or_null(v));
     json_object_set_new(o, "drift", json_string(psi_level(v)));
     json_object_set_new(o, "missing_share_old", json_real(mo));
     json_object_set_new(o, "missing_share_new", json_real(mn));
@@ -520,17 +563,26 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
     long *col = hf_malloc(nc * sizeof *col);
     size_t *off = hf_malloc((nc + 1) * sizeof *off);
     *out = NULL;
-    int result = col && off ? HF_OK : HF_ENOMEM;
+    /* The features sorted by name: matching 100,000 columns is not 100,000 squared strcmp. */
+    named_level *feat = hf_malloc((sc->n_features + 1) * sizeof *feat);
+    int result = col && off && feat ? HF_OK : HF_ENOMEM;
+    for (size_t j = 0; result >= 0 && j < sc->n_features; j++)
+        feat[j] = (named_level){sc->features[j].name, j};
+    if (result >= 0)
+        qsort(feat, sc->n_features, sizeof *feat, cmp_named_level);
     for (size_t i = 0; result >= 0 && i < nc; i++) {
-        col[i] = match(old, i, sc);
+        col[i] = match(old, i, sc, feat);
         off[i] = total;
         size_t len = 2;
         if (col[i] >= 0 && is_numeric_col(sc, (size_t)col[i]) == old->cols[i].numeric)
             len += old->cols[i].numeric ? HF_PROFILE_BINS : n_levels_of(sc, (size_t)col[i]);
         total += len;
     }
+    /* a[total]: the rows (the target may be absent, so they are counted apart). */
     double *a = result >= 0 ? hf_calloc(total + 1, sizeof *a) : NULL;
     result = hf_comm_check(world, result >= 0 && !a ? HF_ENOMEM : result);
+    if (result >= 0 && first < d->n_rows)
+        a[total] = (double)((first + count < d->n_rows ? first + count : d->n_rows) - first);
     for (size_t i = 0; result >= 0 && i < nc; i++) {
         if (col[i] < 0)
             continue;
@@ -539,7 +591,7 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
         size_t k = same && !old->cols[i].numeric ? n_levels_of(sc, j) : 0;
         double *c = a + off[i];
         for (size_t r = first; r < first + count && r < d->n_rows; r++) {
-            double v = value_at(d, r, j);
+            double v = hf_profile_value(d, r, j);
             if (isnan(v)) {
                 c[0]++;
                 continue;
@@ -548,30 +600,35 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
             if (!same)
                 continue;
             if (old->cols[i].numeric)
-                c[2 + bin_of(old->cols[i].edges, v)]++;
+                c[2 + decile_bin(old->cols[i].edges, v)]++;
             else if (v >= 0 && (size_t)v < k)
                 c[2 + (size_t)v]++;
         }
     }
     if (result >= 0)
-        result = hf_comm_allreduce_sum_f64(world, a, total);
+        result = hf_comm_allreduce_sum_f64(world, a, total + 1);
     if (result >= 0 && hf_comm_rank(world) == 0) {
-        json_t *root = json_object(), *cols = json_array();
+        json_t *root = json_object(), *cols = json_array(), *trend = json_array();
         json_t **list = hf_malloc(nc * sizeof *list);
         size_t nl = 0;
-        double rows = 0;
+        double rows = a[total];
         for (size_t i = 0; list && i < nc; i++) {
+            /* The target absent from the new data (unlabeled rows): skipped, no "target". */
+            if (i == nc - 1 && col[i] < 0)
+                continue;
             json_t *o = col_drift(&old->cols[i], sc, col[i], a + off[i], i == nc - 1);
-            if (i == nc - 1) {
-                rows = a[off[i]] + a[off[i] + 1];
+            if (i == nc - 1)
                 json_object_set_new(root, "target", o);
-            } else
+            else
                 list[nl++] = o;
         }
+        /* The time-trend parts are expected to move: listed apart ("trend"), not ranked among
+         * the columns that moved (the summary line and the report read "columns"). */
         if (list) {
             qsort(list, nl, sizeof *list, cmp_psi);
             for (size_t i = 0; i < nl; i++)
-                json_array_append_new(cols, list[i]);
+                json_array_append_new(
+                    json_is_true(json_object_get(list[i], "trend")) ? trend : cols, list[i]);
         }
         free(list);
         json_object_set_new(root, "rows_old", json_integer((json_int_t)old->rows));
@@ -581,12 +638,14 @@ int hf_drift_compute(hf_comm *world, const hf_profile *old, const hf_dataset *d,
             root, "thresholds",
             json_pack("{s:f,s:f}", "moderate", HF_PSI_MODERATE, "major", HF_PSI_MAJOR));
         json_object_set_new(root, "columns", cols);
+        json_object_set_new(root, "trend", trend);
         *out = root;
         result = list ? HF_OK : HF_ENOMEM;
     }
     free(a);
     free(col);
     free(off);
+    free(feat);
     return hf_comm_check(world, result);
 }
 
@@ -636,4 +695,7 @@ void hf_drift_print(FILE *fp, json_t *drift)
         fprintf(fp, "features, the most moved first:\n");
     }
     json_array_foreach(json_object_get(drift, "columns"), i, c) drift_row(fp, c);
+    if (json_array_size(json_object_get(drift, "trend")))
+        fprintf(fp, "expected to move with time (parts of a date column):\n");
+    json_array_foreach(json_object_get(drift, "trend"), i, c) drift_row(fp, c);
 }

@@ -1,4 +1,5 @@
 /* pipeline.c - the steps every command shares (see pipeline.h). */
+#define _GNU_SOURCE
 #include "coordinator/pipeline.h"
 
 #include "common/fsutil.h"
@@ -7,8 +8,87 @@
 #include "shards/ingest.h"
 #include "worker/metrics.h"
 
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int hf_pipeline_scratch(hf_comm *world, const char *base, const char *what, char **out)
+{
+    int rank = hf_comm_rank(world);
+    char *dir = NULL;
+    size_t len = 0;
+    int result = HF_OK;
+    *out = NULL;
+    if (!base || !*base)
+        base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = ".";
+    if (rank == 0) {
+        char abs[PATH_MAX];
+        if (!realpath(base, abs))
+            result = hf_error(HF_EINVAL,
+                              "scratch directory %s: %s (give --scratch DIR or set TMPDIR to a "
+                              "directory every rank can write)",
+                              base, strerror(errno));
+        else if (asprintf(&dir, "%s/hyperfold-%s.XXXXXX", abs, what) < 0)
+            result = HF_ENOMEM;
+        else if (!mkdtemp(dir))
+            result = hf_error(HF_EIO,
+                              "creating a scratch directory in %s: %s (give --scratch DIR or set "
+                              "TMPDIR to a directory every rank can write)",
+                              abs, strerror(errno));
+        else
+            len = strlen(dir) + 1;
+        if (result < 0) {
+            free(dir);
+            dir = NULL;
+        }
+    }
+    HF_CALL(hf_comm_check(world, result));
+    if ((result = hf_comm_bcast_blob(world, &dir, &len, 0)) < 0) {
+        if (rank == 0)
+            rmdir(dir);
+        free(dir);
+        return result;
+    }
+    /* Every rank must see what rank 0 made: on several hosts a node-local $TMPDIR does not. */
+    struct stat st;
+    if (rank != 0 && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        result = hf_error(HF_EIO,
+                          "scratch directory %s: rank %d does not see it (on several hosts, give "
+                          "--scratch DIR or set TMPDIR to a directory every rank shares)",
+                          dir, rank);
+    if ((result = hf_comm_check(world, result)) < 0) {
+        if (rank == 0)
+            rmdir(dir);
+        free(dir);
+        return result;
+    }
+    *out = dir;
+    return HF_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void hf_pipeline_scratch_remove(hf_comm *world, const char *dir)
+{
+    if (!dir)
+        return;
+    hf_comm_barrier(world);
+    if (hf_comm_rank(world) == 0)
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 int hf_pipeline_spec(hf_comm *world, const char *path, hf_spec **out)
 {

@@ -30,6 +30,17 @@ typedef struct hf_job {
     size_t n_metrics;
 } hf_job;
 
+/* Collective. A scratch directory every rank sees, for data a command reads once and removes
+ * (describe DATA, validate): rank 0 creates BASE/hyperfold-WHAT.XXXXXX, BASE being `base` when
+ * not NULL (--scratch DIR), else $TMPDIR, else the current directory (several hosts share it
+ * more often than /tmp); every other rank stats it, and a rank that cannot see it fails the
+ * command with one line naming the directory and suggesting --scratch DIR or TMPDIR. *out: the
+ * absolute path, the caller's (free it after hf_pipeline_scratch_remove); NULL on failure. */
+int hf_pipeline_scratch(hf_comm *world, const char *base, const char *what, char **out);
+/* Collective. Waits until every rank is done with dir, then rank 0 removes it and what it holds;
+ * dir NULL: nothing. */
+void hf_pipeline_scratch_remove(hf_comm *world, const char *dir);
+
 /* Collective: rank 0 reads the spec file, every rank parses the same bytes. */
 int hf_pipeline_spec(hf_comm *world, const char *path, hf_spec **out);
 

@@ -641,8 +641,13 @@ int hf_cmd_retrain(hf_comm *world, int argc, char **argv)
         result = record(spec, source, manifest, &dir, job.data->n_rows, &r, new_score, old_score,
                         promote, drift, quiet);
     /* A promoted model was trained on the new data: its profile is the one to compare with. */
-    if (rank == 0 && result >= 0 && promote)
-        result = hf_profile_write(job.data, dir.profile);
+    /* Failing to write it fails nothing (the model is promoted); the old profile, of the data the
+     * replaced model saw, is removed so drift says "no profile" rather than compare with it. */
+    if (rank == 0 && result >= 0 && promote && hf_profile_write(job.data, dir.profile) < 0) {
+        hf_warn("profile.json not written (drift will have no profile): %s", hf_error_message());
+        hf_error_clear();
+        remove(dir.profile);
+    }
     /* The report shows the decision's drift; failing to write it fails nothing (as in run). */
     if (rank == 0 && result >= 0 && hf_report_write(dir.dir, NULL) < 0) {
         hf_warn("report.html not written: %s", hf_error_message());

@@ -1370,9 +1370,14 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
         result = hf_fs_write_private(dir->spec, spec->text, strlen(spec->text));
     if (result >= 0)
         result = hf_results_write(&st->sweep, job->trials, info);
-    /* The training data's profile, for drift (describe --against, retrain). */
-    if (result >= 0)
-        result = hf_profile_write(job->data, dir->profile);
+    /* The training data's profile, for drift (describe --against, retrain). Like the report, a
+     * view for later: failing to write it fails nothing, and an earlier session's profile is
+     * removed so that drift says "no profile" rather than compare with other data. */
+    if (result >= 0 && hf_profile_write(job->data, dir->profile) < 0) {
+        hf_warn("profile.json not written (drift will have no profile): %s", hf_error_message());
+        hf_error_clear();
+        unlink(dir->profile);
+    }
     info->upload_run_id = info->upload_uri = NULL;
     /* The report is a view of the files just written: failing to write it fails nothing. */
     if (result >= 0) {

@@ -10,15 +10,13 @@
 #include "jobs/spec.h"
 #include "shards/etl.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: hyperfold validate JOB.yaml [--no-data]\n\n"
+    fprintf(fp, "usage: hyperfold validate JOB.yaml [--no-data] [--scratch DIR]\n\n"
                 "Checks the job spec, reads the data once to infer and print its schema\n"
                 "(column types, categories, classes) and to check what depends on it\n"
                 "(a class smaller than the number of folds, a metric that does not fit the\n"
@@ -26,17 +24,10 @@ static void usage(FILE *fp)
                 "log: the data is parsed into a scratch directory that is removed, and its\n"
                 "S3 / HTTP reads are appended to the run directory's audit.jsonl.\n"
                 "  --no-data   check the spec alone, without reading the data\n"
+                "  --scratch DIR  where the scratch directory goes (default $TMPDIR, else the\n"
+                "              current directory; every rank must see it)\n"
                 "Exit codes: 0 valid, 2 invalid (one line naming file:line:column, the key,\n"
                 "the value and what was expected).\n");
-}
-
-/* Removes a directory tree we created (the scratch shards). */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 /* " (N values: a b c ...)": the first `most` of n names. */
@@ -74,8 +65,9 @@ static void print_schema(FILE *fp, const hf_manifest *m)
 int hf_cmd_validate(hf_comm *world, int argc, char **argv)
 {
     int no_data = 0, rank = hf_comm_rank(world);
-    const char *path = NULL;
-    const hf_arg_def defs[] = {HF_FLAG_ARG("--no-data", NULL, &no_data)};
+    const char *path = NULL, *scratch_base = NULL;
+    const hf_arg_def defs[] = {HF_FLAG_ARG("--no-data", NULL, &no_data),
+                               HF_VALUE_ARG("--scratch", &scratch_base, NULL)};
     const hf_cmdline cl = {"validate", HF_ARGS(defs), "job spec", "JOB.yaml", 0, usage};
     int result = hf_args_parse(&cl, argc, argv, &path, NULL, rank == 0);
     if (result != HF_OK)
@@ -84,11 +76,11 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
     hf_trial *trials = NULL;
     hf_manifest *m = NULL;
     hf_job job = {0};
-    char scratch[] = "/tmp/hyperfold-validate.XXXXXX";
+    char *scratch = NULL;
     hf_rundir sd = {0}; /* the scratch directory, laid out as a run's */
     hf_rundir rd = {0}; /* the run directory: its audit.jsonl records the reads */
     size_t n = 0;
-    int made = 0, reused = 0;
+    int reused = 0;
     if ((result = hf_pipeline_spec(world, path, &spec)) < 0)
         goto out;
     /* Under mpirun, the ranks it was started with must suit the groups (at 1 rank, the launch
@@ -100,12 +92,7 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
         result = hf_spec_print(spec, trials, n, stdout);
     if (result < 0 || no_data)
         goto out;
-    if (rank == 0 && !mkdtemp(scratch))
-        result = hf_error(HF_EIO, "creating a scratch directory in /tmp");
-    made = result >= 0;
-    if ((result = hf_comm_check(world, result)) >= 0)
-        result = hf_comm_bcast(world, scratch, sizeof scratch, 0);
-    if (result < 0)
+    if ((result = hf_pipeline_scratch(world, scratch_base, "validate", &scratch)) < 0)
         goto out;
     if ((result = hf_comm_check(world, hf_rundir_at(scratch, &sd))) >= 0)
         result = hf_comm_check(world, hf_rundir_of(&spec->output, spec->name, &rd));
@@ -129,8 +116,8 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
                job.folds->n_search, job.folds->n_holdout);
     }
 out:
-    if (made && rank == 0)
-        nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    hf_pipeline_scratch_remove(world, scratch);
+    free(scratch);
     hf_job_free(&job);
     hf_manifest_free(m);
     if (trials)

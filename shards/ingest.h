@@ -42,6 +42,9 @@ typedef struct hf_ingest_opts {
 /* The data and shards sections' tables (both bind into hf_ingest_opts). */
 extern const hf_opt_section hf_data_section;
 extern const hf_opt_section hf_shards_section;
+/* data.columns' type names, indexed by the value stored in column_types (hf_col_type, then 3:
+ * datetime), NULL-terminated: for commands that take the same types (describe --columns). */
+extern const char *const hf_ingest_col_type_names[];
 /* Not collective. The defaults (na_values allocated: release with hf_ingest_opts_release). */
 int hf_ingest_opts_init(hf_ingest_opts *o);
 void hf_ingest_opts_release(hf_ingest_opts *o);

@@ -13,14 +13,14 @@
 #include <string.h>
 
 static const char *const k_task_names[] = {"regression", "classification", NULL};
-static const char *const k_col_type_names[] = {"numeric", "categorical", "boolean", "datetime",
-                                               NULL};
+const char *const hf_ingest_col_type_names[] = {"numeric", "categorical", "boolean", "datetime",
+                                                NULL};
 static const char *const k_bad_rows_names[] = {"error", "skip", NULL};
 char *const hf__ingest_default_na[HF__INGEST_N_DEFAULT_NA] = {"", "NA", "NaN", "null", "?"};
 
 _Static_assert(HF_COL_NUMERIC == 0 && HF_COL_CATEGORICAL == 1 && HF_COL_BOOLEAN == 2 &&
                    HF__INGEST_DATETIME == 3,
-               "k_col_type_names follows hf_col_type");
+               "hf_ingest_col_type_names follows hf_col_type");
 _Static_assert(HF_TASK_REGRESSION == 1 && HF_TASK_CLASSIFICATION == 2,
                "data.task's choices start at HF_TASK_REGRESSION");
 
@@ -68,7 +68,7 @@ static const hf_opt_def data_defs[] = {
      .count_offset = offsetof(hf_ingest_opts, n_na_values),
      .help = "cell texts read as missing (the list replaces the default)"},
     HF_DEF_MAP("columns", hf_ingest_opts, column_names, column_types, n_columns, HF_OPT_HASHED,
-               k_col_type_names,
+               hf_ingest_col_type_names,
                "column name -> numeric, categorical, boolean or datetime (docs/shards.md)"),
     HF_DEF_STRING_MAP("datetime_formats", hf_ingest_opts, datetime_columns, datetime_formats,
                       n_datetime_formats, HF_OPT_HASHED, "a strptime format such as \"%d/%m/%Y\"",

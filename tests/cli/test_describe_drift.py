@@ -6,7 +6,9 @@ at 1, 2 and 3 ranks; a shifted column is flagged major, a column with new missin
 the change in missing share, a new category is reported with its count and examples, the
 target's balance change is reported; an unchanged copy of the training data gives PSI 0 on every
 column; retrain writes the drift into results.json (retrain.drift); a damaged profile.json is one
-line naming the file and the key, exit 2."""
+line naming the file and the key, exit 2. Unlabeled new data (no target column) and --no-target
+give the features' drift without a target; 100,000 old levels are matched by name; a profile.json
+that cannot be written is a warning and the run still succeeds."""
 import json
 import os
 import sys
@@ -100,6 +102,48 @@ sd = json.loads(same.stdout)["drift"]
 ck.check(all(c["psi"] == 0 and c["drift"] == "none" for c in sd["columns"]) and sd["target"]["psi"] == 0,
          "unchanged data: PSI 0 on every column: %r" % [(c["name"], c["psi"]) for c in sd["columns"]])
 
+# Unlabeled data (no y): the run's target is not in the header, so nothing is read in its place;
+# the features' drift is the same as with the labels, and there is no "target".
+new.drop(columns=["y"]).to_csv(os.path.join(work, "scoring.csv"), index=False, float_format="%.17g")
+for np_ in (1, 2):
+    p = hftest.hyperfold(["describe", "scoring.csv", "--against", run_dir, "--json"], np=np_, cwd=work)
+    ud = json.loads(p.stdout)["drift"]
+    ck.check("target" not in ud and ud["rows_new"] == n, "unlabeled, np=%d: no target, %r rows" % (np_, ud["rows_new"]))
+    ck.check({c["name"]: c["psi"] for c in ud["columns"]} == {c["name"]: c["psi"] for c in d["columns"]},
+             "unlabeled, np=%d: the features' PSI as with the labels" % np_)
+p = hftest.hyperfold(["describe", "new.csv", "--against", run_dir, "--no-target", "--json"], np=2, cwd=work)
+nt = json.loads(p.stdout)
+ck.check(nt["target"] is None and "association" not in nt["columns"][0],
+         "--no-target: nothing associated (target %r)" % nt["target"])
+p = hftest.hyperfold(["describe", "new.csv", "--target", "y", "--no-target"], cwd=work, check=False)
+err = p.stderr.strip().splitlines()
+ck.check(p.returncode == 2 and len(err) == 1 and "--no-target" in err[0], "--target with --no-target: %r" % err)
+
+# 100,000 old levels against 20,000 new ones (half never seen): looked up by name, not k x n.
+big = json.loads(json.dumps(prof))
+m = 100000
+big["columns"].insert(len(big["columns"]) - 1, {
+    "name": "code", "role": "feature", "type": "categorical", "count": m, "missing": 0,
+    "levels": [{"value": "k%06d" % i, "count": 1} for i in range(m)]})
+os.makedirs(os.path.join(work, "big"), exist_ok=True)
+with open(os.path.join(work, "big", "profile.json"), "w") as f:
+    json.dump(big, f)
+nb = 20000
+codes = ["k%06d" % (2 * i) if i % 2 else "new%06d" % i for i in range(nb)]
+bigdf = pd.DataFrame({"a": rng.normal(0, 1, nb), "code": codes, "y": rng.choice(["pos", "neg"], nb)})
+bigdf.to_csv(os.path.join(work, "big.csv"), index=False)
+p = hftest.hyperfold(["describe", "big.csv", "--against", os.path.join(work, "big"), "--json"], np=2, cwd=work)
+bd = {c["name"]: c for c in json.loads(p.stdout)["drift"]["columns"]}
+uc = bd["code"]["new_categories"]
+ck.check(uc["count"] == nb // 2 and uc["rows"] == nb // 2, "100,000 levels: %r new levels" % uc["count"])
+po = np.ones(m + nb // 2) * 0
+po[:m] = 1
+pn = np.zeros(m + nb // 2)
+pn[[2 * i for i in range(1, nb, 2)]] = 1
+pn[m:] = 1
+want = psi(po, pn)
+ck.check(abs(bd["code"]["psi"] - want) <= 1e-9 * want, "100,000 levels: PSI %r vs numpy %r" % (bd["code"]["psi"], want))
+
 # retrain records the drift.
 p = hftest.hyperfold(["retrain", run_dir, "--data", "new.csv"], np=2, cwd=work)
 ck.check("drift from the training data: a PSI" in p.stderr, "retrain prints the moved columns: %r" % p.stderr[-400:])
@@ -127,4 +171,13 @@ p = hftest.hyperfold(["describe", "new.csv", "--against", os.path.join(work, "ba
 err = p.stderr.strip().splitlines()
 ck.check(p.returncode == 2 and len(err) == 1 and "profile.json" in err[0] and "columns[0].edges" in err[0],
          "damaged profile: exit %d %r" % (p.returncode, err))
+# profile.json that cannot be written (a directory in its place): a warning, the run succeeds and
+# its results are written; retrain then has no profile to compare with.
+hftest.write(os.path.join(work, "job2.yaml"), open(os.path.join(work, "job.yaml")).read().replace("name: dr", "name: dr2"))
+run2 = os.path.join(work, "out", "dr2")
+os.makedirs(os.path.join(run2, "profile.json", "blocker"))
+p = hftest.hyperfold(["run", "job2.yaml", "-q"], np=2, cwd=work, check=False)
+ck.check(p.returncode == 0 and "profile.json not written" in p.stderr and
+         os.path.exists(os.path.join(run2, "results.json")),
+         "unwritable profile.json: a warning, the run succeeds (rc %d, %r)" % (p.returncode, p.stderr[-300:]))
 ck.done()
