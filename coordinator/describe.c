@@ -23,6 +23,7 @@
 #include "jobs/rundir.h"
 #include "jobs/spec.h"
 #include "shards/audit.h"
+#include "shards/etl.h"
 #include "shards/ingest.h"
 #include "shards/csv.h"
 #include "shards/partition.h"
@@ -1960,6 +1961,14 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
     if (result >= 0 && rank == 0)
         result = hf_fs_mkdirs(dir.dir);
     if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+    /* A source data.etl produces but has not extracted yet: one line saying so (as validate). */
+    hf_source_opts eso = {
+        .s3 = &spec->s3, .audit_path = s3f.audit ? s3f.audit : dir.audit, .rank = rank};
+    if ((result =
+             hf_comm_check(world, rank == 0 ? hf_etl_check_extracted(&spec->data.etl, &eso,
+                                                                     spec->path, spec->data.source)
+                                            : HF_OK)) < 0)
         goto out;
     if ((result = hf_pipeline_ingest(world, spec, NULL, dir.shards,
                                      s3f.audit ? s3f.audit : dir.audit, dir.rejects, &m, &reused)) <

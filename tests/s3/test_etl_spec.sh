@@ -52,6 +52,13 @@ set -e
 [ "$rc" -eq 2 ] && [ "$(wc -l <val2.err)" -eq 1 ] &&
   grep -q 'job.yaml: data.source s3://bkt/etl/data.csv is produced by data.etl and has not been extracted yet (no s3://bkt/etl/_manifest.json): run `hyperfold etl .*/data.zip s3://bkt/etl/` or `hyperfold run job.yaml`' val2.err ||
   fail "validate before the etl step: exit $rc: $(cat val2.err)"
+# describe of the spec says the same.
+set +e
+"$HYPERFOLD" describe job.yaml >desc.txt 2>desc.err
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q 'is produced by data.etl and has not been extracted yet' desc.err ||
+  fail "describe before the etl step: exit $rc: $(cat desc.err)"
 hfrun job.yaml 2>run1.err || fail "the run with data.etl failed: $(cat run1.err)"
 D="$(run_dir etl)"
 [ -s "$D/results.json" ] || fail "no results.json"
