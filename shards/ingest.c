@@ -445,8 +445,18 @@ static int build_schema(ctx *c, built *b, const int64_t *flags)
             if (notnum && c->o->task == HF_TASK_REGRESSION && c->first_text[s])
                 local_err = hf_error(HF_EDATA, "%s, expected a number (%s)", c->first_text[s],
                                      task_hint(c));
-            schema->task = notnum || c->o->task == HF_TASK_CLASSIFICATION ? HF_TASK_CLASSIFICATION
-                                                                          : HF_TASK_REGRESSION;
+            /* data.columns may declare the target's type: categorical or boolean labels make a
+             * classification (numeric labels keep their numeric order), never a regression. */
+            int labels = c->forced[j] == HF_COL_CATEGORICAL || c->forced[j] == HF_COL_BOOLEAN;
+            if (labels && c->o->task == HF_TASK_REGRESSION)
+                local_err = hf_error(HF_EDATA,
+                                     "data.columns: got %s for the target \"%s\", expected "
+                                     "numeric for a regression (%s)",
+                                     hf_col_type_name((hf_col_type)c->forced[j]), c->names[j],
+                                     task_hint(c));
+            schema->task = notnum || labels || c->o->task == HF_TASK_CLASSIFICATION
+                               ? HF_TASK_CLASSIFICATION
+                               : HF_TASK_REGRESSION;
             if (notnum) {
                 c->text_slot[s] = 1;
                 b->need_pass2 = 1;

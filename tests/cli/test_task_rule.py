@@ -76,6 +76,17 @@ refused("logit_r2", spec("y01", "logistic_regression", "objective: {metric: r2}\
 refused("ridge_text", spec("ystr", "ridge"), ["ystr", "expected a number", "logistic_regression"])
 refused("logit_float", spec("yfloat", "logistic_regression"),
         ["yfloat", "whole-number class labels", "ridge"])
+# data.columns declaring the target categorical: a classification, never a regression (the
+# declaration was once dropped for the target, and a model trained a regression with exit 0).
+refused("ridge_cat_target", spec("y01", "ridge").replace("target: y01", "target: y01, columns: {y01: categorical}"),
+        ["data.columns", "categorical", "y01", "expected numeric for a regression", "ridge"])
+d = os.path.join(work, "xgb_cat_target")
+os.makedirs(d)
+hftest.write(os.path.join(d, "job.yaml"),
+             spec("y01", "xgboost").replace("target: y01", "target: y01, columns: {y01: categorical}"))
+p = hftest.hyperfold(["validate", "job.yaml"], cwd=d)
+ck.check("target, classification (2 classes: 0 1)" in p.stdout,
+         "xgboost, data.columns {y01: categorical}: validate says classification: %s" % p.stdout)
 # Bad input of the data: exit 2, one line.
 refused("missing_file", spec("y01", "logistic_regression").replace(csv, csv + ".nope"),
         ["t.csv.nope", "No such file"])
