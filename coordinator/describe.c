@@ -1611,6 +1611,91 @@ static void usage(FILE *fp)
             "See docs/describe.md.\n");
 }
 
+/* One data.columns entry (name, type) appended to o. */
+static int add_column_type(hf_ingest_opts *o, const char *name, int type)
+{
+    char **names = realloc(o->column_names, (o->n_columns + 1) * sizeof *names);
+    int *types = names ? realloc(o->column_types, (o->n_columns + 1) * sizeof *types) : NULL;
+    if (names)
+        o->column_names = names;
+    if (types)
+        o->column_types = types;
+    if (!names || !types || !(names[o->n_columns] = hf_strdup(name)))
+        return HF_ENOMEM;
+    types[o->n_columns++] = type;
+    return HF_OK;
+}
+
+/* One data.datetime_formats entry (column, strptime format) appended to o. */
+static int add_datetime_format(hf_ingest_opts *o, const char *col, const char *fmt)
+{
+    size_t n = o->n_datetime_formats;
+    char **cols = realloc(o->datetime_columns, (n + 1) * sizeof *cols);
+    if (cols)
+        o->datetime_columns = cols;
+    char **fmts = cols ? realloc(o->datetime_formats, (n + 1) * sizeof *fmts) : NULL;
+    if (fmts)
+        o->datetime_formats = fmts;
+    if (!cols || !fmts || !(cols[n] = hf_strdup(col)))
+        return HF_ENOMEM;
+    if (!(fmts[n] = hf_strdup(fmt))) {
+        free(cols[n]);
+        return HF_ENOMEM;
+    }
+    o->n_datetime_formats = n + 1;
+    return HF_OK;
+}
+
+/* 1 if name is a line of header (the header's column names, one per line). */
+static int in_header(const char *header, const char *name)
+{
+    size_t l = strlen(name);
+    for (const char *p = header; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n == l && !memcmp(p, name, l))
+            return 1;
+        p = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+/* describe NEW --against RUN: the run's own reading of its data (its job.yaml's data section),
+ * so that the new data is typed as the training data was: data.columns and
+ * data.datetime_formats (unless --columns / --datetime-format are given), data.drop, na_values
+ * and the delimiter; entries naming a column NEW's header lacks (the target of unlabeled data)
+ * are left out. */
+static int inherit_run_data(hf_ingest_opts *o, const hf_ingest_opts *run, const char *header,
+                            int columns_given, int dt_given)
+{
+    int result = HF_OK;
+    for (size_t i = 0; result >= 0 && !columns_given && i < run->n_columns; i++)
+        if (in_header(header, run->column_names[i]))
+            result = add_column_type(o, run->column_names[i], run->column_types[i]);
+    for (size_t i = 0; result >= 0 && !dt_given && i < run->n_datetime_formats; i++)
+        if (in_header(header, run->datetime_columns[i]))
+            result = add_datetime_format(o, run->datetime_columns[i], run->datetime_formats[i]);
+    size_t cap = 0;
+    for (size_t i = 0; result >= 0 && i < run->n_drop; i++)
+        if (in_header(header, run->drop[i]))
+            result = hf_strv_push(&o->drop, &o->n_drop, &cap, hf_strdup(run->drop[i]));
+    if (result >= 0) {
+        char **na = hf_calloc(run->n_na_values + 1, sizeof *na);
+        for (size_t i = 0; na && i < run->n_na_values; i++)
+            if (!(na[i] = hf_strdup(run->na_values[i]))) {
+                hf_strv_free(na, i);
+                na = NULL;
+            }
+        if (!na)
+            return HF_ENOMEM;
+        hf_strv_free(o->na_values, o->n_na_values);
+        o->na_values = na;
+        o->n_na_values = run->n_na_values;
+        o->delimiter = run->delimiter;
+    }
+    return result;
+}
+
 /* The ingest options of a bare DATA operand. "COL=TYPE,..." into o->column_names/types. */
 static int parse_columns(const char *text, hf_ingest_opts *o)
 {
@@ -1638,17 +1723,8 @@ static int parse_columns(const char *text, hf_ingest_opts *o)
                               tok, eq ? "=" : "", eq ? eq + 1 : "", expected);
             break;
         }
-        char **names = realloc(o->column_names, (o->n_columns + 1) * sizeof *names);
-        int *types = names ? realloc(o->column_types, (o->n_columns + 1) * sizeof *types) : NULL;
-        if (names)
-            o->column_names = names;
-        if (types)
-            o->column_types = types;
-        if (!names || !types || !(names[o->n_columns] = hf_strdup(tok))) {
-            result = HF_ENOMEM;
+        if ((result = add_column_type(o, tok, type)) < 0)
             break;
-        }
-        types[o->n_columns++] = type;
     }
     free(copy);
     return result;
@@ -1671,23 +1747,8 @@ static int parse_datetime_formats(const char *text, hf_ingest_opts *o)
             break;
         }
         *eq = '\0';
-        size_t n = o->n_datetime_formats;
-        char **cols = realloc(o->datetime_columns, (n + 1) * sizeof *cols);
-        if (cols)
-            o->datetime_columns = cols;
-        char **fmts = cols ? realloc(o->datetime_formats, (n + 1) * sizeof *fmts) : NULL;
-        if (fmts)
-            o->datetime_formats = fmts;
-        if (!cols || !fmts || !(cols[n] = hf_strdup(tok))) {
-            result = HF_ENOMEM;
+        if ((result = add_datetime_format(o, tok, eq + 1)) < 0)
             break;
-        }
-        if (!(fmts[n] = hf_strdup(eq + 1))) {
-            free(cols[n]);
-            result = HF_ENOMEM;
-            break;
-        }
-        o->n_datetime_formats = n + 1;
     }
     free(copy);
     return result;
@@ -1697,7 +1758,7 @@ static int parse_datetime_formats(const char *text, hf_ingest_opts *o)
  * a zip), which a describe without a target ingests in the target's place and reports as a
  * feature; *has_want = 1 when want (may be NULL) is one of the header's columns. */
 static int last_header_column(const char *uri, const hf_source_opts *so, const char *want,
-                              int *has_want, char **out)
+                              int *has_want, char **out, char **header)
 {
     char **uris = NULL;
     size_t nu = 0;
@@ -1750,6 +1811,16 @@ static int last_header_column(const char *uri, const hf_source_opts *so, const c
         for (size_t i = 0; result >= 0 && want && i < f.n; i++)
             if (f.f[i].len == strlen(want) && !memcmp(f.f[i].p, want, f.f[i].len))
                 *has_want = 1;
+        /* The names, one per line (a name with a newline matches nothing: harmless). */
+        size_t hl = 0;
+        for (size_t i = 0; i < f.n; i++)
+            hl += f.f[i].len + 1;
+        if (result >= 0 && !(*header = hf_calloc(hl + 1, 1)))
+            result = HF_ENOMEM;
+        for (size_t i = 0, at = 0; result >= 0 && i < f.n; at += f.f[i].len + 1, i++) {
+            memcpy(*header + at, f.f[i].p, f.f[i].len);
+            (*header)[at + f.f[i].len] = '\n';
+        }
         hf_csv_fields_free(&f);
     }
     if (rd)
@@ -1799,16 +1870,17 @@ static int add_drift(hf_comm *world, const hf_profile *prof, const hf_manifest *
  * target: --target, or NULL; run_target: the --against run's target, used when DATA's header has
  * it (NULL: none, or --no-target). */
 static int describe_data(hf_comm *world, const char *data, const char *target,
-                         const char *run_target, const char *task, const char *columns,
-                         const char *dt_formats, const char *scratch_base, const hf_s3_flags *s3f,
-                         size_t max_distinct, const hf_profile *prof, json_t **root)
+                         const char *run_target, const hf_ingest_opts *run_data, const char *task,
+                         const char *columns, const char *dt_formats, const char *scratch_base,
+                         const hf_s3_flags *s3f, size_t max_distinct, const hf_profile *prof,
+                         json_t **root)
 {
     int rank = hf_comm_rank(world);
     hf_ingest_opts o;
     hf_s3_config s3;
     hf_source_opts so;
     hf_s3_flags_apply(s3f, rank, &s3, &so);
-    char *last = NULL, *shards = NULL, *scratch = NULL;
+    char *last = NULL, *header = NULL, *shards = NULL, *scratch = NULL;
     hf_manifest *m = NULL;
     int reused = 0;
     int result = hf_ingest_opts_init(&o);
@@ -1830,21 +1902,63 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     int has_run_target = 0;
-    if (!target) {
+    if (!target || run_data) {
         size_t len = 0;
         if (rank == 0)
-            result = last_header_column(data, &so, run_target, &has_run_target, &last);
+            result = last_header_column(data, &so, run_target, &has_run_target, &last, &header);
         if ((result = hf_comm_check(world, result)) >= 0) {
             len = rank == 0 ? strlen(last) + 1 : 0;
             result = hf_comm_bcast_blob(world, &last, &len, 0);
+        }
+        if (result >= 0) {
+            len = rank == 0 ? strlen(header) + 1 : 0;
+            result = hf_comm_bcast_blob(world, &header, &len, 0);
         }
         if (result >= 0)
             result = hf_comm_bcast(world, &has_run_target, sizeof has_run_target, 0);
         if (result < 0)
             goto out;
         /* Against a run: its target when DATA has that column (unlabeled data has not). */
-        if (has_run_target)
+        if (!target && has_run_target)
             target = run_target;
+    }
+    /* Against a run, without a target (unlabeled data): the column read in the target's place
+     * must not be one the run reads as a date or drops; the last other column of the header. */
+    if (run_data && !target && header) {
+        char *pick = NULL;
+        for (const char *p = header; *p;) {
+            const char *nl = strchr(p, '\n');
+            char *name = hf_strndup(p, nl ? (size_t)(nl - p) : strlen(p));
+            int bad = !name;
+            for (size_t i = 0; name && i < run_data->n_datetime_formats; i++)
+                bad |= !strcmp(name, run_data->datetime_columns[i]);
+            for (size_t i = 0; name && i < run_data->n_columns; i++)
+                bad |= !strcmp(name, run_data->column_names[i]) &&
+                       !strcmp(hf_ingest_col_type_names[run_data->column_types[i]], "datetime");
+            for (size_t i = 0; name && i < run_data->n_drop; i++)
+                bad |= !strcmp(name, run_data->drop[i]);
+            if (!bad) {
+                free(pick);
+                pick = name;
+            } else {
+                free(name);
+            }
+            if (!nl)
+                break;
+            p = nl + 1;
+        }
+        if (pick) {
+            free(last);
+            last = pick;
+        }
+    }
+    /* Against a run: the run's data settings, and its task for its own target. */
+    if (run_data) {
+        result = inherit_run_data(&o, run_data, header, columns != NULL, dt_formats != NULL);
+        if (result >= 0 && !task && prof && target && run_target && !strcmp(target, run_target))
+            o.task = prof->task;
+        if ((result = hf_comm_check(world, result)) < 0)
+            goto out;
     }
     o.source = hf_strdup(data);
     o.target = hf_strdup(target ? target : last);
@@ -1874,6 +1988,7 @@ out:
     hf_manifest_free(m);
     free(shards);
     free(last);
+    free(header);
     free(o.source);
     free(o.target);
     o.source = o.target = NULL;
@@ -1942,8 +2057,27 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
             goto out;
         hf_s3_flags bare = s3f;
         bare.audit = audit;
-        result = describe_data(world, path, target, run_target, task, columns, dt_formats,
-                               scratch_base, &bare, max_distinct, prof, &root);
+        /* Against a run: the data read as the run read its own (its job.yaml's data section). */
+        hf_spec *run_spec = NULL;
+        if (against) {
+            hf_rundir rd = {0};
+            int r = hf_rundir_at(against, &rd);
+            if (r >= 0)
+                r = hf_pipeline_spec(world, rd.spec, &run_spec);
+            if (r < 0) {
+                if (rank == 0)
+                    hf_warn("describe: --against %s: the run's job.yaml not read (%s): the new "
+                            "data's column types are inferred",
+                            against, hf_error_message());
+                hf_error_clear();
+                run_spec = NULL;
+            }
+            hf_rundir_free(&rd);
+        }
+        result =
+            describe_data(world, path, target, run_target, run_spec ? &run_spec->data : NULL, task,
+                          columns, dt_formats, scratch_base, &bare, max_distinct, prof, &root);
+        hf_spec_free(run_spec);
         free(audit);
         goto print;
     }

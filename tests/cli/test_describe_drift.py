@@ -180,4 +180,40 @@ p = hftest.hyperfold(["run", "job2.yaml", "-q"], np=2, cwd=work, check=False)
 ck.check(p.returncode == 0 and "profile.json not written" in p.stderr and
          os.path.exists(os.path.join(run2, "results.json")),
          "unwritable profile.json: a warning, the run succeeds (rc %d, %r)" % (p.returncode, p.stderr[-300:]))
+# The run's own reading of its data: describe --against takes the run's data.columns and
+# data.datetime_formats (an integer code read as categorical, a dd/mm/YYYY date), so the new data
+# is typed as the training data was: no "type changed", the date's parts compared, the class
+# balance of the target reported; unlabeled new data too (the pseudo-target is not the date).
+w2 = os.path.join(work, "typed")
+os.makedirs(w2)
+m = 500
+def typed(k, shift):
+    x = rng.normal(shift, 1, k)
+    t = pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, k), unit="D")
+    return pd.DataFrame({"x": x, "code": rng.integers(1, 4, k), "when": t.strftime("%d/%m/%Y"),
+                         "y": np.where(x + rng.normal(0, 1, k) > 0, "yes", "no")})
+typed(m, 0.0).to_csv(os.path.join(w2, "train.csv"), index=False)
+nt = typed(300, 1.0)
+nt.to_csv(os.path.join(w2, "new.csv"), index=False)
+nt.drop(columns=["y"]).to_csv(os.path.join(w2, "unl.csv"), index=False)
+hftest.write(os.path.join(w2, "job.yaml"), """name: ty
+data: {source: train.csv, target: y, columns: {code: categorical}, datetime_formats: {when: "%d/%m/%Y"}}
+cv: {folds: 3}
+model: {type: logistic_regression, params: {C: [1.0]}}
+output: {dir: out}
+""")
+hftest.hyperfold(["run", "job.yaml", "-q"], np=2, cwd=w2)
+rd2 = os.path.join(w2, "out", "ty")
+for data, labelled in (("new.csv", True), ("unl.csv", False)):
+    p = hftest.hyperfold(["describe", data, "--against", rd2, "--json"], np=2, cwd=w2)
+    dd = json.loads(p.stdout)["drift"]
+    cols = {c["name"]: c for c in dd["columns"] + dd.get("trend", [])}
+    ck.check(cols.get("code", {}).get("type") == "categorical" and isinstance(cols["code"].get("psi"), float),
+             "%s: code read as the run read it (categorical): %s" % (data, cols.get("code")))
+    ck.check(all(isinstance(cols.get("when." + part, {}).get("psi"), float)
+                 for part in ("month", "day", "dayofweek", "elapsed_days")),
+             "%s: the date's parts compared: %s" % (data, sorted(cols)))
+    ck.check(("balance" in (dd.get("target") or {})) == labelled,
+             "%s: the target's class balance %s" % (data, "reported" if labelled else "absent"))
+
 ck.done()
