@@ -87,6 +87,24 @@ int hf_etl_opts_check(const hf_etl_opts *o)
     if (o->max_ratio < 1)
         return hf_error(HF_EINVAL, "%s: data.etl.max_ratio: got %g, expected a number >= 1",
                         hf_opt_where(&o->src, "data.etl.max_ratio", at, sizeof at), o->max_ratio);
+    /* Server-side encryption is of uploads: SSE-KMS asked of a local destination is refused,
+     * not ignored (sse's default, AES256, applies only to an s3:// DEST). */
+    if (o->dest && !is_s3(o->dest) && (o->sse == HF_ETL_SSE_KMS || o->kms_key_id))
+        return hf_error(HF_EINVAL,
+                        "%s: data.etl.sse: got aws:kms with the local dest \"%s\", expected an "
+                        "s3:// dest (server-side encryption applies to uploads only)",
+                        hf_opt_where(&o->src,
+                                     o->kms_key_id ? "data.etl.kms_key_id" : "data.etl.sse", at,
+                                     sizeof at),
+                        o->dest);
+    /* The sources the step reads: a path, file://, s3:// or http(s):// (as the ingest). */
+    const char *scheme = o->source ? strstr(o->source, "://") : NULL;
+    if (scheme && !is_s3(o->source) && !is_http(o->source) && strncmp(o->source, "file://", 7))
+        return hf_error(HF_EINVAL,
+                        "%s: data.etl.source: got \"%.*s://...\", expected a path, file://, "
+                        "s3:// or http(s)://",
+                        hf_opt_where(&o->src, "data.etl.source", at, sizeof at),
+                        (int)(scheme - o->source) > 16 ? 16 : (int)(scheme - o->source), o->source);
     return HF_OK;
 }
 
@@ -902,12 +920,32 @@ int hf_etl_check_extracted(const hf_etl_opts *o, const hf_source_opts *so, const
     }
     int result = HF_OK;
     if (!there) {
-        char *shown = hf_source_display(o->source);
-        result =
-            hf_error(HF_EINVAL,
-                     "%s: data.source %s is produced by data.etl and has not been extracted "
-                     "yet (no %s): run `hyperfold etl %s %s` or `hyperfold run %s`",
-                     spec_path, data_source, uri, shown ? shown : o->source, o->dest, spec_path);
+        /* The command that extracts what the step would: its --include globs and upload
+         * settings too (single-quoted for the shell). */
+        char *shown = hf_source_display(o->source), *flags = hf_strdup("");
+        for (size_t i = 0; flags && i < o->n_include; i++) {
+            char *f = hf_asprintf("%s --include '%s'", flags, o->include[i]);
+            free(flags);
+            flags = f;
+        }
+        if (flags && is_s3(o->dest) && o->sse != HF_ETL_SSE_S3) {
+            char *f = hf_asprintf("%s --sse %s", flags, hf_etl_sse_names[o->sse]);
+            free(flags);
+            flags = f;
+        }
+        if (flags && o->kms_key_id) {
+            char *f = hf_asprintf("%s --kms-key-id %s", flags, o->kms_key_id);
+            free(flags);
+            flags = f;
+        }
+        result = flags ? hf_error(HF_EINVAL,
+                                  "%s: data.source %s is produced by data.etl and has not been "
+                                  "extracted yet (no %s): run `hyperfold etl %s %s%s` or "
+                                  "`hyperfold run %s`",
+                                  spec_path, data_source, uri, shown ? shown : o->source, o->dest,
+                                  flags, spec_path)
+                       : HF_ENOMEM;
+        free(flags);
         free(shown);
     }
     free(uri);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- member names ---- */
 
@@ -278,6 +279,22 @@ static int entry_path(hf__etl_reader *r, struct archive_entry *e, const char *pl
                       char **path)
 {
     if (is_raw(r)) {
+        /* A name that promises an archive or compression over bytes that are neither (an
+         * error page saved as data.zip) is refused, not passed on as one plain member. */
+        static const char *const k_promise[] = {".zip",  ".tar",     ".tgz", ".tar.gz", ".gz",
+                                                ".tbz2", ".tar.bz2", ".txz", ".tar.xz"};
+        size_t dl = strlen(r->display);
+        for (size_t i = 0; archive_filter_code(r->a, 0) == ARCHIVE_FILTER_NONE &&
+                           i < sizeof k_promise / sizeof k_promise[0];
+             i++) {
+            size_t kl = strlen(k_promise[i]);
+            if (dl > kl && !strcasecmp(r->display + dl - kl, k_promise[i]))
+                return hf_error(HF_EDATA,
+                                "%s: got a file that is not a %s archive (neither zip, tar nor a "
+                                "compressed file: perhaps an error page saved under that name), "
+                                "expected what the name says",
+                                r->display, k_promise[i] + 1);
+        }
         *path = hf_strdup(plain_name);
         return *path ? HF_OK : HF_ENOMEM;
     }

@@ -120,4 +120,17 @@ etl files/two.zip mb_bad --max-bytes 1.5X >/dev/null 2>mb.err
 rc=$?
 set -e
 [ "$rc" -eq 2 ] && grep -q 'etl: --max-bytes: got "1.5X", expected a size' mb.err || fail "--max-bytes 1.5X: exit $rc $(cat mb.err)"
+# A name that promises an archive over bytes that are none (an error page saved as data.zip) is
+# refused, exit 2, nothing written; a real .gz and a plain .csv are still one member each.
+printf '<html>Access Denied</html>' >files/page.zip
+set +e
+etl files/page.zip page_out >/dev/null 2>page.err
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && [ "$(wc -l <page.err)" -eq 1 ] && grep -q 'page.zip: got a file that is not a zip archive' page.err ||
+  fail "a non-zip named .zip: exit $rc $(cat page.err)"
+[ ! -e page_out ] || [ -z "$(ls -A page_out)" ] || fail "a refused non-zip wrote $(ls page_out)"
+printf 'a,b\n1,2\n' >files/p.csv && gzip -kf files/p.csv
+etl files/p.csv.gz gz_out --quiet && cmp files/p.csv gz_out/p.csv || fail "a real .gz"
+etl files/p.csv csv_out --quiet && cmp files/p.csv csv_out/p.csv || fail "a plain .csv"
 echo "etl review tests passed"

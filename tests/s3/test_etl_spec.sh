@@ -50,7 +50,7 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 2 ] && [ "$(wc -l <val2.err)" -eq 1 ] &&
-  grep -q 'job.yaml: data.source s3://bkt/etl/data.csv is produced by data.etl and has not been extracted yet (no s3://bkt/etl/_manifest.json): run `hyperfold etl .*/data.zip s3://bkt/etl/` or `hyperfold run job.yaml`' val2.err ||
+  grep -q 'job.yaml: data.source s3://bkt/etl/data.csv is produced by data.etl and has not been extracted yet (no s3://bkt/etl/_manifest.json): run `hyperfold etl .*/data.zip s3://bkt/etl/ --include '"'"'\*.csv'"'"'` or `hyperfold run job.yaml`' val2.err ||
   fail "validate before the etl step: exit $rc: $(cat val2.err)"
 # describe of the spec says the same.
 set +e
@@ -143,6 +143,18 @@ grep -q "bad2.yaml:[0-9]*:[0-9]*: data.etl.sse: got \"AES128\", expected" bad2.e
 etl_spec bad3.yaml bad3 "includes: [x]"
 if "$HYPERFOLD" validate --no-data bad3.yaml 2>bad3.err; then fail "an unknown data.etl key accepted"; fi
 grep -q "bad3.yaml:[0-9]*:[0-9]*: data.etl.*includes" bad3.err || fail "bad3: $(cat bad3.err)"
+# SSE-KMS asked of a local destination, and a source scheme the step cannot read: refused where
+# they are written, not ignored or left to the run.
+etl_spec bad4.yaml bad4 "sse: aws:kms"
+sed -i 's#dest: s3://bkt/etl/#dest: local_etl/#' bad4.yaml
+if "$HYPERFOLD" validate --no-data bad4.yaml 2>bad4.err; then fail "sse aws:kms with a local dest accepted"; fi
+grep -q 'bad4.yaml:[0-9]*:[0-9]*: data.etl.sse: got aws:kms with the local dest "local_etl/", expected an s3:// dest' bad4.err ||
+  fail "bad4: $(cat bad4.err)"
+etl_spec bad5.yaml bad5
+sed -i 's#source: "http://[^"]*"#source: "ftp://example.org/data.zip"#' bad5.yaml
+if "$HYPERFOLD" validate --no-data bad5.yaml 2>bad5.err; then fail "an ftp:// etl source accepted"; fi
+grep -q 'bad5.yaml:[0-9]*:[0-9]*: data.etl.source: got "ftp://...", expected a path, file://, s3:// or http(s)://' bad5.err ||
+  fail "bad5: $(cat bad5.err)"
 # A refused archive stops the run before the ingest, with the etl's one line.
 "$PYTHON" -c '
 import zipfile
