@@ -39,6 +39,10 @@ cases = [
     (good.replace("alpha: [1.0, 2.0]", "alpha: {log_uniform: [0.1, 10]}") + "search: {strategy: grid}\n",
      ["job.yaml:", "alpha", "grid_points"]),
     ("name: e\ndata: [1, 2\n", ["job.yaml:"]),
+    # A random search's integer distribution is checked over its values, as a grid's list is:
+    # int_uniform [0, 2] would draw polynomial 1 (refused by validate, not by the run's trials).
+    (good + "preprocess: {polynomial: {int_uniform: [0, 2]}}\nsearch: {strategy: random, trials: 4}\n",
+     ["job.yaml:", "preprocess.polynomial", "got 1", "expected 0 (off) or 2"]),
 ]
 for i, (text, needles) in enumerate(cases):
     d = os.path.join(work, "case%d" % i)
