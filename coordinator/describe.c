@@ -1177,6 +1177,13 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
                          : "association with the target above 0.999");
         if (share > 0.5)
             add_flag(flags, "mostly_missing", "%.1f%% of the rows are missing", 100 * share);
+        /* Many small levels: chance alone gives them an association (Cramér's V and mutual
+         * information are not corrected for it), so a high value means little. */
+        if (feature && !c->numeric && !identifier && !constant && distinct > 50 &&
+            distinct > cnt / 10)
+            add_flag(flags, "high_cardinality",
+                     "%s%.0f levels in %.0f rows: association inflated by chance",
+                     approx ? "about " : "", distinct, cnt);
         json_object_set_new(o, "flags", flags);
     }
     qsort(rk, nr, sizeof *rk, cmp_ranked);
@@ -1599,7 +1606,8 @@ static void usage(FILE *fp)
             "ranks: type, count, missing, distinct (exact up to --max-distinct, default\n"
             "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
             "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
-            "identifier, constant, leak, mostly_missing) and each column's association with\n"
+            "identifier, constant, leak, mostly_missing, high_cardinality) and each column's\n"
+            "association with\n"
             "the target (--target; a job spec's data.target). --json prints one JSON object\n"
             "instead of the tables. With a job spec it also writes\n"
             "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"

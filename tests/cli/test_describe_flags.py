@@ -30,6 +30,7 @@ df = pd.DataFrame({
     "leaky": np.where(y == "yes", 3, 8),
     "sparse": np.where(rng.random(n) < 0.8, np.nan, rng.normal(0, 1, n)),
     "name": ["user%d" % i for i in range(n)],
+    "noise": ["n%d" % v for v in rng.integers(0, 300, n)],  # 300 levels, 4 rows a level, no signal
     "y": y,
 })
 df["reg"] = 3 * df["x"] + rng.normal(0, 1, n)
@@ -53,6 +54,7 @@ ck.check(f["const"] == ["constant"], "const: constant (%r)" % f["const"])
 ck.check(f["code"] == ["looks_categorical"], "code: looks_categorical (%r)" % f["code"])
 ck.check(f["leaky"] == ["leak", "looks_categorical"], "leaky: leak (%r)" % f["leaky"])
 ck.check(f["sparse"] == ["mostly_missing"], "sparse: mostly_missing (%r)" % f["sparse"])
+ck.check(f["noise"] == ["high_cardinality"], "noise (300 levels): high_cardinality (%r)" % f["noise"])
 ck.check(f["x"] == [] and f["reg"] == [] and f["reg_copy"] == [], "no flags on x, reg (%r %r)" % (f["x"], f["reg"]))
 cols = {c["name"]: c for c in out["columns"]}
 hint = [g["reason"] for g in cols["code"]["flags"]][0]
