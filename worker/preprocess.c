@@ -411,15 +411,28 @@ int hf_prep_encode_columns_check(const char *text, const hf_schema *schema, int 
     int truncated = 0, r;
     hf_encode_kind kind;
     while ((r = hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind)) > 0) {
-        int ok = 0;
-        for (size_t j = 0; j < schema->n_features && !ok; j++)
-            ok = !truncated && schema->features[j].type == HF_COL_CATEGORICAL &&
-                 strcmp(schema->features[j].name, name) == 0;
-        if (!ok)
+        size_t col = schema->n_features;
+        for (size_t j = 0; j < schema->n_features && col == schema->n_features; j++)
+            if (!truncated && schema->features[j].type == HF_COL_CATEGORICAL &&
+                strcmp(schema->features[j].name, name) == 0)
+                col = j;
+        if (col == schema->n_features)
             return hf_error(HF_EINVAL,
                             "preprocess.encode_columns: got the column \"%s%s\", expected a "
                             "categorical feature of the data",
                             name, truncated ? "..." : "");
+        /* A column named twice would leave which encoding wins to the reader's order. */
+        const char *again = pos;
+        char other[256];
+        int t2 = 0;
+        hf_encode_kind k2;
+        while (hf_prep_encode_columns_next(&again, other, sizeof other, &t2, &k2) > 0)
+            if (!t2 && strcmp(other, name) == 0)
+                return hf_error(HF_EINVAL,
+                                "preprocess.encode_columns: got the column \"%s\" twice, "
+                                "expected each column once",
+                                name);
+        hf_error_clear();
         if (any_target && kind == HF_ENCODE_TARGET)
             *any_target = 1;
     }

@@ -10,7 +10,7 @@
  *    exactly when it was cut);
  *  - hf_prep_config_from_values accepts the text exactly when the reader reads it to its end (and
  *    it fits the setting), and hf_prep_encode_columns_check against a schema then accepts it
- *    exactly when every name is one of the schema's categorical columns. */
+ *    exactly when every name is one of the schema's categorical columns, each named once. */
 #include "fuzz_util.h"
 
 #include "common/dataset.h"
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = hf_fuzz_strndup(data, size);
     const char *a = text, *b = text;
     char small[8], big[512];
-    int ta = 0, tb = 0, ra, rb, pairs = 0, all_known = 1;
+    int ta = 0, tb = 0, ra, rb, pairs = 0, all_known = 1, n_city = 0, n_zip = 0;
     hf_encode_kind ka, kb;
     for (;;) {
         const char *before = a;
@@ -61,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hf_fuzz_check(ta == (n >= sizeof small) && strncmp(small, big, sizeof small - 1) == 0,
                       "the small buffer's name \"%s\" is not \"%s\" cut", small, big);
         all_known &= !tb && (strcmp(big, "city") == 0 || strcmp(big, "zip") == 0);
+        n_city += !tb && strcmp(big, "city") == 0;
+        n_zip += !tb && strcmp(big, "zip") == 0;
         hf_fuzz_check(++pairs <= (int)size, "more pairs than bytes");
     }
     hf_fuzz_check_status(ra < 0 ? HF_EINVAL : HF_OK, "hf_prep_encode_columns_next");
@@ -85,7 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int target = 0;
         rc = hf_prep_encode_columns_check(text, &s, &target);
         hf_fuzz_check_status(rc, "hf_prep_encode_columns_check");
-        hf_fuzz_check((rc == HF_OK) == all_known, "check %d, every name known %d", rc, all_known);
+        int once = n_city <= 1 && n_zip <= 1;
+        hf_fuzz_check((rc == HF_OK) == (all_known && once),
+                      "check %d, every name known %d, each once %d", rc, all_known, once);
     }
     free(text);
     return 0;

@@ -766,6 +766,12 @@ static void test_encode_columns(void **state)
     assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), HF_EINVAL);
     assert_string_equal(hf_error_message(), "preprocess.encode_columns: got the column \"x\", "
                                             "expected a categorical feature of the data");
+    snprintf(cfg.encode_columns, sizeof cfg.encode_columns, "%s", "c:target, d:onehot, c:ordinal");
+    hf_error_clear();
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), HF_EINVAL);
+    assert_string_equal(hf_error_message(), "preprocess.encode_columns: got the column \"c\" "
+                                            "twice, expected each column once");
+    hf_error_clear();
     snprintf(cfg.encode_columns, sizeof cfg.encode_columns, "%s", "c:ordinal");
     assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), 0);
     assert_int_equal(hf_prep_n_outputs(p), 5); /* x, c, d=p, d=q, d=r */
