@@ -1607,9 +1607,8 @@ static void usage(FILE *fp)
             "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
             "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
             "identifier, constant, leak, mostly_missing, high_cardinality) and each column's\n"
-            "association with\n"
-            "the target (--target; a job spec's data.target). --json prints one JSON object\n"
-            "instead of the tables. With a job spec it also writes\n"
+            "association with the target (--target; a job spec's data.target). --json prints\n"
+            "one JSON object instead of the tables. With a job spec it also writes\n"
             "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
             "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
             "column the population stability index, the change in missing share, categories\n"
@@ -1765,8 +1764,8 @@ static int parse_datetime_formats(const char *text, hf_ingest_opts *o)
 /* Rank 0. The last column of DATA's header (the first file of a prefix; the first .csv member of
  * a zip), which a describe without a target ingests in the target's place and reports as a
  * feature; *has_want = 1 when want (may be NULL) is one of the header's columns. */
-static int last_header_column(const char *uri, const hf_source_opts *so, const char *want,
-                              int *has_want, char **out, char **header)
+static int last_header_column(const char *uri, const hf_source_opts *so, char delimiter,
+                              const char *want, int *has_want, char **out, char **header)
 {
     char **uris = NULL;
     size_t nu = 0;
@@ -1810,7 +1809,7 @@ static int last_header_column(const char *uri, const hf_source_opts *so, const c
         hf_csv_fields f = {0};
         const char *why = NULL;
         size_t off = 0;
-        char delim = hf_csv_detect_delimiter(rec.text + bom, rec.len - bom);
+        char delim = delimiter ? delimiter : hf_csv_detect_delimiter(rec.text + bom, rec.len - bom);
         result = hf_csv_split(rec.text + bom, rec.len - bom, delim, &f, &why, &off);
         if (result < 0)
             result = hf_error(HF_EDATA, "describe: %s:1: the header has %s", first, why);
@@ -1913,7 +1912,8 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
     if (!target || run_data) {
         size_t len = 0;
         if (rank == 0)
-            result = last_header_column(data, &so, run_target, &has_run_target, &last, &header);
+            result = last_header_column(data, &so, run_data ? run_data->delimiter : 0, run_target,
+                                        &has_run_target, &last, &header);
         if ((result = hf_comm_check(world, result)) >= 0) {
             len = rank == 0 ? strlen(last) + 1 : 0;
             result = hf_comm_bcast_blob(world, &last, &len, 0);
@@ -1937,7 +1937,11 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
         for (const char *p = header; *p;) {
             const char *nl = strchr(p, '\n');
             char *name = hf_strndup(p, nl ? (size_t)(nl - p) : strlen(p));
-            int bad = !name;
+            if (!name) {
+                result = HF_ENOMEM;
+                break;
+            }
+            int bad = 0;
             for (size_t i = 0; name && i < run_data->n_datetime_formats; i++)
                 bad |= !strcmp(name, run_data->datetime_columns[i]);
             for (size_t i = 0; name && i < run_data->n_columns; i++)
@@ -1962,7 +1966,8 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
     }
     /* Against a run: the run's data settings, and its task for its own target. */
     if (run_data) {
-        result = inherit_run_data(&o, run_data, header, columns != NULL, dt_formats != NULL);
+        if (result >= 0)
+            result = inherit_run_data(&o, run_data, header, columns != NULL, dt_formats != NULL);
         if (result >= 0 && !task && prof && target && run_target && !strcmp(target, run_target))
             o.task = prof->task;
         if ((result = hf_comm_check(world, result)) < 0)
@@ -1982,8 +1987,8 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
     result = hf_ingest(world, &o, shards, &so, NULL, &m, &reused);
     if (result < 0 && !target)
         result = hf_error_prefix(result,
-                                 "describe: without --target the last column \"%s\" is read in "
-                                 "the target's place (give --target COL)",
+                                 "describe: without --target the column \"%s\" is read in the "
+                                 "target's place (give --target COL)",
                                  last);
     result = hf_comm_check(world, result);
     if (result >= 0)
@@ -2069,10 +2074,11 @@ int hf_cmd_describe(hf_comm *world, int argc, char **argv)
         hf_spec *run_spec = NULL;
         if (against) {
             hf_rundir rd = {0};
-            int r = hf_rundir_at(against, &rd);
+            int r = hf_comm_check(world, hf_rundir_at(against, &rd));
             if (r >= 0)
                 r = hf_pipeline_spec(world, rd.spec, &run_spec);
             if (r < 0) {
+                hf_spec_free(run_spec);
                 if (rank == 0)
                     hf_warn("describe: --against %s: the run's job.yaml not read (%s): the new "
                             "data's column types are inferred",

@@ -467,16 +467,20 @@ static int check_prep_settings(hf_bind *b)
                 return result;
         }
     }
-    /* An integer distribution's values (int_uniform: [0, 2] would draw polynomial 1): each of
-     * up to 64 integers of its range, else its two ends, as a choice would be checked. */
+    /* An integer distribution's values (int_uniform: [0, 2] would draw polynomial 1): the first
+     * 64 integers of its range (where the settings' forbidden values lie: kbins 1, polynomial
+     * 1) and its upper end, as a choice would be checked. */
     for (size_t i = 0; i < n; i++) {
         if (idx[i] < 0 || s->space.params[idx[i]].kind != HF_PARAM_INT_UNIFORM)
             continue;
         const hf_param_space *p = &s->space.params[idx[i]];
-        double lo = p->low, hi = p->high, step = hi - lo <= 63 ? 1 : hi - lo;
-        for (double x = lo; x <= hi; x += step) {
+        int64_t lo = (int64_t)p->low, hi = (int64_t)p->high;
+        for (int64_t k = 0; k <= 64; k++) {
+            int64_t x = k < 64 ? lo + k : hi;
+            if (k < 64 && (x > hi || x < lo)) /* past the range (or wrapped) */
+                continue;
             const hf_value *save = vals[i];
-            hf_value v = {.type = HF_VAL_INT, .u = {.i = (int64_t)x}};
+            hf_value v = {.type = HF_VAL_INT, .u = {.i = x}};
             hf_prep_config cfg;
             vals[i] = &v;
             int result = hf_prep_config_from_values(vals, &src, &cfg);

@@ -93,10 +93,7 @@ int hf_etl_opts_check(const hf_etl_opts *o)
         return hf_error(HF_EINVAL,
                         "%s: data.etl.sse: got aws:kms with the local dest \"%s\", expected an "
                         "s3:// dest (server-side encryption applies to uploads only)",
-                        hf_opt_where(&o->src,
-                                     o->kms_key_id ? "data.etl.kms_key_id" : "data.etl.sse", at,
-                                     sizeof at),
-                        o->dest);
+                        hf_opt_where(&o->src, "data.etl.sse", at, sizeof at), o->dest);
     /* The sources the step reads: a path, file://, s3:// or http(s):// (as the ingest). */
     const char *scheme = o->source ? strstr(o->source, "://") : NULL;
     if (scheme && !is_s3(o->source) && !is_http(o->source) && strncmp(o->source, "file://", 7))

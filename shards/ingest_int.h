@@ -161,9 +161,11 @@ typedef struct built {
 /* The default NA texts ("", NA, NaN, null, ?): data.na_values' default, and the NA texts of a
  * prediction input (ingest_opts.c). */
 extern char *const hf__ingest_default_na[];
-/* Which values an ingest accepts, part of the ingest's identity (hf_ingest_opts_hash): change it
- * when a value an older ingest stored would now be refused, so that its shards are not reused. */
-#define HF__INGEST_VALUE_RULES "finite,datetime"
+/* Which values an ingest accepts and how it types them, part of the ingest's identity
+ * (hf_ingest_opts_hash): change it when a value an older ingest stored would now be refused or
+ * typed otherwise, so that its shards are not reused ("target-type": data.columns declaring the
+ * target categorical or boolean makes a classification, where older shards kept a regression). */
+#define HF__INGEST_VALUE_RULES "finite,datetime,target-type"
 #define HF__INGEST_N_DEFAULT_NA 5
 
 /* ingest.c */

@@ -57,7 +57,7 @@ set +e
 "$HYPERFOLD" describe job.yaml >desc.txt 2>desc.err
 rc=$?
 set -e
-[ "$rc" -eq 2 ] && grep -q 'is produced by data.etl and has not been extracted yet' desc.err ||
+[ "$rc" -eq 2 ] && [ "$(wc -l <desc.err)" -eq 1 ] && grep -q 'is produced by data.etl and has not been extracted yet' desc.err ||
   fail "describe before the etl step: exit $rc: $(cat desc.err)"
 hfrun job.yaml 2>run1.err || fail "the run with data.etl failed: $(cat run1.err)"
 D="$(run_dir etl)"
