@@ -11,7 +11,10 @@ export OMPI_MCA_mpi_yield_when_idle=1 OPENBLAS_NUM_THREADS=1
 # Open MPI would probe Omni-Path (PSM/PSM2) at every start, 0.2 s here, then pick ob1 anyway.
 export OMPI_MCA_pml=ob1
 hf=build/hyperfold
-$hf validate examples/diabetes-ridge.yaml | head -20
+mkdir -p runs
+# (to a file first: a pipe into head would end the writer with SIGPIPE, which pipefail reports)
+$hf validate examples/diabetes-ridge.yaml >runs/diabetes-validate.txt
+head -20 runs/diabetes-validate.txt
 mpirun -np 4 $hf run examples/diabetes-ridge.yaml
 mpirun -np 4 $hf predict --model runs/diabetes-ridge/model.h5 \
   --input examples/data/diabetes.csv --output runs/diabetes-ridge/predictions.csv
@@ -27,7 +30,8 @@ done
 echo "--- the first hour on sonar: extract the zip (hyperfold etl), look at the table (describe), then"
 echo "    two transforms inside the folds (Yeo-Johnson + pairwise products) against the baseline above"
 $hf etl examples/data/sonar.zip runs/data/sonar/ --include '*.csv' --audit off
-$hf describe runs/data/sonar/sonar/sonar.csv --target Class | head -8
+$hf describe runs/data/sonar/sonar/sonar.csv --target Class >runs/sonar-describe.txt
+head -8 runs/sonar-describe.txt
 mpirun -np 2 $hf run examples/sonar-features.yaml 2>&1 | grep ": best trial" | cut -c1-80 |
   sed "s/^hyperfold/sonar-features/"
 echo "--- the same job reading from and writing to S3: the IAM policy it needs and nothing more"
