@@ -914,17 +914,24 @@ static int bind_value(hf_bind *b, const yaml_node_t *v, const char *key, const h
         if (v->type != YAML_SCALAR_NODE || hf_bind_parse_size(node_text(v), (uint64_t *)f))
             return fail_got(b, v, key, d->expected ? d->expected : "a size");
         return HF_OK;
-    case HF_OPT_ENUM_MAP: {
+    case HF_OPT_ENUM_MAP:
+    case HF_OPT_STRING_MAP: {
+        /* A mapping NAME -> value: the names in f, the values (an enum's index, or a string) at
+         * aux_offset, their count at count_offset. */
         HF_CALL(check_mapping(b, v, key, NULL));
+        int strings = d->kind == HF_OPT_STRING_MAP;
         size_t len = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
         char ***names = f;
-        int **vals = FIELD(opts, d->aux_offset);
+        void **vals = FIELD(opts, d->aux_offset);
         size_t *n = FIELD(opts, d->count_offset);
         hf_strv_free(*names, *n);
-        free(*vals);
+        if (strings)
+            hf_strv_free(*vals, *n);
+        else
+            free(*vals);
         *n = 0;
         *names = hf_calloc(len ? len : 1, sizeof **names);
-        *vals = hf_calloc(len ? len : 1, sizeof **vals);
+        *vals = hf_calloc(len ? len : 1, strings ? sizeof(char *) : sizeof(int));
         if (!*names || !*vals)
             return HF_ENOMEM;
         for (size_t i = 0; i < len; i++) {
@@ -932,33 +939,11 @@ static int bind_value(hf_bind *b, const yaml_node_t *v, const char *key, const h
             const char *name = node_text(node_at(b, p->key));
             char sub[PATH_LEN];
             join_path(sub, sizeof sub, key, name);
-            HF_CALL(get_enum(b, node_at(b, p->value), sub, d->choices, &(*vals)[i]));
-            HF_CALL(hf_bind_record(b, sub, node_at(b, p->value)));
-            if (!((*names)[i] = hf_strdup(name)))
-                return HF_ENOMEM;
-            (*n)++;
-        }
-        return HF_OK;
-    }
-    case HF_OPT_STRING_MAP: {
-        HF_CALL(check_mapping(b, v, key, NULL));
-        size_t len = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
-        char ***names = f, ***vals = FIELD(opts, d->aux_offset);
-        size_t *n = FIELD(opts, d->count_offset);
-        hf_strv_free(*names, *n);
-        hf_strv_free(*vals, *n);
-        *n = 0;
-        *names = hf_calloc(len ? len : 1, sizeof **names);
-        *vals = hf_calloc(len ? len : 1, sizeof **vals);
-        if (!*names || !*vals)
-            return HF_ENOMEM;
-        for (size_t i = 0; i < len; i++) {
-            yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
-            const char *name = node_text(node_at(b, p->key));
-            char sub[PATH_LEN];
-            join_path(sub, sizeof sub, key, name);
-            HF_CALL(get_string(b, node_at(b, p->value), sub, d->expected ? d->expected : "a string",
-                               &(*vals)[i]));
+            if (strings)
+                HF_CALL(get_string(b, node_at(b, p->value), sub,
+                                   d->expected ? d->expected : "a string", &((char **)*vals)[i]));
+            else
+                HF_CALL(get_enum(b, node_at(b, p->value), sub, d->choices, &((int *)*vals)[i]));
             HF_CALL(hf_bind_record(b, sub, node_at(b, p->value)));
             if (!((*names)[i] = hf_strdup(name)))
                 return HF_ENOMEM;

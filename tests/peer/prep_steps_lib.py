@@ -241,27 +241,7 @@ class TargetEncoderRef(OneToOneFeatureMixin, BaseEstimator, TransformerMixin):
         return enc, mean
 
     def inner_folds(self, yv):
-        import hfsplits
-        m = len(yv)
-        f = np.empty(m, dtype=np.int64)
-        r = hfsplits.Rng(self.seed, 0x7E7E, 0)
-        if not self.binary:
-            perm = list(range(m))
-            r.shuffle(perm)
-            pos = 0
-            for k in range(5):
-                size = m // 5 + (1 if k < m % 5 else 0)
-                f[perm[pos:pos + size]] = k
-                pos += size
-        else:
-            order = []
-            for c in (0, 1):
-                pc = [i for i in range(m) if int(yv[i]) == c]
-                r.shuffle(pc)
-                order += pc
-            for j, p in enumerate(order):
-                f[p] = j % 5
-        return f
+        return inner_folds(len(yv), self.seed, yv if self.binary else None)
 
     def fit(self, X, y):
         self._check_n_features(X, reset=True)
@@ -372,3 +352,28 @@ def compare(ck, label, X, fold, names, types, cats, s, rtol=1e-9, lambda_rtol=1e
     print("%s: %d splits, %d columns, max relative error %.3g"
           % (label, len(splits), splits[0][4].shape[1] if splits else 0, worst))
     return splits
+
+
+def inner_folds(m, seed, yv=None):
+    """Target encoding's documented inner folds of m fit positions (docs/preprocessing.md): KFold
+    (yv None) or, for a binary target yv, stratified, shuffled by the RNG stream 0x7E7E of seed."""
+    import hfsplits
+    f = np.empty(m, dtype=np.int64)
+    r = hfsplits.Rng(seed, 0x7E7E, 0)
+    if yv is None:
+        perm = list(range(m))
+        r.shuffle(perm)
+        pos = 0
+        for k in range(5):
+            size = m // 5 + (1 if k < m % 5 else 0)
+            f[perm[pos:pos + size]] = k
+            pos += size
+    else:
+        order = []
+        for c in (0, 1):
+            pc = [i for i in range(m) if int(yv[i]) == c]
+            r.shuffle(pc)
+            order += pc
+        for j, p in enumerate(order):
+            f[p] = j % 5
+    return f

@@ -32,7 +32,6 @@ import hfsplits  # noqa: E402
 import hftest  # noqa: E402
 import prep_steps_lib as L  # noqa: E402
 
-TE_STREAM = 0x7E7E
 ck = L.Checker("encode_target_peer")
 tmp = tempfile.mkdtemp(prefix="hf_te_peer_")
 rng = np.random.default_rng(1613)
@@ -53,28 +52,7 @@ y_reg = effect[np.nan_to_num(city, nan=1).astype(int)] + x + rng.normal(0, 1.0, 
 y_bin = (y_reg + rng.normal(0, 1, n) > 1.0).astype(float)
 
 
-def inner_folds(m, seed, yv=None):
-    """The documented inner folds of m fit positions."""
-    f = np.empty(m, dtype=np.int64)
-    r = hfsplits.Rng(seed, TE_STREAM, 0)
-    if yv is None:
-        perm = list(range(m))
-        r.shuffle(perm)
-        pos = 0
-        for k in range(5):
-            size = m // 5 + (1 if k < m % 5 else 0)
-            for p in perm[pos:pos + size]:
-                f[p] = k
-            pos += size
-    else:
-        order = []
-        for c in (0, 1):
-            pc = [i for i in range(m) if int(yv[i]) == c]
-            r.shuffle(pc)
-            order += pc
-        for j, p in enumerate(order):
-            f[p] = j % 5
-    return f
+inner_folds = L.inner_folds  # the documented inner folds of m fit positions
 
 
 def encode(levels, yv):

@@ -5,17 +5,7 @@
 # (zip-slip, symlink, zip bomb) upload nothing; a rerun PUTs nothing; 1 and 2 ranks agree.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
-: "${HYPERFOLD:?HYPERFOLD must name the hyperfold binary}"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_pml=ob1 OPENBLAS_NUM_THREADS=1
-export OMPI_MCA_mpi_yield_when_idle=1
-export AWS_ENDPOINT_URL="$EP"
-export HF_ETL_STAGING="$WORK/staging"
-mkdir -p files staging
-PY=/usr/bin/python3
-etl() { "$HYPERFOLD" etl "$@"; }
-# The keys under an s3:// prefix, one a line, sorted.
-keys() { hfs3 ls "$1" --endpoint "$EP" | awk '{print $2}' | sort; }
+source "$S3DIR/etl_lib.sh"
 
 # The archives, built with Python's own modules (which are also the peers below).
 "$PY" - <<'EOF'

@@ -6,16 +6,7 @@
 # spec reads them (1GB = 10^9, 1.5G, 64gib).
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
-: "${HYPERFOLD:?HYPERFOLD must name the hyperfold binary}"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_pml=ob1 OPENBLAS_NUM_THREADS=1
-export OMPI_MCA_mpi_yield_when_idle=1
-export AWS_ENDPOINT_URL="$EP"
-export HF_ETL_STAGING="$WORK/staging"
-mkdir -p files staging
-PY=/usr/bin/python3
-etl() { "$HYPERFOLD" etl "$@"; }
-keys() { hfs3 ls "$1" --endpoint "$EP" | awk '{print $2}' | sort; }
+source "$S3DIR/etl_lib.sh"
 
 "$PY" - <<'EOF'
 import io, tarfile, zipfile
