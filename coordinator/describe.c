@@ -1182,7 +1182,8 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
         if (feature && !c->numeric && !identifier && !constant && distinct > 50 &&
             distinct > cnt / 10)
             add_flag(flags, "high_cardinality",
-                     "%s%.0f levels in %.0f rows: association inflated by chance",
+                     ex->has_target ? "%s%.0f levels in %.0f rows: association inflated by chance"
+                                    : "%s%.0f levels in %.0f rows",
                      approx ? "about " : "", distinct, cnt);
         json_object_set_new(o, "flags", flags);
     }
@@ -1930,6 +1931,12 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
             goto out;
         if (!target && has_run_target)
             target = run_target;
+    }
+    /* --task is the target's: without one it would be silently ignored. */
+    if (task && !target) {
+        result = hf_error(
+            HF_EINVAL, "describe: --task %s: got no target, expected --target COL with it", task);
+        goto out;
     }
     /* Against a run: the run's data settings, and its task for its own target. */
     if (run_data) {

@@ -86,7 +86,8 @@ ck.check(len(out["columns"]) == df.shape[1], "every column described")
 for args, want in ((["t.csv", "--target", "nope"], ['"nope"', "id, const, code"]),
                    (["t.csv", "--target", "y", "--task", "cluster"], ["--task", "cluster"]),
                    (["t.csv", "--target", "y", "--columns", "code=text"], ["--columns", "code=text"]),
-                   (["t.csv", "--target", "y", "--max-distinct", "0"], ["--max-distinct", '"0"'])):
+                   (["t.csv", "--target", "y", "--max-distinct", "0"], ["--max-distinct", '"0"']),
+                   (["t.csv", "--task", "regression"], ["--task regression", "--target COL"])):
     p = describe(args, np_=None, check=False)
     err = p.stderr.strip().splitlines()
     ck.check(p.returncode == 2 and len(err) == 1 and all(w in err[0] for w in want),
