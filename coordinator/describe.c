@@ -1058,14 +1058,14 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
         return HF_ENOMEM;
     size_t nr = 0;
     json_object_set_new(root, "target", ex->has_target ? json_string(sc->target) : json_null());
-    if (!ex->has_target) {
-        json_object_set_new(json_array_get(cols, p), "role", json_string("feature"));
-    }
-    for (size_t j = 0; j <= p; j++) {
+    /* Without a target (shards ingested with no_target: y all missing) column p is no column. */
+    if (!ex->has_target)
+        json_array_remove(cols, p);
+    for (size_t j = 0; j < p + (ex->has_target != 0); j++) {
         json_t *o = json_array_get(cols, j), *flags = json_array();
         const col_stats *c = &cs[j];
         const char *name = j < p ? sc->features[j].name : sc->target;
-        int feature = j < p || !ex->has_target;
+        int feature = j < p;
         double cnt = c->s[S_COUNT], miss = c->s[S_MISSING], rows = cnt + miss;
         double share = rows > 0 ? miss / rows : 0;
         json_object_set_new(o, "missing_share", json_real(share));
@@ -1182,7 +1182,8 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
         if (feature && !c->numeric && !identifier && !constant && distinct > 50 &&
             distinct > cnt / 10)
             add_flag(flags, "high_cardinality",
-                     "%s%.0f levels in %.0f rows: association inflated by chance",
+                     ex->has_target ? "%s%.0f levels in %.0f rows: association inflated by chance"
+                                    : "%s%.0f levels in %.0f rows",
                      approx ? "about " : "", distinct, cnt);
         json_object_set_new(o, "flags", flags);
     }
@@ -1197,7 +1198,11 @@ static int describe_more(json_t *root, const hf_schema *sc, const col_stats *cs,
         json_object_set(e, "value", json_object_get(a, "value"));
         json_array_append_new(order, e);
     }
-    json_object_set_new(root, "association", order);
+    /* No target, no association section. */
+    if (ex->has_target)
+        json_object_set_new(root, "association", order);
+    else
+        json_decref(order);
     json_object_set_new(root, "max_distinct", json_integer((json_int_t)ex->max_distinct));
     free(rk);
     return HF_OK;
@@ -1526,7 +1531,7 @@ static void print_table(FILE *fp, json_t *root)
         fprintf(fp, "%lld rows, %zu columns, no target\n\n",
                 (long long)json_integer_value(json_object_get(root, "rows")), n);
     fprintf(fp, "%-20s %-4s %9s %6s %8s %10s %10s %10s %s\n", "column", "type", "count", "miss",
-            "distinct", "mean", "std", "median", "association");
+            "distinct", "mean", "std", "median", json_is_string(target) ? "association" : "");
     /* The target first, then the columns by association (strongest first), then the rest. */
     json_array_foreach(cols, i, c) if (!strcmp(jstr(c, "role"), "target")) print_row(fp, c);
     /* The order of the root's "association" list (each association's rank). */
@@ -1607,7 +1612,8 @@ static void usage(FILE *fp)
             "100000, then a HyperLogLog estimate), mean, std, skew, exact quartiles, zeros,\n"
             "outliers (1.5 IQR), the most frequent categories, flags (looks_categorical,\n"
             "identifier, constant, leak, mostly_missing, high_cardinality) and each column's\n"
-            "association with the target (--target; a job spec's data.target). --json prints\n"
+            "association with the target (--target; a job spec's data.target; without one\n"
+            "every column is a feature and nothing is associated). --json prints\n"
             "one JSON object instead of the tables. With a job spec it also writes\n"
             "<output.dir>/<name>/describe.json. --against RUN_DIR compares the data with the\n"
             "profile of the data RUN_DIR's model was trained on (RUN_DIR/profile.json): per\n"
@@ -1761,11 +1767,10 @@ static int parse_datetime_formats(const char *text, hf_ingest_opts *o)
     return result;
 }
 
-/* Rank 0. The last column of DATA's header (the first file of a prefix; the first .csv member of
- * a zip), which a describe without a target ingests in the target's place and reports as a
- * feature; *has_want = 1 when want (may be NULL) is one of the header's columns. */
-static int last_header_column(const char *uri, const hf_source_opts *so, char delimiter,
-                              const char *want, int *has_want, char **out, char **header)
+/* Rank 0. The names of DATA's header (the first file of a prefix; the first .csv member of a
+ * zip), one per line, into *header; *has_want = 1 when want (may be NULL) is one of them. */
+static int header_columns(const char *uri, const hf_source_opts *so, char delimiter,
+                          const char *want, int *has_want, char **header)
 {
     char **uris = NULL;
     size_t nu = 0;
@@ -1813,8 +1818,8 @@ static int last_header_column(const char *uri, const hf_source_opts *so, char de
         result = hf_csv_split(rec.text + bom, rec.len - bom, delim, &f, &why, &off);
         if (result < 0)
             result = hf_error(HF_EDATA, "describe: %s:1: the header has %s", first, why);
-        else if (!f.n || !(*out = strndup(f.f[f.n - 1].p, f.f[f.n - 1].len)))
-            result = f.n ? HF_ENOMEM : hf_error(HF_EDATA, "describe: %s: empty header", first);
+        else if (!f.n)
+            result = hf_error(HF_EDATA, "describe: %s: empty header", first);
         for (size_t i = 0; result >= 0 && want && i < f.n; i++)
             if (f.f[i].len == strlen(want) && !memcmp(f.f[i].p, want, f.f[i].len))
                 *has_want = 1;
@@ -1887,7 +1892,7 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
     hf_s3_config s3;
     hf_source_opts so;
     hf_s3_flags_apply(s3f, rank, &s3, &so);
-    char *last = NULL, *header = NULL, *shards = NULL, *scratch = NULL;
+    char *header = NULL, *shards = NULL, *scratch = NULL;
     hf_manifest *m = NULL;
     int reused = 0;
     int result = hf_ingest_opts_init(&o);
@@ -1908,17 +1913,15 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
         result = parse_datetime_formats(dt_formats, &o);
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
+    /* Against a run: DATA's header, for the run's data settings and to find the run's target
+     * (unlabeled data lacks it). */
     int has_run_target = 0;
-    if (!target || run_data) {
+    if (run_data) {
         size_t len = 0;
         if (rank == 0)
-            result = last_header_column(data, &so, run_data ? run_data->delimiter : 0, run_target,
-                                        &has_run_target, &last, &header);
+            result = header_columns(data, &so, run_data->delimiter, run_target, &has_run_target,
+                                    &header);
         if ((result = hf_comm_check(world, result)) >= 0) {
-            len = rank == 0 ? strlen(last) + 1 : 0;
-            result = hf_comm_bcast_blob(world, &last, &len, 0);
-        }
-        if (result >= 0) {
             len = rank == 0 ? strlen(header) + 1 : 0;
             result = hf_comm_bcast_blob(world, &header, &len, 0);
         }
@@ -1926,43 +1929,14 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
             result = hf_comm_bcast(world, &has_run_target, sizeof has_run_target, 0);
         if (result < 0)
             goto out;
-        /* Against a run: its target when DATA has that column (unlabeled data has not). */
         if (!target && has_run_target)
             target = run_target;
     }
-    /* Against a run, without a target (unlabeled data): the column read in the target's place
-     * must not be one the run reads as a date or drops; the last other column of the header. */
-    if (run_data && !target && header) {
-        char *pick = NULL;
-        for (const char *p = header; *p;) {
-            const char *nl = strchr(p, '\n');
-            char *name = hf_strndup(p, nl ? (size_t)(nl - p) : strlen(p));
-            if (!name) {
-                result = HF_ENOMEM;
-                break;
-            }
-            int bad = 0;
-            for (size_t i = 0; name && i < run_data->n_datetime_formats; i++)
-                bad |= !strcmp(name, run_data->datetime_columns[i]);
-            for (size_t i = 0; name && i < run_data->n_columns; i++)
-                bad |= !strcmp(name, run_data->column_names[i]) &&
-                       !strcmp(hf_ingest_col_type_names[run_data->column_types[i]], "datetime");
-            for (size_t i = 0; name && i < run_data->n_drop; i++)
-                bad |= !strcmp(name, run_data->drop[i]);
-            if (!bad) {
-                free(pick);
-                pick = name;
-            } else {
-                free(name);
-            }
-            if (!nl)
-                break;
-            p = nl + 1;
-        }
-        if (pick) {
-            free(last);
-            last = pick;
-        }
+    /* --task is the target's: without one it would be silently ignored. */
+    if (task && !target) {
+        result = hf_error(
+            HF_EINVAL, "describe: --task %s: got no target, expected --target COL with it", task);
+        goto out;
     }
     /* Against a run: the run's data settings, and its task for its own target. */
     if (run_data) {
@@ -1974,23 +1948,20 @@ static int describe_data(hf_comm *world, const char *data, const char *target,
             goto out;
     }
     o.source = hf_strdup(data);
-    o.target = hf_strdup(target ? target : last);
+    /* No target: every column is read as a feature (missing values anywhere are fine). */
+    o.target = target ? hf_strdup(target) : NULL;
+    o.no_target = !target;
     o.task_hint = "give --task regression or --task classification";
     /* The scratch directory (--scratch, else $TMPDIR, else here), which every rank must see. */
     if ((result = hf_comm_check(world, result)) >= 0 &&
         (result = hf_pipeline_scratch(world, scratch_base, "describe", &scratch)) < 0)
         result = hf_error_prefix(result, "describe");
-    if (result >= 0 && (!o.source || !o.target || asprintf(&shards, "%s/shards", scratch) < 0))
+    if (result >= 0 &&
+        (!o.source || (target && !o.target) || asprintf(&shards, "%s/shards", scratch) < 0))
         result = HF_ENOMEM;
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
-    result = hf_ingest(world, &o, shards, &so, NULL, &m, &reused);
-    if (result < 0 && !target)
-        result = hf_error_prefix(result,
-                                 "describe: without --target the column \"%s\" is read in the "
-                                 "target's place (give --target COL)",
-                                 last);
-    result = hf_comm_check(world, result);
+    result = hf_comm_check(world, hf_ingest(world, &o, shards, &so, NULL, &m, &reused));
     if (result >= 0)
         result = compute(world, m, shards, target != NULL, max_distinct, root);
     if (result >= 0 && prof)
@@ -2000,7 +1971,6 @@ out:
     free(scratch);
     hf_manifest_free(m);
     free(shards);
-    free(last);
     free(header);
     free(o.source);
     free(o.target);

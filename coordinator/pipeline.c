@@ -123,6 +123,14 @@ int hf_pipeline_ingest(hf_comm *world, const hf_spec *spec, const char *source,
     hf_source_opts so = {.s3 = &spec->s3, .audit_path = audit_path, .rank = hf_comm_rank(world)};
     int result = hf_ingest(world, &o, shard_dir, &so,
                            spec->data.skip_bad_rows ? rejects_path : NULL, manifest, reused);
+    /* Shards without a target (describe's, hf_ingest_opts.no_target) are never a run's: their
+     * identity differs, and this refuses them should one be read anyway. */
+    if (result >= 0 && !(*manifest)->schema->target) {
+        result = hf_error(HF_EDATA, "%s: the shards have no target, expected data.target \"%s\"",
+                          shard_dir, spec->data.target ? spec->data.target : "");
+        hf_manifest_free(*manifest);
+        *manifest = NULL;
+    }
     return hf_comm_check(world, result);
 }
 

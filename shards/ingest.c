@@ -259,11 +259,11 @@ static int plan_columns(ctx *c)
     int result = hf__ingest_alloc_plan(c);
     if (result < 0)
         return result;
-    if (!sp->target)
+    if (!sp->target && !sp->no_target)
         return hf_error(HF_EINVAL, "data.target: got nothing, expected a column name");
     for (size_t i = 0; result >= 0 && i < sp->n_drop; i++)
         result = set_role(c, sp->drop[i], ROLE_DROP, "data.drop");
-    if (result >= 0)
+    if (result >= 0 && !sp->no_target)
         result = set_role(c, sp->target, ROLE_TARGET, "data.target");
     if (result >= 0 && sp->fold_column)
         result = set_role(c, sp->fold_column, ROLE_FOLD, "cv.fold_column");
@@ -489,6 +489,10 @@ static int build_schema(ctx *c, built *b, const int64_t *flags)
         }
     }
     free(type);
+    /* Without a target (o->no_target): the schema's target stays NULL; the task is regression
+     * so that the manifest reads back (its "target": null says there is none). */
+    if (schema && b->target_slot < 0)
+        schema->task = HF_TASK_REGRESSION;
     return result >= 0 ? local_err : result;
 }
 
@@ -531,7 +535,7 @@ static int encode_codes(ctx *c, built *b)
         n_dict = 0;
     }
     const int ts = b->target_slot, gs = b->group_slot;
-    if (result >= 0 && schema->task == HF_TASK_CLASSIFICATION && !c->text_slot[ts]) {
+    if (result >= 0 && ts >= 0 && schema->task == HF_TASK_CLASSIFICATION && !c->text_slot[ts]) {
         result = hf__ingest_global_values(c, ts, &vals, &n_vals);
         /* Numeric class labels must be whole numbers (scikit-learn's classifiers refuse a
          * "continuous" target likewise): 0.5 is a measurement, not a class. */
@@ -585,7 +589,7 @@ static int split_cells(ctx *c, built *b)
         return HF_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const double *r = c->cells + i * ns;
-        b->y[i] = r[b->target_slot];
+        b->y[i] = b->target_slot >= 0 ? r[b->target_slot] : NAN;
         b->rowpos[i] = c->ord[i] + b->offs[1];
         if (b->fold)
             b->fold[i] = (int64_t)r[b->fold_slot];

@@ -36,6 +36,11 @@ typedef struct hf_ingest_opts {
      * regression, implied by model.type ridge: ..."). Borrowed. */
     const char *fold_column, *group_column, *order_column;
     const char *task_hint;
+    /* Set by the caller, not the spec (no key of the data section): 1 reads every column as a
+     * feature and writes shards without a target (y all NaN; the schema's target null, its task
+     * regression) for describe. Part of the ingest identity, so a run never reuses such shards;
+     * hf_pipeline_ingest refuses a manifest without a target. */
+    int no_target;
     hf_opt_source src;
 } hf_ingest_opts;
 

@@ -158,6 +158,9 @@ int hf_ingest_opts_hash(const hf_ingest_opts *o, char out[65])
         result = hf_opts_identity_add(&text, &len, "data.delimiter", buf);
     if (result >= 0)
         result = hf_opts_identity(&hf_shards_section, o, &text, &len);
+    /* Added only when set: the identity of every ingest with a target stays as it was. */
+    if (result >= 0 && o->no_target)
+        result = hf_opts_identity_add(&text, &len, "no_target", "1");
     const char *roles[3] = {o->fold_column, o->group_column, o->order_column};
     const char *names[3] = {"cv.fold_column", "cv.group_column", "cv.order_column"};
     for (int i = 0; i < 3 && result >= 0; i++)

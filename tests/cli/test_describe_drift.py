@@ -215,5 +215,26 @@ for data, labelled in (("new.csv", True), ("unl.csv", False)):
              "%s: the date's parts compared: %s" % (data, sorted(cols)))
     ck.check(("balance" in (dd.get("target") or {})) == labelled,
              "%s: the target's class balance %s" % (data, "reported" if labelled else "absent"))
+# Unlabeled data whose last column has missing values: every column a feature, drift without a
+# target (no column is read in the target's place, so a missing value there is fine).
+u2 = nt.drop(columns=["y"])[["code", "when", "x"]].copy()
+u2.loc[::7, "x"] = np.nan
+u2.to_csv(os.path.join(w2, "unl2.csv"), index=False)
+for np_ in (1, 2):
+    p = hftest.hyperfold(["describe", "unl2.csv", "--against", rd2, "--json"], np=np_, cwd=w2, check=False)
+    ck.check(p.returncode == 0, "unl2.csv np=%d: exit %d (%s)" % (np_, p.returncode, p.stderr.strip()))
+    if p.returncode:
+        continue
+    out = json.loads(p.stdout)
+    cols = {c["name"]: c for c in out["columns"]}
+    ck.check(out["target"] is None and "association" not in out and all(c["role"] == "feature" for c in out["columns"]),
+             "unl2.csv np=%d: no target, every column a feature" % np_)
+    ck.check(cols["x"]["missing"] == u2["x"].isna().sum() and cols["x"]["count"] == u2["x"].count() and
+             abs(cols["x"]["mean"] - u2["x"].mean()) <= 1e-10 * abs(u2["x"].mean()),
+             "unl2.csv np=%d: x (last, with missing values) as pandas: %r" % (np_, cols["x"]))
+    dd = out["drift"]
+    dcols = {c["name"]: c for c in dd["columns"] + dd.get("trend", [])}
+    ck.check("target" not in dd and isinstance(dcols.get("x", {}).get("psi"), float) and dd["rows_new"] == len(u2),
+             "unl2.csv np=%d: drift without a target, x compared: %r" % (np_, dcols.get("x")))
 
 ck.done()

@@ -717,6 +717,26 @@ static void test_suggest(void **state)
     assert_null(hf_suggest("x", keys, 0));
 }
 
+/* describe's target-less ingest (hf_ingest_opts.no_target) is no key of the data section, and
+ * it is part of the ingest identity: a run never reuses shards written without a target. */
+static void test_no_target(void **state)
+{
+    (void)state;
+    const char *msg = parse_fail(MINIMAL "  no_target: true\nmodel:\n  type: ridge\n");
+    assert_non_null(strstr(msg, "no_target"));
+    hf_spec *s = parse_ok(MINIMAL "model:\n  type: ridge\n");
+    assert_int_equal(s->data.no_target, 0);
+    char with[65], without[65], again[65];
+    assert_int_equal(hf_ingest_opts_hash(&s->data, with), HF_OK);
+    hf_ingest_opts o = s->data;
+    o.no_target = 1;
+    assert_int_equal(hf_ingest_opts_hash(&o, without), HF_OK);
+    assert_int_equal(hf_ingest_opts_hash(&s->data, again), HF_OK);
+    assert_string_not_equal(with, without);
+    assert_string_equal(with, again);
+    hf_spec_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -726,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_syntax_error),    cmocka_unit_test(test_impossible_requests),
         cmocka_unit_test(test_int_bool_typing), cmocka_unit_test(test_task_rule),
         cmocka_unit_test(test_check_data),      cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_no_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
