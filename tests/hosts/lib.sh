@@ -124,11 +124,13 @@ hf_hosts_mpirun() {
 }
 
 # hf_hosts_same_results A B: two results.json agree on every score, parameter and selection:
-# everything but timing and placement (which rank or host ran what, fit times, paths).
+# everything but timing and placement (which rank or host ran what, fit times, paths). Further
+# keys to leave out may follow (spec_sha256 where the two specs differ on purpose).
 hf_hosts_same_results() {
-    "$PYTHON" - "$1" "$2" <<'PY' || hf_fail "results differ: $1 vs $2"
+    "$PYTHON" - "$@" <<'PY' || hf_fail "results differ: $1 vs $2"
 import json, sys
 IGNORE = {"timing", "rank", "worker", "seconds", "fit_seconds", "model_path", "host", "hostname"}
+IGNORE |= set(sys.argv[3:])
 def strip(o):
     if isinstance(o, dict):
         return {k: strip(v) for k, v in o.items() if k not in IGNORE}
