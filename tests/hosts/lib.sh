@@ -10,7 +10,7 @@
 #                          (their hostnames), and tears them down when the shell exits (any way)
 #   hf_hosts_exec H CMD    runs CMD on host H (hf0, hf1, ...): its network, hostname, node-local dir
 #   hf_hosts_mpirun HOSTLIST ARGS...  mpirun from host hf0 with --host HOSTLIST ("hf0:2,hf1:2"),
-#                          Open MPI's rsh agent entering the other hosts through ip netns exec
+#                          Open MPI's rsh agent entering the other hosts through nsenter
 #
 # Each host sees its own directory (under $HF_HOSTS_DIR/node/<host>) at the one path
 # $HF_HOSTS_NODE_LOCAL, like a node's /tmp or NVMe at the same path on every node; it lasts
@@ -104,11 +104,14 @@ AGENT
 }
 
 # hf_hosts_exec HOST CMD...: CMD on HOST (hf0, hf1, ...), with its hostname and node-local dir.
+# HOST's network namespace, and a UTS and a mount namespace of its own for each command.
 hf_hosts_exec() {
     local h=${1:?usage: hf_hosts_exec HOST CMD...} i
     shift
     i=${h#hf}
-    ip netns exec "$HF_HOSTS_ID-h$i" unshare --uts --mount --propagation private \
+    # nsenter, not `ip netns exec`: that one mounts a new /sys, without the cgroup file systems
+    # under /sys/fs/cgroup that slurmd needs.
+    nsenter --net="/run/netns/$HF_HOSTS_ID-h$i" unshare --uts --mount --propagation private \
         sh -c 'hostname "$1" && mount --bind "$2" "$3" && shift 3 && exec "$@"' sh \
         "$h" "$HF_HOSTS_DIR/node/$h" "$HF_HOSTS_NODE_LOCAL" "$@"
 }
