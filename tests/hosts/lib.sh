@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - several "hosts" on this one machine for the multi-host tests (sourced; not a test).
 #
 # A host is a network namespace with its own hostname (a UTS namespace) and its own node-local

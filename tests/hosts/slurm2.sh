@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # slurm2.sh - a Slurm cluster of N nodes on the hosts of lib.sh (sourced after lib.sh and
 # hf_hosts_setup; not a test). slurmctld and host i's slurmd (-N hf<i>, NodeAddr its veth address)
 # run on their hosts; one munged serves them all through its socket on the shared file system (a
@@ -19,6 +20,7 @@ hf_slurm2_start() {
     mkdir -p "$dir/munge" "$dir/state" "$dir/log" || return 1
     chmod 755 "$dir" "$dir/munge"
     mungekey --create --keyfile="$dir/munge/munge.key" && chmod 0400 "$dir/munge/munge.key" || return 1
+    # shellcheck disable=SC2034 # hf_hosts_cleanup (lib.sh) calls it
     HF_HOSTS_CLEANUP_HOOK=hf_slurm2__stop_munge
     munged --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
         --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" \

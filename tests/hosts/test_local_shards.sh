@@ -53,16 +53,23 @@ line() {
 }
 # same_copies: each host's copy holds the shared shards and manifest byte for byte.
 same_copies() {
-    local h f n
+    local h f n copy
     for h in hf0 hf1; do
+        copy=("$node/$h"/shards-*)
+        [ "${#copy[@]}" = 1 ] && [ -d "${copy[0]}" ] || hf_fail "$h: not one copy directory: ${copy[*]}"
         n=0
         for f in "$work"/out/lc/shards/part-*.h5; do
-            cmp -s "$f" "$node/$h"/shards-*/"$(basename "$f")" || hf_fail "$h: $(basename "$f") is not the shared shard"
+            cmp -s "$f" "${copy[0]}/${f##*/}" || hf_fail "$h: ${f##*/} is not the shared shard"
             n=$((n + 1))
         done
         [ "$n" = 3 ] || hf_fail "$n shards in the shared directory, expected 3"
-        [ -s "$node/$h"/shards-*/manifest.json ] || hf_fail "$h: no manifest.json beside the copies"
-        ls "$node/$h"/shards-*/ | grep -q tmp && hf_fail "$h: a temporary file was left in the copy"
+        [ -s "${copy[0]}/manifest.json" ] || hf_fail "$h: no manifest.json beside the copies"
+        for f in "${copy[0]}"/*; do
+            case ${f##*/} in
+            part-0000[0-2].h5 | manifest.json) ;;
+            *) hf_fail "$h: ${f##*/} was left in the copy" ;;
+            esac
+        done
     done
     return 0
 }
