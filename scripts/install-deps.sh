@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config git
   libarchive-dev liblbfgs-dev libcmocka-dev libxgboost-dev libmicrohttpd-dev curl)
 peer_pkgs=(python3 python3-numpy python3-sklearn python3-h5py python3-pandas python3-xgboost
   python3-boto3 python3-optuna awscli slurm-wlm munge clang-format clang
-  chromium python3-flask gunicorn openssl)
+  chromium python3-flask gunicorn openssl iproute2)
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" = "--with-test-peers" ]; then
   pkgs+=("${peer_pkgs[@]}")
