@@ -203,6 +203,38 @@ int hf_pipeline_check_world(hf_comm *world, const hf_parallel_opts *par)
     return HF_OK;
 }
 
+int hf_pipeline_data_parallel(const hf_job *job, hf_group *group, int *on)
+{
+    const hf_parallel_opts *par = &job->spec->parallel;
+    const hf_dataset *d = job->data;
+    const uint64_t table = (uint64_t)d->n_rows * (d->schema->n_features + 1) * sizeof(double);
+    char at[512], need[32], limit[32];
+    hf_opt_where(&par->src, "parallel.data_parallel", at, sizeof at);
+    *on = hf_parallel_data_parallel(par, table);
+    hf_group_format_bytes(table, need, sizeof need);
+    hf_group_format_bytes(par->memory_per_rank, limit, sizeof limit);
+    if (!*on && job->model->data_parallel && par->memory_per_rank > 0 &&
+        table > par->memory_per_rank)
+        return hf_error(
+            HF_EINVAL,
+            "%s: parallel.memory_per_rank: one copy of the table (%zu rows x %zu "
+            "features: %s) does not fit in %s per rank, expected "
+            "parallel.data_parallel: true (or auto) with ranks_per_task >= %llu",
+            at, d->n_rows, d->schema->n_features, need, limit,
+            (unsigned long long)((table + par->memory_per_rank - 1) / par->memory_per_rank));
+    if (*on && !job->model->data_parallel)
+        return hf_error(HF_EINVAL,
+                        "%s: parallel.data_parallel: not available with model.type %s, expected a "
+                        "model that fits on row shards (ridge, logistic_regression)",
+                        at, job->model->name);
+    for (size_t t = 0; *on && t < job->n_trials; t++) {
+        if (hf_prep_data_parallel_check(&job->configs[t].prep, NULL) < 0)
+            return hf_error_prefix(HF_EINVAL, "%s: trial %zu", at, t);
+    }
+    hf_group_set_data_parallel(group, *on);
+    return HF_OK;
+}
+
 /* Collective. With parallel.ranks_per_task > 1, splits the world into groups of that many
  * consecutive ranks and forms each group's BLACS grid once, for every task it will run. */
 int hf_pipeline_groups(hf_comm *world, const hf_parallel_opts *par, hf_comm **group_comm,

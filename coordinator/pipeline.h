@@ -66,6 +66,14 @@ void hf_job_free(hf_job *job);
 /* Not collective (the same answer on every rank). HF_EINVAL when parallel.ranks_per_task does
  * not divide the number of ranks. */
 int hf_pipeline_check_world(hf_comm *world, const hf_parallel_opts *par);
+/* Not collective (the same answer on every rank). parallel.data_parallel for the prepared job:
+ * decides it (auto: on when one copy of the table, rows x features x 8 bytes, exceeds
+ * parallel.memory_per_rank and groups have several ranks), refuses in one line a model without
+ * the capability (hf_model_ops.data_parallel) or a trial whose preprocessing cannot be fitted on
+ * row shards, and, with data_parallel off and memory_per_rank set for a model that could split the
+ * rows, a table that does not fit in memory_per_rank. Sets the group's flag (group may be NULL:
+ * validate, one rank) and *on. */
+int hf_pipeline_data_parallel(const hf_job *job, hf_group *group, int *on);
 /* Collective. With parallel.ranks_per_task > 1, splits the world into groups of that many
  * consecutive ranks (*group_comm) and forms each group's BLACS grid once (*group), for every task
  * it will run; otherwise both stay NULL. Free with hf_group_free and hf_comm_free. */

@@ -1572,6 +1572,10 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         free(shown);
     }
     result = hf_pipeline_prepare(spec, dir.shards, manifest, 0, &job);
+    /* parallel.data_parallel: decided, refused or set on the group (the same on every rank). */
+    int data_parallel = 0;
+    if (result >= 0)
+        result = hf_pipeline_data_parallel(&job, group, &data_parallel);
     /* Every rank learns of a failure before a study's collective preparation (warm start). */
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;

@@ -18,6 +18,7 @@ struct hf_group {
     int sys_handle;
     hf_grid grid;
     uint64_t memory_limit;
+    int data_parallel;
 };
 
 /* Set once a BLACS grid was formed: hf_group_finalize then calls Cblacs_exit. */
@@ -242,8 +243,7 @@ uint64_t hf_group_matrix_bytes(size_t n, int nb, int nprow, int npcol)
     return first_share(n, nb, nprow) * first_share(n, nb, npcol) * sizeof(double);
 }
 
-/* Human-readable size ("1.50 GiB") into buf. */
-static const char *fmt_bytes(uint64_t b, char *buf, size_t len)
+const char *hf_group_format_bytes(uint64_t b, char *buf, size_t len)
 {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)b;
@@ -262,8 +262,8 @@ int hf_group_check_bytes(uint64_t need, uint64_t memory_per_rank, const char *wh
     if (memory_per_rank == 0 || need <= memory_per_rank)
         return HF_OK;
     return hf_error(HF_EINVAL, "%s: one task needs %s per rank, the limit is %s", what,
-                    fmt_bytes(need, need_s, sizeof need_s),
-                    fmt_bytes(memory_per_rank, limit_s, sizeof limit_s));
+                    hf_group_format_bytes(need, need_s, sizeof need_s),
+                    hf_group_format_bytes(memory_per_rank, limit_s, sizeof limit_s));
 }
 
 uint64_t hf_group_default_memory(void)
@@ -288,8 +288,8 @@ int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank,
     uint64_t need = hf_group_matrix_bytes(n, nb, nprow, npcol) * (uint64_t)n_matrices;
     if (need <= memory_per_rank)
         return HF_OK;
-    fmt_bytes(need, need_s, sizeof(need_s));
-    fmt_bytes(memory_per_rank, limit_s, sizeof(limit_s));
+    hf_group_format_bytes(need, need_s, sizeof(need_s));
+    hf_group_format_bytes(memory_per_rank, limit_s, sizeof(limit_s));
     /* No grid holds less than one block per process: if that does not fit, more ranks cannot
      * help, a smaller block can. */
     uint64_t blk = n < (size_t)nb ? n : (size_t)nb;
@@ -321,4 +321,15 @@ int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank,
                     "%s: %d distributed %zux%zu matrices need %s per rank on %d ranks but "
                     "parallel.memory_per_rank is %s: they do not fit even on %d ranks",
                     what, n_matrices, n, n, need_s, size, limit_s, 1 << 20);
+}
+
+void hf_group_set_data_parallel(hf_group *g, int on)
+{
+    if (g)
+        g->data_parallel = on != 0;
+}
+
+int hf_group_data_parallel(const hf_group *g)
+{
+    return g != NULL && g->data_parallel && g->grid.size > 1;
 }
