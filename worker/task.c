@@ -903,9 +903,78 @@ out:
     return result;
 }
 
+/* Collective over g (parallel.data_parallel): the predictions of rows[0..n) (NULL: the first n
+ * rows), each group rank predicting those in its block of the table (the only rows it holds) and
+ * every rank receiving all of them, in the order of rows. */
+static int predict_shard(const hf_prep *prep, const hf_fitted *fitted, const hf_group *g,
+                         const hf_dataset *d, const int64_t *rows, size_t n, double *out)
+{
+    hf_comm *c = hf_group_comm(g);
+    const int size = hf_comm_size(c), rank = hf_comm_rank(c);
+    const size_t q = hf_prep_n_outputs(prep), no = fitted->n_outputs;
+    int64_t *mine = hf_malloc((n ? n : 1) * sizeof *mine);
+    int *owner = hf_malloc((n ? n : 1) * sizeof *owner);
+    uint64_t *firsts = hf_malloc((size_t)size * sizeof *firsts);
+    double *X = NULL, *pred = NULL;
+    char *all = NULL;
+    size_t *lens = NULL, nl = 0;
+    int result = mine && owner && firsts ? HF_OK : HF_ENOMEM;
+    for (int r = 0; r < size && result >= 0; r++) {
+        uint64_t cnt;
+        hf_group_row_block(d->n_rows, size, r, &firsts[r], &cnt);
+    }
+    /* The owner of each row: the last block that starts at or before it. */
+    for (size_t i = 0; i < n && result >= 0; i++) {
+        const uint64_t row = rows ? (uint64_t)rows[i] : i;
+        int r = size - 1;
+        while (r > 0 && firsts[r] > row)
+            r--;
+        owner[i] = r;
+        if (r == rank)
+            mine[nl++] = (int64_t)row;
+    }
+    if (result >= 0) {
+        X = hf_malloc((nl ? nl : 1) * (q ? q : 1) * sizeof *X);
+        pred = hf_malloc((nl ? nl : 1) * (no ? no : 1) * sizeof *pred);
+        result = X && pred ? hf_prep_transform(prep, d->X, mine, nl, X) : HF_ENOMEM;
+    }
+    if (result >= 0 && nl)
+        result = fitted->ops->predict(fitted, NULL, X, nl, q, pred);
+    if ((result = hf_comm_check(c, result)) >= 0)
+        result = hf_comm_allgather_blob(c, pred, nl * no * sizeof *pred, &all, &lens);
+    if (result >= 0) {
+        /* Rank r's predictions are those of its rows, in the order of rows. */
+        size_t *at = hf_calloc((size_t)size, sizeof *at), off = 0;
+        for (int r = 0; at && r < size; r++) {
+            at[r] = off;
+            off += lens[r];
+        }
+        for (size_t i = 0; at && i < n; i++) {
+            memcpy(out + i * no, all + at[owner[i]], no * sizeof *out);
+            at[owner[i]] += no * sizeof *out;
+        }
+        result = at ? HF_OK : HF_ENOMEM;
+        free(at);
+    }
+    free(all);
+    free(lens);
+    free(mine);
+    free(owner);
+    free(firsts);
+    free(X);
+    free(pred);
+    return result;
+}
+
 int hf_predict_pipeline(const hf_prep *prep, const hf_fitted *fitted, const hf_group *group,
                         const hf_dataset *d, const int64_t *rows, size_t n, double *out)
 {
+    if (hf_group_data_parallel(group)) {
+        int result = predict_shard(prep, fitted, group, d, rows, n, out);
+        if (result >= 0 && fitted->n_outputs == 1 && d->schema->task != HF_TASK_CLASSIFICATION)
+            hf_prep_target_inverse(hf_prep_get_config(prep), out, n);
+        return result;
+    }
     size_t q = hf_prep_n_outputs(prep);
     double *X = hf_malloc((n ? n : 1) * (q ? q : 1) * sizeof *X);
     if (!X)

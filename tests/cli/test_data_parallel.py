@@ -45,7 +45,7 @@ MODELS = {
 }
 SPEC = """name: dp
 data: {source: %s, target: y, task: %s}
-cv: {folds: 3, seed: 4}
+cv: {folds: 3, seed: 4, holdout: 0.15}
 preprocess: {scale: standard, impute: {indicator: true}%s}
 model: {type: %s, params: %s}
 parallel: {ranks_per_task: %d, data_parallel: %s%s}
@@ -69,7 +69,7 @@ def model_arrays(path):
 
 
 for case in MODELS:
-    res, arrays = {}, {}
+    res, arrays, files = {}, {}, {}
     for g in (1, 2, 3, 4):
         d = os.path.join(work, "%s-g%d" % (case, g))
         os.makedirs(d)
@@ -77,6 +77,10 @@ for case in MODELS:
         hftest.hyperfold(["run", "job.yaml", "--quiet"], np=g, cwd=d, timeout=300)
         res[g] = hftest.load_results(os.path.join(d, "out", "dp"))
         arrays[g] = model_arrays(os.path.join(d, "out", "dp", "model.h5"))
+        run = os.path.join(d, "out", "dp")
+        files[g] = {"oof": pd.read_csv(os.path.join(run, "oof.csv")),
+                    "holdout": pd.read_csv(os.path.join(run, "holdout.csv")),
+                    "rows": open(os.path.join(run, "training_rows.bin"), "rb").read()}
     ref = res[1]
     ck.check(ref["trials"] and all(t.get("status", "ok") == "ok" for t in ref["trials"]),
              "%s: every single-copy trial succeeded" % case)
@@ -102,6 +106,19 @@ for case in MODELS:
             ck.check(ok, "%s: %s equals the single copy's (%s vs %s)" % (name, k, w, v))
             if w is not None and w.shape == v.shape and v.size:
                 worst = max(worst, float(np.max(np.abs(w - v) / np.maximum(np.abs(v), 1e-3))))
+        # The out-of-fold and holdout predictions (each rank predicts the rows of its block) and
+        # the training rows' hashes (each rank hashes its block) equal the single copy's.
+        for what in ("oof", "holdout"):
+            a, b = files[g][what], files[1][what]
+            ok = list(a.columns) == list(b.columns) and a.shape == b.shape and len(a) > 0
+            for col in a.columns if ok else []:
+                if a[col].dtype.kind == "f":
+                    ok = ok and np.allclose(a[col], b[col], rtol=1e-9, atol=1e-12)
+                else:
+                    ok = ok and (a[col] == b[col]).all()
+            ck.check(ok, "%s: %s.csv equals the single copy's" % (name, what))
+        ck.check(files[g]["rows"] == files[1]["rows"],
+                 "%s: training_rows.bin equals the single copy's" % name)
         print("%s: largest relative difference from the single copy %.3g" % (name, worst))
 
 # Refusals: one line, exit 2, naming the key.
