@@ -94,6 +94,16 @@ int hf_comm_split(hf_comm *c, int color, int key, hf_comm **out)
     return hf_comm_wrap(nc, 1, out);
 }
 
+int hf_comm_split_node(hf_comm *c, hf_comm **out)
+{
+    MPI_Comm nc;
+    int rank;
+    MPI_CALL(MPI_Comm_rank(c->comm, &rank), "MPI_Comm_rank");
+    MPI_CALL(MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &nc),
+             "MPI_Comm_split_type");
+    return hf_comm_wrap(nc, 1, out);
+}
+
 void hf_comm_free(hf_comm *c)
 {
     if (!c)

@@ -23,6 +23,10 @@ int hf_comm_node_size(void);
 /* Collective: splits into groups of `size` consecutive ranks (color = rank / size). */
 int hf_comm_split(hf_comm *c, int color, int key, hf_comm **out);
 void hf_comm_free(hf_comm *c);
+/* Collective: the ranks of `c` that share this node's memory (MPI_Comm_split_type with
+ * MPI_COMM_TYPE_SHARED), ranked as in `c`: the node's first rank is its rank 0. *out: the
+ * caller's (hf_comm_free). */
+int hf_comm_split_node(hf_comm *c, hf_comm **out);
 
 int hf_comm_rank(const hf_comm *c);
 int hf_comm_size(const hf_comm *c);

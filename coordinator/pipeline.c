@@ -7,6 +7,7 @@
 #include "coordinator/rowset.h"
 #include "shards/etl.h"
 #include "shards/ingest.h"
+#include "shards/local_copy.h"
 #include "worker/metrics.h"
 
 #include <errno.h>
@@ -132,7 +133,14 @@ int hf_pipeline_ingest(hf_comm *world, const hf_spec *spec, const char *source,
         hf_manifest_free(*manifest);
         *manifest = NULL;
     }
-    return hf_comm_check(world, result);
+    result = hf_comm_check(world, result);
+    /* shards.local_dir: each node's copy, which hf_pipeline_prepare then loads. */
+    if (result >= 0 && spec->data.local_dir &&
+        (result = hf_shards_local_sync(world, shard_dir, *manifest, spec->data.local_dir)) < 0) {
+        hf_manifest_free(*manifest);
+        *manifest = NULL;
+    }
+    return result;
 }
 
 int hf_pipeline_etl(hf_comm *world, const hf_spec *spec, const char *audit_path, int quiet)
@@ -282,10 +290,16 @@ int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_man
     if (!job->model)
         return hf_error(HF_EINVAL, "%s: model.type: unknown model \"%s\"", spec->path,
                         spec->model_type);
-    if ((result = hf_group_data_parallel(group)
-                      ? load_block(shard_dir, manifest, group, &job->data)
-                      : hf_shards_load(shard_dir, manifest, &job->data)) < 0 ||
-        (result = hf_spec_resolve_task(spec, job->data->schema->task)) < 0 ||
+    char *local =
+        spec->data.local_dir ? hf_shards_local_path(spec->data.local_dir, manifest) : NULL;
+    if (spec->data.local_dir && !local)
+        return HF_ENOMEM;
+    /* parallel.data_parallel: this group rank's block of the rows (collective over the group). */
+    const char *from = local ? local : shard_dir;
+    result = hf_group_data_parallel(group) ? load_block(from, manifest, group, &job->data)
+                                           : hf_shards_load(from, manifest, &job->data);
+    free(local);
+    if (result < 0 || (result = hf_spec_resolve_task(spec, job->data->schema->task)) < 0 ||
         (result = hf_spec_check_data(spec, job->data->schema, job->data->y, job->data->n_rows)) <
             0 ||
         (!no_folds && (result = hf_folds_make(&spec->cv, job->data, &job->folds)) < 0) ||

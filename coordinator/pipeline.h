@@ -46,7 +46,8 @@ int hf_pipeline_spec(hf_comm *world, const char *path, hf_spec **out);
 
 /* Collective. Ingests the spec's data (or `source` instead, when not NULL: retrain's new data)
  * into shard_dir, or reuses an ingest of the same settings (*reused = 1). audit_path: the S3
- * audit log; rejects_path: where skipped rows go with data.on_bad_rows skip. */
+ * audit log; rejects_path: where skipped rows go with data.on_bad_rows skip. With
+ * shards.local_dir, also brings each node's copy of the shards up to date (shards/local_copy.h). */
 int hf_pipeline_ingest(hf_comm *world, const hf_spec *spec, const char *source,
                        const char *shard_dir, const char *audit_path, const char *rejects_path,
                        hf_manifest **manifest, int *reused);
@@ -56,7 +57,8 @@ int hf_pipeline_ingest(hf_comm *world, const hf_spec *spec, const char *source,
  * audit_path. run and retrain call it before hf_pipeline_ingest. */
 int hf_pipeline_etl(hf_comm *world, const hf_spec *spec, const char *audit_path, int quiet);
 
-/* Not collective (every rank does the same). Loads every row of the shards, resolves the task
+/* Not collective (every rank does the same). Loads every row of the shards (from the node's copy
+ * with shards.local_dir, as hf_pipeline_ingest left it), resolves the task
  * on spec, checks the spec against the data, makes the splits (unless `no_folds`), expands and
  * decodes the trials and lists the metrics. *job is the caller's (hf_job_free). */
 int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,

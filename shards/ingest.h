@@ -30,6 +30,7 @@ typedef struct hf_ingest_opts {
     size_t n_drop;
     int skip_bad_rows; /* data.on_bad_rows: error (0) | skip (1) */
     int shard_count;   /* shards.count; 0 = the number of ranks */
+    char *local_dir;   /* shards.local_dir: each node's copy of the shards (local_copy.h) */
     hf_etl_opts etl;   /* data.etl: the archive extracted before the ingest (etl.h); not hashed */
     /* Set by the caller, not the spec: columns other settings give a role (cross-validation's
      * fold, group and order columns), and what decided the task, for messages ("data.task is

@@ -114,6 +114,10 @@ const hf_opt_section hf_data_section =
 static const hf_opt_def shards_defs[] = {
     HF_DEF_INT("count", hf_ingest_opts, shard_count, HF_OPT_HASHED, 1, 100000,
                "number of HDF5 shard files (default: the number of ranks)"),
+    /* Not hashed: where a node keeps its copy does not change the shards (local_copy.h). */
+    HF_DEF_STRING("local_dir", hf_ingest_opts, local_dir, 0, "a directory path on each node",
+                  "a node-local directory (a node's /tmp or NVMe): each node copies the shards "
+                  "there once, checked by SHA-256, and its ranks read them there"),
 };
 
 const hf_opt_section hf_shards_section =

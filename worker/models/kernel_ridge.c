@@ -109,17 +109,12 @@ static void gather_rows(const double *X, size_t p, const size_t *idx, size_t cnt
     }
 }
 
-/* out[i + j*ld] = k(A_i, B_j) (column-major) for the na rows of A and nb rows of B (p columns).
- * `same`: A and B come from one matrix with global row indices ga and gb; the squared distance of
- * a row to itself is then exactly 0, as scikit-learn's euclidean_distances(X, X). */
-static void kernel_block(const kr_kernel *k, const double *A, const double *sqa, const size_t *ga,
-                         size_t na, const double *B, const double *sqb, const size_t *gb, size_t nb,
-                         size_t p, int same, double *out, size_t ld)
+/* Turns the inner products out[i + j*ld] = <A_i, B_j> into kernel values, given the rows' squared
+ * norms; `same` as in kernel_block. */
+static void kernel_apply(const kr_kernel *k, const double *sqa, const size_t *ga, size_t na,
+                         const double *sqb, const size_t *gb, size_t nb, int same, double *out,
+                         size_t ld)
 {
-    if (na == 0 || nb == 0)
-        return;
-    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)na, (int)nb, (int)p, 1.0, A, (int)p,
-                B, (int)p, 0.0, out, (int)ld);
     if (k->kind == K_LINEAR)
         return;
     for (size_t j = 0; j < nb; j++) {
@@ -136,6 +131,33 @@ static void kernel_block(const kr_kernel *k, const double *A, const double *sqa,
                 col[i] = pow(col[i] * k->gamma + k->coef0, k->degree);
         }
     }
+}
+
+/* out[i + j*ld] = k(A_i, B_j) (column-major) for the na rows of A and nb rows of B (p columns).
+ * `same`: A and B come from one matrix with global row indices ga and gb; the squared distance of
+ * a row to itself is then exactly 0, as scikit-learn's euclidean_distances(X, X). */
+static void kernel_block(const kr_kernel *k, const double *A, const double *sqa, const size_t *ga,
+                         size_t na, const double *B, const double *sqb, const size_t *gb, size_t nb,
+                         size_t p, int same, double *out, size_t ld)
+{
+    if (na == 0 || nb == 0)
+        return;
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)na, (int)nb, (int)p, 1.0, A, (int)p,
+                B, (int)p, 0.0, out, (int)ld);
+    kernel_apply(k, sqa, ga, na, sqb, gb, nb, same, out, ld);
+}
+
+/* One row a (p values, squared norm sqa) against the nb rows of B: out[j] = k(a, B_j). The inner
+ * products come from one dgemv whose shape depends only on B, so a row's kernel values, and its
+ * prediction, are the same bits whichever rows share its rank or chunk (dgemm's result for an
+ * entry depends on where the entry falls in the blocking: predict at 1 and 2 ranks differed). */
+static void kernel_row(const kr_kernel *k, const double *a, double sqa, const double *B,
+                       const double *sqb, size_t nb, size_t p, double *out)
+{
+    if (nb == 0)
+        return;
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)nb, (int)p, 1.0, B, (int)p, a, 1, 0.0, out, 1);
+    kernel_apply(k, &sqa, NULL, 1, sqb, NULL, nb, 0, out, 1);
 }
 
 /* Indices 0..n-1 owned by process `me` of `nprocs` in a 1-D block-cyclic split with blocks of nb.
@@ -391,9 +413,15 @@ static int kr_predict(const hf_fitted *m, const hf_group *g, const double *X, si
         gather_rows(X, p, rows + c0, cn, Xr, sqr);
         if (ncol == 0)
             continue;
-        kernel_block(&k, Xr, sqr, rows + c0, cn, Xc, sqc, cols, ncol, p, 0, buf, cn);
-        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)cn, (int)ncol, 1.0, buf, (int)cn, dcl, 1, 0.0,
-                    part, 1);
+        for (size_t i = 0; i < cn; i++) {
+            /* One row at a time, its sum in one fixed order: the same bits at any number of
+             * ranks and any chunking (kernel_row). */
+            kernel_row(&k, Xr + i * p, sqr[i], Xc, sqc, ncol, p, buf);
+            double s = 0.0;
+            for (size_t j = 0; j < ncol; j++)
+                s += buf[j] * dcl[j];
+            part[i] = s;
+        }
         for (size_t i = 0; i < cn; i++)
             out[rows[c0 + i]] = part[i];
     }
