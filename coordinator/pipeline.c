@@ -4,6 +4,7 @@
 
 #include "common/fsutil.h"
 #include "common/hf.h"
+#include "coordinator/rowset.h"
 #include "shards/etl.h"
 #include "shards/ingest.h"
 #include "shards/local_copy.h"
@@ -163,8 +164,124 @@ int hf_pipeline_etl(hf_comm *world, const hf_spec *spec, const char *audit_path,
     return HF_OK;
 }
 
+/* parallel.data_parallel: this group rank's block of the table's rows (hf_group_row_block) read
+ * from the shards (hf_shards_load_range), in a dataset of all n_rows rows whose X holds only the
+ * block: the other rows' part of X is reserved address space that is never written, so it takes no
+ * memory (the allocation is page-backed: hf_malloc_large), and every row keeps its global index,
+ * which is all the folds and the worker need (worker/task.c reads only the rows of its block). The
+ * per-row columns the folds and the scores need (target, row ids, fold, group and order columns;
+ * 8 bytes each per row, against 8 per cell for X) are gathered whole from the group's blocks.
+ * Collective over the group. */
+static int load_block(const char *shard_dir, const hf_manifest *m, const hf_group *g,
+                      hf_dataset **out)
+{
+    hf_comm *c = hf_group_comm(g);
+    const uint64_t n = (uint64_t)hf_manifest_n_rows(m);
+    uint64_t first, count;
+    hf_group_row_block(n, hf_comm_size(c), hf_comm_rank(c), &first, &count);
+    hf_dataset *b = NULL, *d = hf_calloc(1, sizeof *d);
+    int result =
+        d ? hf_shards_load_range(shard_dir, m, (int64_t)first, (int64_t)count, &b) : HF_ENOMEM;
+    if (result >= 0 && b->n_rows != count)
+        result = hf_error(HF_EDATA, "%s: rows %llu..%llu: read %zu rows, expected %llu", shard_dir,
+                          (unsigned long long)first, (unsigned long long)(first + count), b->n_rows,
+                          (unsigned long long)count);
+    const size_t p = result >= 0 ? b->schema->n_features : 0;
+    if (result >= 0) {
+        d->schema = b->schema;
+        b->schema = NULL;
+        d->n_rows = (size_t)n;
+        d->id = hf_dataset_new_id();
+        d->X = hf_malloc_large((n ? n : 1) * (p ? p : 1) * sizeof *d->X);
+        if (!d->X)
+            result = HF_ENOMEM;
+        else
+            memcpy(d->X + first * p, b->X, count * p * sizeof *d->X);
+    }
+    /* The per-row columns: every rank's block, concatenated in group-rank order (the order of the
+     * blocks). Every rank takes part in every gather (hf_comm_check first). */
+    struct {
+        void *mine, **all;
+        int present;
+    } col[5] = {{b ? b->y : NULL, (void **)&d->y, 1},
+                {b ? b->row : NULL, (void **)&d->row, 1},
+                {b ? b->fold : NULL, (void **)&d->fold, b && b->fold},
+                {b ? b->group : NULL, (void **)&d->group, b && b->group},
+                {b ? b->order : NULL, (void **)&d->order, b && b->order}};
+    result = hf_comm_check(c, result);
+    for (size_t k = 0; k < 5 && result >= 0; k++) {
+        if (!col[k].present) /* the same on every rank: the columns of the schema */
+            continue;
+        char *all = NULL;
+        size_t *lens = NULL;
+        result = hf_comm_allgather_blob(c, col[k].mine, count * 8, &all, &lens);
+        size_t total = 0;
+        for (int r = 0; result >= 0 && r < hf_comm_size(c); r++)
+            total += lens[r];
+        if (result >= 0 && total != n * 8)
+            result = hf_error(HF_EINTERNAL,
+                              "data_parallel: gathered %zu bytes of a per-row "
+                              "column, expected %llu",
+                              total, (unsigned long long)(n * 8));
+        free(lens);
+        if (result >= 0) {
+            *col[k].all = hf_malloc((n ? n : 1) * 8);
+            if (*col[k].all)
+                memcpy(*col[k].all, all, n * 8);
+            else
+                result = HF_ENOMEM;
+        }
+        free(all);
+        result = hf_comm_check(c, result);
+    }
+    hf_dataset_free(b);
+    if (result < 0) {
+        hf_dataset_free(d);
+        return result;
+    }
+    *out = d;
+    return HF_OK;
+}
+
+int hf_pipeline_rowset_hash(const hf_group *g, const hf_dataset *d, const int64_t *rows, size_t n,
+                            uint64_t *out)
+{
+    if (!out)
+        return hf_comm_check(hf_group_comm(g), HF_ENOMEM);
+    if (!hf_group_data_parallel(g)) {
+        hf_rowset_hash(d, rows, n, out);
+        return HF_OK;
+    }
+    hf_comm *c = hf_group_comm(g);
+    uint64_t first, count;
+    hf_group_row_block(d->n_rows, hf_comm_size(c), hf_comm_rank(c), &first, &count);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t r = (uint64_t)rows[i];
+        out[i] = 0;
+        if (r >= first && r < first + count)
+            hf_rowset_hash(d, rows + i, 1, out + i);
+    }
+    int result = hf_comm_check(c, HF_OK);
+    /* Wrapping unsigned addition through the int64 sum: one non-zero term per row. */
+    return result < 0 ? result : hf_comm_allreduce_sum_i64(c, (int64_t *)out, n);
+}
+
+int hf_pipeline_plan_data_parallel(const hf_spec *spec, const hf_manifest *m, hf_group *group)
+{
+    const hf_schema *s = hf_manifest_schema(m);
+    const uint64_t table = (uint64_t)hf_manifest_n_rows(m) * (s->n_features + 1) * sizeof(double);
+    hf_group_set_data_parallel(group, hf_parallel_data_parallel(&spec->parallel, table));
+    return hf_group_data_parallel(group);
+}
+
 int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
                         int no_folds, hf_job *job)
+{
+    return hf_pipeline_prepare_group(spec, shard_dir, manifest, no_folds, NULL, job);
+}
+
+int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
+                              int no_folds, const hf_group *group, hf_job *job)
 {
     int result = HF_OK;
     memset(job, 0, sizeof *job);
@@ -177,7 +294,10 @@ int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest 
         spec->data.local_dir ? hf_shards_local_path(spec->data.local_dir, manifest) : NULL;
     if (spec->data.local_dir && !local)
         return HF_ENOMEM;
-    result = hf_shards_load(local ? local : shard_dir, manifest, &job->data);
+    /* parallel.data_parallel: this group rank's block of the rows (collective over the group). */
+    const char *from = local ? local : shard_dir;
+    result = hf_group_data_parallel(group) ? load_block(from, manifest, group, &job->data)
+                                           : hf_shards_load(from, manifest, &job->data);
     free(local);
     if (result < 0 || (result = hf_spec_resolve_task(spec, job->data->schema->task)) < 0 ||
         (result = hf_spec_check_data(spec, job->data->schema, job->data->y, job->data->n_rows)) <
@@ -213,6 +333,38 @@ int hf_pipeline_check_world(hf_comm *world, const hf_parallel_opts *par)
                         "%s: parallel.ranks_per_task: got %d, expected a divisor of the number of "
                         "ranks (%d)",
                         hf_opt_where(&par->src, "parallel.ranks_per_task", at, sizeof at), g, size);
+    return HF_OK;
+}
+
+int hf_pipeline_data_parallel(const hf_job *job, hf_group *group, int *on)
+{
+    const hf_parallel_opts *par = &job->spec->parallel;
+    const hf_dataset *d = job->data;
+    const uint64_t table = (uint64_t)d->n_rows * (d->schema->n_features + 1) * sizeof(double);
+    char at[512], need[32], limit[32];
+    hf_opt_where(&par->src, "parallel.data_parallel", at, sizeof at);
+    *on = hf_parallel_data_parallel(par, table);
+    hf_group_format_bytes(table, need, sizeof need);
+    hf_group_format_bytes(par->memory_per_rank, limit, sizeof limit);
+    if (!*on && job->model->data_parallel && par->memory_per_rank > 0 &&
+        table > par->memory_per_rank)
+        return hf_error(
+            HF_EINVAL,
+            "%s: parallel.memory_per_rank: one copy of the table (%zu rows x %zu "
+            "features: %s) does not fit in %s per rank, expected "
+            "parallel.data_parallel: true (or auto) with ranks_per_task >= %llu",
+            at, d->n_rows, d->schema->n_features, need, limit,
+            (unsigned long long)((table + par->memory_per_rank - 1) / par->memory_per_rank));
+    if (*on && !job->model->data_parallel)
+        return hf_error(HF_EINVAL,
+                        "%s: parallel.data_parallel: not available with model.type %s, expected a "
+                        "model that fits on row shards (ridge, logistic_regression)",
+                        at, job->model->name);
+    for (size_t t = 0; *on && t < job->n_trials; t++) {
+        if (hf_prep_data_parallel_check(&job->configs[t].prep, NULL) < 0)
+            return hf_error_prefix(HF_EINVAL, "%s: trial %zu", at, t);
+    }
+    hf_group_set_data_parallel(group, *on);
     return HF_OK;
 }
 

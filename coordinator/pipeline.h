@@ -68,6 +68,28 @@ void hf_job_free(hf_job *job);
 /* Not collective (the same answer on every rank). HF_EINVAL when parallel.ranks_per_task does
  * not divide the number of ranks. */
 int hf_pipeline_check_world(hf_comm *world, const hf_parallel_opts *par);
+/* hf_pipeline_prepare on a worker group: with the group's data_parallel flag set
+ * (hf_pipeline_plan_data_parallel), each group rank reads only its block of the table's rows
+ * (collective over the group then); otherwise as hf_pipeline_prepare. */
+int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
+                              int no_folds, const hf_group *group, hf_job *job);
+/* Not collective: sets the group's data_parallel flag from parallel.data_parallel and, for auto,
+ * the manifest's table size against memory_per_rank; returns it (0 without a group). */
+int hf_pipeline_plan_data_parallel(const hf_spec *spec, const hf_manifest *m, hf_group *group);
+/* Collective over g when its data_parallel flag is set: hf_rowset_hash of rows[0..n) of d, each
+ * group rank hashing the rows of its block and the hashes combined over the group (each row has
+ * one owner: an exact integer sum); otherwise hf_rowset_hash on this rank. out (n) on every rank.
+ */
+int hf_pipeline_rowset_hash(const hf_group *g, const hf_dataset *d, const int64_t *rows, size_t n,
+                            uint64_t *out);
+/* Not collective (the same answer on every rank). parallel.data_parallel for the prepared job:
+ * decides it (auto: on when one copy of the table, rows x features x 8 bytes, exceeds
+ * parallel.memory_per_rank and groups have several ranks), refuses in one line a model without
+ * the capability (hf_model_ops.data_parallel) or a trial whose preprocessing cannot be fitted on
+ * row shards, and, with data_parallel off and memory_per_rank set for a model that could split the
+ * rows, a table that does not fit in memory_per_rank. Sets the group's flag (group may be NULL:
+ * validate, one rank) and *on. */
+int hf_pipeline_data_parallel(const hf_job *job, hf_group *group, int *on);
 /* Collective. With parallel.ranks_per_task > 1, splits the world into groups of that many
  * consecutive ranks (*group_comm) and forms each group's BLACS grid once (*group), for every task
  * it will run; otherwise both stay NULL. Free with hf_group_free and hf_comm_free. */

@@ -221,6 +221,7 @@ static int refit_and_export(const hf_spec *spec, const hf_job *job, int b,
     hf_fitted *fitted = NULL;
     double *pred = NULL, *yh = NULL, *fold_scores = NULL;
     char *params = NULL;
+    uint64_t *dp_hash = NULL;
     int result = HF_OK;
     if (made_prep && made_fitted) { /* already refitted (speculatively): taken over */
         prep = *made_prep;
@@ -253,6 +254,14 @@ static int refit_and_export(const hf_spec *spec, const hf_job *job, int b,
         }
         if ((result = hf_predict_pipeline(prep, fitted, group, data, folds->holdout,
                                           folds->n_holdout, pred)) < 0)
+            goto out;
+    }
+    /* parallel.data_parallel: each group rank holds only its block of the rows, so the training
+     * rows' hashes (below) are taken together. */
+    if (hf_group_data_parallel(group)) {
+        dp_hash = hf_malloc((folds->n_search ? folds->n_search : 1) * sizeof *dp_hash);
+        result = hf_pipeline_rowset_hash(group, data, folds->search_rows, folds->n_search, dp_hash);
+        if (result < 0)
             goto out;
     }
     if (!s)
@@ -294,16 +303,20 @@ static int refit_and_export(const hf_spec *spec, const hf_job *job, int b,
     result = hf_modelfile_write(dir->model, data->schema, prep, fitted, &meta);
     if (result >= 0) {
         /* The rows the model was trained on, for retrain's fair comparison (rowset.h). */
-        uint64_t *h = hf_malloc((folds->n_search ? folds->n_search : 1) * sizeof *h);
+        uint64_t *h =
+            dp_hash ? dp_hash : hf_malloc((folds->n_search ? folds->n_search : 1) * sizeof *h);
         if (!h)
             result = HF_ENOMEM;
         else {
-            hf_rowset_hash(data, folds->search_rows, folds->n_search, h);
+            if (!dp_hash)
+                hf_rowset_hash(data, folds->search_rows, folds->n_search, h);
             result = hf_rowset_write(dir->training_rows, h, folds->n_search);
         }
-        free(h);
+        if (!dp_hash)
+            free(h);
     }
 out:
+    free(dp_hash);
     hf_prep_free(prep);
     hf_fitted_free(fitted);
     free(pred);
@@ -1373,7 +1386,12 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
     /* The training data's profile, for drift (describe --against, retrain). Like the report, a
      * view for later: failing to write it fails nothing, and an earlier session's profile is
      * removed so that drift says "no profile" rather than compare with other data. */
-    if (result >= 0 && hf_profile_write(job->data, dir->profile) < 0) {
+    /* Not with parallel.data_parallel: this rank holds only its block of the rows. */
+    if (result >= 0 && st->ctx && hf_group_data_parallel(st->ctx->group)) {
+        hf_warn("profile.json not written: with parallel.data_parallel no rank holds every row "
+                "(drift will have no profile)");
+        unlink(dir->profile);
+    } else if (result >= 0 && hf_profile_write(job->data, dir->profile) < 0) {
         hf_warn("profile.json not written (drift will have no profile): %s", hf_error_message());
         hf_error_clear();
         unlink(dir->profile);
@@ -1571,7 +1589,13 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
                 hf_now() - t_ingest);
         free(shown);
     }
-    result = hf_pipeline_prepare(spec, dir.shards, manifest, 0, &job);
+    /* parallel.data_parallel: each group rank then reads only its block of the rows. */
+    hf_pipeline_plan_data_parallel(spec, manifest, group);
+    result = hf_pipeline_prepare_group(spec, dir.shards, manifest, 0, group, &job);
+    /* parallel.data_parallel: decided, refused or set on the group (the same on every rank). */
+    int data_parallel = 0;
+    if (result >= 0)
+        result = hf_pipeline_data_parallel(&job, group, &data_parallel);
     /* Every rank learns of a failure before a study's collective preparation (warm start). */
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;

@@ -110,10 +110,22 @@ int hf_cmd_validate(hf_comm *world, int argc, char **argv)
             hf_pipeline_ingest(world, spec, NULL, sd.shards, rd.audit, sd.rejects, &m, &reused);
     if (result >= 0)
         result = hf_comm_check(world, hf_pipeline_prepare(spec, sd.shards, m, 0, &job));
+    /* parallel.data_parallel: refused with a model or preprocessing that cannot split the rows,
+     * and a table too large for memory_per_rank without it (as `run` refuses them). */
+    int data_parallel = 0;
+    if (result >= 0)
+        result = hf_comm_check(world, hf_pipeline_data_parallel(&job, NULL, &data_parallel));
     if (result >= 0 && rank == 0) {
         print_schema(stdout, m);
         printf("splits:     %zu (%zu search rows, %zu holdout rows)\n", job.folds->n_splits,
                job.folds->n_search, job.folds->n_holdout);
+        if (data_parallel)
+            printf("data_parallel: each of the %d ranks of a group holds about %zu of the %zu "
+                   "rows\n",
+                   spec->parallel.ranks_per_task,
+                   (job.data->n_rows + (size_t)spec->parallel.ranks_per_task - 1) /
+                       (size_t)spec->parallel.ranks_per_task,
+                   job.data->n_rows);
     }
 out:
     hf_pipeline_scratch_remove(world, scratch);

@@ -560,3 +560,56 @@ void hf_dist_factor_stats_reset(void)
     factor_seconds = 0;
     factor_flops = 0;
 }
+
+/* ---- data-parallel reductions ---------------------------------------------------------------- */
+
+int hf_dist_sum(const hf_group *g, double *v, size_t n)
+{
+    if (!hf_dist_is_parallel(g) || n == 0)
+        return HF_OK;
+    hf_comm *c = hf_group_comm(g);
+    const int size = hf_comm_size(c), rank = hf_comm_rank(c);
+    char *all = NULL;
+    size_t *lens = NULL;
+    int result = hf_comm_gather_blob(c, v, n * sizeof *v, 0, &all, &lens);
+    if (result >= 0 && rank == 0) {
+        /* Group-rank order: rank 0's vector, then rank 1's added, ... (memcpy: the gathered
+         * bytes need not be aligned for doubles). */
+        for (int r = 1; r < size && result >= 0; r++) {
+            if (lens[r] != n * sizeof *v) {
+                result = hf_error(HF_EINTERNAL,
+                                  "hf_dist_sum: group rank %d sent %zu bytes, "
+                                  "expected %zu",
+                                  r, lens[r], n * sizeof *v);
+                break;
+            }
+            const char *src = all + (size_t)r * n * sizeof *v;
+            for (size_t i = 0; i < n; i++) {
+                double x;
+                memcpy(&x, src + i * sizeof x, sizeof x);
+                v[i] += x;
+            }
+        }
+    }
+    free(all);
+    free(lens);
+    result = hf_comm_check(c, result);
+    if (result >= 0)
+        result = hf_comm_bcast(c, v, n * sizeof *v, 0);
+    return result;
+}
+
+int hf_dist_min(const hf_group *g, double *v, size_t n)
+{
+    return hf_dist_is_parallel(g) && n ? hf_comm_allreduce_min_f64(hf_group_comm(g), v, n) : HF_OK;
+}
+
+int hf_dist_max(const hf_group *g, double *v, size_t n)
+{
+    return hf_dist_is_parallel(g) && n ? hf_comm_allreduce_max_f64(hf_group_comm(g), v, n) : HF_OK;
+}
+
+int hf_dist_agree(const hf_group *g, int status)
+{
+    return hf_dist_is_parallel(g) ? hf_comm_check(hf_group_comm(g), status) : status;
+}

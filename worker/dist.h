@@ -77,6 +77,22 @@ int hf_dist_gram_solve(const hf_group *g, const double *X_local, size_t n_local,
 int hf_dist_eigh_topk(const hf_group *g, const double *C, size_t n, size_t k, double *evals,
                       double *evecs);
 
+/* Data-parallel reductions (parallel.data_parallel). g NULL or of one rank: nothing to do.
+ *
+ * Collective: v[0..n) summed over the group in a fixed order and replicated bit for bit: every
+ * group rank's vector is gathered to group rank 0, added there in group-rank order (rank 0's,
+ * then rank 1's, ...), and the sum broadcast. So the result is the same on every rank whatever
+ * MPI's reduction algorithm, and a function of the group size alone (an MPI_Allreduce may add in
+ * an order that differs between ranks or runs). */
+int hf_dist_sum(const hf_group *g, double *v, size_t n);
+/* Collective: element-wise minimum / maximum over the group (exact, so any order will do). */
+int hf_dist_min(const hf_group *g, double *v, size_t n);
+int hf_dist_max(const hf_group *g, double *v, size_t n);
+/* Collective: the worst status over the group (the most negative), so that every group rank takes
+ * the same branch after a step whose failure depends on its own rows; a rank that did not fail
+ * gets HF_EDATA with the message of "another group rank". */
+int hf_dist_agree(const hf_group *g, int status);
+
 /* Cumulative wall time spent in Cholesky factorisations by this process and their flop count
  * (n^3/3 each), for benchmarks. Not collective. */
 void hf_dist_factor_stats(double *seconds, double *flops);

@@ -18,6 +18,7 @@ struct hf_group {
     int sys_handle;
     hf_grid grid;
     uint64_t memory_limit;
+    int data_parallel;
 };
 
 /* Set once a BLACS grid was formed: hf_group_finalize then calls Cblacs_exit. */
@@ -44,6 +45,8 @@ static int parse_grid(const char *t, void *opts)
     return 0;
 }
 
+static const char *const k_data_parallel[] = {"false", "true", "auto", NULL};
+
 static const hf_opt_def parallel_defs[] = {
     HF_DEF_INT("ranks_per_task", hf_parallel_opts, ranks_per_task, 0, 1, INT32_MAX,
                "ranks that fit one (fold, trial) task together"),
@@ -54,6 +57,9 @@ static const hf_opt_def parallel_defs[] = {
     HF_DEF_SIZE("memory_per_rank", hf_parallel_opts, memory_per_rank, 0,
                 "a size such as 2GiB, 512MiB or a number of bytes",
                 "memory a rank may use for distributed matrices (refused before the sweep)"),
+    HF_DEF_ENUM("data_parallel", hf_parallel_opts, data_parallel, 0, k_data_parallel, 0,
+                "each rank of a group holds only its block of the table's rows (ridge, "
+                "logistic_regression; auto: when one copy does not fit in memory_per_rank)"),
 };
 
 /* A grid is the shape of one group: rows x cols ranks_per_task. */
@@ -67,7 +73,34 @@ static int parallel_check(void *opts)
                         "parallel.ranks_per_task (%d)",
                         hf_opt_where(&o->src, "parallel.grid", at, sizeof at), o->grid_rows,
                         o->grid_cols, o->ranks_per_task);
+    if (o->data_parallel == HF_DATA_PARALLEL_ON && o->ranks_per_task < 2)
+        return hf_error(HF_EINVAL,
+                        "%s: parallel.data_parallel: got true with parallel.ranks_per_task %d, "
+                        "expected ranks_per_task >= 2 (a group of one rank holds the whole table)",
+                        hf_opt_where(&o->src, "parallel.data_parallel", at, sizeof at),
+                        o->ranks_per_task);
     return HF_OK;
+}
+
+int hf_parallel_data_parallel(const hf_parallel_opts *o, uint64_t table_bytes)
+{
+    if (o->data_parallel == HF_DATA_PARALLEL_AUTO)
+        return o->ranks_per_task > 1 && o->memory_per_rank > 0 && table_bytes > o->memory_per_rank;
+    return o->data_parallel == HF_DATA_PARALLEL_ON && o->ranks_per_task > 1;
+}
+
+void hf_group_row_block(uint64_t n_rows, int size, int rank, uint64_t *first, uint64_t *count)
+{
+    if (size < 1 || rank < 0 || rank >= size) {
+        *first = *count = 0;
+        return;
+    }
+    /* 128-bit products: n_rows * size may pass 2^64 for no real table, but costs nothing. */
+    unsigned __int128 n = n_rows;
+    uint64_t lo = (uint64_t)(n * (unsigned)rank / (unsigned)size);
+    uint64_t hi = (uint64_t)(n * (unsigned)(rank + 1) / (unsigned)size);
+    *first = lo;
+    *count = hi - lo;
 }
 
 const hf_opt_section hf_parallel_section =
@@ -210,8 +243,7 @@ uint64_t hf_group_matrix_bytes(size_t n, int nb, int nprow, int npcol)
     return first_share(n, nb, nprow) * first_share(n, nb, npcol) * sizeof(double);
 }
 
-/* Human-readable size ("1.50 GiB") into buf. */
-static const char *fmt_bytes(uint64_t b, char *buf, size_t len)
+const char *hf_group_format_bytes(uint64_t b, char *buf, size_t len)
 {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)b;
@@ -230,8 +262,8 @@ int hf_group_check_bytes(uint64_t need, uint64_t memory_per_rank, const char *wh
     if (memory_per_rank == 0 || need <= memory_per_rank)
         return HF_OK;
     return hf_error(HF_EINVAL, "%s: one task needs %s per rank, the limit is %s", what,
-                    fmt_bytes(need, need_s, sizeof need_s),
-                    fmt_bytes(memory_per_rank, limit_s, sizeof limit_s));
+                    hf_group_format_bytes(need, need_s, sizeof need_s),
+                    hf_group_format_bytes(memory_per_rank, limit_s, sizeof limit_s));
 }
 
 uint64_t hf_group_default_memory(void)
@@ -256,8 +288,8 @@ int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank,
     uint64_t need = hf_group_matrix_bytes(n, nb, nprow, npcol) * (uint64_t)n_matrices;
     if (need <= memory_per_rank)
         return HF_OK;
-    fmt_bytes(need, need_s, sizeof(need_s));
-    fmt_bytes(memory_per_rank, limit_s, sizeof(limit_s));
+    hf_group_format_bytes(need, need_s, sizeof(need_s));
+    hf_group_format_bytes(memory_per_rank, limit_s, sizeof(limit_s));
     /* No grid holds less than one block per process: if that does not fit, more ranks cannot
      * help, a smaller block can. */
     uint64_t blk = n < (size_t)nb ? n : (size_t)nb;
@@ -289,4 +321,15 @@ int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank,
                     "%s: %d distributed %zux%zu matrices need %s per rank on %d ranks but "
                     "parallel.memory_per_rank is %s: they do not fit even on %d ranks",
                     what, n_matrices, n, n, need_s, size, limit_s, 1 << 20);
+}
+
+void hf_group_set_data_parallel(hf_group *g, int on)
+{
+    if (g)
+        g->data_parallel = on != 0;
+}
+
+int hf_group_data_parallel(const hf_group *g)
+{
+    return g != NULL && g->data_parallel && g->grid.size > 1;
 }

@@ -26,8 +26,32 @@ typedef struct hf_parallel_opts {
     int grid_rows, grid_cols; /* their process grid; 0 x 0 = as square as possible */
     int block_size;           /* block-cyclic block size; 0 = HF_GROUP_DEFAULT_BLOCK */
     uint64_t memory_per_rank; /* bytes a rank may use for distributed matrices; 0 = no limit */
+    int data_parallel;        /* HF_DATA_PARALLEL_*: each group rank holds a block of the rows */
     hf_opt_source src;
 } hf_parallel_opts;
+
+/* parallel.data_parallel: false (every group rank holds the whole table, the default), true
+ * (each group rank holds only its block of the table's rows, hf_group_row_block, and the fits
+ * combine the blocks' sums), auto (true when ranks_per_task > 1 and one copy of the table would
+ * not fit in memory_per_rank: hf_parallel_data_parallel). */
+enum { HF_DATA_PARALLEL_OFF = 0, HF_DATA_PARALLEL_ON = 1, HF_DATA_PARALLEL_AUTO = 2 };
+
+/* Not collective: whether a job runs data-parallel, from parallel.data_parallel and, for auto,
+ * the bytes of one copy of the table (table_bytes) against memory_per_rank (0 = no limit: auto
+ * is then off). */
+int hf_parallel_data_parallel(const hf_parallel_opts *o, uint64_t table_bytes);
+
+/* Not collective, a pure function of its arguments: the contiguous block of rows
+ * [*first, *first + *count) of a table of n_rows that group rank `rank` of `size` holds with
+ * parallel.data_parallel: rank r gets [r n / size, (r + 1) n / size). */
+void hf_group_row_block(uint64_t n_rows, int size, int rank, uint64_t *first, uint64_t *count);
+
+/* Whether the group's ranks each hold a share of the training rows (parallel.data_parallel,
+ * decided once the table is known: hf_parallel_data_parallel): the worker then fits every task
+ * on row shards (worker/task.c). Not collective; set it identically on every group rank.
+ * hf_group_data_parallel is 0 for NULL and for a group of one rank. */
+void hf_group_set_data_parallel(hf_group *g, int on);
+int hf_group_data_parallel(const hf_group *g);
 
 /* The parallel section's table, for the job-spec binder. */
 extern const hf_opt_section hf_parallel_section;
@@ -82,6 +106,8 @@ int hf_group_check_memory(const hf_group *g, size_t n, uint64_t memory_per_rank,
 /* Not collective: refuses (HF_EINVAL) a task that needs `need` bytes per rank (`what` says of
  * what) when memory_per_rank (non-zero) is less. */
 int hf_group_check_bytes(uint64_t need, uint64_t memory_per_rank, const char *what);
+/* Human-readable size ("1.50 GiB") into buf; returns buf. Not collective. */
+const char *hf_group_format_bytes(uint64_t b, char *buf, size_t len);
 /* The memory a rank may use when parallel.memory_per_rank is not set: this node's physical
  * memory divided among the ranks that share it. */
 uint64_t hf_group_default_memory(void);

@@ -1147,11 +1147,11 @@ static int count_pass(hf_prep *p, const hf_schema *schema, const double *X, cons
 /* A numeric feature's imputation value: a constant, the mean, or the median or most frequent
  * value of its present training values (sorted into col, n rows long). */
 static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double *X,
-                           const int64_t *rows, size_t n, size_t p_in, size_t j,
+                           const int64_t *rows, size_t n, size_t n_all, size_t p_in, size_t j,
                            const fit_counts *c, double *col)
 {
     hf_impute_kind k = cfg->impute_numeric;
-    size_t present = n - c->missing[j];
+    size_t present = n_all - c->missing[j]; /* of every training row (the group's, sharded) */
     if (k == HF_IMPUTE_NONE) {
         f->impute = NAN; /* kept, missing values and all: the model takes NaN */
     } else if (k == HF_IMPUTE_CONSTANT) {
@@ -1175,7 +1175,7 @@ static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double
 
 /* Imputation values of every feature, and the one-hot layout of the categorical ones. */
 static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, const int64_t *rows,
-                          size_t n, fit_counts *c)
+                          size_t n, size_t n_all, fit_counts *c)
 {
     const hf_prep_config *cfg = &p->cfg;
     size_t p_in = p->n_features;
@@ -1192,7 +1192,7 @@ static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, 
             p->complete = 0;
         f->indicator = cfg->indicator && c->missing[j] > 0;
         if (!f->categorical) {
-            impute_numeric(f, cfg, X, rows, n, p_in, j, c, col);
+            impute_numeric(f, cfg, X, rows, n, n_all, p_in, j, c, col);
             continue;
         }
         size_t fill = f->n_codes - 1; /* the extra code: a fill text not in the dictionary */
@@ -1223,7 +1223,8 @@ static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, 
 
 /* Scaling, on the imputed training values (the scaler follows the imputer). Values that stay
  * missing (impute.numeric none) are left out, as scikit-learn's scalers disregard NaN in fit. */
-static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t n)
+static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                       const hf_group *shard)
 {
     const hf_prep_config *cfg = &p->cfg;
     size_t p_in = p->n_features, w = p_in ? p_in : 1;
@@ -1253,6 +1254,13 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
                 mx[j] = v;
         }
     }
+    /* Data-parallel: counts, sums, minima and maxima over the group's shares. */
+    if (shard && (result = hf_dist_agree(shard, result)) == HF_OK) {
+        if ((result = hf_dist_sum(shard, cnt, p_in)) == HF_OK &&
+            (result = hf_dist_sum(shard, mean, p_in)) == HF_OK &&
+            (result = hf_dist_min(shard, mn, p_in)) == HF_OK)
+            result = hf_dist_max(shard, mx, p_in);
+    }
     for (size_t j = 0; j < p_in && result == HF_OK; j++)
         mean[j] = cnt[j] > 0 ? mean[j] / cnt[j] : 0.0;
     /* Two-pass variance with the correction term, as sklearn's _incremental_mean_and_var. */
@@ -1268,6 +1276,9 @@ static int fit_scaling(hf_prep *p, const double *X, const int64_t *rows, size_t 
             m2[j] += t * t;
         }
     }
+    if (shard && result == HF_OK && cfg->scale == HF_SCALE_STANDARD &&
+        (result = hf_dist_sum(shard, corr, p_in)) == HF_OK)
+        result = hf_dist_sum(shard, m2, p_in);
     for (size_t j = 0; j < p_in && result == HF_OK; j++) {
         prep_feat *f = &p->f[j];
         if (f->categorical || f->dropped)
@@ -1614,9 +1625,110 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
     return hf_prep_fit_y(cfg, schema, X, NULL, rows, n, group, out);
 }
 
+/* 1 if preprocess.encode_columns names target encoding for some column. */
+static int encode_columns_target(const hf_prep_config *cfg)
+{
+    const char *pos = cfg->encode_columns;
+    char name[256];
+    int truncated = 0, any = 0, r;
+    hf_encode_kind kind;
+    while ((r = hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind)) > 0)
+        any |= kind == HF_ENCODE_TARGET;
+    if (r < 0)
+        hf_error_clear(); /* a malformed text is refused where it is read */
+    return any;
+}
+
+int hf_prep_data_parallel_check(const hf_prep_config *cfg, const char **key)
+{
+    const char *k = NULL, *why = NULL;
+    if (cfg->impute_numeric == HF_IMPUTE_MEDIAN || cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT)
+        k = "impute.numeric", why = "mean, constant or none (a median or mode needs every row)";
+    else if (cfg->clip_lower > 0 || cfg->clip_upper < 1)
+        k = "clip", why = "no clipping (its quantiles need every row)";
+    else if (cfg->power != HF_POWER_NONE)
+        k = "power", why = "none (its lambda is fitted on every row)";
+    else if (cfg->kbins >= 2)
+        k = "kbins", why = "0 (its quantile edges need every row)";
+    else if (cfg->pca_components > 0)
+        k = "pca.n_components", why = "0 (not implemented on row shards yet)";
+    else if (cfg->train_fraction < 1)
+        k = "train_fraction", why = "1 (its subsample is drawn from every training row)";
+    else if (cfg->encode == HF_ENCODE_TARGET || encode_columns_target(cfg))
+        k = cfg->encode == HF_ENCODE_TARGET ? "categorical" : "encode_columns",
+        why = "onehot, ordinal or frequency (target encoding's inner folds "
+              "need every row)";
+    if (key)
+        *key = k;
+    if (!k)
+        return HF_OK;
+    return hf_error(
+        HF_EINVAL, "preprocess.%s: not available with parallel.data_parallel, expected %s", k, why);
+}
+
+/* Data-parallel: the first pass's counts and sums added over the group; *n becomes the number of
+ * training rows of the whole group. Counts are integers below 2^53, so their sums are exact. */
+static int reduce_counts(hf_prep *p, fit_counts *c, const hf_group *shard, size_t *n)
+{
+    const size_t p_in = p->n_features;
+    size_t len = 1 + 2 * p_in;
+    for (size_t j = 0; j < p_in; j++)
+        len += p->f[j].categorical ? p->f[j].n_codes : 0;
+    double *buf = hf_malloc(len * sizeof *buf);
+    int result = hf_dist_agree(shard, buf ? HF_OK : HF_ENOMEM);
+    if (result < 0) {
+        free(buf);
+        return result;
+    }
+    size_t k = 0;
+    buf[k++] = (double)*n;
+    for (size_t j = 0; j < p_in; j++) {
+        buf[k++] = (double)c->missing[j];
+        buf[k++] = c->sum[j];
+        for (size_t i = 0; p->f[j].categorical && i < p->f[j].n_codes; i++)
+            buf[k++] = (double)c->counts[j][i];
+    }
+    if ((result = hf_dist_sum(shard, buf, len)) >= 0) {
+        k = 0;
+        *n = (size_t)buf[k++];
+        for (size_t j = 0; j < p_in; j++) {
+            c->missing[j] = (size_t)buf[k++];
+            c->sum[j] = buf[k++];
+            for (size_t i = 0; p->f[j].categorical && i < p->f[j].n_codes; i++)
+                c->counts[j][i] = (size_t)buf[k++];
+        }
+    }
+    free(buf);
+    return result;
+}
+
+static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                         const double *y, const int64_t *rows, size_t n, const hf_group *group,
+                         const hf_group *shard, hf_prep **out);
+
 int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                   const double *y, const int64_t *rows, size_t n, const hf_group *group,
                   hf_prep **out)
+{
+    return prep_fit_impl(cfg, schema, X, y, rows, n, group, NULL, out);
+}
+
+int hf_prep_fit_shard(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                      const double *y, const int64_t *rows, size_t n, const hf_group *group,
+                      hf_prep **out)
+{
+    *out = NULL;
+    HF_CALL(hf_prep_data_parallel_check(cfg, NULL));
+    /* A group of one rank holds every row: the plain fit. */
+    return prep_fit_impl(cfg, schema, X, y, rows, n, NULL,
+                         hf_dist_is_parallel(group) ? group : NULL, out);
+}
+
+/* shard: the group whose ranks each hold a share of the training rows (hf_prep_fit_shard), or
+ * NULL. */
+static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                         const double *y, const int64_t *rows, size_t n, const hf_group *group,
+                         const hf_group *shard, hf_prep **out)
 {
     int result = 0;
     size_t p_in = schema->n_features;
@@ -1624,7 +1736,7 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
     fit_counts counts = {0};
     double *mapped = NULL;
     *out = NULL;
-    if (n == 0)
+    if (n == 0 && !shard)
         return hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
     p = hf_calloc(1, sizeof *p);
     if (!p || !(p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f))) {
@@ -1640,7 +1752,7 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
     const double *SX = X;
     const int64_t *srows = rows;
     if (cfg->log1p) {
-        if (!(mapped = hf_malloc(n * (p_in ? p_in : 1) * sizeof *mapped))) {
+        if (!(mapped = hf_malloc((n ? n : 1) * (p_in ? p_in : 1) * sizeof *mapped))) {
             result = HF_ENOMEM;
             goto out;
         }
@@ -1653,8 +1765,13 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
         SX = mapped;
         srows = NULL;
     }
-    if ((result = count_pass(p, schema, SX, srows, n, &counts)) < 0 ||
-        (result = fit_imputation(p, schema, SX, srows, n, &counts)) < 0)
+    /* n_all: the training rows of the whole group (data-parallel), else n. */
+    size_t n_all = n;
+    result = count_pass(p, schema, SX, srows, n, &counts);
+    if (shard && (result = hf_dist_agree(shard, result)) >= 0 &&
+        (result = reduce_counts(p, &counts, shard, &n_all)) >= 0 && n_all == 0)
+        result = hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
+    if (result < 0 || (result = fit_imputation(p, schema, SX, srows, n, n_all, &counts)) < 0)
         goto out;
     if (any_encoding(p, HF_ENCODE_TARGET) && (result = fit_target(p, schema, X, y, rows, n)) < 0)
         goto out;
@@ -1666,7 +1783,8 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
         SX = mapped = stepped;
         srows = NULL;
     }
-    if ((result = fit_scaling(p, SX, srows, n)) < 0 || (result = build_layout(p, schema)) < 0)
+    if ((result = fit_scaling(p, SX, srows, n, shard)) < 0 ||
+        (result = build_layout(p, schema)) < 0)
         goto out;
     if (cfg->pca_components > 0 && (result = pca_fit(p, X, rows, n, group)) < 0)
         goto out;

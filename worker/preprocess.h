@@ -141,6 +141,19 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
                   const double *y, const int64_t *rows, size_t n, const hf_group *group,
                   hf_prep **out);
 
+/* parallel.data_parallel: hf_prep_fit_y when X (rows[0..n) of it) holds only this group rank's
+ * share of the training rows. Collective over `group`: the statistics (counts, missing counts,
+ * sums, categories' counts, scaling's sums, minima and maxima) are reduced over the group, so every
+ * group rank gets the pipeline fitted on all the shares. n may be 0 on some ranks. Steps whose
+ * statistic cannot be reduced exactly are refused (HF_EINVAL, hf_prep_data_parallel_check). */
+int hf_prep_fit_shard(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
+                      const double *y, const int64_t *rows, size_t n, const hf_group *group,
+                      hf_prep **out);
+/* Not collective: HF_EINVAL, naming the preprocess key (its name into *key when key is not NULL),
+ * for a configuration hf_prep_fit_shard cannot fit: median or most_frequent numeric imputation,
+ * clip, power, kbins, target encoding, PCA, train_fraction < 1. */
+int hf_prep_data_parallel_check(const hf_prep_config *cfg, const char **key);
+
 /* Not collective. The design rows of the very rows the pipeline was fitted on (rows[0..n) as
  * given to the fit, same order), what a model is fitted on: as hf_prep_transform, except that a
  * target-encoded column holds each row's cross-fitted encoding (fitted on the inner folds that

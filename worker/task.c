@@ -4,6 +4,7 @@
 #include "worker/task.h"
 #include "common/rng.h"
 #include "common/hf.h"
+#include "worker/dist.h"
 #include "worker/metrics.h"
 #include "worker/preprocess.h"
 
@@ -46,6 +47,15 @@ typedef struct prep_cache {
     const int64_t *train;
     size_t n_train;
     int64_t *sub;
+    /* parallel.data_parallel: the group ranks' shares. train/n_train (in sub) and the validation
+     * rows lvalid[0..n_lvalid) (Xva, yva) are this rank's, within its block of the table; the
+     * split's validation predictions are gathered over the group before scoring (yall: the
+     * split's validation targets gathered the same way, nv_of[r]: group rank r's count). */
+    int shard;
+    int64_t *lvalid;
+    size_t n_lvalid;
+    double *yall;
+    size_t *nv_of;
 } prep_cache;
 
 static void cache_clear(prep_cache *c)
@@ -57,6 +67,9 @@ static void cache_clear(prep_cache *c)
     free(c->yva);
     free(c->yva_t);
     free(c->sub);
+    free(c->lvalid);
+    free(c->yall);
+    free(c->nv_of);
     memset(c, 0, sizeof *c);
 }
 
@@ -265,6 +278,90 @@ static int gather_y(const hf_dataset *d, const int64_t *rows, size_t n, double *
     return HF_OK;
 }
 
+/* Not collective: the rows of rows[0..n) (ascending or not; their order kept) inside this group
+ * rank's block of the table (hf_group_row_block), into a new array. */
+static int shard_rows(const hf_group *g, size_t n_rows, const int64_t *rows, size_t n,
+                      int64_t **out, size_t *n_out)
+{
+    uint64_t first, count;
+    hf_group_row_block(n_rows, hf_group_grid(g)->size, hf_group_grid(g)->rank, &first, &count);
+    int64_t *r = hf_malloc((n ? n : 1) * sizeof *r);
+    if (!r)
+        return HF_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((uint64_t)rows[i] >= first && (uint64_t)rows[i] < first + count)
+            r[k++] = rows[i];
+    *out = r;
+    *n_out = k;
+    return HF_OK;
+}
+
+/* Collective over g: the split's values gathered from the group ranks' shares. Each rank holds
+ * `width` values for each of nl rows (its validation rows: the ascending split rows within its
+ * block), in `k` blocks of nl x width; all receives k blocks of nv x width, the rows in the split's
+ * order, which is the order of the blocks (ascending rows, blocks in group-rank order). nv_of[r]
+ * is group rank r's count. Every rank gets the same bits. */
+static int gather_shares(const hf_group *g, const double *mine, size_t nl, size_t k, size_t width,
+                         const size_t *nv_of, size_t nv, double *all)
+{
+    hf_comm *c = hf_group_comm(g);
+    const int size = hf_comm_size(c);
+    char *buf = NULL;
+    size_t *lens = NULL;
+    int result = hf_comm_allgather_blob(c, mine, nl * k * width * sizeof *mine, &buf, &lens);
+    if (result < 0)
+        return result;
+    size_t off = 0, row0 = 0;
+    for (int r = 0; r < size && result >= 0; r++) {
+        if (lens[r] != nv_of[r] * k * width * sizeof *mine) {
+            result = hf_error(HF_EINTERNAL,
+                              "data_parallel: group rank %d sent %zu bytes of "
+                              "validation values, expected %zu",
+                              r, lens[r], nv_of[r] * k * width * sizeof *mine);
+            break;
+        }
+        for (size_t t = 0; t < k; t++) {
+            const size_t bytes = nv_of[r] * width * sizeof *mine;
+            memcpy(all + (t * nv + row0) * width, buf + off, bytes);
+            off += bytes;
+        }
+        row0 += nv_of[r];
+    }
+    free(buf);
+    free(lens);
+    return result;
+}
+
+/* Data-parallel part of cache_fill: this rank's training and validation rows of the split, the
+ * validation rows' count on every group rank, and the pipeline fitted on the shares (collective).
+ */
+static int cache_fill_shard(hf_task_ctx *ctx, const hf_split *sp, const hf_prep_config *cfg,
+                            prep_cache *c)
+{
+    const hf_group *g = ctx->group;
+    const hf_dataset *d = ctx->data;
+    const int size = hf_group_grid(g)->size;
+    int result = shard_rows(g, d->n_rows, sp->train, sp->n_train, &c->sub, &c->n_train);
+    if (result >= 0)
+        result = shard_rows(g, d->n_rows, sp->valid, sp->n_valid, &c->lvalid, &c->n_lvalid);
+    c->nv_of = hf_calloc((size_t)size, sizeof *c->nv_of);
+    if (result >= 0 && !c->nv_of)
+        result = HF_ENOMEM;
+    for (int r = 0; r < size && result >= 0; r++) {
+        uint64_t first, count;
+        hf_group_row_block(d->n_rows, size, r, &first, &count);
+        for (size_t j = 0; j < sp->n_valid; j++)
+            c->nv_of[r] +=
+                (uint64_t)sp->valid[j] >= first && (uint64_t)sp->valid[j] < first + count;
+    }
+    c->train = c->sub;
+    c->shard = 1;
+    if ((result = hf_dist_agree(g, result)) < 0)
+        return result;
+    return hf_prep_fit_shard(cfg, d->schema, d->X, d->y, c->train, c->n_train, g, &c->prep);
+}
+
 static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, prep_cache **out)
 {
     if (!ctx->cache) {
@@ -282,47 +379,71 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     int result = HF_OK;
     c->train = sp->train;
     c->n_train = sp->n_train;
-    if (cfg->train_fraction < 1) {
-        if ((result = train_subsample(sp, split, cfg->train_fraction, &c->sub, &c->n_train)) < 0)
+    /* The validation rows this rank predicts: the split's, or its share of them. */
+    const int64_t *valid = sp->valid;
+    size_t n_valid = sp->n_valid;
+    if (hf_group_data_parallel(ctx->group)) {
+        if ((result = cache_fill_shard(ctx, sp, cfg, c)) < 0)
             goto out;
-        c->train = c->sub;
+        valid = c->lvalid;
+        n_valid = c->n_lvalid;
+    } else {
+        if (cfg->train_fraction < 1) {
+            if ((result = train_subsample(sp, split, cfg->train_fraction, &c->sub, &c->n_train)) <
+                0)
+                goto out;
+            c->train = c->sub;
+        }
+        result =
+            hf_prep_fit_y(cfg, d->schema, d->X, d->y, c->train, c->n_train, ctx->group, &c->prep);
     }
-    result = hf_prep_fit_y(cfg, d->schema, d->X, d->y, c->train, c->n_train, ctx->group, &c->prep);
     if (result < 0)
         goto out;
     c->q = hf_prep_n_outputs(c->prep);
     /* When preprocessing would only copy the training rows and the model reads rows in place,
      * no copy of them is made (Xtr stays NULL): the data is held once per rank. */
     int in_place = ctx->model->accepts_rows && hf_prep_is_copy(c->prep);
-    /* Likewise the validation rows, predicted block by block (predict_chunk). */
-    int va_in_place = in_place && ctx->model->predict_many;
+    /* Likewise the validation rows, predicted block by block (predict_chunk); a rank's share of
+     * them is copied (data-parallel scoring gathers whole predictions). */
+    int va_in_place = in_place && ctx->model->predict_many && !c->shard;
     if (!in_place)
         c->Xtr =
             hf_malloc_large((c->n_train ? c->n_train : 1) * (c->q ? c->q : 1) * sizeof(double));
     if (!va_in_place)
-        c->Xva =
-            hf_malloc_large((sp->n_valid ? sp->n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
+        c->Xva = hf_malloc_large((n_valid ? n_valid : 1) * (c->q ? c->q : 1) * sizeof(double));
     if ((!in_place && !c->Xtr) || (!va_in_place && !c->Xva)) {
         result = HF_ENOMEM;
         goto out;
     }
     if ((!in_place &&
          (result = hf_prep_transform_fit_rows(c->prep, d->X, c->train, c->n_train, c->Xtr)) < 0) ||
-        (!va_in_place &&
-         (result = hf_prep_transform(c->prep, d->X, sp->valid, sp->n_valid, c->Xva)) < 0) ||
+        (!va_in_place && (result = hf_prep_transform(c->prep, d->X, valid, n_valid, c->Xva)) < 0) ||
         (result = gather_y(d, c->train, c->n_train, &c->ytr)) < 0 ||
-        (result = gather_y(d, sp->valid, sp->n_valid, &c->yva)) < 0)
+        (result = gather_y(d, valid, n_valid, &c->yva)) < 0)
         goto out;
     /* The model learns the transformed target; scores compare predictions mapped back with the
      * target itself (yva), early stopping compares on the model's scale (yva_t). */
     if (cfg->target_log1p && ((result = hf_prep_target_forward(cfg, c->ytr, c->n_train)) < 0 ||
-                              (result = gather_y(d, sp->valid, sp->n_valid, &c->yva_t)) < 0 ||
-                              (result = hf_prep_target_forward(cfg, c->yva_t, sp->n_valid)) < 0))
+                              (result = gather_y(d, valid, n_valid, &c->yva_t)) < 0 ||
+                              (result = hf_prep_target_forward(cfg, c->yva_t, n_valid)) < 0))
         goto out;
+    /* Data-parallel: the split's validation targets, from the shares, for the scores. */
+    if (c->shard) {
+        if (!(c->yall = hf_malloc((sp->n_valid ? sp->n_valid : 1) * sizeof *c->yall)))
+            result = HF_ENOMEM;
+        if ((result = hf_dist_agree(ctx->group, result)) < 0 ||
+            (result = gather_shares(ctx->group, c->yva, n_valid, 1, 1, c->nv_of, sp->n_valid,
+                                    c->yall)) < 0)
+            goto out;
+    }
     c->split = split;
     c->cfg = *cfg;
     c->valid = 1;
 out:
+    /* Data-parallel: every group rank takes the same branch (a failure of one rank's share fails
+     * the split on every rank). */
+    if (hf_group_data_parallel(ctx->group))
+        result = hf_dist_agree(ctx->group, result);
     if (result < 0)
         cache_clear(c);
     return result;
@@ -344,6 +465,18 @@ static int predict_chunk(const hf_task_ctx *ctx, const prep_cache *c, const hf_s
 {
     const hf_model_ops *model = ctx->model;
     const size_t nv = sp->n_valid, q = c->q;
+    if (c->shard) {
+        /* This rank's share of the validation rows, then every share gathered in row order. */
+        const size_t nl = c->n_lvalid;
+        double *mine = hf_malloc((nl ? nc * nl * n_out : 1) * sizeof *mine);
+        int result = mine ? HF_OK : HF_ENOMEM;
+        if (result >= 0 && nl)
+            result = model->predict_many(m, nc, c->Xva, nl, q, mine);
+        if ((result = hf_dist_agree(ctx->group, result)) >= 0)
+            result = gather_shares(ctx->group, mine, nl, nc, n_out, c->nv_of, nv, pred);
+        free(mine);
+        return result;
+    }
     if (c->Xva)
         return model->predict_many(m, nc, c->Xva, nv, q, pred);
     const size_t rb = nv < PREDICT_ROWS ? nv : PREDICT_ROWS;
@@ -384,7 +517,7 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
         ctx->data->schema->task == HF_TASK_CLASSIFICATION ? ctx->data->schema->n_classes : 0;
     hf_fit_data fd = {.X = c->Xtr ? c->Xtr : ctx->data->X,
                       .rows = c->Xtr ? NULL : c->train,
-                      .table = fit_table(ctx->data, !c->Xtr, &c->cfg),
+                      .table = c->shard ? NULL : fit_table(ctx->data, !c->Xtr, &c->cfg),
                       .n = c->n_train,
                       .p = c->q,
                       .y = c->ytr,
@@ -392,8 +525,9 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
                       .group = ctx->group,
                       .X_valid = c->Xva,
                       .y_valid = c->yva_t ? c->yva_t : c->yva,
-                      .n_valid = c->Xva ? sp->n_valid : 0,
-                      .metric = ctx->n_metrics ? ctx->metrics[0] : NULL};
+                      .n_valid = c->Xva ? (c->shard ? c->n_lvalid : sp->n_valid) : 0,
+                      .metric = ctx->n_metrics ? ctx->metrics[0] : NULL,
+                      .row_shard = c->shard};
     hf_fitted **fitted = hf_calloc(k, sizeof *fitted);
     size_t n_out = n_classes ? n_classes : 1;
     const size_t nv = sp->n_valid, per_trial = (nv ? nv : 1) * n_out * sizeof(double);
@@ -404,6 +538,11 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
     int result = HF_OK;
     if (!fitted || !pred) {
         result = HF_ENOMEM;
+        goto out;
+    }
+    if (c->shard && !model->predict_many) {
+        result =
+            hf_error(HF_EINVAL, "model %s: parallel.data_parallel needs predict_many", model->name);
         goto out;
     }
     double t0 = hf_now();
@@ -440,7 +579,8 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
                 hf_prep_target_inverse(&c->cfg, pj, nv);
             for (size_t m = 0; m < ctx->n_metrics && trial_status >= 0; m++) {
                 const hf_metric *metric = hf_metric_find(ctx->metrics[m]);
-                trial_status = hf_metric_compute(metric, c->yva, pj, nv, n_classes, &r->scores[m]);
+                trial_status = hf_metric_compute(metric, c->shard ? c->yall : c->yva, pj, nv,
+                                                 n_classes, &r->scores[m]);
                 if (trial_status >= 0 && !isfinite(r->scores[m]))
                     trial_status = hf_error(HF_ENUM, "%s is %g", ctx->metrics[m], r->scores[m]);
             }
@@ -711,27 +851,39 @@ int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_
 {
     int result = HF_OK;
     double *X = NULL, *y = NULL;
+    int64_t *mine = NULL;
     *prep = NULL;
     *fitted = NULL;
-    if ((result = hf_prep_fit_y(&trial->prep, d->schema, d->X, d->y, rows, n, group, prep)) < 0)
+    /* parallel.data_parallel: this rank fits its share of the rows (those in its block of the
+     * table), the pipeline and the model combining the shares over the group. */
+    const int shard = hf_group_data_parallel(group);
+    if (shard) {
+        result = hf_dist_agree(group, shard_rows(group, d->n_rows, rows, n, &mine, &n));
+        if (result < 0)
+            goto out;
+        rows = mine;
+        result = hf_prep_fit_shard(&trial->prep, d->schema, d->X, d->y, rows, n, group, prep);
+    } else {
+        result = hf_prep_fit_y(&trial->prep, d->schema, d->X, d->y, rows, n, group, prep);
+    }
+    if (result < 0)
         goto out;
     size_t q = hf_prep_n_outputs(*prep);
     int in_place = model->accepts_rows && hf_prep_is_copy(*prep);
     if (!in_place) {
         X = hf_malloc((n ? n : 1) * (q ? q : 1) * sizeof *X);
-        if (!X) {
-            result = HF_ENOMEM;
-            goto out;
-        }
-        if ((result = hf_prep_transform_fit_rows(*prep, d->X, rows, n, X)) < 0)
-            goto out;
+        result = X ? hf_prep_transform_fit_rows(*prep, d->X, rows, n, X) : HF_ENOMEM;
     }
-    if ((result = gather_y(d, rows, n, &y)) < 0 ||
-        (result = hf_prep_target_forward(&trial->prep, y, n)) < 0)
+    if (result >= 0 && (result = gather_y(d, rows, n, &y)) >= 0)
+        result = hf_prep_target_forward(&trial->prep, y, n);
+    if (shard)
+        result = hf_dist_agree(group, result);
+    if (result < 0)
         goto out;
     hf_fit_data fd = {.X = in_place ? d->X : X,
                       .rows = in_place ? rows : NULL,
-                      .table = fit_table(d, in_place, &trial->prep),
+                      .table = shard ? NULL : fit_table(d, in_place, &trial->prep),
+                      .row_shard = shard,
                       .n = n,
                       .p = q,
                       .y = y,
@@ -747,12 +899,82 @@ out:
     }
     free(X);
     free(y);
+    free(mine);
+    return result;
+}
+
+/* Collective over g (parallel.data_parallel): the predictions of rows[0..n) (NULL: the first n
+ * rows), each group rank predicting those in its block of the table (the only rows it holds) and
+ * every rank receiving all of them, in the order of rows. */
+static int predict_shard(const hf_prep *prep, const hf_fitted *fitted, const hf_group *g,
+                         const hf_dataset *d, const int64_t *rows, size_t n, double *out)
+{
+    hf_comm *c = hf_group_comm(g);
+    const int size = hf_comm_size(c), rank = hf_comm_rank(c);
+    const size_t q = hf_prep_n_outputs(prep), no = fitted->n_outputs;
+    int64_t *mine = hf_malloc((n ? n : 1) * sizeof *mine);
+    int *owner = hf_malloc((n ? n : 1) * sizeof *owner);
+    uint64_t *firsts = hf_malloc((size_t)size * sizeof *firsts);
+    double *X = NULL, *pred = NULL;
+    char *all = NULL;
+    size_t *lens = NULL, nl = 0;
+    int result = mine && owner && firsts ? HF_OK : HF_ENOMEM;
+    for (int r = 0; r < size && result >= 0; r++) {
+        uint64_t cnt;
+        hf_group_row_block(d->n_rows, size, r, &firsts[r], &cnt);
+    }
+    /* The owner of each row: the last block that starts at or before it. */
+    for (size_t i = 0; i < n && result >= 0; i++) {
+        const uint64_t row = rows ? (uint64_t)rows[i] : i;
+        int r = size - 1;
+        while (r > 0 && firsts[r] > row)
+            r--;
+        owner[i] = r;
+        if (r == rank)
+            mine[nl++] = (int64_t)row;
+    }
+    if (result >= 0) {
+        X = hf_malloc((nl ? nl : 1) * (q ? q : 1) * sizeof *X);
+        pred = hf_malloc((nl ? nl : 1) * (no ? no : 1) * sizeof *pred);
+        result = X && pred ? hf_prep_transform(prep, d->X, mine, nl, X) : HF_ENOMEM;
+    }
+    if (result >= 0 && nl)
+        result = fitted->ops->predict(fitted, NULL, X, nl, q, pred);
+    if ((result = hf_comm_check(c, result)) >= 0)
+        result = hf_comm_allgather_blob(c, pred, nl * no * sizeof *pred, &all, &lens);
+    if (result >= 0) {
+        /* Rank r's predictions are those of its rows, in the order of rows. */
+        size_t *at = hf_calloc((size_t)size, sizeof *at), off = 0;
+        for (int r = 0; at && r < size; r++) {
+            at[r] = off;
+            off += lens[r];
+        }
+        for (size_t i = 0; at && i < n; i++) {
+            memcpy(out + i * no, all + at[owner[i]], no * sizeof *out);
+            at[owner[i]] += no * sizeof *out;
+        }
+        result = at ? HF_OK : HF_ENOMEM;
+        free(at);
+    }
+    free(all);
+    free(lens);
+    free(mine);
+    free(owner);
+    free(firsts);
+    free(X);
+    free(pred);
     return result;
 }
 
 int hf_predict_pipeline(const hf_prep *prep, const hf_fitted *fitted, const hf_group *group,
                         const hf_dataset *d, const int64_t *rows, size_t n, double *out)
 {
+    if (hf_group_data_parallel(group)) {
+        int result = predict_shard(prep, fitted, group, d, rows, n, out);
+        if (result >= 0 && fitted->n_outputs == 1 && d->schema->task != HF_TASK_CLASSIFICATION)
+            hf_prep_target_inverse(hf_prep_get_config(prep), out, n);
+        return result;
+    }
     size_t q = hf_prep_n_outputs(prep);
     double *X = hf_malloc((n ? n : 1) * (q ? q : 1) * sizeof *X);
     if (!X)

@@ -35,10 +35,18 @@
  * optimisation it would run alone (no warm start): only the rounding of the shared products
  * differs, so a lone fit and a lock-step one agree to about 1e-10 while f still falls (to the
  * rounding floor, about 1e-6, when a tiny tol drives both there). The loss uses a numerically
- * stable log-sum-exp. */
+ * stable log-sum-exp.
+ *
+ * Data-parallel (hf_fit_data.row_shard, parallel.data_parallel): each group rank evaluates the loss
+ * and gradient sums of its own rows, and every evaluation adds them over the group with one
+ * fixed-order reduction (hf_dist_sum: gathered to group rank 0, added in group-rank order,
+ * broadcast), so every rank sees the same bits, liblbfgs takes the same steps on every rank and
+ * every rank ends with the same model. Class counts (class_weight balanced, the two-class check)
+ * are summed over the group first. */
 #include "worker/group.h"
 #include "worker/model.h"
 #include "common/hf.h"
+#include "worker/dist.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -182,6 +190,13 @@ struct lockstep {
     size_t *first;     /* ... whose first trial is act[first[u]] */
     double *W, *bias, *G, *gb, *Zb, *Xb, *loss, *prod;
     double *prod1; /* weighted binary fits: the factors of class 1's rows (prod: class 0's) */
+    /* parallel.data_parallel (hf_fit_data.row_shard): the rows are this group rank's share; each
+     * evaluation's loss and gradient sums are added over the group (hf_dist_sum: in group-rank
+     * order on group rank 0, then broadcast, so every rank holds the same bits and takes the same
+     * steps). NULL: the rows are all the training rows. */
+    const hf_group *shard;
+    double *red;    /* the reduced values of one evaluation: G, gb, loss */
+    int red_failed; /* a reduction failed: the losses are NaN, the fit fails on every rank */
     /* Hand-off between trial threads and the calling thread. */
     int threaded;
     pthread_mutex_t mu;
@@ -323,6 +338,21 @@ static void batch_eval(lockstep *ls, trial_state **act, size_t na)
         if (p > 0)
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)p, (int)b, 1.0, Zb,
                         (int)m, Xb, (int)p, 1.0, G, (int)p);
+    }
+    /* Data-parallel: the shares' sums added over the group, in one fixed-order reduction. */
+    if (ls->shard) {
+        double *r = ls->red;
+        memcpy(r, G, m * p * sizeof *r);
+        memcpy(r + m * p, gb, m * sizeof *r);
+        memcpy(r + m * p + m, ls->loss, nu * sizeof *r);
+        if (hf_dist_sum(ls->shard, r, m * p + m + nu) < 0) {
+            ls->red_failed = 1;
+            for (size_t u = 0; u < nu; u++)
+                r[m * p + m + u] = NAN;
+        }
+        memcpy(G, r, m * p * sizeof *r);
+        memcpy(gb, r + m * p, m * sizeof *r);
+        memcpy(ls->loss, r + m * p + m, nu * sizeof *r);
     }
     /* Each trial: dW = R^T X + l2 W, db = column sums of R, f = loss + l2 ||W||^2 / 2 (the L1
      * part is OWL-QN's: liblbfgs adds it to f and works with its subgradient). */
@@ -694,45 +724,64 @@ static int read_range(const hf_fit_data *d, const int *y, lockstep *ls, int **yr
 
 /* The training classes as ints into y, checked: class indices of the target, at least 2 of them
  * present (as scikit-learn's "needs samples of at least 2 classes in the data": with one class the
- * unpenalised intercept has no finite optimum). */
-static int read_classes(const hf_fit_data *d, int *y)
+ * unpenalised intercept has no finite optimum). count (n_classes) receives the rows of each class:
+ * of all the training rows, summed over the group when the rows are shards (collective then, and
+ * every group rank gets the same answer). */
+static int read_classes(const hf_fit_data *d, int *y, double *count)
 {
-    size_t distinct = 0; /* rows whose class differs from row 0's */
+    int result = HF_OK;
+    memset(count, 0, d->n_classes * sizeof *count);
     for (size_t i = 0; i < d->n; i++) {
         double v = d->y[i];
-        if (!(v >= 0.0) || v >= (double)d->n_classes || v != floor(v))
-            return hf_error(HF_EDATA,
-                            "logistic_regression: target of row %zu is %g, expected a class index "
-                            "in 0..%zu",
-                            i, v, d->n_classes - 1);
+        if (!(v >= 0.0) || v >= (double)d->n_classes || v != floor(v)) {
+            result = hf_error(HF_EDATA,
+                              "logistic_regression: target of row %zu is %g, expected a class "
+                              "index in 0..%zu",
+                              i, v, d->n_classes - 1);
+            break;
+        }
         y[i] = (int)v;
-        distinct += y[i] != y[0];
+        count[y[i]]++;
     }
-    if (distinct == 0)
+    if (d->row_shard) {
+        /* Counts are integers below 2^53: their sum is exact in any order. */
+        if ((result = hf_dist_agree(d->group, result)) >= 0)
+            result = hf_dist_sum(d->group, count, d->n_classes);
+    }
+    if (result < 0)
+        return result;
+    size_t present = 0, first = 0, total = 0;
+    for (size_t c = d->n_classes; c-- > 0;)
+        if (count[c] > 0) {
+            present++;
+            first = c;
+            total += (size_t)count[c];
+        }
+    if (total == 0)
+        return hf_error(HF_EDATA, "logistic_regression: no training rows");
+    if (present < 2)
         return hf_error(HF_EDATA,
-                        "logistic_regression: all %zu training rows are class %d; expected at "
+                        "logistic_regression: all %zu training rows are class %zu; expected at "
                         "least 2 classes",
-                        d->n, y[0]);
+                        total, first);
     return HF_OK;
 }
 
-/* class_weight balanced: n / (present x count_c) for each class c of the n training classes y,
- * `present` the classes that occur (scikit-learn's compute_class_weight over the classes of the
- * training rows); NULL when out of memory. */
-static double *balanced_weights(const int *y, size_t n, size_t n_classes)
+/* class_weight balanced: n / (present x count_c) for each class c of the n training rows, count_c
+ * of them in class c (read_classes), `present` the classes that occur (scikit-learn's
+ * compute_class_weight over the classes of the training rows); NULL when out of memory. */
+static double *balanced_weights(const double *count, size_t n_classes)
 {
-    double *w = hf_calloc(n_classes, sizeof *w);
-    size_t *count = hf_calloc(n_classes, sizeof *count), present = 0;
-    if (!w || !count) {
-        free(w);
-        free(count);
+    double *w = hf_calloc(n_classes, sizeof *w), n = 0.0;
+    size_t present = 0;
+    if (!w)
         return NULL;
+    for (size_t c = 0; c < n_classes; c++) {
+        present += count[c] > 0;
+        n += count[c];
     }
-    for (size_t i = 0; i < n; i++)
-        present += count[y[i]]++ == 0;
     for (size_t c = 0; c < n_classes; c++)
-        w[c] = count[c] ? (double)n / ((double)present * (double)count[c]) : 0.0;
-    free(count);
+        w[c] = count[c] > 0 ? n / ((double)present * count[c]) : 0.0;
     return w;
 }
 
@@ -753,8 +802,9 @@ static int lockstep_alloc(lockstep *ls, size_t n_trials, size_t k, size_t p)
     ls->loss = hf_malloc(n_trials * sizeof *ls->loss);
     ls->prod = hf_malloc(n_trials * sizeof *ls->prod);
     ls->prod1 = hf_malloc(n_trials * sizeof *ls->prod1);
+    ls->red = hf_malloc((mp + m + n_trials) * sizeof *ls->red);
     return ls->act && ls->point && ls->first && ls->W && ls->G && ls->bias && ls->gb && ls->Zb &&
-                   ls->Xb && ls->loss && ls->prod && ls->prod1
+                   ls->Xb && ls->loss && ls->prod && ls->prod1 && ls->red
                ? HF_OK
                : HF_ENOMEM;
 }
@@ -776,6 +826,7 @@ static void lockstep_free(lockstep *ls)
     free(ls->loss);
     free(ls->prod);
     free(ls->prod1);
+    free(ls->red);
 }
 
 static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_trials,
@@ -783,14 +834,16 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
 {
     int result = HF_OK;
     int *y = NULL, *yrange = NULL;
-    double *cw = NULL;
+    double *cw = NULL, *count = NULL;
     lockstep ls = {.X = d->X, .rows = d->rows, .n = d->n, .p = d->p};
 
     for (size_t t = 0; t < n_trials; t++)
         out[t] = NULL;
     if (n_trials == 0)
         return HF_OK;
-    if (d->n == 0) {
+    /* With row_shard a group rank may hold none of the training rows: read_classes counts them
+     * over the group. */
+    if (d->n == 0 && !d->row_shard) {
         result = hf_error(HF_EDATA, "logistic_regression: no training rows");
         goto out;
     }
@@ -804,23 +857,24 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
     const size_t p = d->p, k = d->n_classes == 2 ? 1 : d->n_classes;
     ls.k = k;
     ls.intercept = hf_value_as_double(&params[0][P_FIT_INTERCEPT]) != 0.0;
-    y = hf_malloc(d->n * sizeof *y);
-    if (!y) {
-        result = HF_ENOMEM;
+    if (d->row_shard && hf_dist_is_parallel(d->group))
+        ls.shard = d->group;
+    y = hf_malloc((d->n ? d->n : 1) * sizeof *y);
+    count = hf_malloc(d->n_classes * sizeof *count);
+    if ((result = hf_dist_agree(ls.shard, y && count ? HF_OK : HF_ENOMEM)) < 0)
         goto out;
-    }
-    if ((result = read_classes(d, y)) < 0)
+    if ((result = read_classes(d, y, count)) < 0)
         goto out;
     ls.y = y;
     /* The trials of one call share class_weight (only C differs: shared_param). */
     if (strcmp(params[0][P_CLASS_WEIGHT].u.str, "balanced") == 0) {
-        if (!(cw = balanced_weights(y, d->n, d->n_classes))) {
+        if (!(cw = balanced_weights(count, d->n_classes))) {
             result = HF_ENOMEM;
             goto out;
         }
         ls.cw = cw;
     }
-    if (d->rows && (result = read_range(d, y, &ls, &yrange)) < 0)
+    if (d->rows && d->n > 0 && (result = read_range(d, y, &ls, &yrange)) < 0)
         goto out;
     ls.n_trials = n_trials;
     ls.trials = hf_calloc(n_trials, sizeof *ls.trials);
@@ -843,8 +897,14 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
             goto out;
         }
     }
-    if ((result = lockstep_alloc(&ls, n_trials, k, p)) < 0 || (result = run_lockstep(&ls)) < 0)
+    /* Every group rank must enter the lock-step rounds (collective with row_shard). */
+    result = lockstep_alloc(&ls, n_trials, k, p);
+    if ((result = hf_dist_agree(ls.shard, result)) < 0 || (result = run_lockstep(&ls)) < 0)
         goto out;
+    if (ls.red_failed) {
+        result = hf_error(HF_EMPI, "logistic_regression: summing the loss over the group failed");
+        goto out;
+    }
     for (size_t t = 0; t < n_trials; t++)
         if ((result = trial_finish(&ls.trials[t], k, p, d->n_classes, ls.intercept, &out[t])) < 0)
             goto out;
@@ -853,6 +913,7 @@ out:
     free(y);
     free(yrange);
     free(cw);
+    free(count);
     if (result < 0) {
         for (size_t t = 0; t < n_trials; t++) {
             hf_fitted_free(out[t]);
@@ -984,4 +1045,5 @@ const hf_model_ops hf_model_logistic_regression = {
     .shared_param = "C",
     .accepts_rows = 1,
     .preflight = logistic_preflight,
+    .data_parallel = 1,
 };

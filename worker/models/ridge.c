@@ -11,7 +11,12 @@
  * all rows, computes the same means, and forms the Gram matrix and Xc^T yc of its own slice of
  * rows [r n / G, (r + 1) n / G); the slices are summed over the group (hf_dist_gram) and the
  * eigendecomposition runs on the group's grid (PDSYEVD through hf_dist_eigh_topk). The fit is
- * then collective over the group and gives the single-rank model to rounding. */
+ * then collective over the group and gives the single-rank model to rounding.
+ *
+ * With hf_fit_data.row_shard (parallel.data_parallel) each group rank holds only its share of the
+ * training rows: the sums, counts and Gram matrix of the shares are reduced over the group in a
+ * fixed order (gram_shard), group rank 0 decomposes the Gram matrix and broadcasts it, and every
+ * rank solves the same alphas, so every rank holds the same model. */
 #include "worker/model.h"
 #include "common/hf.h"
 #include "worker/dist.h"
@@ -405,6 +410,92 @@ out:
     return result;
 }
 
+/* Collective over d->group: the centred Gram matrix (upper triangle into V), Xc^T yc and the means
+ * (into s) of the training rows when each group rank holds only its share of them
+ * (hf_fit_data.row_shard, parallel.data_parallel). Two fixed-order sums over the group
+ * (hf_dist_sum, bit-identical on every rank): first the counts and sums of the columns and of y,
+ * which give the exact training means; then every rank's Gram matrix, X^T y, column and target sums
+ * of its rows shifted by those means, summed with one reduction, and centred as on one rank
+ * (sums_centre: the shift is the mean itself, so the correction is at the rounding level). Without
+ * fit_intercept the shift is 0 and only the second reduction is made. */
+static int gram_shard(const hf_fit_data *d, int fit_intercept, ridge_shared *s, double *V,
+                      double *xty)
+{
+    const size_t n = d->n, p = d->p;
+    shifted_sums a = {0};
+    double *sx = hf_calloc(p + 2, sizeof *sx), sy = 0.0;
+    double *buf = hf_malloc((p * p + 2 * p + 3) * sizeof *buf);
+    int result = sx && buf ? sums_init(&a, p) : HF_ENOMEM;
+    if (result >= 0 && fit_intercept) {
+        /* sx = [sum x (p), sum y, n] */
+        for (size_t i = 0; i < n; i++) {
+            const double *row = train_row(d, i);
+            for (size_t j = 0; j < p; j++)
+                sx[j] += row[j];
+            sx[p] += d->y[i];
+        }
+        sx[p + 1] = (double)n;
+    }
+    result = hf_dist_agree(d->group, result);
+    if (result >= 0 && fit_intercept && (result = hf_dist_sum(d->group, sx, p + 2)) >= 0) {
+        const double nd = sx[p + 1];
+        for (size_t j = 0; j < p; j++)
+            sx[j] /= nd;
+        sy = sx[p] / nd;
+    }
+    if (result >= 0)
+        result = hf_dist_agree(d->group, sums_add(&a, d->X, d->rows, d->y, NULL, n, sx, sy));
+    if (result < 0)
+        goto out;
+    /* buf = [G (p x p), xy (p), sum (p), ysum, yy, n] */
+    memcpy(buf, a.G, p * p * sizeof *buf);
+    memcpy(buf + p * p, a.xy, p * sizeof *buf);
+    memcpy(buf + p * p + p, a.sum, p * sizeof *buf);
+    buf[p * p + 2 * p] = a.ysum;
+    buf[p * p + 2 * p + 1] = a.yy;
+    buf[p * p + 2 * p + 2] = (double)a.n;
+    if ((result = hf_dist_sum(d->group, buf, p * p + 2 * p + 3)) < 0)
+        goto out;
+    memcpy(a.G, buf, p * p * sizeof *buf);
+    memcpy(a.xy, buf + p * p, p * sizeof *buf);
+    memcpy(a.sum, buf + p * p + p, p * sizeof *buf);
+    a.ysum = buf[p * p + 2 * p];
+    a.yy = buf[p * p + 2 * p + 1];
+    a.n = (size_t)buf[p * p + 2 * p + 2];
+    if (a.n == 0) {
+        result = hf_error(HF_EDATA, "ridge: no training rows");
+        goto out;
+    }
+    s->n = a.n;
+    if (fit_intercept) {
+        sums_centre(&a, sx, sy, s, V, xty);
+    } else {
+        memcpy(V, a.G, p * p * sizeof *V);
+        memcpy(xty, a.xy, p * sizeof *xty);
+    }
+out:
+    sums_free(&a);
+    free(sx);
+    free(buf);
+    return result;
+}
+
+/* Collective over g: the eigendecomposition of the replicated Gram matrix in V (eigh_local) on
+ * group rank 0, broadcast with its eigenvalues, so that every group rank holds the same bits
+ * whatever its CPU's BLAS kernels. */
+static int eigh_shard(const hf_group *g, double *V, size_t p, double *lam)
+{
+    if (!hf_dist_is_parallel(g))
+        return eigh_local(V, p, lam);
+    hf_comm *c = hf_group_comm(g);
+    int result = hf_comm_rank(c) == 0 ? eigh_local(V, p, lam) : HF_OK;
+    if ((result = hf_comm_check(c, result)) < 0)
+        return result;
+    if ((result = hf_comm_bcast(c, V, p * p * sizeof *V, 0)) >= 0)
+        result = hf_comm_bcast(c, lam, p * sizeof *lam, 0);
+    return result;
+}
+
 /* The training means of the columns and of y (fit_intercept) and y centred (or copied) into yc:
  * the group path's first pass. */
 static void means(const hf_fit_data *d, int fit_intercept, ridge_shared *s, double *yc)
@@ -438,7 +529,11 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
         goto out;
     }
     const hf_group *g = d->group;
-    if (hf_dist_is_parallel(g)) {
+    if (d->row_shard) {
+        result = gram_shard(d, fit_intercept, s, s->V, xty);
+        if (result >= 0 && p > 0)
+            result = eigh_shard(g, s->V, p, s->lam);
+    } else if (hf_dist_is_parallel(g)) {
         /* The group kernels take contiguous row slices: centre a copy. */
         yc = hf_malloc(n * sizeof *yc);
         Xc = hf_malloc(n * p * sizeof *Xc + 1);
@@ -530,7 +625,9 @@ static int ridge_fit(const hf_fit_data *d, const hf_value *const *params, size_t
 
     for (size_t t = 0; t < n_trials; t++)
         out[t] = NULL;
-    if (d->n == 0) {
+    /* With row_shard a group rank may hold none of the training rows: gram_shard counts them
+     * over the group. */
+    if (d->n == 0 && !d->row_shard) {
         result = hf_error(HF_EDATA, "ridge: no training rows");
         goto out;
     }
@@ -601,4 +698,5 @@ const hf_model_ops hf_model_ridge = {
     .shared_param = "alpha",
     .accepts_rows = 1,
     .preflight = ridge_preflight,
+    .data_parallel = 1,
 };

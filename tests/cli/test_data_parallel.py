@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Data-parallel fits (`parallel: {ranks_per_task: G, data_parallel: true}`): each rank of a group
+fits on its block of the table's rows and the statistics, Gram matrices and loss gradients are
+reduced over the group. On a table with missing numeric values and a categorical column with a rare
+level and missing values (mean imputation with indicators, standard scaling, one-hot), ridge and
+logistic_regression (binary, and 3 classes with class_weight balanced) on groups of 2, 3 and 4
+ranks (oversubscribed) give the fold scores, the best trial, and the refit's stored model
+(coefficients, intercepts, preprocessing) of the single-copy run on one rank, to 1e-9 relative.
+validate refuses, in one line with exit 2: data_parallel with ranks_per_task 1, with a model that
+cannot split its rows (kernel_ridge), with median imputation, and a table larger than
+parallel.memory_per_rank without data_parallel; `auto` turns it on for that table."""
+import os
+import sys
+
+import h5py
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hftest  # noqa: E402
+
+ck = hftest.Checker("data_parallel")
+work = hftest.tempdir("data-parallel-")
+rng = np.random.default_rng(11)
+n = 170
+df = pd.DataFrame({"a": rng.normal(100.0, 3.0, n), "b": rng.normal(0.0, 1e-3, n),
+                   "c": rng.uniform(-1.0, 4.0, n)})
+df["city"] = rng.choice(["Oslo", "Paris", "Rome", "Lima"], n, p=[0.4, 0.3, 0.26, 0.04])
+z = 0.7 * (df.a - 100.0) + 900.0 * df.b - 0.4 * df.c + (df.city == "Rome") + rng.normal(0, 0.5, n)
+df.loc[rng.random(n) < 0.1, "a"] = np.nan
+df.loc[rng.random(n) < 0.08, "city"] = np.nan
+tables = {}
+for name, target in (("reg", z), ("bin", (z > 0.2).astype(int)),
+                     ("multi", np.digitize(z, [-0.6, 0.6]))):
+    d = df.copy()
+    d["y"] = target
+    tables[name] = os.path.join(work, name + ".csv")
+    d.to_csv(tables[name], index=False, float_format="%.17g")
+
+MODELS = {
+    "reg": ("regression", "ridge", "{alpha: [0.3, 3.0, 30.0], fit_intercept: [true, false]}"),
+    "bin": ("classification", "logistic_regression", "{C: [0.5, 2.0], max_iter: [300]}"),
+    "multi": ("classification", "logistic_regression",
+              "{C: [0.5, 2.0], max_iter: [300], class_weight: [balanced]}"),
+}
+SPEC = """name: dp
+data: {source: %s, target: y, task: %s}
+cv: {folds: 3, seed: 4, holdout: 0.15}
+preprocess: {scale: standard, impute: {indicator: true}%s}
+model: {type: %s, params: %s}
+parallel: {ranks_per_task: %d, data_parallel: %s%s}
+output: {dir: out}
+"""
+
+
+def spec(case, g, dp, prep_extra="", par_extra="", model=None):
+    task, mtype, params = MODELS[case]
+    return SPEC % (tables[case], task, prep_extra, model or mtype, params, g, dp, par_extra)
+
+
+def model_arrays(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        for grp in ("model", "preprocess"):
+            for k, v in f[grp].items():
+                if isinstance(v, h5py.Dataset) and v.dtype.kind == "f":
+                    out[grp + "/" + k] = v[...]
+    return out
+
+
+for case in MODELS:
+    res, arrays, files = {}, {}, {}
+    for g in (1, 2, 3, 4):
+        d = os.path.join(work, "%s-g%d" % (case, g))
+        os.makedirs(d)
+        hftest.write(os.path.join(d, "job.yaml"), spec(case, g, "false" if g == 1 else "true"))
+        hftest.hyperfold(["run", "job.yaml", "--quiet"], np=g, cwd=d, timeout=300)
+        res[g] = hftest.load_results(os.path.join(d, "out", "dp"))
+        arrays[g] = model_arrays(os.path.join(d, "out", "dp", "model.h5"))
+        run = os.path.join(d, "out", "dp")
+        files[g] = {"oof": pd.read_csv(os.path.join(run, "oof.csv")),
+                    "holdout": pd.read_csv(os.path.join(run, "holdout.csv")),
+                    "rows": open(os.path.join(run, "training_rows.bin"), "rb").read()}
+    ref = res[1]
+    ck.check(ref["trials"] and all(t.get("status", "ok") == "ok" for t in ref["trials"]),
+             "%s: every single-copy trial succeeded" % case)
+    for g in (2, 3, 4):
+        name = "%s on a group of %d" % (case, g)
+        r = res[g]
+        ck.check(r["best"]["trial"] == ref["best"]["trial"], "%s: same best trial" % name)
+        ck.check(len(r["trials"]) == len(ref["trials"]), "%s: same trial count" % name)
+        worst = 0.0
+        for t, tr in zip(r["trials"], ref["trials"]):
+            ck.check(t["params"] == tr["params"], "%s: same trial order" % name)
+            ck.check(t.get("status", "ok") == "ok", "%s trial %d succeeded" % (name, t["trial"]))
+            for metric in tr["fold_scores"]:
+                for x, y in zip(t["fold_scores"][metric], tr["fold_scores"][metric]):
+                    worst = max(worst, abs(x - y) / max(abs(x), abs(y), 1e-300))
+                    ck.check(hftest.rel_close(x, y, 1e-9),
+                             "%s trial %d %s: %r vs %r" % (name, t["trial"], metric, x, y))
+        ck.check(sorted(arrays[g]) == sorted(arrays[1]),
+                 "%s: the model file holds the same arrays" % name)
+        for k, v in arrays[1].items():
+            w = arrays[g].get(k)
+            ok = w is not None and w.shape == v.shape and np.allclose(w, v, rtol=1e-9, atol=1e-12)
+            ck.check(ok, "%s: %s equals the single copy's (%s vs %s)" % (name, k, w, v))
+            if w is not None and w.shape == v.shape and v.size:
+                worst = max(worst, float(np.max(np.abs(w - v) / np.maximum(np.abs(v), 1e-3))))
+        # The out-of-fold and holdout predictions (each rank predicts the rows of its block) and
+        # the training rows' hashes (each rank hashes its block) equal the single copy's.
+        for what in ("oof", "holdout"):
+            a, b = files[g][what], files[1][what]
+            ok = list(a.columns) == list(b.columns) and a.shape == b.shape and len(a) > 0
+            for col in a.columns if ok else []:
+                if a[col].dtype.kind == "f":
+                    ok = ok and np.allclose(a[col], b[col], rtol=1e-9, atol=1e-12)
+                else:
+                    ok = ok and (a[col] == b[col]).all()
+            ck.check(ok, "%s: %s.csv equals the single copy's" % (name, what))
+        ck.check(files[g]["rows"] == files[1]["rows"],
+                 "%s: training_rows.bin equals the single copy's" % name)
+        print("%s: largest relative difference from the single copy %.3g" % (name, worst))
+
+# Refusals: one line, exit 2, naming the key.
+REFUSED = [
+    ("rpt1", spec("reg", 1, "true"), "parallel.data_parallel", "ranks_per_task >= 2"),
+    ("kernel", spec("reg", 2, "true", model="kernel_ridge").replace(
+        "{alpha: [0.3, 3.0, 30.0], fit_intercept: [true, false]}", "{alpha: [1.0]}"),
+     "parallel.data_parallel", "kernel_ridge"),
+    ("median", spec("reg", 2, "true", prep_extra=", impute: {numeric: median}").replace(
+        "impute: {indicator: true}, ", ""), "preprocess.impute.numeric", "data_parallel"),
+    ("toolarge", spec("reg", 2, "false", par_extra=", memory_per_rank: 4KiB"),
+     "parallel.memory_per_rank", "data_parallel: true"),
+]
+for name, text, key, words in REFUSED:
+    d = os.path.join(work, "refuse-" + name)
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"), text)
+    p = hftest.hyperfold(["validate", "job.yaml"], np=2, cwd=d, check=False)
+    errors = [l for l in p.stderr.splitlines() if l.startswith("hyperfold: error:")]
+    ck.check(p.returncode == 2 and len(errors) == 1 and key in errors[0] and words in errors[0],
+             "%s: refused in one line with exit 2 naming %s (%d: %s)" %
+             (name, key, p.returncode, errors or p.stderr[-400:]))
+    if name == "toolarge":
+        p = hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d, check=False)
+        ck.check(p.returncode == 2 and "parallel.memory_per_rank" in p.stderr and
+                 not os.path.exists(os.path.join(d, "out", "dp", "journal.jsonl")),
+                 "toolarge: run refuses before the sweep (%d: %s)" % (p.returncode, p.stderr[-300:]))
+d = os.path.join(work, "auto")
+os.makedirs(d)
+hftest.write(os.path.join(d, "job.yaml"), spec("reg", 2, "auto", par_extra=", memory_per_rank: 4KiB"))
+p = hftest.hyperfold(["validate", "job.yaml"], np=2, cwd=d, check=False)
+ck.check(p.returncode == 0 and "data_parallel: each of the 2 ranks" in p.stdout,
+         "auto: on for a table larger than memory_per_rank (%d: %s)" % (p.returncode, p.stderr[-300:]))
+hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d, timeout=300)
+r = hftest.load_results(os.path.join(d, "out", "dp"))
+ref = hftest.load_results(os.path.join(work, "reg-g1", "out", "dp"))
+ck.check(r["best"]["trial"] == ref["best"]["trial"], "auto: the run gives the single copy's best")
+ck.done()
