@@ -3,7 +3,9 @@
 # by veth: tests/hosts/lib.sh): ingest, sweep, selection, refit, export, then `hyperfold predict`
 # across the hosts too, for a linear model with preprocessing, xgboost, and kernel ridge on worker
 # groups of 2 ranks whose two ranks sit on different hosts (--map-by node places consecutive ranks
-# on different hosts; groups are consecutive ranks). Every results.json score, parameter and
+# on different hosts; groups are consecutive ranks), and a data-parallel logistic regression
+# (parallel.data_parallel: each rank of a group of 2 holds half the rows, its two ranks on two
+# hosts). Every results.json score, parameter and
 # selection and the exported model (bit for bit, apart from its creation time) must equal the
 # same job's on 1 host at 2 ranks, and the predictions (written by 4 and 6 ranks on several hosts)
 # must be the same bytes as the 1-host, 2-rank predictions.
@@ -62,6 +64,23 @@ objective: {metric: roc_auc, report: [log_loss]}
 output: {dir: out}
 YAML
 }
+spec_dp() {
+    cat <<YAML
+name: dp
+data: {source: $ex/breast_cancer.csv, target: diagnosis}
+cv: {folds: 3, strategy: stratified, seed: 5}
+preprocess: {impute: {numeric: mean}, scale: standard}
+model:
+  type: logistic_regression
+  params:
+    C: [0.05, 1.0]
+    max_iter: 500
+search: {strategy: grid}
+objective: {metric: roc_auc, report: [log_loss]}
+parallel: {ranks_per_task: 2, data_parallel: true}
+output: {dir: out}
+YAML
+}
 spec_kr() {
     cat <<YAML
 name: kr
@@ -94,11 +113,12 @@ run_case() {
         { cat "$d/predict.log" >&2; hf_fail "$where: $job: hyperfold predict failed"; }
 }
 
-for job in linear xgb kr; do
+for job in linear xgb kr dp; do
     case $job in
     linear) input=$ex/penguins.csv ;;
     xgb) input=$ex/sonar.csv ;;
     kr) input=$ex/diabetes.csv ;;
+    dp) input=$ex/breast_cancer.csv ;;
     esac
     # The reference: one host, 2 ranks (kernel ridge: one group of 2).
     run_case one "$job" "$input" hf_hosts_mpirun hf0:2 -np 2
