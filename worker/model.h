@@ -119,6 +119,10 @@ typedef struct hf_fit_data {
     const double *X_valid, *y_valid;
     size_t n_valid;
     const char *metric;
+    /* 1: X (or rows) holds only this group rank's share of the training rows
+     * (parallel.data_parallel); the fit is collective over `group`, combines the shares and gives
+     * every group rank the same model. 0: every group rank holds all the training rows. */
+    int row_shard;
 } hf_fit_data;
 
 typedef struct hf_model_ops {
@@ -182,6 +186,7 @@ typedef struct hf_model_ops {
     /* 1 if missing values (NaN) may reach fit and predict (xgboost learns where they go): the
      * preprocessing then leaves numeric columns unimputed unless the spec asks otherwise. */
     int handles_missing;
+    int data_parallel; /* 1: fit accepts row_shard data */
 } hf_model_ops;
 
 /* Registry (worker/registry.c). */
