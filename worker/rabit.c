@@ -332,11 +332,19 @@ static int same_hostname(hf_comm *comm, int *same)
     return HF_OK;
 }
 
+/* libxgboost's console lines (Rabit says "task 00000001 got new rank 1" on every join, whatever
+ * the verbosity) go to hyperfold's debug log instead of stderr. */
+static void xgb_log(const char *msg)
+{
+    hf_debug("xgboost: %s", msg);
+}
+
 /* Joins libxgboost's Rabit communicator at the tracker; *joined = 1 once it did. */
 static int join(const char *host, int port, int rank, int size, double timeout, int *joined)
 {
     char config[HF_RABIT_HOST_MAX + 512];
     *joined = 0;
+    XGBRegisterLogCallback(xgb_log); /* per thread in libxgboost: the training thread's */
     /* Strings only: libxgboost passes each entry to Rabit as name=value. */
     snprintf(config, sizeof config,
              "{\"rabit_tracker_uri\": \"%s\", "
