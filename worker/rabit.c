@@ -41,7 +41,7 @@ extern char **environ;
 /* argv: host, number of workers, timeout in seconds. First line on stdout: "OK <port>", or the
  * error (a traceback's last line) and exit. */
 static const char k_tracker_py[] =
-    "import importlib.util, os, sys, threading, time\n"
+    "import importlib.util, os, socket, sys, threading, time\n"
     "host, n, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])\n"
     "spec = importlib.util.find_spec('xgboost')\n"
     "if spec is None or not spec.submodule_search_locations:\n"
@@ -52,6 +52,16 @@ static const char k_tracker_py[] =
     "tspec.loader.exec_module(mod)\n"
     "tracker = mod.RabitTracker(host_ip=host, n_workers=n, port=0, sortby='task')\n"
     "tracker.sock.settimeout(timeout)\n"
+    "class NoDelay:\n"
+    "    def __init__(self, s):\n"
+    "        self.s = s\n"
+    "    def accept(self):\n"
+    "        c, a = self.s.accept()\n"
+    "        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+    "        return c, a\n"
+    "    def __getattr__(self, k):\n"
+    "        return getattr(self.s, k)\n"
+    "tracker.sock = NoDelay(tracker.sock)\n"
     "print('OK', tracker.port, flush=True)\n"
     "null = os.open(os.devnull, os.O_WRONLY)\n"
     "os.dup2(null, 1)\n"
@@ -350,7 +360,8 @@ static int join(const char *host, int port, int rank, int size, double timeout, 
              "{\"rabit_tracker_uri\": \"%s\", "
              "\"rabit_tracker_port\": \"%d\", \"rabit_task_id\": \"%08d\", "
              "\"rabit_world_size\": \"%d\", \"rabit_timeout\": \"1\", "
-             "\"rabit_timeout_sec\": \"%.0f\", \"DMLC_WORKER_CONNECT_RETRY\": \"3\"}",
+             "\"rabit_timeout_sec\": \"%.0f\", \"rabit_enable_tcp_no_delay\": \"1\", "
+             "\"DMLC_WORKER_CONNECT_RETRY\": \"3\"}",
              host, port, rank, size, timeout < 1 ? 1.0 : timeout);
     if (XGCommunicatorInit(config) != 0)
         return hf_error(HF_ENET, "xgboost: joining the group's Rabit tracker at %s:%d: %s", host,
