@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 extern const hf_model_ops hf_model_xgboost;
@@ -99,6 +100,13 @@ int main(int argc, char **argv)
     }
     if (rank == 0 && size > 1)
         printf("  joining the Rabit communicator %.3f s, leaving it %.3f s (mean of 3)\n", tj, tl);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss[2] = {(double)ru.ru_maxrss / 1024.0, (double)ru.ru_maxrss / 1024.0};
+    hf_comm_allreduce_max_f64(world, &rss[0], 1);
+    hf_comm_allreduce_sum_f64(world, &rss[1], 1);
+    if (rank == 0)
+        printf("  peak RSS: largest rank %.0f MiB, all ranks %.0f MiB\n", rss[0], rss[1]);
     if (rc != HF_OK) {
         fprintf(stderr, "[rank %d] fit: %s\n", rank, hf_error_message());
     } else if (rank == 0) {
@@ -112,11 +120,12 @@ int main(int argc, char **argv)
                 sum += pk[i];
         hf_model_xgboost.save_state(m);
         const hf_blob *b = hf_fitted_blob(m, "booster");
-        printf("xgboost %zu x %zu, %d rounds, max_bin %d, %d rank(s)%s: fit %.3f s (first, with "
-               "the tracker's start), %.3f s, %.3f s; booster %zu bytes; sum of 1000 predictions "
-               "%.17g\n",
-               n, p, rounds, max_bin, size, size > 1 ? " on row shards" : "", t[0], t[1], t[2],
-               b ? b->len : 0, sum);
+        printf("xgboost %zu x %zu, %d rounds, max_bin %d, %d rank(s)%s: fit %.3f s (first%s), "
+               "%.3f s, %.3f s; booster %zu bytes; sum of 1000 predictions %.17g\n",
+               n, p, rounds, max_bin, size, size > 1 ? " on row shards" : "", t[0],
+               size > 1 ? ", with the tracker's start"
+                        : "; the next fits reuse its data matrix from the cache",
+               t[1], t[2], b ? b->len : 0, sum);
         free(Xk);
         free(yk);
         free(pk);
