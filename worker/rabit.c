@@ -342,6 +342,14 @@ static int same_hostname(hf_comm *comm, int *same)
     return HF_OK;
 }
 
+const char *hf_rabit_last_error(void)
+{
+    static _Thread_local char buf[1024];
+    snprintf(buf, sizeof buf, "%s", XGBGetLastError());
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return buf;
+}
+
 /* libxgboost's console lines (Rabit says "task 00000001 got new rank 1" on every join, whatever
  * the verbosity) go to hyperfold's debug log instead of stderr. */
 static void xgb_log(const char *msg)
@@ -365,7 +373,7 @@ static int join(const char *host, int port, int rank, int size, double timeout, 
              host, port, rank, size, timeout < 1 ? 1.0 : timeout);
     if (XGCommunicatorInit(config) != 0)
         return hf_error(HF_ENET, "xgboost: joining the group's Rabit tracker at %s:%d: %s", host,
-                        port, XGBGetLastError());
+                        port, hf_rabit_last_error());
     *joined = 1;
     int r = XGCommunicatorGetRank(), s = XGCommunicatorGetWorldSize();
     if (r != rank || s != size)
@@ -412,6 +420,6 @@ int hf_rabit_end(hf_comm *comm)
         return HF_OK;
     if (XGCommunicatorFinalize() != 0)
         return hf_error(HF_ENET, "xgboost: leaving the group's Rabit communicator: %s",
-                        XGBGetLastError());
+                        hf_rabit_last_error());
     return HF_OK;
 }

@@ -44,4 +44,9 @@ int hf_rabit_end(hf_comm *comm);
  * forgets it. For the owner of the group, when the group is freed (hf_group_free). */
 void hf_rabit_release(hf_comm *comm);
 
+/* Not collective: libxgboost's last error (XGBGetLastError) cut to its first line (the library
+ * appends a stack trace), for hyperfold's one-line messages. Borrowed: a per-thread buffer, valid
+ * until this thread's next call. */
+const char *hf_rabit_last_error(void);
+
 #endif

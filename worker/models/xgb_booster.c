@@ -114,7 +114,7 @@ static void quiet_library(void)
 
 static int xgb_error(const char *what)
 {
-    return hf_error(HF_ENUM, "xgboost: %s: %s", what, XGBGetLastError());
+    return hf_error(HF_ENUM, "xgboost: %s: %s", what, hf_rabit_last_error());
 }
 
 /* The balanced weight of each of the n rows whose class indices are y (k_max classes at most). */
@@ -509,7 +509,7 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
     for (size_t i = 0; i < params->n; i++)
         if (XGBoosterSetParam(b, params->key[i], params->val[i]) != 0) {
             result = hf_error(HF_EINVAL, "%s: parameter %s = %s: %s", ops->name, params->key[i],
-                              params->val[i], XGBGetLastError());
+                              params->val[i], hf_rabit_last_error());
             goto out;
         }
     int trained = 0;
@@ -711,8 +711,8 @@ int hf_xgb_load_state(hf_fitted *m)
     if (XGBoosterCreate(NULL, 0, &b) != 0 ||
         XGBoosterLoadModelFromBuffer(b, blob->data, (bst_ulong)blob->len) != 0 ||
         XGBoosterSetParam(b, "nthread", threads) != 0) {
-        int result =
-            hf_error(HF_EDATA, "%s: the model file's booster: %s", m->ops->name, XGBGetLastError());
+        int result = hf_error(HF_EDATA, "%s: the model file's booster: %s", m->ops->name,
+                              hf_rabit_last_error());
         if (b)
             XGBoosterFree(b);
         return result;
