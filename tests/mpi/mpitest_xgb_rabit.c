@@ -16,7 +16,9 @@
  *   test asserts under 0.15 sd(y) and a held-out RMSE within 10% of one process's;
  * - refused cases end in one error line on every group rank, without a hang: a tracker Python
  *   without xgboost (python3 -S: no dist-packages), a tracker address this host does not have;
- *   the next fit after a refusal works again.
+ *   one rank whose booster libxgboost refuses while the others wait in a collective (every
+ *   rank reports that rank's cause, not the broken links it left); the next fit after a refusal
+ *   works again.
  * Exits non-zero on failure. */
 #define _GNU_SOURCE /* setenv, mkstemp */
 #include "common/comm.h"
@@ -265,7 +267,8 @@ static void run_case(const fit_case *fc, hf_comm *sub, const hf_group *g, int gs
 }
 
 /* A refused fit: every group rank fails with one line that contains `want`. */
-static void run_refused(hf_comm *sub, const hf_group *g, int gs, const char *what, const char *want)
+static void run_refused(hf_comm *sub, const hf_group *g, int gs, const char *what, const char *want,
+                        int bad_rank)
 {
     double X[40 * P], y[40], c[40];
     make_data(3, 1, 40, X, y, c);
@@ -274,6 +277,8 @@ static void run_refused(hf_comm *sub, const hf_group *g, int gs, const char *wha
     fit_case fc = {what, &hf_model_xgboost, 1, 1, 0, 256, 0, 0};
     hf_value v[32];
     case_params(&fc, v);
+    if (hf_comm_rank(sub) == bad_rank) /* libxgboost refuses it when it configures the booster */
+        set_num(&hf_model_xgboost, v, "learning_rate", -1.0);
     const hf_value *pv[1] = {v};
     hf_fit_data d = {
         .X = X + lo * P, .n = hi - lo, .p = P, .y = y + lo, .group = g, .row_shard = 1};
@@ -323,15 +328,18 @@ static void run_group(hf_comm *world, int gs)
                 setenv("HF_RABIT_PYTHON", script, 1);
             }
             hf_rabit_release(sub); /* the next fit starts a tracker */
-            run_refused(sub, g, gs, "python3 without xgboost", "no module xgboost");
+            run_refused(sub, g, gs, "python3 without xgboost", "no module xgboost", -1);
             if (hf_comm_rank(sub) == 0) {
                 unsetenv("HF_RABIT_PYTHON");
                 unlink(script);
                 setenv("HF_RABIT_HOST", "192.0.2.1", 1); /* TEST-NET-1: no host has it */
             }
-            run_refused(sub, g, gs, "tracker address not on this host", "did not start");
+            run_refused(sub, g, gs, "tracker address not on this host", "did not start", -1);
             if (hf_comm_rank(sub) == 0)
                 unsetenv("HF_RABIT_HOST");
+            /* The last rank fails alone while the others wait in a collective: Rabit's links
+             * close when it leaves, and every rank fails. */
+            run_refused(sub, g, gs, "one rank's booster refused", "learning_rate", gs - 1);
             run_case(&k_cases[0], sub, g, gs); /* works again */
             hf_rabit_release(sub);
         }

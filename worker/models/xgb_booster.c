@@ -553,8 +553,11 @@ out:
         if (result >= 0)
             result = end;
     }
+    /* A rank whose Rabit link broke (libxgboost's message names rabit's source) failed because
+     * another rank did: the other rank's message is the one every rank reports. */
     if (shard)
-        result = hf_comm_check(gc, result);
+        result = hf_comm_check_cause(gc, result,
+                                     result < 0 && strstr(hf_error_message(), "/rabit/") != NULL);
     if (result < 0)
         for (size_t i = 0; i < n_trials; i++) {
             hf_fitted_free(out[i]);
