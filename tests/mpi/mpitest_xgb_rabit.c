@@ -15,7 +15,8 @@
  *   models differ (measured: RMS prediction difference 0.07-0.10 sd(y) at 2 and 3 ranks); the
  *   test asserts under 0.15 sd(y) and a held-out RMSE within 10% of one process's;
  * - refused cases end in one error line on every group rank, without a hang: a tracker Python
- *   without xgboost (python3 -S: no dist-packages), a tracker address this host does not have;
+ *   without xgboost (python3 -S: no dist-packages), no such Python, a tracker address this host
+ *   does not have;
  *   one rank whose booster libxgboost refuses while the others wait in a collective (every
  *   rank reports that rank's cause, not the broken links it left); the next fit after a refusal
  *   works again.
@@ -330,8 +331,12 @@ static void run_group(hf_comm *world, int gs)
             hf_rabit_release(sub); /* the next fit starts a tracker */
             run_refused(sub, g, gs, "python3 without xgboost", "no module xgboost", -1);
             if (hf_comm_rank(sub) == 0) {
-                unsetenv("HF_RABIT_PYTHON");
                 unlink(script);
+                setenv("HF_RABIT_PYTHON", "/nonexistent/python3", 1);
+            }
+            run_refused(sub, g, gs, "no such Python", "cannot start the Rabit tracker", -1);
+            if (hf_comm_rank(sub) == 0) {
+                unsetenv("HF_RABIT_PYTHON");
                 setenv("HF_RABIT_HOST", "192.0.2.1", 1); /* TEST-NET-1: no host has it */
             }
             run_refused(sub, g, gs, "tracker address not on this host", "did not start", -1);
