@@ -337,7 +337,7 @@ static void run_group(hf_comm *world, int gs)
             run_refused(sub, g, gs, "no such Python", "cannot start the Rabit tracker", -1);
             if (hf_comm_rank(sub) == 0) {
                 unsetenv("HF_RABIT_PYTHON");
-                setenv("HF_RABIT_HOST", "192.0.2.1", 1); /* TEST-NET-1: no host has it */
+                setenv("HF_RABIT_HOST", "203.0.113.77", 1); /* TEST-NET-3: not this host's */
             }
             run_refused(sub, g, gs, "tracker address not on this host", "did not start", -1);
             if (hf_comm_rank(sub) == 0)
