@@ -457,11 +457,12 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
     for (size_t i = 0; i < n_trials; i++)
         out[i] = NULL;
     trial_track *t = hf_calloc(n_trials ? n_trials : 1, sizeof *t);
-    double *pv = hf_malloc((d->n_valid ? d->n_valid : 1) * n_out * sizeof *pv);
+    const int may_stop = early_stopping > 0 && metric != NULL;
+    double *pv = may_stop ? hf_malloc((d->n_valid ? d->n_valid : 1) * n_out * sizeof *pv) : NULL;
     pthread_once(&g_quiet_once, quiet_library);
     if (d->rows)
         result = hf_error(HF_EINTERNAL, "%s: training rows given by index", ops->name);
-    else if (!t || !pv)
+    else if (!t || (may_stop && !pv))
         result = HF_ENOMEM;
     if (shard && (result = hf_comm_check(gc, result)) == HF_OK)
         result = hf_comm_allreduce_sum_i64(gc, total, 2);
@@ -471,7 +472,7 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         result = hf_error(HF_EDATA, "%s: no training rows", ops->name);
         goto out;
     }
-    int stopping = early_stopping > 0 && total[1] > 0 && metric;
+    int stopping = may_stop && total[1] > 0;
     int max_rounds = 0;
     for (size_t i = 0; i < n_trials; i++) {
         t[i].rounds = rounds[i];
