@@ -164,11 +164,11 @@ static int tracker_host(int same_host, char *out, size_t cap)
     return HF_OK;
 }
 
-/* Reads the tracker's first line (up to the deadline) into line; on EOF before a newline, the
- * whole output. Returns 1 on a line, 0 on EOF, -1 on timeout. */
+/* Reads the tracker's output up to its line "OK <port>" (by the deadline) into line, that line
+ * first; on EOF before it, the whole output. Returns 1 on the OK line, 0 on EOF, -1 on timeout. */
 static int read_line(int fd, char *line, size_t cap, double deadline)
 {
-    size_t len = 0;
+    size_t len = 0, start = 0; /* start: where the current line begins */
     line[0] = '\0';
     for (;;) {
         double left = deadline - now_s();
@@ -190,8 +190,13 @@ static int read_line(int fd, char *line, size_t cap, double deadline)
             if (len + 1 < cap)
                 line[len++] = c[i];
             line[len] = '\0';
-            if (c[i] == '\n' && strncmp(line, "OK ", 3) == 0)
+            if (c[i] != '\n')
+                continue;
+            if (strncmp(line + start, "OK ", 3) == 0) { /* after any warnings Python printed */
+                memmove(line, line + start, len - start + 1);
                 return 1;
+            }
+            start = len;
         }
     }
 }
