@@ -139,12 +139,19 @@ void hf_comm_abort(hf_comm *c, int code)
 
 int hf_comm_check(hf_comm *c, int status)
 {
-    /* Lowest failing rank wins; its status and message are shared with everyone. */
-    int mine = status < 0 ? c->rank : c->size;
-    int first = c->size;
+    return hf_comm_check_cause(c, status, 0);
+}
+
+int hf_comm_check_cause(hf_comm *c, int status, int secondary)
+{
+    /* Lowest failing rank wins (secondary failures after every other); its status and message
+     * are shared with everyone. */
+    int mine = status < 0 ? (secondary ? c->size + c->rank : c->rank) : 2 * c->size;
+    int first = 2 * c->size;
     MPI_CALL(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm), "MPI_Allreduce");
-    if (first == c->size)
+    if (first == 2 * c->size)
         return HF_OK;
+    first %= c->size;
     int code = status;
     MPI_CALL(MPI_Bcast(&code, 1, MPI_INT, first, c->comm), "MPI_Bcast");
     char msg[2048];

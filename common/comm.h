@@ -38,6 +38,10 @@ void hf_comm_abort(hf_comm *c, int code);
  * status in rank order (or HF_OK) on every rank, and copies that rank's error message into the
  * local error state, so rank 0 can print the real cause. */
 int hf_comm_check(hf_comm *c, int status);
+/* Collective: hf_comm_check where a rank may mark its failure `secondary` (a consequence of
+ * another rank's, such as a broken link to it): the first failing rank whose failure is not
+ * secondary wins, else the first failing rank. */
+int hf_comm_check_cause(hf_comm *c, int status, int secondary);
 
 /* Collective operations. */
 int hf_comm_barrier(hf_comm *c);

@@ -120,5 +120,6 @@ const hf_model_ops hf_model_random_forest = {
     .free_state = hf_xgb_free_state,
     .check_params = rf_check_params,
     .handles_missing = 1,
+    .data_parallel = 1,
     .preflight = hf_xgb_preflight,
 };

@@ -12,6 +12,7 @@
 #include "common/hf.h"
 #include "worker/group.h"
 #include "worker/metrics.h"
+#include "worker/rabit.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -113,7 +114,7 @@ static void quiet_library(void)
 
 static int xgb_error(const char *what)
 {
-    return hf_error(HF_ENUM, "xgboost: %s: %s", what, XGBGetLastError());
+    return hf_error(HF_ENUM, "xgboost: %s: %s", what, hf_rabit_last_error());
 }
 
 /* The balanced weight of each of the n rows whose class indices are y (k_max classes at most). */
@@ -155,6 +156,56 @@ static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, si
         result = xgb_error("setting the class weights");
     free(f);
     free(l);
+    if (result < 0 && *out) {
+        XGDMatrixFree(*out);
+        *out = NULL;
+    }
+    return result;
+}
+
+/* The collective DMatrix of this rank's share of the rows (row_shard; Rabit communicator active on
+ * every rank of gc): like make_dmatrix, but the class weights count the classes of every rank's
+ * rows (the same weights a single process gives the whole table), and the staging copy is agreed
+ * on (hf_comm_check) before libxgboost's matrix, whose creation reduces the column count over the
+ * group, so that a rank that ran out of memory does not leave the others waiting. Collective. */
+static int shard_dmatrix(hf_comm *gc, const double *X, const double *y, size_t n, size_t p,
+                         size_t balanced, DMatrixHandle *out)
+{
+    size_t cells = n * p;
+    float *f = hf_malloc((cells ? cells : 1) * sizeof *f);
+    float *l = y ? hf_malloc((n ? n : 1) * sizeof *l) : NULL;
+    int64_t *count = balanced ? hf_calloc(balanced + 1, sizeof *count) : NULL;
+    int result = f && (!y || l) && (!balanced || count) ? HF_OK : HF_ENOMEM;
+    *out = NULL;
+    for (size_t i = 0; result == HF_OK && i < cells; i++)
+        f[i] = (float)X[i];
+    for (size_t i = 0; result == HF_OK && y && i < n; i++)
+        l[i] = (float)y[i];
+    for (size_t i = 0; result == HF_OK && balanced && i < n; i++)
+        if (y[i] >= 0 && y[i] < (double)balanced)
+            count[(size_t)y[i]]++;
+    if (count)
+        count[balanced] = (int64_t)n;
+    result = hf_comm_check(gc, result);
+    if (result == HF_OK && balanced)
+        result = hf_comm_allreduce_sum_i64(gc, count, balanced + 1);
+    if (result == HF_OK && XGDMatrixCreateFromMat(f, (bst_ulong)n, (bst_ulong)p, NAN, out) != 0)
+        result = xgb_error("making the data matrix of this rank's rows");
+    if (result == HF_OK && y && XGDMatrixSetFloatInfo(*out, "label", l, (bst_ulong)n) != 0)
+        result = xgb_error("setting the labels");
+    if (result == HF_OK && balanced) {
+        size_t present = 0;
+        for (size_t k = 0; k < balanced; k++)
+            present += count[k] > 0;
+        for (size_t i = 0; i < n; i++)
+            l[i] =
+                (float)((double)count[balanced] / ((double)present * (double)count[(size_t)y[i]]));
+        if (XGDMatrixSetFloatInfo(*out, "weight", l, (bst_ulong)n) != 0)
+            result = xgb_error("setting the class weights");
+    }
+    free(f);
+    free(l);
+    free(count);
     if (result < 0 && *out) {
         XGDMatrixFree(*out);
         *out = NULL;
@@ -361,6 +412,32 @@ static int slice_model(const hf_model_ops *ops, const hf_fit_data *d, BoosterHan
     return HF_OK;
 }
 
+/* The validation score of round r with row_shard: every rank's predictions of its validation
+ * rows gathered in rank order (the shares are the table's row blocks in order, so this is the
+ * single process's prediction vector) and scored on every rank by hyperfold's metric, the same
+ * score everywhere, as one process would compute it. Collective over gc. */
+static int shard_score(hf_comm *gc, const hf_metric *metric, const double *y_all, size_t n_all,
+                       const double *pv, size_t n_local, size_t n_out, size_t n_classes, int status,
+                       double *s)
+{
+    HF_CALL(hf_comm_check(gc, status));
+    char *all = NULL;
+    size_t *lens = NULL;
+    HF_CALL(hf_comm_allgather_blob(gc, pv, n_local * n_out * sizeof *pv, &all, &lens));
+    size_t bytes = 0;
+    for (int r = 0; r < hf_comm_size(gc); r++)
+        bytes += lens[r];
+    int result = bytes == n_all * n_out * sizeof(double)
+                     ? hf_metric_compute(metric, y_all, (const double *)all, n_all, n_classes, s)
+                     : hf_error(HF_EINTERNAL,
+                                "xgboost: gathered %zu bytes of predictions for %zu "
+                                "validation rows",
+                                bytes, n_all);
+    free(all);
+    free(lens);
+    return result;
+}
+
 int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_params *params,
                  const int *rounds, size_t n_trials, int early_stopping, hf_fitted **out)
 {
@@ -371,22 +448,31 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
     memset(key, 0, sizeof key);
     size_t n_out = d->n_classes ? d->n_classes : 1;
     const hf_metric *metric = d->metric ? hf_metric_find(d->metric) : NULL;
-    int stopping = early_stopping > 0 && d->n_valid > 0 && metric;
+    /* row_shard on a group of several ranks: one collective training run over Rabit. */
+    hf_comm *gc = d->row_shard && d->group ? hf_group_comm(d->group) : NULL;
+    const int shard = gc && hf_comm_size(gc) > 1;
+    int began = 0;
+    double *y_all = NULL; /* row_shard with early stopping: every rank's validation targets */
+    int64_t total[2] = {(int64_t)d->n, (int64_t)d->n_valid};
     for (size_t i = 0; i < n_trials; i++)
         out[i] = NULL;
-    if (d->rows)
-        return hf_error(HF_EINTERNAL, "%s: training rows given by index", ops->name);
     trial_track *t = hf_calloc(n_trials ? n_trials : 1, sizeof *t);
-    double *pv = stopping ? hf_malloc(d->n_valid * n_out * sizeof *pv) : NULL;
+    const int may_stop = early_stopping > 0 && metric != NULL;
+    double *pv = may_stop ? hf_malloc((d->n_valid ? d->n_valid : 1) * n_out * sizeof *pv) : NULL;
     pthread_once(&g_quiet_once, quiet_library);
-    if (!t || (stopping && !pv)) {
+    if (d->rows)
+        result = hf_error(HF_EINTERNAL, "%s: training rows given by index", ops->name);
+    else if (!t || (may_stop && !pv))
         result = HF_ENOMEM;
+    if (shard && (result = hf_comm_check(gc, result)) == HF_OK)
+        result = hf_comm_allreduce_sum_i64(gc, total, 2);
+    if (result < 0)
         goto out;
-    }
-    if (d->n == 0) {
+    if (total[0] == 0) {
         result = hf_error(HF_EDATA, "%s: no training rows", ops->name);
         goto out;
     }
+    int stopping = may_stop && total[1] > 0;
     int max_rounds = 0;
     for (size_t i = 0; i < n_trials; i++) {
         t[i].rounds = rounds[i];
@@ -395,10 +481,28 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
             max_rounds = rounds[i];
     }
     const size_t balanced = params->balanced && d->n_classes ? d->n_classes : 0;
-    if ((result = take_dmatrix(d->X, d->y, d->n, d->p, balanced, &key[0], &dm[0])) < 0 ||
-        (stopping &&
-         (result = take_dmatrix(d->X_valid, NULL, d->n_valid, d->p, 0, &key[1], &dm[1])) < 0))
+    if (shard) {
+        char *all = NULL;
+        size_t *lens = NULL;
+        if (stopping) {
+            if ((result = hf_comm_allgather_blob(gc, d->y_valid, d->n_valid * sizeof *d->y_valid,
+                                                 &all, &lens)) < 0)
+                goto out;
+            y_all = (double *)all;
+            free(lens);
+        }
+        if ((result = hf_rabit_begin(gc)) < 0)
+            goto out;
+        began = 1;
+        if ((result = shard_dmatrix(gc, d->X, d->y, d->n, d->p, balanced, &dm[0])) < 0 ||
+            (stopping &&
+             (result = shard_dmatrix(gc, d->X_valid, NULL, d->n_valid, d->p, 0, &dm[1])) < 0))
+            goto out;
+    } else if ((result = take_dmatrix(d->X, d->y, d->n, d->p, balanced, &key[0], &dm[0])) < 0 ||
+               (stopping && (result = take_dmatrix(d->X_valid, NULL, d->n_valid, d->p, 0, &key[1],
+                                                   &dm[1])) < 0)) {
         goto out;
+    }
     if (XGBoosterCreate(dm, stopping ? 2 : 1, &b) != 0) {
         result = xgb_error("creating the booster");
         goto out;
@@ -406,7 +510,7 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
     for (size_t i = 0; i < params->n; i++)
         if (XGBoosterSetParam(b, params->key[i], params->val[i]) != 0) {
             result = hf_error(HF_EINVAL, "%s: parameter %s = %s: %s", ops->name, params->key[i],
-                              params->val[i], XGBGetLastError());
+                              params->val[i], hf_rabit_last_error());
             goto out;
         }
     int trained = 0;
@@ -419,8 +523,15 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         if (!stopping)
             continue;
         double s = NAN;
-        if ((result = predict_dmatrix(b, dm[1], d->n_valid, n_out, pv)) < 0 ||
-            (result = hf_metric_compute(metric, d->y_valid, pv, d->n_valid, d->n_classes, &s)) < 0)
+        if (shard) {
+            /* A rank with no validation rows predicts none. */
+            int st = d->n_valid ? predict_dmatrix(b, dm[1], d->n_valid, n_out, pv) : HF_OK;
+            result = shard_score(gc, metric, y_all, (size_t)total[1], pv, d->n_valid, n_out,
+                                 d->n_classes, st, &s);
+        } else if ((result = predict_dmatrix(b, dm[1], d->n_valid, n_out, pv)) == HF_OK) {
+            result = hf_metric_compute(metric, d->y_valid, pv, d->n_valid, d->n_classes, &s);
+        }
+        if (result < 0)
             goto out;
         if (track_round(t, n_trials, metric, r, s, early_stopping) == 0)
             break;
@@ -430,17 +541,32 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         result = slice_model(ops, d, b, keep, trained, &out[i]);
     }
 out:
+    if (b)
+        XGBoosterFree(b);
+    for (int i = 0; i < 2; i++) {
+        if (shard && dm[i])
+            XGDMatrixFree(dm[i]);
+        else if (!shard)
+            put_dmatrix(&key[i], dm[i]);
+    }
+    if (began) {
+        int end = hf_rabit_end(gc);
+        if (result >= 0)
+            result = end;
+    }
+    /* A rank whose Rabit link broke (libxgboost's message names rabit's source) failed because
+     * another rank did: the other rank's message is the one every rank reports. */
+    if (shard)
+        result = hf_comm_check_cause(gc, result,
+                                     result < 0 && strstr(hf_error_message(), "/rabit/") != NULL);
     if (result < 0)
         for (size_t i = 0; i < n_trials; i++) {
             hf_fitted_free(out[i]);
             out[i] = NULL;
         }
-    if (b)
-        XGBoosterFree(b);
-    for (int i = 0; i < 2; i++)
-        put_dmatrix(&key[i], dm[i]);
     free(t);
     free(pv);
+    free(y_all);
     return result;
 }
 
@@ -589,8 +715,8 @@ int hf_xgb_load_state(hf_fitted *m)
     if (XGBoosterCreate(NULL, 0, &b) != 0 ||
         XGBoosterLoadModelFromBuffer(b, blob->data, (bst_ulong)blob->len) != 0 ||
         XGBoosterSetParam(b, "nthread", threads) != 0) {
-        int result =
-            hf_error(HF_EDATA, "%s: the model file's booster: %s", m->ops->name, XGBGetLastError());
+        int result = hf_error(HF_EDATA, "%s: the model file's booster: %s", m->ops->name,
+                              hf_rabit_last_error());
         if (b)
             XGBoosterFree(b);
         return result;

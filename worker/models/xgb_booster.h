@@ -68,7 +68,13 @@ void hf_xgb_set_task(hf_xgb_params *p, const hf_fit_data *d, const char *objecti
  * early_stopping > 0 and validation rows in d, the rounds up to its best score on them
  * (d->metric; stopping after early_stopping rounds without improvement, as XGBoost's
  * early_stopping_rounds). out[t] gets the model (ops, its booster in state, n_iter the rounds it
- * kept). Not collective. */
+ * kept). Not collective, except with d->row_shard on a group of several ranks: then collective
+ * over the group (worker/rabit.h): X, y and the validation rows are this rank's share of the rows
+ * (the group's shares in rank order are the table's rows in order), XGBoost trains one model over
+ * all the shares through Rabit (the quantile sketches and the gradient histograms are reduced
+ * over the group), the early-stopping score is the metric over every rank's validation rows, and
+ * every rank gets the same models; any rank's failure fails the call on every rank. The data
+ * matrix cache is not used then (a collective matrix depends on every rank's rows). */
 int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_params *params,
                  const int *rounds, size_t n_trials, int early_stopping, hf_fitted **out);
 

@@ -184,5 +184,6 @@ const hf_model_ops hf_model_xgboost = {
     .refit_params = xgb_refit_params,
     .check_params = xgb_check_params,
     .handles_missing = 1,
+    .data_parallel = 1,
     .preflight = hf_xgb_preflight,
 };
