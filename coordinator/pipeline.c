@@ -355,11 +355,17 @@ int hf_pipeline_data_parallel(const hf_job *job, hf_group *group, int *on)
             "parallel.data_parallel: true (or auto) with ranks_per_task >= %llu",
             at, d->n_rows, d->schema->n_features, need, limit,
             (unsigned long long)((table + par->memory_per_rank - 1) / par->memory_per_rank));
-    if (*on && !job->model->data_parallel)
+    if (*on && !job->model->data_parallel) {
+        char names[256] = "";
+        for (const hf_model_ops *const *m = hf_model_all(); *m; m++)
+            if ((*m)->data_parallel)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                         names[0] ? ", " : "", (*m)->name);
         return hf_error(HF_EINVAL,
                         "%s: parallel.data_parallel: not available with model.type %s, expected a "
-                        "model that fits on row shards (ridge, logistic_regression)",
-                        at, job->model->name);
+                        "model that fits on row shards (%s)",
+                        at, job->model->name, names);
+    }
     for (size_t t = 0; *on && t < job->n_trials; t++) {
         if (hf_prep_data_parallel_check(&job->configs[t].prep, NULL) < 0)
             return hf_error_prefix(HF_EINVAL, "%s: trial %zu", at, t);

@@ -400,8 +400,13 @@ static int preflight(const hf_spec *spec, const hf_job *job, const hf_group *gro
     int defaulted = limit == 0;
     if (defaulted)
         limit = hf_group_default_memory();
-    int result =
-        model->preflight(group, job->folds->n_search, job->data->schema->n_features, batch, limit);
+    /* With parallel.data_parallel a rank holds only its share of the rows. */
+    size_t rows = job->folds->n_search;
+    if (hf_group_data_parallel(group)) {
+        size_t size = (size_t)hf_comm_size(hf_group_comm(group));
+        rows = (rows + size - 1) / size;
+    }
+    int result = model->preflight(group, rows, job->data->schema->n_features, batch, limit);
     return result < 0 ? hf_error_prefix(result, "%s: parallel.memory_per_rank%s", spec->path,
                                         defaulted ? " (not set: this node's memory per rank)" : "")
                       : HF_OK;

@@ -3,6 +3,7 @@
 #include "worker/group.h"
 
 #include "common/hf.h"
+#include "worker/rabit.h"
 #include "worker/scalapack.h"
 
 #include <ctype.h>
@@ -193,6 +194,8 @@ void hf_group_free(hf_group *g)
 {
     if (g == NULL)
         return;
+    /* The Rabit tracker this rank started for the group's distributed XGBoost fits, if any. */
+    hf_rabit_release(hf_group_comm(g));
     if (g->grid.context >= 0 && g->grid.myrow >= 0)
         Cblacs_gridexit(g->grid.context);
     if (g->sys_handle >= 0)

@@ -470,8 +470,12 @@ static int predict_chunk(const hf_task_ctx *ctx, const prep_cache *c, const hf_s
         const size_t nl = c->n_lvalid;
         double *mine = hf_malloc((nl ? nc * nl * n_out : 1) * sizeof *mine);
         int result = mine ? HF_OK : HF_ENOMEM;
-        if (result >= 0 && nl)
+        /* A model without predict_many (xgboost, random_forest) predicts one trial at a time;
+         * on its own rows, so not collectively. */
+        if (result >= 0 && nl && model->predict_many)
             result = model->predict_many(m, nc, c->Xva, nl, q, mine);
+        for (size_t j = 0; j < nc && result >= 0 && nl && !model->predict_many; j++)
+            result = model->predict(m[j], NULL, c->Xva, nl, q, mine + j * nl * n_out);
         if ((result = hf_dist_agree(ctx->group, result)) >= 0)
             result = gather_shares(ctx->group, mine, nl, nc, n_out, c->nv_of, nv, pred);
         free(mine);
@@ -540,11 +544,6 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
         result = HF_ENOMEM;
         goto out;
     }
-    if (c->shard && !model->predict_many) {
-        result =
-            hf_error(HF_EINVAL, "model %s: parallel.data_parallel needs predict_many", model->name);
-        goto out;
-    }
     double t0 = hf_now();
     for (size_t i = 0; i < k; i++)
         if (injected_failure(&ctx->hooks, res[i].trial)) {
@@ -559,12 +558,13 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
             result = hf_error(HF_EINTERNAL, "model %s: fitted %zu outputs per row, expected %zu",
                               model->name, fitted[i] ? fitted[i]->n_outputs : 0, n_out);
     double fit_s = (hf_now() - t0) / (double)k;
-    /* Predictions chunk by chunk of trials (one predict_many call each when the model has it),
-     * then every metric of every trial. */
+    /* Predictions chunk by chunk of trials (one predict_many call each when the model has it, and
+     * every share gathered with row shards), then every metric of every trial. */
+    const int by_chunk = model->predict_many || c->shard;
     for (size_t c0 = 0; c0 < k && result >= 0; c0 += chunk) {
         const size_t nc = k - c0 < chunk ? k - c0 : chunk;
         int prc = HF_OK;
-        if (model->predict_many)
+        if (by_chunk)
             prc = predict_chunk(ctx, c, sp, fitted + c0, nc, n_out, pred);
         for (size_t j = 0; j < nc; j++) {
             hf_trial_result *r = &res[c0 + j];
@@ -572,9 +572,8 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
             r->fit_seconds = fit_s;
             r->n_iter = fitted[c0 + j]->n_iter;
             r->stop = fitted[c0 + j]->stop;
-            int trial_status = model->predict_many ? prc
-                                                   : model->predict(fitted[c0 + j], ctx->group,
-                                                                    c->Xva, nv, c->q, pj);
+            int trial_status =
+                by_chunk ? prc : model->predict(fitted[c0 + j], ctx->group, c->Xva, nv, c->q, pj);
             if (trial_status >= 0 && n_classes == 0)
                 hf_prep_target_inverse(&c->cfg, pj, nv);
             for (size_t m = 0; m < ctx->n_metrics && trial_status >= 0; m++) {
@@ -593,7 +592,7 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
             if (trial_status < 0) {
                 r->ok = 0;
                 r->error = hf_strdup(hf_error_message());
-                if (!model->predict_many || prc >= 0)
+                if (!by_chunk || prc >= 0)
                     hf_error_clear();
             } else {
                 r->ok = 1;

@@ -172,10 +172,26 @@ static int shard_dmatrix(hf_comm *gc, const double *X, const double *y, size_t n
                          size_t balanced, DMatrixHandle *out)
 {
     size_t cells = n * p;
-    float *f = hf_malloc((cells ? cells : 1) * sizeof *f);
-    float *l = y ? hf_malloc((n ? n : 1) * sizeof *l) : NULL;
+    int64_t missing = 0;
+    for (size_t i = 0; i < cells && !missing; i++)
+        missing = isnan(X[i]);
+    /* libxgboost 1.7.4's distributed hist training waits forever when some ranks' rows have a
+     * missing value and another rank's rows have none (reproduced with python3-xgboost's own
+     * tracker: the ranks' dense and sparse pages disagree on their collective calls). A training
+     * matrix without any then gets one more row whose features are all missing, with weight 0: it
+     * enters no quantile sketch (every value is missing) and no gradient or hessian sum (its
+     * weight), so the trees are those of the real rows. */
+    int64_t any_missing = missing;
+    int result = y ? hf_comm_allreduce_sum_i64(gc, &any_missing, 1) : HF_OK;
+    if (result < 0)
+        return result;
+    const size_t pad = y && any_missing > 0 && !missing ? 1 : 0, rows = n + pad;
+    float *f = hf_malloc((rows * p > 0 ? rows * p : 1) * sizeof *f);
+    float *l = y ? hf_malloc((rows ? rows : 1) * sizeof *l) : NULL;
+    float *w = y && (balanced || pad) ? hf_malloc(rows * sizeof *w) : NULL;
     int64_t *count = balanced ? hf_calloc(balanced + 1, sizeof *count) : NULL;
-    int result = f && (!y || l) && (!balanced || count) ? HF_OK : HF_ENOMEM;
+    result = f && (!y || l) && (!(y && (balanced || pad)) || w) && (!balanced || count) ? HF_OK
+                                                                                        : HF_ENOMEM;
     *out = NULL;
     for (size_t i = 0; result == HF_OK && i < cells; i++)
         f[i] = (float)X[i];
@@ -184,27 +200,36 @@ static int shard_dmatrix(hf_comm *gc, const double *X, const double *y, size_t n
     for (size_t i = 0; result == HF_OK && balanced && i < n; i++)
         if (y[i] >= 0 && y[i] < (double)balanced)
             count[(size_t)y[i]]++;
+    if (result == HF_OK && pad) {
+        for (size_t j = 0; j < p; j++)
+            f[cells + j] = NAN;
+        l[n] = 0.0f;
+    }
     if (count)
         count[balanced] = (int64_t)n;
     result = hf_comm_check(gc, result);
     if (result == HF_OK && balanced)
         result = hf_comm_allreduce_sum_i64(gc, count, balanced + 1);
-    if (result == HF_OK && XGDMatrixCreateFromMat(f, (bst_ulong)n, (bst_ulong)p, NAN, out) != 0)
+    if (result == HF_OK && XGDMatrixCreateFromMat(f, (bst_ulong)rows, (bst_ulong)p, NAN, out) != 0)
         result = xgb_error("making the data matrix of this rank's rows");
-    if (result == HF_OK && y && XGDMatrixSetFloatInfo(*out, "label", l, (bst_ulong)n) != 0)
+    if (result == HF_OK && y && XGDMatrixSetFloatInfo(*out, "label", l, (bst_ulong)rows) != 0)
         result = xgb_error("setting the labels");
-    if (result == HF_OK && balanced) {
+    if (result == HF_OK && w) {
         size_t present = 0;
-        for (size_t k = 0; k < balanced; k++)
+        for (size_t k = 0; balanced && k < balanced; k++)
             present += count[k] > 0;
         for (size_t i = 0; i < n; i++)
-            l[i] =
-                (float)((double)count[balanced] / ((double)present * (double)count[(size_t)y[i]]));
-        if (XGDMatrixSetFloatInfo(*out, "weight", l, (bst_ulong)n) != 0)
-            result = xgb_error("setting the class weights");
+            w[i] = balanced ? (float)((double)count[balanced] /
+                                      ((double)present * (double)count[(size_t)y[i]]))
+                            : 1.0f;
+        if (pad)
+            w[n] = 0.0f;
+        if (XGDMatrixSetFloatInfo(*out, "weight", w, (bst_ulong)rows) != 0)
+            result = xgb_error("setting the row weights");
     }
     free(f);
     free(l);
+    free(w);
     free(count);
     if (result < 0 && *out) {
         XGDMatrixFree(*out);
