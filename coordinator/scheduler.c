@@ -4,8 +4,19 @@
  * and never busy-waiting on rank 0, whose core is shared with its own worker thread. The
  * coordinator polls MPI without blocking and, when idle, waits on a condition variable (woken by
  * the local worker's results) with a growing timeout (50 us up to 500 us) before polling MPI again.
- * Workers hold about QUEUED_SECONDS of queued tasks while many remain and send their results
- * without blocking, so neither side waits on the other's latency. */
+ * Workers hold about QUEUED_SECONDS of queued tasks while many remain (more with many workers:
+ * CHUNK_SECONDS_PER_WORKER) and send their results without blocking, so neither side waits on the
+ * other's latency.
+ *
+ * Chunks (docs/scaling.md): once the tasks' mean duration is known, a hand-out message carries up
+ * to half of what a worker should hold (at most MAX_CHUNK ids), and the worker returns the results
+ * of a chunk together (JSON lines separated by newlines) when the chunk's last task has run, or
+ * earlier when they fill FLUSH_BYTES or the first unsent one is FLUSH_SECONDS old. A worker holds
+ * two chunks, the one it runs and the next. Rank 0's per-message cost is then paid once per chunk
+ * instead of twice per task. As tasks run out, the held work shrinks (halved while fewer than two
+ * full holdings per worker remain) and so do the chunks, down to one task: the end of the sweep is
+ * balanced as before (guided self-scheduling). An asynchronous study (refill) hands out one id per
+ * message and gets each result at once: its next tasks depend on them. */
 #define _GNU_SOURCE
 #include "coordinator/scheduler.h"
 #include "common/hf.h"
@@ -22,8 +33,23 @@
 
 enum { TAG_TASK = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_FAIL = 4, TAG_TASKS = 5 };
 
-/* Tasks a worker may hold (running + queued) while many remain. */
-#define MAX_DEPTH 64
+/* Task ids in one hand-out message, and tasks a worker may hold (running + queued). 64 ids: with
+ * more (512 bytes and up) Open MPI's shared-memory MPI_Send took 250-800 us instead of 1-3 us on
+ * this machine (bench/dispatch.sh), and 64 already divides the message count by 64. */
+#define MAX_CHUNK 64
+#define MAX_DEPTH (2 * MAX_CHUNK)
+/* Tasks a worker may hold with one id per message (hf_sched_opts.max_chunk 1, the old protocol). */
+#define MAX_DEPTH_SINGLE 64
+/* The work a worker holds also grows with the number of workers W, to CHUNK_SECONDS_PER_WORKER x W
+ * seconds, so that rank 0 handles at most W / (that / 2) chunk messages per second each way: at the
+ * measured ~10 us per message (docs/scaling.md) about 10% of its time, whatever W is. */
+#define CHUNK_SECONDS_PER_WORKER 5e-5
+/* A worker sends the results it holds once the oldest is this old, even inside a chunk. */
+#define FLUSH_SECONDS 0.5
+/* ... and once they fill this many bytes: a message above MPI's eager limit (4 KiB for Open MPI's
+ * shared-memory transport, more on InfiniBand) is only transferred while the worker calls MPI, so
+ * rank 0's receive would wait for the worker's next task to end (measured: 0.5 ms per message). */
+#define FLUSH_BYTES 3000
 /* Work a worker should hold in its queue (seconds): enough to cover the coordinator's wake-up
  * latency when every core is busy computing (the kernel may delay a waking thread by milliseconds).
  */
@@ -37,7 +63,7 @@ typedef struct local_box {
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* the worker waits here for tasks */
     pthread_cond_t done_cv; /* the coordinator waits here for results (with a timeout) */
-    int queue[MAX_DEPTH];
+    int queue[MAX_DEPTH + 1];
     int n_queued;
     int stop;
     char **results; /* JSON lines waiting for the coordinator */
@@ -200,43 +226,148 @@ static int sends_progress(send_list *l, int all)
     return HF_OK;
 }
 
+/* A remote worker's held task ids, in hand-out order; `last` marks the end of a chunk. */
+typedef struct held {
+    int *id;
+    unsigned char *last;
+    size_t head, n, cap;
+} held;
+
+static int held_push(held *h, const int *ids, size_t k)
+{
+    if (h->head > 0) { /* drop what has run */
+        memmove(h->id, h->id + h->head, (h->n - h->head) * sizeof *h->id);
+        memmove(h->last, h->last + h->head, h->n - h->head);
+        h->n -= h->head;
+        h->head = 0;
+    }
+    if (h->n + k > h->cap) {
+        size_t cap = 2 * (h->n + k);
+        int *id = hf_realloc(h->id, cap * sizeof *id);
+        if (!id)
+            return HF_ENOMEM;
+        h->id = id;
+        unsigned char *last = hf_realloc(h->last, cap);
+        if (!last)
+            return HF_ENOMEM;
+        h->last = last;
+        h->cap = cap;
+    }
+    for (size_t i = 0; i < k; i++) {
+        h->id[h->n] = ids[i];
+        h->last[h->n++] = i + 1 == k;
+    }
+    return HF_OK;
+}
+
+/* Results not yet sent: JSON lines separated by newlines. */
+typedef struct batch {
+    char *text;
+    size_t len, cap, n;
+    double first; /* when the oldest was added */
+} batch;
+
+static int batch_add(batch *b, const char *json)
+{
+    size_t n = strlen(json);
+    if (b->len + n + 2 > b->cap) {
+        size_t cap = 2 * (b->len + n + 2);
+        char *t = hf_realloc(b->text, cap);
+        if (!t)
+            return HF_ENOMEM;
+        b->text = t;
+        b->cap = cap;
+    }
+    if (b->n++ == 0)
+        b->first = hf_now();
+    else
+        b->text[b->len++] = '\n';
+    memcpy(b->text + b->len, json, n + 1);
+    b->len += n;
+    return HF_OK;
+}
+
+static int batch_flush(hf_comm *world, batch *b, send_list *sends)
+{
+    if (b->n == 0)
+        return HF_OK;
+    if (sends->n == MAX_SENDS)
+        HF_CALL(sends_progress(sends, 1));
+    HF_CALL(hf_comm_isend(world, 0, TAG_RESULT, b->text, b->len + 1, &sends->req[sends->n]));
+    sends->n++;
+    b->n = b->len = 0;
+    return HF_OK;
+}
+
+/* Handles one message from the coordinator: task ids are queued, an asynchronous study's new
+ * tasks absorbed; *stopped is set on TAG_STOP. */
+static int worker_receive(hf_comm *world, hf_task_list *tasks, const hf_sched_opts *opts, held *h,
+                          int *stopped)
+{
+    int from, tag;
+    char *buf;
+    size_t len;
+    HF_CALL(hf_comm_recv(world, 0, &from, &tag, &buf, &len));
+    int result = HF_OK;
+    if (tag == TAG_STOP) {
+        *stopped = 1;
+    } else if (tag == TAG_TASKS) { /* an asynchronous study's new tasks, before their ids */
+        result = opts->absorb ? opts->absorb(opts->arg, tasks, buf, len)
+                              : hf_error(HF_EINTERNAL, "tasks announced to a fixed sweep");
+        if (result < 0) {
+            const char *msg = hf_error_message();
+            hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
+        }
+    } else {
+        size_t k = len / sizeof(int);
+        int ids[MAX_CHUNK];
+        if (tag != TAG_TASK || k == 0 || k > MAX_CHUNK || len != k * sizeof(int)) {
+            result = hf_error(HF_EINTERNAL,
+                              "worker received a malformed message (tag %d, %zu "
+                              "bytes)",
+                              tag, len);
+        } else {
+            memcpy(ids, buf, len);
+            for (size_t i = 0; i < k && result >= 0; i++)
+                if (ids[i] < 0 || (size_t)ids[i] >= tasks->n_tasks)
+                    result =
+                        hf_error(HF_EINTERNAL, "worker received an invalid task id %d", ids[i]);
+            if (result >= 0)
+                result = held_push(h, ids, k);
+        }
+    }
+    free(buf);
+    return result;
+}
+
 static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task_list *tasks,
                        const hf_sched_opts *opts)
 {
     int rank = hf_comm_rank(world);
     send_list sends = {.n = 0};
-    int result = HF_OK;
-    for (;;) {
-        int from, tag;
-        char *buf;
-        size_t len;
-        if ((result = sends_progress(&sends, 0)) < 0 || (result = wait_message(world)) < 0 ||
-            (result = hf_comm_recv(world, 0, &from, &tag, &buf, &len)) < 0)
+    held h = {0};
+    batch out = {0};
+    int result = HF_OK, stopped = 0;
+    /* One result per message: the old protocol, and an asynchronous study's (see the top). */
+    int at_once = opts->max_chunk == 1 || opts->absorb;
+    while (!stopped) {
+        if ((result = sends_progress(&sends, 0)) < 0)
             break;
-        if (tag == TAG_STOP) {
-            free(buf);
-            result = group_announce(group, -1);
-            break;
-        }
-        if (tag == TAG_TASKS) { /* an asynchronous study's new tasks, before their ids */
-            result = opts->absorb ? opts->absorb(opts->arg, tasks, buf, len)
-                                  : hf_error(HF_EINTERNAL, "tasks announced to a fixed sweep");
-            free(buf);
-            if (result < 0) {
-                const char *msg = hf_error_message();
-                hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
+        if (h.head == h.n) { /* nothing held: report, then wait for the coordinator */
+            if ((result = batch_flush(world, &out, &sends)) < 0 ||
+                (result = wait_message(world)) < 0)
                 break;
-            }
+        }
+        /* Take every message that has arrived (new chunks, new tasks, the stop). */
+        int ready = 1;
+        while (ready && !stopped && result >= 0) {
+            if ((result = hf_comm_iprobe(world, 0, &ready)) >= 0 && ready)
+                result = worker_receive(world, tasks, opts, &h, &stopped);
+        }
+        if (result < 0 || stopped || h.head == h.n)
             continue;
-        }
-        int id = -1;
-        if (len == sizeof id)
-            memcpy(&id, buf, sizeof id);
-        free(buf);
-        if (id < 0 || (size_t)id >= tasks->n_tasks) {
-            result = hf_error(HF_EINTERNAL, "worker received an invalid task id %d", id);
-            break;
-        }
+        int id = h.id[h.head];
+        int last = h.last[h.head++];
         if ((result = group_announce(group, id)) < 0)
             break;
         char *json = run_one(ctx, &tasks->tasks[id], rank);
@@ -247,17 +378,21 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
             result = hf_error_code() ? hf_error_code() : HF_EINTERNAL;
             break;
         }
-        if (sends.n == MAX_SENDS && (result = sends_progress(&sends, 1)) < 0) {
-            free(json);
-            break;
-        }
-        result = hf_comm_isend(world, 0, TAG_RESULT, json, strlen(json) + 1, &sends.req[sends.n]);
+        result = batch_add(&out, json);
         free(json);
-        if (result < 0)
-            break;
-        sends.n++;
+        if (result >= 0 &&
+            (at_once || last || out.len >= FLUSH_BYTES || hf_now() - out.first >= FLUSH_SECONDS))
+            result = batch_flush(world, &out, &sends);
+    }
+    if (result >= 0 && stopped) {
+        result = batch_flush(world, &out, &sends);
+        if (result >= 0)
+            result = group_announce(group, -1);
     }
     int sent = sends_progress(&sends, 1);
+    free(h.id);
+    free(h.last);
+    free(out.text);
     return result < 0 ? result : sent;
 }
 
@@ -285,6 +420,7 @@ typedef struct coord {
     double *handed;
     size_t cap_handed;
     double *free_at;
+    hf_sched_stats stats;
 } coord;
 
 /* Records when task `id` is handed out. A failed allocation only loses the timeline. */
@@ -301,6 +437,8 @@ static void note_handed(coord *c, int id)
         c->cap_handed = cap;
     }
     c->handed[id] = hf_now() - c->t0;
+    if (c->opts->on_hand)
+        c->opts->on_hand(c->opts->arg, id);
 }
 
 static int next_task(coord *c)
@@ -310,17 +448,32 @@ static int next_task(coord *c)
     return c->pending[c->next++];
 }
 
+/* Task ids per hand-out message (see the top). */
+static int chunk_limit(const coord *c)
+{
+    if (c->opts->max_chunk == 1 || c->opts->refill)
+        return 1;
+    return c->opts->max_chunk > 1 && c->opts->max_chunk < MAX_CHUNK ? c->opts->max_chunk
+                                                                    : MAX_CHUNK;
+}
+
 static int queue_depth(const coord *c)
 {
     /* While plenty remain, a worker holds about QUEUED_SECONDS of tasks (at least two), so it never
-     * waits for the coordinator between short tasks; near the end one, so that no fast worker
+     * waits for the coordinator between short tasks (more with many workers, so that rank 0's
+     * messages stay few: CHUNK_SECONDS_PER_WORKER); near the end one, so that no fast worker
      * idles while a slow one holds queued tasks. */
     size_t workers = (size_t)hf_comm_size(c->world) / (size_t)c->stride;
     size_t left = c->n_pending - c->next;
     size_t depth = 2;
+    int single = chunk_limit(c) == 1;
+    double hold = single ? QUEUED_SECONDS : CHUNK_SECONDS_PER_WORKER * (double)workers;
+    size_t max_depth = single ? MAX_DEPTH_SINGLE : MAX_DEPTH;
+    if (hold < QUEUED_SECONDS)
+        hold = QUEUED_SECONDS;
     if (c->task_seconds > 0) {
-        double want = QUEUED_SECONDS / c->task_seconds;
-        depth = want >= MAX_DEPTH ? MAX_DEPTH : want <= 2 ? 2 : (size_t)want;
+        double want = hold / c->task_seconds;
+        depth = want >= (double)max_depth ? max_depth : want <= 2 ? 2 : (size_t)want;
     }
     while (depth > 1 && left < 2 * depth * workers)
         depth /= 2;
@@ -332,16 +485,35 @@ static int queue_depth(const coord *c)
     return (int)depth;
 }
 
+/* Tops worker w up to queue_depth tasks, in chunks of half of it (chunk_limit at most): a chunk
+ * goes out when it fits whole, or when the worker holds nothing. */
 static int feed_remote(coord *c, int w)
 {
-    while (c->outstanding[w] < queue_depth(c)) {
-        int id = next_task(c);
-        if (id < 0)
+    int ids[MAX_CHUNK];
+    for (;;) {
+        int depth = queue_depth(c);
+        int chunk = depth / 2 < chunk_limit(c) ? depth / 2 : chunk_limit(c);
+        if (chunk < 1)
+            chunk = 1;
+        int room = depth - c->outstanding[w];
+        if (room <= 0 || (room < chunk && c->outstanding[w] > 0))
             break;
-        note_handed(c, id);
-        HF_CALL(hf_comm_send(c->world, w, TAG_TASK, &id, sizeof id));
-        c->outstanding[w]++;
-        c->in_flight++;
+        int k = 0;
+        while (k < chunk && k < room) {
+            int id = next_task(c);
+            if (id < 0)
+                break;
+            note_handed(c, id);
+            ids[k++] = id;
+        }
+        if (k == 0)
+            break;
+        double t = hf_now();
+        HF_CALL(hf_comm_send(c->world, w, TAG_TASK, ids, (size_t)k * sizeof *ids));
+        c->stats.send_s += hf_now() - t;
+        c->stats.sent++;
+        c->outstanding[w] += k;
+        c->in_flight += (size_t)k;
     }
     return HF_OK;
 }
@@ -435,7 +607,18 @@ static char *with_start(coord *c, const hf_task_result *r, const char *json)
     return out;
 }
 
+static int deliver_timed(coord *c, const char *json);
+
 static int deliver(coord *c, const char *json)
+{
+    double t = hf_now();
+    int result = deliver_timed(c, json);
+    c->stats.deliver_s += hf_now() - t;
+    c->stats.results++;
+    return result;
+}
+
+static int deliver_timed(coord *c, const char *json)
 {
     hf_task_result r;
     HF_CALL(hf_task_result_from_json(json, c->ctx->metrics, c->ctx->n_metrics, &r));
@@ -478,16 +661,31 @@ static int coordinate(coord *c, local_box *b)
             int from, tag;
             char *buf;
             size_t len;
+            double t = hf_now();
             if ((result = hf_comm_recv(c->world, -1, &from, &tag, &buf, &len)) < 0)
                 return result;
+            c->stats.recv_s += hf_now() - t;
+            c->stats.received++;
             if (tag == TAG_FAIL) {
                 result = hf_error(HF_EINTERNAL, "rank %d failed: %s", from, buf);
                 free(buf);
                 return result;
             }
-            c->outstanding[from]--;
-            c->in_flight--;
-            result = deliver(c, buf);
+            /* One result or a chunk's: JSON lines separated by newlines. */
+            for (char *line = buf; result >= 0 && line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                    *nl = '\0';
+                if (tag != TAG_RESULT || c->outstanding[from] <= 0)
+                    result = hf_error(HF_EINTERNAL, "unexpected message from rank %d (tag %d)",
+                                      from, tag);
+                else {
+                    c->outstanding[from]--;
+                    c->in_flight--;
+                    result = deliver(c, line);
+                }
+                line = nl ? nl + 1 : NULL;
+            }
             free(buf);
             if (result < 0)
                 return result;
@@ -617,6 +815,8 @@ int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, hf_task_list *tasks, const un
     }
     thread_started = 1;
     result = coordinate(&c, &box);
+    if (opts->stats)
+        *opts->stats = c.stats;
 
 stop_workers:
     if (thread_started) {
