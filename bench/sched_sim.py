@@ -214,11 +214,17 @@ def cmd_compare(a, p):
     """Reads bench/dispatch.sh's 'ranks ... util U' lines; prints them beside the simulation."""
     print(f"{'ranks':>5} {'ms':>5} {'chunk':>5} {'tasks':>6} {'util_meas':>9} {'util_sim':>8}"
           f" {'tasks/s_meas':>12} {'tasks/s_sim':>11}")
-    for line in open(a.file):
+    lines = open(a.file).read().splitlines()
+    for k, line in enumerate(lines):
         f = line.split()
-        if len(f) < 20 or f[0] != "ranks":
+        if len(f) < 18 or f[0] != "ranks":
             continue
         kv = dict(zip(f[0::2], f[1::2]))
+        cost = lines[k + 1].split() if k + 1 < len(lines) else []
+        if cost and cost[0] == "coordinator":  # this run's own measured costs
+            ck = dict(zip(cost[1::2], cost[2::2]))
+            p = Params(**{**p.__dict__, "result_us": float(ck["per_result_us"]),
+                          "send_us": float(ck["send_us"]), "recv_us": float(ck["recv_us"])})
         n, ms, chunk, tasks = int(kv["ranks"]), float(kv["ms"]), int(kv["chunk"]), int(kv["tasks"])
         ls = task_lengths(tasks, ms * 1e-3, a.spread)
         u, _, r, _ = simulate(n, ls, "single" if chunk == 1 else "chunked", p)

@@ -3,12 +3,13 @@
  * bench/dispatch.sh and tests/mpi/test_sched_chunks.sh.
  *
  *   mpirun -np R tests/mpi_tool_sched --tasks N --ms L [--spread S] [--chunk K] [--stop-after M]
- *          [--timeline FILE] [--check]
+ *          [--timeline FILE] [--journal FILE] [--check]
  *
  * Task i lasts L ms x (1 + S x (2u - 1)), u uniform in [0, 1) from a fixed generator, so every run
  * has the same lengths. --chunk is hf_sched_opts.max_chunk (1: one id per message). --stop-after M
  * raises the stop flag after M results. --check: every task reported exactly once (all of them
- * unless stopped), each with its own trial's score; exit 1 otherwise. Rank 0 prints one line:
+ * unless stopped), each with its own trial's score; exit 1 otherwise. --journal appends every
+ * result to a real journal (coordinator/journal.c), as a run does. Rank 0 prints one line:
  *   ranks R tasks N ms L chunk K done D wall W tasks_per_s X latency_ms Y util U
  *   coordinator messages M results R per_message_us A per_result_us B
  * where latency is the mean time from hand-out to the result's arrival on rank 0 and util is the
@@ -18,6 +19,7 @@
  * task,worker,handed,start,seconds,received. */
 #include "common/hf.h"
 #include "common/comm.h"
+#include "coordinator/journal.h"
 #include "coordinator/scheduler.h"
 
 #include <math.h>
@@ -35,6 +37,7 @@ typedef struct bench {
     size_t done; /* results */
     size_t stop_after;
     volatile sig_atomic_t stop;
+    hf_journal *journal; /* --journal: every result appended as run.c does */
 } bench;
 
 static void on_hand(void *arg, int id)
@@ -59,6 +62,8 @@ static int on_result(void *arg, const hf_task_result *r, const char *json)
     if (r->n_trials != 1 || r->trials[0].trial != (int)id || !r->trials[0].ok ||
         r->trials[0].scores[0] != (double)id)
         b->bad++;
+    if (b->journal)
+        HF_CALL(hf_journal_append(b->journal, json));
     if (++b->done == b->stop_after)
         b->stop = 1;
     return HF_OK;
@@ -67,7 +72,7 @@ static int on_result(void *arg, const hf_task_result *r, const char *json)
 static int usage(void)
 {
     fprintf(stderr, "usage: tool_sched --tasks N --ms L [--spread S] [--chunk K] "
-                    "[--stop-after M] [--timeline FILE] [--check]\n");
+                    "[--stop-after M] [--timeline FILE] [--journal FILE] [--check]\n");
     return 2;
 }
 
@@ -81,7 +86,7 @@ int main(int argc, char **argv)
     size_t n = 0, stop_after = 0;
     double ms = 0, spread = 0;
     int chunk = 0, check = 0;
-    const char *timeline = NULL;
+    const char *timeline = NULL, *journal = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--check")) {
@@ -103,6 +108,8 @@ int main(int argc, char **argv)
             stop_after = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--timeline"))
             timeline = v;
+        else if (!strcmp(a, "--journal"))
+            journal = v;
         else
             return usage();
     }
@@ -146,10 +153,20 @@ int main(int argc, char **argv)
                           .on_hand = on_hand,
                           .stop = stop_after ? &b.stop : NULL,
                           .max_chunk = chunk};
+    if (rank == 0 && journal) {
+        hf_journal_id jid = {.spec_sha256 = "tool_sched", .data_fingerprint = "none", .n_tasks = n};
+        remove(journal);
+        if (hf_journal_open(journal, &jid, NULL, NULL, &b.journal) < 0) {
+            fprintf(stderr, "tool_sched: %s\n", hf_error_message());
+            return 1;
+        }
+    }
     hf_comm_barrier(world);
     b.t0 = hf_now();
     int result = hf_sched_run(world, &ctx, &tasks, NULL, &opts);
     double wall = hf_now() - b.t0;
+    if (b.journal && hf_journal_close(b.journal) < 0 && result >= 0)
+        result = HF_EIO;
     int failed = 0;
     if (result < 0 && result != HF_EINTR) {
         fprintf(stderr, "tool_sched: rank %d: %s\n", rank, hf_error_message());
