@@ -52,6 +52,7 @@ class Params:
         self.latency_us = 3.0
         self.bandwidth = 12.5e9       # bytes/s
         self.poll = True              # model the back-off naps
+        self.worker_us = 0.0          # a worker's own cost per task (encode, send), not busy time
         self.__dict__.update(kw)
 
 
@@ -115,7 +116,7 @@ def simulate(n_workers, lengths, protocol, p):
         if qhead[w] < len(queue[w]) and not running[w]:
             tid, _ = queue[w][qhead[w]]
             running[w] = True
-            push(t + lengths[tid], "done", w, None)
+            push(t + lengths[tid] + p.worker_us * 1e-6, "done", w, None)
 
     def coordinator_serve(t):
         # the coordinator takes messages in arrival order, one at a time
@@ -240,6 +241,8 @@ def main():
     ap.add_argument("--latency-us", type=float, default=3.0)
     ap.add_argument("--bandwidth", type=float, default=12.5e9)
     ap.add_argument("--spread", type=float, default=0.5)
+    ap.add_argument("--worker-us", type=float, default=0.0,
+                    help="a worker's own cost per task between tasks (not counted as busy)")
     ap.add_argument("--no-poll", action="store_true", help="no back-off naps (a busy-polling peer)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("table")
@@ -254,7 +257,8 @@ def main():
     c.add_argument("file")
     a = ap.parse_args()
     p = Params(recv_us=a.recv_us, send_us=a.send_us, result_us=a.result_us,
-               latency_us=a.latency_us, bandwidth=a.bandwidth, poll=not a.no_poll)
+               latency_us=a.latency_us, bandwidth=a.bandwidth, poll=not a.no_poll,
+               worker_us=a.worker_us)
     {"table": cmd_table, "one": cmd_one, "compare": cmd_compare}[a.cmd](a, p)
 
 
