@@ -48,7 +48,7 @@ class Params:
     def __init__(self, **kw):
         self.recv_us = 1.0
         self.send_us = 1.5
-        self.result_us = 4.0
+        self.result_us = 10.0
         self.latency_us = 3.0
         self.bandwidth = 12.5e9       # bytes/s
         self.poll = True              # model the back-off naps
@@ -185,22 +185,26 @@ def task_lengths(n, length, spread, seed=1):
 
 
 def per_worker_tasks(length):
-    return 40 if length <= 0.01 else 20 if length <= 0.1 else 10
+    return 20 if length <= 0.1 else 10
 
 
 def cmd_table(a, p):
     print(f"# parameters: recv {p.recv_us} us, send {p.send_us} us, result {p.result_us} us per result,"
           f" latency {p.latency_us} us, bandwidth {p.bandwidth / 1e9:g} GB/s, spread {a.spread}")
-    print(f"{'ranks':>6} {'task_s':>7} {'tasks':>7} {'util_single':>11} {'util_chunked':>12}"
-          f" {'results/s_single':>16} {'results/s_chunked':>17}")
+    print("# util_free: the same sweep with no costs at all (what is left is the end of the sweep)")
+    print(f"{'ranks':>6} {'task_s':>7} {'tasks':>7} {'util_free':>9} {'util_single':>11}"
+          f" {'util_chunked':>12} {'results/s_single':>16} {'results/s_chunked':>17}")
     for n in a.ranks:
         for length in a.lengths:
             m = per_worker_tasks(length)
             ls = task_lengths(n * m, length, a.spread)
             us, _, rs, _ = simulate(n, ls, "single", p)
             uc, _, rc, _ = simulate(n, ls, "chunked", p)
-            print(f"{n:>6} {length:>7g} {n * m:>7} {us:>11.4f} {uc:>12.4f} {rs:>16.0f} {rc:>17.0f}",
-                  flush=True)
+            free = Params(recv_us=0, send_us=0, result_us=0, latency_us=0, bandwidth=math.inf,
+                          poll=False)
+            uf = simulate(n, ls, "chunked", free)[0]
+            print(f"{n:>6} {length:>7g} {n * m:>7} {uf:>9.4f} {us:>11.4f} {uc:>12.4f} {rs:>16.0f}"
+                  f" {rc:>17.0f}", flush=True)
 
 
 def cmd_one(a, p):
@@ -237,7 +241,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--recv-us", type=float, default=1.0)
     ap.add_argument("--send-us", type=float, default=1.5)
-    ap.add_argument("--result-us", type=float, default=4.0)
+    ap.add_argument("--result-us", type=float, default=10.0)
     ap.add_argument("--latency-us", type=float, default=3.0)
     ap.add_argument("--bandwidth", type=float, default=12.5e9)
     ap.add_argument("--spread", type=float, default=0.5)
@@ -246,7 +250,7 @@ def main():
     ap.add_argument("--no-poll", action="store_true", help="no back-off naps (a busy-polling peer)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("table")
-    t.add_argument("--ranks", type=int, nargs="+", default=[1000, 2000, 4800, 10000])
+    t.add_argument("--ranks", type=int, nargs="+", default=[1000, 1920, 4800, 10000])
     t.add_argument("--lengths", type=float, nargs="+", default=[0.01, 0.1, 1.0, 10.0])
     o = sub.add_parser("one")
     o.add_argument("--ranks", type=int, required=True)

@@ -10,19 +10,21 @@
  *
  * Chunks (docs/scaling.md): once the tasks' mean duration is known, a hand-out message carries up
  * to half of what a worker should hold (at most MAX_CHUNK ids), and the worker returns the results
- * of a chunk together (JSON lines separated by newlines) when the chunk's last task has run, or
- * earlier when they fill FLUSH_BYTES or the first unsent one is FLUSH_SECONDS old. A worker holds
- * two chunks, the one it runs and the next. Rank 0's per-message cost is then paid once per chunk
- * instead of twice per task. As tasks run out, the held work shrinks (halved while fewer than two
- * full holdings per worker remain) and so do the chunks, down to one task: the end of the sweep is
- * balanced as before (guided self-scheduling). An asynchronous study (refill) hands out one id per
- * message and gets each result at once: its next tasks depend on them. */
+ * of a chunk together (result records, below, one after another) when the chunk's last task has
+ * run, or earlier when they fill FLUSH_BYTES or the first unsent one is FLUSH_SECONDS old. A worker
+ * holds two chunks, the one it runs and the next. Rank 0's per-message cost is then paid once per
+ * chunk instead of twice per task. As tasks run out, the held work shrinks (halved while fewer than
+ * two full holdings per worker remain) and so do the chunks, down to one task: the end of the sweep
+ * is balanced as before (guided self-scheduling). An asynchronous study (refill) hands out one id
+ * per message and gets each result at once: its next tasks depend on them. */
 #define _GNU_SOURCE
 #include "coordinator/scheduler.h"
 #include "common/hf.h"
 #include "worker/group.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -41,8 +43,9 @@ enum { TAG_TASK = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_FAIL = 4, TAG_TASKS = 5 }
 /* Tasks a worker may hold with one id per message (hf_sched_opts.max_chunk 1, the old protocol). */
 #define MAX_DEPTH_SINGLE 64
 /* The work a worker holds also grows with the number of workers W, to CHUNK_SECONDS_PER_WORKER x W
- * seconds, so that rank 0 handles at most W / (that / 2) chunk messages per second each way: at the
- * measured ~10 us per message (docs/scaling.md) about 10% of its time, whatever W is. */
+ * seconds (chunks of half of it), so that short tasks cost rank 0 at most W / (W x 2.5e-5 s) =
+ * 40,000 hand-out messages a second (and about as many result messages), whatever W is: at the
+ * measured 1-2 us per message (docs/scaling.md) under 15% of its time. */
 #define CHUNK_SECONDS_PER_WORKER 5e-5
 /* A worker sends the results it holds once the oldest is this old, even inside a chunk. */
 #define FLUSH_SECONDS 0.5
@@ -66,7 +69,7 @@ typedef struct local_box {
     int queue[MAX_DEPTH + 1];
     int n_queued;
     int stop;
-    char **results; /* JSON lines waiting for the coordinator */
+    char **results; /* result records waiting for the coordinator */
     size_t n_results, cap_results;
     int busy;
     int failed; /* infrastructure failure in the thread */
@@ -104,7 +107,202 @@ static int member_loop(hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tas
     }
 }
 
-static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank)
+/* ---- result records ------------------------------------------------------------------------
+ * A finished task travels to the coordinator as a record: the result in binary (what
+ * hf_task_result_from_json would read back from its JSON line: the same values, bit for bit) and
+ * the JSON line itself (for the journal), so that rank 0 parses no JSON. Parsing was 3-4 us of the
+ * coordinator's ~10 us per result (docs/scaling.md). Layout, native byte order (every rank runs the
+ * same binary on the same kind of machine):
+ *   u32 bin_len | bin | the JSON line with its NUL
+ *   bin: i32 task, split, worker | f64 seconds | u32 n_trials | per trial: i32 trial, ok, stop |
+ *        f64 fit_seconds, n_iter | u32 error length (0: none) | error bytes | f64 scores[n_metrics]
+ * Written by hand: the layout is private to this file and a serialisation library would cost
+ * what it saves. */
+typedef struct wbuf {
+    char *p;
+    size_t n, cap;
+    int failed;
+} wbuf;
+
+static void put(wbuf *w, const void *x, size_t n)
+{
+    if (w->failed)
+        return;
+    if (w->n + n > w->cap) {
+        size_t cap = 2 * (w->n + n) + 64;
+        char *p = realloc(w->p, cap);
+        if (!p) {
+            w->failed = 1;
+            return;
+        }
+        w->p = p;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->n, x, n);
+    w->n += n;
+}
+
+static void put_i32(wbuf *w, int v)
+{
+    int32_t x = v;
+    put(w, &x, sizeof x);
+}
+
+static void put_u32(wbuf *w, size_t v)
+{
+    uint32_t x = (uint32_t)v;
+    put(w, &x, sizeof x);
+}
+
+/* A number as its JSON round trip gives it back: non-finite values are written as null (scores,
+ * read back as NaN) or left out (times, read back as 0). */
+static void put_f64(wbuf *w, double v, double if_not_finite)
+{
+    double x = isfinite(v) ? v : if_not_finite;
+    put(w, &x, sizeof x);
+}
+
+/* Encodes r and its JSON line into one record (malloc'd, *len bytes), or NULL (error set). */
+static char *record_make(const hf_task_result *r, const char *json, size_t n_metrics, size_t *len)
+{
+    wbuf w = {0};
+    put_u32(&w, 0); /* bin_len, below */
+    put_i32(&w, r->task);
+    put_i32(&w, r->split);
+    put_i32(&w, r->worker);
+    put_f64(&w, r->seconds, 0);
+    put_u32(&w, r->n_trials);
+    for (size_t i = 0; i < r->n_trials; i++) {
+        const hf_trial_result *t = &r->trials[i];
+        /* n_iter and stop are written only for a trial that is ok and did not simply converge. */
+        int iters = t->ok && (t->n_iter > 0 || t->stop != HF_FIT_CONVERGED);
+        int stop = iters && (t->stop == HF_FIT_MAX_ITER || t->stop == HF_FIT_STALLED)
+                       ? t->stop
+                       : HF_FIT_CONVERGED;
+        const char *err = !t->ok && t->error ? t->error : "";
+        put_i32(&w, t->trial);
+        put_i32(&w, t->ok ? 1 : 0);
+        put_i32(&w, stop);
+        put_f64(&w, t->fit_seconds, 0);
+        put_f64(&w, iters ? t->n_iter : 0, 0);
+        put_u32(&w, strlen(err));
+        put(&w, err, strlen(err));
+        for (size_t m = 0; m < n_metrics; m++)
+            put_f64(&w, t->scores[m], NAN);
+    }
+    uint32_t bin_len = (uint32_t)(w.n - sizeof(uint32_t));
+    put(&w, json, strlen(json) + 1);
+    if (w.failed) {
+        free(w.p);
+        hf_error(HF_ENOMEM, "out of memory encoding a task result");
+        return NULL;
+    }
+    memcpy(w.p, &bin_len, sizeof bin_len);
+    *len = w.n;
+    return w.p;
+}
+
+typedef struct rbuf {
+    const char *p;
+    size_t n, off;
+    int bad;
+} rbuf;
+
+static void get(rbuf *r, void *x, size_t n)
+{
+    if (r->bad || n > r->n - r->off) {
+        r->bad = 1;
+        memset(x, 0, n);
+        return;
+    }
+    memcpy(x, r->p + r->off, n);
+    r->off += n;
+}
+
+static int get_i32(rbuf *r)
+{
+    int32_t x;
+    get(r, &x, sizeof x);
+    return x;
+}
+
+static size_t get_u32(rbuf *r)
+{
+    uint32_t x;
+    get(r, &x, sizeof x);
+    return x;
+}
+
+static double get_f64(rbuf *r)
+{
+    double x;
+    get(r, &x, sizeof x);
+    return x;
+}
+
+/* Decodes the record at buf[0..len): the result into *out (free with hf_task_result_free), its JSON
+ * line into *json (pointing into buf), the record's size into *used. */
+static int record_read(const char *buf, size_t len, size_t n_metrics, hf_task_result *out,
+                       const char **json, size_t *used)
+{
+    memset(out, 0, sizeof *out);
+    rbuf r = {.p = buf, .n = len};
+    size_t bin_len = get_u32(&r);
+    if (r.bad || bin_len > len - r.off)
+        return hf_error(HF_EINTERNAL, "malformed result record (%zu bytes)", len);
+    r.n = r.off + bin_len;
+    out->task = get_i32(&r);
+    out->split = get_i32(&r);
+    out->worker = get_i32(&r);
+    out->seconds = get_f64(&r);
+    out->n_trials = get_u32(&r);
+    out->n_metrics = n_metrics;
+    if (r.bad || out->n_trials > bin_len)
+        return hf_error(HF_EINTERNAL, "malformed result record (%zu trials)", out->n_trials);
+    out->trials = hf_calloc(out->n_trials ? out->n_trials : 1, sizeof *out->trials);
+    if (!out->trials)
+        return HF_ENOMEM;
+    int result = HF_OK;
+    for (size_t i = 0; i < out->n_trials && result >= 0 && !r.bad; i++) {
+        hf_trial_result *t = &out->trials[i];
+        t->trial = get_i32(&r);
+        t->ok = get_i32(&r);
+        t->stop = get_i32(&r);
+        t->fit_seconds = get_f64(&r);
+        t->n_iter = get_f64(&r);
+        size_t elen = get_u32(&r);
+        if (r.bad || elen > r.n - r.off)
+            break;
+        if (elen > 0) {
+            if (!(t->error = hf_malloc(elen + 1))) {
+                result = HF_ENOMEM;
+                break;
+            }
+            get(&r, t->error, elen);
+            t->error[elen] = '\0';
+        }
+        if (!(t->scores = hf_malloc((n_metrics ? n_metrics : 1) * sizeof *t->scores))) {
+            result = HF_ENOMEM;
+            break;
+        }
+        for (size_t m = 0; m < n_metrics; m++)
+            t->scores[m] = get_f64(&r);
+    }
+    const char *line = buf + r.n;
+    const char *nul = r.bad || result < 0 ? NULL : memchr(line, '\0', len - r.n);
+    if (result >= 0 && (r.bad || r.off != r.n || !nul))
+        result = hf_error(HF_EINTERNAL, "malformed result record for task %d", out->task);
+    if (result < 0) {
+        hf_task_result_free(out);
+        return result;
+    }
+    *json = line;
+    *used = (size_t)(nul - buf) + 1;
+    return HF_OK;
+}
+
+/* Runs one task and returns its record (malloc'd, *len bytes), or NULL (error set). */
+static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank, size_t *len)
 {
     hf_task_result r;
     if (hf_task_run(ctx, task, &r) < 0) {
@@ -113,8 +311,10 @@ static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank)
     }
     r.worker = rank;
     char *json = hf_task_result_to_json(&r, ctx->metrics, ctx->n_metrics);
+    char *rec = json ? record_make(&r, json, ctx->n_metrics, len) : NULL;
+    free(json);
     hf_task_result_free(&r);
-    return json;
+    return rec;
 }
 
 static void *local_worker(void *arg)
@@ -145,7 +345,8 @@ static void *local_worker(void *arg)
         b->busy = 1;
         hf_task task = b->tasks->tasks[id]; /* the list may be reallocated once unlocked */
         pthread_mutex_unlock(&b->mu);
-        char *json = group_announce(b->group, id) < 0 ? NULL : run_one(b->ctx, &task, 0);
+        size_t rec_len;
+        char *json = group_announce(b->group, id) < 0 ? NULL : run_one(b->ctx, &task, 0, &rec_len);
         pthread_mutex_lock(&b->mu);
         b->busy = 0;
         if (!json) {
@@ -260,18 +461,17 @@ static int held_push(held *h, const int *ids, size_t k)
     return HF_OK;
 }
 
-/* Results not yet sent: JSON lines separated by newlines. */
+/* Result records not yet sent, one after another. */
 typedef struct batch {
     char *text;
     size_t len, cap, n;
     double first; /* when the oldest was added */
 } batch;
 
-static int batch_add(batch *b, const char *json)
+static int batch_add(batch *b, const char *rec, size_t n)
 {
-    size_t n = strlen(json);
-    if (b->len + n + 2 > b->cap) {
-        size_t cap = 2 * (b->len + n + 2);
+    if (b->len + n > b->cap) {
+        size_t cap = 2 * (b->len + n);
         char *t = hf_realloc(b->text, cap);
         if (!t)
             return HF_ENOMEM;
@@ -280,9 +480,7 @@ static int batch_add(batch *b, const char *json)
     }
     if (b->n++ == 0)
         b->first = hf_now();
-    else
-        b->text[b->len++] = '\n';
-    memcpy(b->text + b->len, json, n + 1);
+    memcpy(b->text + b->len, rec, n);
     b->len += n;
     return HF_OK;
 }
@@ -293,7 +491,7 @@ static int batch_flush(hf_comm *world, batch *b, send_list *sends)
         return HF_OK;
     if (sends->n == MAX_SENDS)
         HF_CALL(sends_progress(sends, 1));
-    HF_CALL(hf_comm_isend(world, 0, TAG_RESULT, b->text, b->len + 1, &sends->req[sends->n]));
+    HF_CALL(hf_comm_isend(world, 0, TAG_RESULT, b->text, b->len, &sends->req[sends->n]));
     sends->n++;
     b->n = b->len = 0;
     return HF_OK;
@@ -370,7 +568,8 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
         int last = h.last[h.head++];
         if ((result = group_announce(group, id)) < 0)
             break;
-        char *json = run_one(ctx, &tasks->tasks[id], rank);
+        size_t rec_len;
+        char *json = run_one(ctx, &tasks->tasks[id], rank, &rec_len);
         if (!json) {
             /* Tell the coordinator why, then leave. */
             const char *msg = hf_error_message();
@@ -378,7 +577,7 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
             result = hf_error_code() ? hf_error_code() : HF_EINTERNAL;
             break;
         }
-        result = batch_add(&out, json);
+        result = batch_add(&out, json, rec_len);
         free(json);
         if (result >= 0 &&
             (at_once || last || out.len >= FLUSH_BYTES || hf_now() - out.first >= FLUSH_SECONDS))
@@ -607,21 +806,23 @@ static char *with_start(coord *c, const hf_task_result *r, const char *json)
     return out;
 }
 
-static int deliver_timed(coord *c, const char *json);
+static int deliver_timed(coord *c, const char *rec, size_t len, size_t *used);
 
-static int deliver(coord *c, const char *json)
+/* Delivers the result record at rec[0..len) and sets *used to its size. */
+static int deliver(coord *c, const char *rec, size_t len, size_t *used)
 {
     double t = hf_now();
-    int result = deliver_timed(c, json);
+    int result = deliver_timed(c, rec, len, used);
     c->stats.deliver_s += hf_now() - t;
     c->stats.results++;
     return result;
 }
 
-static int deliver_timed(coord *c, const char *json)
+static int deliver_timed(coord *c, const char *rec, size_t len, size_t *used)
 {
     hf_task_result r;
-    HF_CALL(hf_task_result_from_json(json, c->ctx->metrics, c->ctx->n_metrics, &r));
+    const char *json = NULL;
+    HF_CALL(record_read(rec, len, c->ctx->n_metrics, &r, &json, used));
     c->refill_ready = 1;
     c->n_timed++;
     c->task_seconds +=
@@ -671,20 +872,16 @@ static int coordinate(coord *c, local_box *b)
                 free(buf);
                 return result;
             }
-            /* One result or a chunk's: JSON lines separated by newlines. */
-            for (char *line = buf; result >= 0 && line && *line;) {
-                char *nl = strchr(line, '\n');
-                if (nl)
-                    *nl = '\0';
+            /* One result record or several (a chunk's). */
+            for (size_t off = 0, used = 0; result >= 0 && off < len; off += used) {
                 if (tag != TAG_RESULT || c->outstanding[from] <= 0)
                     result = hf_error(HF_EINTERNAL, "unexpected message from rank %d (tag %d)",
                                       from, tag);
                 else {
                     c->outstanding[from]--;
                     c->in_flight--;
-                    result = deliver(c, line);
+                    result = deliver(c, buf + off, len - off, &used);
                 }
-                line = nl ? nl + 1 : NULL;
             }
             free(buf);
             if (result < 0)
@@ -710,8 +907,9 @@ static int coordinate(coord *c, local_box *b)
         for (size_t i = 0; i < n_res; i++) {
             c->outstanding[0]--;
             c->in_flight--;
+            size_t used; /* a record made in this process: its own NUL bounds it */
             if (result >= 0)
-                result = deliver(c, res[i]);
+                result = deliver(c, res[i], SIZE_MAX, &used);
             free(res[i]);
         }
         free(res);
