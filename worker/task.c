@@ -23,9 +23,13 @@ static int injected_failure(const hf_task_hooks *h, int trial)
     return 0;
 }
 
+static int injected_failure(const hf_task_hooks *h, int trial);
+
 /* The scheduler benchmarks' synthetic task (hf_task_hooks.task_seconds): sleeps its length (a
  * sleep, not a spin, so that 16 ranks on 2 cores measure the protocol rather than the contention
- * for cores) and scores every trial with its id. */
+ * for cores) and scores every trial with its id; a trial of hooks.fail_trials fails. Every field
+ * of a result is set (iterations and stop reasons from the trial id), so that the scheduler's
+ * tests see each one travel. */
 static void synthetic_task(const hf_task_hooks *h, const hf_task *task, hf_task_result *out)
 {
     double s = (size_t)task->id < h->n_task_seconds ? h->task_seconds[task->id] : 0;
@@ -34,9 +38,17 @@ static void synthetic_task(const hf_task_hooks *h, const hf_task *task, hf_task_
         nanosleep(&ts, NULL);
     }
     for (size_t i = 0; i < out->n_trials; i++) {
-        out->trials[i].ok = 1;
+        hf_trial_result *t = &out->trials[i];
+        t->fit_seconds = s / 3;
+        if (injected_failure(h, t->trial)) {
+            t->error = hf_strdup("injected failure (HF_TEST_FAIL_TRIALS)");
+            continue;
+        }
+        t->ok = 1;
+        t->n_iter = t->trial % 3 ? (double)(t->trial % 7) + 0.5 : 0;
+        t->stop = t->trial % 3; /* HF_FIT_CONVERGED, _MAX_ITER, _STALLED */
         for (size_t m = 0; m < out->n_metrics; m++)
-            out->trials[i].scores[m] = (double)out->trials[i].trial;
+            t->scores[m] = (double)t->trial;
     }
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The scheduler with chunks (hf_sched_opts.max_chunk 0) and with one id per message (1) at 1 to 6
 # ranks, tasks of uneven lengths (0.1 to 1.9 ms, so chunks are used and shrink at the end): every
-# task reported exactly once with its own score (tool_sched --check, and the timeline read back
-# here), fewer messages with chunks; and a stop request: the sweep says it was interrupted, no task
+# task reported exactly once with its own score or its failure (every 7th trial fails), each
+# result as rank 0 decodes it equal bit for bit to what its JSON line reads back as (tool_sched
+# --check), the timeline read back here, fewer messages with chunks; and a stop request: the sweep says it was interrupted, no task
 # is reported twice, and the tasks already handed out are finished.
 set -euo pipefail
 : "${HF_BUILD_DIR:?}" "${PYTHON:?}"
@@ -13,7 +14,7 @@ N=500
 for np in 1 2 3 4 5 6; do
   for chunk in 0 1; do
     mpirun --oversubscribe -np "$np" "$TOOL" --tasks $N --ms 1 --spread 0.9 --chunk $chunk --check \
-      --timeline "$WORK/t_${np}_${chunk}.csv" > "$WORK/out_${np}_${chunk}.txt"
+      --fail-every 7 --timeline "$WORK/t_${np}_${chunk}.csv" > "$WORK/out_${np}_${chunk}.txt"
     cat "$WORK/out_${np}_${chunk}.txt"
   done
   for stop in 37 260; do

@@ -3,12 +3,14 @@
  * bench/dispatch.sh and tests/mpi/test_sched_chunks.sh.
  *
  *   mpirun -np R tests/mpi_tool_sched --tasks N --ms L [--spread S] [--chunk K] [--stop-after M]
- *          [--timeline FILE] [--journal FILE] [--check]
+ *          [--timeline FILE] [--journal FILE] [--fail-every K] [--check]
  *
  * Task i lasts L ms x (1 + S x (2u - 1)), u uniform in [0, 1) from a fixed generator, so every run
  * has the same lengths. --chunk is hf_sched_opts.max_chunk (1: one id per message). --stop-after M
  * raises the stop flag after M results. --check: every task reported exactly once (all of them
- * unless stopped), each with its own trial's score; exit 1 otherwise. --journal appends every
+ * unless stopped), each with its own trial's score (or failed, with --fail-every K, for trials
+ * K-1, 2K-1, ...), and each delivered result equal, field by field and bit for bit, to what its
+ * JSON line reads back as; exit 1 otherwise. --journal appends every
  * result to a real journal (coordinator/journal.c), as a run does. Rank 0 prints one line:
  *   ranks R tasks N ms L chunk K done D wall W tasks_per_s X latency_ms Y util U
  *   coordinator messages M results R per_message_us A per_result_us B
@@ -38,7 +40,32 @@ typedef struct bench {
     size_t stop_after;
     volatile sig_atomic_t stop;
     hf_journal *journal; /* --journal: every result appended as run.c does */
+    size_t fail_every;   /* --fail-every K: trials K-1, 2K-1, ... fail */
 } bench;
+
+static int same(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* 1 if the result the scheduler delivered is what its JSON line reads back as, field by field. */
+static int matches_json(const hf_task_result *r, const char *json, const char *const *metrics)
+{
+    hf_task_result j;
+    if (hf_task_result_from_json(json, metrics, 1, &j) < 0)
+        return 0;
+    int ok = j.task == r->task && j.split == r->split && j.worker == r->worker &&
+             same(j.seconds, r->seconds) && j.n_trials == r->n_trials;
+    for (size_t i = 0; ok && i < r->n_trials; i++) {
+        const hf_trial_result *a = &r->trials[i], *b = &j.trials[i];
+        ok = a->trial == b->trial && a->ok == b->ok && a->stop == b->stop &&
+             same(a->fit_seconds, b->fit_seconds) && same(a->n_iter, b->n_iter) &&
+             same(a->scores[0], b->scores[0]) && !a->error == !b->error &&
+             (!a->error || !strcmp(a->error, b->error));
+    }
+    hf_task_result_free(&j);
+    return ok;
+}
 
 static void on_hand(void *arg, int id)
 {
@@ -59,8 +86,12 @@ static int on_result(void *arg, const hf_task_result *r, const char *json)
     b->worker[id] = r->worker;
     const char *s = strstr(json, "\"start\":");
     b->start[id] = s ? strtod(s + 8, NULL) : NAN;
-    if (r->n_trials != 1 || r->trials[0].trial != (int)id || !r->trials[0].ok ||
-        r->trials[0].scores[0] != (double)id)
+    static const char *metric[] = {"score"};
+    int fails = b->fail_every && id % b->fail_every == b->fail_every - 1;
+    if (r->n_trials != 1 || r->trials[0].trial != (int)id || r->trials[0].ok == fails ||
+        (!fails && r->trials[0].scores[0] != (double)id) ||
+        (fails && (!isnan(r->trials[0].scores[0]) || !r->trials[0].error)) ||
+        !matches_json(r, json, metric))
         b->bad++;
     if (b->journal)
         HF_CALL(hf_journal_append(b->journal, json));
@@ -71,8 +102,9 @@ static int on_result(void *arg, const hf_task_result *r, const char *json)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tool_sched --tasks N --ms L [--spread S] [--chunk K] "
-                    "[--stop-after M] [--timeline FILE] [--journal FILE] [--check]\n");
+    fprintf(stderr,
+            "usage: tool_sched --tasks N --ms L [--spread S] [--chunk K] "
+            "[--stop-after M] [--timeline FILE] [--journal FILE] [--fail-every K] [--check]\n");
     return 2;
 }
 
@@ -83,7 +115,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tool_sched: %s\n", hf_error_message());
         return 1;
     }
-    size_t n = 0, stop_after = 0;
+    size_t n = 0, stop_after = 0, b_fail_every = 0;
     double ms = 0, spread = 0;
     int chunk = 0, check = 0;
     const char *timeline = NULL, *journal = NULL;
@@ -108,6 +140,8 @@ int main(int argc, char **argv)
             stop_after = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--timeline"))
             timeline = v;
+        else if (!strcmp(a, "--fail-every"))
+            b_fail_every = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--journal"))
             journal = v;
         else
@@ -119,7 +153,14 @@ int main(int argc, char **argv)
     double *len = calloc(n, sizeof *len);
     int *trial_ids = calloc(n, sizeof *trial_ids);
     hf_task_list tasks = {.tasks = calloc(n, sizeof(hf_task)), .n_tasks = n};
-    bench b = {.n = n, .stop_after = stop_after};
+    bench b = {.n = n, .stop_after = stop_after, .fail_every = b_fail_every};
+    int *fail = NULL;
+    size_t n_fail = 0;
+    if (b_fail_every) {
+        fail = calloc(n / b_fail_every + 1, sizeof *fail);
+        for (size_t i = b_fail_every - 1; fail && i < n; i += b_fail_every)
+            fail[n_fail++] = (int)i;
+    }
     b.handed = calloc(n, sizeof(double));
     b.received = calloc(n, sizeof(double));
     b.start = calloc(n, sizeof(double));
@@ -146,6 +187,8 @@ int main(int argc, char **argv)
     hf_task_ctx ctx = {.n_trials = n, .metrics = metrics, .n_metrics = 1};
     ctx.hooks.task_seconds = len;
     ctx.hooks.n_task_seconds = n;
+    ctx.hooks.fail_trials = fail;
+    ctx.hooks.n_fail_trials = n_fail;
     hf_sched_stats st = {0};
     hf_sched_opts opts = {.stats = &st,
                           .on_result = on_result,
@@ -232,6 +275,7 @@ int main(int argc, char **argv)
     }
     hf_comm_bcast(world, &failed, sizeof failed, 0);
     free(len);
+    free(fail);
     free(trial_ids);
     free(tasks.tasks);
     free(b.handed);
