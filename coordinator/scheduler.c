@@ -70,6 +70,7 @@ typedef struct local_box {
     int n_queued;
     int stop;
     char **results; /* result records waiting for the coordinator */
+    size_t *result_lens;
     size_t n_results, cap_results;
     int busy;
     int failed; /* infrastructure failure in the thread */
@@ -358,15 +359,20 @@ static void *local_worker(void *arg)
         if (b->n_results == b->cap_results) {
             size_t cap = b->cap_results ? 2 * b->cap_results : 8;
             char **nr = realloc(b->results, cap * sizeof *nr);
-            if (!nr) {
+            if (nr)
+                b->results = nr;
+            size_t *nl = nr ? realloc(b->result_lens, cap * sizeof *nl) : NULL;
+            if (nl)
+                b->result_lens = nl;
+            if (!nr || !nl) {
                 free(json);
                 b->failed = 1;
                 snprintf(b->error, sizeof b->error, "out of memory");
                 break;
             }
-            b->results = nr;
             b->cap_results = cap;
         }
+        b->result_lens[b->n_results] = rec_len;
         b->results[b->n_results++] = json;
         pthread_cond_broadcast(&b->done_cv); /* wake the coordinator */
     }
@@ -893,26 +899,30 @@ static int coordinate(coord *c, local_box *b)
         /* Results of the local worker thread. */
         pthread_mutex_lock(&b->mu);
         char **res = b->results;
+        size_t *res_lens = b->result_lens;
         size_t n_res = b->n_results;
         int failed = b->failed;
         b->results = NULL;
+        b->result_lens = NULL;
         b->n_results = b->cap_results = 0;
         pthread_mutex_unlock(&b->mu);
         if (failed) {
             for (size_t i = 0; i < n_res; i++)
                 free(res[i]);
             free(res);
+            free(res_lens);
             return hf_error(HF_EINTERNAL, "rank 0 worker failed: %s", b->error);
         }
         for (size_t i = 0; i < n_res; i++) {
             c->outstanding[0]--;
             c->in_flight--;
-            size_t used; /* a record made in this process: its own NUL bounds it */
+            size_t used;
             if (result >= 0)
-                result = deliver(c, res[i], SIZE_MAX, &used);
+                result = deliver(c, res[i], res_lens[i], &used);
             free(res[i]);
         }
         free(res);
+        free(res_lens);
         if (result < 0)
             return result;
         if (n_res > 0)
@@ -1028,6 +1038,7 @@ stop_workers:
         for (size_t i = 0; i < box.n_results; i++)
             free(box.results[i]);
         free(box.results);
+        free(box.result_lens);
         pthread_mutex_destroy(&box.mu);
         pthread_cond_destroy(&box.cv);
         pthread_cond_destroy(&box.done_cv);
