@@ -50,8 +50,8 @@ enum { TAG_TASK = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_FAIL = 4, TAG_TASKS = 5 }
 /* A worker sends the results it holds once the oldest is this old, even inside a chunk. */
 #define FLUSH_SECONDS 0.5
 /* ... and once they fill this many bytes: a message above MPI's eager limit (4 KiB for Open MPI's
- * shared-memory transport, more on InfiniBand) is only transferred while the worker calls MPI, so
- * rank 0's receive would wait for the worker's next task to end (measured: 0.5 ms per message). */
+ * shared-memory transport, more on InfiniBand) goes by rendezvous, completed only while the worker
+ * calls MPI, so rank 0's blocking receive could wait until the worker's running task ends. */
 #define FLUSH_BYTES 3000
 /* Work a worker should hold in its queue (seconds): enough to cover the coordinator's wake-up
  * latency when every core is busy computing (the kernel may delay a waking thread by milliseconds).
