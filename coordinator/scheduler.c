@@ -4,14 +4,27 @@
  * and never busy-waiting on rank 0, whose core is shared with its own worker thread. The
  * coordinator polls MPI without blocking and, when idle, waits on a condition variable (woken by
  * the local worker's results) with a growing timeout (50 us up to 500 us) before polling MPI again.
- * Workers hold about QUEUED_SECONDS of queued tasks while many remain and send their results
- * without blocking, so neither side waits on the other's latency. */
+ * Workers hold about QUEUED_SECONDS of queued tasks while many remain (more with many workers:
+ * CHUNK_SECONDS_PER_WORKER) and send their results without blocking, so neither side waits on the
+ * other's latency.
+ *
+ * Chunks (docs/scaling.md): once the tasks' mean duration is known, a hand-out message carries up
+ * to half of what a worker should hold (at most MAX_CHUNK ids), and the worker returns the results
+ * of a chunk together (result records, below, one after another) when the chunk's last task has
+ * run, or earlier when they fill FLUSH_BYTES or the first unsent one is FLUSH_SECONDS old. A worker
+ * holds two chunks, the one it runs and the next. Rank 0's per-message cost is then paid once per
+ * chunk instead of twice per task. As tasks run out, the held work shrinks (halved while fewer than
+ * two full holdings per worker remain) and so do the chunks, down to one task: the end of the sweep
+ * is balanced as before (guided self-scheduling). An asynchronous study (refill) hands out one id
+ * per message and gets each result at once: its next tasks depend on them. */
 #define _GNU_SOURCE
 #include "coordinator/scheduler.h"
 #include "common/hf.h"
 #include "worker/group.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -22,8 +35,24 @@
 
 enum { TAG_TASK = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_FAIL = 4, TAG_TASKS = 5 };
 
-/* Tasks a worker may hold (running + queued) while many remain. */
-#define MAX_DEPTH 64
+/* Task ids in one hand-out message, and tasks a worker may hold (running + queued). 64 ids: with
+ * more (512 bytes and up) Open MPI's shared-memory MPI_Send took 250-800 us instead of 1-3 us on
+ * this machine (bench/dispatch.sh), and 64 already divides the message count by 64. */
+#define MAX_CHUNK 64
+#define MAX_DEPTH (2 * MAX_CHUNK)
+/* Tasks a worker may hold with one id per message (hf_sched_opts.max_chunk 1, the old protocol). */
+#define MAX_DEPTH_SINGLE 64
+/* The work a worker holds also grows with the number of workers W, to CHUNK_SECONDS_PER_WORKER x W
+ * seconds (chunks of half of it), so that short tasks cost rank 0 at most W / (W x 2.5e-5 s) =
+ * 40,000 hand-out messages a second (and about as many result messages), whatever W is: at the
+ * measured 1-2 us per message (docs/scaling.md) under 15% of its time. */
+#define CHUNK_SECONDS_PER_WORKER 5e-5
+/* A worker sends the results it holds once the oldest is this old, even inside a chunk. */
+#define FLUSH_SECONDS 0.5
+/* ... and once they fill this many bytes: a message above MPI's eager limit (4 KiB for Open MPI's
+ * shared-memory transport, more on InfiniBand) goes by rendezvous, completed only while the worker
+ * calls MPI, so rank 0's blocking receive could wait until the worker's running task ends. */
+#define FLUSH_BYTES 3000
 /* Work a worker should hold in its queue (seconds): enough to cover the coordinator's wake-up
  * latency when every core is busy computing (the kernel may delay a waking thread by milliseconds).
  */
@@ -37,10 +66,11 @@ typedef struct local_box {
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* the worker waits here for tasks */
     pthread_cond_t done_cv; /* the coordinator waits here for results (with a timeout) */
-    int queue[MAX_DEPTH];
+    int queue[MAX_DEPTH + 1];
     int n_queued;
     int stop;
-    char **results; /* JSON lines waiting for the coordinator */
+    char **results; /* result records waiting for the coordinator */
+    size_t *result_lens;
     size_t n_results, cap_results;
     int busy;
     int failed; /* infrastructure failure in the thread */
@@ -78,7 +108,202 @@ static int member_loop(hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tas
     }
 }
 
-static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank)
+/* ---- result records ------------------------------------------------------------------------
+ * A finished task travels to the coordinator as a record: the result in binary (what
+ * hf_task_result_from_json would read back from its JSON line: the same values, bit for bit) and
+ * the JSON line itself (for the journal), so that rank 0 parses no JSON. Parsing was 3-4 us of the
+ * coordinator's ~10 us per result (docs/scaling.md). Layout, native byte order (every rank runs the
+ * same binary on the same kind of machine):
+ *   u32 bin_len | bin | the JSON line with its NUL
+ *   bin: i32 task, split, worker | f64 seconds | u32 n_trials | per trial: i32 trial, ok, stop |
+ *        f64 fit_seconds, n_iter | u32 error length (0: none) | error bytes | f64 scores[n_metrics]
+ * Written by hand: the layout is private to this file and a serialisation library would cost
+ * what it saves. */
+typedef struct wbuf {
+    char *p;
+    size_t n, cap;
+    int failed;
+} wbuf;
+
+static void put(wbuf *w, const void *x, size_t n)
+{
+    if (w->failed)
+        return;
+    if (w->n + n > w->cap) {
+        size_t cap = 2 * (w->n + n) + 64;
+        char *p = realloc(w->p, cap);
+        if (!p) {
+            w->failed = 1;
+            return;
+        }
+        w->p = p;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->n, x, n);
+    w->n += n;
+}
+
+static void put_i32(wbuf *w, int v)
+{
+    int32_t x = v;
+    put(w, &x, sizeof x);
+}
+
+static void put_u32(wbuf *w, size_t v)
+{
+    uint32_t x = (uint32_t)v;
+    put(w, &x, sizeof x);
+}
+
+/* A number as its JSON round trip gives it back: non-finite values are written as null (scores,
+ * read back as NaN) or left out (times, read back as 0). */
+static void put_f64(wbuf *w, double v, double if_not_finite)
+{
+    double x = isfinite(v) ? v : if_not_finite;
+    put(w, &x, sizeof x);
+}
+
+/* Encodes r and its JSON line into one record (malloc'd, *len bytes), or NULL (error set). */
+static char *record_make(const hf_task_result *r, const char *json, size_t n_metrics, size_t *len)
+{
+    wbuf w = {0};
+    put_u32(&w, 0); /* bin_len, below */
+    put_i32(&w, r->task);
+    put_i32(&w, r->split);
+    put_i32(&w, r->worker);
+    put_f64(&w, r->seconds, 0);
+    put_u32(&w, r->n_trials);
+    for (size_t i = 0; i < r->n_trials; i++) {
+        const hf_trial_result *t = &r->trials[i];
+        /* n_iter and stop are written only for a trial that is ok and did not simply converge. */
+        int iters = t->ok && (t->n_iter > 0 || t->stop != HF_FIT_CONVERGED);
+        int stop = iters && (t->stop == HF_FIT_MAX_ITER || t->stop == HF_FIT_STALLED)
+                       ? t->stop
+                       : HF_FIT_CONVERGED;
+        const char *err = !t->ok && t->error ? t->error : "";
+        put_i32(&w, t->trial);
+        put_i32(&w, t->ok ? 1 : 0);
+        put_i32(&w, stop);
+        put_f64(&w, t->fit_seconds, 0);
+        put_f64(&w, iters ? t->n_iter : 0, 0);
+        put_u32(&w, strlen(err));
+        put(&w, err, strlen(err));
+        for (size_t m = 0; m < n_metrics; m++)
+            put_f64(&w, t->scores[m], NAN);
+    }
+    uint32_t bin_len = (uint32_t)(w.n - sizeof(uint32_t));
+    put(&w, json, strlen(json) + 1);
+    if (w.failed) {
+        free(w.p);
+        hf_error(HF_ENOMEM, "out of memory encoding a task result");
+        return NULL;
+    }
+    memcpy(w.p, &bin_len, sizeof bin_len);
+    *len = w.n;
+    return w.p;
+}
+
+typedef struct rbuf {
+    const char *p;
+    size_t n, off;
+    int bad;
+} rbuf;
+
+static void get(rbuf *r, void *x, size_t n)
+{
+    if (r->bad || n > r->n - r->off) {
+        r->bad = 1;
+        memset(x, 0, n);
+        return;
+    }
+    memcpy(x, r->p + r->off, n);
+    r->off += n;
+}
+
+static int get_i32(rbuf *r)
+{
+    int32_t x;
+    get(r, &x, sizeof x);
+    return x;
+}
+
+static size_t get_u32(rbuf *r)
+{
+    uint32_t x;
+    get(r, &x, sizeof x);
+    return x;
+}
+
+static double get_f64(rbuf *r)
+{
+    double x;
+    get(r, &x, sizeof x);
+    return x;
+}
+
+/* Decodes the record at buf[0..len): the result into *out (free with hf_task_result_free), its JSON
+ * line into *json (pointing into buf), the record's size into *used. */
+static int record_read(const char *buf, size_t len, size_t n_metrics, hf_task_result *out,
+                       const char **json, size_t *used)
+{
+    memset(out, 0, sizeof *out);
+    rbuf r = {.p = buf, .n = len};
+    size_t bin_len = get_u32(&r);
+    if (r.bad || bin_len > len - r.off)
+        return hf_error(HF_EINTERNAL, "malformed result record (%zu bytes)", len);
+    r.n = r.off + bin_len;
+    out->task = get_i32(&r);
+    out->split = get_i32(&r);
+    out->worker = get_i32(&r);
+    out->seconds = get_f64(&r);
+    out->n_trials = get_u32(&r);
+    out->n_metrics = n_metrics;
+    if (r.bad || out->n_trials > bin_len)
+        return hf_error(HF_EINTERNAL, "malformed result record (%zu trials)", out->n_trials);
+    out->trials = hf_calloc(out->n_trials ? out->n_trials : 1, sizeof *out->trials);
+    if (!out->trials)
+        return HF_ENOMEM;
+    int result = HF_OK;
+    for (size_t i = 0; i < out->n_trials && result >= 0 && !r.bad; i++) {
+        hf_trial_result *t = &out->trials[i];
+        t->trial = get_i32(&r);
+        t->ok = get_i32(&r);
+        t->stop = get_i32(&r);
+        t->fit_seconds = get_f64(&r);
+        t->n_iter = get_f64(&r);
+        size_t elen = get_u32(&r);
+        if (r.bad || elen > r.n - r.off)
+            break;
+        if (elen > 0) {
+            if (!(t->error = hf_malloc(elen + 1))) {
+                result = HF_ENOMEM;
+                break;
+            }
+            get(&r, t->error, elen);
+            t->error[elen] = '\0';
+        }
+        if (!(t->scores = hf_malloc((n_metrics ? n_metrics : 1) * sizeof *t->scores))) {
+            result = HF_ENOMEM;
+            break;
+        }
+        for (size_t m = 0; m < n_metrics; m++)
+            t->scores[m] = get_f64(&r);
+    }
+    const char *line = buf + r.n;
+    const char *nul = r.bad || result < 0 ? NULL : memchr(line, '\0', len - r.n);
+    if (result >= 0 && (r.bad || r.off != r.n || !nul))
+        result = hf_error(HF_EINTERNAL, "malformed result record for task %d", out->task);
+    if (result < 0) {
+        hf_task_result_free(out);
+        return result;
+    }
+    *json = line;
+    *used = (size_t)(nul - buf) + 1;
+    return HF_OK;
+}
+
+/* Runs one task and returns its record (malloc'd, *len bytes), or NULL (error set). */
+static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank, size_t *len)
 {
     hf_task_result r;
     if (hf_task_run(ctx, task, &r) < 0) {
@@ -87,8 +312,10 @@ static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank)
     }
     r.worker = rank;
     char *json = hf_task_result_to_json(&r, ctx->metrics, ctx->n_metrics);
+    char *rec = json ? record_make(&r, json, ctx->n_metrics, len) : NULL;
+    free(json);
     hf_task_result_free(&r);
-    return json;
+    return rec;
 }
 
 static void *local_worker(void *arg)
@@ -119,7 +346,8 @@ static void *local_worker(void *arg)
         b->busy = 1;
         hf_task task = b->tasks->tasks[id]; /* the list may be reallocated once unlocked */
         pthread_mutex_unlock(&b->mu);
-        char *json = group_announce(b->group, id) < 0 ? NULL : run_one(b->ctx, &task, 0);
+        size_t rec_len;
+        char *json = group_announce(b->group, id) < 0 ? NULL : run_one(b->ctx, &task, 0, &rec_len);
         pthread_mutex_lock(&b->mu);
         b->busy = 0;
         if (!json) {
@@ -131,15 +359,20 @@ static void *local_worker(void *arg)
         if (b->n_results == b->cap_results) {
             size_t cap = b->cap_results ? 2 * b->cap_results : 8;
             char **nr = realloc(b->results, cap * sizeof *nr);
-            if (!nr) {
+            if (nr)
+                b->results = nr;
+            size_t *nl = nr ? realloc(b->result_lens, cap * sizeof *nl) : NULL;
+            if (nl)
+                b->result_lens = nl;
+            if (!nr || !nl) {
                 free(json);
                 b->failed = 1;
                 snprintf(b->error, sizeof b->error, "out of memory");
                 break;
             }
-            b->results = nr;
             b->cap_results = cap;
         }
+        b->result_lens[b->n_results] = rec_len;
         b->results[b->n_results++] = json;
         pthread_cond_broadcast(&b->done_cv); /* wake the coordinator */
     }
@@ -200,46 +433,149 @@ static int sends_progress(send_list *l, int all)
     return HF_OK;
 }
 
+/* A remote worker's held task ids, in hand-out order; `last` marks the end of a chunk. */
+typedef struct held {
+    int *id;
+    unsigned char *last;
+    size_t head, n, cap;
+} held;
+
+static int held_push(held *h, const int *ids, size_t k)
+{
+    if (h->head > 0) { /* drop what has run */
+        memmove(h->id, h->id + h->head, (h->n - h->head) * sizeof *h->id);
+        memmove(h->last, h->last + h->head, h->n - h->head);
+        h->n -= h->head;
+        h->head = 0;
+    }
+    if (h->n + k > h->cap) {
+        size_t cap = 2 * (h->n + k);
+        int *id = hf_realloc(h->id, cap * sizeof *id);
+        if (!id)
+            return HF_ENOMEM;
+        h->id = id;
+        unsigned char *last = hf_realloc(h->last, cap);
+        if (!last)
+            return HF_ENOMEM;
+        h->last = last;
+        h->cap = cap;
+    }
+    for (size_t i = 0; i < k; i++) {
+        h->id[h->n] = ids[i];
+        h->last[h->n++] = i + 1 == k;
+    }
+    return HF_OK;
+}
+
+/* Result records not yet sent, one after another. */
+typedef struct batch {
+    char *text;
+    size_t len, cap, n;
+    double first; /* when the oldest was added */
+} batch;
+
+static int batch_add(batch *b, const char *rec, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = 2 * (b->len + n);
+        char *t = hf_realloc(b->text, cap);
+        if (!t)
+            return HF_ENOMEM;
+        b->text = t;
+        b->cap = cap;
+    }
+    if (b->n++ == 0)
+        b->first = hf_now();
+    memcpy(b->text + b->len, rec, n);
+    b->len += n;
+    return HF_OK;
+}
+
+static int batch_flush(hf_comm *world, batch *b, send_list *sends)
+{
+    if (b->n == 0)
+        return HF_OK;
+    if (sends->n == MAX_SENDS)
+        HF_CALL(sends_progress(sends, 1));
+    HF_CALL(hf_comm_isend(world, 0, TAG_RESULT, b->text, b->len, &sends->req[sends->n]));
+    sends->n++;
+    b->n = b->len = 0;
+    return HF_OK;
+}
+
+/* Handles one message from the coordinator: task ids are queued, an asynchronous study's new
+ * tasks absorbed; *stopped is set on TAG_STOP. */
+static int worker_receive(hf_comm *world, hf_task_list *tasks, const hf_sched_opts *opts, held *h,
+                          int *stopped)
+{
+    int from, tag;
+    char *buf;
+    size_t len;
+    HF_CALL(hf_comm_recv(world, 0, &from, &tag, &buf, &len));
+    int result = HF_OK;
+    if (tag == TAG_STOP) {
+        *stopped = 1;
+    } else if (tag == TAG_TASKS) { /* an asynchronous study's new tasks, before their ids */
+        result = opts->absorb ? opts->absorb(opts->arg, tasks, buf, len)
+                              : hf_error(HF_EINTERNAL, "tasks announced to a fixed sweep");
+        if (result < 0) {
+            const char *msg = hf_error_message();
+            hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
+        }
+    } else {
+        size_t k = len / sizeof(int);
+        int ids[MAX_CHUNK];
+        if (tag != TAG_TASK || k == 0 || k > MAX_CHUNK || len != k * sizeof(int)) {
+            result = hf_error(HF_EINTERNAL,
+                              "worker received a malformed message (tag %d, %zu "
+                              "bytes)",
+                              tag, len);
+        } else {
+            memcpy(ids, buf, len);
+            for (size_t i = 0; i < k && result >= 0; i++)
+                if (ids[i] < 0 || (size_t)ids[i] >= tasks->n_tasks)
+                    result =
+                        hf_error(HF_EINTERNAL, "worker received an invalid task id %d", ids[i]);
+            if (result >= 0)
+                result = held_push(h, ids, k);
+        }
+    }
+    free(buf);
+    return result;
+}
+
 static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task_list *tasks,
                        const hf_sched_opts *opts)
 {
     int rank = hf_comm_rank(world);
     send_list sends = {.n = 0};
-    int result = HF_OK;
-    for (;;) {
-        int from, tag;
-        char *buf;
-        size_t len;
-        if ((result = sends_progress(&sends, 0)) < 0 || (result = wait_message(world)) < 0 ||
-            (result = hf_comm_recv(world, 0, &from, &tag, &buf, &len)) < 0)
+    held h = {0};
+    batch out = {0};
+    int result = HF_OK, stopped = 0;
+    /* One result per message: the old protocol, and an asynchronous study's (see the top). */
+    int at_once = opts->max_chunk == 1 || opts->absorb;
+    while (!stopped) {
+        if ((result = sends_progress(&sends, 0)) < 0)
             break;
-        if (tag == TAG_STOP) {
-            free(buf);
-            result = group_announce(group, -1);
-            break;
-        }
-        if (tag == TAG_TASKS) { /* an asynchronous study's new tasks, before their ids */
-            result = opts->absorb ? opts->absorb(opts->arg, tasks, buf, len)
-                                  : hf_error(HF_EINTERNAL, "tasks announced to a fixed sweep");
-            free(buf);
-            if (result < 0) {
-                const char *msg = hf_error_message();
-                hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
+        if (h.head == h.n) { /* nothing held: report, then wait for the coordinator */
+            if ((result = batch_flush(world, &out, &sends)) < 0 ||
+                (result = wait_message(world)) < 0)
                 break;
-            }
+        }
+        /* Take every message that has arrived (new chunks, new tasks, the stop). */
+        int ready = 1;
+        while (ready && !stopped && result >= 0) {
+            if ((result = hf_comm_iprobe(world, 0, &ready)) >= 0 && ready)
+                result = worker_receive(world, tasks, opts, &h, &stopped);
+        }
+        if (result < 0 || stopped || h.head == h.n)
             continue;
-        }
-        int id = -1;
-        if (len == sizeof id)
-            memcpy(&id, buf, sizeof id);
-        free(buf);
-        if (id < 0 || (size_t)id >= tasks->n_tasks) {
-            result = hf_error(HF_EINTERNAL, "worker received an invalid task id %d", id);
-            break;
-        }
+        int id = h.id[h.head];
+        int last = h.last[h.head++];
         if ((result = group_announce(group, id)) < 0)
             break;
-        char *json = run_one(ctx, &tasks->tasks[id], rank);
+        size_t rec_len;
+        char *json = run_one(ctx, &tasks->tasks[id], rank, &rec_len);
         if (!json) {
             /* Tell the coordinator why, then leave. */
             const char *msg = hf_error_message();
@@ -247,17 +583,21 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
             result = hf_error_code() ? hf_error_code() : HF_EINTERNAL;
             break;
         }
-        if (sends.n == MAX_SENDS && (result = sends_progress(&sends, 1)) < 0) {
-            free(json);
-            break;
-        }
-        result = hf_comm_isend(world, 0, TAG_RESULT, json, strlen(json) + 1, &sends.req[sends.n]);
+        result = batch_add(&out, json, rec_len);
         free(json);
-        if (result < 0)
-            break;
-        sends.n++;
+        if (result >= 0 &&
+            (at_once || last || out.len >= FLUSH_BYTES || hf_now() - out.first >= FLUSH_SECONDS))
+            result = batch_flush(world, &out, &sends);
+    }
+    if (result >= 0 && stopped) {
+        result = batch_flush(world, &out, &sends);
+        if (result >= 0)
+            result = group_announce(group, -1);
     }
     int sent = sends_progress(&sends, 1);
+    free(h.id);
+    free(h.last);
+    free(out.text);
     return result < 0 ? result : sent;
 }
 
@@ -285,6 +625,7 @@ typedef struct coord {
     double *handed;
     size_t cap_handed;
     double *free_at;
+    hf_sched_stats stats;
 } coord;
 
 /* Records when task `id` is handed out. A failed allocation only loses the timeline. */
@@ -301,6 +642,8 @@ static void note_handed(coord *c, int id)
         c->cap_handed = cap;
     }
     c->handed[id] = hf_now() - c->t0;
+    if (c->opts->on_hand)
+        c->opts->on_hand(c->opts->arg, id);
 }
 
 static int next_task(coord *c)
@@ -310,17 +653,32 @@ static int next_task(coord *c)
     return c->pending[c->next++];
 }
 
+/* Task ids per hand-out message (see the top). */
+static int chunk_limit(const coord *c)
+{
+    if (c->opts->max_chunk == 1 || c->opts->refill)
+        return 1;
+    return c->opts->max_chunk > 1 && c->opts->max_chunk < MAX_CHUNK ? c->opts->max_chunk
+                                                                    : MAX_CHUNK;
+}
+
 static int queue_depth(const coord *c)
 {
     /* While plenty remain, a worker holds about QUEUED_SECONDS of tasks (at least two), so it never
-     * waits for the coordinator between short tasks; near the end one, so that no fast worker
+     * waits for the coordinator between short tasks (more with many workers, so that rank 0's
+     * messages stay few: CHUNK_SECONDS_PER_WORKER); near the end one, so that no fast worker
      * idles while a slow one holds queued tasks. */
     size_t workers = (size_t)hf_comm_size(c->world) / (size_t)c->stride;
     size_t left = c->n_pending - c->next;
     size_t depth = 2;
+    int single = chunk_limit(c) == 1;
+    double hold = single ? QUEUED_SECONDS : CHUNK_SECONDS_PER_WORKER * (double)workers;
+    size_t max_depth = single ? MAX_DEPTH_SINGLE : MAX_DEPTH;
+    if (hold < QUEUED_SECONDS)
+        hold = QUEUED_SECONDS;
     if (c->task_seconds > 0) {
-        double want = QUEUED_SECONDS / c->task_seconds;
-        depth = want >= MAX_DEPTH ? MAX_DEPTH : want <= 2 ? 2 : (size_t)want;
+        double want = hold / c->task_seconds;
+        depth = want >= (double)max_depth ? max_depth : want <= 2 ? 2 : (size_t)want;
     }
     while (depth > 1 && left < 2 * depth * workers)
         depth /= 2;
@@ -332,16 +690,35 @@ static int queue_depth(const coord *c)
     return (int)depth;
 }
 
+/* Tops worker w up to queue_depth tasks, in chunks of half of it (chunk_limit at most): a chunk
+ * goes out when it fits whole, or when the worker holds nothing. */
 static int feed_remote(coord *c, int w)
 {
-    while (c->outstanding[w] < queue_depth(c)) {
-        int id = next_task(c);
-        if (id < 0)
+    int ids[MAX_CHUNK];
+    for (;;) {
+        int depth = queue_depth(c);
+        int chunk = depth / 2 < chunk_limit(c) ? depth / 2 : chunk_limit(c);
+        if (chunk < 1)
+            chunk = 1;
+        int room = depth - c->outstanding[w];
+        if (room <= 0 || (room < chunk && c->outstanding[w] > 0))
             break;
-        note_handed(c, id);
-        HF_CALL(hf_comm_send(c->world, w, TAG_TASK, &id, sizeof id));
-        c->outstanding[w]++;
-        c->in_flight++;
+        int k = 0;
+        while (k < chunk && k < room) {
+            int id = next_task(c);
+            if (id < 0)
+                break;
+            note_handed(c, id);
+            ids[k++] = id;
+        }
+        if (k == 0)
+            break;
+        double t = hf_now();
+        HF_CALL(hf_comm_send(c->world, w, TAG_TASK, ids, (size_t)k * sizeof *ids));
+        c->stats.send_s += hf_now() - t;
+        c->stats.sent++;
+        c->outstanding[w] += k;
+        c->in_flight += (size_t)k;
     }
     return HF_OK;
 }
@@ -435,10 +812,23 @@ static char *with_start(coord *c, const hf_task_result *r, const char *json)
     return out;
 }
 
-static int deliver(coord *c, const char *json)
+static int deliver_timed(coord *c, const char *rec, size_t len, size_t *used);
+
+/* Delivers the result record at rec[0..len) and sets *used to its size. */
+static int deliver(coord *c, const char *rec, size_t len, size_t *used)
+{
+    double t = hf_now();
+    int result = deliver_timed(c, rec, len, used);
+    c->stats.deliver_s += hf_now() - t;
+    c->stats.results++;
+    return result;
+}
+
+static int deliver_timed(coord *c, const char *rec, size_t len, size_t *used)
 {
     hf_task_result r;
-    HF_CALL(hf_task_result_from_json(json, c->ctx->metrics, c->ctx->n_metrics, &r));
+    const char *json = NULL;
+    HF_CALL(record_read(rec, len, c->ctx->n_metrics, &r, &json, used));
     c->refill_ready = 1;
     c->n_timed++;
     c->task_seconds +=
@@ -478,16 +868,27 @@ static int coordinate(coord *c, local_box *b)
             int from, tag;
             char *buf;
             size_t len;
+            double t = hf_now();
             if ((result = hf_comm_recv(c->world, -1, &from, &tag, &buf, &len)) < 0)
                 return result;
+            c->stats.recv_s += hf_now() - t;
+            c->stats.received++;
             if (tag == TAG_FAIL) {
                 result = hf_error(HF_EINTERNAL, "rank %d failed: %s", from, buf);
                 free(buf);
                 return result;
             }
-            c->outstanding[from]--;
-            c->in_flight--;
-            result = deliver(c, buf);
+            /* One result record or several (a chunk's). */
+            for (size_t off = 0, used = 0; result >= 0 && off < len; off += used) {
+                if (tag != TAG_RESULT || c->outstanding[from] <= 0)
+                    result = hf_error(HF_EINTERNAL, "unexpected message from rank %d (tag %d)",
+                                      from, tag);
+                else {
+                    c->outstanding[from]--;
+                    c->in_flight--;
+                    result = deliver(c, buf + off, len - off, &used);
+                }
+            }
             free(buf);
             if (result < 0)
                 return result;
@@ -498,25 +899,30 @@ static int coordinate(coord *c, local_box *b)
         /* Results of the local worker thread. */
         pthread_mutex_lock(&b->mu);
         char **res = b->results;
+        size_t *res_lens = b->result_lens;
         size_t n_res = b->n_results;
         int failed = b->failed;
         b->results = NULL;
+        b->result_lens = NULL;
         b->n_results = b->cap_results = 0;
         pthread_mutex_unlock(&b->mu);
         if (failed) {
             for (size_t i = 0; i < n_res; i++)
                 free(res[i]);
             free(res);
+            free(res_lens);
             return hf_error(HF_EINTERNAL, "rank 0 worker failed: %s", b->error);
         }
         for (size_t i = 0; i < n_res; i++) {
             c->outstanding[0]--;
             c->in_flight--;
+            size_t used;
             if (result >= 0)
-                result = deliver(c, res[i]);
+                result = deliver(c, res[i], res_lens[i], &used);
             free(res[i]);
         }
         free(res);
+        free(res_lens);
         if (result < 0)
             return result;
         if (n_res > 0)
@@ -617,6 +1023,8 @@ int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, hf_task_list *tasks, const un
     }
     thread_started = 1;
     result = coordinate(&c, &box);
+    if (opts->stats)
+        *opts->stats = c.stats;
 
 stop_workers:
     if (thread_started) {
@@ -630,6 +1038,7 @@ stop_workers:
         for (size_t i = 0; i < box.n_results; i++)
             free(box.results[i]);
         free(box.results);
+        free(box.result_lens);
         pthread_mutex_destroy(&box.mu);
         pthread_cond_destroy(&box.cv);
         pthread_cond_destroy(&box.done_cv);

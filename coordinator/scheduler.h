@@ -13,6 +13,15 @@
 
 #include <signal.h>
 
+/* What rank 0's coordinator thread spent its time on (hf_sched_opts.stats; bench/dispatch.sh
+ * calibrates bench/sched_sim.py with it). */
+typedef struct hf_sched_stats {
+    size_t sent, received; /* hand-out messages sent, result messages received */
+    size_t results;        /* results delivered (from every rank, rank 0's thread included) */
+    double send_s, recv_s; /* seconds in those sends and receives */
+    double deliver_s;      /* seconds parsing results and in on_result */
+} hf_sched_stats;
+
 typedef struct hf_sched_opts {
     /* Rank 0 only: called for each finished task with its JSON line; a negative return aborts. */
     int (*on_result)(void *arg, const hf_task_result *r, const char *json);
@@ -46,6 +55,14 @@ typedef struct hf_sched_opts {
      * same tasks. A negative return of either aborts. */
     int (*refill)(void *arg, hf_task_list *tasks, char **msg, size_t *len);
     int (*absorb)(void *arg, hf_task_list *tasks, const char *msg, size_t len);
+    /* Optional, rank 0: called as task `id` is handed out (the benchmarks' timeline). */
+    void (*on_hand)(void *arg, int id);
+    /* The most task ids one hand-out message carries (0: the default, 1: one id per message and
+     * one result per message, the protocol before chunks; bench/dispatch.sh compares both).
+     * Identical on every rank. */
+    int max_chunk;
+    /* Optional, rank 0: filled with the coordinator's counts and times. */
+    hf_sched_stats *stats;
 } hf_sched_opts;
 
 /* Collective over `world`. Runs every task whose done[id] is 0 (done is significant on rank 0

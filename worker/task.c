@@ -24,6 +24,35 @@ static int injected_failure(const hf_task_hooks *h, int trial)
     return 0;
 }
 
+static int injected_failure(const hf_task_hooks *h, int trial);
+
+/* The scheduler benchmarks' synthetic task (hf_task_hooks.task_seconds): sleeps its length (a
+ * sleep, not a spin, so that 16 ranks on 2 cores measure the protocol rather than the contention
+ * for cores) and scores every trial with its id; a trial of hooks.fail_trials fails. Every field
+ * of a result is set (iterations and stop reasons from the trial id), so that the scheduler's
+ * tests see each one travel. */
+static void synthetic_task(const hf_task_hooks *h, const hf_task *task, hf_task_result *out)
+{
+    double s = (size_t)task->id < h->n_task_seconds ? h->task_seconds[task->id] : 0;
+    if (s > 0) {
+        struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    for (size_t i = 0; i < out->n_trials; i++) {
+        hf_trial_result *t = &out->trials[i];
+        t->fit_seconds = s / 3;
+        if (injected_failure(h, t->trial)) {
+            t->error = hf_strdup("injected failure (HF_TEST_FAIL_TRIALS)");
+            continue;
+        }
+        t->ok = 1;
+        t->n_iter = t->trial % 3 ? (double)(t->trial % 7) + 0.5 : 0;
+        t->stop = t->trial % 3; /* HF_FIT_CONVERGED, _MAX_ITER, _STALLED */
+        for (size_t m = 0; m < out->n_metrics; m++)
+            t->scores[m] = (double)t->trial;
+    }
+}
+
 static void injected_delay(const hf_task_hooks *h)
 {
     if (h->delay_ms > 0) {
@@ -638,7 +667,12 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
         }
         for (size_t m = 0; m < ctx->n_metrics; m++)
             r->scores[m] = NAN;
-        mvals[i] = ctx->trials[r->trial].model;
+        if (!ctx->hooks.task_seconds)
+            mvals[i] = ctx->trials[r->trial].model;
+    }
+    if (ctx->hooks.task_seconds) {
+        synthetic_task(&ctx->hooks, task, out);
+        goto out;
     }
 
     prep_cache *c = NULL;

@@ -41,6 +41,12 @@ typedef struct hf_task_hooks {
     const int *fail_trials; /* these trials fail on every split with "injected failure" */
     size_t n_fail_trials;
     long delay_ms; /* every task sleeps this long first */
+    /* Scheduler benchmarks and tests (bench/dispatch.sh, tests/mpi/tool_sched.c): task i sleeps
+     * task_seconds[i] in place of preprocessing and fit, and each of its trials scores its trial
+     * id on every metric, so the whole protocol runs with tasks of a known length and no data.
+     * NULL: off. */
+    const double *task_seconds;
+    size_t n_task_seconds;
 } hf_task_hooks;
 
 /* Everything a worker needs to run tasks; identical on every rank. */

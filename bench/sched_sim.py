@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+"""sched_sim.py - a discrete-event simulator of hyperfold's scheduling protocol (coordinator/scheduler.c).
+
+One coordinator (rank 0's coordinator thread) serves messages one at a time: receiving a result
+message costs recv_us, each result in it result_us (parsing, score table, journal), each hand-out
+message send_us. A message takes latency_us plus bytes / bandwidth to arrive. N workers (rank 0's
+own worker thread among them, with no message costs) hold up to `depth` tasks and run them one after
+another; tasks last `length` seconds times a spread factor. The coordinator and idle workers poll
+with the scheduler's back-off (naps of 50 us doubling to 500 us), so a message to an idle side
+waits for its next poll. The rules for the held work, the chunk size and the batching of results
+are those of scheduler.c (queue_depth, chunk_limit, FLUSH_BYTES):
+
+  single  : one task id per message, one result per message (max_chunk 1, the protocol before chunks)
+  chunked : chunks of up to 64 ids, results returned per chunk (at most ~30 per message)
+
+Utilisation = summed task time / (N x makespan), as bench/dispatch.sh measures it.
+
+  bench/sched_sim.py table              # the 1,000-10,000-rank table and the 100-node prediction
+  bench/sched_sim.py one --ranks 1920 --length 1 --protocol chunked
+  bench/sched_sim.py compare FILE       # measured (bench/dispatch.sh output) vs simulated
+
+Standard library only. The defaults are this machine's measurements (docs/scaling.md).
+"""
+import argparse
+import heapq
+import math
+import random
+import sys
+
+MIN_NAP, MAX_NAP = 50e-6, 500e-6
+QUEUED_SECONDS = 0.02
+CHUNK_SECONDS_PER_WORKER = 5e-5
+MAX_CHUNK, MAX_DEPTH, MAX_DEPTH_SINGLE = 64, 128, 64
+RESULT_BYTES = 100          # one JSON line of a one-trial task
+FLUSH_RESULTS = 3000 // RESULT_BYTES
+
+
+def next_poll(idle_since, t):
+    """The first poll at or after t of a side that went idle at idle_since (back-off naps)."""
+    p, nap = idle_since, MIN_NAP
+    while p < t:
+        p += nap
+        nap = min(2 * nap, MAX_NAP)
+    return p
+
+
+class Params:
+    def __init__(self, **kw):
+        self.recv_us = 1.0
+        self.send_us = 1.5
+        self.result_us = 10.0
+        self.latency_us = 3.0
+        self.bandwidth = 12.5e9       # bytes/s
+        self.poll = True              # model the back-off naps
+        self.worker_us = 0.0          # a worker's own cost per task (encode, send), not busy time
+        self.__dict__.update(kw)
+
+
+def simulate(n_workers, lengths, protocol, p):
+    """Returns (utilisation, makespan, results per second, mean hand-out-to-result latency)."""
+    single = protocol == "single"
+    n_tasks = len(lengths)
+    lat = p.latency_us * 1e-6
+    # per worker: queue of (task, last_of_chunk), outstanding, running-until, unsent results
+    queue = [[] for _ in range(n_workers)]
+    qhead = [0] * n_workers
+    outstanding = [0] * n_workers
+    busy_until = [0.0] * n_workers
+    idle_since = [0.0] * n_workers
+    running = [False] * n_workers
+    unsent = [0] * n_workers
+    handed = [0.0] * n_tasks
+    state = {"next": 0, "mean": 0.0, "timed": 0, "clock": 0.0, "idle_since": 0.0,
+             "done": 0, "lat": 0.0, "last": 0.0}
+    inbox = []   # (arrival time, seq, worker, [task ids])
+    events = []  # (time, seq, kind, worker, payload)
+    seq = [0]
+
+    def push(t, kind, w, payload):
+        seq[0] += 1
+        heapq.heappush(events, (t, seq[0], kind, w, payload))
+
+    def depth():
+        left = n_tasks - state["next"]
+        d = 2
+        hold = QUEUED_SECONDS if single else max(QUEUED_SECONDS, CHUNK_SECONDS_PER_WORKER * n_workers)
+        cap = MAX_DEPTH_SINGLE if single else MAX_DEPTH
+        if state["mean"] > 0:
+            want = hold / state["mean"]
+            d = cap if want >= cap else 2 if want <= 2 else int(want)
+        while d > 1 and left < 2 * d * n_workers:
+            d //= 2
+        return d
+
+    def feed(w, t):
+        """Hand-outs to worker w from time t on; returns when the coordinator is free again."""
+        while True:
+            d = depth()
+            chunk = 1 if single else max(1, min(MAX_CHUNK, d // 2))
+            room = d - outstanding[w]
+            if room <= 0 or (room < chunk and outstanding[w] > 0) or state["next"] >= n_tasks:
+                return t
+            k = min(chunk, room, n_tasks - state["next"])
+            ids = list(range(state["next"], state["next"] + k))
+            state["next"] += k
+            outstanding[w] += k
+            for i in ids:
+                handed[i] = t
+            if w == 0:   # rank 0's own thread: shared memory
+                push(t, "arrive", w, ids)
+            else:
+                t += p.send_us * 1e-6
+                push(t + lat + 4 * k / p.bandwidth, "arrive", w, ids)
+
+    def start(w, t):
+        if qhead[w] < len(queue[w]) and not running[w]:
+            tid, _ = queue[w][qhead[w]]
+            running[w] = True
+            push(t + lengths[tid] + p.worker_us * 1e-6, "done", w, None)
+
+    def coordinator_serve(t):
+        # the coordinator takes messages in arrival order, one at a time
+        while inbox and inbox[0][0] <= t:
+            _, _, w, ids = heapq.heappop(inbox)
+            t += (p.recv_us * 1e-6 if w != 0 else 0) + p.result_us * 1e-6 * len(ids)
+            for i in ids:
+                outstanding[w] -= 1
+                state["timed"] += 1
+                state["mean"] += (lengths[i] - state["mean"]) / min(state["timed"], 100)
+                state["done"] += 1
+                state["lat"] += t - handed[i]
+            t = feed(w, t)
+        state["clock"] = t
+        state["idle_since"] = t
+        return t
+
+    # the start: a first hand-out to every worker
+    t = 0.0
+    for w in range(n_workers):
+        t = feed(w, t)
+    state["clock"] = t
+    state["idle_since"] = t
+    busy = 0.0
+    while events or inbox:
+        if events and (not inbox or events[0][0] <= max(inbox[0][0], state["clock"])):
+            t, _, kind, w, payload = heapq.heappop(events)
+            if kind == "arrive":
+                if p.poll and w != 0 and not running[w] and qhead[w] >= len(queue[w]):
+                    t = next_poll(idle_since[w], t)
+                queue[w].extend((i, j == len(payload) - 1) for j, i in enumerate(payload))
+                start(w, t)
+            else:  # a task ended
+                tid, last = queue[w][qhead[w]]
+                qhead[w] += 1
+                running[w] = False
+                busy += lengths[tid]
+                unsent[w] += 1
+                batch = unsent[w]
+                if single or last or batch >= FLUSH_RESULTS or qhead[w] >= len(queue[w]):
+                    ids = [queue[w][j][0] for j in range(qhead[w] - batch, qhead[w])]
+                    unsent[w] = 0
+                    arr = t if w == 0 else t + lat + RESULT_BYTES * batch / p.bandwidth
+                    seq[0] += 1
+                    heapq.heappush(inbox, (arr, seq[0], w, ids))
+                if qhead[w] >= len(queue[w]):
+                    idle_since[w] = t
+                start(w, t)
+                state["last"] = max(state["last"], t)
+        else:
+            arr = inbox[0][0]
+            t0 = max(arr, state["clock"])
+            if p.poll and arr > state["clock"]:
+                t0 = next_poll(state["idle_since"], arr)
+            coordinator_serve(t0)
+    makespan = max(state["last"], state["clock"])
+    done = state["done"]
+    return (busy / (n_workers * makespan), makespan, done / makespan,
+            state["lat"] / max(done, 1))
+
+
+def task_lengths(n, length, spread, seed=1):
+    """Uniform in length x [1 - spread, 1 + spread] (as tests/mpi/tool_sched.c)."""
+    rng = random.Random(seed)
+    return [length * (1 + spread * (2 * rng.random() - 1)) for _ in range(n)]
+
+
+def per_worker_tasks(length):
+    return 20 if length <= 0.1 else 10
+
+
+def cmd_table(a, p):
+    print(f"# parameters: recv {p.recv_us} us, send {p.send_us} us, result {p.result_us} us per result,"
+          f" latency {p.latency_us} us, bandwidth {p.bandwidth / 1e9:g} GB/s, spread {a.spread}")
+    print("# util_free: the same sweep with no costs at all (what is left is the end of the sweep)")
+    print(f"{'ranks':>6} {'task_s':>7} {'tasks':>7} {'util_free':>9} {'util_single':>11}"
+          f" {'util_chunked':>12} {'results/s_single':>16} {'results/s_chunked':>17}")
+    for n in a.ranks:
+        for length in a.lengths:
+            m = per_worker_tasks(length)
+            ls = task_lengths(n * m, length, a.spread)
+            us, _, rs, _ = simulate(n, ls, "single", p)
+            uc, _, rc, _ = simulate(n, ls, "chunked", p)
+            free = Params(recv_us=0, send_us=0, result_us=0, latency_us=0, bandwidth=math.inf,
+                          poll=False)
+            uf = simulate(n, ls, "chunked", free)[0]
+            print(f"{n:>6} {length:>7g} {n * m:>7} {uf:>9.4f} {us:>11.4f} {uc:>12.4f} {rs:>16.0f}"
+                  f" {rc:>17.0f}", flush=True)
+
+
+def cmd_one(a, p):
+    m = a.tasks_per_worker or per_worker_tasks(a.length)
+    ls = task_lengths(a.ranks * m, a.length, a.spread)
+    u, mk, r, l = simulate(a.ranks, ls, a.protocol, p)
+    print(f"ranks {a.ranks} task_s {a.length:g} tasks {len(ls)} protocol {a.protocol} util {u:.4f}"
+          f" makespan {mk:.4f} results_per_s {r:.0f} latency_ms {1e3 * l:.3f}")
+
+
+def cmd_compare(a, p):
+    """Reads bench/dispatch.sh's 'ranks ... util U' lines; prints them beside the simulation."""
+    print(f"{'ranks':>5} {'ms':>5} {'chunk':>5} {'tasks':>6} {'util_meas':>9} {'util_sim':>8}"
+          f" {'tasks/s_meas':>12} {'tasks/s_sim':>11}")
+    lines = open(a.file).read().splitlines()
+    for k, line in enumerate(lines):
+        f = line.split()
+        if len(f) < 18 or f[0] != "ranks":
+            continue
+        kv = dict(zip(f[0::2], f[1::2]))
+        cost = lines[k + 1].split() if k + 1 < len(lines) else []
+        if cost and cost[0] == "coordinator":  # this run's own measured costs
+            ck = dict(zip(cost[1::2], cost[2::2]))
+            p = Params(**{**p.__dict__, "result_us": float(ck["per_result_us"]),
+                          "send_us": float(ck["send_us"]), "recv_us": float(ck["recv_us"])})
+        n, ms, chunk, tasks = int(kv["ranks"]), float(kv["ms"]), int(kv["chunk"]), int(kv["tasks"])
+        ls = task_lengths(tasks, ms * 1e-3, a.spread)
+        u, _, r, _ = simulate(n, ls, "single" if chunk == 1 else "chunked", p)
+        print(f"{n:>5} {ms:>5g} {chunk:>5} {tasks:>6} {float(kv['util']):>9.4f} {u:>8.4f}"
+              f" {float(kv['tasks_per_s']):>12.0f} {r:>11.0f}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--recv-us", type=float, default=1.0)
+    ap.add_argument("--send-us", type=float, default=1.5)
+    ap.add_argument("--result-us", type=float, default=10.0)
+    ap.add_argument("--latency-us", type=float, default=3.0)
+    ap.add_argument("--bandwidth", type=float, default=12.5e9)
+    ap.add_argument("--spread", type=float, default=0.5)
+    ap.add_argument("--worker-us", type=float, default=0.0,
+                    help="a worker's own cost per task between tasks (not counted as busy)")
+    ap.add_argument("--no-poll", action="store_true", help="no back-off naps (a busy-polling peer)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("--ranks", type=int, nargs="+", default=[1000, 1920, 4800, 10000])
+    t.add_argument("--lengths", type=float, nargs="+", default=[0.01, 0.1, 1.0, 10.0])
+    o = sub.add_parser("one")
+    o.add_argument("--ranks", type=int, required=True)
+    o.add_argument("--length", type=float, required=True)
+    o.add_argument("--protocol", choices=["single", "chunked"], default="chunked")
+    o.add_argument("--tasks-per-worker", type=int, default=0)
+    c = sub.add_parser("compare")
+    c.add_argument("file")
+    a = ap.parse_args()
+    p = Params(recv_us=a.recv_us, send_us=a.send_us, result_us=a.result_us,
+               latency_us=a.latency_us, bandwidth=a.bandwidth, poll=not a.no_poll,
+               worker_us=a.worker_us)
+    {"table": cmd_table, "one": cmd_one, "compare": cmd_compare}[a.cmd](a, p)
+
+
+if __name__ == "__main__":
+    main()
