@@ -155,6 +155,57 @@ int hf_pipeline_etl(hf_comm *world, const hf_spec *spec, const char *audit_path,
     return HF_OK;
 }
 
+static void release_window(void *ctx)
+{
+    hf_comm_shared_free(ctx);
+}
+
+/* The table of every row, one copy per node (parallel.shared_table, docs/scaling.md): the node's
+ * first rank reads the shards into a window of shared memory and every rank of the node points
+ * its dataset into it; hf_dataset_free gives the window back (collective over the node). Without
+ * a node communicator, with parallel.shared_table false or when the window cannot be had, each
+ * rank loads its own copy (one line says so). Collective over the node's ranks. */
+static int load_table(const hf_spec *spec, const char *dir, const hf_manifest *m, hf_dataset **out)
+{
+    hf_comm *node = hf_comm_node();
+    *out = NULL;
+    if (!node || !spec->parallel.shared_table) {
+        if (node && hf_comm_rank(node) == 0 && hf_comm_size(node) > 1)
+            hf_info("parallel.shared_table is false: each of this node's %d ranks loads its own "
+                    "copy of the table",
+                    hf_comm_size(node));
+        return hf_shards_load(dir, m, out);
+    }
+    int leader = hf_comm_rank(node) == 0;
+    size_t bytes = 0;
+    int result = leader ? hf_shards_table_bytes(dir, m, 0, m->n_rows, &bytes) : HF_OK;
+    HF_CALL(hf_comm_check(node, result));
+    hf_comm_shared *win = NULL;
+    void *base = NULL;
+    if ((result = hf_comm_shared_alloc(node, bytes, &win, &base)) < 0) {
+        if (leader)
+            hf_info("no shared window for the table (%s): each of this node's %d ranks loads its "
+                    "own copy",
+                    hf_error_message(), hf_comm_size(node));
+        hf_error_clear();
+        return hf_shards_load(dir, m, out);
+    }
+    bytes = hf_comm_shared_size(win);
+    result =
+        hf_shards_load_into(dir, m, 0, m->n_rows, base, bytes, leader, release_window, win, out);
+    /* The others read the window only after the leader's writes are visible to them. */
+    if (result >= 0)
+        result = hf_comm_shared_sync(win);
+    if ((result = hf_comm_check(node, result)) < 0) {
+        if (*out)
+            hf_dataset_free(*out); /* frees the window */
+        else
+            hf_comm_shared_free(win);
+        *out = NULL;
+    }
+    return result;
+}
+
 int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
                         int no_folds, hf_job *job)
 {
@@ -165,7 +216,7 @@ int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest 
     if (!job->model)
         return hf_error(HF_EINVAL, "%s: model.type: unknown model \"%s\"", spec->path,
                         spec->model_type);
-    if ((result = hf_shards_load(shard_dir, manifest, &job->data)) < 0 ||
+    if ((result = load_table(spec, shard_dir, manifest, &job->data)) < 0 ||
         (result = hf_spec_resolve_task(spec, job->data->schema->task)) < 0 ||
         (result = hf_spec_check_data(spec, job->data->schema, job->data->y, job->data->n_rows)) <
             0 ||

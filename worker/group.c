@@ -54,6 +54,9 @@ static const hf_opt_def parallel_defs[] = {
     HF_DEF_SIZE("memory_per_rank", hf_parallel_opts, memory_per_rank, 0,
                 "a size such as 2GiB, 512MiB or a number of bytes",
                 "memory a rank may use for distributed matrices (refused before the sweep)"),
+    HF_DEF_BOOL("shared_table", hf_parallel_opts, shared_table, 0,
+                "one copy of the table per node that its ranks share (default true) or a copy "
+                "per rank; the results are the same"),
 };
 
 /* A grid is the shape of one group: rows x cols ranks_per_task. */
@@ -77,6 +80,7 @@ void hf_parallel_opts_init(hf_parallel_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->ranks_per_task = 1;
+    o->shared_table = 1;
 }
 
 void hf_group_auto_shape(int size, int *nprow, int *npcol)
