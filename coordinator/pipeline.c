@@ -196,7 +196,11 @@ static int load_table(const hf_spec *spec, const char *dir, const hf_manifest *m
     /* The others read the window only after the leader's writes are visible to them. */
     if (result >= 0)
         result = hf_comm_shared_sync(win);
-    if ((result = hf_comm_check(node, result)) < 0) {
+    if ((result = hf_comm_check(node, result)) >= 0 && leader && hf_comm_size(node) > 1)
+        hf_info("the table: %.1f %s, one copy shared by this node's %d ranks",
+                bytes < (1 << 20) ? (double)bytes / 1024 : (double)bytes / (1 << 20),
+                bytes < (1 << 20) ? "KiB" : "MiB", hf_comm_size(node));
+    if (result < 0) {
         if (*out)
             hf_dataset_free(*out); /* frees the window */
         else
