@@ -31,7 +31,7 @@ output: {dir: out}
     "logistic": ("wine.csv", """
 name: st-logistic
 data: {source: %s/wine.csv, target: cultivar}
-cv: {folds: 3, seed: 5}
+cv: {folds: 3, seed: 5, holdout: 0.2}
 preprocess: {scale: standard, clip: {lower: 0.01, upper: 0.99}}
 model:
   type: logistic_regression
@@ -65,7 +65,9 @@ for key, (src, text) in SPECS.items():
             run_dir = os.path.join(d, "out", "st-" + key)
             r = hftest.load_results(run_dir)
             scores[(shared, np_, g)] = [(t["trial"], t.get("params"), t.get("fold_scores"))
-                                        for t in r["trials"]] + [r["best"]]
+                                        for t in r["trials"]] + [r["best"], r.get("holdout")]
+            if key == "logistic":
+                ck.check(r.get("holdout") is not None, "%s: a holdout score" % label)
             out = os.path.join(d, "pred.csv")
             hftest.hyperfold(["predict", "--model", os.path.join(run_dir, "model.h5"), "--input",
                               os.path.join(data, src), "--output", out, "--quiet"], cwd=d)
