@@ -2,7 +2,8 @@
 """One copy of the table per node (parallel.shared_table, docs/scaling.md): the same sweeps (ridge
 reading the table's rows in place, logistic regression after clipping and scaling) at 1, 2 and 3 ranks and on worker
 groups of 2 give identical results.json scores and model.h5 predictions with the shared table and
-with it turned off, and the run says which it used."""
+with it turned off, and the run says which it used; without a shared window (Open MPI's osc/sm
+component excluded) the run falls back to private copies with one line and the same results."""
 import os
 import sys
 
@@ -84,6 +85,24 @@ for key, (src, text) in SPECS.items():
     for np_, g in LAYOUTS[1:3]:
         ck.check(scores[("true", np_, g)] == scores[("true", 1, 1)],
                  "%s np=%d ranks_per_task=%d: shared scores equal 1 rank's" % (key, np_, g))
+    if key == "ridge":
+        ridge_scores = scores
+
+# Without Open MPI's shared-memory window component the window cannot be had: one line, private
+# copies, the same results.
+d = os.path.join(work, "no-window")
+os.makedirs(d)
+hftest.write(os.path.join(d, "job.yaml"), SPECS["ridge"][1] % (data, "true", 1))
+os.environ["OMPI_MCA_osc"] = "^sm"
+p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
+del os.environ["OMPI_MCA_osc"]
+lines = [x for x in p.stderr.splitlines() if "no shared window for the table" in x]
+ck.check(len(lines) == 1 and "each of this node's 2 ranks loads its own copy" in lines[0],
+         "no window: one line says so: %r" % p.stderr[-600:])
+r = hftest.load_results(os.path.join(d, "out", "st-ridge"))
+ck.check([(t["trial"], t.get("params"), t.get("fold_scores")) for t in r["trials"]] +
+         [r["best"], r.get("holdout")] == ridge_scores[("true", 2, 1)],
+         "no window: the shared run's scores")
 
 # A bad value is refused in one line naming the key.
 d = os.path.join(work, "bad")
