@@ -67,7 +67,10 @@ int hf_comm_init(int *argc, char ***argv, hf_comm **world)
     MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &dup), "MPI_Comm_dup");
     result = hf_comm_wrap(dup, 1, world);
     /* The ranks that share this node (and its memory). */
-    if (result >= 0 && hf_comm_split_node(*world, &g_node) >= 0)
+    if (result < 0)
+        return result;
+    /* Without it (MPI could not split) every rank loads its own table. */
+    if (hf_comm_split_node(*world, &g_node) >= 0)
         g_node_size = g_node->size;
     else
         hf_error_clear();

@@ -227,17 +227,22 @@ static int make_folds(const hf_spec *spec, const hf_dataset *table, hf_folds **o
     HF_CALL(hf_comm_check(node, result));
     /* The shape: splits, strategy, rows of the search and the holdout, then each split's. */
     int64_t head[4] = {0};
-    if (leader)
-        head[0] = (int64_t)f->n_splits, head[1] = (int64_t)f->strategy,
-        head[2] = (int64_t)f->n_search, head[3] = f->holdout ? (int64_t)f->n_holdout : -1;
+    if (leader) {
+        head[0] = (int64_t)f->n_splits;
+        head[1] = (int64_t)f->strategy;
+        head[2] = (int64_t)f->n_search;
+        head[3] = f->holdout ? (int64_t)f->n_holdout : -1;
+    }
     int64_t *shape = NULL;
     if ((result = hf_comm_bcast(node, head, sizeof head, 0)) >= 0 &&
         !(shape = hf_calloc((size_t)head[0] * 4 + 1, sizeof *shape)))
         result = HF_ENOMEM;
-    for (size_t i = 0; leader && shape && i < f->n_splits; i++)
-        shape[4 * i] = (int64_t)f->splits[i].n_train,
-                  shape[4 * i + 1] = (int64_t)f->splits[i].n_valid,
-                  shape[4 * i + 2] = f->splits[i].repeat, shape[4 * i + 3] = f->splits[i].fold;
+    for (size_t i = 0; leader && shape && i < f->n_splits; i++) {
+        shape[4 * i] = (int64_t)f->splits[i].n_train;
+        shape[4 * i + 1] = (int64_t)f->splits[i].n_valid;
+        shape[4 * i + 2] = f->splits[i].repeat;
+        shape[4 * i + 3] = f->splits[i].fold;
+    }
     if ((result = hf_comm_check(node, result)) < 0 ||
         (result = hf_comm_bcast(node, shape, (size_t)head[0] * 4 * sizeof *shape, 0)) < 0) {
         free(shape);
@@ -256,8 +261,20 @@ static int make_folds(const hf_spec *spec, const hf_dataset *table, hf_folds **o
     if (g && !(g->splits = hf_calloc(n_splits ? n_splits : 1, sizeof *g->splits)))
         result = HF_ENOMEM;
     result = hf_comm_check(node, g ? result : HF_ENOMEM);
-    if (result >= 0)
-        result = hf_comm_shared_alloc(node, total * sizeof *base, &win, (void **)&base);
+    void *mem = NULL;
+    if (result >= 0 && hf_comm_shared_alloc(node, total * sizeof *base, &win, &mem) < 0) {
+        /* No window for them (the table had one): every rank keeps its own splits. */
+        hf_error_clear();
+        free(shape);
+        free(g->splits);
+        free(g);
+        if (leader) {
+            *out = f;
+            return HF_OK;
+        }
+        return hf_folds_make(&spec->cv, table, out);
+    }
+    base = mem;
     if (result < 0) {
         free(shape);
         hf_folds_free(f);
