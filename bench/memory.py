@@ -4,7 +4,8 @@
   memory.py gen ROWS COLS CSV          a regression table of ROWS x COLS numeric features (integers,
                                        short to write and to parse) and a target y
   memory.py run NP DIR [ARGS...]       runs `mpirun -np NP hyperfold run job.yaml ARGS` in DIR and
-                                       samples every rank's memory while it runs (every 0.05 s; each task waits 200 ms):
+                                       samples every rank's memory while it runs (every 0.05 s;
+                                       each task waits 200 ms):
                                        prints one JSON line with the peaks over the samples of the
                                        ranks' summed RSS and summed PSS (/proc/PID/smaps_rollup, in
                                        bytes) and of the largest single rank's RSS, during the

@@ -3,14 +3,15 @@
 # per node) and private (false, one copy per rank): a small ridge sweep on a generated table of
 # ROWS x COLS numeric features (default 1.2 M x 100 doubles, about 0.98 GB in memory), ingested
 # once, at 1, 2, 4 and 8 ranks on this node. bench/memory.py samples every rank while it runs
-# (every 0.05 s; each task waits 200 ms so that even the tiny table's sweep is sampled) and the table prints the peaks of the ranks' summed RSS (a shared page counts in
-# every rank that touches it) and summed PSS (shared pages divided among their ranks: the node's
+# (every 0.05 s; each task waits 200 ms so that even the tiny table's sweep is sampled) and the
+# table prints the peaks of the ranks' summed RSS (a shared page counts in every rank that touches
+# it) and summed PSS (shared pages divided among their ranks: the node's
 # real use), the largest rank's RSS, and the drop of MemAvailable (the whole node, other work
 # included). The baseline is the same sweep on a tiny table (2000 rows): the ranks' own memory.
 # Goal: shared, the ranks' summed PSS <= the table + 10% + the baseline's summed PSS.
 #
 # Usage: bench/memory.sh [--rows N] [--cols P] [--ranks "1 2 4 8"]
-# About 10 GB of memory at 8 private ranks; a few minutes on 2 cores. Needs the build
+# About 10 GB of memory at 8 private ranks; about 12 minutes on 2 cores. Needs the build
 # (HF_BUILD_DIR, default ./build).
 set -euo pipefail
 

@@ -67,8 +67,8 @@ int hf_comm_gather_blob(hf_comm *c, const void *mine, size_t len, int root, char
 typedef struct hf_comm_shared hf_comm_shared;
 /* Collective over `node`, whose ranks must share memory. Rank 0 allocates `size` bytes (the size
  * rank 0 passes counts; the others may pass anything), every rank gets their address in its own
- * address space (*base, page aligned; NULL when size is 0) and the window (*out). Fails on every rank alike
- * (HF_EMPI with MPI's message) when the allocation fails. */
+ * address space (*base, page aligned; NULL when size is 0) and the window (*out). Fails on every
+ * rank alike (HF_EMPI with MPI's message) when the allocation fails. */
 int hf_comm_shared_alloc(hf_comm *node, size_t size, hf_comm_shared **out, void **base);
 /* Collective over the window's ranks: makes what any rank wrote to the window before the call
  * visible to every rank after it (MPI_Win_sync around a barrier). */

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """One copy of the table per node (parallel.shared_table, docs/scaling.md): the same sweeps (ridge
-reading the table's rows in place, logistic regression after clipping and scaling) at 1, 2 and 3 ranks and on worker
-groups of 2 give identical results.json scores and model.h5 predictions with the shared table and
+reading the table's rows in place, logistic regression after clipping and scaling) at 1, 2 and 3
+ranks and on worker groups of 2 give identical results.json scores and model.h5 predictions with the shared table and
 with it turned off, and the run says which it used; without a shared window (Open MPI's osc/sm
 component excluded) the run falls back to private copies with one line and the same results."""
 import os
