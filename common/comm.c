@@ -42,6 +42,7 @@ static int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out)
 
 static int g_thread_level = 0;
 static int g_node_size = 1;
+static hf_comm *g_node; /* the world's ranks on this node */
 
 int hf_comm_thread_multiple(void)
 {
@@ -62,14 +63,18 @@ int hf_comm_init(int *argc, char ***argv, hf_comm **world)
                         provided);
     /* Errors come back as codes; we turn them into messages. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    MPI_Comm dup, node;
+    MPI_Comm dup;
     MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &dup), "MPI_Comm_dup");
+    result = hf_comm_wrap(dup, 1, world);
     /* The ranks that share this node (and its memory). */
-    if (MPI_Comm_split_type(dup, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
-        MPI_Comm_size(node, &g_node_size);
-        MPI_Comm_free(&node);
-    }
-    return hf_comm_wrap(dup, 1, world);
+    if (result < 0)
+        return result;
+    /* Without it (MPI could not split) every rank loads its own table. */
+    if (hf_comm_split_node(*world, &g_node) >= 0)
+        g_node_size = g_node->size;
+    else
+        hf_error_clear();
+    return result;
 }
 
 int hf_comm_node_size(void)
@@ -77,8 +82,25 @@ int hf_comm_node_size(void)
     return g_node_size;
 }
 
+hf_comm *hf_comm_node(void)
+{
+    return g_node;
+}
+
+int hf_comm_split_node(hf_comm *c, hf_comm **out)
+{
+    MPI_Comm node;
+    *out = NULL;
+    MPI_CALL(MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node),
+             "MPI_Comm_split_type");
+    MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN);
+    return hf_comm_wrap(node, 1, out);
+}
+
 void hf_comm_finalize(hf_comm *world)
 {
+    hf_comm_free(g_node);
+    g_node = NULL;
     hf_comm_free(world);
     world = NULL;
     int finalized = 0;
@@ -91,16 +113,6 @@ int hf_comm_split(hf_comm *c, int color, int key, hf_comm **out)
 {
     MPI_Comm nc;
     MPI_CALL(MPI_Comm_split(c->comm, color, key, &nc), "MPI_Comm_split");
-    return hf_comm_wrap(nc, 1, out);
-}
-
-int hf_comm_split_node(hf_comm *c, hf_comm **out)
-{
-    MPI_Comm nc;
-    int rank;
-    MPI_CALL(MPI_Comm_rank(c->comm, &rank), "MPI_Comm_rank");
-    MPI_CALL(MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &nc),
-             "MPI_Comm_split_type");
     return hf_comm_wrap(nc, 1, out);
 }
 
@@ -311,6 +323,104 @@ int hf_comm_gather_blob(hf_comm *c, const void *mine, size_t len, int root, char
                         size_t **lens)
 {
     return gather_common(c, mine, len, root, all, lens);
+}
+
+struct hf_comm_shared {
+    MPI_Win win;
+    hf_comm *node;
+    size_t size;
+};
+
+int hf_comm_shared_alloc(hf_comm *node, size_t size, hf_comm_shared **out, void **base)
+{
+    *out = NULL;
+    *base = NULL;
+    uint64_t total = node->rank == 0 ? (uint64_t)size : 0;
+    MPI_CALL(MPI_Bcast(&total, 1, MPI_UINT64_T, 0, node->comm), "MPI_Bcast");
+    /* MPI places the segment after its own header: room to start the caller's bytes on a page. */
+    const uint64_t align = 4096;
+    uint64_t padded = total ? total + align : 0;
+    hf_comm_shared *s = hf_calloc(1, sizeof *s);
+    int ok = s != NULL;
+    /* Every rank must enter the allocation (it is collective): agree first. */
+    MPI_CALL(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, node->comm), "MPI_Allreduce");
+    if (!ok) {
+        free(s);
+        return hf_error(HF_ENOMEM, "out of memory");
+    }
+    /* The whole segment on the node's rank 0, none elsewhere: every rank reads rank 0's part. */
+    void *mine = NULL;
+    int mpi_err = MPI_Win_allocate_shared(node->rank == 0 ? (MPI_Aint)padded : 0, 1, MPI_INFO_NULL,
+                                          node->comm, &mine, &s->win);
+    int failed = mpi_err != MPI_SUCCESS;
+    MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, node->comm);
+    if (failed) {
+        /* A window this rank made while another rank's failed is left alone: freeing it is
+         * collective, and the failing rank would not join. */
+        free(s);
+        if (mpi_err == MPI_SUCCESS)
+            return hf_error(HF_EMPI, "MPI_Win_allocate_shared of %llu bytes failed on another rank",
+                            (unsigned long long)total);
+        return mpi_fail(mpi_err, "MPI_Win_allocate_shared");
+    }
+    MPI_Win_set_errhandler(s->win, MPI_ERRORS_RETURN);
+    MPI_Aint got = 0;
+    int disp = 0;
+    void *at = NULL;
+    mpi_err = MPI_Win_shared_query(s->win, 0, &got, &disp, &at);
+    if (mpi_err != MPI_SUCCESS || (uint64_t)got < padded) {
+        MPI_Win_free(&s->win);
+        free(s);
+        if (mpi_err != MPI_SUCCESS)
+            return mpi_fail(mpi_err, "MPI_Win_shared_query");
+        return hf_error(HF_EMPI, "MPI_Win_shared_query: got %lld bytes, expected %llu",
+                        (long long)got, (unsigned long long)padded);
+    }
+    s->node = node;
+    s->size = (size_t)total;
+    *base = total ? (void *)((char *)at + (align - (uintptr_t)at % align) % align) : NULL;
+    *out = s;
+    return HF_OK;
+}
+
+int hf_comm_shared_sync(hf_comm_shared *s)
+{
+    /* The pattern for a shared window that is safe in MPI's separate memory model too (MPI-3.1,
+     * section 11.7, example 11.21): a passive-target epoch, MPI_Win_sync on both sides of the
+     * barrier. */
+    MPI_CALL(MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win), "MPI_Win_lock_all");
+    int mpi_err = MPI_Win_sync(s->win);
+    if (mpi_err == MPI_SUCCESS)
+        mpi_err = MPI_Barrier(s->node->comm);
+    if (mpi_err == MPI_SUCCESS)
+        mpi_err = MPI_Win_sync(s->win);
+    int unlock = MPI_Win_unlock_all(s->win);
+    if (mpi_err != MPI_SUCCESS)
+        return mpi_fail(mpi_err, "MPI_Win_sync");
+    if (unlock != MPI_SUCCESS)
+        return mpi_fail(unlock, "MPI_Win_unlock_all");
+    return HF_OK;
+}
+
+size_t hf_comm_shared_size(const hf_comm_shared *s)
+{
+    return s->size;
+}
+
+hf_comm *hf_comm_shared_comm(const hf_comm_shared *s)
+{
+    return s->node;
+}
+
+void hf_comm_shared_free(hf_comm_shared *s)
+{
+    if (!s)
+        return;
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized)
+        MPI_Win_free(&s->win);
+    free(s);
 }
 
 int hf_comm_send(hf_comm *c, int dest, int tag, const void *buf, size_t len)

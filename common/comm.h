@@ -20,13 +20,15 @@ void hf_comm_finalize(hf_comm *world);
 int hf_comm_thread_multiple(void);
 /* The number of ranks of the world on this node (MPI_COMM_TYPE_SHARED; 1 before hf_comm_init). */
 int hf_comm_node_size(void);
+/* The ranks of the world that share this node's memory (MPI_COMM_TYPE_SHARED, in world rank
+ * order), made by hf_comm_init; NULL before it or where MPI could not split. Borrowed. */
+hf_comm *hf_comm_node(void);
+/* Collective: the ranks of c that share this node's memory (MPI_Comm_split_type with
+ * MPI_COMM_TYPE_SHARED, ordered by their rank in c). Free with hf_comm_free. */
+int hf_comm_split_node(hf_comm *c, hf_comm **out);
 /* Collective: splits into groups of `size` consecutive ranks (color = rank / size). */
 int hf_comm_split(hf_comm *c, int color, int key, hf_comm **out);
 void hf_comm_free(hf_comm *c);
-/* Collective: the ranks of `c` that share this node's memory (MPI_Comm_split_type with
- * MPI_COMM_TYPE_SHARED), ranked as in `c`: the node's first rank is its rank 0. *out: the
- * caller's (hf_comm_free). */
-int hf_comm_split_node(hf_comm *c, hf_comm **out);
 
 int hf_comm_rank(const hf_comm *c);
 int hf_comm_size(const hf_comm *c);
@@ -63,6 +65,24 @@ int hf_comm_allgather_blob(hf_comm *c, const void *mine, size_t len, char **all,
 /* Like allgather_blob but only `root` receives. */
 int hf_comm_gather_blob(hf_comm *c, const void *mine, size_t len, int root, char **all,
                         size_t **lens);
+
+/* Memory every rank of a node communicator (hf_comm_split_node) reads and writes: one MPI-3
+ * shared window (MPI_Win_allocate_shared), all `size` bytes of it on the node's rank 0. */
+typedef struct hf_comm_shared hf_comm_shared;
+/* Collective over `node`, whose ranks must share memory. Rank 0 allocates `size` bytes (the size
+ * rank 0 passes counts; the others may pass anything), every rank gets their address in its own
+ * address space (*base, page aligned; NULL when size is 0) and the window (*out). Fails on every
+ * rank alike (HF_EMPI with MPI's message) when the allocation fails. */
+int hf_comm_shared_alloc(hf_comm *node, size_t size, hf_comm_shared **out, void **base);
+/* Collective over the window's ranks: makes what any rank wrote to the window before the call
+ * visible to every rank after it (MPI_Win_sync around a barrier). */
+int hf_comm_shared_sync(hf_comm_shared *s);
+/* The window's size in bytes and its node communicator (borrowed). */
+size_t hf_comm_shared_size(const hf_comm_shared *s);
+hf_comm *hf_comm_shared_comm(const hf_comm_shared *s);
+/* Collective over the window's ranks (MPI_Win_free): every rank's *base becomes invalid. Accepts
+ * NULL. */
+void hf_comm_shared_free(hf_comm_shared *s);
 
 /* Point-to-point messages of the scheduler: a tag and a byte payload. */
 int hf_comm_send(hf_comm *c, int dest, int tag, const void *buf, size_t len);

@@ -141,12 +141,16 @@ void hf_dataset_free(hf_dataset *d)
     if (!d)
         return;
     hf_schema_free(d->schema);
-    free(d->X);
-    free(d->y);
-    free(d->row);
-    free(d->fold);
-    free(d->group);
-    free(d->order);
+    if (d->release) {
+        d->release(d->release_ctx);
+    } else {
+        free(d->X);
+        free(d->y);
+        free(d->row);
+        free(d->fold);
+        free(d->group);
+        free(d->order);
+    }
     free(d);
 }
 

@@ -68,6 +68,12 @@ typedef struct hf_dataset {
     double *order;  /* n_rows ordering key, or NULL */
     uint64_t id;    /* unique in the process (hf_dataset_new_id), 0 = none: keys work that
                        models keep across fit calls on this table */
+    /* NULL: the arrays above are the dataset's own (hf_dataset_free frees them). Otherwise they
+     * lie in memory the dataset does not own, such as the node's shared window of the table
+     * (docs/scaling.md): hf_dataset_free calls release(release_ctx) instead, which may be
+     * collective (a shared window's is, over the node's ranks). Nobody writes to such a table. */
+    void (*release)(void *ctx);
+    void *release_ctx;
 } hf_dataset;
 
 /* A new process-unique dataset id (never 0); thread-safe. */
@@ -91,6 +97,7 @@ size_t hf_schema_input_span(const hf_schema *s, size_t k);
 long hf_schema_find_input(const hf_schema *s, const char *name);
 /* The number of input columns. */
 size_t hf_schema_n_inputs(const hf_schema *s);
+/* Frees the schema and the arrays, or calls d->release for arrays it does not own. */
 void hf_dataset_free(hf_dataset *d);
 
 #endif

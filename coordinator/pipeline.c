@@ -274,6 +274,177 @@ int hf_pipeline_plan_data_parallel(const hf_spec *spec, const hf_manifest *m, hf
     return hf_group_data_parallel(group);
 }
 
+static void release_window(void *ctx)
+{
+    hf_comm_shared_free(ctx);
+}
+
+/* The table of every row, one copy per node (parallel.shared_table, docs/scaling.md): the node's
+ * first rank reads the shards into a window of shared memory and every rank of the node points
+ * its dataset into it; hf_dataset_free gives the window back (collective over the node). Without
+ * a node communicator, with parallel.shared_table false or when the window cannot be had, each
+ * rank loads its own copy (one line says so). Collective over the node's ranks. */
+static int load_table(const hf_spec *spec, const char *dir, const hf_manifest *m, hf_dataset **out)
+{
+    hf_comm *node = hf_comm_node();
+    *out = NULL;
+    if (!node || !spec->parallel.shared_table) {
+        if (node && hf_comm_rank(node) == 0 && hf_comm_size(node) > 1)
+            hf_info("parallel.shared_table is false: each of this node's %d ranks loads its own "
+                    "copy of the table",
+                    hf_comm_size(node));
+        return hf_shards_load(dir, m, out);
+    }
+    int leader = hf_comm_rank(node) == 0;
+    size_t bytes = 0;
+    int result = leader ? hf_shards_table_bytes(dir, m, 0, m->n_rows, &bytes) : HF_OK;
+    HF_CALL(hf_comm_check(node, result));
+    hf_comm_shared *win = NULL;
+    void *base = NULL;
+    if ((result = hf_comm_shared_alloc(node, bytes, &win, &base)) < 0) {
+        if (leader)
+            hf_info("no shared window for the table (%s): each of this node's %d ranks loads its "
+                    "own copy",
+                    hf_error_message(), hf_comm_size(node));
+        hf_error_clear();
+        return hf_shards_load(dir, m, out);
+    }
+    bytes = hf_comm_shared_size(win);
+    result =
+        hf_shards_load_into(dir, m, 0, m->n_rows, base, bytes, leader, release_window, win, out);
+    /* The others read the window only after the leader's writes are visible to them. */
+    if (result >= 0)
+        result = hf_comm_shared_sync(win);
+    if ((result = hf_comm_check(node, result)) >= 0 && leader && hf_comm_size(node) > 1)
+        hf_info("the table: %.1f %s, one copy shared by this node's %d ranks",
+                bytes < (1 << 20) ? (double)bytes / 1024 : (double)bytes / (1 << 20),
+                bytes < (1 << 20) ? "KiB" : "MiB", hf_comm_size(node));
+    if (result < 0) {
+        if (*out)
+            hf_dataset_free(*out); /* frees the window */
+        else
+            hf_comm_shared_free(win);
+        *out = NULL;
+    }
+    return result;
+}
+
+/* The splits, one copy per node beside a shared table: the node's first rank makes them (the
+ * same on every rank: they depend on the table and the spec only) and copies their index arrays
+ * into a shared window, the others point into it. They hold 4 int64 a row for k-fold (every row
+ * is in one validation and k-1 training sets, and in the search rows). Collective over the node's
+ * ranks when `table` lies in a shared window; otherwise every rank makes its own. */
+static int make_folds(const hf_spec *spec, const hf_dataset *table, hf_folds **out)
+{
+    hf_comm *node = hf_comm_node();
+    *out = NULL;
+    if (!node || table->release != release_window)
+        return hf_folds_make(&spec->cv, table, out);
+    int leader = hf_comm_rank(node) == 0;
+    hf_folds *f = NULL;
+    int result = leader ? hf_folds_make(&spec->cv, table, &f) : HF_OK;
+    HF_CALL(hf_comm_check(node, result));
+    /* The shape: splits, strategy, rows of the search and the holdout, then each split's. */
+    int64_t head[4] = {0};
+    if (leader) {
+        head[0] = (int64_t)f->n_splits;
+        head[1] = (int64_t)f->strategy;
+        head[2] = (int64_t)f->n_search;
+        head[3] = f->holdout ? (int64_t)f->n_holdout : -1;
+    }
+    int64_t *shape = NULL;
+    if ((result = hf_comm_bcast(node, head, sizeof head, 0)) >= 0 &&
+        !(shape = hf_calloc((size_t)head[0] * 4 + 1, sizeof *shape)))
+        result = HF_ENOMEM;
+    for (size_t i = 0; leader && shape && i < f->n_splits; i++) {
+        shape[4 * i] = (int64_t)f->splits[i].n_train;
+        shape[4 * i + 1] = (int64_t)f->splits[i].n_valid;
+        shape[4 * i + 2] = f->splits[i].repeat;
+        shape[4 * i + 3] = f->splits[i].fold;
+    }
+    if ((result = hf_comm_check(node, result)) < 0 ||
+        (result = hf_comm_bcast(node, shape, (size_t)head[0] * 4 * sizeof *shape, 0)) < 0) {
+        free(shape);
+        hf_folds_free(f);
+        return result;
+    }
+    /* Every array at least one element, like hf_folds_make's. */
+    size_t n_splits = (size_t)head[0], total = 0;
+    for (size_t i = 0; i < n_splits; i++)
+        total += (size_t)(shape[4 * i] ? shape[4 * i] : 1) +
+                 (size_t)(shape[4 * i + 1] ? shape[4 * i + 1] : 1);
+    total += (size_t)(head[2] ? head[2] : 1) + (size_t)(head[3] > 0 ? head[3] : 1);
+    hf_comm_shared *win = NULL;
+    int64_t *base = NULL;
+    hf_folds *g = hf_calloc(1, sizeof *g);
+    if (g && !(g->splits = hf_calloc(n_splits ? n_splits : 1, sizeof *g->splits)))
+        result = HF_ENOMEM;
+    result = hf_comm_check(node, g ? result : HF_ENOMEM);
+    void *mem = NULL;
+    if (result >= 0 && hf_comm_shared_alloc(node, total * sizeof *base, &win, &mem) < 0) {
+        /* No window for them (the table had one): every rank keeps its own splits. */
+        hf_error_clear();
+        free(shape);
+        free(g->splits);
+        free(g);
+        if (leader) {
+            *out = f;
+            return HF_OK;
+        }
+        return hf_folds_make(&spec->cv, table, out);
+    }
+    base = mem;
+    if (result < 0) {
+        free(shape);
+        hf_folds_free(f);
+        if (g)
+            free(g->splits);
+        free(g);
+        return result;
+    }
+    /* The layout, the same on every rank; the leader copies its arrays in. */
+    int64_t *at = base;
+    g->n_splits = n_splits;
+    g->strategy = (hf_cv_strategy)head[1];
+    for (size_t i = 0; i < n_splits; i++) {
+        hf_split *sp = &g->splits[i];
+        sp->n_train = (size_t)shape[4 * i];
+        sp->n_valid = (size_t)shape[4 * i + 1];
+        sp->repeat = (int)shape[4 * i + 2];
+        sp->fold = (int)shape[4 * i + 3];
+        sp->train = at;
+        at += sp->n_train ? sp->n_train : 1;
+        sp->valid = at;
+        at += sp->n_valid ? sp->n_valid : 1;
+        if (leader) {
+            memcpy(sp->train, f->splits[i].train, sp->n_train * sizeof *at);
+            memcpy(sp->valid, f->splits[i].valid, sp->n_valid * sizeof *at);
+        }
+    }
+    g->n_search = (size_t)head[2];
+    g->search_rows = at;
+    at += g->n_search ? g->n_search : 1;
+    if (head[3] >= 0) {
+        g->n_holdout = (size_t)head[3];
+        g->holdout = at;
+    }
+    if (leader) {
+        memcpy(g->search_rows, f->search_rows, g->n_search * sizeof *at);
+        if (g->holdout)
+            memcpy(g->holdout, f->holdout, g->n_holdout * sizeof *at);
+    }
+    free(shape);
+    hf_folds_free(f);
+    g->release = release_window;
+    g->release_ctx = win;
+    if ((result = hf_comm_check(node, hf_comm_shared_sync(win))) < 0) {
+        hf_folds_free(g);
+        return result;
+    }
+    *out = g;
+    return HF_OK;
+}
+
 int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
                         int no_folds, hf_job *job)
 {
@@ -294,15 +465,16 @@ int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_man
         spec->data.local_dir ? hf_shards_local_path(spec->data.local_dir, manifest) : NULL;
     if (spec->data.local_dir && !local)
         return HF_ENOMEM;
-    /* parallel.data_parallel: this group rank's block of the rows (collective over the group). */
+    /* parallel.data_parallel: this group rank's block of the rows (collective over the group);
+     * otherwise the whole table, one copy per node (collective over the node's ranks). */
     const char *from = local ? local : shard_dir;
     result = hf_group_data_parallel(group) ? load_block(from, manifest, group, &job->data)
-                                           : hf_shards_load(from, manifest, &job->data);
+                                           : load_table(spec, from, manifest, &job->data);
     free(local);
     if (result < 0 || (result = hf_spec_resolve_task(spec, job->data->schema->task)) < 0 ||
         (result = hf_spec_check_data(spec, job->data->schema, job->data->y, job->data->n_rows)) <
             0 ||
-        (!no_folds && (result = hf_folds_make(&spec->cv, job->data, &job->folds)) < 0) ||
+        (!no_folds && (result = make_folds(spec, job->data, &job->folds)) < 0) ||
         (result = hf_spec_trials(spec, &job->trials, &job->n_trials)) < 0 ||
         (result = hf_spec_decode_trials(spec, job->model, job->trials, job->n_trials,
                                         &job->configs)) < 0 ||

@@ -748,6 +748,59 @@ static int check_shard_sizes(const char *dir, const hf_manifest *m, int64_t firs
     return HF_OK;
 }
 
+/* Clips [*first, *first + *count) to the table's rows. */
+static void clip_range(const hf_manifest *m, int64_t *first, int64_t *count)
+{
+    if (*first < 0)
+        *first = 0;
+    if (*first > m->n_rows)
+        *first = m->n_rows;
+    if (*count < 0 || *count > m->n_rows - *first)
+        *count = m->n_rows - *first;
+}
+
+/* Reads the rows [first, first + count) of every shard holding some into d's arrays. */
+static int read_table(const char *dir, const hf_manifest *m, int64_t first, int64_t count,
+                      hf_dataset *d)
+{
+    size_t nf = m->schema->n_features;
+    for (size_t i = 0; i < m->n_shards && count > 0; i++) {
+        const hf_shard_info *sh = &m->shards[i];
+        int64_t lo = first > sh->first_row ? first : sh->first_row;
+        int64_t hi =
+            first + count < sh->first_row + sh->rows ? first + count : sh->first_row + sh->rows;
+        if (hi <= lo)
+            continue;
+        char *path = hf_asprintf("%s/%s", dir, sh->file);
+        if (!path)
+            return HF_ENOMEM;
+        hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (file < 0) {
+            int result = hf_error(HF_EIO, "%s: cannot open the HDF5 shard", path);
+            free(path);
+            return result;
+        }
+        int64_t off = lo - sh->first_row, k = hi - lo;
+        size_t at = (size_t)(lo - first);
+        int result = read_rows(path, file, "X", H5T_NATIVE_DOUBLE, off, k, nf, 1, d->X + at * nf);
+        if (result >= 0)
+            result = read_rows(path, file, "y", H5T_NATIVE_DOUBLE, off, k, 1, 0, d->y + at);
+        if (result >= 0)
+            result = read_rows(path, file, "row", H5T_NATIVE_INT64, off, k, 1, 0, d->row + at);
+        if (result >= 0 && d->fold)
+            result = read_rows(path, file, "fold", H5T_NATIVE_INT64, off, k, 1, 0, d->fold + at);
+        if (result >= 0 && d->group)
+            result = read_rows(path, file, "group", H5T_NATIVE_INT64, off, k, 1, 0, d->group + at);
+        if (result >= 0 && d->order)
+            result = read_rows(path, file, "order", H5T_NATIVE_DOUBLE, off, k, 1, 0, d->order + at);
+        H5Fclose(file);
+        free(path);
+        if (result < 0)
+            return result;
+    }
+    return HF_OK;
+}
+
 int hf_shards_load_range(const char *dir, const hf_manifest *m, int64_t first, int64_t count,
                          hf_dataset **out)
 {
@@ -758,12 +811,7 @@ int hf_shards_load_range(const char *dir, const hf_manifest *m, int64_t first, i
     if (!d)
         return HF_ENOMEM;
     d->id = hf_dataset_new_id();
-    if (first < 0)
-        first = 0;
-    if (first > m->n_rows)
-        first = m->n_rows;
-    if (count < 0 || count > m->n_rows - first)
-        count = m->n_rows - first;
+    clip_range(m, &first, &count);
     size_t n = (size_t)count;
     if ((result = check_shard_sizes(dir, m, first, count)) < 0)
         goto out;
@@ -783,47 +831,93 @@ int hf_shards_load_range(const char *dir, const hf_manifest *m, int64_t first, i
         result = HF_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < m->n_shards && count > 0; i++) {
-        const hf_shard_info *sh = &m->shards[i];
-        int64_t lo = first > sh->first_row ? first : sh->first_row;
-        int64_t hi =
-            first + count < sh->first_row + sh->rows ? first + count : sh->first_row + sh->rows;
-        if (hi <= lo)
-            continue;
-        char *path = hf_asprintf("%s/%s", dir, sh->file);
-        if (!path) {
-            result = HF_ENOMEM;
-            goto out;
-        }
-        hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (file < 0) {
-            result = hf_error(HF_EIO, "%s: cannot open the HDF5 shard", path);
-            free(path);
-            goto out;
-        }
-        int64_t off = lo - sh->first_row, k = hi - lo;
-        size_t at = (size_t)(lo - first);
-        result = read_rows(path, file, "X", H5T_NATIVE_DOUBLE, off, k, nf, 1, d->X + at * nf);
-        if (result >= 0)
-            result = read_rows(path, file, "y", H5T_NATIVE_DOUBLE, off, k, 1, 0, d->y + at);
-        if (result >= 0)
-            result = read_rows(path, file, "row", H5T_NATIVE_INT64, off, k, 1, 0, d->row + at);
-        if (result >= 0 && d->fold)
-            result = read_rows(path, file, "fold", H5T_NATIVE_INT64, off, k, 1, 0, d->fold + at);
-        if (result >= 0 && d->group)
-            result = read_rows(path, file, "group", H5T_NATIVE_INT64, off, k, 1, 0, d->group + at);
-        if (result >= 0 && d->order)
-            result = read_rows(path, file, "order", H5T_NATIVE_DOUBLE, off, k, 1, 0, d->order + at);
-        H5Fclose(file);
-        free(path);
-        if (result < 0)
-            goto out;
-    }
+    if ((result = read_table(dir, m, first, count, d)) < 0)
+        goto out;
     *out = d;
     d = NULL;
 out:
     hf_dataset_free(d);
     return result;
+}
+
+/* The layout of a table in one buffer (hf_shards_load_into): X, y, row, then fold, group and order
+ * where the shards have them, each at least one element and starting on a 64-byte boundary.
+ * offs[6]: each array's offset (SIZE_MAX: absent); returns the total, 0 when it would overflow. */
+static size_t table_layout(const hf_manifest *m, size_t n, size_t offs[6])
+{
+    size_t nf = m->schema->n_features, rows = n ? n : 1;
+    size_t cols = nf ? nf : 1;
+    if (rows > SIZE_MAX / 64 / cols)
+        return 0;
+    size_t sizes[6] = {rows * cols * 8,
+                       rows * 8,
+                       rows * 8,
+                       m->has_fold ? rows * 8 : 0,
+                       m->has_group ? rows * 8 : 0,
+                       m->has_order ? rows * 8 : 0};
+    size_t at = 0;
+    for (int k = 0; k < 6; k++) {
+        offs[k] = sizes[k] ? at : SIZE_MAX;
+        at += (sizes[k] + 63) / 64 * 64;
+    }
+    return at;
+}
+
+int hf_shards_table_bytes(const char *dir, const hf_manifest *m, int64_t first, int64_t count,
+                          size_t *bytes)
+{
+    size_t offs[6];
+    *bytes = 0;
+    clip_range(m, &first, &count);
+    HF_CALL(check_shard_sizes(dir, m, first, count));
+    *bytes = table_layout(m, (size_t)count, offs);
+    if (*bytes == 0)
+        return hf_error(HF_EIO, "%s: the manifest's %lld rows of %zu features are too many", dir,
+                        (long long)count, m->schema->n_features);
+    return HF_OK;
+}
+
+static void release_nothing(void *ctx)
+{
+    (void)ctx;
+}
+
+int hf_shards_load_into(const char *dir, const hf_manifest *m, int64_t first, int64_t count,
+                        void *buf, size_t len, int read, void (*release)(void *), void *ctx,
+                        hf_dataset **out)
+{
+    size_t offs[6];
+    *out = NULL;
+    clip_range(m, &first, &count);
+    size_t need = table_layout(m, (size_t)count, offs);
+    if (need == 0 || len < need || !buf)
+        return hf_error(HF_EINTERNAL, "the table's buffer holds %zu bytes, expected %zu", len,
+                        need);
+    hf_dataset *d = hf_calloc(1, sizeof *d);
+    if (!d)
+        return HF_ENOMEM;
+    char *b = buf;
+    d->id = hf_dataset_new_id();
+    d->n_rows = (size_t)count;
+    d->X = (double *)(void *)(b + offs[0]);
+    d->y = (double *)(void *)(b + offs[1]);
+    d->row = (int64_t *)(void *)(b + offs[2]);
+    d->fold = offs[3] == SIZE_MAX ? NULL : (int64_t *)(void *)(b + offs[3]);
+    d->group = offs[4] == SIZE_MAX ? NULL : (int64_t *)(void *)(b + offs[4]);
+    d->order = offs[5] == SIZE_MAX ? NULL : (double *)(void *)(b + offs[5]);
+    /* Never free() the caller's buffer, even on failure here. */
+    d->release = release_nothing;
+    int result = (d->schema = hf_schema_clone(m->schema)) ? HF_OK : HF_ENOMEM;
+    if (result >= 0 && read)
+        result = read_table(dir, m, first, count, d);
+    if (result < 0) {
+        hf_dataset_free(d);
+        return result;
+    }
+    d->release = release ? release : release_nothing;
+    d->release_ctx = ctx;
+    *out = d;
+    return HF_OK;
 }
 
 int hf_shards_load(const char *dir, const hf_manifest *m, hf_dataset **out)

@@ -101,6 +101,19 @@ int hf_shards_load(const char *shard_dir, const hf_manifest *m, hf_dataset **out
 /* Not collective. Loads the global rows [first, first + count) (clipped to n_rows). */
 int hf_shards_load_range(const char *shard_dir, const hf_manifest *m, int64_t first, int64_t count,
                          hf_dataset **out);
+/* Not collective. The bytes of one buffer that holds the rows [first, first + count) (clipped to
+ * n_rows) for hf_shards_load_into, once the shards holding them are checked to be large enough on
+ * disk for the rows the manifest gives them (HF_EIO naming the shard otherwise). */
+int hf_shards_table_bytes(const char *shard_dir, const hf_manifest *m, int64_t first, int64_t count,
+                          size_t *bytes);
+/* Not collective. Like hf_shards_load_range, but every array of the dataset lies in the caller's
+ * buffer `buf` of `len` >= hf_shards_table_bytes bytes (64-byte aligned; X, y, row, fold, group,
+ * order, each on a 64-byte boundary). read 1: the rows are read from the shards into it; read 0:
+ * the dataset only points into it (another process filled it: a node's shared table). The dataset
+ * never frees buf: hf_dataset_free calls release(ctx) (NULL: nothing). */
+int hf_shards_load_into(const char *shard_dir, const hf_manifest *m, int64_t first, int64_t count,
+                        void *buf, size_t len, int read, void (*release)(void *), void *ctx,
+                        hf_dataset **out);
 /* Not collective. Checks that every shard file's SHA-256 matches the manifest; 1 if all match, 0
  * if any differs or is missing (no error recorded for a mismatch). `stride`/`start` select the
  * shards to check (start, start + stride, ...) so ranks can split the work. */

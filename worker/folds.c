@@ -148,6 +148,12 @@ void hf_folds_free(hf_folds *f)
 {
     if (!f)
         return;
+    if (f->release) {
+        f->release(f->release_ctx);
+        free(f->splits);
+        free(f);
+        return;
+    }
     for (size_t i = 0; i < f->n_splits; i++) {
         free(f->splits[i].train);
         free(f->splits[i].valid);

@@ -67,6 +67,11 @@ typedef struct hf_folds {
     int64_t *holdout; /* cv.holdout rows, ascending; NULL if none */
     size_t n_holdout;
     hf_cv_strategy strategy; /* the strategy actually used (defaults resolved) */
+    /* NULL: the index arrays are the struct's own. Otherwise they lie in memory it does not own
+     * (the node's shared window, coordinator/pipeline.c): hf_folds_free calls
+     * release(release_ctx) instead of freeing them (collective for a shared window). */
+    void (*release)(void *ctx);
+    void *release_ctx;
 } hf_folds;
 
 /* Not collective. Builds the splits of o on d; *out is owned by the caller (free with

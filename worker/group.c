@@ -60,7 +60,11 @@ static const hf_opt_def parallel_defs[] = {
                 "memory a rank may use for distributed matrices (refused before the sweep)"),
     HF_DEF_ENUM("data_parallel", hf_parallel_opts, data_parallel, 0, k_data_parallel, 0,
                 "each rank of a group holds only its block of the table's rows (ridge, "
-                "logistic_regression; auto: when one copy does not fit in memory_per_rank)"),
+                "logistic_regression, xgboost, random_forest; auto: when one copy does not fit in "
+                "memory_per_rank)"),
+    HF_DEF_BOOL("shared_table", hf_parallel_opts, shared_table, 0,
+                "one copy of the table per node that its ranks share (default true) or a copy "
+                "per rank; the results are the same"),
 };
 
 /* A grid is the shape of one group: rows x cols ranks_per_task. */
@@ -111,6 +115,7 @@ void hf_parallel_opts_init(hf_parallel_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->ranks_per_task = 1;
+    o->shared_table = 1;
 }
 
 void hf_group_auto_shape(int size, int *nprow, int *npcol)

@@ -27,6 +27,8 @@ typedef struct hf_parallel_opts {
     int block_size;           /* block-cyclic block size; 0 = HF_GROUP_DEFAULT_BLOCK */
     uint64_t memory_per_rank; /* bytes a rank may use for distributed matrices; 0 = no limit */
     int data_parallel;        /* HF_DATA_PARALLEL_*: each group rank holds a block of the rows */
+    int shared_table; /* 1 (default): one copy of the table per node, in a shared window that
+                         every rank of the node reads (docs/scaling.md); 0: a copy per rank */
     hf_opt_source src;
 } hf_parallel_opts;
 
