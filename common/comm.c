@@ -252,10 +252,12 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
     int *counts = hf_malloc((size_t)c->size * sizeof *counts);
     int *displs = hf_malloc((size_t)c->size * sizeof *displs);
     char *buf = NULL;
-    if (!sizes || !counts || !displs) {
+    /* A rank that fails before a collective step must not leave the others waiting in it: each
+     * local failure is agreed (hf_comm_check) before the next collective. */
+    if (!sizes || !counts || !displs)
         result = HF_ENOMEM;
+    if ((result = hf_comm_check(c, result)) < 0)
         goto out;
-    }
     int mpi_err = everyone
                       ? MPI_Allgather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, c->comm)
                       : MPI_Gather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, root, c->comm);
@@ -265,24 +267,25 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
     }
     uint64_t total = 0;
     int receiver = everyone || c->rank == root;
-    if (receiver) {
-        for (int i = 0; i < c->size; i++) {
-            if (sizes[i] > (uint64_t)INT32_MAX || total + sizes[i] > (uint64_t)INT32_MAX) {
-                result = hf_error(HF_EINTERNAL, "gathered message too large (%llu bytes)",
-                                  (unsigned long long)(total + sizes[i]));
-                goto out;
-            }
-            counts[i] = (int)sizes[i];
-            displs[i] = (int)total;
-            total += sizes[i];
+    for (int i = 0; receiver && i < c->size && result >= 0; i++) {
+        if (sizes[i] > (uint64_t)INT32_MAX || total + sizes[i] > (uint64_t)INT32_MAX) {
+            result = hf_error(HF_EINTERNAL, "gathered message too large (%llu bytes)",
+                              (unsigned long long)(total + sizes[i]));
+            break;
         }
-        buf = hf_malloc((size_t)total + 1);
-        if (!buf) {
-            result = HF_ENOMEM;
-            goto out;
-        }
-        buf[total] = '\0';
+        counts[i] = (int)sizes[i];
+        displs[i] = (int)total;
+        total += sizes[i];
     }
+    if (receiver && result >= 0) {
+        buf = hf_malloc((size_t)total + 1);
+        if (!buf)
+            result = HF_ENOMEM;
+        else
+            buf[total] = '\0';
+    }
+    if ((result = hf_comm_check(c, result)) < 0)
+        goto out;
     mpi_err =
         everyone
             ? MPI_Allgatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, c->comm)
@@ -368,9 +371,14 @@ int hf_comm_shared_alloc(hf_comm *node, size_t size, hf_comm_shared **out, void 
     int disp = 0;
     void *at = NULL;
     mpi_err = MPI_Win_shared_query(s->win, 0, &got, &disp, &at);
-    if (mpi_err != MPI_SUCCESS || (uint64_t)got < padded) {
+    /* Freeing the window is collective: every rank frees it if the query failed on any. */
+    failed = mpi_err != MPI_SUCCESS || (uint64_t)got < padded;
+    MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, node->comm);
+    if (failed) {
         MPI_Win_free(&s->win);
         free(s);
+        if (mpi_err == MPI_SUCCESS && (uint64_t)got >= padded)
+            return hf_error(HF_EMPI, "MPI_Win_shared_query failed on another rank");
         if (mpi_err != MPI_SUCCESS)
             return mpi_fail(mpi_err, "MPI_Win_shared_query");
         return hf_error(HF_EMPI, "MPI_Win_shared_query: got %lld bytes, expected %llu",

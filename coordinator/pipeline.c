@@ -312,9 +312,12 @@ static int load_table(const hf_spec *spec, const char *dir, const hf_manifest *m
     bytes = hf_comm_shared_size(win);
     result =
         hf_shards_load_into(dir, m, 0, m->n_rows, base, bytes, leader, release_window, win, out);
-    /* The others read the window only after the leader's writes are visible to them. */
+    /* The others read the window only after the leader's writes are visible to them. Every rank
+     * of the node takes part in the sync (a barrier), also one whose load failed: the failure is
+     * agreed just after. */
+    int synced = hf_comm_shared_sync(win);
     if (result >= 0)
-        result = hf_comm_shared_sync(win);
+        result = synced;
     if ((result = hf_comm_check(node, result)) >= 0 && leader && hf_comm_size(node) > 1)
         hf_info("the table: %.1f %s, one copy shared by this node's %d ranks",
                 bytes < (1 << 20) ? (double)bytes / 1024 : (double)bytes / (1 << 20),

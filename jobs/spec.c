@@ -434,6 +434,22 @@ static int check_impute_model(const hf_spec *s, const hf_prep_config *cfg, const
                     hf_opt_where(src, "preprocess.impute.numeric", at, sizeof at), m->name);
 }
 
+/* What a trial's preprocessing must satisfy beyond its own table: the model's missing values, and
+ * with parallel.data_parallel: true the steps that can be fitted on row shards (the whole search
+ * space is checked here, so a TPE or Hyperband trial proposed during the run cannot be one of
+ * them). */
+static int check_prep_config(const hf_spec *s, const hf_prep_config *cfg, const hf_opt_source *src)
+{
+    HF_CALL(check_impute_model(s, cfg, src));
+    const char *key = NULL;
+    if (s->parallel.data_parallel != HF_DATA_PARALLEL_ON ||
+        hf_prep_data_parallel_check(cfg, &key) == HF_OK)
+        return HF_OK;
+    char at[512], name[128];
+    snprintf(name, sizeof name, "preprocess.%s", key);
+    return hf_error_prefix(HF_EINVAL, "%s", hf_opt_where(src, name, at, sizeof at));
+}
+
 static int check_prep_settings(hf_bind *b)
 {
     hf_spec *s = b->spec;
@@ -462,7 +478,7 @@ static int check_prep_settings(hf_bind *b)
             int result = hf_prep_config_from_values(vals, &src, &cfg);
             vals[i] = save;
             if (result == HF_OK)
-                result = check_impute_model(s, &cfg, &src);
+                result = check_prep_config(s, &cfg, &src);
             if (result != HF_OK)
                 return result;
         }
@@ -485,13 +501,34 @@ static int check_prep_settings(hf_bind *b)
             vals[i] = &v;
             int result = hf_prep_config_from_values(vals, &src, &cfg);
             vals[i] = save;
+            if (result == HF_OK)
+                result = check_prep_config(s, &cfg, &src);
+            if (result != HF_OK)
+                return result;
+        }
+    }
+    /* A continuous distribution's two ends (clip's quantiles: any value above 0 clips). */
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] < 0 || (s->space.params[idx[i]].kind != HF_PARAM_UNIFORM &&
+                           s->space.params[idx[i]].kind != HF_PARAM_LOG_UNIFORM))
+            continue;
+        const hf_param_space *p = &s->space.params[idx[i]];
+        for (int end = 0; end < 2; end++) {
+            const hf_value *save = vals[i];
+            hf_value v = {.type = HF_VAL_NUMBER, .u = {.num = end ? p->high : p->low}};
+            hf_prep_config cfg;
+            vals[i] = &v;
+            int result = hf_prep_config_from_values(vals, &src, &cfg);
+            vals[i] = save;
+            if (result == HF_OK)
+                result = check_prep_config(s, &cfg, &src);
             if (result != HF_OK)
                 return result;
         }
     }
     hf_prep_config cfg;
     HF_CALL(hf_prep_config_from_values(vals, &src, &cfg));
-    return check_impute_model(s, &cfg, &src);
+    return check_prep_config(s, &cfg, &src);
 }
 
 static int check_name(hf_bind *b, const yaml_node_t *v)

@@ -1652,8 +1652,6 @@ int hf_prep_data_parallel_check(const hf_prep_config *cfg, const char **key)
         k = "kbins", why = "0 (its quantile edges need every row)";
     else if (cfg->pca_components > 0)
         k = "pca.n_components", why = "0 (not implemented on row shards yet)";
-    else if (cfg->train_fraction < 1)
-        k = "train_fraction", why = "1 (its subsample is drawn from every training row)";
     else if (cfg->encode == HF_ENCODE_TARGET || encode_columns_target(cfg))
         k = cfg->encode == HF_ENCODE_TARGET ? "categorical" : "encode_columns",
         why = "onehot, ordinal or frequency (target encoding's inner folds "
@@ -1738,24 +1736,26 @@ static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, con
     *out = NULL;
     if (n == 0 && !shard)
         return hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
+    /* With shard, a failure before a collective step is carried to the next agreement instead of
+     * returning, so that every group rank enters the same collectives. */
     p = hf_calloc(1, sizeof *p);
-    if (!p || !(p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f))) {
+    if (!p || !(p->f = hf_calloc(p_in ? p_in : 1, sizeof *p->f)))
         result = HF_ENOMEM;
-        goto out;
+    if (result >= 0) {
+        p->cfg = *cfg;
+        p->n_features = p_in;
+        result = check_encode_columns(cfg, schema);
     }
-    p->cfg = *cfg;
-    p->n_features = p_in;
-    if ((result = check_encode_columns(cfg, schema)) < 0)
-        goto out;
     /* With log1p, the statistics are those of the transformed numeric values: they are computed
      * on a transformed copy of the training rows (the PCA below transforms its rows itself). */
     const double *SX = X;
     const int64_t *srows = rows;
-    if (cfg->log1p) {
-        if (!(mapped = hf_malloc((n ? n : 1) * (p_in ? p_in : 1) * sizeof *mapped))) {
-            result = HF_ENOMEM;
-            goto out;
-        }
+    if (result >= 0 && cfg->log1p &&
+        !(mapped = hf_malloc((n ? n : 1) * (p_in ? p_in : 1) * sizeof *mapped)))
+        result = HF_ENOMEM;
+    if (result < 0 && !shard)
+        goto out;
+    if (result >= 0 && cfg->log1p) {
         for (size_t i = 0; i < n; i++) {
             const double *x = train_row(X, rows, i, p_in);
             for (size_t j = 0; j < p_in; j++)
@@ -1767,11 +1767,17 @@ static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, con
     }
     /* n_all: the training rows of the whole group (data-parallel), else n. */
     size_t n_all = n;
-    result = count_pass(p, schema, SX, srows, n, &counts);
+    if (result >= 0)
+        result = count_pass(p, schema, SX, srows, n, &counts);
     if (shard && (result = hf_dist_agree(shard, result)) >= 0 &&
         (result = reduce_counts(p, &counts, shard, &n_all)) >= 0 && n_all == 0)
         result = hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
-    if (result < 0 || (result = fit_imputation(p, schema, SX, srows, n, n_all, &counts)) < 0)
+    if (result >= 0)
+        result = fit_imputation(p, schema, SX, srows, n, n_all, &counts);
+    /* fit_scaling reduces over the shard group next. */
+    if (shard)
+        result = hf_dist_agree(shard, result);
+    if (result < 0)
         goto out;
     if (any_encoding(p, HF_ENCODE_TARGET) && (result = fit_target(p, schema, X, y, rows, n)) < 0)
         goto out;

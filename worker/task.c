@@ -365,13 +365,23 @@ static int gather_shares(const hf_group *g, const double *mine, size_t nl, size_
 /* Data-parallel part of cache_fill: this rank's training and validation rows of the split, the
  * validation rows' count on every group rank, and the pipeline fitted on the shares (collective).
  */
-static int cache_fill_shard(hf_task_ctx *ctx, const hf_split *sp, const hf_prep_config *cfg,
-                            prep_cache *c)
+static int cache_fill_shard(hf_task_ctx *ctx, const hf_split *sp, int split,
+                            const hf_prep_config *cfg, prep_cache *c)
 {
     const hf_group *g = ctx->group;
     const hf_dataset *d = ctx->data;
     const int size = hf_group_grid(g)->size;
-    int result = shard_rows(g, d->n_rows, sp->train, sp->n_train, &c->sub, &c->n_train);
+    /* preprocess.train_fraction (Hyperband's budget without a model resource): the subsample is
+     * drawn from the split's global training rows, as the single copy draws it, and each rank
+     * keeps the part of it in its block. */
+    int64_t *frac = NULL;
+    size_t n_frac = sp->n_train;
+    int result = cfg->train_fraction < 1
+                     ? train_subsample(sp, split, cfg->train_fraction, &frac, &n_frac)
+                     : HF_OK;
+    if (result >= 0)
+        result = shard_rows(g, d->n_rows, frac ? frac : sp->train, n_frac, &c->sub, &c->n_train);
+    free(frac);
     if (result >= 0)
         result = shard_rows(g, d->n_rows, sp->valid, sp->n_valid, &c->lvalid, &c->n_lvalid);
     c->nv_of = hf_calloc((size_t)size, sizeof *c->nv_of);
@@ -405,14 +415,14 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     cache_clear(c);
     const hf_split *sp = &ctx->folds->splits[split];
     const hf_dataset *d = ctx->data;
-    int result = HF_OK;
+    int result = HF_OK, agreed = 0;
     c->train = sp->train;
     c->n_train = sp->n_train;
     /* The validation rows this rank predicts: the split's, or its share of them. */
     const int64_t *valid = sp->valid;
     size_t n_valid = sp->n_valid;
     if (hf_group_data_parallel(ctx->group)) {
-        if ((result = cache_fill_shard(ctx, sp, cfg, c)) < 0)
+        if ((result = cache_fill_shard(ctx, sp, split, cfg, c)) < 0)
             goto out;
         valid = c->lvalid;
         n_valid = c->n_lvalid;
@@ -460,9 +470,11 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     if (c->shard) {
         if (!(c->yall = hf_malloc((sp->n_valid ? sp->n_valid : 1) * sizeof *c->yall)))
             result = HF_ENOMEM;
-        if ((result = hf_dist_agree(ctx->group, result)) < 0 ||
-            (result = gather_shares(ctx->group, c->yva, n_valid, 1, 1, c->nv_of, sp->n_valid,
-                                    c->yall)) < 0)
+        result = hf_dist_agree(ctx->group, result);
+        agreed = 1;
+        if (result < 0 ||
+            (result = hf_dist_agree(ctx->group, gather_shares(ctx->group, c->yva, n_valid, 1, 1,
+                                                              c->nv_of, sp->n_valid, c->yall))) < 0)
             goto out;
     }
     c->split = split;
@@ -470,8 +482,9 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     c->valid = 1;
 out:
     /* Data-parallel: every group rank takes the same branch (a failure of one rank's share fails
-     * the split on every rank). */
-    if (hf_group_data_parallel(ctx->group))
+     * the split on every rank), after exactly one agreement past cache_fill_shard: a rank that
+     * failed on its own share agrees here, the others in the block above. */
+    if (hf_group_data_parallel(ctx->group) && !agreed)
         result = hf_dist_agree(ctx->group, result);
     if (result < 0)
         cache_clear(c);

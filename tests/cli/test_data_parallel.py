@@ -166,4 +166,50 @@ hftest.hyperfold(["run", "job.yaml", "--quiet"], np=2, cwd=d, timeout=300)
 r = hftest.load_results(os.path.join(d, "out", "dp"))
 ref = hftest.load_results(os.path.join(work, "reg-g1", "out", "dp"))
 ck.check(r["best"]["trial"] == ref["best"]["trial"], "auto: the run gives the single copy's best")
+
+# Hyperband on ridge, whose budget is preprocess.train_fraction: each rung's subsample is drawn
+# from the split's global training rows, so a group of 2 sees the single copy's rows and gives its
+# scores (before, every lower-rung trial failed with data_parallel).
+HB = """name: hb
+data: {source: %s, target: y, task: regression}
+cv: {folds: 3, seed: 2}
+preprocess: {scale: standard}
+model: {type: ridge, params: {alpha: {log_uniform: [0.01, 100]}}}
+search: {strategy: hyperband, seed: 3, eta: 3}
+parallel: %s
+output: {dir: out}
+"""
+hb = {}
+for g, par in ((1, "{ranks_per_task: 1}"), (2, "{ranks_per_task: 2, data_parallel: true}")):
+    d = os.path.join(work, "hb-g%d" % g)
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"), HB % (tables["reg"], par))
+    hftest.hyperfold(["run", "job.yaml", "--quiet"], np=g, cwd=d, timeout=300)
+    hb[g] = hftest.load_results(os.path.join(d, "out", "hb"))
+ok = len(hb[2]["trials"]) == len(hb[1]["trials"]) > 10 and hb[2]["best"]["trial"] == hb[1]["best"]["trial"]
+for t, u in zip(hb[2]["trials"], hb[1]["trials"]):
+    ok = ok and t["params"] == u["params"] and t.get("status", "ok") == u.get("status", "ok") == "ok"
+    for metric in u["fold_scores"]:
+        ok = ok and all(hftest.rel_close(x, y, 1e-9)
+                        for x, y in zip(t["fold_scores"][metric], u["fold_scores"][metric]))
+ck.check(ok, "hyperband on ridge (train_fraction rungs): a group of 2 equals the single copy")
+# A search space a trial of which cannot run on row shards is refused before the run, also for a
+# study whose trials are proposed while it runs (TPE) and for a continuous range.
+for name, prep in (("tpe-median", "{impute: {numeric: [mean, median]}}"),
+                   ("clip-range", "{clip: {lower: {uniform: [0.0, 0.05]}}}")):
+    d = os.path.join(work, "space-" + name)
+    os.makedirs(d)
+    hftest.write(os.path.join(d, "job.yaml"), """name: sp
+data: {source: %s, target: y, task: regression}
+preprocess: %s
+model: {type: ridge, params: {alpha: {log_uniform: [0.1, 10]}}}
+search: {strategy: tpe, trials: 6}
+parallel: {ranks_per_task: 2, data_parallel: true}
+output: {dir: out}
+""" % (tables["reg"], prep))
+    p = hftest.hyperfold(["validate", "job.yaml", "--no-data"], cwd=d, check=False)
+    errors = [l for l in p.stderr.splitlines() if l.startswith("hyperfold: error:")]
+    ck.check(p.returncode == 2 and len(errors) == 1 and "job.yaml:3:" in errors[0] and
+             "not available with parallel.data_parallel" in errors[0],
+             "%s: the search space is refused in one line (%d: %s)" % (name, p.returncode, errors))
 ck.done()
