@@ -516,12 +516,9 @@ static int worker_receive(hf_comm *world, hf_task_list *tasks, const hf_sched_op
     if (tag == TAG_STOP) {
         *stopped = 1;
     } else if (tag == TAG_TASKS) { /* an asynchronous study's new tasks, before their ids */
+        /* A failure reaches the coordinator as the worker loop ends (TAG_FAIL). */
         result = opts->absorb ? opts->absorb(opts->arg, tasks, buf, len)
                               : hf_error(HF_EINTERNAL, "tasks announced to a fixed sweep");
-        if (result < 0) {
-            const char *msg = hf_error_message();
-            hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
-        }
     } else {
         size_t k = len / sizeof(int);
         int ids[MAX_CHUNK];
@@ -568,7 +565,9 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
             if ((result = hf_comm_iprobe(world, 0, &ready)) >= 0 && ready)
                 result = worker_receive(world, tasks, opts, &h, &stopped);
         }
-        if (result < 0 || stopped || h.head == h.n)
+        if (result < 0)
+            break; /* the coordinator is told below: it counts this rank's tasks as running */
+        if (stopped || h.head == h.n)
             continue;
         int id = h.id[h.head];
         int last = h.last[h.head++];
@@ -577,9 +576,6 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
         size_t rec_len;
         char *json = run_one(ctx, &tasks->tasks[id], rank, &rec_len);
         if (!json) {
-            /* Tell the coordinator why, then leave. */
-            const char *msg = hf_error_message();
-            hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
             result = hf_error_code() ? hf_error_code() : HF_EINTERNAL;
             break;
         }
@@ -588,6 +584,14 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
         if (result >= 0 &&
             (at_once || last || out.len >= FLUSH_BYTES || hf_now() - out.first >= FLUSH_SECONDS))
             result = batch_flush(world, &out, &sends);
+        if (result < 0)
+            break;
+    }
+    if (result < 0) {
+        /* Tell the coordinator why, then leave: it would otherwise wait for the results of the
+         * tasks this rank holds. */
+        const char *msg = hf_error_message();
+        hf_comm_send(world, 0, TAG_FAIL, msg, strlen(msg) + 1);
     }
     if (result >= 0 && stopped) {
         result = batch_flush(world, &out, &sends);
