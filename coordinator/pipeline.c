@@ -199,7 +199,8 @@ static int load_block(const char *shard_dir, const hf_manifest *m, const hf_grou
             memcpy(d->X + first * p, b->X, count * p * sizeof *d->X);
     }
     /* The per-row columns: every rank's block, concatenated in group-rank order (the order of the
-     * blocks). Every rank takes part in every gather (hf_comm_check first). */
+     * blocks), each block broadcast by its rank (hf_comm_bcast sends in chunks: a column of more
+     * than 2^28 rows is past what one gather can count). */
     struct {
         void *mine, **all;
         int present;
@@ -209,29 +210,23 @@ static int load_block(const char *shard_dir, const hf_manifest *m, const hf_grou
                 {b ? b->group : NULL, (void **)&d->group, b && b->group},
                 {b ? b->order : NULL, (void **)&d->order, b && b->order}};
     result = hf_comm_check(c, result);
+    const int size = hf_comm_size(c), me = hf_comm_rank(c);
     for (size_t k = 0; k < 5 && result >= 0; k++) {
         if (!col[k].present) /* the same on every rank: the columns of the schema */
             continue;
-        char *all = NULL;
-        size_t *lens = NULL;
-        result = hf_comm_allgather_blob(c, col[k].mine, count * 8, &all, &lens);
-        size_t total = 0;
-        for (int r = 0; result >= 0 && r < hf_comm_size(c); r++)
-            total += lens[r];
-        if (result >= 0 && total != n * 8)
-            result = hf_error(HF_EINTERNAL,
-                              "data_parallel: gathered %zu bytes of a per-row "
-                              "column, expected %llu",
-                              total, (unsigned long long)(n * 8));
-        free(lens);
-        if (result >= 0) {
-            *col[k].all = hf_malloc((n ? n : 1) * 8);
-            if (*col[k].all)
-                memcpy(*col[k].all, all, n * 8);
-            else
-                result = HF_ENOMEM;
+        char *all = hf_malloc((n ? n : 1) * 8);
+        if ((result = hf_comm_check(c, all ? HF_OK : HF_ENOMEM)) < 0) {
+            free(all);
+            break;
         }
-        free(all);
+        *col[k].all = all;
+        for (int r = 0; r < size && result >= 0; r++) {
+            uint64_t f, cnt;
+            hf_group_row_block(n, size, r, &f, &cnt);
+            if (r == me)
+                memcpy(all + f * 8, col[k].mine, cnt * 8);
+            result = hf_comm_bcast(c, all + f * 8, cnt * 8, r);
+        }
         result = hf_comm_check(c, result);
     }
     hf_dataset_free(b);
