@@ -248,10 +248,12 @@ static int refit_and_export(const hf_spec *spec, const hf_job *job, int b,
         size_t no = fitted->n_outputs;
         pred = hf_malloc(folds->n_holdout * no * sizeof *pred);
         yh = hf_malloc(folds->n_holdout * sizeof *yh);
-        if (!pred || !yh) {
-            result = HF_ENOMEM;
+        result = !pred || !yh ? HF_ENOMEM : HF_OK;
+        /* With data_parallel the prediction is collective over the group: agree first. */
+        if (hf_group_data_parallel(group))
+            result = hf_comm_check(hf_group_comm(group), result);
+        if (result < 0)
             goto out;
-        }
         if ((result = hf_predict_pipeline(prep, fitted, group, data, folds->holdout,
                                           folds->n_holdout, pred)) < 0)
             goto out;

@@ -119,7 +119,10 @@ int hf_shards_local_sync(hf_comm *world, const char *shard_dir, const hf_manifes
 {
     hf_comm *node = NULL;
     char *dir = hf_shards_local_path(local_dir, m);
-    int result = dir ? hf_comm_split_node(world, &node) : HF_ENOMEM;
+    /* Every rank takes part in the split (collective), also one that could not make the path. */
+    int result = hf_comm_split_node(world, &node);
+    if (result >= 0 && !dir)
+        result = HF_ENOMEM;
     if (result >= 0 && hf_comm_rank(node) == 0)
         result = sync_node(shard_dir, m, dir);
     /* The node's other ranks read the copy only once its first rank has finished it. */

@@ -581,11 +581,12 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
     if (chunk * per_trial > PREDICT_BYTES)
         chunk = PREDICT_BYTES / per_trial ? PREDICT_BYTES / per_trial : 1;
     double *pred = hf_malloc((nv ? nv : 1) * n_out * chunk * sizeof *pred);
-    int result = HF_OK;
-    if (!fitted || !pred) {
-        result = HF_ENOMEM;
+    int result = !fitted || !pred ? HF_ENOMEM : HF_OK;
+    /* Row shards: fit is collective; the group agrees on an allocation failure first. */
+    if (c->shard)
+        result = hf_dist_agree(ctx->group, result);
+    if (result < 0)
         goto out;
-    }
     double t0 = hf_now();
     for (size_t i = 0; i < k; i++)
         if (injected_failure(&ctx->hooks, res[i].trial)) {

@@ -524,11 +524,14 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
     s->lam = hf_calloc(p ? p : 1, sizeof *s->lam);
     s->z = hf_calloc(p ? p : 1, sizeof *s->z);
     xty = hf_calloc(p ? p : 1, sizeof *xty);
-    if (!s->xmean || !s->V || !s->lam || !s->z || !xty) {
+    if (!s->xmean || !s->V || !s->lam || !s->z || !xty)
         result = HF_ENOMEM;
-        goto out;
-    }
     const hf_group *g = d->group;
+    /* Row shards: the group agrees on an allocation failure before gram_shard's reductions. */
+    if (d->row_shard && (result = hf_dist_agree(g, result)) < 0)
+        goto out;
+    if (result < 0)
+        goto out;
     if (d->row_shard) {
         result = gram_shard(d, fit_intercept, s, s->V, xty);
         if (result >= 0 && p > 0)
