@@ -507,15 +507,22 @@ static int check_prep_settings(hf_bind *b)
                 return result;
         }
     }
-    /* A continuous distribution's two ends (clip's quantiles: any value above 0 clips). */
-    for (size_t i = 0; i < n; i++) {
-        if (idx[i] < 0 || (s->space.params[idx[i]].kind != HF_PARAM_UNIFORM &&
-                           s->space.params[idx[i]].kind != HF_PARAM_LOG_UNIFORM))
+    /* With data_parallel: a continuous distribution's two ends (clip's quantiles: any value above
+     * 0 clips), on number settings, within the setting's bounds (the range itself is checked
+     * against them with the search space; a value past them must not reach a setter). */
+    for (size_t i = 0; i < n && s->parallel.data_parallel == HF_DATA_PARALLEL_ON; i++) {
+        const hf_param_def *def = hf_prep_param(i);
+        if (idx[i] < 0 || def->type != HF_VAL_NUMBER ||
+            (s->space.params[idx[i]].kind != HF_PARAM_UNIFORM &&
+             s->space.params[idx[i]].kind != HF_PARAM_LOG_UNIFORM))
             continue;
         const hf_param_space *p = &s->space.params[idx[i]];
         for (int end = 0; end < 2; end++) {
             const hf_value *save = vals[i];
-            hf_value v = {.type = HF_VAL_NUMBER, .u = {.num = end ? p->high : p->low}};
+            double x = end ? p->high : p->low;
+            if (!(x >= def->min && x <= def->max)) /* NaN too */
+                continue;
+            hf_value v = {.type = HF_VAL_NUMBER, .u = {.num = x}};
             hf_prep_config cfg;
             vals[i] = &v;
             int result = hf_prep_config_from_values(vals, &src, &cfg);
