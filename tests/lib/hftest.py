@@ -69,10 +69,15 @@ def same_trials(a, b):
 
 def journal_lines(run_dir):
     """The records of a run directory's journal.jsonl after its header, decoded; each line's
-    checksum (a tab, then the first 16 hex digits of the SHA-256 of the text before it) checked."""
+    checksum (a tab, then the first 16 hex digits of the SHA-256 of the text before it) checked.
+    A last line without its newline is being written by a running sweep (a reader polling the
+    journal can see part of a write): it is left out."""
     import hashlib
     with open(os.path.join(run_dir, "journal.jsonl")) as f:
-        lines = [l for l in f.read().splitlines() if l.strip()]
+        text = f.read()
+    if not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+    lines = [l for l in text.splitlines() if l.strip()]
     out = []
     for l in lines[1:]:
         body, _, digest = l.rpartition("\t")
