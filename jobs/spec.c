@@ -450,6 +450,19 @@ static int check_prep_config(const hf_spec *s, const hf_prep_config *cfg, const 
     return hf_error_prefix(HF_EINVAL, "%s", hf_opt_where(src, name, at, sizeof at));
 }
 
+/* The settings vals[] (fixed values, NULL = default) with setting i taken as v, decoded and
+ * checked (check_prep_config). */
+static int check_prep_value(const hf_spec *s, const hf_value **vals, size_t i, const hf_value *v,
+                            const hf_opt_source *src)
+{
+    const hf_value *save = vals[i];
+    hf_prep_config cfg;
+    vals[i] = v;
+    int result = hf_prep_config_from_values(vals, src, &cfg);
+    vals[i] = save;
+    return result == HF_OK ? check_prep_config(s, &cfg, src) : result;
+}
+
 static int check_prep_settings(hf_bind *b)
 {
     hf_spec *s = b->spec;
@@ -472,15 +485,7 @@ static int check_prep_settings(hf_bind *b)
             continue;
         const hf_param_space *p = &s->space.params[idx[i]];
         for (size_t c = 0; c < p->n_choices; c++) {
-            const hf_value *save = vals[i];
-            hf_prep_config cfg;
-            vals[i] = &p->choices[c];
-            int result = hf_prep_config_from_values(vals, &src, &cfg);
-            vals[i] = save;
-            if (result == HF_OK)
-                result = check_prep_config(s, &cfg, &src);
-            if (result != HF_OK)
-                return result;
+            HF_CALL(check_prep_value(s, vals, i, &p->choices[c], &src));
         }
     }
     /* An integer distribution's values (int_uniform: [0, 2] would draw polynomial 1): the first
@@ -495,16 +500,8 @@ static int check_prep_settings(hf_bind *b)
             int64_t x = k < 64 ? lo + k : hi;
             if (k < 64 && (x > hi || x < lo)) /* past the range (or wrapped) */
                 continue;
-            const hf_value *save = vals[i];
             hf_value v = {.type = HF_VAL_INT, .u = {.i = x}};
-            hf_prep_config cfg;
-            vals[i] = &v;
-            int result = hf_prep_config_from_values(vals, &src, &cfg);
-            vals[i] = save;
-            if (result == HF_OK)
-                result = check_prep_config(s, &cfg, &src);
-            if (result != HF_OK)
-                return result;
+            HF_CALL(check_prep_value(s, vals, i, &v, &src));
         }
     }
     /* With data_parallel: a continuous distribution's two ends (clip's quantiles: any value above
@@ -518,19 +515,11 @@ static int check_prep_settings(hf_bind *b)
             continue;
         const hf_param_space *p = &s->space.params[idx[i]];
         for (int end = 0; end < 2; end++) {
-            const hf_value *save = vals[i];
             double x = end ? p->high : p->low;
             if (!(x >= def->min && x <= def->max)) /* NaN too */
                 continue;
             hf_value v = {.type = HF_VAL_NUMBER, .u = {.num = x}};
-            hf_prep_config cfg;
-            vals[i] = &v;
-            int result = hf_prep_config_from_values(vals, &src, &cfg);
-            vals[i] = save;
-            if (result == HF_OK)
-                result = check_prep_config(s, &cfg, &src);
-            if (result != HF_OK)
-                return result;
+            HF_CALL(check_prep_value(s, vals, i, &v, &src));
         }
     }
     hf_prep_config cfg;
