@@ -131,24 +131,7 @@ hf_hosts_mpirun() {
 # everything but timing and placement (which rank or host ran what, fit times, paths). Further
 # keys to leave out may follow (spec_sha256 where the two specs differ on purpose).
 hf_hosts_same_results() {
-    "$PYTHON" - "$@" <<'PY' || hf_fail "results differ: $1 vs $2"
-import json, sys
-IGNORE = {"timing", "rank", "worker", "seconds", "fit_seconds", "model_path", "host", "hostname"}
-IGNORE |= set(sys.argv[3:])
-def strip(o):
-    if isinstance(o, dict):
-        return {k: strip(v) for k, v in o.items() if k not in IGNORE}
-    if isinstance(o, list):
-        return [strip(v) for v in o]
-    return o
-a, b = (strip(json.load(open(p))) for p in sys.argv[1:3])
-if a != b:
-    for k in sorted(set(a) | set(b)):
-        if a.get(k) != b.get(k):
-            print(f"results.json key {k!r} differs:\n  {str(a.get(k))[:300]}\n  {str(b.get(k))[:300]}",
-                  file=sys.stderr)
-    sys.exit(1)
-PY
+    "$PYTHON" "$HF_SOURCE_DIR/tests/lib/same_results.py" "$@" || hf_fail "results differ: $1 vs $2"
 }
 
 # hf_hosts_same_file A B WHAT: the two files are byte for byte the same (predictions).

@@ -130,23 +130,7 @@ PY
 
 # hf_same_results A B: the two results.json agree on everything but timing and placement.
 hf_same_results() {
-    "$PYTHON" - "$1" "$2" <<'PY' || hf_fail "results differ: $1 vs $2"
-import json, sys
-IGNORE = {"timing", "rank", "worker", "seconds", "fit_seconds", "model_path"}
-def strip(o):
-    if isinstance(o, dict):
-        return {k: strip(v) for k, v in o.items() if k not in IGNORE}
-    if isinstance(o, list):
-        return [strip(v) for v in o]
-    return o
-a, b = (strip(json.load(open(p))) for p in sys.argv[1:3])
-if a != b:
-    for k in sorted(set(a) | set(b)):
-        if a.get(k) != b.get(k):
-            print(f"results.json key {k!r} differs:\n  {str(a.get(k))[:300]}\n  {str(b.get(k))[:300]}",
-                  file=sys.stderr)
-    sys.exit(1)
-PY
+    "$PYTHON" "$HF_TEST_SRC/tests/lib/same_results.py" "$1" "$2" || hf_fail "results differ: $1 vs $2"
 }
 
 # hf_check_journal FILE: every task of the header's n_tasks is journaled exactly once.
