@@ -255,6 +255,19 @@ static void sums_centre(const shifted_sums *a, const double *sx, double sy, ridg
     s->ymean = sy + dy;
 }
 
+/* The fit's Gram matrix and X^T y from the sums: centred (sums_centre) with an intercept, as they
+ * are without. */
+static void sums_result(const shifted_sums *a, int fit_intercept, const double *sx, double sy,
+                        ridge_shared *s, double *V, double *xty)
+{
+    if (fit_intercept) {
+        sums_centre(a, sx, sy, s, V, xty);
+    } else {
+        memcpy(V, a->G, a->p * a->p * sizeof *V);
+        memcpy(xty, a->xy, a->p * sizeof *xty);
+    }
+}
+
 /* The whole table's sums, kept across fit calls: the training rows of a fold are the table minus
  * the fold's own rows, so each fold's sums are the table's minus those of its (few) other rows,
  * and the table's Gram matrix is formed once per process instead of once per fold. Keyed by the
@@ -396,12 +409,7 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
                 goto out;
         }
     }
-    if (fit_intercept) {
-        sums_centre(&a, sx, sy, s, V, xty);
-    } else {
-        memcpy(V, a.G, p * p * sizeof *V);
-        memcpy(xty, a.xy, p * sizeof *xty);
-    }
+    sums_result(&a, fit_intercept, sx, sy, s, V, xty);
 out:
     sums_free(&a);
     sums_free(&b);
@@ -467,12 +475,7 @@ static int gram_shard(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
         goto out;
     }
     s->n = a.n;
-    if (fit_intercept) {
-        sums_centre(&a, sx, sy, s, V, xty);
-    } else {
-        memcpy(V, a.G, p * p * sizeof *V);
-        memcpy(xty, a.xy, p * sizeof *xty);
-    }
+    sums_result(&a, fit_intercept, sx, sy, s, V, xty);
 out:
     sums_free(&a);
     free(sx);
