@@ -2,12 +2,19 @@
 # bench/serve.sh - hyperfold serve against the same model in scikit-learn served by Flask under
 # gunicorn (bench/serve_peer.py), on loopback, in one run: single-row and 100-row text/csv
 # requests at 1, 4 and 16 concurrent clients, each cell bounded (MAX_REQ requests or MAX_S
-# seconds). Prints requests/s, p50 and p99 latency, the servers' CPU time per request and peak
-# RSS, and the hyperfold/peer throughput ratios. The load generator is bench/serve_load.c (C
-# threads, one keep-alive connection each; gunicorn's sync workers close every connection, so
-# its clients reconnect per request).
+# seconds) and measured RUNS times, hyperfold then the peer each time (so that the two of a pair
+# see the same load on the machine). Prints the medians over the runs of requests/s, p50 and p99
+# latency, the servers' CPU time per request (on-CPU nanoseconds of all their threads and
+# processes, /proc/PID/task/TID/schedstat), the load generator's CPU time per request (it shares
+# the cores), and the median of the runs' hyperfold/peer throughput and server-CPU ratios; then
+# peak RSS.
+# The load generator is bench/serve_load.c (C threads, one keep-alive connection each; gunicorn's
+# sync workers close every connection, so its clients reconnect per request). The rows marked
+# `close` send `Connection: close` to both servers: every request opens its own connection on
+# both sides, the one client behaviour gunicorn's sync workers allow.
 #
 # Usage: bench/serve.sh [--threads N] [--workers W] [--max-requests R] [--max-seconds S]
+#                       [--runs N]
 # Needs the build (HF_BUILD_DIR, default ./build), gunicorn and python3-flask.
 set -euo pipefail
 
@@ -20,18 +27,25 @@ THREADS=$NCPU
 WORKERS=$NCPU
 MAX_REQ=50000
 MAX_S=5
+RUNS=3
 while [ $# -gt 0 ]; do
     case "$1" in
     --threads) THREADS="$2"; shift ;;
     --workers) WORKERS="$2"; shift ;;
     --max-requests) MAX_REQ="$2"; shift ;;
     --max-seconds) MAX_S="$2"; shift ;;
-    *) echo "usage: $0 [--threads N] [--workers W] [--max-requests R] [--max-seconds S]" >&2
+    --runs) RUNS="$2"; shift ;;
+    *) echo "usage: $0 [--threads N] [--workers W] [--max-requests R] [--max-seconds S]" \
+            "[--runs N]" >&2
        exit 2 ;;
     esac
     shift
 done
 [ -x "$HF" ] || { echo "serve.sh: $HF is missing: build first" >&2; exit 1; }
+command -v gunicorn >/dev/null || {
+    echo "serve.sh: gunicorn is missing: apt-get install gunicorn python3-flask" >&2
+    exit 1
+}
 
 W=$(mktemp -d /tmp/hf-bench-serve.XXXXXX)
 HF_PID=""
@@ -69,7 +83,7 @@ GU_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 HF_PEER_DATA=$DATA gunicorn -w "$WORKERS" -b "127.0.0.1:$GU_PORT" --chdir "$SRC/bench" \
     --log-level warning serve_peer:app >"$W/gu.log" 2>&1 &
 GU_PID=$!
-for _ in $(seq 200); do
+for _ in $(seq 1200); do # up to 60 s: importing scikit-learn is slow on a busy machine
     curl -sf "http://127.0.0.1:$GU_PORT/ping" >/dev/null 2>&1 && break
     sleep 0.05
 done
@@ -89,13 +103,10 @@ print("predictions agree: 100 rows, largest relative difference %.2e" % d)
 sys.exit(0 if len(a) == 100 and d < 1e-8 else 1)
 PY
 
-cpu_ticks() { # utime + stime of a process and its children threads (ticks)
-    local t=0 p
-    for p in "$@"; do
-        [ -r "/proc/$p/stat" ] || continue
-        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-    done
-    echo $t
+cpu_ns() { # on-CPU time of processes, all their threads (ns, schedstat)
+    local p
+    for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
+        awk '{t += $1} END {printf "%.0f\n", t}'
 }
 rss_kb() { # peak RSS (VmHWM) summed over processes
     local t=0 p
@@ -105,38 +116,61 @@ rss_kb() { # peak RSS (VmHWM) summed over processes
     done
     echo $t
 }
-HZ=$(getconf CLK_TCK)
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 GU_PIDS="$GU_PID $(pgrep -P "$GU_PID" | tr '\n' ' ')"
 
+# One measurement: serve_load's line plus the server's CPU us per request.
+measure() { # PORT BODY CONC MODE PIDS...
+    local port=$1 body=$2 conc=$3 mode=$4 c0 c1 line n
+    shift 4
+    c0=$(cpu_ns "$@")
+    # shellcheck disable=SC2086
+    line=$("$W/serve_load" "$port" "$body" "$conc" "$MAX_REQ" "$MAX_S" $mode)
+    c1=$(cpu_ns "$@")
+    n=$(echo "$line" | awk '{print $4}')
+    echo "$line $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.1f", n ? (b-a)/1e3/n : 0}')"
+}
+
 echo
-echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $NCPU cores;" \
-    "hyperfold serve --threads $THREADS; gunicorn -w $WORKERS (sync); cells: $MAX_REQ requests" \
-    "or ${MAX_S}s"
-printf "%-5s %-5s | %10s %9s %9s %8s | %10s %9s %9s %8s | %7s\n" rows conc \
-    "hf req/s" "p50 us" "p99 us" "cpu us" "py req/s" "p50 us" "p99 us" "cpu us" "ratio"
-for rows in 1 100; do
-    for conc in 1 4 16; do
-        c0=$(cpu_ticks $HF_PID)
-        read -r hr h50 h99 hn he < <("$W/serve_load" "$HF_PORT" "$W/body$rows.csv" "$conc" \
-            "$MAX_REQ" "$MAX_S")
-        c1=$(cpu_ticks $HF_PID)
+echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $NCPU cores," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg) at the start;" \
+    "hyperfold serve --threads $THREADS; gunicorn -w $WORKERS (sync);" \
+    "cells: $MAX_REQ requests or ${MAX_S}s; medians of $RUNS runs"
+printf "%-5s %-5s %-5s | %9s %8s %8s %6s %6s | %8s %8s %8s %6s %6s | %6s %6s\n" rows conc conn \
+    "hf req/s" "p50 us" "p99 us" "srv us" "cli us" "py req/s" "p50 us" "p99 us" "srv us" \
+    "cli us" "ratio" "cpu x"
+for cell in "1 1 keep" "1 4 keep" "1 16 keep" "100 1 keep" "100 4 keep" "100 16 keep" \
+    "1 1 close" "1 4 close" "1 16 close"; do
+    read -r rows conc conn <<<"$cell"
+    mode=""
+    [ "$conn" = close ] && mode=close
+    declare -A v=()
+    errs=""
+    for ((run = 0; run < RUNS; run++)); do
+        read -r hr h50 h99 _ he hcl hsv < <(measure "$HF_PORT" "$W/body$rows.csv" "$conc" \
+            "$mode" "$HF_PID")
         # shellcheck disable=SC2086
-        g0=$(cpu_ticks $GU_PIDS)
-        read -r gr g50 g99 gn ge < <("$W/serve_load" "$GU_PORT" "$W/body$rows.csv" "$conc" \
-            "$MAX_REQ" "$MAX_S")
-        # shellcheck disable=SC2086
-        g1=$(cpu_ticks $GU_PIDS)
-        hc=$(awk -v a="$c0" -v b="$c1" -v n="$hn" -v hz="$HZ" 'BEGIN {printf "%.0f", (b-a)/hz*1e6/n}')
-        gc=$(awk -v a="$g0" -v b="$g1" -v n="$gn" -v hz="$HZ" 'BEGIN {printf "%.0f", (b-a)/hz*1e6/n}')
-        ratio=$(awk -v a="$hr" -v b="$gr" 'BEGIN {printf "%.1fx", a/b}')
-        printf "%-5s %-5s | %10s %9s %9s %8s | %10s %9s %9s %8s | %7s" "$rows" "$conc" \
-            "$hr" "$h50" "$h99" "$hc" "$gr" "$g50" "$g99" "$gc" "$ratio"
-        [ "$he" != 0 ] || [ "$ge" != 0 ] && printf "  (errors: hf %s, py %s)" "$he" "$ge"
-        echo
+        read -r gr g50 g99 _ ge gcl gsv < <(measure "$GU_PORT" "$W/body$rows.csv" "$conc" \
+            "$mode" $GU_PIDS)
+        for k in hr h50 h99 hsv hcl gr g50 g99 gsv gcl; do v[$k]="${v[$k]:-} ${!k}"; done
+        v[ratio]="${v[ratio]:-} $(awk -v a="$hr" -v b="$gr" 'BEGIN {printf "%.3f", b ? a/b : 0}')"
+        v[cpux]="${v[cpux]:-} $(awk -v a="$hsv" -v b="$gsv" 'BEGIN {printf "%.3f", a ? b/a : 0}')"
+        [ "$he" != 0 ] || [ "$ge" != 0 ] && errs="$errs hf:$he/py:$ge"
     done
+    m() { echo "${v[$1]}" | median; }
+    printf "%-5s %-5s %-5s | %9.0f %8.1f %8.1f %6.1f %6.1f | %8.0f %8.1f %8.1f %6.0f %6.1f | %5.1fx %5.1fx" \
+        "$rows" "$conc" "$conn" "$(m hr)" "$(m h50)" "$(m h99)" "$(m hsv)" "$(m hcl)" \
+        "$(m gr)" "$(m g50)" "$(m g99)" "$(m gsv)" "$(m gcl)" "$(m ratio)" "$(m cpux)"
+    [ -n "$errs" ] && printf "  (errors:%s)" "$errs"
+    echo
+    unset v
 done
 # shellcheck disable=SC2086
 echo "peak RSS: hyperfold serve $(($(rss_kb $HF_PID) / 1024)) MiB;" \
     "gunicorn (master + $WORKERS workers) $(($(rss_kb $GU_PIDS) / 1024)) MiB"
-echo "cpu us = server CPU time per request (user + system, ticks of $((1000000 / HZ)) us);" \
-    "the client (C, same machine) shares the $NCPU cores."
+echo "srv us: the server's CPU time per request (all threads / processes); cli us: the load" \
+    "generator's (it runs on the same $NCPU cores); ratio: hf/py requests/s; cpu x: py/hf srv us." \
+    "conn keep: kept alive where the server allows (gunicorn sync closes each); close: both" \
+    "reconnect per request. Each figure is the median of $RUNS runs; ratios are medians of the" \
+    "runs' paired ratios."

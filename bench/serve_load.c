@@ -1,9 +1,14 @@
 /* serve_load.c - the load generator of bench/serve.sh: C clients that POST one body again and
  * again to 127.0.0.1:PORT/invocations, one blocking TCP connection per client thread, kept alive
  * unless the server closes it (gunicorn's sync workers do: then it reconnects, and the connect is
- * part of that request's latency). Prints one line: requests/s, p50, p99 in microseconds, errors.
+ * part of that request's latency). With the optional last argument `close` every request says
+ * `Connection: close`, so that each one opens its own connection, whatever the server's keep-alive
+ * (the same client behaviour for both servers of bench/serve.sh). Prints one line: requests/s,
+ * p50 and p99 in microseconds, requests answered, errors, and the client's own CPU time per
+ * request in microseconds (user + system, getrusage: what the client takes from the cores it
+ * shares with the server).
  *
- * usage: serve_load PORT BODY_FILE CONCURRENCY MAX_REQUESTS MAX_SECONDS
+ * usage: serve_load PORT BODY_FILE CONCURRENCY MAX_REQUESTS MAX_SECONDS [close]
  * Built by bench/serve.sh with cc -O2 -pthread. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -14,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +31,7 @@ static long g_max;
 static double g_deadline;
 static long g_next; /* requests handed out (atomic) */
 static long g_errors;
+static int g_close; /* close the connection after each response */
 
 typedef struct {
     double *lat;
@@ -104,7 +111,7 @@ static void *run(void *arg)
         if (fd < 0)
             fd = dial();
         int r = fd < 0 ? -1 : one(fd, buf, cap);
-        if (r <= 0 && fd >= 0) {
+        if ((r <= 0 || g_close) && fd >= 0) {
             close(fd);
             fd = -1;
         }
@@ -128,8 +135,11 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: serve_load PORT BODY_FILE CONCURRENCY MAX_REQUESTS MAX_SECONDS\n");
+    int close_each = argc == 7 && strcmp(argv[6], "close") == 0;
+    g_close = close_each;
+    if (argc != 6 && !close_each) {
+        fprintf(stderr,
+                "usage: serve_load PORT BODY_FILE CONCURRENCY MAX_REQUESTS MAX_SECONDS [close]\n");
         return 2;
     }
     g_port = atoi(argv[1]);
@@ -151,12 +161,14 @@ int main(int argc, char **argv)
     g_req = malloc((size_t)blen + 512);
     int h = sprintf(g_req,
                     "POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
-                    "Accept: text/csv\r\nContent-Length: %ld\r\n\r\n",
-                    blen);
+                    "Accept: text/csv\r\n%sContent-Length: %ld\r\n\r\n",
+                    close_each ? "Connection: close\r\n" : "", blen);
     memcpy(g_req + h, body, (size_t)blen);
     g_req_len = (size_t)h + (size_t)blen;
     pthread_t *tid = calloc((size_t)conc, sizeof *tid);
     thr *ts = calloc((size_t)conc, sizeof *ts);
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     double t0 = now();
     g_deadline = t0 + secs;
     for (int i = 0; i < conc; i++)
@@ -164,6 +176,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < conc; i++)
         pthread_join(tid[i], NULL);
     double el = now() - t0;
+    getrusage(RUSAGE_SELF, &ru1);
+    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+                          ru0.ru_stime.tv_sec) +
+                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+                          ru0.ru_stime.tv_usec) *
+                     1e-6;
     size_t n = 0;
     for (int i = 0; i < conc; i++)
         n += ts[i].n;
@@ -174,6 +192,7 @@ int main(int argc, char **argv)
             all[k++] = ts[i].lat[j];
     qsort(all, n, sizeof *all, cmp);
     double p50 = n ? all[n / 2] : 0, p99 = n ? all[(size_t)((double)(n - 1) * 0.99)] : 0;
-    printf("%.1f %.1f %.1f %zu %ld\n", (double)n / el, p50 * 1e6, p99 * 1e6, n, g_errors);
+    printf("%.1f %.1f %.1f %zu %ld %.1f\n", (double)n / el, p50 * 1e6, p99 * 1e6, n, g_errors,
+           n ? cpu * 1e6 / (double)n : 0.0);
     return 0;
 }

@@ -3,7 +3,8 @@
  *
  * Not collective: runs without MPI. The model is refcounted: a request holds the model it started
  * with, /reload or SIGHUP swaps in a new one atomically, the old one is freed by its last user.
- * Signals are taken by the main thread with sigwait (every other thread blocks them). */
+ * Signals are taken by the main thread with sigtimedwait (every other thread blocks them), which
+ * also flushes the buffered request log. */
 #define _GNU_SOURCE
 #include "coordinator/args.h"
 #include "coordinator/commands.h"
@@ -115,6 +116,85 @@ static struct server {
     double started;
 } g;
 
+/* ---- the request log ------------------------------------------------------------------------ */
+
+/* One line per request on stderr, buffered: a request appends its line under a mutex (no system
+ * call), the buffer is written when it is full, by the main thread every LOG_FLUSH_MS while lines
+ * wait, before any other line the server writes (so the order on stderr is the order of events)
+ * and at exit after the drain. A line is whole in one write(), never split between two. Lines
+ * are lost only if the process dies without exiting (SIGKILL, a crash): at most LOG_FLUSH_MS of
+ * them. */
+#define LOG_CAP 16384
+#define LOG_FLUSH_MS 100
+static struct {
+    pthread_mutex_t mu;
+    size_t len;
+    atomic_int pending; /* len > 0, read without the lock by the flusher */
+    char buf[LOG_CAP];
+} g_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void write_all(const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(2, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* stderr closed or full disk: the log is best effort, serving goes on */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Called with g_log.mu held. */
+static void log_flush_locked(void)
+{
+    if (g_log.len)
+        write_all(g_log.buf, g_log.len);
+    g_log.len = 0;
+    atomic_store(&g_log.pending, 0);
+}
+
+static void log_flush(void)
+{
+    pthread_mutex_lock(&g_log.mu);
+    log_flush_locked();
+    pthread_mutex_unlock(&g_log.mu);
+}
+
+static void log_line(const char *line, size_t n)
+{
+    pthread_mutex_lock(&g_log.mu);
+    if (g_log.len + n > LOG_CAP)
+        log_flush_locked();
+    if (n > LOG_CAP) {
+        write_all(line, n);
+    } else {
+        memcpy(g_log.buf + g_log.len, line, n);
+        g_log.len += n;
+        atomic_store(&g_log.pending, 1);
+    }
+    pthread_mutex_unlock(&g_log.mu);
+}
+
+/* A line other than a request's (reload, stop): the buffered request lines go first. */
+static void log_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_event(const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    pthread_mutex_lock(&g_log.mu);
+    log_flush_locked();
+    write_all(line, len);
+    pthread_mutex_unlock(&g_log.mu);
+}
+
 static served *acquire(void)
 {
     pthread_mutex_lock(&g.mu);
@@ -152,7 +232,7 @@ static int reload(char **msg)
         hf_error_clear();
         atomic_fetch_add(&g.reload_failures, 1);
         pthread_mutex_unlock(&g.reload_mu);
-        fprintf(stderr, "hyperfold: serve: %s\n", *msg ? *msg : "reload failed");
+        log_event("hyperfold: serve: %s\n", *msg ? *msg : "reload failed");
         return result;
     }
     s->m = m;
@@ -167,7 +247,7 @@ static int reload(char **msg)
     *msg = NULL;
     pthread_mutex_unlock(&g.reload_mu);
     if (!g.quiet)
-        fprintf(stderr, "hyperfold: serve: reloaded %s (%.3fs)\n", g.model_shown, hf_now() - t0);
+        log_event("hyperfold: serve: reloaded %s (%.3fs)\n", g.model_shown, hf_now() - t0);
     return HF_OK;
 }
 
@@ -606,7 +686,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          r->method, r->path, r->status, r->rows, dt * 1e6,
                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed)");
         if (n > 0)
-            (void)!write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+            log_line(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
     free(r->body);
     free(r);
@@ -736,7 +816,7 @@ int hf_cmd_serve(int argc, char **argv)
         }
     }
 
-    /* Signals: every thread blocks them, the main thread takes them with sigwait. */
+    /* Signals: every thread blocks them, the main thread takes them with sigtimedwait. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGHUP);
@@ -810,8 +890,14 @@ int hf_cmd_serve(int argc, char **argv)
 
     for (;;) {
         int sig = 0;
-        if (sigwait(&sigs, &sig) != 0)
+        /* Every LOG_FLUSH_MS the request lines waiting in the buffer are written. */
+        struct timespec tick = {0, LOG_FLUSH_MS * 1000000L};
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig < 0) {
+            if (atomic_load(&g_log.pending))
+                log_flush();
             continue;
+        }
         if (sig == SIGHUP) {
             char *msg = NULL;
             (void)reload(&msg);
@@ -839,7 +925,7 @@ int hf_cmd_serve(int argc, char **argv)
     free(cert);
     free_key(key);
     if (!quiet)
-        fprintf(stderr, "hyperfold: serve: stopped (%s)\n",
-                left ? "requests still in flight after 60 s were cut" : "drained");
+        log_event("hyperfold: serve: stopped (%s)\n",
+                  left ? "requests still in flight after 60 s were cut" : "drained");
     return HF_OK;
 }
