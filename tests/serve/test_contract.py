@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 
 import servelib
 from servelib import hftest
@@ -181,6 +182,13 @@ try:
     ck.check(m.get("hyperfold_serve_request_duration_seconds_sum", 0) > 0, "sum > 0")
     ck.check("hyperfold_serve_model_load_seconds" in m and
              m.get("hyperfold_serve_model_reloads_total") == 0, "load time and reloads: %r" % m)
+    # The request log is buffered, but written within 100 ms while the server runs, not only at
+    # exit: the line of the /metrics request above appears with the server still serving.
+    deadline = time.time() + 10
+    while "GET /metrics 200" not in srv.log() and time.time() < deadline:
+        time.sleep(0.05)
+    ck.check("GET /metrics 200" in srv.log() and srv.proc.poll() is None,
+             "the log is written while serving: %r" % srv.log()[-300:])
 finally:
     rc = srv.stop()
 ck.check(rc == 0, "SIGTERM: exit %d" % rc)
