@@ -13,8 +13,11 @@
 # `close` send `Connection: close` to both servers: every request opens its own connection on
 # both sides, the one client behaviour gunicorn's sync workers allow.
 #
+# With --log both servers log every request to a file (hyperfold without --quiet, gunicorn with
+# --access-logfile); without it neither does (hyperfold --quiet, gunicorn's default).
+#
 # Usage: bench/serve.sh [--threads N] [--workers W] [--max-requests R] [--max-seconds S]
-#                       [--runs N]
+#                       [--runs N] [--log]
 # Needs the build (HF_BUILD_DIR, default ./build), gunicorn and python3-flask.
 set -euo pipefail
 
@@ -28,6 +31,7 @@ WORKERS=$NCPU
 MAX_REQ=50000
 MAX_S=5
 RUNS=3
+LOG=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --threads) THREADS="$2"; shift ;;
@@ -35,8 +39,9 @@ while [ $# -gt 0 ]; do
     --max-requests) MAX_REQ="$2"; shift ;;
     --max-seconds) MAX_S="$2"; shift ;;
     --runs) RUNS="$2"; shift ;;
+    --log) LOG=1 ;;
     *) echo "usage: $0 [--threads N] [--workers W] [--max-requests R] [--max-seconds S]" \
-            "[--runs N]" >&2
+            "[--runs N] [--log]" >&2
        exit 2 ;;
     esac
     shift
@@ -75,13 +80,20 @@ MODEL=$W/runs/bench-serve/model.h5
 cut -d, -f1-10 "$DATA" | sed -n 2p >"$W/body1.csv"
 cut -d, -f1-10 "$DATA" | sed -n 2,101p >"$W/body100.csv"
 
-"$HF" serve --model "$MODEL" --port 0 --threads "$THREADS" --quiet >"$W/hf.out" 2>"$W/hf.err" &
+HF_LOG=(--quiet)
+GU_LOG=()
+if [ "$LOG" = 1 ]; then
+    HF_LOG=()
+    GU_LOG=(--access-logfile "$W/gu.access")
+fi
+"$HF" serve --model "$MODEL" --port 0 --threads "$THREADS" "${HF_LOG[@]}" >"$W/hf.out" \
+    2>"$W/hf.err" &
 HF_PID=$!
 for _ in $(seq 100); do [ -s "$W/hf.out" ] && break; sleep 0.05; done
 HF_PORT=$(sed -E 's/.*:([0-9]+)$/\1/' "$W/hf.out")
 GU_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 HF_PEER_DATA=$DATA gunicorn -w "$WORKERS" -b "127.0.0.1:$GU_PORT" --chdir "$SRC/bench" \
-    --log-level warning serve_peer:app >"$W/gu.log" 2>&1 &
+    --log-level warning "${GU_LOG[@]}" serve_peer:app >"$W/gu.log" 2>&1 &
 GU_PID=$!
 for _ in $(seq 1200); do # up to 60 s: importing scikit-learn is slow on a busy machine
     curl -sf "http://127.0.0.1:$GU_PORT/ping" >/dev/null 2>&1 && break
@@ -136,7 +148,8 @@ echo
 echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $NCPU cores," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg) at the start;" \
     "hyperfold serve --threads $THREADS; gunicorn -w $WORKERS (sync);" \
-    "cells: $MAX_REQ requests or ${MAX_S}s; medians of $RUNS runs"
+    "cells: $MAX_REQ requests or ${MAX_S}s; medians of $RUNS runs;" \
+    "request logs $([ "$LOG" = 1 ] && echo on || echo off)"
 printf "%-5s %-5s %-5s | %9s %8s %8s %6s %6s | %8s %8s %8s %6s %6s | %6s %6s\n" rows conc conn \
     "hf req/s" "p50 us" "p99 us" "srv us" "cli us" "py req/s" "p50 us" "p99 us" "srv us" \
     "cli us" "ratio" "cpu x"
@@ -148,9 +161,10 @@ for cell in "1 1 keep" "1 4 keep" "1 16 keep" "100 1 keep" "100 4 keep" "100 16 
     declare -A v=()
     errs=""
     for ((run = 0; run < RUNS; run++)); do
+        # shellcheck disable=SC2034 # read back through ${!k} below
         read -r hr h50 h99 _ he hcl hsv < <(measure "$HF_PORT" "$W/body$rows.csv" "$conc" \
             "$mode" "$HF_PID")
-        # shellcheck disable=SC2086
+        # shellcheck disable=SC2086,SC2034
         read -r gr g50 g99 _ ge gcl gsv < <(measure "$GU_PORT" "$W/body$rows.csv" "$conc" \
             "$mode" $GU_PIDS)
         for k in hr h50 h99 hsv hcl gr g50 g99 gsv gcl; do v[$k]="${v[$k]:-} ${!k}"; done
