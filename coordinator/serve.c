@@ -890,9 +890,10 @@ int hf_cmd_serve(int argc, char **argv)
 
     for (;;) {
         int sig = 0;
-        /* Every LOG_FLUSH_MS the request lines waiting in the buffer are written. */
+        /* Every LOG_FLUSH_MS the request lines waiting in the buffer are written (--quiet: no
+         * lines, no timeout). */
         struct timespec tick = {0, LOG_FLUSH_MS * 1000000L};
-        sig = sigtimedwait(&sigs, NULL, &tick);
+        sig = sigtimedwait(&sigs, NULL, g.quiet ? NULL : &tick);
         if (sig < 0) {
             if (atomic_load(&g_log.pending))
                 log_flush();
@@ -915,6 +916,8 @@ int hf_cmd_serve(int argc, char **argv)
     while (atomic_load(&g.in_flight) > 0 && hf_now() < deadline) {
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
+        if (atomic_load(&g_log.pending))
+            log_flush();
     }
     long left = atomic_load(&g.in_flight);
     MHD_stop_daemon(d);
