@@ -15,18 +15,6 @@
 
 #include <stddef.h>
 
-typedef struct hf_task {
-    int id;
-    int split;   /* index into hf_folds.splits */
-    int *trials; /* trial ids of this batch, ascending */
-    size_t n_trials;
-} hf_task;
-
-typedef struct hf_task_list {
-    hf_task *tasks;
-    size_t n_tasks;
-} hf_task_list;
-
 /* One trial as the worker needs it: the model's parameter values (in the model's parameter order,
  * every parameter present) and the preprocessing configuration. Built by jobs/
  * (hf_spec_decode_trials). */
@@ -34,6 +22,22 @@ typedef struct hf_trial_config {
     const hf_value *model; /* model->n_params values */
     hf_prep_config prep;
 } hf_trial_config;
+
+typedef struct hf_task {
+    int id;
+    int split;   /* index into hf_folds.splits */
+    int *trials; /* trial ids of this batch, ascending */
+    size_t n_trials;
+    /* The batch's trials decoded (n_trials), on a rank that holds no decoded trial list (a worker
+     * of a grid or random sweep: coordinator/scheduler.c materialises them from the trial ids);
+     * NULL: ctx->trials[trial]. Not owned by the list. */
+    const hf_trial_config *configs;
+} hf_task;
+
+typedef struct hf_task_list {
+    hf_task *tasks;
+    size_t n_tasks;
+} hf_task_list;
 
 /* Failure tests' hooks (docs/architecture.md, "Test hooks"); the commands fill them from the
  * environment, the worker only reads them. Zeroed: none. */
