@@ -1,8 +1,9 @@
 /* task.h - one unit of sweep work: a batch of trials that share work, on one split.
  *
  * The task list is derived deterministically from the decoded trials (their model values and
- * preprocessing, the model's can_share) and the splits, so every rank builds the same list and a
- * task is named by its index alone. Results do not depend on which rank runs a task or in which
+ * preprocessing, the model's can_share) and the splits, so the same spec always gives the same
+ * list and a task is named by its index alone (a grid or random sweep's list is rank 0's: other
+ * ranks get each task's definition with it, hf_task.configs). Results do not depend on which rank runs a task or in which
  * order. The worker never sees the job spec: jobs/ decodes each trial once (hf_trial_config). */
 #ifndef HF_TASK_H
 #define HF_TASK_H
