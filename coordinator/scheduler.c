@@ -16,7 +16,12 @@
  * chunk instead of twice per task. As tasks run out, the held work shrinks (halved while fewer than
  * two full holdings per worker remain) and so do the chunks, down to one task: the end of the sweep
  * is balanced as before (guided self-scheduling). An asynchronous study (refill) hands out one id
- * per message and gets each result at once: its next tasks depend on them. */
+ * per message and gets each result at once: its next tasks depend on them.
+ *
+ * A grid or random sweep's task list is rank 0's alone (hf_sched_opts.materialise): a hand-out
+ * message then carries each task's definition (id, split, trial ids: 16 bytes for a task of one
+ * trial), a chunk cut before it passes FLUSH_BYTES so that it still goes eagerly, and the worker
+ * makes the task's trials from their ids. */
 #define _GNU_SOURCE
 #include "coordinator/scheduler.h"
 #include "common/hf.h"
@@ -829,7 +834,13 @@ static int feed_remote(coord *c, int w)
         if (room <= 0 || (room < chunk && c->outstanding[w] > 0))
             break;
         int k = 0;
+        size_t bytes = 0; /* a chunk of definitions (materialise) stays under MPI's eager limit */
         while (k < chunk && k < room) {
+            if (c->opts->materialise && !c->stopping && c->next < c->n_pending) {
+                bytes += (3 + c->tasks->tasks[c->pending[c->next]].n_trials) * sizeof(int);
+                if (k > 0 && bytes > FLUSH_BYTES)
+                    break;
+            }
             int id = next_task(c);
             if (id < 0)
                 break;
