@@ -3,8 +3,9 @@
  * The task list is derived deterministically from the decoded trials (their model values and
  * preprocessing, the model's can_share) and the splits, so the same spec always gives the same
  * list and a task is named by its index alone (a grid or random sweep's list is rank 0's: other
- * ranks get each task's definition with it, hf_task.configs). Results do not depend on which rank runs a task or in which
- * order. The worker never sees the job spec: jobs/ decodes each trial once (hf_trial_config). */
+ * ranks get each task's definition with it, hf_task.configs). Results do not depend on which rank
+ * runs a task or in which order. The worker never sees the job spec: jobs/ decodes each trial once
+ * (hf_trial_config). */
 #ifndef HF_TASK_H
 #define HF_TASK_H
 
@@ -16,14 +17,6 @@
 
 #include <stddef.h>
 
-/* One trial as the worker needs it: the model's parameter values (in the model's parameter order,
- * every parameter present) and the preprocessing configuration. Built by jobs/
- * (hf_spec_decode_trials). */
-typedef struct hf_trial_config {
-    const hf_value *model; /* model->n_params values */
-    hf_prep_config prep;
-} hf_trial_config;
-
 typedef struct hf_task {
     int id;
     int split;   /* index into hf_folds.splits */
@@ -32,13 +25,21 @@ typedef struct hf_task {
     /* The batch's trials decoded (n_trials), on a rank that holds no decoded trial list (a worker
      * of a grid or random sweep: coordinator/scheduler.c materialises them from the trial ids);
      * NULL: ctx->trials[trial]. Not owned by the list. */
-    const hf_trial_config *configs;
+    const struct hf_trial_config *configs;
 } hf_task;
 
 typedef struct hf_task_list {
     hf_task *tasks;
     size_t n_tasks;
 } hf_task_list;
+
+/* One trial as the worker needs it: the model's parameter values (in the model's parameter order,
+ * every parameter present) and the preprocessing configuration. Built by jobs/
+ * (hf_spec_decode_trials). */
+typedef struct hf_trial_config {
+    const hf_value *model; /* model->n_params values */
+    hf_prep_config prep;
+} hf_trial_config;
 
 /* Failure tests' hooks (docs/architecture.md, "Test hooks"); the commands fill them from the
  * environment, the worker only reads them. Zeroed: none. */
