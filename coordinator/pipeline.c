@@ -446,11 +446,53 @@ static int make_folds(const hf_spec *spec, const hf_dataset *table, hf_folds **o
 int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
                         int no_folds, hf_job *job)
 {
-    return hf_pipeline_prepare_group(spec, shard_dir, manifest, no_folds, NULL, job);
+    return hf_pipeline_prepare_group(spec, shard_dir, manifest, no_folds, NULL, 0, job);
+}
+
+/* The trials of the job: expanded and decoded, or (by_index, grid and random search) only
+ * counted, for hf_job_trials_at. */
+static int prepare_trials(hf_spec *spec, int by_index, hf_job *job)
+{
+    if (by_index &&
+        (spec->search.strategy == HF_SEARCH_GRID || spec->search.strategy == HF_SEARCH_RANDOM))
+        return hf_space_maker_new(&spec->space, &spec->search, spec->path, &job->maker,
+                                  &job->n_trials);
+    HF_CALL(hf_spec_trials(spec, &job->trials, &job->n_trials));
+    return hf_spec_decode_trials(spec, job->model, job->trials, job->n_trials, &job->configs);
+}
+
+int hf_job_trials_at(const hf_job *job, const int *ids, size_t n, hf_trial **trials,
+                     hf_trial_config **configs)
+{
+    size_t np = job->spec->space.n_params;
+    int result = HF_OK;
+    hf_trial *t = hf_trials_alloc(n, np);
+    *trials = NULL;
+    *configs = NULL;
+    if (!t)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n && result >= 0; i++) {
+        if (ids[i] < 0 || (size_t)ids[i] >= job->n_trials)
+            result = hf_error(HF_EINTERNAL, "trial %d of %zu", ids[i], job->n_trials);
+        else if (job->maker)
+            result = hf_space_trial_at(job->maker, (size_t)ids[i], &t[i]);
+        else
+            for (size_t k = 0; k < np && result >= 0; k++)
+                result = hf_value_copy(&t[i].values[k], &job->trials[ids[i]].values[k]);
+        t[i].id = ids[i];
+    }
+    if (result >= 0)
+        result = hf_spec_decode_trials(job->spec, job->model, t, n, configs);
+    if (result < 0) {
+        hf_trials_free(t, n, np);
+        return result;
+    }
+    *trials = t;
+    return HF_OK;
 }
 
 int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
-                              int no_folds, const hf_group *group, hf_job *job)
+                              int no_folds, const hf_group *group, int by_index, hf_job *job)
 {
     int result = HF_OK;
     memset(job, 0, sizeof *job);
@@ -473,9 +515,7 @@ int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_man
         (result = hf_spec_check_data(spec, job->data->schema, job->data->y, job->data->n_rows)) <
             0 ||
         (!no_folds && (result = make_folds(spec, job->data, &job->folds)) < 0) ||
-        (result = hf_spec_trials(spec, &job->trials, &job->n_trials)) < 0 ||
-        (result = hf_spec_decode_trials(spec, job->model, job->trials, job->n_trials,
-                                        &job->configs)) < 0 ||
+        (result = prepare_trials(spec, by_index, job)) < 0 ||
         (result = hf_objective_metrics(&spec->objective, &job->metrics, &job->n_metrics)) < 0)
         hf_job_free(job);
     return result;
@@ -486,6 +526,7 @@ void hf_job_free(hf_job *job)
     hf_trial_configs_free(job->configs, job->n_trials);
     if (job->trials)
         hf_trials_free(job->trials, job->n_trials, job->spec->space.n_params);
+    hf_space_maker_free(job->maker);
     free(job->metrics);
     hf_folds_free(job->folds);
     hf_dataset_free(job->data);
@@ -536,7 +577,7 @@ int hf_pipeline_data_parallel(const hf_job *job, hf_group *group, int *on)
                         "model that fits on row shards (%s)",
                         at, job->model->name, names);
     }
-    for (size_t t = 0; *on && t < job->n_trials; t++) {
+    for (size_t t = 0; *on && job->configs && t < job->n_trials; t++) { /* (rank 0 checks) */
         if (hf_prep_data_parallel_check(&job->configs[t].prep, NULL) < 0)
             return hf_error_prefix(HF_EINVAL, "%s: trial %zu", at, t);
     }

@@ -25,6 +25,10 @@ typedef struct hf_job {
     hf_trial *trials;
     size_t n_trials;
     hf_trial_config *configs; /* the trials decoded for the worker */
+    /* Trials by index instead (hf_pipeline_prepare_group's by_index on a grid or random search):
+     * trials and configs stay NULL, n_trials is their number, and hf_job_trials_at makes the
+     * few a rank runs. NULL otherwise. */
+    hf_space_maker *maker;
     const hf_model_ops *model;
     const char **metrics; /* objective first, then the report metrics */
     size_t n_metrics;
@@ -70,9 +74,17 @@ void hf_job_free(hf_job *job);
 int hf_pipeline_check_world(hf_comm *world, const hf_parallel_opts *par);
 /* hf_pipeline_prepare on a worker group: with the group's data_parallel flag set
  * (hf_pipeline_plan_data_parallel), each group rank reads only its block of the table's rows
- * (collective over the group then); otherwise as hf_pipeline_prepare. */
+ * (collective over the group then); otherwise as hf_pipeline_prepare. With `by_index` and a grid
+ * or random search, the trials are neither expanded nor decoded (hf_job.maker): a rank that runs
+ * only some of them (run's ranks other than 0) makes those with hf_job_trials_at. */
 int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
-                              int no_folds, const hf_group *group, hf_job *job);
+                              int no_folds, const hf_group *group, int by_index, hf_job *job);
+/* Not collective. Trials ids[0..n) of the job, made and decoded: *trials (hf_trials_free(*trials,
+ * n, space.n_params)) and *configs (hf_trial_configs_free(*configs, n); they borrow the trials'
+ * values), exactly as hf_pipeline_prepare_group would have made trials[ids[i]] and
+ * configs[ids[i]]. For a job prepared by index (hf_job.maker); else copies of its own. */
+int hf_job_trials_at(const hf_job *job, const int *ids, size_t n, hf_trial **trials,
+                     hf_trial_config **configs);
 /* Not collective: sets the group's data_parallel flag from parallel.data_parallel and, for auto,
  * the manifest's table size against memory_per_rank; returns it (0 without a group). */
 int hf_pipeline_plan_data_parallel(const hf_spec *spec, const hf_manifest *m, hf_group *group);

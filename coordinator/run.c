@@ -77,6 +77,12 @@ typedef struct run_state {
     const unsigned char *eligible; /* Hyperband: hf_sweep.eligible */
     struct async_study *async;     /* an asynchronous study (ASHA, TPE mode async), or NULL */
     unsigned char *pruned;         /* search.pruner: [trial] stopped after its first splits */
+    /* A grid or random sweep: the job, whose trials ranks other than 0 make by index
+     * (hf_job.maker) for the task they run (materialise), and that task's trials. */
+    const hf_job *job;
+    hf_trial *task_trials;
+    hf_trial_config *task_configs;
+    size_t task_n;
 } run_state;
 
 static void print_progress(run_state *st, int final)
@@ -414,16 +420,24 @@ static int preflight(const hf_spec *spec, const hf_job *job, const hf_group *gro
                       : HF_OK;
 }
 
-static int make_tasks(const hf_spec *spec, const hf_job *job, const hf_group *group,
+/* Collective. The task list, made by the rank that holds the decoded trials (rank 0 of a grid
+ * or random sweep, hf_job.maker elsewhere: their tasks are empty; every rank of a study), and
+ * the preflight of its largest task on every rank. */
+static int make_tasks(hf_comm *world, const hf_spec *spec, const hf_job *job, const hf_group *group,
                       hf_task_list *tasks)
 {
-    HF_CALL(hf_task_list_make(job->model, job->configs, job->n_trials, job->folds->n_splits,
-                              MAX_BATCH, tasks));
-    size_t batch = 1;
-    for (size_t t = 0; t < tasks->n_tasks; t++)
+    int result = HF_OK;
+    uint64_t batch = 1;
+    if (!job->maker)
+        result = hf_task_list_make(job->model, job->configs, job->n_trials, job->folds->n_splits,
+                                   MAX_BATCH, tasks);
+    for (size_t t = 0; result >= 0 && t < tasks->n_tasks; t++)
         if (tasks->tasks[t].n_trials > batch)
             batch = tasks->tasks[t].n_trials;
-    return preflight(spec, job, group, batch);
+    if ((result = hf_comm_check(world, result)) < 0 ||
+        (result = hf_comm_bcast(world, &batch, sizeof batch, 0)) < 0)
+        return result;
+    return preflight(spec, job, group, (size_t)batch);
 }
 
 /* Collective. The sweep's table, and on rank 0 the journal, opened (or replayed: its tasks are
@@ -433,9 +447,11 @@ static int open_sweep(hf_comm *world, run_state *st, const hf_job *job, const hf
 {
     const hf_task_list *tasks = st->tasks;
     st->done = hf_calloc(tasks->n_tasks ? tasks->n_tasks : 1, 1);
-    int result = st->done ? hf_sweep_init(&st->sweep, job->n_trials, job->folds->n_splits,
-                                          job->metrics, job->n_metrics)
-                          : HF_ENOMEM;
+    /* The score table is rank 0's; a rank of a grid or random sweep other than 0 holds none. */
+    int result = !st->done    ? HF_ENOMEM
+                 : job->maker ? HF_OK
+                              : hf_sweep_init(&st->sweep, job->n_trials, job->folds->n_splits,
+                                              job->metrics, job->n_metrics);
     if (result >= 0 && hf_comm_rank(world) == 0) {
         char sweep_id[65];
         result = hf_spec_sweep_id(st->spec, job->trials, job->n_trials, job->metrics,
@@ -458,6 +474,29 @@ static int open_sweep(hf_comm *world, run_state *st, const hf_job *job, const hf
     return hf_comm_check(world, result);
 }
 
+/* A rank other than 0 of a grid or random sweep (hf_sched_opts.materialise): the trials of the
+ * task it is given, made from their ids, until release_task. */
+static int materialise_task(void *arg, hf_task *task)
+{
+    run_state *st = arg;
+    HF_CALL(hf_job_trials_at(st->job, task->trials, task->n_trials, &st->task_trials,
+                             &st->task_configs));
+    st->task_n = task->n_trials;
+    task->configs = st->task_configs;
+    return HF_OK;
+}
+
+static void release_task(void *arg, hf_task *task)
+{
+    run_state *st = arg;
+    hf_trial_configs_free(st->task_configs, st->task_n);
+    hf_trials_free(st->task_trials, st->task_n, st->spec->space.n_params);
+    st->task_configs = NULL;
+    st->task_trials = NULL;
+    st->task_n = 0;
+    task->configs = NULL;
+}
+
 /* Collective. Every task run over the ranks (rank 0 coordinates); the journal closed. */
 static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *group_comm,
                      const hf_rundir *dir)
@@ -476,6 +515,13 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
                          * with early stopping) cannot be refitted before they are in. */
                         .pick = ctx->group || ctx->model->refit_params ? NULL : pick_leader,
                         .speculate = speculate_refit};
+    if (st->job->maker || rank == 0) { /* grid, random: the list is rank 0's alone */
+        const hf_search_strategy k = st->spec->search.strategy;
+        if (k == HF_SEARCH_GRID || k == HF_SEARCH_RANDOM) {
+            so.materialise = materialise_task;
+            so.release = release_task;
+        }
+    }
     int result = hf_sched_run(world, ctx, st->tasks, st->done, &so);
     if (rank == 0) {
         int close_status = hf_journal_close(st->journal);
@@ -1566,6 +1612,8 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     json_t *evaluation = NULL, *holdout_evaluation = NULL;
     hf_value *refit_vals = NULL;
     hf_trial_config refit_cfg;
+    hf_trial *best_trial = NULL;      /* a rank without the decoded trials: the best one, made */
+    hf_trial_config *best_cfg = NULL; /* ... and decoded */
     int *fail_trials = NULL;
     hf_trial_config **study_blocks = NULL; /* TPE, Hyperband: the batches' decoded trials */
     hf_rung *rungs = NULL;                 /* Hyperband: the plan */
@@ -1598,7 +1646,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     }
     /* parallel.data_parallel: each group rank then reads only its block of the rows. */
     hf_pipeline_plan_data_parallel(spec, manifest, group);
-    result = hf_pipeline_prepare_group(spec, dir.shards, manifest, 0, group, &job);
+    /* A grid or random sweep: only rank 0 expands and decodes the trials and makes the task list;
+     * the other ranks make the trials of the tasks they are given, by index (hf_job.maker). */
+    result = hf_pipeline_prepare_group(spec, dir.shards, manifest, 0, group, rank != 0, &job);
     /* parallel.data_parallel: decided, refused or set on the group (the same on every rank). */
     int data_parallel = 0;
     if (result >= 0)
@@ -1641,14 +1691,17 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     if (result >= 0 && study)
         result =
             (study_blocks = hf_calloc(n_batches + 1, sizeof *study_blocks)) ? HF_OK : HF_ENOMEM;
-    else if (result >= 0 && !async)
-        result = make_tasks(spec, &job, group, &tasks);
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+    if (!study && !async && (result = make_tasks(world, spec, &job, group, &tasks)) < 0)
+        goto out;
     if (result >= 0)
         result = hf_pipeline_test_hooks(&ctx.hooks, &fail_trials);
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
 
     st.spec = spec;
+    st.job = &job;
     st.n_tasks = tasks.n_tasks;
     st.tasks = &tasks;
     as.st = &st;
@@ -1701,14 +1754,20 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     /* The refit's configuration: the trial's, or derived from the iterations of its splits. */
     if (rank == 0)
         hf_sweep_trial_iters(&st.sweep, (size_t)best, split_iters);
+    /* A rank that holds no decoded trials (hf_job.maker) makes the best one from its index. */
+    int best_id = (int)best;
+    result = job.maker ? hf_job_trials_at(&job, &best_id, 1, &best_trial, &best_cfg) : HF_OK;
+    if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+    const hf_trial_config *best_config = best_cfg ? best_cfg : &job.configs[best];
     if ((result = hf_comm_bcast(world, split_iters, n_splits * sizeof(double), 0)) < 0 ||
-        (result = hf_comm_check(world, hf_refit_config(job.model, &job.configs[best], split_iters,
+        (result = hf_comm_check(world, hf_refit_config(job.model, best_config, split_iters,
                                                        n_splits, &refit_cfg, &refit_vals))) < 0)
         goto out;
     /* The best trial's out-of-fold predictions (oof.csv) and their evaluation: its own
      * configuration fitted on every split, as the sweep fitted it (early stopping inside each
      * fold included). Not journaled: a resumed run recomputes them. */
-    if ((result = hf_oof_run(world, &job, &job.configs[best], group, spec->parallel.ranks_per_task,
+    if ((result = hf_oof_run(world, &job, best_config, group, spec->parallel.ranks_per_task,
                              dir.oof, quiet, &evaluation, &info.oof_seconds)) < 0)
         goto out;
     int refit_rank = group ? rank < hf_comm_size(group_comm) : rank == 0;
@@ -1753,6 +1812,9 @@ out:
     hf_sweep_free(&st.sweep);
     free(st.done);
     free(fail_trials);
+    hf_trial_configs_free(best_cfg, 1);
+    if (best_trial)
+        hf_trials_free(best_trial, 1, spec->space.n_params);
     hf_job_free(&job);
     hf_manifest_free(manifest);
     hf_spec_free(spec);

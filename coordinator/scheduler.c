@@ -16,7 +16,12 @@
  * chunk instead of twice per task. As tasks run out, the held work shrinks (halved while fewer than
  * two full holdings per worker remain) and so do the chunks, down to one task: the end of the sweep
  * is balanced as before (guided self-scheduling). An asynchronous study (refill) hands out one id
- * per message and gets each result at once: its next tasks depend on them. */
+ * per message and gets each result at once: its next tasks depend on them.
+ *
+ * A grid or random sweep's task list is rank 0's alone (hf_sched_opts.materialise): a hand-out
+ * message then carries each task's definition (id, split, trial ids: 16 bytes for a task of one
+ * trial), a chunk cut before it passes FLUSH_BYTES so that it still goes eagerly, and the worker
+ * makes the task's trials from their ids. */
 #define _GNU_SOURCE
 #include "coordinator/scheduler.h"
 #include "common/hf.h"
@@ -83,26 +88,64 @@ typedef struct local_box {
     int spec_job; /* a speculative job for the idle thread (>= 0), or -1 */
 } local_box;
 
-/* A group leader tells its members which task to run next (-1: stop). Collective over group. */
-static int group_announce(hf_comm *group, int id)
+/* Tasks defined in their hand-out messages (hf_sched_opts.materialise): each is three ints (id,
+ * split, n) and its n trial ids. A task holds at most this many trials (run.c's batches: 64). */
+#define MAX_TASK_TRIALS 4096
+
+/* A group leader tells its members which task to run next (NULL: stop): its id, and with `defs`
+ * its definition. Collective over group. */
+static int group_announce(hf_comm *group, const hf_task *t, int defs)
 {
     if (!group)
         return HF_OK;
-    return hf_comm_bcast(group, &id, sizeof id, 0);
+    int head[3] = {t ? t->id : -1, t ? t->split : 0, t ? (int)t->n_trials : 0};
+    HF_CALL(hf_comm_bcast(group, head, defs ? sizeof head : sizeof head[0], 0));
+    if (defs && t && t->n_trials > 0)
+        HF_CALL(hf_comm_bcast(group, t->trials, t->n_trials * sizeof *t->trials, 0));
+    return HF_OK;
+}
+
+/* Runs a task defined by its message on a rank that holds no trial list: its trials
+ * materialised first and released after. */
+static int run_defined(hf_task_ctx *ctx, const hf_sched_opts *opts, hf_task *task,
+                       hf_task_result *r)
+{
+    int result = opts->materialise(opts->arg, task);
+    if (result < 0) {
+        memset(r, 0, sizeof *r);
+        return result;
+    }
+    result = hf_task_run(ctx, task, r);
+    opts->release(opts->arg, task);
+    return result;
 }
 
 /* Non-leader group members: run what the leader announces until it says stop. */
-static int member_loop(hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tasks)
+static int member_loop(hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tasks,
+                       const hf_sched_opts *opts)
 {
+    int defs = opts->materialise != NULL;
     for (;;) {
-        int id = -1;
-        HF_CALL(hf_comm_bcast(group, &id, sizeof id, 0));
-        if (id < 0)
+        int head[3] = {-1, 0, 0};
+        HF_CALL(hf_comm_bcast(group, head, defs ? sizeof head : sizeof head[0], 0));
+        if (head[0] < 0)
             return HF_OK;
-        if ((size_t)id >= tasks->n_tasks)
-            return hf_error(HF_EINTERNAL, "group member received an invalid task id %d", id);
         hf_task_result r;
-        int result = hf_task_run(ctx, &tasks->tasks[id], &r);
+        int result;
+        if (defs) {
+            if (head[2] < 1 || head[2] > MAX_TASK_TRIALS)
+                return hf_error(HF_EINTERNAL, "group member received a task of %d trials", head[2]);
+            int trials[MAX_TASK_TRIALS];
+            HF_CALL(hf_comm_bcast(group, trials, (size_t)head[2] * sizeof *trials, 0));
+            hf_task t = {
+                .id = head[0], .split = head[1], .trials = trials, .n_trials = (size_t)head[2]};
+            result = run_defined(ctx, opts, &t, &r);
+        } else {
+            if ((size_t)head[0] >= tasks->n_tasks)
+                return hf_error(HF_EINTERNAL, "group member received an invalid task id %d",
+                                head[0]);
+            result = hf_task_run(ctx, &tasks->tasks[head[0]], &r);
+        }
         hf_task_result_free(&r);
         HF_CALL(result);
     }
@@ -303,10 +346,12 @@ static int record_read(const char *buf, size_t len, size_t n_metrics, hf_task_re
 }
 
 /* Runs one task and returns its record (malloc'd, *len bytes), or NULL (error set). */
-static char *run_one(hf_task_ctx *ctx, const hf_task *task, int rank, size_t *len)
+static char *run_one(hf_task_ctx *ctx, const hf_sched_opts *opts, hf_task *task, int rank,
+                     size_t *len)
 {
     hf_task_result r;
-    if (hf_task_run(ctx, task, &r) < 0) {
+    int defined = opts && opts->materialise && rank != 0;
+    if ((defined ? run_defined(ctx, opts, task, &r) : hf_task_run(ctx, task, &r)) < 0) {
         hf_task_result_free(&r);
         return NULL;
     }
@@ -347,7 +392,9 @@ static void *local_worker(void *arg)
         hf_task task = b->tasks->tasks[id]; /* the list may be reallocated once unlocked */
         pthread_mutex_unlock(&b->mu);
         size_t rec_len;
-        char *json = group_announce(b->group, id) < 0 ? NULL : run_one(b->ctx, &task, 0, &rec_len);
+        char *json = group_announce(b->group, &task, b->opts->materialise != NULL) < 0
+                         ? NULL
+                         : run_one(b->ctx, NULL, &task, 0, &rec_len);
         pthread_mutex_lock(&b->mu);
         b->busy = 0;
         if (!json) {
@@ -377,7 +424,7 @@ static void *local_worker(void *arg)
         pthread_cond_broadcast(&b->done_cv); /* wake the coordinator */
     }
     pthread_mutex_unlock(&b->mu);
-    if (!b->failed && group_announce(b->group, -1) < 0)
+    if (!b->failed && group_announce(b->group, NULL, b->opts->materialise != NULL) < 0)
         b->failed = 1;
     return NULL;
 }
@@ -433,27 +480,32 @@ static int sends_progress(send_list *l, int all)
     return HF_OK;
 }
 
-/* A remote worker's held task ids, in hand-out order; `last` marks the end of a chunk. */
+/* A remote worker's held tasks, in hand-out order; `last` marks the end of a chunk. A task is a
+ * shallow copy of the list's, or one defined by its message (hf_sched_opts.materialise), whose
+ * trial ids the held queue owns. */
 typedef struct held {
-    int *id;
+    hf_task *task;
     unsigned char *last;
     size_t head, n, cap;
+    int owns; /* the tasks' trial arrays are the queue's */
 } held;
 
-static int held_push(held *h, const int *ids, size_t k)
+static int held_push(held *h, const hf_task *tasks, size_t k)
 {
     if (h->head > 0) { /* drop what has run */
-        memmove(h->id, h->id + h->head, (h->n - h->head) * sizeof *h->id);
+        for (size_t i = 0; h->owns && i < h->head; i++)
+            free(h->task[i].trials);
+        memmove(h->task, h->task + h->head, (h->n - h->head) * sizeof *h->task);
         memmove(h->last, h->last + h->head, h->n - h->head);
         h->n -= h->head;
         h->head = 0;
     }
     if (h->n + k > h->cap) {
         size_t cap = 2 * (h->n + k);
-        int *id = hf_realloc(h->id, cap * sizeof *id);
-        if (!id)
+        hf_task *task = hf_realloc(h->task, cap * sizeof *task);
+        if (!task)
             return HF_ENOMEM;
-        h->id = id;
+        h->task = task;
         unsigned char *last = hf_realloc(h->last, cap);
         if (!last)
             return HF_ENOMEM;
@@ -461,10 +513,49 @@ static int held_push(held *h, const int *ids, size_t k)
         h->cap = cap;
     }
     for (size_t i = 0; i < k; i++) {
-        h->id[h->n] = ids[i];
+        h->task[h->n] = tasks[i];
         h->last[h->n++] = i + 1 == k;
     }
     return HF_OK;
+}
+
+static void held_free(held *h)
+{
+    for (size_t i = 0; h->owns && i < h->n; i++)
+        free(h->task[i].trials);
+    free(h->task);
+    free(h->last);
+}
+
+/* The tasks a hand-out message defines (hf_sched_opts.materialise): into out[0..*k), their trial
+ * arrays allocated. */
+static int parse_defined(const char *buf, size_t len, hf_task *out, size_t *k)
+{
+    size_t n = len / sizeof(int), at = 0;
+    *k = 0;
+    if (len % sizeof(int) != 0)
+        return hf_error(HF_EINTERNAL, "worker received a malformed message (%zu bytes)", len);
+    while (at < n) {
+        int head[3];
+        if (n - at < 3 || *k == MAX_CHUNK)
+            return hf_error(HF_EINTERNAL, "worker received a malformed chunk (%zu bytes)", len);
+        memcpy(head, buf + at * sizeof(int), sizeof head);
+        at += 3;
+        if (head[0] < 0 || head[1] < 0 || head[2] < 1 || head[2] > MAX_TASK_TRIALS ||
+            (size_t)head[2] > n - at)
+            return hf_error(HF_EINTERNAL, "worker received an invalid task (id %d, %d trials)",
+                            head[0], head[2]);
+        hf_task *t = &out[(*k)++];
+        memset(t, 0, sizeof *t);
+        t->id = head[0];
+        t->split = head[1];
+        t->n_trials = (size_t)head[2];
+        if (!(t->trials = hf_malloc(t->n_trials * sizeof *t->trials)))
+            return HF_ENOMEM;
+        memcpy(t->trials, buf + at * sizeof(int), t->n_trials * sizeof *t->trials);
+        at += t->n_trials;
+    }
+    return *k > 0 ? HF_OK : hf_error(HF_EINTERNAL, "worker received an empty chunk");
 }
 
 /* Result records not yet sent, one after another. */
@@ -519,9 +610,19 @@ static int worker_receive(hf_comm *world, hf_task_list *tasks, const hf_sched_op
         /* A failure reaches the coordinator as the worker loop ends (TAG_FAIL). */
         result = opts->absorb ? opts->absorb(opts->arg, tasks, buf, len)
                               : hf_error(HF_EINTERNAL, "tasks announced to a fixed sweep");
+    } else if (tag == TAG_TASK && opts->materialise) {
+        hf_task defs[MAX_CHUNK];
+        size_t k = 0;
+        result = parse_defined(buf, len, defs, &k);
+        if (result >= 0)
+            result = held_push(h, defs, k);
+        if (result < 0)
+            for (size_t i = 0; i < k; i++)
+                free(defs[i].trials);
     } else {
         size_t k = len / sizeof(int);
         int ids[MAX_CHUNK];
+        hf_task copies[MAX_CHUNK];
         if (tag != TAG_TASK || k == 0 || k > MAX_CHUNK || len != k * sizeof(int)) {
             result = hf_error(HF_EINTERNAL,
                               "worker received a malformed message (tag %d, %zu "
@@ -533,8 +634,10 @@ static int worker_receive(hf_comm *world, hf_task_list *tasks, const hf_sched_op
                 if (ids[i] < 0 || (size_t)ids[i] >= tasks->n_tasks)
                     result =
                         hf_error(HF_EINTERNAL, "worker received an invalid task id %d", ids[i]);
+            for (size_t i = 0; i < k && result >= 0; i++)
+                copies[i] = tasks->tasks[ids[i]];
             if (result >= 0)
-                result = held_push(h, ids, k);
+                result = held_push(h, copies, k);
         }
     }
     free(buf);
@@ -546,7 +649,7 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
 {
     int rank = hf_comm_rank(world);
     send_list sends = {.n = 0};
-    held h = {0};
+    held h = {.owns = opts->materialise != NULL};
     batch out = {0};
     int result = HF_OK, stopped = 0;
     /* One result per message: the old protocol, and an asynchronous study's (see the top). */
@@ -569,12 +672,12 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
             break; /* the coordinator is told below: it counts this rank's tasks as running */
         if (stopped || h.head == h.n)
             continue;
-        int id = h.id[h.head];
+        hf_task *task = &h.task[h.head];
         int last = h.last[h.head++];
-        if ((result = group_announce(group, id)) < 0)
+        if ((result = group_announce(group, task, opts->materialise != NULL)) < 0)
             break;
         size_t rec_len;
-        char *json = run_one(ctx, &tasks->tasks[id], rank, &rec_len);
+        char *json = run_one(ctx, opts, task, rank, &rec_len);
         if (!json) {
             result = hf_error_code() ? hf_error_code() : HF_EINTERNAL;
             break;
@@ -596,11 +699,10 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
     if (result >= 0 && stopped) {
         result = batch_flush(world, &out, &sends);
         if (result >= 0)
-            result = group_announce(group, -1);
+            result = group_announce(group, NULL, opts->materialise != NULL);
     }
     int sent = sends_progress(&sends, 1);
-    free(h.id);
-    free(h.last);
+    held_free(&h);
     free(out.text);
     return result < 0 ? result : sent;
 }
@@ -694,6 +796,30 @@ static int queue_depth(const coord *c)
     return (int)depth;
 }
 
+/* Sends worker w the definitions of tasks ids[0..k) (hf_sched_opts.materialise): per task its id,
+ * split, number of trials and trial ids. */
+static int send_defined(coord *c, int w, const int *ids, int k)
+{
+    size_t n = 0;
+    for (int i = 0; i < k; i++)
+        n += 3 + c->tasks->tasks[ids[i]].n_trials;
+    int *msg = hf_malloc(n * sizeof *msg);
+    if (!msg)
+        return HF_ENOMEM;
+    size_t at = 0;
+    for (int i = 0; i < k; i++) {
+        const hf_task *t = &c->tasks->tasks[ids[i]];
+        msg[at++] = t->id;
+        msg[at++] = t->split;
+        msg[at++] = (int)t->n_trials;
+        memcpy(msg + at, t->trials, t->n_trials * sizeof *msg);
+        at += t->n_trials;
+    }
+    int result = hf_comm_send(c->world, w, TAG_TASK, msg, n * sizeof *msg);
+    free(msg);
+    return result;
+}
+
 /* Tops worker w up to queue_depth tasks, in chunks of half of it (chunk_limit at most): a chunk
  * goes out when it fits whole, or when the worker holds nothing. */
 static int feed_remote(coord *c, int w)
@@ -708,7 +834,13 @@ static int feed_remote(coord *c, int w)
         if (room <= 0 || (room < chunk && c->outstanding[w] > 0))
             break;
         int k = 0;
+        size_t bytes = 0; /* a chunk of definitions (materialise) stays under MPI's eager limit */
         while (k < chunk && k < room) {
+            if (c->opts->materialise && !c->stopping && c->next < c->n_pending) {
+                bytes += (3 + c->tasks->tasks[c->pending[c->next]].n_trials) * sizeof(int);
+                if (k > 0 && bytes > FLUSH_BYTES)
+                    break;
+            }
             int id = next_task(c);
             if (id < 0)
                 break;
@@ -718,7 +850,10 @@ static int feed_remote(coord *c, int w)
         if (k == 0)
             break;
         double t = hf_now();
-        HF_CALL(hf_comm_send(c->world, w, TAG_TASK, ids, (size_t)k * sizeof *ids));
+        if (c->opts->materialise) /* the tasks' definitions: the worker holds no list */
+            HF_CALL(send_defined(c, w, ids, k));
+        else
+            HF_CALL(hf_comm_send(c->world, w, TAG_TASK, ids, (size_t)k * sizeof *ids));
         c->stats.send_s += hf_now() - t;
         c->stats.sent++;
         c->outstanding[w] += k;
@@ -990,7 +1125,7 @@ int hf_sched_run(hf_comm *world, hf_task_ctx *ctx, hf_task_list *tasks, const un
     if (rank != 0) {
         int loop_status;
         if (group && hf_comm_rank(group) != 0)
-            loop_status = member_loop(group, ctx, tasks);
+            loop_status = member_loop(group, ctx, tasks, opts);
         else
             loop_status = worker_loop(world, group, ctx, tasks, opts);
         return hf_comm_check(world, loop_status);

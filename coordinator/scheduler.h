@@ -55,6 +55,14 @@ typedef struct hf_sched_opts {
      * same tasks. A negative return of either aborts. */
     int (*refill)(void *arg, hf_task_list *tasks, char **msg, size_t *len);
     int (*absorb)(void *arg, hf_task_list *tasks, const char *msg, size_t len);
+    /* Optional, every rank (the same on all), without refill: the task list is held by rank 0
+     * alone (a grid or random sweep; every other rank's `tasks` is empty, and `done` is rank 0's).
+     * A hand-out message then carries each task's definition (id, split, trial ids) instead of
+     * its id alone, a group leader broadcasts the definition to its group, and a rank other than
+     * 0 calls materialise(arg, task) to set task->configs (the batch's trials decoded, from their
+     * ids) before it runs the task, and release(arg, task) after. */
+    int (*materialise)(void *arg, hf_task *task);
+    void (*release)(void *arg, hf_task *task);
     /* Optional, rank 0: called as task `id` is handed out (the benchmarks' timeline). */
     void (*on_hand)(void *arg, int id);
     /* The most task ids one hand-out message carries (0: the default, 1: one id per message and

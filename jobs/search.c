@@ -294,6 +294,94 @@ int hf_space_trials(const hf_space *space, const hf_search_opts *search, const c
     return grid_trials(space, where, trials, n_trials);
 }
 
+struct hf_space_maker {
+    const hf_space *space;
+    hf_search_opts search;
+    axis *axes; /* grid: every parameter's values; NULL for random search */
+    size_t n_trials;
+};
+
+void hf_space_maker_free(hf_space_maker *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; m->axes && i < m->space->n_params; i++)
+        axis_free(&m->axes[i]);
+    free(m->axes);
+    free(m);
+}
+
+int hf_space_maker_new(const hf_space *space, const hf_search_opts *search, const char *where,
+                       hf_space_maker **out, size_t *n_trials)
+{
+    *out = NULL;
+    *n_trials = 0;
+    if (search->strategy != HF_SEARCH_GRID && search->strategy != HF_SEARCH_RANDOM)
+        return hf_error(HF_EINTERNAL, "trials by index: grid or random search only");
+    hf_space_maker *m = hf_calloc(1, sizeof *m);
+    if (!m)
+        return HF_ENOMEM;
+    m->space = space;
+    m->search = *search;
+    int result = HF_OK;
+    size_t np = space->n_params;
+    if (search->strategy == HF_SEARCH_RANDOM) {
+        if (search->trials < 1 || (size_t)search->trials > MAX_TRIALS)
+            result =
+                hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer in [1, %u]",
+                         where, search->trials, MAX_TRIALS);
+        m->n_trials = (size_t)search->trials;
+    } else if (!(m->axes = hf_calloc(np ? np : 1, sizeof *m->axes))) {
+        result = HF_ENOMEM;
+    } else {
+        m->n_trials = 1;
+        for (size_t i = 0; i < np && result == HF_OK; i++) { /* as grid_trials checks */
+            const hf_param_space *p = &space->params[i];
+            if ((p->kind != HF_PARAM_FIXED && p->kind != HF_PARAM_CHOICE &&
+                 (size_t)p->grid_points > MAX_TRIALS) ||
+                ((result = axis_values(p, &m->axes[i])) == HF_OK &&
+                 (m->axes[i].n == 0 || m->n_trials > MAX_TRIALS / m->axes[i].n)))
+                result = hf_error(HF_EINVAL,
+                                  "%s: search: got a grid of more than %u trials, expected at "
+                                  "most %u (use fewer grid_points or search.strategy random)",
+                                  where, MAX_TRIALS, MAX_TRIALS);
+            else if (result == HF_OK)
+                m->n_trials *= m->axes[i].n;
+        }
+    }
+    if (result != HF_OK) {
+        hf_space_maker_free(m);
+        return result;
+    }
+    *out = m;
+    *n_trials = m->n_trials;
+    return HF_OK;
+}
+
+int hf_space_trial_at(const hf_space_maker *m, size_t t, hf_trial *out)
+{
+    size_t np = m->space->n_params;
+    if (t >= m->n_trials)
+        return hf_error(HF_EINTERNAL, "trial %zu of %zu", t, m->n_trials);
+    out->id = (int)t;
+    int result = HF_OK;
+    if (!m->axes) { /* random_trials' draws for trial t */
+        hf_rng r;
+        hf_rng_init(&r, m->search.seed, (uint64_t)t, 0);
+        for (size_t i = 0; i < np && result == HF_OK; i++)
+            result = draw(&m->space->params[i], &r, &out->values[i]);
+        return result;
+    }
+    /* grid_trials' odometer at step t: t's digits in the axes' mixed radix, last axis lowest. */
+    size_t rest = t;
+    for (size_t i = np; i-- > 0 && result == HF_OK;) {
+        const axis *a = &m->axes[i];
+        result = hf_value_copy(&out->values[i], &a->values[rest % a->n]);
+        rest /= a->n;
+    }
+    return result;
+}
+
 long hf_space_index(const hf_space *space, const char *name)
 {
     for (size_t i = 0; i < space->n_params; i++)

@@ -102,6 +102,19 @@ long hf_space_index(const hf_space *space, const char *name);
 int hf_space_trials(const hf_space *space, const hf_search_opts *search, const char *where,
                     hf_trial **trials, size_t *n_trials);
 void hf_trials_free(hf_trial *trials, size_t n_trials, size_t n_params);
+
+/* Trials by index, without the whole list (grid and random search only): what a rank that runs a
+ * few of the trials needs. hf_space_maker_new checks the space as hf_space_trials does (the same
+ * messages) and gives the number of trials; hf_space_trial_at makes trial t exactly as
+ * hf_space_trials makes trials[t] (the grid's mixed-radix digits of t, the last axis fastest;
+ * random search's draws from (search.seed, t, 0)) into *out (out->values: n_params values,
+ * allocated; free with hf_trials_free(out, 1, n_params) when out came from hf_trials_alloc). Not
+ * collective. */
+typedef struct hf_space_maker hf_space_maker;
+int hf_space_maker_new(const hf_space *space, const hf_search_opts *search, const char *where,
+                       hf_space_maker **out, size_t *n_trials);
+int hf_space_trial_at(const hf_space_maker *m, size_t t, hf_trial *out);
+void hf_space_maker_free(hf_space_maker *m);
 /* n trials with ids 0..n-1 and n_params empty values each; NULL when out of memory. */
 hf_trial *hf_trials_alloc(size_t n, size_t n_params);
 void hf_space_release(hf_space *space);

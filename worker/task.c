@@ -682,7 +682,7 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
         for (size_t m = 0; m < ctx->n_metrics; m++)
             r->scores[m] = NAN;
         if (!ctx->hooks.task_seconds)
-            mvals[i] = ctx->trials[r->trial].model;
+            mvals[i] = task->configs ? task->configs[i].model : ctx->trials[r->trial].model;
     }
     if (ctx->hooks.task_seconds) {
         synthetic_task(&ctx->hooks, task, out);
@@ -691,7 +691,10 @@ int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out)
 
     prep_cache *c = NULL;
     const hf_split *sp = &ctx->folds->splits[task->split];
-    if ((result = cache_fill(ctx, task->split, &ctx->trials[task->trials[0]].prep, &c)) < 0) {
+    if ((result =
+             cache_fill(ctx, task->split,
+                        task->configs ? &task->configs[0].prep : &ctx->trials[task->trials[0]].prep,
+                        &c)) < 0) {
         if (environmental(result))
             goto out;
         /* Preprocessing itself failed for this split: every trial of the batch fails. */

@@ -1,9 +1,11 @@
 /* task.h - one unit of sweep work: a batch of trials that share work, on one split.
  *
  * The task list is derived deterministically from the decoded trials (their model values and
- * preprocessing, the model's can_share) and the splits, so every rank builds the same list and a
- * task is named by its index alone. Results do not depend on which rank runs a task or in which
- * order. The worker never sees the job spec: jobs/ decodes each trial once (hf_trial_config). */
+ * preprocessing, the model's can_share) and the splits, so the same spec always gives the same
+ * list and a task is named by its index alone (a grid or random sweep's list is rank 0's: other
+ * ranks get each task's definition with it, hf_task.configs). Results do not depend on which rank
+ * runs a task or in which order. The worker never sees the job spec: jobs/ decodes each trial once
+ * (hf_trial_config). */
 #ifndef HF_TASK_H
 #define HF_TASK_H
 
@@ -20,6 +22,10 @@ typedef struct hf_task {
     int split;   /* index into hf_folds.splits */
     int *trials; /* trial ids of this batch, ascending */
     size_t n_trials;
+    /* The batch's trials decoded (n_trials), on a rank that holds no decoded trial list (a worker
+     * of a grid or random sweep: coordinator/scheduler.c materialises them from the trial ids);
+     * NULL: ctx->trials[trial]. Not owned by the list. */
+    const struct hf_trial_config *configs;
 } hf_task;
 
 typedef struct hf_task_list {

@@ -226,6 +226,65 @@ static void test_random_determinism(void **state)
     hf_spec_free(s4);
 }
 
+/* Trial t made alone (hf_space_trial_at, what a rank other than 0 runs) is trials[t] of the
+ * whole expansion, for grids (with deduplicated rounded axes, a preprocessing axis, fixed
+ * parameters) and random search; the maker counts as hf_space_trials does and refuses what it
+ * refuses, with the same message. */
+static void check_trial_at(const char *text)
+{
+    hf_spec *s = parse_ok(text);
+    hf_trial *all = NULL;
+    size_t n = 0, m = 0;
+    expand(s, &all, &n);
+    hf_space_maker *mk = NULL;
+    assert_int_equal(hf_space_maker_new(&s->space, &s->search, s->path, &mk, &m), HF_OK);
+    assert_int_equal(m, n);
+    for (size_t t = 0; t < n; t++) {
+        hf_trial *one = hf_trials_alloc(1, s->space.n_params);
+        assert_non_null(one);
+        assert_int_equal(hf_space_trial_at(mk, t, one), HF_OK);
+        assert_int_equal(one->id, (int)t);
+        assert_true(trials_equal(s, one, &all[t]));
+        hf_trials_free(one, 1, s->space.n_params);
+    }
+    hf_trial *past = hf_trials_alloc(1, s->space.n_params);
+    assert_true(hf_space_trial_at(mk, n, past) < 0);
+    hf_trials_free(past, 1, s->space.n_params);
+    hf_space_maker_free(mk);
+    hf_trials_free(all, n, s->space.n_params);
+    hf_spec_free(s);
+}
+
+static void test_trial_at(void **state)
+{
+    (void)state;
+    check_trial_at(HEAD "model:\n  type: logistic_regression\n  params:\n"
+                        "    C: {log_uniform: [1.0e-3, 1.0e3], grid_points: 7}\n"
+                        "    tol: {uniform: [0.5, 1.5], grid_points: 5}\n"
+                        "    max_iter: {int_uniform: [1, 3], grid_points: 5}\n"
+                        "    fit_intercept: [true, false]\n"
+                        "preprocess:\n  scale: [standard, none, minmax]\n");
+    check_trial_at(RANDOM_SPEC(7, 40));
+    check_trial_at(RANDOM_SPEC(3, 1));
+    /* Past the cap: refused by both, with the same message. */
+    const char *big = HEAD "model:\n  type: logistic_regression\n  params:\n"
+                           "    C: {log_uniform: [1.0e-3, 1.0e3], grid_points: 5000}\n"
+                           "    tol: {uniform: [0.5, 1.5], grid_points: 5000}\n";
+    hf_spec *s = parse_ok(big);
+    hf_trial *t = NULL;
+    size_t n = 0;
+    hf_error_clear();
+    assert_true(hf_space_trials(&s->space, &s->search, s->path, &t, &n) < 0);
+    char first[1024];
+    snprintf(first, sizeof first, "%s", hf_error_message());
+    hf_error_clear();
+    hf_space_maker *mk = NULL;
+    assert_true(hf_space_maker_new(&s->space, &s->search, s->path, &mk, &n) < 0);
+    assert_null(mk);
+    assert_string_equal(hf_error_message(), first);
+    hf_spec_free(s);
+}
+
 static void test_trial_json(void **state)
 {
     (void)state;
@@ -418,13 +477,10 @@ static void test_tpe_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_product_order),
-        cmocka_unit_test(test_grid_points),
-        cmocka_unit_test(test_random_determinism),
-        cmocka_unit_test(test_trial_json),
-        cmocka_unit_test(test_print),
-        cmocka_unit_test(test_hyperband_table),
-        cmocka_unit_test(test_hyperband_spec),
+        cmocka_unit_test(test_grid_product_order), cmocka_unit_test(test_grid_points),
+        cmocka_unit_test(test_random_determinism), cmocka_unit_test(test_trial_at),
+        cmocka_unit_test(test_trial_json),         cmocka_unit_test(test_print),
+        cmocka_unit_test(test_hyperband_table),    cmocka_unit_test(test_hyperband_spec),
         cmocka_unit_test(test_tpe_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
