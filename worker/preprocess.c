@@ -2335,8 +2335,8 @@ static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo,
     }
     /* A kept feature's missing values take the imputed code: base_transform converts it to an
      * index, so it must be one (NaN, which a fit only leaves on a dropped feature, converted to
-     * long is undefined). */
-    if (!f->dropped &&
+     * long is undefined). A native-encoded feature's missing values stay missing: no code. */
+    if (!f->dropped && f->enc != HF_ENCODE_NATIVE &&
         !(f->impute >= 0 && f->impute < (double)f->n_codes && f->impute == floor(f->impute)))
         return hf_error(HF_EDATA,
                         "preprocess: imputed code %.17g for feature \"%s\", expected a whole "

@@ -811,12 +811,40 @@ static int check_tree(json_t *t, long long n_features, const unsigned char *cat)
     return ok;
 }
 
+/* A copy of the JSON text t (len bytes) with XGBoost's bare NaN numbers (the split_conditions of
+ * categorical splits) written 0e0, which jansson reads (it refuses NaN); NULL when out of memory.
+ * Only for the checks: libxgboost reads the blob itself. */
+static char *nan_as_zero(const unsigned char *t, size_t len)
+{
+    char *c = hf_malloc(len ? len : 1);
+    if (!c)
+        return NULL;
+    memcpy(c, t, len);
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in_string) {
+            if (c[i] == '\\')
+                i++;
+            else if (c[i] == '"')
+                in_string = 0;
+        } else if (c[i] == '"') {
+            in_string = 1;
+        } else if (c[i] == 'N' && i + 3 <= len && memcmp(c + i, "NaN", 3) == 0) {
+            memcpy(c + i, "0e0", 3);
+            i += 2;
+        }
+    }
+    return c;
+}
+
 static int check_booster_json(const hf_fitted *m, const hf_blob *b, const unsigned char *cat)
 {
     json_error_t err;
     json_t *root = NULL;
-    int ok = strcmp(b->format, "json") == 0 && b->len > 0 && b->data[0] == '{' &&
-             (root = json_loadb((const char *)b->data, b->len, 0, &err)) != NULL;
+    char *text = b->len > 0 && b->data[0] == '{' ? nan_as_zero(b->data, b->len) : NULL;
+    int ok = strcmp(b->format, "json") == 0 && text &&
+             (root = json_loadb(text, b->len, 0, &err)) != NULL;
+    free(text);
     json_t *learner = json_object_get(root, "learner");
     json_t *lp = json_object_get(learner, "learner_model_param");
     json_t *model = json_object_get(json_object_get(learner, "gradient_booster"), "model");
