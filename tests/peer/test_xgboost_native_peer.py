@@ -133,7 +133,7 @@ def probs(pr, nc):
     return np.column_stack([1.0 - pr, pr]) if nc == 2 else pr
 
 
-def run(name, y, task, model, params, metric, report, ranks=(1, 2), native_b=True):
+def run(name, y, task, model, params, metric, report, ranks=(1, 2), native_b=True, dp=False):
     data = name + ".csv"
     write_data(data, y)
     classes = np.unique(y) if task != "regression" else None
@@ -151,7 +151,7 @@ model:
 %s
 search: {strategy: grid}
 objective: {metric: %s, report: [%s]}
-output: {dir: out-%%d}
+output: {dir: out-%%s}
 """ % (name, data, task, prep, model,
        "\n".join("    %s: %s" % kv for kv in params.items()), metric, ", ".join(report))
     results = {}
@@ -165,6 +165,24 @@ output: {dir: out-%%d}
         ck.check(hftest.same_trials(res, results[r]) and res["best"] == results[r]["best"],
                  "%s: results at %d ranks differ from %d rank(s)" % (name, r, ranks[0]))
     ck.check(res["n_failed_trials"] == 0, "%s: %d failed trials" % (name, res["n_failed_trials"]))
+    if dp:
+        # The data-parallel path (each rank of a group of 2 holds half the rows; the booster is
+        # trained over Rabit with the categorical feature types on every rank's matrix) gives
+        # the single copy's fold scores.
+        path = os.path.join(work, "%s-dp.yaml" % name)
+        hftest.write(path, (spec % "dp") + "parallel: {ranks_per_task: 2, data_parallel: true}\n")
+        hftest.hyperfold(["run", path, "--quiet"], np=2, cwd=work)
+        rdp = hftest.load_results(os.path.join(work, "out-dp", name))
+        ck.check(rdp["n_failed_trials"] == 0 and len(rdp["trials"]) == len(res["trials"]),
+                 "%s data-parallel: %d failed trials of %d" % (name, rdp["n_failed_trials"],
+                                                             len(rdp["trials"])))
+        for a, b in zip(rdp["trials"], res["trials"]):
+            for m in b["fold_scores"]:
+                ok = all(hftest.rel_close(u, v, 1e-9) for u, v in
+                         zip(a["fold_scores"].get(m, []), b["fold_scores"][m]))
+                ck.check(ok and len(a["fold_scores"].get(m, [])) == len(b["fold_scores"][m]),
+                         "%s data-parallel trial %d %s: %r vs %r" % (
+                             name, a["trial"], m, a["fold_scores"].get(m), b["fold_scores"][m]))
     forest = model == "random_forest"
     for t in res["trials"]:
         bp = booster_params(task, nc, t["params"], forest)
@@ -253,7 +271,7 @@ run("bin", y_bin, "classification", "xgboost",
     "log_loss", ["accuracy"])
 run("multi", y_multi, "classification", "xgboost",
     dict(base, n_estimators=15, max_depth=3, max_bin=32, max_cat_threshold="[4, 64]"),
-    "log_loss", ["accuracy"])
+    "log_loss", ["accuracy"], dp=True)
 run("cols", y_reg, "regression", "xgboost",
     dict(base, n_estimators=20, max_depth=4), "rmse", ["r2"], ranks=(1,), native_b=False)
 run("rf-reg", y_reg, "regression", "random_forest",
