@@ -28,7 +28,9 @@ import numpy as np
 import xgboost as xgb
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "serve"))
 import hftest  # noqa: E402
+import servelib  # noqa: E402
 
 xgb.set_config(verbosity=0)
 ck = hftest.Checker("xgboost_native_peer")
@@ -133,7 +135,48 @@ def probs(pr, nc):
     return np.column_stack([1.0 - pr, pr]) if nc == 2 else pr
 
 
-def run(name, y, task, model, params, metric, report, ranks=(1, 2), native_b=True, dp=False):
+def retrain_check(name, run_dir, t, m_new=160):
+    """hyperfold retrain on m_new new rows (regression, every column native): the retrained model
+    (fitted on the new rows outside retrain's holdout) predicts on the holdout rows what
+    xgboost.train on the other new rows' codes predicts."""
+    ca2 = rng.choice(levels_a, size=m_new).astype(object)
+    cb2 = rng.choice(["p", "q", "r"], size=m_new).astype(object)
+    ca2[::8] = None
+    x02, x12 = rng.normal(size=m_new), rng.normal(size=m_new) * 2
+    y2 = (np.array([effect_a.get(v, 0.0) for v in ca2]) + np.array([effect_b.get(v, 0.0) for v in cb2])
+          + x02 + 0.3 * x12 + rng.normal(scale=0.4, size=m_new))
+    f2 = rng.integers(0, 4, size=m_new)
+    write_data("retrain-%s.csv" % name, y2, ca2, cb2, x02, x12, f2)
+    hftest.hyperfold(["retrain", run_dir, "--data", "retrain-%s.csv" % name], np=2, cwd=work)
+    rt = hftest.load_results(run_dir)["retrain"]
+    with open(os.path.join(run_dir, "retrain_holdout.csv")) as f:
+        hold = np.array([int(r["row"]) for r in csv.DictReader(f)])
+    A = {"x0": x02, "x1": x12, "ca": ca2, "cb": cb2, "y": y2}
+    train = np.setdiff1d(np.arange(len(A["y"])), hold)
+    ck.check(rt["train_rows"] == len(train) and len(hold) > 0,
+             "%s: retrain trained on every row outside its holdout: %s" % (name, rt))
+
+    def des(rows):
+        return np.column_stack([A["x0"][rows], A["x1"][rows], codes(A["ca"][train], A["ca"][rows]),
+                                codes(A["cb"][train], A["cb"][rows])]).astype(np.float32)
+    types = ["q", "q", "c", "c"]
+    ref = xgb.train(booster_params("regression", 0, t, False),
+                    dmatrix(des(train), types, A["y"][train]), t["n_estimators"])
+    want = ref.predict(dmatrix(des(hold), types)).astype(float)
+    write_data("hold-%s.csv" % name, None, A["ca"][hold], A["cb"][hold], A["x0"][hold],
+               A["x1"][hold], with_y=False)
+    model = os.path.join(run_dir, "model.h5" if rt["promoted"] else "model.retrain.h5")
+    hftest.hyperfold(["predict", "--model", model, "--input", "hold-%s.csv" % name, "--output",
+                      "hold-pred-%s.csv" % name, "--quiet"], cwd=work)
+    with open(os.path.join(work, "hold-pred-%s.csv" % name)) as f:
+        got = np.array([float(r["prediction"]) for r in csv.DictReader(f)])
+    ck.check(got.shape == want.shape and np.allclose(got, want, rtol=1e-6, atol=1e-6),
+             "%s: the retrained model equals xgboost.train on the same rows' codes (%r vs %r)" % (
+                 name, got[:3], want[:3]))
+
+
+def run(name, y, task, model, params, metric, report, ranks=(1, 2), native_b=True, dp=False,
+        retrain=False):
     data = name + ".csv"
     write_data(data, y)
     classes = np.unique(y) if task != "regression" else None
@@ -168,7 +211,8 @@ output: {dir: out-%%s}
     if dp:
         # The data-parallel path (each rank of a group of 2 holds half the rows; the booster is
         # trained over Rabit with the categorical feature types on every rank's matrix) gives
-        # the single copy's fold scores.
+        # the single copy's fold scores: max_bin above the rows makes every cut point exact
+        # (docs/models.md, data-parallel training), and a categorical feature's cuts are its codes.
         path = os.path.join(work, "%s-dp.yaml" % name)
         hftest.write(path, (spec % "dp") + "parallel: {ranks_per_task: 2, data_parallel: true}\n")
         hftest.hyperfold(["run", path, "--quiet"], np=2, cwd=work)
@@ -252,6 +296,27 @@ output: {dir: out-%%s}
         ck.check(got.shape == py.shape and np.allclose(got, py, rtol=0, atol=1e-6),
                  "%s: predicted probabilities vs Python's booster: largest difference %g" % (
                      name, np.max(np.abs(got - py)) if got.shape == py.shape else np.inf))
+    # hyperfold serve answers what predict wrote.
+    with open(os.path.join(work, "new-%s.csv" % name)) as f:
+        body = f.read()
+    srv = servelib.Server(os.path.join(run_dir, "model.h5"))
+    try:
+        st, _, resp = srv.invoke(body, "text/csv;header=present")
+    finally:
+        srv.stop()
+    served = list(csv.DictReader(resp.decode().splitlines())) if st == 200 else []
+    def same(a, b):
+        try:
+            return hftest.rel_close(float(a), float(b), 1e-12, 1e-12)
+        except ValueError:
+            return a == b
+    ck.check(len(served) == m and all(set(a) == set(b) and all(same(a[k], b[k]) for k in a)
+                                      for a, b in zip(served, rows)),
+             "%s: serve (status %d) answers what predict wrote: %r vs %r" % (
+                 name, st, served[:2], rows[:2]))
+    if retrain:
+        best = res["trials"][res["best"]["trial"]]["params"]
+        retrain_check(name, run_dir, best)
     # The trees split on categories (otherwise the test would not test categorical splits).
     dump = json.loads(raw.decode())
     trees = dump["learner"]["gradient_booster"]["model"]["trees"]
@@ -264,13 +329,13 @@ base = {"n_jobs": 1, "random_state": 5}
 run("reg", y_reg, "regression", "xgboost",
     dict(base, n_estimators="[10, 30]", max_depth="[3, 5]", learning_rate=0.3,
          max_cat_to_onehot="[1, 4, 16]", max_cat_threshold="[2, 64]"),
-    "rmse", ["r2"])
+    "rmse", ["r2"], retrain=True)
 run("bin", y_bin, "classification", "xgboost",
     dict(base, n_estimators=20, max_depth=4, learning_rate=0.2, subsample=0.8,
          max_cat_to_onehot="[4, 16]"),
     "log_loss", ["accuracy"])
 run("multi", y_multi, "classification", "xgboost",
-    dict(base, n_estimators=15, max_depth=3, max_bin=32, max_cat_threshold="[4, 64]"),
+    dict(base, n_estimators=15, max_depth=3, max_bin=512, max_cat_threshold="[4, 64]"),
     "log_loss", ["accuracy"], dp=True)
 run("cols", y_reg, "regression", "xgboost",
     dict(base, n_estimators=20, max_depth=4), "rmse", ["r2"], ranks=(1,), native_b=False)
