@@ -5,7 +5,11 @@
  * the booster's JSON serialisation is the model's blob, which xgboost.Booster in Python loads.
  * Training is deterministic for a fixed seed whatever the number of threads (checked here on
  * 1.7.4: the JSON of a model trained with 1, 2 and 4 threads is byte-identical), so the threads
- * follow the cores each rank has and results do not depend on the number of ranks. */
+ * follow the cores each rank has and results do not depend on the number of ranks.
+ * Categorical features (hf_fit_data.categorical, preprocess.categorical native) are feature type
+ * "c" on every DMatrix (training, validation, prediction, the shards), the others "q"; the
+ * fitted model carries the flags as its array "categorical" (1 x p of 0/1), which prediction
+ * and the check of a loaded booster's categorical splits read. */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "worker/models/xgb_booster.h"
 
