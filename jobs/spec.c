@@ -442,6 +442,12 @@ static int check_prep_config(const hf_spec *s, const hf_prep_config *cfg, const 
 {
     HF_CALL(check_impute_model(s, cfg, src));
     const char *key = NULL;
+    /* preprocess.categorical native: only for a model that takes categorical features */
+    if (hf_prep_model_check(cfg, s->model_type ? hf_model_find(s->model_type) : NULL, &key) < 0) {
+        char at[512], name[128];
+        snprintf(name, sizeof name, "preprocess.%s", key);
+        return hf_error_prefix(HF_EINVAL, "%s", hf_opt_where(src, name, at, sizeof at));
+    }
     if (s->parallel.data_parallel != HF_DATA_PARALLEL_ON ||
         hf_prep_data_parallel_check(cfg, &key) == HF_OK)
         return HF_OK;

@@ -123,6 +123,10 @@ typedef struct hf_fit_data {
      * (parallel.data_parallel); the fit is collective over `group`, combines the shares and gives
      * every group rank the same model. 0: every group rank holds all the training rows. */
     int row_shard;
+    /* NULL, or p flags: 1 where design column j is a categorical feature holding a level's code
+     * 0, 1, ... (NaN: missing or unknown), preprocess.categorical native; only for models that
+     * set native_categorical. */
+    const unsigned char *categorical;
 } hf_fit_data;
 
 typedef struct hf_model_ops {
@@ -187,6 +191,9 @@ typedef struct hf_model_ops {
      * preprocessing then leaves numeric columns unimputed unless the spec asks otherwise. */
     int handles_missing;
     int data_parallel; /* 1: fit accepts row_shard data */
+    /* 1 if fit takes categorical features (hf_fit_data.categorical) and the fitted model
+     * predicts from the same codes (preprocess.categorical native); 0: the spec refuses them. */
+    int native_categorical;
 } hf_model_ops;
 
 /* Registry (worker/registry.c). */

@@ -49,7 +49,8 @@ struct hf_prep {
     hf_prep_config cfg;
     size_t n_features, n_outputs;
     prep_feat *f;
-    char **names; /* n_outputs: the columns before PCA */
+    char **names;           /* n_outputs: the columns before PCA */
+    unsigned char *cat_out; /* n_outputs: 1 for a native-encoded column; NULL when none is */
     int identity; /* numeric only, no drop, no indicator, no scaling: a copy with NaN imputed */
     int complete; /* the rows it was fitted on had no missing value */
     /* polynomial 2: n_poly products of the n_num numeric design columns from poly_out on */
@@ -93,7 +94,8 @@ static double dot(const double *a, const double *b, size_t n)
 
 static const char *const impute_names[] = {"mean", "median", "most_frequent", "constant", "none"};
 static const char *const power_names[] = {"none", "yeo-johnson", "box-cox"};
-static const char *const encode_names[] = {"onehot", "ordinal", "frequency", "target"};
+static const char *const encode_names[] = {"onehot", "ordinal", "frequency", "target", "native"};
+#define N_ENCODINGS 5
 static const char *const scale_names[] = {"none", "standard", "minmax"};
 
 void hf_prep_config_default(hf_prep_config *cfg)
@@ -177,7 +179,8 @@ static const char *const k_impute_numeric[] = {"mean",     "median", "most_frequ
                                                "constant", "none",   NULL};
 static const char *const k_impute_categorical[] = {"most_frequent", "constant", NULL};
 static const char *const k_scale[] = {"standard", "minmax", "none", NULL};
-static const char *const k_categorical[] = {"onehot", "ordinal", "frequency", "target", NULL};
+static const char *const k_categorical[] = {"onehot", "ordinal", "frequency",
+                                            "target", "native",  NULL};
 static const char *const k_power[] = {"none", "yeo-johnson", "box-cox", NULL};
 
 /* Index of a string value among names (NULL-terminated), or -1. */
@@ -367,14 +370,14 @@ int hf_prep_encode_columns_next(const char **pos, char *name, size_t name_len, i
     while (ee > es && (ee[-1] == ' ' || ee[-1] == '\t'))
         ee--;
     int k = -1;
-    for (int i = 0; k < 0 && i < 4; i++)
+    for (int i = 0; k < 0 && i < N_ENCODINGS; i++)
         if ((size_t)(ee - es) == strlen(encode_names[i]) &&
             strncmp(es, encode_names[i], (size_t)(ee - es)) == 0)
             k = i;
     if (ne == s || k < 0) {
         hf_error(HF_EINVAL,
                  "preprocess.encode_columns: got \"%.*s\", expected COLUMN:ENCODING with an "
-                 "encoding onehot, ordinal, frequency or target",
+                 "encoding onehot, ordinal, frequency, target or native",
                  (int)len, s);
         return -1;
     }
@@ -475,7 +478,9 @@ static const prep_setting k_settings[] = {
                      "ordinal (the level's rank in sorted order, unknown -1) or frequency (the "
                      "level's share of the training rows, unknown 0) or target (the level's "
                      "mean target shrunk towards the overall mean, cross-fitted on 5 inner folds "
-                     "of the training rows: TargetEncoder; regression and binary targets)"),
+                     "of the training rows: TargetEncoder; regression and binary targets) or "
+                     "native (the ordinal code as one categorical feature, missing and unknown "
+                     "levels missing: xgboost and random_forest's categorical splits)"),
      set_categorical},
     {{"encode_columns", HF_VAL_STRING, "", 0, 0, 0, NULL,
       "per-column encodings overriding categorical: \"city:target, zip:frequency\" (each "
@@ -557,6 +562,42 @@ const hf_param_def *hf_prep_param(size_t i)
     return i < N_SETTINGS ? &k_settings[i].def : NULL;
 }
 
+/* The key that asks for native encoding in cfg ("categorical" or "encode_columns"), or NULL. */
+static const char *native_key(const hf_prep_config *cfg)
+{
+    if (cfg->encode == HF_ENCODE_NATIVE)
+        return "categorical";
+    const char *pos = cfg->encode_columns;
+    char name[256];
+    int truncated = 0, r;
+    hf_encode_kind kind;
+    while ((r = hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind)) > 0)
+        if (kind == HF_ENCODE_NATIVE)
+            return "encode_columns";
+    if (r < 0)
+        hf_error_clear(); /* a malformed text is refused where it is read */
+    return NULL;
+}
+
+int hf_prep_model_check(const hf_prep_config *cfg, const hf_model_ops *model, const char **key)
+{
+    const char *k = native_key(cfg);
+    if (key)
+        *key = k;
+    if (!k || !model || model->native_categorical)
+        return HF_OK;
+    char takers[256] = "";
+    size_t len = 0;
+    for (const hf_model_ops *const *m = hf_model_all(); *m; m++)
+        if ((*m)->native_categorical && len < sizeof takers)
+            len += (size_t)snprintf(takers + len, sizeof takers - len, "%s%s", len ? ", " : "",
+                                    (*m)->name);
+    return hf_error(HF_EINVAL,
+                    "preprocess.%s: got native with model.type %s, which takes no categorical "
+                    "features; expected onehot, ordinal, frequency or target (native: %s)",
+                    k, model->name, takers);
+}
+
 int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_source *src,
                                hf_prep_config *cfg)
 {
@@ -600,6 +641,16 @@ int hf_prep_config_from_values(const hf_value *const *values, const hf_opt_sourc
             return hf_error_prefix(HF_EINVAL, "%s",
                                    hf_opt_where(src, "preprocess.encode_columns", at, sizeof at));
     }
+    const char *nk = native_key(cfg);
+    if (nk && cfg->pca_components > 0) {
+        char name[64];
+        snprintf(name, sizeof name, "preprocess.%s", nk);
+        return hf_error(HF_EINVAL,
+                        "%s: preprocess.%s: got native with preprocess.pca.n_components %lld, "
+                        "expected onehot, ordinal, frequency or target (PCA mixes the columns, a "
+                        "category code is no coordinate)",
+                        hf_opt_where(src, name, at, sizeof at), nk, (long long)cfg->pca_components);
+    }
     if (cfg->kbins == 1)
         return hf_error(HF_EINVAL,
                         "%s: preprocess.kbins: got 1, expected 0 (off) or at least 2 bins",
@@ -627,6 +678,7 @@ void hf_prep_free(hf_prep *p)
             free(p->f[j].freq);
         }
     hf_strv_free(p->names, p->n_outputs);
+    free(p->cat_out);
     hf_strv_free(p->pca_names, p->pca_k);
     free(p->fit_rows);
     free(p->inner);
@@ -641,6 +693,11 @@ void hf_prep_free(hf_prep *p)
 size_t hf_prep_n_outputs(const hf_prep *p)
 {
     return p->pca_k > 0 ? p->pca_k : p->n_outputs;
+}
+
+const unsigned char *hf_prep_output_categorical(const hf_prep *p)
+{
+    return p->pca_k > 0 ? NULL : p->cat_out;
 }
 
 const char *const *hf_prep_output_names(const hf_prep *p)
@@ -751,6 +808,15 @@ static int build_layout(hf_prep *p, const hf_schema *schema)
     p->names = hf_calloc(o ? o : 1, sizeof *p->names);
     if (!p->names)
         return HF_ENOMEM;
+    free(p->cat_out);
+    p->cat_out = NULL;
+    if (any_encoding(p, HF_ENCODE_NATIVE)) {
+        if (!(p->cat_out = hf_calloc(o ? o : 1, 1)))
+            return HF_ENOMEM;
+        for (size_t j = 0; j < p->n_features; j++)
+            if (p->f[j].categorical && !p->f[j].dropped && p->f[j].enc == HF_ENCODE_NATIVE)
+                p->cat_out[p->f[j].out] = 1;
+    }
     /* Names; an allocation failure leaves a NULL (the allocator recorded the error). */
     int oom = 0;
     for (size_t j = 0; j < p->n_features; j++) {
@@ -1193,6 +1259,12 @@ static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, 
         f->indicator = cfg->indicator && c->missing[j] > 0;
         if (!f->categorical) {
             impute_numeric(f, cfg, X, rows, n, n_all, p_in, j, c, col);
+            continue;
+        }
+        if (f->enc == HF_ENCODE_NATIVE) {
+            /* native: the levels' ordinal codes, missing values stay missing (NaN) */
+            f->impute = NAN;
+            result = fit_onehot(p, cc, f, c->counts[j]);
             continue;
         }
         size_t fill = f->n_codes - 1; /* the extra code: a fill text not in the dictionary */
@@ -1845,6 +1917,12 @@ static void base_transform(const hf_prep *p, const double *X, const int64_t *row
                 continue;
             }
             double *b = o + f->out;
+            if (f->enc == HF_ENCODE_NATIVE) {
+                /* the level's ordinal code; a missing or unseen level is missing */
+                long c = miss ? -1 : cat_code(v, f->n_codes - 1);
+                b[0] = c >= 0 && f->slot[c] >= 0 ? (double)f->slot[c] : NAN;
+                continue;
+            }
             if (f->enc != HF_ENCODE_ONEHOT) {
                 long c = miss ? (long)f->impute : cat_code(v, f->n_codes - 1);
                 if (f->enc == HF_ENCODE_ORDINAL)
@@ -2199,7 +2277,7 @@ static int import_config(json_t *cfg, hf_prep_config *c)
     const char *pw = json_string_value(json_object_get(cfg, "power"));
     const char *en = json_string_value(json_object_get(cfg, "encode"));
     int pwi = pw ? lookup_name(pw, power_names, 3) : 0,
-        eni = en ? lookup_name(en, encode_names, 4) : 0;
+        eni = en ? lookup_name(en, encode_names, N_ENCODINGS) : 0;
     c->kbins = json_integer_value(json_object_get(cfg, "kbins"));
     c->polynomial = json_integer_value(json_object_get(cfg, "polynomial"));
     const char *ke = json_string_value(json_object_get(cfg, "kbins_encode"));
@@ -2257,8 +2335,8 @@ static int import_slots(prep_feat *f, const hf_column *col, const hf_array *slo,
     }
     /* A kept feature's missing values take the imputed code: base_transform converts it to an
      * index, so it must be one (NaN, which a fit only leaves on a dropped feature, converted to
-     * long is undefined). */
-    if (!f->dropped &&
+     * long is undefined). A native-encoded feature's missing values stay missing: no code. */
+    if (!f->dropped && f->enc != HF_ENCODE_NATIVE &&
         !(f->impute >= 0 && f->impute < (double)f->n_codes && f->impute == floor(f->impute)))
         return hf_error(HF_EDATA,
                         "preprocess: imputed code %.17g for feature \"%s\", expected a whole "
@@ -2368,11 +2446,11 @@ static int import_features(hf_prep *p, const hf_schema *schema, json_t *feats,
         if (f->categorical) {
             /* absent in older models: the config's encoding */
             const char *en = json_string_value(json_object_get(o, "encode"));
-            int k = en ? lookup_name(en, encode_names, 4) : (int)p->cfg.encode;
+            int k = en ? lookup_name(en, encode_names, N_ENCODINGS) : (int)p->cfg.encode;
             if (k < 0)
                 return hf_error(HF_EDATA,
                                 "preprocess: encoding \"%s\" of feature \"%s\", "
-                                "expected onehot, ordinal, frequency or target",
+                                "expected onehot, ordinal, frequency, target or native",
                                 en, col->name);
             f->enc = (hf_encode_kind)k;
             HF_CALL(import_slots(f, col, slo, &at, f->enc == HF_ENCODE_ONEHOT));

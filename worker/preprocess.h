@@ -38,7 +38,10 @@ typedef enum hf_encode_kind {
     HF_ENCODE_ONEHOT = 0, /* OneHotEncoder */
     HF_ENCODE_ORDINAL,    /* OrdinalEncoder: the rank in sorted order; unknown -1 */
     HF_ENCODE_FREQUENCY,  /* the training share of the level; unknown 0 */
-    HF_ENCODE_TARGET      /* TargetEncoder (scikit-learn 1.3), cross-fitted on the fit rows */
+    HF_ENCODE_TARGET,     /* TargetEncoder (scikit-learn 1.3), cross-fitted on the fit rows */
+    HF_ENCODE_NATIVE      /* the ordinal code as one categorical feature; missing and unknown
+                           * levels NaN (models with native_categorical: XGBoost's categorical
+                           * splits) */
 } hf_encode_kind;
 
 #define HF_PREP_FILL_MAX 128
@@ -102,9 +105,9 @@ int hf_prep_target_forward(const hf_prep_config *cfg, double *y, size_t n);
 void hf_prep_target_inverse(const hf_prep_config *cfg, double *pred, size_t n);
 
 /* preprocess.encode_columns' text: pairs "COLUMN:ENCODING" separated by commas, the encoding
- * after the pair's last colon (onehot, ordinal, frequency or target), blanks around either part
- * ignored. Reads the pair at *pos (advancing it): 1 and the column name (truncated to name_len -
- * 1 bytes; *truncated set when it was longer) and kind, 0 at the end of the text, or -1 when the
+ * after the pair's last colon (onehot, ordinal, frequency, target or native), blanks around either
+ * part ignored. Reads the pair at *pos (advancing it): 1 and the column name (truncated to name_len
+ * - 1 bytes; *truncated set when it was longer) and kind, 0 at the end of the text, or -1 when the
  * text there is not a pair (a hf_error names it). Not collective. */
 int hf_prep_encode_columns_next(const char **pos, char *name, size_t name_len, int *truncated,
                                 hf_encode_kind *kind);
@@ -113,6 +116,12 @@ int hf_prep_encode_columns_next(const char **pos, char *name, size_t name_len, i
  * feature (else HF_EINVAL naming it); *any_target (may be NULL) is set to 1 when it asks for
  * target encoding. Not collective. */
 int hf_prep_encode_columns_check(const char *text, const hf_schema *schema, int *any_target);
+
+/* Not collective. Refuses (HF_EINVAL, the message naming the key, the value and the models that
+ * take it) native categorical encoding (preprocess.categorical or encode_columns; *key set to
+ * the key, NULL when cfg asks for none) with a model that takes no categorical features
+ * (hf_model_ops.native_categorical 0). model NULL: no check. */
+int hf_prep_model_check(const hf_prep_config *cfg, const hf_model_ops *model, const char **key);
 
 /* 1 if a and b give the same fitted pipeline on the same rows (a cache key for the worker). */
 int hf_prep_config_equal(const hf_prep_config *a, const hf_prep_config *b);
@@ -174,6 +183,11 @@ size_t hf_prep_n_outputs(const hf_prep *p);
  * codes (-1, out of range, not seen in training) encode as zeros or as the infrequent column. */
 int hf_prep_transform(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
                       double *out);
+
+/* Per design-matrix column, 1 where it is a native-encoded categorical feature (its values the
+ * level's code 0, 1, ... or NaN), or NULL when no column is (hf_fit_data.categorical). Borrowed,
+ * valid until hf_prep_free. */
+const unsigned char *hf_prep_output_categorical(const hf_prep *p);
 
 /* Names of the design-matrix columns ("age", "city=Paris", "city=infrequent", "missing(age)");
  * borrowed, valid until hf_prep_free. */

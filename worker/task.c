@@ -573,7 +573,8 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
                       .y_valid = c->yva_t ? c->yva_t : c->yva,
                       .n_valid = c->Xva ? (c->shard ? c->n_lvalid : sp->n_valid) : 0,
                       .metric = ctx->n_metrics ? ctx->metrics[0] : NULL,
-                      .row_shard = c->shard};
+                      .row_shard = c->shard,
+                      .categorical = hf_prep_output_categorical(c->prep)};
     hf_fitted **fitted = hf_calloc(k, sizeof *fitted);
     size_t n_out = n_classes ? n_classes : 1;
     const size_t nv = sp->n_valid, per_trial = (nv ? nv : 1) * n_out * sizeof(double);
@@ -939,7 +940,8 @@ int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_
                       .y = y,
                       .n_classes =
                           d->schema->task == HF_TASK_CLASSIFICATION ? d->schema->n_classes : 0,
-                      .group = group};
+                      .group = group,
+                      .categorical = hf_prep_output_categorical(*prep)};
     const hf_value *pv = trial->model;
     result = model->fit(&fd, &pv, 1, fitted);
 out:

@@ -798,6 +798,109 @@ static void test_encode_columns(void **state)
     hf_schema_free(s);
 }
 
+/* preprocess.categorical native: one column per categorical feature holding the level's ordinal
+ * code fitted on the fit rows, a missing or unseen level NaN (no categorical imputation), flagged
+ * categorical; the flags and codes survive export and import; encode_columns native on one column
+ * flags only that one; native with PCA is refused; a model without native_categorical is refused
+ * naming the key and the models that take it. */
+static void test_native(void **state)
+{
+    (void)state;
+    const hf_col_type types[3] = {HF_COL_NUMERIC, HF_COL_CATEGORICAL, HF_COL_CATEGORICAL};
+    const char *const names[3] = {"x", "c", "d"};
+    const char *const cats[4] = {"s", "p", "r", "q"}; /* codes 0..3; sorted: p q r s */
+    hf_schema *s = make_schema(3, types, names, cats, 4);
+    /* fit rows 0..3: c takes s, r, NaN, p (q never: unseen); d takes q, q, p, NaN */
+    const double X[] = {1, 0, 3, 2, 2, 3, 3, NAN, 1, 4, 1, NAN, 5, 3, 1, 6, 0, 0};
+    hf_prep_config cfg;
+    hf_prep_config_default(&cfg);
+    cfg.encode = HF_ENCODE_NATIVE;
+    hf_prep *p = NULL;
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), 0);
+    assert_int_equal(hf_prep_n_outputs(p), 3);
+    const unsigned char *flags = hf_prep_output_categorical(p);
+    assert_non_null(flags);
+    assert_true(flags[0] == 0 && flags[1] == 1 && flags[2] == 1);
+    assert_string_equal(hf_prep_output_names(p)[1], "c");
+    double out[6 * 3];
+    assert_int_equal(hf_prep_transform(p, X, NULL, 6, out), 0);
+    /* c's training levels p r s -> 0 1 2; d's p q -> 0 1 */
+    const double want_c[6] = {2, 1, NAN, 0, NAN, 2}; /* row 4: q unseen */
+    const double want_d[6] = {1, 1, 0, NAN, 0, NAN}; /* row 5: s unseen */
+    for (int i = 0; i < 6; i++) {
+        assert_true(isnan(want_c[i]) ? isnan(out[i * 3 + 1]) : out[i * 3 + 1] == want_c[i]);
+        assert_true(isnan(want_d[i]) ? isnan(out[i * 3 + 2]) : out[i * 3 + 2] == want_d[i]);
+    }
+    hf_array *arrays = NULL;
+    size_t n_arrays = 0;
+    char *json = NULL;
+    assert_int_equal(hf_prep_export(p, &arrays, &n_arrays, &json), 0);
+    hf_prep *q = NULL;
+    assert_int_equal(hf_prep_import(s, arrays, n_arrays, json, &q), 0);
+    double again[6 * 3];
+    assert_int_equal(hf_prep_transform(q, X, NULL, 6, again), 0);
+    for (int i = 0; i < 18; i++)
+        assert_true(isnan(out[i]) ? isnan(again[i]) : again[i] == out[i]);
+    assert_non_null(hf_prep_output_categorical(q));
+    assert_true(hf_prep_output_categorical(q)[1] == 1 && hf_prep_output_categorical(q)[0] == 0);
+    hf_prep_export_free(arrays, n_arrays, json);
+    hf_prep_free(q);
+    hf_prep_free(p);
+
+    /* encode_columns: only d native; c one-hot (imputed: most frequent) */
+    cfg.encode = HF_ENCODE_ONEHOT;
+    snprintf(cfg.encode_columns, sizeof cfg.encode_columns, "%s", "d:native");
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), 0);
+    size_t w = hf_prep_n_outputs(p);
+    assert_int_equal(w, 1 + 3 + 1); /* x, c=p c=r c=s, d */
+    flags = hf_prep_output_categorical(p);
+    assert_non_null(flags);
+    for (size_t j = 0; j < w; j++)
+        assert_int_equal(flags[j], j == w - 1);
+    hf_prep_free(p);
+
+    /* no native column: no flags */
+    cfg.encode_columns[0] = '\0';
+    assert_int_equal(hf_prep_fit(&cfg, s, X, NULL, 4, NULL, &p), 0);
+    assert_null(hf_prep_output_categorical(p));
+    hf_prep_free(p);
+
+    /* native with PCA, and with a model that takes no categorical features */
+    const hf_value *vals[64] = {NULL};
+    hf_opt_source src = {where_12_5, NULL};
+    hf_value nat = {HF_VAL_STRING, {.str = "native"}};
+    hf_value two = {HF_VAL_INT, {.i = 2}};
+    vals[setting("categorical")] = &nat;
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), 0);
+    assert_int_equal(cfg.encode, HF_ENCODE_NATIVE);
+    const char *key = NULL;
+    hf_error_clear();
+    assert_int_equal(hf_prep_model_check(&cfg, hf_model_find("ridge"), &key), HF_EINVAL);
+    assert_string_equal(key, "categorical");
+    assert_string_equal(hf_error_message(),
+                        "preprocess.categorical: got native with model.type ridge, which takes no "
+                        "categorical features; expected onehot, ordinal, frequency or target "
+                        "(native: xgboost, random_forest)");
+    assert_int_equal(hf_prep_model_check(&cfg, hf_model_find("xgboost"), &key), 0);
+    assert_int_equal(hf_prep_model_check(&cfg, hf_model_find("random_forest"), &key), 0);
+    vals[setting("pca.n_components")] = &two;
+    hf_error_clear();
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), HF_EINVAL);
+    assert_non_null(strstr(hf_error_message(), "preprocess.categorical: got native with "
+                                               "preprocess.pca.n_components 2"));
+    vals[setting("pca.n_components")] = NULL;
+    vals[setting("categorical")] = NULL;
+    hf_value cols = {HF_VAL_STRING, {.str = "c:onehot, d:native"}};
+    vals[setting("encode_columns")] = &cols;
+    assert_int_equal(hf_prep_config_from_values(vals, &src, &cfg), 0);
+    hf_error_clear();
+    assert_int_equal(hf_prep_model_check(&cfg, hf_model_find("logistic_regression"), &key),
+                     HF_EINVAL);
+    assert_string_equal(key, "encode_columns");
+    assert_non_null(strstr(hf_error_message(), "preprocess.encode_columns: got native"));
+    hf_schema_free(s);
+}
+
 /* Quantiles as numpy.quantile (linear) and the kbins edges of a column with ties. */
 static void test_quantiles_and_bins(void **state)
 {
@@ -835,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_step_refusals),
         cmocka_unit_test(test_quantiles_and_bins),
         cmocka_unit_test(test_encode_columns),
+        cmocka_unit_test(test_native),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -341,6 +341,95 @@ static void test_blob_roundtrip(void **state)
     free(d);
 }
 
+/* Native categorical features (hf_fit_data.categorical): the last column holds codes 0..9 of a
+ * level whose effect is not monotone in the code (NaN: missing). Both models make categorical
+ * splits on it (their JSON has split_type 1), carry the flags as the array "categorical", and
+ * predict other than on the same column taken as numeric; the saved booster, loaded with the
+ * flags, predicts the same; loaded without them (a categorical split on a numeric feature) or
+ * with a category out of range, it is refused before libxgboost reads it. */
+static void test_categorical(void **state)
+{
+    (void)state;
+    static const double effect[10] = {2, -1, 3, 0, -2, 1, 2.5, -1.5, 0.5, -3};
+    double *X = calloc(N * P, sizeof *X), *y = calloc(N, sizeof *y);
+    assert_non_null(X);
+    assert_non_null(y);
+    hf_rng r;
+    hf_rng_init(&r, 11, 1, 2);
+    for (size_t i = 0; i < N; i++) {
+        for (size_t j = 0; j + 1 < P; j++)
+            X[i * P + j] = hf_rng_uniform(&r) * 2.0 - 1.0;
+        double code = floor(hf_rng_uniform(&r) * 10.0);
+        X[i * P + P - 1] = hf_rng_uniform(&r) < 0.05 ? NAN : code;
+        y[i] = (isnan(X[i * P + P - 1]) ? 0.0 : effect[(int)code]) + X[i * P];
+    }
+    const unsigned char flags[P] = {0, 0, 0, 1};
+    const hf_model_ops *models[2] = {&hf_model_xgboost, &hf_model_random_forest};
+    for (int k = 0; k < 2; k++) {
+        const hf_model_ops *ops = models[k];
+        assert_int_equal(ops->native_categorical, 1);
+        hf_fit_data fd = {.X = X, .n = N, .p = P, .y = y, .categorical = flags};
+        hf_value v[32];
+        defaults(ops, v);
+        set_num(ops, v, "n_estimators", 5);
+        set_num(ops, v, "n_jobs", 1);
+        set_num(ops, v, "max_depth", 2);
+        set_num(ops, v, "max_cat_to_onehot", 1); /* partition splits */
+        const hf_value *pv = v;
+        hf_fitted *m = NULL, *plain = NULL;
+        assert_int_equal(ops->fit(&fd, &pv, 1, &m), HF_OK);
+        const hf_array *a = hf_fitted_get(m, "categorical");
+        assert_non_null(a);
+        assert_int_equal(a->rows * a->cols, P);
+        assert_true(a->data[3] == 1.0 && a->data[0] == 0.0);
+        fd.categorical = NULL;
+        assert_int_equal(ops->fit(&fd, &pv, 1, &plain), HF_OK);
+        assert_null(hf_fitted_get(plain, "categorical"));
+        double pa[N], pb[N], pc[N];
+        predict(m, X, N, pa);
+        predict(plain, X, N, pb);
+        assert_true(memcmp(pa, pb, sizeof pa) != 0);
+        assert_int_equal(ops->save_state(m), HF_OK);
+        const hf_blob *b = hf_fitted_blob(m, "booster");
+        assert_non_null(strstr((const char *)b->data, "\"split_type\":[1"));
+
+        hf_fitted *re = hf_fitted_new(ops, P, 1, 1);
+        memcpy(hf_fitted_array(re, 0, "categorical", 1, P), a->data, P * sizeof(double));
+        assert_int_equal(hf_fitted_add_blob(re, b->name, b->format, b->data, b->len), HF_OK);
+        assert_int_equal(ops->load_state(re), HF_OK);
+        predict(re, X, N, pc);
+        assert_memory_equal(pa, pc, sizeof pa);
+        hf_fitted_free(re);
+
+        re = hf_fitted_new(ops, P, 1, 0); /* no flags: the categorical splits are refused */
+        assert_int_equal(hf_fitted_add_blob(re, b->name, b->format, b->data, b->len), HF_OK);
+        assert_int_equal(ops->load_state(re), HF_EDATA);
+        assert_non_null(strstr(hf_error_message(), "are trees"));
+        hf_error_clear();
+        hf_fitted_free(re);
+
+        char *bad = malloc(b->len + 16);
+        const char *at = strstr((const char *)b->data, "\"categories\":[");
+        assert_non_null(at);
+        size_t head = (size_t)(at - (const char *)b->data) + strlen("\"categories\":[");
+        memcpy(bad, b->data, head);
+        memcpy(bad + head, "99999999,", 9); /* a category past 2^24 */
+        memcpy(bad + head + 9, b->data + head, b->len - head);
+        re = hf_fitted_new(ops, P, 1, 1);
+        memcpy(hf_fitted_array(re, 0, "categorical", 1, P), a->data, P * sizeof(double));
+        assert_int_equal(hf_fitted_add_blob(re, "booster", "json", bad, b->len + 9), HF_OK);
+        assert_int_equal(ops->load_state(re), HF_EDATA);
+        hf_error_clear();
+        hf_fitted_free(re);
+        free(bad);
+        hf_fitted_free(m);
+        hf_fitted_free(plain);
+        clear(ops, v);
+    }
+    free(X);
+    free(y);
+}
+
 /* check_params: a regression objective on a classification task, scale_pos_weight on a
  * regression task; the same values pass while the task is unknown. */
 static void test_check_params(void **state)
@@ -375,7 +464,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_prefix),   cmocka_unit_test(test_matrix_cache),
         cmocka_unit_test(test_early_stopping), cmocka_unit_test(test_blob_roundtrip),
-        cmocka_unit_test(test_check_params),
+        cmocka_unit_test(test_check_params),   cmocka_unit_test(test_categorical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

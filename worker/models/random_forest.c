@@ -36,6 +36,8 @@ enum {
     P_RANDOM_STATE,
     P_N_JOBS,
     P_CLASS_WEIGHT,
+    P_MAX_CAT_TO_ONEHOT,
+    P_MAX_CAT_THRESHOLD,
     N_PARAMS
 };
 
@@ -56,6 +58,8 @@ static const hf_param_def rf_params[N_PARAMS] = {
     HF_XGB_PARAM_RANDOM_STATE,
     HF_XGB_PARAM_N_JOBS,
     HF_XGB_PARAM_CLASS_WEIGHT,
+    HF_XGB_PARAM_MAX_CAT_TO_ONEHOT,
+    HF_XGB_PARAM_MAX_CAT_THRESHOLD,
 };
 
 static double num(const hf_value *v, int i)
@@ -88,6 +92,8 @@ static int rf_fit(const hf_fit_data *d, const hf_value *const *params, size_t n_
         hf_xgb_set_number(&bp, "max_leaves", num(v, P_MAX_LEAVES));
         hf_xgb_set_text(&bp, "grow_policy", v[P_GROW_POLICY].u.str);
         hf_xgb_set_number(&bp, "seed", num(v, P_RANDOM_STATE));
+        hf_xgb_set_number(&bp, "max_cat_to_onehot", num(v, P_MAX_CAT_TO_ONEHOT));
+        hf_xgb_set_number(&bp, "max_cat_threshold", num(v, P_MAX_CAT_THRESHOLD));
         bp.balanced = strcmp(v[P_CLASS_WEIGHT].u.str, "balanced") == 0;
         int one = 1;
         int result = hf_xgb_train(&hf_model_random_forest, d, &bp, &one, 1, 0, &out[t]);
@@ -121,5 +127,6 @@ const hf_model_ops hf_model_random_forest = {
     .check_params = rf_check_params,
     .handles_missing = 1,
     .data_parallel = 1,
+    .native_categorical = 1,
     .preflight = hf_xgb_preflight,
 };

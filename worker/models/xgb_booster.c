@@ -5,7 +5,11 @@
  * the booster's JSON serialisation is the model's blob, which xgboost.Booster in Python loads.
  * Training is deterministic for a fixed seed whatever the number of threads (checked here on
  * 1.7.4: the JSON of a model trained with 1, 2 and 4 threads is byte-identical), so the threads
- * follow the cores each rank has and results do not depend on the number of ranks. */
+ * follow the cores each rank has and results do not depend on the number of ranks.
+ * Categorical features (hf_fit_data.categorical, preprocess.categorical native) are feature type
+ * "c" on every DMatrix (training, validation, prediction, the shards), the others "q"; the
+ * fitted model carries the flags as its array "categorical" (1 x p of 0/1), which prediction
+ * and the check of a loaded booster's categorical splits read. */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "worker/models/xgb_booster.h"
 
@@ -132,10 +136,30 @@ static int balanced_weights(const double *y, size_t n, size_t k_max, float *w)
     return HF_OK;
 }
 
+/* Marks the features flagged in cat (p flags; NULL: none) categorical ("c", the others "q"), as
+ * xgboost.DMatrix(feature_types=..., enable_categorical=True) does: the hist method then makes
+ * categorical splits on them (max_cat_to_onehot, max_cat_threshold). */
+static int set_feature_types(DMatrixHandle dm, const unsigned char *cat, size_t p)
+{
+    if (!cat)
+        return HF_OK;
+    const char **types = hf_malloc((p ? p : 1) * sizeof *types);
+    if (!types)
+        return HF_ENOMEM;
+    for (size_t j = 0; j < p; j++)
+        types[j] = cat[j] ? "c" : "q";
+    int result = XGDMatrixSetStrFeatureInfo(dm, "feature_type", types, (bst_ulong)p) != 0
+                     ? xgb_error("setting the categorical features")
+                     : HF_OK;
+    free(types);
+    return result;
+}
+
 /* A DMatrix of n rows of X (p wide; NaN missing) and their targets (y may be NULL); with
- * balanced > 0, y's classes (balanced of them at most) weighted as hf_xgb_params says. */
+ * balanced > 0, y's classes (balanced of them at most) weighted as hf_xgb_params says; cat (may
+ * be NULL) flags the categorical features. */
 static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, size_t balanced,
-                        DMatrixHandle *out)
+                        const unsigned char *cat, DMatrixHandle *out)
 {
     size_t cells = n * p;
     float *f = hf_malloc((cells ? cells : 1) * sizeof *f);
@@ -148,6 +172,8 @@ static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, si
         l[i] = (float)y[i];
     if (result == HF_OK && XGDMatrixCreateFromMat(f, (bst_ulong)n, (bst_ulong)p, NAN, out) != 0)
         result = xgb_error("making the data matrix");
+    if (result == HF_OK)
+        result = set_feature_types(*out, cat, p);
     if (result == HF_OK && y && XGDMatrixSetFloatInfo(*out, "label", l, (bst_ulong)n) != 0)
         result = xgb_error("setting the labels");
     if (result == HF_OK && y && balanced &&
@@ -169,7 +195,7 @@ static int make_dmatrix(const double *X, const double *y, size_t n, size_t p, si
  * on (hf_comm_check) before libxgboost's matrix, whose creation reduces the column count over the
  * group, so that a rank that ran out of memory does not leave the others waiting. Collective. */
 static int shard_dmatrix(hf_comm *gc, const double *X, const double *y, size_t n, size_t p,
-                         size_t balanced, DMatrixHandle *out)
+                         size_t balanced, const unsigned char *cat, DMatrixHandle *out)
 {
     size_t cells = n * p;
     int64_t missing = 0;
@@ -212,6 +238,8 @@ static int shard_dmatrix(hf_comm *gc, const double *X, const double *y, size_t n
         result = hf_comm_allreduce_sum_i64(gc, count, balanced + 1);
     if (result == HF_OK && XGDMatrixCreateFromMat(f, (bst_ulong)rows, (bst_ulong)p, NAN, out) != 0)
         result = xgb_error("making the data matrix of this rank's rows");
+    if (result == HF_OK)
+        result = set_feature_types(*out, cat, p);
     if (result == HF_OK && y && XGDMatrixSetFloatInfo(*out, "label", l, (bst_ulong)rows) != 0)
         result = xgb_error("setting the labels");
     if (result == HF_OK && w) {
@@ -260,6 +288,7 @@ typedef struct dm_key {
     size_t n, p;
     int has_y;
     size_t balanced; /* the weights are part of the matrix */
+    uint64_t cat;    /* a hash of the categorical flags (0: none): the feature types are too */
 } dm_key;
 
 typedef struct dm_entry {
@@ -290,27 +319,30 @@ static void hash_words(const double *v, size_t n, uint64_t h[2])
     }
 }
 
-static dm_key dm_key_of(const double *X, const double *y, size_t n, size_t p, size_t balanced)
+static dm_key dm_key_of(const double *X, const double *y, size_t n, size_t p, size_t balanced,
+                        const unsigned char *cat)
 {
-    dm_key k = {{0xcbf29ce484222325ULL, 0x243f6a8885a308d3ULL}, n, p, y != NULL, balanced};
+    dm_key k = {{0xcbf29ce484222325ULL, 0x243f6a8885a308d3ULL}, n, p, y != NULL, balanced, 0};
     hash_words(X, n * p, k.h);
     if (y)
         hash_words(y, n, k.h);
+    for (size_t j = 0; cat && j < p; j++)
+        k.cat = (k.cat ^ (cat[j] ? 2 * j + 1 : 2 * j + 2)) * 0x100000001b3ULL;
     return k;
 }
 
 static int dm_key_equal(const dm_key *a, const dm_key *b)
 {
     return a->h[0] == b->h[0] && a->h[1] == b->h[1] && a->n == b->n && a->p == b->p &&
-           a->has_y == b->has_y && a->balanced == b->balanced;
+           a->has_y == b->has_y && a->balanced == b->balanced && a->cat == b->cat;
 }
 
 /* The data matrix of n rows of X (and labels y, or none), from the cache or made; the caller
  * trains on it, then hands it back with put_dmatrix (or frees it). */
 static int take_dmatrix(const double *X, const double *y, size_t n, size_t p, size_t balanced,
-                        dm_key *key, DMatrixHandle *out)
+                        const unsigned char *cat, dm_key *key, DMatrixHandle *out)
 {
-    *key = dm_key_of(X, y, n, p, balanced);
+    *key = dm_key_of(X, y, n, p, balanced, cat);
     pthread_mutex_lock(&g_dm_mu);
     for (size_t i = 0; i < g_dm_n; i++)
         if (dm_key_equal(&g_dm[i].key, key)) {
@@ -321,7 +353,7 @@ static int take_dmatrix(const double *X, const double *y, size_t n, size_t p, si
             return HF_OK;
         }
     pthread_mutex_unlock(&g_dm_mu);
-    return make_dmatrix(X, y, n, p, balanced, out);
+    return make_dmatrix(X, y, n, p, balanced, cat, out);
 }
 
 static size_t dm_bytes(const dm_key *k)
@@ -425,11 +457,16 @@ static int slice_model(const hf_model_ops *ops, const hf_fit_data *d, BoosterHan
     } else if (XGBoosterSlice(b, 0, keep, 1, &s) != 0) {
         return xgb_error("keeping the best rounds");
     }
-    hf_fitted *m = hf_fitted_new(ops, d->p, d->n_classes ? d->n_classes : 1, 0);
-    if (!m) {
+    hf_fitted *m =
+        hf_fitted_new(ops, d->p, d->n_classes ? d->n_classes : 1, d->categorical ? 1 : 0);
+    double *flags = m && d->categorical ? hf_fitted_array(m, 0, "categorical", 1, d->p) : NULL;
+    if (!m || (d->categorical && !flags)) {
+        hf_fitted_free(m);
         XGBoosterFree(s);
         return HF_ENOMEM;
     }
+    for (size_t j = 0; flags && j < d->p; j++)
+        flags[j] = d->categorical[j] ? 1.0 : 0.0;
     m->state = s;
     m->n_iter = keep;
     m->stop = HF_FIT_CONVERGED;
@@ -519,13 +556,15 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         if ((result = hf_rabit_begin(gc)) < 0)
             goto out;
         began = 1;
-        if ((result = shard_dmatrix(gc, d->X, d->y, d->n, d->p, balanced, &dm[0])) < 0 ||
-            (stopping &&
-             (result = shard_dmatrix(gc, d->X_valid, NULL, d->n_valid, d->p, 0, &dm[1])) < 0))
+        if ((result = shard_dmatrix(gc, d->X, d->y, d->n, d->p, balanced, d->categorical, &dm[0])) <
+                0 ||
+            (stopping && (result = shard_dmatrix(gc, d->X_valid, NULL, d->n_valid, d->p, 0,
+                                                 d->categorical, &dm[1])) < 0))
             goto out;
-    } else if ((result = take_dmatrix(d->X, d->y, d->n, d->p, balanced, &key[0], &dm[0])) < 0 ||
-               (stopping && (result = take_dmatrix(d->X_valid, NULL, d->n_valid, d->p, 0, &key[1],
-                                                   &dm[1])) < 0)) {
+    } else if ((result = take_dmatrix(d->X, d->y, d->n, d->p, balanced, d->categorical, &key[0],
+                                      &dm[0])) < 0 ||
+               (stopping && (result = take_dmatrix(d->X_valid, NULL, d->n_valid, d->p, 0,
+                                                   d->categorical, &key[1], &dm[1])) < 0)) {
         goto out;
     }
     if (XGBoosterCreate(dm, stopping ? 2 : 1, &b) != 0) {
@@ -595,6 +634,34 @@ out:
     return result;
 }
 
+/* The model's categorical flags (its array "categorical", 1 x n_features of 0 and 1) into *out
+ * (owned by the caller), or NULL when it has none. HF_EDATA for an array of another shape or
+ * other values. */
+static int model_categorical(const hf_fitted *m, unsigned char **out)
+{
+    const hf_array *a = hf_fitted_get(m, "categorical");
+    *out = NULL;
+    if (!a)
+        return HF_OK;
+    if (a->rows * a->cols != m->n_features)
+        return hf_error(HF_EDATA, "%s: the model's categorical flags: %zu values, expected %zu",
+                        m->ops->name, a->rows * a->cols, m->n_features);
+    unsigned char *f = hf_malloc(m->n_features ? m->n_features : 1);
+    if (!f)
+        return HF_ENOMEM;
+    for (size_t j = 0; j < m->n_features; j++) {
+        if (a->data[j] != 0.0 && a->data[j] != 1.0) {
+            free(f);
+            return hf_error(HF_EDATA,
+                            "%s: the model's categorical flag %zu: got %g, expected 0 or 1",
+                            m->ops->name, j, a->data[j]);
+        }
+        f[j] = a->data[j] == 1.0;
+    }
+    *out = f;
+    return HF_OK;
+}
+
 int hf_xgb_predict(const hf_fitted *m, const hf_group *g, const double *X, size_t n, size_t p,
                    double *out)
 {
@@ -607,7 +674,11 @@ int hf_xgb_predict(const hf_fitted *m, const hf_group *g, const double *X, size_
     if (n == 0)
         return HF_OK;
     DMatrixHandle dm = NULL;
-    HF_CALL(make_dmatrix(X, NULL, n, p, 0, &dm));
+    unsigned char *cat = NULL;
+    HF_CALL(model_categorical(m, &cat));
+    int made = make_dmatrix(X, NULL, n, p, 0, cat, &dm);
+    free(cat);
+    HF_CALL(made);
     int result = predict_dmatrix(m->state, dm, n, m->n_outputs, out);
     XGDMatrixFree(dm);
     return result;
@@ -648,11 +719,58 @@ static long long int_at(json_t *a, size_t i, long long bad)
     return json_is_integer(v) ? (long long)json_integer_value(v) : bad;
 }
 
+/* The categorical splits of a tree (libxgboost's RegTree::LoadCategoricalSplit reads them
+ * unchecked): categories_nodes strictly increasing node indices, each with a segment
+ * [categories_segments, + categories_sizes) of at least one category inside `categories`, every
+ * category in [0, 2^24) (a float holds such a code exactly; a larger one sized the node's bit
+ * field unchecked), and every node whose split_type is 1 among them, splitting on a feature the
+ * model's flags (cat; NULL: none) say is categorical. */
+static int check_categorical_splits(json_t *t, long long nodes, const unsigned char *cat,
+                                    long long n_features)
+{
+    json_t *split_type = json_object_get(t, "split_type");
+    json_t *cn = json_object_get(t, "categories_nodes");
+    json_t *cs = json_object_get(t, "categories_segments");
+    json_t *cz = json_object_get(t, "categories_sizes");
+    json_t *cv = json_object_get(t, "categories");
+    json_t *feature = json_object_get(t, "split_indices");
+    size_t k = json_array_size(cn), n_cats = json_array_size(cv);
+    if (json_array_size(cs) != k || json_array_size(cz) != k)
+        return 0;
+    long long prev = -1;
+    for (size_t i = 0; i < k; i++) {
+        long long node = int_at(cn, i, -1), beg = int_at(cs, i, -1), size = int_at(cz, i, -1);
+        if (node <= prev || node >= nodes || beg < 0 || size < 1 || (size_t)beg > n_cats ||
+            (size_t)size > n_cats - (size_t)beg || int_at(split_type, (size_t)node, 0) != 1)
+            return 0;
+        prev = node;
+    }
+    for (size_t i = 0; i < n_cats; i++) {
+        long long c = int_at(cv, i, -1);
+        if (c < 0 || c >= (1LL << 24))
+            return 0;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < json_array_size(split_type); i++) {
+        long long st = int_at(split_type, i, -1);
+        if (st == 0)
+            continue;
+        long long f = int_at(feature, i, -1);
+        if (st != 1 || (long long)i >= nodes || !cat || f < 0 || f >= n_features || !cat[f])
+            return 0;
+        while (at < k && int_at(cn, at, -1) < (long long)i)
+            at++;
+        if (at == k || int_at(cn, at, -1) != (long long)i)
+            return 0;
+    }
+    return 1;
+}
+
 /* A tree libxgboost can walk: its arrays hold num_nodes entries, and from the root every split
  * node has two children inside the tree that no other node has (a cycle made prediction loop
- * forever: fuzz_model_h5), splits on a feature of the model, and numeric splits only (hyperfold
- * writes no categorical split, whose category arrays libxgboost would index unchecked). */
-static int check_tree(json_t *t, long long n_features)
+ * forever: fuzz_model_h5), splits on a feature of the model, and numeric splits, or categorical
+ * ones on the model's categorical features (check_categorical_splits). */
+static int check_tree(json_t *t, long long n_features, const unsigned char *cat)
 {
     static const char *const arrays[] = {"left_children", "right_children",   "parents",
                                          "split_indices", "split_conditions", "default_left",
@@ -665,10 +783,8 @@ static int check_tree(json_t *t, long long n_features)
         if (!json_is_array(a) || (long long)json_array_size(a) != nodes)
             return 0;
     }
-    json_t *split_type = json_object_get(t, "split_type");
-    for (size_t i = 0; i < json_array_size(split_type); i++)
-        if (int_at(split_type, i, -1) != 0)
-            return 0;
+    if (!check_categorical_splits(t, nodes, cat, n_features))
+        return 0;
     json_t *left = json_object_get(t, "left_children");
     json_t *right = json_object_get(t, "right_children");
     json_t *feature = json_object_get(t, "split_indices");
@@ -699,12 +815,40 @@ static int check_tree(json_t *t, long long n_features)
     return ok;
 }
 
-static int check_booster_json(const hf_fitted *m, const hf_blob *b)
+/* A copy of the JSON text t (len bytes) with XGBoost's bare NaN numbers (the split_conditions of
+ * categorical splits) written 0e0, which jansson reads (it refuses NaN); NULL when out of memory.
+ * Only for the checks: libxgboost reads the blob itself. */
+static char *nan_as_zero(const unsigned char *t, size_t len)
+{
+    char *c = hf_malloc(len ? len : 1);
+    if (!c)
+        return NULL;
+    memcpy(c, t, len);
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in_string) {
+            if (c[i] == '\\')
+                i++;
+            else if (c[i] == '"')
+                in_string = 0;
+        } else if (c[i] == '"') {
+            in_string = 1;
+        } else if (c[i] == 'N' && i + 3 <= len && memcmp(c + i, "NaN", 3) == 0) {
+            memcpy(c + i, "0e0", 3);
+            i += 2;
+        }
+    }
+    return c;
+}
+
+static int check_booster_json(const hf_fitted *m, const hf_blob *b, const unsigned char *cat)
 {
     json_error_t err;
     json_t *root = NULL;
-    int ok = strcmp(b->format, "json") == 0 && b->len > 0 && b->data[0] == '{' &&
-             (root = json_loadb((const char *)b->data, b->len, 0, &err)) != NULL;
+    char *text = b->len > 0 && b->data[0] == '{' ? nan_as_zero(b->data, b->len) : NULL;
+    int ok = strcmp(b->format, "json") == 0 && text &&
+             (root = json_loadb(text, b->len, 0, &err)) != NULL;
+    free(text);
     json_t *learner = json_object_get(root, "learner");
     json_t *lp = json_object_get(learner, "learner_model_param");
     json_t *model = json_object_get(json_object_get(learner, "gradient_booster"), "model");
@@ -717,7 +861,7 @@ static int check_booster_json(const hf_fitted *m, const hf_blob *b)
          json_is_array(trees) && (long long)json_array_size(trees) == nt && json_is_array(info) &&
          (long long)json_array_size(info) == nt;
     for (size_t i = 0; ok && i < json_array_size(trees); i++)
-        ok = check_tree(json_array_get(trees, i), nf);
+        ok = check_tree(json_array_get(trees, i), nf, cat);
     json_decref(root);
     if (!ok)
         return hf_error(HF_EDATA,
@@ -735,7 +879,11 @@ int hf_xgb_load_state(hf_fitted *m)
     pthread_once(&g_quiet_once, quiet_library);
     if (!blob)
         return hf_error(HF_EDATA, "%s: model file has no booster", m->ops->name);
-    HF_CALL(check_booster_json(m, blob));
+    unsigned char *cat = NULL;
+    HF_CALL(model_categorical(m, &cat));
+    int checked = check_booster_json(m, blob, cat);
+    free(cat);
+    HF_CALL(checked);
     snprintf(threads, sizeof threads, "%d", rank_threads());
     if (XGBoosterCreate(NULL, 0, &b) != 0 ||
         XGBoosterLoadModelFromBuffer(b, blob->data, (bst_ulong)blob->len) != 0 ||

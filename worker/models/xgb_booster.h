@@ -40,6 +40,15 @@ int hf_xgb_check_task(const char *objective, const char *class_weight, hf_task_k
                     "classification: none, or balanced (each class weighs as much in all: a row "  \
                     "weighs n / (classes x rows of its class), scikit-learn's balanced)")
 
+/* Categorical splits (preprocess.categorical native): XGBoost's parameters, defaults and bounds. */
+#define HF_XGB_PARAM_MAX_CAT_TO_ONEHOT                                                             \
+    HF_PARAM_INT("max_cat_to_onehot", "4", 1, 2147483647.0,                                        \
+                 "categorical features with fewer levels split one level against the rest; "       \
+                 "others partition their levels")
+#define HF_XGB_PARAM_MAX_CAT_THRESHOLD                                                             \
+    HF_PARAM_INT("max_cat_threshold", "64", 1, 2147483647.0,                                       \
+                 "most levels a partition split considers on one side")
+
 /* Booster parameters by XGBoost's names, as the text XGBoosterSetParam takes. */
 typedef struct hf_xgb_params {
     const char *key[HF_XGB_MAX_PARAMS];

@@ -12,7 +12,9 @@
  * has no validation rows: it trains the mean of the splits' best rounds, rounded (XGBoost's own cv
  * picks the round of the best mean curve, which needs every split's whole curve on one rank; the
  * mean of the best rounds is its usual stand-in, and the median would ignore a fold that needed
- * many more rounds). Missing values stay missing: XGBoost learns the side each split sends them. */
+ * many more rounds). Missing values stay missing: XGBoost learns the side each split sends them.
+ * Columns encoded natively (preprocess.categorical native) are categorical features of every
+ * DMatrix (xgb_booster.c): max_cat_to_onehot and max_cat_threshold shape their splits. */
 #include "worker/model.h"
 #include "worker/models/xgb_booster.h"
 
@@ -46,6 +48,8 @@ enum {
     P_RANDOM_STATE,
     P_N_JOBS,
     P_CLASS_WEIGHT,
+    P_MAX_CAT_TO_ONEHOT,
+    P_MAX_CAT_THRESHOLD,
     N_PARAMS
 };
 
@@ -75,6 +79,8 @@ static const hf_param_def xgb_params[N_PARAMS] = {
     HF_XGB_PARAM_RANDOM_STATE,
     HF_XGB_PARAM_N_JOBS,
     HF_XGB_PARAM_CLASS_WEIGHT,
+    HF_XGB_PARAM_MAX_CAT_TO_ONEHOT,
+    HF_XGB_PARAM_MAX_CAT_THRESHOLD,
 };
 
 static double num(const hf_value *v, int i)
@@ -118,7 +124,9 @@ static int xgb_fit(const hf_fit_data *d, const hf_value *const *params, size_t n
                    {P_SCALE_POS_WEIGHT, "scale_pos_weight"},
                    {P_MAX_DELTA_STEP, "max_delta_step"},
                    {P_HUBER_SLOPE, "huber_slope"},
-                   {P_RANDOM_STATE, "seed"}};
+                   {P_RANDOM_STATE, "seed"},
+                   {P_MAX_CAT_TO_ONEHOT, "max_cat_to_onehot"},
+                   {P_MAX_CAT_THRESHOLD, "max_cat_threshold"}};
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
         hf_xgb_set_number(&bp, numbers[i].key, num(v, numbers[i].param));
     hf_xgb_set_text(&bp, "grow_policy", v[P_GROW_POLICY].u.str);
@@ -185,5 +193,6 @@ const hf_model_ops hf_model_xgboost = {
     .check_params = xgb_check_params,
     .handles_missing = 1,
     .data_parallel = 1,
+    .native_categorical = 1,
     .preflight = hf_xgb_preflight,
 };
