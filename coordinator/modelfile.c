@@ -534,8 +534,15 @@ static int read_attr_str(hid_t obj, const char *name, const char *what, const re
                          char **out)
 {
     *out = NULL;
-    if (H5Aexists(obj, name) <= 0)
+    htri_t exists = H5Aexists(obj, name);
+    if (exists == 0)
         return HF_OK;
+    if (exists < 0) /* libhdf5 refused an attribute message of the object: one, or this one */
+        return hf_error(
+            HF_EINVAL,
+            "%s: damaged model: attribute %s cannot be read (an attribute of its object "
+            "does not decode)",
+            rd->path, what);
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0)
         return rd->version >= 3
@@ -911,7 +918,9 @@ static int read_model(const char *path, hf_modelfile **out)
     reader rd = {.path = path, .version = version == 1 || version == 2 ? (int)version : 0};
     struct stat st;
     rd.file_size = stat(path, &st) == 0 ? (hsize_t)st.st_size : 0;
-    if ((result = read_attr_str(file, "format", "format", &rd, &format)) < 0 && rd.version == 0) {
+    int numbered = version >= 1 && version <= (double)INT32_MAX && version == floor(version);
+    if ((result = read_attr_str(file, "format", "format", &rd, &format)) < 0 && !numbered &&
+        H5Aexists(file, "format") >= 0) {
         hf_error_clear(); /* an HDF5 file of another program, as likely as a damaged model */
         result = hf_error(HF_EINVAL,
                           "%s: not a hyperfold model (attribute format is not a string of at most "
