@@ -11,7 +11,8 @@
  *   /classes               string [k]: class labels (classification only), index = class code
  *   /cv/fold_scores        float64 [folds]: the objective on each split
  * and, before the HDF5 file proper, a 512-byte user block holding the SHA-256 of every byte after
- * it (format_version 2), checked before libhdf5 reads anything. */
+ * it (format_version 2 and 3), checked before libhdf5 reads anything. Every string, attribute or
+ * dataset, is a fixed-length UTF-8 string in format_version 3 (variable-length in 1 and 2). */
 #define _GNU_SOURCE
 #include "coordinator/modelfile.h"
 #include "common/fsutil.h"
