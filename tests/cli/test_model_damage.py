@@ -288,6 +288,24 @@ ck.check(rc == 2 and len(lines) == 1 and "variable-length" in lines[0] and "metr
          "a variable-length string in a format 3 file: one line, exit 2 (%s): %s"
          % (rc, err.strip()))
 
+# Format 3 string attributes that libhdf5 reads without complaint but are not one string: a NUL
+# inside the value, two values, a number. Each written by h5py into a copy, the checksum restamped.
+for label, name, value, want in (
+        ("nul", "metric", np.bytes_(b"r\x00x"), "NUL byte"),
+        ("array", "metric", np.array([b"r2", b"r2"]), "not one string"),
+        ("number", "model_type", np.float64(1.0), "not one string")):
+    m = os.path.join(work, "v3-%s.h5" % label)
+    shutil.copy(ridge, m)
+    with h5py.File(m, "r+") as f:
+        del f.attrs[name]
+        f.attrs[name] = value
+    hftest.stamp_model(m)
+    rc, err, _ = predict(m, ridge_csv)
+    lines = err.strip().splitlines()
+    ck.check(rc == 2 and len(lines) == 1 and want in lines[0] and name in lines[0] and
+             m in lines[0], "format 3, attribute %s holding %r: one line saying %r, exit 2 (%s): %s"
+             % (name, value, want, rc, err.strip()))
+
 # A model that cannot be written: one line, a non-zero exit, no temporary file left.
 d = os.path.dirname(os.path.dirname(os.path.dirname(ridge)))
 os.makedirs(os.path.join(d, "out", "w", "model.h5", "x"))
