@@ -11,7 +11,8 @@
  *   /classes               string [k]: class labels (classification only), index = class code
  *   /cv/fold_scores        float64 [folds]: the objective on each split
  * and, before the HDF5 file proper, a 512-byte user block holding the SHA-256 of every byte after
- * it (format_version 2), checked before libhdf5 reads anything. */
+ * it (format_version 2 and 3), checked before libhdf5 reads anything. Every string, attribute or
+ * dataset, is a fixed-length UTF-8 string in format_version 3 (variable-length in 1 and 2). */
 #define _GNU_SOURCE
 #include "coordinator/modelfile.h"
 #include "common/fsutil.h"
@@ -31,7 +32,10 @@
 #include <unistd.h>
 
 #define FORMAT_NAME "hyperfold-model"
-#define FORMAT_VERSION 2
+#define FORMAT_VERSION 3
+/* The largest string attribute read (schema_json of 10^5 features with their dictionaries is some
+ * tens of MiB); a string is never larger than the file either. */
+#define MAX_STRING ((hsize_t)1 << 30)
 /* The user block: the checksum line, then NUL bytes; the HDF5 superblock starts after it. */
 #define USERBLOCK 512
 #define STAMP_PREFIX "hyperfold-model sha256 "
@@ -120,12 +124,16 @@ static int h5fail(const char *what, const char *path)
     return hf_error(HF_EIO, "%s: HDF5 error while %s", path, what);
 }
 
-/* A variable-length UTF-8 string type (H5I_INVALID_HID on failure). */
-static hid_t utf8_type(void)
+/* A fixed-length UTF-8 string type of `size` bytes, padded with NUL bytes (format_version 3:
+ * a string's length is its type's size, which the reader bounds before it reads; a
+ * variable-length string's length came from the file's global heap). H5I_INVALID_HID on failure.
+ * HDF5 has no string type of 0 bytes: an empty string is one NUL byte. */
+static hid_t utf8_type(size_t size)
 {
     hid_t type = H5Tcopy(H5T_C_S1);
     if (type >= 0 &&
-        (H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)) {
+        (H5Tset_size(type, size ? size : 1) < 0 || H5Tset_strpad(type, H5T_STR_NULLPAD) < 0 ||
+         H5Tset_cset(type, H5T_CSET_UTF8) < 0)) {
         H5Tclose(type);
         type = H5I_INVALID_HID;
     }
@@ -146,12 +154,13 @@ static herr_t close_all(herr_t result, hid_t a, herr_t (*close_a)(hid_t), hid_t 
 
 static int attr_str(hid_t obj, const char *name, const char *value, const char *path)
 {
-    hid_t type = utf8_type();
+    const char *v = value ? value : "";
+    size_t len = strlen(v);
+    hid_t type = utf8_type(len);
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t a = type >= 0 && space >= 0 ? H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)
                                       : H5I_INVALID_HID;
-    const char *v = value ? value : "";
-    herr_t result = a < 0 ? -1 : H5Awrite(a, type, &v);
+    herr_t result = a < 0 ? -1 : H5Awrite(a, type, len ? v : "");
     result = close_all(result, a, H5Aclose, space, type);
     return result < 0 ? h5fail(name, path) : HF_OK;
 }
@@ -183,17 +192,31 @@ static int write_matrix(hid_t loc, const char *name, const double *data, size_t 
     return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
+/* A string dataset: fixed-length strings of the longest one's byte length, NUL-padded. */
 static int write_strings(hid_t loc, const char *name, const char *const *v, size_t n,
                          const char *path)
 {
-    hid_t type = utf8_type();
+    size_t width = 1;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && strlen(v[i]) > width)
+            width = strlen(v[i]);
+    if (n && width > SIZE_MAX / n)
+        return hf_error(HF_ENOMEM, "%s: %s: %zu strings of %zu bytes", path, name, n, width);
+    char *buf = hf_calloc(n ? n * width : 1, 1);
+    if (!buf)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (v[i])
+            memcpy(buf + i * width, v[i], strlen(v[i]));
+    hid_t type = utf8_type(width);
     hsize_t dims[1] = {n};
     hid_t space = H5Screate_simple(1, dims, NULL);
     hid_t d = type >= 0 && space >= 0
                   ? H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
                   : H5I_INVALID_HID;
-    herr_t result = d < 0 ? -1 : (n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0);
+    herr_t result = d < 0 ? -1 : (n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0);
     result = close_all(result, d, H5Dclose, space, type);
+    free(buf);
     return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
@@ -417,16 +440,24 @@ int hf_modelfile_write(const char *path, const hf_schema *schema, const hf_prep 
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
-/* 1 if the attribute holds exactly one value (a scalar, or an array of one) of the class;
- * strings must be variable-length, as hf_model_write writes them. H5Aread writes every element
- * of the attribute: one of several values read into a single variable overflowed it. */
+/* How the strings of the file being read are stored: fixed-length strings, bounded before they
+ * are read, in every format; variable-length ones (the global heap) only in format_version 1 and
+ * 2, whose heap check_global_heaps walked before libhdf5 opened the file. */
+typedef struct reader {
+    const char *path;
+    int version; /* the file's format_version; 0 while unknown */
+    hsize_t file_size;
+} reader;
+
+/* 1 if the attribute holds exactly one value (a scalar, or an array of one) of the class. H5Aread
+ * writes every element of the attribute: one of several values read into a single variable
+ * overflowed it. */
 static int one_value(hid_t a, H5T_class_t cls)
 {
     hid_t space = H5Aget_space(a), type = H5Aget_type(a);
     H5T_class_t c = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
     int ok = space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
-             (c == cls || (cls == H5T_FLOAT && c == H5T_INTEGER)) &&
-             (cls != H5T_STRING || H5Tis_variable_str(type) > 0);
+             (c == cls || (cls == H5T_FLOAT && c == H5T_INTEGER));
     if (type >= 0)
         H5Tclose(type);
     if (space >= 0)
@@ -434,24 +465,112 @@ static int one_value(hid_t a, H5T_class_t cls)
     return ok;
 }
 
-static char *read_attr_str(hid_t obj, const char *name)
+/* A variable-length string attribute (format_version 1 and 2 only); NULL if it cannot be read. */
+static char *read_vlen_str(hid_t a)
 {
-    if (H5Aexists(obj, name) <= 0)
-        return NULL;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t type = H5Tcopy(H5T_C_S1);
     H5Tset_size(type, H5T_VARIABLE);
     H5Tset_cset(type, H5T_CSET_UTF8);
-    char *v = NULL;
-    char *copy = NULL;
-    if (a >= 0 && one_value(a, H5T_STRING) && H5Aread(a, type, &v) >= 0 && v) {
+    char *v = NULL, *copy = NULL;
+    if (H5Aread(a, type, &v) >= 0 && v) {
         copy = hf_strdup(v);
         H5free_memory(v);
     }
     H5Tclose(type);
-    if (a >= 0)
-        H5Aclose(a);
     return copy;
+}
+
+/* A fixed-length string attribute, its size bounded before anything is allocated or read: at most
+ * MAX_STRING and the file's size, and exactly the bytes libhdf5 holds for it. NUL padding is
+ * removed; a NUL byte followed by anything else is damage. HF_EINVAL with the message. */
+static int read_fixed_str(hid_t a, hid_t ftype, const char *what, const reader *rd, char **out)
+{
+    size_t size = H5Tget_size(ftype);
+    H5T_cset_t cset = H5Tget_cset(ftype);
+    hsize_t stored = H5Aget_storage_size(a);
+    if (size == 0 || size > MAX_STRING || size > rd->file_size || stored != size)
+        return hf_error(HF_EINVAL,
+                        "%s: damaged model: attribute %s declares a string of %zu bytes with %llu "
+                        "stored (a file of %llu bytes), expected at most %llu bytes, all stored",
+                        rd->path, what, size, (unsigned long long)stored,
+                        (unsigned long long)rd->file_size, (unsigned long long)MAX_STRING);
+    if (cset != H5T_CSET_UTF8 && cset != H5T_CSET_ASCII)
+        return hf_error(HF_EINVAL,
+                        "%s: damaged model: attribute %s has character set %d, expected UTF-8",
+                        rd->path, what, (int)cset);
+    char *buf = hf_malloc(size + 1);
+    hid_t mtype = buf ? H5Tcopy(H5T_C_S1) : H5I_INVALID_HID;
+    int result = buf ? HF_OK : HF_ENOMEM;
+    if (result >= 0 &&
+        (mtype < 0 || H5Tset_size(mtype, size) < 0 || H5Tset_strpad(mtype, H5T_STR_NULLPAD) < 0 ||
+         H5Tset_cset(mtype, cset) < 0 || H5Aread(a, mtype, buf) < 0))
+        result =
+            hf_error(HF_EINVAL, "%s: damaged model: attribute %s cannot be read", rd->path, what);
+    if (mtype >= 0)
+        H5Tclose(mtype);
+    if (result >= 0) {
+        buf[size] = 0;
+        size_t len = strlen(buf);
+        for (size_t i = len; i < size; i++)
+            if (buf[i] != 0) {
+                result = hf_error(HF_EINVAL,
+                                  "%s: damaged model: attribute %s has a NUL byte at byte %zu of "
+                                  "its %zu, expected NUL bytes only as padding at its end",
+                                  rd->path, what, len, size);
+                break;
+            }
+    }
+    if (result < 0) {
+        free(buf);
+        return result;
+    }
+    *out = buf;
+    return HF_OK;
+}
+
+/* The string attribute `name` of obj (`what` names it in messages) into *out, NULL if the object
+ * has no such attribute. An attribute that is not one string is absent for format_version 1 and 2
+ * (as before format 3); in format 3 it is damage, and so is a variable-length string there. */
+static int read_attr_str(hid_t obj, const char *name, const char *what, const reader *rd,
+                         char **out)
+{
+    *out = NULL;
+    htri_t exists = H5Aexists(obj, name);
+    if (exists == 0)
+        return HF_OK;
+    if (exists < 0) /* libhdf5 refused an attribute message of the object: one, or this one */
+        return hf_error(
+            HF_EINVAL,
+            "%s: damaged model: attribute %s cannot be read (an attribute of its object "
+            "does not decode)",
+            rd->path, what);
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return rd->version >= 3
+                   ? hf_error(HF_EINVAL, "%s: damaged model: attribute %s cannot be opened",
+                              rd->path, what)
+                   : HF_OK;
+    hid_t ftype = H5Aget_type(a);
+    int result = HF_OK;
+    if (!one_value(a, H5T_STRING) || ftype < 0) {
+        if (rd->version >= 3)
+            result = hf_error(HF_EINVAL, "%s: damaged model: attribute %s is not one string",
+                              rd->path, what);
+    } else if (H5Tis_variable_str(ftype) > 0) {
+        if (rd->version == 1 || rd->version == 2)
+            *out = read_vlen_str(a);
+        else
+            result = hf_error(HF_EINVAL,
+                              "%s: damaged model: attribute %s is a variable-length string, "
+                              "expected a fixed-length one (format_version %d)",
+                              rd->path, what, rd->version ? rd->version : FORMAT_VERSION);
+    } else {
+        result = read_fixed_str(a, ftype, what, rd, out);
+    }
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    H5Aclose(a);
+    return result;
 }
 
 static double read_attr_f64(hid_t obj, const char *name)
@@ -568,6 +687,7 @@ static herr_t collect_array(hid_t g, const char *name, const H5L_info_t *info, v
 typedef struct blob_list {
     hf_fitted *m;
     const char *path;
+    const reader *rd;
     int failed; /* as array_list's */
 } blob_list;
 
@@ -584,9 +704,13 @@ static herr_t collect_blob(hid_t g, const char *name, const H5L_info_t *info, vo
              H5Sget_simple_extent_dims(space, &len, NULL) == 1 &&
              H5Tget_class(ftype) == H5T_INTEGER && H5Tget_size(ftype) == 1 && len <= MAX_BLOB &&
              H5Dget_storage_size(d) >= len;
-    char *format = ok ? read_attr_str(d, "format") : NULL;
+    char *format = NULL, what[300];
+    snprintf(what, sizeof what, "format of /model_blobs/%.200s", name);
+    int st = ok ? read_attr_str(d, "format", what, l->rd, &format) : HF_OK;
     unsigned char *data = ok && format ? hf_malloc(len ? (size_t)len : 1) : NULL;
-    if (!ok || !format) {
+    if (st < 0) {
+        l->failed = 3;
+    } else if (!ok || !format) {
         hf_error(HF_EINVAL,
                  "%s: /model_blobs/%s: got a dataset that is not bytes with a format, expected a "
                  "serialised model",
@@ -610,10 +734,11 @@ static herr_t collect_blob(hid_t g, const char *name, const H5L_info_t *info, vo
 }
 
 /* /model_blobs into m's blobs, then m's state rebuilt from them (ops->load_state). */
-static int read_blobs(hid_t file, const char *path, hf_fitted *m)
+static int read_blobs(hid_t file, const reader *rd, hf_fitted *m)
 {
+    const char *path = rd->path;
     if (H5Lexists(file, "model_blobs", H5P_DEFAULT) > 0) {
-        blob_list l = {.m = m, .path = path};
+        blob_list l = {.m = m, .path = path, .rd = rd};
         hid_t g = H5Gopen2(file, "model_blobs", H5P_DEFAULT);
         if (g < 0)
             return h5fail("model_blobs", path);
@@ -744,10 +869,10 @@ out:
     return result;
 }
 
-/* The format_version attribute: 1 (no checksum) or 2 (the checksum block), else HF_EINVAL. */
-static int check_version(hid_t file, const char *path, int stamped)
+/* The format_version attribute: 1 (no checksum), 2 (the checksum block) or 3 (and fixed-length
+ * strings), else HF_EINVAL. */
+static int check_version(double v, const char *path, int stamped)
 {
-    double v = read_attr_f64(file, "format_version");
     if (!(v >= 1 && v <= (double)INT32_MAX && v == floor(v)))
         return hf_error(
             HF_EINVAL,
@@ -788,23 +913,42 @@ static int read_model(const char *path, hf_modelfile **out)
         result = hf_error(HF_EINVAL, "%s: not an HDF5 file", path);
         goto out;
     }
-    format = read_attr_str(file, "format");
+    /* The version decides how strings are read, the format attribute (a string) included: a
+     * variable-length string only where format_version is 1 or 2. */
+    double version = read_attr_f64(file, "format_version");
+    reader rd = {.path = path, .version = version == 1 || version == 2 ? (int)version : 0};
+    struct stat st;
+    rd.file_size = stat(path, &st) == 0 ? (hsize_t)st.st_size : 0;
+    int numbered = version >= 1 && version <= (double)INT32_MAX && version == floor(version);
+    if ((result = read_attr_str(file, "format", "format", &rd, &format)) < 0 && !numbered &&
+        H5Aexists(file, "format") >= 0) {
+        hf_error_clear(); /* an HDF5 file of another program, as likely as a damaged model */
+        result = hf_error(HF_EINVAL,
+                          "%s: not a hyperfold model (attribute format is not a string of at most "
+                          "%llu bytes)",
+                          path, (unsigned long long)MAX_STRING);
+    }
+    if (result < 0)
+        goto out;
     if (!format || strcmp(format, FORMAT_NAME) != 0) {
         result = hf_error(HF_EINVAL, "%s: not a hyperfold model (attribute format is \"%s\")", path,
                           format ? format : "");
         goto out;
     }
-    if ((result = check_version(file, path, stamped)) < 0)
+    if ((result = check_version(version, path, stamped)) < 0)
         goto out;
-    m->model_type = read_attr_str(file, "model_type");
-    m->params_json = read_attr_str(file, "params_json");
-    m->spec_sha256 = read_attr_str(file, "spec_sha256");
-    m->source_fingerprint = read_attr_str(file, "source_fingerprint");
-    m->metric = read_attr_str(file, "metric");
+    rd.version = (int)version;
+    if ((result = read_attr_str(file, "model_type", "model_type", &rd, &m->model_type)) < 0 ||
+        (result = read_attr_str(file, "params_json", "params_json", &rd, &m->params_json)) < 0 ||
+        (result = read_attr_str(file, "spec_sha256", "spec_sha256", &rd, &m->spec_sha256)) < 0 ||
+        (result = read_attr_str(file, "source_fingerprint", "source_fingerprint", &rd,
+                                &m->source_fingerprint)) < 0 ||
+        (result = read_attr_str(file, "metric", "metric", &rd, &m->metric)) < 0 ||
+        (result = read_attr_str(file, "schema_json", "schema_json", &rd, &schema_json)) < 0 ||
+        (result = read_attr_str(file, "preprocess_json", "preprocess_json", &rd, &prep_json)) < 0)
+        goto out;
     m->cv_score = read_attr_f64(file, "cv_score");
     m->n_train_rows = read_attr_f64(file, "n_train_rows");
-    schema_json = read_attr_str(file, "schema_json");
-    prep_json = read_attr_str(file, "preprocess_json");
     const hf_model_ops *ops = m->model_type ? hf_model_find(m->model_type) : NULL;
     if (!ops) {
         result = hf_error(HF_EINVAL, "%s: unknown model type \"%s\"", path,
@@ -840,7 +984,7 @@ static int read_model(const char *path, hf_modelfile **out)
     m->fitted->arrays = model_arrays;
     m->fitted->n_arrays = n_model;
     model_arrays = NULL;
-    if ((result = read_blobs(file, path, m->fitted)) < 0)
+    if ((result = read_blobs(file, &rd, m->fitted)) < 0)
         goto out;
     *out = m;
     m = NULL;

@@ -39,7 +39,9 @@ typedef struct hf_modelfile {
 } hf_modelfile;
 
 /* Not collective. Reads a model written by hf_modelfile_write: the content checksum is checked
- * before libhdf5 reads the file (a file of format_version 1, which has none, is still read); a
+ * before libhdf5 reads the file (a file of format_version 1, which has none, is still read); every
+ * string attribute's size is bounded before it is read (fixed-length strings; variable-length
+ * ones only in format_version 1 and 2 files, after the global heap pre-scan); a
  * damaged or foreign file is one message (HF_EINVAL), HDF5's error stack is not printed. */
 int hf_modelfile_read(const char *path, hf_modelfile **out);
 void hf_modelfile_free(hf_modelfile *m);

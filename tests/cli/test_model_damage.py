@@ -5,7 +5,11 @@ predictions); none crashes, hangs or silently changes a prediction. Also: format
 that are not whole numbers (NaN, 1.0000001) and newer versions are refused with a message that
 says so; a format_version 1 file (no checksum) is still read; a format_version 2 file whose
 checksum block was removed is refused; a model that cannot be written fails the run with one
-line and leaves no temporary file."""
+line and leaves no temporary file. Format 3 (fixed-length strings): every string is fixed-length;
+a file crafted to pass its checksum whose string attribute declares a size that is huge or larger
+than the bytes stored, or that holds a variable-length string, is refused in one line with exit 2;
+the format 2 fixtures of tests/data/model-v2 (written by the format 2 writer) still predict as
+that writer's build did."""
 import hashlib
 import os
 import shutil
@@ -134,7 +138,7 @@ flip_all("ridge", ridge, ridge_csv)
 flip_all("xgboost", xgb, xgb_csv)
 
 # format_version: not a whole number, or newer; each file re-stamped so that the checksum holds.
-for value, want in ((float("nan"), "nan"), (1.0000001, "1.0000001"), (3.0, "newer")):
+for value, want in ((float("nan"), "nan"), (1.0000001, "1.0000001"), (4.0, "newer")):
     m = os.path.join(work, "version-%r.h5" % value)
     shutil.copy(ridge, m)
     with h5py.File(m, "r+") as f:
@@ -159,7 +163,7 @@ if ck.check(unjam is not None, "h5unjam (hdf5-tools) is installed"):
     subprocess.run([unjam, "-i", ridge, "-o", v1], check=True, capture_output=True)
     with h5py.File(v1, "r") as f:
         ck.check(f.userblock_size == 0, "h5unjam removed the user block")
-    nock = os.path.join(work, "v2-no-checksum.h5")
+    nock = os.path.join(work, "v3-no-checksum.h5")
     shutil.copy(v1, nock)
     with h5py.File(v1, "r+") as f:
         f.attrs["format_version"] = 1.0
@@ -169,7 +173,7 @@ if ck.check(unjam is not None, "h5unjam (hdf5-tools) is installed"):
     rc2, err2, _ = predict(nock, ridge_csv)
     lines = err2.strip().splitlines()
     ck.check(rc2 == 2 and len(lines) == 1 and "checksum" in err2 and nock in err2,
-             "a format_version 2 file without its checksum block is refused in one line (%s): %s"
+             "a format_version 3 file without its checksum block is refused in one line (%s): %s"
              % (rc2, err2.strip()))
 
 # The checksum is the SHA-256 of every byte after the 512-byte user block, as documented.
@@ -178,8 +182,129 @@ with open(ridge, "rb") as f:
 ck.check(raw[:512] == (b"hyperfold-model sha256 " + hashlib.sha256(raw[512:]).hexdigest().encode()
                        + b"\n").ljust(512, b"\0"), "the user block holds the documented checksum")
 with h5py.File(ridge, "r") as f:
-    ck.check(f.attrs["format_version"] == 2 and f.userblock_size == 512,
-             "format_version 2, user block of 512 bytes")
+    ck.check(f.attrs["format_version"] == 3 and f.userblock_size == 512,
+             "format_version 3, user block of 512 bytes")
+    # Format 3: every string attribute and dataset is a fixed-length UTF-8 string.
+    kinds = {}
+    f.visititems(lambda n, o: kinds.update({"/%s" % n: o.dtype}) if isinstance(o, h5py.Dataset)
+                 and o.dtype.kind in "SOU" else None)
+    for n, v in f.attrs.items():
+        kinds[n] = f.attrs.get_id(n).dtype
+    strings = {n: t for n, t in kinds.items() if t.kind in "SOU"}
+    ck.check(len(strings) >= 10 and all(t.kind == "S" for t in strings.values()),
+             "every string of a format 3 model is fixed-length: %s" % strings)
+
+
+# Format 2 (variable-length strings, written by the writer before format 3: tests/data/model-v2)
+# is still read, and predicts as that writer's build did.
+fixtures = os.path.join(hftest.SOURCE_DIR, "tests", "data", "model-v2")
+for label, csv in (("ridge", ridge_csv), ("xgboost", xgb_csv)):
+    v2 = os.path.join(fixtures, label + ".h5")
+    with h5py.File(v2, "r") as f:
+        ck.check(f.attrs["format_version"] == 2 and h5py.check_string_dtype(
+            f.attrs.get_id("metric").dtype).length is None,
+            "%s fixture: format_version 2 with variable-length strings" % label)
+    rc, err, text = predict(v2, csv)
+    want = open(os.path.join(fixtures, label + ".pred.csv")).read()
+    same = rc == 0 and text is not None and len(text.splitlines()) == len(want.splitlines())
+    for a, b in zip((text or "").splitlines()[1:] if same else [], want.splitlines()[1:]):
+        for x, y in zip(a.split(","), b.split(",")):
+            try:
+                same = same and hftest.rel_close(float(x), float(y), 1e-9, 1e-12)
+            except ValueError:
+                same = same and x == y
+    ck.check(same and text.splitlines()[0] == want.splitlines()[0],
+             "%s: a format_version 2 model predicts as its writer's build did (exit %s): %s"
+             % (label, rc, err.strip()))
+
+
+def string_size_at(raw, name, value):
+    """The offset of the 4-byte size of attribute `name`'s fixed-length string type (an attribute
+    message of version 1: the name NUL-padded to 8 bytes, then the datatype, whose first byte is
+    its class 3, string), found by its name and its current size (len(value))."""
+    at = raw.find(name.encode() + b"\0")
+    while at >= 0:
+        for dt in (at + (len(name) + 8) // 8 * 8, at + len(name) + 1):
+            if (raw[dt] & 0x0f == 3 and
+                    int.from_bytes(raw[dt + 4:dt + 8], "little") == len(value.encode())):
+                return dt + 4
+        at = raw.find(name.encode() + b"\0", at + 1)
+    return -1
+
+
+def crafted(label, model, csv, name, value, size, reference=None):
+    """A copy of model whose string attribute `name` declares `size` bytes, stamped with a valid
+    checksum: one line naming the file and exit 2, never a crash (or, given the intact model's
+    predictions as reference, those same predictions: a size that reaches only into padding)."""
+    with open(model, "rb") as f:
+        raw = bytearray(f.read())
+    at = string_size_at(raw, name, value)
+    if not ck.check(at > 0, "%s: the string type of attribute %s found" % (label, name)):
+        return
+    raw[at:at + 4] = size.to_bytes(4, "little")
+    path = os.path.join(work, "%s-%s-%d.h5" % (label, name, size))
+    with open(path, "wb") as f:
+        f.write(raw)
+    hftest.stamp_model(path)
+    rc, err, text = predict(path, csv)
+    lines = err.strip().splitlines()
+    print("%s: %s declaring %d bytes: exit %s: %s" % (label, name, size, rc, err.strip()[-300:]))
+    if reference is not None and rc == 0:
+        # Within the NUL bytes that pad the attribute message to 8 bytes: the same string.
+        ck.check(text == reference, "%s: attribute %s declaring %d bytes (%d stored): exit 0 "
+                 "with other predictions" % (label, name, size, len(value.encode())))
+        return
+    ck.check(rc == 2 and len(lines) == 1 and path in lines[0] and "Sanitizer" not in err,
+             "%s: attribute %s declaring %d bytes (%d stored), checksum valid: one line, exit 2 "
+             "(exit %s, %d lines): %s" % (label, name, size, len(value.encode()), rc, len(lines),
+                                          err.strip()[-600:]))
+
+
+with h5py.File(ridge, "r") as f:
+    ridge_attrs = {n: f.attrs[n].decode() for n in ("format", "metric", "schema_json")}
+with h5py.File(xgb, "r") as f:
+    booster_format = f["model_blobs/booster"].attrs["format"].decode()
+ridge_reference = predict(ridge, ridge_csv)[2]
+for name, value in sorted(ridge_attrs.items()):
+    n = len(value.encode())
+    for size in (0xFFFFFFFF, 0x7FFFFFF8, 1 << 20, n + 4096, n + 64):
+        crafted("ridge", ridge, ridge_csv, name, value, size)
+    crafted("ridge", ridge, ridge_csv, name, value, n + 1, ridge_reference)
+for size in (0xFFFFFFFF, 1 << 20, len(booster_format) + 64):
+    crafted("xgboost", xgb, xgb_csv, "format", booster_format, size)
+# (string_size_at tells the booster's "format" from the root's by its size: 4 bytes, not 15)
+
+# A variable-length string in a format 3 file is refused (h5py writes a str as one).
+vlen = os.path.join(work, "v3-vlen.h5")
+shutil.copy(ridge, vlen)
+with h5py.File(vlen, "r+") as f:
+    f.attrs["metric"] = ridge_attrs["metric"]
+    ck.check(h5py.check_string_dtype(f.attrs.get_id("metric").dtype).length is None,
+             "h5py wrote a variable-length string")
+hftest.stamp_model(vlen)
+rc, err, _ = predict(vlen, ridge_csv)
+lines = err.strip().splitlines()
+ck.check(rc == 2 and len(lines) == 1 and "variable-length" in lines[0] and "metric" in lines[0],
+         "a variable-length string in a format 3 file: one line, exit 2 (%s): %s"
+         % (rc, err.strip()))
+
+# Format 3 string attributes that libhdf5 reads without complaint but are not one string: a NUL
+# inside the value, two values, a number. Each written by h5py into a copy, the checksum restamped.
+for label, name, value, want in (
+        ("nul", "metric", np.bytes_(b"r\x00x"), "NUL byte"),
+        ("array", "metric", np.array([b"r2", b"r2"]), "not one string"),
+        ("number", "model_type", np.float64(1.0), "not one string")):
+    m = os.path.join(work, "v3-%s.h5" % label)
+    shutil.copy(ridge, m)
+    with h5py.File(m, "r+") as f:
+        del f.attrs[name]
+        f.attrs[name] = value
+    hftest.stamp_model(m)
+    rc, err, _ = predict(m, ridge_csv)
+    lines = err.strip().splitlines()
+    ck.check(rc == 2 and len(lines) == 1 and want in lines[0] and name in lines[0] and
+             m in lines[0], "format 3, attribute %s holding %r: one line saying %r, exit 2 (%s): %s"
+             % (name, value, want, rc, err.strip()))
 
 # A model that cannot be written: one line, a non-zero exit, no temporary file left.
 d = os.path.dirname(os.path.dirname(os.path.dirname(ridge)))

@@ -152,10 +152,12 @@ hftest.write(os.path.join(d, "job.yaml"), spec("yfloat", "ridge"))
 hftest.hyperfold(["run", "job.yaml", "--quiet"], np=1, cwd=d)
 mpath = os.path.join(d, "out", "t", "model.h5")
 with h5py.File(mpath, "r+") as f:
-    sj = f.attrs["schema_json"]
-    sj = sj.decode() if isinstance(sj, bytes) else sj
-    f.attrs["schema_json"] = sj.replace('"task":"regression"', '"task":"classification"').replace(
-        '"target":"yfloat"', '"target":"yfloat","classes":["0","1","2"]')
+    sj = f.attrs["schema_json"].decode().replace('"task":"regression"', '"task":"classification"')
+    sj = sj.replace('"target":"yfloat"', '"target":"yfloat","classes":["0","1","2"]').encode()
+    # A fixed-length UTF-8 string, as hyperfold writes them (format_version 3 refuses a
+    # variable-length one, which h5py would write for a str).
+    del f.attrs["schema_json"]
+    f.attrs.create("schema_json", sj, dtype=h5py.string_dtype("utf-8", len(sj)))
 hftest.stamp_model(mpath)  # a forged file with a valid checksum: the reader's own checks refuse it
 p = hftest.hyperfold(["predict", "--model", mpath, "--input", csv, "--output", "p.csv"], np=1, cwd=d,
                      check=False)

@@ -5,7 +5,7 @@
  * object headers; fuzz_model_h5_struct builds well-formed files with hostile contents instead.
  * HDF5's error stack is silenced (hf_fuzz_init).
  *
- * A model of format_version 2 begins with the SHA-256 of the rest of the file, which rejects
+ * A model of format_version 2 or 3 begins with the SHA-256 of the rest of the file, which rejects
  * almost every mutation before libhdf5 sees it: an input that begins with that block's prefix
  * ("hyperfold-model sha256 ") gets a fresh checksum (hf_modelfile_stamp) so that the parser is
  * reached; one whose prefix the mutation damaged exercises the check itself. */

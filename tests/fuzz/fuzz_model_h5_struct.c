@@ -136,7 +136,8 @@ static void item_copy(item *dst, const item *src)
     }
 }
 
-/* Reads strings (variable-length) or numbers of an attribute or dataset. */
+/* Reads strings (variable-length, format_version 2 templates; fixed-length, format 3) or numbers
+ * of an attribute or dataset. */
 static void read_values(hid_t obj, int is_attr, hid_t ftype, hid_t space, item *it)
 {
     hssize_t n = H5Sget_simple_extent_npoints(space);
@@ -146,6 +147,29 @@ static void read_values(hid_t obj, int is_attr, hid_t ftype, hid_t space, item *
     if (it->rank > 3 || it->rank < 0)
         it->rank = 0;
     H5Sget_simple_extent_dims(space, it->dims, NULL);
+    if (H5Tget_class(ftype) == H5T_STRING && H5Tis_variable_str(ftype) <= 0) {
+        /* A template is a real model: its sizes are sane. */
+        size_t size = H5Tget_size(ftype);
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, size);
+        H5Tset_strpad(t, H5T_STR_NULLPAD);
+        H5Tset_cset(t, H5Tget_cset(ftype));
+        char *v = xcalloc((size_t)n * size + 1, 1);
+        herr_t rc =
+            is_attr ? H5Aread(obj, t, v) : H5Dread(obj, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        it->store = STORE_FIXED_STR;
+        it->s = xcalloc((size_t)n, sizeof *it->s);
+        for (hssize_t i = 0; i < n; i++) {
+            char *e = xcalloc(size + 1, 1);
+            if (rc >= 0)
+                memcpy(e, v + (size_t)i * size, size);
+            it->s[i] = e;
+        }
+        it->ns = (size_t)n;
+        free(v);
+        H5Tclose(t);
+        return;
+    }
     if (H5Tget_class(ftype) == H5T_STRING) {
         hid_t t = H5Tcopy(H5T_C_S1);
         H5Tset_size(t, H5T_VARIABLE);
@@ -210,7 +234,7 @@ static herr_t read_dataset(hid_t loc, const char *name, const H5L_info_t *info, 
     snprintf(it->group, sizeof it->group, "%s", g->group);
     snprintf(it->name, sizeof it->name, "%s", name);
     read_values(d, 0, t, s, it);
-    it->kind = it->store == STORE_STR ? ITEM_STRINGS : ITEM_ARRAY;
+    it->kind = it->store == STORE_STR || it->store == STORE_FIXED_STR ? ITEM_STRINGS : ITEM_ARRAY;
     H5Sclose(s);
     H5Tclose(t);
     H5Dclose(d);

@@ -19,7 +19,7 @@ data = os.path.join(hftest.SOURCE_DIR, "examples", "data")
 
 def design(f, df):
     """Applies the preprocessing stored in model.h5 (numeric columns: impute, scale)."""
-    feats = [s.decode() if isinstance(s, bytes) else s for s in f["features"][...]]
+    feats = [s.decode() for s in f["features"][...]]
     X = df[feats].to_numpy(dtype=float)
     prep = json.loads(f.attrs["preprocess_json"])
     g = f["preprocess"]
@@ -51,8 +51,13 @@ output: {dir: out}
     ours = pd.read_csv(os.path.join(d, "pred.csv"))
     df = pd.read_csv(os.path.join(data, src))
     with h5py.File(mpath, "r") as f:
-        ck.check(f.attrs["format"] == "hyperfold-model", "%s: format attribute" % key)
-        ck.check(f.attrs["model_type"] == model, "%s: model_type" % key)
+        # Format 3: strings are fixed-length, which h5py reads as bytes (docs/model-format.md).
+        ck.check(f.attrs["format"].decode() == "hyperfold-model", "%s: format attribute" % key)
+        ck.check(f.attrs["model_type"].decode() == model, "%s: model_type" % key)
+        ck.check(f.attrs["format_version"] == 3 and all(
+            h5py.check_string_dtype(f.attrs.get_id(a).dtype).length for a in f.attrs
+            if h5py.check_string_dtype(f.attrs.get_id(a).dtype)),
+            "%s: format_version 3, every string attribute fixed-length" % key)
         for a in ("spec_sha256", "source_fingerprint", "hyperfold_version", "params_json", "cv_score"):
             ck.check(a in f.attrs, "%s: provenance attribute %s" % (key, a))
         X, prep = design(f, df)
@@ -63,7 +68,7 @@ output: {dir: out}
             ck.check(np.allclose(z.reshape(-1), ours["prediction"].to_numpy(), rtol=1e-10, atol=1e-8),
                      "reg: numpy predictions equal hyperfold's")
         else:
-            classes = [s.decode() if isinstance(s, bytes) else s for s in f["classes"][...]]
+            classes = [s.decode() for s in f["classes"][...]]
             p1 = 1 / (1 + np.exp(-z.reshape(-1)))
             proba = np.column_stack([1 - p1, p1])
             ck.check(np.allclose(proba, ours[["proba_" + c for c in classes]].to_numpy(), rtol=1e-9, atol=1e-12),
