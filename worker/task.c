@@ -415,6 +415,15 @@ static int scores_in_blocks(const hf_task_ctx *ctx, const prep_cache *c)
     return 1;
 }
 
+/* 1 if the model reads the training targets from the table through the rows
+ * (hf_model_ops.table_targets): rows read in place on one rank, the table's own targets. Then
+ * c->ytr stays NULL. */
+static int table_targets(const hf_task_ctx *ctx, const prep_cache *c, const hf_prep_config *cfg)
+{
+    return ctx->model->table_targets && !c->Xtr && !c->shard &&
+           fit_table(ctx->data, 1, cfg) != NULL && !hf_dist_is_parallel(ctx->group);
+}
+
 static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, prep_cache **out)
 {
     if (!ctx->cache) {
@@ -471,7 +480,8 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     if ((!in_place &&
          (result = hf_prep_transform_fit_rows(c->prep, d->X, c->train, c->n_train, c->Xtr)) < 0) ||
         (!va_in_place && (result = hf_prep_transform(c->prep, d->X, valid, n_valid, c->Xva)) < 0) ||
-        (result = gather_y(d, c->train, c->n_train, &c->ytr)) < 0 ||
+        (!table_targets(ctx, c, cfg) &&
+         (result = gather_y(d, c->train, c->n_train, &c->ytr)) < 0) ||
         (!scores_in_blocks(ctx, c) && (result = gather_y(d, valid, n_valid, &c->yva)) < 0))
         goto out;
     /* The model learns the transformed target; scores compare predictions mapped back with the

@@ -423,16 +423,19 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
     }
     if (!table) {
         /* One pass over the training rows, shifted by the mean of their first block; if that
-         * shift is too far from their mean, a second pass shifted by the mean itself. */
+         * shift is too far from their mean, a second pass shifted by the mean itself. The
+         * targets: d->y, or without it the table's through the rows (table_targets). */
+        const double *y = d->y ? d->y : d->table->y;
+        const int64_t *yrows = d->y ? NULL : d->rows;
         sums_zero(&a);
         if (fit_intercept)
-            first_rows_mean(d->X, d->rows, d->y, NULL, shift_rows(n), p, sx, &sy);
-        if ((result = sums_add(&a, d->X, d->rows, d->y, NULL, n, sx, sy)) < 0)
+            first_rows_mean(d->X, d->rows, y, yrows, shift_rows(n), p, sx, &sy);
+        if ((result = sums_add(&a, d->X, d->rows, y, yrows, n, sx, sy)) < 0)
             goto out;
         if (fit_intercept && !centring_keeps_precision(&a)) {
-            first_rows_mean(d->X, d->rows, d->y, NULL, n, p, sx, &sy);
+            first_rows_mean(d->X, d->rows, y, yrows, n, p, sx, &sy);
             sums_zero(&a);
-            if ((result = sums_add(&a, d->X, d->rows, d->y, NULL, n, sx, sy)) < 0)
+            if ((result = sums_add(&a, d->X, d->rows, y, yrows, n, sx, sy)) < 0)
                 goto out;
         }
     }
@@ -557,6 +560,9 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
     if (!s->xmean || !s->V || !s->lam || !s->z || !xty)
         result = HF_ENOMEM;
     const hf_group *g = d->group;
+    /* The table's targets without d->y (table_targets) are read by the one-rank path only. */
+    if (result >= 0 && !d->y && (d->row_shard || hf_dist_is_parallel(g) || !d->table || !d->rows))
+        result = hf_error(HF_EINTERNAL, "ridge: no training targets");
     /* Row shards: the group agrees on an allocation failure before gram_shard's reductions. */
     if (d->row_shard && (result = hf_dist_agree(g, result)) < 0)
         goto out;
@@ -730,6 +736,7 @@ const hf_model_ops hf_model_ridge = {
     .predict_many = hf_linear_scores, /* the scores are the predictions */
     .shared_param = "alpha",
     .accepts_rows = 1,
+    .table_targets = 1,
     .preflight = ridge_preflight,
     .data_parallel = 1,
 };
