@@ -561,7 +561,8 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
         result = HF_ENOMEM;
     const hf_group *g = d->group;
     /* The table's targets without d->y (table_targets) are read by the one-rank path only. */
-    if (result >= 0 && !d->y && (d->row_shard || hf_dist_is_parallel(g) || !d->table || !d->rows))
+    if (result >= 0 && !d->y && d->n > 0 &&
+        (d->row_shard || hf_dist_is_parallel(g) || !d->table || !d->rows))
         result = hf_error(HF_EINTERNAL, "ridge: no training targets");
     /* Row shards: the group agrees on an allocation failure before gram_shard's reductions. */
     if (d->row_shard && (result = hf_dist_agree(g, result)) < 0)
