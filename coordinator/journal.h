@@ -33,7 +33,8 @@ int hf_journal_open(const char *path, const hf_journal_id *id,
  * at a time. */
 int hf_journal_append(hf_journal *j, const char *line);
 /* From now until hf_journal_flush on this thread, the lines this thread appends (to any journal)
- * are checksummed and kept, not written. Not collective. */
+ * are checksummed and kept, not written. A line appended without a hold is written at once, with
+ * the journal's kept lines before it (the file keeps the order of the appends). Not collective. */
 void hf_journal_hold(void);
 /* Ends this thread's hold and writes every journal's kept lines, one write() per journal: call it
  * before acting on the results they record (handing out work that depends on them, writing an
