@@ -9,10 +9,11 @@
 #   coordinator messages M results R per_message_us A per_result_us B send_us C recv_us D
 # and then the same sweeps simulated by bench/sched_sim.py with each run's measured costs, side by
 # side. Per-task timelines (task,worker,handed,start,seconds,received) go to $DISPATCH_OUT
-# (default /tmp/hf_dispatch). About 2 minutes. DISPATCH_RANKS / DISPATCH_MS pick a subset.
+# (default /tmp/hf_dispatch). About 2 minutes. DISPATCH_RANKS / DISPATCH_MS pick a subset;
+# DISPATCH_TOOL runs another build's tool_sched (a before/after comparison on the same machine).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-TOOL=$BUILD/tests/mpi_tool_sched
+TOOL=${DISPATCH_TOOL:-$BUILD/tests/mpi_tool_sched}
 OUT=${DISPATCH_OUT:-/tmp/hf_dispatch}
 mkdir -p "$OUT"
 : > "$OUT/runs.txt"

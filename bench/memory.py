@@ -3,7 +3,7 @@
 
   memory.py gen ROWS COLS CSV          a regression table of ROWS x COLS numeric features (integers,
                                        short to write and to parse) and a target y
-  memory.py run NP DIR [ARGS...]       runs `mpirun -np NP hyperfold run job.yaml ARGS` in DIR and
+  memory.py run NP DIR [ARGS...]       runs `mpirun -np NP hyperfold run ./job.yaml ARGS` in DIR and
                                        samples every rank's memory while it runs (every 0.05 s;
                                        each task waits 200 ms):
                                        prints one JSON line with the peaks over the samples of the
@@ -93,8 +93,10 @@ def run(np_, d, args):
     # Every task waits 200 ms (the test hook, docs/architecture.md) so that even the tiny table's
     # sweep lasts long enough to be sampled.
     env = dict(os.environ, HF_TEST_TASK_DELAY_MS="200")
+    # "./job.yaml": tests/cli/test_resume.py signals every `hyperfold run job.yaml` on the machine
+    # (pkill -f), which would interrupt a benchmark run beside it.
     p = subprocess.Popen(["mpirun", "--oversubscribe", "-np", str(np_), "-x",
-                          "HF_TEST_TASK_DELAY_MS", os.environ["HYPERFOLD"], "run", "job.yaml"] +
+                          "HF_TEST_TASK_DELAY_MS", os.environ["HYPERFOLD"], "run", "./job.yaml"] +
                          args, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          text=True)
     phase = {"sweep": False, "done": False}

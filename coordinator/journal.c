@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <time.h>
 #include <jansson.h>
@@ -19,15 +20,42 @@
 #define JOURNAL_VERSION 2
 #define LINE_SUM 16
 
+/* SHA-256 fetched once from OpenSSL's provider (EVP_sha256() looks it up again on every digest). */
+static EVP_MD *g_sha256;
+static pthread_once_t g_sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* The line checksum: the first LINE_SUM hex digits of the SHA-256 of text[0..n) into hex (the
+ * digits of hf_sha256_hex, without formatting all 64 of them). */
+static int line_sum(const char *text, size_t n, char hex[LINE_SUM])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    pthread_once(&g_sha256_once, fetch_sha256);
+    if (!EVP_Digest(text, n, md, &mdlen, g_sha256 ? g_sha256 : EVP_sha256(), NULL) ||
+        mdlen < LINE_SUM / 2)
+        return hf_error(HF_EINTERNAL, "SHA-256 failed");
+    for (unsigned i = 0; i < LINE_SUM / 2; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    return HF_OK;
+}
+
 /* Not collective. 1 if `line` (len bytes, without its newline) ends in the checksum of what is
  * before it; the line is cut at the tab. */
 static int check_line(char *line, size_t len)
 {
-    char hex[65];
+    char hex[LINE_SUM];
     if (len < LINE_SUM + 1 || line[len - LINE_SUM - 1] != '\t')
         return 0;
     size_t body = len - LINE_SUM - 1;
-    if (hf_sha256_hex(line, body, hex) < 0 || memcmp(hex, line + body + 1, LINE_SUM) != 0)
+    if (line_sum(line, body, hex) < 0 || memcmp(hex, line + body + 1, LINE_SUM) != 0)
         return 0;
     line[body] = '\0';
     return 1;
@@ -43,9 +71,21 @@ struct hf_journal {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int dirty, closing, sync_failed;
-    long appended; /* lines appended by this process */
+    long appended; /* lines written by this process */
     char sync_error[256];
+    /* Lines checksummed and not yet written (buf[0..len), `lines` of them): one line outside a
+     * hold, every line appended on a holding thread until hf_journal_flush. listed: on g_held. */
+    char *buf;
+    size_t len, cap;
+    long lines;
+    int listed;
+    hf_journal *next_held;
 };
+
+/* The journals with held lines (linked through next_held), and whether this thread holds. */
+static pthread_mutex_t g_held_mu = PTHREAD_MUTEX_INITIALIZER;
+static hf_journal *g_held;
+static _Thread_local int t_hold;
 
 static void *syncer_main(void *arg);
 
@@ -269,26 +309,19 @@ static int hf_journal_sync(hf_journal *j)
     return HF_OK;
 }
 
-int hf_journal_append(hf_journal *j, const char *line)
+/* Writes j's pending lines with one write(): a crash leaves at most one torn line, which resume
+ * drops (a write that stops inside a line leaves the lines before it whole). */
+static int write_pending(hf_journal *j)
 {
-    size_t n = strlen(line);
-    char hex[65];
-    char *buf = hf_malloc(n + LINE_SUM + 2);
-    if (!buf)
-        return HF_ENOMEM;
-    if (hf_sha256_hex(line, n, hex) < 0) {
-        free(buf);
-        return HF_EINTERNAL;
-    }
-    memcpy(buf, line, n);
-    buf[n] = '\t';
-    memcpy(buf + n + 1, hex, LINE_SUM);
-    buf[n + LINE_SUM + 1] = '\n';
-    /* One write per line: a crash leaves at most one torn line, which resume drops. */
-    int result = write_all(j->fd, buf, n + LINE_SUM + 2, j->path);
-    if (++j->appended == 3)
+    if (j->len == 0)
+        return HF_OK;
+    int result = write_all(j->fd, j->buf, j->len, j->path);
+    long before = j->appended;
+    j->appended += j->lines;
+    j->len = 0;
+    j->lines = 0;
+    if (result >= 0 && before < 3 && j->appended >= 3)
         hf_test_kill_point("journal");
-    free(buf);
     if (result < 0)
         return result;
     pthread_mutex_lock(&j->mu);
@@ -300,10 +333,84 @@ int hf_journal_append(hf_journal *j, const char *line)
     return HF_OK;
 }
 
+/* Takes j off g_held. */
+static void unlist(hf_journal *j)
+{
+    pthread_mutex_lock(&g_held_mu);
+    for (hf_journal **at = &g_held; *at; at = &(*at)->next_held)
+        if (*at == j) {
+            *at = j->next_held;
+            break;
+        }
+    j->listed = 0;
+    j->next_held = NULL;
+    pthread_mutex_unlock(&g_held_mu);
+}
+
+int hf_journal_append(hf_journal *j, const char *line)
+{
+    size_t n = strlen(line), need = j->len + n + LINE_SUM + 2;
+    if (need > j->cap) {
+        size_t cap = need > 2 * j->cap ? need : 2 * j->cap;
+        char *nb = hf_realloc(j->buf, cap);
+        if (!nb)
+            return HF_ENOMEM;
+        j->buf = nb;
+        j->cap = cap;
+    }
+    char *at = j->buf + j->len;
+    memcpy(at, line, n);
+    at[n] = '\t';
+    HF_CALL(line_sum(line, n, at + n + 1));
+    at[n + LINE_SUM + 1] = '\n';
+    j->len = need;
+    j->lines++;
+    if (!t_hold)
+        return write_pending(j);
+    if (!j->listed) {
+        pthread_mutex_lock(&g_held_mu);
+        j->next_held = g_held;
+        g_held = j;
+        j->listed = 1;
+        pthread_mutex_unlock(&g_held_mu);
+    }
+    return HF_OK;
+}
+
+void hf_journal_hold(void)
+{
+    t_hold = 1;
+}
+
+int hf_journal_flush(void)
+{
+    int result = HF_OK;
+    t_hold = 0;
+    for (;;) {
+        pthread_mutex_lock(&g_held_mu);
+        hf_journal *j = g_held;
+        if (j) {
+            g_held = j->next_held;
+            j->listed = 0;
+            j->next_held = NULL;
+        }
+        pthread_mutex_unlock(&g_held_mu);
+        if (!j)
+            return result;
+        int status = write_pending(j);
+        if (result >= 0)
+            result = status;
+    }
+}
+
 int hf_journal_close(hf_journal *j)
 {
     if (!j)
         return HF_OK;
+    /* Lines still held are written first (a failed run's results up to its failure). */
+    if (j->listed)
+        unlist(j);
+    int written = write_pending(j);
     if (j->syncer_started) {
         pthread_mutex_lock(&j->mu);
         j->closing = 1;
@@ -312,11 +419,14 @@ int hf_journal_close(hf_journal *j)
         pthread_join(j->syncer, NULL);
     }
     int result = hf_journal_sync(j);
+    if (written < 0)
+        result = written;
     if (close(j->fd) != 0 && result >= 0)
         result = hf_error(HF_EIO, "closing %s: %s", j->path, hf_strerror(errno));
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j->path);
+    free(j->buf);
     free(j);
     return result;
 }

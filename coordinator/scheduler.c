@@ -24,6 +24,7 @@
  * makes the task's trials from their ids. */
 #define _GNU_SOURCE
 #include "coordinator/scheduler.h"
+#include "coordinator/journal.h"
 #include "common/hf.h"
 #include "worker/group.h"
 
@@ -980,6 +981,16 @@ static int deliver_timed(coord *c, const char *rec, size_t len, size_t *used)
     return result;
 }
 
+/* The journal lines of the results just delivered (held since hf_journal_hold), in one write()
+ * before anything is handed out (coordinator/journal.h); its time counts as delivery. */
+static int flush_journal(coord *c, int result)
+{
+    double t = hf_now();
+    int flushed = hf_journal_flush();
+    c->stats.deliver_s += hf_now() - t;
+    return result < 0 ? result : flushed;
+}
+
 static int coordinate(coord *c, local_box *b)
 {
     int size = hf_comm_size(c->world);
@@ -1017,7 +1028,9 @@ static int coordinate(coord *c, local_box *b)
                 free(buf);
                 return result;
             }
-            /* One result record or several (a chunk's). */
+            /* One result record or several (a chunk's); their journal lines in one write(),
+             * before any hand-out. */
+            hf_journal_hold();
             for (size_t off = 0, used = 0; result >= 0 && off < len; off += used) {
                 if (tag != TAG_RESULT || c->outstanding[from] <= 0)
                     result = hf_error(HF_EINTERNAL, "unexpected message from rank %d (tag %d)",
@@ -1029,6 +1042,7 @@ static int coordinate(coord *c, local_box *b)
                 }
             }
             free(buf);
+            result = flush_journal(c, result);
             if (result < 0)
                 return result;
             if ((result = feed_remote(c, from)) < 0)
@@ -1052,6 +1066,8 @@ static int coordinate(coord *c, local_box *b)
             free(res_lens);
             return hf_error(HF_EINTERNAL, "rank 0 worker failed: %s", b->error);
         }
+        if (n_res > 0)
+            hf_journal_hold();
         for (size_t i = 0; i < n_res; i++) {
             c->outstanding[0]--;
             c->in_flight--;
@@ -1062,6 +1078,8 @@ static int coordinate(coord *c, local_box *b)
         }
         free(res);
         free(res_lens);
+        if (n_res > 0)
+            result = flush_journal(c, result);
         if (result < 0)
             return result;
         if (n_res > 0)

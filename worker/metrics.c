@@ -15,49 +15,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- regression ---- */
+/* ---- regression ----
+ * The metrics that are sums over rows are written as accumulators (add: one block of rows; finish:
+ * the score), so that the worker scores the validation rows block by block (hf_metric_acc_*);
+ * hf_metric_compute runs them on all the rows as one block. The sums run in row order either way.
+ */
 
-static int m_r2(const double *y, const double *pred, size_t n, size_t n_classes, double *out)
+static void r2_add(hf_metric_acc *a, const double *y, const double *pred, size_t n)
 {
-    (void)n_classes;
-    double mean = 0.0;
-    for (size_t i = 0; i < n; i++)
-        mean += y[i];
-    mean /= (double)n;
-    double ss_res = 0.0, ss_tot = 0.0;
+    const double mean = a->ysum / (double)a->n; /* the targets' sum in row order, over n */
     for (size_t i = 0; i < n; i++) {
         double r = y[i] - pred[i];
         double t = y[i] - mean;
-        ss_res += r * r;
-        ss_tot += t * t;
+        a->s1 += r * r; /* ss_res */
+        a->s2 += t * t; /* ss_tot */
     }
-    if (ss_tot == 0.0)
-        *out = ss_res == 0.0 ? 1.0 : 0.0;
-    else
-        *out = 1.0 - ss_res / ss_tot;
-    return HF_OK;
 }
 
-static int m_rmse(const double *y, const double *pred, size_t n, size_t n_classes, double *out)
+static void r2_finish(const hf_metric_acc *a, double *out)
 {
-    (void)n_classes;
-    double s = 0.0;
+    if (a->s2 == 0.0)
+        *out = a->s1 == 0.0 ? 1.0 : 0.0;
+    else
+        *out = 1.0 - a->s1 / a->s2;
+}
+
+static void rmse_add(hf_metric_acc *a, const double *y, const double *pred, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         double r = y[i] - pred[i];
-        s += r * r;
+        a->s1 += r * r;
     }
-    *out = sqrt(s / (double)n);
-    return HF_OK;
 }
 
-static int m_mae(const double *y, const double *pred, size_t n, size_t n_classes, double *out)
+static void rmse_finish(const hf_metric_acc *a, double *out)
 {
-    (void)n_classes;
-    double s = 0.0;
+    *out = sqrt(a->s1 / (double)a->n);
+}
+
+static void mae_add(hf_metric_acc *a, const double *y, const double *pred, size_t n)
+{
     for (size_t i = 0; i < n; i++)
-        s += fabs(y[i] - pred[i]);
-    *out = s / (double)n;
-    return HF_OK;
+        a->s1 += fabs(y[i] - pred[i]);
+}
+
+static void mae_finish(const hf_metric_acc *a, double *out)
+{
+    *out = a->s1 / (double)a->n;
 }
 
 /* ---- classification ---- */
@@ -71,54 +75,60 @@ static size_t argmax_row(const double *row, size_t k)
     return best;
 }
 
-static int m_accuracy(const double *y, const double *pred, size_t n, size_t k, double *out)
+static void accuracy_add(hf_metric_acc *a, const double *y, const double *pred, size_t n)
 {
-    size_t hits = 0;
+    const size_t k = a->n_classes;
     for (size_t i = 0; i < n; i++)
-        hits += argmax_row(pred + i * k, k) == (size_t)y[i];
-    *out = (double)hits / (double)n;
-    return HF_OK;
+        a->hits += argmax_row(pred + i * k, k) == (size_t)y[i];
+}
+
+static void accuracy_finish(const hf_metric_acc *a, double *out)
+{
+    *out = (double)a->hits / (double)a->n;
 }
 
 /* scikit-learn's balanced_accuracy_score: the mean over the classes present in y of the recall of
  * each (hits of the class over its rows); classes absent from y are left out, as scikit-learn
- * does (it warns when a class is only predicted). */
-static int m_balanced_accuracy(const double *y, const double *pred, size_t n, size_t k, double *out)
+ * does (it warns when a class is only predicted). cnt: rows, hits per class. */
+static void balanced_accuracy_add(hf_metric_acc *a, const double *y, const double *pred, size_t n)
 {
-    size_t *cnt = hf_calloc(2 * k, sizeof *cnt); /* rows, hits per class */
-    if (!cnt)
-        return HF_ENOMEM;
+    const size_t k = a->n_classes;
     for (size_t i = 0; i < n; i++) {
         size_t t = (size_t)y[i];
-        cnt[2 * t]++;
-        cnt[2 * t + 1] += argmax_row(pred + i * k, k) == t;
+        a->cnt[2 * t]++;
+        a->cnt[2 * t + 1] += argmax_row(pred + i * k, k) == t;
     }
-    double sum = 0.0;
-    size_t present = 0;
-    for (size_t c = 0; c < k; c++)
-        if (cnt[2 * c] > 0) {
-            sum += (double)cnt[2 * c + 1] / (double)cnt[2 * c];
-            present++;
-        }
-    free(cnt);
-    *out = sum / (double)present; /* present >= 1: n > 0 */
-    return HF_OK;
 }
 
-static int m_log_loss(const double *y, const double *pred, size_t n, size_t k, double *out)
+static void balanced_accuracy_finish(const hf_metric_acc *a, double *out)
+{
+    double sum = 0.0;
+    size_t present = 0;
+    for (size_t c = 0; c < a->n_classes; c++)
+        if (a->cnt[2 * c] > 0) {
+            sum += (double)a->cnt[2 * c + 1] / (double)a->cnt[2 * c];
+            present++;
+        }
+    *out = sum / (double)present; /* present >= 1: n > 0 */
+}
+
+static void log_loss_add(hf_metric_acc *a, const double *y, const double *pred, size_t n)
 {
     const double eps = DBL_EPSILON;
-    double total = 0.0;
+    const size_t k = a->n_classes;
     for (size_t i = 0; i < n; i++) {
         const double *row = pred + i * k;
         double sum = 0.0;
         for (size_t c = 0; c < k; c++)
             sum += fmin(fmax(row[c], eps), 1.0 - eps);
         double py = fmin(fmax(row[(size_t)y[i]], eps), 1.0 - eps) / sum;
-        total -= log(py);
+        a->s1 -= log(py); /* the total */
     }
-    *out = total / (double)n;
-    return HF_OK;
+}
+
+static void log_loss_finish(const hf_metric_acc *a, double *out)
+{
+    *out = a->s1 / (double)a->n;
 }
 
 typedef struct scored {
@@ -220,22 +230,25 @@ out:
     return result;
 }
 
-static int m_f1(const double *y, const double *pred, size_t n, size_t k, double *out)
+/* cnt: tp, fp, fn per class. */
+static void f1_add(hf_metric_acc *a, const double *y, const double *pred, size_t n)
 {
-    int result = HF_OK;
-    size_t *cnt = hf_calloc(3 * k, sizeof *cnt); /* tp, fp, fn per class */
-    if (!cnt)
-        return HF_ENOMEM;
+    const size_t k = a->n_classes;
     for (size_t i = 0; i < n; i++) {
         size_t t = (size_t)y[i];
         size_t p = argmax_row(pred + i * k, k);
         if (t == p) {
-            cnt[3 * t]++;
+            a->cnt[3 * t]++;
         } else {
-            cnt[3 * p + 1]++;
-            cnt[3 * t + 2]++;
+            a->cnt[3 * p + 1]++;
+            a->cnt[3 * t + 2]++;
         }
     }
+}
+
+static void f1_finish(const hf_metric_acc *a, double *out)
+{
+    const size_t k = a->n_classes, *cnt = a->cnt;
     double sum = 0.0;
     size_t first = k == 2 ? 1 : 0;
     for (size_t c = first; c < k; c++) {
@@ -243,23 +256,26 @@ static int m_f1(const double *y, const double *pred, size_t n, size_t k, double 
         sum += den > 0.0 ? 2.0 * (double)cnt[3 * c] / den : 0.0;
     }
     *out = sum / (double)(k - first);
-    free(cnt);
-    return result;
 }
 
 static const hf_metric metric_table[] = {
-    {"r2", HF_TASK_REGRESSION, 1, m_r2, "coefficient of determination (sklearn r2_score)"},
-    {"rmse", HF_TASK_REGRESSION, 0, m_rmse, "root mean squared error"},
-    {"mae", HF_TASK_REGRESSION, 0, m_mae, "mean absolute error"},
-    {"accuracy", HF_TASK_CLASSIFICATION, 1, m_accuracy, "fraction of rows whose argmax is right"},
-    {"balanced_accuracy", HF_TASK_CLASSIFICATION, 1, m_balanced_accuracy,
-     "mean recall over the classes present (sklearn balanced_accuracy_score)"},
+    {"r2", HF_TASK_REGRESSION, 1, NULL, "coefficient of determination (sklearn r2_score)", r2_add,
+     r2_finish},
+    {"rmse", HF_TASK_REGRESSION, 0, NULL, "root mean squared error", rmse_add, rmse_finish},
+    {"mae", HF_TASK_REGRESSION, 0, NULL, "mean absolute error", mae_add, mae_finish},
+    {"accuracy", HF_TASK_CLASSIFICATION, 1, NULL, "fraction of rows whose argmax is right",
+     accuracy_add, accuracy_finish},
+    {"balanced_accuracy", HF_TASK_CLASSIFICATION, 1, NULL,
+     "mean recall over the classes present (sklearn balanced_accuracy_score)",
+     balanced_accuracy_add, balanced_accuracy_finish},
     {"roc_auc", HF_TASK_CLASSIFICATION, 1, m_roc_auc,
-     "area under the ROC curve; multiclass: macro average of one-vs-rest AUCs"},
-    {"log_loss", HF_TASK_CLASSIFICATION, 0, m_log_loss,
-     "mean negative log-likelihood of the true class (probabilities clipped, rows renormalised)"},
-    {"f1", HF_TASK_CLASSIFICATION, 1, m_f1,
-     "F1 of class 1 (binary) or macro-averaged F1 over all classes (multiclass)"},
+     "area under the ROC curve; multiclass: macro average of one-vs-rest AUCs", NULL, NULL},
+    {"log_loss", HF_TASK_CLASSIFICATION, 0, NULL,
+     "mean negative log-likelihood of the true class (probabilities clipped, rows renormalised)",
+     log_loss_add, log_loss_finish},
+    {"f1", HF_TASK_CLASSIFICATION, 1, NULL,
+     "F1 of class 1 (binary) or macro-averaged F1 over all classes (multiclass)", f1_add,
+     f1_finish},
 };
 
 #define N_METRICS (sizeof metric_table / sizeof metric_table[0])
@@ -377,60 +393,130 @@ int hf_objective_metrics(const hf_objective_opts *o, const char ***out, size_t *
     return HF_OK;
 }
 
+/* The metric and the task's number of classes, as hf_metric_compute checks them first. */
+static int check_metric(const hf_metric *m, size_t n_classes)
+{
+    if (!m)
+        return hf_error(HF_EINTERNAL, "hf_metric_compute: no metric");
+    if (m->task == HF_TASK_CLASSIFICATION && n_classes < 2)
+        return hf_error(HF_EDATA,
+                        "metric %s: n_classes=%zu, expected a classification task with at "
+                        "least 2 classes",
+                        m->name, n_classes);
+    if (m->task != HF_TASK_CLASSIFICATION && n_classes != 0)
+        return hf_error(HF_EDATA, "metric %s is a regression metric, but n_classes=%zu", m->name,
+                        n_classes);
+    return HF_OK;
+}
+
+/* Targets y[0..n), rows first..first + n: class indices, or finite values. */
+static int check_targets(const hf_metric *m, const double *y, size_t n, size_t n_classes,
+                         size_t first)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = y[i];
+        if (m->task == HF_TASK_CLASSIFICATION &&
+            (!(v >= 0.0) || v >= (double)n_classes || v != floor(v)))
+            return hf_error(HF_EDATA,
+                            "metric %s: y_true[%zu] = %g, expected a class index in 0..%zu",
+                            m->name, first + i, v, n_classes - 1);
+        if (m->task != HF_TASK_CLASSIFICATION && !isfinite(v))
+            return hf_error(HF_EDATA, "metric %s: y_true[%zu] = %g, expected a finite value",
+                            m->name, first + i, v);
+    }
+    return HF_OK;
+}
+
+/* Predictions pred[0..n x cols), rows first..first + n: finite. */
+static int check_preds(const hf_metric *m, const double *pred, size_t n, size_t cols, size_t first)
+{
+    for (size_t i = 0; i < n * cols; i++)
+        if (!isfinite(pred[i]))
+            return hf_error(HF_ENUM, "metric %s: prediction %zu of row %zu is %g (not finite)",
+                            m->name, i % cols, first + i / cols, pred[i]);
+    return HF_OK;
+}
+
 int hf_metric_compute(const hf_metric *m, const double *y, const double *pred, size_t n,
                       size_t n_classes, double *out)
 {
     int result = HF_OK;
-    if (!m) {
-        result = hf_error(HF_EINTERNAL, "hf_metric_compute: no metric");
-        goto out;
+    if (m && n == 0)
+        return hf_error(HF_EDATA, "metric %s: no rows to score", m->name);
+    if ((result = check_metric(m, n_classes)) < 0)
+        return result;
+    if (!m->compute) {
+        /* One block: the accumulator's checks are the ones below. */
+        hf_metric_acc a;
+        if ((result = hf_metric_acc_init(&a, m, n_classes)) >= 0 &&
+            (result = hf_metric_acc_targets(&a, y, n)) >= 0 &&
+            (result = hf_metric_acc_add(&a, y, pred, n)) >= 0)
+            result = hf_metric_acc_finish(&a, out);
+        hf_metric_acc_free(&a);
+        return result;
     }
-    if (n == 0) {
-        result = hf_error(HF_EDATA, "metric %s: no rows to score", m->name);
-        goto out;
-    }
-    size_t cols = 1;
-    if (m->task == HF_TASK_CLASSIFICATION) {
-        if (n_classes < 2) {
-            result = hf_error(HF_EDATA,
-                              "metric %s: n_classes=%zu, expected a classification task with at "
-                              "least 2 classes",
-                              m->name, n_classes);
-            goto out;
-        }
-        cols = n_classes;
-        for (size_t i = 0; i < n; i++) {
-            double v = y[i];
-            if (!(v >= 0.0) || v >= (double)n_classes || v != floor(v)) {
-                result = hf_error(HF_EDATA,
-                                  "metric %s: y_true[%zu] = %g, expected a class index in 0..%zu",
-                                  m->name, i, v, n_classes - 1);
-                goto out;
-            }
-        }
-    } else if (n_classes != 0) {
-        result = hf_error(HF_EDATA, "metric %s is a regression metric, but n_classes=%zu", m->name,
-                          n_classes);
-        goto out;
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            if (!isfinite(y[i])) {
-                result = hf_error(HF_EDATA, "metric %s: y_true[%zu] = %g, expected a finite value",
-                                  m->name, i, y[i]);
-                goto out;
-            }
-        }
-    }
-    for (size_t i = 0; i < n * cols; i++) {
-        if (!isfinite(pred[i])) {
-            result = hf_error(HF_ENUM, "metric %s: prediction %zu of row %zu is %g (not finite)",
-                              m->name, i % cols, i / cols, pred[i]);
-            goto out;
-        }
-    }
-    result = m->compute(y, pred, n, n_classes, out);
-out:
+    const size_t cols = m->task == HF_TASK_CLASSIFICATION ? n_classes : 1;
+    if ((result = check_targets(m, y, n, n_classes, 0)) < 0 ||
+        (result = check_preds(m, pred, n, cols, 0)) < 0)
+        return result;
+    return m->compute(y, pred, n, n_classes, out);
+}
+
+int hf_metric_blocks(const hf_metric *m)
+{
+    return m && m->add && m->finish;
+}
+
+int hf_metric_acc_init(hf_metric_acc *a, const hf_metric *m, size_t n_classes)
+{
+    memset(a, 0, sizeof *a);
+    int result = check_metric(m, n_classes);
+    if (result < 0)
+        return result;
+    if (!hf_metric_blocks(m))
+        return hf_error(HF_EINTERNAL, "metric %s is not scored in blocks", m->name);
+    a->m = m;
+    a->n_classes = n_classes;
+    if (m->task == HF_TASK_CLASSIFICATION && !(a->cnt = hf_calloc(3 * n_classes, sizeof *a->cnt)))
+        return HF_ENOMEM;
+    return HF_OK;
+}
+
+int hf_metric_acc_targets(hf_metric_acc *a, const double *y, size_t n)
+{
+    int result = check_targets(a->m, y, n, a->n_classes, a->n);
+    for (size_t i = 0; i < n && result >= 0; i++)
+        a->ysum += y[i];
+    a->n += n;
     return result;
+}
+
+int hf_metric_acc_add(hf_metric_acc *a, const double *y, const double *pred, size_t n)
+{
+    const size_t cols = a->m->task == HF_TASK_CLASSIFICATION ? a->n_classes : 1;
+    int result = a->n == 0 ? hf_error(HF_EDATA, "metric %s: no rows to score", a->m->name)
+                           : check_preds(a->m, pred, n, cols, a->seen);
+    if (result >= 0)
+        a->m->add(a, y, pred, n);
+    a->seen += n;
+    return result;
+}
+
+int hf_metric_acc_finish(hf_metric_acc *a, double *out)
+{
+    if (a->n == 0)
+        return hf_error(HF_EDATA, "metric %s: no rows to score", a->m->name);
+    if (a->seen != a->n)
+        return hf_error(HF_EINTERNAL, "metric %s: %zu rows of predictions for %zu targets",
+                        a->m->name, a->seen, a->n);
+    a->m->finish(a, out);
+    return HF_OK;
+}
+
+void hf_metric_acc_free(hf_metric_acc *a)
+{
+    free(a->cnt);
+    a->cnt = NULL;
 }
 
 int hf_metric_better(const hf_metric *m, double a, double b)

@@ -16,14 +16,44 @@
 
 #include <stddef.h>
 
+struct hf_metric_acc;
+
 typedef struct hf_metric {
     const char *name;      /* "r2" */
     hf_task_kind task;     /* HF_TASK_REGRESSION or HF_TASK_CLASSIFICATION */
     int greater_is_better; /* 1 for r2/accuracy/roc_auc/f1, 0 for rmse/mae/log_loss */
-    /* Raw scorer; use hf_metric_compute, which validates the input first. */
+    /* Raw scorer of the whole rows; use hf_metric_compute, which validates the input first. NULL
+     * for a metric scored in blocks (add, finish below). */
     int (*compute)(const double *y, const double *pred, size_t n, size_t n_classes, double *out);
     const char *help;
+    /* A metric that is a sum over rows (and r2 the targets' mean): one block of rows added to an
+     * accumulator, and the score from it; NULL for one that needs every row at once (roc_auc). */
+    void (*add)(struct hf_metric_acc *a, const double *y, const double *pred, size_t n);
+    void (*finish)(const struct hf_metric_acc *a, double *out);
 } hf_metric;
+
+/* Scoring in blocks of rows (a metric with add): the validation rows' predictions need not be
+ * held all at once. hf_metric_acc_targets over every block of targets first (checks them as
+ * hf_metric_compute does; r2 needs their mean), then hf_metric_acc_add over the same blocks in the
+ * same order with the predictions, then hf_metric_acc_finish: the same bits as hf_metric_compute
+ * on all the rows, and the same messages (row numbers counted over the blocks). Not collective. */
+typedef struct hf_metric_acc {
+    const hf_metric *m;
+    size_t n_classes;
+    size_t n, seen; /* rows given to hf_metric_acc_targets, to hf_metric_acc_add */
+    double ysum, s1, s2;
+    size_t hits;
+    size_t *cnt; /* per class: balanced_accuracy's rows and hits, f1's tp, fp, fn */
+} hf_metric_acc;
+
+/* 1 if m can be scored in blocks, else 0. */
+int hf_metric_blocks(const hf_metric *m);
+/* Refuses a metric without blocks or a wrong n_classes as hf_metric_compute does. */
+int hf_metric_acc_init(hf_metric_acc *a, const hf_metric *m, size_t n_classes);
+int hf_metric_acc_targets(hf_metric_acc *a, const double *y, size_t n);
+int hf_metric_acc_add(hf_metric_acc *a, const double *y, const double *pred, size_t n);
+int hf_metric_acc_finish(hf_metric_acc *a, double *out);
+void hf_metric_acc_free(hf_metric_acc *a);
 
 /* The metric called `name` (static, never freed), or NULL. Not collective. */
 const hf_metric *hf_metric_find(const char *name);

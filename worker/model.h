@@ -164,6 +164,9 @@ typedef struct hf_model_ops {
     const char *resource_param;
     /* 1 if fit reads the training rows through hf_fit_data.rows (no copy of them is made). */
     int accepts_rows;
+    /* 1 if, given rows and table and y NULL, fit reads training row i's target as
+     * table->y[rows[i]] (on one rank: worker/task.c then copies no targets). Needs accepts_rows. */
+    int table_targets;
     /* Optional: refuses, before the sweep starts, a task that would not fit in memory_per_rank
      * bytes per rank (0 = no limit) on `group` (worker/group.h; NULL = one rank): n training rows,
      * p features, up to n_trials trials in one fit call. NULL = no check. */

@@ -401,6 +401,29 @@ static int cache_fill_shard(hf_task_ctx *ctx, const hf_split *sp, int split,
     return hf_prep_fit_shard(cfg, d->schema, d->X, d->y, c->train, c->n_train, g, &c->prep);
 }
 
+/* 1 if the task's validation rows are scored block by block (score_blocks): they are read in
+ * place (no Xva, nor row shards) and every metric is a sum over rows (hf_metric_blocks). Then
+ * neither their targets nor their predictions are held whole: the targets are read from the table
+ * and the predictions of PREDICT_ROWS rows at a time are scored as they come. */
+static int scores_in_blocks(const hf_task_ctx *ctx, const prep_cache *c)
+{
+    if (c->Xva || c->shard || !ctx->model->predict_many)
+        return 0;
+    for (size_t m = 0; m < ctx->n_metrics; m++)
+        if (!hf_metric_blocks(hf_metric_find(ctx->metrics[m])))
+            return 0;
+    return 1;
+}
+
+/* 1 if the model reads the training targets from the table through the rows
+ * (hf_model_ops.table_targets): rows read in place on one rank, the table's own targets. Then
+ * c->ytr stays NULL. */
+static int table_targets(const hf_task_ctx *ctx, const prep_cache *c, const hf_prep_config *cfg)
+{
+    return ctx->model->table_targets && !c->Xtr && !c->shard &&
+           fit_table(ctx->data, 1, cfg) != NULL && !hf_dist_is_parallel(ctx->group);
+}
+
 static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, prep_cache **out)
 {
     if (!ctx->cache) {
@@ -457,8 +480,9 @@ static int cache_fill(hf_task_ctx *ctx, int split, const hf_prep_config *cfg, pr
     if ((!in_place &&
          (result = hf_prep_transform_fit_rows(c->prep, d->X, c->train, c->n_train, c->Xtr)) < 0) ||
         (!va_in_place && (result = hf_prep_transform(c->prep, d->X, valid, n_valid, c->Xva)) < 0) ||
-        (result = gather_y(d, c->train, c->n_train, &c->ytr)) < 0 ||
-        (result = gather_y(d, valid, n_valid, &c->yva)) < 0)
+        (!table_targets(ctx, c, cfg) &&
+         (result = gather_y(d, c->train, c->n_train, &c->ytr)) < 0) ||
+        (!scores_in_blocks(ctx, c) && (result = gather_y(d, valid, n_valid, &c->yva)) < 0))
         goto out;
     /* The model learns the transformed target; scores compare predictions mapped back with the
      * target itself (yva), early stopping compares on the model's scale (yva_t). */
@@ -553,6 +577,138 @@ static int environmental(int code)
     return code == HF_ENOMEM || code == HF_EIO || code == HF_EMPI;
 }
 
+/* Trial j's first failure (code, its message) in score_blocks. */
+static void block_fail(int *st, char **err, size_t j, int code)
+{
+    if (st[j] < 0)
+        return;
+    st[j] = code;
+    err[j] = hf_strdup(hf_error_message());
+    hf_error_clear();
+}
+
+/* Scores trials res[0..k) (models m[0..k)) on the split's validation rows read in place
+ * (scores_in_blocks), PREDICT_ROWS at a time: a block's targets read from the table, its rows
+ * transformed and predicted by one predict_many call per `chunk` trials, as predict_chunk makes
+ * them, and added to one accumulator per trial and metric (hf_metric_acc). So the scores have the
+ * bits of whole prediction arrays, and the rank holds O(PREDICT_ROWS) values instead of the split's
+ * targets and `chunk` predictions per validation row. A trial keeps the message of its first
+ * failure, a prediction's before a metric's, as with whole arrays. Returns an environmental
+ * failure; anything else is the trial's. */
+static int score_blocks(const hf_task_ctx *ctx, const prep_cache *c, const hf_split *sp,
+                        hf_fitted *const *m, hf_trial_result *res, size_t k, size_t chunk,
+                        size_t n_classes)
+{
+    const size_t nv = sp->n_valid, q = c->q, nm = ctx->n_metrics, n_out = n_classes ? n_classes : 1;
+    const size_t rb = nv < PREDICT_ROWS ? nv : PREDICT_ROWS, n_chunks = (k + chunk - 1) / chunk;
+    double *buf = hf_malloc((rb * q > 0 ? rb * q : 1) * sizeof *buf);
+    double *tmp = hf_malloc((rb ? chunk * rb * n_out : 1) * sizeof *tmp);
+    double *yb = hf_malloc((rb ? rb : 1) * sizeof *yb);
+    hf_metric_acc *acc = hf_calloc(k * nm > 0 ? k * nm : 1, sizeof *acc);
+    char **err = hf_calloc(k ? k : 1, sizeof *err);
+    int *st = hf_calloc(k ? k : 1, sizeof *st),
+        *cst = hf_calloc(n_chunks ? n_chunks : 1, sizeof *cst);
+    int result = buf && tmp && yb && acc && err && st && cst ? HF_OK : HF_ENOMEM;
+    for (size_t i = 0; i < k * nm && result >= 0; i++) {
+        int rc = hf_metric_acc_init(&acc[i], hf_metric_find(ctx->metrics[i % nm]), n_classes);
+        if (environmental(rc))
+            result = rc;
+        else if (rc < 0)
+            block_fail(st, err, i / nm, rc);
+    }
+    /* First pass: the targets (checked; r2's mean). */
+    for (size_t r0 = 0; r0 < nv && result >= 0; r0 += rb) {
+        const size_t b = nv - r0 < rb ? nv - r0 : rb;
+        for (size_t i = 0; i < b; i++)
+            yb[i] = ctx->data->y[sp->valid[r0 + i]];
+        for (size_t i = 0; i < k * nm; i++) {
+            int rc = st[i / nm] < 0 ? HF_OK : hf_metric_acc_targets(&acc[i], yb, b);
+            if (rc < 0)
+                block_fail(st, err, i / nm, rc);
+        }
+    }
+    /* Second pass: the predictions, block by block. A chunk whose prediction fails fails its
+     * trials (cst); the pipeline's transform failing fails them all. */
+    for (size_t r0 = 0; r0 < nv && result >= 0; r0 += rb) {
+        const size_t b = nv - r0 < rb ? nv - r0 : rb;
+        for (size_t i = 0; i < b; i++)
+            yb[i] = ctx->data->y[sp->valid[r0 + i]];
+        /* The pipeline is a copy of the training rows (hf_prep_is_copy), but a validation row may
+         * still hold a missing value: the transform copies and imputes it with the statistics
+         * fitted on the training rows. */
+        int trc = hf_prep_transform(c->prep, ctx->data->X, sp->valid + r0, b, buf);
+        for (size_t ci = 0; ci < n_chunks && result >= 0; ci++) {
+            const size_t c0 = ci * chunk, nc = k - c0 < chunk ? k - c0 : chunk;
+            if (cst[ci] < 0)
+                continue;
+            int prc = trc >= 0 ? ctx->model->predict_many(m + c0, nc, buf, b, q, tmp) : trc;
+            if (environmental(prc)) {
+                result = prc;
+                break;
+            }
+            if (prc < 0) {
+                cst[ci] = prc;
+                for (size_t j = c0; j < c0 + nc; j++) {
+                    free(err[j]);
+                    err[j] = hf_strdup(hf_error_message());
+                }
+                if (trc >= 0) /* a failed transform keeps its message for the other chunks */
+                    hf_error_clear();
+                continue;
+            }
+            for (size_t j = 0; j < nc; j++) {
+                double *pj = tmp + j * b * n_out;
+                if (st[c0 + j] < 0)
+                    continue;
+                if (n_classes == 0)
+                    hf_prep_target_inverse(&c->cfg, pj, b);
+                for (size_t mi = 0; mi < nm && st[c0 + j] >= 0; mi++) {
+                    int rc = hf_metric_acc_add(&acc[(c0 + j) * nm + mi], yb, pj, b);
+                    if (rc < 0)
+                        block_fail(st, err, c0 + j, rc);
+                }
+            }
+        }
+        if (trc < 0)
+            hf_error_clear();
+    }
+    /* The scores; the trials' status. */
+    for (size_t j = 0; j < k && result >= 0; j++) {
+        hf_trial_result *r = &res[j];
+        int status = cst[j / chunk] < 0 ? cst[j / chunk] : st[j];
+        for (size_t mi = 0; mi < nm && status >= 0; mi++) {
+            status = hf_metric_acc_finish(&acc[j * nm + mi], &r->scores[mi]);
+            if (status >= 0 && !isfinite(r->scores[mi]))
+                status = hf_error(HF_ENUM, "%s is %g", ctx->metrics[mi], r->scores[mi]);
+            if (status < 0) {
+                err[j] = hf_strdup(hf_error_message());
+                hf_error_clear();
+            }
+        }
+        if (environmental(status)) {
+            result = status;
+            break;
+        }
+        r->ok = status >= 0;
+        if (status < 0) {
+            r->error = err[j];
+            err[j] = NULL;
+        }
+    }
+    for (size_t i = 0; acc && i < k * nm; i++)
+        hf_metric_acc_free(&acc[i]);
+    for (size_t j = 0; err && j < k; j++)
+        free(err[j]);
+    free(buf);
+    free(tmp);
+    free(yb);
+    free(acc);
+    free(err);
+    free(st);
+    free(cst);
+    return result;
+}
+
 /* Fits and scores trials[0..k) of the task together; on failure, fails them all with the
  * message. */
 static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
@@ -581,11 +737,18 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
     size_t chunk = k < PREDICT_CHUNK ? k : PREDICT_CHUNK;
     if (chunk * per_trial > PREDICT_BYTES)
         chunk = PREDICT_BYTES / per_trial ? PREDICT_BYTES / per_trial : 1;
-    double *pred = hf_malloc((nv ? nv : 1) * n_out * chunk * sizeof *pred);
-    int result = !fitted || !pred ? HF_ENOMEM : HF_OK;
-    /* Row shards: fit is collective; the group agrees on an allocation failure first. */
-    if (c->shard)
+    /* The whole predictions of `chunk` trials, unless scored in blocks; allocated after the fit
+     * (so that the fit's own buffers and these are not held at once), except with row shards,
+     * where the group agrees on an allocation failure before the collective fit. */
+    const int blocks = scores_in_blocks(ctx, c);
+    const size_t pred_n = (nv ? nv : 1) * n_out * chunk;
+    double *pred = NULL;
+    int result = !fitted ? HF_ENOMEM : HF_OK;
+    if (c->shard) {
+        if (result >= 0 && !(pred = hf_malloc(pred_n * sizeof *pred)))
+            result = HF_ENOMEM;
         result = hf_dist_agree(ctx->group, result);
+    }
     if (result < 0)
         goto out;
     double t0 = hf_now();
@@ -602,6 +765,19 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
             result = hf_error(HF_EINTERNAL, "model %s: fitted %zu outputs per row, expected %zu",
                               model->name, fitted[i] ? fitted[i]->n_outputs : 0, n_out);
     double fit_s = (hf_now() - t0) / (double)k;
+    if (result >= 0 && blocks) {
+        for (size_t i = 0; i < k; i++) {
+            res[i].fit_seconds = fit_s;
+            res[i].n_iter = fitted[i]->n_iter;
+            res[i].stop = fitted[i]->stop;
+        }
+        result = score_blocks(ctx, c, sp, fitted, res, k, chunk, n_classes);
+        if (result >= 0)
+            hf_error_clear();
+        goto out;
+    }
+    if (result >= 0 && !pred && !(pred = hf_malloc(pred_n * sizeof *pred)))
+        result = HF_ENOMEM;
     /* Predictions chunk by chunk of trials (one predict_many call each when the model has it, and
      * every share gathered with row shards), then every metric of every trial. */
     const int by_chunk = model->predict_many || c->shard;

@@ -9,6 +9,7 @@
 #include "worker/metrics.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static double score(const char *name, const double *y, const double *pred, size_t n, size_t k)
@@ -197,12 +198,109 @@ static void test_errors(void **state)
     hf_error_clear();
 }
 
+/* Scoring in blocks (the worker's validation rows, PREDICT_ROWS at a time) gives the bits of
+ * hf_metric_compute on all the rows, for blocks of any sizes, and the same messages with the row
+ * numbers of the whole set. */
+static void test_blocks(void **state)
+{
+    (void)state;
+    enum { N = 3001, K = 3 };
+    static double y[N], yc[N], pr[N], pc[N * K];
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < N; i++) {
+        double u[K + 2];
+        for (size_t j = 0; j < K + 2; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            u[j] = (double)(x >> 11) / 9007199254740992.0;
+        }
+        y[i] = 1000.0 * u[0] + 1e-3 * (double)i;
+        pr[i] = y[i] + 50.0 * (u[1] - 0.5);
+        yc[i] = (double)(i % K);
+        for (size_t j = 0; j < K; j++)
+            pc[i * K + j] = u[2 + j] + (j == i % K ? 0.3 * u[1] : 0.0);
+    }
+    const size_t blocks[] = {1, 7, 1024, 3000, N};
+    const hf_metric *const *all = hf_metric_all();
+    size_t blocked = 0;
+    for (size_t mi = 0; all[mi]; mi++) {
+        const hf_metric *m = all[mi];
+        if (!hf_metric_blocks(m)) {
+            assert_string_equal(m->name, "roc_auc"); /* needs every row at once */
+            continue;
+        }
+        blocked++;
+        const int cls = m->task == HF_TASK_CLASSIFICATION;
+        const size_t k = cls ? K : 0, cols = cls ? K : 1;
+        const double *yy = cls ? yc : y, *pp = cls ? pc : pr;
+        double whole = NAN;
+        assert_int_equal(hf_metric_compute(m, yy, pp, N, k, &whole), HF_OK);
+        for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++) {
+            const size_t b = blocks[bi];
+            hf_metric_acc a;
+            assert_int_equal(hf_metric_acc_init(&a, m, k), HF_OK);
+            for (size_t r0 = 0; r0 < N; r0 += b)
+                assert_int_equal(hf_metric_acc_targets(&a, yy + r0, N - r0 < b ? N - r0 : b),
+                                 HF_OK);
+            for (size_t r0 = 0; r0 < N; r0 += b)
+                assert_int_equal(
+                    hf_metric_acc_add(&a, yy + r0, pp + r0 * cols, N - r0 < b ? N - r0 : b), HF_OK);
+            double v = NAN;
+            assert_int_equal(hf_metric_acc_finish(&a, &v), HF_OK);
+            hf_metric_acc_free(&a);
+            assert_memory_equal(&v, &whole, sizeof v); /* the same bits */
+        }
+    }
+    assert_int_equal(blocked, 7);
+    /* A non-finite prediction of row 2050, met in the third block of 1024: the message names
+     * the row of the whole set, as hf_metric_compute's does. */
+    const hf_metric *r2 = hf_metric_find("r2");
+    const double keep = pr[2050];
+    pr[2050] = NAN;
+    char whole_msg[256];
+    double v = 0.0;
+    hf_error_clear();
+    assert_int_equal(hf_metric_compute(r2, y, pr, N, 0, &v), HF_ENUM);
+    snprintf(whole_msg, sizeof whole_msg, "%s", hf_error_message());
+    assert_non_null(strstr(whole_msg, "row 2050"));
+    hf_error_clear();
+    hf_metric_acc a;
+    assert_int_equal(hf_metric_acc_init(&a, r2, 0), HF_OK);
+    int rc = HF_OK;
+    for (size_t r0 = 0; r0 < N; r0 += 1024)
+        assert_int_equal(hf_metric_acc_targets(&a, y + r0, N - r0 < 1024 ? N - r0 : 1024), HF_OK);
+    for (size_t r0 = 0; r0 < N && rc >= 0; r0 += 1024)
+        rc = hf_metric_acc_add(&a, y + r0, pr + r0, N - r0 < 1024 ? N - r0 : 1024);
+    assert_int_equal(rc, HF_ENUM);
+    assert_string_equal(hf_error_message(), whole_msg);
+    hf_error_clear();
+    hf_metric_acc_free(&a);
+    pr[2050] = keep;
+    /* A class index out of range in the targets' pass, and no rows at all. */
+    const hf_metric *accm = hf_metric_find("accuracy");
+    assert_int_equal(hf_metric_acc_init(&a, accm, K), HF_OK);
+    const double ybad[] = {0, 1, 5};
+    assert_int_equal(hf_metric_acc_targets(&a, yc, 4), HF_OK);
+    assert_int_equal(hf_metric_acc_targets(&a, ybad, 3), HF_EDATA);
+    assert_non_null(strstr(hf_error_message(), "y_true[6]"));
+    hf_error_clear();
+    hf_metric_acc_free(&a);
+    assert_int_equal(hf_metric_acc_init(&a, r2, 0), HF_OK);
+    assert_int_equal(hf_metric_acc_finish(&a, &v), HF_EDATA);
+    assert_non_null(strstr(hf_error_message(), "no rows to score"));
+    hf_error_clear();
+    hf_metric_acc_free(&a);
+    assert_int_equal(hf_metric_acc_init(&a, hf_metric_find("roc_auc"), 2), HF_EINTERNAL);
+    hf_error_clear();
+    hf_metric_acc_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),       cmocka_unit_test(test_regression),
         cmocka_unit_test(test_accuracy_f1), cmocka_unit_test(test_log_loss),
         cmocka_unit_test(test_roc_auc),     cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,14 +284,23 @@ static struct {
 #define TABLE_GRAM_MAX_P 2048
 
 /* 1 if the training rows of d are best formed from the table's sums: rows of a known table, more
- * training rows than other rows, each row once (rows_out: the other rows, ascending). */
-static int use_table(const hf_fit_data *d, int fit_intercept, int64_t **rows_out, size_t *n_out)
+ * training rows than other rows, each row once. The other rows are then enumerated by sums_other:
+ * with training rows in ascending order (the splits' are: worker/folds.h) from the rows alone, else
+ * from *in_out, a byte a table row marking the training rows. No index array of the other rows is
+ * made (it was 8 bytes an other row per fit call). */
+static int use_table(const hf_fit_data *d, int fit_intercept, unsigned char **in_out)
 {
-    *rows_out = NULL;
+    *in_out = NULL;
     if (!fit_intercept || !d->rows || !d->table || d->table->id == 0 || d->p == 0 ||
         d->p > TABLE_GRAM_MAX_P || hf_dist_is_parallel(d->group) || d->table->n_rows < d->n ||
         d->table->n_rows - d->n >= d->n || d->table->n_rows < 2 * GRAM_BLOCK_ROWS)
         return 0;
+    int ascending = 1;
+    for (size_t i = 0; i < d->n && ascending; i++)
+        ascending = d->rows[i] >= 0 && (size_t)d->rows[i] < d->table->n_rows &&
+                    (i == 0 || d->rows[i] > d->rows[i - 1]);
+    if (ascending)
+        return 1;
     unsigned char *in = hf_calloc(d->table->n_rows, 1);
     if (!in)
         return 0;
@@ -303,18 +312,38 @@ static int use_table(const hf_fit_data *d, int fit_intercept, int64_t **rows_out
         }
         in[r] = 1;
     }
-    const size_t nc = d->table->n_rows - d->n;
-    int64_t *other = hf_malloc((nc ? nc : 1) * sizeof *other);
-    if (other) {
-        size_t k = 0;
-        for (size_t r = 0; r < d->table->n_rows; r++)
-            if (!in[r])
-                other[k++] = (int64_t)r;
-        *rows_out = other;
-        *n_out = nc;
+    *in_out = in;
+    return 1;
+}
+
+/* Adds the table's rows that are not training rows of d (use_table: in marks the training rows, or
+ * NULL when d->rows ascend) to b, in ascending order, GRAM_BLOCK_ROWS at a time: sums_add's blocks
+ * are of that many rows, so the additions are those of one sums_add over an array of them. */
+static int sums_other(shifted_sums *b, const hf_fit_data *d, const unsigned char *in,
+                      const double *sx, double sy)
+{
+    int64_t idx[GRAM_BLOCK_ROWS];
+    size_t m = 0, t = 0;
+    int result = HF_OK;
+    for (size_t r = 0; r < d->table->n_rows && result >= 0; r++) {
+        int train;
+        if (in) {
+            train = in[r];
+        } else {
+            train = t < d->n && (size_t)d->rows[t] == r;
+            t += (size_t)train;
+        }
+        if (train)
+            continue;
+        idx[m++] = (int64_t)r;
+        if (m == GRAM_BLOCK_ROWS) {
+            result = sums_add(b, d->X, idx, d->table->y, idx, m, sx, sy);
+            m = 0;
+        }
     }
-    free(in);
-    return other != NULL;
+    if (result >= 0 && m)
+        result = sums_add(b, d->X, idx, d->table->y, idx, m, sx, sy);
+    return result;
 }
 
 /* Not collective. The centred Gram matrix of the training rows (upper triangle into V), Xc^T yc
@@ -324,14 +353,13 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
                       double *xty)
 {
     const size_t n = d->n, p = d->p;
-    int64_t *other = NULL;
-    size_t n_other = 0;
+    unsigned char *in = NULL;
     shifted_sums a = {0}, b = {0};
     double *sx = hf_calloc(p ? p : 1, sizeof *sx), sy = 0.0;
     int result = sx ? sums_init(&a, p) : HF_ENOMEM;
     if (result < 0)
         goto out;
-    int table = use_table(d, fit_intercept, &other, &n_other);
+    int table = use_table(d, fit_intercept, &in);
     if (table) {
         pthread_mutex_lock(&g_table.mu);
         if (g_table.id != d->table->id || g_table.a.p != p || g_table.a.n != d->table->n_rows) {
@@ -370,8 +398,7 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
             goto out;
     }
     if (table) {
-        if ((result = sums_init(&b, p)) < 0 ||
-            (result = sums_add(&b, d->X, other, d->table->y, other, n_other, sx, sy)) < 0)
+        if ((result = sums_init(&b, p)) < 0 || (result = sums_other(&b, d, in, sx, sy)) < 0)
             goto out;
         /* The training part is the difference: it keeps its precision only if the other rows'
          * sums of squares are not much larger than the training rows' (an outlier among the
@@ -396,16 +423,19 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
     }
     if (!table) {
         /* One pass over the training rows, shifted by the mean of their first block; if that
-         * shift is too far from their mean, a second pass shifted by the mean itself. */
+         * shift is too far from their mean, a second pass shifted by the mean itself. The
+         * targets: d->y, or without it the table's through the rows (table_targets). */
+        const double *y = d->y ? d->y : d->table->y;
+        const int64_t *yrows = d->y ? NULL : d->rows;
         sums_zero(&a);
         if (fit_intercept)
-            first_rows_mean(d->X, d->rows, d->y, NULL, shift_rows(n), p, sx, &sy);
-        if ((result = sums_add(&a, d->X, d->rows, d->y, NULL, n, sx, sy)) < 0)
+            first_rows_mean(d->X, d->rows, y, yrows, shift_rows(n), p, sx, &sy);
+        if ((result = sums_add(&a, d->X, d->rows, y, yrows, n, sx, sy)) < 0)
             goto out;
         if (fit_intercept && !centring_keeps_precision(&a)) {
-            first_rows_mean(d->X, d->rows, d->y, NULL, n, p, sx, &sy);
+            first_rows_mean(d->X, d->rows, y, yrows, n, p, sx, &sy);
             sums_zero(&a);
-            if ((result = sums_add(&a, d->X, d->rows, d->y, NULL, n, sx, sy)) < 0)
+            if ((result = sums_add(&a, d->X, d->rows, y, yrows, n, sx, sy)) < 0)
                 goto out;
         }
     }
@@ -413,7 +443,7 @@ static int gram_local(const hf_fit_data *d, int fit_intercept, ridge_shared *s, 
 out:
     sums_free(&a);
     sums_free(&b);
-    free(other);
+    free(in);
     free(sx);
     return result;
 }
@@ -530,6 +560,10 @@ static int shared_build(const hf_fit_data *d, int fit_intercept, ridge_shared *s
     if (!s->xmean || !s->V || !s->lam || !s->z || !xty)
         result = HF_ENOMEM;
     const hf_group *g = d->group;
+    /* The table's targets without d->y (table_targets) are read by the one-rank path only. */
+    if (result >= 0 && !d->y && d->n > 0 &&
+        (d->row_shard || hf_dist_is_parallel(g) || !d->table || !d->rows))
+        result = hf_error(HF_EINTERNAL, "ridge: no training targets");
     /* Row shards: the group agrees on an allocation failure before gram_shard's reductions. */
     if (d->row_shard && (result = hf_dist_agree(g, result)) < 0)
         goto out;
@@ -703,6 +737,7 @@ const hf_model_ops hf_model_ridge = {
     .predict_many = hf_linear_scores, /* the scores are the predictions */
     .shared_param = "alpha",
     .accepts_rows = 1,
+    .table_targets = 1,
     .preflight = ridge_preflight,
     .data_parallel = 1,
 };
