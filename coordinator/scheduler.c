@@ -21,7 +21,9 @@
  * A grid or random sweep's task list is rank 0's alone (hf_sched_opts.materialise): a hand-out
  * message then carries each task's definition (id, split, trial ids: 16 bytes for a task of one
  * trial), a chunk cut before it passes FLUSH_BYTES so that it still goes eagerly, and the worker
- * makes the task's trials from their ids. */
+ * makes the task's trials from their ids. A batch-synchronous study's is too, and its tasks'
+ * definitions also carry their trials' values (hf_sched_opts.trial_bytes, pack: 9 bytes a
+ * parameter), since no other rank can make a proposed trial from its id. */
 #define _GNU_SOURCE
 #include "coordinator/scheduler.h"
 #include "common/hf.h"
@@ -110,7 +112,7 @@ static const unsigned char *task_values(const hf_sched_opts *opts, const hf_task
  * .pack), malloc'd; the caller frees it. */
 static int *define_task(const hf_sched_opts *opts, const hf_task *t)
 {
-    int *a = hf_malloc((t->n_trials + values_ints(opts, t->n_trials) + 1) * sizeof *a);
+    int *a = hf_calloc(t->n_trials + values_ints(opts, t->n_trials) + 1, sizeof *a);
     if (!a)
         return NULL;
     memcpy(a, t->trials, t->n_trials * sizeof *a);
