@@ -27,7 +27,8 @@ typedef struct hf_job {
     hf_trial_config *configs; /* the trials decoded for the worker */
     /* Trials by index instead (hf_pipeline_prepare_group's by_index on a grid or random search):
      * trials and configs stay NULL, n_trials is their number, and hf_job_trials_at makes the
-     * few a rank runs. NULL otherwise. */
+     * few a rank runs. NULL otherwise (also for a study prepared by_index, whose trials and
+     * configs are NULL too: coordinator/run.c sends them with the tasks). */
     hf_space_maker *maker;
     const hf_model_ops *model;
     const char **metrics; /* objective first, then the report metrics */
@@ -76,7 +77,9 @@ int hf_pipeline_check_world(hf_comm *world, const hf_parallel_opts *par);
  * (hf_pipeline_plan_data_parallel), each group rank reads only its block of the table's rows
  * (collective over the group then); otherwise as hf_pipeline_prepare. With `by_index` and a grid
  * or random search, the trials are neither expanded nor decoded (hf_job.maker): a rank that runs
- * only some of them (run's ranks other than 0) makes those with hf_job_trials_at. */
+ * only some of them (run's ranks other than 0) makes those with hf_job_trials_at. With `by_index`
+ * and a batch-synchronous study (TPE without search.async, Hyperband, BOHB) only their number is
+ * set (trials, configs and maker NULL): rank 0 proposes them and sends each task's values. */
 int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
                               int no_folds, const hf_group *group, int by_index, hf_job *job);
 /* Not collective. Trials ids[0..n) of the job, made and decoded: *trials (hf_trials_free(*trials,

@@ -476,13 +476,66 @@ static int open_sweep(hf_comm *world, run_state *st, const hf_job *job, const hf
 
 /* A rank other than 0 of a grid or random sweep (hf_sched_opts.materialise): the trials of the
  * task it is given, made from their ids, until release_task. */
-static int materialise_task(void *arg, hf_task *task)
+static int materialise_task(void *arg, hf_task *task, const unsigned char *values)
 {
+    (void)values;
     run_state *st = arg;
     HF_CALL(hf_job_trials_at(st->job, task->trials, task->n_trials, &st->task_trials,
                              &st->task_configs));
     st->task_n = task->n_trials;
     task->configs = st->task_configs;
+    return HF_OK;
+}
+
+/* Trials ids[0..n) from their packed values (hf_space_trials_pack), decoded: a rank other than
+ * 0 of a batch-synchronous study, which holds none of the study's trials. */
+static int trials_from_values(const hf_job *job, const int *ids, size_t n,
+                              const unsigned char *values, hf_trial **trials,
+                              hf_trial_config **configs)
+{
+    size_t np = job->spec->space.n_params;
+    hf_trial *t = hf_trials_alloc(n, np);
+    *trials = NULL;
+    *configs = NULL;
+    if (!t)
+        return HF_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        t[i].id = ids[i];
+    int result = hf_space_trials_unpack(&job->spec->space, values, n, t);
+    if (result >= 0)
+        result = hf_spec_decode_trials(job->spec, job->model, t, n, configs);
+    if (result < 0) {
+        hf_trials_free(t, n, np);
+        return result;
+    }
+    *trials = t;
+    return HF_OK;
+}
+
+/* A rank other than 0 of a batch-synchronous study (hf_sched_opts.materialise): the task's
+ * trials made from the values that came with it, until release_task. */
+static int materialise_study_task(void *arg, hf_task *task, const unsigned char *values)
+{
+    run_state *st = arg;
+    if (!values)
+        return hf_error(HF_EINTERNAL, "task %d came without its trials' values", task->id);
+    HF_CALL(trials_from_values(st->job, task->trials, task->n_trials, values, &st->task_trials,
+                               &st->task_configs));
+    st->task_n = task->n_trials;
+    task->configs = st->task_configs;
+    return HF_OK;
+}
+
+/* Rank 0 of a batch-synchronous study (hf_sched_opts.pack): the values of a task's trials. */
+static int pack_study_task(void *arg, const hf_task *task, unsigned char *out)
+{
+    const run_state *st = arg;
+    const hf_trial *one[1];
+    size_t np = st->spec->space.n_params;
+    for (size_t i = 0; i < task->n_trials; i++) {
+        one[0] = &st->job->trials[task->trials[i]];
+        HF_CALL(hf_space_trials_pack(&st->spec->space, one, 1, out + i * HF_SPACE_PACKED(np)));
+    }
     return HF_OK;
 }
 
@@ -495,6 +548,27 @@ static void release_task(void *arg, hf_task *task)
     st->task_trials = NULL;
     st->task_n = 0;
     task->configs = NULL;
+}
+
+/* Collective. A batch-synchronous study: rank 0 sends the values of trial `best` (the refit's and
+ * the out-of-fold pass's); the other ranks, which hold none of the study's trials, make and
+ * decode it into *trial, *config. Rank 0 keeps its own (*trial, *config NULL). */
+static int best_from_rank0(hf_comm *world, const hf_job *job, int best, hf_trial **trial,
+                           hf_trial_config **config)
+{
+    size_t np = job->spec->space.n_params, len = HF_SPACE_PACKED(np);
+    unsigned char *values = hf_calloc(len + 1, 1);
+    int result = values ? HF_OK : HF_ENOMEM;
+    int rank = hf_comm_rank(world);
+    if (result >= 0 && rank == 0) {
+        const hf_trial *one[1] = {&job->trials[best]};
+        result = hf_space_trials_pack(&job->spec->space, one, 1, values);
+    }
+    if ((result = hf_comm_check(world, result)) >= 0 &&
+        (result = hf_comm_bcast(world, values, len, 0)) >= 0 && rank != 0)
+        result = trials_from_values(job, &best, 1, values, trial, config);
+    free(values);
+    return hf_comm_check(world, result);
 }
 
 /* Collective. Every task run over the ranks (rank 0 coordinates); the journal closed. */
@@ -959,12 +1033,14 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     size_t W = 0;
     char warm_sha[65];
     int result = warm_start(world, spec, job, st->quiet, &warm, &warm_loss, &W, warm_sha);
-    if (result >= 0) {
+    /* Only rank 0 holds the study: its trials (job->trials), their losses, the score table. The
+     * other ranks get each task's trials with the task (pack_study_task). */
+    if (result >= 0 && rank == 0) {
         all = hf_calloc(W + N + 1, sizeof *all);
         all_loss = hf_calloc(W + N + 1, sizeof *all_loss);
         result = all && all_loss ? HF_OK : HF_ENOMEM;
     }
-    if (result >= 0) {
+    if (result >= 0 && rank == 0) {
         if (W) /* (memcpy from NULL is undefined even for 0 bytes) */
             memcpy(all, warm, W * sizeof *all);
         memcpy(all + W, job->trials, N * sizeof *all); /* shallow: the values are job's */
@@ -1018,17 +1094,25 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     for (size_t b = 0; b < n_batches && result >= 0; b++) {
         size_t lo = hb ? rungs[b].first : b * q;
         size_t hi = hb ? lo + rungs[b].n : (lo + q < N ? lo + q : N), before = tasks->n_tasks;
-        int64_t stop = 0; /* 1 + the index of the budget's reason */
+        int64_t stop = 0; /* 1 + the index of the budget's reason; 3: a stop request */
         if (rank == 0) {
             for (size_t t = 0; t < lo; t++) /* a pruned trial ranks after every finished one */
                 loss[t] =
                     st->pruned && st->pruned[t] ? DBL_MAX : hf_sweep_trial_loss(&st->sweep, t);
             const char *why = hf_search_budget_stop(&spec->search, loss, lo, hf_now() - t0);
             stop = why ? (!strcmp(why, "max_time") ? 1 : 2) : 0;
+            /* A stop request (a signal) ends the study here: a batch whose tasks were all
+             * handed out before the scheduler saw the request ran whole, and the next batch
+             * must not start. */
+            if (g_stop && !stop)
+                stop = 3;
         }
-        if ((result = hf_comm_bcast(world, loss, lo * sizeof *loss, 0)) < 0 ||
-            (result = hf_comm_bcast(world, &stop, sizeof stop, 0)) < 0)
+        if ((result = hf_comm_bcast(world, &stop, sizeof stop, 0)) < 0)
             break;
+        if (stop == 3) {
+            result = HF_EINTR;
+            break;
+        }
         if (stop) { /* the trials run so far are the study */
             st->stopped = stop == 1 ? "max_time" : "early_stop";
             st->sweep.n_trials = lo;
@@ -1036,11 +1120,12 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                 hf_info("tpe: %s reached after %zu trials: the study ends there", st->stopped, lo);
             break;
         }
-        result = hb ? hyperband_batch(spec, job, loss, rungs, b)
-                    : tpe_batch(spec, all, all_loss, W, lo, hi);
-        if (result >= 0)
+        if (rank == 0) /* the batch's trials: rank 0's alone */
+            result = hb ? hyperband_batch(spec, job, loss, rungs, b)
+                        : tpe_batch(spec, all, all_loss, W, lo, hi);
+        if (result >= 0 && rank == 0)
             result = decode_batch(spec, job, lo, hi, &blocks[b]);
-        if ((result = hf_comm_check(world, result)) < 0) /* every rank proposed the same */
+        if ((result = hf_comm_check(world, result)) < 0)
             break;
         /* The batch's splits in stages: all at once, or with search.pruner the first
          * prune_first, then the others a few at a time, each stage after the pruning decisions
@@ -1052,12 +1137,12 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
             if (stage > 0 && st->pruned) {
                 if (rank == 0)
                     result = prune_batch(st, spec, lo, hi, s0);
-                if ((result = hf_comm_check(world, result)) < 0 ||
-                    (result = hf_comm_bcast(world, st->pruned + lo, hi - lo, 0)) < 0)
+                if ((result = hf_comm_check(world, result)) < 0)
                     break;
             }
             before = tasks->n_tasks;
-            result = list_splits(job, lo, hi, s0, s1, st->pruned, tasks);
+            if (rank == 0) /* the task list is rank 0's: the others get each task's trials */
+                result = list_splits(job, lo, hi, s0, s1, st->pruned, tasks);
             unsigned char *d = result >= 0 ? hf_realloc(st->done, tasks->n_tasks + 1) : NULL;
             if (result >= 0 && !d)
                 result = HF_ENOMEM;
@@ -1080,7 +1165,11 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                 .stop = &g_stop,
                 .group = group_comm,
                 .pick = last && !ctx->group && !ctx->model->refit_params ? pick_leader : NULL,
-                .speculate = speculate_refit};
+                .speculate = speculate_refit,
+                .materialise = materialise_study_task,
+                .release = release_task,
+                .trial_bytes = HF_SPACE_PACKED(spec->space.n_params),
+                .pack = pack_study_task};
             result = hf_sched_run(world, ctx, tasks, st->done, &so);
             sched_failed = result < 0 && result != HF_EINTR;
             s0 = s1;
@@ -1678,7 +1767,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         st.eligible = eligible;
         result = eligible ? HF_OK : HF_ENOMEM;
     }
-    if (result >= 0 && study && job.n_trials)
+    if (result >= 0 && study && job.n_trials && job.configs)
         configs_block = job.configs[0].model;
     /* A study's tasks are made as it runs: the preflight takes the most trials a task of it can
      * hold (a batch's, a rung's; one in an asynchronous study, whose trials come one by one). */
@@ -1758,6 +1847,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     int best_id = (int)best;
     result = job.maker ? hf_job_trials_at(&job, &best_id, 1, &best_trial, &best_cfg) : HF_OK;
     if ((result = hf_comm_check(world, result)) < 0)
+        goto out;
+    /* A batch-synchronous study's trials are rank 0's: it sends the best one's values. */
+    if (study && (result = best_from_rank0(world, &job, best_id, &best_trial, &best_cfg)) < 0)
         goto out;
     const hf_trial_config *best_config = best_cfg ? best_cfg : &job.configs[best];
     if ((result = hf_comm_bcast(world, split_iters, n_splits * sizeof(double), 0)) < 0 ||

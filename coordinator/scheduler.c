@@ -21,7 +21,9 @@
  * A grid or random sweep's task list is rank 0's alone (hf_sched_opts.materialise): a hand-out
  * message then carries each task's definition (id, split, trial ids: 16 bytes for a task of one
  * trial), a chunk cut before it passes FLUSH_BYTES so that it still goes eagerly, and the worker
- * makes the task's trials from their ids. */
+ * makes the task's trials from their ids. A batch-synchronous study's is too, and its tasks'
+ * definitions also carry their trials' values (hf_sched_opts.trial_bytes, pack: 9 bytes a
+ * parameter), since no other rank can make a proposed trial from its id. */
 #define _GNU_SOURCE
 #include "coordinator/scheduler.h"
 #include "coordinator/journal.h"
@@ -90,19 +92,51 @@ typedef struct local_box {
 } local_box;
 
 /* Tasks defined in their hand-out messages (hf_sched_opts.materialise): each is three ints (id,
- * split, n) and its n trial ids. A task holds at most this many trials (run.c's batches: 64). */
+ * split, n), its n trial ids and, with hf_sched_opts.trial_bytes, the n trials' values
+ * (n x trial_bytes bytes, padded to whole ints). A task holds at most this many trials (run.c's
+ * batches: 64). A defined task's trial array is followed by its values in the same allocation. */
 #define MAX_TASK_TRIALS 4096
+
+/* The ints the values of a task of n trials take in a message. */
+static size_t values_ints(const hf_sched_opts *opts, size_t n)
+{
+    return (n * opts->trial_bytes + sizeof(int) - 1) / sizeof(int);
+}
+
+/* A defined task's values (after its trial ids), or NULL without trial_bytes. */
+static const unsigned char *task_values(const hf_sched_opts *opts, const hf_task *t)
+{
+    return opts->trial_bytes ? (const unsigned char *)(t->trials + t->n_trials) : NULL;
+}
+
+/* A task of rank 0's list as a definition: its trial ids then its trials' values (hf_sched_opts
+ * .pack), malloc'd; the caller frees it. */
+static int *define_task(const hf_sched_opts *opts, const hf_task *t)
+{
+    int *a = hf_calloc(t->n_trials + values_ints(opts, t->n_trials) + 1, sizeof *a);
+    if (!a)
+        return NULL;
+    memcpy(a, t->trials, t->n_trials * sizeof *a);
+    if (opts->trial_bytes && opts->pack(opts->arg, t, (unsigned char *)(a + t->n_trials)) < 0) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
 
 /* A group leader tells its members which task to run next (NULL: stop): its id, and with `defs`
  * its definition. Collective over group. */
-static int group_announce(hf_comm *group, const hf_task *t, int defs)
+static int group_announce(hf_comm *group, const hf_task *t, const hf_sched_opts *opts)
 {
     if (!group)
         return HF_OK;
+    int defs = opts->materialise != NULL;
     int head[3] = {t ? t->id : -1, t ? t->split : 0, t ? (int)t->n_trials : 0};
     HF_CALL(hf_comm_bcast(group, head, defs ? sizeof head : sizeof head[0], 0));
     if (defs && t && t->n_trials > 0)
-        HF_CALL(hf_comm_bcast(group, t->trials, t->n_trials * sizeof *t->trials, 0));
+        HF_CALL(hf_comm_bcast(group, t->trials,
+                              (t->n_trials + values_ints(opts, t->n_trials)) * sizeof *t->trials,
+                              0));
     return HF_OK;
 }
 
@@ -111,7 +145,7 @@ static int group_announce(hf_comm *group, const hf_task *t, int defs)
 static int run_defined(hf_task_ctx *ctx, const hf_sched_opts *opts, hf_task *task,
                        hf_task_result *r)
 {
-    int result = opts->materialise(opts->arg, task);
+    int result = opts->materialise(opts->arg, task, task_values(opts, task));
     if (result < 0) {
         memset(r, 0, sizeof *r);
         return result;
@@ -136,11 +170,18 @@ static int member_loop(hf_comm *group, hf_task_ctx *ctx, const hf_task_list *tas
         if (defs) {
             if (head[2] < 1 || head[2] > MAX_TASK_TRIALS)
                 return hf_error(HF_EINTERNAL, "group member received a task of %d trials", head[2]);
-            int trials[MAX_TASK_TRIALS];
-            HF_CALL(hf_comm_bcast(group, trials, (size_t)head[2] * sizeof *trials, 0));
+            size_t n = (size_t)head[2] + values_ints(opts, (size_t)head[2]);
+            int *trials = hf_malloc(n * sizeof *trials);
+            if (!trials)
+                return HF_ENOMEM;
+            if ((result = hf_comm_bcast(group, trials, n * sizeof *trials, 0)) < 0) {
+                free(trials);
+                return result;
+            }
             hf_task t = {
                 .id = head[0], .split = head[1], .trials = trials, .n_trials = (size_t)head[2]};
             result = run_defined(ctx, opts, &t, &r);
+            free(trials);
         } else {
             if ((size_t)head[0] >= tasks->n_tasks)
                 return hf_error(HF_EINTERNAL, "group member received an invalid task id %d",
@@ -393,9 +434,16 @@ static void *local_worker(void *arg)
         hf_task task = b->tasks->tasks[id]; /* the list may be reallocated once unlocked */
         pthread_mutex_unlock(&b->mu);
         size_t rec_len;
-        char *json = group_announce(b->group, &task, b->opts->materialise != NULL) < 0
+        /* A group's members get the task's definition (its values: hf_sched_opts.pack). */
+        int *def = b->group && b->opts->materialise ? define_task(b->opts, &task) : NULL;
+        hf_task announced = task;
+        if (def)
+            announced.trials = def;
+        char *json = (b->group && b->opts->materialise && !def) ||
+                             group_announce(b->group, &announced, b->opts) < 0
                          ? NULL
                          : run_one(b->ctx, NULL, &task, 0, &rec_len);
+        free(def);
         pthread_mutex_lock(&b->mu);
         b->busy = 0;
         if (!json) {
@@ -425,7 +473,7 @@ static void *local_worker(void *arg)
         pthread_cond_broadcast(&b->done_cv); /* wake the coordinator */
     }
     pthread_mutex_unlock(&b->mu);
-    if (!b->failed && group_announce(b->group, NULL, b->opts->materialise != NULL) < 0)
+    if (!b->failed && group_announce(b->group, NULL, b->opts) < 0)
         b->failed = 1;
     return NULL;
 }
@@ -530,7 +578,8 @@ static void held_free(held *h)
 
 /* The tasks a hand-out message defines (hf_sched_opts.materialise): into out[0..*k), their trial
  * arrays allocated. */
-static int parse_defined(const char *buf, size_t len, hf_task *out, size_t *k)
+static int parse_defined(const hf_sched_opts *opts, const char *buf, size_t len, hf_task *out,
+                         size_t *k)
 {
     size_t n = len / sizeof(int), at = 0;
     *k = 0;
@@ -542,8 +591,10 @@ static int parse_defined(const char *buf, size_t len, hf_task *out, size_t *k)
             return hf_error(HF_EINTERNAL, "worker received a malformed chunk (%zu bytes)", len);
         memcpy(head, buf + at * sizeof(int), sizeof head);
         at += 3;
-        if (head[0] < 0 || head[1] < 0 || head[2] < 1 || head[2] > MAX_TASK_TRIALS ||
-            (size_t)head[2] > n - at)
+        size_t m = head[2] < 1 || head[2] > MAX_TASK_TRIALS
+                       ? 0
+                       : (size_t)head[2] + values_ints(opts, (size_t)head[2]);
+        if (head[0] < 0 || head[1] < 0 || m == 0 || m > n - at)
             return hf_error(HF_EINTERNAL, "worker received an invalid task (id %d, %d trials)",
                             head[0], head[2]);
         hf_task *t = &out[(*k)++];
@@ -551,10 +602,10 @@ static int parse_defined(const char *buf, size_t len, hf_task *out, size_t *k)
         t->id = head[0];
         t->split = head[1];
         t->n_trials = (size_t)head[2];
-        if (!(t->trials = hf_malloc(t->n_trials * sizeof *t->trials)))
+        if (!(t->trials = hf_malloc(m * sizeof *t->trials)))
             return HF_ENOMEM;
-        memcpy(t->trials, buf + at * sizeof(int), t->n_trials * sizeof *t->trials);
-        at += t->n_trials;
+        memcpy(t->trials, buf + at * sizeof(int), m * sizeof *t->trials);
+        at += m;
     }
     return *k > 0 ? HF_OK : hf_error(HF_EINTERNAL, "worker received an empty chunk");
 }
@@ -614,7 +665,7 @@ static int worker_receive(hf_comm *world, hf_task_list *tasks, const hf_sched_op
     } else if (tag == TAG_TASK && opts->materialise) {
         hf_task defs[MAX_CHUNK];
         size_t k = 0;
-        result = parse_defined(buf, len, defs, &k);
+        result = parse_defined(opts, buf, len, defs, &k);
         if (result >= 0)
             result = held_push(h, defs, k);
         if (result < 0)
@@ -675,7 +726,7 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
             continue;
         hf_task *task = &h.task[h.head];
         int last = h.last[h.head++];
-        if ((result = group_announce(group, task, opts->materialise != NULL)) < 0)
+        if ((result = group_announce(group, task, opts)) < 0)
             break;
         size_t rec_len;
         char *json = run_one(ctx, opts, task, rank, &rec_len);
@@ -700,7 +751,7 @@ static int worker_loop(hf_comm *world, hf_comm *group, hf_task_ctx *ctx, hf_task
     if (result >= 0 && stopped) {
         result = batch_flush(world, &out, &sends);
         if (result >= 0)
-            result = group_announce(group, NULL, opts->materialise != NULL);
+            result = group_announce(group, NULL, opts);
     }
     int sent = sends_progress(&sends, 1);
     held_free(&h);
@@ -801,22 +852,32 @@ static int queue_depth(const coord *c)
  * split, number of trials and trial ids. */
 static int send_defined(coord *c, int w, const int *ids, int k)
 {
+    const hf_sched_opts *o = c->opts;
     size_t n = 0;
     for (int i = 0; i < k; i++)
-        n += 3 + c->tasks->tasks[ids[i]].n_trials;
+        n +=
+            3 + c->tasks->tasks[ids[i]].n_trials + values_ints(o, c->tasks->tasks[ids[i]].n_trials);
     int *msg = hf_malloc(n * sizeof *msg);
     if (!msg)
         return HF_ENOMEM;
     size_t at = 0;
-    for (int i = 0; i < k; i++) {
+    int result = HF_OK;
+    for (int i = 0; i < k && result >= 0; i++) {
         const hf_task *t = &c->tasks->tasks[ids[i]];
         msg[at++] = t->id;
         msg[at++] = t->split;
         msg[at++] = (int)t->n_trials;
         memcpy(msg + at, t->trials, t->n_trials * sizeof *msg);
         at += t->n_trials;
+        size_t v = values_ints(o, t->n_trials);
+        if (v) {
+            msg[at + v - 1] = 0; /* the padding */
+            result = o->pack(o->arg, t, (unsigned char *)(msg + at));
+        }
+        at += v;
     }
-    int result = hf_comm_send(c->world, w, TAG_TASK, msg, n * sizeof *msg);
+    if (result >= 0)
+        result = hf_comm_send(c->world, w, TAG_TASK, msg, n * sizeof *msg);
     free(msg);
     return result;
 }
@@ -838,7 +899,8 @@ static int feed_remote(coord *c, int w)
         size_t bytes = 0; /* a chunk of definitions (materialise) stays under MPI's eager limit */
         while (k < chunk && k < room) {
             if (c->opts->materialise && !c->stopping && c->next < c->n_pending) {
-                bytes += (3 + c->tasks->tasks[c->pending[c->next]].n_trials) * sizeof(int);
+                size_t nt = c->tasks->tasks[c->pending[c->next]].n_trials;
+                bytes += (3 + nt + values_ints(c->opts, nt)) * sizeof(int);
                 if (k > 0 && bytes > FLUSH_BYTES)
                     break;
             }

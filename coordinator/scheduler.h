@@ -59,10 +59,16 @@ typedef struct hf_sched_opts {
      * alone (a grid or random sweep; every other rank's `tasks` is empty, and `done` is rank 0's).
      * A hand-out message then carries each task's definition (id, split, trial ids) instead of
      * its id alone, a group leader broadcasts the definition to its group, and a rank other than
-     * 0 calls materialise(arg, task) to set task->configs (the batch's trials decoded, from their
-     * ids) before it runs the task, and release(arg, task) after. */
-    int (*materialise)(void *arg, hf_task *task);
+     * 0 calls materialise(arg, task, values) to set task->configs (the batch's trials decoded, from
+     * their ids or their values) before it runs the task, and release(arg, task) after. */
+    int (*materialise)(void *arg, hf_task *task, const unsigned char *values);
     void (*release)(void *arg, hf_task *task);
+    /* Optional with materialise, the same on every rank: a study's trials, which no rank but 0
+     * can make from their ids, travel with the task: pack(arg, task, out) (rank 0) writes the
+     * values of the task's n_trials trials into out (n_trials x trial_bytes bytes), and
+     * materialise receives them as `values` (NULL when trial_bytes is 0). */
+    size_t trial_bytes;
+    int (*pack)(void *arg, const hf_task *task, unsigned char *out);
     /* Optional, rank 0: called as task `id` is handed out (the benchmarks' timeline). */
     void (*on_hand)(void *arg, int id);
     /* The most task ids one hand-out message carries (0: the default, 1: one id per message and

@@ -294,6 +294,118 @@ int hf_space_trials(const hf_space *space, const hf_search_opts *search, const c
     return grid_trials(space, where, trials, n_trials);
 }
 
+int hf_space_study_count(const hf_space *space, const hf_search_opts *search, const char *where,
+                         size_t *n_trials)
+{
+    (void)space;
+    *n_trials = 0;
+    if (search->strategy == HF_SEARCH_HYPERBAND) { /* as hf_space_trials */
+        hf_rung *rungs = NULL;
+        size_t nr = 0, total = 0;
+        HF_CALL(hf_hyperband_plan(search->min_resource, search->max_resource, search->eta,
+                                  search->resource_integer, &rungs, &nr, &total));
+        free(rungs);
+        if (total > MAX_TRIALS)
+            return hf_error(HF_EINVAL,
+                            "%s: search: hyperband's plan has %zu trials, expected at most %u "
+                            "(raise min_resource or eta)",
+                            where, total, MAX_TRIALS);
+        *n_trials = total;
+        return HF_OK;
+    }
+    if (search->strategy != HF_SEARCH_TPE)
+        return hf_error(HF_EINTERNAL, "a study's count: tpe or hyperband only");
+    if (search->trials < 1 || (size_t)search->trials > MAX_TRIALS) /* as random_trials */
+        return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer in [1, %u]",
+                        where, search->trials, MAX_TRIALS);
+    *n_trials = (size_t)search->trials;
+    return HF_OK;
+}
+
+enum { PACK_FIXED = 0, PACK_CHOICE, PACK_NUMBER, PACK_INT, PACK_BOOL };
+
+int hf_space_trials_pack(const hf_space *space, const hf_trial *const *trials, size_t n,
+                         unsigned char *out)
+{
+    size_t np = space->n_params;
+    for (size_t t = 0; t < n; t++) {
+        unsigned char *tags = out + t * HF_SPACE_PACKED(np), *nums = tags + np;
+        for (size_t i = 0; i < np; i++) {
+            const hf_param_space *p = &space->params[i];
+            const hf_value *v = &trials[t]->values[i];
+            unsigned char tag = PACK_FIXED;
+            double x = 0;
+            size_t k = 0;
+            if (p->kind == HF_PARAM_CHOICE)
+                while (k < p->n_choices && !hf_value_equal(&p->choices[k], v))
+                    k++;
+            if (p->kind == HF_PARAM_CHOICE && k < p->n_choices) {
+                tag = PACK_CHOICE;
+                x = (double)k;
+            } else if (v->type == HF_VAL_NUMBER) {
+                tag = PACK_NUMBER;
+                x = v->u.num;
+            } else if (v->type == HF_VAL_INT && llabs(v->u.i) <= (1LL << 53)) {
+                tag = PACK_INT;
+                x = (double)v->u.i;
+            } else if (v->type == HF_VAL_BOOL) {
+                tag = PACK_BOOL;
+                x = v->u.b;
+            } else if (p->kind != HF_PARAM_FIXED || !hf_value_equal(&p->fixed, v)) {
+                return hf_error(HF_EINTERNAL, "trial %d: %s: a value that cannot be sent",
+                                trials[t]->id, p->name);
+            }
+            tags[i] = tag;
+            memcpy(nums + i * sizeof x, &x, sizeof x);
+        }
+    }
+    return HF_OK;
+}
+
+int hf_space_trials_unpack(const hf_space *space, const unsigned char *in, size_t n,
+                           hf_trial *trials)
+{
+    size_t np = space->n_params;
+    for (size_t t = 0; t < n; t++) {
+        const unsigned char *tags = in + t * HF_SPACE_PACKED(np), *nums = tags + np;
+        for (size_t i = 0; i < np; i++) {
+            const hf_param_space *p = &space->params[i];
+            hf_value *v = &trials[t].values[i];
+            double x;
+            memcpy(&x, nums + i * sizeof x, sizeof x);
+            hf_value_free(v);
+            memset(v, 0, sizeof *v);
+            switch (tags[i]) {
+            case PACK_FIXED:
+                if (p->kind != HF_PARAM_FIXED)
+                    return hf_error(HF_EINTERNAL, "%s: not a fixed parameter", p->name);
+                HF_CALL(hf_value_copy(v, &p->fixed));
+                break;
+            case PACK_CHOICE:
+                if (p->kind != HF_PARAM_CHOICE || !(x >= 0) || x >= (double)p->n_choices)
+                    return hf_error(HF_EINTERNAL, "%s: no choice %g", p->name, x);
+                HF_CALL(hf_value_copy(v, &p->choices[(size_t)x]));
+                break;
+            case PACK_NUMBER:
+                v->type = HF_VAL_NUMBER;
+                v->u.num = x;
+                break;
+            case PACK_INT:
+                v->type = HF_VAL_INT;
+                v->u.i = (int64_t)x;
+                break;
+            case PACK_BOOL:
+                v->type = HF_VAL_BOOL;
+                v->u.b = x != 0;
+                break;
+            default:
+                return hf_error(HF_EINTERNAL, "%s: a value of tag %d", p->name, tags[i]);
+            }
+        }
+    }
+    return HF_OK;
+}
+
 struct hf_space_maker {
     const hf_space *space;
     hf_search_opts search;

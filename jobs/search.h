@@ -119,6 +119,25 @@ void hf_space_maker_free(hf_space_maker *m);
 hf_trial *hf_trials_alloc(size_t n, size_t n_params);
 void hf_space_release(hf_space *space);
 
+/* A study's trials (TPE batch-synchronous, Hyperband, BOHB) on the ranks that do not propose
+ * them: hf_space_study_count gives the number of trials the study makes, with the checks and
+ * messages of hf_space_trials, without making them. Not collective. */
+int hf_space_study_count(const hf_space *space, const hf_search_opts *search, const char *where,
+                         size_t *n_trials);
+
+/* The values of n trials in HF_SPACE_PACKED(n_params) bytes each, as they travel with a task to
+ * the rank that runs it: per value a tag byte (the parameter's fixed value, an index into its
+ * choices, a number, an integer, a boolean), then per value a double (the number, the integer,
+ * the index). hf_space_trials_pack refuses (HF_EINTERNAL) a value it cannot carry exactly (a
+ * string outside the parameter's choices, an integer past 2^53); hf_space_trials_unpack makes
+ * values equal (hf_value_equal) to the packed ones into trials[0..n) (values allocated:
+ * hf_trials_alloc) and refuses bytes that name no such value. Not collective. */
+#define HF_SPACE_PACKED(n_params) ((n_params) * (1 + sizeof(double)))
+int hf_space_trials_pack(const hf_space *space, const hf_trial *const *trials, size_t n,
+                         unsigned char *out);
+int hf_space_trials_unpack(const hf_space *space, const unsigned char *in, size_t n,
+                           hf_trial *trials);
+
 /* TPE (jobs/tpe.h), batch-synchronous. Trial t's proposal, written into trials[t] (whose values
  * are replaced), from trials[0..n) and their losses (lower is better; NAN: failed, left out;
  * INFINITY: proposed in the same batch and not yet run, the constant liar's "running"). While

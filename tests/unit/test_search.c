@@ -285,6 +285,77 @@ static void test_trial_at(void **state)
     hf_spec_free(s);
 }
 
+/* A study's trials travel packed (hf_space_trials_pack): every value unpacks equal (type and
+ * value) to the original, for the grid's and random search's values of every kind (choices of
+ * strings and booleans, fixed values, numbers, integers) and for a value set outside a choice
+ * list (hf_space_set_number, as Hyperband's resource); a value the packing cannot carry is
+ * refused. */
+static void check_pack(const char *text)
+{
+    hf_spec *s = parse_ok(text);
+    hf_trial *t = NULL;
+    size_t n = 0, np = s->space.n_params;
+    expand(s, &t, &n);
+    assert_true(n > 1);
+    const hf_trial **ptrs = calloc(n, sizeof *ptrs);
+    unsigned char *buf = calloc(n, HF_SPACE_PACKED(np) + 1);
+    hf_trial *back = hf_trials_alloc(n, np);
+    assert_non_null(ptrs);
+    assert_non_null(buf);
+    assert_non_null(back);
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = &t[i];
+    assert_int_equal(hf_space_trials_pack(&s->space, ptrs, n, buf), HF_OK);
+    assert_int_equal(hf_space_trials_unpack(&s->space, buf, n, back), HF_OK);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < np; k++)
+            assert_true(hf_value_equal(&back[i].values[k], &t[i].values[k]));
+    hf_trials_free(back, n, np);
+    free(buf);
+    free(ptrs);
+    hf_trials_free(t, n, np);
+    hf_spec_free(s);
+}
+
+static void test_pack(void **state)
+{
+    (void)state;
+    check_pack(HEAD "model:\n  type: logistic_regression\n  params:\n"
+                    "    C: {log_uniform: [1.0e-3, 1.0e3], grid_points: 3}\n"
+                    "    max_iter: {int_uniform: [1, 3], grid_points: 2}\n"
+                    "    fit_intercept: [true, false]\n"
+                    "preprocess:\n  scale: [standard, none, minmax]\n");
+    check_pack(RANDOM_SPEC(7, 40));
+    /* A value outside the choices: a number is carried as a number, a string is refused. */
+    hf_spec *s = parse_ok(HEAD "model:\n  type: logistic_regression\n  params:\n"
+                               "    C: [0.5, 2]\n"
+                               "preprocess:\n  scale: [standard, none]\n");
+    hf_trial *t = NULL;
+    size_t n = 0, np = s->space.n_params;
+    expand(s, &t, &n);
+    long ci = hf_space_index(&s->space, "C"), si = hf_space_index(&s->space, "preprocess.scale");
+    assert_true(ci >= 0 && si >= 0);
+    assert_int_equal(hf_space_set_number(&s->space, &t[0], (size_t)ci, 7.25), HF_OK);
+    const hf_trial *one[1] = {&t[0]};
+    unsigned char *buf = calloc(1, HF_SPACE_PACKED(np) + 1);
+    hf_trial *back = hf_trials_alloc(1, np);
+    assert_int_equal(hf_space_trials_pack(&s->space, one, 1, buf), HF_OK);
+    assert_int_equal(hf_space_trials_unpack(&s->space, buf, 1, back), HF_OK);
+    for (size_t k = 0; k < np; k++)
+        assert_true(hf_value_equal(&back[0].values[k], &t[0].values[k]));
+    hf_value_free(&t[0].values[si]);
+    t[0].values[si].type = HF_VAL_STRING;
+    t[0].values[si].u.str = strdup("robust-ish");
+    hf_error_clear();
+    assert_int_equal(hf_space_trials_pack(&s->space, one, 1, buf), HF_EINTERNAL);
+    assert_non_null(strstr(hf_error_message(), "preprocess.scale"));
+    hf_error_clear();
+    hf_trials_free(back, 1, np);
+    free(buf);
+    hf_trials_free(t, n, np);
+    hf_spec_free(s);
+}
+
 static void test_trial_json(void **state)
 {
     (void)state;
@@ -477,10 +548,15 @@ static void test_tpe_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_product_order), cmocka_unit_test(test_grid_points),
-        cmocka_unit_test(test_random_determinism), cmocka_unit_test(test_trial_at),
-        cmocka_unit_test(test_trial_json),         cmocka_unit_test(test_print),
-        cmocka_unit_test(test_hyperband_table),    cmocka_unit_test(test_hyperband_spec),
+        cmocka_unit_test(test_grid_product_order),
+        cmocka_unit_test(test_grid_points),
+        cmocka_unit_test(test_random_determinism),
+        cmocka_unit_test(test_trial_at),
+        cmocka_unit_test(test_pack),
+        cmocka_unit_test(test_trial_json),
+        cmocka_unit_test(test_print),
+        cmocka_unit_test(test_hyperband_table),
+        cmocka_unit_test(test_hyperband_spec),
         cmocka_unit_test(test_tpe_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
