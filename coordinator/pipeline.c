@@ -450,16 +450,17 @@ int hf_pipeline_prepare(hf_spec *spec, const char *shard_dir, const hf_manifest 
 }
 
 /* The trials of the job: expanded and decoded, or (by_index) only counted: grid and random
- * search for hf_job_trials_at, a batch-synchronous study (TPE, Hyperband, BOHB) whose trials
- * rank 0 proposes and sends with each task (coordinator/run.c). */
+ * search for hf_job_trials_at, a study (TPE, Hyperband, BOHB, ASHA; batch-synchronous or
+ * asynchronous) whose trials rank 0 proposes and sends with each task (coordinator/run.c). */
 static int prepare_trials(hf_spec *spec, int by_index, hf_job *job)
 {
     if (by_index &&
         (spec->search.strategy == HF_SEARCH_GRID || spec->search.strategy == HF_SEARCH_RANDOM))
         return hf_space_maker_new(&spec->space, &spec->search, spec->path, &job->maker,
                                   &job->n_trials);
-    if (by_index && (spec->search.strategy == HF_SEARCH_HYPERBAND ||
-                     (spec->search.strategy == HF_SEARCH_TPE && !spec->search.async)))
+    if (by_index &&
+        (spec->search.strategy == HF_SEARCH_HYPERBAND || spec->search.strategy == HF_SEARCH_TPE ||
+         spec->search.strategy == HF_SEARCH_ASHA))
         return hf_space_study_count(&spec->space, &spec->search, spec->path, &job->n_trials);
     HF_CALL(hf_spec_trials(spec, &job->trials, &job->n_trials));
     return hf_spec_decode_trials(spec, job->model, job->trials, job->n_trials, &job->configs);

@@ -78,7 +78,7 @@ int hf_pipeline_check_world(hf_comm *world, const hf_parallel_opts *par);
  * (collective over the group then); otherwise as hf_pipeline_prepare. With `by_index` and a grid
  * or random search, the trials are neither expanded nor decoded (hf_job.maker): a rank that runs
  * only some of them (run's ranks other than 0) makes those with hf_job_trials_at. With `by_index`
- * and a batch-synchronous study (TPE without search.async, Hyperband, BOHB) only their number is
+ * and a study (TPE, Hyperband, BOHB, ASHA; batch-synchronous or asynchronous) only their number is
  * set (trials, configs and maker NULL): rank 0 proposes them and sends each task's values. */
 int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_manifest *manifest,
                               int no_folds, const hf_group *group, int by_index, hf_job *job);

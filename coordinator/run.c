@@ -1199,7 +1199,8 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
  * a configuration that is in the best 1/eta of the finished ones of its rung (the highest rung
  * first) or starts a new one; TPE proposes from every finished trial, the running ones counting
  * as running (the constant liar). Rank 0 journals the trial's definition ({"trial_def": ...})
- * before its tasks and sends it to the other ranks, which define the same trial (absorb). No rung
+ * before its tasks and holds the study alone: the other ranks hold none of its trials, and each
+ * task's hand-out carries its trial's values (materialise_study_task, as a batch study's). No rung
  * waits for a straggler, so the order of the results decides the study: it depends on the number
  * of ranks and on timing. A resumed study replays the definitions and the finished tasks, runs
  * the unfinished tasks of defined trials, and goes on from that state. */
@@ -1432,9 +1433,9 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
                     a->asha ? "asha" : "tpe", a->asha ? a->n_max : a->n_draws, ns,
                     hf_comm_size(world), js.n ? "; resuming from the journal" : "");
     }
-    if ((result = hf_comm_check(world, result)) >= 0 &&
-        (result = hf_comm_bcast_blob(world, &defs, &defs_len, 0)) >= 0) {
-        for (char *line = defs; result >= 0 && line && *line;) {
+    /* The definitions are rank 0's alone: the others hold no trial of the study. */
+    if ((result = hf_comm_check(world, result)) >= 0) {
+        for (char *line = defs; result >= 0 && rank == 0 && line && *line;) {
             char *nl = strchr(line, '\n');
             if (nl)
                 *nl = '\0';
@@ -1472,7 +1473,11 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
                             .on_tick = on_tick,
                             .stop = &g_stop,
                             .refill = refill,
-                            .absorb = absorb};
+                            .absorb = absorb,
+                            .materialise = materialise_study_task,
+                            .release = release_task,
+                            .trial_bytes = HF_SPACE_PACKED(spec->space.n_params),
+                            .pack = pack_study_task};
         st->async = a;
         result = hf_sched_run(world, ctx, tasks, st->done, &so);
         sched_failed = result < 0 && result != HF_EINTR;
@@ -1571,7 +1576,9 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
 /* Every rank. An asynchronous study's arrays: the job's trials (random search's draws, the
  * configurations ASHA starts or TPE's startup) move to *saved and the job gets room for every
  * trial the study may define: TPE's trials, ASHA's configurations times at most eta/(eta - 1)
- * plus a rung. */
+ * plus a rung. Collective (the warm start). The arrays are rank 0's alone, which proposes and
+ * holds the study: the other ranks (whose job was prepared by_index: no trials) get only n_max,
+ * and each task's trials come with it (materialise_study_task). */
 static int async_prepare(hf_comm *world, const hf_spec *spec, hf_job *job, int quiet,
                          async_study *a, hf_job *saved)
 {
@@ -1597,6 +1604,13 @@ static int async_prepare(hf_comm *world, const hf_spec *spec, hf_job *job, int q
     if (result < 0)
         return result;
     a->n_max = a->asha ? 2 * a->n_draws + a->n_rungs : a->n_draws;
+    if (hf_comm_rank(world) != 0) { /* the study is rank 0's: the tasks bring their trials */
+        a->draws = NULL;
+        hf_trials_free(warm, a->W, np);
+        free(warm_loss);
+        a->W = 0;
+        return HF_OK;
+    }
     saved->trials = job->trials;
     saved->n_trials = job->n_trials;
     saved->configs = job->configs;
@@ -1848,8 +1862,9 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     result = job.maker ? hf_job_trials_at(&job, &best_id, 1, &best_trial, &best_cfg) : HF_OK;
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
-    /* A batch-synchronous study's trials are rank 0's: it sends the best one's values. */
-    if (study && (result = best_from_rank0(world, &job, best_id, &best_trial, &best_cfg)) < 0)
+    /* A study's trials are rank 0's: it sends the best one's values. */
+    if ((study || async) &&
+        (result = best_from_rank0(world, &job, best_id, &best_trial, &best_cfg)) < 0)
         goto out;
     const hf_trial_config *best_config = best_cfg ? best_cfg : &job.configs[best];
     if ((result = hf_comm_bcast(world, split_iters, n_splits * sizeof(double), 0)) < 0 ||

@@ -942,7 +942,8 @@ static void feed_local(coord *c, local_box *b)
 }
 
 /* An asynchronous study: while nothing is left to hand out and a worker idles, ask the study for
- * more tasks (under the worker thread's lock) and announce them to the other ranks. */
+ * more tasks (under the worker thread's lock) and announce them to the other ranks (not with
+ * materialise: rank 0 alone holds them, and each hand-out defines its task). */
 static int refill(coord *c, local_box *b)
 {
     int size = hf_comm_size(c->world);
@@ -966,8 +967,8 @@ static int refill(coord *c, local_box *b)
             c->refill_ready = 0; /* until the next result */
             return HF_OK;
         }
-        int result = HF_OK;
-        for (int w = c->stride; w < size && result >= 0; w += c->stride)
+        int result = HF_OK; /* (with materialise the hand-outs carry the tasks' trials) */
+        for (int w = c->stride; w < size && result >= 0 && !c->opts->materialise; w += c->stride)
             result = hf_comm_send(c->world, w, TAG_TASKS, msg, len);
         free(msg);
         if (result < 0)

@@ -52,11 +52,13 @@ typedef struct hf_sched_opts {
      * tasks; it returns 0 when it has nothing to add now (while tasks run, a later result may
      * change that; when none runs, the sweep ends), 1 when it added some. Every other rank gets
      * *msg, before any of the new tasks' ids, in absorb(arg, tasks, msg, len), which appends the
-     * same tasks. A negative return of either aborts. */
+     * same tasks. A negative return of either aborts. With materialise the other ranks hold no
+     * list: *msg is not sent and absorb is not called (give it anyway: its presence keeps one
+     * result per message), each hand-out defines its task. */
     int (*refill)(void *arg, hf_task_list *tasks, char **msg, size_t *len);
     int (*absorb)(void *arg, hf_task_list *tasks, const char *msg, size_t len);
-    /* Optional, every rank (the same on all), without refill: the task list is held by rank 0
-     * alone (a grid or random sweep; every other rank's `tasks` is empty, and `done` is rank 0's).
+    /* Optional, every rank (the same on all): the task list is held by rank 0 alone (a grid or
+     * random sweep, a study; every other rank's `tasks` is empty, and `done` is rank 0's).
      * A hand-out message then carries each task's definition (id, split, trial ids) instead of
      * its id alone, a group leader broadcasts the definition to its group, and a rank other than
      * 0 calls materialise(arg, task, values) to set task->configs (the batch's trials decoded, from

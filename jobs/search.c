@@ -313,8 +313,8 @@ int hf_space_study_count(const hf_space *space, const hf_search_opts *search, co
         *n_trials = total;
         return HF_OK;
     }
-    if (search->strategy != HF_SEARCH_TPE)
-        return hf_error(HF_EINTERNAL, "a study's count: tpe or hyperband only");
+    if (search->strategy != HF_SEARCH_TPE && search->strategy != HF_SEARCH_ASHA)
+        return hf_error(HF_EINTERNAL, "a study's count: tpe, hyperband or asha only");
     if (search->trials < 1 || (size_t)search->trials > MAX_TRIALS) /* as random_trials */
         return hf_error(HF_EINVAL, "%s: search.trials: got %d, expected an integer in [1, %u]",
                         where, search->trials, MAX_TRIALS);

@@ -119,7 +119,7 @@ void hf_space_maker_free(hf_space_maker *m);
 hf_trial *hf_trials_alloc(size_t n, size_t n_params);
 void hf_space_release(hf_space *space);
 
-/* A study's trials (TPE batch-synchronous, Hyperband, BOHB) on the ranks that do not propose
+/* A study's trials (TPE, Hyperband, BOHB, ASHA) on the ranks that do not propose
  * them: hf_space_study_count gives the number of trials the study makes, with the checks and
  * messages of hf_space_trials, without making them. Not collective. */
 int hf_space_study_count(const hf_space *space, const hf_search_opts *search, const char *where,

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Only rank 0 holds a grid sweep's trials, and a TPE study's (docs/reliability.md, item 10): with
 a grid of 600,000 ridge trials at 2 ranks, and again with a TPE study of 600,000 trials (batches
-of 64: rank 0 proposes them and sends each task's trial values with the task), rank 1's peak memory (VmHWM, read from outside once the sweep has
+of 64: rank 0 proposes them and sends each task's trial values with the task), and with the
+asynchronous studies (TPE with mode async, ASHA: 600,000 configurations, each trial's values sent
+with its tasks), rank 1's peak memory (VmHWM, read from outside once the sweep has
 started) stays below rank 0's by at least what the expanded and decoded trials cost (at least
 200 bytes a trial: the trial's values and its decoded configuration are several hundred), and the
 sweep goes on: rank 1 runs tasks, the interrupted run (SIGUSR1) journals them and exits 3.
@@ -33,7 +35,22 @@ search: {strategy: grid}
     alpha: {log_uniform: [1.0e-6, 1.0e6]}
 search: {strategy: tpe, trials: %d, batch: 64, seed: 5}
 """ % N,
+    # Asynchronous studies: rank 0 proposes each trial as a rank frees up and holds the study.
+    "tpe_async": """model:
+  type: ridge
+  params:
+    alpha: {log_uniform: [1.0e-6, 1.0e6]}
+search: {strategy: tpe, mode: async, trials: %d, seed: 5}
+""" % N,
+    "asha": """model:
+  type: logistic_regression
+  params:
+    C: {log_uniform: [1.0e-3, 10]}
+    max_iter: 64
+search: {strategy: asha, trials: %d, eta: 4, min_resource: 4, seed: 5}
+""" % N,
 }
+DATA = {"asha": "breast_cancer.csv, target: diagnosis"}
 
 
 def ranks(work):
@@ -66,11 +83,12 @@ def case(name):
     work = hftest.tempdir("trialmem-%s-" % name)
     hftest.write(os.path.join(work, "job.yaml"), """
 name: trialmem
-data: {source: %s/diabetes.csv, target: target}
+data: {source: %s/%s}
 cv: {folds: 2, seed: 3}
-%sobjective: {metric: r2}
+%sobjective: {metric: %s}
 output: {dir: out}
-""" % (data, SEARCH[name]))
+""" % (data, DATA.get(name, "diabetes.csv, target: target"), SEARCH[name],
+       "log_loss" if name == "asha" else "r2"))
     journal = os.path.join(work, "out", "trialmem", "journal.jsonl")
     cmd = ["mpirun", "--oversubscribe", "-np", "2", hftest.HYPERFOLD, "run", "job.yaml",
            "--quiet"]
@@ -112,6 +130,6 @@ output: {dir: out}
     ck.check(any(r.get("worker") == 1 for r in lines), "%s: rank 1 ran journaled tasks" % name)
 
 
-for name in sys.argv[1:] or ("grid", "tpe"):
+for name in sys.argv[1:] or ("grid", "tpe", "tpe_async", "asha"):
     case(name)
 ck.done()
