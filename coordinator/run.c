@@ -626,7 +626,7 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
  * replays batch by batch: a resumed study proposes what the uninterrupted one did. */
 
 /* The journal's lines, parsed once: task results, and the trial definitions of asynchronous
- * studies as their text (absorb_def parses them on every rank). */
+ * studies as their text (absorb_def parses them on rank 0). */
 typedef struct journal_stash {
     const hf_sweep *sweep;   /* its metrics, to parse the lines */
     hf_task_result *results; /* line i's result (task lines) */
@@ -1227,7 +1227,7 @@ typedef struct async_study {
     size_t W;
 } async_study;
 
-/* Every rank. Trial t (its values set) decoded and its tasks appended. */
+/* Rank 0. Trial t (its values set) decoded and its tasks appended. */
 static int define_trial(async_study *a, hf_task_list *tasks, size_t t)
 {
     HF_CALL(list_batch(a->spec, a->job, t, t + 1, tasks, &a->blocks[t]));
@@ -1236,7 +1236,7 @@ static int define_trial(async_study *a, hf_task_list *tasks, size_t t)
     return HF_OK;
 }
 
-/* Every rank. A definition line: {"trial_def": t, "rung": k, "parent": p, "params": {...}}. */
+/* Rank 0. A definition line: {"trial_def": t, "rung": k, "parent": p, "params": {...}}. */
 static int absorb_def(async_study *a, hf_task_list *tasks, const char *line)
 {
     json_error_t err;
@@ -1270,7 +1270,8 @@ static int absorb_def(async_study *a, hf_task_list *tasks, const char *line)
     return result;
 }
 
-/* The scheduler's callbacks get the run's state; the study hangs from it. */
+/* The scheduler's callbacks get the run's state; the study hangs from it. absorb is never called
+ * (the hand-outs carry the trials: materialise), but its presence keeps one result per message. */
 static int absorb(void *arg, hf_task_list *tasks, const char *msg, size_t len)
 {
     (void)len;
