@@ -466,8 +466,8 @@ static int prepare_trials(hf_spec *spec, int by_index, hf_job *job)
     return hf_spec_decode_trials(spec, job->model, job->trials, job->n_trials, &job->configs);
 }
 
-int hf_job_trials_at(const hf_job *job, const int *ids, size_t n, hf_trial **trials,
-                     hf_trial_config **configs)
+int hf_job_trials_at(const hf_job *job, const int *ids, size_t n, const unsigned char *values,
+                     hf_trial **trials, hf_trial_config **configs)
 {
     size_t np = job->spec->space.n_params;
     int result = HF_OK;
@@ -476,7 +476,12 @@ int hf_job_trials_at(const hf_job *job, const int *ids, size_t n, hf_trial **tri
     *configs = NULL;
     if (!t)
         return HF_ENOMEM;
-    for (size_t i = 0; i < n && result >= 0; i++) {
+    if (values) {
+        for (size_t i = 0; i < n; i++)
+            t[i].id = ids[i];
+        result = hf_space_trials_unpack(&job->spec->space, values, n, t);
+    }
+    for (size_t i = 0; !values && i < n && result >= 0; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= job->n_trials)
             result = hf_error(HF_EINTERNAL, "trial %d of %zu", ids[i], job->n_trials);
         else if (job->maker)

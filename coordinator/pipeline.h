@@ -85,9 +85,11 @@ int hf_pipeline_prepare_group(hf_spec *spec, const char *shard_dir, const hf_man
 /* Not collective. Trials ids[0..n) of the job, made and decoded: *trials (hf_trials_free(*trials,
  * n, space.n_params)) and *configs (hf_trial_configs_free(*configs, n); they borrow the trials'
  * values), exactly as hf_pipeline_prepare_group would have made trials[ids[i]] and
- * configs[ids[i]]. For a job prepared by index (hf_job.maker); else copies of its own. */
-int hf_job_trials_at(const hf_job *job, const int *ids, size_t n, hf_trial **trials,
-                     hf_trial_config **configs);
+ * configs[ids[i]]. For a job prepared by index (hf_job.maker); else copies of its own. With
+ * `values` (hf_space_trials_pack's bytes of those n trials: a study's rank other than 0, which
+ * holds none of its trials), the trials are unpacked from them instead. */
+int hf_job_trials_at(const hf_job *job, const int *ids, size_t n, const unsigned char *values,
+                     hf_trial **trials, hf_trial_config **configs);
 /* Not collective: sets the group's data_parallel flag from parallel.data_parallel and, for auto,
  * the manifest's table size against memory_per_rank; returns it (0 without a group). */
 int hf_pipeline_plan_data_parallel(const hf_spec *spec, const hf_manifest *m, hf_group *group);

@@ -480,35 +480,10 @@ static int materialise_task(void *arg, hf_task *task, const unsigned char *value
 {
     (void)values;
     run_state *st = arg;
-    HF_CALL(hf_job_trials_at(st->job, task->trials, task->n_trials, &st->task_trials,
+    HF_CALL(hf_job_trials_at(st->job, task->trials, task->n_trials, NULL, &st->task_trials,
                              &st->task_configs));
     st->task_n = task->n_trials;
     task->configs = st->task_configs;
-    return HF_OK;
-}
-
-/* Trials ids[0..n) from their packed values (hf_space_trials_pack), decoded: a rank other than
- * 0 of a batch-synchronous study, which holds none of the study's trials. */
-static int trials_from_values(const hf_job *job, const int *ids, size_t n,
-                              const unsigned char *values, hf_trial **trials,
-                              hf_trial_config **configs)
-{
-    size_t np = job->spec->space.n_params;
-    hf_trial *t = hf_trials_alloc(n, np);
-    *trials = NULL;
-    *configs = NULL;
-    if (!t)
-        return HF_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        t[i].id = ids[i];
-    int result = hf_space_trials_unpack(&job->spec->space, values, n, t);
-    if (result >= 0)
-        result = hf_spec_decode_trials(job->spec, job->model, t, n, configs);
-    if (result < 0) {
-        hf_trials_free(t, n, np);
-        return result;
-    }
-    *trials = t;
     return HF_OK;
 }
 
@@ -519,8 +494,8 @@ static int materialise_study_task(void *arg, hf_task *task, const unsigned char 
     run_state *st = arg;
     if (!values)
         return hf_error(HF_EINTERNAL, "task %d came without its trials' values", task->id);
-    HF_CALL(trials_from_values(st->job, task->trials, task->n_trials, values, &st->task_trials,
-                               &st->task_configs));
+    HF_CALL(hf_job_trials_at(st->job, task->trials, task->n_trials, values, &st->task_trials,
+                             &st->task_configs));
     st->task_n = task->n_trials;
     task->configs = st->task_configs;
     return HF_OK;
@@ -566,7 +541,7 @@ static int best_from_rank0(hf_comm *world, const hf_job *job, int best, hf_trial
     }
     if ((result = hf_comm_check(world, result)) >= 0 &&
         (result = hf_comm_bcast(world, values, len, 0)) >= 0 && rank != 0)
-        result = trials_from_values(job, &best, 1, values, trial, config);
+        result = hf_job_trials_at(job, &best, 1, values, trial, config);
     free(values);
     return hf_comm_check(world, result);
 }
@@ -1860,7 +1835,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         hf_sweep_trial_iters(&st.sweep, (size_t)best, split_iters);
     /* A rank that holds no decoded trials (hf_job.maker) makes the best one from its index. */
     int best_id = (int)best;
-    result = job.maker ? hf_job_trials_at(&job, &best_id, 1, &best_trial, &best_cfg) : HF_OK;
+    result = job.maker ? hf_job_trials_at(&job, &best_id, 1, NULL, &best_trial, &best_cfg) : HF_OK;
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     /* A study's trials are rank 0's: it sends the best one's values. */

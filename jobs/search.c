@@ -265,6 +265,23 @@ static int random_trials(const hf_space *space, const hf_search_opts *search, co
     return HF_OK;
 }
 
+/* The number of trials of Hyperband's plan, refused above MAX_TRIALS. */
+static int hyperband_total(const hf_search_opts *search, const char *where, size_t *total)
+{
+    hf_rung *rungs = NULL;
+    size_t nr = 0;
+    *total = 0;
+    HF_CALL(hf_hyperband_plan(search->min_resource, search->max_resource, search->eta,
+                              search->resource_integer, &rungs, &nr, total));
+    free(rungs);
+    if (*total > MAX_TRIALS)
+        return hf_error(HF_EINVAL,
+                        "%s: search: hyperband's plan has %zu trials, expected at most %u "
+                        "(raise min_resource or eta)",
+                        where, *total, MAX_TRIALS);
+    return HF_OK;
+}
+
 int hf_space_trials(const hf_space *space, const hf_search_opts *search, const char *where,
                     hf_trial **trials, size_t *n_trials)
 {
@@ -275,16 +292,8 @@ int hf_space_trials(const hf_space *space, const hf_search_opts *search, const c
      * study's trials, as many as its plan has; promotions replace the others as they run). */
     if (search->strategy == HF_SEARCH_HYPERBAND) {
         hf_search_opts o = *search;
-        hf_rung *rungs = NULL;
-        size_t nr = 0, total = 0;
-        HF_CALL(hf_hyperband_plan(search->min_resource, search->max_resource, search->eta,
-                                  search->resource_integer, &rungs, &nr, &total));
-        free(rungs);
-        if (total > MAX_TRIALS)
-            return hf_error(HF_EINVAL,
-                            "%s: search: hyperband's plan has %zu trials, expected at most %u "
-                            "(raise min_resource or eta)",
-                            where, total, MAX_TRIALS);
+        size_t total = 0;
+        HF_CALL(hyperband_total(search, where, &total));
         o.trials = (int)total;
         return random_trials(space, &o, where, trials, n_trials);
     }
@@ -299,20 +308,8 @@ int hf_space_study_count(const hf_space *space, const hf_search_opts *search, co
 {
     (void)space;
     *n_trials = 0;
-    if (search->strategy == HF_SEARCH_HYPERBAND) { /* as hf_space_trials */
-        hf_rung *rungs = NULL;
-        size_t nr = 0, total = 0;
-        HF_CALL(hf_hyperband_plan(search->min_resource, search->max_resource, search->eta,
-                                  search->resource_integer, &rungs, &nr, &total));
-        free(rungs);
-        if (total > MAX_TRIALS)
-            return hf_error(HF_EINVAL,
-                            "%s: search: hyperband's plan has %zu trials, expected at most %u "
-                            "(raise min_resource or eta)",
-                            where, total, MAX_TRIALS);
-        *n_trials = total;
-        return HF_OK;
-    }
+    if (search->strategy == HF_SEARCH_HYPERBAND) /* as hf_space_trials */
+        return hyperband_total(search, where, n_trials);
     if (search->strategy != HF_SEARCH_TPE && search->strategy != HF_SEARCH_ASHA)
         return hf_error(HF_EINTERNAL, "a study's count: tpe, hyperband or asha only");
     if (search->trials < 1 || (size_t)search->trials > MAX_TRIALS) /* as random_trials */
