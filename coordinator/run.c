@@ -437,7 +437,8 @@ static int make_tasks(hf_comm *world, const hf_spec *spec, const hf_job *job, co
     if ((result = hf_comm_check(world, result)) < 0 ||
         (result = hf_comm_bcast(world, &batch, sizeof batch, 0)) < 0)
         return result;
-    return preflight(spec, job, group, (size_t)batch);
+    /* Collective: the limit is per node (memory / ranks on it), so ranks can disagree. */
+    return hf_comm_check(world, preflight(spec, job, group, (size_t)batch));
 }
 
 /* Collective. The sweep's table, and on rank 0 the journal, opened (or replayed: its tasks are

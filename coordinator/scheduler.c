@@ -20,7 +20,9 @@
  *
  * A grid or random sweep's task list is rank 0's alone (hf_sched_opts.materialise): a hand-out
  * message then carries each task's definition (id, split, trial ids: 16 bytes for a task of one
- * trial), a chunk cut before it passes FLUSH_BYTES so that it still goes eagerly, and the worker
+ * trial), a chunk cut before it passes FLUSH_BYTES so that it still goes eagerly (a single
+ * definition larger than that, a study task of many trials and parameters, goes alone and may
+ * wait for the worker to receive it: Open MPI's shared-memory eager limit is 4 KiB), and the worker
  * makes the task's trials from their ids. A batch-synchronous study's is too, and its tasks'
  * definitions also carry their trials' values (hf_sched_opts.trial_bytes, pack: 9 bytes a
  * parameter), since no other rank can make a proposed trial from its id. */
@@ -145,6 +147,11 @@ static int group_announce(hf_comm *group, const hf_task *t, const hf_sched_opts 
 static int run_defined(hf_task_ctx *ctx, const hf_sched_opts *opts, hf_task *task,
                        hf_task_result *r)
 {
+    if (task->split < 0 || (size_t)task->split >= ctx->folds->n_splits) {
+        memset(r, 0, sizeof *r);
+        return hf_error(HF_EINTERNAL, "worker received task %d on split %d of %zu", task->id,
+                        task->split, ctx->folds->n_splits);
+    }
     int result = opts->materialise(opts->arg, task, task_values(opts, task));
     if (result < 0) {
         memset(r, 0, sizeof *r);

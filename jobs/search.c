@@ -342,9 +342,8 @@ int hf_space_trials_pack(const hf_space *space, const hf_trial *const *trials, s
             } else if (v->type == HF_VAL_NUMBER) {
                 tag = PACK_NUMBER;
                 x = v->u.num;
-            } else if (v->type == HF_VAL_INT && llabs(v->u.i) <= (1LL << 53)) {
-                tag = PACK_INT;
-                x = (double)v->u.i;
+            } else if (v->type == HF_VAL_INT) {
+                tag = PACK_INT; /* the int64's own 8 bytes: exact at any magnitude */
             } else if (v->type == HF_VAL_BOOL) {
                 tag = PACK_BOOL;
                 x = v->u.b;
@@ -353,7 +352,10 @@ int hf_space_trials_pack(const hf_space *space, const hf_trial *const *trials, s
                                 trials[t]->id, p->name);
             }
             tags[i] = tag;
-            memcpy(nums + i * sizeof x, &x, sizeof x);
+            if (tag == PACK_INT)
+                memcpy(nums + i * sizeof x, &v->u.i, sizeof v->u.i);
+            else
+                memcpy(nums + i * sizeof x, &x, sizeof x);
         }
     }
     return HF_OK;
@@ -389,7 +391,7 @@ int hf_space_trials_unpack(const hf_space *space, const unsigned char *in, size_
                 break;
             case PACK_INT:
                 v->type = HF_VAL_INT;
-                v->u.i = (int64_t)x;
+                memcpy(&v->u.i, nums + i * sizeof x, sizeof v->u.i);
                 break;
             case PACK_BOOL:
                 v->type = HF_VAL_BOOL;

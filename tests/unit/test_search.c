@@ -343,6 +343,16 @@ static void test_pack(void **state)
     assert_int_equal(hf_space_trials_unpack(&s->space, buf, 1, back), HF_OK);
     for (size_t k = 0; k < np; k++)
         assert_true(hf_value_equal(&back[0].values[k], &t[0].values[k]));
+    /* An integer past 2^53 (a seed-like int_uniform) travels exactly. */
+    long mi = hf_space_index(&s->space, "max_iter");
+    assert_true(mi >= 0);
+    hf_value_free(&t[0].values[mi]);
+    t[0].values[mi].type = HF_VAL_INT;
+    t[0].values[mi].u.i = (INT64_C(1) << 60) + 1;
+    assert_int_equal(hf_space_trials_pack(&s->space, one, 1, buf), HF_OK);
+    assert_int_equal(hf_space_trials_unpack(&s->space, buf, 1, back), HF_OK);
+    assert_int_equal(back[0].values[mi].type, HF_VAL_INT);
+    assert_true(back[0].values[mi].u.i == (INT64_C(1) << 60) + 1);
     hf_value_free(&t[0].values[si]);
     t[0].values[si].type = HF_VAL_STRING;
     t[0].values[si].u.str = strdup("robust-ish");
