@@ -127,9 +127,9 @@ int hf_space_study_count(const hf_space *space, const hf_search_opts *search, co
 
 /* The values of n trials in HF_SPACE_PACKED(n_params) bytes each, as they travel with a task to
  * the rank that runs it: per value a tag byte (the parameter's fixed value, an index into its
- * choices, a number, an integer, a boolean), then per value a double (the number, the integer,
- * the index). hf_space_trials_pack refuses (HF_EINTERNAL) a value it cannot carry exactly (a
- * string outside the parameter's choices, an integer past 2^53); hf_space_trials_unpack makes
+ * choices, a number, an integer, a boolean), then per value 8 bytes (the number or the index as
+ * a double, the integer as its int64). hf_space_trials_pack refuses (HF_EINTERNAL) a value it
+ * cannot carry exactly (a string outside the parameter's choices); hf_space_trials_unpack makes
  * values equal (hf_value_equal) to the packed ones into trials[0..n) (values allocated:
  * hf_trials_alloc) and refuses bytes that name no such value. Not collective. */
 #define HF_SPACE_PACKED(n_params) ((n_params) * (1 + sizeof(double)))
