@@ -152,16 +152,36 @@ static herr_t close_all(herr_t result, hid_t a, herr_t (*close_a)(hid_t), hid_t 
     return result;
 }
 
+/* A string of the file's root longer than this is a scalar dataset /strings/NAME instead of an
+ * attribute: a fixed-length attribute lives in its object's header, whose messages the file
+ * format libhdf5 writes by default caps at 64 KiB (the schema of a few thousand columns is
+ * longer). */
+#define BIG_STRING 32768
+#define BIG_STRINGS_GROUP "strings"
+
 static int attr_str(hid_t obj, const char *name, const char *value, const char *path)
 {
     const char *v = value ? value : "";
     size_t len = strlen(v);
     hid_t type = utf8_type(len);
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = type >= 0 && space >= 0 ? H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)
-                                      : H5I_INVALID_HID;
-    herr_t result = a < 0 ? -1 : H5Awrite(a, type, len ? v : "");
-    result = close_all(result, a, H5Aclose, space, type);
+    herr_t result = type >= 0 && space >= 0 ? 0 : -1;
+    if (len > BIG_STRING && result >= 0) {
+        hid_t g = H5Lexists(obj, BIG_STRINGS_GROUP, H5P_DEFAULT) > 0
+                      ? H5Gopen2(obj, BIG_STRINGS_GROUP, H5P_DEFAULT)
+                      : H5Gcreate2(obj, BIG_STRINGS_GROUP, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t d = g >= 0 ? H5Dcreate2(g, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                         : H5I_INVALID_HID;
+        result = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        if ((d >= 0 && H5Dclose(d) < 0) || (g >= 0 && H5Gclose(g) < 0))
+            result = -1;
+    } else if (result >= 0) {
+        hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+        result = a < 0 ? -1 : H5Awrite(a, type, len ? v : "");
+        if (a >= 0 && H5Aclose(a) < 0)
+            result = -1;
+    }
+    result = close_all(result, H5I_INVALID_HID, H5Aclose, space, type);
     return result < 0 ? h5fail(name, path) : HF_OK;
 }
 
@@ -483,11 +503,12 @@ static char *read_vlen_str(hid_t a)
 /* A fixed-length string attribute, its size bounded before anything is allocated or read: at most
  * MAX_STRING and the file's size, and exactly the bytes libhdf5 holds for it. NUL padding is
  * removed; a NUL byte followed by anything else is damage. HF_EINVAL with the message. */
-static int read_fixed_str(hid_t a, hid_t ftype, const char *what, const reader *rd, char **out)
+static int read_fixed_str(hid_t a, int dataset, hid_t ftype, const char *what, const reader *rd,
+                          char **out)
 {
     size_t size = H5Tget_size(ftype);
     H5T_cset_t cset = H5Tget_cset(ftype);
-    hsize_t stored = H5Aget_storage_size(a);
+    hsize_t stored = dataset ? H5Dget_storage_size(a) : H5Aget_storage_size(a);
     if (size == 0 || size > MAX_STRING || size > rd->file_size || stored != size)
         return hf_error(HF_EINVAL,
                         "%s: damaged model: attribute %s declares a string of %zu bytes with %llu "
@@ -501,9 +522,10 @@ static int read_fixed_str(hid_t a, hid_t ftype, const char *what, const reader *
     char *buf = hf_malloc(size + 1);
     hid_t mtype = buf ? H5Tcopy(H5T_C_S1) : H5I_INVALID_HID;
     int result = buf ? HF_OK : HF_ENOMEM;
-    if (result >= 0 &&
-        (mtype < 0 || H5Tset_size(mtype, size) < 0 || H5Tset_strpad(mtype, H5T_STR_NULLPAD) < 0 ||
-         H5Tset_cset(mtype, cset) < 0 || H5Aread(a, mtype, buf) < 0))
+    if (result >= 0 && (mtype < 0 || H5Tset_size(mtype, size) < 0 ||
+                        H5Tset_strpad(mtype, H5T_STR_NULLPAD) < 0 || H5Tset_cset(mtype, cset) < 0 ||
+                        (dataset ? H5Dread(a, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)
+                                 : H5Aread(a, mtype, buf)) < 0))
         result =
             hf_error(HF_EINVAL, "%s: damaged model: attribute %s cannot be read", rd->path, what);
     if (mtype >= 0)
@@ -528,6 +550,35 @@ static int read_fixed_str(hid_t a, hid_t ftype, const char *what, const reader *
     return HF_OK;
 }
 
+/* A format 3 string longer than BIG_STRING: the scalar dataset strings/NAME of obj, read with the
+ * bounds of read_fixed_str; *out stays NULL when there is none. */
+static int read_big_str(hid_t obj, const char *name, const char *what, const reader *rd, char **out)
+{
+    if (H5Lexists(obj, BIG_STRINGS_GROUP, H5P_DEFAULT) <= 0)
+        return HF_OK;
+    hid_t g = H5Gopen2(obj, BIG_STRINGS_GROUP, H5P_DEFAULT);
+    htri_t exists = g >= 0 ? H5Lexists(g, name, H5P_DEFAULT) : -1;
+    hid_t d = exists > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : H5I_INVALID_HID;
+    hid_t space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+    hid_t ftype = d >= 0 ? H5Dget_type(d) : H5I_INVALID_HID;
+    int result = HF_OK;
+    if (exists != 0 && (space < 0 || ftype < 0 || H5Sget_simple_extent_npoints(space) != 1 ||
+                        H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) != 0))
+        result = hf_error(HF_EINVAL, "%s: damaged model: %s/%s is not one fixed-length string",
+                          rd->path, BIG_STRINGS_GROUP, what);
+    else if (exists > 0)
+        result = read_fixed_str(d, 1, ftype, what, rd, out);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    if (space >= 0)
+        H5Sclose(space);
+    if (d >= 0)
+        H5Dclose(d);
+    if (g >= 0)
+        H5Gclose(g);
+    return result;
+}
+
 /* The string attribute `name` of obj (`what` names it in messages) into *out, NULL if the object
  * has no such attribute. An attribute that is not one string is absent for format_version 1 and 2
  * (as before format 3); in format 3 it is damage, and so is a variable-length string there. */
@@ -537,7 +588,7 @@ static int read_attr_str(hid_t obj, const char *name, const char *what, const re
     *out = NULL;
     htri_t exists = H5Aexists(obj, name);
     if (exists == 0)
-        return HF_OK;
+        return rd->version >= 3 ? read_big_str(obj, name, what, rd, out) : HF_OK;
     if (exists < 0) /* libhdf5 refused an attribute message of the object: one, or this one */
         return hf_error(
             HF_EINVAL,
@@ -565,7 +616,7 @@ static int read_attr_str(hid_t obj, const char *name, const char *what, const re
                               "expected a fixed-length one (format_version %d)",
                               rd->path, what, rd->version ? rd->version : FORMAT_VERSION);
     } else {
-        result = read_fixed_str(a, ftype, what, rd, out);
+        result = read_fixed_str(a, 0, ftype, what, rd, out);
     }
     if (ftype >= 0)
         H5Tclose(ftype);

@@ -14,6 +14,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import hftest  # noqa: E402
+import h5py  # noqa: E402
 
 ck = hftest.Checker("memory_preflight")
 work = hftest.tempdir("memory-")
@@ -79,4 +80,14 @@ output: {dir: out}
 spec("fits", "narrow.csv", "parallel: {memory_per_rank: 1GiB}\n")
 r = hftest.hyperfold(["run", "fits.yaml", "--quiet"], np=2, cwd=work, check=False, timeout=600)
 ck.check(r.returncode == 0, "3000 features in 1 GiB per rank run (%s)" % r.stderr[-300:])
+# Its schema (about 100 KB) is longer than a fixed-length attribute may be: model.h5 holds it as the
+# dataset strings/schema_json, and predict reads it back.
+model = os.path.join(work, "out", "fits", "model.h5")
+r = hftest.hyperfold(["predict", "--quiet", "--model", model, "--input", "narrow.csv", "--output",
+                      "fits.pred.csv"], cwd=work, check=False, timeout=600)
+ck.check(r.returncode == 0 and len(open(os.path.join(work, "fits.pred.csv")).read().splitlines())
+         == 11, "the 3000-feature model predicts its 10 rows (%s)" % r.stderr[-300:])
+with h5py.File(model, "r") as f:
+    ck.check("schema_json" not in f.attrs and len(f["strings/schema_json"][()]) > 65536,
+             "the long schema is the dataset strings/schema_json")
 ck.done()
