@@ -440,3 +440,21 @@ class LogisticOptimum:
             p1 = 0.5 * (1.0 + np.tanh(0.5 * Z[:, 0]))
             return np.column_stack([1.0 - p1, p1])
         return softmax(Z, axis=1)
+
+
+def results_at_ranks(ck, work, name, spec, ranks):
+    """Runs `spec` (a job spec with one %d for its output directory, out-%d) at each rank count
+    of `ranks`, checks every count's trials and best equal the first's and that no trial failed,
+    and returns the first count's results.json."""
+    results = {}
+    for r in ranks:
+        path = os.path.join(work, "%s-%d.yaml" % (name, r))
+        write(path, spec % r)
+        hyperfold(["run", path, "--quiet"], np=r, cwd=work)
+        results[r] = load_results(os.path.join(work, "out-%d" % r, name))
+    res = results[ranks[0]]
+    for r in ranks[1:]:
+        ck.check(same_trials(res, results[r]) and res["best"] == results[r]["best"],
+                 "%s: results at %d ranks differ from %d rank(s)" % (name, r, ranks[0]))
+    ck.check(res["n_failed_trials"] == 0, "%s: %d failed trials" % (name, res["n_failed_trials"]))
+    return res

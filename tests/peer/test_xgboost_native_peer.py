@@ -197,17 +197,7 @@ objective: {metric: %s, report: [%s]}
 output: {dir: out-%%s}
 """ % (name, data, task, prep, model,
        "\n".join("    %s: %s" % kv for kv in params.items()), metric, ", ".join(report))
-    results = {}
-    for r in ranks:
-        path = os.path.join(work, "%s-%d.yaml" % (name, r))
-        hftest.write(path, spec % r)
-        hftest.hyperfold(["run", path, "--quiet"], np=r, cwd=work)
-        results[r] = hftest.load_results(os.path.join(work, "out-%d" % r, name))
-    res = results[ranks[0]]
-    for r in ranks[1:]:
-        ck.check(hftest.same_trials(res, results[r]) and res["best"] == results[r]["best"],
-                 "%s: results at %d ranks differ from %d rank(s)" % (name, r, ranks[0]))
-    ck.check(res["n_failed_trials"] == 0, "%s: %d failed trials" % (name, res["n_failed_trials"]))
+    res = hftest.results_at_ranks(ck, work, name, spec, ranks)
     if dp:
         # The data-parallel path (each rank of a group of 2 holds half the rows; the booster is
         # trained over Rabit with the categorical feature types on every rank's matrix) gives
