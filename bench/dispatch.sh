@@ -8,7 +8,9 @@
 #   ranks R tasks N ms L chunk K done D wall W tasks_per_s X latency_ms Y util U
 #   coordinator messages M results R per_message_us A per_result_us B send_us C recv_us D
 # and then the same sweeps simulated by bench/sched_sim.py with each run's measured costs, side by
-# side. Per-task timelines (task,worker,handed,start,seconds,received) go to $DISPATCH_OUT
+# side, then again with each run's timeline (its task lengths, workers' own time and messages' delay
+# measured on it: bench/sched_sim.py worker_us, latency_us; tests/mpi/test_sched_model.py checks the
+# same comparison against bands). Per-task timelines (task,worker,handed,start,seconds,received) go to $DISPATCH_OUT
 # (default /tmp/hf_dispatch). About 2 minutes. DISPATCH_RANKS / DISPATCH_MS pick a subset;
 # DISPATCH_TOOL runs another build's tool_sched (a before/after comparison on the same machine).
 set -euo pipefail
@@ -37,3 +39,7 @@ echo
 echo "# measured (this machine) vs simulated (bench/sched_sim.py, each run's measured costs)"
 "${PYTHON:-/usr/bin/python3}" "$SRC/bench/sched_sim.py" --latency-us 1 --spread 0.5 compare \
   "$OUT/runs.txt"
+echo
+echo "# the same, each run simulated with its timeline's task lengths, workers' time and messages' delay"
+"${PYTHON:-/usr/bin/python3}" "$SRC/bench/sched_sim.py" --latency-us 1 --spread 0.5 compare \
+  --timelines "$OUT" "$OUT/runs.txt"

@@ -17,7 +17,7 @@ Utilisation = summed task time / (N x makespan), as bench/dispatch.sh measures i
 
   bench/sched_sim.py table              # the 1,000-10,000-rank table and the 100-node prediction
   bench/sched_sim.py one --ranks 1920 --length 1 --protocol chunked
-  bench/sched_sim.py compare FILE       # measured (bench/dispatch.sh output) vs simulated
+  bench/sched_sim.py compare FILE [--timelines DIR]   # measured (bench/dispatch.sh) vs simulated
 
 Standard library only. The defaults are this machine's measurements (docs/scaling.md).
 """
@@ -56,8 +56,10 @@ class Params:
         self.__dict__.update(kw)
 
 
-def simulate(n_workers, lengths, protocol, p):
-    """Returns (utilisation, makespan, results per second, mean hand-out-to-result latency)."""
+def simulate(n_workers, lengths, protocol, p, counts=None):
+    """Returns (utilisation, makespan, results per second, mean hand-out-to-result latency).
+    counts, a dict, receives the coordinator's messages: "sent" (hand-outs to workers 1..N-1),
+    "received" (result messages from them); rank 0's own thread sends none."""
     single = protocol == "single"
     n_tasks = len(lengths)
     lat = p.latency_us * 1e-6
@@ -72,6 +74,7 @@ def simulate(n_workers, lengths, protocol, p):
     handed = [0.0] * n_tasks
     state = {"next": 0, "mean": 0.0, "timed": 0, "clock": 0.0, "idle_since": 0.0,
              "done": 0, "lat": 0.0, "last": 0.0}
+    msgs = {"sent": 0, "received": 0}
     inbox = []   # (arrival time, seq, worker, [task ids])
     events = []  # (time, seq, kind, worker, payload)
     seq = [0]
@@ -97,6 +100,8 @@ def simulate(n_workers, lengths, protocol, p):
         while True:
             d = depth()
             chunk = 1 if single else max(1, min(MAX_CHUNK, d // 2))
+            if w == 0:   # rank 0's thread is topped up one task at a time (feed_local)
+                chunk = max(1, d - outstanding[w])
             room = d - outstanding[w]
             if room <= 0 or (room < chunk and outstanding[w] > 0) or state["next"] >= n_tasks:
                 return t
@@ -110,6 +115,7 @@ def simulate(n_workers, lengths, protocol, p):
                 push(t, "arrive", w, ids)
             else:
                 t += p.send_us * 1e-6
+                msgs["sent"] += 1
                 push(t + lat + 4 * k / p.bandwidth, "arrive", w, ids)
 
     def start(w, t):
@@ -156,10 +162,12 @@ def simulate(n_workers, lengths, protocol, p):
                 busy += lengths[tid]
                 unsent[w] += 1
                 batch = unsent[w]
-                if single or last or batch >= FLUSH_RESULTS or qhead[w] >= len(queue[w]):
+                # rank 0's thread hands each result over at once (shared memory)
+                if single or w == 0 or last or batch >= FLUSH_RESULTS or qhead[w] >= len(queue[w]):
                     ids = [queue[w][j][0] for j in range(qhead[w] - batch, qhead[w])]
                     unsent[w] = 0
                     arr = t if w == 0 else t + lat + RESULT_BYTES * batch / p.bandwidth
+                    msgs["received"] += w != 0
                     seq[0] += 1
                     heapq.heappush(inbox, (arr, seq[0], w, ids))
                 if qhead[w] >= len(queue[w]):
@@ -174,8 +182,74 @@ def simulate(n_workers, lengths, protocol, p):
             coordinator_serve(t0)
     makespan = max(state["last"], state["clock"])
     done = state["done"]
+    if counts is not None:
+        counts.update(msgs)
     return (busy / (n_workers * makespan), makespan, done / makespan,
             state["lat"] / max(done, 1))
+
+
+def read_timeline(path):
+    """A tool_sched --timeline file: its rows (task, worker, handed, start, seconds, received as
+    numbers), ordered by task id."""
+    import csv
+    rows = [{k: (int(v) if k in ("task", "worker") else float(v)) for k, v in r.items()}
+            for r in csv.DictReader(open(path))]
+    return sorted(rows, key=lambda r: r["task"])
+
+
+def worker_us(rows):
+    """A worker's own time per task between its tasks (encoding and sending a result, taking the
+    next message, waiting for a core), in us, measured from a timeline: per worker, its results in
+    the order they were handed out, grouped into the messages they came in (equal arrival times);
+    for two consecutive messages whose second one's first task was handed out before the first
+    one's last task could have begun (its arrival less its seconds: so the worker did not wait for
+    work between them), (arrival of the second - arrival of the first - the second's summed task
+    seconds) / its tasks. The mean over all such pairs (a mean, not a median: a rare stall of tens
+    of ms costs utilisation in proportion), at least 0; 0 if none; rank 0's thread (no messages)
+    counts like the others."""
+    gaps = []
+    by_worker = {}
+    for r in rows:
+        by_worker.setdefault(r["worker"], []).append(r)
+    for ws in by_worker.values():
+        ws.sort(key=lambda r: r["handed"])
+        batches = []
+        for r in ws:
+            if batches and r["received"] == batches[-1][-1]["received"]:
+                batches[-1].append(r)
+            else:
+                batches.append([r])
+        for a, b in zip(batches, batches[1:]):
+            if b[0]["handed"] < a[-1]["received"] - a[-1]["seconds"] and b[0]["received"] > a[-1]["received"]:
+                gaps.append((b[-1]["received"] - a[-1]["received"] - sum(r["seconds"] for r in b))
+                            / len(b))
+    if not gaps:
+        return 0.0
+    return max(0.0, 1e6 * sum(gaps) / len(gaps))
+
+
+def latency_us(rows, worker):
+    """The one-way delay of a message between rank 0 and a worker, in us, measured from a timeline:
+    the mean, over tasks handed to a worker (not rank 0's thread) that held nothing else (handed
+    after the arrival of the worker's previous result) and whose result came alone, of (arrival -
+    hand-out - its seconds - worker us) / 2: the hand-out's and the result's way, the waits for the
+    two sides' polls and for a core included. 1 us if there is no such task."""
+    r_ = []
+    by_worker = {}
+    for r in rows:
+        if r["worker"] != 0:
+            by_worker.setdefault(r["worker"], []).append(r)
+    for ws in by_worker.values():
+        ws.sort(key=lambda r: r["handed"])
+        arrivals = {}
+        for r in ws:
+            arrivals[r["received"]] = arrivals.get(r["received"], 0) + 1
+        for a, b in zip(ws, ws[1:]):
+            if b["handed"] >= a["received"] and arrivals[b["received"]] == 1:
+                r_.append(b["received"] - b["handed"] - b["seconds"])
+    if not r_:
+        return 1.0
+    return max(1.0, (1e6 * sum(r_) / len(r_) - worker) / 2)
 
 
 def task_lengths(n, length, spread, seed=1):
@@ -216,9 +290,13 @@ def cmd_one(a, p):
 
 
 def cmd_compare(a, p):
-    """Reads bench/dispatch.sh's 'ranks ... util U' lines; prints them beside the simulation."""
+    """Reads bench/dispatch.sh's 'ranks ... util U' lines; prints them beside the simulation. With
+    --timelines DIR (dispatch.sh's $DISPATCH_OUT) each run is simulated with its own task lengths
+    and the workers' time and the messages' delay measured on its timeline (worker_us, latency_us),
+    as tests/mpi/test_sched_model.py does."""
+    import os
     print(f"{'ranks':>5} {'ms':>5} {'chunk':>5} {'tasks':>6} {'util_meas':>9} {'util_sim':>8}"
-          f" {'tasks/s_meas':>12} {'tasks/s_sim':>11}")
+          f" {'tasks/s_meas':>12} {'tasks/s_sim':>11} {'worker_us':>9} {'lat_us':>6}")
     lines = open(a.file).read().splitlines()
     for k, line in enumerate(lines):
         f = line.split()
@@ -232,9 +310,17 @@ def cmd_compare(a, p):
                           "send_us": float(ck["send_us"]), "recv_us": float(ck["recv_us"])})
         n, ms, chunk, tasks = int(kv["ranks"]), float(kv["ms"]), int(kv["chunk"]), int(kv["tasks"])
         ls = task_lengths(tasks, ms * 1e-3, a.spread)
+        tl = os.path.join(a.timelines or "", f"timeline_r{n}_ms{kv['ms']}_c{chunk}.csv")
+        if a.timelines and os.path.exists(tl):
+            rows = read_timeline(tl)
+            wk = worker_us(rows)
+            p = Params(**{**p.__dict__, "worker_us": wk, "latency_us": latency_us(rows, wk)})
+            if len(rows) == tasks:
+                ls = [r["seconds"] for r in rows]
         u, _, r, _ = simulate(n, ls, "single" if chunk == 1 else "chunked", p)
         print(f"{n:>5} {ms:>5g} {chunk:>5} {tasks:>6} {float(kv['util']):>9.4f} {u:>8.4f}"
-              f" {float(kv['tasks_per_s']):>12.0f} {r:>11.0f}")
+              f" {float(kv['tasks_per_s']):>12.0f} {r:>11.0f} {p.worker_us:>9.0f}"
+              f" {p.latency_us:>6.0f}")
 
 
 def main():
@@ -259,6 +345,8 @@ def main():
     o.add_argument("--tasks-per-worker", type=int, default=0)
     c = sub.add_parser("compare")
     c.add_argument("file")
+    c.add_argument("--timelines", help="bench/dispatch.sh's $DISPATCH_OUT: measure each run's"
+                   " workers' time and messages' delay on its timeline")
     a = ap.parse_args()
     p = Params(recv_us=a.recv_us, send_us=a.send_us, result_us=a.result_us,
                latency_us=a.latency_us, bandwidth=a.bandwidth, poll=not a.no_poll,

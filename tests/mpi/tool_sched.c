@@ -3,7 +3,7 @@
  * bench/dispatch.sh and tests/mpi/test_sched_chunks.sh.
  *
  *   mpirun -np R tests/mpi_tool_sched --tasks N --ms L [--spread S] [--chunk K] [--stop-after M]
- *          [--timeline FILE] [--journal FILE] [--fail-every K] [--check]
+ *          [--timeline FILE] [--journal FILE] [--fail-every K] [--result-ms C] [--check]
  *
  * Task i lasts L ms x (1 + S x (2u - 1)), u uniform in [0, 1) from a fixed generator, so every run
  * has the same lengths. --chunk is hf_sched_opts.max_chunk (1: one id per message). --stop-after M
@@ -11,7 +11,10 @@
  * unless stopped), each with its own trial's score (or failed, with --fail-every K, for trials
  * K-1, 2K-1, ...), and each delivered result equal, field by field and bit for bit, to what its
  * JSON line reads back as; exit 1 otherwise. --journal appends every
- * result to a real journal (coordinator/journal.c), as a run does. Rank 0 prints one line:
+ * result to a real journal (coordinator/journal.c), as a run does. --result-ms C makes rank 0's
+ * handling of each result (on_result) sleep C ms more: a coordinator that costs C ms per result
+ * without taking a core (tests/mpi/test_sched_model.py loads the coordinator with it). Rank 0
+ * prints one line:
  *   ranks R tasks N ms L chunk K done D wall W tasks_per_s X latency_ms Y util U
  *   coordinator messages M results R per_message_us A per_result_us B
  * where latency is the mean time from hand-out to the result's arrival on rank 0 and util is the
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct bench {
     size_t n;
@@ -41,6 +45,7 @@ typedef struct bench {
     volatile sig_atomic_t stop;
     hf_journal *journal; /* --journal: every result appended as run.c does */
     size_t fail_every;   /* --fail-every K: trials K-1, 2K-1, ... fail */
+    double result_s;     /* --result-ms: an added cost per result (a sleep in on_result) */
 } bench;
 
 static int same(double a, double b)
@@ -95,6 +100,11 @@ static int on_result(void *arg, const hf_task_result *r, const char *json)
         b->bad++;
     if (b->journal)
         HF_CALL(hf_journal_append(b->journal, json));
+    if (b->result_s > 0) {
+        struct timespec ts = {(time_t)b->result_s,
+                              (long)((b->result_s - (double)(time_t)b->result_s) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
     if (++b->done == b->stop_after)
         b->stop = 1;
     return HF_OK;
@@ -102,9 +112,9 @@ static int on_result(void *arg, const hf_task_result *r, const char *json)
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: tool_sched --tasks N --ms L [--spread S] [--chunk K] "
-            "[--stop-after M] [--timeline FILE] [--journal FILE] [--fail-every K] [--check]\n");
+    fprintf(stderr, "usage: tool_sched --tasks N --ms L [--spread S] [--chunk K] "
+                    "[--stop-after M] [--timeline FILE] [--journal FILE] [--fail-every K] "
+                    "[--result-ms C] [--check]\n");
     return 2;
 }
 
@@ -116,7 +126,7 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t n = 0, stop_after = 0, b_fail_every = 0;
-    double ms = 0, spread = 0;
+    double ms = 0, spread = 0, result_ms = 0;
     int chunk = 0, check = 0;
     const char *timeline = NULL, *journal = NULL;
     for (int i = 1; i < argc; i++) {
@@ -144,16 +154,20 @@ int main(int argc, char **argv)
             b_fail_every = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--journal"))
             journal = v;
+        else if (!strcmp(a, "--result-ms"))
+            result_ms = strtod(v, NULL);
         else
             return usage();
     }
-    if (n == 0 || n > 100000000 || ms < 0 || spread < 0 || spread > 1)
+    if (n == 0 || n > 100000000 || ms < 0 || spread < 0 || spread > 1 || !(result_ms >= 0) ||
+        result_ms > 1e4)
         return usage();
     int rank = hf_comm_rank(world), size = hf_comm_size(world);
     double *len = calloc(n, sizeof *len);
     int *trial_ids = calloc(n, sizeof *trial_ids);
     hf_task_list tasks = {.tasks = calloc(n, sizeof(hf_task)), .n_tasks = n};
-    bench b = {.n = n, .stop_after = stop_after, .fail_every = b_fail_every};
+    bench b = {
+        .n = n, .stop_after = stop_after, .fail_every = b_fail_every, .result_s = result_ms * 1e-3};
     int *fail = NULL;
     size_t n_fail = 0;
     if (b_fail_every) {

@@ -675,12 +675,20 @@ static int trial_finish(const trial_state *ts, size_t k, size_t p, size_t n_clas
     return HF_OK;
 }
 
+/* Training row i's target: d->y[i], or without d->y the table's (hf_model_ops.table_targets:
+ * rows of a known table on one rank, whose targets are read in place, not copied per fit). */
+static double target(const hf_fit_data *d, size_t i)
+{
+    return d->y ? d->y[i] : d->table->y[d->rows[i]];
+}
+
 /* Training rows given by index (hf_fit_data.rows) are either gathered block by block, or, when
  * they are at least half of the table rows they span (k-fold training rows are 80% of the table),
  * read in place as one contiguous range in which the rows of other splits are skipped (y < 0):
- * that reads a few more rows but spares the gather, which costs as much as the arithmetic. On
- * return *yr is NULL (gather) or the classes of the range, which ls now reads. */
-static int read_range(const hf_fit_data *d, const int *y, lockstep *ls, int **yr)
+ * that reads a few more rows but spares the gather, which costs as much as the arithmetic. The
+ * classes (checked by read_classes) are read from the targets. On return *yr is NULL (gather) or
+ * the classes of the range, which ls now reads. */
+static int read_range(const hf_fit_data *d, lockstep *ls, int **yr)
 {
     int64_t lo = d->rows[0], hi = d->rows[0];
     for (size_t i = 1; i < d->n; i++) {
@@ -704,7 +712,7 @@ static int read_range(const hf_fit_data *d, const int *y, lockstep *ls, int **yr
             free(c);
             return HF_OK;
         }
-        *slot = y[i];
+        *slot = (int)target(d, i);
     }
     /* The skipped rows enter the products with weight 0, and 0 * NaN is NaN: a non-finite value
      * in one of them (the training rows are checked by the loss itself) means gather instead. */
@@ -722,17 +730,17 @@ static int read_range(const hf_fit_data *d, const int *y, lockstep *ls, int **yr
     return HF_OK;
 }
 
-/* The training classes as ints into y, checked: class indices of the target, at least 2 of them
- * present (as scikit-learn's "needs samples of at least 2 classes in the data": with one class the
+/* The training classes checked: class indices of the target, at least 2 of them present (as
+ * scikit-learn's "needs samples of at least 2 classes in the data": with one class the
  * unpenalised intercept has no finite optimum). count (n_classes) receives the rows of each class:
  * of all the training rows, summed over the group when the rows are shards (collective then, and
  * every group rank gets the same answer). */
-static int read_classes(const hf_fit_data *d, int *y, double *count)
+static int read_classes(const hf_fit_data *d, double *count)
 {
     int result = HF_OK;
     memset(count, 0, d->n_classes * sizeof *count);
     for (size_t i = 0; i < d->n; i++) {
-        double v = d->y[i];
+        double v = target(d, i);
         if (!(v >= 0.0) || v >= (double)d->n_classes || v != floor(v)) {
             result = hf_error(HF_EDATA,
                               "logistic_regression: target of row %zu is %g, expected a class "
@@ -740,8 +748,7 @@ static int read_classes(const hf_fit_data *d, int *y, double *count)
                               i, v, d->n_classes - 1);
             break;
         }
-        y[i] = (int)v;
-        count[y[i]]++;
+        count[(int)v]++;
     }
     if (d->row_shard) {
         /* Counts are integers below 2^53: their sum is exact in any order. */
@@ -859,13 +866,17 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
     ls.intercept = hf_value_as_double(&params[0][P_FIT_INTERCEPT]) != 0.0;
     if (d->row_shard && hf_dist_is_parallel(d->group))
         ls.shard = d->group;
-    y = hf_malloc((d->n ? d->n : 1) * sizeof *y);
+    /* The targets without d->y (table_targets) are the table's, read through the rows on one
+     * rank (worker/task.c gives them only so). */
+    if (!d->y && d->n > 0 && (d->row_shard || !d->table || !d->rows)) {
+        result = hf_error(HF_EINTERNAL, "logistic_regression: no training targets");
+        goto out;
+    }
     count = hf_malloc(d->n_classes * sizeof *count);
-    if ((result = hf_dist_agree(ls.shard, y && count ? HF_OK : HF_ENOMEM)) < 0)
+    if ((result = hf_dist_agree(ls.shard, count ? HF_OK : HF_ENOMEM)) < 0)
         goto out;
-    if ((result = read_classes(d, y, count)) < 0)
+    if ((result = read_classes(d, count)) < 0)
         goto out;
-    ls.y = y;
     /* The trials of one call share class_weight (only C differs: shared_param). */
     if (strcmp(params[0][P_CLASS_WEIGHT].u.str, "balanced") == 0) {
         if (!(cw = balanced_weights(count, d->n_classes))) {
@@ -874,7 +885,20 @@ static int logistic_fit(const hf_fit_data *d, const hf_value *const *params, siz
         }
         ls.cw = cw;
     }
-    if (d->rows && d->n > 0 && (result = read_range(d, y, &ls, &yrange)) < 0)
+    /* The classes as ints: those of the range read in place (read_range), or of each training
+     * row. Every group rank agrees (with row_shard the lock-step rounds are collective). */
+    if (d->rows && d->n > 0)
+        result = read_range(d, &ls, &yrange);
+    if (result >= 0 && !yrange) {
+        if ((y = hf_malloc((d->n ? d->n : 1) * sizeof *y)) != NULL) {
+            for (size_t i = 0; i < d->n; i++)
+                y[i] = (int)target(d, i);
+            ls.y = y;
+        } else {
+            result = HF_ENOMEM;
+        }
+    }
+    if ((result = hf_dist_agree(ls.shard, result)) < 0)
         goto out;
     ls.n_trials = n_trials;
     ls.trials = hf_calloc(n_trials, sizeof *ls.trials);
@@ -1044,6 +1068,7 @@ const hf_model_ops hf_model_logistic_regression = {
     .predict_many = logistic_predict_many,
     .shared_param = "C",
     .accepts_rows = 1,
+    .table_targets = 1,
     .preflight = logistic_preflight,
     .data_parallel = 1,
 };
