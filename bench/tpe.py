@@ -123,7 +123,9 @@ output: {dir: %s}
     sign = pr.get("sign", 1)
     scores = [sign * t["mean"][pr["metric"]] if t.get("mean") else float("-inf")
               for t in res["trials"]]
-    return scores, wall
+    best = res["trials"][int(np.argmax(scores))]["params"]
+    searched = [k for k, v in pr["params"].items() if "{" in v and k in best]
+    return scores, wall, {k: best[k] for k in searched}
 
 
 def optuna_study(problem, seed):
@@ -219,7 +221,11 @@ def optuna_main(problem, seed):
     t0 = time.perf_counter()
     study.optimize(objective, n_trials=TRIALS)
     print(json.dumps({"scores": [t.value for t in study.trials],
-                      "seconds": time.perf_counter() - t0}))
+                      "seconds": time.perf_counter() - t0, "best_params": study.best_params}))
+
+
+def fmt_params(p):
+    return "{%s}" % ", ".join("%s: %.4g" % (k, v) for k, v in sorted(p.items()))
 
 
 def best_so_far(scores):
@@ -303,8 +309,8 @@ def main():
         at = ([], [], [])   # per seed: best so far at CURVE_AT of random, hyperfold TPE, Optuna
         for seed in SEEDS:
             bench.log("%s seed %d" % (problem, seed))
-            rs, rw = hf_study(problem, "random", seed)
-            ts, tw = hf_study(problem, "tpe", seed)
+            rs, rw, rp = hf_study(problem, "random", seed)
+            ts, tw, tp = hf_study(problem, "tpe", seed)
             op = optuna_study(problem, seed)
             target = max(rs)
             rb.append(target)
@@ -320,6 +326,8 @@ def main():
             bench.log("  random %.6f tpe %.6f optuna %.6f; reach %d / %d" % (
                 sign * target, sign * max(ts), sign * max(op["scores"]), reach_hf[-1],
                 reach_op[-1]))
+            bench.log("  best trial's searched parameters: random %s, tpe %s, optuna %s" % (
+                fmt_params(rp), fmt_params(tp), fmt_params(op["best_params"])))
         med = statistics.median
         print("| %s | %.6f | %.6f | %.6f | %g / %g (per seed: %s / %s) | %.1f / %.1f / %.1f s |" % (
             problem + (" (%s, smaller is better)" % PROBLEMS[problem]["metric"] if sign < 0
