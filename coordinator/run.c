@@ -1103,8 +1103,8 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     for (size_t b = 0; b < n_batches && result >= 0; b++) {
         size_t lo = hb ? rungs[b].first : b * q;
         size_t hi = hb ? lo + rungs[b].n : (lo + q < N ? lo + q : N), before = tasks->n_tasks;
-        int64_t stop = 0; /* 1 + the index of the budget's reason; 3: a stop request */
-        if (rank == 0) {
+        int64_t stop = 0;          /* 1 + the index of the budget's reason; 3: a stop request */
+        if (rank == 0 && lo > 0) { /* the budgets: after the first batch */
             for (size_t t = 0; t < lo; t++) /* a pruned trial ranks after every finished one */
                 loss[t] =
                     st->pruned && st->pruned[t] ? DBL_MAX : hf_sweep_trial_loss(&st->sweep, t);
@@ -1128,12 +1128,11 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
             stop = why ? (!strcmp(why, "max_time") ? 1 : 2) : 0;
             if (stop)
                 st->sweep.n_trials = keep;
-            /* A stop request (a signal) ends the study here: a batch whose tasks were all
-             * handed out before the scheduler saw the request ran whole, and the next batch
-             * must not start. */
-            if (g_stop && !stop)
-                stop = 3;
         }
+        /* A stop request (a signal) ends the study here: a batch whose tasks were all handed out
+         * before the scheduler saw the request ran whole, and the next batch must not start. */
+        if (rank == 0 && g_stop && !stop)
+            stop = 3;
         if ((result = hf_comm_bcast(world, &stop, sizeof stop, 0)) < 0)
             break;
         if (stop == 3) {
@@ -1374,7 +1373,7 @@ static int refill(void *arg, hf_task_list *tasks, char **msg, size_t *len)
             trial_finished(&a->st->sweep, k) ? hf_sweep_trial_loss(&a->st->sweep, k) : INFINITY;
     /* The budgets: max_time, and early_stop on the finished trials (ASHA: of the top rung) in
      * the order they were defined; order-dependent, as the study is. */
-    if (a->spec->search.max_time > 0 || a->spec->search.early_stop > 0) {
+    if (t > 0 && (a->spec->search.max_time > 0 || a->spec->search.early_stop > 0)) {
         double *fin = hf_malloc((t + 1) * sizeof *fin);
         if (!fin)
             return HF_ENOMEM;
