@@ -211,7 +211,7 @@ for name, body, search in [
          "early_stop_threshold: 1000}"),
         ("hyperband", XGB, "{strategy: hyperband, seed: 6, early_stop: 1, "
          "early_stop_threshold: 1000}"),
-        ("asha", XGB, "{strategy: asha, seed: 6, trials: 30, min_resource: 1, early_stop: 1, "
+        ("asha", XGB, "{strategy: asha, seed: 6, trials: 30, min_resource: 9, early_stop: 1, "
          "early_stop_threshold: 1000}")]:
     d = setup("early-stop-" + name, body, search)
     run(d, 2)
