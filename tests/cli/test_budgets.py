@@ -149,13 +149,14 @@ def early_stop_at(scores, patience):
     return None
 
 
+refs = {}
 for strategy, c in (("grid", GRID_C), ("random", RANDOM_C)):
     extra = ", seed: 3, trials: 24" if strategy == "random" else ""
     full = plain if strategy == "random" else setup("grid-plain", LOGISTIC % c,
                                                      "{strategy: grid}")
     if strategy == "grid":
         run(full)
-    rf = results(full)
+    rf = refs[strategy] = results(full)
     mean = [t["mean"]["roc_auc"] for t in rf["trials"]]
     patience = 3
     k = early_stop_at(mean, patience)
@@ -176,9 +177,9 @@ for strategy, c in (("grid", GRID_C), ("random", RANDOM_C)):
              "%s early_stop: the same study at 1, 2, 4 ranks and batch 7" % strategy)
 
 # max_time with every strategy: stopped early, a valid result.
-cases = [("grid", LOGISTIC % GRID_C, "{strategy: grid, max_time: 0.01s}", rf),
+cases = [("grid", LOGISTIC % GRID_C, "{strategy: grid, max_time: 0.01s}", refs["grid"]),
          ("random", LOGISTIC % RANDOM_C, "{strategy: random, trials: 24, seed: 3, max_time: 0.01s}",
-          rp),
+          refs["random"]),
          ("tpe-async", LOGISTIC % RANDOM_C,
           "{strategy: tpe, mode: async, trials: 24, seed: 3, max_time: 0.01s}", None),
          ("hyperband", XGB, "{strategy: hyperband, seed: 6, max_time: 0.01s}", None),
