@@ -96,8 +96,10 @@ static void print_progress(run_state *st, int final)
     size_t done = st->sweep.tasks_done;
     size_t new_done = done - st->done_at_start;
     double el = now - st->t_start;
-    /* (the last line: nothing is left, whether the study ran out or a budget stopped it) */
-    double eta = final ? 0 : new_done ? el / (double)new_done * (double)(st->n_tasks - done) : NAN;
+    /* The last line of a study that ended (ran out or stopped by a budget): nothing is left. */
+    double eta = final && !g_stop ? 0
+                 : new_done       ? el / (double)new_done * (double)(st->n_tasks - done)
+                                  : NAN;
     double best = hf_sweep_best_so_far(&st->sweep);
     char bestbuf[64], etabuf[64];
     if (isnan(best))

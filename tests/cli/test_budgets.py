@@ -136,6 +136,13 @@ ck.check(proc.returncode != 0, "sigterm: interrupted (rc %d)" % proc.returncode)
 p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
 ck.check("resuming" in p.stderr, "sigterm: the rerun resumes")
 ck.check(hftest.same_trials(results(d), r), "sigterm: the resumed study equals the uninterrupted one")
+# The progress line's last state: every trial done, none running, the pruned ones counted, the
+# best mean so far.
+last = [ln for ln in p.stderr.splitlines() if " tasks " in ln][-1:]
+best_mean = max(np.mean(scores[t]) for t in ok)
+ck.check(last and "trials 24/24 (0 running, %d pruned)" % sum(pruned) in last[0] and
+         "best roc_auc %.6g" % best_mean in last[0] and "eta 0s" in last[0],
+         "progress: done, running, pruned, best, eta (%s)" % last)
 
 
 # early_stop with grid and random: the first prefix that meets it, at any ranks and batch.
@@ -154,8 +161,11 @@ for strategy, c in (("grid", GRID_C), ("random", RANDOM_C)):
     extra = ", seed: 3, trials: 24" if strategy == "random" else ""
     full = plain if strategy == "random" else setup("grid-plain", LOGISTIC % c,
                                                      "{strategy: grid}")
-    if strategy == "grid":
-        run(full)
+    if strategy == "grid":  # a plain sweep's progress line counts its trials too
+        p = hftest.hyperfold(["run", "job.yaml"], cwd=full)
+        last = [ln for ln in p.stderr.splitlines() if " tasks " in ln][-1:]
+        ck.check(last and "trials 24/24 (0 running)" in last[0] and "eta 0s" in last[0],
+                 "grid progress: trials done and running (%s)" % last)
     rf = refs[strategy] = results(full)
     mean = [t["mean"]["roc_auc"] for t in rf["trials"]]
     patience = 3
