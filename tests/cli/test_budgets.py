@@ -3,7 +3,7 @@
 Random search with search.pruner: every decision re-derived with scipy as cli.prune does (the
 trials are random search's own draws, in order, in batches of search.batch), the same at 1, 2
 and 4 ranks, fewer fits than without it; stopped by SIGTERM and run again it equals the
-uninterrupted run. search.early_stop with grid and random: the study is the full sweep's first k
+uninterrupted run (and so does grid search with early_stop). search.early_stop with grid and random: the study is the full sweep's first k
 trials, k the first prefix whose last early_stop trials gave no improvement (re-derived here from
 the full sweep), the same at 1, 2 and 4 ranks and with another search.batch. search.max_time with
 grid, random, tpe (async), hyperband and asha: the study stops early with search_stopped
@@ -185,6 +185,18 @@ for strategy, c in (("grid", GRID_C), ("random", RANDOM_C)):
                  strategy, k, e["n_trials"], e.get("search_stopped")))
     ck.check(all(hftest.same_trials(e, g) for g in got[1:]),
              "%s early_stop: the same study at 1, 2, 4 ranks and batch 7" % strategy)
+    if strategy == "grid":  # interrupted in its first batch and run again: the same study
+        d = setup("grid-es-sigterm", LOGISTIC % c, "{strategy: grid, early_stop: %d}" % patience)
+        proc = hftest.start_run(d, 25)
+        ck.check(hftest.wait_for_tasks(os.path.join(d, "out", "study"), 20, proc),
+                 "grid early_stop sigterm: tasks finished before the signal")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=120)
+        p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
+        ck.check(proc.returncode != 0 and "resuming" in p.stderr and
+                 hftest.same_trials(results(d), e) and results(d).get("search_stopped") ==
+                 "early_stop", "grid early_stop: interrupted (rc %d) and resumed, the same study" %
+                 proc.returncode)
 
 # max_time with every strategy: stopped early, a valid result.
 cases = [("grid", LOGISTIC % GRID_C, "{strategy: grid, max_time: 0.01s}", refs["grid"]),
