@@ -243,6 +243,12 @@ for name, body, search in [
              "%s early_stop: stopped (%s) after %d trials with a valid result" % (
                  name, r.get("search_stopped"), r["n_trials"]))
 
+# validate shows the budgets.
+p = hftest.hyperfold(["validate", "job.yaml"], cwd=os.path.join(work, "grid-es-np2b"))
+ck.check("budgets:    early_stop 3 (threshold 0); trials in order, batches of 7" in p.stdout,
+         "validate shows the budgets: %s" % [ln for ln in p.stdout.splitlines()
+                                              if "budgets" in ln])
+
 # Refusals.
 for body, search, want in [
         (XGB, "{strategy: hyperband, pruner: wilcoxon}",
