@@ -96,7 +96,10 @@ static void print_progress(run_state *st, int final)
     size_t done = st->sweep.tasks_done;
     size_t new_done = done - st->done_at_start;
     double el = now - st->t_start;
-    double eta = new_done ? el / (double)new_done * (double)(st->n_tasks - done) : NAN;
+    /* The last line of a study that ended (ran out or stopped by a budget): nothing is left. */
+    double eta = final && !g_stop ? 0
+                 : new_done       ? el / (double)new_done * (double)(st->n_tasks - done)
+                                  : NAN;
     double best = hf_sweep_best_so_far(&st->sweep);
     char bestbuf[64], etabuf[64];
     if (isnan(best))
@@ -107,10 +110,9 @@ static void print_progress(run_state *st, int final)
         snprintf(etabuf, sizeof etabuf, "?");
     else
         snprintf(etabuf, sizeof etabuf, "%.0fs", eta);
-    char trials[96] = "";
-    if (st->spec->search.strategy == HF_SEARCH_TPE ||
-        st->spec->search.strategy == HF_SEARCH_HYPERBAND) { /* a study: its trials */
-        size_t complete = 0, started = 0;
+    char trials[128] = "";
+    if (st->sweep.state) { /* every strategy: its trials done, running and pruned */
+        size_t complete = 0, started = 0, n_pruned = 0;
         for (size_t t = 0; t < st->sweep.n_trials; t++) {
             size_t k = 0;
             for (size_t f = 0; f < st->sweep.n_splits; f++)
@@ -118,9 +120,14 @@ static void print_progress(run_state *st, int final)
             int pruned = st->pruned && st->pruned[t]; /* finished: its last split is in */
             complete += k == st->sweep.n_splits || pruned;
             started += k > 0 && k < st->sweep.n_splits && !pruned;
+            n_pruned += pruned != 0;
         }
-        snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running)  ", complete,
-                 st->sweep.n_trials, started);
+        if (st->pruned)
+            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running, %zu pruned)  ", complete,
+                     st->sweep.n_trials, started, n_pruned);
+        else
+            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running)  ", complete,
+                     st->sweep.n_trials, started);
     }
     fprintf(stderr, "%s%stasks %zu/%zu  best %s %s  failed trials %zu  elapsed %.1fs  eta %s%s",
             st->tty ? "\r\033[K" : "hyperfold: ", trials, done, st->n_tasks, st->sweep.metrics[0],
@@ -991,6 +998,26 @@ static int prune_batch(run_state *st, const hf_spec *spec, size_t lo, size_t hi,
     return HF_OK;
 }
 
+static const char *const k_strategy[] = {"grid", "random", "tpe", "hyperband", "asha"};
+
+/* Rank 0. Hyperband stopped by a budget before rung b: when no trial at the full resource ran,
+ * the candidates for the best are the trials of the largest resource that ran. */
+static int hb_eligible_reached(run_state *st, const hf_rung *rungs, size_t b)
+{
+    unsigned char *e = (unsigned char *)st->eligible; /* hf_cmd_run's array */
+    size_t lo = st->sweep.n_trials;
+    for (size_t t = 0; t < lo; t++)
+        if (e[t])
+            return HF_OK;
+    double most = 0;
+    for (size_t r = 0; r < b; r++)
+        most = rungs[r].resource > most ? rungs[r].resource : most;
+    for (size_t r = 0; r < b; r++)
+        if (rungs[r].resource == most)
+            memset(e + rungs[r].first, 1, rungs[r].n);
+    return HF_OK;
+}
+
 /* Collective. A study (TPE, Hyperband): batches of trials, each made from the losses of the
  * earlier ones and run over the ranks; the journal closed. blocks[] (one per batch, n_batches of
  * them) receives the decoded trials. Hyperband's batches are the rungs of `rungs`. */
@@ -1001,11 +1028,14 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
 {
     int rank = hf_comm_rank(world);
     const int hb = spec->search.strategy == HF_SEARCH_HYPERBAND;
+    /* grid, random with a budget or the pruner: their own trials, in order, in batches */
+    const int seq =
+        spec->search.strategy == HF_SEARCH_GRID || spec->search.strategy == HF_SEARCH_RANDOM;
     const size_t N = job->n_trials, q = hb ? 1 : (size_t)spec->search.batch,
                  ns = job->folds->n_splits;
     journal_stash js = {.sweep = &st->sweep};
     hf_trial *warm = NULL, *all = NULL;
-    double *warm_loss = NULL, *all_loss = NULL, *loss = NULL;
+    double *warm_loss = NULL, *all_loss = NULL, *loss = NULL, *hb_loss = NULL;
     size_t W = 0;
     char warm_sha[65];
     int result = warm_start(world, spec, job, st->quiet, &warm, &warm_loss, &W, warm_sha);
@@ -1014,7 +1044,8 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     if (result >= 0 && rank == 0) {
         all = hf_calloc(W + N + 1, sizeof *all);
         all_loss = hf_calloc(W + N + 1, sizeof *all_loss);
-        result = all && all_loss ? HF_OK : HF_ENOMEM;
+        hb_loss = hf_calloc(N + 1, sizeof *hb_loss);
+        result = all && all_loss && hb_loss ? HF_OK : HF_ENOMEM;
     }
     if (result >= 0 && rank == 0) {
         if (W) /* (memcpy from NULL is undefined even for 0 bytes) */
@@ -1047,7 +1078,12 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                              .n_tasks = N * ns};
         if (result >= 0)
             result = hf_journal_open(dir->journal, &jid, stash_line, &js, &st->journal);
-        if (result >= 0 && !st->quiet && !hb)
+        if (result >= 0 && !st->quiet && seq)
+            hf_info("%s: %zu trials x %zu splits in batches of %zu, in order (search.max_time, "
+                    "early_stop or pruner) on %d rank(s)%s",
+                    k_strategy[spec->search.strategy], N, ns, q, hf_comm_size(world),
+                    js.n ? "; resuming from the journal" : "");
+        if (result >= 0 && !st->quiet && !hb && !seq)
             hf_info("tpe: %zu trials x %zu splits, proposed in batches of %zu (%zu at random "
                     "first, %s) on %d rank(s)%s",
                     N, ns, q, (size_t)spec->search.n_startup_trials,
@@ -1070,36 +1106,56 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     for (size_t b = 0; b < n_batches && result >= 0; b++) {
         size_t lo = hb ? rungs[b].first : b * q;
         size_t hi = hb ? lo + rungs[b].n : (lo + q < N ? lo + q : N), before = tasks->n_tasks;
-        int64_t stop = 0; /* 1 + the index of the budget's reason; 3: a stop request */
-        if (rank == 0) {
+        int64_t stop = 0;          /* 1 + the index of the budget's reason; 3: a stop request */
+        if (rank == 0 && lo > 0) { /* the budgets: after the first batch */
             for (size_t t = 0; t < lo; t++) /* a pruned trial ranks after every finished one */
                 loss[t] =
                     st->pruned && st->pruned[t] ? DBL_MAX : hf_sweep_trial_loss(&st->sweep, t);
-            const char *why = hf_search_budget_stop(&spec->search, loss, lo, hf_now() - t0);
+            const char *why = NULL;
+            size_t keep = lo;
+            if (seq) { /* early_stop: the first prefix that meets it, whatever the batch */
+                keep = hf_search_early_stop_at(&spec->search, loss, lo);
+                why = keep ? "early_stop" : NULL;
+                keep = keep ? keep : lo;
+                if (!why && spec->search.max_time > 0 && hf_now() - t0 >= spec->search.max_time)
+                    why = "max_time";
+            } else if (hb) { /* early_stop on the trials at the full resource, in plan order */
+                size_t m = 0;
+                for (size_t t = 0; t < lo; t++)
+                    if (st->eligible[t])
+                        hb_loss[m++] = loss[t];
+                why = hf_search_budget_stop(&spec->search, hb_loss, m, hf_now() - t0);
+            } else {
+                why = hf_search_budget_stop(&spec->search, loss, lo, hf_now() - t0);
+            }
             stop = why ? (!strcmp(why, "max_time") ? 1 : 2) : 0;
-            /* A stop request (a signal) ends the study here: a batch whose tasks were all
-             * handed out before the scheduler saw the request ran whole, and the next batch
-             * must not start. */
-            if (g_stop && !stop)
-                stop = 3;
+            if (stop)
+                st->sweep.n_trials = keep;
         }
+        /* A stop request (a signal) ends the study here: a batch whose tasks were all handed out
+         * before the scheduler saw the request ran whole, and the next batch must not start. */
+        if (rank == 0 && g_stop && !stop)
+            stop = 3;
         if ((result = hf_comm_bcast(world, &stop, sizeof stop, 0)) < 0)
             break;
         if (stop == 3) {
             result = HF_EINTR;
             break;
         }
-        if (stop) { /* the trials run so far are the study */
+        if (stop) { /* the trials run so far (grid, random: up to early_stop's) are the study */
             st->stopped = stop == 1 ? "max_time" : "early_stop";
-            st->sweep.n_trials = lo;
+            if (rank == 0 && hb)
+                result = hb_eligible_reached(st, rungs, b);
             if (rank == 0 && !st->quiet)
-                hf_info("tpe: %s reached after %zu trials: the study ends there", st->stopped, lo);
+                hf_info("%s: %s reached after %zu trials: the study ends there",
+                        k_strategy[spec->search.strategy], st->stopped, st->sweep.n_trials);
+            result = hf_comm_check(world, result);
             break;
         }
-        if (rank == 0) /* the batch's trials: rank 0's alone */
+        if (rank == 0 && !seq) /* the batch's trials: rank 0's alone (grid's, random's made) */
             result = hb ? hyperband_batch(spec, job, loss, rungs, b)
                         : tpe_batch(spec, all, all_loss, W, lo, hi);
-        if (result >= 0 && rank == 0)
+        if (result >= 0 && rank == 0 && !seq)
             result = decode_batch(spec, job, lo, hi, &blocks[b]);
         if ((result = hf_comm_check(world, result)) < 0)
             break;
@@ -1151,6 +1207,18 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
             s0 = s1;
         }
     }
+    if (result >= 0 && rank == 0 && seq && !st->stopped) { /* early_stop within the last batch */
+        for (size_t t = 0; t < N; t++)
+            loss[t] = st->pruned && st->pruned[t] ? DBL_MAX : hf_sweep_trial_loss(&st->sweep, t);
+        size_t keep = hf_search_early_stop_at(&spec->search, loss, N);
+        if (keep && keep < N) {
+            st->stopped = "early_stop";
+            st->sweep.n_trials = keep;
+            if (!st->quiet)
+                hf_info("%s: early_stop reached after %zu trials: the study ends there",
+                        k_strategy[spec->search.strategy], keep);
+        }
+    }
     if (result >= 0 && rank == 0 && js.n) {
         size_t unused = 0;
         for (size_t i = 0; i < js.n; i++)
@@ -1166,6 +1234,7 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     free(warm_loss);
     free(all);
     free(all_loss);
+    free(hb_loss);
     return study_end(world, st, dir, result, sched_failed);
 }
 
@@ -1299,10 +1368,33 @@ static int refill(void *arg, hf_task_list *tasks, char **msg, size_t *len)
     if (a->n_def >= a->n_max)
         return 0;
     size_t t = a->n_def;
+    if (a->st->stopped) /* a budget ended the study: the running trials finish */
+        return 0;
     /* The losses so far: finished trials' (NaN: failed), running ones INFINITY (TPE's liar). */
     for (size_t k = 0; k < t; k++)
         a->all_loss[a->W + k] =
             trial_finished(&a->st->sweep, k) ? hf_sweep_trial_loss(&a->st->sweep, k) : INFINITY;
+    /* The budgets: max_time, and early_stop on the finished trials (ASHA: of the top rung) in
+     * the order they were defined; order-dependent, as the study is. */
+    if (t > 0 && (a->spec->search.max_time > 0 || a->spec->search.early_stop > 0)) {
+        double *fin = hf_malloc((t + 1) * sizeof *fin);
+        if (!fin)
+            return HF_ENOMEM;
+        size_t m = 0;
+        for (size_t k = 0; k < t; k++)
+            if (!isinf(a->all_loss[a->W + k]) && (!a->asha || a->rung[k] == (int)a->n_rungs - 1))
+                fin[m++] = a->all_loss[a->W + k];
+        const char *why =
+            hf_search_budget_stop(&a->spec->search, fin, m, hf_now() - a->st->t_start);
+        free(fin);
+        if (why) {
+            a->st->stopped = why;
+            if (!a->st->quiet)
+                hf_info("%s: %s reached after %zu trials (%zu finished): no new trials",
+                        a->asha ? "asha" : "tpe", why, t, m);
+            return 0;
+        }
+    }
     hf_trial *tr = &a->job->trials[t];
     int parent = -1, rung = 0, result;
     if (a->asha) {
@@ -1738,8 +1830,14 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         goto out;
     int async = spec->search.strategy == HF_SEARCH_ASHA ||
                 (spec->search.strategy == HF_SEARCH_TPE && spec->search.async);
+    /* A grid or random sweep with a budget or the pruner runs as a batch study of its own trials
+     * (in order; run_study); without them as before (run_sweep). */
+    int seq =
+        !async &&
+        (spec->search.strategy == HF_SEARCH_GRID || spec->search.strategy == HF_SEARCH_RANDOM) &&
+        (spec->search.max_time > 0 || spec->search.early_stop > 0 || spec->search.pruner);
     int study = !async && (spec->search.strategy == HF_SEARCH_TPE ||
-                           spec->search.strategy == HF_SEARCH_HYPERBAND);
+                           spec->search.strategy == HF_SEARCH_HYPERBAND || seq);
     if (result >= 0 && async)
         result = async_prepare(world, spec, &job, quiet, &as, &saved);
     if (result >= 0 && spec->search.strategy == HF_SEARCH_HYPERBAND) {
@@ -1758,7 +1856,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         st.eligible = eligible;
         result = eligible ? HF_OK : HF_ENOMEM;
     }
-    if (result >= 0 && study && job.n_trials && job.configs)
+    if (result >= 0 && study && !seq && job.n_trials && job.configs)
         configs_block = job.configs[0].model;
     /* A study's tasks are made as it runs: the preflight takes the most trials a task of it can
      * hold (a batch's, a rung's; one in an asynchronous study, whose trials come one by one). */
@@ -1808,8 +1906,14 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     info.search_stopped = st.stopped;
     if (async && as.asha && rank == 0) { /* ASHA selects among the trials of the top rung */
         eligible = hf_calloc(as.n_def ? as.n_def : 1, 1);
+        int top = (int)as.n_rungs - 1; /* a budget may stop it below: the highest rung reached */
+        if (st.stopped) {
+            top = 0;
+            for (size_t t = 0; t < as.n_def; t++)
+                top = as.rung[t] > top ? as.rung[t] : top;
+        }
         for (size_t t = 0; eligible && t < as.n_def; t++)
-            eligible[t] = as.rung[t] == (int)as.n_rungs - 1;
+            eligible[t] = as.rung[t] == top;
         st.sweep.eligible = eligible;
         if (!eligible)
             result = HF_ENOMEM; /* (its message set by hf_calloc) */
@@ -1840,7 +1944,7 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     if ((result = hf_comm_check(world, result)) < 0)
         goto out;
     /* A study's trials are rank 0's: it sends the best one's values. */
-    if ((study || async) &&
+    if (((study && !seq) || async) &&
         (result = best_from_rank0(world, &job, best_id, &best_trial, &best_cfg)) < 0)
         goto out;
     const hf_trial_config *best_config = best_cfg ? best_cfg : &job.configs[best];

@@ -575,18 +575,20 @@ static const hf_opt_def search_defs[] = {
     HF_DEF_BOOL("multivariate", hf_search_opts, multivariate, HF_OPT_HASHED,
                 "tpe: one joint estimator over the parameters (default true) or one each"),
     HF_DEF_INT("batch", hf_search_opts, batch, HF_OPT_HASHED, 1, 100000,
-               "tpe: trials proposed together from the results of the earlier batches "
-               "(default 4); results do not depend on the number of ranks"),
+               "tpe (and grid, random with a budget or the pruner): trials run together, each "
+               "batch after the results of the earlier ones (default 4); results do not depend "
+               "on the number of ranks"),
     HF_DEF_CUSTOM("max_time", hf_search_opts, max_time, 0, parse_duration,
                   "a duration: seconds, or a number with s, m or h",
-                  "tpe: stop proposing after this much wall-clock time of the sweep (checked "
-                  "after each batch; default none)"),
+                  "stop starting trials after this much wall-clock time of the sweep (checked "
+                  "after each batch, rung or async refill; default none)"),
     HF_DEF_INT("early_stop", hf_search_opts, early_stop, HF_OPT_HASHED, 1, INT32_MAX,
-               "tpe: stop after this many trials without an improvement of the best score "
-               "greater than early_stop_threshold (checked after each batch; default none)"),
+               "stop after this many trials without an improvement of the best score greater "
+               "than early_stop_threshold (docs/search.md has each strategy's order; default "
+               "none)"),
     HF_DEF_NUMBER("early_stop_threshold", hf_search_opts, early_stop_threshold, HF_OPT_HASHED, 0,
                   INFINITY, "a number >= 0",
-                  "tpe: the improvement early_stop asks for (default 0: any)"),
+                  "the improvement early_stop asks for (default 0: any)"),
     HF_DEF_STRING("warm_start", hf_search_opts, warm_start, HF_OPT_HASHED,
                   "an earlier run's directory or results.json",
                   "tpe: seed the sampler with the finished trials of an earlier run of the same "
@@ -595,13 +597,14 @@ static const hf_opt_def search_defs[] = {
                 "tpe: batch (batch-synchronous, the same at any number of ranks; default) or "
                 "async (a free rank gets a proposal at once; order-dependent)"),
     HF_DEF_ENUM("pruner", hf_search_opts, pruner, HF_OPT_HASHED, k_pruner_names, 0,
-                "tpe (mode batch): stop a trial after its first splits when a Wilcoxon "
+                "grid, random, tpe (mode batch): stop a trial after its first splits when a "
+                "Wilcoxon "
                 "signed-rank test against the best trial says it is worse (wilcoxon; default "
                 "none)"),
     HF_DEF_NUMBER("pruner_p", hf_search_opts, pruner_p, HF_OPT_HASHED, 0x1p-1074, 1,
-                  "a number in (0, 1]", "tpe: the pruner's p-value threshold (default 0.1)"),
+                  "a number in (0, 1]", "the pruner's p-value threshold (default 0.1)"),
     HF_DEF_INT("pruner_startup", hf_search_opts, pruner_startup, HF_OPT_HASHED, 1, 1000,
-               "tpe: the fewest splits the pruner decides on (default 2)"),
+               "the fewest splits the pruner decides on (default 2)"),
     HF_DEF_ENUM("sampler", hf_search_opts, sampler_tpe, HF_OPT_HASHED, k_sampler_names, 0,
                 "hyperband, asha: how new configurations are drawn: random (default) or tpe "
                 "(BOHB: TPE on the finished trials of the largest budget with at least 10)"),
@@ -625,46 +628,54 @@ static int search_check(void *opts)
     hf_search_opts *o = opts;
     char at[512];
     static const char *const tpe_keys[] = {
-        "n_startup_trials", "n_ei_candidates",      "multivariate", "batch", "max_time",
-        "early_stop",       "early_stop_threshold", "warm_start",   "mode",  "pruner",
-        "pruner_p",         "pruner_startup"};
-    const int given[] = {o->n_startup_trials >= 0,
-                         o->n_ei_candidates >= 0,
-                         o->multivariate >= 0,
-                         o->batch >= 0,
-                         o->max_time > 0,
-                         o->early_stop > 0,
-                         o->early_stop_threshold > 0,
-                         o->warm_start != NULL,
-                         o->async > 0,
-                         o->pruner > 0,
-                         o->pruner_p > 0,
-                         o->pruner_startup > 0};
+        "n_startup_trials", "n_ei_candidates", "multivariate", "batch", "warm_start", "mode"};
+    const int given[] = {o->n_startup_trials >= 0, o->n_ei_candidates >= 0,
+                         o->multivariate >= 0,     o->batch >= 0,
+                         o->warm_start != NULL,    o->async > 0};
+    /* grid and random take search.batch too: with a budget or the pruner they run as a batch
+     * study of their own trials in order (coordinator/run.c). */
+    const int seq = o->strategy == HF_SEARCH_GRID || o->strategy == HF_SEARCH_RANDOM;
     for (size_t i = 0; i < sizeof tpe_keys / sizeof *tpe_keys; i++) {
         char key[64];
         snprintf(key, sizeof key, "search.%s", tpe_keys[i]);
-        if (given[i] && o->strategy != HF_SEARCH_TPE)
+        if (given[i] && o->strategy != HF_SEARCH_TPE && !(seq && !strcmp(tpe_keys[i], "batch")))
             return hf_error(HF_EINVAL, "%s: %s is a setting of search.strategy tpe, not of %s",
                             hf_opt_where(&o->src, key, at, sizeof at), key,
                             k_strategy_names[o->strategy]);
     }
-    if (o->async && (o->max_time > 0 || o->early_stop > 0))
+    if (seq && o->batch >= 0 && !(o->max_time > 0 || o->early_stop > 0 || o->pruner))
         return hf_error(HF_EINVAL,
-                        "%s: search.%s: given with search.mode async, expected mode batch (the "
-                        "budgets are checked between batches)",
-                        hf_opt_where(&o->src,
-                                     o->max_time > 0 ? "search.max_time" : "search.early_stop", at,
-                                     sizeof at),
-                        o->max_time > 0 ? "max_time" : "early_stop");
+                        "%s: search.batch: given with search.strategy %s without search.max_time, "
+                        "early_stop or pruner, expected one of them (only a budgeted or pruned "
+                        "sweep runs in batches)",
+                        hf_opt_where(&o->src, "search.batch", at, sizeof at),
+                        k_strategy_names[o->strategy]);
+    static const char *const prune_keys[] = {"pruner", "pruner_p", "pruner_startup"};
+    const int prune_given[] = {o->pruner > 0, o->pruner_p > 0, o->pruner_startup > 0};
+    const int rungs = o->strategy == HF_SEARCH_HYPERBAND || o->strategy == HF_SEARCH_ASHA;
+    for (size_t i = 0; i < sizeof prune_keys / sizeof *prune_keys; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "search.%s", prune_keys[i]);
+        if (prune_given[i] && rungs)
+            return hf_error(HF_EINVAL,
+                            "%s: %s: given with search.strategy %s, expected grid, random or tpe "
+                            "(%s already stops trials early, by its rungs)",
+                            hf_opt_where(&o->src, key, at, sizeof at), key,
+                            k_strategy_names[o->strategy], k_strategy_names[o->strategy]);
+    }
     if (o->async && o->pruner)
         return hf_error(HF_EINVAL,
                         "%s: search.pruner: got wilcoxon with search.mode async, expected mode "
                         "batch (the pruner decides between the stages of a batch)",
                         hf_opt_where(&o->src, "search.pruner", at, sizeof at));
-    if (o->strategy == HF_SEARCH_TPE && o->pruner_p <= 0)
+    /* The defaults where they apply (a grid or random sweep without these keys keeps its
+     * identity). */
+    if ((o->strategy == HF_SEARCH_TPE || o->pruner) && o->pruner_p <= 0)
         o->pruner_p = 0.1;
-    if (o->strategy == HF_SEARCH_TPE && o->pruner_startup <= 0)
+    if ((o->strategy == HF_SEARCH_TPE || o->pruner) && o->pruner_startup <= 0)
         o->pruner_startup = 2;
+    if (seq && o->batch < 0 && (o->max_time > 0 || o->early_stop > 0 || o->pruner))
+        o->batch = 4;
     if (o->strategy == HF_SEARCH_TPE) { /* the defaults, once the strategy is known */
         if (o->n_startup_trials < 0)
             o->n_startup_trials = 10;
@@ -891,6 +902,25 @@ const char *hf_search_budget_stop(const hf_search_opts *search, const double *lo
             best = loss[t];
     }
     return n - last >= (size_t)search->early_stop ? "early_stop" : NULL;
+}
+
+size_t hf_search_early_stop_at(const hf_search_opts *search, const double *loss, size_t n)
+{
+    if (search->early_stop <= 0)
+        return 0;
+    double best = INFINITY;
+    size_t last = 0; /* as hf_search_budget_stop, prefix by prefix */
+    for (size_t t = 0; t < n; t++) {
+        if (!isnan(loss[t])) {
+            if (loss[t] < best - search->early_stop_threshold || isinf(best))
+                last = t + 1;
+            if (loss[t] < best)
+                best = loss[t];
+        }
+        if (t + 1 - last >= (size_t)search->early_stop)
+            return t + 1;
+    }
+    return 0;
 }
 
 /* The value of parameter p given as JSON, if it lies in p's distribution: 1 and *v set, else 0. */

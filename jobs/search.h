@@ -33,10 +33,10 @@ typedef struct hf_search_opts {
     int multivariate;     /* 1 */
     int batch;            /* 4: proposals per batch, each batch from the results of the earlier */
     int async;            /* tpe: 0 batch-synchronous (default), 1 asynchronous (search.mode) */
-    int pruner;           /* tpe (batch mode): 1 = wilcoxon (jobs/prune.h); 0 none */
+    int pruner;           /* grid, random, tpe (batch mode): 1 = wilcoxon (jobs/prune.h); 0 none */
     double pruner_p;      /* its p-value threshold (default 0.1) */
     int pruner_startup;   /* the fewest splits it decides on (default 2) */
-    /* tpe budgets, checked after each batch (0: none): */
+    /* budgets of every strategy (0: none; docs/search.md says when each is checked): */
     double max_time;             /* seconds of this invocation's sweep */
     int early_stop;              /* stop after this many trials without an improvement ... */
     double early_stop_threshold; /* ... greater than this (default 0) */
@@ -199,6 +199,12 @@ int hf_space_trial_from_json(const hf_space *space, const char *params_json, hf_
  * trials since the last one that lowered the best loss by more than early_stop_threshold. */
 const char *hf_search_budget_stop(const hf_search_opts *search, const double *loss, size_t n,
                                   double elapsed);
+
+/* search.early_stop on trials in index order (grid, random: the same at any number of ranks):
+ * the fewest trials k <= n whose prefix [0, k) meets it (its last early_stop trials gave no
+ * improvement greater than early_stop_threshold), or 0 when no prefix of [0, n) does (or there
+ * is no early_stop). The study is then trials [0, k). */
+size_t hf_search_early_stop_at(const hf_search_opts *search, const double *loss, size_t n);
 
 /* The parameter values of a trial as a compact JSON object, e.g.
  * {"alpha":0.01,"fit_intercept":true} (numbers as JSON reals in their shortest round-trip form,

@@ -129,6 +129,20 @@ int hf_spec_print(const hf_spec *spec, const hf_trial *trials, size_t n_trials, 
         free(rungs);
     } else
         fprintf(out, "search:     grid over %d axes\n", count_varying(spec));
+    const hf_search_opts *so = &spec->search; /* budgets and the pruner (docs/search.md) */
+    if (so->max_time > 0 || so->early_stop > 0 || so->pruner) {
+        fprintf(out, "budgets:   ");
+        if (so->max_time > 0)
+            fprintf(out, " max_time %gs", so->max_time);
+        if (so->early_stop > 0)
+            fprintf(out, " early_stop %d (threshold %g)", so->early_stop, so->early_stop_threshold);
+        if (so->pruner)
+            fprintf(out, " pruner wilcoxon (p %g, pruner_startup %d)", so->pruner_p,
+                    so->pruner_startup);
+        if (so->strategy == HF_SEARCH_GRID || so->strategy == HF_SEARCH_RANDOM)
+            fprintf(out, "; trials in order, batches of %d", so->batch);
+        fprintf(out, "\n");
+    }
     fprintf(out, "space:\n");
     for (size_t i = 0; i < spec->space.n_params; i++) {
         space_text(&spec->space.params[i], buf, sizeof buf);

@@ -230,8 +230,8 @@ for body, search, want in [
          "{strategy: asha, trials: 30}", "preprocess.train_fraction: is asha's resource"),
         (MODELS["logistic"][0], "{strategy: random, mode: async}",
          "search.mode is a setting of search.strategy tpe, not of random"),
-        (MODELS["logistic"][0], "{strategy: tpe, mode: async, trials: 12, max_time: 1h}",
-         "search.max_time: given with search.mode async, expected mode batch"),
+        (MODELS["logistic"][0], "{strategy: asha, trials: 30, pruner: wilcoxon}",
+         "search.pruner: given with search.strategy asha, expected grid, random or tpe"),
         (MODELS["logistic"][0] + "parallel: {ranks_per_task: 2}\n",
          "{strategy: tpe, mode: async, trials: 12}",
          "parallel.ranks_per_task: got 2 with an asynchronous search (tpe, mode async)")]:

@@ -107,7 +107,8 @@ ck.check(hftest.comparable(results(d)) == hftest.comparable(r),
 
 # Refusals.
 for strategy, extra, want in [
-        ("random", ", pruner: wilcoxon", "search.pruner is a setting of search.strategy tpe"),
+        ("hyperband", ", pruner: wilcoxon",
+         "search.pruner: given with search.strategy hyperband, expected grid, random or tpe"),
         ("tpe", ", mode: async, pruner: wilcoxon",
          "search.pruner: got wilcoxon with search.mode async, expected mode batch")]:
     d = setup("refuse-%d" % len(os.listdir(work)), strategy, extra)

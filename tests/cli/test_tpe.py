@@ -245,9 +245,10 @@ ck.check(p.returncode == 2 and "parallel.memory_per_rank" in p.stderr and
              p.returncode, p.stderr.strip()[-300:]))
 
 # validate's refusals.
-for extra, key in [(", batch: 4", "search.batch"), (", multivariate: true", "search.multivariate"),
+# (max_time, early_stop and batch with a budget are random search's too: cli.budgets.)
+for extra, key in [(", multivariate: true", "search.multivariate"),
                    (", n_startup_trials: 3", "search.n_startup_trials"),
-                   (", max_time: 1h", "search.max_time"), (", early_stop: 5", "search.early_stop")]:
+                   (", warm_start: out", "search.warm_start")]:
     d = setup("refuse-%d" % len(os.listdir(work)), strategy="random", extra=extra)
     p = hftest.hyperfold(["validate", "job.yaml"], cwd=d, check=False)
     ck.check(p.returncode == 2 and key in p.stderr and "tpe" in p.stderr and "job.yaml:" in p.stderr,

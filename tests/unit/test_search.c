@@ -552,6 +552,37 @@ static void test_tpe_settings(void **state)
     o.max_time = 2;
     assert_null(hf_search_budget_stop(&o, loss, 8, 1.9));
     assert_string_equal(hf_search_budget_stop(&o, loss, 8, 2), "max_time");
+    /* grid, random: the first prefix that meets early_stop (3 trials after 3.999 at trial 4:
+     * the prefix of 8); none in a shorter prefix */
+    o.max_time = 0;
+    o.early_stop = 3;
+    o.early_stop_threshold = 0;
+    assert_int_equal(hf_search_early_stop_at(&o, loss, 8), 8);
+    assert_int_equal(hf_search_early_stop_at(&o, loss, 7), 0);
+    o.early_stop_threshold = 0.01; /* the last improvement is trial 1: 3 after it, prefix 5 */
+    assert_int_equal(hf_search_early_stop_at(&o, loss, 8), 5);
+    assert_int_equal(hf_search_early_stop_at(&o, loss, 4), 0);
+    o.early_stop = 0;
+    assert_int_equal(hf_search_early_stop_at(&o, loss, 8), 0);
+    hf_spec_free(s);
+}
+
+/* Budgets and the pruner with grid and random search: accepted, with the batch and pruner
+ * defaults; a grid or random sweep without them keeps its settings (and identity). */
+static void test_seq_budgets(void **state)
+{
+    (void)state;
+    hf_spec *s = parse_ok(HEAD "model:\n  type: ridge\n  params:\n    alpha: [0.1, 1, 10]\n"
+                               "search: {strategy: grid, early_stop: 2, pruner: wilcoxon}\n");
+    assert_int_equal(s->search.batch, 4);
+    assert_int_equal(s->search.pruner, 1);
+    assert_true(s->search.pruner_p == 0.1);
+    assert_int_equal(s->search.pruner_startup, 2);
+    hf_spec_free(s);
+    s = parse_ok(HEAD "model:\n  type: ridge\n  params:\n    alpha: [0.1, 1, 10]\n"
+                      "search: {strategy: grid}\n");
+    assert_int_equal(s->search.batch, -1);
+    assert_true(s->search.pruner_p == 0);
     hf_spec_free(s);
 }
 
@@ -568,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_hyperband_table),
         cmocka_unit_test(test_hyperband_spec),
         cmocka_unit_test(test_tpe_settings),
+        cmocka_unit_test(test_seq_budgets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
