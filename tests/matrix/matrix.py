@@ -86,8 +86,9 @@ DIMS = [
     ("metric", ["default", "explicit"]),
     # a model option that changes the objective: plain; weighted (class_weight: balanced, for the
     # classifiers that take it); log1p_target (preprocess.target_transform: log1p, a positive
-    # skewed regression target); elasticnet (logistic_regression's penalty elasticnet, l1_ratio 0.5)
-    ("option", ["plain", "weighted", "log1p_target", "elasticnet"]),
+    # skewed regression target); elasticnet (logistic_regression's penalty elasticnet, l1_ratio 0.5);
+    # native (the trees on preprocess.categorical native: XGBoost's categorical splits)
+    ("option", ["plain", "weighted", "log1p_target", "elasticnet", "native"]),
 ]
 DIM_NAMES = [d for d, _ in DIMS]
 DIM_VALUES = dict(DIMS)
@@ -179,7 +180,14 @@ CONSTRAINTS = [
     # (another model's unknown key is refused by validate, as tests/cli covers)
     ("option-model", ("option", "model"),
      lambda c: (c["option"] != "weighted" or c["model"] in ("logistic_regression",) + TREES)
-     and (c["option"] != "elasticnet" or c["model"] == "logistic_regression"), False),
+     and (c["option"] != "elasticnet" or c["model"] == "logistic_regression")
+     and (c["option"] != "native" or c["model"] in TREES), False),
+    # native encodes the categorical columns: only the mixed tables have them
+    ("native-features", ("option", "features"),
+     lambda c: c["option"] != "native" or c["features"] == "mixed", False),
+    # validate refuses native with PCA (a level's code is no coordinate to project)
+    ("native-pca", ("option", "preprocess"),
+     lambda c: c["option"] != "native" or c["preprocess"] != "pca", True),
     # OWL-QN (liblbfgs) stops short of tol 1e-10 on unscaled, collinear designs (10,000
     # iterations, flagged as not converged, scores 1e-5 off): the L1 option runs on scaled ones
     ("elasticnet-scaled", ("option", "preprocess"),
@@ -278,6 +286,12 @@ TRIPLES = [("group", "block", "shape"), ("model", "target", "labels", "task"),
 TRIPLE_SKIP = {("group", "2:auto")}
 
 
+# Values covered in a second pass (pairwise() below), after the cover of every other value, so that
+# adding them kept the combinations the matrix had before them: option native (issue 13's native
+# categorical splits) came last.
+LATE_VALUES = {("option", "native")}
+
+
 def interactions(triples=TRIPLES):
     """The value combinations a cover must contain: every feasible pair of values of two
     dimensions, and every feasible combination of the values of each dimension set in triples.
@@ -305,18 +319,32 @@ def pairwise(triples=TRIPLES):
     each with the value that completes the most uncovered interactions with the values already
     chosen, among those that still extend to a valid combination (ties: the value chosen least
     often so far, then the first)."""
-    required = interactions(triples)
-    left = set(required)
-    by_dim = {d: [it for it in required if any(e == d for e, _ in it)] for d in DIM_NAMES}
+    every = interactions(triples)
     chosen = []
     used = {d: {} for d in DIM_NAMES}
+    # First every interaction without a LATE_VALUES value, choosing among the other values only;
+    # then the rest, with every value.
+    early = [it for it in every if not any(dv in LATE_VALUES for dv in it)]
+    late = [it for it in every if any(dv in LATE_VALUES for dv in it)]
+    early_values = {d: [v for v in DIM_VALUES[d] if (d, v) not in LATE_VALUES]
+                    for d in DIM_NAMES}
+    _greedy_cover(early, early_values, chosen, used)
+    _greedy_cover(late, DIM_VALUES, chosen, used)
+    return chosen
+
+
+def _greedy_cover(required, values, chosen, used):
+    """pairwise()'s greedy step: appends to chosen combinations (their values from values[d])
+    until every interaction of required is in one of chosen."""
+    left = {it for it in required if not any(all(c[e] == w for e, w in it) for c in chosen)}
+    by_dim = {d: [it for it in required if any(e == d for e, _ in it)] for d in DIM_NAMES}
     while left:
         c = dict(next(it for it in required if it in left))
         for d in DIM_NAMES:
             if d in c:
                 continue
             best, best_key = None, None
-            for v in DIM_VALUES[d]:
+            for v in values[d]:
                 c[d] = v
                 ok = feasible_partial(c)
                 if ok:
@@ -333,7 +361,6 @@ def pairwise(triples=TRIPLES):
         chosen.append(c)
         for d in DIM_NAMES:
             used[d][c[d]] = used[d].get(c[d], 0) + 1
-    return chosen
 
 
 def uncovered(combos, triples=TRIPLES):
@@ -377,6 +404,9 @@ def refusal_cases(full=True):
     for world, group in ((2, "2:2x2"), (4, "4:1x2"), (4, "2:1x4")):
         out.append(dict(base, model="ridge", target="regression", labels="float", task="given",
                         world=world, group=group))
+    # native categorical splits with PCA
+    out.append(dict(base, model="xgboost", target="binary", labels="str", task="given",
+                    features="mixed", preprocess="pca", world=1, group="1", option="native"))
     # class_weight on a regression task; a target transform on a classification task
     for model in TREES:
         out.append(dict(base, model=model, target="regression", labels="float", task="given",
@@ -603,7 +633,8 @@ def preprocess_settings(c):
         "pca": [("scale", "standard"), ("pca.n_components", pca_ks(c))],
         "log1p": [("log1p", True)],
     }[c["preprocess"]] + ([("target_transform", "log1p")] if c.get("option") == "log1p_target"
-                          else [])
+                          else []) + ([("categorical", "native")] if c.get("option") == "native"
+                                      else [])
 
 
 def preprocess_spec(c):
@@ -699,6 +730,7 @@ def trial_config(c, params):
         "min_frequency": int(get("preprocess.min_frequency", 0)),
         "log1p": bool(get("preprocess.log1p", False)),
         "pca": int(get("preprocess.pca.n_components", 0)),
+        "native": get("preprocess.categorical", "onehot") == "native",
     }
     # The trees take missing values: numeric columns stay unimputed unless the spec sets the
     # imputation (or asks for PCA, which needs it); categorical columns are imputed as ever.
@@ -747,7 +779,15 @@ class Design:
         parts = [("num", steps(cfg["log1p"]), d.num_names)]
         if d.mixed:
             parts.append(("bool", steps(False), ["member"]))
-        if self.cat:
+        if self.cat and cfg["native"]:
+            # native: each categorical column one feature, its level's rank among the training
+            # rows' levels in sorted order; missing and unseen levels NaN, no imputation, no
+            # min_frequency (docs/preprocessing.md)
+            from sklearn.preprocessing import OrdinalEncoder
+            parts.append(("cat", OrdinalEncoder(handle_unknown="use_encoded_value",
+                                                unknown_value=np.nan,
+                                                encoded_missing_value=np.nan), self.cat))
+        elif self.cat:
             enc = OneHotEncoder(handle_unknown="infrequent_if_exist",
                                 min_frequency=cfg["min_frequency"], sparse_output=False) \
                 if cfg["min_frequency"] > 1 else \
@@ -768,6 +808,22 @@ class Design:
             self.pca = PCA(n_components=self.cfg["pca"], svd_solver="full")
             self.pca.fit(self._pre(F))
         return self
+
+    def feature_types(self):
+        """XGBoost's feature types of the design: "c" for the native-encoded columns, "q" for
+        the others (numeric, boolean, indicators); None without native encoding."""
+        if not (self.cfg["native"] and self.cat):
+            return None
+        n_num = len(self.all) - len(self.cat)
+        return ["q"] * n_num + ["c"] * len(self.cat) + ["q"] * len(self.ind_cols)
+
+    def dmatrix(self, X, label=None, weight=None):
+        import xgboost as xgb
+        types = self.feature_types()
+        if types is None:
+            return xgb.DMatrix(X.astype(np.float32), label=label, weight=weight, missing=np.nan)
+        return xgb.DMatrix(X.astype(np.float32), label=label, weight=weight, missing=np.nan,
+                           feature_types=types, enable_categorical=True)
 
     def _pre(self, F):
         Z = self.ct.transform(F).astype(float)
@@ -916,8 +972,8 @@ class Model:
         else:
             bp.update(eta=float(get("learning_rate", 0.3)))
             n_rounds = int(get("n_estimators", 100)) if rounds is None else int(rounds)
-        self.booster = xgb.train(bp, xgb.DMatrix(X.astype(np.float32), label=label,
-                                                 weight=self.sw, missing=np.nan), n_rounds)
+        self.booster = xgb.train(bp, self.design.dmatrix(X, label=label, weight=self.sw),
+                                 n_rounds)
         self.kept = n_rounds
         es = 0 if forest else int(get("early_stopping_rounds", 0))
         if es <= 0 or valid is None or rounds is not None:
@@ -928,7 +984,7 @@ class Model:
         yv = (d.y_class if d.task == "classification" else d.y)[valid]
         if self.log1p_y:  # early stopping on the transformed scale, as hyperfold
             yv = np.log1p(yv.astype(float))
-        dv = xgb.DMatrix(Xv.astype(np.float32), missing=np.nan)
+        dv = self.design.dmatrix(Xv)
         best, best_s = -1, None
         for r in range(n_rounds):
             out = self._booster_out(self.booster, dv, (0, r + 1))
@@ -982,9 +1038,7 @@ class Model:
         """Regression: the values; logistic: the class probabilities at the optimum."""
         X = self.design.transform(F)
         if self.kind in TREES:
-            import xgboost as xgb
-            out = self._booster_out(self.booster, xgb.DMatrix(X.astype(np.float32),
-                                                              missing=np.nan))
+            out = self._booster_out(self.booster, self.design.dmatrix(X))
         elif self.kind != "logistic_regression":
             out = self.m.predict(X)
         else:
@@ -1489,7 +1543,8 @@ def run_refusal(c, work):
               "ranks-per-task": ["parallel.ranks_per_task"],
               "grid": ["parallel.grid"],
               "weighted-task": ["class_weight"],
-              "log1p-task": ["preprocess.target_transform"]}[why]
+              "log1p-task": ["preprocess.target_transform"],
+              "native-pca": ["preprocess.categorical", "native", "pca"]}[why]
     # validate: at the combination's world size (the only place it can know it); at one rank it
     # cannot (a login node validates a spec meant for mpirun -np 8) and must accept it
     for what, args, np_ranks in (("validate", ["validate", SPEC_FILE], c["world"] if why == "ranks-per-task" else None),
