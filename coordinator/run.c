@@ -1795,11 +1795,14 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     ctx.metrics = job.metrics;
     ctx.n_metrics = job.n_metrics;
     ctx.group = group;
+    ctx.resumable =
+        spec->search.strategy == HF_SEARCH_HYPERBAND || spec->search.strategy == HF_SEARCH_ASHA;
     if ((result = async   ? run_async_study(world, &st, &as, &ctx, manifest, &dir, &tasks)
                   : study ? run_study(world, &st, spec, &job, &ctx, group_comm, manifest, &dir,
                                       &tasks, study_blocks, rungs, n_batches)
                           : run_sweep(world, &st, &ctx, group_comm, &dir)) < 0)
         goto out;
+    hf_task_sweep_end(&ctx); /* the boosters kept for promotions (xgboost) */
 
     /* Selection on rank 0; the refit group (rank 0, or rank 0's whole worker group) refits. */
     int64_t best = -1;
