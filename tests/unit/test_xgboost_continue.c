@@ -3,9 +3,9 @@
  * are bit for bit those of a fresh fit: the same booster JSON, the same kept rounds and the same
  * predictions, for regression, two and three classes, with early stopping off and on (a run
  * that stopped before its promotion included), on native categorical features, with several
- * trials in one call and with fewer rounds than kept (a slice); fits with row or column sampling
- * are never continued (and still equal the fresh fit); the counts say how many fits continued and
- * how many rounds they spared; HF_XGB_NO_CONTINUE=1 turns continuation off. */
+ * trials in one call and with fewer rounds than kept (a slice), with row sampling; fits with
+ * column sampling are never continued (and still equal the fresh fit); the counts say how many fits
+ * continued and how many rounds they spared; HF_XGB_NO_CONTINUE=1 turns continuation off. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -121,7 +121,8 @@ static void assert_same(hf_fitted *a, hf_fitted *b, const double *Xv, size_t n_o
 
 /* The promotions 2 -> 6 -> 18 rounds (then 4: a slice) of resumable fits, each against a fresh
  * fit of the same rounds; with early stopping `es` (0: off). Returns the continued fits. */
-static uint64_t ladder(data *d, int task, int es, int categorical, double subsample)
+static uint64_t ladder(data *d, int task, int es, int categorical, double subsample,
+                       double colsample)
 {
     static const unsigned char flags[P] = {0, 0, 0, 0, 1};
     const double *y = task == 0 ? d->y : task == 2 ? d->c2 : d->c3;
@@ -146,6 +147,7 @@ static uint64_t ladder(data *d, int task, int es, int categorical, double subsam
     defaults(v);
     set_num(v, "early_stopping_rounds", es);
     set_num(v, "subsample", subsample);
+    set_num(v, "colsample_bynode", colsample);
     set_num(v, "max_depth", 4);
     uint64_t c[2];
     counts(c); /* a clean slate */
@@ -179,19 +181,32 @@ static void test_continued_equals_fresh(void **state)
             for (int cat = 0; cat <= 1; cat++) {
                 print_message("task %d early stopping %d categorical %d\n", task, es, cat);
                 /* Three promotions continue (6, 18 and the slice of 4 / 12). */
-                assert_int_equal((int)ladder(d, task, es ? 3 : 0, cat, 1.0), 3);
+                assert_int_equal((int)ladder(d, task, es ? 3 : 0, cat, 1.0, 1.0), 3);
             }
     }
     free(d);
 }
 
-/* Sampling rows or columns: never continued, and still the fresh fit. */
-static void test_sampling_not_continued(void **state)
+/* Row sampling (subsample < 1) continues too: the kept booster carries the generator's state. */
+static void test_row_sampling(void **state)
 {
     (void)state;
     data *d = make();
-    assert_int_equal((int)ladder(d, 0, 0, 0, 0.7), 0);
-    assert_int_equal((int)ladder(d, 3, 3, 0, 0.8), 0);
+    for (int task = 0; task <= 3; task++)
+        if (task != 1) {
+            assert_int_equal((int)ladder(d, task, 0, 0, 0.7, 1.0), 3);
+            assert_int_equal((int)ladder(d, task, 3, 1, 0.8, 1.0), 3);
+        }
+    free(d);
+}
+
+/* Column sampling: never continued, and still the fresh fit. */
+static void test_column_sampling_not_continued(void **state)
+{
+    (void)state;
+    data *d = make();
+    assert_int_equal((int)ladder(d, 0, 0, 0, 1.0, 0.6), 0);
+    assert_int_equal((int)ladder(d, 3, 3, 0, 0.8, 0.7), 0);
     free(d);
 }
 
@@ -242,9 +257,9 @@ static void test_switch_off(void **state)
     (void)state;
     data *d = make();
     setenv("HF_XGB_NO_CONTINUE", "1", 1);
-    assert_int_equal((int)ladder(d, 2, 3, 0, 1.0), 0);
+    assert_int_equal((int)ladder(d, 2, 3, 0, 1.0, 1.0), 0);
     unsetenv("HF_XGB_NO_CONTINUE");
-    assert_int_equal((int)ladder(d, 2, 3, 0, 1.0), 3);
+    assert_int_equal((int)ladder(d, 2, 3, 0, 1.0, 1.0), 3);
     free(d);
 }
 
@@ -252,7 +267,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_continued_equals_fresh),
-        cmocka_unit_test(test_sampling_not_continued),
+        cmocka_unit_test(test_row_sampling),
+        cmocka_unit_test(test_column_sampling_not_continued),
         cmocka_unit_test(test_stopped_before_promotion),
         cmocka_unit_test(test_switch_off),
     };

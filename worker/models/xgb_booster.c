@@ -451,16 +451,30 @@ static size_t track_round(trial_track *t, size_t n, const hf_metric *metric, int
  * (so its early stopping stands where a fresh run's would) and trains only the rounds it lacks;
  * one that needs no more rounds (fewer, or an early stop within them) only slices. The rounds a
  * booster adds after its restoration are those a fresh run trains (checked bit for bit by
- * tests/unit/test_xgb_continue.c: the same JSON model and the same predictions): without row or
- * column sampling hist training draws no random numbers, and the restored booster's prediction
- * caches are rebuilt tree by tree in the order the incremental ones were summed. Row and column
- * sampling (subsample, colsample_* < 1) draw from libxgboost's process-wide generator, seeded
- * once when a booster is configured and advanced every round; a restored booster would draw
- * other numbers, so such fits are never kept (a fresh fit every time), nor are random_forest's or
- * a row-sharded group's. At most HF_XGB_KEPT_BYTES of kept boosters per process, the least
- * recently used dropped first; freed at the end of the sweep (hf_xgb_sweep_end).
- * HF_XGB_NO_CONTINUE=1 (a test and diagnostic switch) keeps none. */
+ * tests/unit/test_xgboost_continue.c: the same JSON model and the same predictions): without
+ * sampling hist training draws no random numbers, and the restored booster's prediction caches
+ * are rebuilt tree by tree in the order the incremental ones were summed. Row sampling
+ * (subsample < 1) draws one number per tree from libxgboost's process-wide generator, seeded
+ * once when a booster is configured: a kept booster carries the generator's state after its last
+ * round and a continuation sets it back (restore_rng). Column sampling (colsample_* < 1) draws
+ * from a generator inside the tree updater, which nothing keeps: such fits are never kept (a
+ * fresh fit every time), nor are random_forest's (one round) or a row-sharded group's. At most
+ * HF_XGB_KEPT_BYTES of kept boosters per process, the least recently used dropped first; freed at
+ * the end of the sweep (hf_xgb_sweep_end). HF_XGB_NO_CONTINUE=1 (a test and diagnostic switch)
+ * keeps none. */
 #define HF_XGB_KEPT_BYTES ((size_t)256 << 20)
+#define HF_XGB_RNG_BACK 1 /* see restore_rng (0 fails unit.xgboost_continue's row sampling) */
+
+/* libxgboost's process-wide generator, xgboost::common::GlobalRandom() (1.7: a thread-local
+ * std::mt19937, libstdc++'s layout: 624 words of uint_fast32_t and the position). Row sampling
+ * draws one number from it per tree; a kept booster carries its state, so that the rounds a
+ * continued fit adds draw what a fresh run's would. */
+extern void *hf_xgb_global_random(void) __asm__("_ZN7xgboost6common12GlobalRandomEv");
+
+typedef struct mt_state {
+    unsigned long x[624];
+    size_t p;
+} mt_state;
 
 typedef struct kept_booster {
     dm_key train, valid; /* valid: zeroed without early stopping */
@@ -470,6 +484,8 @@ typedef struct kept_booster {
     int trained;  /* its rounds */
     double *hist; /* with early stopping: the validation score of each of its rounds */
     size_t bytes;
+    int has_rng; /* row sampling: rng is the generator's state after its last round */
+    mt_state rng;
 } kept_booster;
 
 static pthread_mutex_t g_kept_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -487,17 +503,22 @@ static void kept_free(kept_booster *k)
     free(k);
 }
 
-/* 1 when the fit may continue, or be continued by, a kept booster. */
+/* 0: the fit is never kept nor continued; 1: it may be; 2: it may be, with the generator's state
+ * (subsample < 1). Column sampling (colsample_* < 1) draws from a generator inside the tree
+ * updater, which no serialisation keeps: never. */
 static int may_keep(const hf_xgb_params *p, const hf_fit_data *d, int shard)
 {
     const char *off = getenv("HF_XGB_NO_CONTINUE");
     if (!p->continuable || !d->resumable || shard || (off && *off && strcmp(off, "0") != 0))
         return 0;
-    for (size_t i = 0; i < p->n; i++)
-        if ((strcmp(p->key[i], "subsample") == 0 || strncmp(p->key[i], "colsample_", 10) == 0) &&
-            strtod(p->val[i], NULL) != 1.0)
+    int how = 1;
+    for (size_t i = 0; i < p->n; i++) {
+        if (strncmp(p->key[i], "colsample_", 10) == 0 && strtod(p->val[i], NULL) != 1.0)
             return 0;
-    return 1;
+        if (strcmp(p->key[i], "subsample") == 0 && strtod(p->val[i], NULL) != 1.0)
+            how = 2;
+    }
+    return how;
 }
 
 /* The text every kept booster of these parameters shares; NULL when out of memory. */
@@ -584,7 +605,8 @@ void hf_xgb_sweep_end(uint64_t counts[2])
 /* A kept booster of b (trained rounds; hist: their scores, or NULL), or NULL when out of memory
  * or libxgboost cannot serialise it (the fit then simply keeps nothing). */
 static kept_booster *kept_make(BoosterHandle b, const dm_key *train, const dm_key *valid,
-                               const char *params, int trained, const double *hist)
+                               const char *params, int trained, const double *hist,
+                               const mt_state *rng)
 {
     bst_ulong len = 0;
     char const *raw = NULL;
@@ -607,8 +629,29 @@ static kept_booster *kept_make(BoosterHandle b, const dm_key *train, const dm_ke
         memcpy(k->hist, hist, (size_t)trained * sizeof *hist);
     k->len = (size_t)len;
     k->trained = trained;
+    if (rng) {
+        k->rng = *rng;
+        k->has_rng = 1;
+    }
     k->bytes = sizeof *k + strlen(params) + k->len + (hist ? (size_t)trained * sizeof *hist : 0);
     return k;
+}
+
+/* Before a restored booster trains (row sampling): its configuration, which a prediction forces
+ * (and which seeds the generator on a new booster), then the generator set to the state of a
+ * fresh run after the kept rounds, one number back: the tree updater, made anew at the first
+ * round, draws one for its column sampler, which a fresh run drew before its first round. */
+static int restore_rng(BoosterHandle b, DMatrixHandle dm, const mt_state *rng)
+{
+    bst_ulong const *shape = NULL;
+    bst_ulong dim = 0;
+    float const *res = NULL;
+    if (XGBoosterPredictFromDMatrix(b, dm, k_predict_config, &shape, &dim, &res) != 0)
+        return xgb_error("configuring a kept booster");
+    mt_state *g = hf_xgb_global_random();
+    *g = *rng;
+    g->p -= HF_XGB_RNG_BACK;
+    return HF_OK;
 }
 
 /* Trial i's model: the first `keep` rounds of the booster. */
@@ -743,7 +786,8 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         goto out;
     }
     /* A resumable fit: the booster kept by an earlier fit of these parameters, if any. */
-    if (may_keep(params, d, shard)) {
+    const int keep_how = may_keep(params, d, shard);
+    if (keep_how) {
         if (!(kept_text = kept_params(params, early_stopping, stopping, d->metric)) ||
             !(hist = hf_malloc((size_t)(max_rounds > 0 ? max_rounds : 1) * sizeof *hist))) {
             result = HF_ENOMEM;
@@ -774,6 +818,9 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
             open = track_round(t, n_trials, metric, r, hist[r], early_stopping) > 0;
         }
     }
+    if (kept && open && trained < max_rounds && kept->has_rng &&
+        (result = restore_rng(b, dm[stopping ? 1 : 0], &kept->rng)) < 0)
+        goto out;
     if (kept) {
         pthread_mutex_lock(&g_kept_mu);
         g_kept_counts[0]++;
@@ -804,14 +851,18 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         if (track_round(t, n_trials, metric, r, s, early_stopping) == 0)
             break;
     }
+    /* Row sampling: the generator's state after the booster's last round, for its continuation. */
+    const mt_state *rng = keep_how == 2 && have > 0 ? hf_xgb_global_random() : NULL;
+    if (rng && (rng->p < 1 || rng->p > 624))
+        rng = NULL; /* not the layout it should be: nothing is kept */
     for (size_t i = 0; i < n_trials && result >= 0; i++) {
         int keep = stopping && t[i].best >= 0 ? t[i].best + 1 : rounds[i];
         result = slice_model(ops, d, b, keep, have, &out[i]);
     }
     /* Kept for a promotion: the booster as it now is, unless the kept one already had it all. */
-    if (result >= 0 && hist && (!kept || have > kept->trained)) {
+    if (result >= 0 && hist && (!kept || have > kept->trained) && (keep_how == 1 || rng)) {
         kept_free(kept);
-        kept = kept_make(b, &key[0], &key[1], kept_text, have, stopping ? hist : NULL);
+        kept = kept_make(b, &key[0], &key[1], kept_text, have, stopping ? hist : NULL, rng);
     }
 out:
     kept_put(kept);
