@@ -916,7 +916,8 @@ static uint64_t task_key(coord *c, int id)
 }
 
 /* With affinity: the first of the next AFFINITY_WINDOW pending tasks whose key worker w was
- * handed before moves to the front (the others keep their order). */
+ * handed before moves to the front (the others keep their order); without one, the first whose
+ * key no rank was handed (another rank's promotion is left to it while there is other work). */
 static void prefer(coord *c, int w)
 {
     struct hf_sched_affinity *a = c->opts->affinity_key ? c->opts->affinity : NULL;
@@ -924,14 +925,21 @@ static void prefer(coord *c, int w)
         return;
     size_t end =
         c->n_pending - c->next > AFFINITY_WINDOW ? c->next + AFFINITY_WINDOW : c->n_pending;
-    for (size_t j = c->next; j < end; j++)
-        if (affinity_rank(a, task_key(c, c->pending[j])) == w) {
-            int id = c->pending[j];
-            memmove(&c->pending[c->next + 1], &c->pending[c->next],
-                    (j - c->next) * sizeof *c->pending);
-            c->pending[c->next] = id;
-            return;
-        }
+    size_t pick = end, free_task = end; /* w's own; the first that is no other rank's */
+    for (size_t j = c->next; j < end && pick == end; j++) {
+        int r = affinity_rank(a, task_key(c, c->pending[j]));
+        if (r == w)
+            pick = j;
+        else if (r < 0 && free_task == end)
+            free_task = j;
+    }
+    if (pick == end)
+        pick = free_task;
+    if (pick == end || pick == c->next)
+        return;
+    int id = c->pending[pick];
+    memmove(&c->pending[c->next + 1], &c->pending[c->next], (pick - c->next) * sizeof *c->pending);
+    c->pending[c->next] = id;
 }
 
 /* The next task for worker w (-1: none now). */

@@ -84,7 +84,8 @@ typedef struct hf_sched_opts {
      * and asha). affinity_key(arg, task) names the work a task continues (0: none); affinity
      * remembers, across hf_sched_run calls, which rank was last handed each key. A rank that
      * asks for work is then handed, among the next AFFINITY_WINDOW pending tasks, the first whose
-     * key it was handed before (the others keep their order), or else the next one. This changes
+     * key it was handed before (the others keep their order), or else the first whose key no rank
+     * was handed, or else the next one. This changes
      * only where and when a task runs, never which tasks run nor their results. */
     struct hf_sched_affinity *affinity;
     uint64_t (*affinity_key)(void *arg, const hf_task *task);
