@@ -83,6 +83,9 @@ typedef struct run_state {
     hf_trial *task_trials;
     hf_trial_config *task_configs;
     size_t task_n;
+    /* Hyperband, ASHA: which rank ran each (configuration, split), so that its promotion goes
+     * there (hf_sched_opts.affinity: the kept booster is on that rank); NULL: none. */
+    struct hf_sched_affinity *affinity;
 } run_state;
 
 static void print_progress(run_state *st, int final)
@@ -520,6 +523,31 @@ static int pack_study_task(void *arg, const hf_task *task, unsigned char *out)
         HF_CALL(hf_space_trials_pack(&st->spec->space, one, 1, out + i * HF_SPACE_PACKED(np)));
     }
     return HF_OK;
+}
+
+/* Rank 0 of a Hyperband or ASHA study (hf_sched_opts.affinity_key): the task's split and its
+ * first trial's values but the budget, hashed (the key a promotion shares with its parent). */
+static uint64_t affinity_key(void *arg, const hf_task *task)
+{
+    const run_state *st = arg;
+    size_t np = st->spec->space.n_params;
+    long r = hf_space_index(&st->spec->space, st->spec->search.resource);
+    unsigned char *v = task->n_trials ? hf_malloc(HF_SPACE_PACKED(np)) : NULL;
+    const hf_trial *one[1] = {task->n_trials ? &st->job->trials[task->trials[0]] : NULL};
+    if (!v || hf_space_trials_pack(&st->spec->space, one, 1, v) < 0) {
+        free(v);
+        hf_error_clear();
+        return 0;
+    }
+    if (r >= 0) { /* the budget's tag and value */
+        v[r] = 0;
+        memset(v + np + (size_t)r * sizeof(double), 0, sizeof(double));
+    }
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)task->split;
+    for (size_t i = 0; i < HF_SPACE_PACKED(np); i++)
+        h = (h ^ v[i]) * 0x100000001b3ULL;
+    free(v);
+    return h;
 }
 
 static void release_task(void *arg, hf_task *task)
@@ -1201,7 +1229,9 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                 .materialise = materialise_study_task,
                 .release = release_task,
                 .trial_bytes = HF_SPACE_PACKED(spec->space.n_params),
-                .pack = pack_study_task};
+                .pack = pack_study_task,
+                .affinity = st->affinity,
+                .affinity_key = affinity_key};
             result = hf_sched_run(world, ctx, tasks, st->done, &so);
             sched_failed = result < 0 && result != HF_EINTR;
             s0 = s1;
@@ -1546,7 +1576,9 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
                             .materialise = materialise_study_task,
                             .release = release_task,
                             .trial_bytes = HF_SPACE_PACKED(spec->space.n_params),
-                            .pack = pack_study_task};
+                            .pack = pack_study_task,
+                            .affinity = st->affinity,
+                            .affinity_key = affinity_key};
         st->async = a;
         result = hf_sched_run(world, ctx, tasks, st->done, &so);
         sched_failed = result < 0 && result != HF_EINTR;
@@ -1893,11 +1925,21 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     ctx.metrics = job.metrics;
     ctx.n_metrics = job.n_metrics;
     ctx.group = group;
+    ctx.resumable =
+        spec->search.strategy == HF_SEARCH_HYPERBAND || spec->search.strategy == HF_SEARCH_ASHA;
+    st.affinity = ctx.resumable ? hf_sched_affinity_new() : NULL; /* (NULL: no affinity) */
     if ((result = async   ? run_async_study(world, &st, &as, &ctx, manifest, &dir, &tasks)
                   : study ? run_study(world, &st, spec, &job, &ctx, group_comm, manifest, &dir,
                                       &tasks, study_blocks, rungs, n_batches)
                           : run_sweep(world, &st, &ctx, group_comm, &dir)) < 0)
         goto out;
+    hf_task_sweep_end(&ctx); /* the boosters kept for promotions (xgboost) */
+    if (st.affinity && rank == 0 && !quiet) {
+        size_t hits, handed;
+        hf_sched_affinity_counts(st.affinity, &hits, &handed);
+        hf_info("affinity: %zu of %zu tasks handed to the rank that ran their parent", hits,
+                handed);
+    }
 
     /* Selection on rank 0; the refit group (rank 0, or rank 0's whole worker group) refits. */
     int64_t best = -1;
@@ -1986,6 +2028,7 @@ out:
     hf_prep_free(st.spec_prep);
     hf_fitted_free(st.spec_fitted);
     hf_task_ctx_release(&ctx);
+    hf_sched_affinity_free(st.affinity);
     hf_task_list_free(&tasks);
     for (size_t b = 0; study_blocks && b < n_batches; b++)
         if (study_blocks[b])

@@ -811,10 +811,150 @@ static void note_handed(coord *c, int id)
         c->opts->on_hand(c->opts->arg, id);
 }
 
-static int next_task(coord *c)
+/* ---- affinity (hf_sched_opts.affinity) ---- an open-addressing table key -> rank, and each
+ * task's key, computed once (0: not yet; a task whose key is 0 is stored as 1). */
+#define AFFINITY_WINDOW 64
+
+struct hf_sched_affinity {
+    uint64_t *keys;
+    int *ranks;
+    size_t cap, n; /* cap: a power of two, or 0 */
+    uint64_t *task_key;
+    size_t cap_tasks;
+    size_t hits, handed;
+};
+
+struct hf_sched_affinity *hf_sched_affinity_new(void)
+{
+    return hf_calloc(1, sizeof(struct hf_sched_affinity));
+}
+
+void hf_sched_affinity_free(struct hf_sched_affinity *a)
+{
+    if (!a)
+        return;
+    free(a->keys);
+    free(a->ranks);
+    free(a->task_key);
+    free(a);
+}
+
+void hf_sched_affinity_counts(const struct hf_sched_affinity *a, size_t *hits, size_t *handed)
+{
+    *hits = a ? a->hits : 0;
+    *handed = a ? a->handed : 0;
+}
+
+static size_t affinity_slot(const struct hf_sched_affinity *a, uint64_t key)
+{
+    size_t i = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (a->cap - 1);
+    while (a->keys[i] != 0 && a->keys[i] != key)
+        i = (i + 1) & (a->cap - 1);
+    return i;
+}
+
+/* The rank last handed `key`, or -1. */
+static int affinity_rank(const struct hf_sched_affinity *a, uint64_t key)
+{
+    if (a->cap == 0 || key == 0)
+        return -1;
+    size_t i = affinity_slot(a, key);
+    return a->keys[i] == key ? a->ranks[i] : -1;
+}
+
+/* Remembers that `rank` was handed `key` (a failed allocation only forgets). */
+static void affinity_note(struct hf_sched_affinity *a, uint64_t key, int rank)
+{
+    if (key == 0)
+        return;
+    if (2 * (a->n + 1) > a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 256;
+        struct hf_sched_affinity g = {.keys = hf_calloc(cap, sizeof *g.keys),
+                                      .ranks = hf_calloc(cap, sizeof *g.ranks),
+                                      .cap = cap};
+        if (!g.keys || !g.ranks) {
+            free(g.keys);
+            free(g.ranks);
+            return;
+        }
+        for (size_t i = 0; i < a->cap; i++)
+            if (a->keys[i]) {
+                size_t j = affinity_slot(&g, a->keys[i]);
+                g.keys[j] = a->keys[i];
+                g.ranks[j] = a->ranks[i];
+            }
+        free(a->keys);
+        free(a->ranks);
+        a->keys = g.keys;
+        a->ranks = g.ranks;
+        a->cap = cap;
+    }
+    size_t i = affinity_slot(a, key);
+    a->n += a->keys[i] == 0;
+    a->keys[i] = key;
+    a->ranks[i] = rank;
+}
+
+/* Task id's key (computed once; 0: none). */
+static uint64_t task_key(coord *c, int id)
+{
+    struct hf_sched_affinity *a = c->opts->affinity;
+    if ((size_t)id >= a->cap_tasks) {
+        size_t cap = 2 * (size_t)id + 64;
+        uint64_t *k = realloc(a->task_key, cap * sizeof *k);
+        if (!k)
+            return 0;
+        memset(k + a->cap_tasks, 0, (cap - a->cap_tasks) * sizeof *k);
+        a->task_key = k;
+        a->cap_tasks = cap;
+    }
+    if (a->task_key[id] == 0) {
+        uint64_t k = c->opts->affinity_key(c->opts->arg, &c->tasks->tasks[id]);
+        a->task_key[id] = k ? k : 1;
+    }
+    return a->task_key[id] == 1 ? 0 : a->task_key[id];
+}
+
+/* With affinity: the first of the next AFFINITY_WINDOW pending tasks whose key worker w was
+ * handed before moves to the front (the others keep their order); without one, the first whose
+ * key no rank was handed (another rank's promotion is left to it while there is other work). */
+static void prefer(coord *c, int w)
+{
+    struct hf_sched_affinity *a = c->opts->affinity_key ? c->opts->affinity : NULL;
+    if (!a || c->stopping || c->next >= c->n_pending)
+        return;
+    size_t end =
+        c->n_pending - c->next > AFFINITY_WINDOW ? c->next + AFFINITY_WINDOW : c->n_pending;
+    size_t pick = end, free_task = end; /* w's own; the first that is no other rank's */
+    for (size_t j = c->next; j < end && pick == end; j++) {
+        int r = affinity_rank(a, task_key(c, c->pending[j]));
+        if (r == w)
+            pick = j;
+        else if (r < 0 && free_task == end)
+            free_task = j;
+    }
+    if (pick == end)
+        pick = free_task;
+    if (pick == end || pick == c->next)
+        return;
+    int id = c->pending[pick];
+    memmove(&c->pending[c->next + 1], &c->pending[c->next], (pick - c->next) * sizeof *c->pending);
+    c->pending[c->next] = id;
+}
+
+/* The next task for worker w (-1: none now). */
+static int next_task(coord *c, int w)
 {
     if (c->stopping || c->next >= c->n_pending)
         return -1;
+    prefer(c, w);
+    struct hf_sched_affinity *a = c->opts->affinity_key ? c->opts->affinity : NULL;
+    if (a) {
+        uint64_t key = task_key(c, c->pending[c->next]);
+        a->hits += key != 0 && affinity_rank(a, key) == w;
+        a->handed++;
+        affinity_note(a, key, w);
+    }
     return c->pending[c->next++];
 }
 
@@ -905,13 +1045,14 @@ static int feed_remote(coord *c, int w)
         int k = 0;
         size_t bytes = 0; /* a chunk of definitions (materialise) stays under MPI's eager limit */
         while (k < chunk && k < room) {
+            prefer(c, w); /* (the task next_task hands out, measured first) */
             if (c->opts->materialise && !c->stopping && c->next < c->n_pending) {
                 size_t nt = c->tasks->tasks[c->pending[c->next]].n_trials;
                 bytes += (3 + nt + values_ints(c->opts, nt)) * sizeof(int);
                 if (k > 0 && bytes > FLUSH_BYTES)
                     break;
             }
-            int id = next_task(c);
+            int id = next_task(c, w);
             if (id < 0)
                 break;
             note_handed(c, id);
@@ -936,7 +1077,7 @@ static void feed_local(coord *c, local_box *b)
 {
     pthread_mutex_lock(&b->mu);
     while (c->outstanding[0] < queue_depth(c) && b->n_queued < MAX_DEPTH) {
-        int id = next_task(c);
+        int id = next_task(c, 0);
         if (id < 0)
             break;
         note_handed(c, id);

@@ -79,7 +79,23 @@ typedef struct hf_sched_opts {
     int max_chunk;
     /* Optional, rank 0: filled with the coordinator's counts and times. */
     hf_sched_stats *stats;
+    /* Optional, rank 0: affinity of tasks for the rank that ran related work (a promotion's
+     * parent on the same split, whose kept booster the rank still holds: xgboost under hyperband
+     * and asha). affinity_key(arg, task) names the work a task continues (0: none); affinity
+     * remembers, across hf_sched_run calls, which rank was last handed each key. A rank that
+     * asks for work is then handed, among the next AFFINITY_WINDOW pending tasks, the first whose
+     * key it was handed before (the others keep their order), or else the first whose key no rank
+     * was handed, or else the next one. This changes
+     * only where and when a task runs, never which tasks run nor their results. */
+    struct hf_sched_affinity *affinity;
+    uint64_t (*affinity_key)(void *arg, const hf_task *task);
 } hf_sched_opts;
+
+/* The memory of which rank was handed each affinity key (rank 0); NULL when out of memory. */
+struct hf_sched_affinity *hf_sched_affinity_new(void);
+void hf_sched_affinity_free(struct hf_sched_affinity *a);
+/* Tasks handed to a rank of its choice, and hand-outs in all, since hf_sched_affinity_new. */
+void hf_sched_affinity_counts(const struct hf_sched_affinity *a, size_t *hits, size_t *handed);
 
 /* Collective over `world`. Runs every task whose done[id] is 0 (done is significant on rank 0
  * only), and with `refill` the tasks it adds (`tasks` is only modified through refill and

@@ -127,6 +127,10 @@ typedef struct hf_fit_data {
      * 0, 1, ... (NaN: missing or unknown), preprocess.categorical native; only for models that
      * set native_categorical. */
     const unsigned char *categorical;
+    /* 1: a later fit call of this sweep may ask for the same parameters on the same rows with a
+     * larger budget (resource_param; search.strategy hyperband and asha promote trials), so the
+     * model may keep what continuing this fit needs (xgboost: the booster, docs/models.md). */
+    int resumable;
 } hf_fit_data;
 
 typedef struct hf_model_ops {
@@ -197,6 +201,10 @@ typedef struct hf_model_ops {
     /* 1 if fit takes categorical features (hf_fit_data.categorical) and the fitted model
      * predicts from the same codes (preprocess.categorical native); 0: the spec refuses them. */
     int native_categorical;
+    /* Optional: frees what the model kept across fit calls for resumable fits (at the end of a
+     * sweep) and adds to counts[0] the fits that continued earlier work and to counts[1] the
+     * budget (rounds) they did not redo, since the last call. NULL = it keeps nothing. */
+    void (*sweep_end)(uint64_t counts[2]);
 } hf_model_ops;
 
 /* Registry (worker/registry.c). */

@@ -142,8 +142,22 @@ static int train_subsample(const hf_split *sp, int split, double f, int64_t **ou
     return HF_OK;
 }
 
+void hf_task_sweep_end(hf_task_ctx *ctx)
+{
+    if (ctx->resumable && ctx->model && ctx->model->sweep_end) {
+        /* What the sweep's resumable fits spared (every rank: each keeps its own). */
+        uint64_t counts[2] = {0, 0};
+        ctx->model->sweep_end(counts);
+        hf_info("%s: %llu fits continued earlier work (%llu %s not redone)", ctx->model->name,
+                (unsigned long long)counts[0], (unsigned long long)counts[1],
+                ctx->model->resource_param ? ctx->model->resource_param : "units");
+    }
+    ctx->resumable = 0;
+}
+
 void hf_task_ctx_release(hf_task_ctx *ctx)
 {
+    hf_task_sweep_end(ctx);
     if (ctx->cache) {
         cache_clear(ctx->cache);
         free(ctx->cache);
@@ -730,7 +744,8 @@ static int fit_and_score(hf_task_ctx *ctx, prep_cache *c, const hf_split *sp,
                       .n_valid = c->Xva ? (c->shard ? c->n_lvalid : sp->n_valid) : 0,
                       .metric = ctx->n_metrics ? ctx->metrics[0] : NULL,
                       .row_shard = c->shard,
-                      .categorical = hf_prep_output_categorical(c->prep)};
+                      .categorical = hf_prep_output_categorical(c->prep),
+                      .resumable = ctx->resumable};
     hf_fitted **fitted = hf_calloc(k, sizeof *fitted);
     size_t n_out = n_classes ? n_classes : 1;
     const size_t nv = sp->n_valid, per_trial = (nv ? nv : 1) * n_out * sizeof(double);

@@ -67,6 +67,8 @@ typedef struct hf_task_ctx {
     hf_group *group; /* the worker group that runs each task together; NULL = this rank alone */
     hf_task_hooks hooks;
     void *cache; /* per-worker preprocessing cache; owned by the worker */
+    /* 1 under search.strategy hyperband or asha: fits are resumable (hf_fit_data.resumable). */
+    int resumable;
 } hf_task_ctx;
 
 /* The result of one trial of a task. */
@@ -100,6 +102,10 @@ void hf_task_list_free(hf_task_list *l);
 /* Runs one task (collective over ctx->group when it is set). A trial that fails is recorded as
  * failed with its reason; only infrastructure failures (out of memory) return an error. */
 int hf_task_run(hf_task_ctx *ctx, const hf_task *task, hf_task_result *out);
+/* The end of the sweep's fits (not collective; once all of this process's tasks are done): with
+ * ctx->resumable, frees what the model kept for resumable fits and logs what they spared. Also
+ * done by hf_task_ctx_release. */
+void hf_task_sweep_end(hf_task_ctx *ctx);
 void hf_task_ctx_release(hf_task_ctx *ctx);
 
 /* Serialises a result as one compact JSON line (no newline); caller frees. */

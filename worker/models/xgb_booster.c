@@ -439,6 +439,221 @@ static size_t track_round(trial_track *t, size_t n, const hf_metric *metric, int
     return open;
 }
 
+/* ---- boosters kept for their promotion ----------------------------------------------------
+ * Hyperband and ASHA promote a trial from r to eta r rounds: the same parameters on the same rows
+ * with a larger n_estimators, in a later fit call. A resumable fit (hf_fit_data.resumable, only
+ * under those strategies) keeps its booster, serialised with its configuration
+ * (XGBoosterSerializeToBuffer), the rounds it trained and, with early stopping, the validation
+ * score of every round, keyed by the training matrix (dm_key: its values, labels, weights and
+ * categorical flags), the validation matrix when it stops early, every booster parameter's text
+ * (all but the rounds, which are not a booster parameter), early_stopping_rounds and the metric.
+ * A later fit of the same key restores the booster, replays the kept scores through track_round
+ * (so its early stopping stands where a fresh run's would) and trains only the rounds it lacks;
+ * one that needs no more rounds (fewer, or an early stop within them) only slices. The rounds a
+ * booster adds after its restoration are those a fresh run trains (checked bit for bit by
+ * tests/unit/test_xgboost_continue.c: the same JSON model and the same predictions): without
+ * sampling hist training draws no random numbers, and the restored booster's prediction caches
+ * are rebuilt tree by tree in the order the incremental ones were summed. Row sampling
+ * (subsample < 1) draws one number per tree from libxgboost's process-wide generator, seeded
+ * once when a booster is configured: a kept booster carries the generator's state after its last
+ * round and a continuation sets it back (restore_rng). Column sampling (colsample_* < 1) draws
+ * from a generator inside the tree updater, which nothing keeps: such fits are never kept (a
+ * fresh fit every time), nor are random_forest's (one round) or a row-sharded group's. At most
+ * HF_XGB_KEPT_BYTES of kept boosters per process, the least recently used dropped first; freed at
+ * the end of the sweep (hf_xgb_sweep_end). HF_XGB_NO_CONTINUE=1 (a test and diagnostic switch)
+ * keeps none. */
+#define HF_XGB_KEPT_BYTES ((size_t)256 << 20)
+#define HF_XGB_RNG_BACK 1 /* see restore_rng (0 fails unit.xgboost_continue's row sampling) */
+
+/* libxgboost's process-wide generator, xgboost::common::GlobalRandom() (1.7: a thread-local
+ * std::mt19937, libstdc++'s layout: 624 words of uint_fast32_t and the position). Row sampling
+ * draws one number from it per tree; a kept booster carries its state, so that the rounds a
+ * continued fit adds draw what a fresh run's would. */
+extern void *hf_xgb_global_random(void) __asm__("_ZN7xgboost6common12GlobalRandomEv");
+
+typedef struct mt_state {
+    unsigned long x[624];
+    size_t p;
+} mt_state;
+
+typedef struct kept_booster {
+    dm_key train, valid; /* valid: zeroed without early stopping */
+    char *params;        /* every booster parameter, early stopping and the metric, as text */
+    char *buf;           /* the booster (XGBoosterSerializeToBuffer) */
+    size_t len;
+    int trained;  /* its rounds */
+    double *hist; /* with early stopping: the validation score of each of its rounds */
+    size_t bytes;
+    int has_rng; /* row sampling: rng is the generator's state after its last round */
+    mt_state rng;
+} kept_booster;
+
+static pthread_mutex_t g_kept_mu = PTHREAD_MUTEX_INITIALIZER;
+static kept_booster **g_kept; /* the most recently used last */
+static size_t g_kept_n, g_kept_cap, g_kept_bytes;
+static uint64_t g_kept_counts[2]; /* fits that continued a booster; rounds they did not train */
+
+static void kept_free(kept_booster *k)
+{
+    if (!k)
+        return;
+    free(k->params);
+    free(k->buf);
+    free(k->hist);
+    free(k);
+}
+
+/* 0: the fit is never kept nor continued; 1: it may be; 2: it may be, with the generator's state
+ * (subsample < 1). Column sampling (colsample_* < 1) draws from a generator inside the tree
+ * updater, which no serialisation keeps: never. */
+static int may_keep(const hf_xgb_params *p, const hf_fit_data *d, int shard)
+{
+    const char *off = getenv("HF_XGB_NO_CONTINUE");
+    if (!p->continuable || !d->resumable || shard || (off && *off && strcmp(off, "0") != 0))
+        return 0;
+    int how = 1;
+    for (size_t i = 0; i < p->n; i++) {
+        if (strncmp(p->key[i], "colsample_", 10) == 0 && strtod(p->val[i], NULL) != 1.0)
+            return 0;
+        if (strcmp(p->key[i], "subsample") == 0 && strtod(p->val[i], NULL) != 1.0)
+            how = 2;
+    }
+    return how;
+}
+
+/* The text every kept booster of these parameters shares; NULL when out of memory. */
+static char *kept_params(const hf_xgb_params *p, int early_stopping, int stopping,
+                         const char *metric)
+{
+    char *text = hf_asprintf("es=%d/%d/%s;", early_stopping, stopping, metric ? metric : "");
+    for (size_t i = 0; text && i < p->n; i++) {
+        char *more = hf_asprintf("%s%s=%s;", text, p->key[i], p->val[i]);
+        free(text);
+        text = more;
+    }
+    char *more = text ? hf_asprintf("%sbalanced=%d", text, p->balanced) : NULL;
+    free(text);
+    return more;
+}
+
+/* The kept booster of this key, taken out of the list (the caller puts it back), or NULL. */
+static kept_booster *kept_take(const dm_key *train, const dm_key *valid, const char *params)
+{
+    kept_booster *found = NULL;
+    pthread_mutex_lock(&g_kept_mu);
+    for (size_t i = 0; i < g_kept_n; i++)
+        if (dm_key_equal(&g_kept[i]->train, train) && dm_key_equal(&g_kept[i]->valid, valid) &&
+            strcmp(g_kept[i]->params, params) == 0) {
+            found = g_kept[i];
+            memmove(&g_kept[i], &g_kept[i + 1], (g_kept_n - i - 1) * sizeof *g_kept);
+            g_kept_n--;
+            g_kept_bytes -= found->bytes;
+            break;
+        }
+    pthread_mutex_unlock(&g_kept_mu);
+    return found;
+}
+
+/* Keeps k (taken) as the most recently used, dropping the least recently used beyond the bound;
+ * one larger than the bound alone, or one the list cannot hold, is freed. */
+static void kept_put(kept_booster *k)
+{
+    if (!k)
+        return;
+    pthread_mutex_lock(&g_kept_mu);
+    if (k->bytes > HF_XGB_KEPT_BYTES) {
+        pthread_mutex_unlock(&g_kept_mu);
+        kept_free(k);
+        return;
+    }
+    while (g_kept_n > 0 && g_kept_bytes + k->bytes > HF_XGB_KEPT_BYTES) {
+        g_kept_bytes -= g_kept[0]->bytes;
+        kept_free(g_kept[0]);
+        memmove(&g_kept[0], &g_kept[1], (g_kept_n - 1) * sizeof *g_kept);
+        g_kept_n--;
+    }
+    if (g_kept_n == g_kept_cap) {
+        size_t cap = g_kept_cap ? 2 * g_kept_cap : 16;
+        kept_booster **grown = realloc(g_kept, cap * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&g_kept_mu);
+            kept_free(k);
+            return;
+        }
+        g_kept = grown;
+        g_kept_cap = cap;
+    }
+    g_kept[g_kept_n++] = k;
+    g_kept_bytes += k->bytes;
+    pthread_mutex_unlock(&g_kept_mu);
+}
+
+void hf_xgb_sweep_end(uint64_t counts[2])
+{
+    pthread_mutex_lock(&g_kept_mu);
+    for (size_t i = 0; i < g_kept_n; i++)
+        kept_free(g_kept[i]);
+    free(g_kept);
+    g_kept = NULL;
+    g_kept_n = g_kept_cap = g_kept_bytes = 0;
+    counts[0] += g_kept_counts[0];
+    counts[1] += g_kept_counts[1];
+    g_kept_counts[0] = g_kept_counts[1] = 0;
+    pthread_mutex_unlock(&g_kept_mu);
+}
+
+/* A kept booster of b (trained rounds; hist: their scores, or NULL), or NULL when out of memory
+ * or libxgboost cannot serialise it (the fit then simply keeps nothing). */
+static kept_booster *kept_make(BoosterHandle b, const dm_key *train, const dm_key *valid,
+                               const char *params, int trained, const double *hist,
+                               const mt_state *rng)
+{
+    bst_ulong len = 0;
+    char const *raw = NULL;
+    if (XGBoosterSerializeToBuffer(b, &len, &raw) != 0)
+        return NULL;
+    kept_booster *k = hf_calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->train = *train;
+    k->valid = *valid;
+    k->params = hf_strdup(params);
+    k->buf = hf_malloc(len ? (size_t)len : 1);
+    k->hist = hist ? hf_malloc((trained ? (size_t)trained : 1) * sizeof *hist) : NULL;
+    if (!k->params || !k->buf || (hist && !k->hist)) {
+        kept_free(k);
+        return NULL;
+    }
+    memcpy(k->buf, raw, (size_t)len);
+    if (hist)
+        memcpy(k->hist, hist, (size_t)trained * sizeof *hist);
+    k->len = (size_t)len;
+    k->trained = trained;
+    if (rng) {
+        k->rng = *rng;
+        k->has_rng = 1;
+    }
+    k->bytes = sizeof *k + strlen(params) + k->len + (hist ? (size_t)trained * sizeof *hist : 0);
+    return k;
+}
+
+/* Before a restored booster trains (row sampling): its configuration, which a prediction forces
+ * (and which seeds the generator on a new booster), then the generator set to the state of a
+ * fresh run after the kept rounds, one number back: the tree updater, made anew at the first
+ * round, draws one for its column sampler, which a fresh run drew before its first round. */
+static int restore_rng(BoosterHandle b, DMatrixHandle dm, const mt_state *rng)
+{
+    bst_ulong const *shape = NULL;
+    bst_ulong dim = 0;
+    float const *res = NULL;
+    if (XGBoosterPredictFromDMatrix(b, dm, k_predict_config, &shape, &dim, &res) != 0)
+        return xgb_error("configuring a kept booster");
+    mt_state *g = hf_xgb_global_random();
+    *g = *rng;
+    g->p -= HF_XGB_RNG_BACK;
+    return HF_OK;
+}
+
 /* Trial i's model: the first `keep` rounds of the booster. */
 static int slice_model(const hf_model_ops *ops, const hf_fit_data *d, BoosterHandle b, int keep,
                        int trained, hf_fitted **out)
@@ -507,6 +722,9 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
     DMatrixHandle dm[2] = {NULL, NULL};
     dm_key key[2];
     BoosterHandle b = NULL;
+    kept_booster *kept = NULL; /* a resumable fit's booster, kept for a promotion */
+    char *kept_text = NULL;
+    double *hist = NULL; /* a resumable fit: the validation score of each round */
     memset(key, 0, sizeof key);
     size_t n_out = d->n_classes ? d->n_classes : 1;
     const hf_metric *metric = d->metric ? hf_metric_find(d->metric) : NULL;
@@ -567,23 +785,54 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
                                                    d->categorical, &key[1], &dm[1])) < 0)) {
         goto out;
     }
+    /* A resumable fit: the booster kept by an earlier fit of these parameters, if any. */
+    const int keep_how = may_keep(params, d, shard);
+    if (keep_how) {
+        if (!(kept_text = kept_params(params, early_stopping, stopping, d->metric)) ||
+            !(hist = hf_malloc((size_t)(max_rounds > 0 ? max_rounds : 1) * sizeof *hist))) {
+            result = HF_ENOMEM;
+            goto out;
+        }
+        kept = kept_take(&key[0], &key[1], kept_text);
+    }
     if (XGBoosterCreate(dm, stopping ? 2 : 1, &b) != 0) {
         result = xgb_error("creating the booster");
         goto out;
     }
-    for (size_t i = 0; i < params->n; i++)
+    if (kept && XGBoosterUnserializeFromBuffer(b, kept->buf, (bst_ulong)kept->len) != 0) {
+        result = xgb_error("restoring a kept booster");
+        goto out;
+    }
+    for (size_t i = 0; !kept && i < params->n; i++)
         if (XGBoosterSetParam(b, params->key[i], params->val[i]) != 0) {
             result = hf_error(HF_EINVAL, "%s: parameter %s = %s: %s", ops->name, params->key[i],
                               params->val[i], hf_rabit_last_error());
             goto out;
         }
-    int trained = 0;
-    for (int r = 0; r < max_rounds; r++) {
+    /* trained: the rounds a fresh run would have trained so far; have: the booster's rounds. */
+    int trained = 0, have = kept ? kept->trained : 0, open = 1;
+    for (int r = 0; kept && r < have && r < max_rounds && open; r++) {
+        trained = r + 1;
+        if (stopping) {
+            hist[r] = kept->hist[r];
+            open = track_round(t, n_trials, metric, r, hist[r], early_stopping) > 0;
+        }
+    }
+    if (kept && open && trained < max_rounds && kept->has_rng &&
+        (result = restore_rng(b, dm[stopping ? 1 : 0], &kept->rng)) < 0)
+        goto out;
+    if (kept) {
+        pthread_mutex_lock(&g_kept_mu);
+        g_kept_counts[0]++;
+        g_kept_counts[1] += (uint64_t)trained;
+        pthread_mutex_unlock(&g_kept_mu);
+    }
+    for (int r = trained; open && r < max_rounds; r++) {
         if (XGBoosterUpdateOneIter(b, r, dm[0]) != 0) {
             result = xgb_error("boosting a round");
             goto out;
         }
-        trained = r + 1;
+        trained = have = r + 1;
         if (!stopping)
             continue;
         double s = NAN;
@@ -597,14 +846,28 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         }
         if (result < 0)
             goto out;
+        if (hist)
+            hist[r] = s;
         if (track_round(t, n_trials, metric, r, s, early_stopping) == 0)
             break;
     }
+    /* Row sampling: the generator's state after the booster's last round, for its continuation. */
+    const mt_state *rng = keep_how == 2 && have > 0 ? hf_xgb_global_random() : NULL;
+    if (rng && (rng->p < 1 || rng->p > 624))
+        rng = NULL; /* not the layout it should be: nothing is kept */
     for (size_t i = 0; i < n_trials && result >= 0; i++) {
         int keep = stopping && t[i].best >= 0 ? t[i].best + 1 : rounds[i];
-        result = slice_model(ops, d, b, keep, trained, &out[i]);
+        result = slice_model(ops, d, b, keep, have, &out[i]);
+    }
+    /* Kept for a promotion: the booster as it now is, unless the kept one already had it all. */
+    if (result >= 0 && hist && (!kept || have > kept->trained) && (keep_how == 1 || rng)) {
+        kept_free(kept);
+        kept = kept_make(b, &key[0], &key[1], kept_text, have, stopping ? hist : NULL, rng);
     }
 out:
+    kept_put(kept);
+    free(kept_text);
+    free(hist);
     if (b)
         XGBoosterFree(b);
     for (int i = 0; i < 2; i++) {

@@ -57,6 +57,10 @@ typedef struct hf_xgb_params {
     /* class_weight balanced: each training row weighs n / (k n_c), k the classes present in the
      * training rows and n_c the rows of its class (scikit-learn's compute_sample_weight). */
     int balanced;
+    /* 1: a resumable fit (hf_fit_data.resumable) keeps its booster so that a later fit of the same
+     * parameters with more rounds trains only the rounds it lacks (xgboost; not random_forest,
+     * whose one round cannot grow). */
+    int continuable;
 } hf_xgb_params;
 
 /* The choices of the models' class_weight parameter. */
@@ -95,6 +99,9 @@ int hf_xgb_predict(const hf_fitted *m, const hf_group *g, const double *X, size_
 int hf_xgb_preflight(const hf_group *group, size_t n, size_t p, size_t n_trials,
                      uint64_t memory_per_rank);
 int hf_xgb_save_state(hf_fitted *m);
+/* hf_model_ops.sweep_end: frees the boosters kept for continuation; counts[0] += the fit calls
+ * that continued a kept booster, counts[1] += the rounds they did not train again. */
+void hf_xgb_sweep_end(uint64_t counts[2]);
 int hf_xgb_load_state(hf_fitted *m);
 void hf_xgb_free_state(hf_fitted *m);
 

@@ -131,6 +131,7 @@ static int xgb_fit(const hf_fit_data *d, const hf_value *const *params, size_t n
         hf_xgb_set_number(&bp, numbers[i].key, num(v, numbers[i].param));
     hf_xgb_set_text(&bp, "grow_policy", v[P_GROW_POLICY].u.str);
     bp.balanced = strcmp(v[P_CLASS_WEIGHT].u.str, "balanced") == 0;
+    bp.continuable = 1;
     int *rounds = hf_malloc((n_trials ? n_trials : 1) * sizeof *rounds);
     if (!rounds)
         return HF_ENOMEM;
@@ -195,4 +196,5 @@ const hf_model_ops hf_model_xgboost = {
     .data_parallel = 1,
     .native_categorical = 1,
     .preflight = hf_xgb_preflight,
+    .sweep_end = hf_xgb_sweep_end,
 };
