@@ -10,7 +10,7 @@
  * "c" on every DMatrix (training, validation, prediction, the shards), the others "q"; the
  * fitted model carries the flags as its array "categorical" (1 x p of 0/1), which prediction
  * and the check of a loaded booster's categorical splits read. */
-#define _GNU_SOURCE /* sched_getaffinity */
+#define _GNU_SOURCE /* sched_getaffinity, RTLD_DEFAULT */
 #include "worker/models/xgb_booster.h"
 
 #include "common/hf.h"
@@ -18,6 +18,7 @@
 #include "worker/metrics.h"
 #include "worker/rabit.h"
 
+#include <dlfcn.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -465,16 +466,37 @@ static size_t track_round(trial_track *t, size_t n, const hf_metric *metric, int
 #define HF_XGB_KEPT_BYTES ((size_t)256 << 20)
 #define HF_XGB_RNG_BACK 1 /* see restore_rng (0 fails unit.xgboost_continue's row sampling) */
 
-/* libxgboost's process-wide generator, xgboost::common::GlobalRandom() (1.7: a thread-local
- * std::mt19937, libstdc++'s layout: 624 words of uint_fast32_t and the position). Row sampling
- * draws one number from it per tree; a kept booster carries its state, so that the rounds a
- * continued fit adds draw what a fresh run's would. */
-extern void *hf_xgb_global_random(void) __asm__("_ZN7xgboost6common12GlobalRandomEv");
-
 typedef struct mt_state {
     unsigned long x[624];
     size_t p;
 } mt_state;
+
+/* libxgboost's process-wide generator, xgboost::common::GlobalRandom() (1.7: a thread-local
+ * std::mt19937, libstdc++'s layout: 624 words of uint_fast32_t and the position). Row sampling
+ * draws one number from it per tree; a kept booster carries its state, so that the rounds a
+ * continued fit adds draw what a fresh run's would. No C API exposes it: the function is looked
+ * up at run time by its C++ name, and only in libxgboost 1.7 (whose layout unit.xgboost_continue
+ * checks). Elsewhere, or where the symbol is not exported, this is NULL and fits with row
+ * sampling are never kept: a fresh fit every time, the same models. */
+static mt_state *(*g_global_random)(void);
+static pthread_once_t g_global_random_once = PTHREAD_ONCE_INIT;
+
+static void find_global_random(void)
+{
+    int major = 0, minor = 0, patch = 0;
+    XGBoostVersion(&major, &minor, &patch);
+    if (major != 1 || minor != 7)
+        return;
+    void *f = dlsym(RTLD_DEFAULT, "_ZN7xgboost6common12GlobalRandomEv");
+    if (f)
+        memcpy(&g_global_random, &f, sizeof f); /* (a data pointer to a function pointer) */
+}
+
+static mt_state *global_random(void)
+{
+    pthread_once(&g_global_random_once, find_global_random);
+    return g_global_random ? g_global_random() : NULL;
+}
 
 typedef struct kept_booster {
     dm_key train, valid; /* valid: zeroed without early stopping */
@@ -518,7 +540,7 @@ static int may_keep(const hf_xgb_params *p, const hf_fit_data *d, int shard)
         if (strcmp(p->key[i], "subsample") == 0 && strtod(p->val[i], NULL) != 1.0)
             how = 2;
     }
-    return how;
+    return how == 2 && !global_random() ? 0 : how;
 }
 
 /* The text every kept booster of these parameters shares; NULL when out of memory. */
@@ -648,7 +670,10 @@ static int restore_rng(BoosterHandle b, DMatrixHandle dm, const mt_state *rng)
     float const *res = NULL;
     if (XGBoosterPredictFromDMatrix(b, dm, k_predict_config, &shape, &dim, &res) != 0)
         return xgb_error("configuring a kept booster");
-    mt_state *g = hf_xgb_global_random();
+    mt_state *g = global_random();
+    if (!g)
+        return hf_error(HF_EINTERNAL, "xgboost: a kept booster with row sampling, but no "
+                                      "generator to restore");
     *g = *rng;
     g->p -= HF_XGB_RNG_BACK;
     return HF_OK;
@@ -852,7 +877,7 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
             break;
     }
     /* Row sampling: the generator's state after the booster's last round, for its continuation. */
-    const mt_state *rng = keep_how == 2 && have > 0 ? hf_xgb_global_random() : NULL;
+    const mt_state *rng = keep_how == 2 && have > 0 ? global_random() : NULL;
     if (rng && (rng->p < 1 || rng->p > 624))
         rng = NULL; /* not the layout it should be: nothing is kept */
     for (size_t i = 0; i < n_trials && result >= 0; i++) {
