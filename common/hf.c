@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Per thread: rank 0 runs a worker thread beside the coordinator. */
 static _Thread_local char g_msg[2048];
@@ -123,6 +124,26 @@ static void read_fail_env(void)
     g_count_at_exit = getenv("HF_TEST_COUNT") != NULL;
     if (g_count_at_exit)
         atexit(print_counts);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HF_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HF_ASAN 1
+#endif
+#endif
+
+_Noreturn void hf_exit_after_mpi(int code)
+{
+#ifdef HF_ASAN
+    exit(code); /* runs print_counts (atexit) and the leak check */
+#else
+    if (g_count_at_exit > 0)
+        print_counts();
+    fflush(NULL);
+    _exit(code);
+#endif
 }
 
 static int alloc_fails(void)

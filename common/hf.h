@@ -42,6 +42,12 @@ int hf_error_code(void);
 void hf_error_clear(void);
 /* Process exit code for a status: 0 ok, 2 bad input, 3 interrupted, 1 anything else. */
 int hf_exit_code(int code);
+/* Ends the process with exit code `code` after MPI_Finalize: flushes stdio and hyperfold's own
+ * exit-time output, then _exit, so that no library destructor runs while threads that MPI's
+ * runtime leaves behind (PMIx, libevent progress threads) are still being torn down (the rare
+ * SIGSEGV at exit seen in libgcc_s's unwinder, Open MPI 4.1 + PMIx 4). Under AddressSanitizer a
+ * plain exit, whose leak check runs at exit. Never returns. */
+_Noreturn void hf_exit_after_mpi(int code);
 
 #define HF_CALL(expr)                                                                              \
     do {                                                                                           \

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "hyperfold: error: %s\n", hf_error_message());
             hf_group_finalize(); /* Cblacs_exit before MPI_Finalize, if BLACS was used */
             hf_comm_finalize(world);
-            return hf_exit_code(result);
+            hf_exit_after_mpi(hf_exit_code(result));
         }
     }
     if (result < 0)
