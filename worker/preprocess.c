@@ -1032,30 +1032,37 @@ static int pca_alloc(hf_prep *p, size_t k, size_t q)
  * (hf_dist_gram), then PDSYEVD runs on the group's grid (hf_dist_eigh_topk): collective. Signs
  * follow scikit-learn 1.2's svd_flip on U: the largest-|value| entry (the first on ties) of each
  * column of Zc . v over the training rows is positive, so transform() of the training rows equals
- * sklearn's PCA.fit(Z).transform(Z). */
-static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, const hf_group *g)
+ * sklearn's PCA.fit(Z).transform(Z).
+ *
+ * shard (parallel.data_parallel; then g is NULL): rows[0..n) are this group rank's share of the
+ * n_all training rows. The column sums and the cross-product Zc^T Zc of the shares are added over
+ * the group in group-rank order (hf_dist_sum: the same bits on every rank; equal to the single
+ * copy up to the order of the additions), the eigenpairs come from the group's grid, and the
+ * sign's largest-|value| entry is the first of the largest over the shares in row order.
+ * Collective over shard. */
+static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, size_t n_all,
+                   const hf_group *g, const hf_group *shard)
 {
     int result = 0;
     size_t q = p->n_outputs;
     int64_t want = p->cfg.pca_components;
-    double *Z = NULL, *C = NULL;
-    if (want > (int64_t)q || want > (int64_t)n) {
+    double *Z = NULL, *C = NULL, *best_v = NULL;
+    if (want > (int64_t)q || want > (int64_t)n_all) {
         int cols = want > (int64_t)q;
         result = hf_error(HF_EINVAL,
                           "preprocess.pca.n_components: got %lld, expected at most %zu (the %s)",
-                          (long long)want, cols ? q : n,
+                          (long long)want, cols ? q : n_all,
                           cols ? "design-matrix columns after impute/scale/one-hot"
                                : "training rows of this split");
         goto out;
     }
     size_t k = (size_t)want;
-    Z = hf_malloc(n * q * sizeof *Z);
+    Z = hf_malloc((n ? n : 1) * q * sizeof *Z);
     C = hf_malloc(q * q * sizeof *C);
-    if (!Z || !C) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-    result = pca_alloc(p, k, q);
+    best_v = hf_malloc(2 * (k ? k : 1) * sizeof *best_v);
+    result = Z && C && best_v ? pca_alloc(p, k, q) : HF_ENOMEM;
+    if (shard)
+        result = hf_dist_agree(shard, result);
     if (result < 0)
         goto out;
     base_transform(p, X, rows, n, Z);
@@ -1064,8 +1071,10 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q; j++)
             mean[j] += Z[i * q + j];
+    if (shard && (result = hf_dist_sum(shard, mean, q)) < 0)
+        goto out;
     for (size_t j = 0; j < q; j++)
-        mean[j] /= (double)n;
+        mean[j] /= (double)n_all;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q; j++)
             Z[i * q + j] -= mean[j];
@@ -1076,12 +1085,20 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
         lo = r * n / size;
         hi = (r + 1) * n / size;
     }
-    result = hf_dist_gram(use, Z + lo * q, hi - lo, q, NULL, C, NULL);
+    if (shard) {
+        /* this share's cross-product, then the fixed-order sum over the group */
+        use = shard;
+        result = hf_dist_gram(NULL, Z, n, q, NULL, C, NULL);
+        if (result >= 0)
+            result = hf_dist_sum(shard, C, q * q);
+    } else {
+        result = hf_dist_gram(use, Z + lo * q, hi - lo, q, NULL, C, NULL);
+    }
     if (result < 0)
         goto out;
-    if (n > 1)
+    if (n_all > 1)
         for (size_t i = 0; i < q * q; i++)
-            C[i] /= (double)(n - 1);
+            C[i] /= (double)(n_all - 1);
     result = hf_dist_eigh_topk(use, C, q, k, p->pca_var, p->pca_comp);
     if (result < 0) {
         hf_error_prefix(result, "preprocess.pca: covariance of %zu columns", q);
@@ -1096,13 +1113,35 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
                 best = t;
             }
         }
-        if (best < 0)
+        best_v[2 * j] = best_abs;
+        best_v[2 * j + 1] = best;
+    }
+    if (shard) {
+        /* every share's (largest |t|, t) per component, in group-rank order = row order */
+        double *all = NULL;
+        size_t n_got = 0;
+        if ((result = hf_dist_gather(shard, best_v, 2 * k, &all, &n_got)) < 0)
+            goto out;
+        for (size_t j = 0; j < k; j++) {
+            double best_abs = -1.0;
+            for (size_t r = 0; r + 2 * k <= n_got; r += 2 * k)
+                if (all[r + 2 * j] > best_abs) {
+                    best_abs = all[r + 2 * j];
+                    best_v[2 * j + 1] = all[r + 2 * j + 1];
+                }
+        }
+        free(all);
+    }
+    for (size_t j = 0; j < k; j++) {
+        double *v = p->pca_comp + j * q;
+        if (best_v[2 * j + 1] < 0)
             for (size_t i = 0; i < q; i++)
                 v[i] = -v[i];
     }
 out:
     free(Z);
     free(C);
+    free(best_v);
     return result;
 }
 
@@ -1214,7 +1253,7 @@ static int count_pass(hf_prep *p, const hf_schema *schema, const double *X, cons
  * value of its present training values (sorted into col, n rows long). */
 static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double *X,
                            const int64_t *rows, size_t n, size_t n_all, size_t p_in, size_t j,
-                           const fit_counts *c, double *col)
+                           const fit_counts *c, double *col, const double *given)
 {
     hf_impute_kind k = cfg->impute_numeric;
     size_t present = n_all - c->missing[j]; /* of every training row (the group's, sharded) */
@@ -1227,6 +1266,8 @@ static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double
         f->impute = NAN;
     } else if (k == HF_IMPUTE_MEAN) {
         f->impute = c->sum[j] / (double)present;
+    } else if (given) {
+        f->impute = given[j]; /* data-parallel: gathered_order_stats */
     } else {
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
@@ -1239,18 +1280,61 @@ static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double
     }
 }
 
-/* Imputation values of every feature, and the one-hot layout of the categorical ones. */
+/* Collective over shard (data-parallel): the median or most frequent value (impute.numeric) of
+ * every numeric column with a present value, into stat[j]: the column's present training values
+ * of every group rank gathered in the table's row order (hf_dist_gather), sorted, as the single
+ * copy sorts its own. One column at a time: n_all doubles on every rank. col: n doubles. */
+static int gathered_order_stats(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                                size_t n_all, const fit_counts *c, const hf_group *shard,
+                                double *col, double *stat)
+{
+    size_t p_in = p->n_features;
+    int result = HF_OK;
+    for (size_t j = 0; j < p_in && result >= 0; j++) {
+        stat[j] = NAN;
+        if (p->f[j].categorical || n_all == c->missing[j]) /* the same on every group rank */
+            continue;
+        size_t m = 0, m_all = 0;
+        for (size_t i = 0; i < n; i++) {
+            double v = train_row(X, rows, i, p_in)[j];
+            if (!isnan(v))
+                col[m++] = v;
+        }
+        double *all = NULL;
+        if ((result = hf_dist_gather(shard, col, m, &all, &m_all)) < 0)
+            break;
+        qsort(all, m_all, sizeof *all, hf_cmp_double);
+        stat[j] = sorted_stat(all, m_all, p->cfg.impute_numeric);
+        free(all);
+    }
+    return result;
+}
+
+/* Imputation values of every feature, and the one-hot layout of the categorical ones. shard: the
+ * data-parallel group (collective over it), or NULL. */
 static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, const int64_t *rows,
-                          size_t n, size_t n_all, fit_counts *c)
+                          size_t n, size_t n_all, fit_counts *c, const hf_group *shard)
 {
     const hf_prep_config *cfg = &p->cfg;
     size_t p_in = p->n_features;
-    double *col = NULL;
-    if (cfg->impute_numeric == HF_IMPUTE_MEDIAN || cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT)
-        if (!(col = hf_malloc(n * sizeof *col)))
-            return HF_ENOMEM;
-    p->complete = 1;
+    double *col = NULL, *given = NULL;
+    int order =
+        cfg->impute_numeric == HF_IMPUTE_MEDIAN || cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT;
+    if (order && !(col = hf_malloc((n ? n : 1) * sizeof *col)) && !shard)
+        return HF_ENOMEM;
     int result = HF_OK;
+    if (order && shard) {
+        given = hf_malloc((p_in ? p_in : 1) * sizeof *given);
+        result = hf_dist_agree(shard, col && given ? HF_OK : HF_ENOMEM);
+        if (result >= 0)
+            result = gathered_order_stats(p, X, rows, n, n_all, c, shard, col, given);
+        if (result < 0) {
+            free(col);
+            free(given);
+            return result;
+        }
+    }
+    p->complete = 1;
     for (size_t j = 0; j < p_in && result >= 0; j++) {
         prep_feat *f = &p->f[j];
         const hf_column *cc = &schema->features[j];
@@ -1258,7 +1342,7 @@ static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, 
             p->complete = 0;
         f->indicator = cfg->indicator && c->missing[j] > 0;
         if (!f->categorical) {
-            impute_numeric(f, cfg, X, rows, n, n_all, p_in, j, c, col);
+            impute_numeric(f, cfg, X, rows, n, n_all, p_in, j, c, col, given);
             continue;
         }
         if (f->enc == HF_ENCODE_NATIVE) {
@@ -1290,6 +1374,7 @@ static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, 
         result = fit_onehot(p, cc, f, c->counts[j]);
     }
     free(col);
+    free(given);
     return result;
 }
 
@@ -1424,17 +1509,20 @@ static void std_fit(const double *v, size_t m, double *mean, double *scale)
  * out: impute.numeric none) and writes *mapped (n x p_in): the training rows with those steps
  * applied to the numeric columns (imputed), other columns copied. */
 static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *X,
-                             const int64_t *rows, size_t n, double **mapped)
+                             const int64_t *rows, size_t n, const hf_group *shard, double **mapped)
 {
     const hf_prep_config *cfg = &p->cfg;
     size_t p_in = p->n_features;
     int result = HF_OK;
-    double *M = hf_malloc(n * (p_in ? p_in : 1) * sizeof *M);
+    double *M = hf_malloc((n ? n : 1) * (p_in ? p_in : 1) * sizeof *M);
     double *v = hf_malloc((n ? n : 1) * sizeof *v), *w = hf_malloc((n ? n : 1) * sizeof *w);
-    if (!M || !v || !w) {
+    if (!M || !v || !w)
         result = HF_ENOMEM;
+    /* Data-parallel: the columns are gathered below, collectively: every rank takes part. */
+    if (shard)
+        result = hf_dist_agree(shard, result);
+    if (result < 0)
         goto out;
-    }
     for (size_t i = 0; i < n; i++)
         memcpy(M + i * p_in, train_row(X, rows, i, p_in), p_in * sizeof *M);
     for (size_t j = 0; j < p_in; j++) {
@@ -1455,6 +1543,30 @@ static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *
                 x = M[i * p_in + j] = f->impute;
             if (!isnan(x))
                 v[m++] = x;
+        }
+        if (shard) {
+            /* Data-parallel: the column's training values of every group rank, in the table's
+             * row order (hf_dist_gather), replace this rank's; the fit below then runs on the
+             * single copy's array. One column at a time: n_all doubles, twice (at least n, so
+             * that they hold the next column's local values). */
+            double *all = NULL;
+            size_t m_all = 0;
+            if ((result = hf_dist_gather(shard, v, m, &all, &m_all)) < 0)
+                goto out;
+            size_t cap = m_all > n ? m_all : n;
+            double *grown = m_all < n ? hf_realloc(all, (cap ? cap : 1) * sizeof *all) : all;
+            all = grown ? grown : all;
+            double *w_all = grown ? hf_malloc((cap ? cap : 1) * sizeof *w_all) : NULL;
+            if ((result = hf_dist_agree(shard, w_all ? HF_OK : HF_ENOMEM)) < 0) {
+                free(all);
+                free(w_all);
+                goto out;
+            }
+            free(v);
+            free(w);
+            v = all;
+            w = w_all;
+            m = m_all;
         }
         if (m == 0)
             continue;
@@ -1713,18 +1825,11 @@ static int encode_columns_target(const hf_prep_config *cfg)
 
 int hf_prep_data_parallel_check(const hf_prep_config *cfg, const char **key)
 {
+    /* Median and most frequent imputation, clip, power and kbins gather one column at a time
+     * (hf_dist_gather), PCA sums its cross-product over the group: only target encoding, whose
+     * inner folds are drawn over every fit row's position, is refused. */
     const char *k = NULL, *why = NULL;
-    if (cfg->impute_numeric == HF_IMPUTE_MEDIAN || cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT)
-        k = "impute.numeric", why = "mean, constant or none (a median or mode needs every row)";
-    else if (cfg->clip_lower > 0 || cfg->clip_upper < 1)
-        k = "clip", why = "no clipping (its quantiles need every row)";
-    else if (cfg->power != HF_POWER_NONE)
-        k = "power", why = "none (its lambda is fitted on every row)";
-    else if (cfg->kbins >= 2)
-        k = "kbins", why = "0 (its quantile edges need every row)";
-    else if (cfg->pca_components > 0)
-        k = "pca.n_components", why = "0 (not implemented on row shards yet)";
-    else if (cfg->encode == HF_ENCODE_TARGET || encode_columns_target(cfg))
+    if (cfg->encode == HF_ENCODE_TARGET || encode_columns_target(cfg))
         k = cfg->encode == HF_ENCODE_TARGET ? "categorical" : "encode_columns",
         why = "onehot, ordinal or frequency (target encoding's inner folds "
               "need every row)";
@@ -1845,7 +1950,7 @@ static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, con
         (result = reduce_counts(p, &counts, shard, &n_all)) >= 0 && n_all == 0)
         result = hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
     if (result >= 0)
-        result = fit_imputation(p, schema, SX, srows, n, n_all, &counts);
+        result = fit_imputation(p, schema, SX, srows, n, n_all, &counts, shard);
     /* fit_scaling reduces over the shard group next. */
     if (shard)
         result = hf_dist_agree(shard, result);
@@ -1855,7 +1960,7 @@ static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, con
         goto out;
     if (has_numeric_steps(cfg)) {
         double *stepped = NULL;
-        if ((result = fit_numeric_steps(p, schema, SX, srows, n, &stepped)) < 0)
+        if ((result = fit_numeric_steps(p, schema, SX, srows, n, shard, &stepped)) < 0)
             goto out;
         free(mapped);
         SX = mapped = stepped;
@@ -1864,7 +1969,7 @@ static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, con
     if ((result = fit_scaling(p, SX, srows, n, shard)) < 0 ||
         (result = build_layout(p, schema)) < 0)
         goto out;
-    if (cfg->pca_components > 0 && (result = pca_fit(p, X, rows, n, group)) < 0)
+    if (cfg->pca_components > 0 && (result = pca_fit(p, X, rows, n, n_all, group, shard)) < 0)
         goto out;
     *out = p;
     p = NULL;
