@@ -38,11 +38,12 @@ static const char *col_name(const hf_schema *sc, size_t j)
 /* ---- the profile ------------------------------------------------------------------------------
  */
 
-/* The present values of column j of d's rows into scratch; their number. */
-static size_t present_values(const hf_dataset *d, size_t j, double *scratch)
+/* The present values of column j of d's rows [first, first + count) into scratch; their number. */
+static size_t present_values(const hf_dataset *d, size_t j, size_t first, size_t count,
+                             double *scratch)
 {
     size_t n = 0;
-    for (size_t i = 0; i < d->n_rows; i++) {
+    for (size_t i = first; i < first + count; i++) {
         double v = hf_profile_value(d, i, j);
         if (!isnan(v))
             scratch[n++] = v;
@@ -79,7 +80,7 @@ static json_t *numeric_sorted(double *scratch, size_t n, size_t n_rows, json_t *
 
 static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, json_t *o)
 {
-    return numeric_sorted(scratch, present_values(d, j, scratch), d->n_rows, o);
+    return numeric_sorted(scratch, present_values(d, j, 0, d->n_rows, scratch), d->n_rows, o);
 }
 
 /* The levels of column j: counts[0..k) then the missing count at counts[k]. */
@@ -88,10 +89,10 @@ static size_t n_levels(const hf_schema *sc, size_t j)
     return j < sc->n_features ? sc->features[j].n_categories : sc->n_classes;
 }
 
-static void count_levels(const hf_dataset *d, size_t j, double *counts)
+static void count_levels(const hf_dataset *d, size_t j, size_t first, size_t count, double *counts)
 {
     size_t k = n_levels(d->schema, j);
-    for (size_t i = 0; i < d->n_rows; i++) {
+    for (size_t i = first; i < first + count; i++) {
         double v = hf_profile_value(d, i, j);
         if (isnan(v) || v < 0 || (size_t)v >= k)
             counts[k]++;
@@ -126,7 +127,7 @@ static json_t *level_profile(const hf_dataset *d, size_t j, json_t *o)
     double *counts = hf_calloc(n_levels(d->schema, j) + 1, sizeof *counts);
     json_t *r = NULL;
     if (counts) {
-        count_levels(d, j, counts);
+        count_levels(d, j, 0, d->n_rows, counts);
         r = level_counts(d->schema, j, counts, o);
     }
     free(counts);
@@ -174,12 +175,12 @@ int hf_profile_build(const hf_dataset *d, json_t **out)
  * the other ranks send theirs. A numeric column's present values are gathered to rank 0 in rank
  * order (the whole column there: n doubles), a level column's counts are added (integers, exact).
  */
-static int shard_column(hf_comm *c, const hf_dataset *d, size_t j, size_t n_rows, double *scratch,
-                        json_t *o)
+static int shard_column(hf_comm *c, const hf_dataset *d, size_t first, size_t count, size_t j,
+                        size_t n_rows, double *scratch, json_t *o)
 {
     int root = hf_comm_rank(c) == 0, result = HF_OK;
     if (is_numeric_col(d->schema, j)) {
-        size_t n = present_values(d, j, scratch), *lens = NULL;
+        size_t n = present_values(d, j, first, count, scratch), *lens = NULL;
         char *all = NULL;
         HF_CALL(hf_comm_gather_blob(c, scratch, n * sizeof *scratch, 0, &all, &lens));
         if (root) {
@@ -204,7 +205,7 @@ static int shard_column(hf_comm *c, const hf_dataset *d, size_t j, size_t n_rows
     double *counts = hf_calloc(k + 1, sizeof *counts);
     result = hf_comm_check(c, counts ? HF_OK : HF_ENOMEM);
     if (result >= 0) {
-        count_levels(d, j, counts);
+        count_levels(d, j, first, count, counts);
         result = hf_comm_allreduce_sum_f64(c, counts, k + 1);
     }
     if (result >= 0 && root && !level_counts(d->schema, j, counts, o))
@@ -213,14 +214,15 @@ static int shard_column(hf_comm *c, const hf_dataset *d, size_t j, size_t n_rows
     return result;
 }
 
-int hf_profile_build_shards(hf_comm *c, const hf_dataset *d, json_t **out)
+int hf_profile_build_shards(hf_comm *c, const hf_dataset *d, size_t first, size_t count,
+                            json_t **out)
 {
     const hf_schema *sc = d->schema;
     size_t p = sc->n_features;
-    int64_t rows = (int64_t)d->n_rows;
+    int64_t rows = (int64_t)count;
     int root = hf_comm_rank(c) == 0;
     *out = NULL;
-    double *scratch = hf_malloc((d->n_rows + 1) * sizeof *scratch);
+    double *scratch = hf_malloc((count + 1) * sizeof *scratch);
     int result = hf_comm_check(c, scratch ? HF_OK : HF_ENOMEM);
     if (result >= 0)
         result = hf_comm_allreduce_sum_i64(c, &rows, 1);
@@ -246,7 +248,7 @@ int hf_profile_build_shards(hf_comm *c, const hf_dataset *d, json_t **out)
             json_object_set_new(o, "role", json_string(j < p ? "feature" : "target"));
             json_object_set_new(o, "type", json_string(hf_col_type_name(type)));
         }
-        result = hf_comm_check(c, shard_column(c, d, j, (size_t)rows, scratch, o));
+        result = hf_comm_check(c, shard_column(c, d, first, count, j, (size_t)rows, scratch, o));
         if (root)
             json_array_append_new(cols, o);
     }

@@ -1880,11 +1880,15 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     info.holdout_evaluation = holdout_evaluation;
     /* parallel.data_parallel: group 0's ranks hold the table's row blocks; they build the
      * training data's profile together for rank 0's finish_run (a failure fails nothing). */
-    if (result >= 0 && refit_rank && hf_group_data_parallel(group) &&
-        hf_profile_build_shards(group_comm, job.data, &st.profile) < 0) {
-        if (rank == 0)
-            hf_warn("profile.json: %s", hf_error_message());
-        hf_error_clear();
+    if (result >= 0 && refit_rank && hf_group_data_parallel(group)) {
+        uint64_t first = 0, count = 0;
+        hf_group_row_block(job.data->n_rows, hf_comm_size(group_comm), hf_comm_rank(group_comm),
+                           &first, &count);
+        if (hf_profile_build_shards(group_comm, job.data, first, count, &st.profile) < 0) {
+            if (rank == 0)
+                hf_warn("profile.json: %s", hf_error_message());
+            hf_error_clear();
+        }
     }
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
