@@ -7,10 +7,10 @@ logistic_regression (binary, and 3 classes with class_weight balanced), and xgbo
 and 3 classes with early stopping; trained over Rabit) on groups of 2, 3 and 4 ranks
 (oversubscribed) give the fold scores, the best trial, and the refit's stored model
 (coefficients, intercepts, preprocessing) of the single-copy run on one rank, to 1e-9 relative,
-and the same profile.json (the drift profile, built from the row blocks). Ridge with the
-preprocessing steps that need every row of a column (median and most frequent imputation, clip,
-Yeo-Johnson, kbins; PCA) as search axes on groups of 2 and 3 gives the single copy's fold scores
-and model.h5. validate refuses, in one line with exit 2: data_parallel with ranks_per_task 1, with a
+and the same profile.json (the drift profile, built from the row blocks; describe --against
+reads it). Ridge with the preprocessing steps that need every row of a column (median and most
+frequent imputation, clip, Yeo-Johnson, kbins; PCA) as search axes on groups of 2 and 3 gives the
+single copy's fold scores and model.h5. validate refuses, in one line with exit 2: data_parallel with ranks_per_task 1, with a
 model that cannot split its rows (kernel_ridge), with target encoding, and a table larger than
 parallel.memory_per_rank without data_parallel; `auto` turns it on for that table."""
 import json
@@ -152,6 +152,18 @@ for case in MODELS:
         ck.check(files[1]["profile"] is not None and files[g]["profile"] == files[1]["profile"],
                  "%s: profile.json equals the single copy's" % name)
         print("%s: largest relative difference from the single copy %.3g" % (name, worst))
+
+# Drift after a data-parallel run: describe --against reads its profile.json and prints what it
+# prints against the single copy's.
+against = {}
+for g in (1, 3):
+    p = hftest.hyperfold(["describe", tables["reg"], "--against",
+                          os.path.join(work, "reg-g%d" % g, "out", "dp")], check=False)
+    against[g] = (p.returncode, p.stdout)
+ck.check(against[3][0] == 0 and "drift of 170 new rows" in against[3][1] and
+         against[3] == against[1],
+         "describe --against a data-parallel run equals against the single copy (%d)" %
+         against[3][0])
 
 # Refusals: one line, exit 2, naming the key.
 REFUSED = [
