@@ -14,6 +14,8 @@
  *    3 classes, two C values in lock-step, class_weight none and balanced) fitted with
  *    hf_fit_data.row_shard give the coefficients and intercepts of the single-copy fit to 1e-9
  *    relative, and every group rank holds the same bits (their minimum equals their maximum);
+ *  - the gathering steps and PCA when only group rank 0 holds training rows equal the single
+ *    copy of rank 0's rows;
  *  - a configuration the shards cannot fit (target encoding) is refused on every rank, one
  *    line, and a rank that holds no training row still takes part. */
 #include "common/hf.h"
@@ -387,6 +389,47 @@ static void run_group(hf_comm *world, int gs)
           "target encoding with data_parallel: rc %d, %s", rc, hf_error_message());
     hf_error_clear();
     hf_prep_free(pm);
+    /* The gathering steps and PCA when only group rank 0 holds training rows: the others gather
+     * nothing and fit the single copy's pipeline of rank 0's rows. */
+    {
+        hf_prep_config all;
+        hf_prep_config_default(&all);
+        all.impute_numeric = HF_IMPUTE_MEDIAN;
+        all.clip_lower = 0.05;
+        all.power = HF_POWER_YEO_JOHNSON;
+        all.kbins = 3;
+        all.scale = HF_SCALE_STANDARD;
+        all.pca_components = 2;
+        size_t n0 = 0;
+        int64_t *rows0 = malloc(t.n * sizeof *rows0);
+        uint64_t f0, c0;
+        hf_group_row_block(t.n, size, 0, &f0, &c0);
+        for (size_t i = 0; i < ntr; i++)
+            if ((uint64_t)train[i] < c0)
+                rows0[n0++] = train[i];
+        hf_prep *pr = NULL, *ps = NULL;
+        int r1 = hf_prep_fit_y(&all, schema, t.X, t.y, rows0, n0, NULL, &pr);
+        int r2 = hf_prep_fit_shard(&all, schema, block, NULL, ltrain, rank == 0 ? nloc : 0, g, &ps);
+        CHECK(r1 == HF_OK && r2 == HF_OK, "rank 0's rows alone on a group of %d: %d %d %s", size,
+              r1, r2, hf_error_message());
+        if (pr && ps) {
+            size_t q = hf_prep_n_outputs(pr);
+            double *Vr = malloc(nva * q * sizeof *Vr), *Vs = malloc(nva * q * sizeof *Vs);
+            hf_prep_transform(pr, t.X, valid, nva, Vr);
+            hf_prep_transform(ps, t.X, valid, nva, Vs);
+            double d = mpitest_max_rel_diff(Vs, Vr, nva * q, 1e-3);
+            worst = fmax(worst, d);
+            CHECK(d <= 1e-9, "rank 0's rows alone on a group of %d: validation rows differ by %.3g",
+                  size, d);
+            check_same_bits(g, Vs, nva * q, "rank 0's rows alone");
+            check_export(pr, ps, 1, "rank 0's rows alone");
+            free(Vr);
+            free(Vs);
+        }
+        hf_prep_free(pr);
+        hf_prep_free(ps);
+        free(rows0);
+    }
     /* A rank that holds no training row (its whole block is validation rows) still takes part. */
     {
         hf_value rv[1][16];
