@@ -92,6 +92,11 @@ int hf_dist_sum(const hf_group *g, double *v, size_t n);
  * single-copy one bit for bit. Memory: the whole column on every group rank; one call holds at
  * most 2^31 - 1 bytes (268 million doubles). g NULL or of one rank: a copy of v. */
 int hf_dist_gather(const hf_group *g, const double *v, size_t n, double **all, size_t *n_all);
+/* Collective: hf_dist_gather into group rank `root` only (*all NULL and *n_all 0 elsewhere). */
+int hf_dist_gather_to(const hf_group *g, int root, const double *v, size_t n, double **all,
+                      size_t *n_all);
+/* Collective: v[0..n) of group rank `root` to every group rank. */
+int hf_dist_bcast(const hf_group *g, double *v, size_t n, int root);
 /* Collective: element-wise minimum / maximum over the group (exact, so any order will do). */
 int hf_dist_min(const hf_group *g, double *v, size_t n);
 int hf_dist_max(const hf_group *g, double *v, size_t n);

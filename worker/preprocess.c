@@ -1505,18 +1505,138 @@ static void std_fit(const double *v, size_t m, double *mean, double *scale)
     *scale = var <= bound ? 1.0 : sqrt(var);
 }
 
+/* Fits clip -> power -> kbins of feature f on its m imputed present training values v (changed;
+ * w: m doubles of scratch). Not collective. */
+static int fit_column(prep_feat *f, const hf_prep_config *cfg, const char *name, double *v,
+                      double *w, size_t m)
+{
+    if (cfg->clip_lower > 0 || cfg->clip_upper < 1) {
+        memcpy(w, v, m * sizeof *w);
+        qsort(w, m, sizeof *w, hf_cmp_double);
+        if (cfg->clip_lower > 0)
+            f->clip_lo = hf_quantile_sorted(w, m, cfg->clip_lower);
+        if (cfg->clip_upper < 1)
+            f->clip_hi = hf_quantile_sorted(w, m, cfg->clip_upper);
+    }
+    for (size_t i = 0; i < m; i++)
+        v[i] = v[i] < f->clip_lo ? f->clip_lo : v[i] > f->clip_hi ? f->clip_hi : v[i];
+    if (cfg->power != HF_POWER_NONE) {
+        if (cfg->power == HF_POWER_BOX_COX) {
+            f->pw_floor = INFINITY;
+            for (size_t i = 0; i < m; i++) {
+                if (!(v[i] > 0))
+                    return hf_error(HF_EINVAL,
+                                    "preprocess.power: box-cox of column \"%s\": got the "
+                                    "training value %g, expected values > 0 (use "
+                                    "yeo-johnson for zero or negative values)",
+                                    name, v[i]);
+                if (v[i] < f->pw_floor)
+                    f->pw_floor = v[i];
+            }
+        }
+        /* a constant column has no maximum-likelihood lambda: 1 */
+        hf_prepnum_power_lambda(cfg->power, v, m, w, &f->lambda);
+        for (size_t i = 0; i < m; i++)
+            v[i] = hf_prepnum_power(cfg->power, v[i], f->lambda);
+        std_fit(v, m, &f->pw_mean, &f->pw_std);
+    }
+    if (cfg->kbins >= 2) {
+        for (size_t i = 0; i < m; i++)
+            w[i] = cfg->power != HF_POWER_NONE ? (v[i] - f->pw_mean) / f->pw_std : v[i];
+        qsort(w, m, sizeof *w, hf_cmp_double);
+        if (!(f->edges = hf_malloc(((size_t)cfg->kbins + 1) * sizeof *f->edges)))
+            return HF_ENOMEM;
+        f->n_edges = hf_prepnum_kbins_edges(w, m, (size_t)cfg->kbins, f->edges);
+    }
+    return HF_OK;
+}
+
+/* Data-parallel (collective over shard): fit_column of the columns cols[0..nc) (nc <= the group
+ * size), column c's training values of every group rank gathered to group rank c in row order
+ * (hf_dist_gather_to: the single copy's array), fitted there, and its fitted values broadcast
+ * from there: the group fits nc columns at once, each rank holding at most one gathered column
+ * (n_all doubles, and as many of scratch). M (n x p_in): the imputed local rows; v: n doubles. */
+static int fit_columns_shard(hf_prep *p, const hf_schema *schema, const double *M, size_t n,
+                             const size_t *cols, size_t nc, const hf_group *shard, double *v)
+{
+    const hf_prep_config *cfg = &p->cfg;
+    const size_t p_in = p->n_features, kb = cfg->kbins >= 2 ? (size_t)cfg->kbins + 1 : 0;
+    const int me = hf_group_grid(shard)->rank;
+    double *all = NULL, *w = NULL;
+    size_t m_all = 0;
+    int result = HF_OK;
+    for (size_t c = 0; c < nc && result >= 0; c++) {
+        size_t j = cols[c], m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!isnan(M[i * p_in + j]))
+                v[m++] = M[i * p_in + j];
+        double *got = NULL;
+        size_t n_got = 0;
+        result = hf_dist_gather_to(shard, (int)c, v, m, &got, &n_got);
+        if (result >= 0 && (int)c == me) {
+            all = got;
+            m_all = n_got;
+        } else {
+            free(got);
+        }
+    }
+    /* this rank's column fitted (a failure carried to the agreement) */
+    if (result >= 0 && (size_t)me < nc && m_all > 0) {
+        prep_feat *f = &p->f[cols[me]];
+        w = hf_malloc(m_all * sizeof *w);
+        result = w ? fit_column(f, cfg, schema->features[cols[me]].name, all, w, m_all) : HF_ENOMEM;
+    }
+    free(all);
+    free(w);
+    result = hf_dist_agree(shard, result);
+    /* the fitted values: clip_lo, clip_hi, lambda, pw_mean, pw_std, pw_floor, n_edges, edges */
+    double *buf = result >= 0 ? hf_malloc((7 + kb) * sizeof *buf) : NULL;
+    if (result >= 0)
+        result = hf_dist_agree(shard, buf ? HF_OK : HF_ENOMEM);
+    for (size_t c = 0; c < nc && result >= 0; c++) {
+        prep_feat *f = &p->f[cols[c]];
+        if ((int)c == me) {
+            double head[7] = {f->clip_lo, f->clip_hi,  f->lambda,         f->pw_mean,
+                              f->pw_std,  f->pw_floor, (double)f->n_edges};
+            memcpy(buf, head, sizeof head);
+            for (size_t e = 0; e < f->n_edges; e++)
+                buf[7 + e] = f->edges[e];
+        }
+        if ((result = hf_dist_bcast(shard, buf, 7 + kb, (int)c)) < 0)
+            break;
+        if ((int)c == me) {
+            result = hf_dist_agree(shard, result); /* as the others' below */
+            continue;
+        }
+        f->clip_lo = buf[0], f->clip_hi = buf[1], f->lambda = buf[2];
+        f->pw_mean = buf[3], f->pw_std = buf[4], f->pw_floor = buf[5];
+        f->n_edges = (size_t)buf[6];
+        if (f->n_edges > 0) {
+            if (!(f->edges = hf_malloc(f->n_edges * sizeof *f->edges)))
+                result = HF_ENOMEM;
+            else
+                memcpy(f->edges, buf + 7, f->n_edges * sizeof *f->edges);
+        }
+        result = hf_dist_agree(shard, result);
+    }
+    free(buf);
+    return result;
+}
+
 /* Fits clip -> power -> kbins of every numeric column on its imputed training values (NaN left
  * out: impute.numeric none) and writes *mapped (n x p_in): the training rows with those steps
- * applied to the numeric columns (imputed), other columns copied. */
+ * applied to the numeric columns (imputed), other columns copied. With shard (collective over
+ * it), the columns are fitted G at a time, each on one group rank (fit_columns_shard). */
 static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *X,
                              const int64_t *rows, size_t n, const hf_group *shard, double **mapped)
 {
     const hf_prep_config *cfg = &p->cfg;
-    size_t p_in = p->n_features;
+    size_t p_in = p->n_features, nc = 0;
     int result = HF_OK;
     double *M = hf_malloc((n ? n : 1) * (p_in ? p_in : 1) * sizeof *M);
     double *v = hf_malloc((n ? n : 1) * sizeof *v), *w = hf_malloc((n ? n : 1) * sizeof *w);
-    if (!M || !v || !w)
+    size_t *cols = hf_malloc((p_in ? p_in : 1) * sizeof *cols);
+    if (!M || !v || !w || !cols)
         result = HF_ENOMEM;
     /* Data-parallel: the columns are gathered below, collectively: every rank takes part. */
     if (shard)
@@ -1536,81 +1656,28 @@ static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *
         if (f->categorical || f->dropped || !measured_numeric(&schema->features[j]))
             continue;
         f->steps = 1;
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            double x = M[i * p_in + j];
-            if (isnan(x))
-                x = M[i * p_in + j] = f->impute;
-            if (!isnan(x))
-                v[m++] = x;
-        }
-        if (shard) {
-            /* Data-parallel: the column's training values of every group rank, in the table's
-             * row order (hf_dist_gather), replace this rank's; the fit below then runs on the
-             * single copy's array. One column at a time: n_all doubles, twice (at least n, so
-             * that they hold the next column's local values). */
-            double *all = NULL;
-            size_t m_all = 0;
-            if ((result = hf_dist_gather(shard, v, m, &all, &m_all)) < 0)
-                goto out;
-            size_t cap = m_all > n ? m_all : n;
-            double *grown = m_all < n ? hf_realloc(all, (cap ? cap : 1) * sizeof *all) : all;
-            all = grown ? grown : all;
-            double *w_all = grown ? hf_malloc((cap ? cap : 1) * sizeof *w_all) : NULL;
-            if ((result = hf_dist_agree(shard, w_all ? HF_OK : HF_ENOMEM)) < 0) {
-                free(all);
-                free(w_all);
-                goto out;
-            }
-            free(v);
-            free(w);
-            v = all;
-            w = w_all;
-            m = m_all;
-        }
-        if (m == 0)
-            continue;
-        if (cfg->clip_lower > 0 || cfg->clip_upper < 1) {
-            memcpy(w, v, m * sizeof *w);
-            qsort(w, m, sizeof *w, hf_cmp_double);
-            if (cfg->clip_lower > 0)
-                f->clip_lo = hf_quantile_sorted(w, m, cfg->clip_lower);
-            if (cfg->clip_upper < 1)
-                f->clip_hi = hf_quantile_sorted(w, m, cfg->clip_upper);
-        }
-        for (size_t i = 0; i < m; i++)
-            v[i] = v[i] < f->clip_lo ? f->clip_lo : v[i] > f->clip_hi ? f->clip_hi : v[i];
-        if (cfg->power != HF_POWER_NONE) {
-            if (cfg->power == HF_POWER_BOX_COX) {
-                f->pw_floor = INFINITY;
-                for (size_t i = 0; i < m; i++) {
-                    if (!(v[i] > 0)) {
-                        result = hf_error(HF_EINVAL,
-                                          "preprocess.power: box-cox of column \"%s\": got the "
-                                          "training value %g, expected values > 0 (use "
-                                          "yeo-johnson for zero or negative values)",
-                                          schema->features[j].name, v[i]);
-                        goto out;
-                    }
-                    if (v[i] < f->pw_floor)
-                        f->pw_floor = v[i];
-                }
-            }
-            /* a constant column has no maximum-likelihood lambda: 1 */
-            hf_prepnum_power_lambda(cfg->power, v, m, w, &f->lambda);
-            for (size_t i = 0; i < m; i++)
-                v[i] = hf_prepnum_power(cfg->power, v[i], f->lambda);
-            std_fit(v, m, &f->pw_mean, &f->pw_std);
-        }
-        if (cfg->kbins >= 2) {
-            for (size_t i = 0; i < m; i++)
-                w[i] = cfg->power != HF_POWER_NONE ? (v[i] - f->pw_mean) / f->pw_std : v[i];
-            qsort(w, m, sizeof *w, hf_cmp_double);
-            if (!(f->edges = hf_malloc(((size_t)cfg->kbins + 1) * sizeof *f->edges))) {
-                result = HF_ENOMEM;
-                goto out;
-            }
-            f->n_edges = hf_prepnum_kbins_edges(w, m, (size_t)cfg->kbins, f->edges);
+        cols[nc++] = j;
+        for (size_t i = 0; i < n; i++)
+            if (isnan(M[i * p_in + j]))
+                M[i * p_in + j] = f->impute;
+    }
+    if (shard) {
+        size_t size = (size_t)hf_group_grid(shard)->size;
+        for (size_t c0 = 0; c0 < nc && result >= 0; c0 += size)
+            result = fit_columns_shard(p, schema, M, n, cols + c0, nc - c0 < size ? nc - c0 : size,
+                                       shard, v);
+    }
+    for (size_t c = 0; c < nc && result >= 0; c++) {
+        size_t j = cols[c], m = 0;
+        prep_feat *f = &p->f[j];
+        if (!shard) {
+            for (size_t i = 0; i < n; i++)
+                if (!isnan(M[i * p_in + j]))
+                    v[m++] = M[i * p_in + j];
+            if (m == 0)
+                continue;
+            if ((result = fit_column(f, cfg, schema->features[j].name, v, w, m)) < 0)
+                break;
         }
         for (size_t i = 0; i < n; i++)
             M[i * p_in + j] = num_steps(f, cfg, M[i * p_in + j]);
@@ -1618,6 +1685,7 @@ static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *
 out:
     free(v);
     free(w);
+    free(cols);
     if (result < 0) {
         free(M);
         M = NULL;
