@@ -11,7 +11,10 @@
 # and prints wall times, their ratio, the peak RSS of the largest rank (GNU time over mpirun:
 # the largest process of the tree), and the largest relative difference of the fold scores.
 #
-# Usage: bench/data_parallel.sh [--rows N]     (about 2 minutes on 2 shared cores at the default)
+# Usage: bench/data_parallel.sh [--rows N] [--prep 'YAML']   (about 2 minutes on 2 shared cores at
+# the default). --prep adds entries to both runs' preprocess mapping, e.g. the steps that gather
+# one column at a time on the group (docs/scaling.md): --prep 'impute: {numeric: median},
+# clip: {lower: 0.01}, power: yeo-johnson, kbins: 5'.
 # Needs the build (HF_BUILD_DIR, default ./build) and /usr/bin/time.
 set -euo pipefail
 
@@ -21,10 +24,12 @@ HF=$BUILD/hyperfold
 PY=${PYTHON:-/usr/bin/python3}
 ROWS=200000
 P=20
+PREP=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --rows) ROWS="$2"; shift ;;
-    *) echo "usage: $0 [--rows N]" >&2; exit 2 ;;
+    --prep) PREP=", $2"; shift ;;
+    *) echo "usage: $0 [--rows N] [--prep 'YAML']" >&2; exit 2 ;;
     esac
     shift
 done
@@ -60,7 +65,7 @@ spec() { # name source model params ranks_per_task data_parallel limit
 name: $1
 data: {source: $W/$2.csv, target: y}
 cv: {folds: 3, seed: 1}
-preprocess: {scale: standard}
+preprocess: {scale: standard$PREP}
 model: {type: $3, params: $4}
 parallel: {ranks_per_task: $5, data_parallel: $6$7}
 output: {dir: $W/out}
@@ -76,6 +81,7 @@ timed() { # label np spec -> "seconds maxrss_kib"
     echo "$(echo "$t1 - $t0" | bc) $(tail -1 "$W/$1.rss")"
 }
 
+[ -z "$PREP" ] || echo "preprocess: {scale: standard$PREP}"
 echo "table: $ROWS rows x $P numeric features + 1 category ($((TABLE / 1048576)) MiB as the" \
      "preflight counts it); parallel.memory_per_rank $((LIMIT / 1024)) KiB (a quarter)"
 spec refused reg ridge "{alpha: [0.1, 1.0, 10.0]}" 4 false ", memory_per_rank: $LIMIT"

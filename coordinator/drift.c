@@ -38,14 +38,22 @@ static const char *col_name(const hf_schema *sc, size_t j)
 /* ---- the profile ------------------------------------------------------------------------------
  */
 
-static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, json_t *o)
+/* The present values of column j of d's rows [first, first + count) into scratch; their number. */
+static size_t present_values(const hf_dataset *d, size_t j, size_t first, size_t count,
+                             double *scratch)
 {
     size_t n = 0;
-    for (size_t i = 0; i < d->n_rows; i++) {
+    for (size_t i = first; i < first + count; i++) {
         double v = hf_profile_value(d, i, j);
         if (!isnan(v))
             scratch[n++] = v;
     }
+    return n;
+}
+
+/* The numeric column's profile from its n present values (sorted in place) of n_rows rows. */
+static json_t *numeric_sorted(double *scratch, size_t n, size_t n_rows, json_t *o)
+{
     qsort(scratch, n, sizeof *scratch, hf_cmp_double);
     double edges[HF_PROFILE_EDGES] = {0}, bins[HF_PROFILE_BINS] = {0};
     for (int q = 0; n && q < HF_PROFILE_EDGES; q++) {
@@ -59,7 +67,7 @@ static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, j
     for (int b = 0; b < HF_PROFILE_BINS; b++)
         json_array_append_new(c, json_integer((json_int_t)bins[b]));
     json_object_set_new(o, "count", json_integer((json_int_t)n));
-    json_object_set_new(o, "missing", json_integer((json_int_t)(d->n_rows - n)));
+    json_object_set_new(o, "missing", json_integer((json_int_t)(n_rows - n)));
     json_object_set_new(o, "edges", e);
     json_object_set_new(o, "counts", c);
     /* The exact quartiles (numpy.quantile's linear method), for the report. */
@@ -70,23 +78,37 @@ static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, j
     return o;
 }
 
-static json_t *level_profile(const hf_dataset *d, size_t j, json_t *o)
+static json_t *numeric_profile(const hf_dataset *d, size_t j, double *scratch, json_t *o)
 {
-    const hf_schema *sc = d->schema;
-    size_t k = j < sc->n_features ? sc->features[j].n_categories : sc->n_classes;
-    char **names = j < sc->n_features ? sc->features[j].categories : sc->classes;
-    double *counts = hf_calloc(k ? k : 1, sizeof *counts), n = 0, missing = 0;
-    if (!counts)
-        return NULL;
-    for (size_t i = 0; i < d->n_rows; i++) {
+    return numeric_sorted(scratch, present_values(d, j, 0, d->n_rows, scratch), d->n_rows, o);
+}
+
+/* The levels of column j: counts[0..k) then the missing count at counts[k]. */
+static size_t n_levels(const hf_schema *sc, size_t j)
+{
+    return j < sc->n_features ? sc->features[j].n_categories : sc->n_classes;
+}
+
+static void count_levels(const hf_dataset *d, size_t j, size_t first, size_t count, double *counts)
+{
+    size_t k = n_levels(d->schema, j);
+    for (size_t i = first; i < first + count; i++) {
         double v = hf_profile_value(d, i, j);
         if (isnan(v) || v < 0 || (size_t)v >= k)
-            missing++;
-        else {
+            counts[k]++;
+        else
             counts[(size_t)v]++;
-            n++;
-        }
     }
+}
+
+/* The level column's profile from counts[0..k] (count_levels). */
+static json_t *level_counts(const hf_schema *sc, size_t j, const double *counts, json_t *o)
+{
+    size_t k = n_levels(sc, j);
+    char **names = j < sc->n_features ? sc->features[j].categories : sc->classes;
+    double n = 0, missing = counts[k];
+    for (size_t l = 0; l < k; l++)
+        n += counts[l];
     json_t *levels = json_array();
     for (size_t l = 0; l < k; l++) {
         json_t *e = json_object();
@@ -94,11 +116,22 @@ static json_t *level_profile(const hf_dataset *d, size_t j, json_t *o)
         json_object_set_new(e, "count", json_integer((json_int_t)counts[l]));
         json_array_append_new(levels, e);
     }
-    free(counts);
     json_object_set_new(o, "count", json_integer((json_int_t)n));
     json_object_set_new(o, "missing", json_integer((json_int_t)missing));
     json_object_set_new(o, "levels", levels);
     return o;
+}
+
+static json_t *level_profile(const hf_dataset *d, size_t j, json_t *o)
+{
+    double *counts = hf_calloc(n_levels(d->schema, j) + 1, sizeof *counts);
+    json_t *r = NULL;
+    if (counts) {
+        count_levels(d, j, 0, d->n_rows, counts);
+        r = level_counts(d->schema, j, counts, o);
+    }
+    free(counts);
+    return r;
 }
 
 int hf_profile_build(const hf_dataset *d, json_t **out)
@@ -135,6 +168,106 @@ int hf_profile_build(const hf_dataset *d, json_t **out)
         json_decref(root);
     else
         *out = root;
+    return result;
+}
+
+/* Collective over c: column j of the profile of the union of the ranks' rows, on rank 0 (into o);
+ * the other ranks send theirs. A numeric column's present values are gathered to rank 0 in rank
+ * order (the whole column there: n doubles), a level column's counts are added (integers, exact).
+ */
+static int shard_column(hf_comm *c, const hf_dataset *d, size_t first, size_t count, size_t j,
+                        size_t n_rows, double *scratch, json_t *o)
+{
+    int root = hf_comm_rank(c) == 0, result = HF_OK;
+    if (is_numeric_col(d->schema, j)) {
+        size_t n = present_values(d, j, first, count, scratch), *lens = NULL;
+        char *all = NULL;
+        HF_CALL(hf_comm_gather_blob(c, scratch, n * sizeof *scratch, 0, &all, &lens));
+        if (root) {
+            size_t bytes = 0;
+            for (int r = 0; r < hf_comm_size(c); r++)
+                bytes += lens[r];
+            double *v = hf_malloc(bytes ? bytes : 1);
+            if (v) {
+                memcpy(v, all, bytes); /* gathered bytes need not be aligned for doubles */
+                if (!numeric_sorted(v, bytes / sizeof *v, n_rows, o))
+                    result = HF_ENOMEM;
+            } else {
+                result = HF_ENOMEM;
+            }
+            free(v);
+        }
+        free(all);
+        free(lens);
+        return result;
+    }
+    size_t k = n_levels(d->schema, j);
+    double *counts = hf_calloc(k + 1, sizeof *counts);
+    result = hf_comm_check(c, counts ? HF_OK : HF_ENOMEM);
+    if (result >= 0) {
+        count_levels(d, j, first, count, counts);
+        result = hf_comm_allreduce_sum_f64(c, counts, k + 1);
+    }
+    if (result >= 0 && root && !level_counts(d->schema, j, counts, o))
+        result = HF_ENOMEM;
+    free(counts);
+    return result;
+}
+
+int hf_profile_build_shards(hf_comm *c, const hf_dataset *d, size_t first, size_t count,
+                            json_t **out)
+{
+    const hf_schema *sc = d->schema;
+    size_t p = sc->n_features;
+    int64_t rows = (int64_t)count;
+    int root = hf_comm_rank(c) == 0;
+    *out = NULL;
+    double *scratch = hf_malloc((count + 1) * sizeof *scratch);
+    int result = hf_comm_check(c, scratch ? HF_OK : HF_ENOMEM);
+    if (result >= 0)
+        result = hf_comm_allreduce_sum_i64(c, &rows, 1);
+    json_t *top = NULL, *cols = NULL;
+    if (result >= 0 && root) {
+        top = json_object();
+        cols = json_array();
+        json_object_set_new(top, "version", json_integer(PROFILE_VERSION));
+        json_object_set_new(top, "rows", json_integer((json_int_t)rows));
+        json_object_set_new(top, "task", json_string(hf_task_name(sc->task)));
+        json_object_set_new(top, "bins",
+                            json_string("deciles: 9 edges, a value in the bin of the "
+                                        "number of edges below it"));
+    }
+    for (size_t j = 0; result >= 0 && j <= p; j++) {
+        json_t *o = NULL;
+        if (root) {
+            hf_col_type type =
+                j < p ? sc->features[j].type
+                      : (sc->task == HF_TASK_CLASSIFICATION ? HF_COL_CATEGORICAL : HF_COL_NUMERIC);
+            o = json_object();
+            json_object_set_new(o, "name", json_string(col_name(sc, j)));
+            json_object_set_new(o, "role", json_string(j < p ? "feature" : "target"));
+            json_object_set_new(o, "type", json_string(hf_col_type_name(type)));
+        }
+        result = hf_comm_check(c, shard_column(c, d, first, count, j, (size_t)rows, scratch, o));
+        if (root)
+            json_array_append_new(cols, o);
+    }
+    free(scratch);
+    if (root && result >= 0) {
+        json_object_set_new(top, "columns", cols);
+        *out = top;
+    } else {
+        json_decref(cols);
+        json_decref(top);
+    }
+    return result;
+}
+
+int hf_profile_write_json(json_t *root, const char *path)
+{
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    int result = text ? hf_fs_write_atomic(path, text, strlen(text)) : HF_ENOMEM;
+    free(text);
     return result;
 }
 

@@ -48,6 +48,17 @@ typedef struct hf_profile {
 int hf_profile_build(const hf_dataset *d, json_t **out);
 /* Not collective. hf_profile_build written to path (a temporary name, then renamed). */
 int hf_profile_write(const hf_dataset *d, const char *path);
+/* Collective over c (parallel.data_parallel: a worker group whose ranks each hold a block of the
+ * table's rows, rows [first, first + count) of d on this rank, the blocks in rank order):
+ * hf_profile_build of the union of the ranks' blocks, into *out on c's rank 0 (NULL elsewhere). The
+ * same object as hf_profile_build of the whole table: a numeric column's present values are
+ * gathered to rank 0 in rank order, one column at a time (n doubles there), and sorted as the
+ * single copy sorts them; level counts are added (exact). */
+int hf_profile_build_shards(hf_comm *c, const hf_dataset *d, size_t first, size_t count,
+                            json_t **out);
+/* Not collective. A profile object (hf_profile_build_shards) written to path, as
+ * hf_profile_write writes it. */
+int hf_profile_write_json(json_t *root, const char *path);
 /* Not collective. Parses profile.json's text (`what` names it in messages: one line naming the
  * key, the value and what was expected, HF_EINVAL). *out: hf_profile_free. */
 int hf_profile_parse(const char *text, size_t len, const char *what, hf_profile **out);

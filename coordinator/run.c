@@ -60,6 +60,7 @@ static void install_signals(void)
 
 typedef struct run_state {
     const hf_spec *spec;
+    json_t *profile; /* parallel.data_parallel: profile.json built from group 0's row blocks */
     hf_sweep sweep;
     hf_journal *journal;
     size_t n_tasks, done_at_start;
@@ -1634,11 +1635,15 @@ static int finish_run(run_state *st, const hf_spec *spec, const hf_job *job, hf_
     /* The training data's profile, for drift (describe --against, retrain). Like the report, a
      * view for later: failing to write it fails nothing, and an earlier session's profile is
      * removed so that drift says "no profile" rather than compare with other data. */
-    /* Not with parallel.data_parallel: this rank holds only its block of the rows. */
+    /* With parallel.data_parallel this rank holds only its block of the rows: the profile was
+     * built from group 0's blocks (hf_profile_build_shards) before. */
     if (result >= 0 && st->ctx && hf_group_data_parallel(st->ctx->group)) {
-        hf_warn("profile.json not written: with parallel.data_parallel no rank holds every row "
-                "(drift will have no profile)");
-        unlink(dir->profile);
+        if (!st->profile || hf_profile_write_json(st->profile, dir->profile) < 0) {
+            hf_warn("profile.json not written (drift will have no profile): %s",
+                    st->profile ? hf_error_message() : "its statistics were not gathered");
+            hf_error_clear();
+            unlink(dir->profile);
+        }
     } else if (result >= 0 && hf_profile_write(job->data, dir->profile) < 0) {
         hf_warn("profile.json not written (drift will have no profile): %s", hf_error_message());
         hf_error_clear();
@@ -2019,8 +2024,22 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
         unlink(dir.holdout); /* no holdout this time: an earlier one's predictions go */
     info.evaluation = evaluation;
     info.holdout_evaluation = holdout_evaluation;
+    /* parallel.data_parallel: group 0's ranks hold the table's row blocks; they build the
+     * training data's profile together for rank 0's finish_run (a failure fails nothing). */
+    if (result >= 0 && refit_rank && hf_group_data_parallel(group)) {
+        uint64_t first = 0, count = 0;
+        hf_group_row_block(job.data->n_rows, hf_comm_size(group_comm), hf_comm_rank(group_comm),
+                           &first, &count);
+        if (hf_profile_build_shards(group_comm, job.data, first, count, &st.profile) < 0) {
+            if (rank == 0)
+                hf_warn("profile.json: %s", hf_error_message());
+            hf_error_clear();
+        }
+    }
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
+    json_decref(st.profile);
+    st.profile = NULL;
     result = hf_comm_check(world, result);
 out:
     hf_group_free(group);

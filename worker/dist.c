@@ -626,3 +626,78 @@ int hf_dist_agree(const hf_group *g, int status)
 {
     return hf_dist_is_parallel(g) ? hf_comm_check(hf_group_comm(g), status) : status;
 }
+
+int hf_dist_gather(const hf_group *g, const double *v, size_t n, double **all, size_t *n_all)
+{
+    *all = NULL;
+    *n_all = 0;
+    if (!hf_dist_is_parallel(g)) {
+        double *copy = hf_malloc((n ? n : 1) * sizeof *copy);
+        if (!copy)
+            return HF_ENOMEM;
+        if (n)
+            memcpy(copy, v, n * sizeof *copy);
+        *all = copy;
+        *n_all = n;
+        return HF_OK;
+    }
+    hf_comm *c = hf_group_comm(g);
+    char *bytes = NULL;
+    size_t *lens = NULL, total = 0;
+    int result = hf_comm_allgather_blob(c, v, n * sizeof *v, &bytes, &lens);
+    for (int r = 0; result >= 0 && r < hf_comm_size(c); r++)
+        total += lens[r];
+    double *out = result >= 0 ? hf_malloc((total ? total : 1)) : NULL;
+    if (result >= 0 && !out)
+        result = HF_ENOMEM;
+    if (result >= 0 && total)
+        memcpy(out, bytes, total); /* the gathered bytes need not be aligned for doubles */
+    free(bytes);
+    free(lens);
+    result = hf_comm_check(c, result);
+    if (result < 0) {
+        free(out);
+        return result;
+    }
+    *all = out;
+    *n_all = total / sizeof *out;
+    return HF_OK;
+}
+
+int hf_dist_gather_to(const hf_group *g, int root, const double *v, size_t n, double **all,
+                      size_t *n_all)
+{
+    *all = NULL;
+    *n_all = 0;
+    if (!hf_dist_is_parallel(g))
+        return hf_dist_gather(g, v, n, all, n_all);
+    hf_comm *c = hf_group_comm(g);
+    char *bytes = NULL;
+    size_t *lens = NULL, total = 0;
+    int result = hf_comm_gather_blob(c, v, n * sizeof *v, root, &bytes, &lens);
+    double *out = NULL;
+    if (result >= 0 && hf_comm_rank(c) == root) {
+        for (int r = 0; r < hf_comm_size(c); r++)
+            total += lens[r];
+        if (!(out = hf_malloc(total ? total : 1)))
+            result = HF_ENOMEM;
+        else if (total)
+            memcpy(out, bytes, total); /* the gathered bytes need not be aligned for doubles */
+    }
+    free(bytes);
+    free(lens);
+    result = hf_comm_check(c, result);
+    if (result < 0) {
+        free(out);
+        return result;
+    }
+    *all = out;
+    *n_all = total / sizeof(double);
+    return HF_OK;
+}
+
+int hf_dist_bcast(const hf_group *g, double *v, size_t n, int root)
+{
+    return hf_dist_is_parallel(g) && n ? hf_comm_bcast(hf_group_comm(g), v, n * sizeof *v, root)
+                                       : HF_OK;
+}

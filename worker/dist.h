@@ -85,6 +85,18 @@ int hf_dist_eigh_topk(const hf_group *g, const double *C, size_t n, size_t k, do
  * MPI's reduction algorithm, and a function of the group size alone (an MPI_Allreduce may add in
  * an order that differs between ranks or runs). */
 int hf_dist_sum(const hf_group *g, double *v, size_t n);
+/* Collective: every group rank's v[0..n) (n may differ between ranks, and be 0) concatenated in
+ * group-rank order into *all (hf_malloc'd, *n_all doubles, replicated on every group rank; free
+ * it). With the row blocks of parallel.data_parallel (hf_group_row_block) this is one column of
+ * the group's training rows in the table's row order, so an order statistic computed on it is the
+ * single-copy one bit for bit. Memory: the whole column on every group rank; one call holds at
+ * most 2^31 - 1 bytes (268 million doubles). g NULL or of one rank: a copy of v. */
+int hf_dist_gather(const hf_group *g, const double *v, size_t n, double **all, size_t *n_all);
+/* Collective: hf_dist_gather into group rank `root` only (*all NULL and *n_all 0 elsewhere). */
+int hf_dist_gather_to(const hf_group *g, int root, const double *v, size_t n, double **all,
+                      size_t *n_all);
+/* Collective: v[0..n) of group rank `root` to every group rank. */
+int hf_dist_bcast(const hf_group *g, double *v, size_t n, int root);
 /* Collective: element-wise minimum / maximum over the group (exact, so any order will do). */
 int hf_dist_min(const hf_group *g, double *v, size_t n);
 int hf_dist_max(const hf_group *g, double *v, size_t n);

@@ -1032,30 +1032,37 @@ static int pca_alloc(hf_prep *p, size_t k, size_t q)
  * (hf_dist_gram), then PDSYEVD runs on the group's grid (hf_dist_eigh_topk): collective. Signs
  * follow scikit-learn 1.2's svd_flip on U: the largest-|value| entry (the first on ties) of each
  * column of Zc . v over the training rows is positive, so transform() of the training rows equals
- * sklearn's PCA.fit(Z).transform(Z). */
-static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, const hf_group *g)
+ * sklearn's PCA.fit(Z).transform(Z).
+ *
+ * shard (parallel.data_parallel; then g is NULL): rows[0..n) are this group rank's share of the
+ * n_all training rows. The column sums and the cross-product Zc^T Zc of the shares are added over
+ * the group in group-rank order (hf_dist_sum: the same bits on every rank; equal to the single
+ * copy up to the order of the additions), the eigenpairs come from the group's grid, and the
+ * sign's largest-|value| entry is the first of the largest over the shares in row order.
+ * Collective over shard. */
+static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, size_t n_all,
+                   const hf_group *g, const hf_group *shard)
 {
     int result = 0;
     size_t q = p->n_outputs;
     int64_t want = p->cfg.pca_components;
-    double *Z = NULL, *C = NULL;
-    if (want > (int64_t)q || want > (int64_t)n) {
+    double *Z = NULL, *C = NULL, *best_v = NULL;
+    if (want > (int64_t)q || want > (int64_t)n_all) {
         int cols = want > (int64_t)q;
         result = hf_error(HF_EINVAL,
                           "preprocess.pca.n_components: got %lld, expected at most %zu (the %s)",
-                          (long long)want, cols ? q : n,
+                          (long long)want, cols ? q : n_all,
                           cols ? "design-matrix columns after impute/scale/one-hot"
                                : "training rows of this split");
         goto out;
     }
     size_t k = (size_t)want;
-    Z = hf_malloc(n * q * sizeof *Z);
+    Z = hf_malloc((n ? n : 1) * q * sizeof *Z);
     C = hf_malloc(q * q * sizeof *C);
-    if (!Z || !C) {
-        result = HF_ENOMEM;
-        goto out;
-    }
-    result = pca_alloc(p, k, q);
+    best_v = hf_malloc(2 * (k ? k : 1) * sizeof *best_v);
+    result = Z && C && best_v ? pca_alloc(p, k, q) : HF_ENOMEM;
+    if (shard)
+        result = hf_dist_agree(shard, result);
     if (result < 0)
         goto out;
     base_transform(p, X, rows, n, Z);
@@ -1064,8 +1071,10 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q; j++)
             mean[j] += Z[i * q + j];
+    if (shard && (result = hf_dist_sum(shard, mean, q)) < 0)
+        goto out;
     for (size_t j = 0; j < q; j++)
-        mean[j] /= (double)n;
+        mean[j] /= (double)n_all;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q; j++)
             Z[i * q + j] -= mean[j];
@@ -1076,12 +1085,20 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
         lo = r * n / size;
         hi = (r + 1) * n / size;
     }
-    result = hf_dist_gram(use, Z + lo * q, hi - lo, q, NULL, C, NULL);
+    if (shard) {
+        /* this share's cross-product, then the fixed-order sum over the group */
+        use = shard;
+        result = hf_dist_gram(NULL, Z, n, q, NULL, C, NULL);
+        if (result >= 0)
+            result = hf_dist_sum(shard, C, q * q);
+    } else {
+        result = hf_dist_gram(use, Z + lo * q, hi - lo, q, NULL, C, NULL);
+    }
     if (result < 0)
         goto out;
-    if (n > 1)
+    if (n_all > 1)
         for (size_t i = 0; i < q * q; i++)
-            C[i] /= (double)(n - 1);
+            C[i] /= (double)(n_all - 1);
     result = hf_dist_eigh_topk(use, C, q, k, p->pca_var, p->pca_comp);
     if (result < 0) {
         hf_error_prefix(result, "preprocess.pca: covariance of %zu columns", q);
@@ -1096,13 +1113,35 @@ static int pca_fit(hf_prep *p, const double *X, const int64_t *rows, size_t n, c
                 best = t;
             }
         }
-        if (best < 0)
+        best_v[2 * j] = best_abs;
+        best_v[2 * j + 1] = best;
+    }
+    if (shard) {
+        /* every share's (largest |t|, t) per component, in group-rank order = row order */
+        double *all = NULL;
+        size_t n_got = 0;
+        if ((result = hf_dist_gather(shard, best_v, 2 * k, &all, &n_got)) < 0)
+            goto out;
+        for (size_t j = 0; j < k; j++) {
+            double best_abs = -1.0;
+            for (size_t r = 0; r + 2 * k <= n_got; r += 2 * k)
+                if (all[r + 2 * j] > best_abs) {
+                    best_abs = all[r + 2 * j];
+                    best_v[2 * j + 1] = all[r + 2 * j + 1];
+                }
+        }
+        free(all);
+    }
+    for (size_t j = 0; j < k; j++) {
+        double *v = p->pca_comp + j * q;
+        if (best_v[2 * j + 1] < 0)
             for (size_t i = 0; i < q; i++)
                 v[i] = -v[i];
     }
 out:
     free(Z);
     free(C);
+    free(best_v);
     return result;
 }
 
@@ -1214,7 +1253,7 @@ static int count_pass(hf_prep *p, const hf_schema *schema, const double *X, cons
  * value of its present training values (sorted into col, n rows long). */
 static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double *X,
                            const int64_t *rows, size_t n, size_t n_all, size_t p_in, size_t j,
-                           const fit_counts *c, double *col)
+                           const fit_counts *c, double *col, const double *given)
 {
     hf_impute_kind k = cfg->impute_numeric;
     size_t present = n_all - c->missing[j]; /* of every training row (the group's, sharded) */
@@ -1227,6 +1266,8 @@ static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double
         f->impute = NAN;
     } else if (k == HF_IMPUTE_MEAN) {
         f->impute = c->sum[j] / (double)present;
+    } else if (given) {
+        f->impute = given[j]; /* data-parallel: gathered_order_stats */
     } else {
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
@@ -1239,18 +1280,61 @@ static void impute_numeric(prep_feat *f, const hf_prep_config *cfg, const double
     }
 }
 
-/* Imputation values of every feature, and the one-hot layout of the categorical ones. */
+/* Collective over shard (data-parallel): the median or most frequent value (impute.numeric) of
+ * every numeric column with a present value, into stat[j]: the column's present training values
+ * of every group rank gathered in the table's row order (hf_dist_gather), sorted, as the single
+ * copy sorts its own. One column at a time: n_all doubles on every rank. col: n doubles. */
+static int gathered_order_stats(const hf_prep *p, const double *X, const int64_t *rows, size_t n,
+                                size_t n_all, const fit_counts *c, const hf_group *shard,
+                                double *col, double *stat)
+{
+    size_t p_in = p->n_features;
+    int result = HF_OK;
+    for (size_t j = 0; j < p_in && result >= 0; j++) {
+        stat[j] = NAN;
+        if (p->f[j].categorical || n_all == c->missing[j]) /* the same on every group rank */
+            continue;
+        size_t m = 0, m_all = 0;
+        for (size_t i = 0; i < n; i++) {
+            double v = train_row(X, rows, i, p_in)[j];
+            if (!isnan(v))
+                col[m++] = v;
+        }
+        double *all = NULL;
+        if ((result = hf_dist_gather(shard, col, m, &all, &m_all)) < 0)
+            break;
+        qsort(all, m_all, sizeof *all, hf_cmp_double);
+        stat[j] = sorted_stat(all, m_all, p->cfg.impute_numeric);
+        free(all);
+    }
+    return result;
+}
+
+/* Imputation values of every feature, and the one-hot layout of the categorical ones. shard: the
+ * data-parallel group (collective over it), or NULL. */
 static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, const int64_t *rows,
-                          size_t n, size_t n_all, fit_counts *c)
+                          size_t n, size_t n_all, fit_counts *c, const hf_group *shard)
 {
     const hf_prep_config *cfg = &p->cfg;
     size_t p_in = p->n_features;
-    double *col = NULL;
-    if (cfg->impute_numeric == HF_IMPUTE_MEDIAN || cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT)
-        if (!(col = hf_malloc(n * sizeof *col)))
-            return HF_ENOMEM;
-    p->complete = 1;
+    double *col = NULL, *given = NULL;
+    int order =
+        cfg->impute_numeric == HF_IMPUTE_MEDIAN || cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT;
+    if (order && !(col = hf_malloc((n ? n : 1) * sizeof *col)) && !shard)
+        return HF_ENOMEM;
     int result = HF_OK;
+    if (order && shard) {
+        given = hf_malloc((p_in ? p_in : 1) * sizeof *given);
+        result = hf_dist_agree(shard, col && given ? HF_OK : HF_ENOMEM);
+        if (result >= 0)
+            result = gathered_order_stats(p, X, rows, n, n_all, c, shard, col, given);
+        if (result < 0) {
+            free(col);
+            free(given);
+            return result;
+        }
+    }
+    p->complete = 1;
     for (size_t j = 0; j < p_in && result >= 0; j++) {
         prep_feat *f = &p->f[j];
         const hf_column *cc = &schema->features[j];
@@ -1258,7 +1342,7 @@ static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, 
             p->complete = 0;
         f->indicator = cfg->indicator && c->missing[j] > 0;
         if (!f->categorical) {
-            impute_numeric(f, cfg, X, rows, n, n_all, p_in, j, c, col);
+            impute_numeric(f, cfg, X, rows, n, n_all, p_in, j, c, col, given);
             continue;
         }
         if (f->enc == HF_ENCODE_NATIVE) {
@@ -1290,6 +1374,7 @@ static int fit_imputation(hf_prep *p, const hf_schema *schema, const double *X, 
         result = fit_onehot(p, cc, f, c->counts[j]);
     }
     free(col);
+    free(given);
     return result;
 }
 
@@ -1420,21 +1505,144 @@ static void std_fit(const double *v, size_t m, double *mean, double *scale)
     *scale = var <= bound ? 1.0 : sqrt(var);
 }
 
-/* Fits clip -> power -> kbins of every numeric column on its imputed training values (NaN left
- * out: impute.numeric none) and writes *mapped (n x p_in): the training rows with those steps
- * applied to the numeric columns (imputed), other columns copied. */
-static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *X,
-                             const int64_t *rows, size_t n, double **mapped)
+/* Fits clip -> power -> kbins of feature f on its m imputed present training values v (changed;
+ * w: m doubles of scratch). Not collective. */
+static int fit_column(prep_feat *f, const hf_prep_config *cfg, const char *name, double *v,
+                      double *w, size_t m)
+{
+    if (cfg->clip_lower > 0 || cfg->clip_upper < 1) {
+        memcpy(w, v, m * sizeof *w);
+        qsort(w, m, sizeof *w, hf_cmp_double);
+        if (cfg->clip_lower > 0)
+            f->clip_lo = hf_quantile_sorted(w, m, cfg->clip_lower);
+        if (cfg->clip_upper < 1)
+            f->clip_hi = hf_quantile_sorted(w, m, cfg->clip_upper);
+    }
+    for (size_t i = 0; i < m; i++)
+        v[i] = v[i] < f->clip_lo ? f->clip_lo : v[i] > f->clip_hi ? f->clip_hi : v[i];
+    if (cfg->power != HF_POWER_NONE) {
+        if (cfg->power == HF_POWER_BOX_COX) {
+            f->pw_floor = INFINITY;
+            for (size_t i = 0; i < m; i++) {
+                if (!(v[i] > 0))
+                    return hf_error(HF_EINVAL,
+                                    "preprocess.power: box-cox of column \"%s\": got the "
+                                    "training value %g, expected values > 0 (use "
+                                    "yeo-johnson for zero or negative values)",
+                                    name, v[i]);
+                if (v[i] < f->pw_floor)
+                    f->pw_floor = v[i];
+            }
+        }
+        /* a constant column has no maximum-likelihood lambda: 1 */
+        hf_prepnum_power_lambda(cfg->power, v, m, w, &f->lambda);
+        for (size_t i = 0; i < m; i++)
+            v[i] = hf_prepnum_power(cfg->power, v[i], f->lambda);
+        std_fit(v, m, &f->pw_mean, &f->pw_std);
+    }
+    if (cfg->kbins >= 2) {
+        for (size_t i = 0; i < m; i++)
+            w[i] = cfg->power != HF_POWER_NONE ? (v[i] - f->pw_mean) / f->pw_std : v[i];
+        qsort(w, m, sizeof *w, hf_cmp_double);
+        if (!(f->edges = hf_malloc(((size_t)cfg->kbins + 1) * sizeof *f->edges)))
+            return HF_ENOMEM;
+        f->n_edges = hf_prepnum_kbins_edges(w, m, (size_t)cfg->kbins, f->edges);
+    }
+    return HF_OK;
+}
+
+/* Data-parallel (collective over shard): fit_column of the columns cols[0..nc) (nc <= the group
+ * size), column c's training values of every group rank gathered to group rank c in row order
+ * (hf_dist_gather_to: the single copy's array), fitted there, and its fitted values broadcast
+ * from there: the group fits nc columns at once, each rank holding at most one gathered column
+ * (n_all doubles, and as many of scratch). M (n x p_in): the imputed local rows; v: n doubles. */
+static int fit_columns_shard(hf_prep *p, const hf_schema *schema, const double *M, size_t n,
+                             const size_t *cols, size_t nc, const hf_group *shard, double *v)
 {
     const hf_prep_config *cfg = &p->cfg;
-    size_t p_in = p->n_features;
+    const size_t p_in = p->n_features, kb = cfg->kbins >= 2 ? (size_t)cfg->kbins + 1 : 0;
+    const int me = hf_group_grid(shard)->rank;
+    double *all = NULL, *w = NULL;
+    size_t m_all = 0;
     int result = HF_OK;
-    double *M = hf_malloc(n * (p_in ? p_in : 1) * sizeof *M);
-    double *v = hf_malloc((n ? n : 1) * sizeof *v), *w = hf_malloc((n ? n : 1) * sizeof *w);
-    if (!M || !v || !w) {
-        result = HF_ENOMEM;
-        goto out;
+    for (size_t c = 0; c < nc && result >= 0; c++) {
+        size_t j = cols[c], m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!isnan(M[i * p_in + j]))
+                v[m++] = M[i * p_in + j];
+        double *got = NULL;
+        size_t n_got = 0;
+        result = hf_dist_gather_to(shard, (int)c, v, m, &got, &n_got);
+        if (result >= 0 && (int)c == me) {
+            all = got;
+            m_all = n_got;
+        } else {
+            free(got);
+        }
     }
+    /* this rank's column fitted (a failure carried to the agreement) */
+    if (result >= 0 && (size_t)me < nc && m_all > 0) {
+        prep_feat *f = &p->f[cols[me]];
+        w = hf_malloc(m_all * sizeof *w);
+        result = w ? fit_column(f, cfg, schema->features[cols[me]].name, all, w, m_all) : HF_ENOMEM;
+    }
+    free(all);
+    free(w);
+    result = hf_dist_agree(shard, result);
+    /* the fitted values: clip_lo, clip_hi, lambda, pw_mean, pw_std, pw_floor, n_edges, edges */
+    double *buf = result >= 0 ? hf_malloc((7 + kb) * sizeof *buf) : NULL;
+    if (result >= 0)
+        result = hf_dist_agree(shard, buf ? HF_OK : HF_ENOMEM);
+    for (size_t c = 0; c < nc && result >= 0; c++) {
+        prep_feat *f = &p->f[cols[c]];
+        if ((int)c == me) {
+            double head[7] = {f->clip_lo, f->clip_hi,  f->lambda,         f->pw_mean,
+                              f->pw_std,  f->pw_floor, (double)f->n_edges};
+            memcpy(buf, head, sizeof head);
+            for (size_t e = 0; e < f->n_edges; e++)
+                buf[7 + e] = f->edges[e];
+        }
+        if ((result = hf_dist_bcast(shard, buf, 7 + kb, (int)c)) < 0)
+            break;
+        if ((int)c == me) {
+            result = hf_dist_agree(shard, result); /* as the others' below */
+            continue;
+        }
+        f->clip_lo = buf[0], f->clip_hi = buf[1], f->lambda = buf[2];
+        f->pw_mean = buf[3], f->pw_std = buf[4], f->pw_floor = buf[5];
+        f->n_edges = (size_t)buf[6];
+        if (f->n_edges > 0) {
+            if (!(f->edges = hf_malloc(f->n_edges * sizeof *f->edges)))
+                result = HF_ENOMEM;
+            else
+                memcpy(f->edges, buf + 7, f->n_edges * sizeof *f->edges);
+        }
+        result = hf_dist_agree(shard, result);
+    }
+    free(buf);
+    return result;
+}
+
+/* Fits clip -> power -> kbins of every numeric column on its imputed training values (NaN left
+ * out: impute.numeric none) and writes *mapped (n x p_in): the training rows with those steps
+ * applied to the numeric columns (imputed), other columns copied. With shard (collective over
+ * it), the columns are fitted G at a time, each on one group rank (fit_columns_shard). */
+static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *X,
+                             const int64_t *rows, size_t n, const hf_group *shard, double **mapped)
+{
+    const hf_prep_config *cfg = &p->cfg;
+    size_t p_in = p->n_features, nc = 0;
+    int result = HF_OK;
+    double *M = hf_malloc((n ? n : 1) * (p_in ? p_in : 1) * sizeof *M);
+    double *v = hf_malloc((n ? n : 1) * sizeof *v), *w = hf_malloc((n ? n : 1) * sizeof *w);
+    size_t *cols = hf_malloc((p_in ? p_in : 1) * sizeof *cols);
+    if (!M || !v || !w || !cols)
+        result = HF_ENOMEM;
+    /* Data-parallel: the columns are gathered below, collectively: every rank takes part. */
+    if (shard)
+        result = hf_dist_agree(shard, result);
+    if (result < 0)
+        goto out;
     for (size_t i = 0; i < n; i++)
         memcpy(M + i * p_in, train_row(X, rows, i, p_in), p_in * sizeof *M);
     for (size_t j = 0; j < p_in; j++) {
@@ -1448,57 +1656,28 @@ static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *
         if (f->categorical || f->dropped || !measured_numeric(&schema->features[j]))
             continue;
         f->steps = 1;
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            double x = M[i * p_in + j];
-            if (isnan(x))
-                x = M[i * p_in + j] = f->impute;
-            if (!isnan(x))
-                v[m++] = x;
-        }
-        if (m == 0)
-            continue;
-        if (cfg->clip_lower > 0 || cfg->clip_upper < 1) {
-            memcpy(w, v, m * sizeof *w);
-            qsort(w, m, sizeof *w, hf_cmp_double);
-            if (cfg->clip_lower > 0)
-                f->clip_lo = hf_quantile_sorted(w, m, cfg->clip_lower);
-            if (cfg->clip_upper < 1)
-                f->clip_hi = hf_quantile_sorted(w, m, cfg->clip_upper);
-        }
-        for (size_t i = 0; i < m; i++)
-            v[i] = v[i] < f->clip_lo ? f->clip_lo : v[i] > f->clip_hi ? f->clip_hi : v[i];
-        if (cfg->power != HF_POWER_NONE) {
-            if (cfg->power == HF_POWER_BOX_COX) {
-                f->pw_floor = INFINITY;
-                for (size_t i = 0; i < m; i++) {
-                    if (!(v[i] > 0)) {
-                        result = hf_error(HF_EINVAL,
-                                          "preprocess.power: box-cox of column \"%s\": got the "
-                                          "training value %g, expected values > 0 (use "
-                                          "yeo-johnson for zero or negative values)",
-                                          schema->features[j].name, v[i]);
-                        goto out;
-                    }
-                    if (v[i] < f->pw_floor)
-                        f->pw_floor = v[i];
-                }
-            }
-            /* a constant column has no maximum-likelihood lambda: 1 */
-            hf_prepnum_power_lambda(cfg->power, v, m, w, &f->lambda);
-            for (size_t i = 0; i < m; i++)
-                v[i] = hf_prepnum_power(cfg->power, v[i], f->lambda);
-            std_fit(v, m, &f->pw_mean, &f->pw_std);
-        }
-        if (cfg->kbins >= 2) {
-            for (size_t i = 0; i < m; i++)
-                w[i] = cfg->power != HF_POWER_NONE ? (v[i] - f->pw_mean) / f->pw_std : v[i];
-            qsort(w, m, sizeof *w, hf_cmp_double);
-            if (!(f->edges = hf_malloc(((size_t)cfg->kbins + 1) * sizeof *f->edges))) {
-                result = HF_ENOMEM;
-                goto out;
-            }
-            f->n_edges = hf_prepnum_kbins_edges(w, m, (size_t)cfg->kbins, f->edges);
+        cols[nc++] = j;
+        for (size_t i = 0; i < n; i++)
+            if (isnan(M[i * p_in + j]))
+                M[i * p_in + j] = f->impute;
+    }
+    if (shard) {
+        size_t size = (size_t)hf_group_grid(shard)->size;
+        for (size_t c0 = 0; c0 < nc && result >= 0; c0 += size)
+            result = fit_columns_shard(p, schema, M, n, cols + c0, nc - c0 < size ? nc - c0 : size,
+                                       shard, v);
+    }
+    for (size_t c = 0; c < nc && result >= 0; c++) {
+        size_t j = cols[c], m = 0;
+        prep_feat *f = &p->f[j];
+        if (!shard) {
+            for (size_t i = 0; i < n; i++)
+                if (!isnan(M[i * p_in + j]))
+                    v[m++] = M[i * p_in + j];
+            if (m == 0)
+                continue;
+            if ((result = fit_column(f, cfg, schema->features[j].name, v, w, m)) < 0)
+                break;
         }
         for (size_t i = 0; i < n; i++)
             M[i * p_in + j] = num_steps(f, cfg, M[i * p_in + j]);
@@ -1506,6 +1685,7 @@ static int fit_numeric_steps(hf_prep *p, const hf_schema *schema, const double *
 out:
     free(v);
     free(w);
+    free(cols);
     if (result < 0) {
         free(M);
         M = NULL;
@@ -1713,18 +1893,11 @@ static int encode_columns_target(const hf_prep_config *cfg)
 
 int hf_prep_data_parallel_check(const hf_prep_config *cfg, const char **key)
 {
+    /* Median and most frequent imputation, clip, power and kbins gather one column at a time
+     * (hf_dist_gather), PCA sums its cross-product over the group: only target encoding, whose
+     * inner folds are drawn over every fit row's position, is refused. */
     const char *k = NULL, *why = NULL;
-    if (cfg->impute_numeric == HF_IMPUTE_MEDIAN || cfg->impute_numeric == HF_IMPUTE_MOST_FREQUENT)
-        k = "impute.numeric", why = "mean, constant or none (a median or mode needs every row)";
-    else if (cfg->clip_lower > 0 || cfg->clip_upper < 1)
-        k = "clip", why = "no clipping (its quantiles need every row)";
-    else if (cfg->power != HF_POWER_NONE)
-        k = "power", why = "none (its lambda is fitted on every row)";
-    else if (cfg->kbins >= 2)
-        k = "kbins", why = "0 (its quantile edges need every row)";
-    else if (cfg->pca_components > 0)
-        k = "pca.n_components", why = "0 (not implemented on row shards yet)";
-    else if (cfg->encode == HF_ENCODE_TARGET || encode_columns_target(cfg))
+    if (cfg->encode == HF_ENCODE_TARGET || encode_columns_target(cfg))
         k = cfg->encode == HF_ENCODE_TARGET ? "categorical" : "encode_columns",
         why = "onehot, ordinal or frequency (target encoding's inner folds "
               "need every row)";
@@ -1845,7 +2018,7 @@ static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, con
         (result = reduce_counts(p, &counts, shard, &n_all)) >= 0 && n_all == 0)
         result = hf_error(HF_EINVAL, "preprocess: no training rows, expected at least one");
     if (result >= 0)
-        result = fit_imputation(p, schema, SX, srows, n, n_all, &counts);
+        result = fit_imputation(p, schema, SX, srows, n, n_all, &counts, shard);
     /* fit_scaling reduces over the shard group next. */
     if (shard)
         result = hf_dist_agree(shard, result);
@@ -1855,7 +2028,7 @@ static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, con
         goto out;
     if (has_numeric_steps(cfg)) {
         double *stepped = NULL;
-        if ((result = fit_numeric_steps(p, schema, SX, srows, n, &stepped)) < 0)
+        if ((result = fit_numeric_steps(p, schema, SX, srows, n, shard, &stepped)) < 0)
             goto out;
         free(mapped);
         SX = mapped = stepped;
@@ -1864,7 +2037,7 @@ static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, con
     if ((result = fit_scaling(p, SX, srows, n, shard)) < 0 ||
         (result = build_layout(p, schema)) < 0)
         goto out;
-    if (cfg->pca_components > 0 && (result = pca_fit(p, X, rows, n, group)) < 0)
+    if (cfg->pca_components > 0 && (result = pca_fit(p, X, rows, n, n_all, group, shard)) < 0)
         goto out;
     *out = p;
     p = NULL;

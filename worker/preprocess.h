@@ -153,14 +153,19 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
 /* parallel.data_parallel: hf_prep_fit_y when X (rows[0..n) of it) holds only this group rank's
  * share of the training rows. Collective over `group`: the statistics (counts, missing counts,
  * sums, categories' counts, scaling's sums, minima and maxima) are reduced over the group, so every
- * group rank gets the pipeline fitted on all the shares. n may be 0 on some ranks. Steps whose
- * statistic cannot be reduced exactly are refused (HF_EINVAL, hf_prep_data_parallel_check). */
+ * group rank gets the pipeline fitted on all the shares. n may be 0 on some ranks. The order
+ * statistics (median and most frequent imputation, clip's quantiles, power's lambda and
+ * standardisation, kbins' edges) are computed on each column's training values gathered from
+ * every group rank in row order (hf_dist_gather: n_all doubles per column on every rank, one
+ * column at a time), so they equal the single copy's bit for bit when the rows are in table
+ * order; PCA adds the shares' column sums and cross-products over the group. Target encoding is
+ * refused (HF_EINVAL, hf_prep_data_parallel_check). */
 int hf_prep_fit_shard(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                       const double *y, const int64_t *rows, size_t n, const hf_group *group,
                       hf_prep **out);
 /* Not collective: HF_EINVAL, naming the preprocess key (its name into *key when key is not NULL),
- * for a configuration hf_prep_fit_shard cannot fit: median or most_frequent numeric imputation,
- * clip, power, kbins, target encoding, PCA, train_fraction < 1. */
+ * for a configuration hf_prep_fit_shard cannot fit: target encoding (categorical or
+ * encode_columns). */
 int hf_prep_data_parallel_check(const hf_prep_config *cfg, const char **key);
 
 /* Not collective. The design rows of the very rows the pipeline was fitted on (rows[0..n) as

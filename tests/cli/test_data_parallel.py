@@ -6,10 +6,14 @@ level and missing values (mean imputation with indicators, standard scaling, one
 logistic_regression (binary, and 3 classes with class_weight balanced), and xgboost (regression,
 and 3 classes with early stopping; trained over Rabit) on groups of 2, 3 and 4 ranks
 (oversubscribed) give the fold scores, the best trial, and the refit's stored model
-(coefficients, intercepts, preprocessing) of the single-copy run on one rank, to 1e-9 relative.
-validate refuses, in one line with exit 2: data_parallel with ranks_per_task 1, with a model that
-cannot split its rows (kernel_ridge), with median imputation, and a table larger than
+(coefficients, intercepts, preprocessing) of the single-copy run on one rank, to 1e-9 relative,
+and the same profile.json (the drift profile, built from the row blocks; describe --against
+reads it). Ridge with the preprocessing steps that need every row of a column (median and most
+frequent imputation, clip, Yeo-Johnson, kbins; PCA) as search axes on groups of 2 and 3 gives the
+single copy's fold scores and model.h5. validate refuses, in one line with exit 2: data_parallel with ranks_per_task 1, with a
+model that cannot split its rows (kernel_ridge), with target encoding, and a table larger than
 parallel.memory_per_rank without data_parallel; `auto` turns it on for that table."""
+import json
 import os
 import sys
 
@@ -51,8 +55,16 @@ MODELS = {
     "xgb_multi": ("classification", "xgboost",
                   "{n_estimators: [40], max_depth: [2, 3], learning_rate: [0.3], "
                   "early_stopping_rounds: [3]}"),
+    # the steps that gather a column (order statistics) and PCA, as search axes
+    "prep": ("regression", "ridge", "{alpha: [0.3, 3.0]}"),
+    # kbins and PCA in the refit's model.h5
+    "prep_pca": ("regression", "ridge", "{alpha: [1.0]}"),
 }
+PREP_AXES = {"prep": ", impute: {numeric: [median, most_frequent]}, clip: {lower: [0.05]}, "
+                     "power: [none, yeo-johnson], kbins: [0, 4], pca: {n_components: [0, 3]}",
+             "prep_pca": ", impute: {numeric: most_frequent}, kbins: 4, pca: {n_components: 3}"}
 tables["xgb_reg"], tables["xgb_multi"] = tables["reg"], tables["multi"]
+tables["prep"] = tables["prep_pca"] = tables["reg"]
 SPEC = """name: dp
 data: {source: %s, target: y, task: %s}
 cv: {folds: 3, seed: 4, holdout: 0.15}
@@ -65,7 +77,10 @@ output: {dir: out}
 
 def spec(case, g, dp, prep_extra="", par_extra="", model=None):
     task, mtype, params = MODELS[case]
-    return SPEC % (tables[case], task, prep_extra, model or mtype, params, g, dp, par_extra)
+    prep_extra = PREP_AXES.get(case, "") + prep_extra
+    text = SPEC % (tables[case], task, prep_extra, model or mtype, params, g, dp, par_extra)
+    return text.replace("impute: {indicator: true}, impute: {", "impute: {indicator: true, ") \
+        if case in PREP_AXES else text
 
 
 def model_arrays(path):
@@ -80,7 +95,8 @@ def model_arrays(path):
 
 for case in MODELS:
     res, arrays, files = {}, {}, {}
-    for g in (1, 2, 3, 4):
+    sizes = (2, 3) if case in PREP_AXES else (2, 3, 4)
+    for g in (1,) + sizes:
         d = os.path.join(work, "%s-g%d" % (case, g))
         os.makedirs(d)
         hftest.write(os.path.join(d, "job.yaml"), spec(case, g, "false" if g == 1 else "true"))
@@ -90,11 +106,13 @@ for case in MODELS:
         run = os.path.join(d, "out", "dp")
         files[g] = {"oof": pd.read_csv(os.path.join(run, "oof.csv")),
                     "holdout": pd.read_csv(os.path.join(run, "holdout.csv")),
-                    "rows": open(os.path.join(run, "training_rows.bin"), "rb").read()}
+                    "rows": open(os.path.join(run, "training_rows.bin"), "rb").read(),
+                    "profile": json.load(open(os.path.join(run, "profile.json")))
+                    if os.path.exists(os.path.join(run, "profile.json")) else None}
     ref = res[1]
     ck.check(ref["trials"] and all(t.get("status", "ok") == "ok" for t in ref["trials"]),
              "%s: every single-copy trial succeeded" % case)
-    for g in (2, 3, 4):
+    for g in sizes:
         name = "%s on a group of %d" % (case, g)
         r = res[g]
         ck.check(r["best"]["trial"] == ref["best"]["trial"], "%s: same best trial" % name)
@@ -115,7 +133,9 @@ for case in MODELS:
             ok = w is not None and w.shape == v.shape and np.allclose(w, v, rtol=1e-9, atol=1e-12, equal_nan=True)
             ck.check(ok, "%s: %s equals the single copy's (%s vs %s)" % (name, k, w, v))
             if w is not None and w.shape == v.shape and v.size:
-                worst = max(worst, float(np.max(np.abs(w - v) / np.maximum(np.abs(v), 1e-3))))
+                with np.errstate(invalid="ignore"):  # clip's infinite bounds: inf - inf
+                    d = np.abs(w - v) / np.maximum(np.abs(v), 1e-3)
+                worst = max(worst, float(np.nanmax(np.where(w == v, 0.0, d))))
         # The out-of-fold and holdout predictions (each rank predicts the rows of its block) and
         # the training rows' hashes (each rank hashes its block) equal the single copy's.
         for what in ("oof", "holdout"):
@@ -129,7 +149,21 @@ for case in MODELS:
             ck.check(ok, "%s: %s.csv equals the single copy's" % (name, what))
         ck.check(files[g]["rows"] == files[1]["rows"],
                  "%s: training_rows.bin equals the single copy's" % name)
+        ck.check(files[1]["profile"] is not None and files[g]["profile"] == files[1]["profile"],
+                 "%s: profile.json equals the single copy's" % name)
         print("%s: largest relative difference from the single copy %.3g" % (name, worst))
+
+# Drift after a data-parallel run: describe --against reads its profile.json and prints what it
+# prints against the single copy's.
+against = {}
+for g in (1, 3):
+    p = hftest.hyperfold(["describe", tables["reg"], "--against",
+                          os.path.join(work, "reg-g%d" % g, "out", "dp")], check=False)
+    against[g] = (p.returncode, p.stdout)
+ck.check(against[3][0] == 0 and "drift of 170 new rows" in against[3][1] and
+         against[3] == against[1],
+         "describe --against a data-parallel run equals against the single copy (%d)" %
+         against[3][0])
 
 # Refusals: one line, exit 2, naming the key.
 REFUSED = [
@@ -137,8 +171,8 @@ REFUSED = [
     ("kernel", spec("reg", 2, "true", model="kernel_ridge").replace(
         "{alpha: [0.3, 3.0, 30.0], fit_intercept: [true, false]}", "{alpha: [1.0]}"),
      "parallel.data_parallel", "kernel_ridge"),
-    ("median", spec("reg", 2, "true", prep_extra=", impute: {numeric: median}").replace(
-        "impute: {indicator: true}, ", ""), "preprocess.impute.numeric", "data_parallel"),
+    ("target", spec("reg", 2, "true", prep_extra=", categorical: target"),
+     "preprocess.categorical", "data_parallel"),
     ("toolarge", spec("reg", 2, "false", par_extra=", memory_per_rank: 4KiB"),
      "parallel.memory_per_rank", "data_parallel: true"),
 ]
@@ -194,8 +228,9 @@ for t, u in zip(hb[2]["trials"], hb[1]["trials"]):
                         for x, y in zip(t["fold_scores"][metric], u["fold_scores"][metric]))
 ck.check(ok, "hyperband on ridge (train_fraction rungs): a group of 2 equals the single copy")
 # A search space a trial of which cannot run on row shards is refused before the run, also for a
-# study whose trials are proposed while it runs (TPE) and for a continuous range.
-for name, prep in (("tpe-median", "{impute: {numeric: [mean, median]}}"),
+# study whose trials are proposed while it runs (TPE); a continuous range of clip (which gathers
+# its column) is accepted.
+for name, prep in (("tpe-target", "{categorical: [onehot, target]}"),
                    ("clip-range", "{clip: {lower: {uniform: [0.0, 0.05]}}}")):
     d = os.path.join(work, "space-" + name)
     os.makedirs(d)
@@ -209,6 +244,10 @@ output: {dir: out}
 """ % (tables["reg"], prep))
     p = hftest.hyperfold(["validate", "job.yaml", "--no-data"], cwd=d, check=False)
     errors = [l for l in p.stderr.splitlines() if l.startswith("hyperfold: error:")]
+    if name == "clip-range":
+        ck.check(p.returncode == 0 and not errors,
+                 "%s: accepted (%d: %s)" % (name, p.returncode, errors))
+        continue
     ck.check(p.returncode == 2 and len(errors) == 1 and "job.yaml:3:" in errors[0] and
              "not available with parallel.data_parallel" in errors[0],
              "%s: the search space is refused in one line (%d: %s)" % (name, p.returncode, errors))

@@ -4,14 +4,19 @@
  * one group, the others a second one, which runs the same checks), each group rank holds only its
  * block of a table's rows (hf_group_row_block) and the split's training rows within it. On a table
  * with missing numeric values, a categorical column with missing codes and a rare level:
- *  - the preprocessing (mean imputation with indicators, standard scaling, one-hot; and min-max
- *    scaling with frequency encoding) fitted on the shards (hf_prep_fit_shard) transforms the
- *    validation rows as the pipeline fitted on one copy of the training rows does, to 1e-9;
+ *  - the preprocessing (mean imputation with indicators, standard scaling, one-hot; min-max
+ *    scaling with frequency encoding; median imputation with clip; most frequent imputation with
+ *    Yeo-Johnson; kbins with median imputation; PCA after clip and scaling) fitted on the shards
+ *    (hf_prep_fit_shard) transforms the validation rows as the pipeline fitted on one copy of the
+ *    training rows does, to 1e-9; its exported arrays (model.h5's prep.*) equal the single copy's
+ *    to 1e-9, and the order statistics (prep.impute, prep.num, prep.kbins_edges) bit for bit;
  *  - ridge (several alphas, with and without intercept) and logistic_regression (binary and
  *    3 classes, two C values in lock-step, class_weight none and balanced) fitted with
  *    hf_fit_data.row_shard give the coefficients and intercepts of the single-copy fit to 1e-9
  *    relative, and every group rank holds the same bits (their minimum equals their maximum);
- *  - a configuration the shards cannot fit (median imputation) is refused on every rank, one
+ *  - the gathering steps and PCA when only group rank 0 holds training rows equal the single
+ *    copy of rank 0's rows;
+ *  - a configuration the shards cannot fit (target encoding) is refused on every rank, one
  *    line, and a rank that holds no training row still takes part. */
 #include "common/hf.h"
 #include "common/rng.h"
@@ -32,7 +37,8 @@ extern const hf_model_ops hf_model_logistic_regression;
 
 enum { P_IN = 4, N_CATS = 4, MAX_T = 3 };
 
-static double worst; /* largest shard-vs-single-copy difference seen, for the log */
+static double worst;    /* largest shard-vs-single-copy difference seen, for the log */
+static int variant_now; /* the preprocessing variant of the models being checked */
 
 static hf_schema *make_schema(void)
 {
@@ -134,6 +140,45 @@ static void check_same_bits(const hf_group *g, const double *v, size_t n, const 
     free(hi);
 }
 
+/* The exported arrays of the shard fit against the single copy's: the same names and shapes,
+ * every entry within 1e-9 relative (NaN and infinities equal), and the order statistics'
+ * arrays bit for bit. */
+static void check_export(const hf_prep *pref, const hf_prep *psh, int order_impute,
+                         const char *what)
+{
+    hf_array *ar = NULL, *as = NULL;
+    size_t nr = 0, ns = 0;
+    char *jr = NULL, *js = NULL;
+    CHECK(hf_prep_export(pref, &ar, &nr, &jr) == HF_OK &&
+              hf_prep_export(psh, &as, &ns, &js) == HF_OK,
+          "%s: export: %s", what, hf_error_message());
+    CHECK(nr == ns && jr && js && strcmp(jr, js) == 0, "%s: exported configurations differ", what);
+    for (size_t a = 0; a < nr && a < ns; a++) {
+        CHECK(strcmp(ar[a].name, as[a].name) == 0 && ar[a].rows == as[a].rows &&
+                  ar[a].cols == as[a].cols,
+              "%s: array %s vs %s", what, ar[a].name, as[a].name);
+        if (strcmp(ar[a].name, as[a].name) || ar[a].rows != as[a].rows || ar[a].cols != as[a].cols)
+            continue;
+        int exact = (order_impute && !strcmp(ar[a].name, "prep.impute")) ||
+                    !strcmp(ar[a].name, "prep.num") || !strcmp(ar[a].name, "prep.kbins_edges");
+        double d = 0.0;
+        size_t bits = 0;
+        for (size_t i = 0; i < ar[a].rows * ar[a].cols; i++) {
+            double x = as[a].data[i], y = ar[a].data[i];
+            if (x == y || (isnan(x) && isnan(y)))
+                continue;
+            bits++;
+            double e = fabs(x - y) / fmax(1e-3, fabs(y));
+            d = isnan(e) ? INFINITY : fmax(d, e);
+        }
+        worst = fmax(worst, d);
+        CHECK(d <= 1e-9, "%s: %s differs from the single copy by %.3g", what, ar[a].name, d);
+        CHECK(!exact || bits == 0, "%s: %s: %zu entries not bit-identical", what, ar[a].name, bits);
+    }
+    hf_prep_export_free(ar, nr, jr);
+    hf_prep_export_free(as, ns, js);
+}
+
 static void set_default(const hf_model_ops *ops, hf_value *v)
 {
     for (size_t i = 0; i < ops->n_params; i++)
@@ -178,8 +223,10 @@ static void check_model(const char *what, const hf_model_ops *ops, hf_value (*va
     if (rc == HF_OK && lr == ls) {
         double d = mpitest_max_rel_diff(ws, wr, nt * lr, 1e-3);
         worst = fmax(worst, d);
-        CHECK(d <= 1e-9, "%s on a group of %d: coefficients differ from the single copy by %.3g",
-              what, hf_group_grid(g)->size, d);
+        CHECK(d <= 1e-9,
+              "%s on a group of %d (preprocessing %d): coefficients differ from the single copy "
+              "by %.3g",
+              what, hf_group_grid(g)->size, variant_now, d);
         check_same_bits(g, ws, nt * ls, what);
     }
     free(wr);
@@ -219,16 +266,36 @@ static void run_group(hf_comm *world, int gs)
     double *block = malloc((count ? count : 1) * P_IN * sizeof *block);
     memcpy(block, t.X + first * P_IN, count * P_IN * sizeof *block);
 
-    for (int variant = 0; variant < 2; variant++) {
+    for (int variant = 0; variant < 6; variant++) {
         hf_prep_config cfg;
         hf_prep_config_default(&cfg);
         if (variant == 0) {
             cfg.indicator = 1;
             cfg.scale = HF_SCALE_STANDARD;
-        } else {
+        } else if (variant == 1) {
             cfg.scale = HF_SCALE_MINMAX;
             cfg.encode = HF_ENCODE_FREQUENCY;
+        } else if (variant == 2) {
+            cfg.impute_numeric = HF_IMPUTE_MEDIAN;
+            cfg.clip_lower = 0.05;
+            cfg.clip_upper = 0.9;
+            cfg.scale = HF_SCALE_STANDARD;
+        } else if (variant == 3) {
+            cfg.impute_numeric = HF_IMPUTE_MOST_FREQUENT;
+            cfg.power = HF_POWER_YEO_JOHNSON;
+            cfg.indicator = 1;
+        } else if (variant == 4) {
+            /* scaled: on the unscaled bin indices, 3-class balanced logistic regression's
+             * L-BFGS stops ~9e-9 apart from the single copy (its own summation order) */
+            cfg.impute_numeric = HF_IMPUTE_MEDIAN;
+            cfg.kbins = 4;
+            cfg.scale = HF_SCALE_STANDARD;
+        } else {
+            cfg.clip_lower = 0.1;
+            cfg.scale = HF_SCALE_STANDARD;
+            cfg.pca_components = 3;
         }
+        variant_now = variant;
         hf_prep *pref = NULL, *psh = NULL;
         int rc = hf_prep_fit_y(&cfg, schema, t.X, t.y, train, ntr, NULL, &pref);
         CHECK(rc == HF_OK, "single-copy preprocessing: %s", hf_error_message());
@@ -250,6 +317,12 @@ static void run_group(hf_comm *world, int gs)
         CHECK(d <= 1e-9, "preprocessing %d on a group of %d: validation rows differ by %.3g",
               variant, size, d);
         check_same_bits(g, Vs, nva * q, "preprocessing");
+        char what[64];
+        snprintf(what, sizeof what, "preprocessing %d on a group of %d", variant, size);
+        check_export(pref, psh,
+                     cfg.impute_numeric == HF_IMPUTE_MEDIAN ||
+                         cfg.impute_numeric == HF_IMPUTE_MOST_FREQUENT,
+                     what);
         /* The design rows: every training row (single copy), this rank's (shards). */
         double *Xtr = malloc(ntr * q * sizeof *Xtr), *Xloc = malloc((nloc ? nloc : 1) * q * 8);
         double *ytr[3], *yloc[3];
@@ -305,17 +378,58 @@ static void run_group(hf_comm *world, int gs)
         hf_prep_free(pref);
         hf_prep_free(psh);
     }
-    /* Refused on every rank, before any collective call: median imputation. */
+    /* Refused on every rank, before any collective call: target encoding. */
     hf_prep_config med;
     hf_prep_config_default(&med);
-    med.impute_numeric = HF_IMPUTE_MEDIAN;
+    med.encode = HF_ENCODE_TARGET;
     hf_prep *pm = NULL;
     int rc = hf_prep_fit_shard(&med, schema, block, NULL, ltrain, nloc, g, &pm);
-    CHECK(rc == HF_EINVAL && strstr(hf_error_message(), "preprocess.impute.numeric") &&
+    CHECK(rc == HF_EINVAL && strstr(hf_error_message(), "preprocess.categorical") &&
               !strchr(hf_error_message(), '\n'),
-          "median with data_parallel: rc %d, %s", rc, hf_error_message());
+          "target encoding with data_parallel: rc %d, %s", rc, hf_error_message());
     hf_error_clear();
     hf_prep_free(pm);
+    /* The gathering steps and PCA when only group rank 0 holds training rows: the others gather
+     * nothing and fit the single copy's pipeline of rank 0's rows. */
+    {
+        hf_prep_config all;
+        hf_prep_config_default(&all);
+        all.impute_numeric = HF_IMPUTE_MEDIAN;
+        all.clip_lower = 0.05;
+        all.power = HF_POWER_YEO_JOHNSON;
+        all.kbins = 3;
+        all.scale = HF_SCALE_STANDARD;
+        all.pca_components = 2;
+        size_t n0 = 0;
+        int64_t *rows0 = malloc(t.n * sizeof *rows0);
+        uint64_t f0, c0;
+        hf_group_row_block(t.n, size, 0, &f0, &c0);
+        for (size_t i = 0; i < ntr; i++)
+            if ((uint64_t)train[i] < c0)
+                rows0[n0++] = train[i];
+        hf_prep *pr = NULL, *ps = NULL;
+        int r1 = hf_prep_fit_y(&all, schema, t.X, t.y, rows0, n0, NULL, &pr);
+        int r2 = hf_prep_fit_shard(&all, schema, block, NULL, ltrain, rank == 0 ? nloc : 0, g, &ps);
+        CHECK(r1 == HF_OK && r2 == HF_OK, "rank 0's rows alone on a group of %d: %d %d %s", size,
+              r1, r2, hf_error_message());
+        if (pr && ps) {
+            size_t q = hf_prep_n_outputs(pr);
+            double *Vr = malloc(nva * q * sizeof *Vr), *Vs = malloc(nva * q * sizeof *Vs);
+            hf_prep_transform(pr, t.X, valid, nva, Vr);
+            hf_prep_transform(ps, t.X, valid, nva, Vs);
+            double d = mpitest_max_rel_diff(Vs, Vr, nva * q, 1e-3);
+            worst = fmax(worst, d);
+            CHECK(d <= 1e-9, "rank 0's rows alone on a group of %d: validation rows differ by %.3g",
+                  size, d);
+            check_same_bits(g, Vs, nva * q, "rank 0's rows alone");
+            check_export(pr, ps, 1, "rank 0's rows alone");
+            free(Vr);
+            free(Vs);
+        }
+        hf_prep_free(pr);
+        hf_prep_free(ps);
+        free(rows0);
+    }
     /* A rank that holds no training row (its whole block is validation rows) still takes part. */
     {
         hf_value rv[1][16];
