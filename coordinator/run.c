@@ -1930,8 +1930,18 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
     ctx.metrics = job.metrics;
     ctx.n_metrics = job.n_metrics;
     ctx.group = group;
-    ctx.resumable =
-        spec->search.strategy == HF_SEARCH_HYPERBAND || spec->search.strategy == HF_SEARCH_ASHA;
+    /* Hyperband and ASHA on the model's own budget (not preprocess.train_fraction, whose rungs
+     * train on other rows): a promotion may continue its parent's fit on the rank that keeps it,
+     * in at most 256 MiB per process, or an eighth of parallel.memory_per_rank where that is
+     * less (the preflight counts the table and the fit's matrices, not these). */
+    if ((spec->search.strategy == HF_SEARCH_HYPERBAND || spec->search.strategy == HF_SEARCH_ASHA) &&
+        job.model->resource_param && spec->search.resource &&
+        strcmp(spec->search.resource, job.model->resource_param) == 0) {
+        ctx.resumable = (size_t)256 << 20;
+        if (spec->parallel.memory_per_rank > 0 &&
+            spec->parallel.memory_per_rank / 8 < (uint64_t)ctx.resumable)
+            ctx.resumable = (size_t)(spec->parallel.memory_per_rank / 8);
+    }
     st.affinity = ctx.resumable ? hf_sched_affinity_new() : NULL; /* (NULL: no affinity) */
     if ((result = async   ? run_async_study(world, &st, &as, &ctx, manifest, &dir, &tasks)
                   : study ? run_study(world, &st, spec, &job, &ctx, group_comm, manifest, &dir,
@@ -2017,16 +2027,11 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
             hit ? &st.spec_fitted : NULL, &holdout_pred);
     }
     hf_test_kill_point("export");
-    /* The holdout's predictions (holdout.csv) and their evaluation. */
-    if ((result = hf_comm_check(world, result)) >= 0 && rank == 0 && holdout_pred)
-        result = hf_oof_holdout(&job, holdout_pred, dir.holdout, &holdout_evaluation);
-    else if (result >= 0 && rank == 0)
-        unlink(dir.holdout); /* no holdout this time: an earlier one's predictions go */
-    info.evaluation = evaluation;
-    info.holdout_evaluation = holdout_evaluation;
     /* parallel.data_parallel: group 0's ranks hold the table's row blocks; they build the
-     * training data's profile together for rank 0's finish_run (a failure fails nothing). */
-    if (result >= 0 && refit_rank && hf_group_data_parallel(group)) {
+     * training data's profile together for rank 0's finish_run (a failure fails nothing). Here,
+     * on an outcome every rank agrees on: rank 0's holdout step below can fail alone. */
+    if ((result = hf_comm_check(world, result)) >= 0 && refit_rank &&
+        hf_group_data_parallel(group)) {
         uint64_t first = 0, count = 0;
         hf_group_row_block(job.data->n_rows, hf_comm_size(group_comm), hf_comm_rank(group_comm),
                            &first, &count);
@@ -2036,6 +2041,13 @@ int hf_cmd_run(hf_comm *world, int argc, char **argv)
             hf_error_clear();
         }
     }
+    /* The holdout's predictions (holdout.csv) and their evaluation. */
+    if (result >= 0 && rank == 0 && holdout_pred)
+        result = hf_oof_holdout(&job, holdout_pred, dir.holdout, &holdout_evaluation);
+    else if (result >= 0 && rank == 0)
+        unlink(dir.holdout); /* no holdout this time: an earlier one's predictions go */
+    info.evaluation = evaluation;
+    info.holdout_evaluation = holdout_evaluation;
     if (rank == 0)
         result = finish_run(&st, spec, &job, &info, &dir, t0, result);
     json_decref(st.profile);

@@ -1025,8 +1025,11 @@ int hf_spec_sweep_id(const hf_spec *spec, const hf_trial *trials, size_t n_trial
         result = hf_opts_identity_add(&text, &len, "metric", metrics[i]);
     /* A study's trials depend on its settings (TPE's proposals, Hyperband's and ASHA's plan), not
      * only on the draws below. */
-    if (result >= 0 && spec->search.strategy != HF_SEARCH_GRID &&
-        spec->search.strategy != HF_SEARCH_RANDOM) /* studies: their plan and proposals */
+    /* Grid and random search with a budget or the pruner run their trials in batches and stages
+     * (search.batch, the pruner's keys), which number the journal's tasks: their settings too. */
+    const hf_search_opts *so = &spec->search;
+    const int plain = so->strategy == HF_SEARCH_GRID || so->strategy == HF_SEARCH_RANDOM;
+    if (result >= 0 && (!plain || so->max_time > 0 || so->early_stop > 0 || so->pruner))
         result = hf_opts_identity(&hf_search_section, &spec->search, &text, &len);
     for (size_t i = 0; i < n_trials && result >= 0; i++) {
         char *p = hf_trial_params_json(&spec->space, &trials[i]);

@@ -127,10 +127,11 @@ typedef struct hf_fit_data {
      * 0, 1, ... (NaN: missing or unknown), preprocess.categorical native; only for models that
      * set native_categorical. */
     const unsigned char *categorical;
-    /* 1: a later fit call of this sweep may ask for the same parameters on the same rows with a
-     * larger budget (resource_param; search.strategy hyperband and asha promote trials), so the
-     * model may keep what continuing this fit needs (xgboost: the booster, docs/models.md). */
-    int resumable;
+    /* Not 0: a later fit call of this sweep may ask for the same parameters on the same rows with
+     * a larger budget (resource_param; search.strategy hyperband and asha promote trials), so the
+     * model may keep what continuing this fit needs (xgboost: the booster, docs/models.md), up to
+     * this many bytes in the process. 0: keep nothing. */
+    size_t resumable;
 } hf_fit_data;
 
 typedef struct hf_model_ops {

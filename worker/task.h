@@ -67,8 +67,9 @@ typedef struct hf_task_ctx {
     hf_group *group; /* the worker group that runs each task together; NULL = this rank alone */
     hf_task_hooks hooks;
     void *cache; /* per-worker preprocessing cache; owned by the worker */
-    /* 1 under search.strategy hyperband or asha: fits are resumable (hf_fit_data.resumable). */
-    int resumable;
+    /* Not 0 under search.strategy hyperband or asha with the model's own budget: fits are
+     * resumable, keeping at most this many bytes per process (hf_fit_data.resumable). */
+    size_t resumable;
 } hf_task_ctx;
 
 /* The result of one trial of a task. */

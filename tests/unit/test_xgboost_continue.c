@@ -140,7 +140,7 @@ static uint64_t ladder(data *d, int task, int es, int categorical, double subsam
                                 : task ? "log_loss"
                                        : "rmse",
                       .categorical = categorical ? flags : NULL,
-                      .resumable = 1};
+                      .resumable = (size_t)64 << 20};
     hf_fit_data fresh = fd;
     fresh.resumable = 0;
     hf_value v[32];
@@ -224,7 +224,7 @@ static void test_stopped_before_promotion(void **state)
                       .y_valid = d->yv,
                       .n_valid = NV,
                       .metric = "rmse",
-                      .resumable = 1};
+                      .resumable = (size_t)64 << 20};
     hf_fit_data fresh = fd;
     fresh.resumable = 0;
     hf_value v[32];

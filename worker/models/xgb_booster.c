@@ -460,11 +460,11 @@ static size_t track_round(trial_track *t, size_t n, const hf_metric *metric, int
  * round and a continuation sets it back (restore_rng). Column sampling (colsample_* < 1) draws
  * from a generator inside the tree updater, which nothing keeps: such fits are never kept (a
  * fresh fit every time), nor are random_forest's (one round) or a row-sharded group's. At most
- * HF_XGB_KEPT_BYTES of kept boosters per process, the least recently used dropped first; freed at
- * the end of the sweep (hf_xgb_sweep_end). HF_XGB_NO_CONTINUE=1 (a test and diagnostic switch)
- * keeps none. */
-#define HF_XGB_KEPT_BYTES ((size_t)256 << 20)
-#define HF_XGB_RNG_BACK 1 /* see restore_rng (0 fails unit.xgboost_continue's row sampling) */
+ * hf_fit_data.resumable bytes of kept boosters per process, the least recently used dropped first;
+ * freed at the end of the sweep (hf_xgb_sweep_end). HF_XGB_NO_CONTINUE=1 (a test and diagnostic
+ * switch) keeps none. */
+static size_t g_kept_limit; /* the bound: the latest resumable fit's hf_fit_data.resumable */
+#define HF_XGB_RNG_BACK 1   /* see restore_rng (0 fails unit.xgboost_continue's row sampling) */
 
 typedef struct mt_state {
     unsigned long x[624];
@@ -533,6 +533,9 @@ static int may_keep(const hf_xgb_params *p, const hf_fit_data *d, int shard)
     const char *off = getenv("HF_XGB_NO_CONTINUE");
     if (!p->continuable || !d->resumable || shard || (off && *off && strcmp(off, "0") != 0))
         return 0;
+    pthread_mutex_lock(&g_kept_mu);
+    g_kept_limit = d->resumable;
+    pthread_mutex_unlock(&g_kept_mu);
     int how = 1;
     for (size_t i = 0; i < p->n; i++) {
         if (strncmp(p->key[i], "colsample_", 10) == 0 && strtod(p->val[i], NULL) != 1.0)
@@ -583,12 +586,12 @@ static void kept_put(kept_booster *k)
     if (!k)
         return;
     pthread_mutex_lock(&g_kept_mu);
-    if (k->bytes > HF_XGB_KEPT_BYTES) {
+    if (k->bytes > g_kept_limit) {
         pthread_mutex_unlock(&g_kept_mu);
         kept_free(k);
         return;
     }
-    while (g_kept_n > 0 && g_kept_bytes + k->bytes > HF_XGB_KEPT_BYTES) {
+    while (g_kept_n > 0 && g_kept_bytes + k->bytes > g_kept_limit) {
         g_kept_bytes -= g_kept[0]->bytes;
         kept_free(g_kept[0]);
         memmove(&g_kept[0], &g_kept[1], (g_kept_n - 1) * sizeof *g_kept);
