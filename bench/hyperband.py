@@ -28,6 +28,22 @@ N = int(os.environ.get("BENCH_HB_N", "8000"))
 P = 20
 WORK = os.path.join(bench.SCRATCH, "hyperband")
 SEEDS = [int(s) for s in os.environ.get("BENCH_SEEDS", "1,2,3").split(",") if s]
+R = 81
+ETA = 3
+# The smallest budget (rounds): BENCH_HB_MIN, default 1. Hyperband's number of configurations for
+# min..R rounds (Li et al.: s_max = log_eta(R / min), n_s = ceil((s_max + 1) / (s + 1) eta^s)) is
+# also ASHA's and random search's, so that the three see as many configurations.
+MIN = int(os.environ.get("BENCH_HB_MIN", "1"))
+
+
+def hb_configs(r_max, r_min, eta):
+    s_max = 0
+    while r_min * eta ** (s_max + 1) <= r_max:
+        s_max += 1
+    return sum(-(-(s_max + 1) * eta ** s // (s + 1)) for s in range(s_max + 1))
+
+
+CONFIGS = hb_configs(R, MIN, ETA)
 
 
 def make_data():
@@ -35,14 +51,17 @@ def make_data():
 
 
 def study(csv, strategy, seed):
-    name = "%s-%d" % (strategy, seed)
+    name = "%s-%d" % (strategy, seed) if MIN == 1 else "%s-min%d-%d" % (strategy, MIN, seed)
     spec = os.path.join(WORK, name + ".yaml")
-    search = {"hyperband": "{strategy: hyperband, seed: %d, min_resource: 1, eta: 3}",
-              "bohb": "{strategy: hyperband, seed: %d, min_resource: 1, eta: 3, sampler: tpe}",
-              "asha": "{strategy: asha, seed: %d, trials: 143, min_resource: 1, eta: 3}",
-              "asha_tpe": "{strategy: asha, seed: %d, trials: 143, min_resource: 1, eta: 3, "
+    search = {"hyperband": "{strategy: hyperband, seed: %d, min_resource: %d, eta: 3}",
+              "bohb": "{strategy: hyperband, seed: %d, min_resource: %d, eta: 3, sampler: tpe}",
+              "asha": "{strategy: asha, seed: %d, trials: %d, min_resource: %d, eta: 3}",
+              "asha_tpe": "{strategy: asha, seed: %d, trials: %d, min_resource: %d, eta: 3, "
                           "sampler: tpe}",
-              "random": "{strategy: random, trials: 143, seed: %d}"}[strategy] % seed
+              "random": "{strategy: random, trials: %d, seed: %d}"}[strategy]
+    search = search % {"hyperband": (seed, MIN), "bohb": (seed, MIN),
+                       "asha": (seed, CONFIGS, MIN), "asha_tpe": (seed, CONFIGS, MIN),
+                       "random": (CONFIGS, seed)}[strategy]
     bench.write_spec(spec, """name: %s
 data: {source: %s, target: y, task: classification}
 cv: {strategy: predefined, fold_column: fold}
@@ -86,8 +105,8 @@ def main():
                           100 * r["util"], 100 * r["sweep_util"]))
     med = statistics.median
     print("machine: %s" % bench.machine())
-    print("xgboost, %d x %d, 5 folds, seeds %s, 2 ranks x 1 thread; medians over the seeds" % (
-        N, P, SEEDS))
+    print("xgboost, %d x %d, 5 folds, seeds %s, 2 ranks x 1 thread; budgets %d..%d rounds, eta %d, "
+          "%d configurations; medians over the seeds" % (N, P, SEEDS, MIN, R, ETA, CONFIGS))
     print()
     print("| search | wall | best roc_auc | best log_loss | rounds trained | utilisation: run / "
           "sweep phase |")
@@ -95,9 +114,10 @@ def main():
     for s in names:
         rs = out[s]
         print("| %s | %.1f s | %.6f | %.6f | %d | %.0f%% / %.0f%% |" % (
-            {"random": "random (143 at 81)", "hyperband": "hyperband (eta 3, 1..81)",
+            {"random": "random (%d at %d)" % (CONFIGS, R),
+             "hyperband": "hyperband (eta 3, %d..%d)" % (MIN, R),
              "bohb": "hyperband, sampler tpe (BOHB)",
-             "asha": "asha (143 configurations, eta 3, 1..81)",
+             "asha": "asha (%d configurations, eta 3, %d..%d)" % (CONFIGS, MIN, R),
              "asha_tpe": "asha, sampler tpe"}[s],
             med([r["wall"] for r in rs]), med([r["auc"] for r in rs]),
             med([r["log_loss"] for r in rs]), med([r["rounds"] for r in rs]),
