@@ -663,11 +663,6 @@ static int search_check(void *opts)
                             hf_opt_where(&o->src, key, at, sizeof at), key,
                             k_strategy_names[o->strategy], k_strategy_names[o->strategy]);
     }
-    if (o->async && o->pruner)
-        return hf_error(HF_EINVAL,
-                        "%s: search.pruner: got wilcoxon with search.mode async, expected mode "
-                        "batch (the pruner decides between the stages of a batch)",
-                        hf_opt_where(&o->src, "search.pruner", at, sizeof at));
     /* The defaults where they apply (a grid or random sweep without these keys keeps its
      * identity). */
     if ((o->strategy == HF_SEARCH_TPE || o->pruner) && o->pruner_p <= 0)
