@@ -130,14 +130,19 @@ def check_async(d, label):
             lines += 1
             t = e["trial_pruned"]
             fin = [u for u in range(n) if u not in gone and len(seen[u]) == NS]
-            best = max(fin, key=lambda u: (np.mean(list(seen[u].values())), -u)) if fin else None
+            mean = {u: np.mean([seen[u][f] for f in range(NS)]) for u in fin}
+            # one of the highest means (equal within rounding: hyperfold takes the first of
+            # equals, but two trials of the same values may differ in the last bit)
+            top = max(mean.values()) if fin else None
+            near = [u for u in fin if mean[u] >= top - 1e-12]
+            best = e["best"] if e["best"] in near else None
             splits = sorted(seen[t])
             a = np.array([seen[t][f] for f in splits])
             b = np.array([seen[best][f] for f in splits]) if best is not None else a
             p = stats.wilcoxon(a - b, alternative="less", zero_method="zsplit").pvalue \
                 if best is not None else 1.0
             ran_t = [f for f in range(NS) if sc[t][f] is not None]
-            if not (best == e["best"] and len(splits) == e["splits"] >= 2 and p < 0.1
+            if not (best is not None and len(splits) == e["splits"] >= 2 and p < 0.1
                     and a.mean() < b.mean() and ran_t == splits and st[t] == "pruned"):
                 bad.append((t, best, e, p))
             gone.add(t)
