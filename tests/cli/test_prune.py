@@ -185,8 +185,8 @@ ck.check(proc.returncode != 0, "async sigterm: interrupted (rc %d)" % proc.retur
 pruned_before = sum("trial_pruned" in e for e in hftest.journal_lines(
     os.path.join(d, "out", "study")))
 p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
-ck.check("resuming" in p.stderr, "async sigterm: the rerun resumes (%d trials pruned before the "
-         "signal)" % pruned_before)
+ck.check("resuming" in p.stderr and pruned_before > 0,
+         "async sigterm: the rerun resumes with %d trials pruned before the signal" % pruned_before)
 check_async(d, "async resumed")
 
 # Refusals.
