@@ -144,14 +144,23 @@ static void on_tick(void *arg)
     print_progress(arg, 0);
 }
 
+static int task_pruned(void *arg, int id);
+static int prune_async(run_state *st);
+
 static int on_result(void *arg, const hf_task_result *r, const char *json)
 {
     run_state *st = arg;
     if (r->task < 0 || (size_t)r->task >= st->tasks->n_tasks)
         return hf_error(HF_EDATA, "result for unknown task %d", r->task);
+    if (st->async && st->pruned && task_pruned(st, r->task)) {
+        st->done[r->task] = 1; /* running when its trial was pruned: ignored, not journaled */
+        return HF_OK;
+    }
     HF_CALL(hf_sweep_add(&st->sweep, r));
     st->done[r->task] = 1;
     HF_CALL(hf_journal_append(st->journal, json));
+    if (st->async && st->pruned)
+        HF_CALL(prune_async(st));
     if (st->tty)
         print_progress(st, 0);
     return HF_OK;
@@ -668,7 +677,8 @@ static int stash_line(void *arg, const char *line)
     size_t i = js->n;
     memset(&js->results[i], 0, sizeof js->results[i]);
     js->defs[i] = NULL;
-    if (!strncmp(line, "{\"trial_def\":", 13)) { /* an asynchronous study's trial */
+    if (!strncmp(line, "{\"trial_def\":", 13) ||    /* an asynchronous study's trial, */
+        !strncmp(line, "{\"trial_pruned\":", 16)) { /* and its pruning */
         js->task[i] = -1;
         if (!(js->defs[i] = hf_strdup(line)))
             return HF_ENOMEM;
@@ -1346,6 +1356,30 @@ static int absorb_def(async_study *a, hf_task_list *tasks, const char *line)
     return result;
 }
 
+/* Rank 0. A pruning line of the journal: {"trial_pruned": t, "best": b, "splits": n}, after the
+ * definition of t. */
+static int absorb_pruned(async_study *a, const char *line)
+{
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err);
+    json_int_t t = json_integer_value(json_object_get(o, "trial_pruned"));
+    json_decref(o);
+    if (!o || !a->st->pruned || t < 0 || (size_t)t >= a->n_def || a->st->pruned[t])
+        return hf_error(HF_EDATA,
+                        "a pruning line of no defined trial, or with search.pruner none: %.200s",
+                        line);
+    a->st->pruned[t] = 1;
+    return HF_OK;
+}
+
+/* Rank 0. A journal line of the study: a definition or a pruning. */
+static int absorb_line(async_study *a, hf_task_list *tasks, const char *line)
+{
+    if (!strncmp(line, "{\"trial_pruned\":", 16))
+        return absorb_pruned(a, line);
+    return absorb_def(a, tasks, line);
+}
+
 /* The scheduler's callbacks get the run's state; the study hangs from it. absorb is never called
  * (the hand-outs carry the trials: materialise), but its presence keeps one result per message. */
 static int absorb(void *arg, hf_task_list *tasks, const char *msg, size_t len)
@@ -1361,6 +1395,74 @@ static int trial_finished(const hf_sweep *s, size_t t)
         if (s->state[t * s->n_splits + f] == 0)
             return 0;
     return 1;
+}
+
+/* Rank 0, the scheduler's skip: every trial of listed task `id` is pruned (an asynchronous
+ * study's tasks have one trial each). */
+static int task_pruned(void *arg, int id)
+{
+    run_state *st = arg;
+    const hf_task *k = &st->tasks->tasks[id];
+    if (!st->pruned || k->n_trials == 0)
+        return 0;
+    for (size_t j = 0; j < k->n_trials; j++)
+        if (!st->pruned[k->trials[j]])
+            return 0;
+    return 1;
+}
+
+/* Rank 0. search.pruner in an asynchronous study, after each result: a defined trial still
+ * running (not finished, not pruned, no failed split) whose finished splits the best finished
+ * trial (not pruned, lowest loss, the first of equals) beats on the same splits by the batch
+ * pruner's rule (jobs/prune.h: at least pruner_startup of them, p < pruner_p, a worse mean) is
+ * pruned and journaled ({"trial_pruned": t, "best": b, "splits": n}): its tasks not handed out
+ * are dropped (task_pruned), those running are ignored (on_result). The decisions depend on the
+ * order the results arrive in, as the study does. */
+static int prune_async(run_state *st)
+{
+    async_study *a = st->async;
+    const hf_sweep *s = &st->sweep;
+    const size_t ns = s->n_splits, nm = s->n_metrics;
+    long best = -1;
+    double best_loss = INFINITY;
+    for (size_t t = 0; t < a->n_def; t++) {
+        double l = st->pruned[t] || !trial_finished(s, t) ? NAN : hf_sweep_trial_loss(s, t);
+        if (!isnan(l) && l < best_loss) {
+            best_loss = l;
+            best = (long)t;
+        }
+    }
+    if (best < 0)
+        return HF_OK;
+    double *x = hf_malloc(2 * (ns ? ns : 1) * sizeof *x), *y = x ? x + ns : NULL;
+    if (!x)
+        return HF_ENOMEM;
+    int result = HF_OK;
+    for (size_t t = 0; t < a->n_def && result >= 0; t++) {
+        if (st->pruned[t] || trial_finished(s, t))
+            continue;
+        size_t n = 0, failed = 0;
+        for (size_t f = 0; f < ns; f++) {
+            unsigned char k = s->state[t * ns + f];
+            failed += k == 2;
+            if (k == 1 && s->state[(size_t)best * ns + f] == 1) {
+                x[n] = s->scores[(t * ns + f) * nm];
+                y[n++] = s->scores[((size_t)best * ns + f) * nm];
+            }
+        }
+        if (failed ||
+            !hf_prune_decide(x, y, n, s->greater_is_better[0],
+                             (size_t)a->spec->search.pruner_startup, a->spec->search.pruner_p))
+            continue;
+        char line[128];
+        snprintf(line, sizeof line, "{\"trial_pruned\":%zu,\"best\":%ld,\"splits\":%zu}", t, best,
+                 n);
+        result = hf_journal_append(st->journal, line);
+        if (result >= 0)
+            st->pruned[t] = 1;
+    }
+    free(x);
+    return result;
 }
 
 /* ASHA's get_job (Li et al. 2020, Algorithm 2): the highest rung with a configuration in the best
@@ -1402,9 +1504,11 @@ static int refill(void *arg, hf_task_list *tasks, char **msg, size_t *len)
     if (a->st->stopped) /* a budget ended the study: the running trials finish */
         return 0;
     /* The losses so far: finished trials' (NaN: failed), running ones INFINITY (TPE's liar). */
-    for (size_t k = 0; k < t; k++)
-        a->all_loss[a->W + k] =
-            trial_finished(&a->st->sweep, k) ? hf_sweep_trial_loss(&a->st->sweep, k) : INFINITY;
+    for (size_t k = 0; k < t; k++) /* a pruned trial: DBL_MAX, as in batch mode */
+        a->all_loss[a->W + k] = a->st->pruned && a->st->pruned[k] ? DBL_MAX
+                                : trial_finished(&a->st->sweep, k)
+                                    ? hf_sweep_trial_loss(&a->st->sweep, k)
+                                    : INFINITY;
     /* The budgets: max_time, and early_stop on the finished trials (ASHA: of the top rung) in
      * the order they were defined; order-dependent, as the study is. */
     if (t > 0 && (a->spec->search.max_time > 0 || a->spec->search.early_stop > 0)) {
@@ -1501,6 +1605,11 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
     int result = hf_sweep_init(&st->sweep, a->n_max, ns, job->metrics, job->n_metrics);
     st->sweep.eligible = st->eligible;
     st->n_tasks = a->n_max * ns;
+    if (result >= 0 && rank == 0 && spec->search.pruner) { /* rank 0 decides (prune_async) */
+        st->pruned = hf_calloc(a->n_max ? a->n_max : 1, 1);
+        st->sweep.pruned = st->pruned;
+        result = st->pruned ? HF_OK : HF_ENOMEM;
+    }
     if (result >= 0 && rank == 0) {
         char sweep_id[65];
         result =
@@ -1539,7 +1648,7 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
             char *nl = strchr(line, '\n');
             if (nl)
                 *nl = '\0';
-            result = absorb_def(a, tasks, line);
+            result = absorb_line(a, tasks, line);
             line = nl ? nl + 1 : NULL;
         }
         unsigned char *d = result >= 0 ? hf_calloc(tasks->n_tasks + 1, 1) : NULL;
@@ -1578,6 +1687,7 @@ static int run_async_study(hf_comm *world, run_state *st, async_study *a, hf_tas
                             .release = release_task,
                             .trial_bytes = HF_SPACE_PACKED(spec->space.n_params),
                             .pack = pack_study_task,
+                            .skip = st->pruned ? task_pruned : NULL,
                             .affinity = st->affinity,
                             .affinity_key = affinity_key};
         st->async = a;

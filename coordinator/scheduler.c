@@ -942,12 +942,24 @@ static void prefer(coord *c, int w)
     c->pending[c->next] = id;
 }
 
+/* Passes over the pending tasks that opts->skip drops. */
+static void drop_skipped(coord *c)
+{
+    while (c->opts->skip && c->next < c->n_pending &&
+           c->opts->skip(c->opts->arg, c->pending[c->next]))
+        c->next++;
+}
+
 /* The next task for worker w (-1: none now). */
 static int next_task(coord *c, int w)
 {
+    drop_skipped(c);
     if (c->stopping || c->next >= c->n_pending)
         return -1;
     prefer(c, w);
+    drop_skipped(c);
+    if (c->next >= c->n_pending)
+        return -1;
     struct hf_sched_affinity *a = c->opts->affinity_key ? c->opts->affinity : NULL;
     if (a) {
         uint64_t key = task_key(c, c->pending[c->next]);
@@ -1045,7 +1057,9 @@ static int feed_remote(coord *c, int w)
         int k = 0;
         size_t bytes = 0; /* a chunk of definitions (materialise) stays under MPI's eager limit */
         while (k < chunk && k < room) {
+            drop_skipped(c);
             prefer(c, w); /* (the task next_task hands out, measured first) */
+            drop_skipped(c);
             if (c->opts->materialise && !c->stopping && c->next < c->n_pending) {
                 size_t nt = c->tasks->tasks[c->pending[c->next]].n_trials;
                 bytes += (3 + nt + values_ints(c->opts, nt)) * sizeof(int);
@@ -1095,6 +1109,7 @@ static void feed_local(coord *c, local_box *b)
 static int refill(coord *c, local_box *b)
 {
     int size = hf_comm_size(c->world);
+    drop_skipped(c); /* pending tasks that are all dropped leave nothing to hand out */
     while (c->opts->refill && c->refill_ready && !c->stopping && c->next >= c->n_pending) {
         int idle = 0; /* a worker with room for another task (queue_depth) */
         for (int w = 0; w < size && !idle; w += c->stride)

@@ -71,6 +71,9 @@ typedef struct hf_sched_opts {
      * materialise receives them as `values` (NULL when trial_bytes is 0). */
     size_t trial_bytes;
     int (*pack)(void *arg, const hf_task *task, unsigned char *out);
+    /* Optional, rank 0, called in the coordinator thread: 1 when the listed task `id`, not yet
+     * handed out, is to be dropped (never run; search.pruner in an asynchronous study). */
+    int (*skip)(void *arg, int id);
     /* Optional, rank 0: called as task `id` is handed out (the benchmarks' timeline). */
     void (*on_hand)(void *arg, int id);
     /* The most task ids one hand-out message carries (0: the default, 1: one id per message and

@@ -597,10 +597,9 @@ static const hf_opt_def search_defs[] = {
                 "tpe: batch (batch-synchronous, the same at any number of ranks; default) or "
                 "async (a free rank gets a proposal at once; order-dependent)"),
     HF_DEF_ENUM("pruner", hf_search_opts, pruner, HF_OPT_HASHED, k_pruner_names, 0,
-                "grid, random, tpe (mode batch): stop a trial after its first splits when a "
-                "Wilcoxon "
-                "signed-rank test against the best trial says it is worse (wilcoxon; default "
-                "none)"),
+                "grid, random, tpe (either mode; async: as results arrive, order-dependent): "
+                "stop a trial after its first splits when a Wilcoxon signed-rank test against "
+                "the best trial says it is worse (wilcoxon; default none)"),
     HF_DEF_NUMBER("pruner_p", hf_search_opts, pruner_p, HF_OPT_HASHED, 0x1p-1074, 1,
                   "a number in (0, 1]", "the pruner's p-value threshold (default 0.1)"),
     HF_DEF_INT("pruner_startup", hf_search_opts, pruner_startup, HF_OPT_HASHED, 1, 1000,
@@ -663,11 +662,6 @@ static int search_check(void *opts)
                             hf_opt_where(&o->src, key, at, sizeof at), key,
                             k_strategy_names[o->strategy], k_strategy_names[o->strategy]);
     }
-    if (o->async && o->pruner)
-        return hf_error(HF_EINVAL,
-                        "%s: search.pruner: got wilcoxon with search.mode async, expected mode "
-                        "batch (the pruner decides between the stages of a batch)",
-                        hf_opt_where(&o->src, "search.pruner", at, sizeof at));
     /* The defaults where they apply (a grid or random sweep without these keys keeps its
      * identity). */
     if ((o->strategy == HF_SEARCH_TPE || o->pruner) && o->pruner_p <= 0)
