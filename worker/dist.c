@@ -627,6 +627,21 @@ int hf_dist_agree(const hf_group *g, int status)
     return hf_dist_is_parallel(g) ? hf_comm_check(hf_group_comm(g), status) : status;
 }
 
+/* The doubles of a gathered blob (lens[r] bytes from each of size ranks, in rank order) in a new
+ * array: the gathered bytes need not be aligned for doubles. */
+static int gathered_doubles(const char *bytes, const size_t *lens, int size, double **out,
+                            size_t *total)
+{
+    *total = 0;
+    for (int r = 0; r < size; r++)
+        *total += lens[r];
+    if (!(*out = hf_malloc(*total ? *total : 1)))
+        return HF_ENOMEM;
+    if (*total)
+        memcpy(*out, bytes, *total);
+    return HF_OK;
+}
+
 int hf_dist_gather(const hf_group *g, const double *v, size_t n, double **all, size_t *n_all)
 {
     *all = NULL;
@@ -645,13 +660,9 @@ int hf_dist_gather(const hf_group *g, const double *v, size_t n, double **all, s
     char *bytes = NULL;
     size_t *lens = NULL, total = 0;
     int result = hf_comm_allgather_blob(c, v, n * sizeof *v, &bytes, &lens);
-    for (int r = 0; result >= 0 && r < hf_comm_size(c); r++)
-        total += lens[r];
-    double *out = result >= 0 ? hf_malloc((total ? total : 1)) : NULL;
-    if (result >= 0 && !out)
-        result = HF_ENOMEM;
-    if (result >= 0 && total)
-        memcpy(out, bytes, total); /* the gathered bytes need not be aligned for doubles */
+    double *out = NULL;
+    if (result >= 0)
+        result = gathered_doubles(bytes, lens, hf_comm_size(c), &out, &total);
     free(bytes);
     free(lens);
     result = hf_comm_check(c, result);
@@ -676,14 +687,8 @@ int hf_dist_gather_to(const hf_group *g, int root, const double *v, size_t n, do
     size_t *lens = NULL, total = 0;
     int result = hf_comm_gather_blob(c, v, n * sizeof *v, root, &bytes, &lens);
     double *out = NULL;
-    if (result >= 0 && hf_comm_rank(c) == root) {
-        for (int r = 0; r < hf_comm_size(c); r++)
-            total += lens[r];
-        if (!(out = hf_malloc(total ? total : 1)))
-            result = HF_ENOMEM;
-        else if (total)
-            memcpy(out, bytes, total); /* the gathered bytes need not be aligned for doubles */
-    }
+    if (result >= 0 && hf_comm_rank(c) == root)
+        result = gathered_doubles(bytes, lens, hf_comm_size(c), &out, &total);
     free(bytes);
     free(lens);
     result = hf_comm_check(c, result);
