@@ -782,8 +782,8 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
     pthread_once(&g_quiet_once, quiet_library);
     if (d->rows)
         result = hf_error(HF_EINTERNAL, "%s: training rows given by index", ops->name);
-    else if (!t || (may_stop && !pv))
-        result = HF_ENOMEM;
+    else if (!t || !rounds || (may_stop && !pv))
+        result = HF_ENOMEM; /* rounds NULL: the caller's copy failed, agreed here with the rest */
     if (shard && (result = hf_comm_check(gc, result)) == HF_OK)
         result = hf_comm_allreduce_sum_i64(gc, total, 2);
     if (result < 0)
