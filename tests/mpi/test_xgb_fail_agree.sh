@@ -12,6 +12,7 @@ set -uo pipefail
 TOOL="$HF_BUILD_DIR/tests/mpi_tool_xgb_fail"
 MPIRUN=${MPIRUN:-mpirun}
 STRIDE=${HF_FAIL_STRIDE:-1}
+LIMIT=${HF_FAIL_TIMEOUT:-120}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hf_xgb_fail.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 fail=0
@@ -20,7 +21,7 @@ fail=0
 count() {
     local cmd0=("$TOOL" "$2") cmd1=("$TOOL" "$2")
     if [ "$1" = 0 ]; then cmd0=(env HF_TEST_COUNT=1 "${cmd0[@]}"); else cmd1=(env HF_TEST_COUNT=1 "${cmd1[@]}"); fi
-    timeout 120 "$MPIRUN" --oversubscribe -np 1 "${cmd0[@]}" : -np 1 "${cmd1[@]}" \
+    timeout "$LIMIT" "$MPIRUN" --oversubscribe -np 1 "${cmd0[@]}" : -np 1 "${cmd1[@]}" \
         >"$WORK/count.out" 2>"$WORK/count.err" || { echo "FAIL: count run exited $?"; cat "$WORK/count.err"; exit 1; }
     sed -n 's/^hf_test: \([0-9]*\) allocations.*/\1/p' "$WORK/count.err" | head -1
 }
@@ -42,12 +43,12 @@ for bad in 1 0; do
     for ((n = lo + 1; n <= hi; n += STRIDE)); do
         cmd0=("$TOOL") cmd1=("$TOOL")
         if [ "$bad" = 0 ]; then cmd0=(env HF_TEST_FAIL_ALLOC=$n "$TOOL"); else cmd1=(env HF_TEST_FAIL_ALLOC=$n "$TOOL"); fi
-        timeout 120 "$MPIRUN" --oversubscribe -np 1 "${cmd0[@]}" : -np 1 "${cmd1[@]}" \
+        timeout "$LIMIT" "$MPIRUN" --oversubscribe -np 1 "${cmd0[@]}" : -np 1 "${cmd1[@]}" \
             >"$WORK/run.out" 2>"$WORK/run.err"
         rc=$?
         why=""
         if [ $rc = 124 ]; then
-            why="hang (killed after 120 s)"
+            why="hang (killed after $LIMIT s)"
         elif [ $rc != 0 ]; then
             why="mpirun exited $rc"
         elif [ "$(wc -l <"$WORK/run.out")" != 2 ] || [ "$(grep -c '^rank [01]: rc ' "$WORK/run.out")" != 2 ]; then
