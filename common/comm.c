@@ -252,6 +252,7 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
     int *counts = hf_malloc((size_t)c->size * sizeof *counts);
     int *displs = hf_malloc((size_t)c->size * sizeof *displs);
     char *buf = NULL;
+    size_t *l = NULL; /* *lens, allocated before the last collective step: agreed with buf */
     /* A rank that fails before a collective step must not leave the others waiting in it: each
      * local failure is agreed (hf_comm_check) before the next collective. */
     if (!sizes || !counts || !displs)
@@ -279,7 +280,8 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
     }
     if (receiver && result >= 0) {
         buf = hf_malloc((size_t)total + 1);
-        if (!buf)
+        l = buf ? hf_malloc((size_t)c->size * sizeof *l) : NULL;
+        if (!buf || !l)
             result = HF_ENOMEM;
         else
             buf[total] = '\0';
@@ -295,22 +297,19 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
         goto out;
     }
     if (receiver) {
-        size_t *l = hf_malloc((size_t)c->size * sizeof *l);
-        if (!l) {
-            result = HF_ENOMEM;
-            goto out;
-        }
         for (int i = 0; i < c->size; i++)
             l[i] = (size_t)sizes[i];
         *lens = l;
         *all = buf;
         buf = NULL;
+        l = NULL;
     } else {
         *lens = NULL;
         *all = NULL;
     }
 out:
     free(buf);
+    free(l);
     free(sizes);
     free(counts);
     free(displs);

@@ -717,15 +717,30 @@ static int slice_model(const hf_model_ops *ops, const hf_fit_data *d, BoosterHan
     return HF_OK;
 }
 
+/* Collective over gc: hf_comm_check where a failure whose message names rabit's source (a broken
+ * Rabit link: another rank left the communicator) is secondary, so that every rank reports the
+ * rank whose failure caused it. Every step of a row_shard training run that can fail on one rank
+ * alone ends in one of these before the next collective call, so that all ranks leave together
+ * or go on together: their sequences of MPI and Rabit collectives stay the same whatever fails
+ * where (issue 17). */
+static int shard_agree(hf_comm *gc, int status)
+{
+    return hf_comm_check_cause(gc, status,
+                               status < 0 && strstr(hf_error_message(), "/rabit/") != NULL);
+}
+
 /* The validation score of round r with row_shard: every rank's predictions of its validation
  * rows gathered in rank order (the shares are the table's row blocks in order, so this is the
  * single process's prediction vector) and scored on every rank by hyperfold's metric, the same
- * score everywhere, as one process would compute it. Collective over gc. */
+ * score everywhere, as one process would compute it. status: this rank's round so far (its
+ * boosting and its predictions), agreed first; the metric's own status (it may allocate) is
+ * agreed last, so that a rank whose scoring fails does not leave while the others go on to the
+ * next round. Collective over gc. */
 static int shard_score(hf_comm *gc, const hf_metric *metric, const double *y_all, size_t n_all,
                        const double *pv, size_t n_local, size_t n_out, size_t n_classes, int status,
                        double *s)
 {
-    HF_CALL(hf_comm_check(gc, status));
+    HF_CALL(shard_agree(gc, status));
     char *all = NULL;
     size_t *lens = NULL;
     HF_CALL(hf_comm_allgather_blob(gc, pv, n_local * n_out * sizeof *pv, &all, &lens));
@@ -740,7 +755,7 @@ static int shard_score(hf_comm *gc, const hf_metric *metric, const double *y_all
                                 bytes, n_all);
     free(all);
     free(lens);
-    return result;
+    return shard_agree(gc, result);
 }
 
 int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_params *params,
@@ -770,8 +785,8 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
     pthread_once(&g_quiet_once, quiet_library);
     if (d->rows)
         result = hf_error(HF_EINTERNAL, "%s: training rows given by index", ops->name);
-    else if (!t || (may_stop && !pv))
-        result = HF_ENOMEM;
+    else if (!t || !rounds || (may_stop && !pv))
+        result = HF_ENOMEM; /* rounds NULL: the caller's copy failed, agreed here with the rest */
     if (shard && (result = hf_comm_check(gc, result)) == HF_OK)
         result = hf_comm_allreduce_sum_i64(gc, total, 2);
     if (result < 0)
@@ -802,10 +817,14 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         if ((result = hf_rabit_begin(gc)) < 0)
             goto out;
         began = 1;
-        if ((result = shard_dmatrix(gc, d->X, d->y, d->n, d->p, balanced, d->categorical, &dm[0])) <
-                0 ||
-            (stopping && (result = shard_dmatrix(gc, d->X_valid, NULL, d->n_valid, d->p, 0,
-                                                 d->categorical, &dm[1])) < 0))
+        /* shard_dmatrix agrees before libxgboost's matrix; what follows it (the feature types, the
+         * labels, the weights) may fail on this rank alone: agreed before the next collective. */
+        result = shard_agree(
+            gc, shard_dmatrix(gc, d->X, d->y, d->n, d->p, balanced, d->categorical, &dm[0]));
+        if (result == HF_OK && stopping)
+            result = shard_agree(gc, shard_dmatrix(gc, d->X_valid, NULL, d->n_valid, d->p, 0,
+                                                   d->categorical, &dm[1]));
+        if (result < 0)
             goto out;
     } else if ((result = take_dmatrix(d->X, d->y, d->n, d->p, balanced, d->categorical, &key[0],
                                       &dm[0])) < 0 ||
@@ -823,20 +842,18 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         }
         kept = kept_take(&key[0], &key[1], kept_text);
     }
-    if (XGBoosterCreate(dm, stopping ? 2 : 1, &b) != 0) {
+    if (XGBoosterCreate(dm, stopping ? 2 : 1, &b) != 0)
         result = xgb_error("creating the booster");
-        goto out;
-    }
-    if (kept && XGBoosterUnserializeFromBuffer(b, kept->buf, (bst_ulong)kept->len) != 0) {
+    else if (kept && XGBoosterUnserializeFromBuffer(b, kept->buf, (bst_ulong)kept->len) != 0)
         result = xgb_error("restoring a kept booster");
-        goto out;
-    }
-    for (size_t i = 0; !kept && i < params->n; i++)
-        if (XGBoosterSetParam(b, params->key[i], params->val[i]) != 0) {
+    for (size_t i = 0; result == HF_OK && !kept && i < params->n; i++)
+        if (XGBoosterSetParam(b, params->key[i], params->val[i]) != 0)
             result = hf_error(HF_EINVAL, "%s: parameter %s = %s: %s", ops->name, params->key[i],
                               params->val[i], hf_rabit_last_error());
-            goto out;
-        }
+    if (shard)
+        result = shard_agree(gc, result);
+    if (result < 0)
+        goto out;
     /* trained: the rounds a fresh run would have trained so far; have: the booster's rounds. */
     int trained = 0, have = kept ? kept->trained : 0, open = 1;
     for (int r = 0; kept && r < have && r < max_rounds && open; r++) {
@@ -856,8 +873,21 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
         pthread_mutex_unlock(&g_kept_mu);
     }
     for (int r = trained; open && r < max_rounds; r++) {
+        int st = HF_OK;
         if (XGBoosterUpdateOneIter(b, r, dm[0]) != 0) {
-            result = xgb_error("boosting a round");
+            st = xgb_error("boosting a round");
+            if (began) {
+                /* Leave Rabit now: a rank still in one of its collectives fails on the closed
+                 * links instead of waiting for this one. */
+                hf_rabit_end(gc);
+                began = 0;
+            }
+        }
+        /* Without early stopping a round has no MPI collective: a rank that fails here goes to
+         * the one agreement after the loop, and the others meet it there (their next Rabit call
+         * fails on its closed links, or they finish their rounds). */
+        if (st < 0 && !(shard && stopping)) {
+            result = st;
             goto out;
         }
         trained = have = r + 1;
@@ -865,8 +895,11 @@ int hf_xgb_train(const hf_model_ops *ops, const hf_fit_data *d, const hf_xgb_par
             continue;
         double s = NAN;
         if (shard) {
-            /* A rank with no validation rows predicts none. */
-            int st = d->n_valid ? predict_dmatrix(b, dm[1], d->n_valid, n_out, pv) : HF_OK;
+            /* With early stopping every rank meets the others in shard_score, which agrees on
+             * this round (boosting, prediction, score) before they all go on or all leave. A rank
+             * with no validation rows predicts none. */
+            if (st == HF_OK && d->n_valid)
+                st = predict_dmatrix(b, dm[1], d->n_valid, n_out, pv);
             result = shard_score(gc, metric, y_all, (size_t)total[1], pv, d->n_valid, n_out,
                                  d->n_classes, st, &s);
         } else if ((result = predict_dmatrix(b, dm[1], d->n_valid, n_out, pv)) == HF_OK) {
@@ -912,8 +945,7 @@ out:
     /* A rank whose Rabit link broke (libxgboost's message names rabit's source) failed because
      * another rank did: the other rank's message is the one every rank reports. */
     if (shard)
-        result = hf_comm_check_cause(gc, result,
-                                     result < 0 && strstr(hf_error_message(), "/rabit/") != NULL);
+        result = shard_agree(gc, result);
     if (result < 0)
         for (size_t i = 0; i < n_trials; i++) {
             hf_fitted_free(out[i]);

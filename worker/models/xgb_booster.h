@@ -76,7 +76,9 @@ void hf_xgb_set_text(hf_xgb_params *p, const char *key, const char *v);
  * the threads (n_jobs, or the cores this rank may use). */
 void hf_xgb_set_task(hf_xgb_params *p, const hf_fit_data *d, const char *objective, int n_jobs);
 
-/* Fits n_trials boosters that differ only in their number of rounds (rounds[t]) on d's training
+/* Fits n_trials boosters that differ only in their number of rounds (rounds[t]; NULL: the
+ * caller's allocation of it failed, HF_ENOMEM after the same agreements as any other failure, so
+ * that a row_shard group's other ranks do not wait) on d's training
  * rows, in one training run: trial t's model is the first rounds[t] rounds, or, with
  * early_stopping > 0 and validation rows in d, the rounds up to its best score on them
  * (d->metric; stopping after early_stopping rounds without improvement, as XGBoost's

@@ -132,10 +132,10 @@ static int xgb_fit(const hf_fit_data *d, const hf_value *const *params, size_t n
     hf_xgb_set_text(&bp, "grow_policy", v[P_GROW_POLICY].u.str);
     bp.balanced = strcmp(v[P_CLASS_WEIGHT].u.str, "balanced") == 0;
     bp.continuable = 1;
+    /* NULL on failure: hf_xgb_train agrees on it with a row_shard group's other ranks (issue 17).
+     */
     int *rounds = hf_malloc((n_trials ? n_trials : 1) * sizeof *rounds);
-    if (!rounds)
-        return HF_ENOMEM;
-    for (size_t t = 0; t < n_trials; t++)
+    for (size_t t = 0; rounds && t < n_trials; t++)
         rounds[t] = (int)num(params[t], P_N_ESTIMATORS);
     int result = hf_xgb_train(&hf_model_xgboost, d, &bp, rounds, n_trials,
                               (int)num(v, P_EARLY_STOPPING), out);

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Issue 17: a row_shard xgboost fit with early stopping on 2 ranks (tool_xgb_fail) where one rank
+# alone fails its Nth allocation (HF_TEST_FAIL_ALLOC=N on that rank only, Open MPI's MPMD syntax),
+# for N over the fit's allocations of that rank (from its count without the fit to its count with
+# it: the data matrices, the booster, every round's gathered predictions and metric, the slices),
+# on the group leader (rank 0, which runs the Rabit tracker) and on the other rank. Asserts for
+# each N: no hang (a 120 s timeout), mpirun exit 0, one line per rank, the same outcome on both
+# ranks (the same status and, after the "rank R: " prefix of the agreement, the same one-line
+# message; or both fitted with the rounds of the run without a failure). Prints the counts.
+set -uo pipefail
+: "${HF_BUILD_DIR:?}"
+TOOL="$HF_BUILD_DIR/tests/mpi_tool_xgb_fail"
+MPIRUN=${MPIRUN:-mpirun}
+STRIDE=${HF_FAIL_STRIDE:-1}
+LIMIT=${HF_FAIL_TIMEOUT:-120}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hf_xgb_fail.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+fail=0
+
+# The allocation count of rank $1 at exit, with the tool's argument $2 (fit / nofit).
+count() {
+    local cmd0=("$TOOL" "$2") cmd1=("$TOOL" "$2")
+    if [ "$1" = 0 ]; then cmd0=(env HF_TEST_COUNT=1 "${cmd0[@]}"); else cmd1=(env HF_TEST_COUNT=1 "${cmd1[@]}"); fi
+    timeout "$LIMIT" "$MPIRUN" --oversubscribe -np 1 "${cmd0[@]}" : -np 1 "${cmd1[@]}" \
+        >"$WORK/count.out" 2>"$WORK/count.err" || { echo "FAIL: count run exited $?"; cat "$WORK/count.err"; exit 1; }
+    sed -n 's/^hf_test: \([0-9]*\) allocations.*/\1/p' "$WORK/count.err" | head -1
+}
+
+timeout 120 "$MPIRUN" --oversubscribe -np 2 "$TOOL" >"$WORK/base.out" 2>"$WORK/base.err" ||
+    { echo "FAIL: the run without a failure exited $?"; cat "$WORK/base.err"; exit 1; }
+base_iters=$(sed -n 's/^rank 0: rc 0 iters \([0-9.]*\) .*/\1/p' "$WORK/base.out")
+if [ -z "$base_iters" ] || [ "$(grep -c "^rank [01]: rc 0 iters $base_iters " "$WORK/base.out")" != 2 ]; then
+    echo "FAIL: the run without a failure:"; cat "$WORK/base.out"; exit 1
+fi
+echo "no failure: both ranks fitted, $base_iters rounds kept"
+
+for bad in 1 0; do
+    lo=$(count "$bad" nofit) hi=$(count "$bad" fit)
+    if [ -z "$lo" ] || [ -z "$hi" ] || [ "$hi" -le "$lo" ]; then
+        echo "FAIL: rank $bad's allocation counts '$lo' (no fit), '$hi' (fit)"; fail=1; continue
+    fi
+    failed=0 fitted=0 bad_runs=0
+    for ((n = lo + 1; n <= hi; n += STRIDE)); do
+        cmd0=("$TOOL") cmd1=("$TOOL")
+        if [ "$bad" = 0 ]; then cmd0=(env HF_TEST_FAIL_ALLOC=$n "$TOOL"); else cmd1=(env HF_TEST_FAIL_ALLOC=$n "$TOOL"); fi
+        timeout "$LIMIT" "$MPIRUN" --oversubscribe -np 1 "${cmd0[@]}" : -np 1 "${cmd1[@]}" \
+            >"$WORK/run.out" 2>"$WORK/run.err"
+        rc=$?
+        why=""
+        if [ $rc = 124 ]; then
+            why="hang (killed after $LIMIT s)"
+        elif [ $rc != 0 ]; then
+            why="mpirun exited $rc"
+        elif [ "$(wc -l <"$WORK/run.out")" != 2 ] || [ "$(grep -c '^rank [01]: rc ' "$WORK/run.out")" != 2 ]; then
+            why="not one line per rank"
+        else
+            a=$(sed -n 's/^rank 0: \(.*\)/\1/p' "$WORK/run.out" | sed 's/msg rank [0-9]*: /msg /')
+            b=$(sed -n 's/^rank 1: \(.*\)/\1/p' "$WORK/run.out" | sed 's/msg rank [0-9]*: /msg /')
+            if [ "$a" != "$b" ]; then
+                why="the ranks disagree"
+            elif [[ "$a" == "rc 0 "* ]]; then
+                [[ "$a" == "rc 0 iters $base_iters "* ]] || why="fitted, but not $base_iters rounds"
+                fitted=$((fitted + 1))
+            else
+                [[ "$a" == *"msg "?* ]] || why="failed without a message"
+                failed=$((failed + 1))
+            fi
+        fi
+        if [ -n "$why" ]; then
+            echo "FAIL: HF_TEST_FAIL_ALLOC=$n on rank $bad: $why"
+            sed 's/^/  | /' "$WORK/run.out"
+            tail -5 "$WORK/run.err" | sed 's/^/  ! /'
+            bad_runs=$((bad_runs + 1))
+            fail=1
+        fi
+    done
+    echo "rank $bad failing allocation $((lo + 1))..$hi (stride $STRIDE): $failed failed on both ranks" \
+        "with one message, $fitted fitted on both, $bad_runs wrong"
+done
+[ $fail = 0 ] && echo "xgb_fail_agree: ok" || echo "xgb_fail_agree: FAILED"
+exit $fail
