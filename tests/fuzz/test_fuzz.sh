@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest fuzz.fuzz: builds the libFuzzer harnesses (tests/fuzz/build.sh, clang, ASan+UBSan) in
-# $HF_BUILD_DIR/fuzz-build, then runs each harness for HF_FUZZ_SECONDS seconds (default 30; 15 harnesses, so about 7.5 minutes besides the
+# $HF_BUILD_DIR/fuzz-build, then runs each harness for HF_FUZZ_SECONDS seconds (default 20; 15 harnesses, so about 5 minutes besides the
 # build) on its seed corpus and the corpus earlier runs in this build tree grew. Prints the
 # executions of each harness. Fails if the build fails or any harness finds anything (a crash, a
 # leak, undefined behaviour, a broken invariant, a timeout, an out-of-memory); the input is left
@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=${HF_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 dir=${HF_BUILD_DIR:?}/fuzz-build
-secs=${HF_FUZZ_SECONDS:-30}
+secs=${HF_FUZZ_SECONDS:-20}
 . "$here/lib.sh"
 
 if ! command -v clang >/dev/null; then

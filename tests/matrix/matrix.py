@@ -344,12 +344,12 @@ def _greedy_cover(required, values, chosen, used):
             if d in c:
                 continue
             best, best_key = None, None
+            open_d = [it for it in by_dim[d] if it in left]  # (the same gains, far fewer tests)
             for v in values[d]:
                 c[d] = v
                 ok = feasible_partial(c)
                 if ok:
-                    gain = sum(1 for it in by_dim[d] if it in left and
-                               all(c.get(e, None) == w for e, w in it))
+                    gain = sum(1 for it in open_d if all(c.get(e, None) == w for e, w in it))
                     key = (gain, -used[d].get(v, 0))
                     if best_key is None or key > best_key:
                         best, best_key = v, key
