@@ -7,6 +7,7 @@ success or in exactly one error line with exit 1 or 2: never a crash, an abort o
 after a failed run the same command without the fault finishes with the results of a clean run.
 With the sanitizer build (tests/sanitize) LeakSanitizer checks every failing path for leaks
 (HF_TORTURE_LEAKS=1); HF_TORTURE_STRIDE=s tries every sth k only."""
+import concurrent.futures
 import os
 import re
 import shutil
@@ -39,7 +40,11 @@ model: {type: ridge, params: {alpha: [0.1, 10.0]}}
 objective: {metric: r2}
 output: {dir: out}
 """)
-run_dir = os.path.join(work, "out", "t")
+JOBS = int(os.environ.get("HF_TORTURE_JOBS", "2"))  # runs at a time, each in its own directory
+
+
+def run_dir(wd):
+    return os.path.join(wd, "out", "t")
 
 
 def env(**kw):
@@ -61,25 +66,30 @@ def own_leaks(stderr):
                       re.escape(os.path.realpath(hftest.SOURCE_DIR)), b)]
 
 
-def command(name):
+def command(name, wd):
     return {"run": ["run", "job.yaml", "--quiet"],
             "validate": ["validate", "job.yaml"],
-            "predict": ["predict", "--model", os.path.join(run_dir, "model.h5"), "--input",
+            "predict": ["predict", "--model", os.path.join(run_dir(wd), "model.h5"), "--input",
                         "new.csv", "--output", "pred.csv"]}[name]
 
 
-def run(name, **kw):
+def run(name, wd, **kw):
     if name == "run":
-        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(run_dir(wd), ignore_errors=True)
     try:
-        return subprocess.run([hftest.HYPERFOLD] + command(name), cwd=work, env=env(**kw),
-                              capture_output=True, text=True, timeout=120)
+        # Each run in its own session, as separate invocations are. In one process group, two
+        # runs side by side once both got a signal (one killed by SIGUSR1, the other reporting
+        # itself interrupted) whose sender was not found; it did not come back in 27 pairs run
+        # by hand.
+        return subprocess.run([hftest.HYPERFOLD] + command(name, wd), cwd=wd, env=env(**kw),
+                              capture_output=True, text=True, timeout=120,
+                              start_new_session=True)
     except subprocess.TimeoutExpired:
         return None
 
 
 def counts(name):
-    p = run(name, HF_TEST_COUNT=1)
+    p = run(name, work, HF_TEST_COUNT=1)
     m = re.search(r"hf_test: (\d+) allocations, (\d+) writes", p.stderr)
     ck.check(p.returncode == 0 and m, "%s without faults (%s)" % (name, p.stderr[-300:]))
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
@@ -89,46 +99,69 @@ def clean(text):
     return [l for l in text.splitlines() if not l.startswith("hf_test:")]
 
 
-def results():
-    r = hftest.load_results(run_dir)
+def results(wd):
+    r = hftest.load_results(run_dir(wd))
     return r["best"], [(t["params"], t["mean"], t["fold_scores"]) for t in r["trials"]]
 
 
+def one(wd, name, kind, k):
+    """Runs `name` with fault `kind`=k in directory wd; returns (failed as injected, [(ok, what)])."""
+    if name == "predict":  # the model a failed run left aside
+        os.makedirs(run_dir(wd), exist_ok=True)
+        shutil.copy(os.path.join(wd, "model.h5"), os.path.join(run_dir(wd), "model.h5"))
+    what = "%s with %s=%d" % (name, kind, k)
+    p = run(name, wd, **{kind: k})
+    if p is None:
+        return 0, [(False, "%s: hung" % what)]
+    errors = [l for l in clean(p.stderr) if l.startswith("hyperfold: error:")]
+    leaked = own_leaks(p.stderr) if leaks else []
+    out = [(not leaked, "%s: no leak: %s" % (what, "\n".join(leaked)[:1500]))]
+    if p.returncode == 0:
+        return 0, out
+    ok = p.returncode in (1, 2) and len(errors) == 1 and \
+        "ERROR: AddressSanitizer" not in p.stderr and "runtime error" not in p.stderr
+    out.append((ok, "%s: exit %d, %d error lines: %s" % (what, p.returncode, len(errors),
+                                                        p.stderr[-1500:])))
+    if ok and name == "run" and k % 7 == 0:  # the same command then finishes as a clean run
+        q = subprocess.run([hftest.HYPERFOLD] + command("run", wd), cwd=wd, env=env(),
+                           capture_output=True, text=True, timeout=120, start_new_session=True)
+        out.append((q.returncode == 0 and results(wd) == expected,
+                    "%s: the rerun finished with the clean run's results (%s)" % (
+                        what, q.stderr[-300:])))
+    return 1, out
+
+
+def worker(wd, items):
+    return [one(wd, *item) for item in items]
+
+
 n_alloc, n_write = counts("run")
-expected = results()
-shutil.copy(os.path.join(run_dir, "model.h5"), os.path.join(work, "model.h5"))
-tried = failed = 0
+expected = results(work)
+shutil.copy(os.path.join(run_dir(work), "model.h5"), os.path.join(work, "model.h5"))
+items = []
 for name in ("run", "validate", "predict"):
     na, nw = counts(name) if name != "run" else (n_alloc, n_write)
     for kind, total in (("HF_TEST_FAIL_ALLOC", na), ("HF_TEST_FAIL_WRITE", nw)):
-        for k in range(1, total + 1, 1 if kind.endswith("WRITE") else stride):
-            if name == "predict":  # the model a failed run left aside
-                os.makedirs(run_dir, exist_ok=True)
-                shutil.copy(os.path.join(work, "model.h5"), os.path.join(run_dir, "model.h5"))
-            what = "%s with %s=%d" % (name, kind, k)
-            p = run(name, **{kind: k})
-            tried += 1
-            if p is None:
-                ck.check(False, "%s: hung" % what)
-                continue
-            errors = [l for l in clean(p.stderr) if l.startswith("hyperfold: error:")]
-            leaked = own_leaks(p.stderr) if leaks else []
-            ck.check(not leaked, "%s: no leak: %s" % (what, "\n".join(leaked)[:1500]))
-            if p.returncode == 0:
-                continue
-            failed += 1
-            ok = p.returncode in (1, 2) and len(errors) == 1 and \
-                "ERROR: AddressSanitizer" not in p.stderr and "runtime error" not in p.stderr
-            if not ck.check(ok, "%s: exit %d, %d error lines: %s" % (what, p.returncode, len(errors),
-                                                                     p.stderr[-1500:])):
-                continue
-            if name == "run" and k % 7 == 0:  # the same command then finishes as a clean run
-                q = subprocess.run([hftest.HYPERFOLD] + command("run"), cwd=work, env=env(),
-                                   capture_output=True, text=True, timeout=120)
-                ck.check(q.returncode == 0 and results() == expected,
-                         "%s: the rerun finished with the clean run's results (%s)" % (
-                             what, q.stderr[-300:]))
-print("torture: %d runs (%d allocations and %d writes in a run), %d failed as injected"
-      % (tried, n_alloc, n_write, failed))
+        items += [(name, kind, k) for k in range(1, total + 1,
+                                                 1 if kind.endswith("WRITE") else stride)]
+# JOBS directories, each a copy of the inputs and the clean model, each taking every JOBS-th run:
+# the runs are independent single processes, so the result does not depend on JOBS.
+dirs = []
+for j in range(JOBS):
+    wd = os.path.join(work, "j%d" % j)
+    os.makedirs(wd)
+    for f in ("data.csv", "new.csv", "job.yaml", "model.h5"):
+        shutil.copy(os.path.join(work, f), os.path.join(wd, f))
+    dirs.append(wd)
+with concurrent.futures.ThreadPoolExecutor(JOBS) as pool:
+    done = list(pool.map(worker, dirs, [items[j::JOBS] for j in range(JOBS)]))
+tried, failed = len(items), 0
+for part in done:
+    for fails, checks in part:
+        failed += fails
+        for ok, what in checks:
+            ck.check(ok, what)
+print("torture: %d runs (%d allocations and %d writes in a run), %d failed as injected, "
+      "%d at a time" % (tried, n_alloc, n_write, failed, JOBS))
 ck.check(failed > 0, "the injected faults made runs fail")
 ck.done()

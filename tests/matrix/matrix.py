@@ -1640,6 +1640,52 @@ def execute(combos, refusals, label, report_path=None, keep=False, verbose=True)
     return failed
 
 
+def execute_parallel(combos, refusals, label, report_path, keep, verbose, jobs):
+    """execute() in `jobs` forked processes, each on a shard of whole SEMANTIC groups (so each
+    group's scikit-learn reference and 1-rank run are still made once) and every jobs-th refusal.
+    The combinations and their checks are the same as one process's; only the order of the
+    printed lines differs. Returns the number of failed combinations."""
+    t_all = time.time()
+    tmp = tempfile.mkdtemp(prefix="hf-matrix-jobs-")
+    pids = []
+    for i in range(jobs):
+        part = os.path.join(tmp, "part-%d.json" % i)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                execute(shard(combos, i, jobs), refusals[i::jobs], "%s (shard %d/%d)" %
+                        (label, i, jobs), part, keep, verbose)
+                code = 0
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        pids.append((pid, part))
+    failed, results, broken = 0, [], 0
+    for pid, part in pids:
+        _, status = os.waitpid(pid, 0)
+        try:
+            with open(part) as f:
+                res = json.load(f)["results"]
+        except (OSError, ValueError):
+            res = None
+        if status != 0 or res is None:
+            broken += 1
+            print("FAIL: a matrix process (pid %d) ended with status %d and no report" % (pid, status))
+            continue
+        results += res
+        failed += sum(1 for r in res if r["failures"])
+    elapsed = time.time() - t_all
+    print("%s: %d combinations (%d run, %d refused) in %d processes, %d combination(s) failed, "
+          "%.0f s" % (label, len(combos) + len(refusals), len(combos), len(refusals), jobs, failed,
+                      elapsed))
+    if report_path:
+        with open(report_path, "w") as f:
+            json.dump({"label": label, "seconds": elapsed, "results": results}, f, indent=1)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return failed + broken
+
+
 def full_product():
     """Every valid combination, those that share their data and spec (SEMANTIC) next to each
     other, so each shares one scikit-learn reference and one 1-rank run."""
@@ -1709,6 +1755,8 @@ def main(argv=None):
     ap.add_argument("--report", help="write every combination's result as JSON here")
     ap.add_argument("--keep", action="store_true", help="keep every work directory")
     ap.add_argument("--quiet", action="store_true", help="print failed combinations only")
+    ap.add_argument("--jobs", type=int, default=1, help="run the combinations in this many "
+                    "processes, each a shard of whole SEMANTIC groups (pairwise, full)")
     a = ap.parse_args(argv)
     if a.mode == "list":
         sets = {"pairwise": pairwise, "full": full_product, "refusals": refusal_cases}
@@ -1746,6 +1794,9 @@ def main(argv=None):
         refusals = []
     if a.limit is not None:
         combos = combos[:a.limit]
+    if a.jobs > 1:
+        return 1 if execute_parallel(combos, refusals, "matrix " + a.mode, a.report, a.keep,
+                                     not a.quiet, a.jobs) else 0
     return 1 if execute(combos, refusals, "matrix " + a.mode, a.report, a.keep,
                         verbose=not a.quiet) else 0
 
