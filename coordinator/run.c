@@ -639,12 +639,13 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
 
 /* ---- TPE: batch-synchronous proposals ------------------------------------------------------
  *
- * search.strategy tpe runs the trials in batches of search.batch: every rank proposes the batch's
- * trials itself (jobs/search.c, deterministic) from the losses of the earlier batches, which rank
- * 0 broadcasts; inside a batch, the trials proposed before count as running (the constant liar).
- * The batch's tasks are appended to the task list and run like any sweep's; the next batch waits
- * for them. So a study depends on the spec only, never on the number of ranks, and its journal
- * replays batch by batch: a resumed study proposes what the uninterrupted one did. */
+ * search.strategy tpe runs the trials in batches of search.batch: rank 0 proposes the batch's
+ * trials (jobs/search.c, deterministic) from the losses of the earlier batches; inside a batch,
+ * the trials proposed before count as running (the constant liar). The batch's tasks are
+ * appended to the task list and run like any sweep's; the next batch waits for them. So a study
+ * depends on the spec only, never on the number of ranks, and its journal replays batch by
+ * batch: each batch's proposals are journaled (journal_batch) and a resumed study reads them
+ * back, then proposes the batches the journal lacks as the uninterrupted study did. */
 
 /* The journal's lines, parsed once: task results, and the trial definitions of asynchronous
  * studies as their text (absorb_def parses them on rank 0). */
@@ -678,7 +679,8 @@ static int stash_line(void *arg, const char *line)
     memset(&js->results[i], 0, sizeof js->results[i]);
     js->defs[i] = NULL;
     if (!strncmp(line, "{\"trial_def\":", 13) ||    /* an asynchronous study's trial, */
-        !strncmp(line, "{\"trial_pruned\":", 16)) { /* and its pruning */
+        !strncmp(line, "{\"trial_pruned\":", 16) || /* its pruning, */
+        !strncmp(line, "{\"batch_def\":", 13)) {    /* a batch study's proposals */
         js->task[i] = -1;
         if (!(js->defs[i] = hf_strdup(line)))
             return HF_ENOMEM;
@@ -924,6 +926,108 @@ static int hyperband_batch(const hf_spec *spec, hf_job *job, const double *loss,
     return result;
 }
 
+/* ---- a batch study's proposals in the journal ----------------------------------------------
+ *
+ * Rank 0 journals each batch of a TPE or Hyperband (BOHB) study when it has made it, before any
+ * of its tasks: {"batch_def": b, "first": lo, "params": [{...}, ...]}, the hi - lo trials' values
+ * as hf_trial_params_json writes them (numbers in %.17g, which strtod reads back to the same
+ * double; integers, booleans, strings and choices by value). A resumed study takes a journaled
+ * batch from that line instead of proposing it again, so it does not depend on the libm or the
+ * binary that made the proposals; a batch the journal lacks (an older journal, or a crash
+ * between the proposal and its line) is proposed as before. The sampler has no state between
+ * proposals (trial t's random numbers come from hf_rng_init(search.seed, t, 1)), so proposing
+ * only the later batches is exactly what the uninterrupted study does. */
+
+/* Rank 0. The journal line of batch b's proposals, trials [lo, hi) of job->trials. */
+static int journal_batch(run_state *st, const hf_spec *spec, const hf_job *job, size_t b, size_t lo,
+                         size_t hi)
+{
+    size_t len = 0, cap = 256;
+    char *line = hf_malloc(cap);
+    int result = line ? HF_OK : HF_ENOMEM;
+    if (line)
+        len = (size_t)snprintf(line, cap, "{\"batch_def\":%zu,\"first\":%zu,\"params\":[", b, lo);
+    for (size_t t = lo; t < hi && result >= 0; t++) {
+        char *p = hf_trial_params_json(&spec->space, &job->trials[t]);
+        size_t n = p ? strlen(p) : 0;
+        if (!p) {
+            result = HF_ENOMEM;
+            break;
+        }
+        if (len + n + 4 > cap) {
+            size_t c = 2 * cap > len + n + 4 ? 2 * cap : len + n + 4;
+            char *l = hf_realloc(line, c);
+            if (!l) {
+                free(p);
+                result = HF_ENOMEM;
+                break;
+            }
+            line = l;
+            cap = c;
+        }
+        if (t > lo)
+            line[len++] = ',';
+        memcpy(line + len, p, n);
+        len += n;
+        free(p);
+    }
+    if (result >= 0) {
+        memcpy(line + len, "]}", 3);
+        result = hf_journal_append(st->journal, line);
+    }
+    free(line);
+    return result;
+}
+
+/* Rank 0. The journal lines of the study's proposals, by batch: at[b] is the stash index of batch
+ * b's line, or SIZE_MAX where there is none. */
+static int index_batches(const journal_stash *js, size_t n_batches, size_t *at)
+{
+    for (size_t b = 0; b < n_batches; b++)
+        at[b] = SIZE_MAX;
+    for (size_t i = 0; i < js->n; i++) {
+        const char *line = js->defs[i];
+        if (js->task[i] >= 0 || !line || strncmp(line, "{\"batch_def\":", 13) != 0)
+            continue;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long b = strtoull(line + 13, &end, 10);
+        if (errno || end == line + 13 || *end != ',' || line[13] == '-' || b >= n_batches)
+            return hf_error(HF_EDATA,
+                            "a batch's proposals of no batch of this study (%zu batches): %.120s",
+                            n_batches, line);
+        if (at[b] != SIZE_MAX)
+            return hf_error(HF_EDATA, "the proposals of batch %llu are journaled twice", b);
+        at[b] = i;
+    }
+    return HF_OK;
+}
+
+/* Rank 0. Batch b's proposals read from its journal line into trials [lo, hi) of job->trials:
+ * every value inside its list or distribution (hf_space_trial_from_json), as the study proposed
+ * them. */
+static int absorb_batch(const hf_spec *spec, hf_job *job, const char *line, size_t b, size_t lo,
+                        size_t hi)
+{
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err);
+    json_t *first = json_object_get(o, "first"), *params = json_object_get(o, "params");
+    int result = HF_OK;
+    if (!json_is_integer(first) || json_integer_value(first) != (json_int_t)lo ||
+        !json_is_array(params) || json_array_size(params) != hi - lo)
+        result = hf_error(HF_EDATA,
+                          "the proposals of batch %zu: expected \"first\": %zu and %zu trials' "
+                          "\"params\", got %.120s",
+                          b, lo, hi - lo, line);
+    for (size_t t = lo; t < hi && result >= 0; t++) {
+        char *p = json_dumps(json_array_get(params, t - lo), JSON_COMPACT);
+        result = p ? hf_space_trial_from_json(&spec->space, p, &job->trials[t]) : HF_ENOMEM;
+        free(p);
+    }
+    json_decref(o);
+    return result < 0 ? hf_error_prefix(result, "the proposals of batch %zu", b) : result;
+}
+
 /* The study's identity with its warm start's content: sweep_id becomes the SHA-256 of the two. */
 static int with_warm_start(char sweep_id[65], const char *warm_sha)
 {
@@ -1075,7 +1179,7 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     journal_stash js = {.sweep = &st->sweep};
     hf_trial *warm = NULL, *all = NULL;
     double *warm_loss = NULL, *all_loss = NULL, *loss = NULL, *hb_loss = NULL;
-    size_t W = 0;
+    size_t W = 0, *batch_at = NULL, n_journaled = 0; /* rank 0: index_batches */
     char warm_sha[65];
     int result = warm_start(world, spec, job, st->quiet, &warm, &warm_loss, &W, warm_sha);
     /* Only rank 0 holds the study: its trials (job->trials), their losses, the score table. The
@@ -1117,6 +1221,14 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                              .n_tasks = N * ns};
         if (result >= 0)
             result = hf_journal_open(dir->journal, &jid, stash_line, &js, &st->journal);
+        if (result >= 0 && !seq) { /* the batches the journal holds the proposals of */
+            batch_at = hf_malloc((n_batches ? n_batches : 1) * sizeof *batch_at);
+            result = batch_at ? index_batches(&js, n_batches, batch_at) : HF_ENOMEM;
+            if (result < 0)
+                hf_error_prefix(result, "%s", dir->journal);
+            for (size_t b = 0; result >= 0 && b < n_batches; b++)
+                n_journaled += batch_at[b] != SIZE_MAX;
+        }
         if (result >= 0 && !st->quiet && seq)
             hf_info("%s: %zu trials x %zu splits in batches of %zu, in order (search.max_time, "
                     "early_stop or pruner) on %d rank(s)%s",
@@ -1134,6 +1246,9 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                     N, ns, n_batches, spec->search.eta, spec->search.resource,
                     spec->search.min_resource, spec->search.max_resource, hf_comm_size(world),
                     js.n ? "; resuming from the journal" : "");
+        if (result >= 0 && !st->quiet && n_journaled)
+            hf_info("%s: the proposals of %zu of %zu batch(es) read from the journal",
+                    k_strategy[spec->search.strategy], n_journaled, n_batches);
     }
     st->t_start = hf_now();
     st->last_print = st->t_start;
@@ -1191,9 +1306,18 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
             result = hf_comm_check(world, result);
             break;
         }
-        if (rank == 0 && !seq) /* the batch's trials: rank 0's alone (grid's, random's made) */
+        /* The batch's trials: rank 0's alone (grid's, random's made); read from the journal
+         * when it holds them, else proposed and journaled before any of their tasks. */
+        if (rank == 0 && !seq && batch_at[b] != SIZE_MAX) {
+            result = absorb_batch(spec, job, js.defs[batch_at[b]], b, lo, hi);
+            if (result < 0)
+                hf_error_prefix(result, "%s", dir->journal);
+        } else if (rank == 0 && !seq) {
             result = hb ? hyperband_batch(spec, job, loss, rungs, b)
                         : tpe_batch(spec, all, all_loss, W, lo, hi);
+            if (result >= 0)
+                result = journal_batch(st, spec, job, b, lo, hi);
+        }
         if (result >= 0 && rank == 0 && !seq)
             result = decode_batch(spec, job, lo, hi, &blocks[b]);
         if ((result = hf_comm_check(world, result)) < 0)
@@ -1261,9 +1385,12 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
         }
     }
     if (result >= 0 && rank == 0 && js.n) {
+        /* A batch's proposals may go unused: this invocation's max_time can end the study
+         * before a batch the earlier one proposed and journaled. */
         size_t unused = 0;
         for (size_t i = 0; i < js.n; i++)
-            unused += !js.used || !js.used[i];
+            unused += js.task[i] >= 0 ? !js.used || !js.used[i]
+                                      : strncmp(js.defs[i], "{\"batch_def\":", 13) != 0;
         if (unused)
             result = hf_error(HF_EDATA,
                               "journal %s holds %zu task line(s) this study never "
@@ -1271,6 +1398,7 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                               dir->journal, unused);
     }
     stash_free(&js);
+    free(batch_at);
     hf_trials_free(warm, W, spec->space.n_params);
     free(warm_loss);
     free(all);
