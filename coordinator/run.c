@@ -87,7 +87,106 @@ typedef struct run_state {
     /* Hyperband, ASHA: which rank ran each (configuration, split), so that its promotion goes
      * there (hf_sched_opts.affinity: the kept booster is on that rank); NULL: none. */
     struct hf_sched_affinity *affinity;
+    /* The progress line's counts, kept as results arrive and trials are pruned (count_result,
+     * set_pruned) instead of walking trials x splits on every tick: splits_in[t] is how many of
+     * trial t's splits have a result; over trials [0, counted): the complete (every split in,
+     * or pruned), running and pruned trials and the best complete mean (hf_sweep_best_so_far).
+     * counts_valid 0: recounted at the next line (first line, sweep.n_trials or eligible
+     * changed). */
+    uint32_t *splits_in;
+    size_t counted, n_complete, n_running, n_pruned;
+    double best;
+    int counts_valid;
 } run_state;
+
+/* The progress line's class of trial t: 1 complete, 2 running, 4 pruned (complete too). */
+static int trial_class(const run_state *st, size_t t)
+{
+    size_t k = st->splits_in[t], ns = st->sweep.n_splits;
+    int pruned = st->pruned && st->pruned[t];
+    return (k == ns || pruned) | (k > 0 && k < ns && !pruned) << 1 | pruned << 2;
+}
+
+static void count_class(run_state *st, int c, int add)
+{
+    st->n_complete = add ? st->n_complete + (c & 1) : st->n_complete - (c & 1);
+    st->n_running = add ? st->n_running + (c >> 1 & 1) : st->n_running - (c >> 1 & 1);
+    st->n_pruned = add ? st->n_pruned + (c >> 2 & 1) : st->n_pruned - (c >> 2 & 1);
+}
+
+/* Trial t, whose every split is now in: the best complete mean (hf_sweep_best_so_far's rule:
+ * a candidate for the best, no failed split, a number). */
+static void count_best(run_state *st, size_t t)
+{
+    const hf_sweep *s = &st->sweep;
+    if ((s->eligible && !s->eligible[t]) || (s->pruned && s->pruned[t]))
+        return;
+    double loss = hf_sweep_trial_loss(s, t);
+    if (isnan(loss))
+        return;
+    double mean = s->greater_is_better[0] ? -loss : loss;
+    if (isnan(st->best) || (s->greater_is_better[0] ? mean > st->best : mean < st->best))
+        st->best = mean;
+}
+
+/* Rank 0. Every count from the score table: at the first line and when what they count changed
+ * under them. Without memory for splits_in the counts are made the same way at every line. */
+static void count_all(run_state *st)
+{
+    const hf_sweep *s = &st->sweep;
+    size_t n = s->n_trials, ns = s->n_splits;
+    uint32_t *in = hf_realloc(st->splits_in, (n ? n : 1) * sizeof *in);
+    if (!in)
+        hf_error_clear(); /* a progress line fails nothing */
+    else
+        st->splits_in = in;
+    st->counts_valid = 0;
+    st->n_complete = st->n_running = st->n_pruned = 0;
+    for (size_t t = 0; t < n; t++) {
+        size_t k = 0;
+        for (size_t f = 0; f < ns; f++)
+            k += s->state[t * ns + f] != 0;
+        int pruned = st->pruned && st->pruned[t]; /* finished: its last split is in */
+        st->n_complete += k == ns || pruned;
+        st->n_running += k > 0 && k < ns && !pruned;
+        st->n_pruned += pruned != 0;
+        if (in)
+            in[t] = (uint32_t)k;
+    }
+    st->best = hf_sweep_best_so_far(s);
+    st->counted = n;
+    st->counts_valid = in != NULL;
+}
+
+/* Rank 0. A result credited to the score table (hf_sweep_add): its trials' counts. */
+static void count_result(run_state *st, const hf_task_result *r)
+{
+    for (size_t i = 0; st->counts_valid && i < r->n_trials; i++) {
+        size_t t = (size_t)r->trials[i].trial;
+        if (t >= st->counted) {
+            st->counts_valid = 0;
+            break;
+        }
+        count_class(st, trial_class(st, t), 0);
+        st->splits_in[t]++;
+        count_class(st, trial_class(st, t), 1);
+        if (st->splits_in[t] == st->sweep.n_splits)
+            count_best(st, t);
+    }
+}
+
+/* Rank 0. Trial t pruned (search.pruner), its counts moved. */
+static void set_pruned(run_state *st, size_t t)
+{
+    int counted = st->counts_valid && t < st->counted;
+    if (counted)
+        count_class(st, trial_class(st, t), 0);
+    st->pruned[t] = 1;
+    if (counted)
+        count_class(st, trial_class(st, t), 1);
+    if (counted && st->splits_in[t] == st->sweep.n_splits)
+        st->counts_valid = 0; /* it may have been the best */
+}
 
 static void print_progress(run_state *st, int final)
 {
@@ -104,7 +203,9 @@ static void print_progress(run_state *st, int final)
     double eta = final && !g_stop ? 0
                  : new_done       ? el / (double)new_done * (double)(st->n_tasks - done)
                                   : NAN;
-    double best = hf_sweep_best_so_far(&st->sweep);
+    if (st->sweep.state && (!st->counts_valid || st->counted != st->sweep.n_trials))
+        count_all(st);
+    double best = st->sweep.state ? st->best : NAN;
     char bestbuf[64], etabuf[64];
     if (isnan(best))
         snprintf(bestbuf, sizeof bestbuf, "-");
@@ -116,22 +217,12 @@ static void print_progress(run_state *st, int final)
         snprintf(etabuf, sizeof etabuf, "%.0fs", eta);
     char trials[128] = "";
     if (st->sweep.state) { /* every strategy: its trials done, running and pruned */
-        size_t complete = 0, started = 0, n_pruned = 0;
-        for (size_t t = 0; t < st->sweep.n_trials; t++) {
-            size_t k = 0;
-            for (size_t f = 0; f < st->sweep.n_splits; f++)
-                k += st->sweep.state[t * st->sweep.n_splits + f] != 0;
-            int pruned = st->pruned && st->pruned[t]; /* finished: its last split is in */
-            complete += k == st->sweep.n_splits || pruned;
-            started += k > 0 && k < st->sweep.n_splits && !pruned;
-            n_pruned += pruned != 0;
-        }
         if (st->pruned)
-            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running, %zu pruned)  ", complete,
-                     st->sweep.n_trials, started, n_pruned);
+            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running, %zu pruned)  ",
+                     st->n_complete, st->sweep.n_trials, st->n_running, st->n_pruned);
         else
-            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running)  ", complete,
-                     st->sweep.n_trials, started);
+            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running)  ", st->n_complete,
+                     st->sweep.n_trials, st->n_running);
     }
     fprintf(stderr, "%s%stasks %zu/%zu  best %s %s  failed trials %zu  elapsed %.1fs  eta %s%s",
             st->tty ? "\r\033[K" : "hyperfold: ", trials, done, st->n_tasks, st->sweep.metrics[0],
@@ -157,6 +248,7 @@ static int on_result(void *arg, const hf_task_result *r, const char *json)
         return HF_OK;
     }
     HF_CALL(hf_sweep_add(&st->sweep, r));
+    count_result(st, r);
     st->done[r->task] = 1;
     HF_CALL(hf_journal_append(st->journal, json));
     if (st->async && st->pruned)
@@ -217,8 +309,10 @@ static int apply_journal_result(run_state *st, const hf_task_result *rp)
                           r.task, st->tasks->tasks[r.task].n_trials);
     if (result >= 0)
         result = hf_sweep_add(&st->sweep, &r);
-    if (result >= 0)
+    if (result >= 0) {
+        count_result(st, &r);
         st->done[r.task] = 1;
+    }
     return result;
 }
 
@@ -1135,7 +1229,7 @@ static int prune_batch(run_state *st, const hf_spec *spec, size_t lo, size_t hi,
         if (!st->pruned[t] && hf_sweep_fold_scores(s, t, n, a) &&
             hf_prune_decide(a, b, n, s->greater_is_better[0], (size_t)spec->search.pruner_startup,
                             spec->search.pruner_p))
-            st->pruned[t] = 1;
+            set_pruned(st, t);
     free(a);
     free(b);
     return HF_OK;
@@ -1148,6 +1242,7 @@ static const char *const k_strategy[] = {"grid", "random", "tpe", "hyperband", "
 static int hb_eligible_reached(run_state *st, const hf_rung *rungs, size_t b)
 {
     unsigned char *e = (unsigned char *)st->eligible; /* hf_cmd_run's array */
+    st->counts_valid = 0;                             /* the best's candidates change */
     size_t lo = st->sweep.n_trials;
     for (size_t t = 0; t < lo; t++)
         if (e[t])
@@ -1496,7 +1591,7 @@ static int absorb_pruned(async_study *a, const char *line)
         return hf_error(HF_EDATA,
                         "a pruning line of no defined trial, or with search.pruner none: %.200s",
                         line);
-    a->st->pruned[t] = 1;
+    set_pruned(a->st, (size_t)t);
     return HF_OK;
 }
 
@@ -1587,7 +1682,7 @@ static int prune_async(run_state *st)
                  n);
         result = hf_journal_append(st->journal, line);
         if (result >= 0)
-            st->pruned[t] = 1;
+            set_pruned(st, t);
     }
     free(x);
     return result;
@@ -2311,6 +2406,7 @@ out:
         job.configs[0].model = configs_block;
     hf_sweep_free(&st.sweep);
     free(st.done);
+    free(st.splits_in);
     free(fail_trials);
     hf_trial_configs_free(best_cfg, 1);
     if (best_trial)
