@@ -4,7 +4,8 @@
  * their scores), the data (manifest fingerprint) and the number
  * of tasks; every further line is one finished task: the JSON of hf_task_result_to_json with
  * "start" added by the scheduler (seconds since the sweep began at which the task started; older
- * lines lack it, and readers ignore members they do not know).
+ * lines lack it, and readers ignore members they do not know), or a line of a study that
+ * coordinator/run.c appends (a batch's proposals, an asynchronous study's trial or pruning).
  * Each line carries its own checksum. Lines are written with one write() each as tasks finish, or,
  * between hf_journal_hold and hf_journal_flush (the scheduler, around the results of one received
  * message), all of them with one write() at the flush; they are fsync'ed by a background thread at

@@ -87,7 +87,106 @@ typedef struct run_state {
     /* Hyperband, ASHA: which rank ran each (configuration, split), so that its promotion goes
      * there (hf_sched_opts.affinity: the kept booster is on that rank); NULL: none. */
     struct hf_sched_affinity *affinity;
+    /* The progress line's counts, kept as results arrive and trials are pruned (count_result,
+     * set_pruned) instead of walking trials x splits on every tick: splits_in[t] is how many of
+     * trial t's splits have a result; over trials [0, counted): the complete (every split in,
+     * or pruned), running and pruned trials and the best complete mean (hf_sweep_best_so_far).
+     * counts_valid 0: recounted at the next line (first line, sweep.n_trials or eligible
+     * changed). */
+    uint32_t *splits_in;
+    size_t counted, n_complete, n_running, n_pruned;
+    double best;
+    int counts_valid;
 } run_state;
+
+/* The progress line's class of trial t: 1 complete, 2 running, 4 pruned (complete too). */
+static int trial_class(const run_state *st, size_t t)
+{
+    size_t k = st->splits_in[t], ns = st->sweep.n_splits;
+    int pruned = st->pruned && st->pruned[t];
+    return (k == ns || pruned) | (k > 0 && k < ns && !pruned) << 1 | pruned << 2;
+}
+
+static void count_class(run_state *st, int c, int add)
+{
+    st->n_complete = add ? st->n_complete + (c & 1) : st->n_complete - (c & 1);
+    st->n_running = add ? st->n_running + (c >> 1 & 1) : st->n_running - (c >> 1 & 1);
+    st->n_pruned = add ? st->n_pruned + (c >> 2 & 1) : st->n_pruned - (c >> 2 & 1);
+}
+
+/* Trial t, whose every split is now in: the best complete mean (hf_sweep_best_so_far's rule:
+ * a candidate for the best, no failed split, a number). */
+static void count_best(run_state *st, size_t t)
+{
+    const hf_sweep *s = &st->sweep;
+    if ((s->eligible && !s->eligible[t]) || (s->pruned && s->pruned[t]))
+        return;
+    double loss = hf_sweep_trial_loss(s, t);
+    if (isnan(loss))
+        return;
+    double mean = s->greater_is_better[0] ? -loss : loss;
+    if (isnan(st->best) || (s->greater_is_better[0] ? mean > st->best : mean < st->best))
+        st->best = mean;
+}
+
+/* Rank 0. Every count from the score table: at the first line and when what they count changed
+ * under them. Without memory for splits_in the counts are made the same way at every line. */
+static void count_all(run_state *st)
+{
+    const hf_sweep *s = &st->sweep;
+    size_t n = s->n_trials, ns = s->n_splits;
+    uint32_t *in = hf_realloc(st->splits_in, (n ? n : 1) * sizeof *in);
+    if (!in)
+        hf_error_clear(); /* a progress line fails nothing */
+    else
+        st->splits_in = in;
+    st->counts_valid = 0;
+    st->n_complete = st->n_running = st->n_pruned = 0;
+    for (size_t t = 0; t < n; t++) {
+        size_t k = 0;
+        for (size_t f = 0; f < ns; f++)
+            k += s->state[t * ns + f] != 0;
+        int pruned = st->pruned && st->pruned[t]; /* finished: its last split is in */
+        st->n_complete += k == ns || pruned;
+        st->n_running += k > 0 && k < ns && !pruned;
+        st->n_pruned += pruned != 0;
+        if (in)
+            in[t] = (uint32_t)k;
+    }
+    st->best = hf_sweep_best_so_far(s);
+    st->counted = n;
+    st->counts_valid = in != NULL;
+}
+
+/* Rank 0. A result credited to the score table (hf_sweep_add): its trials' counts. */
+static void count_result(run_state *st, const hf_task_result *r)
+{
+    for (size_t i = 0; st->counts_valid && i < r->n_trials; i++) {
+        size_t t = (size_t)r->trials[i].trial;
+        if (t >= st->counted) {
+            st->counts_valid = 0;
+            break;
+        }
+        count_class(st, trial_class(st, t), 0);
+        st->splits_in[t]++;
+        count_class(st, trial_class(st, t), 1);
+        if (st->splits_in[t] == st->sweep.n_splits)
+            count_best(st, t);
+    }
+}
+
+/* Rank 0. Trial t pruned (search.pruner), its counts moved. */
+static void set_pruned(run_state *st, size_t t)
+{
+    int counted = st->counts_valid && t < st->counted;
+    if (counted)
+        count_class(st, trial_class(st, t), 0);
+    st->pruned[t] = 1;
+    if (counted)
+        count_class(st, trial_class(st, t), 1);
+    if (counted && st->splits_in[t] == st->sweep.n_splits)
+        st->counts_valid = 0; /* it may have been the best */
+}
 
 static void print_progress(run_state *st, int final)
 {
@@ -104,7 +203,9 @@ static void print_progress(run_state *st, int final)
     double eta = final && !g_stop ? 0
                  : new_done       ? el / (double)new_done * (double)(st->n_tasks - done)
                                   : NAN;
-    double best = hf_sweep_best_so_far(&st->sweep);
+    if (st->sweep.state && (!st->counts_valid || st->counted != st->sweep.n_trials))
+        count_all(st);
+    double best = st->sweep.state ? st->best : NAN;
     char bestbuf[64], etabuf[64];
     if (isnan(best))
         snprintf(bestbuf, sizeof bestbuf, "-");
@@ -116,22 +217,12 @@ static void print_progress(run_state *st, int final)
         snprintf(etabuf, sizeof etabuf, "%.0fs", eta);
     char trials[128] = "";
     if (st->sweep.state) { /* every strategy: its trials done, running and pruned */
-        size_t complete = 0, started = 0, n_pruned = 0;
-        for (size_t t = 0; t < st->sweep.n_trials; t++) {
-            size_t k = 0;
-            for (size_t f = 0; f < st->sweep.n_splits; f++)
-                k += st->sweep.state[t * st->sweep.n_splits + f] != 0;
-            int pruned = st->pruned && st->pruned[t]; /* finished: its last split is in */
-            complete += k == st->sweep.n_splits || pruned;
-            started += k > 0 && k < st->sweep.n_splits && !pruned;
-            n_pruned += pruned != 0;
-        }
         if (st->pruned)
-            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running, %zu pruned)  ", complete,
-                     st->sweep.n_trials, started, n_pruned);
+            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running, %zu pruned)  ",
+                     st->n_complete, st->sweep.n_trials, st->n_running, st->n_pruned);
         else
-            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running)  ", complete,
-                     st->sweep.n_trials, started);
+            snprintf(trials, sizeof trials, "trials %zu/%zu (%zu running)  ", st->n_complete,
+                     st->sweep.n_trials, st->n_running);
     }
     fprintf(stderr, "%s%stasks %zu/%zu  best %s %s  failed trials %zu  elapsed %.1fs  eta %s%s",
             st->tty ? "\r\033[K" : "hyperfold: ", trials, done, st->n_tasks, st->sweep.metrics[0],
@@ -157,6 +248,7 @@ static int on_result(void *arg, const hf_task_result *r, const char *json)
         return HF_OK;
     }
     HF_CALL(hf_sweep_add(&st->sweep, r));
+    count_result(st, r);
     st->done[r->task] = 1;
     HF_CALL(hf_journal_append(st->journal, json));
     if (st->async && st->pruned)
@@ -217,8 +309,10 @@ static int apply_journal_result(run_state *st, const hf_task_result *rp)
                           r.task, st->tasks->tasks[r.task].n_trials);
     if (result >= 0)
         result = hf_sweep_add(&st->sweep, &r);
-    if (result >= 0)
+    if (result >= 0) {
+        count_result(st, &r);
         st->done[r.task] = 1;
+    }
     return result;
 }
 
@@ -639,12 +733,13 @@ static int run_sweep(hf_comm *world, run_state *st, hf_task_ctx *ctx, hf_comm *g
 
 /* ---- TPE: batch-synchronous proposals ------------------------------------------------------
  *
- * search.strategy tpe runs the trials in batches of search.batch: every rank proposes the batch's
- * trials itself (jobs/search.c, deterministic) from the losses of the earlier batches, which rank
- * 0 broadcasts; inside a batch, the trials proposed before count as running (the constant liar).
- * The batch's tasks are appended to the task list and run like any sweep's; the next batch waits
- * for them. So a study depends on the spec only, never on the number of ranks, and its journal
- * replays batch by batch: a resumed study proposes what the uninterrupted one did. */
+ * search.strategy tpe runs the trials in batches of search.batch: rank 0 proposes the batch's
+ * trials (jobs/search.c, deterministic) from the losses of the earlier batches; inside a batch,
+ * the trials proposed before count as running (the constant liar). The batch's tasks are
+ * appended to the task list and run like any sweep's; the next batch waits for them. So a study
+ * depends on the spec only, never on the number of ranks, and its journal replays batch by
+ * batch: each batch's proposals are journaled (journal_batch) and a resumed study reads them
+ * back, then proposes the batches the journal lacks as the uninterrupted study did. */
 
 /* The journal's lines, parsed once: task results, and the trial definitions of asynchronous
  * studies as their text (absorb_def parses them on rank 0). */
@@ -678,7 +773,8 @@ static int stash_line(void *arg, const char *line)
     memset(&js->results[i], 0, sizeof js->results[i]);
     js->defs[i] = NULL;
     if (!strncmp(line, "{\"trial_def\":", 13) ||    /* an asynchronous study's trial, */
-        !strncmp(line, "{\"trial_pruned\":", 16)) { /* and its pruning */
+        !strncmp(line, "{\"trial_pruned\":", 16) || /* its pruning, */
+        !strncmp(line, "{\"batch_def\":", 13)) {    /* a batch study's proposals */
         js->task[i] = -1;
         if (!(js->defs[i] = hf_strdup(line)))
             return HF_ENOMEM;
@@ -924,6 +1020,108 @@ static int hyperband_batch(const hf_spec *spec, hf_job *job, const double *loss,
     return result;
 }
 
+/* ---- a batch study's proposals in the journal ----------------------------------------------
+ *
+ * Rank 0 journals each batch of a TPE or Hyperband (BOHB) study when it has made it, before any
+ * of its tasks: {"batch_def": b, "first": lo, "params": [{...}, ...]}, the hi - lo trials' values
+ * as hf_trial_params_json writes them (numbers in %.17g, which strtod reads back to the same
+ * double; integers, booleans, strings and choices by value). A resumed study takes a journaled
+ * batch from that line instead of proposing it again, so it does not depend on the libm or the
+ * binary that made the proposals; a batch the journal lacks (an older journal, or a crash
+ * between the proposal and its line) is proposed as before. The sampler has no state between
+ * proposals (trial t's random numbers come from hf_rng_init(search.seed, t, 1)), so proposing
+ * only the later batches is exactly what the uninterrupted study does. */
+
+/* Rank 0. The journal line of batch b's proposals, trials [lo, hi) of job->trials. */
+static int journal_batch(run_state *st, const hf_spec *spec, const hf_job *job, size_t b, size_t lo,
+                         size_t hi)
+{
+    size_t len = 0, cap = 256;
+    char *line = hf_malloc(cap);
+    int result = line ? HF_OK : HF_ENOMEM;
+    if (line)
+        len = (size_t)snprintf(line, cap, "{\"batch_def\":%zu,\"first\":%zu,\"params\":[", b, lo);
+    for (size_t t = lo; t < hi && result >= 0; t++) {
+        char *p = hf_trial_params_json(&spec->space, &job->trials[t]);
+        size_t n = p ? strlen(p) : 0;
+        if (!p) {
+            result = HF_ENOMEM;
+            break;
+        }
+        if (len + n + 4 > cap) {
+            size_t c = 2 * cap > len + n + 4 ? 2 * cap : len + n + 4;
+            char *l = hf_realloc(line, c);
+            if (!l) {
+                free(p);
+                result = HF_ENOMEM;
+                break;
+            }
+            line = l;
+            cap = c;
+        }
+        if (t > lo)
+            line[len++] = ',';
+        memcpy(line + len, p, n);
+        len += n;
+        free(p);
+    }
+    if (result >= 0) {
+        memcpy(line + len, "]}", 3);
+        result = hf_journal_append(st->journal, line);
+    }
+    free(line);
+    return result;
+}
+
+/* Rank 0. The journal lines of the study's proposals, by batch: at[b] is the stash index of batch
+ * b's line, or SIZE_MAX where there is none. */
+static int index_batches(const journal_stash *js, size_t n_batches, size_t *at)
+{
+    for (size_t b = 0; b < n_batches; b++)
+        at[b] = SIZE_MAX;
+    for (size_t i = 0; i < js->n; i++) {
+        const char *line = js->defs[i];
+        if (js->task[i] >= 0 || !line || strncmp(line, "{\"batch_def\":", 13) != 0)
+            continue;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long b = strtoull(line + 13, &end, 10);
+        if (errno || end == line + 13 || *end != ',' || line[13] == '-' || b >= n_batches)
+            return hf_error(HF_EDATA,
+                            "a batch's proposals of no batch of this study (%zu batches): %.120s",
+                            n_batches, line);
+        if (at[b] != SIZE_MAX)
+            return hf_error(HF_EDATA, "the proposals of batch %llu are journaled twice", b);
+        at[b] = i;
+    }
+    return HF_OK;
+}
+
+/* Rank 0. Batch b's proposals read from its journal line into trials [lo, hi) of job->trials:
+ * every value inside its list or distribution (hf_space_trial_from_json), as the study proposed
+ * them. */
+static int absorb_batch(const hf_spec *spec, hf_job *job, const char *line, size_t b, size_t lo,
+                        size_t hi)
+{
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err);
+    json_t *first = json_object_get(o, "first"), *params = json_object_get(o, "params");
+    int result = HF_OK;
+    if (!json_is_integer(first) || json_integer_value(first) != (json_int_t)lo ||
+        !json_is_array(params) || json_array_size(params) != hi - lo)
+        result = hf_error(HF_EDATA,
+                          "the proposals of batch %zu: expected \"first\": %zu and %zu trials' "
+                          "\"params\", got %.120s",
+                          b, lo, hi - lo, line);
+    for (size_t t = lo; t < hi && result >= 0; t++) {
+        char *p = json_dumps(json_array_get(params, t - lo), JSON_COMPACT);
+        result = p ? hf_space_trial_from_json(&spec->space, p, &job->trials[t]) : HF_ENOMEM;
+        free(p);
+    }
+    json_decref(o);
+    return result < 0 ? hf_error_prefix(result, "the proposals of batch %zu", b) : result;
+}
+
 /* The study's identity with its warm start's content: sweep_id becomes the SHA-256 of the two. */
 static int with_warm_start(char sweep_id[65], const char *warm_sha)
 {
@@ -1031,7 +1229,7 @@ static int prune_batch(run_state *st, const hf_spec *spec, size_t lo, size_t hi,
         if (!st->pruned[t] && hf_sweep_fold_scores(s, t, n, a) &&
             hf_prune_decide(a, b, n, s->greater_is_better[0], (size_t)spec->search.pruner_startup,
                             spec->search.pruner_p))
-            st->pruned[t] = 1;
+            set_pruned(st, t);
     free(a);
     free(b);
     return HF_OK;
@@ -1044,6 +1242,7 @@ static const char *const k_strategy[] = {"grid", "random", "tpe", "hyperband", "
 static int hb_eligible_reached(run_state *st, const hf_rung *rungs, size_t b)
 {
     unsigned char *e = (unsigned char *)st->eligible; /* hf_cmd_run's array */
+    st->counts_valid = 0;                             /* the best's candidates change */
     size_t lo = st->sweep.n_trials;
     for (size_t t = 0; t < lo; t++)
         if (e[t])
@@ -1075,7 +1274,7 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
     journal_stash js = {.sweep = &st->sweep};
     hf_trial *warm = NULL, *all = NULL;
     double *warm_loss = NULL, *all_loss = NULL, *loss = NULL, *hb_loss = NULL;
-    size_t W = 0;
+    size_t W = 0, *batch_at = NULL, n_journaled = 0; /* rank 0: index_batches */
     char warm_sha[65];
     int result = warm_start(world, spec, job, st->quiet, &warm, &warm_loss, &W, warm_sha);
     /* Only rank 0 holds the study: its trials (job->trials), their losses, the score table. The
@@ -1117,6 +1316,14 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                              .n_tasks = N * ns};
         if (result >= 0)
             result = hf_journal_open(dir->journal, &jid, stash_line, &js, &st->journal);
+        if (result >= 0 && !seq) { /* the batches the journal holds the proposals of */
+            batch_at = hf_malloc((n_batches ? n_batches : 1) * sizeof *batch_at);
+            result = batch_at ? index_batches(&js, n_batches, batch_at) : HF_ENOMEM;
+            if (result < 0)
+                hf_error_prefix(result, "%s", dir->journal);
+            for (size_t b = 0; result >= 0 && b < n_batches; b++)
+                n_journaled += batch_at[b] != SIZE_MAX;
+        }
         if (result >= 0 && !st->quiet && seq)
             hf_info("%s: %zu trials x %zu splits in batches of %zu, in order (search.max_time, "
                     "early_stop or pruner) on %d rank(s)%s",
@@ -1134,6 +1341,9 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                     N, ns, n_batches, spec->search.eta, spec->search.resource,
                     spec->search.min_resource, spec->search.max_resource, hf_comm_size(world),
                     js.n ? "; resuming from the journal" : "");
+        if (result >= 0 && !st->quiet && n_journaled)
+            hf_info("%s: the proposals of %zu of %zu batch(es) read from the journal",
+                    k_strategy[spec->search.strategy], n_journaled, n_batches);
     }
     st->t_start = hf_now();
     st->last_print = st->t_start;
@@ -1191,9 +1401,18 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
             result = hf_comm_check(world, result);
             break;
         }
-        if (rank == 0 && !seq) /* the batch's trials: rank 0's alone (grid's, random's made) */
+        /* The batch's trials: rank 0's alone (grid's, random's made); read from the journal
+         * when it holds them, else proposed and journaled before any of their tasks. */
+        if (rank == 0 && !seq && batch_at[b] != SIZE_MAX) {
+            result = absorb_batch(spec, job, js.defs[batch_at[b]], b, lo, hi);
+            if (result < 0)
+                hf_error_prefix(result, "%s", dir->journal);
+        } else if (rank == 0 && !seq) {
             result = hb ? hyperband_batch(spec, job, loss, rungs, b)
                         : tpe_batch(spec, all, all_loss, W, lo, hi);
+            if (result >= 0)
+                result = journal_batch(st, spec, job, b, lo, hi);
+        }
         if (result >= 0 && rank == 0 && !seq)
             result = decode_batch(spec, job, lo, hi, &blocks[b]);
         if ((result = hf_comm_check(world, result)) < 0)
@@ -1261,9 +1480,12 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
         }
     }
     if (result >= 0 && rank == 0 && js.n) {
+        /* A batch's proposals may go unused: this invocation's max_time can end the study
+         * before a batch the earlier one proposed and journaled. */
         size_t unused = 0;
         for (size_t i = 0; i < js.n; i++)
-            unused += !js.used || !js.used[i];
+            unused += js.task[i] >= 0 ? !js.used || !js.used[i]
+                                      : strncmp(js.defs[i], "{\"batch_def\":", 13) != 0;
         if (unused)
             result = hf_error(HF_EDATA,
                               "journal %s holds %zu task line(s) this study never "
@@ -1271,6 +1493,7 @@ static int run_study(hf_comm *world, run_state *st, const hf_spec *spec, hf_job 
                               dir->journal, unused);
     }
     stash_free(&js);
+    free(batch_at);
     hf_trials_free(warm, W, spec->space.n_params);
     free(warm_loss);
     free(all);
@@ -1368,7 +1591,7 @@ static int absorb_pruned(async_study *a, const char *line)
         return hf_error(HF_EDATA,
                         "a pruning line of no defined trial, or with search.pruner none: %.200s",
                         line);
-    a->st->pruned[t] = 1;
+    set_pruned(a->st, (size_t)t);
     return HF_OK;
 }
 
@@ -1459,7 +1682,7 @@ static int prune_async(run_state *st)
                  n);
         result = hf_journal_append(st->journal, line);
         if (result >= 0)
-            st->pruned[t] = 1;
+            set_pruned(st, t);
     }
     free(x);
     return result;
@@ -2183,6 +2406,7 @@ out:
         job.configs[0].model = configs_block;
     hf_sweep_free(&st.sweep);
     free(st.done);
+    free(st.splits_in);
     free(fail_trials);
     hf_trial_configs_free(best_cfg, 1);
     if (best_trial)

@@ -11,7 +11,10 @@ grid, random, tpe (async), hyperband and asha: the study stops early with search
 with tpe async, hyperband and asha stops them with search_stopped "early_stop". Refusals: the
 pruner with hyperband and asha, search.batch with random search and no budget."""
 import os
+import pty
+import re
 import signal
+import subprocess
 import sys
 import warnings
 
@@ -145,6 +148,53 @@ ck.check(last and "trials 24/24 (0 running, %d pruned)" % sum(pruned) in last[0]
          "progress: done, running, pruned, best, eta (%s)" % last)
 
 
+def run_tty(args, cwd):
+    """hyperfold (one process, no mpirun) with its stderr on a terminal: (rc, the lines it drew,
+    each "\\r\\033[K" redraw a line of its own)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([hftest.HYPERFOLD] + args, cwd=cwd, env=hftest.env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's last writer is gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(), [ln for ln in re.split(r"\r\033\[K|\r?\n", out.decode()) if ln]
+
+
+def progress_mismatches(lines, run_dir, n_trials, n_splits):
+    """(how many lines, the lines whose trial counts or best roc_auc differ from those of the
+    journal's first `tasks` results: the line's own count)."""
+    results = [e for e in hftest.journal_lines(run_dir) if "task" in e]
+    bad, n = [], 0
+    for ln in lines:
+        m = re.search(r"trials (\d+)/(\d+) \((\d+) running\)  tasks (\d+)/\d+  best roc_auc (\S+)",
+                      ln)
+        if not m:
+            continue
+        n += 1
+        got = (int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(5))
+        scores = [[None] * n_splits for _ in range(n_trials)]
+        for e in results[:int(m.group(4))]:
+            for t in e["trials"]:
+                scores[t["trial"]][e["split"]] = t["scores"]["roc_auc"] if t["status"] == "ok" \
+                    else float("nan")
+        k = [sum(v is not None for v in sc) for sc in scores]
+        means = [sum(sc) / n_splits for sc, kk in zip(scores, k) if kk == n_splits]
+        means = [x for x in means if x == x]  # a failed split: no mean
+        want = (sum(kk == n_splits for kk in k), n_trials, sum(0 < kk < n_splits for kk in k),
+                "%.6g" % max(means) if means else "-")
+        if got != want:
+            bad.append("%s: want %s" % (ln.strip(), want))
+    return n, bad
+
+
 # early_stop with grid and random: the first prefix that meets it, at any ranks and batch.
 def early_stop_at(scores, patience):
     best, last = -np.inf, 0  # roc_auc: higher is better; threshold 0: any improvement
@@ -162,10 +212,14 @@ for strategy, c in (("grid", GRID_C), ("random", RANDOM_C)):
     full = plain if strategy == "random" else setup("grid-plain", LOGISTIC % c,
                                                      "{strategy: grid}")
     if strategy == "grid":  # a plain sweep's progress line counts its trials too
-        p = hftest.hyperfold(["run", "job.yaml"], cwd=full)
-        last = [ln for ln in p.stderr.splitlines() if " tasks " in ln][-1:]
-        ck.check(last and "trials 24/24 (0 running)" in last[0] and "eta 0s" in last[0],
-                 "grid progress: trials done and running (%s)" % last)
+        rc, lines = run_tty(["run", "job.yaml"], full)
+        last = [ln for ln in lines if " tasks " in ln][-1:]
+        ck.check(rc == 0 and last and "trials 24/24 (0 running)" in last[0] and "eta 0s" in last[0],
+                 "grid progress: trials done and running (rc %d, %s)" % (rc, last))
+        # On a terminal a line follows every result: each one's counts and best are those of
+        # the results the journal holds up to it (the counts are kept as results arrive).
+        n, bad = progress_mismatches(lines, os.path.join(full, "out", "study"), 24, 15)
+        ck.check(n > 30 and not bad, "grid progress at every result (%d lines): %s" % (n, bad[:3]))
     rf = refs[strategy] = results(full)
     mean = [t["mean"]["roc_auc"] for t in rf["trials"]]
     patience = 3

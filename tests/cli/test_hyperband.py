@@ -168,6 +168,23 @@ ck.check(all(0.02 <= t["params"]["learning_rate"] <= 0.5 and 2 <= t["params"]["m
              0.6 <= t["params"]["subsample"] <= 1 for t in bohb[0]["trials"]),
          "bohb: every configuration inside its distributions")
 
+# BOHB resumed from a journal cut just after the proposals of a later bracket's first rung (TPE's
+# proposals; where a crash before its first result leaves it): that batch is read from the journal,
+# the later ones are proposed again; the same study.
+b = bohb[0]["hyperband"].index(later[0])
+path = os.path.join(work, "bohb-np2", "out", "study", "journal.jsonl")
+keep = []
+for ln in open(path).read().splitlines(keepends=True):
+    keep.append(ln)
+    if ln.startswith('{"batch_def":%d,' % b):
+        break
+hftest.write(path, "".join(keep))
+p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=os.path.join(work, "bohb-np2"))
+msg = "the proposals of %d of %d batch(es) read from the journal" % (b + 1, len(bohb[0]["hyperband"]))
+ck.check(msg in p.stderr and hftest.same_trials(results(os.path.join(work, "bohb-np2")), bohb[1]),
+         "bohb: resumed after batch %d's proposals (%s), the same study: %s" % (
+             b, msg, p.stderr.strip()[-300:]))
+
 # SIGTERM in the middle, then resume: the same study.
 d = setup("sigterm", "xgboost")
 proc = hftest.start_run(d, 60)

@@ -8,8 +8,11 @@ search.max_time end the study at a batch boundary with a prefix of the full stud
 from an earlier study proposes with TPE from its first trial, at any number of ranks, and refuses a
 run of another model, a missing run and a run none of whose trials fit; a journal of other TPE
 settings is refused; validate refuses TPE settings with another strategy and out-of-range values."""
+import hashlib
 import json
 import os
+import re
+import shutil
 import signal
 import sys
 
@@ -202,6 +205,24 @@ def wait_for_tasks(d, k, proc):
 start = hftest.start_run
 
 
+def journaled_batches(d):
+    """How many batches' proposals the journal of run d holds."""
+    return sum("batch_def" in e for e in hftest.journal_lines(os.path.join(d, "out", "study")))
+
+
+def edit_journal(d, f):
+    """Rewrites run d's journal: each record through f (None drops it), checksums recomputed."""
+    path = os.path.join(d, "out", "study", "journal.jsonl")
+    head = open(path).read().split("\n", 1)[0]
+    out = [head]
+    for e in hftest.journal_lines(os.path.dirname(path)):
+        e = f(e)
+        if e is not None:
+            body = json.dumps(e, separators=(",", ":"))
+            out.append(body + "\t" + hashlib.sha256(body.encode()).hexdigest()[:16])
+    hftest.write(path, "\n".join(out) + "\n")
+
+
 for how in ("sigterm", "kill9"):
     d = setup(how)
     proc = start(d, 30)
@@ -212,13 +233,72 @@ for how in ("sigterm", "kill9"):
     ck.check(proc.returncode != 0 and 40 < before < 144,
              "%s: interrupted (rc %d) with a partial journal (%d of 144)" % (how, proc.returncode,
                                                                              before))
+    if how == "sigterm":  # two copies of the interrupted run for the checks below
+        for tail in ("old", "edit"):
+            shutil.copytree(d, d + "-" + tail, ignore=shutil.ignore_patterns(".lock"))
+    nb = journaled_batches(d)
     p2 = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
     ck.check("resuming" in p2.stderr, "%s: the rerun resumes" % how)
+    ck.check(nb >= 3 and "the proposals of %d of 8 batch(es) read from the journal" % nb in p2.stderr, "%s: the journaled batches are read, not proposed again: %s" % (
+                 how, p2.stderr.strip()[-300:]))
     tasks = journal_tasks(d)
     ck.check(len(tasks) == 144 and len(set(tasks)) == 144,
              "%s: the journal holds every task once (%d)" % (how, len(tasks)))
     ck.check(hftest.comparable(results(d)) == expected,
              "%s: the resumed study equals the uninterrupted one" % how)
+
+# A journal of the previous format (no proposal lines) still resumes, proposing its batches again
+# as the uninterrupted study did, and journals them now.
+d = os.path.join(work, "sigterm-old")
+edit_journal(d, lambda e: None if "batch_def" in e else e)
+p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
+ck.check("resuming" in p.stderr and "read from the journal" not in p.stderr and
+         hftest.comparable(results(d)) == expected,
+         "a journal without proposals resumes and equals the uninterrupted study")
+ck.check([e["batch_def"] for e in hftest.journal_lines(os.path.join(d, "out", "study"))
+          if "batch_def" in e] == list(range(8)), "the re-proposed batches are journaled")
+
+# The proof that a resumed study reads its proposals: one TPE proposal of the last journaled
+# batch is changed (inside its distribution; the line's checksum recomputed as the reader checks
+# it) and its tasks' lines dropped. The resumed study runs the edited value: trials.csv and
+# results.json show it, its scores are those of that value, and the study goes on from there.
+d = os.path.join(work, "sigterm-edit")
+lines = hftest.journal_lines(os.path.join(d, "out", "study"))
+last = [e for e in lines if "batch_def" in e][-1]
+edited = last["first"]
+ck.check(edited >= 10, "the last journaled batch is TPE's (trial %d)" % edited)
+ALPHA = 0.3125
+
+
+def edit(e):
+    if e.get("batch_def") == last["batch_def"]:
+        e["params"][0]["alpha"] = ALPHA
+    if "task" in e and any(t["trial"] >= edited for t in e["trials"]):
+        return None  # run again, with the edited value
+    return e
+
+
+edit_journal(d, edit)
+p = hftest.hyperfold(["run", "job.yaml"], np=2, cwd=d)
+r = results(d)
+csv = pd.read_csv(os.path.join(d, "out", "study", "trials.csv"), float_precision="round_trip")
+row = csv[csv["trial"] == edited]
+ck.check(r["trials"][edited]["params"]["alpha"] == ALPHA and len(row) == 1 and
+         float(row["alpha"].iloc[0]) == ALPHA and
+         mv["trials"][edited]["params"]["alpha"] != ALPHA,
+         "the edited proposal is run (trial %d alpha %r, trials.csv %r)" % (
+             edited, r["trials"][edited]["params"]["alpha"], list(row["alpha"])))
+# The same values in a grid of one trial score the same on every fold: the tasks ran the edit.
+one = setup("edited-alone", strategy="grid", extra="")
+pv = r["trials"][edited]["params"]
+grid = SPEC.replace("    kernel: [rbf, polynomial, linear]\n", "    kernel: %s\n" % pv["kernel"])
+for k in ("alpha", "gamma", "degree", "coef0"):
+    grid = re.sub(r"(    %s: ).*" % k, lambda m: m.group(1) + repr(pv[k]), grid)
+hftest.write(os.path.join(one, "job.yaml"), grid % {"work": work, "strategy": "grid", "trials": 1,
+                                                    "extra": ""})
+run(one, 1)
+ck.check(results(one)["trials"][0]["fold_scores"] == r["trials"][edited]["fold_scores"],
+         "the edited trial's scores are those of its edited values")
 
 # A journal of other TPE settings is not resumed.
 d = setup("other", extra=", batch: 5")

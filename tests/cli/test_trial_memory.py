@@ -100,7 +100,8 @@ output: {dir: out}
     while time.time() < deadline and p.poll() is None:
         # The sweep has started once the journal holds a task line: both ranks are past their
         # preparation (the expansion of the trials, where there is one).
-        if os.path.exists(journal) and len(hftest.journal_lines(os.path.dirname(journal))) >= 1:
+        if os.path.exists(journal) and any("task" in e for e in hftest.journal_lines(
+                os.path.dirname(journal))):
             pids = ranks(work)
             if len(pids) == 2:
                 peaks = {r: hwm_kb(pid) for r, pid in pids.items()}
