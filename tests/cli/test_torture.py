@@ -77,13 +77,8 @@ def run(name, wd, **kw):
     if name == "run":
         shutil.rmtree(run_dir(wd), ignore_errors=True)
     try:
-        # Each run in its own session, as separate invocations are. In one process group, two
-        # runs side by side once both got a signal (one killed by SIGUSR1, the other reporting
-        # itself interrupted) whose sender was not found; it did not come back in 27 pairs run
-        # by hand.
         return subprocess.run([hftest.HYPERFOLD] + command(name, wd), cwd=wd, env=env(**kw),
-                              capture_output=True, text=True, timeout=120,
-                              start_new_session=True)
+                              capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         return None
 
@@ -124,7 +119,7 @@ def one(wd, name, kind, k):
                                                         p.stderr[-1500:])))
     if ok and name == "run" and k % 7 == 0:  # the same command then finishes as a clean run
         q = subprocess.run([hftest.HYPERFOLD] + command("run", wd), cwd=wd, env=env(),
-                           capture_output=True, text=True, timeout=120, start_new_session=True)
+                           capture_output=True, text=True, timeout=120)
         out.append((q.returncode == 0 and results(wd) == expected,
                     "%s: the rerun finished with the clean run's results (%s)" % (
                         what, q.stderr[-300:])))
