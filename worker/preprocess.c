@@ -1884,8 +1884,18 @@ static int fit_target(hf_prep *p, const hf_schema *schema, const double *X, cons
     }
     if (result >= 0 && shard)
         result = fit_positions(rows, n, all_rows, n_all, pos);
-    if (shard && (result = hf_dist_agree(shard, result)) >= 0)
-        result = gather_positions(shard, pos, n, n_all, mine, at, inner);
+    /* Ascending fit rows (every splitter's today): the blocks are ascending ranges of rows, so the
+     * shares concatenated in group-rank order are already in the split's order. */
+    int ascending = 1;
+    for (size_t i = 1; shard && i < n_all && ascending; i++)
+        ascending = all_rows[i - 1] < all_rows[i];
+    if (shard && (result = hf_dist_agree(shard, result)) >= 0) {
+        if (!ascending)
+            result = gather_positions(shard, pos, n, n_all, mine, at, inner);
+        else
+            for (size_t k = 0; k < n_all; k++)
+                at[k] = (int64_t)k;
+    }
     if (result < 0)
         goto out;
     if (!shard)
