@@ -1776,7 +1776,8 @@ static double te_encode(const long *code, const double *yv, size_t n, const int 
 }
 
 /* Data-parallel target encoding: pos[i] = the position of this rank's fit row rows[i] within
- * all_rows[0..n_all) (rows being its subsequence, in the same order); -1 when it is not one. */
+ * all_rows[0..n_all) (rows being its subsequence, in the same order); HF_EINTERNAL when rows is
+ * not one. */
 static int fit_positions(const int64_t *rows, size_t n, const int64_t *all_rows, size_t n_all,
                          int64_t *pos)
 {
@@ -1936,6 +1937,13 @@ static int fit_target(hf_prep *p, const hf_schema *schema, const double *X, cons
             for (size_t k = 0; k < n_got && k < n_all; k++)
                 code[at[k]] = (long)all[k];
             free(all);
+            if (n_got != n_all) { /* the same on every rank */
+                result = hf_error(HF_EINTERNAL,
+                                  "preprocess target encoding: the group holds %zu of the "
+                                  "split's %zu training rows",
+                                  n_got, n_all);
+                goto out;
+            }
         }
         p->te_mean = te_encode(code, yv, n_all, NULL, -1, f->n_codes, f->freq, sum, cnt, ssd);
         for (int k = 0; k < TE_FOLDS; k++) {
