@@ -16,9 +16,9 @@
  *    relative, and every group rank holds the same bits (their minimum equals their maximum);
  *  - the gathering steps and PCA when only group rank 0 holds training rows equal the single
  *    copy of rank 0's rows;
- *  - target encoding (regression and binary targets, the training rows in row order and shuffled
- *    as a time-series split's) gives the single copy's encodings, inner folds and cross-fitted
- *    encodings bit for bit and its models to 1e-9;
+ *  - target encoding (regression and binary targets, the training rows in row order, shuffled
+ *    as a split whose order is not the table's, and in group rank 0's block only) gives the single
+ * copy's encodings, inner folds and cross-fitted encodings bit for bit and its models to 1e-9;
  *  - a rank that holds no training row still takes part. */
 #include "common/hf.h"
 #include "common/rng.h"
@@ -237,7 +237,8 @@ static void check_model(const char *what, const hf_model_ops *ops, hf_value (*va
 }
 
 /* Target encoding on the shards (te: bit 0 a binary target, bit 1 the training rows in a
- * shuffled order, as a time-series split's): each rank holds its block in a table with room for
+ * shuffled order, as a split whose order is not the table's; bit 2 only group rank 0's block
+ * holding training rows): each rank holds its block in a table with room for
  * every row and its training rows in the split's order; the encodings (prep.freq, the mean), the
  * inner folds and the cross-fitted encodings of its rows equal the single copy's bit for bit, the
  * other design columns to 1e-9, and ridge (or logistic regression) fitted on the cross-fitted
@@ -251,6 +252,15 @@ static void check_target_encoding(const hf_group *g, const table *t, hf_schema *
     hf_group_row_block(t->n, size, rank, &first, &count);
     int64_t *train = malloc(ntr * sizeof *train), *mine = malloc(ntr * sizeof *mine);
     memcpy(train, train0, ntr * sizeof *train);
+    if (te & 4) { /* only group rank 0's block holds training rows */
+        uint64_t f0, c0;
+        hf_group_row_block(t->n, size, 0, &f0, &c0);
+        size_t m = 0;
+        for (size_t i = 0; i < ntr; i++)
+            if ((uint64_t)train[i] < c0)
+                train[m++] = train[i];
+        ntr = m;
+    }
     if (te & 2) {
         hf_rng r;
         hf_rng_init(&r, 99, 3, 4);
@@ -273,8 +283,9 @@ static void check_target_encoding(const hf_group *g, const table *t, hf_schema *
     cfg.encode = HF_ENCODE_TARGET;
     cfg.scale = HF_SCALE_STANDARD;
     char what[96];
-    snprintf(what, sizeof what, "target encoding (%s, %s order) on a group of %d",
-             binary ? "binary" : "regression", te & 2 ? "shuffled" : "row", size);
+    snprintf(what, sizeof what, "target encoding (%s, %s order%s) on a group of %d",
+             binary ? "binary" : "regression", te & 2 ? "shuffled" : "row",
+             te & 4 ? ", rank 0's rows alone" : "", size);
     hf_prep *pref = NULL, *psh = NULL;
     int rc = hf_prep_fit_y(&cfg, schema, t->X, y, train, ntr, NULL, &pref);
     CHECK(rc == HF_OK, "%s: single copy: %s", what, hf_error_message());
@@ -477,7 +488,7 @@ static void run_group(hf_comm *world, int gs)
         hf_prep_free(pref);
         hf_prep_free(psh);
     }
-    for (int te = 0; te < 4; te++)
+    for (int te = 0; te < 6; te++)
         check_target_encoding(g, &t, schema, train, ntr, te);
     /* The gathering steps and PCA when only group rank 0 holds training rows: the others gather
      * nothing and fit the single copy's pipeline of rank 0's rows. */
