@@ -2,6 +2,7 @@
 #include "common/comm.h"
 #include "common/hf.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,11 @@ static int hf_comm_wrap(MPI_Comm c, int owned, hf_comm **out)
     return HF_OK;
 }
 
+/* MPI counts are int: a message carries at most g_chunk bytes (1 GiB; a broadcast, and each rank's
+ * piece of a gather round), so buffers of any length move in pieces. HF_COMM_CHUNK_BYTES (a test
+ * switch, read by hf_comm_init) lowers it, so that the pieces are exercised on small data. */
+static size_t g_chunk = (size_t)1 << 30;
+
 static int g_thread_level = 0;
 static int g_node_size = 1;
 static hf_comm *g_node; /* the world's ranks on this node */
@@ -52,6 +58,17 @@ int hf_comm_thread_multiple(void)
 int hf_comm_init(int *argc, char ***argv, hf_comm **world)
 {
     int provided = 0;
+    const char *chunk = getenv("HF_COMM_CHUNK_BYTES");
+    if (chunk && *chunk) {
+        char *end = NULL;
+        unsigned long long v = strtoull(chunk, &end, 10);
+        if (*end || v == 0 || v > ((size_t)1 << 30))
+            return hf_error(HF_EINVAL,
+                            "HF_COMM_CHUNK_BYTES: got '%s', expected a number of bytes from 1 to "
+                            "1073741824",
+                            chunk);
+        g_chunk = (size_t)v;
+    }
     int result = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
     g_thread_level = provided;
     if (result != MPI_SUCCESS)
@@ -186,14 +203,11 @@ int hf_comm_barrier(hf_comm *c)
     return HF_OK;
 }
 
-/* MPI counts are int: move large buffers in pieces. */
-#define HF_CHUNK ((size_t)1 << 30)
-
 int hf_comm_bcast(hf_comm *c, void *buf, size_t len, int root)
 {
     char *p = buf;
-    for (size_t off = 0; off < len; off += HF_CHUNK) {
-        size_t n = len - off < HF_CHUNK ? len - off : HF_CHUNK;
+    for (size_t off = 0; off < len; off += g_chunk) {
+        size_t n = len - off < g_chunk ? len - off : g_chunk;
         MPI_CALL(MPI_Bcast(p + off, (int)n, MPI_BYTE, root, c->comm), "MPI_Bcast");
     }
     return HF_OK;
@@ -213,10 +227,16 @@ int hf_comm_bcast_blob(hf_comm *c, char **buf, size_t *len, int root)
     return hf_comm_bcast(c, *buf, (size_t)n, root);
 }
 
+/* Element-wise, so in pieces of at most 2^27 elements (MPI's int count) with the same result;
+ * not g_chunk, whose test values would change the sums' reduction algorithm. */
 #define ALLREDUCE(fn, ctype, mpitype, op)                                                          \
     int fn(hf_comm *c, ctype *v, size_t n)                                                         \
     {                                                                                              \
-        MPI_CALL(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, mpitype, op, c->comm), "MPI_Allreduce");   \
+        const size_t most = (size_t)1 << 27;                                                       \
+        for (size_t at = 0; at < n; at += most)                                                    \
+            MPI_CALL(MPI_Allreduce(MPI_IN_PLACE, v + at, (int)(n - at < most ? n - at : most),     \
+                                   mpitype, op, c->comm),                                          \
+                     "MPI_Allreduce");                                                             \
         return HF_OK;                                                                              \
     }
 
@@ -242,6 +262,12 @@ int hf_comm_exscan_sum_i64(hf_comm *c, int64_t *v, size_t n)
     return HF_OK;
 }
 
+/* Every rank's blob to every rank (root < 0) or to root, concatenated in rank order. The sizes are
+ * gathered first (on every rank, so that every rank knows how many rounds there are); then, when
+ * every blob fits in one chunk (g_chunk bytes, and size chunks within MPI's int count), one
+ * MPI_Allgatherv / MPI_Gatherv into the result; else rounds, each moving the next chunk of every
+ * rank's blob into a scratch buffer of size chunks, from which the receivers copy each piece to
+ * its place. So a blob or a total of any length moves (each message within MPI's int count). */
 static int gather_common(hf_comm *c, const void *mine, size_t len, int root, char **all,
                          size_t **lens)
 {
@@ -251,33 +277,35 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
     uint64_t *sizes = hf_malloc((size_t)c->size * sizeof *sizes);
     int *counts = hf_malloc((size_t)c->size * sizeof *counts);
     int *displs = hf_malloc((size_t)c->size * sizeof *displs);
-    char *buf = NULL;
+    size_t *start = hf_malloc((size_t)c->size * sizeof *start);
+    char *buf = NULL, *scratch = NULL;
     size_t *l = NULL; /* *lens, allocated before the last collective step: agreed with buf */
     /* A rank that fails before a collective step must not leave the others waiting in it: each
      * local failure is agreed (hf_comm_check) before the next collective. */
-    if (!sizes || !counts || !displs)
+    if (!sizes || !counts || !displs || !start)
         result = HF_ENOMEM;
     if ((result = hf_comm_check(c, result)) < 0)
         goto out;
-    int mpi_err = everyone
-                      ? MPI_Allgather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, c->comm)
-                      : MPI_Gather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, root, c->comm);
+    int mpi_err = MPI_Allgather(&my, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, c->comm);
     if (mpi_err != MPI_SUCCESS) {
         result = mpi_fail(mpi_err, "MPI_Allgather");
         goto out;
     }
-    uint64_t total = 0;
-    int receiver = everyone || c->rank == root;
-    for (int i = 0; receiver && i < c->size && result >= 0; i++) {
-        if (sizes[i] > (uint64_t)INT32_MAX || total + sizes[i] > (uint64_t)INT32_MAX) {
-            result = hf_error(HF_EINTERNAL, "gathered message too large (%llu bytes)",
-                              (unsigned long long)(total + sizes[i]));
-            break;
-        }
-        counts[i] = (int)sizes[i];
-        displs[i] = (int)total;
+    /* the piece of one rank in one round: size pieces within MPI's int count */
+    size_t chunk =
+        g_chunk < (size_t)INT_MAX / (size_t)c->size ? g_chunk : (size_t)INT_MAX / (size_t)c->size;
+    uint64_t total = 0, longest = 0;
+    for (int i = 0; i < c->size; i++) {
+        start[i] = (size_t)total;
         total += sizes[i];
+        if (sizes[i] > longest)
+            longest = sizes[i];
     }
+    int rounds = longest > chunk;
+    int receiver = everyone || c->rank == root;
+    if (receiver && total > (uint64_t)SIZE_MAX - 1)
+        result = hf_error(HF_EINTERNAL, "gathered message too large (%llu bytes)",
+                          (unsigned long long)total);
     if (receiver && result >= 0) {
         buf = hf_malloc((size_t)total + 1);
         l = buf ? hf_malloc((size_t)c->size * sizeof *l) : NULL;
@@ -286,15 +314,36 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
         else
             buf[total] = '\0';
     }
+    if (rounds && receiver && result >= 0 && !(scratch = hf_malloc(chunk * (size_t)c->size)))
+        result = HF_ENOMEM;
     if ((result = hf_comm_check(c, result)) < 0)
         goto out;
-    mpi_err =
-        everyone
-            ? MPI_Allgatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, c->comm)
-            : MPI_Gatherv(mine, (int)len, MPI_BYTE, buf, counts, displs, MPI_BYTE, root, c->comm);
-    if (mpi_err != MPI_SUCCESS) {
-        result = mpi_fail(mpi_err, "MPI_Allgatherv");
-        goto out;
+    const char *from = mine;
+    const uint64_t n_rounds = rounds ? (longest + chunk - 1) / chunk : 1;
+    for (uint64_t k = 0; k < n_rounds; k++) {
+        const uint64_t off = k * chunk;
+        size_t piece = 0;
+        for (int i = 0; i < c->size; i++) {
+            uint64_t left = sizes[i] > off ? sizes[i] - off : 0;
+            size_t n = rounds ? (left < chunk ? (size_t)left : chunk) : (size_t)sizes[i];
+            counts[i] = (int)n;
+            displs[i] = rounds ? (int)((size_t)i * chunk) : (int)start[i];
+            if (i == c->rank)
+                piece = n;
+        }
+        char *into = rounds ? scratch : buf;
+        const char *send = piece ? from + off : from;
+        mpi_err = everyone ? MPI_Allgatherv(send, (int)piece, MPI_BYTE, into, counts, displs,
+                                            MPI_BYTE, c->comm)
+                           : MPI_Gatherv(send, (int)piece, MPI_BYTE, into, counts, displs, MPI_BYTE,
+                                         root, c->comm);
+        if (mpi_err != MPI_SUCCESS) {
+            result = mpi_fail(mpi_err, everyone ? "MPI_Allgatherv" : "MPI_Gatherv");
+            goto out;
+        }
+        for (int i = 0; rounds && receiver && i < c->size; i++)
+            if (counts[i] > 0)
+                memcpy(buf + start[i] + off, scratch + (size_t)i * chunk, (size_t)counts[i]);
     }
     if (receiver) {
         for (int i = 0; i < c->size; i++)
@@ -309,10 +358,12 @@ static int gather_common(hf_comm *c, const void *mine, size_t len, int root, cha
     }
 out:
     free(buf);
+    free(scratch);
     free(l);
     free(sizes);
     free(counts);
     free(displs);
+    free(start);
     return result;
 }
 

@@ -60,7 +60,11 @@ int hf_comm_allreduce_min_i64(hf_comm *c, int64_t *v, size_t n);
 /* Exclusive prefix sum over ranks (rank 0 gets zeros). */
 int hf_comm_exscan_sum_i64(hf_comm *c, int64_t *v, size_t n);
 /* Every rank contributes a blob; every rank receives all of them concatenated in rank order
- * (*all, caller frees) with their lengths (*lens: size entries, caller frees). */
+ * (*all, caller frees) with their lengths (*lens: size entries, caller frees). Blobs and totals of
+ * any length: the bytes move in rounds of at most one chunk per rank (1 GiB, and at most
+ * 2^31 - 1 bytes a round: MPI's int count), one round when every blob fits in a chunk. The
+ * environment variable HF_COMM_CHUNK_BYTES (a test switch, 1 to 2^30, read by hf_comm_init) lowers
+ * the chunk, for hf_comm_bcast too. */
 int hf_comm_allgather_blob(hf_comm *c, const void *mine, size_t len, char **all, size_t **lens);
 /* Like allgather_blob but only `root` receives. */
 int hf_comm_gather_blob(hf_comm *c, const void *mine, size_t len, int root, char **all,

@@ -587,10 +587,6 @@ int hf_pipeline_data_parallel(const hf_job *job, hf_group *group, int *on)
                         "model that fits on row shards (%s)",
                         at, job->model->name, names);
     }
-    for (size_t t = 0; *on && job->configs && t < job->n_trials; t++) { /* (rank 0 checks) */
-        if (hf_prep_data_parallel_check(&job->configs[t].prep, NULL) < 0)
-            return hf_error_prefix(HF_EINVAL, "%s: trial %zu", at, t);
-    }
     hf_group_set_data_parallel(group, *on);
     return HF_OK;
 }

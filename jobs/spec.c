@@ -434,10 +434,9 @@ static int check_impute_model(const hf_spec *s, const hf_prep_config *cfg, const
                     hf_opt_where(src, "preprocess.impute.numeric", at, sizeof at), m->name);
 }
 
-/* What a trial's preprocessing must satisfy beyond its own table: the model's missing values, and
- * with parallel.data_parallel: true the steps that can be fitted on row shards (the whole search
- * space is checked here, so a TPE or Hyperband trial proposed during the run cannot be one of
- * them). */
+/* What a trial's preprocessing must satisfy beyond its own table: the model's missing values and
+ * categorical features (the whole search space is checked here, so a TPE or Hyperband trial
+ * proposed during the run cannot be one that fails them). */
 static int check_prep_config(const hf_spec *s, const hf_prep_config *cfg, const hf_opt_source *src)
 {
     HF_CALL(check_impute_model(s, cfg, src));
@@ -448,12 +447,7 @@ static int check_prep_config(const hf_spec *s, const hf_prep_config *cfg, const 
         snprintf(name, sizeof name, "preprocess.%s", key);
         return hf_error_prefix(HF_EINVAL, "%s", hf_opt_where(src, name, at, sizeof at));
     }
-    if (s->parallel.data_parallel != HF_DATA_PARALLEL_ON ||
-        hf_prep_data_parallel_check(cfg, &key) == HF_OK)
-        return HF_OK;
-    char at[512], name[128];
-    snprintf(name, sizeof name, "preprocess.%s", key);
-    return hf_error_prefix(HF_EINVAL, "%s", hf_opt_where(src, name, at, sizeof at));
+    return HF_OK;
 }
 
 /* The settings vals[] (fixed values, NULL = default) with setting i taken as v, decoded and
@@ -507,24 +501,6 @@ static int check_prep_settings(hf_bind *b)
             if (k < 64 && (x > hi || x < lo)) /* past the range (or wrapped) */
                 continue;
             hf_value v = {.type = HF_VAL_INT, .u = {.i = x}};
-            HF_CALL(check_prep_value(s, vals, i, &v, &src));
-        }
-    }
-    /* With data_parallel: a continuous distribution's two ends (clip's quantiles: any value above
-     * 0 clips), on number settings, within the setting's bounds (the range itself is checked
-     * against them with the search space; a value past them must not reach a setter). */
-    for (size_t i = 0; i < n && s->parallel.data_parallel == HF_DATA_PARALLEL_ON; i++) {
-        const hf_param_def *def = hf_prep_param(i);
-        if (idx[i] < 0 || def->type != HF_VAL_NUMBER ||
-            (s->space.params[idx[i]].kind != HF_PARAM_UNIFORM &&
-             s->space.params[idx[i]].kind != HF_PARAM_LOG_UNIFORM))
-            continue;
-        const hf_param_space *p = &s->space.params[idx[i]];
-        for (int end = 0; end < 2; end++) {
-            double x = end ? p->high : p->low;
-            if (!(x >= def->min && x <= def->max)) /* NaN too */
-                continue;
-            hf_value v = {.type = HF_VAL_NUMBER, .u = {.num = x}};
             HF_CALL(check_prep_value(s, vals, i, &v, &src));
         }
     }

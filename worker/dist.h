@@ -89,8 +89,9 @@ int hf_dist_sum(const hf_group *g, double *v, size_t n);
  * group-rank order into *all (hf_malloc'd, *n_all doubles, replicated on every group rank; free
  * it). With the row blocks of parallel.data_parallel (hf_group_row_block) this is one column of
  * the group's training rows in the table's row order, so an order statistic computed on it is the
- * single-copy one bit for bit. Memory: the whole column on every group rank; one call holds at
- * most 2^31 - 1 bytes (268 million doubles). g NULL or of one rank: a copy of v. */
+ * single-copy one bit for bit. Memory: the whole column on every group rank, of any length (the
+ * messages go in pieces of at most 1 GiB: hf_comm_allgather_blob). g NULL or of one rank: a copy
+ * of v. */
 int hf_dist_gather(const hf_group *g, const double *v, size_t n, double **all, size_t *n_all);
 /* Collective: hf_dist_gather into group rank `root` only (*all NULL and *n_all 0 elsewhere). */
 int hf_dist_gather_to(const hf_group *g, int root, const double *v, size_t n, double **all,

@@ -1775,14 +1775,74 @@ static double te_encode(const long *code, const double *yv, size_t n, const int 
     return mean;
 }
 
-/* Fits target encoding of every kept categorical column: the encodings on all n fit rows
- * (f->freq, p->te_mean) and the cross-fitted encodings of the fit rows themselves (p->te_fit). */
+/* Data-parallel target encoding: pos[i] = the position of this rank's fit row rows[i] within
+ * all_rows[0..n_all) (rows being its subsequence, in the same order); HF_EINTERNAL when rows is
+ * not one. */
+static int fit_positions(const int64_t *rows, size_t n, const int64_t *all_rows, size_t n_all,
+                         int64_t *pos)
+{
+    size_t i = 0;
+    for (size_t k = 0; k < n_all && i < n; k++)
+        if (all_rows[k] == rows[i])
+            pos[i++] = (int64_t)k;
+    if (i < n)
+        return hf_error(HF_EINTERNAL,
+                        "preprocess target encoding: fit row %lld of this group rank is not in the "
+                        "split's %zu training rows in their order",
+                        (long long)rows[i], n_all);
+    return HF_OK;
+}
+
+/* Data-parallel: at[k] = the position within the split's fit order of the k-th fit row of the
+ * group, the ranks' rows concatenated in group-rank order (every position exactly once). pos: this
+ * rank's positions (n); seen: n_all ints of scratch. Collective over shard. */
+static int gather_positions(const hf_group *shard, const int64_t *pos, size_t n, size_t n_all,
+                            double *mine, int64_t *at, int *seen)
+{
+    for (size_t i = 0; i < n; i++)
+        mine[i] = (double)pos[i]; /* exact: below 2^53 */
+    double *all = NULL;
+    size_t n_got = 0;
+    HF_CALL(hf_dist_gather(shard, mine, n, &all, &n_got));
+    int result = n_got == n_all ? HF_OK
+                                : hf_error(HF_EINTERNAL,
+                                           "preprocess target encoding: the group holds %zu of "
+                                           "the split's %zu training rows",
+                                           n_got, n_all);
+    memset(seen, 0, n_all * sizeof *seen);
+    for (size_t k = 0; k < n_got && result >= 0; k++) {
+        double v = all[k];
+        if (!(v >= 0 && v < (double)n_all) || seen[(size_t)v]++)
+            result = hf_error(HF_EINTERNAL,
+                              "preprocess target encoding: training position %g gathered twice "
+                              "or out of 0..%zu",
+                              v, n_all);
+        else
+            at[k] = (int64_t)v;
+    }
+    free(all);
+    return result;
+}
+
+/* Fits target encoding of every kept categorical column: the encodings on all the fit rows
+ * (f->freq, p->te_mean) and the cross-fitted encodings of the fit rows themselves (p->te_fit).
+ * With shard (parallel.data_parallel), rows[0..n) are this rank's share of the split's fit rows
+ * all_rows[0..n_all) (in its order; every rank holds y whole): each encoded column's codes are
+ * gathered from the group and placed in the split's order, and every group rank runs the single
+ * copy's fit on them (the same bits on every rank, and the single copy's), keeping the cross-fitted
+ * encodings and inner folds of its own rows. Without shard all_rows and n_all are ignored. */
 static int fit_target(hf_prep *p, const hf_schema *schema, const double *X, const double *y,
-                      const int64_t *rows, size_t n)
+                      const int64_t *rows, size_t n, const hf_group *shard, const int64_t *all_rows,
+                      size_t n_all)
 {
     size_t p_in = p->n_features;
     int binary = schema->task == HF_TASK_CLASSIFICATION;
     int result = HF_OK;
+    if (!shard) {
+        all_rows = rows;
+        n_all = n;
+    }
+    /* the checks below give the same answer on every group rank */
     if (!y)
         return hf_error(HF_EINVAL, "preprocess.categorical: got target, but this program fits "
                                    "the pipeline without the target");
@@ -1791,59 +1851,116 @@ static int fit_target(hf_prep *p, const hf_schema *schema, const double *X, cons
                         "preprocess.categorical: got target for a target with %zu classes, "
                         "expected a regression or binary target",
                         schema->n_classes);
-    if (n < TE_FOLDS)
+    if (n_all < TE_FOLDS)
         return hf_error(HF_EINVAL,
                         "preprocess.categorical: got target with %zu training rows, expected at "
                         "least %d (its inner folds)",
-                        n, TE_FOLDS);
+                        n_all, TE_FOLDS);
     size_t max_codes = 1;
     for (size_t j = 0; j < p_in; j++)
         if (p->f[j].categorical && p->f[j].n_codes > max_codes)
             max_codes = p->f[j].n_codes;
-    double *yv = hf_malloc(n * sizeof *yv), *enc = hf_malloc(max_codes * sizeof *enc);
+    /* over the split's fit order (n_all): */
+    double *yv = hf_malloc(n_all * sizeof *yv);
+    long *code = hf_malloc(n_all * sizeof *code);
+    int *inner = shard ? hf_malloc(n_all * sizeof *inner) : NULL;
+    int64_t *at = shard ? hf_malloc(n_all * sizeof *at) : NULL;
+    /* over this rank's fit rows (n): */
+    int64_t *pos = shard ? hf_malloc((n ? n : 1) * sizeof *pos) : NULL;
+    double *mine = shard ? hf_malloc((n ? n : 1) * sizeof *mine) : NULL;
+    double *enc = hf_malloc(max_codes * sizeof *enc);
     double *sum = hf_malloc(max_codes * sizeof *sum), *cnt = hf_malloc(max_codes * sizeof *cnt);
     double *ssd = hf_malloc(max_codes * sizeof *ssd);
-    long *code = hf_malloc(n * sizeof *code);
-    p->fit_rows = hf_malloc(n * sizeof *p->fit_rows);
-    p->inner = hf_malloc(n * sizeof *p->inner);
-    p->te_fit = hf_calloc(n * (p_in ? p_in : 1), sizeof *p->te_fit);
-    if (!yv || !enc || !sum || !cnt || !ssd || !code || !p->fit_rows || !p->inner || !p->te_fit) {
+    p->fit_rows = hf_malloc((n ? n : 1) * sizeof *p->fit_rows);
+    p->inner = hf_malloc((n ? n : 1) * sizeof *p->inner);
+    p->te_fit = hf_calloc((n ? n : 1) * (p_in ? p_in : 1), sizeof *p->te_fit);
+    if (!yv || !enc || !sum || !cnt || !ssd || !code || !p->fit_rows || !p->inner || !p->te_fit ||
+        (shard && (!inner || !at || !pos || !mine)))
         result = HF_ENOMEM;
-        goto out;
+    for (size_t j = 0; j < p_in && result >= 0; j++) {
+        prep_feat *f = &p->f[j];
+        if (f->categorical && !f->dropped && f->enc == HF_ENCODE_TARGET &&
+            !(f->freq = hf_malloc(f->n_codes * sizeof *f->freq)))
+            result = HF_ENOMEM;
     }
+    if (result >= 0 && shard)
+        result = fit_positions(rows, n, all_rows, n_all, pos);
+    /* Ascending fit rows (every splitter's today): the blocks are ascending ranges of rows, so the
+     * shares concatenated in group-rank order are already in the split's order. */
+    int ascending = 1;
+    for (size_t i = 1; shard && i < n_all && ascending; i++)
+        ascending = all_rows[i - 1] < all_rows[i];
+    if (shard && (result = hf_dist_agree(shard, result)) >= 0) {
+        if (!ascending)
+            result = gather_positions(shard, pos, n, n_all, mine, at, inner);
+        else
+            for (size_t k = 0; k < n_all; k++)
+                at[k] = (int64_t)k;
+    }
+    if (result < 0)
+        goto out;
+    if (!shard)
+        inner = p->inner; /* the fit order is this rank's */
     p->n_fit = n;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         p->fit_rows[i] = rows ? rows[i] : (int64_t)i;
-        yv[i] = y[p->fit_rows[i]];
+    for (size_t i = 0; i < n_all; i++) {
+        yv[i] = y[all_rows ? all_rows[i] : (int64_t)i];
         if (binary && yv[i] != 0.0 && yv[i] != 1.0) {
             result = hf_error(
                 HF_EINVAL, "preprocess.categorical target: class index %g, expected 0 or 1", yv[i]);
             goto out;
         }
     }
-    if ((result = inner_folds(&p->cfg, yv, n, binary, p->inner)) < 0)
+    if ((result = inner_folds(&p->cfg, yv, n_all, binary, inner)) < 0)
         goto out;
+    for (size_t i = 0; shard && i < n; i++)
+        p->inner[i] = inner[pos[i]];
     for (size_t j = 0; j < p_in; j++) {
         prep_feat *f = &p->f[j];
         if (!f->categorical || f->dropped || f->enc != HF_ENCODE_TARGET)
             continue;
         for (size_t i = 0; i < n; i++) {
             double v = train_row(X, rows, i, p_in)[j];
-            code[i] = isnan(v) ? (long)f->impute : cat_code(v, f->n_codes - 1);
+            long c = isnan(v) ? (long)f->impute : cat_code(v, f->n_codes - 1);
+            if (shard)
+                mine[i] = (double)c;
+            else
+                code[i] = c;
         }
-        if (!(f->freq = hf_malloc(f->n_codes * sizeof *f->freq))) {
-            result = HF_ENOMEM;
-            goto out;
+        if (shard) {
+            /* the group's codes, placed at their rows' positions in the split's order */
+            double *all = NULL;
+            size_t n_got = 0;
+            if ((result = hf_dist_gather(shard, mine, n, &all, &n_got)) < 0)
+                goto out;
+            for (size_t k = 0; k < n_got && k < n_all; k++)
+                code[at[k]] = (long)all[k];
+            free(all);
+            if (n_got != n_all) { /* the same on every rank */
+                result = hf_error(HF_EINTERNAL,
+                                  "preprocess target encoding: the group holds %zu of the "
+                                  "split's %zu training rows",
+                                  n_got, n_all);
+                goto out;
+            }
         }
-        p->te_mean = te_encode(code, yv, n, NULL, -1, f->n_codes, f->freq, sum, cnt, ssd);
+        p->te_mean = te_encode(code, yv, n_all, NULL, -1, f->n_codes, f->freq, sum, cnt, ssd);
         for (int k = 0; k < TE_FOLDS; k++) {
-            double mk = te_encode(code, yv, n, p->inner, k, f->n_codes, enc, sum, cnt, ssd);
-            for (size_t i = 0; i < n; i++)
-                if (p->inner[i] == k)
-                    p->te_fit[i * p_in + j] = code[i] >= 0 ? enc[code[i]] : mk;
+            double mk = te_encode(code, yv, n_all, inner, k, f->n_codes, enc, sum, cnt, ssd);
+            for (size_t i = 0; i < n; i++) {
+                size_t gi = shard ? (size_t)pos[i] : i;
+                if (inner[gi] == k)
+                    p->te_fit[i * p_in + j] = code[gi] >= 0 ? enc[code[gi]] : mk;
+            }
         }
     }
 out:
+    if (shard)
+        free(inner);
+    free(at);
+    free(pos);
+    free(mine);
     free(yv);
     free(enc);
     free(sum);
@@ -1875,38 +1992,6 @@ int hf_prep_fit(const hf_prep_config *cfg, const hf_schema *schema, const double
                 const int64_t *rows, size_t n, const hf_group *group, hf_prep **out)
 {
     return hf_prep_fit_y(cfg, schema, X, NULL, rows, n, group, out);
-}
-
-/* 1 if preprocess.encode_columns names target encoding for some column. */
-static int encode_columns_target(const hf_prep_config *cfg)
-{
-    const char *pos = cfg->encode_columns;
-    char name[256];
-    int truncated = 0, any = 0, r;
-    hf_encode_kind kind;
-    while ((r = hf_prep_encode_columns_next(&pos, name, sizeof name, &truncated, &kind)) > 0)
-        any |= kind == HF_ENCODE_TARGET;
-    if (r < 0)
-        hf_error_clear(); /* a malformed text is refused where it is read */
-    return any;
-}
-
-int hf_prep_data_parallel_check(const hf_prep_config *cfg, const char **key)
-{
-    /* Median and most frequent imputation, clip, power and kbins gather one column at a time
-     * (hf_dist_gather), PCA sums its cross-product over the group: only target encoding, whose
-     * inner folds are drawn over every fit row's position, is refused. */
-    const char *k = NULL, *why = NULL;
-    if (cfg->encode == HF_ENCODE_TARGET || encode_columns_target(cfg))
-        k = cfg->encode == HF_ENCODE_TARGET ? "categorical" : "encode_columns",
-        why = "onehot, ordinal or frequency (target encoding's inner folds "
-              "need every row)";
-    if (key)
-        *key = k;
-    if (!k)
-        return HF_OK;
-    return hf_error(
-        HF_EINVAL, "preprocess.%s: not available with parallel.data_parallel, expected %s", k, why);
 }
 
 /* Data-parallel: the first pass's counts and sums added over the group; *n becomes the number of
@@ -1947,31 +2032,33 @@ static int reduce_counts(hf_prep *p, fit_counts *c, const hf_group *shard, size_
 
 static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                          const double *y, const int64_t *rows, size_t n, const hf_group *group,
-                         const hf_group *shard, hf_prep **out);
+                         const hf_group *shard, const int64_t *all_rows, size_t n_all_rows,
+                         hf_prep **out);
 
 int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                   const double *y, const int64_t *rows, size_t n, const hf_group *group,
                   hf_prep **out)
 {
-    return prep_fit_impl(cfg, schema, X, y, rows, n, group, NULL, out);
+    return prep_fit_impl(cfg, schema, X, y, rows, n, group, NULL, NULL, 0, out);
 }
 
 int hf_prep_fit_shard(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
-                      const double *y, const int64_t *rows, size_t n, const hf_group *group,
-                      hf_prep **out)
+                      const double *y, const int64_t *rows, size_t n, const int64_t *all_rows,
+                      size_t n_all_rows, const hf_group *group, hf_prep **out)
 {
     *out = NULL;
-    HF_CALL(hf_prep_data_parallel_check(cfg, NULL));
     /* A group of one rank holds every row: the plain fit. */
     return prep_fit_impl(cfg, schema, X, y, rows, n, NULL,
-                         hf_dist_is_parallel(group) ? group : NULL, out);
+                         hf_dist_is_parallel(group) ? group : NULL, all_rows, n_all_rows, out);
 }
 
 /* shard: the group whose ranks each hold a share of the training rows (hf_prep_fit_shard), or
- * NULL. */
+ * NULL; all_rows[0..n_all_rows): the split's fit rows in its order (with shard: target encoding's
+ * order). */
 static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
                          const double *y, const int64_t *rows, size_t n, const hf_group *group,
-                         const hf_group *shard, hf_prep **out)
+                         const hf_group *shard, const int64_t *all_rows, size_t n_all_rows,
+                         hf_prep **out)
 {
     int result = 0;
     size_t p_in = schema->n_features;
@@ -2024,7 +2111,14 @@ static int prep_fit_impl(const hf_prep_config *cfg, const hf_schema *schema, con
         result = hf_dist_agree(shard, result);
     if (result < 0)
         goto out;
-    if (any_encoding(p, HF_ENCODE_TARGET) && (result = fit_target(p, schema, X, y, rows, n)) < 0)
+    if (shard && any_encoding(p, HF_ENCODE_TARGET) && n_all_rows != n_all)
+        result = hf_error(HF_EINTERNAL,
+                          "preprocess target encoding: the split has %zu training rows, the "
+                          "group's shares %zu",
+                          n_all_rows, n_all);
+    if (result >= 0 && any_encoding(p, HF_ENCODE_TARGET))
+        result = fit_target(p, schema, X, y, rows, n, shard, all_rows, n_all_rows);
+    if (result < 0)
         goto out;
     if (has_numeric_steps(cfg)) {
         double *stepped = NULL;

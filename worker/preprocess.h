@@ -158,15 +158,15 @@ int hf_prep_fit_y(const hf_prep_config *cfg, const hf_schema *schema, const doub
  * standardisation, kbins' edges) are computed on each column's training values gathered from
  * every group rank in row order (hf_dist_gather: n_all doubles per column on every rank, one
  * column at a time), so they equal the single copy's bit for bit when the rows are in table
- * order; PCA adds the shares' column sums and cross-products over the group. Target encoding is
- * refused (HF_EINVAL, hf_prep_data_parallel_check). */
+ * order; PCA adds the shares' column sums and cross-products over the group.
+ * all_rows[0..n_all_rows) are the split's training rows in the split's order (what hf_prep_fit_y
+ * would be given; the same on every group rank), rows[0..n) its subsequence in this rank's block:
+ * target encoding gathers each encoded column's codes, places them in that order and fits as the
+ * single copy (y: the whole target column, on every rank), so its encodings, inner folds and
+ * cross-fitted encodings of this rank's rows are the single copy's bit for bit. */
 int hf_prep_fit_shard(const hf_prep_config *cfg, const hf_schema *schema, const double *X,
-                      const double *y, const int64_t *rows, size_t n, const hf_group *group,
-                      hf_prep **out);
-/* Not collective: HF_EINVAL, naming the preprocess key (its name into *key when key is not NULL),
- * for a configuration hf_prep_fit_shard cannot fit: target encoding (categorical or
- * encode_columns). */
-int hf_prep_data_parallel_check(const hf_prep_config *cfg, const char **key);
+                      const double *y, const int64_t *rows, size_t n, const int64_t *all_rows,
+                      size_t n_all_rows, const hf_group *group, hf_prep **out);
 
 /* Not collective. The design rows of the very rows the pipeline was fitted on (rows[0..n) as
  * given to the fit, same order), what a model is fitted on: as hf_prep_transform, except that a

@@ -395,7 +395,6 @@ static int cache_fill_shard(hf_task_ctx *ctx, const hf_split *sp, int split,
                      : HF_OK;
     if (result >= 0)
         result = shard_rows(g, d->n_rows, frac ? frac : sp->train, n_frac, &c->sub, &c->n_train);
-    free(frac);
     if (result >= 0)
         result = shard_rows(g, d->n_rows, sp->valid, sp->n_valid, &c->lvalid, &c->n_lvalid);
     c->nv_of = hf_calloc((size_t)size, sizeof *c->nv_of);
@@ -410,9 +409,12 @@ static int cache_fill_shard(hf_task_ctx *ctx, const hf_split *sp, int split,
     }
     c->train = c->sub;
     c->shard = 1;
-    if ((result = hf_dist_agree(g, result)) < 0)
-        return result;
-    return hf_prep_fit_shard(cfg, d->schema, d->X, d->y, c->train, c->n_train, g, &c->prep);
+    /* the split's training rows in its order: target encoding's inner folds are drawn over them */
+    if ((result = hf_dist_agree(g, result)) >= 0)
+        result = hf_prep_fit_shard(cfg, d->schema, d->X, d->y, c->train, c->n_train,
+                                   frac ? frac : sp->train, n_frac, g, &c->prep);
+    free(frac);
+    return result;
 }
 
 /* 1 if the task's validation rows are scored block by block (score_blocks): they are read in
@@ -1100,11 +1102,14 @@ int hf_fit_pipeline(const hf_trial_config *trial, const hf_dataset *d, const hf_
      * table), the pipeline and the model combining the shares over the group. */
     const int shard = hf_group_data_parallel(group);
     if (shard) {
+        const int64_t *all_rows = rows;
+        const size_t n_all = n;
         result = hf_dist_agree(group, shard_rows(group, d->n_rows, rows, n, &mine, &n));
         if (result < 0)
             goto out;
         rows = mine;
-        result = hf_prep_fit_shard(&trial->prep, d->schema, d->X, d->y, rows, n, group, prep);
+        result = hf_prep_fit_shard(&trial->prep, d->schema, d->X, d->y, rows, n, all_rows, n_all,
+                                   group, prep);
     } else {
         result = hf_prep_fit_y(&trial->prep, d->schema, d->X, d->y, rows, n, group, prep);
     }

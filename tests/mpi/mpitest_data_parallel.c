@@ -16,8 +16,10 @@
  *    relative, and every group rank holds the same bits (their minimum equals their maximum);
  *  - the gathering steps and PCA when only group rank 0 holds training rows equal the single
  *    copy of rank 0's rows;
- *  - a configuration the shards cannot fit (target encoding) is refused on every rank, one
- *    line, and a rank that holds no training row still takes part. */
+ *  - target encoding (regression and binary targets, the training rows in row order, shuffled
+ *    as a split whose order is not the table's, and in group rank 0's block only) gives the single
+ * copy's encodings, inner folds and cross-fitted encodings bit for bit and its models to 1e-9;
+ *  - a rank that holds no training row still takes part. */
 #include "common/hf.h"
 #include "common/rng.h"
 #include "common/comm.h"
@@ -160,7 +162,8 @@ static void check_export(const hf_prep *pref, const hf_prep *psh, int order_impu
         if (strcmp(ar[a].name, as[a].name) || ar[a].rows != as[a].rows || ar[a].cols != as[a].cols)
             continue;
         int exact = (order_impute && !strcmp(ar[a].name, "prep.impute")) ||
-                    !strcmp(ar[a].name, "prep.num") || !strcmp(ar[a].name, "prep.kbins_edges");
+                    !strcmp(ar[a].name, "prep.num") || !strcmp(ar[a].name, "prep.kbins_edges") ||
+                    !strcmp(ar[a].name, "prep.freq");
         double d = 0.0;
         size_t bits = 0;
         for (size_t i = 0; i < ar[a].rows * ar[a].cols; i++) {
@@ -233,6 +236,113 @@ static void check_model(const char *what, const hf_model_ops *ops, hf_value (*va
     free(ws);
 }
 
+/* Target encoding on the shards (te: bit 0 a binary target, bit 1 the training rows in a
+ * shuffled order, as a split whose order is not the table's; bit 2 only group rank 0's block
+ * holding training rows): each rank holds its block in a table with room for
+ * every row and its training rows in the split's order; the encodings (prep.freq, the mean), the
+ * inner folds and the cross-fitted encodings of its rows equal the single copy's bit for bit, the
+ * other design columns to 1e-9, and ridge (or logistic regression) fitted on the cross-fitted
+ * design rows gives the single copy's coefficients to 1e-9. */
+static void check_target_encoding(const hf_group *g, const table *t, hf_schema *schema,
+                                  const int64_t *train0, size_t ntr, int te)
+{
+    const int size = hf_group_grid(g)->size, rank = hf_group_grid(g)->rank;
+    const int binary = te & 1;
+    uint64_t first, count;
+    hf_group_row_block(t->n, size, rank, &first, &count);
+    int64_t *train = malloc(ntr * sizeof *train), *mine = malloc(ntr * sizeof *mine);
+    memcpy(train, train0, ntr * sizeof *train);
+    if (te & 4) { /* only group rank 0's block holds training rows */
+        uint64_t f0, c0;
+        hf_group_row_block(t->n, size, 0, &f0, &c0);
+        size_t m = 0;
+        for (size_t i = 0; i < ntr; i++)
+            if ((uint64_t)train[i] < c0)
+                train[m++] = train[i];
+        ntr = m;
+    }
+    if (te & 2) {
+        hf_rng r;
+        hf_rng_init(&r, 99, 3, 4);
+        hf_rng_shuffle_i64(&r, train, (int64_t)ntr);
+    }
+    size_t nloc = 0;
+    for (size_t i = 0; i < ntr; i++)
+        if ((uint64_t)train[i] >= first && (uint64_t)train[i] < first + count)
+            mine[nloc++] = train[i];
+    /* the rank's table: its block's rows written, the others NaN (never read) */
+    double *X = malloc(t->n * P_IN * sizeof *X);
+    for (size_t i = 0; i < t->n * P_IN; i++)
+        X[i] = NAN;
+    memcpy(X + first * P_IN, t->X + first * P_IN, count * P_IN * sizeof *X);
+    schema->task = binary ? HF_TASK_CLASSIFICATION : HF_TASK_REGRESSION;
+    schema->n_classes = binary ? 2 : 0;
+    const double *y = binary ? t->yb : t->y;
+    hf_prep_config cfg;
+    hf_prep_config_default(&cfg);
+    cfg.encode = HF_ENCODE_TARGET;
+    cfg.scale = HF_SCALE_STANDARD;
+    char what[96];
+    snprintf(what, sizeof what, "target encoding (%s, %s order%s) on a group of %d",
+             binary ? "binary" : "regression", te & 2 ? "shuffled" : "row",
+             te & 4 ? ", rank 0's rows alone" : "", size);
+    hf_prep *pref = NULL, *psh = NULL;
+    int rc = hf_prep_fit_y(&cfg, schema, t->X, y, train, ntr, NULL, &pref);
+    CHECK(rc == HF_OK, "%s: single copy: %s", what, hf_error_message());
+    rc = hf_prep_fit_shard(&cfg, schema, X, y, mine, nloc, train, ntr, g, &psh);
+    CHECK(rc == HF_OK, "%s: shards: %s", what, hf_error_message());
+    if (pref && psh) {
+        check_export(pref, psh, 0, what);
+        size_t q = hf_prep_n_outputs(pref), nf_ref = 0, nf_sh = 0;
+        const int *ir = hf_prep_inner_folds(pref, &nf_ref), *is = hf_prep_inner_folds(psh, &nf_sh);
+        CHECK(ir && is && nf_ref == ntr && nf_sh == nloc, "%s: inner folds of %zu and %zu rows",
+              what, nf_ref, nf_sh);
+        double *Xtr = malloc(ntr * q * sizeof *Xtr), *Xloc = malloc((nloc ? nloc : 1) * q * 8);
+        double *Xref = malloc((nloc ? nloc : 1) * q * 8), *ytr = malloc(ntr * sizeof *ytr);
+        double *yloc = malloc((nloc ? nloc : 1) * sizeof *yloc);
+        CHECK(hf_prep_transform_fit_rows(pref, t->X, train, ntr, Xtr) == HF_OK &&
+                  hf_prep_transform_fit_rows(psh, X, mine, nloc, Xloc) == HF_OK,
+              "%s: fit rows: %s", what, hf_error_message());
+        /* the single copy's rows at this rank's positions */
+        size_t k = 0, te_bits = 0, folds_bad = 0;
+        for (size_t i = 0; i < ntr && k < nloc; i++) {
+            if (train[i] != mine[k])
+                continue;
+            memcpy(Xref + k * q, Xtr + i * q, q * sizeof *Xref);
+            folds_bad += ir && is && ir[i] != is[k];
+            te_bits += memcmp(&Xref[k * q + q - 1], &Xloc[k * q + q - 1], sizeof(double)) != 0;
+            yloc[k] = y[mine[k]];
+            k++;
+        }
+        for (size_t i = 0; i < ntr; i++)
+            ytr[i] = y[train[i]];
+        CHECK(folds_bad == 0, "%s: %zu inner folds differ from the single copy's", what, folds_bad);
+        CHECK(te_bits == 0, "%s: %zu cross-fitted encodings not bit-identical", what, te_bits);
+        double d = mpitest_max_rel_diff(Xloc, Xref, nloc * q, 1e-3);
+        worst = fmax(worst, d);
+        CHECK(d <= 1e-9, "%s: design rows differ by %.3g", what, d);
+        hf_value v[MAX_T][16];
+        const hf_model_ops *ops = binary ? &hf_model_logistic_regression : &hf_model_ridge;
+        for (size_t m = 0; m < 2; m++) {
+            set_default(ops, v[m]);
+            set_num(ops, v[m], binary ? "C" : "alpha", m ? 2.0 : 0.5);
+        }
+        check_model(what, ops, v, 2, g, Xtr, ytr, ntr, Xloc, yloc, nloc, q, binary ? 2 : 0);
+        free(Xtr);
+        free(Xloc);
+        free(Xref);
+        free(ytr);
+        free(yloc);
+    }
+    hf_prep_free(pref);
+    hf_prep_free(psh);
+    schema->task = HF_TASK_REGRESSION;
+    schema->n_classes = 0;
+    free(X);
+    free(train);
+    free(mine);
+}
+
 static void run_group(hf_comm *world, int gs)
 {
     int wr = hf_comm_rank(world);
@@ -299,7 +409,7 @@ static void run_group(hf_comm *world, int gs)
         hf_prep *pref = NULL, *psh = NULL;
         int rc = hf_prep_fit_y(&cfg, schema, t.X, t.y, train, ntr, NULL, &pref);
         CHECK(rc == HF_OK, "single-copy preprocessing: %s", hf_error_message());
-        rc = hf_prep_fit_shard(&cfg, schema, block, NULL, ltrain, nloc, g, &psh);
+        rc = hf_prep_fit_shard(&cfg, schema, block, NULL, ltrain, nloc, NULL, ntr, g, &psh);
         CHECK(rc == HF_OK, "shard preprocessing on a group of %d: %s", size, hf_error_message());
         if (!pref || !psh) {
             hf_prep_free(pref);
@@ -378,17 +488,8 @@ static void run_group(hf_comm *world, int gs)
         hf_prep_free(pref);
         hf_prep_free(psh);
     }
-    /* Refused on every rank, before any collective call: target encoding. */
-    hf_prep_config med;
-    hf_prep_config_default(&med);
-    med.encode = HF_ENCODE_TARGET;
-    hf_prep *pm = NULL;
-    int rc = hf_prep_fit_shard(&med, schema, block, NULL, ltrain, nloc, g, &pm);
-    CHECK(rc == HF_EINVAL && strstr(hf_error_message(), "preprocess.categorical") &&
-              !strchr(hf_error_message(), '\n'),
-          "target encoding with data_parallel: rc %d, %s", rc, hf_error_message());
-    hf_error_clear();
-    hf_prep_free(pm);
+    for (int te = 0; te < 6; te++)
+        check_target_encoding(g, &t, schema, train, ntr, te);
     /* The gathering steps and PCA when only group rank 0 holds training rows: the others gather
      * nothing and fit the single copy's pipeline of rank 0's rows. */
     {
@@ -409,7 +510,8 @@ static void run_group(hf_comm *world, int gs)
                 rows0[n0++] = train[i];
         hf_prep *pr = NULL, *ps = NULL;
         int r1 = hf_prep_fit_y(&all, schema, t.X, t.y, rows0, n0, NULL, &pr);
-        int r2 = hf_prep_fit_shard(&all, schema, block, NULL, ltrain, rank == 0 ? nloc : 0, g, &ps);
+        int r2 = hf_prep_fit_shard(&all, schema, block, NULL, ltrain, rank == 0 ? nloc : 0, NULL,
+                                   n0, g, &ps);
         CHECK(r1 == HF_OK && r2 == HF_OK, "rank 0's rows alone on a group of %d: %d %d %s", size,
               r1, r2, hf_error_message());
         if (pr && ps) {
