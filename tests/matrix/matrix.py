@@ -240,7 +240,20 @@ def _feasible(c):
     free = [d for d in DIM_NAMES if d not in c]
     if not free:
         return True
-    d = free[0]
+    # The most constrained dimension next: the one that completes the most constraints (then the
+    # one in the most constraints with an assigned dimension, then the first). Whether a valid
+    # completion exists does not depend on the order; in DIM_NAMES order an infeasible partial
+    # whose constraint includes a late dimension (model-task's metric) walked the product of every
+    # dimension before it.
+    def rank(d):
+        done = near = 0
+        for _, dims, _, _ in CONSTRAINTS:
+            if d in dims:
+                others = [e for e in dims if e != d]
+                done += all(e in c for e in others)
+                near += any(e in c for e in others)
+        return (done, near)
+    d = max(free, key=rank)  # max keeps the first of equals
     for v in DIM_VALUES[d]:
         c[d] = v
         ok = _feasible(c)
