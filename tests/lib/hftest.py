@@ -427,7 +427,8 @@ class LogisticOptimum:
         if not check:
             return
         sk = LogisticRegression(C=C, penalty="elasticnet", l1_ratio=r1, solver="saga",
-                                fit_intercept=fit_intercept, max_iter=100000, tol=1e-10).fit(X, y)
+                                fit_intercept=fit_intercept, max_iter=100000, tol=1e-10,
+                                random_state=0).fit(X, y)
         far = np.max(np.abs(sk.predict_proba(X) - self.predict_proba(X)))
         if far > 1e-3:
             raise RuntimeError("saga is %g from the reference optimum: not its objective" % far)

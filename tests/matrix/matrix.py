@@ -928,7 +928,7 @@ class Model:
                 r1 = float(params["l1_ratio"])
                 self.m = LogisticRegression(C=C, fit_intercept=fi, penalty="elasticnet",
                                             l1_ratio=r1, solver="saga", class_weight=cw,
-                                            max_iter=200).fit(X, yi)
+                                            max_iter=200, random_state=0).fit(X, yi)
                 o = hftest.LogisticOptimum(X, yi, C=C, fit_intercept=fi, check=False,
                                            sample_weight=self.sw, l1_ratio=r1)
                 self.W, self.b = o.W, o.b

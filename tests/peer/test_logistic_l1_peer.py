@@ -7,9 +7,10 @@ penalty [l1, elasticnet] (l1_ratio 0.3), class_weight [none, balanced], tol 1e-1
 - every per-fold log_loss and accuracy equals the exact optimum of scikit-learn's objective
   (hftest.LogisticOptimum with l1_ratio: L-BFGS-B on the split W = U - V, then Newton's method
   on the weights away from 0) to 1e-6 relative, and saga itself (tol 1e-10) lands on that
-  objective: its value is within 1e-4 relative above the optimum's, never below it (saga's
-  stopping test ends it early where only the intercepts still move: 7 epochs, 3e-5 above and 1e-3 off in
-  the probabilities on a 4-class fold whose weights are all 0);
+  objective: its value is within 1e-3 relative above the optimum's, never below it (saga's
+  stopping test ends it early where only the intercepts still move: on a 4-class fold whose weights
+  are all 0 it stops after 4-9 epochs, 2e-8 to 2.3e-4 above the optimum over random_state 0-19, so
+  saga runs with random_state 0 and the bound is 1e-3);
 - the refit's coefficients (model.h5) are exactly 0 where the optimum's are 0 with a smooth
   gradient clearly inside the L1 penalty's dead zone (|g| < 0.9 l1 / C), and of the optimum's sign
   where it is clearly away from 0 (what l1 is for: the weak features are dropped), and l1 at the
@@ -112,11 +113,12 @@ for name, y in targets.items():
             if k == 0:  # saga on one split per trial (it is slow at tol 1e-10)
                 sk = LogisticRegression(C=tp["C"], penalty="elasticnet", l1_ratio=ratio(tp),
                                         solver="saga", max_iter=100000, tol=1e-10,
+                                        random_state=0,
                                         class_weight="balanced" if sw is not None else None)
                 sk.fit(X[tr], y[tr])
                 fs = objective(X[tr], y[tr], sw, tp, sk.coef_, sk.intercept_)
                 fo = objective(X[tr], y[tr], sw, tp, o.W, o.b)
-                ck.check(fo - 1e-9 * fo <= fs <= fo + 1e-4 * fo, "%s %s split %d: saga's "
+                ck.check(fo - 1e-9 * fo <= fs <= fo + 1e-3 * fo, "%s %s split %d: saga's "
                          "objective %r, the optimum's %r" % (name, tp, k, fs, fo))
     # The refit: its coefficients' zeros and signs, and its predictions.
     bt = r["trials"][r["best"]["trial"]]["params"]
