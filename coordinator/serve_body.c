@@ -616,10 +616,11 @@ int hf_serve_format(const hf_schema *s, size_t no, const double *pred, size_t n,
             sb_putc(&b, '\n');
         }
     }
-    if (b.failed || !sb_reserve(&b, 0)) {
+    if (b.failed || !sb_reserve(&b, 0)) { /* no rows in JSON lines: an empty body, not NULL */
         free(b.p);
         return HF_ENOMEM;
     }
+    b.p[b.len] = '\0';
     *out = b.p;
     *len = b.len;
     return 0;
