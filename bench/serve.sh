@@ -6,7 +6,7 @@
 # see the same load on the machine). Prints the medians over the runs of requests/s, p50 and p99
 # latency, the servers' CPU time per request (on-CPU nanoseconds of all their threads and
 # processes, /proc/PID/task/TID/schedstat), the load generator's CPU time per request (it shares
-# the cores), and the median of the runs' hyperfold/peer throughput and server-CPU ratios; then
+# the cores, unless --pin), and the median of the runs' hyperfold/peer throughput and server-CPU ratios; then
 # peak RSS.
 # The load generator is bench/serve_load.c (C threads, one keep-alive connection each; gunicorn's
 # sync workers close every connection, so its clients reconnect per request). The rows marked
