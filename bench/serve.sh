@@ -6,7 +6,7 @@
 # see the same load on the machine). Prints the medians over the runs of requests/s, p50 and p99
 # latency, the servers' CPU time per request (on-CPU nanoseconds of all their threads and
 # processes, /proc/PID/task/TID/schedstat), the load generator's CPU time per request (it shares
-# the cores), and the median of the runs' hyperfold/peer throughput and server-CPU ratios; then
+# the cores, unless --pin), and the median of the runs' hyperfold/peer throughput and server-CPU ratios; then
 # peak RSS.
 # The load generator is bench/serve_load.c (C threads, one keep-alive connection each; gunicorn's
 # sync workers close every connection, so its clients reconnect per request). The rows marked
@@ -16,8 +16,14 @@
 # With --log both servers log every request to a file (hyperfold without --quiet, gunicorn with
 # --access-logfile); without it neither does (hyperfold --quiet, gunicorn's default).
 #
+# With --pin each server runs on CPU 0 only and the load generator on CPU 1 only (taskset; the
+# same placement for hyperfold and for gunicorn's master and workers), so that the client's CPU
+# time does not come out of the server's share of the cores; without it (the default) all of them
+# share every core. The header says which placement ran. Other processes on the machine are not
+# moved: they still share both CPUs.
+#
 # Usage: bench/serve.sh [--threads N] [--workers W] [--max-requests R] [--max-seconds S]
-#                       [--runs N] [--log]
+#                       [--runs N] [--log] [--pin]
 # Needs the build (HF_BUILD_DIR, default ./build), gunicorn and python3-flask.
 set -euo pipefail
 
@@ -32,6 +38,7 @@ MAX_REQ=50000
 MAX_S=5
 RUNS=3
 LOG=0
+PIN=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --threads) THREADS="$2"; shift ;;
@@ -40,13 +47,24 @@ while [ $# -gt 0 ]; do
     --max-seconds) MAX_S="$2"; shift ;;
     --runs) RUNS="$2"; shift ;;
     --log) LOG=1 ;;
+    --pin) PIN=1 ;;
     *) echo "usage: $0 [--threads N] [--workers W] [--max-requests R] [--max-seconds S]" \
-            "[--runs N] [--log]" >&2
+            "[--runs N] [--log] [--pin]" >&2
        exit 2 ;;
     esac
     shift
 done
 [ -x "$HF" ] || { echo "serve.sh: $HF is missing: build first" >&2; exit 1; }
+SRV_PIN=()
+CLI_PIN=()
+PLACEMENT="unpinned: servers and load generator share all $NCPU cores"
+if [ "$PIN" = 1 ]; then
+    [ "$NCPU" -ge 2 ] || { echo "serve.sh: --pin needs 2 CPUs, this machine has $NCPU" >&2; exit 1; }
+    command -v taskset >/dev/null || { echo "serve.sh: --pin needs taskset (util-linux)" >&2; exit 1; }
+    SRV_PIN=(taskset -c 0)
+    CLI_PIN=(taskset -c 1)
+    PLACEMENT="pinned: each server on CPU 0 only, the load generator on CPU 1 only (taskset)"
+fi
 command -v gunicorn >/dev/null || {
     echo "serve.sh: gunicorn is missing: apt-get install gunicorn python3-flask" >&2
     exit 1
@@ -86,13 +104,13 @@ if [ "$LOG" = 1 ]; then
     HF_LOG=()
     GU_LOG=(--access-logfile "$W/gu.access")
 fi
-"$HF" serve --model "$MODEL" --port 0 --threads "$THREADS" "${HF_LOG[@]}" >"$W/hf.out" \
-    2>"$W/hf.err" &
+"${SRV_PIN[@]}" "$HF" serve --model "$MODEL" --port 0 --threads "$THREADS" "${HF_LOG[@]}" \
+    >"$W/hf.out" 2>"$W/hf.err" &
 HF_PID=$!
 for _ in $(seq 100); do [ -s "$W/hf.out" ] && break; sleep 0.05; done
 HF_PORT=$(sed -E 's/.*:([0-9]+)$/\1/' "$W/hf.out")
 GU_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-HF_PEER_DATA=$DATA gunicorn -w "$WORKERS" -b "127.0.0.1:$GU_PORT" --chdir "$SRC/bench" \
+HF_PEER_DATA=$DATA "${SRV_PIN[@]}" gunicorn -w "$WORKERS" -b "127.0.0.1:$GU_PORT" --chdir "$SRC/bench" \
     --log-level warning "${GU_LOG[@]}" serve_peer:app >"$W/gu.log" 2>&1 &
 GU_PID=$!
 for _ in $(seq 1200); do # up to 60 s: importing scikit-learn is slow on a busy machine
@@ -138,7 +156,7 @@ measure() { # PORT BODY CONC MODE PIDS...
     shift 4
     c0=$(cpu_ns "$@")
     # shellcheck disable=SC2086
-    line=$("$W/serve_load" "$port" "$body" "$conc" "$MAX_REQ" "$MAX_S" $mode)
+    line=$("${CLI_PIN[@]}" "$W/serve_load" "$port" "$body" "$conc" "$MAX_REQ" "$MAX_S" $mode)
     c1=$(cpu_ns "$@")
     n=$(echo "$line" | awk '{print $4}')
     echo "$line $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.1f", n ? (b-a)/1e3/n : 0}')"
@@ -149,7 +167,7 @@ echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')
     "load average $(cut -d' ' -f1-3 /proc/loadavg) at the start;" \
     "hyperfold serve --threads $THREADS; gunicorn -w $WORKERS (sync);" \
     "cells: $MAX_REQ requests or ${MAX_S}s; medians of $RUNS runs;" \
-    "request logs $([ "$LOG" = 1 ] && echo on || echo off)"
+    "request logs $([ "$LOG" = 1 ] && echo on || echo off); $PLACEMENT"
 printf "%-5s %-5s %-5s | %9s %8s %8s %6s %6s | %8s %8s %8s %6s %6s | %6s %6s\n" rows conc conn \
     "hf req/s" "p50 us" "p99 us" "srv us" "cli us" "py req/s" "p50 us" "p99 us" "srv us" \
     "cli us" "ratio" "cpu x"
@@ -184,7 +202,8 @@ done
 echo "peak RSS: hyperfold serve $(($(rss_kb $HF_PID) / 1024)) MiB;" \
     "gunicorn (master + $WORKERS workers) $(($(rss_kb $GU_PIDS) / 1024)) MiB"
 echo "srv us: the server's CPU time per request (all threads / processes); cli us: the load" \
-    "generator's (it runs on the same $NCPU cores); ratio: hf/py requests/s; cpu x: py/hf srv us." \
+    "generator's ($([ "$PIN" = 1 ] && echo "on CPU 1, apart from the server" ||
+        echo "it runs on the same $NCPU cores")); ratio: hf/py requests/s; cpu x: py/hf srv us." \
     "conn keep: kept alive where the server allows (gunicorn sync closes each); close: both" \
     "reconnect per request. Each figure is the median of $RUNS runs; ratios are medians of the" \
     "runs' paired ratios."

@@ -60,7 +60,9 @@ static int dial(void)
 }
 
 /* Sends the request and reads one response; returns 1 if the connection stays open, 0 if the
- * server closes it, -1 on an error (or a status other than 200). */
+ * server closes it, -1 on an error (or a status other than 200). The end of the headers is looked
+ * for only in the bytes each recv adds (and the 3 before them), and the headers are scanned once
+ * for Content-Length and Connection; the body is read to its declared length. */
 static int one(int fd, char *buf, size_t cap)
 {
     size_t off = 0;
@@ -76,17 +78,20 @@ static int one(int fd, char *buf, size_t cap)
         ssize_t r = recv(fd, buf + got, cap - 1 - got, 0);
         if (r <= 0)
             return -1;
+        size_t from = got > 3 ? got - 3 : 0;
         got += (size_t)r;
-        buf[got] = '\0';
-        end = strstr(buf, "\r\n\r\n");
+        end = memmem(buf + from, got - from, "\r\n\r\n", 4);
         if (!end && got + 1 >= cap)
             return -1;
     }
-    int ok = strncmp(buf, "HTTP/1.1 200", 12) == 0 || strncmp(buf, "HTTP/1.0 200", 12) == 0;
+    int ok =
+        got >= 12 && (memcmp(buf, "HTTP/1.1 200", 12) == 0 || memcmp(buf, "HTTP/1.0 200", 12) == 0);
     *end = '\0';
     const char *cl = strcasestr(buf, "\r\ncontent-length:");
     int closes = strcasestr(buf, "\r\nconnection: close") != NULL;
-    size_t body = cl ? strtoul(cl + 17, NULL, 10) : 0;
+    if (!cl)
+        return -1; /* both servers send Content-Length: without it completeness is unknown */
+    size_t body = strtoul(cl + 17, NULL, 10);
     size_t have = got - (size_t)(end + 4 - buf);
     while (have < body) {
         ssize_t r = recv(fd, buf, cap - 1, 0);
@@ -94,8 +99,8 @@ static int one(int fd, char *buf, size_t cap)
             return -1;
         have += (size_t)r;
     }
-    if (!ok)
-        return -1;
+    if (!ok || have != body)
+        return -1; /* not 200, or more bytes than the response holds (nothing is pipelined) */
     return closes ? 0 : 1;
 }
 
@@ -106,8 +111,10 @@ static void *run(void *arg)
     char *buf = malloc(cap);
     int fd = -1;
     t->lat = malloc((size_t)g_max * sizeof *t->lat);
-    while (__atomic_fetch_add(&g_next, 1, __ATOMIC_RELAXED) < g_max && now() < g_deadline) {
-        double t0 = now();
+    /* One clock read per request: a request's end is the next one's start (and the deadline's
+     * check). */
+    double t0 = now();
+    while (__atomic_fetch_add(&g_next, 1, __ATOMIC_RELAXED) < g_max && t0 < g_deadline) {
         if (fd < 0)
             fd = dial();
         int r = fd < 0 ? -1 : one(fd, buf, cap);
@@ -115,11 +122,12 @@ static void *run(void *arg)
             close(fd);
             fd = -1;
         }
-        if (r < 0) {
+        double t1 = now();
+        if (r < 0)
             __atomic_fetch_add(&g_errors, 1, __ATOMIC_RELAXED);
-            continue;
-        }
-        t->lat[t->n++] = now() - t0;
+        else
+            t->lat[t->n++] = t1 - t0;
+        t0 = t1;
     }
     if (fd >= 0)
         close(fd);

@@ -627,7 +627,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (!r->too_big) {
             if (r->len + *upload_size + 1 > r->cap) {
-                size_t cap = r->cap ? r->cap : 4096;
+                size_t cap = r->cap ? r->cap : 256;
                 while (cap < r->len + *upload_size + 1)
                     cap *= 2;
                 char *b = realloc(r->body, cap);

@@ -59,7 +59,8 @@ static double *add_row(rows *r)
 {
     size_t p = r->s->n_features ? r->s->n_features : 1;
     if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
+        /* 4 rows to start: a single-row request's matrix stays a small allocation */
+        size_t cap = r->cap ? r->cap * 2 : 4;
         double *X = realloc(r->X, cap * p * sizeof *X);
         if (!X)
             return NULL;
@@ -83,17 +84,6 @@ static int convert(rows *r, size_t row, size_t k, const char *p, size_t len, dou
                            sizeof what) == 0)
         return 0;
     return bad(r, "row %zu: %s", row, what);
-}
-
-/* The first feature of each input column (hf_schema_input_span): n_inputs entries, or NULL
- * when out of memory. */
-static size_t *input_firsts(const hf_schema *s, size_t *n_inputs)
-{
-    size_t *v = malloc((s->n_features + 1) * sizeof *v), n = 0;
-    for (size_t k = 0; v && k < s->n_features; k += hf_schema_input_span(s, k))
-        v[n++] = k;
-    *n_inputs = n;
-    return v;
 }
 
 /* 1 if `name` is a column the model knows but does not use as a feature (the target, the fold,
@@ -137,12 +127,10 @@ static int next_record(const char *body, size_t len, size_t *pos, const char **r
 static int parse_csv(rows *r, int header, const char *body, size_t len)
 {
     const hf_schema *s = r->s;
-    size_t p = s->n_features, pos = hf_csv_bom_len(body, len), ncols, row_no = 0;
+    size_t p = s->n_features, pos = hf_csv_bom_len(body, len), ncols = hf_schema_n_inputs(s),
+           row_no = 0;
     hf_csv_fields f = {0};
     long *feat = NULL; /* column -> first feature of its input column, -1: ignored */
-    size_t *firsts = input_firsts(s, &ncols);
-    if (!firsts)
-        return HF_ENOMEM;
     char delim = ',';
     const char *rec, *reason;
     size_t rlen, off;
@@ -211,8 +199,13 @@ static int parse_csv(rows *r, int header, const char *body, size_t len)
             result = HF_ENOMEM;
             break;
         }
+        /* Without a header the fields are the input columns in order: column j's first feature
+         * is the one after column j-1's span (hf_schema_input_span). */
+        size_t next = 0;
         for (size_t j = 0; j < ncols && result == 0; j++) {
-            long k = feat ? feat[j] : (long)firsts[j];
+            long k = feat ? feat[j] : (long)next;
+            if (!feat)
+                next += hf_schema_input_span(s, next);
             if (k >= 0)
                 result = convert(r, row_no, (size_t)k, f.f[j].p, f.f[j].len, &x[k]);
         }
@@ -220,7 +213,6 @@ static int parse_csv(rows *r, int header, const char *body, size_t len)
 out:
     hf_csv_fields_free(&f);
     free(feat);
-    free(firsts);
     return result;
 }
 
@@ -460,45 +452,121 @@ int hf_serve_parse(const hf_schema *s, hf_serve_fmt fmt, int header, const char 
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-static void put_json_string(FILE *fp, const char *s)
+/* The response body, built in one malloc'ed buffer grown by doubling (no stdio stream: a
+ * single-row answer is a few dozen bytes). `failed` is set when out of memory. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} sbuf;
+
+static int sb_reserve(sbuf *b, size_t n)
 {
-    fputc('"', fp);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(fp, "\\%c", *c);
-        else if (*c < 0x20)
-            fprintf(fp, "\\u%04x", *c);
-        else
-            fputc(*c, fp);
+    if (b->failed)
+        return 0;
+    if (b->len + n + 1 <= b->cap)
+        return 1;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->failed = 1;
+        return 0;
     }
-    fputc('"', fp);
+    b->p = p;
+    b->cap = cap;
+    return 1;
 }
 
-static void put_json_number(FILE *fp, double v)
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (!sb_reserve(b, n))
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+static void sb_putc(sbuf *b, char c)
+{
+    sb_put(b, &c, 1);
+}
+
+/* A number as predict writes it: %.17g (hf_csvw_put_pred). */
+static void sb_g17(sbuf *b, double v)
+{
+    char t[40];
+    int n = snprintf(t, sizeof t, "%.17g", v);
+    sb_put(b, t, n > 0 ? (size_t)n : 0);
+}
+
+/* A CSV field as hf_csvw_put_field writes it: quoted, with doubled quotes, when it holds a comma,
+ * quote, CR or LF. */
+static void sb_csv_field(sbuf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        sb_puts(b, s);
+        return;
+    }
+    sb_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"')
+            sb_putc(b, '"');
+        sb_putc(b, *s);
+    }
+    sb_putc(b, '"');
+}
+
+static void put_json_string(sbuf *b, const char *prefix, const char *s)
+{
+    sb_putc(b, '"');
+    for (const char *part = prefix; part; part = part == prefix ? s : NULL) {
+        for (const unsigned char *c = (const unsigned char *)part; *c; c++) {
+            char t[8];
+            if (*c == '"' || *c == '\\') {
+                t[0] = '\\';
+                t[1] = (char)*c;
+                sb_put(b, t, 2);
+            } else if (*c < 0x20) {
+                snprintf(t, sizeof t, "\\u%04x", *c);
+                sb_put(b, t, 6);
+            } else {
+                sb_putc(b, (char)*c);
+            }
+        }
+    }
+    sb_putc(b, '"');
+}
+
+static void put_json_number(sbuf *b, double v)
 {
     if (isfinite(v))
-        fprintf(fp, "%.17g", v);
+        sb_g17(b, v);
     else
-        fputs("null", fp);
+        sb_puts(b, "null");
 }
 
-static void put_json_row(FILE *fp, const hf_schema *s, size_t no, const double *p)
+static void put_json_row(sbuf *b, const hf_schema *s, size_t no, const double *p)
 {
-    fputs("{\"prediction\":", fp);
+    sb_puts(b, "{\"prediction\":");
     if (s->task == HF_TASK_CLASSIFICATION) {
-        put_json_string(fp, s->classes[hf_pred_class(p, no)]);
+        put_json_string(b, "", s->classes[hf_pred_class(p, no)]);
         for (size_t k = 0; k < no; k++) {
-            char *h = hf_asprintf("proba_%s", s->classes[k]);
-            fputc(',', fp);
-            put_json_string(fp, h ? h : "");
-            free(h);
-            fputc(':', fp);
-            put_json_number(fp, p[k]);
+            sb_putc(b, ',');
+            put_json_string(b, "proba_", s->classes[k]);
+            sb_putc(b, ':');
+            put_json_number(b, p[k]);
         }
     } else {
-        put_json_number(fp, p[0]);
+        put_json_number(b, p[0]);
     }
-    fputc('}', fp);
+    sb_putc(b, '}');
 }
 
 int hf_serve_format(const hf_schema *s, size_t no, const double *pred, size_t n, hf_serve_fmt fmt,
@@ -506,35 +574,54 @@ int hf_serve_format(const hf_schema *s, size_t no, const double *pred, size_t n,
 {
     *out = NULL;
     *len = 0;
-    FILE *fp = open_memstream(out, len);
-    if (!fp)
-        return HF_ENOMEM;
+    sbuf b = {0};
+    int cls = s->task == HF_TASK_CLASSIFICATION;
     if (fmt == HF_SERVE_CSV) {
-        /* As predict.c writes its output file: the header, then one line per row. */
-        hf_csvw_put_pred_header(fp, s);
-        fputc('\n', fp);
+        /* As predict.c writes its output file (hf_csvw_put_pred_header, hf_csvw_put_pred): the
+         * header, then one line per row. */
+        sb_puts(&b, "prediction");
+        for (size_t k = 0; cls && k < s->n_classes; k++) {
+            char *h = hf_asprintf("proba_%s", s->classes[k]);
+            if (!h)
+                b.failed = 1;
+            sb_putc(&b, ',');
+            sb_csv_field(&b, h ? h : "");
+            free(h);
+        }
+        sb_putc(&b, '\n');
         for (size_t i = 0; i < n; i++) {
-            hf_csvw_put_pred(fp, s, pred + i * no, no);
-            fputc('\n', fp);
+            const double *p = pred + i * no;
+            if (cls) {
+                sb_csv_field(&b, s->classes[hf_pred_class(p, no)]);
+                for (size_t k = 0; k < no; k++) {
+                    sb_putc(&b, ',');
+                    sb_g17(&b, p[k]);
+                }
+            } else {
+                sb_g17(&b, p[0]);
+            }
+            sb_putc(&b, '\n');
         }
     } else if (fmt == HF_SERVE_JSON) {
-        fputs("{\"predictions\":[", fp);
+        sb_puts(&b, "{\"predictions\":[");
         for (size_t i = 0; i < n; i++) {
             if (i)
-                fputc(',', fp);
-            put_json_row(fp, s, no, pred + i * no);
+                sb_putc(&b, ',');
+            put_json_row(&b, s, no, pred + i * no);
         }
-        fputs("]}\n", fp);
+        sb_puts(&b, "]}\n");
     } else {
         for (size_t i = 0; i < n; i++) {
-            put_json_row(fp, s, no, pred + i * no);
-            fputc('\n', fp);
+            put_json_row(&b, s, no, pred + i * no);
+            sb_putc(&b, '\n');
         }
     }
-    if (fclose(fp) != 0) {
-        free(*out);
-        *out = NULL;
+    if (b.failed || !sb_reserve(&b, 0)) { /* no rows in JSON lines: an empty body, not NULL */
+        free(b.p);
         return HF_ENOMEM;
     }
+    b.p[b.len] = '\0';
+    *out = b.p;
+    *len = b.len;
     return 0;
 }
