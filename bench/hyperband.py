@@ -219,6 +219,40 @@ output: {dir: %s}
             "util": busy / (RANKS * wall), "sweep_util": busy / (RANKS * sweep)}
 
 
+def kr_small_budget_ranking(seed):
+    """What the smallest fraction ranks by: Hyperband's first rung of its largest bracket and
+    random search draw the same configuration for the same trial number, so the rung's scores
+    (at MIN of the rows) and random search's (all rows) of those configurations can be compared.
+    Returns (Spearman's rho, n, the rank at MIN of random search's best among them or None,
+    median gamma and alpha of the rung's best 1/eta against the full fits' best 1/eta)."""
+    from scipy.stats import spearmanr
+    default = MIN == fractions.Fraction(1, 27)
+    tag = lambda s: ("kr-%s-%d" % (s, seed) if default else  # noqa: E731
+                     "kr-%s-min%d-%d" % (s, MIN.denominator, seed))
+    hb = bench.load_results(os.path.join(WORK, tag("hyperband")))
+    rnd = bench.load_results(os.path.join(WORK, tag("random")))
+    g = [x for x in hb["hyperband"] if x["rung"] == 0 and x["resource"] < 1.5 * float(MIN)][0]
+    by_hb = {t["trial"]: t for t in hb["trials"]}
+    by_rnd = {t["trial"]: t for t in rnd["trials"]}
+    pairs = []
+    for k in range(g["first_trial"], g["first_trial"] + g["configs"]):
+        a, b = by_hb.get(k), by_rnd.get(k)
+        if a and b and all(a["params"][q] == b["params"][q] for q in ("alpha", "gamma")):
+            pairs.append((a["mean"]["r2"], b["mean"]["r2"], a["params"]))
+    if len(pairs) < 3:
+        return None
+    rho = spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).correlation
+    top = max(1, len(pairs) // ETA)
+    small = sorted(pairs, key=lambda p: -p[0])[:top]
+    full = sorted(pairs, key=lambda p: -p[1])[:top]
+    best_full = full[0]
+    rank = sorted(pairs, key=lambda p: -p[0]).index(best_full) + 1
+    med = statistics.median
+    return (rho, len(pairs), rank, top, med([p[2]["gamma"] for p in small]),
+            med([p[2]["gamma"] for p in full]), med([p[2]["alpha"] for p in small]),
+            med([p[2]["alpha"] for p in full]))
+
+
 RANKS = int(os.environ.get("BENCH_HB_RANKS", "2"))  # kernel_ridge only (a check at 1 rank)
 KR_TRAIN_ROWS = []  # each split's number of training rows (kernel_ridge), from the fold column
 
@@ -273,6 +307,22 @@ def kr_main(csv):
                   ["%+.4f" % x for x in d],
                   sum(1 for x, y in zip(ratio, d) if x >= 3 and y <= 0.002), len(d),
                   "yes" if med(ratio) >= 3 and med(d) <= 0.002 else "no"))
+    if "hyperband" in names and r:
+        print()
+        kr_print_ranking()
+
+
+def kr_print_ranking():
+    for seed in SEEDS:
+        x = kr_small_budget_ranking(seed)
+        if x:
+            print("seed %d: the %d configurations of Hyperband's first rung at %s of the rows "
+                  "(random search's same draws): Spearman rho %.2f between their r2 at %s and "
+                  "with all rows; the best with all rows ranks %d at %s (the rung keeps %d); "
+                  "median gamma of the best %d: %.3g at %s, %.3g with all rows; median alpha: "
+                  "%.3g, %.3g" % (seed, x[1], fraction_text(MIN), x[0], fraction_text(MIN), x[2],
+                                  fraction_text(MIN), x[3], x[3], x[4], fraction_text(MIN), x[5],
+                                  x[6], x[7]))
 
 
 def main():
