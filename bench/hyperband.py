@@ -323,6 +323,14 @@ def kr_print_ranking():
                   "%.3g, %.3g" % (seed, x[1], fraction_text(MIN), x[0], fraction_text(MIN), x[2],
                                   fraction_text(MIN), x[3], x[3], x[4], fraction_text(MIN), x[5],
                                   x[6], x[7]))
+        default = MIN == fractions.Fraction(1, 27)
+        rnd = bench.load_results(os.path.join(WORK, "kr-random-%d" % seed if default else
+                                              "kr-random-min%d-%d" % (MIN.denominator, seed)))
+        sc = [t["mean"]["r2"] for t in rnd["trials"]]
+        print("seed %d: %d of random search's %d configurations are within 0.002 of its best r2 "
+              "(%.6f), %d within 0.01; the median r2 is %.6f" % (
+                  seed, sum(1 for v in sc if v >= max(sc) - 0.002), len(sc), max(sc),
+                  sum(1 for v in sc if v >= max(sc) - 0.01), statistics.median(sc)))
 
 
 def main():
