@@ -216,6 +216,7 @@ output: {dir: %s}
         raise SystemExit("hyperband.py: %s's best trial is not a full-budget one" % name)
     return {"wall": wall, "score": b["scores"]["r2"], "other": b["scores"]["rmse"],
             "rows": rows, "cubic": cubic, "fractions": fracs, "trials": len(res["trials"]),
+            "sweep": sweep,
             "util": busy / (RANKS * wall), "sweep_util": busy / (RANKS * sweep)}
 
 
@@ -268,9 +269,10 @@ def kr_main(csv):
         for strategy in names:
             r = study(csv, strategy, seed)
             out[strategy].append(r)
-            bench.log("%s seed %d: %.1f s, best r2 %.6f rmse %.6f, %d trials at fractions %s, "
-                      "%d rows fitted, %.2f full fits (cubic), utilisation %.0f%% (sweep phase "
-                      "%.0f%%)" % (strategy, seed, r["wall"], r["score"], r["other"], r["trials"],
+            bench.log("%s seed %d: %.1f s (sweep phase %.1f s), best r2 %.6f rmse %.6f, %d trials "
+                      "at fractions %s, %d rows fitted, %.2f full fits (cubic), utilisation "
+                      "%.0f%% (sweep phase %.0f%%)" % (strategy, seed, r["wall"], r["sweep"],
+                                                       r["score"], r["other"], r["trials"],
                                    ["%.4g" % f for f in r["fractions"]], r["rows"], r["cubic"],
                                    100 * r["util"], 100 * r["sweep_util"]))
     med = statistics.median
@@ -307,6 +309,9 @@ def kr_main(csv):
                   ["%+.4f" % x for x in d],
                   sum(1 for x, y in zip(ratio, d) if x >= 3 and y <= 0.002), len(d),
                   "yes" if med(ratio) >= 3 and med(d) <= 0.002 else "no"))
+        sw = [b["sweep"] / a["sweep"] for a, b in zip(h, r)]
+        print("  sweep phase only (launch, ingest, oof.csv, refit and export left out): random / "
+              "%s %.2fx (per seed %s)" % (name, med(sw), ["%.2f" % x for x in sw]))
     if "hyperband" in names and r:
         print()
         kr_print_ranking()
