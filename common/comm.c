@@ -75,7 +75,7 @@ int hf_comm_init(int *argc, char ***argv, hf_comm **world)
      * after the command's work and output are done. A bare MPI_Init_thread / MPI_Finalize program
      * crashed so in 6 of 810 runs here (Debian's 4.1.4; with UCX's one-sided component off, 5 of
      * 300: not that). hyperfold never spawns processes, so a singleton needs no daemon: isolated,
-     * it crashed in none of 2,000 runs (and starts in half the time). The parameter is read by
+     * it crashed in none of 1,000 runs (and starts in half the time). The parameter is read by
      * the singleton component only, so launched ranks are unaffected; a user's setting wins. */
     setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
     int result = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
