@@ -69,15 +69,6 @@ int hf_comm_init(int *argc, char ***argv, hf_comm **world)
                             chunk);
         g_chunk = (size_t)v;
     }
-    /* A process started without a launcher (hyperfold validate, predict, a 1-rank run) is an MPI
-     * singleton. Open MPI 4.1's singleton starts a supporting daemon (orted) and, at MPI_Finalize,
-     * now and then runs an event callback of a component it has already unloaded: SIGSEGV at exit,
-     * after the command's work and output are done. A bare MPI_Init_thread / MPI_Finalize program
-     * crashed so in 6 of 810 runs here (Debian's 4.1.4; with UCX's one-sided component off, 5 of
-     * 300: not that). hyperfold never spawns processes, so a singleton needs no daemon: isolated,
-     * it crashed in none of 1,000 runs (and starts in half the time). The parameter is read by
-     * the singleton component only, so launched ranks are unaffected; a user's setting wins. */
-    setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
     int result = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
     g_thread_level = provided;
     if (result != MPI_SUCCESS)
