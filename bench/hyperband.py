@@ -129,20 +129,25 @@ def kr_check_fractions(strategy, res):
     return sorted(set(used))
 
 
+def search_block(strategy, seed, min_resource):
+    """The spec's search: block of one strategy (min_resource as the spec's text)."""
+    return {"hyperband": "{strategy: hyperband, seed: %d, min_resource: %s, eta: 3}",
+            "bohb": "{strategy: hyperband, seed: %d, min_resource: %s, eta: 3, sampler: tpe}",
+            "asha": "{strategy: asha, seed: %d, trials: %d, min_resource: %s, eta: 3}",
+            "asha_tpe": "{strategy: asha, seed: %d, trials: %d, min_resource: %s, eta: 3, "
+                        "sampler: tpe}",
+            "random": "{strategy: random, trials: %d, seed: %d}"}[strategy] % {
+                "hyperband": (seed, min_resource), "bohb": (seed, min_resource),
+                "asha": (seed, CONFIGS, min_resource), "asha_tpe": (seed, CONFIGS, min_resource),
+                "random": (CONFIGS, seed)}[strategy]
+
+
 def study(csv, strategy, seed):
     if KR:
         return kr_study(csv, strategy, seed)
     name = "%s-%d" % (strategy, seed) if MIN == 1 else "%s-min%d-%d" % (strategy, MIN, seed)
     spec = os.path.join(WORK, name + ".yaml")
-    search = {"hyperband": "{strategy: hyperband, seed: %d, min_resource: %d, eta: 3}",
-              "bohb": "{strategy: hyperband, seed: %d, min_resource: %d, eta: 3, sampler: tpe}",
-              "asha": "{strategy: asha, seed: %d, trials: %d, min_resource: %d, eta: 3}",
-              "asha_tpe": "{strategy: asha, seed: %d, trials: %d, min_resource: %d, eta: 3, "
-                          "sampler: tpe}",
-              "random": "{strategy: random, trials: %d, seed: %d}"}[strategy]
-    search = search % {"hyperband": (seed, MIN), "bohb": (seed, MIN),
-                       "asha": (seed, CONFIGS, MIN), "asha_tpe": (seed, CONFIGS, MIN),
-                       "random": (CONFIGS, seed)}[strategy]
+    search = search_block(strategy, seed, str(MIN))
     bench.write_spec(spec, """name: %s
 data: {source: %s, target: y, task: classification}
 cv: {strategy: predefined, fold_column: fold}
@@ -176,15 +181,7 @@ def kr_study(csv, strategy, seed):
         strategy, MIN.denominator, seed)
     spec = os.path.join(WORK, name + ".yaml")
     mr = repr(float(MIN))
-    search = {"hyperband": "{strategy: hyperband, seed: %d, min_resource: %s, eta: 3}",
-              "bohb": "{strategy: hyperband, seed: %d, min_resource: %s, eta: 3, sampler: tpe}",
-              "asha": "{strategy: asha, seed: %d, trials: %d, min_resource: %s, eta: 3}",
-              "asha_tpe": "{strategy: asha, seed: %d, trials: %d, min_resource: %s, eta: 3, "
-                          "sampler: tpe}",
-              "random": "{strategy: random, trials: %d, seed: %d}"}[strategy]
-    search = search % {"hyperband": (seed, mr), "bohb": (seed, mr),
-                       "asha": (seed, CONFIGS, mr), "asha_tpe": (seed, CONFIGS, mr),
-                       "random": (CONFIGS, seed)}[strategy]
+    search = search_block(strategy, seed, mr)
     bench.write_spec(spec, """name: %s
 data: {source: %s, target: y, task: regression}
 cv: {strategy: predefined, fold_column: fold}
