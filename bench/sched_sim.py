@@ -18,6 +18,7 @@ Utilisation = summed task time / (N x makespan), as bench/dispatch.sh measures i
   bench/sched_sim.py table              # the 1,000-10,000-rank table and the 100-node prediction
   bench/sched_sim.py one --ranks 1920 --length 1 --protocol chunked
   bench/sched_sim.py compare FILE [--timelines DIR]   # measured (bench/dispatch.sh) vs simulated
+  bench/sched_sim.py --result-us 1.2 levels   # one coordinator against per-node sub-coordinators
 
 Standard library only. The defaults are this machine's measurements (docs/scaling.md).
 """
@@ -53,7 +54,14 @@ class Params:
         self.bandwidth = 12.5e9       # bytes/s
         self.poll = True              # model the back-off naps
         self.worker_us = 0.0          # a worker's own cost per task (encode, send), not busy time
+        # simulate_two_level only: rank 0's and a sub-coordinator's cost per result, the latency
+        # between a worker and its node's sub-coordinator
+        self.top_result_us = None     # None: result_us
+        self.sub_result_us = 0.3
+        self.node_latency_us = 1.0
         self.__dict__.update(kw)
+        if self.top_result_us is None:
+            self.top_result_us = self.result_us
 
 
 def simulate(n_workers, lengths, protocol, p, counts=None):
@@ -252,6 +260,187 @@ def latency_us(rows, worker):
     return max(1.0, (1e6 * sum(r_) / len(r_) - worker) / 2)
 
 
+def simulate_two_level(n_workers, lengths, p, node_ranks, reduce=1, counts=None):
+    """A second level of coordinators (a model only: scheduler.c has one coordinator). The workers
+    form nodes of node_ranks; each node has a sub-coordinator (a thread on one of its ranks, as rank
+    0's coordinator is) that holds the node's share of the tasks, hands them to its workers with the
+    one-level rules (queue_depth, chunks, results per chunk) over shared memory (node_latency_us),
+    and forwards its workers' results to rank 0 in one message per serving pass. Rank 0 tops each
+    node up to (its ranks x queue_depth) tasks in one message and pays recv_us per message and
+    top_result_us per result (its score table and journal: these stay on rank 0); a sub-coordinator
+    pays recv_us / send_us per message and sub_result_us per result it forwards. reduce > 1 models
+    results reduced at the node (a trial's `reduce` folds run on one node and are sent to rank 0 as
+    one record): rank 0's cost per result is divided by it. Every sub-coordinator and rank 0 serve
+    their messages one at a time with the back-off naps. Returns what simulate() returns."""
+    n_tasks = len(lengths)
+    n_nodes = (n_workers + node_ranks - 1) // node_ranks
+    lat_up, lat_node = p.latency_us * 1e-6, p.node_latency_us * 1e-6
+    top_cost = p.top_result_us * 1e-6 / reduce
+    sub_cost = p.sub_result_us * 1e-6
+    node_size = [min(node_ranks, n_workers - j * node_ranks) for j in range(n_nodes)]
+    # workers: held tasks (task, last_of_chunk), running, results not yet sent
+    queue = [[] for _ in range(n_workers)]
+    qhead = [0] * n_workers
+    held = [0] * n_workers
+    idle_w = [0.0] * n_workers
+    running = [False] * n_workers
+    unsent = [0] * n_workers
+    # servers: 0 is rank 0, 1 + j is node j's sub-coordinator
+    n_srv = 1 + n_nodes
+    inbox = [[] for _ in range(n_srv)]   # (arrival, seq, kind, sender, ids)
+    clock = [0.0] * n_srv
+    idle_s = [0.0] * n_srv
+    wake_pending = [False] * n_srv
+    pool = [[] for _ in range(n_nodes)]  # a node's tasks not yet handed to a worker (a stack)
+    up = [[] for _ in range(n_nodes)]    # a node's results not yet forwarded
+    node_out = [0] * n_nodes             # rank 0's view: tasks handed to node j, results not back
+    handed = [0.0] * n_tasks
+    state = {"next": 0, "mean": 0.0, "timed": 0, "done": 0, "lat": 0.0, "last": 0.0}
+    msgs = {"sent": 0, "received": 0}
+    events = []
+    seq = [0]
+
+    def push(t, kind, a, b):
+        seq[0] += 1
+        heapq.heappush(events, (t, seq[0], kind, a, b))
+
+    def post(s, arr, kind, sender, ids):
+        seq[0] += 1
+        heapq.heappush(inbox[s], (arr, seq[0], kind, sender, ids))
+        if not wake_pending[s]:
+            t = max(arr, clock[s])
+            if p.poll and arr > clock[s]:
+                t = next_poll(idle_s[s], arr)
+            wake_pending[s] = True
+            push(t, "wake", s, None)
+
+    def depth():
+        left = n_tasks - state["next"]
+        d = 2
+        hold = max(QUEUED_SECONDS, CHUNK_SECONDS_PER_WORKER * n_workers)
+        if state["mean"] > 0:
+            want = hold / state["mean"]
+            d = MAX_DEPTH if want >= MAX_DEPTH else 2 if want <= 2 else int(want)
+        while d > 1 and left < 2 * d * n_workers:
+            d //= 2
+        return d
+
+    def feed_node(j, t):
+        """Rank 0 tops node j up to its ranks x queue_depth tasks, once a worker's chunk is free."""
+        d = depth()
+        room = node_size[j] * d - node_out[j]
+        if state["next"] >= n_tasks or room <= 0 or (room < max(1, d // 2) and node_out[j] > 0):
+            return t
+        k = min(room, n_tasks - state["next"])
+        ids = list(range(state["next"], state["next"] + k))
+        state["next"] += k
+        node_out[j] += k
+        for i in ids:
+            handed[i] = t
+        t += p.send_us * 1e-6
+        msgs["sent"] += 1
+        post(1 + j, t + lat_up + 4 * k / p.bandwidth, "tasks", -1, ids)
+        return t
+
+    def feed_worker(w, t):
+        j = w // node_ranks
+        while pool[j]:
+            d = depth()
+            chunk = max(1, min(MAX_CHUNK, d // 2))
+            room = d - held[w]
+            if room <= 0 or (room < chunk and held[w] > 0):
+                return t
+            k = min(chunk, room, len(pool[j]))
+            ids = [pool[j].pop() for _ in range(k)]
+            held[w] += k
+            t += p.send_us * 1e-6
+            push(t + lat_node + 4 * k / p.bandwidth, "arrive", w, ids)
+        return t
+
+    def serve(s, t):
+        box = inbox[s]
+        while box and box[0][0] <= t:
+            _, _, kind, sender, ids = heapq.heappop(box)
+            if s == 0:  # rank 0: results forwarded by node `sender`
+                t += p.recv_us * 1e-6 + top_cost * len(ids)
+                node_out[sender] -= len(ids)
+                for i in ids:
+                    state["done"] += 1
+                    state["lat"] += t - handed[i]
+                t = feed_node(sender, t)
+            else:
+                j = s - 1
+                if kind == "tasks":
+                    t += p.recv_us * 1e-6
+                    pool[j].extend(reversed(ids))
+                    for w in range(j * node_ranks, j * node_ranks + node_size[j]):
+                        t = feed_worker(w, t)
+                else:  # results of worker `sender`
+                    t += p.recv_us * 1e-6 + sub_cost * len(ids)
+                    held[sender] -= len(ids)
+                    for i in ids:
+                        state["timed"] += 1
+                        state["mean"] += (lengths[i] - state["mean"]) / min(state["timed"], 100)
+                    up[j].extend(ids)
+                    t = feed_worker(sender, t)
+        if s > 0 and up[s - 1]:
+            ids, up[s - 1] = up[s - 1], []
+            t += p.send_us * 1e-6
+            msgs["received"] += 1
+            post(0, t + lat_up + RESULT_BYTES * len(ids) / p.bandwidth, "results", s - 1, ids)
+        clock[s] = t
+        idle_s[s] = t
+        wake_pending[s] = False
+        if box:
+            arr = box[0][0]
+            nt = next_poll(t, arr) if p.poll and arr > t else max(arr, t)
+            wake_pending[s] = True
+            push(nt, "wake", s, None)
+
+    t = 0.0
+    for j in range(n_nodes):
+        t = feed_node(j, t)
+    clock[0] = idle_s[0] = t
+    busy = 0.0
+    while events:
+        t, _, kind, a, payload = heapq.heappop(events)
+        if kind == "wake":
+            serve(a, max(t, clock[a]))
+        elif kind == "arrive":
+            w = a
+            if p.poll and not running[w] and qhead[w] >= len(queue[w]):
+                t = next_poll(idle_w[w], t)
+            queue[w].extend((i, k == len(payload) - 1) for k, i in enumerate(payload))
+            if not running[w]:
+                running[w] = True
+                push(t + lengths[queue[w][qhead[w]][0]] + p.worker_us * 1e-6, "done", w, None)
+        else:  # worker a's task ended
+            w = a
+            tid, last = queue[w][qhead[w]]
+            qhead[w] += 1
+            running[w] = False
+            busy += lengths[tid]
+            unsent[w] += 1
+            batch = unsent[w]
+            if last or batch >= FLUSH_RESULTS or qhead[w] >= len(queue[w]):
+                ids = [queue[w][k][0] for k in range(qhead[w] - batch, qhead[w])]
+                unsent[w] = 0
+                post(1 + w // node_ranks, t + lat_node + RESULT_BYTES * batch / p.bandwidth,
+                     "results", w, ids)
+            if qhead[w] >= len(queue[w]):
+                idle_w[w] = t
+            else:
+                running[w] = True
+                push(t + lengths[queue[w][qhead[w]][0]] + p.worker_us * 1e-6, "done", w, None)
+            state["last"] = max(state["last"], t)
+    makespan = max(state["last"], clock[0])
+    done = state["done"]
+    if counts is not None:
+        counts.update(msgs)
+    return (busy / (n_workers * makespan), makespan, done / makespan,
+            state["lat"] / max(done, 1))
+
+
 def task_lengths(n, length, spread, seed=1):
     """Uniform in length x [1 - spread, 1 + spread] (as tests/mpi/tool_sched.c)."""
     rng = random.Random(seed)
@@ -287,6 +476,32 @@ def cmd_one(a, p):
     u, mk, r, l = simulate(a.ranks, ls, a.protocol, p)
     print(f"ranks {a.ranks} task_s {a.length:g} tasks {len(ls)} protocol {a.protocol} util {u:.4f}"
           f" makespan {mk:.4f} results_per_s {r:.0f} latency_ms {1e3 * l:.3f}")
+
+
+def cmd_levels(a, p):
+    """One coordinator (chunked) against a second level of per-node sub-coordinators, and against
+    the second level with a trial's folds reduced on the node (rank 0 pays per result / reduce)."""
+    print(f"# parameters: recv {p.recv_us} us, send {p.send_us} us, rank 0 {p.top_result_us} us per"
+          f" result, sub-coordinator {p.sub_result_us} us per result, latency {p.latency_us} us"
+          f" (node {p.node_latency_us} us), {a.node_ranks} ranks a node, reduce {a.reduce},"
+          f" spread {a.spread}")
+    print(f"{'ranks':>6} {'task_s':>7} {'per_rank':>8} {'tasks':>8} {'util_free':>9}"
+          f" {'util_1level':>11} {'util_2level':>11} {'util_2l_red':>11} {'results/s_1l':>12}"
+          f" {'results/s_2l':>12} {'rank0_msgs_1l':>13} {'rank0_msgs_2l':>13}")
+    free = Params(recv_us=0, send_us=0, result_us=0, latency_us=0, bandwidth=math.inf, poll=False)
+    for n in a.ranks:
+        for length in a.lengths:
+            for m in a.tasks_per_worker:
+                ls = task_lengths(n * m, length, a.spread)
+                uf = simulate(n, ls, "chunked", free)[0]
+                c1, c2 = {}, {}
+                u1, _, r1, _ = simulate(n, ls, "chunked", p, c1)
+                u2, _, r2, _ = simulate_two_level(n, ls, p, a.node_ranks, 1, c2)
+                u3 = simulate_two_level(n, ls, p, a.node_ranks, a.reduce)[0]
+                print(f"{n:>6} {length:>7g} {m:>8} {n * m:>8} {uf:>9.4f} {u1:>11.4f} {u2:>11.4f}"
+                      f" {u3:>11.4f} {r1:>12.0f} {r2:>12.0f}"
+                      f" {c1['sent'] + c1['received']:>13} {c2['sent'] + c2['received']:>13}",
+                      flush=True)
 
 
 def cmd_compare(a, p):
@@ -334,6 +549,13 @@ def main():
     ap.add_argument("--worker-us", type=float, default=0.0,
                     help="a worker's own cost per task between tasks (not counted as busy)")
     ap.add_argument("--no-poll", action="store_true", help="no back-off naps (a busy-polling peer)")
+    ap.add_argument("--top-result-us", type=float, default=None,
+                    help="levels: rank 0's cost per result with sub-coordinators (default"
+                    " --result-us)")
+    ap.add_argument("--sub-result-us", type=float, default=0.3,
+                    help="levels: a sub-coordinator's cost per result it forwards")
+    ap.add_argument("--node-latency-us", type=float, default=1.0,
+                    help="levels: a worker to its node's sub-coordinator (shared memory)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("table")
     t.add_argument("--ranks", type=int, nargs="+", default=[1000, 1920, 4800, 10000])
@@ -343,6 +565,12 @@ def main():
     o.add_argument("--length", type=float, required=True)
     o.add_argument("--protocol", choices=["single", "chunked"], default="chunked")
     o.add_argument("--tasks-per-worker", type=int, default=0)
+    lv = sub.add_parser("levels", help="one coordinator against per-node sub-coordinators")
+    lv.add_argument("--ranks", type=int, nargs="+", default=[1920, 4800, 10000])
+    lv.add_argument("--lengths", type=float, nargs="+", default=[0.01, 0.1])
+    lv.add_argument("--tasks-per-worker", type=int, nargs="+", default=[20, 100])
+    lv.add_argument("--node-ranks", type=int, default=48)
+    lv.add_argument("--reduce", type=int, default=5, help="folds reduced per trial on the node")
     c = sub.add_parser("compare")
     c.add_argument("file")
     c.add_argument("--timelines", help="bench/dispatch.sh's $DISPATCH_OUT: measure each run's"
@@ -350,8 +578,9 @@ def main():
     a = ap.parse_args()
     p = Params(recv_us=a.recv_us, send_us=a.send_us, result_us=a.result_us,
                latency_us=a.latency_us, bandwidth=a.bandwidth, poll=not a.no_poll,
-               worker_us=a.worker_us)
-    {"table": cmd_table, "one": cmd_one, "compare": cmd_compare}[a.cmd](a, p)
+               worker_us=a.worker_us, top_result_us=a.top_result_us,
+               sub_result_us=a.sub_result_us, node_latency_us=a.node_latency_us)
+    {"table": cmd_table, "one": cmd_one, "compare": cmd_compare, "levels": cmd_levels}[a.cmd](a, p)
 
 
 if __name__ == "__main__":

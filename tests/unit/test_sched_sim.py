@@ -2,7 +2,9 @@
 """bench/sched_sim.py on cases with known answers: equal tasks with no overheads end at
 ceil(T/N) x length; a saturated coordinator delivers 1 / (its cost per result) results per second;
 the chunked protocol sends fewer messages, so it is faster when the coordinator's cost is per message;
-the back-off poll schedule."""
+the back-off poll schedule; the second level (simulate_two_level): the same known answers, rank 0
+saturating at 1 / (its cost per result), fewer messages at rank 0, and no worse balance than one
+coordinator when nothing costs anything."""
 import math
 import os
 import sys
@@ -50,6 +52,33 @@ check(ms_chunked < ms_single / 5, f"chunked makespan {ms_chunked} not well below
 p = sim.Params()
 u, _, _, _ = sim.simulate(100, [1.0] * 1000, "chunked", p)
 check(u > 0.999, f"100 workers, 1000 x 1 s: utilisation {u}")
+
+# The second level (per-node sub-coordinators), on the same known answers.
+free2 = dict(free, node_latency_us=0, sub_result_us=0)
+for n, t, length, per_node in [(1, 5, 0.1, 1), (4, 10, 0.5, 2), (7, 50, 0.01, 3), (16, 16, 1.0, 4),
+                               (3, 100, 0.02, 2), (48, 960, 0.01, 8), (10, 95, 0.03, 4)]:
+    u, makespan, _, _ = sim.simulate_two_level(n, [length] * t, sim.Params(**free2), per_node)
+    want = math.ceil(t / n) * length
+    check(abs(makespan - want) < 1e-9,
+          f"two-level N={n} T={t} per node {per_node}: makespan {makespan} expected {want}")
+# Rank 0 saturated by its cost per result: 10 us -> 100,000/s; results reduced 5 to 1 -> 500,000/s.
+for reduce, want in [(1, 1e5), (5, 5e5)]:
+    p = sim.Params(**{**free2, "top_result_us": 10.0})
+    _, _, rate, _ = sim.simulate_two_level(8, [0.0] * 20000, p, 4, reduce)
+    check(abs(rate - want) / want < 0.02, f"two-level reduce {reduce}: rate {rate} expected {want}")
+# Per-message costs: rank 0 receives one message per node and serving pass, not one per worker's chunk.
+p = sim.Params(result_us=1.2, latency_us=1.5)
+ls = sim.task_lengths(480 * 20, 0.01, 0.5)
+c1, c2 = {}, {}
+u1 = sim.simulate(480, ls, "chunked", p, c1)[0]
+u2 = sim.simulate_two_level(480, ls, p, 48, 1, c2)[0]
+check(c2["sent"] + c2["received"] < (c1["sent"] + c1["received"]) * 0.8,
+      f"two-level rank 0 messages {c2} not below one level's {c1}")
+check(abs(u1 - u2) < 0.03, f"480 ranks, 10 ms: one level {u1}, two levels {u2}")
+# Varied lengths with no costs: node pools must not unbalance the end of the sweep.
+uf1 = sim.simulate(480, ls, "chunked", sim.Params(**free))[0]
+uf2 = sim.simulate_two_level(480, ls, sim.Params(**free2), 48)[0]
+check(uf2 > uf1 - 0.01, f"no costs: two levels {uf2} against one {uf1}")
 
 # The back-off: naps of 50 us doubling to 500 us after going idle at 0.
 check(abs(sim.next_poll(0.0, 0.0) - 0.0) < 1e-12, "poll at once")
