@@ -20,7 +20,8 @@
 # same placement for hyperfold and for gunicorn's master and workers), so that the client's CPU
 # time does not come out of the server's share of the cores; without it (the default) all of them
 # share every core. The header says which placement ran. Other processes on the machine are not
-# moved: they still share both CPUs.
+# moved: they still share both CPUs. --threads / --workers default to the cores (unpinned) or 1
+# (pinned: each server has one core).
 #
 # Usage: bench/serve.sh [--threads N] [--workers W] [--max-requests R] [--max-seconds S]
 #                       [--runs N] [--log] [--pin]
@@ -32,8 +33,8 @@ BUILD=${HF_BUILD_DIR:-$SRC/build}
 HF=$BUILD/hyperfold
 PY=${PYTHON:-/usr/bin/python3}
 NCPU=$(nproc)
-THREADS=$NCPU
-WORKERS=$NCPU
+THREADS=
+WORKERS=
 MAX_REQ=50000
 MAX_S=5
 RUNS=3
@@ -55,6 +56,15 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -x "$HF" ] || { echo "serve.sh: $HF is missing: build first" >&2; exit 1; }
+# Unpinned, each server gets a thread (worker) per core; pinned, one: a server on one core runs
+# best with one thread (two switch on the core: docs/serving.md, "third pass").
+if [ "$PIN" = 1 ]; then
+    THREADS=${THREADS:-1}
+    WORKERS=${WORKERS:-1}
+else
+    THREADS=${THREADS:-$NCPU}
+    WORKERS=${WORKERS:-$NCPU}
+fi
 SRV_PIN=()
 CLI_PIN=()
 PLACEMENT="unpinned: servers and load generator share all $NCPU cores"
