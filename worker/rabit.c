@@ -9,7 +9,11 @@
  * socket), assigns Rabit ranks by task id (the group rank, zero-padded: sortby="task"), drops a
  * half-joined run after HF_RABIT_TIMEOUT seconds without a new connection (the ranks that joined
  * then fail instead of waiting forever), and exits when its stdin closes (the leader released it
- * or exited). */
+ * or exited). Two fixes of tracker.py 1.7.4 for a worker that breaks off its handshake (found by
+ * tests/mpi/test_xgb_net_fail.sh): ExSocket.recvall looped forever on a closed connection (recv
+ * returning b'' added nothing), now it raises; and every accepted connection gets the timeout
+ * too. A run that fails closes all of its connections, so that the ranks waiting on the tracker
+ * for their links see the failure at once instead of waiting forever in ConnectTracker. */
 #define _GNU_SOURCE /* pipe2 */
 #include "worker/rabit.h"
 
@@ -52,12 +56,25 @@ static const char k_tracker_py[] =
     "tspec.loader.exec_module(mod)\n"
     "tracker = mod.RabitTracker(host_ip=host, n_workers=n, port=0, sortby='task')\n"
     "tracker.sock.settimeout(timeout)\n"
+    "def recvall(self, nbytes):\n"
+    "    res, nread = [], 0\n"
+    "    while nread < nbytes:\n"
+    "        chunk = self.sock.recv(min(nbytes - nread, 1024))\n"
+    "        if not chunk:\n"
+    "            raise ConnectionError('a worker closed its tracker connection')\n"
+    "        nread += len(chunk)\n"
+    "        res.append(chunk)\n"
+    "    return b''.join(res)\n"
+    "mod.ExSocket.recvall = recvall\n"
+    "run = []\n"
     "class NoDelay:\n"
     "    def __init__(self, s):\n"
     "        self.s = s\n"
     "    def accept(self):\n"
     "        c, a = self.s.accept()\n"
     "        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+    "        c.settimeout(timeout)\n"
+    "        run.append(c)\n"
     "        return c, a\n"
     "    def __getattr__(self, k):\n"
     "        return getattr(self.s, k)\n"
@@ -74,7 +91,13 @@ static const char k_tracker_py[] =
     "    try:\n"
     "        tracker.accept_workers(n)\n"
     "    except Exception:\n"
-    "        time.sleep(0.05)\n";
+    "        time.sleep(0.05)\n"
+    "    for c in run:\n"
+    "        try:\n"
+    "            c.close()\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    run.clear()\n";
 
 /* A tracker this process runs (as a group leader). */
 typedef struct tracker {
@@ -362,8 +385,60 @@ static void xgb_log(const char *msg)
     hf_debug("xgboost: %s", msg);
 }
 
-/* Joins libxgboost's Rabit communicator at the tracker; *joined = 1 once it did. */
-static int join(const char *host, int port, int rank, int size, double timeout, int *joined)
+/* The join's watchdog. libxgboost 1.7.4's join (XGCommunicatorInit: Rabit's ConnectTracker and
+ * ReConnectLinks) waits in a blocking recv() from the tracker and a blocking accept() of its peers'
+ * links with no timeout of its own: a rank whose join failed half-way (its link to a peer broke,
+ * tests/mpi/test_xgb_net_fail.sh) left its peers there forever, while it waited for them in the
+ * group's agreement. So the joining thread is watched: after `timeout` seconds (HF_RABIT_TIMEOUT;
+ * every rank enters the join together, after the broadcast of the tracker's address) the watchdog
+ * interrupts its system call with JOIN_SIGNAL, whose handler does nothing and is installed without
+ * SA_RESTART, so that the call fails with EINTR and Rabit gives up (it does not retry on EINTR);
+ * again every 0.1 s until the join returns. SIGURG: ignored by default, and never used by
+ * hyperfold or Open MPI; the previous action is restored after the join. */
+#define JOIN_SIGNAL SIGURG
+
+typedef struct join_watch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, fired;
+    double timeout;
+    pthread_t target;
+} join_watch;
+
+static void join_wake(int sig)
+{
+    (void)sig;
+}
+
+static void deadline_in(struct timespec *ts, double seconds)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    double ns = (double)ts->tv_nsec + seconds * 1e9;
+    ts->tv_sec += (time_t)(ns / 1e9);
+    ts->tv_nsec = (long)(ns - (double)(time_t)(ns / 1e9) * 1e9);
+}
+
+static void *watch_join(void *arg)
+{
+    join_watch *w = arg;
+    struct timespec until;
+    deadline_in(&until, w->timeout);
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT && !w->done) {
+            w->fired = 1;
+            pthread_kill(w->target, JOIN_SIGNAL);
+            deadline_in(&until, 0.1);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Joins libxgboost's Rabit communicator at the tracker; *joined = 1 once it did, *waited = 1 when
+ * it failed after the watchdog interrupted it. */
+static int join(const char *host, int port, int rank, int size, double timeout, int *joined,
+                int *waited)
 {
     char config[HF_RABIT_HOST_MAX + 512];
     *joined = 0;
@@ -376,7 +451,36 @@ static int join(const char *host, int port, int rank, int size, double timeout, 
              "\"rabit_timeout_sec\": \"%.0f\", \"rabit_enable_tcp_no_delay\": \"1\", "
              "\"DMLC_WORKER_CONNECT_RETRY\": \"3\"}",
              host, port, rank, size, timeout < 1 ? 1.0 : timeout);
-    if (XGCommunicatorInit(config) != 0)
+    join_watch w = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                    .cv = PTHREAD_COND_INITIALIZER,
+                    .timeout = timeout,
+                    .target = pthread_self()};
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = join_wake; /* no SA_RESTART: the blocked call fails with EINTR */
+    sigemptyset(&sa.sa_mask);
+    int watched = sigaction(JOIN_SIGNAL, &sa, &old) == 0;
+    pthread_t watcher;
+    if (watched && pthread_create(&watcher, NULL, watch_join, &w) != 0) {
+        sigaction(JOIN_SIGNAL, &old, NULL);
+        watched = 0; /* joins unwatched, as before */
+    }
+    int rc = XGCommunicatorInit(config);
+    if (watched) {
+        pthread_mutex_lock(&w.mu);
+        w.done = 1;
+        pthread_cond_signal(&w.cv);
+        pthread_mutex_unlock(&w.mu);
+        pthread_join(watcher, NULL);
+        sigaction(JOIN_SIGNAL, &old, NULL);
+    }
+    *waited = rc != 0 && w.fired;
+    if (*waited)
+        return hf_error(HF_ENET,
+                        "xgboost: joining the group's Rabit tracker at %s:%d: no answer from the "
+                        "tracker or a peer within %.0f s (HF_RABIT_TIMEOUT): %s",
+                        host, port, timeout, hf_rabit_last_error());
+    if (rc != 0)
         return hf_error(HF_ENET, "xgboost: joining the group's Rabit tracker at %s:%d: %s", host,
                         port, hf_rabit_last_error());
     *joined = 1;
@@ -407,9 +511,11 @@ int hf_rabit_begin(hf_comm *comm)
         result = leader_tracker(comm, same, timeout, addr.host, &addr.port);
     HF_CALL(hf_comm_check(comm, result));
     HF_CALL(hf_comm_bcast(comm, &addr, sizeof addr, 0));
-    int joined = 0;
-    result = join(addr.host, addr.port, rank, size, timeout, &joined);
-    result = hf_comm_check(comm, result);
+    int joined = 0, waited = 0;
+    result = join(addr.host, addr.port, rank, size, timeout, &joined, &waited);
+    /* A rank whose join was interrupted after the timeout most likely waited for one that failed:
+     * that one's cause wins. */
+    result = hf_comm_check_cause(comm, result, waited);
     if (result < 0) {
         if (joined)
             XGCommunicatorFinalize();

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "MPI init failed: %s\n", hf_error_message());
         return 1;
     }
-    setenv("HF_RABIT_TIMEOUT", "30", 1);
+    setenv("HF_RABIT_TIMEOUT", "30", 0); /* unless the script set one */
     int rank = hf_comm_rank(world), size = hf_comm_size(world);
     hf_group *g = NULL;
     if (hf_group_create(world, 0, 0, 0, &g) != HF_OK) {
