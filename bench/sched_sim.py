@@ -64,6 +64,20 @@ class Params:
             self.top_result_us = self.result_us
 
 
+def queue_depth(left, mean, n_workers, single):
+    """Tasks a worker holds (scheduler.c's queue_depth): `left` tasks not handed out yet, `mean` the
+    tasks' mean length so far (0: none known)."""
+    d = 2
+    hold = QUEUED_SECONDS if single else max(QUEUED_SECONDS, CHUNK_SECONDS_PER_WORKER * n_workers)
+    cap = MAX_DEPTH_SINGLE if single else MAX_DEPTH
+    if mean > 0:
+        want = hold / mean
+        d = cap if want >= cap else 2 if want <= 2 else int(want)
+    while d > 1 and left < 2 * d * n_workers:
+        d //= 2
+    return d
+
+
 def simulate(n_workers, lengths, protocol, p, counts=None):
     """Returns (utilisation, makespan, results per second, mean hand-out-to-result latency).
     counts, a dict, receives the coordinator's messages: "sent" (hand-outs to workers 1..N-1),
@@ -92,16 +106,7 @@ def simulate(n_workers, lengths, protocol, p, counts=None):
         heapq.heappush(events, (t, seq[0], kind, w, payload))
 
     def depth():
-        left = n_tasks - state["next"]
-        d = 2
-        hold = QUEUED_SECONDS if single else max(QUEUED_SECONDS, CHUNK_SECONDS_PER_WORKER * n_workers)
-        cap = MAX_DEPTH_SINGLE if single else MAX_DEPTH
-        if state["mean"] > 0:
-            want = hold / state["mean"]
-            d = cap if want >= cap else 2 if want <= 2 else int(want)
-        while d > 1 and left < 2 * d * n_workers:
-            d //= 2
-        return d
+        return queue_depth(n_tasks - state["next"], state["mean"], n_workers, single)
 
     def feed(w, t):
         """Hand-outs to worker w from time t on; returns when the coordinator is free again."""
@@ -315,15 +320,7 @@ def simulate_two_level(n_workers, lengths, p, node_ranks, reduce=1, counts=None)
             push(t, "wake", s, None)
 
     def depth():
-        left = n_tasks - state["next"]
-        d = 2
-        hold = max(QUEUED_SECONDS, CHUNK_SECONDS_PER_WORKER * n_workers)
-        if state["mean"] > 0:
-            want = hold / state["mean"]
-            d = MAX_DEPTH if want >= MAX_DEPTH else 2 if want <= 2 else int(want)
-        while d > 1 and left < 2 * d * n_workers:
-            d //= 2
-        return d
+        return queue_depth(n_tasks - state["next"], state["mean"], n_workers, False)
 
     def feed_node(j, t):
         """Rank 0 tops node j up to its ranks x queue_depth tasks, once a worker's chunk is free."""

@@ -9,6 +9,7 @@
 # message; or both fitted with the rounds of the run without a failure). Prints the counts.
 set -uo pipefail
 : "${HF_BUILD_DIR:?}"
+. "$(dirname "$0")/../lib/xgb_outcome.sh"
 TOOL="$HF_BUILD_DIR/tests/mpi_tool_xgb_fail"
 MPIRUN=${MPIRUN:-mpirun}
 STRIDE=${HF_FAIL_STRIDE:-2} # every 2nd allocation by default (the suite's time); 1: every one
@@ -45,27 +46,10 @@ for bad in 1 0; do
         if [ "$bad" = 0 ]; then cmd0=(env HF_TEST_FAIL_ALLOC=$n "$TOOL"); else cmd1=(env HF_TEST_FAIL_ALLOC=$n "$TOOL"); fi
         timeout "$LIMIT" "$MPIRUN" --oversubscribe -np 1 "${cmd0[@]}" : -np 1 "${cmd1[@]}" \
             >"$WORK/run.out" 2>"$WORK/run.err"
-        rc=$?
-        why=""
-        if [ $rc = 124 ]; then
-            why="hang (killed after $LIMIT s)"
-        elif [ $rc != 0 ]; then
-            why="mpirun exited $rc"
-        elif [ "$(wc -l <"$WORK/run.out")" != 2 ] || [ "$(grep -c '^rank [01]: rc ' "$WORK/run.out")" != 2 ]; then
-            why="not one line per rank"
-        else
-            a=$(sed -n 's/^rank 0: \(.*\)/\1/p' "$WORK/run.out" | sed 's/msg rank [0-9]*: /msg /')
-            b=$(sed -n 's/^rank 1: \(.*\)/\1/p' "$WORK/run.out" | sed 's/msg rank [0-9]*: /msg /')
-            if [ "$a" != "$b" ]; then
-                why="the ranks disagree"
-            elif [[ "$a" == "rc 0 "* ]]; then
-                [[ "$a" == "rc 0 iters $base_iters "* ]] || why="fitted, but not $base_iters rounds"
-                fitted=$((fitted + 1))
-            else
-                [[ "$a" == *"msg "?* ]] || why="failed without a message"
-                failed=$((failed + 1))
-            fi
-        fi
+        xgb_outcome "$WORK/run.out" $? "$base_iters" "$LIMIT"
+        why=$WHY
+        [ "$OUTCOME" = fitted ] && fitted=$((fitted + 1))
+        [ "$OUTCOME" = failed ] && failed=$((failed + 1))
         if [ -n "$why" ]; then
             echo "FAIL: HF_TEST_FAIL_ALLOC=$n on rank $bad: $why"
             sed 's/^/  | /' "$WORK/run.out"

@@ -12,6 +12,7 @@
 # connection, the join's watchdog) a failure in the join hung both ranks forever.
 set -uo pipefail
 : "${HF_BUILD_DIR:?}"
+. "$(dirname "$0")/../lib/xgb_outcome.sh"
 TOOL="$HF_BUILD_DIR/tests/mpi_tool_xgb_fail"
 SHIM="$HF_BUILD_DIR/tests/libmpi_netfail.so"
 MPIRUN=${MPIRUN:-mpirun}
@@ -53,31 +54,18 @@ for bad in 1 0; do
         join_failed=0 train_failed=0 fitted=0 wrong=0
         for n in $points; do
             run "$bad" "$n" "$mode"
-            rc=$?
-            why=""
-            if [ $rc = 124 ]; then
-                why="hang (killed after $LIMIT s)"
-            elif [ $rc != 0 ]; then
-                why="mpirun exited $rc"
-            elif ! grep -q "^netfail: breaking call $n " "$WORK/run.err"; then
+            xgb_outcome "$WORK/run.out" $? "$base_iters" "$LIMIT"
+            why=$WHY
+            if [ -z "$why" ] && ! grep -q "^netfail: breaking call $n " "$WORK/run.err"; then
                 why="the shim broke no call"
-            elif [ "$(wc -l <"$WORK/run.out")" != 2 ] || [ "$(grep -c '^rank [01]: rc ' "$WORK/run.out")" != 2 ]; then
-                why="not one line per rank"
-            else
-                a=$(sed -n 's/^rank 0: \(.*\)/\1/p' "$WORK/run.out" | sed 's/msg rank [0-9]*: /msg /')
-                b=$(sed -n 's/^rank 1: \(.*\)/\1/p' "$WORK/run.out" | sed 's/msg rank [0-9]*: /msg /')
-                if [ "$a" != "$b" ]; then
-                    why="the ranks disagree"
-                elif [[ "$a" == "rc 0 "* ]]; then
-                    [[ "$a" == "rc 0 iters $base_iters "* ]] || why="fitted, but not $base_iters rounds"
-                    fitted=$((fitted + 1))
-                elif [[ "$a" != *"msg xgboost: "?* ]]; then
-                    why="failed without an xgboost message"
-                elif [[ "$a" == *"joining the group's Rabit tracker"* ]]; then
-                    join_failed=$((join_failed + 1))
-                else
-                    train_failed=$((train_failed + 1))
-                fi
+            elif [ -z "$why" ] && [ "$OUTCOME" = fitted ]; then
+                fitted=$((fitted + 1))
+            elif [ -z "$why" ] && [[ "$LINE" != *"msg xgboost: "?* ]]; then
+                why="failed without an xgboost message"
+            elif [ -z "$why" ] && [[ "$LINE" == *"joining the group's Rabit tracker"* ]]; then
+                join_failed=$((join_failed + 1))
+            elif [ -z "$why" ]; then
+                train_failed=$((train_failed + 1))
             fi
             if [ -n "$why" ]; then
                 echo "FAIL: rank $bad, call $n, $mode: $why"
