@@ -78,6 +78,20 @@ def queue_depth(left, mean, n_workers, single):
     return d
 
 
+def task_ended(queue, qhead, unsent, w, send_each):
+    """Worker w's running task ended: returns (the task, the ids of the results it sends now or
+    None). It sends its unsent results at the end of a chunk, when they fill FLUSH_RESULTS, when it
+    holds nothing more, or after every task (send_each)."""
+    tid, last = queue[w][qhead[w]]
+    qhead[w] += 1
+    unsent[w] += 1
+    batch = unsent[w]
+    if not (send_each or last or batch >= FLUSH_RESULTS or qhead[w] >= len(queue[w])):
+        return tid, None
+    unsent[w] = 0
+    return tid, [queue[w][j][0] for j in range(qhead[w] - batch, qhead[w])]
+
+
 def simulate(n_workers, lengths, protocol, p, counts=None):
     """Returns (utilisation, makespan, results per second, mean hand-out-to-result latency).
     counts, a dict, receives the coordinator's messages: "sent" (hand-outs to workers 1..N-1),
@@ -169,17 +183,12 @@ def simulate(n_workers, lengths, protocol, p, counts=None):
                 queue[w].extend((i, j == len(payload) - 1) for j, i in enumerate(payload))
                 start(w, t)
             else:  # a task ended
-                tid, last = queue[w][qhead[w]]
-                qhead[w] += 1
+                # rank 0's thread hands each result over at once (shared memory)
+                tid, ids = task_ended(queue, qhead, unsent, w, single or w == 0)
                 running[w] = False
                 busy += lengths[tid]
-                unsent[w] += 1
-                batch = unsent[w]
-                # rank 0's thread hands each result over at once (shared memory)
-                if single or w == 0 or last or batch >= FLUSH_RESULTS or qhead[w] >= len(queue[w]):
-                    ids = [queue[w][j][0] for j in range(qhead[w] - batch, qhead[w])]
-                    unsent[w] = 0
-                    arr = t if w == 0 else t + lat + RESULT_BYTES * batch / p.bandwidth
+                if ids:
+                    arr = t if w == 0 else t + lat + RESULT_BYTES * len(ids) / p.bandwidth
                     msgs["received"] += w != 0
                     seq[0] += 1
                     heapq.heappush(inbox, (arr, seq[0], w, ids))
@@ -413,16 +422,11 @@ def simulate_two_level(n_workers, lengths, p, node_ranks, reduce=1, counts=None)
                 push(t + lengths[queue[w][qhead[w]][0]] + p.worker_us * 1e-6, "done", w, None)
         else:  # worker a's task ended
             w = a
-            tid, last = queue[w][qhead[w]]
-            qhead[w] += 1
+            tid, ids = task_ended(queue, qhead, unsent, w, False)
             running[w] = False
             busy += lengths[tid]
-            unsent[w] += 1
-            batch = unsent[w]
-            if last or batch >= FLUSH_RESULTS or qhead[w] >= len(queue[w]):
-                ids = [queue[w][k][0] for k in range(qhead[w] - batch, qhead[w])]
-                unsent[w] = 0
-                post(1 + w // node_ranks, t + lat_node + RESULT_BYTES * batch / p.bandwidth,
+            if ids:
+                post(1 + w // node_ranks, t + lat_node + RESULT_BYTES * len(ids) / p.bandwidth,
                      "results", w, ids)
             if qhead[w] >= len(queue[w]):
                 idle_w[w] = t

@@ -96,5 +96,9 @@ void hf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Wall-clock seconds from a monotonic clock. */
 double hf_now(void);
+/* *ts = the realtime clock now plus `seconds` (>= 0): the absolute deadline that
+ * pthread_cond_timedwait takes. */
+struct timespec;
+void hf_deadline_in(struct timespec *ts, double seconds);
 
 #endif

@@ -274,12 +274,7 @@ static void *syncer_main(void *arg)
     pthread_mutex_lock(&j->mu);
     while (!j->closing) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)(SYNC_INTERVAL_S * 1e9);
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        hf_deadline_in(&until, SYNC_INTERVAL_S);
         pthread_cond_timedwait(&j->cv, &j->mu, &until);
         if (!j->dirty)
             continue;

@@ -1336,12 +1336,7 @@ static int coordinate(coord *c, local_box *b)
             /* Idle: sleep until the local worker reports or the back-off expires (then poll MPI).
              */
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += backoff;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            hf_deadline_in(&until, (double)backoff * 1e-9);
             pthread_mutex_lock(&b->mu);
             if (b->n_results == 0 && !b->failed)
                 pthread_cond_timedwait(&b->done_cv, &b->mu, &until);

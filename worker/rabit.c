@@ -410,25 +410,17 @@ static void join_wake(int sig)
     (void)sig;
 }
 
-static void deadline_in(struct timespec *ts, double seconds)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    double ns = (double)ts->tv_nsec + seconds * 1e9;
-    ts->tv_sec += (time_t)(ns / 1e9);
-    ts->tv_nsec = (long)(ns - (double)(time_t)(ns / 1e9) * 1e9);
-}
-
 static void *watch_join(void *arg)
 {
     join_watch *w = arg;
     struct timespec until;
-    deadline_in(&until, w->timeout);
+    hf_deadline_in(&until, w->timeout);
     pthread_mutex_lock(&w->mu);
     while (!w->done) {
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT && !w->done) {
             w->fired = 1;
             pthread_kill(w->target, JOIN_SIGNAL);
-            deadline_in(&until, 0.1);
+            hf_deadline_in(&until, 0.1);
         }
     }
     pthread_mutex_unlock(&w->mu);

@@ -7,6 +7,14 @@
 # puts before another rank's message), and WHY is empty when the run is right, otherwise what is
 # wrong: a hang (RC 124 after LIMIT seconds), another mpirun status, not one line per rank, ranks
 # that disagree, a fit with other than BASE_ITERS rounds, a failure without a message.
+# xgb_show_wrong WHAT OUT ERR prints one wrong run: "FAIL: WHAT", its stdout and the end of its
+# stderr.
+xgb_show_wrong() {
+    echo "FAIL: $1"
+    sed 's/^/  | /' "$2"
+    tail -5 "$3" | sed 's/^/  ! /'
+}
+
 xgb_outcome() {
     local out=$1 rc=$2 base=$3 limit=$4 a b
     OUTCOME="" LINE="" WHY=""

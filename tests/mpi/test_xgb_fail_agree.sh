@@ -51,9 +51,7 @@ for bad in 1 0; do
         [ "$OUTCOME" = fitted ] && fitted=$((fitted + 1))
         [ "$OUTCOME" = failed ] && failed=$((failed + 1))
         if [ -n "$why" ]; then
-            echo "FAIL: HF_TEST_FAIL_ALLOC=$n on rank $bad: $why"
-            sed 's/^/  | /' "$WORK/run.out"
-            tail -5 "$WORK/run.err" | sed 's/^/  ! /'
+            xgb_show_wrong "HF_TEST_FAIL_ALLOC=$n on rank $bad: $why" "$WORK/run.out" "$WORK/run.err"
             bad_runs=$((bad_runs + 1))
             fail=1
         fi

@@ -68,9 +68,7 @@ for bad in 1 0; do
                 train_failed=$((train_failed + 1))
             fi
             if [ -n "$why" ]; then
-                echo "FAIL: rank $bad, call $n, $mode: $why"
-                sed 's/^/  | /' "$WORK/run.out"
-                tail -5 "$WORK/run.err" | sed 's/^/  ! /'
+                xgb_show_wrong "rank $bad, call $n, $mode: $why" "$WORK/run.out" "$WORK/run.err"
                 wrong=$((wrong + 1))
                 fail=1
             fi
